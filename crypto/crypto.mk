@@ -1,0 +1,3 @@
+# crypto/: the project's crypto API over libsodium (host build), and the
+# freestanding ChaCha20 shared with the kernel.
+CRYPTO_SRCS := crypto/crypto.c

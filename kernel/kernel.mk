@@ -1,0 +1,2 @@
+# kernel build (filled in below)
+iso:
