@@ -1,0 +1,96 @@
+/* Physical frame allocator; see frame.h. */
+#include "kernel/frame.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define FRAME 4096ull
+
+static int test_bit(const uint64_t *bm, uint64_t i) { return (bm[i / 64] >> (i % 64)) & 1; }
+static void set_bit(uint64_t *bm, uint64_t i) { bm[i / 64] |= 1ull << (i % 64); }
+static void clear_bit(uint64_t *bm, uint64_t i) { bm[i / 64] &= ~(1ull << (i % 64)); }
+
+size_t frames_bitmap_bytes(const struct memmap *m)
+{
+	uint64_t frames = memmap_highest(m) / FRAME;
+	return (size_t)((frames + 63) / 64 * 8);
+}
+
+void frames_init(struct frames *f, const struct memmap *m, uint64_t *bitmap)
+{
+	f->bitmap = bitmap;
+	f->nframes = memmap_highest(m) / FRAME;
+	f->nfree = 0;
+	f->hint = 0;
+	memset(bitmap, 0xff, frames_bitmap_bytes(m));
+	for (int i = 0; i < m->n; i++) {
+		for (uint64_t pa = m->r[i].start; pa < m->r[i].end; pa += FRAME) {
+			clear_bit(bitmap, pa / FRAME);
+			f->nfree++;
+		}
+	}
+	/* frame 0 is never handed out: 0 is the allocator's "none left" */
+	if (f->nframes && !test_bit(bitmap, 0)) {
+		set_bit(bitmap, 0);
+		f->nfree--;
+	}
+}
+
+uint64_t frame_alloc(struct frames *f)
+{
+	uint64_t words = (f->nframes + 63) / 64;
+
+	for (uint64_t k = 0; k < words; k++) {
+		uint64_t w = (f->hint + k) % words;
+		if (f->bitmap[w] == ~0ull)
+			continue;
+		uint64_t bit = (uint64_t)__builtin_ctzll(~f->bitmap[w]);
+		uint64_t i = w * 64 + bit;
+		if (i >= f->nframes)
+			continue;
+		set_bit(f->bitmap, i);
+		f->nfree--;
+		f->hint = w;
+		return i * FRAME;
+	}
+	return 0;
+}
+
+uint64_t frame_alloc_contig(struct frames *f, uint64_t n, uint64_t limit)
+{
+	uint64_t top = limit / FRAME < f->nframes ? limit / FRAME : f->nframes;
+	uint64_t run = 0;
+
+	if (n == 0)
+		return 0;
+	for (uint64_t i = 0; i < top; i++) {
+		run = test_bit(f->bitmap, i) ? 0 : run + 1;
+		if (run == n) {
+			uint64_t first = i + 1 - n;
+			for (uint64_t j = first; j <= i; j++)
+				set_bit(f->bitmap, j);
+			f->nfree -= n;
+			return first * FRAME;
+		}
+	}
+	return 0;
+}
+
+int frame_free(struct frames *f, uint64_t pa)
+{
+	uint64_t i = pa / FRAME;
+
+	if (pa % FRAME || i >= f->nframes || !test_bit(f->bitmap, i))
+		return -EINVAL;
+	clear_bit(f->bitmap, i);
+	f->nfree++;
+	if (i / 64 < f->hint)
+		f->hint = i / 64;
+	return 0;
+}
+
+int frame_is_free(const struct frames *f, uint64_t pa)
+{
+	uint64_t i = pa / FRAME;
+	return pa % FRAME == 0 && i < f->nframes && !test_bit(f->bitmap, i);
+}

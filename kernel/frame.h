@@ -1,0 +1,40 @@
+/*
+ * The physical frame allocator: one bit per 4 KiB frame from address 0 to
+ * the top of usable memory (1 = in use), so holes and reserved areas simply
+ * stay marked.  Searches start at a moving hint and skip full 64-frame words.
+ * Portable: the kernel gives it a bitmap in the direct map, tests a buffer.
+ */
+#ifndef EXO_KERNEL_FRAME_H
+#define EXO_KERNEL_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel/memmap.h"
+
+struct frames {
+	uint64_t *bitmap;
+	uint64_t nframes;	/* frames covered: [0, nframes * 4096) */
+	uint64_t nfree;
+	uint64_t hint;		/* word index to search from */
+};
+
+/* Bytes of bitmap needed to cover the usable ranges of m. */
+size_t frames_bitmap_bytes(const struct memmap *m);
+
+/* Marks every frame in a usable range of m free, everything else in use. */
+void frames_init(struct frames *f, const struct memmap *m, uint64_t *bitmap);
+
+/* Returns the physical address of a free frame, or 0 when none is left. */
+uint64_t frame_alloc(struct frames *f);
+
+/* n physically contiguous frames, all below limit; 0 when not available. */
+uint64_t frame_alloc_contig(struct frames *f, uint64_t n, uint64_t limit);
+
+/* Frees the frame at pa: 0, or -EINVAL if pa is unaligned, outside the
+ * covered range or already free (a double free never corrupts the count). */
+int frame_free(struct frames *f, uint64_t pa);
+
+int frame_is_free(const struct frames *f, uint64_t pa);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * kmain: from the boot code to a running kernel.  The order matters: traps
+ * first (so anything after is reported), then memory, the kernel's own page
+ * tables and the screen, then the banner, then devices and time.
+ */
+#include "kernel/acpi.h"
+#include "kernel/apic.h"
+#include "kernel/bootinfo.h"
+#include "kernel/cmdline.h"
+#include "kernel/console.h"
+#include "kernel/cpu.h"
+#include "kernel/random.h"
+#include "kernel/selftest.h"
+#include "kernel/string.h"
+#include "kernel/time.h"
+#include "kernel/trap.h"
+#include "kernel/vm.h"
+#include "drivers/pci.h"
+#include "drivers/screen.h"
+#include "drivers/serial.h"
+
+#define MB2_BOOT_MAGIC 0x36d76289
+
+static struct boot_info bi;
+static struct kernel_options opts;
+
+static const char *yes(int v) { return v ? "yes" : "no"; }
+
+/* GRUB passes the kernel's path as the first word on some versions. */
+static const char *skip_image_path(const char *cmdline)
+{
+	if (cmdline && cmdline[0] == '/') {
+		while (*cmdline && *cmdline != ' ')
+			cmdline++;
+	}
+	return cmdline;
+}
+
+/* Prints the raw boot information in hex, for capturing test fixtures. */
+static void dump_bootinfo(const uint8_t *info, uint32_t size)
+{
+	for (uint32_t off = 0; off < size; off += 32) {
+		kprintf("mbinfo %05x:", off);
+		for (uint32_t i = off; i < off + 32 && i < size; i++)
+			kprintf("%02x", info[i]);
+		kprintf("\n");
+	}
+	kprintf("mbinfo end\n");
+}
+
+static void print_banner(uint64_t usable)
+{
+	kprintf("ExoSwarm %s (%s) %lu MiB usable\n", EXO_VERSION, bi.efi ? "UEFI" : "BIOS",
+		usable >> 20);
+	kprintf("cpu: %s (%s)\n", cpu.model, cpu.vendor);
+	kprintf("security: NX %s, SMEP %s, SMAP %s, UMIP %s, RDRAND %s, RDSEED %s, FSGSBASE %s\n",
+		yes(cpu.nx), yes(cpu.smep), yes(cpu.smap), yes(cpu.umip), yes(cpu.rdrand),
+		yes(cpu.rdseed), yes(cpu.fsgsbase));
+}
+
+void kmain(uint32_t magic, uint64_t info_phys)
+{
+	char warnings[512];
+
+	serial_init();
+	if (magic != MB2_BOOT_MAGIC)
+		panic("not started by a Multiboot2 loader (magic %#x)", magic);
+	cpu_detect();
+	gdt_init();
+	idt_init();
+
+	if (info_phys + 8 > (4ull << 30))
+		panic("boot information at %#lx is above 4 GiB", info_phys);
+	const uint8_t *info = phys_to_virt(info_phys);
+	if (bootinfo_parse(&bi, info, 1u << 20) != 0)
+		panic("the Multiboot2 boot information is malformed");
+	int nwarn = cmdline_parse(&opts, skip_image_path(bi.cmdline), warnings, sizeof warnings);
+	console_select(opts.console_serial, 0);
+	log_level = opts.loglevel;
+	if (opts.test[0])
+		selftest_mode = opts.test;
+
+	uint64_t usable = mm_init(&bi, info_phys);
+	vm_init(&bi);
+	cpu_enable_protections();
+	if (bi.fb.type != FB_NONE) {
+		uint64_t fb_bytes = (uint64_t)bi.fb.pitch * bi.fb.height;
+		screen_init(&bi.fb, vm_map_mmio(bi.fb.addr, fb_bytes));
+	} else if (!bi.efi) {
+		struct boot_framebuffer vga = { .type = FB_TEXT, .addr = 0xb8000,
+						.pitch = 160, .width = 80, .height = 25 };
+		screen_init(&vga, phys_to_virt(vga.addr));
+	}
+	console_select(opts.console_serial, opts.console_screen);
+
+	print_banner(usable);
+	klog(LOG_INFO, "boot: %s, command line '%s', screen %s\n",
+	     bi.loader ? bi.loader : "unknown loader", bi.cmdline ? bi.cmdline : "",
+	     screen_kind());
+	if (nwarn)
+		kprintf("%s", warnings);
+	klog(LOG_INFO, "mm: %lu frames free in %lu MiB of address space, %d module(s)\n",
+	     kframes.nfree, (kframes.nframes * PAGE_SIZE) >> 20, bi.nmodules);
+	if (opts.mbdump)
+		dump_bootinfo(info, bi.total_size);
+
+	int err = acpi_init(&bi);
+	if (err)
+		klog(LOG_WARN, "acpi: no usable MADT (%d); using legacy interrupt routing\n", err);
+	else
+		klog(LOG_INFO, "acpi: revision %d, oem '%s', %d cpu(s), %d ioapic(s)%s\n",
+		     acpi.revision, acpi.oem, acpi.ncpus, acpi.nioapics,
+		     acpi.hpet_addr ? ", hpet" : "");
+	apic_init();
+	time_init();
+	irq_enable();
+	pci_enumerate();
+	klog(LOG_INFO, "random: seeded from %s\n", random_init());
+
+	if (selftest_mode)
+		selftest_run(selftest_mode);
+	kprintf("ExoSwarm is up; no first program yet, idling.\n");
+	for (;;)
+		cpu_idle();
+}

@@ -1,0 +1,134 @@
+/*
+ * The IDT and trap dispatch.  Interrupts go to registered handlers; any
+ * exception in the kernel is fatal: it is reported (vector, error code, CR2,
+ * registers, a backtrace with symbol names) and the machine halts cleanly, or
+ * in test mode powers QEMU off with a status the tests read.
+ */
+#include "kernel/trap.h"
+#include "kernel/console.h"
+#include "kernel/cpu.h"
+#include "kernel/selftest.h"
+#include "kernel/apic.h"
+
+#include <stddef.h>
+
+struct idt_gate {
+	uint16_t offset_lo, selector;
+	uint8_t ist, type;
+	uint16_t offset_mid;
+	uint32_t offset_hi, reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct idt_gate) == 16, "IDT gate");
+
+extern const uint64_t trap_entries[256];
+int ist_for_vector(int vector);
+
+static struct idt_gate idt[256];
+static irq_handler handlers[256];
+static volatile int in_fatal;
+
+static const char *const exception_names[32] = {
+	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
+	"#BR bound range", "#UD invalid opcode", "#NM device not available",
+	"#DF double fault", "coprocessor overrun", "#TS invalid TSS",
+	"#NP segment not present", "#SS stack fault", "#GP general protection",
+	"#PF page fault", "reserved", "#MF x87 error", "#AC alignment check",
+	"#MC machine check", "#XM SIMD error", "#VE virtualization",
+	"#CP control protection", "reserved", "reserved", "reserved", "reserved",
+	"reserved", "reserved", "#HV hypervisor injection", "#VC VMM communication",
+	"#SX security", "reserved",
+};
+
+void idt_init(void)
+{
+	for (int v = 0; v < 256; v++) {
+		uint64_t a = trap_entries[v];
+		idt[v] = (struct idt_gate){
+			.offset_lo = (uint16_t)a, .selector = 0x08,
+			.ist = (uint8_t)ist_for_vector(v), .type = 0x8e,
+			.offset_mid = (uint16_t)(a >> 16), .offset_hi = (uint32_t)(a >> 32),
+		};
+	}
+	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) ptr =
+		{ sizeof idt - 1, (uint64_t)idt };
+	__asm__ volatile("lidt %0" :: "m"(ptr));
+}
+
+void trap_set_handler(int vector, irq_handler h)
+{
+	handlers[vector] = h;
+}
+
+static void print_symbol(uint64_t addr)
+{
+	uint64_t off;
+	const char *name = ksym_lookup(addr, &off);
+
+	if (name)
+		kprintf("  %016lx %s+0x%lx\n", addr, name, off);
+	else
+		kprintf("  %016lx ?\n", addr);
+}
+
+void backtrace_print(uint64_t rip, uint64_t rbp, uint64_t stack_hint)
+{
+	kprintf("backtrace:\n");
+	print_symbol(rip);
+	/* follow saved frame pointers while they stay on this stack */
+	for (int depth = 0; depth < 24 && rbp; depth++) {
+		if (rbp % 8 || rbp < stack_hint || rbp - stack_hint > 65536)
+			break;
+		const uint64_t *frame = (const uint64_t *)rbp;
+		if (frame[1] == 0)
+			break;
+		print_symbol(frame[1]);
+		if (frame[0] <= rbp)
+			break;
+		rbp = frame[0];
+	}
+}
+
+static void report_fatal(struct trapframe *tf)
+{
+	uint64_t cr2 = read_cr2();
+
+	kprintf("\nFATAL: exception %lu (%s), error code 0x%lx\n", tf->vector,
+		tf->vector < 32 ? exception_names[tf->vector] : "unexpected vector", tf->error);
+	if (tf->vector == T_PAGE)
+		kprintf("  fault address (cr2) 0x%016lx: %s %s in %s mode%s\n", cr2,
+			tf->error & 1 ? "protection violation" : "page not present",
+			tf->error & 16 ? "on instruction fetch" : tf->error & 2 ? "on write" : "on read",
+			tf->error & 4 ? "user" : "kernel", tf->error & 8 ? ", reserved bit set" : "");
+	kprintf("  rip %016lx  cs %04lx  rflags %016lx  rsp %016lx  ss %04lx\n",
+		tf->rip, tf->cs, tf->rflags, tf->rsp, tf->ss);
+	kprintf("  rax %016lx  rbx %016lx  rcx %016lx  rdx %016lx\n", tf->rax, tf->rbx, tf->rcx, tf->rdx);
+	kprintf("  rsi %016lx  rdi %016lx  rbp %016lx  r8  %016lx\n", tf->rsi, tf->rdi, tf->rbp, tf->r8);
+	kprintf("  r9  %016lx  r10 %016lx  r11 %016lx  r12 %016lx\n", tf->r9, tf->r10, tf->r11, tf->r12);
+	kprintf("  r13 %016lx  r14 %016lx  r15 %016lx\n", tf->r13, tf->r14, tf->r15);
+	kprintf("  cr0 %016lx  cr2 %016lx  cr3 %016lx  cr4 %016lx\n",
+		read_cr0(), cr2, read_cr3(), read_cr4());
+	backtrace_print(tf->rip, tf->rbp, tf->rsp);
+}
+
+void trap_dispatch(struct trapframe *tf)
+{
+	if (tf->vector >= 32 && handlers[tf->vector]) {
+		handlers[tf->vector](tf);
+		return;
+	}
+	if (tf->vector >= 32) {
+		if (tf->vector != VEC_SPURIOUS)
+			klog(LOG_WARN, "trap: unexpected interrupt vector %lu\n", tf->vector);
+		if (tf->vector >= IRQ_BASE + 16 && tf->vector != VEC_SPURIOUS)
+			apic_eoi();
+		return;
+	}
+	/* an exception while reporting one: stop at once */
+	if (in_fatal)
+		halt_forever();
+	in_fatal = 1;
+	report_fatal(tf);
+	selftest_on_fatal();
+	kprintf("system halted\n");
+	halt_forever();
+}
