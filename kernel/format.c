@@ -43,9 +43,9 @@ static void emit_number(struct out *o, const struct spec *s, uintmax_t v,
 		buf[n++] = '0';
 	if (negative)
 		prefix[plen++] = '-';
-	else if (s->plus)
+	else if (s->plus && base == 10)
 		prefix[plen++] = '+';
-	else if (s->space)
+	else if (s->space && base == 10)
 		prefix[plen++] = ' ';
 	if (s->alt && base == 16 && n && !(n == 1 && buf[0] == '0')) {
 		prefix[plen++] = '0';
@@ -172,7 +172,10 @@ int format(format_sink sink, void *arg, const char *fmt, va_list ap_in)
 			emit_number(&o, &s, v < 0 ? -(uintmax_t)v : (uintmax_t)v, v < 0, 10, 0);
 			break;
 		}
-		case 'u': emit_number(&o, &s, fetch_unsigned(&s, &ap), 0, 10, 0); break;
+		case 'u':
+			s.plus = s.space = 0;	/* signs belong to signed conversions */
+			emit_number(&o, &s, fetch_unsigned(&s, &ap), 0, 10, 0);
+			break;
 		case 'x': emit_number(&o, &s, fetch_unsigned(&s, &ap), 0, 16, 0); break;
 		case 'X': emit_number(&o, &s, fetch_unsigned(&s, &ap), 0, 16, 1); break;
 		case 'o': emit_number(&o, &s, fetch_unsigned(&s, &ap), 0, 8, 0); break;

@@ -22,6 +22,7 @@ void frames_init(struct frames *f, const struct memmap *m, uint64_t *bitmap)
 	f->nframes = memmap_highest(m) / FRAME;
 	f->nfree = 0;
 	f->hint = 0;
+	f->usable = *m;
 	memset(bitmap, 0xff, frames_bitmap_bytes(m));
 	for (int i = 0; i < m->n; i++) {
 		for (uint64_t pa = m->r[i].start; pa < m->r[i].end; pa += FRAME) {
@@ -76,11 +77,29 @@ uint64_t frame_alloc_contig(struct frames *f, uint64_t n, uint64_t limit)
 	return 0;
 }
 
+/* Binary search of the usable ranges. */
+static int is_usable(const struct frames *f, uint64_t pa)
+{
+	int lo = 0, hi = f->usable.n;
+
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (pa < f->usable.r[mid].start)
+			hi = mid;
+		else if (pa >= f->usable.r[mid].end)
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
 int frame_free(struct frames *f, uint64_t pa)
 {
 	uint64_t i = pa / FRAME;
 
-	if (pa % FRAME || i >= f->nframes || !test_bit(f->bitmap, i))
+	if (pa % FRAME || pa == 0 || i >= f->nframes || !is_usable(f, pa) ||
+	    !test_bit(f->bitmap, i))
 		return -EINVAL;
 	clear_bit(f->bitmap, i);
 	f->nfree++;

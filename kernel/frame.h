@@ -17,6 +17,7 @@ struct frames {
 	uint64_t nframes;	/* frames covered: [0, nframes * 4096) */
 	uint64_t nfree;
 	uint64_t hint;		/* word index to search from */
+	struct memmap usable;	/* what may ever be freed */
 };
 
 /* Bytes of bitmap needed to cover the usable ranges of m. */
@@ -31,8 +32,8 @@ uint64_t frame_alloc(struct frames *f);
 /* n physically contiguous frames, all below limit; 0 when not available. */
 uint64_t frame_alloc_contig(struct frames *f, uint64_t n, uint64_t limit);
 
-/* Frees the frame at pa: 0, or -EINVAL if pa is unaligned, outside the
- * covered range or already free (a double free never corrupts the count). */
+/* Frees the frame at pa: 0, or -EINVAL if pa is unaligned, not in a usable
+ * range (reserved, frame 0) or already free; a bad free changes nothing. */
 int frame_free(struct frames *f, uint64_t pa);
 
 int frame_is_free(const struct frames *f, uint64_t pa);

@@ -153,6 +153,7 @@ static void direct_map_ram(uint64_t *pml4, const struct boot_info *bi)
 void vm_init(const struct boot_info *bi)
 {
 	nx_bit = cpu.nx ? PTE_NX : 0;
+	vm_register_guard((uintptr_t)boot_stack_guard);
 	uint64_t pa = page_alloc_zeroed();
 	if (!pa)
 		panic("vm: no memory for the kernel page tables");

@@ -6,3 +6,22 @@ $(BUILD)/tests/test_crypto: $(call host_objs,tests/host/test_crypto.c $(CRYPTO_S
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS) $(SODIUM_LIBS)
 TEST_DEPS += $(BUILD)/tests/test_crypto
+
+# The kernel's portable pieces, built for the host with the sanitizers.
+KERNEL_PORTABLE := kernel/format.c kernel/bootinfo.c kernel/memmap.c kernel/frame.c \
+                   kernel/cmdline.c crypto/chacha20.c
+KERNEL_HOST_TESTS := format chacha20 memory
+$(foreach t,$(KERNEL_HOST_TESTS),$(eval \
+$(BUILD)/tests/test_kernel_$(t): $(call host_objs,tests/host/test_kernel_$(t).c $(KERNEL_PORTABLE)) ; \
+	$$(Q)mkdir -p $$(@D) && $$(HOST_CC) -o $$@ $$^ $$(HOST_LDLIBS)))
+TEST_DEPS += $(foreach t,$(KERNEL_HOST_TESTS),$(BUILD)/tests/test_kernel_$(t))
+
+# Images for the QEMU tests: the same kernel and grub.cfg as the release
+# image, with test=NAME on the default entry's command line.
+QEMU_TESTS := self pagefault divide stack
+TEST_ISOS := $(foreach t,$(QEMU_TESTS),$(BUILD)/test-iso/$(t).iso)
+$(BUILD)/test-iso/%.iso: $(KERNEL_ELF) boot/grub.cfg
+	$(Q)mkdir -p $(@D)
+	$(Q)echo "  ISO     $@"
+	$(call make_iso,console=both test=$*)
+TEST_DEPS += $(TEST_ISOS)
