@@ -90,5 +90,7 @@ run-uefi: deps
 debug: deps
 	$(Q)$(MAKE) --no-print-directory iso
 	$(Q)echo "QEMU waits for gdb on 127.0.0.1:1234; in another terminal: gdb -x $(KBUILD)/gdbinit"
-	$(Q)printf 'file %s\ntarget remote 127.0.0.1:1234\n' "$(KERNEL_ELF)" > $(KBUILD)/gdbinit
+	$(Q)printf '%s\n' "# GRUB loads the kernel after gdb attaches, which overwrites software" \
+	  "# breakpoints: use hardware ones (hbreak kmain) for early code." \
+	  "file $(KERNEL_ELF)" "target remote 127.0.0.1:1234" "hbreak kmain" > $(KBUILD)/gdbinit
 	$(Q)$(QEMU_RUN) --gdb --iso $(ISO)

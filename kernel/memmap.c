@@ -47,6 +47,8 @@ void memmap_add(struct memmap *m, uint64_t start, uint64_t end)
 
 void memmap_reserve(struct memmap *m, uint64_t start, uint64_t end)
 {
+	if (end <= start)
+		return;
 	start = round_down(start);
 	end = round_up(end);
 	for (int i = 0; i < m->n;) {

@@ -25,3 +25,12 @@ $(BUILD)/test-iso/%.iso: $(KERNEL_ELF) boot/grub.cfg
 	$(Q)echo "  ISO     $@"
 	$(call make_iso,console=both test=$*)
 TEST_DEPS += $(TEST_ISOS)
+
+# libFuzzer target over the boot-information parser; tests/fuzz/corpus-bootinfo
+# seeds it with the captured blocks.  A short run is part of `make test`.
+$(BUILD)/fuzz/fuzz_bootinfo: $(call fuzz_objs,tests/fuzz/fuzz_bootinfo.c kernel/bootinfo.c kernel/memmap.c kernel/frame.c)
+	$(Q)$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^
+TEST_DEPS += $(BUILD)/fuzz/fuzz_bootinfo
+FUZZ_DEPS += $(BUILD)/fuzz/fuzz_bootinfo
+FUZZ_CMDS += mkdir -p $(BUILD)/fuzz/corpus-bootinfo && \
+             $(BUILD)/fuzz/fuzz_bootinfo -max_total_time=600 $(BUILD)/fuzz/corpus-bootinfo tests/data
