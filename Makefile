@@ -62,6 +62,7 @@ FUZZ_CMDS  :=
 
 include crypto/crypto.mk
 include kernel/kernel.mk
+include libos/libos.mk
 include tests/tests.mk
 -include fs/fs.mk
 -include net/net.mk

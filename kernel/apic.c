@@ -105,6 +105,32 @@ void irq_route(int irq, int vector)
 	klog(LOG_WARN, "irq: no IOAPIC serves GSI %u (IRQ %d)\n", gsi, irq);
 }
 
+/* Sets or clears the mask bit of legacy IRQ irq (IOAPIC entry or PIC). */
+static void irq_set_mask(int irq, int masked)
+{
+	if (!apic_mode) {
+		uint16_t port = irq < 8 ? 0x21 : 0xa1;
+		uint8_t bit = (uint8_t)(1u << (irq % 8));
+		outb(port, masked ? inb(port) | bit : inb(port) & ~bit);
+		return;
+	}
+	uint32_t gsi = acpi.irq_gsi[irq];
+	for (int i = 0; i < acpi.nioapics; i++) {
+		volatile uint32_t *io = vm_map_mmio(acpi.ioapics[i].addr, 4096);
+		uint32_t n = ((ioapic_read(io, 1) >> 16) & 0xff) + 1;
+		uint32_t base = acpi.ioapics[i].gsi_base;
+		if (gsi >= base && gsi < base + n) {
+			uint32_t reg = 0x10 + 2 * (gsi - base);
+			uint32_t lo = ioapic_read(io, reg);
+			ioapic_write(io, reg, masked ? lo | (1u << 16) : lo & ~(1u << 16));
+			return;
+		}
+	}
+}
+
+void irq_mask(int irq) { irq_set_mask(irq, 1); }
+void irq_unmask(int irq) { irq_set_mask(irq, 0); }
+
 /* EOI for interrupts that arrived through the PIC (used by time.c). */
 void irq_eoi(int irq)
 {

@@ -14,6 +14,10 @@ uint32_t lapic_read(uint32_t reg);
 void lapic_write(uint32_t reg, uint32_t v);
 /* Routes legacy IRQ irq to vector (IOAPIC redirection or PIC unmask). */
 void irq_route(int irq, int vector);
+void irq_mask(int irq);
+void irq_unmask(int irq);
+/* End of interrupt for legacy IRQ irq, whichever controller delivered it. */
+void irq_eoi(int irq);
 
 #define LAPIC_ID 0x20
 #define LAPIC_VERSION 0x30

@@ -53,6 +53,13 @@ static void parse_word(struct kernel_options *o, const char *w, size_t n, struct
 			memcpy(o->test, v, vlen);
 			o->test[vlen] = 0;
 		}
+	} else if (value_is(w, klen, "onexit") && eq) {
+		if (value_is(v, vlen, "halt"))
+			o->onexit_poweroff = 0;
+		else if (value_is(v, vlen, "poweroff"))
+			o->onexit_poweroff = 1;
+		else
+			warn(wb, "onexit= takes halt or poweroff, not", v, vlen);
 	} else if (value_is(w, n, "mbdump")) {
 		o->mbdump = 1;
 	} else {

@@ -6,6 +6,7 @@
  *                                 deliberate fault (pagefault, divide), then
  *                                 power QEMU off through isa-debug-exit
  *   mbdump                        print the Multiboot2 information in hex
+ *   onexit=halt|poweroff          what to do when the first program ends
  * Unknown words and bad values are reported, never silently ignored.
  */
 #ifndef EXO_KERNEL_CMDLINE_H
@@ -18,6 +19,7 @@ struct kernel_options {
 	int loglevel;
 	char test[32];
 	int mbdump;
+	int onexit_poweroff;
 };
 
 /* Fills o (defaults for what is absent).  Problems are described, one per

@@ -25,7 +25,14 @@ _Static_assert(sizeof(struct tss) == 104, "TSS size");
 #define IST_STACK_SIZE 8192
 enum { IST_DOUBLE = 1, IST_NMI = 2, IST_MCHECK = 3 };
 
-static struct tss tss;
+/* The TSS is followed by the I/O permission bitmap of the running env
+ * (env_load_ioports copies it in) and the terminating 0xff byte. */
+static struct {
+	struct tss tss;
+	uint8_t bitmap[8192];
+	uint8_t end;
+} __attribute__((packed, aligned(64))) tss_io;
+uint8_t *const tss_iobitmap_ptr = tss_io.bitmap;
 static uint64_t gdt[8];
 static uint8_t ist_stacks[3][PAGE_SIZE + IST_STACK_SIZE] __attribute__((aligned(PAGE_SIZE)));
 
@@ -40,11 +47,12 @@ void gdt_init(void)
 
 	for (int i = 0; i < 3; i++) {
 		vm_register_guard((uintptr_t)ist_stacks[i]);
-		tss.ist[i] = (uint64_t)(ist_stacks[i] + sizeof ist_stacks[i]);
+		tss_io.tss.ist[i] = (uint64_t)(ist_stacks[i] + sizeof ist_stacks[i]);
 	}
-	tss.iomap_base = sizeof tss;	/* no I/O bitmap: ring 3 gets no ports */
+	tss_io.tss.iomap_base = 0xffff;	/* beyond the limit: no port for ring 3 */
+	tss_io.end = 0xff;
 
-	uint64_t base = (uint64_t)&tss, limit = sizeof tss - 1;
+	uint64_t base = (uint64_t)&tss_io, limit = sizeof tss_io - 1;
 	gdt[6] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
 		 (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
 	gdt[7] = base >> 32;		/* 0x30 TSS (16 bytes) */
@@ -75,4 +83,14 @@ int ist_for_vector(int vector)
 	case T_MCHECK: return IST_MCHECK;
 	default: return 0;
 	}
+}
+
+void tss_set_iobitmap(int enabled)
+{
+	tss_io.tss.iomap_base = enabled ? (uint16_t)sizeof(struct tss) : 0xffff;
+}
+
+void tss_set_rsp0(uint64_t rsp0)
+{
+	tss_io.tss.rsp[0] = rsp0;
 }

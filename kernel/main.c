@@ -15,14 +15,20 @@
 #include "kernel/time.h"
 #include "kernel/trap.h"
 #include "kernel/vm.h"
+#include "kernel/env.h"
 #include "drivers/pci.h"
 #include "drivers/screen.h"
 #include "drivers/serial.h"
 
 #define MB2_BOOT_MAGIC 0x36d76289
 
+extern uint8_t smap_enabled;
 static struct boot_info bi;
 static struct kernel_options opts;
+
+void syscall_init(void);
+void loader_set_onexit(int poweroff);
+void loader_start_first(const struct boot_info *bi);
 
 static const char *yes(int v) { return v ? "yes" : "no"; }
 
@@ -83,6 +89,7 @@ void kmain(uint32_t magic, uint64_t info_phys)
 	uint64_t usable = mm_init(&bi, info_phys);
 	vm_init(&bi);
 	cpu_enable_protections();
+	smap_enabled = cpu.smap != 0;
 	if (bi.fb.type != FB_NONE) {
 		uint64_t fb_bytes = (uint64_t)bi.fb.pitch * bi.fb.height;
 		screen_init(&bi.fb, vm_map_mmio(bi.fb.addr, fb_bytes));
@@ -117,9 +124,17 @@ void kmain(uint32_t magic, uint64_t info_phys)
 	pci_enumerate();
 	klog(LOG_INFO, "random: seeded from %s\n", random_init());
 
+	syscall_init();
+	sched_init();
 	if (selftest_mode)
 		selftest_run(selftest_mode);
-	kprintf("ExoSwarm is up; no first program yet, idling.\n");
-	for (;;)
-		cpu_idle();
+	if (bi.nmodules == 0) {
+		kprintf("ExoSwarm is up; no program was given (GRUB module), idling.\n");
+		for (;;)
+			cpu_idle();
+	}
+	irq_disable();
+	loader_set_onexit(opts.onexit_poweroff);
+	loader_start_first(&bi);
+	sched_run_first();
 }

@@ -7,6 +7,7 @@ enum {
 	QEMU_EXIT_PASS = 0x10,		/* status 33 */
 	QEMU_EXIT_FAIL = 0x11,		/* status 35 */
 	QEMU_EXIT_FATAL = 0x12,		/* status 37: halted after a fatal error */
+	QEMU_EXIT_PROGRAM = 0x13,	/* status 39: the first program ended */
 };
 
 /* Set by kmain from test=; NULL when not in test mode. */

@@ -13,7 +13,6 @@ uint64_t tsc_hz;
 static uint64_t tsc_base, tsc_mult;	/* ns = (tsc - base) * mult >> 32 */
 static uint32_t lapic_per_tick;
 
-void irq_eoi(int irq);
 
 /*
  * Counts TSC cycles and LAPIC timer decrements over 20 ms of PIT channel 2
@@ -41,11 +40,14 @@ static void calibrate(uint64_t *tsc_delta, uint32_t *lapic_delta)
 	outb(0x61, inb(0x61) & ~1);
 }
 
+void sched_tick(void);
+
 static void tick(struct trapframe *tf)
 {
 	(void)tf;
 	ticks++;
 	irq_eoi(0);
+	sched_tick();
 }
 
 uint64_t time_ns(void)
@@ -95,3 +97,6 @@ void time_init(void)
 		     tsc_hz / 1000000, tsc_hz / 1000 % 1000, TICK_HZ);
 	}
 }
+
+uint64_t tsc_base_value(void) { return tsc_base; }
+uint64_t tsc_mult_value(void) { return tsc_mult; }

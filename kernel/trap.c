@@ -9,6 +9,9 @@
 #include "kernel/cpu.h"
 #include "kernel/selftest.h"
 #include "kernel/apic.h"
+#include "kernel/env.h"
+#include "kernel/uaccess.h"
+#include "include/exo/abi.h"
 
 #include <stddef.h>
 
@@ -110,10 +113,68 @@ static void report_fatal(struct trapframe *tf)
 	backtrace_print(tf->rip, tf->rbp, tf->rsp);
 }
 
+extern int need_resched;
+
+/* The signal a Linux program would get for an exception. */
+static int signal_for(uint64_t vector)
+{
+	switch (vector) {
+	case 0: case 16: case 19: return 8;	/* SIGFPE */
+	case 1: case 3: return 5;		/* SIGTRAP */
+	case 6: return 4;			/* SIGILL */
+	case 17: return 7;			/* SIGBUS */
+	default: return 11;			/* SIGSEGV */
+	}
+}
+
+/*
+ * An exception in user mode goes to the env's fault handler: a struct
+ * exo_fault is pushed on the exception stack (below the current frame when
+ * the handler itself faulted, past the 128-byte red zone) and the handler
+ * is entered with rdi pointing at it.  With no handler, or no room for the
+ * frame, the env is killed with the matching signal.
+ */
+static void user_exception(struct trapframe *tf)
+{
+	struct env *e = current->env;
+	uint64_t cr2 = tf->vector == T_PAGE ? read_cr2() : 0;
+
+	if (e->fault_entry) {
+		uint64_t sp = e->fault_stack;
+		if (tf->rsp < e->fault_stack && tf->rsp >= e->fault_stack - 65536)
+			sp = tf->rsp - 128;
+		struct exo_fault f = { .addr = cr2, .error = tf->error, .vector = tf->vector,
+			.regs = { tf->rax, tf->rbx, tf->rcx, tf->rdx, tf->rsi, tf->rdi, tf->rbp, tf->rsp,
+				  tf->r8, tf->r9, tf->r10, tf->r11, tf->r12, tf->r13, tf->r14, tf->r15,
+				  tf->rip, tf->rflags, current->fsbase } };
+		uint64_t frame = (sp - sizeof f) & ~15ull;
+		if (sp > sizeof f + 64 && copy_to_user(frame, &f, sizeof f) == 0) {
+			tf->rdi = frame;
+			tf->rsp = frame - 8;		/* as if called */
+			tf->rip = e->fault_entry;
+			return;
+		}
+	}
+	klog(LOG_NOTICE, "env %lu: %s at rip %#lx, address %#lx, error %#lx: killed\n", e->id,
+	     tf->vector < 32 ? exception_names[tf->vector] : "trap", tf->rip, cr2, tf->error);
+	env_kill(e, EXO_STATUS_SIGNALED(signal_for(tf->vector)));
+	schedule();
+}
+
 void trap_dispatch(struct trapframe *tf)
 {
+	int from_user = (tf->cs & 3) == 3;
+
+	if (tf->vector < 32 && from_user && current && current->env) {
+		user_exception(tf);
+		return;
+	}
+	if (tf->vector < 32 && !from_user && uaccess_fixup(tf))
+		return;
 	if (tf->vector >= 32 && handlers[tf->vector]) {
 		handlers[tf->vector](tf);
+		if (from_user && need_resched)
+			schedule();
 		return;
 	}
 	if (tf->vector >= 32) {

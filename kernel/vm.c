@@ -228,3 +228,20 @@ uint64_t vm_lookup(uintptr_t va, uint64_t *page_size)
 	}
 	return 0;
 }
+
+uint64_t vm_kernel_pml4(void)
+{
+	return (uint64_t)kernel_pml4 - DIRECT_BASE;
+}
+
+void kstack_free(uintptr_t top)
+{
+	for (uintptr_t va = top - KSTACK_SIZE; va < top; va += PAGE_SIZE) {
+		uint64_t *pte = walk(kernel_pml4, va, 1);
+		if (pte && (*pte & PTE_P)) {
+			frame_free(&kframes, *pte & PTE_ADDR);
+			*pte = 0;
+			invlpg(va);
+		}
+	}
+}

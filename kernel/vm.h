@@ -44,6 +44,11 @@ uintptr_t kstack_alloc(void);
 /* The leaf entry that maps va (or 0), and the page size it maps. */
 uint64_t vm_lookup(uintptr_t va, uint64_t *page_size);
 
+/* Physical address of the kernel's own PML4 (no user mappings). */
+uint64_t vm_kernel_pml4(void);
+/* Frees a stack from kstack_alloc (its address range is not reused). */
+void kstack_free(uintptr_t top);
+
 /* A zeroed frame, or 0 when memory is exhausted. */
 uint64_t page_alloc_zeroed(void);
 

@@ -1,0 +1,205 @@
+/*
+ * The ExoSwarm kernel ABI: native system-call numbers, capability types and
+ * rights, error codes, and every structure that crosses the user/kernel
+ * boundary.  docs/ABI.md documents each call.  Shared by the kernel and the
+ * library OS; nothing here depends on either.
+ *
+ * Register convention (native calls): `syscall` with the call number in rax
+ * and arguments in rdi, rsi, rdx, r10, r8, r9; the result comes back in rax
+ * (>= 0 success, a negative EXO_E* value on failure).  rcx and r11 are
+ * clobbered, every other register is preserved.
+ *
+ * Any other number in rax is a Linux system call: the kernel reflects it to
+ * the calling thread's personality entry (EXO_SYS_SET_PERSONALITY(entry,
+ * slot)).  It writes the address after the caller's `syscall` and the
+ * caller's rflags into the thread's reflection slot (struct exo_reflect, in
+ * user memory) and returns to user mode at the entry with every register as
+ * the caller left it except rcx and r11, which `syscall` clobbers anyway.
+ * The entry serves the call and jumps back to slot->rip in user mode: one
+ * kernel round trip.  With no entry registered the call fails with
+ * -EXO_ENOSYS.
+ */
+#ifndef EXO_ABI_H
+#define EXO_ABI_H
+
+#include <stdint.h>
+
+/* ---------------------------------------------------------------- numbers */
+#define EXO_SYS_BASE 0x4578			/* 'Ex': far above Linux's numbers */
+enum exo_sysno {
+	EXO_SYS_NULL = EXO_SYS_BASE,	/* does nothing; for measuring */
+	EXO_SYS_CAP_INSPECT,		/* (slot, struct exo_cap_info *) */
+	EXO_SYS_CAP_DERIVE,		/* (slot, rights, first, count) -> slot */
+	EXO_SYS_CAP_GRANT,		/* (slot, env slot, rights) -> slot in that env */
+	EXO_SYS_CAP_REVOKE,		/* (slot): delete every cap derived from it */
+	EXO_SYS_CAP_DELETE,		/* (slot): revoke, then free the slot */
+	EXO_SYS_MEM_ALLOC,		/* (memory slot, pages) -> frame slot */
+	EXO_SYS_PAGE_MAP,		/* (env slot, va, frame slot, index, perms) */
+	EXO_SYS_PAGE_UNMAP,		/* (env slot, va) */
+	EXO_SYS_PAGE_PROTECT,		/* (env slot, va, perms) */
+	EXO_SYS_ENV_CREATE,		/* (memory slot, quota pages) -> env slot */
+	EXO_SYS_ENV_KILL,		/* (env slot, status) */
+	EXO_SYS_ENV_STATUS,		/* (env slot) -> status, or -EXO_EAGAIN while alive */
+	EXO_SYS_ENV_WATCH,		/* (env slot, notification slot, badge) */
+	EXO_SYS_THREAD_CREATE,		/* (env slot) -> thread slot */
+	EXO_SYS_THREAD_SET_REGS,	/* (thread slot, const struct exo_regs *) */
+	EXO_SYS_THREAD_START,		/* (thread slot) */
+	EXO_SYS_EXIT,			/* (status): end the calling env */
+	EXO_SYS_YIELD,			/* () */
+	EXO_SYS_YIELD_TO,		/* (thread slot) */
+	EXO_SYS_NOTIFY_CREATE,		/* () -> notification slot */
+	EXO_SYS_NOTIFY_SIGNAL,		/* (slot, bits) */
+	EXO_SYS_NOTIFY_WAIT,		/* (slot, timeout ns or EXO_FOREVER) -> bits */
+	EXO_SYS_NOTIFY_POLL,		/* (slot) -> bits, 0 when none */
+	EXO_SYS_IRQ_BIND,		/* (irq slot, notification slot, badge) */
+	EXO_SYS_IRQ_ACK,		/* (irq slot) */
+	EXO_SYS_IOPORT_ENABLE,		/* (ioport slot): let this env use those ports */
+	EXO_SYS_SET_FAULT_HANDLER,	/* (entry, exception stack top) */
+	EXO_SYS_SET_PERSONALITY,	/* (entry, struct exo_reflect *): where Linux calls go */
+	EXO_SYS_SET_FSBASE,		/* (address) */
+	EXO_SYS_RANDOM,			/* (buffer, length <= 4096) */
+	EXO_SYS_CONSOLE_WRITE,		/* (buffer, length): kernel console */
+	EXO_SYS_END
+};
+#define EXO_IS_NATIVE(n) ((n) >= EXO_SYS_BASE && (n) < EXO_SYS_END)
+#define EXO_FOREVER UINT64_MAX
+
+/* ------------------------------------------------------------ error codes
+ * The Linux errno values, negated on return, so the library OS passes them
+ * through unchanged. */
+enum exo_errno {
+	EXO_EPERM = 1, EXO_ENOENT = 2, EXO_ESRCH = 3, EXO_EINTR = 4, EXO_EIO = 5,
+	EXO_E2BIG = 7, EXO_ENOEXEC = 8, EXO_EBADF = 9, EXO_EAGAIN = 11,
+	EXO_ENOMEM = 12, EXO_EACCES = 13, EXO_EFAULT = 14, EXO_EBUSY = 16,
+	EXO_EEXIST = 17, EXO_EINVAL = 22, EXO_ENOSPC = 28, EXO_ERANGE = 34,
+	EXO_ENOSYS = 38, EXO_ETIMEDOUT = 110,
+};
+
+/* ------------------------------------------------------------ capabilities */
+enum exo_cap_type {
+	EXO_CAP_NONE = 0,
+	EXO_CAP_MEMORY,		/* the right to allocate frames: a page budget */
+	EXO_CAP_FRAME,		/* a range of physical frames */
+	EXO_CAP_ENV,		/* an environment (address space + cap table) */
+	EXO_CAP_THREAD,
+	EXO_CAP_NOTIFY,		/* a notification word */
+	EXO_CAP_IRQ,		/* an interrupt line */
+	EXO_CAP_IOPORT,		/* a range of I/O ports */
+	EXO_CAP_PCI,		/* a PCI function (bus, device, function) */
+	EXO_CAP_TYPES
+};
+
+/* Rights; a derived or granted cap has at most its parent's rights. */
+#define EXO_R_READ    (1u << 0)	/* frames: map readable; notify: wait/poll */
+#define EXO_R_WRITE   (1u << 1)	/* frames: map writable; notify: signal */
+#define EXO_R_EXEC    (1u << 2)	/* frames: map executable */
+#define EXO_R_MAP     (1u << 3)	/* env: map/unmap/protect pages in it */
+#define EXO_R_CONTROL (1u << 4)	/* env/thread: create threads, set regs, start, kill */
+#define EXO_R_GRANT   (1u << 5)	/* may be granted to another env */
+#define EXO_R_DERIVE  (1u << 6)	/* may be derived (copied with fewer rights) */
+#define EXO_R_ALL     0x7fu
+
+/* Page permissions for EXO_SYS_PAGE_MAP/PROTECT (never write and execute). */
+#define EXO_PROT_READ  1u
+#define EXO_PROT_WRITE 2u
+#define EXO_PROT_EXEC  4u
+
+struct exo_cap_info {
+	uint32_t type;		/* enum exo_cap_type */
+	uint32_t rights;
+	uint64_t first;		/* frames: first physical frame number; ports: first port;
+				   irq: line; pci: bus << 8 | dev << 3 | fn; memory: 0 */
+	uint64_t count;		/* frames/ports: how many; memory: pages left */
+	uint64_t object;	/* env/thread: id; otherwise 0 */
+};
+_Static_assert(sizeof(struct exo_cap_info) == 32, "exo_cap_info");
+
+/* ------------------------------------------------------------- threads */
+struct exo_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rip, rflags, fsbase;
+};
+_Static_assert(sizeof(struct exo_regs) == 19 * 8, "exo_regs");
+
+/*
+ * A user-level fault: the kernel pushes this on the env's exception stack
+ * (or below the current frame when the handler itself faults) and enters the
+ * handler with rdi pointing at it.  The handler resumes the faulting code by
+ * loading regs (it needs no kernel call).
+ */
+struct exo_fault {
+	uint64_t addr;		/* cr2 for page faults */
+	uint64_t error;		/* the CPU's error code */
+	uint64_t vector;	/* 14 page fault, 13 general protection, 0 divide, 6 invalid opcode... */
+	uint64_t reserved;
+	struct exo_regs regs;
+};
+_Static_assert(sizeof(struct exo_fault) == 4 * 8 + sizeof(struct exo_regs), "exo_fault");
+
+/* Where the kernel leaves a reflected call's return address and flags. */
+struct exo_reflect {
+	uint64_t rip;
+	uint64_t rflags;
+};
+_Static_assert(sizeof(struct exo_reflect) == 16, "exo_reflect");
+
+/* Env exit status: a Linux wait status, so the library OS hands it on. */
+#define EXO_STATUS_EXITED(code) (((code) & 0xff) << 8)
+#define EXO_STATUS_SIGNALED(sig) ((sig) & 0x7f)
+
+/* ------------------------------------------------ fixed user addresses */
+#define EXO_USER_TOP     0x0000800000000000ull	/* first non-user address */
+#define EXO_KINFO_VA     0x00007fff00000000ull	/* struct exo_kinfo, read-only */
+#define EXO_START_VA     0x00007fff00001000ull	/* struct exo_start, read-only */
+#define EXO_STACK_TOP    0x00007ffeffff0000ull	/* first program's stack top */
+#define EXO_STACK_PAGES  32
+
+/* Kernel facts every env can read without a call. */
+struct exo_kinfo {
+	uint64_t magic;			/* EXO_KINFO_MAGIC */
+	uint64_t tsc_hz;
+	uint64_t tsc_base;		/* TSC at boot time 0 */
+	uint64_t tsc_mult;		/* ns = (tsc - tsc_base) * tsc_mult >> 32 */
+	uint64_t realtime_base_ns;	/* CLOCK_REALTIME at tsc_base (0: unknown) */
+	uint64_t page_size;
+	char version[16];
+};
+#define EXO_KINFO_MAGIC 0x6f666e696f787845ull	/* "Exoinfo" */
+
+/* Slots the first program finds filled in. */
+enum exo_root_slot {
+	EXO_SLOT_SELF_ENV = 0,		/* the env itself, all rights */
+	EXO_SLOT_SELF_THREAD = 1,
+	EXO_SLOT_MEMORY = 2,		/* all free memory */
+	EXO_SLOT_IOPORTS = 3,		/* ports 0..65535 */
+	EXO_SLOT_IMAGE = 4,		/* frames of the program image */
+	EXO_SLOT_STACK = 5,		/* frames of the initial stack */
+	EXO_SLOT_FIRST_FREE = 8,
+};
+
+/* What the kernel tells the first program (at EXO_START_VA; rdi too). */
+#define EXO_START_MAX_MODULES 14
+struct exo_start_module {
+	uint64_t slot;			/* frame cap of the module */
+	uint64_t size;			/* bytes */
+	char name[48];			/* GRUB's module command line */
+};
+struct exo_start {
+	uint64_t magic;			/* EXO_START_MAGIC */
+	uint64_t entry;			/* the program's ELF entry */
+	uint64_t phdr, phent, phnum;	/* program headers, as loaded */
+	uint64_t stack_top;
+	uint64_t image_end;		/* page above the highest loaded segment */
+	uint64_t irq_slot_first;	/* IRQ lines 0..irq_count-1 */
+	uint64_t irq_count;
+	uint64_t pci_slot_first;	/* one slot per PCI function */
+	uint64_t pci_count;
+	uint64_t nmodules;
+	char cmdline[256];		/* the kernel command line */
+	struct exo_start_module modules[EXO_START_MAX_MODULES];
+};
+#define EXO_START_MAGIC 0x7472617473787845ull	/* "Exstart" */
+_Static_assert(sizeof(struct exo_start) <= 4096, "exo_start fits a page");
+
+#endif

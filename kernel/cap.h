@@ -1,0 +1,26 @@
+/* Capability tables and the derivation tree; see object.h. */
+#ifndef EXO_KERNEL_CAP_H
+#define EXO_KERNEL_CAP_H
+
+#include "kernel/object.h"
+
+/* The cap in slot of e when it has this type (or any type for
+ * EXO_CAP_NONE) and all of these rights; NULL otherwise. */
+struct cap *cap_get(struct env *e, uint64_t slot, int type, uint32_t rights);
+
+/* A free slot of e, or -EXO_ENOSPC. */
+int cap_free_slot(struct env *e);
+
+/* Fills slot of e (which must be free) as a child of parent (or a root). */
+struct cap *cap_install(struct env *e, int slot, struct cap *parent, int type,
+			uint32_t rights, uint64_t first, uint64_t count, void *obj);
+
+/* Deletes every cap derived from c (in any env). */
+void cap_revoke(struct cap *c);
+
+/* Revokes c, then releases it and frees its slot. */
+void cap_delete(struct cap *c);
+
+int cap_slot_of(const struct cap *c);
+
+#endif

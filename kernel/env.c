@@ -1,0 +1,371 @@
+/*
+ * Environments: an address space (its own PML4, whose upper half is the
+ * kernel's), a capability table, and a quota of kernel memory.  Every page a
+ * user maps is recorded twice: in the env's hash of mappings (to find it by
+ * address) and on the frame cap it was mapped through (so deleting or
+ * revoking that cap unmaps it everywhere at once).
+ */
+#include "kernel/env.h"
+#include "kernel/cap.h"
+#include "kernel/console.h"
+#include "kernel/cpu.h"
+#include "kernel/heap.h"
+#include "kernel/string.h"
+#include "kernel/vm.h"
+
+void loader_env_ended(struct env *e);
+
+static uint64_t next_env_id = 1;
+static struct env *all_envs;
+static struct env *iobitmap_loaded;
+extern uint8_t *const tss_iobitmap_ptr;
+void tss_set_iobitmap(int enabled);
+
+int env_charge(struct env *e, uint64_t pages)
+{
+	if (e->used_pages + pages > e->quota_pages)
+		return -EXO_ENOMEM;
+	e->used_pages += pages;
+	return 0;
+}
+
+void env_uncharge(struct env *e, uint64_t pages)
+{
+	e->used_pages -= pages;
+}
+
+/* A zeroed page charged to e, or 0. */
+static uint64_t env_page(struct env *e)
+{
+	if (env_charge(e, 1))
+		return 0;
+	uint64_t pa = page_alloc_zeroed();
+	if (!pa)
+		env_uncharge(e, 1);
+	return pa;
+}
+
+static void env_page_free(struct env *e, uint64_t pa)
+{
+	frame_free(&kframes, pa);
+	env_uncharge(e, 1);
+}
+
+struct env *env_create(struct cap *src, uint64_t quota_pages, int *err)
+{
+	/* the env struct, cap table and mapping hash come out of the quota */
+	uint64_t fixed = 1 + (CAP_SLOTS * sizeof(struct cap) + PAGE_SIZE - 1) / PAGE_SIZE +
+			 (MAP_BUCKETS * sizeof(void *) + PAGE_SIZE - 1) / PAGE_SIZE + 1;
+	if (quota_pages < fixed + 8) {
+		*err = -EXO_EINVAL;
+		return NULL;
+	}
+	if (src && src->count < quota_pages) {
+		*err = -EXO_ENOMEM;
+		return NULL;
+	}
+	struct env *e = kzalloc(sizeof *e);
+	struct cap *caps = kzalloc(CAP_SLOTS * sizeof(struct cap));
+	struct mapping **maps = kzalloc(MAP_BUCKETS * sizeof(void *));
+	uint64_t pml4 = page_alloc_zeroed();
+	if (!e || !caps || !maps || !pml4) {
+		kfree(e); kfree(caps); kfree(maps);
+		if (pml4)
+			frame_free(&kframes, pml4);
+		*err = -EXO_ENOMEM;
+		return NULL;
+	}
+	if (src)
+		src->count -= quota_pages;
+	e->id = next_env_id++;
+	e->refs = 1;
+	e->caps = caps;
+	e->maps = maps;
+	e->pml4_pa = pml4;
+	e->quota_pages = quota_pages;
+	e->used_pages = fixed;
+	e->quota_source = src;
+	/* share the kernel half */
+	uint64_t *k = phys_to_virt(read_cr3() & PTE_ADDR), *u = phys_to_virt(pml4);
+	for (int i = 256; i < 512; i++)
+		u[i] = k[i];
+	e->next_all = all_envs;
+	all_envs = e;
+	return e;
+}
+
+static uint64_t prot_to_pte(uint32_t prot)
+{
+	uint64_t f = PTE_P | PTE_U;
+
+	if (prot & EXO_PROT_WRITE)
+		f |= PTE_W;
+	if (!(prot & EXO_PROT_EXEC) && cpu.nx)
+		f |= PTE_NX;
+	return f;
+}
+
+/* The PTE slot for va in e, creating page tables (charged to e) when
+ * create is set; NULL when absent or out of quota. */
+static uint64_t *pte_slot(struct env *e, uint64_t va, int create)
+{
+	uint64_t *table = phys_to_virt(e->pml4_pa);
+
+	for (int level = 4; level > 1; level--) {
+		uint64_t *ent = &table[(va >> (12 + 9 * (level - 1))) & 511];
+		if (!(*ent & PTE_P)) {
+			if (!create)
+				return NULL;
+			uint64_t pa = env_page(e);
+			if (!pa)
+				return NULL;
+			*ent = pa | PTE_P | PTE_W | PTE_U;
+		}
+		table = phys_to_virt(*ent & PTE_ADDR);
+	}
+	return &table[(va >> 12) & 511];
+}
+
+uint64_t env_pte(struct env *e, uint64_t va)
+{
+	uint64_t *p = va < EXO_USER_TOP ? pte_slot(e, va, 0) : NULL;
+	return p ? *p : 0;
+}
+
+static struct mapping **bucket(struct env *e, uint64_t va)
+{
+	return &e->maps[(va >> 12) % MAP_BUCKETS];
+}
+
+static struct mapping *find_mapping(struct env *e, uint64_t va)
+{
+	for (struct mapping *m = *bucket(e, va); m; m = m->hash_next)
+		if (m->va == va)
+			return m;
+	return NULL;
+}
+
+static void flush(struct env *e, uint64_t va)
+{
+	if ((read_cr3() & PTE_ADDR) == e->pml4_pa)
+		invlpg(va);
+}
+
+int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *cap)
+{
+	if (va % PAGE_SIZE || va >= EXO_USER_TOP || prot & ~7u ||
+	    ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC)))
+		return -EXO_EINVAL;
+	if (find_mapping(e, va))
+		env_unmap(e, va);	/* replacing a page: drop the old record */
+	if (env_charge(e, 1))		/* the mapping record, roughly */
+		return -EXO_ENOMEM;
+	struct mapping *m = kzalloc(sizeof *m);
+	uint64_t *pte = m ? pte_slot(e, va, 1) : NULL;
+	if (!pte) {
+		kfree(m);
+		env_uncharge(e, 1);
+		return -EXO_ENOMEM;
+	}
+	*m = (struct mapping){ .env = e, .va = va, .cap = cap };
+	m->hash_next = *bucket(e, va);
+	*bucket(e, va) = m;
+	if (cap) {
+		m->cap_next = cap->maps;
+		if (cap->maps)
+			cap->maps->cap_prev = m;
+		cap->maps = m;
+	}
+	*pte = pa | prot_to_pte(prot);
+	flush(e, va);
+	return 0;
+}
+
+void env_unmap_mapping(struct mapping *m)
+{
+	struct env *e = m->env;
+	uint64_t *pte = pte_slot(e, m->va, 0);
+
+	if (pte) {
+		*pte = 0;
+		flush(e, m->va);
+	}
+	for (struct mapping **pp = bucket(e, m->va); *pp; pp = &(*pp)->hash_next)
+		if (*pp == m) {
+			*pp = m->hash_next;
+			break;
+		}
+	if (m->cap) {
+		if (m->cap->maps == m)
+			m->cap->maps = m->cap_next;
+		if (m->cap_prev)
+			m->cap_prev->cap_next = m->cap_next;
+		if (m->cap_next)
+			m->cap_next->cap_prev = m->cap_prev;
+	}
+	kfree(m);
+	env_uncharge(e, 1);
+}
+
+int env_unmap(struct env *e, uint64_t va)
+{
+	if (va % PAGE_SIZE || va >= EXO_USER_TOP)
+		return -EXO_EINVAL;
+	struct mapping *m = find_mapping(e, va);
+	if (!m)
+		return -EXO_ENOENT;
+	env_unmap_mapping(m);
+	return 0;
+}
+
+int env_protect(struct env *e, uint64_t va, uint32_t prot)
+{
+	if (va % PAGE_SIZE || va >= EXO_USER_TOP || prot & ~7u ||
+	    ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC)))
+		return -EXO_EINVAL;
+	struct mapping *m = find_mapping(e, va);
+	uint64_t *pte = m ? pte_slot(e, va, 0) : NULL;
+	if (!pte)
+		return -EXO_ENOENT;
+	/* never more than the cap it was mapped through allows */
+	uint32_t need = (prot & EXO_PROT_READ ? EXO_R_READ : 0) |
+			(prot & EXO_PROT_WRITE ? EXO_R_WRITE : 0) |
+			(prot & EXO_PROT_EXEC ? EXO_R_EXEC : 0);
+	if (m->cap && (m->cap->rights & need) != need)
+		return -EXO_EACCES;
+	*pte = (*pte & PTE_ADDR) | prot_to_pte(prot);
+	flush(e, va);
+	return 0;
+}
+
+void env_free_frames(uint64_t first_pfn, uint64_t count)
+{
+	for (uint64_t i = 0; i < count; i++)
+		if (frame_free(&kframes, (first_pfn + i) * PAGE_SIZE))
+			panic("env: freeing frame %#lx that is not allocated", (first_pfn + i) * PAGE_SIZE);
+}
+
+/* Frees the user page tables below level's table (no recursion: the three
+ * lower levels are walked with nested loops). */
+static void free_user_tables(struct env *e)
+{
+	uint64_t *pml4 = phys_to_virt(e->pml4_pa);
+
+	for (int i = 0; i < 256; i++) {
+		if (!(pml4[i] & PTE_P))
+			continue;
+		uint64_t *pdpt = phys_to_virt(pml4[i] & PTE_ADDR);
+		for (int j = 0; j < 512; j++) {
+			if (!(pdpt[j] & PTE_P))
+				continue;
+			uint64_t *pd = phys_to_virt(pdpt[j] & PTE_ADDR);
+			for (int k = 0; k < 512; k++)
+				if (pd[k] & PTE_P)
+					env_page_free(e, pd[k] & PTE_ADDR);
+			env_page_free(e, pdpt[j] & PTE_ADDR);
+		}
+		env_page_free(e, pml4[i] & PTE_ADDR);
+		pml4[i] = 0;
+	}
+}
+
+void env_kill(struct env *e, uint64_t status)
+{
+	if (e->state == ENV_DEAD)
+		return;
+	e->state = ENV_DEAD;
+	e->status = status;
+	for (struct thread *t = e->threads; t; t = t->env_next)
+		thread_kill(t);
+	for (int i = 0; i < CAP_SLOTS; i++)
+		if (e->caps[i].type != EXO_CAP_NONE)
+			cap_delete(&e->caps[i]);
+	for (int b = 0; b < MAP_BUCKETS; b++)
+		while (e->maps[b])
+			env_unmap_mapping(e->maps[b]);
+	/* never run on page tables that are being freed */
+	if ((read_cr3() & PTE_ADDR) == e->pml4_pa)
+		write_cr3(vm_kernel_pml4());
+	free_user_tables(e);
+	if (e->iobitmap) {
+		kfree(e->iobitmap);
+		e->iobitmap = NULL;
+		if (iobitmap_loaded == e) {
+			iobitmap_loaded = NULL;
+			tss_set_iobitmap(0);
+		}
+	}
+	if (e->watch) {
+		notify_signal(e->watch, e->watch_badge);
+		notify_put(e->watch);
+		e->watch = NULL;
+	}
+	klog(LOG_INFO, "env %lu ended with status %#lx\n", e->id, status);
+	loader_env_ended(e);
+	env_put(e);
+}
+
+void env_put(struct env *e)
+{
+	if (--e->refs > 0)
+		return;
+	/* give the quota back to the memory it came from (if that cap is
+	 * still the one it was: a deleted cap has type NONE) */
+	if (e->quota_source && e->quota_source->type == EXO_CAP_MEMORY)
+		e->quota_source->count += e->quota_pages;
+	for (struct env **pp = &all_envs; *pp; pp = &(*pp)->next_all)
+		if (*pp == e) {
+			*pp = e->next_all;
+			break;
+		}
+	frame_free(&kframes, e->pml4_pa);
+	kfree(e->caps);
+	kfree(e->maps);
+	kfree(e);
+}
+
+int env_ioport_enable(struct env *e, uint64_t first, uint64_t count)
+{
+	if (!e->iobitmap) {
+		if (env_charge(e, 3))
+			return -EXO_ENOMEM;
+		e->iobitmap = kmalloc(8192);
+		if (!e->iobitmap) {
+			env_uncharge(e, 3);
+			return -EXO_ENOMEM;
+		}
+		memset(e->iobitmap, 0xff, 8192);
+	}
+	for (uint64_t p = first; p < first + count; p++)
+		e->iobitmap[p / 8] &= (uint8_t)~(1u << (p % 8));
+	if (iobitmap_loaded == e)
+		iobitmap_loaded = NULL;		/* reload on the next switch */
+	if (current && current->env == e)
+		env_load_ioports(e);
+	return 0;
+}
+
+void env_ioport_disable(struct env *e, uint64_t first, uint64_t count)
+{
+	if (!e->iobitmap)
+		return;
+	for (uint64_t p = first; p < first + count && p < 65536; p++)
+		e->iobitmap[p / 8] |= (uint8_t)(1u << (p % 8));
+	if (iobitmap_loaded == e)
+		iobitmap_loaded = NULL;
+	if (current && current->env == e)
+		env_load_ioports(e);
+}
+
+void env_load_ioports(struct env *e)
+{
+	if (!e->iobitmap) {
+		tss_set_iobitmap(0);
+		return;
+	}
+	if (iobitmap_loaded != e) {
+		memcpy(tss_iobitmap_ptr, e->iobitmap, 8192);
+		iobitmap_loaded = e;
+	}
+	tss_set_iobitmap(1);
+}

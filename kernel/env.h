@@ -1,0 +1,55 @@
+/* Environments, their address spaces and kernel-memory quotas; threads,
+ * scheduling and notifications (sched.c). */
+#ifndef EXO_KERNEL_ENV_H
+#define EXO_KERNEL_ENV_H
+
+#include "kernel/object.h"
+
+extern struct thread *current;
+
+/* A new env whose kernel memory (page tables, cap table, threads) is
+ * charged to quota_pages taken from the MEMORY cap src; NULL + *err. */
+struct env *env_create(struct cap *src, uint64_t quota_pages, int *err);
+/* Ends e: threads stop, caps are deleted, the address space is freed,
+ * watchers are signalled.  status is a Linux wait status. */
+void env_kill(struct env *e, uint64_t status);
+void env_put(struct env *e);
+
+/* Charges or returns kernel memory against e's quota. */
+int env_charge(struct env *e, uint64_t pages);
+void env_uncharge(struct env *e, uint64_t pages);
+
+/* Maps frame pa at va in e with EXO_PROT_* perms, recording that it was
+ * mapped through cap (NULL: a kernel page). */
+int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *cap);
+int env_unmap(struct env *e, uint64_t va);
+int env_protect(struct env *e, uint64_t va, uint32_t prot);
+void env_unmap_mapping(struct mapping *m);
+void env_free_frames(uint64_t first_pfn, uint64_t count);
+/* The leaf PTE for va in e, or 0. */
+uint64_t env_pte(struct env *e, uint64_t va);
+
+int env_ioport_enable(struct env *e, uint64_t first, uint64_t count);
+void env_ioport_disable(struct env *e, uint64_t first, uint64_t count);
+/* Loads e's I/O permission bitmap into the TSS (on a switch to e). */
+void env_load_ioports(struct env *e);
+
+/* sched.c */
+struct thread *thread_create(struct env *e, int *err);
+void thread_put(struct thread *t);
+void thread_start(struct thread *t);
+void thread_kill(struct thread *t);
+void sched_init(void);
+void schedule(void);
+void sched_yield_to(struct thread *t);
+void sched_tick(void);
+_Noreturn void sched_run_first(void);
+void thread_block(struct notify *n, uint64_t deadline_ns);
+struct notify *notify_create(struct env *charge_to);
+void notify_signal(struct notify *n, uint64_t bits);
+void notify_put(struct notify *n);
+int irq_bind(struct cap *irq, struct notify *n, uint64_t badge);
+int irq_ack(struct cap *irq);
+void irq_release(struct cap *irq);
+
+#endif

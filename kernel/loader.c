@@ -1,0 +1,257 @@
+/*
+ * Starts the first program: the static ELF64 in the first GRUB module.  The
+ * kernel loads it into one contiguous frame range, maps a stack, and gives
+ * the new env (the root task) capabilities to all free memory, all I/O
+ * ports, every IRQ line and PCI function, and every other module.  All
+ * later envs are created by user space.  Also keeps the kernel info page
+ * that every env sees read-only at EXO_KINFO_VA.
+ */
+#include "include/exo/abi.h"
+#include "kernel/cap.h"
+#include "kernel/console.h"
+#include "kernel/env.h"
+#include "kernel/selftest.h"
+#include "kernel/string.h"
+#include "kernel/time.h"
+#include "kernel/vm.h"
+#include "drivers/pci.h"
+
+struct elf64_ehdr {
+	uint8_t ident[16];
+	uint16_t type, machine;
+	uint32_t version;
+	uint64_t entry, phoff, shoff;
+	uint32_t flags;
+	uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+struct elf64_phdr {
+	uint32_t type, flags;
+	uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+_Static_assert(sizeof(struct elf64_ehdr) == 64, "ehdr");
+_Static_assert(sizeof(struct elf64_phdr) == 56, "phdr");
+
+#define PT_LOAD 1
+#define PT_PHDR 6
+#define PF_X 1
+#define PF_W 2
+#define PF_R 4
+#define KERNEL_RESERVE_PAGES 4096	/* kept back for kernel objects */
+
+static uint64_t kinfo_pa;
+static int onexit_poweroff;
+
+extern uint64_t tsc_base_value(void), tsc_mult_value(void);
+
+int loader_map_kinfo(struct env *e)
+{
+	return env_map(e, EXO_KINFO_VA, kinfo_pa, EXO_PROT_READ, NULL);
+}
+
+static void kinfo_init(void)
+{
+	kinfo_pa = page_alloc_zeroed();
+	if (!kinfo_pa)
+		panic("loader: no memory for the kernel info page");
+	struct exo_kinfo *k = phys_to_virt(kinfo_pa);
+	k->magic = EXO_KINFO_MAGIC;
+	k->tsc_hz = tsc_hz;
+	k->tsc_base = tsc_base_value();
+	k->tsc_mult = tsc_mult_value();
+	k->page_size = PAGE_SIZE;
+	memcpy(k->version, EXO_VERSION, sizeof EXO_VERSION < 16 ? sizeof EXO_VERSION : 15);
+}
+
+/* Checks the ELF image and finds the span of its loadable segments. */
+static const char *elf_check(const uint8_t *img, uint64_t size, uint64_t *lo, uint64_t *hi)
+{
+	const struct elf64_ehdr *h = (const void *)img;
+
+	if (size < sizeof *h || memcmp(h->ident, "\177ELF", 4) || h->ident[4] != 2 || h->ident[5] != 1)
+		return "not a 64-bit little-endian ELF file";
+	if (h->type != 2 || h->machine != 62)
+		return "not an x86_64 executable (ET_EXEC); build it with tools/exo-cc";
+	if (h->phentsize != sizeof(struct elf64_phdr) || h->phnum == 0 || h->phnum > 64 ||
+	    h->phoff > size || (uint64_t)h->phnum * sizeof(struct elf64_phdr) > size - h->phoff)
+		return "bad program header table";
+	*lo = UINT64_MAX;
+	*hi = 0;
+	const struct elf64_phdr *ph = (const void *)(img + h->phoff);
+	for (int i = 0; i < h->phnum; i++) {
+		if (ph[i].type != PT_LOAD || ph[i].memsz == 0)
+			continue;
+		if (ph[i].filesz > ph[i].memsz || ph[i].offset > size || ph[i].filesz > size - ph[i].offset)
+			return "a segment lies outside the file";
+		if (ph[i].vaddr >= EXO_KINFO_VA || ph[i].memsz > EXO_KINFO_VA - ph[i].vaddr ||
+		    ph[i].vaddr < PAGE_SIZE)
+			return "a segment lies outside the user address range";
+		if ((ph[i].flags & PF_W) && (ph[i].flags & PF_X))
+			return "a segment is writable and executable (W^X)";
+		if (ph[i].vaddr < *lo)
+			*lo = ph[i].vaddr;
+		if (ph[i].vaddr + ph[i].memsz > *hi)
+			*hi = ph[i].vaddr + ph[i].memsz;
+	}
+	if (*hi == 0)
+		return "no loadable segment";
+	*lo &= ~(uint64_t)(PAGE_SIZE - 1);
+	*hi = (*hi + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+	if ((*hi - *lo) / PAGE_SIZE > 65536)
+		return "the image is larger than 256 MiB";
+	if (h->entry < *lo || h->entry >= *hi)
+		return "the entry point is outside the image";
+	return NULL;
+}
+
+/* The union of the permissions of the segments covering page va. */
+static uint32_t page_prot(const struct elf64_phdr *ph, int n, uint64_t va)
+{
+	uint32_t prot = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (ph[i].type != PT_LOAD || ph[i].memsz == 0)
+			continue;
+		uint64_t s = ph[i].vaddr & ~(uint64_t)(PAGE_SIZE - 1), e = ph[i].vaddr + ph[i].memsz;
+		if (va >= s && va < e)
+			prot |= EXO_PROT_READ | (ph[i].flags & PF_W ? EXO_PROT_WRITE : 0) |
+				(ph[i].flags & PF_X ? EXO_PROT_EXEC : 0);
+	}
+	return prot;
+}
+
+static _Noreturn void refuse(const char *what)
+{
+	kprintf("exoswarm: cannot start the first program: %s\n", what);
+	kprintf("exoswarm: first program exited with status 0x%x\n", EXO_STATUS_SIGNALED(9));
+	selftest_on_fatal();
+	if (onexit_poweroff)
+		qemu_exit(QEMU_EXIT_PROGRAM);
+	halt_forever();
+}
+
+static struct env *root_env;
+
+void loader_set_onexit(int poweroff)
+{
+	onexit_poweroff = poweroff;
+}
+
+/* Called when an env ends: the machine's life is the first program's. */
+void loader_env_ended(struct env *e)
+{
+	if (e != root_env)
+		return;
+	kprintf("exoswarm: first program exited with status 0x%lx\n", e->status);
+	if (onexit_poweroff)
+		qemu_exit(QEMU_EXIT_PROGRAM);
+}
+
+void loader_start_first(const struct boot_info *bi)
+{
+	const struct boot_module *mod = &bi->modules[0];
+	const uint8_t *img = phys_to_virt(mod->start);
+	uint64_t size = mod->end - mod->start, lo, hi;
+	int err = 0;
+
+	kinfo_init();
+	const char *bad = elf_check(img, size, &lo, &hi);
+	if (bad)
+		refuse(bad);
+	const struct elf64_ehdr *h = (const void *)img;
+	const struct elf64_phdr *ph = (const void *)(img + h->phoff);
+	uint64_t pages = (hi - lo) / PAGE_SIZE;
+
+	uint64_t image_pa = frame_alloc_contig(&kframes, pages, UINT64_MAX);
+	uint64_t stack_pa = frame_alloc_contig(&kframes, EXO_STACK_PAGES, UINT64_MAX);
+	uint64_t start_pa = page_alloc_zeroed();
+	if (!image_pa || !stack_pa || !start_pa)
+		refuse("not enough memory for its image");
+	memset(phys_to_virt(image_pa), 0, pages * PAGE_SIZE);
+	memset(phys_to_virt(stack_pa), 0, EXO_STACK_PAGES * PAGE_SIZE);
+	for (int i = 0; i < h->phnum; i++)
+		if (ph[i].type == PT_LOAD && ph[i].filesz)
+			memcpy((uint8_t *)phys_to_virt(image_pa) + (ph[i].vaddr - lo), img + ph[i].offset,
+			       ph[i].filesz);
+
+	uint64_t quota = kframes.nfree / 32 > 2048 ? kframes.nfree / 32 : 2048;
+	struct env *e = env_create(NULL, quota, &err);
+	if (!e)
+		refuse("no memory for its environment");
+	root_env = e;
+	if (kframes.nfree < quota + KERNEL_RESERVE_PAGES + 64)
+		refuse("too little memory left");
+	uint64_t budget = kframes.nfree - quota - KERNEL_RESERVE_PAGES;
+
+	cap_install(e, EXO_SLOT_SELF_ENV, NULL, EXO_CAP_ENV, EXO_R_ALL, 0, 0, e);
+	cap_install(e, EXO_SLOT_MEMORY, NULL, EXO_CAP_MEMORY, EXO_R_ALL, 0, budget, NULL);
+	cap_install(e, EXO_SLOT_IOPORTS, NULL, EXO_CAP_IOPORT, EXO_R_ALL, 0, 65536, NULL);
+	struct cap *imgcap = cap_install(e, EXO_SLOT_IMAGE, NULL, EXO_CAP_FRAME, EXO_R_ALL,
+					 image_pa / PAGE_SIZE, pages, NULL);
+	struct cap *stkcap = cap_install(e, EXO_SLOT_STACK, NULL, EXO_CAP_FRAME, EXO_R_ALL,
+					 stack_pa / PAGE_SIZE, EXO_STACK_PAGES, NULL);
+	imgcap->owns_frames = stkcap->owns_frames = 1;
+
+	struct exo_start *st = phys_to_virt(start_pa);
+	st->magic = EXO_START_MAGIC;
+	st->entry = h->entry;
+	st->phent = h->phentsize;
+	st->phnum = h->phnum;
+	st->stack_top = EXO_STACK_TOP;
+	st->image_end = hi;
+	for (int i = 0; i < h->phnum; i++) {
+		if (ph[i].type == PT_PHDR)
+			st->phdr = ph[i].vaddr;
+		else if (ph[i].type == PT_LOAD && ph[i].offset == 0 && !st->phdr)
+			st->phdr = ph[i].vaddr + h->phoff;
+	}
+	if (bi->cmdline)
+		memcpy(st->cmdline, bi->cmdline, strlen(bi->cmdline) < 255 ? strlen(bi->cmdline) : 255);
+
+	int slot = EXO_SLOT_FIRST_FREE;
+	st->irq_slot_first = (uint64_t)slot;
+	st->irq_count = 24;
+	for (int irq = 0; irq < 24; irq++)
+		cap_install(e, slot++, NULL, EXO_CAP_IRQ, EXO_R_ALL, (uint64_t)irq, 1, NULL);
+	st->pci_slot_first = (uint64_t)slot;
+	st->pci_count = (uint64_t)pci_count;
+	for (int i = 0; i < pci_count; i++) {
+		const struct pci_device *d = &pci_devices[i];
+		cap_install(e, slot++, NULL, EXO_CAP_PCI, EXO_R_ALL,
+			    (uint64_t)d->bus << 8 | (uint64_t)d->dev << 3 | d->fn, 1, NULL);
+	}
+	for (int i = 1; i < bi->nmodules && st->nmodules < EXO_START_MAX_MODULES; i++) {
+		const struct boot_module *m = &bi->modules[i];
+		struct exo_start_module *sm = &st->modules[st->nmodules++];
+		uint64_t first = m->start / PAGE_SIZE;
+		uint64_t count = (m->end + PAGE_SIZE - 1) / PAGE_SIZE - first;
+		cap_install(e, slot, NULL, EXO_CAP_FRAME, EXO_R_READ | EXO_R_GRANT | EXO_R_DERIVE,
+			    first, count ? count : 1, NULL);
+		sm->slot = (uint64_t)slot++;
+		sm->size = m->end - m->start;
+		if (m->cmdline)
+			memcpy(sm->name, m->cmdline, strlen(m->cmdline) < 47 ? strlen(m->cmdline) : 47);
+	}
+
+	for (uint64_t p = 0; p < pages; p++) {
+		uint32_t prot = page_prot(ph, h->phnum, lo + p * PAGE_SIZE);
+		if (prot && env_map(e, lo + p * PAGE_SIZE, image_pa + p * PAGE_SIZE, prot, imgcap))
+			refuse("out of kernel memory while mapping it");
+	}
+	for (uint64_t p = 0; p < EXO_STACK_PAGES; p++)
+		if (env_map(e, EXO_STACK_TOP - (EXO_STACK_PAGES - p) * PAGE_SIZE,
+			    stack_pa + p * PAGE_SIZE, EXO_PROT_READ | EXO_PROT_WRITE, stkcap))
+			refuse("out of kernel memory while mapping its stack");
+	if (loader_map_kinfo(e) || env_map(e, EXO_START_VA, start_pa, EXO_PROT_READ, NULL))
+		refuse("out of kernel memory");
+
+	struct thread *t = thread_create(e, &err);
+	if (!t)
+		refuse("no memory for its thread");
+	cap_install(e, EXO_SLOT_SELF_THREAD, NULL, EXO_CAP_THREAD, EXO_R_ALL, 0, 0, t);
+	t->tf->rip = h->entry;
+	t->tf->rsp = EXO_STACK_TOP;
+	t->tf->rdi = EXO_START_VA;
+	thread_start(t);
+	klog(LOG_INFO, "loader: first program '%s': %lu KiB at %#lx, entry %#lx, %lu MiB of memory to hand out\n",
+	     mod->cmdline ? mod->cmdline : "", pages * 4, lo, h->entry, budget >> 8);
+}

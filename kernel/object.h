@@ -1,0 +1,93 @@
+/*
+ * Kernel objects behind capabilities: environments (address space + cap
+ * table), threads, notifications, and the capabilities themselves with the
+ * derivation tree that revocation walks.
+ */
+#ifndef EXO_KERNEL_OBJECT_H
+#define EXO_KERNEL_OBJECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "include/exo/abi.h"
+#include "kernel/trap.h"
+
+#define CAP_SLOTS 512
+#define MAP_BUCKETS 512
+
+struct env;
+struct thread;
+struct mapping;
+
+struct cap {
+	uint8_t type;			/* enum exo_cap_type; EXO_CAP_NONE = free slot */
+	uint8_t owns_frames;		/* FRAME from MEM_ALLOC: frees them on delete */
+	uint32_t rights;
+	uint64_t first, count;		/* see struct exo_cap_info */
+	void *obj;			/* env, thread or notify for those types */
+	struct env *owner;		/* whose table holds this slot */
+	/* derivation tree: revoking a cap deletes all of its descendants */
+	struct cap *parent, *child, *next, *prev;
+	struct mapping *maps;		/* FRAME: pages mapped through this cap */
+};
+
+struct mapping {
+	struct env *env;
+	uint64_t va;
+	struct cap *cap;		/* NULL for kernel pages (kinfo, start info) */
+	struct mapping *cap_next, *cap_prev;
+	struct mapping *hash_next;
+};
+
+enum env_state { ENV_RUNNING, ENV_DEAD };
+
+struct env {
+	uint64_t id;
+	enum env_state state;
+	int refs;			/* caps naming it, plus one until env_kill */
+	uint64_t status;		/* exit status once dead */
+	uint64_t pml4_pa;
+	struct cap *caps;		/* CAP_SLOTS entries */
+	struct mapping **maps;		/* MAP_BUCKETS hash chains by va */
+	uint64_t quota_pages, used_pages;	/* kernel memory charged */
+	struct cap *quota_source;	/* the MEMORY cap that paid for it */
+	uint64_t fault_entry, fault_stack;
+	uint8_t *iobitmap;		/* 8 KiB, NULL: no port access */
+	struct thread *threads;
+	int nthreads_alive;
+	struct notify *watch;		/* signalled with watch_badge on death */
+	uint64_t watch_badge;
+	struct env *next_all;
+};
+
+enum thread_state { T_NEW, T_RUNNABLE, T_BLOCKED, T_DEAD };
+
+struct thread {
+	uint64_t id;
+	struct env *env;
+	enum thread_state state;
+	int refs;
+	uint64_t kstack_top;		/* trapframe sits just below */
+	uint64_t ksp;			/* saved kernel rsp while switched out */
+	struct trapframe *tf;
+	uint64_t fsbase;
+	uint8_t *xsave;			/* one page, 64-byte aligned */
+	uint64_t personality, reflect_slot;
+	int full_restore;		/* return with iretq (regs set from outside) */
+	/* blocking */
+	struct notify *waiting_on;
+	uint64_t deadline_ns;		/* 0: none */
+	uint64_t wait_result;
+	struct thread *run_next, *run_prev;
+	struct thread *wait_next;
+	struct thread *sleep_next;
+	struct thread *env_next;
+};
+
+struct notify {
+	uint64_t bits;
+	int refs;
+	struct thread *waiters;		/* FIFO through wait_next */
+};
+
+#endif

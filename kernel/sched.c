@@ -1,0 +1,488 @@
+/*
+ * Threads and scheduling: round robin over runnable threads, preempted by
+ * the timer tick when they run in user mode (the kernel itself runs with
+ * interrupts off).  Switches go directly from one thread to the next; with
+ * nothing to run, the idle thread halts the CPU.  FPU/SSE/AVX state is saved
+ * with XSAVE (FXSAVE where there is none) and the FS base per thread.
+ * Notifications are words of bits: signal ORs bits in and wakes the first
+ * waiter; wait takes them all, or blocks until a signal or a deadline.
+ */
+#include "kernel/env.h"
+#include "kernel/apic.h"
+#include "kernel/cap.h"
+#include "kernel/console.h"
+#include "kernel/cpu.h"
+#include "kernel/heap.h"
+#include "kernel/string.h"
+#include "kernel/time.h"
+#include "kernel/vm.h"
+
+struct thread *current;
+static struct thread *runq;		/* circular list through run_next */
+static struct thread *sleepers;		/* by deadline, through sleep_next */
+static struct thread *reap;		/* dead, waiting to be freed */
+static struct thread idle_thread;
+static uint64_t next_thread_id = 1;
+static uint64_t slice_end_tick;
+int need_resched;
+uint64_t syscall_kstack_top;
+static uint32_t xsave_size;
+static uint64_t xcr0;
+
+void swtch(uint64_t *old_ksp, uint64_t new_ksp);
+void tss_set_rsp0(uint64_t rsp0);
+void tss_set_iobitmap(int enabled);
+extern char trap_return[];
+
+#define SLICE_TICKS 2		/* 20 ms at 100 Hz */
+#define MSR_FS_BASE 0xc0000100
+
+/* FPU, SSE and AVX for user threads; the kernel itself never uses them. */
+static void fpu_init(void)
+{
+	uint32_t r[4];
+
+	write_cr0((read_cr0() & ~((1ull << 2) | (1ull << 3))) | (1ull << 1));	/* !EM !TS MP */
+	uint64_t cr4 = read_cr4() | (1ull << 9) | (1ull << 10);			/* OSFXSR OSXMMEXCPT */
+	if (cpu.fsgsbase)
+		cr4 |= CR4_FSGSBASE;
+	if (cpu.xsave)
+		cr4 |= 1ull << 18;						/* OSXSAVE */
+	write_cr4(cr4);
+	if (cpu.xsave) {
+		cpuid(1, 0, r);
+		xcr0 = 3 | (((r[2] >> 28) & 1) ? 4 : 0);		/* x87, SSE, AVX */
+		__asm__ volatile("xsetbv" :: "c"(0), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)));
+		cpuid(0xd, 0, r);
+		xsave_size = r[1];
+	} else {
+		xsave_size = 512;
+	}
+	if (xsave_size > PAGE_SIZE)
+		panic("sched: XSAVE area of %u bytes does not fit a page", xsave_size);
+}
+
+static void fpu_save(uint8_t *area)
+{
+	if (cpu.xsave)
+		__asm__ volatile("xsave64 (%0)" :: "r"(area), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)) : "memory");
+	else
+		__asm__ volatile("fxsave64 (%0)" :: "r"(area) : "memory");
+}
+
+static void fpu_restore(const uint8_t *area)
+{
+	if (cpu.xsave)
+		__asm__ volatile("xrstor64 (%0)" :: "r"(area), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)) : "memory");
+	else
+		__asm__ volatile("fxrstor64 (%0)" :: "r"(area) : "memory");
+}
+
+static void runq_add(struct thread *t)
+{
+	if (!runq) {
+		runq = t->run_next = t->run_prev = t;
+		return;
+	}
+	t->run_next = runq;
+	t->run_prev = runq->run_prev;
+	runq->run_prev->run_next = t;
+	runq->run_prev = t;
+}
+
+static void runq_remove(struct thread *t)
+{
+	if (t->run_next == t) {
+		runq = NULL;
+	} else {
+		t->run_prev->run_next = t->run_next;
+		t->run_next->run_prev = t->run_prev;
+		if (runq == t)
+			runq = t->run_next;
+	}
+	t->run_next = t->run_prev = NULL;
+}
+
+static void sleepers_remove(struct thread *t)
+{
+	for (struct thread **pp = &sleepers; *pp; pp = &(*pp)->sleep_next)
+		if (*pp == t) {
+			*pp = t->sleep_next;
+			break;
+		}
+	t->sleep_next = NULL;
+}
+
+static void waiters_remove(struct notify *n, struct thread *t)
+{
+	for (struct thread **pp = &n->waiters; *pp; pp = &(*pp)->wait_next)
+		if (*pp == t) {
+			*pp = t->wait_next;
+			break;
+		}
+	t->wait_next = NULL;
+}
+
+static void make_runnable(struct thread *t)
+{
+	t->state = T_RUNNABLE;
+	runq_add(t);
+}
+
+/* Ends a blocked wait with result r (bits, or -ETIMEDOUT). */
+static void wake(struct thread *t, uint64_t r)
+{
+	if (t->waiting_on)
+		waiters_remove(t->waiting_on, t);
+	if (t->deadline_ns)
+		sleepers_remove(t);
+	t->waiting_on = NULL;
+	t->deadline_ns = 0;
+	t->wait_result = r;
+	make_runnable(t);
+}
+
+static void thread_free(struct thread *t)
+{
+	kstack_free(t->kstack_top);
+	if (t->xsave)
+		frame_free(&kframes, (uint64_t)t->xsave - DIRECT_BASE);
+	kfree(t);
+}
+
+void thread_put(struct thread *t)
+{
+	if (--t->refs > 0)
+		return;
+	if (t == current)		/* freed after the switch away */
+		return;
+	thread_free(t);
+}
+
+static void reap_dead(void)
+{
+	while (reap) {
+		struct thread *t = reap;
+		reap = t->run_next;
+		t->run_next = NULL;
+		thread_put(t);		/* the thread's own reference */
+	}
+}
+
+static void switch_to(struct thread *next)
+{
+	struct thread *prev = current;
+
+	if (prev == next)
+		return;
+	if (prev->env && prev->state != T_DEAD) {
+		fpu_save(prev->xsave);
+		prev->fsbase = cpu.fsgsbase ? ({ uint64_t v; __asm__ volatile("rdfsbase %0" : "=r"(v)); v; })
+					    : rdmsr(MSR_FS_BASE);
+	}
+	if (prev->state == T_DEAD && prev != &idle_thread) {
+		prev->run_next = reap;
+		reap = prev;
+	}
+	current = next;
+	if (next->env) {
+		tss_set_rsp0(next->kstack_top);
+		syscall_kstack_top = next->kstack_top;
+		if ((read_cr3() & PTE_ADDR) != next->env->pml4_pa)
+			write_cr3(next->env->pml4_pa);
+		env_load_ioports(next->env);
+		fpu_restore(next->xsave);
+		wrmsr(MSR_FS_BASE, next->fsbase);
+	}
+	swtch(&prev->ksp, next->ksp);
+	reap_dead();
+}
+
+void schedule(void)
+{
+	need_resched = 0;
+	if (current->state == T_RUNNABLE && current != &idle_thread && runq == current && current->run_next == current) {
+		slice_end_tick = ticks + SLICE_TICKS;	/* alone: keep running */
+		return;
+	}
+	if (current->state == T_RUNNABLE && current != &idle_thread && runq == current)
+		runq = current->run_next;		/* rotate: current goes last */
+	struct thread *next = runq ? runq : &idle_thread;
+	slice_end_tick = ticks + SLICE_TICKS;
+	switch_to(next);
+}
+
+/* The idle thread: halts until an interrupt makes something runnable. */
+static void idle_loop(void)
+{
+	for (;;) {
+		while (!runq)
+			cpu_idle();		/* sti; hlt */
+		irq_disable();
+		schedule();
+	}
+}
+
+void sched_yield_to(struct thread *t)
+{
+	if (t->state != T_RUNNABLE || t == current)
+		return;
+	/* put t at the head of the queue and current right behind it */
+	runq_remove(t);
+	if (current->state == T_RUNNABLE && current != &idle_thread) {
+		runq_remove(current);
+		runq_add(current);
+	}
+	if (runq) {
+		t->run_next = runq;
+		t->run_prev = runq->run_prev;
+		runq->run_prev->run_next = t;
+		runq->run_prev = t;
+		runq = t;
+	} else {
+		runq_add(t);
+	}
+	slice_end_tick = ticks + SLICE_TICKS;
+	switch_to(t);
+}
+
+void sched_tick(void)
+{
+	uint64_t now = time_ns();
+
+	while (sleepers && sleepers->deadline_ns <= now)
+		wake(sleepers, (uint64_t)-EXO_ETIMEDOUT);
+	if (ticks >= slice_end_tick && current != &idle_thread)
+		need_resched = 1;
+	if (current == &idle_thread && runq)
+		need_resched = 1;
+}
+
+void thread_block(struct notify *n, uint64_t deadline_ns)
+{
+	struct thread *t = current;
+
+	runq_remove(t);
+	t->state = T_BLOCKED;
+	t->waiting_on = n;
+	t->deadline_ns = deadline_ns;
+	if (n) {
+		struct thread **pp = &n->waiters;
+		while (*pp)
+			pp = &(*pp)->wait_next;
+		*pp = t;
+	}
+	if (deadline_ns) {
+		struct thread **pp = &sleepers;
+		while (*pp && (*pp)->deadline_ns <= deadline_ns)
+			pp = &(*pp)->sleep_next;
+		t->sleep_next = *pp;
+		*pp = t;
+	}
+	schedule();
+}
+
+struct thread *thread_create(struct env *e, int *err)
+{
+	/* struct, xsave page and the kernel stack come out of the quota */
+	uint64_t cost = 2 + KSTACK_SIZE / PAGE_SIZE;
+	if (e->state == ENV_DEAD) {
+		*err = -EXO_ESRCH;
+		return NULL;
+	}
+	if (env_charge(e, cost)) {
+		*err = -EXO_ENOMEM;
+		return NULL;
+	}
+	struct thread *t = kzalloc(sizeof *t);
+	uint64_t xs = page_alloc_zeroed();
+	uintptr_t top = kstack_alloc();
+	if (!t || !xs || !top) {
+		kfree(t);
+		if (xs)
+			frame_free(&kframes, xs);
+		if (top)
+			kstack_free(top);
+		env_uncharge(e, cost);
+		*err = -EXO_ENOMEM;
+		return NULL;
+	}
+	t->id = next_thread_id++;
+	t->env = e;
+	t->state = T_NEW;
+	t->refs = 1;
+	t->xsave = phys_to_virt(xs);
+	*(uint32_t *)(t->xsave + 24) = 0x1f80;		/* MXCSR: exceptions masked */
+	*(uint16_t *)(t->xsave + 0) = 0x37f;		/* FCW */
+	t->kstack_top = top;
+	t->tf = (struct trapframe *)(top - sizeof(struct trapframe));
+	*t->tf = (struct trapframe){ .cs = 0x2b, .ss = 0x23, .rflags = 0x202 };
+	/* swtch pops six registers, then returns into trap_return */
+	uint64_t *sp = (uint64_t *)t->tf;
+	*--sp = (uint64_t)trap_return;
+	for (int i = 0; i < 6; i++)
+		*--sp = 0;
+	t->ksp = (uint64_t)sp;
+	t->env_next = e->threads;
+	e->threads = t;
+	e->nthreads_alive++;
+	return t;
+}
+
+void thread_start(struct thread *t)
+{
+	if (t->state == T_NEW)
+		make_runnable(t);
+}
+
+void thread_kill(struct thread *t)
+{
+	if (t->state == T_DEAD)
+		return;
+	if (t->state == T_BLOCKED) {
+		if (t->waiting_on)
+			waiters_remove(t->waiting_on, t);
+		if (t->deadline_ns)
+			sleepers_remove(t);
+		t->waiting_on = NULL;
+	} else if (t->state == T_RUNNABLE) {
+		runq_remove(t);
+	}
+	if (t->state == T_NEW) {
+		t->state = T_DEAD;	/* never ran: no stack in use */
+		t->run_next = reap;
+		reap = t;
+	} else {
+		t->state = T_DEAD;
+		if (t != current) {
+			t->run_next = reap;
+			reap = t;
+		}
+	}
+	t->env->nthreads_alive--;
+	if (t == current)
+		need_resched = 1;
+}
+
+void sched_init(void)
+{
+	fpu_init();
+	/* the idle thread runs on a stack of its own */
+	uintptr_t top = kstack_alloc();
+	if (!top)
+		panic("sched: no memory for the idle stack");
+	uint64_t *sp = (uint64_t *)top;
+	*--sp = 0;
+	*--sp = (uint64_t)idle_loop;
+	for (int i = 0; i < 6; i++)
+		*--sp = 0;
+	idle_thread.ksp = (uint64_t)sp;
+	idle_thread.state = T_RUNNABLE;
+	idle_thread.refs = 1;
+}
+
+/* Leaves the boot stack for good: runs whatever is runnable. */
+_Noreturn void sched_run_first(void)
+{
+	static struct thread boot;	/* the context being abandoned */
+
+	boot.state = T_DEAD;
+	boot.refs = 1 << 30;		/* never freed */
+	current = &boot;
+	slice_end_tick = ticks + SLICE_TICKS;
+	switch_to(runq ? runq : &idle_thread);
+	panic("sched: returned to the boot context");
+}
+
+/* ------------------------------------------------------- notifications */
+struct notify *notify_create(struct env *charge_to)
+{
+	if (charge_to && env_charge(charge_to, 1))
+		return NULL;
+	struct notify *n = kzalloc(sizeof *n);
+	if (!n && charge_to)
+		env_uncharge(charge_to, 1);
+	return n;
+}
+
+void notify_signal(struct notify *n, uint64_t bits)
+{
+	n->bits |= bits;
+	if (n->bits && n->waiters) {
+		struct thread *t = n->waiters;
+		uint64_t b = n->bits;
+		n->bits = 0;
+		wake(t, b);
+	}
+}
+
+void notify_put(struct notify *n)
+{
+	if (--n->refs > 0)
+		return;
+	while (n->waiters)
+		wake(n->waiters, (uint64_t)-EXO_EINTR);
+	kfree(n);
+	/* the page charged at creation stays charged to its env until that
+	 * env ends: a notification may outlive the cap that paid for it */
+}
+
+/* ---------------------------------------------------------------- IRQs */
+static struct {
+	struct cap *owner;
+	struct notify *n;
+	uint64_t badge;
+} irq_bindings[24];
+
+static void irq_interrupt(struct trapframe *tf)
+{
+	int line = (int)tf->vector - IRQ_BASE;
+
+	irq_mask(line);
+	if (line >= 0 && line < 24 && irq_bindings[line].n)
+		notify_signal(irq_bindings[line].n, irq_bindings[line].badge);
+	irq_eoi(line);
+}
+
+int irq_bind(struct cap *irq, struct notify *n, uint64_t badge)
+{
+	int line = (int)irq->first;
+
+	if (line < 0 || line >= 24)
+		return -EXO_EINVAL;
+	if ((line == 0 && !apic_mode) || line == 2)
+		return -EXO_EBUSY;		/* the kernel's tick; the PIC cascade */
+	if (irq_bindings[line].owner && irq_bindings[line].owner != irq)
+		return -EXO_EBUSY;
+	if (irq_bindings[line].n)
+		notify_put(irq_bindings[line].n);
+	n->refs++;
+	irq_bindings[line].owner = irq;
+	irq_bindings[line].n = n;
+	irq_bindings[line].badge = badge;
+	trap_set_handler(IRQ_BASE + line, irq_interrupt);
+	irq_route(line, IRQ_BASE + line);
+	return 0;
+}
+
+int irq_ack(struct cap *irq)
+{
+	int line = (int)irq->first;
+
+	if (line < 0 || line >= 24 || irq_bindings[line].owner != irq)
+		return -EXO_EINVAL;
+	irq_unmask(line);
+	return 0;
+}
+
+void irq_release(struct cap *irq)
+{
+	int line = (int)irq->first;
+
+	if (line < 0 || line >= 24 || irq_bindings[line].owner != irq)
+		return;
+	irq_mask(line);
+	notify_put(irq_bindings[line].n);
+	irq_bindings[line].owner = NULL;
+	irq_bindings[line].n = NULL;
+}

@@ -1,0 +1,602 @@
+/*
+ * The native system calls and the reflection of Linux ones.  Every handler
+ * first checks all of its arguments (slots, types, rights, ranges, user
+ * pointers) and only then acts, so a call that fails changes nothing.
+ */
+#include "include/exo/abi.h"
+#include "kernel/cap.h"
+#include "kernel/console.h"
+#include "kernel/cpu.h"
+#include "kernel/env.h"
+#include "kernel/random.h"
+#include "kernel/string.h"
+#include "kernel/time.h"
+#include "kernel/trap.h"
+#include "kernel/uaccess.h"
+#include "kernel/vm.h"
+
+extern int need_resched;
+void syscall_entry(void);
+
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_SFMASK 0xc0000084
+#define MSR_FS_BASE 0xc0000100
+
+typedef int64_t (*syscall_fn)(struct trapframe *tf);
+#define A0 (tf->rdi)
+#define A1 (tf->rsi)
+#define A2 (tf->rdx)
+#define A3 (tf->r10)
+#define A4 (tf->r8)
+#define A5 (tf->r9)
+
+static struct env *self(void) { return current->env; }
+
+/* A live env named by slot, with rights. */
+static struct env *env_arg(uint64_t slot, uint32_t rights, int64_t *err)
+{
+	struct cap *c = cap_get(self(), slot, EXO_CAP_ENV, rights);
+	if (!c) {
+		*err = cap_get(self(), slot, EXO_CAP_NONE, 0) ? -EXO_EACCES : -EXO_EBADF;
+		return NULL;
+	}
+	struct env *e = c->obj;
+	if (e->state == ENV_DEAD) {
+		*err = -EXO_ESRCH;
+		return NULL;
+	}
+	return e;
+}
+
+/* -EBADF for an empty slot, -EINVAL for a wrong type, -EACCES for missing rights. */
+static int64_t cap_error(uint64_t slot, int type)
+{
+	struct cap *c = cap_get(self(), slot, EXO_CAP_NONE, 0);
+	if (!c)
+		return -EXO_EBADF;
+	return c->type != type ? -EXO_EINVAL : -EXO_EACCES;
+}
+
+static int user_address(uint64_t va) { return va < EXO_USER_TOP; }
+
+static int64_t sys_null(struct trapframe *tf) { (void)tf; return 0; }
+
+static int64_t sys_cap_inspect(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_NONE, 0);
+	if (!c)
+		return -EXO_EBADF;
+	struct exo_cap_info info = { .type = c->type, .rights = c->rights, .first = c->first,
+				     .count = c->count };
+	if (c->type == EXO_CAP_ENV)
+		info.object = ((struct env *)c->obj)->id;
+	else if (c->type == EXO_CAP_THREAD)
+		info.object = ((struct thread *)c->obj)->id;
+	return copy_to_user(A1, &info, sizeof info);
+}
+
+static int64_t sys_cap_derive(struct trapframe *tf)
+{
+	uint64_t slot = A0, first = A2, count = A3;
+	uint32_t rights = (uint32_t)A1;
+	struct cap *c = cap_get(self(), slot, EXO_CAP_NONE, EXO_R_DERIVE);
+
+	if (!c)
+		return cap_get(self(), slot, EXO_CAP_NONE, 0) ? -EXO_EACCES : -EXO_EBADF;
+	if (A1 > EXO_R_ALL || (rights & ~c->rights))
+		return -EXO_EACCES;
+	if (c->type == EXO_CAP_FRAME || c->type == EXO_CAP_IOPORT) {
+		if (count == 0 || first < c->first || first - c->first > c->count ||
+		    count > c->count - (first - c->first))
+			return -EXO_EINVAL;
+	} else if (c->type == EXO_CAP_MEMORY) {
+		if (count > c->count)
+			return -EXO_ENOMEM;
+		first = 0;
+	} else {
+		first = c->first;
+		count = c->count;
+	}
+	int s = cap_free_slot(self());
+	if (s < 0)
+		return s;
+	if (c->type == EXO_CAP_MEMORY)
+		c->count -= count;		/* the budget moves to the child */
+	cap_install(self(), s, c, c->type, rights, first, count, c->obj);
+	return s;
+}
+
+static int64_t sys_cap_grant(struct trapframe *tf)
+{
+	int64_t err = 0;
+	struct cap *c = cap_get(self(), A0, EXO_CAP_NONE, EXO_R_GRANT);
+	if (!c)
+		return cap_get(self(), A0, EXO_CAP_NONE, 0) ? -EXO_EACCES : -EXO_EBADF;
+	struct env *to = env_arg(A1, EXO_R_CONTROL, &err);
+	if (!to)
+		return err;
+	if (A2 > EXO_R_ALL || ((uint32_t)A2 & ~c->rights))
+		return -EXO_EACCES;
+	int s = cap_free_slot(to);
+	if (s < 0)
+		return s;
+	uint64_t count = c->count;
+	if (c->type == EXO_CAP_MEMORY)
+		c->count = 0;			/* a memory budget moves whole */
+	cap_install(to, s, c, c->type, (uint32_t)A2, c->first, count, c->obj);
+	return s;
+}
+
+static int64_t sys_cap_revoke(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_NONE, 0);
+	if (!c)
+		return -EXO_EBADF;
+	cap_revoke(c);
+	return 0;
+}
+
+static int64_t sys_cap_delete(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_NONE, 0);
+	if (!c)
+		return -EXO_EBADF;
+	cap_delete(c);
+	return 0;
+}
+
+static int64_t sys_mem_alloc(struct trapframe *tf)
+{
+	uint64_t pages = A1;
+	struct cap *m = cap_get(self(), A0, EXO_CAP_MEMORY, 0);
+
+	if (!m)
+		return cap_error(A0, EXO_CAP_MEMORY);
+	if (pages == 0 || pages > 512)
+		return -EXO_EINVAL;
+	if (pages > m->count)
+		return -EXO_ENOMEM;
+	int s = cap_free_slot(self());
+	if (s < 0)
+		return s;
+	uint64_t pa = pages == 1 ? frame_alloc(&kframes) : frame_alloc_contig(&kframes, pages, UINT64_MAX);
+	if (!pa)
+		return -EXO_ENOMEM;
+	memset(phys_to_virt(pa), 0, pages * PAGE_SIZE);	/* never leak old contents */
+	m->count -= pages;
+	struct cap *f = cap_install(self(), s, m, EXO_CAP_FRAME,
+				    m->rights | EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE,
+				    pa / PAGE_SIZE, pages, NULL);
+	f->owns_frames = 1;
+	return s;
+}
+
+static uint32_t prot_rights(uint64_t prot)
+{
+	return EXO_R_READ | (prot & EXO_PROT_WRITE ? EXO_R_WRITE : 0) |
+	       (prot & EXO_PROT_EXEC ? EXO_R_EXEC : 0);
+}
+
+static int64_t sys_page_map(struct trapframe *tf)
+{
+	int64_t err = 0;
+	uint64_t va = A1, index = A3, prot = A4;
+	struct env *e = env_arg(A0, EXO_R_MAP, &err);
+
+	if (!e)
+		return err;
+	if (va % PAGE_SIZE || !user_address(va) || prot > 7 || !(prot & EXO_PROT_READ) ||
+	    ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC)))
+		return -EXO_EINVAL;
+	struct cap *f = cap_get(self(), A2, EXO_CAP_FRAME, prot_rights(prot));
+	if (!f)
+		return cap_error(A2, EXO_CAP_FRAME);
+	if (index >= f->count)
+		return -EXO_EINVAL;
+	return env_map(e, va, (f->first + index) * PAGE_SIZE, (uint32_t)prot, f);
+}
+
+static int64_t sys_page_unmap(struct trapframe *tf)
+{
+	int64_t err = 0;
+	struct env *e = env_arg(A0, EXO_R_MAP, &err);
+	return e ? env_unmap(e, A1) : err;
+}
+
+static int64_t sys_page_protect(struct trapframe *tf)
+{
+	int64_t err = 0;
+	struct env *e = env_arg(A0, EXO_R_MAP, &err);
+	if (!e)
+		return err;
+	if (A2 > 7 || !(A2 & EXO_PROT_READ))
+		return -EXO_EINVAL;
+	return env_protect(e, A1, (uint32_t)A2);
+}
+
+int loader_map_kinfo(struct env *e);
+
+static int64_t sys_env_create(struct trapframe *tf)
+{
+	struct cap *m = cap_get(self(), A0, EXO_CAP_MEMORY, 0);
+	int err = 0;
+
+	if (!m)
+		return cap_error(A0, EXO_CAP_MEMORY);
+	int s = cap_free_slot(self());
+	if (s < 0)
+		return s;
+	struct env *e = env_create(m, A1, &err);
+	if (!e)
+		return err;
+	/* the new env knows itself (slot 0) and sees the kernel info page */
+	cap_install(e, EXO_SLOT_SELF_ENV, NULL, EXO_CAP_ENV, EXO_R_ALL, 0, 0, e);
+	err = loader_map_kinfo(e);
+	cap_install(self(), s, NULL, EXO_CAP_ENV, EXO_R_ALL, 0, 0, e);
+	if (err) {
+		env_kill(e, EXO_STATUS_SIGNALED(9));
+		cap_delete(&self()->caps[s]);
+		return err;
+	}
+	return s;
+}
+
+static int64_t sys_env_kill(struct trapframe *tf)
+{
+	int64_t err = 0;
+	struct env *e = env_arg(A0, EXO_R_CONTROL, &err);
+	if (!e)
+		return err;
+	env_kill(e, A1 & 0xffff);
+	return 0;
+}
+
+static int64_t sys_env_status(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_ENV, 0);
+	if (!c)
+		return cap_error(A0, EXO_CAP_ENV);
+	struct env *e = c->obj;
+	return e->state == ENV_DEAD ? (int64_t)e->status : -EXO_EAGAIN;
+}
+
+static int64_t sys_env_watch(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_ENV, EXO_R_CONTROL);
+	struct cap *n = cap_get(self(), A1, EXO_CAP_NOTIFY, EXO_R_WRITE);
+	if (!c)
+		return cap_error(A0, EXO_CAP_ENV);
+	if (!n)
+		return cap_error(A1, EXO_CAP_NOTIFY);
+	if (A2 == 0 || A2 >> 63)
+		return -EXO_EINVAL;
+	struct env *e = c->obj;
+	if (e->state == ENV_DEAD) {
+		notify_signal(n->obj, A2);
+		return 0;
+	}
+	if (e->watch)
+		notify_put(e->watch);
+	e->watch = n->obj;
+	e->watch->refs++;
+	e->watch_badge = A2;
+	return 0;
+}
+
+static int64_t sys_thread_create(struct trapframe *tf)
+{
+	int64_t err = 0;
+	int e2 = 0;
+	struct env *e = env_arg(A0, EXO_R_CONTROL, &err);
+	if (!e)
+		return err;
+	int s = cap_free_slot(self());
+	if (s < 0)
+		return s;
+	struct thread *t = thread_create(e, &e2);
+	if (!t)
+		return e2;
+	cap_install(self(), s, NULL, EXO_CAP_THREAD, EXO_R_ALL, 0, 0, t);
+	return s;
+}
+
+/* Only the arithmetic and direction flags are the user's to choose; IF is
+ * always set, IOPL always 0. */
+static uint64_t user_rflags(uint64_t f)
+{
+	return (f & 0xcd5) | 0x202;
+}
+
+static int64_t sys_thread_set_regs(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_THREAD, EXO_R_CONTROL);
+	struct exo_regs r;
+
+	if (!c)
+		return cap_error(A0, EXO_CAP_THREAD);
+	struct thread *t = c->obj;
+	if (t->state == T_DEAD)
+		return -EXO_ESRCH;
+	if (copy_from_user(&r, A1, sizeof r))
+		return -EXO_EFAULT;
+	if (!user_address(r.rip) || !user_address(r.rsp) || !user_address(r.fsbase))
+		return -EXO_EINVAL;
+	struct trapframe *u = t->tf;
+	u->rax = r.rax; u->rbx = r.rbx; u->rcx = r.rcx; u->rdx = r.rdx;
+	u->rsi = r.rsi; u->rdi = r.rdi; u->rbp = r.rbp; u->rsp = r.rsp;
+	u->r8 = r.r8; u->r9 = r.r9; u->r10 = r.r10; u->r11 = r.r11;
+	u->r12 = r.r12; u->r13 = r.r13; u->r14 = r.r14; u->r15 = r.r15;
+	u->rip = r.rip;
+	u->rflags = user_rflags(r.rflags);
+	t->fsbase = r.fsbase;
+	t->full_restore = 1;
+	if (t == current)
+		wrmsr(MSR_FS_BASE, r.fsbase);
+	return 0;
+}
+
+static int64_t sys_thread_start(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_THREAD, EXO_R_CONTROL);
+	if (!c)
+		return cap_error(A0, EXO_CAP_THREAD);
+	struct thread *t = c->obj;
+	if (t->state != T_NEW)
+		return -EXO_EBUSY;
+	thread_start(t);
+	return 0;
+}
+
+static int64_t sys_exit(struct trapframe *tf)
+{
+	env_kill(self(), EXO_STATUS_EXITED(A0));
+	return 0;
+}
+
+static int64_t sys_yield(struct trapframe *tf)
+{
+	(void)tf;
+	need_resched = 1;
+	return 0;
+}
+
+static int64_t sys_yield_to(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_THREAD, 0);
+	if (!c)
+		return cap_error(A0, EXO_CAP_THREAD);
+	struct thread *t = c->obj;
+	if (t->state != T_RUNNABLE)
+		return t->state == T_DEAD ? -EXO_ESRCH : -EXO_EAGAIN;
+	tf->rax = 0;
+	sched_yield_to(t);
+	return 0;
+}
+
+static int64_t sys_notify_create(struct trapframe *tf)
+{
+	(void)tf;
+	int s = cap_free_slot(self());
+	if (s < 0)
+		return s;
+	struct notify *n = notify_create(self());
+	if (!n)
+		return -EXO_ENOMEM;
+	cap_install(self(), s, NULL, EXO_CAP_NOTIFY,
+		    EXO_R_READ | EXO_R_WRITE | EXO_R_GRANT | EXO_R_DERIVE, 0, 0, n);
+	return s;
+}
+
+static int64_t sys_notify_signal(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_NOTIFY, EXO_R_WRITE);
+	if (!c)
+		return cap_error(A0, EXO_CAP_NOTIFY);
+	if (A1 == 0 || A1 >> 63)
+		return -EXO_EINVAL;
+	notify_signal(c->obj, A1);
+	return 0;
+}
+
+static int64_t sys_notify_wait(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_NOTIFY, EXO_R_READ);
+	if (!c)
+		return cap_error(A0, EXO_CAP_NOTIFY);
+	struct notify *n = c->obj;
+	if (n->bits) {
+		uint64_t b = n->bits;
+		n->bits = 0;
+		return (int64_t)b;
+	}
+	if (A1 == 0)
+		return -EXO_ETIMEDOUT;
+	uint64_t deadline = A1 == EXO_FOREVER ? 0 : time_ns() + A1;
+	if (deadline == 0 && A1 != EXO_FOREVER)
+		deadline = 1;
+	thread_block(n, deadline);
+	return (int64_t)current->wait_result;
+}
+
+static int64_t sys_notify_poll(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_NOTIFY, EXO_R_READ);
+	if (!c)
+		return cap_error(A0, EXO_CAP_NOTIFY);
+	struct notify *n = c->obj;
+	uint64_t b = n->bits;
+	n->bits = 0;
+	return (int64_t)b;
+}
+
+static int64_t sys_irq_bind(struct trapframe *tf)
+{
+	struct cap *irq = cap_get(self(), A0, EXO_CAP_IRQ, EXO_R_CONTROL);
+	struct cap *n = cap_get(self(), A1, EXO_CAP_NOTIFY, EXO_R_WRITE);
+	if (!irq)
+		return cap_error(A0, EXO_CAP_IRQ);
+	if (!n)
+		return cap_error(A1, EXO_CAP_NOTIFY);
+	if (A2 == 0 || A2 >> 63)
+		return -EXO_EINVAL;
+	return irq_bind(irq, n->obj, A2);
+}
+
+static int64_t sys_irq_ack(struct trapframe *tf)
+{
+	struct cap *irq = cap_get(self(), A0, EXO_CAP_IRQ, EXO_R_CONTROL);
+	return irq ? irq_ack(irq) : cap_error(A0, EXO_CAP_IRQ);
+}
+
+static int64_t sys_ioport_enable(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_IOPORT, EXO_R_READ | EXO_R_WRITE);
+	if (!c)
+		return cap_error(A0, EXO_CAP_IOPORT);
+	return env_ioport_enable(self(), c->first, c->count);
+}
+
+static int64_t sys_set_fault_handler(struct trapframe *tf)
+{
+	if (!user_address(A0) || !user_address(A1) || A1 % 16)
+		return -EXO_EINVAL;
+	self()->fault_entry = A0;
+	self()->fault_stack = A1;
+	return 0;
+}
+
+static int64_t sys_set_personality(struct trapframe *tf)
+{
+	if (!user_address(A0) || A1 % 8 || !user_range_ok(A1, sizeof(struct exo_reflect)))
+		return -EXO_EINVAL;
+	current->personality = A0;
+	current->reflect_slot = A1;
+	return 0;
+}
+
+static int64_t sys_set_fsbase(struct trapframe *tf)
+{
+	if (!user_address(A0))
+		return -EXO_EINVAL;
+	current->fsbase = A0;
+	wrmsr(MSR_FS_BASE, A0);
+	return 0;
+}
+
+static int64_t sys_random(struct trapframe *tf)
+{
+	uint8_t buf[256];
+	uint64_t len = A1;
+
+	if (len > 4096)
+		return -EXO_EINVAL;
+	if (!user_range_ok(A0, len))
+		return -EXO_EFAULT;
+	for (uint64_t off = 0; off < len; off += sizeof buf) {
+		uint64_t n = len - off < sizeof buf ? len - off : sizeof buf;
+		random_bytes(buf, n);
+		if (copy_to_user(A0 + off, buf, n))
+			return -EXO_EFAULT;
+	}
+	memset(buf, 0, sizeof buf);
+	return (int64_t)len;
+}
+
+static int64_t sys_console_write(struct trapframe *tf)
+{
+	char buf[256];
+	uint64_t len = A1;
+
+	if (len > 4096)
+		return -EXO_EINVAL;
+	if (!user_range_ok(A0, len))
+		return -EXO_EFAULT;
+	for (uint64_t off = 0; off < len; off += sizeof buf) {
+		uint64_t n = len - off < sizeof buf ? len - off : sizeof buf;
+		if (copy_from_user(buf, A0 + off, n))
+			return -EXO_EFAULT;
+		for (uint64_t i = 0; i < n; i++)
+			console_putc(buf[i]);
+	}
+	return (int64_t)len;
+}
+
+static const syscall_fn syscalls[EXO_SYS_END - EXO_SYS_BASE] = {
+	[EXO_SYS_NULL - EXO_SYS_BASE] = sys_null,
+	[EXO_SYS_CAP_INSPECT - EXO_SYS_BASE] = sys_cap_inspect,
+	[EXO_SYS_CAP_DERIVE - EXO_SYS_BASE] = sys_cap_derive,
+	[EXO_SYS_CAP_GRANT - EXO_SYS_BASE] = sys_cap_grant,
+	[EXO_SYS_CAP_REVOKE - EXO_SYS_BASE] = sys_cap_revoke,
+	[EXO_SYS_CAP_DELETE - EXO_SYS_BASE] = sys_cap_delete,
+	[EXO_SYS_MEM_ALLOC - EXO_SYS_BASE] = sys_mem_alloc,
+	[EXO_SYS_PAGE_MAP - EXO_SYS_BASE] = sys_page_map,
+	[EXO_SYS_PAGE_UNMAP - EXO_SYS_BASE] = sys_page_unmap,
+	[EXO_SYS_PAGE_PROTECT - EXO_SYS_BASE] = sys_page_protect,
+	[EXO_SYS_ENV_CREATE - EXO_SYS_BASE] = sys_env_create,
+	[EXO_SYS_ENV_KILL - EXO_SYS_BASE] = sys_env_kill,
+	[EXO_SYS_ENV_STATUS - EXO_SYS_BASE] = sys_env_status,
+	[EXO_SYS_ENV_WATCH - EXO_SYS_BASE] = sys_env_watch,
+	[EXO_SYS_THREAD_CREATE - EXO_SYS_BASE] = sys_thread_create,
+	[EXO_SYS_THREAD_SET_REGS - EXO_SYS_BASE] = sys_thread_set_regs,
+	[EXO_SYS_THREAD_START - EXO_SYS_BASE] = sys_thread_start,
+	[EXO_SYS_EXIT - EXO_SYS_BASE] = sys_exit,
+	[EXO_SYS_YIELD - EXO_SYS_BASE] = sys_yield,
+	[EXO_SYS_YIELD_TO - EXO_SYS_BASE] = sys_yield_to,
+	[EXO_SYS_NOTIFY_CREATE - EXO_SYS_BASE] = sys_notify_create,
+	[EXO_SYS_NOTIFY_SIGNAL - EXO_SYS_BASE] = sys_notify_signal,
+	[EXO_SYS_NOTIFY_WAIT - EXO_SYS_BASE] = sys_notify_wait,
+	[EXO_SYS_NOTIFY_POLL - EXO_SYS_BASE] = sys_notify_poll,
+	[EXO_SYS_IRQ_BIND - EXO_SYS_BASE] = sys_irq_bind,
+	[EXO_SYS_IRQ_ACK - EXO_SYS_BASE] = sys_irq_ack,
+	[EXO_SYS_IOPORT_ENABLE - EXO_SYS_BASE] = sys_ioport_enable,
+	[EXO_SYS_SET_FAULT_HANDLER - EXO_SYS_BASE] = sys_set_fault_handler,
+	[EXO_SYS_SET_PERSONALITY - EXO_SYS_BASE] = sys_set_personality,
+	[EXO_SYS_SET_FSBASE - EXO_SYS_BASE] = sys_set_fsbase,
+	[EXO_SYS_RANDOM - EXO_SYS_BASE] = sys_random,
+	[EXO_SYS_CONSOLE_WRITE - EXO_SYS_BASE] = sys_console_write,
+};
+
+/* A Linux call: leave the return address and flags in the thread's slot
+ * and continue at its personality entry. */
+static void reflect(struct trapframe *tf)
+{
+	struct exo_reflect r = { tf->rip, tf->rflags };
+
+	if (!current->personality) {
+		tf->rax = (uint64_t)-EXO_ENOSYS;
+		return;
+	}
+	if (copy_to_user(current->reflect_slot, &r, sizeof r)) {
+		klog(LOG_WARN, "env %lu: reflection slot %#lx is not writable; killed\n",
+		     self()->id, current->reflect_slot);
+		env_kill(self(), EXO_STATUS_SIGNALED(11));
+		return;
+	}
+	tf->rip = current->personality;
+}
+
+/* Called from syscallentry.S; returns non-zero when the way back must
+ * restore every register (iretq) rather than use sysret. */
+int syscall_dispatch(struct trapframe *tf)
+{
+	uint64_t nr = tf->rax;
+
+	if (EXO_IS_NATIVE(nr))
+		tf->rax = (uint64_t)syscalls[nr - EXO_SYS_BASE](tf);
+	else
+		reflect(tf);
+	if (need_resched || current->state != T_RUNNABLE)
+		schedule();
+	int full = current->full_restore;
+	current->full_restore = 0;
+	return full;
+}
+
+void syscall_init(void)
+{
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | 1);			/* SCE */
+	wrmsr(MSR_STAR, (0x18ull << 48) | (0x08ull << 32));
+	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+	wrmsr(MSR_SFMASK, 0x47700);	/* TF IF DF IOPL NT AC cleared on entry */
+}

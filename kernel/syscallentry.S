@@ -1,0 +1,69 @@
+/*
+ * SYSCALL entry.  The CPU arrives with interrupts off (SFMASK), the user's
+ * rip in rcx and rflags in r11, still on the user stack.  We switch to the
+ * thread's kernel stack, build the same struct trapframe an interrupt would,
+ * and call syscall_dispatch.  The way back is SYSRET, unless the thread's
+ * registers were changed from outside (syscall_dispatch returns non-zero),
+ * which needs IRETQ to restore rcx and r11 as well.  Before SYSRET, SS is
+ * loaded with the kernel data selector: on AMD CPUs SYSRET does not reload
+ * SS's hidden attributes, which an interrupt may have left null.
+ */
+	.text
+	.global syscall_entry
+syscall_entry:
+	movq %rsp, syscall_user_rsp(%rip)
+	movq syscall_kstack_top(%rip), %rsp
+	pushq $0x23			/* ss */
+	pushq syscall_user_rsp(%rip)	/* rsp */
+	pushq %r11			/* rflags */
+	pushq $0x2b			/* cs */
+	pushq %rcx			/* rip */
+	pushq $0			/* error */
+	pushq $0x100			/* "vector": a system call */
+	pushq %rax
+	pushq %rbx
+	pushq %rcx
+	pushq %rdx
+	pushq %rsi
+	pushq %rdi
+	pushq %rbp
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	cld
+	movq %rsp, %rdi
+	call syscall_dispatch
+	testl %eax, %eax
+	jnz trap_return			/* full restore through iretq */
+	movw $0x10, %ax
+	movw %ax, %ss
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rbp
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rbx
+	popq %rax
+	addq $16, %rsp			/* vector, error */
+	movq (%rsp), %rcx		/* rip */
+	movq 16(%rsp), %r11		/* rflags */
+	movq 24(%rsp), %rsp		/* user rsp */
+	sysretq
+
+	.bss
+	.balign 8
+syscall_user_rsp:
+	.quad 0

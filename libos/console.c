@@ -1,0 +1,111 @@
+/*
+ * The console: fd 1 goes to COM2 and fd 2 to COM3 when those UARTs exist
+ * (tools/exo-run gives the VM both), written directly through the I/O-port
+ * capability, byte for byte; otherwise both go to the kernel console.
+ */
+#include "libos/libos.h"
+#include "libos/native.h"
+
+#include <stdarg.h>
+
+static const uint16_t uart_base[3] = { 0, 0x2f8, 0x3e8 };
+static int uart_ok[3];
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+
+void console_init(void)
+{
+	if (exo_call(EXO_SYS_IOPORT_ENABLE, EXO_SLOT_IOPORTS) != 0)
+		return;
+	for (int fd = 1; fd <= 2; fd++) {
+		uint16_t b = uart_base[fd];
+		outb(b + 7, 0xa5);		/* scratch register: is a UART there? */
+		if (inb(b + 7) != 0xa5)
+			continue;
+		outb(b + 1, 0);
+		outb(b + 3, 0x80);
+		outb(b + 0, 1);
+		outb(b + 1, 0);
+		outb(b + 3, 3);
+		outb(b + 2, 0xc7);
+		uart_ok[fd] = 1;
+	}
+}
+
+int64_t console_write(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	if (fd < 1 || fd > 2)
+		return -EXO_EBADF;
+	if (!uart_ok[fd]) {
+		size_t done = 0;
+		while (done < len) {
+			size_t n = len - done > 4096 ? 4096 : len - done;
+			int64_t r = exo_call(EXO_SYS_CONSOLE_WRITE, p + done, n);
+			if (r < 0)
+				return done ? (int64_t)done : r;
+			done += n;
+		}
+		return (int64_t)len;
+	}
+	uint16_t b = uart_base[fd];
+	for (size_t i = 0; i < len; i++) {
+		while (!(inb(b + 5) & 0x20))
+			;
+		outb(b, p[i]);
+	}
+	return (int64_t)len;
+}
+
+static void put_hex(char *out, size_t *n, uint64_t v)
+{
+	char tmp[16];
+	int k = 0;
+	do {
+		tmp[k++] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	out[(*n)++] = '0';
+	out[(*n)++] = 'x';
+	while (k)
+		out[(*n)++] = tmp[--k];
+}
+
+void lo_report(const char *fmt, ...)
+{
+	char out[256];
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	for (; *fmt && n < sizeof out - 40; fmt++) {
+		if (*fmt != '%') {
+			out[n++] = *fmt;
+			continue;
+		}
+		fmt++;
+		if (*fmt == 's') {
+			const char *s = va_arg(ap, const char *);
+			while (*s && n < sizeof out - 40)
+				out[n++] = *s++;
+		} else if (*fmt == 'd') {
+			int64_t v = va_arg(ap, int64_t);
+			char tmp[24];
+			int k = 0;
+			uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+			do tmp[k++] = (char)('0' + u % 10); while (u /= 10);
+			if (v < 0)
+				out[n++] = '-';
+			while (k)
+				out[n++] = tmp[--k];
+		} else if (*fmt == 'x' || *fmt == 'p') {
+			put_hex(out, &n, va_arg(ap, uint64_t));
+		} else if (!*fmt) {
+			break;
+		}
+	}
+	va_end(ap);
+	console_write(2, out, n);
+}

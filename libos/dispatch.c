@@ -1,0 +1,261 @@
+/*
+ * The Linux personality: reflected system calls by number.  The table is a
+ * designated-initializer array; a call with no handler prints one line
+ * naming it (once per number) and fails with -ENOSYS.
+ */
+#include "libos/libos.h"
+#include "libos/native.h"
+#include "build/libos/syscall_names.h"
+
+enum {
+	ENOENT = 2, EINTR = 4, EBADF = 9, EFAULT = 14, EINVAL = 22, ENOTTY = 25, ENOSYS = 38,
+};
+enum {
+	NR_read = 0, NR_write = 1, NR_close = 3, NR_mmap = 9, NR_mprotect = 10,
+	NR_munmap = 11, NR_brk = 12, NR_ioctl = 16, NR_writev = 20, NR_madvise = 28,
+	NR_nanosleep = 35, NR_getpid = 39, NR_exit = 60, NR_uname = 63,
+	NR_gettimeofday = 96, NR_getuid = 102, NR_getgid = 104, NR_geteuid = 107,
+	NR_getegid = 108, NR_getppid = 110, NR_arch_prctl = 158, NR_gettid = 186,
+	NR_time = 201, NR_set_tid_address = 218, NR_clock_gettime = 228,
+	NR_clock_getres = 229, NR_clock_nanosleep = 230, NR_exit_group = 231,
+	NR_getrandom = 318, NR_MAX = 512,
+};
+
+typedef int64_t (*handler)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+#define HANDLER(name) static int64_t name(uint64_t a0, uint64_t a1, uint64_t a2, \
+					  uint64_t a3, uint64_t a4, uint64_t a5)
+#define UNUSED_ARGS (void)a0, (void)a1, (void)a2, (void)a3, (void)a4, (void)a5
+
+struct timespec_lx { int64_t sec, nsec; };
+struct iovec_lx { uint64_t base, len; };
+
+_Noreturn void libos_exit(uint64_t status)
+{
+	exo_call(EXO_SYS_EXIT, status & 0xff);
+	for (;;)
+		;
+}
+
+HANDLER(sys_exit) { UNUSED_ARGS; libos_exit(a0); }
+
+HANDLER(sys_write) { UNUSED_ARGS; return console_write((int)a0, (const void *)a1, a2); }
+
+HANDLER(sys_writev)
+{
+	UNUSED_ARGS;
+	const struct iovec_lx *iov = (const void *)a1;
+	int64_t total = 0;
+	if ((int64_t)a2 < 0 || a2 > 1024)
+		return -EINVAL;
+	for (uint64_t i = 0; i < a2; i++) {
+		int64_t r = console_write((int)a0, (const void *)iov[i].base, iov[i].len);
+		if (r < 0)
+			return total ? total : r;
+		total += r;
+	}
+	return total;
+}
+
+HANDLER(sys_read) { UNUSED_ARGS; return a0 == 0 ? 0 : -EBADF; }	/* stdin: end of file */
+HANDLER(sys_close) { UNUSED_ARGS; return a0 <= 2 ? 0 : -EBADF; }
+HANDLER(sys_ioctl) { UNUSED_ARGS; return a0 <= 2 ? -ENOTTY : -EBADF; }
+
+HANDLER(sys_brk) { UNUSED_ARGS; return mm_brk(a0); }
+HANDLER(sys_mmap) { UNUSED_ARGS; return mm_mmap(a0, a1, (int)a2, (int)a3, (int)a4, (int64_t)a5); }
+HANDLER(sys_munmap) { UNUSED_ARGS; return mm_munmap(a0, a1); }
+HANDLER(sys_mprotect) { UNUSED_ARGS; return mm_mprotect(a0, a1, (int)a2); }
+HANDLER(sys_madvise) { UNUSED_ARGS; return 0; }		/* advice may be ignored */
+
+static uint64_t pid;
+HANDLER(sys_getpid)
+{
+	UNUSED_ARGS;
+	if (!pid) {
+		struct exo_cap_info info;
+		pid = exo_call(EXO_SYS_CAP_INSPECT, EXO_SLOT_SELF_ENV, &info) == 0 ? info.object : 1;
+	}
+	return (int64_t)pid;
+}
+HANDLER(sys_getppid) { UNUSED_ARGS; return 0; }
+HANDLER(sys_getuid) { UNUSED_ARGS; return 0; }
+HANDLER(sys_set_tid_address) { UNUSED_ARGS; return sys_getpid(0, 0, 0, 0, 0, 0); }
+
+static uint64_t fs_base;
+HANDLER(sys_arch_prctl)
+{
+	UNUSED_ARGS;
+	if (a0 == 0x1002) {			/* ARCH_SET_FS */
+		int64_t r = exo_call(EXO_SYS_SET_FSBASE, a1);
+		if (r == 0)
+			fs_base = a1;
+		return r;
+	}
+	if (a0 == 0x1003) {			/* ARCH_GET_FS */
+		*(uint64_t *)a1 = fs_base;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+HANDLER(sys_uname)
+{
+	UNUSED_ARGS;
+	static const char *const fields[6] = { "ExoSwarm", "exoswarm", 0, 0, "x86_64", "(none)" };
+	char *u = (char *)a0;
+	lo_memset(u, 0, 6 * 65);
+	for (int i = 0; i < 6; i++) {
+		const char *s = i == 2 || i == 3 ? (const char *)libos_kinfo->version : fields[i];
+		size_t n = lo_strlen(s);
+		lo_memcpy(u + 65 * i, s, n < 64 ? n : 64);
+	}
+	return 0;
+}
+
+static int64_t clock_ns(uint64_t clock, uint64_t *ns)
+{
+	switch (clock) {
+	case 0: case 5: case 8: case 11:	/* REALTIME, _COARSE, _ALARM, TAI */
+		*ns = libos_kinfo->realtime_base_ns + time_now_ns();
+		return 0;
+	case 1: case 4: case 6: case 7: case 9:	/* MONOTONIC, _RAW, _COARSE, BOOTTIME */
+	case 2: case 3:				/* CPU time: the machine is ours */
+		*ns = time_now_ns();
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+HANDLER(sys_clock_gettime)
+{
+	UNUSED_ARGS;
+	uint64_t ns;
+	int64_t r = clock_ns(a0, &ns);
+	if (r)
+		return r;
+	struct timespec_lx *ts = (void *)a1;
+	ts->sec = (int64_t)(ns / 1000000000u);
+	ts->nsec = (int64_t)(ns % 1000000000u);
+	return 0;
+}
+
+HANDLER(sys_clock_getres)
+{
+	UNUSED_ARGS;
+	uint64_t ns;
+	if (clock_ns(a0, &ns))
+		return -EINVAL;
+	if (a1) {
+		struct timespec_lx *ts = (void *)a1;
+		ts->sec = 0;
+		ts->nsec = 1;
+	}
+	return 0;
+}
+
+HANDLER(sys_gettimeofday)
+{
+	UNUSED_ARGS;
+	if (a0) {
+		uint64_t ns = libos_kinfo->realtime_base_ns + time_now_ns();
+		int64_t *tv = (void *)a0;
+		tv[0] = (int64_t)(ns / 1000000000u);
+		tv[1] = (int64_t)(ns % 1000000000u / 1000);
+	}
+	return 0;
+}
+
+HANDLER(sys_time)
+{
+	UNUSED_ARGS;
+	int64_t t = (int64_t)((libos_kinfo->realtime_base_ns + time_now_ns()) / 1000000000u);
+	if (a0)
+		*(int64_t *)a0 = t;
+	return t;
+}
+
+/* Sleeps on a private notification nobody signals, until its timeout. */
+static int64_t sleep_ns(uint64_t ns)
+{
+	static int64_t slot;
+	if (!slot)
+		slot = exo_call0(EXO_SYS_NOTIFY_CREATE);
+	if (slot < 0)
+		return slot;
+	if (ns == 0)
+		return 0;
+	int64_t r = exo_call(EXO_SYS_NOTIFY_WAIT, slot, ns);
+	return r == -EXO_ETIMEDOUT || r >= 0 ? 0 : r;
+}
+
+HANDLER(sys_nanosleep)
+{
+	UNUSED_ARGS;
+	const struct timespec_lx *req = (const void *)a0;
+	if (req->sec < 0 || req->nsec < 0 || req->nsec >= 1000000000)
+		return -EINVAL;
+	if (a1) {
+		struct timespec_lx *rem = (void *)a1;
+		rem->sec = rem->nsec = 0;
+	}
+	return sleep_ns((uint64_t)req->sec * 1000000000u + (uint64_t)req->nsec);
+}
+
+HANDLER(sys_clock_nanosleep)
+{
+	UNUSED_ARGS;
+	const struct timespec_lx *req = (const void *)a2;
+	uint64_t now;
+	if (clock_ns(a0, &now))
+		return -EINVAL;
+	if (req->sec < 0 || req->nsec < 0 || req->nsec >= 1000000000)
+		return -EINVAL;
+	uint64_t t = (uint64_t)req->sec * 1000000000u + (uint64_t)req->nsec;
+	if (a1 & 1)				/* TIMER_ABSTIME */
+		t = t > now ? t - now : 0;
+	return sleep_ns(t);
+}
+
+HANDLER(sys_getrandom)
+{
+	UNUSED_ARGS;
+	for (uint64_t off = 0; off < a1; off += 4096) {
+		uint64_t n = a1 - off < 4096 ? a1 - off : 4096;
+		int64_t r = exo_call(EXO_SYS_RANDOM, a0 + off, n);
+		if (r < 0)
+			return off ? (int64_t)off : r;
+	}
+	return (int64_t)a1;
+}
+
+static const handler table[NR_MAX] = {
+	[NR_read] = sys_read, [NR_write] = sys_write, [NR_close] = sys_close,
+	[NR_mmap] = sys_mmap, [NR_mprotect] = sys_mprotect, [NR_munmap] = sys_munmap,
+	[NR_brk] = sys_brk, [NR_ioctl] = sys_ioctl, [NR_writev] = sys_writev,
+	[NR_madvise] = sys_madvise, [NR_nanosleep] = sys_nanosleep, [NR_getpid] = sys_getpid,
+	[NR_exit] = sys_exit, [NR_uname] = sys_uname, [NR_gettimeofday] = sys_gettimeofday,
+	[NR_getuid] = sys_getuid, [NR_getgid] = sys_getuid, [NR_geteuid] = sys_getuid,
+	[NR_getegid] = sys_getuid, [NR_getppid] = sys_getppid, [NR_arch_prctl] = sys_arch_prctl,
+	[NR_gettid] = sys_getpid, [NR_time] = sys_time, [NR_set_tid_address] = sys_set_tid_address,
+	[NR_clock_gettime] = sys_clock_gettime, [NR_clock_getres] = sys_clock_getres,
+	[NR_clock_nanosleep] = sys_clock_nanosleep, [NR_exit_group] = sys_exit,
+	[NR_getrandom] = sys_getrandom,
+};
+
+static uint64_t reported[NR_MAX / 64 + 1];
+
+int64_t libos_dispatch(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
+		       uint64_t a3, uint64_t a4, uint64_t a5)
+{
+	if (nr < NR_MAX && table[nr])
+		return table[nr](a0, a1, a2, a3, a4, a5);
+	uint64_t bit = nr < NR_MAX ? nr : NR_MAX;
+	if (!(reported[bit / 64] >> (bit % 64) & 1)) {
+		reported[bit / 64] |= 1ull << (bit % 64);
+		const char *name = nr < sizeof syscall_names / sizeof syscall_names[0] && syscall_names[nr]
+				   ? syscall_names[nr] : "unknown";
+		lo_report("exoswarm: system call %s (%d) is not implemented; it fails with ENOSYS\n",
+			  name, (int64_t)nr);
+	}
+	return -ENOSYS;
+}

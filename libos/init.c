@@ -1,0 +1,163 @@
+/*
+ * Start-up: registers the personality entry and the fault handler, sets up
+ * the console and memory, then builds the initial stack a Linux program
+ * expects (argc, argv, envp, auxv) so musl's _start runs unchanged.  argv
+ * and envp come from a GRUB module named "args" (tools/exo-run writes it):
+ *   u32 argc, u32 envc, then argc + envc NUL-terminated strings,
+ * so empty arguments and arguments with spaces arrive intact.
+ */
+#include "libos/libos.h"
+#include "libos/native.h"
+
+#define ARGS_VA 0x00007ffe00000000ull
+#define MAX_ARGS 1024
+#define AT_NULL 0
+#define AT_PHDR 3
+#define AT_PHENT 4
+#define AT_PHNUM 5
+#define AT_PAGESZ 6
+#define AT_ENTRY 9
+#define AT_UID 11
+#define AT_EUID 12
+#define AT_GID 13
+#define AT_EGID 14
+#define AT_HWCAP 16
+#define AT_CLKTCK 17
+#define AT_SECURE 23
+#define AT_RANDOM 25
+#define AT_EXECFN 31
+
+const struct exo_start *libos_start_info;
+const volatile struct exo_kinfo *libos_kinfo;
+struct exo_reflect libos_reflect;
+static uint8_t exception_stack[32768] __attribute__((aligned(16)));
+
+void libos_syscall_entry(void);
+void libos_fault_entry(void);
+
+/* Maps the "args" module read-only; returns its address and size. */
+static const uint8_t *map_args(uint64_t *size)
+{
+	const struct exo_start *st = libos_start_info;
+
+	for (uint64_t i = 0; i < st->nmodules; i++) {
+		const struct exo_start_module *m = &st->modules[i];
+		if (lo_memcmp(m->name, "args", 5) != 0)
+			continue;
+		for (uint64_t off = 0; off < m->size; off += 4096)
+			if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, ARGS_VA + off, m->slot,
+				     off / 4096, EXO_PROT_READ))
+				return 0;
+		*size = m->size;
+		return (const uint8_t *)ARGS_VA;
+	}
+	return 0;
+}
+
+/* Splits the args blob into string pointers; returns argc, or -1 if bad. */
+static int parse_args(const uint8_t *blob, uint64_t size, const char **strs, uint32_t *envc)
+{
+	uint32_t argc, ec;
+
+	if (!blob || size < 8)
+		return -1;
+	lo_memcpy(&argc, blob, 4);
+	lo_memcpy(&ec, blob + 4, 4);
+	if (argc == 0 || argc + ec > MAX_ARGS)
+		return -1;
+	uint64_t off = 8;
+	for (uint32_t i = 0; i < argc + ec; i++) {
+		uint64_t end = off;
+		while (end < size && blob[end])
+			end++;
+		if (end == size)
+			return -1;
+		strs[i] = (const char *)blob + off;
+		off = end + 1;
+	}
+	*envc = ec;
+	return (int)argc;
+}
+
+/* Copies s below *top; returns its new address. */
+static char *push_string(uint64_t *top, const char *s)
+{
+	size_t n = lo_strlen(s) + 1;
+	*top -= n;
+	lo_memcpy((void *)*top, s, n);
+	return (char *)*top;
+}
+
+uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
+{
+	static const char *strs[MAX_ARGS];
+	static const char *fallback[1] = { "program" };
+	uint64_t size = 0;
+	uint32_t envc = 0;
+
+	libos_start_info = st;
+	libos_kinfo = (const volatile struct exo_kinfo *)EXO_KINFO_VA;
+	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &libos_reflect);
+	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry,
+		 exception_stack + sizeof exception_stack);
+	console_init();
+	mm_init(st->image_end);
+
+	const char **argv = strs;
+	const uint8_t *blob = map_args(&size);
+	int argc = parse_args(blob, size, strs, &envc);
+	if (argc < 0) {
+		argv = fallback;
+		argc = 1;
+		envc = 0;
+	}
+
+	/* strings and AT_RANDOM at the top, then the pointer arrays */
+	uint64_t top = stack_top;
+	char *sargv[MAX_ARGS + 1];
+	for (int i = 0; i < argc + (int)envc; i++)
+		sargv[i] = push_string(&top, argv[i]);
+	top -= 16;
+	uint8_t *random = (uint8_t *)top;
+	exo_call(EXO_SYS_RANDOM, random, 16);
+	top &= ~15ull;
+
+	uint64_t auxv[][2] = {
+		{ AT_PHDR, st->phdr }, { AT_PHENT, st->phent }, { AT_PHNUM, st->phnum },
+		{ AT_PAGESZ, 4096 }, { AT_ENTRY, st->entry }, { AT_UID, 0 }, { AT_EUID, 0 },
+		{ AT_GID, 0 }, { AT_EGID, 0 }, { AT_HWCAP, 0 }, { AT_CLKTCK, 100 },
+		{ AT_SECURE, 0 }, { AT_RANDOM, (uint64_t)random },
+		{ AT_EXECFN, (uint64_t)sargv[0] }, { AT_NULL, 0 },
+	};
+	uint64_t words = 1 + (uint64_t)argc + 1 + envc + 1 + sizeof auxv / 8;
+	top -= words * 8;
+	top &= ~15ull;
+	uint64_t *sp = (uint64_t *)top;
+	*sp++ = (uint64_t)argc;
+	for (int i = 0; i < argc; i++)
+		*sp++ = (uint64_t)sargv[i];
+	*sp++ = 0;
+	for (uint32_t i = 0; i < envc; i++)
+		*sp++ = (uint64_t)sargv[argc + (int)i];
+	*sp++ = 0;
+	lo_memcpy(sp, auxv, sizeof auxv);
+	return top;
+}
+
+/* A user-level fault: demand-zero pages are mapped and the program goes
+ * on; anything else is reported and ends the program with the signal a
+ * Linux program would die of. */
+void libos_fault(struct exo_fault *f)
+{
+	if (f->vector == 14 && !(f->error & 1) && mm_fault_in(f->addr) == 0)
+		return;
+	int sig = f->vector == 0 || f->vector == 16 || f->vector == 19 ? 8 :
+		  f->vector == 6 ? 4 : f->vector == 3 ? 5 : 11;
+	const char *what = f->vector == 14 ? (f->error & 16 ? "execute" : f->error & 2 ? "write" : "read")
+					   : "fault";
+	lo_report("exoswarm: %s: signal %d: exception %d (%s) at address %p, rip %p\n",
+		  "program", (int64_t)sig, (int64_t)f->vector, what, f->addr, f->regs.rip);
+	exo_call(EXO_SYS_ENV_KILL, EXO_SLOT_SELF_ENV, EXO_STATUS_SIGNALED(sig));
+	for (;;)
+		;
+}
