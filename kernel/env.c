@@ -15,6 +15,9 @@
 
 void loader_env_ended(struct env *e);
 
+#define MAPS_PER_PAGE (PAGE_SIZE / 64)	/* struct mapping fits 64 bytes */
+_Static_assert(sizeof(struct mapping) <= 64, "mapping record");
+
 static uint64_t next_env_id = 1;
 static struct env *all_envs;
 static struct env *iobitmap_loaded;
@@ -158,15 +161,19 @@ int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *
 		return -EXO_EINVAL;
 	if (find_mapping(e, va))
 		env_unmap(e, va);	/* replacing a page: drop the old record */
-	if (env_charge(e, 1))		/* the mapping record, roughly */
+	/* records are charged a page per MAPS_PER_PAGE */
+	int new_page = e->nmappings % MAPS_PER_PAGE == 0;
+	if (new_page && env_charge(e, 1))
 		return -EXO_ENOMEM;
 	struct mapping *m = kzalloc(sizeof *m);
 	uint64_t *pte = m ? pte_slot(e, va, 1) : NULL;
 	if (!pte) {
 		kfree(m);
-		env_uncharge(e, 1);
+		if (new_page)
+			env_uncharge(e, 1);
 		return -EXO_ENOMEM;
 	}
+	e->nmappings++;
 	*m = (struct mapping){ .env = e, .va = va, .cap = cap };
 	m->hash_next = *bucket(e, va);
 	*bucket(e, va) = m;
@@ -204,7 +211,8 @@ void env_unmap_mapping(struct mapping *m)
 			m->cap_next->cap_prev = m->cap_prev;
 	}
 	kfree(m);
-	env_uncharge(e, 1);
+	if (--e->nmappings % MAPS_PER_PAGE == 0)
+		env_uncharge(e, 1);
 }
 
 int env_unmap(struct env *e, uint64_t va)

@@ -13,7 +13,7 @@
  *
  * libos_fault_entry: user-level exceptions, rdi = struct exo_fault *.  When
  * libos_fault handles it (a demand-zero page), the interrupted code resumes
- * through iretq, which restores rsp, rflags and rip together.
+ * with every register as it was, without a kernel call.
  */
 	.text
 	.global _exo_start
@@ -68,12 +68,19 @@ libos_fault_entry:
 	movq %rdi, %rbx			/* struct exo_fault, kept across the call */
 	andq $-16, %rsp
 	call libos_fault		/* returns only when the fault was handled */
-	/* iretq frame: ss, rsp, rflags, cs, rip (regs at offset 32) */
-	pushq $0x23
-	pushq 32+7*8(%rbx)
-	pushq 32+17*8(%rbx)
-	pushq $0x2b
-	pushq 32+16*8(%rbx)
+	/*
+	 * Resume without iretq (QEMU treats a user-mode iretq's stack reads as
+	 * supervisor accesses, which SMAP refuses): the rip goes just below the
+	 * interrupted code's red zone; rflags, rbx and that stack address go on
+	 * this stack, to be popped last; `ret $128` then lands on the exact rsp.
+	 */
+	movq 32+7*8(%rbx), %rax		/* interrupted rsp */
+	subq $136, %rax
+	movq 32+16*8(%rbx), %rcx	/* rip */
+	movq %rcx, (%rax)
+	pushq %rax			/* new rsp */
+	pushq 32+1*8(%rbx)		/* rbx */
+	pushq 32+17*8(%rbx)		/* rflags */
 	movq 32+0*8(%rbx), %rax
 	movq 32+2*8(%rbx), %rcx
 	movq 32+3*8(%rbx), %rdx
@@ -88,6 +95,9 @@ libos_fault_entry:
 	movq 32+13*8(%rbx), %r13
 	movq 32+14*8(%rbx), %r14
 	movq 32+15*8(%rbx), %r15
-	movq 32+1*8(%rbx), %rbx
-	iretq
+	popfq
+	popq %rbx
+	popq %rsp
+	ret $128
+
 	.section .note.GNU-stack, "", @progbits

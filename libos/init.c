@@ -149,14 +149,16 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
  * Linux program would die of. */
 void libos_fault(struct exo_fault *f)
 {
-	if (f->vector == 14 && !(f->error & 1) && mm_fault_in(f->addr) == 0)
+	int err = f->vector == 14 && !(f->error & 1) ? mm_fault_in(f->addr) : -13;
+	if (err == 0)
 		return;
 	int sig = f->vector == 0 || f->vector == 16 || f->vector == 19 ? 8 :
 		  f->vector == 6 ? 4 : f->vector == 3 ? 5 : 11;
 	const char *what = f->vector == 14 ? (f->error & 16 ? "execute" : f->error & 2 ? "write" : "read")
 					   : "fault";
-	lo_report("exoswarm: %s: signal %d: exception %d (%s) at address %p, rip %p\n",
-		  "program", (int64_t)sig, (int64_t)f->vector, what, f->addr, f->regs.rip);
+	lo_report("exoswarm: %s: signal %d: exception %d (%s) at address %p, rip %p%s\n",
+		  "program", (int64_t)sig, (int64_t)f->vector, what, f->addr, f->regs.rip,
+		  err == -12 ? ": out of memory" : "");
 	exo_call(EXO_SYS_ENV_KILL, EXO_SLOT_SELF_ENV, EXO_STATUS_SIGNALED(sig));
 	for (;;)
 		;

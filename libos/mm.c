@@ -209,23 +209,27 @@ static void release_range(uint64_t start, uint64_t end)
 void mm_init(uint64_t image_end)
 {
 	heap_start = heap_end = (image_end + PAGE - 1) & ~(PAGE - 1);
-	region_add(heap_start, heap_start, LX_PROT_READ | LX_PROT_WRITE);	/* empty; grows with brk */
 	uint64_t mapped = EXO_STACK_TOP - EXO_STACK_PAGES * PAGE;
 	region_add(EXO_STACK_TOP - STACK_RESERVE, mapped, LX_PROT_READ | LX_PROT_WRITE);
 }
 
+/* The break moves by adding or cutting exactly the pages between the old
+ * and the new end, so mappings placed inside the heap (musl's malloc puts
+ * a PROT_NONE guard page there) are left alone. */
 int64_t mm_brk(uint64_t addr)
 {
 	if (addr == 0 || addr < heap_start || addr > heap_start + HEAP_MAX)
 		return (int64_t)heap_end;
-	uint64_t new_end = (addr + PAGE - 1) & ~(PAGE - 1);
-	for (int i = 0; i < MAX_REGIONS; i++)
-		if (regions[i].end && regions[i].start == heap_start) {
-			if (new_end < regions[i].end)
-				release_range(new_end, regions[i].end);
-			regions[i].end = new_end;
-			break;
-		}
+	uint64_t old_top = (heap_end + PAGE - 1) & ~(PAGE - 1);
+	uint64_t new_top = (addr + PAGE - 1) & ~(PAGE - 1);
+	if (new_top > old_top) {
+		if (region_add(old_top, new_top, LX_PROT_READ | LX_PROT_WRITE))
+			return (int64_t)heap_end;
+	} else if (new_top < old_top) {
+		release_range(new_top, old_top);
+		if (region_cut(new_top, old_top))
+			return (int64_t)heap_end;
+	}
 	heap_end = addr;
 	return (int64_t)heap_end;
 }

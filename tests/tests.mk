@@ -34,3 +34,16 @@ TEST_DEPS += $(BUILD)/fuzz/fuzz_bootinfo
 FUZZ_DEPS += $(BUILD)/fuzz/fuzz_bootinfo
 FUZZ_CMDS += mkdir -p $(BUILD)/fuzz/corpus-bootinfo && \
              $(BUILD)/fuzz/fuzz_bootinfo -max_total_time=600 $(BUILD)/fuzz/corpus-bootinfo tests/data
+
+# Programs for the in-guest tests, built the way users build theirs.
+USER_TESTS := hello posix_basic segv nx spin
+$(BUILD)/user/hello: user/demos/hello.c $(LIBOS_A) tools/exo-cc
+	$(Q)mkdir -p $(@D)
+	$(Q)tools/exo-cc -O2 -g -o $@ $<
+$(BUILD)/user/%: user/tests/%.c user/tests/check.h $(LIBOS_A) tools/exo-cc
+	$(Q)mkdir -p $(@D)
+	$(Q)tools/exo-cc -O2 -g -o $@ $<
+$(BUILD)/user/flags: user/tests/flags.c user/tests/inc/answer.h $(LIBOS_A) tools/exo-cc
+	$(Q)mkdir -p $(@D)
+	$(Q)tools/exo-cc -O2 -g -Iuser/tests/inc -o $@ $< -lm
+TEST_DEPS += $(foreach p,$(USER_TESTS) flags,$(BUILD)/user/$(p))

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Programs built with tools/exo-cc run with tools/exo-run in a VM: arguments,
+# environment, stdout/stderr, exit status, signals, the libOS's POSIX calls,
+# and exo-run's own failures.
+set -u
+B=${BUILD:-build}
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+# run NAME EXPECTED-STATUS PROG [ARGS...]: runs, records out/err, checks status
+run() {
+	local name=$1 want=$2
+	shift 2
+	local t0=$(date +%s%N)
+	tools/exo-run "$@" >"$out" 2>"$err"
+	rc=$?
+	echo "info $name took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+	if [ $rc -ne "$want" ]; then
+		echo "FAIL $name: exit status $rc, expected $want"
+		echo "--- stdout"; head -n 30 "$out"; echo "--- stderr"; head -n 30 "$err"
+		return 1
+	fi
+	return 0
+}
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; echo "--- stdout"; head -n 30 "$out"; echo "--- stderr"; head -n 30 "$err"; }
+
+if run hello 7 -e FOO=bar -e "SPACED=a b" "$B/user/hello" 7 "two words" "" "*"; then
+	expected=$(printf '%s\n' "hello from ExoSwarm" "argv[0] = 'hello'" "argv[1] = '7'" \
+		"argv[2] = 'two words'" "argv[3] = ''" "argv[4] = '*'" "env: FOO=bar" "env: SPACED=a b")
+	if [ "$(cat "$out")" != "$expected" ]; then fail hello-stdout "stdout differs"
+	elif [ "$(cat "$err")" != "this line goes to stderr" ]; then fail hello-stderr "stderr differs"
+	else pass hello-args-env-stdout-stderr-status; fi
+fi
+run hello-exit-0 0 "$B/user/hello" && pass hello-exit-0
+
+if run posix-basic 0 "$B/user/posix_basic"; then
+	if ! grep -q '^all checks passed$' "$out"; then fail posix-basic "not all checks passed"
+	elif [ "$(grep -c 'getcwd (79) is not implemented' "$err")" != 1 ]; then
+		fail posix-basic-enosys-report "the unimplemented call was not reported exactly once"
+	else pass posix-basic; pass unimplemented-call-reported-once; fi
+fi
+grep '^FAIL' "$out" | sed 's/^/  /'
+
+if run null-dereference 139 "$B/user/segv"; then
+	if grep -q 'signal 11: exception 14 (read) at address 0x0,' "$err"; then pass null-dereference-sigsegv
+	else fail null-dereference-report "no report of the fault at address 0"; fi
+fi
+if run execute-heap 139 "$B/user/nx"; then
+	if grep -q 'signal 11: exception 14 (execute)' "$err" && ! grep -q 'W^X is broken' "$out"; then
+		pass execute-non-executable-sigsegv
+	else fail execute-non-executable-report "no execute-fault report"; fi
+fi
+
+if run exo-cc-flags 0 "$B/user/flags" 16; then
+	if [ "$(cat "$out")" = "sqrt=4.000000 answer=42" ]; then pass exo-cc-flags-O2-g-I-lm
+	else fail exo-cc-flags "unexpected output"; fi
+fi
+
+if EXO_RUN_TIMEOUT=5 run vm-timeout 125 "$B/user/spin"; then
+	if grep -q 'did not finish within 5s' "$err"; then pass exo-run-timeout-125
+	else fail exo-run-timeout "no timeout message"; fi
+fi
+run missing-program 127 "$B/user/does-not-exist" && grep -q 'no such file' "$err" && pass exo-run-missing-127
+run not-elf 126 tools/exo-run && grep -q 'not an x86_64 ELF' "$err" && pass exo-run-not-elf-126

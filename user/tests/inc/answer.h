@@ -1,0 +1,2 @@
+/* Found through -I by user/tests/flags.c. */
+#define ANSWER 42
