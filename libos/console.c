@@ -4,7 +4,7 @@
  * capability, byte for byte; otherwise both go to the kernel console.
  */
 #include "libos/libos.h"
-#include "libos/native.h"
+#include "include/exo/native.h"
 
 #include <stdarg.h>
 

@@ -4,7 +4,7 @@
  * naming it (once per number) and fails with -ENOSYS.
  */
 #include "libos/libos.h"
-#include "libos/native.h"
+#include "include/exo/native.h"
 #include "build/libos/syscall_names.h"
 
 enum {

@@ -7,7 +7,7 @@
  * so empty arguments and arguments with spaces arrive intact.
  */
 #include "libos/libos.h"
-#include "libos/native.h"
+#include "include/exo/native.h"
 
 #define ARGS_VA 0x00007ffe00000000ull
 #define MAX_ARGS 1024

@@ -9,7 +9,7 @@
  * 65536 resident pages (256 MiB) per program.
  */
 #include "libos/libos.h"
-#include "libos/native.h"
+#include "include/exo/native.h"
 
 #define PAGE 4096ull
 #define MAX_REGIONS 256

@@ -36,11 +36,11 @@ FUZZ_CMDS += mkdir -p $(BUILD)/fuzz/corpus-bootinfo && \
              $(BUILD)/fuzz/fuzz_bootinfo -max_total_time=600 $(BUILD)/fuzz/corpus-bootinfo tests/data
 
 # Programs for the in-guest tests, built the way users build theirs.
-USER_TESTS := hello posix_basic segv nx spin
+USER_TESTS := hello posix_basic segv nx spin exotest
 $(BUILD)/user/hello: user/demos/hello.c $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)
 	$(Q)tools/exo-cc -O2 -g -o $@ $<
-$(BUILD)/user/%: user/tests/%.c user/tests/check.h $(LIBOS_A) tools/exo-cc
+$(BUILD)/user/%: user/tests/%.c user/tests/check.h user/tests/exo.h include/exo/native.h include/exo/abi.h $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)
 	$(Q)tools/exo-cc -O2 -g -o $@ $<
 $(BUILD)/user/flags: user/tests/flags.c user/tests/inc/answer.h $(LIBOS_A) tools/exo-cc

@@ -63,3 +63,8 @@ if EXO_RUN_TIMEOUT=5 run vm-timeout 125 "$B/user/spin"; then
 fi
 run missing-program 127 "$B/user/does-not-exist" && grep -q 'no such file' "$err" && pass exo-run-missing-127
 run not-elf 126 tools/exo-run && grep -q 'not an x86_64 ELF' "$err" && pass exo-run-not-elf-126
+
+# The native ABI from inside the guest: each in-guest check is one test.
+if EXO_RUN_TIMEOUT=120 run exotest 0 "$B/user/exotest"; then :; fi
+sed -n -e 's/^ok /PASS exo-/p' -e 's/^FAIL /FAIL exo-/p' "$out"
+grep '^info' "$out"

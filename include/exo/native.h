@@ -1,10 +1,12 @@
-/* Native ExoSwarm calls from the library OS (see include/exo/abi.h). */
-#ifndef EXO_LIBOS_NATIVE_H
-#define EXO_LIBOS_NATIVE_H
+/* Native ExoSwarm calls (see abi.h), for the library OS and for programs
+ * that use the exokernel directly (tools/exo-cc puts include/ on the path:
+ * #include <exo/native.h>). */
+#ifndef EXO_NATIVE_H
+#define EXO_NATIVE_H
 
 #include <stdint.h>
 
-#include "include/exo/abi.h"
+#include "abi.h"
 
 static inline int64_t exo_call6(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
 				uint64_t a3, uint64_t a4, uint64_t a5)
