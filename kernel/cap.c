@@ -50,7 +50,7 @@ struct cap *cap_install(struct env *e, int slot, struct cap *parent, int type,
 			parent->child->prev = c;
 		parent->child = c;
 	}
-	if (type == EXO_CAP_ENV)
+	if (type == EXO_CAP_ENV && obj != e)	/* an env's cap to itself is no reference */
 		((struct env *)obj)->refs++;
 	else if (type == EXO_CAP_THREAD)
 		((struct thread *)obj)->refs++;
@@ -77,7 +77,8 @@ static void cap_release(struct cap *c)
 			c->parent->count += c->count;
 		break;
 	case EXO_CAP_ENV:
-		env_put(c->obj);
+		if (c->obj != c->owner)
+			env_put(c->obj);
 		break;
 	case EXO_CAP_THREAD:
 		thread_put(c->obj);

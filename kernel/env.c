@@ -313,9 +313,20 @@ void env_kill(struct env *e, uint64_t status)
 	env_put(e);
 }
 
+/* Envs nobody outside holds a cap to any more, waiting to be killed. */
+static struct env *orphans;
+
 void env_put(struct env *e)
 {
-	if (--e->refs > 0)
+	if (--e->refs == 1 && e->state != ENV_DEAD && e->id != 1) {
+		/* only its own life keeps it: nobody can reach it, so it ends
+		 * (from env_reap_orphans: no recursion through nested kills) */
+		e->next_orphan = orphans;
+		orphans = e;
+		e->refs++;
+		return;
+	}
+	if (e->refs > 0)
 		return;
 	/* give the quota back to the memory it came from (if that cap is
 	 * still the one it was: a deleted cap has type NONE) */
@@ -330,6 +341,16 @@ void env_put(struct env *e)
 	kfree(e->caps);
 	kfree(e->maps);
 	kfree(e);
+}
+
+void env_reap_orphans(void)
+{
+	while (orphans) {
+		struct env *e = orphans;
+		orphans = e->next_orphan;
+		env_kill(e, EXO_STATUS_SIGNALED(9));
+		env_put(e);		/* the reference taken when it was listed */
+	}
 }
 
 int env_ioport_enable(struct env *e, uint64_t first, uint64_t count)

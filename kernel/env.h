@@ -14,6 +14,9 @@ struct env *env_create(struct cap *src, uint64_t quota_pages, int *err);
  * watchers are signalled.  status is a Linux wait status. */
 void env_kill(struct env *e, uint64_t status);
 void env_put(struct env *e);
+/* Kills envs that lost their last outside cap (called on the way out of
+ * the kernel, so nested kills never recurse). */
+void env_reap_orphans(void);
 
 /* Charges or returns kernel memory against e's quota. */
 int env_charge(struct env *e, uint64_t pages);

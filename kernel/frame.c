@@ -65,6 +65,11 @@ uint64_t frame_alloc_contig(struct frames *f, uint64_t n, uint64_t limit)
 	if (n == 0)
 		return 0;
 	for (uint64_t i = 0; i < top; i++) {
+		if (i % 64 == 0 && f->bitmap[i / 64] == ~0ull) {
+			run = 0;		/* a full word: skip it whole */
+			i += 63;
+			continue;
+		}
 		run = test_bit(f->bitmap, i) ? 0 : run + 1;
 		if (run == n) {
 			uint64_t first = i + 1 - n;

@@ -44,7 +44,7 @@ enum env_state { ENV_RUNNING, ENV_DEAD };
 struct env {
 	uint64_t id;
 	enum env_state state;
-	int refs;			/* caps naming it, plus one until env_kill */
+	int refs;			/* caps in other envs naming it, plus one until env_kill */
 	uint64_t status;		/* exit status once dead */
 	uint64_t pml4_pa;
 	struct cap *caps;		/* CAP_SLOTS entries */
@@ -59,6 +59,7 @@ struct env {
 	struct notify *watch;		/* signalled with watch_badge on death */
 	uint64_t watch_badge;
 	struct env *next_all;
+	struct env *next_orphan;
 };
 
 enum thread_state { T_NEW, T_RUNNABLE, T_BLOCKED, T_DEAD };

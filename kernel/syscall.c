@@ -586,6 +586,7 @@ int syscall_dispatch(struct trapframe *tf)
 		tf->rax = (uint64_t)syscalls[nr - EXO_SYS_BASE](tf);
 	else
 		reflect(tf);
+	env_reap_orphans();
 	if (need_resched || current->state != T_RUNNABLE)
 		schedule();
 	int full = current->full_restore;

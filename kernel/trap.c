@@ -158,6 +158,7 @@ static void user_exception(struct trapframe *tf)
 	klog(LOG_NOTICE, "env %lu: %s at rip %#lx, address %#lx, error %#lx: killed\n", e->id,
 	     tf->vector < 32 ? exception_names[tf->vector] : "trap", tf->rip, cr2, tf->error);
 	env_kill(e, EXO_STATUS_SIGNALED(signal_for(tf->vector)));
+	env_reap_orphans();
 	schedule();
 }
 

@@ -36,13 +36,14 @@ FUZZ_CMDS += mkdir -p $(BUILD)/fuzz/corpus-bootinfo && \
              $(BUILD)/fuzz/fuzz_bootinfo -max_total_time=600 $(BUILD)/fuzz/corpus-bootinfo tests/data
 
 # Programs for the in-guest tests, built the way users build theirs.
-USER_TESTS := hello posix_basic segv nx spin exotest
+USER_TESTS := hello posix_basic segv nx spin exotest fuzz
 $(BUILD)/user/hello: user/demos/hello.c $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)
 	$(Q)tools/exo-cc -O2 -g -o $@ $<
+# -fno-jump-tables: functions run in child envs that have only our text
 $(BUILD)/user/%: user/tests/%.c user/tests/check.h user/tests/exo.h include/exo/native.h include/exo/abi.h $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)
-	$(Q)tools/exo-cc -O2 -g -o $@ $<
+	$(Q)tools/exo-cc -O2 -g -fno-jump-tables -o $@ $<
 $(BUILD)/user/flags: user/tests/flags.c user/tests/inc/answer.h $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)
 	$(Q)tools/exo-cc -O2 -g -Iuser/tests/inc -o $@ $< -lm

@@ -168,7 +168,7 @@ static void isolation(void)
 	int64_t st = child_wait(env, 5000000000ull);
 	EXPECT("child-read-killed-sigsegv", st == EXO_STATUS_SIGNALED(11));
 	EXPECT("secret-intact", secret == 0x5ec2e7);
-	exo_call(EXO_SYS_CAP_DELETE, env);
+	child_destroy(env);
 	exo_call(EXO_SYS_CAP_DELETE, n);
 }
 

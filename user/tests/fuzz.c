@@ -1,0 +1,174 @@
+/*
+ * Kernel robustness: two envs issue random native calls and random Linux-ABI
+ * calls with random arguments (a mix of plausible slots, addresses of their
+ * own memory, kernel addresses and noise), while a third env keeps
+ * re-computing a checksum of its private memory.  The root restarts fuzzers
+ * that die or stall, until at least CALLS calls were made.  Pass: the kernel
+ * never panics or hangs (exo-run would time out), and the checksum never
+ * changes.
+ */
+#include "check.h"
+#include "exo.h"
+
+#include <stdlib.h>
+
+#define CALLS 1000000ull
+#define CHECK_VA 0x0000610000000000ull
+#define CHECK_PAGES 16
+#define COUNT_VA 0x0000620000000000ull	/* never an argument's target */
+
+/* The checker's report: mapped in the checker and the root only. */
+struct report {
+	volatile uint64_t rounds;
+	volatile uint64_t bad;
+	volatile uint64_t sum;
+};
+
+static uint64_t next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* An argument that is sometimes meaningful: small slots, counts and
+ * rights, own addresses, kernel addresses, or noise. */
+static uint64_t arg(uint64_t *s)
+{
+	uint64_t r = next(s), k = r % 10;
+	if (k < 3)
+		return (r >> 8) % 48;
+	if (k == 3)
+		return (r >> 8) % 8;
+	if (k == 4 || k == 5)
+		return CHILD_STACK_TOP - 4096 * (1 + (r >> 8) % 8) + ((r >> 20) % 4096);
+	if (k == 6)
+		return 0xffff800000000000ull + ((r >> 8) << 12);
+	if (k == 7)
+		return (r >> 8) & ~4095ull & 0x00007fffffffffffull;
+	if (k == 8)
+		return r % 3 ? (r >> 8) % 1000000 : EXO_FOREVER;
+	return next(s);
+}
+
+static void body_fuzz(uint64_t id, uint64_t seed, uint64_t unused)
+{
+	(void)unused;
+	(void)id;
+	volatile uint64_t *count = (volatile uint64_t *)COUNT_VA;
+	uint64_t s = seed | 1;
+	for (;;) {
+		uint64_t r = next(&s), nr;
+		if (r % 4 == 0)
+			nr = (r >> 8) % 600;				/* Linux ABI */
+		else
+			nr = EXO_SYS_BASE + (r >> 8) % (EXO_SYS_END - EXO_SYS_BASE + 2);
+		/* dying at once teaches little: make exits and kills rare */
+		if ((nr == EXO_SYS_EXIT || nr == EXO_SYS_ENV_KILL) && (r >> 40) % 64)
+			continue;
+		uint64_t a[6] = { arg(&s), arg(&s), arg(&s), arg(&s), arg(&s), arg(&s) };
+		if (nr == EXO_SYS_NOTIFY_WAIT)
+			a[1] %= 100000;		/* waits end: a blocked fuzzer fuzzes nothing */
+		exo_call6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		++*count;
+	}
+}
+
+static uint64_t checksum(const uint64_t *p, uint64_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (uint64_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+static void body_check(uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	(void)a0; (void)a1; (void)a2;
+	struct report *sh = (struct report *)SHARED_VA;
+	uint64_t *mem = (uint64_t *)CHECK_VA, s = 0x1234567, n = CHECK_PAGES * 512;
+	for (uint64_t i = 0; i < n; i++)
+		mem[i] = next(&s);
+	uint64_t want = checksum(mem, n);
+	sh->sum = want;
+	for (;;) {
+		if (checksum(mem, n) != want) {
+			sh->bad = 1;
+			exo_call(EXO_SYS_EXIT, 1);
+		}
+		sh->rounds++;
+		exo_call0(EXO_SYS_YIELD);	/* checked; let the fuzzers run */
+	}
+}
+
+/* A fuzzer env: its own budget, its counter page, a stack, our text. */
+static int64_t start_fuzzer(uint64_t id, uint64_t seed, int64_t counters)
+{
+	int64_t thread, mem;
+	int64_t env = child_create(96, 64, &thread, &mem);
+	if (env < 0)
+		return env;
+	if (exo_call(EXO_SYS_PAGE_MAP, env, COUNT_VA, counters, id, EXO_PROT_READ | EXO_PROT_WRITE) ||
+	    child_start(thread, body_fuzz, id, seed, 0))
+		return -1;
+	return env;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t target = argc > 1 ? strtoull(argv[1], 0, 10) : CALLS, polls = 0;
+	int64_t shared = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 1);
+	int64_t counters = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 2);
+	exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, SHARED_VA, shared, 0, EXO_PROT_READ | EXO_PROT_WRITE);
+	for (int i = 0; i < 2; i++)
+		exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, COUNT_VA + 4096ull * i, counters, i, EXO_PROT_READ);
+	struct report *sh = (struct report *)SHARED_VA;
+	volatile uint64_t *calls[2] = { (volatile uint64_t *)COUNT_VA, (volatile uint64_t *)(COUNT_VA + 4096) };
+
+	/* the checker: private memory nobody else has a cap to */
+	int64_t cthread;
+	int64_t checker = child_create(64, 0, &cthread, NULL);
+	int64_t cmem = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, CHECK_PAGES);
+	for (int i = 0; i < CHECK_PAGES; i++)
+		exo_call(EXO_SYS_PAGE_MAP, checker, CHECK_VA + 4096ull * i, cmem, i, EXO_PROT_READ | EXO_PROT_WRITE);
+	exo_call(EXO_SYS_PAGE_MAP, checker, SHARED_VA, shared, 0, EXO_PROT_READ | EXO_PROT_WRITE);
+	EXPECT("checker-started", checker >= 0 && child_start(cthread, body_check, 0, 0, 0) == 0);
+
+	int64_t fz[2];
+	uint64_t seed = 0x9e3779b97f4a7c15ull, restarts = 0, last[2] = { 0, 0 }, stall[2] = { 0, 0 };
+	for (int i = 0; i < 2; i++)
+		fz[i] = start_fuzzer((uint64_t)i, next(&seed), counters);
+	EXPECT("fuzzers-started", fz[0] >= 0 && fz[1] >= 0);
+	int64_t tick = exo_call0(EXO_SYS_NOTIFY_CREATE);
+	while (*calls[0] + *calls[1] < target && !sh->bad) {
+		if (++polls % 50 == 0)
+			fprintf(stderr, "progress %llu %llu restarts %llu check %llu\n", (unsigned long long)*calls[0], (unsigned long long)*calls[1], (unsigned long long)restarts, (unsigned long long)sh->rounds);
+		exo_call(EXO_SYS_NOTIFY_WAIT, tick, 20000000);	/* 20 ms */
+		for (int i = 0; i < 2; i++) {
+			int64_t st = exo_call(EXO_SYS_ENV_STATUS, fz[i]);
+			int dead = st != -EXO_EAGAIN;
+			stall[i] = *calls[i] == last[i] ? stall[i] + 1 : 0;
+			last[i] = *calls[i];
+			if (dead || stall[i] > 5) {	/* dead, or stuck for 100 ms */
+				child_destroy(fz[i]);		/* kills it if alive */
+				fz[i] = start_fuzzer((uint64_t)i, next(&seed), counters);
+				if (fz[i] < 0) {
+					printf("FAIL fuzzer-restart: %lld\n", (long long)fz[i]);
+					return 1;
+				}
+				stall[i] = 0;
+				restarts++;
+			}
+		}
+	}
+	uint64_t rounds = sh->rounds;
+	exo_call(EXO_SYS_NOTIFY_WAIT, tick, 50000000);
+	printf("info %llu calls, %llu fuzzer restarts, %llu checksum rounds\n",
+	       (unsigned long long)(*calls[0] + *calls[1]), (unsigned long long)restarts,
+	       (unsigned long long)sh->rounds);
+	EXPECT("million-calls", *calls[0] + *calls[1] >= target && target >= CALLS);
+	EXPECT("checksum-never-changed", !sh->bad && sh->sum != 0);
+	EXPECT("checker-kept-running", sh->rounds > rounds && exo_call(EXO_SYS_ENV_STATUS, checker) == -EXO_EAGAIN);
+	return failures ? 1 : 0;
+}
