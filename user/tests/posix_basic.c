@@ -3,6 +3,7 @@
 #include "check.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,16 @@ int main(void)
 	struct utsname u;
 	EXPECT("uname", uname(&u) == 0 && strcmp(u.sysname, "ExoSwarm") == 0 && strcmp(u.machine, "x86_64") == 0);
 	EXPECT("getpid", getpid() > 0);
+
+	/* the signal mask */
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGKILL);
+	EXPECT("sigprocmask-block", sigprocmask(SIG_BLOCK, &set, NULL) == 0);
+	EXPECT("sigprocmask-read", sigprocmask(SIG_SETMASK, NULL, &old) == 0 &&
+	       sigismember(&old, SIGUSR1) == 1 && sigismember(&old, SIGKILL) == 0);
+	EXPECT("sigprocmask-bad-how", sigprocmask(99, &set, NULL) == -1 && errno == EINVAL);
 
 	/* an unimplemented call: -ENOSYS, and one line on stderr */
 	long r = syscall(SYS_getcwd, small, 100);
