@@ -67,10 +67,10 @@ static void cap_release(struct cap *c)
 	case EXO_CAP_FRAME:
 		while (c->maps)
 			env_unmap_mapping(c->maps);
-		if (c->owns_frames)
-			env_free_frames(c->first, c->count);
+		if (c->owns_frames && c->own_count)
+			env_free_frames(c->own_first, c->own_count);
 		if (c->owns_frames && c->parent && c->parent->type == EXO_CAP_MEMORY)
-			c->parent->count += c->count;	/* budget back */
+			c->parent->count += c->own_count;	/* budget back */
 		break;
 	case EXO_CAP_MEMORY:
 		if (c->parent && c->parent->type == EXO_CAP_MEMORY)
@@ -116,9 +116,48 @@ void cap_revoke(struct cap *c)
 	}
 }
 
+/* Moves child k from its parent to newparent (NULL: a root). */
+static void reparent(struct cap *k, struct cap *newparent)
+{
+	struct cap *old = k->parent;
+
+	if (old->child == k)
+		old->child = k->next;
+	if (k->prev)
+		k->prev->next = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	k->prev = NULL;
+	k->parent = newparent;
+	k->next = newparent ? newparent->child : NULL;
+	if (newparent) {
+		if (newparent->child)
+			newparent->child->prev = k;
+		newparent->child = k;
+	}
+}
+
+/*
+ * Deleting a cap removes only it: its children move up to its parent, and
+ * frames it owned pass to its first frame child, so copies granted to
+ * other envs outlive the cap they came from (a forked child keeps its pages
+ * when the parent exits).  cap_revoke is what reaches every copy.
+ */
 void cap_delete(struct cap *c)
 {
-	cap_revoke(c);
-	/* children of a deleted cap's parent stay; only this one goes */
+	struct cap *heir = NULL;
+
+	while (c->child) {
+		struct cap *k = c->child;
+		if (!heir && c->owns_frames && k->type == EXO_CAP_FRAME && !k->owns_frames)
+			heir = k;
+		reparent(k, c->parent);
+	}
+	if (heir) {
+		heir->owns_frames = 1;
+		heir->own_first = c->own_first;
+		heir->own_count = c->own_count;
+		c->owns_frames = 0;
+	}
 	cap_release(c);
 }

@@ -190,6 +190,10 @@ void loader_start_first(const struct boot_info *bi)
 	struct cap *stkcap = cap_install(e, EXO_SLOT_STACK, NULL, EXO_CAP_FRAME, EXO_R_ALL,
 					 stack_pa / PAGE_SIZE, EXO_STACK_PAGES, NULL);
 	imgcap->owns_frames = stkcap->owns_frames = 1;
+	imgcap->own_first = image_pa / PAGE_SIZE;
+	imgcap->own_count = pages;
+	stkcap->own_first = stack_pa / PAGE_SIZE;
+	stkcap->own_count = EXO_STACK_PAGES;
 
 	struct exo_start *st = phys_to_virt(start_pa);
 	st->magic = EXO_START_MAGIC;

@@ -24,6 +24,7 @@ struct cap {
 	uint8_t owns_frames;		/* FRAME from MEM_ALLOC: frees them on delete */
 	uint32_t rights;
 	uint64_t first, count;		/* see struct exo_cap_info */
+	uint64_t own_first, own_count;	/* frames this cap owns (owns_frames) */
 	void *obj;			/* env, thread or notify for those types */
 	struct env *owner;		/* whose table holds this slot */
 	/* derivation tree: revoking a cap deletes all of its descendants */

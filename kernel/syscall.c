@@ -118,9 +118,16 @@ static int64_t sys_cap_grant(struct trapframe *tf)
 		return err;
 	if (A2 > EXO_R_ALL || ((uint32_t)A2 & ~c->rights))
 		return -EXO_EACCES;
-	int s = cap_free_slot(to);
-	if (s < 0)
+	int s;
+	if (A3) {			/* a chosen slot, plus one */
+		if (A3 > CAP_SLOTS)
+			return -EXO_EINVAL;
+		if (to->caps[A3 - 1].type != EXO_CAP_NONE)
+			return -EXO_EEXIST;
+		s = (int)(A3 - 1);
+	} else if ((s = cap_free_slot(to)) < 0) {
 		return s;
+	}
 	uint64_t count = c->count;
 	if (c->type == EXO_CAP_MEMORY)
 		c->count = 0;			/* a memory budget moves whole */
@@ -169,6 +176,8 @@ static int64_t sys_mem_alloc(struct trapframe *tf)
 				    m->rights | EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE,
 				    pa / PAGE_SIZE, pages, NULL);
 	f->owns_frames = 1;
+	f->own_first = pa / PAGE_SIZE;
+	f->own_count = pages;
 	return s;
 }
 
@@ -186,12 +195,15 @@ static int64_t sys_page_map(struct trapframe *tf)
 
 	if (!e)
 		return err;
+	struct env *holder = prot & EXO_MAP_TARGET_CAP ? e : self();
+	prot &= ~(uint64_t)EXO_MAP_TARGET_CAP;
 	if (va % PAGE_SIZE || !user_address(va) || prot > 7 || !(prot & EXO_PROT_READ) ||
 	    ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC)))
 		return -EXO_EINVAL;
-	struct cap *f = cap_get(self(), A2, EXO_CAP_FRAME, prot_rights(prot));
+	struct cap *f = cap_get(holder, A2, EXO_CAP_FRAME, prot_rights(prot));
 	if (!f)
-		return cap_error(A2, EXO_CAP_FRAME);
+		return cap_get(holder, A2, EXO_CAP_NONE, 0) ?
+			(cap_get(holder, A2, EXO_CAP_FRAME, 0) ? -EXO_EACCES : -EXO_EINVAL) : -EXO_EBADF;
 	if (index >= f->count)
 		return -EXO_EINVAL;
 	return env_map(e, va, (f->first + index) * PAGE_SIZE, (uint32_t)prot, f);

@@ -18,7 +18,8 @@ enum {
 	NR_getegid = 108, NR_getppid = 110, NR_arch_prctl = 158, NR_gettid = 186,
 	NR_time = 201, NR_set_tid_address = 218, NR_clock_gettime = 228,
 	NR_clock_getres = 229, NR_clock_nanosleep = 230, NR_exit_group = 231,
-	NR_getrandom = 318, NR_rt_sigprocmask = 14, NR_MAX = 512,
+	NR_getrandom = 318, NR_rt_sigprocmask = 14, NR_fork = 57, NR_vfork = 58,
+	NR_wait4 = 61, NR_MAX = 512,
 };
 
 typedef int64_t (*handler)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
@@ -66,7 +67,8 @@ HANDLER(sys_munmap) { UNUSED_ARGS; return mm_munmap(a0, a1); }
 HANDLER(sys_mprotect) { UNUSED_ARGS; return mm_mprotect(a0, a1, (int)a2); }
 HANDLER(sys_madvise) { UNUSED_ARGS; return 0; }		/* advice may be ignored */
 
-static uint64_t pid;
+static uint64_t pid;		/* cached env id */
+static int64_t sleep_slot;	/* notification nanosleep waits on */
 HANDLER(sys_getpid)
 {
 	UNUSED_ARGS;
@@ -177,14 +179,13 @@ HANDLER(sys_time)
 /* Sleeps on a private notification nobody signals, until its timeout. */
 static int64_t sleep_ns(uint64_t ns)
 {
-	static int64_t slot;
-	if (!slot)
-		slot = exo_call0(EXO_SYS_NOTIFY_CREATE);
-	if (slot < 0)
-		return slot;
+	if (!sleep_slot)
+		sleep_slot = exo_call0(EXO_SYS_NOTIFY_CREATE);
+	if (sleep_slot < 0)
+		return sleep_slot;
 	if (ns == 0)
 		return 0;
-	int64_t r = exo_call(EXO_SYS_NOTIFY_WAIT, slot, ns);
+	int64_t r = exo_call(EXO_SYS_NOTIFY_WAIT, sleep_slot, ns);
 	return r == -EXO_ETIMEDOUT || r >= 0 ? 0 : r;
 }
 
@@ -253,7 +254,20 @@ HANDLER(sys_rt_sigprocmask)
 	return 0;
 }
 
+int64_t libos_fork(void);
+int64_t libos_wait4(int64_t pid, int *status, int options);
+HANDLER(sys_fork) { UNUSED_ARGS; return libos_fork(); }
+HANDLER(sys_wait4) { UNUSED_ARGS; return libos_wait4((int64_t)a0, (int *)a1, (int)a2); }
+
+/* A forked child must not use its parent's kernel objects by slot. */
+void libos_forget_caches(void)
+{
+	pid = 0;
+	sleep_slot = 0;
+}
+
 static const handler table[NR_MAX] = {
+	[NR_fork] = sys_fork, [NR_vfork] = sys_fork, [NR_wait4] = sys_wait4,
 	[NR_rt_sigprocmask] = sys_rt_sigprocmask,
 	[NR_read] = sys_read, [NR_write] = sys_write, [NR_close] = sys_close,
 	[NR_mmap] = sys_mmap, [NR_mprotect] = sys_mprotect, [NR_munmap] = sys_munmap,

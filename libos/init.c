@@ -29,8 +29,7 @@
 
 const struct exo_start *libos_start_info;
 const volatile struct exo_kinfo *libos_kinfo;
-struct exo_reflect libos_reflect;
-static uint8_t exception_stack[32768] __attribute__((aligned(16)));
+struct libos_private lp;
 
 void libos_syscall_entry(void);
 void libos_fault_entry(void);
@@ -88,6 +87,34 @@ static char *push_string(uint64_t *top, const char *s)
 	return (char *)*top;
 }
 
+/* Records the pages the kernel mapped for the image and the stack, with
+ * the permissions of their segments, so fork can share them. */
+static void adopt_image_and_stack(const struct exo_start *st)
+{
+	static int prot[65536];
+	const struct { uint32_t type, flags; uint64_t offset, vaddr, paddr, filesz, memsz, align; } *ph =
+		(const void *)st->phdr;
+	uint64_t lo = ~0ull;
+
+	for (uint64_t i = 0; i < st->phnum; i++)
+		if (ph[i].type == 1 && ph[i].memsz && ph[i].vaddr < lo)
+			lo = ph[i].vaddr;
+	lo &= ~4095ull;
+	uint64_t pages = (st->image_end - lo) / 4096;
+	if (pages > 65536)
+		return;
+	for (uint64_t i = 0; i < st->phnum; i++) {
+		if (ph[i].type != 1 || !ph[i].memsz)
+			continue;
+		for (uint64_t va = ph[i].vaddr & ~4095ull; va < ph[i].vaddr + ph[i].memsz; va += 4096)
+			prot[(va - lo) / 4096] |= 1 | (ph[i].flags & 2 ? 2 : 0) | (ph[i].flags & 1 ? 4 : 0);
+	}
+	mm_adopt(EXO_SLOT_IMAGE, lo, pages, prot);
+	for (int i = 0; i < EXO_STACK_PAGES; i++)
+		prot[i] = 3;
+	mm_adopt(EXO_SLOT_STACK, EXO_STACK_TOP - EXO_STACK_PAGES * 4096ull, EXO_STACK_PAGES, prot);
+}
+
 uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 {
 	static const char *strs[MAX_ARGS];
@@ -97,11 +124,12 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 
 	libos_start_info = st;
 	libos_kinfo = (const volatile struct exo_kinfo *)EXO_KINFO_VA;
-	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &libos_reflect);
+	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &lp.reflect);
 	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry,
-		 exception_stack + sizeof exception_stack);
+		 lp.exception_stack + sizeof lp.exception_stack);
 	console_init();
 	mm_init(st->image_end);
+	adopt_image_and_stack(st);
 
 	const char **argv = strs;
 	const uint8_t *blob = map_args(&size);
@@ -149,7 +177,11 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
  * Linux program would die of. */
 void libos_fault(struct exo_fault *f)
 {
-	int err = f->vector == 14 && !(f->error & 1) ? mm_fault_in(f->addr) : -13;
+	int err = -13;
+	if (f->vector == 14 && !(f->error & 1))
+		err = mm_fault_in(f->addr);		/* not present: demand-zero */
+	else if (f->vector == 14 && (f->error & 3) == 3)
+		err = mm_cow_fault(f->addr);		/* write to a present page */
 	if (err == 0)
 		return;
 	int sig = f->vector == 0 || f->vector == 16 || f->vector == 19 ? 8 :

@@ -12,9 +12,6 @@
 #include "include/exo/native.h"
 
 #define PAGE 4096ull
-#define MAX_REGIONS 256
-#define MAX_CHUNKS 256
-#define RESIDENT_SLOTS 65536		/* power of two */
 #define HEAP_MAX (1ull << 30)
 #define MMAP_BASE 0x0000100000000000ull
 #define STACK_RESERVE (8ull << 20)
@@ -29,42 +26,21 @@
 #define LX_EACCES 13
 #define LX_ENODEV 19
 
-struct region {
-	uint64_t start, end;	/* [start, end), page aligned; end == 0: unused */
-	int prot;
-};
-
-struct chunk {
-	int64_t slot;		/* frame cap; 0: unused */
-	uint32_t pages;
-	uint64_t used[8];	/* bit per page */
-	uint64_t dirty[8];	/* was used: zero before reuse */
-};
-
-struct resident {
-	uint64_t va;		/* 0: empty, 1: deleted */
-	uint16_t chunk, index;
-};
-
-static struct region regions[MAX_REGIONS];
-static struct chunk chunks[MAX_CHUNKS];
-static struct resident resident[RESIDENT_SLOTS];
-static uint64_t heap_start, heap_end, mmap_next = MMAP_BASE;
-static uint32_t next_chunk_pages = 64;
+#define SCRATCH_VA 0x00007ffd00000000ull	/* a window for copying pages */
 
 static struct region *region_of(uint64_t va)
 {
 	for (int i = 0; i < MAX_REGIONS; i++)
-		if (regions[i].end && va >= regions[i].start && va < regions[i].end)
-			return &regions[i];
+		if (lp.regions[i].end && va >= lp.regions[i].start && va < lp.regions[i].end)
+			return &lp.regions[i];
 	return 0;
 }
 
 static int region_add(uint64_t start, uint64_t end, int prot)
 {
 	for (int i = 0; i < MAX_REGIONS; i++)
-		if (!regions[i].end) {
-			regions[i] = (struct region){ start, end, prot };
+		if (!lp.regions[i].end) {
+			lp.regions[i] = (struct region){ start, end, prot };
 			return 0;
 		}
 	return -LX_ENOMEM;
@@ -74,10 +50,10 @@ static int region_add(uint64_t start, uint64_t end, int prot)
 static int region_cut(uint64_t start, uint64_t end)
 {
 	for (int i = 0; i < MAX_REGIONS; i++) {
-		struct region r = regions[i];
+		struct region r = lp.regions[i];
 		if (!r.end || r.end <= start || r.start >= end)
 			continue;
-		regions[i].end = 0;
+		lp.regions[i].end = 0;
 		if (r.start < start && region_add(r.start, start, r.prot))
 			return -LX_ENOMEM;
 		if (r.end > end && region_add(end, r.end, r.prot))
@@ -92,7 +68,7 @@ static struct resident *resident_find(uint64_t va, int for_insert)
 {
 	struct resident *tomb = 0;
 	for (uint64_t i = hash(va), n = 0; n < RESIDENT_SLOTS; i = (i + 1) & (RESIDENT_SLOTS - 1), n++) {
-		struct resident *r = &resident[i];
+		struct resident *r = &lp.resident[i];
 		if (r->va == va)
 			return r;
 		if (r->va == 1 && !tomb)
@@ -107,8 +83,8 @@ static struct resident *resident_find(uint64_t va, int for_insert)
 static int page_take(uint16_t *ci, uint16_t *pi, int *dirty)
 {
 	for (int c = 0; c < MAX_CHUNKS; c++) {
-		struct chunk *ch = &chunks[c];
-		if (!ch->slot)
+		struct chunk *ch = &lp.chunks[c];
+		if (!ch->slot || ch->fixed)
 			continue;
 		for (uint32_t w = 0; w * 64 < ch->pages; w++) {
 			uint64_t freebits = ~ch->used[w];
@@ -125,28 +101,32 @@ static int page_take(uint16_t *ci, uint16_t *pi, int *dirty)
 		}
 	}
 	for (int c = 0; c < MAX_CHUNKS; c++) {
-		if (chunks[c].slot)
+		if (lp.chunks[c].slot)
 			continue;
-		int64_t slot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, next_chunk_pages);
-		if (slot < 0 && next_chunk_pages > 1)
+		int64_t slot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, lp.next_chunk_pages);
+		if (slot < 0 && lp.next_chunk_pages > 1)
 			slot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 1);
 		if (slot < 0)
 			return -LX_ENOMEM;
-		chunks[c] = (struct chunk){ .slot = slot, .pages = slot >= 0 && next_chunk_pages ? next_chunk_pages : 1 };
+		lp.chunks[c] = (struct chunk){ .slot = slot, .pages = slot >= 0 && lp.next_chunk_pages ? lp.next_chunk_pages : 1 };
 		struct exo_cap_info info;
 		if (exo_call(EXO_SYS_CAP_INSPECT, slot, &info) == 0)
-			chunks[c].pages = (uint32_t)info.count;
-		if (next_chunk_pages < 512)
-			next_chunk_pages *= 2;
+			lp.chunks[c].pages = (uint32_t)info.count;
+		if (lp.next_chunk_pages < 512)
+			lp.next_chunk_pages *= 2;
 		return page_take(ci, pi, dirty);
 	}
 	return -LX_ENOMEM;
 }
 
-static void page_give(uint16_t ci, uint16_t pi)
+/* Returns a page to the pool, unless another env may still map it (it was
+ * shared at a fork) or it belongs to a fixed range (image, stack). */
+static void page_give(uint16_t ci, uint16_t pi, uint8_t flags)
 {
-	chunks[ci].used[pi / 64] &= ~(1ull << (pi % 64));
-	chunks[ci].dirty[pi / 64] |= 1ull << (pi % 64);
+	if (lp.chunks[ci].fixed || (flags & RES_SHARED))
+		return;
+	lp.chunks[ci].used[pi / 64] &= ~(1ull << (pi % 64));
+	lp.chunks[ci].dirty[pi / 64] |= 1ull << (pi % 64);
 }
 
 static uint32_t exo_prot(int prot)
@@ -178,10 +158,10 @@ int mm_fault_in(uint64_t va)
 		return -LX_ENOMEM;
 	uint32_t prot = exo_prot(r->prot);
 	/* a recycled page is cleared through a writable mapping first */
-	int64_t err = exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, chunks[ci].slot, pi,
+	int64_t err = exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, lp.chunks[ci].slot, pi,
 			       dirty ? (EXO_PROT_READ | EXO_PROT_WRITE) : prot);
 	if (err) {
-		page_give(ci, pi);
+		page_give(ci, pi, 0);
 		return -LX_ENOMEM;
 	}
 	if (dirty) {
@@ -189,8 +169,64 @@ int mm_fault_in(uint64_t va)
 		if (prot != (EXO_PROT_READ | EXO_PROT_WRITE))
 			exo_call(EXO_SYS_PAGE_PROTECT, EXO_SLOT_SELF_ENV, va, prot);
 	}
-	*slot = (struct resident){ va, ci, pi };
+	*slot = (struct resident){ va, ci, pi, 0 };
 	return 0;
+}
+
+/*
+ * A write to a copy-on-write page: the contents go to a page of our own,
+ * which replaces the shared one at va.  The shared frame is never given
+ * back to the pool (the other env may still map it).
+ */
+int mm_cow_fault(uint64_t va)
+{
+	va &= ~(PAGE - 1);
+	struct region *r = region_of(va);
+	struct resident *res = resident_find(va, 0);
+	if (!r || !res || !(res->flags & RES_COW) || !(r->prot & LX_PROT_WRITE))
+		return -LX_EACCES;
+	uint16_t ci, pi;
+	int dirty;
+	if (page_take(&ci, &pi, &dirty))
+		return -LX_ENOMEM;
+	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, SCRATCH_VA, lp.chunks[ci].slot, pi,
+		     EXO_PROT_READ | EXO_PROT_WRITE)) {
+		page_give(ci, pi, 0);
+		return -LX_ENOMEM;
+	}
+	lo_memcpy((void *)SCRATCH_VA, (const void *)va, PAGE);
+	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, SCRATCH_VA);
+	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, lp.chunks[ci].slot, pi, exo_prot(r->prot))) {
+		page_give(ci, pi, 0);
+		return -LX_ENOMEM;
+	}
+	*res = (struct resident){ va, ci, pi, 0 };
+	return 0;
+}
+
+/* Registers a frame range the kernel mapped for us (image, stack) as a
+ * fixed chunk, with a resident record and region per page. */
+void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const int *prot_of_page)
+{
+	int c = 0;
+	while (c < MAX_CHUNKS && lp.chunks[c].slot)
+		c++;
+	if (c == MAX_CHUNKS)
+		return;
+	lp.chunks[c] = (struct chunk){ .slot = slot, .pages = (uint32_t)pages, .fixed = 1 };
+	uint64_t run = 0;	/* pages in [run, i) have prot_of_page[run] */
+	for (uint64_t i = 0; i <= pages; i++) {
+		if (i < pages && prot_of_page[i]) {
+			struct resident *res = resident_find(va + i * PAGE, 1);
+			if (res)
+				*res = (struct resident){ va + i * PAGE, (uint16_t)c, (uint16_t)i, 0 };
+		}
+		if (i == pages || prot_of_page[i] != prot_of_page[run]) {
+			if (i > run && prot_of_page[run])
+				region_add(va + run * PAGE, va + i * PAGE, prot_of_page[run]);
+			run = i;
+		}
+	}
 }
 
 /* Unmaps every resident page in [start, end) and returns it to the pool. */
@@ -201,14 +237,16 @@ static void release_range(uint64_t start, uint64_t end)
 		if (!r)
 			continue;
 		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
-		page_give(r->chunk, r->index);
+		page_give(r->chunk, r->index, r->flags);
 		r->va = 1;
 	}
 }
 
 void mm_init(uint64_t image_end)
 {
-	heap_start = heap_end = (image_end + PAGE - 1) & ~(PAGE - 1);
+	lp.mmap_next = MMAP_BASE;
+	lp.next_chunk_pages = 64;
+	lp.heap_start = lp.heap_end = (image_end + PAGE - 1) & ~(PAGE - 1);
 	uint64_t mapped = EXO_STACK_TOP - EXO_STACK_PAGES * PAGE;
 	region_add(EXO_STACK_TOP - STACK_RESERVE, mapped, LX_PROT_READ | LX_PROT_WRITE);
 }
@@ -218,20 +256,20 @@ void mm_init(uint64_t image_end)
  * a PROT_NONE guard page there) are left alone. */
 int64_t mm_brk(uint64_t addr)
 {
-	if (addr == 0 || addr < heap_start || addr > heap_start + HEAP_MAX)
-		return (int64_t)heap_end;
-	uint64_t old_top = (heap_end + PAGE - 1) & ~(PAGE - 1);
+	if (addr == 0 || addr < lp.heap_start || addr > lp.heap_start + HEAP_MAX)
+		return (int64_t)lp.heap_end;
+	uint64_t old_top = (lp.heap_end + PAGE - 1) & ~(PAGE - 1);
 	uint64_t new_top = (addr + PAGE - 1) & ~(PAGE - 1);
 	if (new_top > old_top) {
 		if (region_add(old_top, new_top, LX_PROT_READ | LX_PROT_WRITE))
-			return (int64_t)heap_end;
+			return (int64_t)lp.heap_end;
 	} else if (new_top < old_top) {
 		release_range(new_top, old_top);
 		if (region_cut(new_top, old_top))
-			return (int64_t)heap_end;
+			return (int64_t)lp.heap_end;
 	}
-	heap_end = addr;
-	return (int64_t)heap_end;
+	lp.heap_end = addr;
+	return (int64_t)lp.heap_end;
 }
 
 int64_t mm_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, int64_t off)
@@ -252,8 +290,8 @@ int64_t mm_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, int64_
 		if (region_cut(addr, addr + len))
 			return -LX_ENOMEM;
 	} else {
-		addr = mmap_next;
-		mmap_next += len + PAGE;	/* a guard page between mappings */
+		addr = lp.mmap_next;
+		lp.mmap_next += len + PAGE;	/* a guard page between mappings */
 	}
 	if (region_add(addr, addr + len, prot))
 		return -LX_ENOMEM;
@@ -290,8 +328,9 @@ int64_t mm_mprotect(uint64_t addr, uint64_t len, int prot)
 		if (!(prot & (LX_PROT_READ | LX_PROT_WRITE | LX_PROT_EXEC)))
 			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
 		else
-			exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, chunks[r->chunk].slot,
-				 r->index, exo_prot(prot));
+			exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, lp.chunks[r->chunk].slot, r->index,
+				 r->flags & RES_COW ? EXO_PROT_READ | (exo_prot(prot) & EXO_PROT_EXEC)
+						    : exo_prot(prot));
 	}
 	return 0;
 }

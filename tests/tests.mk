@@ -36,7 +36,7 @@ FUZZ_CMDS += mkdir -p $(BUILD)/fuzz/corpus-bootinfo && \
              $(BUILD)/fuzz/fuzz_bootinfo -max_total_time=600 $(BUILD)/fuzz/corpus-bootinfo tests/data
 
 # Programs for the in-guest tests, built the way users build theirs.
-USER_TESTS := hello posix_basic segv nx spin exotest fuzz
+USER_TESTS := hello posix_basic segv nx spin exotest fuzz forktest
 $(BUILD)/user/hello: user/demos/hello.c $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)
 	$(Q)tools/exo-cc -O2 -g -o $@ $<

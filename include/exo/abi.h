@@ -30,9 +30,9 @@ enum exo_sysno {
 	EXO_SYS_NULL = EXO_SYS_BASE,	/* does nothing; for measuring */
 	EXO_SYS_CAP_INSPECT,		/* (slot, struct exo_cap_info *) */
 	EXO_SYS_CAP_DERIVE,		/* (slot, rights, first, count) -> slot */
-	EXO_SYS_CAP_GRANT,		/* (slot, env slot, rights) -> slot in that env */
+	EXO_SYS_CAP_GRANT,		/* (slot, env slot, rights, dest slot + 1 or 0) -> slot there */
 	EXO_SYS_CAP_REVOKE,		/* (slot): delete every cap derived from it */
-	EXO_SYS_CAP_DELETE,		/* (slot): revoke, then free the slot */
+	EXO_SYS_CAP_DELETE,		/* (slot): free the slot; derived caps live on */
 	EXO_SYS_MEM_ALLOC,		/* (memory slot, pages) -> frame slot */
 	EXO_SYS_PAGE_MAP,		/* (env slot, va, frame slot, index, perms) */
 	EXO_SYS_PAGE_UNMAP,		/* (env slot, va) */
@@ -103,6 +103,9 @@ enum exo_cap_type {
 #define EXO_PROT_READ  1u
 #define EXO_PROT_WRITE 2u
 #define EXO_PROT_EXEC  4u
+/* PAGE_MAP only: the frame slot is in the target env's table, not the
+ * caller's (the caller needs MAP on the target). */
+#define EXO_MAP_TARGET_CAP 8u
 
 struct exo_cap_info {
 	uint32_t type;		/* enum exo_cap_type */

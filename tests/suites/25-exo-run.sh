@@ -68,3 +68,9 @@ run not-elf 126 tools/exo-run && grep -q 'not an x86_64 ELF' "$err" && pass exo-
 if EXO_RUN_TIMEOUT=120 run exotest 0 "$B/user/exotest"; then :; fi
 sed -n -e 's/^ok /PASS exo-/p' -e 's/^FAIL /FAIL exo-/p' "$out"
 grep '^info' "$out"
+
+# fork with copy-on-write and waitpid, from the library OS
+if run fork 0 "$B/user/forktest"; then :; fi
+sed -n -e 's/^ok /PASS fork-/p' -e 's/^FAIL /FAIL fork-/p' "$out"
+if grep -q '^child: global=2 local=20 heap=c big=bC pid-differs=1$' "$out"; then pass fork-child-sees-own-writes
+else fail fork-child-sees-own-writes "the child's view differs"; fi

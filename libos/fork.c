@@ -1,0 +1,217 @@
+/*
+ * fork with copy-on-write, on top of user-level page faults, and wait4.
+ *
+ * The child is a new env.  It receives copies of our frame caps in the
+ * same slots, so it can map them itself; the copies are children of our
+ * caps in the derivation tree and keep the frames alive if we end first.
+ * Every page we have resident is mapped in the child read-only and marked
+ * copy-on-write in both of us, except the private block (struct
+ * libos_private: what the fault handler itself writes), which the child gets
+ * copied at once into frames of its own.  The first write to a shared page
+ * faults, and mm_cow_fault gives the writer a copy.  The child starts on
+ * its exception stack in libos_fork_child, registers its entries, and
+ * returns from fork with 0.
+ *
+ * Budgets: the child gets half of our remaining memory budget and a kernel
+ * quota from it; both come back when it is reaped.
+ */
+#include "libos/libos.h"
+#include "include/exo/native.h"
+
+#define PAGE 4096ull
+#define PRIVATE_WINDOW 0x00007ffc00000000ull	/* the child's private block, mapped here */
+#define CHILD_QUOTA 2048			/* kernel pages: page tables, records */
+#define ENOMEM 12
+#define ECHILD 10
+#define EINVAL 22
+#define EAGAIN 11
+#define WNOHANG 1
+
+void libos_fork_child(void);
+void libos_syscall_entry(void);
+void libos_fault_entry(void);
+void libos_forget_caches(void);
+
+/* Unmaps the private window and frees a cap, for the error paths. */
+static int64_t fail(int64_t env, int64_t err)
+{
+	if (env > 0)
+		exo_call(EXO_SYS_CAP_DELETE, env);
+	return err;
+}
+
+static int free_child_index(void)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (!lp.children[i].pid)
+			return i;
+	return -1;
+}
+
+int64_t libos_fork(void)
+{
+	struct exo_cap_info mem;
+	int ci = free_child_index();
+
+	if (ci < 0 || exo_call(EXO_SYS_CAP_INSPECT, EXO_SLOT_MEMORY, &mem))
+		return -EAGAIN;
+	uint64_t private_pages = sizeof lp / PAGE;
+	if (mem.count < CHILD_QUOTA + private_pages + 64)
+		return -ENOMEM;
+
+	/* the private block's copy: allocated while our budget is whole */
+	int64_t priv = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, private_pages);
+	if (priv < 0)
+		return -ENOMEM;
+	int64_t env = exo_call(EXO_SYS_ENV_CREATE, EXO_SLOT_MEMORY, CHILD_QUOTA);
+	if (env < 0) {
+		exo_call(EXO_SYS_CAP_DELETE, priv);
+		return -ENOMEM;
+	}
+	exo_call(EXO_SYS_CAP_INSPECT, EXO_SLOT_MEMORY, &mem);
+	int64_t budget = exo_call(EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, 0, mem.count / 2);
+	int64_t thread = exo_call(EXO_SYS_THREAD_CREATE, env);
+	if (budget < 0 || thread < 0 ||
+	    exo_call(EXO_SYS_CAP_GRANT, budget, env, EXO_R_ALL, EXO_SLOT_MEMORY + 1) < 0 ||
+	    exo_call(EXO_SYS_CAP_GRANT, EXO_SLOT_IOPORTS, env, EXO_R_READ | EXO_R_WRITE | EXO_R_GRANT | EXO_R_DERIVE,
+		     EXO_SLOT_IOPORTS + 1) < 0 ||
+	    exo_call(EXO_SYS_CAP_GRANT, thread, env, EXO_R_ALL, EXO_SLOT_SELF_THREAD + 1) < 0 ||
+	    exo_call(EXO_SYS_CAP_GRANT, priv, env, EXO_R_ALL, priv + 1) < 0) {
+		exo_call(EXO_SYS_CAP_DELETE, priv);
+		if (budget >= 0)
+			exo_call(EXO_SYS_CAP_DELETE, budget);
+		return fail(env, -ENOMEM);
+	}
+	for (int c = 0; c < MAX_CHUNKS; c++)
+		if (lp.chunks[c].slot &&
+		    exo_call(EXO_SYS_CAP_GRANT, lp.chunks[c].slot, env, EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE,
+			     lp.chunks[c].slot + 1) < 0)
+			return fail(env, -ENOMEM);
+
+	/* the child's private block: ours, then what differs for it */
+	struct libos_private *cp = (struct libos_private *)PRIVATE_WINDOW;
+	for (uint64_t i = 0; i < private_pages; i++)
+		if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, PRIVATE_WINDOW + i * PAGE, priv, i,
+			     EXO_PROT_READ | EXO_PROT_WRITE))
+			return fail(env, -ENOMEM);
+	lo_memcpy(cp, &lp, sizeof lp);
+	lo_memset(cp->children, 0, sizeof cp->children);
+	cp->at_call.rax = 0;			/* fork returns 0 in the child */
+	for (int c = 0; c < MAX_CHUNKS; c++)
+		for (int w = 0; w < 8; w++)
+			cp->chunks[c].used[w] = ~0ull;	/* the free pages stay ours */
+	int pc = 0;
+	while (pc < MAX_CHUNKS && cp->chunks[pc].slot)
+		pc++;
+	if (pc < MAX_CHUNKS)
+		cp->chunks[pc] = (struct chunk){ .slot = priv, .pages = (uint32_t)private_pages, .fixed = 1 };
+
+	/* every resident page: shared read-only, copy-on-write in both */
+	uint64_t lo = (uint64_t)&lp, hi = lo + sizeof lp;
+	for (uint64_t i = 0; i < RESIDENT_SLOTS; i++) {
+		struct resident *r = &lp.resident[i];
+		if (r->va <= 1)
+			continue;
+		if (r->va >= lo && r->va < hi) {
+			if (exo_call(EXO_SYS_PAGE_MAP, env, r->va, priv, (r->va - lo) / PAGE,
+				     EXO_PROT_READ | EXO_PROT_WRITE | EXO_MAP_TARGET_CAP))
+				return fail(env, -ENOMEM);
+			cp->resident[i].chunk = (uint16_t)pc;
+			cp->resident[i].index = (uint16_t)((r->va - lo) / PAGE);
+			cp->resident[i].flags = 0;
+			continue;
+		}
+		int prot = 0;
+		for (int g = 0; g < MAX_REGIONS; g++)
+			if (lp.regions[g].end && r->va >= lp.regions[g].start && r->va < lp.regions[g].end)
+				prot = lp.regions[g].prot;
+		if (prot & 7) {
+			uint32_t p = EXO_PROT_READ | (prot & 4 ? EXO_PROT_EXEC : 0);
+			if (exo_call(EXO_SYS_PAGE_MAP, env, r->va, lp.chunks[r->chunk].slot, r->index,
+				     p | EXO_MAP_TARGET_CAP))
+				return fail(env, -ENOMEM);
+			if (prot & 2)
+				exo_call(EXO_SYS_PAGE_PROTECT, EXO_SLOT_SELF_ENV, r->va, p);
+		}
+		r->flags |= RES_COW | RES_SHARED;
+		cp->resident[i].flags |= RES_COW | RES_SHARED;
+	}
+	for (uint64_t i = 0; i < private_pages; i++)
+		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, PRIVATE_WINDOW + i * PAGE);
+	/* the frames of the child's private block are the child's alone */
+	exo_call(EXO_SYS_CAP_DELETE, priv);
+
+	struct exo_regs regs;
+	lo_memset(&regs, 0, sizeof regs);
+	regs.rip = (uint64_t)libos_fork_child;
+	regs.rsp = (uint64_t)(lp.exception_stack + sizeof lp.exception_stack) - 8;
+	regs.rflags = 0x202;
+	uint64_t fs;
+	__asm__ volatile("rdfsbase %0" : "=r"(fs));
+	regs.fsbase = fs;
+	struct exo_cap_info info;
+	exo_call(EXO_SYS_CAP_INSPECT, env, &info);
+	if (exo_call(EXO_SYS_THREAD_SET_REGS, thread, &regs) || exo_call(EXO_SYS_THREAD_START, thread))
+		return fail(env, -ENOMEM);
+	lp.children[ci] = (struct child){ (int64_t)info.object, env, thread, budget };
+	return (int64_t)info.object;
+}
+
+static int64_t wait_notify;	/* the notification wait4 blocks on */
+
+/* Runs first in the child (libos_fork_child): its own entries, then the
+ * registers the parent had at fork, with rax = 0. */
+struct exo_regs *libos_child_init(void)
+{
+	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &lp.reflect);
+	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry,
+		 lp.exception_stack + sizeof lp.exception_stack);
+	exo_call(EXO_SYS_IOPORT_ENABLE, EXO_SLOT_IOPORTS);
+	libos_forget_caches();
+	wait_notify = 0;
+	lp.at_call.rip = lp.reflect.rip;
+	lp.at_call.rflags = lp.reflect.rflags;
+	return &lp.at_call;
+}
+
+/* Removes child i: its env (which ends if it has not), thread and budget. */
+static void reap(int i)
+{
+	exo_call(EXO_SYS_CAP_DELETE, lp.children[i].env);
+	exo_call(EXO_SYS_CAP_DELETE, lp.children[i].thread);
+	exo_call(EXO_SYS_CAP_DELETE, lp.children[i].budget);
+	lp.children[i].pid = 0;
+}
+
+int64_t libos_wait4(int64_t pid, int *status, int options)
+{
+	if (options & ~WNOHANG)
+		return -EINVAL;
+	if (!wait_notify)
+		wait_notify = exo_call0(EXO_SYS_NOTIFY_CREATE);
+	int64_t notify = wait_notify;
+	for (;;) {
+		int any = 0;
+		exo_call(EXO_SYS_NOTIFY_POLL, notify);
+		for (int i = 0; i < MAX_CHILDREN; i++) {
+			struct child *c = &lp.children[i];
+			if (!c->pid || (pid > 0 && c->pid != pid))
+				continue;
+			any = 1;
+			int64_t st = exo_call(EXO_SYS_ENV_STATUS, c->env);
+			if (st >= 0) {
+				int64_t found = c->pid;
+				if (status)
+					*status = (int)st;
+				reap(i);
+				return found;
+			}
+			exo_call(EXO_SYS_ENV_WATCH, c->env, notify, 1);
+		}
+		if (!any)
+			return -ECHILD;
+		if (options & WNOHANG)
+			return 0;
+		exo_call(EXO_SYS_NOTIFY_WAIT, notify, EXO_FOREVER);
+	}
+}
