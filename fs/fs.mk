@@ -1,0 +1,15 @@
+# CryptoFS: the portable core (fs/*.c), the host tool (fs/tool/), its tests
+# (tests/fs/) and fuzzers.  See docs/CRYPTOFS.md.
+FS_CORE_SRCS := fs/block.c fs/object.c fs/inode.c fs/dir.c fs/super.c fs/ops.c fs/fsck.c
+PORTABLE_SRCS += $(FS_CORE_SRCS)
+
+FS_TEST_SUPPORT := tests/fs/ramdev.c
+FS_TESTS := test_fs_unit
+
+define fs_test_rule
+$(BUILD)/tests/$(1): $(call host_objs,tests/fs/$(1).c $(FS_TEST_SUPPORT) $(FS_CORE_SRCS) $(CRYPTO_SRCS))
+	$$(Q)mkdir -p $$(@D)
+	$$(Q)$$(HOST_CC) -o $$@ $$^ $$(HOST_LDLIBS) $$(SODIUM_LIBS)
+TEST_DEPS += $(BUILD)/tests/$(1)
+endef
+$(foreach t,$(FS_TESTS),$(eval $(call fs_test_rule,$(t))))
