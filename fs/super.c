@@ -174,7 +174,7 @@ static void recount(struct cfs *fs)
 
 	for (uint64_t w = 0; w < fs->bm_words; w++)
 		used += (uint64_t)__builtin_popcountll(fs->bm_work[w]);
-	fs->used_blocks = used;
+	fs->used_blocks = used - (fs->bm_words * 64 - fs->sb.nblocks);
 }
 
 /* One transaction: new blocks, flush, superblock in the next slot, flush. */

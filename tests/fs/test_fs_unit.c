@@ -63,9 +63,304 @@ static void test_format_mount_basic(void)
 	ramdev_free(&d);
 }
 
+static int64_t create(struct cfs *fs, const char *path)
+{
+	return cfs_open(fs, path, CFS_O_CREAT, 0644);
+}
+
+/* Holes read as zeros; a file reaches 64 GiB with a handful of blocks. */
+static void test_sparse_64g(void)
+{
+	struct ramdev d;
+	struct cfs *fs = fresh(&d, 512);
+	uint64_t big = 64ull << 30;
+	uint8_t buf[8192], ones[4096];
+	struct cfs_statfs sf0, sf1;
+	struct cfs_stat st;
+	int64_t fh;
+
+	memset(ones, 0xA5, sizeof ones);
+	cfs_statfs(fs, &sf0);
+	fh = create(fs, "/sparse");
+	CHECK_EQ(cfs_write(fs, fh, ones, 4096, big - 4096), 4096);
+	CHECK_EQ(cfs_write(fs, fh, ones, 100, 5), 100);
+	fs = remount(&d, fs);
+	fh = cfs_open(fs, "/sparse", 0, 0);
+	CHECK_EQ(cfs_fstat(fs, fh, &st), 0);
+	CHECK_EQ(st.size, big);
+	CHECK_EQ(cfs_read(fs, fh, buf, sizeof buf, big / 2), sizeof buf);
+	for (size_t i = 0; i < sizeof buf; i++)
+		CHECK(buf[i] == 0);
+	CHECK_EQ(cfs_read(fs, fh, buf, 8192, big - 8192), 8192);
+	CHECK(buf[0] == 0 && buf[4095] == 0 && memcmp(buf + 4096, ones, 4096) == 0);
+	CHECK_EQ(cfs_read(fs, fh, buf, 200, 0), 200);
+	CHECK(buf[4] == 0 && buf[5] == 0xA5 && buf[104] == 0xA5 && buf[105] == 0);
+	CHECK_EQ(cfs_read(fs, fh, buf, 10, big), 0);
+	cfs_statfs(fs, &sf1);
+	CHECK(sf0.free_blocks - sf1.free_blocks < 20);
+	CHECK_EQ(cfs_ftruncate(fs, fh, 3), 0);
+	CHECK_EQ(cfs_ftruncate(fs, fh, 8), 0);
+	CHECK_EQ(cfs_read(fs, fh, buf, 20, 0), 8);
+	CHECK(buf[3] == 0 && buf[5] == 0 && buf[2] == 0);
+	CHECK_EQ(cfs_write(fs, fh, ones, 1, big + 1), 1);
+	CHECK_EQ(cfs_write(fs, fh, ones, 1, 1ull << 47), -EFBIG);
+	CHECK_EQ(cfs_fsck(fs, report_print, NULL, NULL), 0);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	ramdev_free(&d);
+}
+
+static int count_entry(void *ctx, const char *name, size_t len, const struct cfs_stat *st,
+		       uint64_t next)
+{
+	(void)name; (void)len; (void)st; (void)next;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+/* 100,000 entries in one directory; a lookup then reads a few blocks. */
+static void test_big_directory(void)
+{
+	enum { N = 100000 };
+	struct ramdev d;
+	struct cfs *fs = fresh(&d, 16384);
+	struct cfs_stat st;
+	uint64_t count = 0, reads;
+	char name[64];
+
+	CHECK_EQ(cfs_mkdir(fs, "/big", 0755), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof name, "/big/entry-%06d", i);
+		if (i % 1000 == 3)
+			CHECK_EQ(cfs_mkdir(fs, name, 0755), 0);
+		else
+			CHECK(create(fs, name) >= 0);
+	}
+	fs = remount(&d, fs);
+	CHECK_EQ(cfs_readdir(fs, "/big", 0, count_entry, &count), 0);
+	CHECK_EQ(count, N);
+	for (int i = 0; i < 50; i++) {
+		snprintf(name, sizeof name, "/big/entry-%06d", (i * 7919) % N);
+		reads = d.reads;
+		CHECK_EQ(cfs_stat(fs, name, &st), 0);
+		CHECK(d.reads - reads <= 16);
+	}
+	CHECK_EQ(cfs_stat(fs, "/big", &st), 0);
+	CHECK_EQ(st.nlink, 2 + N / 1000);
+	reads = d.reads;
+	CHECK_EQ(cfs_stat(fs, "/big/missing", &st), -ENOENT);
+	CHECK(d.reads - reads <= 16);
+	CHECK_EQ(cfs_rmdir(fs, "/big/entry-000003"), 0);
+	CHECK_EQ(cfs_unlink(fs, "/big/entry-000004"), 0);
+	CHECK_EQ(cfs_stat(fs, "/big/entry-000004", &st), -ENOENT);
+	CHECK_EQ(cfs_fsck(fs, report_print, NULL, NULL), 0);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	ramdev_free(&d);
+}
+
+/* Namespace semantics: errors, rename over targets, symlinks, rmdir. */
+static void test_namespace(void)
+{
+	struct ramdev d;
+	struct cfs *fs = fresh(&d, 512);
+	struct cfs_stat st;
+	char buf[64];
+	int64_t fh;
+
+	CHECK_EQ(cfs_mkdir(fs, "/a", 0755), 0);
+	CHECK_EQ(cfs_mkdir(fs, "/a", 0755), -EEXIST);
+	CHECK_EQ(cfs_mkdir(fs, "/a/b", 0700), 0);
+	CHECK_EQ(cfs_mkdir(fs, "/x/y", 0700), -ENOENT);
+	fh = create(fs, "/a/f");
+	CHECK(fh >= 0);
+	CHECK_EQ(cfs_write(fs, fh, "one", 3, 0), 3);
+	CHECK_EQ(cfs_mkdir(fs, "/a/f/z", 0700), -ENOTDIR);
+	CHECK_EQ(cfs_open(fs, "/a/f", CFS_O_CREAT | CFS_O_EXCL, 0644), -EEXIST);
+	CHECK_EQ(cfs_open(fs, "/a", 0, 0), -EISDIR);
+	CHECK_EQ(cfs_rmdir(fs, "/a"), -ENOTEMPTY);
+	CHECK_EQ(cfs_unlink(fs, "/a/b"), -EISDIR);
+	CHECK_EQ(cfs_rmdir(fs, "/a/f"), -ENOTDIR);
+	CHECK_EQ(cfs_rename(fs, "/a", "/a/b/c"), -EINVAL);
+	fh = create(fs, "/g");
+	CHECK_EQ(cfs_write(fs, fh, "two!", 4, 0), 4);
+	CHECK_EQ(cfs_rename(fs, "/g", "/a/f"), 0);
+	CHECK_EQ(cfs_stat(fs, "/g", &st), -ENOENT);
+	CHECK_EQ(cfs_stat(fs, "/a/f", &st), 0);
+	CHECK_EQ(st.size, 4);
+	CHECK_EQ(cfs_rename(fs, "/a/f", "/a/b"), -EISDIR);
+	CHECK_EQ(cfs_rename(fs, "/a/b", "/a/f"), -ENOTDIR);
+	CHECK_EQ(cfs_rename(fs, "/a/b", "/b"), 0);
+	CHECK_EQ(cfs_stat(fs, "/a", &st), 0);
+	CHECK_EQ(st.nlink, 2);
+	CHECK_EQ(cfs_stat(fs, "/", &st), 0);
+	CHECK_EQ(st.nlink, 4);
+	CHECK_EQ(cfs_symlink(fs, "/a/f", "/ln"), 0);
+	CHECK_EQ(cfs_readlink(fs, "/ln", buf, sizeof buf), 4);
+	CHECK(memcmp(buf, "/a/f", 4) == 0);
+	CHECK_EQ(cfs_stat(fs, "/ln", &st), 0);
+	CHECK_EQ(st.mode & CFS_S_IFMT, CFS_S_IFLNK);
+	CHECK_EQ(cfs_readlink(fs, "/a/f", buf, sizeof buf), -EINVAL);
+	CHECK_EQ(cfs_stat(fs, "/a/../b/./", &st), 0);
+	CHECK_EQ(st.mode & CFS_S_IFMT, CFS_S_IFDIR);
+	CHECK_EQ(cfs_rmdir(fs, "/b"), 0);
+	CHECK_EQ(cfs_rmdir(fs, "/"), -EBUSY);
+	CHECK_EQ(cfs_chmod(fs, "/a/f", 0600), 0);
+	CHECK_EQ(cfs_stat(fs, "/a/f", &st), 0);
+	CHECK_EQ(st.mode, CFS_S_IFREG | 0600);
+	fs = remount(&d, fs);
+	fh = cfs_open(fs, "/a/f", CFS_O_TRUNC, 0);
+	CHECK(fh >= 0);
+	CHECK_EQ(cfs_fstat(fs, fh, &st), 0);
+	CHECK_EQ(st.size, 0);
+	CHECK_EQ(cfs_unlink(fs, "/a/f"), 0);
+	CHECK_EQ(cfs_read(fs, fh, buf, 4, 0), -EBADF);
+	CHECK_EQ(cfs_fsck(fs, report_print, NULL, NULL), 0);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	ramdev_free(&d);
+}
+
+/* Passphrase, key file, recovery key, rekey without rewriting data. */
+static void test_keys(void)
+{
+	struct ramdev d;
+	struct cfs_config cfg;
+	struct cfs *fs;
+	uint8_t master[32];
+	const struct cfs_key wrong = { CFS_KEY_PASSPHRASE, "wrong", 5 };
+	const struct cfs_key newp = { CFS_KEY_PASSPHRASE, "new pass", 8 };
+	const struct cfs_key kf = { CFS_KEY_FILE, "key file bytes", 14 };
+	struct cfs_key rec = { CFS_KEY_MASTER, master, 32 };
+	struct cfs_format_opts o = { .key = pass, .argon2_ops = 1, .argon2_mem_kib = 8 };
+	uint64_t writes;
+
+	ramdev_init(&d, 256);
+	ramdev_config(&d, &cfg);
+	CHECK_EQ(cfs_format(&cfg, &o, master), 0);
+	CHECK_EQ(cfs_mount(&fs, &cfg, &wrong), -EACCES);
+	CHECK_EQ(cfs_mount(&fs, &cfg, &kf), -EACCES);
+	CHECK_EQ(cfs_mount(&fs, &cfg, &rec), 0);
+	int64_t fh = create(fs, "/data");
+	uint8_t blk[4096];
+
+	memset(blk, 7, sizeof blk);
+	for (int i = 0; i < 20; i++)
+		cfs_write(fs, fh, blk, sizeof blk, (uint64_t)i * 4096);
+	CHECK_EQ(cfs_sync(fs), 0);
+	writes = d.writes;
+	CHECK_EQ(cfs_rekey(fs, &newp, 1, 8), 0);
+	CHECK(d.writes - writes <= 2);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	CHECK_EQ(cfs_mount(&fs, &cfg, &pass), -EACCES);
+	CHECK_EQ(cfs_mount(&fs, &cfg, &newp), 0);
+	CHECK_EQ(cfs_rekey(fs, &kf, 0, 0), 0);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	CHECK_EQ(cfs_mount(&fs, &cfg, &newp), -EACCES);
+	CHECK_EQ(cfs_mount(&fs, &cfg, &kf), 0);
+	CHECK_EQ(cfs_stat(fs, "/data", &(struct cfs_stat){ 0 }), 0);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	master[0] ^= 1;
+	CHECK_EQ(cfs_mount(&fs, &cfg, &rec), -EACCES);
+	ramdev_free(&d);
+}
+
+static bool contains(const uint8_t *hay, size_t n, const uint8_t *needle, size_t m)
+{
+	for (size_t i = 0; i + m <= n; i++)
+		if (memcmp(hay + i, needle, m) == 0)
+			return true;
+	return false;
+}
+
+/* An ephemeral volume's master key is never written; only the RAM copy opens it. */
+static void test_ephemeral(void)
+{
+	struct ramdev d;
+	struct cfs_config cfg;
+	struct cfs *fs;
+	uint8_t master[32];
+	struct cfs_format_opts o = { .ephemeral = 1 };
+	struct cfs_key rec = { CFS_KEY_MASTER, master, 32 };
+
+	ramdev_init(&d, 128);
+	ramdev_config(&d, &cfg);
+	CHECK_EQ(cfs_format(&cfg, &o, master), 0);
+	CHECK_EQ(cfs_mount(&fs, &cfg, &pass), -EACCES);
+	CHECK_EQ(cfs_mount(&fs, &cfg, &rec), 0);
+	CHECK(create(fs, "/tmpfile") >= 0);
+	CHECK_EQ(cfs_rekey(fs, &pass, 1, 8), -EINVAL);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	CHECK(!contains(d.data, 128 * 4096, master, 32));
+	cx_wipe(master, sizeof master);
+	CHECK_EQ(cfs_mount(&fs, &cfg, &rec), -EACCES);
+	ramdev_free(&d);
+}
+
+/* Slots alternate, generations grow, and an old image is refused when the
+ * reader remembers a newer generation. */
+static void test_generations_rollback(void)
+{
+	struct ramdev d;
+	struct cfs *fs = fresh(&d, 256);
+	struct cfs_statfs sf;
+	struct cfs_config cfg;
+	uint8_t *old = malloc(256 * 4096);
+	uint64_t g0;
+
+	cfs_statfs(fs, &sf);
+	g0 = sf.generation;
+	CHECK_EQ(cfs_unmount(fs), 0);
+	memcpy(old, d.data, 256 * 4096);
+	ramdev_config(&d, &cfg);
+	CHECK_EQ(cfs_mount(&fs, &cfg, &pass), 0);
+	CHECK_EQ(cfs_mkdir(fs, "/n", 0755), 0);
+	CHECK_EQ(cfs_sync(fs), 0);
+	cfs_statfs(fs, &sf);
+	CHECK_EQ(sf.generation, g0 + 1);
+	CHECK_EQ(cfs_mkdir(fs, "/m", 0755), 0);
+	CHECK_EQ(cfs_sync(fs), 0);
+	cfs_statfs(fs, &sf);
+	CHECK_EQ(sf.generation, g0 + 2);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	memcpy(d.data, old, 256 * 4096);
+	cfg.min_generation = g0 + 2;
+	CHECK_EQ(cfs_mount(&fs, &cfg, &pass), -ESTALE);
+	cfg.min_generation = g0;
+	CHECK_EQ(cfs_mount(&fs, &cfg, &pass), 0);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	free(old);
+	ramdev_free(&d);
+}
+
+/* A full volume says ENOSPC and still commits and checks clean. */
+static void test_full_volume(void)
+{
+	struct ramdev d;
+	struct cfs *fs = fresh(&d, 64);
+	uint8_t blk[4096] = { 1 };
+	int64_t fh = create(fs, "/fill"), rc = 0;
+
+	for (int i = 0; i < 100 && rc >= 0; i++)
+		rc = cfs_write(fs, fh, blk, sizeof blk, (uint64_t)i * 4096);
+	CHECK_EQ(rc, -ENOSPC);
+	CHECK_EQ(cfs_sync(fs), 0);
+	CHECK_EQ(cfs_unlink(fs, "/fill"), 0);
+	CHECK_EQ(cfs_sync(fs), 0);
+	CHECK(create(fs, "/again") >= 0);
+	fs = remount(&d, fs);
+	CHECK_EQ(cfs_fsck(fs, report_print, NULL, NULL), 0);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	ramdev_free(&d);
+}
+
 int main(void)
 {
 	cx_init();
 	RUN(test_format_mount_basic);
+	RUN(test_sparse_64g);
+	RUN(test_namespace);
+	RUN(test_keys);
+	RUN(test_ephemeral);
+	RUN(test_generations_rollback);
+	RUN(test_full_volume);
+	RUN(test_big_directory);
 	return CHECK_EXIT_STATUS();
 }
