@@ -13,3 +13,16 @@ $(BUILD)/tests/$(1): $(call host_objs,tests/fs/$(1).c $(FS_TEST_SUPPORT) $(FS_CO
 TEST_DEPS += $(BUILD)/tests/$(1)
 endef
 $(foreach t,$(FS_TESTS),$(eval $(call fs_test_rule,$(t))))
+
+# Host tool: build/host/cryptofs (tools/cryptofs runs it).
+FS_TOOL_SRCS := fs/tool/cryptofs.c fs/tool/fuse.c
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
+FUSE_LIBS := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
+$(call host_objs,fs/tool/fuse.c): HOST_CFLAGS += $(FUSE_CFLAGS)
+$(call bench_objs,fs/tool/fuse.c): BENCH_CFLAGS += $(FUSE_CFLAGS)
+
+$(BUILD)/host/cryptofs: $(call host_objs,$(FS_TOOL_SRCS) $(FS_CORE_SRCS) $(CRYPTO_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS) $(SODIUM_LIBS) $(FUSE_LIBS)
+TOOLS += $(BUILD)/host/cryptofs
+TEST_DEPS += $(BUILD)/host/cryptofs

@@ -1,0 +1,271 @@
+/*
+ * `cryptofs mount`: the FUSE front end (libfuse3 high-level API).  FUSE
+ * runs single-threaded because a mounted volume is not thread-safe; every
+ * fsync and release commits, and unmounting commits the rest.
+ */
+#define FUSE_USE_VERSION 31
+#include <errno.h>
+#include <fuse.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "fs/tool/tool.h"
+
+static struct cfs *volume(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static void to_stat(const struct cfs_stat *cs, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = cs->ino;
+	st->st_mode = cs->mode;
+	st->st_nlink = cs->nlink;
+	st->st_size = (off_t)cs->size;
+	st->st_blocks = (blkcnt_t)((cs->size + 511) / 512);
+	st->st_blksize = CFS_BLOCK_SIZE;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_mtim.tv_sec = (time_t)(cs->mtime_ns / 1000000000);
+	st->st_mtim.tv_nsec = (long)(cs->mtime_ns % 1000000000);
+	st->st_ctim.tv_sec = (time_t)(cs->ctime_ns / 1000000000);
+	st->st_ctim.tv_nsec = (long)(cs->ctime_ns % 1000000000);
+	st->st_atim = st->st_mtim;
+}
+
+/* Log damage with the path so the person at the mount knows what was lost. */
+static int report(const char *path, int rc)
+{
+	if (rc == -EIO)
+		tool_fail(volume(), path, rc);
+	return rc;
+}
+
+static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct cfs_stat cs;
+	int rc = fi ? cfs_fstat(volume(), (int64_t)fi->fh, &cs) : cfs_stat(volume(), path, &cs);
+
+	if (rc == 0)
+		to_stat(&cs, st);
+	return report(path, rc);
+}
+
+struct fill { void *buf; fuse_fill_dir_t filler; };
+
+static int fill_one(void *ctx, const char *name, size_t len, const struct cfs_stat *cs,
+		    uint64_t next)
+{
+	struct fill *f = ctx;
+	char n[CFS_NAME_MAX + 1];
+	struct stat st;
+
+	memcpy(n, name, len);
+	n[len] = 0;
+	memset(&st, 0, sizeof st);
+	st.st_ino = cs->ino;
+	st.st_mode = cs->mode;
+	return f->filler(f->buf, n, &st, (off_t)next, 0);
+}
+
+static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct fill f = { buf, filler };
+
+	(void)fi; (void)flags;
+	if (off == 0) {
+		if (filler(buf, ".", NULL, 1, 0) || filler(buf, "..", NULL, 2, 0))
+			return 0;
+		off = 2;
+	}
+	return report(path, cfs_readdir(volume(), path, off == 2 ? 0 : (uint64_t)off, fill_one, &f));
+}
+
+static int op_open(const char *path, struct fuse_file_info *fi)
+{
+	int flags = (fi->flags & O_TRUNC) ? CFS_O_TRUNC : 0;
+	int64_t fh = cfs_open(volume(), path, flags, 0);
+
+	if (fh < 0)
+		return report(path, (int)fh);
+	fi->fh = (uint64_t)fh;
+	return 0;
+}
+
+static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	int flags = CFS_O_CREAT | ((fi->flags & O_EXCL) ? CFS_O_EXCL : 0) |
+		    ((fi->flags & O_TRUNC) ? CFS_O_TRUNC : 0);
+	int64_t fh = cfs_open(volume(), path, flags, mode);
+
+	if (fh < 0)
+		return report(path, (int)fh);
+	fi->fh = (uint64_t)fh;
+	return 0;
+}
+
+static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	int64_t n = cfs_read(volume(), (int64_t)fi->fh, buf, size, (uint64_t)off);
+
+	return n < 0 ? report(path, (int)n) : (int)n;
+}
+
+static int op_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	int64_t n = cfs_write(volume(), (int64_t)fi->fh, buf, size, (uint64_t)off);
+
+	return n < 0 ? report(path, (int)n) : (int)n;
+}
+
+static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	if (fi)
+		return report(path, cfs_ftruncate(volume(), (int64_t)fi->fh, (uint64_t)size));
+	return report(path, cfs_truncate(volume(), path, (uint64_t)size));
+}
+
+static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)datasync;
+	return report(path, cfs_fsync(volume(), (int64_t)fi->fh));
+}
+
+static int op_release(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	cfs_close(volume(), (int64_t)fi->fh);
+	return cfs_sync(volume());
+}
+
+static int op_mkdir(const char *path, mode_t mode)
+{
+	return report(path, cfs_mkdir(volume(), path, mode));
+}
+
+static int op_rmdir(const char *path)
+{
+	return report(path, cfs_rmdir(volume(), path));
+}
+
+static int op_unlink(const char *path)
+{
+	return report(path, cfs_unlink(volume(), path));
+}
+
+static int op_rename(const char *from, const char *to, unsigned int flags)
+{
+	struct cfs_stat st;
+
+	if (flags & RENAME_EXCHANGE)
+		return -EINVAL;
+	if ((flags & RENAME_NOREPLACE) && cfs_stat(volume(), to, &st) == 0)
+		return -EEXIST;
+	return report(from, cfs_rename(volume(), from, to));
+}
+
+static int op_symlink(const char *target, const char *path)
+{
+	return report(path, cfs_symlink(volume(), target, path));
+}
+
+static int op_readlink(const char *path, char *buf, size_t size)
+{
+	int64_t n;
+
+	if (size == 0)
+		return -EINVAL;
+	n = cfs_readlink(volume(), path, buf, size - 1);
+	if (n < 0)
+		return report(path, (int)n);
+	buf[n] = 0;
+	return 0;
+}
+
+static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return report(path, cfs_chmod(volume(), path, mode));
+}
+
+static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	(void)path; (void)fi;
+	return (uid == (uid_t)-1 || uid == getuid()) && (gid == (gid_t)-1 || gid == getgid())
+	       ? 0 : -EPERM;
+}
+
+static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	struct timespec now;
+	uint64_t ns;
+
+	(void)fi;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (!tv || tv[1].tv_nsec == UTIME_NOW)
+		ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	else if (tv[1].tv_nsec == UTIME_OMIT)
+		return 0;
+	else
+		ns = (uint64_t)tv[1].tv_sec * 1000000000ull + (uint64_t)tv[1].tv_nsec;
+	return report(path, cfs_set_mtime(volume(), path, ns));
+}
+
+static int op_statfs(const char *path, struct statvfs *sv)
+{
+	struct cfs_statfs sf;
+
+	(void)path;
+	cfs_statfs(volume(), &sf);
+	memset(sv, 0, sizeof *sv);
+	sv->f_bsize = sv->f_frsize = CFS_BLOCK_SIZE;
+	sv->f_blocks = sf.blocks;
+	sv->f_bfree = sv->f_bavail = sf.free_blocks;
+	sv->f_files = sf.files;
+	sv->f_namemax = CFS_NAME_MAX;
+	return 0;
+}
+
+static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	(void)conn;
+	cfg->use_ino = 1;
+	return fuse_get_context()->private_data;
+}
+
+static void op_destroy(void *data)
+{
+	int rc = cfs_unmount(data);
+
+	if (rc < 0)
+		tool_fail(NULL, "unmount", rc);
+}
+
+static const struct fuse_operations ops = {
+	.getattr = op_getattr, .readdir = op_readdir, .open = op_open, .create = op_create,
+	.read = op_read, .write = op_write, .truncate = op_truncate, .fsync = op_fsync,
+	.release = op_release, .mkdir = op_mkdir, .rmdir = op_rmdir, .unlink = op_unlink,
+	.rename = op_rename, .symlink = op_symlink, .readlink = op_readlink, .chmod = op_chmod,
+	.chown = op_chown, .utimens = op_utimens, .statfs = op_statfs, .init = op_init,
+	.destroy = op_destroy,
+};
+
+int tool_fuse_main(struct cfs *fs, const char *dir, int argc, char **argv)
+{
+	char *args[64];
+	int n = 0, rc;
+
+	args[n++] = "cryptofs";
+	args[n++] = (char *)dir;
+	args[n++] = "-s";
+	args[n++] = "-o";
+	args[n++] = "fsname=cryptofs,subtype=cryptofs,default_permissions";
+	for (int i = 0; i < argc && n < 63; i++)
+		args[n++] = argv[i];
+	args[n] = NULL;
+	rc = fuse_main(n, args, &ops, fs);
+	return rc == 0 ? 0 : EXIT_ERROR;
+}
