@@ -57,6 +57,7 @@ void cfs_last_error(struct cfs *fs, uint64_t *blkno, uint64_t *ino)
 struct block_ad { uint64_t blkno, obj, index; uint32_t level, version; };
 _Static_assert(sizeof(struct block_ad) == 32, "ad size");
 
+#ifndef FUZZING
 static void block_key(uint8_t out[32], const struct cfs_obj *o, const struct cfs_ptr *p)
 {
 	cx_hash_state st;
@@ -67,6 +68,7 @@ static void block_key(uint8_t out[32], const struct cfs_obj *o, const struct cfs
 }
 
 static const uint8_t zero_nonce[CX_XNONCE_BYTES];
+#endif
 
 /* Encrypt plain under a fresh secret, write it to p->blkno and record the
  * secret and tag in *p (which lives in the parent). */
@@ -79,7 +81,7 @@ int cfs_seal_block(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t 
 
 	cfs_rand(fs, p->secret, sizeof p->secret);
 #ifdef FUZZING
-	(void)key; (void)ad;
+	(void)key; (void)ad; (void)o;
 	memcpy(fs->scratch, plain, CFS_BLOCK_SIZE);
 	memset(p->tag, 0, sizeof p->tag);
 #else
@@ -296,7 +298,10 @@ int cfs_cache_get(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t i
 /* A zero-filled dirty block for a freshly allocated address. */
 int cfs_cache_new_dirty(struct cfs *fs, uint64_t blkno, struct cfs_cblock **out)
 {
-	struct cfs_cblock *b = cache_slot(fs);
+	struct cfs_cblock *b;
+
+	cfs_cache_drop(fs, blkno);  /* stale copy read through a corrupt pointer */
+	b = cache_slot(fs);
 
 	if (!b)
 		return -ENOMEM;
@@ -355,6 +360,14 @@ void cfs_cache_trim(struct cfs *fs)
 }
 
 /* -------------------------------------------------------------- space map */
+
+/* True when the committed space map holds blkno: every block a committed
+ * pointer names must be, or the image is corrupt (and reusing it would
+ * alias two blocks). */
+bool cfs_block_committed(const struct cfs *fs, uint64_t blkno)
+{
+	return blkno < fs->bm_words * 64 && ((fs->bm_commit[blkno / 64] >> (blkno % 64)) & 1);
+}
 
 bool cfs_block_in_use(const struct cfs *fs, uint64_t blkno)
 {

@@ -169,6 +169,7 @@ void cfs_cache_trim(struct cfs *fs);
 int cfs_block_alloc(struct cfs *fs, uint64_t *blkno);
 void cfs_block_free(struct cfs *fs, uint64_t blkno);
 bool cfs_block_in_use(const struct cfs *fs, uint64_t blkno);
+bool cfs_block_committed(const struct cfs *fs, uint64_t blkno);
 void cfs_set_error(struct cfs *fs, uint64_t blkno, uint64_t ino);
 
 /* object.c: radix trees */

@@ -102,7 +102,7 @@ static int header_read(struct cfs *fs, struct dir *d, struct dir_header *out)
 		return dir_corrupt(fs, d);
 	memcpy(out, p, sizeof *out);
 	if (out->magic != DIR_MAGIC || out->depth > DIR_MAX_DEPTH || out->nbuckets == 0 ||
-	    out->nbuckets > DIR_MAX_BUCKETS)
+	    out->nbuckets > DIR_MAX_BUCKETS || out->nbuckets > fs->sb.nblocks)
 		return dir_corrupt(fs, d);
 	return 0;
 }

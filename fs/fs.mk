@@ -26,3 +26,12 @@ $(BUILD)/host/cryptofs: $(call host_objs,$(FS_TOOL_SRCS) $(FS_CORE_SRCS) $(CRYPT
 	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS) $(SODIUM_LIBS) $(FUSE_LIBS)
 TOOLS += $(BUILD)/host/cryptofs
 TEST_DEPS += $(BUILD)/host/cryptofs
+
+# libFuzzer target over mutated images (short run in tests/suites/31-*, long
+# run in `make fuzz`).
+$(BUILD)/fuzz/fuzz_cryptofs: $(call fuzz_objs,tests/fs/fuzz_fs_image.c tests/fs/ramdev.c $(FS_CORE_SRCS) $(CRYPTO_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
+TEST_DEPS += $(BUILD)/fuzz/fuzz_cryptofs
+FUZZ_DEPS += $(BUILD)/fuzz/fuzz_cryptofs
+FUZZ_CMDS += mkdir -p $(BUILD)/fuzz/corpus-cryptofs && $(BUILD)/fuzz/fuzz_cryptofs -max_total_time=600 -timeout=10 $(BUILD)/fuzz/corpus-cryptofs

@@ -69,6 +69,10 @@ static int dirty_ptr(struct cfs *fs, const struct cfs_obj *o, int level, uint64_
 			*data = b->data;
 			return 0;
 		}
+		if (!cfs_block_committed(fs, old)) {
+			cfs_set_error(fs, old, o->id);
+			return -EIO;
+		}
 	}
 	rc = cfs_block_alloc(fs, &nb);
 	if (rc < 0)
@@ -157,8 +161,14 @@ int cfs_obj_write(struct cfs *fs, struct cfs_obj *o, uint64_t index, enum cfs_fi
 static int free_subtree(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t nidx,
 			struct cfs_ptr *p)
 {
+	struct cfs_cblock *cached = cfs_cache_lookup(fs, p->blkno);
+
 	if (p->blkno == 0)
 		return 0;
+	if ((!cached || !cached->dirty) && !cfs_block_committed(fs, p->blkno)) {
+		cfs_set_error(fs, p->blkno, o->id);
+		return -EIO;
+	}
 	if (level > 0) {
 		struct cfs_ptr kids[CFS_FANOUT];
 		struct cfs_cblock *b;

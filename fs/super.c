@@ -117,7 +117,8 @@ static int payload_open(const struct cfs *fs, const struct cfs_sb *sb, struct cf
 		return -EBADMSG;
 #endif
 	if (pl->itable.height > CFS_MAX_HEIGHT || pl->bitmap.height > CFS_MAX_HEIGHT ||
-	    pl->inode_count < 2 || pl->inode_count > (1ull << 31))
+	    pl->inode_count < 2 || pl->inode_count > (1ull << 31) ||
+	    pl->inode_count > sb->nblocks * CFS_INODES_PER_BLOCK)
 		return -EBADMSG;
 	return 0;
 }
