@@ -137,7 +137,8 @@ static void payload_seal(struct cfs *fs, struct cfs_sb *sb)
 
 static uint64_t commit_reserve(const struct cfs *fs)
 {
-	return 2 * fs->bm_chunks + 4 * CFS_MAX_HEIGHT + 8;
+	/* every space-map block and its pointer path may move once */
+	return 2 * fs->bm_chunks + 2 * (uint64_t)fs->pl.bitmap.height + 4;
 }
 
 /* Write the working space map into its object; writing it allocates, so

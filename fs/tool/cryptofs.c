@@ -389,6 +389,10 @@ static int open_volume(const struct options *o, struct image *im, struct cfs **f
 
 	if (rc)
 		return rc;
+	if (im->nblocks < 16) {
+		fprintf(stderr, "cryptofs: %s: too small to be a CryptoFS image\n", o->image);
+		return EXIT_DAMAGE;
+	}
 	rc = get_key(o, &s, false, false);
 	if (rc)
 		return rc;
