@@ -35,3 +35,15 @@ $(BUILD)/fuzz/fuzz_cryptofs: $(call fuzz_objs,tests/fs/fuzz_fs_image.c tests/fs/
 TEST_DEPS += $(BUILD)/fuzz/fuzz_cryptofs
 FUZZ_DEPS += $(BUILD)/fuzz/fuzz_cryptofs
 FUZZ_CMDS += mkdir -p $(BUILD)/fuzz/corpus-cryptofs && $(BUILD)/fuzz/fuzz_cryptofs -max_total_time=600 -timeout=10 $(BUILD)/fuzz/corpus-cryptofs
+
+# Benchmarks: the core against a pass-through of the same RAM device, and
+# the FUSE mount against gocryptfs on the same tmpfs (see docs/PERFORMANCE.md).
+$(BUILD)/bench/bench_fs: $(call bench_objs,tests/fs/bench_fs.c tests/fs/ramdev.c $(FS_CORE_SRCS) $(CRYPTO_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(SODIUM_LIBS)
+$(BUILD)/bench/cryptofs: $(call bench_objs,$(FS_TOOL_SRCS) $(FS_CORE_SRCS) $(CRYPTO_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(SODIUM_LIBS) $(FUSE_LIBS)
+BENCH_DEPS += $(BUILD)/bench/bench_fs $(BUILD)/bench/cryptofs
+BENCH_CMDS += $(BUILD)/bench/bench_fs
+BENCH_CMDS += BUILD=$(BUILD) tests/fs/bench_fuse.sh

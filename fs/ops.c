@@ -28,11 +28,21 @@ static size_t next_component(const char **p, const char *end, const char **start
 	return (size_t)(*p - *start);
 }
 
+/* strlen that stops at max (strnlen is POSIX, not C11). */
+static size_t bounded_len(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && s[n])
+		n++;
+	return n;
+}
+
 static int check_path(const char *path)
 {
 	if (!path || path[0] != '/')
 		return -EINVAL;
-	if (strnlen(path, CFS_PATH_MAX) >= CFS_PATH_MAX)
+	if (bounded_len(path, CFS_PATH_MAX) >= CFS_PATH_MAX)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -545,7 +555,7 @@ int cfs_symlink(struct cfs *fs, const char *target, const char *path)
 {
 	uint64_t dir, ino;
 	const char *name;
-	size_t len, tlen = target ? strnlen(target, CFS_PATH_MAX) : 0;
+	size_t len, tlen = target ? bounded_len(target, CFS_PATH_MAX) : 0;
 	int rc;
 
 	if (tlen == 0)

@@ -259,7 +259,7 @@ static int get_key(const struct options *o, struct secret *s, bool for_new, bool
 {
 	const char *keyfile = for_new ? o->new_key_file : o->key_file;
 	const char *env = getenv(for_new ? "CRYPTOFS_NEW_PASSPHRASE" : "CRYPTOFS_PASSPHRASE");
-	size_t len;
+	size_t len = 0;
 	int rc;
 
 	memset(s, 0, sizeof *s);
