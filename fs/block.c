@@ -39,6 +39,21 @@ uint64_t cfs_now(struct cfs *fs)
 	return fs->cfg.now_ns ? fs->cfg.now_ns(fs->cfg.ctx) : 0;
 }
 
+/* A fresh block secret: keyed BLAKE2b of a counter under a random key
+ * drawn at mount, so secrets are unpredictable, never repeat within a
+ * mount (distinct counters), and cost no system call each. */
+void cfs_new_secret(struct cfs *fs, uint8_t out[32])
+{
+	cx_hash_state st;
+
+	if (fs->secret_counter == 0)
+		cfs_rand(fs, fs->secret_key, sizeof fs->secret_key);
+	fs->secret_counter++;
+	cx_hash_init(&st, fs->secret_key, sizeof fs->secret_key, 32);
+	cx_hash_update(&st, &fs->secret_counter, sizeof fs->secret_counter);
+	cx_hash_final(&st, out, 32);
+}
+
 /* Remember where the last authentication or I/O failure happened. */
 void cfs_set_error(struct cfs *fs, uint64_t blkno, uint64_t ino)
 {
@@ -79,7 +94,7 @@ int cfs_seal_block(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t 
 	uint8_t key[32];
 	int rc;
 
-	cfs_rand(fs, p->secret, sizeof p->secret);
+	cfs_new_secret(fs, p->secret);
 #ifdef FUZZING
 	(void)key; (void)ad; (void)o;
 	memcpy(fs->scratch, plain, CFS_BLOCK_SIZE);

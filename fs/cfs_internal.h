@@ -28,6 +28,9 @@ enum {
 	CFS_OBJ_BITMAP = UINT32_MAX,        /* object id of the space map */
 };
 #define CFS_MAX_FILE_SIZE (1ull << 46)
+/* At most this many blocks are kept back from ordinary allocation for
+ * operations that free space (see freeing_reserve in super.c). */
+#define CFS_FREEING_RESERVE 12
 
 /* A pointer to a child block: its address, the random secret its key is
  * derived from and its AEAD tag.  blkno 0 is a hole (reads as zeros). */
@@ -120,6 +123,8 @@ struct cfs {
 	struct cfs_config cfg;
 	uint8_t master[32];
 	uint8_t sb_key[32];
+	uint8_t secret_key[32];             /* seeds block secrets (see cfs_new_secret) */
+	uint64_t secret_counter;
 	struct cfs_sb sb;                   /* last committed header */
 	struct cfs_sb_payload pl;           /* working payload */
 	uint64_t generation;
@@ -129,6 +134,7 @@ struct cfs {
 	bool shred_pending;
 	bool broken;                        /* a commit failed: read-only */
 	bool in_commit;
+	bool freeing;                       /* an unlink may use the freeing reserve */
 	bool committed;                     /* this mount wrote a superblock */
 	/* space map: working and committed bitmaps (1 = in use) */
 	uint64_t *bm_work, *bm_commit;
@@ -171,6 +177,7 @@ void cfs_block_free(struct cfs *fs, uint64_t blkno);
 bool cfs_block_in_use(const struct cfs *fs, uint64_t blkno);
 bool cfs_block_committed(const struct cfs *fs, uint64_t blkno);
 void cfs_set_error(struct cfs *fs, uint64_t blkno, uint64_t ino);
+void cfs_new_secret(struct cfs *fs, uint8_t out[32]);
 
 /* object.c: radix trees */
 enum cfs_fill { CFS_LOAD, CFS_ZERO };

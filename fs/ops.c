@@ -169,21 +169,25 @@ static int writable(struct cfs *fs)
 static int create_in(struct cfs *fs, uint64_t dir, const char *name, size_t len, uint32_t mode,
 		     uint64_t *ino)
 {
+	bool is_directory = (mode & CFS_S_IFMT) == CFS_S_IFDIR;
+	struct cfs_inode *pp;
 	int rc = cfs_inode_alloc(fs, mode, dir, ino);
 
 	if (rc < 0)
 		return rc;
-	if ((mode & CFS_S_IFMT) == CFS_S_IFDIR) {
-		struct cfs_inode *pp;
-
+	if (is_directory)
 		rc = cfs_dir_init(fs, *ino);
-		if (rc == 0)
-			rc = cfs_inode_rw(fs, dir, &pp);
-		if (rc == 0)
-			pp->nlink++;
-	}
 	if (rc == 0)
 		rc = cfs_dir_insert(fs, dir, name, len, *ino, dtype_of(mode));
+	if (rc < 0) {
+		/* undo, so a full volume leaves no orphan behind */
+		fs->freeing = true;
+		cfs_inode_free(fs, *ino);
+		fs->freeing = false;
+		return rc;
+	}
+	if (is_directory && (rc = cfs_inode_rw(fs, dir, &pp)) == 0)
+		pp->nlink++;
 	return rc;
 }
 
@@ -439,7 +443,10 @@ static int remove_path(struct cfs *fs, const char *path, bool want_dir)
 	}
 	if ((rc = writable(fs)) < 0)
 		return rc;
-	return cfs_op_end(fs, remove_entry(fs, dir, name, len, ino, want_dir));
+	fs->freeing = true;
+	rc = remove_entry(fs, dir, name, len, ino, want_dir);
+	fs->freeing = false;
+	return cfs_op_end(fs, rc);
 }
 
 int cfs_rmdir(struct cfs *fs, const char *path)

@@ -141,6 +141,13 @@ static uint64_t commit_reserve(const struct cfs *fs)
 	return 2 * fs->bm_chunks + 2 * (uint64_t)fs->pl.bitmap.height + 4;
 }
 
+/* Blocks kept back so a full volume can still copy-on-write the path of an
+ * unlink, rmdir or create rollback (smaller on tiny volumes). */
+static uint64_t freeing_reserve(const struct cfs *fs)
+{
+	return fs->sb.nblocks / 16 < CFS_FREEING_RESERVE ? fs->sb.nblocks / 16 : CFS_FREEING_RESERVE;
+}
+
 /* Write the working space map into its object; writing it allocates, so
  * repeat until a pass allocates nothing. */
 static int persist_bitmap(struct cfs *fs, uint8_t *written)
@@ -304,6 +311,7 @@ static void fs_destroy(struct cfs *fs)
 	cfs_free(fs, fs->bm_commit);
 	cx_wipe(fs->master, sizeof fs->master);
 	cx_wipe(fs->sb_key, sizeof fs->sb_key);
+	cx_wipe(fs->secret_key, sizeof fs->secret_key);
 	cx_wipe(&fs->pl, sizeof fs->pl);
 	fs->cfg.free(fs->cfg.ctx, fs);
 }
@@ -574,7 +582,9 @@ int cfs_statfs(struct cfs *fs, struct cfs_statfs *st)
 {
 	st->block_size = CFS_BLOCK_SIZE;
 	st->blocks = fs->sb.nblocks;
-	st->free_blocks = fs->avail > commit_reserve(fs) ? fs->avail - commit_reserve(fs) : 0;
+	uint64_t keep = commit_reserve(fs) + freeing_reserve(fs);
+
+	st->free_blocks = fs->avail > keep ? fs->avail - keep : 0;
 	st->files = fs->pl.files;
 	st->generation = fs->generation;
 	st->version = fs->sb.version;
@@ -585,5 +595,7 @@ int cfs_statfs(struct cfs *fs, struct cfs_statfs *st)
  * the commit's own space-map blocks). */
 bool cfs_may_allocate(const struct cfs *fs)
 {
-	return fs->in_commit || fs->avail > commit_reserve(fs);
+	uint64_t keep = commit_reserve(fs) + (fs->freeing ? 0 : freeing_reserve(fs));
+
+	return fs->in_commit || fs->avail > keep;
 }
