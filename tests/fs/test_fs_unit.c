@@ -4,6 +4,7 @@
 #include <string.h>
 #include "crypto/crypto.h"
 #include "fs/cfs.h"
+#include "fs/cfs_internal.h"
 #include "tests/check.h"
 #include "tests/fs/ramdev.h"
 
@@ -351,6 +352,55 @@ static void test_full_volume(void)
 	ramdev_free(&d);
 }
 
+/* Copy-on-write: a transaction never writes a block the committed tree
+ * uses, and only the superblock slot of the next generation changes. */
+static void test_cow_never_overwrites_committed(void)
+{
+	struct ramdev d;
+	struct cfs *fs = fresh(&d, 1024);
+	uint8_t buf[10000];
+	bool committed[1024];
+
+	memset(buf, 3, sizeof buf);
+	for (int round = 0; round < 20; round++) {
+		struct cfs_statfs sf;
+		char name[32];
+
+		for (uint64_t b = 0; b < 1024; b++)
+			committed[b] = cfs_block_committed(fs, b);
+		cfs_statfs(fs, &sf);
+		d.recording = true;
+		snprintf(name, sizeof name, "/f%d", round % 5);
+		int64_t fh = cfs_open(fs, name, CFS_O_CREAT, 0644);
+
+		CHECK_EQ(cfs_write(fs, fh, buf, sizeof buf, (uint64_t)round * 3000), (int64_t)sizeof buf);
+		if (round % 3 == 0) {
+			int rc = cfs_unlink(fs, "/f0");
+
+			CHECK(rc == 0 || rc == -ENOENT);
+		}
+		CHECK_EQ(cfs_mkdir(fs, "/dir", 0755) == 0 || round > 0, 1);
+		CHECK_EQ(cfs_sync(fs), 0);
+		d.recording = false;
+		uint64_t next_slot = (sf.generation + 1) % 2;
+
+		for (size_t i = 0; i < d.nlog; i++) {
+			uint64_t b = d.log[i].blkno;
+
+			if (b == RAMDEV_FLUSH)
+				continue;
+			if (b < 2)
+				CHECK(b == next_slot || round % 3 == 0);
+			else
+				CHECK(!committed[b]);
+		}
+		ramdev_log_clear(&d);
+	}
+	CHECK_EQ(cfs_fsck(fs, report_print, NULL, NULL), 0);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	ramdev_free(&d);
+}
+
 int main(void)
 {
 	cx_init();
@@ -361,6 +411,7 @@ int main(void)
 	RUN(test_ephemeral);
 	RUN(test_generations_rollback);
 	RUN(test_full_volume);
+	RUN(test_cow_never_overwrites_committed);
 	RUN(test_big_directory);
 	return CHECK_EXIT_STATUS();
 }
