@@ -34,7 +34,8 @@ $(BUILD)/fuzz/fuzz_cryptofs: $(call fuzz_objs,tests/fs/fuzz_fs_image.c tests/fs/
 	$(Q)$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(SODIUM_LIBS)
 TEST_DEPS += $(BUILD)/fuzz/fuzz_cryptofs
 FUZZ_DEPS += $(BUILD)/fuzz/fuzz_cryptofs
-FUZZ_CMDS += mkdir -p $(BUILD)/fuzz/corpus-cryptofs && $(BUILD)/fuzz/fuzz_cryptofs -max_total_time=600 -timeout=10 $(BUILD)/fuzz/corpus-cryptofs
+# (each command must be one word: the Makefile splits the list on spaces)
+FUZZ_CMDS += tests/fs/fuzz_long.sh
 
 # Benchmarks: the core against a pass-through of the same RAM device, and
 # the FUSE mount against gocryptfs on the same tmpfs (see docs/PERFORMANCE.md).
@@ -46,4 +47,4 @@ $(BUILD)/bench/cryptofs: $(call bench_objs,$(FS_TOOL_SRCS) $(FS_CORE_SRCS) $(CRY
 	$(Q)$(HOST_CC) -o $@ $^ $(SODIUM_LIBS) $(FUSE_LIBS)
 BENCH_DEPS += $(BUILD)/bench/bench_fs $(BUILD)/bench/cryptofs
 BENCH_CMDS += $(BUILD)/bench/bench_fs
-BENCH_CMDS += BUILD=$(BUILD) tests/fs/bench_fuse.sh
+BENCH_CMDS += tests/fs/bench_fuse.sh

@@ -480,7 +480,8 @@ static int cmd_ls(struct cfs *fs, const struct options *o)
 	rc = cfs_readdir(fs, dir, 0, collect, &l);
 	if (rc < 0)
 		return tool_fail(fs, dir, rc);
-	qsort(l.names, l.n, sizeof *l.names, by_name);
+	if (l.n)
+		qsort(l.names, l.n, sizeof *l.names, by_name);
 	for (size_t i = 0; i < l.n; i++) {
 		char path[CFS_PATH_MAX + CFS_NAME_MAX + 2];
 

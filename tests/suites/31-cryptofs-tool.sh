@@ -106,6 +106,43 @@ t_passphrase() {
 	unset CRYPTOFS_PASSPHRASE
 }
 
+# mkfs and ls reading the passphrase from a terminal (a pty), without echo.
+t_prompt() {
+	local img=$tmp/t.img
+	python3 - "$cfs" "$img" <<'PY' || return 1
+import os, pty, sys
+def run(args, answers):
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.argv[1], [sys.argv[1]] + args)
+    out = b""
+    for prompt, answer in answers:
+        while prompt not in out:
+            out += os.read(fd, 1024)
+        os.write(fd, answer)
+    try:
+        while True:
+            chunk = os.read(fd, 1024)
+            if not chunk:
+                break
+            out += chunk
+    except OSError:
+        pass
+    status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if b"tty secret" in out:
+        sys.exit("passphrase echoed")
+    return status, out
+st, out = run(["mkfs", sys.argv[2], "--size", "1M", "--argon2-ops", "1", "--argon2-mem", "1"],
+              [(b"Passphrase: ", b"tty secret\n"), (b"Again: ", b"tty secret\n")])
+if st != 0 or b"Recovery key" not in out:
+    sys.exit("mkfs via prompt failed: %d %r" % (st, out))
+st, out = run(["ls", sys.argv[2]], [(b"Passphrase: ", b"wrong\n")])
+if st != 3:
+    sys.exit("wrong passphrase via prompt: %d" % st)
+PY
+	CRYPTOFS_PASSPHRASE="tty secret" expect ls-after-prompt 0 "$cfs" ls "$img"
+}
+
 t_damage() {
 	local img=$tmp/d.img k=$tmp/key
 	expect mkfs 0 "$cfs" mkfs "$img" --size 2M --key-file "$k" || return 1
@@ -180,7 +217,7 @@ t_fuzz_short() {
 	grep -q 'Done' "$tmp/fuzz.log"
 }
 
-for t in t_basic t_passphrase t_damage t_compat; do
+for t in t_basic t_passphrase t_prompt t_damage t_compat; do
 	if $t; then pass "cryptofs_tool_${t#t_}"; else fail "cryptofs_tool_${t#t_}" "see log"; fi
 done
 if fuse_works; then
