@@ -4,6 +4,9 @@
  * that write), and also the prefix followed by a torn write (a block only
  * partly written).  Every cut must mount, check clean, and hold exactly the
  * model's state at some commit no older than the last completed fsync.
+ * A third variant models a device that reorders or loses writes it has not
+ * flushed yet: each block written since the last flush keeps either its new
+ * or its old contents, chosen at random.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +27,30 @@ struct recording {
 	int nsync;
 };
 
-static long cut_points, torn_points;
+static long cut_points, torn_points, lost_points;
+
+/* Blocks written since the last flush, with their contents before. */
+struct epoch { uint64_t blk[4096]; uint8_t *old[4096]; int n; };
+
+static void epoch_clear(struct epoch *e)
+{
+	for (int i = 0; i < e->n; i++)
+		free(e->old[i]);
+	e->n = 0;
+}
+
+static void epoch_note(struct epoch *e, const uint8_t *img, uint64_t blkno)
+{
+	for (int i = 0; i < e->n; i++)
+		if (e->blk[i] == blkno)
+			return;
+	if (e->n == 4096)
+		return;
+	e->blk[e->n] = blkno;
+	e->old[e->n] = malloc(CFS_BLOCK_SIZE);
+	memcpy(e->old[e->n], img + blkno * CFS_BLOCK_SIZE, CFS_BLOCK_SIZE);
+	e->n++;
+}
 
 static void report_print(void *ctx, const char *path, uint64_t blkno, const char *what)
 {
@@ -135,6 +161,9 @@ static void replay(const struct ramdev *rec, const uint8_t *start, const struct 
 	uint8_t old[CFS_BLOCK_SIZE];
 	int failures = 0;
 
+	static struct epoch ep;
+	static uint8_t saved[64][CFS_BLOCK_SIZE];
+
 	ramdev_init(&img, NBLOCKS);
 	memcpy(img.data, start, (size_t)NBLOCKS * CFS_BLOCK_SIZE);
 	for (size_t k = 0; k <= rec->nlog && failures < 3; k++) {
@@ -144,6 +173,25 @@ static void replay(const struct ramdev *rec, const uint8_t *start, const struct 
 		if (!check_cut(&img, r, k))
 			failures++;
 		cut_points++;
+		if (ep.n > 1 && ep.n <= 64 && k % 2 == 0) {
+			/* unflushed writes lost at random */
+			for (int i = 0; i < ep.n; i++) {
+				uint8_t *blk = img.data + ep.blk[i] * CFS_BLOCK_SIZE;
+
+				memcpy(saved[i], blk, CFS_BLOCK_SIZE);
+				if (ramdev_rand(&rng) & 1)
+					memcpy(blk, ep.old[i], CFS_BLOCK_SIZE);
+			}
+			if (!check_cut(&img, r, k))
+				failures++;
+			lost_points++;
+			for (int i = 0; i < ep.n; i++)
+				memcpy(img.data + ep.blk[i] * CFS_BLOCK_SIZE, saved[i], CFS_BLOCK_SIZE);
+		}
+		if (op && !is_write)
+			epoch_clear(&ep);
+		else if (is_write)
+			epoch_note(&ep, img.data, op->blkno);
 		if (is_write) {
 			uint8_t *blk = img.data + op->blkno * CFS_BLOCK_SIZE;
 			size_t torn = 512 * (1 + ramdev_rand(&rng) % 7);
@@ -158,6 +206,7 @@ static void replay(const struct ramdev *rec, const uint8_t *start, const struct 
 		}
 	}
 	CHECK_EQ(failures, 0);
+	epoch_clear(&ep);
 	ramdev_free(&img);
 }
 
@@ -183,8 +232,9 @@ static void test_power_loss(void)
 		free(r);
 		ramdev_free(&d);
 	}
-	printf("  %ld cut points, %ld of them with a torn final write\n", cut_points, torn_points);
-	CHECK(cut_points >= 10000 && torn_points >= 5000);
+	printf("  %ld cut points; at %ld of them also a torn final write, at %ld also lost "
+	       "unflushed writes\n", cut_points, torn_points, lost_points);
+	CHECK(cut_points >= 10000 && torn_points >= 5000 && lost_points >= 1000);
 }
 
 int main(void)
