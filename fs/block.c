@@ -61,6 +61,7 @@ void cfs_set_error(struct cfs *fs, uint64_t blkno, uint64_t ino)
 	fs->err_ino = ino;
 }
 
+/* Report the block and inode of the last -EIO (see cfs.h). */
 void cfs_last_error(struct cfs *fs, uint64_t *blkno, uint64_t *ino)
 {
 	*blkno = fs->err_blkno;
@@ -73,6 +74,8 @@ struct block_ad { uint64_t blkno, obj, index; uint32_t level, version; };
 _Static_assert(sizeof(struct block_ad) == 32, "ad size");
 
 #ifndef FUZZING
+/* The one-time key of a block: keyed BLAKE2b of its secret under the
+ * object's key, so each key seals one block version only. */
 static void block_key(uint8_t out[32], const struct cfs_obj *o, const struct cfs_ptr *p)
 {
 	cx_hash_state st;
@@ -153,6 +156,7 @@ static void list_init(struct cfs_list *l)
 	l->head.prev = l->head.next = &l->head;
 }
 
+/* Take a cache block out of whichever list holds it. */
 static void list_unlink(struct cfs_cblock *b)
 {
 	b->prev->next = b->next;
@@ -160,6 +164,7 @@ static void list_unlink(struct cfs_cblock *b)
 	b->prev = b->next = b;
 }
 
+/* Put a cache block at the most recently used end of a list. */
 static void list_push_front(struct cfs_list *l, struct cfs_cblock *b)
 {
 	b->next = l->head.next;
@@ -168,11 +173,13 @@ static void list_push_front(struct cfs_list *l, struct cfs_cblock *b)
 	l->head.next = b;
 }
 
+/* Fibonacci hashing of a block address into the cache's table. */
 static uint64_t hash_slot(const struct cfs *fs, uint64_t blkno)
 {
 	return (blkno * 0x9E3779B97F4A7C15ull >> 20) & fs->hash_mask;
 }
 
+/* Make a cache block findable by its address. */
 static void hash_insert(struct cfs *fs, struct cfs_cblock *b)
 {
 	uint64_t s = hash_slot(fs, b->blkno);
@@ -181,6 +188,7 @@ static void hash_insert(struct cfs *fs, struct cfs_cblock *b)
 	fs->hash[s] = b;
 }
 
+/* Make a cache block unfindable (before it moves or dies). */
 static void hash_remove(struct cfs *fs, struct cfs_cblock *b)
 {
 	struct cfs_cblock **pp = &fs->hash[hash_slot(fs, b->blkno)];
@@ -209,6 +217,7 @@ int cfs_cache_init(struct cfs *fs)
 	return 0;
 }
 
+/* Unlink a cache block from everything and free it. */
 static void cblock_destroy(struct cfs *fs, struct cfs_cblock *b)
 {
 	hash_remove(fs, b);
@@ -242,6 +251,7 @@ void cfs_cache_destroy(struct cfs *fs)
 	fs->scratch = fs->zero = NULL;
 }
 
+/* The cached block at an address, or NULL. */
 struct cfs_cblock *cfs_cache_lookup(struct cfs *fs, uint64_t blkno)
 {
 	struct cfs_cblock *b = fs->hash[hash_slot(fs, blkno)];
@@ -384,6 +394,7 @@ bool cfs_block_committed(const struct cfs *fs, uint64_t blkno)
 	return blkno < fs->bm_words * 64 && ((fs->bm_commit[blkno / 64] >> (blkno % 64)) & 1);
 }
 
+/* True when the working space map holds blkno. */
 bool cfs_block_in_use(const struct cfs *fs, uint64_t blkno)
 {
 	return (fs->bm_work[blkno / 64] >> (blkno % 64)) & 1;

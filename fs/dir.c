@@ -53,6 +53,7 @@ struct dir {
 	uint8_t hash_key[32];
 };
 
+/* Open directory ino for one operation, for reading or writing. */
 static int dir_open(struct cfs *fs, uint64_t ino, bool write, struct dir *d)
 {
 	int rc;
@@ -71,6 +72,7 @@ static int dir_open(struct cfs *fs, uint64_t ino, bool write, struct dir *d)
 	return cx_kdf(d->hash_key, d->ip->key, "cryptofs directory names", 0);
 }
 
+/* The keyed 64-bit hash that places a name in the table. */
 static uint64_t name_hash(const struct dir *d, const char *name, size_t len)
 {
 	uint8_t out[16];
@@ -84,6 +86,7 @@ static uint64_t name_hash(const struct dir *d, const char *name, size_t len)
 	return h;
 }
 
+/* A directory whose structure is impossible: -EIO, naming its root block. */
 static int dir_corrupt(struct cfs *fs, const struct dir *d)
 {
 	cfs_set_error(fs, d->o.root->blkno, d->o.id);
@@ -107,6 +110,7 @@ static int header_read(struct cfs *fs, struct dir *d, struct dir_header *out)
 	return 0;
 }
 
+/* The bucket slot s points to (inline or in a slot block), checked. */
 static int slot_get(struct cfs *fs, struct dir *d, const struct dir_header *h, uint64_t s,
 		    uint32_t *bucket)
 {
@@ -128,6 +132,7 @@ static int slot_get(struct cfs *fs, struct dir *d, const struct dir_header *h, u
 	return 0;
 }
 
+/* Store slot s in the slot blocks (global depth above 9). */
 static int slot_set_ext(struct cfs *fs, struct dir *d, uint64_t s, uint32_t bucket)
 {
 	uint8_t *p;
@@ -139,6 +144,7 @@ static int slot_set_ext(struct cfs *fs, struct dir *d, uint64_t s, uint32_t buck
 	return 0;
 }
 
+/* Store slot s wherever the current global depth keeps slots. */
 static int slot_set(struct cfs *fs, struct dir *d, struct dir_header *h, uint64_t s,
 		    uint32_t bucket)
 {
@@ -165,6 +171,7 @@ static bool bucket_valid(const struct bucket *b)
 	return off == b->used;
 }
 
+/* Unpack the entry at e (bucket_valid checked its bounds). */
 static void entry_decode(const uint8_t *e, uint64_t *hash, struct cfs_dirent *out)
 {
 	memcpy(hash, e, 8);
@@ -199,6 +206,7 @@ static int bucket_of(struct cfs *fs, struct dir *d, const struct dir_header *h, 
 	return slot_get(fs, d, h, hash & ((1ull << h->depth) - 1), bucket);
 }
 
+/* Give a new directory inode its header and first, empty bucket. */
 int cfs_dir_init(struct cfs *fs, uint64_t ino)
 {
 	struct cfs_inode *ip;
@@ -221,6 +229,7 @@ int cfs_dir_init(struct cfs *fs, uint64_t ino)
 	return 0;
 }
 
+/* The inode a name refers to in directory ino, or -ENOENT. */
 int cfs_dir_lookup(struct cfs *fs, uint64_t ino, const char *name, size_t len, uint64_t *out)
 {
 	struct dir_header h;
@@ -354,6 +363,7 @@ static int bucket_split(struct cfs *fs, struct dir *d, struct dir_header *h, str
 	return 0;
 }
 
+/* Add a name that is not present yet, splitting full buckets. */
 int cfs_dir_insert(struct cfs *fs, uint64_t ino, const char *name, size_t len, uint64_t child,
 		   uint8_t type)
 {
@@ -393,6 +403,7 @@ int cfs_dir_insert(struct cfs *fs, uint64_t ino, const char *name, size_t len, u
 	return 0;
 }
 
+/* Remove a name, compacting its bucket. */
 int cfs_dir_remove(struct cfs *fs, uint64_t ino, const char *name, size_t len)
 {
 	struct dir_header *h;
@@ -463,6 +474,8 @@ int cfs_dir_is_empty(struct cfs *fs, uint64_t ino)
 	return h.entries == 0;
 }
 
+/* Call fn for every entry from cookie on, in bucket order; a copy of
+ * each bucket is taken first, so fn may use the file system. */
 int cfs_dir_iterate(struct cfs *fs, uint64_t ino, uint64_t cookie, cfs_dir_visit fn, void *ctx)
 {
 	struct dir_header h;

@@ -22,6 +22,7 @@ struct fsck {
 	const char *what;           /* label for blocks outside the namespace */
 };
 
+/* Set bit n and say whether it was already set. */
 static bool test_and_set(uint64_t *map, uint64_t n)
 {
 	bool was = (map[n / 64] >> (n % 64)) & 1;
@@ -30,6 +31,7 @@ static bool test_and_set(uint64_t *map, uint64_t n)
 	return was;
 }
 
+/* Count and report one problem. */
 static void problem(struct fsck *f, const char *path, uint64_t blkno, const char *what)
 {
 	f->problems++;
@@ -72,6 +74,7 @@ static int visit_block(void *vctx, uint64_t blkno, int level, uint64_t index, in
 	return 0;
 }
 
+/* Report a directory-structure problem under the current path. */
 static void dir_problem(void *vctx, const char *what)
 {
 	struct fsck *f = vctx;
@@ -85,6 +88,7 @@ static int check_inode(struct fsck *f, uint64_t ino, uint64_t parent, uint8_t ty
 
 struct dir_walk { struct fsck *f; uint64_t ino; int depth; uint32_t subdirs; size_t base; int rc; };
 
+/* Extend the path by one entry and check the inode it names. */
 static int dir_child(void *vctx, const struct cfs_dirent *e, uint64_t next)
 {
 	struct dir_walk *w = vctx;
@@ -241,6 +245,7 @@ static void check_space_map(struct fsck *f)
 	}
 }
 
+/* Check the mounted volume (see cfs.h); returns the number of problems. */
 int cfs_fsck(struct cfs *fs, cfs_fsck_report report, void *ctx, struct cfs_fsck_stats *st)
 {
 	struct cfs_fsck_stats local;

@@ -17,6 +17,7 @@ void cfs_obj_of(struct cfs_obj *o, uint64_t ino, struct cfs_inode *ip)
 	o->key = ip->key;
 }
 
+/* The inode table as an object. */
 static void itable_obj(struct cfs *fs, struct cfs_obj *o)
 {
 	cfs_obj_of(o, CFS_OBJ_ITABLE, &fs->pl.itable);

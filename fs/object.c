@@ -14,11 +14,13 @@ uint64_t cfs_obj_capacity(int height)
 	return 1ull << (CFS_FANOUT_SHIFT * height);
 }
 
+/* The index of the node at this level that covers leaf index. */
 static uint64_t at_level(uint64_t index, int level)
 {
 	return index >> (CFS_FANOUT_SHIFT * level);
 }
 
+/* A pointer block's contents as its 64 pointers. */
 static struct cfs_ptr *ptrs(uint8_t *data)
 {
 	return (struct cfs_ptr *)(void *)data;
@@ -207,6 +209,8 @@ static int node_reaches(struct cfs *fs, const struct cfs_obj *o, int level, uint
 	return 0;
 }
 
+/* Free the leaves at or past keep below the node *p, copying on write
+ * only the nodes that change. */
 static int trunc_node(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t nidx,
 		      struct cfs_ptr *p, uint64_t keep)
 {
@@ -281,6 +285,7 @@ static int flush_node(struct cfs *fs, const struct cfs_obj *o, int level, uint64
 	return cfs_seal_block(fs, o, level, nidx, b->data, p);
 }
 
+/* Seal and write every dirty block of an object (commit step 2). */
 int cfs_obj_flush(struct cfs *fs, struct cfs_obj *o)
 {
 	if (*o->height > CFS_MAX_HEIGHT)
@@ -288,6 +293,7 @@ int cfs_obj_flush(struct cfs *fs, struct cfs_obj *o)
 	return flush_node(fs, o, *o->height, 0, o->root);
 }
 
+/* Visit the block *p and, for pointer blocks, everything below it. */
 static int walk_node(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t nidx,
 		     const struct cfs_ptr *p, cfs_block_visit fn, void *ctx)
 {

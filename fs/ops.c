@@ -7,11 +7,13 @@
 #include <string.h>
 #include "fs/cfs_internal.h"
 
+/* The directory-entry type of a mode (its S_IFMT bits >> 12). */
 static uint8_t dtype_of(uint32_t mode)
 {
 	return (uint8_t)((mode & CFS_S_IFMT) >> 12);
 }
 
+/* True for directory inodes. */
 static bool is_dir(const struct cfs_inode *ip)
 {
 	return (ip->mode & CFS_S_IFMT) == CFS_S_IFDIR;
@@ -38,6 +40,7 @@ static size_t bounded_len(const char *s, size_t max)
 	return n;
 }
 
+/* Paths are absolute and shorter than CFS_PATH_MAX. */
 static int check_path(const char *path)
 {
 	if (!path || path[0] != '/')
@@ -79,6 +82,7 @@ static int walk(struct cfs *fs, const char *path, size_t n, uint64_t *ino)
 	return 0;
 }
 
+/* The inode a whole path names, and a copy of it. */
 static int resolve(struct cfs *fs, const char *path, uint64_t *ino, struct cfs_inode *in)
 {
 	int rc = check_path(path);
@@ -126,6 +130,7 @@ static int resolve_parent(struct cfs *fs, const char *path, uint64_t *dir, const
 	return rc;
 }
 
+/* The caller-visible attributes of an inode. */
 static void fill_stat(uint64_t ino, const struct cfs_inode *in, struct cfs_stat *st)
 {
 	st->ino = ino;
@@ -143,6 +148,7 @@ static int64_t handle_of(uint64_t ino, const struct cfs_inode *in)
 	return (int64_t)(((uint64_t)in->igen << 32) | ino);
 }
 
+/* The inode behind a handle; -EBADF once it was freed or reused. */
 static int handle_inode(struct cfs *fs, int64_t fh, uint64_t *ino, struct cfs_inode *in)
 {
 	int rc;
@@ -160,6 +166,7 @@ static int handle_inode(struct cfs *fs, int64_t fh, uint64_t *ino, struct cfs_in
 	return 0;
 }
 
+/* Mutations are refused after a failed commit. */
 static int writable(struct cfs *fs)
 {
 	return fs->broken ? -EIO : 0;
@@ -191,6 +198,7 @@ static int create_in(struct cfs *fs, uint64_t dir, const char *name, size_t len,
 	return rc;
 }
 
+/* Open (and with CFS_O_CREAT create) a regular file; see cfs.h. */
 int64_t cfs_open(struct cfs *fs, const char *path, int flags, uint32_t mode)
 {
 	struct cfs_inode in;
@@ -237,6 +245,7 @@ int64_t cfs_open(struct cfs *fs, const char *path, int flags, uint32_t mode)
 	return rc < 0 ? rc : handle_of(ino, &in);
 }
 
+/* Read up to len bytes at off; holes read as zeros. */
 int64_t cfs_read(struct cfs *fs, int64_t fh, void *buf, size_t len, uint64_t off)
 {
 	struct cfs_inode in;
@@ -257,6 +266,7 @@ int64_t cfs_read(struct cfs *fs, int64_t fh, void *buf, size_t len, uint64_t off
 	return rc < 0 ? rc : (int64_t)len;
 }
 
+/* Write len bytes at off, extending the file. */
 int64_t cfs_write(struct cfs *fs, int64_t fh, const void *buf, size_t len, uint64_t off)
 {
 	struct cfs_inode in;
@@ -275,6 +285,7 @@ int64_t cfs_write(struct cfs *fs, int64_t fh, const void *buf, size_t len, uint6
 	return rc < 0 ? rc : (int64_t)len;
 }
 
+/* Set the size of an open regular file. */
 int cfs_ftruncate(struct cfs *fs, int64_t fh, uint64_t size)
 {
 	struct cfs_inode in;
@@ -290,6 +301,7 @@ int cfs_ftruncate(struct cfs *fs, int64_t fh, uint64_t size)
 	return cfs_op_end(fs, cfs_file_truncate(fs, ino, size));
 }
 
+/* Set the size of a regular file named by path. */
 int cfs_truncate(struct cfs *fs, const char *path, uint64_t size)
 {
 	struct cfs_inode in;
@@ -303,6 +315,7 @@ int cfs_truncate(struct cfs *fs, const char *path, uint64_t size)
 	return cfs_ftruncate(fs, handle_of(ino, &in), size);
 }
 
+/* Attributes of an open file. */
 int cfs_fstat(struct cfs *fs, int64_t fh, struct cfs_stat *st)
 {
 	struct cfs_inode in;
@@ -314,6 +327,7 @@ int cfs_fstat(struct cfs *fs, int64_t fh, struct cfs_stat *st)
 	return rc;
 }
 
+/* Commit everything (the whole volume is one transaction). */
 int cfs_fsync(struct cfs *fs, int64_t fh)
 {
 	struct cfs_inode in;
@@ -323,6 +337,7 @@ int cfs_fsync(struct cfs *fs, int64_t fh)
 	return rc < 0 ? rc : cfs_sync(fs);
 }
 
+/* Handles hold no state; closing only checks the handle. */
 int cfs_close(struct cfs *fs, int64_t fh)
 {
 	struct cfs_inode in;
@@ -331,6 +346,7 @@ int cfs_close(struct cfs *fs, int64_t fh)
 	return handle_inode(fs, fh, &ino, &in);
 }
 
+/* Attributes of a path, without following a final symlink. */
 int cfs_stat(struct cfs *fs, const char *path, struct cfs_stat *st)
 {
 	struct cfs_inode in;
@@ -363,16 +379,19 @@ static int modify(struct cfs *fs, const char *path, uint32_t mode, uint64_t mtim
 	return cfs_op_end(fs, 0);
 }
 
+/* Change permission bits. */
 int cfs_chmod(struct cfs *fs, const char *path, uint32_t mode)
 {
 	return modify(fs, path, mode, 0, true);
 }
 
+/* Set the modification time (utimens). */
 int cfs_set_mtime(struct cfs *fs, const char *path, uint64_t mtime_ns)
 {
 	return modify(fs, path, 0, mtime_ns, false);
 }
 
+/* Make a directory. */
 int cfs_mkdir(struct cfs *fs, const char *path, uint32_t mode)
 {
 	uint64_t dir, ino;
@@ -413,6 +432,8 @@ static int remove_entry(struct cfs *fs, uint64_t dir, const char *name, size_t l
 	return rc;
 }
 
+/* unlink and rmdir: checks first, then one removal that may use the
+ * freeing reserve. */
 static int remove_path(struct cfs *fs, const char *path, bool want_dir)
 {
 	struct cfs_inode in;
@@ -449,11 +470,13 @@ static int remove_path(struct cfs *fs, const char *path, bool want_dir)
 	return cfs_op_end(fs, rc);
 }
 
+/* Remove an empty directory. */
 int cfs_rmdir(struct cfs *fs, const char *path)
 {
 	return remove_path(fs, path, true);
 }
 
+/* Remove a file or symlink; its key goes with the next cfs_sync. */
 int cfs_unlink(struct cfs *fs, const char *path)
 {
 	return remove_path(fs, path, false);
@@ -511,6 +534,8 @@ static int rename_apply(struct cfs *fs, uint64_t fdir, const char *fname, size_t
 	return rc;
 }
 
+/* Rename, atomically replacing a compatible target (all checks happen
+ * before the first change, and the change commits as a whole). */
 int cfs_rename(struct cfs *fs, const char *from, const char *to)
 {
 	struct cfs_inode src, dst = { 0 };
@@ -558,6 +583,7 @@ int cfs_rename(struct cfs *fs, const char *from, const char *to)
 					   replace, old, &dst));
 }
 
+/* Make a symlink whose target is stored as its data. */
 int cfs_symlink(struct cfs *fs, const char *target, const char *path)
 {
 	uint64_t dir, ino;
@@ -585,6 +611,7 @@ int cfs_symlink(struct cfs *fs, const char *target, const char *path)
 	return cfs_op_end(fs, rc);
 }
 
+/* Copy a symlink's target (not NUL-terminated), returning its length. */
 int64_t cfs_readlink(struct cfs *fs, const char *path, char *buf, size_t size)
 {
 	struct cfs_inode in;
@@ -605,6 +632,7 @@ int64_t cfs_readlink(struct cfs *fs, const char *path, char *buf, size_t size)
 
 struct readdir_ctx { cfs_filldir fn; void *ctx; };
 
+/* Adapt a directory entry to the caller's filldir callback. */
 static int readdir_visit(void *vctx, const struct cfs_dirent *e, uint64_t next)
 {
 	struct readdir_ctx *rc = vctx;
@@ -613,6 +641,7 @@ static int readdir_visit(void *vctx, const struct cfs_dirent *e, uint64_t next)
 	return rc->fn(rc->ctx, e->name, e->namelen, &st, next);
 }
 
+/* List a directory from cookie on; see cfs.h. */
 int cfs_readdir(struct cfs *fs, const char *path, uint64_t cookie, cfs_filldir fn, void *ctx)
 {
 	struct readdir_ctx rc = { fn, ctx };
@@ -627,6 +656,7 @@ int cfs_readdir(struct cfs *fs, const char *path, uint64_t cookie, cfs_filldir f
 	return cfs_dir_iterate(fs, ino, cookie, readdir_visit, &rc);
 }
 
+/* Test hook: copy a file's key (to check that it is destroyed). */
 int cfs_debug_file_key(struct cfs *fs, const char *path, uint8_t key[CFS_KEY_BYTES])
 {
 	struct cfs_inode in;

@@ -16,6 +16,7 @@ struct wrap_ad {
 	uint8_t salt[16];
 };
 
+/* The associated data of the master-key wrapping for this slot. */
 static void wrap_ad_of(const struct cfs_sb *sb, struct wrap_ad *ad)
 {
 	memset(ad, 0, sizeof *ad);
@@ -68,6 +69,8 @@ static int wrap_master(struct cfs *fs, struct cfs_sb *sb, const struct cfs_key *
 	return 0;
 }
 
+/* Open the wrapped master key with a passphrase or key file;
+ * -EACCES when it is the wrong one. */
 static int unwrap_master(const struct cfs_sb *sb, const struct cfs_key *key, uint8_t master[32])
 {
 	struct wrap_ad ad;
@@ -83,6 +86,7 @@ static int unwrap_master(const struct cfs_sb *sb, const struct cfs_key *key, uin
 	return rc < 0 ? -EACCES : 0;
 }
 
+/* The unkeyed checksum that detects torn superblock writes. */
 static void sb_checksum(const struct cfs_sb *sb, uint8_t out[32])
 {
 	cx_hash(out, 32, sb, offsetof(struct cfs_sb, checksum));
@@ -106,6 +110,7 @@ static bool sb_header_ok(const struct cfs_sb *sb, uint64_t dev_blocks)
 #endif
 }
 
+/* Authenticate and decrypt a slot's payload and check its ranges. */
 static int payload_open(const struct cfs *fs, const struct cfs_sb *sb, struct cfs_sb_payload *pl)
 {
 #ifdef FUZZING
@@ -123,6 +128,7 @@ static int payload_open(const struct cfs *fs, const struct cfs_sb *sb, struct cf
 	return 0;
 }
 
+/* Seal the working payload into a slot with a fresh nonce. */
 static void payload_seal(struct cfs *fs, struct cfs_sb *sb)
 {
 	cfs_rand(fs, sb->payload_nonce, sizeof sb->payload_nonce);
@@ -135,6 +141,8 @@ static void payload_seal(struct cfs *fs, struct cfs_sb *sb)
 	sb_checksum(sb, sb->checksum);
 }
 
+/* Blocks a commit may need for the space map, kept back from
+ * ordinary allocation so a commit never runs out of space. */
 static uint64_t commit_reserve(const struct cfs *fs)
 {
 	/* every space-map block and its pointer path may move once */
@@ -237,6 +245,7 @@ int cfs_commit(struct cfs *fs)
 	return 0;
 }
 
+/* True when both superblock slots name the current tree. */
 static bool slots_current(const struct cfs *fs)
 {
 	return fs->slot_version[0] == fs->tree_version && fs->slot_version[1] == fs->tree_version;
@@ -301,6 +310,7 @@ static int fs_create(struct cfs **out, const struct cfs_config *cfg, uint64_t nb
 	return 0;
 }
 
+/* Free a volume's memory, wiping keys and cached plain text. */
 static void fs_destroy(struct cfs *fs)
 {
 	if (!fs)
@@ -331,6 +341,7 @@ static void reserve_fixed(struct cfs *fs)
 	fs->avail = fs->sb.nblocks - fs->used_blocks;
 }
 
+/* The root directory of a new volume. */
 static int format_root(struct cfs *fs)
 {
 	struct cfs_inode *ip;
@@ -350,6 +361,8 @@ static int format_root(struct cfs *fs)
 	return cfs_dir_init(fs, CFS_ROOT_INO);
 }
 
+/* Make a new volume: fresh master key, root directory, and both
+ * superblock slots written (generations 1 and 2). */
 int cfs_format(const struct cfs_config *cfg, const struct cfs_format_opts *opts,
 	       uint8_t master_out[CFS_KEY_BYTES])
 {
@@ -442,6 +455,8 @@ static int obtain_master(struct cfs *fs, const struct cfs_sb *sbs, const int *or
 	return rc;
 }
 
+/* Mount: pick the newest authentic slot, get the master key, load the
+ * space map. */
 int cfs_mount(struct cfs **out, const struct cfs_config *cfg, const struct cfs_key *key)
 {
 	struct cfs_sb *sbs = NULL;
@@ -537,6 +552,8 @@ fail:
 	return rc;
 }
 
+/* Commit what is pending (and make both slots current if this mount
+ * wrote anything), then free the volume. */
 int cfs_unmount(struct cfs *fs)
 {
 	int rc = 0;
@@ -552,6 +569,7 @@ int cfs_unmount(struct cfs *fs)
 	return rc;
 }
 
+/* passwd: wrap the same master key under a new KEK in both slots. */
 int cfs_rekey(struct cfs *fs, const struct cfs_key *key, uint32_t ops, uint32_t mem_kib)
 {
 	struct cfs_sb sb = fs->sb;
@@ -578,6 +596,7 @@ int cfs_rekey(struct cfs *fs, const struct cfs_key *key, uint32_t ops, uint32_t 
 	return rc;
 }
 
+/* Sizes and counts; free blocks exclude the reserves. */
 int cfs_statfs(struct cfs *fs, struct cfs_statfs *st)
 {
 	st->block_size = CFS_BLOCK_SIZE;

@@ -45,12 +45,14 @@ struct options {
 
 struct image { int fd; uint64_t nblocks; };
 
+/* One line about bad usage, exit status 2. */
 static int usage(const char *msg)
 {
 	fprintf(stderr, "cryptofs: %s (cryptofs --help shows the usage)\n", msg);
 	return EXIT_USAGE;
 }
 
+/* Map a core error to the documented exit status. */
 int tool_exit_status(int err)
 {
 	switch (-err) {
@@ -60,6 +62,7 @@ int tool_exit_status(int err)
 	}
 }
 
+/* Print one clear line for a failure and return its exit status. */
 int tool_fail(struct cfs *fs, const char *what, int err)
 {
 	uint64_t blk = 0, ino = 0;
@@ -95,6 +98,7 @@ static int img_read(void *ctx, uint64_t blkno, void *buf)
 	       CFS_BLOCK_SIZE ? 0 : -EIO;
 }
 
+/* Write one block of the image file. */
 static int img_write(void *ctx, uint64_t blkno, const void *buf)
 {
 	struct image *im = ctx;
@@ -105,6 +109,7 @@ static int img_write(void *ctx, uint64_t blkno, const void *buf)
 	       CFS_BLOCK_SIZE ? 0 : -EIO;
 }
 
+/* Make the image file's completed writes durable. */
 static int img_flush(void *ctx)
 {
 	struct image *im = ctx;
@@ -112,18 +117,21 @@ static int img_flush(void *ctx)
 	return fdatasync(im->fd) == 0 ? 0 : -EIO;
 }
 
+/* The core allocates through these (it never calls malloc itself). */
 static void *host_alloc(void *ctx, size_t size)
 {
 	(void)ctx;
 	return malloc(size);
 }
 
+/* Release memory the core allocated. */
 static void host_free(void *ctx, void *p)
 {
 	(void)ctx;
 	free(p);
 }
 
+/* Wall-clock time for inode timestamps. */
 static uint64_t host_now(void *ctx)
 {
 	struct timespec ts;
@@ -133,6 +141,7 @@ static uint64_t host_now(void *ctx)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The core's environment over an image file. */
 static void image_config(struct image *im, struct cfs_config *cfg, const struct options *o)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -148,6 +157,7 @@ static void image_config(struct image *im, struct cfs_config *cfg, const struct 
 	cfg->min_generation = o->min_generation;
 }
 
+/* Open an image file (or block device) and size it in blocks. */
 static int image_open(struct image *im, const char *path, int flags)
 {
 	struct stat st;
@@ -196,6 +206,7 @@ fail:
 	return -1;
 }
 
+/* The first 4 KiB of a key file are the key material. */
 static int read_key_file(const char *path, uint8_t **out, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -215,6 +226,7 @@ static int read_key_file(const char *path, uint8_t **out, size_t *len)
 	return 0;
 }
 
+/* Value of one hex digit, -1 for anything else. */
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -244,6 +256,7 @@ static int decode_recovery(const char *s, uint8_t out[32])
 	return n == 64 && *s == 0 ? 0 : -1;
 }
 
+/* Print the master key once, in groups a person can copy. */
 static void print_recovery(const uint8_t key[32])
 {
 	printf("Recovery key (shown once; write it down, it opens the volume without the "
@@ -255,6 +268,8 @@ static void print_recovery(const uint8_t key[32])
 /* Storage for one key from the command line, environment or terminal. */
 struct secret { struct cfs_key key; uint8_t *file; char pass[1024]; uint8_t master[32]; };
 
+/* The key to open (or, for_new, to set) from the options, the
+ * environment or the terminal. */
 static int get_key(const struct options *o, struct secret *s, bool for_new, bool confirm)
 {
 	const char *keyfile = for_new ? o->new_key_file : o->key_file;
@@ -297,6 +312,7 @@ static int get_key(const struct options *o, struct secret *s, bool for_new, bool
 	return 0;
 }
 
+/* Forget a key and wipe its copies. */
 static void drop_key(struct secret *s)
 {
 	free(s->file);
@@ -327,6 +343,7 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* mkfs: size the image file, format it, print the recovery key. */
 static int cmd_mkfs(const struct options *o)
 {
 	struct cfs_format_opts fo = { 0 };
@@ -402,6 +419,7 @@ static int open_volume(const struct options *o, struct image *im, struct cfs **f
 	return rc < 0 ? tool_fail(NULL, o->image, rc) : 0;
 }
 
+/* Unmount (committing) and combine its result with the command's. */
 static int close_volume(struct cfs *fs, const char *image, int status)
 {
 	int rc = cfs_unmount(fs);
@@ -422,6 +440,7 @@ static const char *type_name(uint32_t mode)
 
 struct listing { char **names; size_t n, cap; };
 
+/* readdir callback: gather names to sort them. */
 static int collect(void *ctx, const char *name, size_t len, const struct cfs_stat *st,
 		   uint64_t next)
 {
@@ -436,11 +455,13 @@ static int collect(void *ctx, const char *name, size_t len, const struct cfs_sta
 	return 0;
 }
 
+/* qsort order of names. */
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* One ls line: type, mode, size, name (and a symlink's target). */
 static void print_entry(struct cfs *fs, const char *path, const char *name)
 {
 	struct cfs_stat st;
@@ -464,6 +485,7 @@ static void print_entry(struct cfs *fs, const char *path, const char *name)
 	printf("\n");
 }
 
+/* ls: a directory's entries sorted by name, or one entry. */
 static int cmd_ls(struct cfs *fs, const struct options *o)
 {
 	const char *dir = o->nargs > 0 ? o->args[0] : "/";
@@ -493,6 +515,7 @@ static int cmd_ls(struct cfs *fs, const struct options *o)
 	return 0;
 }
 
+/* put: copy into a temporary name, rename it over PATH, commit. */
 static int cmd_put(struct cfs *fs, const struct options *o)
 {
 	const char *local = o->args[0], *path = o->args[1];
@@ -541,6 +564,7 @@ static int cmd_put(struct cfs *fs, const struct options *o)
 	return rc;
 }
 
+/* get: copy a file out to a local file or stdout. */
 static int cmd_get(struct cfs *fs, const struct options *o)
 {
 	const char *path = o->args[0], *local = o->args[1];
@@ -575,6 +599,7 @@ static int cmd_get(struct cfs *fs, const struct options *o)
 	return n < 0 ? tool_fail(fs, path, (int)n) : 0;
 }
 
+/* stat: attributes as "key: value" lines. */
 static int cmd_stat(struct cfs *fs, const struct options *o)
 {
 	const char *path = o->args[0];
@@ -591,12 +616,14 @@ static int cmd_stat(struct cfs *fs, const struct options *o)
 	return 0;
 }
 
+/* fsck report line: PATH: block N: problem. */
 static void fsck_print(void *ctx, const char *path, uint64_t blkno, const char *what)
 {
 	(void)ctx;
 	printf("%s: block %llu: %s\n", path, (unsigned long long)blkno, what);
 }
 
+/* fsck: exit 4 when anything is damaged, else a summary line. */
 static int cmd_fsck(struct cfs *fs, const struct options *o)
 {
 	struct cfs_fsck_stats st;
@@ -618,6 +645,7 @@ static int cmd_fsck(struct cfs *fs, const struct options *o)
 	return 0;
 }
 
+/* passwd: rewrap the master key under a new passphrase or key file. */
 static int cmd_passwd(struct cfs *fs, const struct options *o)
 {
 	struct secret s;
@@ -630,6 +658,7 @@ static int cmd_passwd(struct cfs *fs, const struct options *o)
 	return rc < 0 ? tool_fail(fs, o->image, rc) : 0;
 }
 
+/* mkdir and rm (rm also removes an empty directory). */
 static int cmd_simple(struct cfs *fs, const struct options *o)
 {
 	const char *path = o->args[0];
@@ -661,6 +690,7 @@ static const struct command commands[] = {
 	{ "mount", 1, true, NULL },
 };
 
+/* A decimal option value. */
 static int parse_number(const char *s, uint64_t *out)
 {
 	char *end;
@@ -670,6 +700,7 @@ static int parse_number(const char *s, uint64_t *out)
 	return *s && !*end && errno == 0 ? 0 : -1;
 }
 
+/* Split the command line into command, image, paths and options. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	memset(o, 0, sizeof *o);
@@ -728,6 +759,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* Dispatch one command; see the usage text and docs/CRYPTOFS.md. */
 int main(int argc, char **argv)
 {
 	struct options o;

@@ -11,11 +11,13 @@
 #include <unistd.h>
 #include "fs/tool/tool.h"
 
+/* The volume this FUSE session serves. */
 static struct cfs *volume(void)
 {
 	return fuse_get_context()->private_data;
 }
 
+/* A core stat as struct stat, owned by the mounting user. */
 static void to_stat(const struct cfs_stat *cs, struct stat *st)
 {
 	memset(st, 0, sizeof *st);
@@ -42,6 +44,7 @@ static int report(const char *path, int rc)
 	return rc;
 }
 
+/* FUSE getattr: by handle when open, else by path. */
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct cfs_stat cs;
@@ -54,6 +57,7 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 
 struct fill { void *buf; fuse_fill_dir_t filler; };
 
+/* Pass one directory entry to FUSE with its resume cookie. */
 static int fill_one(void *ctx, const char *name, size_t len, const struct cfs_stat *cs,
 		    uint64_t next)
 {
@@ -69,6 +73,7 @@ static int fill_one(void *ctx, const char *name, size_t len, const struct cfs_st
 	return f->filler(f->buf, n, &st, (off_t)next, 0);
 }
 
+/* FUSE readdir: ".", ".." then the entries, resumable by offset. */
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
@@ -83,6 +88,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	return report(path, cfs_readdir(volume(), path, off == 2 ? 0 : (uint64_t)off, fill_one, &f));
 }
 
+/* FUSE open: the core handle goes into fi->fh. */
 static int op_open(const char *path, struct fuse_file_info *fi)
 {
 	int flags = (fi->flags & O_TRUNC) ? CFS_O_TRUNC : 0;
@@ -94,6 +100,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* FUSE create: create and open a regular file. */
 static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	int flags = CFS_O_CREAT | ((fi->flags & O_EXCL) ? CFS_O_EXCL : 0) |
@@ -106,6 +113,7 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* FUSE read. */
 static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	int64_t n = cfs_read(volume(), (int64_t)fi->fh, buf, size, (uint64_t)off);
@@ -113,6 +121,7 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 	return n < 0 ? report(path, (int)n) : (int)n;
 }
 
+/* FUSE write. */
 static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -121,6 +130,7 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	return n < 0 ? report(path, (int)n) : (int)n;
 }
 
+/* FUSE truncate, by handle when open. */
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	if (fi)
@@ -128,12 +138,14 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	return report(path, cfs_truncate(volume(), path, (uint64_t)size));
 }
 
+/* FUSE fsync: commit. */
 static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	(void)datasync;
 	return report(path, cfs_fsync(volume(), (int64_t)fi->fh));
 }
 
+/* FUSE release (last close): commit, close-to-open durability. */
 static int op_release(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
@@ -141,21 +153,25 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	return cfs_sync(volume());
 }
 
+/* FUSE mkdir. */
 static int op_mkdir(const char *path, mode_t mode)
 {
 	return report(path, cfs_mkdir(volume(), path, mode));
 }
 
+/* FUSE rmdir. */
 static int op_rmdir(const char *path)
 {
 	return report(path, cfs_rmdir(volume(), path));
 }
 
+/* FUSE unlink. */
 static int op_unlink(const char *path)
 {
 	return report(path, cfs_unlink(volume(), path));
 }
 
+/* FUSE rename; RENAME_NOREPLACE is honoured, RENAME_EXCHANGE refused. */
 static int op_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct cfs_stat st;
@@ -167,11 +183,13 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 	return report(from, cfs_rename(volume(), from, to));
 }
 
+/* FUSE symlink. */
 static int op_symlink(const char *target, const char *path)
 {
 	return report(path, cfs_symlink(volume(), target, path));
 }
 
+/* FUSE readlink: NUL-terminated, truncated to the buffer. */
 static int op_readlink(const char *path, char *buf, size_t size)
 {
 	int64_t n;
@@ -185,12 +203,14 @@ static int op_readlink(const char *path, char *buf, size_t size)
 	return 0;
 }
 
+/* FUSE chmod. */
 static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	(void)fi;
 	return report(path, cfs_chmod(volume(), path, mode));
 }
 
+/* Owners are not stored: only no-op changes succeed. */
 static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
 	(void)path; (void)fi;
@@ -198,6 +218,7 @@ static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_inf
 	       ? 0 : -EPERM;
 }
 
+/* FUSE utimens: sets mtime (atime is not kept). */
 static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
 	struct timespec now;
@@ -214,6 +235,7 @@ static int op_utimens(const char *path, const struct timespec tv[2], struct fuse
 	return report(path, cfs_set_mtime(volume(), path, ns));
 }
 
+/* FUSE statfs. */
 static int op_statfs(const char *path, struct statvfs *sv)
 {
 	struct cfs_statfs sf;
@@ -229,6 +251,7 @@ static int op_statfs(const char *path, struct statvfs *sv)
 	return 0;
 }
 
+/* Use the core's inode numbers. */
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	(void)conn;
@@ -236,6 +259,7 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return fuse_get_context()->private_data;
 }
 
+/* Unmount: commit and free the volume. */
 static void op_destroy(void *data)
 {
 	int rc = cfs_unmount(data);
@@ -253,6 +277,7 @@ static const struct fuse_operations ops = {
 	.destroy = op_destroy,
 };
 
+/* Run FUSE single-threaded on dir with the caller's extra options. */
 int tool_fuse_main(struct cfs *fs, const char *dir, int argc, char **argv)
 {
 	char *args[64];
