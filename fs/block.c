@@ -353,6 +353,14 @@ void cfs_cache_make_dirty(struct cfs *fs, struct cfs_cblock *b, uint64_t newblk)
 	list_push_front(&fs->dirty_list, b);
 }
 
+/* A dirty block reached through a pointer must belong to that pointer's
+ * object and level; anything else is a corrupt pointer (which, followed,
+ * could free or overwrite a block that another part of the tree holds). */
+bool cfs_dirty_owned(const struct cfs_cblock *b, const struct cfs_obj *o, int level)
+{
+	return b->owner == o->id && b->level == level;
+}
+
 /* Forget a freed address so a later reuse never sees stale plain text. */
 void cfs_cache_drop(struct cfs *fs, uint64_t blkno)
 {

@@ -106,6 +106,8 @@ struct cfs_cblock {
 	struct cfs_cblock *hnext;
 	struct cfs_cblock *prev, *next;     /* clean LRU list or dirty list */
 	bool dirty;
+	int level;                          /* where a dirty block sits: */
+	uint64_t owner;                     /* its object and level */
 	uint8_t *data;
 };
 
@@ -170,6 +172,7 @@ int cfs_cache_get(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t i
 int cfs_cache_new_dirty(struct cfs *fs, uint64_t blkno, struct cfs_cblock **out);
 void cfs_cache_make_dirty(struct cfs *fs, struct cfs_cblock *b, uint64_t newblk);
 void cfs_cache_drop(struct cfs *fs, uint64_t blkno);
+bool cfs_dirty_owned(const struct cfs_cblock *b, const struct cfs_obj *o, int level);
 void cfs_cache_all_clean(struct cfs *fs);
 void cfs_cache_trim(struct cfs *fs);
 int cfs_block_alloc(struct cfs *fs, uint64_t *blkno);

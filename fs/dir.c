@@ -20,6 +20,7 @@ enum {
 	DIR_SLOT_BASE = 1 << 22,
 	DIR_MAX_BUCKETS = DIR_SLOT_BASE - 1,
 	ENTRY_FIXED = 18,
+	COOKIE_HASH_BITS = 40,
 	BUCKET_SPACE = CFS_BLOCK_SIZE - 16,
 };
 
@@ -389,14 +390,25 @@ int cfs_dir_insert(struct cfs *fs, uint64_t ino, const char *name, size_t len, u
 		if (rc < 0)
 			return rc;
 	}
-	uint8_t *e = b->bytes + b->used;
+	uint32_t at = 0, sz = ENTRY_FIXED + (uint32_t)len;
 
+	for (uint32_t i = 0; i < b->count; i++) {   /* keep the bucket sorted by hash */
+		uint64_t eh;
+
+		memcpy(&eh, b->bytes + at, 8);
+		if (eh > hash)
+			break;
+		at += ENTRY_FIXED + b->bytes[at + 17];
+	}
+	uint8_t *e = b->bytes + at;
+
+	memmove(e + sz, e, b->used - at);
 	memcpy(e, &hash, 8);
 	memcpy(e + 8, &child, 8);
 	e[16] = type;
 	e[17] = (uint8_t)len;
 	memcpy(e + ENTRY_FIXED, name, len);
-	b->used += ENTRY_FIXED + (uint32_t)len;
+	b->used += sz;
 	b->count++;
 	h->entries++;
 	d.ip->mtime_ns = d.ip->ctime_ns = cfs_now(fs);
@@ -474,13 +486,22 @@ int cfs_dir_is_empty(struct cfs *fs, uint64_t ino)
 	return h.entries == 0;
 }
 
-/* Call fn for every entry from cookie on, in bucket order; a copy of
- * each bucket is taken first, so fn may use the file system. */
+/* Readdir cookies: bucket index in the high bits, then the top 40 bits of
+ * the next hash to return.  Buckets keep entries sorted by hash, so removing
+ * entries during a listing never makes it skip the others. */
+static uint64_t next_cookie(uint64_t bucket, uint64_t hash)
+{
+	return (bucket << COOKIE_HASH_BITS) + (hash >> (64 - COOKIE_HASH_BITS)) + 1;
+}
+
+/* Call fn for every entry from cookie on, in bucket and hash order; a copy
+ * of each bucket is taken first, so fn may use the file system. */
 int cfs_dir_iterate(struct cfs *fs, uint64_t ino, uint64_t cookie, cfs_dir_visit fn, void *ctx)
 {
 	struct dir_header h;
 	struct bucket b;
 	struct dir d;
+	uint64_t start = cookie >> COOKIE_HASH_BITS;
 	int rc = dir_open(fs, ino, false, &d);
 
 	if (rc < 0)
@@ -488,9 +509,10 @@ int cfs_dir_iterate(struct cfs *fs, uint64_t ino, uint64_t cookie, cfs_dir_visit
 	rc = header_read(fs, &d, &h);
 	if (rc < 0)
 		return rc;
-	for (uint64_t bi = cookie >> 16; bi < h.nbuckets; bi++) {
+	for (uint64_t bi = start; bi < h.nbuckets; bi++) {
+		uint64_t min = bi == start ? cookie & ((1ull << COOKIE_HASH_BITS) - 1) : 0;
 		const uint8_t *p;
-		uint32_t off = 0, first = bi == cookie >> 16 ? (uint32_t)(cookie & 0xffff) : 0;
+		uint32_t off = 0;
 
 		rc = cfs_obj_read(fs, &d.o, 1 + bi, &p);
 		if (rc < 0)
@@ -506,9 +528,9 @@ int cfs_dir_iterate(struct cfs *fs, uint64_t ino, uint64_t cookie, cfs_dir_visit
 
 			entry_decode(b.bytes + off, &eh, &e);
 			off += ENTRY_FIXED + e.namelen;
-			if (i < first)
+			if (eh >> (64 - COOKIE_HASH_BITS) < min)
 				continue;
-			rc = fn(ctx, &e, (bi << 16) | (i + 1));
+			rc = fn(ctx, &e, next_cookie(bi, eh));
 			if (rc)
 				return rc < 0 ? rc : 0;
 		}
@@ -550,6 +572,8 @@ int cfs_dir_check(struct cfs *fs, uint64_t ino, void (*bad)(void *ctx, const cha
 			problems++;
 			continue;
 		}
+		uint64_t prev = 0;
+
 		for (uint32_t i = 0; i < b.count; i++) {
 			struct cfs_dirent e;
 			uint64_t eh, s;
@@ -558,6 +582,11 @@ int cfs_dir_check(struct cfs *fs, uint64_t ino, void (*bad)(void *ctx, const cha
 			entry_decode(b.bytes + off, &eh, &e);
 			off += ENTRY_FIXED + e.namelen;
 			total++;
+			if (eh < prev) {
+				bad(ctx, "directory bucket not sorted by hash");
+				problems++;
+			}
+			prev = eh;
 			if (eh != name_hash(&d, e.name, e.namelen) || memchr(e.name, '/', e.namelen)) {
 				bad(ctx, "directory entry hash or name wrong");
 				problems++;

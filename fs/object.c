@@ -68,6 +68,10 @@ static int dirty_ptr(struct cfs *fs, const struct cfs_obj *o, int level, uint64_
 	if (old) {
 		b = cfs_cache_lookup(fs, old);
 		if (b && b->dirty) {
+			if (!cfs_dirty_owned(b, o, level)) {
+				cfs_set_error(fs, old, o->id);
+				return -EIO;
+			}
 			*data = b->data;
 			return 0;
 		}
@@ -96,6 +100,8 @@ static int dirty_ptr(struct cfs *fs, const struct cfs_obj *o, int level, uint64_
 	}
 	if (old)
 		cfs_block_free(fs, old);
+	b->owner = o->id;
+	b->level = level;
 	memset(p, 0, sizeof *p);
 	p->blkno = nb;
 	fs->dirty = true;
@@ -122,6 +128,8 @@ static int obj_grow(struct cfs *fs, struct cfs_obj *o, uint64_t index)
 				cfs_block_free(fs, nb);
 				return rc;
 			}
+			b->owner = o->id;
+			b->level = *o->height + 1;
 			ptrs(b->data)[0] = *o->root;
 			memset(o->root, 0, sizeof *o->root);
 			o->root->blkno = nb;
@@ -167,7 +175,8 @@ static int free_subtree(struct cfs *fs, const struct cfs_obj *o, int level, uint
 
 	if (p->blkno == 0)
 		return 0;
-	if ((!cached || !cached->dirty) && !cfs_block_committed(fs, p->blkno)) {
+	if ((!cached || !cached->dirty) ? !cfs_block_committed(fs, p->blkno)
+					: !cfs_dirty_owned(cached, o, level)) {
 		cfs_set_error(fs, p->blkno, o->id);
 		return -EIO;
 	}
@@ -261,6 +270,10 @@ static int flush_node(struct cfs *fs, const struct cfs_obj *o, int level, uint64
 
 	if (p->blkno == 0 || !b || !b->dirty)
 		return 0;
+	if (!cfs_dirty_owned(b, o, level)) {
+		cfs_set_error(fs, p->blkno, o->id);
+		return -EIO;
+	}
 	if (level > 0) {
 		for (int i = 0; i < CFS_FANOUT; i++) {
 			rc = flush_node(fs, o, level - 1, nidx * CFS_FANOUT + (uint64_t)i,

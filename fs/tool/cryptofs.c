@@ -184,26 +184,30 @@ static int prompt(const char *question, char *buf, size_t size)
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
 	ssize_t n = 0;
 	size_t len = 0;
+	int rc = -1;
 
 	if (fd < 0)
 		return -1;
-	if (write(fd, question, strlen(question)) < 0)
-		goto fail;
-	tcgetattr(fd, &old);
+	/* echo goes off before the question appears, so an answer typed as
+	 * soon as it shows is neither echoed nor flushed away */
+	if (tcgetattr(fd, &old) < 0)
+		goto out;
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	tcsetattr(fd, TCSAFLUSH, &quiet);
+	if (write(fd, question, strlen(question)) < 0)
+		goto restore;
 	while (len + 1 < size && (n = read(fd, buf + len, 1)) == 1 && buf[len] != '\n')
 		len++;
 	buf[len] = 0;
-	tcsetattr(fd, TCSAFLUSH, &old);
+	rc = n < 0 ? -1 : 0;
 	if (write(fd, "\n", 1) < 0)
-		goto fail;
+		rc = -1;
+restore:
+	tcsetattr(fd, TCSANOW, &old);
+out:
 	close(fd);
-	return n < 0 ? -1 : 0;
-fail:
-	close(fd);
-	return -1;
+	return rc;
 }
 
 /* The first 4 KiB of a key file are the key material. */

@@ -55,6 +55,10 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	return report(path, rc);
 }
 
+/* FUSE offsets: 1 after ".", 2 after "..", core cookie + 2 after an entry
+ * (core cookies are never 0). */
+enum { FIRST_COOKIE = 2 };
+
 struct fill { void *buf; fuse_fill_dir_t filler; };
 
 /* Pass one directory entry to FUSE with its resume cookie. */
@@ -70,7 +74,7 @@ static int fill_one(void *ctx, const char *name, size_t len, const struct cfs_st
 	memset(&st, 0, sizeof st);
 	st.st_ino = cs->ino;
 	st.st_mode = cs->mode;
-	return f->filler(f->buf, n, &st, (off_t)next, 0);
+	return f->filler(f->buf, n, &st, (off_t)(next + FIRST_COOKIE), 0);
 }
 
 /* FUSE readdir: ".", ".." then the entries, resumable by offset. */
@@ -80,12 +84,12 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	struct fill f = { buf, filler };
 
 	(void)fi; (void)flags;
-	if (off == 0) {
-		if (filler(buf, ".", NULL, 1, 0) || filler(buf, "..", NULL, 2, 0))
-			return 0;
-		off = 2;
-	}
-	return report(path, cfs_readdir(volume(), path, off == 2 ? 0 : (uint64_t)off, fill_one, &f));
+	if (off == 0 && filler(buf, ".", NULL, 1, 0))
+		return 0;
+	if (off <= 1 && filler(buf, "..", NULL, FIRST_COOKIE, 0))
+		return 0;
+	return report(path, cfs_readdir(volume(), path, off <= FIRST_COOKIE ? 0 :
+					(uint64_t)off - FIRST_COOKIE, fill_one, &f));
 }
 
 /* FUSE open: the core handle goes into fi->fh. */

@@ -352,6 +352,58 @@ static void test_full_volume(void)
 	ramdev_free(&d);
 }
 
+struct one_entry { char name[300]; uint64_t next; int got; };
+
+static int take_one(void *ctx, const char *name, size_t len, const struct cfs_stat *st,
+		    uint64_t next)
+{
+	struct one_entry *e = ctx;
+
+	(void)st;
+	snprintf(e->name, sizeof e->name, "%.*s", (int)len, name);
+	e->next = next;
+	e->got = 1;
+	return 1;
+}
+
+/* A listing resumed by cookie while each listed entry is removed still
+ * returns every entry exactly once (rm -rf of a big directory). */
+static void test_readdir_while_removing(void)
+{
+	enum { N = 3000 };
+	struct ramdev d;
+	struct cfs *fs = fresh(&d, 2048);
+	static char seen[N];
+	struct one_entry e = { .next = 0 };
+	char path[320];
+	int listed = 0;
+
+	CHECK_EQ(cfs_mkdir(fs, "/d", 0755), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof path, "/d/name-%d", i);
+		CHECK(create(fs, path) >= 0);
+	}
+	for (;;) {
+		e.got = 0;
+		CHECK_EQ(cfs_readdir(fs, "/d", e.next, take_one, &e), 0);
+		if (!e.got)
+			break;
+		int i = atoi(e.name + 5);
+
+		CHECK(i >= 0 && i < N && !seen[i]);
+		if (i >= 0 && i < N)
+			seen[i] = 1;
+		listed++;
+		snprintf(path, sizeof path, "/d/%s", e.name);
+		CHECK_EQ(cfs_unlink(fs, path), 0);
+	}
+	CHECK_EQ(listed, N);
+	CHECK_EQ(cfs_rmdir(fs, "/d"), 0);
+	CHECK_EQ(cfs_fsck(fs, report_print, NULL, NULL), 0);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	ramdev_free(&d);
+}
+
 /* Copy-on-write: a transaction never writes a block the committed tree
  * uses, and only the superblock slot of the next generation changes. */
 static void test_cow_never_overwrites_committed(void)
@@ -412,6 +464,7 @@ int main(void)
 	RUN(test_generations_rollback);
 	RUN(test_full_volume);
 	RUN(test_cow_never_overwrites_committed);
+	RUN(test_readdir_while_removing);
 	RUN(test_big_directory);
 	return CHECK_EXIT_STATUS();
 }

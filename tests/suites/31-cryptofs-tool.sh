@@ -110,7 +110,8 @@ t_passphrase() {
 t_prompt() {
 	local img=$tmp/t.img
 	python3 - "$cfs" "$img" <<'PY' || return 1
-import os, pty, sys
+import os, pty, signal, sys
+signal.alarm(30)   # a hang is a failure, not a stuck suite
 def run(args, answers):
     pid, fd = pty.fork()
     if pid == 0:
