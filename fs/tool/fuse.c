@@ -6,6 +6,8 @@
 #define FUSE_USE_VERSION 31
 #include <errno.h>
 #include <fuse.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -264,10 +266,13 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 }
 
 /* Unmount: commit and free the volume. */
+static bool destroyed;
+
 static void op_destroy(void *data)
 {
 	int rc = cfs_unmount(data);
 
+	destroyed = true;
 	if (rc < 0)
 		tool_fail(NULL, "unmount", rc);
 }
@@ -285,8 +290,15 @@ static const struct fuse_operations ops = {
 int tool_fuse_main(struct cfs *fs, const char *dir, int argc, char **argv)
 {
 	char *args[64];
+	struct stat st;
 	int n = 0, rc;
 
+	errno = 0;
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "cryptofs: %s: %s\n", dir, strerror(errno ? errno : ENOTDIR));
+		cfs_unmount(fs);
+		return EXIT_ERROR;
+	}
 	args[n++] = "cryptofs";
 	args[n++] = (char *)dir;
 	args[n++] = "-s";
@@ -296,5 +308,7 @@ int tool_fuse_main(struct cfs *fs, const char *dir, int argc, char **argv)
 		args[n++] = argv[i];
 	args[n] = NULL;
 	rc = fuse_main(n, args, &ops, fs);
+	if (!destroyed)     /* FUSE never started: the volume is still ours */
+		cfs_unmount(fs);
 	return rc == 0 ? 0 : EXIT_ERROR;
 }

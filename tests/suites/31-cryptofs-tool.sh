@@ -189,6 +189,9 @@ fuse_works() {
 t_fuse() {
 	local img=$tmp/f.img k=$tmp/key
 	expect mkfs 0 "$cfs" mkfs "$img" --size 8M --key-file "$k" || return 1
+	expect mount-nodir 1 "$cfs" mount "$img" "$tmp/nonexistent" --key-file "$k" || return 1
+	expect mount-badopt 1 "$cfs" mount "$img" "$tmp" -o no_such_option_xyz --key-file "$k" ||
+		return 1
 	mkdir -p "$mnt"
 	"$cfs" mount "$img" "$mnt" -f --key-file "$k" 2>"$tmp/fuse.err" &
 	fuse_pid=$!
