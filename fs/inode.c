@@ -171,8 +171,18 @@ int cfs_file_read(struct cfs *fs, uint64_t ino, const struct cfs_inode *ip, void
 		uint64_t blk = off / CFS_BLOCK_SIZE, boff = off % CFS_BLOCK_SIZE;
 		size_t n = CFS_BLOCK_SIZE - boff < len ? CFS_BLOCK_SIZE - boff : len;
 		const uint8_t *d;
-		int rc = cfs_obj_read(fs, &o, blk, &d);
+		int rc;
 
+		if (n == CFS_BLOCK_SIZE) {
+			rc = cfs_obj_read_into(fs, &o, blk, dst);
+			if (rc < 0)
+				return rc;
+			dst += n;
+			off += n;
+			len -= n;
+			continue;
+		}
+		rc = cfs_obj_read(fs, &o, blk, &d);
 		if (rc < 0)
 			return rc;
 		if (d)

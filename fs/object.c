@@ -56,6 +56,43 @@ int cfs_obj_read(struct cfs *fs, const struct cfs_obj *o, uint64_t index, const 
 	}
 }
 
+/* Read leaf index straight into out (CFS_BLOCK_SIZE bytes) without caching
+ * it, unless it is cached already: streaming reads then cost one decryption
+ * and no copy, and do not push metadata out of the cache. */
+int cfs_obj_read_into(struct cfs *fs, const struct cfs_obj *o, uint64_t index, uint8_t *out)
+{
+	int h = *o->height;
+	struct cfs_ptr p = *o->root;
+	struct cfs_cblock *b;
+
+	if (h > CFS_MAX_HEIGHT) {
+		cfs_set_error(fs, p.blkno, o->id);
+		return -EIO;
+	}
+	if (index >= cfs_obj_capacity(h))
+		p.blkno = 0;
+	for (int level = h; level > 0 && p.blkno; level--) {
+		int rc = cfs_cache_get(fs, o, level, at_level(index, level), &p, &b);
+
+		if (rc < 0)
+			return rc;
+		p = ptrs(b->data)[at_level(index, level - 1) % CFS_FANOUT];
+	}
+	if (p.blkno == 0) {
+		memset(out, 0, CFS_BLOCK_SIZE);
+		return 0;
+	}
+	b = cfs_cache_lookup(fs, p.blkno);
+	if (b) {
+		int rc = cfs_cache_get(fs, o, 0, index, &p, &b);
+
+		if (rc == 0)
+			memcpy(out, b->data, CFS_BLOCK_SIZE);
+		return rc;
+	}
+	return cfs_open_block(fs, o, 0, index, &p, out);
+}
+
 /* Make the block *p points to writable in this transaction: allocate it if
  * it is a hole, move it to a fresh address if it is committed. */
 static int dirty_ptr(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t nidx,
