@@ -320,6 +320,19 @@ static void test_generations_rollback(void)
 	CHECK_EQ(cfs_sync(fs), 0);
 	cfs_statfs(fs, &sf);
 	CHECK_EQ(sf.generation, g0 + 2);
+	/* raw format: magic, version 1, 4 KiB blocks, slot = generation mod 2 */
+	for (int slot = 0; slot < 2; slot++) {
+		const struct cfs_sb *sb = (const void *)(d.data + slot * 4096);
+
+		CHECK(memcmp(sb->magic, "CRYPTOFS", 8) == 0);
+		CHECK_EQ(sb->version, 1);
+		CHECK_EQ(sb->block_size, 4096);
+		CHECK_EQ(sb->nblocks, 256);
+		CHECK_EQ(sb->generation % 2, slot);
+		CHECK(sb->generation == g0 + 1 || sb->generation == g0 + 2);
+		CHECK_EQ(memcmp(d.data + slot * 4096, "CRYPTOFS", 8), 0);
+		CHECK_EQ(d.data[slot * 4096 + 8], 1);   /* version at byte 8, little-endian */
+	}
 	CHECK_EQ(cfs_unmount(fs), 0);
 	memcpy(d.data, old, 256 * 4096);
 	cfg.min_generation = g0 + 2;
