@@ -114,39 +114,54 @@ int cfs_seal_block(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t 
 	return rc < 0 ? -EIO : 0;
 }
 
+/* Read and authenticate one block into plain, using only state that never
+ * changes after mount (so it may run on several threads at once). */
+static int unseal(const struct cfs *fs, uint64_t obj, const uint8_t objkey[32], int level,
+		  uint64_t index, const struct cfs_ptr *p, uint8_t *scratch, uint8_t *plain)
+{
+	struct block_ad ad = { p->blkno, obj, index, (uint32_t)level, CFS_FORMAT_VERSION };
+	struct cfs_obj o = { .id = obj, .key = objkey };
+	uint8_t key[32];
+	int rc;
+
+	if (p->blkno < CFS_FIRST_DATA_BLOCK || p->blkno >= fs->sb.nblocks ||
+	    fs->cfg.read(fs->cfg.ctx, p->blkno, scratch) < 0)
+		return -EIO;
+#ifdef FUZZING
+	(void)key; (void)ad; (void)rc; (void)o;
+	memcpy(plain, scratch, CFS_BLOCK_SIZE);
+	return 0;
+#else
+	memcpy(scratch + CFS_BLOCK_SIZE, p->tag, sizeof p->tag);
+	block_key(key, &o, p);
+	rc = cx_xaead_open(plain, scratch, CFS_BLOCK_SIZE, (const uint8_t *)&ad, sizeof ad,
+			   zero_nonce, key);
+	cx_wipe(key, sizeof key);
+	return rc < 0 ? -EIO : 0;
+#endif
+}
+
 /* Read and authenticate the block p points to; -EIO (and the error record)
  * when it was changed, moved or cannot be read. */
 int cfs_open_block(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t index,
 		   const struct cfs_ptr *p, uint8_t *plain)
 {
-	struct block_ad ad = { p->blkno, o->id, index, (uint32_t)level, CFS_FORMAT_VERSION };
-	uint8_t key[32];
-	int rc;
+	int rc = unseal(fs, o->id, o->key, level, index, p, fs->scratch, plain);
 
-	if (p->blkno < CFS_FIRST_DATA_BLOCK || p->blkno >= fs->sb.nblocks) {
+	if (rc < 0)
 		cfs_set_error(fs, p->blkno, o->id);
-		return -EIO;
-	}
-	if (fs->cfg.read(fs->cfg.ctx, p->blkno, fs->scratch) < 0) {
-		cfs_set_error(fs, p->blkno, o->id);
-		return -EIO;
-	}
-#ifdef FUZZING
-	(void)key; (void)ad; (void)rc;
-	memcpy(plain, fs->scratch, CFS_BLOCK_SIZE);
-	return 0;
-#else
-	memcpy(fs->scratch + CFS_BLOCK_SIZE, p->tag, sizeof p->tag);
-	block_key(key, o, p);
-	rc = cx_xaead_open(plain, fs->scratch, CFS_BLOCK_SIZE, (const uint8_t *)&ad, sizeof ad,
-			   zero_nonce, key);
-	cx_wipe(key, sizeof key);
-	if (rc < 0) {
-		cfs_set_error(fs, p->blkno, o->id);
-		return -EIO;
-	}
-	return 0;
-#endif
+	return rc;
+}
+
+/* Decrypt a block cfs_read_plan described; see cfs.h. */
+int cfs_read_block(const struct cfs *fs, const struct cfs_block_ref *ref, void *out,
+		   void *scratch)
+{
+	struct cfs_ptr p = { .blkno = ref->blkno };
+
+	memcpy(p.secret, ref->secret, sizeof p.secret);
+	memcpy(p.tag, ref->tag, sizeof p.tag);
+	return unseal(fs, ref->obj, ref->key, 0, ref->index, &p, scratch, out);
 }
 
 /* ------------------------------------------------------------------ cache */

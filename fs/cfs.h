@@ -122,6 +122,28 @@ typedef int (*cfs_filldir)(void *ctx, const char *name, size_t namelen,
 int cfs_readdir(struct cfs *fs, const char *path, uint64_t cookie,
 		cfs_filldir fn, void *ctx);
 
+/* Parallel reads, for a host that runs several threads (the FUSE mount):
+ * cfs_read_plan, called under the host's lock like every other call,
+ * serves the block-aligned range [off, off + len) of an open file into buf
+ * except for whole blocks that must be read from the device; those it
+ * describes in refs (up to nrefs; *nout of them) with where they go in buf.
+ * cfs_read_block then decrypts one such block and may run without the lock
+ * and on several threads at once (the device's read must be thread-safe),
+ * needing a scratch buffer of CFS_BLOCK_SIZE + 16 bytes.  If it fails, the
+ * host retries the block with cfs_read under the lock (a commit may have
+ * recycled the block meanwhile).  Returns the bytes covered or -errno. */
+struct cfs_block_ref {
+	uint64_t blkno, obj, index;
+	size_t buf_offset;
+	uint8_t key[CFS_KEY_BYTES];
+	uint8_t secret[32];
+	uint8_t tag[16];
+};
+int64_t cfs_read_plan(struct cfs *fs, int64_t fh, void *buf, size_t len, uint64_t off,
+		      struct cfs_block_ref *refs, size_t nrefs, size_t *nout);
+int cfs_read_block(const struct cfs *fs, const struct cfs_block_ref *ref, void *out,
+		   void *scratch);
+
 /* Where the last -EIO came from: the damaged block and the inode it
  * belongs to (0 for the inode table or space map). */
 void cfs_last_error(struct cfs *fs, uint64_t *blkno, uint64_t *ino);

@@ -185,6 +185,7 @@ void cfs_new_secret(struct cfs *fs, uint8_t out[32]);
 /* object.c: radix trees */
 enum cfs_fill { CFS_LOAD, CFS_ZERO };
 int cfs_obj_read(struct cfs *fs, const struct cfs_obj *o, uint64_t index, const uint8_t **data);
+int cfs_obj_leaf_ptr(struct cfs *fs, const struct cfs_obj *o, uint64_t index, struct cfs_ptr *out);
 int cfs_obj_read_into(struct cfs *fs, const struct cfs_obj *o, uint64_t index, uint8_t *out);
 int cfs_obj_write(struct cfs *fs, struct cfs_obj *o, uint64_t index, enum cfs_fill fill,
 		  uint8_t **data);

@@ -56,10 +56,9 @@ int cfs_obj_read(struct cfs *fs, const struct cfs_obj *o, uint64_t index, const 
 	}
 }
 
-/* Read leaf index straight into out (CFS_BLOCK_SIZE bytes) without caching
- * it, unless it is cached already: streaming reads then cost one decryption
- * and no copy, and do not push metadata out of the cache. */
-int cfs_obj_read_into(struct cfs *fs, const struct cfs_obj *o, uint64_t index, uint8_t *out)
+/* The pointer to leaf index (a hole gives blkno 0), walking the pointer
+ * blocks through the cache. */
+int cfs_obj_leaf_ptr(struct cfs *fs, const struct cfs_obj *o, uint64_t index, struct cfs_ptr *out)
 {
 	int h = *o->height;
 	struct cfs_ptr p = *o->root;
@@ -78,6 +77,21 @@ int cfs_obj_read_into(struct cfs *fs, const struct cfs_obj *o, uint64_t index, u
 			return rc;
 		p = ptrs(b->data)[at_level(index, level - 1) % CFS_FANOUT];
 	}
+	*out = p;
+	return 0;
+}
+
+/* Read leaf index straight into out (CFS_BLOCK_SIZE bytes) without caching
+ * it, unless it is cached already: streaming reads then cost one decryption
+ * and no copy, and do not push metadata out of the cache. */
+int cfs_obj_read_into(struct cfs *fs, const struct cfs_obj *o, uint64_t index, uint8_t *out)
+{
+	struct cfs_ptr p;
+	struct cfs_cblock *b;
+	int rc = cfs_obj_leaf_ptr(fs, o, index, &p);
+
+	if (rc < 0)
+		return rc;
 	if (p.blkno == 0) {
 		memset(out, 0, CFS_BLOCK_SIZE);
 		return 0;

@@ -267,6 +267,61 @@ int64_t cfs_read(struct cfs *fs, int64_t fh, void *buf, size_t len, uint64_t off
 }
 
 /* Write len bytes at off, extending the file. */
+/* Serve what needs no decryption, describe the whole blocks that do. */
+int64_t cfs_read_plan(struct cfs *fs, int64_t fh, void *buf, size_t len, uint64_t off,
+		      struct cfs_block_ref *refs, size_t nrefs, size_t *nout)
+{
+	struct cfs_inode in;
+	struct cfs_obj o;
+	uint64_t ino;
+	uint8_t *dst = buf;
+	int rc = handle_inode(fs, fh, &ino, &in);
+
+	*nout = 0;
+	if (rc < 0)
+		return rc;
+	if (is_dir(&in))
+		return -EISDIR;
+	if (off % CFS_BLOCK_SIZE)
+		return -EINVAL;
+	if (off >= in.size)
+		return 0;
+	if (len > in.size - off)
+		len = (size_t)(in.size - off);
+	cfs_obj_of(&o, ino, &in);
+	for (size_t done = 0; done < len; done += CFS_BLOCK_SIZE) {
+		uint64_t index = (off + done) / CFS_BLOCK_SIZE;
+		size_t n = len - done < CFS_BLOCK_SIZE ? len - done : CFS_BLOCK_SIZE;
+		struct cfs_ptr p;
+
+		if (n == CFS_BLOCK_SIZE && *nout < nrefs) {
+			rc = cfs_obj_leaf_ptr(fs, &o, index, &p);
+			if (rc < 0)
+				return rc;
+			if (p.blkno == 0) {
+				memset(dst + done, 0, n);
+				continue;
+			}
+			if (!cfs_cache_lookup(fs, p.blkno)) {
+				struct cfs_block_ref *r = &refs[(*nout)++];
+
+				r->blkno = p.blkno;
+				r->obj = ino;
+				r->index = index;
+				r->buf_offset = done;
+				memcpy(r->key, in.key, sizeof r->key);
+				memcpy(r->secret, p.secret, sizeof r->secret);
+				memcpy(r->tag, p.tag, sizeof r->tag);
+				continue;
+			}
+		}
+		rc = cfs_file_read(fs, ino, &in, dst + done, n, off + done);
+		if (rc < 0)
+			return rc;
+	}
+	return (int64_t)len;
+}
+
 int64_t cfs_write(struct cfs *fs, int64_t fh, const void *buf, size_t len, uint64_t off)
 {
 	struct cfs_inode in;

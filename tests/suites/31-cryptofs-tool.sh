@@ -207,6 +207,14 @@ t_fuse() {
 		[ "$(readlink "$mnt/l")" = /d/big ] && [ "$(stat -c %s "$mnt/sparse")" = 104857601 ] ||
 		return 1
 	[ "$(ls "$mnt" | tr '\n' ' ')" = "d f l sparse " ] || { ls -la "$mnt"; return 1; }
+	# parallel readers (decrypting outside the core lock) while a writer commits
+	local pids=""
+	for i in 1 2 3; do cat "$mnt/d/big" >"$tmp/r$i" & pids="$pids $!"; done
+	for i in 1 2 3 4 5; do
+		head -c 300000 /dev/urandom >"$mnt/w$i" && sync "$mnt/w$i" && rm "$mnt/w$i"
+	done
+	wait $pids
+	for i in 1 2 3; do cmp -s "$tmp/r$i" "$tmp/big" || { echo "  parallel read $i differs"; return 1; }; done
 	fusermount3 -u "$mnt" || return 1
 	wait "$fuse_pid" || return 1
 	fuse_pid=
