@@ -733,7 +733,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			takes = false;
 		} else if (o->nextra >= 30 && (a[0] == '-' && (a[1] == 'f' || a[1] == 'd' || a[1] == 'o'))) {
 			return usage("too many mount options");
-		} else if (strcmp(a, "-f") == 0 || strcmp(a, "-d") == 0) {
+		} else if (strcmp(a, "-f") == 0 || strcmp(a, "-d") == 0 || strcmp(a, "-s") == 0) {
 			o->extra[o->nextra++] = argv[i];
 			takes = false;
 		} else if (strcmp(a, "-o") == 0) {
