@@ -27,7 +27,7 @@ static const char usage_text[] =
 	"  stat IMAGE PATH          show type, mode, size, links and times\n"
 	"  fsck IMAGE               verify every reachable block and the tree\n"
 	"  passwd IMAGE             new passphrase (or --new-key-file F), data not rewritten\n"
-	"  mount IMAGE DIR [-f] [-o OPT]   FUSE mount through libfuse3\n"
+	"  mount IMAGE DIR [-f] [-s] [-o OPT]   FUSE mount through libfuse3\n"
 	"options: --key-file F, --recovery-key KEY, --min-generation N\n"
 	"passphrase: terminal prompt, or CRYPTOFS_PASSPHRASE (CRYPTOFS_NEW_PASSPHRASE for passwd)\n"
 	"exit: 0 ok, 1 error, 2 usage, 3 wrong passphrase or key, 4 corruption or tampering\n";

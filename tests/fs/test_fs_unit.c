@@ -365,6 +365,44 @@ static void test_full_volume(void)
 	ramdev_free(&d);
 }
 
+/* The split read (plan under the lock, decrypt anywhere) returns what
+ * cfs_read returns, and a damaged block fails to decrypt. */
+static void test_read_plan(void)
+{
+	struct ramdev d;
+	struct cfs *fs = fresh(&d, 512);
+	static uint8_t data[100000], a[110000], b[110000];
+	struct cfs_block_ref refs[8];
+	uint8_t scratch[CFS_BLOCK_SIZE + 16];
+	size_t n = 0, total = 0;
+	int64_t fh = create(fs, "/f");
+
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (uint8_t)(i * 13 + 5);
+	CHECK_EQ(cfs_write(fs, fh, data, 30000, 0), 30000);
+	CHECK_EQ(cfs_write(fs, fh, data, 20000, 80000), 20000);   /* hole in between */
+	fs = remount(&d, fs);
+	fh = cfs_open(fs, "/f", 0, 0);
+	CHECK_EQ(cfs_read(fs, fh, a, sizeof a, 0), 100000);
+	for (uint64_t off = 0; off < 100000; off += 32768) {
+		int64_t got = cfs_read_plan(fs, fh, b + off, 32768, off, refs, 8, &n);
+
+		CHECK(got > 0);
+		total += (size_t)got;
+		for (size_t i = 0; i < n; i++)
+			CHECK_EQ(cfs_read_block(fs, &refs[i], b + off + refs[i].buf_offset, scratch), 0);
+	}
+	CHECK_EQ(total, 100000);
+	CHECK(memcmp(a, b, 100000) == 0);
+	CHECK_EQ(cfs_read_plan(fs, fh, b, 4096, 10, refs, 8, &n), -EINVAL);
+	CHECK(cfs_read_plan(fs, fh, b, 4096, 0, refs, 8, &n) == 4096 && n == 1);
+	d.data[refs[0].blkno * CFS_BLOCK_SIZE + 7] ^= 1;
+	CHECK_EQ(cfs_read_block(fs, &refs[0], b, scratch), -EIO);
+	CHECK_EQ(cfs_read(fs, fh, b, 4096, 0), -EIO);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	ramdev_free(&d);
+}
+
 struct one_entry { char name[300]; uint64_t next; int got; };
 
 static int take_one(void *ctx, const char *name, size_t len, const struct cfs_stat *st,
@@ -478,6 +516,7 @@ int main(void)
 	RUN(test_full_volume);
 	RUN(test_cow_never_overwrites_committed);
 	RUN(test_readdir_while_removing);
+	RUN(test_read_plan);
 	RUN(test_big_directory);
 	return CHECK_EXIT_STATUS();
 }
