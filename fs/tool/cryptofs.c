@@ -299,8 +299,9 @@ static int get_key(const struct options *o, struct secret *s, bool for_new, bool
 		char again[1024];
 
 		if (prompt(for_new ? "New passphrase: " : "Passphrase: ", s->pass, sizeof s->pass) < 0) {
-			fprintf(stderr, "cryptofs: no passphrase: no terminal; set %s or use "
-				"--key-file\n", for_new ? "CRYPTOFS_NEW_PASSPHRASE" : "CRYPTOFS_PASSPHRASE");
+			fprintf(stderr, "cryptofs: no passphrase: no terminal; set %s or use %s\n",
+				for_new ? "CRYPTOFS_NEW_PASSPHRASE" : "CRYPTOFS_PASSPHRASE",
+				for_new ? "--new-key-file" : "--key-file");
 			return EXIT_USAGE;
 		}
 		if (confirm && (prompt("Again: ", again, sizeof again) < 0 || strcmp(again, s->pass))) {
@@ -726,8 +727,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			uint64_t *dst = a[2] == 'm' ? &o->min_generation
 				      : a[9] == 'o' ? &o->argon2_ops : &o->argon2_mem_mib;
 
-			if (!v || parse_number(v, dst) < 0 || (a[2] == 'a' && *dst == 0))
-				return usage("option needs a positive number");
+			if (!v || parse_number(v, dst) < 0 || (a[2] == 'a' && *dst == 0)) {
+				static char msg[96];
+
+				snprintf(msg, sizeof msg, "%s needs a positive number", a);
+				return usage(msg);
+			}
 		} else if (strcmp(a, "--ephemeral") == 0) {
 			o->ephemeral = 1;
 			takes = false;
@@ -755,8 +760,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return usage("too many arguments");
 		}
 		if (takes) {
-			if (!v)
-				return usage("option needs a value");
+			if (!v) {
+				static char msg[96];
+
+				snprintf(msg, sizeof msg, "%s needs a value", a);
+				return usage(msg);
+			}
 			i++;
 		}
 	}
