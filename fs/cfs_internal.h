@@ -30,7 +30,7 @@ enum {
 #define CFS_MAX_FILE_SIZE (1ull << 46)
 /* At most this many blocks are kept back from ordinary allocation for
  * operations that free space (see freeing_reserve in super.c). */
-#define CFS_FREEING_RESERVE 12
+#define CFS_FREEING_RESERVE 32
 
 /* A pointer to a child block: its address, the random secret its key is
  * derived from and its AEAD tag.  blkno 0 is a hole (reads as zeros). */
@@ -227,5 +227,6 @@ int cfs_dir_check(struct cfs *fs, uint64_t dir, void (*bad)(void *ctx, const cha
 int cfs_commit(struct cfs *fs);
 int cfs_op_end(struct cfs *fs, int rc);
 bool cfs_may_allocate(const struct cfs *fs);
+int cfs_make_room(struct cfs *fs);
 
 #endif

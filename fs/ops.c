@@ -169,7 +169,7 @@ static int handle_inode(struct cfs *fs, int64_t fh, uint64_t *ino, struct cfs_in
 /* Mutations are refused after a failed commit. */
 static int writable(struct cfs *fs)
 {
-	return fs->broken ? -EIO : 0;
+	return cfs_make_room(fs);
 }
 
 /* Create name in dir as a new inode of this mode. */
@@ -634,8 +634,14 @@ int cfs_rename(struct cfs *fs, const char *from, const char *to)
 		return rc;
 	if ((rc = writable(fs)) < 0)
 		return rc;
-	return cfs_op_end(fs, rename_apply(fs, fdir, fname, flen, tdir, tname, tlen, ino, &src,
-					   replace, old, &dst));
+	/* start only with ordinary headroom, then let the steps use the
+	 * reserve, so a nearly full volume never stops between them */
+	if (!cfs_may_allocate(fs))
+		return -ENOSPC;
+	fs->freeing = true;
+	rc = rename_apply(fs, fdir, fname, flen, tdir, tname, tlen, ino, &src, replace, old, &dst);
+	fs->freeing = false;
+	return cfs_op_end(fs, rc);
 }
 
 /* Make a symlink whose target is stored as its data. */

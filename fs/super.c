@@ -610,6 +610,18 @@ int cfs_statfs(struct cfs *fs, struct cfs_statfs *st)
 	return 0;
 }
 
+/* Before a multi-step change: when ordinary allocation is already down to
+ * the reserves, commit, which turns the blocks freed in this transaction
+ * into free space and restores the reserve a freeing step may use. */
+int cfs_make_room(struct cfs *fs)
+{
+	if (fs->broken)
+		return -EIO;
+	if (!cfs_may_allocate(fs) && fs->dirty)
+		return cfs_commit(fs);
+	return 0;
+}
+
 /* Blocks an ordinary operation may still allocate (the rest is kept for
  * the commit's own space-map blocks). */
 bool cfs_may_allocate(const struct cfs *fs)
