@@ -441,6 +441,8 @@ static void test_enospc_consistency(void)
 			rc = cfs_rename(fs, b, c);
 		}
 		enospc += rc == -ENOSPC;
+		if (rc == -ENOSPC)
+			CHECK_EQ(cfs_fsck(fs, report_print, NULL, NULL), 0);
 		if (i % 150 == 0) {
 			CHECK_EQ(cfs_sync(fs), 0);
 			CHECK_EQ(cfs_fsck(fs, report_print, NULL, NULL), 0);
