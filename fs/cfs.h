@@ -1,0 +1,162 @@
+/*
+ * CryptoFS: an encrypted, authenticated, copy-on-write file system core.
+ * Portable C: the block device, memory, randomness and the clock come in
+ * through struct cfs_config, so the same code runs in host tools, tests and
+ * the libOS.  Every function returns 0 (or a count) on success and a
+ * negative errno value on failure.  The on-disk format is in docs/CRYPTOFS.md.
+ * A mounted volume is not thread-safe; callers serialise.
+ */
+#ifndef EXO_FS_CFS_H
+#define EXO_FS_CFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	CFS_BLOCK_SIZE = 4096,
+	CFS_KEY_BYTES = 32,
+	CFS_NAME_MAX = 255,
+	CFS_PATH_MAX = 4096,
+	CFS_FORMAT_VERSION = 1,
+};
+
+/* File type bits of cfs_stat.mode, equal to POSIX S_IF*. */
+#define CFS_S_IFMT  0170000u
+#define CFS_S_IFREG 0100000u
+#define CFS_S_IFDIR 0040000u
+#define CFS_S_IFLNK 0120000u
+
+/* The environment: a block device of 4 KiB blocks plus memory, randomness
+ * and time.  read/write move one whole block; flush makes every completed
+ * write durable.  random and now_ns may be NULL (cx_random, time 0). */
+struct cfs_config {
+	void *ctx;
+	uint64_t nblocks;
+	int (*read)(void *ctx, uint64_t blkno, void *buf);
+	int (*write)(void *ctx, uint64_t blkno, const void *buf);
+	int (*flush)(void *ctx);
+	void *(*alloc)(void *ctx, size_t size);
+	void (*free)(void *ctx, void *ptr);
+	void (*random)(void *ctx, void *buf, size_t len);
+	uint64_t (*now_ns)(void *ctx);
+	uint32_t cache_blocks;      /* soft bound on cached blocks; 0 = 256 */
+	uint64_t min_generation;    /* refuse older images (rollback), 0 = any */
+};
+
+/* How a volume is opened: a passphrase (Argon2id), the contents of a key
+ * file, or the raw master key (the recovery key, or an ephemeral volume). */
+enum cfs_key_kind { CFS_KEY_PASSPHRASE = 1, CFS_KEY_FILE = 2, CFS_KEY_MASTER = 3 };
+struct cfs_key {
+	enum cfs_key_kind kind;
+	const void *bytes;
+	size_t len;
+};
+
+struct cfs_format_opts {
+	struct cfs_key key;         /* passphrase or key file */
+	uint32_t argon2_ops;        /* 0 = 3 */
+	uint32_t argon2_mem_kib;    /* 0 = 65536 */
+	int ephemeral;              /* master key never written: RAM volumes */
+};
+
+struct cfs_stat {
+	uint64_t ino;
+	uint32_t mode;
+	uint32_t nlink;
+	uint64_t size;
+	uint64_t mtime_ns;
+	uint64_t ctime_ns;
+};
+
+struct cfs_statfs {
+	uint64_t block_size;
+	uint64_t blocks;
+	uint64_t free_blocks;
+	uint64_t files;
+	uint64_t generation;
+	uint32_t version;
+};
+
+/* Flags for cfs_open. */
+#define CFS_O_CREAT 1
+#define CFS_O_EXCL  2
+#define CFS_O_TRUNC 4
+
+struct cfs;
+
+int cfs_format(const struct cfs_config *cfg, const struct cfs_format_opts *opts,
+	       uint8_t master_out[CFS_KEY_BYTES]);
+int cfs_mount(struct cfs **out, const struct cfs_config *cfg, const struct cfs_key *key);
+int cfs_sync(struct cfs *fs);
+int cfs_unmount(struct cfs *fs);
+int cfs_statfs(struct cfs *fs, struct cfs_statfs *st);
+/* Rewrap the master key under a new passphrase or key file (both
+ * superblock slots); no data block is rewritten. */
+int cfs_rekey(struct cfs *fs, const struct cfs_key *key, uint32_t ops, uint32_t mem_kib);
+
+/* Files are named by absolute paths ("/a/b").  Symlinks are not followed
+ * (the caller's VFS does that with cfs_readlink).  A handle is >= 0. */
+int64_t cfs_open(struct cfs *fs, const char *path, int flags, uint32_t mode);
+int64_t cfs_read(struct cfs *fs, int64_t fh, void *buf, size_t len, uint64_t off);
+int64_t cfs_write(struct cfs *fs, int64_t fh, const void *buf, size_t len, uint64_t off);
+int cfs_ftruncate(struct cfs *fs, int64_t fh, uint64_t size);
+int cfs_truncate(struct cfs *fs, const char *path, uint64_t size);
+int cfs_fstat(struct cfs *fs, int64_t fh, struct cfs_stat *st);
+int cfs_fsync(struct cfs *fs, int64_t fh);
+int cfs_close(struct cfs *fs, int64_t fh);
+int cfs_stat(struct cfs *fs, const char *path, struct cfs_stat *st);
+int cfs_chmod(struct cfs *fs, const char *path, uint32_t mode);
+int cfs_set_mtime(struct cfs *fs, const char *path, uint64_t mtime_ns);
+int cfs_mkdir(struct cfs *fs, const char *path, uint32_t mode);
+int cfs_rmdir(struct cfs *fs, const char *path);
+int cfs_unlink(struct cfs *fs, const char *path);
+int cfs_rename(struct cfs *fs, const char *from, const char *to);
+int cfs_symlink(struct cfs *fs, const char *target, const char *path);
+int64_t cfs_readlink(struct cfs *fs, const char *path, char *buf, size_t size);
+
+/* readdir calls fn for each entry from cookie on (0 = start; "." and ".."
+ * are not listed); fn returns non-zero to stop, and gets the cookie that
+ * resumes after the entry. */
+typedef int (*cfs_filldir)(void *ctx, const char *name, size_t namelen,
+			   const struct cfs_stat *st, uint64_t next_cookie);
+int cfs_readdir(struct cfs *fs, const char *path, uint64_t cookie,
+		cfs_filldir fn, void *ctx);
+
+/* Parallel reads, for a host that runs several threads (the FUSE mount):
+ * cfs_read_plan, called under the host's lock like every other call,
+ * serves the block-aligned range [off, off + len) of an open file into buf
+ * except for whole blocks that must be read from the device; those it
+ * describes in refs (up to nrefs; *nout of them) with where they go in buf.
+ * cfs_read_block then decrypts one such block and may run without the lock
+ * and on several threads at once (the device's read must be thread-safe),
+ * needing a scratch buffer of CFS_BLOCK_SIZE + 16 bytes.  If it fails, the
+ * host retries the block with cfs_read under the lock (a commit may have
+ * recycled the block meanwhile).  Returns the bytes covered or -errno. */
+struct cfs_block_ref {
+	uint64_t blkno, obj, index;
+	size_t buf_offset;
+	uint8_t key[CFS_KEY_BYTES];
+	uint8_t secret[32];
+	uint8_t tag[16];
+};
+int64_t cfs_read_plan(struct cfs *fs, int64_t fh, void *buf, size_t len, uint64_t off,
+		      struct cfs_block_ref *refs, size_t nrefs, size_t *nout);
+int cfs_read_block(const struct cfs *fs, const struct cfs_block_ref *ref, void *out,
+		   void *scratch);
+
+/* Where the last -EIO came from: the damaged block and the inode it
+ * belongs to (0 for the inode table or space map). */
+void cfs_last_error(struct cfs *fs, uint64_t *blkno, uint64_t *ino);
+
+/* fsck: verify both superblocks, every reachable block and the tree's
+ * invariants; report(ctx, path, blkno, problem) names each damage found.
+ * Returns the number of problems (0 = clean) or a negative errno. */
+typedef void (*cfs_fsck_report)(void *ctx, const char *path, uint64_t blkno,
+				const char *problem);
+struct cfs_fsck_stats { uint64_t files, dirs, symlinks, blocks; };
+int cfs_fsck(struct cfs *fs, cfs_fsck_report report, void *ctx, struct cfs_fsck_stats *st);
+
+/* Test hook: the raw key of a file (to check crypto-shredding). */
+int cfs_debug_file_key(struct cfs *fs, const char *path, uint8_t key[CFS_KEY_BYTES]);
+
+#endif

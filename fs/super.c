@@ -1,0 +1,632 @@
+/*
+ * Superblocks, keys and transactions: format, mount (choosing the newest
+ * authentic slot), commit (blocks, flush, superblock, flush), sync, rekey
+ * and unmount.
+ */
+#include <errno.h>
+#include <string.h>
+#include "crypto/crypto.h"
+#include "fs/cfs_internal.h"
+
+/* What the master-key wrapping is bound to: everything but the generation. */
+struct wrap_ad {
+	uint8_t magic[8];
+	uint32_t version, key_kind, argon2_ops, argon2_mem_kib;
+	uint8_t uuid[16];
+	uint8_t salt[16];
+};
+
+/* The associated data of the master-key wrapping for this slot. */
+static void wrap_ad_of(const struct cfs_sb *sb, struct wrap_ad *ad)
+{
+	memset(ad, 0, sizeof *ad);
+	memcpy(ad->magic, sb->magic, 8);
+	ad->version = sb->version;
+	ad->key_kind = sb->key_kind;
+	ad->argon2_ops = sb->argon2_ops;
+	ad->argon2_mem_kib = sb->argon2_mem_kib;
+	memcpy(ad->uuid, sb->uuid, 16);
+	memcpy(ad->salt, sb->salt, 16);
+}
+
+/* The key-encryption key from a passphrase (Argon2id) or a key file. */
+static int derive_kek(const struct cfs_sb *sb, const struct cfs_key *key, uint8_t kek[32])
+{
+	cx_hash_state st;
+
+	if (key->kind == CFS_KEY_PASSPHRASE && sb->key_kind == CFS_KIND_PASSPHRASE) {
+		if (sb->argon2_ops == 0 || sb->argon2_mem_kib < 8 || sb->argon2_mem_kib > (4u << 20))
+			return -EIO;
+		return cx_pwhash(kek, key->bytes, key->len, sb->salt, sb->argon2_ops,
+				 (size_t)sb->argon2_mem_kib * 1024) < 0 ? -ENOMEM : 0;
+	}
+	if (key->kind == CFS_KEY_FILE && sb->key_kind == CFS_KIND_KEYFILE) {
+		cx_hash_init(&st, NULL, 0, 32);
+		cx_hash_update(&st, "cryptofs key file", 17);
+		cx_hash_update(&st, sb->salt, sizeof sb->salt);
+		cx_hash_update(&st, key->bytes, key->len);
+		return cx_hash_final(&st, kek, 32);
+	}
+	return -EACCES;
+}
+
+/* Wrap the master key for the key kind already set in sb. */
+static int wrap_master(struct cfs *fs, struct cfs_sb *sb, const struct cfs_key *key)
+{
+	struct wrap_ad ad;
+	uint8_t kek[32];
+	int rc;
+
+	cfs_rand(fs, sb->salt, sizeof sb->salt);
+	cfs_rand(fs, sb->wrap_nonce, sizeof sb->wrap_nonce);
+	rc = derive_kek(sb, key, kek);
+	if (rc < 0)
+		return rc == -EACCES ? -EINVAL : rc;
+	wrap_ad_of(sb, &ad);
+	cx_xaead_seal(sb->wrapped_master, fs->master, 32, (const uint8_t *)&ad, sizeof ad,
+		      sb->wrap_nonce, kek);
+	cx_wipe(kek, sizeof kek);
+	return 0;
+}
+
+/* Open the wrapped master key with a passphrase or key file;
+ * -EACCES when it is the wrong one. */
+static int unwrap_master(const struct cfs_sb *sb, const struct cfs_key *key, uint8_t master[32])
+{
+	struct wrap_ad ad;
+	uint8_t kek[32];
+	int rc = derive_kek(sb, key, kek);
+
+	if (rc < 0)
+		return rc;
+	wrap_ad_of(sb, &ad);
+	rc = cx_xaead_open(master, sb->wrapped_master, 32, (const uint8_t *)&ad, sizeof ad,
+			   sb->wrap_nonce, kek);
+	cx_wipe(kek, sizeof kek);
+	return rc < 0 ? -EACCES : 0;
+}
+
+/* The unkeyed checksum that detects torn superblock writes. */
+static void sb_checksum(const struct cfs_sb *sb, uint8_t out[32])
+{
+	cx_hash(out, 32, sb, offsetof(struct cfs_sb, checksum));
+}
+
+/* A slot is a candidate when its plain header is whole and plausible. */
+static bool sb_header_ok(const struct cfs_sb *sb, uint64_t dev_blocks)
+{
+	uint8_t sum[32];
+
+	if (memcmp(sb->magic, CFS_MAGIC, 8) != 0 || sb->version != CFS_FORMAT_VERSION ||
+	    sb->block_size != CFS_BLOCK_SIZE || sb->nblocks < 16 || sb->nblocks > dev_blocks ||
+	    sb->nblocks > (1ull << 40))
+		return false;
+#ifdef FUZZING
+	(void)sum;
+	return true;
+#else
+	sb_checksum(sb, sum);
+	return memcmp(sum, sb->checksum, 32) == 0;
+#endif
+}
+
+/* Authenticate and decrypt a slot's payload and check its ranges. */
+static int payload_open(const struct cfs *fs, const struct cfs_sb *sb, struct cfs_sb_payload *pl)
+{
+#ifdef FUZZING
+	(void)fs;
+	memcpy(pl, sb->sealed_payload, sizeof *pl);
+#else
+	if (cx_xaead_open((uint8_t *)pl, sb->sealed_payload, sizeof *pl, (const uint8_t *)sb,
+			  CFS_SB_HEADER_BYTES, sb->payload_nonce, fs->sb_key) < 0)
+		return -EBADMSG;
+#endif
+	if (pl->itable.height > CFS_MAX_HEIGHT || pl->bitmap.height > CFS_MAX_HEIGHT ||
+	    pl->inode_count < 2 || pl->inode_count > (1ull << 31) ||
+	    pl->inode_count > sb->nblocks * CFS_INODES_PER_BLOCK)
+		return -EBADMSG;
+	return 0;
+}
+
+/* Seal the working payload into a slot with a fresh nonce. */
+static void payload_seal(struct cfs *fs, struct cfs_sb *sb)
+{
+	cfs_rand(fs, sb->payload_nonce, sizeof sb->payload_nonce);
+#ifdef FUZZING
+	memcpy(sb->sealed_payload, &fs->pl, sizeof fs->pl);
+#else
+	cx_xaead_seal(sb->sealed_payload, (const uint8_t *)&fs->pl, sizeof fs->pl,
+		      (const uint8_t *)sb, CFS_SB_HEADER_BYTES, sb->payload_nonce, fs->sb_key);
+#endif
+	sb_checksum(sb, sb->checksum);
+}
+
+/* Blocks a commit may need for the space map, kept back from
+ * ordinary allocation so a commit never runs out of space. */
+static uint64_t commit_reserve(const struct cfs *fs)
+{
+	/* every space-map block and its pointer path may move once */
+	return 2 * fs->bm_chunks + 2 * (uint64_t)fs->pl.bitmap.height + 4;
+}
+
+/* Blocks kept back so a full volume can still copy-on-write the path of an
+ * unlink, rmdir or create rollback (smaller on tiny volumes). */
+static uint64_t freeing_reserve(const struct cfs *fs)
+{
+	return fs->sb.nblocks / 16 < CFS_FREEING_RESERVE ? fs->sb.nblocks / 16 : CFS_FREEING_RESERVE;
+}
+
+/* Write the working space map into its object; writing it allocates, so
+ * repeat until a pass allocates nothing. */
+static int persist_bitmap(struct cfs *fs, uint8_t *written)
+{
+	struct cfs_obj bo;
+	uint64_t before;
+
+	cfs_obj_of(&bo, CFS_OBJ_BITMAP, &fs->pl.bitmap);
+	do {
+		before = fs->allocs;
+		for (uint64_t i = 0; i < fs->bm_chunks; i++) {
+			const uint64_t *w = fs->bm_work + i * (CFS_BLOCK_SIZE / 8);
+			uint8_t *d;
+			int rc;
+
+			if (!written[i] && memcmp(w, fs->bm_commit + i * (CFS_BLOCK_SIZE / 8),
+						  CFS_BLOCK_SIZE) == 0)
+				continue;
+			rc = cfs_obj_write(fs, &bo, i, CFS_ZERO, &d);
+			if (rc < 0)
+				return rc;
+			memcpy(d, w, CFS_BLOCK_SIZE);
+			written[i] = 1;
+		}
+	} while (fs->allocs != before);
+	return 0;
+}
+
+/* Recount the blocks free in both maps after the committed map changed. */
+static void recount(struct cfs *fs)
+{
+	uint64_t used = 0;
+
+	for (uint64_t w = 0; w < fs->bm_words; w++)
+		used += (uint64_t)__builtin_popcountll(fs->bm_work[w]);
+	fs->used_blocks = used - (fs->bm_words * 64 - fs->sb.nblocks);
+}
+
+/* One transaction: new blocks, flush, superblock in the next slot, flush. */
+int cfs_commit(struct cfs *fs)
+{
+	struct cfs_obj it, bo;
+	struct cfs_sb sb = fs->sb;
+	uint8_t *written;
+	int rc;
+
+	if (fs->broken)
+		return -EIO;
+	written = cfs_alloc(fs, fs->bm_chunks);
+	if (!written)
+		return -ENOMEM;
+	if (fs->dirty)
+		fs->tree_version++;
+	fs->in_commit = true;
+	rc = persist_bitmap(fs, written);
+	fs->in_commit = false;
+	cfs_free(fs, written);
+	cfs_obj_of(&it, CFS_OBJ_ITABLE, &fs->pl.itable);
+	cfs_obj_of(&bo, CFS_OBJ_BITMAP, &fs->pl.bitmap);
+	if (rc == 0)
+		rc = cfs_obj_flush(fs, &it);
+	if (rc == 0)
+		rc = cfs_obj_flush(fs, &bo);
+	if (rc == 0 && fs->cfg.flush(fs->cfg.ctx) < 0)
+		rc = -EIO;
+	if (rc == 0) {
+		sb.generation = fs->generation + 1;
+		payload_seal(fs, &sb);
+		if (fs->cfg.write(fs->cfg.ctx, sb.generation % CFS_SB_SLOTS, &sb) < 0 ||
+		    fs->cfg.flush(fs->cfg.ctx) < 0)
+			rc = -EIO;
+	}
+	if (rc < 0) {
+		fs->broken = true;
+		return rc == -ENOSPC ? -ENOSPC : -EIO;
+	}
+	fs->generation = sb.generation;
+	fs->sb = sb;
+	fs->slot_version[sb.generation % CFS_SB_SLOTS] = fs->tree_version;
+	memcpy(fs->bm_commit, fs->bm_work, fs->bm_words * 8);
+	recount(fs);
+	fs->avail = fs->sb.nblocks - fs->used_blocks;
+	cfs_cache_all_clean(fs);
+	cfs_cache_trim(fs);
+	fs->dirty = false;
+	fs->committed = true;
+	return 0;
+}
+
+/* True when both superblock slots name the current tree. */
+static bool slots_current(const struct cfs *fs)
+{
+	return fs->slot_version[0] == fs->tree_version && fs->slot_version[1] == fs->tree_version;
+}
+
+/* Commit what is pending; after an unlink commit again so that neither
+ * superblock slot still leads to the deleted file's key. */
+int cfs_sync(struct cfs *fs)
+{
+	int rc = 0;
+
+	if (fs->broken)
+		return -EIO;
+	if (fs->dirty)
+		rc = cfs_commit(fs);
+	if (rc == 0 && fs->shred_pending && !slots_current(fs))
+		rc = cfs_commit(fs);
+	if (rc == 0)
+		fs->shred_pending = false;
+	return rc;
+}
+
+/* End of a mutating operation: commit early when dirty blocks (which the
+ * cache cannot evict) outgrow half the cache. */
+int cfs_op_end(struct cfs *fs, int rc)
+{
+	if (!fs->broken && fs->ndirty > fs->cfg.cache_blocks / 2) {
+		int crc = cfs_commit(fs);
+
+		if (rc >= 0 && crc < 0)
+			return crc;
+	}
+	return rc;
+}
+
+/* Allocate the in-memory state of a volume of nblocks blocks. */
+static int fs_create(struct cfs **out, const struct cfs_config *cfg, uint64_t nblocks)
+{
+	struct cfs *fs;
+
+	if (!cfg || !cfg->read || !cfg->write || !cfg->flush || !cfg->alloc || !cfg->free)
+		return -EINVAL;
+	fs = cfg->alloc(cfg->ctx, sizeof *fs);
+	if (!fs)
+		return -ENOMEM;
+	memset(fs, 0, sizeof *fs);
+	fs->cfg = *cfg;
+	if (fs->cfg.cache_blocks == 0)
+		fs->cfg.cache_blocks = 256;
+	if (fs->cfg.cache_blocks < 32)
+		fs->cfg.cache_blocks = 32;
+	fs->sb.nblocks = nblocks;
+	fs->bm_chunks = (nblocks + CFS_BITS_PER_BLOCK - 1) / CFS_BITS_PER_BLOCK;
+	fs->bm_words = fs->bm_chunks * (CFS_BLOCK_SIZE / 8);
+	fs->bm_work = cfs_alloc(fs, fs->bm_words * 8);
+	fs->bm_commit = cfs_alloc(fs, fs->bm_words * 8);
+	fs->inode_hint = 2;
+	fs->slot_version[0] = fs->slot_version[1] = -1;
+	*out = fs;
+	if (!fs->bm_work || !fs->bm_commit || cfs_cache_init(fs) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Free a volume's memory, wiping keys and cached plain text. */
+static void fs_destroy(struct cfs *fs)
+{
+	if (!fs)
+		return;
+	if (fs->hash)
+		cfs_cache_destroy(fs);
+	cfs_free(fs, fs->bm_work);
+	cfs_free(fs, fs->bm_commit);
+	cx_wipe(fs->master, sizeof fs->master);
+	cx_wipe(fs->sb_key, sizeof fs->sb_key);
+	cx_wipe(fs->secret_key, sizeof fs->secret_key);
+	cx_wipe(&fs->pl, sizeof fs->pl);
+	fs->cfg.free(fs->cfg.ctx, fs);
+}
+
+/* Mark the superblocks and the padding past the end as always in use. */
+static void reserve_fixed(struct cfs *fs)
+{
+	for (uint64_t b = 0; b < fs->bm_words * 64; b++) {
+		if (b < CFS_FIRST_DATA_BLOCK || b >= fs->sb.nblocks) {
+			fs->bm_work[b / 64] |= 1ull << (b % 64);
+			fs->bm_commit[b / 64] |= 1ull << (b % 64);
+		}
+		if (b == CFS_FIRST_DATA_BLOCK)
+			b = fs->sb.nblocks - 1;
+	}
+	recount(fs);
+	fs->avail = fs->sb.nblocks - fs->used_blocks;
+}
+
+/* The root directory of a new volume. */
+static int format_root(struct cfs *fs)
+{
+	struct cfs_inode *ip;
+	int rc;
+
+	fs->pl.inode_count = 2;
+	rc = cfs_inode_rw(fs, CFS_ROOT_INO, &ip);
+	if (rc < 0)
+		return rc;
+	ip->mode = CFS_S_IFDIR | 0755;
+	ip->nlink = 2;
+	ip->parent = CFS_ROOT_INO;
+	ip->igen = 1;
+	ip->mtime_ns = ip->ctime_ns = cfs_now(fs);
+	cfs_rand(fs, ip->key, sizeof ip->key);
+	fs->pl.files = 1;
+	return cfs_dir_init(fs, CFS_ROOT_INO);
+}
+
+/* Make a new volume: fresh master key, root directory, and both
+ * superblock slots written (generations 1 and 2). */
+int cfs_format(const struct cfs_config *cfg, const struct cfs_format_opts *opts,
+	       uint8_t master_out[CFS_KEY_BYTES])
+{
+	struct cfs *fs = NULL;
+	int rc;
+
+	if (!opts || !cfg || cfg->nblocks < 16 || cfg->nblocks > (1ull << 40))
+		return -EINVAL;
+	if (!opts->ephemeral && opts->key.kind != CFS_KEY_PASSPHRASE &&
+	    opts->key.kind != CFS_KEY_FILE)
+		return -EINVAL;
+	rc = fs_create(&fs, cfg, cfg->nblocks);
+	if (rc < 0)
+		goto out;
+	memcpy(fs->sb.magic, CFS_MAGIC, 8);
+	fs->sb.version = CFS_FORMAT_VERSION;
+	fs->sb.block_size = CFS_BLOCK_SIZE;
+	cfs_rand(fs, fs->sb.uuid, sizeof fs->sb.uuid);
+	cfs_rand(fs, fs->master, sizeof fs->master);
+	cx_kdf(fs->sb_key, fs->master, "cryptofs superblock", 0);
+	if (opts->ephemeral) {
+		fs->sb.key_kind = CFS_KIND_EPHEMERAL;
+	} else {
+		fs->sb.key_kind = opts->key.kind == CFS_KEY_PASSPHRASE ? CFS_KIND_PASSPHRASE
+								       : CFS_KIND_KEYFILE;
+		fs->sb.argon2_ops = opts->argon2_ops ? opts->argon2_ops : 3;
+		fs->sb.argon2_mem_kib = opts->argon2_mem_kib ? opts->argon2_mem_kib : 65536;
+		rc = wrap_master(fs, &fs->sb, &opts->key);
+		if (rc < 0)
+			goto out;
+	}
+	cfs_rand(fs, fs->pl.itable.key, 32);
+	cfs_rand(fs, fs->pl.bitmap.key, 32);
+	reserve_fixed(fs);
+	rc = format_root(fs);
+	if (rc == 0)
+		rc = cfs_commit(fs);
+	if (rc == 0)
+		rc = cfs_commit(fs);
+	if (rc == 0 && master_out)
+		memcpy(master_out, fs->master, 32);
+out:
+	fs_destroy(fs);
+	return rc;
+}
+
+/* Load the committed space map into both bitmaps. */
+static int load_bitmap(struct cfs *fs)
+{
+	struct cfs_obj bo;
+
+	cfs_obj_of(&bo, CFS_OBJ_BITMAP, &fs->pl.bitmap);
+	for (uint64_t i = 0; i < fs->bm_chunks; i++) {
+		const uint8_t *d;
+		int rc = cfs_obj_read(fs, &bo, i, &d);
+
+		if (rc < 0)
+			return rc;
+		if (d)
+			memcpy(fs->bm_work + i * (CFS_BLOCK_SIZE / 8), d, CFS_BLOCK_SIZE);
+	}
+	memcpy(fs->bm_commit, fs->bm_work, fs->bm_words * 8);
+	reserve_fixed(fs);
+	return 0;
+}
+
+/* The master key: given directly, or unwrapped from the newest slot whose
+ * wrapping opens with this passphrase or key file. */
+static int obtain_master(struct cfs *fs, const struct cfs_sb *sbs, const int *order, int n,
+			 const struct cfs_key *key)
+{
+	int rc = -EACCES;
+
+	if (key->kind == CFS_KEY_MASTER) {
+		if (key->len != 32)
+			return -EACCES;
+		memcpy(fs->master, key->bytes, 32);
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		const struct cfs_sb *sb = &sbs[order[i]];
+
+		if (i == 1 && memcmp(sb->salt, sbs[order[0]].salt, 16) == 0 &&
+		    memcmp(sb->wrapped_master, sbs[order[0]].wrapped_master, 48) == 0)
+			break;
+		rc = unwrap_master(sb, key, fs->master);
+		if (rc == 0 || rc == -ENOMEM)
+			return rc;
+	}
+	return rc;
+}
+
+/* Mount: pick the newest authentic slot, get the master key, load the
+ * space map. */
+int cfs_mount(struct cfs **out, const struct cfs_config *cfg, const struct cfs_key *key)
+{
+	struct cfs_sb *sbs = NULL;
+	struct cfs_sb_payload pl;
+	struct cfs *fs = NULL;
+	int order[2], n = 0, chosen = -1, rc;
+
+	*out = NULL;
+	if (!key || !cfg || cfg->nblocks < 16)
+		return -EINVAL;
+	rc = fs_create(&fs, cfg, 16);
+	if (rc < 0)
+		goto fail;
+	sbs = cfs_alloc(fs, 2 * sizeof *sbs);
+	if (!sbs) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < CFS_SB_SLOTS; i++)
+		if (cfg->read(cfg->ctx, (uint64_t)i, &sbs[i]) == 0 && sb_header_ok(&sbs[i], cfg->nblocks))
+			order[n++] = i;
+	if (n == 2 && sbs[order[1]].generation > sbs[order[0]].generation) {
+		order[0] = 1;
+		order[1] = 0;
+	}
+	rc = -EIO;
+	if (n == 0)
+		goto fail;
+	rc = obtain_master(fs, sbs, order, n, key);
+	if (rc < 0)
+		goto fail;
+	cx_kdf(fs->sb_key, fs->master, "cryptofs superblock", 0);
+	for (int i = 0; i < n && chosen < 0; i++)
+		if (payload_open(fs, &sbs[order[i]], &pl) == 0)
+			chosen = order[i];
+	rc = key->kind == CFS_KEY_MASTER ? -EACCES : -EIO;
+	if (chosen < 0)
+		goto fail;
+	rc = -ESTALE;
+	if (sbs[chosen].generation < cfg->min_generation)
+		goto fail;
+	/* Rebuild the state for the volume's real size. */
+	{
+		struct cfs *real = NULL;
+
+		rc = fs_create(&real, cfg, sbs[chosen].nblocks);
+		if (rc < 0) {
+			fs_destroy(real);
+			goto fail;
+		}
+		memcpy(real->master, fs->master, 32);
+		memcpy(real->sb_key, fs->sb_key, 32);
+		cfs_free(fs, sbs);
+		sbs = NULL;
+		fs_destroy(fs);
+		fs = real;
+	}
+	rc = -EIO;
+	sbs = cfs_alloc(fs, 2 * sizeof *sbs);
+	if (!sbs) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < CFS_SB_SLOTS; i++)
+		cfg->read(cfg->ctx, (uint64_t)i, &sbs[i]);
+	fs->sb = sbs[chosen];
+	fs->pl = pl;
+	fs->generation = fs->sb.generation;
+	fs->slot_version[chosen] = 0;
+	{
+		struct cfs_sb_payload other;
+		int o = 1 - chosen;
+
+		if (sb_header_ok(&sbs[o], cfg->nblocks) && payload_open(fs, &sbs[o], &other) == 0 &&
+		    memcmp(&other.itable.root, &pl.itable.root, sizeof pl.itable.root) == 0 &&
+		    memcmp(&other.bitmap.root, &pl.bitmap.root, sizeof pl.bitmap.root) == 0)
+			fs->slot_version[o] = 0;
+		cx_wipe(&other, sizeof other);
+	}
+	rc = load_bitmap(fs);
+	if (rc < 0)
+		goto fail;
+	cfs_free(fs, sbs);
+	cx_wipe(&pl, sizeof pl);
+	*out = fs;
+	return 0;
+fail:
+	cx_wipe(&pl, sizeof pl);
+	if (fs) {
+		cfs_free(fs, sbs);
+		fs_destroy(fs);
+	}
+	return rc;
+}
+
+/* Commit what is pending (and make both slots current if this mount
+ * wrote anything), then free the volume. */
+int cfs_unmount(struct cfs *fs)
+{
+	int rc = 0;
+
+	if (!fs)
+		return -EINVAL;
+	if (!fs->broken) {
+		rc = cfs_sync(fs);
+		if (rc == 0 && fs->committed && !slots_current(fs))
+			rc = cfs_commit(fs);
+	}
+	fs_destroy(fs);
+	return rc;
+}
+
+/* passwd: wrap the same master key under a new KEK in both slots. */
+int cfs_rekey(struct cfs *fs, const struct cfs_key *key, uint32_t ops, uint32_t mem_kib)
+{
+	struct cfs_sb sb = fs->sb;
+	int rc;
+
+	if (fs->broken)
+		return -EIO;
+	if (sb.key_kind == CFS_KIND_EPHEMERAL || !key ||
+	    (key->kind != CFS_KEY_PASSPHRASE && key->kind != CFS_KEY_FILE))
+		return -EINVAL;
+	sb.key_kind = key->kind == CFS_KEY_PASSPHRASE ? CFS_KIND_PASSPHRASE : CFS_KIND_KEYFILE;
+	sb.argon2_ops = ops ? ops : (sb.argon2_ops ? sb.argon2_ops : 3);
+	sb.argon2_mem_kib = mem_kib ? mem_kib : (sb.argon2_mem_kib ? sb.argon2_mem_kib : 65536);
+	rc = wrap_master(fs, &sb, key);
+	if (rc < 0)
+		return rc;
+	rc = cfs_sync(fs);
+	if (rc < 0)
+		return rc;
+	fs->sb = sb;
+	rc = cfs_commit(fs);
+	if (rc == 0)
+		rc = cfs_commit(fs);
+	return rc;
+}
+
+/* Sizes and counts; free blocks exclude the reserves. */
+int cfs_statfs(struct cfs *fs, struct cfs_statfs *st)
+{
+	st->block_size = CFS_BLOCK_SIZE;
+	st->blocks = fs->sb.nblocks;
+	uint64_t keep = commit_reserve(fs) + freeing_reserve(fs);
+
+	st->free_blocks = fs->avail > keep ? fs->avail - keep : 0;
+	st->files = fs->pl.files;
+	st->generation = fs->generation;
+	st->version = fs->sb.version;
+	return 0;
+}
+
+/* Before a multi-step change: when ordinary allocation is already down to
+ * the reserves, commit, which turns the blocks freed in this transaction
+ * into free space and restores the reserve a freeing step may use. */
+int cfs_make_room(struct cfs *fs)
+{
+	if (fs->broken)
+		return -EIO;
+	if (!cfs_may_allocate(fs) && fs->dirty)
+		return cfs_commit(fs);
+	return 0;
+}
+
+/* Blocks an ordinary operation may still allocate (the rest is kept for
+ * the commit's own space-map blocks). */
+bool cfs_may_allocate(const struct cfs *fs)
+{
+	uint64_t keep = commit_reserve(fs) + (fs->freeing ? 0 : freeing_reserve(fs));
+
+	return fs->in_commit || fs->avail > keep;
+}

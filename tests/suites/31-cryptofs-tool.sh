@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# The cryptofs host tool: command line, exit statuses and messages, damage
+# reports, passphrase change and recovery key, the FUSE mount, the
+# format-compatibility images, and a short libFuzzer run over mutated images.
+set -u
+cfs="$BUILD/host/cryptofs"
+fuzz="$BUILD/fuzz/fuzz_cryptofs"
+tmp=$(mktemp -d)
+mnt="$tmp/mnt"
+fuse_pid=
+cleanup() {
+	if [ -n "$fuse_pid" ]; then
+		fusermount3 -u "$mnt" 2>/dev/null
+		wait "$fuse_pid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+unset CRYPTOFS_PASSPHRASE CRYPTOFS_NEW_PASSPHRASE
+
+failed=0
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; failed=1; }
+
+# expect NAME STATUS CMD...: run CMD, want exit STATUS; on failure want
+# exactly one line on stderr.
+expect() {
+	local name=$1 want=$2
+	shift 2
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	local got=$?
+	if [ "$got" != "$want" ]; then
+		echo "  $name: exit $got, want $want; stderr:"; sed 's/^/    /' "$tmp/err"
+		return 1
+	fi
+	if [ "$want" != 0 ] && [ "$(wc -l <"$tmp/err")" != 1 ]; then
+		echo "  $name: want one line on stderr, got:"; sed 's/^/    /' "$tmp/err"
+		return 1
+	fi
+	return 0
+}
+
+t_basic() {
+	local img=$tmp/a.img k=$tmp/key
+	head -c 64 /dev/urandom >"$k"
+	head -c 1000000 /dev/urandom >"$tmp/big"
+	: >"$tmp/empty"
+	expect mkfs 0 "$cfs" mkfs "$img" --size 4M --key-file "$k" || return 1
+	grep -Eq '^  ([0-9a-f]{4}-){15}[0-9a-f]{4}$' "$tmp/out" || { echo "  no recovery key"; return 1; }
+	cp "$tmp/out" "$tmp/recovery"
+	expect mkdir 0 "$cfs" mkdir "$img" /docs --key-file "$k" || return 1
+	expect put 0 "$cfs" put "$img" "$tmp/big" /docs/big --key-file "$k" || return 1
+	expect put-empty 0 "$cfs" put "$img" "$tmp/empty" /empty --key-file "$k" || return 1
+	expect put-replace 0 "$cfs" put "$img" "$tmp/key" /docs/big --key-file "$k" || return 1
+	expect get 0 "$cfs" get "$img" /docs/big "$tmp/back" --key-file "$k" || return 1
+	cmp -s "$tmp/back" "$k" || { echo "  replaced contents differ"; return 1; }
+	expect put-again 0 "$cfs" put "$img" "$tmp/big" /docs/big --key-file "$k" || return 1
+	expect get-stdout 0 "$cfs" --key-file "$k" get "$img" /docs/big - || return 1
+	cmp -s "$tmp/out" "$tmp/big" || { echo "  contents differ"; return 1; }
+	expect ls 0 "$cfs" ls "$img" --key-file "$k" || return 1
+	grep -q '^d 0755 .* docs$' "$tmp/out" && grep -q '^- 0644 *0 empty$' "$tmp/out" ||
+		{ echo "  ls output:"; cat "$tmp/out"; return 1; }
+	expect ls-dir 0 "$cfs" ls "$img" /docs --key-file "$k" || return 1
+	[ "$(cat "$tmp/out")" = "- 0644      1000000 big" ] || { cat "$tmp/out"; return 1; }
+	expect stat 0 "$cfs" stat "$img" /docs/big --key-file "$k" || return 1
+	grep -q '^type: file$' "$tmp/out" && grep -q '^size: 1000000$' "$tmp/out" || return 1
+	expect fsck 0 "$cfs" fsck "$img" --key-file "$k" || return 1
+	grep -q 'clean' "$tmp/out" || return 1
+	expect rm 0 "$cfs" rm "$img" /empty --key-file "$k" || return 1
+	expect rm-missing 1 "$cfs" rm "$img" /empty --key-file "$k" || return 1
+	expect get-missing 1 "$cfs" get "$img" /nope - --key-file "$k" || return 1
+	expect rm-nonempty 1 "$cfs" rm "$img" /docs --key-file "$k" || return 1
+	expect wrong-key 3 "$cfs" ls "$img" --key-file "$tmp/big" || return 1
+	expect no-image 1 "$cfs" ls "$tmp/none" --key-file "$k" || return 1
+	head -c 1M /dev/urandom >"$tmp/garbage"
+	expect garbage 4 "$cfs" ls "$tmp/garbage" --key-file "$k" || return 1
+	expect tiny 4 "$cfs" ls "$tmp/empty" --key-file "$k" || return 1
+	expect usage-cmd 2 "$cfs" frob "$img" || return 1
+	expect usage-args 2 "$cfs" get "$img" /x || return 1
+	expect usage-size 2 "$cfs" mkfs "$tmp/b.img" --key-file "$k" || return 1
+	expect usage-badsize 2 "$cfs" mkfs "$tmp/b.img" --size 12Q --key-file "$k" || return 1
+	expect ephemeral 2 "$cfs" mkfs "$tmp/b.img" --size 1M --ephemeral --key-file "$k" || return 1
+	grep -q 'ephemeral' "$tmp/err" || return 1
+	expect no-passphrase 2 "$cfs" ls "$img" </dev/null || return 1
+	local rec
+	rec=$(sed -n 2p "$tmp/recovery" | tr -d ' ')
+	expect recovery 0 "$cfs" ls "$img" /docs --recovery-key "$rec" || return 1
+	expect recovery-bad 3 "$cfs" ls "$img" --recovery-key "${rec%?}0" || [ "${rec: -1}" = 0 ] || return 1
+	"$cfs" --help | grep -q 'mount IMAGE DIR' || return 1
+}
+
+t_passphrase() {
+	local img=$tmp/p.img
+	export CRYPTOFS_PASSPHRASE="first secret"
+	expect mkfs 0 "$cfs" mkfs "$img" --size 1M --argon2-ops 1 --argon2-mem 1 || return 1
+	local rec
+	rec=$(sed -n 2p "$tmp/out" | tr -d ' ')
+	echo hi >"$tmp/hi"
+	expect put 0 "$cfs" put "$img" "$tmp/hi" /hi || return 1
+	CRYPTOFS_PASSPHRASE=nope expect wrong 3 "$cfs" ls "$img" || return 1
+	expect passwd 0 env CRYPTOFS_NEW_PASSPHRASE="second secret" "$cfs" passwd "$img" || return 1
+	expect old-pass 3 "$cfs" ls "$img" || return 1
+	CRYPTOFS_PASSPHRASE="second secret" expect new-pass 0 "$cfs" get "$img" /hi - || return 1
+	[ "$(cat "$tmp/out")" = hi ] || return 1
+	expect recovery 0 "$cfs" get "$img" /hi - --recovery-key "$rec" || return 1
+	unset CRYPTOFS_PASSPHRASE
+}
+
+# mkfs and ls reading the passphrase from a terminal (a pty), without echo.
+t_prompt() {
+	local img=$tmp/t.img
+	python3 - "$cfs" "$img" <<'PY' || return 1
+import os, pty, signal, sys
+signal.alarm(30)   # a hang is a failure, not a stuck suite
+def run(args, answers):
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.argv[1], [sys.argv[1]] + args)
+    out = b""
+    for prompt, answer in answers:
+        while prompt not in out:
+            out += os.read(fd, 1024)
+        os.write(fd, answer)
+    try:
+        while True:
+            chunk = os.read(fd, 1024)
+            if not chunk:
+                break
+            out += chunk
+    except OSError:
+        pass
+    status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if b"tty secret" in out:
+        sys.exit("passphrase echoed")
+    return status, out
+st, out = run(["mkfs", sys.argv[2], "--size", "1M", "--argon2-ops", "1", "--argon2-mem", "1"],
+              [(b"Passphrase: ", b"tty secret\n"), (b"Again: ", b"tty secret\n")])
+if st != 0 or b"Recovery key" not in out:
+    sys.exit("mkfs via prompt failed: %d %r" % (st, out))
+st, out = run(["ls", sys.argv[2]], [(b"Passphrase: ", b"wrong\n")])
+if st != 3:
+    sys.exit("wrong passphrase via prompt: %d" % st)
+PY
+	CRYPTOFS_PASSPHRASE="tty secret" expect ls-after-prompt 0 "$cfs" ls "$img"
+}
+
+t_damage() {
+	local img=$tmp/d.img k=$tmp/key
+	expect mkfs 0 "$cfs" mkfs "$img" --size 2M --key-file "$k" || return 1
+	expect put 0 "$cfs" put "$img" "$tmp/big" /victim --key-file "$k" || return 1
+	expect fsck 0 "$cfs" fsck "$img" --key-file "$k" || return 1
+	local gen
+	gen=$(sed -n 's/.*generation \([0-9]*\).*/\1/p' "$tmp/out")
+	cp "$img" "$tmp/old.img"
+	expect mkdir 0 "$cfs" mkdir "$img" /newer --key-file "$k" || return 1
+	cp "$tmp/old.img" "$tmp/rolled.img"
+	expect rollback 4 "$cfs" ls "$tmp/rolled.img" --key-file "$k" --min-generation $((gen + 1)) ||
+		return 1
+	grep -q rollback "$tmp/err" || return 1
+	# the file fills the middle of the image: damage one block there
+	printf 'XXXXXXXX' | dd of="$img" bs=1 seek=$((200 * 4096 + 100)) conv=notrunc status=none
+	expect get-damaged 4 "$cfs" get "$img" /victim "$tmp/x" --key-file "$k" || return 1
+	grep -q '/victim: damaged block 200 ' "$tmp/err" || { cat "$tmp/err"; return 1; }
+	expect fsck-damaged 4 "$cfs" fsck "$img" --key-file "$k" || return 1
+	grep -q '^/victim: block 200: damaged block lost data at offset' "$tmp/out" ||
+		{ cat "$tmp/out"; return 1; }
+}
+
+t_compat() {
+	local ok=0
+	for img in tests/fs/images/v*.img; do
+		local v want
+		v=$(basename "$img" .img)
+		cp "$img" "$tmp/compat.img"
+		CRYPTOFS_PASSPHRASE="compat-$v" expect "fsck $v" 0 "$cfs" fsck "$tmp/compat.img" || return 1
+		want="tests/fs/images/$v.expected"
+		CRYPTOFS_PASSPHRASE="compat-$v" tests/fs/images/expected.sh "$cfs" "$tmp/compat.img" \
+			>"$tmp/got" 2>&1
+		diff -u "$want" "$tmp/got" || return 1
+		ok=$((ok + 1))
+	done
+	[ $ok -ge 1 ]
+}
+
+fuse_works() {
+	[ -c /dev/fuse ] && command -v fusermount3 >/dev/null
+}
+
+t_fuse() {
+	local img=$tmp/f.img k=$tmp/key
+	expect mkfs 0 "$cfs" mkfs "$img" --size 8M --key-file "$k" || return 1
+	expect mount-nodir 1 "$cfs" mount "$img" "$tmp/nonexistent" --key-file "$k" || return 1
+	expect mount-badopt 1 "$cfs" mount "$img" "$tmp" -o no_such_option_xyz --key-file "$k" ||
+		return 1
+	mkdir -p "$mnt"
+	"$cfs" mount "$img" "$mnt" -f --key-file "$k" 2>"$tmp/fuse.err" &
+	fuse_pid=$!
+	for _ in $(seq 50); do
+		mountpoint -q "$mnt" && break
+		sleep 0.1
+	done
+	mountpoint -q "$mnt" || { cat "$tmp/fuse.err"; return 1; }
+	mkdir "$mnt/d" && cp "$tmp/big" "$mnt/d/big" && echo one >"$mnt/f" && echo two >"$mnt/g" &&
+		mv "$mnt/g" "$mnt/f" && ln -s /d/big "$mnt/l" && mkdir "$mnt/d/e" && rmdir "$mnt/d/e" &&
+		dd if=/dev/zero of="$mnt/sparse" bs=1 count=1 seek=100M status=none || return 1
+	[ "$(cat "$mnt/f")" = two ] && [ ! -e "$mnt/g" ] && cmp -s "$mnt/d/big" "$tmp/big" &&
+		[ "$(readlink "$mnt/l")" = /d/big ] && [ "$(stat -c %s "$mnt/sparse")" = 104857601 ] ||
+		return 1
+	[ "$(ls "$mnt" | tr '\n' ' ')" = "d f l sparse " ] || { ls -la "$mnt"; return 1; }
+	# parallel readers (decrypting outside the core lock) while a writer commits
+	local pids=""
+	for i in 1 2 3; do cat "$mnt/d/big" >"$tmp/r$i" & pids="$pids $!"; done
+	for i in 1 2 3 4 5; do
+		head -c 300000 /dev/urandom >"$mnt/w$i" && sync "$mnt/w$i" && rm "$mnt/w$i"
+	done
+	wait $pids
+	for i in 1 2 3; do cmp -s "$tmp/r$i" "$tmp/big" || { echo "  parallel read $i differs"; return 1; }; done
+	fusermount3 -u "$mnt" || return 1
+	wait "$fuse_pid" || return 1
+	fuse_pid=
+	expect fsck 0 "$cfs" fsck "$img" --key-file "$k" || return 1
+	expect get 0 "$cfs" get "$img" /d/big - --key-file "$k" || return 1
+	cmp -s "$tmp/out" "$tmp/big"
+}
+
+t_fuzz_short() {
+	"$fuzz" -seed=1 -max_total_time=5 -timeout=10 >"$tmp/fuzz.log" 2>&1 ||
+		{ tail -30 "$tmp/fuzz.log"; return 1; }
+	grep -q 'Done' "$tmp/fuzz.log"
+}
+
+for t in t_basic t_passphrase t_prompt t_damage t_compat; do
+	if $t; then pass "cryptofs_tool_${t#t_}"; else fail "cryptofs_tool_${t#t_}" "see log"; fi
+done
+if fuse_works; then
+	if t_fuse; then pass cryptofs_fuse_mount; else fail cryptofs_fuse_mount "see log"; fi
+else
+	echo "SKIP cryptofs_fuse_mount: no /dev/fuse or fusermount3 here"
+fi
+if t_fuzz_short; then pass cryptofs_fuzz_short; else fail cryptofs_fuzz_short "see log"; fi
+exit $failed
