@@ -1,0 +1,224 @@
+/*
+ * Membership: heartbeats, SWIM-style suspicion with direct and indirect
+ * probes, and deaths.  See docs/PROTOCOL.md, "Membership".
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "net/bytes.h"
+#include "net/membership.h"
+
+void membership_init(struct membership *ms)
+{
+	memset(ms, 0, sizeof *ms);
+	ms->next_due_ms = UINT64_MAX;
+}
+
+static struct member *find(struct membership *ms, uint32_t id)
+{
+	for (int i = 0; i < MEMBER_MAX; i++)
+		if (ms->m[i].state != MS_FREE && ms->m[i].id == id)
+			return &ms->m[i];
+	return NULL;
+}
+
+const struct member *membership_find(const struct membership *ms, uint32_t id)
+{
+	const struct member *m = find((struct membership *)ms, id);
+
+	return m && m->state != MS_DEAD ? m : NULL;
+}
+
+/* Silence after which a live entry becomes suspect. */
+static uint64_t suspect_after(const struct member *m)
+{
+	return (uint64_t)m->period_ms * MEMBER_SUSPECT_PERIODS + MEMBER_SLACK_MS;
+}
+
+static void due(struct membership *ms, uint64_t t)
+{
+	if (t < ms->next_due_ms)
+		ms->next_due_ms = t;
+}
+
+/* A slot for a new identity at addr; NULL when addr is bound or all is full. */
+static struct member *admit(struct membership *ms, uint32_t addr, int *err)
+{
+	struct member *free_slot = NULL, *dead = NULL;
+
+	for (int i = 0; i < MEMBER_MAX; i++) {
+		struct member *m = &ms->m[i];
+		if (m->state == MS_FREE) {
+			if (!free_slot)
+				free_slot = m;
+		} else if (m->addr == addr && m->state != MS_DEAD) {
+			ms->refused_sybil++;
+			*err = -EEXIST;
+			return NULL;
+		} else if (m->state == MS_DEAD && (!dead || m->dead_ms < dead->dead_ms)) {
+			dead = m;
+		}
+	}
+	if (free_slot)
+		return free_slot;
+	if (dead)
+		return dead;
+	*err = -ENOSPC;
+	return NULL;
+}
+
+int membership_heard(struct membership *ms, uint32_t id, uint32_t addr, uint8_t role,
+		     uint32_t period_ms, uint64_t now_ms, bool *refuted)
+{
+	struct member *m = find(ms, id);
+	int err = 0;
+
+	*refuted = false;
+	if (!m) {
+		m = admit(ms, addr, &err);
+		if (!m)
+			return err;
+		memset(m, 0, sizeof *m);
+		m->id = id;
+	} else if (m->state == MS_DEAD) {
+		*refuted = true;
+	}
+	m->addr = addr;
+	m->role = role;
+	m->period_ms = period_ms ? period_ms : 1000;
+	m->state = MS_ALIVE;
+	m->last_heard_ms = now_ms;
+	due(ms, now_ms + suspect_after(m));
+	return 0;
+}
+
+void membership_touch(struct membership *ms, uint32_t id, uint64_t now_ms)
+{
+	struct member *m = find(ms, id);
+
+	if (m && m->state != MS_DEAD) {
+		m->state = MS_ALIVE;
+		m->last_heard_ms = now_ms;
+	}
+}
+
+void membership_remove(struct membership *ms, uint32_t id)
+{
+	struct member *m = find(ms, id);
+
+	if (m)
+		memset(m, 0, sizeof *m);
+}
+
+/* Pick up to MEMBER_HELPERS live neighbours other than target as helpers. */
+static size_t pick_helpers(struct membership *ms, const struct member *target,
+			   uint64_t rnd, struct member **out)
+{
+	size_t n = 0;
+	uint32_t start = (uint32_t)(rnd % MEMBER_MAX);
+
+	for (uint32_t i = 0; i < MEMBER_MAX && n < MEMBER_HELPERS; i++) {
+		struct member *m = &ms->m[(start + i) % MEMBER_MAX];
+		if (m != target && m->state == MS_ALIVE)
+			out[n++] = m;
+	}
+	return n;
+}
+
+/* Emit one probe round for m: a direct ping and pings through helpers. */
+static size_t probe(struct membership *ms, struct member *m, uint64_t now, uint64_t rnd,
+		    struct member_action *out, size_t max)
+{
+	struct member *helpers[MEMBER_HELPERS];
+	size_t n = 0, h;
+
+	if (max < 1 + MEMBER_HELPERS)
+		return 0;
+	m->probe_nonce = (uint32_t)(rnd >> 32) | 1;
+	out[n++] = (struct member_action){ MA_PING, m->addr, m->id, m->probe_nonce };
+	h = pick_helpers(ms, m, mix64(rnd), helpers);
+	for (size_t i = 0; i < h; i++)
+		out[n++] = (struct member_action){ MA_PING_REQ, helpers[i]->addr, m->id,
+						   m->probe_nonce };
+	m->next_probe_ms = now + (m->period_ms / 2 > MEMBER_SLACK_MS ? m->period_ms / 2
+								     : MEMBER_SLACK_MS);
+	return n;
+}
+
+/* Advance one entry; returns the number of actions written. */
+static size_t step(struct membership *ms, struct member *m, uint64_t now, uint64_t rnd,
+		   struct member_action *out, size_t max)
+{
+	size_t n = 0;
+
+	if (m->state == MS_ALIVE && now >= m->last_heard_ms + suspect_after(m)) {
+		if (max < 1 + MEMBER_HELPERS)
+			return 0;
+		m->state = MS_SUSPECT;
+		m->suspect_ms = now;
+		n = probe(ms, m, now, rnd, out, max);
+	} else if (m->state == MS_SUSPECT) {
+		if (now >= m->suspect_ms + (uint64_t)m->period_ms * MEMBER_DEAD_PERIODS) {
+			if (max < 1)
+				return 0;
+			m->state = MS_DEAD;
+			m->dead_ms = now;
+			out[n++] = (struct member_action){ MA_DEAD, m->addr, m->id, 0 };
+		} else if (now >= m->next_probe_ms) {
+			n = probe(ms, m, now, rnd, out, max);
+		}
+	} else if (m->state == MS_DEAD && now >= m->dead_ms + MEMBER_DEAD_KEEP_MS) {
+		memset(m, 0, sizeof *m);
+	}
+	return n;
+}
+
+/* The next time entry m needs attention. */
+static uint64_t entry_due(const struct member *m)
+{
+	switch (m->state) {
+	case MS_ALIVE:
+		return m->last_heard_ms + suspect_after(m);
+	case MS_SUSPECT: {
+		uint64_t d = m->suspect_ms + (uint64_t)m->period_ms * MEMBER_DEAD_PERIODS;
+		return m->next_probe_ms < d ? m->next_probe_ms : d;
+	}
+	case MS_DEAD:
+		return m->dead_ms + MEMBER_DEAD_KEEP_MS;
+	default:
+		return UINT64_MAX;
+	}
+}
+
+size_t membership_tick(struct membership *ms, uint64_t now_ms, uint64_t rnd,
+		       struct member_action *out, size_t max)
+{
+	size_t n = 0;
+
+	if (now_ms < ms->next_due_ms)
+		return 0;
+	ms->next_due_ms = UINT64_MAX;
+	for (int i = 0; i < MEMBER_MAX; i++) {
+		struct member *m = &ms->m[i];
+		if (m->state == MS_FREE)
+			continue;
+		rnd = mix64(rnd + (uint64_t)i);
+		n += step(ms, m, now_ms, rnd, out + n, max - n);
+		due(ms, entry_due(m) > now_ms ? entry_due(m) : now_ms + 1);
+	}
+	return n;
+}
+
+uint64_t membership_next_deadline(const struct membership *ms)
+{
+	return ms->next_due_ms;
+}
+
+size_t membership_count(const struct membership *ms, enum member_state st)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < MEMBER_MAX; i++)
+		n += ms->m[i].state == st;
+	return n;
+}

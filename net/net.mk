@@ -1,0 +1,24 @@
+# net/: the swarm protocols as portable sans-I/O C (pheromones, gossip,
+# membership, sentinel, replicated state, the swarm node, modules, NERT),
+# the deterministic simulator tools/swarm-sim (net/sim/, host only), their
+# unit tests (tests/net/) and fuzzers.  The large simulator checks in
+# tests/suites/40-swarm.sh use the -O2 build without sanitizers
+# ($(BUILD)/bench/swarm-sim); unit tests, property tests and the small
+# simulator runs use the sanitized build ($(BUILD)/host/swarm-sim).
+
+NET_CORE_SRCS := net/pheromone.c net/gossip.c net/membership.c net/sentinel.c \
+                 net/kvstore.c net/swarm.c
+NET_SIM_SRCS  := net/sim/sim_core.c net/sim/sim_swarm.c net/sim/sim_main.c \
+                 net/sim/sim_stubs.c
+PORTABLE_SRCS += $(NET_CORE_SRCS)
+
+$(BUILD)/host/swarm-sim: $(call host_objs,$(NET_SIM_SRCS) $(NET_CORE_SRCS) $(CRYPTO_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS) $(SODIUM_LIBS) -lm
+
+$(BUILD)/bench/swarm-sim: $(call bench_objs,$(NET_SIM_SRCS) $(NET_CORE_SRCS) $(CRYPTO_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(SODIUM_LIBS) -lm
+
+TOOLS     += $(BUILD)/host/swarm-sim
+TEST_DEPS += $(BUILD)/host/swarm-sim $(BUILD)/bench/swarm-sim
