@@ -99,16 +99,29 @@ static void cache_put(struct gossip *g, uint64_t id, uint64_t now)
 	victim->expire_ms = now + g->p.cache_ms;
 }
 
+/*
+ * Blocked Bloom filter: all GOSSIP_BLOOM_HASHES bits of an identifier lie
+ * in one 512-bit block, so a lookup touches one cache line.
+ */
+static void bloom_bits(uint64_t id, uint32_t *block, uint32_t bits[GOSSIP_BLOOM_HASHES])
+{
+	uint64_t h = mix64(id ^ 0x5bd1e995ULL), h2 = mix64(h);
+
+	*block = (uint32_t)(h % (GOSSIP_BLOOM_BITS / 512));
+	for (int k = 0; k < GOSSIP_BLOOM_HASHES; k++)
+		bits[k] = (uint32_t)(h2 >> (9 * k)) & 511;
+}
+
 static bool bloom_has(const struct gossip *g, uint64_t id)
 {
-	uint64_t h1 = mix64(id ^ 0x5bd1e995ULL), h2 = mix64(h1) | 1;
+	uint32_t block, bits[GOSSIP_BLOOM_HASHES];
 
+	bloom_bits(id, &block, bits);
 	for (int gen = 0; gen < 2; gen++) {
+		const uint64_t *b = &g->bloom[gen][block * 8];
 		bool all = true;
-		for (int k = 0; k < GOSSIP_BLOOM_HASHES && all; k++) {
-			uint32_t bit = (uint32_t)((h1 + (uint64_t)k * h2) % GOSSIP_BLOOM_BITS);
-			all = (g->bloom[gen][bit / 64] >> (bit % 64)) & 1;
-		}
+		for (int k = 0; k < GOSSIP_BLOOM_HASHES && all; k++)
+			all = (b[bits[k] / 64] >> (bits[k] % 64)) & 1;
 		if (all)
 			return true;
 	}
@@ -118,7 +131,7 @@ static bool bloom_has(const struct gossip *g, uint64_t id)
 /* Insert into generation 0 after rotating it out when it is full or old. */
 static void bloom_put(struct gossip *g, uint64_t id, uint64_t now)
 {
-	uint64_t h1 = mix64(id ^ 0x5bd1e995ULL), h2 = mix64(h1) | 1;
+	uint32_t block, bits[GOSSIP_BLOOM_HASHES];
 
 	if (g->bloom_count >= g->p.bloom_rotate_count ||
 	    now - g->bloom_rotated_ms >= g->p.bloom_rotate_ms) {
@@ -127,10 +140,9 @@ static void bloom_put(struct gossip *g, uint64_t id, uint64_t now)
 		g->bloom_count = 0;
 		g->bloom_rotated_ms = now;
 	}
-	for (int k = 0; k < GOSSIP_BLOOM_HASHES; k++) {
-		uint32_t bit = (uint32_t)((h1 + (uint64_t)k * h2) % GOSSIP_BLOOM_BITS);
-		g->bloom[0][bit / 64] |= 1ULL << (bit % 64);
-	}
+	bloom_bits(id, &block, bits);
+	for (int k = 0; k < GOSSIP_BLOOM_HASHES; k++)
+		g->bloom[0][block * 8 + bits[k] / 64] |= 1ULL << (bits[k] % 64);
 	g->bloom_count++;
 }
 
@@ -211,6 +223,8 @@ void gossip_mark(struct gossip *g, const struct pheromone *p, uint64_t now_ms)
 
 void gossip_note_duplicate(struct gossip *g, uint64_t id)
 {
+	if (!g->pending_count)
+		return;
 	for (int i = 0; i < GOSSIP_PENDING; i++)
 		if (g->pending[i].used && g->pending[i].id == id && g->pending[i].dups < 255)
 			g->pending[i].dups++;
@@ -243,8 +257,9 @@ int gossip_schedule_relay(struct gossip *g, const struct pheromone *p,
 		r->dups = 0;
 		r->due_ms = now_ms + rnd % (g->p.relay_max_ms + 1);
 		r->len = (uint16_t)len;
-		memcpy(r->pkt, raw, len);
-		pheromone_set_route(r->pkt, (uint8_t)(p->ttl - 1),
+		g->pending_count++;
+		memcpy(g->pending_pkt[i], raw, len);
+		pheromone_set_route(g->pending_pkt[i], (uint8_t)(p->ttl - 1),
 				    p->hops < 255 ? (uint8_t)(p->hops + 1) : 255);
 		return 0;
 	}
@@ -254,6 +269,8 @@ int gossip_schedule_relay(struct gossip *g, const struct pheromone *p,
 size_t gossip_take_due(struct gossip *g, uint64_t now_ms, uint64_t rnd,
 		       uint8_t out[PHEROMONE_MAX_BYTES])
 {
+	if (!g->pending_count)
+		return 0;
 	for (int i = 0; i < GOSSIP_PENDING; i++) {
 		struct gossip_pending *r = &g->pending[i];
 		uint64_t prob = g->p.relay_prob;
@@ -261,6 +278,7 @@ size_t gossip_take_due(struct gossip *g, uint64_t now_ms, uint64_t rnd,
 		if (!r->used || r->due_ms > now_ms)
 			continue;
 		r->used = false;
+		g->pending_count--;
 		if (!g->p.flood) {
 			if (r->dups >= g->p.echo_cap) {
 				g->relays_cancelled++;
@@ -274,7 +292,7 @@ size_t gossip_take_due(struct gossip *g, uint64_t now_ms, uint64_t rnd,
 				continue;
 			}
 		}
-		memcpy(out, r->pkt, r->len);
+		memcpy(out, g->pending_pkt[i], r->len);
 		return r->len;
 	}
 	return 0;
@@ -284,6 +302,8 @@ uint64_t gossip_next_deadline(const struct gossip *g)
 {
 	uint64_t t = UINT64_MAX;
 
+	if (!g->pending_count)
+		return t;
 	for (int i = 0; i < GOSSIP_PENDING; i++)
 		if (g->pending[i].used && g->pending[i].due_ms < t)
 			t = g->pending[i].due_ms;

@@ -65,13 +65,12 @@ struct gossip_cached {
 	uint64_t expire_ms;
 };
 
-struct gossip_pending {
+struct gossip_pending {        /* packet bytes live in gossip.pending_pkt */
 	uint64_t id;
 	uint64_t due_ms;
 	uint16_t len;
 	uint8_t dups;
 	bool used;
-	uint8_t pkt[PHEROMONE_MAX_BYTES];
 };
 
 struct gossip_stored {
@@ -88,6 +87,8 @@ struct gossip {
 	uint32_t bloom_count;
 	uint64_t bloom_rotated_ms;
 	struct gossip_pending pending[GOSSIP_PENDING];
+	uint8_t pending_pkt[GOSSIP_PENDING][PHEROMONE_MAX_BYTES];
+	uint32_t pending_count;
 	struct gossip_stored store[GOSSIP_STORE];
 	uint32_t store_next;
 	uint64_t recent[GOSSIP_DIGEST_IDS];

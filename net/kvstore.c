@@ -8,9 +8,17 @@
 #include "net/bytes.h"
 #include "net/kvstore.h"
 
+static uint64_t compute_digest(const struct kvstore *kv);
+
 void kv_init(struct kvstore *kv)
 {
 	memset(kv, 0, sizeof *kv);
+	kv->digest = compute_digest(kv);
+}
+
+uint64_t kv_digest(const struct kvstore *kv)
+{
+	return kv->digest;
 }
 
 /* True when stamp a is newer than stamp b. */
@@ -33,6 +41,7 @@ int kv_set(struct kvstore *kv, uint16_t key, const void *value, size_t len, uint
 	e->len = (uint8_t)len;
 	memset(e->value, 0, sizeof e->value);
 	memcpy(e->value, value, len);
+	kv->digest = compute_digest(kv);
 	return 0;
 }
 
@@ -46,10 +55,11 @@ int kv_merge(struct kvstore *kv, uint16_t key, const struct kv_entry *in)
 		return 0;
 	kv->e[key] = *in;
 	memset(kv->e[key].value + in->len, 0, KV_VALUE_MAX - in->len);
+	kv->digest = compute_digest(kv);
 	return 1;
 }
 
-uint64_t kv_digest(const struct kvstore *kv)
+static uint64_t compute_digest(const struct kvstore *kv)
 {
 	uint64_t h = 0x6a09e667f3bcc908ULL;
 

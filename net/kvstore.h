@@ -30,6 +30,7 @@ struct kv_entry {
 struct kvstore {
 	struct kv_entry e[KV_KEYS];
 	uint32_t lamport;       /* highest counter seen */
+	uint64_t digest;        /* kv_digest(), kept current on every change */
 };
 
 void kv_init(struct kvstore *kv);

@@ -14,12 +14,23 @@ void membership_init(struct membership *ms)
 	ms->next_due_ms = UINT64_MAX;
 }
 
+/* ids[] mirrors m[].id of used slots (0 when free): a compact scan. */
 static struct member *find(struct membership *ms, uint32_t id)
 {
 	for (int i = 0; i < MEMBER_MAX; i++)
-		if (ms->m[i].state != MS_FREE && ms->m[i].id == id)
+		if (ms->ids[i] == id && ms->m[i].state != MS_FREE)
 			return &ms->m[i];
 	return NULL;
+}
+
+static void slot_clear(struct membership *ms, struct member *m)
+{
+	if (m->state != MS_FREE)
+		ms->used--;
+	if (m->state == MS_DEAD)
+		ms->dead--;
+	ms->ids[m - ms->m] = 0;
+	memset(m, 0, sizeof *m);
 }
 
 const struct member *membership_find(const struct membership *ms, uint32_t id)
@@ -78,10 +89,13 @@ int membership_heard(struct membership *ms, uint32_t id, uint32_t addr, uint8_t 
 		m = admit(ms, addr, &err);
 		if (!m)
 			return err;
-		memset(m, 0, sizeof *m);
+		slot_clear(ms, m);
+		ms->used++;
 		m->id = id;
+		ms->ids[m - ms->m] = id;
 	} else if (m->state == MS_DEAD) {
 		*refuted = true;
+		ms->dead--;
 	}
 	m->addr = addr;
 	m->role = role;
@@ -107,7 +121,7 @@ void membership_remove(struct membership *ms, uint32_t id)
 	struct member *m = find(ms, id);
 
 	if (m)
-		memset(m, 0, sizeof *m);
+		slot_clear(ms, m);
 }
 
 /* Pick up to MEMBER_HELPERS live neighbours other than target as helpers. */
@@ -162,13 +176,14 @@ static size_t step(struct membership *ms, struct member *m, uint64_t now, uint64
 			if (max < 1)
 				return 0;
 			m->state = MS_DEAD;
+			ms->dead++;
 			m->dead_ms = now;
 			out[n++] = (struct member_action){ MA_DEAD, m->addr, m->id, 0 };
 		} else if (now >= m->next_probe_ms) {
 			n = probe(ms, m, now, rnd, out, max);
 		}
 	} else if (m->state == MS_DEAD && now >= m->dead_ms + MEMBER_DEAD_KEEP_MS) {
-		memset(m, 0, sizeof *m);
+		slot_clear(ms, m);
 	}
 	return n;
 }
@@ -212,6 +227,11 @@ size_t membership_tick(struct membership *ms, uint64_t now_ms, uint64_t rnd,
 uint64_t membership_next_deadline(const struct membership *ms)
 {
 	return ms->next_due_ms;
+}
+
+bool membership_has_room(const struct membership *ms)
+{
+	return ms->used < MEMBER_MAX || ms->dead > 0;
 }
 
 size_t membership_count(const struct membership *ms, enum member_state st)

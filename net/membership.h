@@ -49,6 +49,8 @@ struct member_action {
 
 struct membership {
 	struct member m[MEMBER_MAX];
+	uint32_t ids[MEMBER_MAX];   /* m[i].id for used slots, for fast lookup */
+	uint32_t used, dead;        /* slots not free; slots dead */
 	uint64_t next_due_ms;   /* lower bound of the next deadline */
 	uint32_t refused_sybil;
 };
@@ -78,6 +80,9 @@ size_t membership_tick(struct membership *ms, uint64_t now_ms, uint64_t rnd,
 		       struct member_action *out, size_t max);
 
 uint64_t membership_next_deadline(const struct membership *ms);
+
+/* True when a new identity could get a slot (a free or a dead one). */
+bool membership_has_room(const struct membership *ms);
 
 /* Number of entries in a given state. */
 size_t membership_count(const struct membership *ms, enum member_state st);

@@ -56,7 +56,8 @@ static struct sentinel_score *slot(struct sentinel_score *t, uint32_t key, uint6
 }
 
 /* Add w to the score of key; true when it crosses into a ban. */
-static bool charge(struct sentinel_score *t, uint32_t key, uint8_t w, uint64_t now)
+static bool charge(struct sentinel_score *t, uint32_t key, uint8_t w, uint64_t now,
+		   uint64_t *latest)
 {
 	struct sentinel_score *e = slot(t, key, now);
 
@@ -66,6 +67,8 @@ static bool charge(struct sentinel_score *t, uint32_t key, uint8_t w, uint64_t n
 	e->score += w;
 	if (e->score >= SENTINEL_THRESHOLD && e->banned_until_ms <= now) {
 		e->banned_until_ms = now + SENTINEL_BAN_MS;
+		if (e->banned_until_ms > *latest)
+			*latest = e->banned_until_ms;
 		return true;
 	}
 	return false;
@@ -92,9 +95,9 @@ bool sentinel_report(struct sentinel *s, enum sec_event kind, uint32_t addr, boo
 	s->counts[kind]++;
 	blackbox_add(s, kind, addr, id, now_ms);
 	if (blame_addr)
-		banned |= charge(s->addrs, addr + 1, weight[kind], now_ms);
+		banned |= charge(s->addrs, addr + 1, weight[kind], now_ms, &s->ban_latest_ms);
 	if (id)
-		banned |= charge(s->ids, id, weight[kind], now_ms);
+		banned |= charge(s->ids, id, weight[kind], now_ms, &s->ban_latest_ms);
 	if (banned) {
 		s->counts[SEC_BLACKLISTED]++;
 		blackbox_add(s, SEC_BLACKLISTED, addr, id, now_ms);
@@ -112,12 +115,12 @@ static bool banned_in(const struct sentinel_score *t, uint32_t key, uint64_t now
 
 bool sentinel_addr_banned(const struct sentinel *s, uint32_t addr, uint64_t now_ms)
 {
-	return banned_in(s->addrs, addr + 1, now_ms);
+	return now_ms < s->ban_latest_ms && banned_in(s->addrs, addr + 1, now_ms);
 }
 
 bool sentinel_id_banned(const struct sentinel *s, uint32_t id, uint64_t now_ms)
 {
-	return banned_in(s->ids, id, now_ms);
+	return now_ms < s->ban_latest_ms && banned_in(s->ids, id, now_ms);
 }
 
 size_t sentinel_blackbox(const struct sentinel *s, struct blackbox_event *out, size_t max)

@@ -52,6 +52,7 @@ struct sentinel {
 	struct sentinel_score ids[SENTINEL_SLOTS];
 	struct blackbox_event log[BLACKBOX_EVENTS];
 	uint32_t log_next;       /* total events ever logged */
+	uint64_t ban_latest_ms;  /* no ban lasts beyond this: fast path */
 	uint32_t counts[SEC_UNAUTHORISED + 1];
 };
 

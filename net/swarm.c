@@ -81,6 +81,7 @@ static void begin_life(struct swarm_node *n, uint32_t id, uint64_t now)
 	period = swarm_role_period(n->role);
 	n->next_hello_ms = now + swarm_random(n) % period;
 	n->sync_due_ms = UINT64_MAX;
+	n->flood_due_ms = UINT64_MAX;
 	n->sync_sent_ms = 0;
 	n->memory_check_ms = now;
 	gossip_init(&n->gossip, &n->cfg.gossip, now);
@@ -287,15 +288,20 @@ static void run_membership(struct swarm_node *n, uint64_t now)
 	}
 }
 
-static void send_sync(struct swarm_node *n, uint64_t now)
+/* Send the whole store: to the neighbours (ttl 1) or flooded to the swarm. */
+static void send_sync(struct swarm_node *n, uint8_t ttl, uint64_t now)
 {
 	uint8_t buf[PHEROMONE_MAX_PAYLOAD];
 	int k = kv_encode(&n->kv, -1, buf, sizeof buf);
 
-	n->sync_due_ms = UINT64_MAX;
-	n->sync_sent_ms = now;
+	if (ttl == 1) {
+		n->sync_due_ms = UINT64_MAX;
+		n->sync_sent_ms = now;
+	} else {
+		n->flood_due_ms = UINT64_MAX;
+	}
 	if (k > 0)
-		send_plain(n, PH_STATE, 1, SWARM_BROADCAST, buf, (size_t)k, now);
+		send_plain(n, PH_STATE, ttl, SWARM_BROADCAST, buf, (size_t)k, now);
 }
 
 /* Apoptosis triggers: memory above 90 % or the lifetime limit passed. */
@@ -331,7 +337,9 @@ void swarm_tick(struct swarm_node *n, uint64_t now_ms)
 	while ((len = gossip_take_due(&n->gossip, now_ms, swarm_random(n), pkt)))
 		transmit(n, SWARM_BROADCAST, pkt, len);
 	if (now_ms >= n->sync_due_ms)
-		send_sync(n, now_ms);
+		send_sync(n, 1, now_ms);
+	if (now_ms >= n->flood_due_ms)
+		send_sync(n, n->cfg.ttl, now_ms);
 	for (int i = 0; i < SWARM_MODULES; i++)
 		if (n->cfg.modules[i] && n->cfg.modules[i]->tick)
 			n->cfg.modules[i]->tick(n->module_state[i], n, now_ms);
@@ -350,6 +358,7 @@ uint64_t swarm_next_deadline(const struct swarm_node *n)
 	if (n->cfg.heartbeats)
 		t = min64(t, n->next_hello_ms);
 	t = min64(t, n->sync_due_ms);
+	t = min64(t, n->flood_due_ms);
 	if (n->cfg.lifetime_ms)
 		t = min64(t, n->born_ms + n->cfg.lifetime_ms);
 	if (n->env.memory_permille)
@@ -605,10 +614,17 @@ static void on_state(struct swarm_node *n, uint32_t addr, const struct pheromone
 		security(n, SEC_MALFORMED, addr, false, p->sender, p, now);
 		return;
 	}
-	if (changed > 0)
+	if (changed > 0) {
 		swarm_emit(n, &(struct swarm_event){ .kind = SE_STATE, .sender = p->sender });
-	if ((flags & KV_FLAG_SYNC) && digest == kv_digest(&n->kv))
+		/* news from across a healed partition: spread it swarm-wide */
+		if (p->ttl == 1 && n->flood_due_ms == UINT64_MAX)
+			n->flood_due_ms = now + swarm_random(n) % SYNC_BACKOFF_MS;
+	}
+	if ((flags & KV_FLAG_SYNC) && digest == kv_digest(&n->kv)) {
 		n->sync_due_ms = UINT64_MAX;   /* the sender already holds what we hold */
+		if (p->ttl > 1 || p->hops > 0)
+			n->flood_due_ms = UINT64_MAX;
+	}
 }
 
 static void on_module(struct swarm_node *n, const struct pheromone *p, uint64_t now)
@@ -672,24 +688,6 @@ static void dispatch(struct swarm_node *n, uint32_t addr, const struct pheromone
 	}
 }
 
-/*
- * The random draw for a relay backoff, biased so that nodes with many
- * neighbours tend to relay first: their relay covers more nodes and
- * suppresses more redundant ones.  Scales the draw by 8 / degree (clamped).
- */
-static uint64_t relay_draw(struct swarm_node *n)
-{
-	uint64_t deg = membership_count(&n->members, MS_ALIVE) +
-		       membership_count(&n->members, MS_SUSPECT);
-	uint64_t window = n->cfg.gossip.relay_max_ms + 1;
-	uint64_t r = swarm_random(n) % window;
-
-	if (deg < 2)
-		deg = 2;
-	r = r * 8 / deg;
-	return r < window ? r : window - 1;
-}
-
 void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, size_t len,
 		   uint64_t now_ms)
 {
@@ -704,6 +702,10 @@ void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, 
 		return;
 	}
 	if (sentinel_id_banned(&n->sentinel, p.sender, now_ms))
+		return;
+	/* A full table cannot admit a stranger: skip its HELLO before the MAC. */
+	if (p.type == PH_HELLO && !membership_has_room(&n->members) &&
+	    !membership_find(&n->members, p.sender))
 		return;
 	if (pheromone_verify(&p, pkt, n->mac_key)) {
 		security(n, SEC_BAD_MAC, src_addr, true, 0, &p, now_ms);
@@ -730,6 +732,6 @@ void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, 
 	}
 	gossip_mark(&n->gossip, &p, now_ms);
 	if (pheromone_type_relayed(p.type))
-		gossip_schedule_relay(&n->gossip, &p, pkt, len, now_ms, relay_draw(n));
+		gossip_schedule_relay(&n->gossip, &p, pkt, len, now_ms, swarm_random(n));
 	dispatch(n, src_addr, &p, pkt, len, now_ms);
 }

@@ -129,6 +129,7 @@ struct swarm_node {
 	uint64_t next_hello_ms;
 	uint64_t sync_due_ms;         /* UINT64_MAX: no state sync scheduled */
 	uint64_t sync_sent_ms;
+	uint64_t flood_due_ms;        /* UINT64_MAX: no swarm-wide state flood due */
 	uint64_t memory_check_ms;
 	struct gossip gossip;
 	struct membership members;

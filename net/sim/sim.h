@@ -32,7 +32,7 @@ struct sim_opts {
 	int relay_window;
 };
 
-enum sim_event_kind { EV_DELIVER = 1, EV_TIMER, EV_CALL };
+enum sim_event_kind { EV_DELIVER = 1, EV_DELIVER_ALL, EV_TIMER, EV_CALL };
 
 struct sim_event {
 	uint64_t t;

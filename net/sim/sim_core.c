@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "net/bytes.h"
 #include "net/sim/sim.h"
@@ -50,6 +51,20 @@ static void *xcalloc(size_t n, size_t size)
 		fprintf(stderr, "swarm-sim: out of memory\n");
 		exit(2);
 	}
+	return p;
+}
+
+/* Zeroed memory backed by transparent huge pages where the kernel allows:
+ * a thousand 100 KiB nodes otherwise cost a TLB miss per packet. */
+static void *huge_calloc(size_t size)
+{
+	size_t align = 2u << 20, rounded = (size + align - 1) / align * align;
+	void *p = NULL;
+
+	if (posix_memalign(&p, align, rounded))
+		return xcalloc(1, size);
+	madvise(p, rounded, MADV_HUGEPAGE);
+	memset(p, 0, rounded);
 	return p;
 }
 
@@ -355,7 +370,7 @@ int sim_setup(struct sim *s, const struct sim_opts *o, uint32_t extra)
 	}
 	s->n = o->nodes + extra;
 	s->lan = strcmp(o->topology, "lan") == 0;
-	s->nodes = xcalloc(s->n, sizeof *s->nodes);
+	s->nodes = huge_calloc(s->n * sizeof *s->nodes);
 	for (uint32_t i = 0; i < s->n; i++) {
 		s->nodes[i].sim = s;
 		s->nodes[i].index = i;
@@ -436,9 +451,10 @@ void sim_transmit(struct sim *s, uint32_t src, uint32_t dst, const uint8_t *p, s
 		if (dst < s->n && sim_linked(s, src, dst))
 			deliver_later(s, idx, dst);
 	} else if (s->lan) {
-		for (uint32_t v = 0; v < s->n; v++)
-			if (v != src && sim_linked(s, src, v))
-				deliver_later(s, idx, v);
+		/* one shared-medium event; per-receiver fates are drawn when it fires */
+		s->pool[idx].refs++;
+		heap_push(s, (struct sim_event){ .t = s->now + BASE_DELAY_MS + sim_rand(s) % (JITTER_MS + 1),
+						 .kind = EV_DELIVER_ALL, .node = src, .arg = idx });
 	} else {
 		for (uint32_t k = 0; k < s->nodes[src].nnbr; k++) {
 			uint32_t v = s->nodes[src].nbrs[k];
@@ -447,6 +463,49 @@ void sim_transmit(struct sim *s, uint32_t src, uint32_t dst, const uint8_t *p, s
 		}
 	}
 	pkt_release(s, idx);
+}
+
+/* Hand packet idx to node v now (it must be alive and linked). */
+static void deliver_now(struct sim *s, uint32_t v, uint32_t idx)
+{
+	struct sim_node *sn = &s->nodes[v];
+	struct sim_packet *p = &s->pool[idx];
+
+	s->deliveries++;
+	if (sn->adversary) {
+		if (s->on_adversary_rx)
+			s->on_adversary_rx(s, sn, p->data, p->len);
+		return;
+	}
+	swarm_receive(&sn->node, p->src, p->data, p->len, s->now);
+	sim_reschedule(s, v);
+}
+
+/* A lan broadcast reaches its receivers: loss, duplication and reordering
+ * are drawn per receiver; the undisturbed ones hear it at this instant. */
+static void deliver_all(struct sim *s, uint32_t idx)
+{
+	uint32_t src = s->pool[idx].src;
+
+	for (uint32_t v = 0; v < s->n; v++) {
+		if (v == src || !s->nodes[v].alive || !sim_linked(s, src, v))
+			continue;
+		if (s->o.loss > 0 && sim_uniform(s) < s->o.loss)
+			continue;
+		if (s->o.dup > 0 && sim_uniform(s) < s->o.dup) {
+			s->pool[idx].refs++;
+			heap_push(s, (struct sim_event){ .t = s->now + 1 + sim_rand(s) % (JITTER_MS + 1),
+							 .kind = EV_DELIVER, .node = v, .arg = idx });
+		}
+		if (s->o.reorder > 0 && sim_uniform(s) < s->o.reorder) {
+			s->pool[idx].refs++;
+			heap_push(s, (struct sim_event){ .t = s->now + REORDER_MIN_MS +
+							 sim_rand(s) % REORDER_SPAN_MS,
+							 .kind = EV_DELIVER, .node = v, .arg = idx });
+			continue;
+		}
+		deliver_now(s, v, idx);
+	}
 }
 
 void sim_run_until(struct sim *s, uint64_t t_end)
@@ -458,18 +517,12 @@ void sim_run_until(struct sim *s, uint64_t t_end)
 		s->now = ev.t;
 		switch (ev.kind) {
 		case EV_DELIVER:
-			if (sn->alive && sim_linked(s, s->pool[ev.arg].src, ev.node)) {
-				s->deliveries++;
-				if (sn->adversary) {
-					if (s->on_adversary_rx)
-						s->on_adversary_rx(s, sn, s->pool[ev.arg].data,
-								   s->pool[ev.arg].len);
-				} else {
-					swarm_receive(&sn->node, s->pool[ev.arg].src,
-						      s->pool[ev.arg].data, s->pool[ev.arg].len, s->now);
-					sim_reschedule(s, ev.node);
-				}
-			}
+			if (sn->alive && sim_linked(s, s->pool[ev.arg].src, ev.node))
+				deliver_now(s, ev.node, ev.arg);
+			pkt_release(s, ev.arg);
+			break;
+		case EV_DELIVER_ALL:
+			deliver_all(s, ev.arg);
 			pkt_release(s, ev.arg);
 			break;
 		case EV_TIMER:
