@@ -7,9 +7,9 @@
 # simulator runs use the sanitized build ($(BUILD)/host/swarm-sim).
 
 NET_CORE_SRCS := net/pheromone.c net/gossip.c net/membership.c net/sentinel.c net/nert.c \
-                 net/kvstore.c net/swarm.c
+                 net/kvstore.c net/swarm.c net/maze.c
 NET_SIM_SRCS  := net/sim/sim_core.c net/sim/sim_swarm.c net/sim/sim_main.c \
-                 net/sim/sim_nert.c net/sim/sim_stubs.c
+                 net/sim/sim_nert.c
 PORTABLE_SRCS += $(NET_CORE_SRCS)
 
 $(BUILD)/host/swarm-sim: $(call host_objs,$(NET_SIM_SRCS) $(NET_CORE_SRCS) $(CRYPTO_SRCS))

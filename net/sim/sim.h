@@ -115,6 +115,5 @@ uint32_t sim_component(const struct sim *s, uint32_t src, uint8_t *reach);
 
 int sim_scenario_swarm(struct sim *s, const struct sim_opts *o);
 int sim_scenario_nert(const struct sim_opts *o);
-int sim_scenario_maze(struct sim *s, const struct sim_opts *o);
 
 #endif
