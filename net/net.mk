@@ -22,3 +22,13 @@ $(BUILD)/bench/swarm-sim: $(call bench_objs,$(NET_SIM_SRCS) $(NET_CORE_SRCS) $(C
 
 TOOLS     += $(BUILD)/host/swarm-sim
 TEST_DEPS += $(BUILD)/host/swarm-sim $(BUILD)/bench/swarm-sim
+
+# Unit and property tests.
+NET_TESTS := $(BUILD)/tests/test_net_swarm $(BUILD)/tests/test_net_nert
+$(BUILD)/tests/test_net_swarm: $(call host_objs,tests/net/test_swarm.c $(NET_CORE_SRCS) $(CRYPTO_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS) $(SODIUM_LIBS)
+$(BUILD)/tests/test_net_nert: $(call host_objs,tests/net/test_nert.c $(NET_CORE_SRCS) $(CRYPTO_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS) $(SODIUM_LIBS)
+TEST_DEPS += $(NET_TESTS)

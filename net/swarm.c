@@ -95,9 +95,14 @@ static void begin_life(struct swarm_node *n, uint32_t id, uint64_t now)
 			n->cfg.modules[i]->init(n->module_state[i], n, now);
 }
 
-int swarm_init(struct swarm_node *n, const struct swarm_config *cfg,
-	       const struct swarm_env *env, uint64_t now_ms)
+int swarm_init(struct swarm_node *n, const struct swarm_config *cfg_in,
+	       const struct swarm_env *env_in, uint64_t now_ms)
 {
+	struct swarm_config copy_cfg = *cfg_in;      /* they may live inside n */
+	struct swarm_env copy_env = *env_in;
+	const struct swarm_config *cfg = &copy_cfg;
+	const struct swarm_env *env = &copy_env;
+
 	memset(n, 0, sizeof *n);
 	if (!env->random || !env->send || cfg->role > ROLE_QUEEN)
 		return -EINVAL;
