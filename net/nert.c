@@ -329,12 +329,15 @@ static void maybe_rekey(struct nert_session *s, uint64_t now)
 	s->stats.rekeys++;
 }
 
-/* Seal and send one plaintext frame. */
-static int send_frame(struct nert_session *s, const uint8_t *pt, size_t len, uint64_t now)
+int nert_seal(struct nert_session *s, const uint8_t *pt, size_t len, uint8_t *pkt,
+	      size_t cap, uint64_t now)
 {
-	uint8_t pkt[NERT_MAX_PACKET], nonce[CX_NONCE_BYTES];
+	uint8_t nonce[CX_NONCE_BYTES];
 
-	if (len + NERT_HEADER_BYTES + CX_TAG_BYTES > sizeof pkt)
+	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
+		return -ENOTCONN;
+	if (len + NERT_HEADER_BYTES + CX_TAG_BYTES > cap ||
+	    len + NERT_HEADER_BYTES + CX_TAG_BYTES > NERT_MAX_PACKET)
 		return -EMSGSIZE;
 	if (s->next_pn == UINT32_MAX) {
 		fail(s, -EOVERFLOW);       /* never reuse a nonce: end the session */
@@ -345,7 +348,18 @@ static int send_frame(struct nert_session *s, const uint8_t *pt, size_t len, uin
 	nonce_for(nonce, s->tx.salt, s->tx.epoch, s->next_pn);
 	cx_aead_seal(pkt + NERT_HEADER_BYTES, pt, len, pkt, NERT_HEADER_BYTES, nonce, s->tx.key);
 	s->epoch_bytes += len;
-	emit(s, pkt, NERT_HEADER_BYTES + len + CX_TAG_BYTES, now);
+	return (int)(NERT_HEADER_BYTES + len + CX_TAG_BYTES);
+}
+
+/* Seal and send one plaintext frame. */
+static int send_frame(struct nert_session *s, const uint8_t *pt, size_t len, uint64_t now)
+{
+	uint8_t pkt[NERT_MAX_PACKET];
+	int n = nert_seal(s, pt, len, pkt, sizeof pkt, now);
+
+	if (n < 0)
+		return n;
+	emit(s, pkt, (size_t)n, now);
 	return 0;
 }
 

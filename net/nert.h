@@ -201,6 +201,14 @@ bool nert_send_idle(const struct nert_session *s);
 /* Close after the queued data is acknowledged. */
 int nert_close(struct nert_session *s, uint64_t now_ms);
 
+/*
+ * Protect one plaintext frame as the next DATA packet into pkt without
+ * sending it (tests and fuzzers use it to reach the frame parsers).
+ * Returns the packet length or a negative errno.
+ */
+int nert_seal(struct nert_session *s, const uint8_t *pt, size_t len, uint8_t *pkt,
+	      size_t cap, uint64_t now_ms);
+
 /* Parse only the cleartext header (fuzzing, demultiplexing by sid). */
 int nert_parse_header(const uint8_t *pkt, size_t len, uint8_t *type, uint16_t *epoch,
 		      uint32_t *sid, uint32_t *pn);

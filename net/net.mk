@@ -32,3 +32,19 @@ $(BUILD)/tests/test_net_nert: $(call host_objs,tests/net/test_nert.c $(NET_CORE_
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS) $(SODIUM_LIBS)
 TEST_DEPS += $(NET_TESTS)
+
+# libFuzzer targets, one per parser family (short runs in 40-swarm.sh,
+# long runs in `make fuzz`).
+NET_FUZZERS := $(BUILD)/fuzz/fuzz_swarm $(BUILD)/fuzz/fuzz_nert $(BUILD)/fuzz/fuzz_kvstore
+$(BUILD)/fuzz/fuzz_swarm: $(call fuzz_objs,tests/net/fuzz_swarm.c $(NET_CORE_SRCS) $(CRYPTO_SRCS))
+	$(Q)$(FUZZ_CC) -o $@ $^ $(FUZZ_LDFLAGS) $(SODIUM_LIBS)
+$(BUILD)/fuzz/fuzz_nert: $(call fuzz_objs,tests/net/fuzz_nert.c $(NET_CORE_SRCS) $(CRYPTO_SRCS))
+	$(Q)$(FUZZ_CC) -o $@ $^ $(FUZZ_LDFLAGS) $(SODIUM_LIBS)
+$(BUILD)/fuzz/fuzz_kvstore: $(call fuzz_objs,tests/net/fuzz_kvstore.c net/kvstore.c)
+	$(Q)$(FUZZ_CC) -o $@ $^ $(FUZZ_LDFLAGS)
+TEST_DEPS += $(NET_FUZZERS)
+FUZZ_DEPS += $(NET_FUZZERS)
+FUZZ_CMDS += mkdir -p $(BUILD)/fuzz/corpus-swarm $(BUILD)/fuzz/corpus-nert $(BUILD)/fuzz/corpus-kv
+FUZZ_CMDS += $(BUILD)/fuzz/fuzz_swarm -max_total_time=300 $(BUILD)/fuzz/corpus-swarm
+FUZZ_CMDS += $(BUILD)/fuzz/fuzz_nert -max_total_time=300 $(BUILD)/fuzz/corpus-nert
+FUZZ_CMDS += $(BUILD)/fuzz/fuzz_kvstore -max_total_time=120 $(BUILD)/fuzz/corpus-kv
