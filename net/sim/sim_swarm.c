@@ -727,7 +727,7 @@ static int run_state(struct sim *s, const struct sim_opts *o)
 static int run_attack(struct sim *s, const struct sim_opts *o)
 {
 	struct scen *c = SC(s);
-	uint64_t end = dur_ms(o, 10);
+	uint64_t end = dur_ms(o, 6);
 	double cov, ttf, txpn, secs = (double)end / 1000.0;
 	uint64_t accepted, blacklisted = 0, excess = 0;
 	const char *a = o->attack ? o->attack : "forge";
@@ -740,10 +740,10 @@ static int run_attack(struct sim *s, const struct sim_opts *o)
 	s->queen_index = 0;
 	boot_all(s);
 	adversary_setup(s, a);
-	for (uint32_t b = 0; b < 6; b++)
-		sim_at(s, 2000 + b * (end > 4000 ? (end - 4000) / 6 : 100), do_broadcast, UINT32_MAX);
-	sim_at(s, 2500, do_queen_cmd, 1);
-	sim_at(s, 4500, do_queen_cmd, 2);
+	for (uint32_t b = 0; b < 6; b++)      /* honest traffic during the attack */
+		sim_at(s, 2000 + b * 300, do_broadcast, UINT32_MAX);
+	sim_at(s, 2100, do_queen_cmd, 1);
+	sim_at(s, 3100, do_queen_cmd, 2);
 	sim_run_until(s, end);
 	spread_metrics(s, &cov, &ttf, &txpn);
 	for (uint32_t i = 0; i < o->nodes; i++) {
