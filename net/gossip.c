@@ -12,7 +12,7 @@
 void gossip_default_params(struct gossip_params *p)
 {
 	memset(p, 0, sizeof *p);
-	p->relay_max_ms = 20;
+	p->relay_max_ms = 60;
 	p->relay_prob = 65536;       /* always relay if nobody else did */
 	p->relay_decay = 65536 / 3;  /* each duplicate divides the chance by 3 */
 	p->echo_cap = 1;
@@ -185,6 +185,10 @@ int gossip_admit(struct gossip *g, const struct pheromone *p, uint64_t now_ms)
 		return GV_DUP;
 	if (s && p->seq <= s->max_seq && s->max_seq - p->seq >= GOSSIP_WINDOW)
 		return GV_REPLAY;
+	/* queen-signed types are authenticated by the queen's key, not by the
+	 * forgeable sender id: no id bucket an insider could drain for them */
+	if (p->type == PH_QUEEN_CMD || p->type == PH_DIE)
+		return GV_NEW;
 	s = sender_get(g, p->sender, now_ms);
 	elapsed = now_ms > s->last_ms ? now_ms - s->last_ms : 0;
 	if (elapsed > 1000000)
@@ -230,6 +234,24 @@ void gossip_note_duplicate(struct gossip *g, uint64_t id)
 			g->pending[i].dups++;
 }
 
+void gossip_set_uncovered(struct gossip *g, uint64_t id, uint64_t uncovered)
+{
+	for (int i = 0; i < GOSSIP_PENDING; i++)
+		if (g->pending[i].used && g->pending[i].id == id) {
+			g->pending[i].uncovered = uncovered;
+			g->pending[i].cover_known = true;
+		}
+}
+
+void gossip_note_covered(struct gossip *g, uint64_t id, uint64_t covered)
+{
+	if (!g->pending_count)
+		return;
+	for (int i = 0; i < GOSSIP_PENDING; i++)
+		if (g->pending[i].used && g->pending[i].id == id)
+			g->pending[i].uncovered &= ~covered;
+}
+
 void gossip_store_copy(struct gossip *g, uint64_t id, const uint8_t *raw, size_t len)
 {
 	struct gossip_stored *st = &g->store[g->store_next++ % GOSSIP_STORE];
@@ -255,6 +277,8 @@ int gossip_schedule_relay(struct gossip *g, const struct pheromone *p,
 		r->used = true;
 		r->id = pheromone_id(p);
 		r->dups = 0;
+		r->cover_known = false;
+		r->uncovered = 0;
 		r->due_ms = now_ms + rnd % (g->p.relay_max_ms + 1);
 		r->len = (uint16_t)len;
 		g->pending_count++;
@@ -280,7 +304,7 @@ size_t gossip_take_due(struct gossip *g, uint64_t now_ms, uint64_t rnd,
 		r->used = false;
 		g->pending_count--;
 		if (!g->p.flood) {
-			if (r->dups >= g->p.echo_cap) {
+			if (r->dups >= g->p.echo_cap || (r->cover_known && !r->uncovered)) {
 				g->relays_cancelled++;
 				continue;
 			}

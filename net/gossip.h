@@ -22,9 +22,9 @@ enum {
 	GOSSIP_BLOOM_BITS = 65536, /* per generation; two generations */
 	GOSSIP_BLOOM_HASHES = 6,
 	GOSSIP_PENDING = 16,       /* relays waiting for their backoff */
-	GOSSIP_STORE = 8,          /* recent messages kept for PULL repair */
+	GOSSIP_STORE = 16,         /* recent messages kept for PULL repair */
 	GOSSIP_WINDOW = 64,        /* sequence window per sender */
-	GOSSIP_DIGEST_IDS = 4,     /* recent IDs advertised in HELLO */
+	GOSSIP_DIGEST_IDS = 8,     /* recent IDs advertised in HELLO */
 };
 
 /* Tunables; gossip_default_params() documents the defaults. */
@@ -68,9 +68,11 @@ struct gossip_cached {
 struct gossip_pending {        /* packet bytes live in gossip.pending_pkt */
 	uint64_t id;
 	uint64_t due_ms;
+	uint64_t uncovered;    /* neighbours (by caller's slot bit) not yet covered */
 	uint16_t len;
 	uint8_t dups;
 	bool used;
+	bool cover_known;      /* uncovered is meaningful */
 };
 
 struct gossip_stored {
@@ -115,6 +117,14 @@ bool gossip_seen(const struct gossip *g, uint64_t id);
 
 /* A duplicate of id was heard: lowers the chance of relaying it. */
 void gossip_note_duplicate(struct gossip *g, uint64_t id);
+
+/*
+ * Neighbour knowledge for a pending relay: set which neighbours (bits
+ * chosen by the caller) may still lack id, and clear those a transmission
+ * just covered.  A relay whose neighbours are all covered is cancelled.
+ */
+void gossip_set_uncovered(struct gossip *g, uint64_t id, uint64_t uncovered);
+void gossip_note_covered(struct gossip *g, uint64_t id, uint64_t covered);
 
 /*
  * Queue a relay of the accepted packet raw (as received) after a random

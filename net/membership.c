@@ -242,3 +242,62 @@ size_t membership_count(const struct membership *ms, enum member_state st)
 		n += ms->m[i].state == st;
 	return n;
 }
+
+void membership_set_neighbours(struct membership *ms, uint32_t id, const uint8_t *ids_be,
+			       size_t n, size_t total)
+{
+	struct member *m = find(ms, id);
+
+	if (!m)
+		return;
+	if (n > MEMBER_NBRS)
+		n = MEMBER_NBRS;
+	for (size_t i = 0; i < n; i++)
+		m->nbrs[i] = get_u32(ids_be + 4 * i);
+	m->nnbrs = (uint8_t)n;
+	m->nbrs_complete = n == total;
+}
+
+size_t membership_list(const struct membership *ms, uint32_t *ids, size_t max)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < MEMBER_MAX && n < max; i++)
+		if (ms->m[i].state == MS_ALIVE || ms->m[i].state == MS_SUSPECT)
+			ids[n++] = ms->m[i].id;
+	return n;
+}
+
+uint64_t membership_alive_mask(const struct membership *ms)
+{
+	uint64_t mask = 0;
+
+	for (int i = 0; i < MEMBER_MAX; i++)
+		if (ms->m[i].state == MS_ALIVE)
+			mask |= 1ULL << i;
+	return mask;
+}
+
+uint64_t membership_cover(const struct membership *ms, uint32_t addr)
+{
+	const struct member *w = NULL;
+	uint64_t mask = 0;
+	int wi = -1;
+
+	for (int i = 0; i < MEMBER_MAX; i++)
+		if (ms->m[i].state == MS_ALIVE && ms->m[i].addr == addr) {
+			w = &ms->m[i];
+			wi = i;
+			break;
+		}
+	if (!w)
+		return 0;
+	mask = 1ULL << wi;
+	if (!w->nbrs_complete)
+		return mask;
+	for (int k = 0; k < w->nnbrs; k++)
+		for (int i = 0; i < MEMBER_MAX; i++)
+			if (ms->ids[i] == w->nbrs[k] && ms->m[i].state != MS_FREE)
+				mask |= 1ULL << i;
+	return mask;
+}

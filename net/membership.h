@@ -20,7 +20,10 @@ enum {
 	MEMBER_DEAD_PERIODS = 3,      /* further silence before death */
 	MEMBER_SLACK_MS = 250,
 	MEMBER_DEAD_KEEP_MS = 30000,  /* dead entries kept to spot refutations */
+	MEMBER_NBRS = 32,             /* neighbour ids kept per neighbour */
 };
+
+_Static_assert(MEMBER_MAX <= 64, "relay coverage masks are 64-bit");
 
 enum member_state { MS_FREE = 0, MS_ALIVE, MS_SUSPECT, MS_DEAD };
 
@@ -35,6 +38,9 @@ struct member {
 	uint64_t suspect_ms;
 	uint64_t next_probe_ms;
 	uint64_t dead_ms;
+	uint8_t nnbrs;          /* its own neighbour list, from its HELLO */
+	bool nbrs_complete;     /* the list held all of its neighbours */
+	uint32_t nbrs[MEMBER_NBRS];
 };
 
 enum member_action_kind { MA_PING = 1, MA_PING_REQ, MA_DEAD };
@@ -83,6 +89,21 @@ uint64_t membership_next_deadline(const struct membership *ms);
 
 /* True when a new identity could get a slot (a free or a dead one). */
 bool membership_has_room(const struct membership *ms);
+
+/* Record the neighbour list id announced (total = its full count). */
+void membership_set_neighbours(struct membership *ms, uint32_t id, const uint8_t *ids_be,
+			       size_t n, size_t total);
+
+/* Live neighbour ids for our own HELLO; returns how many (<= max). */
+size_t membership_list(const struct membership *ms, uint32_t *ids, size_t max);
+
+/*
+ * Two-hop knowledge for relaying, as bit masks over our table's slots:
+ * the live entries, and those a transmission from link address addr
+ * reached (its sender and, if its list is complete, its neighbours).
+ */
+uint64_t membership_alive_mask(const struct membership *ms);
+uint64_t membership_cover(const struct membership *ms, uint32_t addr);
 
 /* Number of entries in a given state. */
 size_t membership_count(const struct membership *ms, enum member_state st);

@@ -96,8 +96,8 @@ bool sentinel_report(struct sentinel *s, enum sec_event kind, uint32_t addr, boo
 	blackbox_add(s, kind, addr, id, now_ms);
 	if (blame_addr)
 		banned |= charge(s->addrs, addr + 1, weight[kind], now_ms, &s->ban_latest_ms);
-	if (id)
-		banned |= charge(s->ids, id, weight[kind], now_ms, &s->ban_latest_ms);
+	if (id)   /* counted, never banned: insiders can forge sender ids */
+		charge(s->ids, id, weight[kind], now_ms, &s->ids_latest_ms);
 	if (banned) {
 		s->counts[SEC_BLACKLISTED]++;
 		blackbox_add(s, SEC_BLACKLISTED, addr, id, now_ms);
@@ -118,9 +118,12 @@ bool sentinel_addr_banned(const struct sentinel *s, uint32_t addr, uint64_t now_
 	return now_ms < s->ban_latest_ms && banned_in(s->addrs, addr + 1, now_ms);
 }
 
-bool sentinel_id_banned(const struct sentinel *s, uint32_t id, uint64_t now_ms)
+uint32_t sentinel_id_score(const struct sentinel *s, uint32_t id)
 {
-	return now_ms < s->ban_latest_ms && banned_in(s->ids, id, now_ms);
+	for (int i = 0; i < SENTINEL_SLOTS; i++)
+		if (s->ids[i].key == id && id)
+			return s->ids[i].score;
+	return 0;
 }
 
 size_t sentinel_blackbox(const struct sentinel *s, struct blackbox_event *out, size_t max)

@@ -1,10 +1,10 @@
 /*
  * Sentinel: per-source misbehaviour counters with exponential decay, a
  * blacklist fed by them, and the blackbox, a bounded ring of security
- * events kept for forensics.  Link addresses are blamed for what cannot be
- * attributed to an authenticated sender (bad MACs, malformed packets);
- * authenticated sender ids for what they provably did (rate, bad queen
- * signatures, sybil identities).
+ * events kept for forensics.  Bans fall on link addresses only: the sender
+ * id inside a pheromone is covered by the shared swarm MAC, so a
+ * compromised node could forge any id and get an honest one banned.  Per
+ * sender-id scores are still kept (and logged) for forensics.
  */
 #ifndef EXO_NET_SENTINEL_H
 #define EXO_NET_SENTINEL_H
@@ -53,20 +53,23 @@ struct sentinel {
 	struct blackbox_event log[BLACKBOX_EVENTS];
 	uint32_t log_next;       /* total events ever logged */
 	uint64_t ban_latest_ms;  /* no ban lasts beyond this: fast path */
+	uint64_t ids_latest_ms;  /* unused: ids are never banned */
 	uint32_t counts[SEC_UNAUTHORISED + 1];
 };
 
 void sentinel_init(struct sentinel *s);
 
 /*
- * Record a security event blamed on addr (if blame_addr) and on id (if
- * nonzero).  Returns true when this event newly blacklisted someone.
+ * Record a security event blamed on link address addr (if blame_addr) and
+ * counted against sender id (if nonzero).  Returns true when this event
+ * newly blacklisted the address.
  */
 bool sentinel_report(struct sentinel *s, enum sec_event kind, uint32_t addr, bool blame_addr,
 		     uint32_t id, uint64_t now_ms);
 
 bool sentinel_addr_banned(const struct sentinel *s, uint32_t addr, uint64_t now_ms);
-bool sentinel_id_banned(const struct sentinel *s, uint32_t id, uint64_t now_ms);
+/* The decayed misbehaviour score counted against a sender id (forensics). */
+uint32_t sentinel_id_score(const struct sentinel *s, uint32_t id);
 
 /* Copy up to max most recent blackbox events, newest first. */
 size_t sentinel_blackbox(const struct sentinel *s, struct blackbox_event *out, size_t max);

@@ -19,8 +19,11 @@ enum {
 	SYNC_MIN_GAP_MS = 2000,
 	SYNC_BACKOFF_MS = 1000,
 	PULL_HOLD_MS = 300,
+	PULL_DELAY_MS = 250,
 	REPAIR_HOLD_MS = 300,
 };
+
+static void send_pulls(struct swarm_node *n, uint64_t now);
 
 static const uint32_t role_period_ms[4] = { 1000, 500, 2000, 3000 };
 
@@ -89,6 +92,7 @@ static void begin_life(struct swarm_node *n, uint32_t id, uint64_t now)
 	kv_init(&n->kv);
 	sentinel_init(&n->sentinel);
 	memset(n->pingreqs, 0, sizeof n->pingreqs);
+	memset(n->wants, 0, sizeof n->wants);
 	memset(n->module_state, 0, sizeof n->module_state);
 	for (int i = 0; i < SWARM_MODULES; i++)
 		if (n->cfg.modules[i] && n->cfg.modules[i]->init)
@@ -253,9 +257,13 @@ void swarm_apoptosis(struct swarm_node *n, uint8_t reason, uint64_t now_ms)
 
 static void send_hello(struct swarm_node *n, uint64_t now)
 {
-	uint8_t buf[HELLO_FIXED + 8 * GOSSIP_DIGEST_IDS];
+	uint8_t buf[HELLO_FIXED + 8 * GOSSIP_DIGEST_IDS + 2 + 4 * MEMBER_NBRS];
 	uint64_t ids[GOSSIP_DIGEST_IDS];
+	uint32_t nbrs[MEMBER_MAX];
 	size_t k = gossip_recent_ids(&n->gossip, ids, GOSSIP_DIGEST_IDS);
+	size_t total = membership_list(&n->members, nbrs, MEMBER_MAX);
+	size_t listed = total < MEMBER_NBRS ? total : MEMBER_NBRS;
+	uint8_t *p = buf + HELLO_FIXED + 8 * k;
 
 	buf[0] = n->role;
 	buf[1] = (uint8_t)k;
@@ -263,7 +271,11 @@ static void send_hello(struct swarm_node *n, uint64_t now)
 	put_u64(buf + 4, kv_digest(&n->kv));
 	for (size_t i = 0; i < k; i++)
 		put_u64(buf + HELLO_FIXED + 8 * i, ids[i]);
-	send_plain(n, PH_HELLO, 1, SWARM_BROADCAST, buf, HELLO_FIXED + 8 * k, now);
+	p[0] = (uint8_t)listed;
+	p[1] = (uint8_t)total;
+	for (size_t i = 0; i < listed; i++)
+		put_u32(p + 2 + 4 * i, nbrs[i]);
+	send_plain(n, PH_HELLO, 1, SWARM_BROADCAST, buf, (size_t)(p + 2 + 4 * listed - buf), now);
 }
 
 static void send_probe(struct swarm_node *n, uint8_t type, uint32_t dst, uint32_t target,
@@ -341,6 +353,7 @@ void swarm_tick(struct swarm_node *n, uint64_t now_ms)
 	run_membership(n, now_ms);
 	while ((len = gossip_take_due(&n->gossip, now_ms, swarm_random(n), pkt)))
 		transmit(n, SWARM_BROADCAST, pkt, len);
+	send_pulls(n, now_ms);
 	if (now_ms >= n->sync_due_ms)
 		send_sync(n, 1, now_ms);
 	if (now_ms >= n->flood_due_ms)
@@ -364,6 +377,9 @@ uint64_t swarm_next_deadline(const struct swarm_node *n)
 		t = min64(t, n->next_hello_ms);
 	t = min64(t, n->sync_due_ms);
 	t = min64(t, n->flood_due_ms);
+	for (int i = 0; i < SWARM_WANTS; i++)
+		if (n->wants[i].id)
+			t = min64(t, n->wants[i].due_ms);
 	if (n->cfg.lifetime_ms)
 		t = min64(t, n->born_ms + n->cfg.lifetime_ms);
 	if (n->env.memory_permille)
@@ -407,10 +423,14 @@ static int validate(struct swarm_node *n, const struct pheromone *p)
 	size_t len = p->payload_len;
 
 	switch (p->type) {
-	case PH_HELLO:
-		return len >= HELLO_FIXED && p->payload[1] <= GOSSIP_DIGEST_IDS &&
-		       len == HELLO_FIXED + 8u * p->payload[1] && p->payload[0] <= ROLE_QUEEN
-		       ? 0 : -EPROTO;
+	case PH_HELLO: {
+		size_t off = HELLO_FIXED + 8u * (len >= HELLO_FIXED ? p->payload[1] : 0);
+		if (len < HELLO_FIXED || p->payload[1] > GOSSIP_DIGEST_IDS || p->payload[0] > ROLE_QUEEN ||
+		    len < off + 2)
+			return -EPROTO;
+		return p->payload[off] <= MEMBER_NBRS && p->payload[off] <= p->payload[off + 1] &&
+		       len == off + 2 + 4u * p->payload[off] ? 0 : -EPROTO;
+	}
 	case PH_PING: case PH_ACK:
 		return len == PROBE_BYTES ? 0 : -EPROTO;
 	case PH_PING_REQ:
@@ -503,14 +523,29 @@ static void remember(struct timed_id *t, uint64_t id, uint64_t until)
 	slot->until_ms = until;
 }
 
+/* Note a message a neighbour has and we lack; ask for it a little later. */
+static void want_add(struct swarm_node *n, uint64_t id, uint32_t responder, uint64_t now)
+{
+	struct want *slot = NULL;
+
+	for (int i = 0; i < SWARM_WANTS; i++) {
+		if (n->wants[i].id == id)
+			return;
+		if (!n->wants[i].id && !slot)
+			slot = &n->wants[i];
+	}
+	if (!slot)
+		return;
+	*slot = (struct want){ id, responder, now + PULL_DELAY_MS };
+	remember(n->pulled, id, now + PULL_DELAY_MS + PULL_HOLD_MS);
+}
+
 /* A HELLO: membership, state digest comparison and PULL repair. */
 static void on_hello(struct swarm_node *n, uint32_t addr, const struct pheromone *p, uint64_t now)
 {
 	const uint8_t *b = p->payload;
 	uint8_t role = b[0], count = b[1];
 	uint64_t ids[GOSSIP_DIGEST_IDS];
-	uint8_t pull[5 + 8 * GOSSIP_DIGEST_IDS];
-	size_t missing = 0;
 	bool refuted;
 	bool known = membership_find(&n->members, p->sender) != NULL;
 	int err;
@@ -528,6 +563,10 @@ static void on_hello(struct swarm_node *n, uint32_t addr, const struct pheromone
 	if (!err && !known)
 		swarm_emit(n, &(struct swarm_event){ .kind = SE_ADMITTED, .about = p->sender,
 						     .addr = addr });
+	if (!err) {
+		const uint8_t *nb = b + HELLO_FIXED + 8 * count;
+		membership_set_neighbours(&n->members, p->sender, nb + 2, nb[0], nb[1]);
+	}
 	if (get_u64(b + 4) != kv_digest(&n->kv) && n->sync_due_ms == UINT64_MAX &&
 	    now >= n->sync_sent_ms + SYNC_MIN_GAP_MS)
 		n->sync_due_ms = now + 20 + swarm_random(n) % SYNC_BACKOFF_MS;
@@ -535,14 +574,37 @@ static void on_hello(struct swarm_node *n, uint32_t addr, const struct pheromone
 		ids[i] = get_u64(b + HELLO_FIXED + 8 * i);
 		if (!gossip_seen(&n->gossip, ids[i]) && (uint32_t)(ids[i] >> 32) != n->id &&
 		    !recently(n->pulled, ids[i], now))
-			put_u64(pull + 5 + 8 * missing++, ids[i]);
+			want_add(n, ids[i], p->sender, now);
 	}
-	if (missing) {
-		put_u32(pull, p->sender);
-		pull[4] = (uint8_t)missing;
-		for (size_t i = 0; i < missing; i++)
-			remember(n->pulled, get_u64(pull + 5 + 8 * i), now + PULL_HOLD_MS);
-		send_plain(n, PH_PULL, 1, SWARM_BROADCAST, pull, 5 + 8 * missing, now);
+}
+
+/*
+ * Send the PULLs that are due: a missing message is only asked for after
+ * PULL_DELAY_MS, because most of the time it is still on its way.
+ */
+static void send_pulls(struct swarm_node *n, uint64_t now)
+{
+	for (int i = 0; i < SWARM_WANTS; i++) {
+		struct want *w = &n->wants[i];
+		uint8_t pull[5 + 8 * GOSSIP_DIGEST_IDS];
+		size_t k = 0;
+		if (!w->id || w->due_ms > now)
+			continue;
+		put_u32(pull, w->responder);
+		for (int j = i; j < SWARM_WANTS && k < GOSSIP_DIGEST_IDS; j++) {
+			struct want *x = &n->wants[j];
+			if (!x->id || x->due_ms > now || x->responder != w->responder)
+				continue;
+			if (!gossip_seen(&n->gossip, x->id)) {
+				put_u64(pull + 5 + 8 * k++, x->id);
+				remember(n->pulled, x->id, now + PULL_HOLD_MS);
+			}
+			x->id = 0;
+		}
+		if (k) {
+			pull[4] = (uint8_t)k;
+			send_plain(n, PH_PULL, 1, SWARM_BROADCAST, pull, 5 + 8 * k, now);
+		}
 	}
 }
 
@@ -693,6 +755,32 @@ static void dispatch(struct swarm_node *n, uint32_t addr, const struct pheromone
 	}
 }
 
+/*
+ * Queue a relay with the neighbours the first copy did not cover.  Nodes
+ * with a larger share of uncovered neighbours draw shorter backoffs (down
+ * to half the window), so the relays that reach the most new nodes tend
+ * to go first and suppress the others.
+ */
+static void schedule_relay(struct swarm_node *n, uint32_t src_addr, const struct pheromone *p,
+			   const uint8_t *pkt, size_t len, uint64_t now)
+{
+	uint64_t alive = membership_alive_mask(&n->members), uncovered = 0;
+	uint64_t window = n->cfg.gossip.relay_max_ms + 1, r = swarm_random(n) % window;
+	uint64_t count = 0, total = 0;
+
+	if (alive && !n->cfg.gossip.flood) {
+		uncovered = alive & ~membership_cover(&n->members, src_addr);
+		for (uint64_t u = uncovered; u; u &= u - 1)
+			count++;
+		for (uint64_t u = alive; u; u &= u - 1)
+			total++;
+		r = r * (2 * total - count) / (2 * total);   /* all uncovered: half the window */
+	}
+	gossip_schedule_relay(&n->gossip, p, pkt, len, now, r);
+	if (alive && !n->cfg.gossip.flood)
+		gossip_set_uncovered(&n->gossip, pheromone_id(p), uncovered);
+}
+
 void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, size_t len,
 		   uint64_t now_ms)
 {
@@ -706,8 +794,6 @@ void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, 
 		security(n, SEC_MALFORMED, src_addr, true, 0, NULL, now_ms);
 		return;
 	}
-	if (sentinel_id_banned(&n->sentinel, p.sender, now_ms))
-		return;
 	/* A full table cannot admit a stranger: skip its HELLO before the MAC. */
 	if (p.type == PH_HELLO && !membership_has_room(&n->members) &&
 	    !membership_find(&n->members, p.sender))
@@ -719,6 +805,8 @@ void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, 
 	v = gossip_admit(&n->gossip, &p, now_ms);
 	if (v == GV_DUP) {
 		gossip_note_duplicate(&n->gossip, pheromone_id(&p));
+		gossip_note_covered(&n->gossip, pheromone_id(&p),
+				    membership_cover(&n->members, src_addr));
 		return;
 	}
 	if (v == GV_STALE || v == GV_REPLAY) {
@@ -731,12 +819,13 @@ void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, 
 	}
 	if (validate(n, &p)) {
 		bool sig = p.type == PH_QUEEN_CMD || p.type == PH_DIE;
-		security(n, sig ? SEC_BAD_SIGNATURE : SEC_MALFORMED, src_addr, p.hops == 0,
+		/* honest nodes never relay these, so the transmitter is to blame */
+		security(n, sig ? SEC_BAD_SIGNATURE : SEC_MALFORMED, src_addr, true,
 			 p.sender, &p, now_ms);
 		return;
 	}
 	gossip_mark(&n->gossip, &p, now_ms);
 	if (pheromone_type_relayed(p.type))
-		gossip_schedule_relay(&n->gossip, &p, pkt, len, now_ms, swarm_random(n));
+		schedule_relay(n, src_addr, &p, pkt, len, now_ms);
 	dispatch(n, src_addr, &p, pkt, len, now_ms);
 }

@@ -32,6 +32,7 @@ enum {
 	SWARM_PINGREQS = 8,
 	SWARM_REFUSED = 16,
 	SWARM_TIMED_IDS = 16,
+	SWARM_WANTS = 8,
 	MEMORY_APOPTOSIS_PERMILLE = 900,
 };
 
@@ -112,6 +113,12 @@ struct timed_id {
 	uint64_t until_ms;
 };
 
+struct want {                     /* a message to PULL from a neighbour */
+	uint64_t id;
+	uint32_t responder;
+	uint64_t due_ms;
+};
+
 struct refused_identity {
 	uint32_t addr, id;
 	bool used;
@@ -139,6 +146,7 @@ struct swarm_node {
 	struct refused_identity refused[SWARM_REFUSED];
 	struct timed_id pulled[SWARM_TIMED_IDS];    /* PULLs sent or overheard */
 	struct timed_id repaired[SWARM_TIMED_IDS];  /* repairs recently sent */
+	struct want wants[SWARM_WANTS];
 	_Alignas(16) uint8_t module_state[SWARM_MODULES][SWARM_MODULE_STATE];
 	uint64_t tx_packets, rx_packets;
 };

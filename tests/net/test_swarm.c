@@ -556,6 +556,16 @@ static void test_forged_commands_refused(void)
 	}
 	CHECK_EQ(net.commands[1], 0);
 	CHECK(net.node[1].sentinel.counts[SEC_BAD_SIGNATURE] >= 1);
+	/* an insider posing as the queen's identity cannot get it silenced */
+	h.sender = net.node[0].id;
+	for (int k = 0; k < 100; k++) {
+		h.seq = (uint32_t)k + 1;
+		n = pheromone_encode(buf, sizeof buf, &h, payload, sizeof payload, mac_key);
+		swarm_receive(&net.node[1], 3, buf, (size_t)n, 100);
+	}
+	CHECK(swarm_queen_command(&net.node[0], QC_MARK, "ok", 2, 150) > 0);
+	t_flush(150);
+	CHECK_EQ(net.commands[1], 1);
 	/* an outsider's bad MACs get its address blacklisted and logged */
 	buf[30] ^= 1;
 	for (int k = 0; k < 20; k++)
