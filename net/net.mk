@@ -48,3 +48,7 @@ FUZZ_CMDS += mkdir -p $(BUILD)/fuzz/corpus-swarm $(BUILD)/fuzz/corpus-nert $(BUI
 FUZZ_CMDS += $(BUILD)/fuzz/fuzz_swarm -max_total_time=300 $(BUILD)/fuzz/corpus-swarm
 FUZZ_CMDS += $(BUILD)/fuzz/fuzz_nert -max_total_time=300 $(BUILD)/fuzz/corpus-nert
 FUZZ_CMDS += $(BUILD)/fuzz/fuzz_kvstore -max_total_time=120 $(BUILD)/fuzz/corpus-kv
+
+# make bench: simulator figures against flooding and stop-and-wait baselines.
+BENCH_DEPS += $(BUILD)/bench/swarm-sim
+BENCH_CMDS += BUILD=$(BUILD) net/sim/bench.sh

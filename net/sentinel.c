@@ -89,6 +89,7 @@ bool sentinel_report(struct sentinel *s, enum sec_event kind, uint32_t addr, boo
 		     uint32_t id, uint64_t now_ms)
 {
 	bool banned = false;
+	uint64_t unused;
 
 	if (kind < SEC_BAD_MAC || kind > SEC_UNAUTHORISED)
 		return false;
@@ -97,7 +98,7 @@ bool sentinel_report(struct sentinel *s, enum sec_event kind, uint32_t addr, boo
 	if (blame_addr)
 		banned |= charge(s->addrs, addr + 1, weight[kind], now_ms, &s->ban_latest_ms);
 	if (id)   /* counted, never banned: insiders can forge sender ids */
-		charge(s->ids, id, weight[kind], now_ms, &s->ids_latest_ms);
+		charge(s->ids, id, weight[kind], now_ms, &unused);
 	if (banned) {
 		s->counts[SEC_BLACKLISTED]++;
 		blackbox_add(s, SEC_BLACKLISTED, addr, id, now_ms);

@@ -53,7 +53,6 @@ struct sentinel {
 	struct blackbox_event log[BLACKBOX_EVENTS];
 	uint32_t log_next;       /* total events ever logged */
 	uint64_t ban_latest_ms;  /* no ban lasts beyond this: fast path */
-	uint64_t ids_latest_ms;  /* unused: ids are never banned */
 	uint32_t counts[SEC_UNAUTHORISED + 1];
 };
 
