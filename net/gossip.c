@@ -243,6 +243,16 @@ void gossip_set_uncovered(struct gossip *g, uint64_t id, uint64_t uncovered)
 		}
 }
 
+bool gossip_relay_pending(const struct gossip *g, uint64_t id)
+{
+	if (!g->pending_count)
+		return false;
+	for (int i = 0; i < GOSSIP_PENDING; i++)
+		if (g->pending[i].used && g->pending[i].id == id)
+			return true;
+	return false;
+}
+
 void gossip_note_covered(struct gossip *g, uint64_t id, uint64_t covered)
 {
 	if (!g->pending_count)

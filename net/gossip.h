@@ -126,6 +126,9 @@ void gossip_note_duplicate(struct gossip *g, uint64_t id);
 void gossip_set_uncovered(struct gossip *g, uint64_t id, uint64_t uncovered);
 void gossip_note_covered(struct gossip *g, uint64_t id, uint64_t covered);
 
+/* True while a relay of id waits for its backoff. */
+bool gossip_relay_pending(const struct gossip *g, uint64_t id);
+
 /*
  * Queue a relay of the accepted packet raw (as received) after a random
  * backoff drawn from rnd, and keep a copy for PULL repair.  Returns 0, or

@@ -98,6 +98,7 @@ int membership_heard(struct membership *ms, uint32_t id, uint32_t addr, uint8_t 
 		ms->dead--;
 	}
 	m->addr = addr;
+	ms->addrs[m - ms->m] = addr;
 	m->role = role;
 	m->period_ms = period_ms ? period_ms : 1000;
 	m->state = MS_ALIVE;
@@ -285,7 +286,7 @@ uint64_t membership_cover(const struct membership *ms, uint32_t addr)
 	int wi = -1;
 
 	for (int i = 0; i < MEMBER_MAX; i++)
-		if (ms->m[i].state == MS_ALIVE && ms->m[i].addr == addr) {
+		if (ms->addrs[i] == addr && ms->ids[i] && ms->m[i].state == MS_ALIVE) {
 			w = &ms->m[i];
 			wi = i;
 			break;

@@ -56,6 +56,7 @@ struct member_action {
 struct membership {
 	struct member m[MEMBER_MAX];
 	uint32_t ids[MEMBER_MAX];   /* m[i].id for used slots, for fast lookup */
+	uint32_t addrs[MEMBER_MAX]; /* m[i].addr, likewise */
 	uint32_t used, dead;        /* slots not free; slots dead */
 	uint64_t next_due_ms;   /* lower bound of the next deadline */
 	uint32_t refused_sybil;

@@ -55,9 +55,29 @@ static struct sentinel_score *slot(struct sentinel_score *t, uint32_t key, uint6
 	return victim;
 }
 
+/* Remember a new address ban in the short list the fast path scans. */
+static void note_ban(struct sentinel *s, uint32_t key, uint64_t until, uint64_t now)
+{
+	struct sentinel_ban *slot = NULL;
+
+	if (until > s->ban_latest_ms)
+		s->ban_latest_ms = until;
+	for (int i = 0; i < SENTINEL_FAST_BANS; i++)
+		if (s->bans[i].until_ms <= now || s->bans[i].key == key) {
+			slot = &s->bans[i];
+			break;
+		}
+	if (!slot) {
+		s->ban_overflow_until_ms = until;   /* too many: scan the table */
+		return;
+	}
+	slot->key = key;
+	slot->until_ms = until;
+}
+
 /* Add w to the score of key; true when it crosses into a ban. */
 static bool charge(struct sentinel_score *t, uint32_t key, uint8_t w, uint64_t now,
-		   uint64_t *latest)
+		   struct sentinel *s)
 {
 	struct sentinel_score *e = slot(t, key, now);
 
@@ -67,8 +87,8 @@ static bool charge(struct sentinel_score *t, uint32_t key, uint8_t w, uint64_t n
 	e->score += w;
 	if (e->score >= SENTINEL_THRESHOLD && e->banned_until_ms <= now) {
 		e->banned_until_ms = now + SENTINEL_BAN_MS;
-		if (e->banned_until_ms > *latest)
-			*latest = e->banned_until_ms;
+		if (s)
+			note_ban(s, key, e->banned_until_ms, now);
 		return true;
 	}
 	return false;
@@ -89,16 +109,15 @@ bool sentinel_report(struct sentinel *s, enum sec_event kind, uint32_t addr, boo
 		     uint32_t id, uint64_t now_ms)
 {
 	bool banned = false;
-	uint64_t unused;
 
 	if (kind < SEC_BAD_MAC || kind > SEC_UNAUTHORISED)
 		return false;
 	s->counts[kind]++;
 	blackbox_add(s, kind, addr, id, now_ms);
 	if (blame_addr)
-		banned |= charge(s->addrs, addr + 1, weight[kind], now_ms, &s->ban_latest_ms);
+		banned |= charge(s->addrs, addr + 1, weight[kind], now_ms, s);
 	if (id)   /* counted, never banned: insiders can forge sender ids */
-		charge(s->ids, id, weight[kind], now_ms, &unused);
+		charge(s->ids, id, weight[kind], now_ms, NULL);
 	if (banned) {
 		s->counts[SEC_BLACKLISTED]++;
 		blackbox_add(s, SEC_BLACKLISTED, addr, id, now_ms);
@@ -116,7 +135,12 @@ static bool banned_in(const struct sentinel_score *t, uint32_t key, uint64_t now
 
 bool sentinel_addr_banned(const struct sentinel *s, uint32_t addr, uint64_t now_ms)
 {
-	return now_ms < s->ban_latest_ms && banned_in(s->addrs, addr + 1, now_ms);
+	if (now_ms >= s->ban_latest_ms)
+		return false;
+	for (int i = 0; i < SENTINEL_FAST_BANS; i++)
+		if (s->bans[i].key == addr + 1 && s->bans[i].until_ms > now_ms)
+			return true;
+	return now_ms < s->ban_overflow_until_ms && banned_in(s->addrs, addr + 1, now_ms);
 }
 
 uint32_t sentinel_id_score(const struct sentinel *s, uint32_t id)

@@ -19,6 +19,7 @@ enum {
 	SENTINEL_THRESHOLD = 20,      /* score that blacklists */
 	SENTINEL_HALF_LIFE_MS = 10000,
 	SENTINEL_BAN_MS = 60000,
+	SENTINEL_FAST_BANS = 8,
 };
 
 enum sec_event {
@@ -40,6 +41,11 @@ struct sentinel_score {
 	uint64_t banned_until_ms;
 };
 
+struct sentinel_ban {
+	uint32_t key;
+	uint64_t until_ms;
+};
+
 struct blackbox_event {
 	uint64_t time_ms;
 	uint32_t addr;
@@ -53,6 +59,8 @@ struct sentinel {
 	struct blackbox_event log[BLACKBOX_EVENTS];
 	uint32_t log_next;       /* total events ever logged */
 	uint64_t ban_latest_ms;  /* no ban lasts beyond this: fast path */
+	struct sentinel_ban bans[SENTINEL_FAST_BANS];   /* recent address bans */
+	uint64_t ban_overflow_until_ms;  /* more bans than the list holds */
 	uint32_t counts[SEC_UNAUTHORISED + 1];
 };
 

@@ -804,9 +804,11 @@ void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, 
 	}
 	v = gossip_admit(&n->gossip, &p, now_ms);
 	if (v == GV_DUP) {
-		gossip_note_duplicate(&n->gossip, pheromone_id(&p));
-		gossip_note_covered(&n->gossip, pheromone_id(&p),
-				    membership_cover(&n->members, src_addr));
+		if (gossip_relay_pending(&n->gossip, pheromone_id(&p))) {
+			gossip_note_duplicate(&n->gossip, pheromone_id(&p));
+			gossip_note_covered(&n->gossip, pheromone_id(&p),
+					    membership_cover(&n->members, src_addr));
+		}
 		return;
 	}
 	if (v == GV_STALE || v == GV_REPLAY) {

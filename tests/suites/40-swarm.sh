@@ -80,6 +80,6 @@ check sim1000_state_converges_after_partition 'm["converged"] is True' \
 	"$BENCH_SIM" --scenario state --nodes 1000 --topology mesh --degree 8 --loss 0.1 --seed 15
 for at in replay forge fake-queen flood sybil eclipse; do
 	check "sim1000_attack_${at}_lan" 'm["accepted"] == 0 and m["coverage"] == 1.0' \
-		"$BENCH_SIM" --scenario attack --attack "$at" --nodes 1000 --topology lan --loss 0.1 --seed 16
+		"$BENCH_SIM" --scenario attack --attack "$at" --nodes 1000 --topology lan --loss 0.1 --duration 5 --seed 16
 done
 exit $fail
