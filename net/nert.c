@@ -10,7 +10,8 @@
 
 enum {
 	K_DATA = 1, K_PARITY = 2, K_ACK = 3, K_DGRAM = 4, K_DGRAM_ACK = 5, K_CLOSE = 6, K_PING = 7,
-	ACK_BYTES = 1 + 4 + 8 + 2,
+	SACK_BITS = 256,
+	ACK_BYTES = 1 + 4 + SACK_BITS / 8 + 2,
 	DATA_FIXED = 1 + 4 + 11,
 	PARITY_BYTES = 1 + 4 + 1 + NERT_SEG_BODY,
 	DGRAM_FIXED = 1 + 4 + 1,
@@ -18,6 +19,7 @@ enum {
 	DELAYED_ACK_MS = 10,
 	DUP_THRESH = 3,
 	CRITICAL_FEC_K = 4,
+	CLOSE_TRIES = 4,
 	INITIAL_CWND = 10,
 };
 
@@ -594,6 +596,8 @@ static void seg_acked(struct nert_session *s, struct nert_txseg *t, uint64_t now
 	if (t->acked || !t->sent)
 		return;
 	t->acked = true;
+	if (!t->retries && t->sent_ms > s->rack_ms)   /* unambiguous send times only */
+		s->rack_ms = t->sent_ms;
 	if (!t->retries)
 		rtt_sample(s, (uint32_t)(now - t->sent_ms));
 	if (cwnd(s) < s->ssthresh)
@@ -614,7 +618,7 @@ static void on_loss(struct nert_session *s, uint32_t seg)
 	if (seg < s->recover_seg)
 		return;
 	s->recover_seg = s->snd_nxt;
-	if (s->rtt_valid && s->srtt * 4 > s->min_rtt * 5 + 8) {
+	if (s->rtt_valid && s->srtt * 2 > s->min_rtt * 3 + 8) {
 		s->ssthresh = cwnd(s) / 2 > 2 ? cwnd(s) / 2 : 2;
 		s->cwnd_milli = s->ssthresh * 1000;
 	}
@@ -630,36 +634,50 @@ static void release_messages(struct nert_session *s)
 	}
 }
 
+/*
+ * Loss detection: a segment is lost when three later segments are
+ * acknowledged, or (as in RACK) when a segment sent more than a quarter
+ * RTT after it was acknowledged, which also catches lost retransmissions;
+ * and it must be older than one SRTT.
+ */
+static void detect_losses(struct nert_session *s, uint32_t highest, uint64_t now)
+{
+	uint64_t reo = s->rtt_valid ? s->srtt / 4 + 1 : 1;
+
+	for (uint32_t seg = s->snd_una; seg != s->snd_nxt; seg++) {
+		struct nert_txseg *t = &s->txw[seg % NERT_WINDOW];
+		bool by_count = (int32_t)(highest - seg) >= DUP_THRESH;
+		bool by_time = t->sent_ms + reo < s->rack_ms;
+		if (t->sent && !t->acked && !t->lost && (by_count || by_time) &&
+		    now - t->sent_ms >= (s->rtt_valid ? s->srtt : 0)) {
+			t->lost = true;
+			on_loss(s, seg);
+		}
+	}
+}
+
 static void on_ack(struct nert_session *s, const uint8_t *pt, uint64_t now)
 {
 	uint32_t cum = get_u32(pt + 1), highest = 0;
-	uint64_t sack = get_u64(pt + 5);
 	bool any_sack = false;
 
 	if (cum - s->snd_una > s->snd_nxt - s->snd_una)
 		return;                                 /* acknowledges what was never sent */
-	s->peer_rwnd = get_u16(pt + 13);
+	s->peer_rwnd = get_u16(pt + 5 + SACK_BITS / 8);
 	if (cum != s->snd_una)
 		s->rto_backoff = 0;                     /* progress: forget the backoff */
 	for (; s->snd_una != cum; s->snd_una++)
 		seg_acked(s, &s->txw[s->snd_una % NERT_WINDOW], now);
-	for (int i = 0; i < 64; i++) {
-		uint32_t seg = cum + 1 + (uint32_t)i;
-		if (!((sack >> i) & 1) || seg - s->snd_una >= s->snd_nxt - s->snd_una)
+	for (uint32_t i = 0; i < SACK_BITS; i++) {
+		uint32_t seg = cum + 1 + i;
+		if (!((pt[5 + i / 8] >> (i % 8)) & 1) || seg - s->snd_una >= s->snd_nxt - s->snd_una)
 			continue;
 		seg_acked(s, &s->txw[seg % NERT_WINDOW], now);
 		highest = seg;
 		any_sack = true;
 	}
 	if (any_sack)
-		for (uint32_t seg = s->snd_una; seg != s->snd_nxt && (int32_t)(highest - seg) >= DUP_THRESH; seg++) {
-			struct nert_txseg *t = &s->txw[seg % NERT_WINDOW];
-			if (t->sent && !t->acked && !t->lost &&
-			    now - t->sent_ms >= (s->rtt_valid ? s->srtt : 0)) {
-				t->lost = true;
-				on_loss(s, seg);
-			}
-		}
+		detect_losses(s, highest, now);
 	release_messages(s);
 	pump(s, now);
 }
@@ -676,16 +694,15 @@ static struct nert_rxseg *rx_slot(struct nert_session *s, uint32_t seg)
 static void send_ack(struct nert_session *s, uint64_t now)
 {
 	uint8_t pt[ACK_BYTES];
-	uint64_t sack = 0;
 	uint32_t used = s->rcv_max >= s->rcv_nxt ? s->rcv_max + 1 - s->rcv_nxt : 0;
 
-	for (int i = 0; i < 64; i++)
-		if (rx_slot(s, s->rcv_nxt + 1 + (uint32_t)i))
-			sack |= 1ULL << i;
+	memset(pt, 0, sizeof pt);
+	for (uint32_t i = 0; i < SACK_BITS; i++)
+		if (rx_slot(s, s->rcv_nxt + 1 + i))
+			pt[5 + i / 8] |= (uint8_t)(1u << (i % 8));
 	pt[0] = K_ACK;
 	put_u32(pt + 1, s->rcv_nxt);
-	put_u64(pt + 5, sack);
-	put_u16(pt + 13, (uint16_t)(used < NERT_WINDOW ? NERT_WINDOW - used : 0));
+	put_u16(pt + 5 + SACK_BITS / 8, (uint16_t)(used < NERT_WINDOW ? NERT_WINDOW - used : 0));
 	s->ack_due = false;
 	s->unacked_rx = 0;
 	send_frame(s, pt, sizeof pt, now);
@@ -1015,7 +1032,7 @@ static uint64_t rto_deadline(const struct nert_session *s)
 
 void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 {
-	if (s->state == NERT_HS_SENT && now_ms >= s->hs_sent_ms + (1000u << s->hs_tries)) {
+	if (s->state == NERT_HS_SENT && now_ms >= s->hs_sent_ms + (1000u << (s->hs_tries - 1))) {
 		if (s->hs_tries >= HS_TRIES) {
 			fail(s, -ETIMEDOUT);
 			return;
@@ -1031,9 +1048,14 @@ void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 		fail(s, -ETIMEDOUT);
 		return;
 	}
-	if (s->close_sent && now_ms >= s->hs_sent_ms + 4 * (uint64_t)s->rto) {
-		fail(s, 0);                          /* the peer's CLOSE never came */
-		return;
+	if (s->close_sent && now_ms >= s->hs_sent_ms + s->rto) {
+		uint8_t c = K_CLOSE;
+		if (++s->close_tries > CLOSE_TRIES) {
+			fail(s, 0);                  /* the peer's CLOSE never came */
+			return;
+		}
+		s->hs_sent_ms = now_ms;              /* resend: ours may have been lost */
+		send_frame(s, &c, 1, now_ms);
 	}
 	if (now_ms >= rto_deadline(s)) {
 		bool any = false;
@@ -1046,9 +1068,11 @@ void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 		}
 		/* a timeout with a queue building is congestion: restart from one
 		 * segment; on a flat RTT it is random loss and only halves */
+		if (any)
+			s->stats.timeouts++;
 		if (any && s->rto_backoff < 8)
 			s->rto_backoff++;               /* RFC 6298 5.5: back off the timer */
-		if (any && s->rtt_valid && s->srtt * 4 > s->min_rtt * 5 + 8) {
+		if (any && s->rtt_valid && s->srtt * 2 > s->min_rtt * 3 + 8) {
 			s->ssthresh = cwnd(s) / 2 > 2 ? cwnd(s) / 2 : 2;
 			s->cwnd_milli = 1000;
 			s->recover_seg = s->snd_nxt;
@@ -1087,7 +1111,7 @@ uint64_t nert_next_deadline(const struct nert_session *s)
 	uint64_t t;
 
 	if (s->state == NERT_HS_SENT)
-		return s->hs_sent_ms + (1000u << s->hs_tries);
+		return s->hs_sent_ms + (1000u << (s->hs_tries - 1));
 	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
 		return UINT64_MAX;
 	t = s->last_rx_ms + s->cfg.idle_ms;
@@ -1097,8 +1121,8 @@ uint64_t nert_next_deadline(const struct nert_session *s)
 		t = s->ack_due_ms;
 	if (rto_deadline(s) < t)
 		t = rto_deadline(s);
-	if (s->close_sent && s->hs_sent_ms + 4 * (uint64_t)s->rto < t)
-		t = s->hs_sent_ms + 4 * (uint64_t)s->rto;
+	if (s->close_sent && s->hs_sent_ms + s->rto < t)
+		t = s->hs_sent_ms + s->rto;
 	for (int i = 0; i < NERT_DGRAMS; i++)
 		if (s->dgrams[i].used && s->dgrams[i].due_ms < t)
 			t = s->dgrams[i].due_ms;

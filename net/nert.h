@@ -70,7 +70,7 @@ struct nert_config {
 
 struct nert_stats {
 	uint64_t packets_sent, packets_received, retransmits, fec_recovered;
-	uint64_t replays_dropped, auth_failures, rekeys, bytes_delivered;
+	uint64_t replays_dropped, auth_failures, rekeys, bytes_delivered, timeouts;
 };
 
 struct nert_txmsg {
@@ -151,6 +151,7 @@ struct nert_session {
 	uint32_t recover_seg;         /* no second decrease before this is acked */
 	uint32_t srtt, rttvar, rto, min_rtt;
 	uint8_t rto_backoff;          /* timer doublings since the last progress */
+	uint64_t rack_ms;             /* send time of the latest acknowledged segment */
 	bool rtt_valid;
 	uint32_t fec_start, fec_count;
 	uint8_t fec_body[NERT_SEG_BODY];
@@ -159,6 +160,7 @@ struct nert_session {
 	struct nert_dgram dgrams[NERT_DGRAMS];
 	uint32_t next_dgram;
 	bool close_sent;
+	uint8_t close_tries;
 	/* receiver */
 	struct nert_rxseg rxw[NERT_WINDOW];
 	uint32_t rcv_nxt, rcv_max;

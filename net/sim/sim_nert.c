@@ -159,6 +159,8 @@ static void cb_deliver(void *ctx, uint8_t cls, const uint8_t *msg, size_t len)
 	if (k >= sd->nexpect || len != sd->expect_len[k] || memcmp(msg, sd->expect[k], len))
 		sd->intact = false;
 	sd->bytes_got += len;
+	if (getenv("SIM_DEBUG"))
+		fprintf(stderr, "message %u delivered at %llu us\n", k, (unsigned long long)sd->ns->now_us);
 	if (sd->msgs_got == sd->nexpect)
 		sd->done_us = sd->ns->now_us;
 }
@@ -167,8 +169,12 @@ static void cb_closed(void *ctx, int reason)
 {
 	struct side *sd = ctx;
 
-	if (reason)
+	if (reason) {
 		sd->ns->failed = true;
+		if (getenv("SIM_DEBUG"))
+			fprintf(stderr, "side %d failed %d at %llu us\n", sd->index, reason,
+				(unsigned long long)sd->ns->now_us);
+	}
 	else
 		sd->closed_clean = true;
 }
@@ -269,6 +275,11 @@ static struct nert_result transfer(const struct sim_opts *o, double loss, double
 		   sides[0].closed_clean && sides[1].closed_clean;
 	r.retransmits = sides[0].s.stats.retransmits;
 	r.fec_recovered = sides[1].s.stats.fec_recovered;
+	if (getenv("SIM_DEBUG"))
+		fprintf(stderr, "timeouts %llu cwnd %u ssthresh %u srtt %u min %u rto %u pkts %llu\n",
+			(unsigned long long)sides[0].s.stats.timeouts, sides[0].s.cwnd_milli, sides[0].s.ssthresh,
+			sides[0].s.srtt, sides[0].s.min_rtt, sides[0].s.rto,
+			(unsigned long long)sides[0].s.stats.packets_sent);
 	while (ns.len)
 		free(npop(&ns));
 	free(ns.heap);
