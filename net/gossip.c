@@ -14,8 +14,8 @@ void gossip_default_params(struct gossip_params *p)
 	memset(p, 0, sizeof *p);
 	p->relay_max_ms = 60;
 	p->relay_prob = 65536;       /* always relay if nobody else did */
-	p->relay_decay = 65536 / 3;  /* each duplicate divides the chance by 3 */
-	p->echo_cap = 1;
+	p->relay_decay = 65536 / 4;  /* each duplicate divides the chance by 4 */
+	p->echo_cap = 2;
 	p->rate_per_s = 20;
 	p->rate_burst = 60;
 	p->ts_bound_ms = 30000;

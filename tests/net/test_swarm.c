@@ -179,11 +179,26 @@ static void test_gossip_relay_suppression(void)
 	CHECK_EQ(gossip_take_due(&g, 100, 0, out), (size_t)n);
 	CHECK_EQ(out[2], 7);                                /* ttl lowered */
 	CHECK_EQ(out[3], 1);                                /* hops raised */
-	/* a duplicate heard during the backoff cancels it (echo cap 1) */
+	/* one duplicate heard during the backoff cuts the chance to 1/4 */
 	gossip_schedule_relay(&g, &p, buf, (size_t)n, 200, 5);
 	gossip_note_duplicate(&g, pheromone_id(&p));
-	CHECK_EQ(gossip_take_due(&g, 300, 0, out), 0);
+	CHECK_EQ(gossip_take_due(&g, 300, 0x4000, out), 0);     /* draw above 1/4 */
+	gossip_schedule_relay(&g, &p, buf, (size_t)n, 400, 5);
+	gossip_note_duplicate(&g, pheromone_id(&p));
+	CHECK_EQ(gossip_take_due(&g, 500, 0x3fff, out), (size_t)n); /* draw below */
+	/* two duplicates reach the echo cap: cancelled whatever the draw */
+	gossip_schedule_relay(&g, &p, buf, (size_t)n, 600, 5);
+	gossip_note_duplicate(&g, pheromone_id(&p));
+	gossip_note_duplicate(&g, pheromone_id(&p));
+	CHECK_EQ(gossip_take_due(&g, 700, 0, out), 0);
 	CHECK_EQ(gossip_next_deadline(&g), UINT64_MAX);
+	/* neighbour knowledge: all neighbours covered cancels the relay */
+	gossip_schedule_relay(&g, &p, buf, (size_t)n, 800, 5);
+	gossip_set_uncovered(&g, pheromone_id(&p), 0x6);
+	gossip_note_covered(&g, pheromone_id(&p), 0x2);
+	CHECK(gossip_relay_pending(&g, pheromone_id(&p)));
+	gossip_note_covered(&g, pheromone_id(&p), 0x4);
+	CHECK_EQ(gossip_take_due(&g, 900, 0, out), 0);
 	/* the flooding baseline relays regardless */
 	gp.flood = true;
 	gossip_init(&g, &gp, 0);
