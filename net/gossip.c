@@ -9,6 +9,7 @@
 #include "net/bytes.h"
 #include "net/gossip.h"
 
+/* Fill p with the documented defaults (docs/PROTOCOL.md, "Gossip"). */
 void gossip_default_params(struct gossip_params *p)
 {
 	memset(p, 0, sizeof *p);
@@ -24,6 +25,7 @@ void gossip_default_params(struct gossip_params *p)
 	p->bloom_rotate_count = 4000;
 }
 
+/* Start with empty tables; the Bloom filter rotation clock starts at now_ms. */
 void gossip_init(struct gossip *g, const struct gossip_params *p, uint64_t now_ms)
 {
 	memset(g, 0, sizeof *g);
@@ -68,6 +70,7 @@ static struct gossip_sender *sender_get(struct gossip *g, uint32_t id, uint64_t 
 	return victim;
 }
 
+/* True when id is in the exact recent-ID cache. */
 static bool cache_has(const struct gossip *g, uint64_t id)
 {
 	uint32_t h = (uint32_t)mix64(id) % GOSSIP_CACHE;
@@ -112,6 +115,7 @@ static void bloom_bits(uint64_t id, uint32_t *block, uint32_t bits[GOSSIP_BLOOM_
 		bits[k] = (uint32_t)(h2 >> (9 * k)) & 511;
 }
 
+/* True when either Bloom generation may hold id (no false negatives). */
 static bool bloom_has(const struct gossip *g, uint64_t id)
 {
 	uint32_t block, bits[GOSSIP_BLOOM_HASHES];
@@ -167,11 +171,13 @@ static bool seen_in(const struct gossip *g, const struct gossip_sender *s, uint6
 	return cache_has(g, id) || bloom_has(g, id);
 }
 
+/* Public form of seen_in(): looks the sender up first. */
 bool gossip_seen(const struct gossip *g, uint64_t id)
 {
 	return seen_in(g, sender_find((struct gossip *)g, (uint32_t)(id >> 32)), id);
 }
 
+/* Classify a verified pheromone; see gossip.h for the contract. */
 int gossip_admit(struct gossip *g, const struct pheromone *p, uint64_t now_ms)
 {
 	struct gossip_sender *s;
@@ -205,6 +211,10 @@ int gossip_admit(struct gossip *g, const struct pheromone *p, uint64_t now_ms)
 	return GV_NEW;
 }
 
+/*
+ * Record p as seen in the sender window, the exact cache (flooded types)
+ * and the Bloom filter.
+ */
 void gossip_mark(struct gossip *g, const struct pheromone *p, uint64_t now_ms)
 {
 	struct gossip_sender *s = sender_get(g, p->sender, now_ms);
@@ -225,6 +235,7 @@ void gossip_mark(struct gossip *g, const struct pheromone *p, uint64_t now_ms)
 	bloom_put(g, id, now_ms);
 }
 
+/* Count a duplicate against id's pending relay, lowering its chance. */
 void gossip_note_duplicate(struct gossip *g, uint64_t id)
 {
 	if (!g->pending_count)
@@ -234,6 +245,7 @@ void gossip_note_duplicate(struct gossip *g, uint64_t id)
 			g->pending[i].dups++;
 }
 
+/* Attach the neighbours still to cover to id's pending relay. */
 void gossip_set_uncovered(struct gossip *g, uint64_t id, uint64_t uncovered)
 {
 	for (int i = 0; i < GOSSIP_PENDING; i++)
@@ -243,6 +255,7 @@ void gossip_set_uncovered(struct gossip *g, uint64_t id, uint64_t uncovered)
 		}
 }
 
+/* Cheap pre-check so callers compute coverage only when it matters. */
 bool gossip_relay_pending(const struct gossip *g, uint64_t id)
 {
 	if (!g->pending_count)
@@ -253,6 +266,7 @@ bool gossip_relay_pending(const struct gossip *g, uint64_t id)
 	return false;
 }
 
+/* Clear the neighbours a transmission of id just reached. */
 void gossip_note_covered(struct gossip *g, uint64_t id, uint64_t covered)
 {
 	if (!g->pending_count)
@@ -262,6 +276,7 @@ void gossip_note_covered(struct gossip *g, uint64_t id, uint64_t covered)
 			g->pending[i].uncovered &= ~covered;
 }
 
+/* Keep raw for PULL repair and advertise its ID in our next HELLOs. */
 void gossip_store_copy(struct gossip *g, uint64_t id, const uint8_t *raw, size_t len)
 {
 	struct gossip_stored *st = &g->store[g->store_next++ % GOSSIP_STORE];
@@ -274,6 +289,7 @@ void gossip_store_copy(struct gossip *g, uint64_t id, const uint8_t *raw, size_t
 	g->recent[g->recent_next++ % GOSSIP_DIGEST_IDS] = id;
 }
 
+/* Store a copy and queue the relay with ttl lowered and hops raised. */
 int gossip_schedule_relay(struct gossip *g, const struct pheromone *p,
 			  const uint8_t *raw, size_t len, uint64_t now_ms, uint64_t rnd)
 {
@@ -300,6 +316,7 @@ int gossip_schedule_relay(struct gossip *g, const struct pheromone *p,
 	return -ENOSPC;
 }
 
+/* Pop one due relay that survives suppression; see gossip.h. */
 size_t gossip_take_due(struct gossip *g, uint64_t now_ms, uint64_t rnd,
 		       uint8_t out[PHEROMONE_MAX_BYTES])
 {
@@ -332,6 +349,7 @@ size_t gossip_take_due(struct gossip *g, uint64_t now_ms, uint64_t rnd,
 	return 0;
 }
 
+/* Earliest pending relay, or UINT64_MAX when none waits. */
 uint64_t gossip_next_deadline(const struct gossip *g)
 {
 	uint64_t t = UINT64_MAX;
@@ -344,6 +362,7 @@ uint64_t gossip_next_deadline(const struct gossip *g)
 	return t;
 }
 
+/* Look up a stored copy by ID for a PULL. */
 const uint8_t *gossip_stored(const struct gossip *g, uint64_t id, size_t *len)
 {
 	for (int i = 0; i < GOSSIP_STORE; i++)
@@ -354,6 +373,7 @@ const uint8_t *gossip_stored(const struct gossip *g, uint64_t id, size_t *len)
 	return NULL;
 }
 
+/* The advertised IDs, newest first. */
 size_t gossip_recent_ids(const struct gossip *g, uint64_t *ids, size_t max)
 {
 	size_t n = 0;

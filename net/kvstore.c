@@ -10,12 +10,14 @@
 
 static uint64_t compute_digest(const struct kvstore *kv);
 
+/* Empty store; the digest of the empty store is kept like any other. */
 void kv_init(struct kvstore *kv)
 {
 	memset(kv, 0, sizeof *kv);
 	kv->digest = compute_digest(kv);
 }
 
+/* The cached digest (recomputed on every change). */
 uint64_t kv_digest(const struct kvstore *kv)
 {
 	return kv->digest;
@@ -29,6 +31,7 @@ static bool newer(const struct kv_entry *a, const struct kv_entry *b)
 	return a->writer > b->writer;
 }
 
+/* Local write: the stamp is one more than any counter seen. */
 int kv_set(struct kvstore *kv, uint16_t key, const void *value, size_t len, uint32_t writer)
 {
 	struct kv_entry *e;
@@ -45,6 +48,7 @@ int kv_set(struct kvstore *kv, uint16_t key, const void *value, size_t len, uint
 	return 0;
 }
 
+/* Last-writer-wins merge of one entry; also advances the Lamport counter. */
 int kv_merge(struct kvstore *kv, uint16_t key, const struct kv_entry *in)
 {
 	if (key >= KV_KEYS || in->lamport == 0 || in->len > KV_VALUE_MAX)
@@ -59,6 +63,7 @@ int kv_merge(struct kvstore *kv, uint16_t key, const struct kv_entry *in)
 	return 1;
 }
 
+/* Hash every written entry in key order into 64 bits. */
 static uint64_t compute_digest(const struct kvstore *kv)
 {
 	uint64_t h = 0x6a09e667f3bcc908ULL;
@@ -76,6 +81,7 @@ static uint64_t compute_digest(const struct kvstore *kv)
 	return h;
 }
 
+/* Serialise one entry; returns its size. */
 static size_t entry_put(uint8_t *p, uint16_t key, const struct kv_entry *e)
 {
 	put_u16(p, key);
@@ -86,6 +92,7 @@ static size_t entry_put(uint8_t *p, uint16_t key, const struct kv_entry *e)
 	return KV_ENTRY_HEADER + e->len;
 }
 
+/* Serialise one key or the whole store as a STATE payload. */
 int kv_encode(const struct kvstore *kv, int key, uint8_t *buf, size_t cap)
 {
 	size_t n = KV_STATE_HEADER;
@@ -125,6 +132,7 @@ static size_t entry_get(const uint8_t *p, size_t avail, uint16_t *key, struct kv
 	return KV_ENTRY_HEADER + e->len;
 }
 
+/* Validate the whole payload first, then merge, so bad input changes nothing. */
 int kv_decode_merge(struct kvstore *kv, const uint8_t *buf, size_t len,
 		    uint8_t *flags, uint64_t *digest)
 {

@@ -29,6 +29,7 @@ static int step_to(uint8_t w, uint8_t h, int c, int d)
 	return x < 0 || y < 0 || x >= w || y >= h ? -1 : y * w + x;
 }
 
+/* Randomised depth-first carving from cell 0; deterministic for the seed. */
 int maze_generate(uint8_t *walls, uint8_t w, uint8_t h, uint64_t seed)
 {
 	uint16_t stack[MAZE_MAX_CELLS];
@@ -61,6 +62,7 @@ int maze_generate(uint8_t *walls, uint8_t w, uint8_t h, uint64_t seed)
 	return 0;
 }
 
+/* Check a path against the true walls (simulator and tests). */
 bool maze_path_valid(const struct maze_world *w, const uint16_t *path, size_t len)
 {
 	if (!len || path[0] != w->start || path[len - 1] != w->goal)
@@ -91,6 +93,7 @@ static void learn(struct maze_state *m, uint16_t c, uint8_t walls, uint8_t trail
 		m->trail[c] = trail;
 }
 
+/* Place the node on a random cell and sense it. */
 static void maze_init(void *state, struct swarm_node *n, uint64_t now)
 {
 	struct maze_state *m = state;
@@ -149,6 +152,7 @@ static bool solve(struct maze_state *m)
 	return false;
 }
 
+/* Hold a solution and report it once. */
 static void adopt_solution(struct maze_state *m, struct swarm_node *n)
 {
 	m->solved = true;
@@ -156,6 +160,7 @@ static void adopt_solution(struct maze_state *m, struct swarm_node *n)
 					     .about = n->id });
 }
 
+/* Flood our solution path. */
 static void send_path(struct maze_state *m, struct swarm_node *n, uint64_t now)
 {
 	uint8_t buf[3 + 2 * MAZE_MAX_CELLS];
@@ -169,6 +174,7 @@ static void send_path(struct maze_state *m, struct swarm_node *n, uint64_t now)
 	swarm_module_send(n, MAZE_MODULE_ID, buf, 3 + 2u * m->path_len, now);
 }
 
+/* Flood up to SHARE_MAX cells learned or trodden since the last share. */
 static void share(struct maze_state *m, struct swarm_node *n, uint64_t now)
 {
 	uint8_t buf[2 + 4 * SHARE_MAX];
@@ -213,6 +219,7 @@ static void move(struct maze_state *m, struct swarm_node *n)
 	m->unshared[m->pos / 8] |= (uint8_t)(1u << (m->pos % 8));   /* share the trail too */
 }
 
+/* Walk, share and try to solve on their own schedules. */
 static void maze_tick(void *state, struct swarm_node *n, uint64_t now)
 {
 	struct maze_state *m = state;
@@ -240,6 +247,7 @@ static void maze_tick(void *state, struct swarm_node *n, uint64_t now)
 	}
 }
 
+/* The next of the module's timers. */
 static uint64_t maze_deadline(const void *state)
 {
 	const struct maze_state *m = state;
@@ -283,6 +291,7 @@ static void on_path(struct maze_state *m, struct swarm_node *n, const uint8_t *p
 	adopt_solution(m, n);
 }
 
+/* Merge shared cells, or check a flooded solution. */
 static void maze_process(void *state, struct swarm_node *n, uint32_t sender,
 			 const uint8_t *data, size_t len, uint64_t now)
 {

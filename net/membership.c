@@ -8,6 +8,7 @@
 #include "net/bytes.h"
 #include "net/membership.h"
 
+/* Empty table with no deadline. */
 void membership_init(struct membership *ms)
 {
 	memset(ms, 0, sizeof *ms);
@@ -23,6 +24,7 @@ static struct member *find(struct membership *ms, uint32_t id)
 	return NULL;
 }
 
+/* Free a slot and keep the counters and the compact index in step. */
 static void slot_clear(struct membership *ms, struct member *m)
 {
 	if (m->state != MS_FREE)
@@ -33,6 +35,7 @@ static void slot_clear(struct membership *ms, struct member *m)
 	memset(m, 0, sizeof *m);
 }
 
+/* Live (not dead) entry for id, or NULL. */
 const struct member *membership_find(const struct membership *ms, uint32_t id)
 {
 	const struct member *m = find((struct membership *)ms, id);
@@ -46,6 +49,7 @@ static uint64_t suspect_after(const struct member *m)
 	return (uint64_t)m->period_ms * MEMBER_SUSPECT_PERIODS + MEMBER_SLACK_MS;
 }
 
+/* Lower the cached next deadline to t. */
 static void due(struct membership *ms, uint64_t t)
 {
 	if (t < ms->next_due_ms)
@@ -78,6 +82,7 @@ static struct member *admit(struct membership *ms, uint32_t addr, int *err)
 	return NULL;
 }
 
+/* See membership.h: refresh or admit id at addr. */
 int membership_heard(struct membership *ms, uint32_t id, uint32_t addr, uint8_t role,
 		     uint32_t period_ms, uint64_t now_ms, bool *refuted)
 {
@@ -107,6 +112,7 @@ int membership_heard(struct membership *ms, uint32_t id, uint32_t addr, uint8_t 
 	return 0;
 }
 
+/* Refresh id from an ACK or PING that proves it alive. */
 void membership_touch(struct membership *ms, uint32_t id, uint64_t now_ms)
 {
 	struct member *m = find(ms, id);
@@ -117,6 +123,7 @@ void membership_touch(struct membership *ms, uint32_t id, uint64_t now_ms)
 	}
 }
 
+/* Drop id at once (REBIRTH). */
 void membership_remove(struct membership *ms, uint32_t id)
 {
 	struct member *m = find(ms, id);
@@ -206,6 +213,7 @@ static uint64_t entry_due(const struct member *m)
 	}
 }
 
+/* Step every entry due, collecting the actions the caller must take. */
 size_t membership_tick(struct membership *ms, uint64_t now_ms, uint64_t rnd,
 		       struct member_action *out, size_t max)
 {
@@ -225,16 +233,19 @@ size_t membership_tick(struct membership *ms, uint64_t now_ms, uint64_t rnd,
 	return n;
 }
 
+/* Lower bound of the next time an entry needs attention. */
 uint64_t membership_next_deadline(const struct membership *ms)
 {
 	return ms->next_due_ms;
 }
 
+/* See membership.h. */
 bool membership_has_room(const struct membership *ms)
 {
 	return ms->used < MEMBER_MAX || ms->dead > 0;
 }
 
+/* Count entries in state st. */
 size_t membership_count(const struct membership *ms, enum member_state st)
 {
 	size_t n = 0;
@@ -244,6 +255,7 @@ size_t membership_count(const struct membership *ms, enum member_state st)
 	return n;
 }
 
+/* Store id's announced neighbour list (truncated to MEMBER_NBRS). */
 void membership_set_neighbours(struct membership *ms, uint32_t id, const uint8_t *ids_be,
 			       size_t n, size_t total)
 {
@@ -259,6 +271,7 @@ void membership_set_neighbours(struct membership *ms, uint32_t id, const uint8_t
 	m->nbrs_complete = n == total;
 }
 
+/* Our live neighbours, for our HELLO. */
 size_t membership_list(const struct membership *ms, uint32_t *ids, size_t max)
 {
 	size_t n = 0;
@@ -269,6 +282,7 @@ size_t membership_list(const struct membership *ms, uint32_t *ids, size_t max)
 	return n;
 }
 
+/* Bit i set when slot i is alive. */
 uint64_t membership_alive_mask(const struct membership *ms)
 {
 	uint64_t mask = 0;
@@ -279,6 +293,10 @@ uint64_t membership_alive_mask(const struct membership *ms)
 	return mask;
 }
 
+/*
+ * Slots reached by a transmission from addr: its own and, if known
+ * completely, its neighbours'.
+ */
 uint64_t membership_cover(const struct membership *ms, uint32_t addr)
 {
 	const struct member *w = NULL;

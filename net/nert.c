@@ -68,6 +68,7 @@ static int mix_dh(uint8_t ck[CX_KEY_BYTES], uint8_t k[CX_KEY_BYTES], const uint8
 
 static const uint8_t zero_nonce[CX_NONCE_BYTES];
 
+/* Write the 12-byte cleartext header. */
 static void header_put(uint8_t *p, uint8_t type, uint16_t epoch, uint32_t sid, uint32_t pn)
 {
 	p[0] = NERT_VERSION;
@@ -77,6 +78,7 @@ static void header_put(uint8_t *p, uint8_t type, uint16_t epoch, uint32_t sid, u
 	put_u32(p + 8, pn);
 }
 
+/* See nert.h: checks version, type and the fixed handshake sizes. */
 int nert_parse_header(const uint8_t *pkt, size_t len, uint8_t *type, uint16_t *epoch,
 		      uint32_t *sid, uint32_t *pn)
 {
@@ -97,6 +99,7 @@ int nert_parse_header(const uint8_t *pkt, size_t len, uint8_t *type, uint16_t *e
 	return 0;
 }
 
+/* End the session (reason 0: clean close), wipe its keys and tell the owner once. */
 static void fail(struct nert_session *s, int reason)
 {
 	if (s->state == NERT_CLOSED || s->state == NERT_FAILED)
@@ -175,6 +178,7 @@ static int split_keys(struct nert_session *s, const uint8_t peer_salt[4], uint64
 	return 0;
 }
 
+/* Hand a packet to the owner's send callback and count it. */
 static void emit(struct nert_session *s, const uint8_t *pkt, size_t len, uint64_t now)
 {
 	s->stats.packets_sent++;
@@ -182,6 +186,7 @@ static void emit(struct nert_session *s, const uint8_t *pkt, size_t len, uint64_
 	s->cfg.send(s->cfg.ctx, pkt, len);
 }
 
+/* Build and send INIT: es and ss DHs, encrypted static key and payload. */
 int nert_connect(struct nert_session *s, uint64_t now_ms)
 {
 	uint8_t *p = s->init_pkt, k[CX_KEY_BYTES], own_pk[CX_DH_BYTES], payload[12];
@@ -315,6 +320,7 @@ static int next_key(uint8_t out[CX_KEY_BYTES], const uint8_t key[CX_KEY_BYTES], 
 	return cx_kdf(out, key, "nert epoch", epoch);
 }
 
+/* Move the sending direction to the next epoch when bytes or time say so. */
 static void maybe_rekey(struct nert_session *s, uint64_t now)
 {
 	uint8_t k[CX_KEY_BYTES];
@@ -331,6 +337,7 @@ static void maybe_rekey(struct nert_session *s, uint64_t now)
 	s->stats.rekeys++;
 }
 
+/* See nert.h: protect one frame as the next DATA packet. */
 int nert_seal(struct nert_session *s, const uint8_t *pt, size_t len, uint8_t *pkt,
 	      size_t cap, uint64_t now)
 {
@@ -365,6 +372,7 @@ static int send_frame(struct nert_session *s, const uint8_t *pt, size_t len, uin
 	return 0;
 }
 
+/* True when pn is older than the window or already received. */
 static bool replay_seen(const struct nert_session *s, uint32_t pn)
 {
 	if (pn > s->rx_max_pn)
@@ -375,6 +383,7 @@ static bool replay_seen(const struct nert_session *s, uint32_t pn)
 	return (s->rx_bits[d / 64] >> (d % 64)) & 1;
 }
 
+/* Slide the 128-bit window to pn if it is newer, and mark it. */
 static void replay_mark(struct nert_session *s, uint32_t pn)
 {
 	if (pn > s->rx_max_pn) {
@@ -428,6 +437,7 @@ static uint32_t seg_count(uint32_t len)
 	return len ? (len + NERT_SEG_DATA - 1) / NERT_SEG_DATA : 1;
 }
 
+/* Congestion window in whole segments (at least 1). */
 static uint32_t cwnd(const struct nert_session *s)
 {
 	uint32_t c = s->cwnd_milli / 1000;
@@ -459,6 +469,7 @@ static void seg_body(const struct nert_session *s, const struct nert_txseg *t, u
 	memcpy(body + 11, m->data + t->off, t->len);
 }
 
+/* Close the open FEC group by sending its parity frame. */
 static void send_parity(struct nert_session *s, uint64_t now)
 {
 	uint8_t pt[PARITY_BYTES];
@@ -495,6 +506,7 @@ static void fec_add(struct nert_session *s, const struct nert_txseg *t, const ui
 		send_parity(s, now);
 }
 
+/* Send (or resend) one segment; fresh ones also feed the FEC group. */
 static void send_segment(struct nert_session *s, struct nert_txseg *t, bool fresh, uint64_t now)
 {
 	uint8_t pt[DATA_FIXED + NERT_SEG_DATA], body[NERT_SEG_BODY];
@@ -516,6 +528,7 @@ static void send_segment(struct nert_session *s, struct nert_txseg *t, bool fres
 		fec_add(s, t, body, t->off + t->len >= m->len, now);
 }
 
+/* Segments sent and neither acknowledged nor declared lost. */
 static uint32_t inflight(const struct nert_session *s)
 {
 	uint32_t n = 0;
@@ -591,6 +604,7 @@ static void rtt_sample(struct nert_session *s, uint32_t r)
 		s->rto = NERT_MAX_RTO_MS;
 }
 
+/* Mark a segment acknowledged: RTT sample (Karn), RACK time, window growth. */
 static void seg_acked(struct nert_session *s, struct nert_txseg *t, uint64_t now)
 {
 	if (t->acked || !t->sent)
@@ -624,6 +638,7 @@ static void on_loss(struct nert_session *s, uint32_t seg)
 	}
 }
 
+/* Free queue slots of messages whose every segment is acknowledged. */
 static void release_messages(struct nert_session *s)
 {
 	for (int i = 0; i < NERT_SEND_QUEUE; i++) {
@@ -656,6 +671,7 @@ static void detect_losses(struct nert_session *s, uint32_t highest, uint64_t now
 	}
 }
 
+/* Process an ACK frame: cumulative and selective acknowledgements, then send more. */
 static void on_ack(struct nert_session *s, const uint8_t *pt, uint64_t now)
 {
 	uint32_t cum = get_u32(pt + 1), highest = 0;
@@ -691,6 +707,7 @@ static struct nert_rxseg *rx_slot(struct nert_session *s, uint32_t seg)
 	return r->present && r->seg == seg ? r : NULL;
 }
 
+/* Acknowledge: cumulative point, 256-segment SACK bitmap, free buffer slots. */
 static void send_ack(struct nert_session *s, uint64_t now)
 {
 	uint8_t pt[ACK_BYTES];
@@ -735,6 +752,7 @@ static int deliver_in_order(struct nert_session *s)
 	return 0;
 }
 
+/* Put a segment body into its ring slot. */
 static void store_segment(struct nert_session *s, uint32_t seg, const uint8_t *body)
 {
 	struct nert_rxseg *r = &s->rxw[seg % NERT_WINDOW];
@@ -785,6 +803,7 @@ static void try_recover(struct nert_session *s, struct nert_parity *p)
 	p->used = false;
 }
 
+/* Try every held parity frame (after new data arrived). */
 static void recover_all(struct nert_session *s)
 {
 	for (int i = 0; i < NERT_PARITY_SLOTS; i++)
@@ -792,6 +811,7 @@ static void recover_all(struct nert_session *s)
 			try_recover(s, &s->parity[i]);
 }
 
+/* Accept a DATA frame: store, repair by FEC, deliver in order, schedule the ACK. */
 static int on_data(struct nert_session *s, const uint8_t *pt, size_t len, uint64_t now)
 {
 	uint32_t seg = get_u32(pt + 1);
@@ -827,6 +847,7 @@ static int on_data(struct nert_session *s, const uint8_t *pt, size_t len, uint64
 	return 0;
 }
 
+/* Hold a parity frame and try to rebuild its group's missing segment. */
 static int on_parity(struct nert_session *s, const uint8_t *pt, size_t len)
 {
 	struct nert_parity *slot = &s->parity[0];
@@ -854,6 +875,7 @@ static int on_parity(struct nert_session *s, const uint8_t *pt, size_t len)
 	return 0;
 }
 
+/* Deliver a fire-and-forget or best-effort datagram (best effort: ACK, at most once). */
 static int on_dgram(struct nert_session *s, const uint8_t *pt, size_t len, uint64_t now)
 {
 	uint32_t id = get_u32(pt + 1);
@@ -874,6 +896,7 @@ static int on_dgram(struct nert_session *s, const uint8_t *pt, size_t len, uint6
 	return 0;
 }
 
+/* Dispatch one authenticated plaintext frame by kind. */
 static int on_frame(struct nert_session *s, const uint8_t *pt, size_t len, uint64_t now)
 {
 	switch (pt[0]) {
@@ -910,6 +933,7 @@ static int on_frame(struct nert_session *s, const uint8_t *pt, size_t len, uint6
 	}
 }
 
+/* See nert.h: header, handshake, replay window, AEAD, then the frame. */
 int nert_receive(struct nert_session *s, const uint8_t *pkt, size_t len, uint64_t now_ms)
 {
 	uint8_t type, pt[NERT_MAX_PACKET];
@@ -1002,11 +1026,13 @@ int nert_send(struct nert_session *s, uint8_t cls, const void *data, size_t len,
 	return -EAGAIN;
 }
 
+/* See nert.h. */
 bool nert_send_idle(const struct nert_session *s)
 {
 	return s->snd_una == s->snd_end;
 }
 
+/* See nert.h: CLOSE goes out once the queue drains. */
 int nert_close(struct nert_session *s, uint64_t now_ms)
 {
 	if (s->state != NERT_ESTABLISHED)
@@ -1030,6 +1056,10 @@ static uint64_t rto_deadline(const struct nert_session *s)
 	return t;
 }
 
+/*
+ * Handshake retries, idle timeout, CLOSE retries, RTO, datagram retries,
+ * delayed ACK, keepalive.
+ */
 void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 {
 	if (s->state == NERT_HS_SENT && now_ms >= s->hs_sent_ms + (1000u << (s->hs_tries - 1))) {
@@ -1106,6 +1136,7 @@ void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 	}
 }
 
+/* The earliest of the timers nert_on_timer() serves. */
 uint64_t nert_next_deadline(const struct nert_session *s)
 {
 	uint64_t t;

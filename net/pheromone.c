@@ -10,6 +10,7 @@
 
 static const char queen_label[] = "exoswarm queen command v1";
 
+/* The flooded types; the rest are link-local. */
 bool pheromone_type_relayed(uint8_t type)
 {
 	switch (type) {
@@ -21,6 +22,7 @@ bool pheromone_type_relayed(uint8_t type)
 	}
 }
 
+/* Domain-separated MAC key; an all-zero swarm key is refused. */
 int pheromone_mac_key(uint8_t mac_key[CX_KEY_BYTES], const uint8_t swarm_key[CX_KEY_BYTES])
 {
 	if (cx_key_is_zero(swarm_key, CX_KEY_BYTES))
@@ -60,6 +62,7 @@ static int compute_mac(uint8_t tag[CX_MAC_BYTES], const struct pheromone *h,
 	return 0;
 }
 
+/* See pheromone.h. */
 int pheromone_encode(uint8_t *buf, size_t cap, const struct pheromone *h,
 		     const void *payload, size_t payload_len,
 		     const uint8_t mac_key[CX_KEY_BYTES])
@@ -83,6 +86,7 @@ int pheromone_encode(uint8_t *buf, size_t cap, const struct pheromone *h,
 	return (int)total;
 }
 
+/* See pheromone.h: structural checks only, no MAC. */
 int pheromone_decode(struct pheromone *out, const uint8_t *buf, size_t len)
 {
 	size_t plen;
@@ -111,6 +115,7 @@ int pheromone_decode(struct pheromone *out, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* Constant-time MAC check of a decoded packet. */
 int pheromone_verify(const struct pheromone *p, const uint8_t *buf,
 		     const uint8_t mac_key[CX_KEY_BYTES])
 {
@@ -122,6 +127,7 @@ int pheromone_verify(const struct pheromone *p, const uint8_t *buf,
 	return cx_equal(tag, p->mac, CX_MAC_BYTES) ? 0 : -EBADMSG;
 }
 
+/* Rewrite ttl and hops in place (they are outside the MAC). */
 void pheromone_set_route(uint8_t *buf, uint8_t ttl, uint8_t hops)
 {
 	buf[2] = ttl;
@@ -141,6 +147,7 @@ static size_t queen_message(uint8_t *msg, const struct pheromone *h,
 	return n + body_len;
 }
 
+/* Sign body as the queen for header h (payload_len and flags as sent). */
 int pheromone_queen_sign(uint8_t sig[CX_SIGNATURE_BYTES], const struct pheromone *h,
 			 const uint8_t *body, size_t body_len,
 			 const uint8_t queen_sk[CX_SIGN_SECRET_BYTES])
@@ -156,6 +163,7 @@ int pheromone_queen_sign(uint8_t sig[CX_SIGNATURE_BYTES], const struct pheromone
 	return cx_sign(sig, msg, queen_message(msg, &w, body, body_len), queen_sk);
 }
 
+/* Check the queen signature at the end of a SIGNED payload. */
 int pheromone_queen_verify(const struct pheromone *p,
 			   const uint8_t queen_pk[CX_SIGN_PUBLIC_BYTES])
 {

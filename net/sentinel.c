@@ -13,6 +13,7 @@ static const uint8_t weight[SEC_UNAUTHORISED + 1] = {
 	[SEC_BLACKLISTED] = 0, [SEC_UNAUTHORISED] = 10,
 };
 
+/* No scores, no bans, empty blackbox. */
 void sentinel_init(struct sentinel *s)
 {
 	memset(s, 0, sizeof *s);
@@ -94,6 +95,7 @@ static bool charge(struct sentinel_score *t, uint32_t key, uint8_t w, uint64_t n
 	return false;
 }
 
+/* Append one event to the bounded ring. */
 static void blackbox_add(struct sentinel *s, enum sec_event kind, uint32_t addr, uint32_t id,
 			 uint64_t now)
 {
@@ -105,6 +107,7 @@ static void blackbox_add(struct sentinel *s, enum sec_event kind, uint32_t addr,
 	ev->kind = (uint8_t)kind;
 }
 
+/* See sentinel.h. */
 bool sentinel_report(struct sentinel *s, enum sec_event kind, uint32_t addr, bool blame_addr,
 		     uint32_t id, uint64_t now_ms)
 {
@@ -125,6 +128,7 @@ bool sentinel_report(struct sentinel *s, enum sec_event kind, uint32_t addr, boo
 	return banned;
 }
 
+/* Full-table ban lookup (slow path). */
 static bool banned_in(const struct sentinel_score *t, uint32_t key, uint64_t now)
 {
 	for (int i = 0; i < SENTINEL_SLOTS; i++)
@@ -133,6 +137,7 @@ static bool banned_in(const struct sentinel_score *t, uint32_t key, uint64_t now
 	return false;
 }
 
+/* Fast path through the short ban list; the table only on overflow. */
 bool sentinel_addr_banned(const struct sentinel *s, uint32_t addr, uint64_t now_ms)
 {
 	if (now_ms >= s->ban_latest_ms)
@@ -143,6 +148,7 @@ bool sentinel_addr_banned(const struct sentinel *s, uint32_t addr, uint64_t now_
 	return now_ms < s->ban_overflow_until_ms && banned_in(s->addrs, addr + 1, now_ms);
 }
 
+/* See sentinel.h. */
 uint32_t sentinel_id_score(const struct sentinel *s, uint32_t id)
 {
 	for (int i = 0; i < SENTINEL_SLOTS; i++)
@@ -151,6 +157,7 @@ uint32_t sentinel_id_score(const struct sentinel *s, uint32_t id)
 	return 0;
 }
 
+/* Copy the newest events first. */
 size_t sentinel_blackbox(const struct sentinel *s, struct blackbox_event *out, size_t max)
 {
 	size_t n = 0;

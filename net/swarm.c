@@ -27,11 +27,13 @@ static void send_pulls(struct swarm_node *n, uint64_t now);
 
 static const uint32_t role_period_ms[4] = { 1000, 500, 2000, 3000 };
 
+/* Heartbeat period of a role. */
 uint32_t swarm_role_period(uint8_t role)
 {
 	return role_period_ms[role & 3];
 }
 
+/* Map 10 random bits onto the role probabilities. */
 uint8_t swarm_draw_role(uint64_t rnd)
 {
 	uint32_t v = (uint32_t)(rnd % 1024);
@@ -45,23 +47,27 @@ uint8_t swarm_draw_role(uint64_t rnd)
 	return ROLE_WORKER;               /* the rest, 74.6 % */
 }
 
+/* The environment's randomness, for modules too. */
 uint64_t swarm_random(struct swarm_node *n)
 {
 	return n->env.random(n->env.ctx);
 }
 
+/* Report an event if the environment listens. */
 void swarm_emit(struct swarm_node *n, const struct swarm_event *ev)
 {
 	if (n->env.event)
 		n->env.event(n->env.ctx, ev);
 }
 
+/* Count and hand a packet to the environment. */
 static void transmit(struct swarm_node *n, uint32_t dst, const uint8_t *pkt, size_t len)
 {
 	n->tx_packets++;
 	n->env.send(n->env.ctx, dst, pkt, len);
 }
 
+/* A random identity, never 0 or the broadcast value. */
 static uint32_t fresh_id(struct swarm_node *n)
 {
 	uint32_t id;
@@ -99,6 +105,7 @@ static void begin_life(struct swarm_node *n, uint32_t id, uint64_t now)
 			n->cfg.modules[i]->init(n->module_state[i], n, now);
 }
 
+/* See swarm.h; cfg and env are copied first, as they may live inside n. */
 int swarm_init(struct swarm_node *n, const struct swarm_config *cfg_in,
 	       const struct swarm_env *env_in, uint64_t now_ms)
 {
@@ -153,6 +160,7 @@ static int next_seq(struct swarm_node *n)
 	return 0;
 }
 
+/* Originate an unsigned pheromone with the next sequence number. */
 static int send_plain(struct swarm_node *n, uint8_t type, uint8_t ttl, uint32_t dst,
 		      const void *payload, size_t len, uint64_t now)
 {
@@ -161,6 +169,7 @@ static int send_plain(struct swarm_node *n, uint8_t type, uint8_t ttl, uint32_t 
 	return err ? err : originate(n, type, ttl, 0, dst, payload, len, now);
 }
 
+/* See swarm.h; queen types must go through the signing calls. */
 int swarm_broadcast(struct swarm_node *n, uint8_t type, const void *payload, size_t len,
 		    uint64_t now_ms)
 {
@@ -169,6 +178,7 @@ int swarm_broadcast(struct swarm_node *n, uint8_t type, const void *payload, siz
 	return send_plain(n, type, n->cfg.ttl, SWARM_BROADCAST, payload, len, now_ms);
 }
 
+/* Prefix the module id and flood. */
 int swarm_module_send(struct swarm_node *n, uint8_t module_id, const void *data, size_t len,
 		      uint64_t now_ms)
 {
@@ -204,6 +214,7 @@ static int send_signed(struct swarm_node *n, uint8_t type, const uint8_t *body, 
 			 len + CX_SIGNATURE_BYTES, now);
 }
 
+/* Build a command body and flood it signed. */
 int swarm_queen_command(struct swarm_node *n, uint16_t cmd, const void *arg, size_t arg_len,
 			uint64_t now_ms)
 {
@@ -217,6 +228,7 @@ int swarm_queen_command(struct swarm_node *n, uint16_t cmd, const void *arg, siz
 	return send_signed(n, PH_QUEEN_CMD, body, arg_len + 4, now_ms);
 }
 
+/* Order one node to die, signed. */
 int swarm_queen_die(struct swarm_node *n, uint32_t target, uint64_t now_ms)
 {
 	uint8_t body[DIE_BODY_BYTES];
@@ -226,6 +238,7 @@ int swarm_queen_die(struct swarm_node *n, uint32_t target, uint64_t now_ms)
 	return send_signed(n, PH_DIE, body, sizeof body, now_ms);
 }
 
+/* Write locally, report, and flood the entry. */
 int swarm_state_set(struct swarm_node *n, uint16_t key, const void *value, size_t len,
 		    uint64_t now_ms)
 {
@@ -239,6 +252,7 @@ int swarm_state_set(struct swarm_node *n, uint16_t key, const void *value, size_
 	return k < 0 ? k : swarm_broadcast(n, PH_STATE, buf, (size_t)k, now_ms);
 }
 
+/* Emit REBIRTH under the old identity, then start a new life. */
 void swarm_apoptosis(struct swarm_node *n, uint8_t reason, uint64_t now_ms)
 {
 	uint8_t payload[REBIRTH_BYTES];
@@ -278,6 +292,7 @@ static void send_hello(struct swarm_node *n, uint64_t now)
 	send_plain(n, PH_HELLO, 1, SWARM_BROADCAST, buf, (size_t)(p + 2 + 4 * listed - buf), now);
 }
 
+/* Send PING, ACK or PING_REQ to one link address. */
 static void send_probe(struct swarm_node *n, uint8_t type, uint32_t dst, uint32_t target,
 		       uint32_t nonce, uint32_t reply_to, uint64_t now)
 {
@@ -289,6 +304,7 @@ static void send_probe(struct swarm_node *n, uint8_t type, uint32_t dst, uint32_
 	send_plain(n, type, 1, dst, buf, type == PH_PING_REQ ? PINGREQ_BYTES : PROBE_BYTES, now);
 }
 
+/* Turn membership actions into probes and death reports. */
 static void run_membership(struct swarm_node *n, uint64_t now)
 {
 	struct member_action act[4 * (1 + MEMBER_HELPERS)];
@@ -338,6 +354,7 @@ static bool check_apoptosis(struct swarm_node *n, uint64_t now)
 	return false;
 }
 
+/* See swarm.h: apoptosis checks, heartbeat, membership, relays, pulls, state, modules. */
 void swarm_tick(struct swarm_node *n, uint64_t now_ms)
 {
 	uint8_t pkt[PHEROMONE_MAX_BYTES];
@@ -363,11 +380,13 @@ void swarm_tick(struct swarm_node *n, uint64_t now_ms)
 			n->cfg.modules[i]->tick(n->module_state[i], n, now_ms);
 }
 
+/* Smaller of two times. */
 static uint64_t min64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
 }
 
+/* The earliest of every timer swarm_tick() serves. */
 uint64_t swarm_next_deadline(const struct swarm_node *n)
 {
 	uint64_t t = min64(membership_next_deadline(&n->members),
@@ -507,6 +526,7 @@ static bool recently(const struct timed_id *t, uint64_t id, uint64_t now)
 	return false;
 }
 
+/* Insert or refresh id in a small timed table, replacing the oldest. */
 static void remember(struct timed_id *t, uint64_t id, uint64_t until)
 {
 	struct timed_id *slot = &t[0];
@@ -639,6 +659,10 @@ static void on_pull(struct swarm_node *n, const struct pheromone *p, uint64_t no
 	}
 }
 
+/*
+ * PING: answer or refresh; ACK: proof of life or forward; PING_REQ: probe
+ * for a neighbour.
+ */
 static void on_probe(struct swarm_node *n, uint32_t addr, const struct pheromone *p,
 		     const uint8_t *pkt, size_t len, uint64_t now)
 {
@@ -671,6 +695,7 @@ static void on_probe(struct swarm_node *n, uint32_t addr, const struct pheromone
 	}
 }
 
+/* Merge STATE entries; cancel our sync when the sender already holds our store. */
 static void on_state(struct swarm_node *n, uint32_t addr, const struct pheromone *p, uint64_t now)
 {
 	uint8_t flags;
@@ -694,6 +719,7 @@ static void on_state(struct swarm_node *n, uint32_t addr, const struct pheromone
 	}
 }
 
+/* Hand a MODULE payload to the module with that id. */
 static void on_module(struct swarm_node *n, const struct pheromone *p, uint64_t now)
 {
 	for (int i = 0; i < SWARM_MODULES; i++) {
@@ -781,6 +807,7 @@ static void schedule_relay(struct swarm_node *n, uint32_t src_addr, const struct
 		gossip_set_uncovered(&n->gossip, pheromone_id(p), uncovered);
 }
 
+/* See swarm.h and docs/PROTOCOL.md, "Receive pipeline". */
 void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, size_t len,
 		   uint64_t now_ms)
 {

@@ -25,6 +25,7 @@ static uint64_t rotl(uint64_t x, int k)
 	return (x << k) | (x >> (64 - k));
 }
 
+/* xoshiro256**: the one generator behind every random choice of a run. */
 uint64_t sim_rand(struct sim *s)
 {
 	uint64_t *r = s->rng, result = rotl(r[1] * 5, 7) * 9, t = r[1] << 17;
@@ -38,11 +39,13 @@ uint64_t sim_rand(struct sim *s)
 	return result;
 }
 
+/* A double in [0, 1) from the generator. */
 double sim_uniform(struct sim *s)
 {
 	return (double)(sim_rand(s) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* calloc or exit: the simulator cannot continue without memory. */
 static void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n, size);
@@ -75,6 +78,7 @@ static bool before(const struct sim_event *a, const struct sim_event *b)
 	return a->t < b->t || (a->t == b->t && a->order < b->order);
 }
 
+/* Insert an event; ties keep insertion order, so runs are deterministic. */
 static void heap_push(struct sim *s, struct sim_event ev)
 {
 	size_t i;
@@ -94,6 +98,7 @@ static void heap_push(struct sim *s, struct sim_event ev)
 	s->heap[i] = ev;
 }
 
+/* Remove the earliest event. */
 static struct sim_event heap_pop(struct sim *s)
 {
 	struct sim_event top = s->heap[0], last = s->heap[--s->heap_len];
@@ -139,6 +144,7 @@ static uint32_t pkt_alloc(struct sim *s, uint32_t src, const uint8_t *p, size_t 
 	return idx;
 }
 
+/* Drop one reference to a pooled packet, freeing it at zero. */
 static void pkt_release(struct sim *s, uint32_t idx)
 {
 	if (--s->pool[idx].refs == 0)
@@ -228,6 +234,7 @@ static void build_mesh(struct sim *s, uint32_t n)
 	}
 }
 
+/* True when a and b can hear each other now (topology and partition). */
 bool sim_linked(const struct sim *s, uint32_t a, uint32_t b)
 {
 	const struct sim_node *na = &s->nodes[a];
@@ -252,6 +259,7 @@ bool sim_linked(const struct sim *s, uint32_t a, uint32_t b)
 	return false;
 }
 
+/* Breadth-first search over live honest nodes from src. */
 uint32_t sim_component(const struct sim *s, uint32_t src, uint8_t *reach)
 {
 	uint32_t *queue = xcalloc(s->n, sizeof *queue), head = 0, tail = 0, count = 0;
@@ -291,6 +299,7 @@ static uint64_t env_random(void *ctx)
 	return sim_rand(((struct sim_node *)ctx)->sim);
 }
 
+/* swarm_env.send: hand the packet to the network model. */
 static void env_send(void *ctx, uint32_t dst, const uint8_t *pkt, size_t len)
 {
 	struct sim_node *sn = ctx;
@@ -298,6 +307,7 @@ static void env_send(void *ctx, uint32_t dst, const uint8_t *pkt, size_t len)
 	sim_transmit(sn->sim, sn->index, dst, pkt, len);
 }
 
+/* swarm_env.event: forward to the scenario. */
 static void env_event(void *ctx, const struct swarm_event *ev)
 {
 	struct sim_node *sn = ctx;
@@ -306,11 +316,13 @@ static void env_event(void *ctx, const struct swarm_event *ev)
 		sn->sim->on_event(sn->sim, sn, ev);
 }
 
+/* swarm_env.memory_permille: the node's simulated memory use. */
 static uint32_t env_memory(void *ctx)
 {
 	return ((struct sim_node *)ctx)->memory_permille;
 }
 
+/* Make sure a timer event exists for node i's next deadline. */
 void sim_reschedule(struct sim *s, uint32_t i)
 {
 	struct sim_node *sn = &s->nodes[i];
@@ -328,6 +340,7 @@ void sim_reschedule(struct sim *s, uint32_t i)
 	}
 }
 
+/* Start (or restart) node i as a fresh boot. */
 void sim_boot(struct sim *s, uint32_t i)
 {
 	struct sim_node *sn = &s->nodes[i];
@@ -350,6 +363,7 @@ void sim_boot(struct sim *s, uint32_t i)
 	sim_reschedule(s, i);
 }
 
+/* Stop node i; its pending timer events become stale. */
 void sim_kill(struct sim *s, uint32_t i)
 {
 	s->nodes[i].alive = false;
@@ -357,6 +371,7 @@ void sim_kill(struct sim *s, uint32_t i)
 	s->nodes[i].timer_at = UINT64_MAX;
 }
 
+/* Seed the generator, create nodes and topology, and the swarm keys. */
 int sim_setup(struct sim *s, const struct sim_opts *o, uint32_t extra)
 {
 	uint64_t x = o->seed;
@@ -399,6 +414,7 @@ int sim_setup(struct sim *s, const struct sim_opts *o, uint32_t extra)
 	return 0;
 }
 
+/* Release everything sim_setup() and the run allocated. */
 void sim_free(struct sim *s)
 {
 	for (uint32_t i = 0; i < s->n; i++)
@@ -409,6 +425,7 @@ void sim_free(struct sim *s)
 	free(s->pool_free);
 }
 
+/* Schedule a scenario callback at time t. */
 void sim_at(struct sim *s, uint64_t t, sim_call_fn fn, uint32_t arg)
 {
 	uint32_t k;
@@ -439,6 +456,7 @@ static void deliver_later(struct sim *s, uint32_t idx, uint32_t dst)
 	}
 }
 
+/* Send a packet from src to dst (or broadcast) through the model. */
 void sim_transmit(struct sim *s, uint32_t src, uint32_t dst, const uint8_t *p, size_t len)
 {
 	uint32_t idx = pkt_alloc(s, src, p, len);
@@ -508,6 +526,7 @@ static void deliver_all(struct sim *s, uint32_t idx)
 	}
 }
 
+/* Process events in time order up to t_end. */
 void sim_run_until(struct sim *s, uint64_t t_end)
 {
 	while (s->heap_len && s->heap[0].t <= t_end) {

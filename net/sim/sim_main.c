@@ -8,6 +8,7 @@
 
 #include "net/sim/sim.h"
 
+/* Print the flags and exit with status 2. */
 static void usage(void)
 {
 	fprintf(stderr,
@@ -20,6 +21,7 @@ static void usage(void)
 	exit(2);
 }
 
+/* Parse a probability in [0, 1] or fail. */
 static double prob(const char *v)
 {
 	char *end;
@@ -30,6 +32,7 @@ static double prob(const char *v)
 	return p;
 }
 
+/* Parse the command line into o. */
 static int parse(struct sim_opts *o, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -63,6 +66,7 @@ static int parse(struct sim_opts *o, int argc, char **argv)
 	return 0;
 }
 
+/* Run one scenario; its JSON line is the last line of stdout. */
 int main(int argc, char **argv)
 {
 	struct sim_opts o = { .topology = "lan", .nodes = 100, .degree = 8, .duration_s = -1,

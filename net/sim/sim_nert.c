@@ -61,11 +61,13 @@ struct side {
 	uint32_t nexpect;
 };
 
+/* Event order: time, then insertion. */
 static bool pkt_before(const struct npkt *a, const struct npkt *b)
 {
 	return a->t < b->t || (a->t == b->t && a->order < b->order);
 }
 
+/* Insert a packet into the path's event heap. */
 static void npush(struct nsim *ns, struct npkt *p)
 {
 	size_t i;
@@ -80,6 +82,7 @@ static void npush(struct nsim *ns, struct npkt *p)
 	ns->heap[i] = p;
 }
 
+/* Remove the earliest packet. */
 static struct npkt *npop(struct nsim *ns)
 {
 	struct npkt *top = ns->heap[0], *last = ns->heap[--ns->len];
@@ -133,6 +136,7 @@ static void path_send(struct nsim *ns, int from, const uint8_t *pkt, size_t len)
 	}
 }
 
+/* nert_config.random from the simulator's generator. */
 static void cb_random(void *ctx, void *buf, size_t len)
 {
 	struct side *sd = ctx;
@@ -141,6 +145,7 @@ static void cb_random(void *ctx, void *buf, size_t len)
 		((uint8_t *)buf)[i] = (uint8_t)sim_rand(&sd->ns->rngsrc);
 }
 
+/* nert_config.send: onto the bottleneck towards the peer. */
 static void cb_send(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct side *sd = ctx;
@@ -165,6 +170,7 @@ static void cb_deliver(void *ctx, uint8_t cls, const uint8_t *msg, size_t len)
 		sd->done_us = sd->ns->now_us;
 }
 
+/* nert_config.closed: remember a clean close or a failure. */
 static void cb_closed(void *ctx, int reason)
 {
 	struct side *sd = ctx;
@@ -179,6 +185,7 @@ static void cb_closed(void *ctx, int reason)
 		sd->closed_clean = true;
 }
 
+/* A session's next deadline in microseconds. */
 static uint64_t next_timer(struct side *sd)
 {
 	uint64_t t = nert_next_deadline(&sd->s);
@@ -295,6 +302,7 @@ static struct nert_result transfer(const struct sim_opts *o, double loss, double
 	return r;
 }
 
+/* Run the transfer without and with impairments and print the metrics. */
 int sim_scenario_nert(const struct sim_opts *o)
 {
 	uint32_t bytes = o->bytes ? o->bytes : 4u << 20;

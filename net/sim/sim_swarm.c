@@ -71,11 +71,13 @@ struct scen {
 	uint32_t nwk;
 };
 
+/* The scenario state of a run. */
 static struct scen *SC(struct sim *s)
 {
 	return s->scenario;
 }
 
+/* The tracked message with this identifier, or NULL. */
 static struct tracked *tracked_find(struct scen *c, uint32_t sender, uint32_t seq)
 {
 	for (uint32_t i = 0; i < c->ntr; i++)
@@ -104,6 +106,7 @@ static void track(struct sim *s, uint32_t src, uint8_t type, int seq)
 	t->got[src] = 1;
 }
 
+/* True for the adversary's identity and its sybils. */
 static bool adversary_id(struct scen *c, uint32_t id)
 {
 	if (id == c->adv_id)
@@ -141,6 +144,7 @@ static void acted(struct sim *s, struct sim_node *sn, const struct swarm_event *
 	t->last_t = s->now;
 }
 
+/* Collect the metrics from node events. */
 static void on_event(struct sim *s, struct sim_node *sn, const struct swarm_event *ev)
 {
 	struct scen *c = SC(s);
@@ -249,6 +253,7 @@ static void spread_metrics(struct sim *s, double *coverage, double *ttf, double 
 	*txpn = n ? tx / n : 0;
 }
 
+/* A random live honest node. */
 static uint32_t random_live_honest(struct sim *s)
 {
 	for (;;) {
@@ -273,6 +278,7 @@ static void do_broadcast(struct sim *s, uint32_t arg)
 	sim_reschedule(s, src);
 }
 
+/* The queen issues a command that is tracked. */
 static void do_queen_cmd(struct sim *s, uint32_t arg)
 {
 	uint32_t q = (uint32_t)s->queen_index;
@@ -288,6 +294,7 @@ static void do_queen_cmd(struct sim *s, uint32_t arg)
 	sim_reschedule(s, q);
 }
 
+/* Kill nodes and note who tracked them. */
 static void do_kill_for_membership(struct sim *s, uint32_t arg)
 {
 	struct scen *c = SC(s);
@@ -327,12 +334,14 @@ static size_t adv_encode(struct scen *c, uint8_t *buf, uint8_t type, uint8_t ttl
 	return k > 0 ? (size_t)k : 0;
 }
 
+/* The adversary broadcasts a packet. */
 static void adv_send(struct sim *s, const uint8_t *p, size_t len)
 {
 	if (len)
 		sim_transmit(s, s->o.nodes, SWARM_BROADCAST, p, len);
 }
 
+/* The adversary hears a packet: capture it, or echo it (eclipse). */
 static void adversary_rx(struct sim *s, struct sim_node *sn, const uint8_t *p, size_t len)
 {
 	struct scen *c = SC(s);
@@ -479,6 +488,7 @@ static void sybil_step(struct sim *s)
 	adv_send(s, buf, adv_encode(c, buf, PH_DATA, 8, id, 2, s->now, payload, sizeof payload, 0));
 }
 
+/* One step of the chosen attack, then reschedule. */
 static void adversary_tick(struct sim *s, uint32_t period)
 {
 	struct scen *c = SC(s);
@@ -497,6 +507,7 @@ static void adversary_tick(struct sim *s, uint32_t period)
 	sim_at(s, s->now + period, adversary_tick, period);
 }
 
+/* Give the adversary its (compromised) keys and start the attack. */
 static void adversary_setup(struct sim *s, const char *attack)
 {
 	struct scen *c = SC(s);
@@ -537,6 +548,7 @@ static void do_partition(struct sim *s, uint32_t on)
 		c->heal_t = s->now;
 }
 
+/* A random node on one side writes a random key. */
 static void do_state_write(struct sim *s, uint32_t side)
 {
 	struct scen *c = SC(s);
@@ -593,6 +605,7 @@ static uint8_t *largest_component(struct sim *s)
 	return best;
 }
 
+/* Every 100 ms: do all live nodes of the main component hold the reference store? */
 static void check_converged(struct sim *s, uint32_t arg)
 {
 	struct scen *c = SC(s);
@@ -620,12 +633,14 @@ static uint64_t dur_ms(const struct sim_opts *o, double dflt)
 	return (uint64_t)((o->duration_s >= 0 ? o->duration_s : dflt) * 1000.0);
 }
 
+/* Boot every honest node. */
 static void boot_all(struct sim *s)
 {
 	for (uint32_t i = 0; i < s->o.nodes; i++)
 		sim_boot(s, i);
 }
 
+/* Scenario broadcast. */
 static int run_broadcast(struct sim *s, const struct sim_opts *o)
 {
 	uint64_t end = dur_ms(o, 10);
@@ -643,6 +658,7 @@ static int run_broadcast(struct sim *s, const struct sim_opts *o)
 	return 0;
 }
 
+/* Scenario membership. */
 static int run_membership(struct sim *s, const struct sim_opts *o)
 {
 	struct scen *c = SC(s);
@@ -664,6 +680,7 @@ static int run_membership(struct sim *s, const struct sim_opts *o)
 	return 0;
 }
 
+/* Scenario queen. */
 static int run_queen(struct sim *s, const struct sim_opts *o)
 {
 	struct scen *c = SC(s);
@@ -684,6 +701,7 @@ static int run_queen(struct sim *s, const struct sim_opts *o)
 	return 0;
 }
 
+/* Scenario state. */
 static int run_state(struct sim *s, const struct sim_opts *o)
 {
 	struct scen *c = SC(s);
@@ -707,6 +725,7 @@ static int run_state(struct sim *s, const struct sim_opts *o)
 	return 0;
 }
 
+/* Scenario attack. */
 static int run_attack(struct sim *s, const struct sim_opts *o)
 {
 	struct scen *c = SC(s);
@@ -776,6 +795,7 @@ static int run_maze(struct sim *s, const struct sim_opts *o)
 	return 0;
 }
 
+/* Set up the simulation and run the named swarm scenario. */
 int sim_scenario_swarm(struct sim *s, const struct sim_opts *o)
 {
 	struct scen *c = calloc(1, sizeof *c);

@@ -3,6 +3,7 @@
 
 #include "net/kvstore.h"
 
+/* libFuzzer entry point. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct kvstore kv;

@@ -16,6 +16,7 @@ static uint8_t last[NERT_MAX_PACKET];
 static size_t last_len;
 static uint64_t counter, now = 1;
 
+/* Deterministic randomness for the fuzzer. */
 static void f_random(void *ctx, void *buf, size_t len)
 {
 	(void)ctx;
@@ -23,6 +24,7 @@ static void f_random(void *ctx, void *buf, size_t len)
 		((uint8_t *)buf)[i] = (uint8_t)mix64(++counter);
 }
 
+/* Packets sent by the node under test are dropped. */
 static void f_send(void *ctx, const uint8_t *p, size_t len)
 {
 	(void)ctx;
@@ -30,6 +32,7 @@ static void f_send(void *ctx, const uint8_t *p, size_t len)
 	last_len = len;
 }
 
+/* Deliveries are ignored; the fuzzer looks for crashes. */
 static void f_deliver(void *ctx, uint8_t cls, const uint8_t *m, size_t len)
 {
 	(void)ctx;
@@ -63,6 +66,7 @@ static void pair(void)
 	nert_receive(&a, last, last_len, now);
 }
 
+/* libFuzzer entry point. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t pkt[NERT_MAX_PACKET];

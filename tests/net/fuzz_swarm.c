@@ -18,12 +18,14 @@ static struct maze_world world = { 16, 16, 0, 255, walls };
 static uint64_t counter, now = 100000;
 static uint32_t seq;
 
+/* Deterministic randomness for the fuzzer. */
 static uint64_t f_random(void *ctx)
 {
 	(void)ctx;
 	return mix64(++counter);
 }
 
+/* Packets sent by the node under test are dropped. */
 static void f_send(void *ctx, uint32_t dst, const uint8_t *pkt, size_t len)
 {
 	(void)ctx;
@@ -32,6 +34,7 @@ static void f_send(void *ctx, uint32_t dst, const uint8_t *pkt, size_t len)
 	(void)len;
 }
 
+/* One node with the maze module, built on first use. */
 static void setup(void)
 {
 	struct swarm_config cfg = { .role = ROLE_SENTINEL, .heartbeats = true,
@@ -48,6 +51,7 @@ static void setup(void)
 	swarm_init(&node, &cfg, &env, now);
 }
 
+/* libFuzzer entry point. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t pkt[PHEROMONE_MAX_BYTES];

@@ -45,17 +45,20 @@ static uint32_t expect_len[MAXMSG];
 static uint32_t nexpect;
 static uint8_t sk[2][32], pk[2][32];
 
+/* The test's deterministic generator. */
 static uint64_t rnd(void)
 {
 	seed += 0x9e3779b97f4a7c15ULL;
 	return mix64(seed);
 }
 
+/* A double in [0, 1). */
 static double uni(void)
 {
 	return (double)(rnd() >> 11) / 9007199254740992.0;
 }
 
+/* nert_config.random from the simulator's generator. */
 static void cb_random(void *ctx, void *buf, size_t len)
 {
 	(void)ctx;
@@ -63,6 +66,7 @@ static void cb_random(void *ctx, void *buf, size_t len)
 		((uint8_t *)buf)[i] = (uint8_t)rnd();
 }
 
+/* Queue a packet on the in-memory path, maybe tampered with. */
 static void push(int to, const uint8_t *p, size_t len, uint64_t delay)
 {
 	if (qn == QCAP)
@@ -74,6 +78,7 @@ static void push(int to, const uint8_t *p, size_t len, uint64_t delay)
 	qn++;
 }
 
+/* nert_config.send: onto the bottleneck towards the peer. */
 static void cb_send(void *ctx, const uint8_t *p, size_t len)
 {
 	struct side *sd = ctx;
@@ -92,6 +97,7 @@ static void cb_send(void *ctx, const uint8_t *p, size_t len)
 		push(to, p, len, 5 + rnd() % 30);
 }
 
+/* Check each delivered message against the expected sequence. */
 static void cb_deliver(void *ctx, uint8_t cls, const uint8_t *m, size_t len)
 {
 	struct side *sd = ctx;
@@ -105,6 +111,7 @@ static void cb_deliver(void *ctx, uint8_t cls, const uint8_t *m, size_t len)
 	sd->got++;
 }
 
+/* nert_config.closed: remember a clean close or a failure. */
 static void cb_closed(void *ctx, int reason)
 {
 	struct side *sd = ctx;
@@ -113,6 +120,7 @@ static void cb_closed(void *ctx, int reason)
 	sd->reason = reason;
 }
 
+/* One node with the maze module, built on first use. */
 static void setup(uint8_t fec_k, uint64_t rekey_bytes, uint32_t idle_ms)
 {
 	struct nert_config c = { .fec_k = fec_k, .rekey_bytes = rekey_bytes, .idle_ms = idle_ms,
@@ -171,6 +179,7 @@ static void run(uint64_t until)
 	now = until > now ? until : now;
 }
 
+/* A buffer of reproducible bytes. */
 static uint8_t *pattern(size_t len, uint64_t s)
 {
 	uint8_t *b = malloc(len ? len : 1);
@@ -180,6 +189,7 @@ static uint8_t *pattern(size_t len, uint64_t s)
 	return b;
 }
 
+/* Handshake and large message. */
 static void test_handshake_and_large_message(void)
 {
 	uint8_t *big = pattern(1 << 20, 1);
@@ -206,6 +216,7 @@ static void test_handshake_and_large_message(void)
 	free(big);
 }
 
+/* Keys refused. */
 static void test_keys_refused(void)
 {
 	struct nert_config c = { .rx_buf = A.rx, .rx_cap = 10, .random = cb_random, .send = cb_send,
@@ -237,6 +248,7 @@ static void test_keys_refused(void)
 	CHECK_EQ(A.reason, -ETIMEDOUT);
 }
 
+/* Replay window and tamper. */
 static void test_replay_window_and_tamper(void)
 {
 	static struct pk saved[200];
@@ -278,6 +290,7 @@ static void test_replay_window_and_tamper(void)
 	CHECK(B.s.stats.auth_failures > 0);
 }
 
+/* Rekey without stall. */
 static void test_rekey_without_stall(void)
 {
 	uint8_t *data = pattern(300000, 2);
@@ -298,6 +311,7 @@ static void test_rekey_without_stall(void)
 	free(data);
 }
 
+/* Idle timeout. */
 static void test_idle_timeout(void)
 {
 	p_loss = p_dup = p_reorder = p_tamper = 0;
@@ -311,6 +325,7 @@ static void test_idle_timeout(void)
 	CHECK_EQ(B.closed, -1);
 }
 
+/* Delivery classes. */
 static void test_delivery_classes(void)
 {
 	uint8_t *crit = pattern(50000, 3), small[100];
@@ -347,6 +362,7 @@ static void test_delivery_classes(void)
 /* One random trial of the property. */
 static uint32_t trials_complete, trials_failed, msgs_delivered;
 
+/* One random trial of the exact-stream-or-failure property. */
 static void property_trial(uint64_t s)
 {
 	static uint8_t *msgs[8];
@@ -385,6 +401,7 @@ static void property_trial(uint64_t s)
 		free(msgs[i]);
 }
 
+/* Property exact stream or failure. */
 static void test_property_exact_stream_or_failure(void)
 {
 	int bad_before = 0;
@@ -401,6 +418,7 @@ static void test_property_exact_stream_or_failure(void)
 	CHECK(trials_complete > 150);     /* the property is not met by failing */
 }
 
+/* Parse header. */
 static void test_parse_header(void)
 {
 	uint8_t p[NERT_INIT_BYTES] = { NERT_VERSION, NP_INIT }, type;
@@ -414,6 +432,7 @@ static void test_parse_header(void)
 	CHECK_EQ(nert_parse_header(p, sizeof p, &type, &epoch, &sid, &pn), -EPROTO);
 }
 
+/* Run one scenario; its JSON line is the last line of stdout. */
 int main(void)
 {
 	if (cx_init())

@@ -15,12 +15,14 @@
 static uint8_t key[32], mac_key[32];
 
 static uint64_t rng_state = 12345;
+/* The test's deterministic generator. */
 static uint64_t next_rand(void)
 {
 	rng_state += 0x9e3779b97f4a7c15ULL;
 	return mix64(rng_state);
 }
 
+/* Encode a test pheromone under the test MAC key. */
 static int make_pkt(uint8_t *buf, uint8_t type, uint32_t sender, uint32_t seq, uint64_t ts,
 		    const void *payload, size_t len)
 {
@@ -63,6 +65,7 @@ static void test_pheromone_roundtrip_and_mac(void)
 	}
 }
 
+/* Pheromone rejects malformed. */
 static void test_pheromone_rejects_malformed(void)
 {
 	uint8_t buf[PHEROMONE_MAX_BYTES], other[32];
@@ -87,6 +90,7 @@ static void test_pheromone_rejects_malformed(void)
 	CHECK_EQ(pheromone_mac_key(other, other), -EINVAL);   /* zero swarm key */
 }
 
+/* Queen signature. */
 static void test_queen_signature(void)
 {
 	uint8_t seed[32] = { 1 }, pk[32], sk[64], pk2[32], sk2[64], buf[PHEROMONE_MAX_BYTES];
@@ -115,6 +119,7 @@ static void test_queen_signature(void)
 
 static struct gossip g;
 
+/* Gossip dedup window stale. */
 static void test_gossip_dedup_window_stale(void)
 {
 	struct gossip_params gp;
@@ -141,6 +146,7 @@ static void test_gossip_dedup_window_stale(void)
 	CHECK_EQ(gossip_admit(&g, &p, 100000), GV_STALE);
 }
 
+/* Gossip rate limit. */
 static void test_gossip_rate_limit(void)
 {
 	struct gossip_params gp;
@@ -163,6 +169,7 @@ static void test_gossip_rate_limit(void)
 	CHECK_EQ(gossip_admit(&g, &p, 1010), GV_NEW);      /* a second refills */
 }
 
+/* Gossip relay suppression. */
 static void test_gossip_relay_suppression(void)
 {
 	struct gossip_params gp;
@@ -215,6 +222,7 @@ static void test_gossip_relay_suppression(void)
 	}
 }
 
+/* Gossip bounded under flood. */
 static void test_gossip_bounded_under_flood(void)
 {
 	struct gossip_params gp;
@@ -243,6 +251,7 @@ static void test_gossip_bounded_under_flood(void)
 
 static struct membership ms;
 
+/* Membership suspect probe dead. */
 static void test_membership_suspect_probe_dead(void)
 {
 	struct member_action act[16];
@@ -282,6 +291,7 @@ static void test_membership_suspect_probe_dead(void)
 	CHECK(refuted);
 }
 
+/* Membership binding and bounds. */
 static void test_membership_binding_and_bounds(void)
 {
 	bool refuted;
@@ -395,17 +405,20 @@ struct tnet {
 static struct tnet net;
 static uint8_t queen_pk[32], queen_sk[64];
 
+/* Index of the node whose environment is ctx. */
 static int idx_of(void *ctx)
 {
 	return (int)((struct swarm_node *)ctx - net.node);
 }
 
+/* swarm_env.random for the test network. */
 static uint64_t t_random(void *ctx)
 {
 	(void)ctx;
 	return next_rand();
 }
 
+/* swarm_env.send: queue the packet on the test network. */
 static void t_send(void *ctx, uint32_t dst, const uint8_t *pkt, size_t len)
 {
 	int src = idx_of(ctx);
@@ -423,6 +436,7 @@ static void t_send(void *ctx, uint32_t dst, const uint8_t *pkt, size_t len)
 	}
 }
 
+/* swarm_env.event: count what the tests check. */
 static void t_event(void *ctx, const struct swarm_event *ev)
 {
 	int i = idx_of(ctx);
@@ -439,6 +453,7 @@ static void t_event(void *ctx, const struct swarm_event *ev)
 		net.blacklists[i]++;
 }
 
+/* swarm_env.memory_permille from the test's table. */
 static uint32_t t_memory(void *ctx)
 {
 	return net.mem[idx_of(ctx)];
@@ -461,6 +476,7 @@ static void t_flush(uint64_t now)
 	}
 }
 
+/* Tick every node every 10 ms from from to to. */
 static void t_run(uint64_t from, uint64_t to)
 {
 	for (uint64_t t = from; t <= to; t += 10) {
@@ -471,6 +487,7 @@ static void t_run(uint64_t from, uint64_t to)
 	}
 }
 
+/* Four nodes, node 0 the queen, all on one broadcast link. */
 static void t_setup(void)
 {
 	struct swarm_config cfg = { .role = ROLE_WORKER, .heartbeats = true };
@@ -494,6 +511,7 @@ static void t_setup(void)
 	}
 }
 
+/* Role draw distribution. */
 static void test_role_draw_distribution(void)
 {
 	long count[4] = { 0 };
@@ -511,6 +529,7 @@ static void test_role_draw_distribution(void)
 	CHECK_EQ(swarm_role_period(ROLE_QUEEN), 3000);
 }
 
+/* Node refuses bad config. */
 static void test_node_refuses_bad_config(void)
 {
 	static struct swarm_node n;
@@ -524,6 +543,7 @@ static void test_node_refuses_bad_config(void)
 	CHECK_EQ(swarm_init(&n, &cfg, &env, 0), -EINVAL);      /* no queen key */
 }
 
+/* Heartbeats and queen commands. */
 static void test_heartbeats_and_queen_commands(void)
 {
 	int seq;
@@ -551,6 +571,7 @@ static void test_heartbeats_and_queen_commands(void)
 	CHECK_EQ(swarm_queen_command(&net.node[1], QC_MARK, "x", 1, 4000), -EPERM);
 }
 
+/* Forged commands refused. */
 static void test_forged_commands_refused(void)
 {
 	uint8_t seed[32] = { 9 }, pk[32], sk[64], buf[PHEROMONE_MAX_BYTES], payload[8 + 64];
@@ -590,6 +611,7 @@ static void test_forged_commands_refused(void)
 	CHECK(net.node[2].sentinel.counts[SEC_BAD_MAC] >= 1);
 }
 
+/* Die and apoptosis. */
 static void test_die_and_apoptosis(void)
 {
 	uint32_t old;
@@ -616,6 +638,7 @@ static void test_die_and_apoptosis(void)
 	CHECK_EQ(net.node[1].generation, 1);
 }
 
+/* State spreads and survives. */
 static void test_state_spreads_and_survives(void)
 {
 	t_setup();
@@ -633,6 +656,7 @@ static void test_state_spreads_and_survives(void)
 	CHECK_EQ(kv_digest(&net.node[3].kv), kv_digest(&net.node[0].kv));
 }
 
+/* Dead neighbour noticed. */
 static void test_dead_neighbour_noticed(void)
 {
 	t_setup();
@@ -662,6 +686,7 @@ static void test_maze_generation_and_paths(void)
 	CHECK_EQ(open, 255);
 }
 
+/* Run one scenario; its JSON line is the last line of stdout. */
 int main(void)
 {
 	if (cx_init())
