@@ -44,11 +44,9 @@ $(BUILD)/fuzz/fuzz_kvstore: $(call fuzz_objs,tests/net/fuzz_kvstore.c net/kvstor
 	$(Q)$(FUZZ_CC) -o $@ $^ $(FUZZ_LDFLAGS)
 TEST_DEPS += $(NET_FUZZERS)
 FUZZ_DEPS += $(NET_FUZZERS)
-FUZZ_CMDS += mkdir -p $(BUILD)/fuzz/corpus-swarm $(BUILD)/fuzz/corpus-nert $(BUILD)/fuzz/corpus-kv
-FUZZ_CMDS += $(BUILD)/fuzz/fuzz_swarm -max_total_time=300 $(BUILD)/fuzz/corpus-swarm
-FUZZ_CMDS += $(BUILD)/fuzz/fuzz_nert -max_total_time=300 $(BUILD)/fuzz/corpus-nert
-FUZZ_CMDS += $(BUILD)/fuzz/fuzz_kvstore -max_total_time=120 $(BUILD)/fuzz/corpus-kv
+# (one word per command: the top-level Makefile splits the list on spaces)
+FUZZ_CMDS += tests/net/fuzz-long.sh
 
 # make bench: simulator figures against flooding and stop-and-wait baselines.
 BENCH_DEPS += $(BUILD)/bench/swarm-sim
-BENCH_CMDS += BUILD=$(BUILD) net/sim/bench.sh
+BENCH_CMDS += net/sim/bench.sh
