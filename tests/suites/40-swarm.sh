@@ -10,6 +10,7 @@ B=${BUILD:-build}
 HOST_SIM=$B/host/swarm-sim
 BENCH_SIM=$B/bench/swarm-sim
 fail=0
+mkdir -p "$B/test-logs"
 
 # check NAME EXPR SIM ARGS...: run the simulator; PASS when the Python
 # expression EXPR holds for the JSON metrics m (last stdout line).
