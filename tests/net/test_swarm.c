@@ -400,6 +400,7 @@ struct tnet {
 	int commands[NET_NODES], rebirths[NET_NODES], deliveries[NET_NODES], dead[NET_NODES];
 	int blacklists[NET_NODES];
 	uint32_t mem[NET_NODES];
+	bool blocked[NET_NODES][NET_NODES];   /* link src -> dst is down */
 };
 
 static struct tnet net;
@@ -470,6 +471,7 @@ static void t_flush(uint64_t now)
 		for (int k = 0; k < n; k++)
 			for (int v = 0; v < NET_NODES; v++)
 				if (net.alive[v] && v != (int)copy.q[k].src &&
+				    !net.blocked[copy.q[k].src][v] &&
 				    (copy.q[k].dst == SWARM_BROADCAST || copy.q[k].dst == (uint32_t)v))
 					swarm_receive(&net.node[v], copy.q[k].src, copy.q[k].data,
 						      copy.q[k].len, now);
@@ -668,6 +670,46 @@ static void test_dead_neighbour_noticed(void)
 	CHECK_EQ(net.dead[0] + net.dead[1] + net.dead[3], 3);   /* nobody else */
 }
 
+/*
+ * SWIM's indirect probes: with the direct link between 1 and 2 down, each
+ * suspects the other, but the other nodes probe on their behalf and
+ * forward the ACKs, so neither is declared dead.
+ */
+static void test_indirect_probes_keep_node_alive(void)
+{
+	t_setup();
+	t_run(0, 3000);
+	net.blocked[1][2] = net.blocked[2][1] = true;
+	t_run(3000, 20000);
+	CHECK_EQ(net.dead[1], 0);
+	CHECK_EQ(net.dead[2], 0);
+	CHECK(membership_find(&net.node[1].members, net.node[2].id) != NULL);
+	/* cut 2 off from everyone: now it is declared dead */
+	for (int v = 0; v < NET_NODES; v++)
+		net.blocked[2][v] = net.blocked[v][2] = true;
+	t_run(20000, 30000);
+	CHECK(net.dead[1] >= 1);
+	CHECK(net.dead[0] >= 1);
+}
+
+/* A node whose role is not configured draws a new one at each rebirth. */
+static void test_role_redrawn_on_rebirth(void)
+{
+	int seen[4] = { 0 };
+
+	t_setup();
+	net.node[1].cfg.role = -1;
+	for (int i = 0; i < 400; i++) {
+		swarm_apoptosis(&net.node[1], DIE_LIFETIME, 1000 + (uint64_t)i);
+		seen[net.node[1].role]++;
+		net.qn = 0;
+	}
+	CHECK(seen[ROLE_WORKER] > 250);
+	CHECK(seen[ROLE_EXPLORER] > 20);
+	CHECK(seen[ROLE_SENTINEL] > 20);
+	CHECK_EQ(net.rebirths[1], 400);
+}
+
 /* ------------------------------------------------------------------ maze */
 
 static void test_maze_generation_and_paths(void)
@@ -711,6 +753,8 @@ int main(void)
 	RUN(test_die_and_apoptosis);
 	RUN(test_state_spreads_and_survives);
 	RUN(test_dead_neighbour_noticed);
+	RUN(test_indirect_probes_keep_node_alive);
+	RUN(test_role_redrawn_on_rebirth);
 	RUN(test_maze_generation_and_paths);
 	return CHECK_EXIT_STATUS();
 }
