@@ -670,9 +670,12 @@ static int run_membership(struct sim *s, const struct sim_opts *o)
 	sim_at(s, end / 2, do_kill_for_membership, kills);
 	sim_run_until(s, end);
 	for (uint32_t k = 0; k < c->nkl; k++) {
-		uint64_t t = c->kl[k].detected < c->kl[k].observers ? end : c->kl[k].last_detect;
-		if (!c->kl[k].observers)
-			t = c->kl[k].t;
+		/* observers that were killed themselves cannot report */
+		uint32_t waiting = 0;
+		uint64_t t;
+		for (uint32_t u = 0; u < s->o.nodes; u++)
+			waiting += c->kl[k].observer[u] == 1 && s->nodes[u].alive;
+		t = waiting ? end : c->kl[k].detected ? c->kl[k].last_detect : c->kl[k].t;
 		detect += (double)(t - c->kl[k].t);
 	}
 	printf("{\"scenario\":\"membership\",\"nodes\":%u,\"detect_ms\":%.1f,\"false_dead\":%llu}\n",
