@@ -1,0 +1,387 @@
+/*
+ * Gossip engine: replay windows, token buckets, duplicate suppression
+ * (exact cache + rotating Bloom filter) and counter-based probabilistic
+ * relaying.  See docs/PROTOCOL.md, "Gossip".
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "net/bytes.h"
+#include "net/gossip.h"
+
+/* Fill p with the documented defaults (docs/PROTOCOL.md, "Gossip"). */
+void gossip_default_params(struct gossip_params *p)
+{
+	memset(p, 0, sizeof *p);
+	p->relay_max_ms = 60;
+	p->relay_prob = 65536;       /* always relay if nobody else did */
+	p->relay_decay = 65536 / 4;  /* each duplicate divides the chance by 4 */
+	p->echo_cap = 2;
+	p->rate_per_s = 20;
+	p->rate_burst = 60;
+	p->ts_bound_ms = 30000;
+	p->cache_ms = 60000;
+	p->bloom_rotate_ms = 30000;
+	p->bloom_rotate_count = 4000;
+}
+
+/* Start with empty tables; the Bloom filter rotation clock starts at now_ms. */
+void gossip_init(struct gossip *g, const struct gossip_params *p, uint64_t now_ms)
+{
+	memset(g, 0, sizeof *g);
+	g->p = *p;
+	g->bloom_rotated_ms = now_ms;
+}
+
+/* Find the sender's slot, or NULL when it is not tracked. */
+static struct gossip_sender *sender_find(struct gossip *g, uint32_t id)
+{
+	uint32_t h = (uint32_t)mix64(id) % GOSSIP_SENDERS;
+
+	for (uint32_t i = 0; i < GOSSIP_SENDER_PROBE; i++) {
+		struct gossip_sender *s = &g->senders[(h + i) % GOSSIP_SENDERS];
+		if (s->id == id)
+			return s;
+	}
+	return NULL;
+}
+
+/* Find or create the sender's slot, evicting the least recently heard. */
+static struct gossip_sender *sender_get(struct gossip *g, uint32_t id, uint64_t now)
+{
+	uint32_t h = (uint32_t)mix64(id) % GOSSIP_SENDERS;
+	struct gossip_sender *victim = NULL;
+
+	for (uint32_t i = 0; i < GOSSIP_SENDER_PROBE; i++) {
+		struct gossip_sender *s = &g->senders[(h + i) % GOSSIP_SENDERS];
+		if (s->id == id)
+			return s;
+		if (s->id == 0) {
+			if (!victim || victim->id != 0)
+				victim = s;
+		} else if (!victim || (victim->id != 0 && s->last_ms < victim->last_ms)) {
+			victim = s;
+		}
+	}
+	memset(victim, 0, sizeof *victim);
+	victim->id = id;
+	victim->last_ms = now;
+	victim->tokens_milli = g->p.rate_burst * 1000;
+	return victim;
+}
+
+/* True when id is in the exact recent-ID cache. */
+static bool cache_has(const struct gossip *g, uint64_t id)
+{
+	uint32_t h = (uint32_t)mix64(id) % GOSSIP_CACHE;
+
+	for (uint32_t i = 0; i < GOSSIP_CACHE_PROBE; i++)
+		if (g->cache[(h + i) % GOSSIP_CACHE].id == id)
+			return true;
+	return false;
+}
+
+/* Insert into the exact cache, replacing an empty, expired or oldest slot. */
+static void cache_put(struct gossip *g, uint64_t id, uint64_t now)
+{
+	uint32_t h = (uint32_t)mix64(id) % GOSSIP_CACHE;
+	struct gossip_cached *victim = &g->cache[h];
+
+	for (uint32_t i = 0; i < GOSSIP_CACHE_PROBE; i++) {
+		struct gossip_cached *c = &g->cache[(h + i) % GOSSIP_CACHE];
+		if (c->id == id)
+			return;
+		if (c->id == 0 || c->expire_ms <= now) {
+			victim = c;
+			break;
+		}
+		if (c->expire_ms < victim->expire_ms)
+			victim = c;
+	}
+	victim->id = id;
+	victim->expire_ms = now + g->p.cache_ms;
+}
+
+/*
+ * Blocked Bloom filter: all GOSSIP_BLOOM_HASHES bits of an identifier lie
+ * in one 512-bit block, so a lookup touches one cache line.
+ */
+static void bloom_bits(uint64_t id, uint32_t *block, uint32_t bits[GOSSIP_BLOOM_HASHES])
+{
+	uint64_t h = mix64(id ^ 0x5bd1e995ULL), h2 = mix64(h);
+
+	*block = (uint32_t)(h % (GOSSIP_BLOOM_BITS / 512));
+	for (int k = 0; k < GOSSIP_BLOOM_HASHES; k++)
+		bits[k] = (uint32_t)(h2 >> (9 * k)) & 511;
+}
+
+/* True when either Bloom generation may hold id (no false negatives). */
+static bool bloom_has(const struct gossip *g, uint64_t id)
+{
+	uint32_t block, bits[GOSSIP_BLOOM_HASHES];
+
+	bloom_bits(id, &block, bits);
+	for (int gen = 0; gen < 2; gen++) {
+		const uint64_t *b = &g->bloom[gen][block * 8];
+		bool all = true;
+		for (int k = 0; k < GOSSIP_BLOOM_HASHES && all; k++)
+			all = (b[bits[k] / 64] >> (bits[k] % 64)) & 1;
+		if (all)
+			return true;
+	}
+	return false;
+}
+
+/* Insert into generation 0 after rotating it out when it is full or old. */
+static void bloom_put(struct gossip *g, uint64_t id, uint64_t now)
+{
+	uint32_t block, bits[GOSSIP_BLOOM_HASHES];
+
+	if (g->bloom_count >= g->p.bloom_rotate_count ||
+	    now - g->bloom_rotated_ms >= g->p.bloom_rotate_ms) {
+		memcpy(g->bloom[1], g->bloom[0], sizeof g->bloom[0]);
+		memset(g->bloom[0], 0, sizeof g->bloom[0]);
+		g->bloom_count = 0;
+		g->bloom_rotated_ms = now;
+	}
+	bloom_bits(id, &block, bits);
+	for (int k = 0; k < GOSSIP_BLOOM_HASHES; k++)
+		g->bloom[0][block * 8 + bits[k] / 64] |= 1ULL << (bits[k] % 64);
+	g->bloom_count++;
+}
+
+/*
+ * Exact answers from the sender window where it covers seq and the entry
+ * has existed since before seq (first_seq); else the exact cache, else the
+ * Bloom filter.
+ */
+static bool seen_in(const struct gossip *g, const struct gossip_sender *s, uint64_t id)
+{
+	uint32_t seq = (uint32_t)id;
+
+	if (s && seq >= s->first_seq) {
+		if (seq <= s->max_seq && s->max_seq - seq < GOSSIP_WINDOW)
+			return (s->window >> (s->max_seq - seq)) & 1;
+		if (seq > s->max_seq)
+			return cache_has(g, id);
+	}
+	if (s && seq <= s->max_seq && s->max_seq - seq < GOSSIP_WINDOW &&
+	    ((s->window >> (s->max_seq - seq)) & 1))
+		return true;
+	return cache_has(g, id) || bloom_has(g, id);
+}
+
+/* Public form of seen_in(): looks the sender up first. */
+bool gossip_seen(const struct gossip *g, uint64_t id)
+{
+	return seen_in(g, sender_find((struct gossip *)g, (uint32_t)(id >> 32)), id);
+}
+
+/* Classify a verified pheromone; see gossip.h for the contract. */
+int gossip_admit(struct gossip *g, const struct pheromone *p, uint64_t now_ms)
+{
+	struct gossip_sender *s;
+	uint64_t ts = p->timestamp_ms, elapsed;
+
+	if ((ts > now_ms && ts - now_ms > g->p.ts_bound_ms) ||
+	    (ts < now_ms && now_ms - ts > g->p.ts_bound_ms))
+		return GV_STALE;
+	s = sender_find(g, p->sender);
+	if (seen_in(g, s, pheromone_id(p)))
+		return GV_DUP;
+	if (s && p->seq <= s->max_seq && s->max_seq - p->seq >= GOSSIP_WINDOW)
+		return GV_REPLAY;
+	/* queen-signed types are authenticated by the queen's key, not by the
+	 * forgeable sender id: no id bucket an insider could drain for them */
+	if (p->type == PH_QUEEN_CMD || p->type == PH_DIE)
+		return GV_NEW;
+	s = sender_get(g, p->sender, now_ms);
+	elapsed = now_ms > s->last_ms ? now_ms - s->last_ms : 0;
+	if (elapsed > 1000000)
+		elapsed = 1000000;
+	s->tokens_milli += (uint32_t)(elapsed * g->p.rate_per_s);
+	if (s->tokens_milli > g->p.rate_burst * 1000)
+		s->tokens_milli = g->p.rate_burst * 1000;
+	s->last_ms = now_ms;
+	if (s->tokens_milli < 1000) {
+		s->rate_drops++;
+		return GV_RATE;
+	}
+	s->tokens_milli -= 1000;
+	return GV_NEW;
+}
+
+/*
+ * Record p as seen in the sender window, the exact cache (flooded types)
+ * and the Bloom filter.
+ */
+void gossip_mark(struct gossip *g, const struct pheromone *p, uint64_t now_ms)
+{
+	struct gossip_sender *s = sender_get(g, p->sender, now_ms);
+	uint64_t id = pheromone_id(p);
+
+	if (!s->first_seq)
+		s->first_seq = p->seq;
+	if (p->seq > s->max_seq) {
+		uint32_t shift = p->seq - s->max_seq;
+		s->window = shift >= 64 ? 0 : s->window << shift;
+		s->window |= 1;
+		s->max_seq = p->seq;
+	} else if (s->max_seq - p->seq < GOSSIP_WINDOW) {
+		s->window |= 1ULL << (s->max_seq - p->seq);
+	}
+	if (pheromone_type_relayed(p->type))
+		cache_put(g, id, now_ms);
+	bloom_put(g, id, now_ms);
+}
+
+/* Count a duplicate against id's pending relay, lowering its chance. */
+void gossip_note_duplicate(struct gossip *g, uint64_t id)
+{
+	if (!g->pending_count)
+		return;
+	for (int i = 0; i < GOSSIP_PENDING; i++)
+		if (g->pending[i].used && g->pending[i].id == id && g->pending[i].dups < 255)
+			g->pending[i].dups++;
+}
+
+/* Attach the neighbours still to cover to id's pending relay. */
+void gossip_set_uncovered(struct gossip *g, uint64_t id, uint64_t uncovered)
+{
+	for (int i = 0; i < GOSSIP_PENDING; i++)
+		if (g->pending[i].used && g->pending[i].id == id) {
+			g->pending[i].uncovered = uncovered;
+			g->pending[i].cover_known = true;
+		}
+}
+
+/* Cheap pre-check so callers compute coverage only when it matters. */
+bool gossip_relay_pending(const struct gossip *g, uint64_t id)
+{
+	if (!g->pending_count)
+		return false;
+	for (int i = 0; i < GOSSIP_PENDING; i++)
+		if (g->pending[i].used && g->pending[i].id == id)
+			return true;
+	return false;
+}
+
+/* Clear the neighbours a transmission of id just reached. */
+void gossip_note_covered(struct gossip *g, uint64_t id, uint64_t covered)
+{
+	if (!g->pending_count)
+		return;
+	for (int i = 0; i < GOSSIP_PENDING; i++)
+		if (g->pending[i].used && g->pending[i].id == id)
+			g->pending[i].uncovered &= ~covered;
+}
+
+/* Keep raw for PULL repair and advertise its ID in our next HELLOs. */
+void gossip_store_copy(struct gossip *g, uint64_t id, const uint8_t *raw, size_t len)
+{
+	struct gossip_stored *st = &g->store[g->store_next++ % GOSSIP_STORE];
+
+	if (len > PHEROMONE_MAX_BYTES)
+		return;
+	st->id = id;
+	st->len = (uint16_t)len;
+	memcpy(st->pkt, raw, len);
+	g->recent[g->recent_next++ % GOSSIP_DIGEST_IDS] = id;
+}
+
+/* Store a copy and queue the relay with ttl lowered and hops raised. */
+int gossip_schedule_relay(struct gossip *g, const struct pheromone *p,
+			  const uint8_t *raw, size_t len, uint64_t now_ms, uint64_t rnd)
+{
+	gossip_store_copy(g, pheromone_id(p), raw, len);
+	if (p->ttl <= 1 || !pheromone_type_relayed(p->type))
+		return 0;
+	for (int i = 0; i < GOSSIP_PENDING; i++) {
+		struct gossip_pending *r = &g->pending[i];
+		if (r->used)
+			continue;
+		r->used = true;
+		r->id = pheromone_id(p);
+		r->dups = 0;
+		r->cover_known = false;
+		r->uncovered = 0;
+		r->due_ms = now_ms + rnd % (g->p.relay_max_ms + 1);
+		r->len = (uint16_t)len;
+		g->pending_count++;
+		memcpy(g->pending_pkt[i], raw, len);
+		pheromone_set_route(g->pending_pkt[i], (uint8_t)(p->ttl - 1),
+				    p->hops < 255 ? (uint8_t)(p->hops + 1) : 255);
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+/* Pop one due relay that survives suppression; see gossip.h. */
+size_t gossip_take_due(struct gossip *g, uint64_t now_ms, uint64_t rnd,
+		       uint8_t out[PHEROMONE_MAX_BYTES])
+{
+	if (!g->pending_count)
+		return 0;
+	for (int i = 0; i < GOSSIP_PENDING; i++) {
+		struct gossip_pending *r = &g->pending[i];
+		uint64_t prob = g->p.relay_prob;
+
+		if (!r->used || r->due_ms > now_ms)
+			continue;
+		r->used = false;
+		g->pending_count--;
+		if (!g->p.flood) {
+			if (r->dups >= g->p.echo_cap || (r->cover_known && !r->uncovered)) {
+				g->relays_cancelled++;
+				continue;
+			}
+			for (int d = 0; d < r->dups; d++)
+				prob = prob * g->p.relay_decay / 65536;
+			if ((rnd & 0xffff) >= prob) {
+				g->relays_cancelled++;
+				rnd = mix64(rnd);
+				continue;
+			}
+		}
+		memcpy(out, g->pending_pkt[i], r->len);
+		return r->len;
+	}
+	return 0;
+}
+
+/* Earliest pending relay, or UINT64_MAX when none waits. */
+uint64_t gossip_next_deadline(const struct gossip *g)
+{
+	uint64_t t = UINT64_MAX;
+
+	if (!g->pending_count)
+		return t;
+	for (int i = 0; i < GOSSIP_PENDING; i++)
+		if (g->pending[i].used && g->pending[i].due_ms < t)
+			t = g->pending[i].due_ms;
+	return t;
+}
+
+/* Look up a stored copy by ID for a PULL. */
+const uint8_t *gossip_stored(const struct gossip *g, uint64_t id, size_t *len)
+{
+	for (int i = 0; i < GOSSIP_STORE; i++)
+		if (g->store[i].id == id && g->store[i].len) {
+			*len = g->store[i].len;
+			return g->store[i].pkt;
+		}
+	return NULL;
+}
+
+/* The advertised IDs, newest first. */
+size_t gossip_recent_ids(const struct gossip *g, uint64_t *ids, size_t max)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < GOSSIP_DIGEST_IDS && n < max; i++) {
+		uint64_t id = g->recent[(g->recent_next + GOSSIP_DIGEST_IDS - 1 - i) % GOSSIP_DIGEST_IDS];
+		if (id)
+			ids[n++] = id;
+	}
+	return n;
+}

@@ -1,0 +1,160 @@
+/*
+ * Gossip engine: the per-node bookkeeping that decides whether a verified
+ * pheromone is new, a duplicate, a replay or over its sender's rate, and
+ * that schedules probabilistic relays.  It holds only fixed-size tables, so
+ * a flood of identifiers costs evictions, never memory.  It does no I/O:
+ * relays come out of gossip_take_due() for the caller to transmit.
+ */
+#ifndef EXO_NET_GOSSIP_H
+#define EXO_NET_GOSSIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "net/pheromone.h"
+
+enum {
+	GOSSIP_SENDERS = 2048,     /* per-sender replay windows and buckets */
+	GOSSIP_SENDER_PROBE = 8,
+	GOSSIP_CACHE = 1024,       /* exact recent-ID cache slots */
+	GOSSIP_CACHE_PROBE = 8,
+	GOSSIP_BLOOM_BITS = 65536, /* per generation; two generations */
+	GOSSIP_BLOOM_HASHES = 6,
+	GOSSIP_PENDING = 16,       /* relays waiting for their backoff */
+	GOSSIP_STORE = 16,         /* recent messages kept for PULL repair */
+	GOSSIP_WINDOW = 64,        /* sequence window per sender */
+	GOSSIP_DIGEST_IDS = 8,     /* recent IDs advertised in HELLO */
+};
+
+/* Tunables; gossip_default_params() documents the defaults. */
+struct gossip_params {
+	uint32_t relay_max_ms;     /* relay backoff drawn from [0, relay_max_ms] */
+	uint32_t relay_prob;       /* relay probability with no duplicate, /65536 */
+	uint32_t relay_decay;      /* factor per duplicate heard, /65536 */
+	uint8_t echo_cap;          /* cancel the relay after this many duplicates */
+	bool flood;                /* baseline: relay every new message once */
+	uint32_t rate_per_s;       /* new messages per sender per second */
+	uint32_t rate_burst;
+	uint32_t ts_bound_ms;      /* accepted |timestamp - now| */
+	uint32_t cache_ms;         /* lifetime of an exact cache entry */
+	uint32_t bloom_rotate_ms;  /* rotate a Bloom generation after this */
+	uint32_t bloom_rotate_count; /* ... or after this many insertions */
+};
+
+enum gossip_verdict {
+	GV_NEW = 0,
+	GV_DUP = 1,     /* seen before: counts towards relay suppression */
+	GV_STALE = -1,  /* timestamp outside the bound */
+	GV_REPLAY = -2, /* sequence number older than the window */
+	GV_RATE = -3,   /* sender over its rate */
+};
+
+struct gossip_sender {
+	uint32_t id;
+	uint32_t max_seq;
+	uint32_t first_seq;    /* first seq marked since this entry exists */
+	uint64_t window;       /* bit i: max_seq - i was seen */
+	uint64_t last_ms;
+	uint32_t tokens_milli; /* token bucket, thousandths of a message */
+	uint32_t rate_drops;
+};
+
+struct gossip_cached {
+	uint64_t id;
+	uint64_t expire_ms;
+};
+
+struct gossip_pending {        /* packet bytes live in gossip.pending_pkt */
+	uint64_t id;
+	uint64_t due_ms;
+	uint64_t uncovered;    /* neighbours (by caller's slot bit) not yet covered */
+	uint16_t len;
+	uint8_t dups;
+	bool used;
+	bool cover_known;      /* uncovered is meaningful */
+};
+
+struct gossip_stored {
+	uint64_t id;
+	uint16_t len;
+	uint8_t pkt[PHEROMONE_MAX_BYTES];
+};
+
+struct gossip {
+	struct gossip_params p;
+	struct gossip_sender senders[GOSSIP_SENDERS];
+	struct gossip_cached cache[GOSSIP_CACHE];
+	uint64_t bloom[2][GOSSIP_BLOOM_BITS / 64];
+	uint32_t bloom_count;
+	uint64_t bloom_rotated_ms;
+	struct gossip_pending pending[GOSSIP_PENDING];
+	uint8_t pending_pkt[GOSSIP_PENDING][PHEROMONE_MAX_BYTES];
+	uint32_t pending_count;
+	struct gossip_stored store[GOSSIP_STORE];
+	uint32_t store_next;
+	uint64_t recent[GOSSIP_DIGEST_IDS];
+	uint32_t recent_next;
+	uint32_t relays_cancelled;
+};
+
+void gossip_default_params(struct gossip_params *p);
+void gossip_init(struct gossip *g, const struct gossip_params *p, uint64_t now_ms);
+
+/*
+ * Classify a pheromone whose MAC is already verified.  GV_NEW consumes one
+ * token of the sender's bucket but marks nothing: call gossip_mark() only
+ * once the message passed every further check (e.g. a queen signature), so
+ * a forgery can never make the genuine message look like a duplicate.
+ */
+int gossip_admit(struct gossip *g, const struct pheromone *p, uint64_t now_ms);
+
+/* Remember p as seen (window, exact cache, Bloom filter). */
+void gossip_mark(struct gossip *g, const struct pheromone *p, uint64_t now_ms);
+
+/* True when the identifier is known as seen. */
+bool gossip_seen(const struct gossip *g, uint64_t id);
+
+/* A duplicate of id was heard: lowers the chance of relaying it. */
+void gossip_note_duplicate(struct gossip *g, uint64_t id);
+
+/*
+ * Neighbour knowledge for a pending relay: set which neighbours (bits
+ * chosen by the caller) may still lack id, and clear those a transmission
+ * just covered.  A relay whose neighbours are all covered is cancelled.
+ */
+void gossip_set_uncovered(struct gossip *g, uint64_t id, uint64_t uncovered);
+void gossip_note_covered(struct gossip *g, uint64_t id, uint64_t covered);
+
+/* True while a relay of id waits for its backoff. */
+bool gossip_relay_pending(const struct gossip *g, uint64_t id);
+
+/*
+ * Queue a relay of the accepted packet raw (as received) after a random
+ * backoff drawn from rnd, and keep a copy for PULL repair.  Returns 0, or
+ * -ENOSPC when no relay slot was free (the copy is still stored).
+ */
+int gossip_schedule_relay(struct gossip *g, const struct pheromone *p,
+			  const uint8_t *raw, size_t len, uint64_t now_ms, uint64_t rnd);
+
+/* Keep a copy of an own message for PULL repair, and advertise its ID. */
+void gossip_store_copy(struct gossip *g, uint64_t id, const uint8_t *raw, size_t len);
+
+/*
+ * Take one relay that is due at now_ms: copies the packet (ttl already
+ * lowered) into out and returns its length, or 0 when none is due.
+ * Suppressed relays are dropped silently.  rnd decides the coin flips.
+ */
+size_t gossip_take_due(struct gossip *g, uint64_t now_ms, uint64_t rnd,
+		       uint8_t out[PHEROMONE_MAX_BYTES]);
+
+/* The earliest pending relay time, or UINT64_MAX. */
+uint64_t gossip_next_deadline(const struct gossip *g);
+
+/* A stored copy of id for PULL repair, or NULL. */
+const uint8_t *gossip_stored(const struct gossip *g, uint64_t id, size_t *len);
+
+/* The most recent relayed IDs, newest first; returns how many (<= max). */
+size_t gossip_recent_ids(const struct gossip *g, uint64_t *ids, size_t max);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * Membership: the neighbour table fed by heartbeats, with SWIM-style
+ * suspicion.  A neighbour not heard for two heartbeat periods becomes
+ * SUSPECT and is probed directly and through up to three helpers; it is
+ * declared DEAD only when three more periods pass without any sign of life.
+ * The table is fixed-size and binds each link address to one identity, so
+ * neither a flood of identities nor a sybil can push honest entries out.
+ */
+#ifndef EXO_NET_MEMBERSHIP_H
+#define EXO_NET_MEMBERSHIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+enum {
+	MEMBER_MAX = 64,
+	MEMBER_HELPERS = 3,
+	MEMBER_SUSPECT_PERIODS = 2,   /* silence before suspicion */
+	MEMBER_DEAD_PERIODS = 3,      /* further silence before death */
+	MEMBER_SLACK_MS = 250,
+	MEMBER_DEAD_KEEP_MS = 30000,  /* dead entries kept to spot refutations */
+	MEMBER_NBRS = 32,             /* neighbour ids kept per neighbour */
+};
+
+_Static_assert(MEMBER_MAX <= 64, "relay coverage masks are 64-bit");
+
+enum member_state { MS_FREE = 0, MS_ALIVE, MS_SUSPECT, MS_DEAD };
+
+struct member {
+	uint32_t id;
+	uint32_t addr;          /* link address the heartbeats come from */
+	uint32_t period_ms;     /* its role's heartbeat period */
+	uint32_t probe_nonce;
+	uint8_t state;
+	uint8_t role;
+	uint64_t last_heard_ms;
+	uint64_t suspect_ms;
+	uint64_t next_probe_ms;
+	uint64_t dead_ms;
+	uint8_t nnbrs;          /* its own neighbour list, from its HELLO */
+	bool nbrs_complete;     /* the list held all of its neighbours */
+	uint32_t nbrs[MEMBER_NBRS];
+};
+
+enum member_action_kind { MA_PING = 1, MA_PING_REQ, MA_DEAD };
+
+/* Something the caller must do: probe a node, ask a helper, report a death. */
+struct member_action {
+	uint8_t kind;
+	uint32_t addr;   /* where to send (MA_PING: target, MA_PING_REQ: helper) */
+	uint32_t target; /* node the action is about */
+	uint32_t nonce;
+};
+
+struct membership {
+	struct member m[MEMBER_MAX];
+	uint32_t ids[MEMBER_MAX];   /* m[i].id for used slots, for fast lookup */
+	uint32_t addrs[MEMBER_MAX]; /* m[i].addr, likewise */
+	uint32_t used, dead;        /* slots not free; slots dead */
+	uint64_t next_due_ms;   /* lower bound of the next deadline */
+	uint32_t refused_sybil;
+};
+
+void membership_init(struct membership *ms);
+
+/*
+ * A direct (one-hop) authenticated packet from id at addr.  Returns 0,
+ * -EEXIST when addr is bound to another live identity (a sybil or an
+ * unannounced restart), -ENOSPC when the table is full of live entries.
+ * *refuted is set when a node we had declared dead spoke again.
+ */
+int membership_heard(struct membership *ms, uint32_t id, uint32_t addr, uint8_t role,
+		     uint32_t period_ms, uint64_t now_ms, bool *refuted);
+
+/* Refresh a known, not dead entry from an indirect sign of life. */
+void membership_touch(struct membership *ms, uint32_t id, uint64_t now_ms);
+
+/* Forget id at once (its REBIRTH was heard). */
+void membership_remove(struct membership *ms, uint32_t id);
+
+/* The live entry for id, or NULL. */
+const struct member *membership_find(const struct membership *ms, uint32_t id);
+
+/* Advance timers; writes up to max actions and returns how many. */
+size_t membership_tick(struct membership *ms, uint64_t now_ms, uint64_t rnd,
+		       struct member_action *out, size_t max);
+
+uint64_t membership_next_deadline(const struct membership *ms);
+
+/* True when a new identity could get a slot (a free or a dead one). */
+bool membership_has_room(const struct membership *ms);
+
+/* Record the neighbour list id announced (total = its full count). */
+void membership_set_neighbours(struct membership *ms, uint32_t id, const uint8_t *ids_be,
+			       size_t n, size_t total);
+
+/* Live neighbour ids for our own HELLO; returns how many (<= max). */
+size_t membership_list(const struct membership *ms, uint32_t *ids, size_t max);
+
+/*
+ * Two-hop knowledge for relaying, as bit masks over our table's slots:
+ * the live entries, and those a transmission from link address addr
+ * reached (its sender and, if its list is complete, its neighbours).
+ */
+uint64_t membership_alive_mask(const struct membership *ms);
+uint64_t membership_cover(const struct membership *ms, uint32_t addr);
+
+/* Number of entries in a given state. */
+size_t membership_count(const struct membership *ms, enum member_state st);
+
+#endif

@@ -1,0 +1,1161 @@
+/*
+ * NERT session: handshake, packet protection, reliability, FEC, congestion
+ * and flow control, key rotation, close.  docs/PROTOCOL.md, "NERT".
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "net/bytes.h"
+#include "net/nert.h"
+
+enum {
+	K_DATA = 1, K_PARITY = 2, K_ACK = 3, K_DGRAM = 4, K_DGRAM_ACK = 5, K_CLOSE = 6, K_PING = 7,
+	SACK_BITS = 256,
+	ACK_BYTES = 1 + 4 + SACK_BITS / 8 + 2,
+	DATA_FIXED = 1 + 4 + 11,
+	PARITY_BYTES = 1 + 4 + 1 + NERT_SEG_BODY,
+	DGRAM_FIXED = 1 + 4 + 1,
+	HS_TRIES = 5,
+	DELAYED_ACK_MS = 10,
+	DUP_THRESH = 3,
+	CRITICAL_FEC_K = 4,
+	CLOSE_TRIES = 4,
+	INITIAL_CWND = 10,
+};
+
+static const char proto_name[] = "NERT_IK_25519_ChaChaPoly_BLAKE2b_v1";
+
+/* ------------------------------------------------------------ helpers */
+
+static void mix_hash(uint8_t h[CX_HASH_BYTES], const void *data, size_t len)
+{
+	cx_hash_state st;
+
+	cx_hash_init(&st, NULL, 0, CX_HASH_BYTES);
+	cx_hash_update(&st, h, CX_HASH_BYTES);
+	cx_hash_update(&st, data, len);
+	cx_hash_final(&st, h, CX_HASH_BYTES);
+}
+
+/* ck, k = BLAKE2b-512 keyed by ck over a DH result (HKDF-like chaining). */
+static int mix_key(uint8_t ck[CX_KEY_BYTES], uint8_t k[CX_KEY_BYTES], const uint8_t dh[CX_DH_BYTES])
+{
+	cx_hash_state st;
+	uint8_t out[64];
+
+	if (cx_hash_init(&st, ck, CX_KEY_BYTES, sizeof out) || cx_hash_update(&st, dh, CX_DH_BYTES) ||
+	    cx_hash_final(&st, out, sizeof out))
+		return -EINVAL;
+	memcpy(ck, out, CX_KEY_BYTES);
+	if (k)
+		memcpy(k, out + CX_KEY_BYTES, CX_KEY_BYTES);
+	cx_wipe(out, sizeof out);
+	return 0;
+}
+
+/* Mix DH(sk, pk) into the chain; refuses small-order (all-zero) results. */
+static int mix_dh(uint8_t ck[CX_KEY_BYTES], uint8_t k[CX_KEY_BYTES], const uint8_t sk[CX_DH_BYTES],
+		  const uint8_t pk[CX_DH_BYTES])
+{
+	uint8_t shared[CX_DH_BYTES];
+	int err = cx_dh(shared, sk, pk);
+
+	if (!err)
+		err = mix_key(ck, k, shared);
+	cx_wipe(shared, sizeof shared);
+	return err;
+}
+
+static const uint8_t zero_nonce[CX_NONCE_BYTES];
+
+/* Write the 12-byte cleartext header. */
+static void header_put(uint8_t *p, uint8_t type, uint16_t epoch, uint32_t sid, uint32_t pn)
+{
+	p[0] = NERT_VERSION;
+	p[1] = type;
+	put_u16(p + 2, epoch);
+	put_u32(p + 4, sid);
+	put_u32(p + 8, pn);
+}
+
+/* See nert.h: checks version, type and the fixed handshake sizes. */
+int nert_parse_header(const uint8_t *pkt, size_t len, uint8_t *type, uint16_t *epoch,
+		      uint32_t *sid, uint32_t *pn)
+{
+	if (len < NERT_HEADER_BYTES || len > NERT_MAX_PACKET)
+		return -EMSGSIZE;
+	if (pkt[0] != NERT_VERSION || pkt[1] < NP_INIT || pkt[1] > NP_DATA)
+		return -EPROTO;
+	*type = pkt[1];
+	*epoch = get_u16(pkt + 2);
+	*sid = get_u32(pkt + 4);
+	*pn = get_u32(pkt + 8);
+	if (*type == NP_INIT && len != NERT_INIT_BYTES)
+		return -EPROTO;
+	if (*type == NP_RESP && len != NERT_RESP_BYTES)
+		return -EPROTO;
+	if (*type == NP_DATA && len < NERT_HEADER_BYTES + CX_TAG_BYTES + 1)
+		return -EPROTO;
+	return 0;
+}
+
+/* End the session (reason 0: clean close), wipe its keys and tell the owner once. */
+static void fail(struct nert_session *s, int reason)
+{
+	if (s->state == NERT_CLOSED || s->state == NERT_FAILED)
+		return;
+	s->state = reason ? NERT_FAILED : NERT_CLOSED;
+	cx_wipe(&s->tx, sizeof s->tx);
+	cx_wipe(&s->rx, sizeof s->rx);
+	if (s->cfg.closed)
+		s->cfg.closed(s->cfg.ctx, reason);
+}
+
+/* ---------------------------------------------------------------- init */
+
+int nert_init(struct nert_session *s, const struct nert_config *cfg, bool initiator,
+	      uint64_t now_ms)
+{
+	memset(s, 0, sizeof *s);
+	if (!cfg->random || !cfg->send || !cfg->deliver || !cfg->rx_buf ||
+	    cx_key_is_zero(cfg->static_sk, CX_DH_BYTES) || cx_key_is_zero(cfg->peer_pk, CX_DH_BYTES))
+		return -EINVAL;
+	s->cfg = *cfg;
+	if (!s->cfg.rekey_bytes)
+		s->cfg.rekey_bytes = 64u << 20;
+	if (!s->cfg.rekey_ms)
+		s->cfg.rekey_ms = 120000;
+	if (!s->cfg.idle_ms)
+		s->cfg.idle_ms = 30000;
+	s->initiator = initiator;
+	cfg->random(cfg->ctx, &s->local_sid, sizeof s->local_sid);
+	s->local_sid |= 1;
+	cfg->random(cfg->ctx, s->tx.salt, sizeof s->tx.salt);
+	s->cwnd_milli = INITIAL_CWND * 1000;
+	s->ssthresh = NERT_WINDOW;
+	s->peer_rwnd = NERT_WINDOW;
+	s->rto = 1000;
+	s->min_rtt = UINT32_MAX;
+	s->last_rx_ms = s->last_tx_ms = s->epoch_start_ms = now_ms;
+	return 0;
+}
+
+/* Start the chain: ck = h = H(protocol name), then h = H(h || responder static). */
+static int chain_start(struct nert_session *s)
+{
+	uint8_t own_pk[CX_DH_BYTES];
+	const uint8_t *responder_pk = s->cfg.peer_pk;
+
+	cx_hash(s->ck, CX_KEY_BYTES, proto_name, sizeof proto_name - 1);
+	memcpy(s->h, s->ck, CX_HASH_BYTES);
+	if (!s->initiator) {
+		if (cx_dh_public(own_pk, s->cfg.static_sk))
+			return -EINVAL;
+		responder_pk = own_pk;
+	}
+	mix_hash(s->h, responder_pk, CX_DH_BYTES);
+	return 0;
+}
+
+/* Derive both directions' transport keys from the final chaining key. */
+static int split_keys(struct nert_session *s, const uint8_t peer_salt[4], uint64_t now)
+{
+	uint8_t i2r[CX_KEY_BYTES], r2i[CX_KEY_BYTES];
+
+	if (cx_kdf(i2r, s->ck, "nert i2r", 0) || cx_kdf(r2i, s->ck, "nert r2i", 0) ||
+	    cx_key_is_zero(i2r, CX_KEY_BYTES) || cx_key_is_zero(r2i, CX_KEY_BYTES))
+		return -EINVAL;
+	memcpy(s->tx.key, s->initiator ? i2r : r2i, CX_KEY_BYTES);
+	memcpy(s->rx.key, s->initiator ? r2i : i2r, CX_KEY_BYTES);
+	memcpy(s->rx.salt, peer_salt, 4);
+	cx_wipe(i2r, sizeof i2r);
+	cx_wipe(r2i, sizeof r2i);
+	cx_wipe(s->ck, sizeof s->ck);
+	cx_wipe(s->e_sk, sizeof s->e_sk);
+	s->state = NERT_ESTABLISHED;
+	s->epoch_start_ms = now;
+	s->last_rx_ms = now;
+	return 0;
+}
+
+/* Hand a packet to the owner's send callback and count it. */
+static void emit(struct nert_session *s, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	s->stats.packets_sent++;
+	s->last_tx_ms = now;
+	s->cfg.send(s->cfg.ctx, pkt, len);
+}
+
+/* Build and send INIT: es and ss DHs, encrypted static key and payload. */
+int nert_connect(struct nert_session *s, uint64_t now_ms)
+{
+	uint8_t *p = s->init_pkt, k[CX_KEY_BYTES], own_pk[CX_DH_BYTES], payload[12];
+	int err;
+
+	if (!s->initiator || s->state != NERT_IDLE)
+		return -EINVAL;
+	if ((err = chain_start(s)))
+		return err;
+	s->cfg.random(s->cfg.ctx, s->e_sk, sizeof s->e_sk);
+	if (cx_dh_public(s->e_pk, s->e_sk) || cx_dh_public(own_pk, s->cfg.static_sk))
+		return -EINVAL;
+	header_put(p, NP_INIT, 0, s->local_sid, 0);
+	memcpy(p + 12, s->e_pk, 32);
+	mix_hash(s->h, s->e_pk, 32);
+	if ((err = mix_dh(s->ck, k, s->e_sk, s->cfg.peer_pk)))             /* es */
+		return err;
+	cx_aead_seal(p + 44, own_pk, 32, s->h, CX_HASH_BYTES, zero_nonce, k);
+	mix_hash(s->h, p + 44, 48);
+	if ((err = mix_dh(s->ck, k, s->cfg.static_sk, s->cfg.peer_pk)))   /* ss */
+		return err;
+	memcpy(payload, s->tx.salt, 4);
+	put_u64(payload + 4, now_ms);
+	cx_aead_seal(p + 92, payload, sizeof payload, s->h, CX_HASH_BYTES, zero_nonce, k);
+	mix_hash(s->h, p + 92, 28);
+	cx_wipe(k, sizeof k);
+	s->state = NERT_HS_SENT;
+	s->hs_sent_ms = now_ms;
+	s->hs_tries = 1;
+	emit(s, p, NERT_INIT_BYTES, now_ms);
+	return 0;
+}
+
+/* Responder: check an INIT, derive keys and answer with a RESP. */
+static int on_init(struct nert_session *s, const uint8_t *p, uint64_t now)
+{
+	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES], k[CX_KEY_BYTES], peer_static[32], payload[12];
+	uint8_t resp[NERT_RESP_BYTES], rpay[8];
+	uint64_t ts;
+	int err;
+
+	if (s->initiator || (s->state != NERT_IDLE && s->state != NERT_ESTABLISHED))
+		return -EPROTO;
+	if (s->state == NERT_ESTABLISHED && !memcmp(p, s->init_pkt, NERT_INIT_BYTES)) {
+		emit(s, s->resp_pkt, NERT_RESP_BYTES, now);   /* our RESP was lost */
+		return 0;
+	}
+	if ((err = chain_start(s)))
+		return err;
+	memcpy(ck, s->ck, sizeof ck);
+	memcpy(h, s->h, sizeof h);
+	mix_hash(h, p + 12, 32);
+	if ((err = mix_dh(ck, k, s->cfg.static_sk, p + 12)))
+		return err;
+	if (cx_aead_open(peer_static, p + 44, 32, h, CX_HASH_BYTES, zero_nonce, k))
+		return -EBADMSG;
+	mix_hash(h, p + 44, 48);
+	if (!cx_equal(peer_static, s->cfg.peer_pk, 32))
+		return -EACCES;
+	if ((err = mix_dh(ck, k, s->cfg.static_sk, peer_static)))
+		return err;
+	if (cx_aead_open(payload, p + 92, 12, h, CX_HASH_BYTES, zero_nonce, k))
+		return -EBADMSG;
+	mix_hash(h, p + 92, 28);
+	ts = get_u64(payload + 4);
+	if (s->have_peer_ts && ts <= s->peer_ts)
+		return -EALREADY;          /* a replayed or stale INIT */
+	if (s->state == NERT_ESTABLISHED)
+		return -EISCONN;
+	s->peer_ts = ts;
+	s->have_peer_ts = true;
+	s->peer_sid = get_u32(p + 4);
+	memcpy(s->ck, ck, sizeof ck);
+	memcpy(s->h, h, sizeof h);
+	s->cfg.random(s->cfg.ctx, s->e_sk, sizeof s->e_sk);
+	if (cx_dh_public(s->e_pk, s->e_sk))
+		return -EINVAL;
+	header_put(resp, NP_RESP, 0, s->peer_sid, 0);
+	memcpy(resp + 12, s->e_pk, 32);
+	mix_hash(s->h, s->e_pk, 32);
+	if ((err = mix_dh(s->ck, NULL, s->e_sk, p + 12)) ||                 /* ee */
+	    (err = mix_dh(s->ck, k, s->e_sk, peer_static)))                  /* se */
+		return err;
+	put_u32(rpay, s->local_sid);
+	memcpy(rpay + 4, s->tx.salt, 4);
+	cx_aead_seal(resp + 44, rpay, sizeof rpay, s->h, CX_HASH_BYTES, zero_nonce, k);
+	cx_wipe(k, sizeof k);
+	if ((err = split_keys(s, payload, now)))
+		return err;
+	memcpy(s->init_pkt, p, NERT_INIT_BYTES);
+	memcpy(s->resp_pkt, resp, NERT_RESP_BYTES);
+	emit(s, resp, sizeof resp, now);
+	return 0;
+}
+
+/* Initiator: finish the handshake from a RESP. */
+static int on_resp(struct nert_session *s, const uint8_t *p, uint64_t now)
+{
+	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES], k[CX_KEY_BYTES], rpay[8];
+	int err;
+
+	if (!s->initiator || s->state != NERT_HS_SENT || get_u32(p + 4) != s->local_sid)
+		return -EPROTO;
+	memcpy(ck, s->ck, sizeof ck);
+	memcpy(h, s->h, sizeof h);
+	mix_hash(h, p + 12, 32);
+	if ((err = mix_dh(ck, NULL, s->e_sk, p + 12)) ||
+	    (err = mix_dh(ck, k, s->cfg.static_sk, p + 12)))
+		return err;
+	if (cx_aead_open(rpay, p + 44, 8, h, CX_HASH_BYTES, zero_nonce, k))
+		return -EBADMSG;
+	cx_wipe(k, sizeof k);
+	memcpy(s->ck, ck, sizeof ck);
+	s->peer_sid = get_u32(rpay);
+	return split_keys(s, rpay + 4, now);
+}
+
+/* ----------------------------------------------------- packet protection */
+
+static void nonce_for(uint8_t nonce[CX_NONCE_BYTES], const uint8_t salt[4], uint16_t epoch,
+		      uint32_t pn)
+{
+	memcpy(nonce, salt, 4);
+	put_u32(nonce + 4, epoch);
+	put_u32(nonce + 8, pn);
+}
+
+/* Next epoch key: one-way from the current one, so old keys cannot be rebuilt. */
+static int next_key(uint8_t out[CX_KEY_BYTES], const uint8_t key[CX_KEY_BYTES], uint16_t epoch)
+{
+	return cx_kdf(out, key, "nert epoch", epoch);
+}
+
+/* Move the sending direction to the next epoch when bytes or time say so. */
+static void maybe_rekey(struct nert_session *s, uint64_t now)
+{
+	uint8_t k[CX_KEY_BYTES];
+
+	if (s->epoch_bytes < s->cfg.rekey_bytes && now - s->epoch_start_ms < s->cfg.rekey_ms)
+		return;
+	if (s->tx.epoch == UINT16_MAX || next_key(k, s->tx.key, (uint16_t)(s->tx.epoch + 1)))
+		return;
+	memcpy(s->tx.key, k, sizeof k);
+	cx_wipe(k, sizeof k);
+	s->tx.epoch++;
+	s->epoch_bytes = 0;
+	s->epoch_start_ms = now;
+	s->stats.rekeys++;
+}
+
+/* See nert.h: protect one frame as the next DATA packet. */
+int nert_seal(struct nert_session *s, const uint8_t *pt, size_t len, uint8_t *pkt,
+	      size_t cap, uint64_t now)
+{
+	uint8_t nonce[CX_NONCE_BYTES];
+
+	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
+		return -ENOTCONN;
+	if (len + NERT_HEADER_BYTES + CX_TAG_BYTES > cap ||
+	    len + NERT_HEADER_BYTES + CX_TAG_BYTES > NERT_MAX_PACKET)
+		return -EMSGSIZE;
+	if (s->next_pn == UINT32_MAX) {
+		fail(s, -EOVERFLOW);       /* never reuse a nonce: end the session */
+		return -EOVERFLOW;
+	}
+	maybe_rekey(s, now);
+	header_put(pkt, NP_DATA, s->tx.epoch, s->peer_sid, ++s->next_pn);
+	nonce_for(nonce, s->tx.salt, s->tx.epoch, s->next_pn);
+	cx_aead_seal(pkt + NERT_HEADER_BYTES, pt, len, pkt, NERT_HEADER_BYTES, nonce, s->tx.key);
+	s->epoch_bytes += len;
+	return (int)(NERT_HEADER_BYTES + len + CX_TAG_BYTES);
+}
+
+/* Seal and send one plaintext frame. */
+static int send_frame(struct nert_session *s, const uint8_t *pt, size_t len, uint64_t now)
+{
+	uint8_t pkt[NERT_MAX_PACKET];
+	int n = nert_seal(s, pt, len, pkt, sizeof pkt, now);
+
+	if (n < 0)
+		return n;
+	emit(s, pkt, (size_t)n, now);
+	return 0;
+}
+
+/* True when pn is older than the window or already received. */
+static bool replay_seen(const struct nert_session *s, uint32_t pn)
+{
+	if (pn > s->rx_max_pn)
+		return false;
+	if (s->rx_max_pn - pn >= NERT_REPLAY_WINDOW)
+		return true;
+	uint32_t d = s->rx_max_pn - pn;
+	return (s->rx_bits[d / 64] >> (d % 64)) & 1;
+}
+
+/* Slide the 128-bit window to pn if it is newer, and mark it. */
+static void replay_mark(struct nert_session *s, uint32_t pn)
+{
+	if (pn > s->rx_max_pn) {
+		uint32_t shift = pn - s->rx_max_pn;
+		if (shift >= NERT_REPLAY_WINDOW) {
+			memset(s->rx_bits, 0, sizeof s->rx_bits);
+		} else {
+			for (uint32_t i = 0; i < shift; i++) {     /* 128-bit shift by one */
+				s->rx_bits[1] = (s->rx_bits[1] << 1) | (s->rx_bits[0] >> 63);
+				s->rx_bits[0] <<= 1;
+			}
+		}
+		s->rx_max_pn = pn;
+	}
+	uint32_t d = s->rx_max_pn - pn;
+	s->rx_bits[d / 64] |= 1ULL << (d % 64);
+}
+
+/* Open a DATA packet with the epoch's key (current, next or previous). */
+static int open_packet(struct nert_session *s, const uint8_t *pkt, size_t len, uint16_t epoch,
+		       uint32_t pn, uint8_t *pt)
+{
+	uint8_t nonce[CX_NONCE_BYTES], k[CX_KEY_BYTES];
+	size_t ctlen = len - NERT_HEADER_BYTES - CX_TAG_BYTES;
+	const uint8_t *key;
+
+	nonce_for(nonce, s->rx.salt, epoch, pn);
+	if (epoch == s->rx.epoch)
+		key = s->rx.key;
+	else if (epoch == (uint16_t)(s->rx.epoch - 1) && s->rx.has_prev)
+		key = s->rx.prev;
+	else if (epoch == (uint16_t)(s->rx.epoch + 1) && s->rx.epoch != UINT16_MAX) {
+		if (next_key(k, s->rx.key, epoch) ||
+		    cx_aead_open(pt, pkt + NERT_HEADER_BYTES, ctlen, pkt, NERT_HEADER_BYTES, nonce, k))
+			return -EBADMSG;
+		memcpy(s->rx.prev, s->rx.key, CX_KEY_BYTES);
+		memcpy(s->rx.key, k, CX_KEY_BYTES);
+		cx_wipe(k, sizeof k);
+		s->rx.has_prev = true;
+		s->rx.epoch = epoch;
+		return 0;
+	} else
+		return -EBADMSG;
+	return cx_aead_open(pt, pkt + NERT_HEADER_BYTES, ctlen, pkt, NERT_HEADER_BYTES, nonce, key);
+}
+
+/* ---------------------------------------------------------------- sender */
+
+static uint32_t seg_count(uint32_t len)
+{
+	return len ? (len + NERT_SEG_DATA - 1) / NERT_SEG_DATA : 1;
+}
+
+/* Congestion window in whole segments (at least 1). */
+static uint32_t cwnd(const struct nert_session *s)
+{
+	uint32_t c = s->cwnd_milli / 1000;
+
+	return c ? c : 1;
+}
+
+/* Which queued message holds segment seg. */
+static int msg_of(const struct nert_session *s, uint32_t seg)
+{
+	for (int i = 0; i < NERT_SEND_QUEUE; i++) {
+		const struct nert_txmsg *m = &s->txq[i];
+		if (m->used && seg >= m->first_seg && seg - m->first_seg < seg_count(m->len))
+			return i;
+	}
+	return -1;
+}
+
+/* The fixed-size body of a segment (what parity is computed over). */
+static void seg_body(const struct nert_session *s, const struct nert_txseg *t, uint8_t *body)
+{
+	const struct nert_txmsg *m = &s->txq[t->msg];
+
+	memset(body, 0, NERT_SEG_BODY);
+	put_u32(body, t->off);
+	put_u32(body + 4, m->len);
+	body[8] = m->cls;
+	put_u16(body + 9, (uint16_t)t->len);
+	memcpy(body + 11, m->data + t->off, t->len);
+}
+
+/* Close the open FEC group by sending its parity frame. */
+static void send_parity(struct nert_session *s, uint64_t now)
+{
+	uint8_t pt[PARITY_BYTES];
+
+	if (!s->fec_count)
+		return;
+	pt[0] = K_PARITY;
+	put_u32(pt + 1, s->fec_start);
+	pt[5] = (uint8_t)s->fec_count;
+	memcpy(pt + 6, s->fec_body, NERT_SEG_BODY);
+	send_frame(s, pt, sizeof pt, now);
+	s->fec_count = 0;
+}
+
+/* Add a freshly sent segment to the open FEC group, closing it when full. */
+static void fec_add(struct nert_session *s, const struct nert_txseg *t, const uint8_t *body,
+		    bool last_of_msg, uint64_t now)
+{
+	const struct nert_txmsg *m = &s->txq[t->msg];
+	uint32_t k = s->cfg.fec_k ? s->cfg.fec_k : (m->cls == NERT_CRITICAL ? CRITICAL_FEC_K : 0);
+
+	if (!k || (s->fec_count && (k != s->fec_k_active || t->seg != s->fec_start + s->fec_count)))
+		send_parity(s, now);
+	if (!k)
+		return;
+	if (!s->fec_count) {
+		s->fec_start = t->seg;
+		s->fec_k_active = k;
+		memset(s->fec_body, 0, sizeof s->fec_body);
+	}
+	for (size_t i = 0; i < NERT_SEG_BODY; i++)
+		s->fec_body[i] ^= body[i];
+	if (++s->fec_count == k || last_of_msg)
+		send_parity(s, now);
+}
+
+/* Send (or resend) one segment; fresh ones also feed the FEC group. */
+static void send_segment(struct nert_session *s, struct nert_txseg *t, bool fresh, uint64_t now)
+{
+	uint8_t pt[DATA_FIXED + NERT_SEG_DATA], body[NERT_SEG_BODY];
+	const struct nert_txmsg *m = &s->txq[t->msg];
+
+	seg_body(s, t, body);
+	pt[0] = K_DATA;
+	put_u32(pt + 1, t->seg);
+	memcpy(pt + 5, body, 11 + t->len);
+	t->sent = true;
+	t->lost = false;
+	t->sent_ms = now;
+	if (!fresh) {
+		t->retries++;
+		s->stats.retransmits++;
+	}
+	send_frame(s, pt, DATA_FIXED + t->len, now);
+	if (fresh)
+		fec_add(s, t, body, t->off + t->len >= m->len, now);
+}
+
+/* Segments sent and neither acknowledged nor declared lost. */
+static uint32_t inflight(const struct nert_session *s)
+{
+	uint32_t n = 0;
+
+	for (uint32_t seg = s->snd_una; seg != s->snd_nxt; seg++) {
+		const struct nert_txseg *t = &s->txw[seg % NERT_WINDOW];
+		n += t->sent && !t->acked && !t->lost;
+	}
+	return n;
+}
+
+/* Send what the windows allow: retransmissions first, then new segments. */
+static void pump(struct nert_session *s, uint64_t now)
+{
+	uint32_t limit = cwnd(s), flight = inflight(s);
+
+	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
+		return;
+	if (s->cfg.max_inflight && limit > s->cfg.max_inflight)
+		limit = s->cfg.max_inflight;
+	for (uint32_t seg = s->snd_una; seg != s->snd_nxt && flight < limit; seg++) {
+		struct nert_txseg *t = &s->txw[seg % NERT_WINDOW];
+		if (t->lost && !t->acked) {
+			if (t->retries >= NERT_MAX_RETRIES) {
+				fail(s, -ETIMEDOUT);
+				return;
+			}
+			send_segment(s, t, false, now);
+			flight++;
+		}
+	}
+	while (flight < limit && s->snd_nxt != s->snd_end &&
+	       s->snd_nxt - s->snd_una < NERT_WINDOW && s->snd_nxt - s->snd_una < s->peer_rwnd) {
+		struct nert_txseg *t = &s->txw[s->snd_nxt % NERT_WINDOW];
+		int mi = msg_of(s, s->snd_nxt);
+		if (mi < 0)
+			break;
+		memset(t, 0, sizeof *t);
+		t->seg = s->snd_nxt;
+		t->msg = (uint8_t)mi;
+		t->off = (s->snd_nxt - s->txq[mi].first_seg) * NERT_SEG_DATA;
+		t->len = s->txq[mi].len - t->off < NERT_SEG_DATA ? s->txq[mi].len - t->off : NERT_SEG_DATA;
+		s->snd_nxt++;
+		send_segment(s, t, true, now);
+		flight++;
+	}
+	if (s->state == NERT_CLOSING && s->snd_una == s->snd_end && !s->close_sent) {
+		uint8_t c = K_CLOSE;
+		s->close_sent = true;
+		s->hs_sent_ms = now;
+		send_frame(s, &c, 1, now);
+	}
+}
+
+/* RFC 6298 RTT estimation (milliseconds, clock granularity 1 ms). */
+static void rtt_sample(struct nert_session *s, uint32_t r)
+{
+	if (!s->rtt_valid) {
+		s->srtt = r;
+		s->rttvar = r / 2;
+		s->rtt_valid = true;
+	} else {
+		uint32_t diff = s->srtt > r ? s->srtt - r : r - s->srtt;
+		s->rttvar = (3 * s->rttvar + diff) / 4;
+		s->srtt = (7 * s->srtt + r) / 8;
+	}
+	if (r < s->min_rtt)
+		s->min_rtt = r;
+	s->rto = s->srtt + (4 * s->rttvar > 1 ? 4 * s->rttvar : 1);
+	if (s->rto < NERT_MIN_RTO_MS)
+		s->rto = NERT_MIN_RTO_MS;
+	if (s->rto > NERT_MAX_RTO_MS)
+		s->rto = NERT_MAX_RTO_MS;
+}
+
+/* Mark a segment acknowledged: RTT sample (Karn), RACK time, window growth. */
+static void seg_acked(struct nert_session *s, struct nert_txseg *t, uint64_t now)
+{
+	if (t->acked || !t->sent)
+		return;
+	t->acked = true;
+	if (!t->retries && t->sent_ms > s->rack_ms)   /* unambiguous send times only */
+		s->rack_ms = t->sent_ms;
+	if (!t->retries)
+		rtt_sample(s, (uint32_t)(now - t->sent_ms));
+	if (cwnd(s) < s->ssthresh)
+		s->cwnd_milli += 1000;                          /* slow start */
+	else
+		s->cwnd_milli += 1000000 / s->cwnd_milli;       /* additive increase */
+	if (s->cwnd_milli > NERT_WINDOW * 1000)
+		s->cwnd_milli = NERT_WINDOW * 1000;
+}
+
+/*
+ * A loss was detected.  Random loss on a radio link is not congestion, so
+ * the multiplicative decrease happens only when the smoothed RTT shows a
+ * queue building (srtt above 1.25 x the minimum), at most once per window.
+ */
+static void on_loss(struct nert_session *s, uint32_t seg)
+{
+	if (seg < s->recover_seg)
+		return;
+	s->recover_seg = s->snd_nxt;
+	if (s->rtt_valid && s->srtt * 2 > s->min_rtt * 3 + 8) {
+		s->ssthresh = cwnd(s) / 2 > 2 ? cwnd(s) / 2 : 2;
+		s->cwnd_milli = s->ssthresh * 1000;
+	}
+}
+
+/* Free queue slots of messages whose every segment is acknowledged. */
+static void release_messages(struct nert_session *s)
+{
+	for (int i = 0; i < NERT_SEND_QUEUE; i++) {
+		struct nert_txmsg *m = &s->txq[i];
+		if (m->used && s->snd_una - m->first_seg >= seg_count(m->len) &&
+		    (int32_t)(s->snd_una - m->first_seg) > 0)
+			m->used = false;
+	}
+}
+
+/*
+ * Loss detection: a segment is lost when three later segments are
+ * acknowledged, or (as in RACK) when a segment sent more than a quarter
+ * RTT after it was acknowledged, which also catches lost retransmissions;
+ * and it must be older than one SRTT.
+ */
+static void detect_losses(struct nert_session *s, uint32_t highest, uint64_t now)
+{
+	uint64_t reo = s->rtt_valid ? s->srtt / 4 + 1 : 1;
+
+	for (uint32_t seg = s->snd_una; seg != s->snd_nxt; seg++) {
+		struct nert_txseg *t = &s->txw[seg % NERT_WINDOW];
+		bool by_count = (int32_t)(highest - seg) >= DUP_THRESH;
+		bool by_time = t->sent_ms + reo < s->rack_ms;
+		if (t->sent && !t->acked && !t->lost && (by_count || by_time) &&
+		    now - t->sent_ms >= (s->rtt_valid ? s->srtt : 0)) {
+			t->lost = true;
+			on_loss(s, seg);
+		}
+	}
+}
+
+/* Process an ACK frame: cumulative and selective acknowledgements, then send more. */
+static void on_ack(struct nert_session *s, const uint8_t *pt, uint64_t now)
+{
+	uint32_t cum = get_u32(pt + 1), highest = 0;
+	bool any_sack = false;
+
+	if (cum - s->snd_una > s->snd_nxt - s->snd_una)
+		return;                                 /* acknowledges what was never sent */
+	s->peer_rwnd = get_u16(pt + 5 + SACK_BITS / 8);
+	if (cum != s->snd_una)
+		s->rto_backoff = 0;                     /* progress: forget the backoff */
+	for (; s->snd_una != cum; s->snd_una++)
+		seg_acked(s, &s->txw[s->snd_una % NERT_WINDOW], now);
+	for (uint32_t i = 0; i < SACK_BITS; i++) {
+		uint32_t seg = cum + 1 + i;
+		if (!((pt[5 + i / 8] >> (i % 8)) & 1) || seg - s->snd_una >= s->snd_nxt - s->snd_una)
+			continue;
+		seg_acked(s, &s->txw[seg % NERT_WINDOW], now);
+		highest = seg;
+		any_sack = true;
+	}
+	if (any_sack)
+		detect_losses(s, highest, now);
+	release_messages(s);
+	pump(s, now);
+}
+
+/* --------------------------------------------------------------- receiver */
+
+static struct nert_rxseg *rx_slot(struct nert_session *s, uint32_t seg)
+{
+	struct nert_rxseg *r = &s->rxw[seg % NERT_WINDOW];
+
+	return r->present && r->seg == seg ? r : NULL;
+}
+
+/* Acknowledge: cumulative point, 256-segment SACK bitmap, free buffer slots. */
+static void send_ack(struct nert_session *s, uint64_t now)
+{
+	uint8_t pt[ACK_BYTES];
+	uint32_t used = s->rcv_max >= s->rcv_nxt ? s->rcv_max + 1 - s->rcv_nxt : 0;
+
+	memset(pt, 0, sizeof pt);
+	for (uint32_t i = 0; i < SACK_BITS; i++)
+		if (rx_slot(s, s->rcv_nxt + 1 + i))
+			pt[5 + i / 8] |= (uint8_t)(1u << (i % 8));
+	pt[0] = K_ACK;
+	put_u32(pt + 1, s->rcv_nxt);
+	put_u16(pt + 5 + SACK_BITS / 8, (uint16_t)(used < NERT_WINDOW ? NERT_WINDOW - used : 0));
+	s->ack_due = false;
+	s->unacked_rx = 0;
+	send_frame(s, pt, sizeof pt, now);
+}
+
+/* Hand in-order segments to the message being reassembled. */
+static int deliver_in_order(struct nert_session *s)
+{
+	struct nert_rxseg *r;
+
+	while ((r = rx_slot(s, s->rcv_nxt))) {
+		uint32_t off = get_u32(r->body), mlen = get_u32(r->body + 4);
+		uint16_t len = get_u16(r->body + 9);
+		uint8_t cls = r->body[8];
+		if (mlen > s->cfg.rx_cap || mlen > NERT_MAX_MESSAGE || off != s->rx_msg_expect ||
+		    len > NERT_SEG_DATA || off + len > mlen ||
+		    (len < NERT_SEG_DATA && off + len != mlen) || cls < NERT_RELIABLE)
+			return -EPROTO;
+		memcpy(s->cfg.rx_buf + off, r->body + 11, len);
+		s->rx_msg_expect += len;
+		s->rcv_nxt++;
+		if (s->rx_msg_expect == mlen) {
+			s->rx_msg_expect = 0;
+			s->stats.bytes_delivered += mlen;
+			s->cfg.deliver(s->cfg.ctx, cls, s->cfg.rx_buf, mlen);
+			if (s->state == NERT_FAILED || s->state == NERT_CLOSED)
+				return 0;
+		}
+	}
+	return 0;
+}
+
+/* Put a segment body into its ring slot. */
+static void store_segment(struct nert_session *s, uint32_t seg, const uint8_t *body)
+{
+	struct nert_rxseg *r = &s->rxw[seg % NERT_WINDOW];
+
+	r->seg = seg;
+	r->present = true;
+	memcpy(r->body, body, NERT_SEG_BODY);
+	if (seg > s->rcv_max || s->rcv_max < s->rcv_nxt)
+		s->rcv_max = seg;
+}
+
+/* Recover the single missing segment of a parity group, if exactly one is. */
+static void try_recover(struct nert_session *s, struct nert_parity *p)
+{
+	uint8_t body[NERT_SEG_BODY];
+	uint32_t missing = 0, which = 0;
+
+	if (p->start + p->count <= s->rcv_nxt) {
+		p->used = false;
+		return;
+	}
+	for (uint32_t i = 0; i < p->count; i++) {
+		uint32_t seg = p->start + i;
+		if (!rx_slot(s, seg)) {
+			if (seg < s->rcv_nxt) {             /* body gone: cannot help */
+				p->used = false;
+				return;
+			}
+			missing++;
+			which = seg;
+		}
+	}
+	if (missing == 0) {
+		p->used = false;
+		return;
+	}
+	if (missing > 1 || which - s->rcv_nxt >= NERT_WINDOW)
+		return;
+	memcpy(body, p->body, sizeof body);
+	for (uint32_t i = 0; i < p->count; i++) {
+		struct nert_rxseg *r = rx_slot(s, p->start + i);
+		if (r)
+			for (size_t b = 0; b < NERT_SEG_BODY; b++)
+				body[b] ^= r->body[b];
+	}
+	store_segment(s, which, body);
+	s->stats.fec_recovered++;
+	p->used = false;
+}
+
+/* Try every held parity frame (after new data arrived). */
+static void recover_all(struct nert_session *s)
+{
+	for (int i = 0; i < NERT_PARITY_SLOTS; i++)
+		if (s->parity[i].used)
+			try_recover(s, &s->parity[i]);
+}
+
+/* Accept a DATA frame: store, repair by FEC, deliver in order, schedule the ACK. */
+static int on_data(struct nert_session *s, const uint8_t *pt, size_t len, uint64_t now)
+{
+	uint32_t seg = get_u32(pt + 1);
+	uint8_t body[NERT_SEG_BODY];
+	uint16_t dlen;
+
+	if (len < DATA_FIXED)
+		return -EPROTO;
+	dlen = get_u16(pt + 5 + 9);
+	if (dlen > NERT_SEG_DATA || (size_t)DATA_FIXED + dlen != len)
+		return -EPROTO;
+	s->unacked_rx++;
+	if (seg - s->rcv_nxt >= NERT_WINDOW || rx_slot(s, seg)) {
+		s->ack_due = true;                      /* duplicate or beyond the window */
+		s->ack_due_ms = now;
+		return 0;
+	}
+	memset(body, 0, sizeof body);
+	memcpy(body, pt + 5, 11 + dlen);
+	store_segment(s, seg, body);
+	recover_all(s);
+	if (deliver_in_order(s)) {
+		fail(s, -EPROTO);
+		return -EPROTO;
+	}
+	if (seg != s->rcv_nxt - 1 || s->unacked_rx >= 2) {
+		s->ack_due = true;
+		s->ack_due_ms = now;
+	} else if (!s->ack_due) {
+		s->ack_due = true;
+		s->ack_due_ms = now + DELAYED_ACK_MS;
+	}
+	return 0;
+}
+
+/* Hold a parity frame and try to rebuild its group's missing segment. */
+static int on_parity(struct nert_session *s, const uint8_t *pt, size_t len)
+{
+	struct nert_parity *slot = &s->parity[0];
+	uint8_t count = pt[5];
+
+	if (len != PARITY_BYTES || count == 0 || count > 64)
+		return -EPROTO;
+	for (int i = 0; i < NERT_PARITY_SLOTS; i++) {
+		if (!s->parity[i].used) {
+			slot = &s->parity[i];
+			break;
+		}
+		if (s->parity[i].start < slot->start)
+			slot = &s->parity[i];
+	}
+	slot->used = true;
+	slot->start = get_u32(pt + 1);
+	slot->count = count;
+	memcpy(slot->body, pt + 6, NERT_SEG_BODY);
+	try_recover(s, slot);
+	if (deliver_in_order(s)) {
+		fail(s, -EPROTO);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Deliver a fire-and-forget or best-effort datagram (best effort: ACK, at most once). */
+static int on_dgram(struct nert_session *s, const uint8_t *pt, size_t len, uint64_t now)
+{
+	uint32_t id = get_u32(pt + 1);
+	uint8_t cls = pt[5], ack[5];
+
+	if (len < DGRAM_FIXED || len - DGRAM_FIXED > NERT_SEG_DATA || cls > NERT_BEST_EFFORT)
+		return -EPROTO;
+	if (cls == NERT_BEST_EFFORT) {
+		ack[0] = K_DGRAM_ACK;
+		put_u32(ack + 1, id);
+		send_frame(s, ack, sizeof ack, now);
+		for (int i = 0; i < 32; i++)
+			if (s->dgram_seen[i] == id)
+				return 0;                   /* a retry of one we have */
+		s->dgram_seen[s->dgram_seen_next++ % 32] = id;
+	}
+	s->cfg.deliver(s->cfg.ctx, cls, pt + DGRAM_FIXED, len - DGRAM_FIXED);
+	return 0;
+}
+
+/* Dispatch one authenticated plaintext frame by kind. */
+static int on_frame(struct nert_session *s, const uint8_t *pt, size_t len, uint64_t now)
+{
+	switch (pt[0]) {
+	case K_DATA:
+		return on_data(s, pt, len, now);
+	case K_PARITY:
+		return on_parity(s, pt, len);
+	case K_ACK:
+		if (len != ACK_BYTES)
+			return -EPROTO;
+		on_ack(s, pt, now);
+		return 0;
+	case K_DGRAM:
+		return on_dgram(s, pt, len, now);
+	case K_DGRAM_ACK:
+		if (len != 5)
+			return -EPROTO;
+		for (int i = 0; i < NERT_DGRAMS; i++)
+			if (s->dgrams[i].used && s->dgrams[i].id == get_u32(pt + 1))
+				s->dgrams[i].used = false;
+		return 0;
+	case K_CLOSE:
+		if (!s->close_sent) {
+			uint8_t c = K_CLOSE;
+			s->close_sent = true;
+			send_frame(s, &c, 1, now);
+		}
+		fail(s, 0);
+		return 0;
+	case K_PING:
+		return 0;
+	default:
+		return -EPROTO;
+	}
+}
+
+/* See nert.h: header, handshake, replay window, AEAD, then the frame. */
+int nert_receive(struct nert_session *s, const uint8_t *pkt, size_t len, uint64_t now_ms)
+{
+	uint8_t type, pt[NERT_MAX_PACKET];
+	uint16_t epoch;
+	uint32_t sid, pn;
+	int err = nert_parse_header(pkt, len, &type, &epoch, &sid, &pn);
+
+	if (err)
+		return err;
+	if (s->state == NERT_CLOSED || s->state == NERT_FAILED)
+		return -ENOTCONN;
+	s->stats.packets_received++;
+	if (type == NP_INIT) {
+		err = on_init(s, pkt, now_ms);
+		if (err == -EBADMSG || err == -EACCES)
+			s->stats.auth_failures++;
+		return err;
+	}
+	if (type == NP_RESP) {
+		err = on_resp(s, pkt, now_ms);
+		if (!err)
+			pump(s, now_ms);
+		return err;
+	}
+	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
+		return -ENOTCONN;
+	if (sid != s->local_sid || pn == 0)
+		return -EPROTO;
+	if (replay_seen(s, pn)) {
+		s->stats.replays_dropped++;
+		return -EALREADY;
+	}
+	if (open_packet(s, pkt, len, epoch, pn, pt)) {
+		s->stats.auth_failures++;
+		return -EBADMSG;
+	}
+	replay_mark(s, pn);
+	s->last_rx_ms = now_ms;
+	err = on_frame(s, pt, len - NERT_HEADER_BYTES - CX_TAG_BYTES, now_ms);
+	if (s->ack_due && s->ack_due_ms <= now_ms && s->state == NERT_ESTABLISHED)
+		send_ack(s, now_ms);
+	return err;
+}
+
+/* ----------------------------------------------------------------- API */
+
+int nert_send(struct nert_session *s, uint8_t cls, const void *data, size_t len, uint64_t now_ms)
+{
+	if (s->state != NERT_ESTABLISHED && s->state != NERT_HS_SENT && s->state != NERT_IDLE)
+		return -ENOTCONN;
+	if (cls > NERT_CRITICAL)
+		return -EINVAL;
+	if (cls <= NERT_BEST_EFFORT) {
+		uint8_t pt[DGRAM_FIXED + NERT_SEG_DATA];
+		struct nert_dgram *d = NULL;
+		if (len > NERT_SEG_DATA)
+			return -EMSGSIZE;
+		if (s->state != NERT_ESTABLISHED)
+			return -ENOTCONN;
+		if (cls == NERT_BEST_EFFORT) {
+			for (int i = 0; i < NERT_DGRAMS && !d; i++)
+				if (!s->dgrams[i].used)
+					d = &s->dgrams[i];
+			if (!d)
+				return -EAGAIN;
+		}
+		pt[0] = K_DGRAM;
+		put_u32(pt + 1, ++s->next_dgram);
+		pt[5] = cls;
+		memcpy(pt + DGRAM_FIXED, data, len);
+		if (d) {
+			*d = (struct nert_dgram){ .id = s->next_dgram, .cls = cls, .len = (uint16_t)len,
+						  .due_ms = now_ms + s->rto, .used = true };
+			memcpy(d->data, data, len);
+		}
+		return send_frame(s, pt, DGRAM_FIXED + len, now_ms);
+	}
+	if (len > NERT_MAX_MESSAGE)
+		return -EMSGSIZE;
+	for (int i = 0; i < NERT_SEND_QUEUE; i++) {
+		struct nert_txmsg *m = &s->txq[i];
+		if (m->used)
+			continue;
+		*m = (struct nert_txmsg){ .data = data, .len = (uint32_t)len, .cls = cls,
+					  .first_seg = s->snd_end, .used = true };
+		s->snd_end += seg_count((uint32_t)len);
+		pump(s, now_ms);
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/* See nert.h. */
+bool nert_send_idle(const struct nert_session *s)
+{
+	return s->snd_una == s->snd_end;
+}
+
+/* See nert.h: CLOSE goes out once the queue drains. */
+int nert_close(struct nert_session *s, uint64_t now_ms)
+{
+	if (s->state != NERT_ESTABLISHED)
+		return -ENOTCONN;
+	s->state = NERT_CLOSING;
+	pump(s, now_ms);
+	return 0;
+}
+
+/* The earliest retransmission time of any segment in flight. */
+static uint64_t rto_deadline(const struct nert_session *s)
+{
+	uint64_t t = UINT64_MAX;
+
+	for (uint32_t seg = s->snd_una; seg != s->snd_nxt; seg++) {
+		const struct nert_txseg *x = &s->txw[seg % NERT_WINDOW];
+		uint64_t due = x->sent_ms + ((uint64_t)s->rto << s->rto_backoff);
+		if (x->sent && !x->acked && !x->lost && due < t)
+			t = due;
+	}
+	return t;
+}
+
+/*
+ * Handshake retries, idle timeout, CLOSE retries, RTO, datagram retries,
+ * delayed ACK, keepalive.
+ */
+void nert_on_timer(struct nert_session *s, uint64_t now_ms)
+{
+	if (s->state == NERT_HS_SENT && now_ms >= s->hs_sent_ms + (1000u << (s->hs_tries - 1))) {
+		if (s->hs_tries >= HS_TRIES) {
+			fail(s, -ETIMEDOUT);
+			return;
+		}
+		s->hs_tries++;
+		s->hs_sent_ms = now_ms;
+		emit(s, s->init_pkt, NERT_INIT_BYTES, now_ms);
+		return;
+	}
+	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
+		return;
+	if (now_ms >= s->last_rx_ms + s->cfg.idle_ms) {
+		fail(s, -ETIMEDOUT);
+		return;
+	}
+	if (s->close_sent && now_ms >= s->hs_sent_ms + s->rto) {
+		uint8_t c = K_CLOSE;
+		if (++s->close_tries > CLOSE_TRIES) {
+			fail(s, 0);                  /* the peer's CLOSE never came */
+			return;
+		}
+		s->hs_sent_ms = now_ms;              /* resend: ours may have been lost */
+		send_frame(s, &c, 1, now_ms);
+	}
+	if (now_ms >= rto_deadline(s)) {
+		bool any = false;
+		for (uint32_t seg = s->snd_una; seg != s->snd_nxt; seg++) {
+			struct nert_txseg *t = &s->txw[seg % NERT_WINDOW];
+			if (t->sent && !t->acked && !t->lost) {
+				t->lost = true;
+				any = true;
+			}
+		}
+		/* a timeout with a queue building is congestion: restart from one
+		 * segment; on a flat RTT it is random loss and only halves */
+		if (any)
+			s->stats.timeouts++;
+		if (any && s->rto_backoff < 8)
+			s->rto_backoff++;               /* RFC 6298 5.5: back off the timer */
+		if (any && s->rtt_valid && s->srtt * 2 > s->min_rtt * 3 + 8) {
+			s->ssthresh = cwnd(s) / 2 > 2 ? cwnd(s) / 2 : 2;
+			s->cwnd_milli = 1000;
+			s->recover_seg = s->snd_nxt;
+		} else if (any) {
+			s->cwnd_milli = cwnd(s) / 2 > 2 ? cwnd(s) / 2 * 1000 : 2000;
+			s->recover_seg = s->snd_nxt;
+		}
+	}
+	for (int i = 0; i < NERT_DGRAMS; i++) {
+		struct nert_dgram *d = &s->dgrams[i];
+		uint8_t pt[DGRAM_FIXED + NERT_SEG_DATA];
+		if (!d->used || now_ms < d->due_ms)
+			continue;
+		if (d->retries++ >= NERT_BE_RETRIES) {
+			d->used = false;             /* best effort gives up quietly */
+			continue;
+		}
+		pt[0] = K_DGRAM;
+		put_u32(pt + 1, d->id);
+		pt[5] = d->cls;
+		memcpy(pt + DGRAM_FIXED, d->data, d->len);
+		d->due_ms = now_ms + ((uint64_t)s->rto << d->retries);
+		send_frame(s, pt, DGRAM_FIXED + d->len, now_ms);
+	}
+	if (s->ack_due && now_ms >= s->ack_due_ms)
+		send_ack(s, now_ms);
+	pump(s, now_ms);
+	if (now_ms >= s->last_tx_ms + s->cfg.idle_ms / 3) {
+		uint8_t ping = K_PING;
+		send_frame(s, &ping, 1, now_ms);
+	}
+}
+
+/* The earliest of the timers nert_on_timer() serves. */
+uint64_t nert_next_deadline(const struct nert_session *s)
+{
+	uint64_t t;
+
+	if (s->state == NERT_HS_SENT)
+		return s->hs_sent_ms + (1000u << (s->hs_tries - 1));
+	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
+		return UINT64_MAX;
+	t = s->last_rx_ms + s->cfg.idle_ms;
+	if (s->last_tx_ms + s->cfg.idle_ms / 3 < t)
+		t = s->last_tx_ms + s->cfg.idle_ms / 3;
+	if (s->ack_due && s->ack_due_ms < t)
+		t = s->ack_due_ms;
+	if (rto_deadline(s) < t)
+		t = rto_deadline(s);
+	if (s->close_sent && s->hs_sent_ms + s->rto < t)
+		t = s->hs_sent_ms + s->rto;
+	for (int i = 0; i < NERT_DGRAMS; i++)
+		if (s->dgrams[i].used && s->dgrams[i].due_ms < t)
+			t = s->dgrams[i].due_ms;
+	return t;
+}

@@ -1,0 +1,218 @@
+/*
+ * NERT: an encrypted, reliable transport between two nodes over UDP, as a
+ * sans-I/O session object.  A Noise-IK-like handshake authenticates both
+ * ends from their static X25519 keys and mixes in ephemeral keys for
+ * forward secrecy; data then travels under ChaCha20-Poly1305 with a packet
+ * number replay window, selective acknowledgements, RFC 6298 RTO, XOR
+ * parity FEC over groups of k segments, AIMD congestion control, flow
+ * control, epoch key rotation, clean close and idle timeout.  Messages of
+ * up to NERT_MAX_MESSAGE bytes travel in four delivery classes.  Wire
+ * format and state machine: docs/PROTOCOL.md, "NERT".
+ */
+#ifndef EXO_NET_NERT_H
+#define EXO_NET_NERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "crypto/crypto.h"
+
+enum {
+	NERT_VERSION = 1,
+	NERT_HEADER_BYTES = 12,      /* version, type, epoch u16, sid u32, pn u32 */
+	NERT_MAX_PACKET = 1200,
+	NERT_SEG_DATA = 1024,        /* message bytes per segment */
+	NERT_SEG_BODY = 11 + NERT_SEG_DATA, /* msg_off, msg_len, class, len, data */
+	NERT_WINDOW = 256,           /* segments in flight / buffered */
+	NERT_REPLAY_WINDOW = 128,    /* packet numbers (>= 64 required) */
+	NERT_MAX_MESSAGE = 16u << 20,
+	NERT_SEND_QUEUE = 8,         /* reliable messages queued */
+	NERT_DGRAMS = 16,            /* best-effort datagrams awaiting ACK */
+	NERT_PARITY_SLOTS = 16,
+	NERT_MAX_RETRIES = 12,
+	NERT_BE_RETRIES = 3,
+	NERT_MIN_RTO_MS = 200,       /* RFC 6298 says 1 s; a swarm LAN is faster */
+	NERT_MAX_RTO_MS = 60000,
+	NERT_INIT_BYTES = NERT_HEADER_BYTES + 32 + 32 + 16 + 12 + 16,
+	NERT_RESP_BYTES = NERT_HEADER_BYTES + 32 + 8 + 16,
+};
+
+enum nert_class {
+	NERT_FIRE_AND_FORGET = 0,  /* one packet, sent once */
+	NERT_BEST_EFFORT = 1,      /* one packet, a few retries until acknowledged */
+	NERT_RELIABLE = 2,         /* any size, exactly once, in order */
+	NERT_CRITICAL = 3,         /* reliable, with FEC always on */
+};
+
+enum nert_state {
+	NERT_IDLE = 0, NERT_HS_SENT, NERT_ESTABLISHED, NERT_CLOSING, NERT_CLOSED, NERT_FAILED,
+};
+
+enum nert_ptype { NP_INIT = 1, NP_RESP = 2, NP_DATA = 3 };
+
+struct nert_config {
+	uint8_t static_sk[CX_DH_BYTES];
+	uint8_t peer_pk[CX_DH_BYTES];   /* the only peer this session accepts */
+	uint8_t fec_k;                  /* 0: FEC off for RELIABLE (CRITICAL uses 4) */
+	uint32_t max_inflight;          /* 0: no cap beyond cwnd/rwnd (1 = stop-and-wait) */
+	uint64_t rekey_bytes;           /* 0: default 64 MiB */
+	uint32_t rekey_ms;              /* 0: default 120 s */
+	uint32_t idle_ms;               /* 0: default 30 s */
+	uint8_t *rx_buf;                /* reassembly buffer for one message */
+	size_t rx_cap;
+	void *ctx;
+	void (*random)(void *ctx, void *buf, size_t len);
+	void (*send)(void *ctx, const uint8_t *pkt, size_t len);
+	void (*deliver)(void *ctx, uint8_t cls, const uint8_t *msg, size_t len);
+	void (*closed)(void *ctx, int reason);   /* 0 clean, <0 failure */
+};
+
+struct nert_stats {
+	uint64_t packets_sent, packets_received, retransmits, fec_recovered;
+	uint64_t replays_dropped, auth_failures, rekeys, bytes_delivered, timeouts;
+};
+
+struct nert_txmsg {
+	const uint8_t *data;
+	uint32_t len;
+	uint32_t first_seg;     /* segment of offset 0 */
+	uint8_t cls;
+	bool used;
+};
+
+struct nert_txseg {
+	uint32_t seg;
+	uint8_t msg;            /* index into txq */
+	uint8_t retries;
+	bool sent, acked, lost, fec;
+	uint64_t sent_ms;
+	uint32_t off, len;
+};
+
+struct nert_rxseg {
+	uint32_t seg;
+	bool present;
+	uint8_t body[NERT_SEG_BODY];
+};
+
+struct nert_parity {
+	uint32_t start;
+	uint8_t count;
+	bool used;
+	uint8_t body[NERT_SEG_BODY];
+};
+
+struct nert_dgram {
+	uint32_t id;
+	uint8_t retries;
+	uint8_t cls;
+	uint16_t len;
+	uint64_t due_ms;
+	bool used;
+	uint8_t data[NERT_SEG_DATA];
+};
+
+struct nert_dir {                /* keys of one direction */
+	uint8_t key[CX_KEY_BYTES];
+	uint8_t prev[CX_KEY_BYTES];
+	uint8_t salt[4];
+	uint16_t epoch;
+	bool has_prev;
+};
+
+struct nert_session {
+	struct nert_config cfg;
+	uint8_t state;
+	bool initiator;
+	uint32_t local_sid, peer_sid;
+	/* handshake */
+	uint8_t e_sk[CX_DH_BYTES], e_pk[CX_DH_BYTES];
+	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES];
+	uint8_t init_pkt[NERT_INIT_BYTES];   /* initiator: ours; responder: accepted */
+	uint8_t resp_pkt[NERT_RESP_BYTES];
+	uint64_t hs_sent_ms;
+	uint8_t hs_tries;
+	uint64_t peer_ts;            /* highest INIT timestamp accepted */
+	bool have_peer_ts;
+	/* keys */
+	struct nert_dir tx, rx;
+	uint64_t epoch_bytes, epoch_start_ms;
+	/* packet numbers */
+	uint32_t next_pn;
+	uint32_t rx_max_pn;
+	uint64_t rx_bits[NERT_REPLAY_WINDOW / 64];
+	/* sender */
+	struct nert_txmsg txq[NERT_SEND_QUEUE];
+	struct nert_txseg txw[NERT_WINDOW];
+	uint32_t snd_una, snd_nxt, snd_end; /* segments: oldest unacked, next new, end of queued */
+	uint32_t cwnd_milli, ssthresh;
+	uint32_t peer_rwnd;
+	uint32_t recover_seg;         /* no second decrease before this is acked */
+	uint32_t srtt, rttvar, rto, min_rtt;
+	uint8_t rto_backoff;          /* timer doublings since the last progress */
+	uint64_t rack_ms;             /* send time of the latest acknowledged segment */
+	bool rtt_valid;
+	uint32_t fec_start, fec_count;
+	uint8_t fec_body[NERT_SEG_BODY];
+	uint32_t fec_k_active;
+	uint64_t last_tx_ms, last_rx_ms;
+	struct nert_dgram dgrams[NERT_DGRAMS];
+	uint32_t next_dgram;
+	bool close_sent;
+	uint8_t close_tries;
+	/* receiver */
+	struct nert_rxseg rxw[NERT_WINDOW];
+	uint32_t rcv_nxt, rcv_max;
+	uint32_t rx_msg_expect;       /* next offset in the message being reassembled */
+	struct nert_parity parity[NERT_PARITY_SLOTS];
+	uint32_t dgram_seen[32];
+	uint32_t dgram_seen_next;
+	bool ack_due;
+	uint32_t unacked_rx;
+	uint64_t ack_due_ms;
+	struct nert_stats stats;
+};
+
+/* Initialise a session; 0 or -EINVAL (zero or weak keys, missing callbacks). */
+int nert_init(struct nert_session *s, const struct nert_config *cfg, bool initiator,
+	      uint64_t now_ms);
+
+/* Initiator: send the handshake's first message. */
+int nert_connect(struct nert_session *s, uint64_t now_ms);
+
+/* Feed one received UDP payload.  0, or a negative errno for a dropped packet. */
+int nert_receive(struct nert_session *s, const uint8_t *pkt, size_t len, uint64_t now_ms);
+
+/* Timers: retransmissions, acks, FEC, keepalive, idle timeout. */
+void nert_on_timer(struct nert_session *s, uint64_t now_ms);
+uint64_t nert_next_deadline(const struct nert_session *s);
+
+/*
+ * Queue a message.  Reliable and critical messages are sent from data in
+ * place, which must stay valid until nert_send_idle() reports the queue
+ * empty; the other classes are copied and limited to NERT_SEG_DATA bytes.
+ * -EAGAIN when the queue is full, -EMSGSIZE, -ENOTCONN.
+ */
+int nert_send(struct nert_session *s, uint8_t cls, const void *data, size_t len,
+	      uint64_t now_ms);
+
+/* True when every reliable message was acknowledged. */
+bool nert_send_idle(const struct nert_session *s);
+
+/* Close after the queued data is acknowledged. */
+int nert_close(struct nert_session *s, uint64_t now_ms);
+
+/*
+ * Protect one plaintext frame as the next DATA packet into pkt without
+ * sending it (tests and fuzzers use it to reach the frame parsers).
+ * Returns the packet length or a negative errno.
+ */
+int nert_seal(struct nert_session *s, const uint8_t *pt, size_t len, uint8_t *pkt,
+	      size_t cap, uint64_t now_ms);
+
+/* Parse only the cleartext header (fuzzing, demultiplexing by sid). */
+int nert_parse_header(const uint8_t *pkt, size_t len, uint8_t *type, uint16_t *epoch,
+		      uint32_t *sid, uint32_t *pn);
+
+#endif

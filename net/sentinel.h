@@ -1,0 +1,84 @@
+/*
+ * Sentinel: per-source misbehaviour counters with exponential decay, a
+ * blacklist fed by them, and the blackbox, a bounded ring of security
+ * events kept for forensics.  Bans fall on link addresses only: the sender
+ * id inside a pheromone is covered by the shared swarm MAC, so a
+ * compromised node could forge any id and get an honest one banned.  Per
+ * sender-id scores are still kept (and logged) for forensics.
+ */
+#ifndef EXO_NET_SENTINEL_H
+#define EXO_NET_SENTINEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+enum {
+	SENTINEL_SLOTS = 64,
+	BLACKBOX_EVENTS = 64,
+	SENTINEL_THRESHOLD = 20,      /* score that blacklists */
+	SENTINEL_HALF_LIFE_MS = 10000,
+	SENTINEL_BAN_MS = 60000,
+	SENTINEL_FAST_BANS = 8,
+};
+
+enum sec_event {
+	SEC_BAD_MAC = 1,
+	SEC_MALFORMED,
+	SEC_STALE,
+	SEC_REPLAY,
+	SEC_RATE,
+	SEC_BAD_SIGNATURE,
+	SEC_SYBIL,
+	SEC_BLACKLISTED,
+	SEC_UNAUTHORISED,
+};
+
+struct sentinel_score {
+	uint32_t key;            /* address or id; 0 = free */
+	uint32_t score;
+	uint64_t updated_ms;
+	uint64_t banned_until_ms;
+};
+
+struct sentinel_ban {
+	uint32_t key;
+	uint64_t until_ms;
+};
+
+struct blackbox_event {
+	uint64_t time_ms;
+	uint32_t addr;
+	uint32_t id;
+	uint8_t kind;
+};
+
+struct sentinel {
+	struct sentinel_score addrs[SENTINEL_SLOTS];
+	struct sentinel_score ids[SENTINEL_SLOTS];
+	struct blackbox_event log[BLACKBOX_EVENTS];
+	uint32_t log_next;       /* total events ever logged */
+	uint64_t ban_latest_ms;  /* no ban lasts beyond this: fast path */
+	struct sentinel_ban bans[SENTINEL_FAST_BANS];   /* recent address bans */
+	uint64_t ban_overflow_until_ms;  /* more bans than the list holds */
+	uint32_t counts[SEC_UNAUTHORISED + 1];
+};
+
+void sentinel_init(struct sentinel *s);
+
+/*
+ * Record a security event blamed on link address addr (if blame_addr) and
+ * counted against sender id (if nonzero).  Returns true when this event
+ * newly blacklisted the address.
+ */
+bool sentinel_report(struct sentinel *s, enum sec_event kind, uint32_t addr, bool blame_addr,
+		     uint32_t id, uint64_t now_ms);
+
+bool sentinel_addr_banned(const struct sentinel *s, uint32_t addr, uint64_t now_ms);
+/* The decayed misbehaviour score counted against a sender id (forensics). */
+uint32_t sentinel_id_score(const struct sentinel *s, uint32_t id);
+
+/* Copy up to max most recent blackbox events, newest first. */
+size_t sentinel_blackbox(const struct sentinel *s, struct blackbox_event *out, size_t max);
+
+#endif

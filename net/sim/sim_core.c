@@ -1,0 +1,560 @@
+/*
+ * swarm-sim core: PRNG, event heap, packet pool, topologies, the network
+ * model (loss, duplication, reordering, delay with jitter, partitions,
+ * kill and restart) and the glue that drives swarm_node objects.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "net/bytes.h"
+#include "net/sim/sim.h"
+
+enum {
+	BASE_DELAY_MS = 1,
+	JITTER_MS = 4,
+	REORDER_MIN_MS = 5,
+	REORDER_SPAN_MS = 45,
+};
+
+/* xoshiro256** */
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256**: the one generator behind every random choice of a run. */
+uint64_t sim_rand(struct sim *s)
+{
+	uint64_t *r = s->rng, result = rotl(r[1] * 5, 7) * 9, t = r[1] << 17;
+
+	r[2] ^= r[0];
+	r[3] ^= r[1];
+	r[1] ^= r[2];
+	r[0] ^= r[3];
+	r[2] ^= t;
+	r[3] = rotl(r[3], 45);
+	return result;
+}
+
+/* A double in [0, 1) from the generator. */
+double sim_uniform(struct sim *s)
+{
+	return (double)(sim_rand(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* calloc or exit: the simulator cannot continue without memory. */
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+
+	if (!p) {
+		fprintf(stderr, "swarm-sim: out of memory\n");
+		exit(2);
+	}
+	return p;
+}
+
+/* Zeroed memory backed by transparent huge pages where the kernel allows:
+ * a thousand 100 KiB nodes otherwise cost a TLB miss per packet. */
+static void *huge_calloc(size_t size)
+{
+	size_t align = 2u << 20, rounded = (size + align - 1) / align * align;
+	void *p = NULL;
+
+	if (posix_memalign(&p, align, rounded))
+		return xcalloc(1, size);
+	madvise(p, rounded, MADV_HUGEPAGE);
+	memset(p, 0, rounded);
+	return p;
+}
+
+/* ------------------------------------------------------------ event heap */
+
+static bool before(const struct sim_event *a, const struct sim_event *b)
+{
+	return a->t < b->t || (a->t == b->t && a->order < b->order);
+}
+
+/* Insert an event; ties keep insertion order, so runs are deterministic. */
+static void heap_push(struct sim *s, struct sim_event ev)
+{
+	size_t i;
+
+	if (s->heap_len == s->heap_cap) {
+		s->heap_cap = s->heap_cap ? 2 * s->heap_cap : 4096;
+		s->heap = realloc(s->heap, s->heap_cap * sizeof *s->heap);
+		if (!s->heap)
+			exit(2);
+	}
+	ev.order = s->order++;
+	i = s->heap_len++;
+	while (i > 0 && before(&ev, &s->heap[(i - 1) / 2])) {
+		s->heap[i] = s->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	s->heap[i] = ev;
+}
+
+/* Remove the earliest event. */
+static struct sim_event heap_pop(struct sim *s)
+{
+	struct sim_event top = s->heap[0], last = s->heap[--s->heap_len];
+	size_t i = 0, n = s->heap_len;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && before(&s->heap[c + 1], &s->heap[c]))
+			c++;
+		if (!before(&s->heap[c], &last))
+			break;
+		s->heap[i] = s->heap[c];
+		i = c;
+	}
+	if (n)
+		s->heap[i] = last;
+	return top;
+}
+
+/* ----------------------------------------------------------- packet pool */
+
+static uint32_t pkt_alloc(struct sim *s, uint32_t src, const uint8_t *p, size_t len)
+{
+	uint32_t idx;
+
+	if (!s->pool_nfree) {
+		size_t old = s->pool_cap, cap = old ? 2 * old : 1024;
+		s->pool = realloc(s->pool, cap * sizeof *s->pool);
+		s->pool_free = realloc(s->pool_free, cap * sizeof *s->pool_free);
+		if (!s->pool || !s->pool_free)
+			exit(2);
+		for (size_t i = old; i < cap; i++)
+			s->pool_free[s->pool_nfree++] = (uint32_t)(cap - 1 - (i - old));
+		s->pool_cap = cap;
+	}
+	idx = s->pool_free[--s->pool_nfree];
+	s->pool[idx].refs = 0;
+	s->pool[idx].src = src;
+	s->pool[idx].len = (uint16_t)len;
+	memcpy(s->pool[idx].data, p, len);
+	return idx;
+}
+
+/* Drop one reference to a pooled packet, freeing it at zero. */
+static void pkt_release(struct sim *s, uint32_t idx)
+{
+	if (--s->pool[idx].refs == 0)
+		s->pool_free[s->pool_nfree++] = idx;
+}
+
+/* ------------------------------------------------------------- topology */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Random geometric graph in the unit square with the requested mean degree. */
+static void build_mesh(struct sim *s, uint32_t n)
+{
+	double r = sqrt(s->o.degree / (M_PI * n));
+	uint32_t cells, *count, *start, *order;
+	uint64_t edges = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		s->nodes[i].x = sim_uniform(s);
+		s->nodes[i].y = sim_uniform(s);
+	}
+	for (int iter = 0; iter < 6; iter++) {
+		cells = (uint32_t)(1.0 / r);
+		if (cells < 1)
+			cells = 1;
+		count = xcalloc((size_t)cells * cells + 1, sizeof *count);
+		start = xcalloc((size_t)cells * cells + 1, sizeof *start);
+		order = xcalloc(n, sizeof *order);
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t cx = (uint32_t)(s->nodes[i].x * cells), cy = (uint32_t)(s->nodes[i].y * cells);
+			if (cx >= cells) cx = cells - 1;
+			if (cy >= cells) cy = cells - 1;
+			count[cy * cells + cx]++;
+		}
+		for (uint32_t c = 1; c <= cells * cells; c++)
+			start[c] = start[c - 1] + count[c - 1];
+		memset(count, 0, ((size_t)cells * cells + 1) * sizeof *count);
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t cx = (uint32_t)(s->nodes[i].x * cells), cy = (uint32_t)(s->nodes[i].y * cells);
+			if (cx >= cells) cx = cells - 1;
+			if (cy >= cells) cy = cells - 1;
+			order[start[cy * cells + cx] + count[cy * cells + cx]++] = i;
+		}
+		edges = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			struct sim_node *a = &s->nodes[i];
+			int cx = (int)(a->x * cells), cy = (int)(a->y * cells);
+			uint32_t cap = 16;
+			free(a->nbrs);
+			a->nbrs = xcalloc(cap, sizeof *a->nbrs);
+			a->nnbr = 0;
+			if (cx >= (int)cells) cx = (int)cells - 1;
+			if (cy >= (int)cells) cy = (int)cells - 1;
+			for (int dy = -1; dy <= 1; dy++)
+				for (int dx = -1; dx <= 1; dx++) {
+					int x = cx + dx, y = cy + dy;
+					if (x < 0 || y < 0 || x >= (int)cells || y >= (int)cells)
+						continue;
+					uint32_t c = (uint32_t)y * cells + (uint32_t)x;
+					for (uint32_t k = start[c]; k < start[c + 1]; k++) {
+						uint32_t j = order[k];
+						double ddx = a->x - s->nodes[j].x, ddy = a->y - s->nodes[j].y;
+						if (j == i || ddx * ddx + ddy * ddy > r * r)
+							continue;
+						if (a->nnbr == cap) {
+							cap *= 2;
+							a->nbrs = realloc(a->nbrs, cap * sizeof *a->nbrs);
+						}
+						a->nbrs[a->nnbr++] = j;
+					}
+				}
+			qsort(a->nbrs, a->nnbr, sizeof *a->nbrs, cmp_u32);
+			edges += a->nnbr;
+		}
+		free(count);
+		free(start);
+		free(order);
+		double mean = (double)edges / n;
+		if (fabs(mean - s->o.degree) < 0.05 * s->o.degree || mean == 0)
+			break;
+		r *= sqrt(s->o.degree / mean);   /* edge effects lower the mean */
+	}
+}
+
+/* True when a and b can hear each other now (topology and partition). */
+bool sim_linked(const struct sim *s, uint32_t a, uint32_t b)
+{
+	const struct sim_node *na = &s->nodes[a];
+	uint32_t lo = 0, hi;
+
+	if (a == b)
+		return false;
+	if (s->partitioned && na->group != s->nodes[b].group)
+		return false;
+	if (s->lan)
+		return true;
+	hi = na->nnbr;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (na->nbrs[mid] == b)
+			return true;
+		if (na->nbrs[mid] < b)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Breadth-first search over live honest nodes from src. */
+uint32_t sim_component(const struct sim *s, uint32_t src, uint8_t *reach)
+{
+	uint32_t *queue = xcalloc(s->n, sizeof *queue), head = 0, tail = 0, count = 0;
+
+	memset(reach, 0, s->n);
+	reach[src] = 1;
+	queue[tail++] = src;
+	while (head < tail) {
+		uint32_t u = queue[head++];
+		count++;
+		if (s->lan) {
+			for (uint32_t v = 0; v < s->n; v++)
+				if (!reach[v] && s->nodes[v].alive && !s->nodes[v].adversary &&
+				    sim_linked(s, u, v)) {
+					reach[v] = 1;
+					queue[tail++] = v;
+				}
+			continue;
+		}
+		for (uint32_t k = 0; k < s->nodes[u].nnbr; k++) {
+			uint32_t v = s->nodes[u].nbrs[k];
+			if (!reach[v] && s->nodes[v].alive && !s->nodes[v].adversary &&
+			    sim_linked(s, u, v)) {
+				reach[v] = 1;
+				queue[tail++] = v;
+			}
+		}
+	}
+	free(queue);
+	return count;
+}
+
+/* ------------------------------------------------------------- nodes */
+
+static uint64_t env_random(void *ctx)
+{
+	return sim_rand(((struct sim_node *)ctx)->sim);
+}
+
+/* swarm_env.send: hand the packet to the network model. */
+static void env_send(void *ctx, uint32_t dst, const uint8_t *pkt, size_t len)
+{
+	struct sim_node *sn = ctx;
+
+	sim_transmit(sn->sim, sn->index, dst, pkt, len);
+}
+
+/* swarm_env.event: forward to the scenario. */
+static void env_event(void *ctx, const struct swarm_event *ev)
+{
+	struct sim_node *sn = ctx;
+
+	if (sn->sim->on_event)
+		sn->sim->on_event(sn->sim, sn, ev);
+}
+
+/* swarm_env.memory_permille: the node's simulated memory use. */
+static uint32_t env_memory(void *ctx)
+{
+	return ((struct sim_node *)ctx)->memory_permille;
+}
+
+/* Make sure a timer event exists for node i's next deadline. */
+void sim_reschedule(struct sim *s, uint32_t i)
+{
+	struct sim_node *sn = &s->nodes[i];
+	uint64_t t;
+
+	if (!sn->alive || sn->adversary)
+		return;
+	t = swarm_next_deadline(&sn->node);
+	if (t <= s->now)
+		t = s->now + 1;
+	if (t < sn->timer_at) {
+		sn->timer_at = t;
+		heap_push(s, (struct sim_event){ .t = t, .kind = EV_TIMER, .node = i,
+						 .arg = ++sn->timer_gen });
+	}
+}
+
+/* Start (or restart) node i as a fresh boot. */
+void sim_boot(struct sim *s, uint32_t i)
+{
+	struct sim_node *sn = &s->nodes[i];
+	struct swarm_env env = { sn, env_random, env_send, env_event,
+				 s->memory_model ? env_memory : NULL };
+	struct swarm_config cfg = s->cfg;
+
+	sn->alive = true;
+	sn->timer_at = UINT64_MAX;
+	if (sn->adversary)
+		return;
+	if ((int32_t)i == s->queen_index) {
+		cfg.role = ROLE_QUEEN;
+		cfg.queen_sk = s->queen_sk;
+	}
+	if (swarm_init(&sn->node, &cfg, &env, s->now)) {
+		fprintf(stderr, "swarm-sim: swarm_init failed\n");
+		exit(2);
+	}
+	sim_reschedule(s, i);
+}
+
+/* Stop node i; its pending timer events become stale. */
+void sim_kill(struct sim *s, uint32_t i)
+{
+	s->nodes[i].alive = false;
+	s->nodes[i].timer_gen++;
+	s->nodes[i].timer_at = UINT64_MAX;
+}
+
+/* Seed the generator, create nodes and topology, and the swarm keys. */
+int sim_setup(struct sim *s, const struct sim_opts *o, uint32_t extra)
+{
+	uint64_t x = o->seed;
+	uint8_t seed[CX_SIGN_SEED_BYTES];
+
+	memset(s, 0, sizeof *s);
+	s->o = *o;
+	for (int i = 0; i < 4; i++) {            /* splitmix64 seeding */
+		x += 0x9e3779b97f4a7c15ULL;
+		s->rng[i] = mix64(x);
+	}
+	s->n = o->nodes + extra;
+	s->lan = strcmp(o->topology, "lan") == 0;
+	s->nodes = huge_calloc(s->n * sizeof *s->nodes);
+	for (uint32_t i = 0; i < s->n; i++) {
+		s->nodes[i].sim = s;
+		s->nodes[i].index = i;
+		s->nodes[i].adversary = i >= o->nodes;
+	}
+	if (!s->lan)
+		build_mesh(s, s->n);
+	for (int i = 0; i < CX_KEY_BYTES; i++)
+		s->cfg.swarm_key[i] = (uint8_t)sim_rand(s);
+	for (int i = 0; i < CX_SIGN_SEED_BYTES; i++)
+		seed[i] = (uint8_t)sim_rand(s);
+	cx_sign_keypair(s->cfg.queen_pk, s->queen_sk, seed);
+	s->cfg.role = -1;
+	s->queen_index = -1;
+	s->cfg.heartbeats = true;
+	gossip_default_params(&s->cfg.gossip);
+	s->cfg.gossip.flood = o->flood;
+	if (o->echo_cap >= 0)
+		s->cfg.gossip.echo_cap = (uint8_t)o->echo_cap;
+	if (o->relay_prob >= 0)
+		s->cfg.gossip.relay_prob = (uint32_t)(o->relay_prob * 65536);
+	if (o->relay_decay >= 0)
+		s->cfg.gossip.relay_decay = (uint32_t)(o->relay_decay * 65536);
+	if (o->relay_window >= 0)
+		s->cfg.gossip.relay_max_ms = (uint32_t)o->relay_window;
+	return 0;
+}
+
+/* Release everything sim_setup() and the run allocated. */
+void sim_free(struct sim *s)
+{
+	for (uint32_t i = 0; i < s->n; i++)
+		free(s->nodes[i].nbrs);
+	free(s->nodes);
+	free(s->heap);
+	free(s->pool);
+	free(s->pool_free);
+}
+
+/* Schedule a scenario callback at time t. */
+void sim_at(struct sim *s, uint64_t t, sim_call_fn fn, uint32_t arg)
+{
+	uint32_t k;
+
+	for (k = 0; k < s->ncalls && s->calls[k] != fn; k++)
+		;
+	if (k == s->ncalls)
+		s->calls[s->ncalls++] = fn;
+	heap_push(s, (struct sim_event){ .t = t, .kind = EV_CALL, .node = k, .arg = arg });
+}
+
+/* Schedule delivery of packet idx to dst through the loss/dup/reorder model. */
+static void deliver_later(struct sim *s, uint32_t idx, uint32_t dst)
+{
+	int copies = 1;
+
+	if (s->o.loss > 0 && sim_uniform(s) < s->o.loss)
+		return;
+	if (s->o.dup > 0 && sim_uniform(s) < s->o.dup)
+		copies = 2;
+	for (int c = 0; c < copies; c++) {
+		uint64_t d = BASE_DELAY_MS + sim_rand(s) % (JITTER_MS + 1);
+		if (s->o.reorder > 0 && sim_uniform(s) < s->o.reorder)
+			d += REORDER_MIN_MS + sim_rand(s) % REORDER_SPAN_MS;
+		s->pool[idx].refs++;
+		heap_push(s, (struct sim_event){ .t = s->now + d, .kind = EV_DELIVER,
+						 .node = dst, .arg = idx });
+	}
+}
+
+/* Send a packet from src to dst (or broadcast) through the model. */
+void sim_transmit(struct sim *s, uint32_t src, uint32_t dst, const uint8_t *p, size_t len)
+{
+	uint32_t idx = pkt_alloc(s, src, p, len);
+
+	s->transmissions++;
+	if (s->on_transmit)
+		s->on_transmit(s, src, dst, p, len);
+	s->pool[idx].refs = 1;          /* held while fanning out */
+	if (dst != SWARM_BROADCAST) {
+		if (dst < s->n && sim_linked(s, src, dst))
+			deliver_later(s, idx, dst);
+	} else if (s->lan) {
+		/* one shared-medium event; per-receiver fates are drawn when it fires */
+		s->pool[idx].refs++;
+		heap_push(s, (struct sim_event){ .t = s->now + BASE_DELAY_MS + sim_rand(s) % (JITTER_MS + 1),
+						 .kind = EV_DELIVER_ALL, .node = src, .arg = idx });
+	} else {
+		for (uint32_t k = 0; k < s->nodes[src].nnbr; k++) {
+			uint32_t v = s->nodes[src].nbrs[k];
+			if (sim_linked(s, src, v))
+				deliver_later(s, idx, v);
+		}
+	}
+	pkt_release(s, idx);
+}
+
+/* Hand packet idx to node v now (it must be alive and linked). */
+static void deliver_now(struct sim *s, uint32_t v, uint32_t idx)
+{
+	struct sim_node *sn = &s->nodes[v];
+	struct sim_packet *p = &s->pool[idx];
+
+	s->deliveries++;
+	if (sn->adversary) {
+		if (s->on_adversary_rx)
+			s->on_adversary_rx(s, sn, p->data, p->len);
+		return;
+	}
+	swarm_receive(&sn->node, p->src, p->data, p->len, s->now);
+	sim_reschedule(s, v);
+}
+
+/* A lan broadcast reaches its receivers: loss, duplication and reordering
+ * are drawn per receiver; the undisturbed ones hear it at this instant. */
+static void deliver_all(struct sim *s, uint32_t idx)
+{
+	uint32_t src = s->pool[idx].src;
+
+	for (uint32_t v = 0; v < s->n; v++) {
+		if (v == src || !s->nodes[v].alive || !sim_linked(s, src, v))
+			continue;
+		if (s->o.loss > 0 && sim_uniform(s) < s->o.loss)
+			continue;
+		if (s->o.dup > 0 && sim_uniform(s) < s->o.dup) {
+			s->pool[idx].refs++;
+			heap_push(s, (struct sim_event){ .t = s->now + 1 + sim_rand(s) % (JITTER_MS + 1),
+							 .kind = EV_DELIVER, .node = v, .arg = idx });
+		}
+		if (s->o.reorder > 0 && sim_uniform(s) < s->o.reorder) {
+			s->pool[idx].refs++;
+			heap_push(s, (struct sim_event){ .t = s->now + REORDER_MIN_MS +
+							 sim_rand(s) % REORDER_SPAN_MS,
+							 .kind = EV_DELIVER, .node = v, .arg = idx });
+			continue;
+		}
+		deliver_now(s, v, idx);
+	}
+}
+
+/* Process events in time order up to t_end. */
+void sim_run_until(struct sim *s, uint64_t t_end)
+{
+	while (s->heap_len && s->heap[0].t <= t_end) {
+		struct sim_event ev = heap_pop(s);
+		struct sim_node *sn = &s->nodes[ev.node];
+
+		s->now = ev.t;
+		switch (ev.kind) {
+		case EV_DELIVER:
+			if (sn->alive && sim_linked(s, s->pool[ev.arg].src, ev.node))
+				deliver_now(s, ev.node, ev.arg);
+			pkt_release(s, ev.arg);
+			break;
+		case EV_DELIVER_ALL:
+			deliver_all(s, ev.arg);
+			pkt_release(s, ev.arg);
+			break;
+		case EV_TIMER:
+			if (!sn->alive || ev.arg != sn->timer_gen)
+				break;
+			sn->timer_at = UINT64_MAX;
+			swarm_tick(&sn->node, s->now);
+			sim_reschedule(s, ev.node);
+			break;
+		case EV_CALL:
+			s->calls[ev.node](s, ev.arg);
+			break;
+		}
+	}
+	s->now = t_end;
+}

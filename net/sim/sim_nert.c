@@ -1,0 +1,334 @@
+/*
+ * swarm-sim `nert` scenario: two NERT sessions over a simulated UDP path
+ * with a bottleneck (10 Mbit/s, 64-packet drop-tail queue), 10 ms one-way
+ * delay with jitter, and the --loss/--dup/--reorder model.  The transfer
+ * runs twice from the same seed, without and with impairments, and the
+ * goodput ratio compares the two.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/bytes.h"
+#include "net/nert.h"
+#include "net/sim/sim.h"
+
+enum {
+	BW_BYTES_PER_MS = 1250,   /* 10 Mbit/s */
+	QUEUE_LIMIT = 64,
+	PROP_US = 10000,
+	JITTER_US = 2000,
+	MSG_BYTES = 1u << 20,
+	MAX_MSGS = 64,
+};
+
+struct npkt {
+	uint64_t t, order;
+	int to;
+	uint16_t len;
+	uint8_t data[NERT_MAX_PACKET];
+};
+
+struct link {
+	uint64_t free_at;               /* transmitter idle from (us) */
+	uint64_t finish[QUEUE_LIMIT];   /* serialisation end of queued packets */
+	uint32_t head;
+};
+
+struct side;
+
+struct nsim {
+	struct sim rngsrc;              /* only its PRNG is used */
+	double loss, dup, reorder;
+	uint64_t now_us, order;
+	struct npkt **heap;
+	size_t len, cap;
+	struct link link[2];
+	struct side *sides[2];
+	bool failed;
+};
+
+struct side {
+	struct nsim *ns;
+	int index;
+	struct nert_session s;
+	uint8_t *rx;
+	uint32_t msgs_got;
+	uint64_t bytes_got, done_us;
+	bool intact, closed_clean;
+	const uint8_t *expect[MAX_MSGS];
+	uint32_t expect_len[MAX_MSGS];
+	uint32_t nexpect;
+};
+
+/* Event order: time, then insertion. */
+static bool pkt_before(const struct npkt *a, const struct npkt *b)
+{
+	return a->t < b->t || (a->t == b->t && a->order < b->order);
+}
+
+/* Insert a packet into the path's event heap. */
+static void npush(struct nsim *ns, struct npkt *p)
+{
+	size_t i;
+
+	if (ns->len == ns->cap) {
+		ns->cap = ns->cap ? 2 * ns->cap : 256;
+		ns->heap = realloc(ns->heap, ns->cap * sizeof *ns->heap);
+	}
+	p->order = ns->order++;
+	for (i = ns->len++; i > 0 && pkt_before(p, ns->heap[(i - 1) / 2]); i = (i - 1) / 2)
+		ns->heap[i] = ns->heap[(i - 1) / 2];
+	ns->heap[i] = p;
+}
+
+/* Remove the earliest packet. */
+static struct npkt *npop(struct nsim *ns)
+{
+	struct npkt *top = ns->heap[0], *last = ns->heap[--ns->len];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= ns->len)
+			break;
+		if (c + 1 < ns->len && pkt_before(ns->heap[c + 1], ns->heap[c]))
+			c++;
+		if (!pkt_before(ns->heap[c], last))
+			break;
+		ns->heap[i] = ns->heap[c];
+		i = c;
+	}
+	if (ns->len)
+		ns->heap[i] = last;
+	return top;
+}
+
+/* Queue a packet on the bottleneck towards the other side. */
+static void path_send(struct nsim *ns, int from, const uint8_t *pkt, size_t len)
+{
+	struct link *l = &ns->link[from];
+	uint32_t queued = 0;
+	uint64_t start, done;
+	int copies = 1;
+
+	for (int i = 0; i < QUEUE_LIMIT; i++)
+		queued += l->finish[i] > ns->now_us;
+	if (queued >= QUEUE_LIMIT)
+		return;                                  /* drop-tail: congestion */
+	start = l->free_at > ns->now_us ? l->free_at : ns->now_us;
+	done = start + (uint64_t)len * 1000 / BW_BYTES_PER_MS;
+	l->free_at = done;
+	l->finish[l->head++ % QUEUE_LIMIT] = done;
+	if (ns->loss > 0 && sim_uniform(&ns->rngsrc) < ns->loss)
+		return;
+	if (ns->dup > 0 && sim_uniform(&ns->rngsrc) < ns->dup)
+		copies = 2;
+	for (int c = 0; c < copies; c++) {
+		struct npkt *p = malloc(sizeof *p);
+		p->t = done + PROP_US + sim_rand(&ns->rngsrc) % JITTER_US;
+		if (ns->reorder > 0 && sim_uniform(&ns->rngsrc) < ns->reorder)
+			p->t += 5000 + sim_rand(&ns->rngsrc) % 45000;
+		p->to = 1 - from;
+		p->len = (uint16_t)len;
+		memcpy(p->data, pkt, len);
+		npush(ns, p);
+	}
+}
+
+/* nert_config.random from the simulator's generator. */
+static void cb_random(void *ctx, void *buf, size_t len)
+{
+	struct side *sd = ctx;
+
+	for (size_t i = 0; i < len; i++)
+		((uint8_t *)buf)[i] = (uint8_t)sim_rand(&sd->ns->rngsrc);
+}
+
+/* nert_config.send: onto the bottleneck towards the peer. */
+static void cb_send(void *ctx, const uint8_t *pkt, size_t len)
+{
+	struct side *sd = ctx;
+
+	path_send(sd->ns, sd->index, pkt, len);
+}
+
+/* Check every delivered message against what was sent, in order. */
+static void cb_deliver(void *ctx, uint8_t cls, const uint8_t *msg, size_t len)
+{
+	struct side *sd = ctx;
+	uint32_t k = sd->msgs_got++;
+
+	if (cls < NERT_RELIABLE)
+		return;
+	if (k >= sd->nexpect || len != sd->expect_len[k] || memcmp(msg, sd->expect[k], len))
+		sd->intact = false;
+	sd->bytes_got += len;
+	if (getenv("SIM_DEBUG"))
+		fprintf(stderr, "message %u delivered at %llu us\n", k, (unsigned long long)sd->ns->now_us);
+	if (sd->msgs_got == sd->nexpect)
+		sd->done_us = sd->ns->now_us;
+}
+
+/* nert_config.closed: remember a clean close or a failure. */
+static void cb_closed(void *ctx, int reason)
+{
+	struct side *sd = ctx;
+
+	if (reason) {
+		sd->ns->failed = true;
+		if (getenv("SIM_DEBUG"))
+			fprintf(stderr, "side %d failed %d at %llu us\n", sd->index, reason,
+				(unsigned long long)sd->ns->now_us);
+	}
+	else
+		sd->closed_clean = true;
+}
+
+/* A session's next deadline in microseconds. */
+static uint64_t next_timer(struct side *sd)
+{
+	uint64_t t = nert_next_deadline(&sd->s);
+
+	return t == UINT64_MAX ? UINT64_MAX : t * 1000;
+}
+
+/* The first MiB travels as CRITICAL (FEC always on), the rest RELIABLE. */
+static uint8_t m_class(uint32_t m)
+{
+	return m == 0 ? NERT_CRITICAL : NERT_RELIABLE;
+}
+
+struct nert_result {
+	double seconds;          /* from the handshake's end to the last byte */
+	double handshake_s;
+	bool intact;
+	uint64_t retransmits, fec_recovered;
+};
+
+/* One complete transfer of `bytes` from side 0 to side 1. */
+static struct nert_result transfer(const struct sim_opts *o, double loss, double dup,
+				   double reorder, const uint8_t *payload, uint32_t bytes)
+{
+	static struct side sides[2];
+	struct nsim ns = { .loss = loss, .dup = dup, .reorder = reorder };
+	struct nert_config cfg[2];
+	uint8_t sk[2][32], pk[2][32];
+	uint64_t end_us = (uint64_t)((o->duration_s >= 0 ? o->duration_s : 300) * 1e6);
+	struct nert_result r = { 0 };
+	struct sim_opts so = *o;
+	uint32_t nmsg = (bytes + MSG_BYTES - 1) / MSG_BYTES, queued = 0;
+	uint64_t established_us = 0;
+
+	so.nodes = 2;
+	so.topology = "lan";
+	sim_setup(&ns.rngsrc, &so, 0);
+	for (int i = 0; i < 2; i++) {
+		cx_random(sk[i], 32);
+		cx_dh_public(pk[i], sk[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct side *sd = &sides[i];
+		memset(sd, 0, sizeof *sd);
+		sd->ns = &ns;
+		sd->index = i;
+		sd->intact = true;
+		sd->rx = malloc(MSG_BYTES);
+		ns.sides[i] = sd;
+		cfg[i] = (struct nert_config){ .fec_k = (uint8_t)(o->stop_and_wait ? 0 : o->fec_k < 0 ? 8 : o->fec_k),
+					       .max_inflight = o->stop_and_wait ? 1 : 0,
+					       .rx_buf = sd->rx, .rx_cap = MSG_BYTES, .ctx = sd,
+					       .random = cb_random, .send = cb_send,
+					       .deliver = cb_deliver, .closed = cb_closed };
+		memcpy(cfg[i].static_sk, sk[i], 32);
+		memcpy(cfg[i].peer_pk, pk[1 - i], 32);
+		nert_init(&sd->s, &cfg[i], i == 0, 0);
+	}
+	for (uint32_t m = 0; m < nmsg && m < MAX_MSGS; m++) {
+		uint32_t len = bytes - m * MSG_BYTES < MSG_BYTES ? bytes - m * MSG_BYTES : MSG_BYTES;
+		sides[1].expect[m] = payload + (size_t)m * MSG_BYTES;
+		sides[1].expect_len[m] = len;
+	}
+	sides[1].nexpect = nmsg;
+	nert_connect(&sides[0].s, 0);
+	while (ns.now_us < end_us && !ns.failed && !(sides[0].closed_clean && sides[1].closed_clean)) {
+		uint64_t t = ns.len ? ns.heap[0]->t : UINT64_MAX;
+		int which = -1;
+		for (int i = 0; i < 2; i++) {
+			uint64_t d = next_timer(&sides[i]);
+			if (d < t) {
+				t = d;
+				which = i;
+			}
+		}
+		if (t == UINT64_MAX)
+			break;
+		ns.now_us = t > ns.now_us ? t : ns.now_us;
+		if (which >= 0) {
+			nert_on_timer(&sides[which].s, ns.now_us / 1000 + (ns.now_us % 1000 != 0));
+		} else {
+			struct npkt *p = npop(&ns);
+			nert_receive(&sides[p->to].s, p->data, p->len, ns.now_us / 1000);
+			free(p);
+		}
+		if (!established_us && sides[0].s.state == NERT_ESTABLISHED)
+			established_us = ns.now_us;
+		while (queued < nmsg && nert_send(&sides[0].s, o->stop_and_wait ? NERT_RELIABLE : m_class(queued),
+						  payload + (size_t)queued * MSG_BYTES,
+						  sides[1].expect_len[queued], ns.now_us / 1000) == 0)
+			queued++;
+		if (queued == nmsg && sides[1].done_us && nert_send_idle(&sides[0].s) &&
+		    sides[0].s.state == NERT_ESTABLISHED)
+			nert_close(&sides[0].s, ns.now_us / 1000);
+	}
+	r.handshake_s = (double)established_us / 1e6;
+	r.seconds = sides[1].done_us ? (double)(sides[1].done_us - established_us) / 1e6
+				     : (double)end_us / 1e6;
+	r.intact = sides[1].intact && sides[1].msgs_got == nmsg && sides[1].done_us && !ns.failed &&
+		   sides[0].closed_clean && sides[1].closed_clean;
+	r.retransmits = sides[0].s.stats.retransmits;
+	r.fec_recovered = sides[1].s.stats.fec_recovered;
+	if (getenv("SIM_DEBUG"))
+		fprintf(stderr, "timeouts %llu cwnd %u ssthresh %u srtt %u min %u rto %u pkts %llu\n",
+			(unsigned long long)sides[0].s.stats.timeouts, sides[0].s.cwnd_milli, sides[0].s.ssthresh,
+			sides[0].s.srtt, sides[0].s.min_rtt, sides[0].s.rto,
+			(unsigned long long)sides[0].s.stats.packets_sent);
+	while (ns.len)
+		free(npop(&ns));
+	free(ns.heap);
+	for (int i = 0; i < 2; i++)
+		free(sides[i].rx);
+	sim_free(&ns.rngsrc);
+	return r;
+}
+
+/* Run the transfer without and with impairments and print the metrics. */
+int sim_scenario_nert(const struct sim_opts *o)
+{
+	uint32_t bytes = o->bytes ? o->bytes : 4u << 20;
+	uint8_t *payload;
+	struct nert_result clean, lossy;
+	struct sim src;
+	double g0, g1;
+
+	if (bytes > (uint32_t)MAX_MSGS * MSG_BYTES)
+		bytes = MAX_MSGS * MSG_BYTES;
+	payload = malloc(bytes);
+	sim_setup(&src, o, 0);
+	for (uint32_t i = 0; i < bytes; i++)
+		payload[i] = (uint8_t)sim_rand(&src);
+	sim_free(&src);
+	clean = transfer(o, 0, 0, 0, payload, bytes);
+	lossy = transfer(o, o->loss, o->dup, o->reorder, payload, bytes);
+	g0 = bytes / clean.seconds;
+	g1 = bytes / lossy.seconds;
+	printf("{\"scenario\":\"nert\",\"baseline\":\"%s\",\"bytes\":%u,\"handshake_ms\":%.1f,"
+	       "\"goodput_Bps\":%.0f,\"goodput_lossless_Bps\":%.0f,\"goodput_ratio\":%.4f,"
+	       "\"retransmits\":%llu,\"fec_recovered\":%llu,\"delivered_intact\":%s}\n",
+	       o->stop_and_wait ? "stop-and-wait" : "none", bytes, lossy.handshake_s * 1000, g1, g0,
+	       g1 / g0,
+	       (unsigned long long)lossy.retransmits, (unsigned long long)lossy.fec_recovered,
+	       lossy.intact && clean.intact ? "true" : "false");
+	free(payload);
+	return 0;
+}

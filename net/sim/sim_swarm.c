@@ -1,0 +1,840 @@
+/*
+ * swarm-sim scenarios over swarm_node: broadcast, membership, queen, state
+ * and attack.  Each prints one JSON object of metrics (docs/PROTOCOL.md,
+ * "Simulator").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/bytes.h"
+#include "net/maze.h"
+#include "net/sim/sim.h"
+
+enum { MAX_TRACKED = 64, MAX_CAPTURE = 512, MAX_KILLED = 64, SYBIL_IDS = 4096 };
+
+/* A message whose spread the scenario measures. */
+struct tracked {
+	uint32_t sender, seq;
+	uint8_t type;
+	uint64_t t0, last_t;
+	uint32_t eligible, reached, tx;
+	uint8_t *elig;         /* node in the sender's component at origination */
+	uint8_t *got;          /* times delivered/executed per node */
+	uint64_t *got_t;
+};
+
+struct capture {
+	uint64_t t;
+	uint8_t stage;
+	uint16_t len;
+	uint8_t pkt[PHEROMONE_MAX_BYTES];
+};
+
+struct killed {
+	uint32_t node, id;
+	uint64_t t;
+	uint8_t *observer;
+	uint32_t observers, detected;
+	uint64_t last_detect;
+};
+
+struct scen {
+	struct tracked tr[MAX_TRACKED];
+	uint32_t ntr;
+	/* counters */
+	uint64_t untracked_acted, replay_acted, die_acted, stale_acted;
+	uint64_t false_dead;
+	uint64_t tx_pull;
+	uint8_t *blacklisted;    /* honest node banned the adversary */
+	uint32_t *attacker_delivered;
+	/* adversary */
+	const char *attack;
+	uint8_t adv_mac[CX_KEY_BYTES];
+	uint8_t adv_sign_sk[CX_SIGN_SECRET_BYTES];
+	uint32_t adv_id, adv_seq;
+	uint32_t sybil_ids[SYBIL_IDS];
+	uint32_t nsybil;
+	uint64_t sybil_admitted;
+	struct capture *cap;
+	uint32_t ncap;
+	/* membership */
+	struct killed kl[MAX_KILLED];
+	uint32_t nkl;
+	/* state */
+	struct kvstore reference;
+	bool converged;
+	uint64_t heal_t, converge_t;
+	uint32_t writers_killed[64];
+	uint8_t *main_comp;
+	uint64_t *solved_t;
+	uint32_t nwk;
+};
+
+/* The scenario state of a run. */
+static struct scen *SC(struct sim *s)
+{
+	return s->scenario;
+}
+
+/* The tracked message with this identifier, or NULL. */
+static struct tracked *tracked_find(struct scen *c, uint32_t sender, uint32_t seq)
+{
+	for (uint32_t i = 0; i < c->ntr; i++)
+		if (c->tr[i].sender == sender && c->tr[i].seq == seq)
+			return &c->tr[i];
+	return NULL;
+}
+
+/* Start measuring a message just originated by node src. */
+static void track(struct sim *s, uint32_t src, uint8_t type, int seq)
+{
+	struct scen *c = SC(s);
+	struct tracked *t;
+
+	if (seq <= 0 || c->ntr == MAX_TRACKED)
+		return;
+	t = &c->tr[c->ntr++];
+	t->sender = s->nodes[src].node.id;
+	t->seq = (uint32_t)seq;
+	t->type = type;
+	t->t0 = t->last_t = s->now;
+	t->elig = calloc(s->n, 1);
+	t->got = calloc(s->n, 1);
+	t->got_t = calloc(s->n, sizeof *t->got_t);
+	sim_component(s, src, t->elig);
+	t->got[src] = 1;
+}
+
+/* True for the adversary's identity and its sybils. */
+static bool adversary_id(struct scen *c, uint32_t id)
+{
+	if (id == c->adv_id)
+		return true;
+	for (uint32_t i = 0; i < c->nsybil; i++)
+		if (c->sybil_ids[i] == id)
+			return true;
+	return false;
+}
+
+/* A node acted on a message: delivered DATA or executed a command. */
+static void acted(struct sim *s, struct sim_node *sn, const struct swarm_event *ev)
+{
+	struct scen *c = SC(s);
+	struct tracked *t = tracked_find(c, ev->sender, ev->seq);
+
+	if (s->now > ev->timestamp_ms + s->cfg.gossip.ts_bound_ms)
+		c->stale_acted++;
+	if (!t) {
+		/* an insider's own traffic is authentic; flood checks its rate and
+		 * sybil/eclipse their admissions, below */
+		if (c->attack && adversary_id(c, ev->sender) && (!strcmp(c->attack, "flood") ||
+		    !strcmp(c->attack, "sybil") || !strcmp(c->attack, "eclipse")))
+			c->attacker_delivered[sn->index]++;
+		else
+			c->untracked_acted++;
+		return;
+	}
+	if (t->got[sn->index]) {
+		c->replay_acted++;
+		return;
+	}
+	t->got[sn->index] = 1;
+	t->got_t[sn->index] = s->now;
+	t->last_t = s->now;
+}
+
+/* Collect the metrics from node events. */
+static void on_event(struct sim *s, struct sim_node *sn, const struct swarm_event *ev)
+{
+	struct scen *c = SC(s);
+
+	switch (ev->kind) {
+	case SE_DELIVER:
+		if (ev->type == PH_DATA)
+			acted(s, sn, ev);
+		break;
+	case SE_COMMAND:
+		if (ev->code == (0x100 | PH_DIE))
+			c->die_acted++;
+		else
+			acted(s, sn, ev);
+		break;
+	case SE_DEAD:
+		for (uint32_t i = 0; i < s->n; i++)
+			if (s->nodes[i].alive && !s->nodes[i].adversary && s->nodes[i].node.id == ev->about) {
+				c->false_dead++;
+				break;
+			}
+		for (uint32_t k = 0; k < c->nkl; k++)
+			if (c->kl[k].id == ev->about && c->kl[k].observer[sn->index] == 1) {
+				c->kl[k].observer[sn->index] = 2;
+				c->kl[k].detected++;
+				c->kl[k].last_detect = s->now;
+			}
+		break;
+	case SE_BLACKLIST:
+		if (c->attack && (ev->addr == s->o.nodes || adversary_id(c, ev->about)))
+			c->blacklisted[sn->index] = 1;
+		break;
+	case SE_MODULE:
+		if (ev->code == MAZE_SOLVED_EVENT && c->solved_t && !c->solved_t[sn->index])
+			c->solved_t[sn->index] = s->now;
+		break;
+	case SE_ADMITTED:
+		if (c->attack && ev->about != c->adv_id && adversary_id(c, ev->about)) {
+			c->sybil_admitted++;
+		}
+		break;
+	}
+}
+
+/* Count transmissions that carry (or ask for) a tracked message. */
+static void on_transmit(struct sim *s, uint32_t src, uint32_t dst, const uint8_t *p, size_t len)
+{
+	struct scen *c = SC(s);
+	struct tracked *t;
+
+	(void)src;
+	(void)dst;
+	if (len < PHEROMONE_HEADER_BYTES)
+		return;
+	if (p[1] == PH_PULL && len > PHEROMONE_HEADER_BYTES + 5) {
+		for (uint8_t i = 0; i < p[PHEROMONE_HEADER_BYTES + 4] && i < GOSSIP_DIGEST_IDS; i++) {
+			uint64_t id = get_u64(p + PHEROMONE_HEADER_BYTES + 5 + 8 * i);
+			if ((t = tracked_find(c, (uint32_t)(id >> 32), (uint32_t)id))) {
+				t->tx++;
+				c->tx_pull++;
+			}
+		}
+		return;
+	}
+	if ((t = tracked_find(c, get_u32(p + 4), get_u32(p + 8)))) {
+		t->tx++;
+	}
+}
+
+/* Coverage, time to full and transmissions of the tracked messages. */
+static void spread_metrics(struct sim *s, double *coverage, double *ttf, double *txpn)
+{
+	struct scen *c = SC(s);
+	double cov = 0, tsum = 0, tx = 0;
+	uint32_t full = 0, n = 0;
+
+	for (uint32_t i = 0; i < c->ntr; i++) {
+		struct tracked *t = &c->tr[i];
+		uint32_t elig = 0, got = 0, live = 0;
+		uint64_t last = t->t0;
+		for (uint32_t v = 0; v < s->n; v++) {
+			if (!s->nodes[v].alive || s->nodes[v].adversary)
+				continue;
+			live++;
+			if (!t->elig[v])
+				continue;
+			elig++;
+			if (t->got[v]) {
+				got++;
+				if (t->got_t[v] > last)
+					last = t->got_t[v];
+			}
+		}
+		if (!elig)
+			continue;
+		n++;
+		cov += (double)got / elig;
+		tx += (double)t->tx / (live ? live : 1);
+		if (got == elig) {
+			full++;
+			tsum += (double)(last - t->t0);
+		}
+	}
+	*coverage = n ? cov / n : 0;
+	*ttf = full ? tsum / full : (double)s->now;
+	*txpn = n ? tx / n : 0;
+}
+
+/* A random live honest node. */
+static uint32_t random_live_honest(struct sim *s)
+{
+	for (;;) {
+		uint32_t i = (uint32_t)(sim_rand(s) % s->o.nodes);
+		if (s->nodes[i].alive)
+			return i;
+	}
+}
+
+/* ----------------------------------------------------------- scheduled */
+
+static void do_broadcast(struct sim *s, uint32_t arg)
+{
+	uint32_t src = arg == UINT32_MAX ? random_live_honest(s) : arg;
+	uint8_t payload[64];
+	int seq;
+
+	for (size_t i = 0; i < sizeof payload; i++)
+		payload[i] = (uint8_t)sim_rand(s);
+	seq = swarm_broadcast(&s->nodes[src].node, PH_DATA, payload, sizeof payload, s->now);
+	track(s, src, PH_DATA, seq);
+	sim_reschedule(s, src);
+}
+
+/* The queen issues a command that is tracked. */
+static void do_queen_cmd(struct sim *s, uint32_t arg)
+{
+	uint32_t q = (uint32_t)s->queen_index;
+	uint8_t a[8];
+	int seq;
+
+	put_u32(a, arg);
+	put_u32(a + 4, (uint32_t)sim_rand(s));
+	if (!s->nodes[q].alive)
+		return;
+	seq = swarm_queen_command(&s->nodes[q].node, QC_MARK, a, sizeof a, s->now);
+	track(s, q, PH_QUEEN_CMD, seq);
+	sim_reschedule(s, q);
+}
+
+/* Kill nodes and note who tracked them. */
+static void do_kill_for_membership(struct sim *s, uint32_t arg)
+{
+	struct scen *c = SC(s);
+	uint32_t want = arg;
+
+	while (c->nkl < want && c->nkl < MAX_KILLED) {
+		uint32_t v = random_live_honest(s);
+		struct killed *k = &c->kl[c->nkl++];
+		k->node = v;
+		k->id = s->nodes[v].node.id;
+		k->t = s->now;
+		k->observer = calloc(s->n, 1);
+		for (uint32_t u = 0; u < s->o.nodes; u++) {
+			const struct member *m;
+			if (u == v || !s->nodes[u].alive)
+				continue;
+			m = membership_find(&s->nodes[u].node.members, k->id);
+			if (m) {
+				k->observer[u] = 1;
+				k->observers++;
+			}
+		}
+		sim_kill(s, v);
+	}
+}
+
+/* ----------------------------------------------------------- adversary */
+
+/* Encode a pheromone as the insider adversary (it holds the swarm key). */
+static size_t adv_encode(struct scen *c, uint8_t *buf, uint8_t type, uint8_t ttl, uint32_t sender,
+			 uint32_t seq, uint64_t now, const uint8_t *payload, size_t len, uint8_t flags)
+{
+	struct pheromone h = { .type = type, .ttl = ttl, .sender = sender, .seq = seq,
+			       .timestamp_ms = now, .flags = flags };
+	int k = pheromone_encode(buf, PHEROMONE_MAX_BYTES, &h, payload, len, c->adv_mac);
+
+	return k > 0 ? (size_t)k : 0;
+}
+
+/* The adversary broadcasts a packet. */
+static void adv_send(struct sim *s, const uint8_t *p, size_t len)
+{
+	if (len)
+		sim_transmit(s, s->o.nodes, SWARM_BROADCAST, p, len);
+}
+
+/* The adversary hears a packet: capture it, or echo it (eclipse). */
+static void adversary_rx(struct sim *s, struct sim_node *sn, const uint8_t *p, size_t len)
+{
+	struct scen *c = SC(s);
+	struct capture *cp;
+
+	(void)sn;
+	if (len < PHEROMONE_HEADER_BYTES || p[1] == PH_PULL || c->ncap == MAX_CAPTURE)
+		return;
+	if (!strcmp(c->attack, "eclipse") && pheromone_type_relayed(p[1])) {
+		adv_send(s, p, len);   /* echo at once to suppress honest relays */
+		return;
+	}
+	if (strcmp(c->attack, "replay") && strcmp(c->attack, "forge") && strcmp(c->attack, "queen"))
+		return;
+	for (uint32_t i = 0; i < c->ncap; i++)   /* one capture per message */
+		if (c->cap[i].len == len && !memcmp(c->cap[i].pkt + 4, p + 4, 8))
+			return;
+	cp = &c->cap[c->ncap++];
+	cp->t = s->now;
+	cp->stage = 0;
+	cp->len = (uint16_t)len;
+	memcpy(cp->pkt, p, len);
+}
+
+/* Replays: at once, after 2 s, after 5 s and (queen scenario) after 35 s. */
+static void replay_step(struct sim *s)
+{
+	struct scen *c = SC(s);
+	static const uint64_t stage_age[4] = { 0, 2000, 5000, 35000 };
+
+	for (uint32_t i = 0; i < c->ncap; i++) {
+		struct capture *cp = &c->cap[i];
+		if (cp->stage < 4 && s->now - cp->t >= stage_age[cp->stage]) {
+			pheromone_set_route(cp->pkt, PHEROMONE_MAX_TTL, 0);
+			adv_send(s, cp->pkt, cp->len);
+			cp->stage++;
+		}
+	}
+}
+
+/* Outsider forgeries: garbage, random MACs, bit-flipped captures. */
+static void forge_step(struct sim *s)
+{
+	struct scen *c = SC(s);
+	uint8_t buf[PHEROMONE_MAX_BYTES], key[CX_KEY_BYTES];
+	uint8_t body[4 + 8 + CX_SIGNATURE_BYTES];
+	size_t len = 24 + sim_rand(s) % 200;
+	uint32_t qid = s->queen_index >= 0 ? s->nodes[s->queen_index].node.id : 1;
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)sim_rand(s);
+	adv_send(s, buf, len);
+	for (int i = 0; i < CX_KEY_BYTES; i++)
+		key[i] = (uint8_t)sim_rand(s);
+	memset(body, 0, sizeof body);
+	put_u16(body + 2, 8);
+	{
+		struct pheromone h = { .type = PH_QUEEN_CMD, .ttl = 8, .sender = qid,
+				       .seq = (uint32_t)(sim_rand(s) % 1000) + 1,
+				       .timestamp_ms = s->now, .flags = PHF_SIGNED };
+		int k = pheromone_encode(buf, sizeof buf, &h, body, sizeof body, key);
+		if (k > 0)
+			adv_send(s, buf, (size_t)k);
+		h.type = PH_DATA;
+		k = pheromone_encode(buf, sizeof buf, &h, body, 12, key);
+		if (k > 0)
+			adv_send(s, buf, (size_t)k);
+	}
+	if (c->ncap) {
+		struct capture *cp = &c->cap[sim_rand(s) % c->ncap];
+		memcpy(buf, cp->pkt, cp->len);
+		buf[PHEROMONE_HEADER_BYTES + sim_rand(s) % (cp->len - PHEROMONE_HEADER_BYTES)] ^=
+			(uint8_t)(1u << (sim_rand(s) % 8));
+		adv_send(s, buf, cp->len);
+	}
+}
+
+/* Insider without the queen key: commands and DIE orders under its own key. */
+static void fake_queen_step(struct sim *s)
+{
+	struct scen *c = SC(s);
+	uint8_t buf[PHEROMONE_MAX_BYTES], payload[16 + CX_SIGNATURE_BYTES];
+	uint32_t victim = s->nodes[random_live_honest(s)].node.id;
+	uint32_t qid = s->queen_index >= 0 ? s->nodes[s->queen_index].node.id : c->adv_id;
+	struct pheromone h = { .type = PH_QUEEN_CMD, .ttl = 8, .sender = c->adv_id,
+			       .seq = ++c->adv_seq, .timestamp_ms = s->now, .flags = PHF_SIGNED };
+	size_t k;
+
+	put_u16(payload, QC_MARK);
+	put_u16(payload + 2, 8);
+	memset(payload + 4, 0xee, 8);
+	pheromone_queen_sign(payload + 12, &h, payload, 12, c->adv_sign_sk);
+	k = adv_encode(c, buf, PH_QUEEN_CMD, 8, c->adv_id, h.seq, s->now, payload, 12 + 64, PHF_SIGNED);
+	adv_send(s, buf, k);
+	/* a DIE for an honest node, signed with the wrong key */
+	h.type = PH_DIE;
+	h.seq = ++c->adv_seq;
+	put_u32(payload, victim);
+	payload[4] = DIE_ORDERED;
+	pheromone_queen_sign(payload + 5, &h, payload, 5, c->adv_sign_sk);
+	k = adv_encode(c, buf, PH_DIE, 8, c->adv_id, h.seq, s->now, payload, 5 + 64, PHF_SIGNED);
+	adv_send(s, buf, k);
+	/* posing as the queen's identity with a garbage signature */
+	memset(payload + 12, 0x5a, 64);
+	put_u16(payload, QC_MARK);
+	put_u16(payload + 2, 8);
+	k = adv_encode(c, buf, PH_QUEEN_CMD, 8, qid, (uint32_t)(sim_rand(s) % 64) + 1, s->now,
+		       payload, 12 + 64, PHF_SIGNED);
+	adv_send(s, buf, k);
+}
+
+/* Insider flood: DATA far above the per-sender rate. */
+static void flood_step(struct sim *s)
+{
+	struct scen *c = SC(s);
+	uint8_t buf[PHEROMONE_MAX_BYTES], payload[32] = { 0 };
+
+	adv_send(s, buf, adv_encode(c, buf, PH_DATA, 8, c->adv_id, ++c->adv_seq, s->now,
+				    payload, sizeof payload, 0));
+}
+
+/* Insider sybil: a new identity every step, with a HELLO and a DATA. */
+static void sybil_step(struct sim *s)
+{
+	struct scen *c = SC(s);
+	uint8_t buf[PHEROMONE_MAX_BYTES], hello[12] = { 0 }, payload[8] = { 0 };
+	uint32_t id;
+
+	if (c->nsybil == SYBIL_IDS)
+		return;
+	put_u16(hello + 2, 1000);
+	if (s->now < 1500) {   /* first a member like any other */
+		adv_send(s, buf, adv_encode(c, buf, PH_HELLO, 1, c->adv_id, ++c->adv_seq, s->now,
+					    hello, sizeof hello, 0));
+		return;
+	}
+	id = (uint32_t)sim_rand(s) | 1;
+	c->sybil_ids[c->nsybil++] = id;
+	put_u16(hello + 2, 1000);
+	/* the compromised node's own identity keeps its place first */
+	adv_send(s, buf, adv_encode(c, buf, PH_HELLO, 1, c->adv_id, ++c->adv_seq, s->now, hello,
+				    sizeof hello, 0));
+	adv_send(s, buf, adv_encode(c, buf, PH_HELLO, 1, id, 1, s->now, hello, sizeof hello, 0));
+	adv_send(s, buf, adv_encode(c, buf, PH_DATA, 8, id, 2, s->now, payload, sizeof payload, 0));
+}
+
+/* One step of the chosen attack, then reschedule. */
+static void adversary_tick(struct sim *s, uint32_t period)
+{
+	struct scen *c = SC(s);
+	const char *a = c->attack;
+
+	if (!strcmp(a, "replay") || !strcmp(a, "queen"))
+		replay_step(s);
+	if (!strcmp(a, "forge") || !strcmp(a, "queen"))
+		forge_step(s);
+	if (!strcmp(a, "fake-queen") || !strcmp(a, "queen"))
+		fake_queen_step(s);
+	if (!strcmp(a, "flood"))
+		flood_step(s);
+	if (!strcmp(a, "sybil") || !strcmp(a, "eclipse"))
+		sybil_step(s);
+	sim_at(s, s->now + period, adversary_tick, period);
+}
+
+/* Give the adversary its (compromised) keys and start the attack. */
+static void adversary_setup(struct sim *s, const char *attack)
+{
+	struct scen *c = SC(s);
+	uint8_t seed[CX_SIGN_SEED_BYTES], pk[CX_SIGN_PUBLIC_BYTES];
+	uint32_t period = 20;
+
+	c->attack = attack;
+	c->cap = calloc(MAX_CAPTURE, sizeof *c->cap);
+	pheromone_mac_key(c->adv_mac, s->cfg.swarm_key);   /* the compromised node's key */
+	for (int i = 0; i < CX_SIGN_SEED_BYTES; i++)
+		seed[i] = (uint8_t)sim_rand(s);
+	cx_sign_keypair(pk, c->adv_sign_sk, seed);
+	c->adv_id = (uint32_t)sim_rand(s) | 1;
+	s->on_adversary_rx = adversary_rx;
+	sim_boot(s, s->o.nodes);
+	if (!strcmp(attack, "flood"))
+		period = 2;
+	else if (!strcmp(attack, "sybil") || !strcmp(attack, "eclipse"))
+		period = 50;
+	else if (!strcmp(attack, "replay") || !strcmp(attack, "queen"))
+		period = 100;
+	else if (!strcmp(attack, "fake-queen"))
+		period = 200;
+	sim_at(s, 1000, adversary_tick, period);
+}
+
+/* -------------------------------------------------------------- state */
+
+static void do_partition(struct sim *s, uint32_t on)
+{
+	struct scen *c = SC(s);
+
+	s->partitioned = on;
+	if (on)
+		for (uint32_t i = 0; i < s->n; i++)
+			s->nodes[i].group = s->lan ? (i & 1) : s->nodes[i].x >= 0.5;
+	else
+		c->heal_t = s->now;
+}
+
+/* A random node on one side writes a random key. */
+static void do_state_write(struct sim *s, uint32_t side)
+{
+	struct scen *c = SC(s);
+	uint32_t w;
+	uint16_t key = (uint16_t)(sim_rand(s) % 16);
+	uint8_t v[16];
+
+	do
+		w = random_live_honest(s);
+	while (s->nodes[w].group != side);
+	for (size_t i = 0; i < sizeof v; i++)
+		v[i] = (uint8_t)sim_rand(s);
+	if (swarm_state_set(&s->nodes[w].node, key, v, sizeof v, s->now) < 0)
+		return;
+	kv_merge(&c->reference, key, &s->nodes[w].node.kv.e[key]);
+	sim_reschedule(s, w);
+	if (c->nwk < 64)
+		c->writers_killed[c->nwk++] = w;
+}
+
+/* Kill the writers (their values must survive them); restart at heal. */
+static void do_kill_writers(struct sim *s, uint32_t restart)
+{
+	struct scen *c = SC(s);
+
+	for (uint32_t i = 0; i < c->nwk; i++) {
+		if (restart)
+			sim_boot(s, c->writers_killed[i]);
+		else if (s->nodes[c->writers_killed[i]].alive)
+			sim_kill(s, c->writers_killed[i]);
+	}
+}
+
+/* Mask of the largest connected component of live honest nodes. */
+static uint8_t *largest_component(struct sim *s)
+{
+	uint8_t *best = calloc(s->n, 1), *seen = calloc(s->n, 1), *cur = calloc(s->n, 1);
+	uint32_t best_n = 0;
+
+	for (uint32_t i = 0; i < s->o.nodes; i++) {
+		uint32_t k;
+		if (seen[i] || !s->nodes[i].alive)
+			continue;
+		k = sim_component(s, i, cur);
+		for (uint32_t v = 0; v < s->n; v++)
+			seen[v] |= cur[v];
+		if (k > best_n) {
+			best_n = k;
+			memcpy(best, cur, s->n);
+		}
+	}
+	free(seen);
+	free(cur);
+	return best;
+}
+
+/* Every 100 ms: do all live nodes of the main component hold the reference store? */
+static void check_converged(struct sim *s, uint32_t arg)
+{
+	struct scen *c = SC(s);
+	uint64_t want = kv_digest(&c->reference);
+	bool ok = true;
+
+	if (!c->main_comp)
+		c->main_comp = largest_component(s);
+	for (uint32_t i = 0; i < s->o.nodes && ok; i++)
+		if (s->nodes[i].alive && c->main_comp[i] && kv_digest(&s->nodes[i].node.kv) != want)
+			ok = false;
+	if (ok && !c->converged) {
+		c->converged = true;
+		c->converge_t = s->now;
+	}
+	if (!ok)
+		c->converged = false;
+	sim_at(s, s->now + 100, check_converged, arg);
+}
+
+/* ------------------------------------------------------------ scenarios */
+
+static uint64_t dur_ms(const struct sim_opts *o, double dflt)
+{
+	return (uint64_t)((o->duration_s >= 0 ? o->duration_s : dflt) * 1000.0);
+}
+
+/* Boot every honest node. */
+static void boot_all(struct sim *s)
+{
+	for (uint32_t i = 0; i < s->o.nodes; i++)
+		sim_boot(s, i);
+}
+
+/* Scenario broadcast. */
+static int run_broadcast(struct sim *s, const struct sim_opts *o)
+{
+	uint64_t end = dur_ms(o, 10);
+	double cov, ttf, txpn;
+
+	boot_all(s);
+	for (uint32_t b = 0; b < 10; b++)
+		sim_at(s, 2000 + b * (end > 6000 ? (end / 2 - 2000) / 10 : 100), do_broadcast, UINT32_MAX);
+	sim_run_until(s, end);
+	spread_metrics(s, &cov, &ttf, &txpn);
+	if (getenv("SIM_DEBUG"))
+		fprintf(stderr, "pull requests %llu\n", (unsigned long long)SC(s)->tx_pull);
+	printf("{\"scenario\":\"broadcast\",\"nodes\":%u,\"coverage\":%.4f,\"time_to_full_ms\":%.1f,"
+	       "\"tx_per_node\":%.4f}\n", o->nodes, cov, ttf, txpn);
+	return 0;
+}
+
+/* Scenario membership. */
+static int run_membership(struct sim *s, const struct sim_opts *o)
+{
+	struct scen *c = SC(s);
+	uint64_t end = dur_ms(o, 60);
+	uint32_t kills = o->nodes / 100 ? o->nodes / 100 : 1;
+	double detect = 0;
+
+	boot_all(s);
+	sim_at(s, end / 2, do_kill_for_membership, kills);
+	sim_run_until(s, end);
+	for (uint32_t k = 0; k < c->nkl; k++) {
+		/* observers that were killed themselves cannot report */
+		uint32_t waiting = 0;
+		uint64_t t;
+		for (uint32_t u = 0; u < s->o.nodes; u++)
+			waiting += c->kl[k].observer[u] == 1 && s->nodes[u].alive;
+		t = waiting ? end : c->kl[k].detected ? c->kl[k].last_detect : c->kl[k].t;
+		detect += (double)(t - c->kl[k].t);
+	}
+	printf("{\"scenario\":\"membership\",\"nodes\":%u,\"detect_ms\":%.1f,\"false_dead\":%llu}\n",
+	       o->nodes, c->nkl ? detect / c->nkl : 0, (unsigned long long)c->false_dead);
+	return 0;
+}
+
+/* Scenario queen. */
+static int run_queen(struct sim *s, const struct sim_opts *o)
+{
+	struct scen *c = SC(s);
+	uint64_t end = dur_ms(o, 50);
+	double cov, ttf, txpn;
+
+	s->queen_index = 0;
+	boot_all(s);
+	adversary_setup(s, "queen");
+	for (uint32_t k = 0; k < 5; k++)
+		sim_at(s, 2000 + 2000 * k, do_queen_cmd, k);
+	sim_run_until(s, end);
+	spread_metrics(s, &cov, &ttf, &txpn);
+	printf("{\"scenario\":\"queen\",\"nodes\":%u,\"reach\":%.4f,\"forged_accepted\":%llu,"
+	       "\"replayed_accepted\":%llu}\n", o->nodes, cov,
+	       (unsigned long long)(c->untracked_acted + c->die_acted),
+	       (unsigned long long)(c->replay_acted + c->stale_acted));
+	return 0;
+}
+
+/* Scenario state. */
+static int run_state(struct sim *s, const struct sim_opts *o)
+{
+	struct scen *c = SC(s);
+	uint64_t end = dur_ms(o, 30);
+
+	boot_all(s);
+	kv_init(&c->reference);
+	sim_at(s, 1000, do_partition, 1);
+	for (uint32_t k = 0; k < 8; k++) {
+		sim_at(s, 2000 + 500 * k, do_state_write, 0);
+		sim_at(s, 2250 + 500 * k, do_state_write, 1);
+	}
+	sim_at(s, 7000, do_kill_writers, 0);
+	sim_at(s, 8000, do_partition, 0);
+	sim_at(s, 8000, do_kill_writers, 1);
+	sim_at(s, 8000, check_converged, 0);
+	sim_run_until(s, end);
+	printf("{\"scenario\":\"state\",\"nodes\":%u,\"converged\":%s,\"converge_ms\":%.1f}\n",
+	       o->nodes, c->converged ? "true" : "false",
+	       c->converged ? (double)(c->converge_t - c->heal_t) : (double)(end - c->heal_t));
+	return 0;
+}
+
+/* Scenario attack. */
+static int run_attack(struct sim *s, const struct sim_opts *o)
+{
+	struct scen *c = SC(s);
+	uint64_t end = dur_ms(o, 6);
+	double cov, ttf, txpn, secs = (double)end / 1000.0;
+	uint64_t accepted, blacklisted = 0, excess = 0;
+	const char *a = o->attack ? o->attack : "forge";
+
+	if (strcmp(a, "replay") && strcmp(a, "forge") && strcmp(a, "fake-queen") &&
+	    strcmp(a, "flood") && strcmp(a, "sybil") && strcmp(a, "eclipse")) {
+		fprintf(stderr, "swarm-sim: unknown --attack %s\n", a);
+		return 2;
+	}
+	s->queen_index = 0;
+	boot_all(s);
+	adversary_setup(s, a);
+	for (uint32_t b = 0; b < 6; b++)      /* honest traffic during the attack */
+		sim_at(s, 2000 + b * 300, do_broadcast, UINT32_MAX);
+	sim_at(s, 2100, do_queen_cmd, 1);
+	sim_at(s, 3100, do_queen_cmd, 2);
+	sim_run_until(s, end);
+	spread_metrics(s, &cov, &ttf, &txpn);
+	for (uint32_t i = 0; i < o->nodes; i++) {
+		double allowed = s->cfg.gossip.rate_burst + s->cfg.gossip.rate_per_s * secs;
+		blacklisted += c->blacklisted[i];
+		if (!strcmp(a, "flood") && c->attacker_delivered[i] > allowed)
+			excess += (uint64_t)(c->attacker_delivered[i] - allowed);
+	}
+	accepted = c->untracked_acted + c->die_acted + c->replay_acted + c->stale_acted +
+		   c->sybil_admitted + excess;
+	printf("{\"scenario\":\"attack\",\"attack\":\"%s\",\"nodes\":%u,\"accepted\":%llu,"
+	       "\"coverage\":%.4f,\"blacklisted\":%llu}\n", a, o->nodes,
+	       (unsigned long long)accepted, cov, (unsigned long long)blacklisted);
+	return 0;
+}
+
+/* Nodes explore a 16 x 16 maze together; solved when every node holds a
+ * path that is valid in the true maze. */
+static int run_maze(struct sim *s, const struct sim_opts *o)
+{
+	struct scen *c = SC(s);
+	static uint8_t walls[16 * 16];
+	static struct maze_world world = { 16, 16, 0, 16 * 16 - 1, walls };
+	uint64_t end = dur_ms(o, 120), last = 0;
+	bool all = true;
+
+	maze_generate(walls, 16, 16, o->seed);
+	s->cfg.modules[0] = &maze_module;
+	s->cfg.module_env = &world;
+	c->solved_t = calloc(s->n, sizeof *c->solved_t);
+	boot_all(s);
+	sim_run_until(s, end);
+	for (uint32_t i = 0; i < o->nodes; i++) {
+		const struct maze_state *m = (const void *)s->nodes[i].node.module_state[0];
+		if (!s->nodes[i].alive)
+			continue;
+		if (!m->solved || !maze_path_valid(&world, m->path, m->path_len)) {
+			all = false;
+			continue;
+		}
+		if (c->solved_t[i] > last)
+			last = c->solved_t[i];
+	}
+	free(c->solved_t);
+	printf("{\"scenario\":\"maze\",\"nodes\":%u,\"solved\":%s,\"solved_ms\":%.1f}\n",
+	       o->nodes, all ? "true" : "false", all ? (double)last : (double)end);
+	return 0;
+}
+
+/* Set up the simulation and run the named swarm scenario. */
+int sim_scenario_swarm(struct sim *s, const struct sim_opts *o)
+{
+	struct scen *c = calloc(1, sizeof *c);
+	int rc;
+	bool adversary = !strcmp(o->scenario, "queen") || !strcmp(o->scenario, "attack");
+
+	sim_setup(s, o, adversary ? 1 : 0);
+	s->scenario = c;
+	s->on_event = on_event;
+	s->on_transmit = on_transmit;
+	c->blacklisted = calloc(s->n, 1);
+	c->attacker_delivered = calloc(s->n, sizeof *c->attacker_delivered);
+	if (!strcmp(o->scenario, "broadcast"))
+		rc = run_broadcast(s, o);
+	else if (!strcmp(o->scenario, "membership"))
+		rc = run_membership(s, o);
+	else if (!strcmp(o->scenario, "queen"))
+		rc = run_queen(s, o);
+	else if (!strcmp(o->scenario, "state"))
+		rc = run_state(s, o);
+	else if (!strcmp(o->scenario, "attack"))
+		rc = run_attack(s, o);
+	else
+		rc = run_maze(s, o);
+	for (uint32_t i = 0; i < c->ntr; i++) {
+		free(c->tr[i].elig);
+		free(c->tr[i].got);
+		free(c->tr[i].got_t);
+	}
+	for (uint32_t k = 0; k < c->nkl; k++)
+		free(c->kl[k].observer);
+	free(c->cap);
+	free(c->main_comp);
+	free(c->blacklisted);
+	free(c->attacker_delivered);
+	free(c);
+	sim_free(s);
+	return rc;
+}

@@ -1,0 +1,457 @@
+/*
+ * NERT unit and property tests over an in-memory path whose loss,
+ * duplication, reordering and tampering come from a seeded generator.
+ * The property: whatever the path does, the receiver gets exactly the
+ * sent messages, once and in order, or the session reports a failure;
+ * what it did deliver is never corrupted, repeated or reordered.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/bytes.h"
+#include "net/nert.h"
+#include "tests/check.h"
+
+enum { QCAP = 4096, MAXMSG = 64 };
+
+struct pk {
+	uint64_t t;
+	int to;
+	uint16_t len;
+	uint8_t data[NERT_MAX_PACKET];
+};
+
+struct side {
+	struct nert_session s;
+	uint8_t rx[1 << 20];
+	int closed;            /* 0 open, 1 clean, -1 failed */
+	int reason;
+	uint32_t got;          /* messages delivered (reliable classes) */
+	bool bad;              /* corrupted, repeated or out of order */
+	uint32_t dgrams;
+	uint32_t last_pn_sent;
+	bool pn_monotonic;
+};
+
+static struct side A, B;
+static struct pk *q;
+static int qn;
+static uint64_t now, seed;
+static double p_loss, p_dup, p_reorder, p_tamper;
+static bool drop_all;
+static const uint8_t *expect[MAXMSG];
+static uint32_t expect_len[MAXMSG];
+static uint32_t nexpect;
+static uint8_t sk[2][32], pk[2][32];
+
+/* The test's deterministic generator. */
+static uint64_t rnd(void)
+{
+	seed += 0x9e3779b97f4a7c15ULL;
+	return mix64(seed);
+}
+
+/* A double in [0, 1). */
+static double uni(void)
+{
+	return (double)(rnd() >> 11) / 9007199254740992.0;
+}
+
+/* nert_config.random from the simulator's generator. */
+static void cb_random(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	for (size_t i = 0; i < len; i++)
+		((uint8_t *)buf)[i] = (uint8_t)rnd();
+}
+
+/* Queue a packet on the in-memory path, maybe tampered with. */
+static void push(int to, const uint8_t *p, size_t len, uint64_t delay)
+{
+	if (qn == QCAP)
+		return;
+	q[qn] = (struct pk){ .t = now + delay, .to = to, .len = (uint16_t)len };
+	memcpy(q[qn].data, p, len);
+	if (p_tamper > 0 && uni() < p_tamper)
+		q[qn].data[rnd() % len] ^= (uint8_t)(1 + rnd() % 255);
+	qn++;
+}
+
+/* nert_config.send: onto the bottleneck towards the peer. */
+static void cb_send(void *ctx, const uint8_t *p, size_t len)
+{
+	struct side *sd = ctx;
+	int to = sd == &A ? 1 : 0;
+
+	if (p[1] == NP_DATA) {         /* nonce = salt || epoch || pn: pn must never repeat */
+		uint32_t pn = get_u32(p + 8);
+		if (pn <= sd->last_pn_sent)
+			sd->pn_monotonic = false;
+		sd->last_pn_sent = pn;
+	}
+	if (drop_all || (p_loss > 0 && uni() < p_loss))
+		return;
+	push(to, p, len, 5 + rnd() % 3 + (p_reorder > 0 && uni() < p_reorder ? rnd() % 40 : 0));
+	if (p_dup > 0 && uni() < p_dup)
+		push(to, p, len, 5 + rnd() % 30);
+}
+
+/* Check each delivered message against the expected sequence. */
+static void cb_deliver(void *ctx, uint8_t cls, const uint8_t *m, size_t len)
+{
+	struct side *sd = ctx;
+
+	if (cls <= NERT_BEST_EFFORT) {
+		sd->dgrams++;
+		return;
+	}
+	if (sd->got >= nexpect || len != expect_len[sd->got] || memcmp(m, expect[sd->got], len))
+		sd->bad = true;
+	sd->got++;
+}
+
+/* nert_config.closed: remember a clean close or a failure. */
+static void cb_closed(void *ctx, int reason)
+{
+	struct side *sd = ctx;
+
+	sd->closed = reason ? -1 : 1;
+	sd->reason = reason;
+}
+
+/* One node with the maze module, built on first use. */
+static void setup(uint8_t fec_k, uint64_t rekey_bytes, uint32_t idle_ms)
+{
+	struct nert_config c = { .fec_k = fec_k, .rekey_bytes = rekey_bytes, .idle_ms = idle_ms,
+				 .rx_cap = sizeof A.rx, .random = cb_random, .send = cb_send,
+				 .deliver = cb_deliver, .closed = cb_closed };
+	struct nert_config ca = c, cb = c;
+
+	memset(&A, 0, sizeof A);
+	memset(&B, 0, sizeof B);
+	A.pn_monotonic = B.pn_monotonic = true;
+	qn = 0;
+	now = 1;
+	nexpect = 0;
+	drop_all = false;
+	ca.ctx = &A;
+	ca.rx_buf = A.rx;
+	cb.ctx = &B;
+	cb.rx_buf = B.rx;
+	memcpy(ca.static_sk, sk[0], 32);
+	memcpy(ca.peer_pk, pk[1], 32);
+	memcpy(cb.static_sk, sk[1], 32);
+	memcpy(cb.peer_pk, pk[0], 32);
+	CHECK_EQ(nert_init(&A.s, &ca, true, now), 0);
+	CHECK_EQ(nert_init(&B.s, &cb, false, now), 0);
+}
+
+/* Run the path until both sides are idle, closed, or the time is up. */
+static void run(uint64_t until)
+{
+	while (now < until) {
+		uint64_t t = UINT64_MAX, ta = nert_next_deadline(&A.s), tb = nert_next_deadline(&B.s);
+		int best = -1;
+		for (int i = 0; i < qn; i++)
+			if (q[i].t < t) {
+				t = q[i].t;
+				best = i;
+			}
+		if (ta < t)
+			t = ta, best = -2;
+		if (tb < t)
+			t = tb, best = -3;
+		if (t == UINT64_MAX || t > until)
+			break;
+		if (t > now)
+			now = t;
+		if (best == -2)
+			nert_on_timer(&A.s, now);
+		else if (best == -3)
+			nert_on_timer(&B.s, now);
+		else {
+			struct pk p = q[best];
+			q[best] = q[--qn];
+			nert_receive(p.to ? &B.s : &A.s, p.data, p.len, now);
+		}
+	}
+	now = until > now ? until : now;
+}
+
+/* A buffer of reproducible bytes. */
+static uint8_t *pattern(size_t len, uint64_t s)
+{
+	uint8_t *b = malloc(len ? len : 1);
+
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)mix64(s + i);
+	return b;
+}
+
+/* Handshake and large message. */
+static void test_handshake_and_large_message(void)
+{
+	uint8_t *big = pattern(1 << 20, 1);
+
+	p_loss = p_dup = p_reorder = p_tamper = 0;
+	setup(0, 0, 0);
+	expect[0] = big;
+	expect_len[0] = 1 << 20;
+	nexpect = 1;
+	CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, big, 1 << 20, now), 0);   /* queued before the handshake */
+	CHECK_EQ(nert_connect(&A.s, now), 0);
+	run(20000);
+	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	CHECK_EQ(B.got, 1);
+	CHECK(!B.bad);
+	CHECK(nert_send_idle(&A.s));
+	CHECK(A.pn_monotonic);
+	CHECK(memcmp(A.s.tx.salt, B.s.tx.salt, 4) != 0);
+	CHECK_EQ(nert_close(&A.s, now), 0);
+	run(now + 5000);
+	CHECK_EQ(A.closed, 1);
+	CHECK_EQ(B.closed, 1);
+	free(big);
+}
+
+/* Keys refused. */
+static void test_keys_refused(void)
+{
+	struct nert_config c = { .rx_buf = A.rx, .rx_cap = 10, .random = cb_random, .send = cb_send,
+				 .deliver = cb_deliver };
+	uint8_t init[NERT_INIT_BYTES];
+
+	CHECK_EQ(nert_init(&A.s, &c, true, 0), -EINVAL);          /* zero static key */
+	memcpy(c.static_sk, sk[0], 32);
+	CHECK_EQ(nert_init(&A.s, &c, true, 0), -EINVAL);          /* zero peer key */
+	/* the responder refuses an initiator whose static key it does not expect */
+	setup(0, 0, 0);
+	memcpy(B.s.cfg.peer_pk, pk[1], 32);
+	nert_connect(&A.s, now);
+	CHECK_EQ(qn, 1);
+	memcpy(init, q[0].data, sizeof init);
+	CHECK_EQ(nert_receive(&B.s, init, sizeof init, now), -EACCES);
+	CHECK_EQ(B.s.state, NERT_IDLE);
+	/* a small-order ephemeral key is refused */
+	setup(0, 0, 0);
+	memset(init + 12, 0, 32);
+	CHECK(nert_receive(&B.s, init, sizeof init, now) < 0);
+	CHECK_EQ(B.s.state, NERT_IDLE);
+	/* an initiator whose INITs are never answered gives up */
+	setup(0, 0, 0);
+	drop_all = true;
+	nert_connect(&A.s, now);
+	run(120000);
+	CHECK_EQ(A.closed, -1);
+	CHECK_EQ(A.reason, -ETIMEDOUT);
+}
+
+/* Replay window and tamper. */
+static void test_replay_window_and_tamper(void)
+{
+	static struct pk saved[200];
+	int n = 0;
+	uint8_t msg[10] = "0123456789";
+
+	p_loss = p_dup = p_reorder = p_tamper = 0;
+	setup(0, 0, 0);
+	nert_connect(&A.s, now);
+	run(100);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	/* a replayed INIT does not reset the session */
+	for (int i = 0; i < 150; i++)
+		nert_send(&A.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now);
+	for (int i = 0; i < qn && n < 200; i++)
+		if (q[i].to == 1)
+			saved[n++] = q[i];
+	qn = 0;
+	/* delivered in reverse: everything within 128 packet numbers is accepted */
+	int accepted = 0;
+	for (int i = n - 1; i >= 0; i--)
+		accepted += nert_receive(&B.s, saved[i].data, saved[i].len, now) == 0;
+	CHECK_EQ(B.dgrams, (uint32_t)accepted);
+	CHECK(accepted >= NERT_REPLAY_WINDOW);
+	CHECK(accepted < n);
+	/* each one replayed: refused */
+	for (int i = 0; i < n; i++)
+		CHECK(nert_receive(&B.s, saved[i].data, saved[i].len, now) != 0);
+	CHECK_EQ(B.dgrams, (uint32_t)accepted);
+	CHECK(B.s.stats.replays_dropped > 0);
+	/* a flipped bit anywhere is refused */
+	nert_send(&A.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now);
+	for (size_t i = 0; i < q[qn - 1].len; i++) {
+		struct pk t = q[qn - 1];
+		t.data[i] ^= 0x10;
+		CHECK(nert_receive(&B.s, t.data, t.len, now) != 0);
+	}
+	CHECK_EQ(B.dgrams, (uint32_t)accepted);
+	CHECK(B.s.stats.auth_failures > 0);
+}
+
+/* Rekey without stall. */
+static void test_rekey_without_stall(void)
+{
+	uint8_t *data = pattern(300000, 2);
+
+	p_loss = 0.02;
+	p_dup = p_reorder = p_tamper = 0;
+	setup(0, 20000, 0);
+	expect[0] = data;
+	expect_len[0] = 300000;
+	nexpect = 1;
+	nert_connect(&A.s, now);
+	nert_send(&A.s, NERT_RELIABLE, data, 300000, now);
+	run(60000);
+	CHECK_EQ(B.got, 1);
+	CHECK(!B.bad);
+	CHECK(A.s.stats.rekeys >= 10);
+	CHECK(A.pn_monotonic);
+	CHECK(B.pn_monotonic);
+	CHECK(B.s.rx.epoch >= 10);
+	free(data);
+}
+
+/* Idle timeout. */
+static void test_idle_timeout(void)
+{
+	p_loss = p_dup = p_reorder = p_tamper = 0;
+	setup(0, 0, 3000);
+	nert_connect(&A.s, now);
+	run(100);
+	drop_all = true;
+	run(10000);
+	CHECK_EQ(A.closed, -1);
+	CHECK_EQ(A.reason, -ETIMEDOUT);
+	CHECK_EQ(B.closed, -1);
+}
+
+/* Delivery classes. */
+static void test_delivery_classes(void)
+{
+	uint8_t *crit = pattern(50000, 3), small[100];
+
+	memset(small, 1, sizeof small);
+	p_loss = p_dup = p_reorder = p_tamper = 0;
+	setup(0, 0, 0);
+	nert_connect(&A.s, now);
+	run(100);
+	CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, small, sizeof small, now), 0);
+	CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, crit, NERT_SEG_DATA + 1, now), -EMSGSIZE);
+	run(200);
+	CHECK_EQ(B.dgrams, 1);
+	/* best effort: the first copy is lost, a retry arrives, delivered once */
+	drop_all = true;
+	CHECK_EQ(nert_send(&A.s, NERT_BEST_EFFORT, small, sizeof small, now), 0);
+	drop_all = false;
+	run(now + 3000);
+	CHECK_EQ(B.dgrams, 2);
+	/* critical: FEC is on even though fec_k is 0; one data packet is lost */
+	expect[0] = crit;
+	expect_len[0] = 50000;
+	nexpect = 1;
+	p_loss = 0.05;
+	seed = 77;
+	CHECK_EQ(nert_send(&A.s, NERT_CRITICAL, crit, 50000, now), 0);
+	run(now + 20000);
+	CHECK_EQ(B.got, 1);
+	CHECK(!B.bad);
+	CHECK(B.s.stats.fec_recovered >= 1);
+	free(crit);
+}
+
+/* One random trial of the property. */
+static uint32_t trials_complete, trials_failed, msgs_delivered;
+
+/* One random trial of the exact-stream-or-failure property. */
+static void property_trial(uint64_t s)
+{
+	static uint8_t *msgs[8];
+	uint32_t n = 1 + (uint32_t)(s % 5);
+
+	seed = s;
+	p_loss = (double)(rnd() % 40) / 100;
+	p_dup = (double)(rnd() % 30) / 100;
+	p_reorder = (double)(rnd() % 50) / 100;
+	p_tamper = (double)(rnd() % 5) / 100;
+	setup((uint8_t)(rnd() % 3 == 0 ? 0 : 2 + rnd() % 6), 4000 + rnd() % 50000, 8000);
+	for (uint32_t i = 0; i < n; i++) {
+		expect_len[i] = (uint32_t)(rnd() % 12000);
+		msgs[i] = pattern(expect_len[i], s * 31 + i);
+		expect[i] = msgs[i];
+	}
+	nexpect = n;
+	nert_connect(&A.s, now);
+	for (uint32_t i = 0; i < n; i++)
+		nert_send(&A.s, rnd() % 2 ? NERT_RELIABLE : NERT_CRITICAL, msgs[i], expect_len[i], now);
+	if (rnd() % 4 == 0) {           /* sometimes the path dies for good */
+		run(now + rnd() % 300);
+		drop_all = true;
+	}
+	run(now + 120000);
+	CHECK(!B.bad);
+	CHECK(B.got <= n);
+	if (B.got < n)
+		CHECK(A.closed == -1 || B.closed == -1 || A.s.state == NERT_HS_SENT);
+	if (!drop_all)
+		CHECK(B.got == n || A.closed == -1);
+	trials_complete += B.got == n;
+	trials_failed += B.got < n;
+	msgs_delivered += B.got;
+	for (uint32_t i = 0; i < n; i++)
+		free(msgs[i]);
+}
+
+/* Property exact stream or failure. */
+static void test_property_exact_stream_or_failure(void)
+{
+	int bad_before = 0;
+
+	for (uint64_t s = 1; s <= 300; s++) {
+		property_trial(s);
+		if (check_failed_ && !bad_before) {
+			printf("  first failing trial: seed %llu\n", (unsigned long long)s);
+			bad_before = 1;
+		}
+	}
+	printf("  %u trials complete, %u reported failure, %u messages delivered\n",
+	       trials_complete, trials_failed, msgs_delivered);
+	CHECK(trials_complete > 150);     /* the property is not met by failing */
+}
+
+/* Parse header. */
+static void test_parse_header(void)
+{
+	uint8_t p[NERT_INIT_BYTES] = { NERT_VERSION, NP_INIT }, type;
+	uint16_t epoch;
+	uint32_t sid, pn;
+
+	CHECK_EQ(nert_parse_header(p, sizeof p, &type, &epoch, &sid, &pn), 0);
+	CHECK_EQ(nert_parse_header(p, sizeof p - 1, &type, &epoch, &sid, &pn), -EPROTO);
+	CHECK_EQ(nert_parse_header(p, 5, &type, &epoch, &sid, &pn), -EMSGSIZE);
+	p[0] = 2;
+	CHECK_EQ(nert_parse_header(p, sizeof p, &type, &epoch, &sid, &pn), -EPROTO);
+}
+
+/* Run one scenario; its JSON line is the last line of stdout. */
+int main(void)
+{
+	if (cx_init())
+		return 1;
+	q = calloc(QCAP, sizeof *q);
+	for (int i = 0; i < 2; i++) {
+		cx_random(sk[i], 32);
+		cx_dh_public(pk[i], sk[i]);
+	}
+	RUN(test_parse_header);
+	RUN(test_handshake_and_large_message);
+	RUN(test_keys_refused);
+	RUN(test_replay_window_and_tamper);
+	RUN(test_rekey_without_stall);
+	RUN(test_idle_timeout);
+	RUN(test_delivery_classes);
+	RUN(test_property_exact_stream_or_failure);
+	free(q);
+	return CHECK_EXIT_STATUS();
+}

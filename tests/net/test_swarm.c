@@ -1,0 +1,760 @@
+/*
+ * Unit tests of the swarm layers: pheromone wire format and MAC, gossip
+ * admission and relaying, membership, sentinel, replicated store, the
+ * swarm node (roles, queen commands, apoptosis, state) and the maze.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/bytes.h"
+#include "net/maze.h"
+#include "net/swarm.h"
+#include "tests/check.h"
+
+static uint8_t key[32], mac_key[32];
+
+static uint64_t rng_state = 12345;
+/* The test's deterministic generator. */
+static uint64_t next_rand(void)
+{
+	rng_state += 0x9e3779b97f4a7c15ULL;
+	return mix64(rng_state);
+}
+
+/* Encode a test pheromone under the test MAC key. */
+static int make_pkt(uint8_t *buf, uint8_t type, uint32_t sender, uint32_t seq, uint64_t ts,
+		    const void *payload, size_t len)
+{
+	struct pheromone h = { .type = type, .ttl = 8, .sender = sender, .seq = seq,
+			       .timestamp_ms = ts };
+	return pheromone_encode(buf, PHEROMONE_MAX_BYTES, &h, payload, len, mac_key);
+}
+
+/* ------------------------------------------------------------ pheromone */
+
+static void test_pheromone_roundtrip_and_mac(void)
+{
+	uint8_t buf[PHEROMONE_MAX_BYTES], payload[40];
+	struct pheromone p;
+	int n;
+
+	memset(payload, 7, sizeof payload);
+	n = make_pkt(buf, PH_DATA, 0x11223344, 9, 1000, payload, sizeof payload);
+	CHECK_EQ(n, PHEROMONE_HEADER_BYTES + 40 + PHEROMONE_MAC_BYTES);
+	CHECK_EQ(get_u32(buf + 4), 0x11223344);          /* network byte order */
+	CHECK_EQ(pheromone_decode(&p, buf, (size_t)n), 0);
+	CHECK_EQ(p.sender, 0x11223344);
+	CHECK_EQ(p.seq, 9);
+	CHECK_EQ(p.timestamp_ms, 1000);
+	CHECK_EQ(p.payload_len, 40);
+	CHECK_EQ(pheromone_verify(&p, buf, mac_key), 0);
+	/* relays may change ttl and hops */
+	pheromone_set_route(buf, 3, 5);
+	CHECK_EQ(pheromone_decode(&p, buf, (size_t)n), 0);
+	CHECK_EQ(pheromone_verify(&p, buf, mac_key), 0);
+	/* every other byte is covered */
+	for (int i = 0; i < n; i++) {
+		uint8_t copy[PHEROMONE_MAX_BYTES];
+		if (i == 2 || i == 3)
+			continue;
+		memcpy(copy, buf, (size_t)n);
+		copy[i] ^= 0x40;
+		if (pheromone_decode(&p, copy, (size_t)n) == 0)
+			CHECK(pheromone_verify(&p, copy, mac_key) != 0);
+	}
+}
+
+/* Pheromone rejects malformed. */
+static void test_pheromone_rejects_malformed(void)
+{
+	uint8_t buf[PHEROMONE_MAX_BYTES], other[32];
+	struct pheromone p;
+	int n = make_pkt(buf, PH_DATA, 5, 1, 0, "abc", 3);
+
+	CHECK_EQ(pheromone_decode(&p, buf, (size_t)n - 1), -EPROTO);
+	CHECK_EQ(pheromone_decode(&p, buf, 10), -EMSGSIZE);
+	buf[0] = 2;
+	CHECK_EQ(pheromone_decode(&p, buf, (size_t)n), -EPROTO);
+	buf[0] = 1;
+	buf[2] = 0;
+	CHECK_EQ(pheromone_decode(&p, buf, (size_t)n), -EPROTO);
+	buf[2] = 1;
+	buf[23] = 1;
+	CHECK_EQ(pheromone_decode(&p, buf, (size_t)n), -EPROTO);
+	buf[23] = 0;
+	memset(other, 9, sizeof other);
+	CHECK_EQ(pheromone_decode(&p, buf, (size_t)n), 0);
+	CHECK(pheromone_verify(&p, buf, other) != 0);
+	memset(other, 0, sizeof other);
+	CHECK_EQ(pheromone_mac_key(other, other), -EINVAL);   /* zero swarm key */
+}
+
+/* Queen signature. */
+static void test_queen_signature(void)
+{
+	uint8_t seed[32] = { 1 }, pk[32], sk[64], pk2[32], sk2[64], buf[PHEROMONE_MAX_BYTES];
+	uint8_t payload[10 + 64] = "0123456789";
+	struct pheromone h = { .type = PH_QUEEN_CMD, .ttl = 4, .sender = 77, .seq = 3,
+			       .timestamp_ms = 50, .flags = PHF_SIGNED }, p;
+	int n;
+
+	cx_sign_keypair(pk, sk, seed);
+	seed[0] = 2;
+	cx_sign_keypair(pk2, sk2, seed);
+	CHECK_EQ(pheromone_queen_sign(payload + 10, &h, payload, 10, sk), 0);
+	n = pheromone_encode(buf, sizeof buf, &h, payload, sizeof payload, mac_key);
+	CHECK(n > 0);
+	CHECK_EQ(pheromone_decode(&p, buf, (size_t)n), 0);
+	CHECK_EQ(pheromone_queen_verify(&p, pk), 0);
+	CHECK(pheromone_queen_verify(&p, pk2) != 0);
+	/* the signature binds the header: another seq fails */
+	h.seq = 4;
+	n = pheromone_encode(buf, sizeof buf, &h, payload, sizeof payload, mac_key);
+	CHECK_EQ(pheromone_decode(&p, buf, (size_t)n), 0);
+	CHECK(pheromone_queen_verify(&p, pk) != 0);
+}
+
+/* --------------------------------------------------------------- gossip */
+
+static struct gossip g;
+
+/* Gossip dedup window stale. */
+static void test_gossip_dedup_window_stale(void)
+{
+	struct gossip_params gp;
+	uint8_t buf[PHEROMONE_MAX_BYTES];
+	struct pheromone p;
+
+	gossip_default_params(&gp);
+	gossip_init(&g, &gp, 100000);
+	make_pkt(buf, PH_DATA, 42, 100, 100000, "x", 1);
+	pheromone_decode(&p, buf, PHEROMONE_HEADER_BYTES + 1 + 16);
+	CHECK_EQ(gossip_admit(&g, &p, 100000), GV_NEW);
+	gossip_mark(&g, &p, 100000);
+	CHECK_EQ(gossip_admit(&g, &p, 100001), GV_DUP);
+	CHECK(gossip_seen(&g, pheromone_id(&p)));
+	/* a much older sequence number is a replay */
+	p.seq = 100 - GOSSIP_WINDOW;
+	CHECK_EQ(gossip_admit(&g, &p, 100002), GV_REPLAY);
+	p.seq = 99;            /* inside the window, not seen: new */
+	CHECK_EQ(gossip_admit(&g, &p, 100002), GV_NEW);
+	p.seq = 101;
+	p.timestamp_ms = 100000 - gp.ts_bound_ms - 1;
+	CHECK_EQ(gossip_admit(&g, &p, 100000), GV_STALE);
+	p.timestamp_ms = 100000 + gp.ts_bound_ms + 1;
+	CHECK_EQ(gossip_admit(&g, &p, 100000), GV_STALE);
+}
+
+/* Gossip rate limit. */
+static void test_gossip_rate_limit(void)
+{
+	struct gossip_params gp;
+	struct pheromone p = { .type = PH_DATA, .ttl = 4, .sender = 9 };
+	int news = 0;
+
+	gossip_default_params(&gp);
+	gossip_init(&g, &gp, 0);
+	for (uint32_t i = 1; i <= 200; i++) {
+		p.seq = i;
+		p.timestamp_ms = 10;
+		if (gossip_admit(&g, &p, 10) == GV_NEW) {
+			news++;
+			gossip_mark(&g, &p, 10);
+		}
+	}
+	CHECK_EQ(news, gp.rate_burst);
+	p.seq = 500;
+	p.timestamp_ms = 1010;
+	CHECK_EQ(gossip_admit(&g, &p, 1010), GV_NEW);      /* a second refills */
+}
+
+/* Gossip relay suppression. */
+static void test_gossip_relay_suppression(void)
+{
+	struct gossip_params gp;
+	uint8_t buf[PHEROMONE_MAX_BYTES], out[PHEROMONE_MAX_BYTES];
+	struct pheromone p;
+	int n;
+
+	gossip_default_params(&gp);
+	gossip_init(&g, &gp, 0);
+	n = make_pkt(buf, PH_DATA, 7, 1, 0, "hi", 2);
+	pheromone_decode(&p, buf, (size_t)n);
+	CHECK_EQ(gossip_schedule_relay(&g, &p, buf, (size_t)n, 0, 5), 0);
+	CHECK(gossip_next_deadline(&g) <= gp.relay_max_ms);
+	CHECK_EQ(gossip_take_due(&g, 100, 0, out), (size_t)n);
+	CHECK_EQ(out[2], 7);                                /* ttl lowered */
+	CHECK_EQ(out[3], 1);                                /* hops raised */
+	/* one duplicate heard during the backoff cuts the chance to 1/4 */
+	gossip_schedule_relay(&g, &p, buf, (size_t)n, 200, 5);
+	gossip_note_duplicate(&g, pheromone_id(&p));
+	CHECK_EQ(gossip_take_due(&g, 300, 0x4000, out), 0);     /* draw above 1/4 */
+	gossip_schedule_relay(&g, &p, buf, (size_t)n, 400, 5);
+	gossip_note_duplicate(&g, pheromone_id(&p));
+	CHECK_EQ(gossip_take_due(&g, 500, 0x3fff, out), (size_t)n); /* draw below */
+	/* two duplicates reach the echo cap: cancelled whatever the draw */
+	gossip_schedule_relay(&g, &p, buf, (size_t)n, 600, 5);
+	gossip_note_duplicate(&g, pheromone_id(&p));
+	gossip_note_duplicate(&g, pheromone_id(&p));
+	CHECK_EQ(gossip_take_due(&g, 700, 0, out), 0);
+	CHECK_EQ(gossip_next_deadline(&g), UINT64_MAX);
+	/* neighbour knowledge: all neighbours covered cancels the relay */
+	gossip_schedule_relay(&g, &p, buf, (size_t)n, 800, 5);
+	gossip_set_uncovered(&g, pheromone_id(&p), 0x6);
+	gossip_note_covered(&g, pheromone_id(&p), 0x2);
+	CHECK(gossip_relay_pending(&g, pheromone_id(&p)));
+	gossip_note_covered(&g, pheromone_id(&p), 0x4);
+	CHECK_EQ(gossip_take_due(&g, 900, 0, out), 0);
+	/* the flooding baseline relays regardless */
+	gp.flood = true;
+	gossip_init(&g, &gp, 0);
+	gossip_schedule_relay(&g, &p, buf, (size_t)n, 0, 5);
+	gossip_note_duplicate(&g, pheromone_id(&p));
+	CHECK_EQ(gossip_take_due(&g, 100, 0, out), (size_t)n);
+	/* a copy is kept for PULL repair and advertised */
+	{
+		size_t len;
+		uint64_t ids[4];
+		CHECK(gossip_stored(&g, pheromone_id(&p), &len) != NULL);
+		CHECK_EQ(gossip_recent_ids(&g, ids, 4), 1);
+		CHECK_EQ(ids[0], pheromone_id(&p));
+	}
+}
+
+/* Gossip bounded under flood. */
+static void test_gossip_bounded_under_flood(void)
+{
+	struct gossip_params gp;
+	struct pheromone p = { .type = PH_DATA, .ttl = 4 };
+	size_t before = sizeof g;
+
+	gossip_default_params(&gp);
+	gossip_init(&g, &gp, 0);
+	for (uint32_t i = 1; i <= 200000; i++) {       /* 200k identities */
+		p.sender = i;
+		p.seq = 1;
+		p.timestamp_ms = i / 10;
+		if (gossip_admit(&g, &p, i / 10) == GV_NEW)
+			gossip_mark(&g, &p, i / 10);
+	}
+	CHECK_EQ(sizeof g, before);
+	/* the most recent ones are still recognised as duplicates */
+	p.sender = 200000;
+	p.timestamp_ms = 20000;
+	CHECK_EQ(gossip_admit(&g, &p, 20000), GV_DUP);
+	p.sender = 199990;
+	CHECK_EQ(gossip_admit(&g, &p, 20000), GV_DUP);
+}
+
+/* ----------------------------------------------------------- membership */
+
+static struct membership ms;
+
+/* Membership suspect probe dead. */
+static void test_membership_suspect_probe_dead(void)
+{
+	struct member_action act[16];
+	bool refuted;
+	size_t n;
+
+	membership_init(&ms);
+	CHECK_EQ(membership_heard(&ms, 10, 1, ROLE_WORKER, 1000, 0, &refuted), 0);
+	CHECK_EQ(membership_heard(&ms, 11, 2, ROLE_WORKER, 1000, 0, &refuted), 0);
+	CHECK_EQ(membership_heard(&ms, 12, 3, ROLE_WORKER, 1000, 0, &refuted), 0);
+	CHECK_EQ(membership_tick(&ms, 1000, 1, act, 16), 0);
+	membership_heard(&ms, 11, 2, ROLE_WORKER, 1000, 2000, &refuted);
+	membership_heard(&ms, 12, 3, ROLE_WORKER, 1000, 2000, &refuted);
+	n = membership_tick(&ms, 2300, 1, act, 16);       /* 10 silent for 2.3 s */
+	CHECK(n >= 1 + 2);
+	CHECK_EQ(act[0].kind, MA_PING);
+	CHECK_EQ(act[0].target, 10);
+	CHECK_EQ(act[1].kind, MA_PING_REQ);
+	CHECK_EQ(membership_find(&ms, 10)->state, MS_SUSPECT);
+	membership_touch(&ms, 10, 2400);                   /* an ACK came back */
+	CHECK_EQ(membership_find(&ms, 10)->state, MS_ALIVE);
+	/* now silence for good: dead within suspicion + 3 periods */
+	bool dead = false;
+	for (uint64_t t = 2400; t < 9000; t += 50) {
+		membership_heard(&ms, 11, 2, ROLE_WORKER, 1000, t, &refuted);
+		membership_heard(&ms, 12, 3, ROLE_WORKER, 1000, t, &refuted);
+		n = membership_tick(&ms, t, t, act, 16);
+		for (size_t i = 0; i < n; i++)
+			if (act[i].kind == MA_DEAD && act[i].target == 10) {
+				dead = true;
+				CHECK(t <= 2400 + 2250 + 3000 + 100);
+			}
+	}
+	CHECK(dead);
+	CHECK(membership_find(&ms, 10) == NULL);
+	CHECK_EQ(membership_heard(&ms, 10, 1, ROLE_WORKER, 1000, 9000, &refuted), 0);
+	CHECK(refuted);
+}
+
+/* Membership binding and bounds. */
+static void test_membership_binding_and_bounds(void)
+{
+	bool refuted;
+
+	membership_init(&ms);
+	CHECK_EQ(membership_heard(&ms, 1, 100, 0, 1000, 0, &refuted), 0);
+	CHECK_EQ(membership_heard(&ms, 2, 100, 0, 1000, 0, &refuted), -EEXIST);  /* sybil */
+	membership_remove(&ms, 1);                                             /* REBIRTH */
+	CHECK_EQ(membership_heard(&ms, 2, 100, 0, 1000, 0, &refuted), 0);
+	for (uint32_t i = 0; i < MEMBER_MAX - 1; i++)
+		CHECK_EQ(membership_heard(&ms, 1000 + i, 200 + i, 0, 1000, 0, &refuted), 0);
+	CHECK_EQ(membership_heard(&ms, 99999, 9999, 0, 1000, 0, &refuted), -ENOSPC);
+	CHECK(!membership_has_room(&ms));
+	CHECK(membership_find(&ms, 2) != NULL);
+}
+
+/* ------------------------------------------------------------- sentinel */
+
+static void test_sentinel_blacklist_decay_blackbox(void)
+{
+	static struct sentinel s;
+	struct blackbox_event ev[8];
+	bool banned = false;
+	int reports = 0;
+
+	sentinel_init(&s);
+	while (!banned && reports < 100) {
+		banned = sentinel_report(&s, SEC_BAD_MAC, 7, true, 0, 1000);
+		reports++;
+	}
+	CHECK(banned);
+	CHECK_EQ(reports, SENTINEL_THRESHOLD / 2);
+	CHECK(sentinel_addr_banned(&s, 7, 1000));
+	CHECK(!sentinel_addr_banned(&s, 8, 1000));
+	CHECK(!sentinel_addr_banned(&s, 7, 1000 + SENTINEL_BAN_MS));
+	/* scores decay: a slow trickle never bans */
+	for (int i = 0; i < 60; i++)
+		CHECK(!sentinel_report(&s, SEC_STALE, 9, true, 0, 100000 + (uint64_t)i * SENTINEL_HALF_LIFE_MS));
+	/* the blackbox keeps the newest events, bounded */
+	CHECK_EQ(sentinel_blackbox(&s, ev, 8), 8);
+	CHECK_EQ(ev[0].kind, SEC_STALE);
+	CHECK_EQ(ev[0].addr, 9);
+	CHECK(s.log_next > BLACKBOX_EVENTS);
+	CHECK_EQ(sentinel_blackbox(&s, (struct blackbox_event[BLACKBOX_EVENTS + 4]){ 0 },
+				   BLACKBOX_EVENTS + 4), BLACKBOX_EVENTS);
+}
+
+/* -------------------------------------------------------------- kvstore */
+
+static void test_kv_lww_converges_in_any_order(void)
+{
+	static struct kvstore a, b, src[6];
+	uint8_t buf[PHEROMONE_MAX_PAYLOAD], flags;
+	uint64_t digest;
+	int order[6] = { 0, 1, 2, 3, 4, 5 };
+
+	for (int i = 0; i < 6; i++) {
+		kv_init(&src[i]);
+		src[i].lamport = (uint32_t)(i % 3);
+		kv_set(&src[i], (uint16_t)(i % 2), &i, sizeof i, 100 + (uint32_t)i);
+	}
+	kv_init(&a);
+	for (int i = 0; i < 6; i++) {
+		int k = kv_encode(&src[i], -1, buf, sizeof buf);
+		CHECK_EQ(kv_decode_merge(&a, buf, (size_t)k, &flags, &digest) >= 0, 1);
+		CHECK_EQ(flags, KV_FLAG_SYNC);
+		CHECK_EQ(digest, kv_digest(&src[i]));
+	}
+	for (int round = 0; round < 20; round++) {
+		for (int i = 5; i > 0; i--) {
+			int j = (int)(next_rand() % (uint64_t)(i + 1)), t = order[i];
+			order[i] = order[j];
+			order[j] = t;
+		}
+		kv_init(&b);
+		for (int i = 0; i < 6; i++) {
+			int k = kv_encode(&src[order[i]], -1, buf, sizeof buf);
+			kv_decode_merge(&b, buf, (size_t)k, &flags, &digest);
+		}
+		CHECK_EQ(kv_digest(&a), kv_digest(&b));
+		CHECK(!memcmp(a.e, b.e, sizeof a.e));
+	}
+	/* malformed payloads merge nothing */
+	int k = kv_encode(&src[0], -1, buf, sizeof buf);
+	kv_init(&b);
+	CHECK_EQ(kv_decode_merge(&b, buf, (size_t)k - 1, &flags, &digest), -EPROTO);
+	buf[9] = 200;
+	CHECK_EQ(kv_decode_merge(&b, buf, (size_t)k, &flags, &digest), -EPROTO);
+	CHECK_EQ(kv_digest(&b), kv_digest(&(struct kvstore){ .digest = b.digest }));
+	CHECK_EQ(kv_set(&b, KV_KEYS, "x", 1, 1), -EINVAL);
+	CHECK_EQ(kv_set(&b, 0, buf, KV_VALUE_MAX + 1, 1), -EINVAL);
+}
+
+/* ---------------------------------------------------------- swarm nodes */
+
+enum { NET_NODES = 4, QMAX = 256 };
+
+struct tnet {
+	struct swarm_node node[NET_NODES];
+	bool alive[NET_NODES];
+	struct { uint32_t src, dst; uint16_t len; uint8_t data[PHEROMONE_MAX_BYTES]; } q[QMAX];
+	int qn;
+	uint8_t last_pkt[PHEROMONE_MAX_BYTES];
+	size_t last_len;
+	uint8_t last_type_capture;
+	int commands[NET_NODES], rebirths[NET_NODES], deliveries[NET_NODES], dead[NET_NODES];
+	int blacklists[NET_NODES];
+	uint32_t mem[NET_NODES];
+	bool blocked[NET_NODES][NET_NODES];   /* link src -> dst is down */
+};
+
+static struct tnet net;
+static uint8_t queen_pk[32], queen_sk[64];
+
+/* Index of the node whose environment is ctx. */
+static int idx_of(void *ctx)
+{
+	return (int)((struct swarm_node *)ctx - net.node);
+}
+
+/* swarm_env.random for the test network. */
+static uint64_t t_random(void *ctx)
+{
+	(void)ctx;
+	return next_rand();
+}
+
+/* swarm_env.send: queue the packet on the test network. */
+static void t_send(void *ctx, uint32_t dst, const uint8_t *pkt, size_t len)
+{
+	int src = idx_of(ctx);
+
+	if (pkt[1] == net.last_type_capture) {
+		memcpy(net.last_pkt, pkt, len);
+		net.last_len = len;
+	}
+	if (net.qn < QMAX) {
+		net.q[net.qn].src = (uint32_t)src;
+		net.q[net.qn].dst = dst;
+		net.q[net.qn].len = (uint16_t)len;
+		memcpy(net.q[net.qn].data, pkt, len);
+		net.qn++;
+	}
+}
+
+/* swarm_env.event: count what the tests check. */
+static void t_event(void *ctx, const struct swarm_event *ev)
+{
+	int i = idx_of(ctx);
+
+	if (ev->kind == SE_COMMAND)
+		net.commands[i]++;
+	if (ev->kind == SE_REBIRTH)
+		net.rebirths[i]++;
+	if (ev->kind == SE_DELIVER)
+		net.deliveries[i]++;
+	if (ev->kind == SE_DEAD)
+		net.dead[i]++;
+	if (ev->kind == SE_BLACKLIST)
+		net.blacklists[i]++;
+}
+
+/* swarm_env.memory_permille from the test's table. */
+static uint32_t t_memory(void *ctx)
+{
+	return net.mem[idx_of(ctx)];
+}
+
+/* Deliver everything queued (and whatever that causes) at time now. */
+static void t_flush(uint64_t now)
+{
+	for (int rounds = 0; rounds < 50 && net.qn; rounds++) {
+		int n = net.qn;
+		static struct tnet copy;
+		memcpy(copy.q, net.q, sizeof net.q[0] * (size_t)n);
+		net.qn = 0;
+		for (int k = 0; k < n; k++)
+			for (int v = 0; v < NET_NODES; v++)
+				if (net.alive[v] && v != (int)copy.q[k].src &&
+				    !net.blocked[copy.q[k].src][v] &&
+				    (copy.q[k].dst == SWARM_BROADCAST || copy.q[k].dst == (uint32_t)v))
+					swarm_receive(&net.node[v], copy.q[k].src, copy.q[k].data,
+						      copy.q[k].len, now);
+	}
+}
+
+/* Tick every node every 10 ms from from to to. */
+static void t_run(uint64_t from, uint64_t to)
+{
+	for (uint64_t t = from; t <= to; t += 10) {
+		for (int v = 0; v < NET_NODES; v++)
+			if (net.alive[v] && swarm_next_deadline(&net.node[v]) <= t)
+				swarm_tick(&net.node[v], t);
+		t_flush(t);
+	}
+}
+
+/* Four nodes, node 0 the queen, all on one broadcast link. */
+static void t_setup(void)
+{
+	struct swarm_config cfg = { .role = ROLE_WORKER, .heartbeats = true };
+	struct swarm_env env = { NULL, t_random, t_send, t_event, t_memory };
+	uint8_t seed[32] = { 42 };
+
+	memset(&net, 0, sizeof net);
+	cx_sign_keypair(queen_pk, queen_sk, seed);
+	memcpy(cfg.swarm_key, key, 32);
+	memcpy(cfg.queen_pk, queen_pk, 32);
+	gossip_default_params(&cfg.gossip);
+	for (int i = 0; i < NET_NODES; i++) {
+		struct swarm_config c = cfg;
+		if (i == 0) {
+			c.role = ROLE_QUEEN;
+			c.queen_sk = queen_sk;
+		}
+		env.ctx = &net.node[i];
+		CHECK_EQ(swarm_init(&net.node[i], &c, &env, 0), 0);
+		net.alive[i] = true;
+	}
+}
+
+/* Role draw distribution. */
+static void test_role_draw_distribution(void)
+{
+	long count[4] = { 0 };
+	const long n = 1 << 20;
+
+	for (long i = 0; i < n; i++)
+		count[swarm_draw_role(next_rand())]++;
+	CHECK(labs(count[ROLE_EXPLORER] - n / 8) < n / 200);
+	CHECK(labs(count[ROLE_SENTINEL] - n / 8) < n / 200);
+	CHECK(count[ROLE_QUEEN] > n / 400 && count[ROLE_QUEEN] < n / 180);
+	CHECK(labs(count[ROLE_WORKER] - n * 3 / 4) < n / 100);
+	CHECK_EQ(swarm_role_period(ROLE_WORKER), 1000);
+	CHECK_EQ(swarm_role_period(ROLE_EXPLORER), 500);
+	CHECK_EQ(swarm_role_period(ROLE_SENTINEL), 2000);
+	CHECK_EQ(swarm_role_period(ROLE_QUEEN), 3000);
+}
+
+/* Node refuses bad config. */
+static void test_node_refuses_bad_config(void)
+{
+	static struct swarm_node n;
+	struct swarm_config cfg = { .role = -1 };
+	struct swarm_env env = { NULL, t_random, t_send, NULL, NULL };
+
+	memcpy(cfg.queen_pk, queen_pk, 32);
+	CHECK_EQ(swarm_init(&n, &cfg, &env, 0), -EINVAL);      /* zero swarm key */
+	memcpy(cfg.swarm_key, key, 32);
+	memset(cfg.queen_pk, 0, 32);
+	CHECK_EQ(swarm_init(&n, &cfg, &env, 0), -EINVAL);      /* no queen key */
+}
+
+/* Heartbeats and queen commands. */
+static void test_heartbeats_and_queen_commands(void)
+{
+	int seq;
+
+	t_setup();
+	t_run(0, 3500);
+	for (int i = 0; i < NET_NODES; i++)
+		CHECK_EQ(membership_count(&net.node[i].members, MS_ALIVE), NET_NODES - 1);
+	net.last_type_capture = PH_QUEEN_CMD;
+	seq = swarm_queen_command(&net.node[0], QC_MARK, "go", 2, 3500);
+	CHECK(seq > 0);
+	t_flush(3500);
+	for (int i = 1; i < NET_NODES; i++)
+		CHECK_EQ(net.commands[i], 1);
+	/* a captured command replayed: not executed again, now or later */
+	for (int i = 0; i < NET_NODES; i++)
+		net.q[i].src = 3, net.q[i].dst = SWARM_BROADCAST, net.q[i].len = (uint16_t)net.last_len,
+		memcpy(net.q[i].data, net.last_pkt, net.last_len);
+	net.qn = NET_NODES;
+	t_flush(3600);
+	t_run(3600, 4000);
+	for (int i = 1; i < NET_NODES; i++)
+		CHECK_EQ(net.commands[i], 1);
+	/* a worker cannot issue commands */
+	CHECK_EQ(swarm_queen_command(&net.node[1], QC_MARK, "x", 1, 4000), -EPERM);
+}
+
+/* Forged commands refused. */
+static void test_forged_commands_refused(void)
+{
+	uint8_t seed[32] = { 9 }, pk[32], sk[64], buf[PHEROMONE_MAX_BYTES], payload[8 + 64];
+	struct pheromone h = { .type = PH_QUEEN_CMD, .ttl = 4, .sender = 0x5555, .seq = 1,
+			       .timestamp_ms = 100, .flags = PHF_SIGNED };
+	int n;
+
+	t_setup();
+	cx_sign_keypair(pk, sk, seed);
+	put_u16(payload, QC_MARK);
+	put_u16(payload + 2, 4);
+	memcpy(payload + 4, "evil", 4);
+	pheromone_queen_sign(payload + 8, &h, payload, 8, sk);       /* not the queen's key */
+	n = pheromone_encode(buf, sizeof buf, &h, payload, sizeof payload, mac_key);
+	for (int k = 0; k < 5; k++) {
+		h.seq++;
+		swarm_receive(&net.node[1], 3, buf, (size_t)n, 100);
+	}
+	CHECK_EQ(net.commands[1], 0);
+	CHECK(net.node[1].sentinel.counts[SEC_BAD_SIGNATURE] >= 1);
+	/* an insider posing as the queen's identity cannot get it silenced */
+	h.sender = net.node[0].id;
+	for (int k = 0; k < 100; k++) {
+		h.seq = (uint32_t)k + 1;
+		n = pheromone_encode(buf, sizeof buf, &h, payload, sizeof payload, mac_key);
+		swarm_receive(&net.node[1], 3, buf, (size_t)n, 100);
+	}
+	CHECK(swarm_queen_command(&net.node[0], QC_MARK, "ok", 2, 150) > 0);
+	t_flush(150);
+	CHECK_EQ(net.commands[1], 1);
+	/* an outsider's bad MACs get its address blacklisted and logged */
+	buf[30] ^= 1;
+	for (int k = 0; k < 20; k++)
+		swarm_receive(&net.node[2], 3, buf, (size_t)n, 200);
+	CHECK(net.blacklists[2] >= 1);
+	CHECK(sentinel_addr_banned(&net.node[2].sentinel, 3, 300));
+	CHECK(net.node[2].sentinel.counts[SEC_BAD_MAC] >= 1);
+}
+
+/* Die and apoptosis. */
+static void test_die_and_apoptosis(void)
+{
+	uint32_t old;
+
+	t_setup();
+	t_run(0, 3500);
+	old = net.node[2].id;
+	CHECK(swarm_queen_die(&net.node[0], old, 3500) > 0);
+	t_flush(3500);
+	CHECK_EQ(net.rebirths[2], 1);
+	CHECK(net.node[2].id != old);
+	CHECK(membership_find(&net.node[1].members, old) == NULL);   /* REBIRTH heard */
+	/* memory above 90 % */
+	old = net.node[3].id;
+	net.mem[3] = 950;
+	net.node[3].env.memory_permille = t_memory;
+	swarm_tick(&net.node[3], 3600);
+	CHECK_EQ(net.rebirths[3], 1);
+	CHECK(net.node[3].id != old);
+	/* lifetime limit */
+	net.node[1].cfg.lifetime_ms = 1000;
+	swarm_tick(&net.node[1], net.node[1].born_ms + 1000);
+	CHECK_EQ(net.rebirths[1], 1);
+	CHECK_EQ(net.node[1].generation, 1);
+}
+
+/* State spreads and survives. */
+static void test_state_spreads_and_survives(void)
+{
+	t_setup();
+	t_run(0, 2000);
+	CHECK(swarm_state_set(&net.node[1], 3, "value", 5, 2000) > 0);
+	t_flush(2000);
+	for (int i = 0; i < NET_NODES; i++)
+		CHECK(!memcmp(net.node[i].kv.e[3].value, "value", 5));
+	/* node 1 dies; a node that restarts empty gets the value back */
+	net.alive[1] = false;
+	swarm_init(&net.node[3], &net.node[3].cfg, &net.node[3].env, 2000);
+	CHECK_EQ(net.node[3].kv.e[3].lamport, 0);
+	t_run(2000, 8000);
+	CHECK(!memcmp(net.node[3].kv.e[3].value, "value", 5));
+	CHECK_EQ(kv_digest(&net.node[3].kv), kv_digest(&net.node[0].kv));
+}
+
+/* Dead neighbour noticed. */
+static void test_dead_neighbour_noticed(void)
+{
+	t_setup();
+	t_run(0, 3000);
+	net.alive[2] = false;
+	t_run(3000, 9000);
+	CHECK(net.dead[1] >= 1);
+	CHECK(net.dead[3] >= 1);
+	CHECK_EQ(net.dead[0] + net.dead[1] + net.dead[3], 3);   /* nobody else */
+}
+
+/*
+ * SWIM's indirect probes: with the direct link between 1 and 2 down, each
+ * suspects the other, but the other nodes probe on their behalf and
+ * forward the ACKs, so neither is declared dead.
+ */
+static void test_indirect_probes_keep_node_alive(void)
+{
+	t_setup();
+	t_run(0, 3000);
+	net.blocked[1][2] = net.blocked[2][1] = true;
+	t_run(3000, 20000);
+	CHECK_EQ(net.dead[1], 0);
+	CHECK_EQ(net.dead[2], 0);
+	CHECK(membership_find(&net.node[1].members, net.node[2].id) != NULL);
+	/* cut 2 off from everyone: now it is declared dead */
+	for (int v = 0; v < NET_NODES; v++)
+		net.blocked[2][v] = net.blocked[v][2] = true;
+	t_run(20000, 30000);
+	CHECK(net.dead[1] >= 1);
+	CHECK(net.dead[0] >= 1);
+}
+
+/* A node whose role is not configured draws a new one at each rebirth. */
+static void test_role_redrawn_on_rebirth(void)
+{
+	int seen[4] = { 0 };
+
+	t_setup();
+	net.node[1].cfg.role = -1;
+	for (int i = 0; i < 400; i++) {
+		swarm_apoptosis(&net.node[1], DIE_LIFETIME, 1000 + (uint64_t)i);
+		seen[net.node[1].role]++;
+		net.qn = 0;
+	}
+	CHECK(seen[ROLE_WORKER] > 250);
+	CHECK(seen[ROLE_EXPLORER] > 20);
+	CHECK(seen[ROLE_SENTINEL] > 20);
+	CHECK_EQ(net.rebirths[1], 400);
+}
+
+/* ------------------------------------------------------------------ maze */
+
+static void test_maze_generation_and_paths(void)
+{
+	static uint8_t walls[16 * 16];
+	struct maze_world w = { 16, 16, 0, 255, walls };
+	uint16_t bad[2] = { 0, 255 };
+
+	CHECK_EQ(maze_generate(walls, 16, 16, 7), 0);
+	CHECK(!maze_path_valid(&w, bad, 2));
+	CHECK_EQ(maze_generate(walls, 40, 40, 7), -EINVAL);
+	/* a perfect maze: every cell reachable, so cells - 1 open passages */
+	int open = 0;
+	for (int c = 0; c < 256; c++)
+		open += !(walls[c] & MAZE_E) + !(walls[c] & MAZE_S);
+	CHECK_EQ(open, 255);
+}
+
+/* Run one scenario; its JSON line is the last line of stdout. */
+int main(void)
+{
+	if (cx_init())
+		return 1;
+	memset(key, 0x5a, sizeof key);
+	pheromone_mac_key(mac_key, key);
+	RUN(test_pheromone_roundtrip_and_mac);
+	RUN(test_pheromone_rejects_malformed);
+	RUN(test_queen_signature);
+	RUN(test_gossip_dedup_window_stale);
+	RUN(test_gossip_rate_limit);
+	RUN(test_gossip_relay_suppression);
+	RUN(test_gossip_bounded_under_flood);
+	RUN(test_membership_suspect_probe_dead);
+	RUN(test_membership_binding_and_bounds);
+	RUN(test_sentinel_blacklist_decay_blackbox);
+	RUN(test_kv_lww_converges_in_any_order);
+	RUN(test_role_draw_distribution);
+	RUN(test_node_refuses_bad_config);
+	RUN(test_heartbeats_and_queen_commands);
+	RUN(test_forged_commands_refused);
+	RUN(test_die_and_apoptosis);
+	RUN(test_state_spreads_and_survives);
+	RUN(test_dead_neighbour_noticed);
+	RUN(test_indirect_probes_keep_node_alive);
+	RUN(test_role_redrawn_on_rebirth);
+	RUN(test_maze_generation_and_paths);
+	return CHECK_EXIT_STATUS();
+}

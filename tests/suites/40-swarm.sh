@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Swarm protocols (net/): unit tests of every layer, the NERT property test,
+# short libFuzzer runs of every parser, sanitized simulator runs at small
+# scale, and the 1,000-node checks.  The 1,000-node runs use the
+# -O2 simulator without sanitizers ($BUILD/bench/swarm-sim), because under
+# ASan they would not fit the test budget; the same protocol code runs
+# sanitized in every other check here.
+set -u
+B=${BUILD:-build}
+HOST_SIM=$B/host/swarm-sim
+BENCH_SIM=$B/bench/swarm-sim
+fail=0
+mkdir -p "$B/test-logs"
+
+# check NAME EXPR SIM ARGS...: run the simulator; PASS when the Python
+# expression EXPR holds for the JSON metrics m (last stdout line).
+check() {
+	local name=$1 expr=$2 json
+	shift 2
+	json=$("$@" | tail -n 1)
+	echo "--- $name: $* -> $json"
+	if python3 -c 'import json,sys; m=json.loads(sys.argv[1]); sys.exit(0 if eval(sys.argv[2]) else 1)' \
+		"$json" "$expr" 2>/dev/null; then
+		echo "PASS $name"
+	else
+		echo "FAIL $name"
+		fail=1
+	fi
+}
+
+for t in "$B"/tests/test_net_swarm "$B"/tests/test_net_nert; do
+	echo "--- $t"
+	"$t" || fail=1
+done
+
+for f in swarm nert kvstore; do
+	if "$B/fuzz/fuzz_$f" -max_total_time=4 -seed=1 >"$B/test-logs/fuzz_$f.out" 2>&1; then
+		echo "PASS fuzz_$f"
+	else
+		tail -n 30 "$B/test-logs/fuzz_$f.out"
+		echo "FAIL fuzz_$f"
+		fail=1
+	fi
+done
+
+# Sanitized simulator runs (small scale).
+a=$(SWARM_SIM_BUILD=host "$HOST_SIM" --scenario broadcast --nodes 60 --topology mesh --loss 0.1 --seed 7 | tail -n 1)
+b=$(SWARM_SIM_BUILD=host "$HOST_SIM" --scenario broadcast --nodes 60 --topology mesh --loss 0.1 --seed 7 | tail -n 1)
+if [ "$a" = "$b" ]; then echo "PASS sim_deterministic_for_a_seed"; else echo "FAIL sim_deterministic_for_a_seed"; fail=1; fi
+check sim_small_broadcast_lan 'm["coverage"] == 1.0' \
+	"$HOST_SIM" --scenario broadcast --nodes 100 --topology lan --loss 0.1 --dup 0.05 --reorder 0.1 --seed 2
+check sim_small_broadcast_mesh 'm["coverage"] == 1.0' \
+	"$HOST_SIM" --scenario broadcast --nodes 200 --topology mesh --degree 8 --loss 0.1 --dup 0.05 --reorder 0.1 --duration 20 --seed 3
+check sim_small_membership 'm["false_dead"] == 0 and 0 < m["detect_ms"] < 20000' \
+	"$HOST_SIM" --scenario membership --nodes 200 --topology mesh --loss 0.1 --duration 120 --seed 4
+check sim_nert_intact_under_loss 'm["delivered_intact"] is True and m["fec_recovered"] > 0 and m["retransmits"] > 0' \
+	"$HOST_SIM" --scenario nert --loss 0.1 --dup 0.05 --reorder 0.1 --bytes 2097152 --seed 5
+check sim_nert_stop_and_wait_intact 'm["delivered_intact"] is True' \
+	"$HOST_SIM" --scenario nert --loss 0.1 --baseline stop-and-wait --bytes 200000 --seed 5
+check sim_small_queen 'm["reach"] == 1.0 and m["forged_accepted"] == 0 and m["replayed_accepted"] == 0' \
+	"$HOST_SIM" --scenario queen --nodes 100 --topology lan --loss 0.1 --seed 6
+check sim_small_state 'm["converged"] is True' \
+	"$HOST_SIM" --scenario state --nodes 150 --topology mesh --loss 0.1 --seed 7
+check sim_maze_solved 'm["solved"] is True' \
+	"$HOST_SIM" --scenario maze --nodes 40 --topology lan --loss 0.1 --seed 8
+for at in replay forge fake-queen flood sybil eclipse; do
+	check "sim_small_attack_$at" 'm["accepted"] == 0 and m["coverage"] == 1.0' \
+		"$HOST_SIM" --scenario attack --attack "$at" --nodes 60 --topology mesh --loss 0.1 --seed 9
+done
+
+# The 1,000-node checks (-O2 build, see above).
+check sim1000_broadcast_lan 'm["coverage"] == 1.0' \
+	"$BENCH_SIM" --scenario broadcast --nodes 1000 --topology lan --loss 0.1 --duration 5 --seed 11
+check sim1000_broadcast_mesh_deg8 'm["coverage"] == 1.0' \
+	"$BENCH_SIM" --scenario broadcast --nodes 1000 --topology mesh --degree 8 --loss 0.1 --duration 20 --seed 12
+check sim1000_queen_no_forged_or_replayed 'm["forged_accepted"] == 0 and m["replayed_accepted"] == 0 and m["reach"] == 1.0' \
+	"$BENCH_SIM" --scenario queen --nodes 1000 --topology mesh --degree 8 --loss 0.1 --seed 13
+check sim1000_membership_no_false_deaths_10min 'm["false_dead"] == 0 and 0 < m["detect_ms"] < 20000' \
+	"$BENCH_SIM" --scenario membership --nodes 1000 --topology mesh --degree 8 --loss 0.1 --duration 600 --seed 14
+check sim1000_state_converges_after_partition 'm["converged"] is True' \
+	"$BENCH_SIM" --scenario state --nodes 1000 --topology mesh --degree 8 --loss 0.1 --seed 15
+for at in replay forge fake-queen flood sybil eclipse; do
+	check "sim1000_attack_${at}_lan" 'm["accepted"] == 0 and m["coverage"] == 1.0' \
+		"$BENCH_SIM" --scenario attack --attack "$at" --nodes 1000 --topology lan --loss 0.1 --duration 5 --seed 16
+done
+exit $fail
