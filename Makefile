@@ -51,9 +51,13 @@ $(BUILD)/fuzz/%.o: %.c
 # Fragments add to these:
 #   TEST_DEPS    files `make test` builds before it runs tests/suites/*
 #   TOOLS        host tools built by `make`
-#   BENCH_DEPS   files `make bench` builds; BENCH_CMDS  commands it runs
-#   FUZZ_DEPS    fuzz binaries; FUZZ_CMDS  long fuzz runs for `make fuzz`
+#   BENCH_DEPS   files `make bench` builds; BENCH_CMDS  executables it runs
+#   FUZZ_DEPS    fuzz binaries; FUZZ_CMDS  executables for the long fuzz runs
+#   PORTABLE_SRCS  portable core files, also compiled with musl-gcc
+# BENCH_CMDS and FUZZ_CMDS hold one word per command (a script or program):
+# make splits them on spaces.
 TEST_DEPS  :=
+PORTABLE_SRCS :=
 TOOLS      :=
 BENCH_DEPS :=
 BENCH_CMDS :=
@@ -63,9 +67,9 @@ FUZZ_CMDS  :=
 include crypto/crypto.mk
 include kernel/kernel.mk
 include libos/libos.mk
-include tests/tests.mk
 -include fs/fs.mk
 -include net/net.mk
+include tests/tests.mk
 
 # ------------------------------------------------------------------ targets
 all: iso tools
@@ -82,9 +86,10 @@ test: deps
 
 test-build: iso $(TEST_DEPS)
 
-bench: deps
-	$(Q)$(MAKE) --no-print-directory $(BENCH_DEPS)
-	$(Q)set -e; $(foreach c,$(BENCH_CMDS),$(c);)
+bench:
+	$(Q)tools/deps.sh bench
+	$(Q)$(MAKE) --no-print-directory iso libos $(BENCH_DEPS)
+	$(Q)set -e; tools/bench-kernel; $(foreach c,$(BENCH_CMDS),$(c);)
 
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_DEPS)

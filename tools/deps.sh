@@ -22,6 +22,12 @@ packages=(
 	gdb python3 busybox-static
 )
 
+# `tools/deps.sh bench` also installs what `make bench` compares against:
+# a Linux kernel for the peer guest, and cpio for its initramfs.
+if [ "${1:-}" = bench ]; then
+	packages+=(linux-image-amd64 cpio)
+fi
+
 say() { printf 'deps.sh: %s\n' "$*" >&2; }
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
