@@ -26,6 +26,9 @@
 #define AT_SECURE 23
 #define AT_RANDOM 25
 #define AT_EXECFN 31
+#define AT_SYSINFO_EHDR 33
+
+extern const char libos_vdso[];
 
 const struct exo_start *libos_start_info;
 const volatile struct exo_kinfo *libos_kinfo;
@@ -155,7 +158,8 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 		{ AT_PAGESZ, 4096 }, { AT_ENTRY, st->entry }, { AT_UID, 0 }, { AT_EUID, 0 },
 		{ AT_GID, 0 }, { AT_EGID, 0 }, { AT_HWCAP, 0 }, { AT_CLKTCK, 100 },
 		{ AT_SECURE, 0 }, { AT_RANDOM, (uint64_t)random },
-		{ AT_EXECFN, (uint64_t)sargv[0] }, { AT_NULL, 0 },
+		{ AT_EXECFN, (uint64_t)sargv[0] }, { AT_SYSINFO_EHDR, (uint64_t)libos_vdso },
+		{ AT_NULL, 0 },
 	};
 	uint64_t words = 1 + (uint64_t)argc + 1 + envc + 1 + sizeof auxv / 8;
 	top -= words * 8;

@@ -7,8 +7,8 @@ LIBOS_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -I. -fno-pic -fno-pie \
                 -fno-stack-protector -mgeneral-regs-only -fno-omit-frame-pointer \
                 -fno-builtin -MMD -MP
 LIBOS_A      := $(BUILD)/libos/libos.a
-LIBOS_OBJS   := $(patsubst %.c,$(BUILD)/libos/%.o,$(wildcard libos/*.c)) \
-                $(BUILD)/libos/libos/entry.o
+LIBOS_OBJS   := $(patsubst %.c,$(BUILD)/libos/%.o,$(filter-out libos/vdso.c,$(wildcard libos/*.c))) \
+                $(BUILD)/libos/libos/entry.o $(BUILD)/libos/libos/vdso_blob.o
 MUSL_SYSCALLS ?= /usr/include/x86_64-linux-musl/bits/syscall.h
 
 $(BUILD)/libos/syscall_names.h: $(MUSL_SYSCALLS)
@@ -24,7 +24,18 @@ $(BUILD)/libos/%.o: %.c
 	$(Q)$(LIBOS_CC) $(LIBOS_CFLAGS) -c -o $@ $<
 $(BUILD)/libos/%.o: %.S
 	$(Q)mkdir -p $(@D)
-	$(Q)$(LIBOS_CC) $(LIBOS_CFLAGS) -c -o $@ $<
+	$(Q)$(LIBOS_CC) $(LIBOS_CFLAGS) -DVDSO_FILE='"$(BUILD)/libos/vdso.so"' -c -o $@ $<
+
+# The vDSO: a position-independent shared object with a SysV hash table and
+# LINUX_2.6 symbol versions, which is what musl's lookup expects; -N keeps
+# file offsets equal to addresses, as musl computes its base from them.
+$(BUILD)/libos/vdso.so: libos/vdso.c libos/vdso.lds include/exo/abi.h
+	$(Q)mkdir -p $(@D)
+	$(Q)$(LIBOS_CC) -std=c11 -O2 -Wall -Wextra -Werror -I. -fPIC -shared -nostdlib \
+	  -fno-stack-protector -mgeneral-regs-only -Wl,-soname,linux-vdso.so.1 \
+	  -Wl,--hash-style=sysv -Wl,--version-script=libos/vdso.lds \
+	  -Wl,-N -Wl,-z,norelro -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments -o $@ $<
+$(BUILD)/libos/libos/vdso_blob.o: $(BUILD)/libos/vdso.so
 $(LIBOS_A): $(LIBOS_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 libos: $(LIBOS_A)

@@ -30,6 +30,8 @@ int main(void)
 	if (pipe(ab) == 0 && pipe(ba) == 0) {
 		pid_t pid = fork();
 		if (pid == 0) {
+			close(ab[1]);	/* so that read sees the parent's close */
+			close(ba[0]);
 			for (;;) {
 				if (read(ab[0], &byte, 1) != 1)
 					_exit(0);
@@ -37,6 +39,8 @@ int main(void)
 					_exit(1);
 			}
 		}
+		close(ab[0]);
+		close(ba[1]);
 		BENCH("ping-pong", 2000, (write(ab[1], &byte, 1), read(ba[0], &byte, 1)));
 		close(ab[1]);
 		waitpid(pid, NULL, 0);
