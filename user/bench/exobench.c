@@ -22,7 +22,9 @@ static void body_pong(uint64_t mine, uint64_t theirs, uint64_t rounds)
 int main(void)
 {
 	struct timespec ts;
+	const struct exo_kinfo *k = (const struct exo_kinfo *)EXO_KINFO_VA;
 
+	printf("bench tsc-hz %llu\n", (unsigned long long)k->tsc_hz);
 	BENCH("null-call", 20000, exo_call0(EXO_SYS_NULL));
 	BENCH("getpid", 20000, syscall(SYS_getpid));
 	BENCH("clock_gettime", 20000, clock_gettime(CLOCK_MONOTONIC, &ts));

@@ -67,6 +67,27 @@ static void body_pong(uint64_t mine, uint64_t theirs, uint64_t rounds)
 	exo_call(EXO_SYS_EXIT, 0);
 }
 
+/* Counts one step per turn, giving the CPU back after each. */
+static void body_step(uint64_t shared_va, uint64_t a1, uint64_t a2)
+{
+	(void)a1; (void)a2;
+	volatile uint64_t *p = (volatile uint64_t *)shared_va;
+	for (;;) {
+		p[0]++;
+		exo_call0(EXO_SYS_YIELD);
+	}
+}
+
+/* A Linux call with no personality entry registered: -ENOSYS, reported
+ * through the notification as the badge (the error, negated, plus 1). */
+static void body_linux_call(uint64_t notify, uint64_t a1, uint64_t a2)
+{
+	(void)a1; (void)a2;
+	int64_t r = exo_call6(39, 0, 0, 0, 0, 0, 0);	/* getpid */
+	exo_call(EXO_SYS_NOTIFY_SIGNAL, notify, (uint64_t)(-r) + 1);
+	exo_call(EXO_SYS_EXIT, 0);
+}
+
 static void body_spin(uint64_t a0, uint64_t a1, uint64_t a2)
 {
 	(void)a0; (void)a1; (void)a2;
@@ -259,6 +280,37 @@ static void ping_pong(void)
 	exo_call(EXO_SYS_CAP_DELETE, env);
 }
 
+/* Directed yield: each YIELD_TO runs the target at once (it counts a step
+ * and yields back); without it the target would wait for a time slice. */
+static void directed_yield_and_enosys(void)
+{
+	int64_t thread;
+	int64_t env = child_create(256, 0, &thread, NULL);
+	int64_t f = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 1);
+	call(EXO_SYS_PAGE_MAP, 0, SHARED_VA, f, 0, EXO_PROT_READ | EXO_PROT_WRITE);
+	call(EXO_SYS_PAGE_MAP, env, SHARED_VA, f, 0, EXO_PROT_READ | EXO_PROT_WRITE);
+	volatile uint64_t *p = (volatile uint64_t *)SHARED_VA;
+	p[0] = 0;
+	child_start(thread, body_step, SHARED_VA, 0, 0);
+	uint64_t before = p[0];
+	int ok = 0;
+	for (int i = 0; i < 100; i++)
+		ok += exo_call(EXO_SYS_YIELD_TO, thread) == 0;
+	EXPECT("yield-to-runs-target", ok == 100 && p[0] - before >= 100);
+	EXPECT("yield-to-bad-slot", exo_call(EXO_SYS_YIELD_TO, 400) == E(EXO_EBADF));
+	child_destroy(env);
+	exo_call(EXO_SYS_CAP_DELETE, f);
+
+	int64_t n = exo_call0(EXO_SYS_NOTIFY_CREATE);
+	int64_t env2 = child_create(256, 0, &thread, NULL);
+	int64_t n_in = exo_call(EXO_SYS_CAP_GRANT, n, env2, EXO_R_WRITE);
+	child_start(thread, body_linux_call, (uint64_t)n_in, 0, 0);
+	EXPECT("linux-call-without-personality-enosys",
+	       exo_call(EXO_SYS_NOTIFY_WAIT, n, 5000000000ull) == EXO_ENOSYS + 1);
+	child_destroy(env2);
+	exo_call(EXO_SYS_CAP_DELETE, n);
+}
+
 static void preemption_and_quota(void)
 {
 	int64_t thread;
@@ -323,6 +375,7 @@ int main(void)
 	share_and_revoke();
 	revoke_reaches_other_env();
 	ping_pong();
+	directed_yield_and_enosys();
 	preemption_and_quota();
 	irq_delivery();
 	printf("%s\n", failures ? "SOME CHECKS FAILED" : "all checks passed");
