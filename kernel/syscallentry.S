@@ -8,6 +8,8 @@
  * loaded with the kernel data selector: on AMD CPUs SYSRET does not reload
  * SS's hidden attributes, which an interrupt may have left null.
  */
+#include "kernel/trapframe.h"
+
 	.text
 	.global syscall_entry
 syscall_entry:
@@ -20,21 +22,7 @@ syscall_entry:
 	pushq %rcx			/* rip */
 	pushq $0			/* error */
 	pushq $0x100			/* "vector": a system call */
-	pushq %rax
-	pushq %rbx
-	pushq %rcx
-	pushq %rdx
-	pushq %rsi
-	pushq %rdi
-	pushq %rbp
-	pushq %r8
-	pushq %r9
-	pushq %r10
-	pushq %r11
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	PUSH_GPRS
 	cld
 	movq %rsp, %rdi
 	call syscall_dispatch
@@ -42,21 +30,7 @@ syscall_entry:
 	jnz trap_return			/* full restore through iretq */
 	movw $0x10, %ax
 	movw %ax, %ss
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %r11
-	popq %r10
-	popq %r9
-	popq %r8
-	popq %rbp
-	popq %rdi
-	popq %rsi
-	popq %rdx
-	popq %rcx
-	popq %rbx
-	popq %rax
+	POP_GPRS
 	addq $16, %rsp			/* vector, error */
 	movq (%rsp), %rcx		/* rip */
 	movq 16(%rsp), %r11		/* rflags */
