@@ -75,6 +75,8 @@ static void cap_release(struct cap *c)
 	case EXO_CAP_MEMORY:
 		if (c->parent && c->parent->type == EXO_CAP_MEMORY)
 			c->parent->count += c->count;
+		/* quotas it paid for are refunded to its parent from now on */
+		env_quota_source_gone(c, c->parent && c->parent->type == EXO_CAP_MEMORY ? c->parent : NULL);
 		break;
 	case EXO_CAP_ENV:
 		if (c->obj != c->owner)

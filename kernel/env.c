@@ -330,7 +330,7 @@ void env_put(struct env *e)
 		return;
 	/* give the quota back to the memory it came from (if that cap is
 	 * still the one it was: a deleted cap has type NONE) */
-	if (e->quota_source && e->quota_source->type == EXO_CAP_MEMORY)
+	if (e->quota_source)
 		e->quota_source->count += e->quota_pages;
 	for (struct env **pp = &all_envs; *pp; pp = &(*pp)->next_all)
 		if (*pp == e) {
@@ -341,6 +341,13 @@ void env_put(struct env *e)
 	kfree(e->caps);
 	kfree(e->maps);
 	kfree(e);
+}
+
+void env_quota_source_gone(struct cap *gone, struct cap *heir)
+{
+	for (struct env *e = all_envs; e; e = e->next_all)
+		if (e->quota_source == gone)
+			e->quota_source = heir;
 }
 
 void env_reap_orphans(void)

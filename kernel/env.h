@@ -17,6 +17,9 @@ void env_put(struct env *e);
 /* Kills envs that lost their last outside cap (called on the way out of
  * the kernel, so nested kills never recurse). */
 void env_reap_orphans(void);
+/* A MEMORY cap that paid for env quotas is going: refund heir instead
+ * (its parent, or nobody). */
+void env_quota_source_gone(struct cap *gone, struct cap *heir);
 
 /* Charges or returns kernel memory against e's quota. */
 int env_charge(struct env *e, uint64_t pages);
