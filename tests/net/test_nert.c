@@ -338,7 +338,8 @@ static void test_delivery_classes(void)
 	nert_connect(&A.s, now);
 	run(100);
 	CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, small, sizeof small, now), 0);
-	CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, crit, NERT_SEG_DATA + 1, now), -EMSGSIZE);
+	CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, crit, NERT_MAX_MESSAGE + 1, now), -EMSGSIZE);
+	CHECK_EQ(nert_send(&A.s, NERT_BEST_EFFORT, crit, NERT_MAX_MESSAGE + 1, now), -EMSGSIZE);
 	run(200);
 	CHECK_EQ(B.dgrams, 1);
 	/* best effort: the first copy is lost, a retry arrives, delivered once */
