@@ -70,6 +70,8 @@ static int mix_dh(uint8_t ck[CX_KEY_BYTES], uint8_t k[CX_KEY_BYTES], const uint8
 
 static const uint8_t zero_nonce[CX_NONCE_BYTES];
 
+static void dgram_start_next(struct nert_session *s, uint64_t now);
+
 /* Write the 12-byte cleartext header. */
 static void header_put(uint8_t *p, uint8_t type, uint16_t epoch, uint32_t sid, uint32_t pn)
 {
@@ -101,7 +103,10 @@ int nert_parse_header(const uint8_t *pkt, size_t len, uint8_t *type, uint16_t *e
 	return 0;
 }
 
-/* End the session (reason 0: clean close), wipe its keys and tell the owner once. */
+/*
+ * End the session (reason 0: clean close), wipe its keys, give up pending
+ * best-effort messages and tell the owner once.
+ */
 static void fail(struct nert_session *s, int reason)
 {
 	if (s->state == NERT_CLOSED || s->state == NERT_FAILED)
@@ -109,6 +114,16 @@ static void fail(struct nert_session *s, int reason)
 	s->state = reason ? NERT_FAILED : NERT_CLOSED;
 	cx_wipe(&s->tx, sizeof s->tx);
 	cx_wipe(&s->rx, sizeof s->rx);
+	for (int i = 0; i < NERT_DGRAMS; i++) {      /* pending best effort is given up too */
+		struct nert_dgram *d = &s->dgrams[i];
+		if (!d->used)
+			continue;
+		d->used = false;
+		s->stats.dgrams_undelivered++;
+		if (s->cfg.undelivered)
+			s->cfg.undelivered(s->cfg.ctx, d->cls, d->ext ? d->ext : d->data, d->len,
+					   reason ? reason : -ESHUTDOWN);
+	}
 	if (s->cfg.closed)
 		s->cfg.closed(s->cfg.ctx, reason);
 }
@@ -374,34 +389,44 @@ static int send_frame(struct nert_session *s, const uint8_t *pt, size_t len, uin
 	return 0;
 }
 
+/*
+ * A sliding window over the last w numbers below max (w a multiple of 64,
+ * bit n % w): true when n was marked or is too old to tell.  The packet
+ * replay window and the datagram id window both use it.
+ */
+static bool window_seen(const uint64_t *bits, uint32_t w, uint32_t max, uint32_t n)
+{
+	if ((int32_t)(n - max) > 0)
+		return false;
+	if (max - n >= w)
+		return true;
+	return (bits[n % w / 64] >> (n % 64)) & 1;
+}
+
+/* Mark n in the window, first sliding it forward (clearing the bits it uncovers) if n is newer. */
+static void window_mark(uint64_t *bits, uint32_t w, uint32_t *max, uint32_t n)
+{
+	if ((int32_t)(n - *max) > 0) {
+		if (n - *max >= w)
+			memset(bits, 0, w / 8);
+		else
+			for (uint32_t i = *max + 1; i != n; i++)
+				bits[i % w / 64] &= ~(1ULL << (i % 64));
+		*max = n;
+	}
+	bits[n % w / 64] |= 1ULL << (n % 64);
+}
+
 /* True when pn is older than the window or already received. */
 static bool replay_seen(const struct nert_session *s, uint32_t pn)
 {
-	if (pn > s->rx_max_pn)
-		return false;
-	if (s->rx_max_pn - pn >= NERT_REPLAY_WINDOW)
-		return true;
-	uint32_t d = s->rx_max_pn - pn;
-	return (s->rx_bits[d / 64] >> (d % 64)) & 1;
+	return window_seen(s->rx_bits, NERT_REPLAY_WINDOW, s->rx_max_pn, pn);
 }
 
-/* Slide the 128-bit window to pn if it is newer, and mark it. */
+/* Slide the replay window to pn if it is newer, and mark it. */
 static void replay_mark(struct nert_session *s, uint32_t pn)
 {
-	if (pn > s->rx_max_pn) {
-		uint32_t shift = pn - s->rx_max_pn;
-		if (shift >= NERT_REPLAY_WINDOW) {
-			memset(s->rx_bits, 0, sizeof s->rx_bits);
-		} else {
-			for (uint32_t i = 0; i < shift; i++) {     /* 128-bit shift by one */
-				s->rx_bits[1] = (s->rx_bits[1] << 1) | (s->rx_bits[0] >> 63);
-				s->rx_bits[0] <<= 1;
-			}
-		}
-		s->rx_max_pn = pn;
-	}
-	uint32_t d = s->rx_max_pn - pn;
-	s->rx_bits[d / 64] |= 1ULL << (d % 64);
+	window_mark(s->rx_bits, NERT_REPLAY_WINDOW, &s->rx_max_pn, pn);
 }
 
 /* Open a DATA packet with the epoch's key (current, next or previous). */
@@ -913,34 +938,18 @@ static void send_dgram_ack(struct nert_session *s, uint32_t id, uint64_t now)
 /*
  * True when datagram id was delivered, or is too old to tell: the sender
  * never resends an id NERT_DGRAM_WINDOW older than its newest, so an id
- * below the window is a stale copy (a replay window over message ids).
+ * below the window is a stale copy.
  */
 static bool dgram_was_delivered(const struct nert_session *s, uint32_t id)
 {
-	uint32_t w = NERT_DGRAM_WINDOW;
-
-	if ((int32_t)(id - s->dgram_max) > 0)
-		return false;
-	if (s->dgram_max - id >= w)
-		return true;
-	return (s->dgram_bits[id % w / 64] >> (id % 64)) & 1;
+	return window_seen(s->dgram_bits, NERT_DGRAM_WINDOW, s->dgram_max, id);
 }
 
 /* Deliver a whole datagram message once, remembering its id in the window. */
 static void dgram_deliver(struct nert_session *s, uint32_t id, uint8_t cls, const uint8_t *msg,
 			  size_t len)
 {
-	uint32_t w = NERT_DGRAM_WINDOW;
-
-	if ((int32_t)(id - s->dgram_max) > 0) {
-		if (id - s->dgram_max >= w)
-			memset(s->dgram_bits, 0, sizeof s->dgram_bits);
-		else
-			for (uint32_t i = s->dgram_max + 1; i != id; i++)   /* ids now inside the window */
-				s->dgram_bits[i % w / 64] &= ~(1ULL << (i % 64));
-		s->dgram_max = id;
-	}
-	s->dgram_bits[id % w / 64] |= 1ULL << (id % 64);
+	window_mark(s->dgram_bits, NERT_DGRAM_WINDOW, &s->dgram_max, id);
 	s->cfg.deliver(s->cfg.ctx, cls, msg, len);
 }
 
@@ -952,8 +961,11 @@ static int on_dgram(struct nert_session *s, const uint8_t *pt, size_t len, uint6
 
 	if (len < DGRAM_FIXED || len - DGRAM_FIXED > NERT_SEG_DATA || cls > NERT_BEST_EFFORT)
 		return -EPROTO;
-	if (cls == NERT_BEST_EFFORT)
-		send_dgram_ack(s, id, now);
+	if (cls == NERT_FIRE_AND_FORGET) {           /* sent once: the replay window suffices */
+		s->cfg.deliver(s->cfg.ctx, cls, pt + DGRAM_FIXED, len - DGRAM_FIXED);
+		return 0;
+	}
+	send_dgram_ack(s, id, now);
 	if (dgram_was_delivered(s, id))
 		return 0;                           /* a retry of one we have */
 	dgram_deliver(s, id, cls, pt + DGRAM_FIXED, len - DGRAM_FIXED);
@@ -1050,8 +1062,10 @@ static int on_frame(struct nert_session *s, const uint8_t *pt, size_t len, uint6
 		if (len != 5)
 			return -EPROTO;
 		for (int i = 0; i < NERT_DGRAMS; i++)
-			if (s->dgrams[i].used && s->dgrams[i].id == get_u32(pt + 1))
+			if (s->dgrams[i].used && !s->dgrams[i].waiting &&
+			    s->dgrams[i].id == get_u32(pt + 1))
 				s->dgrams[i].used = false;
+		dgram_start_next(s, now);
 		return 0;
 	case K_CLOSE:
 		if (!s->close_sent) {
@@ -1142,6 +1156,29 @@ static int send_dgram(struct nert_session *s, uint32_t id, uint8_t cls, const ui
 	return err;
 }
 
+/*
+ * The peer reassembles one multi-packet datagram at a time, so best-effort
+ * messages over a packet go one after another: when none is in progress,
+ * start the oldest waiting one.
+ */
+static void dgram_start_next(struct nert_session *s, uint64_t now)
+{
+	struct nert_dgram *next = NULL;
+
+	for (int i = 0; i < NERT_DGRAMS; i++) {
+		struct nert_dgram *d = &s->dgrams[i];
+		if (d->used && d->ext && !d->waiting)
+			return;
+		if (d->used && d->waiting && (!next || (int32_t)(d->id - next->id) < 0))
+			next = d;
+	}
+	if (!next)
+		return;
+	next->waiting = false;
+	next->due_ms = now + s->rto;
+	send_dgram(s, next->id, next->cls, next->ext, next->len, now);
+}
+
 /* Fire-and-forget goes out at once; best effort also takes a slot for its retries. */
 static int send_datagram_class(struct nert_session *s, uint8_t cls, const uint8_t *data,
 			       uint32_t len, uint64_t now)
@@ -1164,10 +1201,15 @@ static int send_datagram_class(struct nert_session *s, uint8_t cls, const uint8_
 	if (d) {
 		*d = (struct nert_dgram){ .id = s->next_dgram, .cls = cls, .len = len,
 					  .due_ms = now + s->rto, .used = true };
-		if (len <= NERT_SEG_DATA)
+		if (len <= NERT_SEG_DATA) {
 			memcpy(d->data, data, len);
-		else
+		} else {
 			d->ext = data;
+			d->waiting = true;
+			d->due_ms = UINT64_MAX;
+			dgram_start_next(s, now);
+			return 0;
+		}
 	}
 	return send_dgram(s, s->next_dgram, cls, data, len, now);
 }
@@ -1245,6 +1287,8 @@ static void dgram_timers(struct nert_session *s, uint64_t now)
 			s->stats.dgrams_undelivered++;
 			if (s->cfg.undelivered)
 				s->cfg.undelivered(s->cfg.ctx, d->cls, data, d->len, -ETIMEDOUT);
+			if (d->ext)
+				dgram_start_next(s, now);
 			continue;
 		}
 		d->due_ms = now + ((uint64_t)s->rto << d->retries);

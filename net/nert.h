@@ -25,7 +25,7 @@ enum {
 	NERT_SEG_DATA = 1024,        /* message bytes per segment */
 	NERT_SEG_BODY = 11 + NERT_SEG_DATA, /* msg_off, msg_len, class, len, data */
 	NERT_WINDOW = 256,           /* segments in flight / buffered */
-	NERT_REPLAY_WINDOW = 128,    /* packet numbers (>= 64 required) */
+	NERT_REPLAY_WINDOW = 2048,   /* packet numbers: a 1 MiB datagram burst may be reordered */
 	NERT_MAX_MESSAGE = 16u << 20,
 	NERT_SEND_QUEUE = 8,         /* reliable messages queued */
 	NERT_DGRAMS = 16,            /* best-effort datagrams awaiting ACK */
@@ -118,6 +118,7 @@ struct nert_dgram {              /* a best-effort message awaiting its DGRAM_ACK
 	uint32_t len;
 	uint64_t due_ms;
 	bool used;
+	bool waiting;           /* over one packet: queued behind another such message */
 	const uint8_t *ext;     /* over one packet: the caller's data, sent in place */
 	uint8_t data[NERT_SEG_DATA];
 };
@@ -158,7 +159,7 @@ struct nert_session {
 	/* packet numbers */
 	uint32_t next_pn;
 	uint32_t rx_max_pn;
-	uint64_t rx_bits[NERT_REPLAY_WINDOW / 64];
+	uint64_t rx_bits[NERT_REPLAY_WINDOW / 64];   /* bit pn % window */
 	/* sender */
 	struct nert_txmsg txq[NERT_SEND_QUEUE];
 	struct nert_txseg txw[NERT_WINDOW];
