@@ -1012,7 +1012,7 @@ static int on_dgram_frag(struct nert_session *s, const uint8_t *pt, size_t len, 
 	if (!s->cfg.dgram_buf || mlen > s->cfg.dgram_cap)
 		return -EMSGSIZE;
 	if (r->active && r->id != id) {
-		if ((int32_t)(id - r->id) < 0 && now < r->start_ms + NERT_REASM_MS)
+		if ((int32_t)(id - r->id) < 0 && now < r->progress_ms + NERT_REASM_MS)
 			return -EBUSY;
 		reasm_drop(s);
 	}
@@ -1026,7 +1026,7 @@ static int on_dgram_frag(struct nert_session *s, const uint8_t *pt, size_t len, 
 	} else if (r->len != mlen || r->cls != cls) {
 		return -EPROTO;                         /* inconsistent with earlier fragments */
 	}
-	r->start_ms = now;
+	r->progress_ms = now;
 	idx = off / NERT_SEG_DATA;
 	if ((r->bits[idx / 8] >> (idx % 8)) & 1)
 		return 0;
@@ -1353,7 +1353,7 @@ void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 		}
 	}
 	dgram_timers(s, now_ms);
-	if (s->reasm.active && now_ms >= s->reasm.start_ms + NERT_REASM_MS)
+	if (s->reasm.active && now_ms >= s->reasm.progress_ms + NERT_REASM_MS)
 		reasm_drop(s);
 	if (s->ack_due && now_ms >= s->ack_due_ms)
 		send_ack(s, now_ms);
@@ -1385,7 +1385,7 @@ uint64_t nert_next_deadline(const struct nert_session *s)
 	for (int i = 0; i < NERT_DGRAMS; i++)
 		if (s->dgrams[i].used && s->dgrams[i].due_ms < t)
 			t = s->dgrams[i].due_ms;
-	if (s->reasm.active && s->reasm.start_ms + NERT_REASM_MS < t)
-		t = s->reasm.start_ms + NERT_REASM_MS;
+	if (s->reasm.active && s->reasm.progress_ms + NERT_REASM_MS < t)
+		t = s->reasm.progress_ms + NERT_REASM_MS;
 	return t;
 }

@@ -127,7 +127,7 @@ struct nert_reasm {              /* the multi-packet datagram being reassembled 
 	uint32_t id, len, have;
 	uint8_t cls;
 	bool active;
-	uint64_t start_ms;
+	uint64_t progress_ms;   /* when the latest new fragment arrived */
 	uint8_t bits[NERT_DGRAM_FRAGS / 8];
 };
 

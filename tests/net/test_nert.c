@@ -500,7 +500,7 @@ static void test_fire_and_forget_loss(void)
 		run(now + 200);
 	}
 	CHECK(B.s.reasm.active);                       /* the 1 MiB one lost a fragment */
-	CHECK(nert_next_deadline(&B.s) <= B.s.reasm.start_ms + NERT_REASM_MS);
+	CHECK(nert_next_deadline(&B.s) <= B.s.reasm.progress_ms + NERT_REASM_MS);
 	run(now + NERT_REASM_MS + 1000);
 	CHECK(!B.s.reasm.active);                      /* its partial copy was dropped */
 	for (uint32_t i = 0; i < 41; i++) {
