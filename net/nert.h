@@ -212,7 +212,9 @@ uint64_t nert_next_deadline(const struct nert_session *s);
  * messages, and best-effort ones over NERT_SEG_DATA bytes, are sent from
  * data in place, which must stay valid until nert_send_idle() is true;
  * other messages are copied or sent at once.  Datagram classes need an
- * established session.  -EAGAIN when the queue is full, -EMSGSIZE, -ENOTCONN.
+ * established session.  -EAGAIN when the queue is full, or while a pending
+ * best-effort message is NERT_DGRAM_WINDOW datagram ids old; -EMSGSIZE,
+ * -ENOTCONN.  A best-effort message given up is reported to cfg.undelivered.
  */
 int nert_send(struct nert_session *s, uint8_t cls, const void *data, size_t len,
 	      uint64_t now_ms);

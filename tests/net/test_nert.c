@@ -541,7 +541,14 @@ static void test_best_effort_loss(void)
 	CHECK_EQ(nert_send(&A.s, NERT_BEST_EFFORT, msgs[NSIZES - 1], dg_sizes[NSIZES - 1], now), 0);
 	CHECK_EQ(nert_send(&A.s, NERT_BEST_EFFORT, small, sizeof small, now), 0);
 	CHECK(!nert_send_idle(&A.s));
+	/* while they are pending, new ids stay within the receiver's id window */
+	uint32_t more = 0;
+	while (more < 2 * NERT_DGRAM_WINDOW && !nert_send(&A.s, NERT_FIRE_AND_FORGET, small, 1, now))
+		more++;
+	CHECK_EQ(more, NERT_DGRAM_WINDOW - 2);
+	CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, small, 1, now), -EAGAIN);
 	run(now + 20000);
+	CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, small, 1, now), 0);
 	CHECK_EQ(dg_given_up[0], 1);
 	CHECK_EQ(dg_given_up[1], 1);
 	CHECK_EQ(A.undelivered, 2);
