@@ -10,11 +10,13 @@
 
 enum {
 	K_DATA = 1, K_PARITY = 2, K_ACK = 3, K_DGRAM = 4, K_DGRAM_ACK = 5, K_CLOSE = 6, K_PING = 7,
+	K_DGRAM_FRAG = 8,
 	SACK_BITS = 256,
 	ACK_BYTES = 1 + 4 + SACK_BITS / 8 + 2,
 	DATA_FIXED = 1 + 4 + 11,
 	PARITY_BYTES = 1 + 4 + 1 + NERT_SEG_BODY,
 	DGRAM_FIXED = 1 + 4 + 1,
+	DFRAG_FIXED = 1 + 4 + 11,       /* kind, id, then a segment body's header */
 	HS_TRIES = 5,
 	DELAYED_ACK_MS = 10,
 	DUP_THRESH = 3,
@@ -68,6 +70,8 @@ static int mix_dh(uint8_t ck[CX_KEY_BYTES], uint8_t k[CX_KEY_BYTES], const uint8
 
 static const uint8_t zero_nonce[CX_NONCE_BYTES];
 
+static void dgram_start_next(struct nert_session *s, uint64_t now);
+
 /* Write the 12-byte cleartext header. */
 static void header_put(uint8_t *p, uint8_t type, uint16_t epoch, uint32_t sid, uint32_t pn)
 {
@@ -99,7 +103,10 @@ int nert_parse_header(const uint8_t *pkt, size_t len, uint8_t *type, uint16_t *e
 	return 0;
 }
 
-/* End the session (reason 0: clean close), wipe its keys and tell the owner once. */
+/*
+ * End the session (reason 0: clean close), wipe its keys, give up pending
+ * best-effort messages and tell the owner once.
+ */
 static void fail(struct nert_session *s, int reason)
 {
 	if (s->state == NERT_CLOSED || s->state == NERT_FAILED)
@@ -107,6 +114,16 @@ static void fail(struct nert_session *s, int reason)
 	s->state = reason ? NERT_FAILED : NERT_CLOSED;
 	cx_wipe(&s->tx, sizeof s->tx);
 	cx_wipe(&s->rx, sizeof s->rx);
+	for (int i = 0; i < NERT_DGRAMS; i++) {      /* pending best effort is given up too */
+		struct nert_dgram *d = &s->dgrams[i];
+		if (!d->used)
+			continue;
+		d->used = false;
+		s->stats.dgrams_undelivered++;
+		if (s->cfg.undelivered)
+			s->cfg.undelivered(s->cfg.ctx, d->cls, d->ext ? d->ext : d->data, d->len,
+					   reason ? reason : -ESHUTDOWN);
+	}
 	if (s->cfg.closed)
 		s->cfg.closed(s->cfg.ctx, reason);
 }
@@ -372,34 +389,44 @@ static int send_frame(struct nert_session *s, const uint8_t *pt, size_t len, uin
 	return 0;
 }
 
+/*
+ * A sliding window over the last w numbers below max (w a multiple of 64,
+ * bit n % w): true when n was marked or is too old to tell.  The packet
+ * replay window and the datagram id window both use it.
+ */
+static bool window_seen(const uint64_t *bits, uint32_t w, uint32_t max, uint32_t n)
+{
+	if ((int32_t)(n - max) > 0)
+		return false;
+	if (max - n >= w)
+		return true;
+	return (bits[n % w / 64] >> (n % 64)) & 1;
+}
+
+/* Mark n in the window, first sliding it forward (clearing the bits it uncovers) if n is newer. */
+static void window_mark(uint64_t *bits, uint32_t w, uint32_t *max, uint32_t n)
+{
+	if ((int32_t)(n - *max) > 0) {
+		if (n - *max >= w)
+			memset(bits, 0, w / 8);
+		else
+			for (uint32_t i = *max + 1; i != n; i++)
+				bits[i % w / 64] &= ~(1ULL << (i % 64));
+		*max = n;
+	}
+	bits[n % w / 64] |= 1ULL << (n % 64);
+}
+
 /* True when pn is older than the window or already received. */
 static bool replay_seen(const struct nert_session *s, uint32_t pn)
 {
-	if (pn > s->rx_max_pn)
-		return false;
-	if (s->rx_max_pn - pn >= NERT_REPLAY_WINDOW)
-		return true;
-	uint32_t d = s->rx_max_pn - pn;
-	return (s->rx_bits[d / 64] >> (d % 64)) & 1;
+	return window_seen(s->rx_bits, NERT_REPLAY_WINDOW, s->rx_max_pn, pn);
 }
 
-/* Slide the 128-bit window to pn if it is newer, and mark it. */
+/* Slide the replay window to pn if it is newer, and mark it. */
 static void replay_mark(struct nert_session *s, uint32_t pn)
 {
-	if (pn > s->rx_max_pn) {
-		uint32_t shift = pn - s->rx_max_pn;
-		if (shift >= NERT_REPLAY_WINDOW) {
-			memset(s->rx_bits, 0, sizeof s->rx_bits);
-		} else {
-			for (uint32_t i = 0; i < shift; i++) {     /* 128-bit shift by one */
-				s->rx_bits[1] = (s->rx_bits[1] << 1) | (s->rx_bits[0] >> 63);
-				s->rx_bits[0] <<= 1;
-			}
-		}
-		s->rx_max_pn = pn;
-	}
-	uint32_t d = s->rx_max_pn - pn;
-	s->rx_bits[d / 64] |= 1ULL << (d % 64);
+	window_mark(s->rx_bits, NERT_REPLAY_WINDOW, &s->rx_max_pn, pn);
 }
 
 /* Open a DATA packet with the epoch's key (current, next or previous). */
@@ -437,6 +464,34 @@ static uint32_t seg_count(uint32_t len)
 	return len ? (len + NERT_SEG_DATA - 1) / NERT_SEG_DATA : 1;
 }
 
+/* Bytes of a len-byte message carried by the fragment at offset off. */
+static uint32_t frag_len(uint32_t len, uint32_t off)
+{
+	return len - off < NERT_SEG_DATA ? len - off : NERT_SEG_DATA;
+}
+
+/*
+ * True when a fragment (off, len) of a message of mlen bytes is one the
+ * sender's fragmentation could have made: inside the message, full-sized
+ * unless it is the last, and the message within NERT_MAX_MESSAGE.
+ */
+static bool frag_ok(uint32_t off, uint32_t mlen, uint32_t len)
+{
+	return mlen <= NERT_MAX_MESSAGE && off <= mlen && len <= mlen - off &&
+	       len <= NERT_SEG_DATA && (len == NERT_SEG_DATA || off + len == mlen);
+}
+
+/* Write a segment body's fields and data (11 + len bytes). */
+static void body_put(uint8_t *body, uint32_t off, uint32_t mlen, uint8_t cls,
+		     const uint8_t *data, uint32_t len)
+{
+	put_u32(body, off);
+	put_u32(body + 4, mlen);
+	body[8] = cls;
+	put_u16(body + 9, (uint16_t)len);
+	memcpy(body + 11, data, len);
+}
+
 /* Congestion window in whole segments (at least 1). */
 static uint32_t cwnd(const struct nert_session *s)
 {
@@ -462,11 +517,7 @@ static void seg_body(const struct nert_session *s, const struct nert_txseg *t, u
 	const struct nert_txmsg *m = &s->txq[t->msg];
 
 	memset(body, 0, NERT_SEG_BODY);
-	put_u32(body, t->off);
-	put_u32(body + 4, m->len);
-	body[8] = m->cls;
-	put_u16(body + 9, (uint16_t)t->len);
-	memcpy(body + 11, m->data + t->off, t->len);
+	body_put(body, t->off, m->len, m->cls, m->data + t->off, t->len);
 }
 
 /* Close the open FEC group by sending its parity frame. */
@@ -570,7 +621,7 @@ static void pump(struct nert_session *s, uint64_t now)
 		t->seg = s->snd_nxt;
 		t->msg = (uint8_t)mi;
 		t->off = (s->snd_nxt - s->txq[mi].first_seg) * NERT_SEG_DATA;
-		t->len = s->txq[mi].len - t->off < NERT_SEG_DATA ? s->txq[mi].len - t->off : NERT_SEG_DATA;
+		t->len = frag_len(s->txq[mi].len, t->off);
 		s->snd_nxt++;
 		send_segment(s, t, true, now);
 		flight++;
@@ -734,9 +785,8 @@ static int deliver_in_order(struct nert_session *s)
 		uint32_t off = get_u32(r->body), mlen = get_u32(r->body + 4);
 		uint16_t len = get_u16(r->body + 9);
 		uint8_t cls = r->body[8];
-		if (mlen > s->cfg.rx_cap || mlen > NERT_MAX_MESSAGE || off != s->rx_msg_expect ||
-		    len > NERT_SEG_DATA || off + len > mlen ||
-		    (len < NERT_SEG_DATA && off + len != mlen) || cls < NERT_RELIABLE)
+		if (mlen > s->cfg.rx_cap || off != s->rx_msg_expect || !frag_ok(off, mlen, len) ||
+		    cls < NERT_RELIABLE)
 			return -EPROTO;
 		memcpy(s->cfg.rx_buf + off, r->body + 11, len);
 		s->rx_msg_expect += len;
@@ -875,24 +925,119 @@ static int on_parity(struct nert_session *s, const uint8_t *pt, size_t len)
 	return 0;
 }
 
-/* Deliver a fire-and-forget or best-effort datagram (best effort: ACK, at most once). */
+/* Acknowledge a whole best-effort message. */
+static void send_dgram_ack(struct nert_session *s, uint32_t id, uint64_t now)
+{
+	uint8_t ack[5];
+
+	ack[0] = K_DGRAM_ACK;
+	put_u32(ack + 1, id);
+	send_frame(s, ack, sizeof ack, now);
+}
+
+/*
+ * True when datagram id was delivered, or is too old to tell: the sender
+ * never resends an id NERT_DGRAM_WINDOW older than its newest, so an id
+ * below the window is a stale copy.
+ */
+static bool dgram_was_delivered(const struct nert_session *s, uint32_t id)
+{
+	return window_seen(s->dgram_bits, NERT_DGRAM_WINDOW, s->dgram_max, id);
+}
+
+/* Deliver a whole datagram message once, remembering its id in the window. */
+static void dgram_deliver(struct nert_session *s, uint32_t id, uint8_t cls, const uint8_t *msg,
+			  size_t len)
+{
+	window_mark(s->dgram_bits, NERT_DGRAM_WINDOW, &s->dgram_max, id);
+	s->cfg.deliver(s->cfg.ctx, cls, msg, len);
+}
+
+/* Deliver a one-packet datagram (best effort: ACK, at most once). */
 static int on_dgram(struct nert_session *s, const uint8_t *pt, size_t len, uint64_t now)
 {
 	uint32_t id = get_u32(pt + 1);
-	uint8_t cls = pt[5], ack[5];
+	uint8_t cls = pt[5];
 
 	if (len < DGRAM_FIXED || len - DGRAM_FIXED > NERT_SEG_DATA || cls > NERT_BEST_EFFORT)
 		return -EPROTO;
-	if (cls == NERT_BEST_EFFORT) {
-		ack[0] = K_DGRAM_ACK;
-		put_u32(ack + 1, id);
-		send_frame(s, ack, sizeof ack, now);
-		for (int i = 0; i < 32; i++)
-			if (s->dgram_seen[i] == id)
-				return 0;                   /* a retry of one we have */
-		s->dgram_seen[s->dgram_seen_next++ % 32] = id;
+	if (cls == NERT_FIRE_AND_FORGET) {           /* sent once: the replay window suffices */
+		s->cfg.deliver(s->cfg.ctx, cls, pt + DGRAM_FIXED, len - DGRAM_FIXED);
+		return 0;
 	}
-	s->cfg.deliver(s->cfg.ctx, cls, pt + DGRAM_FIXED, len - DGRAM_FIXED);
+	send_dgram_ack(s, id, now);
+	if (dgram_was_delivered(s, id))
+		return 0;                           /* a retry of one we have */
+	dgram_deliver(s, id, cls, pt + DGRAM_FIXED, len - DGRAM_FIXED);
+	return 0;
+}
+
+/* Forget the partial datagram being reassembled. */
+static void reasm_drop(struct nert_session *s)
+{
+	if (s->reasm.active)
+		s->stats.dgrams_dropped++;
+	s->reasm.active = false;
+}
+
+/*
+ * Take one fragment of a multi-packet datagram into the single reassembly
+ * buffer (cfg.dgram_buf).  A newer message, or any message once the
+ * partial one has made no progress for NERT_REASM_MS, replaces the partial
+ * one; an older one is refused.  Only a complete message is delivered.
+ */
+static int on_dgram_frag(struct nert_session *s, const uint8_t *pt, size_t len, uint64_t now)
+{
+	struct nert_reasm *r = &s->reasm;
+	uint32_t id, off, mlen, idx;
+	uint16_t dlen;
+	uint8_t cls;
+
+	if (len < DFRAG_FIXED)
+		return -EPROTO;
+	id = get_u32(pt + 1);
+	off = get_u32(pt + 5);
+	mlen = get_u32(pt + 9);
+	cls = pt[13];
+	dlen = get_u16(pt + 14);
+	if ((size_t)DFRAG_FIXED + dlen != len || cls > NERT_BEST_EFFORT || mlen <= NERT_SEG_DATA ||
+	    off >= mlen || off % NERT_SEG_DATA || !frag_ok(off, mlen, dlen) ||
+	    dlen != frag_len(mlen, off))
+		return -EPROTO;
+	if (dgram_was_delivered(s, id)) {
+		if (cls == NERT_BEST_EFFORT)
+			send_dgram_ack(s, id, now);     /* our ACK was lost */
+		return 0;
+	}
+	if (!s->cfg.dgram_buf || mlen > s->cfg.dgram_cap)
+		return -EMSGSIZE;
+	if (r->active && r->id != id) {
+		if ((int32_t)(id - r->id) < 0 && now < r->progress_ms + NERT_REASM_MS)
+			return -EBUSY;
+		reasm_drop(s);
+	}
+	if (!r->active) {
+		r->id = id;
+		r->len = mlen;
+		r->cls = cls;
+		r->have = 0;
+		r->active = true;
+		memset(r->bits, 0, (seg_count(mlen) + 7) / 8);
+	} else if (r->len != mlen || r->cls != cls) {
+		return -EPROTO;                         /* inconsistent with earlier fragments */
+	}
+	r->progress_ms = now;
+	idx = off / NERT_SEG_DATA;
+	if ((r->bits[idx / 8] >> (idx % 8)) & 1)
+		return 0;
+	r->bits[idx / 8] |= (uint8_t)(1u << (idx % 8));
+	memcpy(s->cfg.dgram_buf + off, pt + DFRAG_FIXED, dlen);
+	if (++r->have < seg_count(mlen))
+		return 0;
+	r->active = false;
+	if (cls == NERT_BEST_EFFORT)
+		send_dgram_ack(s, id, now);
+	dgram_deliver(s, id, cls, s->cfg.dgram_buf, mlen);
 	return 0;
 }
 
@@ -911,12 +1056,16 @@ static int on_frame(struct nert_session *s, const uint8_t *pt, size_t len, uint6
 		return 0;
 	case K_DGRAM:
 		return on_dgram(s, pt, len, now);
+	case K_DGRAM_FRAG:
+		return on_dgram_frag(s, pt, len, now);
 	case K_DGRAM_ACK:
 		if (len != 5)
 			return -EPROTO;
 		for (int i = 0; i < NERT_DGRAMS; i++)
-			if (s->dgrams[i].used && s->dgrams[i].id == get_u32(pt + 1))
+			if (s->dgrams[i].used && !s->dgrams[i].waiting &&
+			    s->dgrams[i].id == get_u32(pt + 1))
 				s->dgrams[i].used = false;
+		dgram_start_next(s, now);
 		return 0;
 	case K_CLOSE:
 		if (!s->close_sent) {
@@ -980,39 +1129,101 @@ int nert_receive(struct nert_session *s, const uint8_t *pkt, size_t len, uint64_
 
 /* ----------------------------------------------------------------- API */
 
+/*
+ * Send a whole datagram message: one DGRAM frame when it fits a packet,
+ * else every fragment once as DGRAM_FRAG frames cut like reliable segments.
+ */
+static int send_dgram(struct nert_session *s, uint32_t id, uint8_t cls, const uint8_t *data,
+		      uint32_t len, uint64_t now)
+{
+	uint8_t pt[DFRAG_FIXED + NERT_SEG_DATA];
+	int err = 0;
+
+	if (len <= NERT_SEG_DATA) {
+		pt[0] = K_DGRAM;
+		put_u32(pt + 1, id);
+		pt[5] = cls;
+		memcpy(pt + DGRAM_FIXED, data, len);
+		return send_frame(s, pt, DGRAM_FIXED + len, now);
+	}
+	pt[0] = K_DGRAM_FRAG;
+	put_u32(pt + 1, id);
+	for (uint32_t off = 0; off < len && !err; off += NERT_SEG_DATA) {
+		uint32_t n = frag_len(len, off);
+		body_put(pt + 5, off, len, cls, data + off, n);
+		err = send_frame(s, pt, DFRAG_FIXED + n, now);
+	}
+	return err;
+}
+
+/*
+ * The peer reassembles one multi-packet datagram at a time, so best-effort
+ * messages over a packet go one after another: when none is in progress,
+ * start the oldest waiting one.
+ */
+static void dgram_start_next(struct nert_session *s, uint64_t now)
+{
+	struct nert_dgram *next = NULL;
+
+	for (int i = 0; i < NERT_DGRAMS; i++) {
+		struct nert_dgram *d = &s->dgrams[i];
+		if (d->used && d->ext && !d->waiting)
+			return;
+		if (d->used && d->waiting && (!next || (int32_t)(d->id - next->id) < 0))
+			next = d;
+	}
+	if (!next)
+		return;
+	next->waiting = false;
+	next->due_ms = now + s->rto;
+	send_dgram(s, next->id, next->cls, next->ext, next->len, now);
+}
+
+/* Fire-and-forget goes out at once; best effort also takes a slot for its retries. */
+static int send_datagram_class(struct nert_session *s, uint8_t cls, const uint8_t *data,
+			       uint32_t len, uint64_t now)
+{
+	struct nert_dgram *d = NULL;
+
+	if (s->state != NERT_ESTABLISHED)
+		return -ENOTCONN;
+	if (cls == NERT_BEST_EFFORT) {
+		for (int i = 0; i < NERT_DGRAMS && !d; i++)
+			if (!s->dgrams[i].used)
+				d = &s->dgrams[i];
+		if (!d)
+			return -EAGAIN;
+	}
+	for (int i = 0; i < NERT_DGRAMS; i++)       /* keep resent ids inside the peer's window */
+		if (s->dgrams[i].used && s->next_dgram + 1 - s->dgrams[i].id >= NERT_DGRAM_WINDOW)
+			return -EAGAIN;
+	++s->next_dgram;
+	if (d) {
+		*d = (struct nert_dgram){ .id = s->next_dgram, .cls = cls, .len = len,
+					  .due_ms = now + s->rto, .used = true };
+		if (len <= NERT_SEG_DATA) {
+			memcpy(d->data, data, len);
+		} else {
+			d->ext = data;
+			d->waiting = true;
+			d->due_ms = UINT64_MAX;
+			dgram_start_next(s, now);
+			return 0;
+		}
+	}
+	return send_dgram(s, s->next_dgram, cls, data, len, now);
+}
+
 int nert_send(struct nert_session *s, uint8_t cls, const void *data, size_t len, uint64_t now_ms)
 {
 	if (s->state != NERT_ESTABLISHED && s->state != NERT_HS_SENT && s->state != NERT_IDLE)
 		return -ENOTCONN;
 	if (cls > NERT_CRITICAL)
 		return -EINVAL;
-	if (cls <= NERT_BEST_EFFORT) {
-		uint8_t pt[DGRAM_FIXED + NERT_SEG_DATA];
-		struct nert_dgram *d = NULL;
-		if (len > NERT_SEG_DATA)
-			return -EMSGSIZE;
-		if (s->state != NERT_ESTABLISHED)
-			return -ENOTCONN;
-		if (cls == NERT_BEST_EFFORT) {
-			for (int i = 0; i < NERT_DGRAMS && !d; i++)
-				if (!s->dgrams[i].used)
-					d = &s->dgrams[i];
-			if (!d)
-				return -EAGAIN;
-		}
-		pt[0] = K_DGRAM;
-		put_u32(pt + 1, ++s->next_dgram);
-		pt[5] = cls;
-		memcpy(pt + DGRAM_FIXED, data, len);
-		if (d) {
-			*d = (struct nert_dgram){ .id = s->next_dgram, .cls = cls, .len = (uint16_t)len,
-						  .due_ms = now_ms + s->rto, .used = true };
-			memcpy(d->data, data, len);
-		}
-		return send_frame(s, pt, DGRAM_FIXED + len, now_ms);
-	}
 	if (len > NERT_MAX_MESSAGE)
 		return -EMSGSIZE;
+	if (cls <= NERT_BEST_EFFORT)
+		return send_datagram_class(s, cls, data, (uint32_t)len, now_ms);
 	for (int i = 0; i < NERT_SEND_QUEUE; i++) {
 		struct nert_txmsg *m = &s->txq[i];
 		if (m->used)
@@ -1029,6 +1240,9 @@ int nert_send(struct nert_session *s, uint8_t cls, const void *data, size_t len,
 /* See nert.h. */
 bool nert_send_idle(const struct nert_session *s)
 {
+	for (int i = 0; i < NERT_DGRAMS; i++)
+		if (s->dgrams[i].used)
+			return false;
 	return s->snd_una == s->snd_end;
 }
 
@@ -1054,6 +1268,33 @@ static uint64_t rto_deadline(const struct nert_session *s)
 			t = due;
 	}
 	return t;
+}
+
+/*
+ * Best-effort retries: an unacknowledged message is resent whole (every
+ * fragment) at RTO, doubling, NERT_BE_RETRIES times; then it is given up
+ * and reported through cfg.undelivered.
+ */
+static void dgram_timers(struct nert_session *s, uint64_t now)
+{
+	for (int i = 0; i < NERT_DGRAMS; i++) {
+		struct nert_dgram *d = &s->dgrams[i];
+		const uint8_t *data = d->ext ? d->ext : d->data;
+		if (!d->used || now < d->due_ms)
+			continue;
+		if (d->retries++ >= NERT_BE_RETRIES) {
+			d->used = false;
+			s->stats.dgrams_undelivered++;
+			if (s->cfg.undelivered)
+				s->cfg.undelivered(s->cfg.ctx, d->cls, data, d->len, -ETIMEDOUT);
+			if (d->ext)
+				dgram_start_next(s, now);
+			continue;
+		}
+		d->due_ms = now + ((uint64_t)s->rto << d->retries);
+		if (send_dgram(s, d->id, d->cls, data, d->len, now))
+			return;
+	}
 }
 
 /*
@@ -1111,22 +1352,9 @@ void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 			s->recover_seg = s->snd_nxt;
 		}
 	}
-	for (int i = 0; i < NERT_DGRAMS; i++) {
-		struct nert_dgram *d = &s->dgrams[i];
-		uint8_t pt[DGRAM_FIXED + NERT_SEG_DATA];
-		if (!d->used || now_ms < d->due_ms)
-			continue;
-		if (d->retries++ >= NERT_BE_RETRIES) {
-			d->used = false;             /* best effort gives up quietly */
-			continue;
-		}
-		pt[0] = K_DGRAM;
-		put_u32(pt + 1, d->id);
-		pt[5] = d->cls;
-		memcpy(pt + DGRAM_FIXED, d->data, d->len);
-		d->due_ms = now_ms + ((uint64_t)s->rto << d->retries);
-		send_frame(s, pt, DGRAM_FIXED + d->len, now_ms);
-	}
+	dgram_timers(s, now_ms);
+	if (s->reasm.active && now_ms >= s->reasm.progress_ms + NERT_REASM_MS)
+		reasm_drop(s);
 	if (s->ack_due && now_ms >= s->ack_due_ms)
 		send_ack(s, now_ms);
 	pump(s, now_ms);
@@ -1157,5 +1385,7 @@ uint64_t nert_next_deadline(const struct nert_session *s)
 	for (int i = 0; i < NERT_DGRAMS; i++)
 		if (s->dgrams[i].used && s->dgrams[i].due_ms < t)
 			t = s->dgrams[i].due_ms;
+	if (s->reasm.active && s->reasm.progress_ms + NERT_REASM_MS < t)
+		t = s->reasm.progress_ms + NERT_REASM_MS;
 	return t;
 }

@@ -25,13 +25,16 @@ enum {
 	NERT_SEG_DATA = 1024,        /* message bytes per segment */
 	NERT_SEG_BODY = 11 + NERT_SEG_DATA, /* msg_off, msg_len, class, len, data */
 	NERT_WINDOW = 256,           /* segments in flight / buffered */
-	NERT_REPLAY_WINDOW = 128,    /* packet numbers (>= 64 required) */
+	NERT_REPLAY_WINDOW = 2048,   /* packet numbers: a 1 MiB datagram burst may be reordered */
 	NERT_MAX_MESSAGE = 16u << 20,
 	NERT_SEND_QUEUE = 8,         /* reliable messages queued */
 	NERT_DGRAMS = 16,            /* best-effort datagrams awaiting ACK */
 	NERT_PARITY_SLOTS = 16,
 	NERT_MAX_RETRIES = 12,
-	NERT_BE_RETRIES = 3,
+	NERT_BE_RETRIES = 3,         /* best-effort resends of every unacknowledged fragment */
+	NERT_DGRAM_FRAGS = NERT_MAX_MESSAGE / NERT_SEG_DATA,  /* fragments of the largest datagram */
+	NERT_REASM_MS = 10000,
+	NERT_DGRAM_WINDOW = 1024,    /* datagram ids remembered for at-most-once delivery */       /* a partial datagram older than this is dropped */
 	NERT_MIN_RTO_MS = 200,       /* RFC 6298 says 1 s; a swarm LAN is faster */
 	NERT_MAX_RTO_MS = 60000,
 	NERT_INIT_BYTES = NERT_HEADER_BYTES + 32 + 32 + 16 + 12 + 16,
@@ -39,8 +42,8 @@ enum {
 };
 
 enum nert_class {
-	NERT_FIRE_AND_FORGET = 0,  /* one packet, sent once */
-	NERT_BEST_EFFORT = 1,      /* one packet, a few retries until acknowledged */
+	NERT_FIRE_AND_FORGET = 0,  /* any size, each fragment sent once, whole or not at all */
+	NERT_BEST_EFFORT = 1,      /* any size, a few resends until acknowledged, at most once */
 	NERT_RELIABLE = 2,         /* any size, exactly once, in order */
 	NERT_CRITICAL = 3,         /* reliable, with FEC always on */
 };
@@ -61,16 +64,21 @@ struct nert_config {
 	uint32_t idle_ms;               /* 0: default 30 s */
 	uint8_t *rx_buf;                /* reassembly buffer for one message */
 	size_t rx_cap;
+	uint8_t *dgram_buf;             /* reassembly buffer for one multi-packet datagram */
+	size_t dgram_cap;               /* 0: datagrams over one packet are dropped */
 	void *ctx;
 	void (*random)(void *ctx, void *buf, size_t len);
 	void (*send)(void *ctx, const uint8_t *pkt, size_t len);
 	void (*deliver)(void *ctx, uint8_t cls, const uint8_t *msg, size_t len);
 	void (*closed)(void *ctx, int reason);   /* 0 clean, <0 failure */
+	/* optional: a best-effort message was given up (reason < 0); msg is what was sent */
+	void (*undelivered)(void *ctx, uint8_t cls, const uint8_t *msg, size_t len, int reason);
 };
 
 struct nert_stats {
 	uint64_t packets_sent, packets_received, retransmits, fec_recovered;
 	uint64_t replays_dropped, auth_failures, rekeys, bytes_delivered, timeouts;
+	uint64_t dgrams_undelivered, dgrams_dropped;  /* sender gave up; receiver discarded partial */
 };
 
 struct nert_txmsg {
@@ -103,14 +111,24 @@ struct nert_parity {
 	uint8_t body[NERT_SEG_BODY];
 };
 
-struct nert_dgram {
+struct nert_dgram {              /* a best-effort message awaiting its DGRAM_ACK */
 	uint32_t id;
 	uint8_t retries;
 	uint8_t cls;
-	uint16_t len;
+	uint32_t len;
 	uint64_t due_ms;
 	bool used;
+	bool waiting;           /* over one packet: queued behind another such message */
+	const uint8_t *ext;     /* over one packet: the caller's data, sent in place */
 	uint8_t data[NERT_SEG_DATA];
+};
+
+struct nert_reasm {              /* the multi-packet datagram being reassembled */
+	uint32_t id, len, have;
+	uint8_t cls;
+	bool active;
+	uint64_t progress_ms;   /* when the latest new fragment arrived */
+	uint8_t bits[NERT_DGRAM_FRAGS / 8];
 };
 
 struct nert_dir {                /* keys of one direction */
@@ -141,7 +159,7 @@ struct nert_session {
 	/* packet numbers */
 	uint32_t next_pn;
 	uint32_t rx_max_pn;
-	uint64_t rx_bits[NERT_REPLAY_WINDOW / 64];
+	uint64_t rx_bits[NERT_REPLAY_WINDOW / 64];   /* bit pn % window */
 	/* sender */
 	struct nert_txmsg txq[NERT_SEND_QUEUE];
 	struct nert_txseg txw[NERT_WINDOW];
@@ -166,8 +184,9 @@ struct nert_session {
 	uint32_t rcv_nxt, rcv_max;
 	uint32_t rx_msg_expect;       /* next offset in the message being reassembled */
 	struct nert_parity parity[NERT_PARITY_SLOTS];
-	uint32_t dgram_seen[32];
-	uint32_t dgram_seen_next;
+	uint32_t dgram_max;           /* highest datagram id delivered */
+	uint64_t dgram_bits[NERT_DGRAM_WINDOW / 64];  /* delivered ids, bit id % window */
+	struct nert_reasm reasm;
 	bool ack_due;
 	uint32_t unacked_rx;
 	uint64_t ack_due_ms;
@@ -189,15 +208,18 @@ void nert_on_timer(struct nert_session *s, uint64_t now_ms);
 uint64_t nert_next_deadline(const struct nert_session *s);
 
 /*
- * Queue a message.  Reliable and critical messages are sent from data in
- * place, which must stay valid until nert_send_idle() reports the queue
- * empty; the other classes are copied and limited to NERT_SEG_DATA bytes.
- * -EAGAIN when the queue is full, -EMSGSIZE, -ENOTCONN.
+ * Queue a message of up to NERT_MAX_MESSAGE bytes.  Reliable and critical
+ * messages, and best-effort ones over NERT_SEG_DATA bytes, are sent from
+ * data in place, which must stay valid until nert_send_idle() is true;
+ * other messages are copied or sent at once.  Datagram classes need an
+ * established session.  -EAGAIN when the queue is full, or while a pending
+ * best-effort message is NERT_DGRAM_WINDOW datagram ids old; -EMSGSIZE,
+ * -ENOTCONN.  A best-effort message given up is reported to cfg.undelivered.
  */
 int nert_send(struct nert_session *s, uint8_t cls, const void *data, size_t len,
 	      uint64_t now_ms);
 
-/* True when every reliable message was acknowledged. */
+/* True when every reliable and best-effort message was acknowledged or given up. */
 bool nert_send_idle(const struct nert_session *s);
 
 /* Close after the queued data is acknowledged. */

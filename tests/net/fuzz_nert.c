@@ -2,7 +2,8 @@
  * libFuzzer target: a NERT responder session.  First byte even: the input
  * is a raw packet (header parser, INIT/RESP handling, replay window, AEAD).
  * Odd: the input is a plaintext frame sealed with the real session keys,
- * so the frame parsers (DATA, PARITY, ACK, datagrams, CLOSE) see it.
+ * so the frame parsers (DATA, PARITY, ACK, datagrams and their fragments,
+ * CLOSE) see it.
  */
 #include <stdint.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 #include "net/nert.h"
 
 static struct nert_session a, b;
-static uint8_t rxa[1 << 16], rxb[1 << 16];
+static uint8_t rxa[1 << 16], rxb[1 << 16], dgb[1 << 16];
 static uint8_t last[NERT_MAX_PACKET];
 static size_t last_len;
 static uint64_t counter, now = 1;
@@ -55,6 +56,8 @@ static void pair(void)
 	}
 	ca.rx_buf = rxa;
 	cb.rx_buf = rxb;
+	cb.dgram_buf = dgb;             /* the datagram fragment reassembly path */
+	cb.dgram_cap = sizeof dgb;
 	memcpy(ca.static_sk, sk[0], 32);
 	memcpy(ca.peer_pk, pk[1], 32);
 	memcpy(cb.static_sk, sk[1], 32);

@@ -13,7 +13,7 @@
 #include "net/nert.h"
 #include "tests/check.h"
 
-enum { QCAP = 4096, MAXMSG = 64 };
+enum { QCAP = 4096, MAXMSG = 64, MAXDG = 64 };
 
 struct pk {
 	uint64_t t;
@@ -25,6 +25,8 @@ struct pk {
 struct side {
 	struct nert_session s;
 	uint8_t rx[1 << 20];
+	uint8_t dg[1 << 20];   /* datagram reassembly */
+	uint32_t undelivered;  /* best-effort messages the sender gave up */
 	int closed;            /* 0 open, 1 clean, -1 failed */
 	int reason;
 	uint32_t got;          /* messages delivered (reliable classes) */
@@ -43,6 +45,9 @@ static bool drop_all;
 static const uint8_t *expect[MAXMSG];
 static uint32_t expect_len[MAXMSG];
 static uint32_t nexpect;
+static const uint8_t *dg_sent[MAXDG];   /* datagram messages sent, any order */
+static uint32_t dg_len[MAXDG], dg_got[MAXDG], dg_given_up[MAXDG];
+static uint32_t ndg;
 static uint8_t sk[2][32], pk[2][32];
 
 /* The test's deterministic generator. */
@@ -103,12 +108,45 @@ static void cb_deliver(void *ctx, uint8_t cls, const uint8_t *m, size_t len)
 	struct side *sd = ctx;
 
 	if (cls <= NERT_BEST_EFFORT) {
+		uint32_t i = 0;
 		sd->dgrams++;
+		if (!ndg)
+			return;
+		while (i < ndg && (dg_len[i] != len || dg_got[i] || memcmp(m, dg_sent[i], len)))
+			i++;
+		if (i == ndg)
+			sd->bad = true;            /* corrupted, partial or a second copy */
+		else
+			dg_got[i]++;
 		return;
 	}
 	if (sd->got >= nexpect || len != expect_len[sd->got] || memcmp(m, expect[sd->got], len))
 		sd->bad = true;
 	sd->got++;
+}
+
+/* nert_config.undelivered: match the given-up message to the one sent. */
+static void cb_undelivered(void *ctx, uint8_t cls, const uint8_t *m, size_t len, int reason)
+{
+	struct side *sd = ctx;
+	uint32_t i = 0;
+
+	sd->undelivered++;
+	while (i < ndg && (dg_len[i] != len || dg_given_up[i] || memcmp(m, dg_sent[i], len)))
+		i++;
+	if (i == ndg || cls != NERT_BEST_EFFORT || reason >= 0)
+		sd->bad = true;
+	else
+		dg_given_up[i]++;
+}
+
+/* Note a datagram message as sent (the receiver matches deliveries against it). */
+static void dg_expect(const uint8_t *m, uint32_t len)
+{
+	dg_sent[ndg] = m;
+	dg_len[ndg] = len;
+	dg_got[ndg] = dg_given_up[ndg] = 0;
+	ndg++;
 }
 
 /* nert_config.closed: remember a clean close or a failure. */
@@ -124,8 +162,9 @@ static void cb_closed(void *ctx, int reason)
 static void setup(uint8_t fec_k, uint64_t rekey_bytes, uint32_t idle_ms)
 {
 	struct nert_config c = { .fec_k = fec_k, .rekey_bytes = rekey_bytes, .idle_ms = idle_ms,
-				 .rx_cap = sizeof A.rx, .random = cb_random, .send = cb_send,
-				 .deliver = cb_deliver, .closed = cb_closed };
+				 .rx_cap = sizeof A.rx, .dgram_cap = sizeof A.dg, .random = cb_random,
+				 .send = cb_send, .deliver = cb_deliver, .closed = cb_closed,
+				 .undelivered = cb_undelivered };
 	struct nert_config ca = c, cb = c;
 
 	memset(&A, 0, sizeof A);
@@ -134,11 +173,14 @@ static void setup(uint8_t fec_k, uint64_t rekey_bytes, uint32_t idle_ms)
 	qn = 0;
 	now = 1;
 	nexpect = 0;
+	ndg = 0;
 	drop_all = false;
 	ca.ctx = &A;
 	ca.rx_buf = A.rx;
+	ca.dgram_buf = A.dg;
 	cb.ctx = &B;
 	cb.rx_buf = B.rx;
+	cb.dgram_buf = B.dg;
 	memcpy(ca.static_sk, sk[0], 32);
 	memcpy(ca.peer_pk, pk[1], 32);
 	memcpy(cb.static_sk, sk[1], 32);
@@ -251,7 +293,7 @@ static void test_keys_refused(void)
 /* Replay window and tamper. */
 static void test_replay_window_and_tamper(void)
 {
-	static struct pk saved[200];
+	static struct pk saved[NERT_REPLAY_WINDOW + 200];
 	int n = 0;
 	uint8_t msg[10] = "0123456789";
 
@@ -261,13 +303,13 @@ static void test_replay_window_and_tamper(void)
 	run(100);
 	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
 	/* a replayed INIT does not reset the session */
-	for (int i = 0; i < 150; i++)
+	for (int i = 0; i < NERT_REPLAY_WINDOW + 150; i++)
 		nert_send(&A.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now);
-	for (int i = 0; i < qn && n < 200; i++)
+	for (int i = 0; i < qn && n < NERT_REPLAY_WINDOW + 200; i++)
 		if (q[i].to == 1)
 			saved[n++] = q[i];
 	qn = 0;
-	/* delivered in reverse: everything within 128 packet numbers is accepted */
+	/* delivered in reverse: everything within the window of packet numbers is accepted */
 	int accepted = 0;
 	for (int i = n - 1; i >= 0; i--)
 		accepted += nert_receive(&B.s, saved[i].data, saved[i].len, now) == 0;
@@ -338,7 +380,8 @@ static void test_delivery_classes(void)
 	nert_connect(&A.s, now);
 	run(100);
 	CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, small, sizeof small, now), 0);
-	CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, crit, NERT_SEG_DATA + 1, now), -EMSGSIZE);
+	CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, crit, NERT_MAX_MESSAGE + 1, now), -EMSGSIZE);
+	CHECK_EQ(nert_send(&A.s, NERT_BEST_EFFORT, crit, NERT_MAX_MESSAGE + 1, now), -EMSGSIZE);
 	run(200);
 	CHECK_EQ(B.dgrams, 1);
 	/* best effort: the first copy is lost, a retry arrives, delivered once */
@@ -361,14 +404,246 @@ static void test_delivery_classes(void)
 	free(crit);
 }
 
+/* An established pair; then the path gets the given faults. */
+static void established(double loss, double dup, double reorder)
+{
+	p_loss = p_dup = p_reorder = p_tamper = 0;
+	setup(0, 0, 0);
+	nert_connect(&A.s, now);
+	run(100);
+	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	p_loss = loss;
+	p_dup = dup;
+	p_reorder = reorder;
+}
+
+static const uint32_t dg_sizes[] = { 0, 1, NERT_SEG_DATA, NERT_SEG_DATA + 1, 3 * NERT_SEG_DATA,
+				     100000, 1 << 20 };
+enum { NSIZES = sizeof dg_sizes / sizeof dg_sizes[0] };
+
+/* Send datagram messages of every size in dg_sizes, running the path for gap_ms after each. */
+static void send_sizes(uint8_t cls, uint8_t *msgs[NSIZES], uint64_t gap_ms)
+{
+	for (uint32_t i = 0; i < NSIZES; i++) {
+		msgs[i] = pattern(dg_sizes[i], 100 + 10 * cls + i);
+		dg_expect(msgs[i], dg_sizes[i]);
+		CHECK_EQ(nert_send(&A.s, cls, msgs[i], dg_sizes[i], now), 0);
+		run(now + gap_ms);
+	}
+}
+
+/* Both datagram classes carry 0 bytes to 1 MiB intact, once, on a clean path. */
+static void test_datagram_sizes_lossless(void)
+{
+	uint8_t *msgs[NSIZES];
+
+	for (uint8_t cls = NERT_FIRE_AND_FORGET; cls <= NERT_BEST_EFFORT; cls++) {
+		established(0, 0, 0);
+		send_sizes(cls, msgs, 300);
+		for (uint32_t i = 0; i < NSIZES; i++)
+			CHECK_EQ(dg_got[i], 1);       /* each arrived before the next was sent */
+		run(now + 20000);                      /* any late retry would show up as a copy */
+		for (uint32_t i = 0; i < NSIZES; i++) {
+			CHECK_EQ(dg_got[i], 1);
+			CHECK_EQ(dg_given_up[i], 0);
+			free(msgs[i]);
+		}
+		CHECK(!A.bad && !B.bad);
+		CHECK_EQ(B.dgrams, NSIZES);
+		CHECK(nert_send_idle(&A.s));
+		CHECK(!B.s.reasm.active);
+		CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	}
+}
+
+/* Duplicated and reordered fragments: still one intact copy of each message. */
+static void test_datagram_dup_and_reorder(void)
+{
+	uint8_t *msgs[NSIZES];
+
+	seed = 91;
+	established(0, 0.3, 0.5);
+	send_sizes(NERT_FIRE_AND_FORGET, msgs, 300);
+	run(now + 1000);
+	for (uint32_t i = 0; i < NSIZES; i++) {
+		CHECK_EQ(dg_got[i], 1);
+		free(msgs[i]);
+	}
+	CHECK(!B.bad);
+	/* best effort sent back to back: interleaved reassembly is repaired by resends */
+	established(0, 0.3, 0.5);
+	send_sizes(NERT_BEST_EFFORT, msgs, 0);
+	run(now + 30000);
+	for (uint32_t i = 0; i < NSIZES; i++) {
+		CHECK_EQ(dg_got[i], 1);
+		CHECK_EQ(dg_given_up[i], 0);
+		free(msgs[i]);
+	}
+	CHECK(!A.bad && !B.bad);
+	CHECK(nert_send_idle(&A.s));
+}
+
+/* Fire and forget under loss: every message whole or not at all; partial ones time out. */
+static void test_fire_and_forget_loss(void)
+{
+	uint8_t *msgs[41];
+	uint32_t delivered = 0;
+
+	seed = 92;
+	established(0.03, 0.05, 0.1);
+	for (uint32_t i = 0; i < 41; i++) {
+		uint32_t len = i == 40 ? 1u << 20 : NERT_SEG_DATA + 1 + (uint32_t)(rnd() % 8000);
+		msgs[i] = pattern(len, 200 + i);
+		dg_expect(msgs[i], len);
+		CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, msgs[i], len, now), 0);
+		run(now + 200);
+	}
+	CHECK(B.s.reasm.active);                       /* the 1 MiB one lost a fragment */
+	CHECK(nert_next_deadline(&B.s) <= B.s.reasm.progress_ms + NERT_REASM_MS);
+	run(now + NERT_REASM_MS + 1000);
+	CHECK(!B.s.reasm.active);                      /* its partial copy was dropped */
+	for (uint32_t i = 0; i < 41; i++) {
+		CHECK(dg_got[i] <= 1);
+		delivered += dg_got[i];
+		free(msgs[i]);
+	}
+	printf("  %u of 41 delivered whole, %llu partial messages dropped\n", delivered,
+	       (unsigned long long)B.s.stats.dgrams_dropped);
+	CHECK(!B.bad);
+	CHECK_EQ(dg_got[40], 0);
+	CHECK(delivered >= 20 && delivered < 40);
+	CHECK(B.s.stats.dgrams_dropped >= 1);
+	CHECK_EQ(B.dgrams, delivered);
+}
+
+/* Best effort: resends beat moderate loss; a dead path is reported, not hidden. */
+static void test_best_effort_loss(void)
+{
+	static uint8_t small[10] = "best effor";
+	uint8_t *msgs[NSIZES];
+
+	seed = 93;
+	established(0.05, 0.05, 0.1);
+	send_sizes(NERT_BEST_EFFORT, msgs, 0);
+	run(now + 30000);
+	for (uint32_t i = 0; i < NSIZES; i++) {
+		CHECK_EQ(dg_got[i], 1);
+		CHECK_EQ(dg_given_up[i], 0);
+	}
+	CHECK(!A.bad && !B.bad);
+	CHECK(nert_send_idle(&A.s));
+	/* the path dies: both messages are given up through the callback, the session stays */
+	established(0, 0, 0);
+	dg_expect(msgs[NSIZES - 1], dg_sizes[NSIZES - 1]);
+	dg_expect(small, sizeof small);
+	drop_all = true;
+	CHECK_EQ(nert_send(&A.s, NERT_BEST_EFFORT, msgs[NSIZES - 1], dg_sizes[NSIZES - 1], now), 0);
+	CHECK_EQ(nert_send(&A.s, NERT_BEST_EFFORT, small, sizeof small, now), 0);
+	CHECK(!nert_send_idle(&A.s));
+	/* while they are pending, new ids stay within the receiver's id window */
+	uint32_t more = 0;
+	while (more < 2 * NERT_DGRAM_WINDOW && !nert_send(&A.s, NERT_FIRE_AND_FORGET, small, 1, now))
+		more++;
+	CHECK_EQ(more, NERT_DGRAM_WINDOW - 2);
+	CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, small, 1, now), -EAGAIN);
+	run(now + 20000);
+	CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, small, 1, now), 0);
+	CHECK_EQ(dg_given_up[0], 1);
+	CHECK_EQ(dg_given_up[1], 1);
+	CHECK_EQ(A.undelivered, 2);
+	CHECK_EQ(B.dgrams, 0);
+	CHECK(!A.bad);
+	CHECK(nert_send_idle(&A.s));
+	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	/* heavy loss on 1 MiB: delivered whole or reported, never partial */
+	seed = 94;
+	established(0.4, 0, 0);
+	dg_expect(msgs[NSIZES - 1], dg_sizes[NSIZES - 1]);
+	CHECK_EQ(nert_send(&A.s, NERT_BEST_EFFORT, msgs[NSIZES - 1], dg_sizes[NSIZES - 1], now), 0);
+	run(now + 40000);
+	CHECK(!A.bad && !B.bad);
+	CHECK_EQ(dg_given_up[0], 1);
+	CHECK_EQ(dg_got[0], 0);
+	CHECK(!B.s.reasm.active);
+	for (uint32_t i = 0; i < NSIZES; i++)
+		free(msgs[i]);
+}
+
+/* Seal a DGRAM_FRAG frame from A with the given fields and feed it to B. */
+static int inject_frag(uint32_t id, uint32_t off, uint32_t mlen, uint8_t cls, uint16_t len)
+{
+	uint8_t pt[16 + NERT_SEG_DATA], pkt[NERT_MAX_PACKET];
+	uint16_t carried = len <= NERT_SEG_DATA ? len : 0;
+	int n;
+
+	pt[0] = 8;
+	put_u32(pt + 1, id);
+	put_u32(pt + 5, off);
+	put_u32(pt + 9, mlen);
+	pt[13] = cls;
+	put_u16(pt + 14, len);
+	memset(pt + 16, (int)(id + off), carried);
+	n = nert_seal(&A.s, pt, 16u + carried, pkt, sizeof pkt, now);
+	if (n < 0)
+		return n;
+	return nert_receive(&B.s, pkt, (size_t)n, now);
+}
+
+/* Hostile fragments: sizes past the limits or inconsistent ones are refused without state. */
+static void test_datagram_hostile_fragments(void)
+{
+	established(0, 0, 0);
+	qn = 0;
+	CHECK_EQ(inject_frag(1000, 0, NERT_MAX_MESSAGE + 1024, 0, 1024), -EPROTO);
+	CHECK_EQ(inject_frag(1000, 0, UINT32_MAX, 0, 1024), -EPROTO);
+	CHECK_EQ(inject_frag(1000, UINT32_MAX - 100, UINT32_MAX, 0, 1024), -EPROTO);
+	CHECK_EQ(inject_frag(1000, 0, 2u << 20, 0, 1024), -EMSGSIZE);   /* over dgram_cap */
+	CHECK(!B.s.reasm.active);
+	CHECK_EQ(inject_frag(1001, 0, 1000, 0, 1000), -EPROTO);        /* fits one packet */
+	CHECK_EQ(inject_frag(1001, 512, 4096, 0, 1024), -EPROTO);      /* misaligned */
+	CHECK_EQ(inject_frag(1001, 4096, 4096, 0, 0), -EPROTO);        /* at the end */
+	CHECK_EQ(inject_frag(1001, 3072, 4000, 0, 1024), -EPROTO);     /* past the end */
+	CHECK_EQ(inject_frag(1001, 0, 4096, 0, 1000), -EPROTO);        /* short, not the last */
+	CHECK_EQ(inject_frag(1001, 0, 4096, 0, 2000), -EPROTO);        /* longer than a segment */
+	CHECK_EQ(inject_frag(1001, 0, 4096, NERT_RELIABLE, 1024), -EPROTO);
+	CHECK(!B.s.reasm.active);
+	CHECK_EQ(inject_frag(1001, 0, 4096, 0, 1024), 0);
+	CHECK(B.s.reasm.active);
+	CHECK_EQ(inject_frag(1001, 1024, 8192, 0, 1024), -EPROTO);     /* its length changed */
+	CHECK_EQ(inject_frag(1001, 1024, 4096, 1, 1024), -EPROTO);     /* its class changed */
+	CHECK_EQ(inject_frag(1001, 0, 4096, 0, 1024), 0);              /* a copy: ignored */
+	CHECK_EQ(inject_frag(1000, 0, 4096, 0, 1024), -EBUSY);         /* older than the partial */
+	CHECK_EQ(inject_frag(1001, 1024, 4096, 0, 1024), 0);
+	CHECK_EQ(inject_frag(1001, 2048, 4096, 0, 1024), 0);
+	CHECK_EQ(B.dgrams, 0);
+	CHECK_EQ(inject_frag(1001, 3072, 4096, 0, 1024), 0);
+	CHECK_EQ(B.dgrams, 1);
+	for (uint32_t off = 0; off < 4096; off += 1024)                 /* the whole message again */
+		CHECK_EQ(inject_frag(1001, off, 4096, 0, 1024), 0);
+	CHECK_EQ(B.dgrams, 1);
+	CHECK(!B.s.reasm.active);
+	/* a newer message replaces a partial one, which is then never delivered */
+	CHECK_EQ(inject_frag(1002, 0, 2048, 1, 1024), 0);
+	CHECK_EQ(inject_frag(1003, 0, 2048, 1, 1024), 0);
+	CHECK_EQ(inject_frag(1002, 1024, 2048, 1, 1024), -EBUSY);
+	CHECK_EQ(inject_frag(1003, 1024, 2048, 1, 1024), 0);
+	CHECK_EQ(B.dgrams, 2);
+	CHECK_EQ(B.s.stats.dgrams_dropped, 1);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+}
+
 /* One random trial of the property. */
 static uint32_t trials_complete, trials_failed, msgs_delivered;
+static uint32_t dgrams_sent, dgrams_delivered, dgrams_given_up;
 
 /* One random trial of the exact-stream-or-failure property. */
 static void property_trial(uint64_t s)
 {
-	static uint8_t *msgs[8];
+	static uint8_t *msgs[8], *dmsgs[2];
 	uint32_t n = 1 + (uint32_t)(s % 5);
+	uint8_t dcls[2];
+	bool dsent[2];
 
 	seed = s;
 	p_loss = (double)(rnd() % 40) / 100;
@@ -385,17 +660,40 @@ static void property_trial(uint64_t s)
 	nert_connect(&A.s, now);
 	for (uint32_t i = 0; i < n; i++)
 		nert_send(&A.s, rnd() % 2 ? NERT_RELIABLE : NERT_CRITICAL, msgs[i], expect_len[i], now);
+	for (uint32_t i = 0; i < 2; i++) {
+		uint32_t len = (uint32_t)(rnd() % 6000);
+		dcls[i] = (uint8_t)(rnd() % 2);
+		dmsgs[i] = pattern(len, s * 37 + i);
+		dg_expect(dmsgs[i], len);
+	}
 	if (rnd() % 4 == 0) {           /* sometimes the path dies for good */
 		run(now + rnd() % 300);
 		drop_all = true;
 	}
-	run(now + 120000);
+	for (int i = 0; i < 60 && A.s.state == NERT_HS_SENT; i++)
+		run(now + 500);         /* datagrams need the handshake done */
+	for (uint32_t i = 0; i < 2; i++) {
+		dsent[i] = !nert_send(&A.s, dcls[i], dmsgs[i], dg_len[i], now);
+		dgrams_sent += dsent[i];
+	}
+	run(now + 90000);
 	CHECK(!B.bad);
 	CHECK(B.got <= n);
 	if (B.got < n)
 		CHECK(A.closed == -1 || B.closed == -1 || A.s.state == NERT_HS_SENT);
 	if (!drop_all)
 		CHECK(B.got == n || A.closed == -1);
+	CHECK(!A.bad);
+	for (uint32_t i = 0; i < 2; i++) {
+		/* best effort: delivered, or given up and reported (both when its ACKs were lost) */
+		if (dsent[i] && dcls[i] == NERT_BEST_EFFORT)
+			CHECK(dg_got[i] == 1 || dg_given_up[i] == 1);
+		CHECK(dg_got[i] <= 1 && dg_given_up[i] <= 1);
+		dgrams_delivered += dg_got[i];
+		dgrams_given_up += dg_given_up[i];
+		free(dmsgs[i]);
+	}
+	CHECK(!B.s.reasm.active || B.s.state != NERT_ESTABLISHED);
 	trials_complete += B.got == n;
 	trials_failed += B.got < n;
 	msgs_delivered += B.got;
@@ -417,7 +715,10 @@ static void test_property_exact_stream_or_failure(void)
 	}
 	printf("  %u trials complete, %u reported failure, %u messages delivered\n",
 	       trials_complete, trials_failed, msgs_delivered);
+	printf("  datagrams: %u sent, %u delivered whole, %u best-effort given up\n", dgrams_sent,
+	       dgrams_delivered, dgrams_given_up);
 	CHECK(trials_complete > 150);     /* the property is not met by failing */
+	CHECK(dgrams_delivered > dgrams_sent / 2);
 }
 
 /* Parse header. */
@@ -451,6 +752,11 @@ int main(void)
 	RUN(test_rekey_without_stall);
 	RUN(test_idle_timeout);
 	RUN(test_delivery_classes);
+	RUN(test_datagram_sizes_lossless);
+	RUN(test_datagram_dup_and_reorder);
+	RUN(test_fire_and_forget_loss);
+	RUN(test_best_effort_loss);
+	RUN(test_datagram_hostile_fragments);
 	RUN(test_property_exact_stream_or_failure);
 	free(q);
 	return CHECK_EXIT_STATUS();
