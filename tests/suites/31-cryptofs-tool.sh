@@ -168,9 +168,9 @@ t_damage() {
 
 t_compat() {
 	local ok=0
-	for img in tests/fs/images/v*.img; do
+	for img in tests/fs/images/v*.cfs; do
 		local v want
-		v=$(basename "$img" .img)
+		v=$(basename "$img" .cfs)
 		cp "$img" "$tmp/compat.img"
 		CRYPTOFS_PASSPHRASE="compat-$v" expect "fsck $v" 0 "$cfs" fsck "$tmp/compat.img" || return 1
 		want="tests/fs/images/$v.expected"

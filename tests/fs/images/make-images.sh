@@ -3,7 +3,7 @@
 # Run it once per released on-disk format version and commit the results;
 # tests/suites/31-cryptofs-tool.sh checks every image still mounts, verifies
 # and holds the contents listed in its .expected file.
-#   v1.img: format 1, passphrase "compat-v1" (Argon2id ops 1, 1 MiB)
+#   v1.cfs: format 1, passphrase "compat-v1" (Argon2id ops 1, 1 MiB)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../../.." && pwd)
@@ -11,7 +11,7 @@ cfs="$top/tools/cryptofs"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export CRYPTOFS_PASSPHRASE=compat-v1
-img="$here/v1.img"
+img="$here/v1.cfs"
 rm -f "$img"
 "$cfs" mkfs "$img" --size 128K --argon2-ops 1 --argon2-mem 1 >/dev/null
 printf 'hello, cryptofs\n' >"$tmp/hello"
