@@ -74,7 +74,7 @@ HANDLER(sys_getpid)
 	UNUSED_ARGS;
 	if (!pid) {
 		struct exo_cap_info info;
-		pid = exo_call(EXO_SYS_CAP_INSPECT, EXO_SLOT_SELF_ENV, &info) == 0 ? info.object : 1;
+		pid = lo_cap_inspect(EXO_SLOT_SELF_ENV, &info) == 0 ? info.object : 1;
 	}
 	return (int64_t)pid;
 }
@@ -220,6 +220,9 @@ HANDLER(sys_clock_nanosleep)
 HANDLER(sys_getrandom)
 {
 	UNUSED_ARGS;
+	int64_t err = mm_prepare_write(a0, a1);
+	if (err)
+		return err;
 	for (uint64_t off = 0; off < a1; off += 4096) {
 		uint64_t n = a1 - off < 4096 ? a1 - off : 4096;
 		int64_t r = exo_call(EXO_SYS_RANDOM, a0 + off, n);

@@ -53,7 +53,7 @@ int64_t libos_fork(void)
 	struct exo_cap_info mem;
 	int ci = free_child_index();
 
-	if (ci < 0 || exo_call(EXO_SYS_CAP_INSPECT, EXO_SLOT_MEMORY, &mem))
+	if (ci < 0 || lo_cap_inspect(EXO_SLOT_MEMORY, &mem))
 		return -EAGAIN;
 	uint64_t private_pages = sizeof lp / PAGE;
 	if (mem.count < CHILD_QUOTA + private_pages + 64)
@@ -68,7 +68,7 @@ int64_t libos_fork(void)
 		exo_call(EXO_SYS_CAP_DELETE, priv);
 		return -ENOMEM;
 	}
-	exo_call(EXO_SYS_CAP_INSPECT, EXO_SLOT_MEMORY, &mem);
+	lo_cap_inspect(EXO_SLOT_MEMORY, &mem);
 	int64_t budget = exo_call(EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, 0, mem.count / 2);
 	int64_t thread = exo_call(EXO_SYS_THREAD_CREATE, env);
 	if (budget < 0 || thread < 0 ||
@@ -150,7 +150,7 @@ int64_t libos_fork(void)
 	__asm__ volatile("rdfsbase %0" : "=r"(fs));
 	regs.fsbase = fs;
 	struct exo_cap_info info;
-	exo_call(EXO_SYS_CAP_INSPECT, env, &info);
+	lo_cap_inspect(env, &info);
 	if (exo_call(EXO_SYS_THREAD_SET_REGS, thread, &regs) || exo_call(EXO_SYS_THREAD_START, thread))
 		return fail(env, -ENOMEM);
 	lp.children[ci] = (struct child){ (int64_t)info.object, env, thread, budget };

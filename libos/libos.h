@@ -85,6 +85,11 @@ int64_t mm_munmap(uint64_t addr, uint64_t len);
 int64_t mm_mprotect(uint64_t addr, uint64_t len, int prot);
 /* Maps a fresh zeroed page at va with Linux PROT_* bits: 0 or -errno. */
 int mm_fault_in(uint64_t va);
+/* Touches [addr, addr+len) so the kernel can write there (demand-zero and
+ * copy-on-write pages become real): 0, or -EFAULT outside writable memory. */
+int mm_prepare_write(uint64_t addr, uint64_t len);
+/* EXO_SYS_CAP_INSPECT into memory made ready for the kernel's write. */
+int64_t lo_cap_inspect(int64_t slot, struct exo_cap_info *info);
 /* Gives a copy-on-write page at va a frame of its own: 0 or -errno. */
 int mm_cow_fault(uint64_t va);
 /* Takes over pages the kernel mapped (prot_of_page: Linux PROT_* per page,

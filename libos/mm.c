@@ -110,7 +110,7 @@ static int page_take(uint16_t *ci, uint16_t *pi, int *dirty)
 			return -LX_ENOMEM;
 		lp.chunks[c] = (struct chunk){ .slot = slot, .pages = slot >= 0 && lp.next_chunk_pages ? lp.next_chunk_pages : 1 };
 		struct exo_cap_info info;
-		if (exo_call(EXO_SYS_CAP_INSPECT, slot, &info) == 0)
+		if (lo_cap_inspect(slot, &info) == 0)
 			lp.chunks[c].pages = (uint32_t)info.count;
 		if (lp.next_chunk_pages < 512)
 			lp.next_chunk_pages *= 2;
@@ -202,6 +202,35 @@ int mm_cow_fault(uint64_t va)
 	}
 	*res = (struct resident){ va, ci, pi, 0 };
 	return 0;
+}
+
+/*
+ * Makes [addr, addr+len) ready for the kernel to write into: the kernel
+ * does not take our page faults, so a page that is not there yet
+ * (demand-zero) or still shared (copy-on-write) is touched here first, in
+ * user mode, where the fault handler makes it real.  -EFAULT when a page is
+ * in no writable region, as Linux answers for a bad buffer.
+ */
+int mm_prepare_write(uint64_t addr, uint64_t len)
+{
+	if (len == 0)
+		return 0;
+	if (addr >= EXO_KINFO_VA || len > EXO_KINFO_VA - addr)
+		return -14;
+	for (uint64_t va = addr & ~(PAGE - 1); va < addr + len; va += PAGE) {
+		struct region *r = region_of(va);
+		if (!r || !(r->prot & LX_PROT_WRITE))
+			return -14;
+		volatile uint8_t *p = (volatile uint8_t *)(va < addr ? addr : va);
+		*p = *p;
+	}
+	return 0;
+}
+
+int64_t lo_cap_inspect(int64_t slot, struct exo_cap_info *info)
+{
+	int err = mm_prepare_write((uint64_t)info, sizeof *info);
+	return err ? err : exo_call(EXO_SYS_CAP_INSPECT, slot, info);
 }
 
 /* Registers a frame range the kernel mapped for us (image, stack) as a

@@ -72,5 +72,5 @@ grep '^info' "$out"
 # fork with copy-on-write and waitpid, from the library OS
 if run fork 0 "$B/user/forktest"; then :; fi
 sed -n -e 's/^ok /PASS fork-/p' -e 's/^FAIL /FAIL fork-/p' "$out"
-if grep -q '^child: global=2 local=20 heap=c big=bC pid-differs=1$' "$out"; then pass fork-child-sees-own-writes
+if grep -q '^child: global=2 local=20 heap=c big=bC pid-differs=1 getrandom=1$' "$out"; then pass fork-child-sees-own-writes
 else fail fork-child-sees-own-writes "the child's view differs"; fi

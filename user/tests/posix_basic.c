@@ -85,6 +85,14 @@ int main(void)
 	unsigned char r1[64], r2[64];
 	EXPECT("getrandom", getrandom(r1, sizeof r1, 0) == 64 && getrandom(r2, sizeof r2, 0) == 64 &&
 	       memcmp(r1, r2, 64) != 0);
+	/* the kernel writes getrandom's buffer: pages not touched yet must work,
+	 * and bad or read-only buffers give EFAULT, as on Linux */
+	unsigned char *fresh = malloc(1 << 20);
+	EXPECT("getrandom-untouched-buffer", getrandom(fresh + 300000, 20000, 0) == 20000);
+	unsigned char *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	EXPECT("getrandom-readonly-efault", getrandom(ro, 16, 0) == -1 && errno == EFAULT);
+	EXPECT("getrandom-bad-pointer-efault", getrandom((void *)16, 16, 0) == -1 && errno == EFAULT);
+	free(fresh);
 	struct utsname u;
 	EXPECT("uname", uname(&u) == 0 && strcmp(u.sysname, "ExoSwarm") == 0 && strcmp(u.machine, "x86_64") == 0);
 	EXPECT("getpid", getpid() > 0);
