@@ -33,12 +33,21 @@ typedef int64_t (*syscall_fn)(struct trapframe *tf);
 
 static struct env *self(void) { return current->env; }
 
-/* A live env named by slot, with rights. */
+/* -EBADF for an empty slot, -EINVAL for a wrong type, -EACCES for missing rights. */
+static int64_t cap_error(uint64_t slot, int type)
+{
+	struct cap *c = cap_get(self(), slot, EXO_CAP_NONE, 0);
+	if (!c)
+		return -EXO_EBADF;
+	return c->type != type ? -EXO_EINVAL : -EXO_EACCES;
+}
+
+/* A live env named by slot, with rights; NULL and *err otherwise. */
 static struct env *env_arg(uint64_t slot, uint32_t rights, int64_t *err)
 {
 	struct cap *c = cap_get(self(), slot, EXO_CAP_ENV, rights);
 	if (!c) {
-		*err = cap_get(self(), slot, EXO_CAP_NONE, 0) ? -EXO_EACCES : -EXO_EBADF;
+		*err = cap_error(slot, EXO_CAP_ENV);
 		return NULL;
 	}
 	struct env *e = c->obj;
@@ -47,15 +56,6 @@ static struct env *env_arg(uint64_t slot, uint32_t rights, int64_t *err)
 		return NULL;
 	}
 	return e;
-}
-
-/* -EBADF for an empty slot, -EINVAL for a wrong type, -EACCES for missing rights. */
-static int64_t cap_error(uint64_t slot, int type)
-{
-	struct cap *c = cap_get(self(), slot, EXO_CAP_NONE, 0);
-	if (!c)
-		return -EXO_EBADF;
-	return c->type != type ? -EXO_EINVAL : -EXO_EACCES;
 }
 
 static int user_address(uint64_t va) { return va < EXO_USER_TOP; }
