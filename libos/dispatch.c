@@ -83,6 +83,13 @@ HANDLER(sys_getuid) { UNUSED_ARGS; return 0; }
 HANDLER(sys_set_tid_address) { UNUSED_ARGS; return sys_getpid(0, 0, 0, 0, 0, 0); }
 
 static uint64_t fs_base;
+
+/* The FS base (TLS pointer) the program set through arch_prctl. */
+uint64_t libos_fs_base(void)
+{
+	return fs_base;
+}
+
 HANDLER(sys_arch_prctl)
 {
 	UNUSED_ARGS;

@@ -31,6 +31,7 @@ void libos_fork_child(void);
 void libos_syscall_entry(void);
 void libos_fault_entry(void);
 void libos_forget_caches(void);
+uint64_t libos_fs_base(void);
 
 /* Unmaps the private window and frees a cap, for the error paths. */
 static int64_t fail(int64_t env, int64_t err)
@@ -146,9 +147,7 @@ int64_t libos_fork(void)
 	regs.rip = (uint64_t)libos_fork_child;
 	regs.rsp = (uint64_t)(lp.exception_stack + sizeof lp.exception_stack) - 8;
 	regs.rflags = 0x202;
-	uint64_t fs;
-	__asm__ volatile("rdfsbase %0" : "=r"(fs));
-	regs.fsbase = fs;
+	regs.fsbase = libos_fs_base();	/* no rdfsbase: not every CPU has it */
 	struct exo_cap_info info;
 	lo_cap_inspect(env, &info);
 	if (exo_call(EXO_SYS_THREAD_SET_REGS, thread, &regs) || exo_call(EXO_SYS_THREAD_START, thread))
