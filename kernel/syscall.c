@@ -424,9 +424,9 @@ static int64_t sys_notify_wait(struct trapframe *tf)
 	}
 	if (A1 == 0)
 		return -EXO_ETIMEDOUT;
-	uint64_t deadline = A1 == EXO_FOREVER ? 0 : time_ns() + A1;
-	if (deadline == 0 && A1 != EXO_FOREVER)
-		deadline = 1;
+	/* 0 means no deadline; a timeout too long to add up waits forever */
+	uint64_t now = time_ns();
+	uint64_t deadline = A1 >= UINT64_MAX - now ? 0 : now + A1;
 	thread_block(n, deadline);
 	return (int64_t)current->wait_result;
 }

@@ -88,6 +88,16 @@ static void body_linux_call(uint64_t notify, uint64_t a1, uint64_t a2)
 	exo_call(EXO_SYS_EXIT, 0);
 }
 
+/* Signals notify with 4 after sleeping 20 ms on a notification of its own. */
+static void body_late_signal(uint64_t notify, uint64_t a1, uint64_t a2)
+{
+	(void)a1; (void)a2;
+	int64_t mine = exo_call0(EXO_SYS_NOTIFY_CREATE);
+	exo_call(EXO_SYS_NOTIFY_WAIT, mine, 20000000);
+	exo_call(EXO_SYS_NOTIFY_SIGNAL, notify, 4);
+	exo_call(EXO_SYS_EXIT, 0);
+}
+
 static void body_spin(uint64_t a0, uint64_t a1, uint64_t a2)
 {
 	(void)a0; (void)a1; (void)a2;
@@ -310,6 +320,14 @@ static void directed_yield_and_enosys(void)
 	EXPECT("linux-call-without-personality-enosys",
 	       exo_call(EXO_SYS_NOTIFY_WAIT, n, 5000000000ull) == EXO_ENOSYS + 1);
 	child_destroy(env2);
+
+	/* a timeout so long that now + timeout would wrap: it must block until
+	 * the signal, not time out at once */
+	int64_t env3 = child_create(256, 0, &thread, NULL);
+	n_in = exo_call(EXO_SYS_CAP_GRANT, n, env3, EXO_R_WRITE);
+	child_start(thread, body_late_signal, (uint64_t)n_in, 0, 0);
+	EXPECT("wait-huge-timeout-blocks-until-signal", exo_call(EXO_SYS_NOTIFY_WAIT, n, UINT64_MAX - 5) == 4);
+	child_destroy(env3);
 	exo_call(EXO_SYS_CAP_DELETE, n);
 }
 
