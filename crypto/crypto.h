@@ -53,6 +53,40 @@ int cx_xaead_open(uint8_t *out, const uint8_t *in, size_t len,
 		  const uint8_t *ad, size_t adlen,
 		  const uint8_t nonce[CX_XNONCE_BYTES], const uint8_t key[CX_KEY_BYTES]);
 
+/*
+ * AEGIS-256 with 128-bit tags (crypto/aegis256.c): the block cipher of
+ * CryptoFS format 2.  Its 256-bit nonce may be random.  It needs AES-NI:
+ * without it cx_aegis_available() is 0 and the calls return -ENOTSUP.
+ * The tag is detached: seal writes len bytes to out and CX_TAG_BYTES to
+ * tag; open returns -EBADMSG, with out zeroed, when anything was changed.
+ * out may equal in.
+ */
+enum { CX_AEGIS_NONCE_BYTES = 32 };
+int cx_aegis_available(void);
+int cx_aegis_seal(uint8_t *out, uint8_t tag[CX_TAG_BYTES], const uint8_t *in, size_t len,
+		  const uint8_t *ad, size_t adlen,
+		  const uint8_t nonce[CX_AEGIS_NONCE_BYTES], const uint8_t key[CX_KEY_BYTES]);
+int cx_aegis_open(uint8_t *out, const uint8_t *in, size_t len, const uint8_t tag[CX_TAG_BYTES],
+		  const uint8_t *ad, size_t adlen,
+		  const uint8_t nonce[CX_AEGIS_NONCE_BYTES], const uint8_t key[CX_KEY_BYTES]);
+
+/* Many messages of the same lengths at once (several per register where
+ * the CPU has VAES), each with its own key, nonce and buffers.  open_many
+ * sets rc of each message and returns -EBADMSG when any failed. */
+struct cx_aegis_msg {
+	uint8_t *out;
+	const uint8_t *in;
+	const uint8_t *ad;
+	const uint8_t *nonce;
+	const uint8_t *key;
+	uint8_t *tag;           /* written by seal, read by open */
+	int rc;
+};
+int cx_aegis_seal_many(struct cx_aegis_msg *m, size_t n, size_t len, size_t adlen);
+int cx_aegis_open_many(struct cx_aegis_msg *m, size_t n, size_t len, size_t adlen);
+/* Tests only: use at most n lanes per register (0 acts as a CPU without AES). */
+void cx_aegis_limit_lanes(int n);
+
 /* ChaCha20-Poly1305 (RFC 8439) with a 96-bit nonce; same conventions. */
 int cx_aead_seal(uint8_t *out, const uint8_t *in, size_t len,
 		 const uint8_t *ad, size_t adlen,

@@ -7,6 +7,11 @@ $(BUILD)/tests/test_crypto: $(call host_objs,tests/host/test_crypto.c $(CRYPTO_S
 	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS) $(SODIUM_LIBS)
 TEST_DEPS += $(BUILD)/tests/test_crypto
 
+$(BUILD)/tests/test_aegis: $(call host_objs,tests/host/test_aegis.c $(CRYPTO_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS) $(SODIUM_LIBS)
+TEST_DEPS += $(BUILD)/tests/test_aegis
+
 # The kernel's portable pieces, built for the host with the sanitizers.
 KERNEL_PORTABLE := kernel/format.c kernel/bootinfo.c kernel/memmap.c kernel/frame.c \
                    kernel/cmdline.c crypto/chacha20.c

@@ -2,7 +2,7 @@
 # Host unit tests of the shared crypto API and the kernel's portable code.
 set -u
 rc=0
-for t in "$BUILD"/tests/test_crypto "$BUILD"/tests/test_kernel_*; do
+for t in "$BUILD"/tests/test_crypto "$BUILD"/tests/test_aegis "$BUILD"/tests/test_kernel_*; do
 	[ -x "$t" ] || continue
 	echo "--- $t"
 	"$t" || rc=1
