@@ -1,5 +1,6 @@
 /*
- * Blocks: sealing and opening with XChaCha20-Poly1305, the bounded block
+ * Blocks: sealing and opening (AEGIS-256 in format 2, XChaCha20-Poly1305
+ * in format 1), the bounded block
  * cache, and the in-memory space map used by copy-on-write allocation.
  */
 #include <errno.h>
@@ -39,19 +40,18 @@ uint64_t cfs_now(struct cfs *fs)
 	return fs->cfg.now_ns ? fs->cfg.now_ns(fs->cfg.ctx) : 0;
 }
 
-/* A fresh block secret: keyed BLAKE2b of a counter under a random key
- * drawn at mount, so secrets are unpredictable, never repeat within a
- * mount (distinct counters), and cost no system call each. */
+/* A fresh block secret: 24 random bytes drawn at mount followed by a
+ * counter.  It is the AEGIS-256 nonce of a format-2 block and the input
+ * of a format-1 block's key, which need only never repeat under one key:
+ * the counter does not repeat within a mount, the random part across
+ * mounts (a collision needs about 2^96 mounts). */
 void cfs_new_secret(struct cfs *fs, uint8_t out[32])
 {
-	cx_hash_state st;
-
 	if (fs->secret_counter == 0)
 		cfs_rand(fs, fs->secret_key, sizeof fs->secret_key);
 	fs->secret_counter++;
-	cx_hash_init(&st, fs->secret_key, sizeof fs->secret_key, 32);
-	cx_hash_update(&st, &fs->secret_counter, sizeof fs->secret_counter);
-	cx_hash_final(&st, out, 32);
+	memcpy(out, fs->secret_key, 24);
+	memcpy(out + 24, &fs->secret_counter, 8);
 }
 
 /* Remember where the last authentication or I/O failure happened. */
@@ -68,89 +68,176 @@ void cfs_last_error(struct cfs *fs, uint64_t *blkno, uint64_t *ino)
 	*ino = fs->err_ino;
 }
 
-/* The associated data binding a block to its address and place in the tree,
- * and the one-time key derived from the object's key and the secret. */
+/* The associated data binding a block to its address and place in the tree
+ * and to the format version. */
 struct block_ad { uint64_t blkno, obj, index; uint32_t level, version; };
 _Static_assert(sizeof(struct block_ad) == 32, "ad size");
 
+static struct block_ad block_ad_of(const struct cfs *fs, const struct cfs_blockio *io)
+{
+	return (struct block_ad){ io->p->blkno, io->obj, io->index, (uint32_t)io->level,
+				  fs->sb.version };
+}
+
 #ifndef FUZZING
-/* The one-time key of a block: keyed BLAKE2b of its secret under the
- * object's key, so each key seals one block version only. */
-static void block_key(uint8_t out[32], const struct cfs_obj *o, const struct cfs_ptr *p)
+/* Format 1: the one-time key of a block, keyed BLAKE2b of its secret under
+ * the object's key, sealing with XChaCha20-Poly1305 under a zero nonce. */
+static void block_key_v1(uint8_t out[32], const uint8_t objkey[32], const struct cfs_ptr *p)
 {
 	cx_hash_state st;
 
-	cx_hash_init(&st, o->key, CX_KEY_BYTES, CX_KEY_BYTES);
+	cx_hash_init(&st, objkey, CX_KEY_BYTES, CX_KEY_BYTES);
 	cx_hash_update(&st, p->secret, sizeof p->secret);
 	cx_hash_final(&st, out, CX_KEY_BYTES);
 }
 
 static const uint8_t zero_nonce[CX_XNONCE_BYTES];
+
+static void seal_v1(const struct cfs_blockio *io, const struct block_ad *ad, uint8_t *out)
+{
+	uint8_t key[32], sealed[CFS_BLOCK_SIZE + CX_TAG_BYTES];
+
+	block_key_v1(key, io->key, io->p);
+	cx_xaead_seal(sealed, io->in, CFS_BLOCK_SIZE, (const uint8_t *)ad, sizeof *ad,
+		      zero_nonce, key);
+	cx_wipe(key, sizeof key);
+	memcpy(out, sealed, CFS_BLOCK_SIZE);
+	memcpy(io->p->tag, sealed + CFS_BLOCK_SIZE, CX_TAG_BYTES);
+}
+
+static int open_v1(const struct cfs_blockio *io, const struct block_ad *ad, const uint8_t *block)
+{
+	uint8_t key[32], sealed[CFS_BLOCK_SIZE + CX_TAG_BYTES];
+	int rc;
+
+	memcpy(sealed, block, CFS_BLOCK_SIZE);
+	memcpy(sealed + CFS_BLOCK_SIZE, io->p->tag, CX_TAG_BYTES);
+	block_key_v1(key, io->key, io->p);
+	rc = cx_xaead_open(io->out, sealed, CFS_BLOCK_SIZE, (const uint8_t *)ad, sizeof *ad,
+			   zero_nonce, key);
+	cx_wipe(key, sizeof key);
+	return rc;
+}
 #endif
 
-/* Encrypt plain under a fresh secret, write it to p->blkno and record the
- * secret and tag in *p (which lives in the parent). */
+/*
+ * Encrypt n blocks (at most CFS_BATCH) under fresh secrets and write them
+ * to their pointers' addresses, recording each secret and tag in its
+ * pointer (which lives in the parent).  Format 2 seals them together,
+ * several per AES register (AEGIS-256: the object's key, the secret as
+ * nonce).  -EIO when the device refuses a write.
+ */
+int cfs_seal_blocks(struct cfs *fs, struct cfs_blockio *io, size_t n)
+{
+	struct block_ad ad[CFS_BATCH];
+	struct cx_aegis_msg m[CFS_BATCH];
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		cfs_new_secret(fs, io[i].p->secret);
+		ad[i] = block_ad_of(fs, &io[i]);
+		m[i] = (struct cx_aegis_msg){ fs->batch + i * CFS_BLOCK_SIZE, io[i].in,
+					      (const uint8_t *)&ad[i], io[i].p->secret, io[i].key,
+					      io[i].p->tag, 0 };
+	}
+#ifdef FUZZING
+	(void)m;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(fs->batch + i * CFS_BLOCK_SIZE, io[i].in, CFS_BLOCK_SIZE);
+		memset(io[i].p->tag, 0, sizeof io[i].p->tag);
+	}
+#else
+	if (fs->sb.version == 1)
+		for (size_t i = 0; i < n; i++)
+			seal_v1(&io[i], &ad[i], fs->batch + i * CFS_BLOCK_SIZE);
+	else if (cx_aegis_seal_many(m, n, CFS_BLOCK_SIZE, sizeof ad[0]) < 0)
+		return -EIO;
+#endif
+	for (size_t i = 0; i < n; i++)
+		if (fs->cfg.write(fs->cfg.ctx, io[i].p->blkno, fs->batch + i * CFS_BLOCK_SIZE) < 0)
+			rc = -EIO;
+	return rc;
+}
+
+/* Seal one block (see cfs_seal_blocks); p->reserved is cleared, as every
+ * pointer on disk has it. */
 int cfs_seal_block(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t index,
 		   const uint8_t *plain, struct cfs_ptr *p)
 {
-	struct block_ad ad = { p->blkno, o->id, index, (uint32_t)level, CFS_FORMAT_VERSION };
-	uint8_t key[32];
-	int rc;
+	struct cfs_blockio io = { o->id, o->key, level, index, p, plain, NULL };
 
-	cfs_new_secret(fs, p->secret);
-#ifdef FUZZING
-	(void)key; (void)ad; (void)o;
-	memcpy(fs->scratch, plain, CFS_BLOCK_SIZE);
-	memset(p->tag, 0, sizeof p->tag);
-#else
-	block_key(key, o, p);
-	cx_xaead_seal(fs->scratch, plain, CFS_BLOCK_SIZE, (const uint8_t *)&ad, sizeof ad,
-		      zero_nonce, key);
-	cx_wipe(key, sizeof key);
-	memcpy(p->tag, fs->scratch + CFS_BLOCK_SIZE, sizeof p->tag);
-#endif
 	p->reserved = 0;
-	rc = fs->cfg.write(fs->cfg.ctx, p->blkno, fs->scratch);
-	return rc < 0 ? -EIO : 0;
+	return cfs_seal_blocks(fs, &io, 1);
 }
 
-/* Read and authenticate one block into plain, using only state that never
- * changes after mount (so it may run on several threads at once). */
-static int unseal(const struct cfs *fs, uint64_t obj, const uint8_t objkey[32], int level,
-		  uint64_t index, const struct cfs_ptr *p, uint8_t *scratch, uint8_t *plain)
+/* Read n blocks into the scratch space (n * CFS_BLOCK_SIZE + 16 bytes) and
+ * authenticate and decrypt each into its out, using only state that never
+ * changes after mount (so it may run on several threads at once).  Returns
+ * 0, or -EIO with *bad the first block that failed. */
+static int unseal_many(const struct cfs *fs, struct cfs_blockio *io, size_t n,
+		       uint8_t *scratch, size_t *bad)
 {
-	struct block_ad ad = { p->blkno, obj, index, (uint32_t)level, CFS_FORMAT_VERSION };
-	struct cfs_obj o = { .id = obj, .key = objkey };
-	uint8_t key[32];
-	int rc;
+	struct block_ad ad[CFS_BATCH];
+	struct cx_aegis_msg m[CFS_BATCH];
 
-	if (p->blkno < CFS_FIRST_DATA_BLOCK || p->blkno >= fs->sb.nblocks ||
-	    fs->cfg.read(fs->cfg.ctx, p->blkno, scratch) < 0)
-		return -EIO;
+	for (size_t i = 0; i < n; i++) {
+		const struct cfs_ptr *p = io[i].p;
+		uint8_t *sealed = scratch + i * CFS_BLOCK_SIZE;
+
+		if (p->blkno < CFS_FIRST_DATA_BLOCK || p->blkno >= fs->sb.nblocks ||
+		    fs->cfg.read(fs->cfg.ctx, p->blkno, sealed) < 0) {
+			*bad = i;
+			return -EIO;
+		}
+		ad[i] = block_ad_of(fs, &io[i]);
+		m[i] = (struct cx_aegis_msg){ io[i].out, sealed, (const uint8_t *)&ad[i],
+					      p->secret, io[i].key, (uint8_t *)p->tag, 0 };
+	}
 #ifdef FUZZING
-	(void)key; (void)ad; (void)rc; (void)o;
-	memcpy(plain, scratch, CFS_BLOCK_SIZE);
+	(void)m;
+	for (size_t i = 0; i < n; i++)
+		memcpy(io[i].out, scratch + i * CFS_BLOCK_SIZE, CFS_BLOCK_SIZE);
 	return 0;
 #else
-	memcpy(scratch + CFS_BLOCK_SIZE, p->tag, sizeof p->tag);
-	block_key(key, &o, p);
-	rc = cx_xaead_open(plain, scratch, CFS_BLOCK_SIZE, (const uint8_t *)&ad, sizeof ad,
-			   zero_nonce, key);
-	cx_wipe(key, sizeof key);
-	return rc < 0 ? -EIO : 0;
+	if (fs->sb.version == 1) {
+		for (size_t i = 0; i < n; i++)
+			if (open_v1(&io[i], &ad[i], scratch + i * CFS_BLOCK_SIZE) < 0) {
+				*bad = i;
+				return -EIO;
+			}
+		return 0;
+	}
+	int rc = cx_aegis_open_many(m, n, CFS_BLOCK_SIZE, sizeof ad[0]);
+
+	for (size_t i = 0; rc < 0 && i < n; i++)
+		if (m[i].rc < 0 || rc == -ENOTSUP) {
+			*bad = i;
+			return -EIO;
+		}
+	return 0;
 #endif
 }
 
-/* Read and authenticate the block p points to; -EIO (and the error record)
- * when it was changed, moved or cannot be read. */
+/* Read, authenticate and decrypt n blocks (at most CFS_BATCH) into their
+ * outs; -EIO (and the error record) when one was changed, moved or cannot
+ * be read. */
+int cfs_open_blocks(struct cfs *fs, struct cfs_blockio *io, size_t n)
+{
+	size_t bad;
+	int rc = unseal_many(fs, io, n, fs->batch, &bad);
+
+	if (rc < 0)
+		cfs_set_error(fs, io[bad].p->blkno, io[bad].obj);
+	return rc;
+}
+
+/* Read and authenticate the block p points to into plain. */
 int cfs_open_block(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t index,
 		   const struct cfs_ptr *p, uint8_t *plain)
 {
-	int rc = unseal(fs, o->id, o->key, level, index, p, fs->scratch, plain);
+	struct cfs_blockio io = { o->id, o->key, level, index, (struct cfs_ptr *)p, NULL, plain };
 
-	if (rc < 0)
-		cfs_set_error(fs, p->blkno, o->id);
-	return rc;
+	return cfs_open_blocks(fs, &io, 1);
 }
 
 /* Decrypt a block cfs_read_plan described; see cfs.h. */
@@ -158,10 +245,12 @@ int cfs_read_block(const struct cfs *fs, const struct cfs_block_ref *ref, void *
 		   void *scratch)
 {
 	struct cfs_ptr p = { .blkno = ref->blkno };
+	struct cfs_blockio io = { ref->obj, ref->key, 0, ref->index, &p, NULL, out };
+	size_t bad;
 
 	memcpy(p.secret, ref->secret, sizeof p.secret);
 	memcpy(p.tag, ref->tag, sizeof p.tag);
-	return unseal(fs, ref->obj, ref->key, 0, ref->index, &p, scratch, out);
+	return unseal_many(fs, &io, 1, scratch, &bad);
 }
 
 /* ------------------------------------------------------------------ cache */
@@ -222,9 +311,9 @@ int cfs_cache_init(struct cfs *fs)
 	while (n < 4ull * fs->cfg.cache_blocks)
 		n <<= 1;
 	fs->hash = cfs_alloc(fs, n * sizeof *fs->hash);
-	fs->scratch = cfs_alloc(fs, CFS_BLOCK_SIZE + 16);
+	fs->batch = cfs_alloc(fs, CFS_BATCH * CFS_BLOCK_SIZE + CX_TAG_BYTES);
 	fs->zero = cfs_alloc(fs, CFS_BLOCK_SIZE);
-	if (!fs->hash || !fs->scratch || !fs->zero)
+	if (!fs->hash || !fs->batch || !fs->zero)
 		return -ENOMEM;
 	fs->hash_mask = n - 1;
 	list_init(&fs->clean);
@@ -260,10 +349,10 @@ void cfs_cache_destroy(struct cfs *fs)
 		}
 	}
 	cfs_free(fs, fs->hash);
-	cfs_free(fs, fs->scratch);
+	cfs_free(fs, fs->batch);
 	cfs_free(fs, fs->zero);
 	fs->hash = NULL;
-	fs->scratch = fs->zero = NULL;
+	fs->batch = fs->zero = NULL;
 }
 
 /* The cached block at an address, or NULL. */

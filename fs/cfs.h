@@ -17,7 +17,8 @@ enum {
 	CFS_KEY_BYTES = 32,
 	CFS_NAME_MAX = 255,
 	CFS_PATH_MAX = 4096,
-	CFS_FORMAT_VERSION = 1,
+	CFS_FORMAT_VERSION = 2,     /* written by default: AEGIS-256 blocks */
+	CFS_FORMAT_OLDEST = 1,      /* still mounted: XChaCha20-Poly1305 blocks */
 };
 
 /* File type bits of cfs_stat.mode, equal to POSIX S_IF*. */
@@ -57,6 +58,8 @@ struct cfs_format_opts {
 	uint32_t argon2_ops;        /* 0 = 3 */
 	uint32_t argon2_mem_kib;    /* 0 = 65536 */
 	int ephemeral;              /* master key never written: RAM volumes */
+	uint32_t version;           /* 0 = CFS_FORMAT_VERSION, or 1 for CPUs
+				     * without AES instructions */
 };
 
 struct cfs_stat {

@@ -26,6 +26,7 @@ enum {
 	CFS_ROOT_INO = 1,
 	CFS_OBJ_ITABLE = 0,                 /* object id of the inode table */
 	CFS_OBJ_BITMAP = UINT32_MAX,        /* object id of the space map */
+	CFS_BATCH = 16,                     /* blocks sealed or opened at once */
 };
 #define CFS_MAX_FILE_SIZE (1ull << 46)
 /* At most this many blocks are kept back from ordinary allocation for
@@ -147,7 +148,10 @@ struct cfs {
 	uint64_t hash_mask;
 	struct cfs_list clean, dirty_list;
 	uint64_t ncached, ndirty;
-	uint8_t *scratch;                   /* CFS_BLOCK_SIZE + 16 */
+	uint8_t *batch;                     /* CFS_BATCH blocks + 16 bytes */
+	/* leaves written straight to the device in this transaction carry
+	 * fresh_mark in their pointer's reserved field until the commit */
+	uint64_t fresh_mark, fresh_blocks;
 	uint8_t *zero;
 	uint64_t inode_hint;
 	uint64_t err_blkno, err_ino;
@@ -162,6 +166,19 @@ uint64_t cfs_now(struct cfs *fs);
 /* block.c: sealing, cache, allocation */
 int cfs_cache_init(struct cfs *fs);
 void cfs_cache_destroy(struct cfs *fs);
+/* One block for cfs_seal_blocks (from in) or cfs_open_blocks (into out):
+ * its object, place in the object's tree and pointer. */
+struct cfs_blockio {
+	uint64_t obj;
+	const uint8_t *key;
+	int level;
+	uint64_t index;
+	struct cfs_ptr *p;
+	const uint8_t *in;
+	uint8_t *out;
+};
+int cfs_seal_blocks(struct cfs *fs, struct cfs_blockio *io, size_t n);
+int cfs_open_blocks(struct cfs *fs, struct cfs_blockio *io, size_t n);
 int cfs_seal_block(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t index,
 		   const uint8_t *plain, struct cfs_ptr *p);
 int cfs_open_block(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t index,
@@ -189,6 +206,8 @@ int cfs_obj_leaf_ptr(struct cfs *fs, const struct cfs_obj *o, uint64_t index, st
 int cfs_obj_read_into(struct cfs *fs, const struct cfs_obj *o, uint64_t index, uint8_t *out);
 int cfs_obj_write(struct cfs *fs, struct cfs_obj *o, uint64_t index, enum cfs_fill fill,
 		  uint8_t **data);
+int cfs_obj_write_direct(struct cfs *fs, struct cfs_obj *o, uint64_t first, size_t n,
+			 const uint8_t *src, size_t *done);
 int cfs_obj_truncate(struct cfs *fs, struct cfs_obj *o, uint64_t keep_blocks);
 int cfs_obj_flush(struct cfs *fs, struct cfs_obj *o);
 typedef int (*cfs_block_visit)(void *ctx, uint64_t blkno, int level, uint64_t index,

@@ -157,6 +157,39 @@ int cfs_inode_free(struct cfs *fs, uint64_t ino)
 	return 0;
 }
 
+/* Read up to max (>= 1) whole leaves from first into dst, setting *bytes
+ * to what was read: holes and cached leaves are copied, and a run of up to
+ * CFS_BATCH leaves on the device is opened at once straight into dst. */
+static int read_whole_blocks(struct cfs *fs, const struct cfs_obj *o, uint64_t first,
+			     size_t max, uint8_t *dst, size_t *bytes)
+{
+	struct cfs_ptr ptr[CFS_BATCH];
+	struct cfs_blockio io[CFS_BATCH];
+	size_t n = 0;
+	int rc;
+
+	*bytes = 0;
+	for (; n < max && n < CFS_BATCH; n++) {
+		rc = cfs_obj_leaf_ptr(fs, o, first + n, &ptr[n]);
+		if (rc < 0)
+			return rc;
+		if (ptr[n].blkno == 0 || cfs_cache_lookup(fs, ptr[n].blkno))
+			break;
+		io[n] = (struct cfs_blockio){ o->id, o->key, 0, first + n, &ptr[n], NULL,
+					      dst + n * CFS_BLOCK_SIZE };
+	}
+	if (n == 0) {                   /* a hole or a cached leaf */
+		rc = cfs_obj_read_into(fs, o, first, dst);
+		*bytes = rc < 0 ? 0 : CFS_BLOCK_SIZE;
+		return rc;
+	}
+	rc = cfs_open_blocks(fs, io, n);
+	if (rc < 0)
+		return rc;
+	*bytes = n * CFS_BLOCK_SIZE;
+	return 0;
+}
+
 /* Read len bytes at off from a file whose record is *ip (already clamped
  * to its size by the caller). */
 int cfs_file_read(struct cfs *fs, uint64_t ino, const struct cfs_inode *ip, void *buf,
@@ -174,7 +207,7 @@ int cfs_file_read(struct cfs *fs, uint64_t ino, const struct cfs_inode *ip, void
 		int rc;
 
 		if (n == CFS_BLOCK_SIZE) {
-			rc = cfs_obj_read_into(fs, &o, blk, dst);
+			rc = read_whole_blocks(fs, &o, blk, len / CFS_BLOCK_SIZE, dst, &n);
 			if (rc < 0)
 				return rc;
 			dst += n;
@@ -213,18 +246,28 @@ int cfs_file_write(struct cfs *fs, uint64_t ino, const void *buf, size_t len, ui
 	while (len) {
 		uint64_t blk = off / CFS_BLOCK_SIZE, boff = off % CFS_BLOCK_SIZE;
 		size_t n = CFS_BLOCK_SIZE - boff < len ? CFS_BLOCK_SIZE - boff : len;
-		enum cfs_fill fill = n == CFS_BLOCK_SIZE ? CFS_ZERO : CFS_LOAD;
 		uint8_t *d;
 
-		rc = cfs_obj_write(fs, &o, blk, fill, &d);
-		if (rc < 0)
-			return rc;
-		memcpy(d + boff, src, n);
+		if (n == CFS_BLOCK_SIZE) {
+			size_t want = len / CFS_BLOCK_SIZE, done;
+
+			rc = cfs_obj_write_direct(fs, &o, blk, want < CFS_BATCH ? want : CFS_BATCH,
+						  src, &done);
+			n = done * CFS_BLOCK_SIZE;
+		} else {
+			rc = cfs_obj_write(fs, &o, blk, CFS_LOAD, &d);
+			if (rc == 0)
+				memcpy(d + boff, src, n);
+			else
+				n = 0;
+		}
 		src += n;
 		off += n;
 		len -= n;
 		if (off > ip->size)
 			ip->size = off;
+		if (rc < 0)
+			return rc;
 	}
 	ip->mtime_ns = ip->ctime_ns = cfs_now(fs);
 	return 0;

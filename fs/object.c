@@ -26,6 +26,17 @@ static struct cfs_ptr *ptrs(uint8_t *data)
 	return (struct cfs_ptr *)(void *)data;
 }
 
+/* A leaf written straight to the device in this transaction (see
+ * cfs_obj_write_direct): uncommitted, allocated, and marked in its
+ * pointer with this mount's random fresh mark, which no pointer read from
+ * the disk carries. */
+static bool fresh_leaf(const struct cfs *fs, int level, const struct cfs_ptr *p)
+{
+	return level == 0 && p->reserved == fs->fresh_mark && p->blkno >= CFS_FIRST_DATA_BLOCK &&
+	       p->blkno < fs->sb.nblocks && cfs_block_in_use(fs, p->blkno) &&
+	       !cfs_block_committed(fs, p->blkno);
+}
+
 /* The leaf at index, or *data = NULL for a hole.  The pointer is valid until
  * the next cache operation. */
 int cfs_obj_read(struct cfs *fs, const struct cfs_obj *o, uint64_t index, const uint8_t **data)
@@ -107,6 +118,29 @@ int cfs_obj_read_into(struct cfs *fs, const struct cfs_obj *o, uint64_t index, u
 	return cfs_open_block(fs, o, 0, index, &p, out);
 }
 
+/* A fresh leaf becomes an ordinary dirty cached block where it is. */
+static int cache_fresh_leaf(struct cfs *fs, const struct cfs_obj *o, uint64_t index,
+			    struct cfs_ptr *p, enum cfs_fill fill, uint8_t **data)
+{
+	struct cfs_cblock *b = cfs_cache_lookup(fs, p->blkno);
+	int rc;
+
+	if (fill == CFS_ZERO && !b) {
+		rc = cfs_cache_new_dirty(fs, p->blkno, &b);
+	} else {
+		rc = cfs_cache_get(fs, o, 0, index, p, &b);
+		if (rc == 0)
+			cfs_cache_make_dirty(fs, b, p->blkno);
+	}
+	if (rc < 0)
+		return rc;
+	b->owner = o->id;
+	b->level = 0;
+	p->reserved = 0;
+	*data = b->data;
+	return 0;
+}
+
 /* Make the block *p points to writable in this transaction: allocate it if
  * it is a hole, move it to a fresh address if it is committed. */
 static int dirty_ptr(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t nidx,
@@ -126,6 +160,8 @@ static int dirty_ptr(struct cfs *fs, const struct cfs_obj *o, int level, uint64_
 			*data = b->data;
 			return 0;
 		}
+		if (fresh_leaf(fs, level, p))   /* b, if any, is a clean copy */
+			return cache_fresh_leaf(fs, o, nidx, p, fill, data);
 		if (!cfs_block_committed(fs, old)) {
 			cfs_set_error(fs, old, o->id);
 			return -EIO;
@@ -218,6 +254,91 @@ int cfs_obj_write(struct cfs *fs, struct cfs_obj *o, uint64_t index, enum cfs_fi
 	}
 }
 
+/* Point leaf pointer *p at a block it may overwrite in this transaction,
+ * marked fresh; the caller seals into it. */
+static int direct_leaf(struct cfs *fs, const struct cfs_obj *o, struct cfs_ptr *p)
+{
+	uint64_t nb, old = p->blkno;
+	int rc;
+
+	if (old) {
+		struct cfs_cblock *b = cfs_cache_lookup(fs, old);
+
+		if ((b && b->dirty) || fresh_leaf(fs, 0, p)) {
+			if (b && b->dirty && !cfs_dirty_owned(b, o, 0)) {
+				cfs_set_error(fs, old, o->id);
+				return -EIO;
+			}
+			cfs_cache_drop(fs, old);    /* uncommitted: reuse in place */
+			nb = old;
+			goto mark;
+		}
+		if (!cfs_block_committed(fs, old)) {
+			cfs_set_error(fs, old, o->id);
+			return -EIO;
+		}
+	}
+	rc = cfs_block_alloc(fs, &nb);
+	if (rc < 0)
+		return rc;
+	if (old)
+		cfs_block_free(fs, old);
+	fs->fresh_blocks++;
+mark:
+	memset(p, 0, sizeof *p);
+	p->blkno = nb;
+	p->reserved = fs->fresh_mark;
+	fs->dirty = true;
+	return 0;
+}
+
+/*
+ * Write n whole leaves (at most CFS_BATCH) from src, starting at leaf
+ * first, straight to the device: each is sealed from src into a block of
+ * its own, so a streaming write costs one encryption and no copy into the
+ * cache.  *done counts the leaves written, also on failure.  A device
+ * error leaves pointers to unwritten blocks, so it marks the volume broken
+ * (read-only) like a failed commit.
+ */
+int cfs_obj_write_direct(struct cfs *fs, struct cfs_obj *o, uint64_t first, size_t n,
+			 const uint8_t *src, size_t *done)
+{
+	struct cfs_blockio io[CFS_BATCH];
+	size_t k = 0;
+	int rc, wrc;
+
+	*done = 0;
+	if (*o->height > CFS_MAX_HEIGHT)
+		return -EIO;
+	rc = obj_grow(fs, o, first + n - 1);
+	for (; rc == 0 && k < n; k++) {
+		struct cfs_ptr *p = o->root;
+		uint64_t index = first + k;
+		uint8_t *d;
+
+		for (int level = *o->height; rc == 0 && level > 0; level--) {
+			rc = dirty_ptr(fs, o, level, at_level(index, level), p, CFS_LOAD, &d);
+			if (rc == 0)
+				p = &ptrs(d)[at_level(index, level - 1) % CFS_FANOUT];
+		}
+		if (rc == 0)
+			rc = direct_leaf(fs, o, p);
+		if (rc < 0)
+			break;
+		io[k] = (struct cfs_blockio){ o->id, o->key, 0, index, p,
+					      src + k * CFS_BLOCK_SIZE, NULL };
+	}
+	if (k == 0)
+		return rc;
+	wrc = cfs_seal_blocks(fs, io, k);
+	if (wrc < 0) {
+		fs->broken = true;
+		return wrc;
+	}
+	*done = k;
+	return rc;
+}
+
 /* Free the block *p and everything below it. */
 static int free_subtree(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t nidx,
 			struct cfs_ptr *p)
@@ -226,8 +347,9 @@ static int free_subtree(struct cfs *fs, const struct cfs_obj *o, int level, uint
 
 	if (p->blkno == 0)
 		return 0;
-	if ((!cached || !cached->dirty) ? !cfs_block_committed(fs, p->blkno)
-					: !cfs_dirty_owned(cached, o, level)) {
+	if ((!cached || !cached->dirty)
+	    ? !cfs_block_committed(fs, p->blkno) && !fresh_leaf(fs, level, p)
+	    : !cfs_dirty_owned(cached, o, level)) {
 		cfs_set_error(fs, p->blkno, o->id);
 		return -EIO;
 	}
@@ -319,6 +441,10 @@ static int flush_node(struct cfs *fs, const struct cfs_obj *o, int level, uint64
 	struct cfs_cblock *b = cfs_cache_lookup(fs, p->blkno);
 	int rc;
 
+	if (fresh_leaf(fs, level, p)) {
+		p->reserved = 0;        /* sealed already; its parent is now */
+		return 0;
+	}
 	if (p->blkno == 0 || !b || !b->dirty)
 		return 0;
 	if (!cfs_dirty_owned(b, o, level)) {

@@ -97,7 +97,8 @@ static bool sb_header_ok(const struct cfs_sb *sb, uint64_t dev_blocks)
 {
 	uint8_t sum[32];
 
-	if (memcmp(sb->magic, CFS_MAGIC, 8) != 0 || sb->version != CFS_FORMAT_VERSION ||
+	if (memcmp(sb->magic, CFS_MAGIC, 8) != 0 || sb->version < CFS_FORMAT_OLDEST ||
+	    sb->version > CFS_FORMAT_VERSION ||
 	    sb->block_size != CFS_BLOCK_SIZE || sb->nblocks < 16 || sb->nblocks > dev_blocks ||
 	    sb->nblocks > (1ull << 40))
 		return false;
@@ -209,6 +210,7 @@ int cfs_commit(struct cfs *fs)
 		return -ENOMEM;
 	if (fs->dirty)
 		fs->tree_version++;
+	fs->fresh_blocks = 0;
 	fs->in_commit = true;
 	rc = persist_bitmap(fs, written);
 	fs->in_commit = false;
@@ -269,10 +271,13 @@ int cfs_sync(struct cfs *fs)
 }
 
 /* End of a mutating operation: commit early when dirty blocks (which the
- * cache cannot evict) outgrow half the cache. */
+ * cache cannot evict) outgrow half the cache, or when the blocks written
+ * straight to the device, whose old versions stay allocated until the
+ * commit, reach four times the cache. */
 int cfs_op_end(struct cfs *fs, int rc)
 {
-	if (!fs->broken && fs->ndirty > fs->cfg.cache_blocks / 2) {
+	if (!fs->broken && (fs->ndirty > fs->cfg.cache_blocks / 2 ||
+			    fs->fresh_blocks > 4ull * fs->cfg.cache_blocks)) {
 		int crc = cfs_commit(fs);
 
 		if (rc >= 0 && crc < 0)
@@ -304,6 +309,8 @@ static int fs_create(struct cfs **out, const struct cfs_config *cfg, uint64_t nb
 	fs->bm_commit = cfs_alloc(fs, fs->bm_words * 8);
 	fs->inode_hint = 2;
 	fs->slot_version[0] = fs->slot_version[1] = -1;
+	while (fs->fresh_mark == 0)
+		cfs_rand(fs, &fs->fresh_mark, sizeof fs->fresh_mark);
 	*out = fs;
 	if (!fs->bm_work || !fs->bm_commit || cfs_cache_init(fs) < 0)
 		return -ENOMEM;
@@ -378,7 +385,13 @@ int cfs_format(const struct cfs_config *cfg, const struct cfs_format_opts *opts,
 	if (rc < 0)
 		goto out;
 	memcpy(fs->sb.magic, CFS_MAGIC, 8);
-	fs->sb.version = CFS_FORMAT_VERSION;
+	fs->sb.version = opts->version ? opts->version : CFS_FORMAT_VERSION;
+	rc = -EINVAL;
+	if (fs->sb.version < CFS_FORMAT_OLDEST || fs->sb.version > CFS_FORMAT_VERSION)
+		goto out;
+	rc = -ENOTSUP;
+	if (fs->sb.version >= 2 && !cx_aegis_available())
+		goto out;
 	fs->sb.block_size = CFS_BLOCK_SIZE;
 	cfs_rand(fs, fs->sb.uuid, sizeof fs->sb.uuid);
 	cfs_rand(fs, fs->master, sizeof fs->master);
@@ -524,6 +537,10 @@ int cfs_mount(struct cfs **out, const struct cfs_config *cfg, const struct cfs_k
 		cfg->read(cfg->ctx, (uint64_t)i, &sbs[i]);
 	fs->sb = sbs[chosen];
 	fs->pl = pl;
+	rc = -ENOTSUP;          /* format 2 needs AES instructions */
+	if (fs->sb.version >= 2 && !cx_aegis_available())
+		goto fail;
+	rc = -EIO;
 	fs->generation = fs->sb.generation;
 	fs->slot_version[chosen] = 0;
 	{

@@ -158,7 +158,12 @@ static int op_write(struct model *m, struct cfs *fs, const char *path)
 	struct model_node *nd = find(m, path);
 	uint64_t off = rnd(m, 5) == 0 ? rnd(m, 48000) : rnd(m, 12000);
 	size_t len = 1 + (size_t)rnd(m, rnd(m, 4) == 0 ? 12000 : 300);
-	uint8_t buf[12001];
+	uint8_t buf[20 * 4096];
+
+	if (rnd(m, 8) == 0) {   /* whole blocks: the direct, batched path */
+		off = rnd(m, 12) * 4096;
+		len = (1 + (size_t)rnd(m, 20)) * 4096;
+	}
 	int64_t fh = cfs_open(fs, path, 0, 0), want = len;
 
 	for (size_t i = 0; i < len; i++)
