@@ -87,6 +87,15 @@ int cx_aead_open(uint8_t *out, const uint8_t *in, size_t len,
 	return 0;
 }
 
+void cx_stream(uint8_t *out, size_t len, uint64_t nonce, const uint8_t key[CX_KEY_BYTES])
+{
+	uint8_t n[crypto_stream_chacha20_NONCEBYTES];
+
+	_Static_assert(sizeof n == 8, "chacha20 nonce");
+	memcpy(n, &nonce, sizeof n);
+	crypto_stream_chacha20(out, len, n, key);
+}
+
 int cx_hash(uint8_t *out, size_t outlen, const void *in, size_t len)
 {
 	if (outlen < crypto_generichash_BYTES_MIN || outlen > crypto_generichash_BYTES_MAX)

@@ -95,6 +95,10 @@ int cx_aead_open(uint8_t *out, const uint8_t *in, size_t len,
 		 const uint8_t *ad, size_t adlen,
 		 const uint8_t nonce[CX_NONCE_BYTES], const uint8_t key[CX_KEY_BYTES]);
 
+/* ChaCha20 keystream (the 64-bit-nonce variant): len pseudo-random bytes,
+ * a different stream for every nonce under a key. */
+void cx_stream(uint8_t *out, size_t len, uint64_t nonce, const uint8_t key[CX_KEY_BYTES]);
+
 /* BLAKE2b: an unkeyed hash of outlen (16..64) bytes, and a keyed MAC. */
 int cx_hash(uint8_t *out, size_t outlen, const void *in, size_t len);
 int cx_mac(uint8_t out[CX_MAC_BYTES], const void *in, size_t len,

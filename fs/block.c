@@ -40,18 +40,24 @@ uint64_t cfs_now(struct cfs *fs)
 	return fs->cfg.now_ns ? fs->cfg.now_ns(fs->cfg.ctx) : 0;
 }
 
-/* A fresh block secret: 24 random bytes drawn at mount followed by a
- * counter.  It is the AEGIS-256 nonce of a format-2 block and the input
- * of a format-1 block's key, which need only never repeat under one key:
- * the counter does not repeat within a mount, the random part across
- * mounts (a collision needs about 2^96 mounts). */
+/* A fresh block secret: the next 32 bytes of a ChaCha20 keystream under a
+ * key drawn at mount and never stored.  Secrets never repeat (one stream,
+ * and streams of different mounts differ unless two random keys collide),
+ * and are unpredictable even from every other secret on the disk, which
+ * crypto-shredding relies on (docs/CRYPTOFS.md).  Made 64 at a time, so a
+ * secret costs a few nanoseconds. */
 void cfs_new_secret(struct cfs *fs, uint8_t out[32])
 {
 	if (fs->secret_counter == 0)
 		cfs_rand(fs, fs->secret_key, sizeof fs->secret_key);
-	fs->secret_counter++;
-	memcpy(out, fs->secret_key, 24);
-	memcpy(out + 24, &fs->secret_counter, 8);
+	if (fs->secret_left == 0) {
+		cx_stream(fs->secret_pool, sizeof fs->secret_pool, fs->secret_counter++,
+			  fs->secret_key);
+		fs->secret_left = sizeof fs->secret_pool;
+	}
+	fs->secret_left -= 32;
+	memcpy(out, fs->secret_pool + fs->secret_left, 32);
+	cx_wipe(fs->secret_pool + fs->secret_left, 32);
 }
 
 /* Remember where the last authentication or I/O failure happened. */
@@ -80,9 +86,10 @@ static struct block_ad block_ad_of(const struct cfs *fs, const struct cfs_blocki
 }
 
 #ifndef FUZZING
-/* Format 1: the one-time key of a block, keyed BLAKE2b of its secret under
- * the object's key, sealing with XChaCha20-Poly1305 under a zero nonce. */
-static void block_key_v1(uint8_t out[32], const uint8_t objkey[32], const struct cfs_ptr *p)
+/* The one-time key of a block: keyed BLAKE2b of its secret under the
+ * object's key (every block of format 1; in format 2 every block that is
+ * not a regular file's). */
+static void block_key(uint8_t out[32], const uint8_t objkey[32], const struct cfs_ptr *p)
 {
 	cx_hash_state st;
 
@@ -93,11 +100,12 @@ static void block_key_v1(uint8_t out[32], const uint8_t objkey[32], const struct
 
 static const uint8_t zero_nonce[CX_XNONCE_BYTES];
 
+/* Format 1: XChaCha20-Poly1305 under the one-time key and a zero nonce. */
 static void seal_v1(const struct cfs_blockio *io, const struct block_ad *ad, uint8_t *out)
 {
 	uint8_t key[32], sealed[CFS_BLOCK_SIZE + CX_TAG_BYTES];
 
-	block_key_v1(key, io->key, io->p);
+	block_key(key, io->key, io->p);
 	cx_xaead_seal(sealed, io->in, CFS_BLOCK_SIZE, (const uint8_t *)ad, sizeof *ad,
 		      zero_nonce, key);
 	cx_wipe(key, sizeof key);
@@ -112,7 +120,7 @@ static int open_v1(const struct cfs_blockio *io, const struct block_ad *ad, cons
 
 	memcpy(sealed, block, CFS_BLOCK_SIZE);
 	memcpy(sealed + CFS_BLOCK_SIZE, io->p->tag, CX_TAG_BYTES);
-	block_key_v1(key, io->key, io->p);
+	block_key(key, io->key, io->p);
 	rc = cx_xaead_open(io->out, sealed, CFS_BLOCK_SIZE, (const uint8_t *)ad, sizeof *ad,
 			   zero_nonce, key);
 	cx_wipe(key, sizeof key);
@@ -120,41 +128,79 @@ static int open_v1(const struct cfs_blockio *io, const struct block_ad *ad, cons
 }
 #endif
 
+/* The AEGIS-256 key of a format-2 block, into buf: a regular file's blocks
+ * take the file's key itself, which unlinking destroys; every other object
+ * (inode table, directories, space map) lives on, so its blocks take
+ * one-time keys, and an old copy of one opens only with the secret held in
+ * its old parent. */
+static const uint8_t *v2_key(const struct cfs_blockio *io, uint8_t buf[32])
+{
+#ifdef FUZZING
+	(void)buf;
+	return io->key;
+#else
+	if (io->file)
+		return io->key;
+	block_key(buf, io->key, io->p);
+	return buf;
+#endif
+}
+
+/* The staging space for CFS_BATCH sealed blocks, allocated on first use
+ * (a device with map never needs it; most mounts in the tests never fill
+ * it), not zeroed. */
+static uint8_t *batch_space(struct cfs *fs)
+{
+	if (!fs->batch)
+		fs->batch = fs->cfg.alloc(fs->cfg.ctx, CFS_BATCH * CFS_BLOCK_SIZE + CX_TAG_BYTES);
+	return fs->batch;
+}
+
 /*
  * Encrypt n blocks (at most CFS_BATCH) under fresh secrets and write them
  * to their pointers' addresses, recording each secret and tag in its
  * pointer (which lives in the parent).  Format 2 seals them together,
- * several per AES register (AEGIS-256: the object's key, the secret as
- * nonce).  -EIO when the device refuses a write.
+ * several per AES register (AEGIS-256 with the secret as nonce, under the
+ * key v2_key picks).  -EIO when the device refuses a write.
  */
 int cfs_seal_blocks(struct cfs *fs, struct cfs_blockio *io, size_t n)
 {
 	struct block_ad ad[CFS_BATCH];
 	struct cx_aegis_msg m[CFS_BATCH];
+	uint8_t *out[CFS_BATCH], keys[CFS_BATCH][32];
 	int rc = 0;
 
+	if (!fs->cfg.map && !batch_space(fs))
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
+		out[i] = fs->cfg.map ? fs->cfg.map(fs->cfg.ctx, io[i].p->blkno)
+				     : fs->batch + i * CFS_BLOCK_SIZE;
+		if (!out[i])
+			return -EIO;
 		cfs_new_secret(fs, io[i].p->secret);
 		ad[i] = block_ad_of(fs, &io[i]);
-		m[i] = (struct cx_aegis_msg){ fs->batch + i * CFS_BLOCK_SIZE, io[i].in,
-					      (const uint8_t *)&ad[i], io[i].p->secret, io[i].key,
+		m[i] = (struct cx_aegis_msg){ out[i], io[i].in, (const uint8_t *)&ad[i],
+					      io[i].p->secret, v2_key(&io[i], keys[i]),
 					      io[i].p->tag, 0 };
 	}
 #ifdef FUZZING
 	(void)m;
 	for (size_t i = 0; i < n; i++) {
-		memcpy(fs->batch + i * CFS_BLOCK_SIZE, io[i].in, CFS_BLOCK_SIZE);
+		memcpy(out[i], io[i].in, CFS_BLOCK_SIZE);
 		memset(io[i].p->tag, 0, sizeof io[i].p->tag);
 	}
 #else
 	if (fs->sb.version == 1)
 		for (size_t i = 0; i < n; i++)
-			seal_v1(&io[i], &ad[i], fs->batch + i * CFS_BLOCK_SIZE);
+			seal_v1(&io[i], &ad[i], out[i]);
 	else if (cx_aegis_seal_many(m, n, CFS_BLOCK_SIZE, sizeof ad[0]) < 0)
-		return -EIO;
+		rc = -EIO;
+	cx_wipe(keys, sizeof keys);
+	if (rc < 0)
+		return rc;
 #endif
-	for (size_t i = 0; i < n; i++)
-		if (fs->cfg.write(fs->cfg.ctx, io[i].p->blkno, fs->batch + i * CFS_BLOCK_SIZE) < 0)
+	for (size_t i = 0; !fs->cfg.map && i < n; i++)
+		if (fs->cfg.write(fs->cfg.ctx, io[i].p->blkno, out[i]) < 0)
 			rc = -EIO;
 	return rc;
 }
@@ -164,10 +210,24 @@ int cfs_seal_blocks(struct cfs *fs, struct cfs_blockio *io, size_t n)
 int cfs_seal_block(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t index,
 		   const uint8_t *plain, struct cfs_ptr *p)
 {
-	struct cfs_blockio io = { o->id, o->key, level, index, p, plain, NULL };
+	struct cfs_blockio io = { o->id, o->key, o->file, level, index, p, plain, NULL };
 
 	p->reserved = 0;
 	return cfs_seal_blocks(fs, &io, 1);
+}
+
+/* Where block blkno's sealed bytes are: in place on a mapped device, else
+ * read into slot i of scratch.  NULL for an address outside the data area
+ * or a failed read. */
+static const uint8_t *sealed_bytes(const struct cfs *fs, uint64_t blkno, uint8_t *scratch,
+				   size_t i)
+{
+	if (blkno < CFS_FIRST_DATA_BLOCK || blkno >= fs->sb.nblocks)
+		return NULL;
+	if (fs->cfg.map)
+		return fs->cfg.map(fs->cfg.ctx, blkno);
+	scratch += i * CFS_BLOCK_SIZE;
+	return fs->cfg.read(fs->cfg.ctx, blkno, scratch) < 0 ? NULL : scratch;
 }
 
 /* Read n blocks into the scratch space (n * CFS_BLOCK_SIZE + 16 bytes) and
@@ -179,35 +239,41 @@ static int unseal_many(const struct cfs *fs, struct cfs_blockio *io, size_t n,
 {
 	struct block_ad ad[CFS_BATCH];
 	struct cx_aegis_msg m[CFS_BATCH];
+	const uint8_t *sealed[CFS_BATCH];
+	uint8_t keys[CFS_BATCH][32];
 
 	for (size_t i = 0; i < n; i++) {
 		const struct cfs_ptr *p = io[i].p;
-		uint8_t *sealed = scratch + i * CFS_BLOCK_SIZE;
 
-		if (p->blkno < CFS_FIRST_DATA_BLOCK || p->blkno >= fs->sb.nblocks ||
-		    fs->cfg.read(fs->cfg.ctx, p->blkno, sealed) < 0) {
+		sealed[i] = sealed_bytes(fs, p->blkno, scratch, i);
+		if (!sealed[i]) {
 			*bad = i;
 			return -EIO;
 		}
 		ad[i] = block_ad_of(fs, &io[i]);
-		m[i] = (struct cx_aegis_msg){ io[i].out, sealed, (const uint8_t *)&ad[i],
-					      p->secret, io[i].key, (uint8_t *)p->tag, 0 };
+		m[i] = (struct cx_aegis_msg){ io[i].out, sealed[i], (const uint8_t *)&ad[i],
+					      p->secret, NULL, (uint8_t *)p->tag, 0 };
 	}
 #ifdef FUZZING
 	(void)m;
+	(void)keys;
 	for (size_t i = 0; i < n; i++)
-		memcpy(io[i].out, scratch + i * CFS_BLOCK_SIZE, CFS_BLOCK_SIZE);
+		memcpy(io[i].out, sealed[i], CFS_BLOCK_SIZE);
 	return 0;
 #else
 	if (fs->sb.version == 1) {
 		for (size_t i = 0; i < n; i++)
-			if (open_v1(&io[i], &ad[i], scratch + i * CFS_BLOCK_SIZE) < 0) {
+			if (open_v1(&io[i], &ad[i], sealed[i]) < 0) {
 				*bad = i;
 				return -EIO;
 			}
 		return 0;
 	}
+	for (size_t i = 0; i < n; i++)
+		m[i].key = v2_key(&io[i], keys[i]);
 	int rc = cx_aegis_open_many(m, n, CFS_BLOCK_SIZE, sizeof ad[0]);
+
+	cx_wipe(keys, sizeof keys);
 
 	for (size_t i = 0; rc < 0 && i < n; i++)
 		if (m[i].rc < 0 || rc == -ENOTSUP) {
@@ -224,8 +290,11 @@ static int unseal_many(const struct cfs *fs, struct cfs_blockio *io, size_t n,
 int cfs_open_blocks(struct cfs *fs, struct cfs_blockio *io, size_t n)
 {
 	size_t bad;
-	int rc = unseal_many(fs, io, n, fs->batch, &bad);
+	int rc;
 
+	if (!fs->cfg.map && !batch_space(fs))
+		return -ENOMEM;
+	rc = unseal_many(fs, io, n, fs->batch, &bad);
 	if (rc < 0)
 		cfs_set_error(fs, io[bad].p->blkno, io[bad].obj);
 	return rc;
@@ -235,7 +304,8 @@ int cfs_open_blocks(struct cfs *fs, struct cfs_blockio *io, size_t n)
 int cfs_open_block(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t index,
 		   const struct cfs_ptr *p, uint8_t *plain)
 {
-	struct cfs_blockio io = { o->id, o->key, level, index, (struct cfs_ptr *)p, NULL, plain };
+	struct cfs_blockio io = { o->id, o->key, o->file, level, index, (struct cfs_ptr *)p, NULL,
+				  plain };
 
 	return cfs_open_blocks(fs, &io, 1);
 }
@@ -245,12 +315,40 @@ int cfs_read_block(const struct cfs *fs, const struct cfs_block_ref *ref, void *
 		   void *scratch)
 {
 	struct cfs_ptr p = { .blkno = ref->blkno };
-	struct cfs_blockio io = { ref->obj, ref->key, 0, ref->index, &p, NULL, out };
+	struct cfs_blockio io = { ref->obj, ref->key, true, 0, ref->index, &p, NULL, out };
 	size_t bad;
 
 	memcpy(p.secret, ref->secret, sizeof p.secret);
 	memcpy(p.tag, ref->tag, sizeof p.tag);
 	return unseal_many(fs, &io, 1, scratch, &bad);
+}
+
+/* Decrypt n blocks cfs_read_plan described into buf; see cfs.h. */
+int cfs_read_blocks(const struct cfs *fs, const struct cfs_block_ref *refs, size_t n,
+		    void *buf, void *scratch)
+{
+	_Static_assert(CFS_READ_SCRATCH >= CFS_BATCH * CFS_BLOCK_SIZE + 16, "scratch");
+	struct cfs_ptr p[CFS_BATCH];
+	struct cfs_blockio io[CFS_BATCH];
+	int rc = 0;
+
+	for (size_t done = 0; done < n;) {
+		size_t k = n - done < CFS_BATCH ? n - done : CFS_BATCH, bad;
+
+		for (size_t i = 0; i < k; i++) {
+			const struct cfs_block_ref *r = &refs[done + i];
+
+			p[i] = (struct cfs_ptr){ .blkno = r->blkno };
+			memcpy(p[i].secret, r->secret, sizeof p[i].secret);
+			memcpy(p[i].tag, r->tag, sizeof p[i].tag);
+			io[i] = (struct cfs_blockio){ r->obj, r->key, true, 0, r->index, &p[i],
+						      NULL, (uint8_t *)buf + r->buf_offset };
+		}
+		if (unseal_many(fs, io, k, scratch, &bad) < 0)
+			rc = -EIO;
+		done += k;
+	}
+	return rc;
 }
 
 /* ------------------------------------------------------------------ cache */
@@ -311,9 +409,8 @@ int cfs_cache_init(struct cfs *fs)
 	while (n < 4ull * fs->cfg.cache_blocks)
 		n <<= 1;
 	fs->hash = cfs_alloc(fs, n * sizeof *fs->hash);
-	fs->batch = cfs_alloc(fs, CFS_BATCH * CFS_BLOCK_SIZE + CX_TAG_BYTES);
 	fs->zero = cfs_alloc(fs, CFS_BLOCK_SIZE);
-	if (!fs->hash || !fs->batch || !fs->zero)
+	if (!fs->hash || !fs->zero)
 		return -ENOMEM;
 	fs->hash_mask = n - 1;
 	list_init(&fs->clean);

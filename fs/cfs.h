@@ -29,7 +29,8 @@ enum {
 
 /* The environment: a block device of 4 KiB blocks plus memory, randomness
  * and time.  read/write move one whole block; flush makes every completed
- * write durable.  random and now_ns may be NULL (cx_random, time 0). */
+ * write durable.  random, now_ns and map may be NULL (cx_random, time 0,
+ * no direct access). */
 struct cfs_config {
 	void *ctx;
 	uint64_t nblocks;
@@ -39,6 +40,11 @@ struct cfs_config {
 	void *(*alloc)(void *ctx, size_t size);
 	void (*free)(void *ctx, void *ptr);
 	void (*random)(void *ctx, void *buf, size_t len);
+	/* Optional, for devices held in memory (a RAM disk, a mapped image):
+	 * the storage of block blkno, which the core then seals into and
+	 * opens from in place instead of copying through write and read.
+	 * Such a write is complete when the call that made it returns. */
+	uint8_t *(*map)(void *ctx, uint64_t blkno);
 	uint64_t (*now_ns)(void *ctx);
 	uint32_t cache_blocks;      /* soft bound on cached blocks; 0 = 256 */
 	uint64_t min_generation;    /* refuse older images (rollback), 0 = any */
@@ -132,9 +138,12 @@ int cfs_readdir(struct cfs *fs, const char *path, uint64_t cookie,
  * describes in refs (up to nrefs; *nout of them) with where they go in buf.
  * cfs_read_block then decrypts one such block and may run without the lock
  * and on several threads at once (the device's read must be thread-safe),
- * needing a scratch buffer of CFS_BLOCK_SIZE + 16 bytes.  If it fails, the
- * host retries the block with cfs_read under the lock (a commit may have
- * recycled the block meanwhile).  Returns the bytes covered or -errno. */
+ * needing a scratch buffer of CFS_BLOCK_SIZE + 16 bytes; cfs_read_blocks
+ * does the same for n refs at once (faster: several blocks per AES
+ * register), with a scratch buffer of CFS_READ_SCRATCH bytes, and returns
+ * 0 when all of them were opened.  If one fails, the host retries it with
+ * cfs_read under the lock (a commit may have recycled the block
+ * meanwhile).  cfs_read_plan returns the bytes covered or -errno. */
 struct cfs_block_ref {
 	uint64_t blkno, obj, index;
 	size_t buf_offset;
@@ -146,6 +155,9 @@ int64_t cfs_read_plan(struct cfs *fs, int64_t fh, void *buf, size_t len, uint64_
 		      struct cfs_block_ref *refs, size_t nrefs, size_t *nout);
 int cfs_read_block(const struct cfs *fs, const struct cfs_block_ref *ref, void *out,
 		   void *scratch);
+enum { CFS_READ_SCRATCH = 64 * CFS_BLOCK_SIZE + 16 };
+int cfs_read_blocks(const struct cfs *fs, const struct cfs_block_ref *refs, size_t n,
+		    void *buf, void *scratch);
 
 /* Where the last -EIO came from: the damaged block and the inode it
  * belongs to (0 for the inode table or space map). */

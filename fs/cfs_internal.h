@@ -26,7 +26,7 @@ enum {
 	CFS_ROOT_INO = 1,
 	CFS_OBJ_ITABLE = 0,                 /* object id of the inode table */
 	CFS_OBJ_BITMAP = UINT32_MAX,        /* object id of the space map */
-	CFS_BATCH = 16,                     /* blocks sealed or opened at once */
+	CFS_BATCH = 64,                     /* blocks sealed or opened at once */
 };
 #define CFS_MAX_FILE_SIZE (1ull << 46)
 /* At most this many blocks are kept back from ordinary allocation for
@@ -118,6 +118,7 @@ struct cfs_obj {
 	struct cfs_ptr *root;
 	uint8_t *height;
 	const uint8_t *key;
+	bool file;                          /* a regular file (see cfs_seal_blocks) */
 };
 
 struct cfs_list { struct cfs_cblock head; };
@@ -128,6 +129,8 @@ struct cfs {
 	uint8_t sb_key[32];
 	uint8_t secret_key[32];             /* seeds block secrets (see cfs_new_secret) */
 	uint64_t secret_counter;
+	uint8_t secret_pool[64 * 32];
+	size_t secret_left;
 	struct cfs_sb sb;                   /* last committed header */
 	struct cfs_sb_payload pl;           /* working payload */
 	uint64_t generation;
@@ -171,6 +174,7 @@ void cfs_cache_destroy(struct cfs *fs);
 struct cfs_blockio {
 	uint64_t obj;
 	const uint8_t *key;
+	bool file;
 	int level;
 	uint64_t index;
 	struct cfs_ptr *p;
@@ -206,6 +210,8 @@ int cfs_obj_leaf_ptr(struct cfs *fs, const struct cfs_obj *o, uint64_t index, st
 int cfs_obj_read_into(struct cfs *fs, const struct cfs_obj *o, uint64_t index, uint8_t *out);
 int cfs_obj_write(struct cfs *fs, struct cfs_obj *o, uint64_t index, enum cfs_fill fill,
 		  uint8_t **data);
+int cfs_obj_leaf_run(struct cfs *fs, const struct cfs_obj *o, uint64_t first, size_t max,
+		     struct cfs_ptr *out, size_t *n);
 int cfs_obj_write_direct(struct cfs *fs, struct cfs_obj *o, uint64_t first, size_t n,
 			 const uint8_t *src, size_t *done);
 int cfs_obj_truncate(struct cfs *fs, struct cfs_obj *o, uint64_t keep_blocks);

@@ -15,6 +15,8 @@ void cfs_obj_of(struct cfs_obj *o, uint64_t ino, struct cfs_inode *ip)
 	o->root = &ip->root;
 	o->height = &ip->height;
 	o->key = ip->key;
+	o->file = ino != CFS_OBJ_ITABLE && ino != CFS_OBJ_BITMAP &&
+		  (ip->mode & CFS_S_IFMT) == CFS_S_IFREG;
 }
 
 /* The inode table as an object. */
@@ -165,18 +167,18 @@ static int read_whole_blocks(struct cfs *fs, const struct cfs_obj *o, uint64_t f
 {
 	struct cfs_ptr ptr[CFS_BATCH];
 	struct cfs_blockio io[CFS_BATCH];
-	size_t n = 0;
+	size_t n = 0, run;
 	int rc;
 
 	*bytes = 0;
-	for (; n < max && n < CFS_BATCH; n++) {
-		rc = cfs_obj_leaf_ptr(fs, o, first + n, &ptr[n]);
-		if (rc < 0)
-			return rc;
+	rc = cfs_obj_leaf_run(fs, o, first, max < CFS_BATCH ? max : CFS_BATCH, ptr, &run);
+	if (rc < 0)
+		return rc;
+	for (; n < run; n++) {
 		if (ptr[n].blkno == 0 || cfs_cache_lookup(fs, ptr[n].blkno))
 			break;
-		io[n] = (struct cfs_blockio){ o->id, o->key, 0, first + n, &ptr[n], NULL,
-					      dst + n * CFS_BLOCK_SIZE };
+		io[n] = (struct cfs_blockio){ o->id, o->key, o->file, 0, first + n, &ptr[n],
+					      NULL, dst + n * CFS_BLOCK_SIZE };
 	}
 	if (n == 0) {                   /* a hole or a cached leaf */
 		rc = cfs_obj_read_into(fs, o, first, dst);

@@ -92,6 +92,49 @@ int cfs_obj_leaf_ptr(struct cfs *fs, const struct cfs_obj *o, uint64_t index, st
 	return 0;
 }
 
+/* The pointers to leaves first.. (up to max, and only as far as the end of
+ * first's parent, so one walk serves them all) into out; *n says how many. */
+int cfs_obj_leaf_run(struct cfs *fs, const struct cfs_obj *o, uint64_t first, size_t max,
+		     struct cfs_ptr *out, size_t *n)
+{
+	int h = *o->height;
+	struct cfs_ptr p = *o->root;
+	struct cfs_cblock *b;
+	size_t room = CFS_FANOUT - first % CFS_FANOUT;
+
+	*n = 0;
+	if (h > CFS_MAX_HEIGHT) {
+		cfs_set_error(fs, p.blkno, o->id);
+		return -EIO;
+	}
+	if (h == 0 || first >= cfs_obj_capacity(h)) {
+		int rc = cfs_obj_leaf_ptr(fs, o, first, out);
+
+		*n = rc < 0 ? 0 : 1;
+		return rc;
+	}
+	for (int level = h; level > 1 && p.blkno; level--) {
+		int rc = cfs_cache_get(fs, o, level, at_level(first, level), &p, &b);
+
+		if (rc < 0)
+			return rc;
+		p = ptrs(b->data)[at_level(first, level - 1) % CFS_FANOUT];
+	}
+	*n = max < room ? max : room;
+	if (p.blkno == 0) {             /* a hole as large as the parent */
+		memset(out, 0, *n * sizeof *out);
+		return 0;
+	}
+	int rc = cfs_cache_get(fs, o, 1, at_level(first, 1), &p, &b);
+
+	if (rc < 0) {
+		*n = 0;
+		return rc;
+	}
+	memcpy(out, &ptrs(b->data)[first % CFS_FANOUT], *n * sizeof *out);
+	return 0;
+}
+
 /* Read leaf index straight into out (CFS_BLOCK_SIZE bytes) without caching
  * it, unless it is cached already: streaming reads then cost one decryption
  * and no copy, and do not push metadata out of the cache. */
@@ -311,21 +354,26 @@ int cfs_obj_write_direct(struct cfs *fs, struct cfs_obj *o, uint64_t first, size
 	if (*o->height > CFS_MAX_HEIGHT)
 		return -EIO;
 	rc = obj_grow(fs, o, first + n - 1);
-	for (; rc == 0 && k < n; k++) {
+	for (uint8_t *parent = NULL; rc == 0 && k < n; k++) {
 		struct cfs_ptr *p = o->root;
 		uint64_t index = first + k;
-		uint8_t *d;
 
-		for (int level = *o->height; rc == 0 && level > 0; level--) {
-			rc = dirty_ptr(fs, o, level, at_level(index, level), p, CFS_LOAD, &d);
-			if (rc == 0)
-				p = &ptrs(d)[at_level(index, level - 1) % CFS_FANOUT];
+		/* walk down once per parent; its neighbours share it */
+		if (*o->height > 0 && (!parent || index % CFS_FANOUT == 0)) {
+			for (int level = *o->height; rc == 0 && level > 0; level--) {
+				rc = dirty_ptr(fs, o, level, at_level(index, level), p, CFS_LOAD,
+					       &parent);
+				if (rc == 0)
+					p = &ptrs(parent)[at_level(index, level - 1) % CFS_FANOUT];
+			}
+		} else if (*o->height > 0) {
+			p = &ptrs(parent)[index % CFS_FANOUT];
 		}
 		if (rc == 0)
 			rc = direct_leaf(fs, o, p);
 		if (rc < 0)
 			break;
-		io[k] = (struct cfs_blockio){ o->id, o->key, 0, index, p,
+		io[k] = (struct cfs_blockio){ o->id, o->key, o->file, 0, index, p,
 					      src + k * CFS_BLOCK_SIZE, NULL };
 	}
 	if (k == 0)

@@ -329,6 +329,7 @@ static void fs_destroy(struct cfs *fs)
 	cx_wipe(fs->master, sizeof fs->master);
 	cx_wipe(fs->sb_key, sizeof fs->sb_key);
 	cx_wipe(fs->secret_key, sizeof fs->secret_key);
+	cx_wipe(fs->secret_pool, sizeof fs->secret_pool);
 	cx_wipe(&fs->pl, sizeof fs->pl);
 	fs->cfg.free(fs->cfg.ctx, fs);
 }

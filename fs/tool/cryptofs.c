@@ -18,7 +18,7 @@
 
 static const char usage_text[] =
 	"usage: cryptofs COMMAND IMAGE [ARGS] [OPTIONS]\n"
-	"  mkfs IMAGE --size SIZE [--key-file F] [--argon2-ops N] [--argon2-mem MIB]\n"
+	"  mkfs IMAGE --size SIZE [--key-file F] [--argon2-ops N] [--argon2-mem MIB] [--format 1|2]\n"
 	"  ls IMAGE [PATH]          list a directory\n"
 	"  put IMAGE LOCAL PATH     copy a host file in (replaces atomically)\n"
 	"  get IMAGE PATH LOCAL     copy out; LOCAL - means stdout\n"
@@ -37,7 +37,7 @@ struct options {
 	const char *args[3];
 	int nargs;
 	const char *key_file, *new_key_file, *recovery, *size;
-	uint64_t argon2_ops, argon2_mem_mib, min_generation;
+	uint64_t argon2_ops, argon2_mem_mib, min_generation, format;
 	int ephemeral;
 	char *extra[32];    /* mount options passed to FUSE */
 	int nextra;
@@ -77,6 +77,9 @@ int tool_fail(struct cfs *fs, const char *what, int err)
 	} else if (err == -ESTALE) {
 		fprintf(stderr, "cryptofs: %s: image is older than the generation you last saw "
 			"(rollback)\n", what);
+	} else if (err == -ENOTSUP) {
+		fprintf(stderr, "cryptofs: %s: format 2 (AEGIS-256) needs the AES instructions this "
+			"CPU lacks; use a format 1 volume here (mkfs --format 1)\n", what);
 	} else if (err == -EIO) {
 		fprintf(stderr, "cryptofs: %s: no authentic superblock: not a CryptoFS image or "
 			"damaged\n", what);
@@ -389,6 +392,7 @@ static int cmd_mkfs(const struct options *o)
 	fo.key = s.key;
 	fo.argon2_ops = (uint32_t)o->argon2_ops;
 	fo.argon2_mem_kib = (uint32_t)(o->argon2_mem_mib * 1024);
+	fo.version = (uint32_t)o->format;
 	rc = cfs_format(&cfg, &fo, master);
 	if (rc < 0) {
 		rc = tool_fail(NULL, o->image, rc);
@@ -722,6 +726,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->recovery = v;
 		else if (strcmp(a, "--size") == 0)
 			o->size = v;
+		else if (strcmp(a, "--format") == 0) {
+			if (!v || parse_number(v, &o->format) < 0 || o->format < CFS_FORMAT_OLDEST ||
+			    o->format > CFS_FORMAT_VERSION)
+				return usage("--format is 1 (XChaCha20-Poly1305) or 2 (AEGIS-256)");
+		}
 		else if (strcmp(a, "--argon2-ops") == 0 || strcmp(a, "--argon2-mem") == 0 ||
 			 strcmp(a, "--min-generation") == 0) {
 			uint64_t *dst = a[2] == 'm' ? &o->min_generation

@@ -132,7 +132,7 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 {
 	enum { MAX_REFS = 64 };
 	struct cfs_block_ref refs[MAX_REFS];
-	static _Thread_local uint8_t scratch[CFS_BLOCK_SIZE + 16];
+	static _Thread_local uint8_t scratch[CFS_READ_SCRATCH];
 	size_t n = 0;
 	int64_t got;
 
@@ -145,9 +145,9 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 	if (got < 0)
 		report(path, (int)got);
 	pthread_mutex_unlock(&core_lock);
-	if (got < 0)
+	if (got < 0 || cfs_read_blocks(volume(), refs, n, buf, scratch) == 0)
 		return (int)got;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {   /* one failed: find it, retry it locked */
 		uint8_t *dst = (uint8_t *)buf + refs[i].buf_offset;
 		int64_t rc;
 

@@ -22,12 +22,13 @@ cleanup() {
 trap cleanup EXIT
 MB=${FUSE_BENCH_MB:-128}
 FILES=${FUSE_BENCH_FILES:-500}
+REPS=${FUSE_BENCH_REPS:-5}
 head -c 32 /dev/urandom >"$work/key"
 echo benchpass >"$work/pass"
 mkdir -p "$work/m1" "$work/m2" "$work/m3" "$work/cipher" "$work/cipherx" "$work/small"
 for i in $(seq "$FILES"); do head -c 4096 /dev/urandom >"$work/small/f$i"; done
 
-"$cfs" mkfs "$work/img" --size $((MB * 2 + 64))M --key-file "$work/key" >/dev/null || exit 1
+"$cfs" mkfs "$work/img" --size $((MB * REPS + 64 + REPS * FILES * 12 / 1024))M --key-file "$work/key" >/dev/null || exit 1
 gocryptfs -q -init -passfile "$work/pass" -scryptn 10 "$work/cipher" >/dev/null || exit 1
 gocryptfs -q -init -xchacha -passfile "$work/pass" -scryptn 10 "$work/cipherx" >/dev/null || exit 1
 
@@ -50,31 +51,46 @@ seconds() { # seconds CMD...: wall time of CMD
 	t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N)
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }'
 }
+# Each workload runs REPS times on all three, the first of them in turn
+# (so no one is always measured first); the table shows medians.
+declare -A T
+timed() { # timed KEY REP CMD...: record the wall time of CMD under KEY
+	local key=$1 rep=$2; shift 2
+	T[$key,$rep]=$(seconds "$@")
+}
+order() { # the mount points, rotated by the repetition number
+	local m=(1 2 3) r=$1
+	echo "${m[$((r % 3))]} ${m[$(((r + 1) % 3))]} ${m[$(((r + 2) % 3))]}"
+}
+median() { # median KEY: the median of the REPS times recorded under KEY
+	for r in $(seq "$REPS"); do echo "${T[$1,$r]}"; done | sort -g |
+		awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
 mount_cfs && mount_gcfs || { echo "FUSE benchmark: mount failed"; exit 1; }
-w1=$(seconds dd if=/dev/zero of="$work/m1/big" bs=1M count="$MB" conv=fsync)
-w2=$(seconds dd if=/dev/zero of="$work/m2/big" bs=1M count="$MB" conv=fsync)
-w3=$(seconds dd if=/dev/zero of="$work/m3/big" bs=1M count="$MB" conv=fsync)
-s1=$(seconds cp -r "$work/small" "$work/m1/small")
-s2=$(seconds cp -r "$work/small" "$work/m2/small")
-s3=$(seconds cp -r "$work/small" "$work/m3/small")
+for r in $(seq "$REPS"); do
+	for i in $(order "$r"); do
+		timed w$i "$r" dd if=/dev/zero of="$work/m$i/big$r" bs=1M count="$MB" conv=fsync
+	done
+	for i in $(order "$r"); do timed s$i "$r" cp -r "$work/small" "$work/m$i/small$r"; done
+done
 umount_all; mount_cfs && mount_gcfs || exit 1
-r1=$(seconds dd if="$work/m1/big" of=/dev/null bs=1M)
-r2=$(seconds dd if="$work/m2/big" of=/dev/null bs=1M)
-r3=$(seconds dd if="$work/m3/big" of=/dev/null bs=1M)
-l1=$(seconds ls -lR "$work/m1/small")
-l2=$(seconds ls -lR "$work/m2/small")
-l3=$(seconds ls -lR "$work/m3/small")
-c1=$(seconds cat "$work/m1/small/"*)
-c2=$(seconds cat "$work/m2/small/"*)
-c3=$(seconds cat "$work/m3/small/"*)
+for r in $(seq "$REPS"); do
+	for i in $(order "$r"); do timed r$i "$r" dd if="$work/m$i/big$r" of=/dev/null bs=1M; done
+	for i in $(order "$r"); do timed l$i "$r" ls -lR "$work/m$i/small$r"; done
+	for i in $(order "$r"); do timed c$i "$r" cat "$work/m$i/small$r/"*; done
+done
 umount_all
+for k in w r s l c; do
+	for i in 1 2 3; do eval "$k$i=\$(median $k$i)"; done
+done
 
 row() { # row NAME UNIT AMOUNT T_CFS T_GOCRYPTFS T_GOCRYPTFS_XCHACHA
 	awk -v n="$1" -v u="$2" -v a="$3" -v c="$4" -v g="$5" -v x="$6" \
 		'BEGIN { printf "%-28s %9.1f %9.1f %9.1f %-7s %6.2f %6.2f\n", n, a / c, a / g, a / x, u, g / c, x / c }'
 }
-echo "FUSE on tmpfs: cryptofs mount vs $(gocryptfs -version 2>/dev/null | head -1 | cut -d';' -f1)" \
-	"(default AES-256-GCM, and -xchacha: XChaCha20-Poly1305 like cryptofs)"
+echo "FUSE on tmpfs: cryptofs mount (format 2, AEGIS-256) vs" \
+	"$(gocryptfs -version 2>/dev/null | head -1 | cut -d';' -f1) (default AES-256-GCM, and" \
+	"-xchacha: XChaCha20-Poly1305); median of $REPS runs"
 printf '%-28s %9s %9s %9s %-7s %6s %6s\n' workload cryptofs gocryptfs "go-xchacha" unit ratio "ratio-x"
 row "sequential write ${MB} MiB" "MB/s   " "$MB" "$w1" "$w2" "$w3"
 row "sequential read ${MB} MiB" "MB/s   " "$MB" "$r1" "$r2" "$r3"

@@ -94,6 +94,17 @@ static uint64_t dev_now(void *ctx)
 	return 1700000000ull * 1000000000ull + d->writes;
 }
 
+/* Direct access to a block's storage (cfs_config.map); not for recording. */
+uint8_t *ramdev_map(void *ctx, uint64_t blkno)
+{
+	struct ramdev *d = ctx;
+
+	if (blkno >= d->nblocks || d->recording)
+		return NULL;
+	d->writes++;
+	return d->data + blkno * CFS_BLOCK_SIZE;
+}
+
 void ramdev_init(struct ramdev *d, uint64_t nblocks)
 {
 	memset(d, 0, sizeof *d);

@@ -29,6 +29,8 @@ void ramdev_init(struct ramdev *d, uint64_t nblocks);
 void ramdev_free(struct ramdev *d);
 void ramdev_config(struct ramdev *d, struct cfs_config *cfg);
 void ramdev_log_clear(struct ramdev *d);
+/* cfs_config.map for the device (ramdev_config leaves map NULL). */
+uint8_t *ramdev_map(void *ctx, uint64_t blkno);
 uint64_t ramdev_rand(uint64_t *state);
 
 /* Host allocator callbacks, shared by tests and tools. */

@@ -311,7 +311,7 @@ static void test_crypto_shredding(void)
 	CHECK_EQ(cfs_mount(&probe, &cfg, &key), 0);
 	for (int j = 0; j < 6; j++) {
 		uint8_t plain[4096];
-		struct cfs_obj fo = { .id = (uint64_t)fh & 0xffffffff, .key = file_key };
+		struct cfs_obj fo = { .id = (uint64_t)fh & 0xffffffff, .key = file_key, .file = true };
 
 		control += cfs_open_block(probe, &fo, 0, (uint64_t)j, &old[j], plain) == 0;
 		for (int k = 0; k < l.nkeys; k++) {
@@ -320,8 +320,9 @@ static void test_crypto_shredding(void)
 
 				memcpy(p.secret, l.secrets[s], 32);
 				fo.key = l.keys[k];
-				for (uint64_t id = 0; id < 4; id++) {
-					fo.id = id;
+				for (uint64_t id = 0; id < 8; id++) {
+					fo.id = id / 2;     /* either key schedule */
+					fo.file = id % 2;
 					opened += cfs_open_block(probe, &fo, 0, (uint64_t)j, &p, plain) == 0;
 				}
 			}
@@ -331,6 +332,7 @@ static void test_crypto_shredding(void)
 	printf("  %d keys and %d secrets reachable with the key; old blocks opened with them: %d; "
 	       "with the destroyed key: %d of 6\n", l.nkeys, l.nsecrets, opened, control);
 	CHECK(l.nkeys >= 4 && l.nsecrets >= 4);
+	CHECK_EQ(control, 6);
 	CHECK_EQ(opened, 0);
 	ramdev_free(&d);
 }
