@@ -65,7 +65,7 @@ t_basic() {
 	expect stat 0 "$cfs" stat "$img" /docs/big --key-file "$k" || return 1
 	grep -q '^type: file$' "$tmp/out" && grep -q '^size: 1000000$' "$tmp/out" || return 1
 	expect fsck 0 "$cfs" fsck "$img" --key-file "$k" || return 1
-	grep -q 'clean' "$tmp/out" || return 1
+	grep -q 'clean: format 2,' "$tmp/out" || return 1
 	expect rm 0 "$cfs" rm "$img" /empty --key-file "$k" || return 1
 	expect rm-missing 1 "$cfs" rm "$img" /empty --key-file "$k" || return 1
 	expect get-missing 1 "$cfs" get "$img" /nope - --key-file "$k" || return 1
@@ -79,6 +79,13 @@ t_basic() {
 	expect usage-args 2 "$cfs" get "$img" /x || return 1
 	expect usage-size 2 "$cfs" mkfs "$tmp/b.img" --key-file "$k" || return 1
 	expect usage-badsize 2 "$cfs" mkfs "$tmp/b.img" --size 12Q --key-file "$k" || return 1
+	expect usage-format 2 "$cfs" mkfs "$tmp/b.img" --size 1M --format 3 --key-file "$k" || return 1
+	expect mkfs-format1 0 "$cfs" mkfs "$tmp/f1.img" --size 4M --format 1 --key-file "$k" || return 1
+	expect put-format1 0 "$cfs" put "$tmp/f1.img" "$tmp/big" /big --key-file "$k" || return 1
+	expect fsck-format1 0 "$cfs" fsck "$tmp/f1.img" --key-file "$k" || return 1
+	grep -q 'format 1,' "$tmp/out" || { echo "  --format 1 made: $(cat "$tmp/out")"; return 1; }
+	expect get-format1 0 "$cfs" get "$tmp/f1.img" /big - --key-file "$k" || return 1
+	cmp -s "$tmp/out" "$tmp/big" || { echo "  format 1 contents differ"; return 1; }
 	expect ephemeral 2 "$cfs" mkfs "$tmp/b.img" --size 1M --ephemeral --key-file "$k" || return 1
 	grep -q 'ephemeral' "$tmp/err" || return 1
 	expect no-passphrase 2 "$cfs" ls "$img" </dev/null || return 1
