@@ -20,6 +20,7 @@ _Static_assert(sizeof(cx_hash_state) >= sizeof(crypto_generichash_state), "hash 
 
 int cx_init(void)
 {
+	cx_aegis_available();       /* look at the CPU once, before any threads */
 	return sodium_init() < 0 ? -EIO : 0;
 }
 

@@ -156,18 +156,74 @@ static uint8_t *batch_space(struct cfs *fs)
 	return fs->batch;
 }
 
+/* Blocks per piece of parallel work: one 8-lane AEGIS-256 call. */
+enum { PIECE = 8, MAX_PIECES = CFS_BATCH / PIECE };
+
+/* Run piece(arg, i) for each of the pieces n blocks make, on the host's
+ * threads when it offers them (cfs_config.parallel), else in turn. */
+static void run_pieces(const struct cfs *fs, void (*piece)(void *arg, size_t i), void *arg,
+		       size_t n)
+{
+	size_t pieces = (n + PIECE - 1) / PIECE;
+
+	if (fs->cfg.parallel && pieces > 1) {
+		fs->cfg.parallel(fs->cfg.parallel_ctx, piece, arg, pieces);
+		return;
+	}
+	for (size_t i = 0; i < pieces; i++)
+		piece(arg, i);
+}
+
+/* The blocks of a cfs_seal_blocks call, prepared for sealing in pieces. */
+struct seal_work {
+	const struct cfs *fs;
+	struct cfs_blockio *io;
+	const struct block_ad *ad;
+	struct cx_aegis_msg *m;
+	uint8_t **out;
+	size_t n;
+	int rc[MAX_PIECES];
+};
+
+/* Seal piece i of w and, unless the device is mapped, write it. */
+static void seal_piece(void *arg, size_t i)
+{
+	struct seal_work *w = arg;
+	size_t first = i * PIECE, k = w->n - first < PIECE ? w->n - first : PIECE;
+	int rc = 0;
+
+#ifdef FUZZING
+	for (size_t j = first; j < first + k; j++) {
+		memcpy(w->out[j], w->io[j].in, CFS_BLOCK_SIZE);
+		memset(w->io[j].p->tag, 0, sizeof w->io[j].p->tag);
+	}
+#else
+	if (w->fs->sb.version == 1)
+		for (size_t j = first; j < first + k; j++)
+			seal_v1(&w->io[j], &w->ad[j], w->out[j]);
+	else if (cx_aegis_seal_many(w->m + first, k, CFS_BLOCK_SIZE, sizeof w->ad[0]) < 0)
+		rc = -EIO;
+#endif
+	for (size_t j = first; rc == 0 && !w->fs->cfg.map && j < first + k; j++)
+		if (w->fs->cfg.write(w->fs->cfg.ctx, w->io[j].p->blkno, w->out[j]) < 0)
+			rc = -EIO;
+	w->rc[i] = rc;
+}
+
 /*
  * Encrypt n blocks (at most CFS_BATCH) under fresh secrets and write them
  * to their pointers' addresses, recording each secret and tag in its
  * pointer (which lives in the parent).  Format 2 seals them together,
  * several per AES register (AEGIS-256 with the secret as nonce, under the
- * key v2_key picks).  -EIO when the device refuses a write.
+ * key v2_key picks), in pieces on several threads when the host offers
+ * them.  -EIO when the device refuses a write.
  */
 int cfs_seal_blocks(struct cfs *fs, struct cfs_blockio *io, size_t n)
 {
 	struct block_ad ad[CFS_BATCH];
 	struct cx_aegis_msg m[CFS_BATCH];
 	uint8_t *out[CFS_BATCH], keys[CFS_BATCH][32];
+	struct seal_work w = { fs, io, ad, m, out, n, { 0 } };
 	int rc = 0;
 
 	if (!fs->cfg.map && !batch_space(fs))
@@ -183,25 +239,10 @@ int cfs_seal_blocks(struct cfs *fs, struct cfs_blockio *io, size_t n)
 					      io[i].p->secret, v2_key(&io[i], keys[i]),
 					      io[i].p->tag, 0 };
 	}
-#ifdef FUZZING
-	(void)m;
-	for (size_t i = 0; i < n; i++) {
-		memcpy(out[i], io[i].in, CFS_BLOCK_SIZE);
-		memset(io[i].p->tag, 0, sizeof io[i].p->tag);
-	}
-#else
-	if (fs->sb.version == 1)
-		for (size_t i = 0; i < n; i++)
-			seal_v1(&io[i], &ad[i], out[i]);
-	else if (cx_aegis_seal_many(m, n, CFS_BLOCK_SIZE, sizeof ad[0]) < 0)
-		rc = -EIO;
+	run_pieces(fs, seal_piece, &w, n);
 	cx_wipe(keys, sizeof keys);
-	if (rc < 0)
-		return rc;
-#endif
-	for (size_t i = 0; !fs->cfg.map && i < n; i++)
-		if (fs->cfg.write(fs->cfg.ctx, io[i].p->blkno, out[i]) < 0)
-			rc = -EIO;
+	for (size_t i = 0; i < (n + PIECE - 1) / PIECE; i++)
+		rc = rc < 0 ? rc : w.rc[i];
 	return rc;
 }
 
@@ -230,58 +271,80 @@ static const uint8_t *sealed_bytes(const struct cfs *fs, uint64_t blkno, uint8_t
 	return fs->cfg.read(fs->cfg.ctx, blkno, scratch) < 0 ? NULL : scratch;
 }
 
-/* Read n blocks into the scratch space (n * CFS_BLOCK_SIZE + 16 bytes) and
- * authenticate and decrypt each into its out, using only state that never
- * changes after mount (so it may run on several threads at once).  Returns
- * 0, or -EIO with *bad the first block that failed. */
-static int unseal_many(const struct cfs *fs, struct cfs_blockio *io, size_t n,
-		       uint8_t *scratch, size_t *bad)
+/* The blocks of an unseal_many call, to read and open in pieces. */
+struct open_work {
+	const struct cfs *fs;
+	struct cfs_blockio *io;
+	uint8_t *scratch;
+	size_t n;
+	size_t bad[MAX_PIECES];     /* first failed block of each piece, or n */
+};
+
+/* Read and open piece i of w. */
+static void open_piece(void *arg, size_t i)
 {
-	struct block_ad ad[CFS_BATCH];
-	struct cx_aegis_msg m[CFS_BATCH];
-	const uint8_t *sealed[CFS_BATCH];
-	uint8_t keys[CFS_BATCH][32];
+	struct open_work *w = arg;
+	size_t first = i * PIECE, k = w->n - first < PIECE ? w->n - first : PIECE;
+	struct block_ad ad[PIECE];
+	struct cx_aegis_msg m[PIECE];
+	const uint8_t *sealed[PIECE];
+	uint8_t keys[PIECE][32];
+	struct cfs_blockio *io = w->io + first;
 
-	for (size_t i = 0; i < n; i++) {
-		const struct cfs_ptr *p = io[i].p;
-
-		sealed[i] = sealed_bytes(fs, p->blkno, scratch, i);
-		if (!sealed[i]) {
-			*bad = i;
-			return -EIO;
+	w->bad[i] = w->n;
+	for (size_t j = 0; j < k; j++) {
+		sealed[j] = sealed_bytes(w->fs, io[j].p->blkno, w->scratch, first + j);
+		if (!sealed[j]) {
+			w->bad[i] = first + j;
+			return;
 		}
-		ad[i] = block_ad_of(fs, &io[i]);
-		m[i] = (struct cx_aegis_msg){ io[i].out, sealed[i], (const uint8_t *)&ad[i],
-					      p->secret, NULL, (uint8_t *)p->tag, 0 };
+		ad[j] = block_ad_of(w->fs, &io[j]);
+		m[j] = (struct cx_aegis_msg){ io[j].out, sealed[j], (const uint8_t *)&ad[j],
+					      io[j].p->secret, NULL, (uint8_t *)io[j].p->tag, 0 };
 	}
 #ifdef FUZZING
 	(void)m;
 	(void)keys;
-	for (size_t i = 0; i < n; i++)
-		memcpy(io[i].out, sealed[i], CFS_BLOCK_SIZE);
-	return 0;
+	for (size_t j = 0; j < k; j++)
+		memcpy(io[j].out, sealed[j], CFS_BLOCK_SIZE);
 #else
-	if (fs->sb.version == 1) {
-		for (size_t i = 0; i < n; i++)
-			if (open_v1(&io[i], &ad[i], sealed[i]) < 0) {
-				*bad = i;
-				return -EIO;
+	if (w->fs->sb.version == 1) {
+		for (size_t j = 0; j < k; j++)
+			if (open_v1(&io[j], &ad[j], sealed[j]) < 0) {
+				w->bad[i] = first + j;
+				return;
 			}
-		return 0;
+		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		m[i].key = v2_key(&io[i], keys[i]);
-	int rc = cx_aegis_open_many(m, n, CFS_BLOCK_SIZE, sizeof ad[0]);
+	for (size_t j = 0; j < k; j++)
+		m[j].key = v2_key(&io[j], keys[j]);
+	int rc = cx_aegis_open_many(m, k, CFS_BLOCK_SIZE, sizeof ad[0]);
 
 	cx_wipe(keys, sizeof keys);
-
-	for (size_t i = 0; rc < 0 && i < n; i++)
-		if (m[i].rc < 0 || rc == -ENOTSUP) {
-			*bad = i;
-			return -EIO;
+	for (size_t j = 0; rc < 0 && j < k; j++)
+		if (m[j].rc < 0 || rc == -ENOTSUP) {
+			w->bad[i] = first + j;
+			return;
 		}
-	return 0;
 #endif
+}
+
+/* Read n blocks (into the scratch space, n * CFS_BLOCK_SIZE + 16 bytes,
+ * unless the device is mapped) and authenticate and decrypt each into its
+ * out, using only state that never changes after mount (so it may run on
+ * several threads at once).  Returns 0, or -EIO with *bad the first block
+ * that failed. */
+static int unseal_many(const struct cfs *fs, struct cfs_blockio *io, size_t n,
+		       uint8_t *scratch, size_t *bad)
+{
+	struct open_work w = { fs, io, scratch, n, { 0 } };
+
+	run_pieces(fs, open_piece, &w, n);
+	*bad = n;
+	for (size_t i = 0; i < (n + PIECE - 1) / PIECE; i++)
+		if (w.bad[i] < *bad)
+			*bad = w.bad[i];
+	return *bad < n ? -EIO : 0;
 }
 
 /* Read, authenticate and decrypt n blocks (at most CFS_BATCH) into their

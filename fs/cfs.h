@@ -29,8 +29,8 @@ enum {
 
 /* The environment: a block device of 4 KiB blocks plus memory, randomness
  * and time.  read/write move one whole block; flush makes every completed
- * write durable.  random, now_ns and map may be NULL (cx_random, time 0,
- * no direct access). */
+ * write durable.  random, now_ns, map and parallel may be NULL (cx_random,
+ * time 0, no direct access, one thread). */
 struct cfs_config {
 	void *ctx;
 	uint64_t nblocks;
@@ -45,6 +45,13 @@ struct cfs_config {
 	 * opens from in place instead of copying through write and read.
 	 * Such a write is complete when the call that made it returns. */
 	uint8_t *(*map)(void *ctx, uint64_t blkno);
+	/* Optional: run work(arg, i) for every i < n, on several threads at
+	 * once, and return when all are done; the core then seals and opens
+	 * large batches of blocks on all of them.  read, write and map must
+	 * then be thread-safe. */
+	void (*parallel)(void *parallel_ctx, void (*work)(void *arg, size_t i), void *arg,
+			 size_t n);
+	void *parallel_ctx;
 	uint64_t (*now_ns)(void *ctx);
 	uint32_t cache_blocks;      /* soft bound on cached blocks; 0 = 256 */
 	uint64_t min_generation;    /* refuse older images (rollback), 0 = any */

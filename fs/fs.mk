@@ -3,7 +3,7 @@
 FS_CORE_SRCS := fs/block.c fs/object.c fs/inode.c fs/dir.c fs/super.c fs/ops.c fs/fsck.c
 PORTABLE_SRCS += $(FS_CORE_SRCS)
 
-FS_TEST_SUPPORT := tests/fs/ramdev.c tests/fs/model.c
+FS_TEST_SUPPORT := tests/fs/ramdev.c tests/fs/model.c fs/tool/workers.c
 FS_TESTS := test_fs_unit test_fs_model test_fs_powerloss test_fs_tamper
 
 define fs_test_rule
@@ -15,7 +15,7 @@ endef
 $(foreach t,$(FS_TESTS),$(eval $(call fs_test_rule,$(t))))
 
 # Host tool: build/host/cryptofs (tools/cryptofs runs it).
-FS_TOOL_SRCS := fs/tool/cryptofs.c fs/tool/fuse.c
+FS_TOOL_SRCS := fs/tool/cryptofs.c fs/tool/fuse.c fs/tool/workers.c
 FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 FUSE_LIBS := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 $(call host_objs,fs/tool/fuse.c): HOST_CFLAGS += $(FUSE_CFLAGS)
@@ -39,7 +39,7 @@ FUZZ_CMDS += tests/fs/fuzz_long.sh
 
 # Benchmarks: the core against a pass-through of the same RAM device, and
 # the FUSE mount against gocryptfs on the same tmpfs (see docs/PERFORMANCE.md).
-$(BUILD)/bench/bench_fs: $(call bench_objs,tests/fs/bench_fs.c tests/fs/ramdev.c $(FS_CORE_SRCS) $(CRYPTO_SRCS))
+$(BUILD)/bench/bench_fs: $(call bench_objs,tests/fs/bench_fs.c tests/fs/ramdev.c fs/tool/workers.c $(FS_CORE_SRCS) $(CRYPTO_SRCS))
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) -o $@ $^ $(SODIUM_LIBS)
 $(BUILD)/bench/cryptofs: $(call bench_objs,$(FS_TOOL_SRCS) $(FS_CORE_SRCS) $(CRYPTO_SRCS))

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "crypto/crypto.h"
 #include "fs/tool/tool.h"
+#include "fs/tool/workers.h"
 
 static const char usage_text[] =
 	"usage: cryptofs COMMAND IMAGE [ARGS] [OPTIONS]\n"
@@ -44,6 +45,9 @@ struct options {
 };
 
 struct image { int fd; uint64_t nblocks; };
+
+/* Threads that seal and open large batches of blocks beside the caller. */
+static struct workers *helpers;
 
 /* One line about bad usage, exit status 2. */
 static int usage(const char *msg)
@@ -158,6 +162,13 @@ static void image_config(struct image *im, struct cfs_config *cfg, const struct 
 	cfg->now_ns = host_now;
 	cfg->cache_blocks = 4096;
 	cfg->min_generation = o->min_generation;
+	if (strcmp(o->cmd, "mount") != 0) {
+		/* pread/pwrite are thread-safe.  A mount leaves both cores to the
+		 * FUSE threads, which already read in parallel and whose
+		 * throughput FUSE itself bounds. */
+		cfg->parallel = workers_run;
+		cfg->parallel_ctx = helpers;
+	}
 }
 
 /* Open an image file (or block device) and size it in blocks. */
@@ -801,6 +812,7 @@ int main(int argc, char **argv)
 		return rc;
 	if (!o.cmd || !o.image)
 		return usage("missing COMMAND or IMAGE");
+	helpers = workers_start();      /* its threads start when first used */
 	if (strcmp(o.cmd, "mkfs") == 0)
 		return o.nargs ? usage("mkfs takes no PATH") : cmd_mkfs(&o);
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

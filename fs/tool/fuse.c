@@ -3,8 +3,9 @@
  * runs several threads; a mounted volume is not thread-safe, so one lock
  * serialises every call into the core, except that reads decrypt their
  * blocks outside it (cfs_read_plan / cfs_read_block), so the kernel's
- * parallel read-ahead requests decrypt on several cores.  Every fsync and
- * release commits; unmounting commits the rest.
+ * parallel read-ahead requests decrypt on several cores.  Every fsync
+ * commits, a thread commits once a second when something changed, and
+ * unmounting commits the rest.
  */
 #define FUSE_USE_VERSION 31
 #include <errno.h>
@@ -14,12 +15,15 @@
 #include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "crypto/crypto.h"
 #include "fs/tool/tool.h"
 
 /* The volume this FUSE session serves. */
 static pthread_mutex_t core_lock = PTHREAD_MUTEX_INITIALIZER;
+
+enum { COMMIT_INTERVAL_S = 1 };
 
 static struct cfs *volume(void)
 {
@@ -189,12 +193,11 @@ static int op_fsync_unlocked(const char *path, int datasync, struct fuse_file_in
 	return report(path, cfs_fsync(volume(), (int64_t)fi->fh));
 }
 
-/* FUSE release (last close): commit, close-to-open durability. */
+/* FUSE release (last close); the committer makes it durable. */
 static int op_release_unlocked(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
-	cfs_close(volume(), (int64_t)fi->fh);
-	return cfs_sync(volume());
+	return cfs_close(volume(), (int64_t)fi->fh);
 }
 
 /* FUSE mkdir. */
@@ -296,18 +299,59 @@ static int op_statfs_unlocked(const char *path, struct statvfs *sv)
 }
 
 /* Use the core's inode numbers. */
-static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+/* The committer: a thread that commits once a second when the volume
+ * changed, so a crash of the host loses at most about a second of work
+ * that nobody fsynced (like a journaling file system's commit interval),
+ * while closing a file costs no commit. */
+static pthread_t committer;
+static bool committer_running, stopping;
+static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
+
+static void *committer_main(void *arg)
 {
-	(void)conn;
-	cfg->use_ino = 1;
-	return fuse_get_context()->private_data;
+	struct cfs *fs = arg;
+	struct timespec t;
+
+	pthread_mutex_lock(&core_lock);
+	while (!stopping) {
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_sec += COMMIT_INTERVAL_S;
+		pthread_cond_timedwait(&stop_cond, &core_lock, &t);
+		int rc = cfs_sync(fs);
+
+		if (rc < 0)
+			tool_fail(fs, "commit", rc);
+	}
+	pthread_mutex_unlock(&core_lock);
+	return NULL;
 }
 
-/* Unmount: commit and free the volume. */
+static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct cfs *fs = fuse_get_context()->private_data;
+
+	(void)conn;
+	cfg->use_ino = 1;
+	/* started here: FUSE has forked into the background by now */
+	committer_running = pthread_create(&committer, NULL, committer_main, fs) == 0;
+	if (!committer_running)
+		fprintf(stderr, "cryptofs: no commit thread: changes are committed on fsync "
+			"and unmount only\n");
+	return fs;
+}
+
+/* Unmount: stop the committer, commit and free the volume. */
 static bool destroyed;
 
 static void op_destroy(void *data)
 {
+	if (committer_running) {
+		pthread_mutex_lock(&core_lock);
+		stopping = true;
+		pthread_cond_signal(&stop_cond);
+		pthread_mutex_unlock(&core_lock);
+		pthread_join(committer, NULL);
+	}
 	int rc = cfs_unmount(data);
 
 	destroyed = true;

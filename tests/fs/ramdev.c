@@ -46,7 +46,7 @@ static int dev_read(void *ctx, uint64_t blkno, void *buf)
 
 	if (blkno >= d->nblocks)
 		return -5;
-	d->reads++;
+	__atomic_fetch_add(&d->reads, 1, __ATOMIC_RELAXED);   /* may run on helper threads */
 	memcpy(buf, d->data + blkno * CFS_BLOCK_SIZE, CFS_BLOCK_SIZE);
 	return 0;
 }
@@ -57,7 +57,7 @@ static int dev_write(void *ctx, uint64_t blkno, const void *buf)
 
 	if (blkno >= d->nblocks)
 		return -5;
-	d->writes++;
+	__atomic_fetch_add(&d->writes, 1, __ATOMIC_RELAXED);
 	if (d->recording)
 		log_op(d, blkno, buf);
 	memcpy(d->data + blkno * CFS_BLOCK_SIZE, buf, CFS_BLOCK_SIZE);
@@ -101,7 +101,7 @@ uint8_t *ramdev_map(void *ctx, uint64_t blkno)
 
 	if (blkno >= d->nblocks || d->recording)
 		return NULL;
-	d->writes++;
+	__atomic_fetch_add(&d->writes, 1, __ATOMIC_RELAXED);
 	return d->data + blkno * CFS_BLOCK_SIZE;
 }
 

@@ -6,11 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "crypto/crypto.h"
+#include "fs/tool/workers.h"
 #include "tests/check.h"
 #include "tests/fs/model.h"
 #include "tests/fs/ramdev.h"
 
 enum { SEEDS = 5, OPS_PER_SEED = 20000, REMOUNT_EVERY = 2500 };
+
+static struct workers *pool;        /* helper threads for some seeds */
 
 static void report_print(void *ctx, const char *path, uint64_t blkno, const char *what)
 {
@@ -33,6 +36,15 @@ static void run_seed(uint64_t seed)
 	d.rng ^= seed;
 	ramdev_config(&d, &cfg);
 	cfg.cache_blocks = 48 + (uint32_t)(seed % 3) * 100;
+	/* each seed takes another way to the device: format 1, helper
+	 * threads, the device mapped in place, both */
+	o.version = seed % 5 == 2 ? 1 : 0;
+	if (seed % 5 == 3 || seed % 5 == 0) {
+		cfg.parallel = workers_run;
+		cfg.parallel_ctx = pool;
+	}
+	if (seed % 5 == 4 || seed % 5 == 0)
+		cfg.map = ramdev_map;
 	model_init(&m, seed);
 	CHECK_EQ(cfs_format(&cfg, &o, NULL), 0);
 	CHECK_EQ(cfs_mount(&fs, &cfg, &pass), 0);
@@ -59,9 +71,10 @@ static void run_seed(uint64_t seed)
 		}
 	}
 	CHECK_EQ(ok, OPS_PER_SEED);
-	printf("  seed %llu: %ld ops, %ld writes or namespace changes, %d paths at the end, "
-	       "%llu device writes\n", (unsigned long long)seed, ok, m.mutations, m.n,
-	       (unsigned long long)d.writes);
+	printf("  seed %llu (format %u%s%s): %ld ops, %ld writes or namespace changes, "
+	       "%d paths at the end, %llu device writes\n", (unsigned long long)seed,
+	       o.version ? o.version : CFS_FORMAT_VERSION, cfg.parallel ? ", threads" : "",
+	       cfg.map ? ", mapped" : "", ok, m.mutations, m.n, (unsigned long long)d.writes);
 	if (fs) {
 		CHECK_EQ(cfs_fsck(fs, report_print, NULL, NULL), 0);
 		CHECK_EQ(cfs_unmount(fs), 0);
@@ -79,6 +92,7 @@ static void test_model_random_ops(void)
 int main(void)
 {
 	cx_init();
+	pool = workers_start();
 	RUN(test_model_random_ops);
 	return CHECK_EXIT_STATUS();
 }

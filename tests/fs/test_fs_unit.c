@@ -5,6 +5,7 @@
 #include "crypto/crypto.h"
 #include "fs/cfs.h"
 #include "fs/cfs_internal.h"
+#include "fs/tool/workers.h"
 #include "tests/check.h"
 #include "tests/fs/ramdev.h"
 
@@ -557,7 +558,8 @@ static void test_cow_never_overwrites_committed(void)
 	ramdev_free(&d);
 }
 
-/* Both formats, through read/write or mapped in place, take whole-block
+/* Both formats, through read/write or mapped in place, on one thread or
+ * with helpers, take whole-block
  * writes (batched, straight to the device),
  * partial writes over them in the same transaction, a truncate into them
  * and a second overwrite; after a remount everything reads back and fsck is
@@ -569,7 +571,9 @@ static void test_formats_and_direct_writes(void)
 	static uint8_t want[LEN], got[LEN];
 	uint64_t rng = 3;
 
-	for (int run = 0; run < 4; run++) {
+	struct workers *pool = workers_start();
+
+	for (int run = 0; run < 8; run++) {
 		uint32_t version = 1 + run % 2;
 		struct cfs_format_opts o = { .key = pass, .argon2_ops = 1, .argon2_mem_kib = 8,
 					     .version = version };
@@ -581,8 +585,12 @@ static void test_formats_and_direct_writes(void)
 
 		ramdev_init(&d, 1024);
 		ramdev_config(&d, &cfg);
-		if (run >= 2)
+		if (run & 2)
 			cfg.map = ramdev_map;   /* sealed and opened in place */
+		if (run & 4) {
+			cfg.parallel = workers_run;     /* on helper threads */
+			cfg.parallel_ctx = pool;
+		}
 		CHECK_EQ(cfs_format(&cfg, &o, NULL), 0);
 		CHECK_EQ(cfs_mount(&fs, &cfg, &pass), 0);
 		for (size_t i = 0; i < LEN; i++)
@@ -618,6 +626,7 @@ static void test_formats_and_direct_writes(void)
 		CHECK_EQ(cfs_format(&cfg, &o, NULL), -EINVAL);
 		ramdev_free(&d);
 	}
+	workers_stop(pool);
 }
 
 int main(void)

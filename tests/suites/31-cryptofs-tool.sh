@@ -223,6 +223,11 @@ t_fuse() {
 	done
 	wait $pids
 	for i in 1 2 3; do cmp -s "$tmp/r$i" "$tmp/big" || { echo "  parallel read $i differs"; return 1; }; done
+	# the committer makes a change durable within about a second, unasked
+	echo committed >"$mnt/c" || return 1
+	sleep 2.5
+	expect get-while-mounted 0 "$cfs" get "$img" /c - --key-file "$k" || return 1
+	[ "$(cat "$tmp/out")" = committed ] || { echo "  not committed: $(cat "$tmp/out")"; return 1; }
 	fusermount3 -u "$mnt" || return 1
 	wait "$fuse_pid" || return 1
 	fuse_pid=
