@@ -1,7 +1,8 @@
 /*
  * The project's crypto API: a thin layer over libsodium, so that CryptoFS,
  * the swarm protocols and the tools name one small set of primitives and
- * never call libsodium directly.  Every function returns 0 on success and a
+ * never call libsodium directly, plus AEGIS-256 (aegis256.c), which
+ * Debian's libsodium 1.0.18 predates.  Every function returns 0 on success and a
  * negative errno value on failure (-EBADMSG when authentication fails,
  * -EINVAL for bad sizes or weak keys, -ENOMEM when Argon2 cannot allocate).
  * Call cx_init() once before anything else.
