@@ -309,8 +309,11 @@ static int fs_create(struct cfs **out, const struct cfs_config *cfg, uint64_t nb
 	fs->bm_commit = cfs_alloc(fs, fs->bm_words * 8);
 	fs->inode_hint = 2;
 	fs->slot_version[0] = fs->slot_version[1] = -1;
+	/* from the CSPRNG even when the host's random source is a
+	 * deterministic one (tests, fuzzers): no pointer read from the disk
+	 * may carry it, and the mark never reaches the disk */
 	while (fs->fresh_mark == 0)
-		cfs_rand(fs, &fs->fresh_mark, sizeof fs->fresh_mark);
+		cx_random(&fs->fresh_mark, sizeof fs->fresh_mark);
 	*out = fs;
 	if (!fs->bm_work || !fs->bm_commit || cfs_cache_init(fs) < 0)
 		return -ENOMEM;
