@@ -77,6 +77,9 @@ static void exercise(struct cfs *fs)
 			cfs_read(fs, fh, buf, sizeof buf, 0);
 	}
 	cfs_write(fs, cfs_open(fs, "/d/new", CFS_O_CREAT, 0644), buf, 5000, 100);
+	/* whole blocks over existing (possibly corrupt) files: the direct path */
+	cfs_write(fs, cfs_open(fs, "/d/f", 0, 0), buf, 8192, 4096);
+	cfs_write(fs, cfs_open(fs, "/d/new", 0, 0), buf, 4096, 0);
 	cfs_rename(fs, "/d/f", "/d/e/f2");
 	cfs_unlink(fs, "/g");
 	cfs_rmdir(fs, "/d/e");
