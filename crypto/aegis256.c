@@ -43,16 +43,6 @@ static inline TARGET void v_store1(uint8_t *const p[1], size_t off, vec v)
 #define v_load v_load1
 #define v_store v_store1
 #include "aegis256_lanes.h"
-#undef v_aesenc
-#undef v_xor
-#undef v_and
-#undef v_bcast
-#undef v_load
-#undef v_store
-#undef LANES
-#undef vec
-#undef TARGET
-#undef NAME
 
 /* ---- two lanes: VAES on 256-bit registers */
 #define LANES 2
@@ -83,16 +73,6 @@ static inline TARGET void v_store2(uint8_t *const p[2], size_t off, vec v)
 #define v_load v_load2
 #define v_store v_store2
 #include "aegis256_lanes.h"
-#undef v_aesenc
-#undef v_xor
-#undef v_and
-#undef v_bcast
-#undef v_load
-#undef v_store
-#undef LANES
-#undef vec
-#undef TARGET
-#undef NAME
 
 /* ---- four lanes: VAES on 512-bit registers */
 #define LANES 4
@@ -129,16 +109,6 @@ static inline TARGET void v_store4(uint8_t *const p[4], size_t off, vec v)
 #define v_load v_load4
 #define v_store v_store4
 #include "aegis256_lanes.h"
-#undef v_aesenc
-#undef v_xor
-#undef v_and
-#undef v_bcast
-#undef v_load
-#undef v_store
-#undef LANES
-#undef vec
-#undef TARGET
-#undef NAME
 
 /* ---- eight lanes: two sets of four, interleaved so that each hides the
  * other's AES latency (the state update is one long dependency chain) */
@@ -183,16 +153,6 @@ static inline TARGET void v_store8(uint8_t *const p[8], size_t off, vec v)
 #define v_load v_load8
 #define v_store v_store8
 #include "aegis256_lanes.h"
-#undef v_aesenc
-#undef v_xor
-#undef v_and
-#undef v_bcast
-#undef v_load
-#undef v_store
-#undef LANES
-#undef vec
-#undef TARGET
-#undef NAME
 
 /* How many lanes the CPU runs at once: 0 without AES-NI.  Tests may lower
  * it (cx_aegis_limit_lanes) to exercise every width on one machine. */

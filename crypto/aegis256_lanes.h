@@ -3,7 +3,8 @@
  * once and included by aegis256.c for each register width (see there).
  * The includer defines LANES, vec, TARGET, NAME(x) and the lane operations
  * v_aesenc, v_xor, v_and, v_bcast (one 16-byte value into every lane),
- * v_load and v_store (16 bytes at an offset of each lane's own buffer).
+ * v_load and v_store (16 bytes at an offset of each lane's own buffer);
+ * the end of this file undefines them all for the next width.
  */
 
 /* One state update absorbing m (section "The Update Function"). */
@@ -177,3 +178,14 @@ static TARGET int NAME(open)(struct cx_aegis_msg *m, size_t len, size_t adlen)
 	}
 	return rc;
 }
+
+#undef v_aesenc
+#undef v_xor
+#undef v_and
+#undef v_bcast
+#undef v_load
+#undef v_store
+#undef LANES
+#undef vec
+#undef TARGET
+#undef NAME
