@@ -26,6 +26,13 @@ static struct cfs_ptr *ptrs(uint8_t *data)
 	return (struct cfs_ptr *)(void *)data;
 }
 
+/* Record a corrupt pointer (the block and object -EIO names) and fail. */
+static int corrupt(struct cfs *fs, uint64_t blkno, uint64_t obj)
+{
+	cfs_set_error(fs, blkno, obj);
+	return -EIO;
+}
+
 /* A leaf written straight to the device in this transaction (see
  * cfs_obj_write_direct): uncommitted, allocated, and marked in its
  * pointer with this mount's random fresh mark, which no pointer read from
@@ -46,10 +53,8 @@ int cfs_obj_read(struct cfs *fs, const struct cfs_obj *o, uint64_t index, const 
 	struct cfs_cblock *b;
 
 	*data = NULL;
-	if (h > CFS_MAX_HEIGHT) {
-		cfs_set_error(fs, p.blkno, o->id);
-		return -EIO;
-	}
+	if (h > CFS_MAX_HEIGHT)
+		return corrupt(fs, p.blkno, o->id);
 	if (index >= cfs_obj_capacity(h))
 		return 0;
 	for (int level = h;; level--) {
@@ -75,10 +80,8 @@ int cfs_obj_leaf_ptr(struct cfs *fs, const struct cfs_obj *o, uint64_t index, st
 	struct cfs_ptr p = *o->root;
 	struct cfs_cblock *b;
 
-	if (h > CFS_MAX_HEIGHT) {
-		cfs_set_error(fs, p.blkno, o->id);
-		return -EIO;
-	}
+	if (h > CFS_MAX_HEIGHT)
+		return corrupt(fs, p.blkno, o->id);
 	if (index >= cfs_obj_capacity(h))
 		p.blkno = 0;
 	for (int level = h; level > 0 && p.blkno; level--) {
@@ -103,10 +106,8 @@ int cfs_obj_leaf_run(struct cfs *fs, const struct cfs_obj *o, uint64_t first, si
 	size_t room = CFS_FANOUT - first % CFS_FANOUT;
 
 	*n = 0;
-	if (h > CFS_MAX_HEIGHT) {
-		cfs_set_error(fs, p.blkno, o->id);
-		return -EIO;
-	}
+	if (h > CFS_MAX_HEIGHT)
+		return corrupt(fs, p.blkno, o->id);
 	if (h == 0 || first >= cfs_obj_capacity(h)) {
 		int rc = cfs_obj_leaf_ptr(fs, o, first, out);
 
@@ -196,19 +197,15 @@ static int dirty_ptr(struct cfs *fs, const struct cfs_obj *o, int level, uint64_
 	if (old) {
 		b = cfs_cache_lookup(fs, old);
 		if (b && b->dirty) {
-			if (!cfs_dirty_owned(b, o, level)) {
-				cfs_set_error(fs, old, o->id);
-				return -EIO;
-			}
+			if (!cfs_dirty_owned(b, o, level))
+				return corrupt(fs, old, o->id);
 			*data = b->data;
 			return 0;
 		}
 		if (fresh_leaf(fs, level, p))   /* b, if any, is a clean copy */
 			return cache_fresh_leaf(fs, o, nidx, p, fill, data);
-		if (!cfs_block_committed(fs, old)) {
-			cfs_set_error(fs, old, o->id);
-			return -EIO;
-		}
+		if (!cfs_block_committed(fs, old))
+			return corrupt(fs, old, o->id);
 	}
 	rc = cfs_block_alloc(fs, &nb);
 	if (rc < 0)
@@ -308,18 +305,14 @@ static int direct_leaf(struct cfs *fs, const struct cfs_obj *o, struct cfs_ptr *
 		struct cfs_cblock *b = cfs_cache_lookup(fs, old);
 
 		if ((b && b->dirty) || fresh_leaf(fs, 0, p)) {
-			if (b && b->dirty && !cfs_dirty_owned(b, o, 0)) {
-				cfs_set_error(fs, old, o->id);
-				return -EIO;
-			}
+			if (b && b->dirty && !cfs_dirty_owned(b, o, 0))
+				return corrupt(fs, old, o->id);
 			cfs_cache_drop(fs, old);    /* uncommitted: reuse in place */
 			nb = old;
 			goto mark;
 		}
-		if (!cfs_block_committed(fs, old)) {
-			cfs_set_error(fs, old, o->id);
-			return -EIO;
-		}
+		if (!cfs_block_committed(fs, old))
+			return corrupt(fs, old, o->id);
 	}
 	rc = cfs_block_alloc(fs, &nb);
 	if (rc < 0)
@@ -397,10 +390,8 @@ static int free_subtree(struct cfs *fs, const struct cfs_obj *o, int level, uint
 		return 0;
 	if ((!cached || !cached->dirty)
 	    ? !cfs_block_committed(fs, p->blkno) && !fresh_leaf(fs, level, p)
-	    : !cfs_dirty_owned(cached, o, level)) {
-		cfs_set_error(fs, p->blkno, o->id);
-		return -EIO;
-	}
+	    : !cfs_dirty_owned(cached, o, level))
+		return corrupt(fs, p->blkno, o->id);
 	if (level > 0) {
 		struct cfs_ptr kids[CFS_FANOUT];
 		struct cfs_cblock *b;
@@ -495,10 +486,8 @@ static int flush_node(struct cfs *fs, const struct cfs_obj *o, int level, uint64
 	}
 	if (p->blkno == 0 || !b || !b->dirty)
 		return 0;
-	if (!cfs_dirty_owned(b, o, level)) {
-		cfs_set_error(fs, p->blkno, o->id);
-		return -EIO;
-	}
+	if (!cfs_dirty_owned(b, o, level))
+		return corrupt(fs, p->blkno, o->id);
 	if (level > 0) {
 		for (int i = 0; i < CFS_FANOUT; i++) {
 			rc = flush_node(fs, o, level - 1, nidx * CFS_FANOUT + (uint64_t)i,
