@@ -146,16 +146,6 @@ static const uint8_t *v2_key(const struct cfs_blockio *io, uint8_t buf[32])
 #endif
 }
 
-/* The staging space for CFS_BATCH sealed blocks, allocated on first use
- * (a device with map never needs it; most mounts in the tests never fill
- * it), not zeroed. */
-static uint8_t *batch_space(struct cfs *fs)
-{
-	if (!fs->batch)
-		fs->batch = fs->cfg.alloc(fs->cfg.ctx, CFS_BATCH * CFS_BLOCK_SIZE + CX_TAG_BYTES);
-	return fs->batch;
-}
-
 /* Blocks per piece of parallel work: one 8-lane AEGIS-256 call. */
 enum { PIECE = 8, MAX_PIECES = CFS_BATCH / PIECE };
 
@@ -226,8 +216,6 @@ int cfs_seal_blocks(struct cfs *fs, struct cfs_blockio *io, size_t n)
 	struct seal_work w = { fs, io, ad, m, out, n, { 0 } };
 	int rc = 0;
 
-	if (!fs->cfg.map && !batch_space(fs))
-		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		out[i] = fs->cfg.map ? fs->cfg.map(fs->cfg.ctx, io[i].p->blkno)
 				     : fs->batch + i * CFS_BLOCK_SIZE;
@@ -355,8 +343,6 @@ int cfs_open_blocks(struct cfs *fs, struct cfs_blockio *io, size_t n)
 	size_t bad;
 	int rc;
 
-	if (!fs->cfg.map && !batch_space(fs))
-		return -ENOMEM;
 	rc = unseal_many(fs, io, n, fs->batch, &bad);
 	if (rc < 0)
 		cfs_set_error(fs, io[bad].p->blkno, io[bad].obj);
@@ -473,7 +459,11 @@ int cfs_cache_init(struct cfs *fs)
 		n <<= 1;
 	fs->hash = cfs_alloc(fs, n * sizeof *fs->hash);
 	fs->zero = cfs_alloc(fs, CFS_BLOCK_SIZE);
-	if (!fs->hash || !fs->zero)
+	/* staging for a batch of sealed blocks, unless the device is mapped;
+	 * not zeroed, so its pages cost nothing until used */
+	if (!fs->cfg.map)
+		fs->batch = fs->cfg.alloc(fs->cfg.ctx, CFS_BATCH * CFS_BLOCK_SIZE + CX_TAG_BYTES);
+	if (!fs->hash || !fs->zero || (!fs->cfg.map && !fs->batch))
 		return -ENOMEM;
 	fs->hash_mask = n - 1;
 	list_init(&fs->clean);
