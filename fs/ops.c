@@ -446,6 +446,25 @@ int cfs_set_mtime(struct cfs *fs, const char *path, uint64_t mtime_ns)
 	return modify(fs, path, 0, mtime_ns, false);
 }
 
+/* Where a new entry for path goes: its directory and name.  -EEXIST when
+ * path names something already (a missing parent stays -ENOENT), and the
+ * volume must be writable. */
+static int place_new_entry(struct cfs *fs, const char *path, uint64_t *dir, const char **name,
+			   size_t *len)
+{
+	uint64_t ino;
+	int rc = resolve_parent(fs, path, dir, name, len);
+
+	if (rc < 0)
+		return rc;
+	rc = cfs_dir_lookup(fs, *dir, *name, *len, &ino);
+	if (rc == 0)
+		return -EEXIST;
+	if (rc != -ENOENT)
+		return rc;
+	return writable(fs);
+}
+
 /* Make a directory. */
 int cfs_mkdir(struct cfs *fs, const char *path, uint32_t mode)
 {
@@ -456,15 +475,8 @@ int cfs_mkdir(struct cfs *fs, const char *path, uint32_t mode)
 
 	if (strcmp(path ? path : "", "/") == 0)
 		return -EEXIST;
-	rc = resolve_parent(fs, path, &dir, &name, &len);
+	rc = place_new_entry(fs, path, &dir, &name, &len);
 	if (rc < 0)
-		return rc;
-	rc = cfs_dir_lookup(fs, dir, name, len, &ino);
-	if (rc == 0)
-		return -EEXIST;
-	if (rc != -ENOENT)
-		return rc;
-	if ((rc = writable(fs)) < 0)
 		return rc;
 	return cfs_op_end(fs, create_in(fs, dir, name, len, CFS_S_IFDIR | (mode & 07777), &ino));
 }
@@ -656,15 +668,8 @@ int cfs_symlink(struct cfs *fs, const char *target, const char *path)
 		return -EINVAL;
 	if (tlen >= CFS_PATH_MAX)
 		return -ENAMETOOLONG;
-	rc = resolve_parent(fs, path, &dir, &name, &len);
+	rc = place_new_entry(fs, path, &dir, &name, &len);
 	if (rc < 0)
-		return rc;
-	rc = cfs_dir_lookup(fs, dir, name, len, &ino);
-	if (rc == 0)
-		return -EEXIST;
-	if (rc != -ENOENT)
-		return rc;
-	if ((rc = writable(fs)) < 0)
 		return rc;
 	rc = create_in(fs, dir, name, len, CFS_S_IFLNK | 0777, &ino);
 	if (rc == 0)
