@@ -311,6 +311,7 @@ static void *committer_main(void *arg)
 {
 	struct cfs *fs = arg;
 	struct timespec t;
+	int reported = 0;
 
 	pthread_mutex_lock(&core_lock);
 	while (!stopping) {
@@ -319,8 +320,11 @@ static void *committer_main(void *arg)
 		pthread_cond_timedwait(&stop_cond, &core_lock, &t);
 		int rc = cfs_sync(fs);
 
-		if (rc < 0)
+		/* one line per new failure, not one a second while it lasts
+		 * (a failed commit leaves the volume read-only) */
+		if (rc < 0 && rc != reported)
 			tool_fail(fs, "commit", rc);
+		reported = rc;
 	}
 	pthread_mutex_unlock(&core_lock);
 	return NULL;
