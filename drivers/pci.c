@@ -92,3 +92,20 @@ void pci_enumerate(void)
 			}
 		}
 }
+
+int pci_io_overlaps(uint32_t first, uint32_t count)
+{
+	for (int i = 0; i < pci_count; i++) {
+		const struct pci_device *d = &pci_devices[i];
+		int nbars = (d->header & 0x7f) == 0 ? 6 : (d->header & 0x7f) == 1 ? 2 : 0;
+		for (int b = 0; b < nbars; b++) {
+			uint32_t bar = pci_read32(d->bus, d->dev, d->fn, (uint8_t)(0x10 + 4 * b));
+			if (!(bar & 1))
+				continue;	/* memory BAR (a 64-bit one's upper half never has bit 0 alone) */
+			uint32_t base = bar & ~3u;
+			if (base && base < first + count && first < base + 256)
+				return 1;
+		}
+	}
+	return 0;
+}

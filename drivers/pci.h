@@ -21,5 +21,8 @@ void pci_write32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off, uint32_t v);
 /* Finds every function on every bus and lists it on the console. */
 void pci_enumerate(void);
 const char *pci_class_name(uint8_t class, uint8_t subclass);
+/* 1 when an I/O BAR of some function found may decode a port in
+ * [first, first + count) (an I/O BAR spans at most 256 ports). */
+int pci_io_overlaps(uint32_t first, uint32_t count);
 
 #endif

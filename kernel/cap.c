@@ -2,12 +2,21 @@
  * Capabilities.  A cap lives in one env's table; caps derived or granted
  * from it are its children in the derivation tree, so revoking a cap reaches
  * every copy made from it, in whatever env it now lives.  Revocation runs
- * without recursion: it repeatedly finds a leaf below the cap and releases it.
+ * without recursion, leaf first, in time linear in the caps it deletes.
+ *
+ * Frames handed to user space are kept by reference counts, not by one
+ * owning cap: every counted FRAME cap (from MEM_ALLOC, the first program's
+ * image and stack, and every copy of those) holds one reference on each
+ * frame it covers, and a frame is freed, and its page refunded to the
+ * nearest MEMORY ancestor, only when the last cap covering it goes.  Since
+ * every user mapping is recorded on the cap it was made through and removed
+ * with it, a freed frame is never still mapped.
  */
 #include "kernel/cap.h"
 #include "kernel/console.h"
 #include "kernel/env.h"
 #include "kernel/string.h"
+#include "kernel/vm.h"
 
 struct cap *cap_get(struct env *e, uint64_t slot, int type, uint32_t rights)
 {
@@ -37,6 +46,18 @@ int cap_slot_of(const struct cap *c)
 	return (int)(c - c->owner->caps);
 }
 
+int cap_copy_ok(const struct cap *parent, uint64_t first, uint64_t count)
+{
+	return parent->type != EXO_CAP_FRAME || !parent->counted ||
+	       frame_ref_ok(&kframes, first, count);
+}
+
+void cap_count_frames(struct cap *c)
+{
+	c->counted = 1;
+	frame_ref(&kframes, c->first, c->count);
+}
+
 struct cap *cap_install(struct env *e, int slot, struct cap *parent, int type,
 			uint32_t rights, uint64_t first, uint64_t count, void *obj)
 {
@@ -44,6 +65,8 @@ struct cap *cap_install(struct env *e, int slot, struct cap *parent, int type,
 
 	*c = (struct cap){ .type = (uint8_t)type, .rights = rights, .first = first,
 			   .count = count, .obj = obj, .owner = e, .parent = parent };
+	if (type == EXO_CAP_FRAME && parent && parent->type == EXO_CAP_FRAME && parent->counted)
+		cap_count_frames(c);
 	if (parent) {
 		c->next = parent->child;
 		if (parent->child)
@@ -67,10 +90,14 @@ static void cap_release(struct cap *c)
 	case EXO_CAP_FRAME:
 		while (c->maps)
 			env_unmap_mapping(c->maps);
-		if (c->owns_frames && c->own_count)
-			env_free_frames(c->own_first, c->own_count);
-		if (c->owns_frames && c->parent && c->parent->type == EXO_CAP_MEMORY)
-			c->parent->count += c->own_count;	/* budget back */
+		if (c->counted) {
+			uint64_t freed = frame_unref(&kframes, c->first, c->count);
+			struct cap *m = c->parent;
+			while (m && m->type != EXO_CAP_MEMORY)
+				m = m->parent;
+			if (m)
+				m->count += freed;	/* budget back to who paid */
+		}
 		break;
 	case EXO_CAP_MEMORY:
 		if (c->parent && c->parent->type == EXO_CAP_MEMORY)
@@ -110,11 +137,15 @@ static void cap_release(struct cap *c)
 
 void cap_revoke(struct cap *c)
 {
+	struct cap *k = c;
+
+	/* depth first: go down to a leaf, release it, resume at its parent */
 	while (c->child) {
-		struct cap *leaf = c->child;
-		while (leaf->child)
-			leaf = leaf->child;
-		cap_release(leaf);
+		while (k->child)
+			k = k->child;
+		struct cap *up = k->parent;
+		cap_release(k);
+		k = up;
 	}
 }
 
@@ -140,26 +171,14 @@ static void reparent(struct cap *k, struct cap *newparent)
 }
 
 /*
- * Deleting a cap removes only it: its children move up to its parent, and
- * frames it owned pass to its first frame child, so copies granted to
- * other envs outlive the cap they came from (a forked child keeps its pages
- * when the parent exits).  cap_revoke is what reaches every copy.
+ * Deleting a cap removes only it: its children move up to its parent, so
+ * copies granted to other envs outlive the cap they came from (a forked
+ * child keeps its pages when the parent exits); the frames stay allocated
+ * while any copy covers them.  cap_revoke is what reaches every copy.
  */
 void cap_delete(struct cap *c)
 {
-	struct cap *heir = NULL;
-
-	while (c->child) {
-		struct cap *k = c->child;
-		if (!heir && c->owns_frames && k->type == EXO_CAP_FRAME && !k->owns_frames)
-			heir = k;
-		reparent(k, c->parent);
-	}
-	if (heir) {
-		heir->owns_frames = 1;
-		heir->own_first = c->own_first;
-		heir->own_count = c->own_count;
-		c->owns_frames = 0;
-	}
+	while (c->child)
+		reparent(c->child, c->parent);
 	cap_release(c);
 }

@@ -15,6 +15,14 @@ int cap_free_slot(struct env *e);
 struct cap *cap_install(struct env *e, int slot, struct cap *parent, int type,
 			uint32_t rights, uint64_t first, uint64_t count, void *obj);
 
+/* 0 when a copy of parent over [first, first + count) cannot be made (a
+ * frame's reference count is full); check before cap_install. */
+int cap_copy_ok(const struct cap *parent, uint64_t first, uint64_t count);
+
+/* Makes the new FRAME cap c hold a reference on each of its frames (frames
+ * just allocated for it); copies of it then do so too. */
+void cap_count_frames(struct cap *c);
+
 /* Deletes every cap derived from c (in any env). */
 void cap_revoke(struct cap *c);
 

@@ -54,11 +54,16 @@ static void env_page_free(struct env *e, uint64_t pa)
 	env_uncharge(e, 1);
 }
 
+uint64_t env_fixed_pages(void)
+{
+	return kheap_pages(sizeof(struct env)) + kheap_pages(CAP_SLOTS * sizeof(struct cap)) +
+	       kheap_pages(MAP_BUCKETS * sizeof(struct mapping *)) + 1;
+}
+
 struct env *env_create(struct cap *src, uint64_t quota_pages, int *err)
 {
-	/* the env struct, cap table and mapping hash come out of the quota */
-	uint64_t fixed = 1 + (CAP_SLOTS * sizeof(struct cap) + PAGE_SIZE - 1) / PAGE_SIZE +
-			 (MAP_BUCKETS * sizeof(void *) + PAGE_SIZE - 1) / PAGE_SIZE + 1;
+	/* the env struct, cap table, mapping hash and PML4 come out of the quota */
+	uint64_t fixed = env_fixed_pages();
 	if (quota_pages < fixed + 8) {
 		*err = -EXO_EINVAL;
 		return NULL;
@@ -154,18 +159,52 @@ static void flush(struct env *e, uint64_t va)
 		invlpg(va);
 }
 
+/* Links m onto the list of the cap it was mapped through. */
+static void cap_maps_link(struct mapping *m, struct cap *cap)
+{
+	m->cap = cap;
+	m->cap_prev = NULL;
+	m->cap_next = cap ? cap->maps : NULL;
+	if (cap) {
+		if (cap->maps)
+			cap->maps->cap_prev = m;
+		cap->maps = m;
+	}
+}
+
+static void cap_maps_unlink(struct mapping *m)
+{
+	if (!m->cap)
+		return;
+	if (m->cap->maps == m)
+		m->cap->maps = m->cap_next;
+	if (m->cap_prev)
+		m->cap_prev->cap_next = m->cap_next;
+	if (m->cap_next)
+		m->cap_next->cap_prev = m->cap_prev;
+	m->cap = NULL;
+}
+
 int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *cap)
 {
-	if (va % PAGE_SIZE || va >= EXO_USER_TOP || prot & ~7u ||
+	if (va % PAGE_SIZE || va >= EXO_USER_MAP_END || prot & ~7u ||
 	    ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC)))
 		return -EXO_EINVAL;
-	if (find_mapping(e, va))
-		env_unmap(e, va);	/* replacing a page: drop the old record */
+	struct mapping *m = find_mapping(e, va);
+	if (m) {
+		/* replacing a page: the record and page tables are already paid */
+		uint64_t *pte = pte_slot(e, va, 0);
+		cap_maps_unlink(m);
+		cap_maps_link(m, cap);
+		*pte = pa | prot_to_pte(prot);
+		flush(e, va);
+		return 0;
+	}
 	/* records are charged a page per MAPS_PER_PAGE */
 	int new_page = e->nmappings % MAPS_PER_PAGE == 0;
 	if (new_page && env_charge(e, 1))
 		return -EXO_ENOMEM;
-	struct mapping *m = kzalloc(sizeof *m);
+	m = kzalloc(sizeof *m);
 	uint64_t *pte = m ? pte_slot(e, va, 1) : NULL;
 	if (!pte) {
 		kfree(m);
@@ -174,15 +213,10 @@ int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *
 		return -EXO_ENOMEM;
 	}
 	e->nmappings++;
-	*m = (struct mapping){ .env = e, .va = va, .cap = cap };
+	*m = (struct mapping){ .env = e, .va = va };
 	m->hash_next = *bucket(e, va);
 	*bucket(e, va) = m;
-	if (cap) {
-		m->cap_next = cap->maps;
-		if (cap->maps)
-			cap->maps->cap_prev = m;
-		cap->maps = m;
-	}
+	cap_maps_link(m, cap);
 	*pte = pa | prot_to_pte(prot);
 	flush(e, va);
 	return 0;
@@ -202,14 +236,7 @@ void env_unmap_mapping(struct mapping *m)
 			*pp = m->hash_next;
 			break;
 		}
-	if (m->cap) {
-		if (m->cap->maps == m)
-			m->cap->maps = m->cap_next;
-		if (m->cap_prev)
-			m->cap_prev->cap_next = m->cap_next;
-		if (m->cap_next)
-			m->cap_next->cap_prev = m->cap_prev;
-	}
+	cap_maps_unlink(m);
 	kfree(m);
 	if (--e->nmappings % MAPS_PER_PAGE == 0)
 		env_uncharge(e, 1);
@@ -235,6 +262,9 @@ int env_protect(struct env *e, uint64_t va, uint32_t prot)
 	uint64_t *pte = m ? pte_slot(e, va, 0) : NULL;
 	if (!pte)
 		return -EXO_ENOENT;
+	/* kernel pages (kinfo, start info) stay read-only: every env shares them */
+	if (!m->cap && prot != EXO_PROT_READ)
+		return -EXO_EACCES;
 	/* never more than the cap it was mapped through allows */
 	uint32_t need = (prot & EXO_PROT_READ ? EXO_R_READ : 0) |
 			(prot & EXO_PROT_WRITE ? EXO_R_WRITE : 0) |
@@ -244,13 +274,6 @@ int env_protect(struct env *e, uint64_t va, uint32_t prot)
 	*pte = (*pte & PTE_ADDR) | prot_to_pte(prot);
 	flush(e, va);
 	return 0;
-}
-
-void env_free_frames(uint64_t first_pfn, uint64_t count)
-{
-	for (uint64_t i = 0; i < count; i++)
-		if (frame_free(&kframes, (first_pfn + i) * PAGE_SIZE))
-			panic("env: freeing frame %#lx that is not allocated", (first_pfn + i) * PAGE_SIZE);
 }
 
 /* Frees the user page tables below level's table (no recursion: the three
@@ -315,15 +338,23 @@ void env_kill(struct env *e, uint64_t status)
 
 /* Envs nobody outside holds a cap to any more, waiting to be killed. */
 static struct env *orphans;
+/* An env cap went while its env still has others: maybe a cycle is left
+ * that nothing outside it reaches. */
+static int cycles_possible;
 
 void env_put(struct env *e)
 {
+	if (e->refs > 2 && e->state != ENV_DEAD)
+		cycles_possible = 1;
 	if (--e->refs == 1 && e->state != ENV_DEAD && e->id != 1) {
 		/* only its own life keeps it: nobody can reach it, so it ends
 		 * (from env_reap_orphans: no recursion through nested kills) */
-		e->next_orphan = orphans;
-		orphans = e;
-		e->refs++;
+		if (!e->orphaned) {
+			e->orphaned = 1;
+			e->next_orphan = orphans;
+			orphans = e;
+			e->refs++;
+		}
 		return;
 	}
 	if (e->refs > 0)
@@ -350,8 +381,53 @@ void env_quota_source_gone(struct cap *gone, struct cap *heir)
 			e->quota_source = heir;
 }
 
+/*
+ * Envs that hold caps to each other but that no chain of env caps from the
+ * first program reaches can never be used again: mark what the first
+ * program reaches, then list the rest as orphans.  O(envs * CAP_SLOTS),
+ * run only after an env cap went while its env kept others.
+ */
+static void collect_cycles(void)
+{
+	struct env *root = NULL, *work = NULL;
+
+	cycles_possible = 0;
+	for (struct env *e = all_envs; e; e = e->next_all) {
+		e->marked = 0;
+		if (e->id == 1 && e->state != ENV_DEAD)
+			root = e;
+	}
+	if (!root)
+		return;
+	root->marked = 1;
+	root->mark_next = NULL;
+	work = root;
+	while (work) {
+		struct env *e = work;
+		work = e->mark_next;
+		for (int i = 0; i < CAP_SLOTS; i++) {
+			struct cap *c = &e->caps[i];
+			struct env *t = c->type == EXO_CAP_ENV ? c->obj : NULL;
+			if (t && !t->marked) {
+				t->marked = 1;
+				t->mark_next = work;
+				work = t;
+			}
+		}
+	}
+	for (struct env *e = all_envs; e; e = e->next_all)
+		if (!e->marked && e->state != ENV_DEAD && !e->orphaned) {
+			e->orphaned = 1;
+			e->refs++;		/* the list's reference */
+			e->next_orphan = orphans;
+			orphans = e;
+		}
+}
+
 void env_reap_orphans(void)
 {
+	if (cycles_possible)
+		collect_cycles();
 	while (orphans) {
 		struct env *e = orphans;
 		orphans = e->next_orphan;

@@ -10,6 +10,8 @@ extern struct thread *current;
 /* A new env whose kernel memory (page tables, cap table, threads) is
  * charged to quota_pages taken from the MEMORY cap src; NULL + *err. */
 struct env *env_create(struct cap *src, uint64_t quota_pages, int *err);
+/* Pages every env is charged from its creation: struct, tables, PML4. */
+uint64_t env_fixed_pages(void);
 /* Ends e: threads stop, caps are deleted, the address space is freed,
  * watchers are signalled.  status is a Linux wait status. */
 void env_kill(struct env *e, uint64_t status);
@@ -31,7 +33,6 @@ int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *
 int env_unmap(struct env *e, uint64_t va);
 int env_protect(struct env *e, uint64_t va, uint32_t prot);
 void env_unmap_mapping(struct mapping *m);
-void env_free_frames(uint64_t first_pfn, uint64_t count);
 /* The leaf PTE for va in e, or 0. */
 uint64_t env_pte(struct env *e, uint64_t va);
 

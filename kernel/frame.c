@@ -10,10 +10,12 @@ static int test_bit(const uint64_t *bm, uint64_t i) { return (bm[i / 64] >> (i %
 static void set_bit(uint64_t *bm, uint64_t i) { bm[i / 64] |= 1ull << (i % 64); }
 static void clear_bit(uint64_t *bm, uint64_t i) { bm[i / 64] &= ~(1ull << (i % 64)); }
 
+static size_t bitmap_only_bytes(uint64_t frames) { return (size_t)((frames + 63) / 64 * 8); }
+
 size_t frames_bitmap_bytes(const struct memmap *m)
 {
 	uint64_t frames = memmap_highest(m) / FRAME;
-	return (size_t)((frames + 63) / 64 * 8);
+	return bitmap_only_bytes(frames) + (size_t)frames * sizeof(uint16_t);
 }
 
 void frames_init(struct frames *f, const struct memmap *m, uint64_t *bitmap)
@@ -23,7 +25,9 @@ void frames_init(struct frames *f, const struct memmap *m, uint64_t *bitmap)
 	f->nfree = 0;
 	f->hint = 0;
 	f->usable = *m;
-	memset(bitmap, 0xff, frames_bitmap_bytes(m));
+	f->refs = (uint16_t *)((uint8_t *)bitmap + bitmap_only_bytes(f->nframes));
+	memset(bitmap, 0xff, bitmap_only_bytes(f->nframes));
+	memset(f->refs, 0, (size_t)f->nframes * sizeof(uint16_t));
 	for (int i = 0; i < m->n; i++) {
 		for (uint64_t pa = m->r[i].start; pa < m->r[i].end; pa += FRAME) {
 			clear_bit(bitmap, pa / FRAME);
@@ -104,7 +108,7 @@ int frame_free(struct frames *f, uint64_t pa)
 	uint64_t i = pa / FRAME;
 
 	if (pa % FRAME || pa == 0 || i >= f->nframes || !is_usable(f, pa) ||
-	    !test_bit(f->bitmap, i))
+	    !test_bit(f->bitmap, i) || f->refs[i])
 		return -EINVAL;
 	clear_bit(f->bitmap, i);
 	f->nfree++;
@@ -117,4 +121,35 @@ int frame_is_free(const struct frames *f, uint64_t pa)
 {
 	uint64_t i = pa / FRAME;
 	return pa % FRAME == 0 && i < f->nframes && !test_bit(f->bitmap, i);
+}
+
+int frame_ref_ok(const struct frames *f, uint64_t first_pfn, uint64_t count)
+{
+	if (first_pfn >= f->nframes || count > f->nframes - first_pfn)
+		return 0;
+	for (uint64_t i = first_pfn; i < first_pfn + count; i++)
+		if (!test_bit(f->bitmap, i) || f->refs[i] == FRAME_REFS_MAX)
+			return 0;
+	return 1;
+}
+
+void frame_ref(struct frames *f, uint64_t first_pfn, uint64_t count)
+{
+	for (uint64_t i = first_pfn; i < first_pfn + count; i++)
+		f->refs[i]++;
+}
+
+uint64_t frame_unref(struct frames *f, uint64_t first_pfn, uint64_t count)
+{
+	uint64_t freed = 0;
+
+	for (uint64_t i = first_pfn; i < first_pfn + count; i++)
+		if (f->refs[i] && --f->refs[i] == 0 && frame_free(f, i * FRAME) == 0)
+			freed++;
+	return freed;
+}
+
+uint16_t frame_refs(const struct frames *f, uint64_t pfn)
+{
+	return pfn < f->nframes ? f->refs[pfn] : 0;
 }

@@ -2,6 +2,8 @@
  * The physical frame allocator: one bit per 4 KiB frame from address 0 to
  * the top of usable memory (1 = in use), so holes and reserved areas simply
  * stay marked.  Searches start at a moving hint and skip full 64-frame words.
+ * Beside the bitmap, a 16-bit count per frame of the capabilities that keep
+ * it allocated: a frame handed to user space is freed when its last one goes.
  * Portable: the kernel gives it a bitmap in the direct map, tests a buffer.
  */
 #ifndef EXO_KERNEL_FRAME_H
@@ -17,13 +19,15 @@ struct frames {
 	uint64_t nframes;	/* frames covered: [0, nframes * 4096) */
 	uint64_t nfree;
 	uint64_t hint;		/* word index to search from */
+	uint16_t *refs;		/* per frame: capabilities keeping it (after the bitmap) */
 	struct memmap usable;	/* what may ever be freed */
 };
 
-/* Bytes of bitmap needed to cover the usable ranges of m. */
+/* Bytes of bitmap and reference counts needed to cover the usable ranges of m. */
 size_t frames_bitmap_bytes(const struct memmap *m);
 
-/* Marks every frame in a usable range of m free, everything else in use. */
+/* Marks every frame in a usable range of m free, everything else in use;
+ * bitmap has frames_bitmap_bytes(m) bytes. */
 void frames_init(struct frames *f, const struct memmap *m, uint64_t *bitmap);
 
 /* Returns the physical address of a free frame, or 0 when none is left. */
@@ -37,5 +41,17 @@ uint64_t frame_alloc_contig(struct frames *f, uint64_t n, uint64_t limit);
 int frame_free(struct frames *f, uint64_t pa);
 
 int frame_is_free(const struct frames *f, uint64_t pa);
+
+#define FRAME_REFS_MAX 0xffffu
+
+/* 1 when every frame of [first_pfn, first_pfn + count) is allocated and can
+ * take one more reference, 0 otherwise. */
+int frame_ref_ok(const struct frames *f, uint64_t first_pfn, uint64_t count);
+/* Adds a reference to each frame of the range (frame_ref_ok must hold). */
+void frame_ref(struct frames *f, uint64_t first_pfn, uint64_t count);
+/* Drops a reference from each frame of the range and frees those that
+ * reach none; returns how many were freed. */
+uint64_t frame_unref(struct frames *f, uint64_t first_pfn, uint64_t count);
+uint16_t frame_refs(const struct frames *f, uint64_t pfn);
 
 #endif

@@ -117,3 +117,9 @@ size_t kheap_in_use(void)
 {
 	return in_use;
 }
+
+uint64_t kheap_pages(size_t size)
+{
+	size_t need = size + sizeof(struct header);
+	return need > class_size(NCLASSES - 1) ? (need + PAGE_SIZE - 1) / PAGE_SIZE : 1;
+}

@@ -1,8 +1,9 @@
 /*
  * Starts the first program: the static ELF64 in the first GRUB module.  The
  * kernel loads it into one contiguous frame range, maps a stack, and gives
- * the new env (the root task) capabilities to all free memory, all I/O
- * ports, every IRQ line and PCI function, and every other module.  All
+ * the new env (the root task) capabilities to all free memory, the kernel
+ * console, every IRQ line and PCI function, the I/O ports of the legacy
+ * devices that cannot master the bus, and every other module.  All
  * later envs are created by user space.  Also keeps the kernel info page
  * that every env sees read-only at EXO_KINFO_VA.
  */
@@ -37,6 +38,21 @@ _Static_assert(sizeof(struct elf64_phdr) == 56, "phdr");
 #define PF_W 2
 #define PF_R 4
 #define KERNEL_RESERVE_PAGES 4096	/* kept back for kernel objects */
+
+/*
+ * The only I/O ports user space ever gets: devices that cannot master the
+ * bus.  PCI configuration space (0xcf8-0xcff) and every PCI device stay
+ * with the kernel, since a bus-mastering device's registers would let their
+ * holder DMA over all of memory.  COM1 is the kernel's console, the PIT and
+ * the CMOS clock are the kernel's timers.
+ */
+static const struct { uint32_t first, count; } legacy_ports[] = {
+	{ 0x2f8, 8 },	/* COM2 */
+	{ 0x3e8, 8 },	/* COM3 */
+	{ 0x2e8, 8 },	/* COM4 */
+	{ 0x60, 1 },	/* PS/2 controller: data */
+	{ 0x64, 1 },	/* PS/2 controller: status and command */
+};
 
 static uint64_t kinfo_pa;
 static int onexit_poweroff;
@@ -184,16 +200,13 @@ void loader_start_first(const struct boot_info *bi)
 
 	cap_install(e, EXO_SLOT_SELF_ENV, NULL, EXO_CAP_ENV, EXO_R_ALL, 0, 0, e);
 	cap_install(e, EXO_SLOT_MEMORY, NULL, EXO_CAP_MEMORY, EXO_R_ALL, 0, budget, NULL);
-	cap_install(e, EXO_SLOT_IOPORTS, NULL, EXO_CAP_IOPORT, EXO_R_ALL, 0, 65536, NULL);
+	cap_install(e, EXO_SLOT_CONSOLE, NULL, EXO_CAP_CONSOLE, EXO_R_ALL, 0, 0, NULL);
 	struct cap *imgcap = cap_install(e, EXO_SLOT_IMAGE, NULL, EXO_CAP_FRAME, EXO_R_ALL,
 					 image_pa / PAGE_SIZE, pages, NULL);
 	struct cap *stkcap = cap_install(e, EXO_SLOT_STACK, NULL, EXO_CAP_FRAME, EXO_R_ALL,
 					 stack_pa / PAGE_SIZE, EXO_STACK_PAGES, NULL);
-	imgcap->owns_frames = stkcap->owns_frames = 1;
-	imgcap->own_first = image_pa / PAGE_SIZE;
-	imgcap->own_count = pages;
-	stkcap->own_first = stack_pa / PAGE_SIZE;
-	stkcap->own_count = EXO_STACK_PAGES;
+	cap_count_frames(imgcap);
+	cap_count_frames(stkcap);
 
 	struct exo_start *st = phys_to_virt(start_pa);
 	st->magic = EXO_START_MAGIC;
@@ -222,6 +235,17 @@ void loader_start_first(const struct boot_info *bi)
 		const struct pci_device *d = &pci_devices[i];
 		cap_install(e, slot++, NULL, EXO_CAP_PCI, EXO_R_ALL,
 			    (uint64_t)d->bus << 8 | (uint64_t)d->dev << 3 | d->fn, 1, NULL);
+	}
+	st->ioport_slot_first = (uint64_t)slot;
+	for (size_t i = 0; i < sizeof legacy_ports / sizeof legacy_ports[0]; i++) {
+		if (pci_io_overlaps(legacy_ports[i].first, legacy_ports[i].count)) {
+			klog(LOG_WARN, "loader: ports %#x-%#x belong to a PCI device; not granted\n",
+			     legacy_ports[i].first, legacy_ports[i].first + legacy_ports[i].count - 1);
+			continue;
+		}
+		cap_install(e, slot++, NULL, EXO_CAP_IOPORT, EXO_R_ALL, legacy_ports[i].first,
+			    legacy_ports[i].count, NULL);
+		st->ioport_count++;
 	}
 	for (int i = 1; i < bi->nmodules && st->nmodules < EXO_START_MAX_MODULES; i++) {
 		const struct boot_module *m = &bi->modules[i];

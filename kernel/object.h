@@ -21,10 +21,9 @@ struct mapping;
 
 struct cap {
 	uint8_t type;			/* enum exo_cap_type; EXO_CAP_NONE = free slot */
-	uint8_t owns_frames;		/* FRAME from MEM_ALLOC: frees them on delete */
+	uint8_t counted;		/* FRAME: holds a reference on each of its frames */
 	uint32_t rights;
 	uint64_t first, count;		/* see struct exo_cap_info */
-	uint64_t own_first, own_count;	/* frames this cap owns (owns_frames) */
 	void *obj;			/* env, thread or notify for those types */
 	struct env *owner;		/* whose table holds this slot */
 	/* derivation tree: revoking a cap deletes all of its descendants */
@@ -61,6 +60,9 @@ struct env {
 	uint64_t watch_badge;
 	struct env *next_all;
 	struct env *next_orphan;
+	int orphaned;			/* on the orphan list */
+	int marked;			/* reached in the last cycle collection */
+	struct env *mark_next;
 };
 
 enum thread_state { T_NEW, T_RUNNABLE, T_BLOCKED, T_DEAD };
@@ -73,7 +75,7 @@ struct thread {
 	uint64_t kstack_top;		/* trapframe sits just below */
 	uint64_t ksp;			/* saved kernel rsp while switched out */
 	struct trapframe *tf;
-	uint64_t fsbase;
+	uint64_t fsbase, gsbase;	/* user's, saved while switched out */
 	uint8_t *xsave;			/* one page, 64-byte aligned */
 	uint64_t personality, reflect_slot;
 	int full_restore;		/* return with iretq (regs set from outside) */

@@ -36,6 +36,7 @@ extern char trap_return[];
 
 #define SLICE_TICKS 2		/* 20 ms at 100 Hz */
 #define MSR_FS_BASE 0xc0000100
+#define MSR_GS_BASE 0xc0000101
 
 /* FPU, SSE and AVX for user threads; the kernel itself never uses them. */
 static void fpu_init(void)
@@ -142,11 +143,22 @@ static void wake(struct thread *t, uint64_t r)
 	make_runnable(t);
 }
 
+/* A dead thread's kernel stack and XSAVE area go back at once; only the
+ * small struct waits for the last cap naming the thread. */
+static void thread_free_stack(struct thread *t)
+{
+	if (t->kstack_top)
+		kstack_free(t->kstack_top);
+	if (t->xsave)
+		frame_free(&kframes, virt_to_phys(t->xsave));
+	t->kstack_top = 0;
+	t->xsave = NULL;
+	t->tf = NULL;
+}
+
 static void thread_free(struct thread *t)
 {
-	kstack_free(t->kstack_top);
-	if (t->xsave)
-		frame_free(&kframes, (uint64_t)t->xsave - DIRECT_BASE);
+	thread_free_stack(t);
 	kfree(t);
 }
 
@@ -165,6 +177,8 @@ static void reap_dead(void)
 		struct thread *t = reap;
 		reap = t->run_next;
 		t->run_next = NULL;
+		if (t->refs > 1)
+			thread_free_stack(t);
 		thread_put(t);		/* the thread's own reference */
 	}
 }
@@ -177,8 +191,9 @@ static void switch_to(struct thread *next)
 		return;
 	if (prev->env && prev->state != T_DEAD) {
 		fpu_save(prev->xsave);
-		prev->fsbase = cpu.fsgsbase ? ({ uint64_t v; __asm__ volatile("rdfsbase %0" : "=r"(v)); v; })
-					    : rdmsr(MSR_FS_BASE);
+		/* with FSGSBASE the user may set either base itself */
+		prev->fsbase = rdmsr(MSR_FS_BASE);
+		prev->gsbase = rdmsr(MSR_GS_BASE);
 	}
 	if (prev->state == T_DEAD && prev != &idle_thread) {
 		prev->run_next = reap;
@@ -193,6 +208,7 @@ static void switch_to(struct thread *next)
 		env_load_ioports(next->env);
 		fpu_restore(next->xsave);
 		wrmsr(MSR_FS_BASE, next->fsbase);
+		wrmsr(MSR_GS_BASE, next->gsbase);
 	}
 	swtch(&prev->ksp, next->ksp);
 	reap_dead();
@@ -448,8 +464,8 @@ int irq_bind(struct cap *irq, struct notify *n, uint64_t badge)
 {
 	int line = (int)irq->first;
 
-	if (line < 0 || line >= 24)
-		return -EXO_EINVAL;
+	if (line < 0 || line >= 24 || (line >= 16 && !apic_mode))
+		return -EXO_EINVAL;		/* the PIC pair has lines 0-15 only */
 	if ((line == 0 && !apic_mode) || line == 2)
 		return -EXO_EBUSY;		/* the kernel's tick; the PIC cascade */
 	if (irq_bindings[line].owner && irq_bindings[line].owner != irq)

@@ -59,6 +59,7 @@ static struct env *env_arg(uint64_t slot, uint32_t rights, int64_t *err)
 }
 
 static int user_address(uint64_t va) { return va < EXO_USER_TOP; }
+static int mappable_address(uint64_t va) { return va < EXO_USER_MAP_END; }
 
 static int64_t sys_null(struct trapframe *tf) { (void)tf; return 0; }
 
@@ -98,6 +99,8 @@ static int64_t sys_cap_derive(struct trapframe *tf)
 		first = c->first;
 		count = c->count;
 	}
+	if (!cap_copy_ok(c, first, count))
+		return -EXO_ENOSPC;
 	int s = cap_free_slot(self());
 	if (s < 0)
 		return s;
@@ -128,6 +131,8 @@ static int64_t sys_cap_grant(struct trapframe *tf)
 	} else if ((s = cap_free_slot(to)) < 0) {
 		return s;
 	}
+	if (!cap_copy_ok(c, c->first, c->count))
+		return -EXO_ENOSPC;
 	uint64_t count = c->count;
 	if (c->type == EXO_CAP_MEMORY)
 		c->count = 0;			/* a memory budget moves whole */
@@ -175,9 +180,7 @@ static int64_t sys_mem_alloc(struct trapframe *tf)
 	struct cap *f = cap_install(self(), s, m, EXO_CAP_FRAME,
 				    m->rights | EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE,
 				    pa / PAGE_SIZE, pages, NULL);
-	f->owns_frames = 1;
-	f->own_first = pa / PAGE_SIZE;
-	f->own_count = pages;
+	cap_count_frames(f);
 	return s;
 }
 
@@ -197,7 +200,7 @@ static int64_t sys_page_map(struct trapframe *tf)
 		return err;
 	struct env *holder = prot & EXO_MAP_TARGET_CAP ? e : self();
 	prot &= ~(uint64_t)EXO_MAP_TARGET_CAP;
-	if (va % PAGE_SIZE || !user_address(va) || prot > 7 || !(prot & EXO_PROT_READ) ||
+	if (va % PAGE_SIZE || !mappable_address(va) || prot > 7 || !(prot & EXO_PROT_READ) ||
 	    ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC)))
 		return -EXO_EINVAL;
 	struct cap *f = cap_get(holder, A2, EXO_CAP_FRAME, prot_rights(prot));
@@ -518,15 +521,17 @@ static int64_t sys_random(struct trapframe *tf)
 static int64_t sys_console_write(struct trapframe *tf)
 {
 	char buf[256];
-	uint64_t len = A1;
+	uint64_t len = A2;
 
+	if (!cap_get(self(), A0, EXO_CAP_CONSOLE, EXO_R_WRITE))
+		return cap_error(A0, EXO_CAP_CONSOLE);
 	if (len > 4096)
 		return -EXO_EINVAL;
-	if (!user_range_ok(A0, len))
+	if (!user_range_ok(A1, len))
 		return -EXO_EFAULT;
 	for (uint64_t off = 0; off < len; off += sizeof buf) {
 		uint64_t n = len - off < sizeof buf ? len - off : sizeof buf;
-		if (copy_from_user(buf, A0 + off, n))
+		if (copy_from_user(buf, A1 + off, n))
 			return -EXO_EFAULT;
 		for (uint64_t i = 0; i < n; i++)
 			console_putc(buf[i]);
@@ -601,6 +606,14 @@ int syscall_dispatch(struct trapframe *tf)
 	env_reap_orphans();
 	if (need_resched || current->state != T_RUNNABLE)
 		schedule();
+	/* SYSRET to a non-canonical rip faults in ring 0 on Intel CPUs; no
+	 * page is mapped where a syscall could return there, and a thread's
+	 * rip is never set there, but a stray one must not reach SYSRET */
+	if (current->tf->rip >= EXO_USER_TOP) {
+		env_kill(self(), EXO_STATUS_SIGNALED(11));
+		env_reap_orphans();
+		schedule();
+	}
 	int full = current->full_restore;
 	current->full_restore = 0;
 	return full;

@@ -146,7 +146,7 @@ static void user_exception(struct trapframe *tf)
 		struct exo_fault f = { .addr = cr2, .error = tf->error, .vector = tf->vector,
 			.regs = { tf->rax, tf->rbx, tf->rcx, tf->rdx, tf->rsi, tf->rdi, tf->rbp, tf->rsp,
 				  tf->r8, tf->r9, tf->r10, tf->r11, tf->r12, tf->r13, tf->r14, tf->r15,
-				  tf->rip, tf->rflags, current->fsbase } };
+				  tf->rip, tf->rflags, rdmsr(0xc0000100) /* FS base, as set by wrfsbase too */ } };
 		uint64_t frame = (sp - sizeof f) & ~15ull;
 		if (sp > sizeof f + 64 && copy_to_user(frame, &f, sizeof f) == 0) {
 			tf->rdi = frame;

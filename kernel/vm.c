@@ -9,6 +9,7 @@
 #include "kernel/console.h"
 #include "kernel/cpu.h"
 #include "kernel/memmap.h"
+#include "kernel/heap.h"
 #include "kernel/string.h"
 
 struct frames kframes;
@@ -196,20 +197,70 @@ void *vm_map_mmio(uint64_t pa, uint64_t size)
 	return phys_to_virt(pa);
 }
 
+/*
+ * Kernel stacks: slots of a guard page plus KSTACK_SIZE in the stack region.
+ * Freed slots are reused (their page tables stay), so the region and its
+ * page tables grow only with the most threads alive at once.  The free list
+ * has room for every slot ever made, so freeing never allocates.
+ */
+static uintptr_t *kstack_free_tops;
+static uint64_t kstack_nfree, kstack_cap, kstack_made;
+
+static void kstack_unmap(uintptr_t top)
+{
+	for (uintptr_t va = top - KSTACK_SIZE; va < top; va += PAGE_SIZE) {
+		uint64_t *pte = walk(kernel_pml4, va, 1);
+		if (pte && (*pte & PTE_P)) {
+			frame_free(&kframes, *pte & PTE_ADDR);
+			*pte = 0;
+			invlpg(va);
+		}
+	}
+}
+
+/* Room in the free list for one more slot; 0, or -1 when out of memory. */
+static int kstack_reserve(void)
+{
+	if (kstack_made < kstack_cap)
+		return 0;
+	uint64_t cap = kstack_cap ? kstack_cap * 2 : 64;
+	uintptr_t *tops = kmalloc(cap * sizeof *tops);
+	if (!tops)
+		return -1;
+	if (kstack_nfree)
+		memcpy(tops, kstack_free_tops, kstack_nfree * sizeof *tops);
+	kfree(kstack_free_tops);
+	kstack_free_tops = tops;
+	kstack_cap = cap;
+	return 0;
+}
+
 uintptr_t kstack_alloc(void)
 {
-	uintptr_t base = kstack_next;
+	uintptr_t top;
 
-	if (base + PAGE_SIZE + KSTACK_SIZE > KSTACK_REGION + KSTACK_REGION_SIZE)
-		return 0;
-	for (uintptr_t va = base + PAGE_SIZE; va < base + PAGE_SIZE + KSTACK_SIZE; va += PAGE_SIZE) {
-		uint64_t pa = page_alloc_zeroed();
-		if (!pa)
-			return 0;	/* the region address is not reused */
-		map_range(kernel_pml4, va, pa, PAGE_SIZE, PTE_P | PTE_W | PTE_G | nx_bit);
+	if (kstack_nfree) {
+		top = kstack_free_tops[--kstack_nfree];
+	} else {
+		if (kstack_next + PAGE_SIZE + KSTACK_SIZE > KSTACK_REGION + KSTACK_REGION_SIZE ||
+		    kstack_reserve())
+			return 0;
+		kstack_next += PAGE_SIZE + KSTACK_SIZE;
+		kstack_made++;
+		top = kstack_next;
 	}
-	kstack_next = base + PAGE_SIZE + KSTACK_SIZE;
-	return kstack_next;
+	for (uintptr_t va = top - KSTACK_SIZE; va < top; va += PAGE_SIZE) {
+		uint64_t pa = page_alloc_zeroed();
+		uint64_t *pte = pa ? walk(kernel_pml4, va, 1) : NULL;
+		if (!pte) {
+			if (pa)
+				frame_free(&kframes, pa);
+			kstack_free(top);
+			return 0;
+		}
+		*pte = pa | PTE_P | PTE_W | PTE_G | nx_bit;
+	}
+	return top;
 }
 
 uint64_t vm_lookup(uintptr_t va, uint64_t *page_size)
@@ -236,12 +287,6 @@ uint64_t vm_kernel_pml4(void)
 
 void kstack_free(uintptr_t top)
 {
-	for (uintptr_t va = top - KSTACK_SIZE; va < top; va += PAGE_SIZE) {
-		uint64_t *pte = walk(kernel_pml4, va, 1);
-		if (pte && (*pte & PTE_P)) {
-			frame_free(&kframes, *pte & PTE_ADDR);
-			*pte = 0;
-			invlpg(va);
-		}
-	}
+	kstack_unmap(top);
+	kstack_free_tops[kstack_nfree++] = top;
 }

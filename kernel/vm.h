@@ -22,6 +22,7 @@
 extern struct frames kframes;
 
 static inline void *phys_to_virt(uint64_t pa) { return (void *)(DIRECT_BASE + pa); }
+static inline uint64_t virt_to_phys(const void *va) { return (uint64_t)va - DIRECT_BASE; }
 static inline uint64_t kernel_virt_to_phys(const void *va) { return (uint64_t)va - KERNEL_VMA; }
 
 /* Sets up the frame allocator from the boot memory map; returns the usable
@@ -46,7 +47,7 @@ uint64_t vm_lookup(uintptr_t va, uint64_t *page_size);
 
 /* Physical address of the kernel's own PML4 (no user mappings). */
 uint64_t vm_kernel_pml4(void);
-/* Frees a stack from kstack_alloc (its address range is not reused). */
+/* Frees a stack from kstack_alloc; its slot is reused. */
 void kstack_free(uintptr_t top);
 
 /* A zeroed frame, or 0 when memory is exhausted. */

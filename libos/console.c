@@ -1,7 +1,9 @@
 /*
  * The console: fd 1 goes to COM2 and fd 2 to COM3 when those UARTs exist
- * (tools/exo-run gives the VM both), written directly through the I/O-port
- * capability, byte for byte; otherwise both go to the kernel console.
+ * (tools/exo-run gives the VM both), written directly through their I/O-port
+ * capabilities, byte for byte; otherwise both go to the kernel console
+ * through the console capability.  The first program finds the port caps in
+ * its start information; a forked child inherits them in the same slots.
  */
 #include "libos/libos.h"
 #include "include/exo/native.h"
@@ -14,12 +16,31 @@ static int uart_ok[3];
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 
+/* The slot of the first program's port cap for base, or 0. */
+static int64_t port_slot(uint16_t base)
+{
+	const struct exo_start *st = libos_start_info;
+	struct exo_cap_info info;
+
+	for (uint64_t i = 0; st && i < st->ioport_count; i++) {
+		int64_t slot = (int64_t)(st->ioport_slot_first + i);
+		/* raw call: this runs before mm_init, on the kernel-made stack */
+		if (exo_call(EXO_SYS_CAP_INSPECT, slot, &info) == 0 && info.type == EXO_CAP_IOPORT && info.first == base)
+			return slot;
+	}
+	return 0;
+}
+
 void console_init(void)
 {
-	if (exo_call(EXO_SYS_IOPORT_ENABLE, EXO_SLOT_IOPORTS) != 0)
-		return;
+	if (libos_start_info) {
+		lp.uart_slot[1] = port_slot(uart_base[1]);
+		lp.uart_slot[2] = port_slot(uart_base[2]);
+	}
 	for (int fd = 1; fd <= 2; fd++) {
 		uint16_t b = uart_base[fd];
+		if (!lp.uart_slot[fd] || exo_call(EXO_SYS_IOPORT_ENABLE, lp.uart_slot[fd]) != 0)
+			continue;
 		outb(b + 7, 0xa5);		/* scratch register: is a UART there? */
 		if (inb(b + 7) != 0xa5)
 			continue;
@@ -43,7 +64,7 @@ int64_t console_write(int fd, const void *buf, size_t len)
 		size_t done = 0;
 		while (done < len) {
 			size_t n = len - done > 4096 ? 4096 : len - done;
-			int64_t r = exo_call(EXO_SYS_CONSOLE_WRITE, p + done, n);
+			int64_t r = exo_call(EXO_SYS_CONSOLE_WRITE, EXO_SLOT_CONSOLE, p + done, n);
 			if (r < 0)
 				return done ? (int64_t)done : r;
 			done += n;

@@ -41,6 +41,21 @@ static int64_t fail(int64_t env, int64_t err)
 	return err;
 }
 
+/* The console cap and the UARTs' port caps, into the same slots of the
+ * child (the private block it inherits names them). */
+static int64_t grant_console(int64_t env)
+{
+	const uint32_t r = EXO_R_READ | EXO_R_WRITE | EXO_R_GRANT | EXO_R_DERIVE;
+
+	if (exo_call(EXO_SYS_CAP_GRANT, EXO_SLOT_CONSOLE, env, r, EXO_SLOT_CONSOLE + 1) < 0)
+		return -1;
+	for (int fd = 1; fd <= 2; fd++)
+		if (lp.uart_slot[fd] &&
+		    exo_call(EXO_SYS_CAP_GRANT, lp.uart_slot[fd], env, r, lp.uart_slot[fd] + 1) < 0)
+			return -1;
+	return 0;
+}
+
 static int free_child_index(void)
 {
 	for (int i = 0; i < MAX_CHILDREN; i++)
@@ -74,8 +89,7 @@ int64_t libos_fork(void)
 	int64_t thread = exo_call(EXO_SYS_THREAD_CREATE, env);
 	if (budget < 0 || thread < 0 ||
 	    exo_call(EXO_SYS_CAP_GRANT, budget, env, EXO_R_ALL, EXO_SLOT_MEMORY + 1) < 0 ||
-	    exo_call(EXO_SYS_CAP_GRANT, EXO_SLOT_IOPORTS, env, EXO_R_READ | EXO_R_WRITE | EXO_R_GRANT | EXO_R_DERIVE,
-		     EXO_SLOT_IOPORTS + 1) < 0 ||
+	    grant_console(env) < 0 ||
 	    exo_call(EXO_SYS_CAP_GRANT, thread, env, EXO_R_ALL, EXO_SLOT_SELF_THREAD + 1) < 0 ||
 	    exo_call(EXO_SYS_CAP_GRANT, priv, env, EXO_R_ALL, priv + 1) < 0) {
 		exo_call(EXO_SYS_CAP_DELETE, priv);
@@ -165,8 +179,9 @@ struct exo_regs *libos_child_init(void)
 	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &lp.reflect);
 	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry,
 		 lp.exception_stack + sizeof lp.exception_stack);
-	exo_call(EXO_SYS_IOPORT_ENABLE, EXO_SLOT_IOPORTS);
 	libos_forget_caches();
+	libos_start_info = 0;		/* the start page is the first program's */
+	console_init();
 	wait_notify = 0;
 	lp.at_call.rip = lp.reflect.rip;
 	lp.at_call.rflags = lp.reflect.rflags;

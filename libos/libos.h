@@ -70,6 +70,7 @@ struct libos_private {
 	struct child children[MAX_CHILDREN];
 	uint64_t heap_start, heap_end, mmap_next;
 	uint32_t next_chunk_pages;
+	int64_t uart_slot[3];			/* I/O-port caps of COM2, COM3 (by fd) */
 } __attribute__((aligned(4096)));
 _Static_assert(__builtin_offsetof(struct libos_private, reflect) == 0, "entry.S uses lp+0");
 _Static_assert(__builtin_offsetof(struct libos_private, at_call) == 16, "entry.S uses lp+16");

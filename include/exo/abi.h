@@ -58,7 +58,7 @@ enum exo_sysno {
 	EXO_SYS_SET_PERSONALITY,	/* (entry, struct exo_reflect *): where Linux calls go */
 	EXO_SYS_SET_FSBASE,		/* (address) */
 	EXO_SYS_RANDOM,			/* (buffer, length <= 4096) */
-	EXO_SYS_CONSOLE_WRITE,		/* (buffer, length): kernel console */
+	EXO_SYS_CONSOLE_WRITE,		/* (console slot, buffer, length): kernel console */
 	EXO_SYS_END
 };
 #define EXO_IS_NATIVE(n) ((n) >= EXO_SYS_BASE && (n) < EXO_SYS_END)
@@ -85,7 +85,8 @@ enum exo_cap_type {
 	EXO_CAP_NOTIFY,		/* a notification word */
 	EXO_CAP_IRQ,		/* an interrupt line */
 	EXO_CAP_IOPORT,		/* a range of I/O ports */
-	EXO_CAP_PCI,		/* a PCI function (bus, device, function) */
+	EXO_CAP_PCI,		/* a PCI function (bus, device, function); names it only */
+	EXO_CAP_CONSOLE,	/* the right to write to the kernel console */
 	EXO_CAP_TYPES
 };
 
@@ -153,6 +154,9 @@ _Static_assert(sizeof(struct exo_reflect) == 16, "exo_reflect");
 
 /* ------------------------------------------------ fixed user addresses */
 #define EXO_USER_TOP     0x0000800000000000ull	/* first non-user address */
+/* No page is mapped at or above this: a `syscall` at the very end of the
+ * user range would return to a non-canonical address. */
+#define EXO_USER_MAP_END 0x00007ffffffff000ull
 #define EXO_KINFO_VA     0x00007fff00000000ull	/* struct exo_kinfo, read-only */
 #define EXO_START_VA     0x00007fff00001000ull	/* struct exo_start, read-only */
 #define EXO_STACK_TOP    0x00007ffeffff0000ull	/* first program's stack top */
@@ -175,7 +179,7 @@ enum exo_root_slot {
 	EXO_SLOT_SELF_ENV = 0,		/* the env itself, all rights */
 	EXO_SLOT_SELF_THREAD = 1,
 	EXO_SLOT_MEMORY = 2,		/* all free memory */
-	EXO_SLOT_IOPORTS = 3,		/* ports 0..65535 */
+	EXO_SLOT_CONSOLE = 3,		/* the kernel console (EXO_SYS_CONSOLE_WRITE) */
 	EXO_SLOT_IMAGE = 4,		/* frames of the program image */
 	EXO_SLOT_STACK = 5,		/* frames of the initial stack */
 	EXO_SLOT_FIRST_FREE = 8,
@@ -198,6 +202,8 @@ struct exo_start {
 	uint64_t irq_count;
 	uint64_t pci_slot_first;	/* one slot per PCI function */
 	uint64_t pci_count;
+	uint64_t ioport_slot_first;	/* one slot per legacy device's ports */
+	uint64_t ioport_count;
 	uint64_t nmodules;
 	char cmdline[256];		/* the kernel command line */
 	struct exo_start_module modules[EXO_START_MAX_MODULES];
