@@ -426,14 +426,22 @@ static void collect_cycles(void)
 
 void env_reap_orphans(void)
 {
-	if (cycles_possible)
-		collect_cycles();
-	while (orphans) {
+	for (;;) {
+		/* killing an orphan may strand others, in a cycle or not */
+		if (!orphans && cycles_possible)
+			collect_cycles();
+		if (!orphans)
+			return;
 		struct env *e = orphans;
 		orphans = e->next_orphan;
 		env_kill(e, EXO_STATUS_SIGNALED(9));
 		env_put(e);		/* the reference taken when it was listed */
 	}
+}
+
+struct env *env_list(void)
+{
+	return all_envs;
 }
 
 int env_ioport_enable(struct env *e, uint64_t first, uint64_t count)

@@ -19,6 +19,9 @@ void env_put(struct env *e);
 /* Kills envs that lost their last outside cap (called on the way out of
  * the kernel, so nested kills never recurse). */
 void env_reap_orphans(void);
+/* Every env not yet freed (dead ones still named by a cap too), through
+ * next_all; for checks and tests. */
+struct env *env_list(void);
 /* A MEMORY cap that paid for env quotas is going: refund heir instead
  * (its parent, or nobody). */
 void env_quota_source_gone(struct cap *gone, struct cap *heir);
@@ -47,6 +50,8 @@ void thread_put(struct thread *t);
 void thread_start(struct thread *t);
 void thread_kill(struct thread *t);
 void sched_init(void);
+/* Frees the dead threads waiting to be (never the current one). */
+void sched_reap_dead(void);
 void schedule(void);
 void sched_yield_to(struct thread *t);
 void sched_tick(void);

@@ -98,7 +98,7 @@ void kfree(void *p)
 		panic("kfree: %p is not an allocated heap block (magic %lx)", p, h->magic);
 	uint64_t flags = irq_save();
 	if (h->cls == NCLASSES) {
-		uint64_t pa = (uint64_t)h - DIRECT_BASE;
+		uint64_t pa = virt_to_phys(h);
 		in_use -= (size_t)h->pages * PAGE_SIZE;
 		h->magic = MAGIC_FREE;
 		for (uint32_t i = 0; i < h->pages; i++)

@@ -171,7 +171,7 @@ void thread_put(struct thread *t)
 	thread_free(t);
 }
 
-static void reap_dead(void)
+void sched_reap_dead(void)
 {
 	while (reap) {
 		struct thread *t = reap;
@@ -211,7 +211,7 @@ static void switch_to(struct thread *next)
 		wrmsr(MSR_GS_BASE, next->gsbase);
 	}
 	swtch(&prev->ksp, next->ksp);
-	reap_dead();
+	sched_reap_dead();
 }
 
 void schedule(void)

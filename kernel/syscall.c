@@ -593,6 +593,11 @@ static void reflect(struct trapframe *tf)
 	tf->rip = current->personality;
 }
 
+int64_t syscall_native(struct trapframe *tf)
+{
+	return syscalls[tf->rax - EXO_SYS_BASE](tf);
+}
+
 /* Called from syscallentry.S; returns non-zero when the way back must
  * restore every register (iretq) rather than use sysret. */
 int syscall_dispatch(struct trapframe *tf)
@@ -600,7 +605,7 @@ int syscall_dispatch(struct trapframe *tf)
 	uint64_t nr = tf->rax;
 
 	if (EXO_IS_NATIVE(nr))
-		tf->rax = (uint64_t)syscalls[nr - EXO_SYS_BASE](tf);
+		tf->rax = (uint64_t)syscall_native(tf);
 	else
 		reflect(tf);
 	env_reap_orphans();

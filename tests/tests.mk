@@ -21,6 +21,32 @@ $(BUILD)/tests/test_kernel_$(t): $(call host_objs,tests/host/test_kernel_$(t).c 
 	$$(Q)mkdir -p $$(@D) && $$(HOST_CC) -o $$@ $$^ $$(HOST_LDLIBS)))
 TEST_DEPS += $(foreach t,$(KERNEL_HOST_TESTS),$(BUILD)/tests/test_kernel_$(t))
 
+# The kernel model test: the kernel's capability, memory and system-call
+# code built for the host over stand-ins for the CPU (tests/host/kmodel/
+# comes first on the include path), with the sanitizers, and once more
+# optimized without them for the long runs.
+KMODEL_SRCS := kernel/cap.c kernel/env.c kernel/sched.c kernel/syscall.c kernel/heap.c \
+               kernel/frame.c kernel/memmap.c kernel/bootinfo.c tests/host/kmodel/kshim.c \
+               tests/host/test_kernel_model.c
+$(BUILD)/kmodel/%.o: %.c
+	$(Q)mkdir -p $(@D)
+	$(Q)echo "  CC model $<"
+	$(Q)$(HOST_CC) -Itests/host/kmodel $(HOST_CFLAGS) -c -o $@ $<
+$(BUILD)/kmodel-fast/%.o: %.c
+	$(Q)mkdir -p $(@D)
+	$(Q)echo "  CC model $<"
+	$(Q)$(HOST_CC) -Itests/host/kmodel $(BENCH_CFLAGS) -c -o $@ $<
+$(BUILD)/tests/kernel_model: $(patsubst %.c,$(BUILD)/kmodel/%.o,$(KMODEL_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS)
+$(BUILD)/tests/kernel_model_fast: $(patsubst %.c,$(BUILD)/kmodel-fast/%.o,$(KMODEL_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^
+TEST_DEPS += $(BUILD)/tests/kernel_model $(BUILD)/tests/kernel_model_fast
+FUZZ_DEPS += $(BUILD)/tests/kernel_model_fast
+FUZZ_CMDS += tests/host/kernel_model_long.sh
+-include $(patsubst %.c,$(BUILD)/kmodel/%.d,$(KMODEL_SRCS)) $(patsubst %.c,$(BUILD)/kmodel-fast/%.d,$(KMODEL_SRCS))
+
 # Images for the QEMU tests: the same kernel and grub.cfg as the release
 # image, with test=NAME on the default entry's command line.
 QEMU_TESTS := self pagefault divide stack

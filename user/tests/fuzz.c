@@ -1,7 +1,11 @@
 /*
  * Kernel robustness: two envs issue random native calls and random Linux-ABI
  * calls with random arguments (a mix of plausible slots, addresses of their
- * own memory, kernel addresses and noise), while a third env keeps
+ * own memory, kernel addresses and noise), and half the time *sequences* of
+ * related calls on the caps they made themselves (derive a range of what an
+ * allocation returned, grant it to themselves, map, protect and unmap it,
+ * delete or revoke it, allocate from a budget they derived), as an attacker
+ * would chain them; meanwhile a third env keeps
  * re-computing a checksum of its private memory.  The root restarts fuzzers
  * that die or stall, until at least CALLS calls were made.  Pass: the kernel
  * never panics or hangs (exo-run would time out), and the checksum never
@@ -52,14 +56,47 @@ static uint64_t arg(uint64_t *s)
 	return next(s);
 }
 
-static void body_fuzz(uint64_t id, uint64_t seed, uint64_t unused)
+#define SEQ_VA 0x0000630000000000ull	/* where sequences map what they made */
+#define MADE 16
+
+/* One call related to the caps made so far (made[], on the stack: a child
+ * env has no globals); returns the result. */
+static int64_t related_call(uint64_t *s, uint64_t *made, uint64_t nmade, uint64_t mem)
 {
-	(void)unused;
+	uint64_t r = next(s), slot = nmade ? made[(r >> 8) % nmade] : mem;
+	struct exo_cap_info info;
+	info.first = info.count = 0;
+	exo_call(EXO_SYS_CAP_INSPECT, slot, &info);
+	uint64_t n = info.count ? info.count : 1, x = next(s), va = SEQ_VA + ((x >> 4) % 16) * 4096;
+	uint64_t prot = 1 | (x & 2) | ((x & 2) ? 0 : (x & 4));
+	switch ((r >> 16) % 10) {
+	case 0: return exo_call(EXO_SYS_CAP_DERIVE, slot, (x >> 8) & EXO_R_ALL, info.first + (x >> 16) % n,
+				1 + (x >> 32) % n);
+	case 1: return exo_call(EXO_SYS_CAP_GRANT, slot, EXO_SLOT_SELF_ENV, (x >> 8) & EXO_R_ALL, 0);
+	case 2: return exo_call(EXO_SYS_CAP_DELETE, slot);
+	case 3: return exo_call(EXO_SYS_CAP_REVOKE, slot);
+	case 4: case 5: return exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, slot, (x >> 16) % (n + 1), prot);
+	case 6: return exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
+	case 7: return exo_call(EXO_SYS_PAGE_PROTECT, EXO_SLOT_SELF_ENV, va, prot);
+	case 8: return exo_call(EXO_SYS_MEM_ALLOC, (x & 1) ? mem : slot, 1 + (x >> 8) % 8);
+	default: return exo_call(EXO_SYS_CAP_DERIVE, (x & 1) ? mem : slot, EXO_R_ALL, 0, 1 + (x >> 8) % 16);
+	}
+}
+
+static void body_fuzz(uint64_t id, uint64_t seed, uint64_t mem)
+{
 	(void)id;
 	volatile uint64_t *count = (volatile uint64_t *)COUNT_VA;
-	uint64_t s = seed | 1;
+	uint64_t s = seed | 1, made[MADE], nmade = 0;
 	for (;;) {
 		uint64_t r = next(&s), nr;
+		if (r % 2) {
+			int64_t res = related_call(&s, made, nmade, mem);
+			if (res >= EXO_SLOT_FIRST_FREE && res < 512)	/* a new slot: remember it */
+				made[nmade < MADE ? nmade++ : (r >> 24) % MADE] = (uint64_t)res;
+			++*count;
+			continue;
+		}
 		if (r % 4 == 0)
 			nr = (r >> 8) % 600;				/* Linux ABI */
 		else
@@ -110,7 +147,7 @@ static int64_t start_fuzzer(uint64_t id, uint64_t seed, int64_t counters)
 	if (env < 0)
 		return env;
 	if (exo_call(EXO_SYS_PAGE_MAP, env, COUNT_VA, counters, id, EXO_PROT_READ | EXO_PROT_WRITE) ||
-	    child_start(thread, body_fuzz, id, seed, 0))
+	    child_start(thread, body_fuzz, id, seed, (uint64_t)mem))
 		return -1;
 	return env;
 }

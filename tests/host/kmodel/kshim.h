@@ -1,0 +1,12 @@
+/* The kernel model test's machine (tests/host/kmodel/kshim.c). */
+#ifndef EXO_TESTS_KMODEL_KSHIM_H
+#define EXO_TESTS_KMODEL_KSHIM_H
+
+#include <stdint.h>
+
+/* Fresh "physical memory" of phys_bytes (usable from 1 MiB up), with the
+ * frame allocator over it, a kernel PML4 and the kernel info page. */
+void kmodel_boot(uint64_t phys_bytes);
+uint64_t kmodel_kinfo_pa(void);
+
+#endif

@@ -1,0 +1,1376 @@
+/*
+ * The kernel's capability and memory rules, checked against a reference
+ * model.  kernel/cap.c, env.c, sched.c, syscall.c, heap.c and frame.c are
+ * built for the host (tests/host/kmodel/ stands in for the CPU and the rest
+ * of the machine) and driven through the real system-call handlers with
+ * long random sequences of *related* calls: derive, grant, delete and
+ * revoke of caps the sequence made, mapping them, protecting and unmapping
+ * pages, making, killing and cross-linking envs, threads, notifications.
+ * A small model (plain arrays, the rules of docs/ABI.md written again as
+ * simply as possible) predicts each result; after every step the kernel's
+ * state is compared with the model's and the invariants of docs/ABI.md are
+ * checked on the kernel's own structures.  The issue-9 exploit runs first
+ * as a script.
+ *
+ *   kernel_model [steps per seed] [seeds] [first seed] [check every N steps]
+ *
+ * Every step's result is always checked; with N > 1 (the long runs) the
+ * whole-state comparison runs every N steps and at the end of each seed.
+ */
+#include "include/exo/abi.h"
+#include "kernel/cap.h"
+#include "kernel/cpu.h"
+#include "kernel/env.h"
+#include "kernel/heap.h"
+#include "kernel/trap.h"
+#include "kernel/vm.h"
+#include "tests/host/kmodel/kshim.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int64_t syscall_native(struct trapframe *tf);
+int loader_map_kinfo(struct env *e);
+
+#define PHYS_BYTES (24ull << 20)
+#define MAX_ENVS 16
+#define MAX_OBJS 4096
+#define NVAS 80			/* more than one page of mapping records */
+#define VA_BASE 0x0000100000000000ull
+#define NONE (-1)
+#define KEY(e, s) ((e) * CAP_SLOTS + (s))
+#define KEY_ENV(k) ((k) / CAP_SLOTS)
+#define KEY_SLOT(k) ((k) % CAP_SLOTS)
+
+/* ------------------------------------------------------------ the model */
+
+struct mcap {
+	int type;		/* EXO_CAP_NONE: empty */
+	uint32_t rights;
+	uint64_t first, count;
+	int parent;		/* KEY of the parent, or NONE */
+	int counted;
+	int obj;		/* ENV: model env; THREAD, NOTIFY: object id */
+};
+
+struct mmap_entry {
+	int used;
+	int holder;		/* KEY of the cap it was mapped through; NONE: kinfo */
+	uint64_t pfn;
+	uint32_t prot;
+};
+
+struct menv {
+	int exists;		/* not freed */
+	int alive;
+	struct env *k;
+	uint64_t quota;
+	int qsrc;		/* KEY of the MEMORY cap refunded at free, or NONE */
+	uint64_t threads_charged, notifies_charged;
+	struct mmap_entry maps[NVAS + 1];	/* NVAS: the kinfo page */
+};
+
+static struct mcap caps[MAX_ENVS * CAP_SLOTS];
+static struct menv envs[MAX_ENVS];
+static uint16_t *refs;			/* per frame, as the model counts them */
+static void *objs[MAX_OBJS];		/* model object id -> kernel object */
+static int nobjs;
+static uint64_t budget_total;		/* pages in existence for user budgets */
+static uint64_t nframes;
+
+static uint64_t seed_state;
+static uint64_t rnd(void)
+{
+	seed_state ^= seed_state << 13;
+	seed_state ^= seed_state >> 7;
+	seed_state ^= seed_state << 17;
+	return seed_state;
+}
+static uint64_t below(uint64_t n) { return n ? rnd() % n : 0; }
+static int chance(int percent) { return (int)below(100) < percent; }
+
+static unsigned long step_no;
+static const char *step_desc = "";
+
+static _Noreturn void fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	printf("  step %lu (%s): ", step_no, step_desc);
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	fflush(stdout);
+	_exit(1);
+}
+
+static uint64_t va_of(int i) { return i == NVAS ? EXO_KINFO_VA : VA_BASE + (uint64_t)i * PAGE_SIZE; }
+
+static struct mcap *mc(int key) { return &caps[key]; }
+
+static int first_free_slot(int e)
+{
+	for (int s = EXO_SLOT_FIRST_FREE; s < CAP_SLOTS; s++)
+		if (caps[KEY(e, s)].type == EXO_CAP_NONE)
+			return s;
+	for (int s = 0; s < EXO_SLOT_FIRST_FREE; s++)
+		if (caps[KEY(e, s)].type == EXO_CAP_NONE)
+			return s;
+	return NONE;
+}
+
+static int memory_ancestor(int key)
+{
+	int p = caps[key].parent;
+	while (p != NONE && caps[p].type != EXO_CAP_MEMORY)
+		p = caps[p].parent;
+	return p;
+}
+
+static int model_env_of(const struct env *k)
+{
+	for (int i = 0; i < MAX_ENVS; i++)
+		if (envs[i].exists && envs[i].k == k)
+			return i;
+	return NONE;
+}
+
+/* Removes every mapping made through cap key, in any env. */
+static void unmap_through(int key)
+{
+	for (int e = 0; e < MAX_ENVS; e++)
+		for (int v = 0; v <= NVAS; v++)
+			if (envs[e].maps[v].used && envs[e].maps[v].holder == key)
+				envs[e].maps[v].used = 0;
+}
+
+static void release(int key)
+{
+	struct mcap *c = mc(key);
+
+	if (c->type == EXO_CAP_FRAME) {
+		unmap_through(key);
+		if (c->counted) {
+			uint64_t freed = 0;
+			for (uint64_t f = c->first; f < c->first + c->count; f++)
+				if (--refs[f] == 0)
+					freed++;
+			int m = memory_ancestor(key);
+			if (m != NONE)
+				caps[m].count += freed;	/* else lost with that MEMORY cap */
+		}
+	} else if (c->type == EXO_CAP_MEMORY) {
+		int p = c->parent != NONE && caps[c->parent].type == EXO_CAP_MEMORY ? c->parent : NONE;
+		if (p != NONE)
+			caps[p].count += c->count;
+		else
+			budget_total -= c->count;
+		for (int e = 0; e < MAX_ENVS; e++)
+			if (envs[e].exists && envs[e].qsrc == key) {
+				envs[e].qsrc = p;
+				if (p == NONE)
+					budget_total -= envs[e].quota;
+			}
+	}
+	/* children were moved away or released first */
+	memset(c, 0, sizeof *c);
+	c->parent = NONE;
+}
+
+/* Frames held through caps whose nearest MEMORY ancestor is key: lost
+ * to every budget when key goes with no MEMORY parent. */
+static uint64_t frames_paid_by(int key)
+{
+	static uint8_t *seen;
+	uint64_t n = 0;
+	if (!seen)
+		seen = calloc(nframes, 1);
+	memset(seen, 0, nframes);
+	for (int k = 0; k < MAX_ENVS * CAP_SLOTS; k++)
+		if (caps[k].type == EXO_CAP_FRAME && caps[k].counted && memory_ancestor(k) == key)
+			for (uint64_t f = caps[k].first; f < caps[k].first + caps[k].count; f++)
+				if (!seen[f]++)
+					n++;
+	return n;
+}
+
+static void model_delete(int key)
+{
+	if (caps[key].type == EXO_CAP_MEMORY &&
+	    (caps[key].parent == NONE || caps[caps[key].parent].type != EXO_CAP_MEMORY))
+		budget_total -= frames_paid_by(key);
+	for (int k = 0; k < MAX_ENVS * CAP_SLOTS; k++)
+		if (caps[k].type != EXO_CAP_NONE && caps[k].parent == key)
+			caps[k].parent = caps[key].parent;
+	release(key);
+}
+
+static int is_descendant(int k, int of)
+{
+	for (int p = caps[k].parent; p != NONE; p = caps[p].parent)
+		if (p == of)
+			return 1;
+	return 0;
+}
+
+static void model_revoke(int key)
+{
+	int again = 1;
+	while (again) {		/* leaves first */
+		again = 0;
+		for (int k = 0; k < MAX_ENVS * CAP_SLOTS; k++) {
+			if (caps[k].type == EXO_CAP_NONE || !is_descendant(k, key))
+				continue;
+			int leaf = 1;
+			for (int j = 0; j < MAX_ENVS * CAP_SLOTS && leaf; j++)
+				if (caps[j].type != EXO_CAP_NONE && caps[j].parent == k)
+					leaf = 0;
+			if (leaf) {
+				release(k);
+				again = 1;
+			}
+		}
+	}
+}
+
+static void model_kill(int e)
+{
+	if (!envs[e].alive)
+		return;
+	envs[e].alive = 0;
+	for (int s = 0; s < CAP_SLOTS; s++)
+		if (caps[KEY(e, s)].type != EXO_CAP_NONE)
+			model_delete(KEY(e, s));
+	for (int v = 0; v <= NVAS; v++)
+		envs[e].maps[v].used = 0;
+}
+
+/* Kills what env caps from the root no longer reach, then frees dead envs
+ * nothing names, refunding their quotas.  One pass over the caps of live
+ * envs per round: dead envs hold no caps. */
+static void model_reap(void)
+{
+	int named[MAX_ENVS];
+	for (;;) {
+		int reach[MAX_ENVS] = { 0 }, work[MAX_ENVS], n = 0, victim = NONE;
+		if (envs[0].alive) {
+			reach[0] = 1;
+			work[n++] = 0;
+		}
+		while (n) {
+			int e = work[--n];
+			for (int s = 0; s < CAP_SLOTS; s++) {
+				struct mcap *c = mc(KEY(e, s));
+				if (c->type == EXO_CAP_ENV && !reach[c->obj]) {
+					reach[c->obj] = 1;
+					work[n++] = c->obj;
+				}
+			}
+		}
+		for (int e = 1; e < MAX_ENVS && victim == NONE; e++)
+			if (envs[e].alive && !reach[e])
+				victim = e;
+		if (victim == NONE)
+			break;
+		model_kill(victim);
+	}
+	int dead = 0;
+	for (int e = 1; e < MAX_ENVS; e++)
+		dead |= envs[e].exists && !envs[e].alive;
+	if (!dead)
+		return;
+	memset(named, 0, sizeof named);
+	for (int e = 0; e < MAX_ENVS; e++)
+		for (int s = 0; envs[e].alive && s < CAP_SLOTS; s++) {
+			struct mcap *c = mc(KEY(e, s));
+			if (c->type == EXO_CAP_ENV && c->obj != e)
+				named[c->obj]++;
+		}
+	for (int e = 1; e < MAX_ENVS; e++)
+		if (envs[e].exists && !envs[e].alive && !named[e]) {
+			if (envs[e].qsrc != NONE)
+				caps[envs[e].qsrc].count += envs[e].quota;
+			envs[e].exists = 0;
+			envs[e].k = NULL;
+		}
+}
+
+/* ---------------------------------------------------- driving the kernel */
+
+static int64_t kcall(int e, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
+		     uint64_t a3, uint64_t a4)
+{
+	struct thread *t = envs[e].k->threads;
+	while (t && t->state == T_DEAD)
+		t = t->env_next;
+	if (!t)
+		fail("env %d has no live thread to call from", e);
+	current = t;
+	kmodel_cr3 = envs[e].k->pml4_pa;
+	struct trapframe tf;
+	memset(&tf, 0, sizeof tf);
+	tf.rax = nr;
+	tf.rdi = a0, tf.rsi = a1, tf.rdx = a2, tf.r10 = a3, tf.r8 = a4;
+	int64_t r = syscall_native(&tf);
+	env_reap_orphans();
+	sched_reap_dead();
+	extern int need_resched;
+	need_resched = 0;
+	return r;
+}
+
+/* The model's view of a new env the kernel made (slot 0 cap, kinfo page). */
+static int adopt_env(struct env *k, uint64_t quota, int qsrc)
+{
+	int e = NONE;
+	for (int i = 0; i < MAX_ENVS && e == NONE; i++)
+		if (!envs[i].exists)
+			e = i;
+	if (e == NONE)
+		fail("model out of env records");
+	memset(&envs[e], 0, sizeof envs[e]);
+	envs[e].exists = envs[e].alive = 1;
+	envs[e].k = k;
+	envs[e].quota = quota;
+	envs[e].qsrc = qsrc;
+	for (int s = 0; s < CAP_SLOTS; s++) {
+		memset(mc(KEY(e, s)), 0, sizeof(struct mcap));
+		mc(KEY(e, s))->parent = NONE;
+	}
+	*mc(KEY(e, 0)) = (struct mcap){ .type = EXO_CAP_ENV, .rights = EXO_R_ALL, .parent = NONE, .obj = e };
+	envs[e].maps[NVAS] = (struct mmap_entry){ 1, NONE, kmodel_kinfo_pa() / PAGE_SIZE, EXO_PROT_READ };
+	return e;
+}
+
+static int new_obj(void *p)
+{
+	if (nobjs == MAX_OBJS)
+		fail("model out of object records");
+	objs[nobjs] = p;
+	return nobjs++;
+}
+
+/* The root env, as the loader makes it: self, a thread, all memory. */
+static void boot_root(void)
+{
+	int err = 0;
+	kmodel_boot(PHYS_BYTES);
+	nframes = kframes.nframes;
+	free(refs);
+	refs = calloc(nframes, sizeof *refs);
+	for (int i = 0; i < MAX_ENVS; i++)
+		envs[i].exists = 0;
+	struct env *k = env_create(NULL, 256, &err);
+	if (!k)
+		fail("no root env");
+	uint64_t budget = kframes.nfree - 600;	/* the rest for kernel objects */
+	cap_install(k, EXO_SLOT_SELF_ENV, NULL, EXO_CAP_ENV, EXO_R_ALL, 0, 0, k);
+	cap_install(k, EXO_SLOT_MEMORY, NULL, EXO_CAP_MEMORY, EXO_R_ALL, 0, budget, NULL);
+	struct thread *t = thread_create(k, &err);
+	cap_install(k, EXO_SLOT_SELF_THREAD, NULL, EXO_CAP_THREAD, EXO_R_ALL, 0, 0, t);
+	thread_start(t);
+	loader_map_kinfo(k);
+	int e = adopt_env(k, 256, NONE);
+	envs[e].threads_charged = 1;
+	*mc(KEY(e, EXO_SLOT_MEMORY)) = (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL,
+						    .count = budget, .parent = NONE };
+	*mc(KEY(e, EXO_SLOT_SELF_THREAD)) = (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL,
+							 .parent = NONE, .obj = new_obj(t) };
+	budget_total = budget;
+}
+
+/* ------------------------------------------------ comparing and checking */
+
+static int key_of_kcap(const struct cap *c)
+{
+	if (!c)
+		return NONE;
+	int e = model_env_of(c->owner);
+	if (e == NONE)
+		fail("a cap's owner env %p is unknown to the model", (void *)c->owner);
+	return KEY(e, (int)(c - c->owner->caps));
+}
+
+static struct mapping *kmapping(struct env *k, uint64_t va)
+{
+	for (struct mapping *m = k->maps[(va >> 12) % MAP_BUCKETS]; m; m = m->hash_next)
+		if (m->va == va)
+			return m;
+	return NULL;
+}
+
+/* Counts the user page-table pages below e's PML4 (not the PML4). */
+static uint64_t table_pages(struct env *k, uint64_t *use)
+{
+	uint64_t n = 0, *l4 = phys_to_virt(k->pml4_pa);
+	use[k->pml4_pa / PAGE_SIZE]++;
+	for (int i = 0; i < 256; i++) {
+		if (!(l4[i] & PTE_P))
+			continue;
+		n++, use[(l4[i] & PTE_ADDR) / PAGE_SIZE]++;
+		uint64_t *l3 = phys_to_virt(l4[i] & PTE_ADDR);
+		for (int j = 0; j < 512; j++) {
+			if (!(l3[j] & PTE_P))
+				continue;
+			n++, use[(l3[j] & PTE_ADDR) / PAGE_SIZE]++;
+			uint64_t *l2 = phys_to_virt(l3[j] & PTE_ADDR);
+			for (int m = 0; m < 512; m++)
+				if (l2[m] & PTE_P)
+					n++, use[(l2[m] & PTE_ADDR) / PAGE_SIZE]++;
+		}
+	}
+	return n;
+}
+
+/* The frames the heap block at p takes, read from its header (kernel/heap.c:
+ * a large block records its page count; a small one shares a page). */
+static uint64_t block_pages(const void *p)
+{
+	const struct { uint64_t magic; uint32_t cls, pages; } *h = (const void *)((const uint8_t *)p - 16);
+	return h->cls == 8 ? h->pages : 1;
+}
+
+/* The frames a heap block of size bytes at p takes. */
+static void heap_use(const void *p, size_t size, uint64_t *use)
+{
+	uint64_t pages = kheap_pages(size);
+	uint64_t first = virt_to_phys((const uint8_t *)p - 16) / PAGE_SIZE;
+	for (uint64_t i = 0; i < pages; i++)
+		use[first + i]++;
+}
+
+static uint64_t count_user_ptes(struct env *k)
+{
+	uint64_t n = 0, *l4 = phys_to_virt(k->pml4_pa);
+	for (int i = 0; i < 256; i++) {
+		if (!(l4[i] & PTE_P))
+			continue;
+		uint64_t *l3 = phys_to_virt(l4[i] & PTE_ADDR);
+		for (int j = 0; j < 512; j++) {
+			if (!(l3[j] & PTE_P))
+				continue;
+			uint64_t *l2 = phys_to_virt(l3[j] & PTE_ADDR);
+			for (int m = 0; m < 512; m++) {
+				if (!(l2[m] & PTE_P))
+					continue;
+				uint64_t *l1 = phys_to_virt(l2[m] & PTE_ADDR);
+				for (int x = 0; x < 512; x++)
+					n += (l1[x] & PTE_P) != 0;
+			}
+		}
+	}
+	return n;
+}
+
+static void compare_and_check(void)
+{
+	static uint64_t *use;
+	static uint32_t *kref;
+	uint64_t kenvs = 0, menvs = 0, ksum = 0;
+
+	if (!use) {
+		use = calloc(nframes, sizeof *use);
+		kref = calloc(nframes, sizeof *kref);
+	}
+	memset(use, 0, nframes * sizeof *use);
+	memset(kref, 0, nframes * sizeof *kref);
+	use[kmodel_kinfo_pa() / PAGE_SIZE]++;
+	use[vm_kernel_pml4() / PAGE_SIZE]++;
+
+	for (struct env *k = env_list(); k; k = k->next_all) {
+		kenvs++;
+		if (model_env_of(k) == NONE)
+			fail("kernel env %lu is not in the model (leaked or not freed)", (unsigned long)k->id);
+	}
+	for (int e = 0; e < MAX_ENVS; e++) {
+		if (!envs[e].exists)
+			continue;
+		menvs++;
+		struct menv *me = &envs[e];
+		struct env *k = me->k;
+		if ((k->state != ENV_DEAD) != me->alive)
+			fail("env %d: kernel says %s, model %s", e, k->state == ENV_DEAD ? "dead" : "alive",
+			     me->alive ? "alive" : "dead");
+		if (k->quota_source && key_of_kcap(k->quota_source) != me->qsrc)
+			fail("env %d: quota source differs", e);
+		if (!k->quota_source && me->qsrc != NONE)
+			fail("env %d: quota source lost", e);
+		if (me->qsrc != NONE)
+			ksum += me->quota;
+		/* caps */
+		for (int s = 0; s < CAP_SLOTS; s++) {
+			struct cap *c = &k->caps[s];
+			struct mcap *m = mc(KEY(e, s));
+			if (c->type != m->type || (m->type && (c->rights != m->rights || c->first != m->first ||
+							       c->count != m->count || c->counted != m->counted)))
+				fail("env %d slot %d: kernel type %d rights %#x [%#lx+%lu]%s, model type %d rights %#x [%#lx+%lu]%s",
+				     e, s, c->type, c->rights, (unsigned long)c->first, (unsigned long)c->count,
+				     c->counted ? " counted" : "", m->type, m->rights, (unsigned long)m->first,
+				     (unsigned long)m->count, m->counted ? " counted" : "");
+			if (!m->type)
+				continue;
+			if (c->owner != k)
+				fail("env %d slot %d: owner pointer wrong", e, s);
+			if (key_of_kcap(c->parent) != m->parent)
+				fail("env %d slot %d: parent differs (kernel %d, model %d)", e, s,
+				     key_of_kcap(c->parent), m->parent);
+			/* the tree's links are consistent */
+			if (c->parent) {
+				struct cap *x = c->parent->child;
+				while (x && x != c)
+					x = x->next;
+				if (!x)
+					fail("env %d slot %d: not on its parent's child list", e, s);
+				if (c->parent->type == c->type && (c->rights & ~c->parent->rights))
+					fail("env %d slot %d: more rights than its parent", e, s);
+				if (c->type == EXO_CAP_FRAME && c->parent->type == EXO_CAP_FRAME && c->counted &&
+				    (c->first < c->parent->first ||
+				     c->first + c->count > c->parent->first + c->parent->count))
+					fail("env %d slot %d: range outside its parent's", e, s);
+			}
+			for (struct cap *x = c->child; x; x = x->next)
+				if (x->parent != c)
+					fail("env %d slot %d: a child does not point back", e, s);
+			if (c->type == EXO_CAP_ENV && c->obj != envs[m->obj].k)
+				fail("env %d slot %d: names the wrong env", e, s);
+			if ((c->type == EXO_CAP_THREAD || c->type == EXO_CAP_NOTIFY) && c->obj != objs[m->obj])
+				fail("env %d slot %d: names the wrong object", e, s);
+			if (c->type == EXO_CAP_MEMORY)
+				ksum += c->count;
+			if (c->type == EXO_CAP_FRAME && c->counted)
+				for (uint64_t f = c->first; f < c->first + c->count; f++)
+					kref[f]++;
+			if (c->type == EXO_CAP_THREAD) {
+				struct thread *t = c->obj;
+				if (t->state != T_DEAD && t->env->state == ENV_DEAD)
+					fail("env %d slot %d: a thread of a dead env lives", e, s);
+			}
+			if (c->type == EXO_CAP_NOTIFY)
+				heap_use(c->obj, sizeof(struct notify), use);
+		}
+		heap_use(k, sizeof *k, use);
+		heap_use(k->caps, CAP_SLOTS * sizeof(struct cap), use);
+		heap_use(k->maps, MAP_BUCKETS * sizeof(struct mapping *), use);
+		/* mappings: model, records and page tables agree */
+		uint64_t nmodel = 0;
+		for (int v = 0; v <= NVAS; v++) {
+			struct mmap_entry *mm = &me->maps[v];
+			struct mapping *rec = kmapping(k, va_of(v));
+			uint64_t pte = env_pte(k, va_of(v));
+			if (!mm->used) {
+				if (rec || (pte & PTE_P))
+					fail("env %d va %#lx: mapped in the kernel, not in the model", e,
+					     (unsigned long)va_of(v));
+				continue;
+			}
+			nmodel++;
+			if (!rec || !(pte & PTE_P))
+				fail("env %d va %#lx: mapped in the model, not in the kernel", e, (unsigned long)va_of(v));
+			if ((pte & PTE_ADDR) / PAGE_SIZE != mm->pfn || !!(pte & PTE_W) != !!(mm->prot & EXO_PROT_WRITE) ||
+			    !(pte & PTE_NX) != !!(mm->prot & EXO_PROT_EXEC) || !(pte & PTE_U))
+				fail("env %d va %#lx: pte %#lx, model frame %#lx prot %u", e, (unsigned long)va_of(v),
+				     (unsigned long)pte, (unsigned long)mm->pfn, mm->prot);
+			if (key_of_kcap(rec->cap) != mm->holder)
+				fail("env %d va %#lx: mapped through another cap", e, (unsigned long)va_of(v));
+			/* invariant 2: a live frame cap covers it with the rights it grants */
+			if (rec->cap) {
+				struct cap *c = rec->cap;
+				if (c->type != EXO_CAP_FRAME || mm->pfn < c->first || mm->pfn >= c->first + c->count ||
+				    ((pte & PTE_W) && !(c->rights & EXO_R_WRITE)) ||
+				    (!(pte & PTE_NX) && !(c->rights & EXO_R_EXEC)))
+					fail("env %d va %#lx: its cap does not allow it", e, (unsigned long)va_of(v));
+			} else if (mm->pfn != kmodel_kinfo_pa() / PAGE_SIZE || (pte & PTE_W)) {
+				fail("env %d va %#lx: a kernel page writable or foreign", e, (unsigned long)va_of(v));
+			}
+			heap_use(rec, sizeof *rec, use);
+		}
+		if (k->nmappings != nmodel || count_user_ptes(k) != nmodel)
+			fail("env %d: %lu mapping records, %lu user ptes, model %lu", e,
+			     (unsigned long)k->nmappings, (unsigned long)count_user_ptes(k), (unsigned long)nmodel);
+		/* invariant 4: the env's charge is what its objects take */
+		uint64_t tables = table_pages(k, use);
+		/* a dead env's thread list may name freed threads: only the
+		 * kernel's env_kill walks it, and only while the env lives */
+		for (struct thread *t = me->alive ? k->threads : NULL; t; t = t->env_next) {
+			heap_use(t, sizeof *t, use);
+			if (t->xsave)
+				use[virt_to_phys(t->xsave) / PAGE_SIZE]++;
+			if (t->kstack_top)
+				for (uint64_t i = 0; i < KSTACK_SIZE / PAGE_SIZE; i++)
+					use[virt_to_phys((void *)(t->kstack_top - KSTACK_SIZE)) / PAGE_SIZE + i]++;
+		}
+		if (me->alive) {
+			uint64_t fixed = block_pages(k) + block_pages(k->caps) + block_pages(k->maps) + 1;
+			uint64_t want = fixed + tables +
+					(k->nmappings + 63) / 64 + me->threads_charged * (2 + KSTACK_SIZE / PAGE_SIZE) +
+					me->notifies_charged;
+			if (k->used_pages != want)
+				fail("env %d: charged %lu pages, its objects take %lu", e,
+				     (unsigned long)k->used_pages, (unsigned long)want);
+			if (k->used_pages > k->quota_pages)
+				fail("env %d: over quota", e);
+		}
+	}
+	if (kenvs != menvs)
+		fail("%lu envs in the kernel, %lu in the model", (unsigned long)kenvs, (unsigned long)menvs);
+	/* invariants 1 and 3: frames */
+	for (uint64_t f = 0; f < nframes; f++) {
+		if (kref[f] != frame_refs(&kframes, f) || kref[f] != refs[f])
+			fail("frame %#lx: %u caps cover it, kernel count %u, model %u", (unsigned long)f, kref[f],
+			     frame_refs(&kframes, f), refs[f]);
+		if (frame_is_free(&kframes, f * PAGE_SIZE) && (kref[f] || use[f]))
+			fail("frame %#lx is free but %s", (unsigned long)f, kref[f] ? "a cap covers it" : "in use");
+		if (kref[f] && use[f])
+			fail("frame %#lx is both a user frame and a kernel object", (unsigned long)f);
+	}
+	/* invariant 4: budgets add up (the caps covering a frame share their
+	 * nearest MEMORY ancestor, so any one of them tells) */
+	memset(kref, 0, nframes * sizeof *kref);
+	for (int e = 0; e < MAX_ENVS; e++)
+		for (int s = 0; envs[e].exists && s < CAP_SLOTS; s++) {
+			struct cap *c = &envs[e].k->caps[s];
+			if (c->type != EXO_CAP_FRAME || !c->counted)
+				continue;
+			struct cap *m = c->parent;
+			while (m && m->type != EXO_CAP_MEMORY)
+				m = m->parent;
+			for (uint64_t f = c->first; m && f < c->first + c->count; f++)
+				if (!kref[f]++)
+					ksum++;
+		}
+	if (ksum != budget_total)
+		fail("budgets add up to %lu pages, the model expects %lu", (unsigned long)ksum,
+		     (unsigned long)budget_total);
+}
+
+/* ------------------------------------------------------------ operations */
+
+static unsigned long n_ok, n_err, n_oom;
+static unsigned long hist[20][40];	/* KMODEL_STATS: results by operation */
+static int op_no;
+
+static int expect(int64_t got, int64_t want, int may_run_out)
+{
+	if (got == want) {
+		hist[op_no][got >= 0 ? 0 : (-got < 40 ? -got : 39)]++;
+		if (got >= 0)
+			n_ok++;
+		else
+			n_err++;
+		return got >= 0;
+	}
+	if (want >= 0 && got == -EXO_ENOMEM && may_run_out) {
+		n_oom++;
+		return 0;
+	}
+	/* else: kernel memory or quota ran out, and nothing may change */
+	fail("returned %ld, the model expects %ld", (long)got, (long)want);
+}
+
+static int has_thread(int e)
+{
+	for (struct thread *t = envs[e].k->threads; t; t = t->env_next)
+		if (t->state != T_DEAD)
+			return 1;
+	return 0;
+}
+
+static int pick_env(void)
+{
+	int e;
+	do
+		e = chance(30) ? 0 : (int)below(MAX_ENVS);
+	while (!envs[e].alive || !has_thread(e));
+	return e;
+}
+
+/* The caps made most recently: sequences of calls mostly work on these,
+ * as an attacker chains derive, grant, map and delete on what it made. */
+#define RECENT 16
+static int recent[RECENT], nrecent;
+
+static void remember(int key)
+{
+	recent[nrecent++ % RECENT] = key;
+}
+
+/* A slot of e: mostly one holding a cap (of type t when t != 0), often one
+ * of the caps made last. */
+static int pick_slot(int e, int t)
+{
+	int s = (int)below(CAP_SLOTS);
+	if (chance(8))
+		return chance(50) ? (int)below(CAP_SLOTS + 4) : s;
+	if (chance(60) && nrecent) {
+		int k = recent[below(nrecent < RECENT ? (uint64_t)nrecent : RECENT)];
+		if (KEY_ENV(k) == e && caps[k].type && (!t || caps[k].type == t))
+			return KEY_SLOT(k);
+	}
+	for (int tries = 0; tries < CAP_SLOTS; tries++, s = (s + 1) % CAP_SLOTS) {
+		struct mcap *c = mc(KEY(e, s));
+		if (c->type && (!t || c->type == t))
+			return s;
+	}
+	return s;
+}
+
+/* Mostly a slot naming a live env (self included); sometimes any. */
+static int pick_env_slot(int e, int self_percent)
+{
+	if (chance(self_percent) && mc(KEY(e, EXO_SLOT_SELF_ENV))->type == EXO_CAP_ENV)
+		return EXO_SLOT_SELF_ENV;
+	if (chance(80))
+		for (int tries = 0; tries < 8; tries++) {
+			int s = pick_slot(e, EXO_CAP_ENV);
+			if (s < CAP_SLOTS && mc(KEY(e, s))->type == EXO_CAP_ENV && envs[mc(KEY(e, s))->obj].alive)
+				return s;
+		}
+	return pick_slot(e, EXO_CAP_ENV);
+}
+
+/* Mostly the MEMORY cap of e with the most pages left. */
+static int pick_memory(int e)
+{
+	int best = NONE;
+	if (chance(75))
+		for (int s = 0; s < CAP_SLOTS; s++) {
+			struct mcap *c = mc(KEY(e, s));
+			if (c->type == EXO_CAP_MEMORY && (best == NONE || c->count > mc(KEY(e, best))->count))
+				best = s;
+		}
+	return best != NONE ? best : pick_slot(e, EXO_CAP_MEMORY);
+}
+
+static uint32_t pick_rights(uint32_t of)
+{
+	uint32_t r = of & (uint32_t)rnd();
+	if (chance(5))
+		r |= 1u << below(8);
+	return r;
+}
+
+/* The error a lookup of slot as type with rights gives, or 0. */
+static int64_t lookup(int e, uint64_t slot, int type, uint32_t rights)
+{
+	if (slot >= CAP_SLOTS || !mc(KEY(e, (int)slot))->type)
+		return -EXO_EBADF;
+	struct mcap *c = mc(KEY(e, (int)slot));
+	if (type && c->type != type)
+		return -EXO_EINVAL;
+	return (c->rights & rights) != rights ? -EXO_EACCES : 0;
+}
+
+/* An env argument: the model env, or NONE with *err. */
+static int env_arg(int e, uint64_t slot, uint32_t rights, int64_t *err)
+{
+	*err = lookup(e, slot, EXO_CAP_ENV, rights);
+	if (*err)
+		return NONE;
+	int t = mc(KEY(e, (int)slot))->obj;
+	if (!envs[t].alive) {
+		*err = -EXO_ESRCH;
+		return NONE;
+	}
+	return t;
+}
+
+static int refs_ok(uint64_t first, uint64_t count)
+{
+	for (uint64_t f = first; f < first + count; f++)
+		if (refs[f] == FRAME_REFS_MAX)
+			return 0;
+	return 1;
+}
+
+static void install(int key, struct mcap c)
+{
+	*mc(key) = c;
+	remember(key);
+	if (c.type == EXO_CAP_FRAME && c.counted)
+		for (uint64_t f = c.first; f < c.first + c.count; f++)
+			refs[f]++;
+}
+
+static void op_derive(int e)
+{
+	int s = pick_slot(e, 0);
+	struct mcap *c = s < CAP_SLOTS ? mc(KEY(e, s)) : NULL;
+	uint32_t rights = pick_rights(c && c->type ? c->rights : EXO_R_ALL);
+	uint64_t first = c ? c->first + below(c->count + 2) - (chance(10) ? 1 : 0) : rnd();
+	uint64_t count = c ? below(c->count + 2) : rnd();
+	if (c && c->type == EXO_CAP_MEMORY)
+		count = chance(90) ? below(c->count / 8 + 2) : below(c->count + 2);
+	step_desc = "derive";
+	int64_t want = lookup(e, (uint64_t)s, 0, 0);
+	if (!want && !(c->rights & EXO_R_DERIVE))
+		want = -EXO_EACCES;
+	if (!want && (rights > EXO_R_ALL || (rights & ~c->rights)))
+		want = -EXO_EACCES;
+	uint64_t mfirst = first, mcount = count;
+	if (!want) {
+		if (c->type == EXO_CAP_FRAME || c->type == EXO_CAP_IOPORT) {
+			if (count == 0 || first < c->first || first - c->first > c->count ||
+			    count > c->count - (first - c->first))
+				want = -EXO_EINVAL;
+		} else if (c->type == EXO_CAP_MEMORY) {
+			if (count > c->count)
+				want = -EXO_ENOMEM;
+			mfirst = 0;
+		} else {
+			mfirst = c->first, mcount = c->count;
+		}
+	}
+	if (!want && c->type == EXO_CAP_FRAME && c->counted && !refs_ok(first, count))
+		want = -EXO_ENOSPC;
+	int ns = want ? NONE : first_free_slot(e);
+	if (!want && ns == NONE)
+		want = -EXO_ENOSPC;
+	if (!want)
+		want = ns;
+	if (!expect(kcall(e, EXO_SYS_CAP_DERIVE, (uint64_t)s, rights, first, count, 0), want, 0))
+		return;
+	if (c->type == EXO_CAP_MEMORY)
+		c->count -= count;
+	install(KEY(e, ns), (struct mcap){ .type = c->type, .rights = rights, .first = mfirst, .count = mcount,
+					  .parent = KEY(e, s), .counted = c->counted, .obj = c->obj });
+}
+
+static void op_grant(int e)
+{
+	int s = pick_slot(e, chance(30) ? EXO_CAP_ENV : 0), es = pick_env_slot(e, 10);
+	struct mcap *c = s < CAP_SLOTS ? mc(KEY(e, s)) : NULL;
+	uint32_t rights = pick_rights(c && c->type ? c->rights : EXO_R_ALL);
+	uint64_t dest = chance(70) ? 0 : below(CAP_SLOTS + 3);
+	int64_t err;
+	step_desc = "grant";
+	int64_t want = lookup(e, (uint64_t)s, 0, EXO_R_GRANT);
+	int to = NONE;
+	if (!want) {
+		to = env_arg(e, (uint64_t)es, EXO_R_CONTROL, &err);
+		want = err;
+	}
+	if (!want && (rights > EXO_R_ALL || (rights & ~c->rights)))
+		want = -EXO_EACCES;
+	int ns = NONE;
+	if (!want && dest) {
+		if (dest > CAP_SLOTS)
+			want = -EXO_EINVAL;
+		else if (mc(KEY(to, (int)dest - 1))->type)
+			want = -EXO_EEXIST;
+		else
+			ns = (int)dest - 1;
+	} else if (!want) {
+		ns = first_free_slot(to);
+		if (ns == NONE)
+			want = -EXO_ENOSPC;
+	}
+	if (!want && c->type == EXO_CAP_FRAME && c->counted && !refs_ok(c->first, c->count))
+		want = -EXO_ENOSPC;
+	if (!want)
+		want = ns;
+	if (!expect(kcall(e, EXO_SYS_CAP_GRANT, (uint64_t)s, (uint64_t)es, rights, dest, 0), want, 0))
+		return;
+	uint64_t count = c->count;
+	if (c->type == EXO_CAP_MEMORY)
+		c->count = 0;
+	install(KEY(to, ns), (struct mcap){ .type = c->type, .rights = rights, .first = c->first, .count = count,
+					   .parent = KEY(e, s), .counted = c->counted, .obj = c->obj });
+}
+
+static void op_delete_or_revoke(int e, int revoke)
+{
+	int s = pick_slot(e, 0);
+	if (s < CAP_SLOTS && mc(KEY(e, s))->type == EXO_CAP_ENV && chance(s == EXO_SLOT_SELF_ENV ? 95 : 70))
+		s = pick_slot(e, 0);	/* envs should live a while, and keep their own cap */
+	/* the root's own cap and its budget go rarely: the run would end there */
+	if (e == 0 && (s == EXO_SLOT_SELF_ENV || s == EXO_SLOT_MEMORY) && !chance(1))
+		return;
+	step_desc = revoke ? "revoke" : "delete";
+	int64_t want = lookup(e, (uint64_t)s, 0, 0);
+	if (!expect(kcall(e, revoke ? EXO_SYS_CAP_REVOKE : EXO_SYS_CAP_DELETE, (uint64_t)s, 0, 0, 0, 0), want, 0))
+		return;
+	if (revoke)
+		model_revoke(KEY(e, s));
+	else
+		model_delete(KEY(e, s));
+}
+
+static void op_mem_alloc(int e)
+{
+	int s = pick_memory(e);
+	uint64_t pages = chance(80) ? 1 + below(16) : below(600);
+	step_desc = "mem_alloc";
+	int64_t want = lookup(e, (uint64_t)s, EXO_CAP_MEMORY, 0);
+	struct mcap *m = want ? NULL : mc(KEY(e, s));
+	if (!want && (pages == 0 || pages > 512))
+		want = -EXO_EINVAL;
+	if (!want && pages > m->count)
+		want = -EXO_ENOMEM;
+	int ns = want ? NONE : first_free_slot(e);
+	if (!want && ns == NONE)
+		want = -EXO_ENOSPC;
+	if (!want)
+		want = ns;
+	if (!expect(kcall(e, EXO_SYS_MEM_ALLOC, (uint64_t)s, pages, 0, 0, 0), want, 1))
+		return;
+	struct cap *k = &envs[e].k->caps[ns];
+	for (uint64_t f = k->first; f < k->first + pages; f++)
+		if (refs[f])
+			fail("MEM_ALLOC handed out frame %#lx that caps still cover", (unsigned long)f);
+	m->count -= pages;
+	install(KEY(e, ns), (struct mcap){ .type = EXO_CAP_FRAME,
+		.rights = m->rights | EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE,
+		.first = k->first, .count = pages, .parent = KEY(e, s), .counted = 1 });
+}
+
+static uint32_t prot_rights(uint64_t prot)
+{
+	return EXO_R_READ | (prot & EXO_PROT_WRITE ? EXO_R_WRITE : 0) | (prot & EXO_PROT_EXEC ? EXO_R_EXEC : 0);
+}
+
+static uint64_t pick_va(int *vi)
+{
+	*vi = chance(10) ? NVAS : (int)below(NVAS + 1);
+	if (chance(3)) {
+		*vi = NONE;
+		uint64_t odd[] = { EXO_USER_MAP_END, EXO_USER_TOP - PAGE_SIZE, EXO_USER_TOP, VA_BASE + 1, rnd() };
+		return odd[below(5)];
+	}
+	return va_of(*vi);
+}
+
+/* Mostly a va that env t has mapped. */
+static uint64_t pick_mapped_va(int t, int *vi)
+{
+	uint64_t va = pick_va(vi);
+	if (t == NONE || !chance(70))
+		return va;
+	for (int tries = 0; tries < 16; tries++) {
+		int v = (int)below(NVAS + 1);
+		if (envs[t].maps[v].used) {
+			*vi = v;
+			return va_of(v);
+		}
+	}
+	return va;
+}
+
+static int env_named(int e, int slot)
+{
+	return slot < CAP_SLOTS && mc(KEY(e, slot))->type == EXO_CAP_ENV ? mc(KEY(e, slot))->obj : NONE;
+}
+
+static void op_page_map(int e)
+{
+	int es = pick_env_slot(e, 80), vi;
+	uint64_t va = pick_va(&vi);
+	uint64_t prot = EXO_PROT_READ | (chance(50) ? EXO_PROT_WRITE : 0) | (chance(20) ? EXO_PROT_EXEC : 0);
+	if (chance(5))
+		prot = below(16);
+	int64_t err;
+	step_desc = "page_map";
+	int t = env_arg(e, (uint64_t)es, EXO_R_MAP, &err);
+	int64_t want = err;
+	int holder = prot & EXO_MAP_TARGET_CAP ? t : e;
+	int fs = pick_slot(holder == NONE ? e : holder, EXO_CAP_FRAME);
+	struct mcap *f = fs < CAP_SLOTS && holder != NONE ? mc(KEY(holder, fs)) : NULL;
+	uint64_t index = f && f->type ? below(f->count + 1) : below(4);
+	uint64_t p = prot & ~(uint64_t)EXO_MAP_TARGET_CAP;
+	if (!want && (va % PAGE_SIZE || va >= EXO_USER_MAP_END || p > 7 || !(p & EXO_PROT_READ) ||
+		      ((p & EXO_PROT_WRITE) && (p & EXO_PROT_EXEC))))
+		want = -EXO_EINVAL;
+	if (!want)
+		want = lookup(holder, (uint64_t)fs, EXO_CAP_FRAME, prot_rights(p));
+	if (!want && index >= f->count)
+		want = -EXO_EINVAL;
+	if (!expect(kcall(e, EXO_SYS_PAGE_MAP, (uint64_t)es, va, (uint64_t)fs, index, prot), want, 1))
+		return;
+	envs[t].maps[vi] = (struct mmap_entry){ 1, KEY(holder, fs), f->first + index, (uint32_t)p };
+}
+
+static void op_page_unmap(int e)
+{
+	int es = pick_env_slot(e, 85), vi;
+	uint64_t va = pick_mapped_va(env_named(e, es), &vi);
+	int64_t err;
+	step_desc = "page_unmap";
+	int t = env_arg(e, (uint64_t)es, EXO_R_MAP, &err);
+	int64_t want = err;
+	if (!want && (va % PAGE_SIZE || va >= EXO_USER_TOP))
+		want = -EXO_EINVAL;
+	if (!want && (vi == NONE || !envs[t].maps[vi].used))
+		want = -EXO_ENOENT;
+	if (!expect(kcall(e, EXO_SYS_PAGE_UNMAP, (uint64_t)es, va, 0, 0, 0), want, 0))
+		return;
+	envs[t].maps[vi].used = 0;
+}
+
+static void op_page_protect(int e)
+{
+	int es = pick_env_slot(e, 85), vi;
+	uint64_t va = pick_mapped_va(env_named(e, es), &vi);
+	uint64_t prot = chance(90) ? EXO_PROT_READ | (chance(50) ? EXO_PROT_WRITE : 0) | (chance(20) ? EXO_PROT_EXEC : 0)
+				   : below(9);
+	int64_t err;
+	step_desc = "page_protect";
+	int t = env_arg(e, (uint64_t)es, EXO_R_MAP, &err);
+	int64_t want = err;
+	if (!want && (prot > 7 || !(prot & EXO_PROT_READ)))
+		want = -EXO_EINVAL;
+	if (!want && (va % PAGE_SIZE || va >= EXO_USER_TOP ||
+		      ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC))))
+		want = -EXO_EINVAL;
+	struct mmap_entry *mm = !want && vi != NONE ? &envs[t].maps[vi] : NULL;
+	if (!want && (!mm || !mm->used))
+		want = -EXO_ENOENT;
+	if (!want && mm->holder == NONE && prot != EXO_PROT_READ)
+		want = -EXO_EACCES;
+	if (!want && mm->holder != NONE && (mc(mm->holder)->rights & prot_rights(prot)) != prot_rights(prot))
+		want = -EXO_EACCES;
+	if (!expect(kcall(e, EXO_SYS_PAGE_PROTECT, (uint64_t)es, va, prot, 0, 0), want, 0))
+		return;
+	mm->prot = (uint32_t)prot;
+}
+
+static void op_env_create(int e)
+{
+	int s = pick_memory(e);
+	uint64_t quota = chance(90) ? 28 + below(60) : below(64);
+	step_desc = "env_create";
+	int64_t want = lookup(e, (uint64_t)s, EXO_CAP_MEMORY, 0);
+	int free_env = 0;
+	for (int i = 0; i < MAX_ENVS; i++)
+		free_env |= !envs[i].exists;
+	if (!want && !free_env)
+		return;		/* the model's table is full: try something else */
+	int ns = want ? NONE : first_free_slot(e);
+	if (!want && ns == NONE)
+		want = -EXO_ENOSPC;
+	if (!want && quota < env_fixed_pages() + 8)
+		want = -EXO_EINVAL;
+	if (!want && mc(KEY(e, s))->count < quota)
+		want = -EXO_ENOMEM;
+	if (!want)
+		want = ns;
+	if (!expect(kcall(e, EXO_SYS_ENV_CREATE, (uint64_t)s, quota, 0, 0, 0), want, 1))
+		return;
+	mc(KEY(e, s))->count -= quota;
+	int n = adopt_env(envs[e].k->caps[ns].obj, quota, KEY(e, s));
+	install(KEY(e, ns), (struct mcap){ .type = EXO_CAP_ENV, .rights = EXO_R_ALL, .parent = NONE, .obj = n });
+}
+
+/* A new env needs a thread to make calls from: the creator makes one and
+ * starts it (its registers are never used: calls are made on its behalf). */
+static void op_thread_create(int e)
+{
+	int es = pick_env_slot(e, 50);
+	int64_t err;
+	step_desc = "thread_create";
+	int t = env_arg(e, (uint64_t)es, EXO_R_CONTROL, &err);
+	int64_t want = err;
+	int ns = want ? NONE : first_free_slot(e);
+	if (!want && ns == NONE)
+		want = -EXO_ENOSPC;
+	if (!want)
+		want = ns;
+	if (!expect(kcall(e, EXO_SYS_THREAD_CREATE, (uint64_t)es, 0, 0, 0, 0), want, 1))
+		return;
+	envs[t].threads_charged++;
+	struct thread *th = envs[e].k->caps[ns].obj;
+	thread_start(th);
+	install(KEY(e, ns), (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL, .parent = NONE,
+					  .obj = new_obj(th) });
+}
+
+static void op_notify_create(int e)
+{
+	step_desc = "notify_create";
+	int ns = first_free_slot(e);
+	int64_t want = ns == NONE ? -EXO_ENOSPC : ns;
+	if (!expect(kcall(e, EXO_SYS_NOTIFY_CREATE, 0, 0, 0, 0, 0), want, 1))
+		return;
+	envs[e].notifies_charged++;
+	install(KEY(e, ns), (struct mcap){ .type = EXO_CAP_NOTIFY,
+		.rights = EXO_R_READ | EXO_R_WRITE | EXO_R_GRANT | EXO_R_DERIVE, .parent = NONE,
+		.obj = new_obj(envs[e].k->caps[ns].obj) });
+}
+
+static void op_env_kill(int e)
+{
+	int es = pick_env_slot(e, 10);
+	int64_t err;
+	step_desc = "env_kill";
+	int t = env_arg(e, (uint64_t)es, EXO_R_CONTROL, &err);
+	if (t == 0 && !err)
+		return;		/* the root's death ends the machine */
+	if (!expect(kcall(e, EXO_SYS_ENV_KILL, (uint64_t)es, 9, 0, 0, 0), err, 0))
+		return;
+	model_kill(t);
+}
+
+/* Two envs e names get caps to each other; then e often drops its own
+ * caps to them, leaving a cycle nothing else reaches. */
+static void op_cross_link(int e)
+{
+	int cand[CAP_SLOTS], n = 0;
+	const uint32_t need = EXO_R_GRANT | EXO_R_CONTROL;
+	for (int s = 0; s < CAP_SLOTS; s++) {
+		struct mcap *c = mc(KEY(e, s));
+		if (c->type == EXO_CAP_ENV && c->obj != e && envs[c->obj].alive && (c->rights & need) == need)
+			cand[n++] = s;
+	}
+	if (n < 2)
+		return;
+	int a = cand[below((uint64_t)n)], b = cand[below((uint64_t)n)];
+	int ea = env_named(e, a), eb = env_named(e, b);
+	if (ea == eb)
+		return;
+	step_desc = "cross-link";
+	int sa = first_free_slot(eb), sb = first_free_slot(ea);
+	if (sa == NONE || sb == NONE)
+		return;
+	uint32_t r = EXO_R_CONTROL | EXO_R_MAP | EXO_R_GRANT;
+	if (!expect(kcall(e, EXO_SYS_CAP_GRANT, (uint64_t)a, (uint64_t)b, r & mc(KEY(e, a))->rights, 0, 0), sa, 0))
+		return;
+	install(KEY(eb, sa), (struct mcap){ .type = EXO_CAP_ENV, .rights = r & mc(KEY(e, a))->rights,
+					   .parent = KEY(e, a), .obj = ea });
+	if (!(mc(KEY(e, b))->rights & EXO_R_GRANT))
+		return;
+	if (!expect(kcall(e, EXO_SYS_CAP_GRANT, (uint64_t)b, (uint64_t)a, r & mc(KEY(e, b))->rights, 0, 0), sb, 0))
+		return;
+	install(KEY(ea, sb), (struct mcap){ .type = EXO_CAP_ENV, .rights = r & mc(KEY(e, b))->rights,
+					   .parent = KEY(e, b), .obj = eb });
+	if (chance(50)) {
+		expect(kcall(e, EXO_SYS_CAP_DELETE, (uint64_t)a, 0, 0, 0, 0), 0, 0);
+		model_delete(KEY(e, a));
+		model_reap();
+		compare_and_check();
+		if (mc(KEY(e, b))->type == EXO_CAP_ENV) {
+			expect(kcall(e, EXO_SYS_CAP_DELETE, (uint64_t)b, 0, 0, 0, 0), 0, 0);
+			model_delete(KEY(e, b));
+		}
+	}
+}
+
+/* CAP_INSPECT into a page of the caller: the kernel writes user memory
+ * only through a writable mapping, and what it writes is the cap. */
+static void op_inspect(int e)
+{
+	int s = pick_slot(e, 0), vi;
+	uint64_t va = pick_mapped_va(e, &vi);
+	if (vi == NONE)
+		vi = 0, va = va_of(0);
+	va += chance(80) ? 64 : PAGE_SIZE - 16;
+	if (chance(4))
+		va = EXO_USER_TOP - 8, vi = NONE;
+	step_desc = "cap_inspect";
+	int64_t want = lookup(e, (uint64_t)s, 0, 0);
+	struct mmap_entry *mm = vi != NONE ? &envs[e].maps[vi] : NULL;
+	int whole = va % PAGE_SIZE == 64;
+	if (!want && (!mm || !mm->used || !(mm->prot & EXO_PROT_WRITE) || !whole))
+		want = -EXO_EFAULT;
+	if (want == -EXO_EFAULT && mm && mm->used && (mm->prot & EXO_PROT_WRITE) && !whole && vi + 1 < NVAS &&
+	    envs[e].maps[vi + 1].used && (envs[e].maps[vi + 1].prot & EXO_PROT_WRITE))
+		want = 0;	/* straddles two writable pages */
+	if (!expect(kcall(e, EXO_SYS_CAP_INSPECT, (uint64_t)s, va, 0, 0, 0), want, 0))
+		return;
+	struct exo_cap_info info;
+	uint8_t *p = (uint8_t *)phys_to_virt(mm->pfn * PAGE_SIZE) + va % PAGE_SIZE;
+	if (!whole)
+		return;
+	memcpy(&info, p, sizeof info);
+	struct mcap *c = mc(KEY(e, s));
+	if (info.type != (uint32_t)c->type || info.rights != c->rights || info.first != c->first || info.count != c->count)
+		fail("CAP_INSPECT wrote something else than the cap");
+}
+
+/* ------------------------------------------------------------- scripts */
+
+/* The issue-9 exploit, step by step, against the model: a child env with a
+ * 64-page budget, two copies of a fresh frame cap, one mapped, the
+ * allocating cap and the other copy deleted, then kernel allocations. */
+static void exploit_script(void)
+{
+	seed_state = 1;
+	boot_root();
+	step_desc = "exploit";
+	int64_t env = kcall(0, EXO_SYS_ENV_CREATE, EXO_SLOT_MEMORY, 200, 0, 0, 0);
+	int c = adopt_env(envs[0].k->caps[env].obj, 200, KEY(0, EXO_SLOT_MEMORY));
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= 200;
+	*mc(KEY(0, (int)env)) = (struct mcap){ .type = EXO_CAP_ENV, .rights = EXO_R_ALL, .parent = NONE, .obj = c };
+	int64_t th = kcall(0, EXO_SYS_THREAD_CREATE, (uint64_t)env, 0, 0, 0, 0);
+	thread_start(envs[0].k->caps[th].obj);
+	envs[c].threads_charged = 1;
+	*mc(KEY(0, (int)th)) = (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL, .parent = NONE,
+					      .obj = new_obj(envs[0].k->caps[th].obj) };
+	int64_t budget = kcall(0, EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, 0, 64, 0);
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= 64;
+	install(KEY(0, (int)budget), (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL, .count = 64,
+						   .parent = KEY(0, EXO_SLOT_MEMORY) });
+	int64_t mem = kcall(0, EXO_SYS_CAP_GRANT, (uint64_t)budget, (uint64_t)env, EXO_R_ALL, 0, 0);
+	install(KEY(c, (int)mem), (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL, .count = 64,
+						.parent = KEY(0, (int)budget) });
+	mc(KEY(0, (int)budget))->count = 0;
+	compare_and_check();
+
+	int64_t f = kcall(c, EXO_SYS_MEM_ALLOC, (uint64_t)mem, 64, 0, 0, 0);
+	struct cap *kf = &envs[c].k->caps[f];
+	install(KEY(c, (int)f), (struct mcap){ .type = EXO_CAP_FRAME, .rights = EXO_R_ALL, .first = kf->first,
+					       .count = 64, .parent = KEY(c, (int)mem), .counted = 1 });
+	mc(KEY(c, (int)mem))->count -= 64;
+	uint64_t first = kf->first;
+	int64_t b = kcall(c, EXO_SYS_CAP_DERIVE, (uint64_t)f, EXO_R_ALL, first, 64, 0);
+	install(KEY(c, (int)b), (struct mcap){ .type = EXO_CAP_FRAME, .rights = EXO_R_ALL, .first = first,
+					       .count = 64, .parent = KEY(c, (int)f), .counted = 1 });
+	int64_t d = kcall(c, EXO_SYS_CAP_DERIVE, (uint64_t)f, EXO_R_ALL, first, 64, 0);
+	install(KEY(c, (int)d), (struct mcap){ .type = EXO_CAP_FRAME, .rights = EXO_R_ALL, .first = first,
+					       .count = 64, .parent = KEY(c, (int)f), .counted = 1 });
+	if (kcall(c, EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va_of(0), (uint64_t)b, 0, EXO_PROT_READ | EXO_PROT_WRITE))
+		fail("exploit: map failed");
+	envs[c].maps[0] = (struct mmap_entry){ 1, KEY(c, (int)b), first, EXO_PROT_READ | EXO_PROT_WRITE };
+	compare_and_check();
+	kcall(c, EXO_SYS_CAP_DELETE, (uint64_t)f, 0, 0, 0, 0);
+	model_delete(KEY(c, (int)f));
+	compare_and_check();
+	kcall(c, EXO_SYS_CAP_DELETE, (uint64_t)d, 0, 0, 0, 0);
+	model_delete(KEY(c, (int)d));
+	compare_and_check();
+	if (frame_is_free(&kframes, first * PAGE_SIZE))
+		fail("exploit: the mapped frame was freed");
+	for (int i = 0; i < 8; i++) {
+		int64_t t = kcall(c, EXO_SYS_THREAD_CREATE, EXO_SLOT_SELF_ENV, 0, 0, 0, 0);
+		if (t < 0)
+			break;
+		envs[c].threads_charged++;
+		install(KEY(c, (int)t), (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL, .parent = NONE,
+						       .obj = new_obj(envs[c].k->caps[t].obj) });
+		compare_and_check();
+	}
+	kcall(c, EXO_SYS_CAP_DELETE, (uint64_t)b, 0, 0, 0, 0);
+	model_delete(KEY(c, (int)b));
+	compare_and_check();
+	if (mc(KEY(c, (int)mem))->count != 64)
+		fail("exploit: the budget did not come back whole");
+}
+
+/* A deep grant chain, revoked from its root: linear, and complete. */
+static void deep_chain_script(void)
+{
+	seed_state = 2;
+	boot_root();
+	step_desc = "deep chain";
+	int64_t f = kcall(0, EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 1, 0, 0, 0);
+	int64_t s = f;
+	for (int i = 0; i < 400; i++)
+		s = kcall(0, EXO_SYS_CAP_DERIVE, (uint64_t)s, EXO_R_ALL, envs[0].k->caps[f].first, 1, 0);
+	if (s < 0 || frame_refs(&kframes, envs[0].k->caps[f].first) != 401)
+		fail("deep chain: %ld, %u refs", (long)s, frame_refs(&kframes, envs[0].k->caps[f].first));
+	kcall(0, EXO_SYS_CAP_REVOKE, (uint64_t)f, 0, 0, 0, 0);
+	int left = 0;
+	for (int i = 0; i < CAP_SLOTS; i++)
+		left += envs[0].k->caps[i].type == EXO_CAP_FRAME;
+	if (left != 1 || frame_refs(&kframes, envs[0].k->caps[f].first) != 1)
+		fail("deep chain: %d frame caps left after revoke", left);
+}
+
+/* ------------------------------------------------------------ the run */
+
+static unsigned long check_every = 1;
+
+static void run_seed(uint64_t seed, unsigned long steps)
+{
+	seed_state = seed * 0x9e3779b97f4a7c15ull + 1;
+	uint64_t live_sum = 0;
+	nobjs = 0;
+	nrecent = 0;
+	n_ok = n_err = n_oom = 0;
+	boot_root();
+	compare_and_check();
+	for (step_no = 1; step_no <= steps; step_no++) {
+		int e = pick_env();
+		op_no = (int)below(20);
+		switch (op_no) {
+		case 0: case 1: case 2: op_derive(e); break;
+		case 3: case 4: op_grant(e); break;
+		case 5: case 6: op_delete_or_revoke(e, 0); break;
+		case 7: op_delete_or_revoke(e, 1); break;
+		case 8: case 9: op_mem_alloc(e); break;
+		case 10: case 11: case 12: op_page_map(e); break;
+		case 13: op_page_unmap(e); break;
+		case 14: op_page_protect(e); break;
+		case 15: op_env_create(e); break;
+		case 16: op_thread_create(e); break;
+		case 17: op_notify_create(e); break;
+		case 18: if (chance(30)) op_env_kill(e); else if (chance(30)) op_cross_link(e); else op_inspect(e); break;
+		default: op_inspect(e); break;
+		}
+		model_reap();
+		if (step_no % check_every == 0 || step_no == steps)
+			compare_and_check();
+		for (int x = 0; x < MAX_ENVS; x++)
+			live_sum += envs[x].alive;
+	}
+	if (getenv("KMODEL_STATS"))
+		for (int o = 0; o < 20; o++) {
+			printf("op %2d:", o);
+			for (int r = 0; r < 40; r++)
+				if (hist[o][r])
+					printf(" %s%d=%lu", r ? "-" : "ok", r, hist[o][r]);
+			printf("\n");
+		}
+	printf("info seed %lu: %lu calls succeeded, %lu failed as predicted, %lu ran out of kernel memory; %.1f envs alive on average\n",
+	       (unsigned long)seed, n_ok, n_err, n_oom, (double)live_sum / (double)steps);
+}
+
+/* Each seed runs in a child process: the kernel's globals start fresh. */
+static int in_child(void (*fn)(uint64_t, unsigned long), uint64_t seed, unsigned long steps)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		fn(seed, steps);
+		fflush(stdout);
+		_exit(0);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static void script_exploit(uint64_t a, unsigned long b) { (void)a; (void)b; exploit_script(); }
+static void script_chain(uint64_t a, unsigned long b) { (void)a; (void)b; deep_chain_script(); }
+
+int main(int argc, char **argv)
+{
+	unsigned long steps = argc > 1 ? strtoul(argv[1], NULL, 0) : 20000;
+	unsigned long seeds = argc > 2 ? strtoul(argv[2], NULL, 0) : 8;
+	unsigned long first = argc > 3 ? strtoul(argv[3], NULL, 0) : 1;
+	check_every = argc > 4 ? strtoul(argv[4], NULL, 0) : 1;
+	if (!check_every)
+		check_every = 1;
+	int passed = 0, failed = 0;
+
+	if (in_child(script_exploit, 0, 0))
+		printf("PASS model-exploit-script\n"), passed++;
+	else
+		printf("FAIL model-exploit-script\n"), failed++;
+	if (in_child(script_chain, 0, 0))
+		printf("PASS model-deep-revoke-chain\n"), passed++;
+	else
+		printf("FAIL model-deep-revoke-chain\n"), failed++;
+	for (unsigned long s = first; s < first + seeds; s++) {
+		if (in_child(run_seed, s, steps))
+			passed++;
+		else
+			printf("FAIL model-seed-%lu (%lu steps)\n", s, steps), failed++;
+	}
+	if (!failed)
+		printf("PASS model-random-sequences: %lu seeds x %lu steps, state compared every %lu\n",
+		       seeds, steps, check_every);
+	printf("model: %d runs passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
