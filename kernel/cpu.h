@@ -66,23 +66,7 @@ static inline void irq_restore(uint64_t flags)
 /* Wait for an interrupt with interrupts enabled (no lost wake-up). */
 static inline void cpu_idle(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
 
-#define MSR_EFER 0xc0000080
-#define EFER_NXE (1u << 11)
-#define CR0_WP   (1u << 16)
-#define CR4_PGE  (1u << 7)
-#define CR4_UMIP (1u << 11)
-#define CR4_FSGSBASE (1u << 16)
-#define CR4_SMEP (1u << 20)
-#define CR4_SMAP (1u << 21)
-
-/* CPU identity and the security-relevant features, filled by cpu_detect(). */
-struct cpu_info {
-	char vendor[13];
-	char model[49];
-	int nx, smep, smap, umip, rdrand, rdseed, fsgsbase;
-	int apic, x2apic, invariant_tsc, pdpe1gb, xsave;
-};
-extern struct cpu_info cpu;
+#include "kernel/cpuinfo.h"
 void cpu_detect(void);
 /* Turn on the protections the CPU has (NX, WP, SMEP, SMAP, UMIP). */
 void cpu_enable_protections(void);

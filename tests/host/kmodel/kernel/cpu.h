@@ -44,21 +44,6 @@ static inline uint64_t irq_save(void) { return 0; }
 static inline void irq_restore(uint64_t flags) { (void)flags; }
 static inline void cpu_idle(void) { abort(); }
 
-#define MSR_EFER 0xc0000080
-#define EFER_NXE (1u << 11)
-#define CR0_WP   (1u << 16)
-#define CR4_PGE  (1u << 7)
-#define CR4_UMIP (1u << 11)
-#define CR4_FSGSBASE (1u << 16)
-#define CR4_SMEP (1u << 20)
-#define CR4_SMAP (1u << 21)
-
-struct cpu_info {
-	char vendor[13];
-	char model[49];
-	int nx, smep, smap, umip, rdrand, rdseed, fsgsbase;
-	int apic, x2apic, invariant_tsc, pdpe1gb, xsave;
-};
-extern struct cpu_info cpu;
+#include "kernel/cpuinfo.h"
 
 #endif
