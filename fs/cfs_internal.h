@@ -93,11 +93,17 @@ struct cfs_sb {
 	uint8_t wrapped_master[48];
 	uint8_t payload_nonce[24];
 	uint8_t sealed_payload[sizeof(struct cfs_sb_payload) + 16];
-	uint8_t reserved[CFS_BLOCK_SIZE - 176 - sizeof(struct cfs_sb_payload) - 16 - 32];
+	uint8_t recovery_nonce[24];         /* the recovery slot, when flags has */
+	uint8_t recovery_wrapped[48];       /* CFS_SB_RECOVERY */
+	uint8_t reserved[CFS_BLOCK_SIZE - 176 - sizeof(struct cfs_sb_payload) - 16 - 72 - 32];
 	uint8_t checksum[32];
 };
 _Static_assert(sizeof(struct cfs_sb) == CFS_BLOCK_SIZE, "superblock size");
+_Static_assert(offsetof(struct cfs_sb, recovery_nonce) == 768, "recovery slot offset");
 #define CFS_SB_HEADER_BYTES 176u
+/* flags: the master key is also wrapped under a recovery key (bytes
+ * 768..839); the raw master key then opens nothing */
+#define CFS_SB_RECOVERY 1u
 #define CFS_MAGIC "CRYPTOFS"
 
 /* A cached block: plain text of one block.  A dirty block was allocated in

@@ -4,7 +4,7 @@ FS_CORE_SRCS := fs/block.c fs/object.c fs/inode.c fs/dir.c fs/super.c fs/ops.c f
 PORTABLE_SRCS += $(FS_CORE_SRCS)
 
 FS_TEST_SUPPORT := tests/fs/ramdev.c tests/fs/model.c fs/tool/workers.c
-FS_TESTS := test_fs_unit test_fs_model test_fs_powerloss test_fs_tamper
+FS_TESTS := test_fs_unit test_fs_model test_fs_powerloss test_fs_tamper test_fs_harden
 
 define fs_test_rule
 $(BUILD)/tests/$(1): $(call host_objs,tests/fs/$(1).c $(FS_TEST_SUPPORT) $(FS_CORE_SRCS) $(CRYPTO_SRCS))
