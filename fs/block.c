@@ -49,15 +49,15 @@ uint64_t cfs_now(struct cfs *fs)
 void cfs_new_secret(struct cfs *fs, uint8_t out[32])
 {
 	if (fs->secret_counter == 0)
-		cfs_rand(fs, fs->secret_key, sizeof fs->secret_key);
+		cfs_rand(fs, fs->keys->secret_key, sizeof fs->keys->secret_key);
 	if (fs->secret_left == 0) {
-		cx_stream(fs->secret_pool, sizeof fs->secret_pool, fs->secret_counter++,
-			  fs->secret_key);
-		fs->secret_left = sizeof fs->secret_pool;
+		cx_stream(fs->keys->secret_pool, sizeof fs->keys->secret_pool, fs->secret_counter++,
+			  fs->keys->secret_key);
+		fs->secret_left = sizeof fs->keys->secret_pool;
 	}
 	fs->secret_left -= 32;
-	memcpy(out, fs->secret_pool + fs->secret_left, 32);
-	cx_wipe(fs->secret_pool + fs->secret_left, 32);
+	memcpy(out, fs->keys->secret_pool + fs->secret_left, 32);
+	cx_wipe(fs->keys->secret_pool + fs->secret_left, 32);
 }
 
 /* Remember where the last authentication or I/O failure happened. */
@@ -96,6 +96,7 @@ static void block_key(uint8_t out[32], const uint8_t objkey[32], const struct cf
 	cx_hash_init(&st, objkey, CX_KEY_BYTES, CX_KEY_BYTES);
 	cx_hash_update(&st, p->secret, sizeof p->secret);
 	cx_hash_final(&st, out, CX_KEY_BYTES);
+	cx_wipe(&st, sizeof st);
 }
 
 static const uint8_t zero_nonce[CX_XNONCE_BYTES];

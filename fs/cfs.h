@@ -47,6 +47,11 @@ struct cfs_config {
 	void *(*alloc)(void *ctx, size_t size);
 	void (*free)(void *ctx, void *ptr);
 	void (*random)(void *ctx, void *buf, size_t len);
+	/* Optional: memory for the volume's keys that the host keeps out of
+	 * swap where it can (sodium_malloc on the host); NULL = alloc/free.
+	 * The core wipes it before freeing it. */
+	void *(*alloc_secret)(void *ctx, size_t size);
+	void (*free_secret)(void *ctx, void *ptr);
 	/* Optional, for devices held in memory (a RAM disk, a mapped image):
 	 * the storage of block blkno, which the core then seals into and
 	 * opens from in place instead of copying through write and read.

@@ -129,13 +129,19 @@ struct cfs_obj {
 
 struct cfs_list { struct cfs_cblock head; };
 
-struct cfs {
-	struct cfs_config cfg;
+/* A mounted volume's own keys, apart from the rest of its state so that
+ * the host can keep them in locked memory (cfs_config.alloc_secret). */
+struct cfs_keys {
 	uint8_t master[32];
 	uint8_t sb_key[32];
 	uint8_t secret_key[32];             /* seeds block secrets (see cfs_new_secret) */
-	uint64_t secret_counter;
 	uint8_t secret_pool[64 * 32];
+};
+
+struct cfs {
+	struct cfs_config cfg;
+	struct cfs_keys *keys;              /* from cfg.alloc_secret: locked memory */
+	uint64_t secret_counter;
 	size_t secret_left;
 	struct cfs_sb sb;                   /* last committed header */
 	struct cfs_sb_payload pl;           /* working payload */

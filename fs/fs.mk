@@ -15,7 +15,7 @@ endef
 $(foreach t,$(FS_TESTS),$(eval $(call fs_test_rule,$(t))))
 
 # Host tool: build/host/cryptofs (tools/cryptofs runs it).
-FS_TOOL_SRCS := fs/tool/cryptofs.c fs/tool/fuse.c fs/tool/workers.c
+FS_TOOL_SRCS := fs/tool/cryptofs.c fs/tool/fuse.c fs/tool/workers.c fs/tool/rollback.c
 FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 FUSE_LIBS := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 $(call host_objs,fs/tool/fuse.c): HOST_CFLAGS += $(FUSE_CFLAGS)

@@ -43,6 +43,7 @@ static bool argon2_cost_ok(uint32_t ops, uint32_t mem_kib)
 static int derive_kek(const struct cfs_sb *sb, const struct cfs_key *key, uint8_t kek[32])
 {
 	cx_hash_state st;
+	int rc;
 
 	if (key->kind == CFS_KEY_PASSPHRASE && sb->key_kind == CFS_KIND_PASSPHRASE) {
 		if (!argon2_cost_ok(sb->argon2_ops, sb->argon2_mem_kib))
@@ -55,7 +56,9 @@ static int derive_kek(const struct cfs_sb *sb, const struct cfs_key *key, uint8_
 		cx_hash_update(&st, "cryptofs key file", 17);
 		cx_hash_update(&st, sb->salt, sizeof sb->salt);
 		cx_hash_update(&st, key->bytes, key->len);
-		return cx_hash_final(&st, kek, 32);
+		rc = cx_hash_final(&st, kek, 32);
+		cx_wipe(&st, sizeof st);
+		return rc;
 	}
 	return -EACCES;
 }
@@ -75,7 +78,7 @@ static int wrap_master(struct cfs *fs, struct cfs_sb *sb, const struct cfs_key *
 	if (rc < 0)
 		return rc == -EACCES ? -EINVAL : rc;
 	wrap_ad_of(sb, &ad);
-	cx_xaead_seal(sb->wrapped_master, fs->master, 32, (const uint8_t *)&ad, sizeof ad,
+	cx_xaead_seal(sb->wrapped_master, fs->keys->master, 32, (const uint8_t *)&ad, sizeof ad,
 		      sb->wrap_nonce, kek);
 	cx_wipe(kek, sizeof kek);
 	return 0;
@@ -124,7 +127,7 @@ static void wrap_recovery(struct cfs *fs, struct cfs_sb *sb, const uint8_t recov
 	cfs_rand(fs, sb->recovery_nonce, sizeof sb->recovery_nonce);
 	cx_kdf(kek, recovery, "cryptofs recovery key", 0);
 	recovery_ad_of(sb, &ad);
-	cx_xaead_seal(sb->recovery_wrapped, fs->master, 32, (const uint8_t *)&ad, sizeof ad,
+	cx_xaead_seal(sb->recovery_wrapped, fs->keys->master, 32, (const uint8_t *)&ad, sizeof ad,
 		      sb->recovery_nonce, kek);
 	cx_wipe(kek, sizeof kek);
 	sb->flags |= CFS_SB_RECOVERY;
@@ -188,7 +191,7 @@ static int payload_open(const struct cfs *fs, const struct cfs_sb *sb, struct cf
 	memcpy(pl, sb->sealed_payload, sizeof *pl);
 #else
 	if (cx_xaead_open((uint8_t *)pl, sb->sealed_payload, sizeof *pl, (const uint8_t *)sb,
-			  CFS_SB_HEADER_BYTES, sb->payload_nonce, fs->sb_key) < 0)
+			  CFS_SB_HEADER_BYTES, sb->payload_nonce, fs->keys->sb_key) < 0)
 		return -EBADMSG;
 #endif
 	if (pl->itable.height > CFS_MAX_HEIGHT || pl->bitmap.height > CFS_MAX_HEIGHT ||
@@ -206,7 +209,7 @@ static void payload_seal(struct cfs *fs, struct cfs_sb *sb)
 	memcpy(sb->sealed_payload, &fs->pl, sizeof fs->pl);
 #else
 	cx_xaead_seal(sb->sealed_payload, (const uint8_t *)&fs->pl, sizeof fs->pl,
-		      (const uint8_t *)sb, CFS_SB_HEADER_BYTES, sb->payload_nonce, fs->sb_key);
+		      (const uint8_t *)sb, CFS_SB_HEADER_BYTES, sb->payload_nonce, fs->keys->sb_key);
 #endif
 	sb_checksum(sb, sb->checksum);
 }
@@ -362,7 +365,8 @@ static int fs_create(struct cfs **out, const struct cfs_config *cfg, uint64_t nb
 {
 	struct cfs *fs;
 
-	if (!cfg || !cfg->read || !cfg->write || !cfg->flush || !cfg->alloc || !cfg->free)
+	if (!cfg || !cfg->read || !cfg->write || !cfg->flush || !cfg->alloc || !cfg->free ||
+	    !cfg->alloc_secret != !cfg->free_secret)
 		return -EINVAL;
 	fs = cfg->alloc(cfg->ctx, sizeof *fs);
 	if (!fs)
@@ -385,8 +389,12 @@ static int fs_create(struct cfs **out, const struct cfs_config *cfg, uint64_t nb
 	 * may carry it, and the mark never reaches the disk */
 	while (fs->fresh_mark == 0)
 		cx_random(&fs->fresh_mark, sizeof fs->fresh_mark);
+	fs->keys = cfg->alloc_secret ? cfg->alloc_secret(cfg->ctx, sizeof *fs->keys)
+				     : cfs_alloc(fs, sizeof *fs->keys);
+	if (fs->keys)
+		memset(fs->keys, 0, sizeof *fs->keys);
 	*out = fs;
-	if (!fs->bm_work || !fs->bm_commit || cfs_cache_init(fs) < 0)
+	if (!fs->keys || !fs->bm_work || !fs->bm_commit || cfs_cache_init(fs) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -400,10 +408,13 @@ static void fs_destroy(struct cfs *fs)
 		cfs_cache_destroy(fs);
 	cfs_free(fs, fs->bm_work);
 	cfs_free(fs, fs->bm_commit);
-	cx_wipe(fs->master, sizeof fs->master);
-	cx_wipe(fs->sb_key, sizeof fs->sb_key);
-	cx_wipe(fs->secret_key, sizeof fs->secret_key);
-	cx_wipe(fs->secret_pool, sizeof fs->secret_pool);
+	if (fs->keys) {
+		cx_wipe(fs->keys, sizeof *fs->keys);
+		if (fs->cfg.alloc_secret)
+			fs->cfg.free_secret(fs->cfg.ctx, fs->keys);
+		else
+			cfs_free(fs, fs->keys);
+	}
 	cx_wipe(&fs->pl, sizeof fs->pl);
 	fs->cfg.free(fs->cfg.ctx, fs);
 }
@@ -469,8 +480,8 @@ int cfs_format(const struct cfs_config *cfg, const struct cfs_format_opts *opts,
 		goto out;
 	fs->sb.block_size = CFS_BLOCK_SIZE;
 	cfs_rand(fs, fs->sb.uuid, sizeof fs->sb.uuid);
-	cfs_rand(fs, fs->master, sizeof fs->master);
-	cx_kdf(fs->sb_key, fs->master, "cryptofs superblock", 0);
+	cfs_rand(fs, fs->keys->master, sizeof fs->keys->master);
+	cx_kdf(fs->keys->sb_key, fs->keys->master, "cryptofs superblock", 0);
 	if (opts->ephemeral) {
 		fs->sb.key_kind = CFS_KIND_EPHEMERAL;
 	} else {
@@ -496,7 +507,7 @@ int cfs_format(const struct cfs_config *cfg, const struct cfs_format_opts *opts,
 	if (rc == 0)
 		rc = cfs_commit(fs);
 	if (rc == 0 && master_out)
-		memcpy(master_out, fs->master, 32);
+		memcpy(master_out, fs->keys->master, 32);
 out:
 	fs_destroy(fs);
 	return rc;
@@ -540,7 +551,7 @@ static int obtain_master(struct cfs *fs, const struct cfs_sb *sbs, const int *or
 		if (key->len != 32 || ((newest->flags & CFS_SB_RECOVERY) &&
 				       newest->key_kind != CFS_KIND_EPHEMERAL))
 			return -EACCES;
-		memcpy(fs->master, key->bytes, 32);
+		memcpy(fs->keys->master, key->bytes, 32);
 		return 0;
 	}
 	for (int i = 0; i < n; i++) {
@@ -548,8 +559,8 @@ static int obtain_master(struct cfs *fs, const struct cfs_sb *sbs, const int *or
 
 		if (i == 1 && same_wrappings(sb, newest))
 			break;
-		rc = key->kind == CFS_KEY_RECOVERY ? unwrap_recovery(sb, key, fs->master)
-						   : unwrap_master(sb, key, fs->master);
+		rc = key->kind == CFS_KEY_RECOVERY ? unwrap_recovery(sb, key, fs->keys->master)
+						   : unwrap_master(sb, key, fs->keys->master);
 		*proven = rc == 0;
 		if (rc == 0 || rc == -ENOMEM)
 			return rc;
@@ -611,7 +622,7 @@ int cfs_mount(struct cfs **out, const struct cfs_config *cfg, const struct cfs_k
 	rc = obtain_master(probe, sbs, order, n, key, &proven);
 	if (rc < 0)
 		goto fail;
-	cx_kdf(probe->sb_key, probe->master, "cryptofs superblock", 0);
+	cx_kdf(probe->keys->sb_key, probe->keys->master, "cryptofs superblock", 0);
 	for (int i = 0; i < n && chosen < 0; i++)
 		if (payload_open(probe, &sbs[order[i]], &pl) == 0)
 			chosen = order[i];
@@ -634,8 +645,8 @@ int cfs_mount(struct cfs **out, const struct cfs_config *cfg, const struct cfs_k
 	rc = fs_create(&fs, cfg, sbs[chosen].nblocks);
 	if (rc < 0)
 		goto fail;
-	memcpy(fs->master, probe->master, 32);
-	memcpy(fs->sb_key, probe->sb_key, 32);
+	memcpy(fs->keys->master, probe->keys->master, 32);
+	memcpy(fs->keys->sb_key, probe->keys->sb_key, 32);
 	fs->sb = sbs[chosen];
 	fs->pl = pl;
 	fs->generation = fs->sb.generation;

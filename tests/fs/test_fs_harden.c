@@ -306,6 +306,49 @@ static void test_default_argon2_cost(void)
 	ramdev_free(&d);
 }
 
+/* The volume's keys live in the host's secret memory (alloc_secret), and
+ * are wiped before it is given back. */
+static void *secret_block;
+static int secret_allocs, secret_frees, secret_dirty_at_free;
+
+static void *test_alloc_secret(void *ctx, size_t size)
+{
+	(void)ctx;
+	secret_allocs++;
+	secret_block = calloc(1, size);
+	return secret_block;
+}
+
+static void test_free_secret(void *ctx, void *p)
+{
+	(void)ctx;
+	secret_frees++;
+	for (size_t i = 0; i < sizeof(struct cfs_keys); i++)
+		secret_dirty_at_free += ((uint8_t *)p)[i] != 0;
+	free(p);
+}
+
+static void test_keys_in_secret_memory(void)
+{
+	struct ramdev d;
+	struct cfs_config cfg;
+	struct cfs *fs;
+
+	make_volume(&d, &cfg, 64);
+	cfg.alloc_secret = test_alloc_secret;
+	CHECK_EQ(cfs_mount(&fs, &cfg, &pass), -EINVAL);        /* both or neither */
+	cfg.free_secret = test_free_secret;
+	CHECK_EQ(cfs_mount(&fs, &cfg, &pass), 0);
+	CHECK_EQ(secret_allocs, 2);                             /* probe, then the volume */
+	CHECK(fs->keys == secret_block);
+	CHECK(!cx_key_is_zero(fs->keys->master, 32));
+	CHECK_EQ(cfs_mkdir(fs, "/k", 0755), 0);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	CHECK_EQ(secret_frees, 2);
+	CHECK_EQ(secret_dirty_at_free, 0);
+	ramdev_free(&d);
+}
+
 int main(void)
 {
 	cx_init();
@@ -316,5 +359,6 @@ int main(void)
 	RUN(test_tampered_header_is_damage);
 	RUN(test_rollback_hook);
 	RUN(test_default_argon2_cost);
+	RUN(test_keys_in_secret_memory);
 	return CHECK_EXIT_STATUS();
 }
