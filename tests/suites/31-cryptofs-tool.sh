@@ -342,6 +342,13 @@ t_tamper_header() {
 	printf 'XX' | dd of="$img" bs=1 seek=40 conv=notrunc status=none
 	printf 'XX' | dd of="$img" bs=1 seek=$((4096 + 40)) conv=notrunc status=none
 	expect torn 4 "$cfs" ls "$img" --key-file "$k" || return 1
+	# authentic superblocks over a damaged tree: said as such, not "no superblock"
+	expect mkfs-tree 0 "$cfs" mkfs "$img" --size 1M --key-file "$k" || return 1
+	head -c $((254 * 4096)) /dev/zero | tr '\0' 'Z' |
+		dd of="$img" bs=4096 seek=2 conv=notrunc status=none
+	expect damaged-tree 4 "$cfs" ls "$img" --key-file "$k" || return 1
+	grep -q 'superblock is authentic but the tree it names is damaged' "$tmp/err" ||
+		{ cat "$tmp/err"; return 1; }
 }
 
 # Rollback: the newest generation of each volume is kept under the XDG
