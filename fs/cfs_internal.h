@@ -172,16 +172,18 @@ struct cfs {
 	uint64_t err_blkno, err_ino;
 };
 
-/* memory and environment */
+/* env.c: memory and environment */
 void *cfs_alloc(struct cfs *fs, size_t size);
 void cfs_free(struct cfs *fs, void *p);
 void cfs_rand(struct cfs *fs, void *buf, size_t len);
 uint64_t cfs_now(struct cfs *fs);
 
-/* block.c: sealing, cache, allocation */
+/* cache.c: the block cache (see also cfs_cache_* below) */
 int cfs_cache_init(struct cfs *fs);
 void cfs_cache_destroy(struct cfs *fs);
-/* One block for cfs_seal_blocks (from in) or cfs_open_blocks (into out):
+
+/* seal.c: sealing and opening blocks, block secrets.
+ * One block for cfs_seal_blocks (from in) or cfs_open_blocks (into out):
  * its object, place in the object's tree and pointer. */
 struct cfs_blockio {
 	uint64_t obj;
@@ -199,6 +201,9 @@ int cfs_seal_block(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t 
 		   const uint8_t *plain, struct cfs_ptr *p);
 int cfs_open_block(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t index,
 		   const struct cfs_ptr *p, uint8_t *plain);
+void cfs_new_secret(struct cfs *fs, uint8_t out[32]);
+
+/* cache.c */
 struct cfs_cblock *cfs_cache_lookup(struct cfs *fs, uint64_t blkno);
 int cfs_cache_get(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t index,
 		  const struct cfs_ptr *p, struct cfs_cblock **out);
@@ -208,12 +213,15 @@ void cfs_cache_drop(struct cfs *fs, uint64_t blkno);
 bool cfs_dirty_owned(const struct cfs_cblock *b, const struct cfs_obj *o, int level);
 void cfs_cache_all_clean(struct cfs *fs);
 void cfs_cache_trim(struct cfs *fs);
+
+/* space.c: allocation over the working and committed space maps */
 int cfs_block_alloc(struct cfs *fs, uint64_t *blkno);
 void cfs_block_free(struct cfs *fs, uint64_t blkno);
 bool cfs_block_in_use(const struct cfs *fs, uint64_t blkno);
 bool cfs_block_committed(const struct cfs *fs, uint64_t blkno);
+
+/* env.c (with cfs_alloc etc. above) */
 void cfs_set_error(struct cfs *fs, uint64_t blkno, uint64_t ino);
-void cfs_new_secret(struct cfs *fs, uint8_t out[32]);
 
 /* object.c: radix trees */
 enum cfs_fill { CFS_LOAD, CFS_ZERO };

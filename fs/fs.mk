@@ -1,6 +1,6 @@
 # CryptoFS: the portable core (fs/*.c), the host tool (fs/tool/), its tests
 # (tests/fs/) and fuzzers.  See docs/CRYPTOFS.md.
-FS_CORE_SRCS := fs/block.c fs/object.c fs/inode.c fs/dir.c fs/super.c fs/ops.c fs/fsck.c
+FS_CORE_SRCS := fs/env.c fs/seal.c fs/cache.c fs/space.c fs/object.c fs/inode.c fs/dir.c fs/super.c fs/ops.c fs/fsck.c
 PORTABLE_SRCS += $(FS_CORE_SRCS)
 
 FS_TEST_SUPPORT := tests/fs/ramdev.c tests/fs/model.c fs/tool/workers.c
