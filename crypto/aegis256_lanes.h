@@ -167,6 +167,7 @@ static TARGET int NAME(open)(struct cx_aegis_msg *m, size_t len, size_t adlen)
 			pp[i] = plain[i];
 		}
 		NAME(update)(s, v_load(pp, 0));
+		cx_wipe(plain, sizeof plain);
 	}
 	v_store(tag, 0, NAME(finish)(s, adlen, len));
 	for (int i = 0; i < LANES; i++) {

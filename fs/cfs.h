@@ -19,6 +19,13 @@ enum {
 	CFS_PATH_MAX = 4096,
 	CFS_FORMAT_VERSION = 2,     /* written by default: AEGIS-256 blocks */
 	CFS_FORMAT_OLDEST = 1,      /* still mounted: XChaCha20-Poly1305 blocks */
+	/* Argon2id: the default is libsodium's MODERATE cost; a volume may ask
+	 * for at most SENSITIVE (mount refuses more as damage) */
+	CFS_ARGON2_DEFAULT_OPS = 3,
+	CFS_ARGON2_DEFAULT_MEM_KIB = 256 << 10,
+	CFS_ARGON2_MAX_OPS = 10,
+	CFS_ARGON2_MAX_MEM_KIB = 1 << 20,
+	CFS_ARGON2_MAX_WORK_KIB = 4 << 20,     /* ops x memory */
 };
 
 /* File type bits of cfs_stat.mode, equal to POSIX S_IF*. */
@@ -40,6 +47,11 @@ struct cfs_config {
 	void *(*alloc)(void *ctx, size_t size);
 	void (*free)(void *ctx, void *ptr);
 	void (*random)(void *ctx, void *buf, size_t len);
+	/* Optional: memory for the volume's keys that the host keeps out of
+	 * swap where it can (sodium_malloc on the host); NULL = alloc/free.
+	 * The core wipes it before freeing it. */
+	void *(*alloc_secret)(void *ctx, size_t size);
+	void (*free_secret)(void *ctx, void *ptr);
 	/* Optional, for devices held in memory (a RAM disk, a mapped image):
 	 * the storage of block blkno, which the core then seals into and
 	 * opens from in place instead of copying through write and read.
@@ -55,11 +67,23 @@ struct cfs_config {
 	uint64_t (*now_ns)(void *ctx);
 	uint32_t cache_blocks;      /* soft bound on cached blocks; 0 = 256 */
 	uint64_t min_generation;    /* refuse older images (rollback), 0 = any */
+	/* Optional rollback guard, for a host that remembers the newest
+	 * generation it has seen of each volume (by its 16-byte id):
+	 * check_generation is called at mount with the authenticated
+	 * superblock's generation and refuses it by returning < 0 (mount then
+	 * fails with that, normally -ESTALE); generation_committed is called
+	 * after every commit with the generation now on the disk. */
+	int (*check_generation)(void *ctx, const uint8_t volume_id[16], uint64_t generation);
+	void (*generation_committed)(void *ctx, const uint8_t volume_id[16], uint64_t generation);
 };
 
 /* How a volume is opened: a passphrase (Argon2id), the contents of a key
- * file, or the raw master key (the recovery key, or an ephemeral volume). */
-enum cfs_key_kind { CFS_KEY_PASSPHRASE = 1, CFS_KEY_FILE = 2, CFS_KEY_MASTER = 3 };
+ * file, the 32-byte recovery key, or the raw master key (ephemeral
+ * volumes; and volumes made without a recovery slot, whose recovery key is
+ * the master key: CFS_KEY_RECOVERY then acts as CFS_KEY_MASTER). */
+enum cfs_key_kind {
+	CFS_KEY_PASSPHRASE = 1, CFS_KEY_FILE = 2, CFS_KEY_MASTER = 3, CFS_KEY_RECOVERY = 4,
+};
 struct cfs_key {
 	enum cfs_key_kind kind;
 	const void *bytes;
@@ -68,11 +92,13 @@ struct cfs_key {
 
 struct cfs_format_opts {
 	struct cfs_key key;         /* passphrase or key file */
-	uint32_t argon2_ops;        /* 0 = 3 */
-	uint32_t argon2_mem_kib;    /* 0 = 65536 */
+	uint32_t argon2_ops;        /* 0 = CFS_ARGON2_DEFAULT_OPS */
+	uint32_t argon2_mem_kib;    /* 0 = CFS_ARGON2_DEFAULT_MEM_KIB */
 	int ephemeral;              /* master key never written: RAM volumes */
 	uint32_t version;           /* 0 = CFS_FORMAT_VERSION, or 1 for CPUs
 				     * without AES instructions */
+	uint8_t *recovery_out;      /* if set: a new recovery key, wrapped in
+				     * its own slot, is written here */
 };
 
 struct cfs_stat {
@@ -91,6 +117,11 @@ struct cfs_statfs {
 	uint64_t files;
 	uint64_t generation;
 	uint32_t version;
+	uint8_t volume_id[16];
+	int passphrase;             /* 1: opened by a passphrase (Argon2id) */
+	uint32_t argon2_ops;        /* passphrase volumes; 0 otherwise */
+	uint32_t argon2_mem_kib;
+	int recovery_slot;          /* 1: a recovery key wrapping exists */
 };
 
 /* Flags for cfs_open. */
@@ -109,6 +140,11 @@ int cfs_statfs(struct cfs *fs, struct cfs_statfs *st);
 /* Rewrap the master key under a new passphrase or key file (both
  * superblock slots); no data block is rewritten. */
 int cfs_rekey(struct cfs *fs, const struct cfs_key *key, uint32_t ops, uint32_t mem_kib);
+/* Make a new recovery key (written to recovery_out) and wrap the master
+ * key under it in both superblock slots; the previous recovery key (or, on
+ * a volume without a recovery slot, the raw master key) opens nothing
+ * from then on. */
+int cfs_set_recovery(struct cfs *fs, uint8_t recovery_out[CFS_KEY_BYTES]);
 
 /* Files are named by absolute paths ("/a/b").  Symlinks are not followed
  * (the caller's VFS does that with cfs_readlink).  A handle is >= 0. */

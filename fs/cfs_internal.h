@@ -93,11 +93,17 @@ struct cfs_sb {
 	uint8_t wrapped_master[48];
 	uint8_t payload_nonce[24];
 	uint8_t sealed_payload[sizeof(struct cfs_sb_payload) + 16];
-	uint8_t reserved[CFS_BLOCK_SIZE - 176 - sizeof(struct cfs_sb_payload) - 16 - 32];
+	uint8_t recovery_nonce[24];         /* the recovery slot, when flags has */
+	uint8_t recovery_wrapped[48];       /* CFS_SB_RECOVERY */
+	uint8_t reserved[CFS_BLOCK_SIZE - 176 - sizeof(struct cfs_sb_payload) - 16 - 72 - 32];
 	uint8_t checksum[32];
 };
 _Static_assert(sizeof(struct cfs_sb) == CFS_BLOCK_SIZE, "superblock size");
+_Static_assert(offsetof(struct cfs_sb, recovery_nonce) == 768, "recovery slot offset");
 #define CFS_SB_HEADER_BYTES 176u
+/* flags: the master key is also wrapped under a recovery key (bytes
+ * 768..839); the raw master key then opens nothing */
+#define CFS_SB_RECOVERY 1u
 #define CFS_MAGIC "CRYPTOFS"
 
 /* A cached block: plain text of one block.  A dirty block was allocated in
@@ -123,13 +129,19 @@ struct cfs_obj {
 
 struct cfs_list { struct cfs_cblock head; };
 
-struct cfs {
-	struct cfs_config cfg;
+/* A mounted volume's own keys, apart from the rest of its state so that
+ * the host can keep them in locked memory (cfs_config.alloc_secret). */
+struct cfs_keys {
 	uint8_t master[32];
 	uint8_t sb_key[32];
 	uint8_t secret_key[32];             /* seeds block secrets (see cfs_new_secret) */
-	uint64_t secret_counter;
 	uint8_t secret_pool[64 * 32];
+};
+
+struct cfs {
+	struct cfs_config cfg;
+	struct cfs_keys *keys;              /* from cfg.alloc_secret: locked memory */
+	uint64_t secret_counter;
 	size_t secret_left;
 	struct cfs_sb sb;                   /* last committed header */
 	struct cfs_sb_payload pl;           /* working payload */
@@ -160,16 +172,18 @@ struct cfs {
 	uint64_t err_blkno, err_ino;
 };
 
-/* memory and environment */
+/* env.c: memory and environment */
 void *cfs_alloc(struct cfs *fs, size_t size);
 void cfs_free(struct cfs *fs, void *p);
 void cfs_rand(struct cfs *fs, void *buf, size_t len);
 uint64_t cfs_now(struct cfs *fs);
 
-/* block.c: sealing, cache, allocation */
+/* cache.c: the block cache (see also cfs_cache_* below) */
 int cfs_cache_init(struct cfs *fs);
 void cfs_cache_destroy(struct cfs *fs);
-/* One block for cfs_seal_blocks (from in) or cfs_open_blocks (into out):
+
+/* seal.c: sealing and opening blocks, block secrets.
+ * One block for cfs_seal_blocks (from in) or cfs_open_blocks (into out):
  * its object, place in the object's tree and pointer. */
 struct cfs_blockio {
 	uint64_t obj;
@@ -187,6 +201,9 @@ int cfs_seal_block(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t 
 		   const uint8_t *plain, struct cfs_ptr *p);
 int cfs_open_block(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t index,
 		   const struct cfs_ptr *p, uint8_t *plain);
+void cfs_new_secret(struct cfs *fs, uint8_t out[32]);
+
+/* cache.c */
 struct cfs_cblock *cfs_cache_lookup(struct cfs *fs, uint64_t blkno);
 int cfs_cache_get(struct cfs *fs, const struct cfs_obj *o, int level, uint64_t index,
 		  const struct cfs_ptr *p, struct cfs_cblock **out);
@@ -196,12 +213,15 @@ void cfs_cache_drop(struct cfs *fs, uint64_t blkno);
 bool cfs_dirty_owned(const struct cfs_cblock *b, const struct cfs_obj *o, int level);
 void cfs_cache_all_clean(struct cfs *fs);
 void cfs_cache_trim(struct cfs *fs);
+
+/* space.c: allocation over the working and committed space maps */
 int cfs_block_alloc(struct cfs *fs, uint64_t *blkno);
 void cfs_block_free(struct cfs *fs, uint64_t blkno);
 bool cfs_block_in_use(const struct cfs *fs, uint64_t blkno);
 bool cfs_block_committed(const struct cfs *fs, uint64_t blkno);
+
+/* env.c (with cfs_alloc etc. above) */
 void cfs_set_error(struct cfs *fs, uint64_t blkno, uint64_t ino);
-void cfs_new_secret(struct cfs *fs, uint8_t out[32]);
 
 /* object.c: radix trees */
 enum cfs_fill { CFS_LOAD, CFS_ZERO };

@@ -83,6 +83,7 @@ static uint64_t name_hash(const struct dir *d, const char *name, size_t len)
 	cx_hash_init(&st, d->hash_key, sizeof d->hash_key, sizeof out);
 	cx_hash_update(&st, name, len);
 	cx_hash_final(&st, out, sizeof out);
+	cx_wipe(&st, sizeof st);
 	memcpy(&h, out, sizeof h);
 	return h;
 }

@@ -1,10 +1,10 @@
 # CryptoFS: the portable core (fs/*.c), the host tool (fs/tool/), its tests
 # (tests/fs/) and fuzzers.  See docs/CRYPTOFS.md.
-FS_CORE_SRCS := fs/block.c fs/object.c fs/inode.c fs/dir.c fs/super.c fs/ops.c fs/fsck.c
+FS_CORE_SRCS := fs/env.c fs/seal.c fs/cache.c fs/space.c fs/object.c fs/inode.c fs/dir.c fs/super.c fs/ops.c fs/fsck.c
 PORTABLE_SRCS += $(FS_CORE_SRCS)
 
 FS_TEST_SUPPORT := tests/fs/ramdev.c tests/fs/model.c fs/tool/workers.c
-FS_TESTS := test_fs_unit test_fs_model test_fs_powerloss test_fs_tamper
+FS_TESTS := test_fs_unit test_fs_model test_fs_powerloss test_fs_tamper test_fs_harden
 
 define fs_test_rule
 $(BUILD)/tests/$(1): $(call host_objs,tests/fs/$(1).c $(FS_TEST_SUPPORT) $(FS_CORE_SRCS) $(CRYPTO_SRCS))
@@ -15,7 +15,7 @@ endef
 $(foreach t,$(FS_TESTS),$(eval $(call fs_test_rule,$(t))))
 
 # Host tool: build/host/cryptofs (tools/cryptofs runs it).
-FS_TOOL_SRCS := fs/tool/cryptofs.c fs/tool/fuse.c fs/tool/workers.c
+FS_TOOL_SRCS := fs/tool/cryptofs.c fs/tool/fuse.c fs/tool/workers.c fs/tool/rollback.c
 FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 FUSE_LIBS := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 $(call host_objs,fs/tool/fuse.c): HOST_CFLAGS += $(FUSE_CFLAGS)

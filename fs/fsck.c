@@ -201,7 +201,7 @@ static void check_superblocks(struct fsck *f)
 		}
 #ifndef FUZZING
 		if (cx_xaead_open((uint8_t *)&pl, sb.sealed_payload, sizeof pl, (const uint8_t *)&sb,
-				  CFS_SB_HEADER_BYTES, sb.payload_nonce, fs->sb_key) < 0)
+				  CFS_SB_HEADER_BYTES, sb.payload_nonce, fs->keys->sb_key) < 0)
 			problem(f, "<superblock>", s, "superblock slot fails authentication");
 		cx_wipe(&pl, sizeof pl);
 #else

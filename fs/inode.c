@@ -192,16 +192,11 @@ static int read_whole_blocks(struct cfs *fs, const struct cfs_obj *o, uint64_t f
 	return 0;
 }
 
-/* Read len bytes at off from a file whose record is *ip (already clamped
- * to its size by the caller). */
-int cfs_file_read(struct cfs *fs, uint64_t ino, const struct cfs_inode *ip, void *buf,
-		  size_t len, uint64_t off)
+/* Read len bytes at off from a file's object o (already clamped to its
+ * size by the caller). */
+static int read_range(struct cfs *fs, const struct cfs_obj *o, uint8_t *dst, size_t len,
+		      uint64_t off)
 {
-	struct cfs_inode copy = *ip;
-	struct cfs_obj o;
-	uint8_t *dst = buf;
-
-	cfs_obj_of(&o, ino, &copy);
 	while (len) {
 		uint64_t blk = off / CFS_BLOCK_SIZE, boff = off % CFS_BLOCK_SIZE;
 		size_t n = CFS_BLOCK_SIZE - boff < len ? CFS_BLOCK_SIZE - boff : len;
@@ -209,7 +204,7 @@ int cfs_file_read(struct cfs *fs, uint64_t ino, const struct cfs_inode *ip, void
 		int rc;
 
 		if (n == CFS_BLOCK_SIZE) {
-			rc = read_whole_blocks(fs, &o, blk, len / CFS_BLOCK_SIZE, dst, &n);
+			rc = read_whole_blocks(fs, o, blk, len / CFS_BLOCK_SIZE, dst, &n);
 			if (rc < 0)
 				return rc;
 			dst += n;
@@ -217,7 +212,7 @@ int cfs_file_read(struct cfs *fs, uint64_t ino, const struct cfs_inode *ip, void
 			len -= n;
 			continue;
 		}
-		rc = cfs_obj_read(fs, &o, blk, &d);
+		rc = cfs_obj_read(fs, o, blk, &d);
 		if (rc < 0)
 			return rc;
 		if (d)
@@ -229,6 +224,20 @@ int cfs_file_read(struct cfs *fs, uint64_t ino, const struct cfs_inode *ip, void
 		len -= n;
 	}
 	return 0;
+}
+
+/* The same on a private copy of the record, whose key is wiped after. */
+int cfs_file_read(struct cfs *fs, uint64_t ino, const struct cfs_inode *ip, void *buf,
+		  size_t len, uint64_t off)
+{
+	struct cfs_inode copy = *ip;
+	struct cfs_obj o;
+	int rc;
+
+	cfs_obj_of(&o, ino, &copy);
+	rc = read_range(fs, &o, buf, len, off);
+	cx_wipe(copy.key, sizeof copy.key);
+	return rc;
 }
 
 /* Write len bytes at off, extending the file as needed. */

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include "crypto/crypto.h"
 #include "fs/cfs_internal.h"
 
 /* The directory-entry type of a mode (its S_IFMT bits >> 12). */
@@ -263,39 +264,24 @@ int64_t cfs_read(struct cfs *fs, int64_t fh, void *buf, size_t len, uint64_t off
 	if (len > INT64_MAX)
 		len = INT64_MAX;
 	rc = cfs_file_read(fs, ino, &in, buf, len, off);
+	cx_wipe(in.key, sizeof in.key);
 	return rc < 0 ? rc : (int64_t)len;
 }
 
-/* Write len bytes at off, extending the file. */
-/* Serve what needs no decryption, describe the whole blocks that do. */
-int64_t cfs_read_plan(struct cfs *fs, int64_t fh, void *buf, size_t len, uint64_t off,
-		      struct cfs_block_ref *refs, size_t nrefs, size_t *nout)
+/* cfs_read_plan's walk over the blocks of [off, off + len). */
+static int plan_blocks(struct cfs *fs, uint64_t ino, const struct cfs_obj *o,
+		       const struct cfs_inode *in, uint8_t *dst, size_t len, uint64_t off,
+		       struct cfs_block_ref *refs, size_t nrefs, size_t *nout)
 {
-	struct cfs_inode in;
-	struct cfs_obj o;
-	uint64_t ino;
-	uint8_t *dst = buf;
-	int rc = handle_inode(fs, fh, &ino, &in);
+	int rc;
 
-	*nout = 0;
-	if (rc < 0)
-		return rc;
-	if (is_dir(&in))
-		return -EISDIR;
-	if (off % CFS_BLOCK_SIZE)
-		return -EINVAL;
-	if (off >= in.size)
-		return 0;
-	if (len > in.size - off)
-		len = (size_t)(in.size - off);
-	cfs_obj_of(&o, ino, &in);
 	for (size_t done = 0; done < len; done += CFS_BLOCK_SIZE) {
 		uint64_t index = (off + done) / CFS_BLOCK_SIZE;
 		size_t n = len - done < CFS_BLOCK_SIZE ? len - done : CFS_BLOCK_SIZE;
 		struct cfs_ptr p;
 
 		if (n == CFS_BLOCK_SIZE && *nout < nrefs) {
-			rc = cfs_obj_leaf_ptr(fs, &o, index, &p);
+			rc = cfs_obj_leaf_ptr(fs, o, index, &p);
 			if (rc < 0)
 				return rc;
 			if (p.blkno == 0) {
@@ -309,19 +295,48 @@ int64_t cfs_read_plan(struct cfs *fs, int64_t fh, void *buf, size_t len, uint64_
 				r->obj = ino;
 				r->index = index;
 				r->buf_offset = done;
-				memcpy(r->key, in.key, sizeof r->key);
+				memcpy(r->key, in->key, sizeof r->key);
 				memcpy(r->secret, p.secret, sizeof r->secret);
 				memcpy(r->tag, p.tag, sizeof r->tag);
 				continue;
 			}
 		}
-		rc = cfs_file_read(fs, ino, &in, dst + done, n, off + done);
+		rc = cfs_file_read(fs, ino, in, dst + done, n, off + done);
 		if (rc < 0)
 			return rc;
 	}
-	return (int64_t)len;
+	return 0;
 }
 
+/* Serve what needs no decryption, describe the whole blocks that do; the
+ * copy of the file's key on this stack is wiped (refs carry their own,
+ * which the caller wipes). */
+int64_t cfs_read_plan(struct cfs *fs, int64_t fh, void *buf, size_t len, uint64_t off,
+		      struct cfs_block_ref *refs, size_t nrefs, size_t *nout)
+{
+	struct cfs_inode in;
+	struct cfs_obj o;
+	uint64_t ino;
+	int rc = handle_inode(fs, fh, &ino, &in);
+
+	*nout = 0;
+	if (rc == 0 && is_dir(&in))
+		rc = -EISDIR;
+	else if (rc == 0 && off % CFS_BLOCK_SIZE)
+		rc = -EINVAL;
+	if (rc == 0 && off < in.size) {
+		if (len > in.size - off)
+			len = (size_t)(in.size - off);
+		cfs_obj_of(&o, ino, &in);
+		rc = plan_blocks(fs, ino, &o, &in, buf, len, off, refs, nrefs, nout);
+	} else if (rc == 0) {
+		len = 0;
+	}
+	cx_wipe(in.key, sizeof in.key);
+	return rc < 0 ? rc : (int64_t)len;
+}
+
+/* Write len bytes at off, extending the file. */
 int64_t cfs_write(struct cfs *fs, int64_t fh, const void *buf, size_t len, uint64_t off)
 {
 	struct cfs_inode in;

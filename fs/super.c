@@ -29,13 +29,24 @@ static void wrap_ad_of(const struct cfs_sb *sb, struct wrap_ad *ad)
 	memcpy(ad->salt, sb->salt, 16);
 }
 
+/* Argon2id costs a volume may ask for.  The header is read before anything
+ * is authenticated, so these bounds are all a tampered header can make a
+ * mount spend: at most libsodium's SENSITIVE cost (1 GiB, 4 passes). */
+static bool argon2_cost_ok(uint32_t ops, uint32_t mem_kib)
+{
+	return ops >= 1 && ops <= CFS_ARGON2_MAX_OPS && mem_kib >= 8 &&
+	       mem_kib <= CFS_ARGON2_MAX_MEM_KIB &&
+	       (uint64_t)ops * mem_kib <= CFS_ARGON2_MAX_WORK_KIB;
+}
+
 /* The key-encryption key from a passphrase (Argon2id) or a key file. */
 static int derive_kek(const struct cfs_sb *sb, const struct cfs_key *key, uint8_t kek[32])
 {
 	cx_hash_state st;
+	int rc;
 
 	if (key->kind == CFS_KEY_PASSPHRASE && sb->key_kind == CFS_KIND_PASSPHRASE) {
-		if (sb->argon2_ops == 0 || sb->argon2_mem_kib < 8 || sb->argon2_mem_kib > (4u << 20))
+		if (!argon2_cost_ok(sb->argon2_ops, sb->argon2_mem_kib))
 			return -EIO;
 		return cx_pwhash(kek, key->bytes, key->len, sb->salt, sb->argon2_ops,
 				 (size_t)sb->argon2_mem_kib * 1024) < 0 ? -ENOMEM : 0;
@@ -45,7 +56,9 @@ static int derive_kek(const struct cfs_sb *sb, const struct cfs_key *key, uint8_
 		cx_hash_update(&st, "cryptofs key file", 17);
 		cx_hash_update(&st, sb->salt, sizeof sb->salt);
 		cx_hash_update(&st, key->bytes, key->len);
-		return cx_hash_final(&st, kek, 32);
+		rc = cx_hash_final(&st, kek, 32);
+		cx_wipe(&st, sizeof st);
+		return rc;
 	}
 	return -EACCES;
 }
@@ -57,13 +70,15 @@ static int wrap_master(struct cfs *fs, struct cfs_sb *sb, const struct cfs_key *
 	uint8_t kek[32];
 	int rc;
 
+	if (sb->key_kind == CFS_KIND_PASSPHRASE && !argon2_cost_ok(sb->argon2_ops, sb->argon2_mem_kib))
+		return -EINVAL;
 	cfs_rand(fs, sb->salt, sizeof sb->salt);
 	cfs_rand(fs, sb->wrap_nonce, sizeof sb->wrap_nonce);
 	rc = derive_kek(sb, key, kek);
 	if (rc < 0)
 		return rc == -EACCES ? -EINVAL : rc;
 	wrap_ad_of(sb, &ad);
-	cx_xaead_seal(sb->wrapped_master, fs->master, 32, (const uint8_t *)&ad, sizeof ad,
+	cx_xaead_seal(sb->wrapped_master, fs->keys->master, 32, (const uint8_t *)&ad, sizeof ad,
 		      sb->wrap_nonce, kek);
 	cx_wipe(kek, sizeof kek);
 	return 0;
@@ -84,6 +99,63 @@ static int unwrap_master(const struct cfs_sb *sb, const struct cfs_key *key, uin
 			   sb->wrap_nonce, kek);
 	cx_wipe(kek, sizeof kek);
 	return rc < 0 ? -EACCES : 0;
+}
+
+/* What the recovery wrapping is bound to: the volume, but none of the
+ * passphrase fields, which passwd changes without the recovery key. */
+struct recovery_ad {
+	uint8_t magic[8];
+	uint32_t version;
+	uint8_t uuid[16];
+};
+
+static void recovery_ad_of(const struct cfs_sb *sb, struct recovery_ad *ad)
+{
+	memset(ad, 0, sizeof *ad);
+	memcpy(ad->magic, sb->magic, 8);
+	ad->version = sb->version;
+	memcpy(ad->uuid, sb->uuid, 16);
+}
+
+/* Wrap the master key under a recovery key (a random 256-bit key, so a
+ * plain KDF suffices) in the slot's recovery fields. */
+static void wrap_recovery(struct cfs *fs, struct cfs_sb *sb, const uint8_t recovery[32])
+{
+	struct recovery_ad ad;
+	uint8_t kek[32];
+
+	cfs_rand(fs, sb->recovery_nonce, sizeof sb->recovery_nonce);
+	cx_kdf(kek, recovery, "cryptofs recovery key", 0);
+	recovery_ad_of(sb, &ad);
+	cx_xaead_seal(sb->recovery_wrapped, fs->keys->master, 32, (const uint8_t *)&ad, sizeof ad,
+		      sb->recovery_nonce, kek);
+	cx_wipe(kek, sizeof kek);
+	sb->flags |= CFS_SB_RECOVERY;
+}
+
+/* Open the recovery wrapping; -EACCES for a wrong recovery key. */
+static int unwrap_recovery(const struct cfs_sb *sb, const struct cfs_key *key, uint8_t master[32])
+{
+	struct recovery_ad ad;
+	uint8_t kek[32];
+	int rc;
+
+	if (key->len != 32 || !(sb->flags & CFS_SB_RECOVERY))
+		return -EACCES;
+	cx_kdf(kek, key->bytes, "cryptofs recovery key", 0);
+	recovery_ad_of(sb, &ad);
+	rc = cx_xaead_open(master, sb->recovery_wrapped, 32, (const uint8_t *)&ad, sizeof ad,
+			   sb->recovery_nonce, kek);
+	cx_wipe(kek, sizeof kek);
+	return rc < 0 ? -EACCES : 0;
+}
+
+/* Two slots carry the same key wrappings (trying the second is useless). */
+static bool same_wrappings(const struct cfs_sb *a, const struct cfs_sb *b)
+{
+	return memcmp(a->salt, b->salt, 16) == 0 &&
+	       memcmp(a->wrapped_master, b->wrapped_master, 48) == 0 &&
+	       memcmp(a->recovery_wrapped, b->recovery_wrapped, 48) == 0;
 }
 
 /* The unkeyed checksum that detects torn superblock writes. */
@@ -119,7 +191,7 @@ static int payload_open(const struct cfs *fs, const struct cfs_sb *sb, struct cf
 	memcpy(pl, sb->sealed_payload, sizeof *pl);
 #else
 	if (cx_xaead_open((uint8_t *)pl, sb->sealed_payload, sizeof *pl, (const uint8_t *)sb,
-			  CFS_SB_HEADER_BYTES, sb->payload_nonce, fs->sb_key) < 0)
+			  CFS_SB_HEADER_BYTES, sb->payload_nonce, fs->keys->sb_key) < 0)
 		return -EBADMSG;
 #endif
 	if (pl->itable.height > CFS_MAX_HEIGHT || pl->bitmap.height > CFS_MAX_HEIGHT ||
@@ -137,7 +209,7 @@ static void payload_seal(struct cfs *fs, struct cfs_sb *sb)
 	memcpy(sb->sealed_payload, &fs->pl, sizeof fs->pl);
 #else
 	cx_xaead_seal(sb->sealed_payload, (const uint8_t *)&fs->pl, sizeof fs->pl,
-		      (const uint8_t *)sb, CFS_SB_HEADER_BYTES, sb->payload_nonce, fs->sb_key);
+		      (const uint8_t *)sb, CFS_SB_HEADER_BYTES, sb->payload_nonce, fs->keys->sb_key);
 #endif
 	sb_checksum(sb, sb->checksum);
 }
@@ -236,6 +308,8 @@ int cfs_commit(struct cfs *fs)
 	}
 	fs->generation = sb.generation;
 	fs->sb = sb;
+	if (fs->cfg.generation_committed)
+		fs->cfg.generation_committed(fs->cfg.ctx, sb.uuid, sb.generation);
 	fs->slot_version[sb.generation % CFS_SB_SLOTS] = fs->tree_version;
 	memcpy(fs->bm_commit, fs->bm_work, fs->bm_words * 8);
 	recount(fs);
@@ -291,7 +365,8 @@ static int fs_create(struct cfs **out, const struct cfs_config *cfg, uint64_t nb
 {
 	struct cfs *fs;
 
-	if (!cfg || !cfg->read || !cfg->write || !cfg->flush || !cfg->alloc || !cfg->free)
+	if (!cfg || !cfg->read || !cfg->write || !cfg->flush || !cfg->alloc || !cfg->free ||
+	    !cfg->alloc_secret != !cfg->free_secret)
 		return -EINVAL;
 	fs = cfg->alloc(cfg->ctx, sizeof *fs);
 	if (!fs)
@@ -314,8 +389,12 @@ static int fs_create(struct cfs **out, const struct cfs_config *cfg, uint64_t nb
 	 * may carry it, and the mark never reaches the disk */
 	while (fs->fresh_mark == 0)
 		cx_random(&fs->fresh_mark, sizeof fs->fresh_mark);
+	fs->keys = cfg->alloc_secret ? cfg->alloc_secret(cfg->ctx, sizeof *fs->keys)
+				     : cfs_alloc(fs, sizeof *fs->keys);
+	if (fs->keys)
+		memset(fs->keys, 0, sizeof *fs->keys);
 	*out = fs;
-	if (!fs->bm_work || !fs->bm_commit || cfs_cache_init(fs) < 0)
+	if (!fs->keys || !fs->bm_work || !fs->bm_commit || cfs_cache_init(fs) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -329,10 +408,13 @@ static void fs_destroy(struct cfs *fs)
 		cfs_cache_destroy(fs);
 	cfs_free(fs, fs->bm_work);
 	cfs_free(fs, fs->bm_commit);
-	cx_wipe(fs->master, sizeof fs->master);
-	cx_wipe(fs->sb_key, sizeof fs->sb_key);
-	cx_wipe(fs->secret_key, sizeof fs->secret_key);
-	cx_wipe(fs->secret_pool, sizeof fs->secret_pool);
+	if (fs->keys) {
+		cx_wipe(fs->keys, sizeof *fs->keys);
+		if (fs->cfg.alloc_secret)
+			fs->cfg.free_secret(fs->cfg.ctx, fs->keys);
+		else
+			cfs_free(fs, fs->keys);
+	}
 	cx_wipe(&fs->pl, sizeof fs->pl);
 	fs->cfg.free(fs->cfg.ctx, fs);
 }
@@ -398,18 +480,23 @@ int cfs_format(const struct cfs_config *cfg, const struct cfs_format_opts *opts,
 		goto out;
 	fs->sb.block_size = CFS_BLOCK_SIZE;
 	cfs_rand(fs, fs->sb.uuid, sizeof fs->sb.uuid);
-	cfs_rand(fs, fs->master, sizeof fs->master);
-	cx_kdf(fs->sb_key, fs->master, "cryptofs superblock", 0);
+	cfs_rand(fs, fs->keys->master, sizeof fs->keys->master);
+	cx_kdf(fs->keys->sb_key, fs->keys->master, "cryptofs superblock", 0);
 	if (opts->ephemeral) {
 		fs->sb.key_kind = CFS_KIND_EPHEMERAL;
 	} else {
 		fs->sb.key_kind = opts->key.kind == CFS_KEY_PASSPHRASE ? CFS_KIND_PASSPHRASE
 								       : CFS_KIND_KEYFILE;
-		fs->sb.argon2_ops = opts->argon2_ops ? opts->argon2_ops : 3;
-		fs->sb.argon2_mem_kib = opts->argon2_mem_kib ? opts->argon2_mem_kib : 65536;
+		fs->sb.argon2_ops = opts->argon2_ops ? opts->argon2_ops : CFS_ARGON2_DEFAULT_OPS;
+		fs->sb.argon2_mem_kib = opts->argon2_mem_kib ? opts->argon2_mem_kib
+							     : CFS_ARGON2_DEFAULT_MEM_KIB;
 		rc = wrap_master(fs, &fs->sb, &opts->key);
 		if (rc < 0)
 			goto out;
+		if (opts->recovery_out) {
+			cfs_rand(fs, opts->recovery_out, CFS_KEY_BYTES);
+			wrap_recovery(fs, &fs->sb, opts->recovery_out);
+		}
 	}
 	cfs_rand(fs, fs->pl.itable.key, 32);
 	cfs_rand(fs, fs->pl.bitmap.key, 32);
@@ -420,7 +507,7 @@ int cfs_format(const struct cfs_config *cfg, const struct cfs_format_opts *opts,
 	if (rc == 0)
 		rc = cfs_commit(fs);
 	if (rc == 0 && master_out)
-		memcpy(master_out, fs->master, 32);
+		memcpy(master_out, fs->keys->master, 32);
 out:
 	fs_destroy(fs);
 	return rc;
@@ -446,52 +533,46 @@ static int load_bitmap(struct cfs *fs)
 	return 0;
 }
 
-/* The master key: given directly, or unwrapped from the newest slot whose
- * wrapping opens with this passphrase or key file. */
+/* The master key: given directly (ephemeral volumes, and volumes without
+ * a recovery slot, whose recovery key is the master key itself), or
+ * unwrapped from the newest slot whose wrapping opens with this
+ * passphrase, key file or recovery key.  *proven says the key was
+ * authenticated by an unwrapping, so that a superblock failing later is
+ * damage, not a wrong key. */
 static int obtain_master(struct cfs *fs, const struct cfs_sb *sbs, const int *order, int n,
-			 const struct cfs_key *key)
+			 const struct cfs_key *key, bool *proven)
 {
+	const struct cfs_sb *newest = &sbs[order[0]];
 	int rc = -EACCES;
 
-	if (key->kind == CFS_KEY_MASTER) {
-		if (key->len != 32)
+	*proven = false;
+	if (key->kind == CFS_KEY_MASTER ||
+	    (key->kind == CFS_KEY_RECOVERY && !(newest->flags & CFS_SB_RECOVERY))) {
+		if (key->len != 32 || ((newest->flags & CFS_SB_RECOVERY) &&
+				       newest->key_kind != CFS_KIND_EPHEMERAL))
 			return -EACCES;
-		memcpy(fs->master, key->bytes, 32);
+		memcpy(fs->keys->master, key->bytes, 32);
 		return 0;
 	}
 	for (int i = 0; i < n; i++) {
 		const struct cfs_sb *sb = &sbs[order[i]];
 
-		if (i == 1 && memcmp(sb->salt, sbs[order[0]].salt, 16) == 0 &&
-		    memcmp(sb->wrapped_master, sbs[order[0]].wrapped_master, 48) == 0)
+		if (i == 1 && same_wrappings(sb, newest))
 			break;
-		rc = unwrap_master(sb, key, fs->master);
+		rc = key->kind == CFS_KEY_RECOVERY ? unwrap_recovery(sb, key, fs->keys->master)
+						   : unwrap_master(sb, key, fs->keys->master);
+		*proven = rc == 0;
 		if (rc == 0 || rc == -ENOMEM)
 			return rc;
 	}
 	return rc;
 }
 
-/* Mount: pick the newest authentic slot, get the master key, load the
- * space map. */
-int cfs_mount(struct cfs **out, const struct cfs_config *cfg, const struct cfs_key *key)
+/* Read both slots; order[] lists the whole ones, newest first. */
+static int read_slots(const struct cfs_config *cfg, struct cfs_sb *sbs, int order[2])
 {
-	struct cfs_sb *sbs = NULL;
-	struct cfs_sb_payload pl;
-	struct cfs *fs = NULL;
-	int order[2], n = 0, chosen = -1, rc;
+	int n = 0;
 
-	*out = NULL;
-	if (!key || !cfg || cfg->nblocks < 16)
-		return -EINVAL;
-	rc = fs_create(&fs, cfg, 16);
-	if (rc < 0)
-		goto fail;
-	sbs = cfs_alloc(fs, 2 * sizeof *sbs);
-	if (!sbs) {
-		rc = -ENOMEM;
-		goto fail;
-	}
 	for (int i = 0; i < CFS_SB_SLOTS; i++)
 		if (cfg->read(cfg->ctx, (uint64_t)i, &sbs[i]) == 0 && sb_header_ok(&sbs[i], cfg->nblocks))
 			order[n++] = i;
@@ -499,77 +580,96 @@ int cfs_mount(struct cfs **out, const struct cfs_config *cfg, const struct cfs_k
 		order[0] = 1;
 		order[1] = 0;
 	}
+	return n;
+}
+
+/* Rollback: refuse an authentic superblock older than the host has seen
+ * (cfg.min_generation, and the host's own record through its hook). */
+static int check_generation(const struct cfs_config *cfg, const struct cfs_sb *sb)
+{
+	if (sb->generation < cfg->min_generation)
+		return -ESTALE;
+	if (cfg->check_generation)
+		return cfg->check_generation(cfg->ctx, sb->uuid, sb->generation);
+	return 0;
+}
+
+/* Mount: pick the newest authentic slot, get the master key, load the
+ * space map.  Everything after authentication uses the copies read and
+ * authenticated here, never a second read of the device. */
+int cfs_mount(struct cfs **out, const struct cfs_config *cfg, const struct cfs_key *key)
+{
+	struct cfs_sb *sbs = NULL;
+	struct cfs_sb_payload pl, other;
+	struct cfs *probe = NULL, *fs = NULL;
+	int order[2], n, chosen = -1, rc;
+	bool proven, other_same = false;
+
+	*out = NULL;
+	if (!key || !cfg || cfg->nblocks < 16)
+		return -EINVAL;
+	rc = fs_create(&probe, cfg, 16);
+	if (rc < 0)
+		goto fail;
+	sbs = cfs_alloc(probe, 2 * sizeof *sbs);
+	rc = -ENOMEM;
+	if (!sbs)
+		goto fail;
+	n = read_slots(cfg, sbs, order);
 	rc = -EIO;
 	if (n == 0)
 		goto fail;
-	rc = obtain_master(fs, sbs, order, n, key);
+	rc = obtain_master(probe, sbs, order, n, key, &proven);
 	if (rc < 0)
 		goto fail;
-	cx_kdf(fs->sb_key, fs->master, "cryptofs superblock", 0);
+	cx_kdf(probe->keys->sb_key, probe->keys->master, "cryptofs superblock", 0);
 	for (int i = 0; i < n && chosen < 0; i++)
-		if (payload_open(fs, &sbs[order[i]], &pl) == 0)
+		if (payload_open(probe, &sbs[order[i]], &pl) == 0)
 			chosen = order[i];
-	rc = key->kind == CFS_KEY_MASTER ? -EACCES : -EIO;
+	rc = proven ? -EIO : -EACCES;
 	if (chosen < 0)
 		goto fail;
-	rc = -ESTALE;
-	if (sbs[chosen].generation < cfg->min_generation)
-		goto fail;
-	/* Rebuild the state for the volume's real size. */
-	{
-		struct cfs *real = NULL;
-
-		rc = fs_create(&real, cfg, sbs[chosen].nblocks);
-		if (rc < 0) {
-			fs_destroy(real);
-			goto fail;
-		}
-		memcpy(real->master, fs->master, 32);
-		memcpy(real->sb_key, fs->sb_key, 32);
-		cfs_free(fs, sbs);
-		sbs = NULL;
-		fs_destroy(fs);
-		fs = real;
-	}
-	rc = -EIO;
-	sbs = cfs_alloc(fs, 2 * sizeof *sbs);
-	if (!sbs) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	for (int i = 0; i < CFS_SB_SLOTS; i++)
-		cfg->read(cfg->ctx, (uint64_t)i, &sbs[i]);
-	fs->sb = sbs[chosen];
-	fs->pl = pl;
-	rc = -ENOTSUP;          /* format 2 needs AES instructions */
-	if (fs->sb.version >= 2 && !cx_aegis_available())
-		goto fail;
-	rc = -EIO;
-	fs->generation = fs->sb.generation;
-	fs->slot_version[chosen] = 0;
-	{
-		struct cfs_sb_payload other;
-		int o = 1 - chosen;
-
-		if (sb_header_ok(&sbs[o], cfg->nblocks) && payload_open(fs, &sbs[o], &other) == 0 &&
-		    memcmp(&other.itable.root, &pl.itable.root, sizeof pl.itable.root) == 0 &&
-		    memcmp(&other.bitmap.root, &pl.bitmap.root, sizeof pl.bitmap.root) == 0)
-			fs->slot_version[o] = 0;
-		cx_wipe(&other, sizeof other);
-	}
-	rc = load_bitmap(fs);
+	rc = check_generation(cfg, &sbs[chosen]);
 	if (rc < 0)
 		goto fail;
-	cfs_free(fs, sbs);
+	rc = -ENOTSUP;          /* format 2 needs AES instructions */
+	if (sbs[chosen].version >= 2 && !cx_aegis_available())
+		goto fail;
+	/* does the other slot name the same tree (both slots current)? */
+	if (n == 2 && payload_open(probe, &sbs[1 - chosen], &other) == 0 &&
+	    memcmp(&other.itable.root, &pl.itable.root, sizeof pl.itable.root) == 0 &&
+	    memcmp(&other.bitmap.root, &pl.bitmap.root, sizeof pl.bitmap.root) == 0)
+		other_same = true;
+	cx_wipe(&other, sizeof other);
+	/* the state for the volume's real size */
+	rc = fs_create(&fs, cfg, sbs[chosen].nblocks);
+	if (rc < 0)
+		goto fail;
+	memcpy(fs->keys->master, probe->keys->master, 32);
+	memcpy(fs->keys->sb_key, probe->keys->sb_key, 32);
+	fs->sb = sbs[chosen];
+	fs->pl = pl;
+	fs->generation = fs->sb.generation;
+	fs->slot_version[chosen] = 0;
+	if (other_same)
+		fs->slot_version[1 - chosen] = 0;
+	rc = load_bitmap(fs);
+	if (rc < 0) {
+		rc = rc == -EIO ? -EUCLEAN : rc;
+		goto fail;
+	}
+	cfs_free(probe, sbs);
+	fs_destroy(probe);
 	cx_wipe(&pl, sizeof pl);
 	*out = fs;
 	return 0;
 fail:
 	cx_wipe(&pl, sizeof pl);
-	if (fs) {
-		cfs_free(fs, sbs);
-		fs_destroy(fs);
+	if (probe) {
+		cfs_free(probe, sbs);
+		fs_destroy(probe);
 	}
+	fs_destroy(fs);
 	return rc;
 }
 
@@ -590,6 +690,26 @@ int cfs_unmount(struct cfs *fs)
 	return rc;
 }
 
+static uint32_t max32(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
+/* Write a changed header into both slots (commit what is pending, then
+ * two commits carrying the new header). */
+static int write_header(struct cfs *fs, const struct cfs_sb *sb)
+{
+	int rc = cfs_sync(fs);
+
+	if (rc < 0)
+		return rc;
+	fs->sb = *sb;
+	rc = cfs_commit(fs);
+	if (rc == 0)
+		rc = cfs_commit(fs);
+	return rc;
+}
+
 /* passwd: wrap the same master key under a new KEK in both slots. */
 int cfs_rekey(struct cfs *fs, const struct cfs_key *key, uint32_t ops, uint32_t mem_kib)
 {
@@ -602,18 +722,30 @@ int cfs_rekey(struct cfs *fs, const struct cfs_key *key, uint32_t ops, uint32_t 
 	    (key->kind != CFS_KEY_PASSPHRASE && key->kind != CFS_KEY_FILE))
 		return -EINVAL;
 	sb.key_kind = key->kind == CFS_KEY_PASSPHRASE ? CFS_KIND_PASSPHRASE : CFS_KIND_KEYFILE;
-	sb.argon2_ops = ops ? ops : (sb.argon2_ops ? sb.argon2_ops : 3);
-	sb.argon2_mem_kib = mem_kib ? mem_kib : (sb.argon2_mem_kib ? sb.argon2_mem_kib : 65536);
+	/* by default never below MODERATE, nor below what the volume had */
+	sb.argon2_ops = ops ? ops : max32(sb.argon2_ops, CFS_ARGON2_DEFAULT_OPS);
+	sb.argon2_mem_kib = mem_kib ? mem_kib : max32(sb.argon2_mem_kib, CFS_ARGON2_DEFAULT_MEM_KIB);
 	rc = wrap_master(fs, &sb, key);
 	if (rc < 0)
 		return rc;
-	rc = cfs_sync(fs);
+	return write_header(fs, &sb);
+}
+
+/* passwd --new-recovery-key: a new recovery key in both slots. */
+int cfs_set_recovery(struct cfs *fs, uint8_t recovery_out[CFS_KEY_BYTES])
+{
+	struct cfs_sb sb = fs->sb;
+	int rc;
+
+	if (fs->broken)
+		return -EIO;
+	if (sb.key_kind == CFS_KIND_EPHEMERAL || !recovery_out)
+		return -EINVAL;
+	cfs_rand(fs, recovery_out, CFS_KEY_BYTES);
+	wrap_recovery(fs, &sb, recovery_out);
+	rc = write_header(fs, &sb);
 	if (rc < 0)
-		return rc;
-	fs->sb = sb;
-	rc = cfs_commit(fs);
-	if (rc == 0)
-		rc = cfs_commit(fs);
+		cx_wipe(recovery_out, CFS_KEY_BYTES);
 	return rc;
 }
 
@@ -628,6 +760,11 @@ int cfs_statfs(struct cfs *fs, struct cfs_statfs *st)
 	st->files = fs->pl.files;
 	st->generation = fs->generation;
 	st->version = fs->sb.version;
+	memcpy(st->volume_id, fs->sb.uuid, sizeof st->volume_id);
+	st->passphrase = fs->sb.key_kind == CFS_KIND_PASSPHRASE;
+	st->argon2_ops = st->passphrase ? fs->sb.argon2_ops : 0;
+	st->argon2_mem_kib = st->passphrase ? fs->sb.argon2_mem_kib : 0;
+	st->recovery_slot = (fs->sb.flags & CFS_SB_RECOVERY) != 0;
 	return 0;
 }
 

@@ -13,7 +13,9 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <sodium.h>
 #include "crypto/crypto.h"
+#include "fs/tool/rollback.h"
 #include "fs/tool/tool.h"
 #include "fs/tool/workers.h"
 
@@ -27,9 +29,11 @@ static const char usage_text[] =
 	"  mkdir IMAGE PATH         make a directory\n"
 	"  stat IMAGE PATH          show type, mode, size, links and times\n"
 	"  fsck IMAGE               verify every reachable block and the tree\n"
-	"  passwd IMAGE             new passphrase (or --new-key-file F), data not rewritten\n"
+	"  passwd IMAGE             new passphrase (or --new-key-file F), data not rewritten;\n"
+	"                           with --new-recovery-key: a new recovery key instead\n"
 	"  mount IMAGE DIR [-f] [-s] [-o OPT]   FUSE mount through libfuse3\n"
-	"options: --key-file F, --recovery-key KEY, --min-generation N\n"
+	"options: --key-file F, --recovery-key FILE (- = stdin), --min-generation N,\n"
+	"  --allow-rollback (open an image older than the newest seen)\n"
 	"passphrase: terminal prompt, or CRYPTOFS_PASSPHRASE (CRYPTOFS_NEW_PASSPHRASE for passwd)\n"
 	"exit: 0 ok, 1 error, 2 usage, 3 wrong passphrase or key, 4 corruption or tampering\n";
 
@@ -39,12 +43,12 @@ struct options {
 	int nargs;
 	const char *key_file, *new_key_file, *recovery, *size;
 	uint64_t argon2_ops, argon2_mem_mib, min_generation, format;
-	int ephemeral;
+	int ephemeral, allow_rollback, new_recovery;
 	char *extra[32];    /* mount options passed to FUSE */
 	int nextra;
 };
 
-struct image { int fd; uint64_t nblocks; };
+struct image { int fd; uint64_t nblocks; struct rollback rb; };
 
 /* Threads that seal and open large batches of blocks beside the caller. */
 static struct workers *helpers;
@@ -80,7 +84,10 @@ int tool_fail(struct cfs *fs, const char *what, int err)
 		fprintf(stderr, "cryptofs: %s: wrong passphrase or key\n", what);
 	} else if (err == -ESTALE) {
 		fprintf(stderr, "cryptofs: %s: image is older than the generation you last saw "
-			"(rollback)\n", what);
+			"(rollback); --allow-rollback opens it anyway\n", what);
+	} else if (err == -EUCLEAN) {
+		fprintf(stderr, "cryptofs: %s: the superblock is authentic but the tree it names is "
+			"damaged (its space map fails authentication)\n", what);
 	} else if (err == -ENOTSUP) {
 		fprintf(stderr, "cryptofs: %s: format 2 (AEGIS-256) needs the AES instructions this "
 			"CPU lacks; use a format 1 volume here (mkfs --format 1)\n", what);
@@ -138,6 +145,20 @@ static void host_free(void *ctx, void *p)
 	free(p);
 }
 
+/* The volume's keys: memory from sodium_malloc, locked where the host
+ * allows (RLIMIT_MEMLOCK), fenced by guard pages. */
+static void *host_alloc_secret(void *ctx, size_t size)
+{
+	(void)ctx;
+	return sodium_malloc(size);
+}
+
+static void host_free_secret(void *ctx, void *p)
+{
+	(void)ctx;
+	sodium_free(p);
+}
+
 /* Wall-clock time for inode timestamps. */
 static uint64_t host_now(void *ctx)
 {
@@ -146,6 +167,21 @@ static uint64_t host_now(void *ctx)
 	(void)ctx;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Rollback guard: the core's hooks over the image's state record. */
+static int img_check_generation(void *ctx, const uint8_t id[16], uint64_t generation)
+{
+	struct image *im = ctx;
+
+	return rollback_check(&im->rb, id, generation);
+}
+
+static void img_generation_committed(void *ctx, const uint8_t id[16], uint64_t generation)
+{
+	struct image *im = ctx;
+
+	rollback_committed(&im->rb, id, generation);
 }
 
 /* The core's environment over an image file. */
@@ -159,9 +195,14 @@ static void image_config(struct image *im, struct cfs_config *cfg, const struct 
 	cfg->flush = img_flush;
 	cfg->alloc = host_alloc;
 	cfg->free = host_free;
+	cfg->alloc_secret = host_alloc_secret;
+	cfg->free_secret = host_free_secret;
 	cfg->now_ns = host_now;
 	cfg->cache_blocks = 4096;
 	cfg->min_generation = o->min_generation;
+	cfg->check_generation = img_check_generation;
+	cfg->generation_committed = img_generation_committed;
+	im->rb.allow = o->allow_rollback;
 	if (strcmp(o->cmd, "mount") != 0) {
 		/* pread/pwrite are thread-safe.  A mount leaves both cores to the
 		 * FUSE threads, which already read in parallel and whose
@@ -176,6 +217,7 @@ static int image_open(struct image *im, const char *path, int flags)
 {
 	struct stat st;
 
+	memset(im, 0, sizeof *im);
 	im->fd = open(path, flags | O_CLOEXEC, 0600);
 	if (im->fd < 0 || fstat(im->fd, &st) < 0) {
 		fprintf(stderr, "cryptofs: %s: %s\n", path, strerror(errno));
@@ -224,23 +266,67 @@ out:
 	return rc;
 }
 
-/* The first 4 KiB of a key file are the key material. */
-static int read_key_file(const char *path, uint8_t **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	size_t cap = 4096;
+/* Storage for one key, in memory from sodium_malloc: locked (kept out of
+ * swap) where the host allows, fenced by guard pages, wiped when freed. */
+struct secret {
+	struct cfs_key key;
+	uint8_t file[4096];
+	char pass[1024], again[1024];
+	uint8_t recovery[32];
+};
 
-	if (!f) {
-		fprintf(stderr, "cryptofs: key file %s: %s\n", path, strerror(errno));
-		return EXIT_USAGE;
+/* A zeroed secret, or NULL (told on stderr) when memory ran out. */
+static struct secret *secret_new(void)
+{
+	struct secret *s = sodium_malloc(sizeof *s);
+
+	if (!s)
+		fprintf(stderr, "cryptofs: no memory for keys\n");
+	else
+		memset(s, 0, sizeof *s);
+	return s;
+}
+
+/* Forget a key: sodium_free wipes it. */
+static void drop_key(struct secret *s)
+{
+	if (s)
+		sodium_free(s);
+}
+
+/* Up to size bytes of a file ("-" = standard input) straight into buf,
+ * with no stdio buffer keeping a copy; -1 (told on stderr) on failure. */
+static ssize_t read_secret_file(const char *what, const char *path, uint8_t *buf, size_t size)
+{
+	int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+	ssize_t n = 0;
+
+	if (fd < 0) {
+		fprintf(stderr, "cryptofs: %s %s: %s\n", what, path, strerror(errno));
+		return -1;
 	}
-	*out = malloc(cap);
-	*len = fread(*out, 1, cap, f);
-	fclose(f);
-	if (*len == 0) {
+	while (len < size && (n = read(fd, buf + len, size - len)) > 0)
+		len += (size_t)n;
+	if (n < 0)
+		fprintf(stderr, "cryptofs: %s %s: %s\n", what, path, strerror(errno));
+	if (fd != 0)
+		close(fd);
+	return n < 0 ? -1 : (ssize_t)len;
+}
+
+/* The first 4 KiB of a key file are the key material. */
+static int read_key_file(const char *path, struct secret *s)
+{
+	ssize_t len = read_secret_file("key file", path, s->file, sizeof s->file);
+
+	if (len < 0)
+		return EXIT_USAGE;
+	if (len == 0) {
 		fprintf(stderr, "cryptofs: key file %s is empty\n", path);
 		return EXIT_USAGE;
 	}
+	s->key = (struct cfs_key){ CFS_KEY_FILE, s->file, (size_t)len };
 	return 0;
 }
 
@@ -256,86 +342,110 @@ static int hexval(char c)
 	return -1;
 }
 
-/* The recovery key: 64 hex digits in groups of four, dashes optional. */
-static int decode_recovery(const char *s, uint8_t out[32])
+/* The recovery key: 64 hex digits in groups of four; dashes and white
+ * space are ignored. */
+static int decode_recovery(const char *s, size_t len, uint8_t out[32])
 {
 	int n = 0;
 
-	for (; *s && n < 64; s++) {
-		int v = hexval(*s);
+	for (size_t i = 0; i < len; i++) {
+		int v = hexval(s[i]);
 
-		if (*s == '-' || *s == ' ')
+		if (s[i] == '-' || s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r')
 			continue;
-		if (v < 0)
+		if (v < 0 || n == 64)
 			return -1;
 		out[n / 2] = (uint8_t)(n % 2 ? out[n / 2] | v : v << 4);
 		n++;
 	}
-	return n == 64 && *s == 0 ? 0 : -1;
+	return n == 64 ? 0 : -1;
 }
 
-/* Print the master key once, in groups a person can copy. */
+/* The recovery key from a file or standard input (never the command
+ * line, where ps and shell history would show it). */
+static int read_recovery(const char *path, struct secret *s)
+{
+	ssize_t len;
+
+	if (decode_recovery(path, strlen(path), s->recovery) == 0)
+		return usage("--recovery-key takes a FILE holding the key, or - for standard "
+			     "input, not the key itself");
+	len = read_secret_file("recovery key", path, (uint8_t *)s->pass, sizeof s->pass - 1);
+	if (len < 0)
+		return EXIT_USAGE;
+	if (decode_recovery(s->pass, (size_t)len, s->recovery) < 0)
+		return usage("the recovery key is 64 hex digits");
+	s->key = (struct cfs_key){ CFS_KEY_RECOVERY, s->recovery, 32 };
+	return 0;
+}
+
+/* Print the recovery key once, in groups a person can copy. */
 static void print_recovery(const uint8_t key[32])
 {
 	printf("Recovery key (shown once; write it down, it opens the volume without the "
 	       "passphrase):\n  ");
 	for (int i = 0; i < 32; i++)
 		printf("%02x%s", key[i], i == 31 ? "\n" : i % 2 ? "-" : "");
+	fflush(stdout);
 }
 
-/* Storage for one key from the command line, environment or terminal. */
-struct secret { struct cfs_key key; uint8_t *file; char pass[1024]; uint8_t master[32]; };
+/* The passphrase from the environment, which then forgets it: the value
+ * is wiped in place (the process's initial environment, which
+ * /proc/PID/environ shows, holds it) and the variable removed, so that a
+ * long-running mount does not keep it. */
+static bool passphrase_from_env(const char *name, struct secret *s)
+{
+	char *env = getenv(name);
+
+	if (!env)
+		return false;
+	snprintf(s->pass, sizeof s->pass, "%s", env);
+	cx_wipe(env, strlen(env));
+	unsetenv(name);
+	return true;
+}
 
 /* The key to open (or, for_new, to set) from the options, the
- * environment or the terminal. */
-static int get_key(const struct options *o, struct secret *s, bool for_new, bool confirm)
+ * environment or the terminal; *out is NULL when it fails. */
+static int get_key(const struct options *o, struct secret **out, bool for_new, bool confirm)
 {
 	const char *keyfile = for_new ? o->new_key_file : o->key_file;
-	const char *env = getenv(for_new ? "CRYPTOFS_NEW_PASSPHRASE" : "CRYPTOFS_PASSPHRASE");
-	size_t len = 0;
-	int rc;
+	const char *var = for_new ? "CRYPTOFS_NEW_PASSPHRASE" : "CRYPTOFS_PASSPHRASE";
+	struct secret *s = secret_new();
+	int rc = EXIT_ERROR;
 
-	memset(s, 0, sizeof *s);
-	if (keyfile) {
-		rc = read_key_file(keyfile, &s->file, &len);
-		s->key = (struct cfs_key){ CFS_KEY_FILE, s->file, len };
+	*out = NULL;
+	if (!s)
 		return rc;
-	}
-	if (!for_new && o->recovery) {
-		if (decode_recovery(o->recovery, s->master) < 0)
-			return usage("--recovery-key needs 64 hex digits");
-		s->key = (struct cfs_key){ CFS_KEY_MASTER, s->master, 32 };
-		return 0;
-	}
-	if (env) {
-		snprintf(s->pass, sizeof s->pass, "%s", env);
+	if (keyfile) {
+		rc = read_key_file(keyfile, s);
+	} else if (!for_new && o->recovery) {
+		rc = read_recovery(o->recovery, s);
+	} else if (passphrase_from_env(var, s)) {
+		rc = 0;
+	} else if (prompt(for_new ? "New passphrase: " : "Passphrase: ", s->pass, sizeof s->pass) < 0) {
+		fprintf(stderr, "cryptofs: no passphrase: no terminal; set %s or use %s\n", var,
+			for_new ? "--new-key-file" : "--key-file");
+		rc = EXIT_USAGE;
+	} else if (confirm && (prompt("Again: ", s->again, sizeof s->again) < 0 ||
+			       strcmp(s->again, s->pass))) {
+		fprintf(stderr, "cryptofs: the passphrases differ\n");
+		rc = EXIT_USAGE;
 	} else {
-		char again[1024];
-
-		if (prompt(for_new ? "New passphrase: " : "Passphrase: ", s->pass, sizeof s->pass) < 0) {
-			fprintf(stderr, "cryptofs: no passphrase: no terminal; set %s or use %s\n",
-				for_new ? "CRYPTOFS_NEW_PASSPHRASE" : "CRYPTOFS_PASSPHRASE",
-				for_new ? "--new-key-file" : "--key-file");
-			return EXIT_USAGE;
-		}
-		if (confirm && (prompt("Again: ", again, sizeof again) < 0 || strcmp(again, s->pass))) {
-			fprintf(stderr, "cryptofs: the passphrases differ\n");
-			return EXIT_USAGE;
-		}
+		rc = 0;
 	}
-	if (!s->pass[0]) {
-		fprintf(stderr, "cryptofs: empty passphrase refused\n");
-		return EXIT_USAGE;
+	if (rc == 0 && s->key.kind == 0) {
+		if (!s->pass[0]) {
+			fprintf(stderr, "cryptofs: empty passphrase refused\n");
+			rc = EXIT_USAGE;
+		}
+		s->key = (struct cfs_key){ CFS_KEY_PASSPHRASE, s->pass, strlen(s->pass) };
 	}
-	s->key = (struct cfs_key){ CFS_KEY_PASSPHRASE, s->pass, strlen(s->pass) };
-	return 0;
-}
-
-/* Forget a key and wipe its copies. */
-static void drop_key(struct secret *s)
-{
-	free(s->file);
-	cx_wipe(s, sizeof *s);
+	if (rc != 0)
+		drop_key(s);
+	else
+		*out = s;
+	return rc;
 }
 
 /* -------------------------------------------------------------- commands */
@@ -362,14 +472,42 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Argon2id costs from the options within what a volume may ask for. */
+static int check_argon2(const struct options *o)
+{
+	if (o->argon2_ops > CFS_ARGON2_MAX_OPS || o->argon2_mem_mib > CFS_ARGON2_MAX_MEM_KIB / 1024 ||
+	    o->argon2_ops * o->argon2_mem_mib > CFS_ARGON2_MAX_WORK_KIB / 1024) {
+		static char msg[160];
+
+		snprintf(msg, sizeof msg, "--argon2-ops is at most %d, --argon2-mem at most %d "
+			 "(MiB), and ops x MiB at most %d", CFS_ARGON2_MAX_OPS,
+			 CFS_ARGON2_MAX_MEM_KIB / 1024, CFS_ARGON2_MAX_WORK_KIB / 1024);
+		return usage(msg);
+	}
+	return 0;
+}
+
+/* Warn when a passphrase is hashed below libsodium's MODERATE cost, which
+ * makes guessing it cheaper. */
+static void warn_cheap(const char *image, uint32_t ops, uint32_t mem_kib)
+{
+	if (ops >= crypto_pwhash_OPSLIMIT_MODERATE &&
+	    (uint64_t)mem_kib * 1024 >= crypto_pwhash_MEMLIMIT_MODERATE)
+		return;
+	fprintf(stderr, "cryptofs: warning: %s: the passphrase is hashed at a low Argon2id cost "
+		"(%u passes over %u KiB), below MODERATE (%llu over %llu MiB): guessing it is "
+		"cheaper; cryptofs passwd raises it\n", image, ops, mem_kib,
+		(unsigned long long)crypto_pwhash_OPSLIMIT_MODERATE,
+		(unsigned long long)(crypto_pwhash_MEMLIMIT_MODERATE >> 20));
+}
+
 /* mkfs: size the image file, format it, print the recovery key. */
 static int cmd_mkfs(const struct options *o)
 {
 	struct cfs_format_opts fo = { 0 };
 	struct cfs_config cfg;
-	struct secret s;
+	struct secret *s;
 	struct image im;
-	uint8_t master[32];
 	uint64_t size;
 	int rc;
 
@@ -382,15 +520,13 @@ static int cmd_mkfs(const struct options *o)
 		return usage("mkfs needs --size SIZE (K, M or G suffix)");
 	if (size < 16 * CFS_BLOCK_SIZE || size / CFS_BLOCK_SIZE > (1ull << 40))
 		return usage("--size must be at least 64K");
-	if (o->argon2_mem_mib > 4096 || o->argon2_ops > 1000)
-		return usage("--argon2-mem is at most 4096 (MiB), --argon2-ops at most 1000");
+	if ((rc = check_argon2(o)) != 0)
+		return rc;
+	if (o->recovery)
+		return usage("mkfs makes a new key; --recovery-key is for opening");
 	rc = get_key(o, &s, false, true);
 	if (rc)
 		return rc;
-	if (s.key.kind == CFS_KEY_MASTER) {
-		drop_key(&s);
-		return usage("mkfs makes a new key; --recovery-key is for opening");
-	}
 	if ((rc = image_open(&im, o->image, O_RDWR | O_CREAT)) != 0)
 		goto out;
 	if (ftruncate(im.fd, (off_t)(size / CFS_BLOCK_SIZE * CFS_BLOCK_SIZE)) < 0) {
@@ -400,20 +536,23 @@ static int cmd_mkfs(const struct options *o)
 	}
 	im.nblocks = size / CFS_BLOCK_SIZE;
 	image_config(&im, &cfg, o);
-	fo.key = s.key;
+	fo.key = s->key;
 	fo.argon2_ops = (uint32_t)o->argon2_ops;
 	fo.argon2_mem_kib = (uint32_t)(o->argon2_mem_mib * 1024);
 	fo.version = (uint32_t)o->format;
-	rc = cfs_format(&cfg, &fo, master);
+	fo.recovery_out = s->recovery;
+	rc = cfs_format(&cfg, &fo, NULL);
 	if (rc < 0) {
 		rc = tool_fail(NULL, o->image, rc);
 		goto out;
 	}
-	print_recovery(master);
-	cx_wipe(master, sizeof master);
+	print_recovery(s->recovery);
+	if (fo.key.kind == CFS_KEY_PASSPHRASE)
+		warn_cheap(o->image, fo.argon2_ops ? fo.argon2_ops : CFS_ARGON2_DEFAULT_OPS,
+			   fo.argon2_mem_kib ? fo.argon2_mem_kib : CFS_ARGON2_DEFAULT_MEM_KIB);
 	rc = 0;
 out:
-	drop_key(&s);
+	drop_key(s);
 	return rc;
 }
 
@@ -421,7 +560,8 @@ out:
 static int open_volume(const struct options *o, struct image *im, struct cfs **fs, bool write)
 {
 	struct cfs_config cfg;
-	struct secret s;
+	struct cfs_statfs sf;
+	struct secret *s;
 	int rc = image_open(im, o->image, write ? O_RDWR : O_RDONLY);
 
 	if (rc)
@@ -434,9 +574,21 @@ static int open_volume(const struct options *o, struct image *im, struct cfs **f
 	if (rc)
 		return rc;
 	image_config(im, &cfg, o);
-	rc = cfs_mount(fs, &cfg, &s.key);
-	drop_key(&s);
-	return rc < 0 ? tool_fail(NULL, o->image, rc) : 0;
+	rc = cfs_mount(fs, &cfg, &s->key);
+	drop_key(s);
+	if (rc == -ESTALE && im->rb.recorded > im->rb.seen) {
+		fprintf(stderr, "cryptofs: %s: image is generation %llu but generation %llu of this "
+			"volume was seen before (%s): an older copy (rollback); --allow-rollback "
+			"opens it anyway\n", o->image, (unsigned long long)im->rb.seen,
+			(unsigned long long)im->rb.recorded, im->rb.path);
+		return EXIT_DAMAGE;
+	}
+	if (rc < 0)
+		return tool_fail(NULL, o->image, rc);
+	cfs_statfs(*fs, &sf);
+	if (sf.passphrase)
+		warn_cheap(o->image, sf.argon2_ops, sf.argon2_mem_kib);
+	return 0;
 }
 
 /* Unmount (committing) and combine its result with the command's. */
@@ -668,13 +820,32 @@ static int cmd_fsck(struct cfs *fs, const struct options *o)
 /* passwd: rewrap the master key under a new passphrase or key file. */
 static int cmd_passwd(struct cfs *fs, const struct options *o)
 {
-	struct secret s;
-	int rc = get_key(o, &s, true, true);
+	struct secret *s;
+	int rc = check_argon2(o);
 
 	if (rc)
 		return rc;
-	rc = cfs_rekey(fs, &s.key, (uint32_t)o->argon2_ops, (uint32_t)(o->argon2_mem_mib * 1024));
-	drop_key(&s);
+	if (o->new_recovery) {
+		uint8_t *rec = sodium_malloc(CFS_KEY_BYTES);
+
+		rc = rec ? cfs_set_recovery(fs, rec) : -ENOMEM;
+		if (rc == 0)
+			print_recovery(rec);
+		if (rec)
+			sodium_free(rec);
+		return rc < 0 ? tool_fail(fs, o->image, rc) : 0;
+	}
+	rc = get_key(o, &s, true, true);
+	if (rc)
+		return rc;
+	rc = cfs_rekey(fs, &s->key, (uint32_t)o->argon2_ops, (uint32_t)(o->argon2_mem_mib * 1024));
+	if (rc == 0 && s->key.kind == CFS_KEY_PASSPHRASE) {
+		struct cfs_statfs sf;
+
+		cfs_statfs(fs, &sf);
+		warn_cheap(o->image, sf.argon2_ops, sf.argon2_mem_kib);
+	}
+	drop_key(s);
 	return rc < 0 ? tool_fail(fs, o->image, rc) : 0;
 }
 
@@ -753,8 +924,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 				snprintf(msg, sizeof msg, "%s needs a positive number", a);
 				return usage(msg);
 			}
-		} else if (strcmp(a, "--ephemeral") == 0) {
-			o->ephemeral = 1;
+		} else if (strcmp(a, "--ephemeral") == 0 || strcmp(a, "--allow-rollback") == 0 ||
+			   strcmp(a, "--new-recovery-key") == 0) {
+			*(a[2] == 'e' ? &o->ephemeral : a[2] == 'a' ? &o->allow_rollback
+								 : &o->new_recovery) = 1;
 			takes = false;
 		} else if (o->nextra >= 30 && (a[0] == '-' && (a[1] == 'f' || a[1] == 'd' || a[1] == 'o'))) {
 			return usage("too many mount options");

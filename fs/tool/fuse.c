@@ -130,6 +130,29 @@ static int op_create_unlocked(const char *path, mode_t mode, struct fuse_file_in
 	return 0;
 }
 
+/* After a batch failed: open its blocks one by one, and read any that
+ * still fails under the lock (a commit may have recycled it). */
+static int64_t retry_failed(const char *path, char *buf, off_t off, struct fuse_file_info *fi,
+			    const struct cfs_block_ref *refs, size_t n, uint8_t *scratch)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *dst = (uint8_t *)buf + refs[i].buf_offset;
+		int64_t rc;
+
+		if (cfs_read_block(volume(), &refs[i], dst, scratch) == 0)
+			continue;
+		pthread_mutex_lock(&core_lock);
+		rc = cfs_read(volume(), (int64_t)fi->fh, dst, CFS_BLOCK_SIZE,
+			      (uint64_t)off + refs[i].buf_offset);
+		if (rc < 0)
+			report(path, (int)rc);
+		pthread_mutex_unlock(&core_lock);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* FUSE read: plan under the lock, decrypt outside it, and retry under the
  * lock any block a concurrent commit recycled. */
 static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
@@ -149,23 +172,13 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 	if (got < 0)
 		report(path, (int)got);
 	pthread_mutex_unlock(&core_lock);
-	if (got < 0 || cfs_read_blocks(volume(), refs, n, buf, scratch) == 0)
-		return (int)got;
-	for (size_t i = 0; i < n; i++) {   /* one failed: find it, retry it locked */
-		uint8_t *dst = (uint8_t *)buf + refs[i].buf_offset;
-		int64_t rc;
+	if (got >= 0 && cfs_read_blocks(volume(), refs, n, buf, scratch) < 0) {
+		int64_t rc = retry_failed(path, buf, off, fi, refs, n, scratch);
 
-		if (cfs_read_block(volume(), &refs[i], dst, scratch) == 0)
-			continue;
-		pthread_mutex_lock(&core_lock);
-		rc = cfs_read(volume(), (int64_t)fi->fh, dst, CFS_BLOCK_SIZE,
-			      (uint64_t)off + refs[i].buf_offset);
 		if (rc < 0)
-			report(path, (int)rc);
-		pthread_mutex_unlock(&core_lock);
-		if (rc < 0)
-			return (int)rc;
+			got = rc;
 	}
+	cx_wipe(refs, n * sizeof refs[0]);      /* they hold the file's key */
 	return (int)got;
 }
 

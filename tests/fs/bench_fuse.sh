@@ -13,6 +13,8 @@ if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null || ! command -v goc
 	exit 0
 fi
 work=$(mktemp -d "$shm/cfs-bench.XXXXXX")
+# the tool records volume generations under the XDG state directory: not the real home
+export XDG_STATE_HOME="$work/state"
 cfs_pid=
 cleanup() {
 	for m in "$work/m1" "$work/m2" "$work/m3"; do mountpoint -q "$m" && fusermount3 -u "$m"; done

@@ -12,6 +12,7 @@ top=$(cd "$here/../../.." && pwd)
 cfs="$top/tools/cryptofs"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+export XDG_STATE_HOME="$tmp/state"      # generation records: not the real home
 export CRYPTOFS_PASSPHRASE=compat-v$v
 img="$here/v$v.cfs"
 rm -f "$img"
