@@ -19,6 +19,8 @@ void gossip_default_params(struct gossip_params *p)
 	p->echo_cap = 2;
 	p->rate_per_s = 20;
 	p->rate_burst = 60;
+	p->link_rate_per_s = 60;
+	p->link_burst = 180;
 	p->ts_bound_ms = 30000;
 	p->cache_ms = 60000;
 	p->bloom_rotate_ms = 30000;
@@ -177,37 +179,77 @@ bool gossip_seen(const struct gossip *g, uint64_t id)
 	return seen_in(g, sender_find((struct gossip *)g, (uint32_t)(id >> 32)), id);
 }
 
-/* Classify a verified pheromone; see gossip.h for the contract. */
-int gossip_admit(struct gossip *g, const struct pheromone *p, uint64_t now_ms)
+/* Refill a token bucket (thousandths of a message) for the time since *last. */
+static void refill(uint32_t *tokens_milli, uint64_t *last, uint64_t now, uint32_t rate,
+		   uint32_t burst)
 {
-	struct gossip_sender *s;
-	uint64_t ts = p->timestamp_ms, elapsed;
+	uint64_t elapsed = now > *last ? now - *last : 0, t;
 
+	if (elapsed > 1000000)
+		elapsed = 1000000;
+	t = *tokens_milli + elapsed * rate;
+	*tokens_milli = t > (uint64_t)burst * 1000 ? burst * 1000 : (uint32_t)t;
+	*last = now;
+}
+
+/* Find or create the bucket of link address addr, evicting the least recently heard. */
+static struct gossip_link *link_get(struct gossip *g, uint32_t addr, uint64_t now)
+{
+	uint32_t h = (uint32_t)mix64((uint64_t)addr + 1) % GOSSIP_LINKS;
+	struct gossip_link *victim = NULL;
+
+	for (uint32_t i = 0; i < GOSSIP_LINK_PROBE; i++) {
+		struct gossip_link *l = &g->links[(h + i) % GOSSIP_LINKS];
+		if (l->used && l->addr == addr)
+			return l;
+		if (!victim || (victim->used && (!l->used || l->last_ms < victim->last_ms)))
+			victim = l;
+	}
+	*victim = (struct gossip_link){ .addr = addr, .used = true, .last_ms = now,
+					.tokens_milli = g->p.link_burst * 1000 };
+	return victim;
+}
+
+/*
+ * Classify a verified pheromone; see gossip.h for the contract.  Duplicates
+ * come first: a copy we already hold is never anyone's fault, however old.
+ */
+int gossip_admit(struct gossip *g, const struct pheromone *p, uint32_t addr, uint64_t now_ms)
+{
+	struct gossip_sender *s = sender_find(g, p->sender);
+	struct gossip_link *l = NULL;
+	uint64_t ts = p->timestamp_ms;
+	bool queen = p->type == PH_QUEEN_CMD || p->type == PH_DIE;
+
+	if (seen_in(g, s, pheromone_id(p)))
+		return GV_DUP;
 	if ((ts > now_ms && ts - now_ms > g->p.ts_bound_ms) ||
 	    (ts < now_ms && now_ms - ts > g->p.ts_bound_ms))
 		return GV_STALE;
-	s = sender_find(g, p->sender);
-	if (seen_in(g, s, pheromone_id(p)))
-		return GV_DUP;
 	if (s && p->seq <= s->max_seq && s->max_seq - p->seq >= GOSSIP_WINDOW)
 		return GV_REPLAY;
 	/* queen-signed types are authenticated by the queen's key, not by the
 	 * forgeable sender id: no id bucket an insider could drain for them */
-	if (p->type == PH_QUEEN_CMD || p->type == PH_DIE)
-		return GV_NEW;
-	s = sender_get(g, p->sender, now_ms);
-	elapsed = now_ms > s->last_ms ? now_ms - s->last_ms : 0;
-	if (elapsed > 1000000)
-		elapsed = 1000000;
-	s->tokens_milli += (uint32_t)(elapsed * g->p.rate_per_s);
-	if (s->tokens_milli > g->p.rate_burst * 1000)
-		s->tokens_milli = g->p.rate_burst * 1000;
-	s->last_ms = now_ms;
-	if (s->tokens_milli < 1000) {
-		s->rate_drops++;
-		return GV_RATE;
+	if (!queen) {
+		s = sender_get(g, p->sender, now_ms);
+		refill(&s->tokens_milli, &s->last_ms, now_ms, g->p.rate_per_s, g->p.rate_burst);
+		if (s->tokens_milli < 1000) {
+			s->rate_drops++;
+			return GV_RATE;
+		}
 	}
-	s->tokens_milli -= 1000;
+	/* flooded news per neighbour: sender ids are free to an insider, links are not */
+	if (pheromone_type_relayed(p->type)) {
+		l = link_get(g, addr, now_ms);
+		refill(&l->tokens_milli, &l->last_ms, now_ms, g->p.link_rate_per_s, g->p.link_burst);
+		if (l->tokens_milli < 1000) {
+			l->drops++;
+			return GV_LINK_RATE;
+		}
+		l->tokens_milli -= 1000;
+	}
+	if (!queen)
+		s->tokens_milli -= 1000;
 	return GV_NEW;
 }
 
@@ -281,12 +323,23 @@ void gossip_store_copy(struct gossip *g, uint64_t id, const uint8_t *raw, size_t
 {
 	struct gossip_stored *st = &g->store[g->store_next++ % GOSSIP_STORE];
 
-	if (len > PHEROMONE_MAX_BYTES)
+	if (len > PHEROMONE_MAX_BYTES || len < PHEROMONE_HEADER_BYTES)
 		return;
 	st->id = id;
 	st->len = (uint16_t)len;
+	st->timestamp_ms = get_u64(raw + 12);
 	memcpy(st->pkt, raw, len);
 	g->recent[g->recent_next++ % GOSSIP_DIGEST_IDS] = id;
+}
+
+/*
+ * True while a copy created at ts is young enough to repair: a receiver
+ * must still find it inside the timestamp bound, with half of it to spare
+ * for clock skew and for the trip.
+ */
+static bool repairable(const struct gossip *g, uint64_t ts, uint64_t now)
+{
+	return ts + g->p.ts_bound_ms / 2 > now;
 }
 
 /* Store a copy and queue the relay with ttl lowered and hops raised. */
@@ -362,25 +415,26 @@ uint64_t gossip_next_deadline(const struct gossip *g)
 	return t;
 }
 
-/* Look up a stored copy by ID for a PULL. */
-const uint8_t *gossip_stored(const struct gossip *g, uint64_t id, size_t *len)
+/* Look up a stored copy by ID for a PULL; none once it is too old to repair. */
+const uint8_t *gossip_stored(const struct gossip *g, uint64_t id, uint64_t now_ms, size_t *len)
 {
 	for (int i = 0; i < GOSSIP_STORE; i++)
-		if (g->store[i].id == id && g->store[i].len) {
+		if (g->store[i].id == id && g->store[i].len &&
+		    repairable(g, g->store[i].timestamp_ms, now_ms)) {
 			*len = g->store[i].len;
 			return g->store[i].pkt;
 		}
 	return NULL;
 }
 
-/* The advertised IDs, newest first. */
-size_t gossip_recent_ids(const struct gossip *g, uint64_t *ids, size_t max)
+/* The advertised IDs, newest first: only those we could still repair. */
+size_t gossip_recent_ids(const struct gossip *g, uint64_t *ids, size_t max, uint64_t now_ms)
 {
-	size_t n = 0;
+	size_t n = 0, len;
 
 	for (uint32_t i = 0; i < GOSSIP_DIGEST_IDS && n < max; i++) {
 		uint64_t id = g->recent[(g->recent_next + GOSSIP_DIGEST_IDS - 1 - i) % GOSSIP_DIGEST_IDS];
-		if (id)
+		if (id && gossip_stored(g, id, now_ms, &len))
 			ids[n++] = id;
 	}
 	return n;

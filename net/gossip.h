@@ -25,6 +25,8 @@ enum {
 	GOSSIP_STORE = 16,         /* recent messages kept for PULL repair */
 	GOSSIP_WINDOW = 64,        /* sequence window per sender */
 	GOSSIP_DIGEST_IDS = 8,     /* recent IDs advertised in HELLO */
+	GOSSIP_LINKS = 256,        /* per-neighbour buckets, by link address */
+	GOSSIP_LINK_PROBE = 8,
 };
 
 /* Tunables; gossip_default_params() documents the defaults. */
@@ -36,6 +38,8 @@ struct gossip_params {
 	bool flood;                /* baseline: relay every new message once */
 	uint32_t rate_per_s;       /* new messages per sender per second */
 	uint32_t rate_burst;
+	uint32_t link_rate_per_s;  /* new messages per link neighbour per second */
+	uint32_t link_burst;
 	uint32_t ts_bound_ms;      /* accepted |timestamp - now| */
 	uint32_t cache_ms;         /* lifetime of an exact cache entry */
 	uint32_t bloom_rotate_ms;  /* rotate a Bloom generation after this */
@@ -48,6 +52,7 @@ enum gossip_verdict {
 	GV_STALE = -1,  /* timestamp outside the bound */
 	GV_REPLAY = -2, /* sequence number older than the window */
 	GV_RATE = -3,   /* sender over its rate */
+	GV_LINK_RATE = -4, /* the transmitting neighbour over its rate */
 };
 
 struct gossip_sender {
@@ -58,6 +63,14 @@ struct gossip_sender {
 	uint64_t last_ms;
 	uint32_t tokens_milli; /* token bucket, thousandths of a message */
 	uint32_t rate_drops;
+};
+
+struct gossip_link {           /* new flooded messages a neighbour delivered first */
+	uint32_t addr;
+	bool used;
+	uint32_t tokens_milli;
+	uint32_t drops;
+	uint64_t last_ms;
 };
 
 struct gossip_cached {
@@ -77,6 +90,7 @@ struct gossip_pending {        /* packet bytes live in gossip.pending_pkt */
 
 struct gossip_stored {
 	uint64_t id;
+	uint64_t timestamp_ms;   /* the message's creation time */
 	uint16_t len;
 	uint8_t pkt[PHEROMONE_MAX_BYTES];
 };
@@ -84,6 +98,7 @@ struct gossip_stored {
 struct gossip {
 	struct gossip_params p;
 	struct gossip_sender senders[GOSSIP_SENDERS];
+	struct gossip_link links[GOSSIP_LINKS];
 	struct gossip_cached cache[GOSSIP_CACHE];
 	uint64_t bloom[2][GOSSIP_BLOOM_BITS / 64];
 	uint32_t bloom_count;
@@ -102,12 +117,14 @@ void gossip_default_params(struct gossip_params *p);
 void gossip_init(struct gossip *g, const struct gossip_params *p, uint64_t now_ms);
 
 /*
- * Classify a pheromone whose MAC is already verified.  GV_NEW consumes one
- * token of the sender's bucket but marks nothing: call gossip_mark() only
- * once the message passed every further check (e.g. a queen signature), so
- * a forgery can never make the genuine message look like a duplicate.
+ * Classify a pheromone whose MAC is already verified, heard from link
+ * address addr.  Order: duplicate, stale, replay, then the neighbour's
+ * bucket (flooded types) and the sender id's bucket.  GV_NEW consumes one
+ * token of each but marks nothing: call gossip_mark() only once the
+ * message passed every further check (e.g. a queen signature), so a
+ * forgery can never make the genuine message look like a duplicate.
  */
-int gossip_admit(struct gossip *g, const struct pheromone *p, uint64_t now_ms);
+int gossip_admit(struct gossip *g, const struct pheromone *p, uint32_t addr, uint64_t now_ms);
 
 /* Remember p as seen (window, exact cache, Bloom filter). */
 void gossip_mark(struct gossip *g, const struct pheromone *p, uint64_t now_ms);
@@ -151,10 +168,13 @@ size_t gossip_take_due(struct gossip *g, uint64_t now_ms, uint64_t rnd,
 /* The earliest pending relay time, or UINT64_MAX. */
 uint64_t gossip_next_deadline(const struct gossip *g);
 
-/* A stored copy of id for PULL repair, or NULL. */
-const uint8_t *gossip_stored(const struct gossip *g, uint64_t id, size_t *len);
+/*
+ * A stored copy of id for PULL repair, or NULL, also once the copy is older
+ * than half the timestamp bound (a receiver could find it stale).
+ */
+const uint8_t *gossip_stored(const struct gossip *g, uint64_t id, uint64_t now_ms, size_t *len);
 
-/* The most recent relayed IDs, newest first; returns how many (<= max). */
-size_t gossip_recent_ids(const struct gossip *g, uint64_t *ids, size_t max);
+/* The most recent IDs we could still repair, newest first; returns how many. */
+size_t gossip_recent_ids(const struct gossip *g, uint64_t *ids, size_t max, uint64_t now_ms);
 
 #endif

@@ -98,10 +98,16 @@ int membership_heard(struct membership *ms, uint32_t id, uint32_t addr, uint8_t 
 		ms->used++;
 		m->id = id;
 		ms->ids[m - ms->m] = id;
+	} else if (m->addr != addr && m->state != MS_DEAD) {
+		/* a binding moves only once declared dead: a copy of its
+		 * HELLO relayed from elsewhere must not steal it */
+		return -EADDRINUSE;
 	} else if (m->state == MS_DEAD) {
 		*refuted = true;
 		ms->dead--;
 	}
+	if (m->addr != addr)
+		m->confirmed = false;
 	m->addr = addr;
 	ms->addrs[m - ms->m] = addr;
 	m->role = role;
@@ -110,6 +116,27 @@ int membership_heard(struct membership *ms, uint32_t id, uint32_t addr, uint8_t 
 	m->last_heard_ms = now_ms;
 	due(ms, now_ms + suspect_after(m));
 	return 0;
+}
+
+/* See membership.h: the challenge an unconfirmed entry must answer. */
+uint32_t membership_challenge(struct membership *ms, uint32_t id, uint64_t rnd)
+{
+	struct member *m = find(ms, id);
+
+	if (!m || m->confirmed || m->state == MS_DEAD)
+		return 0;
+	if (!m->probe_nonce)
+		m->probe_nonce = (uint32_t)rnd | 1;
+	return m->probe_nonce;
+}
+
+/* See membership.h: an ACK with our nonce from the bound address. */
+void membership_confirm(struct membership *ms, uint32_t id, uint32_t addr, uint32_t nonce)
+{
+	struct member *m = find(ms, id);
+
+	if (m && m->state != MS_DEAD && m->addr == addr && nonce && m->probe_nonce == nonce)
+		m->confirmed = true;
 }
 
 /* Refresh id from an ACK or PING that proves it alive. */
@@ -183,6 +210,10 @@ static size_t step(struct membership *ms, struct member *m, uint64_t now, uint64
 		if (now >= m->suspect_ms + (uint64_t)m->period_ms * MEMBER_DEAD_PERIODS) {
 			if (max < 1)
 				return 0;
+			if (!m->confirmed) {
+				slot_clear(ms, m);   /* never a neighbour: nothing to report */
+				return 0;
+			}
 			m->state = MS_DEAD;
 			ms->dead++;
 			m->dead_ms = now;

@@ -34,6 +34,7 @@ struct member {
 	uint32_t probe_nonce;
 	uint8_t state;
 	uint8_t role;
+	bool confirmed;         /* answered our nonce from addr: a real neighbour */
 	uint64_t last_heard_ms;
 	uint64_t suspect_ms;
 	uint64_t next_probe_ms;
@@ -67,11 +68,24 @@ void membership_init(struct membership *ms);
 /*
  * A direct (one-hop) authenticated packet from id at addr.  Returns 0,
  * -EEXIST when addr is bound to another live identity (a sybil or an
- * unannounced restart), -ENOSPC when the table is full of live entries.
+ * unannounced restart), -EADDRINUSE when id is alive at another address
+ * (a relayed copy of its HELLO), -ENOSPC when the table is full of live
+ * entries.  An entry that never answered a challenge from its address
+ * (membership_confirm) and falls silent is dropped without a death report:
+ * a relocated copy of a HELLO must not make a live node "die".
  * *refuted is set when a node we had declared dead spoke again.
  */
 int membership_heard(struct membership *ms, uint32_t id, uint32_t addr, uint8_t role,
 		     uint32_t period_ms, uint64_t now_ms, bool *refuted);
+
+/*
+ * The nonce to PING an unconfirmed entry with (0 when id is confirmed or
+ * unknown); the caller sends it on every HELLO until the ACK comes back.
+ */
+uint32_t membership_challenge(struct membership *ms, uint32_t id, uint64_t rnd);
+
+/* An ACK carrying nonce came from addr: confirm id if it matches its binding. */
+void membership_confirm(struct membership *ms, uint32_t id, uint32_t addr, uint32_t nonce);
 
 /* Refresh a known, not dead entry from an indirect sign of life. */
 void membership_touch(struct membership *ms, uint32_t id, uint64_t now_ms);

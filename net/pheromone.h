@@ -15,7 +15,7 @@
 #include "crypto/crypto.h"
 
 enum {
-	PHEROMONE_VERSION = 1,
+	PHEROMONE_VERSION = 2,     /* 2: STATE entries carry 64-bit clock stamps */
 	PHEROMONE_HEADER_BYTES = 24,
 	PHEROMONE_MAC_BYTES = CX_MAC_BYTES,
 	PHEROMONE_MAX_BYTES = 1200,

@@ -243,7 +243,7 @@ int swarm_state_set(struct swarm_node *n, uint16_t key, const void *value, size_
 		    uint64_t now_ms)
 {
 	uint8_t buf[PHEROMONE_MAX_PAYLOAD];
-	int k, err = kv_set(&n->kv, key, value, len, n->id);
+	int k, err = kv_set(&n->kv, key, value, len, n->id, now_ms);
 
 	if (err)
 		return err;
@@ -274,7 +274,7 @@ static void send_hello(struct swarm_node *n, uint64_t now)
 	uint8_t buf[HELLO_FIXED + 8 * GOSSIP_DIGEST_IDS + 2 + 4 * MEMBER_NBRS];
 	uint64_t ids[GOSSIP_DIGEST_IDS];
 	uint32_t nbrs[MEMBER_MAX];
-	size_t k = gossip_recent_ids(&n->gossip, ids, GOSSIP_DIGEST_IDS);
+	size_t k = gossip_recent_ids(&n->gossip, ids, GOSSIP_DIGEST_IDS, now);
 	size_t total = membership_list(&n->members, nbrs, MEMBER_MAX);
 	size_t listed = total < MEMBER_NBRS ? total : MEMBER_NBRS;
 	uint8_t *p = buf + HELLO_FIXED + 8 * k;
@@ -325,7 +325,7 @@ static void run_membership(struct swarm_node *n, uint64_t now)
 static void send_sync(struct swarm_node *n, uint8_t ttl, uint64_t now)
 {
 	uint8_t buf[PHEROMONE_MAX_PAYLOAD];
-	int k = kv_encode(&n->kv, -1, buf, sizeof buf);
+	uint16_t from = 0;
 
 	if (ttl == 1) {
 		n->sync_due_ms = UINT64_MAX;
@@ -333,8 +333,12 @@ static void send_sync(struct swarm_node *n, uint8_t ttl, uint64_t now)
 	} else {
 		n->flood_due_ms = UINT64_MAX;
 	}
-	if (k > 0)
+	while (from < KV_KEYS) {    /* a full store takes two packets at most */
+		int k = kv_encode_sync(&n->kv, &from, buf, sizeof buf);
+		if (k <= 0)
+			break;
 		send_plain(n, PH_STATE, ttl, SWARM_BROADCAST, buf, (size_t)k, now);
+	}
 }
 
 /* Apoptosis triggers: memory above 90 % or the lifetime limit passed. */
@@ -574,10 +578,14 @@ static void on_hello(struct swarm_node *n, uint32_t addr, const struct pheromone
 		return;
 	err = membership_heard(&n->members, p->sender, addr, role, get_u16(b + 2), now, &refuted);
 	if (err == -EEXIST) {
+		/* logged, not blamed: an honest restart looks the same, and
+		 * a relocated copy of someone's HELLO makes any address look so */
 		if (sybil_new_identity(n, addr, p->sender))
-			security(n, SEC_SYBIL, addr, true, 0, p, now);
+			security(n, SEC_SYBIL, addr, false, 0, p, now);
 		return;
 	}
+	if (err == -EADDRINUSE)
+		return;   /* its HELLO, relayed from elsewhere: not our neighbour */
 	if (refuted)
 		swarm_emit(n, &(struct swarm_event){ .kind = SE_REFUTED, .about = p->sender });
 	if (!err && !known)
@@ -585,7 +593,10 @@ static void on_hello(struct swarm_node *n, uint32_t addr, const struct pheromone
 						     .addr = addr });
 	if (!err) {
 		const uint8_t *nb = b + HELLO_FIXED + 8 * count;
+		uint32_t nonce = membership_challenge(&n->members, p->sender, swarm_random(n));
 		membership_set_neighbours(&n->members, p->sender, nb + 2, nb[0], nb[1]);
+		if (nonce)   /* prove the binding before its death could be reported */
+			send_probe(n, PH_PING, addr, p->sender, nonce, n->id, now);
 	}
 	if (get_u64(b + 4) != kv_digest(&n->kv) && n->sync_due_ms == UINT64_MAX &&
 	    now >= n->sync_sent_ms + SYNC_MIN_GAP_MS)
@@ -648,7 +659,7 @@ static void on_pull(struct swarm_node *n, const struct pheromone *p, uint64_t no
 				remember(n->pulled, id, now + PULL_HOLD_MS);
 			continue;
 		}
-		pkt = gossip_stored(&n->gossip, id, &len);
+		pkt = gossip_stored(&n->gossip, id, now, &len);
 		if (!pkt || recently(n->repaired, id, now))
 			continue;
 		remember(n->repaired, id, now + REPAIR_HOLD_MS);
@@ -680,8 +691,11 @@ static void on_probe(struct swarm_node *n, uint32_t addr, const struct pheromone
 	case PH_ACK:
 		if (target != p->sender)
 			break;
-		if (reply_to == 0 || reply_to == n->id)
+		if (reply_to == 0 || reply_to == n->id) {
 			membership_touch(&n->members, p->sender, now);
+			if (p->hops == 0)
+				membership_confirm(&n->members, p->sender, addr, nonce);
+		}
 		else if (p->hops == 0)
 			pingreq_forward(n, p, pkt, len, now);
 		break;
@@ -700,7 +714,7 @@ static void on_state(struct swarm_node *n, uint32_t addr, const struct pheromone
 {
 	uint8_t flags;
 	uint64_t digest;
-	int changed = kv_decode_merge(&n->kv, p->payload, p->payload_len, &flags, &digest);
+	int changed = kv_decode_merge(&n->kv, p->payload, p->payload_len, &flags, &digest, now);
 
 	if (changed < 0) {
 		security(n, SEC_MALFORMED, addr, false, p->sender, p, now);
@@ -817,8 +831,9 @@ void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, 
 	n->rx_packets++;
 	if (sentinel_addr_banned(&n->sentinel, src_addr, now_ms))
 		return;
+	/* link addresses are unauthenticated: keyless garbage is logged, never blamed */
 	if (pheromone_decode(&p, pkt, len)) {
-		security(n, SEC_MALFORMED, src_addr, true, 0, NULL, now_ms);
+		security(n, SEC_MALFORMED, src_addr, false, 0, NULL, now_ms);
 		return;
 	}
 	/* A full table cannot admit a stranger: skip its HELLO before the MAC. */
@@ -826,10 +841,10 @@ void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, 
 	    !membership_find(&n->members, p.sender))
 		return;
 	if (pheromone_verify(&p, pkt, n->mac_key)) {
-		security(n, SEC_BAD_MAC, src_addr, true, 0, &p, now_ms);
+		security(n, SEC_BAD_MAC, src_addr, false, 0, &p, now_ms);
 		return;
 	}
-	v = gossip_admit(&n->gossip, &p, now_ms);
+	v = gossip_admit(&n->gossip, &p, src_addr, now_ms);
 	if (v == GV_DUP) {
 		if (gossip_relay_pending(&n->gossip, pheromone_id(&p))) {
 			gossip_note_duplicate(&n->gossip, pheromone_id(&p));
@@ -838,8 +853,11 @@ void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, 
 		}
 		return;
 	}
-	if (v == GV_STALE || v == GV_REPLAY) {
-		security(n, v == GV_STALE ? SEC_STALE : SEC_REPLAY, src_addr, true, 0, &p, now_ms);
+	/* ignored, not rejected: a relay cannot know that a copy it holds went
+	 * stale on the way, and anyone can replay an old capture under any address */
+	if (v == GV_STALE || v == GV_REPLAY || v == GV_LINK_RATE) {
+		security(n, v == GV_STALE ? SEC_STALE : v == GV_REPLAY ? SEC_REPLAY : SEC_RATE,
+			 src_addr, false, 0, &p, now_ms);
 		return;
 	}
 	if (v == GV_RATE) {

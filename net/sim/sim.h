@@ -44,7 +44,8 @@ struct sim_event {
 
 struct sim_packet {
 	uint32_t refs;
-	uint32_t src;
+	uint32_t src;             /* transmitting node: where the signal comes from */
+	uint32_t addr;            /* link source address the receivers see */
 	uint16_t len;
 	uint8_t data[PHEROMONE_MAX_BYTES];
 };
@@ -107,6 +108,9 @@ void sim_kill(struct sim *s, uint32_t i);
 void sim_at(struct sim *s, uint64_t t, sim_call_fn fn, uint32_t arg);
 void sim_run_until(struct sim *s, uint64_t t_end);
 void sim_transmit(struct sim *s, uint32_t src, uint32_t dst, const uint8_t *p, size_t len);
+/* Transmit from src's position with a forged link source address. */
+void sim_transmit_as(struct sim *s, uint32_t src, uint32_t addr, uint32_t dst,
+		     const uint8_t *p, size_t len);
 void sim_reschedule(struct sim *s, uint32_t i);
 bool sim_linked(const struct sim *s, uint32_t a, uint32_t b);
 

@@ -139,6 +139,7 @@ static uint32_t pkt_alloc(struct sim *s, uint32_t src, const uint8_t *p, size_t 
 	idx = s->pool_free[--s->pool_nfree];
 	s->pool[idx].refs = 0;
 	s->pool[idx].src = src;
+	s->pool[idx].addr = src;
 	s->pool[idx].len = (uint16_t)len;
 	memcpy(s->pool[idx].data, p, len);
 	return idx;
@@ -459,7 +460,16 @@ static void deliver_later(struct sim *s, uint32_t idx, uint32_t dst)
 /* Send a packet from src to dst (or broadcast) through the model. */
 void sim_transmit(struct sim *s, uint32_t src, uint32_t dst, const uint8_t *p, size_t len)
 {
+	sim_transmit_as(s, src, src, dst, p, len);
+}
+
+/* The network model behind sim_transmit; addr is what receivers are told. */
+void sim_transmit_as(struct sim *s, uint32_t src, uint32_t addr, uint32_t dst,
+		     const uint8_t *p, size_t len)
+{
 	uint32_t idx = pkt_alloc(s, src, p, len);
+
+	s->pool[idx].addr = addr;
 
 	s->transmissions++;
 	if (s->on_transmit)
@@ -487,15 +497,19 @@ void sim_transmit(struct sim *s, uint32_t src, uint32_t dst, const uint8_t *p, s
 static void deliver_now(struct sim *s, uint32_t v, uint32_t idx)
 {
 	struct sim_node *sn = &s->nodes[v];
-	struct sim_packet *p = &s->pool[idx];
+	uint8_t copy[PHEROMONE_MAX_BYTES];
+	uint32_t addr = s->pool[idx].addr;
+	uint16_t len = s->pool[idx].len;
 
+	/* a copy: the receiver may transmit while it reads, which can grow the pool */
+	memcpy(copy, s->pool[idx].data, len);
 	s->deliveries++;
 	if (sn->adversary) {
 		if (s->on_adversary_rx)
-			s->on_adversary_rx(s, sn, p->data, p->len);
+			s->on_adversary_rx(s, sn, copy, len);
 		return;
 	}
-	swarm_receive(&sn->node, p->src, p->data, p->len, s->now);
+	swarm_receive(&sn->node, addr, copy, len, s->now);
 	sim_reschedule(s, v);
 }
 

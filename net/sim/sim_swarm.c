@@ -11,7 +11,11 @@
 #include "net/maze.h"
 #include "net/sim/sim.h"
 
-enum { MAX_TRACKED = 64, MAX_CAPTURE = 512, MAX_KILLED = 64, SYBIL_IDS = 4096 };
+enum { MAX_TRACKED = 64, MAX_CAPTURE = 512, MAX_KILLED = 64, SYBIL_IDS = 4096,
+       REJOINS = 10, POISON_KEYS = 8 };
+
+/* Payloads of the flood-rotate adversary start with this, to count them. */
+static const uint8_t adv_magic[4] = { 'A', 'D', 'V', '!' };
 
 /* A message whose spread the scenario measures. */
 struct tracked {
@@ -20,7 +24,7 @@ struct tracked {
 	uint64_t t0, last_t;
 	uint32_t eligible, reached, tx;
 	uint8_t *elig;         /* node in the sender's component at origination */
-	uint8_t *got;          /* times delivered/executed per node */
+	uint8_t *got;          /* 1: delivered/executed, 2: in an earlier life only */
 	uint64_t *got_t;
 };
 
@@ -47,7 +51,9 @@ struct scen {
 	uint64_t false_dead;
 	uint64_t tx_pull;
 	uint8_t *blacklisted;    /* honest node banned the adversary */
+	uint8_t *honest_banned;  /* honest link address banned by an honest node */
 	uint32_t *attacker_delivered;
+	uint32_t *attacker_direct;  /* flood-rotate: taken from the adversary's own link */
 	/* adversary */
 	const char *attack;
 	uint8_t adv_mac[CX_KEY_BYTES];
@@ -56,6 +62,9 @@ struct scen {
 	uint32_t sybil_ids[SYBIL_IDS];
 	uint32_t nsybil;
 	uint64_t sybil_admitted;
+	uint32_t rotate_id;      /* flood-rotate: identities used */
+	uint8_t poison_value[POISON_KEYS][16];   /* kv-poison: last honest writes */
+	bool poison_written[POISON_KEYS];
 	struct capture *cap;
 	uint32_t ncap;
 	/* membership */
@@ -125,6 +134,13 @@ static void acted(struct sim *s, struct sim_node *sn, const struct swarm_event *
 
 	if (s->now > ev->timestamp_ms + s->cfg.gossip.ts_bound_ms)
 		c->stale_acted++;
+	if (!t && c->attack && !strcmp(c->attack, "flood-rotate") && ev->len >= sizeof adv_magic &&
+	    !memcmp(ev->data, adv_magic, sizeof adv_magic)) {
+		c->attacker_delivered[sn->index]++;   /* authentic insider traffic, rate-checked */
+		if (ev->addr == s->o.nodes)
+			c->attacker_direct[sn->index]++;
+		return;
+	}
 	if (!t) {
 		/* an insider's own traffic is authentic; flood checks its rate and
 		 * sybil/eclipse their admissions, below */
@@ -135,7 +151,7 @@ static void acted(struct sim *s, struct sim_node *sn, const struct swarm_event *
 			c->untracked_acted++;
 		return;
 	}
-	if (t->got[sn->index]) {
+	if (t->got[sn->index] == 1) {
 		c->replay_acted++;
 		return;
 	}
@@ -161,8 +177,10 @@ static void on_event(struct sim *s, struct sim_node *sn, const struct swarm_even
 			acted(s, sn, ev);
 		break;
 	case SE_DEAD:
+		/* a live node it can hear; across a partition a death is the right call */
 		for (uint32_t i = 0; i < s->n; i++)
-			if (s->nodes[i].alive && !s->nodes[i].adversary && s->nodes[i].node.id == ev->about) {
+			if (s->nodes[i].alive && !s->nodes[i].adversary && s->nodes[i].node.id == ev->about &&
+			    sim_linked(s, sn->index, i)) {
 				c->false_dead++;
 				break;
 			}
@@ -174,6 +192,8 @@ static void on_event(struct sim *s, struct sim_node *sn, const struct swarm_even
 			}
 		break;
 	case SE_BLACKLIST:
+		if (ev->addr < s->o.nodes)
+			c->honest_banned[ev->addr] = 1;
 		if (c->attack && (ev->addr == s->o.nodes || adversary_id(c, ev->about)))
 			c->blacklisted[sn->index] = 1;
 		break;
@@ -312,7 +332,7 @@ static void do_kill_for_membership(struct sim *s, uint32_t arg)
 			if (u == v || !s->nodes[u].alive)
 				continue;
 			m = membership_find(&s->nodes[u].node.members, k->id);
-			if (m) {
+			if (m && m->confirmed) {   /* only confirmed neighbours report deaths */
 				k->observer[u] = 1;
 				k->observers++;
 			}
@@ -354,7 +374,8 @@ static void adversary_rx(struct sim *s, struct sim_node *sn, const uint8_t *p, s
 		adv_send(s, p, len);   /* echo at once to suppress honest relays */
 		return;
 	}
-	if (strcmp(c->attack, "replay") && strcmp(c->attack, "forge") && strcmp(c->attack, "queen"))
+	if (strcmp(c->attack, "replay") && strcmp(c->attack, "forge") && strcmp(c->attack, "queen") &&
+	    strcmp(c->attack, "spoof-frame") && strcmp(c->attack, "stale-frame"))
 		return;
 	for (uint32_t i = 0; i < c->ncap; i++)   /* one capture per message */
 		if (c->cap[i].len == len && !memcmp(c->cap[i].pkt + 4, p + 4, 8))
@@ -488,6 +509,110 @@ static void sybil_step(struct sim *s)
 	adv_send(s, buf, adv_encode(c, buf, PH_DATA, 8, id, 2, s->now, payload, sizeof payload, 0));
 }
 
+/*
+ * Send from next to a random honest node while claiming the link address
+ * of one of its neighbours (on lan: of anyone): an outsider with radios
+ * all over the area and no key.
+ */
+static void spoof_send(struct sim *s, const uint8_t *p, size_t len)
+{
+	uint32_t v = random_live_honest(s), a = v;
+
+	if (s->lan)
+		a = (uint32_t)(sim_rand(s) % s->o.nodes);
+	else if (s->nodes[v].nnbr)
+		a = s->nodes[v].nbrs[sim_rand(s) % s->nodes[v].nnbr];
+	if (a >= s->o.nodes)
+		a = v;
+	if (len)
+		sim_transmit_as(s, v, a, SWARM_BROADCAST, p, len);
+}
+
+/* Keyless garbage, bad MACs and relocated fresh captures under honest addresses. */
+static void spoof_frame_step(struct sim *s)
+{
+	struct scen *c = SC(s);
+	uint8_t buf[PHEROMONE_MAX_BYTES], key[CX_KEY_BYTES];
+
+	for (int k = 0; k < 4; k++) {
+		size_t len = 24 + sim_rand(s) % 200;
+		struct pheromone h = { .type = PH_DATA, .ttl = 8, .sender = (uint32_t)sim_rand(s) | 1,
+				       .seq = (uint32_t)(sim_rand(s) % 1000) + 1, .timestamp_ms = s->now };
+		int n;
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)sim_rand(s);
+		buf[0] = PHEROMONE_VERSION;
+		spoof_send(s, buf, len);
+		for (int i = 0; i < CX_KEY_BYTES; i++)
+			key[i] = (uint8_t)sim_rand(s);
+		n = pheromone_encode(buf, sizeof buf, &h, key, sizeof key, key);
+		if (n > 0)
+			spoof_send(s, buf, (size_t)n);
+		if (c->ncap) {
+			struct capture *cp = &c->cap[sim_rand(s) % c->ncap];
+			if (s->now - cp->t > 20000)
+				continue;
+			memcpy(buf, cp->pkt, cp->len);
+			pheromone_set_route(buf, buf[2] ? buf[2] : 1, 0);
+			spoof_send(s, buf, cp->len);
+		}
+	}
+}
+
+/* Captures replayed once stale, as if honest neighbours had sent them. */
+static void stale_frame_step(struct sim *s)
+{
+	struct scen *c = SC(s);
+	uint8_t buf[PHEROMONE_MAX_BYTES];
+	uint32_t sent = 0;
+
+	for (uint32_t i = 0; i < c->ncap && sent < 8; i++) {
+		struct capture *cp = &c->cap[(i + (uint32_t)sim_rand(s)) % c->ncap];
+		if (s->now < cp->t + s->cfg.gossip.ts_bound_ms + 500 || cp->stage >= 30)
+			continue;
+		cp->stage++;
+		memcpy(buf, cp->pkt, cp->len);
+		pheromone_set_route(buf, buf[2] ? buf[2] : 1, 0);
+		spoof_send(s, buf, cp->len);
+		sent++;
+	}
+}
+
+/* Insider flood under a new sender id for every message. */
+static void flood_rotate_step(struct sim *s)
+{
+	struct scen *c = SC(s);
+	uint8_t buf[PHEROMONE_MAX_BYTES], payload[32] = { 0 };
+
+	memcpy(payload, adv_magic, sizeof adv_magic);
+	put_u32(payload + 4, ++c->rotate_id);
+	adv_send(s, buf, adv_encode(c, buf, PH_DATA, 8, (uint32_t)sim_rand(s) | 1, 1, s->now,
+				    payload, sizeof payload, 0));
+}
+
+/* Insider: STATE entries with the largest counter for every key. */
+static void kv_poison_step(struct sim *s)
+{
+	struct scen *c = SC(s);
+	struct kvstore kv;
+	uint8_t buf[PHEROMONE_MAX_BYTES], payload[PHEROMONE_MAX_PAYLOAD];
+	int k;
+
+	if (s->now > 2000)
+		return;
+	kv_init(&kv);
+	for (uint16_t key = 0; key < KV_KEYS; key++) {
+		kv.e[key].stamp = UINT64_MAX;   /* v1 sent a Lamport counter of 2^32 - 1 */
+		kv.e[key].writer = c->adv_id;
+		kv.e[key].len = 4;
+		memcpy(kv.e[key].value, "PSN!", 4);
+	}
+	k = kv_encode(&kv, -1, payload, sizeof payload);
+	if (k > 0)
+		adv_send(s, buf, adv_encode(c, buf, PH_STATE, 8, c->adv_id, ++c->adv_seq, s->now,
+					    payload, (size_t)k, 0));
+}
+
 /* One step of the chosen attack, then reschedule. */
 static void adversary_tick(struct sim *s, uint32_t period)
 {
@@ -504,6 +629,14 @@ static void adversary_tick(struct sim *s, uint32_t period)
 		flood_step(s);
 	if (!strcmp(a, "sybil") || !strcmp(a, "eclipse"))
 		sybil_step(s);
+	if (!strcmp(a, "spoof-frame"))
+		spoof_frame_step(s);
+	if (!strcmp(a, "stale-frame"))
+		stale_frame_step(s);
+	if (!strcmp(a, "flood-rotate"))
+		flood_rotate_step(s);
+	if (!strcmp(a, "kv-poison"))
+		kv_poison_step(s);
 	sim_at(s, s->now + period, adversary_tick, period);
 }
 
@@ -523,8 +656,12 @@ static void adversary_setup(struct sim *s, const char *attack)
 	c->adv_id = (uint32_t)sim_rand(s) | 1;
 	s->on_adversary_rx = adversary_rx;
 	sim_boot(s, s->o.nodes);
-	if (!strcmp(attack, "flood"))
+	if (!strcmp(attack, "flood") || !strcmp(attack, "flood-rotate"))
 		period = 2;
+	else if (!strcmp(attack, "kv-poison"))
+		period = 100;
+	else if (!strcmp(attack, "rejoin") || !strcmp(attack, "none"))
+		period = 1000;   /* no adversary at all: honest restarts only */
 	else if (!strcmp(attack, "sybil") || !strcmp(attack, "eclipse"))
 		period = 50;
 	else if (!strcmp(attack, "replay") || !strcmp(attack, "queen"))
@@ -532,6 +669,97 @@ static void adversary_setup(struct sim *s, const char *attack)
 	else if (!strcmp(attack, "fake-queen"))
 		period = 200;
 	sim_at(s, 1000, adversary_tick, period);
+}
+
+static uint8_t *largest_component(struct sim *s);
+
+/* Honest restart: the node is down for a second, then boots afresh. */
+static void do_reboot(struct sim *s, uint32_t i)
+{
+	struct scen *c = SC(s);
+
+	for (uint32_t k = 0; k < c->ntr; k++)   /* a new life may take them once more */
+		if (c->tr[k].got[i])
+			c->tr[k].got[i] = 2;
+	sim_boot(s, i);
+}
+
+static void do_restart(struct sim *s, uint32_t i)
+{
+	if (!s->nodes[i].alive)
+		return;
+	sim_kill(s, i);
+	sim_at(s, s->now + 1000, do_reboot, i);
+}
+
+/* kv-poison: an honest node writes key k after the poison went out. */
+static void do_poison_write(struct sim *s, uint32_t k)
+{
+	struct scen *c = SC(s);
+	uint32_t w = random_live_honest(s);
+
+	if (!c->main_comp)
+		c->main_comp = largest_component(s);
+	while (!c->main_comp[w])      /* a writer the whole main component can hear */
+		w = random_live_honest(s);
+	for (size_t i = 0; i < sizeof c->poison_value[k]; i++)
+		c->poison_value[k][i] = (uint8_t)sim_rand(s);
+	c->poison_written[k] = true;
+	swarm_state_set(&s->nodes[w].node, (uint16_t)k, c->poison_value[k],
+			sizeof c->poison_value[k], s->now);
+	sim_reschedule(s, w);
+}
+
+/*
+ * Keys whose last honest write some live honest node of the main component
+ * does not hold (nodes cut off from every writer cannot know it).
+ */
+static uint64_t frozen_keys(struct sim *s)
+{
+	struct scen *c = SC(s);
+	uint64_t frozen = 0;
+
+	if (!c->main_comp)
+		c->main_comp = largest_component(s);
+	for (uint32_t k = 0; k < POISON_KEYS; k++) {
+		if (!c->poison_written[k])
+			continue;
+		for (uint32_t i = 0; i < s->o.nodes; i++) {
+			const struct kv_entry *e = &s->nodes[i].node.kv.e[k];
+			if (s->nodes[i].alive && c->main_comp[i] && (e->len != sizeof c->poison_value[k] ||
+			    memcmp(e->value, c->poison_value[k], e->len))) {
+				frozen++;
+				break;
+			}
+		}
+	}
+	return frozen;
+}
+
+/* Honest addresses banned by some honest node. */
+static uint32_t honest_banned(struct sim *s)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < s->o.nodes; i++)
+		n += SC(s)->honest_banned[i];
+	return n;
+}
+
+/* The fields every swarm scenario's JSON line ends with. */
+static void print_common(struct sim *s, uint64_t accepted)
+{
+	printf(",\"accepted\":%llu,\"honest_banned\":%u,\"false_dead\":%llu}\n",
+	       (unsigned long long)accepted, honest_banned(s),
+	       (unsigned long long)SC(s)->false_dead);
+}
+
+/* Forged, replayed or stale messages acted on, in a run without an attack. */
+static uint64_t accepted_honest_run(struct sim *s)
+{
+	struct scen *c = SC(s);
+
+	return c->untracked_acted + c->die_acted + c->replay_acted + c->stale_acted;
 }
 
 /* -------------------------------------------------------------- state */
@@ -563,7 +791,7 @@ static void do_state_write(struct sim *s, uint32_t side)
 		v[i] = (uint8_t)sim_rand(s);
 	if (swarm_state_set(&s->nodes[w].node, key, v, sizeof v, s->now) < 0)
 		return;
-	kv_merge(&c->reference, key, &s->nodes[w].node.kv.e[key]);
+	kv_merge(&c->reference, key, &s->nodes[w].node.kv.e[key], s->now);
 	sim_reschedule(s, w);
 	if (c->nwk < 64)
 		c->writers_killed[c->nwk++] = w;
@@ -654,7 +882,8 @@ static int run_broadcast(struct sim *s, const struct sim_opts *o)
 	if (getenv("SIM_DEBUG"))
 		fprintf(stderr, "pull requests %llu\n", (unsigned long long)SC(s)->tx_pull);
 	printf("{\"scenario\":\"broadcast\",\"nodes\":%u,\"coverage\":%.4f,\"time_to_full_ms\":%.1f,"
-	       "\"tx_per_node\":%.4f}\n", o->nodes, cov, ttf, txpn);
+	       "\"tx_per_node\":%.4f", o->nodes, cov, ttf, txpn);
+	print_common(s, accepted_honest_run(s));
 	return 0;
 }
 
@@ -678,8 +907,9 @@ static int run_membership(struct sim *s, const struct sim_opts *o)
 		t = waiting ? end : c->kl[k].detected ? c->kl[k].last_detect : c->kl[k].t;
 		detect += (double)(t - c->kl[k].t);
 	}
-	printf("{\"scenario\":\"membership\",\"nodes\":%u,\"detect_ms\":%.1f,\"false_dead\":%llu}\n",
-	       o->nodes, c->nkl ? detect / c->nkl : 0, (unsigned long long)c->false_dead);
+	printf("{\"scenario\":\"membership\",\"nodes\":%u,\"detect_ms\":%.1f", o->nodes,
+	       c->nkl ? detect / c->nkl : 0);
+	print_common(s, accepted_honest_run(s));
 	return 0;
 }
 
@@ -698,9 +928,10 @@ static int run_queen(struct sim *s, const struct sim_opts *o)
 	sim_run_until(s, end);
 	spread_metrics(s, &cov, &ttf, &txpn);
 	printf("{\"scenario\":\"queen\",\"nodes\":%u,\"reach\":%.4f,\"forged_accepted\":%llu,"
-	       "\"replayed_accepted\":%llu}\n", o->nodes, cov,
+	       "\"replayed_accepted\":%llu", o->nodes, cov,
 	       (unsigned long long)(c->untracked_acted + c->die_acted),
 	       (unsigned long long)(c->replay_acted + c->stale_acted));
+	print_common(s, accepted_honest_run(s));
 	return 0;
 }
 
@@ -722,9 +953,10 @@ static int run_state(struct sim *s, const struct sim_opts *o)
 	sim_at(s, 8000, do_kill_writers, 1);
 	sim_at(s, 8000, check_converged, 0);
 	sim_run_until(s, end);
-	printf("{\"scenario\":\"state\",\"nodes\":%u,\"converged\":%s,\"converge_ms\":%.1f}\n",
+	printf("{\"scenario\":\"state\",\"nodes\":%u,\"converged\":%s,\"converge_ms\":%.1f",
 	       o->nodes, c->converged ? "true" : "false",
 	       c->converged ? (double)(c->converge_t - c->heal_t) : (double)(end - c->heal_t));
+	print_common(s, accepted_honest_run(s));
 	return 0;
 }
 
@@ -732,36 +964,63 @@ static int run_state(struct sim *s, const struct sim_opts *o)
 static int run_attack(struct sim *s, const struct sim_opts *o)
 {
 	struct scen *c = SC(s);
-	uint64_t end = dur_ms(o, 6);
-	double cov, ttf, txpn, secs = (double)end / 1000.0;
-	uint64_t accepted, blacklisted = 0, excess = 0;
 	const char *a = o->attack ? o->attack : "forge";
+	bool longer = !strcmp(a, "stale-frame") || !strcmp(a, "rejoin");
+	uint64_t end = dur_ms(o, longer ? 45 : !strcmp(a, "kv-poison") ? 10 : 6);
+	double cov, ttf, txpn, secs = (double)end / 1000.0, allowed;
+	uint64_t accepted, blacklisted = 0, excess = 0, frozen, flood_max = 0, direct_max = 0;
+	static const char *const known[] = { "replay", "forge", "fake-queen", "flood", "sybil",
+		"eclipse", "spoof-frame", "stale-frame", "flood-rotate", "kv-poison", "rejoin", "none" };
+	bool ok = false;
 
-	if (strcmp(a, "replay") && strcmp(a, "forge") && strcmp(a, "fake-queen") &&
-	    strcmp(a, "flood") && strcmp(a, "sybil") && strcmp(a, "eclipse")) {
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		ok |= !strcmp(a, known[i]);
+	if (!ok) {
 		fprintf(stderr, "swarm-sim: unknown --attack %s\n", a);
 		return 2;
 	}
 	s->queen_index = 0;
 	boot_all(s);
 	adversary_setup(s, a);
+	if (!strcmp(a, "kv-poison"))
+		for (uint32_t k = 0; k < POISON_KEYS; k++)
+			sim_at(s, 2500 + 300 * k, do_poison_write, k);
+	if (!strcmp(a, "rejoin"))     /* early restarts, and late ones that pull old messages */
+		for (uint32_t k = 0; k < REJOINS && k + 1 < o->nodes; k++)
+			sim_at(s, (k < REJOINS / 2 ? 3000 : 32000) + 400 * (k % (REJOINS / 2)),
+			       do_restart, 1 + (uint32_t)((uint64_t)k * (o->nodes - 1) / REJOINS));
 	for (uint32_t b = 0; b < 6; b++)      /* honest traffic during the attack */
 		sim_at(s, 2000 + b * 300, do_broadcast, UINT32_MAX);
 	sim_at(s, 2100, do_queen_cmd, 1);
 	sim_at(s, 3100, do_queen_cmd, 2);
 	sim_run_until(s, end);
 	spread_metrics(s, &cov, &ttf, &txpn);
+	/* the rate contract: per sender id for flood, per neighbour for flood-rotate */
+	allowed = !strcmp(a, "flood-rotate")
+		  ? s->cfg.gossip.link_burst + s->cfg.gossip.link_rate_per_s * secs
+		  : s->cfg.gossip.rate_burst + s->cfg.gossip.rate_per_s * secs;
 	for (uint32_t i = 0; i < o->nodes; i++) {
-		double allowed = s->cfg.gossip.rate_burst + s->cfg.gossip.rate_per_s * secs;
 		blacklisted += c->blacklisted[i];
+		if (c->attacker_delivered[i] > flood_max)
+			flood_max = c->attacker_delivered[i];
+		if (c->attacker_direct[i] > direct_max)
+			direct_max = c->attacker_direct[i];
+		/* flood: per node; flood-rotate: what each neighbour took from the
+		 * adversary's link (relays then pass on the union of those) */
 		if (!strcmp(a, "flood") && c->attacker_delivered[i] > allowed)
 			excess += (uint64_t)(c->attacker_delivered[i] - allowed);
+		if (!strcmp(a, "flood-rotate") && c->attacker_direct[i] > allowed)
+			excess += (uint64_t)(c->attacker_direct[i] - allowed);
 	}
+	frozen = frozen_keys(s);
 	accepted = c->untracked_acted + c->die_acted + c->replay_acted + c->stale_acted +
 		   c->sybil_admitted + excess;
-	printf("{\"scenario\":\"attack\",\"attack\":\"%s\",\"nodes\":%u,\"accepted\":%llu,"
-	       "\"coverage\":%.4f,\"blacklisted\":%llu}\n", a, o->nodes,
-	       (unsigned long long)accepted, cov, (unsigned long long)blacklisted);
+	printf("{\"scenario\":\"attack\",\"attack\":\"%s\",\"nodes\":%u,"
+	       "\"coverage\":%.4f,\"blacklisted\":%llu,\"frozen\":%llu,\"flood_max\":%llu,"
+	       "\"direct_max\":%llu,\"budget\":%.0f", a, o->nodes, cov,
+	       (unsigned long long)blacklisted, (unsigned long long)frozen,
+	       (unsigned long long)flood_max, (unsigned long long)direct_max, allowed);
+	print_common(s, accepted);
 	return 0;
 }
 
@@ -793,8 +1052,9 @@ static int run_maze(struct sim *s, const struct sim_opts *o)
 			last = c->solved_t[i];
 	}
 	free(c->solved_t);
-	printf("{\"scenario\":\"maze\",\"nodes\":%u,\"solved\":%s,\"solved_ms\":%.1f}\n",
+	printf("{\"scenario\":\"maze\",\"nodes\":%u,\"solved\":%s,\"solved_ms\":%.1f",
 	       o->nodes, all ? "true" : "false", all ? (double)last : (double)end);
+	print_common(s, accepted_honest_run(s));
 	return 0;
 }
 
@@ -810,7 +1070,9 @@ int sim_scenario_swarm(struct sim *s, const struct sim_opts *o)
 	s->on_event = on_event;
 	s->on_transmit = on_transmit;
 	c->blacklisted = calloc(s->n, 1);
+	c->honest_banned = calloc(s->n, 1);
 	c->attacker_delivered = calloc(s->n, sizeof *c->attacker_delivered);
+	c->attacker_direct = calloc(s->n, sizeof *c->attacker_direct);
 	if (!strcmp(o->scenario, "broadcast"))
 		rc = run_broadcast(s, o);
 	else if (!strcmp(o->scenario, "membership"))
@@ -833,7 +1095,9 @@ int sim_scenario_swarm(struct sim *s, const struct sim_opts *o)
 	free(c->cap);
 	free(c->main_comp);
 	free(c->blacklisted);
+	free(c->honest_banned);
 	free(c->attacker_delivered);
+	free(c->attacker_direct);
 	free(c);
 	sim_free(s);
 	return rc;
