@@ -12,16 +12,19 @@ enum {
 	K_DATA = 1, K_PARITY = 2, K_ACK = 3, K_DGRAM = 4, K_DGRAM_ACK = 5, K_CLOSE = 6, K_PING = 7,
 	K_DGRAM_FRAG = 8,
 	SACK_BITS = 256,
-	ACK_BYTES = 1 + 4 + SACK_BITS / 8 + 2,
+	ACK_BYTES = 1 + 4 + SACK_BITS / 8 + 2 + 4 + 2 + 1,   /* ..., rwnd, echo seg, delay, flags */
+	ACK_ECHO = 1 + 4 + SACK_BITS / 8 + 2,
+	ACK_F_ECHO = 1,                 /* echo names the DATA segment that triggered the ACK */
 	DATA_FIXED = 1 + 4 + 11,
 	PARITY_BYTES = 1 + 4 + 1 + NERT_SEG_BODY,
 	DGRAM_FIXED = 1 + 4 + 1,
 	DFRAG_FIXED = 1 + 4 + 11,       /* kind, id, then a segment body's header */
-	HS_TRIES = 5,
+	HS_RETRY_CAP_MS = 2000,         /* INIT retries 1 s, then every 2 s */
 	DELAYED_ACK_MS = 10,
 	DUP_THRESH = 3,
 	CRITICAL_FEC_K = 4,
-	CLOSE_TRIES = 4,
+	CLOSE_TRIES = 16,
+	FLAT_TIMEOUTS = 2,              /* timeouts in a row before a flat-RTT path halves cwnd */
 	INITIAL_CWND = 10,
 };
 
@@ -231,7 +234,7 @@ int nert_connect(struct nert_session *s, uint64_t now_ms)
 	mix_hash(s->h, p + 92, 28);
 	cx_wipe(k, sizeof k);
 	s->state = NERT_HS_SENT;
-	s->hs_sent_ms = now_ms;
+	s->hs_sent_ms = s->hs_start_ms = now_ms;
 	s->hs_tries = 1;
 	emit(s, p, NERT_INIT_BYTES, now_ms);
 	return 0;
@@ -249,6 +252,7 @@ static int on_init(struct nert_session *s, const uint8_t *p, uint64_t now)
 		return -EPROTO;
 	if (s->state == NERT_ESTABLISHED && !memcmp(p, s->init_pkt, NERT_INIT_BYTES)) {
 		emit(s, s->resp_pkt, NERT_RESP_BYTES, now);   /* our RESP was lost */
+		s->last_rx_ms = now;
 		return 0;
 	}
 	if ((err = chain_start(s)))
@@ -655,16 +659,14 @@ static void rtt_sample(struct nert_session *s, uint32_t r)
 		s->rto = NERT_MAX_RTO_MS;
 }
 
-/* Mark a segment acknowledged: RTT sample (Karn), RACK time, window growth. */
-static void seg_acked(struct nert_session *s, struct nert_txseg *t, uint64_t now)
+/* Mark a segment acknowledged: RACK time, window growth. */
+static void seg_acked(struct nert_session *s, struct nert_txseg *t)
 {
 	if (t->acked || !t->sent)
 		return;
 	t->acked = true;
 	if (!t->retries && t->sent_ms > s->rack_ms)   /* unambiguous send times only */
 		s->rack_ms = t->sent_ms;
-	if (!t->retries)
-		rtt_sample(s, (uint32_t)(now - t->sent_ms));
 	if (cwnd(s) < s->ssthresh)
 		s->cwnd_milli += 1000;                          /* slow start */
 	else
@@ -722,6 +724,29 @@ static void detect_losses(struct nert_session *s, uint32_t highest, uint64_t now
 	}
 }
 
+/*
+ * Take an RTT sample from an ACK only when it is unambiguous (RFC 6298 and
+ * Karn's rule): the ACK names the DATA segment whose direct arrival
+ * triggered it (not a parity recovery, not a timer), that segment was
+ * transmitted exactly once and never declared lost, and this ACK is the
+ * first to acknowledge it (a late, reordered or duplicate ACK finds it
+ * acknowledged already).  The receiver's reported holding delay is
+ * subtracted.  Anything else would measure loss recovery, not the path.
+ */
+static void ack_rtt_sample(struct nert_session *s, const uint8_t *pt, uint64_t now)
+{
+	uint32_t echo = get_u32(pt + ACK_ECHO), delay = get_u16(pt + ACK_ECHO + 4);
+	const struct nert_txseg *t = &s->txw[echo % NERT_WINDOW];
+	uint64_t r;
+
+	if (!(pt[ACK_ECHO + 6] & ACK_F_ECHO) || echo - s->snd_una >= s->snd_nxt - s->snd_una ||
+	    t->seg != echo || !t->sent || t->acked || t->lost || t->retries || now < t->sent_ms)
+		return;
+	r = now - t->sent_ms;
+	r = r > delay ? r - delay : 1;
+	rtt_sample(s, r > NERT_MAX_RTO_MS ? NERT_MAX_RTO_MS : (uint32_t)r);
+}
+
 /* Process an ACK frame: cumulative and selective acknowledgements, then send more. */
 static void on_ack(struct nert_session *s, const uint8_t *pt, uint64_t now)
 {
@@ -730,16 +755,17 @@ static void on_ack(struct nert_session *s, const uint8_t *pt, uint64_t now)
 
 	if (cum - s->snd_una > s->snd_nxt - s->snd_una)
 		return;                                 /* acknowledges what was never sent */
+	ack_rtt_sample(s, pt, now);
 	s->peer_rwnd = get_u16(pt + 5 + SACK_BITS / 8);
 	if (cum != s->snd_una)
 		s->rto_backoff = 0;                     /* progress: forget the backoff */
 	for (; s->snd_una != cum; s->snd_una++)
-		seg_acked(s, &s->txw[s->snd_una % NERT_WINDOW], now);
+		seg_acked(s, &s->txw[s->snd_una % NERT_WINDOW]);
 	for (uint32_t i = 0; i < SACK_BITS; i++) {
 		uint32_t seg = cum + 1 + i;
 		if (!((pt[5 + i / 8] >> (i % 8)) & 1) || seg - s->snd_una >= s->snd_nxt - s->snd_una)
 			continue;
-		seg_acked(s, &s->txw[seg % NERT_WINDOW], now);
+		seg_acked(s, &s->txw[seg % NERT_WINDOW]);
 		highest = seg;
 		any_sack = true;
 	}
@@ -771,6 +797,13 @@ static void send_ack(struct nert_session *s, uint64_t now)
 	pt[0] = K_ACK;
 	put_u32(pt + 1, s->rcv_nxt);
 	put_u16(pt + 5 + SACK_BITS / 8, (uint16_t)(used < NERT_WINDOW ? NERT_WINDOW - used : 0));
+	if (s->ack_echo_valid) {
+		uint64_t held = now - s->ack_echo_ms;
+		put_u32(pt + ACK_ECHO, s->ack_echo);
+		put_u16(pt + ACK_ECHO + 4, (uint16_t)(held < UINT16_MAX ? held : UINT16_MAX));
+		pt[ACK_ECHO + 6] = ACK_F_ECHO;
+	}
+	s->ack_echo_valid = false;
 	s->ack_due = false;
 	s->unacked_rx = 0;
 	send_frame(s, pt, sizeof pt, now);
@@ -882,6 +915,9 @@ static int on_data(struct nert_session *s, const uint8_t *pt, size_t len, uint64
 	memset(body, 0, sizeof body);
 	memcpy(body, pt + 5, 11 + dlen);
 	store_segment(s, seg, body);
+	s->ack_echo = seg;                          /* a new segment, arrived directly */
+	s->ack_echo_ms = now;
+	s->ack_echo_valid = true;
 	recover_all(s);
 	if (deliver_in_order(s)) {
 		fail(s, -EPROTO);
@@ -1256,6 +1292,20 @@ int nert_close(struct nert_session *s, uint64_t now_ms)
 	return 0;
 }
 
+/*
+ * The retransmission timer after backoff: RTO doubled per expiry since the
+ * last progress (RFC 6298 5.5), but never past NERT_BACKOFF_CAP_MS (or RTO
+ * itself when that is larger), so a lossy path keeps probing often enough
+ * for the peer's idle timer and a recovered path is noticed quickly.
+ */
+static uint64_t backed_off_rto(const struct nert_session *s)
+{
+	uint64_t t = (uint64_t)s->rto << s->rto_backoff;
+	uint64_t cap = s->rto > NERT_BACKOFF_CAP_MS ? s->rto : NERT_BACKOFF_CAP_MS;
+
+	return t < cap ? t : cap;
+}
+
 /* The earliest retransmission time of any segment in flight. */
 static uint64_t rto_deadline(const struct nert_session *s)
 {
@@ -1263,7 +1313,7 @@ static uint64_t rto_deadline(const struct nert_session *s)
 
 	for (uint32_t seg = s->snd_una; seg != s->snd_nxt; seg++) {
 		const struct nert_txseg *x = &s->txw[seg % NERT_WINDOW];
-		uint64_t due = x->sent_ms + ((uint64_t)s->rto << s->rto_backoff);
+		uint64_t due = x->sent_ms + backed_off_rto(s);
 		if (x->sent && !x->acked && !x->lost && due < t)
 			t = due;
 	}
@@ -1298,17 +1348,28 @@ static void dgram_timers(struct nert_session *s, uint64_t now)
 }
 
 /*
+ * When the initiator next resends INIT: 1 s after the first, then every
+ * HS_RETRY_CAP_MS (a lost INIT or RESP at 50 % loss is the common case, so
+ * the handshake keeps trying until NERT_HS_GIVEUP_MS).
+ */
+static uint64_t hs_retry_due(const struct nert_session *s)
+{
+	return s->hs_sent_ms + (s->hs_tries <= 1 ? 1000 : HS_RETRY_CAP_MS);
+}
+
+/*
  * Handshake retries, idle timeout, CLOSE retries, RTO, datagram retries,
  * delayed ACK, keepalive.
  */
 void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 {
-	if (s->state == NERT_HS_SENT && now_ms >= s->hs_sent_ms + (1000u << (s->hs_tries - 1))) {
-		if (s->hs_tries >= HS_TRIES) {
+	if (s->state == NERT_HS_SENT && now_ms >= hs_retry_due(s)) {
+		if (now_ms >= s->hs_start_ms + NERT_HS_GIVEUP_MS) {
 			fail(s, -ETIMEDOUT);
 			return;
 		}
-		s->hs_tries++;
+		if (s->hs_tries < UINT8_MAX)
+			s->hs_tries++;
 		s->hs_sent_ms = now_ms;
 		emit(s, s->init_pkt, NERT_INIT_BYTES, now_ms);
 		return;
@@ -1338,19 +1399,20 @@ void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 			}
 		}
 		/* a timeout with a queue building is congestion: restart from one
-		 * segment; on a flat RTT it is random loss and only halves */
+		 * segment; on a flat RTT it is random loss, and only repeated
+		 * timeouts (a path that may have died) halve the window */
 		if (any)
 			s->stats.timeouts++;
-		if (any && s->rto_backoff < 8)
-			s->rto_backoff++;               /* RFC 6298 5.5: back off the timer */
 		if (any && s->rtt_valid && s->srtt * 2 > s->min_rtt * 3 + 8) {
 			s->ssthresh = cwnd(s) / 2 > 2 ? cwnd(s) / 2 : 2;
 			s->cwnd_milli = 1000;
 			s->recover_seg = s->snd_nxt;
-		} else if (any) {
+		} else if (any && s->rto_backoff >= FLAT_TIMEOUTS) {
 			s->cwnd_milli = cwnd(s) / 2 > 2 ? cwnd(s) / 2 * 1000 : 2000;
 			s->recover_seg = s->snd_nxt;
 		}
+		if (any && s->rto_backoff < 8)
+			s->rto_backoff++;               /* RFC 6298 5.5: back off the timer */
 	}
 	dgram_timers(s, now_ms);
 	if (s->reasm.active && now_ms >= s->reasm.progress_ms + NERT_REASM_MS)
@@ -1370,7 +1432,7 @@ uint64_t nert_next_deadline(const struct nert_session *s)
 	uint64_t t;
 
 	if (s->state == NERT_HS_SENT)
-		return s->hs_sent_ms + (1000u << (s->hs_tries - 1));
+		return hs_retry_due(s);
 	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
 		return UINT64_MAX;
 	t = s->last_rx_ms + s->cfg.idle_ms;

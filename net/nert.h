@@ -30,13 +30,15 @@ enum {
 	NERT_SEND_QUEUE = 8,         /* reliable messages queued */
 	NERT_DGRAMS = 16,            /* best-effort datagrams awaiting ACK */
 	NERT_PARITY_SLOTS = 16,
-	NERT_MAX_RETRIES = 12,
+	NERT_MAX_RETRIES = 40,       /* retransmissions of one segment before the session fails */
 	NERT_BE_RETRIES = 3,         /* best-effort resends of every unacknowledged fragment */
 	NERT_DGRAM_FRAGS = NERT_MAX_MESSAGE / NERT_SEG_DATA,  /* fragments of the largest datagram */
 	NERT_REASM_MS = 10000,
 	NERT_DGRAM_WINDOW = 1024,    /* datagram ids remembered for at-most-once delivery */       /* a partial datagram older than this is dropped */
 	NERT_MIN_RTO_MS = 200,       /* RFC 6298 says 1 s; a swarm LAN is faster */
 	NERT_MAX_RTO_MS = 60000,
+	NERT_BACKOFF_CAP_MS = 1000,  /* a backed-off timer never waits longer (unless RTO does) */
+	NERT_HS_GIVEUP_MS = 90000,   /* an initiator gives up a handshake unanswered this long */
 	NERT_INIT_BYTES = NERT_HEADER_BYTES + 32 + 32 + 16 + 12 + 16,
 	NERT_RESP_BYTES = NERT_HEADER_BYTES + 32 + 8 + 16,
 };
@@ -151,6 +153,7 @@ struct nert_session {
 	uint8_t resp_pkt[NERT_RESP_BYTES];
 	uint64_t hs_sent_ms;
 	uint8_t hs_tries;
+	uint64_t hs_start_ms;
 	uint64_t peer_ts;            /* highest INIT timestamp accepted */
 	bool have_peer_ts;
 	/* keys */
@@ -171,6 +174,9 @@ struct nert_session {
 	uint8_t rto_backoff;          /* timer doublings since the last progress */
 	uint64_t rack_ms;             /* send time of the latest acknowledged segment */
 	bool rtt_valid;
+	uint32_t ack_echo;            /* receiver: newest DATA segment that arrived directly */
+	uint64_t ack_echo_ms;
+	bool ack_echo_valid;
 	uint32_t fec_start, fec_count;
 	uint8_t fec_body[NERT_SEG_BODY];
 	uint32_t fec_k_active;
