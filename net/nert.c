@@ -3,6 +3,7 @@
  * and flow control, key rotation, close.  docs/PROTOCOL.md, "NERT".
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "net/bytes.h"
@@ -24,6 +25,7 @@ enum {
 	DUP_THRESH = 3,
 	CRITICAL_FEC_K = 4,
 	CLOSE_TRIES = 16,
+	MIN_QUEUE_CWND = 4,             /* below this window a high SRTT is not a queue */
 	FLAT_TIMEOUTS = 2,              /* timeouts in a row before a flat-RTT path halves cwnd */
 	INITIAL_CWND = 10,
 };
@@ -106,6 +108,20 @@ int nert_parse_header(const uint8_t *pkt, size_t len, uint8_t *type, uint16_t *e
 	return 0;
 }
 
+/* Give up every pending best-effort message, reporting it to cfg.undelivered. */
+static void give_up_dgrams(struct nert_session *s, int reason)
+{
+	for (int i = 0; i < NERT_DGRAMS; i++) {
+		struct nert_dgram *d = &s->dgrams[i];
+		if (!d->used)
+			continue;
+		d->used = false;
+		s->stats.dgrams_undelivered++;
+		if (s->cfg.undelivered)
+			s->cfg.undelivered(s->cfg.ctx, d->cls, d->ext ? d->ext : d->data, d->len, reason);
+	}
+}
+
 /*
  * End the session (reason 0: clean close), wipe its keys, give up pending
  * best-effort messages and tell the owner once.
@@ -117,28 +133,32 @@ static void fail(struct nert_session *s, int reason)
 	s->state = reason ? NERT_FAILED : NERT_CLOSED;
 	cx_wipe(&s->tx, sizeof s->tx);
 	cx_wipe(&s->rx, sizeof s->rx);
-	for (int i = 0; i < NERT_DGRAMS; i++) {      /* pending best effort is given up too */
-		struct nert_dgram *d = &s->dgrams[i];
-		if (!d->used)
-			continue;
-		d->used = false;
-		s->stats.dgrams_undelivered++;
-		if (s->cfg.undelivered)
-			s->cfg.undelivered(s->cfg.ctx, d->cls, d->ext ? d->ext : d->data, d->len,
-					   reason ? reason : -ESHUTDOWN);
-	}
+	cx_wipe(&s->pend, sizeof s->pend);
+	give_up_dgrams(s, reason ? reason : -ESHUTDOWN);
 	if (s->cfg.closed)
 		s->cfg.closed(s->cfg.ctx, reason);
 }
 
 /* ---------------------------------------------------------------- init */
 
+/* Transport state of a fresh session (windows, timers, estimator). */
+static void session_defaults(struct nert_session *s, uint64_t now)
+{
+	s->cwnd_milli = INITIAL_CWND * 1000;
+	s->ssthresh = NERT_WINDOW;
+	s->peer_rwnd = NERT_WINDOW;
+	s->rto = 1000;
+	s->min_rtt = UINT32_MAX;
+	s->last_rx_ms = s->last_tx_ms = s->epoch_start_ms = now;
+}
+
 int nert_init(struct nert_session *s, const struct nert_config *cfg, bool initiator,
 	      uint64_t now_ms)
 {
 	memset(s, 0, sizeof *s);
 	if (!cfg->random || !cfg->send || !cfg->deliver || !cfg->rx_buf ||
-	    cx_key_is_zero(cfg->static_sk, CX_DH_BYTES) || cx_key_is_zero(cfg->peer_pk, CX_DH_BYTES))
+	    cx_key_is_zero(cfg->static_sk, CX_DH_BYTES) || cx_key_is_zero(cfg->peer_pk, CX_DH_BYTES) ||
+	    (!initiator && !cfg->endpoint))
 		return -EINVAL;
 	s->cfg = *cfg;
 	if (!s->cfg.rekey_bytes)
@@ -151,51 +171,34 @@ int nert_init(struct nert_session *s, const struct nert_config *cfg, bool initia
 	cfg->random(cfg->ctx, &s->local_sid, sizeof s->local_sid);
 	s->local_sid |= 1;
 	cfg->random(cfg->ctx, s->tx.salt, sizeof s->tx.salt);
-	s->cwnd_milli = INITIAL_CWND * 1000;
-	s->ssthresh = NERT_WINDOW;
-	s->peer_rwnd = NERT_WINDOW;
-	s->rto = 1000;
-	s->min_rtt = UINT32_MAX;
-	s->last_rx_ms = s->last_tx_ms = s->epoch_start_ms = now_ms;
+	session_defaults(s, now_ms);
 	return 0;
 }
 
 /* Start the chain: ck = h = H(protocol name), then h = H(h || responder static). */
-static int chain_start(struct nert_session *s)
+static void chain_start(uint8_t ck[CX_KEY_BYTES], uint8_t h[CX_HASH_BYTES],
+			const uint8_t responder_pk[CX_DH_BYTES])
 {
-	uint8_t own_pk[CX_DH_BYTES];
-	const uint8_t *responder_pk = s->cfg.peer_pk;
-
-	cx_hash(s->ck, CX_KEY_BYTES, proto_name, sizeof proto_name - 1);
-	memcpy(s->h, s->ck, CX_HASH_BYTES);
-	if (!s->initiator) {
-		if (cx_dh_public(own_pk, s->cfg.static_sk))
-			return -EINVAL;
-		responder_pk = own_pk;
-	}
-	mix_hash(s->h, responder_pk, CX_DH_BYTES);
-	return 0;
+	cx_hash(ck, CX_KEY_BYTES, proto_name, sizeof proto_name - 1);
+	memcpy(h, ck, CX_HASH_BYTES);
+	mix_hash(h, responder_pk, CX_DH_BYTES);
 }
 
 /* Derive both directions' transport keys from the final chaining key. */
-static int split_keys(struct nert_session *s, const uint8_t peer_salt[4], uint64_t now)
+static int split_keys(const uint8_t ck[CX_KEY_BYTES], bool initiator, struct nert_dir *tx,
+		      struct nert_dir *rx)
 {
 	uint8_t i2r[CX_KEY_BYTES], r2i[CX_KEY_BYTES];
+	int err = 0;
 
-	if (cx_kdf(i2r, s->ck, "nert i2r", 0) || cx_kdf(r2i, s->ck, "nert r2i", 0) ||
+	if (cx_kdf(i2r, ck, "nert i2r", 0) || cx_kdf(r2i, ck, "nert r2i", 0) ||
 	    cx_key_is_zero(i2r, CX_KEY_BYTES) || cx_key_is_zero(r2i, CX_KEY_BYTES))
-		return -EINVAL;
-	memcpy(s->tx.key, s->initiator ? i2r : r2i, CX_KEY_BYTES);
-	memcpy(s->rx.key, s->initiator ? r2i : i2r, CX_KEY_BYTES);
-	memcpy(s->rx.salt, peer_salt, 4);
+		err = -EINVAL;
+	memcpy(tx->key, initiator ? i2r : r2i, CX_KEY_BYTES);
+	memcpy(rx->key, initiator ? r2i : i2r, CX_KEY_BYTES);
 	cx_wipe(i2r, sizeof i2r);
 	cx_wipe(r2i, sizeof r2i);
-	cx_wipe(s->ck, sizeof s->ck);
-	cx_wipe(s->e_sk, sizeof s->e_sk);
-	s->state = NERT_ESTABLISHED;
-	s->epoch_start_ms = now;
-	s->last_rx_ms = now;
-	return 0;
+	return err;
 }
 
 /* Hand a packet to the owner's send callback and count it. */
@@ -206,6 +209,20 @@ static void emit(struct nert_session *s, const uint8_t *pkt, size_t len, uint64_
 	s->cfg.send(s->cfg.ctx, pkt, len);
 }
 
+/*
+ * The INIT timestamp: the owner's clock (increasing across reboots) when
+ * it has one, else now_ms; always above the previous INIT's of this session.
+ */
+static uint64_t init_timestamp(struct nert_session *s, uint64_t now)
+{
+	uint64_t ts = s->cfg.clock ? s->cfg.clock(s->cfg.ctx) : now;
+
+	if (ts <= s->own_ts)
+		ts = s->own_ts + 1;
+	s->own_ts = ts;
+	return ts;
+}
+
 /* Build and send INIT: es and ss DHs, encrypted static key and payload. */
 int nert_connect(struct nert_session *s, uint64_t now_ms)
 {
@@ -214,8 +231,7 @@ int nert_connect(struct nert_session *s, uint64_t now_ms)
 
 	if (!s->initiator || s->state != NERT_IDLE)
 		return -EINVAL;
-	if ((err = chain_start(s)))
-		return err;
+	chain_start(s->ck, s->h, s->cfg.peer_pk);
 	s->cfg.random(s->cfg.ctx, s->e_sk, sizeof s->e_sk);
 	if (cx_dh_public(s->e_pk, s->e_sk) || cx_dh_public(own_pk, s->cfg.static_sk))
 		return -EINVAL;
@@ -229,7 +245,7 @@ int nert_connect(struct nert_session *s, uint64_t now_ms)
 	if ((err = mix_dh(s->ck, k, s->cfg.static_sk, s->cfg.peer_pk)))   /* ss */
 		return err;
 	memcpy(payload, s->tx.salt, 4);
-	put_u64(payload + 4, now_ms);
+	put_u64(payload + 4, init_timestamp(s, now_ms));
 	cx_aead_seal(p + 92, payload, sizeof payload, s->h, CX_HASH_BYTES, zero_nonce, k);
 	mix_hash(s->h, p + 92, 28);
 	cx_wipe(k, sizeof k);
@@ -240,75 +256,184 @@ int nert_connect(struct nert_session *s, uint64_t now_ms)
 	return 0;
 }
 
-/* Responder: check an INIT, derive keys and answer with a RESP. */
-static int on_init(struct nert_session *s, const uint8_t *p, uint64_t now)
+/*
+ * Endpoint replay memory: accept an authenticated INIT's timestamp only
+ * when it is newer than every one accepted before from the same static
+ * key, whatever happened to the sessions since; then remember it.
+ */
+static int endpoint_accept_ts(struct nert_endpoint *ep, const uint8_t pk[CX_DH_BYTES],
+			      uint64_t ts, uint64_t now)
 {
-	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES], k[CX_KEY_BYTES], peer_static[32], payload[12];
-	uint8_t resp[NERT_RESP_BYTES], rpay[8];
-	uint64_t ts;
-	int err;
+	struct nert_peer_ts *slot = NULL, *victim = &ep->peers[0];
 
-	if (s->initiator || (s->state != NERT_IDLE && s->state != NERT_ESTABLISHED))
-		return -EPROTO;
-	if (s->state == NERT_ESTABLISHED && !memcmp(p, s->init_pkt, NERT_INIT_BYTES)) {
-		emit(s, s->resp_pkt, NERT_RESP_BYTES, now);   /* our RESP was lost */
-		s->last_rx_ms = now;
-		return 0;
+	for (int i = 0; i < NERT_PEERS && !slot; i++) {
+		struct nert_peer_ts *e = &ep->peers[i];
+		if (e->used && cx_equal(e->pk, pk, CX_DH_BYTES))
+			slot = e;
+		else if (victim->used && (!e->used || e->used_ms < victim->used_ms))
+			victim = e;
 	}
-	if ((err = chain_start(s)))
-		return err;
-	memcpy(ck, s->ck, sizeof ck);
-	memcpy(h, s->h, sizeof h);
-	mix_hash(h, p + 12, 32);
-	if ((err = mix_dh(ck, k, s->cfg.static_sk, p + 12)))
-		return err;
-	if (cx_aead_open(peer_static, p + 44, 32, h, CX_HASH_BYTES, zero_nonce, k))
-		return -EBADMSG;
-	mix_hash(h, p + 44, 48);
-	if (!cx_equal(peer_static, s->cfg.peer_pk, 32))
-		return -EACCES;
-	if ((err = mix_dh(ck, k, s->cfg.static_sk, peer_static)))
-		return err;
-	if (cx_aead_open(payload, p + 92, 12, h, CX_HASH_BYTES, zero_nonce, k))
-		return -EBADMSG;
-	mix_hash(h, p + 92, 28);
-	ts = get_u64(payload + 4);
-	if (s->have_peer_ts && ts <= s->peer_ts)
-		return -EALREADY;          /* a replayed or stale INIT */
-	if (s->state == NERT_ESTABLISHED)
-		return -EISCONN;
-	s->peer_ts = ts;
-	s->have_peer_ts = true;
-	s->peer_sid = get_u32(p + 4);
-	memcpy(s->ck, ck, sizeof ck);
-	memcpy(s->h, h, sizeof h);
-	s->cfg.random(s->cfg.ctx, s->e_sk, sizeof s->e_sk);
-	if (cx_dh_public(s->e_pk, s->e_sk))
-		return -EINVAL;
-	header_put(resp, NP_RESP, 0, s->peer_sid, 0);
-	memcpy(resp + 12, s->e_pk, 32);
-	mix_hash(s->h, s->e_pk, 32);
-	if ((err = mix_dh(s->ck, NULL, s->e_sk, p + 12)) ||                 /* ee */
-	    (err = mix_dh(s->ck, k, s->e_sk, peer_static)))                  /* se */
-		return err;
-	put_u32(rpay, s->local_sid);
-	memcpy(rpay + 4, s->tx.salt, 4);
-	cx_aead_seal(resp + 44, rpay, sizeof rpay, s->h, CX_HASH_BYTES, zero_nonce, k);
-	cx_wipe(k, sizeof k);
-	if ((err = split_keys(s, payload, now)))
-		return err;
-	memcpy(s->init_pkt, p, NERT_INIT_BYTES);
-	memcpy(s->resp_pkt, resp, NERT_RESP_BYTES);
-	emit(s, resp, sizeof resp, now);
+	if (slot && ts <= slot->ts) {
+		ep->inits_refused++;
+		return -EALREADY;
+	}
+	if (!slot) {
+		slot = victim;
+		memcpy(slot->pk, pk, CX_DH_BYTES);
+		slot->used = true;
+	}
+	slot->ts = ts;
+	slot->used_ms = now;
 	return 0;
 }
 
-/* Initiator: finish the handshake from a RESP. */
-static int on_resp(struct nert_session *s, const uint8_t *p, uint64_t now)
+/*
+ * Check an INIT up to its timestamp: decrypt the initiator's static key
+ * (es), which must be the expected peer, then the payload (ss).  Leaves
+ * ck and h for the RESP; payload is salt (4) || timestamp (8).
+ */
+static int init_open(struct nert_session *s, const uint8_t *p, uint8_t ck[CX_KEY_BYTES],
+		     uint8_t h[CX_HASH_BYTES], uint8_t payload[12])
 {
-	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES], k[CX_KEY_BYTES], rpay[8];
+	uint8_t k[CX_KEY_BYTES], own_pk[CX_DH_BYTES], peer_static[CX_DH_BYTES];
 	int err;
 
+	if (cx_dh_public(own_pk, s->cfg.static_sk))
+		return -EINVAL;
+	chain_start(ck, h, own_pk);
+	mix_hash(h, p + 12, 32);
+	if ((err = mix_dh(ck, k, s->cfg.static_sk, p + 12)))
+		return err;
+	err = -EBADMSG;
+	if (cx_aead_open(peer_static, p + 44, 32, h, CX_HASH_BYTES, zero_nonce, k))
+		goto out;
+	mix_hash(h, p + 44, 48);
+	err = -EACCES;
+	if (!cx_equal(peer_static, s->cfg.peer_pk, 32))
+		goto out;
+	if ((err = mix_dh(ck, k, s->cfg.static_sk, peer_static)))
+		goto out;
+	err = cx_aead_open(payload, p + 92, 12, h, CX_HASH_BYTES, zero_nonce, k) ? -EBADMSG : 0;
+	mix_hash(h, p + 92, 28);
+out:
+	cx_wipe(k, sizeof k);
+	return err;
+}
+
+/*
+ * Responder: answer a valid, fresh INIT with a RESP and hold the new keys
+ * as a pending handshake.  Nothing is trusted yet: the pending keys become
+ * the session only when a packet authenticated under them arrives (key
+ * confirmation), and until then an established session carries on.  A
+ * replayed or stale INIT is refused by the endpoint's timestamp memory; a
+ * retransmitted copy of the INIT we answered gets the same RESP again.
+ */
+static int on_init(struct nert_session *s, const uint8_t *p, uint64_t now)
+{
+	struct nert_pending *pd = &s->pend;
+	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES], k[CX_KEY_BYTES], e_sk[CX_DH_BYTES];
+	uint8_t payload[12], rpay[8], *resp = pd->resp_pkt;
+	int err;
+
+	if (!s->cfg.endpoint)
+		return -EPROTO;
+	if (pd->active && !memcmp(p, pd->init_pkt, NERT_INIT_BYTES)) {
+		pd->init_ms = now;
+		emit(s, pd->resp_pkt, NERT_RESP_BYTES, now);   /* our RESP was lost */
+		return 0;
+	}
+	if (!s->initiator && s->state != NERT_IDLE && !memcmp(p, s->init_pkt, NERT_INIT_BYTES)) {
+		emit(s, s->resp_pkt, NERT_RESP_BYTES, now);     /* a late copy: answered already */
+		return 0;
+	}
+	if ((err = init_open(s, p, ck, h, payload)) ||
+	    (err = endpoint_accept_ts(s->cfg.endpoint, s->cfg.peer_pk, get_u64(payload + 4), now)))
+		goto out;
+	cx_wipe(pd, sizeof *pd);
+	s->cfg.random(s->cfg.ctx, &pd->local_sid, sizeof pd->local_sid);
+	pd->local_sid |= 1;
+	if (pd->local_sid == s->local_sid)
+		pd->local_sid += 2;
+	pd->peer_sid = get_u32(p + 4);
+	s->cfg.random(s->cfg.ctx, pd->tx.salt, sizeof pd->tx.salt);
+	memcpy(pd->rx.salt, payload, 4);
+	s->cfg.random(s->cfg.ctx, e_sk, sizeof e_sk);
+	header_put(resp, NP_RESP, 0, pd->peer_sid, 0);
+	if ((err = cx_dh_public(resp + 12, e_sk)))
+		goto out;
+	mix_hash(h, resp + 12, 32);
+	if ((err = mix_dh(ck, NULL, e_sk, p + 12)) ||                      /* ee */
+	    (err = mix_dh(ck, k, e_sk, s->cfg.peer_pk)) ||                   /* se */
+	    (err = split_keys(ck, false, &pd->tx, &pd->rx)))
+		goto out;
+	put_u32(rpay, pd->local_sid);
+	memcpy(rpay + 4, pd->tx.salt, 4);
+	cx_aead_seal(resp + 44, rpay, sizeof rpay, h, CX_HASH_BYTES, zero_nonce, k);
+	memcpy(pd->init_pkt, p, NERT_INIT_BYTES);
+	pd->init_ms = now;
+	pd->active = true;
+	if (s->state == NERT_IDLE)
+		s->state = NERT_RESP_SENT;
+	emit(s, resp, NERT_RESP_BYTES, now);
+out:
+	cx_wipe(ck, sizeof ck);
+	cx_wipe(k, sizeof k);
+	cx_wipe(e_sk, sizeof e_sk);
+	if (err && !pd->active)
+		cx_wipe(pd, sizeof *pd);
+	return err;
+}
+
+static int send_frame(struct nert_session *s, const uint8_t *pt, size_t len, uint64_t now);
+static void pump(struct nert_session *s, uint64_t now);
+
+/*
+ * Key confirmation: a packet authenticated under the pending keys proves
+ * the initiator holds them, so they become the session.  Replacing an
+ * established session (the peer rebooted and started afresh) restarts
+ * both streams: what the old session had in flight is dropped and the
+ * owner told through cfg.restarted.
+ */
+static void pending_install(struct nert_session *s, uint64_t now)
+{
+	struct nert_pending *pd = &s->pend;
+
+	if (s->state == NERT_ESTABLISHED || s->state == NERT_CLOSING) {
+		struct nert_config cfg = s->cfg;
+		struct nert_stats st = s->stats;
+		uint64_t own_ts = s->own_ts;
+		give_up_dgrams(s, -ECONNRESET);
+		memset(s, 0, offsetof(struct nert_session, pend));
+		memset(&s->pend + 1, 0, sizeof *s - offsetof(struct nert_session, pend) - sizeof s->pend);
+		s->cfg = cfg;
+		s->stats = st;
+		s->own_ts = own_ts;
+		session_defaults(s, now);
+		s->stats.restarts++;
+		if (s->cfg.restarted)
+			s->cfg.restarted(s->cfg.ctx);
+	}
+	s->initiator = false;
+	s->local_sid = pd->local_sid;
+	s->peer_sid = pd->peer_sid;
+	s->tx = pd->tx;
+	s->rx = pd->rx;
+	memcpy(s->init_pkt, pd->init_pkt, NERT_INIT_BYTES);
+	memcpy(s->resp_pkt, pd->resp_pkt, NERT_RESP_BYTES);
+	cx_wipe(pd, sizeof *pd);
+	s->state = NERT_ESTABLISHED;
+	s->epoch_start_ms = s->last_rx_ms = now;
+}
+
+/* Initiator: finish the handshake from a RESP, then confirm the keys at once. */
+static int on_resp(struct nert_session *s, const uint8_t *p, uint64_t now)
+{
+	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES], k[CX_KEY_BYTES], rpay[8], ping = K_PING;
+	uint64_t sent;
+	int err;
+
+	if (s->initiator && s->state == NERT_ESTABLISHED && !memcmp(p, s->resp_pkt, NERT_RESP_BYTES))
+		return send_frame(s, &ping, 1, now);    /* our confirmation was lost */
 	if (!s->initiator || s->state != NERT_HS_SENT || get_u32(p + 4) != s->local_sid)
 		return -EPROTO;
 	memcpy(ck, s->ck, sizeof ck);
@@ -320,9 +445,21 @@ static int on_resp(struct nert_session *s, const uint8_t *p, uint64_t now)
 	if (cx_aead_open(rpay, p + 44, 8, h, CX_HASH_BYTES, zero_nonce, k))
 		return -EBADMSG;
 	cx_wipe(k, sizeof k);
-	memcpy(s->ck, ck, sizeof ck);
+	if ((err = split_keys(ck, true, &s->tx, &s->rx)))
+		return err;
+	cx_wipe(ck, sizeof ck);
+	cx_wipe(s->ck, sizeof s->ck);
+	cx_wipe(s->e_sk, sizeof s->e_sk);
 	s->peer_sid = get_u32(rpay);
-	return split_keys(s, rpay + 4, now);
+	memcpy(s->rx.salt, rpay + 4, 4);
+	memcpy(s->resp_pkt, p, NERT_RESP_BYTES);
+	s->state = NERT_ESTABLISHED;
+	s->epoch_start_ms = s->last_rx_ms = now;
+	sent = s->stats.packets_sent;
+	pump(s, now);
+	if (s->stats.packets_sent == sent)
+		send_frame(s, &ping, 1, now);           /* key confirmation for the responder */
+	return 0;
 }
 
 /* ----------------------------------------------------- packet protection */
@@ -431,6 +568,19 @@ static bool replay_seen(const struct nert_session *s, uint32_t pn)
 static void replay_mark(struct nert_session *s, uint32_t pn)
 {
 	window_mark(s->rx_bits, NERT_REPLAY_WINDOW, &s->rx_max_pn, pn);
+}
+
+/* Open a DATA packet under a pending handshake's keys (its first epoch only). */
+static int open_pending(struct nert_session *s, const uint8_t *pkt, size_t len, uint16_t epoch,
+			uint32_t pn, uint8_t *pt)
+{
+	uint8_t nonce[CX_NONCE_BYTES];
+
+	if (epoch != 0)
+		return -EBADMSG;
+	nonce_for(nonce, s->pend.rx.salt, 0, pn);
+	return cx_aead_open(pt, pkt + NERT_HEADER_BYTES, len - NERT_HEADER_BYTES - CX_TAG_BYTES, pkt,
+			    NERT_HEADER_BYTES, nonce, s->pend.rx.key);
 }
 
 /* Open a DATA packet with the epoch's key (current, next or previous). */
@@ -676,6 +826,19 @@ static void seg_acked(struct nert_session *s, struct nert_txseg *t)
 }
 
 /*
+ * True when the smoothed RTT shows a queue building (SRTT > 1.5 x the
+ * minimum + 4 ms) and the window is large enough to have built one: a few
+ * segments cannot fill a queue, and at high random loss with reordering
+ * SRTT runs above the threshold while the window is tiny, which must not
+ * pin it there.
+ */
+static bool queue_building(const struct nert_session *s)
+{
+	return s->rtt_valid && cwnd(s) >= MIN_QUEUE_CWND &&
+	       (uint64_t)s->srtt * 2 > (uint64_t)s->min_rtt * 3 + 8;
+}
+
+/*
  * A loss was detected.  Random loss on a radio link is not congestion, so
  * the multiplicative decrease happens only when the smoothed RTT shows a
  * queue building (srtt above 1.25 x the minimum), at most once per window.
@@ -685,7 +848,7 @@ static void on_loss(struct nert_session *s, uint32_t seg)
 	if (seg < s->recover_seg)
 		return;
 	s->recover_seg = s->snd_nxt;
-	if (s->rtt_valid && s->srtt * 2 > s->min_rtt * 3 + 8) {
+	if (queue_building(s)) {
 		s->ssthresh = cwnd(s) / 2 > 2 ? cwnd(s) / 2 : 2;
 		s->cwnd_milli = s->ssthresh * 1000;
 	}
@@ -1137,23 +1300,29 @@ int nert_receive(struct nert_session *s, const uint8_t *pkt, size_t len, uint64_
 			s->stats.auth_failures++;
 		return err;
 	}
-	if (type == NP_RESP) {
-		err = on_resp(s, pkt, now_ms);
-		if (!err)
-			pump(s, now_ms);
-		return err;
-	}
-	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
-		return -ENOTCONN;
-	if (sid != s->local_sid || pn == 0)
+	if (type == NP_RESP)
+		return on_resp(s, pkt, now_ms);
+	if (pn == 0)
 		return -EPROTO;
-	if (replay_seen(s, pn)) {
-		s->stats.replays_dropped++;
-		return -EALREADY;
-	}
-	if (open_packet(s, pkt, len, epoch, pn, pt)) {
-		s->stats.auth_failures++;
-		return -EBADMSG;
+	if (s->pend.active && sid == s->pend.local_sid) {
+		if (open_pending(s, pkt, len, epoch, pn, pt)) {
+			s->stats.auth_failures++;
+			return -EBADMSG;
+		}
+		pending_install(s, now_ms);             /* the initiator holds the keys */
+	} else {
+		if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
+			return -ENOTCONN;
+		if (sid != s->local_sid)
+			return -EPROTO;
+		if (replay_seen(s, pn)) {
+			s->stats.replays_dropped++;
+			return -EALREADY;
+		}
+		if (open_packet(s, pkt, len, epoch, pn, pt)) {
+			s->stats.auth_failures++;
+			return -EBADMSG;
+		}
 	}
 	replay_mark(s, pn);
 	s->last_rx_ms = now_ms;
@@ -1252,7 +1421,8 @@ static int send_datagram_class(struct nert_session *s, uint8_t cls, const uint8_
 
 int nert_send(struct nert_session *s, uint8_t cls, const void *data, size_t len, uint64_t now_ms)
 {
-	if (s->state != NERT_ESTABLISHED && s->state != NERT_HS_SENT && s->state != NERT_IDLE)
+	if (s->state != NERT_ESTABLISHED && s->state != NERT_HS_SENT && s->state != NERT_IDLE &&
+	    s->state != NERT_RESP_SENT)
 		return -ENOTCONN;
 	if (cls > NERT_CRITICAL)
 		return -EINVAL;
@@ -1374,6 +1544,13 @@ void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 		emit(s, s->init_pkt, NERT_INIT_BYTES, now_ms);
 		return;
 	}
+	if (s->pend.active && now_ms >= s->pend.init_ms + NERT_HS_GIVEUP_MS) {
+		cx_wipe(&s->pend, sizeof s->pend);      /* never confirmed */
+		if (s->state == NERT_RESP_SENT) {
+			fail(s, -ETIMEDOUT);
+			return;
+		}
+	}
 	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
 		return;
 	if (now_ms >= s->last_rx_ms + s->cfg.idle_ms) {
@@ -1403,7 +1580,7 @@ void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 		 * timeouts (a path that may have died) halve the window */
 		if (any)
 			s->stats.timeouts++;
-		if (any && s->rtt_valid && s->srtt * 2 > s->min_rtt * 3 + 8) {
+		if (any && queue_building(s)) {
 			s->ssthresh = cwnd(s) / 2 > 2 ? cwnd(s) / 2 : 2;
 			s->cwnd_milli = 1000;
 			s->recover_seg = s->snd_nxt;
@@ -1431,11 +1608,15 @@ uint64_t nert_next_deadline(const struct nert_session *s)
 {
 	uint64_t t;
 
+	uint64_t pend = s->pend.active ? s->pend.init_ms + NERT_HS_GIVEUP_MS : UINT64_MAX;
+
 	if (s->state == NERT_HS_SENT)
-		return hs_retry_due(s);
+		return hs_retry_due(s) < pend ? hs_retry_due(s) : pend;
 	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
-		return UINT64_MAX;
+		return pend;
 	t = s->last_rx_ms + s->cfg.idle_ms;
+	if (pend < t)
+		t = pend;
 	if (s->last_tx_ms + s->cfg.idle_ms / 3 < t)
 		t = s->last_tx_ms + s->cfg.idle_ms / 3;
 	if (s->ack_due && s->ack_due_ms < t)

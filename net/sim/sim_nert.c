@@ -52,6 +52,7 @@ struct side {
 	struct nsim *ns;
 	int index;
 	struct nert_session s;
+	struct nert_endpoint ep;
 	uint8_t *rx;
 	uint32_t msgs_got;
 	uint64_t bytes_got, done_us;
@@ -239,7 +240,8 @@ static struct nert_result transfer(const struct sim_opts *o, double loss, double
 					       .max_inflight = o->stop_and_wait ? 1 : 0,
 					       .rx_buf = sd->rx, .rx_cap = MSG_BYTES, .ctx = sd,
 					       .random = cb_random, .send = cb_send,
-					       .deliver = cb_deliver, .closed = cb_closed };
+					       .deliver = cb_deliver, .closed = cb_closed,
+					       .endpoint = &sd->ep };
 		memcpy(cfg[i].static_sk, sk[i], 32);
 		memcpy(cfg[i].peer_pk, pk[1 - i], 32);
 		nert_init(&sd->s, &cfg[i], i == 0, 0);

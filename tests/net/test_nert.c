@@ -37,6 +37,7 @@ struct side {
 };
 
 static struct side A, B;
+static struct nert_endpoint EA, EB;    /* each node's replay memory, outliving sessions */
 static struct pk *q;
 static int qn;
 static uint64_t now, seed;
@@ -172,15 +173,32 @@ static void cb_closed(void *ctx, int reason)
 	sd->reason = reason;
 }
 
+/* nert_config.clock: a wall clock that keeps running across a node's reboots. */
+static uint64_t cb_clock(void *ctx)
+{
+	(void)ctx;
+	return 1700000000000ULL + now;
+}
+
+/* nert_config.restarted: count sessions replaced by the peer's fresh one. */
+static uint32_t restarted;
+static void cb_restarted(void *ctx)
+{
+	(void)ctx;
+	restarted++;
+}
+
 /* One node with the maze module, built on first use. */
 static void setup(uint8_t fec_k, uint64_t rekey_bytes, uint32_t idle_ms)
 {
 	struct nert_config c = { .fec_k = fec_k, .rekey_bytes = rekey_bytes, .idle_ms = idle_ms,
 				 .rx_cap = sizeof A.rx, .dgram_cap = sizeof A.dg, .random = cb_random,
 				 .send = cb_send, .deliver = cb_deliver, .closed = cb_closed,
-				 .undelivered = cb_undelivered };
+				 .undelivered = cb_undelivered, .clock = cb_clock,
+				 .restarted = cb_restarted };
 	struct nert_config ca = c, cb = c;
 
+	restarted = 0;
 	memset(&A, 0, sizeof A);
 	memset(&B, 0, sizeof B);
 	A.pn_monotonic = B.pn_monotonic = true;
@@ -190,6 +208,10 @@ static void setup(uint8_t fec_k, uint64_t rekey_bytes, uint32_t idle_ms)
 	ndg = 0;
 	drop_all = drop_to_a = false;
 	a_last_data_ms = a_max_gap_ms = 0;
+	memset(&EA, 0, sizeof EA);
+	memset(&EB, 0, sizeof EB);
+	ca.endpoint = &EA;
+	cb.endpoint = &EB;
 	ca.ctx = &A;
 	ca.rx_buf = A.rx;
 	ca.dgram_buf = A.dg;
@@ -842,6 +864,162 @@ static void test_rtt_fec_and_retransmit(void)
 	free(data);
 }
 
+/* The first queued packet to side `to`, removed from the path (its copy in out). */
+static bool take(int to, uint8_t type, struct pk *out)
+{
+	for (int i = 0; i < qn; i++)
+		if (q[i].to == to && q[i].data[1] == type) {
+			*out = q[i];
+			q[i] = q[--qn];
+			return true;
+		}
+	return false;
+}
+
+/*
+ * Key confirmation: the responder holds the keys after INIT but trusts
+ * nothing (no datagrams, not established) until a packet authenticated
+ * under them arrives; the initiator sends one at once.
+ */
+static void test_key_confirmation(void)
+{
+	struct pk init, resp, ping;
+	uint8_t msg[4] = "conf";
+
+	p_loss = p_dup = p_reorder = p_tamper = 0;
+	setup(0, 0, 0);
+	CHECK_EQ(nert_connect(&A.s, now), 0);
+	CHECK(take(1, NP_INIT, &init));
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);
+	CHECK_EQ(B.s.state, NERT_RESP_SENT);
+	CHECK_EQ(nert_send(&B.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now), -ENOTCONN);
+	CHECK(take(0, NP_RESP, &resp));
+	CHECK_EQ(nert_receive(&A.s, resp.data, resp.len, now), 0);
+	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	CHECK(take(1, NP_DATA, &ping));           /* A's confirmation */
+	CHECK_EQ(B.s.state, NERT_RESP_SENT);
+	/* the confirmation is lost: a resent INIT gets the RESP again, A confirms again */
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);
+	CHECK(take(0, NP_RESP, &resp));
+	CHECK_EQ(nert_receive(&A.s, resp.data, resp.len, now), 0);
+	CHECK(take(1, NP_DATA, &ping));
+	ping.data[20] ^= 1;                       /* a forged confirmation is not one */
+	CHECK_EQ(nert_receive(&B.s, ping.data, ping.len, now), -EBADMSG);
+	CHECK_EQ(B.s.state, NERT_RESP_SENT);
+	ping.data[20] ^= 1;
+	CHECK_EQ(nert_receive(&B.s, ping.data, ping.len, now), 0);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	CHECK_EQ(nert_send(&B.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now), 0);
+	/* an unconfirmed responder gives up after NERT_HS_GIVEUP_MS */
+	setup(0, 0, 0);
+	nert_connect(&A.s, now);
+	CHECK(take(1, NP_INIT, &init));
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);
+	qn = 0;
+	drop_all = true;
+	run(now + NERT_HS_GIVEUP_MS + 1000);
+	CHECK_EQ(B.closed, -1);
+	CHECK_EQ(B.reason, -ETIMEDOUT);
+}
+
+/*
+ * Ghost INITs: an INIT recorded by an attacker and replayed, while its
+ * session lives, after the responder's session object was freed and
+ * recreated (the endpoint remembers the timestamp), and after the
+ * responder rebooted (nothing remembered: a pending handshake that the
+ * attacker, without the initiator's keys, can never confirm).
+ */
+static void test_ghost_init_replay(void)
+{
+	static struct pk saved[64];
+	struct pk init;
+	uint8_t msg[5] = "ghost";
+	int n = 0;
+
+	p_loss = p_dup = p_reorder = p_tamper = 0;
+	setup(0, 0, 0);
+	nert_connect(&A.s, now);
+	init = q[0];
+	run(100);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	for (int i = 0; i < 3; i++)
+		nert_send(&A.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now);
+	for (int i = 0; i < qn; i++)
+		if (q[i].to == 1)
+			saved[n++] = q[i];
+	run(now + 100);
+	/* replayed while the session lives: refused, nothing changes */
+	qn = 0;
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);   /* a copy: the same RESP */
+	CHECK(!B.s.pend.active);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	/* the responder's session object is freed and made again: still refused */
+	memset(&B.s, 0xa5, sizeof B.s);
+	{
+		struct nert_config cb = A.s.cfg;
+		cb.ctx = &B;
+		cb.rx_buf = B.rx;
+		cb.dgram_buf = B.dg;
+		cb.endpoint = &EB;
+		memcpy(cb.static_sk, sk[1], 32);
+		memcpy(cb.peer_pk, pk[0], 32);
+		CHECK_EQ(nert_init(&B.s, &cb, false, now), 0);
+		qn = 0;
+		CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), -EALREADY);
+		CHECK_EQ(B.s.state, NERT_IDLE);
+		CHECK(!B.s.pend.active);
+		CHECK_EQ(qn, 0);                          /* no RESP for a replay */
+		CHECK_EQ(EB.inits_refused, 1);
+		/* the responder reboots (no memory): a pending handshake, never confirmed */
+		memset(&EB, 0, sizeof EB);
+		CHECK_EQ(nert_init(&B.s, &cb, false, now), 0);
+	}
+	uint32_t before = B.dgrams;
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);
+	CHECK_EQ(B.s.state, NERT_RESP_SENT);
+	for (int i = 0; i < n; i++)
+		CHECK(nert_receive(&B.s, saved[i].data, saved[i].len, now) < 0);
+	CHECK_EQ(B.s.state, NERT_RESP_SENT);
+	CHECK_EQ(B.dgrams, before);
+}
+
+/*
+ * A rebooted peer reconnects at once: its fresh INIT (newer timestamp)
+ * is answered while the responder still holds the stale session, which
+ * the new one replaces as soon as it is confirmed; data flows again.
+ */
+static void test_rebooted_peer_reconnects(void)
+{
+	uint8_t *data = pattern(50000, 8);
+	uint64_t t0;
+
+	p_loss = p_dup = p_reorder = p_tamper = 0;
+	setup(0, 0, 0);
+	nert_connect(&A.s, now);
+	run(100);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	run(now + 5000);
+	/* A reboots: a new session object, same static key, a later clock */
+	{
+		struct nert_config ca = A.s.cfg;
+		memset(&A.s, 0, sizeof A.s);
+		CHECK_EQ(nert_init(&A.s, &ca, true, now), 0);
+	}
+	expect_one(data, 50000);
+	CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, data, 50000, now), 0);
+	t0 = now;
+	CHECK_EQ(nert_connect(&A.s, now), 0);
+	run(t0 + 50);                             /* within 50 ms: a few path delays */
+	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	CHECK_EQ(B.s.stats.restarts, 1);
+	CHECK_EQ(restarted, 1);
+	run(now + 2000);
+	CHECK_EQ(B.got, 1);
+	CHECK(!B.bad);
+	free(data);
+}
+
 /* Parse header. */
 static void test_parse_header(void)
 {
@@ -852,7 +1030,7 @@ static void test_parse_header(void)
 	CHECK_EQ(nert_parse_header(p, sizeof p, &type, &epoch, &sid, &pn), 0);
 	CHECK_EQ(nert_parse_header(p, sizeof p - 1, &type, &epoch, &sid, &pn), -EPROTO);
 	CHECK_EQ(nert_parse_header(p, 5, &type, &epoch, &sid, &pn), -EMSGSIZE);
-	p[0] = 2;
+	p[0] = 1;                       /* version 1 (before key confirmation) */
 	CHECK_EQ(nert_parse_header(p, sizeof p, &type, &epoch, &sid, &pn), -EPROTO);
 }
 
@@ -869,6 +1047,9 @@ int main(void)
 	RUN(test_parse_header);
 	RUN(test_handshake_and_large_message);
 	RUN(test_keys_refused);
+	RUN(test_key_confirmation);
+	RUN(test_ghost_init_replay);
+	RUN(test_rebooted_peer_reconnects);
 	RUN(test_replay_window_and_tamper);
 	RUN(test_rekey_without_stall);
 	RUN(test_rtt_sample_rules);
