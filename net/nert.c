@@ -3,6 +3,7 @@
  * and flow control, key rotation, close.  docs/PROTOCOL.md, "NERT".
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "net/bytes.h"
@@ -12,16 +13,20 @@ enum {
 	K_DATA = 1, K_PARITY = 2, K_ACK = 3, K_DGRAM = 4, K_DGRAM_ACK = 5, K_CLOSE = 6, K_PING = 7,
 	K_DGRAM_FRAG = 8,
 	SACK_BITS = 256,
-	ACK_BYTES = 1 + 4 + SACK_BITS / 8 + 2,
+	ACK_BYTES = 1 + 4 + SACK_BITS / 8 + 2 + 4 + 2 + 1,   /* ..., rwnd, echo seg, delay, flags */
+	ACK_ECHO = 1 + 4 + SACK_BITS / 8 + 2,
+	ACK_F_ECHO = 1,                 /* echo names the DATA segment that triggered the ACK */
 	DATA_FIXED = 1 + 4 + 11,
 	PARITY_BYTES = 1 + 4 + 1 + NERT_SEG_BODY,
 	DGRAM_FIXED = 1 + 4 + 1,
 	DFRAG_FIXED = 1 + 4 + 11,       /* kind, id, then a segment body's header */
-	HS_TRIES = 5,
+	HS_RETRY_CAP_MS = 2000,         /* INIT retries 1 s, then every 2 s */
 	DELAYED_ACK_MS = 10,
 	DUP_THRESH = 3,
 	CRITICAL_FEC_K = 4,
-	CLOSE_TRIES = 4,
+	CLOSE_TRIES = 16,
+	MIN_QUEUE_CWND = 4,             /* below this window a high SRTT is not a queue */
+	FLAT_TIMEOUTS = 2,              /* timeouts in a row before a flat-RTT path halves cwnd */
 	INITIAL_CWND = 10,
 };
 
@@ -103,6 +108,20 @@ int nert_parse_header(const uint8_t *pkt, size_t len, uint8_t *type, uint16_t *e
 	return 0;
 }
 
+/* Give up every pending best-effort message, reporting it to cfg.undelivered. */
+static void give_up_dgrams(struct nert_session *s, int reason)
+{
+	for (int i = 0; i < NERT_DGRAMS; i++) {
+		struct nert_dgram *d = &s->dgrams[i];
+		if (!d->used)
+			continue;
+		d->used = false;
+		s->stats.dgrams_undelivered++;
+		if (s->cfg.undelivered)
+			s->cfg.undelivered(s->cfg.ctx, d->cls, d->ext ? d->ext : d->data, d->len, reason);
+	}
+}
+
 /*
  * End the session (reason 0: clean close), wipe its keys, give up pending
  * best-effort messages and tell the owner once.
@@ -114,28 +133,32 @@ static void fail(struct nert_session *s, int reason)
 	s->state = reason ? NERT_FAILED : NERT_CLOSED;
 	cx_wipe(&s->tx, sizeof s->tx);
 	cx_wipe(&s->rx, sizeof s->rx);
-	for (int i = 0; i < NERT_DGRAMS; i++) {      /* pending best effort is given up too */
-		struct nert_dgram *d = &s->dgrams[i];
-		if (!d->used)
-			continue;
-		d->used = false;
-		s->stats.dgrams_undelivered++;
-		if (s->cfg.undelivered)
-			s->cfg.undelivered(s->cfg.ctx, d->cls, d->ext ? d->ext : d->data, d->len,
-					   reason ? reason : -ESHUTDOWN);
-	}
+	cx_wipe(&s->pend, sizeof s->pend);
+	give_up_dgrams(s, reason ? reason : -ESHUTDOWN);
 	if (s->cfg.closed)
 		s->cfg.closed(s->cfg.ctx, reason);
 }
 
 /* ---------------------------------------------------------------- init */
 
+/* Transport state of a fresh session (windows, timers, estimator). */
+static void session_defaults(struct nert_session *s, uint64_t now)
+{
+	s->cwnd_milli = INITIAL_CWND * 1000;
+	s->ssthresh = NERT_WINDOW;
+	s->peer_rwnd = NERT_WINDOW;
+	s->rto = 1000;
+	s->min_rtt = UINT32_MAX;
+	s->last_rx_ms = s->last_tx_ms = s->epoch_start_ms = now;
+}
+
 int nert_init(struct nert_session *s, const struct nert_config *cfg, bool initiator,
 	      uint64_t now_ms)
 {
 	memset(s, 0, sizeof *s);
 	if (!cfg->random || !cfg->send || !cfg->deliver || !cfg->rx_buf ||
-	    cx_key_is_zero(cfg->static_sk, CX_DH_BYTES) || cx_key_is_zero(cfg->peer_pk, CX_DH_BYTES))
+	    cx_key_is_zero(cfg->static_sk, CX_DH_BYTES) || cx_key_is_zero(cfg->peer_pk, CX_DH_BYTES) ||
+	    (!initiator && !cfg->endpoint))
 		return -EINVAL;
 	s->cfg = *cfg;
 	if (!s->cfg.rekey_bytes)
@@ -148,51 +171,34 @@ int nert_init(struct nert_session *s, const struct nert_config *cfg, bool initia
 	cfg->random(cfg->ctx, &s->local_sid, sizeof s->local_sid);
 	s->local_sid |= 1;
 	cfg->random(cfg->ctx, s->tx.salt, sizeof s->tx.salt);
-	s->cwnd_milli = INITIAL_CWND * 1000;
-	s->ssthresh = NERT_WINDOW;
-	s->peer_rwnd = NERT_WINDOW;
-	s->rto = 1000;
-	s->min_rtt = UINT32_MAX;
-	s->last_rx_ms = s->last_tx_ms = s->epoch_start_ms = now_ms;
+	session_defaults(s, now_ms);
 	return 0;
 }
 
 /* Start the chain: ck = h = H(protocol name), then h = H(h || responder static). */
-static int chain_start(struct nert_session *s)
+static void chain_start(uint8_t ck[CX_KEY_BYTES], uint8_t h[CX_HASH_BYTES],
+			const uint8_t responder_pk[CX_DH_BYTES])
 {
-	uint8_t own_pk[CX_DH_BYTES];
-	const uint8_t *responder_pk = s->cfg.peer_pk;
-
-	cx_hash(s->ck, CX_KEY_BYTES, proto_name, sizeof proto_name - 1);
-	memcpy(s->h, s->ck, CX_HASH_BYTES);
-	if (!s->initiator) {
-		if (cx_dh_public(own_pk, s->cfg.static_sk))
-			return -EINVAL;
-		responder_pk = own_pk;
-	}
-	mix_hash(s->h, responder_pk, CX_DH_BYTES);
-	return 0;
+	cx_hash(ck, CX_KEY_BYTES, proto_name, sizeof proto_name - 1);
+	memcpy(h, ck, CX_HASH_BYTES);
+	mix_hash(h, responder_pk, CX_DH_BYTES);
 }
 
 /* Derive both directions' transport keys from the final chaining key. */
-static int split_keys(struct nert_session *s, const uint8_t peer_salt[4], uint64_t now)
+static int split_keys(const uint8_t ck[CX_KEY_BYTES], bool initiator, struct nert_dir *tx,
+		      struct nert_dir *rx)
 {
 	uint8_t i2r[CX_KEY_BYTES], r2i[CX_KEY_BYTES];
+	int err = 0;
 
-	if (cx_kdf(i2r, s->ck, "nert i2r", 0) || cx_kdf(r2i, s->ck, "nert r2i", 0) ||
+	if (cx_kdf(i2r, ck, "nert i2r", 0) || cx_kdf(r2i, ck, "nert r2i", 0) ||
 	    cx_key_is_zero(i2r, CX_KEY_BYTES) || cx_key_is_zero(r2i, CX_KEY_BYTES))
-		return -EINVAL;
-	memcpy(s->tx.key, s->initiator ? i2r : r2i, CX_KEY_BYTES);
-	memcpy(s->rx.key, s->initiator ? r2i : i2r, CX_KEY_BYTES);
-	memcpy(s->rx.salt, peer_salt, 4);
+		err = -EINVAL;
+	memcpy(tx->key, initiator ? i2r : r2i, CX_KEY_BYTES);
+	memcpy(rx->key, initiator ? r2i : i2r, CX_KEY_BYTES);
 	cx_wipe(i2r, sizeof i2r);
 	cx_wipe(r2i, sizeof r2i);
-	cx_wipe(s->ck, sizeof s->ck);
-	cx_wipe(s->e_sk, sizeof s->e_sk);
-	s->state = NERT_ESTABLISHED;
-	s->epoch_start_ms = now;
-	s->last_rx_ms = now;
-	return 0;
+	return err;
 }
 
 /* Hand a packet to the owner's send callback and count it. */
@@ -203,6 +209,20 @@ static void emit(struct nert_session *s, const uint8_t *pkt, size_t len, uint64_
 	s->cfg.send(s->cfg.ctx, pkt, len);
 }
 
+/*
+ * The INIT timestamp: the owner's clock (increasing across reboots) when
+ * it has one, else now_ms; always above the previous INIT's of this session.
+ */
+static uint64_t init_timestamp(struct nert_session *s, uint64_t now)
+{
+	uint64_t ts = s->cfg.clock ? s->cfg.clock(s->cfg.ctx) : now;
+
+	if (ts <= s->own_ts)
+		ts = s->own_ts + 1;
+	s->own_ts = ts;
+	return ts;
+}
+
 /* Build and send INIT: es and ss DHs, encrypted static key and payload. */
 int nert_connect(struct nert_session *s, uint64_t now_ms)
 {
@@ -211,8 +231,7 @@ int nert_connect(struct nert_session *s, uint64_t now_ms)
 
 	if (!s->initiator || s->state != NERT_IDLE)
 		return -EINVAL;
-	if ((err = chain_start(s)))
-		return err;
+	chain_start(s->ck, s->h, s->cfg.peer_pk);
 	s->cfg.random(s->cfg.ctx, s->e_sk, sizeof s->e_sk);
 	if (cx_dh_public(s->e_pk, s->e_sk) || cx_dh_public(own_pk, s->cfg.static_sk))
 		return -EINVAL;
@@ -226,85 +245,195 @@ int nert_connect(struct nert_session *s, uint64_t now_ms)
 	if ((err = mix_dh(s->ck, k, s->cfg.static_sk, s->cfg.peer_pk)))   /* ss */
 		return err;
 	memcpy(payload, s->tx.salt, 4);
-	put_u64(payload + 4, now_ms);
+	put_u64(payload + 4, init_timestamp(s, now_ms));
 	cx_aead_seal(p + 92, payload, sizeof payload, s->h, CX_HASH_BYTES, zero_nonce, k);
 	mix_hash(s->h, p + 92, 28);
 	cx_wipe(k, sizeof k);
 	s->state = NERT_HS_SENT;
-	s->hs_sent_ms = now_ms;
+	s->hs_sent_ms = s->hs_start_ms = now_ms;
 	s->hs_tries = 1;
 	emit(s, p, NERT_INIT_BYTES, now_ms);
 	return 0;
 }
 
-/* Responder: check an INIT, derive keys and answer with a RESP. */
-static int on_init(struct nert_session *s, const uint8_t *p, uint64_t now)
+/*
+ * Endpoint replay memory: accept an authenticated INIT's timestamp only
+ * when it is newer than every one accepted before from the same static
+ * key, whatever happened to the sessions since; then remember it.
+ */
+static int endpoint_accept_ts(struct nert_endpoint *ep, const uint8_t pk[CX_DH_BYTES],
+			      uint64_t ts, uint64_t now)
 {
-	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES], k[CX_KEY_BYTES], peer_static[32], payload[12];
-	uint8_t resp[NERT_RESP_BYTES], rpay[8];
-	uint64_t ts;
-	int err;
+	struct nert_peer_ts *slot = NULL, *victim = &ep->peers[0];
 
-	if (s->initiator || (s->state != NERT_IDLE && s->state != NERT_ESTABLISHED))
-		return -EPROTO;
-	if (s->state == NERT_ESTABLISHED && !memcmp(p, s->init_pkt, NERT_INIT_BYTES)) {
-		emit(s, s->resp_pkt, NERT_RESP_BYTES, now);   /* our RESP was lost */
-		return 0;
+	for (int i = 0; i < NERT_PEERS && !slot; i++) {
+		struct nert_peer_ts *e = &ep->peers[i];
+		if (e->used && cx_equal(e->pk, pk, CX_DH_BYTES))
+			slot = e;
+		else if (victim->used && (!e->used || e->used_ms < victim->used_ms))
+			victim = e;
 	}
-	if ((err = chain_start(s)))
-		return err;
-	memcpy(ck, s->ck, sizeof ck);
-	memcpy(h, s->h, sizeof h);
-	mix_hash(h, p + 12, 32);
-	if ((err = mix_dh(ck, k, s->cfg.static_sk, p + 12)))
-		return err;
-	if (cx_aead_open(peer_static, p + 44, 32, h, CX_HASH_BYTES, zero_nonce, k))
-		return -EBADMSG;
-	mix_hash(h, p + 44, 48);
-	if (!cx_equal(peer_static, s->cfg.peer_pk, 32))
-		return -EACCES;
-	if ((err = mix_dh(ck, k, s->cfg.static_sk, peer_static)))
-		return err;
-	if (cx_aead_open(payload, p + 92, 12, h, CX_HASH_BYTES, zero_nonce, k))
-		return -EBADMSG;
-	mix_hash(h, p + 92, 28);
-	ts = get_u64(payload + 4);
-	if (s->have_peer_ts && ts <= s->peer_ts)
-		return -EALREADY;          /* a replayed or stale INIT */
-	if (s->state == NERT_ESTABLISHED)
-		return -EISCONN;
-	s->peer_ts = ts;
-	s->have_peer_ts = true;
-	s->peer_sid = get_u32(p + 4);
-	memcpy(s->ck, ck, sizeof ck);
-	memcpy(s->h, h, sizeof h);
-	s->cfg.random(s->cfg.ctx, s->e_sk, sizeof s->e_sk);
-	if (cx_dh_public(s->e_pk, s->e_sk))
-		return -EINVAL;
-	header_put(resp, NP_RESP, 0, s->peer_sid, 0);
-	memcpy(resp + 12, s->e_pk, 32);
-	mix_hash(s->h, s->e_pk, 32);
-	if ((err = mix_dh(s->ck, NULL, s->e_sk, p + 12)) ||                 /* ee */
-	    (err = mix_dh(s->ck, k, s->e_sk, peer_static)))                  /* se */
-		return err;
-	put_u32(rpay, s->local_sid);
-	memcpy(rpay + 4, s->tx.salt, 4);
-	cx_aead_seal(resp + 44, rpay, sizeof rpay, s->h, CX_HASH_BYTES, zero_nonce, k);
-	cx_wipe(k, sizeof k);
-	if ((err = split_keys(s, payload, now)))
-		return err;
-	memcpy(s->init_pkt, p, NERT_INIT_BYTES);
-	memcpy(s->resp_pkt, resp, NERT_RESP_BYTES);
-	emit(s, resp, sizeof resp, now);
+	if (slot && ts <= slot->ts) {
+		ep->inits_refused++;
+		return -EALREADY;
+	}
+	if (!slot) {
+		slot = victim;
+		memcpy(slot->pk, pk, CX_DH_BYTES);
+		slot->used = true;
+	}
+	slot->ts = ts;
+	slot->used_ms = now;
 	return 0;
 }
 
-/* Initiator: finish the handshake from a RESP. */
-static int on_resp(struct nert_session *s, const uint8_t *p, uint64_t now)
+/*
+ * Check an INIT up to its timestamp: decrypt the initiator's static key
+ * (es), which must be the expected peer, then the payload (ss).  Leaves
+ * ck and h for the RESP; payload is salt (4) || timestamp (8).
+ */
+static int init_open(struct nert_session *s, const uint8_t *p, uint8_t ck[CX_KEY_BYTES],
+		     uint8_t h[CX_HASH_BYTES], uint8_t payload[12])
 {
-	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES], k[CX_KEY_BYTES], rpay[8];
+	uint8_t k[CX_KEY_BYTES], own_pk[CX_DH_BYTES], peer_static[CX_DH_BYTES];
 	int err;
 
+	if (cx_dh_public(own_pk, s->cfg.static_sk))
+		return -EINVAL;
+	chain_start(ck, h, own_pk);
+	mix_hash(h, p + 12, 32);
+	if ((err = mix_dh(ck, k, s->cfg.static_sk, p + 12)))
+		return err;
+	err = -EBADMSG;
+	if (cx_aead_open(peer_static, p + 44, 32, h, CX_HASH_BYTES, zero_nonce, k))
+		goto out;
+	mix_hash(h, p + 44, 48);
+	err = -EACCES;
+	if (!cx_equal(peer_static, s->cfg.peer_pk, 32))
+		goto out;
+	if ((err = mix_dh(ck, k, s->cfg.static_sk, peer_static)))
+		goto out;
+	err = cx_aead_open(payload, p + 92, 12, h, CX_HASH_BYTES, zero_nonce, k) ? -EBADMSG : 0;
+	mix_hash(h, p + 92, 28);
+out:
+	cx_wipe(k, sizeof k);
+	return err;
+}
+
+/*
+ * Responder: answer a valid, fresh INIT with a RESP and hold the new keys
+ * as a pending handshake.  Nothing is trusted yet: the pending keys become
+ * the session only when a packet authenticated under them arrives (key
+ * confirmation), and until then an established session carries on.  A
+ * replayed or stale INIT is refused by the endpoint's timestamp memory; a
+ * retransmitted copy of the INIT we answered gets the same RESP again.
+ */
+static int on_init(struct nert_session *s, const uint8_t *p, uint64_t now)
+{
+	struct nert_pending *pd = &s->pend;
+	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES], k[CX_KEY_BYTES], e_sk[CX_DH_BYTES];
+	uint8_t payload[12], rpay[8], *resp = pd->resp_pkt;
+	int err;
+
+	if (!s->cfg.endpoint)
+		return -EPROTO;
+	if (pd->active && !memcmp(p, pd->init_pkt, NERT_INIT_BYTES)) {
+		pd->init_ms = now;
+		emit(s, pd->resp_pkt, NERT_RESP_BYTES, now);   /* our RESP was lost */
+		return 0;
+	}
+	if (!s->initiator && s->state != NERT_IDLE && !memcmp(p, s->init_pkt, NERT_INIT_BYTES)) {
+		emit(s, s->resp_pkt, NERT_RESP_BYTES, now);     /* a late copy: answered already */
+		return 0;
+	}
+	if ((err = init_open(s, p, ck, h, payload)) ||
+	    (err = endpoint_accept_ts(s->cfg.endpoint, s->cfg.peer_pk, get_u64(payload + 4), now)))
+		goto out;
+	cx_wipe(pd, sizeof *pd);
+	s->cfg.random(s->cfg.ctx, &pd->local_sid, sizeof pd->local_sid);
+	pd->local_sid |= 1;
+	if (pd->local_sid == s->local_sid)
+		pd->local_sid += 2;
+	pd->peer_sid = get_u32(p + 4);
+	s->cfg.random(s->cfg.ctx, pd->tx.salt, sizeof pd->tx.salt);
+	memcpy(pd->rx.salt, payload, 4);
+	s->cfg.random(s->cfg.ctx, e_sk, sizeof e_sk);
+	header_put(resp, NP_RESP, 0, pd->peer_sid, 0);
+	if ((err = cx_dh_public(resp + 12, e_sk)))
+		goto out;
+	mix_hash(h, resp + 12, 32);
+	if ((err = mix_dh(ck, NULL, e_sk, p + 12)) ||                      /* ee */
+	    (err = mix_dh(ck, k, e_sk, s->cfg.peer_pk)) ||                   /* se */
+	    (err = split_keys(ck, false, &pd->tx, &pd->rx)))
+		goto out;
+	put_u32(rpay, pd->local_sid);
+	memcpy(rpay + 4, pd->tx.salt, 4);
+	cx_aead_seal(resp + 44, rpay, sizeof rpay, h, CX_HASH_BYTES, zero_nonce, k);
+	memcpy(pd->init_pkt, p, NERT_INIT_BYTES);
+	pd->init_ms = now;
+	pd->active = true;
+	if (s->state == NERT_IDLE)
+		s->state = NERT_RESP_SENT;
+	emit(s, resp, NERT_RESP_BYTES, now);
+out:
+	cx_wipe(ck, sizeof ck);
+	cx_wipe(k, sizeof k);
+	cx_wipe(e_sk, sizeof e_sk);
+	if (err && !pd->active)
+		cx_wipe(pd, sizeof *pd);
+	return err;
+}
+
+static int send_frame(struct nert_session *s, const uint8_t *pt, size_t len, uint64_t now);
+static void pump(struct nert_session *s, uint64_t now);
+
+/*
+ * Key confirmation: a packet authenticated under the pending keys proves
+ * the initiator holds them, so they become the session.  Replacing an
+ * established session (the peer rebooted and started afresh) restarts
+ * both streams: what the old session had in flight is dropped and the
+ * owner told through cfg.restarted.
+ */
+static void pending_install(struct nert_session *s, uint64_t now)
+{
+	struct nert_pending *pd = &s->pend;
+
+	if (s->state == NERT_ESTABLISHED || s->state == NERT_CLOSING) {
+		struct nert_config cfg = s->cfg;
+		struct nert_stats st = s->stats;
+		uint64_t own_ts = s->own_ts;
+		give_up_dgrams(s, -ECONNRESET);
+		memset(s, 0, offsetof(struct nert_session, pend));
+		memset(&s->pend + 1, 0, sizeof *s - offsetof(struct nert_session, pend) - sizeof s->pend);
+		s->cfg = cfg;
+		s->stats = st;
+		s->own_ts = own_ts;
+		session_defaults(s, now);
+		s->stats.restarts++;
+		if (s->cfg.restarted)
+			s->cfg.restarted(s->cfg.ctx);
+	}
+	s->initiator = false;
+	s->local_sid = pd->local_sid;
+	s->peer_sid = pd->peer_sid;
+	s->tx = pd->tx;
+	s->rx = pd->rx;
+	memcpy(s->init_pkt, pd->init_pkt, NERT_INIT_BYTES);
+	memcpy(s->resp_pkt, pd->resp_pkt, NERT_RESP_BYTES);
+	cx_wipe(pd, sizeof *pd);
+	s->state = NERT_ESTABLISHED;
+	s->epoch_start_ms = s->last_rx_ms = now;
+}
+
+/* Initiator: finish the handshake from a RESP, then confirm the keys at once. */
+static int on_resp(struct nert_session *s, const uint8_t *p, uint64_t now)
+{
+	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES], k[CX_KEY_BYTES], rpay[8], ping = K_PING;
+	uint64_t sent;
+	int err;
+
+	if (s->initiator && s->state == NERT_ESTABLISHED && !memcmp(p, s->resp_pkt, NERT_RESP_BYTES))
+		return send_frame(s, &ping, 1, now);    /* our confirmation was lost */
 	if (!s->initiator || s->state != NERT_HS_SENT || get_u32(p + 4) != s->local_sid)
 		return -EPROTO;
 	memcpy(ck, s->ck, sizeof ck);
@@ -316,9 +445,21 @@ static int on_resp(struct nert_session *s, const uint8_t *p, uint64_t now)
 	if (cx_aead_open(rpay, p + 44, 8, h, CX_HASH_BYTES, zero_nonce, k))
 		return -EBADMSG;
 	cx_wipe(k, sizeof k);
-	memcpy(s->ck, ck, sizeof ck);
+	if ((err = split_keys(ck, true, &s->tx, &s->rx)))
+		return err;
+	cx_wipe(ck, sizeof ck);
+	cx_wipe(s->ck, sizeof s->ck);
+	cx_wipe(s->e_sk, sizeof s->e_sk);
 	s->peer_sid = get_u32(rpay);
-	return split_keys(s, rpay + 4, now);
+	memcpy(s->rx.salt, rpay + 4, 4);
+	memcpy(s->resp_pkt, p, NERT_RESP_BYTES);
+	s->state = NERT_ESTABLISHED;
+	s->epoch_start_ms = s->last_rx_ms = now;
+	sent = s->stats.packets_sent;
+	pump(s, now);
+	if (s->stats.packets_sent == sent)
+		send_frame(s, &ping, 1, now);           /* key confirmation for the responder */
+	return 0;
 }
 
 /* ----------------------------------------------------- packet protection */
@@ -427,6 +568,19 @@ static bool replay_seen(const struct nert_session *s, uint32_t pn)
 static void replay_mark(struct nert_session *s, uint32_t pn)
 {
 	window_mark(s->rx_bits, NERT_REPLAY_WINDOW, &s->rx_max_pn, pn);
+}
+
+/* Open a DATA packet under a pending handshake's keys (its first epoch only). */
+static int open_pending(struct nert_session *s, const uint8_t *pkt, size_t len, uint16_t epoch,
+			uint32_t pn, uint8_t *pt)
+{
+	uint8_t nonce[CX_NONCE_BYTES];
+
+	if (epoch != 0)
+		return -EBADMSG;
+	nonce_for(nonce, s->pend.rx.salt, 0, pn);
+	return cx_aead_open(pt, pkt + NERT_HEADER_BYTES, len - NERT_HEADER_BYTES - CX_TAG_BYTES, pkt,
+			    NERT_HEADER_BYTES, nonce, s->pend.rx.key);
 }
 
 /* Open a DATA packet with the epoch's key (current, next or previous). */
@@ -655,22 +809,33 @@ static void rtt_sample(struct nert_session *s, uint32_t r)
 		s->rto = NERT_MAX_RTO_MS;
 }
 
-/* Mark a segment acknowledged: RTT sample (Karn), RACK time, window growth. */
-static void seg_acked(struct nert_session *s, struct nert_txseg *t, uint64_t now)
+/* Mark a segment acknowledged: RACK time, window growth. */
+static void seg_acked(struct nert_session *s, struct nert_txseg *t)
 {
 	if (t->acked || !t->sent)
 		return;
 	t->acked = true;
 	if (!t->retries && t->sent_ms > s->rack_ms)   /* unambiguous send times only */
 		s->rack_ms = t->sent_ms;
-	if (!t->retries)
-		rtt_sample(s, (uint32_t)(now - t->sent_ms));
 	if (cwnd(s) < s->ssthresh)
 		s->cwnd_milli += 1000;                          /* slow start */
 	else
 		s->cwnd_milli += 1000000 / s->cwnd_milli;       /* additive increase */
 	if (s->cwnd_milli > NERT_WINDOW * 1000)
 		s->cwnd_milli = NERT_WINDOW * 1000;
+}
+
+/*
+ * True when the smoothed RTT shows a queue building (SRTT > 1.5 x the
+ * minimum + 4 ms) and the window is large enough to have built one: a few
+ * segments cannot fill a queue, and at high random loss with reordering
+ * SRTT runs above the threshold while the window is tiny, which must not
+ * pin it there.
+ */
+static bool queue_building(const struct nert_session *s)
+{
+	return s->rtt_valid && cwnd(s) >= MIN_QUEUE_CWND &&
+	       (uint64_t)s->srtt * 2 > (uint64_t)s->min_rtt * 3 + 8;
 }
 
 /*
@@ -683,7 +848,7 @@ static void on_loss(struct nert_session *s, uint32_t seg)
 	if (seg < s->recover_seg)
 		return;
 	s->recover_seg = s->snd_nxt;
-	if (s->rtt_valid && s->srtt * 2 > s->min_rtt * 3 + 8) {
+	if (queue_building(s)) {
 		s->ssthresh = cwnd(s) / 2 > 2 ? cwnd(s) / 2 : 2;
 		s->cwnd_milli = s->ssthresh * 1000;
 	}
@@ -722,6 +887,29 @@ static void detect_losses(struct nert_session *s, uint32_t highest, uint64_t now
 	}
 }
 
+/*
+ * Take an RTT sample from an ACK only when it is unambiguous (RFC 6298 and
+ * Karn's rule): the ACK names the DATA segment whose direct arrival
+ * triggered it (not a parity recovery, not a timer), that segment was
+ * transmitted exactly once and never declared lost, and this ACK is the
+ * first to acknowledge it (a late, reordered or duplicate ACK finds it
+ * acknowledged already).  The receiver's reported holding delay is
+ * subtracted.  Anything else would measure loss recovery, not the path.
+ */
+static void ack_rtt_sample(struct nert_session *s, const uint8_t *pt, uint64_t now)
+{
+	uint32_t echo = get_u32(pt + ACK_ECHO), delay = get_u16(pt + ACK_ECHO + 4);
+	const struct nert_txseg *t = &s->txw[echo % NERT_WINDOW];
+	uint64_t r;
+
+	if (!(pt[ACK_ECHO + 6] & ACK_F_ECHO) || echo - s->snd_una >= s->snd_nxt - s->snd_una ||
+	    t->seg != echo || !t->sent || t->acked || t->lost || t->retries || now < t->sent_ms)
+		return;
+	r = now - t->sent_ms;
+	r = r > delay ? r - delay : 1;
+	rtt_sample(s, r > NERT_MAX_RTO_MS ? NERT_MAX_RTO_MS : (uint32_t)r);
+}
+
 /* Process an ACK frame: cumulative and selective acknowledgements, then send more. */
 static void on_ack(struct nert_session *s, const uint8_t *pt, uint64_t now)
 {
@@ -730,16 +918,17 @@ static void on_ack(struct nert_session *s, const uint8_t *pt, uint64_t now)
 
 	if (cum - s->snd_una > s->snd_nxt - s->snd_una)
 		return;                                 /* acknowledges what was never sent */
+	ack_rtt_sample(s, pt, now);
 	s->peer_rwnd = get_u16(pt + 5 + SACK_BITS / 8);
 	if (cum != s->snd_una)
 		s->rto_backoff = 0;                     /* progress: forget the backoff */
 	for (; s->snd_una != cum; s->snd_una++)
-		seg_acked(s, &s->txw[s->snd_una % NERT_WINDOW], now);
+		seg_acked(s, &s->txw[s->snd_una % NERT_WINDOW]);
 	for (uint32_t i = 0; i < SACK_BITS; i++) {
 		uint32_t seg = cum + 1 + i;
 		if (!((pt[5 + i / 8] >> (i % 8)) & 1) || seg - s->snd_una >= s->snd_nxt - s->snd_una)
 			continue;
-		seg_acked(s, &s->txw[seg % NERT_WINDOW], now);
+		seg_acked(s, &s->txw[seg % NERT_WINDOW]);
 		highest = seg;
 		any_sack = true;
 	}
@@ -771,6 +960,13 @@ static void send_ack(struct nert_session *s, uint64_t now)
 	pt[0] = K_ACK;
 	put_u32(pt + 1, s->rcv_nxt);
 	put_u16(pt + 5 + SACK_BITS / 8, (uint16_t)(used < NERT_WINDOW ? NERT_WINDOW - used : 0));
+	if (s->ack_echo_valid) {
+		uint64_t held = now - s->ack_echo_ms;
+		put_u32(pt + ACK_ECHO, s->ack_echo);
+		put_u16(pt + ACK_ECHO + 4, (uint16_t)(held < UINT16_MAX ? held : UINT16_MAX));
+		pt[ACK_ECHO + 6] = ACK_F_ECHO;
+	}
+	s->ack_echo_valid = false;
 	s->ack_due = false;
 	s->unacked_rx = 0;
 	send_frame(s, pt, sizeof pt, now);
@@ -882,6 +1078,9 @@ static int on_data(struct nert_session *s, const uint8_t *pt, size_t len, uint64
 	memset(body, 0, sizeof body);
 	memcpy(body, pt + 5, 11 + dlen);
 	store_segment(s, seg, body);
+	s->ack_echo = seg;                          /* a new segment, arrived directly */
+	s->ack_echo_ms = now;
+	s->ack_echo_valid = true;
 	recover_all(s);
 	if (deliver_in_order(s)) {
 		fail(s, -EPROTO);
@@ -1101,23 +1300,29 @@ int nert_receive(struct nert_session *s, const uint8_t *pkt, size_t len, uint64_
 			s->stats.auth_failures++;
 		return err;
 	}
-	if (type == NP_RESP) {
-		err = on_resp(s, pkt, now_ms);
-		if (!err)
-			pump(s, now_ms);
-		return err;
-	}
-	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
-		return -ENOTCONN;
-	if (sid != s->local_sid || pn == 0)
+	if (type == NP_RESP)
+		return on_resp(s, pkt, now_ms);
+	if (pn == 0)
 		return -EPROTO;
-	if (replay_seen(s, pn)) {
-		s->stats.replays_dropped++;
-		return -EALREADY;
-	}
-	if (open_packet(s, pkt, len, epoch, pn, pt)) {
-		s->stats.auth_failures++;
-		return -EBADMSG;
+	if (s->pend.active && sid == s->pend.local_sid) {
+		if (open_pending(s, pkt, len, epoch, pn, pt)) {
+			s->stats.auth_failures++;
+			return -EBADMSG;
+		}
+		pending_install(s, now_ms);             /* the initiator holds the keys */
+	} else {
+		if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
+			return -ENOTCONN;
+		if (sid != s->local_sid)
+			return -EPROTO;
+		if (replay_seen(s, pn)) {
+			s->stats.replays_dropped++;
+			return -EALREADY;
+		}
+		if (open_packet(s, pkt, len, epoch, pn, pt)) {
+			s->stats.auth_failures++;
+			return -EBADMSG;
+		}
 	}
 	replay_mark(s, pn);
 	s->last_rx_ms = now_ms;
@@ -1216,7 +1421,8 @@ static int send_datagram_class(struct nert_session *s, uint8_t cls, const uint8_
 
 int nert_send(struct nert_session *s, uint8_t cls, const void *data, size_t len, uint64_t now_ms)
 {
-	if (s->state != NERT_ESTABLISHED && s->state != NERT_HS_SENT && s->state != NERT_IDLE)
+	if (s->state != NERT_ESTABLISHED && s->state != NERT_HS_SENT && s->state != NERT_IDLE &&
+	    s->state != NERT_RESP_SENT)
 		return -ENOTCONN;
 	if (cls > NERT_CRITICAL)
 		return -EINVAL;
@@ -1256,6 +1462,20 @@ int nert_close(struct nert_session *s, uint64_t now_ms)
 	return 0;
 }
 
+/*
+ * The retransmission timer after backoff: RTO doubled per expiry since the
+ * last progress (RFC 6298 5.5), but never past NERT_BACKOFF_CAP_MS (or RTO
+ * itself when that is larger), so a lossy path keeps probing often enough
+ * for the peer's idle timer and a recovered path is noticed quickly.
+ */
+static uint64_t backed_off_rto(const struct nert_session *s)
+{
+	uint64_t t = (uint64_t)s->rto << s->rto_backoff;
+	uint64_t cap = s->rto > NERT_BACKOFF_CAP_MS ? s->rto : NERT_BACKOFF_CAP_MS;
+
+	return t < cap ? t : cap;
+}
+
 /* The earliest retransmission time of any segment in flight. */
 static uint64_t rto_deadline(const struct nert_session *s)
 {
@@ -1263,7 +1483,7 @@ static uint64_t rto_deadline(const struct nert_session *s)
 
 	for (uint32_t seg = s->snd_una; seg != s->snd_nxt; seg++) {
 		const struct nert_txseg *x = &s->txw[seg % NERT_WINDOW];
-		uint64_t due = x->sent_ms + ((uint64_t)s->rto << s->rto_backoff);
+		uint64_t due = x->sent_ms + backed_off_rto(s);
 		if (x->sent && !x->acked && !x->lost && due < t)
 			t = due;
 	}
@@ -1298,20 +1518,38 @@ static void dgram_timers(struct nert_session *s, uint64_t now)
 }
 
 /*
+ * When the initiator next resends INIT: 1 s after the first, then every
+ * HS_RETRY_CAP_MS (a lost INIT or RESP at 50 % loss is the common case, so
+ * the handshake keeps trying until NERT_HS_GIVEUP_MS).
+ */
+static uint64_t hs_retry_due(const struct nert_session *s)
+{
+	return s->hs_sent_ms + (s->hs_tries <= 1 ? 1000 : HS_RETRY_CAP_MS);
+}
+
+/*
  * Handshake retries, idle timeout, CLOSE retries, RTO, datagram retries,
  * delayed ACK, keepalive.
  */
 void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 {
-	if (s->state == NERT_HS_SENT && now_ms >= s->hs_sent_ms + (1000u << (s->hs_tries - 1))) {
-		if (s->hs_tries >= HS_TRIES) {
+	if (s->state == NERT_HS_SENT && now_ms >= hs_retry_due(s)) {
+		if (now_ms >= s->hs_start_ms + NERT_HS_GIVEUP_MS) {
 			fail(s, -ETIMEDOUT);
 			return;
 		}
-		s->hs_tries++;
+		if (s->hs_tries < UINT8_MAX)
+			s->hs_tries++;
 		s->hs_sent_ms = now_ms;
 		emit(s, s->init_pkt, NERT_INIT_BYTES, now_ms);
 		return;
+	}
+	if (s->pend.active && now_ms >= s->pend.init_ms + NERT_HS_GIVEUP_MS) {
+		cx_wipe(&s->pend, sizeof s->pend);      /* never confirmed */
+		if (s->state == NERT_RESP_SENT) {
+			fail(s, -ETIMEDOUT);
+			return;
+		}
 	}
 	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
 		return;
@@ -1338,19 +1576,20 @@ void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 			}
 		}
 		/* a timeout with a queue building is congestion: restart from one
-		 * segment; on a flat RTT it is random loss and only halves */
+		 * segment; on a flat RTT it is random loss, and only repeated
+		 * timeouts (a path that may have died) halve the window */
 		if (any)
 			s->stats.timeouts++;
-		if (any && s->rto_backoff < 8)
-			s->rto_backoff++;               /* RFC 6298 5.5: back off the timer */
-		if (any && s->rtt_valid && s->srtt * 2 > s->min_rtt * 3 + 8) {
+		if (any && queue_building(s)) {
 			s->ssthresh = cwnd(s) / 2 > 2 ? cwnd(s) / 2 : 2;
 			s->cwnd_milli = 1000;
 			s->recover_seg = s->snd_nxt;
-		} else if (any) {
+		} else if (any && s->rto_backoff >= FLAT_TIMEOUTS) {
 			s->cwnd_milli = cwnd(s) / 2 > 2 ? cwnd(s) / 2 * 1000 : 2000;
 			s->recover_seg = s->snd_nxt;
 		}
+		if (any && s->rto_backoff < 8)
+			s->rto_backoff++;               /* RFC 6298 5.5: back off the timer */
 	}
 	dgram_timers(s, now_ms);
 	if (s->reasm.active && now_ms >= s->reasm.progress_ms + NERT_REASM_MS)
@@ -1369,11 +1608,15 @@ uint64_t nert_next_deadline(const struct nert_session *s)
 {
 	uint64_t t;
 
+	uint64_t pend = s->pend.active ? s->pend.init_ms + NERT_HS_GIVEUP_MS : UINT64_MAX;
+
 	if (s->state == NERT_HS_SENT)
-		return s->hs_sent_ms + (1000u << (s->hs_tries - 1));
+		return hs_retry_due(s) < pend ? hs_retry_due(s) : pend;
 	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
-		return UINT64_MAX;
+		return pend;
 	t = s->last_rx_ms + s->cfg.idle_ms;
+	if (pend < t)
+		t = pend;
 	if (s->last_tx_ms + s->cfg.idle_ms / 3 < t)
 		t = s->last_tx_ms + s->cfg.idle_ms / 3;
 	if (s->ack_due && s->ack_due_ms < t)

@@ -19,7 +19,7 @@
 #include "crypto/crypto.h"
 
 enum {
-	NERT_VERSION = 1,
+	NERT_VERSION = 2,
 	NERT_HEADER_BYTES = 12,      /* version, type, epoch u16, sid u32, pn u32 */
 	NERT_MAX_PACKET = 1200,
 	NERT_SEG_DATA = 1024,        /* message bytes per segment */
@@ -30,14 +30,17 @@ enum {
 	NERT_SEND_QUEUE = 8,         /* reliable messages queued */
 	NERT_DGRAMS = 16,            /* best-effort datagrams awaiting ACK */
 	NERT_PARITY_SLOTS = 16,
-	NERT_MAX_RETRIES = 12,
+	NERT_MAX_RETRIES = 40,       /* retransmissions of one segment before the session fails */
 	NERT_BE_RETRIES = 3,         /* best-effort resends of every unacknowledged fragment */
 	NERT_DGRAM_FRAGS = NERT_MAX_MESSAGE / NERT_SEG_DATA,  /* fragments of the largest datagram */
 	NERT_REASM_MS = 10000,
 	NERT_DGRAM_WINDOW = 1024,    /* datagram ids remembered for at-most-once delivery */       /* a partial datagram older than this is dropped */
 	NERT_MIN_RTO_MS = 200,       /* RFC 6298 says 1 s; a swarm LAN is faster */
 	NERT_MAX_RTO_MS = 60000,
+	NERT_BACKOFF_CAP_MS = 1000,  /* a backed-off timer never waits longer (unless RTO does) */
+	NERT_HS_GIVEUP_MS = 90000,   /* an initiator gives up a handshake unanswered this long */
 	NERT_INIT_BYTES = NERT_HEADER_BYTES + 32 + 32 + 16 + 12 + 16,
+	NERT_PEERS = 256,            /* initiators whose latest INIT timestamp an endpoint remembers */
 	NERT_RESP_BYTES = NERT_HEADER_BYTES + 32 + 8 + 16,
 };
 
@@ -50,9 +53,30 @@ enum nert_class {
 
 enum nert_state {
 	NERT_IDLE = 0, NERT_HS_SENT, NERT_ESTABLISHED, NERT_CLOSING, NERT_CLOSED, NERT_FAILED,
+	NERT_RESP_SENT,     /* responder: keys derived, waiting for the initiator's key confirmation */
 };
 
 enum nert_ptype { NP_INIT = 1, NP_RESP = 2, NP_DATA = 3 };
+
+/*
+ * What a node's responder side remembers across session objects: the
+ * newest INIT timestamp accepted from each initiator static key, so an INIT
+ * replayed after its session was freed is still refused (as WireGuard's
+ * TAI64N check).  One per node, shared by its sessions, never freed while
+ * the node runs.  The table holds NERT_PEERS keys; the least recently
+ * accepted is forgotten first (docs/PROTOCOL.md says what that allows).
+ */
+struct nert_peer_ts {
+	uint8_t pk[CX_DH_BYTES];
+	uint64_t ts;
+	uint64_t used_ms;
+	bool used;
+};
+
+struct nert_endpoint {
+	struct nert_peer_ts peers[NERT_PEERS];
+	uint64_t inits_refused;        /* stale or replayed INITs */
+};
 
 struct nert_config {
 	uint8_t static_sk[CX_DH_BYTES];
@@ -62,6 +86,7 @@ struct nert_config {
 	uint64_t rekey_bytes;           /* 0: default 64 MiB */
 	uint32_t rekey_ms;              /* 0: default 120 s */
 	uint32_t idle_ms;               /* 0: default 30 s */
+	struct nert_endpoint *endpoint; /* required to answer INITs (any session may) */
 	uint8_t *rx_buf;                /* reassembly buffer for one message */
 	size_t rx_cap;
 	uint8_t *dgram_buf;             /* reassembly buffer for one multi-packet datagram */
@@ -71,6 +96,10 @@ struct nert_config {
 	void (*send)(void *ctx, const uint8_t *pkt, size_t len);
 	void (*deliver)(void *ctx, uint8_t cls, const uint8_t *msg, size_t len);
 	void (*closed)(void *ctx, int reason);   /* 0 clean, <0 failure */
+	/* optional: the peer started a new session (it rebooted); the streams restart */
+	void (*restarted)(void *ctx);
+	/* optional: INIT timestamp, increasing across reboots (wall clock); NULL: now_ms */
+	uint64_t (*clock)(void *ctx);
 	/* optional: a best-effort message was given up (reason < 0); msg is what was sent */
 	void (*undelivered)(void *ctx, uint8_t cls, const uint8_t *msg, size_t len, int reason);
 };
@@ -79,6 +108,7 @@ struct nert_stats {
 	uint64_t packets_sent, packets_received, retransmits, fec_recovered;
 	uint64_t replays_dropped, auth_failures, rekeys, bytes_delivered, timeouts;
 	uint64_t dgrams_undelivered, dgrams_dropped;  /* sender gave up; receiver discarded partial */
+	uint64_t restarts;             /* sessions replaced by a confirmed fresh INIT */
 };
 
 struct nert_txmsg {
@@ -139,6 +169,15 @@ struct nert_dir {                /* keys of one direction */
 	bool has_prev;
 };
 
+struct nert_pending {             /* an accepted INIT awaiting key confirmation */
+	bool active;
+	uint32_t local_sid, peer_sid;
+	struct nert_dir tx, rx;
+	uint8_t init_pkt[NERT_INIT_BYTES];
+	uint8_t resp_pkt[NERT_RESP_BYTES];
+	uint64_t init_ms;             /* the latest copy of its INIT */
+};
+
 struct nert_session {
 	struct nert_config cfg;
 	uint8_t state;
@@ -151,8 +190,9 @@ struct nert_session {
 	uint8_t resp_pkt[NERT_RESP_BYTES];
 	uint64_t hs_sent_ms;
 	uint8_t hs_tries;
-	uint64_t peer_ts;            /* highest INIT timestamp accepted */
-	bool have_peer_ts;
+	uint64_t hs_start_ms;
+	uint64_t own_ts;             /* initiator: timestamp of our latest INIT */
+	struct nert_pending pend;
 	/* keys */
 	struct nert_dir tx, rx;
 	uint64_t epoch_bytes, epoch_start_ms;
@@ -171,6 +211,9 @@ struct nert_session {
 	uint8_t rto_backoff;          /* timer doublings since the last progress */
 	uint64_t rack_ms;             /* send time of the latest acknowledged segment */
 	bool rtt_valid;
+	uint32_t ack_echo;            /* receiver: newest DATA segment that arrived directly */
+	uint64_t ack_echo_ms;
+	bool ack_echo_valid;
 	uint32_t fec_start, fec_count;
 	uint8_t fec_body[NERT_SEG_BODY];
 	uint32_t fec_k_active;

@@ -27,6 +27,7 @@ struct sim_opts {
 	bool stop_and_wait;       /* NERT baseline */
 	int fec_k;                /* NERT FEC group size, 0 = off, -1 default */
 	uint32_t bytes;           /* NERT transfer size */
+	uint32_t seeds;           /* NERT: run seeds seed..seed+seeds-1, report aggregates */
 	int echo_cap;             /* gossip tuning overrides, < 0: default */
 	double relay_prob, relay_decay;
 	int relay_window;

@@ -16,7 +16,7 @@ static void usage(void)
 		"  [--attack replay|forge|fake-queen|flood|sybil|eclipse|spoof-frame|stale-frame|\n"
 		"            flood-rotate|kv-poison|rejoin] [--nodes N]\n"
 		"  [--loss P] [--dup P] [--reorder P] [--topology lan|mesh] [--degree D]\n"
-		"  [--duration SECONDS] [--seed S] [--relay flood] [--fec K] [--bytes N]\n"
+		"  [--duration SECONDS] [--seed S] [--relay flood] [--fec K] [--bytes N] [--seeds N]\n"
 		"  [--baseline stop-and-wait] [--echo-cap C] [--relay-prob P]\n"
 		"  [--relay-decay P] [--relay-window MS]\n");
 	exit(2);
@@ -54,6 +54,7 @@ static int parse(struct sim_opts *o, int argc, char **argv)
 		else if (!strcmp(k, "--relay")) o->flood = !strcmp(v, "flood");
 		else if (!strcmp(k, "--fec")) o->fec_k = atoi(v);
 		else if (!strcmp(k, "--bytes")) o->bytes = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--seeds")) o->seeds = (uint32_t)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--echo-cap")) o->echo_cap = atoi(v);
 		else if (!strcmp(k, "--relay-prob")) o->relay_prob = prob(v);
 		else if (!strcmp(k, "--relay-decay")) o->relay_decay = prob(v);

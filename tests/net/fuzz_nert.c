@@ -12,6 +12,7 @@
 #include "net/nert.h"
 
 static struct nert_session a, b;
+static struct nert_endpoint ep;
 static uint8_t rxa[1 << 16], rxb[1 << 16], dgb[1 << 16];
 static uint8_t last[NERT_MAX_PACKET];
 static size_t last_len;
@@ -58,6 +59,8 @@ static void pair(void)
 	cb.rx_buf = rxb;
 	cb.dgram_buf = dgb;             /* the datagram fragment reassembly path */
 	cb.dgram_cap = sizeof dgb;
+	memset(&ep, 0, sizeof ep);
+	cb.endpoint = &ep;
 	memcpy(ca.static_sk, sk[0], 32);
 	memcpy(ca.peer_pk, pk[1], 32);
 	memcpy(cb.static_sk, sk[1], 32);
@@ -67,6 +70,7 @@ static void pair(void)
 	nert_connect(&a, now);
 	nert_receive(&b, last, last_len, now);
 	nert_receive(&a, last, last_len, now);
+	nert_receive(&b, last, last_len, now);      /* a's key confirmation */
 }
 
 /* libFuzzer entry point. */

@@ -37,11 +37,13 @@ struct side {
 };
 
 static struct side A, B;
+static struct nert_endpoint EA, EB;    /* each node's replay memory, outliving sessions */
 static struct pk *q;
 static int qn;
 static uint64_t now, seed;
 static double p_loss, p_dup, p_reorder, p_tamper;
-static bool drop_all;
+static bool drop_all, drop_to_a;       /* drop everything; drop only what B sends */
+static uint64_t a_last_data_ms, a_max_gap_ms;  /* A's DATA packets: latest send, longest silence */
 static const uint8_t *expect[MAXMSG];
 static uint32_t expect_len[MAXMSG];
 static uint32_t nexpect;
@@ -95,7 +97,12 @@ static void cb_send(void *ctx, const uint8_t *p, size_t len)
 			sd->pn_monotonic = false;
 		sd->last_pn_sent = pn;
 	}
-	if (drop_all || (p_loss > 0 && uni() < p_loss))
+	if (sd == &A && p[1] == NP_DATA) {
+		if (a_last_data_ms && now - a_last_data_ms > a_max_gap_ms)
+			a_max_gap_ms = now - a_last_data_ms;
+		a_last_data_ms = now;
+	}
+	if (drop_all || (to == 0 && drop_to_a) || (p_loss > 0 && uni() < p_loss))
 		return;
 	push(to, p, len, 5 + rnd() % 3 + (p_reorder > 0 && uni() < p_reorder ? rnd() % 40 : 0));
 	if (p_dup > 0 && uni() < p_dup)
@@ -149,6 +156,14 @@ static void dg_expect(const uint8_t *m, uint32_t len)
 	ndg++;
 }
 
+/* The receiver expects exactly one reliable message. */
+static void expect_one(const uint8_t *m, uint32_t len)
+{
+	expect[0] = m;
+	expect_len[0] = len;
+	nexpect = 1;
+}
+
 /* nert_config.closed: remember a clean close or a failure. */
 static void cb_closed(void *ctx, int reason)
 {
@@ -158,15 +173,32 @@ static void cb_closed(void *ctx, int reason)
 	sd->reason = reason;
 }
 
+/* nert_config.clock: a wall clock that keeps running across a node's reboots. */
+static uint64_t cb_clock(void *ctx)
+{
+	(void)ctx;
+	return 1700000000000ULL + now;
+}
+
+/* nert_config.restarted: count sessions replaced by the peer's fresh one. */
+static uint32_t restarted;
+static void cb_restarted(void *ctx)
+{
+	(void)ctx;
+	restarted++;
+}
+
 /* One node with the maze module, built on first use. */
 static void setup(uint8_t fec_k, uint64_t rekey_bytes, uint32_t idle_ms)
 {
 	struct nert_config c = { .fec_k = fec_k, .rekey_bytes = rekey_bytes, .idle_ms = idle_ms,
 				 .rx_cap = sizeof A.rx, .dgram_cap = sizeof A.dg, .random = cb_random,
 				 .send = cb_send, .deliver = cb_deliver, .closed = cb_closed,
-				 .undelivered = cb_undelivered };
+				 .undelivered = cb_undelivered, .clock = cb_clock,
+				 .restarted = cb_restarted };
 	struct nert_config ca = c, cb = c;
 
+	restarted = 0;
 	memset(&A, 0, sizeof A);
 	memset(&B, 0, sizeof B);
 	A.pn_monotonic = B.pn_monotonic = true;
@@ -174,7 +206,12 @@ static void setup(uint8_t fec_k, uint64_t rekey_bytes, uint32_t idle_ms)
 	now = 1;
 	nexpect = 0;
 	ndg = 0;
-	drop_all = false;
+	drop_all = drop_to_a = false;
+	a_last_data_ms = a_max_gap_ms = 0;
+	memset(&EA, 0, sizeof EA);
+	memset(&EB, 0, sizeof EB);
+	ca.endpoint = &EA;
+	cb.endpoint = &EB;
 	ca.ctx = &A;
 	ca.rx_buf = A.rx;
 	ca.dgram_buf = A.dg;
@@ -238,9 +275,7 @@ static void test_handshake_and_large_message(void)
 
 	p_loss = p_dup = p_reorder = p_tamper = 0;
 	setup(0, 0, 0);
-	expect[0] = big;
-	expect_len[0] = 1 << 20;
-	nexpect = 1;
+	expect_one(big, 1 << 20);
 	CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, big, 1 << 20, now), 0);   /* queued before the handshake */
 	CHECK_EQ(nert_connect(&A.s, now), 0);
 	run(20000);
@@ -340,9 +375,7 @@ static void test_rekey_without_stall(void)
 	p_loss = 0.02;
 	p_dup = p_reorder = p_tamper = 0;
 	setup(0, 20000, 0);
-	expect[0] = data;
-	expect_len[0] = 300000;
-	nexpect = 1;
+	expect_one(data, 300000);
 	nert_connect(&A.s, now);
 	nert_send(&A.s, NERT_RELIABLE, data, 300000, now);
 	run(60000);
@@ -391,9 +424,7 @@ static void test_delivery_classes(void)
 	run(now + 3000);
 	CHECK_EQ(B.dgrams, 2);
 	/* critical: FEC is on even though fec_k is 0; one data packet is lost */
-	expect[0] = crit;
-	expect_len[0] = 50000;
-	nexpect = 1;
+	expect_one(crit, 50000);
 	p_loss = 0.05;
 	seed = 77;
 	CHECK_EQ(nert_send(&A.s, NERT_CRITICAL, crit, 50000, now), 0);
@@ -721,6 +752,274 @@ static void test_property_exact_stream_or_failure(void)
 	CHECK(dgrams_delivered > dgrams_sent / 2);
 }
 
+/*
+ * Karn and RFC 6298: every ACK of a 20-byte-RTT path is lost for 8 s, so
+ * the sender times out and retransmits; when ACKs flow again they cover
+ * segments sent 8 s earlier.  No such late acknowledgement may become an
+ * RTT sample (the old estimator took 8-70 s samples here), the backed-off
+ * timer never waits past NERT_BACKOFF_CAP_MS, and the transfer completes.
+ */
+static void test_rtt_no_late_samples(void)
+{
+	uint8_t *data = pattern(200000, 5);
+
+	established(0, 0, 0);
+	expect_one(data, 200000);
+	CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, data, 200000, now), 0);
+	run(now + 30);
+	drop_to_a = true;                        /* ACK loss: B receives, A never hears */
+	run(now + 8000);
+	CHECK(A.s.stats.timeouts >= 3);
+	CHECK(A.s.rto_backoff >= 3);
+	CHECK(a_max_gap_ms <= NERT_BACKOFF_CAP_MS);   /* the backoff is capped */
+	drop_to_a = false;
+	run(now + 100);                           /* the first ACKs after the outage */
+	printf("  srtt %u ms, rto %u ms after 8 s of lost ACKs\n", A.s.srtt, A.s.rto);
+	CHECK(A.s.srtt < 50);                     /* no late sample was taken */
+	CHECK(A.s.rto <= NERT_MIN_RTO_MS);
+	run(now + 20000);
+	CHECK_EQ(B.got, 1);
+	CHECK(!B.bad);
+	free(data);
+}
+
+/* Seal an ACK frame from B (cumulative point, no SACK, echo fields) and feed it to A. */
+static int inject_ack(uint32_t cum, uint32_t echo, uint16_t delay, uint8_t flags)
+{
+	uint8_t pt[46], pkt[NERT_MAX_PACKET];
+	int n;
+
+	memset(pt, 0, sizeof pt);
+	pt[0] = 3;
+	put_u32(pt + 1, cum);
+	put_u16(pt + 37, NERT_WINDOW);
+	put_u32(pt + 39, echo);
+	put_u16(pt + 43, delay);
+	pt[45] = flags;
+	n = nert_seal(&B.s, pt, sizeof pt, pkt, sizeof pkt, now);
+	return n < 0 ? n : nert_receive(&A.s, pkt, (size_t)n, now);
+}
+
+/*
+ * The exact bad cases, as crafted ACKs: a late ACK (no echo: its trigger
+ * was not a fresh arrival), an echo of a retransmitted segment, of one
+ * declared lost, and a duplicate of an ACK already taken give no sample;
+ * an echo of a segment sent once gives elapsed time minus the receiver's
+ * holding delay.
+ */
+static void test_rtt_sample_rules(void)
+{
+	uint8_t *data = pattern(20 * NERT_SEG_DATA, 7);
+
+	established(0, 0, 0);
+	drop_all = true;
+	CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, data, 20 * NERT_SEG_DATA, now), 0);
+	CHECK_EQ(A.s.snd_nxt, 10);               /* the initial window */
+	CHECK(!A.s.rtt_valid);
+	now += 8000;                             /* 8 s later, without running A's timers */
+	CHECK_EQ(inject_ack(2, 0, 0, 0), 0);     /* late ACK, no echo */
+	CHECK(!A.s.rtt_valid);
+	CHECK_EQ(inject_ack(3, 1, 0, 1), 0);     /* echo of a segment a late ACK acknowledged */
+	CHECK(!A.s.rtt_valid);
+	A.s.txw[5].lost = true;                  /* declared lost, not yet resent */
+	CHECK_EQ(inject_ack(6, 5, 0, 1), 0);
+	CHECK(!A.s.rtt_valid);
+	A.s.txw[6].retries = 1;                  /* resent once: ambiguous (Karn) */
+	CHECK_EQ(inject_ack(7, 6, 0, 1), 0);
+	CHECK(!A.s.rtt_valid);
+	CHECK_EQ(inject_ack(8, 7, 7990, 1), 0);  /* held 7990 ms by the receiver: 10 ms */
+	CHECK(A.s.rtt_valid);
+	CHECK_EQ(A.s.srtt, 10);
+	CHECK_EQ(inject_ack(8, 7, 0, 1), 0);     /* the same ACK again: no second sample */
+	CHECK_EQ(A.s.srtt, 10);
+	CHECK_EQ(A.s.rttvar, 5);
+	free(data);
+}
+
+/*
+ * Karn after FEC: with FEC on and 20 % loss, segments rebuilt from parity
+ * and segments retransmitted are acknowledged long after their first
+ * send; the estimate must stay at the path's RTT (about 12 ms here).
+ */
+static void test_rtt_fec_and_retransmit(void)
+{
+	uint8_t *data = pattern(400000, 6);
+
+	seed = 4242;
+	established(0, 0, 0);
+	A.s.cfg.fec_k = 4;
+	expect_one(data, 400000);
+	p_loss = 0.2;
+	p_reorder = 0.1;
+	CHECK_EQ(nert_send(&A.s, NERT_CRITICAL, data, 400000, now), 0);
+	run(now + 60000);
+	CHECK_EQ(B.got, 1);
+	CHECK(!B.bad);
+	CHECK(B.s.stats.fec_recovered > 0);
+	CHECK(A.s.stats.retransmits > 0);
+	printf("  srtt %u ms, rto %u ms, %llu recovered by FEC, %llu retransmits\n", A.s.srtt,
+	       A.s.rto, (unsigned long long)B.s.stats.fec_recovered,
+	       (unsigned long long)A.s.stats.retransmits);
+	CHECK(A.s.srtt < 60);
+	free(data);
+}
+
+/* The first queued packet to side `to`, removed from the path (its copy in out). */
+static bool take(int to, uint8_t type, struct pk *out)
+{
+	for (int i = 0; i < qn; i++)
+		if (q[i].to == to && q[i].data[1] == type) {
+			*out = q[i];
+			q[i] = q[--qn];
+			return true;
+		}
+	return false;
+}
+
+/*
+ * Key confirmation: the responder holds the keys after INIT but trusts
+ * nothing (no datagrams, not established) until a packet authenticated
+ * under them arrives; the initiator sends one at once.
+ */
+static void test_key_confirmation(void)
+{
+	struct pk init, resp, ping;
+	uint8_t msg[4] = "conf";
+
+	p_loss = p_dup = p_reorder = p_tamper = 0;
+	setup(0, 0, 0);
+	CHECK_EQ(nert_connect(&A.s, now), 0);
+	CHECK(take(1, NP_INIT, &init));
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);
+	CHECK_EQ(B.s.state, NERT_RESP_SENT);
+	CHECK_EQ(nert_send(&B.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now), -ENOTCONN);
+	CHECK(take(0, NP_RESP, &resp));
+	CHECK_EQ(nert_receive(&A.s, resp.data, resp.len, now), 0);
+	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	CHECK(take(1, NP_DATA, &ping));           /* A's confirmation */
+	CHECK_EQ(B.s.state, NERT_RESP_SENT);
+	/* the confirmation is lost: a resent INIT gets the RESP again, A confirms again */
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);
+	CHECK(take(0, NP_RESP, &resp));
+	CHECK_EQ(nert_receive(&A.s, resp.data, resp.len, now), 0);
+	CHECK(take(1, NP_DATA, &ping));
+	ping.data[20] ^= 1;                       /* a forged confirmation is not one */
+	CHECK_EQ(nert_receive(&B.s, ping.data, ping.len, now), -EBADMSG);
+	CHECK_EQ(B.s.state, NERT_RESP_SENT);
+	ping.data[20] ^= 1;
+	CHECK_EQ(nert_receive(&B.s, ping.data, ping.len, now), 0);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	CHECK_EQ(nert_send(&B.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now), 0);
+	/* an unconfirmed responder gives up after NERT_HS_GIVEUP_MS */
+	setup(0, 0, 0);
+	nert_connect(&A.s, now);
+	CHECK(take(1, NP_INIT, &init));
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);
+	qn = 0;
+	drop_all = true;
+	run(now + NERT_HS_GIVEUP_MS + 1000);
+	CHECK_EQ(B.closed, -1);
+	CHECK_EQ(B.reason, -ETIMEDOUT);
+}
+
+/*
+ * Ghost INITs: an INIT recorded by an attacker and replayed, while its
+ * session lives, after the responder's session object was freed and
+ * recreated (the endpoint remembers the timestamp), and after the
+ * responder rebooted (nothing remembered: a pending handshake that the
+ * attacker, without the initiator's keys, can never confirm).
+ */
+static void test_ghost_init_replay(void)
+{
+	static struct pk saved[64];
+	struct pk init;
+	uint8_t msg[5] = "ghost";
+	int n = 0;
+
+	p_loss = p_dup = p_reorder = p_tamper = 0;
+	setup(0, 0, 0);
+	nert_connect(&A.s, now);
+	init = q[0];
+	run(100);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	for (int i = 0; i < 3; i++)
+		nert_send(&A.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now);
+	for (int i = 0; i < qn; i++)
+		if (q[i].to == 1)
+			saved[n++] = q[i];
+	run(now + 100);
+	/* replayed while the session lives: refused, nothing changes */
+	qn = 0;
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);   /* a copy: the same RESP */
+	CHECK(!B.s.pend.active);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	/* the responder's session object is freed and made again: still refused */
+	memset(&B.s, 0xa5, sizeof B.s);
+	{
+		struct nert_config cb = A.s.cfg;
+		cb.ctx = &B;
+		cb.rx_buf = B.rx;
+		cb.dgram_buf = B.dg;
+		cb.endpoint = &EB;
+		memcpy(cb.static_sk, sk[1], 32);
+		memcpy(cb.peer_pk, pk[0], 32);
+		CHECK_EQ(nert_init(&B.s, &cb, false, now), 0);
+		qn = 0;
+		CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), -EALREADY);
+		CHECK_EQ(B.s.state, NERT_IDLE);
+		CHECK(!B.s.pend.active);
+		CHECK_EQ(qn, 0);                          /* no RESP for a replay */
+		CHECK_EQ(EB.inits_refused, 1);
+		/* the responder reboots (no memory): a pending handshake, never confirmed */
+		memset(&EB, 0, sizeof EB);
+		CHECK_EQ(nert_init(&B.s, &cb, false, now), 0);
+	}
+	uint32_t before = B.dgrams;
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);
+	CHECK_EQ(B.s.state, NERT_RESP_SENT);
+	for (int i = 0; i < n; i++)
+		CHECK(nert_receive(&B.s, saved[i].data, saved[i].len, now) < 0);
+	CHECK_EQ(B.s.state, NERT_RESP_SENT);
+	CHECK_EQ(B.dgrams, before);
+}
+
+/*
+ * A rebooted peer reconnects at once: its fresh INIT (newer timestamp)
+ * is answered while the responder still holds the stale session, which
+ * the new one replaces as soon as it is confirmed; data flows again.
+ */
+static void test_rebooted_peer_reconnects(void)
+{
+	uint8_t *data = pattern(50000, 8);
+	uint64_t t0;
+
+	p_loss = p_dup = p_reorder = p_tamper = 0;
+	setup(0, 0, 0);
+	nert_connect(&A.s, now);
+	run(100);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	run(now + 5000);
+	/* A reboots: a new session object, same static key, a later clock */
+	{
+		struct nert_config ca = A.s.cfg;
+		memset(&A.s, 0, sizeof A.s);
+		CHECK_EQ(nert_init(&A.s, &ca, true, now), 0);
+	}
+	expect_one(data, 50000);
+	CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, data, 50000, now), 0);
+	t0 = now;
+	CHECK_EQ(nert_connect(&A.s, now), 0);
+	run(t0 + 50);                             /* within 50 ms: a few path delays */
+	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	CHECK_EQ(B.s.stats.restarts, 1);
+	CHECK_EQ(restarted, 1);
+	run(now + 2000);
+	CHECK_EQ(B.got, 1);
+	CHECK(!B.bad);
+	free(data);
+}
+
 /* Parse header. */
 static void test_parse_header(void)
 {
@@ -731,7 +1030,7 @@ static void test_parse_header(void)
 	CHECK_EQ(nert_parse_header(p, sizeof p, &type, &epoch, &sid, &pn), 0);
 	CHECK_EQ(nert_parse_header(p, sizeof p - 1, &type, &epoch, &sid, &pn), -EPROTO);
 	CHECK_EQ(nert_parse_header(p, 5, &type, &epoch, &sid, &pn), -EMSGSIZE);
-	p[0] = 2;
+	p[0] = 1;                       /* version 1 (before key confirmation) */
 	CHECK_EQ(nert_parse_header(p, sizeof p, &type, &epoch, &sid, &pn), -EPROTO);
 }
 
@@ -748,8 +1047,14 @@ int main(void)
 	RUN(test_parse_header);
 	RUN(test_handshake_and_large_message);
 	RUN(test_keys_refused);
+	RUN(test_key_confirmation);
+	RUN(test_ghost_init_replay);
+	RUN(test_rebooted_peer_reconnects);
 	RUN(test_replay_window_and_tamper);
 	RUN(test_rekey_without_stall);
+	RUN(test_rtt_sample_rules);
+	RUN(test_rtt_no_late_samples);
+	RUN(test_rtt_fec_and_retransmit);
 	RUN(test_idle_timeout);
 	RUN(test_delivery_classes);
 	RUN(test_datagram_sizes_lossless);

@@ -53,6 +53,18 @@ check sim_small_membership 'm["false_dead"] == 0 and 0 < m["detect_ms"] < 20000'
 	"$HOST_SIM" --scenario membership --nodes 200 --topology mesh --loss 0.1 --duration 120 --seed 4
 check sim_nert_intact_under_loss 'm["delivered_intact"] is True and m["fec_recovered"] > 0 and m["retransmits"] > 0' \
 	"$HOST_SIM" --scenario nert --loss 0.1 --dup 0.05 --reorder 0.1 --bytes 2097152 --seed 5
+# NERT targets (issue 13), 40 seeds per setting in one run each (about 20 s):
+# 1 MiB intact on every seed at 30 % loss with reordering and at 50 % loss;
+# goodput over lossless, averaged over the seeds, >= 0.8 at 10 % and >= 0.5
+# at 30 % loss (simulated time, so deterministic ratios).
+check sim_nert_1mib_30pct_reorder_every_seed 'm["intact_seeds"] == m["seeds"] == 40 and m["goodput_ratio_mean"] >= 0.5' \
+	"$HOST_SIM" --scenario nert --loss 0.3 --reorder 0.1 --bytes 1048576 --seeds 40
+check sim_nert_1mib_50pct_every_seed 'm["intact_seeds"] == m["seeds"] == 40' \
+	"$HOST_SIM" --scenario nert --loss 0.5 --bytes 1048576 --seeds 40
+check sim_nert_1mib_50pct_reorder_every_seed 'm["intact_seeds"] == m["seeds"] == 40' \
+	"$HOST_SIM" --scenario nert --loss 0.5 --reorder 0.1 --bytes 1048576 --seeds 40
+check sim_nert_goodput_10pct 'm["intact_seeds"] == m["seeds"] == 40 and m["goodput_ratio_mean"] >= 0.8' \
+	"$HOST_SIM" --scenario nert --loss 0.1 --bytes 1048576 --seeds 40
 check sim_nert_stop_and_wait_intact 'm["delivered_intact"] is True' \
 	"$HOST_SIM" --scenario nert --loss 0.1 --baseline stop-and-wait --bytes 200000 --seed 5
 check sim_small_queen 'm["reach"] == 1.0 and m["forged_accepted"] == 0 and m["replayed_accepted"] == 0' \
