@@ -85,6 +85,8 @@ static void parse_table(const struct sdt_header *h)
 		parse_madt(h);
 	else if (memcmp(h->signature, "HPET", 4) == 0 && h->length >= 56)
 		memcpy(&acpi.hpet_addr, (const uint8_t *)h + 44, 8);
+	else if (memcmp(h->signature, "FACP", 4) == 0 && h->length >= 109)
+		acpi.rtc_century = ((const uint8_t *)h)[108];	/* FADT "CENTURY" */
 }
 
 int acpi_init(const struct boot_info *bi)

@@ -28,6 +28,7 @@ struct acpi_info {
 	uint32_t irq_gsi[16];		/* legacy IRQ -> GSI, after overrides */
 	uint16_t irq_flags[16];		/* MPS INTI flags: polarity, trigger */
 	uint64_t hpet_addr;		/* 0 when there is no HPET table */
+	uint8_t rtc_century;		/* FADT: CMOS register of the century, or 0 */
 };
 
 extern struct acpi_info acpi;

@@ -16,6 +16,7 @@ void cpu_detect(void)
 	cpuid(1, 0, r);
 	cpu.apic = (r[3] >> 9) & 1;
 	cpu.x2apic = (r[2] >> 21) & 1;
+	cpu.tsc_deadline = (r[2] >> 24) & 1;
 	cpu.rdrand = (r[2] >> 30) & 1;
 	cpu.xsave = (r[2] >> 26) & 1;
 	if (max >= 7) {

@@ -17,7 +17,7 @@ struct cpu_info {
 	char vendor[13];
 	char model[49];
 	int nx, smep, smap, umip, rdrand, rdseed, fsgsbase;
-	int apic, x2apic, invariant_tsc, pdpe1gb, xsave;
+	int apic, x2apic, invariant_tsc, pdpe1gb, xsave, tsc_deadline;
 };
 extern struct cpu_info cpu;
 

@@ -75,6 +75,7 @@ static void kinfo_init(void)
 	k->tsc_base = tsc_base_value();
 	k->tsc_mult = tsc_mult_value();
 	k->page_size = PAGE_SIZE;
+	time_publish_realtime(&k->realtime_base_ns);
 	memcpy(k->version, EXO_VERSION, sizeof EXO_VERSION < 16 ? sizeof EXO_VERSION : 15);
 }
 
@@ -201,6 +202,7 @@ void loader_start_first(const struct boot_info *bi)
 	cap_install(e, EXO_SLOT_SELF_ENV, NULL, EXO_CAP_ENV, EXO_R_ALL, 0, 0, e);
 	cap_install(e, EXO_SLOT_MEMORY, NULL, EXO_CAP_MEMORY, EXO_R_ALL, 0, budget, NULL);
 	cap_install(e, EXO_SLOT_CONSOLE, NULL, EXO_CAP_CONSOLE, EXO_R_ALL, 0, 0, NULL);
+	cap_install(e, EXO_SLOT_CLOCK, NULL, EXO_CAP_CLOCK, EXO_R_ALL, 0, 0, NULL);
 	struct cap *imgcap = cap_install(e, EXO_SLOT_IMAGE, NULL, EXO_CAP_FRAME, EXO_R_ALL,
 					 image_pa / PAGE_SIZE, pages, NULL);
 	struct cap *stkcap = cap_install(e, EXO_SLOT_STACK, NULL, EXO_CAP_FRAME, EXO_R_ALL,

@@ -23,7 +23,7 @@ static struct thread *sleepers;		/* by deadline, through sleep_next */
 static struct thread *reap;		/* dead, waiting to be freed */
 static struct thread idle_thread;
 static uint64_t next_thread_id = 1;
-static uint64_t slice_end_tick;
+static uint64_t slice_end_ns;
 int need_resched;
 uint64_t syscall_kstack_top;
 static uint32_t xsave_size;
@@ -34,7 +34,7 @@ void tss_set_rsp0(uint64_t rsp0);
 void tss_set_iobitmap(int enabled);
 extern char trap_return[];
 
-#define SLICE_TICKS 2		/* 20 ms at 100 Hz */
+#define SLICE_NS 20000000ull	/* 20 ms */
 #define MSR_FS_BASE 0xc0000100
 #define MSR_GS_BASE 0xc0000101
 
@@ -124,10 +124,27 @@ static void waiters_remove(struct notify *n, struct thread *t)
 	t->wait_next = NULL;
 }
 
+/*
+ * Arms the timer for the next thing due while running: the earliest
+ * sleeper's deadline, and the end of running's slice when another thread
+ * waits for the CPU.  With nothing due the timer stays off and an idle CPU
+ * stays halted.
+ */
+static void rearm(struct thread *running)
+{
+	uint64_t next = sleepers ? sleepers->deadline_ns : 0;
+	int others = runq && !(runq == running && running->run_next == running);
+	if (running != &idle_thread && others && (!next || slice_end_ns < next))
+		next = slice_end_ns;
+	timer_arm(next);
+}
+
 static void make_runnable(struct thread *t)
 {
 	t->state = T_RUNNABLE;
 	runq_add(t);
+	if (current)
+		rearm(current);		/* current may have competition now */
 }
 
 /* Ends a blocked wait with result r (bits, or -ETIMEDOUT). */
@@ -217,14 +234,15 @@ static void switch_to(struct thread *next)
 void schedule(void)
 {
 	need_resched = 0;
+	slice_end_ns = time_ns() + SLICE_NS;
 	if (current->state == T_RUNNABLE && current != &idle_thread && runq == current && current->run_next == current) {
-		slice_end_tick = ticks + SLICE_TICKS;	/* alone: keep running */
+		rearm(current);				/* alone: keep running */
 		return;
 	}
 	if (current->state == T_RUNNABLE && current != &idle_thread && runq == current)
 		runq = current->run_next;		/* rotate: current goes last */
 	struct thread *next = runq ? runq : &idle_thread;
-	slice_end_tick = ticks + SLICE_TICKS;
+	rearm(next);
 	switch_to(next);
 }
 
@@ -258,7 +276,8 @@ void sched_yield_to(struct thread *t)
 	} else {
 		runq_add(t);
 	}
-	slice_end_tick = ticks + SLICE_TICKS;
+	slice_end_ns = time_ns() + SLICE_NS;
+	rearm(t);
 	switch_to(t);
 }
 
@@ -268,10 +287,11 @@ void sched_tick(void)
 
 	while (sleepers && sleepers->deadline_ns <= now)
 		wake(sleepers, (uint64_t)-EXO_ETIMEDOUT);
-	if (ticks >= slice_end_tick && current != &idle_thread)
+	if (now >= slice_end_ns && current != &idle_thread)
 		need_resched = 1;
 	if (current == &idle_thread && runq)
 		need_resched = 1;
+	rearm(current);
 }
 
 void thread_block(struct notify *n, uint64_t deadline_ns)
@@ -405,7 +425,7 @@ _Noreturn void sched_run_first(void)
 	boot.state = T_DEAD;
 	boot.refs = 1 << 30;		/* never freed */
 	current = &boot;
-	slice_end_tick = ticks + SLICE_TICKS;
+	slice_end_ns = time_ns() + SLICE_NS;
 	switch_to(runq ? runq : &idle_thread);
 	panic("sched: returned to the boot context");
 }

@@ -539,6 +539,16 @@ static int64_t sys_console_write(struct trapframe *tf)
 	return (int64_t)len;
 }
 
+static int64_t sys_clock_set(struct trapframe *tf)
+{
+	if (!cap_get(self(), A0, EXO_CAP_CLOCK, EXO_R_WRITE))
+		return cap_error(A0, EXO_CAP_CLOCK);
+	if (A1 < time_ns() || A1 >> 63)
+		return -EXO_EINVAL;	/* before boot, or past year 2262 */
+	time_set_realtime(A1);
+	return 0;
+}
+
 static const syscall_fn syscalls[EXO_SYS_END - EXO_SYS_BASE] = {
 	[EXO_SYS_NULL - EXO_SYS_BASE] = sys_null,
 	[EXO_SYS_CAP_INSPECT - EXO_SYS_BASE] = sys_cap_inspect,
@@ -572,6 +582,7 @@ static const syscall_fn syscalls[EXO_SYS_END - EXO_SYS_BASE] = {
 	[EXO_SYS_SET_FSBASE - EXO_SYS_BASE] = sys_set_fsbase,
 	[EXO_SYS_RANDOM - EXO_SYS_BASE] = sys_random,
 	[EXO_SYS_CONSOLE_WRITE - EXO_SYS_BASE] = sys_console_write,
+	[EXO_SYS_CLOCK_SET - EXO_SYS_BASE] = sys_clock_set,
 };
 
 /* A Linux call: leave the return address and flags in the thread's slot

@@ -2,16 +2,26 @@
 #include "kernel/time.h"
 #include "kernel/apic.h"
 #include "kernel/console.h"
+#include "kernel/acpi.h"
 #include "kernel/cpu.h"
+#include "kernel/rtc.h"
 #include "kernel/trap.h"
 
 #define PIT_HZ 1193182u
 #define CAL_PIT_COUNT 23864u		/* 20 ms */
 
-volatile uint64_t ticks;
+volatile uint64_t ticks;		/* timer interrupts taken */
 uint64_t tsc_hz;
 static uint64_t tsc_base, tsc_mult;	/* ns = (tsc - base) * mult >> 32 */
-static uint32_t lapic_per_tick;
+static uint64_t lapic_hz;		/* LAPIC timer counts per second (after /16) */
+static uint64_t tsc_per_ns, lapic_per_ns;	/* counts per ns, << 32 */
+static enum { TIMER_PIT, TIMER_ONESHOT, TIMER_TSC_DEADLINE } timer_mode;
+static uint64_t realtime_base;
+static volatile uint64_t *realtime_published;
+
+#define MSR_TSC_DEADLINE 0x6e0
+#define LVT_ONESHOT 0
+#define LVT_TSC_DEADLINE (2u << 17)
 
 
 /*
@@ -62,6 +72,67 @@ void time_delay_ns(uint64_t ns)
 		cpu_relax();
 }
 
+const char *timer_mode_name(void)
+{
+	return timer_mode == TIMER_TSC_DEADLINE ? "tsc-deadline" :
+	       timer_mode == TIMER_ONESHOT ? "lapic one-shot" : "pit periodic";
+}
+
+void timer_arm(uint64_t deadline_ns)
+{
+	if (timer_mode == TIMER_PIT)
+		return;
+	if (!deadline_ns) {
+		if (timer_mode == TIMER_TSC_DEADLINE)
+			wrmsr(MSR_TSC_DEADLINE, 0);
+		else
+			lapic_write(LAPIC_TIMER_INIT, 0);
+		return;
+	}
+	uint64_t now = time_ns(), delta = deadline_ns > now ? deadline_ns - now : 0;
+	if (timer_mode == TIMER_TSC_DEADLINE) {
+		uint64_t cycles = (uint64_t)(((unsigned __int128)delta * tsc_per_ns) >> 32);
+		wrmsr(MSR_TSC_DEADLINE, rdtsc() + (cycles ? cycles : 1));
+		return;
+	}
+	unsigned __int128 counts = ((unsigned __int128)delta * lapic_per_ns) >> 32;
+	/* too far for the 32-bit counter: fire at its end and re-arm then */
+	lapic_write(LAPIC_TIMER_INIT, counts > 0xffffffffu ? 0xffffffffu : counts ? (uint32_t)counts : 1);
+}
+
+/* hz / 1e9 as a 32.32 fixed-point number, with 64-bit divisions only */
+static uint64_t per_ns(uint64_t hz)
+{
+	return ((hz / 1000000000u) << 32) + ((hz % 1000000000u) << 32) / 1000000000u;
+}
+
+uint64_t time_realtime_base(void) { return realtime_base; }
+
+void time_publish_realtime(volatile uint64_t *kinfo_slot)
+{
+	realtime_published = kinfo_slot;
+	*kinfo_slot = realtime_base;
+}
+
+void time_set_realtime(uint64_t now_ns)
+{
+	realtime_base = now_ns - time_ns();
+	if (realtime_published)
+		*realtime_published = realtime_base;
+}
+
+/* CLOCK_REALTIME from the CMOS clock, as its base at time_ns() == 0. */
+static void realtime_init(void)
+{
+	int64_t secs = rtc_read_unix(acpi.rtc_century);
+	if (secs < 0) {
+		klog(LOG_WARN, "time: the CMOS clock reads garbage; CLOCK_REALTIME starts at 1970\n");
+		return;
+	}
+	realtime_base = (uint64_t)secs * 1000000000u - time_ns();
+	klog(LOG_INFO, "time: CMOS clock says %ld s since 1970 (UTC)\n", (long)secs);
+}
+
 void time_init(void)
 {
 	uint64_t dt;
@@ -74,18 +145,21 @@ void time_init(void)
 	tsc_mult = (uint64_t)(((unsigned __int128)1000000000u << 32) / tsc_hz);
 	tsc_base = rdtsc();
 
+	realtime_init();
 	if (apic_mode) {
-		uint64_t lapic_hz = (uint64_t)dl * PIT_HZ / CAL_PIT_COUNT;	/* after /16 */
-		lapic_per_tick = (uint32_t)(lapic_hz / TICK_HZ);
-		if (lapic_per_tick == 0)
+		lapic_hz = (uint64_t)dl * PIT_HZ / CAL_PIT_COUNT;	/* after /16 */
+		if (lapic_hz < TICK_HZ)
 			panic("time: LAPIC timer calibration failed");
+		tsc_per_ns = per_ns(tsc_hz);
+		lapic_per_ns = per_ns(lapic_hz);
 		trap_set_handler(VEC_TIMER, tick);
 		lapic_write(LAPIC_TIMER_DIV, 0x3);
-		lapic_write(LAPIC_LVT_TIMER, VEC_TIMER | (1u << 17));	/* periodic */
-		lapic_write(LAPIC_TIMER_INIT, lapic_per_tick);
-		klog(LOG_INFO, "time: tsc %lu.%03lu MHz%s, lapic timer %lu kHz, tick %d Hz\n",
+		timer_mode = cpu.tsc_deadline ? TIMER_TSC_DEADLINE : TIMER_ONESHOT;
+		lapic_write(LAPIC_LVT_TIMER, VEC_TIMER |
+			    (timer_mode == TIMER_TSC_DEADLINE ? LVT_TSC_DEADLINE : LVT_ONESHOT));
+		klog(LOG_INFO, "time: tsc %lu.%03lu MHz%s, lapic timer %lu kHz, %s\n",
 		     tsc_hz / 1000000, tsc_hz / 1000 % 1000,
-		     cpu.invariant_tsc ? " (invariant)" : "", lapic_hz * 16 / 1000, TICK_HZ);
+		     cpu.invariant_tsc ? " (invariant)" : "", lapic_hz * 16 / 1000, timer_mode_name());
 	} else {
 		uint32_t div = PIT_HZ / TICK_HZ;
 		trap_set_handler(IRQ_BASE + 0, tick);

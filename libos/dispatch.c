@@ -8,7 +8,7 @@
 #include "build/libos/syscall_names.h"
 
 enum {
-	ENOENT = 2, EINTR = 4, EBADF = 9, EFAULT = 14, EINVAL = 22, ENOTTY = 25, ENOSYS = 38,
+	EPERM = 1, ENOENT = 2, EINTR = 4, EBADF = 9, EFAULT = 14, EINVAL = 22, ENOTTY = 25, ENOSYS = 38,
 };
 enum {
 	NR_read = 0, NR_write = 1, NR_close = 3, NR_mmap = 9, NR_mprotect = 10,
@@ -19,7 +19,7 @@ enum {
 	NR_time = 201, NR_set_tid_address = 218, NR_clock_gettime = 228,
 	NR_clock_getres = 229, NR_clock_nanosleep = 230, NR_exit_group = 231,
 	NR_getrandom = 318, NR_rt_sigprocmask = 14, NR_fork = 57, NR_vfork = 58,
-	NR_wait4 = 61, NR_MAX = 512,
+	NR_wait4 = 61, NR_settimeofday = 164, NR_clock_settime = 227, NR_MAX = 512,
 };
 
 typedef int64_t (*handler)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
@@ -183,6 +183,28 @@ HANDLER(sys_time)
 	return t;
 }
 
+HANDLER(sys_clock_settime)
+{
+	UNUSED_ARGS;
+	if (a0 != 0)
+		return a0 == 1 || a0 == 4 || a0 == 7 ? -EPERM : -EINVAL;	/* only REALTIME is settable */
+	const struct timespec_lx *ts = (const void *)a1;
+	if (ts->nsec < 0 || ts->nsec >= 1000000000 || ts->sec < 0)
+		return -EINVAL;
+	return time_set_realtime_ns((uint64_t)ts->sec * 1000000000u + (uint64_t)ts->nsec);
+}
+
+HANDLER(sys_settimeofday)
+{
+	UNUSED_ARGS;
+	if (!a0)
+		return 0;		/* a time zone alone changes nothing */
+	const int64_t *tv = (const void *)a0;
+	if (tv[1] < 0 || tv[1] >= 1000000 || tv[0] < 0)
+		return -EINVAL;
+	return time_set_realtime_ns((uint64_t)tv[0] * 1000000000u + (uint64_t)tv[1] * 1000u);
+}
+
 /* Sleeps on a private notification nobody signals, until its timeout. */
 static int64_t sleep_ns(uint64_t ns)
 {
@@ -289,6 +311,7 @@ static const handler table[NR_MAX] = {
 	[NR_gettid] = sys_getpid, [NR_time] = sys_time, [NR_set_tid_address] = sys_set_tid_address,
 	[NR_clock_gettime] = sys_clock_gettime, [NR_clock_getres] = sys_clock_getres,
 	[NR_clock_nanosleep] = sys_clock_nanosleep, [NR_exit_group] = sys_exit,
+	[NR_clock_settime] = sys_clock_settime, [NR_settimeofday] = sys_settimeofday,
 	[NR_getrandom] = sys_getrandom,
 };
 

@@ -99,6 +99,7 @@ void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const int *prot_of_page
 
 /* time.c */
 uint64_t time_now_ns(void);
+int64_t time_set_realtime_ns(uint64_t ns);
 
 /* dispatch.c */
 int64_t libos_dispatch(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,

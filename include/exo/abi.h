@@ -59,6 +59,7 @@ enum exo_sysno {
 	EXO_SYS_SET_FSBASE,		/* (address) */
 	EXO_SYS_RANDOM,			/* (buffer, length <= 4096) */
 	EXO_SYS_CONSOLE_WRITE,		/* (console slot, buffer, length): kernel console */
+	EXO_SYS_CLOCK_SET,		/* (clock slot, ns since 1970): set CLOCK_REALTIME */
 	EXO_SYS_END
 };
 #define EXO_IS_NATIVE(n) ((n) >= EXO_SYS_BASE && (n) < EXO_SYS_END)
@@ -87,6 +88,7 @@ enum exo_cap_type {
 	EXO_CAP_IOPORT,		/* a range of I/O ports */
 	EXO_CAP_PCI,		/* a PCI function (bus, device, function); names it only */
 	EXO_CAP_CONSOLE,	/* the right to write to the kernel console */
+	EXO_CAP_CLOCK,		/* the right to set the machine's CLOCK_REALTIME */
 	EXO_CAP_TYPES
 };
 
@@ -168,7 +170,8 @@ struct exo_kinfo {
 	uint64_t tsc_hz;
 	uint64_t tsc_base;		/* TSC at boot time 0 */
 	uint64_t tsc_mult;		/* ns = (tsc - tsc_base) * tsc_mult >> 32 */
-	uint64_t realtime_base_ns;	/* CLOCK_REALTIME at tsc_base (0: unknown) */
+	uint64_t realtime_base_ns;	/* CLOCK_REALTIME at tsc_base, from the CMOS clock
+					   and CLOCK_SET (0: unknown) */
 	uint64_t page_size;
 	char version[16];
 };
@@ -182,6 +185,7 @@ enum exo_root_slot {
 	EXO_SLOT_CONSOLE = 3,		/* the kernel console (EXO_SYS_CONSOLE_WRITE) */
 	EXO_SLOT_IMAGE = 4,		/* frames of the program image */
 	EXO_SLOT_STACK = 5,		/* frames of the initial stack */
+	EXO_SLOT_CLOCK = 6,		/* CLOCK_REALTIME (EXO_SYS_CLOCK_SET) */
 	EXO_SLOT_FIRST_FREE = 8,
 };
 
