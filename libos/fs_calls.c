@@ -739,7 +739,7 @@ static int64_t do_chown(int dirfd, const char *upath, uint64_t uid, uint64_t gid
 		v->uid = (uint32_t)uid;
 	if ((uint32_t)gid != 0xffffffffu)
 		v->gid = (uint32_t)gid;
-	if (LX_S_ISREG(v->mode) && ((uint32_t)uid != 0xffffffffu || (uint32_t)gid != 0xffffffffu)) {
+	if (LX_S_ISREG(v->mode)) {		/* as Linux does, even for root */
 		v->mode &= ~04000u;			/* S_ISUID */
 		if (v->mode & 010)
 			v->mode &= ~02000u;		/* S_ISGID with group exec */

@@ -63,9 +63,12 @@ static int t_lookup(struct vnode *dir, const char *name, size_t len, struct vnod
 	return 0;
 }
 
-/* Adds an entry, compacting holes or growing the array when it is full. */
+/* Adds an entry, compacting holes or growing the array when it is full;
+ * a removed directory takes no new names. */
 static int add_entry(struct tnode *d, const char *name, size_t len, struct tnode *node)
 {
+	if (!d->v.nlink)
+		return -ENOENT;		/* the directory was removed */
 	if (d->nents == d->cap && d->live < d->nents) {
 		uint64_t j = 0;
 		for (uint64_t i = 0; i < d->nents; i++)

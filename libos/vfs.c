@@ -405,7 +405,7 @@ static int64_t node_getdents(struct file *f, void *ubuf, uint64_t len)
 	if (!LX_S_ISDIR(dir->mode))
 		return -ENOTDIR;
 	if (dir->nlink == 0)
-		return 0;			/* removed: no entries, as on Linux */
+		return -ENOENT;			/* removed, as Linux answers */
 	for (;;) {
 		uint64_t used = 0, pos = f->pos;
 		uint64_t cap = len - done < sizeof chunk ? len - done : sizeof chunk;
