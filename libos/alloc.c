@@ -9,6 +9,7 @@
  * freed run gives all but its first page (which holds the list link) back
  * to the frame pool.  Small blocks (up to 2 KiB) are carved from pages, per
  * power-of-two class; each carries a 16-byte header naming its class.
+ * Every block is handed out zeroed, all of it, not only the size asked.
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
@@ -113,7 +114,9 @@ void *lo_alloc(size_t size)
 			return 0;
 		cls = SMALL_MAX + 1 + order;
 	}
-	lo_memset(base, 0, need);
+	/* the whole block reads as zeros, so lo_realloc may copy all of it; a
+	 * run's pages after the first were discarded at free or never used */
+	lo_memset(base, 0, cls <= SMALL_MAX ? 1u << cls : PAGE);
 	*(uint64_t *)base = (uint64_t)cls;
 	return base + HEADER;
 }

@@ -386,14 +386,27 @@ static int is_below(struct vnode *dir, struct vnode *anc)
 	return 0;
 }
 
+/* RENAME_EXCHANGE: both names exist; neither may hold the other. */
+static int64_t exchange(struct vfs_parent *po, struct vfs_parent *pn)
+{
+	if (!pn->node)
+		return -ENOENT;
+	if (po->node == pn->node)
+		return 0;
+	if ((LX_S_ISDIR(po->node->mode) && is_below(pn->dir, po->node)) ||
+	    (LX_S_ISDIR(pn->node->mode) && is_below(po->dir, pn->node)))
+		return -EINVAL;
+	if (!po->dir->ops->exchange)
+		return -EINVAL;
+	return po->dir->ops->exchange(po->dir, po->name, po->len, pn->dir, pn->name, pn->len);
+}
+
 static int64_t do_rename(int odirfd, const char *uold, int ndirfd, const char *unew, uint64_t flags)
 {
 	static struct vfs_parent po, pn;	/* two path buffers: too big for one stack frame */
 	if (flags & ~(uint64_t)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
 	    (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE))
 		return -EINVAL;
-	if (flags & RENAME_EXCHANGE)
-		return -EINVAL;			/* not supported yet (docs/LIBOS.md) */
 	int r = vfs_parent_at(odirfd, uold, 0, &po);
 	if (r || (r = vfs_parent_at(ndirfd, unew, 0, &pn)))
 		return r;
@@ -410,6 +423,8 @@ static int64_t do_rename(int odirfd, const char *uold, int ndirfd, const char *u
 		return -ENOTDIR;
 	if (pn.node && flags & RENAME_NOREPLACE)
 		return -EEXIST;
+	if (flags & RENAME_EXCHANGE)
+		return exchange(&po, &pn);
 	if (po.node == pn.node)
 		return 0;
 	if (odir && is_below(pn.dir, po.node))

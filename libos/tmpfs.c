@@ -217,6 +217,31 @@ static int t_rename(struct vnode *odir, const char *oname, size_t olen,
 	return 0;
 }
 
+static int t_exchange(struct vnode *odir, const char *oname, size_t olen,
+		      struct vnode *ndir, const char *nname, size_t nlen)
+{
+	struct tentry *a = find(tn(odir), oname, olen), *b = find(tn(ndir), nname, nlen);
+	if (!a || !b)
+		return -ENOENT;
+	struct tnode *an = a->node, *bn = b->node;
+	a->node = bn;
+	b->node = an;
+	if (LX_S_ISDIR(an->v.mode) != LX_S_ISDIR(bn->v.mode)) {
+		int delta = LX_S_ISDIR(an->v.mode) ? 1 : -1;	/* a directory moved to ndir */
+		ndir->nlink += (uint32_t)delta;
+		odir->nlink -= (uint32_t)delta;
+	}
+	if (LX_S_ISDIR(an->v.mode))
+		an->v.parent = ndir;
+	if (LX_S_ISDIR(bn->v.mode))
+		bn->v.parent = odir;
+	touch(&an->v, 0);
+	touch(&bn->v, 0);
+	touch(odir, 1);
+	touch(ndir, 1);
+	return 0;
+}
+
 static int t_readdir(struct vnode *dir, uint64_t *pos, struct vfs_dirent *out)
 {
 	struct tnode *d = tn(dir);
@@ -350,7 +375,7 @@ static int t_statfs(struct vnode *v, struct lx_statfs *out)
 
 static const struct vnode_ops tmpfs_ops = {
 	.lookup = t_lookup, .create = t_create, .link = t_link, .unlink = t_unlink,
-	.rename = t_rename, .readdir = t_readdir, .read = t_read, .write = t_write,
+	.rename = t_rename, .exchange = t_exchange, .readdir = t_readdir, .read = t_read, .write = t_write,
 	.truncate = t_truncate, .readlink = t_readlink, .statfs = t_statfs, .destroy = t_destroy,
 };
 

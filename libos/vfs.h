@@ -72,6 +72,9 @@ struct vnode_ops {
 	/* moves an entry; the VFS removed the target already */
 	int (*rename)(struct vnode *odir, const char *oname, size_t olen,
 		      struct vnode *ndir, const char *nname, size_t nlen);
+	/* swaps two entries' nodes (RENAME_EXCHANGE); NULL: EINVAL */
+	int (*exchange)(struct vnode *odir, const char *oname, size_t olen,
+			struct vnode *ndir, const char *nname, size_t nlen);
 	/* the entry at *pos and moves *pos on: 1, or 0 at the end */
 	int (*readdir)(struct vnode *dir, uint64_t *pos, struct vfs_dirent *out);
 	/* regular files */

@@ -159,11 +159,57 @@ static void renames(void)
 	SHOW(syscall(SYS_renameat2, AT_FDCWD, "r3", AT_FDCWD, "r4", 3));
 	SHOW(syscall(SYS_renameat2, AT_FDCWD, "r3", AT_FDCWD, "r4", 64));
 	SHOW(size_of("r3"));
+	/* RENAME_EXCHANGE: a file and a directory swap names */
+	touch("xa", "file-a");
+	SHOW(mkdir("xd", 0755));
+	touch("xd/inner", "");
+	SHOW(syscall(SYS_renameat2, AT_FDCWD, "xa", AT_FDCWD, "xd", 2));
+	SHOW(size_of("xd"));
+	SHOW(access("xa/inner", F_OK));
+	SHOW(syscall(SYS_renameat2, AT_FDCWD, "xa", AT_FDCWD, "nothing", 2));
+	SHOW(syscall(SYS_renameat2, AT_FDCWD, "xa", AT_FDCWD, "xa/inner", 2));
+	SHOW(syscall(SYS_renameat2, AT_FDCWD, "xa/inner", AT_FDCWD, "xd", 2));
+	SHOW(size_of("xa/inner"));
+	list("xa");
 	int fd = SHOW(open("r3", O_RDONLY));
 	SHOW(rename("r3", "r5"));
 	char buf[8] = { 0 };
 	SHOW(read(fd, buf, 8));
 	SHOW(close(fd));
+}
+
+/* Many names in one directory, removed while it is read (rm -r does so). */
+static void many(void)
+{
+	char name[32];
+	SHOW(mkdir("many", 0755));
+	int made = 0;
+	for (int i = 0; i < 1000; i++) {
+		snprintf(name, sizeof name, "many/file-%04d", i);
+		int fd = open(name, O_CREAT | O_WRONLY, 0644);
+		made += fd >= 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	SHOW(made);
+	SHOW(size_of("many/file-0999"));
+	int removed = 0, seen = 0;
+	for (int round = 0; round < 3; round++) {
+		DIR *d = opendir("many");
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			seen++;
+			snprintf(name, sizeof name, "many/%s", e->d_name);
+			removed += unlink(name) == 0;
+		}
+		if (d)
+			closedir(d);
+	}
+	SHOW(removed);
+	SHOW(seen);
+	SHOW(rmdir("many"));
 }
 
 static void links(void)
@@ -447,6 +493,7 @@ int main(int argc, char **argv)
 	umask(022);
 	dirs();
 	renames();
+	many();
 	links();
 	cwd();
 	attrs();
