@@ -117,6 +117,18 @@ static void basic_io(void)
 	SHOW(read(fd, buf, 1));
 	SHOW(close(fd));
 
+	/* O_PATH: a handle for the *at calls and fstat, not for I/O */
+	fd = SHOW(open("f", O_PATH));
+	SHOW(read(fd, buf, 1));
+	SHOW(write(fd, "x", 1));
+	SHOW(fstat(fd, &st) == 0 && S_ISREG(st.st_mode));
+	SHOW(fcntl(fd, F_GETFL) & O_PATH);
+	SHOW(close(fd));
+	SHOW(symlink("f", "fl"));
+	fd = SHOW(open("fl", O_PATH | O_NOFOLLOW));
+	SHOW(fstat(fd, &st) == 0 && S_ISLNK(st.st_mode));
+	SHOW(close(fd));
+
 	/* bad descriptors */
 	SHOW(read(999, buf, 1));
 	SHOW(write(-1, buf, 1));
