@@ -35,15 +35,15 @@ printf 'first file\nwith two lines\n' >"$tmp/a.txt"
 head -c 10000 /dev/urandom >"$tmp/bin.dat"
 chmod 0640 "$tmp/a.txt"
 chmod 0755 "$tmp/bin.dat"
-tools/exo-run --file "$tmp/a.txt:/etc/a.txt" --file "$tmp/bin.dat:/data/x/y/bin.dat" \
-	"$B/user/catfile" /etc/a.txt /data/x/y/bin.dat /data/x /missing >"$tmp/cat.out" 2>"$tmp/cat.err"
+tools/exo-run --file "$tmp/a.txt:/etc/a.txt" --file "$tmp/bin.dat:/data/x y/z/bin.dat" \
+	"$B/user/catfile" /etc/a.txt "/data/x y/z/bin.dat" "/data/x y" /missing >"$tmp/cat.out" 2>"$tmp/cat.err"
 rc=$?
 {
 	echo "/etc/a.txt: mode 100640 size $(stat -c %s "$tmp/a.txt")"
 	cat "$tmp/a.txt"
-	echo "/data/x/y/bin.dat: mode 100755 size 10000"
+	echo "/data/x y/z/bin.dat: mode 100755 size 10000"
 	cat "$tmp/bin.dat"
-	echo "/data/x: mode 40755 size 60"
+	echo "/data/x y: mode 40755 size 60"
 	echo "/missing: ENOENT"
 } >"$tmp/cat.want"
 if [ $rc -eq 1 ] && cmp -s "$tmp/cat.out" "$tmp/cat.want"; then
@@ -71,3 +71,7 @@ tools/exo-run --file "$tmp/nonexistent:/x" "$B/user/catfile" >/dev/null 2>"$tmp/
 rc=$?
 if [ $rc -eq 125 ] && grep -q 'not a regular file' "$tmp/err"; then echo "PASS exo-run-file-missing-125"
 else echo "FAIL exo-run-file-missing-125: status $rc"; cat "$tmp/err"; fi
+tools/exo-run --file "$tmp/a.txt:/etc/" "$B/user/catfile" >/dev/null 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 125 ] && grep -q 'names a directory' "$tmp/err"; then echo "PASS exo-run-file-directory-125"
+else echo "FAIL exo-run-file-directory-125: status $rc"; cat "$tmp/err"; fi
