@@ -23,6 +23,7 @@
 
 #define BAD ((void *)16)
 #define KERNEL ((void *)0xffff800000001000ull)
+#define NONCANONICAL ((void *)0x0000800000000000ull)
 
 static void basic_io(void)
 {
@@ -295,6 +296,9 @@ static void bad_pointers(void)
 	SHOW(write(fd, BAD, 4));
 	SHOW(write(fd, KERNEL, 4));
 	SHOW(write(1, BAD, 4));
+	SHOW(read(fd, NONCANONICAL, 4));
+	SHOW(write(fd, NONCANONICAL, 4));
+	SHOW(open(NONCANONICAL, O_RDONLY));
 	SHOW(pread(fd, BAD, 4, 0));
 	SHOW(pwrite(fd, KERNEL, 4, 0));
 	SHOW(readv(fd, BAD, 1));
