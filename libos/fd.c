@@ -89,6 +89,14 @@ int fd_install(struct file *f, int min, int cloexec)
 	return -EMFILE;
 }
 
+int fd_available(void)
+{
+	for (uint64_t fd = 0; fd < soft_limit; fd++)
+		if (fd >= table_len || !table[fd].f)
+			return 0;
+	return -EMFILE;
+}
+
 int fd_install_at(struct file *f, int fd, int cloexec)
 {
 	if (fd < 0 || (uint64_t)fd >= soft_limit)

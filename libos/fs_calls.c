@@ -52,7 +52,10 @@ static int64_t do_open(int dirfd, const char *upath, uint64_t flags, uint32_t mo
 	if ((flags & LX_O_TMPFILE_BIT) || (acc == 3 && !(flags & LX_O_PATH)))
 		return (flags & LX_O_TMPFILE_BIT) ? -EOPNOTSUPP : -EINVAL;
 	int excl = (flags & (LX_O_CREAT | LX_O_EXCL)) == (LX_O_CREAT | LX_O_EXCL);
-	int r = vfs_parent_at(dirfd, upath, !(flags & LX_O_NOFOLLOW) && !excl, &p);
+	int r = fd_available();
+	if (r)
+		return r;
+	r = vfs_parent_at(dirfd, upath, !(flags & LX_O_NOFOLLOW) && !excl, &p);
 	if (r)
 		return r;
 	v = p.node;
@@ -844,7 +847,10 @@ LO_CALL(sys_pipe2)
 	struct file *rd, *wr;
 	if (a1 & ~(uint64_t)(LX_O_CLOEXEC | LX_O_NONBLOCK | LX_O_DIRECT))
 		return -EINVAL;
-	int r = pipe_create(&rd, &wr, (uint32_t)a1 & (LX_O_NONBLOCK | LX_O_DIRECT));
+	int r = fd_available();
+	if (r)
+		return r;
+	r = pipe_create(&rd, &wr, (uint32_t)a1 & (LX_O_NONBLOCK | LX_O_DIRECT));
 	if (r)
 		return r;
 	int fds[2];

@@ -159,6 +159,9 @@ struct file *fd_get(int fd);
 /* Installs f at the lowest free descriptor >= min: the descriptor, or
  * -EMFILE; takes a reference of its own. */
 int fd_install(struct file *f, int min, int cloexec);
+/* 0 when a descriptor is free, else -EMFILE: calls that make something
+ * check first, as Linux does, so they fail before making it. */
+int fd_available(void);
 /* Puts f at descriptor fd exactly, closing what was there. */
 int fd_install_at(struct file *f, int fd, int cloexec);
 int fd_close(int fd);

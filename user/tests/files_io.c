@@ -199,6 +199,11 @@ static void dups_and_fcntl(void)
 	SHOW(last);
 	SHOW(fcntl(0, F_DUPFD, 64));
 	SHOW(dup2(0, 64));
+	SHOW(open("missing", O_RDONLY));
+	SHOW(open("made-at-emfile", O_CREAT | O_RDWR, 0644));
+	SHOW(access("made-at-emfile", F_OK));
+	int pp[2];
+	SHOW(pipe(pp));
 	for (int i = 3; i <= last; i++)
 		close(i);
 	lim = (struct rlimit){ 200, 100 };
