@@ -2,7 +2,9 @@
  * tmpfs: a file system in the libOS heap.  A directory is a growable array
  * of entries (removal leaves a hole that keeps readdir positions stable
  * until the array is compacted to make room); a regular file is a sparse
- * array of 4 KiB pages (a hole reads as zeros); a symlink keeps its target.
+ * two-level table of 4 KiB pages (leaves of 512 page pointers, so a huge
+ * sparse file costs only the leaves it uses; a hole reads as zeros); a
+ * symlink keeps its target.
  * Sizes grow from memory, with no fixed table: the limits are the program's
  * memory budget and its 65,536 resident pages (docs/LIBOS.md).
  */
@@ -10,7 +12,8 @@
 #include "libos/vfs.h"
 
 #define PAGE 4096ull
-#define MAX_FILE_SIZE (1ull << 40)
+#define MAX_FILE_SIZE (1ull << 44)	/* 16 TiB, as ext4 allows */
+#define LEAF 512			/* page pointers per leaf */
 #define BOGO_DIRENT 20		/* Linux tmpfs counts a directory's size so */
 
 struct tentry {
@@ -23,8 +26,8 @@ struct tnode {
 	struct vnode v;
 	struct tentry *ents;	/* directories */
 	uint64_t nents, cap, live;
-	uint8_t **pages;	/* regular files: page i or NULL */
-	uint64_t npages;
+	uint8_t ***leaves;	/* regular files: leaf i / LEAF, or NULL */
+	uint64_t nleaves;
 	char *target;		/* symlinks, NUL-terminated */
 };
 
@@ -127,12 +130,59 @@ static struct tnode *node_new(struct vnode *dir, uint32_t mode)
 	return t;
 }
 
+/* Page pi of a file, or NULL for a hole. */
+static uint8_t *page_at(struct tnode *t, uint64_t pi)
+{
+	uint64_t li = pi / LEAF;
+	return li < t->nleaves && t->leaves[li] ? t->leaves[li][pi % LEAF] : 0;
+}
+
+/* Page pi, made (zeroed) if it is a hole: NULL when memory is short. */
+static uint8_t *page_make(struct tnode *t, uint64_t pi)
+{
+	uint64_t li = pi / LEAF;
+	if (li >= t->nleaves) {
+		uint64_t n = t->nleaves ? t->nleaves : 1;
+		while (n <= li)
+			n *= 2;
+		uint8_t ***l = lo_realloc(t->leaves, n * sizeof *l);
+		if (!l)
+			return 0;
+		t->leaves = l;
+		t->nleaves = n;
+	}
+	if (!t->leaves[li] && !(t->leaves[li] = lo_page_alloc()))
+		return 0;
+	uint8_t **slot = &t->leaves[li][pi % LEAF];
+	if (!*slot)
+		*slot = lo_page_alloc();
+	return *slot;
+}
+
+/* Frees every page from index first on, and the leaves left empty. */
+static void drop_pages(struct tnode *t, uint64_t first)
+{
+	for (uint64_t li = first / LEAF; li < t->nleaves; li++) {
+		uint8_t **leaf = t->leaves[li];
+		if (!leaf)
+			continue;
+		uint64_t from = li == first / LEAF ? first % LEAF : 0;
+		for (uint64_t i = from; i < LEAF; i++) {
+			lo_page_free(leaf[i]);
+			leaf[i] = 0;
+		}
+		if (from == 0) {
+			lo_page_free(leaf);
+			t->leaves[li] = 0;
+		}
+	}
+}
+
 static void t_destroy(struct vnode *v)
 {
 	struct tnode *t = tn(v);
-	for (uint64_t i = 0; i < t->npages; i++)
-		lo_page_free(t->pages[i]);
-	lo_free(t->pages);
+	drop_pages(t, 0);
+	lo_free(t->leaves);
 	for (uint64_t i = 0; i < t->nents; i++)
 		lo_free(t->ents[i].name);
 	lo_free(t->ents);
@@ -270,28 +320,12 @@ static int64_t t_read(struct vnode *v, void *ubuf, uint64_t len, uint64_t off)
 		if (n > len - done)
 			n = len - done;
 		uint64_t pi = pos / PAGE;
-		const uint8_t *src = pi < t->npages && t->pages[pi] ? t->pages[pi] + in : zero_page;
+		const uint8_t *page = page_at(t, pi), *src = page ? page + in : zero_page;
 		if (lo_copy_out((uint8_t *)ubuf + done, src, n))
 			return done ? (int64_t)done : -EFAULT;
 		done += n;
 	}
 	return (int64_t)done;
-}
-
-/* Makes the page array cover page index pi. */
-static int cover(struct tnode *t, uint64_t pi)
-{
-	if (pi < t->npages)
-		return 0;
-	uint64_t n = t->npages ? t->npages : 4;
-	while (n <= pi)
-		n *= 2;
-	uint8_t **p = lo_realloc(t->pages, n * sizeof *p);
-	if (!p)
-		return -ENOSPC;
-	t->pages = p;
-	t->npages = n;
-	return 0;
 }
 
 static int64_t t_write(struct vnode *v, const void *ubuf, uint64_t len, uint64_t off)
@@ -309,13 +343,12 @@ static int64_t t_write(struct vnode *v, const void *ubuf, uint64_t len, uint64_t
 		uint64_t pos = off + done, in = pos % PAGE, n = PAGE - in, pi = pos / PAGE;
 		if (n > len - done)
 			n = len - done;
-		if ((err = cover(t, pi)))
-			break;
-		if (!t->pages[pi] && !(t->pages[pi] = lo_page_alloc())) {
+		uint8_t *page = page_make(t, pi);
+		if (!page) {
 			err = -ENOSPC;
 			break;
 		}
-		if (lo_copy_in(t->pages[pi] + in, (const uint8_t *)ubuf + done, n)) {
+		if (lo_copy_in(page + in, (const uint8_t *)ubuf + done, n)) {
 			err = -EFAULT;
 			break;
 		}
@@ -335,13 +368,10 @@ static int t_truncate(struct vnode *v, uint64_t len)
 	if (len > MAX_FILE_SIZE)
 		return -EFBIG;
 	if (len < v->size) {
-		uint64_t keep = (len + PAGE - 1) / PAGE;
-		for (uint64_t i = keep; i < t->npages; i++) {
-			lo_page_free(t->pages[i]);
-			t->pages[i] = 0;
-		}
-		if (len % PAGE && len / PAGE < t->npages && t->pages[len / PAGE])
-			lo_memset(t->pages[len / PAGE] + len % PAGE, 0, PAGE - len % PAGE);
+		uint8_t *last = page_at(t, len / PAGE);
+		drop_pages(t, (len + PAGE - 1) / PAGE);
+		if (len % PAGE && last)
+			lo_memset(last + len % PAGE, 0, PAGE - len % PAGE);
 	}
 	v->size = len;
 	touch(v, 1);

@@ -347,6 +347,22 @@ static void reuse(void)
 			break;
 	}
 	SHOW(written);
+	/* a sparse file of 1 TiB holds one page of data */
+	int fd = SHOW(open("sparse", O_CREAT | O_RDWR | O_TRUNC, 0644));
+	SHOW(pwrite(fd, "e", 1, (1l << 40) - 1));
+	struct stat st;
+	SHOW(fstat(fd, &st) == 0 ? st.st_size == 1l << 40 : -1);
+	char buf[8] = { 1 };
+	SHOW(pread(fd, buf, 8, 1l << 39));
+	SHOW(buf[0] == 0 && buf[7] == 0);
+	SHOW(pread(fd, buf, 8, (1l << 40) - 1));
+	SHOW(buf[0]);
+	SHOW(pwrite(fd, "e", 1, 1l << 45));
+	SHOW(ftruncate(fd, 4097));
+	SHOW(pread(fd, buf, 8, 4090));
+	SHOW(ftruncate(fd, 1l << 45));
+	SHOW(close(fd));
+	SHOW(unlink("sparse"));
 }
 
 /* A forked child inherits the descriptors; its closes are its own. */
