@@ -9,7 +9,7 @@ B=${BUILD:-build}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-for prog in files_io files_dir; do
+for prog in files_io files_dir files_libc; do
 	mkdir -p "$tmp/host-$prog"
 	(cd "$tmp/host-$prog" && umask 022 && "$OLDPWD/$B/host-musl/$prog" work) >"$tmp/$prog.host" 2>"$tmp/$prog.host-err" </dev/null
 	hrc=$?
