@@ -4,15 +4,13 @@
  * naming it (once per number) and fails with -ENOSYS.
  */
 #include "libos/libos.h"
+#include "libos/lx.h"
 #include "include/exo/native.h"
 #include "build/libos/syscall_names.h"
 
 enum {
-	EPERM = 1, ENOENT = 2, EINTR = 4, EBADF = 9, EFAULT = 14, EINVAL = 22, ENOTTY = 25, ENOSYS = 38,
-};
-enum {
-	NR_read = 0, NR_write = 1, NR_close = 3, NR_mmap = 9, NR_mprotect = 10,
-	NR_munmap = 11, NR_brk = 12, NR_ioctl = 16, NR_writev = 20, NR_madvise = 28,
+	NR_mmap = 9, NR_mprotect = 10,
+	NR_munmap = 11, NR_brk = 12, NR_madvise = 28,
 	NR_nanosleep = 35, NR_getpid = 39, NR_exit = 60, NR_uname = 63,
 	NR_gettimeofday = 96, NR_getuid = 102, NR_getgid = 104, NR_geteuid = 107,
 	NR_getegid = 108, NR_getppid = 110, NR_arch_prctl = 158, NR_gettid = 186,
@@ -21,14 +19,28 @@ enum {
 	NR_getrandom = 318, NR_rt_sigprocmask = 14, NR_fork = 57, NR_vfork = 58,
 	NR_wait4 = 61, NR_settimeofday = 164, NR_clock_settime = 227, NR_MAX = 512,
 };
+/* files (libos/fs_calls.c) */
+enum {
+	NR_read = 0, NR_write = 1, NR_open = 2, NR_close = 3, NR_stat = 4, NR_fstat = 5,
+	NR_lstat = 6, NR_lseek = 8, NR_ioctl = 16, NR_pread64 = 17, NR_pwrite64 = 18,
+	NR_readv = 19, NR_writev = 20, NR_access = 21, NR_pipe = 22, NR_dup = 32, NR_dup2 = 33,
+	NR_fcntl = 72, NR_fsync = 74, NR_fdatasync = 75, NR_truncate = 76, NR_ftruncate = 77,
+	NR_getcwd = 79, NR_chdir = 80, NR_fchdir = 81, NR_rename = 82, NR_mkdir = 83,
+	NR_rmdir = 84, NR_creat = 85, NR_link = 86, NR_unlink = 87, NR_symlink = 88,
+	NR_readlink = 89, NR_chmod = 90, NR_fchmod = 91, NR_chown = 92, NR_fchown = 93,
+	NR_lchown = 94, NR_umask = 95, NR_statfs = 137, NR_fstatfs = 138, NR_getdents64 = 217,
+	NR_openat = 257, NR_mkdirat = 258, NR_fchownat = 260, NR_newfstatat = 262,
+	NR_unlinkat = 263, NR_renameat = 264, NR_linkat = 265, NR_symlinkat = 266,
+	NR_readlinkat = 267, NR_fchmodat = 268, NR_faccessat = 269, NR_utimensat = 280,
+	NR_dup3 = 292, NR_pipe2 = 293, NR_preadv = 295, NR_pwritev = 296, NR_prlimit64 = 302,
+	NR_renameat2 = 316, NR_statx = 332, NR_faccessat2 = 439,
+};
 
 typedef int64_t (*handler)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 #define HANDLER(name) static int64_t name(uint64_t a0, uint64_t a1, uint64_t a2, \
 					  uint64_t a3, uint64_t a4, uint64_t a5)
-#define UNUSED_ARGS (void)a0, (void)a1, (void)a2, (void)a3, (void)a4, (void)a5
 
 struct timespec_lx { int64_t sec, nsec; };
-struct iovec_lx { uint64_t base, len; };
 
 _Noreturn void libos_exit(uint64_t status)
 {
@@ -39,28 +51,6 @@ _Noreturn void libos_exit(uint64_t status)
 
 HANDLER(sys_exit) { UNUSED_ARGS; libos_exit(a0); }
 
-HANDLER(sys_write) { UNUSED_ARGS; return console_write((int)a0, (const void *)a1, a2); }
-
-HANDLER(sys_writev)
-{
-	UNUSED_ARGS;
-	const struct iovec_lx *iov = (const void *)a1;
-	int64_t total = 0;
-	if ((int64_t)a2 < 0 || a2 > 1024)
-		return -EINVAL;
-	for (uint64_t i = 0; i < a2; i++) {
-		int64_t r = console_write((int)a0, (const void *)iov[i].base, iov[i].len);
-		if (r < 0)
-			return total ? total : r;
-		total += r;
-	}
-	return total;
-}
-
-HANDLER(sys_read) { UNUSED_ARGS; return a0 == 0 ? 0 : -EBADF; }	/* stdin: end of file */
-HANDLER(sys_close) { UNUSED_ARGS; return a0 <= 2 ? 0 : -EBADF; }
-HANDLER(sys_ioctl) { UNUSED_ARGS; return a0 <= 2 ? -ENOTTY : -EBADF; }
-
 HANDLER(sys_brk) { UNUSED_ARGS; return mm_brk(a0); }
 HANDLER(sys_mmap) { UNUSED_ARGS; return mm_mmap(a0, a1, (int)a2, (int)a3, (int)a4, (int64_t)a5); }
 HANDLER(sys_munmap) { UNUSED_ARGS; return mm_munmap(a0, a1); }
@@ -69,15 +59,15 @@ HANDLER(sys_madvise) { UNUSED_ARGS; return 0; }		/* advice may be ignored */
 
 static uint64_t pid;		/* cached env id */
 static int64_t sleep_slot;	/* notification nanosleep waits on */
-HANDLER(sys_getpid)
+int64_t libos_pid(void)
 {
-	UNUSED_ARGS;
 	if (!pid) {
 		struct exo_cap_info info;
 		pid = lo_cap_inspect(EXO_SLOT_SELF_ENV, &info) == 0 ? info.object : 1;
 	}
 	return (int64_t)pid;
 }
+HANDLER(sys_getpid) { UNUSED_ARGS; return libos_pid(); }
 HANDLER(sys_getppid) { UNUSED_ARGS; return 0; }
 HANDLER(sys_getuid) { UNUSED_ARGS; return 0; }
 HANDLER(sys_set_tid_address) { UNUSED_ARGS; return sys_getpid(0, 0, 0, 0, 0, 0); }
@@ -301,9 +291,8 @@ void libos_forget_caches(void)
 static const handler table[NR_MAX] = {
 	[NR_fork] = sys_fork, [NR_vfork] = sys_fork, [NR_wait4] = sys_wait4,
 	[NR_rt_sigprocmask] = sys_rt_sigprocmask,
-	[NR_read] = sys_read, [NR_write] = sys_write, [NR_close] = sys_close,
 	[NR_mmap] = sys_mmap, [NR_mprotect] = sys_mprotect, [NR_munmap] = sys_munmap,
-	[NR_brk] = sys_brk, [NR_ioctl] = sys_ioctl, [NR_writev] = sys_writev,
+	[NR_brk] = sys_brk,
 	[NR_madvise] = sys_madvise, [NR_nanosleep] = sys_nanosleep, [NR_getpid] = sys_getpid,
 	[NR_exit] = sys_exit, [NR_uname] = sys_uname, [NR_gettimeofday] = sys_gettimeofday,
 	[NR_getuid] = sys_getuid, [NR_getgid] = sys_getuid, [NR_geteuid] = sys_getuid,
@@ -313,6 +302,28 @@ static const handler table[NR_MAX] = {
 	[NR_clock_nanosleep] = sys_clock_nanosleep, [NR_exit_group] = sys_exit,
 	[NR_clock_settime] = sys_clock_settime, [NR_settimeofday] = sys_settimeofday,
 	[NR_getrandom] = sys_getrandom,
+	/* files */
+	[NR_read] = sys_read, [NR_write] = sys_write, [NR_open] = sys_open, [NR_close] = sys_close,
+	[NR_stat] = sys_stat, [NR_fstat] = sys_fstat, [NR_lstat] = sys_lstat, [NR_lseek] = sys_lseek,
+	[NR_ioctl] = sys_ioctl, [NR_pread64] = sys_pread64, [NR_pwrite64] = sys_pwrite64,
+	[NR_readv] = sys_readv, [NR_writev] = sys_writev, [NR_access] = sys_access,
+	[NR_pipe] = sys_pipe, [NR_dup] = sys_dup, [NR_dup2] = sys_dup2, [NR_fcntl] = sys_fcntl,
+	[NR_fsync] = sys_fsync, [NR_fdatasync] = sys_fsync, [NR_truncate] = sys_truncate,
+	[NR_ftruncate] = sys_ftruncate, [NR_getcwd] = sys_getcwd, [NR_chdir] = sys_chdir,
+	[NR_fchdir] = sys_fchdir, [NR_rename] = sys_rename, [NR_mkdir] = sys_mkdir,
+	[NR_rmdir] = sys_rmdir, [NR_creat] = sys_creat, [NR_link] = sys_link,
+	[NR_unlink] = sys_unlink, [NR_symlink] = sys_symlink, [NR_readlink] = sys_readlink,
+	[NR_chmod] = sys_chmod, [NR_fchmod] = sys_fchmod, [NR_chown] = sys_chown,
+	[NR_fchown] = sys_fchown, [NR_lchown] = sys_lchown, [NR_umask] = sys_umask,
+	[NR_statfs] = sys_statfs, [NR_fstatfs] = sys_fstatfs, [NR_getdents64] = sys_getdents64,
+	[NR_openat] = sys_openat, [NR_mkdirat] = sys_mkdirat, [NR_fchownat] = sys_fchownat,
+	[NR_newfstatat] = sys_newfstatat, [NR_unlinkat] = sys_unlinkat,
+	[NR_renameat] = sys_renameat, [NR_linkat] = sys_linkat, [NR_symlinkat] = sys_symlinkat,
+	[NR_readlinkat] = sys_readlinkat, [NR_fchmodat] = sys_fchmodat,
+	[NR_faccessat] = sys_faccessat, [NR_utimensat] = sys_utimensat, [NR_dup3] = sys_dup3,
+	[NR_pipe2] = sys_pipe2, [NR_preadv] = sys_preadv, [NR_pwritev] = sys_pwritev,
+	[NR_prlimit64] = sys_prlimit64, [NR_renameat2] = sys_renameat2, [NR_statx] = sys_statx,
+	[NR_faccessat2] = sys_faccessat2,
 };
 
 static uint64_t reported[NR_MAX / 64 + 1];

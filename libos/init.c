@@ -7,6 +7,7 @@
  * so empty arguments and arguments with spaces arrive intact.
  */
 #include "libos/libos.h"
+#include "libos/vfs.h"
 #include "include/exo/native.h"
 
 #define ARGS_VA 0x00007ffe00000000ull
@@ -133,6 +134,7 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 	console_init();
 	mm_init(st->image_end);
 	adopt_image_and_stack(st);
+	vfs_init();
 
 	const char **argv = strs;
 	const uint8_t *blob = map_args(&size);
@@ -177,7 +179,8 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 }
 
 /* A user-level fault: demand-zero pages are mapped and the program goes
- * on; anything else is reported and ends the program with the signal a
+ * on; a fault inside a copy routine (libos/uaccess.S) makes it return
+ * -EFAULT; anything else is reported and ends the program with the signal a
  * Linux program would die of. */
 void libos_fault(struct exo_fault *f)
 {
@@ -188,6 +191,10 @@ void libos_fault(struct exo_fault *f)
 		err = mm_cow_fault(f->addr);		/* write to a present page */
 	if (err == 0)
 		return;
+	if (f->regs.rip >= (uint64_t)lo_uaccess_begin && f->regs.rip < (uint64_t)lo_uaccess_end) {
+		f->regs.rip = (uint64_t)lo_uaccess_fault;	/* a bad pointer: -EFAULT */
+		return;
+	}
 	int sig = f->vector == 0 || f->vector == 16 || f->vector == 19 ? 8 :
 		  f->vector == 6 ? 4 : f->vector == 3 ? 5 : 11;
 	const char *what = f->vector == 14 ? (f->error & 16 ? "execute" : f->error & 2 ? "write" : "read")

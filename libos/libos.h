@@ -97,11 +97,101 @@ int mm_cow_fault(uint64_t va);
  * 0 for none) as a fixed chunk of frame cap slot. */
 void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const int *prot_of_page);
 
+/* Reserves an anonymous region for the allocator: 0 or -errno. */
+int mm_reserve(uint64_t addr, uint64_t len, int prot);
+/* Gives the resident pages of a range back to the pool; the region stays. */
+void mm_discard(uint64_t addr, uint64_t len);
+
+/* alloc.c: the library OS's own heap (zeroed blocks; NULL when out of
+ * memory).  Pages are 4 KiB, page aligned, without a header. */
+void *lo_alloc(size_t size);
+void *lo_realloc(void *p, size_t size);
+void lo_free(void *p);
+void *lo_page_alloc(void);
+void lo_page_free(void *p);
+
+/* uaccess.S: copies to and from the program's memory; a bad pointer gives
+ * -EFAULT (the fault handler resumes at lo_uaccess_fault). */
+int64_t lo_copy_in(void *dst, const void *user_src, size_t n);
+int64_t lo_copy_out(void *user_dst, const void *src, size_t n);
+int64_t lo_strncpy_in(char *dst, const char *user_src, size_t max);
+extern const char lo_uaccess_begin[], lo_uaccess_end[], lo_uaccess_fault[];
+
 /* time.c */
 uint64_t time_now_ns(void);
 int64_t time_set_realtime_ns(uint64_t ns);
 
+/* System-call handlers outside dispatch.c take the six raw arguments. */
+#define LO_CALL(name) int64_t name(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, \
+				   uint64_t a4, uint64_t a5)
+#define UNUSED_ARGS (void)a0, (void)a1, (void)a2, (void)a3, (void)a4, (void)a5
+
+/* fs_calls.c: the file system calls */
+LO_CALL(sys_open);
+LO_CALL(sys_openat);
+LO_CALL(sys_creat);
+LO_CALL(sys_close);
+LO_CALL(sys_read);
+LO_CALL(sys_write);
+LO_CALL(sys_pread64);
+LO_CALL(sys_pwrite64);
+LO_CALL(sys_readv);
+LO_CALL(sys_writev);
+LO_CALL(sys_preadv);
+LO_CALL(sys_pwritev);
+LO_CALL(sys_lseek);
+LO_CALL(sys_ioctl);
+LO_CALL(sys_getdents64);
+LO_CALL(sys_stat);
+LO_CALL(sys_lstat);
+LO_CALL(sys_fstat);
+LO_CALL(sys_newfstatat);
+LO_CALL(sys_statx);
+LO_CALL(sys_mkdir);
+LO_CALL(sys_mkdirat);
+LO_CALL(sys_rmdir);
+LO_CALL(sys_unlink);
+LO_CALL(sys_unlinkat);
+LO_CALL(sys_rename);
+LO_CALL(sys_renameat);
+LO_CALL(sys_renameat2);
+LO_CALL(sys_link);
+LO_CALL(sys_linkat);
+LO_CALL(sys_symlink);
+LO_CALL(sys_symlinkat);
+LO_CALL(sys_readlink);
+LO_CALL(sys_readlinkat);
+LO_CALL(sys_chdir);
+LO_CALL(sys_fchdir);
+LO_CALL(sys_getcwd);
+LO_CALL(sys_dup);
+LO_CALL(sys_dup2);
+LO_CALL(sys_dup3);
+LO_CALL(sys_fcntl);
+LO_CALL(sys_ftruncate);
+LO_CALL(sys_truncate);
+LO_CALL(sys_fsync);
+LO_CALL(sys_umask);
+LO_CALL(sys_access);
+LO_CALL(sys_faccessat);
+LO_CALL(sys_faccessat2);
+LO_CALL(sys_chmod);
+LO_CALL(sys_fchmod);
+LO_CALL(sys_fchmodat);
+LO_CALL(sys_chown);
+LO_CALL(sys_lchown);
+LO_CALL(sys_fchown);
+LO_CALL(sys_fchownat);
+LO_CALL(sys_utimensat);
+LO_CALL(sys_statfs);
+LO_CALL(sys_fstatfs);
+LO_CALL(sys_pipe);
+LO_CALL(sys_pipe2);
+LO_CALL(sys_prlimit64);
+
 /* dispatch.c */
+/* The process id (the env id). */
+int64_t libos_pid(void);
 int64_t libos_dispatch(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
 		       uint64_t a3, uint64_t a4, uint64_t a5);
 _Noreturn void libos_exit(uint64_t status);

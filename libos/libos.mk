@@ -8,7 +8,8 @@ LIBOS_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -I. -fno-pic -fno-pie \
                 -fno-builtin -MMD -MP
 LIBOS_A      := $(BUILD)/libos/libos.a
 LIBOS_OBJS   := $(patsubst %.c,$(BUILD)/libos/%.o,$(filter-out libos/vdso.c,$(wildcard libos/*.c))) \
-                $(BUILD)/libos/libos/entry.o $(BUILD)/libos/libos/vdso_blob.o
+                $(BUILD)/libos/libos/entry.o $(BUILD)/libos/libos/uaccess.o \
+                $(BUILD)/libos/libos/vdso_blob.o
 MUSL_SYSCALLS ?= /usr/include/x86_64-linux-musl/bits/syscall.h
 
 $(BUILD)/libos/syscall_names.h: $(MUSL_SYSCALLS)

@@ -363,3 +363,19 @@ int64_t mm_mprotect(uint64_t addr, uint64_t len, int prot)
 	}
 	return 0;
 }
+
+/* Reserves [addr, addr+len) as an anonymous region for the library OS's
+ * own allocator, without looking for pages to release there first. */
+int mm_reserve(uint64_t addr, uint64_t len, int prot)
+{
+	if (addr % PAGE || len % PAGE || addr >= EXO_KINFO_VA || len > EXO_KINFO_VA - addr)
+		return -LX_EINVAL;
+	return region_add(addr, addr + len, prot);
+}
+
+/* Gives the resident pages of [addr, addr+len) back to the pool; the
+ * region stays, so a later touch finds a fresh zeroed page. */
+void mm_discard(uint64_t addr, uint64_t len)
+{
+	release_range(addr & ~(PAGE - 1), (addr + len + PAGE - 1) & ~(PAGE - 1));
+}

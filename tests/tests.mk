@@ -90,3 +90,12 @@ $(BUILD)/user/flags: user/tests/flags.c user/tests/inc/answer.h $(LIBOS_A) tools
 	$(Q)mkdir -p $(@D)
 	$(Q)tools/exo-cc -O2 -g -Iuser/tests/inc -o $@ $< -lm
 TEST_DEPS += $(foreach p,$(USER_TESTS) flags,$(BUILD)/user/$(p))
+
+# POSIX file tests (tests/suites/27-posix-files.sh): each built for the
+# guest and, with plain musl-gcc, for the host, to compare their output.
+POSIX_TESTS := files_io files_dir files_libc catfile
+$(foreach p,$(POSIX_TESTS),$(BUILD)/user/$(p)): user/tests/show.h
+$(BUILD)/host-musl/%: user/tests/%.c user/tests/check.h user/tests/show.h
+	$(Q)mkdir -p $(@D)
+	$(Q)musl-gcc -static -O2 -g -o $@ $<
+TEST_DEPS += $(foreach p,$(POSIX_TESTS),$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p))

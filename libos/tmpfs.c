@@ -1,0 +1,416 @@
+/*
+ * tmpfs: a file system in the libOS heap.  A directory is a growable array
+ * of entries (removal leaves a hole that keeps readdir positions stable
+ * until the array is compacted to make room); a regular file is a sparse
+ * two-level table of 4 KiB pages (leaves of 512 page pointers, so a huge
+ * sparse file costs only the leaves it uses; a hole reads as zeros); a
+ * symlink keeps its target.
+ * Sizes grow from memory, with no fixed table: the limits are the program's
+ * memory budget and its 65,536 resident pages (docs/LIBOS.md).
+ */
+#include "libos/libos.h"
+#include "libos/vfs.h"
+
+#define PAGE 4096ull
+#define MAX_FILE_SIZE (1ull << 44)	/* 16 TiB, as ext4 allows */
+#define LEAF 512			/* page pointers per leaf */
+#define BOGO_DIRENT 20		/* Linux tmpfs counts a directory's size so */
+
+struct tentry {
+	char *name;		/* NULL: a hole */
+	size_t len;
+	struct tnode *node;
+};
+
+struct tnode {
+	struct vnode v;
+	struct tentry *ents;	/* directories */
+	uint64_t nents, cap, live;
+	uint8_t ***leaves;	/* regular files: leaf i / LEAF, or NULL */
+	uint64_t nleaves;
+	char *target;		/* symlinks, NUL-terminated */
+};
+
+static const struct vnode_ops tmpfs_ops;
+static const uint8_t zero_page[PAGE];
+
+static struct tnode *tn(struct vnode *v)
+{
+	return (struct tnode *)v;
+}
+
+static void touch(struct vnode *v, int modified)
+{
+	struct lx_timespec now = vfs_now();
+	v->ctime = now;
+	if (modified)
+		v->mtime = now;
+}
+
+static struct tentry *find(struct tnode *d, const char *name, size_t len)
+{
+	for (uint64_t i = 0; i < d->nents; i++) {
+		struct tentry *e = &d->ents[i];
+		if (e->name && e->len == len && lo_memcmp(e->name, name, len) == 0)
+			return e;
+	}
+	return 0;
+}
+
+static int t_lookup(struct vnode *dir, const char *name, size_t len, struct vnode **out)
+{
+	struct tentry *e = find(tn(dir), name, len);
+	if (!e)
+		return -ENOENT;
+	*out = &e->node->v;
+	return 0;
+}
+
+/* Adds an entry, compacting holes or growing the array when it is full;
+ * a removed directory takes no new names. */
+static int add_entry(struct tnode *d, const char *name, size_t len, struct tnode *node)
+{
+	if (!d->v.nlink)
+		return -ENOENT;		/* the directory was removed */
+	if (d->nents == d->cap && d->live < d->nents) {
+		uint64_t j = 0;
+		for (uint64_t i = 0; i < d->nents; i++)
+			if (d->ents[i].name)
+				d->ents[j++] = d->ents[i];
+		d->nents = j;
+	}
+	if (d->nents == d->cap) {
+		uint64_t cap = d->cap ? d->cap * 2 : 8;
+		struct tentry *e = lo_realloc(d->ents, cap * sizeof *e);
+		if (!e)
+			return -ENOSPC;
+		d->ents = e;
+		d->cap = cap;
+	}
+	char *copy = lo_alloc(len + 1);
+	if (!copy)
+		return -ENOSPC;
+	lo_memcpy(copy, name, len);
+	d->ents[d->nents++] = (struct tentry){ copy, len, node };
+	d->live++;
+	d->v.size += BOGO_DIRENT;
+	touch(&d->v, 1);
+	return 0;
+}
+
+static void remove_entry(struct tnode *d, struct tentry *e)
+{
+	lo_free(e->name);
+	e->name = 0;
+	e->node = 0;
+	d->live--;
+	d->v.size -= BOGO_DIRENT;
+	touch(&d->v, 1);
+}
+
+static struct tnode *node_new(struct vnode *dir, uint32_t mode)
+{
+	struct tnode *t = lo_alloc(sizeof *t);
+	if (!t)
+		return 0;
+	t->v.ops = &tmpfs_ops;
+	t->v.mode = mode;
+	t->v.nlink = 1;
+	struct lx_timespec now = vfs_now();
+	t->v.atime = t->v.mtime = t->v.ctime = now;
+	if (dir) {
+		t->v.mnt = dir->mnt;
+		t->v.ino = dir->mnt->next_ino++;
+	}
+	if (LX_S_ISDIR(mode)) {
+		t->v.nlink = 2;
+		t->v.parent = dir;
+		t->v.size = 2 * BOGO_DIRENT;
+	}
+	return t;
+}
+
+/* Page pi of a file, or NULL for a hole. */
+static uint8_t *page_at(struct tnode *t, uint64_t pi)
+{
+	uint64_t li = pi / LEAF;
+	return li < t->nleaves && t->leaves[li] ? t->leaves[li][pi % LEAF] : 0;
+}
+
+/* Page pi, made (zeroed) if it is a hole: NULL when memory is short. */
+static uint8_t *page_make(struct tnode *t, uint64_t pi)
+{
+	uint64_t li = pi / LEAF;
+	if (li >= t->nleaves) {
+		uint64_t n = t->nleaves ? t->nleaves : 1;
+		while (n <= li)
+			n *= 2;
+		uint8_t ***l = lo_realloc(t->leaves, n * sizeof *l);
+		if (!l)
+			return 0;
+		t->leaves = l;
+		t->nleaves = n;
+	}
+	if (!t->leaves[li] && !(t->leaves[li] = lo_page_alloc()))
+		return 0;
+	uint8_t **slot = &t->leaves[li][pi % LEAF];
+	if (!*slot)
+		*slot = lo_page_alloc();
+	return *slot;
+}
+
+/* Frees every page from index first on, and the leaves left empty. */
+static void drop_pages(struct tnode *t, uint64_t first)
+{
+	for (uint64_t li = first / LEAF; li < t->nleaves; li++) {
+		uint8_t **leaf = t->leaves[li];
+		if (!leaf)
+			continue;
+		uint64_t from = li == first / LEAF ? first % LEAF : 0;
+		for (uint64_t i = from; i < LEAF; i++) {
+			lo_page_free(leaf[i]);
+			leaf[i] = 0;
+		}
+		if (from == 0) {
+			lo_page_free(leaf);
+			t->leaves[li] = 0;
+		}
+	}
+}
+
+static void t_destroy(struct vnode *v)
+{
+	struct tnode *t = tn(v);
+	drop_pages(t, 0);
+	lo_free(t->leaves);
+	for (uint64_t i = 0; i < t->nents; i++)
+		lo_free(t->ents[i].name);
+	lo_free(t->ents);
+	lo_free(t->target);
+	lo_free(t);
+}
+
+static int t_create(struct vnode *dir, const char *name, size_t len, uint32_t mode, uint64_t rdev,
+		    const char *target, size_t tlen, struct vnode **out)
+{
+	struct tnode *t = node_new(dir, mode);
+	if (!t)
+		return -ENOSPC;
+	t->v.rdev = rdev;
+	if (LX_S_ISLNK(mode)) {
+		t->target = lo_alloc(tlen + 1);
+		if (!t->target) {
+			t_destroy(&t->v);
+			return -ENOSPC;
+		}
+		lo_memcpy(t->target, target, tlen);
+		t->v.size = tlen;
+	}
+	int r = add_entry(tn(dir), name, len, t);
+	if (r) {
+		t_destroy(&t->v);
+		return r;
+	}
+	if (LX_S_ISDIR(mode))
+		dir->nlink++;
+	*out = &t->v;
+	return 0;
+}
+
+static int t_link(struct vnode *dir, const char *name, size_t len, struct vnode *v)
+{
+	int r = add_entry(tn(dir), name, len, tn(v));
+	if (r)
+		return r;
+	v->nlink++;
+	touch(v, 0);
+	return 0;
+}
+
+static int t_unlink(struct vnode *dir, const char *name, size_t len)
+{
+	struct tentry *e = find(tn(dir), name, len);
+	if (!e)
+		return -ENOENT;
+	struct vnode *v = &e->node->v;
+	remove_entry(tn(dir), e);
+	if (LX_S_ISDIR(v->mode)) {
+		v->nlink = 0;
+		dir->nlink--;
+	} else {
+		v->nlink--;
+	}
+	touch(v, 0);
+	if (!v->nlink && !v->refs)
+		t_destroy(v);
+	return 0;
+}
+
+static int t_rename(struct vnode *odir, const char *oname, size_t olen,
+		    struct vnode *ndir, const char *nname, size_t nlen)
+{
+	struct tentry *e = find(tn(odir), oname, olen);
+	if (!e)
+		return -ENOENT;
+	struct tnode *t = e->node;
+	int r = add_entry(tn(ndir), nname, nlen, t);
+	if (r)
+		return r;
+	e = find(tn(odir), oname, olen);	/* add_entry may have moved it */
+	remove_entry(tn(odir), e);
+	if (LX_S_ISDIR(t->v.mode)) {
+		t->v.parent = ndir;
+		odir->nlink--;
+		ndir->nlink++;
+	}
+	touch(&t->v, 0);
+	return 0;
+}
+
+static int t_exchange(struct vnode *odir, const char *oname, size_t olen,
+		      struct vnode *ndir, const char *nname, size_t nlen)
+{
+	struct tentry *a = find(tn(odir), oname, olen), *b = find(tn(ndir), nname, nlen);
+	if (!a || !b)
+		return -ENOENT;
+	struct tnode *an = a->node, *bn = b->node;
+	a->node = bn;
+	b->node = an;
+	if (LX_S_ISDIR(an->v.mode) != LX_S_ISDIR(bn->v.mode)) {
+		int delta = LX_S_ISDIR(an->v.mode) ? 1 : -1;	/* a directory moved to ndir */
+		ndir->nlink += (uint32_t)delta;
+		odir->nlink -= (uint32_t)delta;
+	}
+	if (LX_S_ISDIR(an->v.mode))
+		an->v.parent = ndir;
+	if (LX_S_ISDIR(bn->v.mode))
+		bn->v.parent = odir;
+	touch(&an->v, 0);
+	touch(&bn->v, 0);
+	touch(odir, 1);
+	touch(ndir, 1);
+	return 0;
+}
+
+static int t_readdir(struct vnode *dir, uint64_t *pos, struct vfs_dirent *out)
+{
+	struct tnode *d = tn(dir);
+	for (uint64_t i = *pos; i < d->nents; i++) {
+		struct tentry *e = &d->ents[i];
+		if (!e->name)
+			continue;
+		*out = (struct vfs_dirent){ e->node->v.ino, (uint8_t)(e->node->v.mode >> 12), e->name, e->len };
+		*pos = i + 1;
+		return 1;
+	}
+	*pos = d->nents;
+	return 0;
+}
+
+static int64_t t_read(struct vnode *v, void *ubuf, uint64_t len, uint64_t off)
+{
+	struct tnode *t = tn(v);
+	if (off >= v->size)
+		return 0;
+	if (len > v->size - off)
+		len = v->size - off;
+	uint64_t done = 0;
+	while (done < len) {
+		uint64_t pos = off + done, in = pos % PAGE, n = PAGE - in;
+		if (n > len - done)
+			n = len - done;
+		uint64_t pi = pos / PAGE;
+		const uint8_t *page = page_at(t, pi), *src = page ? page + in : zero_page;
+		if (lo_copy_out((uint8_t *)ubuf + done, src, n))
+			return done ? (int64_t)done : -EFAULT;
+		done += n;
+	}
+	return (int64_t)done;
+}
+
+static int64_t t_write(struct vnode *v, const void *ubuf, uint64_t len, uint64_t off)
+{
+	struct tnode *t = tn(v);
+	if (len == 0)
+		return 0;
+	if (off >= MAX_FILE_SIZE)
+		return -EFBIG;
+	if (len > MAX_FILE_SIZE - off)
+		len = MAX_FILE_SIZE - off;
+	uint64_t done = 0;
+	int64_t err = 0;
+	while (done < len) {
+		uint64_t pos = off + done, in = pos % PAGE, n = PAGE - in, pi = pos / PAGE;
+		if (n > len - done)
+			n = len - done;
+		uint8_t *page = page_make(t, pi);
+		if (!page) {
+			err = -ENOSPC;
+			break;
+		}
+		if (lo_copy_in(page + in, (const uint8_t *)ubuf + done, n)) {
+			err = -EFAULT;
+			break;
+		}
+		done += n;
+	}
+	if (done) {
+		if (off + done > v->size)
+			v->size = off + done;
+		touch(v, 1);
+	}
+	return done ? (int64_t)done : err;
+}
+
+static int t_truncate(struct vnode *v, uint64_t len)
+{
+	struct tnode *t = tn(v);
+	if (len > MAX_FILE_SIZE)
+		return -EFBIG;
+	if (len < v->size) {
+		uint8_t *last = page_at(t, len / PAGE);
+		drop_pages(t, (len + PAGE - 1) / PAGE);
+		if (len % PAGE && last)
+			lo_memset(last + len % PAGE, 0, PAGE - len % PAGE);
+	}
+	v->size = len;
+	touch(v, 1);
+	return 0;
+}
+
+static int t_readlink(struct vnode *v, const char **target, size_t *len)
+{
+	if (!LX_S_ISLNK(v->mode))
+		return -EINVAL;
+	*target = tn(v)->target;
+	*len = v->size;
+	return 0;
+}
+
+static int t_statfs(struct vnode *v, struct lx_statfs *out)
+{
+	struct exo_cap_info mem;
+	uint64_t free_pages = lo_cap_inspect(EXO_SLOT_MEMORY, &mem) == 0 ? mem.count : 0;
+	lo_memset(out, 0, sizeof *out);
+	out->type = v->mnt->magic;
+	out->bsize = out->frsize = PAGE;
+	out->blocks = free_pages + v->mnt->next_ino;	/* memory is the only bound */
+	out->bfree = out->bavail = free_pages;
+	out->files = out->blocks;
+	out->ffree = free_pages;
+	out->fsid[0] = (int32_t)v->mnt->dev;
+	out->namelen = LX_NAME_MAX;
+	return 0;
+}
+
+static const struct vnode_ops tmpfs_ops = {
+	.lookup = t_lookup, .create = t_create, .link = t_link, .unlink = t_unlink,
+	.rename = t_rename, .exchange = t_exchange, .readdir = t_readdir, .read = t_read, .write = t_write,
+	.truncate = t_truncate, .readlink = t_readlink, .statfs = t_statfs, .destroy = t_destroy,
+};
+
+struct vnode *tmpfs_new(void)
+{
+	struct tnode *t = node_new(0, LX_S_IFDIR | 0755);
+	return t ? &t->v : 0;
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# POSIX files in the library OS: each test program (user/tests/files_*.c)
+# runs in the guest with tools/exo-run and, built with plain musl-gcc, on
+# this Linux host; their outputs must be the same line for line, and every
+# check in them must pass on both.  Then the initramfs: files put in with
+# exo-run --file are there, with their contents and modes.
+set -u
+B=${BUILD:-build}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for prog in files_io files_dir files_libc; do
+	mkdir -p "$tmp/host-$prog"
+	(cd "$tmp/host-$prog" && umask 022 && "$OLDPWD/$B/host-musl/$prog" work) >"$tmp/$prog.host" 2>"$tmp/$prog.host-err" </dev/null
+	hrc=$?
+	t0=$(date +%s%N)
+	tools/exo-run "$B/user/$prog" /tmp/work >"$tmp/$prog.guest" 2>"$tmp/$prog.guest-err" </dev/null
+	grc=$?
+	echo "info $prog: guest run took $(( ($(date +%s%N) - t0) / 1000000 )) ms, $(grep -c . "$tmp/$prog.guest") lines"
+	sed -n -e "s/^ok /PASS $prog-/p" -e "s/^FAIL /FAIL $prog-/p" "$tmp/$prog.guest"
+	grep '^FAIL ' "$tmp/$prog.host" | sed "s/^FAIL /FAIL $prog-on-linux-/"
+	if [ $hrc -ne 0 ] || [ $grc -ne 0 ]; then
+		echo "FAIL $prog-status: linux $hrc, guest $grc"
+		tail -n 20 "$tmp/$prog.guest-err"
+	elif diff -u "$tmp/$prog.host" "$tmp/$prog.guest" >"$tmp/$prog.diff"; then
+		echo "PASS $prog-output-matches-linux"
+	else
+		echo "FAIL $prog-output-matches-linux: the guest answered differently (- linux, + guest)"
+		head -n 60 "$tmp/$prog.diff"
+	fi
+done
+
+# The initramfs: two files, one in nested directories, with their modes.
+printf 'first file\nwith two lines\n' >"$tmp/a.txt"
+head -c 10000 /dev/urandom >"$tmp/bin.dat"
+chmod 0640 "$tmp/a.txt"
+chmod 0755 "$tmp/bin.dat"
+tools/exo-run --file "$tmp/a.txt:/etc/a.txt" --file "$tmp/bin.dat:/data/x y/z/bin.dat" \
+	"$B/user/catfile" /etc/a.txt "/data/x y/z/bin.dat" "/data/x y" /missing >"$tmp/cat.out" 2>"$tmp/cat.err"
+rc=$?
+{
+	echo "/etc/a.txt: mode 100640 size $(stat -c %s "$tmp/a.txt")"
+	cat "$tmp/a.txt"
+	echo "/data/x y/z/bin.dat: mode 100755 size 10000"
+	cat "$tmp/bin.dat"
+	echo "/data/x y: mode 40755 size 60"
+	echo "/missing: ENOENT"
+} >"$tmp/cat.want"
+if [ $rc -eq 1 ] && cmp -s "$tmp/cat.out" "$tmp/cat.want"; then
+	echo "PASS initramfs-files-contents-and-modes"
+else
+	echo "FAIL initramfs-files-contents-and-modes: status $rc (want 1), or the output differs"
+	cmp "$tmp/cat.out" "$tmp/cat.want"
+	head -c 600 "$tmp/cat.out"; tail -n 20 "$tmp/cat.err"
+fi
+# Without --file there is no initramfs, and the root still has /tmp and /dev.
+tools/exo-run "$B/user/catfile" /etc/a.txt /dev/null /tmp >"$tmp/cat.out" 2>"$tmp/cat.err"
+rc=$?
+if [ $rc -eq 1 ] && [ "$(cat "$tmp/cat.out")" = "$(printf '%s\n' '/etc/a.txt: ENOENT' \
+	'/dev/null: mode 20666 size 0' '/tmp: mode 41777 size 40')" ]; then
+	echo "PASS no-initramfs-root-has-tmp-and-dev"
+else
+	echo "FAIL no-initramfs-root-has-tmp-and-dev: status $rc"; cat "$tmp/cat.out"
+fi
+# exo-run refuses a malformed --file before it boots anything.
+tools/exo-run --file nocolon "$B/user/catfile" >/dev/null 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 125 ] && grep -q 'absolute GUESTPATH' "$tmp/err"; then echo "PASS exo-run-file-usage-125"
+else echo "FAIL exo-run-file-usage-125: status $rc"; cat "$tmp/err"; fi
+tools/exo-run --file "$tmp/nonexistent:/x" "$B/user/catfile" >/dev/null 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 125 ] && grep -q 'not a regular file' "$tmp/err"; then echo "PASS exo-run-file-missing-125"
+else echo "FAIL exo-run-file-missing-125: status $rc"; cat "$tmp/err"; fi
+tools/exo-run --file "$tmp/a.txt:/etc/" "$B/user/catfile" >/dev/null 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 125 ] && grep -q 'names a directory' "$tmp/err"; then echo "PASS exo-run-file-directory-125"
+else echo "FAIL exo-run-file-directory-125: status $rc"; cat "$tmp/err"; fi
