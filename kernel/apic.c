@@ -47,9 +47,7 @@ void apic_init(void)
 	}
 	apic_mode = 1;
 	lapic = vm_map_mmio(acpi.lapic_addr, 4096);
-	wrmsr(0x1b, rdmsr(0x1b) | (1u << 11));		/* APIC global enable */
-	lapic_write(LAPIC_SVR, 0x100 | VEC_SPURIOUS);
-	lapic_write(LAPIC_LVT_TIMER, 1u << 16);		/* masked */
+	lapic_init_cpu();
 	for (int i = 0; i < acpi.nioapics; i++) {
 		volatile uint32_t *io = vm_map_mmio(acpi.ioapics[i].addr, 4096);
 		uint32_t n = ((ioapic_read(io, 1) >> 16) & 0xff) + 1;
@@ -62,6 +60,14 @@ void apic_init(void)
 	}
 	klog(LOG_INFO, "irq: local apic id %u at %#lx, %d cpu(s) listed\n",
 	     lapic_read(LAPIC_ID) >> 24, acpi.lapic_addr, acpi.ncpus);
+}
+
+void lapic_init_cpu(void)
+{
+	wrmsr(0x1b, rdmsr(0x1b) | (1u << 11));		/* APIC global enable */
+	lapic_write(LAPIC_SVR, 0x100 | VEC_SPURIOUS);
+	lapic_write(LAPIC_LVT_TIMER, 1u << 16);		/* masked */
+	lapic_write(0x80, 0);				/* TPR: take every vector */
 }
 
 void apic_eoi(void)

@@ -9,6 +9,8 @@ extern int apic_mode;		/* 1: LAPIC + IOAPIC, 0: legacy PIC */
 
 /* Sets up the controllers with every external IRQ masked. */
 void apic_init(void);
+/* Enables this CPU's local APIC, its timer masked. */
+void lapic_init_cpu(void);
 void apic_eoi(void);
 uint32_t lapic_read(uint32_t reg);
 void lapic_write(uint32_t reg, uint32_t v);

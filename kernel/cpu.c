@@ -33,6 +33,7 @@ void cpu_detect(void)
 		cpuid(0x80000001, 0, r);
 		cpu.nx = (r[3] >> 20) & 1;
 		cpu.pdpe1gb = (r[3] >> 26) & 1;
+		cpu.rdtscp = (r[3] >> 27) & 1;
 	}
 	if (maxext >= 0x80000004) {
 		for (uint32_t i = 0; i < 3; i++) {

@@ -4,6 +4,7 @@
 #define EXO_KERNEL_CPUINFO_H
 
 #define MSR_EFER 0xc0000080
+#define MSR_TSC_AUX 0xc0000103	/* what RDTSCP and RDPID return: the CPU's index */
 #define EFER_NXE (1u << 11)
 #define CR0_WP   (1u << 16)
 #define CR4_PGE  (1u << 7)
@@ -17,7 +18,7 @@ struct cpu_info {
 	char vendor[13];
 	char model[49];
 	int nx, smep, smap, umip, rdrand, rdseed, fsgsbase;
-	int apic, x2apic, invariant_tsc, pdpe1gb, xsave, tsc_deadline;
+	int apic, x2apic, invariant_tsc, pdpe1gb, xsave, tsc_deadline, rdtscp;
 };
 extern struct cpu_info cpu;
 

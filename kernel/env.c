@@ -10,6 +10,8 @@
 #include "kernel/console.h"
 #include "kernel/cpu.h"
 #include "kernel/heap.h"
+#include "kernel/percpu.h"
+#include "kernel/smp.h"
 #include "kernel/string.h"
 #include "kernel/vm.h"
 
@@ -20,8 +22,7 @@ _Static_assert(sizeof(struct mapping) <= 64, "mapping record");
 
 static uint64_t next_env_id = 1;
 static struct env *all_envs;
-static struct env *iobitmap_loaded;
-extern uint8_t *const tss_iobitmap_ptr;
+uint8_t *tss_iobitmap(void);
 void tss_set_iobitmap(int enabled);
 
 int env_charge(struct env *e, uint64_t pages)
@@ -153,10 +154,16 @@ static struct mapping *find_mapping(struct env *e, uint64_t va)
 	return NULL;
 }
 
+/* Drops va of e from every CPU's TLB. */
 static void flush(struct env *e, uint64_t va)
 {
-	if ((read_cr3() & PTE_ADDR) == e->pml4_pa)
-		invlpg(va);
+	smp_flush(e, va);
+}
+
+void env_load_address_space(struct env *e)
+{
+	write_cr3(e ? e->pml4_pa : vm_kernel_pml4());
+	this_cpu()->loaded_env = e;
 }
 
 /* Links m onto the list of the cap it was mapped through. */
@@ -314,17 +321,18 @@ void env_kill(struct env *e, uint64_t status)
 	for (int b = 0; b < MAP_BUCKETS; b++)
 		while (e->maps[b])
 			env_unmap_mapping(e->maps[b]);
-	/* never run on page tables that are being freed */
-	if ((read_cr3() & PTE_ADDR) == e->pml4_pa)
-		write_cr3(vm_kernel_pml4());
+	/* no CPU may run on page tables that are being freed, nor keep
+	 * e's ports: each leaves e first */
+	smp_leave(e);
 	free_user_tables(e);
 	if (e->iobitmap) {
 		kfree(e->iobitmap);
 		e->iobitmap = NULL;
-		if (iobitmap_loaded == e) {
-			iobitmap_loaded = NULL;
+		for (int i = 0; i < ncpus; i++)
+			if (percpus[i].iobitmap_loaded == e)
+				percpus[i].iobitmap_loaded = NULL;
+		if (current && current->env == e)
 			tss_set_iobitmap(0);
-		}
 	}
 	if (e->watch) {
 		notify_signal(e->watch, e->watch_badge);
@@ -444,6 +452,18 @@ struct env *env_list(void)
 	return all_envs;
 }
 
+/* e's bitmap changed: every CPU reloads it before e runs there again, and
+ * those running e now reload it at once. */
+static void ioports_changed(struct env *e)
+{
+	for (int i = 0; i < ncpus; i++)
+		if (percpus[i].iobitmap_loaded == e)
+			percpus[i].iobitmap_loaded = NULL;
+	if (current && current->env == e)
+		env_load_ioports(e);
+	smp_reload_ioports(e);
+}
+
 int env_ioport_enable(struct env *e, uint64_t first, uint64_t count)
 {
 	if (!e->iobitmap) {
@@ -458,10 +478,7 @@ int env_ioport_enable(struct env *e, uint64_t first, uint64_t count)
 	}
 	for (uint64_t p = first; p < first + count; p++)
 		e->iobitmap[p / 8] &= (uint8_t)~(1u << (p % 8));
-	if (iobitmap_loaded == e)
-		iobitmap_loaded = NULL;		/* reload on the next switch */
-	if (current && current->env == e)
-		env_load_ioports(e);
+	ioports_changed(e);
 	return 0;
 }
 
@@ -471,21 +488,20 @@ void env_ioport_disable(struct env *e, uint64_t first, uint64_t count)
 		return;
 	for (uint64_t p = first; p < first + count && p < 65536; p++)
 		e->iobitmap[p / 8] |= (uint8_t)(1u << (p % 8));
-	if (iobitmap_loaded == e)
-		iobitmap_loaded = NULL;
-	if (current && current->env == e)
-		env_load_ioports(e);
+	ioports_changed(e);
 }
 
 void env_load_ioports(struct env *e)
 {
+	struct percpu *c = this_cpu();
+
 	if (!e->iobitmap) {
 		tss_set_iobitmap(0);
 		return;
 	}
-	if (iobitmap_loaded != e) {
-		memcpy(tss_iobitmap_ptr, e->iobitmap, 8192);
-		iobitmap_loaded = e;
+	if (c->iobitmap_loaded != e) {
+		memcpy(tss_iobitmap(), e->iobitmap, 8192);
+		c->iobitmap_loaded = e;
 	}
 	tss_set_iobitmap(1);
 }

@@ -4,8 +4,7 @@
 #define EXO_KERNEL_ENV_H
 
 #include "kernel/object.h"
-
-extern struct thread *current;
+#include "kernel/percpu.h"
 
 /* A new env whose kernel memory (page tables, cap table, threads) is
  * charged to quota_pages taken from the MEMORY cap src; NULL + *err. */
@@ -41,8 +40,10 @@ uint64_t env_pte(struct env *e, uint64_t va);
 
 int env_ioport_enable(struct env *e, uint64_t first, uint64_t count);
 void env_ioport_disable(struct env *e, uint64_t first, uint64_t count);
-/* Loads e's I/O permission bitmap into the TSS (on a switch to e). */
+/* Loads e's I/O permission bitmap into this CPU's TSS (on a switch to e). */
 void env_load_ioports(struct env *e);
+/* Loads e's page tables on this CPU (NULL: the kernel's own). */
+void env_load_address_space(struct env *e);
 
 /* sched.c */
 struct thread *thread_create(struct env *e, int *err);

@@ -9,6 +9,8 @@
 #include "kernel/cmdline.h"
 #include "kernel/console.h"
 #include "kernel/cpu.h"
+#include "kernel/percpu.h"
+#include "kernel/smp.h"
 #include "kernel/random.h"
 #include "kernel/selftest.h"
 #include "kernel/string.h"
@@ -68,10 +70,17 @@ void kmain(uint32_t magic, uint64_t info_phys)
 {
 	char warnings[512];
 
+	/* this CPU's struct percpu, through the GS base, before anything */
+	percpus[0].self = &percpus[0];
+	percpus[0].online = 1;
+	wrmsr(MSR_GS_BASE, (uint64_t)&percpus[0]);
+	wrmsr(MSR_KERNEL_GS_BASE, 0);
 	serial_init();
 	if (magic != MB2_BOOT_MAGIC)
 		panic("not started by a Multiboot2 loader (magic %#x)", magic);
 	cpu_detect();
+	if (cpu.rdtscp)
+		wrmsr(MSR_TSC_AUX, 0);
 	gdt_init();
 	idt_init();
 
@@ -126,6 +135,10 @@ void kmain(uint32_t magic, uint64_t info_phys)
 
 	syscall_init();
 	sched_init();
+	if (apic_mode)
+		percpus[0].apic_id = lapic_read(LAPIC_ID) >> 24;
+	int cpus = smp_start_aps();
+	klog(LOG_INFO, "smp: %d cpu(s) running, timer %s\n", cpus, timer_mode_name());
 	if (selftest_mode)
 		selftest_run(selftest_mode);
 	if (bi.nmodules == 0) {
@@ -134,6 +147,7 @@ void kmain(uint32_t magic, uint64_t info_phys)
 			cpu_idle();
 	}
 	irq_disable();
+	bkl_lock();
 	loader_set_onexit(opts.onexit_poweroff);
 	loader_start_first(&bi);
 	sched_run_first();

@@ -71,6 +71,7 @@ struct thread {
 	uint64_t id;
 	struct env *env;
 	enum thread_state state;
+	int on_cpu;			/* the CPU running it, or -1 */
 	int refs;
 	uint64_t kstack_top;		/* trapframe sits just below */
 	uint64_t ksp;			/* saved kernel rsp while switched out */

@@ -1,9 +1,13 @@
 /*
- * Threads and scheduling: round robin over runnable threads, preempted by
- * the timer tick when they run in user mode (the kernel itself runs with
- * interrupts off).  Switches go directly from one thread to the next; with
- * nothing to run, the idle thread halts the CPU.  FPU/SSE/AVX state is saved
- * with XSAVE (FXSAVE where there is none) and the FS base per thread.
+ * Threads and scheduling: round robin over runnable threads on every CPU,
+ * preempted by the timer when they run in user mode (the kernel itself runs
+ * with interrupts off, under the kernel lock).  One run queue holds the
+ * threads waiting for a CPU (not the running ones), so any idle CPU takes
+ * the next: the balance is exact.  Switches go directly from one thread to
+ * the next; with nothing to run, a CPU's idle thread halts it.  A thread
+ * made runnable while a CPU idles kicks that CPU with an IPI.  FPU/SSE/AVX
+ * state is saved with XSAVE (FXSAVE where there is none), and the FS and
+ * GS bases per thread.
  * Notifications are words of bits: signal ORs bits in and wakes the first
  * waiter; wait takes them all, or blocks until a signal or a deadline.
  */
@@ -13,33 +17,33 @@
 #include "kernel/console.h"
 #include "kernel/cpu.h"
 #include "kernel/heap.h"
+#include "kernel/percpu.h"
+#include "kernel/smp.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
 #include "kernel/vm.h"
 
-struct thread *current;
-static struct thread *runq;		/* circular list through run_next */
+static struct thread *runq;		/* waiting for a CPU: circular, through run_next */
 static struct thread *sleepers;		/* by deadline, through sleep_next */
 static struct thread *reap;		/* dead, waiting to be freed */
-static struct thread idle_thread;
 static uint64_t next_thread_id = 1;
-static uint64_t slice_end_ns;
-int need_resched;
-uint64_t syscall_kstack_top;
 static uint32_t xsave_size;
 static uint64_t xcr0;
+
+#define idle_thread (this_cpu()->idle)
+#define slice_end_ns (this_cpu()->slice_end_ns)
 
 void swtch(uint64_t *old_ksp, uint64_t new_ksp);
 void tss_set_rsp0(uint64_t rsp0);
 void tss_set_iobitmap(int enabled);
-extern char trap_return[];
+extern char new_thread_entry[];
 
 #define SLICE_NS 20000000ull	/* 20 ms */
 #define MSR_FS_BASE 0xc0000100
-#define MSR_GS_BASE 0xc0000101
 
-/* FPU, SSE and AVX for user threads; the kernel itself never uses them. */
-static void fpu_init(void)
+/* FPU, SSE and AVX for user threads on this CPU; the kernel itself never
+ * uses them. */
+void fpu_cpu_init(void)
 {
 	uint32_t r[4];
 
@@ -55,7 +59,8 @@ static void fpu_init(void)
 		xcr0 = 3 | (((r[2] >> 28) & 1) ? 4 : 0);		/* x87, SSE, AVX */
 		__asm__ volatile("xsetbv" :: "c"(0), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)));
 		cpuid(0xd, 0, r);
-		xsave_size = r[1];
+		if (!xsave_size)
+			xsave_size = r[1];
 	} else {
 		xsave_size = 512;
 	}
@@ -132,18 +137,32 @@ static void waiters_remove(struct notify *n, struct thread *t)
  */
 static void rearm(struct thread *running)
 {
+	/* every CPU arms for the earliest sleeper (whichever takes the lock
+	 * first wakes it), and for its own slice */
 	uint64_t next = sleepers ? sleepers->deadline_ns : 0;
-	int others = runq && !(runq == running && running->run_next == running);
-	if (running != &idle_thread && others && (!next || slice_end_ns < next))
+	if (running != &idle_thread && runq && (!next || slice_end_ns < next))
 		next = slice_end_ns;
 	timer_arm(next);
+}
+
+/* Wakes an idle CPU other than this one, if there is one: 1 if it did.
+ * A CPU leaving its idle loop with threads still waiting wakes the next,
+ * so a burst of new threads spreads over every idle CPU. */
+static int kick_idle(void)
+{
+	for (int i = 0; i < ncpus; i++)
+		if (percpus[i].online && percpus[i].cur == &percpus[i].idle && &percpus[i] != this_cpu()) {
+			smp_kick(i);
+			return 1;
+		}
+	return 0;
 }
 
 static void make_runnable(struct thread *t)
 {
 	t->state = T_RUNNABLE;
 	runq_add(t);
-	if (current)
+	if (!kick_idle() && current)
 		rearm(current);		/* current may have competition now */
 }
 
@@ -183,7 +202,7 @@ void thread_put(struct thread *t)
 {
 	if (--t->refs > 0)
 		return;
-	if (t == current)		/* freed after the switch away */
+	if (t->on_cpu >= 0)		/* freed after its CPU switches away */
 		return;
 	thread_free(t);
 }
@@ -203,29 +222,35 @@ void sched_reap_dead(void)
 static void switch_to(struct thread *next)
 {
 	struct thread *prev = current;
+	struct percpu *c = this_cpu();
 
 	if (prev == next)
 		return;
 	if (prev->env && prev->state != T_DEAD) {
 		fpu_save(prev->xsave);
-		/* with FSGSBASE the user may set either base itself */
+		/* with FSGSBASE the user may set either base itself; the
+		 * user's GS base waits in KERNEL_GS_BASE while we run */
 		prev->fsbase = rdmsr(MSR_FS_BASE);
-		prev->gsbase = rdmsr(MSR_GS_BASE);
+		prev->gsbase = rdmsr(MSR_KERNEL_GS_BASE);
 	}
-	if (prev->state == T_DEAD && prev != &idle_thread) {
+	if (prev->state == T_DEAD && prev != &c->idle) {
 		prev->run_next = reap;
 		reap = prev;
 	}
+	prev->on_cpu = -1;
+	next->on_cpu = c->id;
 	current = next;
 	if (next->env) {
 		tss_set_rsp0(next->kstack_top);
-		syscall_kstack_top = next->kstack_top;
-		if ((read_cr3() & PTE_ADDR) != next->env->pml4_pa)
-			write_cr3(next->env->pml4_pa);
+		c->kstack_top = next->kstack_top;
+		if (c->loaded_env != next->env)
+			env_load_address_space(next->env);
 		env_load_ioports(next->env);
 		fpu_restore(next->xsave);
 		wrmsr(MSR_FS_BASE, next->fsbase);
-		wrmsr(MSR_GS_BASE, next->gsbase);
+		wrmsr(MSR_KERNEL_GS_BASE, next->gsbase);
+	} else if (c->loaded_env) {
+		env_load_address_space(NULL);	/* idle: keep no env's TLB entries */
 	}
 	swtch(&prev->ksp, next->ksp);
 	sched_reap_dead();
@@ -233,52 +258,68 @@ static void switch_to(struct thread *next)
 
 void schedule(void)
 {
+	struct thread *prev = current;
+
 	need_resched = 0;
 	slice_end_ns = time_ns() + SLICE_NS;
-	if (current->state == T_RUNNABLE && current != &idle_thread && runq == current && current->run_next == current) {
-		rearm(current);				/* alone: keep running */
-		return;
+	if (prev->state == T_RUNNABLE && prev != &idle_thread) {
+		if (!runq) {
+			rearm(prev);			/* alone: keep running */
+			return;
+		}
+		runq_add(prev);				/* its turn is over: last */
 	}
-	if (current->state == T_RUNNABLE && current != &idle_thread && runq == current)
-		runq = current->run_next;		/* rotate: current goes last */
 	struct thread *next = runq ? runq : &idle_thread;
+	if (next != &idle_thread)
+		runq_remove(next);
+	if (runq && prev == &idle_thread)
+		kick_idle();
 	rearm(next);
 	switch_to(next);
 }
 
-/* The idle thread: halts until an interrupt makes something runnable. */
+/* The idle thread: halts until an interrupt makes something runnable; it
+ * alone runs without the kernel lock while it waits. */
 static void idle_loop(void)
 {
 	for (;;) {
+		bkl_unlock();
 		while (!runq)
 			cpu_idle();		/* sti; hlt */
 		irq_disable();
-		schedule();
+		bkl_lock();
+		if (runq)
+			schedule();
 	}
 }
 
 void sched_yield_to(struct thread *t)
 {
-	if (t->state != T_RUNNABLE || t == current)
-		return;
-	/* put t at the head of the queue and current right behind it */
+	if (t->state != T_RUNNABLE || t == current || t->on_cpu >= 0)
+		return;		/* running somewhere already: nothing to hand over */
 	runq_remove(t);
 	if (current->state == T_RUNNABLE && current != &idle_thread) {
-		runq_remove(current);
-		runq_add(current);
-	}
-	if (runq) {
-		t->run_next = runq;
-		t->run_prev = runq->run_prev;
-		runq->run_prev->run_next = t;
-		runq->run_prev = t;
-		runq = t;
-	} else {
-		runq_add(t);
+		/* current goes first in line after t */
+		if (runq) {
+			current->run_next = runq;
+			current->run_prev = runq->run_prev;
+			runq->run_prev->run_next = current;
+			runq->run_prev = current;
+			runq = current;
+		} else {
+			runq_add(current);
+		}
 	}
 	slice_end_ns = time_ns() + SLICE_NS;
 	rearm(t);
 	switch_to(t);
+}
+
+/* A reschedule IPI: another CPU made a thread runnable or killed ours. */
+void sched_ipi(void)
+{
+	need_resched = 1;
+	rearm(current);
 }
 
 void sched_tick(void)
@@ -298,8 +339,7 @@ void thread_block(struct notify *n, uint64_t deadline_ns)
 {
 	struct thread *t = current;
 
-	runq_remove(t);
-	t->state = T_BLOCKED;
+	t->state = T_BLOCKED;		/* running: it is on no run queue */
 	t->waiting_on = n;
 	t->deadline_ns = deadline_ns;
 	if (n) {
@@ -346,6 +386,7 @@ struct thread *thread_create(struct env *e, int *err)
 	t->id = next_thread_id++;
 	t->env = e;
 	t->state = T_NEW;
+	t->on_cpu = -1;
 	t->refs = 1;
 	t->xsave = phys_to_virt(xs);
 	*(uint32_t *)(t->xsave + 24) = 0x1f80;		/* MXCSR: exceptions masked */
@@ -353,9 +394,9 @@ struct thread *thread_create(struct env *e, int *err)
 	t->kstack_top = top;
 	t->tf = (struct trapframe *)(top - sizeof(struct trapframe));
 	*t->tf = (struct trapframe){ .cs = 0x2b, .ss = 0x23, .rflags = 0x202 };
-	/* swtch pops six registers, then returns into trap_return */
+	/* swtch pops six registers, then returns into new_thread_entry */
 	uint64_t *sp = (uint64_t *)t->tf;
-	*--sp = (uint64_t)trap_return;
+	*--sp = (uint64_t)new_thread_entry;
 	for (int i = 0; i < 6; i++)
 		*--sp = 0;
 	t->ksp = (uint64_t)sp;
@@ -381,52 +422,64 @@ void thread_kill(struct thread *t)
 		if (t->deadline_ns)
 			sleepers_remove(t);
 		t->waiting_on = NULL;
-	} else if (t->state == T_RUNNABLE) {
+	} else if (t->state == T_RUNNABLE && t->on_cpu < 0) {
 		runq_remove(t);
 	}
-	if (t->state == T_NEW) {
-		t->state = T_DEAD;	/* never ran: no stack in use */
+	int running = t->on_cpu;
+	t->state = T_DEAD;
+	if (running < 0) {		/* not on a CPU: no stack in use */
 		t->run_next = reap;
 		reap = t;
+	} else if (running != this_cpu()->id) {
+		smp_kick(running);	/* it leaves at its next kernel entry */
 	} else {
-		t->state = T_DEAD;
-		if (t != current) {
-			t->run_next = reap;
-			reap = t;
-		}
+		need_resched = 1;
 	}
 	t->env->nthreads_alive--;
-	if (t == current)
-		need_resched = 1;
 }
 
-void sched_init(void)
+/* This CPU's idle thread, on a stack of its own; 0 or -1. */
+int sched_prepare_cpu(struct percpu *c)
 {
-	fpu_init();
-	/* the idle thread runs on a stack of its own */
 	uintptr_t top = kstack_alloc();
 	if (!top)
-		panic("sched: no memory for the idle stack");
+		return -1;
 	uint64_t *sp = (uint64_t *)top;
 	*--sp = 0;
 	*--sp = (uint64_t)idle_loop;
 	for (int i = 0; i < 6; i++)
 		*--sp = 0;
-	idle_thread.ksp = (uint64_t)sp;
-	idle_thread.state = T_RUNNABLE;
-	idle_thread.refs = 1;
+	c->idle.ksp = (uint64_t)sp;
+	c->idle.state = T_RUNNABLE;
+	c->idle.refs = 1 << 30;		/* never freed */
+	c->idle.on_cpu = -1;
+	return 0;
 }
 
-/* Leaves the boot stack for good: runs whatever is runnable. */
+void sched_init(void)
+{
+	fpu_cpu_init();
+	if (sched_prepare_cpu(&percpus[0]))
+		panic("sched: no memory for the idle stack");
+}
+
+/* Leaves the boot stack for good, holding the kernel lock: runs whatever
+ * is runnable, else idles. */
 _Noreturn void sched_run_first(void)
 {
-	static struct thread boot;	/* the context being abandoned */
+	static struct thread boot[MAX_CPUS];	/* the contexts being abandoned */
+	struct percpu *c = this_cpu();
 
-	boot.state = T_DEAD;
-	boot.refs = 1 << 30;		/* never freed */
-	current = &boot;
+	boot[c->id].state = T_DEAD;
+	boot[c->id].refs = 1 << 30;		/* never freed */
+	boot[c->id].on_cpu = c->id;
+	current = &boot[c->id];
 	slice_end_ns = time_ns() + SLICE_NS;
-	switch_to(runq ? runq : &idle_thread);
+	struct thread *next = runq ? runq : &c->idle;
+	if (next != &c->idle)
+		runq_remove(next);
+	rearm(next);
+	switch_to(next);
 	panic("sched: returned to the boot context");
 }
 

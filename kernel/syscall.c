@@ -8,6 +8,7 @@
 #include "kernel/console.h"
 #include "kernel/cpu.h"
 #include "kernel/env.h"
+#include "kernel/smp.h"
 #include "kernel/random.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
@@ -15,7 +16,6 @@
 #include "kernel/uaccess.h"
 #include "kernel/vm.h"
 
-extern int need_resched;
 void syscall_entry(void);
 
 #define MSR_STAR 0xc0000081
@@ -615,6 +615,9 @@ int syscall_dispatch(struct trapframe *tf)
 {
 	uint64_t nr = tf->rax;
 
+	bkl_lock();
+	if (current->state == T_DEAD)	/* killed from another CPU meanwhile */
+		schedule();
 	if (EXO_IS_NATIVE(nr))
 		tf->rax = (uint64_t)syscall_native(tf);
 	else
@@ -632,6 +635,7 @@ int syscall_dispatch(struct trapframe *tf)
 	}
 	int full = current->full_restore;
 	current->full_restore = 0;
+	bkl_unlock();
 	return full;
 }
 

@@ -55,7 +55,7 @@ void sched_tick(void);
 static void tick(struct trapframe *tf)
 {
 	(void)tf;
-	ticks++;
+	__atomic_add_fetch(&ticks, 1, __ATOMIC_RELAXED);
 	irq_eoi(0);
 	sched_tick();
 }
@@ -70,6 +70,15 @@ void time_delay_ns(uint64_t ns)
 	uint64_t end = time_ns() + ns;
 	while (time_ns() < end)
 		cpu_relax();
+}
+
+void timer_init_cpu(void)
+{
+	if (timer_mode == TIMER_PIT)
+		return;
+	lapic_write(LAPIC_TIMER_DIV, 0x3);
+	lapic_write(LAPIC_LVT_TIMER, VEC_TIMER |
+		    (timer_mode == TIMER_TSC_DEADLINE ? LVT_TSC_DEADLINE : LVT_ONESHOT));
 }
 
 const char *timer_mode_name(void)
@@ -153,10 +162,8 @@ void time_init(void)
 		tsc_per_ns = per_ns(tsc_hz);
 		lapic_per_ns = per_ns(lapic_hz);
 		trap_set_handler(VEC_TIMER, tick);
-		lapic_write(LAPIC_TIMER_DIV, 0x3);
 		timer_mode = cpu.tsc_deadline ? TIMER_TSC_DEADLINE : TIMER_ONESHOT;
-		lapic_write(LAPIC_LVT_TIMER, VEC_TIMER |
-			    (timer_mode == TIMER_TSC_DEADLINE ? LVT_TSC_DEADLINE : LVT_ONESHOT));
+		timer_init_cpu();
 		klog(LOG_INFO, "time: tsc %lu.%03lu MHz%s, lapic timer %lu kHz, %s\n",
 		     tsc_hz / 1000000, tsc_hz / 1000 % 1000,
 		     cpu.invariant_tsc ? " (invariant)" : "", lapic_hz * 16 / 1000, timer_mode_name());

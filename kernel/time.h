@@ -25,6 +25,8 @@ void time_delay_ns(uint64_t ns);
 /* Arms the timer interrupt for time_ns() == deadline (0: none); a deadline
  * already past fires at once.  A no-op with the periodic PIT tick. */
 void timer_arm(uint64_t deadline_ns);
+/* Sets this CPU's LAPIC timer to the mode time_init chose. */
+void timer_init_cpu(void);
 /* "tsc-deadline", "lapic one-shot" or "pit periodic". */
 const char *timer_mode_name(void);
 

@@ -10,6 +10,7 @@
 #include "kernel/selftest.h"
 #include "kernel/apic.h"
 #include "kernel/env.h"
+#include "kernel/smp.h"
 #include "kernel/uaccess.h"
 #include "include/exo/abi.h"
 
@@ -42,6 +43,13 @@ static const char *const exception_names[32] = {
 	"#SX security", "reserved",
 };
 
+void idt_load(void)
+{
+	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) ptr =
+		{ sizeof idt - 1, (uint64_t)idt };
+	__asm__ volatile("lidt %0" :: "m"(ptr));
+}
+
 void idt_init(void)
 {
 	for (int v = 0; v < 256; v++) {
@@ -52,9 +60,7 @@ void idt_init(void)
 			.offset_mid = (uint16_t)(a >> 16), .offset_hi = (uint32_t)(a >> 32),
 		};
 	}
-	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) ptr =
-		{ sizeof idt - 1, (uint64_t)idt };
-	__asm__ volatile("lidt %0" :: "m"(ptr));
+	idt_load();
 }
 
 void trap_set_handler(int vector, irq_handler h)
@@ -113,7 +119,6 @@ static void report_fatal(struct trapframe *tf)
 	backtrace_print(tf->rip, tf->rbp, tf->rsp);
 }
 
-extern int need_resched;
 
 /* The signal a Linux program would get for an exception. */
 static int signal_for(uint64_t vector)
@@ -162,11 +167,16 @@ static void user_exception(struct trapframe *tf)
 	schedule();
 }
 
-void trap_dispatch(struct trapframe *tf)
+/* Interrupts and faults from user mode, and interrupts taken in the idle
+ * loop, run under the kernel lock; faults in the kernel (a user copy's, or
+ * a fatal one) run in whatever context had it; a request IPI needs none. */
+static void dispatch(struct trapframe *tf, int from_user)
 {
-	int from_user = (tf->cs & 3) == 3;
-
 	if (tf->vector < 32 && from_user && current && current->env) {
+		if (current->state == T_DEAD) {	/* killed from another CPU */
+			schedule();
+			return;
+		}
 		user_exception(tf);
 		return;
 	}
@@ -174,7 +184,7 @@ void trap_dispatch(struct trapframe *tf)
 		return;
 	if (tf->vector >= 32 && handlers[tf->vector]) {
 		handlers[tf->vector](tf);
-		if (from_user && need_resched)
+		if (from_user && (need_resched || current->state != T_RUNNABLE))
 			schedule();
 		return;
 	}
@@ -193,4 +203,21 @@ void trap_dispatch(struct trapframe *tf)
 	selftest_on_fatal();
 	kprintf("system halted\n");
 	halt_forever();
+}
+
+void trap_dispatch(struct trapframe *tf)
+{
+	int from_user = (tf->cs & 3) == 3;
+	int locked = tf->vector != VEC_IPI_REQUEST && (from_user || tf->vector >= 32);
+
+	if (tf->vector == VEC_IPI_REQUEST) {
+		smp_serve_request();
+		apic_eoi();
+		return;
+	}
+	if (locked)
+		bkl_lock();
+	dispatch(tf, from_user);
+	if (locked)
+		bkl_unlock();
 }

@@ -25,8 +25,15 @@ _Static_assert(sizeof(struct trapframe) == 22 * 8, "trapframe layout");
 
 typedef void (*irq_handler)(struct trapframe *tf);
 
+struct percpu;
+/* The boot CPU's GDT and TSS; another CPU's IST stacks (on the boot CPU,
+ * 0 or -1), then its GDT and TSS loaded on it. */
 void gdt_init(void);
+int gdt_prepare_ap(struct percpu *c);
+void gdt_load(struct percpu *c);
 void idt_init(void);
+/* Loads the IDT idt_init built (other CPUs). */
+void idt_load(void);
 void trap_set_handler(int vector, irq_handler h);
 void trap_dispatch(struct trapframe *tf);
 /* Prints the frame-pointer chain starting at rbp, with symbol names. */

@@ -2,13 +2,20 @@
  * Entry stubs for all 256 vectors.  Each pushes a zero error code where the
  * CPU pushes none, then the vector number, and jumps to trap_common, which
  * saves the general registers as a struct trapframe and calls trap_dispatch.
- * trap_entries[] lists the stubs for idt_init.
+ * Coming from user mode (or going back to it) the GS base is swapped, so
+ * kernel code always finds its struct percpu there.  trap_entries[] lists
+ * the stubs for idt_init.  new_thread_entry is where a new thread's first
+ * switch lands: it releases the kernel lock its creator's CPU held and
+ * enters user mode.
  */
 #include "kernel/trapframe.h"
 
 	.text
 trap_common:
-	PUSH_GPRS
+	testb $3, 24(%rsp)		/* cs: from user mode? */
+	jz 1f
+	swapgs
+1:	PUSH_GPRS
 	cld
 	movq %rsp, %rdi
 	call trap_dispatch
@@ -16,7 +23,15 @@ trap_common:
 trap_return:
 	POP_GPRS
 	addq $16, %rsp
-	iretq
+	testb $3, 8(%rsp)		/* cs: to user mode? */
+	jz 1f
+	swapgs
+1:	iretq
+
+	.global new_thread_entry
+new_thread_entry:
+	call bkl_unlock
+	jmp trap_return
 
 
 	.altmacro

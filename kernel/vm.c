@@ -199,24 +199,14 @@ void *vm_map_mmio(uint64_t pa, uint64_t size)
 
 /*
  * Kernel stacks: slots of a guard page plus KSTACK_SIZE in the stack region.
- * Freed slots are reused (their page tables stay), so the region and its
- * page tables grow only with the most threads alive at once.  The free list
- * has room for every slot ever made, so freeing never allocates.
+ * A freed stack keeps its frames and mapping and is handed out again whole:
+ * its global TLB entries may linger on other CPUs, so remapping the slot to
+ * other frames would need a shootdown.  The region, its page tables and the
+ * frames grow only with the most threads alive at once.  The free list has
+ * room for every slot ever made, so freeing never allocates.
  */
 static uintptr_t *kstack_free_tops;
 static uint64_t kstack_nfree, kstack_cap, kstack_made;
-
-static void kstack_unmap(uintptr_t top)
-{
-	for (uintptr_t va = top - KSTACK_SIZE; va < top; va += PAGE_SIZE) {
-		uint64_t *pte = walk(kernel_pml4, va, 1);
-		if (pte && (*pte & PTE_P)) {
-			frame_free(&kframes, *pte & PTE_ADDR);
-			*pte = 0;
-			invlpg(va);
-		}
-	}
-}
 
 /* Room in the free list for one more slot; 0, or -1 when out of memory. */
 static int kstack_reserve(void)
@@ -237,29 +227,30 @@ static int kstack_reserve(void)
 
 uintptr_t kstack_alloc(void)
 {
-	uintptr_t top;
-
-	if (kstack_nfree) {
-		top = kstack_free_tops[--kstack_nfree];
-	} else {
-		if (kstack_next + PAGE_SIZE + KSTACK_SIZE > KSTACK_REGION + KSTACK_REGION_SIZE ||
-		    kstack_reserve())
-			return 0;
-		kstack_next += PAGE_SIZE + KSTACK_SIZE;
-		kstack_made++;
-		top = kstack_next;
-	}
+	if (kstack_nfree)
+		return kstack_free_tops[--kstack_nfree];
+	uintptr_t top = kstack_next + PAGE_SIZE + KSTACK_SIZE;
+	if (top > KSTACK_REGION + KSTACK_REGION_SIZE || kstack_reserve())
+		return 0;
 	for (uintptr_t va = top - KSTACK_SIZE; va < top; va += PAGE_SIZE) {
 		uint64_t pa = page_alloc_zeroed();
 		uint64_t *pte = pa ? walk(kernel_pml4, va, 1) : NULL;
 		if (!pte) {
 			if (pa)
 				frame_free(&kframes, pa);
-			kstack_free(top);
+			/* undo: nothing else has seen this slot yet */
+			for (uintptr_t v = top - KSTACK_SIZE; v < va; v += PAGE_SIZE) {
+				uint64_t *p = walk(kernel_pml4, v, 1);
+				frame_free(&kframes, *p & PTE_ADDR);
+				*p = 0;
+				invlpg(v);
+			}
 			return 0;
 		}
 		*pte = pa | PTE_P | PTE_W | PTE_G | nx_bit;
 	}
+	kstack_next = top;
+	kstack_made++;
 	return top;
 }
 
@@ -287,6 +278,5 @@ uint64_t vm_kernel_pml4(void)
 
 void kstack_free(uintptr_t top)
 {
-	kstack_unmap(top);
 	kstack_free_tops[kstack_nfree++] = top;
 }

@@ -39,7 +39,7 @@ uint64_t vm_lookup(uintptr_t va, uint64_t *page_size);
 
 /* Physical address of the kernel's own PML4 (no user mappings). */
 uint64_t vm_kernel_pml4(void);
-/* Frees a stack from kstack_alloc; its slot is reused. */
+/* Gives a stack from kstack_alloc back, to be handed out again whole. */
 void kstack_free(uintptr_t top);
 
 /* A zeroed frame, or 0 when memory is exhausted. */

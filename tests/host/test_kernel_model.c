@@ -318,7 +318,6 @@ static int64_t kcall(int e, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
 	int64_t r = syscall_native(&tf);
 	env_reap_orphans();
 	sched_reap_dead();
-	extern int need_resched;
 	need_resched = 0;
 	return r;
 }

@@ -83,6 +83,19 @@ for cpu in max qemu64; do
 	sed -n -e "s/^ok /PASS time-$cpu-/p" -e "s/^FAIL /FAIL time-$cpu-/p" -e 's/^info /info /p' "$out"
 done
 
+# Every CPU: the native ABI, the isolation attacks and the timer on four
+# CPUs, and threads of one env running on all four at once.
+for prog in exotest holes; do
+	if EXO_RUN_QEMU_ARGS="-smp 4" EXO_RUN_TIMEOUT=120 run "smp4-$prog" 0 "$B/user/$prog"; then :; fi
+	sed -n -e "s/^ok /PASS smp4-$prog-/p" -e "s/^FAIL /FAIL smp4-$prog-/p" "$out"
+done
+if EXO_RUN_QEMU_ARGS="-smp 4" run smp4-time 0 "$B/user/timetest" "$(date +%s)"; then :; fi
+sed -n -e 's/^ok /PASS smp4-time-/p' -e 's/^FAIL /FAIL smp4-time-/p' "$out"
+for n in 1 4; do
+	if EXO_RUN_QEMU_ARGS="-smp $n" EXO_RUN_TIMEOUT=60 run "smp$n-threads" 0 "$B/user/smptest" $n; then :; fi
+	sed -n -e "s/^ok /PASS smp$n-threads-/p" -e "s/^FAIL /FAIL smp$n-threads-/p" -e 's/^info /info /p' "$out"
+done
+
 # fork with copy-on-write and waitpid, from the library OS
 if run fork 0 "$B/user/forktest"; then :; fi
 sed -n -e 's/^ok /PASS fork-/p' -e 's/^FAIL /FAIL fork-/p' "$out"

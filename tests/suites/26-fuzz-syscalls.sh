@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # A million random native and Linux-ABI calls from two envs while a third
 # keeps checking a checksum of its memory (user/tests/fuzz.c): the kernel
-# must neither panic nor hang, and the checksum must never change.
+# must neither panic nor hang, and the checksum must never change.  Run on
+# one CPU and on four.
 set -u
 B=${BUILD:-build}
 out=$(mktemp) err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
-EXO_RUN_TIMEOUT=400 tools/exo-run "$B/user/fuzz" >"$out" 2>"$err"
-rc=$?
-grep '^info' "$out"
-sed -n -e 's/^ok /PASS fuzz-/p' -e 's/^FAIL /FAIL fuzz-/p' "$out"
-if [ $rc -ne 0 ]; then
-	echo "FAIL fuzz-syscalls: exit status $rc (125: the VM hung or failed)"
-	tail -n 30 "$err"
-fi
+# once on one CPU, once on four (the fuzzers and the checker then run at
+# the same time on different CPUs)
+for smp in 1 4; do
+	EXO_RUN_QEMU_ARGS="-smp $smp" EXO_RUN_TIMEOUT=400 tools/exo-run "$B/user/fuzz" >"$out" 2>"$err"
+	rc=$?
+	grep '^info' "$out"
+	sed -n -e "s/^ok /PASS fuzz-smp$smp-/p" -e "s/^FAIL /FAIL fuzz-smp$smp-/p" "$out"
+	if [ $rc -ne 0 ]; then
+		echo "FAIL fuzz-smp$smp-syscalls: exit status $rc (125: the VM hung or failed)"
+		tail -n 30 "$err"
+	fi
+done

@@ -11,6 +11,8 @@
 #include "kernel/console.h"
 #include "kernel/cpu.h"
 #include "kernel/env.h"
+#include "kernel/percpu.h"
+#include "kernel/smp.h"
 #include "kernel/time.h"
 #include "kernel/trap.h"
 #include "kernel/uaccess.h"
@@ -29,8 +31,9 @@ int log_level = 0;
 volatile uint64_t ticks;
 uint64_t tsc_hz = 1000000000;
 int apic_mode = 1;
-uint8_t *const tss_iobitmap_ptr = (uint8_t[8192]){ 0 };
-char trap_return[1];
+char new_thread_entry[1];
+struct percpu percpus[MAX_CPUS];
+int ncpus = 1;
 static uint64_t kernel_pml4_pa, kinfo_pa, fake_now;
 
 void kprintf(const char *fmt, ...) { (void)fmt; }
@@ -59,6 +62,18 @@ void irq_eoi(int irq) { (void)irq; }
 void trap_set_handler(int vector, irq_handler h) { (void)vector; (void)h; }
 void tss_set_rsp0(uint64_t rsp0) { (void)rsp0; }
 void tss_set_iobitmap(int enabled) { (void)enabled; }
+uint8_t *tss_iobitmap(void) { return percpus[0].tss_io.bitmap; }
+void bkl_lock(void) {}
+void bkl_unlock(void) {}
+void smp_kick(int id) { (void)id; }
+void smp_reload_ioports(struct env *e) { (void)e; }
+void smp_flush(struct env *e, uint64_t va) { (void)e; (void)va; }
+
+void smp_leave(struct env *e)
+{
+	if (percpus[0].loaded_env == e)
+		env_load_address_space(NULL);
+}
 void syscall_entry(void) { abort(); }
 void swtch(uint64_t *old_ksp, uint64_t new_ksp) { (void)old_ksp; (void)new_ksp; abort(); }
 void loader_env_ended(struct env *e) { (void)e; }
@@ -159,6 +174,8 @@ void kmodel_boot(uint64_t phys_bytes)
 	free(bitmap);
 	bitmap = malloc(frames_bitmap_bytes(&m));
 	frames_init(&kframes, &m, bitmap);
+	percpus[0].self = &percpus[0];
+	percpus[0].online = 1;
 	kernel_pml4_pa = page_alloc_zeroed();
 	kinfo_pa = page_alloc_zeroed();
 	kmodel_cr3 = kernel_pml4_pa;

@@ -1,0 +1,229 @@
+/*
+ * Multiprocessor support.  The kernel runs under one lock (the "big kernel
+ * lock"): a CPU takes it on every entry from user mode or from its idle
+ * loop and gives it back on the way out, so kernel data structures need no
+ * finer locking and the model test's single-threaded rules are the rules.
+ * User code runs on every CPU at once, threads of one env included.
+ *
+ * What must happen on other CPUs while the lock holder waits (TLB flushes,
+ * leaving an address space about to be freed, reloading the I/O bitmap) is
+ * a request: written into the target's struct cpu_request, announced with
+ * an IPI, served by the target without the lock, in its interrupt handler
+ * or while it spins for the lock (it spins with interrupts off).
+ *
+ * Other CPUs start through a real-mode trampoline copied to TRAMPOLINE_PA:
+ * INIT, then two STARTUP IPIs, as the Intel and AMD manuals prescribe.
+ */
+#include "kernel/smp.h"
+#include "kernel/acpi.h"
+#include "kernel/apic.h"
+#include "kernel/console.h"
+#include "kernel/cpu.h"
+#include "kernel/env.h"
+#include "kernel/percpu.h"
+#include "kernel/string.h"
+#include "kernel/time.h"
+#include "kernel/trap.h"
+#include "kernel/vm.h"
+
+struct percpu percpus[MAX_CPUS];
+int ncpus = 1;
+static volatile uint32_t bkl;
+
+void bkl_lock(void)
+{
+	while (__atomic_exchange_n(&bkl, 1, __ATOMIC_ACQUIRE)) {
+		while (__atomic_load_n(&bkl, __ATOMIC_RELAXED)) {
+			smp_serve_request();
+			cpu_relax();
+		}
+	}
+}
+
+void bkl_unlock(void)
+{
+	__atomic_store_n(&bkl, 0, __ATOMIC_RELEASE);
+}
+
+/* -------------------------------------------------------------- requests */
+
+#define LAPIC_ICR_LO 0x300
+#define LAPIC_ICR_HI 0x310
+
+static void send_ipi(uint32_t apic_id, uint32_t icr)
+{
+	lapic_write(LAPIC_ICR_HI, apic_id << 24);
+	lapic_write(LAPIC_ICR_LO, icr);
+	for (int spins = 0; spins < 1000000 && (lapic_read(LAPIC_ICR_LO) & (1u << 12)); spins++)
+		cpu_relax();		/* delivery status: wait until sent */
+}
+
+void smp_serve_request(void)
+{
+	struct percpu *c = this_cpu();
+	struct cpu_request *r = &c->req;
+
+	if (!__atomic_load_n(&r->pending, __ATOMIC_ACQUIRE))
+		return;
+	if (r->leave) {
+		if (c->loaded_env == r->env)
+			env_load_address_space(NULL);
+	} else if (r->va == ~0ull) {
+		if (c->loaded_env == r->env)
+			write_cr3(read_cr3());
+		if (c->iobitmap_loaded == r->env)
+			c->iobitmap_loaded = NULL;
+		if (c->cur && c->cur->env == r->env && c->cur->state != T_DEAD)
+			env_load_ioports(r->env);
+	} else if (c->loaded_env == r->env) {
+		invlpg(r->va);
+	}
+	__atomic_store_n(&r->pending, 0, __ATOMIC_RELEASE);
+}
+
+/* Asks every other CPU with e loaded (or all, for the I/O bitmap) to do
+ * what *proto says, then waits until each has. */
+static void request_all(struct env *e, uint64_t va, int leave, int everyone)
+{
+	struct percpu *me = this_cpu();
+	int asked[MAX_CPUS] = { 0 };
+
+	for (int i = 0; i < ncpus; i++) {
+		struct percpu *c = &percpus[i];
+		if (c == me || !c->online || (!everyone && c->loaded_env != e))
+			continue;
+		c->req.env = e;
+		c->req.va = va;
+		c->req.leave = leave;
+		__atomic_store_n(&c->req.pending, 1, __ATOMIC_RELEASE);
+		send_ipi(c->apic_id, VEC_IPI_REQUEST);
+		asked[i] = 1;
+	}
+	for (int i = 0; i < ncpus; i++)
+		while (asked[i] && __atomic_load_n(&percpus[i].req.pending, __ATOMIC_ACQUIRE))
+			cpu_relax();
+}
+
+void smp_flush(struct env *e, uint64_t va)
+{
+	if (this_cpu()->loaded_env == e) {
+		if (va == ~0ull)
+			write_cr3(read_cr3());
+		else
+			invlpg(va);
+	}
+	if (ncpus > 1)
+		request_all(e, va, 0, 0);
+}
+
+void smp_leave(struct env *e)
+{
+	if (this_cpu()->loaded_env == e)
+		env_load_address_space(NULL);
+	if (ncpus > 1)
+		request_all(e, 0, 1, 0);
+}
+
+void smp_reload_ioports(struct env *e)
+{
+	if (ncpus > 1)
+		request_all(e, ~0ull, 0, 1);
+}
+
+void smp_kick(int id)
+{
+	if (id != this_cpu()->id && percpus[id].online)
+		send_ipi(percpus[id].apic_id, VEC_IPI_RESCHED);
+}
+
+/* ------------------------------------------------------------- start-up */
+
+#define TRAMPOLINE_PA 0x8000
+extern char trampoline_start[], trampoline_end[];
+extern char tramp_cr3[], tramp_efer[], tramp_entry[], tramp_arg[];
+void ap_entry64(void);
+uint64_t ap_boot_cr3, ap_boot_stack;
+extern char boot_pml4[];
+
+void fpu_cpu_init(void);
+void syscall_init(void);
+void sched_ipi(void);
+int sched_prepare_cpu(struct percpu *c);
+_Noreturn void sched_run_first(void);
+void lapic_init_cpu(void);
+void timer_init_cpu(void);
+
+/* Where a started CPU arrives, in 64-bit mode on the kernel's page tables
+ * and its own stack (kernel/trampoline.S). */
+_Noreturn void ap_main(struct percpu *c)
+{
+	wrmsr(MSR_GS_BASE, (uint64_t)c);
+	wrmsr(MSR_KERNEL_GS_BASE, 0);
+	gdt_load(c);
+	idt_load();
+	cpu_enable_protections();
+	fpu_cpu_init();
+	syscall_init();
+	lapic_init_cpu();
+	timer_init_cpu();
+	if (cpu.rdtscp)
+		wrmsr(MSR_TSC_AUX, (uint64_t)c->id);
+	__atomic_store_n(&c->online, 1, __ATOMIC_RELEASE);
+	bkl_lock();
+	sched_run_first();
+}
+
+static void handle_resched(struct trapframe *tf) { (void)tf; apic_eoi(); sched_ipi(); }
+static void handle_request(struct trapframe *tf) { (void)tf; smp_serve_request(); apic_eoi(); }
+
+static void patch(char *sym, uint64_t v, int bytes)
+{
+	uint8_t *p = (uint8_t *)phys_to_virt(TRAMPOLINE_PA) + (sym - trampoline_start);
+	memcpy(p, &v, (size_t)bytes);
+}
+
+/* Starts the CPU with APIC id apic as percpus[id]; 0 once it runs. */
+static int start_cpu(int id, uint32_t apic)
+{
+	struct percpu *c = &percpus[id];
+	uintptr_t stack = kstack_alloc();
+
+	c->self = c;
+	c->id = id;
+	c->apic_id = apic;
+	if (!stack || gdt_prepare_ap(c) || sched_prepare_cpu(c))
+		return -1;
+	ap_boot_cr3 = vm_kernel_pml4();
+	ap_boot_stack = stack;
+	patch(tramp_arg, (uint64_t)c, 8);
+	send_ipi(apic, 0x4500);				/* INIT, assert */
+	time_delay_ns(10000000);
+	for (int sipi = 0; sipi < 2 && !c->online; sipi++) {
+		send_ipi(apic, 0x4600 | (TRAMPOLINE_PA >> 12));	/* STARTUP */
+		for (uint64_t t0 = time_ns(); !c->online && time_ns() - t0 < 200000000ull;)
+			cpu_relax();
+	}
+	return c->online ? 0 : -1;
+}
+
+int smp_start_aps(void)
+{
+	trap_set_handler(VEC_IPI_RESCHED, handle_resched);
+	trap_set_handler(VEC_IPI_REQUEST, handle_request);
+	if (!apic_mode || acpi.ncpus < 2)
+		return ncpus;
+	uint32_t me = lapic_read(LAPIC_ID) >> 24;
+	memcpy(phys_to_virt(TRAMPOLINE_PA), trampoline_start, (size_t)(trampoline_end - trampoline_start));
+	patch(tramp_cr3, kernel_virt_to_phys(boot_pml4), 4);
+	patch(tramp_efer, cpu.nx ? 1u << 11 : 0, 4);
+	patch(tramp_entry, (uint64_t)ap_entry64, 8);
+	for (int i = 0; i < acpi.ncpus && ncpus < MAX_CPUS; i++) {
+		if (acpi.cpu_apic_ids[i] == me)
+			continue;
+		if (start_cpu(ncpus, acpi.cpu_apic_ids[i]) == 0)
+			ncpus++;
+		else
+			klog(LOG_WARN, "smp: cpu with apic id %u did not start\n", acpi.cpu_apic_ids[i]);
+	}
+	return ncpus;
+}

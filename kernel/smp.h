@@ -1,0 +1,37 @@
+/*
+ * Multiprocessor support (kernel/smp.c): the kernel lock, requests one CPU
+ * makes of the others (TLB flushes, leaving an address space, reloading
+ * the I/O bitmap), reschedule IPIs, and starting the other CPUs.
+ */
+#ifndef EXO_KERNEL_SMP_H
+#define EXO_KERNEL_SMP_H
+
+#include <stdint.h>
+
+#include "kernel/object.h"
+
+#define VEC_IPI_RESCHED 0xf0		/* another CPU made a thread runnable */
+#define VEC_IPI_REQUEST 0xf1		/* serve this CPU's struct cpu_request */
+
+/* The kernel lock: held by a CPU while it runs kernel code, except in the
+ * idle loop and in the request handler.  Spinning for it serves requests. */
+void bkl_lock(void);
+void bkl_unlock(void);
+
+/* Invalidates va (~0: everything) of e on every CPU that has e loaded,
+ * waiting until each has; the calling CPU does its own at once. */
+void smp_flush(struct env *e, uint64_t va);
+/* Every CPU that has e loaded switches to the kernel's page tables, so e's
+ * may be freed; waits until each has. */
+void smp_leave(struct env *e);
+/* CPUs running e reload its I/O permission bitmap, and wait for them. */
+void smp_reload_ioports(struct env *e);
+/* Wakes CPU id if it is idle or running something else (reschedule IPI). */
+void smp_kick(int id);
+/* Serves this CPU's pending request (interrupt handler and lock spin). */
+void smp_serve_request(void);
+
+/* Starts the CPUs the MADT lists; returns how many run, the boot CPU too. */
+int smp_start_aps(void);
+
+#endif

@@ -1,0 +1,10 @@
+/* Host stand-in for kernel/this_cpu.h: the model has one CPU. */
+#ifndef EXO_KERNEL_THIS_CPU_H
+#define EXO_KERNEL_THIS_CPU_H
+
+static inline struct percpu *this_cpu(void)
+{
+	return &percpus[0];
+}
+
+#endif
