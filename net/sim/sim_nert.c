@@ -270,7 +270,8 @@ static struct nert_result transfer(const struct sim_opts *o, double loss, double
 			nert_on_timer(&sides[which].s, ns.now_us / 1000 + (ns.now_us % 1000 != 0));
 		} else {
 			struct npkt *p = npop(&ns);
-			nert_receive(&sides[p->to].s, p->data, p->len, ns.now_us / 1000);
+			uint8_t from = (uint8_t)(1 - p->to);     /* the source address: the side's index */
+			nert_receive(&sides[p->to].s, p->data, p->len, &from, 1, ns.now_us / 1000);
 			free(p);
 		}
 		if (!established_us && sides[0].s.state == NERT_ESTABLISHED)
