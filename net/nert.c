@@ -1,6 +1,7 @@
 /*
- * NERT session: handshake, packet protection, reliability, FEC, congestion
- * and flow control, key rotation, close.  docs/PROTOCOL.md, "NERT".
+ * NERT session: handshake with mac1/mac2 and a cookie reply under load,
+ * re-handshakes with fresh ephemeral keys, packet protection, reliability,
+ * FEC, congestion and flow control, close.  docs/PROTOCOL.md, "NERT".
  */
 #include <errno.h>
 #include <stddef.h>
@@ -11,7 +12,7 @@
 
 enum {
 	K_DATA = 1, K_PARITY = 2, K_ACK = 3, K_DGRAM = 4, K_DGRAM_ACK = 5, K_CLOSE = 6, K_PING = 7,
-	K_DGRAM_FRAG = 8,
+	K_DGRAM_FRAG = 8, K_REKEY = 9,
 	SACK_BITS = 256,
 	ACK_BYTES = 1 + 4 + SACK_BITS / 8 + 2 + 4 + 2 + 1,   /* ..., rwnd, echo seg, delay, flags */
 	ACK_ECHO = 1 + 4 + SACK_BITS / 8 + 2,
@@ -28,9 +29,15 @@ enum {
 	MIN_QUEUE_CWND = 4,             /* below this window a high SRTT is not a queue */
 	FLAT_TIMEOUTS = 2,              /* timeouts in a row before a flat-RTT path halves cwnd */
 	INITIAL_CWND = 10,
+	INIT_PAYLOAD = 16,              /* salt, timestamp, responder sid of the session re-keyed */
+	INIT_MAC1 = NERT_INIT_BODY,     /* offsets of mac1 and mac2 in INIT */
+	INIT_MAC2 = NERT_INIT_BODY + CX_MAC_BYTES,
+	RESP_PAYLOAD = 9,               /* responder sid, salt, flags */
+	RESP_F_CONTINUES = 1,           /* the re-handshake continues the session's streams */
+	REKEY_ASK_MS = 1000,            /* responder: at most one K_REKEY request per second */
 };
 
-static const char proto_name[] = "NERT_IK_25519_ChaChaPoly_BLAKE2b_v1";
+static const char proto_name[] = "NERT_IK_25519_ChaChaPoly_BLAKE2b_v3";
 
 /* ------------------------------------------------------------ helpers */
 
@@ -60,17 +67,50 @@ static int mix_key(uint8_t ck[CX_KEY_BYTES], uint8_t k[CX_KEY_BYTES], const uint
 	return 0;
 }
 
+/* Count one X25519 operation: what the cookie defence saves is measured in them. */
+static void count_dh(struct nert_session *s)
+{
+	s->stats.dh_ops++;
+	if (s->cfg.endpoint)
+		s->cfg.endpoint->dh_ops++;
+}
+
 /* Mix DH(sk, pk) into the chain; refuses small-order (all-zero) results. */
-static int mix_dh(uint8_t ck[CX_KEY_BYTES], uint8_t k[CX_KEY_BYTES], const uint8_t sk[CX_DH_BYTES],
-		  const uint8_t pk[CX_DH_BYTES])
+static int mix_dh(struct nert_session *s, uint8_t ck[CX_KEY_BYTES], uint8_t k[CX_KEY_BYTES],
+		  const uint8_t sk[CX_DH_BYTES], const uint8_t pk[CX_DH_BYTES])
 {
 	uint8_t shared[CX_DH_BYTES];
-	int err = cx_dh(shared, sk, pk);
+	int err;
 
+	count_dh(s);
+	err = cx_dh(shared, sk, pk);
 	if (!err)
 		err = mix_key(ck, k, shared);
 	cx_wipe(shared, sizeof shared);
 	return err;
+}
+
+/* BLAKE2b-128 keyed by key (keylen bytes) over data: mac1, mac2 and cookies. */
+static void mac16(uint8_t out[CX_MAC_BYTES], const uint8_t *key, size_t keylen,
+		  const uint8_t *data, size_t len)
+{
+	static const uint8_t none[1];
+	cx_hash_state st;
+
+	cx_hash_init(&st, key, keylen, CX_MAC_BYTES);
+	cx_hash_update(&st, len ? data : none, len);
+	cx_hash_final(&st, out, CX_MAC_BYTES);
+}
+
+/* H(label || static public key): the mac1 and cookie keys of a responder. */
+static void label_key(uint8_t out[CX_KEY_BYTES], const char label[8], const uint8_t pk[CX_DH_BYTES])
+{
+	cx_hash_state st;
+
+	cx_hash_init(&st, NULL, 0, CX_KEY_BYTES);
+	cx_hash_update(&st, label, 8);
+	cx_hash_update(&st, pk, CX_DH_BYTES);
+	cx_hash_final(&st, out, CX_KEY_BYTES);
 }
 
 static const uint8_t zero_nonce[CX_NONCE_BYTES];
@@ -93,7 +133,7 @@ int nert_parse_header(const uint8_t *pkt, size_t len, uint8_t *type, uint16_t *e
 {
 	if (len < NERT_HEADER_BYTES || len > NERT_MAX_PACKET)
 		return -EMSGSIZE;
-	if (pkt[0] != NERT_VERSION || pkt[1] < NP_INIT || pkt[1] > NP_DATA)
+	if (pkt[0] != NERT_VERSION || pkt[1] < NP_INIT || pkt[1] > NP_COOKIE)
 		return -EPROTO;
 	*type = pkt[1];
 	*epoch = get_u16(pkt + 2);
@@ -102,6 +142,8 @@ int nert_parse_header(const uint8_t *pkt, size_t len, uint8_t *type, uint16_t *e
 	if (*type == NP_INIT && len != NERT_INIT_BYTES)
 		return -EPROTO;
 	if (*type == NP_RESP && len != NERT_RESP_BYTES)
+		return -EPROTO;
+	if (*type == NP_COOKIE && len != NERT_COOKIE_BYTES)
 		return -EPROTO;
 	if (*type == NP_DATA && len < NERT_HEADER_BYTES + CX_TAG_BYTES + 1)
 		return -EPROTO;
@@ -131,9 +173,13 @@ static void fail(struct nert_session *s, int reason)
 	if (s->state == NERT_CLOSED || s->state == NERT_FAILED)
 		return;
 	s->state = reason ? NERT_FAILED : NERT_CLOSED;
-	cx_wipe(&s->tx, sizeof s->tx);
-	cx_wipe(&s->rx, sizeof s->rx);
+	s->rekeying = false;
+	cx_wipe(&s->cur, sizeof s->cur);
+	cx_wipe(&s->prev, sizeof s->prev);
 	cx_wipe(&s->pend, sizeof s->pend);
+	cx_wipe(s->e_sk, sizeof s->e_sk);
+	cx_wipe(s->ck, sizeof s->ck);
+	cx_wipe(s->cookie, sizeof s->cookie);
 	give_up_dgrams(s, reason ? reason : -ESHUTDOWN);
 	if (s->cfg.closed)
 		s->cfg.closed(s->cfg.ctx, reason);
@@ -149,7 +195,7 @@ static void session_defaults(struct nert_session *s, uint64_t now)
 	s->peer_rwnd = NERT_WINDOW;
 	s->rto = 1000;
 	s->min_rtt = UINT32_MAX;
-	s->last_rx_ms = s->last_tx_ms = s->epoch_start_ms = now;
+	s->last_rx_ms = s->last_tx_ms = now;
 }
 
 int nert_init(struct nert_session *s, const struct nert_config *cfg, bool initiator,
@@ -158,19 +204,20 @@ int nert_init(struct nert_session *s, const struct nert_config *cfg, bool initia
 	memset(s, 0, sizeof *s);
 	if (!cfg->random || !cfg->send || !cfg->deliver || !cfg->rx_buf ||
 	    cx_key_is_zero(cfg->static_sk, CX_DH_BYTES) || cx_key_is_zero(cfg->peer_pk, CX_DH_BYTES) ||
-	    (!initiator && !cfg->endpoint))
+	    (!initiator && !cfg->endpoint) || cx_dh_public(s->own_pk, cfg->static_sk))
 		return -EINVAL;
 	s->cfg = *cfg;
-	if (!s->cfg.rekey_bytes)
-		s->cfg.rekey_bytes = 64u << 20;
+	if (!s->cfg.rekey_packets)
+		s->cfg.rekey_packets = NERT_REKEY_PACKETS;
 	if (!s->cfg.rekey_ms)
-		s->cfg.rekey_ms = 120000;
+		s->cfg.rekey_ms = NERT_REKEY_MS;
 	if (!s->cfg.idle_ms)
 		s->cfg.idle_ms = 30000;
 	s->initiator = initiator;
-	cfg->random(cfg->ctx, &s->local_sid, sizeof s->local_sid);
-	s->local_sid |= 1;
-	cfg->random(cfg->ctx, s->tx.salt, sizeof s->tx.salt);
+	label_key(s->mac1_in, "mac1----", s->own_pk);
+	label_key(s->cookie_in, "cookie--", s->own_pk);
+	label_key(s->mac1_out, "mac1----", cfg->peer_pk);
+	label_key(s->cookie_out, "cookie--", cfg->peer_pk);
 	session_defaults(s, now_ms);
 	return 0;
 }
@@ -185,8 +232,7 @@ static void chain_start(uint8_t ck[CX_KEY_BYTES], uint8_t h[CX_HASH_BYTES],
 }
 
 /* Derive both directions' transport keys from the final chaining key. */
-static int split_keys(const uint8_t ck[CX_KEY_BYTES], bool initiator, struct nert_dir *tx,
-		      struct nert_dir *rx)
+static int split_keys(const uint8_t ck[CX_KEY_BYTES], bool initiator, struct nert_keys *k)
 {
 	uint8_t i2r[CX_KEY_BYTES], r2i[CX_KEY_BYTES];
 	int err = 0;
@@ -194,11 +240,26 @@ static int split_keys(const uint8_t ck[CX_KEY_BYTES], bool initiator, struct ner
 	if (cx_kdf(i2r, ck, "nert i2r", 0) || cx_kdf(r2i, ck, "nert r2i", 0) ||
 	    cx_key_is_zero(i2r, CX_KEY_BYTES) || cx_key_is_zero(r2i, CX_KEY_BYTES))
 		err = -EINVAL;
-	memcpy(tx->key, initiator ? i2r : r2i, CX_KEY_BYTES);
-	memcpy(rx->key, initiator ? r2i : i2r, CX_KEY_BYTES);
+	memcpy(k->tx, initiator ? i2r : r2i, CX_KEY_BYTES);
+	memcpy(k->rx, initiator ? r2i : i2r, CX_KEY_BYTES);
 	cx_wipe(i2r, sizeof i2r);
 	cx_wipe(r2i, sizeof r2i);
 	return err;
+}
+
+/* A session id (odd) that none of the session's key sets uses. */
+static uint32_t new_sid(struct nert_session *s)
+{
+	uint32_t sid;
+
+	s->cfg.random(s->cfg.ctx, &sid, sizeof sid);
+	sid |= 1;
+	for (int i = 0; i < 4; i++)
+		if ((s->cur.valid && sid == s->cur.local_sid) ||
+		    (s->prev.valid && sid == s->prev.local_sid) ||
+		    (s->pend.active && sid == s->pend.k.local_sid))
+			sid += 2;
+	return sid;
 }
 
 /* Hand a packet to the owner's send callback and count it. */
@@ -223,37 +284,77 @@ static uint64_t init_timestamp(struct nert_session *s, uint64_t now)
 	return ts;
 }
 
-/* Build and send INIT: es and ss DHs, encrypted static key and payload. */
+/*
+ * (Re)send our INIT: mac1 under the responder's static key, and mac2 under
+ * the responder's cookie when we hold one younger than NERT_COOKIE_MS
+ * (zeros otherwise).
+ */
+static void send_init(struct nert_session *s, uint64_t now)
+{
+	uint8_t *p = s->init_pkt;
+
+	mac16(p + INIT_MAC1, s->mac1_out, CX_KEY_BYTES, p, NERT_INIT_BODY);
+	s->init_has_cookie = s->has_cookie && now - s->cookie_ms < NERT_COOKIE_MS;
+	if (s->init_has_cookie)
+		mac16(p + INIT_MAC2, s->cookie, CX_MAC_BYTES, p, INIT_MAC2);
+	else
+		memset(p + INIT_MAC2, 0, CX_MAC_BYTES);
+	s->hs_sent_ms = now;
+	emit(s, p, NERT_INIT_BYTES, now);
+}
+
+/*
+ * Initiator: start a handshake (rekey: a re-handshake of the established
+ * session) with a fresh ephemeral key and sid; INIT carries the es and ss
+ * DHs' AEADs: our static key, then salt, timestamp and the responder sid
+ * of the session it re-keys (0 for a new session).
+ */
+static int handshake_start(struct nert_session *s, bool rekey, uint64_t now)
+{
+	uint8_t *p = s->init_pkt, k[CX_KEY_BYTES], payload[INIT_PAYLOAD];
+	int err;
+
+	chain_start(s->ck, s->h, s->cfg.peer_pk);
+	s->cfg.random(s->cfg.ctx, s->e_sk, sizeof s->e_sk);
+	count_dh(s);
+	if (cx_dh_public(s->e_pk, s->e_sk))
+		return -EINVAL;
+	s->hs_sid = new_sid(s);
+	s->cfg.random(s->cfg.ctx, s->hs_salt, sizeof s->hs_salt);
+	header_put(p, NP_INIT, 0, s->hs_sid, 0);
+	memcpy(p + 12, s->e_pk, 32);
+	mix_hash(s->h, s->e_pk, 32);
+	if ((err = mix_dh(s, s->ck, k, s->e_sk, s->cfg.peer_pk)))           /* es */
+		goto out;
+	cx_aead_seal(p + 44, s->own_pk, 32, s->h, CX_HASH_BYTES, zero_nonce, k);
+	mix_hash(s->h, p + 44, 48);
+	if ((err = mix_dh(s, s->ck, k, s->cfg.static_sk, s->cfg.peer_pk)))  /* ss */
+		goto out;
+	memcpy(payload, s->hs_salt, 4);
+	put_u64(payload + 4, init_timestamp(s, now));
+	put_u32(payload + 12, rekey ? s->cur.peer_sid : 0);
+	cx_aead_seal(p + 92, payload, sizeof payload, s->h, CX_HASH_BYTES, zero_nonce, k);
+	mix_hash(s->h, p + 92, INIT_PAYLOAD + CX_TAG_BYTES);
+	s->rekeying = rekey;
+	s->hs_start_ms = now;
+	s->hs_tries = 1;
+	send_init(s, now);
+out:
+	cx_wipe(k, sizeof k);
+	return err;
+}
+
+/* Initiator: send the handshake's first message. */
 int nert_connect(struct nert_session *s, uint64_t now_ms)
 {
-	uint8_t *p = s->init_pkt, k[CX_KEY_BYTES], own_pk[CX_DH_BYTES], payload[12];
 	int err;
 
 	if (!s->initiator || s->state != NERT_IDLE)
 		return -EINVAL;
-	chain_start(s->ck, s->h, s->cfg.peer_pk);
-	s->cfg.random(s->cfg.ctx, s->e_sk, sizeof s->e_sk);
-	if (cx_dh_public(s->e_pk, s->e_sk) || cx_dh_public(own_pk, s->cfg.static_sk))
-		return -EINVAL;
-	header_put(p, NP_INIT, 0, s->local_sid, 0);
-	memcpy(p + 12, s->e_pk, 32);
-	mix_hash(s->h, s->e_pk, 32);
-	if ((err = mix_dh(s->ck, k, s->e_sk, s->cfg.peer_pk)))             /* es */
-		return err;
-	cx_aead_seal(p + 44, own_pk, 32, s->h, CX_HASH_BYTES, zero_nonce, k);
-	mix_hash(s->h, p + 44, 48);
-	if ((err = mix_dh(s->ck, k, s->cfg.static_sk, s->cfg.peer_pk)))   /* ss */
-		return err;
-	memcpy(payload, s->tx.salt, 4);
-	put_u64(payload + 4, init_timestamp(s, now_ms));
-	cx_aead_seal(p + 92, payload, sizeof payload, s->h, CX_HASH_BYTES, zero_nonce, k);
-	mix_hash(s->h, p + 92, 28);
-	cx_wipe(k, sizeof k);
 	s->state = NERT_HS_SENT;
-	s->hs_sent_ms = s->hs_start_ms = now_ms;
-	s->hs_tries = 1;
-	emit(s, p, NERT_INIT_BYTES, now_ms);
-	return 0;
+	if ((err = handshake_start(s, false, now_ms)))
+		s->state = NERT_IDLE;
+	return err;
 }
 
 /*
@@ -288,21 +389,85 @@ static int endpoint_accept_ts(struct nert_endpoint *ep, const uint8_t pk[CX_DH_B
 }
 
 /*
- * Check an INIT up to its timestamp: decrypt the initiator's static key
+ * Count a mac1-valid INIT and say whether the endpoint is under load:
+ * more than NERT_LOAD_INITS of them in this second or in the one before,
+ * or the owner says so.  Under load, only INITs with a valid mac2 get
+ * any DH work.
+ */
+static bool endpoint_loaded(struct nert_endpoint *ep, uint64_t now)
+{
+	uint64_t sec = now / 1000;
+
+	if (sec != ep->load_sec) {
+		ep->load_last = sec == ep->load_sec + 1 ? ep->load_count : 0;
+		ep->load_count = 0;
+		ep->load_sec = sec;
+	}
+	if (ep->load_count < UINT32_MAX)
+		ep->load_count++;
+	return ep->force_load || ep->load_count > NERT_LOAD_INITS || ep->load_last > NERT_LOAD_INITS;
+}
+
+/* The cookie of a source address: a MAC under the endpoint's secret, renewed every NERT_COOKIE_MS. */
+static void make_cookie(struct nert_session *s, const uint8_t *src, size_t src_len, uint64_t now,
+			uint8_t out[CX_MAC_BYTES])
+{
+	struct nert_endpoint *ep = s->cfg.endpoint;
+
+	if (!ep->has_secret || now - ep->secret_ms >= NERT_COOKIE_MS) {
+		s->cfg.random(s->cfg.ctx, ep->cookie_secret, sizeof ep->cookie_secret);
+		ep->secret_ms = now;
+		ep->has_secret = true;
+	}
+	mac16(out, ep->cookie_secret, CX_KEY_BYTES, src, src_len);
+}
+
+/*
+ * Under load: 0 when the INIT's mac2 is the cookie of its source address;
+ * otherwise answer the source with a COOKIE message (the cookie sealed
+ * with XChaCha20-Poly1305 under H("cookie--" || our static key), the
+ * INIT's mac1 as associated data) and return -EAGAIN, having done no DH.
+ */
+static int cookie_check(struct nert_session *s, const uint8_t *p, const uint8_t *src,
+			size_t src_len, uint64_t now)
+{
+	uint8_t cookie[CX_MAC_BYTES], mac2[CX_MAC_BYTES], reply[NERT_COOKIE_BYTES];
+	bool ok;
+
+	make_cookie(s, src, src_len, now, cookie);
+	mac16(mac2, cookie, sizeof cookie, p, INIT_MAC2);
+	ok = cx_equal(mac2, p + INIT_MAC2, CX_MAC_BYTES);
+	if (!ok) {
+		header_put(reply, NP_COOKIE, 0, get_u32(p + 4), 0);
+		s->cfg.random(s->cfg.ctx, reply + NERT_HEADER_BYTES, CX_XNONCE_BYTES);
+		cx_xaead_seal(reply + NERT_HEADER_BYTES + CX_XNONCE_BYTES, cookie, sizeof cookie,
+			      p + INIT_MAC1, CX_MAC_BYTES, reply + NERT_HEADER_BYTES, s->cookie_in);
+		s->stats.cookies_sent++;
+		s->stats.packets_sent++;
+		s->cfg.endpoint->cookies_sent++;
+		if (s->cfg.send_to)
+			s->cfg.send_to(s->cfg.ctx, src, src_len, reply, sizeof reply);
+		else
+			s->cfg.send(s->cfg.ctx, reply, sizeof reply);
+	}
+	cx_wipe(cookie, sizeof cookie);
+	return ok ? 0 : -EAGAIN;
+}
+
+/*
+ * Check an INIT up to its payload: decrypt the initiator's static key
  * (es), which must be the expected peer, then the payload (ss).  Leaves
- * ck and h for the RESP; payload is salt (4) || timestamp (8).
+ * ck and h for the RESP; payload is salt (4) || timestamp (8) || sid (4).
  */
 static int init_open(struct nert_session *s, const uint8_t *p, uint8_t ck[CX_KEY_BYTES],
-		     uint8_t h[CX_HASH_BYTES], uint8_t payload[12])
+		     uint8_t h[CX_HASH_BYTES], uint8_t payload[INIT_PAYLOAD])
 {
-	uint8_t k[CX_KEY_BYTES], own_pk[CX_DH_BYTES], peer_static[CX_DH_BYTES];
+	uint8_t k[CX_KEY_BYTES], peer_static[CX_DH_BYTES];
 	int err;
 
-	if (cx_dh_public(own_pk, s->cfg.static_sk))
-		return -EINVAL;
-	chain_start(ck, h, own_pk);
+	chain_start(ck, h, s->own_pk);
 	mix_hash(h, p + 12, 32);
-	if ((err = mix_dh(ck, k, s->cfg.static_sk, p + 12)))
+	if ((err = mix_dh(s, ck, k, s->cfg.static_sk, p + 12)))
 		return err;
 	err = -EBADMSG;
 	if (cx_aead_open(peer_static, p + 44, 32, h, CX_HASH_BYTES, zero_nonce, k))
@@ -311,63 +476,98 @@ static int init_open(struct nert_session *s, const uint8_t *p, uint8_t ck[CX_KEY
 	err = -EACCES;
 	if (!cx_equal(peer_static, s->cfg.peer_pk, 32))
 		goto out;
-	if ((err = mix_dh(ck, k, s->cfg.static_sk, peer_static)))
+	if ((err = mix_dh(s, ck, k, s->cfg.static_sk, peer_static)))
 		goto out;
-	err = cx_aead_open(payload, p + 92, 12, h, CX_HASH_BYTES, zero_nonce, k) ? -EBADMSG : 0;
-	mix_hash(h, p + 92, 28);
+	err = cx_aead_open(payload, p + 92, INIT_PAYLOAD, h, CX_HASH_BYTES, zero_nonce, k) ?
+		      -EBADMSG : 0;
+	mix_hash(h, p + 92, INIT_PAYLOAD + CX_TAG_BYTES);
 out:
 	cx_wipe(k, sizeof k);
 	return err;
 }
 
 /*
+ * The cheap checks before any DH: mac1 (keyed by our static public key,
+ * so only a sender who knows it passes), a copy of an INIT already
+ * answered (its RESP again), then under load the cookie (mac2).  0 means
+ * go on with the DHs; 1 means answered.
+ */
+static int init_precheck(struct nert_session *s, const uint8_t *p, const uint8_t *src,
+			 size_t src_len, uint64_t now)
+{
+	struct nert_pending *pd = &s->pend;
+	uint8_t mac1[CX_MAC_BYTES];
+
+	mac16(mac1, s->mac1_in, CX_KEY_BYTES, p, NERT_INIT_BODY);
+	if (!cx_equal(mac1, p + INIT_MAC1, CX_MAC_BYTES)) {
+		s->cfg.endpoint->mac1_failures++;
+		return -EBADMSG;
+	}
+	if (pd->active && !memcmp(p, pd->init_pkt, INIT_MAC2)) {
+		pd->init_ms = now;
+		emit(s, pd->resp_pkt, NERT_RESP_BYTES, now);   /* our RESP was lost */
+		return 1;
+	}
+	if (!s->initiator && s->state != NERT_IDLE && !memcmp(p, s->init_pkt, INIT_MAC2)) {
+		emit(s, s->resp_pkt, NERT_RESP_BYTES, now);     /* a late copy: answered already */
+		return 1;
+	}
+	if (endpoint_loaded(s->cfg.endpoint, now))
+		return cookie_check(s, p, src, src_len, now);
+	return 0;
+}
+
+static void pending_install(struct nert_session *s, uint64_t now);
+
+/*
  * Responder: answer a valid, fresh INIT with a RESP and hold the new keys
  * as a pending handshake.  Nothing is trusted yet: the pending keys become
  * the session only when a packet authenticated under them arrives (key
- * confirmation), and until then an established session carries on.  A
- * replayed or stale INIT is refused by the endpoint's timestamp memory; a
- * retransmitted copy of the INIT we answered gets the same RESP again.
+ * confirmation), and until then the current keys carry on.  A replayed or
+ * stale INIT is refused by the endpoint's timestamp memory.  An INIT that
+ * names our current session re-keys it (streams continue); any other
+ * replaces it once confirmed (the peer rebooted).
  */
-static int on_init(struct nert_session *s, const uint8_t *p, uint64_t now)
+static int on_init(struct nert_session *s, const uint8_t *p, const uint8_t *src, size_t src_len,
+		   uint64_t now)
 {
 	struct nert_pending *pd = &s->pend;
 	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES], k[CX_KEY_BYTES], e_sk[CX_DH_BYTES];
-	uint8_t payload[12], rpay[8], *resp = pd->resp_pkt;
+	uint8_t payload[INIT_PAYLOAD], rpay[RESP_PAYLOAD], *resp = pd->resp_pkt;
+	uint32_t rekey_sid;
 	int err;
 
 	if (!s->cfg.endpoint)
 		return -EPROTO;
-	if (pd->active && !memcmp(p, pd->init_pkt, NERT_INIT_BYTES)) {
-		pd->init_ms = now;
-		emit(s, pd->resp_pkt, NERT_RESP_BYTES, now);   /* our RESP was lost */
-		return 0;
-	}
-	if (!s->initiator && s->state != NERT_IDLE && !memcmp(p, s->init_pkt, NERT_INIT_BYTES)) {
-		emit(s, s->resp_pkt, NERT_RESP_BYTES, now);     /* a late copy: answered already */
-		return 0;
-	}
+	if ((err = init_precheck(s, p, src, src_len, now)))
+		return err > 0 ? 0 : err;
 	if ((err = init_open(s, p, ck, h, payload)) ||
 	    (err = endpoint_accept_ts(s->cfg.endpoint, s->cfg.peer_pk, get_u64(payload + 4), now)))
 		goto out;
+	rekey_sid = get_u32(payload + 12);
+	if (pd->active && rekey_sid && rekey_sid == pd->k.local_sid)
+		pending_install(s, now);     /* it names the pending keys: it holds them */
 	cx_wipe(pd, sizeof *pd);
-	s->cfg.random(s->cfg.ctx, &pd->local_sid, sizeof pd->local_sid);
-	pd->local_sid |= 1;
-	if (pd->local_sid == s->local_sid)
-		pd->local_sid += 2;
-	pd->peer_sid = get_u32(p + 4);
-	s->cfg.random(s->cfg.ctx, pd->tx.salt, sizeof pd->tx.salt);
-	memcpy(pd->rx.salt, payload, 4);
+	pd->continues = rekey_sid && s->cur.valid && rekey_sid == s->cur.local_sid &&
+			(s->state == NERT_ESTABLISHED || s->state == NERT_CLOSING);
+	pd->k.local_sid = new_sid(s);
+	pd->k.peer_sid = get_u32(p + 4);
+	pd->k.gen = pd->continues ? (uint16_t)(s->cur.gen + 1) : 0;
+	s->cfg.random(s->cfg.ctx, pd->k.tx_salt, sizeof pd->k.tx_salt);
+	memcpy(pd->k.rx_salt, payload, 4);
 	s->cfg.random(s->cfg.ctx, e_sk, sizeof e_sk);
-	header_put(resp, NP_RESP, 0, pd->peer_sid, 0);
+	header_put(resp, NP_RESP, 0, pd->k.peer_sid, 0);
+	count_dh(s);
 	if ((err = cx_dh_public(resp + 12, e_sk)))
 		goto out;
 	mix_hash(h, resp + 12, 32);
-	if ((err = mix_dh(ck, NULL, e_sk, p + 12)) ||                      /* ee */
-	    (err = mix_dh(ck, k, e_sk, s->cfg.peer_pk)) ||                   /* se */
-	    (err = split_keys(ck, false, &pd->tx, &pd->rx)))
+	if ((err = mix_dh(s, ck, NULL, e_sk, p + 12)) ||                    /* ee */
+	    (err = mix_dh(s, ck, k, e_sk, s->cfg.peer_pk)) ||                 /* se */
+	    (err = split_keys(ck, false, &pd->k)))
 		goto out;
-	put_u32(rpay, pd->local_sid);
-	memcpy(rpay + 4, pd->tx.salt, 4);
+	put_u32(rpay, pd->k.local_sid);
+	memcpy(rpay + 4, pd->k.tx_salt, 4);
+	rpay[8] = pd->continues ? RESP_F_CONTINUES : 0;
 	cx_aead_seal(resp + 44, rpay, sizeof rpay, h, CX_HASH_BYTES, zero_nonce, k);
 	memcpy(pd->init_pkt, p, NERT_INIT_BYTES);
 	pd->init_ms = now;
@@ -388,134 +588,185 @@ static int send_frame(struct nert_session *s, const uint8_t *pt, size_t len, uin
 static void pump(struct nert_session *s, uint64_t now);
 
 /*
- * Key confirmation: a packet authenticated under the pending keys proves
- * the initiator holds them, so they become the session.  Replacing an
- * established session (the peer rebooted and started afresh) restarts
- * both streams: what the old session had in flight is dropped and the
- * owner told through cfg.restarted.
+ * Both streams restart (the peer rebooted and started a new session): what
+ * the old session had in flight is dropped and the owner told through
+ * cfg.restarted.
  */
+static void streams_restart(struct nert_session *s, uint64_t now)
+{
+	give_up_dgrams(s, -ECONNRESET);
+	memset(&s->txq, 0, sizeof *s - offsetof(struct nert_session, txq));
+	session_defaults(s, now);
+	s->stats.restarts++;
+	if (s->cfg.restarted)
+		s->cfg.restarted(s->cfg.ctx);
+}
+
+/*
+ * Make k the session's keys.  A re-handshake (continues) keeps the old
+ * keys as prev for NERT_KEY_OVERLAP_MS, to open packets already in flight,
+ * then they are wiped; otherwise an established session restarts its
+ * streams and the old keys are wiped at once.
+ */
+static void keys_install(struct nert_session *s, const struct nert_keys *k, bool continues,
+			 uint64_t now)
+{
+	if (continues) {
+		s->prev = s->cur;
+		s->prev_until_ms = now + NERT_KEY_OVERLAP_MS;
+		s->stats.rekeys++;
+	} else {
+		cx_wipe(&s->prev, sizeof s->prev);
+		if (s->state == NERT_ESTABLISHED || s->state == NERT_CLOSING)
+			streams_restart(s, now);
+		s->state = NERT_ESTABLISHED;
+	}
+	s->cur = *k;
+	s->cur.born_ms = now;
+	s->cur.valid = true;
+	s->last_rx_ms = now;
+}
+
+/* Key confirmation: a packet authenticated under the pending keys proves the initiator holds them. */
 static void pending_install(struct nert_session *s, uint64_t now)
 {
 	struct nert_pending *pd = &s->pend;
 
-	if (s->state == NERT_ESTABLISHED || s->state == NERT_CLOSING) {
-		struct nert_config cfg = s->cfg;
-		struct nert_stats st = s->stats;
-		uint64_t own_ts = s->own_ts;
-		give_up_dgrams(s, -ECONNRESET);
-		memset(s, 0, offsetof(struct nert_session, pend));
-		memset(&s->pend + 1, 0, sizeof *s - offsetof(struct nert_session, pend) - sizeof s->pend);
-		s->cfg = cfg;
-		s->stats = st;
-		s->own_ts = own_ts;
-		session_defaults(s, now);
-		s->stats.restarts++;
-		if (s->cfg.restarted)
-			s->cfg.restarted(s->cfg.ctx);
-	}
-	s->initiator = false;
-	s->local_sid = pd->local_sid;
-	s->peer_sid = pd->peer_sid;
-	s->tx = pd->tx;
-	s->rx = pd->rx;
+	keys_install(s, &pd->k, pd->continues, now);
 	memcpy(s->init_pkt, pd->init_pkt, NERT_INIT_BYTES);
 	memcpy(s->resp_pkt, pd->resp_pkt, NERT_RESP_BYTES);
 	cx_wipe(pd, sizeof *pd);
-	s->state = NERT_ESTABLISHED;
-	s->epoch_start_ms = s->last_rx_ms = now;
 }
 
-/* Initiator: finish the handshake from a RESP, then confirm the keys at once. */
+/*
+ * Initiator: finish a handshake from a RESP, then confirm the keys at
+ * once.  A re-handshake the responder could not continue (it rebooted)
+ * restarts the streams.
+ */
 static int on_resp(struct nert_session *s, const uint8_t *p, uint64_t now)
 {
-	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES], k[CX_KEY_BYTES], rpay[8], ping = K_PING;
+	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES], k[CX_KEY_BYTES], rpay[RESP_PAYLOAD];
+	uint8_t ping = K_PING;
+	struct nert_keys nk;
+	bool continues;
 	uint64_t sent;
 	int err;
 
-	if (s->initiator && s->state == NERT_ESTABLISHED && !memcmp(p, s->resp_pkt, NERT_RESP_BYTES))
+	if (s->initiator && s->cur.valid && !memcmp(p, s->resp_pkt, NERT_RESP_BYTES))
 		return send_frame(s, &ping, 1, now);    /* our confirmation was lost */
-	if (!s->initiator || s->state != NERT_HS_SENT || get_u32(p + 4) != s->local_sid)
+	if (!s->initiator || (s->state != NERT_HS_SENT && !s->rekeying) ||
+	    get_u32(p + 4) != s->hs_sid)
 		return -EPROTO;
 	memcpy(ck, s->ck, sizeof ck);
 	memcpy(h, s->h, sizeof h);
 	mix_hash(h, p + 12, 32);
-	if ((err = mix_dh(ck, NULL, s->e_sk, p + 12)) ||
-	    (err = mix_dh(ck, k, s->cfg.static_sk, p + 12)))
-		return err;
-	if (cx_aead_open(rpay, p + 44, 8, h, CX_HASH_BYTES, zero_nonce, k))
-		return -EBADMSG;
-	cx_wipe(k, sizeof k);
-	if ((err = split_keys(ck, true, &s->tx, &s->rx)))
-		return err;
-	cx_wipe(ck, sizeof ck);
+	memset(&nk, 0, sizeof nk);
+	if ((err = mix_dh(s, ck, NULL, s->e_sk, p + 12)) ||
+	    (err = mix_dh(s, ck, k, s->cfg.static_sk, p + 12)))
+		goto out;
+	err = -EBADMSG;
+	if (cx_aead_open(rpay, p + 44, RESP_PAYLOAD, h, CX_HASH_BYTES, zero_nonce, k) ||
+	    (err = split_keys(ck, true, &nk)))
+		goto out;
+	continues = s->rekeying && (rpay[8] & RESP_F_CONTINUES);
+	nk.local_sid = s->hs_sid;
+	nk.peer_sid = get_u32(rpay);
+	nk.gen = continues ? (uint16_t)(s->cur.gen + 1) : 0;
+	memcpy(nk.tx_salt, s->hs_salt, 4);
+	memcpy(nk.rx_salt, rpay + 4, 4);
 	cx_wipe(s->ck, sizeof s->ck);
 	cx_wipe(s->e_sk, sizeof s->e_sk);
-	s->peer_sid = get_u32(rpay);
-	memcpy(s->rx.salt, rpay + 4, 4);
+	s->rekeying = false;
+	keys_install(s, &nk, continues, now);
 	memcpy(s->resp_pkt, p, NERT_RESP_BYTES);
-	s->state = NERT_ESTABLISHED;
-	s->epoch_start_ms = s->last_rx_ms = now;
 	sent = s->stats.packets_sent;
 	pump(s, now);
 	if (s->stats.packets_sent == sent)
 		send_frame(s, &ping, 1, now);           /* key confirmation for the responder */
+out:
+	cx_wipe(ck, sizeof ck);
+	cx_wipe(k, sizeof k);
+	cx_wipe(&nk, sizeof nk);
+	return err;
+}
+
+/*
+ * Initiator: the responder is under load and sent the cookie of our
+ * address.  Keep it and resend INIT with mac2 at once, unless the INIT
+ * last sent carried this very cookie (a replayed COOKIE makes nothing).
+ */
+static int on_cookie(struct nert_session *s, const uint8_t *p, uint64_t now)
+{
+	uint8_t cookie[CX_MAC_BYTES];
+	bool same;
+
+	if (!s->initiator || (s->state != NERT_HS_SENT && !s->rekeying) ||
+	    get_u32(p + 4) != s->hs_sid)
+		return -EPROTO;
+	if (cx_xaead_open(cookie, p + NERT_HEADER_BYTES + CX_XNONCE_BYTES, CX_MAC_BYTES,
+			  s->init_pkt + INIT_MAC1, CX_MAC_BYTES, p + NERT_HEADER_BYTES, s->cookie_out))
+		return -EBADMSG;
+	s->stats.cookies_received++;
+	same = s->init_has_cookie && cx_equal(cookie, s->cookie, sizeof cookie);
+	memcpy(s->cookie, cookie, sizeof cookie);
+	cx_wipe(cookie, sizeof cookie);
+	s->cookie_ms = now;
+	s->has_cookie = true;
+	if (!same)
+		send_init(s, now);
 	return 0;
 }
 
 /* ----------------------------------------------------- packet protection */
 
-static void nonce_for(uint8_t nonce[CX_NONCE_BYTES], const uint8_t salt[4], uint16_t epoch,
+static void nonce_for(uint8_t nonce[CX_NONCE_BYTES], const uint8_t salt[4], uint16_t gen,
 		      uint32_t pn)
 {
 	memcpy(nonce, salt, 4);
-	put_u32(nonce + 4, epoch);
+	put_u32(nonce + 4, gen);
 	put_u32(nonce + 8, pn);
 }
 
-/* Next epoch key: one-way from the current one, so old keys cannot be rebuilt. */
-static int next_key(uint8_t out[CX_KEY_BYTES], const uint8_t key[CX_KEY_BYTES], uint16_t epoch)
-{
-	return cx_kdf(out, key, "nert epoch", epoch);
-}
-
-/* Move the sending direction to the next epoch when bytes or time say so. */
-static void maybe_rekey(struct nert_session *s, uint64_t now)
-{
-	uint8_t k[CX_KEY_BYTES];
-
-	if (s->epoch_bytes < s->cfg.rekey_bytes && now - s->epoch_start_ms < s->cfg.rekey_ms)
-		return;
-	if (s->tx.epoch == UINT16_MAX || next_key(k, s->tx.key, (uint16_t)(s->tx.epoch + 1)))
-		return;
-	memcpy(s->tx.key, k, sizeof k);
-	cx_wipe(k, sizeof k);
-	s->tx.epoch++;
-	s->epoch_bytes = 0;
-	s->epoch_start_ms = now;
-	s->stats.rekeys++;
-}
-
-/* See nert.h: protect one frame as the next DATA packet. */
+/* See nert.h: protect one frame as the next DATA packet under the current keys. */
 int nert_seal(struct nert_session *s, const uint8_t *pt, size_t len, uint8_t *pkt,
 	      size_t cap, uint64_t now)
 {
+	struct nert_keys *k = &s->cur;
 	uint8_t nonce[CX_NONCE_BYTES];
 
-	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
+	(void)now;
+	if ((s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING) || !k->valid)
 		return -ENOTCONN;
 	if (len + NERT_HEADER_BYTES + CX_TAG_BYTES > cap ||
 	    len + NERT_HEADER_BYTES + CX_TAG_BYTES > NERT_MAX_PACKET)
 		return -EMSGSIZE;
-	if (s->next_pn == UINT32_MAX) {
+	if (k->next_pn == UINT32_MAX) {
 		fail(s, -EOVERFLOW);       /* never reuse a nonce: end the session */
 		return -EOVERFLOW;
 	}
-	maybe_rekey(s, now);
-	header_put(pkt, NP_DATA, s->tx.epoch, s->peer_sid, ++s->next_pn);
-	nonce_for(nonce, s->tx.salt, s->tx.epoch, s->next_pn);
-	cx_aead_seal(pkt + NERT_HEADER_BYTES, pt, len, pkt, NERT_HEADER_BYTES, nonce, s->tx.key);
-	s->epoch_bytes += len;
+	header_put(pkt, NP_DATA, k->gen, k->peer_sid, ++k->next_pn);
+	nonce_for(nonce, k->tx_salt, k->gen, k->next_pn);
+	cx_aead_seal(pkt + NERT_HEADER_BYTES, pt, len, pkt, NERT_HEADER_BYTES, nonce, k->tx);
 	return (int)(NERT_HEADER_BYTES + len + CX_TAG_BYTES);
+}
+
+/*
+ * The current keys reached rekey_packets: the initiator starts a
+ * re-handshake; the responder, which cannot, asks for one (K_REKEY, at
+ * most once per REKEY_ASK_MS).
+ */
+static void rekey_by_count(struct nert_session *s, uint64_t now)
+{
+	uint8_t ask = K_REKEY;
+
+	if (s->cur.next_pn < s->cfg.rekey_packets || s->rekeying)
+		return;
+	if (s->initiator) {
+		handshake_start(s, true, now);
+	} else if (!s->rekey_asked_ms || now - s->rekey_asked_ms >= REKEY_ASK_MS) {
+		s->rekey_asked_ms = now;
+		send_frame(s, &ask, 1, now);
+	}
 }
 
 /* Seal and send one plaintext frame. */
@@ -527,6 +778,7 @@ static int send_frame(struct nert_session *s, const uint8_t *pt, size_t len, uin
 	if (n < 0)
 		return n;
 	emit(s, pkt, (size_t)n, now);
+	rekey_by_count(s, now);
 	return 0;
 }
 
@@ -558,57 +810,27 @@ static void window_mark(uint64_t *bits, uint32_t w, uint32_t *max, uint32_t n)
 	bits[n % w / 64] |= 1ULL << (n % 64);
 }
 
-/* True when pn is older than the window or already received. */
-static bool replay_seen(const struct nert_session *s, uint32_t pn)
-{
-	return window_seen(s->rx_bits, NERT_REPLAY_WINDOW, s->rx_max_pn, pn);
-}
-
-/* Slide the replay window to pn if it is newer, and mark it. */
-static void replay_mark(struct nert_session *s, uint32_t pn)
-{
-	window_mark(s->rx_bits, NERT_REPLAY_WINDOW, &s->rx_max_pn, pn);
-}
-
-/* Open a DATA packet under a pending handshake's keys (its first epoch only). */
-static int open_pending(struct nert_session *s, const uint8_t *pkt, size_t len, uint16_t epoch,
-			uint32_t pn, uint8_t *pt)
+/* Open a DATA packet under one key set (its generation only). */
+static int open_with(const struct nert_keys *k, const uint8_t *pkt, size_t len, uint16_t gen,
+		     uint32_t pn, uint8_t *pt)
 {
 	uint8_t nonce[CX_NONCE_BYTES];
 
-	if (epoch != 0)
+	if (gen != k->gen)
 		return -EBADMSG;
-	nonce_for(nonce, s->pend.rx.salt, 0, pn);
+	nonce_for(nonce, k->rx_salt, gen, pn);
 	return cx_aead_open(pt, pkt + NERT_HEADER_BYTES, len - NERT_HEADER_BYTES - CX_TAG_BYTES, pkt,
-			    NERT_HEADER_BYTES, nonce, s->pend.rx.key);
+			    NERT_HEADER_BYTES, nonce, k->rx);
 }
 
-/* Open a DATA packet with the epoch's key (current, next or previous). */
-static int open_packet(struct nert_session *s, const uint8_t *pkt, size_t len, uint16_t epoch,
-		       uint32_t pn, uint8_t *pt)
+/* The keys a DATA packet's sid names: the current ones, or the previous ones during the overlap. */
+static struct nert_keys *keys_for(struct nert_session *s, uint32_t sid)
 {
-	uint8_t nonce[CX_NONCE_BYTES], k[CX_KEY_BYTES];
-	size_t ctlen = len - NERT_HEADER_BYTES - CX_TAG_BYTES;
-	const uint8_t *key;
-
-	nonce_for(nonce, s->rx.salt, epoch, pn);
-	if (epoch == s->rx.epoch)
-		key = s->rx.key;
-	else if (epoch == (uint16_t)(s->rx.epoch - 1) && s->rx.has_prev)
-		key = s->rx.prev;
-	else if (epoch == (uint16_t)(s->rx.epoch + 1) && s->rx.epoch != UINT16_MAX) {
-		if (next_key(k, s->rx.key, epoch) ||
-		    cx_aead_open(pt, pkt + NERT_HEADER_BYTES, ctlen, pkt, NERT_HEADER_BYTES, nonce, k))
-			return -EBADMSG;
-		memcpy(s->rx.prev, s->rx.key, CX_KEY_BYTES);
-		memcpy(s->rx.key, k, CX_KEY_BYTES);
-		cx_wipe(k, sizeof k);
-		s->rx.has_prev = true;
-		s->rx.epoch = epoch;
-		return 0;
-	} else
-		return -EBADMSG;
-	return cx_aead_open(pt, pkt + NERT_HEADER_BYTES, ctlen, pkt, NERT_HEADER_BYTES, nonce, key);
+	if (s->cur.valid && sid == s->cur.local_sid)
+		return &s->cur;
+	if (s->prev.valid && sid == s->prev.local_sid)
+		return &s->prev;
+	return NULL;
 }
 
 /* ---------------------------------------------------------------- sender */
@@ -783,7 +1005,7 @@ static void pump(struct nert_session *s, uint64_t now)
 	if (s->state == NERT_CLOSING && s->snd_una == s->snd_end && !s->close_sent) {
 		uint8_t c = K_CLOSE;
 		s->close_sent = true;
-		s->hs_sent_ms = now;
+		s->close_ms = now;
 		send_frame(s, &c, 1, now);
 	}
 }
@@ -1276,55 +1498,68 @@ static int on_frame(struct nert_session *s, const uint8_t *pt, size_t len, uint6
 		return 0;
 	case K_PING:
 		return 0;
+	case K_REKEY:                               /* the responder's keys are worn out */
+		if (len != 1)
+			return -EPROTO;
+		if (s->initiator && !s->rekeying && now - s->cur.born_ms >= REKEY_ASK_MS)
+			return handshake_start(s, true, now);
+		return 0;
 	default:
 		return -EPROTO;
 	}
 }
 
 /* See nert.h: header, handshake, replay window, AEAD, then the frame. */
-int nert_receive(struct nert_session *s, const uint8_t *pkt, size_t len, uint64_t now_ms)
+int nert_receive(struct nert_session *s, const uint8_t *pkt, size_t len, const void *src,
+		 size_t src_len, uint64_t now_ms)
 {
 	uint8_t type, pt[NERT_MAX_PACKET];
+	struct nert_keys *k;
 	uint16_t epoch;
 	uint32_t sid, pn;
 	int err = nert_parse_header(pkt, len, &type, &epoch, &sid, &pn);
 
 	if (err)
 		return err;
+	if (src_len > NERT_ADDR_MAX || (!src && src_len))
+		return -EINVAL;
 	if (s->state == NERT_CLOSED || s->state == NERT_FAILED)
 		return -ENOTCONN;
 	s->stats.packets_received++;
 	if (type == NP_INIT) {
-		err = on_init(s, pkt, now_ms);
+		err = on_init(s, pkt, src, src_len, now_ms);
 		if (err == -EBADMSG || err == -EACCES)
 			s->stats.auth_failures++;
 		return err;
 	}
 	if (type == NP_RESP)
 		return on_resp(s, pkt, now_ms);
+	if (type == NP_COOKIE)
+		return on_cookie(s, pkt, now_ms);
 	if (pn == 0)
 		return -EPROTO;
-	if (s->pend.active && sid == s->pend.local_sid) {
-		if (open_pending(s, pkt, len, epoch, pn, pt)) {
+	if (s->pend.active && sid == s->pend.k.local_sid) {
+		if (open_with(&s->pend.k, pkt, len, epoch, pn, pt)) {
 			s->stats.auth_failures++;
 			return -EBADMSG;
 		}
 		pending_install(s, now_ms);             /* the initiator holds the keys */
+		k = &s->cur;
 	} else {
 		if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
 			return -ENOTCONN;
-		if (sid != s->local_sid)
+		if (!(k = keys_for(s, sid)))
 			return -EPROTO;
-		if (replay_seen(s, pn)) {
+		if (window_seen(k->rx_bits, NERT_REPLAY_WINDOW, k->rx_max_pn, pn)) {
 			s->stats.replays_dropped++;
 			return -EALREADY;
 		}
-		if (open_packet(s, pkt, len, epoch, pn, pt)) {
+		if (open_with(k, pkt, len, epoch, pn, pt)) {
 			s->stats.auth_failures++;
 			return -EBADMSG;
 		}
 	}
-	replay_mark(s, pn);
+	window_mark(k->rx_bits, NERT_REPLAY_WINDOW, &k->rx_max_pn, pn);
 	s->last_rx_ms = now_ms;
 	err = on_frame(s, pt, len - NERT_HEADER_BYTES - CX_TAG_BYTES, now_ms);
 	if (s->ack_due && s->ack_due_ms <= now_ms && s->state == NERT_ESTABLISHED)
@@ -1527,22 +1762,44 @@ static uint64_t hs_retry_due(const struct nert_session *s)
 	return s->hs_sent_ms + (s->hs_tries <= 1 ? 1000 : HS_RETRY_CAP_MS);
 }
 
+/* When the current keys may no longer be used: their re-handshake had NERT_HS_GIVEUP_MS and failed. */
+static uint64_t keys_expire_ms(const struct nert_session *s)
+{
+	return s->cur.born_ms + s->cfg.rekey_ms + NERT_HS_GIVEUP_MS + NERT_KEY_OVERLAP_MS;
+}
+
 /*
- * Handshake retries, idle timeout, CLOSE retries, RTO, datagram retries,
+ * Key lifetimes: the previous keys are wiped after their overlap, the
+ * initiator re-handshakes every rekey_ms.  False when the current keys
+ * expired (the session must end).
+ */
+static bool key_timers(struct nert_session *s, uint64_t now)
+{
+	if (s->prev.valid && now >= s->prev_until_ms)
+		cx_wipe(&s->prev, sizeof s->prev);
+	if (now >= keys_expire_ms(s))
+		return false;
+	if (s->initiator && !s->rekeying && now >= s->cur.born_ms + s->cfg.rekey_ms)
+		handshake_start(s, true, now);
+	return true;
+}
+
+/*
+ * Handshake retries, key lifetimes, idle timeout, CLOSE retries, RTO, datagram retries,
  * delayed ACK, keepalive.
  */
 void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 {
-	if (s->state == NERT_HS_SENT && now_ms >= hs_retry_due(s)) {
+	if ((s->state == NERT_HS_SENT || s->rekeying) && now_ms >= hs_retry_due(s)) {
 		if (now_ms >= s->hs_start_ms + NERT_HS_GIVEUP_MS) {
 			fail(s, -ETIMEDOUT);
 			return;
 		}
 		if (s->hs_tries < UINT8_MAX)
 			s->hs_tries++;
-		s->hs_sent_ms = now_ms;
-		emit(s, s->init_pkt, NERT_INIT_BYTES, now_ms);
-		return;
+		send_init(s, now_ms);
+		if (s->state == NERT_HS_SENT)
+			return;
 	}
 	if (s->pend.active && now_ms >= s->pend.init_ms + NERT_HS_GIVEUP_MS) {
 		cx_wipe(&s->pend, sizeof s->pend);      /* never confirmed */
@@ -1553,17 +1810,17 @@ void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 	}
 	if (s->state != NERT_ESTABLISHED && s->state != NERT_CLOSING)
 		return;
-	if (now_ms >= s->last_rx_ms + s->cfg.idle_ms) {
+	if (now_ms >= s->last_rx_ms + s->cfg.idle_ms || !key_timers(s, now_ms)) {
 		fail(s, -ETIMEDOUT);
 		return;
 	}
-	if (s->close_sent && now_ms >= s->hs_sent_ms + s->rto) {
+	if (s->close_sent && now_ms >= s->close_ms + s->rto) {
 		uint8_t c = K_CLOSE;
 		if (++s->close_tries > CLOSE_TRIES) {
 			fail(s, 0);                  /* the peer's CLOSE never came */
 			return;
 		}
-		s->hs_sent_ms = now_ms;              /* resend: ours may have been lost */
+		s->close_ms = now_ms;                /* resend: ours may have been lost */
 		send_frame(s, &c, 1, now_ms);
 	}
 	if (now_ms >= rto_deadline(s)) {
@@ -1623,8 +1880,16 @@ uint64_t nert_next_deadline(const struct nert_session *s)
 		t = s->ack_due_ms;
 	if (rto_deadline(s) < t)
 		t = rto_deadline(s);
-	if (s->close_sent && s->hs_sent_ms + s->rto < t)
-		t = s->hs_sent_ms + s->rto;
+	if (s->rekeying && hs_retry_due(s) < t)
+		t = hs_retry_due(s);
+	if (s->initiator && !s->rekeying && s->cur.born_ms + s->cfg.rekey_ms < t)
+		t = s->cur.born_ms + s->cfg.rekey_ms;
+	if (keys_expire_ms(s) < t)
+		t = keys_expire_ms(s);
+	if (s->prev.valid && s->prev_until_ms < t)
+		t = s->prev_until_ms;
+	if (s->close_sent && s->close_ms + s->rto < t)
+		t = s->close_ms + s->rto;
 	for (int i = 0; i < NERT_DGRAMS; i++)
 		if (s->dgrams[i].used && s->dgrams[i].due_ms < t)
 			t = s->dgrams[i].due_ms;

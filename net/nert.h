@@ -5,7 +5,8 @@
  * forward secrecy; data then travels under ChaCha20-Poly1305 with a packet
  * number replay window, selective acknowledgements, RFC 6298 RTO, XOR
  * parity FEC over groups of k segments, AIMD congestion control, flow
- * control, epoch key rotation, clean close and idle timeout.  Messages of
+ * control, periodic re-handshakes with fresh ephemeral keys, a cookie reply
+ * under load (mac1/mac2, as WireGuard), clean close and idle timeout.  Messages of
  * up to NERT_MAX_MESSAGE bytes travel in four delivery classes.  Wire
  * format and state machine: docs/PROTOCOL.md, "NERT".
  */
@@ -19,7 +20,7 @@
 #include "crypto/crypto.h"
 
 enum {
-	NERT_VERSION = 2,
+	NERT_VERSION = 3,
 	NERT_HEADER_BYTES = 12,      /* version, type, epoch u16, sid u32, pn u32 */
 	NERT_MAX_PACKET = 1200,
 	NERT_SEG_DATA = 1024,        /* message bytes per segment */
@@ -33,16 +34,26 @@ enum {
 	NERT_MAX_RETRIES = 40,       /* retransmissions of one segment before the session fails */
 	NERT_BE_RETRIES = 3,         /* best-effort resends of every unacknowledged fragment */
 	NERT_DGRAM_FRAGS = NERT_MAX_MESSAGE / NERT_SEG_DATA,  /* fragments of the largest datagram */
-	NERT_REASM_MS = 10000,
-	NERT_DGRAM_WINDOW = 1024,    /* datagram ids remembered for at-most-once delivery */       /* a partial datagram older than this is dropped */
+	NERT_REASM_MS = 10000,       /* a partial datagram older than this is dropped */
+	NERT_DGRAM_WINDOW = 1024,    /* datagram ids remembered for at-most-once delivery */
 	NERT_MIN_RTO_MS = 200,       /* RFC 6298 says 1 s; a swarm LAN is faster */
 	NERT_MAX_RTO_MS = 60000,
 	NERT_BACKOFF_CAP_MS = 1000,  /* a backed-off timer never waits longer (unless RTO does) */
 	NERT_HS_GIVEUP_MS = 90000,   /* an initiator gives up a handshake unanswered this long */
-	NERT_INIT_BYTES = NERT_HEADER_BYTES + 32 + 32 + 16 + 12 + 16,
+	NERT_INIT_BODY = NERT_HEADER_BYTES + 32 + 32 + 16 + 16 + 16,  /* what mac1 covers */
+	NERT_INIT_BYTES = NERT_INIT_BODY + 2 * CX_MAC_BYTES,          /* + mac1, mac2 */
 	NERT_PEERS = 256,            /* initiators whose latest INIT timestamp an endpoint remembers */
-	NERT_RESP_BYTES = NERT_HEADER_BYTES + 32 + 8 + 16,
+	NERT_RESP_BYTES = NERT_HEADER_BYTES + 32 + 9 + 16,
+	NERT_COOKIE_BYTES = NERT_HEADER_BYTES + CX_XNONCE_BYTES + CX_MAC_BYTES + CX_TAG_BYTES,
+	NERT_ADDR_MAX = 32,          /* source address blob a cookie is bound to */
+	NERT_LOAD_INITS = 32,        /* mac1-valid INITs per second that put an endpoint under load */
+	NERT_COOKIE_MS = 120000,     /* cookie secret lifetime (and a cookie's, at the initiator) */
+	NERT_REKEY_MS = 120000,      /* re-handshake with fresh ephemeral keys this often */
+	NERT_KEY_OVERLAP_MS = 10000, /* the previous keys still open late packets this long */
 };
+
+/* Re-handshake after this many packets under one key (see docs: pn is 32 bits). */
+#define NERT_REKEY_PACKETS (1u << 31)
 
 enum nert_class {
 	NERT_FIRE_AND_FORGET = 0,  /* any size, each fragment sent once, whole or not at all */
@@ -56,7 +67,7 @@ enum nert_state {
 	NERT_RESP_SENT,     /* responder: keys derived, waiting for the initiator's key confirmation */
 };
 
-enum nert_ptype { NP_INIT = 1, NP_RESP = 2, NP_DATA = 3 };
+enum nert_ptype { NP_INIT = 1, NP_RESP = 2, NP_DATA = 3, NP_COOKIE = 4 };
 
 /*
  * What a node's responder side remembers across session objects: the
@@ -73,9 +84,22 @@ struct nert_peer_ts {
 	bool used;
 };
 
+/*
+ * The endpoint also holds the cookie defence: the secret cookies are made
+ * from (a new one every NERT_COOKIE_MS) and the count of mac1-valid INITs
+ * per second that decides when it is under load.
+ */
 struct nert_endpoint {
 	struct nert_peer_ts peers[NERT_PEERS];
 	uint64_t inits_refused;        /* stale or replayed INITs */
+	uint8_t cookie_secret[CX_KEY_BYTES];
+	uint64_t secret_ms;            /* when cookie_secret was made */
+	bool has_secret;
+	bool force_load;               /* the owner says it is under load */
+	uint64_t load_sec;             /* the second load_count counts */
+	uint32_t load_count, load_last; /* mac1-valid INITs in that second and the one before */
+	uint64_t dh_ops;               /* X25519 operations spent answering INITs */
+	uint64_t cookies_sent, mac1_failures;
 };
 
 struct nert_config {
@@ -83,8 +107,8 @@ struct nert_config {
 	uint8_t peer_pk[CX_DH_BYTES];   /* the only peer this session accepts */
 	uint8_t fec_k;                  /* 0: FEC off for RELIABLE (CRITICAL uses 4) */
 	uint32_t max_inflight;          /* 0: no cap beyond cwnd/rwnd (1 = stop-and-wait) */
-	uint64_t rekey_bytes;           /* 0: default 64 MiB */
-	uint32_t rekey_ms;              /* 0: default 120 s */
+	uint32_t rekey_packets;         /* 0: default NERT_REKEY_PACKETS */
+	uint32_t rekey_ms;              /* 0: default NERT_REKEY_MS */
 	uint32_t idle_ms;               /* 0: default 30 s */
 	struct nert_endpoint *endpoint; /* required to answer INITs (any session may) */
 	uint8_t *rx_buf;                /* reassembly buffer for one message */
@@ -94,6 +118,9 @@ struct nert_config {
 	void *ctx;
 	void (*random)(void *ctx, void *buf, size_t len);
 	void (*send)(void *ctx, const uint8_t *pkt, size_t len);
+	/* optional: send to the source address of a received INIT (cookie replies); NULL: send */
+	void (*send_to)(void *ctx, const uint8_t *addr, size_t addr_len, const uint8_t *pkt,
+			size_t len);
 	void (*deliver)(void *ctx, uint8_t cls, const uint8_t *msg, size_t len);
 	void (*closed)(void *ctx, int reason);   /* 0 clean, <0 failure */
 	/* optional: the peer started a new session (it rebooted); the streams restart */
@@ -109,6 +136,8 @@ struct nert_stats {
 	uint64_t replays_dropped, auth_failures, rekeys, bytes_delivered, timeouts;
 	uint64_t dgrams_undelivered, dgrams_dropped;  /* sender gave up; receiver discarded partial */
 	uint64_t restarts;             /* sessions replaced by a confirmed fresh INIT */
+	uint64_t dh_ops;               /* X25519 operations of this session */
+	uint64_t cookies_sent, cookies_received;
 };
 
 struct nert_txmsg {
@@ -161,18 +190,22 @@ struct nert_reasm {              /* the multi-packet datagram being reassembled 
 	uint8_t bits[NERT_DGRAM_FRAGS / 8];
 };
 
-struct nert_dir {                /* keys of one direction */
-	uint8_t key[CX_KEY_BYTES];
-	uint8_t prev[CX_KEY_BYTES];
-	uint8_t salt[4];
-	uint16_t epoch;
-	bool has_prev;
+struct nert_keys {                /* one handshake's keys and packet numbers */
+	uint8_t tx[CX_KEY_BYTES], rx[CX_KEY_BYTES];
+	uint8_t tx_salt[4], rx_salt[4];
+	uint32_t local_sid, peer_sid; /* DATA to us carries local_sid; ours carry peer_sid */
+	uint16_t gen;                 /* key generation: header epoch field, in the nonce */
+	uint32_t next_pn;             /* last packet number sent */
+	uint32_t rx_max_pn;
+	uint64_t rx_bits[NERT_REPLAY_WINDOW / 64];   /* bit pn % window */
+	uint64_t born_ms;             /* when these keys began */
+	bool valid;
 };
 
 struct nert_pending {             /* an accepted INIT awaiting key confirmation */
 	bool active;
-	uint32_t local_sid, peer_sid;
-	struct nert_dir tx, rx;
+	bool continues;               /* a re-handshake of the current session */
+	struct nert_keys k;
 	uint8_t init_pkt[NERT_INIT_BYTES];
 	uint8_t resp_pkt[NERT_RESP_BYTES];
 	uint64_t init_ms;             /* the latest copy of its INIT */
@@ -182,24 +215,31 @@ struct nert_session {
 	struct nert_config cfg;
 	uint8_t state;
 	bool initiator;
-	uint32_t local_sid, peer_sid;
+	uint8_t own_pk[CX_DH_BYTES];
+	uint8_t mac1_in[CX_KEY_BYTES], cookie_in[CX_KEY_BYTES];   /* INITs to us, our COOKIEs */
+	uint8_t mac1_out[CX_KEY_BYTES], cookie_out[CX_KEY_BYTES]; /* our INITs, the peer's COOKIEs */
 	/* handshake */
 	uint8_t e_sk[CX_DH_BYTES], e_pk[CX_DH_BYTES];
 	uint8_t ck[CX_KEY_BYTES], h[CX_HASH_BYTES];
 	uint8_t init_pkt[NERT_INIT_BYTES];   /* initiator: ours; responder: accepted */
 	uint8_t resp_pkt[NERT_RESP_BYTES];
+	uint32_t hs_sid;             /* initiator: the sid of the handshake in flight */
+	uint8_t hs_salt[4];          /* initiator: our nonce salt for its keys */
+	bool rekeying;               /* initiator: a re-handshake is in flight */
 	uint64_t hs_sent_ms;
 	uint8_t hs_tries;
 	uint64_t hs_start_ms;
 	uint64_t own_ts;             /* initiator: timestamp of our latest INIT */
+	uint8_t cookie[CX_MAC_BYTES];  /* initiator: the responder's latest cookie */
+	uint64_t cookie_ms;
+	bool has_cookie, init_has_cookie;  /* ...and whether the INIT last sent used it */
+	uint64_t rekey_asked_ms;     /* responder: when it last asked for a re-handshake */
 	struct nert_pending pend;
-	/* keys */
-	struct nert_dir tx, rx;
-	uint64_t epoch_bytes, epoch_start_ms;
-	/* packet numbers */
-	uint32_t next_pn;
-	uint32_t rx_max_pn;
-	uint64_t rx_bits[NERT_REPLAY_WINDOW / 64];   /* bit pn % window */
+	/* keys: the current handshake's, and the previous one's for late packets */
+	struct nert_keys cur, prev;
+	uint64_t prev_until_ms;
+	struct nert_stats stats;
+	/* streams: everything from here on restarts when a peer reboots */
 	/* sender */
 	struct nert_txmsg txq[NERT_SEND_QUEUE];
 	struct nert_txseg txw[NERT_WINDOW];
@@ -222,6 +262,7 @@ struct nert_session {
 	uint32_t next_dgram;
 	bool close_sent;
 	uint8_t close_tries;
+	uint64_t close_ms;            /* when CLOSE was last sent */
 	/* receiver */
 	struct nert_rxseg rxw[NERT_WINDOW];
 	uint32_t rcv_nxt, rcv_max;
@@ -233,7 +274,6 @@ struct nert_session {
 	bool ack_due;
 	uint32_t unacked_rx;
 	uint64_t ack_due_ms;
-	struct nert_stats stats;
 };
 
 /* Initialise a session; 0 or -EINVAL (zero or weak keys, missing callbacks). */
@@ -243,8 +283,14 @@ int nert_init(struct nert_session *s, const struct nert_config *cfg, bool initia
 /* Initiator: send the handshake's first message. */
 int nert_connect(struct nert_session *s, uint64_t now_ms);
 
-/* Feed one received UDP payload.  0, or a negative errno for a dropped packet. */
-int nert_receive(struct nert_session *s, const uint8_t *pkt, size_t len, uint64_t now_ms);
+/*
+ * Feed one received UDP payload from source address src (an opaque blob
+ * of up to NERT_ADDR_MAX bytes, e.g. the sockaddr; cookies are bound to
+ * it).  0, or a negative errno for a dropped packet (-EAGAIN: an INIT
+ * answered with a cookie because the endpoint is under load).
+ */
+int nert_receive(struct nert_session *s, const uint8_t *pkt, size_t len, const void *src,
+		 size_t src_len, uint64_t now_ms);
 
 /* Timers: retransmissions, acks, FEC, keepalive, idle timeout. */
 void nert_on_timer(struct nert_session *s, uint64_t now_ms);

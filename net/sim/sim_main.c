@@ -14,7 +14,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: swarm-sim --scenario broadcast|membership|nert|queen|state|maze|attack\n"
 		"  [--attack replay|forge|fake-queen|flood|sybil|eclipse|spoof-frame|stale-frame|\n"
-		"            flood-rotate|kv-poison|rejoin] [--nodes N]\n"
+		"            flood-rotate|kv-poison|rejoin|ghost-init (nert)] [--nodes N]\n"
 		"  [--loss P] [--dup P] [--reorder P] [--topology lan|mesh] [--degree D]\n"
 		"  [--duration SECONDS] [--seed S] [--relay flood] [--fec K] [--bytes N] [--seeds N]\n"
 		"  [--baseline stop-and-wait] [--echo-cap C] [--relay-prob P]\n"

@@ -3,7 +3,8 @@
  * with a bottleneck (10 Mbit/s, 64-packet drop-tail queue), 10 ms one-way
  * delay with jitter, and the --loss/--dup/--reorder model.  The transfer
  * runs twice from the same seed, without and with impairments, and the
- * goodput ratio compares the two.
+ * goodput ratio compares the two.  `--attack ghost-init` puts an attacker
+ * on the path that records the initiator's packets and replays them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ struct link {
 };
 
 struct side;
+struct ghost;
 
 struct nsim {
 	struct sim rngsrc;              /* only its PRNG is used */
@@ -46,6 +48,7 @@ struct nsim {
 	struct link link[2];
 	struct side *sides[2];
 	bool failed;
+	struct ghost *ghost;            /* --attack ghost-init, or NULL */
 };
 
 struct side {
@@ -103,6 +106,43 @@ static struct npkt *npop(struct nsim *ns)
 	if (ns->len)
 		ns->heap[i] = last;
 	return top;
+}
+
+/*
+ * The ghost-init attacker: it taps the responder's link, records the
+ * initiator's INITs and a sample of its DATA packets as they arrive, and replays them to the
+ * responder every GHOST_TICK_MS (each INIT once it is 1 s old, from the
+ * initiator's address and from a spoofed one), plus a flood of replayed
+ * INITs from spoofed addresses (GHOST_FLOOD_PER_TICK per tick) between
+ * 10 and 12 s.
+ */
+enum { GHOST_INITS = 64, GHOST_DATA = 256, GHOST_TICK_MS = 250, GHOST_FLOOD_PER_TICK = 250 };
+
+struct ghost {
+	uint8_t init[GHOST_INITS][NERT_INIT_BYTES];
+	uint64_t init_us[GHOST_INITS];
+	uint32_t ninit;
+	uint8_t data[GHOST_DATA][NERT_MAX_PACKET];
+	uint16_t data_len[GHOST_DATA];
+	uint32_t ndata, seen_data;
+	uint64_t next_us;
+	/* metrics */
+	uint64_t replayed_inits, replayed_data, accepted, dh_ops, flood_dh_loaded, spoof_replies;
+	uint64_t inflight_copies;
+};
+
+/* Record what the responder received from the initiator: every distinct INIT, every 16th DATA packet. */
+static void ghost_record(struct ghost *g, const uint8_t *pkt, size_t len, uint64_t now_us)
+{
+	if (pkt[1] == NP_INIT && len == NERT_INIT_BYTES && g->ninit < GHOST_INITS &&
+	    (!g->ninit || memcmp(g->init[g->ninit - 1], pkt, NERT_INIT_BODY))) {
+		memcpy(g->init[g->ninit], pkt, len);
+		g->init_us[g->ninit++] = now_us;
+	} else if (pkt[1] == NP_DATA && g->seen_data++ % 16 == 0) {
+		uint32_t i = g->ndata < GHOST_DATA ? g->ndata++ : (uint32_t)(g->seen_data % GHOST_DATA);
+		memcpy(g->data[i], pkt, len);
+		g->data_len[i] = (uint16_t)len;
+	}
 }
 
 /* Queue a packet on the bottleneck towards the other side. */
@@ -186,6 +226,102 @@ static void cb_closed(void *ctx, int reason)
 		sd->closed_clean = true;
 }
 
+/* nert_config.send_to: cookie replies reach the other side only when sent to its address. */
+static void cb_send_to(void *ctx, const uint8_t *addr, size_t alen, const uint8_t *pkt, size_t len)
+{
+	struct side *sd = ctx;
+
+	if (alen == 1 && addr[0] == 1 - sd->index)
+		path_send(sd->ns, sd->index, pkt, len);
+	else if (sd->ns->ghost)
+		sd->ns->ghost->spoof_replies++;       /* to an address the attacker made up */
+}
+
+/* Was the responder's endpoint under load before this INIT? */
+static bool ghost_loaded(const struct nert_endpoint *ep, uint64_t now_ms)
+{
+	return ep->load_sec == now_ms / 1000 &&
+	       (ep->load_count >= NERT_LOAD_INITS || ep->load_last > NERT_LOAD_INITS);
+}
+
+/*
+ * Feed one attacker packet to the responder.  It counts as accepted when
+ * it changed what the responder trusts or delivers: a new pending
+ * handshake, new keys, a restart, a state change, a delivery.  A copy of
+ * the INIT the initiator is still retrying (never answered: it met a
+ * cookie or was lost) is that initiator's genuine handshake, not a ghost;
+ * it is counted apart (inflight_copies).
+ */
+static void ghost_inject(struct nsim *ns, const uint8_t *pkt, size_t len, const uint8_t *src,
+			 size_t src_len, bool flood)
+{
+	struct ghost *g = ns->ghost;
+	struct side *b = ns->sides[1];
+	struct nert_session *s = &b->s;
+	uint64_t now = ns->now_us / 1000, dh = b->ep.dh_ops;
+	uint64_t rekeys = s->stats.rekeys, restarts = s->stats.restarts;
+	uint32_t pend_sid = s->pend.active ? s->pend.k.local_sid : 0, cur_sid = s->cur.local_sid;
+	uint32_t got = b->msgs_got;
+	uint8_t state = s->state;
+	bool loaded = ghost_loaded(&b->ep, now);
+	const struct nert_session *a = &ns->sides[0]->s;
+	bool inflight = pkt[1] == NP_INIT && (a->state == NERT_HS_SENT || a->rekeying) &&
+			!memcmp(pkt, a->init_pkt, NERT_INIT_BODY);
+
+	nert_receive(s, pkt, len, src, src_len, now);
+	g->dh_ops += b->ep.dh_ops - dh;
+	if (flood && loaded)
+		g->flood_dh_loaded += b->ep.dh_ops - dh;
+	if ((s->pend.active ? s->pend.k.local_sid : 0) != pend_sid || s->cur.local_sid != cur_sid ||
+	    s->stats.rekeys != rekeys || s->stats.restarts != restarts || b->msgs_got != got ||
+	    s->state != state) {
+		if (inflight) {
+			g->inflight_copies++;
+			return;
+		}
+		g->accepted++;
+		if (getenv("SIM_DEBUG"))
+			fprintf(stderr, "accepted at %llu ms: type %u pend %x->%x cur %x->%x rekeys %llu->%llu got %u->%u state %u->%u\n",
+				(unsigned long long)now, pkt[1], pend_sid, s->pend.active ? s->pend.k.local_sid : 0,
+				cur_sid, s->cur.local_sid, (unsigned long long)rekeys,
+				(unsigned long long)s->stats.rekeys, got, b->msgs_got, state, s->state);
+	}
+}
+
+/* A made-up 4-byte source address (the sides use 1-byte ones). */
+static void spoofed(struct nsim *ns, uint8_t addr[4])
+{
+	put_u32(addr, (uint32_t)sim_rand(&ns->rngsrc));
+}
+
+/* One attacker tick: replay old INITs and DATA; flood replayed INITs between 10 and 12 s. */
+static void ghost_act(struct nsim *ns)
+{
+	struct ghost *g = ns->ghost;
+	uint8_t a_addr = 0, spoof[4];
+
+	g->next_us = ns->now_us + GHOST_TICK_MS * 1000;
+	for (uint32_t i = 0; i < g->ninit; i++) {
+		if (ns->now_us < g->init_us[i] + 1000000)
+			continue;
+		spoofed(ns, spoof);
+		ghost_inject(ns, g->init[i], NERT_INIT_BYTES, &a_addr, 1, false);
+		ghost_inject(ns, g->init[i], NERT_INIT_BYTES, spoof, sizeof spoof, false);
+		g->replayed_inits += 2;
+	}
+	for (uint32_t i = 0; i < 8 && g->ndata; i++) {
+		uint32_t k = (uint32_t)(sim_rand(&ns->rngsrc) % g->ndata);
+		ghost_inject(ns, g->data[k], g->data_len[k], &a_addr, 1, false);
+		g->replayed_data++;
+	}
+	if (ns->now_us >= 10000000 && ns->now_us < 12000000 && g->ninit)
+		for (uint32_t i = 0; i < GHOST_FLOOD_PER_TICK; i++) {
+			spoofed(ns, spoof);
+			ghost_inject(ns, g->init[i % g->ninit], NERT_INIT_BYTES, spoof, sizeof spoof, true);
+			g->replayed_inits++;
+		}
+}
+
 /* A session's next deadline in microseconds. */
 static uint64_t next_timer(struct side *sd)
 {
@@ -205,17 +341,19 @@ struct nert_result {
 	double handshake_s;
 	bool intact;
 	uint64_t retransmits, fec_recovered;
+	uint64_t rekeys, cookies;       /* responder: re-handshakes, cookie replies */
 };
 
 /* One complete transfer of `bytes` from side 0 to side 1. */
 static struct nert_result transfer(const struct sim_opts *o, double loss, double dup,
-				   double reorder, const uint8_t *payload, uint32_t bytes)
+				   double reorder, const uint8_t *payload, uint32_t bytes,
+				   struct ghost *g)
 {
 	static struct side sides[2];
-	struct nsim ns = { .loss = loss, .dup = dup, .reorder = reorder };
+	struct nsim ns = { .loss = loss, .dup = dup, .reorder = reorder, .ghost = g };
 	struct nert_config cfg[2];
 	uint8_t sk[2][32], pk[2][32];
-	uint64_t end_us = (uint64_t)((o->duration_s >= 0 ? o->duration_s : 300) * 1e6);
+	uint64_t end_us = (uint64_t)((o->duration_s >= 0 ? o->duration_s : g ? 40 : 300) * 1e6);
 	struct nert_result r = { 0 };
 	struct sim_opts so = *o;
 	uint32_t nmsg = (bytes + MSG_BYTES - 1) / MSG_BYTES, queued = 0;
@@ -241,7 +379,8 @@ static struct nert_result transfer(const struct sim_opts *o, double loss, double
 					       .rx_buf = sd->rx, .rx_cap = MSG_BYTES, .ctx = sd,
 					       .random = cb_random, .send = cb_send,
 					       .deliver = cb_deliver, .closed = cb_closed,
-					       .endpoint = &sd->ep };
+					       .endpoint = &sd->ep, .send_to = cb_send_to,
+					       .rekey_ms = g ? 5000 : 0 };
 		memcpy(cfg[i].static_sk, sk[i], 32);
 		memcpy(cfg[i].peer_pk, pk[1 - i], 32);
 		nert_init(&sd->s, &cfg[i], i == 0, 0);
@@ -256,6 +395,10 @@ static struct nert_result transfer(const struct sim_opts *o, double loss, double
 	while (ns.now_us < end_us && !ns.failed && !(sides[0].closed_clean && sides[1].closed_clean)) {
 		uint64_t t = ns.len ? ns.heap[0]->t : UINT64_MAX;
 		int which = -1;
+		if (g && g->next_us < t) {
+			t = g->next_us;
+			which = 2;
+		}
 		for (int i = 0; i < 2; i++) {
 			uint64_t d = next_timer(&sides[i]);
 			if (d < t) {
@@ -266,11 +409,16 @@ static struct nert_result transfer(const struct sim_opts *o, double loss, double
 		if (t == UINT64_MAX)
 			break;
 		ns.now_us = t > ns.now_us ? t : ns.now_us;
-		if (which >= 0) {
+		if (which == 2) {
+			ghost_act(&ns);
+		} else if (which >= 0) {
 			nert_on_timer(&sides[which].s, ns.now_us / 1000 + (ns.now_us % 1000 != 0));
 		} else {
 			struct npkt *p = npop(&ns);
-			nert_receive(&sides[p->to].s, p->data, p->len, ns.now_us / 1000);
+			if (g && p->to == 1)
+				ghost_record(g, p->data, p->len, ns.now_us);
+			uint8_t from = (uint8_t)(1 - p->to);     /* the source address: the side's index */
+			nert_receive(&sides[p->to].s, p->data, p->len, &from, 1, ns.now_us / 1000);
 			free(p);
 		}
 		if (!established_us && sides[0].s.state == NERT_ESTABLISHED)
@@ -279,7 +427,7 @@ static struct nert_result transfer(const struct sim_opts *o, double loss, double
 						  payload + (size_t)queued * MSG_BYTES,
 						  sides[1].expect_len[queued], ns.now_us / 1000) == 0)
 			queued++;
-		if (queued == nmsg && sides[1].done_us && nert_send_idle(&sides[0].s) &&
+		if (!g && queued == nmsg && sides[1].done_us && nert_send_idle(&sides[0].s) &&
 		    sides[0].s.state == NERT_ESTABLISHED)
 			nert_close(&sides[0].s, ns.now_us / 1000);
 	}
@@ -287,7 +435,10 @@ static struct nert_result transfer(const struct sim_opts *o, double loss, double
 	r.seconds = sides[1].done_us ? (double)(sides[1].done_us - established_us) / 1e6
 				     : (double)end_us / 1e6;
 	r.intact = sides[1].intact && sides[1].msgs_got == nmsg && sides[1].done_us && !ns.failed &&
-		   sides[0].closed_clean && sides[1].closed_clean;
+		   ((sides[0].closed_clean && sides[1].closed_clean) ||
+		    (g && sides[1].s.state == NERT_ESTABLISHED));
+	r.rekeys = sides[1].s.stats.rekeys;
+	r.cookies = sides[1].ep.cookies_sent;
 	r.retransmits = sides[0].s.stats.retransmits;
 	r.fec_recovered = sides[1].s.stats.fec_recovered;
 	if (getenv("SIM_DEBUG"))
@@ -321,8 +472,8 @@ static struct nert_run run_seed(const struct sim_opts *o, uint32_t bytes)
 	for (uint32_t i = 0; i < bytes; i++)
 		payload[i] = (uint8_t)sim_rand(&src);
 	sim_free(&src);
-	r.clean = transfer(o, 0, 0, 0, payload, bytes);
-	r.lossy = transfer(o, o->loss, o->dup, o->reorder, payload, bytes);
+	r.clean = transfer(o, 0, 0, 0, payload, bytes, NULL);
+	r.lossy = transfer(o, o->loss, o->dup, o->reorder, payload, bytes, NULL);
 	r.ratio = r.clean.seconds / r.lossy.seconds;
 	r.intact = r.lossy.intact && r.clean.intact;
 	free(payload);
@@ -359,6 +510,38 @@ static int nert_many_seeds(const struct sim_opts *o, uint32_t bytes)
 	return 0;
 }
 
+/*
+ * --attack ghost-init: the transfer with the impairments while the
+ * attacker replays recorded INITs and DATA (re-handshakes every 5 s, so
+ * there are many INITs to replay).  `accepted` must be 0.
+ */
+static int nert_ghost_init(const struct sim_opts *o, uint32_t bytes)
+{
+	static struct ghost g;
+	uint8_t *payload = malloc(bytes);
+	struct nert_result r;
+	struct sim src;
+
+	memset(&g, 0, sizeof g);
+	g.next_us = 1000000;
+	sim_setup(&src, o, 0);
+	for (uint32_t i = 0; i < bytes; i++)
+		payload[i] = (uint8_t)sim_rand(&src);
+	sim_free(&src);
+	r = transfer(o, o->loss, o->dup, o->reorder, payload, bytes, &g);
+	printf("{\"scenario\":\"nert\",\"attack\":\"ghost-init\",\"bytes\":%u,\"inits_recorded\":%u,"
+	       "\"replayed_inits\":%llu,\"replayed_data\":%llu,\"rekeys\":%llu,\"cookies\":%llu,"
+	       "\"spoof_replies\":%llu,\"dh_ops_attack\":%llu,\"flood_dh_loaded\":%llu,"
+	       "\"inflight_copies\":%llu,\"accepted\":%llu,\"delivered_intact\":%s}\n",
+	       bytes, g.ninit, (unsigned long long)g.replayed_inits,
+	       (unsigned long long)g.replayed_data, (unsigned long long)r.rekeys,
+	       (unsigned long long)r.cookies, (unsigned long long)g.spoof_replies,
+	       (unsigned long long)g.dh_ops, (unsigned long long)g.flood_dh_loaded,
+	       (unsigned long long)g.inflight_copies, (unsigned long long)g.accepted, r.intact ? "true" : "false");
+	free(payload);
+	return 0;
+}
+
 /* Run the transfer without and with impairments and print the metrics. */
 int sim_scenario_nert(const struct sim_opts *o)
 {
@@ -367,6 +550,8 @@ int sim_scenario_nert(const struct sim_opts *o)
 
 	if (bytes > (uint32_t)MAX_MSGS * MSG_BYTES)
 		bytes = MAX_MSGS * MSG_BYTES;
+	if (o->attack && !strcmp(o->attack, "ghost-init"))
+		return nert_ghost_init(o, bytes);
 	if (o->seeds > 1)
 		return nert_many_seeds(o, bytes);
 	r = run_seed(o, bytes);

@@ -32,7 +32,7 @@ struct side {
 	uint32_t got;          /* messages delivered (reliable classes) */
 	bool bad;              /* corrupted, repeated or out of order */
 	uint32_t dgrams;
-	uint32_t last_pn_sent;
+	uint32_t last_pn_sent, last_sid_sent;
 	bool pn_monotonic;
 };
 
@@ -51,6 +51,12 @@ static const uint8_t *dg_sent[MAXDG];   /* datagram messages sent, any order */
 static uint32_t dg_len[MAXDG], dg_got[MAXDG], dg_given_up[MAXDG];
 static uint32_t ndg;
 static uint8_t sk[2][32], pk[2][32];
+
+/* The source addresses the path reports: A's, B's (opaque blobs to NERT). */
+enum { ADDR_LEN = 6 };
+static const uint8_t addr_a[ADDR_LEN] = { 10, 0, 0, 1, 0x1f, 0x90 };
+static const uint8_t addr_b[ADDR_LEN] = { 10, 0, 0, 2, 0x1f, 0x90 };
+#define PEER_ADDR addr_a, ADDR_LEN   /* packets injected by hand come from A's address */
 
 /* The test's deterministic generator. */
 static uint64_t rnd(void)
@@ -91,11 +97,14 @@ static void cb_send(void *ctx, const uint8_t *p, size_t len)
 	struct side *sd = ctx;
 	int to = sd == &A ? 1 : 0;
 
-	if (p[1] == NP_DATA) {         /* nonce = salt || epoch || pn: pn must never repeat */
-		uint32_t pn = get_u32(p + 8);
+	if (p[1] == NP_DATA) {         /* nonce = salt || gen || pn: pn never repeats under a key */
+		uint32_t pn = get_u32(p + 8), sid = get_u32(p + 4);
+		if (sid != sd->last_sid_sent && pn == 1)
+			sd->last_pn_sent = 0;  /* new keys (a re-handshake): numbering restarts */
 		if (pn <= sd->last_pn_sent)
 			sd->pn_monotonic = false;
 		sd->last_pn_sent = pn;
+		sd->last_sid_sent = sid;
 	}
 	if (sd == &A && p[1] == NP_DATA) {
 		if (a_last_data_ms && now - a_last_data_ms > a_max_gap_ms)
@@ -107,6 +116,18 @@ static void cb_send(void *ctx, const uint8_t *p, size_t len)
 	push(to, p, len, 5 + rnd() % 3 + (p_reorder > 0 && uni() < p_reorder ? rnd() % 40 : 0));
 	if (p_dup > 0 && uni() < p_dup)
 		push(to, p, len, 5 + rnd() % 30);
+}
+
+/* nert_config.send_to: a cookie reply goes to the INIT's source address. */
+static uint32_t spoofed_replies;       /* ...to addresses no node of ours holds */
+static void cb_send_to(void *ctx, const uint8_t *addr, size_t alen, const uint8_t *p, size_t len)
+{
+	struct side *sd = ctx;
+
+	if (alen == ADDR_LEN && !memcmp(addr, sd == &B ? addr_a : addr_b, ADDR_LEN))
+		cb_send(ctx, p, len);
+	else
+		spoofed_replies++;
 }
 
 /* Check each delivered message against the expected sequence. */
@@ -189,16 +210,17 @@ static void cb_restarted(void *ctx)
 }
 
 /* One node with the maze module, built on first use. */
-static void setup(uint8_t fec_k, uint64_t rekey_bytes, uint32_t idle_ms)
+static void setup(uint8_t fec_k, uint32_t rekey_packets, uint32_t idle_ms)
 {
-	struct nert_config c = { .fec_k = fec_k, .rekey_bytes = rekey_bytes, .idle_ms = idle_ms,
+	struct nert_config c = { .fec_k = fec_k, .rekey_packets = rekey_packets, .idle_ms = idle_ms,
 				 .rx_cap = sizeof A.rx, .dgram_cap = sizeof A.dg, .random = cb_random,
 				 .send = cb_send, .deliver = cb_deliver, .closed = cb_closed,
-				 .undelivered = cb_undelivered, .clock = cb_clock,
+				 .undelivered = cb_undelivered, .clock = cb_clock, .send_to = cb_send_to,
 				 .restarted = cb_restarted };
 	struct nert_config ca = c, cb = c;
 
 	restarted = 0;
+	spoofed_replies = 0;
 	memset(&A, 0, sizeof A);
 	memset(&B, 0, sizeof B);
 	A.pn_monotonic = B.pn_monotonic = true;
@@ -252,7 +274,7 @@ static void run(uint64_t until)
 		else {
 			struct pk p = q[best];
 			q[best] = q[--qn];
-			nert_receive(p.to ? &B.s : &A.s, p.data, p.len, now);
+			nert_receive(p.to ? &B.s : &A.s, p.data, p.len, p.to ? addr_a : addr_b, ADDR_LEN, now);
 		}
 	}
 	now = until > now ? until : now;
@@ -285,7 +307,7 @@ static void test_handshake_and_large_message(void)
 	CHECK(!B.bad);
 	CHECK(nert_send_idle(&A.s));
 	CHECK(A.pn_monotonic);
-	CHECK(memcmp(A.s.tx.salt, B.s.tx.salt, 4) != 0);
+	CHECK(memcmp(A.s.cur.tx_salt, B.s.cur.tx_salt, 4) != 0);
 	CHECK_EQ(nert_close(&A.s, now), 0);
 	run(now + 5000);
 	CHECK_EQ(A.closed, 1);
@@ -309,12 +331,12 @@ static void test_keys_refused(void)
 	nert_connect(&A.s, now);
 	CHECK_EQ(qn, 1);
 	memcpy(init, q[0].data, sizeof init);
-	CHECK_EQ(nert_receive(&B.s, init, sizeof init, now), -EACCES);
+	CHECK_EQ(nert_receive(&B.s, init, sizeof init, PEER_ADDR, now), -EACCES);
 	CHECK_EQ(B.s.state, NERT_IDLE);
 	/* a small-order ephemeral key is refused */
 	setup(0, 0, 0);
 	memset(init + 12, 0, 32);
-	CHECK(nert_receive(&B.s, init, sizeof init, now) < 0);
+	CHECK(nert_receive(&B.s, init, sizeof init, PEER_ADDR, now) < 0);
 	CHECK_EQ(B.s.state, NERT_IDLE);
 	/* an initiator whose INITs are never answered gives up */
 	setup(0, 0, 0);
@@ -347,13 +369,13 @@ static void test_replay_window_and_tamper(void)
 	/* delivered in reverse: everything within the window of packet numbers is accepted */
 	int accepted = 0;
 	for (int i = n - 1; i >= 0; i--)
-		accepted += nert_receive(&B.s, saved[i].data, saved[i].len, now) == 0;
+		accepted += nert_receive(&B.s, saved[i].data, saved[i].len, PEER_ADDR, now) == 0;
 	CHECK_EQ(B.dgrams, (uint32_t)accepted);
 	CHECK(accepted >= NERT_REPLAY_WINDOW);
 	CHECK(accepted < n);
 	/* each one replayed: refused */
 	for (int i = 0; i < n; i++)
-		CHECK(nert_receive(&B.s, saved[i].data, saved[i].len, now) != 0);
+		CHECK(nert_receive(&B.s, saved[i].data, saved[i].len, PEER_ADDR, now) != 0);
 	CHECK_EQ(B.dgrams, (uint32_t)accepted);
 	CHECK(B.s.stats.replays_dropped > 0);
 	/* a flipped bit anywhere is refused */
@@ -361,31 +383,148 @@ static void test_replay_window_and_tamper(void)
 	for (size_t i = 0; i < q[qn - 1].len; i++) {
 		struct pk t = q[qn - 1];
 		t.data[i] ^= 0x10;
-		CHECK(nert_receive(&B.s, t.data, t.len, now) != 0);
+		CHECK(nert_receive(&B.s, t.data, t.len, PEER_ADDR, now) != 0);
 	}
 	CHECK_EQ(B.dgrams, (uint32_t)accepted);
 	CHECK(B.s.stats.auth_failures > 0);
 }
 
-/* Rekey without stall. */
-static void test_rekey_without_stall(void)
+/*
+ * Re-handshakes during a long transfer: fresh ephemeral keys every 400
+ * packets and every second (both triggers), under loss, duplication and
+ * reordering; the stream goes on across them, nothing is lost, the
+ * streams never restart and packet numbers never repeat under one key.
+ */
+static void test_rehandshake_long_transfer(void)
 {
-	uint8_t *data = pattern(300000, 2);
+	uint8_t *data = pattern(3 << 20, 2);
 
+	seed = 31;
 	p_loss = 0.02;
-	p_dup = p_reorder = p_tamper = 0;
-	setup(0, 20000, 0);
-	expect_one(data, 300000);
+	p_dup = 0.02;
+	p_reorder = 0.1;
+	p_tamper = 0;
+	setup(0, 400, 0);
+	A.s.cfg.rekey_ms = B.s.cfg.rekey_ms = 1000;
+	for (uint32_t i = 0; i < 3; i++) {            /* 3 MiB in 1 MiB messages */
+		expect[i] = data + ((size_t)i << 20);
+		expect_len[i] = 1 << 20;
+		CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, expect[i], 1 << 20, now), 0);
+	}
+	nexpect = 3;
 	nert_connect(&A.s, now);
-	nert_send(&A.s, NERT_RELIABLE, data, 300000, now);
 	run(60000);
-	CHECK_EQ(B.got, 1);
+	printf("  %llu re-handshakes, %llu retransmits, generation %u\n",
+	       (unsigned long long)A.s.stats.rekeys, (unsigned long long)A.s.stats.retransmits,
+	       A.s.cur.gen);
+	CHECK_EQ(B.got, 3);
 	CHECK(!B.bad);
-	CHECK(A.s.stats.rekeys >= 10);
+	CHECK(A.s.stats.rekeys >= 8);
+	CHECK(B.s.stats.rekeys + 1 >= A.s.stats.rekeys);   /* the last may await confirmation */
+	CHECK_EQ(A.s.stats.restarts + B.s.stats.restarts, 0);
 	CHECK(A.pn_monotonic);
 	CHECK(B.pn_monotonic);
-	CHECK(B.s.rx.epoch >= 10);
+	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	/* the responder's keys wear out by packet count: it asks, the initiator re-keys */
+	A.s.cfg.rekey_ms = B.s.cfg.rekey_ms = 600000;
+	B.s.cfg.rekey_packets = 300;
+	uint64_t before = A.s.stats.rekeys;
+	B.got = 0;
+	A.got = 0;
+	CHECK_EQ(nert_send(&B.s, NERT_RELIABLE, data, 1 << 20, now), 0);
+	expect_one(data, 1 << 20);
+	run(now + 30000);
+	CHECK_EQ(A.got, 1);
+	CHECK(!A.bad);
+	CHECK(A.s.stats.rekeys >= before + 2);
+	CHECK(B.pn_monotonic);
 	free(data);
+}
+
+static void established(double loss, double dup, double reorder);
+
+/* Does the 32-byte secret appear anywhere in the len bytes at mem? */
+static bool holds(const void *mem, size_t len, const uint8_t secret[32])
+{
+	const uint8_t *m = mem;
+
+	for (size_t i = 0; i + 32 <= len; i++)
+		if (!memcmp(m + i, secret, 32))
+			return true;
+	return false;
+}
+
+/* Try to open a recorded DATA packet with key and salt. */
+static bool opens(const struct pk *p, const uint8_t key[32], const uint8_t salt[4])
+{
+	uint8_t nonce[CX_NONCE_BYTES], pt[NERT_MAX_PACKET];
+
+	memcpy(nonce, salt, 4);
+	put_u32(nonce + 4, get_u16(p->data + 2));
+	put_u32(nonce + 8, get_u32(p->data + 8));
+	return !cx_aead_open(pt, p->data + NERT_HEADER_BYTES, p->len - NERT_HEADER_BYTES - CX_TAG_BYTES,
+			     p->data, NERT_HEADER_BYTES, nonce, key);
+}
+
+/*
+ * Forward secrecy across re-handshakes: traffic recorded before a
+ * re-handshake cannot be opened by anything either node holds once the
+ * overlap is over.  The old keys are wiped from both sessions and
+ * endpoints (searched byte by byte), and the keys an attacker would steal
+ * after the re-handshake open none of the recorded packets (while the old
+ * keys, kept by the test, open them all).
+ */
+static void test_rehandshake_forward_secrecy(void)
+{
+	static struct pk rec[32];
+	struct nert_keys old_a, old_b;
+	uint8_t msg[12] = "before rekey";
+	int n = 0;
+
+	established(0, 0, 0);
+	A.s.cfg.rekey_ms = B.s.cfg.rekey_ms = 600000;
+	old_a = A.s.cur;
+	old_b = B.s.cur;
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now), 0);
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ(nert_send(&B.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now), 0);
+	for (int i = 0; i < qn && n < 32; i++)
+		if (q[i].data[1] == NP_DATA)
+			rec[n++] = q[i];
+	CHECK_EQ(n, 16);
+	run(now + 100);
+	A.s.cfg.rekey_ms = 1000;                     /* one re-handshake now */
+	run(now + 1000);
+	A.s.cfg.rekey_ms = 600000;
+	CHECK_EQ(A.s.stats.rekeys, 1);
+	CHECK_EQ(B.s.stats.rekeys, 1);
+	CHECK(A.s.prev.valid && B.s.prev.valid);     /* the overlap: late packets still open */
+	run(now + NERT_KEY_OVERLAP_MS + 100);
+	CHECK(!A.s.prev.valid && !B.s.prev.valid);
+	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	for (int i = 0; i < n; i++) {
+		const struct nert_keys *o = rec[i].to == 1 ? &old_a : &old_b;
+		CHECK(opens(&rec[i], o->tx, o->tx_salt));      /* the recording is real */
+		CHECK(!opens(&rec[i], A.s.cur.tx, A.s.cur.tx_salt));
+		CHECK(!opens(&rec[i], A.s.cur.rx, A.s.cur.rx_salt));
+		CHECK(!opens(&rec[i], B.s.cur.tx, B.s.cur.tx_salt));
+		CHECK(!opens(&rec[i], B.s.cur.rx, B.s.cur.rx_salt));
+	}
+	const uint8_t *olds[] = { old_a.tx, old_a.rx, old_b.tx, old_b.rx };
+	for (int i = 0; i < 4; i++) {
+		CHECK(!holds(&A.s, sizeof A.s, olds[i]));
+		CHECK(!holds(&B.s, sizeof B.s, olds[i]));
+		CHECK(!holds(&EA, sizeof EA, olds[i]));
+		CHECK(!holds(&EB, sizeof EB, olds[i]));
+	}
+	CHECK(cx_key_is_zero(A.s.e_sk, sizeof A.s.e_sk));   /* the ephemeral secret is gone too */
+	CHECK(cx_key_is_zero(A.s.ck, sizeof A.s.ck));
+	/* data still flows under the new keys */
+	uint32_t got = B.dgrams;
+	CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now), 0);
+	run(now + 100);
+	CHECK_EQ(B.dgrams, got + 1);
 }
 
 /* Idle timeout. */
@@ -618,7 +757,7 @@ static int inject_frag(uint32_t id, uint32_t off, uint32_t mlen, uint8_t cls, ui
 	n = nert_seal(&A.s, pt, 16u + carried, pkt, sizeof pkt, now);
 	if (n < 0)
 		return n;
-	return nert_receive(&B.s, pkt, (size_t)n, now);
+	return nert_receive(&B.s, pkt, (size_t)n, PEER_ADDR, now);
 }
 
 /* Hostile fragments: sizes past the limits or inconsistent ones are refused without state. */
@@ -681,7 +820,7 @@ static void property_trial(uint64_t s)
 	p_dup = (double)(rnd() % 30) / 100;
 	p_reorder = (double)(rnd() % 50) / 100;
 	p_tamper = (double)(rnd() % 5) / 100;
-	setup((uint8_t)(rnd() % 3 == 0 ? 0 : 2 + rnd() % 6), 4000 + rnd() % 50000, 8000);
+	setup((uint8_t)(rnd() % 3 == 0 ? 0 : 2 + rnd() % 6), 20 + (uint32_t)(rnd() % 400), 8000);
 	for (uint32_t i = 0; i < n; i++) {
 		expect_len[i] = (uint32_t)(rnd() % 12000);
 		msgs[i] = pattern(expect_len[i], s * 31 + i);
@@ -797,7 +936,7 @@ static int inject_ack(uint32_t cum, uint32_t echo, uint16_t delay, uint8_t flags
 	put_u16(pt + 43, delay);
 	pt[45] = flags;
 	n = nert_seal(&B.s, pt, sizeof pt, pkt, sizeof pkt, now);
-	return n < 0 ? n : nert_receive(&A.s, pkt, (size_t)n, now);
+	return n < 0 ? n : nert_receive(&A.s, pkt, (size_t)n, PEER_ADDR, now);
 }
 
 /*
@@ -890,31 +1029,31 @@ static void test_key_confirmation(void)
 	setup(0, 0, 0);
 	CHECK_EQ(nert_connect(&A.s, now), 0);
 	CHECK(take(1, NP_INIT, &init));
-	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, PEER_ADDR, now), 0);
 	CHECK_EQ(B.s.state, NERT_RESP_SENT);
 	CHECK_EQ(nert_send(&B.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now), -ENOTCONN);
 	CHECK(take(0, NP_RESP, &resp));
-	CHECK_EQ(nert_receive(&A.s, resp.data, resp.len, now), 0);
+	CHECK_EQ(nert_receive(&A.s, resp.data, resp.len, PEER_ADDR, now), 0);
 	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
 	CHECK(take(1, NP_DATA, &ping));           /* A's confirmation */
 	CHECK_EQ(B.s.state, NERT_RESP_SENT);
 	/* the confirmation is lost: a resent INIT gets the RESP again, A confirms again */
-	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, PEER_ADDR, now), 0);
 	CHECK(take(0, NP_RESP, &resp));
-	CHECK_EQ(nert_receive(&A.s, resp.data, resp.len, now), 0);
+	CHECK_EQ(nert_receive(&A.s, resp.data, resp.len, PEER_ADDR, now), 0);
 	CHECK(take(1, NP_DATA, &ping));
 	ping.data[20] ^= 1;                       /* a forged confirmation is not one */
-	CHECK_EQ(nert_receive(&B.s, ping.data, ping.len, now), -EBADMSG);
+	CHECK_EQ(nert_receive(&B.s, ping.data, ping.len, PEER_ADDR, now), -EBADMSG);
 	CHECK_EQ(B.s.state, NERT_RESP_SENT);
 	ping.data[20] ^= 1;
-	CHECK_EQ(nert_receive(&B.s, ping.data, ping.len, now), 0);
+	CHECK_EQ(nert_receive(&B.s, ping.data, ping.len, PEER_ADDR, now), 0);
 	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
 	CHECK_EQ(nert_send(&B.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now), 0);
 	/* an unconfirmed responder gives up after NERT_HS_GIVEUP_MS */
 	setup(0, 0, 0);
 	nert_connect(&A.s, now);
 	CHECK(take(1, NP_INIT, &init));
-	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, PEER_ADDR, now), 0);
 	qn = 0;
 	drop_all = true;
 	run(now + NERT_HS_GIVEUP_MS + 1000);
@@ -950,7 +1089,7 @@ static void test_ghost_init_replay(void)
 	run(now + 100);
 	/* replayed while the session lives: refused, nothing changes */
 	qn = 0;
-	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);   /* a copy: the same RESP */
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, PEER_ADDR, now), 0);   /* a copy: the same RESP */
 	CHECK(!B.s.pend.active);
 	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
 	/* the responder's session object is freed and made again: still refused */
@@ -965,7 +1104,7 @@ static void test_ghost_init_replay(void)
 		memcpy(cb.peer_pk, pk[0], 32);
 		CHECK_EQ(nert_init(&B.s, &cb, false, now), 0);
 		qn = 0;
-		CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), -EALREADY);
+		CHECK_EQ(nert_receive(&B.s, init.data, init.len, PEER_ADDR, now), -EALREADY);
 		CHECK_EQ(B.s.state, NERT_IDLE);
 		CHECK(!B.s.pend.active);
 		CHECK_EQ(qn, 0);                          /* no RESP for a replay */
@@ -975,10 +1114,10 @@ static void test_ghost_init_replay(void)
 		CHECK_EQ(nert_init(&B.s, &cb, false, now), 0);
 	}
 	uint32_t before = B.dgrams;
-	CHECK_EQ(nert_receive(&B.s, init.data, init.len, now), 0);
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, PEER_ADDR, now), 0);
 	CHECK_EQ(B.s.state, NERT_RESP_SENT);
 	for (int i = 0; i < n; i++)
-		CHECK(nert_receive(&B.s, saved[i].data, saved[i].len, now) < 0);
+		CHECK(nert_receive(&B.s, saved[i].data, saved[i].len, PEER_ADDR, now) < 0);
 	CHECK_EQ(B.s.state, NERT_RESP_SENT);
 	CHECK_EQ(B.dgrams, before);
 }
@@ -1020,6 +1159,129 @@ static void test_rebooted_peer_reconnects(void)
 	free(data);
 }
 
+/* The attacker's INITs: made by a session of its own key, addressed to B's public key. */
+static struct nert_session C;
+static uint8_t c_pkt[NERT_MAX_PACKET];
+static void cb_capture(void *ctx, const uint8_t *p, size_t len)
+{
+	(void)ctx;
+	memcpy(c_pkt, p, len);
+}
+
+/* One mac1-valid INIT from an attacker that knows B's public key (not A's secret). */
+static void forge_init(uint8_t out[NERT_INIT_BYTES])
+{
+	struct nert_config c = { .random = cb_random, .send = cb_capture, .deliver = cb_deliver,
+				 .rx_buf = A.rx, .rx_cap = 1 };
+
+	cb_random(NULL, c.static_sk, sizeof c.static_sk);
+	memcpy(c.peer_pk, pk[1], 32);
+	CHECK_EQ(nert_init(&C, &c, true, now), 0);
+	CHECK_EQ(nert_connect(&C, now), 0);
+	memcpy(out, c_pkt, NERT_INIT_BYTES);
+}
+
+/*
+ * The cookie defence (WireGuard's mac1/cookie).  A flood of mac1-valid
+ * INITs from spoofed addresses, 1000 a second for 3 s: once the endpoint
+ * is under load (more than NERT_LOAD_INITS a second) each gets a COOKIE
+ * reply to its spoofed address and costs the responder no DH at all;
+ * meanwhile A, the legitimate initiator, gets a cookie for its own
+ * address, retries with mac2 and connects.  A bad mac1 costs nothing.
+ */
+static void test_cookie_flood_under_load(void)
+{
+	static uint8_t forged[200][NERT_INIT_BYTES];
+	uint64_t dh_first = 0, dh_loaded = 0, dh0;
+	uint32_t loaded = 0;
+	uint8_t msg[6] = "inside";
+
+	p_loss = p_dup = p_reorder = p_tamper = 0;
+	seed = 61;
+	setup(0, 0, 0);
+	for (int i = 0; i < 200; i++)
+		forge_init(forged[i]);
+	forged[0][20] ^= 1;                          /* mac1 no longer matches */
+	dh0 = EB.dh_ops;
+	CHECK_EQ(nert_receive(&B.s, forged[0], NERT_INIT_BYTES, PEER_ADDR, now), -EBADMSG);
+	CHECK_EQ(EB.dh_ops, dh0);
+	CHECK_EQ(EB.mac1_failures, 1);
+	forged[0][20] ^= 1;
+	for (uint32_t t = 0; t < 3000; t++) {
+		uint8_t src[ADDR_LEN];
+		uint64_t before = EB.dh_ops;
+		int r;
+		cb_random(NULL, src, sizeof src);
+		r = nert_receive(&B.s, forged[t % 200], NERT_INIT_BYTES, src, ADDR_LEN, now);
+		if (t < NERT_LOAD_INITS) {
+			dh_first += EB.dh_ops - before;
+		} else {
+			dh_loaded += EB.dh_ops - before;
+			loaded += r == -EAGAIN;
+		}
+		if (t == 500)
+			CHECK_EQ(nert_connect(&A.s, now), 0);
+		run(now + 1);
+	}
+	printf("  %u spoofed INITs under load: %llu DH operations (%llu for the first %d), %llu cookies\n",
+	       loaded, (unsigned long long)dh_loaded, (unsigned long long)dh_first, NERT_LOAD_INITS,
+	       (unsigned long long)EB.cookies_sent);
+	CHECK_EQ(dh_loaded, 0);
+	CHECK_EQ(loaded, 3000 - NERT_LOAD_INITS);
+	CHECK(dh_first >= NERT_LOAD_INITS);           /* what each cost before the load */
+	CHECK_EQ(spoofed_replies, 3000 - NERT_LOAD_INITS);
+	CHECK(A.s.stats.cookies_received >= 1);
+	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	CHECK_EQ(nert_send(&A.s, NERT_FIRE_AND_FORGET, msg, sizeof msg, now), 0);
+	run(now + 100);
+	CHECK_EQ(B.dgrams, 1);
+}
+
+/*
+ * Cookie messages one by one: under load A's INIT gets a COOKIE (no DH);
+ * a tampered COOKIE is refused; the real one makes A resend INIT with
+ * mac2; the same COOKIE again makes nothing; A's INIT with mac2 replayed
+ * from another address is answered with a cookie, not DH; from A's
+ * address it completes the handshake.
+ */
+static void test_cookie_messages(void)
+{
+	struct pk init, cookie, init2;
+	uint64_t dh0;
+
+	p_loss = p_dup = p_reorder = p_tamper = 0;
+	setup(0, 0, 0);
+	EB.force_load = true;
+	CHECK_EQ(nert_connect(&A.s, now), 0);
+	CHECK(take(1, NP_INIT, &init));
+	dh0 = EB.dh_ops;
+	CHECK_EQ(nert_receive(&B.s, init.data, init.len, addr_a, ADDR_LEN, now), -EAGAIN);
+	CHECK_EQ(EB.dh_ops, dh0);
+	CHECK_EQ(B.s.state, NERT_IDLE);
+	CHECK(take(0, NP_COOKIE, &cookie));
+	CHECK_EQ(cookie.len, NERT_COOKIE_BYTES);
+	cookie.data[40] ^= 1;
+	CHECK_EQ(nert_receive(&A.s, cookie.data, cookie.len, addr_b, ADDR_LEN, now), -EBADMSG);
+	CHECK_EQ(qn, 0);
+	cookie.data[40] ^= 1;
+	CHECK_EQ(nert_receive(&A.s, cookie.data, cookie.len, addr_b, ADDR_LEN, now), 0);
+	CHECK(take(1, NP_INIT, &init2));             /* resent at once, with mac2 */
+	CHECK(!memcmp(init2.data, init.data, NERT_INIT_BODY + CX_MAC_BYTES));
+	CHECK(!cx_key_is_zero(init2.data + NERT_INIT_BODY + CX_MAC_BYTES, CX_MAC_BYTES));
+	CHECK_EQ(nert_receive(&A.s, cookie.data, cookie.len, addr_b, ADDR_LEN, now), 0);
+	CHECK_EQ(qn, 0);                              /* a replayed COOKIE makes nothing */
+	CHECK_EQ(nert_receive(&B.s, init2.data, init2.len, addr_b, ADDR_LEN, now), -EAGAIN);
+	CHECK_EQ(EB.dh_ops, dh0);                     /* the cookie is bound to A's address */
+	CHECK_EQ(spoofed_replies, 1);
+	CHECK_EQ(nert_receive(&B.s, init2.data, init2.len, addr_a, ADDR_LEN, now), 0);
+	CHECK(EB.dh_ops > dh0);
+	CHECK_EQ(B.s.state, NERT_RESP_SENT);
+	run(now + 100);
+	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+}
+
 /* Parse header. */
 static void test_parse_header(void)
 {
@@ -1049,9 +1311,12 @@ int main(void)
 	RUN(test_keys_refused);
 	RUN(test_key_confirmation);
 	RUN(test_ghost_init_replay);
+	RUN(test_cookie_flood_under_load);
+	RUN(test_cookie_messages);
 	RUN(test_rebooted_peer_reconnects);
 	RUN(test_replay_window_and_tamper);
-	RUN(test_rekey_without_stall);
+	RUN(test_rehandshake_long_transfer);
+	RUN(test_rehandshake_forward_secrecy);
 	RUN(test_rtt_sample_rules);
 	RUN(test_rtt_no_late_samples);
 	RUN(test_rtt_fec_and_retransmit);
