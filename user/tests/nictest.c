@@ -166,10 +166,7 @@ int main(void)
 	EXPECT("nic-info-queues", info.rx_queue >= 64 && info.tx_queue >= 32 && info.rx_posted_max == 64);
 	EXPECT("nic-info-model", !strcmp(info.model, "virtio-net"));
 
-	frames = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, BUF_PAGES);
-	for (int i = 0; i < BUF_PAGES; i++)
-		exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, BUF_VA + i * 4096ull, frames, i,
-			 EXO_PROT_READ | EXO_PROT_WRITE);
+	frames = map_new_frames(BUF_VA, BUF_PAGES);
 	note = exo_call0(EXO_SYS_NOTIFY_CREATE);
 	EXPECT("ring-bind", exo_call(EXO_SYS_RING_BIND, nic, note, 1) == 0);
 
