@@ -15,6 +15,7 @@
 #include "kernel/cap.h"
 #include "kernel/console.h"
 #include "kernel/env.h"
+#include "kernel/ring.h"
 #include "kernel/string.h"
 #include "kernel/vm.h"
 
@@ -58,28 +59,46 @@ void cap_count_frames(struct cap *c)
 	frame_ref(&kframes, c->first, c->count);
 }
 
-struct cap *cap_install(struct env *e, int slot, struct cap *parent, int type,
-			uint32_t rights, uint64_t first, uint64_t count, void *obj)
+/* Links c under parent (NULL: a root). */
+static void cap_link(struct cap *c, struct cap *parent)
 {
-	struct cap *c = &e->caps[slot];
-
-	*c = (struct cap){ .type = (uint8_t)type, .rights = rights, .first = first,
-			   .count = count, .obj = obj, .owner = e, .parent = parent };
-	if (type == EXO_CAP_FRAME && parent && parent->type == EXO_CAP_FRAME && parent->counted)
-		cap_count_frames(c);
+	c->parent = parent;
 	if (parent) {
 		c->next = parent->child;
 		if (parent->child)
 			parent->child->prev = c;
 		parent->child = c;
 	}
+}
+
+struct cap *cap_install(struct env *e, int slot, struct cap *parent, int type,
+			uint32_t rights, uint64_t first, uint64_t count, void *obj)
+{
+	struct cap *c = &e->caps[slot];
+
+	*c = (struct cap){ .type = (uint8_t)type, .rights = rights, .first = first,
+			   .count = count, .obj = obj, .owner = e };
+	if (type == EXO_CAP_FRAME && parent && parent->type == EXO_CAP_FRAME && parent->counted)
+		cap_count_frames(c);
+	cap_link(c, parent);
 	if (type == EXO_CAP_ENV && obj != e)	/* an env's cap to itself is no reference */
 		((struct env *)obj)->refs++;
 	else if (type == EXO_CAP_THREAD)
 		((struct thread *)obj)->refs++;
 	else if (type == EXO_CAP_NOTIFY)
 		((struct notify *)obj)->refs++;
+	else if (type == EXO_CAP_NIC || type == EXO_CAP_BLOCK)
+		ring_port_get(obj);
 	return c;
+}
+
+void cap_pin(struct cap *pin, struct cap *frame, uint64_t first, uint64_t count, void *req)
+{
+	*pin = (struct cap){ .type = EXO_CAP_FRAME, .pinned = 1, .rights = EXO_R_READ | EXO_R_WRITE,
+			     .first = first, .count = count, .obj = req };
+	if (frame->counted)
+		cap_count_frames(pin);
+	cap_link(pin, frame);
 }
 
 /* Drops what the cap holds, unlinks it from the tree and frees its slot.
@@ -88,6 +107,8 @@ static void cap_release(struct cap *c)
 {
 	switch (c->type) {
 	case EXO_CAP_FRAME:
+		if (c->pinned)
+			ring_pin_release(c);	/* no DMA into the frames from here on */
 		while (c->maps)
 			env_unmap_mapping(c->maps);
 		if (c->counted) {
@@ -120,6 +141,10 @@ static void cap_release(struct cap *c)
 		break;
 	case EXO_CAP_IOPORT:
 		env_ioport_disable(c->owner, c->first, c->count);
+		break;
+	case EXO_CAP_NIC:
+	case EXO_CAP_BLOCK:
+		ring_port_put(c->obj);
 		break;
 	default:
 		break;

@@ -23,6 +23,13 @@ int cap_copy_ok(const struct cap *parent, uint64_t first, uint64_t count);
  * just allocated for it); copies of it then do so too. */
 void cap_count_frames(struct cap *c);
 
+/* Makes *pin (storage in no table) a counted FRAME child of frame over
+ * [first, first + count), so the frames outlive frame's deletion while a
+ * device may use them; req is the ring request it belongs to (ring.h).
+ * cap_copy_ok must hold.  Released by cap_delete, or by revoking an
+ * ancestor, which first stops the device (ring_pin_release). */
+void cap_pin(struct cap *pin, struct cap *frame, uint64_t first, uint64_t count, void *req);
+
 /* Deletes every cap derived from c (in any env). */
 void cap_revoke(struct cap *c);
 

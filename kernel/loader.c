@@ -3,7 +3,8 @@
  * kernel loads it into one contiguous frame range, maps a stack, and gives
  * the new env (the root task) capabilities to all free memory, the kernel
  * console, every IRQ line and PCI function, the I/O ports of the legacy
- * devices that cannot master the bus, and every other module.  All
+ * devices that cannot master the bus, a NIC or block cap per network
+ * device or disk (drivers started here), and every other module.  All
  * later envs are created by user space.  Also keeps the kernel info page
  * that every env sees read-only at EXO_KINFO_VA.
  */
@@ -11,6 +12,7 @@
 #include "kernel/cap.h"
 #include "kernel/console.h"
 #include "kernel/env.h"
+#include "kernel/ring.h"
 #include "kernel/selftest.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
@@ -171,6 +173,7 @@ void loader_start_first(const struct boot_info *bi)
 	int err = 0;
 
 	kinfo_init();
+	ring_probe_devices();
 	const char *bad = elf_check(img, size, &lo, &hi);
 	if (bad)
 		refuse(bad);
@@ -249,6 +252,16 @@ void loader_start_first(const struct boot_info *bi)
 			    legacy_ports[i].count, NULL);
 		st->ioport_count++;
 	}
+	/* devices that can DMA only through their rings (ring.h) */
+	st->nic_slot_first = (uint64_t)slot;
+	st->nic_count = (uint64_t)ring_nic_count();
+	for (int i = 0; i < ring_nic_count(); i++)
+		cap_install(e, slot++, NULL, EXO_CAP_NIC, EXO_R_ALL, 0, 0, ring_nic_root(i));
+	st->blk_slot_first = (uint64_t)slot;
+	st->blk_count = (uint64_t)ring_blk_count();
+	for (int i = 0; i < ring_blk_count(); i++)
+		cap_install(e, slot++, NULL, EXO_CAP_BLOCK, EXO_R_ALL, 0,
+			    ((struct blk_dev *)ring_blk_root(i)->dev)->sectors, ring_blk_root(i));
 	for (int i = 1; i < bi->nmodules && st->nmodules < EXO_START_MAX_MODULES; i++) {
 		const struct boot_module *m = &bi->modules[i];
 		struct exo_start_module *sm = &st->modules[st->nmodules++];

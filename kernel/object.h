@@ -22,9 +22,10 @@ struct mapping;
 struct cap {
 	uint8_t type;			/* enum exo_cap_type; EXO_CAP_NONE = free slot */
 	uint8_t counted;		/* FRAME: holds a reference on each of its frames */
+	uint8_t pinned;			/* FRAME: a device buffer's pin, in no table (ring.h) */
 	uint32_t rights;
 	uint64_t first, count;		/* see struct exo_cap_info */
-	void *obj;			/* env, thread or notify for those types */
+	void *obj;			/* env, thread, notify, ring port; a pin's request */
 	struct env *owner;		/* whose table holds this slot */
 	/* derivation tree: revoking a cap deletes all of its descendants */
 	struct cap *parent, *child, *next, *prev;

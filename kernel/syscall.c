@@ -10,6 +10,7 @@
 #include "kernel/env.h"
 #include "kernel/smp.h"
 #include "kernel/random.h"
+#include "kernel/ring.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
 #include "kernel/trap.h"
@@ -95,6 +96,12 @@ static int64_t sys_cap_derive(struct trapframe *tf)
 		if (count > c->count)
 			return -EXO_ENOMEM;
 		first = 0;
+	} else if (c->type == EXO_CAP_NIC || c->type == EXO_CAP_BLOCK) {
+		int err = ring_derive_check(c, first, count);
+		if (err)
+			return err;
+		if (c->type == EXO_CAP_NIC)
+			count = 0;
 	} else {
 		first = c->first;
 		count = c->count;
@@ -104,9 +111,17 @@ static int64_t sys_cap_derive(struct trapframe *tf)
 	int s = cap_free_slot(self());
 	if (s < 0)
 		return s;
+	void *obj = c->obj;
+	if (c->type == EXO_CAP_NIC || c->type == EXO_CAP_BLOCK) {
+		int err = 0;
+		if (!(obj = ring_derive(self(), c, first, count, &err)))
+			return err;
+		if (c->type == EXO_CAP_NIC && first == 0)
+			first = c->first;	/* a copy keeps the filter */
+	}
 	if (c->type == EXO_CAP_MEMORY)
 		c->count -= count;		/* the budget moves to the child */
-	cap_install(self(), s, c, c->type, rights, first, count, c->obj);
+	cap_install(self(), s, c, c->type, rights, first, count, obj);
 	return s;
 }
 
@@ -549,6 +564,62 @@ static int64_t sys_clock_set(struct trapframe *tf)
 	return 0;
 }
 
+static int64_t sys_nic_info(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_NIC, 0);
+	return c ? nic_info(c, A1) : cap_error(A0, EXO_CAP_NIC);
+}
+
+static int64_t sys_nic_post(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_NIC, 0);
+	return c ? nic_post(self(), c, A1, A2) : cap_error(A0, EXO_CAP_NIC);
+}
+
+static int64_t sys_blk_info(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_BLOCK, 0);
+	return c ? blk_info(c, A1) : cap_error(A0, EXO_CAP_BLOCK);
+}
+
+static int64_t sys_blk_submit(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_BLOCK, 0);
+	return c ? blk_submit(self(), c, A1, A2) : cap_error(A0, EXO_CAP_BLOCK);
+}
+
+/* A NIC or block cap in slot; NULL and *err otherwise. */
+static struct cap *ring_arg(uint64_t slot, int64_t *err)
+{
+	struct cap *c = cap_get(self(), slot, EXO_CAP_NONE, 0);
+	if (!c)
+		*err = -EXO_EBADF;
+	else if (c->type != EXO_CAP_NIC && c->type != EXO_CAP_BLOCK)
+		*err = -EXO_EINVAL;
+	else
+		return c;
+	return NULL;
+}
+
+static int64_t sys_ring_bind(struct trapframe *tf)
+{
+	int64_t err = 0;
+	struct cap *c = ring_arg(A0, &err);
+	struct cap *n = cap_get(self(), A1, EXO_CAP_NOTIFY, EXO_R_WRITE);
+	if (!c)
+		return err;
+	if (!n)
+		return cap_error(A1, EXO_CAP_NOTIFY);
+	return ring_bind(c, n->obj, A2);
+}
+
+static int64_t sys_ring_reap(struct trapframe *tf)
+{
+	int64_t err = 0;
+	struct cap *c = ring_arg(A0, &err);
+	return c ? ring_reap(c, A1, A2) : err;
+}
+
 static const syscall_fn syscalls[EXO_SYS_END - EXO_SYS_BASE] = {
 	[EXO_SYS_NULL - EXO_SYS_BASE] = sys_null,
 	[EXO_SYS_CAP_INSPECT - EXO_SYS_BASE] = sys_cap_inspect,
@@ -583,6 +654,12 @@ static const syscall_fn syscalls[EXO_SYS_END - EXO_SYS_BASE] = {
 	[EXO_SYS_RANDOM - EXO_SYS_BASE] = sys_random,
 	[EXO_SYS_CONSOLE_WRITE - EXO_SYS_BASE] = sys_console_write,
 	[EXO_SYS_CLOCK_SET - EXO_SYS_BASE] = sys_clock_set,
+	[EXO_SYS_NIC_INFO - EXO_SYS_BASE] = sys_nic_info,
+	[EXO_SYS_NIC_POST - EXO_SYS_BASE] = sys_nic_post,
+	[EXO_SYS_BLK_INFO - EXO_SYS_BASE] = sys_blk_info,
+	[EXO_SYS_BLK_SUBMIT - EXO_SYS_BASE] = sys_blk_submit,
+	[EXO_SYS_RING_BIND - EXO_SYS_BASE] = sys_ring_bind,
+	[EXO_SYS_RING_REAP - EXO_SYS_BASE] = sys_ring_reap,
 };
 
 /* A Linux call: leave the return address and flags in the thread's slot

@@ -60,6 +60,12 @@ enum exo_sysno {
 	EXO_SYS_RANDOM,			/* (buffer, length <= 4096) */
 	EXO_SYS_CONSOLE_WRITE,		/* (console slot, buffer, length): kernel console */
 	EXO_SYS_CLOCK_SET,		/* (clock slot, ns since 1970): set CLOCK_REALTIME */
+	EXO_SYS_NIC_INFO,		/* (nic slot, struct exo_nic_info *) */
+	EXO_SYS_NIC_POST,		/* (nic slot, const struct exo_nic_buf *, n): one doorbell */
+	EXO_SYS_BLK_INFO,		/* (block slot, struct exo_blk_info *) */
+	EXO_SYS_BLK_SUBMIT,		/* (block slot, const struct exo_blk_req *, n): one doorbell */
+	EXO_SYS_RING_BIND,		/* (nic or block slot, notification slot, badge) */
+	EXO_SYS_RING_REAP,		/* (nic or block slot, struct exo_ring_done *, max) -> n */
 	EXO_SYS_END
 };
 #define EXO_IS_NATIVE(n) ((n) >= EXO_SYS_BASE && (n) < EXO_SYS_END)
@@ -89,6 +95,8 @@ enum exo_cap_type {
 	EXO_CAP_PCI,		/* a PCI function (bus, device, function); names it only */
 	EXO_CAP_CONSOLE,	/* the right to write to the kernel console */
 	EXO_CAP_CLOCK,		/* the right to set the machine's CLOCK_REALTIME */
+	EXO_CAP_NIC,		/* a NIC's rings, with a receive filter (first) */
+	EXO_CAP_BLOCK,		/* a disk's rings over sectors [first, first + count) */
 	EXO_CAP_TYPES
 };
 
@@ -208,11 +216,99 @@ struct exo_start {
 	uint64_t pci_count;
 	uint64_t ioport_slot_first;	/* one slot per legacy device's ports */
 	uint64_t ioport_count;
+	uint64_t nic_slot_first;	/* one NIC cap per network device */
+	uint64_t nic_count;
+	uint64_t blk_slot_first;	/* one block cap per disk */
+	uint64_t blk_count;
 	uint64_t nmodules;
 	char cmdline[256];		/* the kernel command line */
 	struct exo_start_module modules[EXO_START_MAX_MODULES];
 };
 #define EXO_START_MAGIC 0x7472617473787845ull	/* "Exstart" */
 _Static_assert(sizeof(struct exo_start) <= 4096, "exo_start fits a page");
+
+/* --------------------------------------------------------- device rings
+ * A NIC or block cap names an endpoint of a device's rings: its holder
+ * posts buffers (a FRAME cap slot, a byte offset into it and a length) in
+ * batches, one doorbell per batch, and reaps completions, which signal a
+ * bound notification.  Rights: READ receive (NIC) or read (block), WRITE
+ * transmit, or write, flush and discard. */
+
+/* A NIC receive filter, CAP_DERIVE's `first` for a NIC cap (0: a copy on
+ * the same endpoint).  A field of 0 matches anything. */
+#define EXO_NIC_FILTER(ethertype, ipproto, dport) \
+	((uint64_t)(ethertype) | (uint64_t)(ipproto) << 16 | (uint64_t)(dport) << 24)
+#define EXO_NIC_FILTER_ETHERTYPE(f) ((uint16_t)(f))
+#define EXO_NIC_FILTER_IPPROTO(f) ((uint8_t)((f) >> 16))
+#define EXO_NIC_FILTER_DPORT(f) ((uint16_t)((f) >> 24))
+
+#define EXO_NIC_RX 1u		/* a receive buffer (READ) */
+#define EXO_NIC_TX 2u		/* a frame to send (WRITE) */
+#define EXO_NIC_MAX_FRAME 1514u	/* Ethernet header + 1500, no FCS */
+#define EXO_RING_BATCH 64u	/* buffers per POST/SUBMIT call */
+
+struct exo_nic_buf {
+	uint32_t frame_slot;	/* FRAME cap: READ to send, WRITE to receive into */
+	uint32_t op;		/* EXO_NIC_RX or EXO_NIC_TX */
+	uint64_t offset;	/* bytes into the frame cap's range */
+	uint32_t length;	/* RX: room (>= 60); TX: frame length (14..1514) */
+	uint32_t reserved;	/* 0 */
+	uint64_t cookie;	/* handed back in the completion */
+};
+_Static_assert(sizeof(struct exo_nic_buf) == 32, "exo_nic_buf");
+
+struct exo_nic_info {
+	uint8_t mac[6];
+	uint16_t link_up;	/* 1: link up */
+	uint16_t rx_queue, tx_queue;	/* device queue sizes */
+	uint16_t rx_posted_max;	/* receive buffers one endpoint may have posted */
+	uint16_t mtu;
+	uint64_t filter;	/* this endpoint's filter (EXO_NIC_FILTER) */
+	uint64_t rx_dropped;	/* frames for this endpoint with no buffer posted */
+	char model[16];		/* "virtio-net", "e1000" */
+};
+_Static_assert(sizeof(struct exo_nic_info) == 48, "exo_nic_info");
+
+#define EXO_BLK_READ 1u		/* sectors into the buffer (READ) */
+#define EXO_BLK_WRITE 2u	/* the buffer to sectors (WRITE) */
+#define EXO_BLK_FLUSH 3u	/* everything written so far is durable (WRITE) */
+#define EXO_BLK_DISCARD 4u	/* the sectors may be forgotten (WRITE) */
+
+struct exo_blk_req {
+	uint32_t frame_slot;	/* FRAME cap: WRITE to read into, READ to write from */
+	uint32_t op;		/* EXO_BLK_* */
+	uint64_t offset;	/* bytes into the frame cap's range, sector aligned */
+	uint32_t length;	/* bytes, a multiple of the sector size (<= 64 KiB) */
+	uint32_t reserved;	/* 0 */
+	uint64_t sector;	/* relative to the cap's first sector */
+	uint64_t cookie;
+};
+_Static_assert(sizeof(struct exo_blk_req) == 40, "exo_blk_req");
+
+struct exo_blk_info {
+	uint64_t sectors;	/* this cap's sectors */
+	uint64_t first;		/* its first sector on the disk */
+	uint64_t disk_sectors;	/* the whole disk */
+	uint32_t sector_size;	/* bytes */
+	uint16_t queue;		/* device queue size */
+	uint8_t write_cache;	/* 1: writes may sit in a volatile cache */
+	uint8_t flush;		/* 1: FLUSH is supported */
+	uint8_t discard;	/* 1: DISCARD is supported */
+	uint8_t read_only;
+	uint8_t reserved[6];
+	char model[16];		/* "virtio-blk", "nvme" */
+};
+_Static_assert(sizeof(struct exo_blk_info) == 56, "exo_blk_info");
+
+/* A finished buffer or request, from EXO_SYS_RING_REAP. */
+struct exo_ring_done {
+	uint64_t cookie;
+	uint32_t length;	/* RX: bytes received; block: bytes moved */
+	int32_t status;		/* 0, or a negated EXO_E* value */
+	uint32_t op;
+	uint32_t flags;		/* EXO_DONE_TRUNCATED */
+};
+_Static_assert(sizeof(struct exo_ring_done) == 24, "exo_ring_done");
+#define EXO_DONE_TRUNCATED 1u	/* RX: the frame was longer than the buffer */
 
 #endif

@@ -104,4 +104,15 @@ __attribute__((unused)) static int64_t child_wait(int64_t env, uint64_t timeout_
 	return exo_call(EXO_SYS_ENV_STATUS, env);
 }
 
+/* pages new frames (one FRAME cap, its slot returned) mapped read/write
+ * at va in this env. */
+__attribute__((unused)) static int64_t map_new_frames(uint64_t va, int pages)
+{
+	int64_t f = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, pages);
+	for (int i = 0; i < pages && f >= 0; i++)
+		exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va + i * 4096ull, f, i,
+			 EXO_PROT_READ | EXO_PROT_WRITE);
+	return f;
+}
+
 #endif

@@ -1,0 +1,22 @@
+/* Starts a driver for every PCI function one exists for; what starts is
+ * registered with the ring layer (kernel/ring.h) for the first program. */
+#include "drivers/pci.h"
+#include "drivers/virtio.h"
+#include "kernel/ring.h"
+
+int virtio_net_probe(const struct pci_device *pd);
+int virtio_blk_probe(const struct pci_device *pd);
+
+void ring_probe_devices(void)
+{
+	for (int i = 0; i < pci_count; i++) {
+		const struct pci_device *d = &pci_devices[i];
+		if (d->vendor != VIRTIO_VENDOR)
+			continue;
+		/* modern ids (0x1040 + type) and transitional ones */
+		if (d->device == 0x1041 || d->device == 0x1000)
+			virtio_net_probe(d);
+		else if (d->device == 0x1042 || d->device == 0x1001)
+			virtio_blk_probe(d);
+	}
+}
