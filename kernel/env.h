@@ -50,6 +50,8 @@ struct thread *thread_create(struct env *e, int *err);
 void thread_put(struct thread *t);
 void thread_start(struct thread *t);
 void thread_kill(struct thread *t);
+/* Lets t run only on the CPUs in mask (at least one running): 0 or -EINVAL. */
+int thread_set_affinity(struct thread *t, uint64_t mask);
 void sched_init(void);
 /* Frees the dead threads waiting to be (never the current one). */
 void sched_reap_dead(void);

@@ -73,6 +73,9 @@ struct thread {
 	struct env *env;
 	enum thread_state state;
 	int on_cpu;			/* the CPU running it, or -1 */
+	int queue_cpu;			/* the CPU whose queue it waits on, or -1 */
+	int last_cpu;			/* where it ran last, or -1 */
+	uint64_t affinity;		/* CPUs it may run on, a bit each */
 	int refs;
 	uint64_t kstack_top;		/* trapframe sits just below */
 	uint64_t ksp;			/* saved kernel rsp while switched out */

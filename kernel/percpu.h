@@ -55,6 +55,8 @@ struct percpu {
 	volatile int online;
 	int resched;			/* need_resched */
 	uint64_t slice_end_ns;
+	struct thread *runq;		/* threads waiting for this CPU: circular */
+	int nrun;			/* how many */
 	struct thread idle;		/* runs when nothing else can */
 	struct env *loaded_env;		/* whose page tables CR3 holds (NULL: the kernel's) */
 	struct env *iobitmap_loaded;	/* whose ports the TSS bitmap holds */

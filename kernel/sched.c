@@ -1,11 +1,14 @@
 /*
- * Threads and scheduling: round robin over runnable threads on every CPU,
- * preempted by the timer when they run in user mode (the kernel itself runs
- * with interrupts off, under the kernel lock).  One run queue holds the
- * threads waiting for a CPU (not the running ones), so any idle CPU takes
- * the next: the balance is exact.  Switches go directly from one thread to
- * the next; with nothing to run, a CPU's idle thread halts it.  A thread
- * made runnable while a CPU idles kicks that CPU with an IPI.  FPU/SSE/AVX
+ * Threads and scheduling: round robin on every CPU, preempted by the timer
+ * when they run in user mode (the kernel itself runs with interrupts off,
+ * under the kernel lock).  Each CPU has a queue of the threads waiting for
+ * it (running threads are on none).  A thread made runnable goes to an idle
+ * CPU it may run on (which an IPI wakes), else back to the CPU it last ran
+ * on, else to the allowed CPU with the shortest queue; a CPU whose queue is
+ * empty takes a thread from the longest queue it may (work stealing).  A
+ * thread's affinity (a mask of CPUs) bounds all of this.  Switches go
+ * directly from one thread to the next; with nothing to run, a CPU's idle
+ * thread halts it.  FPU/SSE/AVX
  * state is saved with XSAVE (FXSAVE where there is none), and the FS and
  * GS bases per thread.
  * Notifications are words of bits: signal ORs bits in and wakes the first
@@ -23,7 +26,6 @@
 #include "kernel/time.h"
 #include "kernel/vm.h"
 
-static struct thread *runq;		/* waiting for a CPU: circular, through run_next */
 static struct thread *sleepers;		/* by deadline, through sleep_next */
 static struct thread *reap;		/* dead, waiting to be freed */
 static uint64_t next_thread_id = 1;
@@ -84,29 +86,73 @@ static void fpu_restore(const uint8_t *area)
 		__asm__ volatile("fxrstor64 (%0)" :: "r"(area) : "memory");
 }
 
-static void runq_add(struct thread *t)
+/* Appends t to CPU c's queue. */
+static void runq_add(struct percpu *c, struct thread *t)
 {
-	if (!runq) {
-		runq = t->run_next = t->run_prev = t;
+	t->queue_cpu = c->id;
+	c->nrun++;
+	if (!c->runq) {
+		c->runq = t->run_next = t->run_prev = t;
 		return;
 	}
-	t->run_next = runq;
-	t->run_prev = runq->run_prev;
-	runq->run_prev->run_next = t;
-	runq->run_prev = t;
+	t->run_next = c->runq;
+	t->run_prev = c->runq->run_prev;
+	c->runq->run_prev->run_next = t;
+	c->runq->run_prev = t;
 }
 
+/* Takes t off the queue it waits on. */
 static void runq_remove(struct thread *t)
 {
+	struct percpu *c = &percpus[t->queue_cpu];
+
 	if (t->run_next == t) {
-		runq = NULL;
+		c->runq = NULL;
 	} else {
 		t->run_prev->run_next = t->run_next;
 		t->run_next->run_prev = t->run_prev;
-		if (runq == t)
-			runq = t->run_next;
+		if (c->runq == t)
+			c->runq = t->run_next;
 	}
+	c->nrun--;
 	t->run_next = t->run_prev = NULL;
+	t->queue_cpu = -1;
+}
+
+static int allowed(const struct thread *t, int cpu)
+{
+	return (t->affinity >> cpu) & 1;
+}
+
+/* The first thread on CPU from's queue that may run on cpu, or NULL. */
+static struct thread *first_allowed(struct percpu *from, int cpu)
+{
+	struct thread *t = from->runq;
+	for (int i = 0; t && i < from->nrun; i++, t = t->run_next)
+		if (allowed(t, cpu))
+			return t;
+	return NULL;
+}
+
+/* What this CPU runs next: the head of its queue, else a thread taken
+ * from the longest queue that has one allowed here; NULL when none. */
+static struct thread *pick_next(void)
+{
+	struct percpu *me = this_cpu();
+	if (me->runq)
+		return me->runq;
+	struct thread *best = NULL;
+	int most = 0;
+	for (int i = 0; i < ncpus; i++) {
+		if (&percpus[i] == me || percpus[i].nrun <= most)
+			continue;
+		struct thread *t = first_allowed(&percpus[i], me->id);
+		if (t) {
+			best = t;
+			most = percpus[i].nrun;
+		}
+	}
+	return best;
 }
 
 static void sleepers_remove(struct thread *t)
@@ -140,29 +186,34 @@ static void rearm(struct thread *running)
 	/* every CPU arms for the earliest sleeper (whichever takes the lock
 	 * first wakes it), and for its own slice */
 	uint64_t next = sleepers ? sleepers->deadline_ns : 0;
-	if (running != &idle_thread && runq && (!next || slice_end_ns < next))
+	if (running != &idle_thread && this_cpu()->runq && (!next || slice_end_ns < next))
 		next = slice_end_ns;
 	timer_arm(next);
 }
 
-/* Wakes an idle CPU other than this one, if there is one: 1 if it did.
- * A CPU leaving its idle loop with threads still waiting wakes the next,
- * so a burst of new threads spreads over every idle CPU. */
-static int kick_idle(void)
-{
-	for (int i = 0; i < ncpus; i++)
-		if (percpus[i].online && percpus[i].cur == &percpus[i].idle && &percpus[i] != this_cpu()) {
-			smp_kick(i);
-			return 1;
-		}
-	return 0;
-}
-
+/* Queues t where it will run soonest (see the top of this file) and wakes
+ * that CPU if it idles. */
 static void make_runnable(struct thread *t)
 {
+	struct percpu *target = NULL;
+
 	t->state = T_RUNNABLE;
-	runq_add(t);
-	if (!kick_idle() && current)
+	for (int i = 0; i < ncpus && !target; i++)
+		if (percpus[i].online && allowed(t, i) && percpus[i].cur == &percpus[i].idle &&
+		    !percpus[i].nrun)
+			target = &percpus[i];
+	if (!target && t->last_cpu >= 0 && allowed(t, t->last_cpu))
+		target = &percpus[t->last_cpu];
+	for (int i = 0; i < ncpus && !target; i++)
+		if (percpus[i].online && allowed(t, i) &&
+		    (!target || percpus[i].nrun < target->nrun))
+			target = &percpus[i];
+	if (!target)
+		target = this_cpu();	/* affinity names no CPU that runs: wait here */
+	runq_add(target, t);
+	if (target != this_cpu())
+		smp_kick(target->id);
+	else if (current)
 		rearm(current);		/* current may have competition now */
 }
 
@@ -239,6 +290,7 @@ static void switch_to(struct thread *next)
 	}
 	prev->on_cpu = -1;
 	next->on_cpu = c->id;
+	next->last_cpu = c->id;
 	current = next;
 	if (next->env) {
 		tss_set_rsp0(next->kstack_top);
@@ -259,56 +311,69 @@ static void switch_to(struct thread *next)
 void schedule(void)
 {
 	struct thread *prev = current;
+	struct percpu *c = this_cpu();
 
 	need_resched = 0;
 	slice_end_ns = time_ns() + SLICE_NS;
-	if (prev->state == T_RUNNABLE && prev != &idle_thread) {
-		if (!runq) {
-			rearm(prev);			/* alone: keep running */
-			return;
-		}
-		runq_add(prev);				/* its turn is over: last */
+	int stay = prev->state == T_RUNNABLE && prev != &idle_thread && allowed(prev, c->id);
+	struct thread *next = pick_next();
+	if (stay && !next) {
+		rearm(prev);				/* alone: keep running */
+		return;
 	}
-	struct thread *next = runq ? runq : &idle_thread;
-	if (next != &idle_thread)
+	if (prev->state == T_RUNNABLE && prev != &idle_thread) {
+		if (stay)
+			runq_add(c, prev);		/* its turn is over: last */
+		else
+			make_runnable(prev);		/* its affinity moved it */
+	}
+	if (!next)
+		next = &idle_thread;
+	else
 		runq_remove(next);
-	if (runq && prev == &idle_thread)
-		kick_idle();
 	rearm(next);
 	switch_to(next);
 }
 
-/* The idle thread: halts until an interrupt makes something runnable; it
- * alone runs without the kernel lock while it waits. */
+/* Whether this CPU has anything to run (read without the lock, as a hint). */
+static int work_here(void)
+{
+	struct percpu *me = this_cpu();
+	if (me->runq)
+		return 1;
+	for (int i = 0; i < ncpus; i++)
+		if (percpus[i].nrun > 1 || (percpus[i].nrun == 1 && percpus[i].cur == &percpus[i].idle &&
+					    &percpus[i] != me))
+			return 1;
+	return 0;
+}
+
+/* The idle thread: halts until an interrupt brings work; it alone runs
+ * without the kernel lock while it waits. */
 static void idle_loop(void)
 {
 	for (;;) {
 		bkl_unlock();
-		while (!runq)
+		while (!work_here())
 			cpu_idle();		/* sti; hlt */
 		irq_disable();
 		bkl_lock();
-		if (runq)
+		if (pick_next())
 			schedule();
 	}
 }
 
 void sched_yield_to(struct thread *t)
 {
-	if (t->state != T_RUNNABLE || t == current || t->on_cpu >= 0)
-		return;		/* running somewhere already: nothing to hand over */
+	struct percpu *c = this_cpu();
+
+	if (t->state != T_RUNNABLE || t == current || t->on_cpu >= 0 || !allowed(t, c->id))
+		return;		/* running already, or not allowed here: nothing to hand over */
 	runq_remove(t);
 	if (current->state == T_RUNNABLE && current != &idle_thread) {
 		/* current goes first in line after t */
-		if (runq) {
-			current->run_next = runq;
-			current->run_prev = runq->run_prev;
-			runq->run_prev->run_next = current;
-			runq->run_prev = current;
-			runq = current;
-		} else {
-			runq_add(current);
-		}
+		runq_add(c, current);
+		c->runq = current;
 	}
 	slice_end_ns = time_ns() + SLICE_NS;
 	rearm(t);
@@ -330,7 +395,7 @@ void sched_tick(void)
 		wake(sleepers, (uint64_t)-EXO_ETIMEDOUT);
 	if (now >= slice_end_ns && current != &idle_thread)
 		need_resched = 1;
-	if (current == &idle_thread && runq)
+	if (current == &idle_thread && pick_next())
 		need_resched = 1;
 	rearm(current);
 }
@@ -387,6 +452,9 @@ struct thread *thread_create(struct env *e, int *err)
 	t->env = e;
 	t->state = T_NEW;
 	t->on_cpu = -1;
+	t->queue_cpu = -1;
+	t->last_cpu = -1;
+	t->affinity = ~0ull;
 	t->refs = 1;
 	t->xsave = phys_to_virt(xs);
 	*(uint32_t *)(t->xsave + 24) = 0x1f80;		/* MXCSR: exceptions masked */
@@ -475,9 +543,11 @@ _Noreturn void sched_run_first(void)
 	boot[c->id].on_cpu = c->id;
 	current = &boot[c->id];
 	slice_end_ns = time_ns() + SLICE_NS;
-	struct thread *next = runq ? runq : &c->idle;
-	if (next != &c->idle)
+	struct thread *next = pick_next();
+	if (next)
 		runq_remove(next);
+	else
+		next = &c->idle;
 	rearm(next);
 	switch_to(next);
 	panic("sched: returned to the boot context");
@@ -574,4 +644,25 @@ void irq_release(struct cap *irq)
 	notify_put(irq_bindings[line].n);
 	irq_bindings[line].owner = NULL;
 	irq_bindings[line].n = NULL;
+}
+
+int thread_set_affinity(struct thread *t, uint64_t mask)
+{
+	uint64_t online = 0;
+	for (int i = 0; i < ncpus; i++)
+		if (percpus[i].online)
+			online |= 1ull << i;
+	if (!(mask & online))
+		return -EXO_EINVAL;
+	t->affinity = mask;
+	if (t->state == T_RUNNABLE && t->on_cpu < 0 && !allowed(t, t->queue_cpu)) {
+		runq_remove(t);
+		make_runnable(t);
+	} else if (t->on_cpu >= 0 && !allowed(t, t->on_cpu)) {
+		if (t->on_cpu == this_cpu()->id)
+			need_resched = 1;
+		else
+			smp_kick(t->on_cpu);	/* it moves at its next kernel entry */
+	}
+	return 0;
 }

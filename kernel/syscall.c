@@ -366,6 +366,17 @@ static int64_t sys_thread_set_regs(struct trapframe *tf)
 	return 0;
 }
 
+static int64_t sys_thread_set_affinity(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_THREAD, EXO_R_CONTROL);
+	if (!c)
+		return cap_error(A0, EXO_CAP_THREAD);
+	struct thread *t = c->obj;
+	if (t->state == T_DEAD)
+		return -EXO_ESRCH;
+	return thread_set_affinity(t, A1);
+}
+
 static int64_t sys_thread_start(struct trapframe *tf)
 {
 	struct cap *c = cap_get(self(), A0, EXO_CAP_THREAD, EXO_R_CONTROL);
@@ -660,6 +671,7 @@ static const syscall_fn syscalls[EXO_SYS_END - EXO_SYS_BASE] = {
 	[EXO_SYS_BLK_SUBMIT - EXO_SYS_BASE] = sys_blk_submit,
 	[EXO_SYS_RING_BIND - EXO_SYS_BASE] = sys_ring_bind,
 	[EXO_SYS_RING_REAP - EXO_SYS_BASE] = sys_ring_reap,
+	[EXO_SYS_THREAD_SET_AFFINITY - EXO_SYS_BASE] = sys_thread_set_affinity,
 };
 
 /* A Linux call: leave the return address and flags in the thread's slot

@@ -66,6 +66,7 @@ enum exo_sysno {
 	EXO_SYS_BLK_SUBMIT,		/* (block slot, const struct exo_blk_req *, n): one doorbell */
 	EXO_SYS_RING_BIND,		/* (nic or block slot, notification slot, badge) */
 	EXO_SYS_RING_REAP,		/* (nic or block slot, struct exo_ring_done *, max) -> n */
+	EXO_SYS_THREAD_SET_AFFINITY,	/* (thread slot, mask of CPUs it may run on) */
 	EXO_SYS_END
 };
 #define EXO_IS_NATIVE(n) ((n) >= EXO_SYS_BASE && (n) < EXO_SYS_END)

@@ -4,7 +4,9 @@
  * its own env); each writes the index of the CPU it runs on (RDTSCP's
  * TSC_AUX, which the kernel sets per CPU) and a counter.  Then it samples:
  * the threads must be seen making progress on argv[1] distinct CPUs at the
- * same time.  argv[1] is the number of CPUs the VM has.
+ * same time.  Then affinity: each thread pinned to a CPU of its own is only
+ * ever seen there, and two threads pinned to one CPU share it.  argv[1] is
+ * the number of CPUs the VM has.
  */
 #include "check.h"
 
@@ -16,6 +18,7 @@
 #define MAXT 16
 
 static volatile uint64_t where[MAXT], count[MAXT];
+static int64_t thread_slot[MAXT];
 
 static inline uint64_t cpu_index(void)
 {
@@ -49,7 +52,9 @@ int main(int argc, char **argv)
 		r.rflags = 0x202;
 		EXPECT("thread-start", t >= 0 && stack && exo_call(EXO_SYS_THREAD_SET_REGS, t, &r) == 0 &&
 				       exo_call(EXO_SYS_THREAD_START, t) == 0);
+		thread_slot[i] = t;
 	}
+	thread_slot[0] = EXO_SLOT_SELF_THREAD;
 	/* sample for up to about 5 s: at some instant every thread must have
 	 * moved, each on a CPU of its own */
 	int best = 0;
@@ -73,6 +78,52 @@ int main(int argc, char **argv)
 	}
 	printf("info %d threads seen running on %d cpus at once\n", want, best);
 	EXPECT("threads-on-distinct-cpus-at-once", best == want);
+
+	/* affinity: thread i on CPU i alone */
+	EXPECT("affinity-empty-mask-refused", exo_call(EXO_SYS_THREAD_SET_AFFINITY, thread_slot[0], 0) == -22);
+	EXPECT("affinity-offline-cpus-refused",
+	       want < MAXT && exo_call(EXO_SYS_THREAD_SET_AFFINITY, thread_slot[0], 1ull << (MAXT - 1)) == -22);
+	int pinned = 1;
+	for (int i = 0; i < want; i++)
+		pinned &= exo_call(EXO_SYS_THREAD_SET_AFFINITY, thread_slot[i], 1ull << i) == 0;
+	EXPECT("affinity-set", pinned);
+	for (volatile int k = 0; k < 2000000; k++)
+		;			/* let every thread reach its CPU */
+	int stray = 0, samples = 0;
+	for (int round = 0; round < 200; round++) {
+		uint64_t before[MAXT];
+		for (int i = 1; i < want; i++)
+			before[i] = count[i];
+		for (volatile int k = 0; k < 20000; k++)
+			;
+		stray += cpu_index() != 0;
+		for (int i = 1; i < want; i++)
+			if (count[i] != before[i]) {
+				samples++;
+				stray += where[i] != (uint64_t)i;
+			}
+	}
+	printf("info pinned: %d samples, %d on another cpu\n", samples, stray);
+	EXPECT("affinity-each-thread-on-its-cpu", stray == 0 && (samples > 0 || want == 1));
+	if (want >= 3) {
+		/* threads 1 and 2 share CPU 1: once 2 got there, both keep
+		 * moving, and are only ever seen there */
+		exo_call(EXO_SYS_THREAD_SET_AFFINITY, thread_slot[2], 2);
+		for (int round = 0; round < 400 && where[2] != 1; round++)
+			for (volatile int k = 0; k < 50000; k++)
+				;
+		uint64_t c1 = count[1], c2 = count[2];
+		int away = 0;
+		for (int round = 0; round < 200; round++) {
+			for (volatile int k = 0; k < 20000; k++)
+				;
+			away += where[1] != 1 || where[2] != 1;
+		}
+		int moved = (count[1] != c1) + (count[2] != c2);
+		printf("info two threads on cpu 1: both moved %d, seen elsewhere %d\n", moved == 2, away);
+		int shared_ok = moved == 2 && away == 0;
+		EXPECT("affinity-two-threads-share-a-cpu", shared_ok);
+	}
 	printf("%s\n", failures ? "SOME CHECKS FAILED" : "all checks passed");
 	fflush(stdout);
 	return failures ? 1 : 0;
