@@ -80,7 +80,8 @@ done
 
 # The attacks of issue 13, each of which succeeded before its fix: keyless
 # spoofed frames and stale replays under honest addresses, honest restarts,
-# a store poisoned by one entry, an insider rotating sender ids.  Several
+# a store poisoned by one entry, an insider rotating sender ids (now held
+# to one author's budget at every node: ids need certificates).  Several
 # seeds, and 30 % loss (where membership alone, without any attack, still
 # declares a live node dead about once in eight 45-s runs: that is checked
 # by the membership runs, not here).
@@ -92,7 +93,7 @@ for seed in 9 10 11; do
 	done
 	check "sim_small_kv-poison_seed$seed" 'm["frozen"] == 0 and m["accepted"] == 0' \
 		"$HOST_SIM" --scenario attack --attack kv-poison --nodes 60 --topology mesh --loss 0.1 --seed "$seed"
-	check "sim_small_flood-rotate_seed$seed" 'm["accepted"] == 0 and 0 < m["direct_max"] <= m["budget"]' \
+	check "sim_small_flood-rotate_seed$seed" 'm["accepted"] == 0 and 0 < m["flood_max"] <= m["budget"]' \
 		"$HOST_SIM" --scenario attack --attack flood-rotate --nodes 60 --topology mesh --loss 0.1 --seed "$seed"
 done
 for at in spoof-frame stale-frame rejoin; do
@@ -117,8 +118,15 @@ for at in spoof-frame stale-frame rejoin; do
 	check "sim1000_${at}_mesh_deg8" "$ok_frame" \
 		"$HOST_SIM" --scenario attack --attack "$at" --nodes 1000 --topology mesh --degree 8 --loss 0.1 --duration 40 --seed 16
 done
-for at in replay forge fake-queen flood sybil eclipse; do
+# On a 1,000-node lan each node's first 64 neighbours cost it 128 signed
+# PING challenges and answers at boot (about 20 s of Ed25519 per run in
+# this build), so two attacks run there and the other four on 300 nodes.
+for at in replay fake-queen; do
 	check "sim1000_attack_${at}_lan" 'm["accepted"] == 0 and m["coverage"] == 1.0' \
 		"$HOST_SIM" --scenario attack --attack "$at" --nodes 1000 --topology lan --loss 0.1 --duration 5 --seed 16
+done
+for at in forge flood sybil eclipse; do
+	check "sim300_attack_${at}_lan" 'm["accepted"] == 0 and m["coverage"] == 1.0' \
+		"$HOST_SIM" --scenario attack --attack "$at" --nodes 300 --topology lan --loss 0.1 --duration 5 --seed 16
 done
 exit $fail
