@@ -19,8 +19,6 @@ void gossip_default_params(struct gossip_params *p)
 	p->echo_cap = 2;
 	p->rate_per_s = 20;
 	p->rate_burst = 60;
-	p->link_rate_per_s = 60;
-	p->link_burst = 180;
 	p->ts_bound_ms = 30000;
 	p->cache_ms = 60000;
 	p->bloom_rotate_ms = 30000;
@@ -192,34 +190,15 @@ static void refill(uint32_t *tokens_milli, uint64_t *last, uint64_t now, uint32_
 	*last = now;
 }
 
-/* Find or create the bucket of link address addr, evicting the least recently heard. */
-static struct gossip_link *link_get(struct gossip *g, uint32_t addr, uint64_t now)
-{
-	uint32_t h = (uint32_t)mix64((uint64_t)addr + 1) % GOSSIP_LINKS;
-	struct gossip_link *victim = NULL;
-
-	for (uint32_t i = 0; i < GOSSIP_LINK_PROBE; i++) {
-		struct gossip_link *l = &g->links[(h + i) % GOSSIP_LINKS];
-		if (l->used && l->addr == addr)
-			return l;
-		if (!victim || (victim->used && (!l->used || l->last_ms < victim->last_ms)))
-			victim = l;
-	}
-	*victim = (struct gossip_link){ .addr = addr, .used = true, .last_ms = now,
-					.tokens_milli = g->p.link_burst * 1000 };
-	return victim;
-}
-
 /*
- * Classify a verified pheromone; see gossip.h for the contract.  Duplicates
- * come first: a copy we already hold is never anyone's fault, however old.
+ * Classify a pheromone without changing any state; see gossip.h.
+ * Duplicates come first: a copy we already hold is never anyone's fault,
+ * however old.
  */
-int gossip_admit(struct gossip *g, const struct pheromone *p, uint32_t addr, uint64_t now_ms)
+int gossip_classify(const struct gossip *g, const struct pheromone *p, uint64_t now_ms)
 {
-	struct gossip_sender *s = sender_find(g, p->sender);
-	struct gossip_link *l = NULL;
+	const struct gossip_sender *s = sender_find((struct gossip *)g, p->sender);
 	uint64_t ts = p->timestamp_ms;
-	bool queen = p->type == PH_QUEEN_CMD || p->type == PH_DIE;
 
 	if (seen_in(g, s, pheromone_id(p)))
 		return GV_DUP;
@@ -228,28 +207,27 @@ int gossip_admit(struct gossip *g, const struct pheromone *p, uint32_t addr, uin
 		return GV_STALE;
 	if (s && p->seq <= s->max_seq && s->max_seq - p->seq >= GOSSIP_WINDOW)
 		return GV_REPLAY;
-	/* queen-signed types are authenticated by the queen's key, not by the
-	 * forgeable sender id: no id bucket an insider could drain for them */
-	if (!queen) {
-		s = sender_get(g, p->sender, now_ms);
-		refill(&s->tokens_milli, &s->last_ms, now_ms, g->p.rate_per_s, g->p.rate_burst);
-		if (s->tokens_milli < 1000) {
-			s->rate_drops++;
-			return GV_RATE;
-		}
+	return GV_NEW;
+}
+
+/*
+ * Classify, then take one token of the author's bucket.  Called only once
+ * the author's signature checked out, so nobody can drain another's bucket.
+ */
+int gossip_admit(struct gossip *g, const struct pheromone *p, uint64_t now_ms)
+{
+	int v = gossip_classify(g, p, now_ms);
+	struct gossip_sender *s;
+
+	if (v != GV_NEW)
+		return v;
+	s = sender_get(g, p->sender, now_ms);
+	refill(&s->tokens_milli, &s->last_ms, now_ms, g->p.rate_per_s, g->p.rate_burst);
+	if (s->tokens_milli < 1000) {
+		s->rate_drops++;
+		return GV_RATE;
 	}
-	/* flooded news per neighbour: sender ids are free to an insider, links are not */
-	if (pheromone_type_relayed(p->type)) {
-		l = link_get(g, addr, now_ms);
-		refill(&l->tokens_milli, &l->last_ms, now_ms, g->p.link_rate_per_s, g->p.link_burst);
-		if (l->tokens_milli < 1000) {
-			l->drops++;
-			return GV_LINK_RATE;
-		}
-		l->tokens_milli -= 1000;
-	}
-	if (!queen)
-		s->tokens_milli -= 1000;
+	s->tokens_milli -= 1000;
 	return GV_NEW;
 }
 

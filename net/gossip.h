@@ -25,8 +25,6 @@ enum {
 	GOSSIP_STORE = 16,         /* recent messages kept for PULL repair */
 	GOSSIP_WINDOW = 64,        /* sequence window per sender */
 	GOSSIP_DIGEST_IDS = 8,     /* recent IDs advertised in HELLO */
-	GOSSIP_LINKS = 256,        /* per-neighbour buckets, by link address */
-	GOSSIP_LINK_PROBE = 8,
 };
 
 /* Tunables; gossip_default_params() documents the defaults. */
@@ -36,10 +34,8 @@ struct gossip_params {
 	uint32_t relay_decay;      /* factor per duplicate heard, /65536 */
 	uint8_t echo_cap;          /* cancel the relay after this many duplicates */
 	bool flood;                /* baseline: relay every new message once */
-	uint32_t rate_per_s;       /* new messages per sender per second */
+	uint32_t rate_per_s;       /* new messages per author per second */
 	uint32_t rate_burst;
-	uint32_t link_rate_per_s;  /* new messages per link neighbour per second */
-	uint32_t link_burst;
 	uint32_t ts_bound_ms;      /* accepted |timestamp - now| */
 	uint32_t cache_ms;         /* lifetime of an exact cache entry */
 	uint32_t bloom_rotate_ms;  /* rotate a Bloom generation after this */
@@ -51,8 +47,7 @@ enum gossip_verdict {
 	GV_DUP = 1,     /* seen before: counts towards relay suppression */
 	GV_STALE = -1,  /* timestamp outside the bound */
 	GV_REPLAY = -2, /* sequence number older than the window */
-	GV_RATE = -3,   /* sender over its rate */
-	GV_LINK_RATE = -4, /* the transmitting neighbour over its rate */
+	GV_RATE = -3,   /* author over its rate */
 };
 
 struct gossip_sender {
@@ -63,14 +58,6 @@ struct gossip_sender {
 	uint64_t last_ms;
 	uint32_t tokens_milli; /* token bucket, thousandths of a message */
 	uint32_t rate_drops;
-};
-
-struct gossip_link {           /* new flooded messages a neighbour delivered first */
-	uint32_t addr;
-	bool used;
-	uint32_t tokens_milli;
-	uint32_t drops;
-	uint64_t last_ms;
 };
 
 struct gossip_cached {
@@ -98,7 +85,6 @@ struct gossip_stored {
 struct gossip {
 	struct gossip_params p;
 	struct gossip_sender senders[GOSSIP_SENDERS];
-	struct gossip_link links[GOSSIP_LINKS];
 	struct gossip_cached cache[GOSSIP_CACHE];
 	uint64_t bloom[2][GOSSIP_BLOOM_BITS / 64];
 	uint32_t bloom_count;
@@ -117,14 +103,19 @@ void gossip_default_params(struct gossip_params *p);
 void gossip_init(struct gossip *g, const struct gossip_params *p, uint64_t now_ms);
 
 /*
- * Classify a pheromone whose MAC is already verified, heard from link
- * address addr.  Order: duplicate, stale, replay, then the neighbour's
- * bucket (flooded types) and the sender id's bucket.  GV_NEW consumes one
- * token of each but marks nothing: call gossip_mark() only once the
+ * Classify a pheromone: duplicate, stale, replay or new, changing nothing
+ * (cheap checks before the author's signature is verified).
+ */
+int gossip_classify(const struct gossip *g, const struct pheromone *p, uint64_t now_ms);
+
+/*
+ * Classify, then (for a new message) take a token of the author's bucket:
+ * GV_RATE when empty.  Call it only for a message whose author signature
+ * checked out.  GV_NEW marks nothing: call gossip_mark() only once the
  * message passed every further check (e.g. a queen signature), so a
  * forgery can never make the genuine message look like a duplicate.
  */
-int gossip_admit(struct gossip *g, const struct pheromone *p, uint32_t addr, uint64_t now_ms);
+int gossip_admit(struct gossip *g, const struct pheromone *p, uint64_t now_ms);
 
 /* Remember p as seen (window, exact cache, Bloom filter). */
 void gossip_mark(struct gossip *g, const struct pheromone *p, uint64_t now_ms);

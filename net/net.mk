@@ -6,7 +6,7 @@
 # ($(BUILD)/bench/swarm-sim); unit tests, property tests and the small
 # simulator runs use the sanitized build ($(BUILD)/host/swarm-sim).
 
-NET_CORE_SRCS := net/pheromone.c net/gossip.c net/membership.c net/sentinel.c net/nert.c \
+NET_CORE_SRCS := net/identity.c net/pheromone.c net/gossip.c net/membership.c net/sentinel.c net/nert.c \
                  net/kvstore.c net/swarm.c net/maze.c
 NET_SIM_SRCS  := net/sim/sim_core.c net/sim/sim_swarm.c net/sim/sim_main.c \
                  net/sim/sim_nert.c

@@ -9,6 +9,7 @@
 #include "net/pheromone.h"
 
 static const char queen_label[] = "exoswarm queen command v1";
+static const char author_label[] = "exoswarm pheromone v3";
 
 /* The flooded types; the rest are link-local. */
 bool pheromone_type_relayed(uint8_t type)
@@ -46,7 +47,8 @@ static void header_write(uint8_t out[PHEROMONE_HEADER_BYTES], const struct phero
 	out[23] = 0;
 }
 
-/* MAC over the header with ttl and hops zeroed, then the payload. */
+/* MAC over the header with ttl and hops zeroed, then payload, certificate
+ * and signature (contiguous after the payload). */
 static int compute_mac(uint8_t tag[CX_MAC_BYTES], const struct pheromone *h,
 		       const uint8_t *payload, const uint8_t key[CX_KEY_BYTES])
 {
@@ -56,19 +58,42 @@ static int compute_mac(uint8_t tag[CX_MAC_BYTES], const struct pheromone *h,
 	header_write(hdr, h, 0, 0);
 	if (cx_hash_init(&st, key, CX_KEY_BYTES, CX_MAC_BYTES) ||
 	    cx_hash_update(&st, hdr, sizeof hdr) ||
-	    cx_hash_update(&st, payload, h->payload_len) ||
+	    cx_hash_update(&st, payload, h->payload_len + (size_t)PHEROMONE_AUTH_BYTES) ||
 	    cx_hash_final(&st, tag, CX_MAC_BYTES))
 		return -EINVAL;
 	return 0;
 }
 
+/* Label, header with ttl and hops zero, payload and certificate. */
+static size_t signed_bytes(uint8_t *msg, const struct pheromone *h, const uint8_t *payload,
+			   const uint8_t *cert)
+{
+	size_t n = sizeof author_label - 1;
+
+	memcpy(msg, author_label, n);
+	header_write(msg + n, h, 0, 0);
+	n += PHEROMONE_HEADER_BYTES;
+	memcpy(msg + n, payload, h->payload_len);
+	n += h->payload_len;
+	memcpy(msg + n, cert, CERT_BYTES);
+	return n + CERT_BYTES;
+}
+
+/* See pheromone.h. */
+size_t pheromone_signed_bytes(uint8_t msg[PHEROMONE_MAX_BYTES + 32], const struct pheromone *p)
+{
+	return signed_bytes(msg, p, p->payload, p->cert);
+}
+
 /* See pheromone.h. */
 int pheromone_encode(uint8_t *buf, size_t cap, const struct pheromone *h,
 		     const void *payload, size_t payload_len,
-		     const uint8_t mac_key[CX_KEY_BYTES])
+		     const struct swarm_identity *author, const uint8_t mac_key[CX_KEY_BYTES])
 {
+	uint8_t msg[PHEROMONE_MAX_BYTES + 32];
 	struct pheromone w = *h;
-	size_t total = PHEROMONE_HEADER_BYTES + payload_len + PHEROMONE_MAC_BYTES;
+	size_t total = PHEROMONE_HEADER_BYTES + payload_len + PHEROMONE_TRAILER_BYTES;
+	uint8_t *cert = buf + PHEROMONE_HEADER_BYTES + payload_len;
 
 	if (payload_len > PHEROMONE_MAX_PAYLOAD)
 		return -EMSGSIZE;
@@ -80,8 +105,10 @@ int pheromone_encode(uint8_t *buf, size_t cap, const struct pheromone *h,
 	header_write(buf, &w, w.ttl, w.hops);
 	if (payload_len)
 		memmove(buf + PHEROMONE_HEADER_BYTES, payload, payload_len);
-	if (compute_mac(buf + PHEROMONE_HEADER_BYTES + payload_len, &w,
-			buf + PHEROMONE_HEADER_BYTES, mac_key))
+	memcpy(cert, author->cert, CERT_BYTES);
+	if (cx_sign(cert + CERT_BYTES, msg, signed_bytes(msg, &w, buf + PHEROMONE_HEADER_BYTES, cert),
+		    author->sk) ||
+	    compute_mac(cert + PHEROMONE_AUTH_BYTES, &w, buf + PHEROMONE_HEADER_BYTES, mac_key))
 		return -EINVAL;
 	return (int)total;
 }
@@ -91,13 +118,13 @@ int pheromone_decode(struct pheromone *out, const uint8_t *buf, size_t len)
 {
 	size_t plen;
 
-	if (len < PHEROMONE_HEADER_BYTES + PHEROMONE_MAC_BYTES || len > PHEROMONE_MAX_BYTES)
+	if (len < PHEROMONE_HEADER_BYTES + PHEROMONE_TRAILER_BYTES || len > PHEROMONE_MAX_BYTES)
 		return -EMSGSIZE;
 	if (buf[0] != PHEROMONE_VERSION || buf[1] == 0 || buf[1] > PH_TYPE_MAX ||
 	    buf[2] == 0 || buf[2] > PHEROMONE_MAX_TTL || buf[23] != 0)
 		return -EPROTO;
 	plen = get_u16(buf + 20);
-	if (PHEROMONE_HEADER_BYTES + plen + PHEROMONE_MAC_BYTES != len)
+	if (PHEROMONE_HEADER_BYTES + plen + PHEROMONE_TRAILER_BYTES != len)
 		return -EPROTO;
 	out->version = buf[0];
 	out->type = buf[1];
@@ -109,19 +136,19 @@ int pheromone_decode(struct pheromone *out, const uint8_t *buf, size_t len)
 	out->payload_len = (uint16_t)plen;
 	out->flags = buf[22];
 	out->payload = buf + PHEROMONE_HEADER_BYTES;
-	out->mac = buf + PHEROMONE_HEADER_BYTES + plen;
+	out->cert = buf + PHEROMONE_HEADER_BYTES + plen;
+	out->sig = out->cert + CERT_BYTES;
+	out->mac = out->sig + CX_SIGNATURE_BYTES;
 	if (out->sender == 0 || out->seq == 0)
 		return -EPROTO;
 	return 0;
 }
 
 /* Constant-time MAC check of a decoded packet. */
-int pheromone_verify(const struct pheromone *p, const uint8_t *buf,
-		     const uint8_t mac_key[CX_KEY_BYTES])
+int pheromone_verify(const struct pheromone *p, const uint8_t mac_key[CX_KEY_BYTES])
 {
 	uint8_t tag[CX_MAC_BYTES];
 
-	(void)buf;
 	if (compute_mac(tag, p, p->payload, mac_key))
 		return -EBADMSG;
 	return cx_equal(tag, p->mac, CX_MAC_BYTES) ? 0 : -EBADMSG;

@@ -1,9 +1,10 @@
 /*
  * Pheromones: the swarm's small authenticated gossip messages.  This file
  * is only the wire format (docs/PROTOCOL.md, "Pheromone"): a 24-byte
- * header in network byte order, a payload, and a 16-byte keyed-BLAKE2b MAC
- * under the swarm's MAC key.  ttl and hops change at every relay and are
- * left out of the MAC; everything else is covered.
+ * header in network byte order, a payload, the author's certificate, the
+ * author's Ed25519 signature, and a 16-byte keyed-BLAKE2b MAC under the
+ * swarm's MAC key (a cheap outer filter).  ttl and hops change at every
+ * relay and are left out of signature and MAC; everything else is covered.
  */
 #ifndef EXO_NET_PHEROMONE_H
 #define EXO_NET_PHEROMONE_H
@@ -13,14 +14,17 @@
 #include <stdbool.h>
 
 #include "crypto/crypto.h"
+#include "net/identity.h"
 
 enum {
-	PHEROMONE_VERSION = 2,     /* 2: STATE entries carry 64-bit clock stamps */
+	PHEROMONE_VERSION = 3,     /* 3: signed by the author, who sends its certificate */
 	PHEROMONE_HEADER_BYTES = 24,
 	PHEROMONE_MAC_BYTES = CX_MAC_BYTES,
+	PHEROMONE_AUTH_BYTES = CERT_BYTES + CX_SIGNATURE_BYTES,   /* cert, author signature */
+	PHEROMONE_TRAILER_BYTES = PHEROMONE_AUTH_BYTES + PHEROMONE_MAC_BYTES,
 	PHEROMONE_MAX_BYTES = 1200,
 	PHEROMONE_MAX_PAYLOAD = PHEROMONE_MAX_BYTES - PHEROMONE_HEADER_BYTES -
-				PHEROMONE_MAC_BYTES,
+				PHEROMONE_TRAILER_BYTES,
 	PHEROMONE_MAX_TTL = 64,
 };
 
@@ -50,12 +54,14 @@ struct pheromone {
 	uint8_t type;
 	uint8_t ttl;
 	uint8_t hops;
-	uint32_t sender;       /* node identity, random per life */
-	uint32_t seq;          /* per-sender sequence number, starts at 1 */
+	uint32_t sender;       /* author's node id (from its public key) */
+	uint32_t seq;          /* incarnation << 20 | per-life counter from 1 */
 	uint64_t timestamp_ms; /* sender's swarm clock when created */
 	uint16_t payload_len;
 	uint8_t flags;
 	const uint8_t *payload;   /* points into the decoded buffer */
+	const uint8_t *cert;      /* ditto: the author's certificate */
+	const uint8_t *sig;       /* ditto: the author's signature */
 	const uint8_t *mac;       /* ditto */
 };
 _Static_assert(PHEROMONE_HEADER_BYTES == 1 + 1 + 1 + 1 + 4 + 4 + 8 + 2 + 1 + 1,
@@ -74,20 +80,23 @@ bool pheromone_type_relayed(uint8_t type);
 int pheromone_mac_key(uint8_t mac_key[CX_KEY_BYTES], const uint8_t swarm_key[CX_KEY_BYTES]);
 
 /*
- * Serialise header fields of h (payload and mac pointers ignored) plus
- * payload, and append the MAC.  Returns the packet length or -EINVAL /
- * -EMSGSIZE.
+ * Serialise header fields of h (pointers ignored) plus payload, append
+ * the author's certificate and signature (by author->sk), then the MAC.
+ * Returns the packet length or -EINVAL / -EMSGSIZE.
  */
 int pheromone_encode(uint8_t *buf, size_t cap, const struct pheromone *h,
 		     const void *payload, size_t payload_len,
-		     const uint8_t mac_key[CX_KEY_BYTES]);
+		     const struct swarm_identity *author, const uint8_t mac_key[CX_KEY_BYTES]);
 
-/* Parse a packet without checking its MAC: 0, or -EPROTO / -EMSGSIZE. */
+/* The byte string the author's signature covers (label, header with ttl and
+ * hops zero, payload, certificate) into msg; returns its length. */
+size_t pheromone_signed_bytes(uint8_t msg[PHEROMONE_MAX_BYTES + 32], const struct pheromone *p);
+
+/* Parse a packet without checking MAC or signatures: 0, or -EPROTO / -EMSGSIZE. */
 int pheromone_decode(struct pheromone *out, const uint8_t *buf, size_t len);
 
 /* 0 when the MAC of a decoded packet is right, -EBADMSG otherwise. */
-int pheromone_verify(const struct pheromone *p, const uint8_t *buf,
-		     const uint8_t mac_key[CX_KEY_BYTES]);
+int pheromone_verify(const struct pheromone *p, const uint8_t mac_key[CX_KEY_BYTES]);
 
 /* Rewrite the mutable routing fields of an encoded packet for a relay. */
 void pheromone_set_route(uint8_t *buf, uint8_t ttl, uint8_t hops);

@@ -7,10 +7,9 @@
 #include "net/bytes.h"
 #include "net/sentinel.h"
 
-static const uint8_t weight[SEC_UNAUTHORISED + 1] = {
-	[SEC_BAD_MAC] = 2, [SEC_MALFORMED] = 2, [SEC_STALE] = 1, [SEC_REPLAY] = 1,
-	[SEC_RATE] = 1, [SEC_BAD_SIGNATURE] = 10, [SEC_SYBIL] = 7,
-	[SEC_BLACKLISTED] = 0, [SEC_UNAUTHORISED] = 10,
+/* Only rejects are charged; these are what one costs its author. */
+static const uint8_t weight[SEC_KINDS] = {
+	[SEC_MALFORMED] = 10, [SEC_BAD_SIGNATURE] = 10, [SEC_UNAUTHORISED] = 10,
 };
 
 /* No scores, no bans, empty blackbox. */
@@ -56,7 +55,7 @@ static struct sentinel_score *slot(struct sentinel_score *t, uint32_t key, uint6
 	return victim;
 }
 
-/* Remember a new address ban in the short list the fast path scans. */
+/* Remember a new ban in the short list the fast path scans. */
 static void note_ban(struct sentinel *s, uint32_t key, uint64_t until, uint64_t now)
 {
 	struct sentinel_ban *slot = NULL;
@@ -108,19 +107,17 @@ static void blackbox_add(struct sentinel *s, enum sec_event kind, uint32_t addr,
 }
 
 /* See sentinel.h. */
-bool sentinel_report(struct sentinel *s, enum sec_event kind, uint32_t addr, bool blame_addr,
-		     uint32_t id, uint64_t now_ms)
+bool sentinel_report(struct sentinel *s, enum sec_event kind, uint32_t addr, uint32_t id,
+		     bool blame, uint64_t now_ms)
 {
 	bool banned = false;
 
-	if (kind < SEC_BAD_MAC || kind > SEC_UNAUTHORISED)
+	if (kind < SEC_BAD_MAC || kind >= SEC_KINDS)
 		return false;
 	s->counts[kind]++;
 	blackbox_add(s, kind, addr, id, now_ms);
-	if (blame_addr)
-		banned |= charge(s->addrs, addr + 1, weight[kind], now_ms, s);
-	if (id)   /* counted, never banned: insiders can forge sender ids */
-		charge(s->ids, id, weight[kind], now_ms, NULL);
+	if (blame && id)
+		banned = charge(s->ids, id, weight[kind], now_ms, s);
 	if (banned) {
 		s->counts[SEC_BLACKLISTED]++;
 		blackbox_add(s, SEC_BLACKLISTED, addr, id, now_ms);
@@ -138,14 +135,14 @@ static bool banned_in(const struct sentinel_score *t, uint32_t key, uint64_t now
 }
 
 /* Fast path through the short ban list; the table only on overflow. */
-bool sentinel_addr_banned(const struct sentinel *s, uint32_t addr, uint64_t now_ms)
+bool sentinel_id_banned(const struct sentinel *s, uint32_t id, uint64_t now_ms)
 {
-	if (now_ms >= s->ban_latest_ms)
+	if (now_ms >= s->ban_latest_ms || !id)
 		return false;
 	for (int i = 0; i < SENTINEL_FAST_BANS; i++)
-		if (s->bans[i].key == addr + 1 && s->bans[i].until_ms > now_ms)
+		if (s->bans[i].key == id && s->bans[i].until_ms > now_ms)
 			return true;
-	return now_ms < s->ban_overflow_until_ms && banned_in(s->addrs, addr + 1, now_ms);
+	return now_ms < s->ban_overflow_until_ms && banned_in(s->ids, id, now_ms);
 }
 
 /* See sentinel.h. */

@@ -1,10 +1,10 @@
 /*
- * Sentinel: per-source misbehaviour counters with exponential decay, a
+ * Sentinel: per-author misbehaviour scores with exponential decay, a
  * blacklist fed by them, and the blackbox, a bounded ring of security
- * events kept for forensics.  Bans fall on link addresses only: the sender
- * id inside a pheromone is covered by the shared swarm MAC, so a
- * compromised node could forge any id and get an honest one banned.  Per
- * sender-id scores are still kept (and logged) for forensics.
+ * events kept for forensics.  Scores and bans fall only on authenticated
+ * authors (node ids whose signature and certificate checked out), for
+ * faults that only the holder of that node's key could commit; never on a
+ * link address, which anyone can claim.
  */
 #ifndef EXO_NET_SENTINEL_H
 #define EXO_NET_SENTINEL_H
@@ -32,10 +32,13 @@ enum sec_event {
 	SEC_SYBIL,
 	SEC_BLACKLISTED,
 	SEC_UNAUTHORISED,
+	SEC_BAD_CERT,            /* certificate malformed, not the queen's, expired, wrong id */
+	SEC_REVOKED,             /* author's certificate revoked */
+	SEC_KINDS,
 };
 
 struct sentinel_score {
-	uint32_t key;            /* address or id; 0 = free */
+	uint32_t key;            /* author id; 0 = free */
 	uint32_t score;
 	uint64_t updated_ms;
 	uint64_t banned_until_ms;
@@ -54,28 +57,27 @@ struct blackbox_event {
 };
 
 struct sentinel {
-	struct sentinel_score addrs[SENTINEL_SLOTS];
 	struct sentinel_score ids[SENTINEL_SLOTS];
 	struct blackbox_event log[BLACKBOX_EVENTS];
 	uint32_t log_next;       /* total events ever logged */
 	uint64_t ban_latest_ms;  /* no ban lasts beyond this: fast path */
-	struct sentinel_ban bans[SENTINEL_FAST_BANS];   /* recent address bans */
+	struct sentinel_ban bans[SENTINEL_FAST_BANS];   /* recent author bans */
 	uint64_t ban_overflow_until_ms;  /* more bans than the list holds */
-	uint32_t counts[SEC_UNAUTHORISED + 1];
+	uint32_t counts[SEC_KINDS];
 };
 
 void sentinel_init(struct sentinel *s);
 
 /*
- * Record a security event blamed on link address addr (if blame_addr) and
- * counted against sender id (if nonzero).  Returns true when this event
- * newly blacklisted the address.
+ * Log a security event (addr and id for forensics) and, when blame is
+ * set, charge the authenticated author id (a *reject* of the blame rules).
+ * Returns true when this event newly blacklisted the author.
  */
-bool sentinel_report(struct sentinel *s, enum sec_event kind, uint32_t addr, bool blame_addr,
-		     uint32_t id, uint64_t now_ms);
+bool sentinel_report(struct sentinel *s, enum sec_event kind, uint32_t addr, uint32_t id,
+		     bool blame, uint64_t now_ms);
 
-bool sentinel_addr_banned(const struct sentinel *s, uint32_t addr, uint64_t now_ms);
-/* The decayed misbehaviour score counted against a sender id (forensics). */
+bool sentinel_id_banned(const struct sentinel *s, uint32_t id, uint64_t now_ms);
+/* The decayed misbehaviour score of an author. */
 uint32_t sentinel_id_score(const struct sentinel *s, uint32_t id);
 
 /* Copy up to max most recent blackbox events, newest first. */

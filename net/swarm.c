@@ -14,7 +14,8 @@ enum {
 	HELLO_FIXED = 12,         /* role u8, n u8, period u16, digest u64 */
 	PROBE_BYTES = 12,         /* target u32, nonce u32, reply_to u32 */
 	PINGREQ_BYTES = 8,        /* target u32, nonce u32 */
-	REBIRTH_BYTES = 5,        /* reason u8, new id u32 */
+	REBIRTH_BYTES = 5,        /* reason u8, new incarnation u32 */
+	REVOKE_ARGS = 12,         /* id u32, until u64 */
 	DIE_BODY_BYTES = 5,       /* target u32, reason u8 */
 	SYNC_MIN_GAP_MS = 2000,
 	SYNC_BACKOFF_MS = 1000,
@@ -67,25 +68,22 @@ static void transmit(struct swarm_node *n, uint32_t dst, const uint8_t *pkt, siz
 	n->env.send(n->env.ctx, dst, pkt, len);
 }
 
-/* A random identity, never 0 or the broadcast value. */
-static uint32_t fresh_id(struct swarm_node *n)
+/* A role drawn at random, or the configured one; the worker role where the
+ * certificate does not permit the drawn one. */
+static uint8_t pick_role(struct swarm_node *n)
 {
-	uint32_t id;
+	uint8_t r = n->cfg.role >= 0 ? (uint8_t)n->cfg.role : swarm_draw_role(swarm_random(n));
 
-	do
-		id = (uint32_t)swarm_random(n);
-	while (id == 0 || id == SWARM_BROADCAST);
-	return id;
+	return (n->roles >> r) & 1 ? r : ROLE_WORKER;
 }
 
-/* Start a new life: identity, role and all per-life tables. */
-static void begin_life(struct swarm_node *n, uint32_t id, uint64_t now)
+/* Start a new life: incarnation, role and all per-life tables. */
+static void begin_life(struct swarm_node *n, uint64_t now)
 {
 	uint32_t period;
 
-	n->id = id;
-	n->role = n->cfg.role >= 0 ? (uint8_t)n->cfg.role : swarm_draw_role(swarm_random(n));
-	n->seq = 0;
+	n->role = pick_role(n);
+	n->seq = n->incarnation << SEQ_COUNTER_BITS;
 	n->born_ms = now;
 	period = swarm_role_period(n->role);
 	n->next_hello_ms = now + swarm_random(n) % period;
@@ -105,6 +103,25 @@ static void begin_life(struct swarm_node *n, uint32_t id, uint64_t now)
 			n->cfg.modules[i]->init(n->module_state[i], n, now);
 }
 
+/*
+ * The node's own certificate must be the queen's, unexpired, for the key
+ * pair configured, and permit a configured role: 0 or -EACCES.
+ */
+static int own_certificate_valid(const struct swarm_config *cfg, uint64_t now)
+{
+	uint8_t msg[64 + CERT_BODY_BYTES];
+	struct node_cert c;
+	const struct swarm_identity *me = &cfg->identity;
+
+	if (cert_decode(&c, me->cert) || memcmp(c.pk, me->pk, sizeof c.pk) ||
+	    memcmp(me->sk + CX_SIGN_SEED_BYTES, me->pk, sizeof c.pk) || c.expiry_ms <= now ||
+	    (cfg->role >= 0 && cfg->role != ROLE_WORKER && !((c.roles >> cfg->role) & 1)) ||
+	    cx_verify(me->cert + CERT_BODY_BYTES, msg, cert_signed_bytes(msg, me->cert),
+		      cfg->queen_pk))
+		return -EACCES;
+	return 0;
+}
+
 /* See swarm.h; cfg and env are copied first, as they may live inside n. */
 int swarm_init(struct swarm_node *n, const struct swarm_config *cfg_in,
 	       const struct swarm_env *env_in, uint64_t now_ms)
@@ -121,13 +138,19 @@ int swarm_init(struct swarm_node *n, const struct swarm_config *cfg_in,
 		if (cfg->modules[i] && cfg->modules[i]->state_size > SWARM_MODULE_STATE)
 			return -EINVAL;
 	if (pheromone_mac_key(n->mac_key, cfg->swarm_key) ||
-	    cx_key_is_zero(cfg->queen_pk, CX_SIGN_PUBLIC_BYTES))
+	    cx_key_is_zero(cfg->queen_pk, CX_SIGN_PUBLIC_BYTES) ||
+	    cfg->incarnation > SWARM_MAX_INCARNATION)
 		return -EINVAL;
+	if (own_certificate_valid(cfg, now_ms))
+		return -EACCES;
 	n->cfg = *cfg;
 	if (!n->cfg.ttl || n->cfg.ttl > PHEROMONE_MAX_TTL)
 		n->cfg.ttl = SWARM_DEFAULT_TTL;
 	n->env = *env;
-	begin_life(n, fresh_id(n), now_ms);
+	n->id = get_u32(cfg->identity.cert + 4);
+	n->roles = cfg->identity.cert[1] | 1u << ROLE_WORKER;
+	n->incarnation = cfg->incarnation;
+	begin_life(n, now_ms);
 	return 0;
 }
 
@@ -139,7 +162,7 @@ static int originate(struct swarm_node *n, uint8_t type, uint8_t ttl, uint8_t fl
 	struct pheromone h = { .type = type, .ttl = ttl, .sender = n->id,
 			       .seq = n->seq, .timestamp_ms = now, .flags = flags };
 	struct pheromone dec;
-	int k = pheromone_encode(buf, sizeof buf, &h, payload, len, n->mac_key);
+	int k = pheromone_encode(buf, sizeof buf, &h, payload, len, &n->cfg.identity, n->mac_key);
 
 	if (k < 0)
 		return k;
@@ -151,10 +174,12 @@ static int originate(struct swarm_node *n, uint8_t type, uint8_t ttl, uint8_t fl
 	return (int)n->seq;
 }
 
-/* Next sequence number; a node that exhausts 2^32 - 1 messages dies first. */
+/* Next sequence number; a life that exhausts its counter must be reborn. */
 static int next_seq(struct swarm_node *n)
 {
-	if (n->seq == UINT32_MAX - 1)
+	uint32_t mask = (1u << SEQ_COUNTER_BITS) - 1;
+
+	if ((n->seq & mask) == mask)
 		return -EOVERFLOW;
 	n->seq++;
 	return 0;
@@ -228,6 +253,16 @@ int swarm_queen_command(struct swarm_node *n, uint16_t cmd, const void *arg, siz
 	return send_signed(n, PH_QUEEN_CMD, body, arg_len + 4, now_ms);
 }
 
+/* Revoke a node's certificate swarm-wide, as a signed command. */
+int swarm_queen_revoke(struct swarm_node *n, uint32_t target, uint64_t until_ms, uint64_t now_ms)
+{
+	uint8_t arg[REVOKE_ARGS];
+
+	put_u32(arg, target);
+	put_u64(arg + 4, until_ms);
+	return swarm_queen_command(n, QC_REVOKE, arg, sizeof arg, now_ms);
+}
+
 /* Order one node to die, signed. */
 int swarm_queen_die(struct swarm_node *n, uint32_t target, uint64_t now_ms)
 {
@@ -252,19 +287,25 @@ int swarm_state_set(struct swarm_node *n, uint16_t key, const void *value, size_
 	return k < 0 ? k : swarm_broadcast(n, PH_STATE, buf, (size_t)k, now_ms);
 }
 
-/* Emit REBIRTH under the old identity, then start a new life. */
+/*
+ * Emit REBIRTH from the old life, then start the next incarnation: its
+ * sequence numbers are all larger, so nothing of the old life can be
+ * replayed into it.  The last incarnation has no successor; that node
+ * needs a new key and certificate.
+ */
 void swarm_apoptosis(struct swarm_node *n, uint8_t reason, uint64_t now_ms)
 {
 	uint8_t payload[REBIRTH_BYTES];
-	uint32_t new_id = fresh_id(n);
 
+	if (n->incarnation < SWARM_MAX_INCARNATION)
+		n->incarnation++;
 	payload[0] = reason;
-	put_u32(payload + 1, new_id);
+	put_u32(payload + 1, n->incarnation);
 	send_plain(n, PH_REBIRTH, n->cfg.ttl, SWARM_BROADCAST, payload, sizeof payload, now_ms);
 	swarm_emit(n, &(struct swarm_event){ .kind = SE_REBIRTH, .sender = n->id,
-					     .about = new_id, .code = reason });
+					     .about = n->id, .code = reason });
 	n->generation++;
-	begin_life(n, new_id, now_ms);
+	begin_life(n, now_ms);
 }
 
 /* ---------------------------------------------------------------- timers */
@@ -415,10 +456,11 @@ uint64_t swarm_next_deadline(const struct swarm_node *n)
 
 /* --------------------------------------------------------------- receive */
 
-static void security(struct swarm_node *n, enum sec_event kind, uint32_t addr, bool blame_addr,
+/* Log a security event; blame (a reject) charges the authenticated author. */
+static void security(struct swarm_node *n, enum sec_event kind, uint32_t addr, bool blame,
 		     uint32_t id, const struct pheromone *p, uint64_t now)
 {
-	bool banned = sentinel_report(&n->sentinel, kind, addr, blame_addr, id, now);
+	bool banned = sentinel_report(&n->sentinel, kind, addr, id, blame, now);
 	struct swarm_event ev = { .kind = SE_REJECT, .addr = addr, .about = id, .code = kind };
 
 	if (p) {
@@ -440,7 +482,11 @@ static void security(struct swarm_node *n, enum sec_event kind, uint32_t addr, b
 	}
 }
 
-/* Per-type payload checks done before a message is marked as seen. */
+/*
+ * Per-type checks of an authenticated message before it is marked as seen:
+ * its author signed it, so a failure is the author's fault.  Returns 0 or
+ * the security event to blame it for.
+ */
 static int validate(struct swarm_node *n, const struct pheromone *p)
 {
 	size_t len = p->payload_len;
@@ -450,30 +496,34 @@ static int validate(struct swarm_node *n, const struct pheromone *p)
 		size_t off = HELLO_FIXED + 8u * (len >= HELLO_FIXED ? p->payload[1] : 0);
 		if (len < HELLO_FIXED || p->payload[1] > GOSSIP_DIGEST_IDS || p->payload[0] > ROLE_QUEEN ||
 		    len < off + 2)
-			return -EPROTO;
+			return SEC_MALFORMED;
+		if (p->payload[0] != ROLE_WORKER && !((p->cert[1] >> p->payload[0]) & 1))
+			return SEC_UNAUTHORISED;   /* a role its certificate does not grant */
 		return p->payload[off] <= MEMBER_NBRS && p->payload[off] <= p->payload[off + 1] &&
-		       len == off + 2 + 4u * p->payload[off] ? 0 : -EPROTO;
+		       len == off + 2 + 4u * p->payload[off] ? 0 : SEC_MALFORMED;
 	}
 	case PH_PING: case PH_ACK:
-		return len == PROBE_BYTES ? 0 : -EPROTO;
+		return len == PROBE_BYTES ? 0 : SEC_MALFORMED;
 	case PH_PING_REQ:
-		return len == PINGREQ_BYTES ? 0 : -EPROTO;
+		return len == PINGREQ_BYTES ? 0 : SEC_MALFORMED;
 	case PH_PULL:
 		return len >= 13 && len == 5 + 8u * p->payload[4] && p->payload[4] <= GOSSIP_DIGEST_IDS
-		       ? 0 : -EPROTO;
+		       ? 0 : SEC_MALFORMED;
 	case PH_REBIRTH:
-		return len == REBIRTH_BYTES ? 0 : -EPROTO;
+		return len == REBIRTH_BYTES ? 0 : SEC_MALFORMED;
 	case PH_MODULE:
-		return len >= 1 ? 0 : -EPROTO;
+		return len >= 1 ? 0 : SEC_MALFORMED;
 	case PH_QUEEN_CMD:
 		if (len < 4 + CX_SIGNATURE_BYTES ||
 		    get_u16(p->payload + 2) != len - 4 - CX_SIGNATURE_BYTES)
-			return -EPROTO;
-		return pheromone_queen_verify(p, n->cfg.queen_pk);
+			return SEC_MALFORMED;
+		if (get_u16(p->payload) == QC_REVOKE && get_u16(p->payload + 2) != REVOKE_ARGS)
+			return SEC_MALFORMED;
+		return pheromone_queen_verify(p, n->cfg.queen_pk) ? SEC_BAD_SIGNATURE : 0;
 	case PH_DIE:
 		if (len != DIE_BODY_BYTES + CX_SIGNATURE_BYTES)
-			return -EPROTO;
-		return pheromone_queen_verify(p, n->cfg.queen_pk);
+			return SEC_MALFORMED;
+		return pheromone_queen_verify(p, n->cfg.queen_pk) ? SEC_BAD_SIGNATURE : 0;
 	default:
 		return 0;
 	}
@@ -768,6 +818,11 @@ static void dispatch(struct swarm_node *n, uint32_t addr, const struct pheromone
 		swarm_emit(n, &ev);
 		break;
 	case PH_QUEEN_CMD:
+		if (get_u16(p->payload) == QC_REVOKE) {
+			uint32_t target = get_u32(p->payload + 4);
+			revocation_add(&n->revoked, target, get_u64(p->payload + 8), now);
+			membership_remove(&n->members, target);
+		}
 		ev.kind = SE_COMMAND;
 		ev.code = get_u16(p->payload);
 		ev.data = p->payload;
@@ -821,30 +876,64 @@ static void schedule_relay(struct swarm_node *n, uint32_t src_addr, const struct
 		gossip_set_uncovered(&n->gossip, pheromone_id(p), uncovered);
 }
 
+/* An Ed25519 check through the environment's hook, counted. */
+static int check_signature(struct swarm_node *n, const uint8_t *sig, const uint8_t *msg,
+			   size_t len, const uint8_t *pk)
+{
+	n->verify_ops++;
+	return n->env.verify ? n->env.verify(n->env.ctx, sig, msg, len, pk)
+			     : cx_verify(sig, msg, len, pk);
+}
+
+/*
+ * The author's certificate (the queen's, unexpired, for the sender id, not
+ * revoked; checked once per certificate) and its signature over the
+ * message.  Returns 0 or the security event: none of these failures can be
+ * blamed on anyone, since anyone may attach any certificate to anything.
+ */
+static int authenticate(struct swarm_node *n, const struct pheromone *p, uint64_t now)
+{
+	uint8_t msg[PHEROMONE_MAX_BYTES + 32];
+	struct node_cert c;
+
+	if (cert_decode(&c, p->cert) || c.id != p->sender || c.expiry_ms <= now)
+		return SEC_BAD_CERT;
+	if (revoked(&n->revoked, c.id, now))
+		return SEC_REVOKED;
+	if (!cert_cache_has(&n->certs, p->cert, c.id)) {
+		if (check_signature(n, p->cert + CERT_BODY_BYTES, msg, cert_signed_bytes(msg, p->cert),
+				    n->cfg.queen_pk))
+			return SEC_BAD_CERT;
+		cert_cache_put(&n->certs, p->cert, c.id, now);
+	}
+	return check_signature(n, p->sig, msg, pheromone_signed_bytes(msg, p), c.pk)
+	       ? SEC_BAD_SIGNATURE : 0;
+}
+
 /* See swarm.h and docs/PROTOCOL.md, "Receive pipeline". */
 void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, size_t len,
 		   uint64_t now_ms)
 {
 	struct pheromone p;
-	int v;
+	int v, fault;
 
 	n->rx_packets++;
-	if (sentinel_addr_banned(&n->sentinel, src_addr, now_ms))
-		return;
-	/* link addresses are unauthenticated: keyless garbage is logged, never blamed */
+	/* link addresses are unauthenticated: nothing is ever blamed on one */
 	if (pheromone_decode(&p, pkt, len)) {
 		security(n, SEC_MALFORMED, src_addr, false, 0, NULL, now_ms);
 		return;
 	}
-	/* A full table cannot admit a stranger: skip its HELLO before the MAC. */
+	if (sentinel_id_banned(&n->sentinel, p.sender, now_ms))
+		return;
+	/* A full table cannot admit a stranger: skip its HELLO before any check. */
 	if (p.type == PH_HELLO && !membership_has_room(&n->members) &&
 	    !membership_find(&n->members, p.sender))
 		return;
-	if (pheromone_verify(&p, pkt, n->mac_key)) {
+	if (pheromone_verify(&p, n->mac_key)) {
 		security(n, SEC_BAD_MAC, src_addr, false, 0, &p, now_ms);
 		return;
 	}
-	v = gossip_admit(&n->gossip, &p, src_addr, now_ms);
+	v = gossip_classify(&n->gossip, &p, now_ms);
 	if (v == GV_DUP) {
 		if (gossip_relay_pending(&n->gossip, pheromone_id(&p))) {
 			gossip_note_duplicate(&n->gossip, pheromone_id(&p));
@@ -853,22 +942,25 @@ void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, 
 		}
 		return;
 	}
-	/* ignored, not rejected: a relay cannot know that a copy it holds went
-	 * stale on the way, and anyone can replay an old capture under any address */
-	if (v == GV_STALE || v == GV_REPLAY || v == GV_LINK_RATE) {
-		security(n, v == GV_STALE ? SEC_STALE : v == GV_REPLAY ? SEC_REPLAY : SEC_RATE,
-			 src_addr, false, 0, &p, now_ms);
+	/* ignored: a relay cannot know that a copy it holds went stale on the
+	 * way, and anyone can replay an old capture */
+	if (v == GV_STALE || v == GV_REPLAY) {
+		security(n, v == GV_STALE ? SEC_STALE : SEC_REPLAY, src_addr, false, 0, &p, now_ms);
 		return;
 	}
-	if (v == GV_RATE) {
-		security(n, SEC_RATE, src_addr, p.hops == 0, p.sender, &p, now_ms);
+	/* rejected, blamed on nobody: the sender id is only a claim until here */
+	if ((fault = authenticate(n, &p, now_ms))) {
+		security(n, (enum sec_event)fault, src_addr, false, 0, &p, now_ms);
 		return;
 	}
-	if (validate(n, &p)) {
-		bool sig = p.type == PH_QUEEN_CMD || p.type == PH_DIE;
-		/* honest nodes never relay these, so the transmitter is to blame */
-		security(n, sig ? SEC_BAD_SIGNATURE : SEC_MALFORMED, src_addr, true,
-			 p.sender, &p, now_ms);
+	/* ignored: a replayer can bunch up an honest author's messages */
+	if (gossip_admit(&n->gossip, &p, now_ms) == GV_RATE) {
+		security(n, SEC_RATE, src_addr, false, p.sender, &p, now_ms);
+		return;
+	}
+	/* rejected and blamed: the author signed it */
+	if ((fault = validate(n, &p))) {
+		security(n, (enum sec_event)fault, src_addr, true, p.sender, &p, now_ms);
 		return;
 	}
 	gossip_mark(&n->gossip, &p, now_ms);

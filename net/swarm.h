@@ -16,6 +16,7 @@
 
 #include "crypto/crypto.h"
 #include "net/gossip.h"
+#include "net/identity.h"
 #include "net/kvstore.h"
 #include "net/membership.h"
 #include "net/pheromone.h"
@@ -34,10 +35,12 @@ enum {
 	SWARM_TIMED_IDS = 16,
 	SWARM_WANTS = 8,
 	MEMORY_APOPTOSIS_PERMILLE = 900,
+	SEQ_COUNTER_BITS = 20,        /* seq = incarnation << 20 | counter */
+	SWARM_MAX_INCARNATION = (1 << (32 - SEQ_COUNTER_BITS)) - 1,
 };
 
 /* Queen commands (the signed body starts with cmd u16, arg_len u16). */
-enum queen_cmd { QC_MARK = 1, QC_STATE_SET = 2 };
+enum queen_cmd { QC_MARK = 1, QC_STATE_SET = 2, QC_REVOKE = 3 /* id u32, until u64 */ };
 
 /* Why a node died. */
 enum apoptosis_reason { DIE_MEMORY = 1, DIE_LIFETIME = 2, DIE_ORDERED = 3 };
@@ -76,6 +79,10 @@ struct swarm_env {
 	void (*send)(void *ctx, uint32_t dst, const uint8_t *pkt, size_t len);
 	void (*event)(void *ctx, const struct swarm_event *ev);   /* may be NULL */
 	uint32_t (*memory_permille)(void *ctx);                   /* may be NULL */
+	/* Ed25519 check, 0 when valid; NULL: cx_verify (the simulator
+	 * memoises results that many nodes would compute alike) */
+	int (*verify)(void *ctx, const uint8_t sig[CX_SIGNATURE_BYTES], const uint8_t *msg,
+		      size_t len, const uint8_t pk[CX_SIGN_PUBLIC_BYTES]);
 };
 
 /* A module: named code that rides on MODULE pheromones. */
@@ -94,6 +101,9 @@ struct swarm_config {
 	uint8_t swarm_key[CX_KEY_BYTES];
 	uint8_t queen_pk[CX_SIGN_PUBLIC_BYTES];
 	const uint8_t *queen_sk;      /* CX_SIGN_SECRET_BYTES, only on the queen */
+	struct swarm_identity identity;  /* key pair and queen-signed certificate */
+	uint32_t incarnation;         /* <= SWARM_MAX_INCARNATION, larger at every boot:
+					 the owner persists it (as NERT's clock) */
 	int role;                     /* -1: drawn at random */
 	uint64_t lifetime_ms;         /* 0: unlimited */
 	uint8_t ttl;                  /* for flooded pheromones */
@@ -128,9 +138,11 @@ struct swarm_node {
 	struct swarm_config cfg;
 	struct swarm_env env;
 	uint8_t mac_key[CX_KEY_BYTES];
-	uint32_t id;
+	uint32_t id;                  /* from the certificate: fixed for the key */
 	uint8_t role;
+	uint8_t roles;                /* permitted by the certificate */
 	uint32_t seq;
+	uint32_t incarnation;         /* lives of this id: the top bits of seq */
 	uint32_t generation;          /* rebirths so far */
 	uint64_t born_ms;
 	uint64_t next_hello_ms;
@@ -142,6 +154,8 @@ struct swarm_node {
 	struct membership members;
 	struct kvstore kv;
 	struct sentinel sentinel;
+	struct cert_cache certs;      /* survive rebirths, as does the list below */
+	struct revocations revoked;
 	struct pingreq pingreqs[SWARM_PINGREQS];
 	struct refused_identity refused[SWARM_REFUSED];
 	struct timed_id pulled[SWARM_TIMED_IDS];    /* PULLs sent or overheard */
@@ -149,6 +163,7 @@ struct swarm_node {
 	struct want wants[SWARM_WANTS];
 	_Alignas(16) uint8_t module_state[SWARM_MODULES][SWARM_MODULE_STATE];
 	uint64_t tx_packets, rx_packets;
+	uint64_t verify_ops;          /* Ed25519 checks made (certificates and messages) */
 };
 
 /* Heartbeat period of a role in ms (worker 1 s, explorer 0.5 s, ...). */
@@ -172,12 +187,15 @@ int swarm_broadcast(struct swarm_node *n, uint8_t type, const void *payload, siz
 int swarm_queen_command(struct swarm_node *n, uint16_t cmd, const void *arg, size_t arg_len,
 			uint64_t now_ms);
 int swarm_queen_die(struct swarm_node *n, uint32_t target, uint64_t now_ms);
+/* Queen only: revoke a node's certificate (kept until until_ms, its expiry). */
+int swarm_queen_revoke(struct swarm_node *n, uint32_t target, uint64_t until_ms, uint64_t now_ms);
 
 /* Write the replicated store and spread the entry. */
 int swarm_state_set(struct swarm_node *n, uint16_t key, const void *value, size_t len,
 		    uint64_t now_ms);
 
-/* Die and be reborn with a fresh identity and role, after a REBIRTH. */
+/* Die and be reborn (same key and id, next incarnation, fresh role and
+ * per-life tables), after a REBIRTH. */
 void swarm_apoptosis(struct swarm_node *n, uint8_t reason, uint64_t now_ms);
 
 /* For modules: flood a module payload; report an event. */

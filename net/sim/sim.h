@@ -66,6 +66,8 @@ struct sim_node {
 	uint64_t timer_at;
 	uint32_t timer_gen;
 	uint32_t memory_permille;
+	uint32_t boots;           /* the node's incarnation at its next boot */
+	struct swarm_identity ident;  /* issued by the simulated queen at first boot */
 	struct swarm_node node;
 };
 
@@ -91,6 +93,8 @@ struct sim {
 	int32_t queen_index;      /* node provisioned with the queen key, -1 none */
 	bool memory_model;        /* nodes report memory use (apoptosis) */
 	uint8_t queen_sk[CX_SIGN_SECRET_BYTES];
+	struct sim_verified *verified;   /* memo of Ed25519 checks (pure functions) */
+	uint64_t verify_calls, verify_computed, signed_count;
 	/* hooks the scenario sets */
 	void (*on_event)(struct sim *s, struct sim_node *sn, const struct swarm_event *ev);
 	void (*on_transmit)(struct sim *s, uint32_t src, uint32_t dst, const uint8_t *p, size_t len);
@@ -98,6 +102,9 @@ struct sim {
 	void *scenario;
 	uint64_t deliveries, transmissions;
 };
+
+/* The simulated queen: a key pair and certificate for a compromised or new node. */
+void sim_issue_identity(struct sim *s, struct swarm_identity *out, uint8_t roles);
 
 uint64_t sim_rand(struct sim *s);
 double sim_uniform(struct sim *s);

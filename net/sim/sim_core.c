@@ -3,6 +3,7 @@
  * model (loss, duplication, reordering, delay with jitter, partitions,
  * kill and restart) and the glue that drives swarm_node objects.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,6 +296,66 @@ uint32_t sim_component(const struct sim *s, uint32_t src, uint8_t *reach)
 
 /* ------------------------------------------------------------- nodes */
 
+enum { VERIFIED_SLOTS = 1 << 16, CERT_LIFETIME_MS = 86400000 };
+
+struct sim_verified {
+	uint8_t key[16];          /* BLAKE2b of public key, signature and message */
+	uint8_t valid;            /* 1 valid, 2 invalid, 0 empty */
+};
+
+/* The memo slot for a check: BLAKE2b of key, signature and message. */
+static struct sim_verified *verified_slot(struct sim *s, const uint8_t *sig, const uint8_t *msg,
+					  size_t len, const uint8_t *pk, uint8_t key[16])
+{
+	cx_hash_state st;
+
+	cx_hash_init(&st, NULL, 0, 16);
+	cx_hash_update(&st, pk, CX_SIGN_PUBLIC_BYTES);
+	cx_hash_update(&st, sig, CX_SIGNATURE_BYTES);
+	cx_hash_update(&st, msg, len);
+	cx_hash_final(&st, key, 16);
+	if (!s->verified)
+		s->verified = calloc(VERIFIED_SLOTS, sizeof *s->verified);
+	return &s->verified[get_u32(key) % VERIFIED_SLOTS];
+}
+
+/*
+ * swarm_env.verify: a check is a pure function of (key, signature,
+ * message), and a flooded message is checked alike by every node, so the
+ * simulator computes each distinct one once; a signature it watched the
+ * key's holder make (note_signed) is known valid without computing it.
+ */
+static int env_verify(void *ctx, const uint8_t sig[CX_SIGNATURE_BYTES], const uint8_t *msg,
+		      size_t len, const uint8_t pk[CX_SIGN_PUBLIC_BYTES])
+{
+	struct sim *s = ((struct sim_node *)ctx)->sim;
+	uint8_t key[16];
+	struct sim_verified *v = verified_slot(s, sig, msg, len, pk, key);
+
+	s->verify_calls++;
+	if (v->valid && !memcmp(v->key, key, sizeof key))
+		return v->valid == 1 ? 0 : -EBADMSG;
+	s->verify_computed++;
+	memcpy(v->key, key, sizeof key);
+	v->valid = cx_verify(sig, msg, len, pk) ? 2 : 1;
+	return v->valid == 1 ? 0 : -EBADMSG;
+}
+
+/* An honest node sent a packet it authored: its signature is genuine. */
+static void note_signed(struct sim *s, const struct sim_node *sn, const uint8_t *pkt, size_t len)
+{
+	uint8_t msg[PHEROMONE_MAX_BYTES + 32], key[16];
+	struct pheromone p;
+	struct sim_verified *v;
+
+	if (pheromone_decode(&p, pkt, len) || p.sender != sn->node.id)
+		return;
+	s->signed_count++;
+	v = verified_slot(s, p.sig, msg, pheromone_signed_bytes(msg, &p), sn->ident.pk, key);
+	memcpy(v->key, key, sizeof key);
+	v->valid = 1;
+}
+
 static uint64_t env_random(void *ctx)
 {
 	return sim_rand(((struct sim_node *)ctx)->sim);
@@ -305,6 +366,7 @@ static void env_send(void *ctx, uint32_t dst, const uint8_t *pkt, size_t len)
 {
 	struct sim_node *sn = ctx;
 
+	note_signed(sn->sim, sn, pkt, len);
 	sim_transmit(sn->sim, sn->index, dst, pkt, len);
 }
 
@@ -321,6 +383,19 @@ static void env_event(void *ctx, const struct swarm_event *ev)
 static uint32_t env_memory(void *ctx)
 {
 	return ((struct sim_node *)ctx)->memory_permille;
+}
+
+/* See sim.h: deterministic keys from the run's generator. */
+void sim_issue_identity(struct sim *s, struct swarm_identity *out, uint8_t roles)
+{
+	uint8_t seed[CX_SIGN_SEED_BYTES];
+
+	for (int i = 0; i < CX_SIGN_SEED_BYTES; i++)
+		seed[i] = (uint8_t)sim_rand(s);
+	if (identity_issue(out, seed, roles, CERT_LIFETIME_MS, s->queen_sk)) {
+		fprintf(stderr, "swarm-sim: cannot issue a certificate\n");
+		exit(2);
+	}
 }
 
 /* Make sure a timer event exists for node i's next deadline. */
@@ -346,13 +421,17 @@ void sim_boot(struct sim *s, uint32_t i)
 {
 	struct sim_node *sn = &s->nodes[i];
 	struct swarm_env env = { sn, env_random, env_send, env_event,
-				 s->memory_model ? env_memory : NULL };
+				 s->memory_model ? env_memory : NULL, env_verify };
 	struct swarm_config cfg = s->cfg;
 
 	sn->alive = true;
 	sn->timer_at = UINT64_MAX;
 	if (sn->adversary)
 		return;
+	if (!sn->ident.cert[0])
+		sim_issue_identity(s, &sn->ident, ROLES_ALL);
+	cfg.identity = sn->ident;
+	cfg.incarnation = sn->boots++;     /* the owner persists it across boots */
 	if ((int32_t)i == s->queen_index) {
 		cfg.role = ROLE_QUEEN;
 		cfg.queen_sk = s->queen_sk;
@@ -424,6 +503,7 @@ void sim_free(struct sim *s)
 	free(s->heap);
 	free(s->pool);
 	free(s->pool_free);
+	free(s->verified);
 }
 
 /* Schedule a scenario callback at time t. */
