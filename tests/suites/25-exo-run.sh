@@ -77,7 +77,8 @@ if EXO_RUN_QEMU_ARGS="-cpu max,-apic,-x2apic" run holes-pic 0 "$B/user/holes" pi
 sed -n -e 's/^ok /PASS hole-pic-/p' -e 's/^FAIL /FAIL hole-pic-/p' "$out"
 
 # Time: the date from the CMOS clock, settimeofday, and 1 ms sleeps on the
-# one-shot timer (TSC-deadline here, the LAPIC count on the older CPU below).
+# one-shot LAPIC timer (QEMU's TCG offers no TSC-deadline mode, so that
+# path runs only on real CPUs), on two CPU models.
 for cpu in max qemu64; do
 	if EXO_RUN_QEMU_ARGS="-cpu $cpu" run "time-$cpu" 0 "$B/user/timetest" "$(date +%s)"; then :; fi
 	sed -n -e "s/^ok /PASS time-$cpu-/p" -e "s/^FAIL /FAIL time-$cpu-/p" -e 's/^info /info /p' "$out"
