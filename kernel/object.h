@@ -83,6 +83,7 @@ struct thread {
 	uint64_t fsbase, gsbase;	/* user's, saved while switched out */
 	uint8_t *xsave;			/* one page, 64-byte aligned */
 	uint64_t personality, reflect_slot;
+	uint64_t fault_stack;		/* its exception stack top (0: the env's) */
 	int full_restore;		/* return with iretq (regs set from outside) */
 	/* blocking */
 	struct notify *waiting_on;

@@ -502,8 +502,13 @@ static int64_t sys_set_fault_handler(struct trapframe *tf)
 {
 	if (!user_address(A0) || !user_address(A1) || A1 % 16)
 		return -EXO_EINVAL;
+	/* the handler is the env's; the stack is the calling thread's (two
+	 * threads faulting at once on two CPUs need two), and the env's
+	 * default for threads that never set one */
 	self()->fault_entry = A0;
-	self()->fault_stack = A1;
+	current->fault_stack = A1;
+	if (!self()->fault_stack)
+		self()->fault_stack = A1;
 	return 0;
 }
 

@@ -145,8 +145,9 @@ static void user_exception(struct trapframe *tf)
 	uint64_t cr2 = tf->vector == T_PAGE ? read_cr2() : 0;
 
 	if (e->fault_entry) {
-		uint64_t sp = e->fault_stack;
-		if (tf->rsp < e->fault_stack && tf->rsp >= e->fault_stack - 65536)
+		uint64_t stack = current->fault_stack ? current->fault_stack : e->fault_stack;
+		uint64_t sp = stack;
+		if (tf->rsp < stack && tf->rsp >= stack - 65536)
 			sp = tf->rsp - 128;
 		struct exo_fault f = { .addr = cr2, .error = tf->error, .vector = tf->vector,
 			.regs = { tf->rax, tf->rbx, tf->rcx, tf->rdx, tf->rsi, tf->rdi, tf->rbp, tf->rsp,
