@@ -5,6 +5,7 @@
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
+#include "libos/thread.h"
 #include "include/exo/native.h"
 #include "build/libos/syscall_names.h"
 
@@ -18,6 +19,12 @@ enum {
 	NR_clock_getres = 229, NR_clock_nanosleep = 230, NR_exit_group = 231,
 	NR_getrandom = 318, NR_rt_sigprocmask = 14, NR_fork = 57, NR_vfork = 58,
 	NR_wait4 = 61, NR_settimeofday = 164, NR_clock_settime = 227, NR_MAX = 512,
+};
+/* threads and signals */
+enum {
+	NR_rt_sigaction = 13, NR_rt_sigreturn = 15, NR_sched_yield = 24, NR_pause = 34,
+	NR_clone = 56, NR_kill = 62, NR_rt_sigpending = 127, NR_tkill = 200, NR_futex = 202,
+	NR_tgkill = 234, NR_set_robust_list = 273,
 };
 /* files (libos/fs_calls.c) */
 enum {
@@ -49,7 +56,7 @@ _Noreturn void libos_exit(uint64_t status)
 		;
 }
 
-HANDLER(sys_exit) { UNUSED_ARGS; libos_exit(a0); }
+HANDLER(sys_exit_group) { UNUSED_ARGS; libos_exit(a0); }
 
 HANDLER(sys_brk) { UNUSED_ARGS; return mm_brk(a0); }
 HANDLER(sys_mmap) { UNUSED_ARGS; return mm_mmap(a0, a1, (int)a2, (int)a3, (int)a4, (int64_t)a5); }
@@ -58,7 +65,6 @@ HANDLER(sys_mprotect) { UNUSED_ARGS; return mm_mprotect(a0, a1, (int)a2); }
 HANDLER(sys_madvise) { UNUSED_ARGS; return 0; }		/* advice may be ignored */
 
 static uint64_t pid;		/* cached env id */
-static int64_t sleep_slot;	/* notification nanosleep waits on */
 int64_t libos_pid(void)
 {
 	if (!pid) {
@@ -70,14 +76,12 @@ int64_t libos_pid(void)
 HANDLER(sys_getpid) { UNUSED_ARGS; return libos_pid(); }
 HANDLER(sys_getppid) { UNUSED_ARGS; return 0; }
 HANDLER(sys_getuid) { UNUSED_ARGS; return 0; }
-HANDLER(sys_set_tid_address) { UNUSED_ARGS; return sys_getpid(0, 0, 0, 0, 0, 0); }
 
-static uint64_t fs_base;
-
-/* The FS base (TLS pointer) the program set through arch_prctl. */
+/* The calling thread's FS base (TLS pointer), as set through arch_prctl
+ * or clone. */
 uint64_t libos_fs_base(void)
 {
-	return fs_base;
+	return lo_thread_self()->fs_base;
 }
 
 HANDLER(sys_arch_prctl)
@@ -86,11 +90,11 @@ HANDLER(sys_arch_prctl)
 	if (a0 == 0x1002) {			/* ARCH_SET_FS */
 		int64_t r = exo_call(EXO_SYS_SET_FSBASE, a1);
 		if (r == 0)
-			fs_base = a1;
+			lo_thread_self()->fs_base = a1;
 		return r;
 	}
 	if (a0 == 0x1003) {			/* ARCH_GET_FS */
-		*(uint64_t *)a1 = fs_base;
+		*(uint64_t *)a1 = lo_thread_self()->fs_base;
 		return 0;
 	}
 	return -EINVAL;
@@ -195,17 +199,11 @@ HANDLER(sys_settimeofday)
 	return time_set_realtime_ns((uint64_t)tv[0] * 1000000000u + (uint64_t)tv[1] * 1000u);
 }
 
-/* Sleeps on a private notification nobody signals, until its timeout. */
+/* Sleeps on the thread's notification, without the libOS lock, until the
+ * time has passed or a signal comes (EINTR). */
 static int64_t sleep_ns(uint64_t ns)
 {
-	if (!sleep_slot)
-		sleep_slot = exo_call0(EXO_SYS_NOTIFY_CREATE);
-	if (sleep_slot < 0)
-		return sleep_slot;
-	if (ns == 0)
-		return 0;
-	int64_t r = exo_call(EXO_SYS_NOTIFY_WAIT, sleep_slot, ns);
-	return r == -EXO_ETIMEDOUT || r >= 0 ? 0 : r;
+	return ns ? lo_sleep_until(time_now_ns() + ns) : 0;
 }
 
 HANDLER(sys_nanosleep)
@@ -251,31 +249,6 @@ HANDLER(sys_getrandom)
 	return (int64_t)a1;
 }
 
-/* The signal mask is kept and reported; nothing delivers asynchronous
- * signals yet, so blocking them changes nothing else. */
-static uint64_t sigmask;
-HANDLER(sys_rt_sigprocmask)
-{
-	UNUSED_ARGS;
-	if (a3 != 8)
-		return -EINVAL;
-	if (a2)
-		*(uint64_t *)a2 = sigmask;
-	if (a1) {
-		uint64_t set = *(const uint64_t *)a1;
-		if (a0 == 0)
-			sigmask |= set;		/* SIG_BLOCK */
-		else if (a0 == 1)
-			sigmask &= ~set;	/* SIG_UNBLOCK */
-		else if (a0 == 2)
-			sigmask = set;		/* SIG_SETMASK */
-		else
-			return -EINVAL;
-		sigmask &= ~((1ull << 8) | (1ull << 18));	/* SIGKILL, SIGSTOP */
-	}
-	return 0;
-}
-
 int64_t libos_fork(void);
 int64_t libos_wait4(int64_t pid, int *status, int options);
 HANDLER(sys_fork) { UNUSED_ARGS; return libos_fork(); }
@@ -285,21 +258,25 @@ HANDLER(sys_wait4) { UNUSED_ARGS; return libos_wait4((int64_t)a0, (int *)a1, (in
 void libos_forget_caches(void)
 {
 	pid = 0;
-	sleep_slot = 0;
 }
 
 static const handler table[NR_MAX] = {
 	[NR_fork] = sys_fork, [NR_vfork] = sys_fork, [NR_wait4] = sys_wait4,
-	[NR_rt_sigprocmask] = sys_rt_sigprocmask,
+	/* threads, futexes and signals (libos/thread.c, futex.c, signal.c) */
+	[NR_clone] = sys_clone, [NR_futex] = sys_futex, [NR_set_robust_list] = sys_set_robust_list,
+	[NR_sched_yield] = sys_sched_yield, [NR_rt_sigaction] = sys_rt_sigaction,
+	[NR_rt_sigprocmask] = sys_rt_sigprocmask, [NR_rt_sigreturn] = sys_rt_sigreturn,
+	[NR_rt_sigpending] = sys_rt_sigpending, [NR_kill] = sys_kill, [NR_tkill] = sys_tkill,
+	[NR_tgkill] = sys_tgkill, [NR_pause] = sys_pause,
 	[NR_mmap] = sys_mmap, [NR_mprotect] = sys_mprotect, [NR_munmap] = sys_munmap,
 	[NR_brk] = sys_brk,
 	[NR_madvise] = sys_madvise, [NR_nanosleep] = sys_nanosleep, [NR_getpid] = sys_getpid,
-	[NR_exit] = sys_exit, [NR_uname] = sys_uname, [NR_gettimeofday] = sys_gettimeofday,
+	[NR_exit] = sys_thread_exit, [NR_uname] = sys_uname, [NR_gettimeofday] = sys_gettimeofday,
 	[NR_getuid] = sys_getuid, [NR_getgid] = sys_getuid, [NR_geteuid] = sys_getuid,
 	[NR_getegid] = sys_getuid, [NR_getppid] = sys_getppid, [NR_arch_prctl] = sys_arch_prctl,
-	[NR_gettid] = sys_getpid, [NR_time] = sys_time, [NR_set_tid_address] = sys_set_tid_address,
+	[NR_gettid] = sys_gettid, [NR_time] = sys_time, [NR_set_tid_address] = sys_set_tid_address,
 	[NR_clock_gettime] = sys_clock_gettime, [NR_clock_getres] = sys_clock_getres,
-	[NR_clock_nanosleep] = sys_clock_nanosleep, [NR_exit_group] = sys_exit,
+	[NR_clock_nanosleep] = sys_clock_nanosleep, [NR_exit_group] = sys_exit_group,
 	[NR_clock_settime] = sys_clock_settime, [NR_settimeofday] = sys_settimeofday,
 	[NR_getrandom] = sys_getrandom,
 	/* files */

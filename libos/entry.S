@@ -8,9 +8,10 @@
  *
  * libos_syscall_entry: where the kernel reflects Linux system calls, with
  * rax = number and the arguments in rdi, rsi, rdx, r10, r8, r9; the caller's
- * return address and flags are in lp.reflect.  The registers at the call
- * are kept in lp.at_call, for fork.  Everything the Linux ABI
- * preserves is preserved (the handlers are built without SSE registers).
+ * return address and flags are in the thread's reflection slot.  The
+ * registers at the call are kept in the thread's block, for fork, clone
+ * and signals.  Everything the Linux ABI preserves is preserved (the
+ * handlers are built without SSE registers).
  *
  * libos_fault_entry: user-level exceptions, rdi = struct exo_fault *.  When
  * libos_fault handles it (a demand-zero or copy-on-write page), the
@@ -29,55 +30,54 @@ _exo_start:
 	xorl %ebp, %ebp
 	jmp _start
 
-/* lp.at_call (struct exo_regs at lp+16): what fork gives its child */
+/*
+ * The calling thread's block (struct lo_thread, libos/thread.h) is where
+ * its GS base points (lo_thread0 on CPUs without FSGSBASE, which run one
+ * thread).  rcx and r11 are free (syscall clobbered them) and the flags
+ * are saved in the reflection slot.  Every register goes to at_call; the
+ * call is served on the thread's handler stack, and libos_syscall returns
+ * the registers to resume with: at_call with the result in rax, or a
+ * signal handler's entry.
+ */
 	.global libos_syscall_entry
 libos_syscall_entry:
-	movq %rbx, lp+16+1*8(%rip)
-	movq %rdx, lp+16+3*8(%rip)
-	movq %rsi, lp+16+4*8(%rip)
-	movq %rdi, lp+16+5*8(%rip)
-	movq %rbp, lp+16+6*8(%rip)
-	movq %rsp, lp+16+7*8(%rip)
-	movq %r8, lp+16+8*8(%rip)
-	movq %r9, lp+16+9*8(%rip)
-	movq %r10, lp+16+10*8(%rip)
-	movq %r12, lp+16+12*8(%rip)
-	movq %r13, lp+16+13*8(%rip)
-	movq %r14, lp+16+14*8(%rip)
-	movq %r15, lp+16+15*8(%rip)
-	subq $128, %rsp			/* the caller's red zone */
-	pushq lp(%rip)			/* return address (lp.reflect.rip) */
-	pushq lp+8(%rip)		/* flags */
-	pushq %rdi
-	pushq %rsi
-	pushq %rdx
-	pushq %r10
-	pushq %r8
-	pushq %r9
-	pushq %rbp
-	movq %rsp, %rbp
-	andq $-16, %rsp
-	pushq %r9			/* sixth argument on the stack */
-	pushq %r9			/* (twice keeps the alignment) */
-	movq %r8, %r9
-	movq %r10, %r8
-	movq %rdx, %rcx
-	movq %rsi, %rdx
-	movq %rdi, %rsi
+	cmpb $0, lo_gsbase(%rip)
+	je 1f
+	rdgsbase %r11
+	jmp 2f
+1:	leaq lo_thread0(%rip), %r11
+2:	movq %rax, 16+0*8(%r11)
+	movq %rbx, 16+1*8(%r11)
+	movq %rdx, 16+3*8(%r11)
+	movq %rsi, 16+4*8(%r11)
+	movq %rdi, 16+5*8(%r11)
+	movq %rbp, 16+6*8(%r11)
+	movq %rsp, 16+7*8(%r11)
+	movq %r8, 16+8*8(%r11)
+	movq %r9, 16+9*8(%r11)
+	movq %r10, 16+10*8(%r11)
+	movq %r12, 16+12*8(%r11)
+	movq %r13, 16+13*8(%r11)
+	movq %r14, 16+14*8(%r11)
+	movq %r15, 16+15*8(%r11)
+	movq 168(%r11), %rsp		/* the thread's handler stack */
+	movq %r11, %rdi
+	call libos_syscall
 	movq %rax, %rdi
-	call libos_dispatch
-	movq %rbp, %rsp
-	popq %rbp
-	popq %r9
-	popq %r8
-	popq %r10
-	popq %rdx
-	popq %rsi
-	popq %rdi
-	popfq
-	popq %rcx			/* the return address; rcx is the caller's to lose */
-	addq $128, %rsp
-	jmp *%rcx
+	jmp libos_resume
+
+/*
+ * lo_thread_entry: where a new kernel thread starts, on its handler stack
+ * with rdi = its struct lo_thread; lo_thread_begin returns the registers
+ * clone gave it.
+ */
+	.global lo_thread_entry
+lo_thread_entry:
+	wrgsbase %rdi
+	andq $-16, %rsp
+	call lo_thread_begin
+	movq %rax, %rdi
+	jmp libos_resume
 
 	.global libos_fault_entry
 libos_fault_entry:
@@ -102,17 +102,14 @@ libos_fork_child:
 /*
  * libos_resume(struct exo_regs *r): continues with every register from r,
  * without iretq (QEMU treats a user-mode iretq's stack reads as supervisor
- * accesses, which SMAP refuses): the rip goes just below the target's red
- * zone; rflags, rbx and that stack address go on this stack, to be popped
- * last; `ret $128` then lands on the exact rsp.
+ * accesses, which SMAP refuses) and without touching the target's stack
+ * (musl's detached threads unmap theirs before their last two calls): the
+ * target rip and rsp go to the thread's block (struct lo_thread, +176 and
+ * +184, found through GS base, or lo_thread0), rflags and rbx on this
+ * stack, to be popped last; then rsp is loaded and the jump goes through
+ * the block.
  */
-libos_resume:
-	movq %rdi, %rbx
-	movq 7*8(%rbx), %rax		/* target rsp */
-	subq $136, %rax
-	movq 16*8(%rbx), %rcx		/* rip */
-	movq %rcx, (%rax)
-	pushq %rax			/* new rsp */
+.macro RESTORE_BUT_RBX_RSP
 	pushq 1*8(%rbx)			/* rbx */
 	pushq 17*8(%rbx)		/* rflags */
 	movq 0*8(%rbx), %rax
@@ -131,7 +128,27 @@ libos_resume:
 	movq 15*8(%rbx), %r15
 	popfq
 	popq %rbx
-	popq %rsp
-	ret $128
+.endm
+
+	.global libos_resume
+libos_resume:
+	movq %rdi, %rbx
+	cmpb $0, lo_gsbase(%rip)
+	je 1f
+	rdgsbase %rax
+	movq 16*8(%rbx), %rcx
+	movq %rcx, 176(%rax)		/* rip */
+	movq 7*8(%rbx), %rcx
+	movq %rcx, 184(%rax)		/* rsp */
+	RESTORE_BUT_RBX_RSP
+	movq %gs:184, %rsp
+	jmp *%gs:176
+1:	movq 16*8(%rbx), %rcx
+	movq %rcx, lo_thread0+176(%rip)
+	movq 7*8(%rbx), %rcx
+	movq %rcx, lo_thread0+184(%rip)
+	RESTORE_BUT_RBX_RSP
+	movq lo_thread0+184(%rip), %rsp
+	jmp *lo_thread0+176(%rip)
 
 	.section .note.GNU-stack, "", @progbits

@@ -16,6 +16,7 @@
  * quota from it; both come back when it is reaped.
  */
 #include "libos/libos.h"
+#include "libos/thread.h"
 #include "include/exo/native.h"
 
 #define PAGE 4096ull
@@ -28,7 +29,6 @@
 #define WNOHANG 1
 
 void libos_fork_child(void);
-void libos_syscall_entry(void);
 void libos_fault_entry(void);
 void libos_forget_caches(void);
 uint64_t libos_fs_base(void);
@@ -111,7 +111,6 @@ int64_t libos_fork(void)
 			return fail(env, -ENOMEM);
 	lo_memcpy(cp, &lp, sizeof lp);
 	lo_memset(cp->children, 0, sizeof cp->children);
-	cp->at_call.rax = 0;			/* fork returns 0 in the child */
 	for (int c = 0; c < MAX_CHUNKS; c++)
 		for (int w = 0; w < 8; w++)
 			cp->chunks[c].used[w] = ~0ull;	/* the free pages stay ours */
@@ -155,11 +154,13 @@ int64_t libos_fork(void)
 		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, PRIVATE_WINDOW + i * PAGE);
 	/* the frames of the child's private block are the child's alone */
 	exo_call(EXO_SYS_CAP_DELETE, priv);
+	lo_threads_after_fork_parent();
 
 	struct exo_regs regs;
 	lo_memset(&regs, 0, sizeof regs);
 	regs.rip = (uint64_t)libos_fork_child;
 	regs.rsp = (uint64_t)(lp.exception_stack + sizeof lp.exception_stack) - 8;
+	regs.rdi = (uint64_t)lo_thread_self();	/* the child's only thread */
 	regs.rflags = 0x202;
 	regs.fsbase = libos_fs_base();	/* no rdfsbase: not every CPU has it */
 	struct exo_cap_info info;
@@ -172,20 +173,22 @@ int64_t libos_fork(void)
 
 static int64_t wait_notify;	/* the notification wait4 blocks on */
 
-/* Runs first in the child (libos_fork_child): its own entries, then the
- * registers the parent had at fork, with rax = 0. */
-struct exo_regs *libos_child_init(void)
+/* Runs first in the child (libos_fork_child), with the block of the
+ * thread that forked: its own entries, then the registers that thread had
+ * at fork, with rax = 0. */
+struct exo_regs *libos_child_init(struct lo_thread *t)
 {
-	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &lp.reflect);
 	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry,
 		 lp.exception_stack + sizeof lp.exception_stack);
+	lo_threads_after_fork(t);
 	libos_forget_caches();
 	libos_start_info = 0;		/* the start page is the first program's */
 	console_init();
 	wait_notify = 0;
-	lp.at_call.rip = lp.reflect.rip;
-	lp.at_call.rflags = lp.reflect.rflags;
-	return &lp.at_call;
+	t->at_call.rax = 0;		/* fork returns 0 in the child */
+	t->at_call.rip = t->reflect.rip;
+	t->at_call.rflags = t->reflect.rflags;
+	return &t->at_call;
 }
 
 /* Removes child i: its env (which ends if it has not), thread and budget. */
@@ -226,6 +229,8 @@ int64_t libos_wait4(int64_t pid, int *status, int options)
 			return -ECHILD;
 		if (options & WNOHANG)
 			return 0;
+		uint32_t depth = lo_unlock_all();	/* other threads go on */
 		exo_call(EXO_SYS_NOTIFY_WAIT, notify, EXO_FOREVER);
+		lo_relock(depth);
 	}
 }

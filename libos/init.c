@@ -8,6 +8,7 @@
  */
 #include "libos/libos.h"
 #include "libos/vfs.h"
+#include "libos/thread.h"
 #include "include/exo/native.h"
 
 #define ARGS_VA 0x00007ffe00000000ull
@@ -35,7 +36,6 @@ const struct exo_start *libos_start_info;
 const volatile struct exo_kinfo *libos_kinfo;
 struct libos_private lp;
 
-void libos_syscall_entry(void);
 void libos_fault_entry(void);
 
 /* Maps the "args" module read-only; returns its address and size. */
@@ -128,7 +128,7 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 
 	libos_start_info = st;
 	libos_kinfo = (const volatile struct exo_kinfo *)EXO_KINFO_VA;
-	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &lp.reflect);
+	lo_threads_init();
 	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry,
 		 lp.exception_stack + sizeof lp.exception_stack);
 	console_init();
@@ -185,18 +185,26 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 void libos_fault(struct exo_fault *f)
 {
 	int err = -13;
+	lo_lock();
 	if (f->vector == 14 && !(f->error & 1))
 		err = mm_fault_in(f->addr);		/* not present: demand-zero */
 	else if (f->vector == 14 && (f->error & 3) == 3)
 		err = mm_cow_fault(f->addr);		/* write to a present page */
-	if (err == 0)
+	if (err == 0) {
+		lo_unlock();
 		return;
+	}
 	if (f->regs.rip >= (uint64_t)lo_uaccess_begin && f->regs.rip < (uint64_t)lo_uaccess_end) {
 		f->regs.rip = (uint64_t)lo_uaccess_fault;	/* a bad pointer: -EFAULT */
+		lo_unlock();
 		return;
 	}
 	int sig = f->vector == 0 || f->vector == 16 || f->vector == 19 ? 8 :
 		  f->vector == 6 ? 4 : f->vector == 3 ? 5 : 11;
+	if (err != -12 && lo_signal_fault(&f->regs, sig, f->addr) == 0) {
+		lo_unlock();
+		return;					/* on to the program's handler */
+	}
 	const char *what = f->vector == 14 ? (f->error & 16 ? "execute" : f->error & 2 ? "write" : "read")
 					   : "fault";
 	lo_report("exoswarm: %s: signal %d: exception %d (%s) at address %p, rip %p%s\n",

@@ -60,9 +60,6 @@ struct child {
 };
 
 struct libos_private {
-	struct exo_reflect reflect;		/* offset 0: the kernel writes it */
-	struct exo_regs at_call;		/* offset 16: registers at the last
-						   reflected call (libos/entry.S) */
 	uint8_t exception_stack[32768] __attribute__((aligned(16)));
 	struct resident resident[RESIDENT_SLOTS];
 	struct region regions[MAX_REGIONS];
@@ -71,9 +68,9 @@ struct libos_private {
 	uint64_t heap_start, heap_end, mmap_next;
 	uint32_t next_chunk_pages;
 	int64_t uart_slot[3];			/* I/O-port caps of COM2, COM3 (by fd) */
+	volatile uint64_t lock_owner;		/* the libOS lock (libos/lock.c) */
+	uint32_t lock_depth;
 } __attribute__((aligned(4096)));
-_Static_assert(__builtin_offsetof(struct libos_private, reflect) == 0, "entry.S uses lp+0");
-_Static_assert(__builtin_offsetof(struct libos_private, at_call) == 16, "entry.S uses lp+16");
 _Static_assert(sizeof(struct exo_regs) == 152, "entry.S stores exo_regs by offset");
 
 extern struct libos_private lp;

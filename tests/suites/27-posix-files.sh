@@ -9,25 +9,9 @@ B=${BUILD:-build}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+. tests/compare-linux.sh
 for prog in files_io files_dir files_libc; do
-	mkdir -p "$tmp/host-$prog"
-	(cd "$tmp/host-$prog" && umask 022 && "$OLDPWD/$B/host-musl/$prog" work) >"$tmp/$prog.host" 2>"$tmp/$prog.host-err" </dev/null
-	hrc=$?
-	t0=$(date +%s%N)
-	tools/exo-run "$B/user/$prog" /tmp/work >"$tmp/$prog.guest" 2>"$tmp/$prog.guest-err" </dev/null
-	grc=$?
-	echo "info $prog: guest run took $(( ($(date +%s%N) - t0) / 1000000 )) ms, $(grep -c . "$tmp/$prog.guest") lines"
-	sed -n -e "s/^ok /PASS $prog-/p" -e "s/^FAIL /FAIL $prog-/p" "$tmp/$prog.guest"
-	grep '^FAIL ' "$tmp/$prog.host" | sed "s/^FAIL /FAIL $prog-on-linux-/"
-	if [ $hrc -ne 0 ] || [ $grc -ne 0 ]; then
-		echo "FAIL $prog-status: linux $hrc, guest $grc"
-		tail -n 20 "$tmp/$prog.guest-err"
-	elif diff -u "$tmp/$prog.host" "$tmp/$prog.guest" >"$tmp/$prog.diff"; then
-		echo "PASS $prog-output-matches-linux"
-	else
-		echo "FAIL $prog-output-matches-linux: the guest answered differently (- linux, + guest)"
-		head -n 60 "$tmp/$prog.diff"
-	fi
+	compare_with_linux $prog work /tmp/work
 done
 
 # The initramfs: two files, one in nested directories, with their modes.

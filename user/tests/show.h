@@ -18,6 +18,7 @@ static const char *errno_name(int e)
 		{ ENOSPC, "ENOSPC" }, { ESPIPE, "ESPIPE" }, { EPIPE, "EPIPE" }, { ERANGE, "ERANGE" },
 		{ ENAMETOOLONG, "ENAMETOOLONG" }, { ENOSYS, "ENOSYS" }, { ENOTEMPTY, "ENOTEMPTY" },
 		{ ELOOP, "ELOOP" }, { EOPNOTSUPP, "EOPNOTSUPP" }, { ENXIO, "ENXIO" },
+		{ ETIMEDOUT, "ETIMEDOUT" },
 	};
 	for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (names[i].e == e)

@@ -1,0 +1,324 @@
+/*
+ * Threads: clone with CLONE_THREAD on the kernel's threads, exit of one
+ * thread against exit_group, set_tid_address, gettid, set_robust_list.
+ *
+ * Every thread has a block (struct lo_thread) that its GS base points at:
+ * the kernel's reflection slot for it (SET_PERSONALITY is per thread), the
+ * registers at its last call, a handler stack of its own (so a thread that
+ * unmapped its own stack, as musl's detached threads do before exiting,
+ * can still make its exit call) and its notification, on which it sleeps.
+ * A thread that exits parks in the library OS and is reused by the next
+ * clone, so kernel threads and their quota are not used up by programs
+ * that start threads in a loop.
+ */
+#include "libos/libos.h"
+#include "libos/lx.h"
+#include "libos/thread.h"
+#include "include/exo/native.h"
+
+#define HANDLER_STACK (64 * 1024)
+#define LX_CLONE_VM 0x100
+#define LX_CLONE_SIGHAND 0x800
+#define LX_CLONE_VFORK 0x4000
+#define LX_CLONE_THREAD 0x10000
+#define LX_CLONE_SETTLS 0x80000
+#define LX_CLONE_PARENT_SETTID 0x100000
+#define LX_CLONE_CHILD_CLEARTID 0x200000
+#define LX_CLONE_CHILD_SETTID 0x1000000
+#define FIRST_TID 0x100000		/* above every env id, so tids never meet pids */
+
+struct lo_thread lo_thread0;
+uint8_t lo_gsbase;
+static uint8_t stack0[HANDLER_STACK] __attribute__((aligned(16)));
+static struct lo_thread *threads = &lo_thread0;
+static int live = 1;			/* threads not exited */
+static int64_t next_tid = FIRST_TID;
+
+void libos_syscall_entry(void);
+void lo_thread_entry(void);
+_Noreturn void libos_resume(struct exo_regs *r);
+int64_t libos_fork(void);
+
+static void set_gsbase(struct lo_thread *t)
+{
+	if (lo_gsbase)
+		__asm__ volatile("wrgsbase %0" : : "r"((uint64_t)t) : "memory");
+}
+
+/* The first thread's block; threads need FSGSBASE (CPUID 7, EBX bit 0),
+ * which the kernel turns on where the CPU has it. */
+void lo_threads_init(void)
+{
+	uint32_t a, b, c, d;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+	if (a >= 7) {
+		__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+		lo_gsbase = b & 1;
+	}
+	lo_thread0.stack_top = (uint64_t)(stack0 + sizeof stack0);
+	lo_thread0.slot = EXO_SLOT_SELF_THREAD;
+	set_gsbase(&lo_thread0);
+	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &lo_thread0.reflect);
+}
+
+int64_t lo_thread_tid(struct lo_thread *t)
+{
+	if (!t->tid)
+		t->tid = libos_pid();	/* the first thread's tid is the pid */
+	return t->tid;
+}
+
+/* A forked child: the forking thread's block (copy-on-write) becomes its
+ * only thread, on its own kernel thread, with its own notification. */
+void lo_threads_after_fork(struct lo_thread *t)
+{
+	set_gsbase(t);
+	lo_lock_reset();
+	mm_prepare_write((uint64_t)t, sizeof *t);	/* the kernel writes t->reflect */
+	t->tid = 0;
+	t->slot = EXO_SLOT_SELF_THREAD;
+	t->notify = 0;
+	t->next = 0;
+	t->futex_queued = 0;
+	t->sigpending = 0;
+	threads = t;
+	live = 1;
+	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &t->reflect);
+}
+
+/* The parent after a fork made its pages copy-on-write: the kernel writes
+ * each thread's reflection slot, so every block gets its own page again. */
+void lo_threads_after_fork_parent(void)
+{
+	for (struct lo_thread *t = threads; t; t = t->next)
+		mm_prepare_write((uint64_t)t, sizeof *t);
+}
+
+struct lo_thread *lo_thread_by_tid(int64_t tid)
+{
+	for (struct lo_thread *t = threads; t; t = t->next)
+		if (t->state != LT_PARKED && lo_thread_tid(t) == tid)
+			return t;
+	return 0;
+}
+
+/* The C half of libos_syscall_entry: serves the call under the libOS lock
+ * and returns the registers to resume with. */
+struct exo_regs *libos_syscall(struct lo_thread *t)
+{
+	struct exo_regs *r = &t->at_call;
+	uint64_t nr = r->rax;
+	lo_lock();
+	int64_t ret = libos_dispatch(nr, r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9);
+	if (t->regs_replaced) {		/* rt_sigreturn: exactly what was saved */
+		t->regs_replaced = 0;
+	} else {
+		r->rax = (uint64_t)ret;
+		r->rip = r->rcx = t->reflect.rip;
+		r->rflags = r->r11 = t->reflect.rflags;
+	}
+	lo_signal_deliver(t, (int64_t)nr);
+	lo_unlock();
+	return r;
+}
+
+static int64_t notify_of(struct lo_thread *t)
+{
+	if (!t->notify)
+		t->notify = exo_call0(EXO_SYS_NOTIFY_CREATE);
+	return t->notify;
+}
+
+int64_t lo_thread_wait(struct lo_thread *t, uint64_t deadline_ns)
+{
+	int64_t n = notify_of(t);
+	if (n < 0)
+		return n;
+	if (lo_signal_pending(t))
+		return -EINTR;
+	uint32_t depth = lo_unlock_all();
+	uint64_t now = time_now_ns();
+	int64_t r;
+	if (deadline_ns && deadline_ns <= now)
+		r = -EXO_ETIMEDOUT;
+	else
+		r = exo_call(EXO_SYS_NOTIFY_WAIT, n, deadline_ns ? deadline_ns - now : EXO_FOREVER);
+	lo_relock(depth);
+	if (lo_signal_pending(t))
+		return -EINTR;
+	return r == -EXO_ETIMEDOUT ? -EXO_ETIMEDOUT : 0;
+}
+
+int64_t lo_sleep_until(uint64_t deadline_ns)
+{
+	struct lo_thread *t = lo_thread_self();
+	while (time_now_ns() < deadline_ns)
+		if (lo_thread_wait(t, deadline_ns) == -EINTR)
+			return -EINTR;
+	return 0;
+}
+
+/* A block for a new thread: a parked one, or a fresh one with a kernel
+ * thread, a handler stack and a notification. */
+static struct lo_thread *thread_get(int *fresh)
+{
+	for (struct lo_thread *t = threads; t; t = t->next)
+		if (t->state == LT_PARKED) {
+			*fresh = 0;
+			return t;
+		}
+	struct lo_thread *t = lo_alloc(sizeof *t);
+	uint8_t *stack = lo_alloc(HANDLER_STACK);
+	int64_t slot = exo_call(EXO_SYS_THREAD_CREATE, EXO_SLOT_SELF_ENV);
+	if (!t || !stack || slot < 0 || notify_of(t) < 0 ||
+	    mm_prepare_write((uint64_t)stack, HANDLER_STACK) < 0) {
+		if (slot >= 0)
+			exo_call(EXO_SYS_CAP_DELETE, slot);
+		if (t && t->notify > 0)
+			exo_call(EXO_SYS_CAP_DELETE, t->notify);
+		lo_free(t);
+		lo_free(stack);
+		return 0;
+	}
+	t->slot = slot;
+	t->stack_top = ((uint64_t)stack + HANDLER_STACK - 16) & ~15ull;
+	t->state = LT_PARKED;
+	t->next = threads;
+	threads = t;
+	*fresh = 1;
+	return t;
+}
+
+/* Where a fresh kernel thread starts (lo_thread_entry, on its handler
+ * stack, GS base already set): its personality entry, then the program. */
+struct exo_regs *lo_thread_begin(struct lo_thread *t)
+{
+	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &t->reflect);
+	exo_call(EXO_SYS_SET_FSBASE, t->start.fsbase);
+	t->state = LT_RUNNING;
+	return &t->start;
+}
+
+/* clone: threads (CLONE_THREAD, as pthread_create asks) and, without any
+ * sharing flag, fork.  Other kinds (posix_spawn's CLONE_VM|CLONE_VFORK)
+ * fail with ENOSYS. */
+LO_CALL(sys_clone)
+{
+	UNUSED_ARGS;
+	uint64_t flags = a0;
+	if (!(flags & LX_CLONE_THREAD)) {
+		if ((flags & ~0xffull) == 0 && a1 == 0)
+			return libos_fork();
+		return -ENOSYS;
+	}
+	if (!(flags & LX_CLONE_SIGHAND) || !(flags & LX_CLONE_VM) || (flags & LX_CLONE_VFORK) || !a1)
+		return -EINVAL;
+	if (!lo_gsbase) {
+		lo_report("exoswarm: threads need a CPU with FSGSBASE; clone fails with ENOSYS\n");
+		return -ENOSYS;
+	}
+	struct lo_thread *self = lo_thread_self(), *t;
+	int fresh;
+	if (!(t = thread_get(&fresh)))
+		return -EAGAIN;
+	t->start = self->at_call;
+	t->start.rax = 0;
+	t->start.rsp = a1;
+	t->start.rip = t->start.rcx = self->reflect.rip;
+	t->start.rflags = t->start.r11 = self->reflect.rflags;
+	t->start.fsbase = t->fs_base = flags & LX_CLONE_SETTLS ? a4 : self->fs_base;
+	t->tid = next_tid++;
+	t->sigmask = self->sigmask;
+	t->sigpending = 0;
+	t->robust_list = 0;
+	t->clear_tid = flags & LX_CLONE_CHILD_CLEARTID ? a3 : 0;
+	uint32_t tid = (uint32_t)t->tid;
+	if (((flags & LX_CLONE_PARENT_SETTID) && lo_copy_out((void *)a2, &tid, 4)) ||
+	    ((flags & LX_CLONE_CHILD_SETTID) && lo_copy_out((void *)a3, &tid, 4)))
+		return -EFAULT;		/* the block stays parked for the next clone */
+	/* the top of the new stack is made resident now, here, rather than by
+	 * faults in the new thread (docs/LIBOS.md: Threads, limits) */
+	mm_prepare_write((a1 - 16384) & ~4095ull, 16384);
+	live++;
+	if (fresh) {
+		struct exo_regs r;
+		lo_memset(&r, 0, sizeof r);
+		r.rip = (uint64_t)lo_thread_entry;
+		r.rsp = t->stack_top;
+		r.rdi = (uint64_t)t;
+		r.rflags = 0x202;
+		r.fsbase = t->fs_base;
+		t->state = LT_STARTING;
+		if (exo_call(EXO_SYS_THREAD_SET_REGS, t->slot, &r) || exo_call(EXO_SYS_THREAD_START, t->slot)) {
+			t->state = LT_RUNNING;	/* unusable: never picked again */
+			t->tid = -1;
+			live--;
+			return -EAGAIN;
+		}
+	} else {
+		t->state = LT_STARTING;
+		exo_call(EXO_SYS_NOTIFY_SIGNAL, t->notify, 1);
+	}
+	return (int64_t)tid;
+}
+
+/* exit of one thread: the CLONE_CHILD_CLEARTID word is cleared and its
+ * futex woken, as Linux does (musl's pthread_join and thread list lock rely
+ * on it); the last thread's exit ends the process.  The thread then parks
+ * until a clone reuses it. */
+LO_CALL(sys_thread_exit)
+{
+	UNUSED_ARGS;
+	struct lo_thread *t = lo_thread_self();
+	if (live == 1)
+		libos_exit(a0);
+	if (t->clear_tid) {
+		uint32_t zero = 0;
+		if (lo_copy_out((void *)t->clear_tid, &zero, 4) == 0)
+			lo_futex_wake(t->clear_tid, 1, ~0u);
+	}
+	live--;
+	t->state = LT_PARKED;
+	t->tid = 0;
+	lo_unlock_all();
+	while (t->state != LT_STARTING)
+		exo_call(EXO_SYS_NOTIFY_WAIT, notify_of(t), EXO_FOREVER);
+	lo_lock();
+	lo_thread_begin(t);
+	lo_unlock_all();
+	libos_resume(&t->start);
+}
+
+LO_CALL(sys_set_tid_address)
+{
+	UNUSED_ARGS;
+	struct lo_thread *t = lo_thread_self();
+	t->clear_tid = a0;
+	return lo_thread_tid(t);
+}
+
+LO_CALL(sys_gettid)
+{
+	UNUSED_ARGS;
+	return lo_thread_tid(lo_thread_self());
+}
+
+/* The list is kept for get_robust_list; the library OS does not walk it at
+ * thread exit yet (docs/LIBOS.md). */
+LO_CALL(sys_set_robust_list)
+{
+	UNUSED_ARGS;
+	if (a1 != 24)
+		return -EINVAL;
+	lo_thread_self()->robust_list = a0;
+	return 0;
+}
+
+LO_CALL(sys_sched_yield)
+{
+	UNUSED_ARGS;
+	uint32_t depth = lo_unlock_all();
+	exo_call0(EXO_SYS_YIELD);
+	lo_relock(depth);
+	return 0;
+}

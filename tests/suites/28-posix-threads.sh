@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Threads and signals in the library OS: user/tests/threads.c (pthreads on
+# four CPUs: mutexes, condition variables, join, detach, TLS, barriers,
+# cancellation, pthread_kill, futexes) and user/tests/signals.c run in the
+# guest with tools/exo-run and, built with plain musl-gcc, on this Linux
+# host; their outputs must be the same line for line.  Then the exit
+# statuses of signals' default actions, which must also be Linux's.
+set -u
+B=${BUILD:-build}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export EXO_RUN_QEMU_ARGS="${EXO_RUN_QEMU_ARGS:-} -smp 4"
+
+. tests/compare-linux.sh
+for prog in threads signals; do
+	EXO_RUN_TIMEOUT=180 compare_with_linux $prog "" ""
+done
+
+# Default actions: the status exo-run gives is the one a Linux shell sees
+# (128+N for a signal that kills; SIGCHLD is ignored).
+for sig in 15 10 abort segv 17; do
+	(cd "$tmp" && "$OLDPWD/$B/host-musl/signals" die $sig) >/dev/null 2>&1
+	hrc=$?
+	tools/exo-run "$B/user/signals" die $sig >"$tmp/die.out" 2>"$tmp/die.err"
+	grc=$?
+	if [ $hrc -eq $grc ]; then echo "PASS default-action-$sig-status-$grc"
+	else echo "FAIL default-action-$sig-status: linux $hrc, guest $grc"; tail -n 5 "$tmp/die.err"; fi
+done
