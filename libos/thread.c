@@ -36,6 +36,7 @@ static int64_t next_tid = FIRST_TID;
 
 void libos_syscall_entry(void);
 void lo_thread_entry(void);
+void libos_fault_entry(void);
 _Noreturn void libos_resume(struct exo_regs *r);
 int64_t libos_fork(void);
 
@@ -194,6 +195,9 @@ static struct lo_thread *thread_get(int *fresh)
 struct exo_regs *lo_thread_begin(struct lo_thread *t)
 {
 	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &t->reflect);
+	/* faults of this thread are framed on its own handler stack: two
+	 * threads faulting at once on two CPUs must not share one */
+	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry, t->stack_top);
 	exo_call(EXO_SYS_SET_FSBASE, t->start.fsbase);
 	t->state = LT_RUNNING;
 	return &t->start;
