@@ -144,6 +144,15 @@ def rate(names, window=5.0):
 
 try:
     names = list(ids)
+    # a certificate past its expiry is refused at start
+    ctl("node", K, "expired", "--seconds", "1")
+    time.sleep(1.5)
+    os.makedirs(f"{W}/expired", exist_ok=True)
+    r = subprocess.run([SWARMD, "--key", f"{K}/expired.key", "--queen", f"{K}/queen.pub",
+                        "--swarm-key", f"{K}/swarm.key", "--state", f"{W}/expired", "--duration", "5"],
+                       capture_output=True, text=True, timeout=20)
+    result("swarmd_refuses_expired_certificate", r.returncode == 1 and "certificate refused" in r.stderr,
+           r.stderr.strip())
     # ---------------------------------------------------------------- multicast
     t0 = time.time()
     for k, n in enumerate(names):

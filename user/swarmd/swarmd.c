@@ -235,7 +235,7 @@ static void ctl_poll(struct daemon *d, uint64_t now, bool readable)
 		return;
 	if (readable)
 		nl_readable(c, now);
-	if (c->msg_ready)
+	if (c->msg_ready && nert_send_idle(&c->s))   /* the reply is sent from d->reply in place */
 		ctl_answer(d, now);
 	nl_tick(c, now);
 	if (c->closed) {
