@@ -69,6 +69,7 @@ include kernel/kernel.mk
 include libos/libos.mk
 -include fs/fs.mk
 -include net/net.mk
+-include user/swarmd/swarmd.mk
 include tests/tests.mk
 
 # ------------------------------------------------------------------ targets

@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# swarmd on a real network: 12 swarmd processes on Linux inside a network
+# namespace this suite creates (unshare -n; loopback only, with multicast
+# on), so no packet can leave the machine.  Checks: discovery and
+# convergence (every node sees every other), the operator's tools (list,
+# NERT ask, black box), a signed queen command obeyed by all while forged
+# ones (outsider and insider) are refused, the maze module, kill -9 and
+# restart of 4 nodes (they rejoin with a larger incarnation, nobody honest
+# banned), and through swarm-hub a partition into two halves that each
+# node notices, then healing, convergence again and a command obeyed
+# under loss, duplication and reordering, with a pcap of the traffic.
+# Every wait is bounded; only the processes started here are ended, by PID.
+set -u
+B=${BUILD:-build}
+
+if [ "${1:-}" != "--inside" ]; then
+	if ! unshare -n true 2>/dev/null; then
+		echo "FAIL swarmd_netns: cannot create a network namespace here (unshare -n needs" \
+		     "root or unprivileged user namespaces); the swarmd tests cannot run"
+		exit 1
+	fi
+	exec unshare -n "$0" --inside
+fi
+
+ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo || {
+	echo "FAIL swarmd_netns: cannot set up loopback multicast in the namespace"
+	exit 1
+}
+W=$(mktemp -d "${TMPDIR:-/tmp}/swarmd-test.XXXXXX")
+export B W
+python3 - <<'PY'
+import os, re, signal, struct, subprocess, sys, time
+
+B, W = os.environ["B"], os.environ["W"]
+CTL, SWARMD, HUB = f"{B}/host/swarm-ctl", f"{B}/host/swarmd", f"{B}/host/swarm-hub"
+N, KILLED = 12, 4
+K = f"{W}/keys"
+procs = {}          # name -> Popen, every process this test started
+fails = 0
+
+def result(name, ok, why=""):
+    global fails
+    print(("PASS " if ok else "FAIL ") + name + (f": {why}" if why and not ok else ""), flush=True)
+    fails += 0 if ok else 1
+
+def ctl(*args, timeout=20):
+    r = subprocess.run([CTL, *args], capture_output=True, text=True, timeout=timeout)
+    if r.returncode:
+        print(f"--- swarm-ctl {' '.join(args)} failed: {r.stderr.strip()}")
+    return r
+
+ctl("init", K)
+ctl("init", f"{W}/forged")                      # a queen key nobody trusts
+ids = {}
+for i in range(N):
+    ids[f"n{i}"] = ctl("node", K, f"n{i}").stdout.strip()
+rogue_id = ctl("node", K, "rogue").stdout.strip()   # a certified insider gone bad
+honest = set(ids.values())
+
+def start(name, extra):
+    os.makedirs(f"{W}/{name}", exist_ok=True)
+    if os.path.exists(f"{W}/{name}/status"):
+        os.unlink(f"{W}/{name}/status")             # no stale view from an earlier life
+    log = open(f"{W}/{name}/log", "a")
+    procs[name] = subprocess.Popen([SWARMD, "--key", f"{K}/{name}.key", "--queen", f"{K}/queen.pub",
+                                    "--swarm-key", f"{K}/swarm.key", "--state", f"{W}/{name}",
+                                    "--name", name, "--maze", "7", "--duration", "400", *extra],
+                                   stderr=log, stdout=log)
+
+def stop(name, sig=signal.SIGTERM):
+    p = procs.get(name)
+    if p and p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=10)
+
+def status(name):
+    try:
+        text = open(f"{W}/{name}/status").read()
+    except OSError:
+        return {}
+    st = {"view": {}, "marks": []}
+    for line in text.splitlines():
+        f = line.split()
+        if not f:
+            continue
+        if f[0] == "member" and len(f) >= 3:
+            st["view"][f[1]] = f[2]
+        elif f[0] == "mark":
+            st["marks"].append(" ".join(f[1:]))
+        else:
+            st[f[0]] = " ".join(f[1:])
+    return st
+
+def alive_view(name):
+    return {i for i, s in status(name).get("view", {}).items() if s == "alive"}
+
+def wait_until(pred, limit):
+    t0 = time.time()
+    while time.time() - t0 < limit:
+        if pred():
+            return time.time() - t0
+        time.sleep(0.2)
+    return None
+
+def converged(names, expect=None):
+    """Every node lists exactly the expected others, all alive (none suspect)."""
+    for n in names:
+        want = (expect(n) if expect else {ids[m] for m in names}) - {ids[n]}
+        view = status(n).get("view", {})
+        if set(view) != want or alive_view(n) != want:
+            return False
+    return True
+
+def blackbox_events(name):
+    try:
+        img = open(f"{W}/{name}/blackbox", "rb").read()
+    except OSError:
+        return []
+    count = struct.unpack(">I", img[24:28])[0]
+    return [struct.unpack(">QBBHIIIHH", img[28 + 28 * k: 56 + 28 * k]) for k in range(count)]
+
+def honest_banned():
+    bad = []
+    for n in ids:
+        for ev in blackbox_events(n):
+            if ev[1] == 5 and f"{ev[5]:08x}" in honest:      # SE_BLACKLIST about an honest id
+                bad.append((n, f"{ev[5]:08x}"))
+    return bad
+
+def rate(names, window=5.0):
+    """Mean bytes sent and received per node per second over a window."""
+    def snap():
+        return {n: [int(status(n).get(k, 0)) for k in ("tx_bytes", "rx_bytes", "uptime_ms")] for n in names}
+    a = snap()
+    time.sleep(window)
+    b = snap()
+    tx = [(b[n][0] - a[n][0]) * 1000 / max(1, b[n][2] - a[n][2]) for n in names]
+    rx = [(b[n][1] - a[n][1]) * 1000 / max(1, b[n][2] - a[n][2]) for n in names]
+    return sum(tx) / len(tx), sum(rx) / len(rx)
+
+try:
+    names = list(ids)
+    # a certificate past its expiry is refused at start
+    ctl("node", K, "expired", "--seconds", "1")
+    time.sleep(1.5)
+    os.makedirs(f"{W}/expired", exist_ok=True)
+    r = subprocess.run([SWARMD, "--key", f"{K}/expired.key", "--queen", f"{K}/queen.pub",
+                        "--swarm-key", f"{K}/swarm.key", "--state", f"{W}/expired", "--duration", "5"],
+                       capture_output=True, text=True, timeout=20)
+    result("swarmd_refuses_expired_certificate", r.returncode == 1 and "certificate refused" in r.stderr,
+           r.stderr.strip())
+    # ---------------------------------------------------------------- multicast
+    t0 = time.time()
+    for k, n in enumerate(names):
+        start(n, ["--ctl", f"127.0.0.1:{7900 + k}", "--ctl-pub", f"{K}/ctl.pub"])
+    t = wait_until(lambda: converged(names), 40)
+    result("swarmd_discover_converge", t is not None, "not every node saw every other in 40 s")
+    if t is not None:
+        print(f"--- figure: {N} nodes converged (every node sees every other) {time.time() - t0:.1f} s after the first start")
+
+    out = ctl("list", K, "--seconds", "3").stdout
+    listed = set(re.findall(r"^([0-9a-f]{8}) ", out, re.M))
+    result("swarmd_ctl_list", listed == honest, f"listed {len(listed)} of {N}")
+
+    out = ctl("ask", K, f"{K}/n3.pub", "127.0.0.1:7903", "status").stdout
+    result("swarmd_ctl_ask_over_nert", f"id {ids['n3']}" in out and f"members {N - 1}" in out, out[:200])
+    out = ctl("ask", K, f"{K}/n3.pub", "127.0.0.1:7903", "blackbox").stdout
+    result("swarmd_ctl_blackbox_over_nert", f"node {ids['n3']}" in out and "admitted" in out, out[:200])
+    # an operator key the node does not know gets no answer
+    ctl("init", f"{W}/other-op")
+    r = ctl("ask", f"{W}/other-op", f"{K}/n3.pub", "127.0.0.1:7903", "status")
+    result("swarmd_ctl_refuses_unknown_operator", r.returncode != 0 and "id " not in r.stdout)
+
+    ctl("command", K, "mark", "genuine-1")
+    t = wait_until(lambda: all("genuine-1" in status(n)["marks"] for n in names), 15)
+    result("swarmd_queen_command_obeyed", t is not None,
+           f"{sum('genuine-1' in status(n)['marks'] for n in names)} of {N} obeyed")
+    # forged: a certificate by a queen key nobody trusts (outsider), and an
+    # insider's genuine certificate with a command signed by the wrong queen
+    ctl("command", K, "mark", "forged-outsider", "--queen-key", f"{W}/forged/queen.key")
+    ctl("command", K, "mark", "forged-insider", "--queen-key", f"{W}/forged/queen.key", "--as", f"{K}/rogue.key")
+    ctl("command", K, "mark", "genuine-2")
+    t = wait_until(lambda: all("genuine-2" in status(n)["marks"] for n in names), 15)
+    forged = [n for n in names if any(m.startswith("forged") for m in status(n)["marks"])]
+    rejects = {n: {(ev[1], ev[3]) for ev in blackbox_events(n)} for n in names}
+    saw_cert = all((8, 10) in r for r in rejects.values())      # SE_REJECT, SEC_BAD_CERT
+    saw_sig = all((8, 6) in r for r in rejects.values())        # SE_REJECT, SEC_BAD_SIGNATURE
+    result("swarmd_forged_commands_refused", t is not None and not forged and saw_cert and saw_sig,
+           f"obeyed forged: {forged}, bad-cert logged everywhere {saw_cert}, bad-signature {saw_sig}")
+
+    t = wait_until(lambda: all(status(n).get("maze") == "solved" for n in names), 60)
+    result("swarmd_maze_solved_by_all", t is not None)
+
+    tx, rx = rate(names)
+    print(f"--- figure: multicast, steady state, {N} nodes: {tx:.0f} bytes sent and {rx:.0f} received per node per second")
+
+    # kill -9 and restart: the nodes come back with a larger incarnation
+    victims = names[:KILLED]
+    for n in victims:
+        stop(n, signal.SIGKILL)
+    survivors = names[KILLED:]
+    t = wait_until(lambda: converged(survivors), 40)
+    result("swarmd_kill_detected", t is not None, "survivors still list the killed nodes")
+    if t is not None:
+        print(f"--- figure: {KILLED} killed nodes declared dead by every survivor in {t:.1f} s")
+    t0 = time.time()
+    for k, n in enumerate(victims):
+        start(n, ["--ctl", f"127.0.0.1:{7900 + k}", "--ctl-pub", f"{K}/ctl.pub"])
+    t = wait_until(lambda: converged(names), 40)
+    incs = [status(n).get("incarnation") for n in victims]
+    result("swarmd_restart_rejoin", t is not None and all(i == "2" for i in incs),
+           f"converged {t is not None}, incarnations {incs}")
+    if t is not None:
+        print(f"--- figure: restarted nodes rejoined, all converged {time.time() - t0:.1f} s after the restart")
+    ctl("command", K, "mark", "after-restart")
+    t = wait_until(lambda: all("after-restart" in status(n)["marks"] for n in names), 15)
+    result("swarmd_restarted_obey_commands", t is not None)
+    bad = honest_banned()
+    result("swarmd_no_honest_ban_multicast", not bad, str(bad))
+    for n in names:
+        stop(n)
+
+    # ---------------------------------------------------------------- through swarm-hub
+    pcap = f"{W}/hub.pcap"
+    hublog = open(f"{W}/hub.log", "w")
+    procs["hub"] = subprocess.Popen([HUB, "--listen", "127.0.0.1:7800", "--control", "127.0.0.1:7801",
+                                     "--pcap", pcap, "--seed", "3", "--duration", "400"],
+                                    stderr=hublog, stdout=hublog)
+    time.sleep(0.3)
+    port = {n: 7600 + k for k, n in enumerate(names)}
+    t0 = time.time()
+    for n in names:
+        start(n, ["--bind", f"127.0.0.1:{port[n]}", "--hub", "127.0.0.1:7800"])
+    t = wait_until(lambda: converged(names), 40)
+    result("swarmd_hub_converge", t is not None)
+    if t is not None:
+        print(f"--- figure: through the hub, {N} nodes converged {time.time() - t0:.1f} s after the first start")
+    left, right = names[:N // 2], names[N // 2:]
+    r = ctl("hub", "127.0.0.1:7801", "partition", *[str(port[n]) for n in left], "/",
+            *[str(port[n]) for n in right])
+    side = lambda n: {ids[m] for m in (left if n in left else right)}
+    t = wait_until(lambda: converged(names, side), 40)
+    result("swarmd_partition_noticed", r.returncode == 0 and t is not None,
+           "nodes did not drop the other half")
+    if t is not None:
+        print(f"--- figure: partition noticed by every node in {t:.1f} s")
+    ctl("hub", "127.0.0.1:7801", "heal")
+    t = wait_until(lambda: converged(names), 40)
+    result("swarmd_heal_converge", t is not None)
+    if t is not None:
+        print(f"--- figure: after healing, converged again in {t:.1f} s")
+    for knob, v in (("loss", "0.1"), ("dup", "0.05"), ("reorder", "0.1"), ("delay", "2"), ("jitter", "3")):
+        ctl("hub", "127.0.0.1:7801", "set", knob, v)
+    ctl("command", K, "mark", "lossy-1", "--hub", "127.0.0.1:7800")
+    t = wait_until(lambda: all("lossy-1" in status(n)["marks"] for n in names), 20)
+    result("swarmd_command_obeyed_under_loss", t is not None)
+    time.sleep(3)
+    t = wait_until(lambda: converged(names), 20)
+    result("swarmd_stays_converged_under_loss", t is not None)
+    stats = ctl("hub", "127.0.0.1:7801", "stats").stdout.strip()
+    print(f"--- hub: {stats}")
+    bad = honest_banned()
+    result("swarmd_no_honest_ban_hub", not bad, str(bad))
+    tx, rx = rate(names)
+    print(f"--- figure: through the hub at 10 % loss, {N} nodes: {tx:.0f} bytes sent and {rx:.0f} received per node per second")
+    for n in names:
+        stop(n)
+    stop("hub")
+    data = open(pcap, "rb").read()
+    recs, off = 0, 24
+    while off + 16 <= len(data):
+        incl = struct.unpack("<I", data[off + 8: off + 12])[0]
+        ok_rec = off + 16 + incl <= len(data) and data[off + 16] == 0x45 and data[off + 16 + 28] == 3
+        if not ok_rec:
+            break
+        recs, off = recs + 1, off + 16 + incl
+    result("swarm_hub_pcap", data[:4] == b"\xd4\xc3\xb2\xa1" and recs > 100 and off == len(data),
+           f"{recs} records, parsed {off} of {len(data)} bytes")
+finally:
+    for name in list(procs):
+        stop(name, signal.SIGKILL)
+    for n in sorted(procs):
+        if n != "hub":
+            os.system(f"tail -n 5 {W}/{n}/log | sed 's/^/   {n}| /'")
+sys.exit(1 if fails else 0)
+PY
+rc=$?
+[ $rc -eq 0 ] && rm -rf "$W"
+exit $rc

@@ -1,0 +1,34 @@
+# user/swarmd/: swarmd, the swarm node over UDP sockets (POSIX only), and
+# the operator tools swarm-ctl and swarm-hub (tools/ wrappers), built for
+# the host with the sanitizers.  tests/suites/45-swarmd.sh runs a swarm of
+# them inside a network namespace.  The sources are also compiled with
+# musl-gcc, as exo-cc will build swarmd once the library OS has sockets.
+
+SWARMD_COMMON := user/swarmd/keyfile.c user/swarmd/link.c user/swarmd/blackbox.c \
+                 user/swarmd/nertlink.c
+SWARMD_SRCS   := user/swarmd/swarmd.c $(SWARMD_COMMON)
+SWARM_CTL_SRCS := user/swarmd/swarm-ctl.c $(SWARMD_COMMON)
+SWARM_HUB_SRCS := user/swarmd/swarm-hub.c user/swarmd/link.c
+
+$(BUILD)/host/swarmd: $(call host_objs,$(SWARMD_SRCS) $(NET_CORE_SRCS) $(CRYPTO_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS) $(SODIUM_LIBS)
+$(BUILD)/host/swarm-ctl: $(call host_objs,$(SWARM_CTL_SRCS) $(NET_CORE_SRCS) $(CRYPTO_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS) $(SODIUM_LIBS)
+$(BUILD)/host/swarm-hub: $(call host_objs,$(SWARM_HUB_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS)
+
+SWARMD_TOOLS := $(BUILD)/host/swarmd $(BUILD)/host/swarm-ctl $(BUILD)/host/swarm-hub
+TOOLS     += $(SWARMD_TOOLS)
+TEST_DEPS += $(SWARMD_TOOLS) $(BUILD)/swarmd-musl.stamp
+
+# Portability check: every swarmd source compiles against musl's headers.
+$(BUILD)/swarmd-musl.stamp: $(SWARMD_SRCS) user/swarmd/swarm-ctl.c user/swarmd/swarm-hub.c \
+		$(wildcard user/swarmd/*.h) $(BUILD)/portable-musl.stamp
+	$(Q)mkdir -p $(BUILD)/swarmd-musl
+	$(Q)for f in $(filter %.c,$^); do \
+	  musl-gcc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -I. \
+	    -isystem $(MUSL_SODIUM_INC) -c -o $(BUILD)/swarmd-musl/$$(basename $$f .c).o $$f || exit 1; done
+	$(Q)touch $@
