@@ -19,7 +19,7 @@ packages=(
 	console-setup-linux
 	libsodium-dev libfuse3-dev fuse3 gocryptfs pkg-config
 	autoconf automake libtool dpkg-dev
-	gdb python3 busybox-static
+	gdb python3 busybox-static iproute2
 )
 
 # `tools/deps.sh bench` also installs what `make bench` compares against:
