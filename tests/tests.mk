@@ -83,6 +83,10 @@ USER_TESTS := hello posix_basic segv nx spin exotest fuzz forktest holes timetes
 $(BUILD)/user/hello: user/demos/hello.c $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)
 	$(Q)tools/exo-cc -O2 -g -o $@ $<
+$(BUILD)/user/httpd: user/demos/httpd.c $(LIBOS_A) tools/exo-cc
+	$(Q)mkdir -p $(@D)
+	$(Q)tools/exo-cc -O2 -g -o $@ $<
+TEST_DEPS += $(BUILD)/user/httpd
 # -fno-jump-tables: functions run in child envs that have only our text
 $(BUILD)/user/%: user/tests/%.c user/tests/check.h user/tests/exo.h include/exo/native.h include/exo/abi.h $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)

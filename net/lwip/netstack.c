@@ -249,8 +249,7 @@ void netstack_poll(void)
 	if (!started || owner != libos_pid())
 		return;
 	if (eth_up)
-		while (nicring_receive(netstack_input) > 0)
-			;
+		nicring_receive(netstack_input);	/* one batch: a flood cannot starve the caller */
 	sys_check_timeouts();
 	poll_loopback();
 	if (eth_up)
