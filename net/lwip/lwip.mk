@@ -18,3 +18,25 @@ $(BUILD)/lwip/%.o: $(LWIP_SRC)/src/%.c net/lwip/lwipopts.h net/lwip/arch/cc.h
 	$(Q)$(LIBOS_CC) $(LIBOS_CFLAGS) $(LWIP_INC) -c -o $@ $<
 $(patsubst %.c,$(BUILD)/libos/%.o,$(LWIP_PORT)): LIBOS_CFLAGS += $(LWIP_INC)
 $(LIBOS_A): $(LWIP_OBJS)
+
+# The same lwIP and input path on the host: the bad-input unit test (with
+# the sanitizers) and the libFuzzer target over the netif input.
+NETIF_HOST_OBJS = $(patsubst %.c,$(1)/lwip/%.o,$(LWIP_CORE)) $(call $(2),net/lwip/ethif.c tests/fuzz/netif_harness.c)
+$(BUILD)/host/lwip/%.o: $(LWIP_SRC)/src/%.c net/lwip/lwipopts.h net/lwip/arch/cc.h
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(LWIP_INC) -c -o $@ $<
+$(BUILD)/fuzz/lwip/%.o: $(LWIP_SRC)/src/%.c net/lwip/lwipopts.h net/lwip/arch/cc.h
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-tautological-constant-out-of-range-compare $(LWIP_INC) -c -o $@ $<
+$(BUILD)/host/net/lwip/ethif.o $(BUILD)/host/tests/fuzz/netif_harness.o \
+$(BUILD)/host/tests/host/test_netif.o: HOST_CFLAGS += $(LWIP_INC)
+$(BUILD)/fuzz/net/lwip/ethif.o $(BUILD)/fuzz/tests/fuzz/netif_harness.o \
+$(BUILD)/fuzz/tests/fuzz/fuzz_netif.o: FUZZ_CFLAGS += $(LWIP_INC)
+$(BUILD)/tests/test_netif: $(call NETIF_HOST_OBJS,$(BUILD)/host,host_objs) $(BUILD)/host/tests/host/test_netif.o
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS)
+$(BUILD)/fuzz/fuzz_netif: $(call NETIF_HOST_OBJS,$(BUILD)/fuzz,fuzz_objs) $(BUILD)/fuzz/tests/fuzz/fuzz_netif.o
+	$(Q)$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^
+TEST_DEPS += $(BUILD)/tests/test_netif $(BUILD)/fuzz/fuzz_netif
+FUZZ_DEPS += $(BUILD)/fuzz/fuzz_netif
+FUZZ_CMDS += tests/fuzz/fuzz_netif_long.sh

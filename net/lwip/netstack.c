@@ -8,6 +8,7 @@
  */
 #include "net/lwip/netstack.h"
 #include "net/lwip/nicring.h"
+#include "net/lwip/ethif.h"
 
 #include "net/lwip/lxnet.h"
 #include "libos/vfs.h"
@@ -34,35 +35,6 @@ static struct {
 	int set, off;
 	ip4_addr_t ip, mask, gw, dns;
 } conf;
-
-void *netstack_memmove(void *dst, const void *src, size_t n)
-{
-	uint8_t *d = dst;
-	const uint8_t *s = src;
-	if (d < s)
-		for (size_t i = 0; i < n; i++)
-			d[i] = s[i];
-	else
-		for (size_t i = n; i--;)
-			d[i] = s[i];
-	return dst;
-}
-
-int netstack_strncmp(const char *a, const char *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i] || !a[i])
-			return (unsigned char)a[i] - (unsigned char)b[i];
-	return 0;
-}
-
-int netstack_atoi(const char *s)
-{
-	int v = 0;
-	while (*s >= '0' && *s <= '9')
-		v = v * 10 + (*s++ - '0');
-	return v;
-}
 
 void netstack_assert(const char *msg, const char *file, int line)
 {
@@ -105,16 +77,9 @@ static err_t eth_linkoutput(struct netif *n, struct pbuf *p)
 	return ERR_OK;
 }
 
-/* One received frame into lwIP; what lwIP cannot parse it drops. */
-void netstack_input(const uint8_t *frame, uint32_t len)
+static void eth_input(const uint8_t *frame, uint32_t len)
 {
-	if (len < SIZEOF_ETH_HDR || len > NICRING_FRAME_MAX)
-		return;
-	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
-	if (!p)
-		return;
-	if (pbuf_take(p, frame, (u16_t)len) != ERR_OK || eth.input(p, &eth) != ERR_OK)
-		pbuf_free(p);
+	ethif_input(&eth, frame, len);
 }
 
 static err_t eth_init(struct netif *n)
@@ -249,7 +214,7 @@ void netstack_poll(void)
 	if (!started || owner != libos_pid())
 		return;
 	if (eth_up)
-		nicring_receive(netstack_input);	/* one batch: a flood cannot starve the caller */
+		nicring_receive(eth_input);	/* one batch: a flood cannot starve the caller */
 	sys_check_timeouts();
 	poll_loopback();
 	if (eth_up)

@@ -39,6 +39,20 @@ guest() {
 	return 1
 }
 
+# The same lwIP and input path on the host: bad frames dropped without an
+# answer (truncated, wrong checksums, lying lengths), then a short fuzz run.
+"$B/tests/test_netif" >"$T/netif.out" 2>&1
+rc=$?
+sed -n 's/^\(PASS\|FAIL\) /\1 netif-/p' "$T/netif.out"
+[ $rc = 0 ] || fail netif-unit "exit status $rc" "$T/netif.out"
+corpus=$T/corpus-netif
+mkdir -p "$corpus"
+if "$B/fuzz/fuzz_netif" -max_total_time=10 -seed=1 "$corpus" >"$T/fuzz.out" 2>&1; then
+	pass "fuzz-netif-input ($(grep -o 'Done [0-9]* runs' "$T/fuzz.out"))"
+else
+	fail fuzz-netif-input "a crash or sanitizer report" "$T/fuzz.out"
+fi
+
 # In the guest alone: errors, options, loopback TCP and UDP, poll, select,
 # epoll, eventfd, timeouts, and ping of the gateway (restricted network).
 guest local 0 --net user "$B/user/nettest" local ping && pass net-local-all-checks

@@ -12,7 +12,9 @@
 
 #define LWIP_NO_CTYPE_H 1
 #define LWIP_NO_INTTYPES_H 0
+#ifndef BYTE_ORDER
 #define BYTE_ORDER LITTLE_ENDIAN
+#endif
 
 void *lo_memcpy(void *dst, const void *src, size_t n);
 void *lo_memset(void *dst, int c, size_t n);
