@@ -139,7 +139,9 @@ static int nic_drain(void *dev)
 		n++;
 	}
 	while ((f = d->ops->rx(d, &len))) {
-		deliver(demux(d, f, len), f, len);
+		struct ring_port *p = demux(d, f, len);
+		if (p)			/* NULL: the unfiltered port is going away */
+			deliver(p, f, len);
 		d->ops->rx_recycle(d);
 		n++;
 	}

@@ -6,6 +6,7 @@
 #include "libos/libos.h"
 #include "libos/lx.h"
 #include "libos/thread.h"
+#include "libos/sockcalls.h"
 #include "include/exo/native.h"
 #include "build/libos/syscall_names.h"
 
@@ -41,6 +42,16 @@ enum {
 	NR_readlinkat = 267, NR_fchmodat = 268, NR_faccessat = 269, NR_utimensat = 280,
 	NR_dup3 = 292, NR_pipe2 = 293, NR_preadv = 295, NR_pwritev = 296, NR_prlimit64 = 302,
 	NR_renameat2 = 316, NR_statx = 332, NR_faccessat2 = 439,
+};
+/* network and readiness (libos/sockcalls.h) */
+enum {
+	NR_poll = 7, NR_select = 23, NR_socket = 41, NR_connect = 42, NR_accept = 43,
+	NR_sendto = 44, NR_recvfrom = 45, NR_sendmsg = 46, NR_recvmsg = 47, NR_shutdown = 48,
+	NR_bind = 49, NR_listen = 50, NR_getsockname = 51, NR_getpeername = 52,
+	NR_socketpair = 53, NR_setsockopt = 54, NR_getsockopt = 55, NR_epoll_create = 213,
+	NR_epoll_wait = 232, NR_epoll_ctl = 233, NR_pselect6 = 270, NR_ppoll = 271,
+	NR_epoll_pwait = 281, NR_eventfd = 284, NR_accept4 = 288, NR_eventfd2 = 290,
+	NR_epoll_create1 = 291,
 };
 
 typedef int64_t (*handler)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
@@ -301,6 +312,18 @@ static const handler table[NR_MAX] = {
 	[NR_pipe2] = sys_pipe2, [NR_preadv] = sys_preadv, [NR_pwritev] = sys_pwritev,
 	[NR_prlimit64] = sys_prlimit64, [NR_renameat2] = sys_renameat2, [NR_statx] = sys_statx,
 	[NR_faccessat2] = sys_faccessat2,
+	/* network and readiness */
+	[NR_socket] = sys_socket, [NR_socketpair] = sys_socketpair, [NR_bind] = sys_bind,
+	[NR_listen] = sys_listen, [NR_accept] = sys_accept, [NR_accept4] = sys_accept4,
+	[NR_connect] = sys_connect, [NR_sendto] = sys_sendto, [NR_sendmsg] = sys_sendmsg,
+	[NR_recvfrom] = sys_recvfrom, [NR_recvmsg] = sys_recvmsg, [NR_shutdown] = sys_shutdown,
+	[NR_getsockname] = sys_getsockname, [NR_getpeername] = sys_getpeername,
+	[NR_setsockopt] = sys_setsockopt, [NR_getsockopt] = sys_getsockopt,
+	[NR_poll] = sys_poll, [NR_ppoll] = sys_ppoll, [NR_select] = sys_select,
+	[NR_pselect6] = sys_pselect6, [NR_epoll_create] = sys_epoll_create,
+	[NR_epoll_create1] = sys_epoll_create1, [NR_epoll_ctl] = sys_epoll_ctl,
+	[NR_epoll_wait] = sys_epoll_wait, [NR_epoll_pwait] = sys_epoll_pwait,
+	[NR_eventfd] = sys_eventfd, [NR_eventfd2] = sys_eventfd2,
 };
 
 static uint64_t reported[NR_MAX / 64 + 1];

@@ -9,6 +9,7 @@
 #include "libos/libos.h"
 #include "libos/vfs.h"
 #include "libos/thread.h"
+#include "net/lwip/netstack.h"
 #include "include/exo/native.h"
 
 #define ARGS_VA 0x00007ffe00000000ull
@@ -144,6 +145,7 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 		argc = 1;
 		envc = 0;
 	}
+	netstack_boot(argv + argc, envc);
 
 	/* strings and AT_RANDOM at the top, then the pointer arrays */
 	uint64_t top = stack_top;

@@ -42,3 +42,4 @@ $(LIBOS_A): $(LIBOS_OBJS)
 libos: $(LIBOS_A)
 .PHONY: libos
 TOOLS += $(LIBOS_A)
+include net/lwip/lwip.mk

@@ -1,0 +1,246 @@
+/*
+ * lwIP in the library OS (NO_SYS: no threads; docs/NETWORK.md).  lwIP runs
+ * only inside system calls: every call that waits for the network polls
+ * the NIC ring, feeds the frames to lwIP, runs its timers and sleeps on the
+ * ring's notification until the next timer or its own deadline.  The first
+ * NIC cap the program got is the Ethernet interface; 127.0.0.1 is lwIP's
+ * loopback interface.
+ */
+#include "net/lwip/netstack.h"
+#include "net/lwip/nicring.h"
+#include "net/lwip/ethif.h"
+
+#include "net/lwip/lxnet.h"
+#include "libos/vfs.h"
+#include "include/exo/native.h"
+
+#include "lwip/init.h"
+#include "lwip/netif.h"
+#include "lwip/dhcp.h"
+#include "lwip/dns.h"
+#include "lwip/etharp.h"
+#include "lwip/pbuf.h"
+#include "lwip/timeouts.h"
+#include "netif/ethernet.h"
+
+#define MS 1000000ull
+#define DHCP_WAIT_NS (10000 * MS)
+
+static int started;		/* lwIP initialised */
+static int64_t owner;		/* the process that owns the stack */
+static struct netif eth;
+static int eth_up;
+static int64_t idle_note, idle_pid;	/* sleeps without a NIC */
+static struct {
+	int set, off;
+	ip4_addr_t ip, mask, gw, dns;
+} conf;
+
+void netstack_assert(const char *msg, const char *file, int line)
+{
+	lo_report("exoswarm: lwIP assertion failed: %s (%s:%d)\n", msg, file, (int64_t)line);
+	libos_exit(134);
+}
+
+uint32_t netstack_rand(void)
+{
+	uint32_t r = 0;
+	exo_call(EXO_SYS_RANDOM, &r, sizeof r);
+	return r;
+}
+
+u32_t sys_now(void)
+{
+	return (u32_t)(time_now_ns() / MS);
+}
+
+uint64_t netstack_deadline(uint64_t timeout_ns)
+{
+	uint64_t now = time_now_ns();
+	return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+}
+
+/* lwIP's link output: the frame into a transmit slot, queued for the
+ * next doorbell. */
+static err_t eth_linkoutput(struct netif *n, struct pbuf *p)
+{
+	(void)n;
+	if (p->tot_len > NICRING_FRAME_MAX)
+		return ERR_IF;
+	uint8_t *buf = nicring_tx_get();
+	if (!buf)
+		return ERR_MEM;
+	pbuf_copy_partial(p, buf, p->tot_len, 0);
+	nicring_tx_put(buf, p->tot_len < 60 ? 60 : p->tot_len);
+	if (p->tot_len < 60)
+		lo_memset(buf + p->tot_len, 0, 60u - p->tot_len);
+	return ERR_OK;
+}
+
+static void eth_input(const uint8_t *frame, uint32_t len)
+{
+	ethif_input(&eth, frame, len);
+}
+
+static err_t eth_init(struct netif *n)
+{
+	n->name[0] = 'e';
+	n->name[1] = 'n';
+	n->mtu = 1500;
+	n->hwaddr_len = 6;
+	n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
+	n->output = etharp_output;
+	n->linkoutput = eth_linkoutput;
+	netif_set_hostname(n, "exoswarm");
+	return ERR_OK;
+}
+
+/* "a.b.c.d" or "a.b.c.d/nn" from the environment. */
+static int parse_ip(const char *s, ip4_addr_t *ip, ip4_addr_t *mask)
+{
+	char buf[32];
+	size_t n = 0;
+	while (s[n] && s[n] != '/' && n < sizeof buf - 1) {
+		buf[n] = s[n];
+		n++;
+	}
+	buf[n] = 0;
+	if (!ip4addr_aton(buf, ip))
+		return -EINVAL;
+	if (mask) {
+		int bits = s[n] == '/' ? netstack_atoi(s + n + 1) : 24;
+		if (bits < 1 || bits > 32)
+			return -EINVAL;
+		ip4_addr_set_u32(mask, lwip_htonl(0xffffffffu << (32 - bits)));
+	}
+	return 0;
+}
+
+/* Reads EXO_NET, EXO_IP, EXO_GW and EXO_DNS. */
+static void read_env(const char *const *envp, uint32_t envc)
+{
+	static const char *const names[] = { "EXO_NET=", "EXO_IP=", "EXO_GW=", "EXO_DNS=" };
+	for (uint32_t i = 0; i < envc; i++) {
+		for (int k = 0; k < 4; k++) {
+			size_t n = lo_strlen(names[k]);
+			if (netstack_strncmp(envp[i], names[k], n))
+				continue;
+			const char *v = envp[i] + n;
+			int bad = 0;
+			if (k == 0)
+				conf.off = !netstack_strncmp(v, "none", 5);
+			else if (k == 1)
+				bad = parse_ip(v, &conf.ip, &conf.mask), conf.set = !bad;
+			else
+				bad = parse_ip(v, k == 2 ? &conf.gw : &conf.dns, 0);
+			if (bad)
+				lo_report("exoswarm: network: ignoring %s (not an IPv4 address)\n", envp[i]);
+		}
+	}
+}
+
+/* /etc/resolv.conf naming the DNS server, unless the program brought one. */
+static void write_resolv_conf(const ip4_addr_t *dns)
+{
+	char text[64] = "nameserver ";
+	char *addr = ip4addr_ntoa(dns);
+	size_t n = 11, len = lo_strlen(addr);
+	lo_memcpy(text + n, addr, len);
+	n += len;
+	text[n++] = '\n';
+	struct vnode *v;
+	vfs_make_k("/etc", LX_S_IFDIR | 0755, 0, 0, 0, &v);
+	if (vfs_make_k("/etc/resolv.conf", LX_S_IFREG | 0644, 0, 0, 0, &v) == 0)
+		v->ops->write(v, text, n, 0);
+}
+
+int netstack_start(void)
+{
+	if (started)
+		return owner == libos_pid() ? 0 : -ENETDOWN;
+	started = 1;
+	owner = libos_pid();
+	lwip_init();
+	return 0;
+}
+
+void netstack_boot(const char *const *envp, uint32_t envc)
+{
+	const struct exo_start *st = libos_start_info;
+	read_env(envp, envc);
+	if (conf.off || !st || !st->nic_count)
+		return;
+	netstack_start();
+	uint8_t mac[6];
+	int r = nicring_open((int64_t)st->nic_slot_first, mac);
+	if (r) {
+		lo_report("exoswarm: network: the NIC cannot be used (error %d)\n", (int64_t)-r);
+		return;
+	}
+	lo_memcpy(eth.hwaddr, mac, 6);
+	if (!netif_add(&eth, &conf.ip, &conf.mask, &conf.gw, 0, eth_init, ethernet_input))
+		return;
+	netif_set_default(&eth);
+	netif_set_up(&eth);
+	eth_up = 1;
+	if (!conf.set && dhcp_start(&eth) == ERR_OK) {
+		uint64_t deadline = netstack_deadline(DHCP_WAIT_NS);
+		while (!dhcp_supplied_address(&eth) && time_now_ns() < deadline)
+			netstack_wait(deadline);
+		if (!dhcp_supplied_address(&eth))
+			lo_report("exoswarm: network: no DHCP lease within 10 s; still asking\n");
+	}
+	const ip4_addr_t *dns = ip4_addr_isany_val(conf.dns) ? ip_2_ip4(dns_getserver(0)) : &conf.dns;
+	if (dns && !ip4_addr_isany(dns))
+		write_resolv_conf(dns);
+}
+
+/* Runs lwIP's loopback queues until they are empty. */
+static void poll_loopback(void)
+{
+	for (int i = 0; i < 64; i++) {
+		int pending = 0;
+		struct netif *n;
+		NETIF_FOREACH(n)
+			pending |= n->loop_first != 0;
+		if (!pending)
+			return;
+		netif_poll_all();
+	}
+}
+
+void netstack_poll(void)
+{
+	if (!started || owner != libos_pid())
+		return;
+	if (eth_up)
+		nicring_receive(eth_input);	/* one batch: a flood cannot starve the caller */
+	sys_check_timeouts();
+	poll_loopback();
+	if (eth_up)
+		nicring_flush();
+}
+
+void netstack_wait(uint64_t deadline_ns)
+{
+	int mine = started && owner == libos_pid();
+	uint64_t now = time_now_ns();
+	uint64_t ns = deadline_ns > now ? deadline_ns - now : 0;
+	if (mine) {
+		u32_t next = sys_timeouts_sleeptime();
+		if (next != SYS_TIMEOUTS_SLEEPTIME_INFINITE && (uint64_t)next * MS < ns)
+			ns = (uint64_t)next * MS;
+	}
+	if (ns) {
+		if (mine && eth_up) {
+			nicring_wait(ns);
+		} else {
+			if (idle_pid != libos_pid()) {
+				idle_note = exo_call0(EXO_SYS_NOTIFY_CREATE);
+				idle_pid = libos_pid();
+			}
+			exo_call(EXO_SYS_NOTIFY_WAIT, idle_note, ns);
+		}
+	}
+	netstack_poll();
+}

@@ -1,0 +1,26 @@
+/*
+ * The network stack of the library OS: lwIP over the first NIC capability
+ * (net/lwip/netstack.c), driven by the calls that wait (docs/NETWORK.md).
+ */
+#ifndef EXO_NET_LWIP_NETSTACK_H
+#define EXO_NET_LWIP_NETSTACK_H
+
+#include <stdint.h>
+
+#include "libos/libos.h"
+
+/* At start-up, with the program's environment: brings the network up
+ * (DHCP or EXO_IP/EXO_GW/EXO_DNS) unless EXO_NET=none or there is no NIC. */
+void netstack_boot(const char *const *envp, uint32_t envc);
+/* lwIP itself (with loopback), started on first use: 0 or -errno; a forked
+ * child has no network (-ENETDOWN). */
+int netstack_start(void);
+/* Takes what arrived and runs lwIP's timers; never blocks. */
+void netstack_poll(void);
+/* Sleeps until something arrives, lwIP's next timer, or the deadline
+ * (time_now_ns() clock; UINT64_MAX: none), then polls. */
+void netstack_wait(uint64_t deadline_ns);
+/* A deadline timeout_ns from now (UINT64_MAX for "never"). */
+uint64_t netstack_deadline(uint64_t timeout_ns);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * The NIC capability as a frame device (nicring.h).  One frame cap holds
+ * every buffer, mapped at a fixed address of the libOS: 64 receive buffers
+ * (all the kernel lets a port post) and 128 transmit slots of 2 KiB.  The
+ * kernel copies each received frame into a posted buffer and sends frames
+ * from where they lie, so no buffer is touched while the device owns it.
+ */
+#include "net/lwip/nicring.h"
+
+#include "libos/libos.h"
+#include "libos/lx.h"
+#include "include/exo/native.h"
+
+#define BUF_VA 0x00007ffc00000000ull
+#define SLOT_SIZE 2048u
+#define RX_SLOTS 64u
+#define TX_SLOTS 128u
+#define PAGES ((RX_SLOTS + TX_SLOTS) * SLOT_SIZE / 4096u)
+#define TX_COOKIE 0x10000u		/* cookies: rx index, or TX_COOKIE + tx index */
+#define SECOND 1000000000ull
+
+static int64_t nic, note, frames;
+static uint8_t *bufs = (uint8_t *)BUF_VA;
+static uint16_t tx_free[TX_SLOTS];
+static uint32_t tx_nfree;
+static struct exo_nic_buf batch[EXO_RING_BATCH];
+static uint32_t nbatch;
+/* receive completions reaped while the stack could not take them */
+static struct { uint32_t index, len; } arrived[RX_SLOTS];
+static uint32_t narrived;
+
+static uint8_t *slot_buf(uint32_t i)
+{
+	return bufs + (uint64_t)i * SLOT_SIZE;
+}
+
+/* Adds one entry to the batch, giving the device a full batch first. */
+static void queue(uint32_t op, uint32_t index, uint32_t len)
+{
+	if (nbatch == EXO_RING_BATCH)
+		nicring_flush();
+	batch[nbatch++] = (struct exo_nic_buf){
+		.frame_slot = (uint32_t)frames, .op = op,
+		.offset = (uint64_t)index * SLOT_SIZE, .length = len,
+		.cookie = op == EXO_NIC_TX ? TX_COOKIE + index - RX_SLOTS : index,
+	};
+}
+
+int nicring_open(int64_t slot, uint8_t mac[6])
+{
+	struct exo_nic_info info;
+	if (mm_prepare_write((uint64_t)&info, sizeof info) || exo_call(EXO_SYS_NIC_INFO, slot, &info))
+		return -ENODEV;
+	frames = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, PAGES);
+	if (frames < 0)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < PAGES; i++)
+		if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, BUF_VA + i * 4096, frames, i,
+			     EXO_PROT_READ | EXO_PROT_WRITE))
+			return -ENOMEM;
+	note = exo_call0(EXO_SYS_NOTIFY_CREATE);
+	if (note < 0 || exo_call(EXO_SYS_RING_BIND, slot, note, 1))
+		return -ENODEV;
+	nic = slot;
+	lo_memcpy(mac, info.mac, 6);
+	for (uint32_t i = 0; i < TX_SLOTS; i++)
+		tx_free[tx_nfree++] = (uint16_t)(RX_SLOTS + i);
+	for (uint32_t i = 0; i < RX_SLOTS; i++)
+		queue(EXO_NIC_RX, i, SLOT_SIZE);
+	nicring_flush();
+	return 0;
+}
+
+/* Reaps completions: transmit slots come back, received frames wait in
+ * `arrived` for nicring_receive. */
+static void reap(void)
+{
+	struct exo_ring_done d[EXO_RING_BATCH];
+	int64_t n;
+	do {
+		n = exo_call(EXO_SYS_RING_REAP, nic, d, EXO_RING_BATCH);
+		for (int64_t i = 0; i < n; i++) {
+			if (d[i].cookie >= TX_COOKIE) {
+				if (d[i].cookie - TX_COOKIE < TX_SLOTS && tx_nfree < TX_SLOTS)
+					tx_free[tx_nfree++] = (uint16_t)(RX_SLOTS + d[i].cookie - TX_COOKIE);
+			} else if (d[i].cookie < RX_SLOTS && narrived < RX_SLOTS) {
+				uint32_t len = d[i].status || (d[i].flags & EXO_DONE_TRUNCATED) ? 0 : d[i].length;
+				arrived[narrived].index = (uint32_t)d[i].cookie;
+				arrived[narrived++].len = len;
+			}
+		}
+	} while (n == EXO_RING_BATCH);
+}
+
+void nicring_flush(void)
+{
+	for (int tries = 0; nbatch && tries < 50; tries++) {
+		int64_t r = exo_call(EXO_SYS_NIC_POST, nic, batch, nbatch);
+		if (r == (int64_t)nbatch) {
+			nbatch = 0;
+			return;
+		}
+		if (r != -EXO_EAGAIN)
+			break;
+		reap();				/* the device or our port is full */
+		exo_call(EXO_SYS_NOTIFY_WAIT, note, SECOND / 100);
+	}
+	/* the device refuses them: frames to send are lost (TCP sends again) */
+	for (uint32_t i = 0; i < nbatch; i++)
+		if (batch[i].op == EXO_NIC_TX && tx_nfree < TX_SLOTS)
+			tx_free[tx_nfree++] = (uint16_t)(batch[i].offset / SLOT_SIZE);
+	nbatch = 0;
+}
+
+uint8_t *nicring_tx_get(void)
+{
+	for (int tries = 0; !tx_nfree && tries < 100; tries++) {
+		nicring_flush();
+		reap();
+		if (!tx_nfree)
+			exo_call(EXO_SYS_NOTIFY_WAIT, note, SECOND / 100);
+	}
+	return tx_nfree ? slot_buf(tx_free[--tx_nfree]) : 0;
+}
+
+void nicring_tx_put(uint8_t *buf, uint32_t len)
+{
+	queue(EXO_NIC_TX, (uint32_t)((uint64_t)(buf - bufs) / SLOT_SIZE), len);
+}
+
+int nicring_receive(void (*deliver)(const uint8_t *frame, uint32_t len))
+{
+	if (!nic)
+		return 0;
+	reap();
+	uint32_t n = narrived;
+	for (uint32_t i = 0; i < n; i++) {
+		if (arrived[i].len)
+			deliver(slot_buf(arrived[i].index), arrived[i].len);
+		queue(EXO_NIC_RX, arrived[i].index, SLOT_SIZE);
+	}
+	/* deliver may have reaped more while sending */
+	for (uint32_t i = n; i < narrived; i++)
+		arrived[i - n] = arrived[i];
+	narrived -= n;
+	return (int)n;
+}
+
+void nicring_wait(uint64_t ns)
+{
+	nicring_flush();
+	if (narrived)
+		return;
+	exo_call(EXO_SYS_NOTIFY_WAIT, note, ns);
+}

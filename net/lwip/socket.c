@@ -1,0 +1,1182 @@
+/*
+ * BSD sockets over lwIP's raw API, as one more kind of file behind the
+ * descriptor table (libos/vfs.h): TCP (SOCK_STREAM), UDP (SOCK_DGRAM) and
+ * raw IPv4 (SOCK_RAW, e.g. ICMP for ping).  lwIP's callbacks queue what
+ * arrives on the socket; the calls take it from there, and a call that
+ * must wait sleeps in netstack_wait (the NIC ring's notification) until
+ * its condition holds, its timeout (SO_RCVTIMEO, SO_SNDTIMEO) passes, or,
+ * with O_NONBLOCK or MSG_DONTWAIT, fails at once with EAGAIN.
+ */
+#include "net/lwip/netstack.h"
+#include "net/lwip/lxnet.h"
+
+#include "libos/sockcalls.h"
+#include "libos/vfs.h"
+
+#include "lwip/ip_addr.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/raw.h"
+#include "lwip/tcp.h"
+#include "lwip/udp.h"
+
+#define BOUNCE 65536u			/* one datagram or a slice of a stream */
+#define UDP_MAX 65507u
+#define RCVBUF_DEFAULT (256u * 1024)
+#define SNDBUF_DEFAULT (256u * 1024)
+#define NS_PER_US 1000ull
+
+enum { S_NEW, S_BOUND, S_LISTEN, S_CONNECTING, S_CONNECTED, S_CLOSED };
+
+/* What arrived: a TCP segment's data, or one datagram and its source. */
+struct rxq {
+	struct rxq *next;
+	struct pbuf *p;
+	ip_addr_t addr;
+	u16_t port;
+};
+
+struct sock {
+	int type, protocol, state;
+	union {
+		struct tcp_pcb *tcp;
+		struct udp_pcb *udp;
+		struct raw_pcb *raw;
+		void *any;
+	} pcb;
+	int err;			/* pending error (SO_ERROR), errno value */
+	int eof, shut_rd, shut_wr;
+	struct rxq *rx, *rx_tail;
+	uint32_t rx_off, rx_bytes;	/* consumed in the first entry; queued */
+	struct sock *acc, *acc_tail;	/* listening: connections to accept */
+	int backlog, nacc;
+	struct sock *next;		/* in a listener's accept queue */
+	uint64_t rcvtimeo, sndtimeo;	/* ns; 0: forever */
+	uint32_t rcvbuf, sndbuf;
+	int reuse, broadcast, keepalive, nodelay;
+	struct lx_linger linger;
+};
+
+static uint8_t bounce[BOUNCE];
+
+static const struct file_ops sock_ops;
+
+static int errno_of(err_t e)
+{
+	switch (e) {
+	case ERR_OK: return 0;
+	case ERR_MEM: return ENOMEM;
+	case ERR_BUF: return ENOBUFS;
+	case ERR_TIMEOUT: return ETIMEDOUT;
+	case ERR_RTE: return ENETUNREACH;
+	case ERR_INPROGRESS: return EINPROGRESS;
+	case ERR_WOULDBLOCK: return EAGAIN;
+	case ERR_USE: return EADDRINUSE;
+	case ERR_ALREADY: return EALREADY;
+	case ERR_ISCONN: return EISCONN;
+	case ERR_CONN: return ENOTCONN;
+	case ERR_IF: return ENETDOWN;
+	case ERR_ABRT: return ECONNABORTED;
+	case ERR_RST: return ECONNRESET;
+	case ERR_CLSD: return ENOTCONN;
+	default: return EINVAL;
+	}
+}
+
+static struct sock *sock_of(int fd, int *err)
+{
+	struct file *f = fd_get(fd);
+	if (!f) {
+		*err = -EBADF;
+		return 0;
+	}
+	if (f->ops != &sock_ops) {
+		*err = -ENOTSOCK;
+		return 0;
+	}
+	return f->priv;
+}
+
+/* ---------------------------------------------------------------- queues */
+
+static void rx_push(struct sock *s, struct pbuf *p, const ip_addr_t *addr, u16_t port)
+{
+	struct rxq *q = lo_alloc(sizeof *q);
+	if (!q) {
+		pbuf_free(p);
+		return;
+	}
+	q->p = p;
+	if (addr)
+		ip_addr_copy(q->addr, *addr);
+	q->port = port;
+	if (s->rx_tail)
+		s->rx_tail->next = q;
+	else
+		s->rx = q;
+	s->rx_tail = q;
+	s->rx_bytes += p->tot_len;
+}
+
+static void rx_pop(struct sock *s)
+{
+	struct rxq *q = s->rx;
+	s->rx = q->next;
+	if (!s->rx)
+		s->rx_tail = 0;
+	s->rx_bytes -= q->p->tot_len - s->rx_off;
+	s->rx_off = 0;
+	pbuf_free(q->p);
+	lo_free(q);
+}
+
+static void rx_clear(struct sock *s)
+{
+	while (s->rx)
+		rx_pop(s);
+}
+
+/* ------------------------------------------------------- lwIP callbacks */
+
+static void tcp_attach(struct sock *s, struct tcp_pcb *pcb);
+
+static err_t on_tcp_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct sock *s = arg;
+	(void)pcb;
+	if (!s) {
+		if (p)
+			pbuf_free(p);
+		return ERR_OK;
+	}
+	if (!p || err != ERR_OK) {
+		s->eof = 1;
+		if (p)
+			pbuf_free(p);
+		return ERR_OK;
+	}
+	rx_push(s, p, 0, 0);
+	return ERR_OK;
+}
+
+/* The pcb is gone (reset, aborted, timed out). */
+static void on_tcp_err(void *arg, err_t err)
+{
+	struct sock *s = arg;
+	if (!s)
+		return;
+	s->err = s->state == S_CONNECTING && err == ERR_RST ? ECONNREFUSED : errno_of(err);
+	s->pcb.tcp = 0;
+	s->state = S_CLOSED;
+	s->eof = 1;
+}
+
+static err_t on_tcp_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct sock *s = arg;
+	(void)pcb;
+	if (s && err == ERR_OK)
+		s->state = S_CONNECTED;
+	return ERR_OK;
+}
+
+static err_t on_tcp_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct sock *l = arg;
+	if (err != ERR_OK || !pcb)
+		return ERR_VAL;
+	struct sock *s = l && l->nacc < l->backlog ? lo_alloc(sizeof *s) : 0;
+	if (!s) {
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	s->type = LX_SOCK_STREAM;
+	s->protocol = LX_IPPROTO_TCP;
+	s->state = S_CONNECTED;
+	s->rcvbuf = l->rcvbuf;
+	s->sndbuf = l->sndbuf;
+	s->nodelay = l->nodelay;
+	tcp_attach(s, pcb);
+	if (s->nodelay)
+		tcp_nagle_disable(pcb);
+	if (l->acc_tail)
+		l->acc_tail->next = s;
+	else
+		l->acc = s;
+	l->acc_tail = s;
+	l->nacc++;
+	return ERR_OK;
+}
+
+static void tcp_attach(struct sock *s, struct tcp_pcb *pcb)
+{
+	s->pcb.tcp = pcb;
+	tcp_arg(pcb, s);
+	tcp_recv(pcb, on_tcp_recv);
+	tcp_err(pcb, on_tcp_err);
+}
+
+static void on_udp_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port)
+{
+	struct sock *s = arg;
+	(void)pcb;
+	if (s->rx_bytes + p->tot_len > s->rcvbuf || s->shut_rd) {
+		pbuf_free(p);		/* a full queue drops, as Linux does */
+		return;
+	}
+	rx_push(s, p, addr, port);
+}
+
+/* Raw sockets get a copy of every packet of their protocol, IP header
+ * included; lwIP goes on with the original (ICMP echo still answered). */
+static u8_t on_raw_recv(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr_t *addr)
+{
+	struct sock *s = arg;
+	(void)pcb;
+	if (s->rx_bytes + p->tot_len <= s->rcvbuf && !s->shut_rd) {
+		struct pbuf *c = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
+		if (c)
+			rx_push(s, c, addr, 0);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- waiting */
+
+/* Waits until ready(s) holds: 0; -EAGAIN when nonblocking or timed out. */
+static int sock_wait(struct sock *s, int (*ready)(struct sock *), int nonblock, uint64_t timeout)
+{
+	netstack_poll();
+	if (ready(s))
+		return 0;
+	if (nonblock)
+		return -EAGAIN;
+	uint64_t deadline = timeout ? netstack_deadline(timeout) : UINT64_MAX;
+	while (!ready(s)) {
+		if (time_now_ns() >= deadline)
+			return -EAGAIN;
+		netstack_wait(deadline);
+	}
+	return 0;
+}
+
+static int can_read(struct sock *s)
+{
+	return s->rx || s->eof || s->err || s->shut_rd || s->acc;
+}
+
+static int can_write_tcp(struct sock *s)
+{
+	return !s->pcb.tcp || s->state != S_CONNECTED ||
+	       (tcp_sndbuf(s->pcb.tcp) > 0 && tcp_sndqueuelen(s->pcb.tcp) < TCP_SND_QUEUELEN - 8);
+}
+
+static int not_connecting(struct sock *s)
+{
+	return s->state != S_CONNECTING;
+}
+
+static int take_err(struct sock *s)
+{
+	int e = s->err;
+	s->err = 0;
+	return e;
+}
+
+/* ----------------------------------------------------------- addresses */
+
+static int addr_in(const void *uaddr, uint64_t len, ip_addr_t *ip, u16_t *port)
+{
+	struct lx_sockaddr_in sa;
+	if (len < sizeof sa || len > 128)
+		return -EINVAL;
+	if (lo_copy_in(&sa, uaddr, sizeof sa))
+		return -EFAULT;
+	if (sa.family != LX_AF_INET)
+		return -EAFNOSUPPORT;
+	ip_addr_set_ip4_u32(ip, sa.addr);
+	*port = lwip_ntohs(sa.port);
+	return 0;
+}
+
+static int addr_out(void *uaddr, void *ulen, const ip_addr_t *ip, u16_t port)
+{
+	if (!uaddr)
+		return 0;
+	uint32_t len;
+	if (lo_copy_in(&len, ulen, sizeof len))
+		return -EFAULT;
+	if ((int32_t)len < 0)
+		return -EINVAL;
+	struct lx_sockaddr_in sa = { .family = LX_AF_INET, .port = lwip_htons(port),
+				     .addr = ip ? ip4_addr_get_u32(ip_2_ip4(ip)) : 0 };
+	uint32_t n = len < sizeof sa ? len : (uint32_t)sizeof sa;
+	len = sizeof sa;
+	if (lo_copy_out(uaddr, &sa, n) || lo_copy_out(ulen, &len, sizeof len))
+		return -EFAULT;
+	return 0;
+}
+
+/* Whether ip is one of ours (or any), as bind needs. */
+static int local_addr(const ip_addr_t *ip)
+{
+	if (ip_addr_isany(ip) || ip4_addr_isloopback(ip_2_ip4(ip)))
+		return 1;
+	struct netif *n;
+	NETIF_FOREACH(n)
+		if (ip4_addr_cmp(netif_ip4_addr(n), ip_2_ip4(ip)))
+			return 1;
+	return 0;
+}
+
+static void apply_options(struct sock *s)
+{
+	struct ip_pcb *ip = s->pcb.any;
+	if (!ip)
+		return;
+	ip->so_options = (u8_t)((ip->so_options & ~(SOF_REUSEADDR | SOF_BROADCAST | SOF_KEEPALIVE)) |
+				(s->reuse ? SOF_REUSEADDR : 0) | (s->broadcast ? SOF_BROADCAST : 0) |
+				(s->keepalive ? SOF_KEEPALIVE : 0));
+}
+
+/* -------------------------------------------------------------- create */
+
+static int sock_install(struct sock *s, uint32_t flags)
+{
+	struct file *f = file_new(&sock_ops, LX_O_RDWR | (flags & LX_SOCK_NONBLOCK ? LX_O_NONBLOCK : 0));
+	if (!f)
+		return -ENOMEM;
+	f->priv = s;
+	int fd = fd_install(f, 0, (flags & LX_SOCK_CLOEXEC) != 0);
+	file_put(f);		/* the descriptor holds it now, or it goes */
+	return fd;
+}
+
+static struct sock *sock_new(int type, int protocol)
+{
+	struct sock *s = lo_alloc(sizeof *s);
+	if (!s)
+		return 0;
+	s->type = type;
+	s->protocol = protocol;
+	s->rcvbuf = RCVBUF_DEFAULT;
+	s->sndbuf = SNDBUF_DEFAULT;
+	return s;
+}
+
+LO_CALL(sys_socket)
+{
+	UNUSED_ARGS;
+	int type = (int)(a1 & 0xf), protocol = (int)a2;
+	if (a1 & ~(uint64_t)(0xf | LX_SOCK_NONBLOCK | LX_SOCK_CLOEXEC))
+		return -EINVAL;
+	if (a0 != LX_AF_INET)
+		return -EAFNOSUPPORT;
+	if (type == LX_SOCK_STREAM ? protocol && protocol != LX_IPPROTO_TCP :
+	    type == LX_SOCK_DGRAM ? protocol && protocol != LX_IPPROTO_UDP :
+	    type == LX_SOCK_RAW ? protocol <= 0 || protocol > 255 || protocol == LX_IPPROTO_TCP : 1)
+		return type == LX_SOCK_STREAM || type == LX_SOCK_DGRAM || type == LX_SOCK_RAW
+		       ? -EPROTONOSUPPORT : -ESOCKTNOSUPPORT;
+	int r = fd_available();
+	if (r)
+		return r;
+	if ((r = netstack_start()))
+		return r;
+	struct sock *s = sock_new(type, type == LX_SOCK_STREAM ? LX_IPPROTO_TCP :
+				  type == LX_SOCK_DGRAM ? LX_IPPROTO_UDP : protocol);
+	if (!s)
+		return -ENOMEM;
+	if (type == LX_SOCK_STREAM) {
+		struct tcp_pcb *pcb = tcp_new();
+		if (pcb)
+			tcp_attach(s, pcb);
+	} else if (type == LX_SOCK_DGRAM) {
+		s->pcb.udp = udp_new();
+		if (s->pcb.udp)
+			udp_recv(s->pcb.udp, on_udp_recv, s);
+	} else {
+		s->pcb.raw = raw_new((u8_t)protocol);
+		if (s->pcb.raw)
+			raw_recv(s->pcb.raw, on_raw_recv, s);
+	}
+	if (!s->pcb.any) {
+		lo_free(s);
+		return -ENOBUFS;
+	}
+	return sock_install(s, (uint32_t)a1);
+}
+
+/* Closes the pcb and forgets what was queued (the last descriptor went). */
+static void sock_close(struct sock *s)
+{
+	rx_clear(s);
+	if (s->type == LX_SOCK_STREAM) {
+		while (s->acc) {
+			struct sock *a = s->acc;
+			s->acc = a->next;
+			sock_close(a);
+			lo_free(a);
+		}
+		struct tcp_pcb *pcb = s->pcb.tcp;
+		if (pcb) {
+			tcp_arg(pcb, 0);
+			if (s->state == S_LISTEN) {
+				tcp_accept(pcb, 0);
+			} else {
+				tcp_err(pcb, 0);
+				tcp_recv(pcb, 0);
+			}
+			if ((s->linger.onoff && !s->linger.linger) || tcp_close(pcb) != ERR_OK)
+				tcp_abort(pcb);
+		}
+	} else if (s->type == LX_SOCK_DGRAM && s->pcb.udp) {
+		udp_remove(s->pcb.udp);
+	} else if (s->pcb.raw) {
+		raw_remove(s->pcb.raw);
+	}
+	s->pcb.any = 0;
+}
+
+static void sock_release(struct file *f)
+{
+	struct sock *s = f->priv;
+	if (netstack_start() == 0)		/* a forked child leaves the pcbs alone */
+		sock_close(s);
+	netstack_poll();
+	lo_free(s);
+}
+
+/* ---------------------------------------------------- bind and connect */
+
+LO_CALL(sys_bind)
+{
+	UNUSED_ARGS;
+	int r = 0;
+	struct sock *s = sock_of((int)a0, &r);
+	if (!s)
+		return r;
+	ip_addr_t ip;
+	u16_t port;
+	if ((r = addr_in((const void *)a1, a2, &ip, &port)))
+		return r;
+	if (!local_addr(&ip))
+		return -EADDRNOTAVAIL;
+	if (s->state != S_NEW || !s->pcb.any)
+		return -EINVAL;
+	apply_options(s);
+	err_t e = s->type == LX_SOCK_STREAM ? tcp_bind(s->pcb.tcp, &ip, port) :
+		  s->type == LX_SOCK_DGRAM ? udp_bind(s->pcb.udp, &ip, port) :
+		  raw_bind(s->pcb.raw, &ip);
+	if (e != ERR_OK)
+		return -errno_of(e);
+	s->state = S_BOUND;
+	return 0;
+}
+
+LO_CALL(sys_listen)
+{
+	UNUSED_ARGS;
+	int r = 0;
+	struct sock *s = sock_of((int)a0, &r);
+	if (!s)
+		return r;
+	if (s->type != LX_SOCK_STREAM)
+		return -EOPNOTSUPP;
+	int backlog = (int)a1 < 1 ? 1 : (int)a1 > 4096 ? 4096 : (int)a1;
+	if (s->state == S_LISTEN) {
+		s->backlog = backlog;
+		return 0;
+	}
+	if ((s->state != S_NEW && s->state != S_BOUND) || !s->pcb.tcp)
+		return -EINVAL;
+	apply_options(s);
+	if (s->state == S_NEW && tcp_bind(s->pcb.tcp, IP4_ADDR_ANY, 0) != ERR_OK)
+		return -EADDRINUSE;
+	struct tcp_pcb *l = tcp_listen_with_backlog(s->pcb.tcp, 255);
+	if (!l)
+		return -ENOBUFS;
+	s->pcb.tcp = l;		/* a listening pcb: no flags, mss or callbacks but accept */
+	tcp_arg(l, s);
+	tcp_accept(l, on_tcp_accept);
+	s->state = S_LISTEN;
+	s->backlog = backlog;
+	return 0;
+}
+
+static int64_t tcp_connect_to(struct file *f, struct sock *s, const ip_addr_t *ip, u16_t port)
+{
+	if (s->state == S_CONNECTING)
+		return -EALREADY;
+	if (s->state == S_CONNECTED)
+		return -EISCONN;
+	if (s->state == S_LISTEN || !s->pcb.tcp)
+		return s->state == S_CLOSED && s->err ? -take_err(s) : -EINVAL;
+	apply_options(s);
+	err_t e = tcp_connect(s->pcb.tcp, ip, port, on_tcp_connected);
+	if (e != ERR_OK)
+		return -errno_of(e);
+	s->state = S_CONNECTING;
+	int r = sock_wait(s, not_connecting, (f->flags & LX_O_NONBLOCK) != 0, s->sndtimeo);
+	if (r == -EAGAIN)
+		return f->flags & LX_O_NONBLOCK ? -EINPROGRESS : -ETIMEDOUT;
+	return s->state == S_CONNECTED ? 0 : -(s->err ? take_err(s) : ECONNREFUSED);
+}
+
+LO_CALL(sys_connect)
+{
+	UNUSED_ARGS;
+	int r = 0;
+	struct sock *s = sock_of((int)a0, &r);
+	if (!s)
+		return r;
+	struct file *f = fd_get((int)a0);
+	uint16_t family = 0;
+	if (a2 >= 2 && lo_copy_in(&family, (const void *)a1, 2))
+		return -EFAULT;
+	if (s->type != LX_SOCK_STREAM && family == LX_AF_UNSPEC && a2 >= 2) {
+		if (s->type == LX_SOCK_DGRAM && s->pcb.udp)
+			udp_disconnect(s->pcb.udp);
+		else if (s->pcb.raw)
+			raw_disconnect(s->pcb.raw);
+		return 0;
+	}
+	ip_addr_t ip;
+	u16_t port;
+	if ((r = addr_in((const void *)a1, a2, &ip, &port)))
+		return r;
+	if (s->type == LX_SOCK_STREAM)
+		return tcp_connect_to(f, s, &ip, port);
+	err_t e = s->type == LX_SOCK_DGRAM ? udp_connect(s->pcb.udp, &ip, port) :
+		  raw_connect(s->pcb.raw, &ip);
+	return e == ERR_OK ? 0 : -errno_of(e);
+}
+
+static int can_accept(struct sock *s)
+{
+	return s->acc || s->state != S_LISTEN;
+}
+
+static int64_t do_accept(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t flags)
+{
+	int r = 0;
+	struct sock *l = sock_of((int)fd, &r);
+	if (!l)
+		return r;
+	if (flags & ~(uint64_t)(LX_SOCK_NONBLOCK | LX_SOCK_CLOEXEC))
+		return -EINVAL;
+	if (l->state != S_LISTEN)
+		return -EINVAL;
+	if ((r = fd_available()))
+		return r;
+	struct file *f = fd_get((int)fd);
+	if ((r = sock_wait(l, can_accept, (f->flags & LX_O_NONBLOCK) != 0, l->rcvtimeo)))
+		return r;
+	if (!l->acc)
+		return -EINVAL;
+	struct sock *s = l->acc;
+	l->acc = s->next;
+	if (!l->acc)
+		l->acc_tail = 0;
+	l->nacc--;
+	s->next = 0;
+	if (s->pcb.tcp)
+		tcp_backlog_accepted(s->pcb.tcp);
+	const ip_addr_t *peer = s->pcb.tcp ? &s->pcb.tcp->remote_ip : 0;
+	u16_t port = s->pcb.tcp ? s->pcb.tcp->remote_port : 0;
+	if ((r = addr_out((void *)uaddr, (void *)ulen, peer, port))) {
+		sock_close(s);
+		lo_free(s);
+		return r;
+	}
+	int nfd = sock_install(s, (uint32_t)flags);
+	if (nfd < 0) {
+		sock_close(s);
+		lo_free(s);
+	}
+	return nfd;
+}
+
+LO_CALL(sys_accept) { UNUSED_ARGS; return do_accept(a0, a1, a2, 0); }
+LO_CALL(sys_accept4) { UNUSED_ARGS; return do_accept(a0, a1, a2, a3); }
+
+/* ------------------------------------------------------------- sending */
+
+/* Copies between the bounce buffer and the program's iovec array, from
+ * byte skip of the iovecs on, at most len bytes: the count, or -EFAULT. */
+static int64_t iov_copy(const struct lx_iovec *iov, uint64_t n, uint64_t skip, uint64_t len, int out)
+{
+	uint64_t done = 0;
+	for (uint64_t i = 0; i < n && done < len; i++) {
+		uint64_t l = iov[i].len;
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		uint64_t part = l - skip < len - done ? l - skip : len - done;
+		void *user = (void *)(iov[i].base + skip);
+		if (out ? lo_copy_out(user, bounce + done, part) : lo_copy_in(bounce + done, user, part))
+			return -EFAULT;
+		done += part;
+		skip = 0;
+	}
+	return (int64_t)done;
+}
+
+static int64_t send_tcp(struct file *f, struct sock *s, const struct lx_iovec *iov, uint64_t n,
+			uint64_t total, int flags)
+{
+	if (s->shut_wr)
+		return -EPIPE;
+	if (s->state != S_CONNECTED || !s->pcb.tcp)
+		return s->err ? -take_err(s) : s->state == S_CLOSED ? -EPIPE : -ENOTCONN;
+	int nonblock = (f->flags & LX_O_NONBLOCK) || (flags & LX_MSG_DONTWAIT);
+	uint64_t sent = 0;
+	while (sent < total) {
+		int r = sock_wait(s, can_write_tcp, nonblock, s->sndtimeo);
+		if (r || !s->pcb.tcp || s->state != S_CONNECTED) {
+			if (sent)
+				break;
+			return r ? r : s->err ? -take_err(s) : -EPIPE;
+		}
+		uint64_t room = tcp_sndbuf(s->pcb.tcp);
+		uint64_t chunk = total - sent < room ? total - sent : room;
+		if (chunk > BOUNCE)
+			chunk = BOUNCE;
+		int64_t got = iov_copy(iov, n, sent, chunk, 0);
+		if (got < 0)
+			return sent ? (int64_t)sent : got;
+		u8_t wf = TCP_WRITE_FLAG_COPY | (sent + (uint64_t)got < total || (flags & LX_MSG_MORE)
+						 ? TCP_WRITE_FLAG_MORE : 0);
+		err_t e = tcp_write(s->pcb.tcp, bounce, (u16_t)got, wf);
+		if (e == ERR_MEM) {
+			tcp_output(s->pcb.tcp);
+			if (nonblock)
+				break;
+			netstack_wait(netstack_deadline(1000000));
+			continue;
+		}
+		if (e != ERR_OK)
+			return sent ? (int64_t)sent : -errno_of(e);
+		sent += (uint64_t)got;
+		if (nonblock && !can_write_tcp(s))
+			break;
+	}
+	if (s->pcb.tcp)
+		tcp_output(s->pcb.tcp);
+	netstack_poll();
+	return sent ? (int64_t)sent : -EAGAIN;
+}
+
+static int64_t send_dgram(struct sock *s, const struct lx_iovec *iov, uint64_t n, uint64_t total,
+			  const void *uaddr, uint64_t alen)
+{
+	ip_addr_t ip;
+	u16_t port = 0;
+	int have = 0;
+	if (uaddr) {
+		int r = addr_in(uaddr, alen, &ip, &port);
+		if (r)
+			return r;
+		have = 1;
+	}
+	if (s->shut_wr)
+		return -EPIPE;
+	if (!s->pcb.any)
+		return -EBADF;
+	uint64_t max = s->type == LX_SOCK_DGRAM ? UDP_MAX : UDP_MAX + 8;
+	if (total > max)
+		return -EMSGSIZE;
+	if (!have) {
+		int connected = s->type == LX_SOCK_DGRAM ? (s->pcb.udp->flags & UDP_FLAGS_CONNECTED) != 0
+							 : (s->pcb.raw->flags & RAW_FLAGS_CONNECTED) != 0;
+		if (!connected)
+			return -EDESTADDRREQ;
+	}
+	const ip_addr_t *dst = have ? &ip : s->type == LX_SOCK_DGRAM ? &s->pcb.udp->remote_ip
+								      : &s->pcb.raw->remote_ip;
+	if (ip_addr_isbroadcast(dst, netif_default) && !s->broadcast)
+		return -EACCES;
+	int64_t got = iov_copy(iov, n, 0, total, 0);
+	if (got < 0)
+		return got;
+	struct pbuf *p = pbuf_alloc(s->type == LX_SOCK_DGRAM ? PBUF_TRANSPORT : PBUF_IP, (u16_t)got, PBUF_RAM);
+	if (!p)
+		return -ENOBUFS;
+	pbuf_take(p, bounce, (u16_t)got);
+	apply_options(s);
+	err_t e;
+	if (s->type == LX_SOCK_DGRAM)
+		e = have ? udp_sendto(s->pcb.udp, p, &ip, port) : udp_send(s->pcb.udp, p);
+	else
+		e = have ? raw_sendto(s->pcb.raw, p, &ip) : raw_send(s->pcb.raw, p);
+	pbuf_free(p);
+	netstack_poll();
+	if (e == ERR_RTE)
+		return -ENETUNREACH;
+	return e == ERR_OK || e == ERR_MEM || e == ERR_BUF ? got : -errno_of(e);
+}
+
+static int64_t do_send(int fd, const struct lx_iovec *iov, uint64_t n, int flags, const void *uaddr,
+		       uint64_t alen)
+{
+	int r = 0;
+	struct sock *s = sock_of(fd, &r);
+	if (!s)
+		return r;
+	uint64_t total = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		if (iov[i].len > 0x7ffff000u - total)
+			return -EINVAL;
+		total += iov[i].len;
+	}
+	if (s->type == LX_SOCK_STREAM) {
+		if (total == 0)
+			return s->state == S_CONNECTED ? 0 : -ENOTCONN;
+		return send_tcp(fd_get(fd), s, iov, n, total, flags);
+	}
+	return send_dgram(s, iov, n, total, uaddr, alen);
+}
+
+/* Copies a msghdr and its iovec array into libOS memory. */
+static int64_t msg_in(uint64_t umsg, struct lx_msghdr *m, struct lx_iovec **out)
+{
+	if (lo_copy_in(m, (const void *)umsg, sizeof *m))
+		return -EFAULT;
+	if (m->iovlen > 1024)
+		return -EMSGSIZE;
+	struct lx_iovec *iov = lo_alloc((m->iovlen ? m->iovlen : 1) * sizeof *iov);
+	if (!iov)
+		return -ENOMEM;
+	if (m->iovlen && lo_copy_in(iov, (const void *)m->iov, m->iovlen * sizeof *iov)) {
+		lo_free(iov);
+		return -EFAULT;
+	}
+	*out = iov;
+	return 0;
+}
+
+LO_CALL(sys_sendto)
+{
+	UNUSED_ARGS;
+	struct lx_iovec iov = { a1, a2 };
+	return do_send((int)a0, &iov, 1, (int)a3, (const void *)a4, a5);
+}
+
+LO_CALL(sys_sendmsg)
+{
+	UNUSED_ARGS;
+	struct lx_msghdr m;
+	struct lx_iovec *iov;
+	int64_t r = msg_in(a1, &m, &iov);
+	if (r)
+		return r;
+	r = do_send((int)a0, iov, m.iovlen, (int)a2, (const void *)m.name, m.namelen);
+	lo_free(iov);
+	return r;
+}
+
+/* ----------------------------------------------------------- receiving */
+
+static int64_t recv_tcp(struct file *f, struct sock *s, const struct lx_iovec *iov, uint64_t n,
+			uint64_t total, int flags)
+{
+	if (s->state == S_LISTEN || (s->state != S_CONNECTED && s->state != S_CLOSED && !s->rx))
+		return -ENOTCONN;
+	int nonblock = (f->flags & LX_O_NONBLOCK) || (flags & LX_MSG_DONTWAIT);
+	uint64_t got = 0;
+	while (got < total) {
+		int r = sock_wait(s, can_read, nonblock || (got && !(flags & LX_MSG_WAITALL)), s->rcvtimeo);
+		if (r)
+			return got ? (int64_t)got : r;
+		if (!s->rx) {
+			if (got || s->eof || s->shut_rd)
+				break;
+			return -take_err(s);
+		}
+		/* one slice: from the queued segments into the bounce buffer */
+		uint64_t want = total - got < BOUNCE ? total - got : BOUNCE, slice = 0;
+		struct rxq *q = s->rx;
+		uint32_t off = s->rx_off;
+		while (q && slice < want) {
+			uint64_t avail = q->p->tot_len - off;
+			uint64_t take = avail < want - slice ? avail : want - slice;
+			pbuf_copy_partial(q->p, bounce + slice, (u16_t)take, (u16_t)off);
+			slice += take;
+			if (flags & LX_MSG_PEEK) {
+				q = q->next;
+				off = 0;
+				continue;
+			}
+			s->rx_off += (uint32_t)take;
+			s->rx_bytes -= (uint32_t)take;
+			if (s->rx_off == q->p->tot_len) {
+				q = q->next;
+				rx_pop(s);
+			}
+			off = s->rx_off;
+		}
+		if (iov_copy(iov, n, got, slice, 1) < 0)
+			return got ? (int64_t)got : -EFAULT;
+		got += slice;
+		if (flags & LX_MSG_PEEK)
+			break;
+		if (s->pcb.tcp)
+			for (uint64_t left = slice; left;) {
+				u16_t part = left > 0xffff ? 0xffff : (u16_t)left;
+				tcp_recved(s->pcb.tcp, part);
+				left -= part;
+			}
+	}
+	return (int64_t)got;
+}
+
+static int64_t recv_dgram(struct file *f, struct sock *s, const struct lx_iovec *iov, uint64_t n,
+			  uint64_t total, int flags, void *uaddr, void *ulen, int *msg_flags)
+{
+	int nonblock = (f->flags & LX_O_NONBLOCK) || (flags & LX_MSG_DONTWAIT);
+	int r = sock_wait(s, can_read, nonblock, s->rcvtimeo);
+	if (r)
+		return r;
+	if (!s->rx)
+		return s->err ? -take_err(s) : 0;
+	struct rxq *q = s->rx;
+	uint64_t len = q->p->tot_len, copy = len < total ? len : total;
+	pbuf_copy_partial(q->p, bounce, (u16_t)copy, 0);
+	if (iov_copy(iov, n, 0, copy, 1) < 0)
+		return -EFAULT;
+	if ((r = addr_out(uaddr, ulen, &q->addr, q->port)))
+		return r;
+	if (len > total)
+		*msg_flags |= LX_MSG_TRUNC;
+	if (!(flags & LX_MSG_PEEK))
+		rx_pop(s);
+	return (int64_t)(flags & LX_MSG_TRUNC ? len : copy);
+}
+
+static int64_t do_recv(int fd, const struct lx_iovec *iov, uint64_t n, int flags, void *uaddr,
+		       void *ulen, int *msg_flags)
+{
+	int r = 0;
+	struct sock *s = sock_of(fd, &r);
+	if (!s)
+		return r;
+	if (flags & LX_MSG_OOB)
+		return -EINVAL;
+	uint64_t total = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		if (iov[i].len > 0x7ffff000u - total)
+			return -EINVAL;
+		total += iov[i].len;
+	}
+	struct file *f = fd_get(fd);
+	if (s->type == LX_SOCK_STREAM) {
+		int64_t got = total ? recv_tcp(f, s, iov, n, total, flags) : 0;
+		if (got >= 0 && uaddr && s->pcb.tcp)
+			r = addr_out(uaddr, ulen, &s->pcb.tcp->remote_ip, s->pcb.tcp->remote_port);
+		return r < 0 && got >= 0 ? r : got;
+	}
+	return recv_dgram(f, s, iov, n, total, flags, uaddr, ulen, msg_flags);
+}
+
+LO_CALL(sys_recvfrom)
+{
+	UNUSED_ARGS;
+	struct lx_iovec iov = { a1, a2 };
+	int mf = 0;
+	return do_recv((int)a0, &iov, 1, (int)a3, (void *)a4, (void *)a5, &mf);
+}
+
+LO_CALL(sys_recvmsg)
+{
+	UNUSED_ARGS;
+	struct lx_msghdr m;
+	struct lx_iovec *iov;
+	int64_t r = msg_in(a1, &m, &iov);
+	if (r)
+		return r;
+	int mf = 0;
+	struct lx_msghdr *um = (struct lx_msghdr *)a1;
+	r = do_recv((int)a0, iov, m.iovlen, (int)a2, m.name ? (void *)m.name : 0, &um->namelen, &mf);
+	lo_free(iov);
+	if (r >= 0) {
+		uint64_t zero = 0;
+		if (lo_copy_out(&um->flags, &mf, sizeof mf) || lo_copy_out(&um->controllen, &zero, sizeof zero))
+			return -EFAULT;
+	}
+	return r;
+}
+
+static int64_t sock_read(struct file *f, void *ubuf, uint64_t len)
+{
+	struct lx_iovec iov = { (uint64_t)ubuf, len };
+	int mf = 0;
+	struct sock *s = f->priv;
+	if (s->type == LX_SOCK_STREAM)
+		return len ? recv_tcp(f, s, &iov, 1, len, 0) : 0;
+	return recv_dgram(f, s, &iov, 1, len, 0, 0, 0, &mf);
+}
+
+static int64_t sock_write(struct file *f, const void *ubuf, uint64_t len)
+{
+	struct lx_iovec iov = { (uint64_t)ubuf, len };
+	struct sock *s = f->priv;
+	if (s->type == LX_SOCK_STREAM)
+		return len ? send_tcp(f, s, &iov, 1, len, 0) : 0;
+	return send_dgram(s, &iov, 1, len, 0, 0);
+}
+
+/* ---------------------------------------------------------------- misc */
+
+LO_CALL(sys_shutdown)
+{
+	UNUSED_ARGS;
+	int r = 0;
+	struct sock *s = sock_of((int)a0, &r);
+	if (!s)
+		return r;
+	if (a1 > LX_SHUT_RDWR)
+		return -EINVAL;
+	if (s->type == LX_SOCK_STREAM && s->state != S_CONNECTED && s->state != S_LISTEN)
+		return -ENOTCONN;
+	int rd = a1 != LX_SHUT_WR, wr = a1 != LX_SHUT_RD;
+	if (rd)
+		s->shut_rd = 1;
+	if (wr)
+		s->shut_wr = 1;
+	if (s->type == LX_SOCK_STREAM && s->pcb.tcp && s->state == S_CONNECTED && wr) {
+		err_t e = tcp_shutdown(s->pcb.tcp, 0, 1);
+		if (e != ERR_OK)
+			return -errno_of(e);
+		netstack_poll();
+	}
+	return 0;
+}
+
+static int64_t sock_name(uint64_t fd, uint64_t uaddr, uint64_t ulen, int peer)
+{
+	int r = 0;
+	struct sock *s = sock_of((int)fd, &r);
+	if (!s)
+		return r;
+	const ip_addr_t *ip = 0;
+	u16_t port = 0;
+	if (s->type == LX_SOCK_STREAM && s->pcb.tcp) {
+		if (peer && s->state != S_CONNECTED)
+			return -ENOTCONN;
+		ip = peer ? &s->pcb.tcp->remote_ip : &s->pcb.tcp->local_ip;
+		port = peer ? s->pcb.tcp->remote_port : s->pcb.tcp->local_port;
+	} else if (s->type == LX_SOCK_DGRAM && s->pcb.udp) {
+		if (peer && !(s->pcb.udp->flags & UDP_FLAGS_CONNECTED))
+			return -ENOTCONN;
+		ip = peer ? &s->pcb.udp->remote_ip : &s->pcb.udp->local_ip;
+		port = peer ? s->pcb.udp->remote_port : s->pcb.udp->local_port;
+		/* a connected socket reports the source address the route gives */
+		if (!peer && ip_addr_isany(ip) && (s->pcb.udp->flags & UDP_FLAGS_CONNECTED)) {
+			struct netif *n = ip4_route(ip_2_ip4(&s->pcb.udp->remote_ip));
+			if (n)
+				ip = &n->ip_addr;
+		}
+	} else if (s->pcb.raw) {
+		if (peer && !(s->pcb.raw->flags & RAW_FLAGS_CONNECTED))
+			return -ENOTCONN;
+		ip = peer ? &s->pcb.raw->remote_ip : &s->pcb.raw->local_ip;
+	} else if (peer) {
+		return -ENOTCONN;
+	}
+	return addr_out((void *)uaddr, (void *)ulen, ip, port);
+}
+
+LO_CALL(sys_getsockname) { UNUSED_ARGS; return sock_name(a0, a1, a2, 0); }
+LO_CALL(sys_getpeername) { UNUSED_ARGS; return sock_name(a0, a1, a2, 1); }
+
+static uint64_t timeval_ns(const struct lx_timeval *tv)
+{
+	return (uint64_t)tv->sec * 1000000000ull + (uint64_t)tv->usec * NS_PER_US;
+}
+
+LO_CALL(sys_setsockopt)
+{
+	UNUSED_ARGS;
+	int r = 0;
+	struct sock *s = sock_of((int)a0, &r);
+	if (!s)
+		return r;
+	int level = (int)a1, name = (int)a2;
+	uint64_t len = a4;
+	union { int32_t i; struct lx_timeval tv; struct lx_linger lg; } v = { 0 };
+	if (len > sizeof v)
+		len = sizeof v;
+	if ((int64_t)a4 < 0 || (a4 < sizeof(int32_t)))
+		return -EINVAL;
+	if (lo_copy_in(&v, (const void *)a3, len))
+		return -EFAULT;
+	if (level == LX_SOL_SOCKET) {
+		switch (name) {
+		case LX_SO_REUSEADDR: case LX_SO_REUSEPORT: s->reuse = v.i != 0; break;
+		case LX_SO_BROADCAST: s->broadcast = v.i != 0; break;
+		case LX_SO_KEEPALIVE: s->keepalive = v.i != 0; break;
+		case LX_SO_RCVBUF: s->rcvbuf = v.i < 1024 ? 2048 : (uint32_t)v.i * 2; break;
+		case LX_SO_SNDBUF: s->sndbuf = v.i < 1024 ? 2048 : (uint32_t)v.i * 2; break;
+		case LX_SO_RCVTIMEO: case LX_SO_SNDTIMEO:
+			if (a4 < sizeof v.tv)
+				return -EINVAL;
+			if (v.tv.usec < 0 || v.tv.usec >= 1000000)
+				return -EDOM;
+			if (v.tv.sec < 0)
+				v.tv.sec = v.tv.usec = 0;
+			*(name == LX_SO_RCVTIMEO ? &s->rcvtimeo : &s->sndtimeo) = timeval_ns(&v.tv);
+			break;
+		case LX_SO_LINGER:
+			if (a4 < sizeof v.lg)
+				return -EINVAL;
+			s->linger = v.lg;
+			break;
+		case LX_SO_RCVLOWAT: break;
+		default: return -ENOPROTOOPT;
+		}
+		apply_options(s);
+		return 0;
+	}
+	if (level == LX_IPPROTO_TCP && s->type == LX_SOCK_STREAM) {
+		if (name == LX_TCP_NODELAY) {
+			s->nodelay = v.i != 0;
+			if (s->pcb.tcp && s->state != S_LISTEN) {
+				if (v.i)
+					tcp_nagle_disable(s->pcb.tcp);
+				else
+					tcp_nagle_enable(s->pcb.tcp);
+			}
+			return 0;
+		}
+		if (name == LX_TCP_MAXSEG || name == LX_TCP_KEEPIDLE || name == LX_TCP_KEEPINTVL ||
+		    name == LX_TCP_KEEPCNT)
+			return v.i > 0 ? 0 : -EINVAL;
+		return -ENOPROTOOPT;
+	}
+	if (level == LX_IPPROTO_IP) {
+		struct ip_pcb *ip = s->pcb.any;
+		if (name == LX_IP_TTL && ip && v.i >= 1 && v.i <= 255)
+			ip->ttl = (u8_t)v.i;
+		else if (name == LX_IP_TOS && ip)
+			ip->tos = (u8_t)v.i;
+		else
+			return name == LX_IP_TTL ? -EINVAL : -ENOPROTOOPT;
+		return 0;
+	}
+	return -ENOPROTOOPT;
+}
+
+LO_CALL(sys_getsockopt)
+{
+	UNUSED_ARGS;
+	int r = 0;
+	struct sock *s = sock_of((int)a0, &r);
+	if (!s)
+		return r;
+	int level = (int)a1, name = (int)a2;
+	uint32_t ulen;
+	if (lo_copy_in(&ulen, (const void *)a4, sizeof ulen))
+		return -EFAULT;
+	if ((int32_t)ulen < 0)
+		return -EINVAL;
+	union { int32_t i; struct lx_timeval tv; struct lx_linger lg; } v = { 0 };
+	uint32_t size = sizeof v.i;
+	if (level == LX_SOL_SOCKET) {
+		switch (name) {
+		case LX_SO_REUSEADDR: case LX_SO_REUSEPORT: v.i = s->reuse; break;
+		case LX_SO_BROADCAST: v.i = s->broadcast; break;
+		case LX_SO_KEEPALIVE: v.i = s->keepalive; break;
+		case LX_SO_RCVBUF: v.i = (int32_t)s->rcvbuf; break;
+		case LX_SO_SNDBUF: v.i = (int32_t)s->sndbuf; break;
+		case LX_SO_ERROR: v.i = take_err(s); break;
+		case LX_SO_TYPE: v.i = s->type; break;
+		case LX_SO_PROTOCOL: v.i = s->protocol; break;
+		case LX_SO_DOMAIN: v.i = LX_AF_INET; break;
+		case LX_SO_ACCEPTCONN: v.i = s->state == S_LISTEN; break;
+		case LX_SO_RCVLOWAT: v.i = 1; break;
+		case LX_SO_RCVTIMEO: case LX_SO_SNDTIMEO: {
+			uint64_t ns = name == LX_SO_RCVTIMEO ? s->rcvtimeo : s->sndtimeo;
+			v.tv.sec = (int64_t)(ns / 1000000000ull);
+			v.tv.usec = (int64_t)(ns % 1000000000ull / NS_PER_US);
+			size = sizeof v.tv;
+			break;
+		}
+		case LX_SO_LINGER: v.lg = s->linger; size = sizeof v.lg; break;
+		default: return -ENOPROTOOPT;
+		}
+	} else if (level == LX_IPPROTO_TCP && s->type == LX_SOCK_STREAM) {
+		if (name == LX_TCP_NODELAY)
+			v.i = s->nodelay;
+		else if (name == LX_TCP_MAXSEG)
+			v.i = s->pcb.tcp && s->state != S_LISTEN ? tcp_mss(s->pcb.tcp) : TCP_MSS;
+		else
+			return -ENOPROTOOPT;
+	} else if (level == LX_IPPROTO_IP && (name == LX_IP_TTL || name == LX_IP_TOS)) {
+		struct ip_pcb *ip = s->pcb.any;
+		v.i = !ip ? 64 : name == LX_IP_TTL ? ip->ttl : ip->tos;
+	} else {
+		return -ENOPROTOOPT;
+	}
+	uint32_t n = ulen < size ? ulen : size;
+	if (lo_copy_out((void *)a3, &v, n) || lo_copy_out((void *)a4, &n, sizeof n))
+		return -EFAULT;
+	return 0;
+}
+
+LO_CALL(sys_socketpair)
+{
+	UNUSED_ARGS;
+	return a0 == LX_AF_INET ? -EOPNOTSUPP : -EAFNOSUPPORT;	/* no AF_UNIX yet */
+}
+
+/* Readiness for poll, select and epoll. */
+static int sock_poll(struct file *f)
+{
+	struct sock *s = f->priv;
+	int ev = 0;
+	if (s->err)
+		ev |= LX_POLLERR;
+	if (s->type == LX_SOCK_STREAM) {
+		if (s->state == S_LISTEN)
+			return ev | (s->acc ? LX_POLLIN : 0);
+		if (s->rx || s->eof || s->shut_rd)
+			ev |= LX_POLLIN;
+		if (s->eof || s->shut_rd)
+			ev |= LX_POLLRDHUP;
+		if (s->state == S_CONNECTED && can_write_tcp(s) && !s->shut_wr)
+			ev |= LX_POLLOUT;
+		if (s->state == S_CLOSED || (s->eof && s->shut_wr) || s->state == S_NEW || s->state == S_BOUND)
+			ev |= LX_POLLHUP | (s->state == S_CLOSED ? LX_POLLOUT : 0);
+		return ev;
+	}
+	if (s->rx)
+		ev |= LX_POLLIN;
+	if (!s->shut_wr)
+		ev |= LX_POLLOUT;
+	return ev;
+}
+
+static int64_t sock_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
+{
+	struct sock *s = f->priv;
+	if (cmd == 0x541b) {				/* FIONREAD */
+		netstack_poll();
+		int32_t n = (int32_t)(s->type == LX_SOCK_STREAM || !s->rx ? s->rx_bytes : s->rx->p->tot_len);
+		return lo_copy_out((void *)arg, &n, sizeof n) ? -EFAULT : 0;
+	}
+	return -ENOTTY;
+}
+
+static int sock_stat(struct file *f, struct lx_stat *st)
+{
+	return anon_stat(f, st, LX_S_IFSOCK | 0777);
+}
+
+static const struct file_ops sock_ops = {
+	.read = sock_read,
+	.write = sock_write,
+	.ioctl = sock_ioctl,
+	.stat = sock_stat,
+	.poll = sock_poll,
+	.release = sock_release,
+};

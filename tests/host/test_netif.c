@@ -1,0 +1,177 @@
+/*
+ * Bad frames into the library OS's lwIP (the same configuration and input
+ * path as in the guest, net/lwip/ethif.c): truncated frames, wrong IP, ICMP
+ * and UDP checksums, lying length fields are dropped without an answer,
+ * and the stack still answers good frames afterwards.
+ */
+#include "tests/check.h"
+#include "tests/fuzz/netif_harness.h"
+
+#include <string.h>
+
+static const uint8_t me[4] = { 10, 0, 2, 15 }, gw[4] = { 10, 0, 2, 2 };
+
+static void put16(uint8_t *p, unsigned v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+
+static unsigned sum16(const uint8_t *p, size_t n, unsigned s)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (unsigned)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (unsigned)p[n - 1] << 8;
+	return s;
+}
+
+static unsigned fold(unsigned s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return ~s & 0xffff;
+}
+
+static size_t eth(uint8_t *f, unsigned type)
+{
+	memcpy(f, harness_mac, 6);
+	memcpy(f + 6, harness_gw_mac, 6);
+	put16(f + 12, type);
+	return 14;
+}
+
+/* An IPv4 header for proto with payload bytes after it: the frame length. */
+static size_t ip4(uint8_t *f, unsigned proto, size_t payload)
+{
+	uint8_t *ip = f + eth(f, 0x0800);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put16(ip + 2, (unsigned)(20 + payload));
+	ip[8] = 64;
+	ip[9] = (uint8_t)proto;
+	memcpy(ip + 12, gw, 4);
+	memcpy(ip + 16, me, 4);
+	put16(ip + 10, fold(sum16(ip, 20, 0)));
+	return 14 + 20 + payload;
+}
+
+static size_t echo_request(uint8_t *f)
+{
+	uint8_t *icmp = f + 34;
+	memset(icmp, 0, 40);
+	icmp[0] = 8;
+	put16(icmp + 4, 0x77);
+	put16(icmp + 6, 1);
+	memcpy(icmp + 8, "exoswarm bad-input test payload!", 32);
+	put16(icmp + 2, fold(sum16(icmp, 40, 0)));
+	return ip4(f, 1, 40);
+}
+
+static size_t udp_to_echo(uint8_t *f)
+{
+	uint8_t *u = f + 34;
+	const char msg[] = "udp payload";
+	put16(u, 5000);
+	put16(u + 2, 7);
+	put16(u + 4, 8 + sizeof msg);
+	put16(u + 6, 0);
+	memcpy(u + 8, msg, sizeof msg);
+	uint8_t pseudo[12];
+	memcpy(pseudo, gw, 4);
+	memcpy(pseudo + 4, me, 4);
+	pseudo[8] = 0;
+	pseudo[9] = 17;
+	put16(pseudo + 10, 8 + sizeof msg);
+	put16(u + 6, fold(sum16(u, 8 + sizeof msg, sum16(pseudo, 12, 0))));
+	return ip4(f, 17, 8 + sizeof msg);
+}
+
+/* Frames sent in answer to one frame in. */
+static int answers(const uint8_t *f, size_t len)
+{
+	int before = harness_sent;
+	harness_input(f, len, 1);
+	return harness_sent - before;
+}
+
+static void arp_learns_gateway(void)
+{
+	uint8_t f[60] = { 0 };
+	memset(f, 0xff, 6);
+	memcpy(f + 6, harness_gw_mac, 6);
+	put16(f + 12, 0x0806);
+	put16(f + 14, 1);
+	put16(f + 16, 0x0800);
+	f[18] = 6;
+	f[19] = 4;
+	put16(f + 20, 1);
+	memcpy(f + 22, harness_gw_mac, 6);
+	memcpy(f + 28, gw, 4);
+	memcpy(f + 38, me, 4);
+	CHECK_EQ(answers(f, 42 - 1), 0);		/* truncated ARP */
+	CHECK_EQ(answers(f, 60), 1);
+	CHECK_EQ(harness_last[21], 2);			/* an ARP reply */
+}
+
+static void good_echo_answered(void)
+{
+	uint8_t f[128];
+	size_t n = echo_request(f);
+	CHECK_EQ(answers(f, n), 1);
+	CHECK_EQ(harness_last[34], 0);			/* echo reply */
+	CHECK(!memcmp(harness_last + 42, "exoswarm bad-input test payload!", 32));
+}
+
+static void truncated_frames_dropped(void)
+{
+	uint8_t f[128];
+	size_t n = echo_request(f);
+	for (size_t cut = 0; cut < n; cut++)
+		CHECK_EQ(answers(f, cut), 0);
+}
+
+static void bad_checksums_dropped(void)
+{
+	uint8_t f[128];
+	size_t n = echo_request(f);
+	f[24] ^= 1;					/* IP header checksum */
+	CHECK_EQ(answers(f, n), 0);
+	n = echo_request(f);
+	f[36] ^= 1;					/* ICMP checksum */
+	CHECK_EQ(answers(f, n), 0);
+	n = udp_to_echo(f);
+	f[40] ^= 1;					/* UDP checksum */
+	CHECK_EQ(answers(f, n), 0);
+	n = udp_to_echo(f);
+	CHECK_EQ(answers(f, n), 1);			/* the good one is echoed */
+}
+
+static void lying_lengths_dropped(void)
+{
+	uint8_t f[128];
+	size_t n = echo_request(f);
+	put16(f + 16, 1400);				/* IP total length beyond the frame */
+	put16(f + 24, 0);
+	put16(f + 24, fold(sum16(f + 14, 20, 0)));
+	CHECK_EQ(answers(f, n), 0);
+	n = echo_request(f);
+	f[14] = 0x4f;					/* header length 60 > total */
+	CHECK_EQ(answers(f, n), 0);
+	n = echo_request(f);
+	f[14] = 0x65;					/* IP version 6 in an IPv4 frame */
+	CHECK_EQ(answers(f, n), 0);
+}
+
+static void still_answers_after_bad_input(void)
+{
+	good_echo_answered();
+}
+
+int main(void)
+{
+	harness_init();
+	RUN(arp_learns_gateway);
+	RUN(good_echo_answered);
+	RUN(truncated_frames_dropped);
+	RUN(bad_checksums_dropped);
+	RUN(lying_lengths_dropped);
+	RUN(still_answers_after_bad_input);
+	return CHECK_EXIT_STATUS();
+}
