@@ -13,6 +13,7 @@
 #include "net/lwip/lxnet.h"
 #include "libos/vfs.h"
 #include "include/exo/native.h"
+#include "libos/thread.h"
 
 #include "lwip/init.h"
 #include "lwip/netif.h"
@@ -239,7 +240,10 @@ void netstack_wait(uint64_t deadline_ns)
 				idle_note = exo_call0(EXO_SYS_NOTIFY_CREATE);
 				idle_pid = libos_pid();
 			}
+			uint32_t depth = lo_unlock_all();
 			exo_call(EXO_SYS_NOTIFY_WAIT, idle_note, ns);
+			if (depth)
+				lo_relock(depth);
 		}
 	}
 	netstack_poll();

@@ -10,6 +10,7 @@
 #include "libos/libos.h"
 #include "libos/lx.h"
 #include "include/exo/native.h"
+#include "libos/thread.h"
 
 #define BUF_VA 0x00007ffc00000000ull
 #define SLOT_SIZE 2048u
@@ -151,5 +152,9 @@ void nicring_wait(uint64_t ns)
 	nicring_flush();
 	if (narrived)
 		return;
+	/* other threads of the program may run libOS calls meanwhile */
+	uint32_t depth = lo_unlock_all();
 	exo_call(EXO_SYS_NOTIFY_WAIT, note, ns);
+	if (depth)
+		lo_relock(depth);
 }
