@@ -75,6 +75,20 @@ static int submit(struct blockdev *d, const struct exo_blk_req *req, uint32_t n)
 	return rc ? -EIO : 0;
 }
 
+/* Staging page i, mapped.  These pages live outside the regions the
+ * library OS's memory code tracks (so fork does not share them), yet a
+ * fork can leave the parent without them (seen after fork maps its pages
+ * in the child; see docs/LIBOS.md); the frames still hold the data, so a
+ * page found missing is mapped again. */
+static uint8_t *page(struct blockdev *d, uint32_t i)
+{
+	uint8_t *p = d->mem + (uint64_t)i * BLOCK, probe;
+	if (lo_copy_in(&probe, p, 1))
+		exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, (uint64_t)p, d->frames, i,
+			 EXO_PROT_READ | EXO_PROT_WRITE);
+	return p;
+}
+
 static struct exo_blk_req request(struct blockdev *d, uint32_t op, uint32_t slot, uint64_t blkno)
 {
 	return (struct exo_blk_req){ .frame_slot = (uint32_t)d->frames, .op = op,
@@ -117,7 +131,7 @@ int blockdev_open(struct blockdev *d, int64_t cap, uint64_t va)
 	if (d->note < 0 || exo_call(EXO_SYS_RING_BIND, cap, d->note, 1) < 0)
 		return -ENODEV;
 	d->frames = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, pages);
-	if (d->frames < 0 || mm_reserve(va, (uint64_t)pages * BLOCK, 3))
+	if (d->frames < 0)	/* mapped outside the regions fork shares */
 		return -ENOMEM;
 	for (uint32_t i = 0; i < pages; i++)
 		if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va + (uint64_t)i * BLOCK, d->frames, i,
@@ -136,13 +150,13 @@ int blockdev_read(void *ctx, uint64_t blkno, void *out)
 		return -EIO;
 	for (uint32_t i = d->staged; i-- > 0;)
 		if (d->staged_blk[i] == blkno) {
-			lo_memcpy(out, d->mem + (uint64_t)i * BLOCK, BLOCK);
+			lo_memcpy(out, page(d, i), BLOCK);
 			return 0;
 		}
 	struct exo_blk_req req = request(d, EXO_BLK_READ, READ_SLOT, blkno);
 	int rc = submit(d, &req, 1);
 	if (rc == 0)
-		lo_memcpy(out, d->mem + (uint64_t)READ_SLOT * BLOCK, BLOCK);
+		lo_memcpy(out, page(d, READ_SLOT), BLOCK);
 	return rc;
 }
 
@@ -167,7 +181,7 @@ int blockdev_write(void *ctx, uint64_t blkno, const void *in)
 		d->staged_blk[i] = blkno;
 		d->staged = i + 1;
 	}
-	lo_memcpy(d->mem + (uint64_t)i * BLOCK, in, BLOCK);
+	lo_memcpy(page(d, i), in, BLOCK);
 	return 0;
 }
 

@@ -27,8 +27,8 @@ struct blockdev {
 	uint64_t doorbells, requests;	/* counted for docs/PERFORMANCE.md */
 };
 
-/* Takes the disk behind BLOCK cap slot; buffers live at va (reserved by
- * the caller, BLOCKDEV_STAGE + 1 pages).  0 or -errno. */
+/* Takes the disk behind BLOCK cap slot; buffers live at va (BLOCKDEV_STAGE
+ * + 1 pages the caller keeps free).  0 or -errno. */
 int blockdev_open(struct blockdev *d, int64_t cap, uint64_t va);
 /* struct cfs_config callbacks: ctx is the struct blockdev. */
 int blockdev_read(void *ctx, uint64_t blkno, void *out);

@@ -223,7 +223,7 @@ __attribute__((constructor(101))) static void cfs_mount_run(void)
  * a Linux file system's cache would before a clean power-off. */
 void cfs_mount_at_exit(void)
 {
-	if (!volume || libos_pid() != owner)
+	if (!volume || libos_pid() != owner)	/* not in a forked child */
 		return;
 	vec_enter();
 	int rc = cfs_unmount(volume);
