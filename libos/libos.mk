@@ -74,3 +74,10 @@ libos: $(LIBOS_A)
 .PHONY: libos
 TOOLS += $(LIBOS_A)
 
+
+# What saving the program's vector state costs (docs/PERFORMANCE.md).
+$(BUILD)/bench/bench_vecstate: $(call bench_objs,tests/libos/bench_vecstate.c $(CRYPTO_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(SODIUM_LIBS)
+BENCH_DEPS += $(BUILD)/bench/bench_vecstate
+BENCH_CMDS += $(BUILD)/bench/bench_vecstate
