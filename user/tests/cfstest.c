@@ -7,7 +7,12 @@
  *   cfstest read SEED    (in a new VM on the same disk) finds all of it;
  *   cfstest cmp A B      A and B hold the same bytes;
  *   cfstest copy A B     copies A to B and fsyncs B;
- *   cfstest vec          vector registers survive file calls on /data.
+ *   cfstest vec          vector registers survive file calls on /data;
+ *   cfstest churn        forever: writes slot file N%8 as a temporary,
+ *                        fsyncs, renames it over the slot, fsyncs, and
+ *                        prints "durable N" (the power-cut test kills the
+ *                        VM meanwhile); N goes on from the highest found;
+ *   cfstest check        every slot file is whole: prints "slot K N".
  */
 #include "check.h"
 
@@ -208,8 +213,67 @@ static void vector_state(void)
 	EXPECT("vec-ymm15-kept", memcmp(got15, want, 32) == 0);
 }
 
+/* Slot file contents for iteration n: "n\n" then a pattern of n's length. */
+static size_t slot_body(uint64_t n, uint8_t *b)
+{
+	size_t len = (size_t)snprintf((char *)b, 32, "%llu\n", (unsigned long long)n);
+	size_t extra = (size_t)(n * 7919 % 20000);
+	for (size_t i = 0; i < extra; i++)
+		b[len + i] = (uint8_t)(i * 31 + n);
+	return len + extra;
+}
+
+/* The iteration a slot file holds, or -1 when it is not whole. */
+static long long slot_read(int k)
+{
+	char path[32];
+	size_t n;
+	snprintf(path, sizeof path, "/data/s%d", k);
+	uint8_t *b = slurp(path, &n), want[20100];
+	long long it = b ? strtoll((const char *)b, NULL, 10) : -1;
+	if (it >= 0 && (it % 8 != k || slot_body((uint64_t)it, want) != n || memcmp(b, want, n)))
+		it = -2;
+	free(b);
+	return it;
+}
+
+static int churn(void)
+{
+	static uint8_t b[20100];
+	long long next = 0;
+	for (int k = 0; k < 8; k++)
+		if (slot_read(k) + 1 > next)
+			next = slot_read(k) + 1;
+	for (uint64_t n = (uint64_t)next;; n++) {
+		char tmp[32], path[32];
+		snprintf(tmp, sizeof tmp, "/data/s%d.tmp", (int)(n % 8));
+		snprintf(path, sizeof path, "/data/s%d", (int)(n % 8));
+		size_t len = slot_body(n, b);
+		int fd = open(tmp, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+		if (fd < 0 || write_all(fd, b, len) || fsync(fd) || close(fd) ||
+		    rename(tmp, path))
+			return 1;
+		fd = open(path, O_RDONLY);
+		if (fd < 0 || fsync(fd) || close(fd))
+			return 1;
+		printf("durable %llu\n", (unsigned long long)n);
+		fflush(stdout);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "churn"))
+		return churn();
+	if (argc == 2 && !strcmp(argv[1], "check")) {
+		int bad = 0;
+		for (int k = 0; k < 8; k++) {
+			long long it = slot_read(k);
+			printf("slot %d %lld\n", k, it);
+			bad |= it == -2;
+		}
+		return bad;
+	}
 	if (argc == 4 && !strcmp(argv[1], "cmp"))
 		return same_file(argv[2], argv[3]) ? 0 : 1;
 	if (argc == 4 && !strcmp(argv[1], "copy"))
