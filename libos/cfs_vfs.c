@@ -16,6 +16,7 @@
 
 #define CFS_MAGIC 0x43465321		/* statfs f_type: "!SFC" */
 #define BOUNCE (64 * 1024)		/* bytes moved per core call */
+#define ORPHANS "/.exo-orphans"		/* unlinked files still open; hidden */
 #define MAX_SIZE (1ull << 44)		/* 16 TiB, as tmpfs here and ext4 (the core takes 64) */
 
 struct cnode {
@@ -25,6 +26,7 @@ struct cnode {
 	int64_t fh;			/* regular files: the core's handle */
 	char *target;			/* symlinks: the target */
 	size_t tlen;
+	int orphan;			/* unlinked while open: lives in ORPHANS */
 	struct cnode *next;		/* the live nodes */
 };
 
@@ -50,7 +52,7 @@ static void set_attrs(struct cnode *c, const struct cfs_stat *st)
 {
 	c->v.ino = st->ino;
 	c->v.mode = st->mode;
-	c->v.nlink = st->nlink;
+	c->v.nlink = c->orphan ? 0 : st->nlink;
 	c->v.size = st->size;
 	c->v.mtime = ts_of(st->mtime_ns);
 	c->v.ctime = ts_of(st->ctime_ns);
@@ -135,10 +137,18 @@ static void refresh(struct cnode *c)
 		set_attrs(c, &st);
 }
 
+/* The orphan directory is not there for the program. */
+static int hidden(struct vnode *dir, const char *name, size_t len)
+{
+	return cn(dir)->plen == 1 && len == sizeof ORPHANS - 2 && !lo_memcmp(name, ORPHANS + 1, len);
+}
+
 static int c_lookup(struct vnode *dir, const char *name, size_t len, struct vnode **out)
 {
 	if (!mine())
 		return -EIO;
+	if (hidden(dir, name, len))
+		return -ENOENT;
 	size_t plen;
 	char *path = join(cn(dir), name, len, &plen);
 	if (!path)
@@ -159,7 +169,7 @@ static int c_create(struct vnode *dir, const char *name, size_t len, uint32_t mo
 	int r;
 
 	(void)rdev;
-	if (!LX_S_ISREG(mode) && !LX_S_ISDIR(mode) && !LX_S_ISLNK(mode))
+	if ((!LX_S_ISREG(mode) && !LX_S_ISDIR(mode) && !LX_S_ISLNK(mode)) || hidden(dir, name, len))
 		return -EPERM;			/* no device nodes, fifos or sockets */
 	if (LX_S_ISLNK(mode) && !(t = lo_alloc(tlen + 1)))
 		return -ENOMEM;
@@ -205,6 +215,35 @@ static void forget(struct cnode *c)
 		c->v.ops->destroy(&c->v);
 }
 
+/* An open file that loses its name stays readable, as on Linux: it moves
+ * to ORPHANS/INO and is removed when the last descriptor closes (or, after
+ * a crash, at the next mount). */
+static int orphan(struct cnode *c)
+{
+	char *p = lo_alloc(sizeof ORPHANS + 22), digits[21];
+	int n = 0, r;
+	if (!p)
+		return -ENOMEM;
+	for (uint64_t ino = c->v.ino; n == 0 || ino; ino /= 10)
+		digits[n++] = (char)('0' + ino % 10);
+	lo_memcpy(p, ORPHANS "/", sizeof ORPHANS);
+	for (int i = 0; i < n; i++)
+		p[sizeof ORPHANS + i] = digits[n - 1 - i];
+	p[sizeof ORPHANS + n] = 0;
+	r = cfs_mkdir(vol, ORPHANS, 0700);
+	if (r == 0 || r == -EEXIST)
+		r = cfs_rename(vol, c->path, p);
+	if (r) {
+		lo_free(p);
+		return r;
+	}
+	lo_free(c->path);
+	c->path = p;
+	c->plen = sizeof ORPHANS + (size_t)n;
+	c->orphan = 1;
+	return 0;
+}
+
 static int c_unlink(struct vnode *dir, const char *name, size_t len)
 {
 	if (!mine())
@@ -216,7 +255,9 @@ static int c_unlink(struct vnode *dir, const char *name, size_t len)
 		return -ENOMEM;
 	vec_enter();
 	int r = node_for(path, plen, dir, &v);
-	if (r == 0)
+	if (r == 0 && LX_S_ISREG(v->mode) && v->refs > 0)
+		r = orphan(cn(v));
+	else if (r == 0)
 		r = LX_S_ISDIR(v->mode) ? cfs_rmdir(vol, cn(v)->path) : cfs_unlink(vol, cn(v)->path);
 	if (r == 0) {
 		refresh(cn(dir));
@@ -280,6 +321,7 @@ static int c_rename(struct vnode *odir, const char *oname, size_t olen,
 }
 
 struct readdir_one {
+	int root;
 	uint64_t next;
 	struct vfs_dirent *out;
 	int got;
@@ -290,6 +332,10 @@ static char dirent_name[CFS_NAME_MAX + 1];
 static int take_one(void *ctx, const char *name, size_t len, const struct cfs_stat *st, uint64_t next)
 {
 	struct readdir_one *o = ctx;
+	if (o->root && len == sizeof ORPHANS - 2 && !lo_memcmp(name, ORPHANS + 1, len)) {
+		o->next = next;
+		return 0;			/* hidden: on to the next */
+	}
 	lo_memcpy(dirent_name, name, len);
 	*o->out = (struct vfs_dirent){ st->ino, (uint8_t)(st->mode >> 12), dirent_name, len };
 	o->next = next;
@@ -301,7 +347,7 @@ static int c_readdir(struct vnode *dir, uint64_t *pos, struct vfs_dirent *out)
 {
 	if (!mine())
 		return 0;
-	struct readdir_one o = { 0, out, 0 };
+	struct readdir_one o = { cn(dir)->plen == 1, 0, out, 0 };
 	vec_enter();
 	int r = cfs_readdir(vol, cn(dir)->path, *pos, take_one, &o);
 	vec_leave();
@@ -452,6 +498,11 @@ static int c_statfs(struct vnode *v, struct lx_statfs *out)
 static void c_destroy(struct vnode *v)
 {
 	struct cnode *c = cn(v);
+	if (c->orphan && mine()) {
+		vec_enter();
+		cfs_unlink(vol, c->path);
+		vec_leave();
+	}
 	unlist(c);
 	lo_free(c->path);
 	lo_free(c->target);
@@ -464,6 +515,31 @@ static const struct vnode_ops cfs_vnode_ops = {
 	.truncate = c_truncate, .readlink = c_readlink, .statfs = c_statfs,
 	.destroy = c_destroy, .fsync = c_fsync, .setattr = c_setattr, .rename_replaces = 1,
 };
+
+static char orphan_path[sizeof ORPHANS + CFS_NAME_MAX + 1];
+
+static int remove_orphan(void *ctx, const char *name, size_t len, const struct cfs_stat *st,
+			 uint64_t next)
+{
+	(void)st, (void)next;
+	lo_memcpy(orphan_path, ORPHANS "/", sizeof ORPHANS);
+	lo_memcpy(orphan_path + sizeof ORPHANS, name, len);
+	orphan_path[sizeof ORPHANS + len] = 0;
+	*(int *)ctx = cfs_unlink(vol, orphan_path) == 0 ? 1 : -1;
+	return 1;			/* one at a time: the listing changed */
+}
+
+/* Files left open at a crash: removed at mount, with their directory. */
+static void remove_orphans(void)
+{
+	int removed;
+	do {
+		removed = 0;
+		if (cfs_readdir(vol, ORPHANS, 0, remove_orphan, &removed) < 0)
+			break;
+	} while (removed == 1);
+	cfs_rmdir(vol, ORPHANS);
+}
 
 int cfs_vfs_mount(struct cfs *fs, const char *at)
 {
@@ -482,6 +558,7 @@ int cfs_vfs_mount(struct cfs *fs, const char *at)
 	root->fh = -1;
 	root->v.ops = &cfs_vnode_ops;
 	vec_enter();
+	remove_orphans();
 	int r = cfs_stat(vol, "/", &st);
 	vec_leave();
 	if (r)

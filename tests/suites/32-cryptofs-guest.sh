@@ -42,6 +42,12 @@ img="$tmp/vol.img"
 truncate -s 64M "$img"
 guest guest-write "$P" --disk "$img" --format "$prog" write 11
 want_ok guest-write-formats-blank-disk-and-writes
+# an unlinked file open at the time was removed when it was closed (its
+# directory stays until the next mount)
+if [ -z "$(CRYPTOFS_PASSPHRASE=$P "$cfs" ls "$img" /.exo-orphans 2>/dev/null)" ] &&
+   CRYPTOFS_PASSPHRASE=$P "$cfs" ls "$img" / 2>/dev/null | grep -q 'exo-orphans'; then
+	pass unlinked-open-file-removed-at-close
+else fail unlinked-open-file-removed-at-close "$(CRYPTOFS_PASSPHRASE=$P "$cfs" ls "$img" /.exo-orphans 2>&1)"; fi
 guest guest-reboot "$P" --disk "$img" "$prog" read 11
 want_ok guest-writes-survive-power-off
 guest guest-vec "$P" --disk "$img" "$prog" vec

@@ -109,7 +109,8 @@ static void check_tree(void)
 	EXPECT("symlink-target", readlink("/data/lnk", link, sizeof link - 1) == 7 && !strcmp(link, "d/a.txt"));
 	EXPECT("symlink-followed", text_is("/data/lnk", "hello, volume\n"));
 	EXPECT("mode-kept", stat("/data/d/a.txt", &st) == 0 && (st.st_mode & 07777) == 0640);
-	EXPECT("dir-listing", count_entries("/data/d") == 5 && count_entries("/data/d/sub") == 1);
+	EXPECT("dir-listing", count_entries("/data/d") == 5 && count_entries("/data/d/sub") == 1 &&
+	       count_entries("/data") == 2);
 	EXPECT("subdir-nlink", stat("/data/d", &st) == 0 && S_ISDIR(st.st_mode) && st.st_nlink == 4);
 }
 
@@ -150,6 +151,13 @@ static void phase_write(void)
 	fd = open("/data/d/gone", O_CREAT | O_WRONLY, 0644);
 	EXPECT("unlink", fd >= 0 && close(fd) == 0 && unlink("/data/d/gone") == 0);
 	EXPECT("symlink", symlink("d/a.txt", "/data/lnk") == 0);
+	fd = open("/data/d/open-unlinked", O_CREAT | O_RDWR, 0644);
+	char ub[8] = { 0 };
+	EXPECT("unlinked-open-file-readable", fd >= 0 && write_all(fd, (const uint8_t *)"still", 5) == 0 &&
+	       unlink("/data/d/open-unlinked") == 0 && access("/data/d/open-unlinked", F_OK) != 0 &&
+	       fstat(fd, &st) == 0 && st.st_nlink == 0 && pwrite(fd, "!", 1, 5) == 1 &&
+	       pread(fd, ub, 6, 0) == 6 && !memcmp(ub, "still!", 6) && close(fd) == 0);
+	EXPECT("orphans-hidden", count_entries("/data") == 2 && access("/data/.exo-orphans", F_OK) != 0);
 	EXPECT("hard-link-refused", link("/data/d/a.txt", "/data/d/hard") != 0 && errno == EPERM);
 	EXPECT("rename-dir", mkdir("/data/d/moving", 0755) == 0 &&
 	       rename("/data/d/moving", "/data/d/moved") == 0 && chdir("/data/d/moved") == 0 &&
