@@ -11,7 +11,7 @@
 #include "include/exo/native.h"
 
 #define BLOCK 4096u
-#define READ_SLOT BLOCKDEV_STAGE		/* the page reads land in */
+#define READ_SLOT BLOCKDEV_STAGE		/* the first page reads land in */
 #define DEVICE_PATIENCE 30			/* seconds without a completion: EIO */
 #define EROFS 30
 
@@ -89,23 +89,31 @@ static uint8_t *page(struct blockdev *d, uint32_t i)
 	return p;
 }
 
-static struct exo_blk_req request(struct blockdev *d, uint32_t op, uint32_t slot, uint64_t blkno)
+static struct exo_blk_req request(struct blockdev *d, uint32_t op, uint32_t slot, uint64_t blkno,
+				  uint32_t blocks)
 {
 	return (struct exo_blk_req){ .frame_slot = (uint32_t)d->frames, .op = op,
-				     .offset = (uint64_t)slot * BLOCK, .length = op == EXO_BLK_FLUSH ? 0 : BLOCK,
+				     .offset = (uint64_t)slot * BLOCK, .length = blocks * BLOCK,
 				     .sector = blkno * d->sectors_per_block, .cookie = slot };
 }
 
-/* Sends every staged block to the disk (one batch) and empties the stage. */
+/* Sends every staged block to the disk (one batch, neighbours merged) and
+ * empties the stage. */
 static int drain(struct blockdev *d)
 {
 	struct exo_blk_req req[BLOCKDEV_STAGE];
 
 	if (d->staged == 0)
 		return 0;
-	for (uint32_t i = 0; i < d->staged; i++)
-		req[i] = request(d, EXO_BLK_WRITE, i, d->staged_blk[i]);
-	int rc = submit(d, req, d->staged);
+	uint32_t n = 0;
+	for (uint32_t i = 0, run; i < d->staged; i += run) {
+		/* blocks in consecutive slots and sectors: one request, <= 64 KiB */
+		for (run = 1; i + run < d->staged && run < BLOCKDEV_AHEAD &&
+			      d->staged_blk[i + run] == d->staged_blk[i] + run; run++)
+			;
+		req[n++] = request(d, EXO_BLK_WRITE, i, d->staged_blk[i], run);
+	}
+	int rc = submit(d, req, n);
 	d->staged = 0;
 	return rc;
 }
@@ -113,7 +121,7 @@ static int drain(struct blockdev *d)
 int blockdev_open(struct blockdev *d, int64_t cap, uint64_t va)
 {
 	struct exo_blk_info info;
-	uint32_t pages = BLOCKDEV_STAGE + 1;
+	uint32_t pages = BLOCKDEV_PAGES;
 
 	lo_memset(d, 0, sizeof *d);
 	if (mm_prepare_write((uint64_t)&info, sizeof info) ||
@@ -141,7 +149,10 @@ int blockdev_open(struct blockdev *d, int64_t cap, uint64_t va)
 	return 0;
 }
 
-/* One block: from the stage when it is waiting there, else from the disk. */
+/* One block: from the stage when it is waiting there, else from the
+ * read-ahead pages, else from the disk, with the blocks after it when the
+ * reads go in order (one request of up to BLOCKDEV_AHEAD blocks: files
+ * written in order lie in order, so the next reads find them). */
 int blockdev_read(void *ctx, uint64_t blkno, void *out)
 {
 	struct blockdev *d = ctx;
@@ -153,11 +164,21 @@ int blockdev_read(void *ctx, uint64_t blkno, void *out)
 			lo_memcpy(out, page(d, i), BLOCK);
 			return 0;
 		}
-	struct exo_blk_req req = request(d, EXO_BLK_READ, READ_SLOT, blkno);
-	int rc = submit(d, &req, 1);
-	if (rc == 0)
-		lo_memcpy(out, page(d, READ_SLOT), BLOCK);
-	return rc;
+	if (blkno - d->ahead_first >= d->ahead_count) {
+		uint64_t n = blkno == d->last_read + 1 ? BLOCKDEV_AHEAD : 1;	/* in order? */
+		if (n > d->nblocks - blkno)
+			n = d->nblocks - blkno;
+		struct exo_blk_req req = request(d, EXO_BLK_READ, READ_SLOT, blkno, (uint32_t)n);
+		d->ahead_count = 0;
+		int rc = submit(d, &req, 1);
+		if (rc)
+			return rc;
+		d->ahead_first = blkno;
+		d->ahead_count = n;
+	}
+	lo_memcpy(out, page(d, READ_SLOT + (uint32_t)(blkno - d->ahead_first)), BLOCK);
+	d->last_read = blkno;
+	return 0;
 }
 
 /* Stages one block; a full stage goes to the disk first.  A block staged
@@ -169,6 +190,8 @@ int blockdev_write(void *ctx, uint64_t blkno, const void *in)
 
 	if (blkno >= d->nblocks || d->read_only)
 		return d->read_only ? -EROFS : -EIO;
+	if (blkno - d->ahead_first < d->ahead_count)
+		d->ahead_count = 0;		/* read ahead before this write */
 	while (i < d->staged && d->staged_blk[i] != blkno)
 		i++;
 	if (i == d->staged) {
@@ -194,7 +217,7 @@ int blockdev_flush(void *ctx)
 
 	if (rc || !d->can_flush)
 		return rc;
-	struct exo_blk_req req = request(d, EXO_BLK_FLUSH, 0, 0);
+	struct exo_blk_req req = request(d, EXO_BLK_FLUSH, 0, 0, 0);
 	req.frame_slot = 0;
 	req.offset = 0;
 	req.sector = 0;
