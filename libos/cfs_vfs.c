@@ -2,8 +2,8 @@
  * CryptoFS behind the VFS seam (libos/vfs.h): a vnode per file of a
  * mounted volume, named by its path in the volume.  The core (fs/) is
  * path based and keeps no per-node state, so this layer caches one vnode
- * per live inode (found again by inode number, so the same file is the same
- * vnode), keeps a handle open for each regular file (a handle names the
+ * per inode it has seen (hashed by inode number, so the same file is the
+ * same vnode; kept until the file is removed), keeps a handle open for each regular file (a handle names the
  * inode, so it survives renames), and rewrites cached paths when a
  * directory moves.  Every call into the core runs between vec_enter and
  * vec_leave (it uses vector registers; libos/vecstate.c).
@@ -27,12 +27,13 @@ struct cnode {
 	char *target;			/* symlinks: the target */
 	size_t tlen;
 	int orphan;			/* unlinked while open: lives in ORPHANS */
-	struct cnode *next;		/* the live nodes */
+	struct cnode *next;		/* the live nodes of its hash bucket */
 };
 
 static struct cfs *vol;
 static int64_t owner;			/* the env that mounted it */
-static struct cnode *live;
+#define BUCKETS 1024			/* live nodes hashed by inode number */
+static struct cnode *live[BUCKETS];
 static uint8_t *bounce;
 static const struct vnode_ops cfs_vnode_ops;
 
@@ -75,15 +76,21 @@ static char *join(const struct cnode *dir, const char *name, size_t len, size_t 
 
 static struct cnode *find_ino(uint64_t ino)
 {
-	for (struct cnode *c = live; c; c = c->next)
+	for (struct cnode *c = live[ino % BUCKETS]; c; c = c->next)
 		if (c->v.ino == ino)
 			return c;
 	return 0;
 }
 
+static void enlist(struct cnode *c)
+{
+	c->next = live[c->v.ino % BUCKETS];
+	live[c->v.ino % BUCKETS] = c;
+}
+
 static void unlist(struct cnode *c)
 {
-	for (struct cnode **pp = &live; *pp; pp = &(*pp)->next)
+	for (struct cnode **pp = &live[c->v.ino % BUCKETS]; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
 			return;
@@ -123,8 +130,7 @@ static int node_for(char *path, size_t plen, struct vnode *parent, struct vnode 
 		int64_t n = cfs_readlink(vol, path, c->target, st.size + 1);
 		c->tlen = n > 0 ? (size_t)n : 0;
 	}
-	c->next = live;
-	live = c;
+	enlist(c);
 	*out = &c->v;
 	return 0;
 }
@@ -267,22 +273,27 @@ static int c_unlink(struct vnode *dir, const char *name, size_t len)
 	return r;
 }
 
-/* After a rename: every cached path at or below from now starts with to. */
+/* After a rename: c's path, if it lies at or below from, starts with to. */
+static void move_path(struct cnode *c, const char *from, size_t flen, const char *to, size_t tlen)
+{
+	if (c->plen < flen || lo_memcmp(c->path, from, flen) ||
+	    (c->plen > flen && c->path[flen] != '/'))
+		return;
+	char *p = lo_alloc(tlen + c->plen - flen + 1);
+	if (!p)
+		return;
+	lo_memcpy(p, to, tlen);
+	lo_memcpy(p + tlen, c->path + flen, c->plen - flen + 1);
+	lo_free(c->path);
+	c->path = p;
+	c->plen = tlen + c->plen - flen;
+}
+
 static void move_paths(const char *from, size_t flen, const char *to, size_t tlen)
 {
-	for (struct cnode *c = live; c; c = c->next) {
-		if (c->plen < flen || lo_memcmp(c->path, from, flen) ||
-		    (c->plen > flen && c->path[flen] != '/'))
-			continue;
-		char *p = lo_alloc(tlen + c->plen - flen + 1);
-		if (!p)
-			continue;
-		lo_memcpy(p, to, tlen);
-		lo_memcpy(p + tlen, c->path + flen, c->plen - flen + 1);
-		lo_free(c->path);
-		c->path = p;
-		c->plen = tlen + c->plen - flen;
-	}
+	for (int b = 0; b < BUCKETS; b++)
+		for (struct cnode *c = live[b]; c; c = c->next)
+			move_path(c, from, flen, to, tlen);
 }
 
 /* Renames atomically, replacing a target the VFS already checked
@@ -565,7 +576,6 @@ int cfs_vfs_mount(struct cfs *fs, const char *at)
 		return r;
 	set_attrs(root, &st);
 	r = vfs_mount(at, &root->v, "cryptofs", CFS_MAGIC);
-	root->next = live;
-	live = root;
+	enlist(root);
 	return r;
 }
