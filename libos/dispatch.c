@@ -4,6 +4,7 @@
  * naming it (once per number) and fails with -ENOSYS.
  */
 #include "libos/libos.h"
+#include "libos/cfs_vfs.h"
 #include "libos/lx.h"
 #include "libos/thread.h"
 #include "libos/sockcalls.h"
@@ -62,6 +63,7 @@ struct timespec_lx { int64_t sec, nsec; };
 
 _Noreturn void libos_exit(uint64_t status)
 {
+	cfs_mount_at_exit();
 	exo_call(EXO_SYS_EXIT, status & 0xff);
 	for (;;)
 		;

@@ -439,7 +439,7 @@ static int64_t do_rename(int odirfd, const char *uold, int ndirfd, const char *u
 			return -EISDIR;
 		if (odir && !dir_is_empty(pn.node))
 			return -ENOTEMPTY;
-		if ((r = pn.dir->ops->unlink(pn.dir, pn.name, pn.len)))
+		if (!pn.dir->ops->rename_replaces && (r = pn.dir->ops->unlink(pn.dir, pn.name, pn.len)))
 			return r;
 	}
 	return po.dir->ops->rename(po.dir, po.name, po.len, pn.dir, pn.name, pn.len);
@@ -738,7 +738,7 @@ static int64_t do_chmod(int dirfd, const char *upath, uint64_t mode, int by_fd)
 		return r;
 	v->mode = (v->mode & LX_S_IFMT) | ((uint32_t)mode & 07777);
 	v->ctime = vfs_now();
-	return 0;
+	return v->ops->setattr ? v->ops->setattr(v) : 0;
 }
 
 LO_CALL(sys_chmod) { UNUSED_ARGS; return do_chmod(LX_AT_FDCWD, (const char *)a0, a1, 0); }
@@ -763,7 +763,7 @@ static int64_t do_chown(int dirfd, const char *upath, uint64_t uid, uint64_t gid
 			v->mode &= ~02000u;		/* S_ISGID with group exec */
 	}
 	v->ctime = vfs_now();
-	return 0;
+	return v->ops->setattr ? v->ops->setattr(v) : 0;
 }
 
 LO_CALL(sys_chown) { UNUSED_ARGS; return do_chown(LX_AT_FDCWD, (const char *)a0, a1, a2, 0, 0); }
@@ -809,7 +809,7 @@ LO_CALL(sys_utimensat)
 	if (ts[1].nsec != UTIME_OMIT)
 		v->mtime = ts[1].nsec == UTIME_NOW ? now : ts[1];
 	v->ctime = now;
-	return 0;
+	return v->ops->setattr ? v->ops->setattr(v) : 0;
 }
 
 static int64_t statfs_out(struct vnode *v, uint64_t ubuf)

@@ -6,6 +6,7 @@
  */
 #include "libos/libos.h"
 #include "libos/vfs.h"
+#include "libos/cfs_vfs.h"
 
 static struct vnode *root_node;
 static struct vnode *cwd_node;
@@ -442,8 +443,7 @@ static int64_t node_getdents(struct file *f, void *ubuf, uint64_t len)
 
 static int node_fsync(struct file *f)
 {
-	(void)f;
-	return 0;
+	return f->vn->ops->fsync ? f->vn->ops->fsync(f->vn) : 0;
 }
 
 static const struct file_ops node_file_ops = {
@@ -490,4 +490,5 @@ void vfs_init(void)
 	devfs_mount("/dev");
 	devfs_open_stdio();
 	initramfs_load();
+	cfs_mount_prepare();		/* CryptoFS at /data, if exo-run asked */
 }

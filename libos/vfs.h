@@ -88,6 +88,13 @@ struct vnode_ops {
 	int (*statfs)(struct vnode *v, struct lx_statfs *out);
 	/* no name and no reference is left */
 	void (*destroy)(struct vnode *v);
+	/* make the node's data durable; NULL: nothing to do (memory) */
+	int (*fsync)(struct vnode *v);
+	/* chmod, chown, utimensat changed the attributes; NULL: kept in memory */
+	int (*setattr)(struct vnode *v);
+	/* 1: rename replaces an existing target itself, atomically (the VFS
+	 * does not unlink it first) */
+	int rename_replaces;
 };
 
 struct vnode {

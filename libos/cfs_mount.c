@@ -1,0 +1,234 @@
+/*
+ * CryptoFS at /data: when tools/exo-run attaches a disk with a passphrase
+ * it adds a GRUB module named "cfsmount" (below); the library OS then
+ * mounts the volume on the first BLOCK capability before the program's
+ * own constructors run, and commits it when the program exits.
+ *
+ * The mount is a constructor, not part of libos_init, because Argon2id
+ * (libsodium) allocates with malloc and libsodium reads errno, which musl
+ * keeps in thread-local storage: both work only once musl has started.
+ * Nothing else runs yet, so no program code is inside malloc.
+ *
+ * Module "cfsmount" (little-endian):
+ *   8 bytes "EXOCFS1\n", u32 flags (CFSM_FORMAT_BLANK, CFSM_FORMAT_ANY),
+ *   u32 Argon2id passes, u32 Argon2id MiB (for formatting),
+ *   u32 passphrase length, the passphrase.
+ */
+#include "libos/blockdev.h"
+#include "libos/cfs_vfs.h"
+#include "libos/libos.h"
+#include "libos/lx.h"
+#include "libos/vecstate.h"
+#include "crypto/crypto.h"
+#include "fs/cfs.h"
+#include "include/exo/native.h"
+
+#define MODULE_VA 0x00007ffd80000000ull
+#define DISK_VA 0x00007ffd00000000ull
+#define CFSM_FORMAT_BLANK 1u		/* format a disk that is all zeros */
+#define CFSM_FORMAT_ANY 2u		/* format whatever the disk holds */
+#define PROBE_BLOCKS 16			/* the first 64 KiB tell blank from used */
+#define MAX_PASS 4096
+#define EXIT_USAGE 2			/* the same codes as tools/cryptofs */
+#define EXIT_KEY 3
+#define EXIT_DAMAGE 4
+#define MOUNT_POINT "/data"
+
+struct request {
+	uint32_t flags, argon2_ops, argon2_mib, passlen;
+	char *pass;			/* libOS memory, wiped after use */
+};
+
+static struct request req;
+static int requested;
+static struct blockdev disk;
+static struct cfs *volume;
+static int64_t owner;			/* the env that mounted it (not a forked child) */
+
+/* Copies the module's request into libOS memory and drops the module. */
+void cfs_mount_prepare(void)
+{
+	const struct exo_start *st = libos_start_info;
+
+	for (uint64_t i = 0; i < st->nmodules; i++) {
+		const struct exo_start_module *m = &st->modules[i];
+		if (lo_memcmp(m->name, "cfsmount", 9) != 0 || m->size < 24 || m->size > 8192)
+			continue;
+		for (uint64_t off = 0; off < m->size; off += 4096)
+			exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, MODULE_VA + off, m->slot, off / 4096,
+				 EXO_PROT_READ);
+		const uint8_t *b = (const uint8_t *)MODULE_VA;
+		if (lo_memcmp(b, "EXOCFS1\n", 8) == 0) {
+			lo_memcpy(&req.flags, b + 8, 16);
+			if (req.passlen <= MAX_PASS && 24 + req.passlen <= m->size &&
+			    (req.pass = lo_alloc(req.passlen + 1))) {
+				lo_memcpy(req.pass, b + 24, req.passlen);
+				requested = 1;
+			}
+		}
+		for (uint64_t off = 0; off < m->size; off += 4096)
+			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, MODULE_VA + off);
+		exo_call(EXO_SYS_CAP_DELETE, m->slot);
+		return;
+	}
+}
+
+static void *c_alloc(void *ctx, size_t size) { (void)ctx; return lo_alloc(size); }
+static void c_free(void *ctx, void *p) { (void)ctx; lo_free(p); }
+
+static void c_random(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	mm_prepare_write((uint64_t)buf, len);
+	for (size_t off = 0; off < len; off += 4096)
+		exo_call(EXO_SYS_RANDOM, (uint8_t *)buf + off, len - off < 4096 ? len - off : 4096);
+}
+
+static uint64_t c_now(void *ctx)
+{
+	(void)ctx;
+	return libos_kinfo->realtime_base_ns + time_now_ns();
+}
+
+/* AEGIS-256 seals several blocks per register where the CPU has VAES.
+ * Under QEMU 7.2's TCG the two-lane (256-bit VAES) path gave blocks that
+ * the one-lane path does not open, so the batch path is checked against
+ * the one-lane one here, on this CPU, and one lane is used when they
+ * disagree. */
+static void check_aegis_lanes(void)
+{
+	enum { LEN = 4096, AD = 32 };
+	uint8_t *b = lo_alloc(5 * LEN), key[2][32], nonce[2][32], ad[AD], tag[3][16];
+	if (!b || !cx_aegis_available())
+		goto out;
+	c_random(0, key, sizeof key);
+	c_random(0, nonce, sizeof nonce);
+	c_random(0, ad, sizeof ad);
+	c_random(0, b, 2 * LEN);
+	struct cx_aegis_msg m[2] = {
+		{ b + 2 * LEN, b, ad, nonce[0], key[0], tag[0], 0 },
+		{ b + 3 * LEN, b + LEN, ad, nonce[1], key[1], tag[1], 0 },
+	};
+	cx_aegis_seal_many(m, 2, LEN, AD);
+	cx_aegis_seal(b + 4 * LEN, tag[2], b + LEN, LEN, ad, AD, nonce[1], key[1]);
+	if (lo_memcmp(b + 3 * LEN, b + 4 * LEN, LEN) || lo_memcmp(tag[1], tag[2], 16)) {
+		cx_aegis_limit_lanes(1);
+		lo_report("exoswarm: " MOUNT_POINT ": this CPU's VAES gives wrong AEGIS-256 results; "
+			  "sealing one block per register\n");
+	}
+out:
+	lo_free(b);
+}
+
+enum disk_kind { DISK_CRYPTOFS, DISK_BLANK, DISK_OTHER, DISK_UNREADABLE };
+
+/* What the disk holds: a CryptoFS superblock in either slot, nothing (the
+ * first 64 KiB are zeros), or something else. */
+static enum disk_kind probe(void)
+{
+	uint8_t *b = lo_alloc(4096);
+	enum disk_kind kind = DISK_BLANK;
+
+	if (!b)
+		return DISK_UNREADABLE;
+	for (uint64_t i = 0; i < PROBE_BLOCKS && i < disk.nblocks && kind == DISK_BLANK; i++) {
+		if (blockdev_read(&disk, i, b)) {
+			kind = DISK_UNREADABLE;
+			break;
+		}
+		if (i < 2 && lo_memcmp(b, "CRYPTOFS", 8) == 0)
+			kind = DISK_CRYPTOFS;
+		for (int k = 0; k < 4096 && kind == DISK_BLANK; k++)
+			if (b[k])
+				kind = DISK_OTHER;
+	}
+	lo_free(b);
+	return kind;
+}
+
+static _Noreturn void fail(const char *why, int64_t err, int status)
+{
+	lo_report("exoswarm: " MOUNT_POINT ": %s (error %d)\n", why, -err);
+	libos_exit((uint64_t)status);
+}
+
+/* Formats the disk when the request allows it for what the disk holds. */
+static void format_if_asked(const struct cfs_config *cfg, enum disk_kind kind)
+{
+	if (kind == DISK_CRYPTOFS && !(req.flags & CFSM_FORMAT_ANY))
+		return;
+	if (kind == DISK_BLANK && !(req.flags & (CFSM_FORMAT_BLANK | CFSM_FORMAT_ANY)))
+		fail("the disk is blank; not formatted without being told to (exo-run --format)", 0,
+		     EXIT_USAGE);
+	if (kind == DISK_OTHER && !(req.flags & CFSM_FORMAT_ANY))
+		fail("the disk holds something that is not CryptoFS; not formatted "
+		     "(exo-run --format=force formats it)", 0, EXIT_USAGE);
+	struct cfs_format_opts o = {
+		.key = { CFS_KEY_PASSPHRASE, req.pass, req.passlen },
+		.argon2_ops = req.argon2_ops, .argon2_mem_kib = req.argon2_mib << 10,
+		.version = cx_aegis_available() ? 0 : 1,
+	};
+	int rc = cfs_format(cfg, &o, 0);
+	if (rc)
+		fail("formatting failed", rc, EXIT_DAMAGE);
+}
+
+/* The first constructor: formats if asked, mounts, or ends the program
+ * with a clear message and the tool's exit code.  The disk is written only
+ * by a format the request allowed, or after the mount succeeded. */
+__attribute__((constructor(101))) static void cfs_mount_run(void)
+{
+	static struct cfs_config cfg;
+
+	if (!requested)
+		return;
+	const struct exo_start *st = libos_start_info;
+	struct vnode *at;
+	int rc = st->blk_count ? blockdev_open(&disk, (int64_t)st->blk_slot_first, DISK_VA) : -ENODEV;
+	if (rc)
+		fail("no disk to mount (exo-run --disk IMAGE)", rc, EXIT_USAGE);
+	if ((rc = vec_init()) || (rc = cx_init()))
+		fail("cannot start the crypto layer", rc, EXIT_USAGE);
+	check_aegis_lanes();
+	cfg = (struct cfs_config){
+		.ctx = &disk, .nblocks = disk.nblocks, .read = blockdev_read, .write = blockdev_write,
+		.flush = blockdev_flush, .alloc = c_alloc, .free = c_free, .random = c_random,
+		.now_ns = c_now, .cache_blocks = 1024,
+	};
+	enum disk_kind kind = probe();
+	if (kind == DISK_UNREADABLE)
+		fail("cannot read the disk", -EIO, EXIT_DAMAGE);
+	format_if_asked(&cfg, kind);
+	struct cfs_key key = { CFS_KEY_PASSPHRASE, req.pass, req.passlen };
+	rc = cfs_mount(&volume, &cfg, &key);
+	cx_wipe(req.pass, req.passlen);
+	lo_free(req.pass);
+	req.pass = 0;
+	if (rc == -EACCES)
+		fail("wrong passphrase, or not this volume's (CryptoFS refused to open it)", rc, EXIT_KEY);
+	if (rc == -EOPNOTSUPP)	/* ENOTSUP */
+		fail("this CPU has no AES instructions: use a format 1 volume", rc, EXIT_USAGE);
+	if (rc == -EINVAL && kind != DISK_CRYPTOFS)
+		fail("the disk holds no CryptoFS volume", rc, EXIT_USAGE);
+	if (rc)
+		fail("the volume is damaged: CryptoFS refused to mount it", rc, EXIT_DAMAGE);
+	if (vfs_lookup_k(vfs_root(), MOUNT_POINT, 1, &at) == -ENOENT)
+		vfs_make_k(MOUNT_POINT, LX_S_IFDIR | 0755, 0, 0, 0, &at);
+	if ((rc = cfs_vfs_mount(volume, MOUNT_POINT)))
+		fail("cannot mount the volume", rc, EXIT_USAGE);
+	owner = libos_pid();
+}
+
+/* Everything written reaches the disk when the program ends normally, as
+ * a Linux file system's cache would before a clean power-off. */
+void cfs_mount_at_exit(void)
+{
+	if (!volume || libos_pid() != owner)	/* not in a forked child */
+		return;
+	vec_enter();
+	int rc = cfs_unmount(volume);
+	vec_leave();
+	volume = 0;
+	if (rc)
+		lo_report("exoswarm: " MOUNT_POINT ": the last commit failed (error %d)\n", -rc);
+}

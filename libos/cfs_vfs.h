@@ -1,0 +1,18 @@
+/* CryptoFS behind the VFS seam (libos/cfs_vfs.c) and its mount at start-up
+ * (libos/cfs_mount.c). */
+#ifndef EXO_LIBOS_CFS_VFS_H
+#define EXO_LIBOS_CFS_VFS_H
+
+#include "libos/vfs.h"
+
+struct cfs;
+
+/* Mounts the volume on the directory at (a kernel path): 0 or -errno. */
+int cfs_vfs_mount(struct cfs *fs, const char *at);
+/* Start-up: notes whether tools/exo-run asked for a volume at /data (the
+ * "cfsmount" module); the mount itself runs as the first constructor. */
+void cfs_mount_prepare(void);
+/* Commits the volume before the program's env ends (libos_exit). */
+void cfs_mount_at_exit(void);
+
+#endif
