@@ -21,6 +21,8 @@ enum {
 	SYNC_BACKOFF_MS = 1000,
 	PULL_HOLD_MS = 300,
 	PULL_DELAY_MS = 250,
+	PULL_RETRY_MS = 400,
+	PULL_TRIES = 4,
 	REPAIR_HOLD_MS = 300,
 };
 
@@ -315,7 +317,7 @@ static void send_hello(struct swarm_node *n, uint64_t now)
 	uint8_t buf[HELLO_FIXED + 8 * GOSSIP_DIGEST_IDS + 2 + 4 * MEMBER_NBRS];
 	uint64_t ids[GOSSIP_DIGEST_IDS];
 	uint32_t nbrs[MEMBER_MAX];
-	size_t k = gossip_recent_ids(&n->gossip, ids, GOSSIP_DIGEST_IDS, now);
+	size_t k = gossip_digest_ids(&n->gossip, ids, GOSSIP_DIGEST_IDS, now);
 	size_t total = membership_list(&n->members, nbrs, MEMBER_MAX);
 	size_t listed = total < MEMBER_NBRS ? total : MEMBER_NBRS;
 	uint8_t *p = buf + HELLO_FIXED + 8 * k;
@@ -597,21 +599,34 @@ static void remember(struct timed_id *t, uint64_t id, uint64_t until)
 	slot->until_ms = until;
 }
 
-/* Note a message a neighbour has and we lack; ask for it a little later. */
-static void want_add(struct swarm_node *n, uint64_t id, uint32_t responder, uint64_t now)
+/*
+ * A neighbour advertised a message we lack (IHAVE): ask it a little later,
+ * or, when we already asked someone in vain, make it the next one asked.
+ */
+static void want_note(struct swarm_node *n, uint64_t id, uint32_t responder, uint64_t now)
 {
 	struct want *slot = NULL;
 
 	for (int i = 0; i < SWARM_WANTS; i++) {
-		if (n->wants[i].id == id)
+		struct want *w = &n->wants[i];
+		if (w->id == id) {
+			if (w->tries)
+				w->responder = responder;
 			return;
-		if (!n->wants[i].id && !slot)
-			slot = &n->wants[i];
+		}
+		if (!w->id && !slot)
+			slot = w;
 	}
-	if (!slot)
-		return;
-	*slot = (struct want){ id, responder, now + PULL_DELAY_MS };
-	remember(n->pulled, id, now + PULL_DELAY_MS + PULL_HOLD_MS);
+	if (slot)
+		*slot = (struct want){ id, responder, now + PULL_DELAY_MS, 0 };
+}
+
+/* Someone else asked for id: hold our own PULL while its repair travels. */
+static void want_hold(struct swarm_node *n, uint64_t id, uint64_t now)
+{
+	for (int i = 0; i < SWARM_WANTS; i++)
+		if (n->wants[i].id == id && n->wants[i].due_ms < now + PULL_HOLD_MS)
+			n->wants[i].due_ms = now + PULL_HOLD_MS;
 }
 
 /* A HELLO: membership, state digest comparison and PULL repair. */
@@ -653,15 +668,16 @@ static void on_hello(struct swarm_node *n, uint32_t addr, const struct pheromone
 		n->sync_due_ms = now + 20 + swarm_random(n) % SYNC_BACKOFF_MS;
 	for (uint8_t i = 0; i < count; i++) {
 		ids[i] = get_u64(b + HELLO_FIXED + 8 * i);
-		if (!gossip_seen(&n->gossip, ids[i]) && (uint32_t)(ids[i] >> 32) != n->id &&
-		    !recently(n->pulled, ids[i], now))
-			want_add(n, ids[i], p->sender, now);
+		if (!gossip_seen(&n->gossip, ids[i]) && (uint32_t)(ids[i] >> 32) != n->id)
+			want_note(n, ids[i], p->sender, now);
 	}
 }
 
 /*
- * Send the PULLs that are due: a missing message is only asked for after
- * PULL_DELAY_MS, because most of the time it is still on its way.
+ * Send the PULLs that are due (IWANT), one per responder: a missing message
+ * is only asked for after PULL_DELAY_MS, because most of the time it is
+ * still on its way, and asked again every PULL_RETRY_MS (of whichever
+ * neighbour advertised it last) until it arrives or PULL_TRIES were spent.
  */
 static void send_pulls(struct swarm_node *n, uint64_t now)
 {
@@ -676,11 +692,13 @@ static void send_pulls(struct swarm_node *n, uint64_t now)
 			struct want *x = &n->wants[j];
 			if (!x->id || x->due_ms > now || x->responder != w->responder)
 				continue;
-			if (!gossip_seen(&n->gossip, x->id)) {
-				put_u64(pull + 5 + 8 * k++, x->id);
-				remember(n->pulled, x->id, now + PULL_HOLD_MS);
+			if (gossip_seen(&n->gossip, x->id) || x->tries >= PULL_TRIES) {
+				x->id = 0;
+				continue;
 			}
-			x->id = 0;
+			put_u64(pull + 5 + 8 * k++, x->id);
+			x->tries++;
+			x->due_ms = now + PULL_RETRY_MS;
 		}
 		if (k) {
 			pull[4] = (uint8_t)k;
@@ -705,8 +723,7 @@ static void on_pull(struct swarm_node *n, const struct pheromone *p, uint64_t no
 		size_t len;
 		const uint8_t *pkt;
 		if (!mine) {
-			if (!gossip_seen(&n->gossip, id))
-				remember(n->pulled, id, now + PULL_HOLD_MS);
+			want_hold(n, id, now);
 			continue;
 		}
 		pkt = gossip_stored(&n->gossip, id, now, &len);
@@ -714,8 +731,11 @@ static void on_pull(struct swarm_node *n, const struct pheromone *p, uint64_t no
 			continue;
 		remember(n->repaired, id, now + REPAIR_HOLD_MS);
 		memcpy(copy, pkt, len);
-		if (get_u32(copy + 4) != n->id && copy[3] == 0)
-			copy[3] = 1;   /* never pose as the originator's neighbour */
+		/* a repair starts a new wave with a full TTL, so a broadcast's
+		 * reach is not bounded by its first wave's TTL; and never pose as
+		 * the originator's neighbour */
+		pheromone_set_route(copy, n->cfg.ttl,
+				    copy[3] || get_u32(copy + 4) == n->id ? copy[3] : 1);
 		transmit(n, SWARM_BROADCAST, copy, len);
 	}
 }

@@ -33,7 +33,7 @@ enum {
 	SWARM_PINGREQS = 8,
 	SWARM_REFUSED = 16,
 	SWARM_TIMED_IDS = 16,
-	SWARM_WANTS = 8,
+	SWARM_WANTS = 32,
 	MEMORY_APOPTOSIS_PERMILLE = 900,
 	SEQ_COUNTER_BITS = 20,        /* seq = incarnation << 20 | counter */
 	SWARM_MAX_INCARNATION = (1 << (32 - SEQ_COUNTER_BITS)) - 1,
@@ -127,6 +127,7 @@ struct want {                     /* a message to PULL from a neighbour */
 	uint64_t id;
 	uint32_t responder;
 	uint64_t due_ms;
+	uint8_t tries;                /* PULLs sent for it so far */
 };
 
 struct refused_identity {
@@ -158,7 +159,6 @@ struct swarm_node {
 	struct revocations revoked;
 	struct pingreq pingreqs[SWARM_PINGREQS];
 	struct refused_identity refused[SWARM_REFUSED];
-	struct timed_id pulled[SWARM_TIMED_IDS];    /* PULLs sent or overheard */
 	struct timed_id repaired[SWARM_TIMED_IDS];  /* repairs recently sent */
 	struct want wants[SWARM_WANTS];
 	_Alignas(16) uint8_t module_state[SWARM_MODULES][SWARM_MODULE_STATE];
