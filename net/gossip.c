@@ -342,7 +342,8 @@ static bool repairable(const struct gossip *g, uint64_t ts, uint64_t now)
 int gossip_schedule_relay(struct gossip *g, const struct pheromone *p,
 			  const uint8_t *raw, size_t len, uint64_t now_ms, uint64_t rnd)
 {
-	gossip_store_copy(g, pheromone_id(p), raw, len);
+	if (pheromone_type_repaired(p->type))
+		gossip_store_copy(g, pheromone_id(p), raw, len);
 	if (p->ttl <= 1 || !pheromone_type_relayed(p->type))
 		return 0;
 	for (int i = 0; i < GOSSIP_PENDING; i++) {

@@ -14,6 +14,10 @@ enum {
 	HELLO_FIXED = 12,         /* role u8, n u8, period u16, digest u64 */
 	PROBE_BYTES = 12,         /* target u32, nonce u32, reply_to u32 */
 	PINGREQ_BYTES = 8,        /* target u32, nonce u32 */
+	SUSPECT_BYTES = 8,        /* target u32, incarnation heard u32 */
+	ALIVE_BYTES = 4,          /* incarnation suspected u32 */
+	MEMBER_TTL = 2,           /* SUSPECT and ALIVE reach two hops */
+	ALIVE_GAP_MS = 500,
 	REBIRTH_BYTES = 5,        /* reason u8, new incarnation u32 */
 	REVOKE_ARGS = 12,         /* id u32, until u64 */
 	DIE_BODY_BYTES = 5,       /* target u32, reason u8 */
@@ -92,6 +96,7 @@ static void begin_life(struct swarm_node *n, uint64_t now)
 	n->sync_due_ms = UINT64_MAX;
 	n->flood_due_ms = UINT64_MAX;
 	n->sync_sent_ms = 0;
+	n->alive_sent_ms = 0;
 	n->memory_check_ms = now;
 	gossip_init(&n->gossip, &n->cfg.gossip, now);
 	membership_init(&n->members);
@@ -170,7 +175,8 @@ static int originate(struct swarm_node *n, uint8_t type, uint8_t ttl, uint8_t fl
 		return k;
 	if (pheromone_type_relayed(type) && pheromone_decode(&dec, buf, (size_t)k) == 0) {
 		gossip_mark(&n->gossip, &dec, now);
-		gossip_store_copy(&n->gossip, pheromone_id(&dec), buf, (size_t)k);
+		if (pheromone_type_repaired(type))
+			gossip_store_copy(&n->gossip, pheromone_id(&dec), buf, (size_t)k);
 	}
 	transmit(n, dst, buf, (size_t)k);
 	return (int)n->seq;
@@ -350,15 +356,20 @@ static void send_probe(struct swarm_node *n, uint8_t type, uint32_t dst, uint32_
 /* Turn membership actions into probes and death reports. */
 static void run_membership(struct swarm_node *n, uint64_t now)
 {
-	struct member_action act[4 * (1 + MEMBER_HELPERS)];
-	size_t k = membership_tick(&n->members, now, swarm_random(n), act, 4 * (1 + MEMBER_HELPERS));
+	struct member_action act[4 * (2 + MEMBER_HELPERS)];
+	size_t k = membership_tick(&n->members, now, swarm_random(n), act, 4 * (2 + MEMBER_HELPERS));
 
 	for (size_t i = 0; i < k; i++) {
 		if (act[i].kind == MA_PING)
 			send_probe(n, PH_PING, act[i].addr, act[i].target, act[i].nonce, 0, now);
 		else if (act[i].kind == MA_PING_REQ)
 			send_probe(n, PH_PING_REQ, act[i].addr, act[i].target, act[i].nonce, 0, now);
-		else if (act[i].kind == MA_DEAD)
+		else if (act[i].kind == MA_SUSPECT) {
+			uint8_t b[SUSPECT_BYTES];
+			put_u32(b, act[i].target);
+			put_u32(b + 4, act[i].nonce);
+			send_plain(n, PH_SUSPECT, MEMBER_TTL, SWARM_BROADCAST, b, sizeof b, now);
+		} else if (act[i].kind == MA_DEAD)
 			swarm_emit(n, &(struct swarm_event){ .kind = SE_DEAD, .about = act[i].target,
 							     .addr = act[i].addr });
 	}
@@ -411,6 +422,8 @@ void swarm_tick(struct swarm_node *n, uint64_t now_ms)
 		return;
 	if (n->cfg.heartbeats && now_ms >= n->next_hello_ms) {
 		uint32_t period = swarm_role_period(n->role);
+		membership_set_nodes(&n->members, n->cfg.expected_nodes ? n->cfg.expected_nodes
+					  : (uint32_t)cert_cache_count(&n->certs));
 		send_hello(n, now_ms);
 		n->next_hello_ms = now_ms + period - period / 10 + swarm_random(n) % (period / 5);
 	}
@@ -513,6 +526,10 @@ static int validate(struct swarm_node *n, const struct pheromone *p)
 		       ? 0 : SEC_MALFORMED;
 	case PH_REBIRTH:
 		return len == REBIRTH_BYTES ? 0 : SEC_MALFORMED;
+	case PH_SUSPECT:
+		return len == SUSPECT_BYTES ? 0 : SEC_MALFORMED;
+	case PH_ALIVE:
+		return len == ALIVE_BYTES ? 0 : SEC_MALFORMED;
 	case PH_MODULE:
 		return len >= 1 ? 0 : SEC_MALFORMED;
 	case PH_QUEEN_CMD:
@@ -658,6 +675,7 @@ static void on_hello(struct swarm_node *n, uint32_t addr, const struct pheromone
 						     .addr = addr });
 	if (!err) {
 		const uint8_t *nb = b + HELLO_FIXED + 8 * count;
+		membership_note_seq(&n->members, p->sender, p->seq);
 		uint32_t nonce = membership_challenge(&n->members, p->sender, swarm_random(n));
 		membership_set_neighbours(&n->members, p->sender, nb + 2, nb[0], nb[1]);
 		if (nonce)   /* prove the binding before its death could be reported */
@@ -779,6 +797,29 @@ static void on_probe(struct swarm_node *n, uint32_t addr, const struct pheromone
 	}
 }
 
+/*
+ * SUSPECT about us: refute it at once with an ALIVE (its sequence number
+ * is newer than the incarnation the suspecter heard), at most every
+ * 500 ms; about another: a confirmation if we suspect it too.  ALIVE:
+ * its author refutes our suspicion.
+ */
+static void on_suspicion(struct swarm_node *n, const struct pheromone *p, uint64_t now)
+{
+	uint32_t target = get_u32(p->payload);
+
+	if (p->type == PH_ALIVE) {
+		membership_refuted(&n->members, p->sender, p->seq, now);
+	} else if (target != n->id) {
+		membership_confirm_suspicion(&n->members, target, p->sender);
+	} else if (!n->alive_sent_ms || now >= n->alive_sent_ms + ALIVE_GAP_MS) {
+		uint8_t b[ALIVE_BYTES];
+		n->alive_sent_ms = now;
+		membership_self_suspected(&n->members);
+		put_u32(b, get_u32(p->payload + 4));
+		send_plain(n, PH_ALIVE, MEMBER_TTL, SWARM_BROADCAST, b, sizeof b, now);
+	}
+}
+
 /* Merge STATE entries; cancel our sync when the sender already holds our store. */
 static void on_state(struct swarm_node *n, uint32_t addr, const struct pheromone *p, uint64_t now)
 {
@@ -830,6 +871,9 @@ static void dispatch(struct swarm_node *n, uint32_t addr, const struct pheromone
 		break;
 	case PH_PULL:
 		on_pull(n, p, now);
+		break;
+	case PH_SUSPECT: case PH_ALIVE:
+		on_suspicion(n, p, now);
 		break;
 	case PH_DATA: case PH_ALARM:
 		ev.kind = SE_DELIVER;

@@ -108,6 +108,8 @@ struct swarm_config {
 	uint64_t lifetime_ms;         /* 0: unlimited */
 	uint8_t ttl;                  /* for flooded pheromones */
 	bool heartbeats;              /* false: no HELLOs (baseline benches) */
+	uint32_t expected_nodes;      /* swarm size for the suspicion timeout (log N);
+					 0: the number of certified authors heard */
 	struct gossip_params gossip;
 	const struct swarm_module *modules[SWARM_MODULES];
 	void *module_env;             /* handed to modules, e.g. the maze world */
@@ -151,6 +153,7 @@ struct swarm_node {
 	uint64_t sync_sent_ms;
 	uint64_t flood_due_ms;        /* UINT64_MAX: no swarm-wide state flood due */
 	uint64_t memory_check_ms;
+	uint64_t alive_sent_ms;       /* last refutation of a suspicion of us */
 	struct gossip gossip;
 	struct membership members;
 	struct kvstore kv;

@@ -347,29 +347,91 @@ static void test_membership_suspect_probe_dead(void)
 	membership_heard(&ms, 11, 2, ROLE_WORKER, 1000, 2000, &refuted);
 	membership_heard(&ms, 12, 3, ROLE_WORKER, 1000, 2000, &refuted);
 	n = membership_tick(&ms, 2300, 1, act, 16);       /* 10 silent for 2.3 s */
-	CHECK(n >= 1 + 2);
-	CHECK_EQ(act[0].kind, MA_PING);
+	CHECK(n >= 2 + 2);
+	CHECK_EQ(act[0].kind, MA_SUSPECT);                 /* disseminated */
 	CHECK_EQ(act[0].target, 10);
-	CHECK_EQ(act[1].kind, MA_PING_REQ);
+	CHECK_EQ(act[1].kind, MA_PING);
+	CHECK_EQ(act[1].target, 10);
+	CHECK_EQ(act[2].kind, MA_PING_REQ);
 	CHECK_EQ(membership_find(&ms, 10)->state, MS_SUSPECT);
 	membership_touch(&ms, 10, 2400);                   /* an ACK came back */
 	CHECK_EQ(membership_find(&ms, 10)->state, MS_ALIVE);
-	/* now silence for good: dead within suspicion + 3 periods */
+	CHECK_EQ(ms.lhm, 1);                               /* a wrong suspicion */
+	/* now silence for good; two others confirm: dead within 2.25 s of
+	 * silence, then the suspicion timeout (3 periods at two confirmations
+	 * of a small swarm: 2 x 3 - 3 x 0.79, x 17/16 for the local health) */
 	bool dead = false;
-	for (uint64_t t = 2400; t < 9000; t += 50) {
+	for (uint64_t t = 2400; t < 12000; t += 50) {
 		membership_heard(&ms, 11, 2, ROLE_WORKER, 1000, t, &refuted);
 		membership_heard(&ms, 12, 3, ROLE_WORKER, 1000, t, &refuted);
+		membership_confirm_suspicion(&ms, 10, 11);
+		membership_confirm_suspicion(&ms, 10, 11);   /* counted once */
+		membership_confirm_suspicion(&ms, 10, 12);
 		n = membership_tick(&ms, t, t, act, 16);
 		for (size_t i = 0; i < n; i++)
 			if (act[i].kind == MA_DEAD && act[i].target == 10) {
 				dead = true;
-				CHECK(t <= 2400 + 2250 + 3000 + 100);
+				CHECK(t >= 2400 + 2250 + 3850 - 50);
+				CHECK(t <= 2400 + 2250 + 3850 + 100);
 			}
 	}
 	CHECK(dead);
 	CHECK(membership_find(&ms, 10) == NULL);
 	CHECK_EQ(membership_heard(&ms, 10, 1, ROLE_WORKER, 1000, 9000, &refuted), 0);
 	CHECK(refuted);
+}
+
+/*
+ * Lifeguard: the suspicion timeout scales with log10 N, shrinks with
+ * confirmations, stretches with the local health multiplier; only a newer
+ * incarnation of the suspect refutes; probe helpers are neighbours that
+ * announced the suspect.
+ */
+static void test_membership_lifeguard(void)
+{
+	struct member_action act[16];
+	uint8_t nb[4];
+	bool refuted;
+	size_t n;
+
+	membership_init(&ms);
+	for (uint32_t id = 10; id < 20; id++)
+		CHECK_EQ(membership_heard(&ms, id, id, ROLE_WORKER, 1000, 0, &refuted), 0);
+	membership_confirm(&ms, 10, 10, membership_challenge(&ms, 10, 77));
+	membership_note_seq(&ms, 10, 500);
+	put_u32(nb, 10);
+	membership_set_neighbours(&ms, 17, nb, 1, 1);     /* only 17 can reach 10 */
+	CHECK_EQ(membership_suspicion_ms(&ms, membership_find(&ms, 10)), 6000);  /* N = 1 */
+	membership_set_nodes(&ms, 1000);
+	CHECK_EQ(membership_suspicion_ms(&ms, membership_find(&ms, 10)), 12000);
+	membership_set_nodes(&ms, 10000);
+	CHECK_EQ(membership_suspicion_ms(&ms, membership_find(&ms, 10)), 16000);
+	membership_set_nodes(&ms, 1000);
+	for (uint32_t id = 11; id < 20; id++)
+		membership_heard(&ms, id, id, ROLE_WORKER, 1000, 2300, &refuted);
+	n = membership_tick(&ms, 2300, 5, act, 16);
+	CHECK_EQ(n, 5);
+	CHECK_EQ(act[2].kind, MA_PING_REQ);
+	CHECK_EQ(act[2].addr, 17);                         /* the helper that can reach it */
+	for (uint32_t by = 11; by < 15; by++)
+		membership_confirm_suspicion(&ms, 10, by);
+	CHECK_EQ(membership_suspicion_ms(&ms, membership_find(&ms, 10)), 6000);
+	membership_refuted(&ms, 10, 500, 2400);            /* not newer: no refutation */
+	CHECK_EQ(membership_find(&ms, 10)->state, MS_SUSPECT);
+	membership_refuted(&ms, 10, 501, 2400);
+	CHECK_EQ(membership_find(&ms, 10)->state, MS_ALIVE);
+	CHECK_EQ(ms.lhm, 1);
+	for (int i = 0; i < 20; i++)
+		membership_self_suspected(&ms);
+	CHECK_EQ(ms.lhm, MEMBER_LHM_MAX);
+	CHECK_EQ(membership_suspicion_ms(&ms, membership_find(&ms, 10)), 18000);
+	/* the multiplier decays by one every 10 s */
+	for (uint64_t t = 2400; t <= 2400 + 10000 * MEMBER_LHM_MAX + 1000; t += 500) {
+		for (uint32_t id = 10; id < 20; id++)
+			membership_heard(&ms, id, id, ROLE_WORKER, 1000, t, &refuted);
+		membership_tick(&ms, t, t, act, 16);
+	}
+	CHECK_EQ(ms.lhm, 0);
 }
 
 /* Membership binding and bounds. */
@@ -1092,6 +1154,7 @@ int main(void)
 	RUN(test_gossip_bounded_under_flood);
 	RUN(test_gossip_classify_takes_no_tokens);
 	RUN(test_membership_suspect_probe_dead);
+	RUN(test_membership_lifeguard);
 	RUN(test_membership_binding_and_bounds);
 	RUN(test_membership_relocated_hello);
 	RUN(test_sentinel_blacklist_decay_blackbox);

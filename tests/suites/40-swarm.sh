@@ -61,6 +61,11 @@ for seed in 3 4; do
 done
 check sim_small_membership 'm["false_dead"] == 0 and 0 < m["detect_ms"] < 20000' \
 	"$HOST_SIM" --scenario membership --nodes 200 --topology mesh --loss 0.1 --duration 120 --seed 4
+# Membership (SWIM with Lifeguard, issue 13 point 2) at 30 % loss: no live
+# node declared dead, and a killed one noticed by every neighbour within
+# 4 log10 N + 5 s.  (The 1,000-node run of the target is in make bench.)
+check sim300_membership_loss30 'm["false_dead"] == 0 and 0 < m["detect_ms"] < 4000 * 2.477 + 5000' \
+	"$HOST_SIM" --scenario membership --nodes 300 --topology mesh --degree 8 --loss 0.3 --duration 90 --seed 5
 check sim_nert_intact_under_loss 'm["delivered_intact"] is True and m["fec_recovered"] > 0 and m["retransmits"] > 0' \
 	"$HOST_SIM" --scenario nert --loss 0.1 --dup 0.05 --reorder 0.1 --bytes 2097152 --seed 5
 # NERT targets (issue 13), 40 seeds per setting in one run each (about 20 s):
