@@ -296,35 +296,54 @@ void gossip_note_covered(struct gossip *g, uint64_t id, uint64_t covered)
 			g->pending[i].uncovered &= ~covered;
 }
 
-/* Keep raw for PULL repair and advertise its ID in our next HELLOs. */
+/* Free the cached copies whose bytes overlap [off, off + len). */
+static void store_evict(struct gossip *g, uint32_t off, uint32_t len)
+{
+	for (int i = 0; i < GOSSIP_STORE; i++) {
+		struct gossip_stored *st = &g->store[i];
+		if (st->id && st->off < off + len && off < st->off + st->len)
+			st->id = 0;
+	}
+}
+
+/* Append raw to the byte ring of the message cache, evicting what it overwrites. */
 void gossip_store_copy(struct gossip *g, uint64_t id, const uint8_t *raw, size_t len)
 {
 	struct gossip_stored *st = &g->store[g->store_next++ % GOSSIP_STORE];
 
-	if (len > PHEROMONE_MAX_BYTES || len < PHEROMONE_HEADER_BYTES)
+	if (len > PHEROMONE_MAX_BYTES || len < PHEROMONE_HEADER_BYTES || !id)
 		return;
+	if (g->store_head + len > GOSSIP_STORE_BYTES)
+		g->store_head = 0;
+	st->id = 0;
+	store_evict(g, g->store_head, (uint32_t)len);
 	st->id = id;
+	st->off = g->store_head;
 	st->len = (uint16_t)len;
 	st->timestamp_ms = get_u64(raw + 12);
-	memcpy(st->pkt, raw, len);
-	g->recent[g->recent_next++ % GOSSIP_DIGEST_IDS] = id;
+	memcpy(g->store_bytes + st->off, raw, len);
+	g->store_head += (uint32_t)len;
 }
 
 /*
  * True while a copy created at ts is young enough to repair: a receiver
- * must still find it inside the timestamp bound, with half of it to spare
- * for clock skew and for the trip.
+ * must still find it inside the timestamp bound, with a margin for clock
+ * skew and for the trip.
  */
 static bool repairable(const struct gossip *g, uint64_t ts, uint64_t now)
 {
-	return ts + g->p.ts_bound_ms / 2 > now;
+	uint64_t age = g->p.ts_bound_ms > GOSSIP_REPAIR_MARGIN_MS
+		       ? g->p.ts_bound_ms - GOSSIP_REPAIR_MARGIN_MS : g->p.ts_bound_ms / 2;
+
+	return ts + age > now;
 }
 
 /* Store a copy and queue the relay with ttl lowered and hops raised. */
 int gossip_schedule_relay(struct gossip *g, const struct pheromone *p,
 			  const uint8_t *raw, size_t len, uint64_t now_ms, uint64_t rnd)
 {
-	gossip_store_copy(g, pheromone_id(p), raw, len);
+	if (pheromone_type_repaired(p->type))
+		gossip_store_copy(g, pheromone_id(p), raw, len);
 	if (p->ttl <= 1 || !pheromone_type_relayed(p->type))
 		return 0;
 	for (int i = 0; i < GOSSIP_PENDING; i++) {
@@ -396,24 +415,37 @@ uint64_t gossip_next_deadline(const struct gossip *g)
 /* Look up a stored copy by ID for a PULL; none once it is too old to repair. */
 const uint8_t *gossip_stored(const struct gossip *g, uint64_t id, uint64_t now_ms, size_t *len)
 {
-	for (int i = 0; i < GOSSIP_STORE; i++)
-		if (g->store[i].id == id && g->store[i].len &&
-		    repairable(g, g->store[i].timestamp_ms, now_ms)) {
-			*len = g->store[i].len;
-			return g->store[i].pkt;
+	for (int i = 0; i < GOSSIP_STORE; i++) {
+		const struct gossip_stored *st = &g->store[i];
+		if (st->id == id && id && repairable(g, st->timestamp_ms, now_ms)) {
+			*len = st->len;
+			return g->store_bytes + st->off;
 		}
+	}
 	return NULL;
 }
 
-/* The advertised IDs, newest first: only those we could still repair. */
-size_t gossip_recent_ids(const struct gossip *g, uint64_t *ids, size_t max, uint64_t now_ms)
+/* See gossip.h: the newest copies, then the older ones in turn. */
+size_t gossip_digest_ids(struct gossip *g, uint64_t *ids, size_t max, uint64_t now_ms)
 {
-	size_t n = 0, len;
+	uint64_t older[GOSSIP_STORE];
+	size_t n = 0, nolder = 0, newest = max - max / 2;
 
-	for (uint32_t i = 0; i < GOSSIP_DIGEST_IDS && n < max; i++) {
-		uint64_t id = g->recent[(g->recent_next + GOSSIP_DIGEST_IDS - 1 - i) % GOSSIP_DIGEST_IDS];
-		if (id && gossip_stored(g, id, now_ms, &len))
-			ids[n++] = id;
+	for (uint32_t i = 1; i <= GOSSIP_STORE; i++) {
+		const struct gossip_stored *st = &g->store[(g->store_next - i) % GOSSIP_STORE];
+		if (!st->id || !repairable(g, st->timestamp_ms, now_ms))
+			continue;
+		if (n < newest)
+			ids[n++] = st->id;
+		else
+			older[nolder++] = st->id;
 	}
+	if (n + nolder <= max) {
+		memcpy(ids + n, older, nolder * sizeof *older);
+		return n + nolder;
+	}
+	for (size_t k = 0; n < max; k++)
+		ids[n++] = older[(g->advertise_next + k) % nolder];
+	g->advertise_next += (uint32_t)(max / 2);
 	return n;
 }

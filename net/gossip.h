@@ -22,9 +22,11 @@ enum {
 	GOSSIP_BLOOM_BITS = 65536, /* per generation; two generations */
 	GOSSIP_BLOOM_HASHES = 6,
 	GOSSIP_PENDING = 16,       /* relays waiting for their backoff */
-	GOSSIP_STORE = 16,         /* recent messages kept for PULL repair */
+	GOSSIP_STORE = 128,        /* message cache: copies kept for repair */
+	GOSSIP_STORE_BYTES = 32768,/* ... in a byte ring of this size */
 	GOSSIP_WINDOW = 64,        /* sequence window per sender */
-	GOSSIP_DIGEST_IDS = 8,     /* recent IDs advertised in HELLO */
+	GOSSIP_DIGEST_IDS = 16,    /* IDs advertised per HELLO (IHAVE) */
+	GOSSIP_REPAIR_MARGIN_MS = 5000, /* copies are repaired until bound - this */
 };
 
 /* Tunables; gossip_default_params() documents the defaults. */
@@ -75,11 +77,11 @@ struct gossip_pending {        /* packet bytes live in gossip.pending_pkt */
 	bool cover_known;      /* uncovered is meaningful */
 };
 
-struct gossip_stored {
-	uint64_t id;
+struct gossip_stored {          /* one copy in the message cache */
+	uint64_t id;             /* 0: free */
 	uint64_t timestamp_ms;   /* the message's creation time */
+	uint32_t off;            /* where its bytes start in store_bytes */
 	uint16_t len;
-	uint8_t pkt[PHEROMONE_MAX_BYTES];
 };
 
 struct gossip {
@@ -92,11 +94,12 @@ struct gossip {
 	struct gossip_pending pending[GOSSIP_PENDING];
 	uint8_t pending_pkt[GOSSIP_PENDING][PHEROMONE_MAX_BYTES];
 	uint32_t pending_count;
-	struct gossip_stored store[GOSSIP_STORE];
+	struct gossip_stored store[GOSSIP_STORE];   /* ring, oldest overwritten */
 	uint32_t store_next;
-	uint64_t recent[GOSSIP_DIGEST_IDS];
-	uint32_t recent_next;
+	uint32_t store_head;       /* next free byte of store_bytes */
+	uint32_t advertise_next;   /* rotation of the older IDs through HELLOs */
 	uint32_t relays_cancelled;
+	uint8_t store_bytes[GOSSIP_STORE_BYTES];
 };
 
 void gossip_default_params(struct gossip_params *p);
@@ -145,7 +148,8 @@ bool gossip_relay_pending(const struct gossip *g, uint64_t id);
 int gossip_schedule_relay(struct gossip *g, const struct pheromone *p,
 			  const uint8_t *raw, size_t len, uint64_t now_ms, uint64_t rnd);
 
-/* Keep a copy of an own message for PULL repair, and advertise its ID. */
+/* Keep a copy of a flooded message in the message cache for PULL repair
+ * (anti-entropy): its ID is then advertised until it is too old to repair. */
 void gossip_store_copy(struct gossip *g, uint64_t id, const uint8_t *raw, size_t len);
 
 /*
@@ -161,11 +165,17 @@ uint64_t gossip_next_deadline(const struct gossip *g);
 
 /*
  * A stored copy of id for PULL repair, or NULL, also once the copy is older
- * than half the timestamp bound (a receiver could find it stale).
+ * than the timestamp bound less GOSSIP_REPAIR_MARGIN_MS (a receiver could
+ * find it stale).
  */
 const uint8_t *gossip_stored(const struct gossip *g, uint64_t id, uint64_t now_ms, size_t *len);
 
-/* The most recent IDs we could still repair, newest first; returns how many. */
-size_t gossip_recent_ids(const struct gossip *g, uint64_t *ids, size_t max, uint64_t now_ms);
+/*
+ * The IDs to advertise in the next HELLO (IHAVE): every copy we can still
+ * repair when they fit, else the newest half of max and the rest taken in
+ * turn from the older ones, so that over successive HELLOs every cached
+ * message is advertised.  Returns how many.
+ */
+size_t gossip_digest_ids(struct gossip *g, uint64_t *ids, size_t max, uint64_t now_ms);
 
 #endif

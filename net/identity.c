@@ -146,3 +146,13 @@ bool revoked(const struct revocations *r, uint32_t id, uint64_t now_ms)
 			return true;
 	return false;
 }
+
+/* See identity.h. */
+size_t cert_cache_count(const struct cert_cache *cc)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < IDENT_CERT_CACHE; i++)
+		n += cc->e[i].id != 0;
+	return n;
+}

@@ -1,6 +1,7 @@
 /*
  * Membership: heartbeats, SWIM-style suspicion with direct and indirect
- * probes, and deaths.  See docs/PROTOCOL.md, "Membership".
+ * probes, Lifeguard's suspicion timeouts and local health, and deaths.
+ * See docs/PROTOCOL.md, "Membership".
  */
 #include <errno.h>
 #include <string.h>
@@ -13,6 +14,57 @@ void membership_init(struct membership *ms)
 {
 	memset(ms, 0, sizeof *ms);
 	ms->next_due_ms = UINT64_MAX;
+	ms->nodes = 1;
+}
+
+/* See membership.h. */
+void membership_set_nodes(struct membership *ms, uint32_t nodes)
+{
+	ms->nodes = nodes ? nodes : 1;
+}
+
+/* 10 x log10(n), rounded, without floating point. */
+static uint32_t log10_tenths(uint32_t n)
+{
+	static const uint8_t frac[10] = { 0, 0, 3, 5, 6, 7, 8, 8, 9, 10 };
+	uint32_t t = 0;
+
+	while (n >= 10) {
+		n /= 10;
+		t += 10;
+	}
+	return t + frac[n];
+}
+
+/*
+ * Lifeguard's suspicion timeout: from 2 x min with no confirmation down
+ * to min with MEMBER_CONFIRM_K (log-shaped), where min is 2 log10 N
+ * seconds but at least MEMBER_DEAD_PERIODS heartbeat periods; all of it
+ * stretched by the local health multiplier.
+ */
+uint64_t membership_suspicion_ms(const struct membership *ms, const struct member *m)
+{
+	static const uint16_t shrink[MEMBER_CONFIRM_K + 1] = { 0, 500, 792, 1000 };  /* log(c+1)/log(K+1) */
+	uint64_t lo = 2 * log10_tenths(ms->nodes) * 100ULL, hi, t;   /* 2 log10 N seconds */
+
+	if (lo < (uint64_t)m->period_ms * MEMBER_DEAD_PERIODS)
+		lo = (uint64_t)m->period_ms * MEMBER_DEAD_PERIODS;
+	hi = 2 * lo;
+	t = hi - (hi - lo) * shrink[m->confirms < MEMBER_CONFIRM_K ? m->confirms : MEMBER_CONFIRM_K] / 1000;
+	return t * (16 + ms->lhm) / 16;
+}
+
+/* One more sign that our view is unreliable (Lifeguard's local health). */
+static void lhm_raise(struct membership *ms)
+{
+	if (ms->lhm < MEMBER_LHM_MAX)
+		ms->lhm++;
+}
+
+/* See membership.h. */
+void membership_self_suspected(struct membership *ms)
+{
+	lhm_raise(ms);
 }
 
 /* ids[] mirrors m[].id of used slots (0 when free): a compact scan. */
@@ -105,7 +157,11 @@ int membership_heard(struct membership *ms, uint32_t id, uint32_t addr, uint8_t 
 	} else if (m->state == MS_DEAD) {
 		*refuted = true;
 		ms->dead--;
+	} else if (m->state == MS_SUSPECT) {
+		ms->wrong_suspicions++;
+		lhm_raise(ms);
 	}
+	m->confirms = 0;
 	if (m->addr != addr)
 		m->confirmed = false;
 	m->addr = addr;
@@ -145,8 +201,47 @@ void membership_touch(struct membership *ms, uint32_t id, uint64_t now_ms)
 	struct member *m = find(ms, id);
 
 	if (m && m->state != MS_DEAD) {
+		if (m->state == MS_SUSPECT) {
+			ms->wrong_suspicions++;
+			lhm_raise(ms);
+		}
 		m->state = MS_ALIVE;
+		m->confirms = 0;
 		m->last_heard_ms = now_ms;
+	}
+}
+
+/* See membership.h. */
+void membership_note_seq(struct membership *ms, uint32_t id, uint32_t seq)
+{
+	struct member *m = find(ms, id);
+
+	if (m && seq > m->last_seq)
+		m->last_seq = seq;
+}
+
+/* See membership.h. */
+void membership_confirm_suspicion(struct membership *ms, uint32_t target, uint32_t by)
+{
+	struct member *m = find(ms, target);
+
+	if (!m || m->state != MS_SUSPECT || m->confirms >= MEMBER_CONFIRM_K)
+		return;
+	for (int i = 0; i < m->confirms; i++)
+		if (m->confirmers[i] == by)
+			return;
+	m->confirmers[m->confirms++] = by;
+	ms->next_due_ms = 0;   /* the timeout just shrank */
+}
+
+/* See membership.h: an incarnation newer than any we heard ends the suspicion. */
+void membership_refuted(struct membership *ms, uint32_t id, uint32_t seq, uint64_t now_ms)
+{
+	struct member *m = find(ms, id);
+
+	if (m && m->state != MS_DEAD && seq > m->last_seq) {
+		m->last_seq = seq;
+		membership_touch(ms, id, now_ms);
 	}
 }
 
@@ -159,18 +254,33 @@ void membership_remove(struct membership *ms, uint32_t id)
 		slot_clear(ms, m);
 }
 
-/* Pick up to MEMBER_HELPERS live neighbours other than target as helpers. */
+/* True when m announced target among its neighbours. */
+static bool lists(const struct member *m, uint32_t target)
+{
+	for (int k = 0; k < m->nnbrs; k++)
+		if (m->nbrs[k] == target)
+			return true;
+	return false;
+}
+
+/*
+ * Pick up to MEMBER_HELPERS live neighbours other than target as helpers,
+ * first those that announced target as their neighbour (they can reach it;
+ * a random neighbour of ours often cannot).
+ */
 static size_t pick_helpers(struct membership *ms, const struct member *target,
 			   uint64_t rnd, struct member **out)
 {
 	size_t n = 0;
 	uint32_t start = (uint32_t)(rnd % MEMBER_MAX);
 
-	for (uint32_t i = 0; i < MEMBER_MAX && n < MEMBER_HELPERS; i++) {
-		struct member *m = &ms->m[(start + i) % MEMBER_MAX];
-		if (m != target && m->state == MS_ALIVE)
-			out[n++] = m;
-	}
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t i = 0; i < MEMBER_MAX && n < MEMBER_HELPERS; i++) {
+			struct member *m = &ms->m[(start + i) % MEMBER_MAX];
+			if (m != target && m->state == MS_ALIVE &&
+			    lists(m, target->id) == (pass == 0))
+				out[n++] = m;
+		}
 	return n;
 }
 
@@ -201,13 +311,16 @@ static size_t step(struct membership *ms, struct member *m, uint64_t now, uint64
 	size_t n = 0;
 
 	if (m->state == MS_ALIVE && now >= m->last_heard_ms + suspect_after(m)) {
-		if (max < 1 + MEMBER_HELPERS)
+		if (max < 2 + MEMBER_HELPERS)
 			return 0;
 		m->state = MS_SUSPECT;
 		m->suspect_ms = now;
-		n = probe(ms, m, now, rnd, out, max);
+		m->confirms = 0;
+		if (m->confirmed)   /* disseminate: the suspect may refute it */
+			out[n++] = (struct member_action){ MA_SUSPECT, m->addr, m->id, m->last_seq };
+		n += probe(ms, m, now, rnd, out + n, max - n);
 	} else if (m->state == MS_SUSPECT) {
-		if (now >= m->suspect_ms + (uint64_t)m->period_ms * MEMBER_DEAD_PERIODS) {
+		if (now >= m->suspect_ms + membership_suspicion_ms(ms, m)) {
 			if (max < 1)
 				return 0;
 			if (!m->confirmed) {
@@ -228,13 +341,13 @@ static size_t step(struct membership *ms, struct member *m, uint64_t now, uint64
 }
 
 /* The next time entry m needs attention. */
-static uint64_t entry_due(const struct member *m)
+static uint64_t entry_due(const struct membership *ms, const struct member *m)
 {
 	switch (m->state) {
 	case MS_ALIVE:
 		return m->last_heard_ms + suspect_after(m);
 	case MS_SUSPECT: {
-		uint64_t d = m->suspect_ms + (uint64_t)m->period_ms * MEMBER_DEAD_PERIODS;
+		uint64_t d = m->suspect_ms + membership_suspicion_ms(ms, m);
 		return m->next_probe_ms < d ? m->next_probe_ms : d;
 	}
 	case MS_DEAD:
@@ -253,13 +366,21 @@ size_t membership_tick(struct membership *ms, uint64_t now_ms, uint64_t rnd,
 	if (now_ms < ms->next_due_ms)
 		return 0;
 	ms->next_due_ms = UINT64_MAX;
+	if (ms->lhm && !ms->lhm_decay_ms) {
+		ms->lhm_decay_ms = now_ms;          /* raised since: start its clock */
+	} else if (ms->lhm && now_ms >= ms->lhm_decay_ms + MEMBER_LHM_DECAY_MS) {
+		ms->lhm--;
+		ms->lhm_decay_ms = ms->lhm ? now_ms : 0;
+	}
+	if (ms->lhm)
+		due(ms, ms->lhm_decay_ms + MEMBER_LHM_DECAY_MS);
 	for (int i = 0; i < MEMBER_MAX; i++) {
 		struct member *m = &ms->m[i];
 		if (m->state == MS_FREE)
 			continue;
 		rnd = mix64(rnd + (uint64_t)i);
 		n += step(ms, m, now_ms, rnd, out + n, max - n);
-		due(ms, entry_due(m) > now_ms ? entry_due(m) : now_ms + 1);
+		due(ms, entry_due(ms, m) > now_ms ? entry_due(ms, m) : now_ms + 1);
 	}
 	return n;
 }

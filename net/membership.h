@@ -1,10 +1,15 @@
 /*
  * Membership: the neighbour table fed by heartbeats, with SWIM-style
- * suspicion.  A neighbour not heard for two heartbeat periods becomes
- * SUSPECT and is probed directly and through up to three helpers; it is
- * declared DEAD only when three more periods pass without any sign of life.
- * The table is fixed-size and binds each link address to one identity, so
- * neither a flood of identities nor a sybil can push honest entries out.
+ * suspicion and Lifeguard's refinements.  A neighbour not heard for two
+ * heartbeat periods becomes SUSPECT: it is probed directly and through up
+ * to three helpers that announced it as their neighbour, and the suspicion
+ * is disseminated two hops (so the suspect can refute it).  It is declared
+ * DEAD when the suspicion timeout passes without any sign of life; the
+ * timeout scales with log10 of the swarm size, shrinks as other neighbours
+ * confirm the suspicion, and grows with our own local health multiplier
+ * (suspicions of ours that proved wrong, suspicions of us we refuted).
+ * The table is fixed-size and binds each link address to one identity,
+ * so neither a flood of identities nor a sybil can push honest entries out.
  */
 #ifndef EXO_NET_MEMBERSHIP_H
 #define EXO_NET_MEMBERSHIP_H
@@ -21,6 +26,9 @@ enum {
 	MEMBER_SLACK_MS = 250,
 	MEMBER_DEAD_KEEP_MS = 30000,  /* dead entries kept to spot refutations */
 	MEMBER_NBRS = 32,             /* neighbour ids kept per neighbour */
+	MEMBER_CONFIRM_K = 3,         /* confirmations that shorten a suspicion fully */
+	MEMBER_LHM_MAX = 8,           /* local health multiplier: timeouts x (16 + lhm) / 16 */
+	MEMBER_LHM_DECAY_MS = 10000,  /* the multiplier drops by one this often */
 };
 
 _Static_assert(MEMBER_MAX <= 64, "relay coverage masks are 64-bit");
@@ -39,12 +47,15 @@ struct member {
 	uint64_t suspect_ms;
 	uint64_t next_probe_ms;
 	uint64_t dead_ms;
+	uint32_t last_seq;      /* newest sequence number (incarnation) heard from it */
+	uint8_t confirms;       /* other neighbours that suspect it too */
+	uint32_t confirmers[MEMBER_CONFIRM_K];
 	uint8_t nnbrs;          /* its own neighbour list, from its HELLO */
 	bool nbrs_complete;     /* the list held all of its neighbours */
 	uint32_t nbrs[MEMBER_NBRS];
 };
 
-enum member_action_kind { MA_PING = 1, MA_PING_REQ, MA_DEAD };
+enum member_action_kind { MA_PING = 1, MA_PING_REQ, MA_DEAD, MA_SUSPECT };
 
 /* Something the caller must do: probe a node, ask a helper, report a death. */
 struct member_action {
@@ -61,6 +72,10 @@ struct membership {
 	uint32_t used, dead;        /* slots not free; slots dead */
 	uint64_t next_due_ms;   /* lower bound of the next deadline */
 	uint32_t refused_sybil;
+	uint32_t nodes;         /* swarm size for the log N scaling (>= 1) */
+	uint8_t lhm;            /* Lifeguard's local health multiplier, 0..8 */
+	uint64_t lhm_decay_ms;
+	uint32_t wrong_suspicions;
 };
 
 void membership_init(struct membership *ms);
@@ -89,6 +104,30 @@ void membership_confirm(struct membership *ms, uint32_t id, uint32_t addr, uint3
 
 /* Refresh a known, not dead entry from an indirect sign of life. */
 void membership_touch(struct membership *ms, uint32_t id, uint64_t now_ms);
+
+/* The swarm size the suspicion timeout scales with (log10). */
+void membership_set_nodes(struct membership *ms, uint32_t nodes);
+
+/* Record the newest sequence number (incarnation) heard from id. */
+void membership_note_seq(struct membership *ms, uint32_t id, uint32_t seq);
+
+/*
+ * Another node (by) disseminated a suspicion of target: a confirmation
+ * when we suspect target too (each suspecter counted once).
+ */
+void membership_confirm_suspicion(struct membership *ms, uint32_t target, uint32_t by);
+
+/*
+ * A refutation from id itself (its ALIVE, signed, with sequence number
+ * seq): ends our suspicion if seq is newer than anything we heard from it.
+ */
+void membership_refuted(struct membership *ms, uint32_t id, uint32_t seq, uint64_t now_ms);
+
+/* Others suspected us and we had to refute: our own health is in doubt. */
+void membership_self_suspected(struct membership *ms);
+
+/* The suspicion timeout of an entry now (ms); for tests and the docs. */
+uint64_t membership_suspicion_ms(const struct membership *ms, const struct member *m);
 
 /* Forget id at once (its REBIRTH was heard). */
 void membership_remove(struct membership *ms, uint32_t id);

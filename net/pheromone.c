@@ -16,11 +16,17 @@ bool pheromone_type_relayed(uint8_t type)
 {
 	switch (type) {
 	case PH_DATA: case PH_ALARM: case PH_QUEEN_CMD: case PH_REBIRTH:
-	case PH_DIE: case PH_STATE: case PH_MODULE:
+	case PH_DIE: case PH_STATE: case PH_MODULE: case PH_SUSPECT: case PH_ALIVE:
 		return true;
 	default:
 		return false;
 	}
+}
+
+/* Flooded types that anti-entropy repairs. */
+bool pheromone_type_repaired(uint8_t type)
+{
+	return pheromone_type_relayed(type) && type != PH_SUSPECT && type != PH_ALIVE;
 }
 
 /* Domain-separated MAC key; an all-zero swarm key is refused. */

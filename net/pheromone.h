@@ -17,7 +17,7 @@
 #include "net/identity.h"
 
 enum {
-	PHEROMONE_VERSION = 3,     /* 3: signed by the author, who sends its certificate */
+	PHEROMONE_VERSION = 4,     /* 4: anti-entropy digests of 16 IDs; 3: signed by the author */
 	PHEROMONE_HEADER_BYTES = 24,
 	PHEROMONE_MAC_BYTES = CX_MAC_BYTES,
 	PHEROMONE_AUTH_BYTES = CERT_BYTES + CX_SIGNATURE_BYTES,   /* cert, author signature */
@@ -41,7 +41,9 @@ enum pheromone_type {
 	PH_ACK = 10,       /* probe answer, link-local */
 	PH_PING_REQ = 11,  /* ask a neighbour to probe for us, link-local */
 	PH_PULL = 12,      /* ask a neighbour to resend a message, link-local */
-	PH_TYPE_MAX = 12,
+	PH_SUSPECT = 13,   /* "I suspect this neighbour", two hops */
+	PH_ALIVE = 14,     /* refutation of a suspicion by its target, two hops */
+	PH_TYPE_MAX = 14,
 };
 
 /* Header flags. */
@@ -75,6 +77,10 @@ static inline uint64_t pheromone_id(const struct pheromone *p)
 
 /* True for the types gossip relays beyond the first hop. */
 bool pheromone_type_relayed(uint8_t type);
+
+/* True for the relayed types kept in the message cache for repair (not the
+ * two-hop membership messages, which matter only while fresh). */
+bool pheromone_type_repaired(uint8_t type);
 
 /* Derive the MAC key from the swarm key (domain-separated). */
 int pheromone_mac_key(uint8_t mac_key[CX_KEY_BYTES], const uint8_t swarm_key[CX_KEY_BYTES]);

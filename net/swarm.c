@@ -14,6 +14,10 @@ enum {
 	HELLO_FIXED = 12,         /* role u8, n u8, period u16, digest u64 */
 	PROBE_BYTES = 12,         /* target u32, nonce u32, reply_to u32 */
 	PINGREQ_BYTES = 8,        /* target u32, nonce u32 */
+	SUSPECT_BYTES = 8,        /* target u32, incarnation heard u32 */
+	ALIVE_BYTES = 4,          /* incarnation suspected u32 */
+	MEMBER_TTL = 2,           /* SUSPECT and ALIVE reach two hops */
+	ALIVE_GAP_MS = 500,
 	REBIRTH_BYTES = 5,        /* reason u8, new incarnation u32 */
 	REVOKE_ARGS = 12,         /* id u32, until u64 */
 	DIE_BODY_BYTES = 5,       /* target u32, reason u8 */
@@ -21,6 +25,8 @@ enum {
 	SYNC_BACKOFF_MS = 1000,
 	PULL_HOLD_MS = 300,
 	PULL_DELAY_MS = 250,
+	PULL_RETRY_MS = 400,
+	PULL_TRIES = 4,
 	REPAIR_HOLD_MS = 300,
 };
 
@@ -90,6 +96,7 @@ static void begin_life(struct swarm_node *n, uint64_t now)
 	n->sync_due_ms = UINT64_MAX;
 	n->flood_due_ms = UINT64_MAX;
 	n->sync_sent_ms = 0;
+	n->alive_sent_ms = 0;
 	n->memory_check_ms = now;
 	gossip_init(&n->gossip, &n->cfg.gossip, now);
 	membership_init(&n->members);
@@ -168,7 +175,8 @@ static int originate(struct swarm_node *n, uint8_t type, uint8_t ttl, uint8_t fl
 		return k;
 	if (pheromone_type_relayed(type) && pheromone_decode(&dec, buf, (size_t)k) == 0) {
 		gossip_mark(&n->gossip, &dec, now);
-		gossip_store_copy(&n->gossip, pheromone_id(&dec), buf, (size_t)k);
+		if (pheromone_type_repaired(type))
+			gossip_store_copy(&n->gossip, pheromone_id(&dec), buf, (size_t)k);
 	}
 	transmit(n, dst, buf, (size_t)k);
 	return (int)n->seq;
@@ -315,7 +323,7 @@ static void send_hello(struct swarm_node *n, uint64_t now)
 	uint8_t buf[HELLO_FIXED + 8 * GOSSIP_DIGEST_IDS + 2 + 4 * MEMBER_NBRS];
 	uint64_t ids[GOSSIP_DIGEST_IDS];
 	uint32_t nbrs[MEMBER_MAX];
-	size_t k = gossip_recent_ids(&n->gossip, ids, GOSSIP_DIGEST_IDS, now);
+	size_t k = gossip_digest_ids(&n->gossip, ids, GOSSIP_DIGEST_IDS, now);
 	size_t total = membership_list(&n->members, nbrs, MEMBER_MAX);
 	size_t listed = total < MEMBER_NBRS ? total : MEMBER_NBRS;
 	uint8_t *p = buf + HELLO_FIXED + 8 * k;
@@ -348,15 +356,20 @@ static void send_probe(struct swarm_node *n, uint8_t type, uint32_t dst, uint32_
 /* Turn membership actions into probes and death reports. */
 static void run_membership(struct swarm_node *n, uint64_t now)
 {
-	struct member_action act[4 * (1 + MEMBER_HELPERS)];
-	size_t k = membership_tick(&n->members, now, swarm_random(n), act, 4 * (1 + MEMBER_HELPERS));
+	struct member_action act[4 * (2 + MEMBER_HELPERS)];
+	size_t k = membership_tick(&n->members, now, swarm_random(n), act, 4 * (2 + MEMBER_HELPERS));
 
 	for (size_t i = 0; i < k; i++) {
 		if (act[i].kind == MA_PING)
 			send_probe(n, PH_PING, act[i].addr, act[i].target, act[i].nonce, 0, now);
 		else if (act[i].kind == MA_PING_REQ)
 			send_probe(n, PH_PING_REQ, act[i].addr, act[i].target, act[i].nonce, 0, now);
-		else if (act[i].kind == MA_DEAD)
+		else if (act[i].kind == MA_SUSPECT) {
+			uint8_t b[SUSPECT_BYTES];
+			put_u32(b, act[i].target);
+			put_u32(b + 4, act[i].nonce);
+			send_plain(n, PH_SUSPECT, MEMBER_TTL, SWARM_BROADCAST, b, sizeof b, now);
+		} else if (act[i].kind == MA_DEAD)
 			swarm_emit(n, &(struct swarm_event){ .kind = SE_DEAD, .about = act[i].target,
 							     .addr = act[i].addr });
 	}
@@ -409,6 +422,8 @@ void swarm_tick(struct swarm_node *n, uint64_t now_ms)
 		return;
 	if (n->cfg.heartbeats && now_ms >= n->next_hello_ms) {
 		uint32_t period = swarm_role_period(n->role);
+		membership_set_nodes(&n->members, n->cfg.expected_nodes ? n->cfg.expected_nodes
+					  : (uint32_t)cert_cache_count(&n->certs));
 		send_hello(n, now_ms);
 		n->next_hello_ms = now_ms + period - period / 10 + swarm_random(n) % (period / 5);
 	}
@@ -511,6 +526,10 @@ static int validate(struct swarm_node *n, const struct pheromone *p)
 		       ? 0 : SEC_MALFORMED;
 	case PH_REBIRTH:
 		return len == REBIRTH_BYTES ? 0 : SEC_MALFORMED;
+	case PH_SUSPECT:
+		return len == SUSPECT_BYTES ? 0 : SEC_MALFORMED;
+	case PH_ALIVE:
+		return len == ALIVE_BYTES ? 0 : SEC_MALFORMED;
 	case PH_MODULE:
 		return len >= 1 ? 0 : SEC_MALFORMED;
 	case PH_QUEEN_CMD:
@@ -597,21 +616,34 @@ static void remember(struct timed_id *t, uint64_t id, uint64_t until)
 	slot->until_ms = until;
 }
 
-/* Note a message a neighbour has and we lack; ask for it a little later. */
-static void want_add(struct swarm_node *n, uint64_t id, uint32_t responder, uint64_t now)
+/*
+ * A neighbour advertised a message we lack (IHAVE): ask it a little later,
+ * or, when we already asked someone in vain, make it the next one asked.
+ */
+static void want_note(struct swarm_node *n, uint64_t id, uint32_t responder, uint64_t now)
 {
 	struct want *slot = NULL;
 
 	for (int i = 0; i < SWARM_WANTS; i++) {
-		if (n->wants[i].id == id)
+		struct want *w = &n->wants[i];
+		if (w->id == id) {
+			if (w->tries)
+				w->responder = responder;
 			return;
-		if (!n->wants[i].id && !slot)
-			slot = &n->wants[i];
+		}
+		if (!w->id && !slot)
+			slot = w;
 	}
-	if (!slot)
-		return;
-	*slot = (struct want){ id, responder, now + PULL_DELAY_MS };
-	remember(n->pulled, id, now + PULL_DELAY_MS + PULL_HOLD_MS);
+	if (slot)
+		*slot = (struct want){ id, responder, now + PULL_DELAY_MS, 0 };
+}
+
+/* Someone else asked for id: hold our own PULL while its repair travels. */
+static void want_hold(struct swarm_node *n, uint64_t id, uint64_t now)
+{
+	for (int i = 0; i < SWARM_WANTS; i++)
+		if (n->wants[i].id == id && n->wants[i].due_ms < now + PULL_HOLD_MS)
+			n->wants[i].due_ms = now + PULL_HOLD_MS;
 }
 
 /* A HELLO: membership, state digest comparison and PULL repair. */
@@ -643,6 +675,7 @@ static void on_hello(struct swarm_node *n, uint32_t addr, const struct pheromone
 						     .addr = addr });
 	if (!err) {
 		const uint8_t *nb = b + HELLO_FIXED + 8 * count;
+		membership_note_seq(&n->members, p->sender, p->seq);
 		uint32_t nonce = membership_challenge(&n->members, p->sender, swarm_random(n));
 		membership_set_neighbours(&n->members, p->sender, nb + 2, nb[0], nb[1]);
 		if (nonce)   /* prove the binding before its death could be reported */
@@ -653,15 +686,16 @@ static void on_hello(struct swarm_node *n, uint32_t addr, const struct pheromone
 		n->sync_due_ms = now + 20 + swarm_random(n) % SYNC_BACKOFF_MS;
 	for (uint8_t i = 0; i < count; i++) {
 		ids[i] = get_u64(b + HELLO_FIXED + 8 * i);
-		if (!gossip_seen(&n->gossip, ids[i]) && (uint32_t)(ids[i] >> 32) != n->id &&
-		    !recently(n->pulled, ids[i], now))
-			want_add(n, ids[i], p->sender, now);
+		if (!gossip_seen(&n->gossip, ids[i]) && (uint32_t)(ids[i] >> 32) != n->id)
+			want_note(n, ids[i], p->sender, now);
 	}
 }
 
 /*
- * Send the PULLs that are due: a missing message is only asked for after
- * PULL_DELAY_MS, because most of the time it is still on its way.
+ * Send the PULLs that are due (IWANT), one per responder: a missing message
+ * is only asked for after PULL_DELAY_MS, because most of the time it is
+ * still on its way, and asked again every PULL_RETRY_MS (of whichever
+ * neighbour advertised it last) until it arrives or PULL_TRIES were spent.
  */
 static void send_pulls(struct swarm_node *n, uint64_t now)
 {
@@ -676,11 +710,13 @@ static void send_pulls(struct swarm_node *n, uint64_t now)
 			struct want *x = &n->wants[j];
 			if (!x->id || x->due_ms > now || x->responder != w->responder)
 				continue;
-			if (!gossip_seen(&n->gossip, x->id)) {
-				put_u64(pull + 5 + 8 * k++, x->id);
-				remember(n->pulled, x->id, now + PULL_HOLD_MS);
+			if (gossip_seen(&n->gossip, x->id) || x->tries >= PULL_TRIES) {
+				x->id = 0;
+				continue;
 			}
-			x->id = 0;
+			put_u64(pull + 5 + 8 * k++, x->id);
+			x->tries++;
+			x->due_ms = now + PULL_RETRY_MS;
 		}
 		if (k) {
 			pull[4] = (uint8_t)k;
@@ -705,8 +741,7 @@ static void on_pull(struct swarm_node *n, const struct pheromone *p, uint64_t no
 		size_t len;
 		const uint8_t *pkt;
 		if (!mine) {
-			if (!gossip_seen(&n->gossip, id))
-				remember(n->pulled, id, now + PULL_HOLD_MS);
+			want_hold(n, id, now);
 			continue;
 		}
 		pkt = gossip_stored(&n->gossip, id, now, &len);
@@ -714,8 +749,11 @@ static void on_pull(struct swarm_node *n, const struct pheromone *p, uint64_t no
 			continue;
 		remember(n->repaired, id, now + REPAIR_HOLD_MS);
 		memcpy(copy, pkt, len);
-		if (get_u32(copy + 4) != n->id && copy[3] == 0)
-			copy[3] = 1;   /* never pose as the originator's neighbour */
+		/* a repair starts a new wave with a full TTL, so a broadcast's
+		 * reach is not bounded by its first wave's TTL; and never pose as
+		 * the originator's neighbour */
+		pheromone_set_route(copy, n->cfg.ttl,
+				    copy[3] || get_u32(copy + 4) == n->id ? copy[3] : 1);
 		transmit(n, SWARM_BROADCAST, copy, len);
 	}
 }
@@ -756,6 +794,29 @@ static void on_probe(struct swarm_node *n, uint32_t addr, const struct pheromone
 			send_probe(n, PH_PING, m->addr, target, nonce, p->sender, now);
 		}
 		break;
+	}
+}
+
+/*
+ * SUSPECT about us: refute it at once with an ALIVE (its sequence number
+ * is newer than the incarnation the suspecter heard), at most every
+ * 500 ms; about another: a confirmation if we suspect it too.  ALIVE:
+ * its author refutes our suspicion.
+ */
+static void on_suspicion(struct swarm_node *n, const struct pheromone *p, uint64_t now)
+{
+	uint32_t target = get_u32(p->payload);
+
+	if (p->type == PH_ALIVE) {
+		membership_refuted(&n->members, p->sender, p->seq, now);
+	} else if (target != n->id) {
+		membership_confirm_suspicion(&n->members, target, p->sender);
+	} else if (!n->alive_sent_ms || now >= n->alive_sent_ms + ALIVE_GAP_MS) {
+		uint8_t b[ALIVE_BYTES];
+		n->alive_sent_ms = now;
+		membership_self_suspected(&n->members);
+		put_u32(b, get_u32(p->payload + 4));
+		send_plain(n, PH_ALIVE, MEMBER_TTL, SWARM_BROADCAST, b, sizeof b, now);
 	}
 }
 
@@ -810,6 +871,9 @@ static void dispatch(struct swarm_node *n, uint32_t addr, const struct pheromone
 		break;
 	case PH_PULL:
 		on_pull(n, p, now);
+		break;
+	case PH_SUSPECT: case PH_ALIVE:
+		on_suspicion(n, p, now);
 		break;
 	case PH_DATA: case PH_ALARM:
 		ev.kind = SE_DELIVER;

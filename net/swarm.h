@@ -33,7 +33,7 @@ enum {
 	SWARM_PINGREQS = 8,
 	SWARM_REFUSED = 16,
 	SWARM_TIMED_IDS = 16,
-	SWARM_WANTS = 8,
+	SWARM_WANTS = 32,
 	MEMORY_APOPTOSIS_PERMILLE = 900,
 	SEQ_COUNTER_BITS = 20,        /* seq = incarnation << 20 | counter */
 	SWARM_MAX_INCARNATION = (1 << (32 - SEQ_COUNTER_BITS)) - 1,
@@ -108,6 +108,8 @@ struct swarm_config {
 	uint64_t lifetime_ms;         /* 0: unlimited */
 	uint8_t ttl;                  /* for flooded pheromones */
 	bool heartbeats;              /* false: no HELLOs (baseline benches) */
+	uint32_t expected_nodes;      /* swarm size for the suspicion timeout (log N);
+					 0: the number of certified authors heard */
 	struct gossip_params gossip;
 	const struct swarm_module *modules[SWARM_MODULES];
 	void *module_env;             /* handed to modules, e.g. the maze world */
@@ -127,6 +129,7 @@ struct want {                     /* a message to PULL from a neighbour */
 	uint64_t id;
 	uint32_t responder;
 	uint64_t due_ms;
+	uint8_t tries;                /* PULLs sent for it so far */
 };
 
 struct refused_identity {
@@ -150,6 +153,7 @@ struct swarm_node {
 	uint64_t sync_sent_ms;
 	uint64_t flood_due_ms;        /* UINT64_MAX: no swarm-wide state flood due */
 	uint64_t memory_check_ms;
+	uint64_t alive_sent_ms;       /* last refutation of a suspicion of us */
 	struct gossip gossip;
 	struct membership members;
 	struct kvstore kv;
@@ -158,7 +162,6 @@ struct swarm_node {
 	struct revocations revoked;
 	struct pingreq pingreqs[SWARM_PINGREQS];
 	struct refused_identity refused[SWARM_REFUSED];
-	struct timed_id pulled[SWARM_TIMED_IDS];    /* PULLs sent or overheard */
 	struct timed_id repaired[SWARM_TIMED_IDS];  /* repairs recently sent */
 	struct want wants[SWARM_WANTS];
 	_Alignas(16) uint8_t module_state[SWARM_MODULES][SWARM_MODULE_STATE];

@@ -481,6 +481,7 @@ int sim_setup(struct sim *s, const struct sim_opts *o, uint32_t extra)
 	s->cfg.role = -1;
 	s->queen_index = -1;
 	s->cfg.heartbeats = true;
+	s->cfg.expected_nodes = o->nodes;   /* the suspicion timeout scales with log N */
 	gossip_default_params(&s->cfg.gossip);
 	s->cfg.gossip.flood = o->flood;
 	if (o->echo_cap >= 0)

@@ -224,12 +224,60 @@ static void test_gossip_relay_suppression(void)
 	{
 		size_t len;
 		uint64_t ids[4];
+		uint64_t too_old = gp.ts_bound_ms - GOSSIP_REPAIR_MARGIN_MS;
 		CHECK(gossip_stored(&g, pheromone_id(&p), 100, &len) != NULL);
-		CHECK_EQ(gossip_recent_ids(&g, ids, 4, 100), 1);
+		CHECK_EQ(gossip_digest_ids(&g, ids, 4, 100), 1);
 		CHECK_EQ(ids[0], pheromone_id(&p));
-		/* too old to repair: a receiver could find it stale and blame us */
-		CHECK(gossip_stored(&g, pheromone_id(&p), gp.ts_bound_ms / 2, &len) == NULL);
-		CHECK_EQ(gossip_recent_ids(&g, ids, 4, gp.ts_bound_ms / 2), 0);
+		/* too old to repair: a receiver could find it stale */
+		CHECK(gossip_stored(&g, pheromone_id(&p), too_old - 1, &len) != NULL);
+		CHECK(gossip_stored(&g, pheromone_id(&p), too_old, &len) == NULL);
+		CHECK_EQ(gossip_digest_ids(&g, ids, 4, too_old), 0);
+	}
+}
+
+/*
+ * The message cache keeps every copy that fits its byte ring (not just the
+ * newest 16), returns each intact, and successive digests advertise all of
+ * them (not just the newest 8), newest first.
+ */
+static void test_gossip_message_cache(void)
+{
+	static uint8_t buf[PHEROMONE_MAX_BYTES], payload[700];
+	struct gossip_params gp;
+	uint64_t ids[GOSSIP_DIGEST_IDS];
+	bool advertised[41] = { false };
+	size_t len;
+	int n = 0;
+
+	gossip_default_params(&gp);
+	gossip_init(&g, &gp, 0);
+	for (uint32_t seq = 1; seq <= 40; seq++) {
+		n = make_pkt(buf, PH_DATA, 7, seq, 1000, payload, 100);
+		gossip_store_copy(&g, (7ULL << 32) | seq, buf, (size_t)n);
+	}
+	for (uint32_t seq = 1; seq <= 40; seq++) {
+		const uint8_t *c = gossip_stored(&g, (7ULL << 32) | seq, 2000, &len);
+		CHECK(c != NULL && len == (size_t)n && get_u32(c + 8) == seq);
+	}
+	CHECK_EQ(gossip_digest_ids(&g, ids, GOSSIP_DIGEST_IDS, 2000), GOSSIP_DIGEST_IDS);
+	CHECK_EQ(ids[0], (7ULL << 32) | 40);               /* newest first */
+	for (int round = 0; round < 8; round++) {
+		size_t k = gossip_digest_ids(&g, ids, GOSSIP_DIGEST_IDS, 2000);
+		for (size_t i = 0; i < k; i++)
+			advertised[(uint32_t)ids[i]] = true;
+	}
+	for (int seq = 1; seq <= 40; seq++)
+		CHECK(advertised[seq]);
+	/* large copies wrap the byte ring: the oldest are evicted whole */
+	for (uint32_t seq = 41; seq <= 140; seq++) {
+		n = make_pkt(buf, PH_DATA, 7, seq, 1000, payload, sizeof payload);
+		gossip_store_copy(&g, (7ULL << 32) | seq, buf, (size_t)n);
+	}
+	CHECK(gossip_stored(&g, (7ULL << 32) | 41, 2000, &len) == NULL);
+	for (uint32_t seq = 140 - GOSSIP_STORE_BYTES / PHEROMONE_MAX_BYTES + 1; seq <= 140; seq++) {
+		const uint8_t *c = gossip_stored(&g, (7ULL << 32) | seq, 2000, &len);
+		CHECK(c != NULL && len == (size_t)n && get_u32(c + 8) == seq);
+		CHECK(c && !pheromone_decode(&(struct pheromone){ 0 }, c, len));
 	}
 }
 
@@ -299,29 +347,91 @@ static void test_membership_suspect_probe_dead(void)
 	membership_heard(&ms, 11, 2, ROLE_WORKER, 1000, 2000, &refuted);
 	membership_heard(&ms, 12, 3, ROLE_WORKER, 1000, 2000, &refuted);
 	n = membership_tick(&ms, 2300, 1, act, 16);       /* 10 silent for 2.3 s */
-	CHECK(n >= 1 + 2);
-	CHECK_EQ(act[0].kind, MA_PING);
+	CHECK(n >= 2 + 2);
+	CHECK_EQ(act[0].kind, MA_SUSPECT);                 /* disseminated */
 	CHECK_EQ(act[0].target, 10);
-	CHECK_EQ(act[1].kind, MA_PING_REQ);
+	CHECK_EQ(act[1].kind, MA_PING);
+	CHECK_EQ(act[1].target, 10);
+	CHECK_EQ(act[2].kind, MA_PING_REQ);
 	CHECK_EQ(membership_find(&ms, 10)->state, MS_SUSPECT);
 	membership_touch(&ms, 10, 2400);                   /* an ACK came back */
 	CHECK_EQ(membership_find(&ms, 10)->state, MS_ALIVE);
-	/* now silence for good: dead within suspicion + 3 periods */
+	CHECK_EQ(ms.lhm, 1);                               /* a wrong suspicion */
+	/* now silence for good; two others confirm: dead within 2.25 s of
+	 * silence, then the suspicion timeout (3 periods at two confirmations
+	 * of a small swarm: 2 x 3 - 3 x 0.79, x 17/16 for the local health) */
 	bool dead = false;
-	for (uint64_t t = 2400; t < 9000; t += 50) {
+	for (uint64_t t = 2400; t < 12000; t += 50) {
 		membership_heard(&ms, 11, 2, ROLE_WORKER, 1000, t, &refuted);
 		membership_heard(&ms, 12, 3, ROLE_WORKER, 1000, t, &refuted);
+		membership_confirm_suspicion(&ms, 10, 11);
+		membership_confirm_suspicion(&ms, 10, 11);   /* counted once */
+		membership_confirm_suspicion(&ms, 10, 12);
 		n = membership_tick(&ms, t, t, act, 16);
 		for (size_t i = 0; i < n; i++)
 			if (act[i].kind == MA_DEAD && act[i].target == 10) {
 				dead = true;
-				CHECK(t <= 2400 + 2250 + 3000 + 100);
+				CHECK(t >= 2400 + 2250 + 3850 - 50);
+				CHECK(t <= 2400 + 2250 + 3850 + 100);
 			}
 	}
 	CHECK(dead);
 	CHECK(membership_find(&ms, 10) == NULL);
 	CHECK_EQ(membership_heard(&ms, 10, 1, ROLE_WORKER, 1000, 9000, &refuted), 0);
 	CHECK(refuted);
+}
+
+/*
+ * Lifeguard: the suspicion timeout scales with log10 N, shrinks with
+ * confirmations, stretches with the local health multiplier; only a newer
+ * incarnation of the suspect refutes; probe helpers are neighbours that
+ * announced the suspect.
+ */
+static void test_membership_lifeguard(void)
+{
+	struct member_action act[16];
+	uint8_t nb[4];
+	bool refuted;
+	size_t n;
+
+	membership_init(&ms);
+	for (uint32_t id = 10; id < 20; id++)
+		CHECK_EQ(membership_heard(&ms, id, id, ROLE_WORKER, 1000, 0, &refuted), 0);
+	membership_confirm(&ms, 10, 10, membership_challenge(&ms, 10, 77));
+	membership_note_seq(&ms, 10, 500);
+	put_u32(nb, 10);
+	membership_set_neighbours(&ms, 17, nb, 1, 1);     /* only 17 can reach 10 */
+	CHECK_EQ(membership_suspicion_ms(&ms, membership_find(&ms, 10)), 6000);  /* N = 1 */
+	membership_set_nodes(&ms, 1000);
+	CHECK_EQ(membership_suspicion_ms(&ms, membership_find(&ms, 10)), 12000);
+	membership_set_nodes(&ms, 10000);
+	CHECK_EQ(membership_suspicion_ms(&ms, membership_find(&ms, 10)), 16000);
+	membership_set_nodes(&ms, 1000);
+	for (uint32_t id = 11; id < 20; id++)
+		membership_heard(&ms, id, id, ROLE_WORKER, 1000, 2300, &refuted);
+	n = membership_tick(&ms, 2300, 5, act, 16);
+	CHECK_EQ(n, 5);
+	CHECK_EQ(act[2].kind, MA_PING_REQ);
+	CHECK_EQ(act[2].addr, 17);                         /* the helper that can reach it */
+	for (uint32_t by = 11; by < 15; by++)
+		membership_confirm_suspicion(&ms, 10, by);
+	CHECK_EQ(membership_suspicion_ms(&ms, membership_find(&ms, 10)), 6000);
+	membership_refuted(&ms, 10, 500, 2400);            /* not newer: no refutation */
+	CHECK_EQ(membership_find(&ms, 10)->state, MS_SUSPECT);
+	membership_refuted(&ms, 10, 501, 2400);
+	CHECK_EQ(membership_find(&ms, 10)->state, MS_ALIVE);
+	CHECK_EQ(ms.lhm, 1);
+	for (int i = 0; i < 20; i++)
+		membership_self_suspected(&ms);
+	CHECK_EQ(ms.lhm, MEMBER_LHM_MAX);
+	CHECK_EQ(membership_suspicion_ms(&ms, membership_find(&ms, 10)), 18000);
+	/* the multiplier decays by one every 10 s */
+	for (uint64_t t = 2400; t <= 2400 + 10000 * MEMBER_LHM_MAX + 1000; t += 500) {
+		for (uint32_t id = 10; id < 20; id++)
+			membership_heard(&ms, id, id, ROLE_WORKER, 1000, t, &refuted);
+		membership_tick(&ms, t, t, act, 16);
+	}
+	CHECK_EQ(ms.lhm, 0);
 }
 
 /* Membership binding and bounds. */
@@ -919,6 +1029,34 @@ static void test_state_spreads_and_survives(void)
 	CHECK_EQ(kv_digest(&net.node[3].kv), kv_digest(&net.node[0].kv));
 }
 
+/*
+ * Anti-entropy: node 3, cut off while node 0 floods 12 messages whose TTL
+ * dies out before it, gets every one of them (not only the 8 newest) once
+ * its link to node 2 heals, from node 2's message cache, and the repair
+ * wave carries on with a full TTL.
+ */
+static void test_anti_entropy_repairs_every_message(void)
+{
+	t_setup();
+	for (int a = 0; a < NET_NODES; a++)       /* a line: 0 - 1 - 2 - 3 */
+		for (int b = 0; b < NET_NODES; b++)
+			net.blocked[a][b] = a - b > 1 || b - a > 1;
+	net.blocked[2][3] = net.blocked[3][2] = true;
+	t_run(0, 2000);
+	net.node[0].cfg.ttl = 2;                  /* the first wave stops at node 2 */
+	for (int i = 0; i < 12; i++) {
+		CHECK(swarm_broadcast(&net.node[0], PH_DATA, "x", 1, 2000 + 10 * (uint64_t)i) > 0);
+		t_run(2000 + 10 * (uint64_t)i, 2000 + 10 * (uint64_t)i);
+	}
+	t_run(2120, 3000);
+	CHECK_EQ(net.deliveries[2], 12);
+	CHECK_EQ(net.deliveries[3], 0);
+	net.blocked[2][3] = net.blocked[3][2] = false;
+	t_run(3000, 9000);
+	CHECK_EQ(net.deliveries[3], 12);
+	CHECK_EQ(net.deliveries[1], 12);          /* exactly once each */
+}
+
 /* Dead neighbour noticed. */
 static void test_dead_neighbour_noticed(void)
 {
@@ -1012,9 +1150,11 @@ int main(void)
 	RUN(test_gossip_dedup_window_stale);
 	RUN(test_gossip_rate_limit);
 	RUN(test_gossip_relay_suppression);
+	RUN(test_gossip_message_cache);
 	RUN(test_gossip_bounded_under_flood);
 	RUN(test_gossip_classify_takes_no_tokens);
 	RUN(test_membership_suspect_probe_dead);
+	RUN(test_membership_lifeguard);
 	RUN(test_membership_binding_and_bounds);
 	RUN(test_membership_relocated_hello);
 	RUN(test_sentinel_blacklist_decay_blackbox);
@@ -1029,6 +1169,7 @@ int main(void)
 	RUN(test_unauthenticated_faults_never_ban);
 	RUN(test_die_and_apoptosis);
 	RUN(test_state_spreads_and_survives);
+	RUN(test_anti_entropy_repairs_every_message);
 	RUN(test_dead_neighbour_noticed);
 	RUN(test_indirect_probes_keep_node_alive);
 	RUN(test_role_redrawn_on_rebirth);
