@@ -69,7 +69,7 @@ $(BUILD)/libos/vdso.so: libos/vdso.c libos/vdso.lds include/exo/abi.h
 	  -Wl,-N -Wl,-z,norelro -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments -o $@ $<
 $(BUILD)/libos/libos/vdso_blob.o: $(BUILD)/libos/vdso.so
 $(LIBOS_A): $(LIBOS_OBJS) | $(SODIUM_MUSL_A)
-	$(Q)rm -f $@ && ar rcs $@ $(LIBOS_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $(LIBOS_OBJS) $(LWIP_OBJS)
 libos: $(LIBOS_A)
 .PHONY: libos
 TOOLS += $(LIBOS_A)
