@@ -32,6 +32,9 @@ python3 - <<'PY'
 import os, re, signal, struct, subprocess, sys, time
 
 B, W = os.environ["B"], os.environ["W"]
+# the pheromone wire version, as net/pheromone.h has it (the first byte of
+# every packet the hub relays)
+WIRE = int(re.search(r"PHEROMONE_VERSION\s*=\s*(\d+)", open("net/pheromone.h").read()).group(1))
 CTL, SWARMD, HUB = f"{B}/host/swarm-ctl", f"{B}/host/swarmd", f"{B}/host/swarm-hub"
 N, KILLED = 12, 4
 K = f"{W}/keys"
@@ -274,7 +277,7 @@ try:
     recs, off = 0, 24
     while off + 16 <= len(data):
         incl = struct.unpack("<I", data[off + 8: off + 12])[0]
-        ok_rec = off + 16 + incl <= len(data) and data[off + 16] == 0x45 and data[off + 16 + 28] == 3
+        ok_rec = off + 16 + incl <= len(data) and data[off + 16] == 0x45 and data[off + 16 + 28] == WIRE
         if not ok_rec:
             break
         recs, off = recs + 1, off + 16 + incl
