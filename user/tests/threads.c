@@ -299,7 +299,11 @@ static void thread_kill(void)
 	pthread_create(&usr1_target, 0, wait_for_kill, 0);
 	usleep(20000);
 	int r = pthread_kill(usr1_target, SIGUSR1);
-	usleep(20000);
+	/* the handler runs in the target, still blocked in sem_wait; allow it
+	 * up to 2 s (on four TCG CPUs over two busy host cores a wake-up can
+	 * take a while) before the post that would end the wait anyway */
+	for (int i = 0; i < 200 && !usr1_count; i++)
+		usleep(10000);
 	sem_post(&kill_sem);
 	pthread_join(usr1_target, 0);
 	printf("pthread_kill: %d, handler ran %d time(s), in the target %d\n", r, usr1_count, usr1_in_target);
