@@ -354,9 +354,17 @@ static void idle_loop(void)
 {
 	for (;;) {
 		bkl_unlock();
-		while (!work_here())
+		/* check with interrupts off, then sti; hlt as one: a wake-up
+		 * arriving after the check is held until the hlt and ends it
+		 * (checked with interrupts on, it could run between the check
+		 * and the hlt, and the CPU would sleep on queued work until
+		 * some later interrupt: with no periodic tick, for good) */
+		for (;;) {
+			irq_disable();
+			if (work_here())
+				break;
 			cpu_idle();		/* sti; hlt */
-		irq_disable();
+		}
 		bkl_lock();
 		if (pick_next())
 			schedule();
