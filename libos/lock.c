@@ -43,6 +43,10 @@ void lo_unlock(void)
  * for lo_relock. */
 uint32_t lo_unlock_all(void)
 {
+	/* a caller not holding it (start-up code) must not free another
+	 * thread's hold: nothing to give up, and lo_relock(0) is a no-op */
+	if (lp.lock_owner != (uint64_t)lo_thread_self())
+		return 0;
 	uint32_t d = lp.lock_depth;
 	lp.lock_depth = 0;
 	__atomic_store_n(&lp.lock_owner, 0, __ATOMIC_RELEASE);
@@ -51,6 +55,8 @@ uint32_t lo_unlock_all(void)
 
 void lo_relock(uint32_t d)
 {
+	if (!d)
+		return;
 	lo_lock();
 	lp.lock_depth = d;
 }

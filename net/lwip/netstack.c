@@ -242,8 +242,7 @@ void netstack_wait(uint64_t deadline_ns)
 			}
 			uint32_t depth = lo_unlock_all();
 			exo_call(EXO_SYS_NOTIFY_WAIT, idle_note, ns);
-			if (depth)
-				lo_relock(depth);
+			lo_relock(depth);
 		}
 	}
 	netstack_poll();

@@ -155,6 +155,5 @@ void nicring_wait(uint64_t ns)
 	/* other threads of the program may run libOS calls meanwhile */
 	uint32_t depth = lo_unlock_all();
 	exo_call(EXO_SYS_NOTIFY_WAIT, note, ns);
-	if (depth)
-		lo_relock(depth);
+	lo_relock(depth);
 }
