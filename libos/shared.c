@@ -32,7 +32,7 @@ int64_t sh_wait(const volatile uint32_t *word, uint32_t expected, uint64_t deadl
 	while (*word == expected) {
 		uint64_t now = time_now_ns();
 		if (deadline_ns && now >= deadline_ns)
-			return -ETIMEDOUT;
+			return -EXO_ETIMEDOUT;
 		uint64_t until = now + POLL_NS;
 		if (deadline_ns && deadline_ns < until)
 			until = deadline_ns;
