@@ -6,11 +6,14 @@
 
 int virtio_net_probe(const struct pci_device *pd);
 int virtio_blk_probe(const struct pci_device *pd);
+int nvme_probe(const struct pci_device *pd);
 
 void ring_probe_devices(void)
 {
 	for (int i = 0; i < pci_count; i++) {
 		const struct pci_device *d = &pci_devices[i];
+		if (d->class == 0x01 && d->subclass == 0x08 && d->progif == 0x02)
+			nvme_probe(d);		/* any vendor's NVMe controller */
 		if (d->vendor != VIRTIO_VENDOR)
 			continue;
 		/* modern ids (0x1040 + type) and transitional ones */

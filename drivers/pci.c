@@ -1,8 +1,14 @@
 /* PCI enumeration; see pci.h.  Every bus number is probed, so bridges need
  * no special handling; multi-function devices are detected by header bit 7. */
 #include "drivers/pci.h"
+#include "kernel/apic.h"
 #include "kernel/console.h"
 #include "kernel/cpu.h"
+#include "kernel/trap.h"
+#include "kernel/vm.h"
+
+#define VECTOR_FIRST 0xa0		/* device interrupt vectors */
+#define VECTOR_LAST 0xbf
 
 struct pci_device pci_devices[PCI_MAX_DEVICES];
 int pci_count;
@@ -108,4 +114,110 @@ int pci_io_overlaps(uint32_t first, uint32_t count)
 		}
 	}
 	return 0;
+}
+
+static uint32_t cfg_read(const struct pci_device *d, uint8_t off)
+{
+	return pci_read32(d->bus, d->dev, d->fn, off);
+}
+
+uint64_t pci_bar_base(const struct pci_device *d, int n)
+{
+	if (n < 0 || n > 5)
+		return 0;
+	uint32_t lo = cfg_read(d, (uint8_t)(0x10 + 4 * n));
+	if (lo & 1)
+		return 0;
+	uint64_t base = lo & ~0xfu;
+	if (((lo >> 1) & 3) == 2 && n < 5)
+		base |= (uint64_t)cfg_read(d, (uint8_t)(0x14 + 4 * n)) << 32;
+	return base;
+}
+
+volatile uint8_t *pci_map_bar(const struct pci_device *d, int bar, uint32_t off, uint32_t len)
+{
+	uint64_t base = pci_bar_base(d, bar);
+	if (!base || !len)
+		return NULL;
+	return vm_map_mmio(base + off, len);
+}
+
+void pci_enable_master(const struct pci_device *d)
+{
+	uint32_t cmd = cfg_read(d, 0x04) & 0xffff;
+	pci_write32(d->bus, d->dev, d->fn, 0x04, cmd | (1u << 1) | (1u << 2) | (1u << 10));
+}
+
+uint8_t pci_find_cap(const struct pci_device *d, uint8_t id, uint8_t after)
+{
+	if (!(cfg_read(d, 0x04) & (1u << 20)))
+		return 0;			/* no capability list */
+	uint8_t cap = after ? (uint8_t)(cfg_read(d, after) >> 8) & 0xfc : (uint8_t)(cfg_read(d, 0x34) & 0xfc);
+	for (int guard = 0; cap && guard < 48; guard++) {
+		uint32_t h = cfg_read(d, cap);
+		if ((uint8_t)h == id)
+			return cap;
+		cap = (uint8_t)(h >> 8) & 0xfc;
+	}
+	return 0;
+}
+
+void pci_msix_setup(struct pci_msix *m, const struct pci_device *d, uint8_t cap)
+{
+	uint32_t ctl = cfg_read(d, cap);
+	uint32_t table = cfg_read(d, (uint8_t)(cap + 4));
+	uint16_t entries = (uint16_t)(((ctl >> 16) & 0x7ff) + 1);
+
+	m->table = (volatile uint32_t *)pci_map_bar(d, (int)(table & 7), table & ~7u, entries * 16u);
+	if (!m->table)
+		return;
+	m->entries = entries;
+	for (uint16_t i = 0; i < entries; i++)
+		m->table[i * 4 + 3] = 1;		/* masked until used */
+	/* enable, function mask off */
+	pci_write32(d->bus, d->dev, d->fn, cap, (ctl & ~(1u << 30)) | (1u << 31));
+}
+
+int pci_msix_route(struct pci_msix *m, int entry, int cpu_vector)
+{
+	if (!m->table || entry < 0 || entry >= m->entries || !cpu_vector || !apic_mode)
+		return -1;
+	uint32_t apic_id = lapic_read(LAPIC_ID) >> 24;
+	volatile uint32_t *e = m->table + entry * 4;
+	e[0] = 0xfee00000u | apic_id << 12;
+	e[1] = 0;
+	e[2] = (uint32_t)cpu_vector;		/* fixed delivery, edge */
+	e[3] = 0;
+	return entry;
+}
+
+void pci_msix_mask(struct pci_msix *m, int entry, int masked)
+{
+	if (m->table && entry >= 0 && entry < m->entries)
+		m->table[entry * 4 + 3] = masked ? 1 : 0;
+}
+
+int pci_alloc_vector(void)
+{
+	static int next = VECTOR_FIRST;
+	return next <= VECTOR_LAST ? next++ : 0;
+}
+
+static struct { void (*fn)(void *); void *arg; } vectors[VECTOR_LAST - VECTOR_FIRST + 1];
+
+static void device_irq(struct trapframe *tf)
+{
+	int i = (int)tf->vector - VECTOR_FIRST;
+	if (i >= 0 && i <= VECTOR_LAST - VECTOR_FIRST && vectors[i].fn)
+		vectors[i].fn(vectors[i].arg);
+	apic_eoi();
+}
+
+void pci_bind_vector(int vector, void (*fn)(void *), void *arg)
+{
+	if (vector < VECTOR_FIRST || vector > VECTOR_LAST)
+		return;
+	vectors[vector - VECTOR_FIRST].fn = fn;
+	vectors[vector - VECTOR_FIRST].arg = arg;
+	trap_set_handler(vector, device_irq);
 }

@@ -6,12 +6,10 @@
  */
 #include "drivers/virtio.h"
 #include "include/exo/abi.h"
-#include "kernel/apic.h"
 #include "kernel/console.h"
 #include "kernel/cpu.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
-#include "kernel/trap.h"
 #include "kernel/vm.h"
 
 /* vendor capability types */
@@ -45,9 +43,6 @@
 #define S_FEATURES_OK 8
 #define NO_VECTOR 0xffff
 
-#define VECTOR_FIRST 0xa0
-#define VECTOR_LAST 0xbf
-
 static inline void barrier(void) { __asm__ volatile("" ::: "memory"); }
 static inline void fence(void) { __asm__ volatile("mfence" ::: "memory"); }
 
@@ -68,77 +63,31 @@ static uint32_t cfg_read(const struct pci_device *d, uint8_t off)
 	return pci_read32(d->bus, d->dev, d->fn, off);
 }
 
-/* The physical base of memory BAR n (0 when it is not one). */
-static uint64_t bar_base(const struct pci_device *d, int n)
-{
-	if (n < 0 || n > 5)
-		return 0;
-	uint32_t lo = cfg_read(d, (uint8_t)(0x10 + 4 * n));
-	if (lo & 1)
-		return 0;
-	uint64_t base = lo & ~0xfu;
-	if (((lo >> 1) & 3) == 2 && n < 5)
-		base |= (uint64_t)cfg_read(d, (uint8_t)(0x14 + 4 * n)) << 32;
-	return base;
-}
-
-static volatile uint8_t *map_region(const struct pci_device *d, int bar, uint32_t off, uint32_t len)
-{
-	uint64_t base = bar_base(d, bar);
-	if (!base || !len)
-		return NULL;
-	return vm_map_mmio(base + off, len);
-}
-
-static void msix_setup(struct virtio_dev *v, uint8_t cap)
-{
-	const struct pci_device *d = v->pci;
-	uint32_t ctl = cfg_read(d, cap);
-	uint32_t table = cfg_read(d, (uint8_t)(cap + 4));
-	uint16_t entries = (uint16_t)(((ctl >> 16) & 0x7ff) + 1);
-
-	v->msix = (volatile uint32_t *)map_region(d, (int)(table & 7), table & ~7u, entries * 16u);
-	if (!v->msix)
-		return;
-	v->msix_entries = entries;
-	for (uint16_t i = 0; i < entries; i++)
-		v->msix[i * 4 + 3] = 1;			/* masked until used */
-	/* enable, function mask off */
-	pci_write32(d->bus, d->dev, d->fn, cap, (ctl & ~(1u << 30)) | (1u << 31));
-}
-
 int virtio_probe(struct virtio_dev *v, const struct pci_device *d)
 {
 	*v = (struct virtio_dev){ .pci = d };
-	if (!(cfg_read(d, 0x04) & (1u << 20)))
-		return -EXO_ENOENT;			/* no capability list */
-	uint8_t cap = (uint8_t)(cfg_read(d, 0x34) & 0xfc);
-	for (int guard = 0; cap && guard < 48; guard++) {
-		uint32_t h = cfg_read(d, cap);
-		uint8_t id = (uint8_t)h, next = (uint8_t)(h >> 8) & 0xfc, type = (uint8_t)(h >> 24);
-		if (id == PCI_CAP_VENDOR) {
-			int bar = (int)(cfg_read(d, (uint8_t)(cap + 4)) & 0xff);
-			uint32_t off = cfg_read(d, (uint8_t)(cap + 8)), len = cfg_read(d, (uint8_t)(cap + 12));
-			if (type == CAP_COMMON && !v->common)
-				v->common = map_region(d, bar, off, len);
-			else if (type == CAP_ISR && !v->isr)
-				v->isr = map_region(d, bar, off, len);
-			else if (type == CAP_DEVICE && !v->device)
-				v->device = map_region(d, bar, off, len);
-			else if (type == CAP_NOTIFY && !v->notify_base) {
-				v->notify_base = map_region(d, bar, off, len);
-				v->notify_mult = cfg_read(d, (uint8_t)(cap + 16));
-			}
-		} else if (id == PCI_CAP_MSIX && !v->msix) {
-			msix_setup(v, cap);
+	for (uint8_t cap = pci_find_cap(d, PCI_CAP_VENDOR, 0); cap;
+	     cap = pci_find_cap(d, PCI_CAP_VENDOR, cap)) {
+		uint8_t type = (uint8_t)(cfg_read(d, cap) >> 24);
+		int bar = (int)(cfg_read(d, (uint8_t)(cap + 4)) & 0xff);
+		uint32_t off = cfg_read(d, (uint8_t)(cap + 8)), len = cfg_read(d, (uint8_t)(cap + 12));
+		if (type == CAP_COMMON && !v->common)
+			v->common = pci_map_bar(d, bar, off, len);
+		else if (type == CAP_ISR && !v->isr)
+			v->isr = pci_map_bar(d, bar, off, len);
+		else if (type == CAP_DEVICE && !v->device)
+			v->device = pci_map_bar(d, bar, off, len);
+		else if (type == CAP_NOTIFY && !v->notify_base) {
+			v->notify_base = pci_map_bar(d, bar, off, len);
+			v->notify_mult = cfg_read(d, (uint8_t)(cap + 16));
 		}
-		cap = next;
 	}
+	uint8_t msix = pci_find_cap(d, PCI_CAP_MSIX, 0);
+	if (msix)
+		pci_msix_setup(&v->msix, d, msix);
 	if (!v->common || !v->notify_base || !v->isr)
 		return -EXO_ENOENT;			/* a legacy-only device */
-	/* memory decoding and bus mastering on, legacy INTx off */
-	uint32_t cmd = cfg_read(d, 0x04) & 0xffff;
-	pci_write32(d->bus, d->dev, d->fn, 0x04, cmd | (1u << 1) | (1u << 2) | (1u << 10));
+	pci_enable_master(d);
 	virtio_reset(v);
 	w8(v->common, C_STATUS, S_ACKNOWLEDGE);
 	w8(v->common, C_STATUS, S_ACKNOWLEDGE | S_DRIVER);
@@ -175,19 +124,6 @@ int virtio_negotiate(struct virtio_dev *v, uint64_t wanted, uint64_t *got)
 	return 0;
 }
 
-static int msix_route(struct virtio_dev *v, int entry, int cpu_vector)
-{
-	if (!v->msix || entry < 0 || entry >= v->msix_entries || !cpu_vector || !apic_mode)
-		return -1;
-	uint32_t apic_id = lapic_read(LAPIC_ID) >> 24;
-	volatile uint32_t *e = v->msix + entry * 4;
-	e[0] = 0xfee00000u | apic_id << 12;
-	e[1] = 0;
-	e[2] = (uint32_t)cpu_vector;		/* fixed delivery, edge */
-	e[3] = 0;
-	return entry;
-}
-
 int virtq_setup(struct virtio_dev *v, struct virtq *q, uint16_t index, uint16_t max,
 		int msix_entry, int cpu_vector)
 {
@@ -208,7 +144,7 @@ int virtq_setup(struct virtio_dev *v, struct virtq *q, uint16_t index, uint16_t 
 	w64(v->common, C_Q_DESC, d);
 	w64(v->common, C_Q_DRIVER, a);
 	w64(v->common, C_Q_DEVICE, u);
-	int e = msix_route(v, msix_entry, cpu_vector);
+	int e = pci_msix_route(&v->msix, msix_entry, cpu_vector);
 	w16(v->common, C_Q_MSIX, e < 0 ? NO_VECTOR : (uint16_t)e);
 	if (e >= 0 && r16(v->common, C_Q_MSIX) != e)
 		klog(LOG_WARN, "virtio: queue %u refused its MSI-X vector\n", index);
@@ -296,29 +232,4 @@ uint32_t virtio_cfg32(struct virtio_dev *v, uint32_t off) { return r32(v->device
 uint64_t virtio_cfg64(struct virtio_dev *v, uint32_t off)
 {
 	return r32(v->device, off) | (uint64_t)r32(v->device, off + 4) << 32;
-}
-
-int virtio_alloc_vector(void)
-{
-	static int next = VECTOR_FIRST;
-	return next <= VECTOR_LAST ? next++ : 0;
-}
-
-static struct { void (*fn)(void *); void *arg; } vectors[VECTOR_LAST - VECTOR_FIRST + 1];
-
-static void virtio_irq(struct trapframe *tf)
-{
-	int i = (int)tf->vector - VECTOR_FIRST;
-	if (i >= 0 && i <= VECTOR_LAST - VECTOR_FIRST && vectors[i].fn)
-		vectors[i].fn(vectors[i].arg);
-	apic_eoi();
-}
-
-void virtio_bind_vector(int vector, void (*fn)(void *), void *arg)
-{
-	if (vector < VECTOR_FIRST || vector > VECTOR_LAST)
-		return;
-	vectors[vector - VECTOR_FIRST].fn = fn;
-	vectors[vector - VECTOR_FIRST].arg = arg;
-	trap_set_handler(vector, virtio_irq);
 }

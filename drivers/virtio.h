@@ -59,8 +59,7 @@ struct virtio_dev {
 	volatile uint8_t *common, *isr, *device;
 	volatile uint8_t *notify_base;
 	uint32_t notify_mult;
-	volatile uint32_t *msix;	/* MSI-X table, NULL without */
-	uint16_t msix_entries;
+	struct pci_msix msix;
 };
 
 /* One buffer of a request: physical address, length, device-writable. */
@@ -102,9 +101,5 @@ uint8_t virtio_cfg8(struct virtio_dev *v, uint32_t off);
 uint16_t virtio_cfg16(struct virtio_dev *v, uint32_t off);
 uint32_t virtio_cfg32(struct virtio_dev *v, uint32_t off);
 uint64_t virtio_cfg64(struct virtio_dev *v, uint32_t off);
-/* A free CPU interrupt vector for a device (0 when none left). */
-int virtio_alloc_vector(void);
-/* Interrupts on vector call fn(arg) (then the LAPIC EOI). */
-void virtio_bind_vector(int vector, void (*fn)(void *), void *arg);
 
 #endif

@@ -142,7 +142,7 @@ static void vblk_config(struct vblk *b)
 int virtio_blk_probe(const struct pci_device *pd)
 {
 	struct vblk *b = kzalloc(sizeof *b);
-	int err, vector = virtio_alloc_vector();
+	int err, vector = pci_alloc_vector();
 
 	if (!b)
 		return -EXO_ENOMEM;
@@ -161,12 +161,12 @@ int virtio_blk_probe(const struct pci_device *pd)
 	if ((err = blk_register(&b->blk)))
 		goto fail;
 	if (vector)
-		virtio_bind_vector(vector, vblk_irq, &b->blk);
+		pci_bind_vector(vector, vblk_irq, &b->blk);
 	virtio_ready(&b->v);
 	klog(LOG_INFO, "virtio-blk %02x:%02x.%x: %lu sectors of %u bytes, queue %u%s%s%s, %s\n",
 	     pd->bus, pd->dev, pd->fn, b->blk.sectors, b->blk.sector_size, b->q.size,
 	     b->blk.flush ? ", flush" : "", b->blk.discard ? ", discard" : "",
-	     b->blk.read_only ? ", read-only" : "", vector && b->v.msix ? "MSI-X" : "polled");
+	     b->blk.read_only ? ", read-only" : "", vector && b->v.msix.table ? "MSI-X" : "polled");
 	return 0;
 fail:
 	klog(LOG_WARN, "virtio-blk %02x:%02x.%x: not started (%d)\n", pd->bus, pd->dev, pd->fn, err);

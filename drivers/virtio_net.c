@@ -127,7 +127,7 @@ static int rx_fill(struct vnet *n)
 int virtio_net_probe(const struct pci_device *pd)
 {
 	struct vnet *n = kzalloc(sizeof *n);
-	int err, vector = virtio_alloc_vector();
+	int err, vector = pci_alloc_vector();
 
 	if (!n)
 		return -EXO_ENOMEM;
@@ -147,13 +147,13 @@ int virtio_net_probe(const struct pci_device *pd)
 	if ((err = nic_register(&n->nic)))
 		goto fail;
 	if (vector)
-		virtio_bind_vector(vector, vnet_irq, &n->nic);
+		pci_bind_vector(vector, vnet_irq, &n->nic);
 	virtio_ready(&n->v);
 	virtq_kick(&n->rxq);
 	klog(LOG_INFO, "virtio-net %02x:%02x.%x: mac %02x:%02x:%02x:%02x:%02x:%02x, queues %u/%u, %s\n",
 	     pd->bus, pd->dev, pd->fn, n->nic.mac[0], n->nic.mac[1], n->nic.mac[2], n->nic.mac[3],
 	     n->nic.mac[4], n->nic.mac[5], n->rxq.size, n->txq.size,
-	     vector && n->v.msix ? "MSI-X" : "polled");
+	     vector && n->v.msix.table ? "MSI-X" : "polled");
 	return 0;
 fail:
 	klog(LOG_WARN, "virtio-net %02x:%02x.%x: not started (%d)\n", pd->bus, pd->dev, pd->fn, err);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Device rings behind capabilities (docs/ABI.md, "NIC and block rings"):
 # in-guest programs on a modern-only virtio-net device on QEMU's restricted
-# user network and on a virtio-blk disk image made under build/.
+# user network and on a disk image made under build/, attached as
+# virtio-blk and as NVMe.
 set -u
 B=${BUILD:-build}
 out=$(mktemp) err=$(mktemp)
@@ -24,21 +25,25 @@ run() {
 
 run nictest ring --nic virtio -e EXO_NET=none "$B/user/nictest"
 
-# A disk made here: write in one VM, power off, read in a new VM.
+# A disk made here: write in one VM, power off, read in a new VM; on a
+# virtio-blk disk and on an NVMe controller (the same image format).
 img="$B/tests/rings-disk.img"
 mkdir -p "$(dirname "$img")"
-rm -f "$img"
-truncate -s 4M "$img"
-seed=$(( $$ % 200 + 1 ))
-run blktest-write ring --disk "$img" "$B/user/blktest" write "$seed"
-# the bytes are on the image where the guest put them (sector 100)
-want=$(for i in 0 1 2 3; do printf ' %d' $(( (700 + 13 * i + seed) & 255 )); done)
-got=$(od -An -tu1 -j $((100 * 512)) -N 4 "$img" | tr -s ' ')
-if [ "$got" = "$want" ]; then echo "PASS blk-image-holds-guest-writes"
-else echo "FAIL blk-image-holds-guest-writes: sector 100 starts with '$got', expected '$want'"; fi
-run blktest-after-reboot ring-boot2 --disk "$img" "$B/user/blktest" read "$seed"
-# a different pattern must not be found there (the check can fail)
-EXO_RUN_TIMEOUT=120 tools/exo-run --disk "$img" "$B/user/blktest" read $((seed + 1)) >"$out" 2>&1
-if grep -q '^FAIL blk-reboot-pattern-survived' "$out"; then echo "PASS blk-reboot-check-tells-patterns-apart"
-else echo "FAIL blk-reboot-check-tells-patterns-apart: another seed's pattern was found"; fi
+for dif in virtio nvme; do
+	model=virtio-blk p=ring; [ $dif = nvme ] && model=nvme p=ring-nvme
+	rm -f "$img"
+	truncate -s 4M "$img"
+	seed=$(( ($$ + ${#dif}) % 200 + 1 ))
+	run blktest-write-$dif $p --disk "$img" --disk-if $dif "$B/user/blktest" write "$seed" $model
+	# the bytes are on the image where the guest put them (sector 100)
+	want=$(for i in 0 1 2 3; do printf ' %d' $(( (700 + 13 * i + seed) & 255 )); done)
+	got=$(od -An -tu1 -j $((100 * 512)) -N 4 "$img" | tr -s ' ')
+	if [ "$got" = "$want" ]; then echo "PASS $p-blk-image-holds-guest-writes"
+	else echo "FAIL $p-blk-image-holds-guest-writes: sector 100 starts with '$got', expected '$want'"; fi
+	run blktest-after-reboot-$dif $p-boot2 --disk "$img" --disk-if $dif "$B/user/blktest" read "$seed" $model
+	# a different pattern must not be found there (the check can fail)
+	EXO_RUN_TIMEOUT=120 tools/exo-run --disk "$img" --disk-if $dif "$B/user/blktest" read $((seed + 1)) $model >"$out" 2>&1
+	if grep -q '^FAIL blk-reboot-pattern-survived' "$out"; then echo "PASS $p-blk-reboot-check-tells-patterns-apart"
+	else echo "FAIL $p-blk-reboot-check-tells-patterns-apart: another seed's pattern was found"; fi
+done
 rm -f "$img"
