@@ -27,7 +27,7 @@ int blk_register(struct blk_dev *d)
 {
 	if (ndisks == RING_MAX_DEVICES)
 		return -EXO_ENOSPC;
-	d->hw = (struct ring_hw){ .model = d->model, .drain = blk_drain,
+	d->hw = (struct ring_hw){ .model = d->model, .drain = blk_drain, .bounded = 1,
 				  .interrupts = hw_interrupts, .kill = blk_kill };
 	struct ring_port *p = ring_port_new(EXO_CAP_BLOCK, d);
 	if (!p)

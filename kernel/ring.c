@@ -20,8 +20,10 @@ void ring_hw_poll(struct ring_hw *h, void *dev)
 {
 	if (h->dead)
 		return;
+	if (h->bounded)
+		h->interrupts(dev, 0);	/* the holder is reaping: no interrupts meanwhile */
 	h->drain(dev);
-	if (h->busy) {
+	if (h->busy || h->bounded) {
 		h->busy = 0;
 		while (h->interrupts(dev, 1) && h->drain(dev))
 			;
@@ -31,13 +33,16 @@ void ring_hw_poll(struct ring_hw *h, void *dev)
 void ring_hw_interrupt(struct ring_hw *h, void *dev)
 {
 	h->interrupts(dev, 0);
-	for (int round = 0; round < 4 && !h->dead; round++) {
+	for (int round = 0; !h->dead; round++) {
 		h->drain(dev);
 		if (!h->interrupts(dev, 1))
-			return;
+			return;		/* quiet, interrupts on */
 		h->interrupts(dev, 0);
+		if (round >= 3 && !h->bounded)
+			break;
 	}
-	h->busy = 1;
+	if (!h->dead)
+		h->busy = 1;
 }
 
 void ring_hw_wait(struct ring_hw *h, void *dev, const uint32_t *count)

@@ -50,15 +50,20 @@ struct ring_port {
 struct ring_hw {
 	int dead;			/* reset after a hang: refuses everything */
 	int busy;			/* polled, interrupts off */
+	int bounded;			/* work only as holders queue it (disks) */
 	const char *model;
 	int (*drain)(void *dev);	/* takes finished work; how much */
 	int (*interrupts)(void *dev, int on);	/* on: 1 when work arrived meanwhile */
 	void (*kill)(void *dev);	/* resets the device, fails what it held */
 };
-/* Drains, and turns interrupts back on once a poll finds the device quiet. */
+/* A holder's call: drains, and turns interrupts back on once the device is
+ * quiet.  A bounded device's interrupts are off only during this drain. */
 void ring_hw_poll(struct ring_hw *h, void *dev);
-/* From the interrupt: drains with interrupts off; leaves them off (busy)
- * while work keeps arriving, so a flood is polled, not interrupted. */
+/* From the interrupt: drains with interrupts off.  A NIC's stay off
+ * (busy) while frames keep arriving, so a flood is polled, not
+ * interrupted; a bounded device (a disk: completions only for requests
+ * queued) is drained until quiet and left with interrupts on, so a
+ * holder asleep on its notification is always woken by the interrupt. */
 void ring_hw_interrupt(struct ring_hw *h, void *dev);
 /* Drains until *count is 0; kills the device after a second. */
 void ring_hw_wait(struct ring_hw *h, void *dev, const uint32_t *count);

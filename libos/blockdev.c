@@ -12,15 +12,15 @@
 
 #define BLOCK 4096u
 #define READ_SLOT BLOCKDEV_STAGE		/* the first page reads land in */
-#define WAIT_NS 10000000ull			/* one wait on the notification */
-#define DEVICE_PATIENCE 3000			/* waits without a completion (30 s): EIO */
+#define WAIT_NS 1000000000ull			/* one wait on the notification */
+#define DEVICE_PATIENCE 30			/* waits without a completion (30 s): EIO */
 #define EROFS 30
 
 /* Reaps until n requests completed: 0, or -EIO when one failed or the
- * device stayed silent.  Waits on the notification between reaps, at most
- * 10 ms at a time: a completion the kernel has not drained yet (it polls
- * a busy device on our calls rather than taking its interrupts) is found
- * by the next reap, so a missed signal costs 10 ms, not a second. */
+ * device stayed silent for 30 s.  Between reaps it sleeps on the
+ * notification, which the disk's interrupt signals (the kernel leaves a
+ * disk's interrupts on whenever no holder is reaping); a wait that ends
+ * without a signal is counted in silent_waits. */
 static int wait_done(struct blockdev *d, uint32_t n)
 {
 	struct exo_ring_done done[EXO_RING_BATCH];
@@ -40,9 +40,11 @@ static int wait_done(struct blockdev *d, uint32_t n)
 			idle = 0;
 			continue;
 		}
-		if (n > 0 && exo_call(EXO_SYS_NOTIFY_WAIT, d->note, WAIT_NS) == -EXO_ETIMEDOUT &&
-		    ++idle >= DEVICE_PATIENCE)
-			return -EIO;
+		if (n > 0 && exo_call(EXO_SYS_NOTIFY_WAIT, d->note, WAIT_NS) == -EXO_ETIMEDOUT) {
+			d->silent_waits++;
+			if (++idle >= DEVICE_PATIENCE)
+				return -EIO;
+		}
 	}
 	return rc;
 }

@@ -30,6 +30,7 @@ struct blockdev {
 	uint64_t last_read;			/* read ahead only after it */
 	int can_flush, read_only;
 	uint64_t doorbells, requests;	/* counted for docs/PERFORMANCE.md */
+	uint64_t silent_waits;		/* 1 s waits that ended without a signal */
 };
 
 /* Takes the disk behind BLOCK cap slot; buffers live at va

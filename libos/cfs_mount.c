@@ -231,4 +231,7 @@ void cfs_mount_at_exit(void)
 	volume = 0;
 	if (rc)
 		lo_report("exoswarm: " MOUNT_POINT ": the last commit failed (error %d)\n", -rc);
+	if (disk.silent_waits)		/* the disk's interrupt did not wake a wait */
+		lo_report("exoswarm: " MOUNT_POINT ": %d waits for the disk ended without its signal\n",
+			  (int)disk.silent_waits);
 }
