@@ -5,8 +5,16 @@
 # tool mount in the guest and guest-written files read back on the host
 # byte for byte; POSIX file programs behave on /data as on Linux; wrong
 # passphrases, tampered blocks, blank and foreign disks are refused with a
-# clear message and the disk left as it was.
+# clear message and the disk left as it was.  All of it runs with the
+# disk attached as virtio-blk, then again as NVMe (tests named nvme-...);
+# EXO_RUN_DISK_IF set: once, on that.
 set -u
+if [ -z "${EXO_RUN_DISK_IF:-}" ]; then
+	EXO_RUN_DISK_IF=virtio "$0"
+	r1=$?
+	EXO_RUN_DISK_IF=nvme "$0" | sed -E 's/^(PASS|FAIL) /\1 nvme-/'
+	exit $((r1 | PIPESTATUS[0]))
+fi
 B=${BUILD:-build}
 cfs="$B/host/cryptofs"
 prog="$B/user/cfstest"

@@ -13,6 +13,8 @@
  *                        prints "durable N" (the power-cut test kills the
  *                        VM meanwhile); N goes on from the highest found;
  *   cfstest check        every slot file is whole: prints "slot K N".
+ *   cfstest checkchurn   check, then "checked" (or "check failed"), then
+ *                        churn: one boot per power cut does both.
  */
 #include "check.h"
 
@@ -269,18 +271,32 @@ static int churn(void)
 	}
 }
 
+/* Prints what every slot file holds: 1 when one is not whole. */
+static int check_slots(void)
+{
+	int bad = 0;
+	for (int k = 0; k < 8; k++) {
+		long long it = slot_read(k);
+		printf("slot %d %lld\n", k, it);
+		bad |= it == -2;
+	}
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "churn"))
 		return churn();
-	if (argc == 2 && !strcmp(argv[1], "check")) {
-		int bad = 0;
-		for (int k = 0; k < 8; k++) {
-			long long it = slot_read(k);
-			printf("slot %d %lld\n", k, it);
-			bad |= it == -2;
+	if (argc == 2 && !strcmp(argv[1], "check"))
+		return check_slots();
+	if (argc == 2 && !strcmp(argv[1], "checkchurn")) {
+		if (check_slots()) {
+			printf("check failed\n");
+			return 1;
 		}
-		return bad;
+		printf("checked\n");
+		fflush(stdout);
+		return churn();
 	}
 	if (argc == 4 && !strcmp(argv[1], "cmp"))
 		return same_file(argv[2], argv[3]) ? 0 : 1;
