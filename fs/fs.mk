@@ -48,3 +48,5 @@ $(BUILD)/bench/cryptofs: $(call bench_objs,$(FS_TOOL_SRCS) $(FS_CORE_SRCS) $(CRY
 BENCH_DEPS += $(BUILD)/bench/bench_fs $(BUILD)/bench/cryptofs
 BENCH_CMDS += $(BUILD)/bench/bench_fs
 BENCH_CMDS += tests/fs/bench_fuse.sh
+# CryptoFS in the guest against a Linux guest's ext4 and ext4+fscrypt
+BENCH_CMDS += tools/bench-disk

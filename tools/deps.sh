@@ -23,9 +23,10 @@ packages=(
 )
 
 # `tools/deps.sh bench` also installs what `make bench` compares against:
-# a Linux kernel for the peer guest, and cpio for its initramfs.
+# a Linux kernel for the peer guest, cpio for its initramfs, and mkfs.ext4
+# for its disks (tools/bench-disk).
 if [ "${1:-}" = bench ]; then
-	packages+=(linux-image-amd64 cpio)
+	packages+=(linux-image-amd64 cpio e2fsprogs)
 fi
 
 say() { printf 'deps.sh: %s\n' "$*" >&2; }
