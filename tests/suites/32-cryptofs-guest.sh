@@ -107,6 +107,9 @@ for p in files_libc files_io; do
 		fail "$p-on-cryptofs-matches-linux" "the guest answered differently (< linux, > guest)"
 		head -n 30 "$tmp/$p.diff"; tail -n 5 "$tmp/$p.err"
 	fi
+	# every wait for the disk ended by its interrupt's signal, none by timeout
+	if ! grep -q 'without its signal' "$tmp/$p.err"; then pass "$p-disk-waits-woken-by-interrupt"
+	else fail "$p-disk-waits-woken-by-interrupt" "$(grep 'without its signal' "$tmp/$p.err")"; fi
 done
 
 # 4. Refusals: nothing is written to the disk.
