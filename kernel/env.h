@@ -66,5 +66,8 @@ void notify_put(struct notify *n);
 int irq_bind(struct cap *irq, struct notify *n, uint64_t badge);
 int irq_ack(struct cap *irq);
 void irq_release(struct cap *irq);
+/* A kernel driver takes line for good (IRQ_BIND on it then fails with
+ * -EBUSY); -EBUSY when an env holds it. */
+int irq_claim(int line);
 
 #endif

@@ -632,6 +632,19 @@ int irq_bind(struct cap *irq, struct notify *n, uint64_t badge)
 	return 0;
 }
 
+/* The owner of a line a kernel driver took (never a real cap). */
+static struct cap kernel_irq_owner;
+
+int irq_claim(int line)
+{
+	if (line < 0 || line >= 24)
+		return -EXO_EINVAL;
+	if (irq_bindings[line].owner && irq_bindings[line].owner != &kernel_irq_owner)
+		return -EXO_EBUSY;
+	irq_bindings[line].owner = &kernel_irq_owner;
+	return 0;
+}
+
 int irq_ack(struct cap *irq)
 {
 	int line = (int)irq->first;
