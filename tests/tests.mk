@@ -108,3 +108,14 @@ TEST_DEPS += $(foreach p,$(POSIX_TESTS),$(BUILD)/user/$(p) $(BUILD)/host-musl/$(
 THREAD_TESTS := threads signals
 $(foreach p,$(THREAD_TESTS),$(BUILD)/user/$(p)): user/tests/show.h
 TEST_DEPS += $(foreach p,$(THREAD_TESTS),$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p))
+
+# execve's ELF parser (libos/elf.c): host unit test and libFuzzer target
+# (tests/suites/16-fuzz-elf.sh runs a short fuzz, `make fuzz` the long one).
+$(BUILD)/tests/test_elf: $(call host_objs,tests/host/test_elf.c libos/elf.c)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS)
+$(BUILD)/fuzz/fuzz_elf: $(call fuzz_objs,tests/fuzz/fuzz_elf.c libos/elf.c)
+	$(Q)$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^
+TEST_DEPS += $(BUILD)/tests/test_elf $(BUILD)/fuzz/fuzz_elf
+FUZZ_DEPS += $(BUILD)/fuzz/fuzz_elf
+FUZZ_CMDS += tests/fuzz/fuzz_elf_long.sh
