@@ -8,7 +8,7 @@ LIBOS_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -I. -fno-pic -fno-pie \
                 -fno-builtin -MMD -MP
 LIBOS_A      := $(BUILD)/libos/libos.a
 LIBOS_OBJS   := $(patsubst %.c,$(BUILD)/libos/%.o,$(filter-out libos/vdso.c,$(wildcard libos/*.c))) \
-                $(BUILD)/libos/libos/entry.o $(BUILD)/libos/libos/uaccess.o \
+                $(BUILD)/libos/libos/entry.o $(BUILD)/libos/libos/uaccess.o $(BUILD)/libos/libos/exec_stub.o \
                 $(BUILD)/libos/libos/vdso_blob.o
 # libsodium for musl (CryptoFS in the libOS needs it): Debian's source
 # package, copied out of build/third_party so the shared tree stays clean,

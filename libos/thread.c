@@ -14,6 +14,7 @@
 #include "libos/libos.h"
 #include "libos/lx.h"
 #include "libos/thread.h"
+#include "libos/exec.h"
 #include "include/exo/native.h"
 
 #define HANDLER_STACK (64 * 1024)
@@ -38,7 +39,6 @@ void libos_syscall_entry(void);
 void lo_thread_entry(void);
 void libos_fault_entry(void);
 _Noreturn void libos_resume(struct exo_regs *r);
-int64_t libos_fork(void);
 
 static void set_gsbase(struct lo_thread *t)
 {
@@ -203,8 +203,8 @@ struct exo_regs *lo_thread_begin(struct lo_thread *t)
 	return &t->start;
 }
 
-/* clone: threads (CLONE_THREAD, as pthread_create asks) and, without any
- * sharing flag, fork.  Other kinds (posix_spawn's CLONE_VM|CLONE_VFORK)
+/* clone: threads (CLONE_THREAD, as pthread_create asks), without any
+ * sharing flag fork, with CLONE_VFORK (and CLONE_VM) vfork; other kinds
  * fail with ENOSYS. */
 LO_CALL(sys_clone)
 {
@@ -213,6 +213,8 @@ LO_CALL(sys_clone)
 	if (!(flags & LX_CLONE_THREAD)) {
 		if ((flags & ~0xffull) == 0 && a1 == 0)
 			return libos_fork();
+		if ((flags & ~(0xffull | LX_CLONE_VM)) == LX_CLONE_VFORK)
+			return libos_vfork(a1);		/* posix_spawn's (libos/exec.c) */
 		return -ENOSYS;
 	}
 	if (!(flags & LX_CLONE_SIGHAND) || !(flags & LX_CLONE_VM) || (flags & LX_CLONE_VFORK) || !a1)

@@ -119,3 +119,7 @@ $(BUILD)/fuzz/fuzz_elf: $(call fuzz_objs,tests/fuzz/fuzz_elf.c libos/elf.c)
 TEST_DEPS += $(BUILD)/tests/test_elf $(BUILD)/fuzz/fuzz_elf
 FUZZ_DEPS += $(BUILD)/fuzz/fuzz_elf
 FUZZ_CMDS += tests/fuzz/fuzz_elf_long.sh
+# execve, vfork, posix_spawn, system() (tests/suites/29-exec.sh), compared
+# the same way; minish is the guest's /bin/sh there.
+EXEC_TESTS := exectest minish
+TEST_DEPS += $(foreach p,$(EXEC_TESTS),$(BUILD)/user/$(p)) $(BUILD)/host-musl/exectest
