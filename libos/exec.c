@@ -138,7 +138,7 @@ static const char *strs_at(const struct strs *s, uint32_t i)
 /* Reads a whole regular file the program may execute: the bytes (libOS
  * heap) and size, or -ENOENT, -EACCES (not a regular file, no execute bit),
  * -ENOMEM. */
-static int read_exe(const char *path, uint8_t **out, uint64_t *size)
+int exec_read_exe(const char *path, uint8_t **out, uint64_t *size)
 {
 	struct vnode *v;
 	int r = vfs_lookup_k(vfs_cwd(), path, 1, &v);
@@ -248,7 +248,7 @@ static int personality_argv(const char *path, struct strs *s)
 static int resolve(char *path, struct strs *s, uint8_t **file, uint64_t *size, struct elf_image *img)
 {
 	for (int depth = 0;; depth++) {
-		int r = read_exe(path, file, size);
+		int r = exec_read_exe(path, file, size);
 		if (r)
 			return r;
 		if (*size >= 2 && (*file)[0] == '#' && (*file)[1] == '!') {
@@ -276,7 +276,7 @@ static int resolve(char *path, struct strs *s, uint8_t **file, uint64_t *size, s
 			if ((r = personality_argv(path, s)))
 				return r;
 			lo_memcpy(path, PERSONALITY_PATH, sizeof PERSONALITY_PATH);
-			r = read_exe(path, file, size);
+			r = exec_read_exe(path, file, size);
 			if (r)
 				return r == -ENOENT ? -ENOEXEC : r;
 			r = elf_parse(*file, *size, img);

@@ -79,6 +79,10 @@ const uint8_t *exec_args(uint64_t *size, const char **execfn);
 /* once the initial stack is built: the record's frames go */
 void exec_release_record(void);
 
+/* Reads a whole regular file the program may execute (path in libOS
+ * memory, from the working directory): its bytes in the libOS heap. */
+int exec_read_exe(const char *path, uint8_t **out, uint64_t *size);
+
 /* fork.c: the child gets the initramfs module's cap in the same slot */
 int exec_fork_grant(int64_t env);
 
@@ -98,6 +102,9 @@ void lo_signal_adopt(uint64_t ignored, uint64_t mask, uint64_t pending);
  * returns once the child has called execve or ended. */
 int64_t libos_vfork(uint64_t stack);
 int64_t libos_fork(void);
+
+/* libos/foreign.c: the personality's loader (user/ld-exo/ld-exo.c) */
+int exo_run_foreign(const char *path, int argc, char **argv, char **envp);
 
 LO_CALL(sys_execve);
 LO_CALL(sys_execveat);

@@ -82,3 +82,13 @@ $(BUILD)/bench/bench_vecstate: $(call bench_objs,tests/libos/bench_vecstate.c $(
 	$(Q)$(HOST_CC) -o $@ $^ $(SODIUM_LIBS)
 BENCH_DEPS += $(BUILD)/bench/bench_vecstate
 BENCH_CMDS += $(BUILD)/bench/bench_vecstate
+
+# The personality image for static Linux programs not built with
+# tools/exo-cc (libos/foreign.c): tools/exo-run boots it for them, and
+# execve runs it from /lib/exo/ld-exo.  Linked at 0x60000000, above where
+# such programs and their break live, within the 2 GiB the non-PIC code
+# of the library OS and musl may be placed in.
+$(BUILD)/user/ld-exo: user/ld-exo/ld-exo.c $(LIBOS_A) tools/exo-cc
+	$(Q)mkdir -p $(@D)
+	$(Q)tools/exo-cc -O2 -g -Wl,-Ttext-segment=0x60000000 -o $@ $<
+TOOLS += $(BUILD)/user/ld-exo

@@ -123,3 +123,11 @@ FUZZ_CMDS += tests/fuzz/fuzz_elf_long.sh
 # the same way; minish is the guest's /bin/sh there.
 EXEC_TESTS := exectest minish
 TEST_DEPS += $(foreach p,$(EXEC_TESTS),$(BUILD)/user/$(p)) $(BUILD)/host-musl/exectest
+# Programs not built with tools/exo-cc, for the personality (same suite).
+$(BUILD)/foreign/hello-glibc: user/tests/foreign.c
+	$(Q)mkdir -p $(@D) && gcc -static -O2 -o $@ $<
+$(BUILD)/foreign/hello-pie: user/tests/foreign.c
+	$(Q)mkdir -p $(@D) && gcc -static-pie -O2 -o $@ $<
+$(BUILD)/foreign/hello-musl: user/tests/foreign.c
+	$(Q)mkdir -p $(@D) && musl-gcc -static -O2 -o $@ $<
+TEST_DEPS += $(BUILD)/user/ld-exo $(foreach v,glibc pie musl,$(BUILD)/foreign/hello-$(v))

@@ -31,3 +31,33 @@ if [ $rc -ne 0 ]; then
 	echo "FAIL exec-loop-status: $rc"
 	tail -n 10 "$tmp/loop.err"
 fi
+
+# Programs not built with tools/exo-cc run under the personality image
+# (build/user/ld-exo): the same output and status as on this Linux host.
+for v in glibc pie musl; do
+	prog="$B/foreign/hello-$v"
+	want=$(cd "$tmp" && HOME=/root bash -c 'exec -a "$0" "$@"' "hello-$v" "$OLDPWD/$prog" a "b c" 2>/dev/null; echo "status $?")
+	got=$(EXO_RUN_TIMEOUT=120 tools/exo-run -e HOME=/root "$prog" a "b c" 2>"$tmp/f.err"; echo "status $?")
+	if [ "$want" = "$got" ]; then echo "PASS foreign-$v-static-like-linux"
+	else echo "FAIL foreign-$v-static-like-linux: linux '$want', guest '$got'"; tail -n 5 "$tmp/f.err"; fi
+done
+# execve of a static-PIE from a program with its own library OS
+strip -o "$tmp/ld-exo" "$B/user/ld-exo"
+got=$(EXO_RUN_TIMEOUT=120 tools/exo-run --file "$B/foreign/hello-pie:/bin/hello-pie" \
+	--file "$tmp/ld-exo:/lib/exo/ld-exo" "$B/user/exectest" exec /bin/hello-pie hello-pie x 2>"$tmp/f.err"; echo "status $?")
+want=$(printf '%s\n' 'hello from a foreign program: argc 2 [hello-pie] [x] HOME=- pid>0 1' 'status 5')
+if [ "$got" = "$want" ]; then echo "PASS exec-static-pie-from-exo-program"
+else echo "FAIL exec-static-pie-from-exo-program: '$got'"; tail -n 5 "$tmp/f.err"; fi
+# Debian's busybox-static, when installed: applets and its shell
+if bb=$(command -v busybox) && file -L "$bb" 2>/dev/null | grep -q 'statically linked'; then
+	printf 'one\ntwo\nthree\n' >"$tmp/t.txt"
+	got=$(EXO_RUN_TIMEOUT=120 tools/exo-run --file "$tmp/t.txt:/etc/t.txt" "$bb" sha256sum /etc/t.txt 2>"$tmp/f.err"; echo "status $?")
+	want=$(cd "$tmp" && sha256sum t.txt | sed 's| t.txt| /etc/t.txt|'; echo "status 0")
+	if [ "$got" = "$want" ]; then echo "PASS busybox-static-sha256sum"
+	else echo "FAIL busybox-static-sha256sum: '$got' want '$want'"; tail -n 5 "$tmp/f.err"; fi
+	got=$(EXO_RUN_TIMEOUT=120 tools/exo-run "$bb" sh -c 'x=$((6*7)); echo "$x words"; exit 3' 2>"$tmp/f.err"; echo "status $?")
+	if [ "$got" = "$(printf '42 words\nstatus 3')" ]; then echo "PASS busybox-static-sh-builtins"
+	else echo "FAIL busybox-static-sh-builtins: '$got'"; tail -n 5 "$tmp/f.err"; fi
+else
+	echo "info busybox-static is not installed: its checks are skipped"
+fi

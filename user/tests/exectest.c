@@ -5,7 +5,8 @@
  * the guest and, built with musl-gcc, on Linux, and compares the outputs.
  * The other modes are what it executes:
  *   show ARGS...      prints its arguments, EXO_T and AT_EXECFN, exits 7
- *   fds               which of descriptors 0-4 are open, exits 8
+ *   fds               which of descriptors 0-3 are open, exits 8
+ *   exec PATH ARGV... execs PATH with ARGV
  *   loop N - - SELF   execs itself N more times, then checks that the
  *                     memory budget and the caps held are what they were
  *                     after the first execve (guest; the booted image's
@@ -271,6 +272,11 @@ int main(int argc, char **argv)
 		return fds();
 	if (argc >= 6 && strcmp(argv[1], "loop") == 0)
 		return loop(argv);
+	if (argc >= 4 && strcmp(argv[1], "exec") == 0) {
+		execv(argv[2], argv + 3);
+		printf("exec %s: %s\n", argv[2], ename(errno));
+		return 1;
+	}
 	if (argc < 4 || strcmp(argv[1], "run") != 0) {
 		fprintf(stderr, "usage: exectest run SELF SCRATCH-DIR\n");
 		return 2;
