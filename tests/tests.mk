@@ -25,7 +25,7 @@ TEST_DEPS += $(foreach t,$(KERNEL_HOST_TESTS),$(BUILD)/tests/test_kernel_$(t))
 # code built for the host over stand-ins for the CPU (tests/host/kmodel/
 # comes first on the include path), with the sanitizers, and once more
 # optimized without them for the long runs.
-KMODEL_SRCS := kernel/cap.c kernel/env.c kernel/sched.c kernel/syscall.c kernel/heap.c \
+KMODEL_SRCS := kernel/cap.c kernel/env.c kernel/sched.c kernel/syscall.c kernel/heap.c kernel/futex.c \
                kernel/ring.c kernel/nic.c kernel/blk.c \
                kernel/frame.c kernel/memmap.c kernel/bootinfo.c tests/host/kmodel/kshim.c \
                tests/host/test_kernel_model.c
@@ -79,7 +79,7 @@ $(BUILD)/portable-musl.stamp: $(PORTABLE_SRCS) $(wildcard fs/*.h net/*.h crypto/
 TEST_DEPS += $(BUILD)/portable-musl.stamp
 
 # Programs for the in-guest tests, built the way users build theirs.
-USER_TESTS := hello posix_basic segv nx spin exotest fuzz forktest holes timetest smptest nictest blktest nettest cfstest
+USER_TESTS := hello posix_basic segv nx spin exotest fuzz forktest holes timetest smptest nictest blktest nettest cfstest futextest
 $(BUILD)/user/hello: user/demos/hello.c $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)
 	$(Q)tools/exo-cc -O2 -g -o $@ $<

@@ -67,6 +67,8 @@ enum exo_sysno {
 	EXO_SYS_RING_BIND,		/* (nic or block slot, notification slot, badge) */
 	EXO_SYS_RING_REAP,		/* (nic or block slot, struct exo_ring_done *, max) -> n */
 	EXO_SYS_THREAD_SET_AFFINITY,	/* (thread slot, mask of CPUs it may run on) */
+	EXO_SYS_FUTEX_WAIT,		/* (va, expected u32, timeout ns or EXO_FOREVER) */
+	EXO_SYS_FUTEX_WAKE,		/* (va, n) -> threads woken */
 	EXO_SYS_END
 };
 #define EXO_IS_NATIVE(n) ((n) >= EXO_SYS_BASE && (n) < EXO_SYS_END)
