@@ -7,6 +7,9 @@
 int virtio_net_probe(const struct pci_device *pd);
 int virtio_blk_probe(const struct pci_device *pd);
 int nvme_probe(const struct pci_device *pd);
+int e1000_probe(const struct pci_device *pd);
+
+#define INTEL_VENDOR 0x8086
 
 void ring_probe_devices(void)
 {
@@ -14,6 +17,9 @@ void ring_probe_devices(void)
 		const struct pci_device *d = &pci_devices[i];
 		if (d->class == 0x01 && d->subclass == 0x08 && d->progif == 0x02)
 			nvme_probe(d);		/* any vendor's NVMe controller */
+		/* 82540EM (QEMU's e1000) and 82545EM: the same registers */
+		if (d->vendor == INTEL_VENDOR && (d->device == 0x100e || d->device == 0x100f))
+			e1000_probe(d);
 		if (d->vendor != VIRTIO_VENDOR)
 			continue;
 		/* modern ids (0x1040 + type) and transitional ones */
