@@ -93,6 +93,33 @@ for seed in 1 2 3 4; do
 	check "sim_nert_ghost_init_loss30_seed$seed" "$ok_ghost" \
 		"$HOST_SIM" --scenario nert --attack ghost-init --loss 0.3 --reorder 0.1 --bytes 1048576 --seed "$seed"
 done
+# The Wireshark dissector (tools/wireshark/exoswarm.lua) on NERT: the
+# ghost-init run's sends (handshakes, re-handshakes, cookie replies,
+# data) captured by the simulator: every frame dissected as NERT, none
+# malformed, each frame's header fields exactly what its sender logged.
+# (Pheromones and the hub's capture: tests/suites/45-swarmd.sh.)
+cap="$B/test-logs/nert-ghost.pcap"
+rm -f "$cap" "$cap.tx"
+SIM_PCAP="$cap" SIM_TXLOG="$cap.tx" "$HOST_SIM" --scenario nert --attack ghost-init --loss 0.1 \
+	--bytes 262144 --seed 1 >/dev/null
+if python3 - "$cap" <<'PY'
+import subprocess, sys
+cap = sys.argv[1]
+lua = "lua_script:tools/wireshark/exoswarm.lua"
+out = subprocess.run(["tshark", "-n", "-r", cap, "-X", lua, "-T", "fields", "-E", "separator=,",
+                      "-e", "nert.type", "-e", "nert.epoch", "-e", "nert.sid", "-e", "nert.pn",
+                      "-e", "udp.length"], capture_output=True, text=True, check=True).stdout
+bad = subprocess.run(["tshark", "-n", "-r", cap, "-X", lua, "-Y",
+                      "_ws.malformed || _ws.expert || !nert"],
+                     capture_output=True, text=True, check=True).stdout.strip()
+frames = [tuple(int(x, 0) for x in l.split(",")) for l in out.splitlines()]
+frames = [f[:4] + (f[4] - 8,) for f in frames]
+logged = [tuple(int(x) for x in l.split()) for l in open(cap + ".tx")]
+types = {f[0] for f in frames}
+print(f"--- dissector: {len(frames)} NERT frames, types {sorted(types)}, {len(logged)} logged")
+sys.exit(0 if frames == logged and not bad and types == {1, 2, 3, 4} else 1)
+PY
+then echo "PASS swarm_dissector_nert"; else echo "FAIL swarm_dissector_nert"; fail=1; fi
 check sim_nert_stop_and_wait_intact 'm["delivered_intact"] is True' \
 	"$HOST_SIM" --scenario nert --loss 0.1 --baseline stop-and-wait --bytes 200000 --seed 5
 check sim_small_queen 'm["reach"] == 1.0 and m["forged_accepted"] == 0 and m["replayed_accepted"] == 0' \
