@@ -342,7 +342,9 @@ static bool repairable(const struct gossip *g, uint64_t ts, uint64_t now)
 int gossip_schedule_relay(struct gossip *g, const struct pheromone *p,
 			  const uint8_t *raw, size_t len, uint64_t now_ms, uint64_t rnd)
 {
-	if (pheromone_type_repaired(p->type))
+	/* a link-scope message (sent with TTL 1: a store sync) is not
+	 * repaired: a repair would flood it swarm-wide with a fresh TTL */
+	if (pheromone_type_repaired(p->type) && (p->ttl > 1 || p->hops > 0))
 		gossip_store_copy(g, pheromone_id(p), raw, len);
 	if (p->ttl <= 1 || !pheromone_type_relayed(p->type))
 		return 0;

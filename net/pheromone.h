@@ -17,7 +17,8 @@
 #include "net/identity.h"
 
 enum {
-	PHEROMONE_VERSION = 4,     /* 4: anti-entropy digests of 16 IDs; 3: signed by the author */
+	PHEROMONE_VERSION = 5,     /* 5: writer-signed store entries; 4: anti-entropy digests
+				      of 16 IDs; 3: signed by the author */
 	PHEROMONE_HEADER_BYTES = 24,
 	PHEROMONE_MAC_BYTES = CX_MAC_BYTES,
 	PHEROMONE_AUTH_BYTES = CERT_BYTES + CX_SIGNATURE_BYTES,   /* cert, author signature */

@@ -28,6 +28,7 @@ enum {
 	PULL_RETRY_MS = 400,
 	PULL_TRIES = 4,
 	REPAIR_HOLD_MS = 300,
+	KV_CHECK_MS = 1000,       /* tombstone expiry and expired writers */
 };
 
 static void send_pulls(struct swarm_node *n, uint64_t now);
@@ -101,6 +102,10 @@ static void begin_life(struct swarm_node *n, uint64_t now)
 	gossip_init(&n->gossip, &n->cfg.gossip, now);
 	membership_init(&n->members);
 	kv_init(&n->kv);
+	if (n->cfg.kv_tombstone_ms)
+		n->kv.tombstone_ms = n->cfg.kv_tombstone_ms;
+	n->kv_check_ms = now + KV_CHECK_MS;
+	memset(n->gc, 0, sizeof n->gc);
 	sentinel_init(&n->sentinel);
 	memset(n->pingreqs, 0, sizeof n->pingreqs);
 	memset(n->wants, 0, sizeof n->wants);
@@ -175,7 +180,7 @@ static int originate(struct swarm_node *n, uint8_t type, uint8_t ttl, uint8_t fl
 		return k;
 	if (pheromone_type_relayed(type) && pheromone_decode(&dec, buf, (size_t)k) == 0) {
 		gossip_mark(&n->gossip, &dec, now);
-		if (pheromone_type_repaired(type))
+		if (pheromone_type_repaired(type) && ttl > 1)   /* not link-scope syncs */
 			gossip_store_copy(&n->gossip, pheromone_id(&dec), buf, (size_t)k);
 	}
 	transmit(n, dst, buf, (size_t)k);
@@ -261,14 +266,29 @@ int swarm_queen_command(struct swarm_node *n, uint16_t cmd, const void *arg, siz
 	return send_signed(n, PH_QUEEN_CMD, body, arg_len + 4, now_ms);
 }
 
-/* Revoke a node's certificate swarm-wide, as a signed command. */
+/* Take a revocation: refuse the id, forget it as a neighbour, drop its
+ * store entries at the next tick. */
+static void apply_revocation(struct swarm_node *n, uint32_t target, uint64_t until_ms,
+			     uint64_t now)
+{
+	revocation_add(&n->revoked, target, until_ms, now);
+	membership_remove(&n->members, target);
+	n->kv_check_ms = now;
+}
+
+/* Revoke a node's certificate swarm-wide, as a signed command (and here:
+ * a node never receives its own flood). */
 int swarm_queen_revoke(struct swarm_node *n, uint32_t target, uint64_t until_ms, uint64_t now_ms)
 {
 	uint8_t arg[REVOKE_ARGS];
+	int seq;
 
 	put_u32(arg, target);
 	put_u64(arg + 4, until_ms);
-	return swarm_queen_command(n, QC_REVOKE, arg, sizeof arg, now_ms);
+	seq = swarm_queen_command(n, QC_REVOKE, arg, sizeof arg, now_ms);
+	if (seq >= 0)
+		apply_revocation(n, target, until_ms, now_ms);
+	return seq;
 }
 
 /* Order one node to die, signed. */
@@ -281,18 +301,99 @@ int swarm_queen_die(struct swarm_node *n, uint32_t target, uint64_t now_ms)
 	return send_signed(n, PH_DIE, body, sizeof body, now_ms);
 }
 
-/* Write locally, report, and flood the entry. */
+/* Write locally (NULL: a tombstone), sign as writer, report, and flood the entry. */
 int swarm_state_set(struct swarm_node *n, uint16_t key, const void *value, size_t len,
 		    uint64_t now_ms)
 {
-	uint8_t buf[PHEROMONE_MAX_PAYLOAD];
+	uint8_t buf[PHEROMONE_MAX_PAYLOAD], msg[KV_SIGNED_MAX];
 	int k, err = kv_set(&n->kv, key, value, len, n->id, now_ms);
+	struct kv_entry *e = &n->kv.e[key];
 
 	if (err)
 		return err;
+	cx_sign(e->sig, msg, kv_signed_bytes(msg, key, e), n->cfg.identity.sk);
+	memcpy(e->cert, n->cfg.identity.cert, CERT_BYTES);
 	swarm_emit(n, &(struct swarm_event){ .kind = SE_STATE, .about = n->id });
-	k = kv_encode(&n->kv, key, buf, sizeof buf);
+	k = kv_encode(&n->kv, key, n->id, buf, sizeof buf);
 	return k < 0 ? k : swarm_broadcast(n, PH_STATE, buf, (size_t)k, now_ms);
+}
+
+/* True when the store holds a live (not deleted) entry by writer. */
+static bool kv_has_writer(const struct kvstore *kv, uint32_t writer)
+{
+	for (int k = 0; k < KV_KEYS; k++)
+		if (kv->e[k].stamp && !kv->e[k].tombstone && kv->e[k].writer == writer)
+			return true;
+	return false;
+}
+
+/*
+ * Membership declared a writer dead: collect its entries after the grace
+ * period, jittered by up to a quarter so that usually one neighbour's
+ * tombstones arrive first and the others find nothing left to delete.
+ */
+static void gc_note_dead(struct swarm_node *n, uint32_t id, uint64_t now)
+{
+	uint64_t grace = n->cfg.kv_gc_grace_ms ? n->cfg.kv_gc_grace_ms : SWARM_KV_GC_GRACE_MS;
+	struct kv_gc *slot = &n->gc[0];
+
+	if (!kv_has_writer(&n->kv, id))
+		return;
+	for (int i = 0; i < SWARM_KV_GC; i++) {
+		if (n->gc[i].id == id)
+			return;
+		if (!n->gc[i].id || n->gc[i].due_ms < slot->due_ms)
+			slot = &n->gc[i];
+		if (!slot->id)
+			break;
+	}
+	slot->id = id;
+	slot->due_ms = now + grace + swarm_random(n) % (grace / 4 + 1);
+}
+
+/* An authenticated message from id: it lives, so nothing of it is collected. */
+static void gc_note_alive(struct swarm_node *n, uint32_t id)
+{
+	for (int i = 0; i < SWARM_KV_GC; i++)
+		if (n->gc[i].id == id)
+			n->gc[i].id = 0;
+}
+
+/*
+ * Due collections: every key whose entry is still the dead writer's gets
+ * a tombstone signed by this node (a write like any other, so it
+ * replicates and wins by its stamp).  Then tombstones past their life
+ * expire into floors, and entries whose writer's certificate expired or
+ * was revoked are dropped (every node refuses those alike).
+ */
+static void run_kv_gc(struct swarm_node *n, uint64_t now)
+{
+	bool changed = false;
+
+	for (int i = 0; i < SWARM_KV_GC; i++) {
+		if (!n->gc[i].id || n->gc[i].due_ms > now)
+			continue;
+		for (uint16_t k = 0; k < KV_KEYS; k++) {
+			const struct kv_entry *e = &n->kv.e[k];
+			if (e->stamp && !e->tombstone && e->writer == n->gc[i].id)
+				swarm_state_set(n, k, NULL, 0, now);
+		}
+		n->gc[i].id = 0;
+	}
+	if (now < n->kv_check_ms)
+		return;
+	n->kv_check_ms = now + KV_CHECK_MS;
+	changed = kv_expire(&n->kv, now) > 0;
+	for (uint16_t k = 0; k < KV_KEYS; k++) {
+		const struct kv_entry *e = &n->kv.e[k];
+		if (e->stamp && e->writer != n->id &&
+		    (get_u64(e->cert + 8) <= now || revoked(&n->revoked, e->writer, now))) {
+			kv_drop(&n->kv, k);
+			changed = true;
+		}
+	}
+	if (changed)
+		swarm_emit(n, &(struct swarm_event){ .kind = SE_STATE, .about = n->id });
 }
 
 /*
@@ -369,9 +470,11 @@ static void run_membership(struct swarm_node *n, uint64_t now)
 			put_u32(b, act[i].target);
 			put_u32(b + 4, act[i].nonce);
 			send_plain(n, PH_SUSPECT, MEMBER_TTL, SWARM_BROADCAST, b, sizeof b, now);
-		} else if (act[i].kind == MA_DEAD)
+		} else if (act[i].kind == MA_DEAD) {
 			swarm_emit(n, &(struct swarm_event){ .kind = SE_DEAD, .about = act[i].target,
 							     .addr = act[i].addr });
+			gc_note_dead(n, act[i].target, now);
+		}
 	}
 }
 
@@ -387,8 +490,8 @@ static void send_sync(struct swarm_node *n, uint8_t ttl, uint64_t now)
 	} else {
 		n->flood_due_ms = UINT64_MAX;
 	}
-	while (from < KV_KEYS) {    /* a full store takes two packets at most */
-		int k = kv_encode_sync(&n->kv, &from, buf, sizeof buf);
+	while (from < KV_KEYS) {    /* parts: entries, their writers' certificates, floors */
+		int k = kv_encode_sync(&n->kv, &from, n->id, buf, sizeof buf);
 		if (k <= 0)
 			break;
 		send_plain(n, PH_STATE, ttl, SWARM_BROADCAST, buf, (size_t)k, now);
@@ -435,6 +538,7 @@ void swarm_tick(struct swarm_node *n, uint64_t now_ms)
 		send_sync(n, 1, now_ms);
 	if (now_ms >= n->flood_due_ms)
 		send_sync(n, n->cfg.ttl, now_ms);
+	run_kv_gc(n, now_ms);
 	for (int i = 0; i < SWARM_MODULES; i++)
 		if (n->cfg.modules[i] && n->cfg.modules[i]->tick)
 			n->cfg.modules[i]->tick(n->module_state[i], n, now_ms);
@@ -456,6 +560,10 @@ uint64_t swarm_next_deadline(const struct swarm_node *n)
 		t = min64(t, n->next_hello_ms);
 	t = min64(t, n->sync_due_ms);
 	t = min64(t, n->flood_due_ms);
+	t = min64(t, n->kv_check_ms);
+	for (int i = 0; i < SWARM_KV_GC; i++)
+		if (n->gc[i].id)
+			t = min64(t, n->gc[i].due_ms);
 	for (int i = 0; i < SWARM_WANTS; i++)
 		if (n->wants[i].id)
 			t = min64(t, n->wants[i].due_ms);
@@ -820,17 +928,68 @@ static void on_suspicion(struct swarm_node *n, const struct pheromone *p, uint64
 	}
 }
 
-/* Merge STATE entries; cancel our sync when the sender already holds our store. */
+static int check_cert(struct swarm_node *n, const uint8_t *cert, uint32_t id, uint64_t now,
+		      struct node_cert *c);
+static int check_signature(struct swarm_node *n, const uint8_t *sig, const uint8_t *msg,
+			   size_t len, const uint8_t *pk);
+
+/* What check_entry needs, and what it refused. */
+struct entry_check {
+	struct swarm_node *n;
+	const struct pheromone *p;
+	uint64_t now;
+	int bad_cert, bad_sig;
+};
+
+/*
+ * kv_check_fn: the entry's writer must be certified (the author's own
+ * certificate, or one carried beside the entry, checked like an
+ * author's) and must have signed the entry.  So a relay, even an insider,
+ * can pass on entries but never alter one or make one up under another
+ * writer's id.
+ */
+static int check_entry(void *ctx, uint16_t key, struct kv_entry *e, const uint8_t *cert)
+{
+	struct entry_check *ec = ctx;
+	uint8_t msg[KV_SIGNED_MAX];
+	struct node_cert c;
+
+	if (e->writer == ec->p->sender)
+		cert = ec->p->cert;
+	if (!cert || check_cert(ec->n, cert, e->writer, ec->now, &c)) {
+		ec->bad_cert++;
+		return -EACCES;
+	}
+	if (check_signature(ec->n, e->sig, msg, kv_signed_bytes(msg, key, e), c.pk)) {
+		ec->bad_sig++;
+		return -EBADMSG;
+	}
+	memcpy(e->cert, cert, CERT_BYTES);
+	return 0;
+}
+
+/*
+ * Merge STATE entries; cancel our sync when the sender already holds our
+ * store.  An entry with a bad writer signature is its author's fault (an
+ * honest node sends only entries it checked); one whose writer's
+ * certificate is refused is nobody's (it may have been revoked since).
+ */
 static void on_state(struct swarm_node *n, uint32_t addr, const struct pheromone *p, uint64_t now)
 {
 	uint8_t flags;
 	uint64_t digest;
-	int changed = kv_decode_merge(&n->kv, p->payload, p->payload_len, &flags, &digest, now);
+	struct entry_check ec = { n, p, now, 0, 0 };
+	int changed = kv_decode_merge(&n->kv, p->payload, p->payload_len, &flags, &digest, now,
+				      check_entry, &ec, NULL);
 
 	if (changed < 0) {
 		security(n, SEC_MALFORMED, addr, false, p->sender, p, now);
 		return;
 	}
+	if (ec.bad_cert)
+		security(n, SEC_BAD_CERT, addr, false, 0, p, now);
+	if (ec.bad_sig)
+		security(n, SEC_BAD_SIGNATURE, addr, true, p->sender, p, now);
 	if (changed > 0) {
 		swarm_emit(n, &(struct swarm_event){ .kind = SE_STATE, .sender = p->sender });
 		/* news from across a healed partition: spread it swarm-wide */
@@ -882,11 +1041,8 @@ static void dispatch(struct swarm_node *n, uint32_t addr, const struct pheromone
 		swarm_emit(n, &ev);
 		break;
 	case PH_QUEEN_CMD:
-		if (get_u16(p->payload) == QC_REVOKE) {
-			uint32_t target = get_u32(p->payload + 4);
-			revocation_add(&n->revoked, target, get_u64(p->payload + 8), now);
-			membership_remove(&n->members, target);
-		}
+		if (get_u16(p->payload) == QC_REVOKE)
+			apply_revocation(n, get_u32(p->payload + 4), get_u64(p->payload + 8), now);
 		ev.kind = SE_COMMAND;
 		ev.code = get_u16(p->payload);
 		ev.data = p->payload;
@@ -959,19 +1115,35 @@ static int authenticate(struct swarm_node *n, const struct pheromone *p, uint64_
 {
 	uint8_t msg[PHEROMONE_MAX_BYTES + 32];
 	struct node_cert c;
+	int fault = check_cert(n, p->cert, p->sender, now, &c);
 
-	if (cert_decode(&c, p->cert) || c.id != p->sender || c.expiry_ms <= now)
-		return SEC_BAD_CERT;
-	if (revoked(&n->revoked, c.id, now))
-		return SEC_REVOKED;
-	if (!cert_cache_has(&n->certs, p->cert, c.id)) {
-		if (check_signature(n, p->cert + CERT_BODY_BYTES, msg, cert_signed_bytes(msg, p->cert),
-				    n->cfg.queen_pk))
-			return SEC_BAD_CERT;
-		cert_cache_put(&n->certs, p->cert, c.id, now);
-	}
+	if (fault)
+		return fault;
 	return check_signature(n, p->sig, msg, pheromone_signed_bytes(msg, p), c.pk)
 	       ? SEC_BAD_SIGNATURE : 0;
+}
+
+/*
+ * A certificate for id: parses, names id, unexpired, not revoked, and
+ * signed by the queen (checked once, then cached).  0 (c filled) or the
+ * security event.
+ */
+static int check_cert(struct swarm_node *n, const uint8_t *cert, uint32_t id, uint64_t now,
+		      struct node_cert *c)
+{
+	uint8_t msg[64 + CERT_BODY_BYTES];
+
+	if (cert_decode(c, cert) || c->id != id || c->expiry_ms <= now)
+		return SEC_BAD_CERT;
+	if (revoked(&n->revoked, c->id, now))
+		return SEC_REVOKED;
+	if (!cert_cache_has(&n->certs, cert, c->id)) {
+		if (check_signature(n, cert + CERT_BODY_BYTES, msg, cert_signed_bytes(msg, cert),
+				    n->cfg.queen_pk))
+			return SEC_BAD_CERT;
+		cert_cache_put(&n->certs, cert, c->id, now);
+	}
+	return 0;
 }
 
 /* See swarm.h and docs/PROTOCOL.md, "Receive pipeline". */
@@ -1027,6 +1199,7 @@ void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, 
 		security(n, (enum sec_event)fault, src_addr, true, p.sender, &p, now_ms);
 		return;
 	}
+	gc_note_alive(n, p.sender);
 	gossip_mark(&n->gossip, &p, now_ms);
 	if (pheromone_type_relayed(p.type))
 		schedule_relay(n, src_addr, &p, pkt, len, now_ms);

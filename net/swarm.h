@@ -34,6 +34,8 @@ enum {
 	SWARM_REFUSED = 16,
 	SWARM_TIMED_IDS = 16,
 	SWARM_WANTS = 32,
+	SWARM_KV_GC = 16,             /* dead writers awaiting collection */
+	SWARM_KV_GC_GRACE_MS = 60000,
 	MEMORY_APOPTOSIS_PERMILLE = 900,
 	SEQ_COUNTER_BITS = 20,        /* seq = incarnation << 20 | counter */
 	SWARM_MAX_INCARNATION = (1 << (32 - SEQ_COUNTER_BITS)) - 1,
@@ -110,6 +112,9 @@ struct swarm_config {
 	bool heartbeats;              /* false: no HELLOs (baseline benches) */
 	uint32_t expected_nodes;      /* swarm size for the suspicion timeout (log N);
 					 0: the number of certified authors heard */
+	uint32_t kv_gc_grace_ms;      /* a dead writer's entries go this long after its
+					 death (0: SWARM_KV_GC_GRACE_MS) */
+	uint32_t kv_tombstone_ms;     /* tombstone life (0: KV_TOMBSTONE_MS) */
 	struct gossip_params gossip;
 	const struct swarm_module *modules[SWARM_MODULES];
 	void *module_env;             /* handed to modules, e.g. the maze world */
@@ -130,6 +135,11 @@ struct want {                     /* a message to PULL from a neighbour */
 	uint32_t responder;
 	uint64_t due_ms;
 	uint8_t tries;                /* PULLs sent for it so far */
+};
+
+struct kv_gc {                    /* a writer declared dead: collect at due_ms */
+	uint32_t id;
+	uint64_t due_ms;
 };
 
 struct refused_identity {
@@ -154,6 +164,7 @@ struct swarm_node {
 	uint64_t flood_due_ms;        /* UINT64_MAX: no swarm-wide state flood due */
 	uint64_t memory_check_ms;
 	uint64_t alive_sent_ms;       /* last refutation of a suspicion of us */
+	uint64_t kv_check_ms;         /* next tombstone expiry / expired-writer check */
 	struct gossip gossip;
 	struct membership members;
 	struct kvstore kv;
@@ -164,6 +175,7 @@ struct swarm_node {
 	struct refused_identity refused[SWARM_REFUSED];
 	struct timed_id repaired[SWARM_TIMED_IDS];  /* repairs recently sent */
 	struct want wants[SWARM_WANTS];
+	struct kv_gc gc[SWARM_KV_GC];
 	_Alignas(16) uint8_t module_state[SWARM_MODULES][SWARM_MODULE_STATE];
 	uint64_t tx_packets, rx_packets;
 	uint64_t verify_ops;          /* Ed25519 checks made (certificates and messages) */
@@ -193,7 +205,8 @@ int swarm_queen_die(struct swarm_node *n, uint32_t target, uint64_t now_ms);
 /* Queen only: revoke a node's certificate (kept until until_ms, its expiry). */
 int swarm_queen_revoke(struct swarm_node *n, uint32_t target, uint64_t until_ms, uint64_t now_ms);
 
-/* Write the replicated store and spread the entry. */
+/* Write the replicated store (value NULL, len 0: delete, as a tombstone)
+ * and spread the entry, signed by this node. */
 int swarm_state_set(struct swarm_node *n, uint16_t key, const void *value, size_t len,
 		    uint64_t now_ms);
 

@@ -20,6 +20,7 @@ packages=(
 	libsodium-dev libfuse3-dev fuse3 gocryptfs pkg-config
 	autoconf automake libtool dpkg-dev
 	gdb python3 busybox-static iproute2
+	tshark
 )
 
 # `tools/deps.sh bench` also installs what `make bench` compares against:
@@ -91,6 +92,10 @@ apt_update() {
 }
 
 if [ ${#missing[@]} -gt 0 ]; then
+	# tshark's wireshark-common asks whether non-root users may capture:
+	# answer no beforehand, so the install never stops for a question.
+	echo "wireshark-common wireshark-common/install-setuid boolean false" |
+		"${sudo[@]}" debconf-set-selections
 	apt_update
 	say "installing: ${missing[*]}"
 	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq \

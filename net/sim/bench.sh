@@ -50,6 +50,24 @@ for s in $SEED $((SEED + 1)); do
 	echo "| $s | $(field "$m" false_dead) | $(field "$m" detect_ms) |"
 done
 echo
+echo "## Replicated store, 1,000-node mesh of degree 8 at 10 % loss (issue 13, point 4)"
+echo "## kv-poison over 20 seeds (0 frozen keys, 0 forged entries taken); gc over 5 seeds"
+echo
+echo "| scenario | seeds | worst result |"
+echo "|---|---|---|"
+worst=""
+for s in $(seq "$SEED" $((SEED + 19))); do
+	m=$("$SIM" --scenario attack --attack kv-poison --nodes 1000 --topology mesh --degree 8 --loss 0.1 --seed "$s" | tail -n 1)
+	if [ "$(field "$m" frozen)" != 0 ] || [ "$(field "$m" accepted)" != 0 ] || [ -z "$worst" ]; then worst="seed $s: $m"; fi
+done
+echo "| kv-poison | 20 | $worst |"
+worst=""
+for s in $(seq "$SEED" $((SEED + 4))); do
+	m=$("$SIM" --scenario gc --nodes 1000 --topology mesh --degree 8 --loss 0.1 --seed "$s" | tail -n 1)
+	if [ "$(field "$m" collected)" != True ] || [ "$(field "$m" kept)" != True ] || [ -z "$worst" ]; then worst="seed $s: $m"; fi
+done
+echo "| gc | 5 | $worst |"
+echo
 echo "## 10,000 nodes (mesh of degree 8, 10 % loss, 60 s): wall time and peak memory of the simulator"
 echo
 echo "| scenario | result | wall s | max RSS MiB |"

@@ -12,7 +12,7 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: swarm-sim --scenario broadcast|membership|nert|queen|state|maze|attack\n"
+		"usage: swarm-sim --scenario broadcast|membership|nert|queen|state|gc|maze|attack\n"
 		"  [--attack replay|forge|fake-queen|flood|sybil|eclipse|spoof-frame|stale-frame|\n"
 		"            flood-rotate|kv-poison|rejoin|ghost-init (nert)] [--nodes N]\n"
 		"  [--loss P] [--dup P] [--reorder P] [--topology lan|mesh] [--degree D]\n"
@@ -75,7 +75,7 @@ int main(int argc, char **argv)
 			      .seed = 1, .fec_k = -1, .echo_cap = -1, .relay_prob = -1,
 			      .relay_decay = -1, .relay_window = -1, .bytes = 4u << 20 };
 	static struct sim s;
-	const char *known[] = { "broadcast", "membership", "queen", "state", "maze", "attack" };
+	const char *known[] = { "broadcast", "membership", "queen", "state", "gc", "maze", "attack" };
 
 	parse(&o, argc, argv);
 	if (cx_init())

@@ -145,6 +145,69 @@ static void ghost_record(struct ghost *g, const uint8_t *pkt, size_t len, uint64
 	}
 }
 
+/* Little-endian u32, for the pcap headers. */
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int b = 0; b < 4; b++)
+		p[b] = (uint8_t)(v >> (8 * b));
+}
+
+/*
+ * With SIM_PCAP=FILE, every packet a side sends (before the path's loss)
+ * goes to FILE as raw IPv4/UDP (link type 101) from 127.0.0.(1 + from)
+ * port 7901 + from, at simulated time; with SIM_TXLOG=FILE the sender
+ * also logs "type epoch sid pn length" per packet.  For the dissector
+ * check (tools/wireshark/exoswarm.lua).
+ */
+static void capture(const struct nsim *ns, int from, const uint8_t *pkt, size_t len)
+{
+	static FILE *pcap, *txlog;
+	static bool opened;
+	uint8_t rec[16 + 28];
+	uint32_t total = 28u + (uint32_t)len, sum = 0;
+
+	if (!opened) {
+		const char *p = getenv("SIM_PCAP"), *t = getenv("SIM_TXLOG");
+		uint8_t h[24] = { 0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0 };
+		opened = true;
+		if (p && (pcap = fopen(p, "wb"))) {
+			put_le32(h + 16, 65535);
+			put_le32(h + 20, 101);
+			fwrite(h, 1, sizeof h, pcap);
+		}
+		if (t)
+			txlog = fopen(t, "w");
+	}
+	if (txlog)
+		fprintf(txlog, "%u %u %u %u %zu\n", pkt[1], get_u16(pkt + 2), get_u32(pkt + 4),
+			get_u32(pkt + 8), len);
+	if (!pcap)
+		return;
+	put_le32(rec, (uint32_t)(ns->now_us / 1000000));
+	put_le32(rec + 4, (uint32_t)(ns->now_us % 1000000));
+	put_le32(rec + 8, total);
+	put_le32(rec + 12, total);
+	memset(rec + 16, 0, 28);
+	rec[16] = 0x45;
+	put_u16(rec + 18, (uint16_t)total);
+	rec[24] = 64;
+	rec[25] = 17;
+	put_u32(rec + 28, 0x7f000001u + (uint32_t)from);
+	put_u32(rec + 32, 0x7f000002u - (uint32_t)from);
+	for (int i = 0; i < 20; i += 2)
+		sum += get_u16(rec + 16 + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	put_u16(rec + 26, (uint16_t)~sum);
+	put_u16(rec + 36, (uint16_t)(7901 + from));
+	put_u16(rec + 38, (uint16_t)(7902 - from));
+	put_u16(rec + 40, (uint16_t)(8 + len));
+	fwrite(rec, 1, sizeof rec, pcap);
+	fwrite(pkt, 1, len, pcap);
+	fflush(pcap);
+	fflush(txlog);
+}
+
 /* Queue a packet on the bottleneck towards the other side. */
 static void path_send(struct nsim *ns, int from, const uint8_t *pkt, size_t len)
 {
@@ -153,6 +216,7 @@ static void path_send(struct nsim *ns, int from, const uint8_t *pkt, size_t len)
 	uint64_t start, done;
 	int copies = 1;
 
+	capture(ns, from, pkt, len);
 	for (int i = 0; i < QUEUE_LIMIT; i++)
 		queued += l->finish[i] > ns->now_us;
 	if (queued >= QUEUE_LIMIT)

@@ -12,7 +12,8 @@
 #include "net/sim/sim.h"
 
 enum { MAX_TRACKED = 64, MAX_CAPTURE = 512, MAX_KILLED = 64, SYBIL_IDS = 4096,
-       REJOINS = 10, POISON_KEYS = 8 };
+       REJOINS = 10, POISON_KEYS = 8, GC_KEYS = 8, GC_DEAD = 4,
+       CERT_DAY_MS = 86400000 };
 
 /* Payloads of the flood-rotate adversary start with this, to count them. */
 static const uint8_t adv_magic[4] = { 'A', 'D', 'V', '!' };
@@ -80,6 +81,8 @@ struct scen {
 	uint8_t *main_comp;
 	uint64_t *solved_t;
 	uint32_t nwk;
+	bool gc_kept;
+	uint64_t gc_tombstones, gc_floors;
 };
 
 /* The scenario state of a run. */
@@ -610,27 +613,59 @@ static void flood_rotate_step(struct sim *s)
 				    own ? ++c->adv_seq : 1, s->now, payload, sizeof payload, 0));
 }
 
-/* Insider: STATE entries with the largest counter for every key. */
+/* Sign a made-up store entry with the adversary's own key. */
+static void poison_entry(struct scen *c, struct kvstore *kv, uint16_t key, uint64_t stamp,
+			 uint32_t writer, const uint8_t *cert, const char *value)
+{
+	struct kv_entry *e = &kv->e[key];
+	uint8_t msg[KV_SIGNED_MAX];
+
+	memset(e, 0, sizeof *e);
+	e->stamp = stamp;
+	e->writer = writer;
+	e->len = 4;
+	memcpy(e->value, value, 4);
+	cx_sign(e->sig, msg, kv_signed_bytes(msg, key, e), c->adv_ident.sk);
+	memcpy(e->cert, cert, CERT_BYTES);
+}
+
+/* Send every part of a made-up store as the adversary's STATE messages. */
+static void poison_send(struct sim *s, const struct kvstore *kv)
+{
+	struct scen *c = SC(s);
+	uint8_t buf[PHEROMONE_MAX_BYTES], payload[PHEROMONE_MAX_PAYLOAD];
+	uint16_t from = 0;
+	int k;
+
+	while (from < KV_KEYS && (k = kv_encode_sync(kv, &from, c->adv_id, payload,
+						     sizeof payload)) > 0)
+		adv_send(s, buf, adv_encode(c, buf, PH_STATE, 8, c->adv_id, ++c->adv_seq, s->now,
+					    payload, (size_t)k, 0));
+}
+
+/*
+ * Insider: until 2 s, its own entries with the largest stamp for every key
+ * (v1 took a Lamport counter of 2^32 - 1 and froze every store); then, to
+ * the end, entries forged under a random honest writer's id (its genuine
+ * certificate attached, signed with the insider's key) stamped 29 s ahead
+ * for the keys honest nodes write, which would win against those writes.
+ */
 static void kv_poison_step(struct sim *s)
 {
 	struct scen *c = SC(s);
-	struct kvstore kv;
-	uint8_t buf[PHEROMONE_MAX_BYTES], payload[PHEROMONE_MAX_PAYLOAD];
-	int k;
+	static struct kvstore kv;
+	uint32_t v = random_live_honest(s);
 
-	if (s->now > 2000)
-		return;
 	kv_init(&kv);
-	for (uint16_t key = 0; key < KV_KEYS; key++) {
-		kv.e[key].stamp = UINT64_MAX;   /* v1 sent a Lamport counter of 2^32 - 1 */
-		kv.e[key].writer = c->adv_id;
-		kv.e[key].len = 4;
-		memcpy(kv.e[key].value, "PSN!", 4);
+	if (s->now <= 2000) {
+		for (uint16_t key = 0; key < KV_KEYS; key++)
+			poison_entry(c, &kv, key, UINT64_MAX, c->adv_id, c->adv_ident.cert, "PSN!");
+	} else {
+		for (uint16_t key = 0; key < POISON_KEYS; key++)
+			poison_entry(c, &kv, key, s->now + KV_FUTURE_MS - 1000, s->nodes[v].node.id,
+				     s->nodes[v].node.cfg.identity.cert, "FRG!");
 	}
-	k = kv_encode(&kv, -1, payload, sizeof payload);
-	if (k > 0)
-		adv_send(s, buf, adv_encode(c, buf, PH_STATE, 8, c->adv_id, ++c->adv_seq, s->now,
-					    payload, (size_t)k, 0));
+	poison_send(s, &kv);
 }
 
 /* One step of the chosen attack, then reschedule. */
@@ -759,6 +794,20 @@ static uint64_t frozen_keys(struct sim *s)
 		}
 	}
 	return frozen;
+}
+
+/* Store entries held by live nodes under an honest writer's id that the
+ * writer never made (kv-poison's forgeries). */
+static uint64_t forged_entries(struct sim *s)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < s->o.nodes; i++)
+		for (int k = 0; s->nodes[i].alive && k < KV_KEYS; k++) {
+			const struct kv_entry *e = &s->nodes[i].node.kv.e[k];
+			n += e->stamp && e->writer != SC(s)->adv_id && !memcmp(e->value, "FRG!", 4);
+		}
+	return n;
 }
 
 /* Honest nodes whose id some honest node banned. */
@@ -991,6 +1040,94 @@ static int run_state(struct sim *s, const struct sim_opts *o)
 	return 0;
 }
 
+/* gc: node arg + 1 writes key arg (the first GC_KEYS nodes after the queen). */
+static void do_gc_write(struct sim *s, uint32_t arg)
+{
+	uint8_t v[8];
+
+	for (size_t i = 0; i < sizeof v; i++)
+		v[i] = (uint8_t)sim_rand(s);
+	swarm_state_set(&s->nodes[arg + 1].node, (uint16_t)arg, v, sizeof v, s->now);
+	sim_reschedule(s, arg + 1);
+}
+
+/* gc: kill the writers of keys 0..GC_DEAD-1, revoke the writer of key GC_DEAD. */
+static void do_gc_end_writers(struct sim *s, uint32_t arg)
+{
+	(void)arg;
+	for (uint32_t k = 0; k < GC_DEAD; k++)
+		sim_kill(s, k + 1);
+	track(s, 0, PH_QUEEN_CMD, swarm_queen_revoke(&s->nodes[0].node,
+						     s->nodes[GC_DEAD + 1].node.id, CERT_DAY_MS,
+						     s->now));
+	sim_reschedule(s, 0);
+	SC(s)->heal_t = s->now;
+}
+
+/*
+ * gc, every 250 ms: do all live nodes of the main component hold no live
+ * entry of a dead or revoked writer (collected), and still every live
+ * writer's (kept)?  Also counts their tombstones and floors.
+ */
+static void check_collected(struct sim *s, uint32_t arg)
+{
+	struct scen *c = SC(s);
+	bool all = true;
+
+	if (!c->main_comp)
+		c->main_comp = largest_component(s);
+	c->gc_kept = true;
+	c->gc_tombstones = c->gc_floors = 0;
+	for (uint32_t i = 0; i < s->o.nodes; i++) {
+		const struct kvstore *kv = &s->nodes[i].node.kv;
+		if (!s->nodes[i].alive || !c->main_comp[i] || i == GC_DEAD + 1)
+			continue;
+		for (uint32_t k = 0; k < GC_KEYS; k++) {
+			const struct kv_entry *e = &kv->e[k];
+			bool live = e->stamp && !e->tombstone && e->writer == s->nodes[k + 1].node.id;
+			if (k <= GC_DEAD && live)
+				all = false;
+			if (k > GC_DEAD && !live)
+				c->gc_kept = false;
+			c->gc_tombstones += e->stamp && e->tombstone;
+			c->gc_floors += kv->floor[k] != 0;
+		}
+	}
+	if (all && !c->converged) {
+		c->converged = true;
+		c->converge_t = s->now;
+	}
+	c->converged = all;
+	sim_at(s, s->now + 250, check_collected, arg);
+}
+
+/* Scenario gc: writers die or are revoked; their entries must go
+ * everywhere (after the grace period), the others' stay, and the
+ * tombstones expire. */
+static int run_gc(struct sim *s, const struct sim_opts *o)
+{
+	struct scen *c = SC(s);
+	uint64_t end = dur_ms(o, 70);
+
+	s->queen_index = 0;
+	s->cfg.kv_gc_grace_ms = 10000;
+	s->cfg.kv_tombstone_ms = 20000;
+	boot_all(s);
+	for (uint32_t k = 0; k < GC_KEYS; k++)
+		sim_at(s, 2000 + 200 * k, do_gc_write, k);
+	sim_at(s, 5000, do_gc_end_writers, 0);
+	sim_at(s, 5000, check_collected, 0);
+	sim_run_until(s, end);
+	printf("{\"scenario\":\"gc\",\"nodes\":%u,\"collected\":%s,\"collect_ms\":%.1f,"
+	       "\"kept\":%s,\"tombstones\":%llu,\"floors\":%llu", o->nodes,
+	       c->converged ? "true" : "false",
+	       c->converged ? (double)(c->converge_t - c->heal_t) : -1.0,
+	       c->gc_kept ? "true" : "false", (unsigned long long)c->gc_tombstones,
+	       (unsigned long long)c->gc_floors);
+	print_common(s, accepted_honest_run(s));
+	return 0;
+}
+
 /* Scenario attack. */
 static int run_attack(struct sim *s, const struct sim_opts *o)
 {
@@ -1039,7 +1176,7 @@ static int run_attack(struct sim *s, const struct sim_opts *o)
 	}
 	frozen = frozen_keys(s);
 	accepted = c->untracked_acted + c->die_acted + c->replay_acted + c->stale_acted +
-		   c->sybil_admitted + excess;
+		   c->sybil_admitted + excess + forged_entries(s);
 	printf("{\"scenario\":\"attack\",\"attack\":\"%s\",\"nodes\":%u,"
 	       "\"coverage\":%.4f,\"blacklisted\":%llu,\"frozen\":%llu,\"flood_max\":%llu,"
 	       "\"budget\":%.0f", a, o->nodes, cov,
@@ -1105,6 +1242,8 @@ int sim_scenario_swarm(struct sim *s, const struct sim_opts *o)
 		rc = run_queen(s, o);
 	else if (!strcmp(o->scenario, "state"))
 		rc = run_state(s, o);
+	else if (!strcmp(o->scenario, "gc"))
+		rc = run_gc(s, o);
 	else if (!strcmp(o->scenario, "attack"))
 		rc = run_attack(s, o);
 	else

@@ -93,6 +93,33 @@ for seed in 1 2 3 4; do
 	check "sim_nert_ghost_init_loss30_seed$seed" "$ok_ghost" \
 		"$HOST_SIM" --scenario nert --attack ghost-init --loss 0.3 --reorder 0.1 --bytes 1048576 --seed "$seed"
 done
+# The Wireshark dissector (tools/wireshark/exoswarm.lua) on NERT: the
+# ghost-init run's sends (handshakes, re-handshakes, cookie replies,
+# data) captured by the simulator: every frame dissected as NERT, none
+# malformed, each frame's header fields exactly what its sender logged.
+# (Pheromones and the hub's capture: tests/suites/45-swarmd.sh.)
+cap="$B/test-logs/nert-ghost.pcap"
+rm -f "$cap" "$cap.tx"
+SIM_PCAP="$cap" SIM_TXLOG="$cap.tx" "$HOST_SIM" --scenario nert --attack ghost-init --loss 0.1 \
+	--bytes 262144 --seed 1 >/dev/null
+if python3 - "$cap" <<'PY'
+import subprocess, sys
+cap = sys.argv[1]
+lua = "lua_script:tools/wireshark/exoswarm.lua"
+out = subprocess.run(["tshark", "-n", "-r", cap, "-X", lua, "-T", "fields", "-E", "separator=,",
+                      "-e", "nert.type", "-e", "nert.epoch", "-e", "nert.sid", "-e", "nert.pn",
+                      "-e", "udp.length"], capture_output=True, text=True, check=True).stdout
+bad = subprocess.run(["tshark", "-n", "-r", cap, "-X", lua, "-Y",
+                      "_ws.malformed || _ws.expert || !nert"],
+                     capture_output=True, text=True, check=True).stdout.strip()
+frames = [tuple(int(x, 0) for x in l.split(",")) for l in out.splitlines()]
+frames = [f[:4] + (f[4] - 8,) for f in frames]
+logged = [tuple(int(x) for x in l.split()) for l in open(cap + ".tx")]
+types = {f[0] for f in frames}
+print(f"--- dissector: {len(frames)} NERT frames, types {sorted(types)}, {len(logged)} logged")
+sys.exit(0 if frames == logged and not bad and types == {1, 2, 3, 4} else 1)
+PY
+then echo "PASS swarm_dissector_nert"; else echo "FAIL swarm_dissector_nert"; fail=1; fi
 check sim_nert_stop_and_wait_intact 'm["delivered_intact"] is True' \
 	"$HOST_SIM" --scenario nert --loss 0.1 --baseline stop-and-wait --bytes 200000 --seed 5
 check sim_small_queen 'm["reach"] == 1.0 and m["forged_accepted"] == 0 and m["replayed_accepted"] == 0' \
@@ -130,6 +157,14 @@ for at in spoof-frame stale-frame rejoin; do
 done
 check sim_small_kv-poison_loss30 'm["frozen"] == 0' \
 	"$HOST_SIM" --scenario attack --attack kv-poison --nodes 60 --topology mesh --loss 0.3 --seed 12
+# Store garbage collection (issue 13, point 4): 4 writers killed and one
+# revoked at 5 s; grace 10 s, tombstones live 20 s.  Every live node drops
+# their entries, keeps the others', and no tombstone is left at 70 s.
+ok_gc='m["collected"] is True and m["kept"] is True and m["tombstones"] == 0 and m["floors"] > 0 and m["accepted"] == 0'
+for seed in 1 2 3; do
+	check "sim100_gc_seed$seed" "$ok_gc" \
+		"$HOST_SIM" --scenario gc --nodes 100 --topology mesh --loss 0.1 --seed "$seed"
+done
 
 # The issue's 1,000-node checks.
 check sim1000_broadcast_lan 'm["coverage"] == 1.0' \
@@ -142,6 +177,16 @@ check sim1000_membership_no_false_deaths_10min 'm["false_dead"] == 0 and 0 < m["
 	"$HOST_SIM" --scenario membership --nodes 1000 --topology mesh --degree 8 --loss 0.1 --duration 600 --seed 14
 check sim1000_state_converges_after_partition 'm["converged"] is True' \
 	"$HOST_SIM" --scenario state --nodes 1000 --topology mesh --degree 8 --loss 0.1 --seed 15
+# The store at 1,000 nodes (-O2 build: about 20-40 s a run here): an
+# insider's future-stamped entries and entries forged under honest
+# writers' ids freeze no key and are never taken (make bench: 20 seeds);
+# a dead writer's entries are collected on every node.
+for seed in 1 2 3; do
+	check "sim1000_kv-poison_seed$seed" 'm["frozen"] == 0 and m["accepted"] == 0' \
+		"$B/bench/swarm-sim" --scenario attack --attack kv-poison --nodes 1000 --topology mesh --degree 8 --loss 0.1 --seed "$seed"
+done
+check sim1000_gc "$ok_gc" \
+	"$B/bench/swarm-sim" --scenario gc --nodes 1000 --topology mesh --degree 8 --loss 0.1 --seed 3
 for at in spoof-frame stale-frame rejoin; do
 	check "sim1000_${at}_mesh_deg8" "$ok_frame" \
 		"$HOST_SIM" --scenario attack --attack "$at" --nodes 1000 --topology mesh --degree 8 --loss 0.1 --duration 40 --seed 16

@@ -237,7 +237,8 @@ try:
     port = {n: 7600 + k for k, n in enumerate(names)}
     t0 = time.time()
     for n in names:
-        start(n, ["--bind", f"127.0.0.1:{port[n]}", "--hub", "127.0.0.1:7800"])
+        start(n, ["--bind", f"127.0.0.1:{port[n]}", "--hub", "127.0.0.1:7800",
+                  "--txlog", f"{W}/{n}/tx"])
     t = wait_until(lambda: converged(names), 40)
     result("swarmd_hub_converge", t is not None)
     if t is not None:
@@ -258,7 +259,7 @@ try:
         print(f"--- figure: after healing, converged again in {t:.1f} s")
     for knob, v in (("loss", "0.1"), ("dup", "0.05"), ("reorder", "0.1"), ("delay", "2"), ("jitter", "3")):
         ctl("hub", "127.0.0.1:7801", "set", knob, v)
-    ctl("command", K, "mark", "lossy-1", "--hub", "127.0.0.1:7800")
+    sent = ctl("command", K, "mark", "lossy-1", "--hub", "127.0.0.1:7800").stdout.split()
     t = wait_until(lambda: all("lossy-1" in status(n)["marks"] for n in names), 20)
     result("swarmd_command_obeyed_under_loss", t is not None)
     time.sleep(3)
@@ -283,6 +284,49 @@ try:
         recs, off = recs + 1, off + 16 + incl
     result("swarm_hub_pcap", data[:4] == b"\xd4\xc3\xb2\xa1" and recs > 100 and off == len(data),
            f"{recs} records, parsed {off} of {len(data)} bytes")
+    # The Wireshark dissector (tools/wireshark/exoswarm.lua) on the hub's
+    # capture: every frame is a pheromone it dissects, none is malformed,
+    # and each frame's header fields are what some node logged sending
+    # (--txlog), or swarm-ctl's command ("sent mark from ID seq N").
+    lua = "tools/wireshark/exoswarm.lua"
+    fields = ["frame.number", "exoswarm.type", "exoswarm.sender", "exoswarm.seq", "exoswarm.ttl",
+              "exoswarm.hops", "exoswarm.payload_len"]
+    try:
+        ts = subprocess.run(["tshark", "-n", "-r", pcap, "-X", f"lua_script:{lua}", "-T", "fields",
+                             "-E", "separator=,", *sum((["-e", x] for x in fields), [])],
+                            capture_output=True, text=True, timeout=300)
+        bad = subprocess.run(["tshark", "-n", "-r", pcap, "-X", f"lua_script:{lua}", "-Y",
+                              "_ws.malformed || exoswarm.malformed || !exoswarm"],
+                             capture_output=True, text=True, timeout=300)
+    except FileNotFoundError:
+        ts = bad = None
+    if ts is None or ts.returncode:
+        result("swarm_dissector_tshark", False, "tshark missing or failed (tools/deps.sh installs it)"
+               + ("" if ts is None else ": " + ts.stderr.strip()[-300:]))
+    else:
+        logged = set()
+        for n in names:
+            for line in open(f"{W}/{n}/tx"):
+                t, snd, seq, ttl, hops, plen = line.split()
+                logged.add((int(t), int(snd, 16), int(seq), int(ttl), int(hops), int(plen)))
+        ctl_id = (int(sent[3], 16), int(sent[5])) if len(sent) >= 6 else None
+        frames = [l.split(",") for l in ts.stdout.splitlines() if l.strip()]
+        unmatched, types = [], set()
+        for fr in frames:
+            try:
+                got = tuple(int(x, 0) for x in fr[1:])
+            except ValueError:
+                unmatched.append(fr)
+                continue
+            types.add(got[0])
+            if got not in logged and not (got[0] == 4 and got[1:3] == ctl_id):
+                unmatched.append(fr)
+        nbad = len([l for l in bad.stdout.splitlines() if l.strip()])
+        result("swarm_dissector_every_frame", len(frames) == recs and nbad == 0,
+               f"{len(frames)} frames of {recs}, {nbad} malformed or not dissected")
+        result("swarm_dissector_fields_match_senders", frames and not unmatched,
+               f"{len(unmatched)} of {len(frames)} frames match no sender's log, e.g. {unmatched[:3]}")
+        print(f"--- dissector: {len(frames)} frames, pheromone types {sorted(types)}")
 finally:
     for name in list(procs):
         stop(name, signal.SIGKILL)

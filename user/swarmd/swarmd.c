@@ -31,7 +31,7 @@ enum { MARKS = 8, MARK_LEN = 64, STATUS_MS = 500, BLACKBOX_MS = 1000, LOG_REJECT
        MAZE_SIDE = 8, STATUS_MAX = 16384, RX_BURST = 256 };
 
 struct opts {
-	const char *key, *queen, *swarm_key, *state_dir, *ctl_pub, *name;
+	const char *key, *queen, *swarm_key, *state_dir, *ctl_pub, *name, *txlog;
 	struct sockaddr_in bind, group, hub, ctl;
 	int role;
 	uint64_t maze_seed;
@@ -46,6 +46,7 @@ struct daemon {
 	struct nlink ctl;
 	bool ctl_on;
 	struct swarm_node node;
+	FILE *txlog;              /* --txlog: one line per pheromone sent */
 	struct blackbox bb;
 	struct maze_world world;
 	uint8_t walls[MAZE_SIDE * MAZE_SIDE];
@@ -79,10 +80,18 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
+/*
+ * Send through the link; with --txlog, also note the header fields of
+ * what was sent (type sender seq ttl hops payload_len), so a capture can
+ * be checked against what the nodes really sent.
+ */
 static void env_send(void *ctx, uint32_t dst, const uint8_t *pkt, size_t len)
 {
 	struct daemon *d = ctx;
 
+	if (d->txlog && len >= PHEROMONE_HEADER_BYTES)
+		fprintf(d->txlog, "%u %08x %u %u %u %u\n", pkt[1], get_u32(pkt + 4), get_u32(pkt + 8),
+			pkt[2], pkt[3], get_u16(pkt + 20));
 	link_send(&d->link, dst, pkt, len, nl_wall_ms());
 }
 
@@ -305,7 +314,7 @@ static void usage(void)
 		"usage: swarmd --key NODE.key --queen QUEEN.pub --swarm-key SWARM.key --state DIR\n"
 		"              [--bind IP:PORT] [--group IP:PORT | --hub IP:PORT] [--ctl IP:PORT\n"
 		"              --ctl-pub CTL.pub] [--role worker|explorer|sentinel|queen|random]\n"
-		"              [--maze SEED] [--duration SECONDS] [--name NAME]\n");
+		"              [--maze SEED] [--duration SECONDS] [--name NAME] [--txlog FILE]\n");
 	exit(2);
 }
 
@@ -331,6 +340,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		else if (!strcmp(a, "--state")) o->state_dir = v;
 		else if (!strcmp(a, "--ctl-pub")) o->ctl_pub = v;
 		else if (!strcmp(a, "--name")) o->name = v;
+		else if (!strcmp(a, "--txlog")) o->txlog = v;
 		else if (!strcmp(a, "--bind")) bad = link_parse_addr(v, lo, &o->bind);
 		else if (!strcmp(a, "--group")) bad = link_parse_addr(v, lo, &o->group);
 		else if (!strcmp(a, "--hub")) bad = link_parse_addr(v, lo, &o->hub);
@@ -391,6 +401,13 @@ static int setup(struct daemon *d)
 						d->walls };
 		cfg.modules[0] = &maze_module;
 		cfg.module_env = &d->world;
+	}
+	if (d->o.txlog) {
+		if (!(d->txlog = fopen(d->o.txlog, "a"))) {
+			fprintf(stderr, "swarmd: %s: %s\n", d->o.txlog, strerror(errno));
+			return 1;
+		}
+		setvbuf(d->txlog, NULL, _IOLBF, 0);   /* whole lines, even on SIGKILL */
 	}
 	if ((err = link_open(&d->link, &lc))) {
 		fprintf(stderr, "swarmd: sockets: %s\n", strerror(-err));
