@@ -163,8 +163,15 @@ static void flush(struct env *e, uint64_t va)
 
 void env_load_address_space(struct env *e)
 {
+	struct percpu *c = this_cpu();
+	uint64_t me = 1ull << c->id;
+
 	write_cr3(e ? e->pml4_pa : vm_kernel_pml4());
-	this_cpu()->loaded_env = e;
+	if (c->loaded_env)
+		__atomic_fetch_and(&c->loaded_env->loaded_on, ~me, __ATOMIC_RELEASE);
+	if (e)
+		__atomic_fetch_or(&e->loaded_on, me, __ATOMIC_RELEASE);
+	c->loaded_env = e;
 }
 
 /* Links m onto the list of the cap it was mapped through. */
@@ -353,11 +360,12 @@ static struct env *orphans;
 /* An env cap went while its env still has others: maybe a cycle is left
  * that nothing outside it reaches. */
 static int cycles_possible;
+int env_reap_due;
 
 void env_put(struct env *e)
 {
 	if (e->refs > 2 && e->state != ENV_DEAD)
-		cycles_possible = 1;
+		cycles_possible = env_reap_due = 1;
 	if (--e->refs == 1 && e->state != ENV_DEAD && e->id != 1) {
 		/* only its own life keeps it: nobody can reach it, so it ends
 		 * (from env_reap_orphans: no recursion through nested kills) */
@@ -366,6 +374,7 @@ void env_put(struct env *e)
 			e->next_orphan = orphans;
 			orphans = e;
 			e->refs++;
+			env_reap_due = 1;
 		}
 		return;
 	}
@@ -436,14 +445,16 @@ static void collect_cycles(void)
 		}
 }
 
-void env_reap_orphans(void)
+void env_reap_orphans_now(void)
 {
 	for (;;) {
 		/* killing an orphan may strand others, in a cycle or not */
 		if (!orphans && cycles_possible)
 			collect_cycles();
-		if (!orphans)
+		if (!orphans) {
+			env_reap_due = 0;	/* collect_cycles cleared cycles_possible */
 			return;
+		}
 		struct env *e = orphans;
 		orphans = e->next_orphan;
 		env_kill(e, EXO_STATUS_SIGNALED(9));

@@ -16,8 +16,15 @@ uint64_t env_fixed_pages(void);
 void env_kill(struct env *e, uint64_t status);
 void env_put(struct env *e);
 /* Kills envs that lost their last outside cap (called on the way out of
- * the kernel, so nested kills never recurse). */
-void env_reap_orphans(void);
+ * the kernel, so nested kills never recurse).  Inline: every kernel exit
+ * checks, and there is rarely anything to do. */
+extern int env_reap_due;		/* orphans listed, or a cycle possible */
+void env_reap_orphans_now(void);
+static inline void env_reap_orphans(void)
+{
+	if (env_reap_due)
+		env_reap_orphans_now();
+}
 /* Every env not yet freed (dead ones still named by a cap too), through
  * next_all; for checks and tests. */
 struct env *env_list(void);

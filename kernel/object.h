@@ -48,6 +48,7 @@ struct env {
 	int refs;			/* caps in other envs naming it, plus one until env_kill */
 	uint64_t status;		/* exit status once dead */
 	uint64_t pml4_pa;
+	volatile uint64_t loaded_on;	/* CPUs whose CR3 holds it, a bit each */
 	struct cap *caps;		/* CAP_SLOTS entries */
 	struct mapping **maps;		/* MAP_BUCKETS hash chains by va */
 	uint64_t quota_pages, used_pages;	/* kernel memory charged */

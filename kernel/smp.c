@@ -28,21 +28,17 @@
 
 struct percpu percpus[MAX_CPUS];
 int ncpus = 1;
-static volatile uint32_t bkl;
+volatile uint32_t bkl;
 
-void bkl_lock(void)
+/* bkl_lock found the lock taken: spin, serving requests, until it is ours. */
+void bkl_lock_contended(void)
 {
-	while (__atomic_exchange_n(&bkl, 1, __ATOMIC_ACQUIRE)) {
+	do {
 		while (__atomic_load_n(&bkl, __ATOMIC_RELAXED)) {
 			smp_serve_request();
 			cpu_relax();
 		}
-	}
-}
-
-void bkl_unlock(void)
-{
-	__atomic_store_n(&bkl, 0, __ATOMIC_RELEASE);
+	} while (__atomic_exchange_n(&bkl, 1, __ATOMIC_ACQUIRE));
 }
 
 /* -------------------------------------------------------------- requests */
@@ -81,16 +77,19 @@ void smp_serve_request(void)
 	__atomic_store_n(&r->pending, 0, __ATOMIC_RELEASE);
 }
 
-/* Asks every other CPU with e loaded (or all, for the I/O bitmap) to do
- * what *proto says, then waits until each has. */
+/* Asks every other CPU with e loaded (those in e->loaded_on; or all, for
+ * the I/O bitmap) to do what the arguments say, then waits until each
+ * has.  No CPU loads e meanwhile: that needs the lock we hold. */
 static void request_all(struct env *e, uint64_t va, int leave, int everyone)
 {
 	struct percpu *me = this_cpu();
 	int asked[MAX_CPUS] = { 0 };
+	uint64_t which = everyone ? ~0ull : __atomic_load_n(&e->loaded_on, __ATOMIC_ACQUIRE);
 
-	for (int i = 0; i < ncpus; i++) {
+	which &= ~(1ull << me->id);
+	for (int i = 0; which && i < ncpus; i++) {
 		struct percpu *c = &percpus[i];
-		if (c == me || !c->online || (!everyone && c->loaded_env != e))
+		if (!((which >> i) & 1) || !c->online || (!everyone && c->loaded_env != e))
 			continue;
 		c->req.env = e;
 		c->req.va = va;
@@ -99,9 +98,15 @@ static void request_all(struct env *e, uint64_t va, int leave, int everyone)
 		send_ipi(c->apic_id, VEC_IPI_REQUEST);
 		asked[i] = 1;
 	}
-	for (int i = 0; i < ncpus; i++)
+	for (int i = 0; which && i < ncpus; i++)
 		while (asked[i] && __atomic_load_n(&percpus[i].req.pending, __ATOMIC_ACQUIRE))
 			cpu_relax();
+}
+
+/* Whether a CPU other than this one may have e loaded. */
+static int loaded_elsewhere(struct env *e)
+{
+	return (__atomic_load_n(&e->loaded_on, __ATOMIC_ACQUIRE) & ~(1ull << this_cpu()->id)) != 0;
 }
 
 void smp_flush(struct env *e, uint64_t va)
@@ -112,7 +117,7 @@ void smp_flush(struct env *e, uint64_t va)
 		else
 			invlpg(va);
 	}
-	if (ncpus > 1)
+	if (loaded_elsewhere(e))
 		request_all(e, va, 0, 0);
 }
 
@@ -120,7 +125,7 @@ void smp_leave(struct env *e)
 {
 	if (this_cpu()->loaded_env == e)
 		env_load_address_space(NULL);
-	if (ncpus > 1)
+	if (loaded_elsewhere(e))
 		request_all(e, 0, 1, 0);
 }
 

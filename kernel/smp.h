@@ -14,9 +14,22 @@
 #define VEC_IPI_REQUEST 0xf1		/* serve this CPU's struct cpu_request */
 
 /* The kernel lock: held by a CPU while it runs kernel code, except in the
- * idle loop and in the request handler.  Spinning for it serves requests. */
-void bkl_lock(void);
-void bkl_unlock(void);
+ * idle loop and in the request handler.  Spinning for it serves requests.
+ * Taking a free lock and giving it back are inline: every kernel entry
+ * does both. */
+extern volatile uint32_t bkl;
+void bkl_lock_contended(void);
+
+static inline void bkl_lock(void)
+{
+	if (__atomic_exchange_n(&bkl, 1, __ATOMIC_ACQUIRE))
+		bkl_lock_contended();
+}
+
+static inline void bkl_unlock(void)
+{
+	__atomic_store_n(&bkl, 0, __ATOMIC_RELEASE);
+}
 
 /* Invalidates va (~0: everything) of e on every CPU that has e loaded,
  * waiting until each has; the calling CPU does its own at once. */

@@ -716,31 +716,34 @@ int64_t syscall_native(struct trapframe *tf)
 }
 
 /* Called from syscallentry.S; returns non-zero when the way back must
- * restore every register (iretq) rather than use sysret. */
+ * restore every register (iretq) rather than use sysret.  The thread is
+ * looked up once: whatever schedule() does, it returns only when this
+ * thread runs again (perhaps on another CPU). */
 int syscall_dispatch(struct trapframe *tf)
 {
 	uint64_t nr = tf->rax;
 
 	bkl_lock();
-	if (current->state == T_DEAD)	/* killed from another CPU meanwhile */
+	struct thread *t = current;
+	if (t->state == T_DEAD)		/* killed from another CPU meanwhile */
 		schedule();
 	if (EXO_IS_NATIVE(nr))
-		tf->rax = (uint64_t)syscall_native(tf);
+		tf->rax = (uint64_t)syscalls[nr - EXO_SYS_BASE](tf);
 	else
 		reflect(tf);
 	env_reap_orphans();
-	if (need_resched || current->state != T_RUNNABLE)
+	if (need_resched || t->state != T_RUNNABLE)
 		schedule();
 	/* SYSRET to a non-canonical rip faults in ring 0 on Intel CPUs; no
 	 * page is mapped where a syscall could return there, and a thread's
 	 * rip is never set there, but a stray one must not reach SYSRET */
-	if (current->tf->rip >= EXO_USER_TOP) {
-		env_kill(self(), EXO_STATUS_SIGNALED(11));
+	if (tf->rip >= EXO_USER_TOP) {		/* tf is t->tf: the entry built it there */
+		env_kill(t->env, EXO_STATUS_SIGNALED(11));
 		env_reap_orphans();
 		schedule();
 	}
-	int full = current->full_restore;
-	current->full_restore = 0;
+	int full = t->full_restore;
+	t->full_restore = 0;
 	bkl_unlock();
 	return full;
 }

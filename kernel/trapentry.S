@@ -30,7 +30,7 @@ trap_return:
 
 	.global new_thread_entry
 new_thread_entry:
-	call bkl_unlock
+	movl $0, bkl(%rip)		/* bkl_unlock: a plain store releases on x86 */
 	jmp trap_return
 
 

@@ -64,8 +64,8 @@ void trap_set_handler(int vector, irq_handler h) { (void)vector; (void)h; }
 void tss_set_rsp0(uint64_t rsp0) { (void)rsp0; }
 void tss_set_iobitmap(int enabled) { (void)enabled; }
 uint8_t *tss_iobitmap(void) { return percpus[0].tss_io.bitmap; }
-void bkl_lock(void) {}
-void bkl_unlock(void) {}
+volatile uint32_t bkl;
+void bkl_lock_contended(void) { abort(); }	/* one CPU: never contended */
 void smp_kick(int id) { (void)id; }
 void smp_reload_ioports(struct env *e) { (void)e; }
 void smp_flush(struct env *e, uint64_t va) { (void)e; (void)va; }
