@@ -8,6 +8,7 @@
  */
 #include "libos/libos.h"
 #include "libos/vfs.h"
+#include "libos/proc.h"
 #include "libos/thread.h"
 #include "net/lwip/netstack.h"
 #include "include/exo/native.h"
@@ -135,7 +136,6 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 	console_init();
 	mm_init(st->image_end);
 	adopt_image_and_stack(st);
-	vfs_init();
 
 	const char **argv = strs;
 	const uint8_t *blob = map_args(&size);
@@ -145,6 +145,11 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 		argc = 1;
 		envc = 0;
 	}
+	if (shared_init(argv + argc, envc)) {
+		lo_report("exoswarm: no memory for the shared segment\n");
+		exo_call(EXO_SYS_EXIT, 127);
+	}
+	vfs_init();
 	netstack_boot(argv + argc, envc);
 
 	/* strings and AT_RANDOM at the top, then the pointer arrays */
@@ -187,6 +192,8 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 void libos_fault(struct exo_fault *f)
 {
 	int err = -13;
+	if (f->vector == 14 && !(f->error & 1) && shared_fault(f->addr))
+		return;					/* the shared segment: no lock needed */
 	lo_lock();
 	if (f->vector == 14 && !(f->error & 1))
 		err = mm_fault_in(f->addr);		/* not present: demand-zero */
@@ -212,7 +219,5 @@ void libos_fault(struct exo_fault *f)
 	lo_report("exoswarm: %s: signal %d: exception %d (%s) at address %p, rip %p%s\n",
 		  "program", (int64_t)sig, (int64_t)f->vector, what, f->addr, f->regs.rip,
 		  err == -12 ? ": out of memory" : "");
-	exo_call(EXO_SYS_ENV_KILL, EXO_SLOT_SELF_ENV, EXO_STATUS_SIGNALED(sig));
-	for (;;)
-		;
+	proc_end_self(EXO_STATUS_SIGNALED(sig));
 }
