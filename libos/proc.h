@@ -15,7 +15,7 @@
 #define SH_VA 0x00007d0000000000ull	/* below the libOS heap (0x7e0000000000) */
 #define SH_CHUNK_PAGES 512ull		/* page i is frame i % 512 of cap SH_SLOT0 + i / 512 */
 #define SH_MAX_CHUNKS 128		/* 256 MiB */
-#define SH_SLOT0 384			/* cap slots 384..511 hold the chunks in every process */
+#define SH_SLOT0 256			/* cap slots 256..383 hold the chunks in every process */
 #define SH_MAGIC 0x6d67655368737845ull	/* "ExshSegm" */
 #define SH_VERSION 1
 #define MAX_PROCS 64

@@ -290,8 +290,7 @@ LO_CALL(sys_thread_exit)
 			lo_futex_wake(t->clear_tid, 1, ~0u);
 	}
 	live--;
-	t->state = LT_PARKED;
-	t->tid = 0;
+	t->state = LT_PARKED;	/* its tid names the lock's holder until then */
 	lo_unlock_all();
 	while (t->state != LT_STARTING)
 		exo_call(EXO_SYS_NOTIFY_WAIT, notify_of(t), EXO_FOREVER);
