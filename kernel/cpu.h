@@ -65,6 +65,22 @@ static inline void irq_restore(uint64_t flags)
 
 /* Wait for an interrupt with interrupts enabled (no lost wake-up). */
 static inline void cpu_idle(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
+/* Saves or loads the FPU/SSE/AVX state in area: XSAVE with the features
+ * in mask, or FXSAVE when mask is 0. */
+static inline void fpu_save_area(uint8_t *area, uint64_t mask)
+{
+	if (mask)
+		__asm__ volatile("xsave64 (%0)" :: "r"(area), "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32)) : "memory");
+	else
+		__asm__ volatile("fxsave64 (%0)" :: "r"(area) : "memory");
+}
+static inline void fpu_load_area(const uint8_t *area, uint64_t mask)
+{
+	if (mask)
+		__asm__ volatile("xrstor64 (%0)" :: "r"(area), "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32)) : "memory");
+	else
+		__asm__ volatile("fxrstor64 (%0)" :: "r"(area) : "memory");
+}
 
 #include "kernel/cpuinfo.h"
 void cpu_detect(void);

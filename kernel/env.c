@@ -9,6 +9,7 @@
 #include "kernel/cap.h"
 #include "kernel/console.h"
 #include "kernel/cpu.h"
+#include "kernel/futex.h"
 #include "kernel/heap.h"
 #include "kernel/percpu.h"
 #include "kernel/smp.h"
@@ -201,6 +202,8 @@ int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *
 	if (m) {
 		/* replacing a page: the record and page tables are already paid */
 		uint64_t *pte = pte_slot(e, va, 0);
+		if ((*pte & PTE_ADDR) != pa)
+			futex_unmapped(e, va, *pte & PTE_ADDR);
 		cap_maps_unlink(m);
 		cap_maps_link(m, cap);
 		*pte = pa | prot_to_pte(prot);
@@ -235,6 +238,7 @@ void env_unmap_mapping(struct mapping *m)
 	uint64_t *pte = pte_slot(e, m->va, 0);
 
 	if (pte) {
+		futex_unmapped(e, m->va, *pte & PTE_ADDR);
 		*pte = 0;
 		flush(e, m->va);
 	}

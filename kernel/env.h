@@ -59,12 +59,22 @@ void schedule(void);
 void sched_yield_to(struct thread *t);
 void sched_tick(void);
 _Noreturn void sched_run_first(void);
+/* The deadline timeout_ns from now, for thread_block: a timeout too long
+ * to add up gives 0 (none). */
+uint64_t deadline_after(uint64_t timeout_ns);
+/* Blocks current on n (NULL: on nothing, e.g. a futex) until deadline_ns
+ * (0: none). */
 void thread_block(struct notify *n, uint64_t deadline_ns);
+/* Ends t's blocked wait with result r (bits, 0, or a negated error). */
+void thread_wake(struct thread *t, uint64_t r);
 struct notify *notify_create(struct env *charge_to);
 void notify_signal(struct notify *n, uint64_t bits);
 void notify_put(struct notify *n);
 int irq_bind(struct cap *irq, struct notify *n, uint64_t badge);
 int irq_ack(struct cap *irq);
 void irq_release(struct cap *irq);
+/* A kernel driver takes line for good (IRQ_BIND on it then fails with
+ * -EBUSY); -EBUSY when an env holds it. */
+int irq_claim(int line);
 
 #endif

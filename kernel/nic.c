@@ -21,6 +21,7 @@ static int nnics;
 static int nic_drain(void *dev);
 static int hw_interrupts(void *d, int on);
 static void nic_kill(void *dev);
+static void mcast_update(struct nic_dev *d);
 
 int nic_register(struct nic_dev *d)
 {
@@ -183,6 +184,10 @@ void nic_port_gone(struct ring_port *p)
 		}
 	if (d->root == p)
 		d->root = NULL;
+	if (p->ngroups) {
+		p->ngroups = 0;
+		mcast_update(d);
+	}
 	for (; p->nrx; p->nrx--, p->rx_head = (p->rx_head + 1) % NIC_RX_POSTED)
 		ring_req_free(&p->rx[p->rx_head]);
 }
@@ -200,12 +205,64 @@ int64_t nic_info(struct cap *c, uint64_t uptr)
 	return copy_to_user(uptr, &info, sizeof info);
 }
 
-/* One buffer of a POST batch, checked; rx/tx counted into *nrx, *ntx. */
+/* Programs the device's multicast filter with every group its ports
+ * joined (all multicast when there are more than it keeps). */
+static void mcast_update(struct nic_dev *d)
+{
+	uint8_t macs[NIC_MCAST_MAX][6];
+	int n = 0;
+
+	if (!d->ops->multicast || d->hw.dead)
+		return;
+	for (struct ring_port *p = d->root ? d->root : d->ports; p && n >= 0;
+	     p = p == d->root ? d->ports : p->next)
+		for (uint32_t g = 0; g < p->ngroups; g++) {
+			int seen = 0;
+			for (int i = 0; i < n && !seen; i++)
+				seen = EXO_NIC_MAC(macs[i]) == p->groups[g];
+			if (seen)
+				continue;
+			if (n == NIC_MCAST_MAX) {
+				n = -1;
+				break;
+			}
+			for (int b = 0; b < 6; b++)
+				macs[n][b] = (uint8_t)(p->groups[g] >> (40 - 8 * b));
+			n++;
+		}
+	d->ops->multicast(d, (const uint8_t (*)[6])macs, n);
+}
+
+/* Joins (or leaves) group mac on p; 1 when p's set changed. */
+static int mcast_apply(struct ring_port *p, uint32_t op, uint64_t mac)
+{
+	for (uint32_t g = 0; g < p->ngroups; g++)
+		if (p->groups[g] == mac) {
+			if (op == EXO_NIC_LEAVE)
+				p->groups[g] = p->groups[--p->ngroups];
+			return op == EXO_NIC_LEAVE;
+		}
+	if (op == EXO_NIC_LEAVE || p->ngroups == NIC_GROUPS)
+		return 0;		/* not joined; room was checked */
+	p->groups[p->ngroups++] = mac;
+	return 1;
+}
+
+/* One buffer of a POST batch, checked; rx/tx counted into *nrx, *ntx,
+ * joins into *njoin. */
 static int nic_check(struct env *e, struct cap *c, const struct exo_nic_buf *b,
-		     uint64_t *pa, struct cap **frame, uint32_t *nrx, uint32_t *ntx)
+		     uint64_t *pa, struct cap **frame, uint32_t *nrx, uint32_t *ntx, uint32_t *njoin)
 {
 	if (b->reserved)
 		return -EXO_EINVAL;
+	if (b->op == EXO_NIC_JOIN || b->op == EXO_NIC_LEAVE) {
+		if (!(c->rights & EXO_R_READ))
+			return -EXO_EACCES;
+		if (b->frame_slot || b->offset || b->length || b->cookie >> 48 || !(b->cookie >> 40 & 1))
+			return -EXO_EINVAL;	/* a group MAC has the multicast bit */
+		*njoin += b->op == EXO_NIC_JOIN;
+		return 0;
+	}
 	if (b->op == EXO_NIC_RX) {
 		if (!(c->rights & EXO_R_READ))
 			return -EXO_EACCES;
@@ -232,14 +289,15 @@ int64_t nic_post(struct env *e, struct cap *c, uint64_t uptr, uint64_t n)
 	struct cap *frame[EXO_RING_BATCH];
 	struct ring_port *p = c->obj;
 	struct nic_dev *d = p->dev;
-	uint32_t nrx = 0, ntx = 0, id;
+	uint32_t nrx = 0, ntx = 0, njoin = 0, id;
+	int groups_changed = 0;
 
 	if (n == 0 || n > EXO_RING_BATCH)
 		return -EXO_EINVAL;
 	if (copy_from_user(bufs, uptr, n * sizeof bufs[0]))
 		return -EXO_EFAULT;
 	for (uint64_t i = 0; i < n; i++) {
-		int err = nic_check(e, c, &bufs[i], &pa[i], &frame[i], &nrx, &ntx);
+		int err = nic_check(e, c, &bufs[i], &pa[i], &frame[i], &nrx, &ntx, &njoin);
 		if (err)
 			return err;
 	}
@@ -249,8 +307,14 @@ int64_t nic_post(struct env *e, struct cap *c, uint64_t uptr, uint64_t n)
 	if (p->nrx + nrx > NIC_RX_POSTED || d->tx_inflight + ntx > d->txq ||
 	    !ring_room(p, p->nrx + p->inflight, nrx + ntx))
 		return -EXO_EAGAIN;
+	if (p->ngroups + njoin > NIC_GROUPS)
+		return -EXO_ENOSPC;
 	for (uint64_t i = 0; i < n; i++) {
 		struct ring_req *r;
+		if (bufs[i].op == EXO_NIC_JOIN || bufs[i].op == EXO_NIC_LEAVE) {
+			groups_changed |= mcast_apply(p, bufs[i].op, bufs[i].cookie);
+			continue;
+		}
 		if (bufs[i].op == EXO_NIC_RX) {
 			r = &p->rx[(p->rx_head + p->nrx++) % NIC_RX_POSTED];
 		} else {
@@ -268,5 +332,7 @@ int64_t nic_post(struct env *e, struct cap *c, uint64_t uptr, uint64_t n)
 	}
 	if (ntx)
 		d->ops->kick(d);		/* one doorbell for the batch */
+	if (groups_changed)
+		mcast_update(d);
 	return (int64_t)n;
 }

@@ -87,6 +87,10 @@ struct thread {
 	int full_restore;		/* return with iretq (regs set from outside) */
 	/* blocking */
 	struct notify *waiting_on;
+	int futex_waiting;		/* queued on futex_pa (kernel/futex.c) */
+	uint64_t futex_pa;		/* the word's physical address */
+	uint64_t futex_page;		/* the user page it was found through */
+	struct thread *futex_next;	/* FIFO of its futex bucket */
 	uint64_t deadline_ns;		/* 0: none */
 	uint64_t wait_result;
 	struct thread *run_next, *run_prev;

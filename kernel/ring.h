@@ -16,6 +16,8 @@
 #define NIC_RX_POSTED 64	/* receive buffers a port may have posted */
 #define RING_INFLIGHT 256	/* requests a device may hold */
 #define RING_MAX_DEVICES 4
+#define NIC_GROUPS 16		/* multicast groups a port may join */
+#define NIC_MCAST_MAX 64	/* groups a device filters; beyond, all multicast */
 
 /* One buffer the kernel keeps for a device. */
 struct ring_req {
@@ -42,6 +44,8 @@ struct ring_port {
 	uint64_t filter;
 	uint64_t rx_dropped;
 	uint32_t rx_head, nrx;		/* FIFO of posted receive buffers */
+	uint32_t ngroups;
+	uint64_t groups[NIC_GROUPS];	/* joined multicast MACs (EXO_NIC_JOIN) */
 	struct ring_req rx[NIC_RX_POSTED];
 };
 
@@ -78,6 +82,9 @@ struct nic_ops {
 	/* device interrupts on or off; on returns 1 when work arrived meanwhile */
 	int (*interrupts)(struct nic_dev *d, int on);
 	void (*reset)(struct nic_dev *d);	/* stops all DMA for good */
+	/* receive these multicast MACs (n < 0: every multicast frame); NULL
+	 * when the device receives every multicast frame anyway */
+	void (*multicast)(struct nic_dev *d, const uint8_t (*macs)[6], int n);
 };
 struct nic_dev {
 	struct ring_hw hw;		/* set by nic_register */

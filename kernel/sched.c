@@ -19,6 +19,7 @@
 #include "kernel/cap.h"
 #include "kernel/console.h"
 #include "kernel/cpu.h"
+#include "kernel/futex.h"
 #include "kernel/heap.h"
 #include "kernel/percpu.h"
 #include "kernel/smp.h"
@@ -72,18 +73,12 @@ void fpu_cpu_init(void)
 
 static void fpu_save(uint8_t *area)
 {
-	if (cpu.xsave)
-		__asm__ volatile("xsave64 (%0)" :: "r"(area), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)) : "memory");
-	else
-		__asm__ volatile("fxsave64 (%0)" :: "r"(area) : "memory");
+	fpu_save_area(area, cpu.xsave ? xcr0 : 0);
 }
 
 static void fpu_restore(const uint8_t *area)
 {
-	if (cpu.xsave)
-		__asm__ volatile("xrstor64 (%0)" :: "r"(area), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)) : "memory");
-	else
-		__asm__ volatile("fxrstor64 (%0)" :: "r"(area) : "memory");
+	fpu_load_area(area, cpu.xsave ? xcr0 : 0);
 }
 
 /* Appends t to CPU c's queue. */
@@ -217,11 +212,12 @@ static void make_runnable(struct thread *t)
 		rearm(current);		/* current may have competition now */
 }
 
-/* Ends a blocked wait with result r (bits, or -ETIMEDOUT). */
-static void wake(struct thread *t, uint64_t r)
+void thread_wake(struct thread *t, uint64_t r)
 {
 	if (t->waiting_on)
 		waiters_remove(t->waiting_on, t);
+	if (t->futex_waiting)
+		futex_dequeue(t);
 	if (t->deadline_ns)
 		sleepers_remove(t);
 	t->waiting_on = NULL;
@@ -400,12 +396,18 @@ void sched_tick(void)
 	uint64_t now = time_ns();
 
 	while (sleepers && sleepers->deadline_ns <= now)
-		wake(sleepers, (uint64_t)-EXO_ETIMEDOUT);
+		thread_wake(sleepers, (uint64_t)-EXO_ETIMEDOUT);
 	if (now >= slice_end_ns && current != &idle_thread)
 		need_resched = 1;
 	if (current == &idle_thread && pick_next())
 		need_resched = 1;
 	rearm(current);
+}
+
+uint64_t deadline_after(uint64_t timeout_ns)
+{
+	uint64_t now = time_ns();
+	return timeout_ns >= UINT64_MAX - now ? 0 : now + timeout_ns;
 }
 
 void thread_block(struct notify *n, uint64_t deadline_ns)
@@ -495,6 +497,8 @@ void thread_kill(struct thread *t)
 	if (t->state == T_BLOCKED) {
 		if (t->waiting_on)
 			waiters_remove(t->waiting_on, t);
+		if (t->futex_waiting)
+			futex_dequeue(t);
 		if (t->deadline_ns)
 			sleepers_remove(t);
 		t->waiting_on = NULL;
@@ -579,7 +583,7 @@ void notify_signal(struct notify *n, uint64_t bits)
 		struct thread *t = n->waiters;
 		uint64_t b = n->bits;
 		n->bits = 0;
-		wake(t, b);
+		thread_wake(t, b);
 	}
 }
 
@@ -588,7 +592,7 @@ void notify_put(struct notify *n)
 	if (--n->refs > 0)
 		return;
 	while (n->waiters)
-		wake(n->waiters, (uint64_t)-EXO_EINTR);
+		thread_wake(n->waiters, (uint64_t)-EXO_EINTR);
 	kfree(n);
 	/* the page charged at creation stays charged to its env until that
 	 * env ends: a notification may outlive the cap that paid for it */
@@ -629,6 +633,19 @@ int irq_bind(struct cap *irq, struct notify *n, uint64_t badge)
 	irq_bindings[line].badge = badge;
 	trap_set_handler(IRQ_BASE + line, irq_interrupt);
 	irq_route(line, IRQ_BASE + line);
+	return 0;
+}
+
+/* The owner of a line a kernel driver took (never a real cap). */
+static struct cap kernel_irq_owner;
+
+int irq_claim(int line)
+{
+	if (line < 0 || line >= 24)
+		return -EXO_EINVAL;
+	if (irq_bindings[line].owner && irq_bindings[line].owner != &kernel_irq_owner)
+		return -EXO_EBUSY;
+	irq_bindings[line].owner = &kernel_irq_owner;
 	return 0;
 }
 

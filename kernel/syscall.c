@@ -8,6 +8,7 @@
 #include "kernel/console.h"
 #include "kernel/cpu.h"
 #include "kernel/env.h"
+#include "kernel/futex.h"
 #include "kernel/smp.h"
 #include "kernel/random.h"
 #include "kernel/ring.h"
@@ -453,10 +454,7 @@ static int64_t sys_notify_wait(struct trapframe *tf)
 	}
 	if (A1 == 0)
 		return -EXO_ETIMEDOUT;
-	/* 0 means no deadline; a timeout too long to add up waits forever */
-	uint64_t now = time_ns();
-	uint64_t deadline = A1 >= UINT64_MAX - now ? 0 : now + A1;
-	thread_block(n, deadline);
+	thread_block(n, deadline_after(A1));
 	return (int64_t)current->wait_result;
 }
 
@@ -469,6 +467,18 @@ static int64_t sys_notify_poll(struct trapframe *tf)
 	uint64_t b = n->bits;
 	n->bits = 0;
 	return (int64_t)b;
+}
+
+static int64_t sys_futex_wait(struct trapframe *tf)
+{
+	if (A1 > UINT32_MAX)
+		return -EXO_EINVAL;
+	return futex_wait(A0, (uint32_t)A1, A2);
+}
+
+static int64_t sys_futex_wake(struct trapframe *tf)
+{
+	return futex_wake(self(), A0, A1);
 }
 
 static int64_t sys_irq_bind(struct trapframe *tf)
@@ -677,6 +687,8 @@ static const syscall_fn syscalls[EXO_SYS_END - EXO_SYS_BASE] = {
 	[EXO_SYS_RING_BIND - EXO_SYS_BASE] = sys_ring_bind,
 	[EXO_SYS_RING_REAP - EXO_SYS_BASE] = sys_ring_reap,
 	[EXO_SYS_THREAD_SET_AFFINITY - EXO_SYS_BASE] = sys_thread_set_affinity,
+	[EXO_SYS_FUTEX_WAIT - EXO_SYS_BASE] = sys_futex_wait,
+	[EXO_SYS_FUTEX_WAKE - EXO_SYS_BASE] = sys_futex_wake,
 };
 
 /* A Linux call: leave the return address and flags in the thread's slot

@@ -33,7 +33,7 @@ static int64_t port_slot(uint16_t base)
 
 void console_init(void)
 {
-	if (libos_start_info) {
+	if (libos_start_info && libos_start_info->ioport_count) {	/* else kept (fork, execve) */
 		lp.uart_slot[1] = port_slot(uart_base[1]);
 		lp.uart_slot[2] = port_slot(uart_base[2]);
 	}

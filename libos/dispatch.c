@@ -9,6 +9,7 @@
 #include "libos/proc.h"
 #include "libos/thread.h"
 #include "libos/sockcalls.h"
+#include "libos/exec.h"
 #include "include/exo/native.h"
 #include "build/libos/syscall_names.h"
 
@@ -21,7 +22,8 @@ enum {
 	NR_time = 201, NR_set_tid_address = 218, NR_clock_gettime = 228,
 	NR_clock_getres = 229, NR_clock_nanosleep = 230, NR_exit_group = 231,
 	NR_getrandom = 318, NR_rt_sigprocmask = 14, NR_fork = 57, NR_vfork = 58,
-	NR_wait4 = 61, NR_settimeofday = 164, NR_clock_settime = 227, NR_MAX = 512,
+	NR_wait4 = 61, NR_settimeofday = 164, NR_clock_settime = 227, NR_execve = 59,
+	NR_execveat = 322, NR_MAX = 512,
 };
 /* threads and signals */
 enum {
@@ -267,8 +269,8 @@ HANDLER(sys_getrandom)
 	return (int64_t)a1;
 }
 
-int64_t libos_fork(void);
 HANDLER(sys_fork) { UNUSED_ARGS; return libos_fork(); }
+HANDLER(sys_vfork) { UNUSED_ARGS; return libos_vfork(0); }
 
 /* A forked child must not use its parent's kernel objects by slot. */
 void libos_forget_caches(void)
@@ -277,9 +279,10 @@ void libos_forget_caches(void)
 }
 
 static const handler table[NR_MAX] = {
-	[NR_fork] = sys_fork, [NR_vfork] = sys_fork, [NR_wait4] = sys_wait4,
+	[NR_fork] = sys_fork, [NR_vfork] = sys_vfork, [NR_wait4] = sys_wait4,
 	[NR_waitid] = sys_waitid, [NR_setpgid] = sys_setpgid, [NR_getpgrp] = sys_getpgrp,
 	[NR_setsid] = sys_setsid, [NR_getpgid] = sys_getpgid, [NR_getsid] = sys_getsid,
+	[NR_execve] = sys_execve, [NR_execveat] = sys_execveat,
 	/* threads, futexes and signals (libos/thread.c, futex.c, signal.c) */
 	[NR_clone] = sys_clone, [NR_futex] = sys_futex, [NR_set_robust_list] = sys_set_robust_list,
 	[NR_sched_yield] = sys_sched_yield, [NR_rt_sigaction] = sys_rt_sigaction,

@@ -19,6 +19,7 @@
 #include "libos/libos.h"
 #include "libos/proc.h"
 #include "libos/thread.h"
+#include "libos/exec.h"
 #include "include/exo/native.h"
 
 #define PAGE 4096ull
@@ -96,7 +97,7 @@ int64_t libos_fork(void)
 	int64_t thread = exo_call(EXO_SYS_THREAD_CREATE, env);
 	if (budget < 0 || thread < 0 ||
 	    exo_call(EXO_SYS_CAP_GRANT, budget, env, EXO_R_ALL, EXO_SLOT_MEMORY + 1) < 0 ||
-	    grant_console(env) < 0 ||
+	    grant_console(env) < 0 || exec_fork_grant(env) < 0 ||
 	    exo_call(EXO_SYS_CAP_GRANT, thread, env, EXO_R_ALL, EXO_SLOT_SELF_THREAD + 1) < 0 ||
 	    exo_call(EXO_SYS_CAP_GRANT, priv, env, EXO_R_ALL, priv + 1) < 0) {
 		exo_call(EXO_SYS_CAP_DELETE, priv);

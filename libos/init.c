@@ -10,6 +10,7 @@
 #include "libos/vfs.h"
 #include "libos/proc.h"
 #include "libos/thread.h"
+#include "libos/exec.h"
 #include "net/lwip/netstack.h"
 #include "include/exo/native.h"
 
@@ -127,7 +128,13 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 	static const char *fallback[1] = { "program" };
 	uint64_t size = 0;
 	uint32_t envc = 0;
+	const char *execfn = 0;
+	int exec = ((const struct exec_handover *)st)->magic == EXEC_MAGIC;
 
+	if (exec)
+		st = exec_adopt((const struct exec_handover *)st);	/* execve's record */
+	else
+		exec_note_start(st);
 	libos_start_info = st;
 	libos_kinfo = (const volatile struct exo_kinfo *)EXO_KINFO_VA;
 	lo_threads_init();
@@ -135,18 +142,22 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 		 lp.exception_stack + sizeof lp.exception_stack);
 	console_init();
 	mm_init(st->image_end);
-	adopt_image_and_stack(st);
+	if (exec)
+		exec_adopt_memory();
+	else
+		adopt_image_and_stack(st);
 
 	const char **argv = strs;
-	const uint8_t *blob = map_args(&size);
+	const uint8_t *blob = exec ? exec_args(&size, &execfn) : map_args(&size);
 	int argc = parse_args(blob, size, strs, &envc);
 	if (argc < 0) {
 		argv = fallback;
 		argc = 1;
 		envc = 0;
 	}
-	if (shared_init(argv + argc, envc)) {
-		lo_report("exoswarm: no memory for the shared segment\n");
+	/* an exec'd image finds the segment and holds the lock execve held */
+	if (exec ? shared_adopt() : shared_init(argv + argc, envc)) {
+		lo_report("exoswarm: no shared segment\n");
 		exo_call(EXO_SYS_EXIT, 127);
 	}
 	vfs_init();
@@ -157,6 +168,7 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 	char *sargv[MAX_ARGS + 1];
 	for (int i = 0; i < argc + (int)envc; i++)
 		sargv[i] = push_string(&top, argv[i]);
+	char *sexecfn = execfn ? push_string(&top, execfn) : sargv[0];
 	top -= 16;
 	uint8_t *random = (uint8_t *)top;
 	exo_call(EXO_SYS_RANDOM, random, 16);
@@ -167,7 +179,7 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 		{ AT_PAGESZ, 4096 }, { AT_ENTRY, st->entry }, { AT_UID, 0 }, { AT_EUID, 0 },
 		{ AT_GID, 0 }, { AT_EGID, 0 }, { AT_HWCAP, 0 }, { AT_CLKTCK, 100 },
 		{ AT_SECURE, 0 }, { AT_RANDOM, (uint64_t)random },
-		{ AT_EXECFN, (uint64_t)sargv[0] }, { AT_SYSINFO_EHDR, (uint64_t)libos_vdso },
+		{ AT_EXECFN, (uint64_t)sexecfn }, { AT_SYSINFO_EHDR, (uint64_t)libos_vdso },
 		{ AT_NULL, 0 },
 	};
 	uint64_t words = 1 + (uint64_t)argc + 1 + envc + 1 + sizeof auxv / 8;
@@ -182,6 +194,9 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 		*sp++ = (uint64_t)sargv[argc + (int)i];
 	*sp++ = 0;
 	lo_memcpy(sp, auxv, sizeof auxv);
+	if (exec)
+		exec_release_record();
+	lo_unlock_all();
 	return top;
 }
 

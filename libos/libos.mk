@@ -8,7 +8,7 @@ LIBOS_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -I. -fno-pic -fno-pie \
                 -fno-builtin -MMD -MP
 LIBOS_A      := $(BUILD)/libos/libos.a
 LIBOS_OBJS   := $(patsubst %.c,$(BUILD)/libos/%.o,$(filter-out libos/vdso.c,$(wildcard libos/*.c))) \
-                $(BUILD)/libos/libos/entry.o $(BUILD)/libos/libos/uaccess.o \
+                $(BUILD)/libos/libos/entry.o $(BUILD)/libos/libos/uaccess.o $(BUILD)/libos/libos/exec_stub.o \
                 $(BUILD)/libos/libos/vdso_blob.o
 # libsodium for musl (CryptoFS in the libOS needs it): Debian's source
 # package, copied out of build/third_party so the shared tree stays clean,
@@ -82,3 +82,13 @@ $(BUILD)/bench/bench_vecstate: $(call bench_objs,tests/libos/bench_vecstate.c $(
 	$(Q)$(HOST_CC) -o $@ $^ $(SODIUM_LIBS)
 BENCH_DEPS += $(BUILD)/bench/bench_vecstate
 BENCH_CMDS += $(BUILD)/bench/bench_vecstate
+
+# The personality image for static Linux programs not built with
+# tools/exo-cc (libos/foreign.c): tools/exo-run boots it for them, and
+# execve runs it from /lib/exo/ld-exo.  Linked at 0x60000000, above where
+# such programs and their break live, within the 2 GiB the non-PIC code
+# of the library OS and musl may be placed in.
+$(BUILD)/user/ld-exo: user/ld-exo/ld-exo.c $(LIBOS_A) tools/exo-cc
+	$(Q)mkdir -p $(@D)
+	$(Q)tools/exo-cc -O2 -g -Wl,-Ttext-segment=0x60000000 -o $@ $<
+TOOLS += $(BUILD)/user/ld-exo

@@ -96,3 +96,13 @@ void lo_relock(uint32_t d)
 	lo_lock();
 	the_lock()->depth = d;
 }
+
+/* The hold stays held across execve (the new image takes it up at start
+ * and gives it up once its start-up is done), under the tid its first
+ * thread will have: the pid. */
+void lo_lock_hand_over(uint64_t tid)
+{
+	struct sh_lock *l = the_lock();
+	if (l->owner == my_id())
+		l->owner = tid;
+}

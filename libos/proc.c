@@ -74,6 +74,26 @@ static int64_t env_cap_of(const struct sh_proc *p)
 	return me->env_slot[i] && me->env_gen[i] == p->gen ? me->env_slot[i] : 0;
 }
 
+int64_t proc_env_cap(int64_t pid)
+{
+	struct sh_proc *p = lp.shared_pages ? proc_by_pid(pid) : 0;
+	return p ? env_cap_of(p) : 0;
+}
+
+int proc_keeps_slot(uint64_t slot)
+{
+	if (!lp.shared_pages)
+		return 0;
+	if (slot >= SH_SLOT0 && slot < SH_SLOT0 + lp.shared_pages / SH_CHUNK_PAGES +
+	    (lp.shared_pages % SH_CHUNK_PAGES != 0))
+		return 1;
+	struct sh_proc *me = proc_self();
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (me->env_slot[i] && (uint64_t)me->env_slot[i] == slot)
+			return 1;
+	return 0;
+}
+
 /* Grants cap slot `what` (ours) into the env we hold at `into`; records it
  * in holder's table as process `of`'s env cap. */
 static void give_env_cap(int64_t what, int64_t into, struct sh_proc *holder, const struct sh_proc *of)

@@ -72,6 +72,8 @@ static inline struct sh_header *sh_seg(void)
 /* The first process: allocates and maps the segment (envp for
  * EXO_SHARED_MB); 0 or -errno. */
 int shared_init(const char *const *envp, uint32_t envc);
+/* An exec'd image: finds the segment its process already has; 0 or -errno. */
+int shared_adopt(void);
 /* Maps the segment page at va on a fault: 1 when va is in the segment. */
 int shared_fault(uint64_t va);
 /* Grants the segment's caps to a new env, in the same slots: 0 or -1. */
@@ -100,6 +102,10 @@ void proc_publish_signals(uint64_t caught, uint64_t ignored, uint64_t blocked);
 int64_t proc_send(struct sh_proc *p, int sig, int code);
 /* More than one process shares the machine. */
 int proc_multi(void);
+/* execve: slot holds the segment or another process's env cap. */
+int proc_keeps_slot(uint64_t slot);
+/* The slot of our env cap (with CONTROL) on process pid, or 0. */
+int64_t proc_env_cap(int64_t pid);
 
 LO_CALL(sys_getppid);
 LO_CALL(sys_getpgid);

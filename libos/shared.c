@@ -125,6 +125,32 @@ int shared_init(const char *const *envp, uint32_t envc)
 	return 0;
 }
 
+/* An exec'd image: the segment is still in slots SH_SLOT0 and up (execve
+ * keeps them), its header says how big it is, and our entry is the one
+ * with our pid.  execve handed the lock to our pid (lo_lock_hand_over),
+ * so once our tid is the pid we hold it. */
+int shared_adopt(void)
+{
+	struct exo_cap_info info;
+	uint64_t c = 0;
+	while (c < SH_MAX_CHUNKS && lo_cap_inspect((int64_t)(SH_SLOT0 + c), &info) == 0)
+		c++;
+	if (c == 0)
+		return -ENOMEM;
+	lp.self_pid = libos_pid();
+	lo_thread0.tid = lp.self_pid;
+	lp.shared_pages = c * SH_CHUNK_PAGES;
+	struct sh_header *h = sh_seg();
+	if (h->magic != SH_MAGIC || h->version != SH_VERSION || h->layout_size > lp.shared_pages * PAGE)
+		return -EINVAL;
+	lp.shared_pages = h->layout_size / PAGE;
+	struct sh_proc *me = proc_by_pid(lp.self_pid);
+	if (!me)
+		return -ESRCH;
+	lp.proc_index = (uint32_t)(me - h->procs);
+	return 0;
+}
+
 int shared_fault(uint64_t va)
 {
 	if (va < SH_VA || va >= SH_VA + lp.shared_pages * PAGE)

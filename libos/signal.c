@@ -18,6 +18,7 @@
 #include "libos/lx.h"
 #include "libos/proc.h"
 #include "libos/thread.h"
+#include "libos/exec.h"
 #include "include/exo/native.h"
 
 #define NSIG 64
@@ -363,4 +364,28 @@ LO_CALL(sys_pause)
 	while (lo_thread_wait(t, 0) != -EINTR)
 		;
 	return -EINTR;
+}
+
+/* execve: ignored signals stay ignored, handled ones go back to their
+ * default (the handlers are in the old image), and the calling thread's
+ * mask and pending signals are kept, as on Linux. */
+void lo_signal_exec_state(uint64_t *ignored, uint64_t *mask, uint64_t *pending)
+{
+	struct lo_thread *t = lo_thread_self();
+	*ignored = 0;
+	for (int sig = 1; sig <= NSIG; sig++)
+		if (actions[sig].handler == SIG_IGN)
+			*ignored |= BIT(sig);
+	*mask = t->sigmask;
+	*pending = t->sigpending;
+}
+
+/* The new image's side of lo_signal_exec_state. */
+void lo_signal_adopt(uint64_t ignored, uint64_t mask, uint64_t pending)
+{
+	for (int sig = 1; sig <= NSIG; sig++)
+		if ((ignored & BIT(sig)) && sig != SIGKILL && sig != SIGSTOP)
+			actions[sig].handler = SIG_IGN;
+	lo_thread0.sigmask = mask & ~UNBLOCKABLE;
+	lo_thread0.sigpending = pending & ~ignored;
 }

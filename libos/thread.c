@@ -15,6 +15,7 @@
 #include "libos/lx.h"
 #include "libos/proc.h"
 #include "libos/thread.h"
+#include "libos/exec.h"
 #include "include/exo/native.h"
 
 #define HANDLER_STACK (64 * 1024)
@@ -26,6 +27,7 @@
 #define LX_CLONE_PARENT_SETTID 0x100000
 #define LX_CLONE_CHILD_CLEARTID 0x200000
 #define LX_CLONE_CHILD_SETTID 0x1000000
+#define LX_CLONE_FORK_TIDS (LX_CLONE_PARENT_SETTID | LX_CLONE_CHILD_CLEARTID | LX_CLONE_CHILD_SETTID)
 #define POLL_NS 10000000ull		/* a waiter looks for other processes' signals */
 
 struct lo_thread lo_thread0;
@@ -33,12 +35,12 @@ uint8_t lo_gsbase;
 static uint8_t stack0[HANDLER_STACK] __attribute__((aligned(16)));
 static struct lo_thread *threads = &lo_thread0;
 static int live = 1;			/* threads not exited */
+static uint64_t fork_child_settid, fork_child_cleartid;	/* glibc's fork: set in the child */
 
 void libos_syscall_entry(void);
 void lo_thread_entry(void);
 void libos_fault_entry(void);
 _Noreturn void libos_resume(struct exo_regs *r);
-int64_t libos_fork(void);
 
 static void set_gsbase(struct lo_thread *t)
 {
@@ -83,6 +85,12 @@ void lo_threads_after_fork(struct lo_thread *t)
 	threads = t;
 	live = 1;
 	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &t->reflect);
+	t->clear_tid = fork_child_cleartid;
+	struct exo_cap_info info;
+	if (fork_child_settid && lo_cap_inspect(EXO_SLOT_SELF_ENV, &info) == 0) {
+		uint32_t tid = (uint32_t)info.object;	/* the child's pid */
+		lo_copy_out((void *)fork_child_settid, &tid, 4);
+	}
 }
 
 /* The parent after a fork made its pages copy-on-write: the kernel writes
@@ -211,16 +219,33 @@ struct exo_regs *lo_thread_begin(struct lo_thread *t)
 	return &t->start;
 }
 
-/* clone: threads (CLONE_THREAD, as pthread_create asks) and, without any
- * sharing flag, fork.  Other kinds (posix_spawn's CLONE_VM|CLONE_VFORK)
+/* fork as glibc asks for it: clone with the child's tid stored in the
+ * child (CLONE_CHILD_SETTID) and/or the parent (CLONE_PARENT_SETTID), and
+ * cleared at the child's exit (CLONE_CHILD_CLEARTID). */
+static int64_t fork_with_tids(uint64_t flags, uint64_t ptid, uint64_t ctid)
+{
+	fork_child_settid = flags & LX_CLONE_CHILD_SETTID ? ctid : 0;
+	fork_child_cleartid = flags & LX_CLONE_CHILD_CLEARTID ? ctid : 0;
+	int64_t pid = libos_fork();
+	fork_child_settid = fork_child_cleartid = 0;
+	uint32_t v = (uint32_t)pid;
+	if (pid > 0 && (flags & LX_CLONE_PARENT_SETTID))
+		lo_copy_out((void *)ptid, &v, 4);
+	return pid;
+}
+
+/* clone: threads (CLONE_THREAD, as pthread_create asks), without any
+ * sharing flag fork, with CLONE_VFORK (and CLONE_VM) vfork; other kinds
  * fail with ENOSYS. */
 LO_CALL(sys_clone)
 {
 	UNUSED_ARGS;
 	uint64_t flags = a0;
 	if (!(flags & LX_CLONE_THREAD)) {
-		if ((flags & ~0xffull) == 0 && a1 == 0)
-			return libos_fork();
+		if ((flags & ~(0xffull | LX_CLONE_FORK_TIDS)) == 0 && a1 == 0)
+			return fork_with_tids(flags, a2, a3);
+		if ((flags & ~(0xffull | LX_CLONE_VM)) == LX_CLONE_VFORK)
+			return libos_vfork(a1);		/* posix_spawn's (libos/exec.c) */
 		return -ENOSYS;
 	}
 	if (!(flags & LX_CLONE_SIGHAND) || !(flags & LX_CLONE_VM) || (flags & LX_CLONE_VFORK) || !a1)

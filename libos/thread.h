@@ -73,6 +73,8 @@ void lo_lock(void);
 void lo_unlock(void);
 uint32_t lo_unlock_all(void);
 void lo_relock(uint32_t depth);
+/* execve: the caller's hold passes to tid, the new image's first thread. */
+void lo_lock_hand_over(uint64_t tid);
 
 /* futex.c */
 /* Wakes up to n waiters on uaddr whose bitset meets bitset: how many. */

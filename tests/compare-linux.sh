@@ -3,14 +3,15 @@
 # compare_with_linux PROG HOST-ARG GUEST-ARG: runs $B/host-musl/PROG with
 # HOST-ARG in a fresh directory under $tmp and $B/user/PROG with GUEST-ARG
 # under tools/exo-run; prints PASS/FAIL lines for the program's own checks,
-# its exit status and its output, line for line.
+# its exit status and its output, line for line.  COMPARE_EXO_RUN_OPTS
+# (split at spaces) goes to exo-run before the program, e.g. --file options.
 compare_with_linux() {
 	local prog=$1 harg=$2 garg=$3 hrc grc t0
 	mkdir -p "$tmp/host-$prog"
 	(cd "$tmp/host-$prog" && umask 022 && "$OLDPWD/$B/host-musl/$prog" $harg) >"$tmp/$prog.host" 2>"$tmp/$prog.host-err" </dev/null
 	hrc=$?
 	t0=$(date +%s%N)
-	tools/exo-run "$B/user/$prog" $garg >"$tmp/$prog.guest" 2>"$tmp/$prog.guest-err" </dev/null
+	tools/exo-run ${COMPARE_EXO_RUN_OPTS:-} "$B/user/$prog" $garg >"$tmp/$prog.guest" 2>"$tmp/$prog.guest-err" </dev/null
 	grc=$?
 	echo "info $prog: guest run took $(( ($(date +%s%N) - t0) / 1000000 )) ms, $(grep -c . "$tmp/$prog.guest") lines"
 	sed -n -e "s/^ok /PASS $prog-/p" -e "s/^FAIL /FAIL $prog-/p" "$tmp/$prog.guest"

@@ -25,7 +25,7 @@ TEST_DEPS += $(foreach t,$(KERNEL_HOST_TESTS),$(BUILD)/tests/test_kernel_$(t))
 # code built for the host over stand-ins for the CPU (tests/host/kmodel/
 # comes first on the include path), with the sanitizers, and once more
 # optimized without them for the long runs.
-KMODEL_SRCS := kernel/cap.c kernel/env.c kernel/sched.c kernel/syscall.c kernel/heap.c \
+KMODEL_SRCS := kernel/cap.c kernel/env.c kernel/sched.c kernel/syscall.c kernel/heap.c kernel/futex.c \
                kernel/ring.c kernel/nic.c kernel/blk.c \
                kernel/frame.c kernel/memmap.c kernel/bootinfo.c tests/host/kmodel/kshim.c \
                tests/host/test_kernel_model.c
@@ -79,7 +79,7 @@ $(BUILD)/portable-musl.stamp: $(PORTABLE_SRCS) $(wildcard fs/*.h net/*.h crypto/
 TEST_DEPS += $(BUILD)/portable-musl.stamp
 
 # Programs for the in-guest tests, built the way users build theirs.
-USER_TESTS := hello posix_basic segv nx spin exotest fuzz forktest holes timetest smptest nictest blktest nettest cfstest
+USER_TESTS := hello posix_basic segv nx spin exotest fuzz forktest holes timetest smptest nictest blktest nettest cfstest futextest
 $(BUILD)/user/hello: user/demos/hello.c $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)
 	$(Q)tools/exo-cc -O2 -g -o $@ $<
@@ -111,3 +111,26 @@ TEST_DEPS += $(foreach p,$(THREAD_TESTS),$(BUILD)/user/$(p) $(BUILD)/host-musl/$
 # processes sharing the machine (tests/suites/29-posix-procs.sh), the same way
 $(BUILD)/user/procs: user/tests/show.h
 TEST_DEPS += $(BUILD)/user/procs $(BUILD)/host-musl/procs
+
+# execve's ELF parser (libos/elf.c): host unit test and libFuzzer target
+# (tests/suites/16-fuzz-elf.sh runs a short fuzz, `make fuzz` the long one).
+$(BUILD)/tests/test_elf: $(call host_objs,tests/host/test_elf.c libos/elf.c)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $^ $(HOST_LDLIBS)
+$(BUILD)/fuzz/fuzz_elf: $(call fuzz_objs,tests/fuzz/fuzz_elf.c libos/elf.c)
+	$(Q)$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^
+TEST_DEPS += $(BUILD)/tests/test_elf $(BUILD)/fuzz/fuzz_elf
+FUZZ_DEPS += $(BUILD)/fuzz/fuzz_elf
+FUZZ_CMDS += tests/fuzz/fuzz_elf_long.sh
+# execve, vfork, posix_spawn, system() (tests/suites/29-exec.sh), compared
+# the same way; minish is the guest's /bin/sh there.
+EXEC_TESTS := exectest minish
+TEST_DEPS += $(foreach p,$(EXEC_TESTS),$(BUILD)/user/$(p)) $(BUILD)/host-musl/exectest
+# Programs not built with tools/exo-cc, for the personality (same suite).
+$(BUILD)/foreign/hello-glibc: user/tests/foreign.c
+	$(Q)mkdir -p $(@D) && gcc -static -O2 -o $@ $<
+$(BUILD)/foreign/hello-pie: user/tests/foreign.c
+	$(Q)mkdir -p $(@D) && gcc -static-pie -O2 -o $@ $<
+$(BUILD)/foreign/hello-musl: user/tests/foreign.c
+	$(Q)mkdir -p $(@D) && musl-gcc -static -O2 -o $@ $<
+TEST_DEPS += $(BUILD)/user/ld-exo $(foreach v,glibc pie musl,$(BUILD)/foreign/hello-$(v))

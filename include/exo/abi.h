@@ -67,6 +67,8 @@ enum exo_sysno {
 	EXO_SYS_RING_BIND,		/* (nic or block slot, notification slot, badge) */
 	EXO_SYS_RING_REAP,		/* (nic or block slot, struct exo_ring_done *, max) -> n */
 	EXO_SYS_THREAD_SET_AFFINITY,	/* (thread slot, mask of CPUs it may run on) */
+	EXO_SYS_FUTEX_WAIT,		/* (va, expected u32, timeout ns or EXO_FOREVER) */
+	EXO_SYS_FUTEX_WAKE,		/* (va, n) -> threads woken */
 	EXO_SYS_END
 };
 #define EXO_IS_NATIVE(n) ((n) >= EXO_SYS_BASE && (n) < EXO_SYS_END)
@@ -245,16 +247,23 @@ _Static_assert(sizeof(struct exo_start) <= 4096, "exo_start fits a page");
 
 #define EXO_NIC_RX 1u		/* a receive buffer (READ) */
 #define EXO_NIC_TX 2u		/* a frame to send (WRITE) */
+/* Multicast groups (READ): no buffer (frame_slot, offset and length 0),
+ * the group's MAC in `cookie` (EXO_NIC_MAC); no completion.  The device's
+ * multicast filter then passes the groups its endpoints joined. */
+#define EXO_NIC_JOIN 3u
+#define EXO_NIC_LEAVE 4u
+#define EXO_NIC_MAC(m) ((uint64_t)(m)[0] << 40 | (uint64_t)(m)[1] << 32 | (uint64_t)(m)[2] << 24 | \
+			(uint64_t)(m)[3] << 16 | (uint64_t)(m)[4] << 8 | (uint64_t)(m)[5])
 #define EXO_NIC_MAX_FRAME 1514u	/* Ethernet header + 1500, no FCS */
 #define EXO_RING_BATCH 64u	/* buffers per POST/SUBMIT call */
 
 struct exo_nic_buf {
 	uint32_t frame_slot;	/* FRAME cap: READ to send, WRITE to receive into */
-	uint32_t op;		/* EXO_NIC_RX or EXO_NIC_TX */
+	uint32_t op;		/* EXO_NIC_RX, _TX, _JOIN or _LEAVE */
 	uint64_t offset;	/* bytes into the frame cap's range */
 	uint32_t length;	/* RX: room (>= 60); TX: frame length (14..1514) */
 	uint32_t reserved;	/* 0 */
-	uint64_t cookie;	/* handed back in the completion */
+	uint64_t cookie;	/* handed back in the completion; JOIN/LEAVE: the MAC */
 };
 _Static_assert(sizeof(struct exo_nic_buf) == 32, "exo_nic_buf");
 

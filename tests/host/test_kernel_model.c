@@ -21,7 +21,9 @@
 #include "kernel/cap.h"
 #include "kernel/cpu.h"
 #include "kernel/env.h"
+#include "kernel/futex.h"
 #include "kernel/heap.h"
+#include "kernel/percpu.h"
 #include "kernel/trap.h"
 #include "kernel/vm.h"
 #include "tests/host/kmodel/kshim.h"
@@ -74,6 +76,21 @@ struct menv {
 	struct mmap_entry maps[NVAS + 1];	/* NVAS: the kinfo page */
 };
 
+/* A thread blocked in FUTEX_WAIT, as the model predicts it. */
+struct mwaiter {
+	int used;
+	struct thread *t;
+	int env, vi;		/* the page it waits through */
+	uint64_t pa;		/* the word */
+	int timed;		/* a finite timeout: the next clock jump ends it */
+	unsigned long seq;	/* FIFO order */
+};
+#define MAX_WAITERS 512
+
+static struct mwaiter waiters[MAX_WAITERS];
+static unsigned long wait_seq;
+static unsigned long n_blocked, n_woken[3];	/* by a wake, the clock, an unmap */
+static void futex_settle(void);
 static struct mcap caps[MAX_ENVS * CAP_SLOTS];
 static struct menv envs[MAX_ENVS];
 static uint16_t *refs;			/* per frame, as the model counts them */
@@ -301,15 +318,30 @@ static void model_reap(void)
 
 /* ---------------------------------------------------- driving the kernel */
 
+/* The thread env e's calls are made from: its first runnable one. */
+static struct thread *caller(int e)
+{
+	struct thread *t = envs[e].k->threads;
+	while (t && t->state != T_RUNNABLE)
+		t = t->env_next;
+	return t;
+}
+
+/* Makes a call as e's caller thread would: it becomes the running thread
+ * (as on a CPU: off the run queue), then the handler runs.  A call that
+ * blocks returns at once here, leaving the thread blocked (kshim.c). */
 static int64_t kcall(int e, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
 		     uint64_t a3, uint64_t a4)
 {
-	struct thread *t = envs[e].k->threads;
-	while (t && t->state == T_DEAD)
-		t = t->env_next;
+	struct thread *t = caller(e);
 	if (!t)
-		fail("env %d has no live thread to call from", e);
-	current = t;
+		fail("env %d has no runnable thread to call from", e);
+	if (!current)
+		current = &percpus[0].idle;	/* as after boot: nothing runs yet */
+	if (t != current)
+		sched_yield_to(t);
+	if (current != t)
+		fail("could not switch to env %d's thread", e);
 	kmodel_cr3 = envs[e].k->pml4_pa;
 	struct trapframe tf;
 	memset(&tf, 0, sizeof tf);
@@ -463,6 +495,30 @@ static uint64_t count_user_ptes(struct env *k)
 		}
 	}
 	return n;
+}
+
+/* Futex records: the kernel queues exactly the model's waiters, each
+ * blocked on its word, and each still maps that word's frame at the page it
+ * waits through (so no record names a frame that could be freed). */
+static void check_futex_waiters(void)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < MAX_WAITERS; i++) {
+		struct mwaiter *w = &waiters[i];
+		if (!w->used)
+			continue;
+		n++;
+		struct thread *t = w->t;
+		if (t->state != T_BLOCKED || !t->futex_waiting || t->futex_pa != w->pa)
+			fail("futex waiter in env %d: state %d, queued %d on %#lx, model %#lx", w->env, t->state,
+			     t->futex_waiting, (unsigned long)t->futex_pa, (unsigned long)w->pa);
+		uint64_t pte = env_pte(t->env, t->futex_page);
+		if (!(pte & PTE_P) || !(pte & PTE_U) || (pte & PTE_ADDR) != (w->pa & PTE_ADDR))
+			fail("futex waiter in env %d: its page no longer maps the word's frame", w->env);
+	}
+	if (futex_waiting_count() != n)
+		fail("the kernel has %lu futex waiters, the model %lu", (unsigned long)futex_waiting_count(),
+		     (unsigned long)n);
 }
 
 static void compare_and_check(void)
@@ -626,6 +682,7 @@ static void compare_and_check(void)
 		if (kref[f] && use[f])
 			fail("frame %#lx is both a user frame and a kernel object", (unsigned long)f);
 	}
+	check_futex_waiters();
 	/* invariant 4: budgets add up (the caps covering a frame share their
 	 * nearest MEMORY ancestor, so any one of them tells) */
 	memset(kref, 0, nframes * sizeof *kref);
@@ -648,8 +705,9 @@ static void compare_and_check(void)
 
 /* ------------------------------------------------------------ operations */
 
+#define NOPS 23
 static unsigned long n_ok, n_err, n_oom;
-static unsigned long hist[20][40];	/* KMODEL_STATS: results by operation */
+static unsigned long hist[NOPS][40];	/* KMODEL_STATS: results by operation */
 static int op_no;
 
 static int expect(int64_t got, int64_t want, int may_run_out)
@@ -672,10 +730,7 @@ static int expect(int64_t got, int64_t want, int may_run_out)
 
 static int has_thread(int e)
 {
-	for (struct thread *t = envs[e].k->threads; t; t = t->env_next)
-		if (t->state != T_DEAD)
-			return 1;
-	return 0;
+	return caller(e) != NULL;
 }
 
 static int pick_env(void)
@@ -1147,6 +1202,7 @@ static void op_cross_link(int e)
 		expect(kcall(e, EXO_SYS_CAP_DELETE, (uint64_t)a, 0, 0, 0, 0), 0, 0);
 		model_delete(KEY(e, a));
 		model_reap();
+		futex_settle();
 		compare_and_check();
 		if (mc(KEY(e, b))->type == EXO_CAP_ENV) {
 			expect(kcall(e, EXO_SYS_CAP_DELETE, (uint64_t)b, 0, 0, 0, 0), 0, 0);
@@ -1185,6 +1241,167 @@ static void op_inspect(int e)
 	struct mcap *c = mc(KEY(e, s));
 	if (info.type != (uint32_t)c->type || info.rights != c->rights || info.first != c->first || info.count != c->count)
 		fail("CAP_INSPECT wrote something else than the cap");
+}
+
+
+/* ------------------------------------------------------------- futexes */
+
+/* The model's page index of va (NONE outside the pages it tracks). */
+static int vi_of(uint64_t va)
+{
+	if (va >= EXO_KINFO_VA && va < EXO_KINFO_VA + PAGE_SIZE)
+		return NVAS;
+	if (va >= VA_BASE && va < VA_BASE + (uint64_t)NVAS * PAGE_SIZE)
+		return (int)((va - VA_BASE) / PAGE_SIZE);
+	return NONE;
+}
+
+/* The error FUTEX_WAIT or WAKE gives for va in e before looking at the
+ * word, or 0 with the word's physical address in *pa. */
+static int64_t futex_arg(int e, uint64_t va, uint64_t *pa)
+{
+	int vi = vi_of(va);
+	if (va % 4)
+		return -EXO_EINVAL;
+	if (va >= EXO_USER_TOP || vi == NONE || !envs[e].maps[vi].used)
+		return -EXO_EFAULT;
+	*pa = envs[e].maps[vi].pfn * PAGE_SIZE + va % PAGE_SIZE;
+	return 0;
+}
+
+/* A word address for a futex call: mostly in a page e maps, sometimes
+ * one another env waits on, sometimes unaligned or anywhere. */
+static uint64_t pick_futex_va(int e)
+{
+	if (chance(50))
+		for (int tries = 0; tries < 8; tries++) {
+			struct mwaiter *w = &waiters[below(MAX_WAITERS)];
+			if (!w->used)
+				continue;
+			for (int v = 0; v <= NVAS; v++)
+				if (envs[e].maps[v].used && envs[e].maps[v].pfn == w->pa / PAGE_SIZE)
+					return va_of(v) + w->pa % PAGE_SIZE;
+		}
+	int vi;
+	uint64_t va = pick_mapped_va(e, &vi) + 4 * below(8);
+	return chance(5) ? va + 1 + below(3) : va;
+}
+
+/* Checks the kernel woke waiter w with result r, and forgets it. */
+static void waiter_woken(struct mwaiter *w, int64_t r)
+{
+	n_woken[r == 0 ? 0 : r == -EXO_ETIMEDOUT ? 1 : 2]++;
+	if (w->t->state != T_RUNNABLE || w->t->wait_result != (uint64_t)r)
+		fail("futex waiter in env %d: state %d result %ld, the model expects it woken with %ld", w->env,
+		     w->t->state, (long)w->t->wait_result, (long)r);
+	w->used = 0;
+}
+
+static int runnable_threads(int e)
+{
+	int n = 0;
+	for (struct thread *t = envs[e].k->threads; t; t = t->env_next)
+		n += t->state == T_RUNNABLE;
+	return n;
+}
+
+static void op_futex_wait(int e)
+{
+	uint64_t va = pick_futex_va(e), pa = 0;
+	uint64_t timeout = chance(20) ? 0 : chance(50) ? 1000 + below(1000000) : EXO_FOREVER;
+	step_desc = "futex_wait";
+	int64_t want = futex_arg(e, va, &pa);
+	uint32_t *word = want ? NULL : (uint32_t *)phys_to_virt(pa);
+	/* the word as another thread left it (never in the kernel's page) */
+	if (word && chance(20) && vi_of(va) != NVAS)
+		*word = (uint32_t)rnd();
+	uint64_t expected = word && chance(80) ? *word : (uint32_t)rnd();
+	if (chance(3))
+		expected |= 1ull << (32 + below(32));
+	if (e == 0 && runnable_threads(0) < 2)
+		timeout = 0;		/* the root keeps a thread to call from */
+	if (expected > UINT32_MAX)
+		want = -EXO_EINVAL;
+	else if (!want && *word != expected)
+		want = -EXO_EAGAIN;
+	else if (!want && timeout == 0)
+		want = -EXO_ETIMEDOUT;
+	struct thread *t = caller(e);
+	int64_t got = kcall(e, EXO_SYS_FUTEX_WAIT, va, expected, timeout, 0, 0);
+	if (want) {
+		expect(got, want, 0);
+		return;
+	}
+	/* it blocked: the call comes back only when the thread is woken */
+	int i = 0;
+	while (i < MAX_WAITERS && waiters[i].used)
+		i++;
+	if (i == MAX_WAITERS)
+		fail("model out of waiter records");
+	waiters[i] = (struct mwaiter){ 1, t, e, vi_of(va), pa, timeout != EXO_FOREVER, ++wait_seq };
+	if (t->state != T_BLOCKED)
+		fail("FUTEX_WAIT on a matching word did not block (returned %ld)", (long)got);
+	hist[op_no][0]++;
+	n_ok++;
+	n_blocked++;
+}
+
+static void op_futex_wake(int e)
+{
+	uint64_t va = pick_futex_va(e), pa = 0;
+	uint64_t n = chance(80) ? below(4) : rnd();
+	step_desc = "futex_wake";
+	int64_t want = futex_arg(e, va, &pa);
+	struct mwaiter *order[MAX_WAITERS];
+	int64_t nw = 0;
+	for (int i = 0; !want && i < MAX_WAITERS; i++)
+		if (waiters[i].used && waiters[i].pa == pa)
+			order[nw++] = &waiters[i];
+	for (int64_t i = 1; i < nw; i++)	/* oldest first */
+		for (int64_t j = i; j > 0 && order[j]->seq < order[j - 1]->seq; j--) {
+			struct mwaiter *x = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = x;
+		}
+	if (!want)
+		want = (uint64_t)nw < n ? nw : (int64_t)n;
+	if (!expect(kcall(e, EXO_SYS_FUTEX_WAKE, va, n, 0, 0, 0), want, 0))
+		return;
+	for (int64_t i = 0; i < want; i++)
+		waiter_woken(order[i], 0);
+	if (want < nw && order[want]->t->state != T_BLOCKED)
+		fail("FUTEX_WAKE woke more than it was asked to");
+}
+
+/* Time passes beyond every finite timeout: those waits end. */
+static void op_time_passes(void)
+{
+	step_desc = "time passes";
+	kmodel_time_advance(2000000000ull);
+	sched_tick();
+	need_resched = 0;
+	for (int i = 0; i < MAX_WAITERS; i++)
+		if (waiters[i].used && waiters[i].timed)
+			waiter_woken(&waiters[i], -EXO_ETIMEDOUT);
+}
+
+/* After each step: waiters of envs that died are gone with their threads;
+ * a waiter whose page left its env or now maps another frame woke with
+ * -EFAULT. */
+static void futex_settle(void)
+{
+	for (int i = 0; i < MAX_WAITERS; i++) {
+		struct mwaiter *w = &waiters[i];
+		if (!w->used)
+			continue;
+		if (!envs[w->env].alive) {
+			w->used = 0;
+			continue;
+		}
+		struct mmap_entry *mm = &envs[w->env].maps[w->vi];
+		if (!mm->used || mm->pfn != w->pa / PAGE_SIZE)
+			waiter_woken(w, -EXO_EFAULT);
+	}
 }
 
 /* ------------------------------------------------------------- scripts */
@@ -1286,12 +1503,14 @@ static void run_seed(uint64_t seed, unsigned long steps)
 	uint64_t live_sum = 0;
 	nobjs = 0;
 	nrecent = 0;
+	memset(waiters, 0, sizeof waiters);
+	n_blocked = n_woken[0] = n_woken[1] = n_woken[2] = 0;
 	n_ok = n_err = n_oom = 0;
 	boot_root();
 	compare_and_check();
 	for (step_no = 1; step_no <= steps; step_no++) {
 		int e = pick_env();
-		op_no = (int)below(20);
+		op_no = (int)below(NOPS);
 		switch (op_no) {
 		case 0: case 1: case 2: op_derive(e); break;
 		case 3: case 4: op_grant(e); break;
@@ -1305,24 +1524,30 @@ static void run_seed(uint64_t seed, unsigned long steps)
 		case 16: op_thread_create(e); break;
 		case 17: op_notify_create(e); break;
 		case 18: if (chance(30)) op_env_kill(e); else if (chance(30)) op_cross_link(e); else op_inspect(e); break;
-		default: op_inspect(e); break;
+		case 19: op_inspect(e); break;
+		case 20: op_futex_wait(e); break;
+		case 21: op_futex_wake(e); break;
+		default: if (chance(25)) op_time_passes(); else op_futex_wake(e); break;
 		}
 		model_reap();
+		futex_settle();
 		if (step_no % check_every == 0 || step_no == steps)
 			compare_and_check();
 		for (int x = 0; x < MAX_ENVS; x++)
 			live_sum += envs[x].alive;
 	}
 	if (getenv("KMODEL_STATS"))
-		for (int o = 0; o < 20; o++) {
+		for (int o = 0; o < NOPS; o++) {
 			printf("op %2d:", o);
 			for (int r = 0; r < 40; r++)
 				if (hist[o][r])
 					printf(" %s%d=%lu", r ? "-" : "ok", r, hist[o][r]);
 			printf("\n");
 		}
-	printf("info seed %lu: %lu calls succeeded, %lu failed as predicted, %lu ran out of kernel memory; %.1f envs alive on average\n",
-	       (unsigned long)seed, n_ok, n_err, n_oom, (double)live_sum / (double)steps);
+	printf("info seed %lu: %lu calls succeeded, %lu failed as predicted, %lu ran out of kernel memory; %.1f envs alive on average; "
+	       "%lu futex waits blocked, woken %lu by a wake, %lu by the clock, %lu by an unmap\n",
+	       (unsigned long)seed, n_ok, n_err, n_oom, (double)live_sum / (double)steps, n_blocked, n_woken[0],
+	       n_woken[1], n_woken[2]);
 }
 
 /* Each seed runs in a child process: the kernel's globals start fresh. */

@@ -76,6 +76,12 @@ sed -n -e 's/^ok /PASS hole-/p' -e 's/^FAIL /FAIL hole-/p' "$out"
 if EXO_RUN_QEMU_ARGS="-cpu max,-apic,-x2apic" run holes-pic 0 "$B/user/holes" pic; then :; fi
 sed -n -e 's/^ok /PASS hole-pic-/p' -e 's/^FAIL /FAIL hole-pic-/p' "$out"
 
+# Futexes between envs sharing a frame (FUTEX_WAIT/WAKE), on one CPU and four.
+for n in 1 4; do
+	if EXO_RUN_QEMU_ARGS="-smp $n" EXO_RUN_TIMEOUT=120 run "futex-smp$n" 0 "$B/user/futextest"; then :; fi
+	sed -n -e "s/^ok /PASS smp$n-/p" -e "s/^FAIL /FAIL smp$n-/p" "$out"
+done
+
 # Time: the date from the CMOS clock, settimeofday, and 1 ms sleeps on the
 # one-shot LAPIC timer (QEMU's TCG offers no TSC-deadline mode, so that
 # path runs only on real CPUs), on two CPU models.

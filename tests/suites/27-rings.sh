@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Device rings behind capabilities (docs/ABI.md, "NIC and block rings"):
-# in-guest programs on a modern-only virtio-net device on QEMU's restricted
-# user network and on a virtio-blk disk image made under build/.
+# in-guest programs on a modern-only virtio-net device and on an e1000
+# (82540EM) on QEMU's restricted user network, and on a virtio-blk disk
+# image made under build/.
 set -u
 B=${BUILD:-build}
 out=$(mktemp) err=$(mktemp)
@@ -23,6 +24,7 @@ run() {
 }
 
 run nictest ring --nic virtio -e EXO_NET=none "$B/user/nictest"
+run nictest-e1000 ring-e1000 --nic e1000 -e EXO_NET=none "$B/user/nictest" e1000
 
 # A disk made here: write in one VM, power off, read in a new VM.
 img="$B/tests/rings-disk.img"

@@ -4,12 +4,12 @@
  * own memory, kernel addresses and noise), and half the time *sequences* of
  * related calls on the caps they made themselves (derive a range of what an
  * allocation returned, grant it to themselves, map, protect and unmap it,
- * delete or revoke it, allocate from a budget they derived), as an attacker
- * would chain them; meanwhile a third env keeps
- * re-computing a checksum of its private memory.  The root restarts fuzzers
- * that die or stall, until at least CALLS calls were made.  Pass: the kernel
- * never panics or hangs (exo-run would time out), and the checksum never
- * changes.
+ * delete or revoke it, allocate from a budget they derived, wait and wake
+ * on words of what they mapped), as an attacker would chain them;
+ * meanwhile a third env keeps re-computing a checksum of its private
+ * memory.  The root restarts fuzzers that die or stall, until at least
+ * CALLS calls were made.  Pass: the kernel never panics or hangs (exo-run
+ * would time out), and the checksum never changes.
  */
 #include "check.h"
 #include "exo.h"
@@ -69,7 +69,8 @@ static int64_t related_call(uint64_t *s, uint64_t *made, uint64_t nmade, uint64_
 	exo_call(EXO_SYS_CAP_INSPECT, slot, &info);
 	uint64_t n = info.count ? info.count : 1, x = next(s), va = SEQ_VA + ((x >> 4) % 16) * 4096;
 	uint64_t prot = 1 | (x & 2) | ((x & 2) ? 0 : (x & 4));
-	switch ((r >> 16) % 10) {
+	uint64_t word = va + ((x >> 40) % 1024) * 4;	/* fresh frames hold 0: a wait blocks */
+	switch ((r >> 16) % 12) {
 	case 0: return exo_call(EXO_SYS_CAP_DERIVE, slot, (x >> 8) & EXO_R_ALL, info.first + (x >> 16) % n,
 				1 + (x >> 32) % n);
 	case 1: return exo_call(EXO_SYS_CAP_GRANT, slot, EXO_SLOT_SELF_ENV, (x >> 8) & EXO_R_ALL, 0);
@@ -79,6 +80,8 @@ static int64_t related_call(uint64_t *s, uint64_t *made, uint64_t nmade, uint64_
 	case 6: return exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
 	case 7: return exo_call(EXO_SYS_PAGE_PROTECT, EXO_SLOT_SELF_ENV, va, prot);
 	case 8: return exo_call(EXO_SYS_MEM_ALLOC, (x & 1) ? mem : slot, 1 + (x >> 8) % 8);
+	case 9: return exo_call(EXO_SYS_FUTEX_WAIT, word, (x >> 8) % 2, (x >> 16) % 100000);
+	case 10: return exo_call(EXO_SYS_FUTEX_WAKE, word, (x >> 8) % 4);
 	default: return exo_call(EXO_SYS_CAP_DERIVE, (x & 1) ? mem : slot, EXO_R_ALL, 0, 1 + (x >> 8) % 16);
 	}
 }
@@ -107,6 +110,8 @@ static void body_fuzz(uint64_t id, uint64_t seed, uint64_t mem)
 		uint64_t a[6] = { arg(&s), arg(&s), arg(&s), arg(&s), arg(&s), arg(&s) };
 		if (nr == EXO_SYS_NOTIFY_WAIT)
 			a[1] %= 100000;		/* waits end: a blocked fuzzer fuzzes nothing */
+		if (nr == EXO_SYS_FUTEX_WAIT)
+			a[2] %= 100000;
 		exo_call6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 		++*count;
 	}

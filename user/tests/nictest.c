@@ -3,7 +3,10 @@
  * QEMU's restricted user network: ARP for the gateway 10.0.2.2 and its
  * reply, batches with one doorbell, completions as notifications, receive
  * filters splitting the traffic between two caps (ARP and DHCP replies),
- * unclaimed frames going to the unfiltered cap, pins keeping a posted
+ * unclaimed frames going to the unfiltered cap, multicast groups joined
+ * and left (the router advertisement to all nodes that answers a router
+ * solicitation passes an e1000's filter only while the group is joined;
+ * virtio-net receives every multicast frame), pins keeping a posted
  * buffer's frame after its cap is deleted, revocation, and bad buffers
  * refused.  Nothing leaves the virtual network.
  */
@@ -21,6 +24,7 @@ extern const struct exo_start *libos_start_info;
 #define RX_SIZE 2048
 #define TX_OFF (6 * 4096)		/* frames to send live in the last pages */
 #define SECOND 1000000000ull
+#define NIC_GROUPS_TRY 17		/* one more than a port may join */
 
 static uint8_t *buf = (uint8_t *)BUF_VA;
 static int64_t frames, note;
@@ -118,7 +122,46 @@ static int is_dhcp_reply(const uint8_t *f, uint32_t len, uint32_t xid)
 	       f[36] == 0 && f[37] == 68 && f[42] == 2 && !memcmp(f + 46, &xid, 4);
 }
 
-struct seen { int arp, dhcp, other, tx_ok, tx_bad, notified; };
+/* A router solicitation from our link-local address to all routers, with
+ * our link-layer address; its length. */
+static uint32_t make_rs(uint64_t off)
+{
+	static const uint8_t all_routers[16] = { 0xff, 2, [15] = 2 };
+	uint8_t *f = buf + off, *ip = f + 14, *icmp = ip + 40;
+	memset(f, 0, 14 + 40 + 16);
+	memcpy(f, (const uint8_t[]){ 0x33, 0x33, 0, 0, 0, 2 }, 6);
+	memcpy(f + 6, mac, 6);
+	put16(f + 12, 0x86dd);
+	ip[0] = 0x60;
+	put16(ip + 4, 16);
+	ip[6] = 58;
+	ip[7] = 255;
+	ip[8] = 0xfe;			/* fe80::, the interface id from the MAC */
+	ip[9] = 0x80;
+	memcpy(ip + 16, (const uint8_t[]){ mac[0] ^ 2, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5] }, 8);
+	memcpy(ip + 24, all_routers, 16);
+	icmp[0] = 133;
+	icmp[8] = 1;
+	icmp[9] = 1;
+	memcpy(icmp + 10, mac, 6);
+	/* checksum over the pseudo-header (addresses, length, next header) */
+	uint8_t ph[40 + 16];
+	memcpy(ph, ip + 8, 32);
+	memset(ph + 32, 0, 8);
+	ph[35] = 16;
+	ph[39] = 58;
+	memcpy(ph + 40, icmp, 16);
+	put16(icmp + 2, ip_checksum(ph, sizeof ph));
+	return 14 + 40 + 16;
+}
+
+static int is_ra(const uint8_t *f, uint32_t len)
+{
+	return len >= 14 + 40 + 16 && f[0] == 0x33 && f[1] == 0x33 && f[12] == 0x86 && f[13] == 0xdd &&
+	       f[20] == 58 && f[54] == 134;
+}
+
+struct seen { int arp, dhcp, ra, other, tx_ok, tx_bad, notified; };
 
 /* Reaps nic for up to ns, counting what arrives; reposts receive
  * buffers; stops early once stop(seen) holds. */
@@ -137,6 +180,7 @@ static void collect(int64_t nic, uint64_t ns, uint32_t xid, struct seen *s, int 
 			const uint8_t *f = buf + d[i].cookie * RX_SIZE;
 			if (is_arp_reply(f, d[i].length)) s->arp++;
 			else if (is_dhcp_reply(f, d[i].length, xid)) s->dhcp++;
+			else if (is_ra(f, d[i].length)) s->ra++;
 			else s->other++;
 			post1(nic, frames, EXO_NIC_RX, d[i].cookie * RX_SIZE, RX_SIZE, d[i].cookie);
 		}
@@ -145,9 +189,48 @@ static void collect(int64_t nic, uint64_t ns, uint32_t xid, struct seen *s, int 
 
 static int got_arp(const struct seen *s) { return s->arp > 0; }
 static int got_dhcp(const struct seen *s) { return s->dhcp > 0; }
+static int got_ra(const struct seen *s) { return s->ra > 0; }
 
-int main(void)
+/* Joins or leaves the all-nodes group 33:33:00:00:00:01. */
+static int64_t all_nodes(int64_t nic, uint32_t op)
 {
+	static const uint8_t group[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	struct exo_nic_buf b = { .op = op, .cookie = EXO_NIC_MAC(group) };
+	return exo_call(EXO_SYS_NIC_POST, nic, &b, 1);
+}
+
+/* Sends a router solicitation and counts the advertisements for up to ns. */
+static int solicit(int64_t nic, uint64_t ns)
+{
+	struct seen s = { 0 };
+	post1(nic, frames, EXO_NIC_TX, TX_OFF, make_rs(TX_OFF), 200);
+	collect(nic, ns, 0, &s, got_ra);
+	return s.ra;
+}
+
+/* Multicast groups: argument checks, then the device's filter at work. */
+static void multicast(int64_t nic, int filters)
+{
+	struct exo_nic_buf b[NIC_GROUPS_TRY];
+	for (int i = 0; i < NIC_GROUPS_TRY; i++)
+		b[i] = (struct exo_nic_buf){ .op = EXO_NIC_JOIN, .cookie = 0x01005e000100ull + (uint64_t)i };
+	EXPECT("nic-mcast-too-many-groups", exo_call(EXO_SYS_NIC_POST, nic, b, NIC_GROUPS_TRY) == E(EXO_ENOSPC));
+	b[0].cookie = 0x525400000001ull;
+	EXPECT("nic-mcast-unicast-refused", exo_call(EXO_SYS_NIC_POST, nic, b, 1) == E(EXO_EINVAL));
+	b[0] = (struct exo_nic_buf){ .op = EXO_NIC_JOIN, .cookie = 0x01005e000001ull, .length = 60 };
+	EXPECT("nic-mcast-buffer-refused", exo_call(EXO_SYS_NIC_POST, nic, b, 1) == E(EXO_EINVAL));
+	if (filters)
+		EXPECT("nic-mcast-unjoined-dropped", solicit(nic, 2 * SECOND) == 0);
+	EXPECT("nic-mcast-join", all_nodes(nic, EXO_NIC_JOIN) == 1);
+	EXPECT("nic-mcast-joined-received", solicit(nic, 5 * SECOND) >= 1);
+	EXPECT("nic-mcast-leave", all_nodes(nic, EXO_NIC_LEAVE) == 1);
+	if (filters)
+		EXPECT("nic-mcast-left-dropped", solicit(nic, 2 * SECOND) == 0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *model = argc > 1 ? argv[1] : "virtio-net";
 	const struct exo_start *st = libos_start_info;
 	EXPECT("nic-cap-given", st && st->nic_count == 1);
 	if (!st || st->nic_count != 1)
@@ -164,7 +247,7 @@ int main(void)
 	EXPECT("nic-info-mac", mac[0] == 0x52 && mac[1] == 0x54 && mac[2] == 0x00);
 	EXPECT("nic-info-link-up", info.link_up == 1);
 	EXPECT("nic-info-queues", info.rx_queue >= 64 && info.tx_queue >= 32 && info.rx_posted_max == 64);
-	EXPECT("nic-info-model", !strcmp(info.model, "virtio-net"));
+	EXPECT("nic-info-model", !strcmp(info.model, model));
 
 	frames = map_new_frames(BUF_VA, BUF_PAGES);
 	note = exo_call0(EXO_SYS_NOTIFY_CREATE);
@@ -221,6 +304,8 @@ int main(void)
 	EXPECT("nic-tx-again", post1(nic, frames, EXO_NIC_TX, TX_OFF, make_arp(TX_OFF), 103) == 1);
 	collect(nic, 5 * SECOND, 0, &back, got_arp);
 	EXPECT("nic-unclaimed-to-root", back.arp >= 1);
+
+	multicast(nic, !strcmp(model, "e1000"));
 
 	/* a posted buffer keeps its frame after the cap is deleted (a pin) */
 	struct exo_cap_info m0, m1, m2;

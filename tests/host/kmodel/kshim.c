@@ -54,6 +54,7 @@ _Noreturn void panic(const char *fmt, ...)
 _Noreturn void halt_forever(void) { abort(); }
 
 uint64_t time_ns(void) { return fake_now += 1000; }
+void kmodel_time_advance(uint64_t ns) { fake_now += ns; }
 void random_bytes(void *buf, size_t len) { memset(buf, 0x5a, len); }
 void irq_route(int irq, int vector) { (void)irq; (void)vector; }
 void irq_mask(int irq) { (void)irq; }
@@ -75,7 +76,11 @@ void smp_leave(struct env *e)
 		env_load_address_space(NULL);
 }
 void syscall_entry(void) { abort(); }
-void swtch(uint64_t *old_ksp, uint64_t new_ksp) { (void)old_ksp; (void)new_ksp; abort(); }
+/* The model runs every thread's calls on the host's one stack: a switch
+ * only changes which thread is current (kernel_model's kcall switches to
+ * the caller with sched_yield_to; a blocking call returns at once, with
+ * the thread left blocked). */
+void swtch(uint64_t *old_ksp, uint64_t new_ksp) { (void)old_ksp; (void)new_ksp; }
 void loader_env_ended(struct env *e) { (void)e; }
 
 uint64_t page_alloc_zeroed(void)

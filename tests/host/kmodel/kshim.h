@@ -8,5 +8,7 @@
  * frame allocator over it, a kernel PML4 and the kernel info page. */
 void kmodel_boot(uint64_t phys_bytes);
 uint64_t kmodel_kinfo_pa(void);
+/* Moves the model's clock (each time_ns() call also adds 1 us). */
+void kmodel_time_advance(uint64_t ns);
 
 #endif

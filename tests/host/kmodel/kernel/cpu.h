@@ -43,6 +43,9 @@ static inline void invlpg(uintptr_t va) { (void)va; }
 static inline uint64_t irq_save(void) { return 0; }
 static inline void irq_restore(uint64_t flags) { (void)flags; }
 static inline void cpu_idle(void) { abort(); }
+/* The model's threads share the host's FPU: nothing to switch. */
+static inline void fpu_save_area(uint8_t *area, uint64_t mask) { (void)area; (void)mask; }
+static inline void fpu_load_area(const uint8_t *area, uint64_t mask) { (void)area; (void)mask; }
 
 #include "kernel/cpuinfo.h"
 

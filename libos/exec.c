@@ -1,0 +1,674 @@
+/*
+ * execve in place (libos/exec.h has the hand-over; docs/LIBOS.md "execve").
+ *
+ * Everything that can fail is done while the old image still runs: the
+ * path is resolved and read through the VFS, `#!` lines are followed,
+ * argv and envp are copied in, the ELF file is checked (libos/elf.c) and
+ * the new image's pages, stack and record are built in frames of their
+ * own.  Only then do other threads end and the stub at EXEC_STUB_VA delete
+ * the old image's caps (which unmaps all of its pages and gives its frames
+ * back), map the new pages and jump to the new entry.  A program not built
+ * by tools/exo-cc is run by the personality image PERSONALITY_PATH, which
+ * loads it next to its own library OS (libos/foreign.c).
+ */
+#include "libos/libos.h"
+#include "libos/cfs_vfs.h"
+#include "libos/elf.h"
+#include "libos/exec.h"
+#include "libos/lx.h"
+#include "libos/proc.h"
+#include "libos/shared.h"
+#include "libos/thread.h"
+#include "libos/vfs.h"
+#include "include/exo/native.h"
+
+#define PAGE 4096ull
+/* The new image builds its initial stack in the top 64 KiB of its stack
+ * (libos/entry.S), with up to 1024 strings (libos/init.c): E2BIG beyond. */
+#define ARG_MAX_BYTES (56 * 1024ull)	/* strings and their pointers */
+#define ARG_MAX_COUNT 1024
+#define ARG_STRLEN_MAX ARG_MAX_BYTES
+#define SCRIPT_DEPTH 5			/* #! interpreters followed, as Linux */
+#define SCRIPT_LINE 256			/* bytes of a #! line looked at */
+#define FILE_MAX (256ull << 20)
+#define WINDOW_MAX (4ull << 30)		/* an image spans at most this */
+#define ENOEXEC 8
+#define E2BIG 7
+#define PERSONALITY_PATH "/lib/exo/ld-exo"
+
+_Static_assert(EXO_SYS_CAP_DELETE == 0x4578 + 5 && EXO_SYS_PAGE_MAP == 0x4578 + 7 &&
+	       EXO_SYS_NOTIFY_WAIT == 0x4578 + 22 && EXO_SYS_SET_FAULT_HANDLER == 0x4578 + 27,
+	       "exec_stub.S uses these numbers");
+_Static_assert(__builtin_offsetof(struct exec_plan, nrun) == 4104 &&
+	       __builtin_offsetof(struct exec_plan, run) == 4112 && sizeof(struct exec_run) == 32 &&
+	       __builtin_offsetof(struct exec_plan, entry) == 4112 + 32 * EXEC_MAX_RUNS,
+	       "exec_stub.S reads the plan by offset");
+
+/* argv and envp in libOS memory: NUL-terminated strings one after another. */
+struct strs {
+	char *buf;
+	uint64_t len, cap;
+	uint32_t argc, envc;
+};
+
+static struct exo_start start_copy;	/* the first program's, kept across fork */
+static struct exec_handover adopted;	/* this image's record, when exec'd */
+static int exec_started;
+static int64_t vfork_notify;	/* a vfork child: signalled at its execve */
+
+/* Start-up keeps the start information, which fork's children and exec'd
+ * images no longer find at EXO_START_VA. */
+void exec_note_start(const struct exo_start *st)
+{
+	if (st != &start_copy)
+		lo_memcpy(&start_copy, st, sizeof start_copy);
+}
+
+const struct exec_handover *exec_handover(void)
+{
+	return exec_started ? &adopted : 0;
+}
+
+/* The default until the file layer provides it: descriptors do not outlive
+ * the image yet, so there is nothing to close. */
+__attribute__((weak)) void fd_close_on_exec(void)
+{
+}
+
+static int strs_add(struct strs *s, const char *str, uint64_t n)
+{
+	if (n + 1 > ARG_STRLEN_MAX)
+		return -E2BIG;
+	if (s->len + n + 1 > s->cap) {
+		uint64_t cap = s->cap ? s->cap : 4096;
+		while (cap < s->len + n + 1)
+			cap *= 2;
+		char *b = lo_realloc(s->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		s->buf = b;
+		s->cap = cap;
+	}
+	lo_memcpy(s->buf + s->len, str, n);
+	s->buf[s->len + n] = 0;
+	s->len += n + 1;
+	return 0;
+}
+
+/* The size Linux counts against the limit: strings and their pointers. */
+static int strs_check(const struct strs *s)
+{
+	uint64_t words = (uint64_t)s->argc + s->envc + 2;
+	return s->len + words * 8 > ARG_MAX_BYTES || s->argc + s->envc > ARG_MAX_COUNT ? -E2BIG : 0;
+}
+
+/* Appends the program's NULL-terminated string array: 0, -EFAULT, -E2BIG. */
+static int copy_vector(struct strs *s, uint64_t uvec, uint32_t *count)
+{
+	static char tmp[ARG_STRLEN_MAX];	/* under the libOS lock */
+	for (uint64_t i = 0; uvec; i++) {
+		uint64_t p;
+		if (lo_copy_in(&p, (const void *)(uvec + i * 8), 8))
+			return -EFAULT;
+		if (!p)
+			return 0;
+		int64_t n = lo_strncpy_in(tmp, (const char *)p, sizeof tmp);
+		if (n < 0)
+			return -EFAULT;
+		if ((uint64_t)n == sizeof tmp)
+			return -E2BIG;
+		int r = strs_add(s, tmp, (uint64_t)n);
+		if (r)
+			return r;
+		(*count)++;
+		if (s->len + ((uint64_t)s->argc + s->envc + *count) * 8 > ARG_MAX_BYTES)
+			return -E2BIG;
+	}
+	return 0;
+}
+
+/* The i-th string of s. */
+static const char *strs_at(const struct strs *s, uint32_t i)
+{
+	const char *p = s->buf;
+	while (i--)
+		p += lo_strlen(p) + 1;
+	return p;
+}
+
+/* Reads a whole regular file the program may execute: the bytes (libOS
+ * heap) and size, or -ENOENT, -EACCES (not a regular file, no execute bit),
+ * -ENOMEM. */
+int exec_read_exe(const char *path, uint8_t **out, uint64_t *size)
+{
+	struct vnode *v;
+	int r = vfs_lookup_k(vfs_cwd(), path, 1, &v);
+	if (r)
+		return r;
+	if (!LX_S_ISREG(v->mode) || !(v->mode & 0111) || !v->ops->read)
+		return -EACCES;
+	if (v->size > FILE_MAX)
+		return -ENOMEM;
+	uint8_t *buf = lo_alloc(v->size ? v->size : 1);
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t off = 0; off < v->size;) {
+		int64_t n = v->ops->read(v, buf + off, v->size - off, off);
+		if (n <= 0) {
+			lo_free(buf);
+			return n < 0 ? (int)n : -EIO;
+		}
+		off += (uint64_t)n;
+	}
+	*out = buf;
+	*size = v->size;
+	return 0;
+}
+
+static int blank(char c) { return c == ' ' || c == '\t'; }
+
+/* A `#!` line: the new argv is interpreter, its optional argument, the
+ * script's path, then the old argv without argv[0] (as Linux does). */
+static int script_argv(const uint8_t *f, uint64_t size, const char *path, struct strs *s)
+{
+	char line[SCRIPT_LINE];
+	uint64_t n = 0;
+	for (uint64_t i = 2; i < size && i < SCRIPT_LINE && f[i] != '\n'; i++)
+		line[n++] = (char)f[i];
+	uint64_t a = 0;
+	while (a < n && blank(line[a]))
+		a++;
+	uint64_t b = a;
+	while (b < n && !blank(line[b]) && line[b])
+		b++;
+	if (b == a)
+		return -ENOEXEC;
+	uint64_t c = b, e = n;
+	while (c < e && blank(line[c]))
+		c++;
+	while (e > c && (blank(line[e - 1]) || line[e - 1] == 0))
+		e--;
+	struct strs t = { 0 };
+	int r = strs_add(&t, line + a, b - a);
+	t.argc = 1;
+	if (!r && e > c) {
+		r = strs_add(&t, line + c, e - c);
+		t.argc++;
+	}
+	if (!r) {
+		r = strs_add(&t, path, lo_strlen(path));
+		t.argc++;
+	}
+	const char *old = s->argc ? strs_at(s, 1) : s->buf + s->len;
+	if (!r && s->buf + s->len > old) {
+		uint64_t rest = (uint64_t)(s->buf + s->len - old);
+		if (t.len + rest > t.cap && !(t.buf = lo_realloc(t.buf, t.cap = t.len + rest)))
+			r = -ENOMEM;
+		if (!r) {
+			lo_memcpy(t.buf + t.len, old, rest);
+			t.len += rest;
+			t.argc += s->argc ? s->argc - 1 : 0;
+		}
+	}
+	t.envc = s->envc;
+	if (r) {
+		lo_free(t.buf);
+		return r;
+	}
+	lo_free(s->buf);
+	*s = t;
+	return strs_check(s);
+}
+
+/* Puts the personality in front: argv becomes PERSONALITY_PATH, the
+ * program's path, then its own argv. */
+static int personality_argv(const char *path, struct strs *s)
+{
+	struct strs t = { 0 };
+	int r = strs_add(&t, PERSONALITY_PATH, sizeof PERSONALITY_PATH - 1);
+	if (!r)
+		r = strs_add(&t, path, lo_strlen(path));
+	if (!r && s->len && t.len + s->len > t.cap && !(t.buf = lo_realloc(t.buf, t.cap = t.len + s->len)))
+		r = -ENOMEM;
+	if (r) {
+		lo_free(t.buf);
+		return r;
+	}
+	lo_memcpy(t.buf + t.len, s->buf, s->len);
+	t.len += s->len;
+	t.argc = s->argc + 2;
+	t.envc = s->envc;
+	lo_free(s->buf);
+	*s = t;
+	return strs_check(s);
+}
+
+/* Follows `#!` lines and foreign programs to the exo image to load:
+ * its bytes, parsed, and the path it was found at (execfn stays the
+ * caller's). */
+static int resolve(char *path, struct strs *s, uint8_t **file, uint64_t *size, struct elf_image *img)
+{
+	for (int depth = 0;; depth++) {
+		int r = exec_read_exe(path, file, size);
+		if (r)
+			return r;
+		if (*size >= 2 && (*file)[0] == '#' && (*file)[1] == '!') {
+			if (depth == SCRIPT_DEPTH)
+				r = -ELOOP;
+			else
+				r = script_argv(*file, *size, path, s);
+			if (!r) {
+				uint64_t n = lo_strlen(s->buf);
+				if (n >= LX_PATH_MAX)
+					r = -ENAMETOOLONG;
+				else
+					lo_memcpy(path, s->buf, n + 1);
+			}
+			lo_free(*file);
+			if (r)
+				return r;
+			continue;
+		}
+		r = elf_parse(*file, *size, img);
+		if (r == 0 && !img->exo) {
+			lo_free(*file);
+			if (depth == SCRIPT_DEPTH + 1 || lo_memcmp(path, PERSONALITY_PATH, sizeof PERSONALITY_PATH) == 0)
+				return -ENOEXEC;
+			if ((r = personality_argv(path, s)))
+				return r;
+			lo_memcpy(path, PERSONALITY_PATH, sizeof PERSONALITY_PATH);
+			r = exec_read_exe(path, file, size);
+			if (r)
+				return r == -ENOENT ? -ENOEXEC : r;
+			r = elf_parse(*file, *size, img);
+			if (r == 0 && !img->exo)
+				r = -ENOEXEC;
+		}
+		if (r)
+			lo_free(*file);
+		return r;
+	}
+}
+
+static uint32_t exo_prot(int prot)
+{
+	return EXO_PROT_READ | (prot & ELF_PROT_W ? EXO_PROT_WRITE : 0) | (prot & ELF_PROT_X ? EXO_PROT_EXEC : 0);
+}
+
+/* Frames for pages [va, va+pages) in pieces of at most 512: plan runs. */
+static int alloc_run(struct exec_plan *p, uint64_t va, uint64_t pages, int prot)
+{
+	while (pages) {
+		uint64_t n = pages < 512 ? pages : 512;
+		if (p->nrun == EXEC_MAX_RUNS)
+			return -ENOMEM;
+		int64_t slot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, n);
+		if (slot < 0)
+			return -ENOMEM;
+		p->run[p->nrun++] = (struct exec_run){ va, n, (uint64_t)slot, exo_prot(prot) };
+		va += n * PAGE;
+		pages -= n;
+	}
+	return 0;
+}
+
+/* Maps or unmaps the image's runs at the window, lo at its start. */
+static int window(const struct exec_plan *p, uint64_t nrun, uint64_t lo, int map)
+{
+	for (uint64_t i = 0; i < nrun; i++)
+		for (uint64_t k = 0; k < p->run[i].pages; k++) {
+			uint64_t va = EXEC_WINDOW_VA + p->run[i].va - lo + k * PAGE;
+			if (!map)
+				exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
+			else if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, p->run[i].slot, k,
+					  EXO_PROT_READ | EXO_PROT_WRITE))
+				return -ENOMEM;
+		}
+	return 0;
+}
+
+/* The new image's pages with the file's bytes (frames come zeroed), and
+ * its stack: plan runs. */
+static int build_image(struct exec_plan *p, const uint8_t *file, const struct elf_image *img)
+{
+	uint64_t lo = img->run[0].va;
+	if (img->end - lo > WINDOW_MAX)
+		return -ENOMEM;
+	for (int i = 0; i < img->nrun; i++) {
+		int r = alloc_run(p, img->run[i].va, img->run[i].pages, img->run[i].prot);
+		if (r)
+			return r;
+	}
+	uint64_t nimg = p->nrun;
+	int r = window(p, nimg, lo, 1);
+	if (r == 0)
+		for (int i = 0; i < img->nseg; i++)
+			lo_memcpy((void *)(EXEC_WINDOW_VA + img->seg[i].vaddr - lo), file + img->seg[i].offset,
+				  img->seg[i].filesz);
+	window(p, nimg, lo, 0);
+	if (r)
+		return r;
+	return alloc_run(p, EXO_STACK_TOP - EXO_STACK_PAGES * PAGE, EXO_STACK_PAGES,
+			 ELF_PROT_R | ELF_PROT_W);
+}
+
+/* The record's frames, mapped at EXEC_RECORD_VA, and the stub's page at
+ * EXEC_STUB_VA: the record, or NULL. */
+static struct exec_handover *map_record(uint64_t strings, int64_t *rslot, int64_t *sslot)
+{
+	uint64_t pages = (sizeof(struct exec_handover) + strings + PAGE - 1) / PAGE;
+	*rslot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, pages);
+	*sslot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 1);
+	if (*rslot < 0 || *sslot < 0)
+		return 0;
+	for (uint64_t i = 0; i < pages; i++)
+		if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, EXEC_RECORD_VA + i * PAGE, *rslot, i,
+			     EXO_PROT_READ | EXO_PROT_WRITE))
+			return 0;
+	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, EXEC_STUB_VA, *sslot, 0, EXO_PROT_READ | EXO_PROT_WRITE))
+		return 0;
+	lo_memcpy((void *)EXEC_STUB_VA, exec_stub_begin, (size_t)(exec_stub_end - exec_stub_begin));
+	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, EXEC_STUB_VA, *sslot, 0, EXO_PROT_READ | EXO_PROT_EXEC))
+		return 0;
+	return (struct exec_handover *)EXEC_RECORD_VA;
+}
+
+/* Whether slot is one the process keeps across execve. */
+static int kept(const struct exec_handover *h, uint64_t slot)
+{
+	const struct exo_start *st = &h->start;
+	if (slot <= EXO_SLOT_CLOCK && slot != EXO_SLOT_IMAGE && slot != EXO_SLOT_STACK)
+		return slot != EXO_SLOT_SELF_THREAD || h->thread_slot == slot;
+	if (slot == h->thread_slot || slot == h->record_slot || slot == h->stub_slot ||
+	    proc_keeps_slot(slot))
+		return 1;
+	for (uint64_t i = 0; i < h->plan.nrun; i++)
+		if (slot == h->plan.run[i].slot)
+			return 1;
+	for (int i = 1; i <= 2; i++)
+		if (h->uart_slot[i] && slot == (uint64_t)h->uart_slot[i])
+			return 1;
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (h->children[i].pid && (slot == (uint64_t)h->children[i].env ||
+		    slot == (uint64_t)h->children[i].thread || slot == (uint64_t)h->children[i].budget))
+			return 1;
+	for (uint64_t i = 0; i < st->nmodules; i++)
+		if (slot == st->modules[i].slot)
+			return 1;
+	return (slot >= st->irq_slot_first && slot - st->irq_slot_first < st->irq_count) ||
+	       (slot >= st->pci_slot_first && slot - st->pci_slot_first < st->pci_count) ||
+	       (slot >= st->ioport_slot_first && slot - st->ioport_slot_first < st->ioport_count) ||
+	       (slot >= st->nic_slot_first && slot - st->nic_slot_first < st->nic_count) ||
+	       (slot >= st->blk_slot_first && slot - st->blk_slot_first < st->blk_count);
+}
+
+/* Every cap of the old image goes: its frames (which unmaps its pages),
+ * notifications, threads, device ports it derived. */
+static void plan_deletes(struct exec_handover *h)
+{
+	struct exo_cap_info info;
+	for (uint64_t slot = 0; slot < EXEC_MAX_DELETE; slot++)
+		if (!kept(h, slot) && lo_cap_inspect((int64_t)slot, &info) == 0)
+			h->plan.delete[h->plan.ndelete++] = slot;
+}
+
+/* The start information the new image gets: devices only for the first
+ * program (a forked child holds none of those slots), no args module (the
+ * record has them), no CryptoFS request (the volume was unmounted). */
+static void handover_start(struct exo_start *st)
+{
+	lo_memcpy(st, &start_copy, sizeof *st);
+	if (!libos_start_info) {
+		st->irq_count = st->pci_count = st->ioport_count = st->nic_count = st->blk_count = 0;
+	}
+	uint64_t n = 0;
+	for (uint64_t i = 0; i < st->nmodules && i < EXO_START_MAX_MODULES; i++)
+		if (lo_memcmp(st->modules[i].name, "initramfs", 10) == 0)
+			st->modules[n++] = st->modules[i];
+	st->nmodules = n;
+}
+
+static int64_t tomb;		/* where ended threads rest (kept across execs) */
+
+/* Other threads end: each is sent to the stub's resting loop, blocked on a
+ * notification nobody signals (the kernel has no call that ends one thread
+ * of an env). */
+static void end_other_threads(struct exec_handover *h)
+{
+	struct lo_thread *self = lo_thread_self();
+	for (struct lo_thread *t = &lo_thread0; t; t = t->next) {
+		if (t == self || !t->slot || t->slot == (int64_t)h->thread_slot)
+			continue;
+		if (!tomb)
+			tomb = exo_call0(EXO_SYS_NOTIFY_CREATE);
+		struct exo_regs r;
+		lo_memset(&r, 0, sizeof r);
+		r.rip = EXEC_STUB_VA + (uint64_t)(exec_stub_rest - exec_stub_begin);
+		r.rsp = EXEC_STUB_VA + PAGE;
+		r.rdi = (uint64_t)tomb;
+		r.rflags = 0x202;
+		exo_call(EXO_SYS_THREAD_SET_REGS, t->slot, &r);
+	}
+	h->tomb_slot = tomb > 0 ? (uint64_t)tomb : 0;
+}
+
+/* Gives back what an execve that failed before the switch allocated. */
+static void undo(struct exec_plan *p, int64_t rslot, int64_t sslot)
+{
+	for (uint64_t i = 0; i < p->nrun; i++)
+		exo_call(EXO_SYS_CAP_DELETE, p->run[i].slot);
+	if (rslot > 0)
+		exo_call(EXO_SYS_CAP_DELETE, rslot);
+	if (sslot > 0)
+		exo_call(EXO_SYS_CAP_DELETE, sslot);
+}
+
+/* Fills the record: who the process is, what it keeps, the strings. */
+static void fill_record(struct exec_handover *h, const struct strs *s, const char *execfn,
+			const struct elf_image *img)
+{
+	h->magic = EXEC_MAGIC;
+	h->pid = libos_pid();
+	h->thread_slot = (uint64_t)lo_thread_self()->slot;
+	h->uart_slot[1] = lp.uart_slot[1];
+	h->uart_slot[2] = lp.uart_slot[2];
+	lo_signal_exec_state(&h->sig_ignored, &h->sig_mask, &h->sig_pending);
+	h->proc_files = 0;	/* per image until the shared segment holds it */
+	lo_memcpy(h->children, lp.children, sizeof h->children);
+	handover_start(&h->start);
+	h->start.entry = img->entry;
+	h->start.phdr = img->phdr;
+	h->start.phent = 56;
+	h->start.phnum = img->phnum;
+	h->start.image_end = img->end;
+	h->start.stack_top = EXO_STACK_TOP;
+	h->argc = s->argc;
+	h->envc = s->envc;
+	h->strings_off = sizeof *h;
+	uint8_t *str = (uint8_t *)h + h->strings_off;
+	lo_memcpy(str, &h->argc, 4);
+	lo_memcpy(str + 4, &h->envc, 4);
+	lo_memcpy(str + 8, s->buf, s->len);
+	h->execfn_off = h->strings_off + 8 + s->len;
+	lo_memcpy((uint8_t *)h + h->execfn_off, execfn, lo_strlen(execfn) + 1);
+	h->strings_len = 8 + s->len + lo_strlen(execfn) + 1;
+	h->size = h->strings_off + h->strings_len;
+}
+
+/* execve after the arguments are in libOS memory: returns only on error. */
+static int64_t do_exec(char *path, struct strs *s)
+{
+	static char execfn[LX_PATH_MAX];
+	uint8_t *file;
+	uint64_t size;
+	struct elf_image img;
+	lo_memcpy(execfn, path, lo_strlen(path) + 1);
+	int r = resolve(path, s, &file, &size, &img);
+	if (r)
+		return r;
+	static struct exec_plan plan;
+	lo_memset(&plan, 0, sizeof plan);
+	int64_t rslot = 0, sslot = 0;
+	struct exec_handover *h = 0;
+	r = build_image(&plan, file, &img);
+	lo_free(file);
+	if (r == 0 && !(h = map_record(8 + s->len + lo_strlen(execfn) + 1, &rslot, &sslot)))
+		r = -ENOMEM;
+	if (r) {
+		undo(&plan, rslot, sslot);
+		return r;
+	}
+	/* the point of no return */
+	fill_record(h, s, execfn, &img);
+	h->record_slot = (uint64_t)rslot;
+	h->stub_slot = (uint64_t)sslot;
+	lo_memcpy(&h->plan, &plan, sizeof plan);
+	h->plan.entry = img.entry;
+	h->plan.rsp = EXO_STACK_TOP;
+	h->plan.record = EXEC_RECORD_VA;
+	fd_close_on_exec();
+	cfs_mount_at_exit();
+	if (vfork_notify > 0)			/* a vfork parent goes on */
+		exo_call(EXO_SYS_NOTIFY_SIGNAL, vfork_notify, 1);
+	end_other_threads(h);
+	plan_deletes(h);
+	lo_lock_hand_over((uint64_t)h->pid);	/* the new image's first thread */
+	((void (*)(struct exec_plan *))EXEC_STUB_VA)(&h->plan);
+	__builtin_unreachable();
+}
+
+/* execve(path, argv, envp).  A vfork child whose execve fails ends with
+ * status 127: posix_spawn's child would report the
+ * error through a pipe and then do so, but pipes do not cross processes
+ * yet, and musl's child retries its write for ever. */
+LO_CALL(sys_execve)
+{
+	UNUSED_ARGS;
+	static char path[LX_PATH_MAX];
+	int64_t n = lo_strncpy_in(path, (const char *)a0, sizeof path);
+	if (n < 0)
+		return -EFAULT;
+	if (n == (int64_t)sizeof path)
+		return -ENAMETOOLONG;
+	if (n == 0)
+		return -ENOENT;
+	struct strs s = { 0 };
+	int r = copy_vector(&s, a1, &s.argc);
+	if (!r)
+		r = copy_vector(&s, a2, &s.envc);
+	if (!r)
+		r = strs_check(&s);
+	if (!r)
+		r = (int)do_exec(path, &s);
+	lo_free(s.buf);
+	if (vfork_notify > 0)
+		libos_exit(127);	/* a vfork child: see above */
+	return r;
+}
+
+/* execveat(dirfd, path, argv, envp, flags): paths relative to the working
+ * directory only, for now. */
+LO_CALL(sys_execveat)
+{
+	UNUSED_ARGS;
+	if ((int)a0 != LX_AT_FDCWD || a4)
+		return -ENOSYS;
+	return sys_execve(a1, a2, a3, 0, 0, 0);
+}
+
+/* ---- the new image's side */
+
+const struct exo_start *exec_adopt(const struct exec_handover *rec)
+{
+	lo_memcpy(&adopted, rec, sizeof adopted);
+	exec_started = 1;
+	tomb = (int64_t)adopted.tomb_slot;
+	lp.uart_slot[1] = adopted.uart_slot[1];
+	lp.uart_slot[2] = adopted.uart_slot[2];
+	lo_memcpy(lp.children, adopted.children, sizeof lp.children);
+	exec_note_start(&adopted.start);
+	return &adopted.start;
+}
+
+/* The new image's frames become fixed chunks of the memory tables, with
+ * their permissions, so fork shares them and the next execve frees them. */
+void exec_adopt_memory(void)
+{
+	static int prot[512];
+	lo_thread0.slot = (int64_t)adopted.thread_slot;
+	lo_signal_adopt(adopted.sig_ignored, adopted.sig_mask, adopted.sig_pending);
+	for (uint64_t i = 0; i < adopted.plan.nrun; i++) {
+		const struct exec_run *r = &adopted.plan.run[i];
+		for (uint64_t k = 0; k < r->pages; k++)
+			prot[k] = (int)r->prot;
+		mm_adopt((int64_t)r->slot, r->va, r->pages, prot);
+	}
+}
+
+/* The arguments, in the args module's format, and the path given. */
+const uint8_t *exec_args(uint64_t *size, const char **execfn)
+{
+	*size = adopted.strings_len;
+	*execfn = (const char *)EXEC_RECORD_VA + adopted.execfn_off;
+	return (const uint8_t *)EXEC_RECORD_VA + adopted.strings_off;
+}
+
+void exec_release_record(void)
+{
+	uint64_t pages = (adopted.size + PAGE - 1) / PAGE;
+	for (uint64_t i = 0; i < pages; i++)
+		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, EXEC_RECORD_VA + i * PAGE);
+	exo_call(EXO_SYS_CAP_DELETE, adopted.record_slot);
+	exo_call(EXO_SYS_CAP_DELETE, adopted.stub_slot);	/* unmaps the stub */
+}
+
+/* fork: the child gets the initramfs module's cap in the same slot, so it
+ * can unpack it again after an execve, and a vfork child the notification
+ * its parent waits on. */
+int exec_fork_grant(int64_t env)
+{
+	if (vfork_notify > 0 &&
+	    exo_call(EXO_SYS_CAP_GRANT, vfork_notify, env, EXO_R_WRITE, vfork_notify + 1) < 0)
+		return -1;
+	for (uint64_t i = 0; i < start_copy.nmodules && i < EXO_START_MAX_MODULES; i++) {
+		uint64_t slot = start_copy.modules[i].slot;
+		if (lo_memcmp(start_copy.modules[i].name, "initramfs", 10) == 0 &&
+		    exo_call(EXO_SYS_CAP_GRANT, slot, env, EXO_R_READ | EXO_R_GRANT, slot + 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * vfork, and clone with CLONE_VFORK as musl's posix_spawn uses it (with
+ * CLONE_VM and a stack of its own): a fork, the child on the given stack
+ * (0: the caller's), and the parent waits until the child has called
+ * execve or ended.  The child runs on a copy of the parent's memory, not
+ * on the memory itself: what it writes there before execve is not seen by
+ * the parent (musl's posix_spawn and system write nothing).
+ */
+int64_t libos_vfork(uint64_t stack)
+{
+	struct lo_thread *self = lo_thread_self();
+	int64_t notify = exo_call0(EXO_SYS_NOTIFY_CREATE);
+	if (notify < 0)
+		return -EAGAIN;
+	uint64_t rsp = self->at_call.rsp;
+	if (stack)
+		self->at_call.rsp = stack;		/* the child's registers at the call */
+	vfork_notify = notify;
+	int64_t pid = libos_fork();
+	vfork_notify = 0;
+	self->at_call.rsp = rsp;
+	if (pid > 0) {
+		int64_t env = proc_env_cap(pid);	/* the process table's */
+		if (env > 0 && exo_call(EXO_SYS_ENV_WATCH, env, notify, 2) == 0) {
+			uint32_t depth = lo_unlock_all();
+			while (exo_call(EXO_SYS_NOTIFY_WAIT, notify, EXO_FOREVER) <= 0)
+				;
+			lo_relock(depth);
+		}
+	}
+	exo_call(EXO_SYS_CAP_DELETE, notify);
+	return pid;
+}

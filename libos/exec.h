@@ -1,0 +1,112 @@
+/*
+ * execve in place: the hand-over from the old image's library OS to the
+ * new image's (libos/exec.c, libos/exec_stub.S, docs/LIBOS.md "execve").
+ *
+ * The process keeps its env, so its pid, its caps (but the old image's
+ * frames) and the shared segment survive.  The old library OS builds the
+ * new image's pages and a record, struct exec_handover, in frames of their
+ * own at EXEC_RECORD_VA; a stub at EXEC_STUB_VA (outside every image)
+ * deletes the old image's caps, maps the new pages and jumps to the new
+ * entry with rdi pointing at the record, where the first program gets its
+ * struct exo_start.  The new library OS sees the magic, adopts the record
+ * (libos/init.c) and then frees its frames.
+ */
+#ifndef EXO_LIBOS_EXEC_H
+#define EXO_LIBOS_EXEC_H
+
+#include <stdint.h>
+
+#include "include/exo/abi.h"
+#include "libos/libos.h"
+
+#define EXEC_MAGIC 0x3163657845787845ull	/* "ExExec1" */
+#define EXEC_RECORD_VA 0x00007ff800000000ull
+#define EXEC_STUB_VA   0x00007ff700000000ull
+#define EXEC_WINDOW_VA 0x00007ff600000000ull	/* new pages, filled before the switch */
+#define EXEC_MAX_RUNS 32			/* image runs (512 pages at most each), the stack */
+#define EXEC_MAX_DELETE 512			/* every slot */
+
+/* Frames of the new image: pages at va with Linux PROT_* bits. */
+struct exec_run {
+	uint64_t va, pages, slot;
+	int64_t prot;
+};
+
+/* What the stub does, in this order: delete caps, map runs, jump. */
+struct exec_plan {
+	uint64_t ndelete;
+	uint64_t delete[EXEC_MAX_DELETE];
+	uint64_t nrun;
+	struct exec_run run[EXEC_MAX_RUNS];
+	uint64_t entry, rsp, record;
+};
+
+struct exec_handover {
+	uint64_t magic;			/* EXEC_MAGIC: the first word, where exo_start's is */
+	uint64_t size;			/* bytes of the record and its strings */
+	uint64_t record_slot;		/* its frames (and the stub's): the new image frees them */
+	uint64_t stub_slot;
+	int64_t pid;
+	uint64_t thread_slot;		/* the calling thread, the new image's only one */
+	int64_t uart_slot[3];		/* COM2, COM3 caps for fds 1, 2 */
+	uint64_t sig_ignored;		/* SIG_IGN dispositions kept (bit n-1: signal n) */
+	uint64_t sig_mask, sig_pending;
+	uint64_t tomb_slot;		/* where threads ended by an execve rest */
+	uint64_t proc_files;		/* the process's struct lo_proc_files in the shared
+					   segment; 0 while the segment is per image */
+	struct child children[MAX_CHILDREN];
+	struct exo_start start;		/* the first program's, with this image's entry,
+					   headers and end; devices only in the first env */
+	uint32_t argc, envc;		/* then the strings, from strings_off */
+	uint64_t strings_off, strings_len;
+	uint64_t execfn_off;		/* the path as given */
+	struct exec_plan plan;
+};
+
+/* The record this image was started with (copied), or NULL after a boot
+ * or a fork: where the process and file layers find what they keep. */
+const struct exec_handover *exec_handover(void);
+
+/* Start-up (libos/init.c), in this order: */
+/* keeps the start information (for fork's children and the next execve) */
+void exec_note_start(const struct exo_start *st);
+/* an exec'd image copies the record: the start information to use */
+const struct exo_start *exec_adopt(const struct exec_handover *rec);
+/* after mm_init: its frames, thread slot and signal dispositions */
+void exec_adopt_memory(void);
+/* the arguments (the args module's format) and the path execve was given */
+const uint8_t *exec_args(uint64_t *size, const char **execfn);
+/* once the initial stack is built: the record's frames go */
+void exec_release_record(void);
+
+/* Reads a whole regular file the program may execute (path in libOS
+ * memory, from the working directory): its bytes in the libOS heap. */
+int exec_read_exe(const char *path, uint8_t **out, uint64_t *size);
+
+/* fork.c: the child gets the initramfs module's cap in the same slot */
+int exec_fork_grant(int64_t env);
+
+/* libos/exec_stub.S: position-independent, copied to EXEC_STUB_VA;
+ * exec_stub_rest is where ended threads wait forever (rdi: a notification). */
+extern const uint8_t exec_stub_begin[], exec_stub_rest[], exec_stub_end[];
+
+/* The file layer closes O_CLOEXEC descriptors before the switch (weak
+ * default here until it provides its own). */
+void fd_close_on_exec(void);
+
+/* signal.c: dispositions across execve */
+void lo_signal_exec_state(uint64_t *ignored, uint64_t *mask, uint64_t *pending);
+void lo_signal_adopt(uint64_t ignored, uint64_t mask, uint64_t pending);
+
+/* vfork and clone(CLONE_VFORK): the child on stack (0: the caller's);
+ * returns once the child has called execve or ended. */
+int64_t libos_vfork(uint64_t stack);
+int64_t libos_fork(void);
+
+/* libos/foreign.c: the personality's loader (user/ld-exo/ld-exo.c) */
+int exo_run_foreign(const char *path, int argc, char **argv, char **envp);
+
+LO_CALL(sys_execve);
+LO_CALL(sys_execveat);
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * The last step of execve (libos/exec.c), copied to its own page at
+ * EXEC_STUB_VA because it deletes the caps of the old image, which unmaps
+ * every page of it, the library OS's code and stacks included.  It is
+ * position independent, uses no stack and makes only native calls:
+ *
+ *   exec_stub_begin(struct exec_plan *plan):
+ *     removes the fault handler (the old one is going), deletes each cap in
+ *     plan->delete, maps each run's frames at its address with its
+ *     permissions, then jumps to plan->entry with rsp = plan->rsp and
+ *     rdi = plan->record (the hand-over record) and every other register 0.
+ *   exec_stub_rest(notification slot): where the process's other threads
+ *     are sent; they wait on a notification nobody signals, for ever.
+ *
+ * Offsets into struct exec_plan are checked by _Static_assert in exec.c.
+ */
+#define SYS_CAP_DELETE		(0x4578 + 5)
+#define SYS_PAGE_MAP		(0x4578 + 7)
+#define SYS_NOTIFY_WAIT		(0x4578 + 22)
+#define SYS_SET_FAULT_HANDLER	(0x4578 + 27)
+#define PLAN_NRUN		4104
+#define PLAN_RUN		4112
+#define PLAN_ENTRY		(4112 + 32 * 32)
+#define RUN_SIZE		32
+
+	.text
+	.global exec_stub_begin, exec_stub_rest, exec_stub_end
+	.balign 16
+exec_stub_begin:
+	movq %rdi, %rbx
+	movl $SYS_SET_FAULT_HANDLER, %eax
+	xorl %edi, %edi
+	xorl %esi, %esi
+	syscall
+	movq 0(%rbx), %r13		/* ndelete */
+	leaq 8(%rbx), %r12
+1:	testq %r13, %r13
+	jz 2f
+	movl $SYS_CAP_DELETE, %eax
+	movq (%r12), %rdi
+	syscall
+	addq $8, %r12
+	decq %r13
+	jmp 1b
+2:	movq PLAN_NRUN(%rbx), %r13
+	leaq PLAN_RUN(%rbx), %r12
+3:	testq %r13, %r13
+	jz 6f
+	xorl %r14d, %r14d		/* page index in the run */
+4:	cmpq 8(%r12), %r14
+	jae 5f
+	movl $SYS_PAGE_MAP, %eax
+	xorl %edi, %edi			/* our own env */
+	movq %r14, %rsi
+	shlq $12, %rsi
+	addq 0(%r12), %rsi		/* va */
+	movq 16(%r12), %rdx		/* frame slot */
+	movq %r14, %r10			/* index */
+	movq 24(%r12), %r8		/* permissions */
+	syscall
+	incq %r14
+	jmp 4b
+5:	addq $RUN_SIZE, %r12
+	decq %r13
+	jmp 3b
+6:	movq PLAN_ENTRY(%rbx), %rcx
+	movq PLAN_ENTRY+8(%rbx), %rsp
+	movq PLAN_ENTRY+16(%rbx), %rdi
+	xorl %eax, %eax
+	xorl %ebx, %ebx
+	xorl %edx, %edx
+	xorl %esi, %esi
+	xorl %ebp, %ebp
+	xorl %r8d, %r8d
+	xorl %r9d, %r9d
+	xorl %r10d, %r10d
+	xorl %r11d, %r11d
+	xorl %r12d, %r12d
+	xorl %r13d, %r13d
+	xorl %r14d, %r14d
+	xorl %r15d, %r15d
+	jmp *%rcx
+
+exec_stub_rest:
+	movq %rdi, %rbx
+7:	movl $SYS_NOTIFY_WAIT, %eax
+	movq %rbx, %rdi
+	movq $-1, %rsi
+	syscall
+	jmp 7b
+exec_stub_end:
+
+/* The note that marks an image built by tools/exo-cc (libos/elf.h): an
+ * execve of a program without it goes through the personality. */
+	.section .note.exoswarm, "a", @note
+	.balign 4
+	.long 9				/* name size: "ExoSwarm" and its NUL */
+	.long 4				/* descriptor size */
+	.long 0x4578			/* ELF_EXO_NOTE_TYPE */
+	.asciz "ExoSwarm"
+	.balign 4
+	.long 1				/* hand-over record version */
+
+	.section .note.GNU-stack, "", @progbits
