@@ -6,6 +6,7 @@
 #include "libos/libos.h"
 #include "libos/cfs_vfs.h"
 #include "libos/lx.h"
+#include "libos/proc.h"
 #include "libos/thread.h"
 #include "libos/sockcalls.h"
 #include "libos/exec.h"
@@ -29,6 +30,11 @@ enum {
 	NR_rt_sigaction = 13, NR_rt_sigreturn = 15, NR_sched_yield = 24, NR_pause = 34,
 	NR_clone = 56, NR_kill = 62, NR_rt_sigpending = 127, NR_tkill = 200, NR_futex = 202,
 	NR_tgkill = 234, NR_set_robust_list = 273,
+};
+/* processes (libos/proc.c) */
+enum {
+	NR_setpgid = 109, NR_getpgrp = 111, NR_setsid = 112, NR_getpgid = 121, NR_getsid = 124,
+	NR_waitid = 247,
 };
 /* files (libos/fs_calls.c) */
 enum {
@@ -66,9 +72,7 @@ struct timespec_lx { int64_t sec, nsec; };
 _Noreturn void libos_exit(uint64_t status)
 {
 	cfs_mount_at_exit();
-	exo_call(EXO_SYS_EXIT, status & 0xff);
-	for (;;)
-		;
+	proc_end_self((int32_t)EXO_STATUS_EXITED(status));
 }
 
 HANDLER(sys_exit_group) { UNUSED_ARGS; libos_exit(a0); }
@@ -82,6 +86,8 @@ HANDLER(sys_madvise) { UNUSED_ARGS; return 0; }		/* advice may be ignored */
 static uint64_t pid;		/* cached env id */
 int64_t libos_pid(void)
 {
+	if (!pid && lp.self_pid)
+		pid = (uint64_t)lp.self_pid;
 	if (!pid) {
 		struct exo_cap_info info;
 		pid = lo_cap_inspect(EXO_SLOT_SELF_ENV, &info) == 0 ? info.object : 1;
@@ -89,7 +95,6 @@ int64_t libos_pid(void)
 	return (int64_t)pid;
 }
 HANDLER(sys_getpid) { UNUSED_ARGS; return libos_pid(); }
-HANDLER(sys_getppid) { UNUSED_ARGS; return 0; }
 HANDLER(sys_getuid) { UNUSED_ARGS; return 0; }
 
 /* The calling thread's FS base (TLS pointer), as set through arch_prctl
@@ -264,10 +269,8 @@ HANDLER(sys_getrandom)
 	return (int64_t)a1;
 }
 
-int64_t libos_wait4(int64_t pid, int *status, int options);
 HANDLER(sys_fork) { UNUSED_ARGS; return libos_fork(); }
 HANDLER(sys_vfork) { UNUSED_ARGS; return libos_vfork(0); }
-HANDLER(sys_wait4) { UNUSED_ARGS; return libos_wait4((int64_t)a0, (int *)a1, (int)a2); }
 
 /* A forked child must not use its parent's kernel objects by slot. */
 void libos_forget_caches(void)
@@ -277,6 +280,8 @@ void libos_forget_caches(void)
 
 static const handler table[NR_MAX] = {
 	[NR_fork] = sys_fork, [NR_vfork] = sys_vfork, [NR_wait4] = sys_wait4,
+	[NR_waitid] = sys_waitid, [NR_setpgid] = sys_setpgid, [NR_getpgrp] = sys_getpgrp,
+	[NR_setsid] = sys_setsid, [NR_getpgid] = sys_getpgid, [NR_getsid] = sys_getsid,
 	[NR_execve] = sys_execve, [NR_execveat] = sys_execveat,
 	/* threads, futexes and signals (libos/thread.c, futex.c, signal.c) */
 	[NR_clone] = sys_clone, [NR_futex] = sys_futex, [NR_set_robust_list] = sys_set_robust_list,

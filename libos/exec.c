@@ -16,6 +16,7 @@
 #include "libos/elf.h"
 #include "libos/exec.h"
 #include "libos/lx.h"
+#include "libos/proc.h"
 #include "libos/shared.h"
 #include "libos/thread.h"
 #include "libos/vfs.h"
@@ -378,7 +379,8 @@ static int kept(const struct exec_handover *h, uint64_t slot)
 	const struct exo_start *st = &h->start;
 	if (slot <= EXO_SLOT_CLOCK && slot != EXO_SLOT_IMAGE && slot != EXO_SLOT_STACK)
 		return slot != EXO_SLOT_SELF_THREAD || h->thread_slot == slot;
-	if (slot == h->thread_slot || slot == h->record_slot || slot == h->stub_slot)
+	if (slot == h->thread_slot || slot == h->record_slot || slot == h->stub_slot ||
+	    proc_keeps_slot(slot))
 		return 1;
 	for (uint64_t i = 0; i < h->plan.nrun; i++)
 		if (slot == h->plan.run[i].slot)
@@ -530,6 +532,7 @@ static int64_t do_exec(char *path, struct strs *s)
 		exo_call(EXO_SYS_NOTIFY_SIGNAL, vfork_notify, 1);
 	end_other_threads(h);
 	plan_deletes(h);
+	lo_lock_hand_over((uint64_t)h->pid);	/* the new image's first thread */
 	((void (*)(struct exec_plan *))EXEC_STUB_VA)(&h->plan);
 	__builtin_unreachable();
 }
@@ -658,11 +661,8 @@ int64_t libos_vfork(uint64_t stack)
 	vfork_notify = 0;
 	self->at_call.rsp = rsp;
 	if (pid > 0) {
-		int64_t env = -1;
-		for (int i = 0; i < MAX_CHILDREN; i++)
-			if (lp.children[i].pid == pid)
-				env = lp.children[i].env;
-		if (env >= 0 && exo_call(EXO_SYS_ENV_WATCH, env, notify, 2) == 0) {
+		int64_t env = proc_env_cap(pid);	/* the process table's */
+		if (env > 0 && exo_call(EXO_SYS_ENV_WATCH, env, notify, 2) == 0) {
 			uint32_t depth = lo_unlock_all();
 			while (exo_call(EXO_SYS_NOTIFY_WAIT, notify, EXO_FOREVER) <= 0)
 				;

@@ -1,5 +1,5 @@
 /*
- * fork with copy-on-write, on top of user-level page faults, and wait4.
+ * fork with copy-on-write, on top of user-level page faults.
  *
  * The child is a new env.  It receives copies of our frame caps in the
  * same slots, so it can map them itself; the copies are children of our
@@ -10,12 +10,14 @@
  * copied at once into frames of its own.  The first write to a shared page
  * faults, and mm_cow_fault gives the writer a copy.  The child starts on
  * its exception stack in libos_fork_child, registers its entries, and
- * returns from fork with 0.
+ * returns from fork with 0.  The shared segment (libos/shared.c) is not
+ * copied: the child gets its caps and maps it as we do.
  *
  * Budgets: the child gets half of our remaining memory budget and a kernel
  * quota from it; both come back when it is reaped.
  */
 #include "libos/libos.h"
+#include "libos/proc.h"
 #include "libos/thread.h"
 #include "libos/exec.h"
 #include "include/exo/native.h"
@@ -24,10 +26,8 @@
 #define PRIVATE_WINDOW 0x00007ffc00000000ull	/* the child's private block, mapped here */
 #define CHILD_QUOTA 2048			/* kernel pages: page tables, records */
 #define ENOMEM 12
-#define ECHILD 10
-#define EINVAL 22
 #define EAGAIN 11
-#define WNOHANG 1
+#define ENOENT 2
 
 void libos_fork_child(void);
 void libos_fault_entry(void);
@@ -55,6 +55,13 @@ static int64_t grant_console(int64_t env)
 		    exo_call(EXO_SYS_CAP_GRANT, lp.uart_slot[fd], env, r, lp.uart_slot[fd] + 1) < 0)
 			return -1;
 	return 0;
+}
+
+/* The same after the child has its entry in the process table. */
+static int64_t fail_child(struct sh_proc *entry, int64_t env)
+{
+	proc_fork_failed(entry);
+	return fail(env, -ENOMEM);
 }
 
 static int free_child_index(void)
@@ -103,15 +110,24 @@ int64_t libos_fork(void)
 		    exo_call(EXO_SYS_CAP_GRANT, lp.chunks[c].slot, env, EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE,
 			     lp.chunks[c].slot + 1) < 0)
 			return fail(env, -ENOMEM);
+	struct exo_cap_info info;
+	if (shared_grant(env) || lo_cap_inspect(env, &info))
+		return fail(env, -ENOMEM);
+	/* its entry in the process table, and the caps to end every process */
+	struct sh_proc *entry = proc_fork(env, (int64_t)info.object);
+	if (!entry)
+		return fail(env, -EAGAIN);
 
 	/* the child's private block: ours, then what differs for it */
 	struct libos_private *cp = (struct libos_private *)PRIVATE_WINDOW;
 	for (uint64_t i = 0; i < private_pages; i++)
 		if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, PRIVATE_WINDOW + i * PAGE, priv, i,
 			     EXO_PROT_READ | EXO_PROT_WRITE))
-			return fail(env, -ENOMEM);
+			return fail_child(entry, env);
 	lo_memcpy(cp, &lp, sizeof lp);
 	lo_memset(cp->children, 0, sizeof cp->children);
+	cp->self_pid = (int64_t)info.object;
+	cp->proc_index = (uint32_t)(entry - sh_seg()->procs);
 	for (int c = 0; c < MAX_CHUNKS; c++)
 		for (int w = 0; w < 8; w++)
 			cp->chunks[c].used[w] = ~0ull;	/* the free pages stay ours */
@@ -130,7 +146,7 @@ int64_t libos_fork(void)
 		if (r->va >= lo && r->va < hi) {
 			if (exo_call(EXO_SYS_PAGE_MAP, env, r->va, priv, (r->va - lo) / PAGE,
 				     EXO_PROT_READ | EXO_PROT_WRITE | EXO_MAP_TARGET_CAP))
-				return fail(env, -ENOMEM);
+				return fail_child(entry, env);
 			cp->resident[i].chunk = (uint16_t)pc;
 			cp->resident[i].index = (uint16_t)((r->va - lo) / PAGE);
 			cp->resident[i].flags = 0;
@@ -144,7 +160,7 @@ int64_t libos_fork(void)
 			uint32_t p = EXO_PROT_READ | (prot & 4 ? EXO_PROT_EXEC : 0);
 			if (exo_call(EXO_SYS_PAGE_MAP, env, r->va, lp.chunks[r->chunk].slot, r->index,
 				     p | EXO_MAP_TARGET_CAP))
-				return fail(env, -ENOMEM);
+				return fail_child(entry, env);
 			if (prot & 2)
 				exo_call(EXO_SYS_PAGE_PROTECT, EXO_SLOT_SELF_ENV, r->va, p);
 		}
@@ -164,15 +180,11 @@ int64_t libos_fork(void)
 	regs.rdi = (uint64_t)lo_thread_self();	/* the child's only thread */
 	regs.rflags = 0x202;
 	regs.fsbase = libos_fs_base();	/* no rdfsbase: not every CPU has it */
-	struct exo_cap_info info;
-	lo_cap_inspect(env, &info);
 	if (exo_call(EXO_SYS_THREAD_SET_REGS, thread, &regs) || exo_call(EXO_SYS_THREAD_START, thread))
-		return fail(env, -ENOMEM);
+		return fail_child(entry, env);
 	lp.children[ci] = (struct child){ (int64_t)info.object, env, thread, budget };
 	return (int64_t)info.object;
 }
-
-static int64_t wait_notify;	/* the notification wait4 blocks on */
 
 /* Runs first in the child (libos_fork_child), with the block of the
  * thread that forked: its own entries, then the registers that thread had
@@ -181,57 +193,47 @@ struct exo_regs *libos_child_init(struct lo_thread *t)
 {
 	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry,
 		 lp.exception_stack + sizeof lp.exception_stack);
+	/* the block is still the parent's (copy-on-write) and names the
+	 * parent's thread as the lock's holder: it gets our own page and our
+	 * tid before anything here can take the lock */
+	for (uint64_t va = (uint64_t)t & ~(PAGE - 1); va < (uint64_t)(t + 1); va += PAGE)
+		mm_cow_fault(va);
+	t->tid = lp.self_pid;
 	lo_threads_after_fork(t);
 	libos_forget_caches();
 	libos_start_info = 0;		/* the start page is the first program's */
 	console_init();
-	wait_notify = 0;
 	t->at_call.rax = 0;		/* fork returns 0 in the child */
 	t->at_call.rip = t->reflect.rip;
 	t->at_call.rflags = t->reflect.rflags;
 	return &t->at_call;
 }
 
-/* Removes child i: its env (which ends if it has not), thread and budget. */
-static void reap(int i)
+static struct child *child_of(int64_t pid)
 {
-	exo_call(EXO_SYS_CAP_DELETE, lp.children[i].env);
-	exo_call(EXO_SYS_CAP_DELETE, lp.children[i].thread);
-	exo_call(EXO_SYS_CAP_DELETE, lp.children[i].budget);
-	lp.children[i].pid = 0;
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (lp.children[i].pid && lp.children[i].pid == pid)
+			return &lp.children[i];
+	return 0;
 }
 
-int64_t libos_wait4(int64_t pid, int *status, int options)
+/* The kernel's status of a child we forked: its wait status once its env
+ * ended, -EAGAIN while it runs, -ENOENT when it is not ours. */
+int64_t fork_child_status(int64_t pid)
 {
-	if (options & ~WNOHANG)
-		return -EINVAL;
-	if (!wait_notify)
-		wait_notify = exo_call0(EXO_SYS_NOTIFY_CREATE);
-	int64_t notify = wait_notify;
-	for (;;) {
-		int any = 0;
-		exo_call(EXO_SYS_NOTIFY_POLL, notify);
-		for (int i = 0; i < MAX_CHILDREN; i++) {
-			struct child *c = &lp.children[i];
-			if (!c->pid || (pid > 0 && c->pid != pid))
-				continue;
-			any = 1;
-			int64_t st = exo_call(EXO_SYS_ENV_STATUS, c->env);
-			if (st >= 0) {
-				int64_t found = c->pid;
-				if (status)
-					*status = (int)st;
-				reap(i);
-				return found;
-			}
-			exo_call(EXO_SYS_ENV_WATCH, c->env, notify, 1);
-		}
-		if (!any)
-			return -ECHILD;
-		if (options & WNOHANG)
-			return 0;
-		uint32_t depth = lo_unlock_all();	/* other threads go on */
-		exo_call(EXO_SYS_NOTIFY_WAIT, notify, EXO_FOREVER);
-		lo_relock(depth);
-	}
+	struct child *c = child_of(pid);
+	return c ? exo_call(EXO_SYS_ENV_STATUS, c->env) : -ENOENT;
+}
+
+/* Removes a child: its env (which ends if it has not), thread and budget,
+ * which comes back to us. */
+void fork_reap_child(int64_t pid)
+{
+	struct child *c = child_of(pid);
+	if (!c)
+		return;
+	exo_call(EXO_SYS_CAP_DELETE, c->env);
+	exo_call(EXO_SYS_CAP_DELETE, c->thread);
+	exo_call(EXO_SYS_CAP_DELETE, c->budget);
+	c->pid = 0;
 }

@@ -8,6 +8,7 @@
  */
 #include "libos/libos.h"
 #include "libos/vfs.h"
+#include "libos/proc.h"
 #include "libos/thread.h"
 #include "libos/exec.h"
 #include "net/lwip/netstack.h"
@@ -145,7 +146,6 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 		exec_adopt_memory();
 	else
 		adopt_image_and_stack(st);
-	vfs_init();
 
 	const char **argv = strs;
 	const uint8_t *blob = exec ? exec_args(&size, &execfn) : map_args(&size);
@@ -155,6 +155,12 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 		argc = 1;
 		envc = 0;
 	}
+	/* an exec'd image finds the segment and holds the lock execve held */
+	if (exec ? shared_adopt() : shared_init(argv + argc, envc)) {
+		lo_report("exoswarm: no shared segment\n");
+		exo_call(EXO_SYS_EXIT, 127);
+	}
+	vfs_init();
 	netstack_boot(argv + argc, envc);
 
 	/* strings and AT_RANDOM at the top, then the pointer arrays */
@@ -190,6 +196,7 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 	lo_memcpy(sp, auxv, sizeof auxv);
 	if (exec)
 		exec_release_record();
+	lo_unlock_all();
 	return top;
 }
 
@@ -200,6 +207,8 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 void libos_fault(struct exo_fault *f)
 {
 	int err = -13;
+	if (f->vector == 14 && !(f->error & 1) && shared_fault(f->addr))
+		return;					/* the shared segment: no lock needed */
 	lo_lock();
 	if (f->vector == 14 && !(f->error & 1))
 		err = mm_fault_in(f->addr);		/* not present: demand-zero */
@@ -225,7 +234,5 @@ void libos_fault(struct exo_fault *f)
 	lo_report("exoswarm: %s: signal %d: exception %d (%s) at address %p, rip %p%s\n",
 		  "program", (int64_t)sig, (int64_t)f->vector, what, f->addr, f->regs.rip,
 		  err == -12 ? ": out of memory" : "");
-	exo_call(EXO_SYS_ENV_KILL, EXO_SLOT_SELF_ENV, EXO_STATUS_SIGNALED(sig));
-	for (;;)
-		;
+	proc_end_self(EXO_STATUS_SIGNALED(sig));
 }

@@ -68,8 +68,10 @@ struct libos_private {
 	uint64_t heap_start, heap_end, mmap_next;
 	uint32_t next_chunk_pages;
 	int64_t uart_slot[3];			/* I/O-port caps of COM2, COM3 (by fd) */
-	volatile uint64_t lock_owner;		/* the libOS lock (libos/lock.c) */
-	uint32_t lock_depth;
+	struct { volatile uint64_t owner; uint32_t depth; } early_lock;	/* before the segment */
+	uint64_t shared_pages;			/* the shared segment (libos/proc.h); 0: none yet */
+	int64_t self_pid;			/* our env id, set before we first run */
+	uint32_t proc_index;			/* our entry in the process table */
 } __attribute__((aligned(4096)));
 _Static_assert(sizeof(struct exo_regs) == 152, "entry.S stores exo_regs by offset");
 

@@ -1,55 +1,91 @@
 /*
  * The libOS lock: one recursive spinlock over all of the library OS's
- * shared state (descriptor table, allocator, memory tables, threads,
- * futexes).  Handlers may not use libc locks, and a lock built on a
- * notification would cost a kernel call each time; a handler holds this
- * one only while it computes, never while it sleeps: a blocking call gives
- * it up entirely around its wait (lo_unlock_all, lo_relock).  It is
- * recursive because the fault handler takes it too, and a handler's own
- * access to the program's memory may fault.  A waiter spins a little, then
- * yields its CPU, since the holder may have been preempted.
+ * state, for every process of the machine: it lives in the shared segment
+ * (libos/proc.h), so a process's own tables (descriptor table, allocator,
+ * memory tables, threads, futexes) and what processes share (the process
+ * table, the segment's allocator, files) are guarded by the same lock.
+ * Handlers may not use libc locks, and a lock built on a notification
+ * would cost a kernel call each time; a handler holds this one only while
+ * it computes, never while it sleeps: a blocking call gives it up entirely
+ * around its wait (lo_unlock_all, lo_relock).  It is recursive because the
+ * fault handler takes it too, and a handler's own access to the program's
+ * memory may fault.  A waiter spins a little, then yields its CPU, since
+ * the holder may have been preempted.
+ *
+ * The holder is named by its tid, unique on the machine (a main thread's
+ * is its pid, the others come from a counter in the segment).  A process
+ * is only ever ended while its ender holds the lock (proc_end_self ends
+ * itself after giving the lock up; a killer ends another process while
+ * holding it), so a dead process never holds it.  A thread of an ending
+ * process that takes the lock finds its process no longer running and
+ * gives it back at once, to wait for its end.
  */
 #include "libos/libos.h"
+#include "libos/proc.h"
 #include "libos/thread.h"
 #include "include/exo/native.h"
 
-/* The holder (its struct lo_thread; 0: free) and the depth are in the
- * private block (lp.lock_owner, lp.lock_depth): the fault handler writes
- * them, so they must never be copy-on-write after a fork. */
+static struct sh_lock *the_lock(void)
+{
+	return lp.shared_pages ? &sh_seg()->lock : (struct sh_lock *)&lp.early_lock;
+}
+
+static uint64_t my_id(void)
+{
+	int64_t tid = lo_thread_self()->tid;
+	return tid ? (uint64_t)tid : 1;		/* start-up, before the pid is known */
+}
+
+/* A thread of a process that is ending (another thread or process marked
+ * it dead) must not go on under the lock: it waits to be ended. */
+static void stop_if_ending(struct sh_lock *l)
+{
+	if (!lp.shared_pages || proc_self()->state == PROC_RUNNING)
+		return;
+	l->depth = 0;
+	__atomic_store_n(&l->owner, 0, __ATOMIC_RELEASE);
+	for (;;)
+		exo_call0(EXO_SYS_YIELD);
+}
+
 void lo_lock(void)
 {
-	uint64_t me = (uint64_t)lo_thread_self();
-	if (lp.lock_owner == me) {
-		lp.lock_depth++;
+	struct sh_lock *l = the_lock();
+	uint64_t me = my_id();
+	if (l->owner == me) {
+		l->depth++;
 		return;
 	}
 	for (uint32_t spins = 0;; spins++) {
-		if (lp.lock_owner == 0 && __sync_bool_compare_and_swap(&lp.lock_owner, 0, me))
+		if (l->owner == 0 && __sync_bool_compare_and_swap(&l->owner, 0, me))
 			break;
 		__asm__ volatile("pause");
 		if (spins >= 64)
 			exo_call0(EXO_SYS_YIELD);
 	}
-	lp.lock_depth = 1;
+	l->depth = 1;
+	stop_if_ending(l);
 }
 
 void lo_unlock(void)
 {
-	if (--lp.lock_depth == 0)
-		__atomic_store_n(&lp.lock_owner, 0, __ATOMIC_RELEASE);
+	struct sh_lock *l = the_lock();
+	if (--l->depth == 0)
+		__atomic_store_n(&l->owner, 0, __ATOMIC_RELEASE);
 }
 
 /* Releases the lock however deep the caller holds it; returns the depth
  * for lo_relock. */
 uint32_t lo_unlock_all(void)
 {
+	struct sh_lock *l = the_lock();
 	/* a caller not holding it (start-up code) must not free another
 	 * thread's hold: nothing to give up, and lo_relock(0) is a no-op */
-	if (lp.lock_owner != (uint64_t)lo_thread_self())
+	if (l->owner != my_id())
 		return 0;
-	uint32_t d = lp.lock_depth;
-	lp.lock_depth = 0;
-	__atomic_store_n(&lp.lock_owner, 0, __ATOMIC_RELEASE);
+	uint32_t d = l->depth;
+	l->depth = 0;
+	__atomic_store_n(&l->owner, 0, __ATOMIC_RELEASE);
 	return d;
 }
 
@@ -58,12 +94,15 @@ void lo_relock(uint32_t d)
 	if (!d)
 		return;
 	lo_lock();
-	lp.lock_depth = d;
+	the_lock()->depth = d;
 }
 
-/* A forked child starts with the lock its parent held for the fork. */
-void lo_lock_reset(void)
+/* The hold stays held across execve (the new image takes it up at start
+ * and gives it up once its start-up is done), under the tid its first
+ * thread will have: the pid. */
+void lo_lock_hand_over(uint64_t tid)
 {
-	lp.lock_depth = 0;
-	lp.lock_owner = 0;
+	struct sh_lock *l = the_lock();
+	if (l->owner == my_id())
+		l->owner = tid;
 }

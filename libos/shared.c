@@ -1,32 +1,251 @@
 /*
- * The shared segment's interface (libos/shared.h), first version: one
- * process only.  Blocks come from the library OS's own heap and waits poll
- * the word every millisecond, so the file layer can be written against the
- * interface before processes share memory; the process layer replaces this
- * file with the segment every process maps.
+ * The shared segment (libos/shared.h, libos/proc.h): one region at SH_VA,
+ * mapped read-write at the same address in every process of the machine,
+ * never copy-on-write.  The first process allocates its frames at start-up
+ * (a quarter of its memory budget, at least 8 MiB, at most 256 MiB, or
+ * EXO_SHARED_MB from its environment) as chunks of 512 frames kept in cap
+ * slots SH_SLOT0 and up; fork grants the child the same caps in the same
+ * slots.  Pages are mapped lazily by the fault handler from those caps
+ * (page i is frame i % 512 of cap SH_SLOT0 + i / 512), without the lock and
+ * without asking anyone.  The segment starts with a header (magic,
+ * version, size), the machine's libOS lock and the process table; the rest
+ * is sh_alloc's heap.
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
-#include "libos/shared.h"
+#include "libos/proc.h"
 #include "libos/thread.h"
+#include "include/exo/native.h"
 
+#define PAGE 4096ull
+#define MIN_PAGES 2048ull			/* 8 MiB */
+#define MAX_PAGES (SH_MAX_CHUNKS * SH_CHUNK_PAGES)
 #define POLL_NS 1000000ull
+#define SH_RIGHTS (EXO_R_READ | EXO_R_WRITE | EXO_R_GRANT | EXO_R_DERIVE)
 
-void *sh_alloc(size_t size)
+/* EXO_SHARED_MB=N in the environment, in pages; 0 when absent. */
+static uint64_t pages_from_env(const char *const *envp, uint32_t envc)
 {
-	return lo_alloc(size);
+	static const char key[] = "EXO_SHARED_MB=";
+	for (uint32_t i = 0; i < envc; i++) {
+		if (lo_memcmp(envp[i], key, sizeof key - 1))
+			continue;
+		uint64_t mb = 0;
+		for (const char *p = envp[i] + sizeof key - 1; *p >= '0' && *p <= '9' && mb < 1000000; p++)
+			mb = mb * 10 + (uint64_t)(*p - '0');
+		return mb * 256;
+	}
+	return 0;
 }
 
-void *sh_realloc(void *p, size_t size)
+/* Allocates chunk c's frames and moves the cap to its slot: 0 or -1. */
+static int chunk_alloc(uint64_t c)
 {
-	return lo_realloc(p, size);
+	int64_t slot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, SH_CHUNK_PAGES);
+	if (slot < 0)
+		return -1;
+	int64_t r = exo_call(EXO_SYS_CAP_GRANT, slot, EXO_SLOT_SELF_ENV, SH_RIGHTS, SH_SLOT0 + c + 1);
+	exo_call(EXO_SYS_CAP_DELETE, slot);	/* the frames pass on to the copy */
+	return r < 0 ? -1 : 0;
+}
+
+struct sh_block {
+	uint64_t size;		/* bytes with this header; bit 0: in use */
+	uint64_t prev_size;	/* the block before (0: first) */
+	struct sh_block *next_free, *prev_free;	/* free blocks only */
+};
+#define HDR 16ull
+#define MIN_BLOCK 64ull
+#define USED 1ull
+
+static void free_insert(struct sh_header *h, struct sh_block *b)
+{
+	b->prev_free = 0;
+	b->next_free = (struct sh_block *)h->free_list;
+	if (b->next_free)
+		b->next_free->prev_free = b;
+	h->free_list = (uint64_t)b;
+}
+
+static void free_remove(struct sh_header *h, struct sh_block *b)
+{
+	if (b->prev_free)
+		b->prev_free->next_free = b->next_free;
+	else
+		h->free_list = (uint64_t)b->next_free;
+	if (b->next_free)
+		b->next_free->prev_free = b->prev_free;
+}
+
+static struct sh_block *block_after(struct sh_header *h, struct sh_block *b)
+{
+	uint64_t n = (uint64_t)b + (b->size & ~USED);
+	return n < h->heap_end ? (struct sh_block *)n : 0;
+}
+
+int shared_init(const char *const *envp, uint32_t envc)
+{
+	struct exo_cap_info mem;
+	if (lo_cap_inspect(EXO_SLOT_MEMORY, &mem))
+		return -ENOMEM;
+	uint64_t want = pages_from_env(envp, envc);
+	if (!want) {
+		want = mem.count / 4;
+		want = want < MIN_PAGES ? MIN_PAGES : want;
+	}
+	want = want > MAX_PAGES ? MAX_PAGES : want;
+	uint64_t chunks = (want + SH_CHUNK_PAGES - 1) / SH_CHUNK_PAGES, c = 0;
+	while (c < chunks && chunk_alloc(c) == 0)
+		c++;
+	if (c == 0)
+		return -ENOMEM;
+	lp.shared_pages = c * SH_CHUNK_PAGES;
+	lp.self_pid = libos_pid();
+	lp.proc_index = 0;
+	lo_thread0.tid = lp.self_pid;
+
+	struct sh_header *h = sh_seg();
+	h->magic = SH_MAGIC;
+	h->version = SH_VERSION;
+	h->header_size = sizeof *h;
+	h->layout_size = lp.shared_pages * PAGE;
+	h->next_tid = 0x100000;
+	h->init_pid = (int32_t)lp.self_pid;
+	h->nprocs = 1;
+	h->heap_first = (SH_VA + sizeof *h + PAGE - 1) & ~(PAGE - 1);
+	h->heap_end = SH_VA + h->layout_size;
+	struct sh_block *b = (struct sh_block *)h->heap_first;
+	b->size = h->heap_end - h->heap_first;
+	free_insert(h, b);
+	struct sh_proc *p = &h->procs[0];
+	p->pid = p->pgid = p->sid = (int32_t)lp.self_pid;
+	p->state = PROC_RUNNING;
+	p->gen = 1;
+	p->files.umask = 022;
+	return 0;
+}
+
+/* An exec'd image: the segment is still in slots SH_SLOT0 and up (execve
+ * keeps them), its header says how big it is, and our entry is the one
+ * with our pid.  execve handed the lock to our pid (lo_lock_hand_over),
+ * so once our tid is the pid we hold it. */
+int shared_adopt(void)
+{
+	struct exo_cap_info info;
+	uint64_t c = 0;
+	while (c < SH_MAX_CHUNKS && lo_cap_inspect((int64_t)(SH_SLOT0 + c), &info) == 0)
+		c++;
+	if (c == 0)
+		return -ENOMEM;
+	lp.self_pid = libos_pid();
+	lo_thread0.tid = lp.self_pid;
+	lp.shared_pages = c * SH_CHUNK_PAGES;
+	struct sh_header *h = sh_seg();
+	if (h->magic != SH_MAGIC || h->version != SH_VERSION || h->layout_size > lp.shared_pages * PAGE)
+		return -EINVAL;
+	lp.shared_pages = h->layout_size / PAGE;
+	struct sh_proc *me = proc_by_pid(lp.self_pid);
+	if (!me)
+		return -ESRCH;
+	lp.proc_index = (uint32_t)(me - h->procs);
+	return 0;
+}
+
+int shared_fault(uint64_t va)
+{
+	if (va < SH_VA || va >= SH_VA + lp.shared_pages * PAGE)
+		return 0;
+	uint64_t i = (va - SH_VA) / PAGE;
+	/* another thread may have mapped it meanwhile: then this fails and
+	 * the access is simply retried */
+	exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, SH_VA + i * PAGE, SH_SLOT0 + i / SH_CHUNK_PAGES,
+		 i % SH_CHUNK_PAGES, EXO_PROT_READ | EXO_PROT_WRITE);
+	return 1;
+}
+
+int shared_grant(int64_t env)
+{
+	for (uint64_t c = 0; c < lp.shared_pages / SH_CHUNK_PAGES; c++)
+		if (exo_call(EXO_SYS_CAP_GRANT, SH_SLOT0 + c, env, SH_RIGHTS, SH_SLOT0 + c + 1) < 0)
+			return -1;
+	return 0;
+}
+
+/* First fit over one free list, with boundary tags so a freed block
+ * merges with free neighbours at once. */
+void *sh_alloc(size_t size)
+{
+	struct sh_header *h = sh_seg();
+	if (!lp.shared_pages || size > h->layout_size)
+		return 0;
+	uint64_t need = ((uint64_t)size + HDR + 15) & ~15ull;
+	need = need < MIN_BLOCK ? MIN_BLOCK : need;
+	struct sh_block *b = (struct sh_block *)h->free_list;
+	while (b && b->size < need)
+		b = b->next_free;
+	if (!b)
+		return 0;
+	free_remove(h, b);
+	if (b->size - need >= MIN_BLOCK) {
+		struct sh_block *rest = (struct sh_block *)((uint64_t)b + need);
+		rest->size = b->size - need;
+		rest->prev_size = need;
+		struct sh_block *after = block_after(h, rest);
+		if (after)
+			after->prev_size = rest->size;
+		free_insert(h, rest);
+		b->size = need;
+	}
+	b->size |= USED;
+	lo_memset((uint8_t *)b + HDR, 0, (b->size & ~USED) - HDR);
+	return (uint8_t *)b + HDR;
 }
 
 void sh_free(void *p)
 {
-	lo_free(p);
+	if (!p)
+		return;
+	struct sh_header *h = sh_seg();
+	struct sh_block *b = (struct sh_block *)((uint8_t *)p - HDR);
+	b->size &= ~USED;
+	struct sh_block *n = block_after(h, b);
+	if (n && !(n->size & USED)) {
+		free_remove(h, n);
+		b->size += n->size;
+	}
+	if (b->prev_size) {
+		struct sh_block *prev = (struct sh_block *)((uint64_t)b - b->prev_size);
+		if (!(prev->size & USED)) {
+			free_remove(h, prev);
+			prev->size += b->size;
+			b = prev;
+		}
+	}
+	n = block_after(h, b);
+	if (n)
+		n->prev_size = b->size;
+	free_insert(h, b);
 }
 
+void *sh_realloc(void *p, size_t size)
+{
+	if (!p)
+		return sh_alloc(size);
+	struct sh_block *b = (struct sh_block *)((uint8_t *)p - HDR);
+	uint64_t old = (b->size & ~USED) - HDR;
+	if (size <= old)
+		return p;
+	void *n = sh_alloc(size);
+	if (!n)
+		return 0;
+	lo_memcpy(n, p, old);
+	sh_free(p);
+	return n;
+}
+
+/* Until the kernel can wait on a word of shared memory, a waiter looks at
+ * the word every millisecond (sh_wake has nothing to do): switching to the
+ * kernel's futex is this function's loop and sh_wake's body. */
 int64_t sh_wait(const volatile uint32_t *word, uint32_t expected, uint64_t deadline_ns)
 {
 	while (*word == expected) {
@@ -49,6 +268,6 @@ void sh_wake(const volatile uint32_t *word)
 
 struct lo_proc_files *proc_files(void)
 {
-	static struct lo_proc_files files = { .umask = 022 };
-	return &files;
+	static struct lo_proc_files early = { .umask = 022 };
+	return lp.shared_pages ? &proc_self()->files : &early;
 }

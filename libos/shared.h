@@ -46,5 +46,10 @@ struct lo_proc_files {
 	uint32_t umask;
 };
 struct lo_proc_files *proc_files(void);
+/* Called with the lock held when a process has ended (by itself, or
+ * killed by another process, which then calls it on the victim's behalf):
+ * the file layer drops what files holds.  The process layer's weak default
+ * does nothing; the file layer defines it once its state is shared. */
+void lo_proc_files_exit(struct lo_proc_files *files);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * Signals: rt_sigaction, rt_sigprocmask (per thread), rt_sigreturn,
- * rt_sigpending, kill, tkill and tgkill within the process, default
- * actions, and hardware faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP)
+ * rt_sigpending, kill (to any process: libos/proc.c carries signals
+ * between processes and hands ours to lo_signal_process), tkill and tgkill
+ * within the process, default actions, and hardware faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP)
  * delivered to the program's handler (libos_fault calls lo_signal_fault).
  *
  * A signal is delivered when its thread next leaves the library OS: at the
@@ -15,6 +16,7 @@
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
+#include "libos/proc.h"
 #include "libos/thread.h"
 #include "libos/exec.h"
 #include "include/exo/native.h"
@@ -92,7 +94,27 @@ static int discarded(int sig)
 
 int lo_signal_pending(struct lo_thread *t)
 {
+	if (lp.shared_pages)
+		proc_take_signals();
 	return (t->sigpending & ~t->sigmask) != 0;
+}
+
+/* What another process must know to send us a signal: which signals have
+ * a handler, which are discarded, and which every thread blocks (a fatal
+ * signal that is neither ends us at once; libos/proc.c). */
+void lo_signal_publish(void)
+{
+	uint64_t caught = 0, ignored = 0, blocked = ~0ull;
+	for (int sig = 1; sig <= NSIG; sig++) {
+		if (discarded(sig))
+			ignored |= BIT(sig);
+		else if (actions[sig].handler != SIG_DFL)
+			caught |= BIT(sig);
+	}
+	for (struct lo_thread *t = &lo_thread0; t; t = t->next)
+		if (t->state != LT_PARKED)
+			blocked &= t->sigmask;
+	proc_publish_signals(caught, ignored, blocked);
 }
 
 void lo_signal_thread(struct lo_thread *t, int sig)
@@ -107,9 +129,7 @@ void lo_signal_thread(struct lo_thread *t, int sig)
 /* Ends the process as the signal's default action would. */
 static _Noreturn void die_of(int sig)
 {
-	exo_call(EXO_SYS_ENV_KILL, EXO_SLOT_SELF_ENV, EXO_STATUS_SIGNALED(sig));
-	for (;;)
-		;
+	proc_end_self(EXO_STATUS_SIGNALED(sig));
 }
 
 /* Builds the handler's frame on the program's stack and points r at the
@@ -152,6 +172,8 @@ static int push_frame(struct lo_thread *t, struct exo_regs *r, int sig, const st
 
 void lo_signal_deliver(struct lo_thread *t, int64_t nr)
 {
+	if (lp.shared_pages)
+		proc_take_signals();
 	uint64_t ready = t->sigpending & ~t->sigmask;
 	if (!ready)
 		return;
@@ -278,7 +300,7 @@ LO_CALL(sys_rt_sigreturn)
 }
 
 /* Sends sig to the process: to the first thread that does not block it. */
-static int64_t signal_process(int sig, int code)
+void lo_signal_process(int sig, int code, int32_t sender)
 {
 	struct lo_thread *to = lo_thread_self();
 	if (to->sigmask & BIT(sig))
@@ -287,10 +309,8 @@ static int64_t signal_process(int sig, int code)
 				to = t;
 				break;
 			}
-	infos[sig] = (struct siginfo){ .signo = sig, .code = code,
-				       .kill = { (int32_t)libos_pid(), 0 } };
+	infos[sig] = (struct siginfo){ .signo = sig, .code = code, .kill = { sender, 0 } };
 	lo_signal_thread(to, sig);
-	return 0;
 }
 
 static int64_t signal_tid(int64_t tid, int sig)
@@ -306,32 +326,16 @@ static int64_t signal_tid(int64_t tid, int sig)
 	return 0;
 }
 
-/* A child process: only SIGKILL (and 0) reach it until signals cross
- * processes (docs/LIBOS.md). */
-static int64_t kill_child(int64_t pid, int sig)
-{
-	for (int i = 0; i < MAX_CHILDREN; i++)
-		if (lp.children[i].pid && lp.children[i].pid == pid) {
-			if (sig == SIGKILL) {
-				exo_call(EXO_SYS_ENV_KILL, lp.children[i].env, EXO_STATUS_SIGNALED(SIGKILL));
-				return 0;
-			}
-			return sig ? -ENOSYS : 0;
-		}
-	return -ESRCH;
-}
-
-/* kill: the process itself (pid, 0 or -1); a child only with SIGKILL. */
+/* kill: to processes of the table (libos/proc.c), this one included. */
 LO_CALL(sys_kill)
 {
 	UNUSED_ARGS;
-	int64_t pid = (int64_t)a0;
 	int sig = (int)a1;
 	if (sig < 0 || sig > NSIG)
 		return -EINVAL;
-	if (pid == libos_pid() || pid == 0 || pid == -1)
-		return sig ? signal_process(sig, SI_USER) : 0;
-	return kill_child(pid, sig);
+	if ((int32_t)a0 == INT32_MIN)
+		return -ESRCH;		/* no group -INT_MIN, as on Linux */
+	return proc_kill((int64_t)(int32_t)a0, sig);
 }
 
 LO_CALL(sys_tkill)

@@ -13,6 +13,7 @@
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
+#include "libos/proc.h"
 #include "libos/thread.h"
 #include "libos/exec.h"
 #include "include/exo/native.h"
@@ -27,14 +28,13 @@
 #define LX_CLONE_CHILD_CLEARTID 0x200000
 #define LX_CLONE_CHILD_SETTID 0x1000000
 #define LX_CLONE_FORK_TIDS (LX_CLONE_PARENT_SETTID | LX_CLONE_CHILD_CLEARTID | LX_CLONE_CHILD_SETTID)
-#define FIRST_TID 0x100000		/* above every env id, so tids never meet pids */
+#define POLL_NS 10000000ull		/* a waiter looks for other processes' signals */
 
 struct lo_thread lo_thread0;
 uint8_t lo_gsbase;
 static uint8_t stack0[HANDLER_STACK] __attribute__((aligned(16)));
 static struct lo_thread *threads = &lo_thread0;
 static int live = 1;			/* threads not exited */
-static int64_t next_tid = FIRST_TID;
 static uint64_t fork_child_settid, fork_child_cleartid;	/* glibc's fork: set in the child */
 
 void libos_syscall_entry(void);
@@ -76,9 +76,7 @@ int64_t lo_thread_tid(struct lo_thread *t)
 void lo_threads_after_fork(struct lo_thread *t)
 {
 	set_gsbase(t);
-	lo_lock_reset();
 	mm_prepare_write((uint64_t)t, sizeof *t);	/* the kernel writes t->reflect */
-	t->tid = 0;
 	t->slot = EXO_SLOT_SELF_THREAD;
 	t->notify = 0;
 	t->next = 0;
@@ -118,6 +116,7 @@ struct exo_regs *libos_syscall(struct lo_thread *t)
 	struct exo_regs *r = &t->at_call;
 	uint64_t nr = r->rax;
 	lo_lock();
+	proc_tidy();
 	int64_t ret = libos_dispatch(nr, r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9);
 	if (t->regs_replaced) {		/* rt_sigreturn: exactly what was saved */
 		t->regs_replaced = 0;
@@ -127,6 +126,7 @@ struct exo_regs *libos_syscall(struct lo_thread *t)
 		r->rflags = r->r11 = t->reflect.rflags;
 	}
 	lo_signal_deliver(t, (int64_t)nr);
+	lo_signal_publish();
 	lo_unlock();
 	return r;
 }
@@ -145,17 +145,25 @@ int64_t lo_thread_wait(struct lo_thread *t, uint64_t deadline_ns)
 		return n;
 	if (lo_signal_pending(t))
 		return -EINTR;
+	/* other processes cannot signal our notification: while there are
+	 * any, the wait ends every POLL_NS to look at our entry */
+	uint64_t until = deadline_ns;
+	int polling = proc_multi();
 	uint32_t depth = lo_unlock_all();
 	uint64_t now = time_now_ns();
+	if (polling && (!until || until > now + POLL_NS))
+		until = now + POLL_NS;
+	else
+		polling = 0;
 	int64_t r;
-	if (deadline_ns && deadline_ns <= now)
+	if (until && until <= now)
 		r = -EXO_ETIMEDOUT;
 	else
-		r = exo_call(EXO_SYS_NOTIFY_WAIT, n, deadline_ns ? deadline_ns - now : EXO_FOREVER);
+		r = exo_call(EXO_SYS_NOTIFY_WAIT, n, until ? until - now : EXO_FOREVER);
 	lo_relock(depth);
 	if (lo_signal_pending(t))
 		return -EINTR;
-	return r == -EXO_ETIMEDOUT ? -EXO_ETIMEDOUT : 0;
+	return r == -EXO_ETIMEDOUT && !polling ? -EXO_ETIMEDOUT : 0;
 }
 
 int64_t lo_sleep_until(uint64_t deadline_ns)
@@ -256,7 +264,7 @@ LO_CALL(sys_clone)
 	t->start.rip = t->start.rcx = self->reflect.rip;
 	t->start.rflags = t->start.r11 = self->reflect.rflags;
 	t->start.fsbase = t->fs_base = flags & LX_CLONE_SETTLS ? a4 : self->fs_base;
-	t->tid = next_tid++;
+	t->tid = (int64_t)__atomic_fetch_add(&sh_seg()->next_tid, 1, __ATOMIC_RELAXED);
 	t->sigmask = self->sigmask;
 	t->sigpending = 0;
 	t->robust_list = 0;
@@ -307,8 +315,7 @@ LO_CALL(sys_thread_exit)
 			lo_futex_wake(t->clear_tid, 1, ~0u);
 	}
 	live--;
-	t->state = LT_PARKED;
-	t->tid = 0;
+	t->state = LT_PARKED;	/* its tid names the lock's holder until then */
 	lo_unlock_all();
 	while (t->state != LT_STARTING)
 		exo_call(EXO_SYS_NOTIFY_WAIT, notify_of(t), EXO_FOREVER);

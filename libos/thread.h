@@ -73,7 +73,8 @@ void lo_lock(void);
 void lo_unlock(void);
 uint32_t lo_unlock_all(void);
 void lo_relock(uint32_t depth);
-void lo_lock_reset(void);
+/* execve: the caller's hold passes to tid, the new image's first thread. */
+void lo_lock_hand_over(uint64_t tid);
 
 /* futex.c */
 /* Wakes up to n waiters on uaddr whose bitset meets bitset: how many. */
@@ -86,6 +87,8 @@ void lo_signal_thread(struct lo_thread *t, int sig);
  * unblocked signal by changing the registers it resumes with. */
 void lo_signal_deliver(struct lo_thread *t, int64_t nr);
 int lo_signal_pending(struct lo_thread *t);
+/* Publishes dispositions and blocked signals in our process entry. */
+void lo_signal_publish(void);
 
 /* System calls (the table is libos/dispatch.c) */
 LO_CALL(sys_clone);

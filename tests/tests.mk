@@ -108,6 +108,9 @@ TEST_DEPS += $(foreach p,$(POSIX_TESTS),$(BUILD)/user/$(p) $(BUILD)/host-musl/$(
 THREAD_TESTS := threads signals
 $(foreach p,$(THREAD_TESTS),$(BUILD)/user/$(p)): user/tests/show.h
 TEST_DEPS += $(foreach p,$(THREAD_TESTS),$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p))
+# processes sharing the machine (tests/suites/29-posix-procs.sh), the same way
+$(BUILD)/user/procs: user/tests/show.h
+TEST_DEPS += $(BUILD)/user/procs $(BUILD)/host-musl/procs
 
 # execve's ELF parser (libos/elf.c): host unit test and libFuzzer target
 # (tests/suites/16-fuzz-elf.sh runs a short fuzz, `make fuzz` the long one).

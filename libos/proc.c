@@ -1,0 +1,472 @@
+/*
+ * The process table (libos/proc.h): parents, process groups, sessions,
+ * zombies and their wait statuses, signals between processes, wait4 and
+ * waitid.  Entries live in the shared segment and are changed only under
+ * the libOS lock, which is the machine's.
+ *
+ * Ending another process: every process holds a cap (with CONTROL) on the
+ * env of every other running process.  fork hands them out: the child gets
+ * the forker's caps and the forker's own, and every running process the
+ * forker can reach gets one for the child, in a slot the kernel picks and
+ * the table records (env_slot).  So a killer ends a process that runs
+ * program code and never calls in with ENV_KILL, holding the lock (the
+ * victim then cannot hold it), and marks its entry a zombie itself.  Caps
+ * of reaped processes are deleted by each holder at its next call
+ * (proc_tidy).  Since the first process holds a cap on everyone, orphans
+ * stay alive (the kernel ends envs no chain of caps from env 1 reaches).
+ */
+#include "libos/libos.h"
+#include "libos/lx.h"
+#include "libos/proc.h"
+#include "libos/thread.h"
+#include "include/exo/native.h"
+
+#define SIGKILL 9
+#define SIGCHLD 17
+#define WNOHANG 1
+#define WEXITED 4
+#define WNOWAIT 0x01000000
+#define CLD_EXITED 1
+#define CLD_KILLED 2
+#define P_ALL 0
+#define P_PID 1
+#define P_PGID 2
+#define BIT(sig) (1ull << ((sig) - 1))
+#define ENV_RIGHTS (EXO_R_CONTROL | EXO_R_GRANT)
+#define RESCAN_NS 100000000ull		/* a child may end without the libOS */
+
+/* The file layer drops the open files of an ended process (weak: nothing
+ * until it keeps them in the segment). */
+__attribute__((weak)) void lo_proc_files_exit(struct lo_proc_files *files)
+{
+	(void)files;
+}
+
+struct sh_proc *proc_self(void)
+{
+	return &sh_seg()->procs[lp.proc_index];
+}
+
+static int index_of(const struct sh_proc *p)
+{
+	return (int)(p - sh_seg()->procs);
+}
+
+struct sh_proc *proc_by_pid(int64_t pid)
+{
+	struct sh_header *h = sh_seg();
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (h->procs[i].state != PROC_FREE && h->procs[i].pid == pid)
+			return &h->procs[i];
+	return 0;
+}
+
+int proc_multi(void)
+{
+	return lp.shared_pages && sh_seg()->nprocs > 1;
+}
+
+/* The slot where we hold p's env cap with CONTROL, or 0. */
+static int64_t env_cap_of(const struct sh_proc *p)
+{
+	struct sh_proc *me = proc_self();
+	int i = index_of(p);
+	return me->env_slot[i] && me->env_gen[i] == p->gen ? me->env_slot[i] : 0;
+}
+
+int64_t proc_env_cap(int64_t pid)
+{
+	struct sh_proc *p = lp.shared_pages ? proc_by_pid(pid) : 0;
+	return p ? env_cap_of(p) : 0;
+}
+
+int proc_keeps_slot(uint64_t slot)
+{
+	if (!lp.shared_pages)
+		return 0;
+	if (slot >= SH_SLOT0 && slot < SH_SLOT0 + lp.shared_pages / SH_CHUNK_PAGES +
+	    (lp.shared_pages % SH_CHUNK_PAGES != 0))
+		return 1;
+	struct sh_proc *me = proc_self();
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (me->env_slot[i] && (uint64_t)me->env_slot[i] == slot)
+			return 1;
+	return 0;
+}
+
+/* Grants cap slot `what` (ours) into the env we hold at `into`; records it
+ * in holder's table as process `of`'s env cap. */
+static void give_env_cap(int64_t what, int64_t into, struct sh_proc *holder, const struct sh_proc *of)
+{
+	int64_t s = exo_call(EXO_SYS_CAP_GRANT, what, into, ENV_RIGHTS, 0);
+	if (s <= 0)
+		return;			/* that holder must wait for the victim to call in */
+	holder->env_slot[index_of(of)] = (int16_t)s;
+	holder->env_gen[index_of(of)] = of->gen;
+}
+
+struct sh_proc *proc_fork(int64_t env, int64_t pid)
+{
+	struct sh_header *h = sh_seg();
+	struct sh_proc *me = proc_self(), *c = 0;
+	for (int i = 0; i < MAX_PROCS && !c; i++)
+		if (h->procs[i].state == PROC_FREE)
+			c = &h->procs[i];
+	if (!c)
+		return 0;
+	uint32_t gen = c->gen + 1;
+	lo_memset(c, 0, sizeof *c);
+	*c = (struct sh_proc){ .pid = (int32_t)pid, .ppid = me->pid, .pgid = me->pgid, .sid = me->sid,
+			       .state = PROC_RUNNING, .gen = gen, .sigcaught = me->sigcaught,
+			       .sigignored = me->sigignored, .sigblocked = me->sigblocked };
+	h->nprocs++;
+	me->env_slot[index_of(c)] = (int16_t)env;
+	me->env_gen[index_of(c)] = gen;
+	give_env_cap(EXO_SLOT_SELF_ENV, env, c, me);
+	for (int i = 0; i < MAX_PROCS; i++) {
+		struct sh_proc *o = &h->procs[i];
+		int64_t slot = o != me && o != c && o->state == PROC_RUNNING ? env_cap_of(o) : 0;
+		if (!slot)
+			continue;
+		give_env_cap(slot, env, c, o);
+		give_env_cap(env, slot, o, c);
+	}
+	return c;
+}
+
+static void entry_free(struct sh_proc *p)
+{
+	p->state = PROC_FREE;
+	sh_seg()->nprocs--;
+	sh_seg()->reap_gen++;
+}
+
+void proc_fork_failed(struct sh_proc *c)
+{
+	proc_self()->env_slot[index_of(c)] = 0;
+	entry_free(c);
+}
+
+void proc_tidy(void)
+{
+	static uint32_t seen;
+	struct sh_header *h = sh_seg();
+	if (!lp.shared_pages || h->reap_gen == seen)
+		return;
+	seen = h->reap_gen;
+	struct sh_proc *me = proc_self();
+	for (int i = 0; i < MAX_PROCS; i++) {
+		struct sh_proc *o = &h->procs[i];
+		if (!me->env_slot[i] || (o->state != PROC_FREE && o->gen == me->env_gen[i]))
+			continue;
+		exo_call(EXO_SYS_CAP_DELETE, me->env_slot[i]);
+		me->env_slot[i] = 0;
+	}
+}
+
+/* A signal for another process: ended at once when its default action is
+ * fatal and it does not block it, else pending in its entry until it next
+ * calls in (or wakes from a wait, which the wait word ends). */
+static void send_other(struct sh_proc *p, int sig, int code, int32_t sender)
+{
+	uint64_t bit = BIT(sig);
+	if (sig != SIGKILL && (p->sigignored & bit))
+		return;
+	int64_t slot = env_cap_of(p);
+	if (slot && (sig == SIGKILL || !((p->sigcaught | p->sigblocked) & bit))) {
+		exo_call(EXO_SYS_ENV_KILL, slot, EXO_STATUS_SIGNALED(sig));
+		proc_mark_dead(p, EXO_STATUS_SIGNALED(sig));
+		return;
+	}
+	p->sigpending |= bit;
+	p->sender[sig - 1] = sender;
+	p->code[sig - 1] = code;
+	p->wait_word++;
+	sh_wake(&p->wait_word);
+}
+
+static void send_from(struct sh_proc *p, int sig, int code, int32_t sender)
+{
+	if (p == proc_self())
+		lo_signal_process(sig, code, sender);
+	else
+		send_other(p, sig, code, sender);
+}
+
+int64_t proc_send(struct sh_proc *p, int sig, int code)
+{
+	if (sig && p->state == PROC_RUNNING)
+		send_from(p, sig, code, proc_self()->pid);
+	return 0;
+}
+
+void proc_take_signals(void)
+{
+	struct sh_proc *me = proc_self();
+	while (me->sigpending) {
+		int sig = __builtin_ctzll(me->sigpending) + 1;
+		me->sigpending &= ~BIT(sig);
+		lo_signal_process(sig, me->code[sig - 1], me->sender[sig - 1]);
+	}
+}
+
+void proc_publish_signals(uint64_t caught, uint64_t ignored, uint64_t blocked)
+{
+	if (!lp.shared_pages)
+		return;
+	struct sh_proc *me = proc_self();
+	me->sigcaught = caught;
+	me->sigignored = ignored;
+	me->sigblocked = blocked;
+}
+
+/* Tells a parent that its child p changed: SIGCHLD and its wait word. */
+static void tell_parent(struct sh_proc *parent, const struct sh_proc *p)
+{
+	send_from(parent, SIGCHLD, (p->status & 0x7f) ? CLD_KILLED : CLD_EXITED, p->pid);
+	parent->wait_word++;
+	sh_wake(&parent->wait_word);
+}
+
+void proc_mark_dead(struct sh_proc *p, int32_t status)
+{
+	struct sh_header *h = sh_seg();
+	p->state = PROC_ZOMBIE;
+	p->status = status;
+	p->sigpending = 0;
+	lo_proc_files_exit(&p->files);
+	struct sh_proc *init = proc_by_pid(h->init_pid);
+	for (int i = 0; i < MAX_PROCS; i++) {
+		struct sh_proc *q = &h->procs[i];
+		if (q->state == PROC_FREE || q->ppid != p->pid || q == p)
+			continue;
+		q->ppid = h->init_pid;		/* orphans go to the first process */
+		if (q->state == PROC_ZOMBIE && init && init != p)
+			tell_parent(init, q);
+	}
+	struct sh_proc *parent = proc_by_pid(p->ppid);
+	if (parent && parent->state == PROC_RUNNING)
+		tell_parent(parent, p);
+}
+
+_Noreturn void proc_end_self(int32_t status)
+{
+	lo_lock();
+	if (lp.shared_pages)
+		proc_mark_dead(proc_self(), status);
+	lo_unlock_all();
+	if (status & 0x7f)
+		exo_call(EXO_SYS_ENV_KILL, EXO_SLOT_SELF_ENV, status);
+	exo_call(EXO_SYS_EXIT, (status >> 8) & 0xff);
+	for (;;)
+		;
+}
+
+/* ---------------------------------------------------------------- ids */
+
+LO_CALL(sys_getppid)
+{
+	UNUSED_ARGS;
+	return lp.shared_pages ? proc_self()->ppid : 0;
+}
+
+/* pid 0 is the caller; ESRCH for no such process. */
+static struct sh_proc *target(int64_t pid)
+{
+	return pid == 0 ? proc_self() : pid < 0 ? 0 : proc_by_pid(pid);
+}
+
+LO_CALL(sys_getpgid)
+{
+	UNUSED_ARGS;
+	struct sh_proc *p = target((int64_t)a0);
+	return p ? p->pgid : -ESRCH;
+}
+
+LO_CALL(sys_getpgrp)
+{
+	UNUSED_ARGS;
+	return proc_self()->pgid;
+}
+
+LO_CALL(sys_getsid)
+{
+	UNUSED_ARGS;
+	struct sh_proc *p = target((int64_t)a0);
+	return p ? p->sid : -ESRCH;
+}
+
+LO_CALL(sys_setsid)
+{
+	UNUSED_ARGS;
+	struct sh_proc *me = proc_self();
+	struct sh_header *h = sh_seg();
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (h->procs[i].state != PROC_FREE && h->procs[i].pgid == me->pid)
+			return -EPERM;		/* a group with our pid exists */
+	me->sid = me->pgid = me->pid;
+	return me->pid;
+}
+
+/* setpgid: the caller or a child of its session, into a group of the
+ * same session or a new one named by the target's pid. */
+LO_CALL(sys_setpgid)
+{
+	UNUSED_ARGS;
+	struct sh_proc *me = proc_self();
+	int64_t pgid = (int64_t)a1;
+	if (pgid < 0)
+		return -EINVAL;
+	struct sh_proc *p = target((int64_t)a0);
+	if (!p || (p != me && p->ppid != me->pid))
+		return -ESRCH;
+	if (p->sid != me->sid || p->sid == p->pid)
+		return -EPERM;		/* another session, or a session leader */
+	if (pgid == 0)
+		pgid = p->pid;
+	if (pgid != p->pid) {
+		struct sh_header *h = sh_seg();
+		int found = 0;
+		for (int i = 0; i < MAX_PROCS; i++)
+			found |= h->procs[i].state != PROC_FREE && h->procs[i].pgid == pgid &&
+				 h->procs[i].sid == me->sid;
+		if (!found)
+			return -EPERM;
+	}
+	p->pgid = (int32_t)pgid;
+	return 0;
+}
+
+/* kill: one process, our group (0), a group (-pgrp) or everyone we can
+ * reach but the first process and ourselves (-1). */
+int64_t proc_kill(int64_t pid, int sig)
+{
+	struct sh_header *h = sh_seg();
+	struct sh_proc *me = proc_self();
+	if (pid > 0) {
+		struct sh_proc *p = proc_by_pid(pid);
+		return p ? proc_send(p, sig, 0) : -ESRCH;
+	}
+	int32_t group = pid == 0 ? me->pgid : (int32_t)-pid;
+	int n = 0;
+	for (int i = 0; i < MAX_PROCS; i++) {
+		struct sh_proc *p = &h->procs[i];
+		if (p->state != PROC_RUNNING)
+			continue;
+		if (pid == -1 ? p->pid == h->init_pid || p == me : p->pgid != group)
+			continue;
+		n++;
+		proc_send(p, sig, 0);
+	}
+	return n ? 0 : -ESRCH;
+}
+
+/* --------------------------------------------------------------- wait */
+
+void fork_reap_child(int64_t pid);		/* fork.c: its env, thread and budget */
+int64_t fork_child_status(int64_t pid);		/* fork.c: ENV_STATUS, or -EAGAIN */
+
+static int wanted(const struct sh_proc *p, int idtype, int64_t id)
+{
+	if (p->state == PROC_FREE || p->ppid != proc_self()->pid || p == proc_self())
+		return 0;
+	return idtype == P_ALL || (idtype == P_PID && p->pid == id) || (idtype == P_PGID && p->pgid == id);
+}
+
+/* Frees a zombie child's entry and the caps we kept for it. */
+static void reap(struct sh_proc *p)
+{
+	struct sh_proc *me = proc_self();
+	int i = index_of(p);
+	if (fork_child_status(p->pid) != -ENOENT)
+		fork_reap_child(p->pid);	/* deletes the env cap too */
+	else if (me->env_slot[i])
+		exo_call(EXO_SYS_CAP_DELETE, me->env_slot[i]);
+	me->env_slot[i] = 0;
+	entry_free(p);
+}
+
+/* Waits for a child that idtype/id names to end: its entry (a zombie), or
+ * NULL with *err (-ECHILD, -EINTR, or 0 for WNOHANG). */
+static struct sh_proc *wait_child(int idtype, int64_t id, int options, int64_t *err)
+{
+	struct sh_header *h = sh_seg();
+	struct sh_proc *me = proc_self();
+	int interrupted = 0;
+	for (;;) {
+		uint32_t seen = me->wait_word;
+		int any = 0;
+		for (int i = 0; i < MAX_PROCS; i++) {
+			struct sh_proc *p = &h->procs[i];
+			if (!wanted(p, idtype, id))
+				continue;
+			any = 1;
+			int64_t st = p->state == PROC_RUNNING ? fork_child_status(p->pid) : -EAGAIN;
+			if (st >= 0)
+				proc_mark_dead(p, (int32_t)st);	/* it ended without the libOS */
+			if (p->state == PROC_ZOMBIE)
+				return p;
+		}
+		*err = !any ? -ECHILD : interrupted ? -EINTR : 0;
+		if (*err || (options & WNOHANG))
+			return 0;
+		/* a signal ends the wait, but a child that ended meanwhile
+		 * is still reported first, as on Linux */
+		interrupted = sh_wait(&me->wait_word, seen, time_now_ns() + RESCAN_NS) == -EINTR;
+	}
+}
+
+int64_t proc_wait4(int64_t pid, uint64_t status_ptr, int options, uint64_t rusage)
+{
+	if (options & ~(WNOHANG | 2 | 8 | 0x20000000 | 0x40000000 | 0x80000000u))
+		return -EINVAL;		/* WUNTRACED, WCONTINUED and __W* are accepted */
+	int idtype = pid == -1 ? P_ALL : pid > 0 ? P_PID : P_PGID;
+	int64_t id = pid > 0 ? pid : pid == 0 ? proc_self()->pgid : -pid;
+	int64_t err;
+	struct sh_proc *p = wait_child(idtype, id, options, &err);
+	if (!p)
+		return err;
+	int32_t st = p->status;
+	static const uint8_t zero[144];
+	if ((status_ptr && lo_copy_out((void *)status_ptr, &st, 4)) ||
+	    (rusage && lo_copy_out((void *)rusage, zero, sizeof zero)))
+		return -EFAULT;
+	int64_t found = p->pid;
+	reap(p);
+	return found;
+}
+
+LO_CALL(sys_wait4)
+{
+	UNUSED_ARGS;
+	return proc_wait4((int64_t)a0, a1, (int)a2, a3);
+}
+
+LO_CALL(sys_waitid)
+{
+	UNUSED_ARGS;
+	int idtype = (int)a0, options = (int)a3;
+	int64_t id = (int64_t)(int32_t)a1;
+	if (idtype < P_ALL || idtype > P_PGID || !(options & (WEXITED | 2 | 8)) ||
+	    (options & ~(WNOHANG | 2 | WEXITED | 8 | WNOWAIT | 0x20000000 | 0x40000000 | 0x80000000u)))
+		return -EINVAL;
+	if (idtype == P_PGID && id == 0)
+		id = proc_self()->pgid;
+	int64_t err;
+	struct sh_proc *p = wait_child(idtype, id, options, &err);
+	if (!p && err)
+		return err;
+	int32_t info[8] = { 0 };		/* signo, errno, code, pad, pid, uid, status */
+	if (p) {
+		int sig = p->status & 0x7f;
+		info[0] = SIGCHLD;
+		info[2] = sig ? CLD_KILLED : CLD_EXITED;
+		info[4] = p->pid;
+		info[6] = sig ? sig : (p->status >> 8) & 0xff;
+	}
+	if (a2 && lo_copy_out((void *)a2, info, sizeof info))
+		return -EFAULT;
+	if (p && !(options & WNOWAIT))
+		reap(p);
+	return 0;
+}

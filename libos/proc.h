@@ -1,0 +1,123 @@
+/*
+ * The process layer's own view of the shared segment (libos/shared.h is
+ * the part other layers use): the segment's header with the machine's
+ * libOS lock, and the process table.  Everything here is read and written
+ * with the libOS lock held, except the segment's geometry (fixed at
+ * start-up) and the wait words (sh_wait reads them without it).
+ */
+#ifndef EXO_LIBOS_PROC_H
+#define EXO_LIBOS_PROC_H
+
+#include <stdint.h>
+
+#include "libos/shared.h"
+
+#define SH_VA 0x00007d0000000000ull	/* below the libOS heap (0x7e0000000000) */
+#define SH_CHUNK_PAGES 512ull		/* page i is frame i % 512 of cap SH_SLOT0 + i / 512 */
+#define SH_MAX_CHUNKS 128		/* 256 MiB */
+#define SH_SLOT0 256			/* cap slots 256..383 hold the chunks in every process */
+#define SH_MAGIC 0x6d67655368737845ull	/* "ExshSegm" */
+#define SH_VERSION 1
+#define MAX_PROCS 64
+
+enum { PROC_FREE, PROC_RUNNING, PROC_ZOMBIE };
+
+/* One process.  The pid is its env id.  env_slot[j] is where this process
+ * holds process j's env cap (with CONTROL, so it can end it), valid while
+ * env_gen[j] equals process j's gen. */
+struct sh_proc {
+	int32_t pid, ppid, pgid, sid;
+	uint32_t state, gen;
+	int32_t status;			/* Linux wait status, when a zombie */
+	volatile uint32_t wait_word;	/* bumped when a signal or a child's end is for it */
+	uint64_t sigpending;		/* sent by other processes, not yet taken */
+	uint64_t sigcaught;		/* a handler is installed */
+	uint64_t sigignored;		/* discarded: SIG_IGN, or ignored by default */
+	uint64_t sigblocked;		/* blocked by every thread */
+	int32_t sender[64];		/* the pid that sent signal n+1 */
+	int32_t code[64];		/* its si_code */
+	int16_t env_slot[MAX_PROCS];
+	uint32_t env_gen[MAX_PROCS];
+	struct lo_proc_files files;
+};
+
+struct sh_lock {
+	volatile uint64_t owner;	/* the holder's tid; 0: free */
+	uint32_t depth;
+};
+
+/* The segment's first bytes: a later image (execve) recognises the
+ * segment by magic and version and finds its size here. */
+struct sh_header {
+	uint64_t magic;
+	uint32_t version, header_size;
+	uint64_t layout_size;		/* bytes of the whole segment */
+	struct sh_lock lock;		/* the libOS lock of the machine */
+	volatile uint32_t next_tid;	/* thread ids other than main threads */
+	uint32_t reap_gen;		/* bumped when a process entry is freed */
+	int32_t init_pid;		/* the first process: orphans' new parent */
+	uint32_t nprocs;		/* entries not free */
+	uint64_t heap_first, heap_end;	/* sh_alloc's blocks: [first, end) */
+	uint64_t free_list;		/* sh_alloc's free blocks (struct sh_block *) */
+	struct sh_proc procs[MAX_PROCS];
+};
+
+/* The segment (mapped once lp.shared_pages is set). */
+static inline struct sh_header *sh_seg(void)
+{
+	return (struct sh_header *)SH_VA;
+}
+
+/* shared.c */
+/* The first process: allocates and maps the segment (envp for
+ * EXO_SHARED_MB); 0 or -errno. */
+int shared_init(const char *const *envp, uint32_t envc);
+/* An exec'd image: finds the segment its process already has; 0 or -errno. */
+int shared_adopt(void);
+/* Maps the segment page at va on a fault: 1 when va is in the segment. */
+int shared_fault(uint64_t va);
+/* Grants the segment's caps to a new env, in the same slots: 0 or -1. */
+int shared_grant(int64_t env);
+
+/* proc.c */
+struct sh_proc *proc_self(void);
+struct sh_proc *proc_by_pid(int64_t pid);
+/* Fork: a table entry for the child env (pid) the caller holds at slot env,
+ * with the caps to end every process; NULL when none is left. */
+struct sh_proc *proc_fork(int64_t env, int64_t pid);
+/* Undoes proc_fork for a child that never ran. */
+void proc_fork_failed(struct sh_proc *c);
+/* Marks p ended with a wait status: its children go to the first
+ * process, its parent gets SIGCHLD, and its files are released. */
+void proc_mark_dead(struct sh_proc *p, int32_t status);
+/* Ends the calling process with a wait status, its table entry first. */
+_Noreturn void proc_end_self(int32_t status);
+/* Signals other processes sent to this one, handed to its threads. */
+void proc_take_signals(void);
+/* Under the lock at every entry: deletes env caps of reaped processes. */
+void proc_tidy(void);
+/* The calling process's dispositions and blocked set, for senders. */
+void proc_publish_signals(uint64_t caught, uint64_t ignored, uint64_t blocked);
+/* Sends sig from the calling process to p (kill): 0. */
+int64_t proc_send(struct sh_proc *p, int sig, int code);
+/* More than one process shares the machine. */
+int proc_multi(void);
+/* execve: slot holds the segment or another process's env cap. */
+int proc_keeps_slot(uint64_t slot);
+/* The slot of our env cap (with CONTROL) on process pid, or 0. */
+int64_t proc_env_cap(int64_t pid);
+
+LO_CALL(sys_getppid);
+LO_CALL(sys_getpgid);
+LO_CALL(sys_getpgrp);
+LO_CALL(sys_getsid);
+LO_CALL(sys_setsid);
+LO_CALL(sys_setpgid);
+LO_CALL(sys_wait4);
+LO_CALL(sys_waitid);
+int64_t proc_kill(int64_t pid, int sig);
+
+/* signal.c: a signal for the calling process from sender (a pid). */
+void lo_signal_process(int sig, int code, int32_t sender);
+
+#endif
