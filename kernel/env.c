@@ -31,6 +31,8 @@ int env_charge(struct env *e, uint64_t pages)
 	if (e->used_pages + pages > e->quota_pages)
 		return -EXO_ENOMEM;
 	e->used_pages += pages;
+	if (e->used_pages > e->peak_pages)
+		e->peak_pages = e->used_pages;
 	return 0;
 }
 
@@ -93,7 +95,7 @@ struct env *env_create(struct cap *src, uint64_t quota_pages, int *err)
 	e->maps = maps;
 	e->pml4_pa = pml4;
 	e->quota_pages = quota_pages;
-	e->used_pages = fixed;
+	e->used_pages = e->peak_pages = fixed;
 	e->quota_source = src;
 	/* share the kernel half */
 	uint64_t *k = phys_to_virt(read_cr3() & PTE_ADDR), *u = phys_to_virt(pml4);

@@ -39,7 +39,15 @@ _Static_assert(sizeof(struct elf64_phdr) == 56, "phdr");
 #define PF_X 1
 #define PF_W 2
 #define PF_R 4
-#define KERNEL_RESERVE_PAGES 4096	/* kept back for kernel objects */
+/* Kept back for kernel objects no env pays for (idle stacks, device rings,
+ * heap blocks): 1/32 of free memory, within these bounds, so a small
+ * machine is not refused for a reserve sized for a large one. */
+#define KERNEL_RESERVE_MIN 256
+#define KERNEL_RESERVE_MAX 4096
+/* The first env's quota of kernel memory: 1/32 of free memory, at least
+ * this.  Its tables, thread and mapping records peak at 47 pages for hello
+ * world and 60 for the fork test (the exit line reports the peak). */
+#define ROOT_QUOTA_MIN 256
 
 /*
  * The only I/O ports user space ever gets: devices that cannot master the
@@ -160,6 +168,9 @@ void loader_env_ended(struct env *e)
 {
 	if (e != root_env)
 		return;
+	/* what sizes ROOT_QUOTA_MIN: the first env's kernel memory at its peak */
+	kprintf("exoswarm: first program used at most %lu of its %lu pages of kernel memory\n",
+		e->peak_pages, e->quota_pages);
 	kprintf("exoswarm: first program exited with status 0x%lx\n", e->status);
 	if (onexit_poweroff)
 		qemu_exit(QEMU_EXIT_PROGRAM);
@@ -193,14 +204,17 @@ void loader_start_first(const struct boot_info *bi)
 			memcpy((uint8_t *)phys_to_virt(image_pa) + (ph[i].vaddr - lo), img + ph[i].offset,
 			       ph[i].filesz);
 
-	uint64_t quota = kframes.nfree / 32 > 2048 ? kframes.nfree / 32 : 2048;
+	uint64_t quota = kframes.nfree / 32 > ROOT_QUOTA_MIN ? kframes.nfree / 32 : ROOT_QUOTA_MIN;
 	struct env *e = env_create(NULL, quota, &err);
 	if (!e)
 		refuse("no memory for its environment");
 	root_env = e;
-	if (kframes.nfree < quota + KERNEL_RESERVE_PAGES + 64)
+	uint64_t reserve = kframes.nfree / 32;
+	reserve = reserve < KERNEL_RESERVE_MIN ? KERNEL_RESERVE_MIN :
+		  reserve > KERNEL_RESERVE_MAX ? KERNEL_RESERVE_MAX : reserve;
+	if (kframes.nfree < quota + reserve + 64)
 		refuse("too little memory left");
-	uint64_t budget = kframes.nfree - quota - KERNEL_RESERVE_PAGES;
+	uint64_t budget = kframes.nfree - quota - reserve;
 
 	cap_install(e, EXO_SLOT_SELF_ENV, NULL, EXO_CAP_ENV, EXO_R_ALL, 0, 0, e);
 	cap_install(e, EXO_SLOT_MEMORY, NULL, EXO_CAP_MEMORY, EXO_R_ALL, 0, budget, NULL);

@@ -52,6 +52,7 @@ struct env {
 	struct cap *caps;		/* CAP_SLOTS entries */
 	struct mapping **maps;		/* MAP_BUCKETS hash chains by va */
 	uint64_t quota_pages, used_pages;	/* kernel memory charged */
+	uint64_t peak_pages;		/* the most ever charged at once */
 	uint64_t nmappings;
 	struct cap *quota_source;	/* the MEMORY cap that paid for it */
 	uint64_t fault_entry, fault_stack;

@@ -12,7 +12,8 @@
  * or while it spins for the lock (it spins with interrupts off).
  *
  * Other CPUs start through a real-mode trampoline copied to TRAMPOLINE_PA:
- * INIT, then two STARTUP IPIs, as the Intel and AMD manuals prescribe.
+ * INIT, 10 ms, then two STARTUP IPIs, as the Intel and AMD manuals
+ * prescribe; the INITs go to all of them early in boot (smp_send_init).
  */
 #include "kernel/smp.h"
 #include "kernel/acpi.h"
@@ -145,9 +146,13 @@ void smp_kick(int id)
 
 #define TRAMPOLINE_PA 0x8000
 extern char trampoline_start[], trampoline_end[];
-extern char tramp_cr3[], tramp_efer[], tramp_entry[], tramp_arg[];
+extern char tramp_cr3[], tramp_efer[], tramp_entry[];
 void ap_entry64(void);
-uint64_t ap_boot_cr3, ap_boot_stack;
+uint64_t ap_boot_cr3;
+/* Where each starting CPU finds its struct percpu and stack, by APIC id
+ * (all start at once: kernel/trampoline.S looks itself up here). */
+struct percpu *ap_percpu_by_apic[256];
+uint64_t ap_stack_by_apic[256];
 extern char boot_pml4[];
 
 void fpu_cpu_init(void);
@@ -187,30 +192,47 @@ static void patch(char *sym, uint64_t v, int bytes)
 	memcpy(p, &v, (size_t)bytes);
 }
 
-/* Starts the CPU with APIC id apic as percpus[id]; 0 once it runs. */
-static int start_cpu(int id, uint32_t apic)
+static uint64_t init_sent_tsc;		/* when the INITs went; 0: not yet */
+
+/* INIT to every other CPU the MADT lists, as early as the local APIC is
+ * up: each must wait 10 ms before its STARTUP, and those 10 ms then pass
+ * during clock calibration and the rest of boot, for all CPUs at once.
+ * (The TSC runs already; its rate is known by the time the wait ends.) */
+void smp_send_init(void)
+{
+	if (!apic_mode || acpi.ncpus < 2)
+		return;
+	uint32_t me = lapic_read(LAPIC_ID) >> 24;
+	for (int i = 0; i < acpi.ncpus; i++)
+		if (acpi.cpu_apic_ids[i] != me)
+			send_ipi(acpi.cpu_apic_ids[i], 0x4500);		/* INIT, assert */
+	init_sent_tsc = rdtsc();
+}
+
+/* Makes percpus[id] ready for the CPU with APIC id apic: stack, tables,
+ * idle thread, and its entry in the trampoline's lookup; 0 or -1. */
+static int prepare_cpu(int id, uint32_t apic)
 {
 	struct percpu *c = &percpus[id];
-	uintptr_t stack = kstack_alloc();
+	uintptr_t stack = apic < 256 ? kstack_alloc() : 0;
 
 	c->self = c;
 	c->id = id;
 	c->apic_id = apic;
 	if (!stack || gdt_prepare_ap(c) || sched_prepare_cpu(c))
 		return -1;
-	ap_boot_cr3 = vm_kernel_pml4();
-	ap_boot_stack = stack;
-	patch(tramp_arg, (uint64_t)c, 8);
-	send_ipi(apic, 0x4500);				/* INIT, assert */
-	time_delay_ns(10000000);
-	for (int sipi = 0; sipi < 2 && !c->online; sipi++) {
-		send_ipi(apic, 0x4600 | (TRAMPOLINE_PA >> 12));	/* STARTUP */
-		for (uint64_t t0 = time_ns(); !c->online && time_ns() - t0 < 200000000ull;)
-			cpu_relax();
-	}
-	return c->online ? 0 : -1;
+	ap_stack_by_apic[apic] = stack;
+	ap_percpu_by_apic[apic] = c;
+	return 0;
 }
 
+/*
+ * Starts the other CPUs without waiting for them: INIT (sent early by
+ * smp_send_init), 10 ms, STARTUP, 200 us, STARTUP again to those not yet
+ * up, as the Intel and AMD manuals prescribe, to all of them together.
+ * Each marks itself online when it arrives (ap_main); until then the
+ * scheduler leaves it alone (it looks only at online CPUs).
+ */
 int smp_start_aps(void)
 {
 	trap_set_handler(VEC_IPI_RESCHED, handle_resched);
@@ -222,13 +244,30 @@ int smp_start_aps(void)
 	patch(tramp_cr3, kernel_virt_to_phys(boot_pml4), 4);
 	patch(tramp_efer, cpu.nx ? 1u << 11 : 0, 4);
 	patch(tramp_entry, (uint64_t)ap_entry64, 8);
-	for (int i = 0; i < acpi.ncpus && ncpus < MAX_CPUS; i++) {
+	ap_boot_cr3 = vm_kernel_pml4();
+	int n = 1;
+	for (int i = 0; i < acpi.ncpus && n < MAX_CPUS; i++) {
 		if (acpi.cpu_apic_ids[i] == me)
 			continue;
-		if (start_cpu(ncpus, acpi.cpu_apic_ids[i]) == 0)
-			ncpus++;
+		if (prepare_cpu(n, acpi.cpu_apic_ids[i]) == 0)
+			n++;
 		else
-			klog(LOG_WARN, "smp: cpu with apic id %u did not start\n", acpi.cpu_apic_ids[i]);
+			klog(LOG_WARN, "smp: no memory to start the cpu with apic id %u\n", acpi.cpu_apic_ids[i]);
 	}
+	if (!init_sent_tsc) {
+		for (int i = 1; i < n; i++)
+			send_ipi(percpus[i].apic_id, 0x4500);
+		init_sent_tsc = rdtsc();
+	}
+	while (rdtsc() - init_sent_tsc < tsc_hz / 100)		/* 10 ms after INIT */
+		cpu_relax();
+	for (int sipi = 0; sipi < 2; sipi++) {
+		if (sipi)
+			time_delay_ns(200000);
+		for (int i = 1; i < n; i++)
+			if (!__atomic_load_n(&percpus[i].online, __ATOMIC_ACQUIRE))
+				send_ipi(percpus[i].apic_id, 0x4600 | (TRAMPOLINE_PA >> 12));	/* STARTUP */
+	}
+	ncpus = n;
 	return ncpus;
 }

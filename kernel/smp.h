@@ -44,7 +44,10 @@ void smp_kick(int id);
 /* Serves this CPU's pending request (interrupt handler and lock spin). */
 void smp_serve_request(void);
 
-/* Starts the CPUs the MADT lists; returns how many run, the boot CPU too. */
+/* Sends INIT to the other CPUs the MADT lists (early in boot). */
+void smp_send_init(void);
+/* Starts the CPUs the MADT lists, without waiting for them to arrive;
+ * returns how many were started, the boot CPU too. */
 int smp_start_aps(void);
 
 #endif

@@ -4,10 +4,16 @@
 
 #include <stdint.h>
 
+/* Whole 8-byte words first (rep movsq/stosq), then the bytes left: page
+ * copies and clears take an eighth of the string steps rep movsb/stosb
+ * would (as fast on CPUs with fast byte strings, faster elsewhere, and
+ * what -icount counts). */
 void *memcpy(void *restrict dst, const void *restrict src, size_t n)
 {
 	void *ret = dst;
-	__asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) :: "memory");
+	size_t words = n / 8, bytes = n % 8;
+	__asm__ volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(words) :: "memory");
+	__asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(bytes) :: "memory");
 	return ret;
 }
 
@@ -28,7 +34,10 @@ void *memmove(void *dst, const void *src, size_t n)
 void *memset(void *dst, int c, size_t n)
 {
 	void *ret = dst;
-	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+	size_t words = n / 8, bytes = n % 8;
+	uint64_t v = (uint8_t)c * 0x0101010101010101ull;
+	__asm__ volatile("rep stosq" : "+D"(dst), "+c"(words) : "a"(v) : "memory");
+	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(bytes) : "a"(v) : "memory");
 	return ret;
 }
 

@@ -19,6 +19,9 @@ extern uint64_t tsc_hz;
 void time_init(void);
 /* Nanoseconds since time_init, from the TSC. */
 uint64_t time_ns(void);
+/* How far (ppm) the boot's 5 ms TSC calibration lands from one over 40 ms,
+ * the closest of three tries (the self-test's check of its accuracy). */
+int64_t time_calibration_error_ppm(void);
 /* Busy-waits (with interrupts as they are) for ns nanoseconds. */
 void time_delay_ns(uint64_t ns);
 

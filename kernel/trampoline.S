@@ -1,18 +1,21 @@
 /*
  * Start-up code of the other CPUs.  kernel/smp.c copies trampoline_start..
- * trampoline_end to physical 0x8000 and fills in the four words at the end;
- * a STARTUP IPI then starts a CPU there in real mode.  It enters protected
+ * trampoline_end to physical 0x8000 and fills in the three words at the
+ * end; a STARTUP IPI then starts a CPU there in real mode, several CPUs at
+ * once (nothing here writes memory or uses a stack).  It enters protected
  * mode, turns on PAE, long mode and paging on the boot page tables (which
  * still map the first 4 GiB at their physical addresses and the kernel at
  * its link address), jumps to 64-bit code, and from there to ap_entry64 in
- * the kernel's text, which loads the kernel's own page tables and stack.
+ * the kernel's text, which loads the kernel's own page tables, finds its
+ * struct percpu and stack by its APIC id (CPUID leaf 1), and calls
+ * ap_main.
  */
 #define TRAMP 0x8000
 #define T(x) (TRAMP + (x) - trampoline_start)
 
 	.section .rodata
 	.balign 16
-	.global trampoline_start, trampoline_end, tramp_cr3, tramp_efer, tramp_entry, tramp_arg
+	.global trampoline_start, trampoline_end, tramp_cr3, tramp_efer, tramp_entry
 	.code16
 trampoline_start:
 	cli
@@ -48,7 +51,6 @@ tramp32:
 
 	.code64
 tramp64:
-	movq T(tramp_arg), %rdi
 	movq T(tramp_entry), %rax
 	jmpq *%rax
 
@@ -65,7 +67,6 @@ tramp_gdt_ptr:
 tramp_cr3:	.long 0, 0
 tramp_efer:	.long 0, 0
 tramp_entry:	.quad 0
-tramp_arg:	.quad 0
 trampoline_end:
 
 	.text
@@ -73,8 +74,17 @@ trampoline_end:
 ap_entry64:
 	movq ap_boot_cr3(%rip), %rax
 	movq %rax, %cr3
-	movq ap_boot_stack(%rip), %rsp
+	movl $1, %eax
+	cpuid				/* ebx[31:24]: this CPU's initial APIC id */
+	shrl $24, %ebx
+	leaq ap_percpu_by_apic(%rip), %rax
+	movq (%rax,%rbx,8), %rdi
+	testq %rdi, %rdi
+	jz 1f				/* not a CPU the kernel prepared: stay off */
+	leaq ap_stack_by_apic(%rip), %rax
+	movq (%rax,%rbx,8), %rsp
 	xorl %ebp, %ebp
 	call ap_main
-1:	hlt
+1:	cli
+	hlt
 	jmp 1b

@@ -26,6 +26,7 @@ enum {
 	DUP_THRESH = 3,
 	CRITICAL_FEC_K = 4,
 	CLOSE_TRIES = 16,
+	MIN_SSTHRESH = 8,               /* slow start always reaches this after a cut */
 	MIN_QUEUE_CWND = 4,             /* below this window a high SRTT is not a queue */
 	FLAT_TIMEOUTS = 2,              /* timeouts in a row before a flat-RTT path halves cwnd */
 	INITIAL_CWND = 10,
@@ -946,6 +947,7 @@ static void send_segment(struct nert_session *s, struct nert_txseg *t, bool fres
 	t->sent = true;
 	t->lost = false;
 	t->sent_ms = now;
+	s->probe_base_ms = now;
 	if (!fresh) {
 		t->retries++;
 		s->stats.retransmits++;
@@ -1024,6 +1026,7 @@ static void rtt_sample(struct nert_session *s, uint32_t r)
 	}
 	if (r < s->min_rtt)
 		s->min_rtt = r;
+	s->fresh_samples++;
 	s->rto = s->srtt + (4 * s->rttvar > 1 ? 4 * s->rttvar : 1);
 	if (s->rto < NERT_MIN_RTO_MS)
 		s->rto = NERT_MIN_RTO_MS;
@@ -1032,10 +1035,10 @@ static void rtt_sample(struct nert_session *s, uint32_t r)
 }
 
 /* Mark a segment acknowledged: RACK time, window growth. */
-static void seg_acked(struct nert_session *s, struct nert_txseg *t)
+static bool seg_acked(struct nert_session *s, struct nert_txseg *t)
 {
 	if (t->acked || !t->sent)
-		return;
+		return false;
 	t->acked = true;
 	if (!t->retries && t->sent_ms > s->rack_ms)   /* unambiguous send times only */
 		s->rack_ms = t->sent_ms;
@@ -1045,6 +1048,8 @@ static void seg_acked(struct nert_session *s, struct nert_txseg *t)
 		s->cwnd_milli += 1000000 / s->cwnd_milli;       /* additive increase */
 	if (s->cwnd_milli > NERT_WINDOW * 1000)
 		s->cwnd_milli = NERT_WINDOW * 1000;
+	s->probes = 0;
+	return true;
 }
 
 /*
@@ -1071,7 +1076,7 @@ static void on_loss(struct nert_session *s, uint32_t seg)
 		return;
 	s->recover_seg = s->snd_nxt;
 	if (queue_building(s)) {
-		s->ssthresh = cwnd(s) / 2 > 2 ? cwnd(s) / 2 : 2;
+		s->ssthresh = cwnd(s) / 2 > MIN_SSTHRESH ? cwnd(s) / 2 : MIN_SSTHRESH;
 		s->cwnd_milli = s->ssthresh * 1000;
 	}
 }
@@ -1150,7 +1155,8 @@ static void on_ack(struct nert_session *s, const uint8_t *pt, uint64_t now)
 		uint32_t seg = cum + 1 + i;
 		if (!((pt[5 + i / 8] >> (i % 8)) & 1) || seg - s->snd_una >= s->snd_nxt - s->snd_una)
 			continue;
-		seg_acked(s, &s->txw[seg % NERT_WINDOW]);
+		if (seg_acked(s, &s->txw[seg % NERT_WINDOW]))
+			s->rto_backoff = 0;             /* selective progress is progress too */
 		highest = seg;
 		any_sack = true;
 	}
@@ -1711,6 +1717,42 @@ static uint64_t backed_off_rto(const struct nert_session *s)
 	return t < cap ? t : cap;
 }
 
+/*
+ * Tail-loss probe time (after RFC 8985's TLP): two smoothed RTTs plus the
+ * peer's ACK delay after the last segment sent or acknowledged, at most
+ * NERT_PROBES times between progress.  UINT64_MAX when none is due.
+ */
+static uint64_t probe_deadline(const struct nert_session *s)
+{
+	uint64_t pto = 2ull * s->srtt + DELAYED_ACK_MS;
+
+	if (!s->rtt_valid || s->probes >= NERT_PROBES || !inflight(s))
+		return UINT64_MAX;
+	return s->probe_base_ms + (pto > NERT_MIN_PTO_MS ? pto : NERT_MIN_PTO_MS);
+}
+
+/*
+ * A probe: resend the oldest segment in flight, without declaring
+ * anything lost or touching the window.  At high random loss a lone
+ * segment (a tail, or the one a restarted window lets out) and its ACK
+ * often fail; the probe tries again after two RTTs instead of an RTO
+ * that doubles, and its ACK lets SACK find the other losses.
+ */
+static void send_probe(struct nert_session *s, uint64_t now)
+{
+	for (uint32_t seg = s->snd_una; seg != s->snd_nxt; seg++) {
+		struct nert_txseg *t = &s->txw[seg % NERT_WINDOW];
+		if (t->sent && !t->acked && !t->lost) {
+			if (t->retries >= NERT_MAX_RETRIES)
+				return;
+			s->probes++;
+			s->stats.probes++;
+			send_segment(s, t, false, now);
+			return;
+		}
+	}
+}
+
 /* The earliest retransmission time of any segment in flight. */
 static uint64_t rto_deadline(const struct nert_session *s)
 {
@@ -1823,6 +1865,8 @@ void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 		s->close_ms = now_ms;                /* resend: ours may have been lost */
 		send_frame(s, &c, 1, now_ms);
 	}
+	if (now_ms >= probe_deadline(s) && probe_deadline(s) < rto_deadline(s))
+		send_probe(s, now_ms);
 	if (now_ms >= rto_deadline(s)) {
 		bool any = false;
 		for (uint32_t seg = s->snd_una; seg != s->snd_nxt; seg++) {
@@ -1837,10 +1881,11 @@ void nert_on_timer(struct nert_session *s, uint64_t now_ms)
 		 * timeouts (a path that may have died) halve the window */
 		if (any)
 			s->stats.timeouts++;
-		if (any && queue_building(s)) {
-			s->ssthresh = cwnd(s) / 2 > 2 ? cwnd(s) / 2 : 2;
+		if (any && queue_building(s) && s->fresh_samples) {
+			s->ssthresh = cwnd(s) / 2 > MIN_SSTHRESH ? cwnd(s) / 2 : MIN_SSTHRESH;
 			s->cwnd_milli = 1000;
 			s->recover_seg = s->snd_nxt;
+			s->fresh_samples = 0;
 		} else if (any && s->rto_backoff >= FLAT_TIMEOUTS) {
 			s->cwnd_milli = cwnd(s) / 2 > 2 ? cwnd(s) / 2 * 1000 : 2000;
 			s->recover_seg = s->snd_nxt;
@@ -1880,6 +1925,8 @@ uint64_t nert_next_deadline(const struct nert_session *s)
 		t = s->ack_due_ms;
 	if (rto_deadline(s) < t)
 		t = rto_deadline(s);
+	if (probe_deadline(s) < t)
+		t = probe_deadline(s);
 	if (s->rekeying && hs_retry_due(s) < t)
 		t = hs_retry_due(s);
 	if (s->initiator && !s->rekeying && s->cur.born_ms + s->cfg.rekey_ms < t)

@@ -39,6 +39,8 @@ enum {
 	NERT_MIN_RTO_MS = 200,       /* RFC 6298 says 1 s; a swarm LAN is faster */
 	NERT_MAX_RTO_MS = 60000,
 	NERT_BACKOFF_CAP_MS = 1000,  /* a backed-off timer never waits longer (unless RTO does) */
+	NERT_PROBES = 2,             /* tail-loss probes between two acknowledgements of progress */
+	NERT_MIN_PTO_MS = 10,
 	NERT_HS_GIVEUP_MS = 90000,   /* an initiator gives up a handshake unanswered this long */
 	NERT_INIT_BODY = NERT_HEADER_BYTES + 32 + 32 + 16 + 16 + 16,  /* what mac1 covers */
 	NERT_INIT_BYTES = NERT_INIT_BODY + 2 * CX_MAC_BYTES,          /* + mac1, mac2 */
@@ -138,6 +140,7 @@ struct nert_stats {
 	uint64_t restarts;             /* sessions replaced by a confirmed fresh INIT */
 	uint64_t dh_ops;               /* X25519 operations of this session */
 	uint64_t cookies_sent, cookies_received;
+	uint64_t probes;               /* tail-loss probes sent */
 };
 
 struct nert_txmsg {
@@ -249,6 +252,9 @@ struct nert_session {
 	uint32_t recover_seg;         /* no second decrease before this is acked */
 	uint32_t srtt, rttvar, rto, min_rtt;
 	uint8_t rto_backoff;          /* timer doublings since the last progress */
+	uint8_t probes;               /* tail-loss probes since the last progress */
+	uint32_t fresh_samples;       /* RTT samples since a timeout last cut the window */
+	uint64_t probe_base_ms;       /* last segment sent or acknowledged */
 	uint64_t rack_ms;             /* send time of the latest acknowledged segment */
 	bool rtt_valid;
 	uint32_t ack_echo;            /* receiver: newest DATA segment that arrived directly */

@@ -544,21 +544,34 @@ static struct nert_run run_seed(const struct sim_opts *o, uint32_t bytes)
 	return r;
 }
 
+/* qsort order of doubles. */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
 /*
  * --seeds N: the same transfer from N consecutive seeds; the JSON reports
- * how many were delivered intact and the smallest and mean goodput ratio.
+ * how many were delivered intact and the smallest, median and mean
+ * goodput ratio (SIM_DEBUG=1 prints each seed's).
  */
 static int nert_many_seeds(const struct sim_opts *o, uint32_t bytes)
 {
 	struct sim_opts so = *o;
 	uint32_t intact = 0;
-	double min = 1e9, sum = 0;
+	double min = 1e9, sum = 0, *ratios = calloc(o->seeds, sizeof *ratios), median;
 	uint64_t worst = o->seed;
 
 	for (uint32_t i = 0; i < o->seeds; i++) {
 		struct nert_run r;
 		so.seed = o->seed + i;
 		r = run_seed(&so, bytes);
+		if (getenv("SIM_DEBUG"))
+			fprintf(stderr, "seed %llu ratio %.4f intact %d\n",
+				(unsigned long long)so.seed, r.ratio, r.intact);
+		ratios[i] = r.ratio;
 		intact += r.intact;
 		sum += r.ratio;
 		if (r.ratio < min) {
@@ -566,10 +579,14 @@ static int nert_many_seeds(const struct sim_opts *o, uint32_t bytes)
 			worst = so.seed;
 		}
 	}
+	qsort(ratios, o->seeds, sizeof *ratios, cmp_double);
+	median = o->seeds % 2 ? ratios[o->seeds / 2]
+			      : (ratios[o->seeds / 2 - 1] + ratios[o->seeds / 2]) / 2;
+	free(ratios);
 	printf("{\"scenario\":\"nert\",\"bytes\":%u,\"seeds\":%u,\"first_seed\":%llu,"
-	       "\"intact_seeds\":%u,\"goodput_ratio_min\":%.4f,\"goodput_ratio_mean\":%.4f,"
-	       "\"worst_seed\":%llu,\"delivered_intact\":%s}\n",
-	       bytes, o->seeds, (unsigned long long)o->seed, intact, min, sum / o->seeds,
+	       "\"intact_seeds\":%u,\"goodput_ratio_min\":%.4f,\"goodput_ratio_median\":%.4f,"
+	       "\"goodput_ratio_mean\":%.4f,\"worst_seed\":%llu,\"delivered_intact\":%s}\n",
+	       bytes, o->seeds, (unsigned long long)o->seed, intact, min, median, sum / o->seeds,
 	       (unsigned long long)worst, intact == o->seeds ? "true" : "false");
 	return 0;
 }

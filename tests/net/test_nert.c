@@ -922,6 +922,40 @@ static void test_rtt_no_late_samples(void)
 	free(data);
 }
 
+/*
+ * Tail-loss probe: a lone last segment lost on the way is sent again
+ * after about two RTTs (well before the 200 ms minimum RTO) and
+ * delivered, with no timeout and no retransmission marked lost.
+ */
+static void test_tail_loss_probe(void)
+{
+	uint8_t *data = pattern(3 * NERT_SEG_DATA, 9);
+	uint64_t t0;
+
+	established(0, 0, 0);
+	expect_one(data, 3 * NERT_SEG_DATA);       /* a first message: RTT samples */
+	CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, data, 3 * NERT_SEG_DATA, now), 0);
+	run(now + 500);
+	CHECK_EQ(B.got, 1);
+	CHECK(A.s.rtt_valid && A.s.srtt < 50);
+	expect_one(data, 100);
+	B.got = 0;
+	drop_all = true;                            /* the whole (one-segment) message is lost */
+	t0 = now;
+	CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, data, 100, now), 0);
+	run(now + 1);
+	drop_all = false;
+	run(t0 + 2 * A.s.srtt + 40);
+	printf("  srtt %u ms: lost tail delivered after %llu ms, %llu probes, %llu timeouts\n",
+	       A.s.srtt, (unsigned long long)(now - t0), (unsigned long long)A.s.stats.probes,
+	       (unsigned long long)A.s.stats.timeouts);
+	CHECK_EQ(B.got, 1);
+	CHECK(A.s.stats.probes >= 1);
+	CHECK_EQ(A.s.stats.timeouts, 0);
+	CHECK(2 * A.s.srtt + 40 < NERT_MIN_RTO_MS);
+	free(data);
+}
+
 /* Seal an ACK frame from B (cumulative point, no SACK, echo fields) and feed it to A. */
 static int inject_ack(uint32_t cum, uint32_t echo, uint16_t delay, uint8_t flags)
 {
@@ -1319,6 +1353,7 @@ int main(void)
 	RUN(test_rehandshake_forward_secrecy);
 	RUN(test_rtt_sample_rules);
 	RUN(test_rtt_no_late_samples);
+	RUN(test_tail_loss_probe);
 	RUN(test_rtt_fec_and_retransmit);
 	RUN(test_idle_timeout);
 	RUN(test_delivery_classes);

@@ -69,18 +69,24 @@ check sim300_membership_loss30 'm["false_dead"] == 0 and 0 < m["detect_ms"] < 40
 	"$HOST_SIM" --scenario membership --nodes 300 --topology mesh --degree 8 --loss 0.3 --duration 90 --seed 5
 check sim_nert_intact_under_loss 'm["delivered_intact"] is True and m["fec_recovered"] > 0 and m["retransmits"] > 0' \
 	"$HOST_SIM" --scenario nert --loss 0.1 --dup 0.05 --reorder 0.1 --bytes 2097152 --seed 5
-# NERT targets (issue 13), 40 seeds per setting in one run each (about 20 s):
-# 1 MiB intact on every seed at 30 % loss with reordering and at 50 % loss;
-# goodput over lossless, averaged over the seeds, >= 0.8 at 10 % and >= 0.5
-# at 30 % loss (simulated time, so deterministic ratios).
-check sim_nert_1mib_30pct_reorder_every_seed 'm["intact_seeds"] == m["seeds"] == 40 and m["goodput_ratio_mean"] >= 0.5' \
-	"$HOST_SIM" --scenario nert --loss 0.3 --reorder 0.1 --bytes 1048576 --seeds 40
-check sim_nert_1mib_50pct_every_seed 'm["intact_seeds"] == m["seeds"] == 40' \
-	"$HOST_SIM" --scenario nert --loss 0.5 --bytes 1048576 --seeds 40
-check sim_nert_1mib_50pct_reorder_every_seed 'm["intact_seeds"] == m["seeds"] == 40' \
-	"$HOST_SIM" --scenario nert --loss 0.5 --reorder 0.1 --bytes 1048576 --seeds 40
-check sim_nert_goodput_10pct 'm["intact_seeds"] == m["seeds"] == 40 and m["goodput_ratio_mean"] >= 0.8' \
-	"$HOST_SIM" --scenario nert --loss 0.1 --bytes 1048576 --seeds 40
+# NERT targets (issue 13), 50 seeds per setting in one run each (about 25 s):
+# 1 MiB intact on every seed at 30 % loss with and without reordering and
+# at 50 % loss; goodput over lossless, averaged over the seeds, >= 0.8 at
+# 10 % and >= 0.5 at 30 % loss (simulated time, so deterministic ratios).
+# The per-seed minimum at 30 % loss (0.29 without and 0.38 with
+# reordering over these seeds since tail-loss probes and the ssthresh
+# floor; 0.14 before) is held above 0.25 against regressions; the issue's
+# 0.5 per seed is not reached yet (docs/PROTOCOL.md).
+check sim_nert_1mib_30pct_reorder_every_seed 'm["intact_seeds"] == m["seeds"] == 50 and m["goodput_ratio_mean"] >= 0.5 and m["goodput_ratio_min"] >= 0.25' \
+	"$HOST_SIM" --scenario nert --loss 0.3 --reorder 0.1 --bytes 1048576 --seeds 50
+check sim_nert_1mib_30pct_every_seed 'm["intact_seeds"] == m["seeds"] == 50 and m["goodput_ratio_mean"] >= 0.5 and m["goodput_ratio_min"] >= 0.25' \
+	"$HOST_SIM" --scenario nert --loss 0.3 --bytes 1048576 --seeds 50
+check sim_nert_1mib_50pct_every_seed 'm["intact_seeds"] == m["seeds"] == 50' \
+	"$HOST_SIM" --scenario nert --loss 0.5 --bytes 1048576 --seeds 50
+check sim_nert_1mib_50pct_reorder_every_seed 'm["intact_seeds"] == m["seeds"] == 50' \
+	"$HOST_SIM" --scenario nert --loss 0.5 --reorder 0.1 --bytes 1048576 --seeds 50
+check sim_nert_goodput_10pct 'm["intact_seeds"] == m["seeds"] == 50 and m["goodput_ratio_mean"] >= 0.8' \
+	"$HOST_SIM" --scenario nert --loss 0.1 --bytes 1048576 --seeds 50
 # ghost-init: an attacker replays every INIT and a sample of DATA packets
 # it saw arrive (from the initiator's and from spoofed addresses, and as a
 # 1000/s flood at 10-12 s) while the pair re-handshakes every 5 s: nothing
@@ -179,14 +185,12 @@ check sim1000_state_converges_after_partition 'm["converged"] is True' \
 	"$HOST_SIM" --scenario state --nodes 1000 --topology mesh --degree 8 --loss 0.1 --seed 15
 # The store at 1,000 nodes (-O2 build: about 20-40 s a run here): an
 # insider's future-stamped entries and entries forged under honest
-# writers' ids freeze no key and are never taken (make bench: 20 seeds);
-# a dead writer's entries are collected on every node.
-for seed in 1 2 3; do
+# writers' ids freeze no key and are never taken (make bench: 20 seeds,
+# and the gc scenario at 1,000 nodes on 5 seeds).
+for seed in 1 2; do
 	check "sim1000_kv-poison_seed$seed" 'm["frozen"] == 0 and m["accepted"] == 0' \
 		"$B/bench/swarm-sim" --scenario attack --attack kv-poison --nodes 1000 --topology mesh --degree 8 --loss 0.1 --seed "$seed"
 done
-check sim1000_gc "$ok_gc" \
-	"$B/bench/swarm-sim" --scenario gc --nodes 1000 --topology mesh --degree 8 --loss 0.1 --seed 3
 for at in spoof-frame stale-frame rejoin; do
 	check "sim1000_${at}_mesh_deg8" "$ok_frame" \
 		"$HOST_SIM" --scenario attack --attack "$at" --nodes 1000 --topology mesh --degree 8 --loss 0.1 --duration 40 --seed 16
