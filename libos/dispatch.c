@@ -8,6 +8,7 @@
 #include "libos/lx.h"
 #include "libos/thread.h"
 #include "libos/sockcalls.h"
+#include "libos/vfs.h"
 #include "include/exo/native.h"
 #include "build/libos/syscall_names.h"
 
@@ -63,6 +64,7 @@ struct timespec_lx { int64_t sec, nsec; };
 
 _Noreturn void libos_exit(uint64_t status)
 {
+	files_exit();			/* pipes see their ends close; before the volume goes */
 	cfs_mount_at_exit();
 	exo_call(EXO_SYS_EXIT, status & 0xff);
 	for (;;)

@@ -12,6 +12,10 @@
 
 #define POLL_NS 1000000ull
 
+/* Tells the file layer (libos/fd.c) that each process holds a private copy
+ * of these blocks, so a fork's copies of its files are not shared. */
+const int sh_single_process = 1;
+
 void *sh_alloc(size_t size)
 {
 	return lo_alloc(size);
