@@ -126,6 +126,8 @@ LO_CALL(sys_epoll_ctl)
 	if (!ef || !f)
 		return -EBADF;
 	struct epoll *ep = epoll_of(a0);
+	if (ef->kind == FK_STALE)
+		return -ENXIO;			/* another process's epoll */
 	if (!ep || a0 == a2 || f->kind == FK_EPOLL)	/* no nesting yet */
 		return -EINVAL;
 	if (f->vn && (LX_S_ISREG(f->vn->mode) || LX_S_ISDIR(f->vn->mode)))
@@ -174,6 +176,8 @@ static int64_t do_epoll_wait(uint64_t epfd, uint64_t uevents, int64_t max, int64
 	if (!ef)
 		return -EBADF;
 	struct epoll *ep = epoll_of(epfd);
+	if (ef->kind == FK_STALE)
+		return -ENXIO;
 	if (!ep || max <= 0 || max > EPOLL_MAXEVENTS)
 		return -EINVAL;
 	uint64_t deadline = netstack_deadline(timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * 1000000ull);

@@ -22,6 +22,7 @@ struct fd_slot {
 
 struct fdtab {
 	struct vfs_ns *ns;		/* the file system the process sees */
+	int64_t pid;			/* whose: its record locks go at each close */
 	struct fd_slot *slots;
 	uint64_t len;
 	uint64_t soft_limit, hard_limit;
@@ -33,7 +34,7 @@ const struct file_ops *const file_kinds[FK_COUNT] = {
 	[FK_NODE] = &vfs_node_fops,
 	[FK_DEV_NULL] = &devfs_fops[0], [FK_DEV_ZERO] = &devfs_fops[1], [FK_DEV_FULL] = &devfs_fops[2],
 	[FK_DEV_RANDOM] = &devfs_fops[3], [FK_DEV_CONSOLE] = &devfs_fops[4],
-	[FK_PIPE_READ] = &pipe_read_fops, [FK_PIPE_WRITE] = &pipe_write_fops,
+	[FK_PIPE] = &pipe_fops,
 	[FK_SOCKET] = &sock_fops, [FK_EVENTFD] = &eventfd_fops, [FK_EPOLL] = &epoll_fops,
 };
 
@@ -69,11 +70,20 @@ void file_put(struct file *f)
 {
 	if (--f->refs)
 		return;
+	if (f->vn)
+		flock_release(f);
 	if (fops(f)->release)
 		fops(f)->release(f);
 	if (f->vn)
 		vfs_put(f->vn);
 	sh_free(f);
+}
+
+/* A descriptor of t's process closed: its record locks on the file go. */
+static void closed(struct fdtab *t, struct file *f)
+{
+	if (f->vn)
+		flock_close(f->vn, t->pid);
 }
 
 /* The same for a description of a dead process (files_release): its
@@ -195,8 +205,10 @@ int fd_install_at(struct file *f, int fd, int cloexec)
 	file_ref(f);
 	struct file *old = t->slots[fd].f;
 	t->slots[fd] = (struct fd_slot){ f, cloexec ? 1u : 0u };
-	if (old)
+	if (old) {
+		closed(t, old);
 		file_put(old);
+	}
 	return fd;
 }
 
@@ -206,6 +218,7 @@ int fd_close(int fd)
 	if (!f)
 		return -EBADF;
 	tab()->slots[fd].f = 0;
+	closed(tab(), f);
 	file_put(f);
 	return 0;
 }
@@ -247,6 +260,7 @@ int fd_table_init(struct vfs_ns *ns)
 	if (!t)
 		return -ENOMEM;
 	t->ns = ns;
+	t->pid = libos_pid();
 	t->soft_limit = NOFILE_SOFT;
 	t->hard_limit = NOFILE_HARD;
 	proc_files()->fdtab = t;
@@ -281,8 +295,10 @@ static void table_free(struct fdtab *t, int foreign)
 	for (uint64_t fd = 0; fd < t->len; fd++) {
 		struct file *f = t->slots[fd].f;
 		t->slots[fd].f = 0;
-		if (f)
-			foreign ? file_put_foreign(f) : file_put(f);
+		if (!f)
+			continue;
+		closed(t, f);
+		foreign ? file_put_foreign(f) : file_put(f);
 	}
 	sh_free(t->slots);
 	sh_free(t);
@@ -369,6 +385,8 @@ void files_fork_child(void)
 	if (memory_is_private() && pf->fdtab)
 		files_release(pf);		/* the parent's, copied with our memory */
 	pf->fdtab = forked.table;
+	if (forked.table)
+		forked.table->pid = libos_pid();
 	pf->cwd = forked.cwd;
 	pf->umask = forked.umask;
 	forked.table = 0;

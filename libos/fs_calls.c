@@ -318,6 +318,44 @@ static int64_t do_mkdir(int dirfd, const char *upath, uint32_t mode)
 	return vops(p.dir)->create(p.dir, p.name, p.len, LX_S_IFDIR | (mode & 01777 & ~vfs_umask()), 0, 0, 0, &v);
 }
 
+/* The parent of a name that must not exist yet (mknod, symlink). */
+static int free_name_at(int dirfd, const char *upath, struct vfs_parent *p)
+{
+	int r = vfs_parent_at(dirfd, upath, 0, p);
+	if (r)
+		return r;
+	if (p->node)
+		return -EEXIST;
+	return p->trailing_slash ? -ENOENT : 0;
+}
+
+/* mknod: regular files, FIFOs and device nodes (a device's number picks
+ * what it opens, devfs.c); directories are mkdir's (EPERM), sockets have
+ * no kind yet (EOPNOTSUPP). */
+static int64_t do_mknod(int dirfd, const char *upath, uint32_t mode, uint64_t dev)
+{
+	struct vfs_parent p;
+	struct vnode *v;
+	uint32_t type = mode & LX_S_IFMT;
+	if (type == 0)
+		type = LX_S_IFREG;
+	if (type == LX_S_IFDIR)
+		return -EPERM;
+	if (type != LX_S_IFREG && type != LX_S_IFIFO && type != LX_S_IFCHR && type != LX_S_IFBLK &&
+	    type != LX_S_IFSOCK)
+		return -EINVAL;
+	int r = free_name_at(dirfd, upath, &p);
+	if (r)
+		return r;
+	if (type == LX_S_IFSOCK)
+		return -EOPNOTSUPP;
+	uint64_t rdev = type == LX_S_IFCHR || type == LX_S_IFBLK ? (uint32_t)dev : 0;	/* a 32-bit dev_t */
+	return vops(p.dir)->create(p.dir, p.name, p.len, type | (mode & 07777 & ~vfs_umask()), rdev, 0, 0, &v);
+}
+
+LO_CALL(sys_mknod) { UNUSED_ARGS; return do_mknod(LX_AT_FDCWD, (const char *)a0, (uint32_t)a1, a2); }
+LO_CALL(sys_mknodat) { UNUSED_ARGS; return do_mknod((int)a0, (const char *)a1, (uint32_t)a2, a3); }
+
 LO_CALL(sys_mkdir) { UNUSED_ARGS; return do_mkdir(LX_AT_FDCWD, (const char *)a0, (uint32_t)a1); }
 LO_CALL(sys_mkdirat) { UNUSED_ARGS; return do_mkdir((int)a0, (const char *)a1, (uint32_t)a2); }
 
@@ -487,13 +525,9 @@ static int64_t do_symlink(const char *utarget, int dirfd, const char *upath)
 		return -ENAMETOOLONG;
 	if (n == 0)
 		return -ENOENT;
-	int r = vfs_parent_at(dirfd, upath, 0, &p);
+	int r = free_name_at(dirfd, upath, &p);
 	if (r)
 		return r;
-	if (p.node)
-		return -EEXIST;
-	if (p.trailing_slash)
-		return -ENOENT;
 	return vops(p.dir)->create(p.dir, p.name, p.len, LX_S_IFLNK | 0777, 0, target, (size_t)n, &v);
 }
 
@@ -635,6 +669,10 @@ LO_CALL(sys_fcntl)
 		return 0;
 	case LX_F_GETFL:
 		return f->flags;
+	case LX_F_GETLK:
+	case LX_F_SETLK:
+	case LX_F_SETLKW:
+		return f->flags & LX_O_PATH ? -EBADF : flock_fcntl(f, (int)a1, a2);
 	case LX_F_SETFL:
 		if (f->flags & LX_O_PATH)
 			return -EBADF;

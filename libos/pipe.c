@@ -9,6 +9,12 @@
  * EAGAIN instead of waiting.  Reading gives end of file once no writer is
  * left; writing with no reader left gives EPIPE and raises SIGPIPE on the
  * writing thread.  Writes of up to PIPE_BUF bytes are atomic.
+ *
+ * A FIFO (a tmpfs node of type S_IFIFO, made by mknod) is a pipe found
+ * through its node: the first open makes it, the last close of both ends
+ * frees it.  Opening it for reading waits until a writer opens it (for
+ * writing, until a reader), unless O_NONBLOCK: then a reader goes on at
+ * once and a writer without a reader gets ENXIO; O_RDWR never waits.
  */
 #include "libos/libos.h"
 #include "libos/shared.h"
@@ -26,6 +32,8 @@ struct pipe {
 	uint32_t readers, writers;
 	uint64_t ino;
 	struct vfs_ns *ns;		/* whose poll waiters learn of changes */
+	struct vnode *fifo;		/* the FIFO's node, or NULL */
+	uint32_t reader_opens, writer_opens;	/* FIFO opens so far, for waiting opens */
 	volatile uint32_t changes;	/* bumped and woken at every change */
 };
 
@@ -138,6 +146,10 @@ static int64_t pipe_write(struct file *f, const void *ubuf, uint64_t len)
 static int pipe_stat(struct file *f, struct lx_stat *st)
 {
 	struct pipe *p = f->priv;
+	if (f->vn) {
+		vfs_fill_stat(f->vn, st);
+		return 0;
+	}
 	lo_memset(st, 0, sizeof *st);
 	st->dev = lx_makedev(0, 12);
 	st->ino = p->ino;
@@ -150,9 +162,13 @@ static int pipe_stat(struct file *f, struct lx_stat *st)
 static int pipe_poll(struct file *f)
 {
 	struct pipe *p = f->priv;
-	if (f->kind == FK_PIPE_READ)
-		return (p->count ? LX_POLLIN : 0) | (p->writers ? 0 : LX_POLLHUP);
-	return (p->count < PIPE_CAP ? LX_POLLOUT : 0) | (p->readers ? 0 : LX_POLLERR);
+	uint32_t acc = f->flags & LX_O_ACCMODE;
+	int ev = 0;
+	if (acc != LX_O_WRONLY)
+		ev |= (p->count ? LX_POLLIN : 0) | (p->writers ? 0 : LX_POLLHUP);
+	if (acc != LX_O_RDONLY)
+		ev |= (p->count < PIPE_CAP ? LX_POLLOUT : 0) | (p->readers ? 0 : LX_POLLERR);
+	return ev;
 }
 
 static int64_t pipe_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
@@ -169,37 +185,89 @@ static int64_t pipe_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 static void pipe_release(struct file *f)
 {
 	struct pipe *p = f->priv;
-	if (f->kind == FK_PIPE_READ)
+	uint32_t acc = f->flags & LX_O_ACCMODE;
+	if (acc != LX_O_WRONLY)
 		p->readers--;
-	else
+	if (acc != LX_O_RDONLY)
 		p->writers--;
 	changed(p);
 	if (p->readers || p->writers)
 		return;
+	if (p->fifo)
+		p->fifo->fifo = 0;
 	for (int i = 0; i < PIPE_PAGES; i++)
 		if (p->pages[i])
 			sh_free(p->pages[i]);
 	sh_free(p);
 }
 
-const struct file_ops pipe_read_fops = {
-	.read = pipe_read, .stat = pipe_stat, .poll = pipe_poll, .ioctl = pipe_ioctl,
-	.release = pipe_release,
-};
-const struct file_ops pipe_write_fops = {
-	.write = pipe_write, .stat = pipe_stat, .poll = pipe_poll, .ioctl = pipe_ioctl,
-	.release = pipe_release,
+/* Both ends: the access mode says which a description is (the calls check
+ * it before an op runs). */
+const struct file_ops pipe_fops = {
+	.read = pipe_read, .write = pipe_write, .stat = pipe_stat, .poll = pipe_poll,
+	.ioctl = pipe_ioctl, .release = pipe_release,
 };
 
-int pipe_create(struct file **rd, struct file **wr, uint32_t flags)
+static struct pipe *pipe_new(void)
 {
 	struct pipe *p = sh_alloc(sizeof *p);
 	if (!p)
-		return -ENOMEM;
+		return 0;
 	p->ns = vfs_ns();
 	p->ino = p->ns->next_pipe_ino++;
-	*rd = file_new(FK_PIPE_READ, LX_O_RDONLY | flags);
-	*wr = file_new(FK_PIPE_WRITE, LX_O_WRONLY | flags);
+	return p;
+}
+
+/* Waits until the FIFO has an end of the other kind (others: its count),
+ * or one was opened meanwhile (opens: their opens so far, as Linux counts
+ * them, so an end opened and closed at once still ends the wait): 0, or
+ * -EINTR. */
+static int fifo_wait(struct file *f, uint32_t *others, uint32_t *opens)
+{
+	uint32_t seen = *opens;
+	while (!*others && *opens == seen) {
+		int64_t r = wait_change(f);
+		if (r)
+			return (int)r;
+	}
+	return 0;
+}
+
+int fifo_open(struct vnode *v, struct file *f)
+{
+	uint32_t acc = f->flags & LX_O_ACCMODE;
+	int nonblock = (f->flags & LX_O_NONBLOCK) != 0;
+	struct pipe *p = v->fifo;
+	if (acc == LX_O_WRONLY && nonblock && (!p || !p->readers))
+		return -ENXIO;
+	if (!p) {
+		if (!(p = pipe_new()))
+			return -ENOMEM;
+		p->fifo = v;
+		v->fifo = p;
+	}
+	f->kind = FK_PIPE;
+	f->priv = p;
+	if (acc != LX_O_WRONLY)
+		p->readers++, p->reader_opens++;
+	if (acc != LX_O_RDONLY)
+		p->writers++, p->writer_opens++;
+	changed(p);
+	if (acc == LX_O_RDWR || (acc == LX_O_RDONLY && nonblock))
+		return 0;
+	/* a wait ended by a signal leaves the description to the caller's
+	 * file_put, which undoes the counts */
+	return acc == LX_O_RDONLY ? fifo_wait(f, &p->writers, &p->writer_opens)
+				  : fifo_wait(f, &p->readers, &p->reader_opens);
+}
+
+int pipe_create(struct file **rd, struct file **wr, uint32_t flags)
+{
+	struct pipe *p = pipe_new();
+	if (!p)
+		return -ENOMEM;
+	*rd = file_new(FK_PIPE, LX_O_RDONLY | flags);
+	*wr = file_new(FK_PIPE, LX_O_WRONLY | flags);
 	if (!*rd || !*wr) {
 		if (*rd)
 			sh_free(*rd);

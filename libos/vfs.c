@@ -481,8 +481,9 @@ int vfs_open_node(struct vnode *v, uint32_t flags, struct file **out)
 		return -ENOMEM;
 	f->vn = v;
 	vfs_ref(v);
+	uint32_t type = v->mode & LX_S_IFMT;
 	int (*open)(struct vnode *, struct file *) =
-		(v->mode & LX_S_IFMT) == LX_S_IFCHR ? devfs_open : vops(v)->open;
+		type == LX_S_IFCHR ? devfs_open : type == LX_S_IFIFO ? fifo_open : vops(v)->open;
 	if (open && !(flags & LX_O_PATH)) {
 		int r = open(v, f);
 		if (r) {

@@ -36,13 +36,15 @@
 struct file;
 struct vnode;
 struct mount;
+struct pipe;
+struct lock_rec;
 
 /* Kinds of open file description: indexes of file_kinds (fd.c). */
 enum file_kind {
 	FK_STALE,		/* a process-local kind seen from another process: ENXIO */
 	FK_NODE,		/* a file system's node (vfs.c) */
 	FK_DEV_NULL, FK_DEV_ZERO, FK_DEV_FULL, FK_DEV_RANDOM, FK_DEV_CONSOLE,	/* devfs.c */
-	FK_PIPE_READ, FK_PIPE_WRITE,	/* pipe.c */
+	FK_PIPE,		/* pipe.c: pipes and FIFOs, either end by the access mode */
 	FK_SOCKET,		/* net/lwip/socket.c: process-local */
 	FK_EVENTFD,		/* eventfd.c: process-local */
 	FK_EPOLL,		/* epoll.c: process-local */
@@ -80,7 +82,7 @@ struct file {
 extern const struct file_ops *const file_kinds[FK_COUNT];
 extern const struct vnode_ops *const vnode_kinds[VK_COUNT];
 /* The kinds' ops, for the two tables. */
-extern const struct file_ops vfs_node_fops, stale_fops, pipe_read_fops, pipe_write_fops;
+extern const struct file_ops vfs_node_fops, stale_fops, pipe_fops;
 extern const struct file_ops devfs_fops[5], sock_fops, eventfd_fops, epoll_fops;
 extern const struct vnode_ops tmpfs_vnode_ops, cfs_vnode_ops;
 
@@ -145,6 +147,9 @@ struct vnode {
 	struct mount *mnt;
 	struct vnode *parent;		/* directories: the directory naming it */
 	struct vnode *mounted;		/* the root of a file system mounted here */
+	struct pipe *fifo;		/* FIFOs: the pipe while it is open (pipe.c) */
+	struct lock_rec *locks;		/* advisory locks (flock.c) */
+	volatile uint32_t lock_changes;	/* moved and woken when a lock goes */
 	uint64_t ino, rdev, size;
 	uint32_t mode, uid, gid;
 	uint32_t nlink;			/* names (directories: 2 + subdirectories) */
@@ -280,7 +285,18 @@ void devfs_open_stdio(void);
 /* initramfs.c: unpacks the "initramfs" module, if any, into the root. */
 void initramfs_load(void);
 
+/* flock.c: advisory locks */
+/* fcntl F_GETLK, F_SETLK, F_SETLKW on f; uarg: the program's struct flock. */
+int64_t flock_fcntl(struct file *f, int cmd, uint64_t uarg);
+/* Process pid closed a descriptor of v: its record locks on v go. */
+void flock_close(struct vnode *v, int64_t pid);
+/* f's last descriptor closed: its flock lock goes. */
+void flock_release(struct file *f);
+
 /* pipe.c */
 int pipe_create(struct file **rd, struct file **wr, uint32_t flags);
+/* Opens the FIFO node v as f (its access mode and O_NONBLOCK); may wait
+ * for the other end (-EINTR). */
+int fifo_open(struct vnode *v, struct file *f);
 
 #endif

@@ -3,9 +3,14 @@
  * processes (a shell's pipeline, end of file when the last writer exits,
  * SIGPIPE, a reader blocked until another process writes, poll woken from
  * another process, 1 MiB intact), and pipes block between threads of one
- * process (a full pipe's writer, EINTR from a signal, SA_RESTART).
+ * process (a full pipe's writer, EINTR from a signal, SA_RESTART), and
+ * FIFOs (mknod, mkfifo, opens that wait for the other end), and advisory
+ * locks (flock between descriptions and threads, fcntl's record locks
+ * between processes).
  *   files_procs DIR threads   the part one process can run
  *   files_procs DIR all       both parts
+ *   files_procs DIR stale     the library OS only: a forked child's view
+ *                             of its parent's eventfd and epoll
  * DIR is made and entered; the output is compared with the same program
  * built with musl-gcc and run on Linux. */
 #include "check.h"
@@ -17,6 +22,9 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -253,6 +261,88 @@ static void mib_across(void)
 	EXPECT("mib-writer-status", show_status("MiB writer", pid) == 0);
 }
 
+/* A FIFO between processes: each open waits for the other. */
+static void fifo_across(void)
+{
+	SHOW(mkfifo("pfifo", 0600));
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open("pfifo", O_WRONLY);
+		_exit(fd >= 0 && write(fd, "from child", 10) == 10 ? 0 : 1);
+	}
+	int fd = SHOW(open("pfifo", O_RDONLY));
+	char b[32] = { 0 };
+	long got = 0, n;
+	while ((n = read(fd, b + got, sizeof b - 1 - (size_t)got)) > 0)
+		got += n;
+	printf("pfifo gave \"%s\", then %ld\n", b, n);
+	EXPECT("fifo-between-processes", strcmp(b, "from child") == 0 && n == 0);
+	SHOW(close(fd));
+	EXPECT("fifo-writer-status", show_status("fifo writer", pid) == 0);
+	SHOW(unlink("pfifo"));
+}
+
+/* fcntl on [start, start+len) of fd: the call's result, errno kept. */
+static int range_lock(int fd, int cmd, short type, off_t start, off_t len)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len };
+	return fcntl(fd, cmd, &fl);
+}
+
+/* What F_GETLK says of [start, start+len) for a write lock, as a line. */
+static void show_getlk(int fd, off_t start, off_t len, pid_t holder)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = start, .l_len = len };
+	if (fcntl(fd, F_GETLK, &fl)) {
+		printf("F_GETLK [%ld, +%ld) = -1 %s\n", (long)start, (long)len, errno_name(errno));
+		return;
+	}
+	printf("F_GETLK [%ld, +%ld): type %s start %ld len %ld holder %s\n", (long)start, (long)len,
+	       fl.l_type == F_UNLCK ? "unlocked" : fl.l_type == F_RDLCK ? "read" : "write",
+	       (long)fl.l_start, (long)fl.l_len, fl.l_type == F_UNLCK ? "-" : fl.l_pid == holder ? "parent" : "other");
+	fflush(stdout);
+}
+
+/* Record locks between a parent and its children: a child sees the
+ * parent's locks and is refused where they conflict, a blocked F_SETLKW
+ * goes on when the parent unlocks, and closing any descriptor of the file
+ * drops the closer's locks. */
+static void record_locks(void)
+{
+	int fd = SHOW(open("locked", O_CREAT | O_RDWR | O_TRUNC, 0644));
+	SHOW(range_lock(fd, F_SETLK, F_WRLCK, 10, 10));
+	SHOW(range_lock(fd, F_SETLK, F_RDLCK, 30, 10));
+	SHOW(range_lock(fd, F_SETLK, F_RDLCK, 40, 5));		/* merges with [30, 40) */
+	fflush(stdout);
+	pid_t parent = getpid(), pid = fork();
+	if (pid == 0) {
+		show_getlk(fd, 0, 100, parent);
+		show_getlk(fd, 25, 0, parent);
+		show_getlk(fd, 20, 10, parent);
+		SHOW(range_lock(fd, F_SETLK, F_RDLCK, 15, 1));
+		SHOW(range_lock(fd, F_SETLK, F_RDLCK, 35, 1));
+		SHOW(range_lock(fd, F_SETLK, F_WRLCK, 44, 1));
+		SHOW(range_lock(fd, F_SETLK, F_WRLCK, 20, 10));
+		_exit(0);
+	}
+	EXPECT("locks-child-status", show_status("lock child", pid) == 0);
+	show_getlk(fd, 0, 0, parent);				/* own locks never conflict */
+	pid = fork();
+	if (pid == 0) {
+		int ok = range_lock(fd, F_SETLKW, F_WRLCK, 12, 1) == 0;	/* waits */
+		ok &= range_lock(fd, F_SETLK, F_WRLCK, 30, 1) == 0;	/* the parent closed */
+		_exit(ok ? 0 : 1);
+	}
+	pause_ms(150);
+	SHOW(range_lock(fd, F_SETLK, F_UNLCK, 0, 0));
+	int other = SHOW(open("locked", O_RDONLY));
+	SHOW(close(other));
+	EXPECT("locks-waiter-status", show_status("lock waiter", pid) == 0);
+	SHOW(close(fd));
+	SHOW(unlink("locked"));
+}
+
 static int thread_pipe;
 
 static void *writer_thread(void *arg)
@@ -337,6 +427,146 @@ static void threads_part(void)
 	SHOW(close(p[0]));
 }
 
+static void *fifo_writer(void *arg)
+{
+	(void)arg;
+	int fd = open("fifo", O_WRONLY);		/* waits for the reader */
+	long ok = fd >= 0 && write(fd, "via fifo", 8) == 8 && close(fd) == 0;
+	return (void *)ok;
+}
+
+/* FIFOs in one process: made by mkfifo and mknod, opened from both ends
+ * without waiting (O_NONBLOCK, O_RDWR) and with (a thread opens the other
+ * end). */
+static void fifos(void)
+{
+	struct stat st;
+	char b[16] = { 0 };
+	SHOW(mkfifo("fifo", 0666));
+	SHOW(stat("fifo", &st) == 0 && S_ISFIFO(st.st_mode));
+	SHOW(st.st_mode & 07777);
+	SHOW(mknod("fifo", S_IFIFO | 0600, 0));
+	SHOW(mknod("dir", S_IFDIR | 0755, 0));
+	SHOW(mknod("bad-type", 0170000 | 0600, 0));
+	SHOW(mknod("reg", 0600, 0));
+	SHOW(stat("reg", &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0);
+	SHOW(unlink("reg"));
+	SHOW(mknodat(AT_FDCWD, "fifo2", S_IFIFO | 0640, 0));
+	SHOW(unlink("fifo2"));
+	SHOW(open("fifo", O_WRONLY | O_NONBLOCK));		/* no reader: ENXIO */
+	int rd = SHOW(open("fifo", O_RDONLY | O_NONBLOCK));
+	int wr = SHOW(open("fifo", O_WRONLY | O_NONBLOCK));
+	SHOW(write(wr, "abc", 3));
+	SHOW(read(rd, b, sizeof b));
+	SHOW(read(rd, b, sizeof b));				/* empty, a writer: EAGAIN */
+	SHOW(lseek(rd, 0, SEEK_SET));
+	SHOW(fstat(rd, &st) == 0 && S_ISFIFO(st.st_mode));
+	SHOW(close(wr));
+	SHOW(read(rd, b, sizeof b));				/* no writer: EOF */
+	SHOW(close(rd));
+	pthread_t t;
+	void *res = 0;
+	SHOW(pthread_create(&t, 0, fifo_writer, 0));
+	rd = SHOW(open("fifo", O_RDONLY));			/* waits for the writer */
+	memset(b, 0, sizeof b);
+	long got = 0, n;
+	while ((n = read(rd, b + got, sizeof b - 1 - (size_t)got)) > 0)
+		got += n;
+	printf("fifo gave \"%s\", then %ld\n", b, n);
+	EXPECT("fifo-between-threads", strcmp(b, "via fifo") == 0 && n == 0);
+	SHOW(pthread_join(t, &res));
+	SHOW((long)res);
+	SHOW(close(rd));
+	int rw = SHOW(open("fifo", O_RDWR));
+	SHOW(write(rw, "both", 4));
+	SHOW(read(rw, b, sizeof b));
+	SHOW(close(rw));
+	SHOW(unlink("fifo"));
+}
+
+/* A forked child's view of descriptors whose state is its parent's own
+ * (libos/vfs.h): every call fails with ENXIO, close works; the parent's
+ * are untouched.  Linux shares them, so this part runs in the guest only. */
+static void stale_part(void)
+{
+	int efd = eventfd(5, 0), ep = epoll_create1(0);
+	EXPECT("stale-made", efd >= 0 && ep >= 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		uint64_t v;
+		struct stat st;
+		struct epoll_event ev = { EPOLLIN, { 0 } };
+		int ok = read(efd, &v, 8) == -1 && errno == ENXIO;
+		ok &= fstat(efd, &st) == -1 && errno == ENXIO;
+		ok &= epoll_wait(ep, &ev, 1, 0) == -1 && errno == ENXIO;
+		ok &= epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) == -1 && errno == ENXIO;
+		ok &= close(efd) == 0 && close(ep) == 0;
+		_exit(ok ? 0 : 1);
+	}
+	EXPECT("stale-child-gets-enxio-and-closes", show_status("stale child", pid) == 0);
+	uint64_t v = 0;
+	EXPECT("stale-parent-keeps-eventfd", read(efd, &v, 8) == 8 && v == 5);
+	struct epoll_event ev = { EPOLLIN, { 0 } };
+	EXPECT("stale-parent-keeps-epoll", epoll_wait(ep, &ev, 1, 0) == 0);
+	close(efd);
+	close(ep);
+}
+
+static int flock_fd;
+
+static void *flock_waiter(void *arg)
+{
+	(void)arg;
+	return (void *)(long)flock(flock_fd, LOCK_EX);	/* waits for the holder */
+}
+
+/* flock locks belong to open file descriptions: two opens of one file
+ * conflict even in one process; a dup shares its lock; the last close
+ * drops it; a blocked flock goes on when the holder unlocks.  fcntl's own
+ * checks too. */
+static void flocks(void)
+{
+	int a = SHOW(open("lk", O_CREAT | O_RDWR | O_TRUNC, 0644));
+	int b = SHOW(open("lk", O_RDWR));
+	SHOW(flock(a, LOCK_EX));
+	SHOW(flock(b, LOCK_EX | LOCK_NB));
+	SHOW(flock(b, LOCK_SH | LOCK_NB));
+	SHOW(flock(a, LOCK_UN));
+	SHOW(flock(b, LOCK_SH | LOCK_NB));
+	SHOW(flock(a, LOCK_SH | LOCK_NB));
+	SHOW(flock(a, LOCK_EX | LOCK_NB));
+	int c = SHOW(dup(b));
+	SHOW(close(b));
+	SHOW(flock(a, LOCK_EX | LOCK_NB));			/* the dup holds b's lock */
+	SHOW(close(c));
+	SHOW(flock(a, LOCK_EX | LOCK_NB));
+	SHOW(flock(a, LOCK_NB));
+	b = SHOW(open("lk", O_RDWR));
+	flock_fd = b;
+	pthread_t t;
+	void *res = (void *)1;
+	SHOW(pthread_create(&t, 0, flock_waiter, 0));
+	pause_ms(100);
+	SHOW(flock(a, LOCK_UN));
+	SHOW(pthread_join(t, &res));
+	EXPECT("flock-waiter-goes-on", SHOW((long)res) == 0);
+	SHOW(flock(a, LOCK_SH | LOCK_NB));
+	SHOW(close(b));
+	SHOW(flock(a, LOCK_SH | LOCK_NB));
+
+	SHOW(range_lock(a, F_SETLK, F_WRLCK, 0, 10));
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 5 };
+	SHOW(fcntl(a, F_GETLK, &fl));
+	SHOW(fl.l_type == F_UNLCK);
+	SHOW(range_lock(a, F_SETLK, 7, 0, 1));
+	SHOW(range_lock(a, F_SETLK, F_RDLCK, -5, 1));
+	int w = SHOW(open("lk", O_WRONLY));
+	SHOW(range_lock(w, F_SETLK, F_RDLCK, 0, 1));
+	SHOW(close(w));
+	SHOW(close(a));
+	SHOW(unlink("lk"));
+}
+
 int main(int argc, char **argv)
 {
 	for (int fd = 3; fd < 64; fd++)
@@ -346,6 +576,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	umask(022);
+	if (strcmp(argv[2], "stale") == 0) {
+		stale_part();
+		printf("%s\n", failures ? "SOME CHECKS FAILED" : "all checks passed");
+		return failures ? 1 : 0;
+	}
 	if (strcmp(argv[2], "all") == 0) {
 		shared_files();
 		pipeline();
@@ -353,9 +588,13 @@ int main(int argc, char **argv)
 		sigpipe();
 		poll_across();
 		mib_across();
+		fifo_across();
+		record_locks();
 	}
 	signal(SIGPIPE, SIG_IGN);
 	threads_part();
+	fifos();
+	flocks();
 	printf("%s\n", failures ? "SOME CHECKS FAILED" : "all checks passed");
 	return failures ? 1 : 0;
 }
