@@ -311,6 +311,8 @@ static struct fdtab *table_copy(const struct fdtab *t)
 	if (!c)
 		return 0;
 	*c = *t;
+	c->pid = 0;			/* the child's, once it runs: dropping the copy
+					 * must not drop our record locks */
 	c->slots = t->len ? sh_alloc(t->len * sizeof *c->slots) : 0;
 	if (t->len && !c->slots) {
 		sh_free(c);
@@ -408,4 +410,11 @@ void files_release(struct lo_proc_files *pf)
 void files_exit(void)
 {
 	files_release(proc_files());
+}
+
+/* The process layer's hook (libos/proc.c): a process ended, by its own
+ * exit or killed by another. */
+void lo_proc_files_exit(struct lo_proc_files *files)
+{
+	files_release(files);
 }

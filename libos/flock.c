@@ -113,11 +113,13 @@ static int lock_range(struct vnode *v, uint64_t start, uint64_t end, int64_t own
 		}
 		pp = &l->next;
 	}
-	struct lock_rec *l = sh_alloc(sizeof *l);
+	struct lock_rec *l = sh_alloc(sizeof *l), **at = &v->locks;
 	if (!l)
 		return -ENOLCK;
-	*l = (struct lock_rec){ v->locks, start, end, owner, type, whole };
-	v->locks = l;
+	while (*at && (*at)->start <= start)
+		at = &(*at)->next;		/* by start: F_GETLK names the first */
+	*l = (struct lock_rec){ *at, start, end, owner, type, whole };
+	*at = l;
 	return 0;
 }
 
@@ -137,7 +139,11 @@ static int set_lock(struct file *f, uint64_t start, uint64_t end, int64_t owner,
 			return -EAGAIN;
 		file_ref(f);			/* a close meanwhile must not free v */
 		int64_t w = sh_wait(&v->lock_changes, v->lock_changes, 0);
-		file_put(f);
+		if (f->refs == 1) {		/* it did: the lock is moot */
+			file_put(f);
+			return -EBADF;
+		}
+		f->refs--;
 		if (w == -EINTR)
 			return -EINTR;
 	}

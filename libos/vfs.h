@@ -270,6 +270,8 @@ void files_fork_child(void);
 struct lo_proc_files;
 void files_release(struct lo_proc_files *pf);
 void files_exit(void);
+/* files_release, as the process layer calls it for any ended process. */
+void lo_proc_files_exit(struct lo_proc_files *files);
 
 /* tmpfs.c */
 struct vnode *tmpfs_new(void);
