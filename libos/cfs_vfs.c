@@ -11,6 +11,7 @@
 #include "libos/cfs_vfs.h"
 #include "libos/libos.h"
 #include "libos/lx.h"
+#include "libos/shared.h"
 #include "libos/vecstate.h"
 #include "fs/cfs.h"
 
@@ -35,13 +36,14 @@ static int64_t owner;			/* the env that mounted it */
 #define BUCKETS 1024			/* live nodes hashed by inode number */
 static struct cnode *live[BUCKETS];
 static uint8_t *bounce;
-static const struct vnode_ops cfs_vnode_ops;
 
 static struct cnode *cn(struct vnode *v) { return (struct cnode *)v; }
 
-/* A forked child has a copy of the volume's state but not the disk: the
- * volume answers only the process that mounted it. */
-static int mine(void) { return libos_pid() == owner; }
+/* The nodes live in the shared segment with the rest of the VFS, but the
+ * volume's state (the core, its cache, this file's tables) is the mounting
+ * program's own: another process, or the program execve starts in this
+ * one (whose vol is not set), gets EIO. */
+static int mine(void) { return vol && libos_pid() == owner; }
 
 static struct lx_timespec ts_of(uint64_t ns)
 {
@@ -63,7 +65,7 @@ static void set_attrs(struct cnode *c, const struct cfs_stat *st)
 static char *join(const struct cnode *dir, const char *name, size_t len, size_t *out_len)
 {
 	size_t base = dir->plen == 1 ? 0 : dir->plen;
-	char *p = lo_alloc(base + 1 + len + 1);
+	char *p = sh_alloc(base + 1 + len + 1);
 	if (!p)
 		return 0;
 	lo_memcpy(p, dir->path, base);
@@ -107,26 +109,26 @@ static int node_for(char *path, size_t plen, struct vnode *parent, struct vnode 
 	if (r || c) {
 		if (c)
 			set_attrs(c, &st);
-		lo_free(path);
+		sh_free(path);
 		*out = c ? &c->v : 0;
 		return r;
 	}
-	c = lo_alloc(sizeof *c);
+	c = sh_alloc(sizeof *c);
 	if (!c) {
-		lo_free(path);
+		sh_free(path);
 		return -ENOMEM;
 	}
 	c->path = path;
 	c->plen = plen;
 	c->fh = -1;
-	c->v.ops = &cfs_vnode_ops;
+	c->v.kind = VK_CFS;
 	c->v.mnt = parent->mnt;
 	c->v.parent = parent;
 	set_attrs(c, &st);
 	c->v.atime = c->v.mtime;
 	if (LX_S_ISREG(st.mode))
 		c->fh = cfs_open(vol, path, 0, 0);
-	if (LX_S_ISLNK(st.mode) && (c->target = lo_alloc(st.size + 1))) {
+	if (LX_S_ISLNK(st.mode) && (c->target = sh_alloc(st.size + 1))) {
 		int64_t n = cfs_readlink(vol, path, c->target, st.size + 1);
 		c->tlen = n > 0 ? (size_t)n : 0;
 	}
@@ -177,10 +179,10 @@ static int c_create(struct vnode *dir, const char *name, size_t len, uint32_t mo
 	(void)rdev;
 	if ((!LX_S_ISREG(mode) && !LX_S_ISDIR(mode) && !LX_S_ISLNK(mode)) || hidden(dir, name, len))
 		return -EPERM;			/* no device nodes, fifos or sockets */
-	if (LX_S_ISLNK(mode) && !(t = lo_alloc(tlen + 1)))
+	if (LX_S_ISLNK(mode) && !(t = sh_alloc(tlen + 1)))
 		return -ENOMEM;
 	if (!(path = join(cn(dir), name, len, &plen))) {
-		lo_free(t);
+		sh_free(t);
 		return -ENOMEM;
 	}
 	vec_enter();
@@ -197,10 +199,10 @@ static int c_create(struct vnode *dir, const char *name, size_t len, uint32_t mo
 		refresh(cn(dir));
 		r = node_for(path, plen, dir, out);
 	} else {
-		lo_free(path);
+		sh_free(path);
 	}
 	vec_leave();
-	lo_free(t);
+	sh_free(t);
 	return r;
 }
 
@@ -218,7 +220,7 @@ static void forget(struct cnode *c)
 	c->v.nlink = 0;
 	unlist(c);
 	if (c->v.refs == 0)
-		c->v.ops->destroy(&c->v);
+		vops(&c->v)->destroy(&c->v);
 }
 
 /* An open file that loses its name stays readable, as on Linux: it moves
@@ -226,7 +228,7 @@ static void forget(struct cnode *c)
  * a crash, at the next mount). */
 static int orphan(struct cnode *c)
 {
-	char *p = lo_alloc(sizeof ORPHANS + 22), digits[21];
+	char *p = sh_alloc(sizeof ORPHANS + 22), digits[21];
 	int n = 0, r;
 	if (!p)
 		return -ENOMEM;
@@ -240,10 +242,10 @@ static int orphan(struct cnode *c)
 	if (r == 0 || r == -EEXIST)
 		r = cfs_rename(vol, c->path, p);
 	if (r) {
-		lo_free(p);
+		sh_free(p);
 		return r;
 	}
-	lo_free(c->path);
+	sh_free(c->path);
 	c->path = p;
 	c->plen = sizeof ORPHANS + (size_t)n;
 	c->orphan = 1;
@@ -279,12 +281,12 @@ static void move_path(struct cnode *c, const char *from, size_t flen, const char
 	if (c->plen < flen || lo_memcmp(c->path, from, flen) ||
 	    (c->plen > flen && c->path[flen] != '/'))
 		return;
-	char *p = lo_alloc(tlen + c->plen - flen + 1);
+	char *p = sh_alloc(tlen + c->plen - flen + 1);
 	if (!p)
 		return;
 	lo_memcpy(p, to, tlen);
 	lo_memcpy(p + tlen, c->path + flen, c->plen - flen + 1);
-	lo_free(c->path);
+	sh_free(c->path);
 	c->path = p;
 	c->plen = tlen + c->plen - flen;
 }
@@ -326,8 +328,8 @@ static int c_rename(struct vnode *odir, const char *oname, size_t olen,
 		}
 		vec_leave();
 	}
-	lo_free(from);
-	lo_free(to);
+	sh_free(from);
+	sh_free(to);
 	return r;
 }
 
@@ -515,12 +517,12 @@ static void c_destroy(struct vnode *v)
 		vec_leave();
 	}
 	unlist(c);
-	lo_free(c->path);
-	lo_free(c->target);
-	lo_free(c);
+	sh_free(c->path);
+	sh_free(c->target);
+	sh_free(c);
 }
 
-static const struct vnode_ops cfs_vnode_ops = {
+const struct vnode_ops cfs_vnode_ops = {
 	.lookup = c_lookup, .create = c_create, .link = c_link, .unlink = c_unlink,
 	.rename = c_rename, .readdir = c_readdir, .read = c_read, .write = c_write,
 	.truncate = c_truncate, .readlink = c_readlink, .statfs = c_statfs,
@@ -555,8 +557,8 @@ static void remove_orphans(void)
 int cfs_vfs_mount(struct cfs *fs, const char *at)
 {
 	struct cfs_stat st;
-	struct cnode *root = lo_alloc(sizeof *root);
-	char *path = lo_alloc(2);
+	struct cnode *root = sh_alloc(sizeof *root);
+	char *path = sh_alloc(2);
 
 	bounce = lo_alloc(BOUNCE);
 	if (!root || !path || !bounce)
@@ -567,7 +569,7 @@ int cfs_vfs_mount(struct cfs *fs, const char *at)
 	root->path = path;
 	root->plen = 1;
 	root->fh = -1;
-	root->v.ops = &cfs_vnode_ops;
+	root->v.kind = VK_CFS;
 	vec_enter();
 	remove_orphans();
 	int r = cfs_stat(vol, "/", &st);

@@ -13,7 +13,9 @@
 #include "libos/vfs.h"
 #include "include/exo/native.h"
 
+/* devfs_fops[DEV_x] is kind FK_DEV_NULL + DEV_x */
 enum { DEV_NULL, DEV_ZERO, DEV_FULL, DEV_RANDOM, DEV_CONSOLE };
+_Static_assert(FK_DEV_CONSOLE - FK_DEV_NULL == DEV_CONSOLE, "devfs kinds in order");
 
 static const struct {
 	const char *name;
@@ -122,7 +124,7 @@ static int console_fsync(struct file *f)
 	return -EINVAL;
 }
 
-static const struct file_ops dev_ops[] = {
+const struct file_ops devfs_fops[5] = {
 	[DEV_NULL] = { .read = null_read, .write = sink_write, .lseek = dev_lseek, .stat = dev_stat },
 	[DEV_ZERO] = { .read = zero_read, .write = sink_write, .lseek = dev_lseek, .stat = dev_stat },
 	[DEV_FULL] = { .read = zero_read, .write = full_write, .lseek = dev_lseek, .stat = dev_stat },
@@ -136,7 +138,7 @@ int devfs_open(struct vnode *v, struct file *f)
 	int k = kind_of(v->rdev);
 	if (k < 0)
 		return -ENODEV;		/* ENXIO would name a missing unit */
-	f->ops = &dev_ops[k];
+	f->kind = FK_DEV_NULL + (uint32_t)k;
 	return 0;
 }
 
@@ -150,7 +152,7 @@ int devfs_mount(const char *path)
 		return r;
 	for (uint64_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
 		struct vnode *v;
-		root->ops->create(root, nodes[i].name, lo_strlen(nodes[i].name), LX_S_IFCHR | nodes[i].perm,
+		vops(root)->create(root, nodes[i].name, lo_strlen(nodes[i].name), LX_S_IFCHR | nodes[i].perm,
 				  lx_makedev(nodes[i].major, nodes[i].minor), 0, 0, &v);
 	}
 	return 0;

@@ -10,6 +10,7 @@
 #include "libos/thread.h"
 #include "libos/sockcalls.h"
 #include "libos/exec.h"
+#include "libos/vfs.h"
 #include "include/exo/native.h"
 #include "build/libos/syscall_names.h"
 
@@ -50,7 +51,8 @@ enum {
 	NR_unlinkat = 263, NR_renameat = 264, NR_linkat = 265, NR_symlinkat = 266,
 	NR_readlinkat = 267, NR_fchmodat = 268, NR_faccessat = 269, NR_utimensat = 280,
 	NR_dup3 = 292, NR_pipe2 = 293, NR_preadv = 295, NR_pwritev = 296, NR_prlimit64 = 302,
-	NR_renameat2 = 316, NR_statx = 332, NR_faccessat2 = 439,
+	NR_renameat2 = 316, NR_statx = 332, NR_faccessat2 = 439, NR_mknod = 133, NR_mknodat = 259,
+	NR_flock = 73,
 };
 /* network and readiness (libos/sockcalls.h) */
 enum {
@@ -71,6 +73,7 @@ struct timespec_lx { int64_t sec, nsec; };
 
 _Noreturn void libos_exit(uint64_t status)
 {
+	files_exit();			/* pipes see their ends close; before the volume goes */
 	cfs_mount_at_exit();
 	proc_end_self((int32_t)EXO_STATUS_EXITED(status));
 }
@@ -319,6 +322,7 @@ static const handler table[NR_MAX] = {
 	[NR_renameat] = sys_renameat, [NR_linkat] = sys_linkat, [NR_symlinkat] = sys_symlinkat,
 	[NR_readlinkat] = sys_readlinkat, [NR_fchmodat] = sys_fchmodat,
 	[NR_faccessat] = sys_faccessat, [NR_utimensat] = sys_utimensat, [NR_dup3] = sys_dup3,
+	[NR_mknod] = sys_mknod, [NR_mknodat] = sys_mknodat, [NR_flock] = sys_flock,
 	[NR_pipe2] = sys_pipe2, [NR_preadv] = sys_preadv, [NR_pwritev] = sys_pwritev,
 	[NR_prlimit64] = sys_prlimit64, [NR_renameat2] = sys_renameat2, [NR_statx] = sys_statx,
 	[NR_faccessat2] = sys_faccessat2,

@@ -1,7 +1,7 @@
 /*
  * epoll as a kind of file: an interest list of (descriptor, file, events,
- * data).  epoll_wait asks each file's poll op, as poll does, and sleeps in
- * the network stack's wait when nothing is ready.  EPOLLONESHOT disarms an
+ * data).  epoll_wait asks each file's poll op, as poll does, and sleeps
+ * as poll does (poll_sleep) when nothing is ready.  EPOLLONESHOT disarms an
  * entry once reported; EPOLLET reports an event only when it was not
  * ready at the previous look.  An entry whose descriptor was closed (or
  * now names another file) is dropped when next looked at.
@@ -40,7 +40,6 @@ struct epoll {
 	uint32_t n, cap;
 };
 
-static const struct file_ops epoll_ops;
 
 /* Ready events of one entry, or 0 (dropping it when its file went). */
 static uint32_t item_ready(struct epoll *ep, uint32_t i)
@@ -86,7 +85,7 @@ static void ep_release(struct file *f)
 	lo_free(ep);
 }
 
-static const struct file_ops epoll_ops = {
+const struct file_ops epoll_fops = {
 	.poll = ep_poll,
 	.stat = ep_stat,
 	.release = ep_release,
@@ -100,7 +99,7 @@ static int64_t make_epoll(uint64_t flags)
 	if (r)
 		return r;
 	struct epoll *ep = lo_alloc(sizeof *ep);
-	struct file *f = ep ? file_new(&epoll_ops, LX_O_RDWR) : 0;
+	struct file *f = ep ? file_new(FK_EPOLL, LX_O_RDWR) : 0;
 	if (!f) {
 		lo_free(ep);
 		return -ENOMEM;
@@ -117,7 +116,7 @@ LO_CALL(sys_epoll_create1) { UNUSED_ARGS; return make_epoll(a0); }
 static struct epoll *epoll_of(uint64_t fd)
 {
 	struct file *f = fd_get((int)fd);
-	return f && f->ops == &epoll_ops ? f->priv : 0;
+	return f && f->kind == FK_EPOLL ? f->priv : 0;
 }
 
 LO_CALL(sys_epoll_ctl)
@@ -127,7 +126,9 @@ LO_CALL(sys_epoll_ctl)
 	if (!ef || !f)
 		return -EBADF;
 	struct epoll *ep = epoll_of(a0);
-	if (!ep || a0 == a2 || f->ops == &epoll_ops)	/* no nesting yet */
+	if (ef->kind == FK_STALE)
+		return -ENXIO;			/* another process's epoll */
+	if (!ep || a0 == a2 || f->kind == FK_EPOLL)	/* no nesting yet */
 		return -EINVAL;
 	if (f->vn && (LX_S_ISREG(f->vn->mode) || LX_S_ISDIR(f->vn->mode)))
 		return -EPERM;
@@ -175,11 +176,19 @@ static int64_t do_epoll_wait(uint64_t epfd, uint64_t uevents, int64_t max, int64
 	if (!ef)
 		return -EBADF;
 	struct epoll *ep = epoll_of(epfd);
+	if (ef->kind == FK_STALE)
+		return -ENXIO;
 	if (!ep || max <= 0 || max > EPOLL_MAXEVENTS)
 		return -EINVAL;
 	uint64_t deadline = netstack_deadline(timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * 1000000ull);
 	for (;;) {
 		netstack_poll();
+		uint32_t seen = vfs_ns()->changes;
+		int local = 0;
+		for (uint32_t i = 0; i < ep->n; i++) {
+			struct file *f = fd_get(ep->items[i].fd);
+			local |= f == ep->items[i].f && file_kind_local(f->kind);
+		}
 		int64_t got = 0;
 		for (uint32_t i = 0; i < ep->n && got < max;) {
 			uint32_t r = item_ready(ep, i);
@@ -197,7 +206,9 @@ static int64_t do_epoll_wait(uint64_t epfd, uint64_t uevents, int64_t max, int64
 		}
 		if (got || time_now_ns() >= deadline)
 			return got;
-		netstack_wait(deadline);
+		int64_t r = poll_sleep(seen, local, deadline);
+		if (r)
+			return r;
 	}
 }
 

@@ -80,7 +80,7 @@ static void efd_release(struct file *f)
 	lo_free(f->priv);
 }
 
-static const struct file_ops eventfd_ops = {
+const struct file_ops eventfd_fops = {
 	.read = efd_read,
 	.write = efd_write,
 	.poll = efd_poll,
@@ -96,7 +96,7 @@ static int64_t make_eventfd(uint64_t initval, uint64_t flags)
 	if (r)
 		return r;
 	struct eventfd *e = lo_alloc(sizeof *e);
-	struct file *f = e ? file_new(&eventfd_ops, LX_O_RDWR | (uint32_t)(flags & LX_O_NONBLOCK)) : 0;
+	struct file *f = e ? file_new(FK_EVENTFD, LX_O_RDWR | (uint32_t)(flags & LX_O_NONBLOCK)) : 0;
 	if (!f) {
 		lo_free(e);
 		return -ENOMEM;

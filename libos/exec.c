@@ -145,7 +145,7 @@ int exec_read_exe(const char *path, uint8_t **out, uint64_t *size)
 	int r = vfs_lookup_k(vfs_cwd(), path, 1, &v);
 	if (r)
 		return r;
-	if (!LX_S_ISREG(v->mode) || !(v->mode & 0111) || !v->ops->read)
+	if (!LX_S_ISREG(v->mode) || !(v->mode & 0111) || !vops(v)->read)
 		return -EACCES;
 	if (v->size > FILE_MAX)
 		return -ENOMEM;
@@ -153,7 +153,7 @@ int exec_read_exe(const char *path, uint8_t **out, uint64_t *size)
 	if (!buf)
 		return -ENOMEM;
 	for (uint64_t off = 0; off < v->size;) {
-		int64_t n = v->ops->read(v, buf + off, v->size - off, off);
+		int64_t n = vops(v)->read(v, buf + off, v->size - off, off);
 		if (n <= 0) {
 			lo_free(buf);
 			return n < 0 ? (int)n : -EIO;

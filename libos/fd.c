@@ -1,11 +1,14 @@
 /*
  * The file-descriptor table: descriptor numbers to open file descriptions
- * (struct file), with the close-on-exec bit per descriptor.  The table
- * grows by doubling from the libOS heap up to RLIMIT_NOFILE (1024 by
- * default, as on Linux; at most 1 << 20).  It lives in ordinary memory, so
- * a forked child starts with a copy of it.
+ * (struct file), with the close-on-exec bit per descriptor.  One table per
+ * process, in the shared segment, named by the process's entry
+ * (proc_files(), libos/shared.h), so it outlives execve; the threads of a
+ * process share it.  It grows by doubling up to RLIMIT_NOFILE (1024 by
+ * default, as on Linux; at most 1 << 20).  fork gives the child a copy:
+ * the same descriptions, their references raised.
  */
 #include "libos/libos.h"
+#include "libos/shared.h"
 #include "libos/vfs.h"
 
 #define NOFILE_SOFT 1024
@@ -17,16 +20,41 @@ struct fd_slot {
 	uint32_t cloexec;
 };
 
-static struct fd_slot *table;
-static uint64_t table_len;
-static uint64_t soft_limit = NOFILE_SOFT, hard_limit = NOFILE_HARD;
+struct fdtab {
+	struct vfs_ns *ns;		/* the file system the process sees */
+	int64_t pid;			/* whose: its record locks go at each close */
+	struct fd_slot *slots;
+	uint64_t len;
+	uint64_t soft_limit, hard_limit;
+};
 
-struct file *file_new(const struct file_ops *ops, uint32_t flags)
+/* Every image indexes its own copy of the kinds' ops by the same numbers. */
+const struct file_ops *const file_kinds[FK_COUNT] = {
+	[FK_STALE] = &stale_fops,
+	[FK_NODE] = &vfs_node_fops,
+	[FK_DEV_NULL] = &devfs_fops[0], [FK_DEV_ZERO] = &devfs_fops[1], [FK_DEV_FULL] = &devfs_fops[2],
+	[FK_DEV_RANDOM] = &devfs_fops[3], [FK_DEV_CONSOLE] = &devfs_fops[4],
+	[FK_PIPE] = &pipe_fops,
+	[FK_SOCKET] = &sock_fops, [FK_EVENTFD] = &eventfd_fops, [FK_EPOLL] = &epoll_fops,
+};
+
+static struct fdtab *tab(void)
 {
-	struct file *f = lo_alloc(sizeof *f);
+	return proc_files()->fdtab;
+}
+
+struct vfs_ns *vfs_ns(void)
+{
+	struct fdtab *t = tab();
+	return t ? t->ns : 0;
+}
+
+struct file *file_new(uint32_t kind, uint32_t flags)
+{
+	struct file *f = sh_alloc(sizeof *f);
 	if (!f)
 		return 0;
-	f->ops = ops;
+	f->kind = kind;
 	f->flags = flags;
 	f->refs = 1;
 	return f;
@@ -42,47 +70,116 @@ void file_put(struct file *f)
 {
 	if (--f->refs)
 		return;
-	if (f->ops->release)
-		f->ops->release(f);
+	if (f->vn)
+		flock_release(f);
+	if (fops(f)->release)
+		fops(f)->release(f);
 	if (f->vn)
 		vfs_put(f->vn);
-	lo_free(f);
+	sh_free(f);
+}
+
+/* A descriptor of t's process closed: its record locks on the file go. */
+static void closed(struct fdtab *t, struct file *f)
+{
+	if (f->vn)
+		flock_close(f->vn, t->pid);
+}
+
+/* The same for a description of a dead process (files_release): its
+ * process-local state went with its image. */
+static void file_put_foreign(struct file *f)
+{
+	if (!file_kind_local(f->kind)) {
+		file_put(f);
+		return;
+	}
+	if (--f->refs == 0)
+		sh_free(f);
+}
+
+/* A process-local kind in another process: every call but close fails. */
+static int64_t stale_io(struct file *f, void *ubuf, uint64_t len)
+{
+	(void)f, (void)ubuf, (void)len;
+	return -ENXIO;
+}
+
+static int64_t stale_write(struct file *f, const void *ubuf, uint64_t len)
+{
+	(void)f, (void)ubuf, (void)len;
+	return -ENXIO;
+}
+
+static int64_t stale_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
+{
+	(void)f, (void)cmd, (void)arg;
+	return -ENXIO;
+}
+
+static int stale_stat(struct file *f, struct lx_stat *st)
+{
+	(void)f, (void)st;
+	return -ENXIO;
+}
+
+static int stale_poll(struct file *f)
+{
+	(void)f;
+	return LX_POLLERR;
+}
+
+const struct file_ops stale_fops = {
+	.read = stale_io, .write = stale_write,
+	.ioctl = stale_ioctl, .stat = stale_stat, .poll = stale_poll,
+};
+
+/* The description another process gets in place of f. */
+static struct file *for_other_process(struct file *f)
+{
+	if (!file_kind_local(f->kind)) {
+		file_ref(f);
+		return f;
+	}
+	return file_new(FK_STALE, f->flags);
 }
 
 struct file *fd_get(int fd)
 {
-	if (fd < 0 || (uint64_t)fd >= table_len)
+	struct fdtab *t = tab();
+	if (!t || fd < 0 || (uint64_t)fd >= t->len)
 		return 0;
-	return table[fd].f;
+	return t->slots[fd].f;
 }
 
 /* Makes the table at least n slots long. */
-static int grow(uint64_t n)
+static int grow(struct fdtab *t, uint64_t n)
 {
-	if (n <= table_len)
+	if (n <= t->len)
 		return 0;
-	uint64_t len = table_len ? table_len : 64;
+	uint64_t len = t->len ? t->len : 64;
 	while (len < n)
 		len *= 2;
-	struct fd_slot *t = lo_realloc(table, len * sizeof *t);
-	if (!t)
+	struct fd_slot *s = sh_realloc(t->slots, len * sizeof *s);
+	if (!s)
 		return -ENOMEM;
-	lo_memset(t + table_len, 0, (len - table_len) * sizeof *t);
-	table = t;
-	table_len = len;
+	lo_memset(s + t->len, 0, (len - t->len) * sizeof *s);
+	t->slots = s;
+	t->len = len;
 	return 0;
 }
 
 int fd_install(struct file *f, int min, int cloexec)
 {
+	struct fdtab *t = tab();
 	if (min < 0)
 		return -EINVAL;
-	for (uint64_t fd = (uint64_t)min; fd < soft_limit; fd++) {
-		if (fd >= table_len && grow(fd + 1))
+	for (uint64_t fd = (uint64_t)min; fd < t->soft_limit; fd++) {
+		if (fd >= t->len && grow(t, fd + 1))
 			return -ENOMEM;
-		if (!table[fd].f) {
+		if (!t->slots[fd].f) {
 			file_ref(f);
-			table[fd] = (struct fd_slot){ f, cloexec ? 1u : 0u };
+			t->slots[fd] = (struct fd_slot){ f, cloexec ? 1u : 0u };
 			return (int)fd;
 		}
 	}
@@ -91,23 +188,27 @@ int fd_install(struct file *f, int min, int cloexec)
 
 int fd_available(void)
 {
-	for (uint64_t fd = 0; fd < soft_limit; fd++)
-		if (fd >= table_len || !table[fd].f)
+	struct fdtab *t = tab();
+	for (uint64_t fd = 0; fd < t->soft_limit; fd++)
+		if (fd >= t->len || !t->slots[fd].f)
 			return 0;
 	return -EMFILE;
 }
 
 int fd_install_at(struct file *f, int fd, int cloexec)
 {
-	if (fd < 0 || (uint64_t)fd >= soft_limit)
+	struct fdtab *t = tab();
+	if (fd < 0 || (uint64_t)fd >= t->soft_limit)
 		return -EBADF;
-	if (grow((uint64_t)fd + 1))
+	if (grow(t, (uint64_t)fd + 1))
 		return -ENOMEM;
 	file_ref(f);
-	struct file *old = table[fd].f;
-	table[fd] = (struct fd_slot){ f, cloexec ? 1u : 0u };
-	if (old)
+	struct file *old = t->slots[fd].f;
+	t->slots[fd] = (struct fd_slot){ f, cloexec ? 1u : 0u };
+	if (old) {
+		closed(t, old);
 		file_put(old);
+	}
 	return fd;
 }
 
@@ -116,30 +217,31 @@ int fd_close(int fd)
 	struct file *f = fd_get(fd);
 	if (!f)
 		return -EBADF;
-	table[fd].f = 0;
+	tab()->slots[fd].f = 0;
+	closed(tab(), f);
 	file_put(f);
 	return 0;
 }
 
 int fd_get_cloexec(int fd)
 {
-	return fd_get(fd) ? (int)table[fd].cloexec : 0;
+	return fd_get(fd) ? (int)tab()->slots[fd].cloexec : 0;
 }
 
 void fd_set_cloexec(int fd, int on)
 {
 	if (fd_get(fd))
-		table[fd].cloexec = on ? 1u : 0u;
+		tab()->slots[fd].cloexec = on ? 1u : 0u;
 }
 
 uint64_t fd_limit(void)
 {
-	return soft_limit;
+	return tab()->soft_limit;
 }
 
 uint64_t fd_hard_limit(void)
 {
-	return hard_limit;
+	return tab()->hard_limit;
 }
 
 /* RLIMIT_NOFILE: only root may raise the hard limit, and we are root. */
@@ -147,7 +249,172 @@ int fd_set_limit(uint64_t soft, uint64_t hard)
 {
 	if (soft > hard || hard > NOFILE_CEILING)
 		return hard > NOFILE_CEILING ? -EPERM : -EINVAL;
-	soft_limit = soft;
-	hard_limit = hard;
+	tab()->soft_limit = soft;
+	tab()->hard_limit = hard;
 	return 0;
+}
+
+int fd_table_init(struct vfs_ns *ns)
+{
+	struct fdtab *t = sh_alloc(sizeof *t);
+	if (!t)
+		return -ENOMEM;
+	t->ns = ns;
+	t->pid = libos_pid();
+	t->soft_limit = NOFILE_SOFT;
+	t->hard_limit = NOFILE_HARD;
+	proc_files()->fdtab = t;
+	return 0;
+}
+
+void fd_close_on_exec(void)
+{
+	struct fdtab *t = tab();
+	for (uint64_t fd = 0; t && fd < t->len; fd++) {
+		struct file *f = t->slots[fd].f;
+		if (!f)
+			continue;
+		if (t->slots[fd].cloexec) {
+			fd_close((int)fd);
+		} else if (file_kind_local(f->kind)) {
+			struct file *stale = for_other_process(f);
+			if (stale) {
+				fd_install_at(stale, (int)fd, 0);
+				file_put(stale);
+			} else {
+				fd_close((int)fd);
+			}
+		}
+	}
+}
+
+/* A table's descriptors dropped and the table freed; foreign: it belongs
+ * to a dead process. */
+static void table_free(struct fdtab *t, int foreign)
+{
+	for (uint64_t fd = 0; fd < t->len; fd++) {
+		struct file *f = t->slots[fd].f;
+		t->slots[fd].f = 0;
+		if (!f)
+			continue;
+		closed(t, f);
+		foreign ? file_put_foreign(f) : file_put(f);
+	}
+	sh_free(t->slots);
+	sh_free(t);
+}
+
+/* A copy of t for a new process: 0 when memory is short. */
+static struct fdtab *table_copy(const struct fdtab *t)
+{
+	struct fdtab *c = sh_alloc(sizeof *c);
+	if (!c)
+		return 0;
+	*c = *t;
+	c->pid = 0;			/* the child's, once it runs: dropping the copy
+					 * must not drop our record locks */
+	c->slots = t->len ? sh_alloc(t->len * sizeof *c->slots) : 0;
+	if (t->len && !c->slots) {
+		sh_free(c);
+		return 0;
+	}
+	for (uint64_t fd = 0; fd < t->len; fd++) {
+		struct file *f = t->slots[fd].f;
+		if (!f)
+			continue;
+		c->slots[fd] = (struct fd_slot){ for_other_process(f), t->slots[fd].cloexec };
+		if (!c->slots[fd].f) {
+			table_free(c, 0);
+			return 0;
+		}
+	}
+	return c;
+}
+
+/* What fork hands the child: made by the parent before the child's memory
+ * is copied, so the child finds it here in its copy. */
+static struct {
+	struct fdtab *table;
+	struct vnode *cwd;
+	uint32_t umask;
+} forked;
+
+/* The single-process stand-in for the shared segment (libos/shared.c)
+ * defines this: there, parent and child each hold a private copy of every
+ * file, so each drops the references the other's table took. */
+extern const int sh_single_process __attribute__((weak));
+
+static int memory_is_private(void)
+{
+	return &sh_single_process != 0;
+}
+
+int files_fork_prepare(void)
+{
+	struct lo_proc_files *pf = proc_files();
+	forked.table = pf->fdtab ? table_copy(pf->fdtab) : 0;
+	if (pf->fdtab && !forked.table)
+		return -ENOMEM;
+	forked.cwd = pf->cwd;
+	forked.umask = pf->umask;
+	if (forked.cwd)
+		vfs_ref(forked.cwd);
+	return 0;
+}
+
+/* Drops what files_fork_prepare took. */
+static void drop_forked(void)
+{
+	if (forked.table)
+		table_free(forked.table, 0);
+	if (forked.cwd)
+		vfs_put(forked.cwd);
+	forked.table = 0;
+	forked.cwd = 0;
+}
+
+void files_fork_done(int ok)
+{
+	if (!ok || memory_is_private())
+		drop_forked();
+	forked.table = 0;
+	forked.cwd = 0;
+}
+
+void files_fork_child(void)
+{
+	struct lo_proc_files *pf = proc_files();
+	if (memory_is_private() && pf->fdtab)
+		files_release(pf);		/* the parent's, copied with our memory */
+	pf->fdtab = forked.table;
+	if (forked.table)
+		forked.table->pid = libos_pid();
+	pf->cwd = forked.cwd;
+	pf->umask = forked.umask;
+	forked.table = 0;
+	forked.cwd = 0;
+}
+
+void files_release(struct lo_proc_files *pf)
+{
+	struct fdtab *t = pf->fdtab;
+	struct vnode *cwd = pf->cwd;
+	pf->fdtab = 0;
+	pf->cwd = 0;
+	if (t)
+		table_free(t, pf != proc_files());
+	if (cwd)
+		vfs_put(cwd);
+}
+
+void files_exit(void)
+{
+	files_release(proc_files());
+}
+
+/* The process layer's hook (libos/proc.c): a process ended, by its own
+ * exit or killed by another. */
+void lo_proc_files_exit(struct lo_proc_files *files)
+{
+	files_release(files);
 }

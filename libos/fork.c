@@ -20,6 +20,7 @@
 #include "libos/proc.h"
 #include "libos/thread.h"
 #include "libos/exec.h"
+#include "libos/vfs.h"
 #include "include/exo/native.h"
 
 #define PAGE 4096ull
@@ -72,7 +73,7 @@ static int free_child_index(void)
 	return -1;
 }
 
-int64_t libos_fork(void)
+static int64_t fork_env(void)
 {
 	struct exo_cap_info mem;
 	int ci = free_child_index();
@@ -186,6 +187,17 @@ int64_t libos_fork(void)
 	return (int64_t)info.object;
 }
 
+/* The child's copy of the descriptor table is made before its memory is,
+ * so it finds the copy there (libos/fd.c). */
+int64_t libos_fork(void)
+{
+	if (files_fork_prepare())
+		return -ENOMEM;
+	int64_t pid = fork_env();
+	files_fork_done(pid > 0);
+	return pid;
+}
+
 /* Runs first in the child (libos_fork_child), with the block of the
  * thread that forked: its own entries, then the registers that thread had
  * at fork, with rax = 0. */
@@ -203,6 +215,7 @@ struct exo_regs *libos_child_init(struct lo_thread *t)
 	libos_forget_caches();
 	libos_start_info = 0;		/* the start page is the first program's */
 	console_init();
+	files_fork_child();
 	t->at_call.rax = 0;		/* fork returns 0 in the child */
 	t->at_call.rip = t->reflect.rip;
 	t->at_call.rflags = t->reflect.rflags;

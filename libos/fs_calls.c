@@ -64,7 +64,7 @@ static int64_t do_open(int dirfd, const char *upath, uint64_t flags, uint32_t mo
 			return -ENOENT;
 		if (p.trailing_slash)
 			return -EISDIR;
-		r = p.dir->ops->create(p.dir, p.name, p.len, LX_S_IFREG | (mode & 07777 & ~vfs_umask),
+		r = vops(p.dir)->create(p.dir, p.name, p.len, LX_S_IFREG | (mode & 07777 & ~vfs_umask()),
 				       0, 0, 0, &v);
 		if (r)
 			return r;
@@ -79,7 +79,7 @@ static int64_t do_open(int dirfd, const char *upath, uint64_t flags, uint32_t mo
 	if ((flags & LX_O_DIRECTORY) && !LX_S_ISDIR(v->mode))
 		return -ENOTDIR;
 	if ((flags & LX_O_TRUNC) && !created && LX_S_ISREG(v->mode) && acc != LX_O_RDONLY &&
-	    !(flags & LX_O_PATH) && (r = v->ops->truncate(v, 0)))
+	    !(flags & LX_O_PATH) && (r = vops(v)->truncate(v, 0)))
 		return r;
 	uint32_t keep = LX_O_ACCMODE | SETTABLE_FL | LX_O_DSYNC | LX_O_PATH;
 	struct file *f;
@@ -107,11 +107,11 @@ static int64_t transfer(uint64_t fd, uint64_t buf, uint64_t len, int writing)
 	int r = io_file_for(fd, writing, &f);
 	if (r)
 		return r;
-	if (writing ? !f->ops->write : !f->ops->read)
+	if (writing ? !fops(f)->write : !fops(f)->read)
 		return -EINVAL;
 	if (len > RW_MAX)
 		len = RW_MAX;
-	return writing ? f->ops->write(f, (const void *)buf, len) : f->ops->read(f, (void *)buf, len);
+	return writing ? fops(f)->write(f, (const void *)buf, len) : fops(f)->read(f, (void *)buf, len);
 }
 
 LO_CALL(sys_read) { UNUSED_ARGS; return transfer(a0, a1, a2, 0); }
@@ -126,12 +126,12 @@ static int64_t positional(uint64_t fd, uint64_t buf, uint64_t len, int64_t off, 
 		return r;
 	if (off < 0)
 		return -EINVAL;
-	if (writing ? !f->ops->pwrite : !f->ops->pread)
+	if (writing ? !fops(f)->pwrite : !fops(f)->pread)
 		return -ESPIPE;
 	if (len > RW_MAX)
 		len = RW_MAX;
-	return writing ? f->ops->pwrite(f, (const void *)buf, len, (uint64_t)off)
-		       : f->ops->pread(f, (void *)buf, len, (uint64_t)off);
+	return writing ? fops(f)->pwrite(f, (const void *)buf, len, (uint64_t)off)
+		       : fops(f)->pread(f, (void *)buf, len, (uint64_t)off);
 }
 
 LO_CALL(sys_pread64) { UNUSED_ARGS; return positional(a0, a1, a2, (int64_t)a3, 0); }
@@ -186,7 +186,7 @@ LO_CALL(sys_lseek)
 	int r = io_file(a0, &f);
 	if (r)
 		return r;
-	return f->ops->lseek ? f->ops->lseek(f, (int64_t)a1, (int)a2) : -ESPIPE;
+	return fops(f)->lseek ? fops(f)->lseek(f, (int64_t)a1, (int)a2) : -ESPIPE;
 }
 
 LO_CALL(sys_ioctl)
@@ -207,7 +207,7 @@ LO_CALL(sys_ioctl)
 		f->flags = on ? f->flags | LX_O_NONBLOCK : f->flags & ~(uint32_t)LX_O_NONBLOCK;
 		return 0;
 	}
-	return f->ops->ioctl ? f->ops->ioctl(f, a1, a2) : -ENOTTY;
+	return fops(f)->ioctl ? fops(f)->ioctl(f, a1, a2) : -ENOTTY;
 }
 
 LO_CALL(sys_getdents64)
@@ -217,7 +217,7 @@ LO_CALL(sys_getdents64)
 	int r = io_file(a0, &f);
 	if (r)
 		return r;
-	return f->ops->getdents ? f->ops->getdents(f, (void *)a1, a2 < RW_MAX ? a2 : RW_MAX) : -ENOTDIR;
+	return fops(f)->getdents ? fops(f)->getdents(f, (void *)a1, a2 < RW_MAX ? a2 : RW_MAX) : -ENOTDIR;
 }
 
 /* fstat on any descriptor, O_PATH ones included. */
@@ -226,7 +226,7 @@ static int stat_fd(uint64_t fd, struct lx_stat *st)
 	struct file *f = (int64_t)fd >= 0 && fd <= INT32_MAX ? fd_get((int)fd) : 0;
 	if (!f)
 		return -EBADF;
-	return f->ops->stat(f, st);
+	return fops(f)->stat(f, st);
 }
 
 /* Whether the program's path is the empty string (or -EFAULT). */
@@ -315,8 +315,46 @@ static int64_t do_mkdir(int dirfd, const char *upath, uint32_t mode)
 		return r;
 	if (p.node)
 		return -EEXIST;
-	return p.dir->ops->create(p.dir, p.name, p.len, LX_S_IFDIR | (mode & 01777 & ~vfs_umask), 0, 0, 0, &v);
+	return vops(p.dir)->create(p.dir, p.name, p.len, LX_S_IFDIR | (mode & 01777 & ~vfs_umask()), 0, 0, 0, &v);
 }
+
+/* The parent of a name that must not exist yet (mknod, symlink). */
+static int free_name_at(int dirfd, const char *upath, struct vfs_parent *p)
+{
+	int r = vfs_parent_at(dirfd, upath, 0, p);
+	if (r)
+		return r;
+	if (p->node)
+		return -EEXIST;
+	return p->trailing_slash ? -ENOENT : 0;
+}
+
+/* mknod: regular files, FIFOs and device nodes (a device's number picks
+ * what it opens, devfs.c); directories are mkdir's (EPERM), sockets have
+ * no kind yet (EOPNOTSUPP). */
+static int64_t do_mknod(int dirfd, const char *upath, uint32_t mode, uint64_t dev)
+{
+	struct vfs_parent p;
+	struct vnode *v;
+	uint32_t type = mode & LX_S_IFMT;
+	if (type == 0)
+		type = LX_S_IFREG;
+	if (type == LX_S_IFDIR)
+		return -EPERM;
+	if (type != LX_S_IFREG && type != LX_S_IFIFO && type != LX_S_IFCHR && type != LX_S_IFBLK &&
+	    type != LX_S_IFSOCK)
+		return -EINVAL;
+	int r = free_name_at(dirfd, upath, &p);
+	if (r)
+		return r;
+	if (type == LX_S_IFSOCK)
+		return -EOPNOTSUPP;
+	uint64_t rdev = type == LX_S_IFCHR || type == LX_S_IFBLK ? (uint32_t)dev : 0;	/* a 32-bit dev_t */
+	return vops(p.dir)->create(p.dir, p.name, p.len, type | (mode & 07777 & ~vfs_umask()), rdev, 0, 0, &v);
+}
+
+LO_CALL(sys_mknod) { UNUSED_ARGS; return do_mknod(LX_AT_FDCWD, (const char *)a0, (uint32_t)a1, a2); }
+LO_CALL(sys_mknodat) { UNUSED_ARGS; return do_mknod((int)a0, (const char *)a1, (uint32_t)a2, a3); }
 
 LO_CALL(sys_mkdir) { UNUSED_ARGS; return do_mkdir(LX_AT_FDCWD, (const char *)a0, (uint32_t)a1); }
 LO_CALL(sys_mkdirat) { UNUSED_ARGS; return do_mkdir((int)a0, (const char *)a1, (uint32_t)a2); }
@@ -325,7 +363,7 @@ static int dir_is_empty(struct vnode *d)
 {
 	uint64_t pos = 0;
 	struct vfs_dirent e;
-	return !d->ops->readdir(d, &pos, &e);
+	return !vops(d)->readdir(d, &pos, &e);
 }
 
 /* Whether v is a mount point or the root of a mounted file system. */
@@ -354,7 +392,7 @@ static int64_t do_rmdir(int dirfd, const char *upath)
 		return -EBUSY;
 	if (!dir_is_empty(p.node))
 		return -ENOTEMPTY;
-	return p.dir->ops->unlink(p.dir, p.name, p.len);
+	return vops(p.dir)->unlink(p.dir, p.name, p.len);
 }
 
 static int64_t do_unlink(int dirfd, const char *upath)
@@ -367,7 +405,7 @@ static int64_t do_unlink(int dirfd, const char *upath)
 		return -ENOENT;
 	if (is_dot(&p) || LX_S_ISDIR(p.node->mode))
 		return -EISDIR;
-	return p.dir->ops->unlink(p.dir, p.name, p.len);
+	return vops(p.dir)->unlink(p.dir, p.name, p.len);
 }
 
 LO_CALL(sys_rmdir) { UNUSED_ARGS; return do_rmdir(LX_AT_FDCWD, (const char *)a0); }
@@ -399,9 +437,9 @@ static int64_t exchange(struct vfs_parent *po, struct vfs_parent *pn)
 	if ((LX_S_ISDIR(po->node->mode) && is_below(pn->dir, po->node)) ||
 	    (LX_S_ISDIR(pn->node->mode) && is_below(po->dir, pn->node)))
 		return -EINVAL;
-	if (!po->dir->ops->exchange)
+	if (!vops(po->dir)->exchange)
 		return -EINVAL;
-	return po->dir->ops->exchange(po->dir, po->name, po->len, pn->dir, pn->name, pn->len);
+	return vops(po->dir)->exchange(po->dir, po->name, po->len, pn->dir, pn->name, pn->len);
 }
 
 static int64_t do_rename(int odirfd, const char *uold, int ndirfd, const char *unew, uint64_t flags)
@@ -439,10 +477,10 @@ static int64_t do_rename(int odirfd, const char *uold, int ndirfd, const char *u
 			return -EISDIR;
 		if (odir && !dir_is_empty(pn.node))
 			return -ENOTEMPTY;
-		if (!pn.dir->ops->rename_replaces && (r = pn.dir->ops->unlink(pn.dir, pn.name, pn.len)))
+		if (!vops(pn.dir)->rename_replaces && (r = vops(pn.dir)->unlink(pn.dir, pn.name, pn.len)))
 			return r;
 	}
-	return po.dir->ops->rename(po.dir, po.name, po.len, pn.dir, pn.name, pn.len);
+	return vops(po.dir)->rename(po.dir, po.name, po.len, pn.dir, pn.name, pn.len);
 }
 
 LO_CALL(sys_rename) { UNUSED_ARGS; return do_rename(LX_AT_FDCWD, (const char *)a0, LX_AT_FDCWD, (const char *)a1, 0); }
@@ -467,7 +505,7 @@ static int64_t do_link(int odirfd, const char *uold, int ndirfd, const char *une
 		return -EXDEV;
 	if (p.trailing_slash)
 		return -ENOENT;
-	return p.dir->ops->link(p.dir, p.name, p.len, v);
+	return vops(p.dir)->link(p.dir, p.name, p.len, v);
 }
 
 LO_CALL(sys_link) { UNUSED_ARGS; return do_link(LX_AT_FDCWD, (const char *)a0, LX_AT_FDCWD, (const char *)a1, 0); }
@@ -487,14 +525,10 @@ static int64_t do_symlink(const char *utarget, int dirfd, const char *upath)
 		return -ENAMETOOLONG;
 	if (n == 0)
 		return -ENOENT;
-	int r = vfs_parent_at(dirfd, upath, 0, &p);
+	int r = free_name_at(dirfd, upath, &p);
 	if (r)
 		return r;
-	if (p.node)
-		return -EEXIST;
-	if (p.trailing_slash)
-		return -ENOENT;
-	return p.dir->ops->create(p.dir, p.name, p.len, LX_S_IFLNK | 0777, 0, target, (size_t)n, &v);
+	return vops(p.dir)->create(p.dir, p.name, p.len, LX_S_IFLNK | 0777, 0, target, (size_t)n, &v);
 }
 
 LO_CALL(sys_symlink) { UNUSED_ARGS; return do_symlink((const char *)a0, LX_AT_FDCWD, (const char *)a1); }
@@ -510,7 +544,7 @@ static int64_t do_readlink(int dirfd, const char *upath, uint64_t ubuf, int64_t 
 	int r = vfs_lookup_at(dirfd, upath, LX_AT_SYMLINK_NOFOLLOW | LX_AT_EMPTY_PATH, &v);
 	if (r)
 		return r;
-	if (!LX_S_ISLNK(v->mode) || v->ops->readlink(v, &t, &len))
+	if (!LX_S_ISLNK(v->mode) || vops(v)->readlink(v, &t, &len))
 		return -EINVAL;
 	if (len > (uint64_t)size)
 		len = (size_t)size;
@@ -553,7 +587,7 @@ static int name_in_parent(struct vnode *v, struct vnode **parent, struct vfs_dir
 	struct vnode *up = v->parent;
 	if (!up)
 		return -ENOENT;
-	for (uint64_t pos = 0; up->ops->readdir(up, &pos, d);)
+	for (uint64_t pos = 0; vops(up)->readdir(up, &pos, d);)
 		if (d->ino == v->ino) {
 			*parent = up;
 			return 0;
@@ -635,6 +669,10 @@ LO_CALL(sys_fcntl)
 		return 0;
 	case LX_F_GETFL:
 		return f->flags;
+	case LX_F_GETLK:
+	case LX_F_SETLK:
+	case LX_F_SETLKW:
+		return f->flags & LX_O_PATH ? -EBADF : flock_fcntl(f, (int)a1, a2);
 	case LX_F_SETFL:
 		if (f->flags & LX_O_PATH)
 			return -EBADF;
@@ -651,9 +689,9 @@ static int64_t truncate_node(struct vnode *v, int64_t len)
 		return -EINVAL;
 	if (LX_S_ISDIR(v->mode))
 		return -EISDIR;
-	if (!LX_S_ISREG(v->mode) || !v->ops->truncate)
+	if (!LX_S_ISREG(v->mode) || !vops(v)->truncate)
 		return -EINVAL;
-	return v->ops->truncate(v, (uint64_t)len);
+	return vops(v)->truncate(v, (uint64_t)len);
 }
 
 LO_CALL(sys_ftruncate)
@@ -665,7 +703,7 @@ LO_CALL(sys_ftruncate)
 		return r;
 	if ((int64_t)a1 < 0 || !can_write(f))
 		return -EINVAL;
-	return f->ops->truncate ? f->ops->truncate(f, a1) : -EINVAL;
+	return fops(f)->truncate ? fops(f)->truncate(f, a1) : -EINVAL;
 }
 
 LO_CALL(sys_truncate)
@@ -683,15 +721,13 @@ LO_CALL(sys_fsync)
 	int r = io_file(a0, &f);
 	if (r)
 		return r;
-	return f->ops->fsync ? f->ops->fsync(f) : -EINVAL;
+	return fops(f)->fsync ? fops(f)->fsync(f) : -EINVAL;
 }
 
 LO_CALL(sys_umask)
 {
 	UNUSED_ARGS;
-	uint32_t old = vfs_umask;
-	vfs_umask = (uint32_t)a0 & 0777;
-	return old;
+	return vfs_set_umask((uint32_t)a0 & 0777);
 }
 
 /* access: we run as root, so only X_OK can fail, on a file with no x bit. */
@@ -738,7 +774,7 @@ static int64_t do_chmod(int dirfd, const char *upath, uint64_t mode, int by_fd)
 		return r;
 	v->mode = (v->mode & LX_S_IFMT) | ((uint32_t)mode & 07777);
 	v->ctime = vfs_now();
-	return v->ops->setattr ? v->ops->setattr(v) : 0;
+	return vops(v)->setattr ? vops(v)->setattr(v) : 0;
 }
 
 LO_CALL(sys_chmod) { UNUSED_ARGS; return do_chmod(LX_AT_FDCWD, (const char *)a0, a1, 0); }
@@ -763,7 +799,7 @@ static int64_t do_chown(int dirfd, const char *upath, uint64_t uid, uint64_t gid
 			v->mode &= ~02000u;		/* S_ISGID with group exec */
 	}
 	v->ctime = vfs_now();
-	return v->ops->setattr ? v->ops->setattr(v) : 0;
+	return vops(v)->setattr ? vops(v)->setattr(v) : 0;
 }
 
 LO_CALL(sys_chown) { UNUSED_ARGS; return do_chown(LX_AT_FDCWD, (const char *)a0, a1, a2, 0, 0); }
@@ -809,7 +845,7 @@ LO_CALL(sys_utimensat)
 	if (ts[1].nsec != UTIME_OMIT)
 		v->mtime = ts[1].nsec == UTIME_NOW ? now : ts[1];
 	v->ctime = now;
-	return v->ops->setattr ? v->ops->setattr(v) : 0;
+	return vops(v)->setattr ? vops(v)->setattr(v) : 0;
 }
 
 static int64_t statfs_out(struct vnode *v, uint64_t ubuf)
@@ -820,7 +856,7 @@ static int64_t statfs_out(struct vnode *v, uint64_t ubuf)
 		s.type = 0x50495045;		/* PIPEFS_MAGIC */
 		s.bsize = s.frsize = 4096;
 		s.namelen = LX_NAME_MAX;
-	} else if (!v->ops->statfs || v->ops->statfs(v, &s)) {
+	} else if (!vops(v)->statfs || vops(v)->statfs(v, &s)) {
 		return -ENOSYS;
 	}
 	return lo_copy_out((void *)ubuf, &s, sizeof s);

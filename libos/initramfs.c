@@ -58,7 +58,7 @@ static void make_member(const char *name, const uint32_t *f, const uint8_t *data
 	if (r == -EEXIST && type == LX_S_IFDIR && vfs_lookup_k(vfs_root(), path, 1, &v) == 0)
 		r = LX_S_ISDIR(v->mode) ? 0 : -EEXIST;
 	if (r == 0 && type == LX_S_IFREG && f[F_FILESIZE])
-		r = v->ops->write(v, data, f[F_FILESIZE], 0) == (int64_t)f[F_FILESIZE] ? 0 : -ENOSPC;
+		r = vops(v)->write(v, data, f[F_FILESIZE], 0) == (int64_t)f[F_FILESIZE] ? 0 : -ENOSPC;
 	if (r) {
 		lo_report("exoswarm: initramfs: %s: not unpacked (error %d)\n", path, (int64_t)-r);
 		return;

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 enum {
-	EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, EBADF = 9, ECHILD = 10, EAGAIN = 11,
+	EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, ENXIO = 6, EBADF = 9, ECHILD = 10, EAGAIN = 11,
 	ENOMEM = 12, EACCES = 13, EFAULT = 14, EBUSY = 16, EEXIST = 17, EXDEV = 18,
 	ENODEV = 19, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, EMFILE = 24, ENOTTY = 25,
 	EFBIG = 27, ENOSPC = 28, ESPIPE = 29, EMLINK = 31, EPIPE = 32, ERANGE = 34,
@@ -81,6 +81,9 @@ enum {
 #define LX_F_SETFD 2
 #define LX_F_GETFL 3
 #define LX_F_SETFL 4
+#define LX_F_GETLK 5
+#define LX_F_SETLK 6
+#define LX_F_SETLKW 7
 #define LX_F_DUPFD_CLOEXEC 1030
 #define LX_FD_CLOEXEC 1
 

@@ -1,13 +1,18 @@
 /*
  * poll, ppoll, select and pselect6 over the descriptor table: each file's
- * poll op says what is ready now; when nothing is, the call sleeps in the
- * network stack's wait (the NIC ring's notification, lwIP's next timer or
- * the call's timeout), which is the only thing that can change readiness
- * within one process.  The signal masks of ppoll and pselect6 are taken
- * and ignored: no signal interrupts a wait yet.
+ * poll op says what is ready now; when nothing is, the call sleeps.  When
+ * only files of shared kinds are watched (pipes, nodes, devices), it
+ * sleeps on the file system's change word (libos/vfs.h, struct vfs_ns),
+ * which every pipe moves and wakes, in any process; a signal ends that
+ * wait with EINTR.  When a process-local file (socket, eventfd, epoll) is
+ * watched, it sleeps in the network stack's wait (the NIC ring's
+ * notification, lwIP's next timer), at most 10 ms at a time so a pipe's
+ * change in another process is seen too.  The signal masks of ppoll and
+ * pselect6 are taken and ignored.
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
+#include "libos/shared.h"
 #include "libos/vfs.h"
 #include "libos/sockcalls.h"
 #include "net/lwip/netstack.h"
@@ -17,6 +22,7 @@
 #define POLLRDNORM 0x040
 #define POLLWRNORM 0x100
 #define NS 1000000000ull
+#define POLL_SLICE_NS 10000000ull
 
 struct lx_pollfd {
 	int32_t fd;
@@ -25,12 +31,23 @@ struct lx_pollfd {
 
 int poll_file(struct file *f)
 {
-	int ev = f->ops->poll ? f->ops->poll(f) : LX_POLLIN | LX_POLLOUT;
+	int ev = fops(f)->poll ? fops(f)->poll(f) : LX_POLLIN | LX_POLLOUT;
 	if (ev & LX_POLLIN)
 		ev |= POLLRDNORM;
 	if (ev & LX_POLLOUT)
 		ev |= POLLWRNORM;
 	return ev;
+}
+
+int poll_sleep(uint32_t seen, int local, uint64_t deadline)
+{
+	if (!local) {
+		int64_t r = sh_wait(&vfs_ns()->changes, seen, deadline == UINT64_MAX ? 0 : deadline);
+		return r == -EINTR ? -EINTR : 0;
+	}
+	uint64_t slice = netstack_deadline(POLL_SLICE_NS);
+	netstack_wait(slice < deadline ? slice : deadline);
+	return 0;
 }
 
 /* A Linux timespec as a timeout in ns (UINT64_MAX: none): 0 or -errno. */
@@ -61,8 +78,11 @@ static int64_t do_poll(uint64_t ufds, uint64_t n, uint64_t timeout_ns)
 		return -EFAULT;
 	}
 	uint64_t deadline = netstack_deadline(timeout_ns);
+	int64_t r = 0;
 	for (;;) {
 		netstack_poll();
+		uint32_t seen = vfs_ns()->changes;
+		int local = 0;
 		count = 0;
 		for (uint64_t i = 0; i < n; i++) {
 			struct file *f = fds[i].fd < 0 ? 0 : fd_get(fds[i].fd);
@@ -70,12 +90,15 @@ static int64_t do_poll(uint64_t ufds, uint64_t n, uint64_t timeout_ns)
 				 poll_file(f) & ((uint16_t)fds[i].events | LX_POLLERR | LX_POLLHUP);
 			fds[i].revents = (int16_t)ev;
 			count += ev != 0;
+			local |= f && file_kind_local(f->kind);
 		}
 		if (count || time_now_ns() >= deadline)
 			break;
-		netstack_wait(deadline);
+		if ((r = poll_sleep(seen, local, deadline)))
+			break;
 	}
-	int64_t r = n && lo_copy_out((void *)ufds, fds, n * sizeof *fds) ? -EFAULT : count;
+	if (!r)
+		r = n && lo_copy_out((void *)ufds, fds, n * sizeof *fds) ? -EFAULT : count;
 	lo_free(fds);
 	return r;
 }
@@ -118,6 +141,8 @@ static int64_t do_select(int n, uint64_t urd, uint64_t uwr, uint64_t uex, uint64
 	uint64_t deadline = netstack_deadline(timeout_ns);
 	while (!r) {
 		netstack_poll();
+		uint32_t seen = vfs_ns()->changes;
+		int local = 0;
 		for (int fd = 0; fd < n && r >= 0; fd++) {
 			uint64_t bit = 1ull << (fd % 64);
 			int asked = 0;
@@ -131,6 +156,7 @@ static int64_t do_select(int n, uint64_t urd, uint64_t uwr, uint64_t uex, uint64
 				break;
 			}
 			int ev = poll_file(f);
+			local |= file_kind_local(f->kind);
 			for (int k = 0; k < 3; k++)
 				if (usets[k] && (in[k][fd / 64] & bit) && (ev & want[k])) {
 					out[k][fd / 64] |= bit;
@@ -139,7 +165,7 @@ static int64_t do_select(int n, uint64_t urd, uint64_t uwr, uint64_t uex, uint64
 		}
 		if (r || time_now_ns() >= deadline)
 			break;
-		netstack_wait(deadline);
+		r = poll_sleep(seen, local, deadline);
 	}
 	for (int k = 0; k < 3 && r >= 0; k++)
 		if (usets[k] && words && lo_copy_out((void *)usets[k], out[k], words * 8))

@@ -19,6 +19,7 @@
 #include "libos/proc.h"
 #include "libos/thread.h"
 #include "libos/exec.h"
+#include "libos/vfs.h"
 #include "include/exo/native.h"
 
 #define NSIG 64
@@ -129,6 +130,7 @@ void lo_signal_thread(struct lo_thread *t, int sig)
 /* Ends the process as the signal's default action would. */
 static _Noreturn void die_of(int sig)
 {
+	files_exit();			/* pipes see their ends close */
 	proc_end_self(EXO_STATUS_SIGNALED(sig));
 }
 
@@ -185,7 +187,8 @@ void lo_signal_deliver(struct lo_thread *t, int64_t nr)
 	if (actions[sig].handler == SIG_DFL)
 		die_of(sig);
 	if ((int64_t)r->rax == -EINTR && (actions[sig].flags & SA_RESTART) &&
-	    (nr == 202 || nr == 61)) {	/* futex, wait4: restarted as Linux does */
+	    (nr == 202 || nr == 61 || nr <= 1 || nr == 19 || nr == 20)) {
+		/* futex, wait4, read, write, readv, writev: restarted as Linux does */
 		r->rax = (uint64_t)nr;
 		r->rip -= 2;
 	}

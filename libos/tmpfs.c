@@ -1,5 +1,6 @@
 /*
- * tmpfs: a file system in the libOS heap.  A directory is a growable array
+ * tmpfs: a file system in the shared segment (libos/shared.h), so every
+ * process of the machine sees the same files.  A directory is a growable array
  * of entries (removal leaves a hole that keeps readdir positions stable
  * until the array is compacted to make room); a regular file is a sparse
  * two-level table of 4 KiB pages (leaves of 512 page pointers, so a huge
@@ -9,6 +10,7 @@
  * memory budget and its 65,536 resident pages (docs/LIBOS.md).
  */
 #include "libos/libos.h"
+#include "libos/shared.h"
 #include "libos/vfs.h"
 
 #define PAGE 4096ull
@@ -31,7 +33,6 @@ struct tnode {
 	char *target;		/* symlinks, NUL-terminated */
 };
 
-static const struct vnode_ops tmpfs_ops;
 static const uint8_t zero_page[PAGE];
 
 static struct tnode *tn(struct vnode *v)
@@ -81,13 +82,13 @@ static int add_entry(struct tnode *d, const char *name, size_t len, struct tnode
 	}
 	if (d->nents == d->cap) {
 		uint64_t cap = d->cap ? d->cap * 2 : 8;
-		struct tentry *e = lo_realloc(d->ents, cap * sizeof *e);
+		struct tentry *e = sh_realloc(d->ents, cap * sizeof *e);
 		if (!e)
 			return -ENOSPC;
 		d->ents = e;
 		d->cap = cap;
 	}
-	char *copy = lo_alloc(len + 1);
+	char *copy = sh_alloc(len + 1);
 	if (!copy)
 		return -ENOSPC;
 	lo_memcpy(copy, name, len);
@@ -100,7 +101,7 @@ static int add_entry(struct tnode *d, const char *name, size_t len, struct tnode
 
 static void remove_entry(struct tnode *d, struct tentry *e)
 {
-	lo_free(e->name);
+	sh_free(e->name);
 	e->name = 0;
 	e->node = 0;
 	d->live--;
@@ -110,10 +111,10 @@ static void remove_entry(struct tnode *d, struct tentry *e)
 
 static struct tnode *node_new(struct vnode *dir, uint32_t mode)
 {
-	struct tnode *t = lo_alloc(sizeof *t);
+	struct tnode *t = sh_alloc(sizeof *t);
 	if (!t)
 		return 0;
-	t->v.ops = &tmpfs_ops;
+	t->v.kind = VK_TMPFS;
 	t->v.mode = mode;
 	t->v.nlink = 1;
 	struct lx_timespec now = vfs_now();
@@ -145,17 +146,17 @@ static uint8_t *page_make(struct tnode *t, uint64_t pi)
 		uint64_t n = t->nleaves ? t->nleaves : 1;
 		while (n <= li)
 			n *= 2;
-		uint8_t ***l = lo_realloc(t->leaves, n * sizeof *l);
+		uint8_t ***l = sh_realloc(t->leaves, n * sizeof *l);
 		if (!l)
 			return 0;
 		t->leaves = l;
 		t->nleaves = n;
 	}
-	if (!t->leaves[li] && !(t->leaves[li] = lo_page_alloc()))
+	if (!t->leaves[li] && !(t->leaves[li] = sh_alloc(PAGE)))
 		return 0;
 	uint8_t **slot = &t->leaves[li][pi % LEAF];
 	if (!*slot)
-		*slot = lo_page_alloc();
+		*slot = sh_alloc(PAGE);
 	return *slot;
 }
 
@@ -168,11 +169,12 @@ static void drop_pages(struct tnode *t, uint64_t first)
 			continue;
 		uint64_t from = li == first / LEAF ? first % LEAF : 0;
 		for (uint64_t i = from; i < LEAF; i++) {
-			lo_page_free(leaf[i]);
+			if (leaf[i])
+				sh_free(leaf[i]);
 			leaf[i] = 0;
 		}
 		if (from == 0) {
-			lo_page_free(leaf);
+			sh_free(leaf);
 			t->leaves[li] = 0;
 		}
 	}
@@ -182,12 +184,12 @@ static void t_destroy(struct vnode *v)
 {
 	struct tnode *t = tn(v);
 	drop_pages(t, 0);
-	lo_free(t->leaves);
+	sh_free(t->leaves);
 	for (uint64_t i = 0; i < t->nents; i++)
-		lo_free(t->ents[i].name);
-	lo_free(t->ents);
-	lo_free(t->target);
-	lo_free(t);
+		sh_free(t->ents[i].name);
+	sh_free(t->ents);
+	sh_free(t->target);
+	sh_free(t);
 }
 
 static int t_create(struct vnode *dir, const char *name, size_t len, uint32_t mode, uint64_t rdev,
@@ -198,7 +200,7 @@ static int t_create(struct vnode *dir, const char *name, size_t len, uint32_t mo
 		return -ENOSPC;
 	t->v.rdev = rdev;
 	if (LX_S_ISLNK(mode)) {
-		t->target = lo_alloc(tlen + 1);
+		t->target = sh_alloc(tlen + 1);
 		if (!t->target) {
 			t_destroy(&t->v);
 			return -ENOSPC;
@@ -403,7 +405,7 @@ static int t_statfs(struct vnode *v, struct lx_statfs *out)
 	return 0;
 }
 
-static const struct vnode_ops tmpfs_ops = {
+const struct vnode_ops tmpfs_vnode_ops = {
 	.lookup = t_lookup, .create = t_create, .link = t_link, .unlink = t_unlink,
 	.rename = t_rename, .exchange = t_exchange, .readdir = t_readdir, .read = t_read, .write = t_write,
 	.truncate = t_truncate, .readlink = t_readlink, .statfs = t_statfs, .destroy = t_destroy,

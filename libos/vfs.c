@@ -2,17 +2,37 @@
  * The VFS: the mount table, path resolution across mounts and symbolic
  * links, the working directory, and the file ops of files opened from a
  * file system (regular files and directories; devices bring their own).
- * File systems plug in through struct vnode_ops (libos/vfs.h).
+ * File systems plug in through struct vnode_ops (libos/vfs.h).  The root
+ * and the mount table are the processes' struct vfs_ns, the cwd and umask
+ * each process's own (proc_files(), libos/shared.h).
  */
 #include "libos/libos.h"
+#include "libos/shared.h"
 #include "libos/vfs.h"
 #include "libos/cfs_vfs.h"
 
-static struct vnode *root_node;
-static struct vnode *cwd_node;
-static struct mount *mounts;
-static uint64_t next_dev = 1;
-uint32_t vfs_umask = 022;
+const struct vnode_ops *const vnode_kinds[VK_COUNT] = {
+	[VK_TMPFS] = &tmpfs_vnode_ops,
+	[VK_CFS] = &cfs_vnode_ops,
+};
+
+uint32_t vfs_umask(void)
+{
+	return proc_files()->umask;
+}
+
+uint32_t vfs_set_umask(uint32_t mask)
+{
+	uint32_t old = proc_files()->umask;
+	proc_files()->umask = mask;
+	return old;
+}
+
+void vfs_changed(struct vfs_ns *ns)
+{
+	ns->changes++;
+	sh_wake(&ns->changes);
+}
 
 struct lx_timespec vfs_now(void)
 {
@@ -27,18 +47,18 @@ void vfs_ref(struct vnode *v)
 
 void vfs_put(struct vnode *v)
 {
-	if (--v->refs == 0 && v->nlink == 0 && v->ops->destroy)
-		v->ops->destroy(v);
+	if (--v->refs == 0 && v->nlink == 0 && vops(v)->destroy)
+		vops(v)->destroy(v);
 }
 
-struct vnode *vfs_root(void) { return root_node; }
-struct vnode *vfs_cwd(void) { return cwd_node; }
+struct vnode *vfs_root(void) { return vfs_ns()->root; }
+struct vnode *vfs_cwd(void) { return proc_files()->cwd; }
 
 void vfs_set_cwd(struct vnode *v)
 {
 	vfs_ref(v);
-	struct vnode *old = cwd_node;
-	cwd_node = v;
+	struct vnode *old = proc_files()->cwd;
+	proc_files()->cwd = v;
 	if (old)
 		vfs_put(old);
 }
@@ -59,7 +79,7 @@ static int step(struct vnode *dir, const char *name, size_t len, struct vnode **
 		return 0;
 	}
 	struct vnode *v;
-	int r = dir->ops->lookup(dir, name, len, &v);
+	int r = vops(dir)->lookup(dir, name, len, &v);
 	if (r)
 		return r;
 	while (v->mounted)
@@ -72,7 +92,7 @@ static int step(struct vnode *dir, const char *name, size_t len, struct vnode **
 static int link_target(struct vnode *v, const char **t)
 {
 	size_t len;
-	int r = v->ops->readlink ? v->ops->readlink(v, t, &len) : -EINVAL;
+	int r = vops(v)->readlink ? vops(v)->readlink(v, t, &len) : -EINVAL;
 	return r ? r : len ? 0 : -ENOENT;
 }
 
@@ -85,7 +105,7 @@ static int link_target(struct vnode *v, const char **t)
 static int walk(struct vnode *start, const char *path, int follow, int *links,
 		struct vfs_parent *p, struct vnode **out)
 {
-	struct vnode *dir = path[0] == '/' ? root_node : start;
+	struct vnode *dir = path[0] == '/' ? vfs_root() : start;
 	const char *s = path;
 	for (;;) {
 		while (*s == '/')
@@ -150,7 +170,7 @@ static int walk(struct vnode *start, const char *path, int follow, int *links,
 static int start_of(int dirfd, const char *path, struct vnode **start)
 {
 	if (path[0] == '/' || dirfd == LX_AT_FDCWD) {
-		*start = cwd_node;
+		*start = vfs_cwd();
 		return 0;
 	}
 	struct file *f = fd_get(dirfd);
@@ -192,7 +212,7 @@ int vfs_lookup_at(int dirfd, const char *upath, int flags, struct vnode **out)
 		return r;
 	if (!buf[0] && (flags & LX_AT_EMPTY_PATH)) {
 		if (dirfd == LX_AT_FDCWD) {
-			*out = cwd_node;
+			*out = vfs_cwd();
 			return 0;
 		}
 		struct file *f = fd_get(dirfd);
@@ -240,33 +260,35 @@ int vfs_make_k(const char *path, uint32_t mode, uint64_t rdev, const char *targe
 	if (n >= sizeof p.buf)
 		return -ENAMETOOLONG;
 	lo_memcpy(p.buf, path, n + 1);
-	int r = vfs_parent_k(root_node, p.buf, 0, &p);
+	int r = vfs_parent_k(vfs_root(), p.buf, 0, &p);
 	if (r)
 		return r;
 	if (p.node)
 		return -EEXIST;
-	return p.dir->ops->create(p.dir, p.name, p.len, mode, rdev, target, tlen, out);
+	return vops(p.dir)->create(p.dir, p.name, p.len, mode, rdev, target, tlen, out);
 }
 
 int vfs_mount(const char *path, struct vnode *root, const char *type, int64_t magic)
 {
-	struct mount *m = lo_alloc(sizeof *m);
+	struct vfs_ns *ns = vfs_ns();
+	struct mount *m = sh_alloc(sizeof *m);
 	if (!m)
 		return -ENOMEM;
 	m->root = root;
-	m->dev = next_dev++;
-	m->type = type;
+	m->dev = ns->next_dev++;
+	size_t n = lo_strlen(type);
+	lo_memcpy(m->type, type, n < sizeof m->type ? n : sizeof m->type - 1);
 	m->magic = magic;
 	m->next_ino = 2;
-	m->next = mounts;
-	mounts = m;
+	m->next = ns->mounts;
+	ns->mounts = m;
 	root->mnt = m;
 	root->ino = 1;
 	vfs_ref(root);
 	if (!path)
 		return 0;
 	struct vnode *at;
-	int r = vfs_lookup_k(root_node, path, 1, &at);
+	int r = vfs_lookup_k(ns->root, path, 1, &at);
 	if (r)
 		return r;
 	if (!LX_S_ISDIR(at->mode))
@@ -301,19 +323,19 @@ static int64_t node_pread(struct file *f, void *ubuf, uint64_t len, uint64_t off
 	struct vnode *v = f->vn;
 	if (LX_S_ISDIR(v->mode))
 		return -EISDIR;
-	if (!v->ops->read)
+	if (!vops(v)->read)
 		return -EINVAL;
-	return v->ops->read(v, ubuf, len, off);
+	return vops(v)->read(v, ubuf, len, off);
 }
 
 static int64_t node_pwrite(struct file *f, const void *ubuf, uint64_t len, uint64_t off)
 {
 	struct vnode *v = f->vn;
-	if (!v->ops->write)
+	if (!vops(v)->write)
 		return -EINVAL;
 	if (f->flags & LX_O_APPEND)
 		off = v->size;
-	return v->ops->write(v, ubuf, len, off);
+	return vops(v)->write(v, ubuf, len, off);
 }
 
 static int64_t node_read(struct file *f, void *ubuf, uint64_t len)
@@ -365,9 +387,9 @@ static int node_stat(struct file *f, struct lx_stat *st)
 
 static int node_truncate(struct file *f, uint64_t len)
 {
-	if (!LX_S_ISREG(f->vn->mode) || !f->vn->ops->truncate)
+	if (!LX_S_ISREG(f->vn->mode) || !vops(f->vn)->truncate)
 		return -EINVAL;
-	return f->vn->ops->truncate(f->vn, len);
+	return vops(f->vn)->truncate(f->vn, len);
 }
 
 static int64_t node_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
@@ -421,7 +443,7 @@ static int64_t node_getdents(struct file *f, void *ubuf, uint64_t len)
 				next = pos + 1;
 			} else {
 				uint64_t cookie = pos - 2;
-				if (!dir->ops->readdir(dir, &cookie, &d))
+				if (!vops(dir)->readdir(dir, &cookie, &d))
 					break;
 				next = cookie + 2;
 			}
@@ -443,10 +465,10 @@ static int64_t node_getdents(struct file *f, void *ubuf, uint64_t len)
 
 static int node_fsync(struct file *f)
 {
-	return f->vn->ops->fsync ? f->vn->ops->fsync(f->vn) : 0;
+	return vops(f->vn)->fsync ? vops(f->vn)->fsync(f->vn) : 0;
 }
 
-static const struct file_ops node_file_ops = {
+const struct file_ops vfs_node_fops = {
 	.read = node_read, .write = node_write, .pread = node_pread, .pwrite = node_pwrite,
 	.lseek = node_lseek, .ioctl = node_ioctl, .stat = node_stat, .truncate = node_truncate,
 	.getdents = node_getdents, .fsync = node_fsync,
@@ -454,13 +476,14 @@ static const struct file_ops node_file_ops = {
 
 int vfs_open_node(struct vnode *v, uint32_t flags, struct file **out)
 {
-	struct file *f = file_new(&node_file_ops, flags);
+	struct file *f = file_new(FK_NODE, flags);
 	if (!f)
 		return -ENOMEM;
 	f->vn = v;
 	vfs_ref(v);
+	uint32_t type = v->mode & LX_S_IFMT;
 	int (*open)(struct vnode *, struct file *) =
-		(v->mode & LX_S_IFMT) == LX_S_IFCHR ? devfs_open : v->ops->open;
+		type == LX_S_IFCHR ? devfs_open : type == LX_S_IFIFO ? fifo_open : vops(v)->open;
 	if (open && !(flags & LX_O_PATH)) {
 		int r = open(v, f);
 		if (r) {
@@ -473,14 +496,24 @@ int vfs_open_node(struct vnode *v, uint32_t flags, struct file **out)
 }
 
 /* The root tmpfs with /tmp and /dev mounted on it, the console as fds 0-2,
- * then the initramfs unpacked into the root. */
+ * then the initramfs unpacked into the root.  A process that has files
+ * already (a program started by execve) keeps them. */
 void vfs_init(void)
 {
-	root_node = tmpfs_new();
-	if (!root_node || vfs_mount(0, root_node, "rootfs", 0x01021994))
+	if (proc_files()->fdtab)
 		return;
-	root_node->mode = LX_S_IFDIR | 0755;
-	vfs_set_cwd(root_node);
+	struct vfs_ns *ns = sh_alloc(sizeof *ns);
+	if (!ns || fd_table_init(ns))
+		return;
+	ns->next_dev = 1;
+	ns->next_pipe_ino = 1;
+	proc_files()->umask = 022;
+	struct vnode *root = tmpfs_new();
+	ns->root = root;
+	if (!root || vfs_mount(0, root, "rootfs", 0x01021994))
+		return;
+	root->mode = LX_S_IFDIR | 0755;
+	vfs_set_cwd(root);
 	struct vnode *v;
 	vfs_make_k("/tmp", LX_S_IFDIR | 01777, 0, 0, 0, &v);
 	vfs_make_k("/dev", LX_S_IFDIR | 0755, 0, 0, 0, &v);

@@ -2,12 +2,21 @@
  * The file seam of the library OS.  Two small ops tables carry it:
  *
  * - struct file_ops: what one kind of open file description does (a file
- *   of a file system, a device, a pipe; later sockets, eventfd, epoll).
+ *   of a file system, a device, a pipe, a socket, eventfd, epoll).
  *   One struct file per open file description, shared by the descriptors
  *   dup'ed from it; the descriptor table (fd.c) maps numbers to them.
  * - struct vnode_ops: what one file system does with its nodes (tmpfs.c;
- *   devfs.c builds on tmpfs; later CryptoFS and procfs).  vfs.c resolves
- *   paths across the mount table and serves the calls common to all.
+ *   devfs.c builds on tmpfs; CryptoFS).  vfs.c resolves paths across the
+ *   mount table and serves the calls common to all.
+ *
+ * Files, nodes, the mount table and pipes live in the shared segment
+ * (libos/shared.h), where another process, or another program image after
+ * execve, reaches them.  So they name their ops by kind, a small number
+ * indexing file_kinds or vnode_kinds (tables each image builds the same
+ * way, fd.c and vfs.c), and hold no other pointer into a program's image.
+ * Kinds whose state is one process's own (FK_SOCKET, FK_EVENTFD, FK_EPOLL)
+ * keep it in private memory behind priv; another process never sees them
+ * (fork gives the child an FK_STALE description in their place).
  *
  * The contract (docs/LIBOS.md has it for readers): every op returns
  * -errno (Linux values) on failure; buffers named `ubuf` are the program's
@@ -27,6 +36,23 @@
 struct file;
 struct vnode;
 struct mount;
+struct pipe;
+struct lock_rec;
+
+/* Kinds of open file description: indexes of file_kinds (fd.c). */
+enum file_kind {
+	FK_STALE,		/* a process-local kind seen from another process: ENXIO */
+	FK_NODE,		/* a file system's node (vfs.c) */
+	FK_DEV_NULL, FK_DEV_ZERO, FK_DEV_FULL, FK_DEV_RANDOM, FK_DEV_CONSOLE,	/* devfs.c */
+	FK_PIPE,		/* pipe.c: pipes and FIFOs, either end by the access mode */
+	FK_SOCKET,		/* net/lwip/socket.c: process-local */
+	FK_EVENTFD,		/* eventfd.c: process-local */
+	FK_EPOLL,		/* epoll.c: process-local */
+	FK_COUNT
+};
+
+/* Kinds of file system: indexes of vnode_kinds (vfs.c). */
+enum vnode_kind { VK_TMPFS, VK_CFS, VK_COUNT };
 
 struct file_ops {
 	int64_t (*read)(struct file *f, void *ubuf, uint64_t len);		/* NULL: EINVAL */
@@ -43,15 +69,33 @@ struct file_ops {
 	void (*release)(struct file *f);	/* the last descriptor closed; may be NULL */
 };
 
-/* An open file description. */
+/* An open file description (shared segment). */
 struct file {
-	const struct file_ops *ops;
-	uint32_t refs;		/* descriptors naming it */
+	uint32_t kind;		/* enum file_kind */
+	uint32_t refs;		/* descriptors naming it, in every process */
 	uint32_t flags;		/* O_ACCMODE and the status flags (O_APPEND, O_NONBLOCK...) */
 	uint64_t pos;
 	struct vnode *vn;	/* the node it was opened from; NULL for pipes, sockets */
-	void *priv;		/* the kind's own state */
+	void *priv;		/* the kind's own state (shared, or private for local kinds) */
 };
+
+extern const struct file_ops *const file_kinds[FK_COUNT];
+extern const struct vnode_ops *const vnode_kinds[VK_COUNT];
+/* The kinds' ops, for the two tables. */
+extern const struct file_ops vfs_node_fops, stale_fops, pipe_fops;
+extern const struct file_ops devfs_fops[5], sock_fops, eventfd_fops, epoll_fops;
+extern const struct vnode_ops tmpfs_vnode_ops, cfs_vnode_ops;
+
+static inline const struct file_ops *fops(const struct file *f)
+{
+	return file_kinds[f->kind];
+}
+
+/* Whether a kind's state lives in one process's private memory. */
+static inline int file_kind_local(uint32_t kind)
+{
+	return kind == FK_SOCKET || kind == FK_EVENTFD || kind == FK_EPOLL;
+}
 
 /* One entry a directory yields. */
 struct vfs_dirent {
@@ -97,11 +141,15 @@ struct vnode_ops {
 	int rename_replaces;
 };
 
+/* A node (shared segment). */
 struct vnode {
-	const struct vnode_ops *ops;
+	uint32_t kind;			/* enum vnode_kind */
 	struct mount *mnt;
 	struct vnode *parent;		/* directories: the directory naming it */
 	struct vnode *mounted;		/* the root of a file system mounted here */
+	struct pipe *fifo;		/* FIFOs: the pipe while it is open (pipe.c) */
+	struct lock_rec *locks;		/* advisory locks (flock.c) */
+	volatile uint32_t lock_changes;	/* moved and woken when a lock goes */
 	uint64_t ino, rdev, size;
 	uint32_t mode, uid, gid;
 	uint32_t nlink;			/* names (directories: 2 + subdirectories) */
@@ -109,14 +157,30 @@ struct vnode {
 	struct lx_timespec atime, mtime, ctime;
 };
 
+static inline const struct vnode_ops *vops(const struct vnode *v)
+{
+	return vnode_kinds[v->kind];
+}
+
+/* A mounted file system (shared segment). */
 struct mount {
 	struct vnode *root;
 	struct vnode *covered;		/* the directory it is mounted on */
 	uint64_t dev;
 	uint64_t next_ino;
 	int64_t magic;			/* statfs f_type */
-	const char *type;
+	char type[16];			/* /proc/mounts' name, NUL-terminated */
 	struct mount *next;
+};
+
+/* What the processes that share a file system share (shared segment): the
+ * root, the mount table, the numbering of devices and pipes, and a word
+ * that changes (and is woken) whenever a pipe's readiness does, for poll. */
+struct vfs_ns {
+	struct vnode *root;
+	struct mount *mounts;
+	uint64_t next_dev, next_pipe_ino;
+	volatile uint32_t changes;
 };
 
 /* vfs.c */
@@ -154,11 +218,19 @@ int vfs_open_node(struct vnode *v, uint32_t flags, struct file **out);
 struct vnode *vfs_root(void);
 struct vnode *vfs_cwd(void);
 void vfs_set_cwd(struct vnode *v);
-extern uint32_t vfs_umask;
+uint32_t vfs_umask(void);
+uint32_t vfs_set_umask(uint32_t mask);
+/* The calling process's file system (NULL before vfs_init). */
+struct vfs_ns *vfs_ns(void);
+/* A pipe (or another shared kind) changed readiness: wakes the poll
+ * waiters of ns in every process. */
+void vfs_changed(struct vfs_ns *ns);
+/* Builds the root and the devices at the first program's start; a process
+ * that already has files (after execve) keeps them. */
 void vfs_init(void);
 
 /* fd.c: the descriptor table */
-struct file *file_new(const struct file_ops *ops, uint32_t flags);
+struct file *file_new(uint32_t kind, uint32_t flags);
 void file_ref(struct file *f);
 void file_put(struct file *f);
 /* The file behind fd, or NULL. */
@@ -177,6 +249,29 @@ void fd_set_cloexec(int fd, int on);
 uint64_t fd_limit(void);
 int fd_set_limit(uint64_t soft, uint64_t hard);
 uint64_t fd_hard_limit(void);
+/* A new, empty table for the first process, on the file system ns. */
+int fd_table_init(struct vfs_ns *ns);
+/* execve (before the old image goes): closes the O_CLOEXEC descriptors and
+ * gives the process-local kinds' state back (their descriptors stay open,
+ * as FK_STALE: ENXIO), since the next image cannot reach it. */
+void fd_close_on_exec(void);
+/* fork, in the parent before the child's memory is copied: the child's
+ * copy of the descriptor table (same descriptions, references raised;
+ * process-local kinds as FK_STALE), its cwd and umask: 0 or -ENOMEM. */
+int files_fork_prepare(void);
+/* fork, in the parent afterwards: ok says whether the child exists. */
+void files_fork_done(int ok);
+/* fork, in the child before it returns: takes the copy. */
+void files_fork_child(void);
+/* Closes every descriptor and lets the cwd go: the calling process's at
+ * exit (pf == proc_files()), or a dead process's, from the process that
+ * reaps it (its process-local descriptions are freed without their
+ * release op, which only the dead image could run). */
+struct lo_proc_files;
+void files_release(struct lo_proc_files *pf);
+void files_exit(void);
+/* files_release, as the process layer calls it for any ended process. */
+void lo_proc_files_exit(struct lo_proc_files *files);
 
 /* tmpfs.c */
 struct vnode *tmpfs_new(void);
@@ -192,7 +287,18 @@ void devfs_open_stdio(void);
 /* initramfs.c: unpacks the "initramfs" module, if any, into the root. */
 void initramfs_load(void);
 
+/* flock.c: advisory locks */
+/* fcntl F_GETLK, F_SETLK, F_SETLKW on f; uarg: the program's struct flock. */
+int64_t flock_fcntl(struct file *f, int cmd, uint64_t uarg);
+/* Process pid closed a descriptor of v: its record locks on v go. */
+void flock_close(struct vnode *v, int64_t pid);
+/* f's last descriptor closed: its flock lock goes. */
+void flock_release(struct file *f);
+
 /* pipe.c */
 int pipe_create(struct file **rd, struct file **wr, uint32_t flags);
+/* Opens the FIFO node v as f (its access mode and O_NONBLOCK); may wait
+ * for the other end (-EINTR). */
+int fifo_open(struct vnode *v, struct file *f);
 
 #endif

@@ -98,7 +98,7 @@ TEST_DEPS += $(foreach p,$(USER_TESTS) flags,$(BUILD)/user/$(p))
 
 # POSIX file tests (tests/suites/27-posix-files.sh): each built for the
 # guest and, with plain musl-gcc, for the host, to compare their output.
-POSIX_TESTS := files_io files_dir files_libc catfile
+POSIX_TESTS := files_io files_dir files_libc files_procs catfile
 $(foreach p,$(POSIX_TESTS),$(BUILD)/user/$(p)): user/tests/show.h
 $(BUILD)/host-musl/%: user/tests/%.c user/tests/check.h user/tests/show.h
 	$(Q)mkdir -p $(@D)

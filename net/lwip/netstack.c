@@ -152,7 +152,7 @@ static void write_resolv_conf(const ip4_addr_t *dns)
 	struct vnode *v;
 	vfs_make_k("/etc", LX_S_IFDIR | 0755, 0, 0, 0, &v);
 	if (vfs_make_k("/etc/resolv.conf", LX_S_IFREG | 0644, 0, 0, 0, &v) == 0)
-		v->ops->write(v, text, n, 0);
+		vops(v)->write(v, text, n, 0);
 }
 
 int netstack_start(void)

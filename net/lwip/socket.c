@@ -59,7 +59,6 @@ struct sock {
 
 static uint8_t bounce[BOUNCE];
 
-static const struct file_ops sock_ops;
 
 static int errno_of(err_t e)
 {
@@ -90,7 +89,11 @@ static struct sock *sock_of(int fd, int *err)
 		*err = -EBADF;
 		return 0;
 	}
-	if (f->ops != &sock_ops) {
+	if (f->kind == FK_STALE) {
+		*err = -ENXIO;		/* a socket of another process (libos/vfs.h) */
+		return 0;
+	}
+	if (f->kind != FK_SOCKET) {
 		*err = -ENOTSOCK;
 		return 0;
 	}
@@ -343,7 +346,7 @@ static void apply_options(struct sock *s)
 
 static int sock_install(struct sock *s, uint32_t flags)
 {
-	struct file *f = file_new(&sock_ops, LX_O_RDWR | (flags & LX_SOCK_NONBLOCK ? LX_O_NONBLOCK : 0));
+	struct file *f = file_new(FK_SOCKET, LX_O_RDWR | (flags & LX_SOCK_NONBLOCK ? LX_O_NONBLOCK : 0));
 	if (!f)
 		return -ENOMEM;
 	f->priv = s;
@@ -1172,7 +1175,7 @@ static int sock_stat(struct file *f, struct lx_stat *st)
 	return anon_stat(f, st, LX_S_IFSOCK | 0777);
 }
 
-static const struct file_ops sock_ops = {
+const struct file_ops sock_fops = {
 	.read = sock_read,
 	.write = sock_write,
 	.ioctl = sock_ioctl,
