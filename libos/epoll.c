@@ -1,13 +1,15 @@
 /*
  * epoll as a kind of file: an interest list of (descriptor, file, events,
- * data).  epoll_wait asks each file's poll op, as poll does, and sleeps in
- * the network stack's wait when nothing is ready.  EPOLLONESHOT disarms an
+ * data).  epoll_wait asks each file's poll op, as poll does, and sleeps as
+ * poll does when nothing is ready (poll_wait: the network stack's wait, or
+ * the terminal's input).  EPOLLONESHOT disarms an
  * entry once reported; EPOLLET reports an event only when it was not
  * ready at the previous look.  An entry whose descriptor was closed (or
  * now names another file) is dropped when next looked at.
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
+#include "libos/tty.h"
 #include "libos/vfs.h"
 #include "libos/sockcalls.h"
 #include "net/lwip/netstack.h"
@@ -180,6 +182,7 @@ static int64_t do_epoll_wait(uint64_t epfd, uint64_t uevents, int64_t max, int64
 	uint64_t deadline = netstack_deadline(timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * 1000000ull);
 	for (;;) {
 		netstack_poll();
+		tty_poll_round();
 		int64_t got = 0;
 		for (uint32_t i = 0; i < ep->n && got < max;) {
 			uint32_t r = item_ready(ep, i);
@@ -197,7 +200,8 @@ static int64_t do_epoll_wait(uint64_t epfd, uint64_t uevents, int64_t max, int64
 		}
 		if (got || time_now_ns() >= deadline)
 			return got;
-		netstack_wait(deadline);
+		if (poll_wait(deadline, ep->n > 1) == -EINTR)
+			return -EINTR;
 	}
 }
 

@@ -3,13 +3,15 @@
  * poll op says what is ready now; when nothing is, the call sleeps in the
  * network stack's wait (the NIC ring's notification, lwIP's next timer or
  * the call's timeout), which is the only thing that can change readiness
- * within one process.  The signal masks of ppoll and pselect6 are taken
- * and ignored: no signal interrupts a wait yet.
+ * within one process; when a terminal is among the files, its input wakes
+ * the wait too (libos/tty.c), and so does a signal (EINTR).  The signal
+ * masks of ppoll and pselect6 are taken and ignored.
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
 #include "libos/vfs.h"
 #include "libos/sockcalls.h"
+#include "libos/tty.h"
 #include "net/lwip/netstack.h"
 
 #define POLLPRI 0x002
@@ -22,6 +24,14 @@ struct lx_pollfd {
 	int32_t fd;
 	int16_t events, revents;
 };
+
+int64_t poll_wait(uint64_t deadline, int others)
+{
+	int64_t w = tty_wait_ready(deadline, others);
+	if (w == 1)
+		netstack_wait(deadline);
+	return w == -EINTR ? -EINTR : 0;
+}
 
 int poll_file(struct file *f)
 {
@@ -63,6 +73,7 @@ static int64_t do_poll(uint64_t ufds, uint64_t n, uint64_t timeout_ns)
 	uint64_t deadline = netstack_deadline(timeout_ns);
 	for (;;) {
 		netstack_poll();
+		tty_poll_round();
 		count = 0;
 		for (uint64_t i = 0; i < n; i++) {
 			struct file *f = fds[i].fd < 0 ? 0 : fd_get(fds[i].fd);
@@ -73,9 +84,12 @@ static int64_t do_poll(uint64_t ufds, uint64_t n, uint64_t timeout_ns)
 		}
 		if (count || time_now_ns() >= deadline)
 			break;
-		netstack_wait(deadline);
+		if (poll_wait(deadline, n > 1) == -EINTR) {
+			count = -EINTR;
+			break;
+		}
 	}
-	int64_t r = n && lo_copy_out((void *)ufds, fds, n * sizeof *fds) ? -EFAULT : count;
+	int64_t r = count < 0 ? count : n && lo_copy_out((void *)ufds, fds, n * sizeof *fds) ? -EFAULT : count;
 	lo_free(fds);
 	return r;
 }
@@ -118,6 +132,7 @@ static int64_t do_select(int n, uint64_t urd, uint64_t uwr, uint64_t uex, uint64
 	uint64_t deadline = netstack_deadline(timeout_ns);
 	while (!r) {
 		netstack_poll();
+		tty_poll_round();
 		for (int fd = 0; fd < n && r >= 0; fd++) {
 			uint64_t bit = 1ull << (fd % 64);
 			int asked = 0;
@@ -139,7 +154,10 @@ static int64_t do_select(int n, uint64_t urd, uint64_t uwr, uint64_t uex, uint64
 		}
 		if (r || time_now_ns() >= deadline)
 			break;
-		netstack_wait(deadline);
+		if (poll_wait(deadline, 1) == -EINTR) {
+			r = -EINTR;
+			break;
+		}
 	}
 	for (int k = 0; k < 3 && r >= 0; k++)
 		if (usets[k] && words && lo_copy_out((void *)usets[k], out[k], words * 8))

@@ -40,6 +40,10 @@ LO_CALL(sys_eventfd2);
 struct file;
 struct lx_stat;
 int poll_file(struct file *f);
+/* Sleeps until deadline or until something may have become ready: the
+ * network stack's wait, or the terminal's input when one was polled in
+ * this round (others: other files were too).  0, or -EINTR for a signal. */
+int64_t poll_wait(uint64_t deadline, int others);
 /* eventfd.c: stat of a file with no node (eventfd, epoll, socket). */
 int anon_stat(struct file *f, struct lx_stat *st, uint32_t mode);
 
