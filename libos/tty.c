@@ -387,8 +387,8 @@ static int64_t wait_input(uint64_t deadline_ns)
 	return lo_thread_wait(t, deadline_ns);
 }
 
-/* VMIN and VTIME (non-canonical): how many bytes satisfy a read of len,
- * and the deadline after the last byte (VTIME tenths of a second). */
+/* VMIN (non-canonical): how many bytes satisfy a read of len.  VTIME, in
+ * tenths of a second, is tty_read's deadline after the last byte. */
 static uint64_t raw_min(uint64_t len)
 {
 	uint64_t min = tty.tio.c_cc[VMIN];
