@@ -70,6 +70,8 @@ include libos/libos.mk
 -include fs/fs.mk
 -include net/net.mk
 -include user/swarmd/swarmd.mk
+-include user/init/init.mk
+-include user/busybox/busybox.mk
 include tests/tests.mk
 
 # ------------------------------------------------------------------ targets

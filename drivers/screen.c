@@ -14,6 +14,8 @@ static struct {
 	uint32_t fg, bg;
 	const uint8_t *glyphs;
 	uint32_t glyph_count, glyph_bytes, glyph_w, glyph_h;
+	int esc;			/* 0, or inside ESC (1) or ESC [ (2) */
+	uint32_t param[4], nparam;	/* the control sequence's numbers */
 } scr;
 
 /* The PSF font linked in by kernel/font.S. */
@@ -137,12 +139,110 @@ static void scroll(void)
 	scr.row = scr.rows - 1;
 }
 
+static void put_cell(uint32_t col, uint32_t row, unsigned char c)
+{
+	if (scr.kind == KIND_TEXT)
+		((volatile uint16_t *)(scr.base + row * scr.pitch))[col] = (uint16_t)(0x0700 | c);
+	else
+		draw_glyph(col, row, c);
+}
+
+/* Blanks the cells [from, to) counted row by row from the top left. */
+static void clear_cells(uint32_t from, uint32_t to)
+{
+	for (uint32_t i = from; i < to; i++)
+		put_cell(i % scr.cols, i / scr.cols, ' ');
+}
+
+static uint32_t clamp(uint32_t v, uint32_t max)
+{
+	return v > max ? max : v;
+}
+
+/* The end of an ESC [ sequence: the VT100 subset line editors and simple
+ * full-screen programs use (cursor moves, erase in display and line);
+ * the rest, colours among them, is taken and ignored. */
+static void control_sequence(unsigned char final)
+{
+	uint32_t n = scr.param[0] ? scr.param[0] : 1, here = scr.row * scr.cols + scr.col;
+
+	switch (final) {
+	case 'A': scr.row = scr.row > n ? scr.row - n : 0; break;
+	case 'B': scr.row = clamp(scr.row + n, scr.rows - 1); break;
+	case 'C': scr.col = clamp(scr.col + n, scr.cols - 1); break;
+	case 'D': scr.col = scr.col > n ? scr.col - n : 0; break;
+	case 'G': scr.col = clamp(n - 1, scr.cols - 1); break;
+	case 'H': case 'f':
+		scr.row = clamp(n - 1, scr.rows - 1);
+		scr.col = clamp((scr.param[1] ? scr.param[1] : 1) - 1, scr.cols - 1);
+		break;
+	case 'J':
+		if (scr.param[0] == 0)
+			clear_cells(here, scr.rows * scr.cols);
+		else if (scr.param[0] == 1)
+			clear_cells(0, here + 1);
+		else
+			clear_cells(0, scr.rows * scr.cols);
+		break;
+	case 'K': {
+		uint32_t line = scr.row * scr.cols;
+		if (scr.param[0] == 0)
+			clear_cells(here, line + scr.cols);
+		else if (scr.param[0] == 1)
+			clear_cells(line, here + 1);
+		else
+			clear_cells(line, line + scr.cols);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* A byte inside an escape sequence: 1 when it was taken. */
+static int escape_byte(unsigned char c)
+{
+	if (c == 033) {
+		scr.esc = 1;
+		return 1;
+	}
+	if (scr.esc == 1) {
+		scr.esc = c == '[' ? 2 : 0;
+		scr.nparam = 0;
+		for (int i = 0; i < 4; i++)
+			scr.param[i] = 0;
+		return 1;
+	}
+	if (scr.esc != 2)
+		return 0;
+	if (c >= '0' && c <= '9') {
+		uint32_t *p = &scr.param[scr.nparam];
+		*p = *p > 9999 ? *p : *p * 10 + (uint32_t)(c - '0');
+	} else if (c == ';') {
+		if (scr.nparam < 3)
+			scr.nparam++;
+	} else if (c >= 0x40 && c <= 0x7e) {
+		control_sequence(c);
+		scr.esc = 0;
+	} else if (c < 0x20 || c > 0x3f) {
+		scr.esc = 0;		/* not a control sequence after all */
+	}
+	return 1;
+}
+
 void screen_putc(char ch)
 {
 	unsigned char c = (unsigned char)ch;
 
 	if (scr.kind == KIND_NONE || scr.rows == 0 || scr.cols == 0)
 		return;
+	if (escape_byte(c))
+		return;
+	if (c == '\b') {
+		if (scr.col)
+			scr.col--;
+		return;
+	}
 	if (c == '\n') {
 		scr.col = 0;
 		if (++scr.row == scr.rows)
@@ -157,10 +257,9 @@ void screen_putc(char ch)
 		do screen_putc(' '); while (scr.col % 8);
 		return;
 	}
-	if (scr.kind == KIND_TEXT)
-		((volatile uint16_t *)(scr.base + scr.row * scr.pitch))[scr.col] = (uint16_t)(0x0700 | c);
-	else
-		draw_glyph(scr.col, scr.row, c);
+	if (c < 0x20)
+		return;			/* BEL and the other controls draw nothing */
+	put_cell(scr.col, scr.row, c);
 	if (++scr.col == scr.cols) {
 		scr.col = 0;
 		if (++scr.row == scr.rows)

@@ -1,4 +1,5 @@
-/* COM1 at 115200 8N1, polled output.  A missing UART (the scratch register
+/* COM1 at 115200 8N1, polled output; input by the receive interrupt once
+ * the kernel console asks for it.  A missing UART (the scratch register
  * does not hold a value) is detected so writes never spin forever. */
 #include "drivers/serial.h"
 #include "kernel/cpu.h"
@@ -31,4 +32,20 @@ void serial_putc(char c)
 	for (int spins = 0; !(inb(COM1 + 5) & 0x20) && spins < 100000; spins++)
 		cpu_relax();
 	outb(COM1, (uint8_t)c);
+}
+
+int serial_enable_rx_irq(void)
+{
+	if (!serial_present)
+		return -1;
+	outb(COM1 + 4, 0x0b);	/* DTR, RTS, OUT2 (gates the IRQ line) */
+	outb(COM1 + 1, 0x01);	/* interrupt on received data */
+	return 0;
+}
+
+int serial_getc(void)
+{
+	if (!serial_present || !(inb(COM1 + 5) & 0x01))
+		return -1;
+	return inb(COM1);
 }

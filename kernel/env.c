@@ -352,7 +352,7 @@ void env_kill(struct env *e, uint64_t status)
 		notify_put(e->watch);
 		e->watch = NULL;
 	}
-	klog(LOG_INFO, "env %lu ended with status %#lx\n", e->id, status);
+	klog(LOG_DEBUG, "env %lu ended with status %#lx\n", e->id, status);
 	loader_env_ended(e);
 	env_put(e);
 }

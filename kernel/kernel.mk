@@ -55,12 +55,17 @@ $(KERNEL_ELF): $(KBUILD)/exoswarm.pass1.elf $(KBUILD)/ksyms.o
 	$(Q)nm -n $< | grep -i ' t ' > $@.syms1; nm -n $@ | grep -i ' t ' > $@.syms2; \
 	  if ! cmp -s $@.syms1 $@.syms2; then echo "ksyms: text moved between links" >&2; rm -f $@; exit 1; fi
 
-# make_iso COMMAND-LINE (output is $@): a GRUB hybrid image (BIOS and UEFI, CD and
-# USB stick) with grub.cfg's default entry booting the kernel with that line.
+# make_iso COMMAND-LINE [MODULES] (output is $@): a GRUB hybrid image (BIOS and
+# UEFI, CD and USB stick) with grub.cfg's default entry booting the kernel with
+# that line and loading the module files in order, each named by its file
+# name (the first is the first program).
 define make_iso
 	$(Q)rm -rf $@.dir && mkdir -p $@.dir/boot/grub
 	$(Q)cp $(KERNEL_ELF) $@.dir/boot/exoswarm.elf
-	$(Q)sed 's|@CMDLINE@|$(1)|' boot/grub.cfg > $@.dir/boot/grub/grub.cfg
+	$(Q)for m in $(2); do cp $$m $@.dir/boot/; done
+	$(Q)for m in $(2); do printf '\tmodule2 /boot/%s %s\n' $$(basename $$m) $$(basename $$m); done > $@.mods
+	$(Q)sed -e 's|@CMDLINE@|$(1)|' -e '/@MODULES@/{r $@.mods' -e 'd}' boot/grub.cfg > $@.dir/boot/grub/grub.cfg
+	$(Q)rm -f $@.mods
 	$(Q)grub-mkrescue --locales= --themes= --fonts= -o $@.tmp $@.dir > $@.log 2>&1 \
 	  || { cat $@.log >&2; exit 1; }
 	$(Q)mv $@.tmp $@ && rm -rf $@.dir
@@ -73,10 +78,13 @@ $(KBUILD)/cmdline.txt: FORCE
 FORCE:
 .PHONY: FORCE
 
+# ISO_MODULES: the release image's GRUB modules (user/busybox/busybox.mk
+# adds the shell, its arguments and the initramfs).
+ISO_MODULES ?=
 iso: $(ISO)
 $(ISO): $(KERNEL_ELF) boot/grub.cfg $(KBUILD)/cmdline.txt
 	$(Q)echo "  ISO     $@"
-	$(call make_iso,$(CMDLINE))
+	$(call make_iso,$(CMDLINE),$(ISO_MODULES))
 
 # ------------------------------------------------------------------ running
 QEMU_RUN := tools/qemu --accel $(ACCEL) --mem $(MEM) $(if $(filter 1,$(GUI)),--gui)

@@ -1,5 +1,6 @@
 /*
- * Starts the first program: the static ELF64 in the first GRUB module.  The
+ * Starts the first program: the static ELF64 in the first GRUB module, or,
+ * when that module is a cpio (newc) initramfs, its /sbin/init.  The
  * kernel loads it into one contiguous frame range, maps a stack, and gives
  * the new env (the root task) capabilities to all free memory, the kernel
  * console, every IRQ line and PCI function, the I/O ports of the legacy
@@ -53,15 +54,13 @@ _Static_assert(sizeof(struct elf64_phdr) == 56, "phdr");
  * The only I/O ports user space ever gets: devices that cannot master the
  * bus.  PCI configuration space (0xcf8-0xcff) and every PCI device stay
  * with the kernel, since a bus-mastering device's registers would let their
- * holder DMA over all of memory.  COM1 is the kernel's console, the PIT and
- * the CMOS clock are the kernel's timers.
+ * holder DMA over all of memory.  COM1 and the PS/2 keyboard are the
+ * kernel's console, the PIT and the CMOS clock are the kernel's timers.
  */
 static const struct { uint32_t first, count; } legacy_ports[] = {
 	{ 0x2f8, 8 },	/* COM2 */
 	{ 0x3e8, 8 },	/* COM3 */
 	{ 0x2e8, 8 },	/* COM4 */
-	{ 0x60, 1 },	/* PS/2 controller: data */
-	{ 0x64, 1 },	/* PS/2 controller: status and command */
 };
 
 static uint64_t kinfo_pa;
@@ -158,6 +157,56 @@ static _Noreturn void refuse(const char *what)
 
 static struct env *root_env;
 
+/* Eight hex digits of a cpio header field; UINT64_MAX if one is not. */
+static uint64_t cpio_hex(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++) {
+		uint8_t c = p[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return UINT64_MAX;
+		v = v << 4 | (uint64_t)d;
+	}
+	return v;
+}
+
+/* The regular file named path (no leading slash; "./" before it is
+ * allowed) in a cpio newc archive: its bytes and length, or NULL. */
+static const uint8_t *cpio_find(const uint8_t *a, uint64_t size, const char *path, uint64_t *len)
+{
+	size_t plen = strlen(path);
+	uint64_t off = 0;
+
+	while (off <= size && size - off >= 110) {
+		const uint8_t *h = a + off;
+		if (memcmp(h, "070701", 6) != 0 && memcmp(h, "070702", 6) != 0)
+			return NULL;
+		uint64_t mode = cpio_hex(h + 14), fsize = cpio_hex(h + 54), nsize = cpio_hex(h + 94);
+		if (mode == UINT64_MAX || fsize == UINT64_MAX || nsize == UINT64_MAX || nsize == 0 ||
+		    nsize > size - off - 110)
+			return NULL;
+		const char *name = (const char *)h + 110;
+		uint64_t data = (off + 110 + nsize + 3) & ~3ull;
+		if (data > size || fsize > size - data)
+			return NULL;
+		uint64_t n = nsize - 1;
+		if (n >= 2 && name[0] == '.' && name[1] == '/') {
+			name += 2;
+			n -= 2;
+		}
+		if (n == 10 && memcmp(name, "TRAILER!!!", 10) == 0)
+			return NULL;
+		if (n == plen && memcmp(name, path, plen) == 0 && (mode & 0170000) == 0100000) {
+			*len = fsize;
+			return a + data;
+		}
+		off = (data + fsize + 3) & ~3ull;
+	}
+	return NULL;
+}
+
 void loader_set_onexit(int poweroff)
 {
 	onexit_poweroff = poweroff;
@@ -181,10 +230,20 @@ void loader_start_first(const struct boot_info *bi)
 	const struct boot_module *mod = &bi->modules[0];
 	const uint8_t *img = phys_to_virt(mod->start);
 	uint64_t size = mod->end - mod->start, lo, hi;
-	int err = 0;
+	const char *name = mod->cmdline ? mod->cmdline : "";
+	int err = 0, first_module = 1;
 
 	kinfo_init();
 	ring_probe_devices();
+	if (size >= 6 && memcmp(img, "07070", 5) == 0) {
+		/* no program given, only an initramfs: its /sbin/init, and the
+		 * archive goes to the program like any other module */
+		img = cpio_find(img, size, "sbin/init", &size);
+		if (!img)
+			refuse("the first module is an initramfs without /sbin/init");
+		name = "/sbin/init";
+		first_module = 0;
+	}
 	const char *bad = elf_check(img, size, &lo, &hi);
 	if (bad)
 		refuse(bad);
@@ -276,7 +335,7 @@ void loader_start_first(const struct boot_info *bi)
 	for (int i = 0; i < ring_blk_count(); i++)
 		cap_install(e, slot++, NULL, EXO_CAP_BLOCK, EXO_R_ALL, 0,
 			    ((struct blk_dev *)ring_blk_root(i)->dev)->sectors, ring_blk_root(i));
-	for (int i = 1; i < bi->nmodules && st->nmodules < EXO_START_MAX_MODULES; i++) {
+	for (int i = first_module; i < bi->nmodules && st->nmodules < EXO_START_MAX_MODULES; i++) {
 		const struct boot_module *m = &bi->modules[i];
 		struct exo_start_module *sm = &st->modules[st->nmodules++];
 		uint64_t first = m->start / PAGE_SIZE;
@@ -310,5 +369,5 @@ void loader_start_first(const struct boot_info *bi)
 	t->tf->rdi = EXO_START_VA;
 	thread_start(t);
 	klog(LOG_INFO, "loader: first program '%s': %lu KiB at %#lx, entry %#lx, %lu MiB of memory to hand out\n",
-	     mod->cmdline ? mod->cmdline : "", pages * 4, lo, h->entry, budget >> 8);
+	     name, pages * 4, lo, h->entry, budget >> 8);
 }

@@ -149,6 +149,7 @@ void kmain(uint32_t magic, uint64_t info_phys)
 	}
 	irq_disable();
 	bkl_lock();
+	console_input_init();
 	loader_set_onexit(opts.onexit_poweroff);
 	loader_start_first(&bi);
 	sched_run_first();

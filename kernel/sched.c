@@ -18,6 +18,7 @@
 #include "kernel/apic.h"
 #include "kernel/cap.h"
 #include "kernel/console.h"
+#include "drivers/ps2kbd.h"
 #include "kernel/cpu.h"
 #include "kernel/futex.h"
 #include "kernel/heap.h"
@@ -621,8 +622,8 @@ int irq_bind(struct cap *irq, struct notify *n, uint64_t badge)
 
 	if (line < 0 || line >= 24 || (line >= 16 && !apic_mode))
 		return -EXO_EINVAL;		/* the PIC pair has lines 0-15 only */
-	if ((line == 0 && !apic_mode) || line == 2)
-		return -EXO_EBUSY;		/* the kernel's tick; the PIC cascade */
+	if ((line == 0 && !apic_mode) || line == 2 || line == CONSOLE_IRQ || line == KEYBOARD_IRQ)
+		return -EXO_EBUSY;		/* the kernel's: tick, PIC cascade, console input */
 	if (irq_bindings[line].owner && irq_bindings[line].owner != irq)
 		return -EXO_EBUSY;
 	if (irq_bindings[line].n)

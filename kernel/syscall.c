@@ -580,6 +580,52 @@ static int64_t sys_console_write(struct trapframe *tf)
 	return (int64_t)len;
 }
 
+/* Whether the user byte at va can be written: it is read and written back
+ * unchanged (the kernel lock keeps the page where it is meanwhile). */
+static int user_byte_writable(uint64_t va)
+{
+	uint8_t b;
+	return copy_from_user(&b, va, 1) == 0 && copy_to_user(va, &b, 1) == 0;
+}
+
+static int64_t sys_console_read(struct trapframe *tf)
+{
+	uint8_t buf[256];
+	size_t max = A2 < sizeof buf ? A2 : sizeof buf;
+
+	if (!cap_get(self(), A0, EXO_CAP_CONSOLE, EXO_R_READ))
+		return cap_error(A0, EXO_CAP_CONSOLE);
+	if (A2 > 4096)
+		return -EXO_EINVAL;
+	if (!user_range_ok(A1, A2))
+		return -EXO_EFAULT;
+	/* one chunk of at most two pages, both checked before any typed byte
+	 * leaves the ring, so none is lost to a fault */
+	if (max && (!user_byte_writable(A1) || !user_byte_writable(A1 + max - 1)))
+		return -EXO_EFAULT;
+	size_t n = console_input_read(buf, max);
+	if (n && copy_to_user(A1, buf, n))
+		return -EXO_EFAULT;
+	return (int64_t)n;
+}
+
+static int64_t sys_console_bind(struct trapframe *tf)
+{
+	if (!cap_get(self(), A0, EXO_CAP_CONSOLE, EXO_R_READ))
+		return cap_error(A0, EXO_CAP_CONSOLE);
+	if (A2 == 0) {
+		console_input_bind(NULL, 0);
+		return 0;
+	}
+	struct cap *n = cap_get(self(), A1, EXO_CAP_NOTIFY, EXO_R_WRITE);
+	if (!n)
+		return cap_error(A1, EXO_CAP_NOTIFY);
+	if (A2 >> 63)
+		return -EXO_EINVAL;
+	console_input_bind(n->obj, A2);
+	return 0;
+}
+
 static int64_t sys_clock_set(struct trapframe *tf)
 {
 	if (!cap_get(self(), A0, EXO_CAP_CLOCK, EXO_R_WRITE))
@@ -689,6 +735,8 @@ static const syscall_fn syscalls[EXO_SYS_END - EXO_SYS_BASE] = {
 	[EXO_SYS_THREAD_SET_AFFINITY - EXO_SYS_BASE] = sys_thread_set_affinity,
 	[EXO_SYS_FUTEX_WAIT - EXO_SYS_BASE] = sys_futex_wait,
 	[EXO_SYS_FUTEX_WAKE - EXO_SYS_BASE] = sys_futex_wake,
+	[EXO_SYS_CONSOLE_READ - EXO_SYS_BASE] = sys_console_read,
+	[EXO_SYS_CONSOLE_BIND - EXO_SYS_BASE] = sys_console_bind,
 };
 
 /* A Linux call: leave the return address and flags in the thread's slot

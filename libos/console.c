@@ -54,6 +54,11 @@ void console_init(void)
 	}
 }
 
+int console_is_kernel(void)
+{
+	return !uart_ok[1];
+}
+
 int64_t console_write(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;

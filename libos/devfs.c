@@ -5,11 +5,15 @@
  *   null (1,3), zero (1,5), full (1,7), random (1,8), urandom (1,9),
  *   tty (5,0), console (5,1), ttyS0 (4,64).
  * The console devices write to the console (libos/console.c): stdout's
- * stream, or stderr's for descriptor 2 opened at start-up; reading them
- * gives end of file (there is no keyboard input yet), and they are not
- * terminals for ioctl (ENOTTY), as before the VFS.
+ * stream, or stderr's for descriptor 2 opened at start-up.  When that is
+ * the kernel console they are a terminal (libos/tty.c): reads take typed
+ * input through the line discipline and the termios ioctls work.  Under
+ * tools/exo-run (stdout and stderr are files on the host) reading them
+ * gives end of file and ioctl ENOTTY, as a program on Linux sees with
+ * stdin from /dev/null and its output redirected.
  */
 #include "libos/libos.h"
+#include "libos/tty.h"
 #include "libos/vfs.h"
 #include "include/exo/native.h"
 
@@ -118,6 +122,21 @@ static int64_t console_file_write(struct file *f, const void *ubuf, uint64_t len
 	return (int64_t)done;
 }
 
+static int64_t console_file_read(struct file *f, void *ubuf, uint64_t len)
+{
+	return tty_active() ? tty_read(f, ubuf, len) : 0;
+}
+
+static int64_t console_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
+{
+	return tty_active() ? tty_ioctl(f, cmd, arg) : -ENOTTY;
+}
+
+static int console_poll(struct file *f)
+{
+	return tty_active() ? tty_poll(f) : LX_POLLIN | LX_POLLOUT;
+}
+
 static int console_fsync(struct file *f)
 {
 	(void)f;
@@ -129,8 +148,8 @@ const struct file_ops devfs_fops[5] = {
 	[DEV_ZERO] = { .read = zero_read, .write = sink_write, .lseek = dev_lseek, .stat = dev_stat },
 	[DEV_FULL] = { .read = zero_read, .write = full_write, .lseek = dev_lseek, .stat = dev_stat },
 	[DEV_RANDOM] = { .read = random_read, .write = sink_write, .lseek = dev_lseek, .stat = dev_stat },
-	[DEV_CONSOLE] = { .read = null_read, .write = console_file_write, .stat = dev_stat,
-			  .fsync = console_fsync },
+	[DEV_CONSOLE] = { .read = console_file_read, .write = console_file_write, .stat = dev_stat,
+			  .ioctl = console_ioctl, .poll = console_poll, .fsync = console_fsync },
 };
 
 int devfs_open(struct vnode *v, struct file *f)

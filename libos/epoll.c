@@ -1,13 +1,15 @@
 /*
  * epoll as a kind of file: an interest list of (descriptor, file, events,
  * data).  epoll_wait asks each file's poll op, as poll does, and sleeps
- * as poll does (poll_sleep) when nothing is ready.  EPOLLONESHOT disarms an
+ * as poll does (poll_sleep: pipes, the network, the terminal) when
+ * nothing is ready.  EPOLLONESHOT disarms an
  * entry once reported; EPOLLET reports an event only when it was not
  * ready at the previous look.  An entry whose descriptor was closed (or
  * now names another file) is dropped when next looked at.
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
+#include "libos/tty.h"
 #include "libos/vfs.h"
 #include "libos/sockcalls.h"
 #include "net/lwip/netstack.h"
@@ -189,6 +191,7 @@ static int64_t do_epoll_wait(uint64_t epfd, uint64_t uevents, int64_t max, int64
 			struct file *f = fd_get(ep->items[i].fd);
 			local |= f == ep->items[i].f && file_kind_local(f->kind);
 		}
+		tty_poll_round();
 		int64_t got = 0;
 		for (uint32_t i = 0; i < ep->n && got < max;) {
 			uint32_t r = item_ready(ep, i);

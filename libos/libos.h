@@ -24,6 +24,8 @@ int lo_memcmp(const void *a, const void *b, size_t n);
 /* console.c: fd 1 and 2 */
 void console_init(void);
 int64_t console_write(int fd, const void *buf, size_t len);
+/* 1 when stdout goes to the kernel console (no COM2 UART): a terminal. */
+int console_is_kernel(void);
 /* Formats a short diagnostic line to stderr (%s %d %x %p only). */
 void lo_report(const char *fmt, ...);
 

@@ -8,13 +8,16 @@
  * watched, it sleeps in the network stack's wait (the NIC ring's
  * notification, lwIP's next timer), at most 10 ms at a time so a pipe's
  * change in another process is seen too.  The signal masks of ppoll and
- * pselect6 are taken and ignored.
+ * pselect6 are taken and ignored.  When a terminal is among the files,
+ * its input wakes the wait too (libos/tty.c), and the other files are
+ * looked at again every 20 ms.
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
 #include "libos/shared.h"
 #include "libos/vfs.h"
 #include "libos/sockcalls.h"
+#include "libos/tty.h"
 #include "net/lwip/netstack.h"
 
 #define POLLPRI 0x002
@@ -41,6 +44,9 @@ int poll_file(struct file *f)
 
 int poll_sleep(uint32_t seen, int local, uint64_t deadline)
 {
+	int64_t w = tty_wait_ready(deadline, 1);	/* 1: the terminal was not polled */
+	if (w != 1)
+		return w == -EINTR ? -EINTR : 0;
 	if (!local) {
 		int64_t r = sh_wait(&vfs_ns()->changes, seen, deadline == UINT64_MAX ? 0 : deadline);
 		return r == -EINTR ? -EINTR : 0;
@@ -83,6 +89,7 @@ static int64_t do_poll(uint64_t ufds, uint64_t n, uint64_t timeout_ns)
 		netstack_poll();
 		uint32_t seen = vfs_ns()->changes;
 		int local = 0;
+		tty_poll_round();
 		count = 0;
 		for (uint64_t i = 0; i < n; i++) {
 			struct file *f = fds[i].fd < 0 ? 0 : fd_get(fds[i].fd);
@@ -143,6 +150,7 @@ static int64_t do_select(int n, uint64_t urd, uint64_t uwr, uint64_t uex, uint64
 		netstack_poll();
 		uint32_t seen = vfs_ns()->changes;
 		int local = 0;
+		tty_poll_round();
 		for (int fd = 0; fd < n && r >= 0; fd++) {
 			uint64_t bit = 1ull << (fd % 64);
 			int asked = 0;

@@ -43,8 +43,8 @@ int poll_file(struct file *f);
 /* Sleeps until readiness may have changed: another process's pipe
  * (vfs_ns()->changes moved from seen), or, when a process-local file is
  * watched (local), the network stack's wake-up, at most POLL_SLICE_NS at
- * a time; or until deadline.  0, or -EINTR when a signal came (shared
- * files only). */
+ * a time; or the terminal's input when it was polled in this round
+ * (libos/tty.c); or until deadline.  0, or -EINTR when a signal came. */
 int poll_sleep(uint32_t seen, int local, uint64_t deadline);
 /* eventfd.c: stat of a file with no node (eventfd, epoll, socket). */
 int anon_stat(struct file *f, struct lx_stat *st, uint32_t mode);

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Installs what ExoSwarm needs to build and test, and unpacks the Debian source
-# packages of lwIP and libsodium into build/third_party/.  Idempotent and
-# quiet when everything is already there.  LWIP_SRC and SODIUM_SRC point the
-# build at source trees elsewhere (other distributions) and skip apt-get source.
+# packages of lwIP, libsodium and BusyBox into build/third_party/.  Idempotent
+# and quiet when everything is already there.  LWIP_SRC, SODIUM_SRC and
+# BUSYBOX_SRC point the build at source trees elsewhere (other distributions)
+# and skip apt-get source.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 third="$top/build/third_party"
 
 # Debian packages: toolchain, emulator, firmware, boot loader, image tools,
-# musl, a PSF console font, host libraries for the portable cores and the
-# tools that build libsodium from its source package.
+# musl, a PSF console font, host libraries for the portable cores, the
+# tools that build libsodium from its source package, and cpio for the
+# image's initramfs.
 packages=(
 	build-essential clang lld libclang-rt-14-dev llvm
 	qemu-system-x86 qemu-utils ovmf
@@ -19,7 +21,7 @@ packages=(
 	console-setup-linux
 	libsodium-dev libfuse3-dev fuse3 gocryptfs pkg-config
 	autoconf automake libtool dpkg-dev
-	gdb python3 busybox-static iproute2
+	gdb python3 busybox-static iproute2 cpio
 	tshark
 )
 
@@ -82,6 +84,7 @@ add_debsrc() {
 need_src=0
 { [ -n "${LWIP_SRC:-}" ] || [ -f "$third/lwip/src/core/tcp.c" ]; } || need_src=1
 { [ -n "${SODIUM_SRC:-}" ] || [ -f "$third/libsodium/configure.ac" ]; } || need_src=1
+{ [ -n "${BUSYBOX_SRC:-}" ] || [ -f "$third/busybox/Config.in" ]; } || need_src=1
 
 updated=0
 apt_update() {
@@ -131,4 +134,5 @@ fetch_source() {
 
 [ -n "${LWIP_SRC:-}" ] || fetch_source lwip lwip src/core/tcp.c
 [ -n "${SODIUM_SRC:-}" ] || fetch_source libsodium libsodium configure.ac
+[ -n "${BUSYBOX_SRC:-}" ] || fetch_source busybox busybox Config.in
 exit 0

@@ -69,6 +69,8 @@ enum exo_sysno {
 	EXO_SYS_THREAD_SET_AFFINITY,	/* (thread slot, mask of CPUs it may run on) */
 	EXO_SYS_FUTEX_WAIT,		/* (va, expected u32, timeout ns or EXO_FOREVER) */
 	EXO_SYS_FUTEX_WAKE,		/* (va, n) -> threads woken */
+	EXO_SYS_CONSOLE_READ,		/* (console slot, buffer, length): typed bytes, 0 when none */
+	EXO_SYS_CONSOLE_BIND,		/* (console slot, notification slot, badge): wake on input */
 	EXO_SYS_END
 };
 #define EXO_IS_NATIVE(n) ((n) >= EXO_SYS_BASE && (n) < EXO_SYS_END)
@@ -96,7 +98,7 @@ enum exo_cap_type {
 	EXO_CAP_IRQ,		/* an interrupt line */
 	EXO_CAP_IOPORT,		/* a range of I/O ports */
 	EXO_CAP_PCI,		/* a PCI function (bus, device, function); names it only */
-	EXO_CAP_CONSOLE,	/* the right to write to the kernel console */
+	EXO_CAP_CONSOLE,	/* the kernel console: WRITE to print, READ to take input */
 	EXO_CAP_CLOCK,		/* the right to set the machine's CLOCK_REALTIME */
 	EXO_CAP_NIC,		/* a NIC's rings, with a receive filter (first) */
 	EXO_CAP_BLOCK,		/* a disk's rings over sectors [first, first + count) */
@@ -193,7 +195,7 @@ enum exo_root_slot {
 	EXO_SLOT_SELF_ENV = 0,		/* the env itself, all rights */
 	EXO_SLOT_SELF_THREAD = 1,
 	EXO_SLOT_MEMORY = 2,		/* all free memory */
-	EXO_SLOT_CONSOLE = 3,		/* the kernel console (EXO_SYS_CONSOLE_WRITE) */
+	EXO_SLOT_CONSOLE = 3,		/* the kernel console (EXO_SYS_CONSOLE_WRITE, _READ) */
 	EXO_SLOT_IMAGE = 4,		/* frames of the program image */
 	EXO_SLOT_STACK = 5,		/* frames of the initial stack */
 	EXO_SLOT_CLOCK = 6,		/* CLOCK_REALTIME (EXO_SYS_CLOCK_SET) */

@@ -175,6 +175,22 @@ static void bad_arguments(void)
 	EXPECT("fsbase-kernel", call(EXO_SYS_SET_FSBASE, 0xffff800000000000ull, 0, 0, 0, 0) == E(EXO_EINVAL));
 	EXPECT("irq-bad-badge", call(EXO_SYS_IRQ_BIND, 8 + 5, n, 0, 0, 0) == E(EXO_EINVAL));
 	EXPECT("irq-cascade-busy", call(EXO_SYS_IRQ_BIND, 8 + 2, n, 1, 0, 0) == E(EXO_EBUSY));
+	EXPECT("irq-console-busy", call(EXO_SYS_IRQ_BIND, 8 + 4, n, 1, 0, 0) == E(EXO_EBUSY));
+	/* console input: nothing is typed under exo-run */
+	char in[16];
+	int64_t wo = exo_call(EXO_SYS_CAP_DERIVE, EXO_SLOT_CONSOLE, EXO_R_WRITE, 0, 0);
+	EXPECT("console-read-empty", call(EXO_SYS_CONSOLE_READ, EXO_SLOT_CONSOLE, (uint64_t)in, sizeof in, 0, 0) == 0);
+	EXPECT("console-read-bad-pointer", call(EXO_SYS_CONSOLE_READ, EXO_SLOT_CONSOLE, 0x1000, 10, 0, 0) == E(EXO_EFAULT));
+	EXPECT("console-read-too-long", call(EXO_SYS_CONSOLE_READ, EXO_SLOT_CONSOLE, (uint64_t)in, 5000, 0, 0) == E(EXO_EINVAL));
+	EXPECT("console-read-needs-read", wo > 0 &&
+	       call(EXO_SYS_CONSOLE_READ, wo, (uint64_t)in, sizeof in, 0, 0) == E(EXO_EACCES) &&
+	       call(EXO_SYS_CONSOLE_BIND, wo, n, 1, 0, 0) == E(EXO_EACCES));
+	EXPECT("console-bind-not-notify", call(EXO_SYS_CONSOLE_BIND, EXO_SLOT_CONSOLE, EXO_SLOT_MEMORY, 1, 0, 0) == E(EXO_EINVAL));
+	EXPECT("console-bind-top-bit", call(EXO_SYS_CONSOLE_BIND, EXO_SLOT_CONSOLE, n, 1ull << 63, 0, 0) == E(EXO_EINVAL));
+	EXPECT("console-bind-unbind", call(EXO_SYS_CONSOLE_BIND, EXO_SLOT_CONSOLE, n, 1, 0, 0) == 0 &&
+	       call(EXO_SYS_CONSOLE_BIND, EXO_SLOT_CONSOLE, 0, 0, 0, 0) == 0 &&
+	       call(EXO_SYS_NOTIFY_POLL, n, 0, 0, 0, 0) == 0);
+	exo_call(EXO_SYS_CAP_DELETE, wo);
 	EXPECT("env-create-tiny-quota", call(EXO_SYS_ENV_CREATE, EXO_SLOT_MEMORY, 3, 0, 0, 0) == E(EXO_EINVAL));
 	EXPECT("env-create-too-big", call(EXO_SYS_ENV_CREATE, EXO_SLOT_MEMORY, budget + 1, 0, 0, 0) == E(EXO_ENOMEM));
 	int64_t d = exo_call(EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, 0, 3);

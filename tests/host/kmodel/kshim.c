@@ -39,6 +39,18 @@ static uint64_t kernel_pml4_pa, kinfo_pa, fake_now;
 void kprintf(const char *fmt, ...) { (void)fmt; }
 void klog(int level, const char *fmt, ...) { (void)level; (void)fmt; }
 void console_putc(char c) { (void)c; }
+/* No one types into the model; a bound reader is held as the kernel does. */
+static struct notify *input_reader;
+size_t console_input_read(uint8_t *buf, size_t max) { (void)buf; (void)max; return 0; }
+void console_input_bind(struct notify *n, uint64_t badge)
+{
+	(void)badge;
+	if (n)
+		n->refs++;
+	if (input_reader)
+		notify_put(input_reader);
+	input_reader = n;
+}
 
 _Noreturn void panic(const char *fmt, ...)
 {

@@ -1,0 +1,81 @@
+# BusyBox, from Debian's source package (tools/deps.sh unpacks it into
+# build/third_party/busybox; BUSYBOX_SRC points elsewhere), built out of
+# tree in $(BUILD)/busybox with tools/exo-cc and our configuration
+# (user/busybox/config.sh over BusyBox's defconfig).  The result is
+# $(BUSYBOX) and the list of applet paths $(BUSYBOX).links.  BusyBox's
+# own make is only entered when the configuration, the library OS or
+# exo-cc changed, so `make` does not rebuild it every time.
+
+BUSYBOX_SRC ?= $(BUILD)/third_party/busybox
+BB_OUT      := $(BUILD)/busybox
+BUSYBOX     := $(BB_OUT)/busybox
+BB_MAKE     = $(MAKE) --no-print-directory -C $(BUSYBOX_SRC) O=$(abspath $(BB_OUT)) \
+              HOSTCC=$(HOST_CC) CC=$(abspath tools/exo-cc) V=0
+# The kernel's UAPI headers, which musl-gcc does not search by itself.
+BB_KHEADERS := linux asm-generic mtd scsi
+
+$(BB_OUT)/.config: user/busybox/config.sh
+	$(Q)[ -f $(BUSYBOX_SRC)/Config.in ] || tools/deps.sh
+	$(Q)mkdir -p $(BB_OUT)/kheaders
+	$(Q)for d in $(BB_KHEADERS); do ln -sfn /usr/include/$$d $(BB_OUT)/kheaders/$$d; done
+	$(Q)ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $(BB_OUT)/kheaders/asm
+	$(Q)echo "  CONFIG  busybox"
+	$(Q)$(BB_MAKE) defconfig > $(BB_OUT)/config.log
+	$(Q)user/busybox/config.sh $(abspath $(BB_OUT))
+	$(Q)yes '' | $(BB_MAKE) oldconfig >> $(BB_OUT)/config.log
+
+$(BUSYBOX): $(BB_OUT)/.config $(LIBOS_A) tools/exo-cc
+	$(Q)echo "  BUSYBOX $@ (BusyBox's own build; log in $(BB_OUT)/build.log)"
+	$(Q)rm -f $(BB_OUT)/busybox_unstripped
+	+$(Q)$(BB_MAKE) busybox busybox.links > $(BB_OUT)/build.log 2>&1 \
+	  || { tail -n 30 $(BB_OUT)/build.log >&2; exit 1; }
+	$(Q)touch $@
+
+busybox: $(BUSYBOX)
+.PHONY: busybox
+
+# The root file system of build/exoswarm.iso: BusyBox with a link per applet
+# (as `busybox --install -s` would make), our /sbin/init, /etc from
+# user/rootfs, empty /tmp and /root, packed as a cpio (newc) initramfs.
+ROOTFS_FILES := $(shell find user/rootfs -type f 2>/dev/null)
+ROOTFS       := $(BUILD)/rootfs
+INITRAMFS    := $(BUILD)/iso-modules/initramfs
+$(INITRAMFS): $(BUSYBOX) $(INIT_PROG) $(ROOTFS_FILES)
+	$(Q)echo "  CPIO    $@"
+	$(Q)rm -rf $(ROOTFS) && mkdir -p $(ROOTFS)/bin $(ROOTFS)/tmp $(ROOTFS)/root $(@D)
+	$(Q)cp $(BUSYBOX) $(ROOTFS)/bin/busybox
+	$(Q)cp -r user/rootfs/. $(ROOTFS)/
+	$(Q)while read -r l; do [ "$$l" = /bin/busybox ] && continue; \
+	  mkdir -p $(ROOTFS)$${l%/*} && ln -sfn /bin/busybox $(ROOTFS)$$l; done < $(BUSYBOX).links
+	$(Q)mkdir -p $(ROOTFS)/sbin && rm -f $(ROOTFS)/sbin/init && cp $(INIT_PROG) $(ROOTFS)/sbin/init
+	$(Q)chmod 1777 $(ROOTFS)/tmp
+	$(Q)(cd $(ROOTFS) && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > $@.tmp
+	$(Q)mv $@.tmp $@
+
+# Until execve lands, the first program is BusyBox's shell itself (as a
+# login shell: it reads /etc/profile); user/init/init.c takes its place then.
+$(BUILD)/iso-modules/sh: $(BUSYBOX)
+	$(Q)mkdir -p $(@D) && cp $< $@
+$(BUILD)/iso-modules/args: tools/mkargs user/busybox/busybox.mk
+	$(Q)mkdir -p $(@D)
+	$(Q)tools/mkargs -sh -- HOME=/root TERM=vt100 PATH=/bin:/sbin:/usr/bin:/usr/sbin > $@
+
+ISO_MODULES += $(BUILD)/iso-modules/sh $(BUILD)/iso-modules/args $(INITRAMFS)
+$(ISO): $(ISO_MODULES)
+
+# BusyBox's own test suite (testsuite/ of the same source package), run by
+# user/busybox/testsuite.sh.  In the guest it needs execve and pipes between
+# processes, which are not there yet; `make busybox-check-host` runs it
+# against the same configuration built for the host with musl-gcc, the
+# figure the guest's run is measured against.
+BB_HOST := $(BUILD)/busybox-host
+$(BB_HOST)/busybox: $(BB_OUT)/.config
+	$(Q)mkdir -p $(BB_HOST)
+	$(Q)cp $(BB_OUT)/.config $(BB_HOST)/.config
+	$(Q)echo "  BUSYBOX $@ (for the host; log in $(BB_HOST)/build.log)"
+	+$(Q)$(MAKE) --no-print-directory -C $(BUSYBOX_SRC) O=$(abspath $(BB_HOST)) HOSTCC=$(HOST_CC) \
+	  CC=musl-gcc V=0 oldconfig busybox busybox.links > $(BB_HOST)/build.log 2>&1 \
+	  || { tail -n 30 $(BB_HOST)/build.log >&2; exit 1; }
+busybox-check-host: $(BB_HOST)/busybox
+	$(Q)user/busybox/testsuite.sh $(BUSYBOX_SRC) $(BB_HOST) $(BUILD)/test-logs/busybox-host
+.PHONY: busybox-check-host

@@ -1,0 +1,215 @@
+/*
+ * /sbin/init: the first program of a booted node.  Makes the console its
+ * controlling terminal, starts the programs listed in /etc/inittab and
+ * starts a `respawn` one again when it ends (the swarm node relies on this
+ * for apoptosis and rebirth).  SIGTERM ends every program it started, then
+ * init itself.
+ *
+ * /etc/inittab (or the file named by INITTAB), one program a line:
+ *   ACTION:PROGRAM [ARGUMENT...]
+ * ACTION is `respawn` (start again whenever it ends) or `once`; arguments
+ * are split on spaces and tabs; empty lines and lines starting with # are
+ * skipped.  A program that ends within a second of its start waits a
+ * little longer each time before it is started again (1 s, doubling up to
+ * 30 s), so a broken one does not spin.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PROGS 16
+#define MAX_ARGS 32
+#define LINE_MAX_LEN 512
+
+struct prog {
+	char line[LINE_MAX_LEN];	/* argv points into it */
+	char *argv[MAX_ARGS + 1];
+	int respawn;
+	pid_t pid;			/* 0: not running */
+	double started, not_before;	/* CLOCK_MONOTONIC seconds */
+	double backoff;
+};
+
+static struct prog progs[MAX_PROGS];
+static int nprogs;
+static volatile sig_atomic_t stopping;
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Splits one inittab line into p: 0, or -1 when it is not a program line. */
+static int parse_line(char *s, struct prog *p)
+{
+	s[strcspn(s, "\r\n")] = 0;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (!*s || *s == '#')
+		return -1;
+	char *colon = strchr(s, ':');
+	if (!colon) {
+		fprintf(stderr, "init: inittab line without ACTION: '%s'\n", s);
+		return -1;
+	}
+	*colon = 0;
+	if (strcmp(s, "respawn") == 0)
+		p->respawn = 1;
+	else if (strcmp(s, "once") == 0)
+		p->respawn = 0;
+	else {
+		fprintf(stderr, "init: unknown action '%s' (respawn or once)\n", s);
+		return -1;
+	}
+	snprintf(p->line, sizeof p->line, "%s", colon + 1);
+	int n = 0;
+	for (char *tok = strtok(p->line, " \t"); tok && n < MAX_ARGS; tok = strtok(NULL, " \t"))
+		p->argv[n++] = tok;
+	p->argv[n] = NULL;
+	return n ? 0 : -1;
+}
+
+static void read_inittab(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char buf[LINE_MAX_LEN];
+
+	if (!f) {
+		fprintf(stderr, "init: cannot read %s: %s\n", path, strerror(errno));
+		return;
+	}
+	while (nprogs < MAX_PROGS && fgets(buf, sizeof buf, f))
+		if (parse_line(buf, &progs[nprogs]) == 0)
+			progs[nprogs++].backoff = 1;
+	fclose(f);
+}
+
+/* As process 1: the console as stdin, stdout and stderr and the
+ * controlling terminal of a new session (each program gets a session of
+ * its own too).  Run otherwise (a test on a host), it keeps its stdio. */
+static void take_console(void)
+{
+	if (getpid() != 1)
+		return;
+	int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+	if (fd < 0)
+		return;			/* keep what we were given */
+	setsid();
+	ioctl(fd, TIOCSCTTY, 0);
+	for (int i = 0; i < 3; i++)
+		if (fd != i)
+			dup2(fd, i);
+	if (fd > 2)
+		close(fd);
+}
+
+static void start(struct prog *p)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "init: fork for %s: %s\n", p->argv[0], strerror(errno));
+		p->not_before = now() + p->backoff;
+		return;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGTERM, SIG_DFL);
+		setsid();
+		ioctl(0, TIOCSCTTY, 0);
+		execv(p->argv[0], p->argv);
+		fprintf(stderr, "init: cannot start %s: %s\n", p->argv[0], strerror(errno));
+		_exit(127);
+	}
+	p->pid = pid;
+	p->started = now();
+}
+
+/* A program ended: plan its restart, backing off when it died young. */
+static void ended(struct prog *p, int status)
+{
+	double ran = now() - p->started;
+	p->pid = 0;
+	if (!p->respawn)
+		return;
+	if (ran < 1.0) {
+		p->not_before = now() + p->backoff;
+		p->backoff = p->backoff * 2 > 30 ? 30 : p->backoff * 2;
+	} else {
+		p->not_before = 0;
+		p->backoff = 1;
+	}
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "init: %s ended by signal %d; starting it again\n", p->argv[0],
+			WTERMSIG(status));
+}
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* SIGTERM: end every program, wait for them, exit. */
+static int stop_all(void)
+{
+	for (int i = 0; i < nprogs; i++)
+		if (progs[i].pid > 0)
+			kill(progs[i].pid, SIGTERM);
+	while (wait(NULL) > 0 || errno == EINTR)
+		;
+	return 0;
+}
+
+int main(void)
+{
+	const char *tab = getenv("INITTAB");
+	struct sigaction sa = { .sa_handler = on_term };
+
+	sigaction(SIGTERM, &sa, NULL);
+	take_console();
+	read_inittab(tab ? tab : "/etc/inittab");
+	if (!nprogs) {
+		fprintf(stderr, "init: no program to start\n");
+		return 1;
+	}
+	for (;;) {
+		double wake = 0;
+		int live = 0;
+		for (int i = 0; i < nprogs && !stopping; i++) {
+			struct prog *p = &progs[i];
+			if (!p->pid && (p->respawn || !p->started) && now() >= p->not_before)
+				start(p);
+			if (!p->pid && p->respawn && (!wake || p->not_before < wake))
+				wake = p->not_before;
+			live += p->pid > 0;
+		}
+		if (stopping)
+			return stop_all();
+		if (!live && !wake)
+			return 0;		/* only `once` programs, all done */
+		int status;
+		pid_t pid = live ? waitpid(-1, &status, wake ? WNOHANG : 0) : 0;
+		if (pid > 0) {
+			for (int i = 0; i < nprogs; i++)
+				if (progs[i].pid == pid)
+					ended(&progs[i], status);
+		} else if (wake) {
+			struct timespec ts = { 0, 50000000 };	/* a restart is due soon */
+			nanosleep(&ts, NULL);
+		}
+	}
+}
