@@ -122,7 +122,7 @@ void lo_signal_publish(void)
 		else if (actions[sig].handler != SIG_DFL)
 			caught |= BIT(sig);
 	}
-	for (struct lo_thread *t = &lo_thread0; t; t = t->next)
+	for (struct lo_thread *t = lo_threads(); t; t = t->next)
 		if (t->state != LT_PARKED)
 			blocked &= t->sigmask;
 	proc_publish_signals(caught, ignored, blocked, actions[SIGCHLD].handler == SIG_IGN ||
@@ -271,7 +271,7 @@ LO_CALL(sys_rt_sigaction)
 		act.mask &= ~UNBLOCKABLE;
 		actions[sig] = act;
 		if (discarded(sig))		/* pending ones go, as on Linux */
-			for (struct lo_thread *t = &lo_thread0; t; t = t->next)
+			for (struct lo_thread *t = lo_threads(); t; t = t->next)
 				t->sigpending &= ~BIT(sig);
 	}
 	return 0;
@@ -348,7 +348,7 @@ void lo_signal_process_info(int sig, const struct lo_sigsrc *src)
 {
 	struct lo_thread *to = lo_thread_self(), *waiting = 0;
 	if (to->sigmask & BIT(sig))
-		for (struct lo_thread *t = &lo_thread0; t; t = t->next) {
+		for (struct lo_thread *t = lo_threads(); t; t = t->next) {
 			if (t->state == LT_PARKED)
 				continue;
 			if (!(t->sigmask & BIT(sig))) {

@@ -99,8 +99,18 @@ void lo_threads_after_fork(struct lo_thread *t)
  * each thread's reflection slot, so every block gets its own page again. */
 void lo_threads_after_fork_parent(void)
 {
-	for (struct lo_thread *t = threads; t; t = t->next)
+	for (struct lo_thread *t = threads; t; t = t->next) {
 		mm_prepare_write((uint64_t)t, sizeof *t);
+		/* its fault frames go on its handler stack (lo_thread_begin):
+		 * copy-on-write there, the kernel could not write one */
+		if (t != &lo_thread0)
+			mm_prepare_write(t->stack_top + 16 - HANDLER_STACK, HANDLER_STACK - 16);
+	}
+}
+
+struct lo_thread *lo_threads(void)
+{
+	return threads;
 }
 
 struct lo_thread *lo_thread_by_tid(int64_t tid)

@@ -78,6 +78,8 @@ void lo_thread_wake(struct lo_thread *t);
 /* Sleeps until deadline_ns: 0, or -EINTR. */
 int64_t lo_sleep_until(uint64_t deadline_ns);
 struct lo_thread *lo_thread_by_tid(int64_t tid);
+/* Every thread of the process: the list's first (newest) one. */
+struct lo_thread *lo_threads(void);
 void lo_threads_after_fork_parent(void);
 
 /* lock.c: one recursive lock for all of the libOS's shared state.  Every

@@ -5,7 +5,8 @@
  * CLOCK_MONOTONIC and CLOCK_REALTIME, absolute and periodic); sigsuspend
  * with a mask; a handler on the alternate stack (sigaltstack); sigtimedwait
  * with and without a timeout; sigqueue within a process and to another;
- * SIGCHLD set to SIG_IGN reaping children.  Each call's errors too.  With "alarm-dies" it lets SIGALRM's
+ * tgkill to a thread of another process; SIGCHLD set to SIG_IGN reaping
+ * children.  Each call's errors too.  With "alarm-dies" it lets SIGALRM's
  * default action end it.  tests/suites/28-posix-threads.sh compares the
  * output with the same program on Linux, line for line.
  */
@@ -14,6 +15,7 @@
 #include "show.h"
 
 #define FUTEX_WAIT 0
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -324,6 +326,53 @@ static void queue(void)
 	sigprocmask(SIG_UNBLOCK, &set, 0);
 }
 
+static volatile pid_t waiter_tid;
+
+/* A thread of the child: takes the SIGUSR1 sent to it alone. */
+static void *waiter(void *arg)
+{
+	(void)arg;
+	sigset_t set;
+	siginfo_t got;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	waiter_tid = (pid_t)syscall(SYS_gettid);
+	int sig = sigwaitinfo(&set, &got);
+	printf("thread of the child: sigwaitinfo %d, SI_TKILL %d\n", sig, got.si_code == SI_TKILL);
+	fflush(stdout);
+	return 0;
+}
+
+static void tgkill_other(void)
+{
+	block(SIGUSR1, SIG_BLOCK);
+	pid_t pid = fork();
+	if (pid == 0) {
+		pthread_t th;
+		pthread_create(&th, 0, waiter, 0);
+		while (!waiter_tid)
+			sched_yield();
+		pid_t me = getpid(), g = fork();
+		if (g == 0) {	/* another process signals the child's thread */
+			long r = syscall(SYS_tgkill, me, waiter_tid, SIGUSR1);
+			long e1 = syscall(SYS_tgkill, me, 0x3ffffff0, SIGUSR1) < 0 ? errno : 0;
+			long e2 = syscall(SYS_tgkill, getpid(), me, 0) < 0 ? errno : 0;
+			_exit(r == 0 && e1 == ESRCH && e2 == ESRCH ? 0 : 1);
+		}
+		pthread_join(th, 0);
+		int st;
+		waitpid(g, &st, 0);
+		printf("child: the signalling process ended with %d\n", WEXITSTATUS(st));
+		fflush(stdout);
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	printf("tgkill child status %d\n", WEXITSTATUS(st));
+	SHOW(syscall(SYS_tgkill, pid, pid, SIGUSR1));	/* reaped */
+	block(SIGUSR1, SIG_UNBLOCK);
+}
+
 static void autoreap(void)
 {
 	signal(SIGCHLD, SIG_IGN);
@@ -364,6 +413,7 @@ int main(int argc, char **argv)
 	altstack();
 	timedwait();
 	queue();
+	tgkill_other();
 	autoreap();
 	EXPECT("sigtimers-done", 1);
 	return failures ? 1 : 0;
