@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "check.h"
 #include "show.h"
+#include "sigaction.h"
 
 #define FUTEX_WAIT 0
 #include <pthread.h>
@@ -42,24 +43,6 @@ static void with_info(int sig, siginfo_t *si, void *uc)
 	last_code = si->si_code;
 	last_value = si->si_value.sival_int;
 	last_pid_ok = si->si_pid == getpid();
-}
-
-static void on(int sig, void (*h)(int), int flags)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = h;
-	sa.sa_flags = flags;
-	sigaction(sig, &sa, 0);
-}
-
-static void on_info(int sig, void (*h)(int, siginfo_t *, void *))
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = h;
-	sa.sa_flags = SA_SIGINFO;
-	sigaction(sig, &sa, 0);
 }
 
 static void block(int sig, int how)
