@@ -30,7 +30,14 @@ enum {
 enum {
 	NR_rt_sigaction = 13, NR_rt_sigreturn = 15, NR_sched_yield = 24, NR_pause = 34,
 	NR_clone = 56, NR_kill = 62, NR_rt_sigpending = 127, NR_tkill = 200, NR_futex = 202,
-	NR_tgkill = 234, NR_set_robust_list = 273,
+	NR_tgkill = 234, NR_set_robust_list = 273, NR_rt_sigtimedwait = 128,
+	NR_rt_sigqueueinfo = 129, NR_rt_sigsuspend = 130, NR_sigaltstack = 131,
+};
+/* timers (libos/timer.c) */
+enum {
+	NR_getitimer = 36, NR_alarm = 37, NR_setitimer = 38, NR_timer_create = 222,
+	NR_timer_settime = 223, NR_timer_gettime = 224, NR_timer_getoverrun = 225,
+	NR_timer_delete = 226,
 };
 /* processes (libos/proc.c) */
 enum {
@@ -291,7 +298,13 @@ static const handler table[NR_MAX] = {
 	[NR_sched_yield] = sys_sched_yield, [NR_rt_sigaction] = sys_rt_sigaction,
 	[NR_rt_sigprocmask] = sys_rt_sigprocmask, [NR_rt_sigreturn] = sys_rt_sigreturn,
 	[NR_rt_sigpending] = sys_rt_sigpending, [NR_kill] = sys_kill, [NR_tkill] = sys_tkill,
-	[NR_tgkill] = sys_tgkill, [NR_pause] = sys_pause,
+	[NR_tgkill] = sys_tgkill, [NR_pause] = sys_pause, [NR_rt_sigtimedwait] = sys_rt_sigtimedwait,
+	[NR_rt_sigqueueinfo] = sys_rt_sigqueueinfo, [NR_rt_sigsuspend] = sys_rt_sigsuspend,
+	[NR_sigaltstack] = sys_sigaltstack,
+	[NR_getitimer] = sys_getitimer, [NR_alarm] = sys_alarm, [NR_setitimer] = sys_setitimer,
+	[NR_timer_create] = sys_timer_create, [NR_timer_settime] = sys_timer_settime,
+	[NR_timer_gettime] = sys_timer_gettime, [NR_timer_getoverrun] = sys_timer_getoverrun,
+	[NR_timer_delete] = sys_timer_delete,
 	[NR_mmap] = sys_mmap, [NR_mprotect] = sys_mprotect, [NR_munmap] = sys_munmap,
 	[NR_brk] = sys_brk,
 	[NR_madvise] = sys_madvise, [NR_nanosleep] = sys_nanosleep, [NR_getpid] = sys_getpid,

@@ -436,7 +436,7 @@ static int64_t tomb;		/* where ended threads rest (kept across execs) */
 static void end_other_threads(struct exec_handover *h)
 {
 	struct lo_thread *self = lo_thread_self();
-	for (struct lo_thread *t = &lo_thread0; t; t = t->next) {
+	for (struct lo_thread *t = lo_threads(); t; t = t->next) {
 		if (t == self || !t->slot || t->slot == (int64_t)h->thread_slot)
 			continue;
 		if (!tomb)

@@ -214,6 +214,7 @@ struct exo_regs *libos_child_init(struct lo_thread *t)
 	lo_threads_after_fork(t);
 	libos_forget_caches();
 	libos_start_info = 0;		/* the start page is the first program's */
+	lo_timers_after_fork();
 	console_init();
 	files_fork_child();
 	t->at_call.rax = 0;		/* fork returns 0 in the child */

@@ -2,8 +2,8 @@
  * futex: FUTEX_WAIT, FUTEX_WAKE, their _BITSET forms, FUTEX_REQUEUE and
  * FUTEX_CMP_REQUEUE, private or shared, with timeouts.  A waiter queues
  * itself (under the libOS lock, after checking the word) and sleeps on its
- * own notification with the lock released; a waker dequeues it and signals
- * that notification, so nobody spins while waiting.  A futex is named by
+ * own waker's word with the lock released; a waker dequeues it and wakes
+ * that word, so nobody spins while waiting.  A futex is named by
  * its address: one address space per process, so private and shared
  * futexes are the same thing until processes share memory.
  */
@@ -53,7 +53,7 @@ int64_t lo_futex_wake(uint64_t uaddr, int64_t n, uint32_t bitset)
 		struct lo_thread *next = t->futex_next;
 		if (t->futex_addr == uaddr && (t->futex_bitset & bitset)) {
 			dequeue(t);
-			exo_call(EXO_SYS_NOTIFY_SIGNAL, t->notify, 1);
+			lo_thread_wake(t);
 			woken++;
 		}
 		t = next;

@@ -115,10 +115,14 @@ struct sh_proc *proc_fork(int64_t env, int64_t pid)
 	if (!c)
 		return 0;
 	uint32_t gen = c->gen + 1;
+	struct sh_waker *w = sh_alloc(sizeof *w);	/* its main thread's */
+	if (!w)
+		return 0;
+	w->tid = (int32_t)pid;
 	lo_memset(c, 0, sizeof *c);
 	*c = (struct sh_proc){ .pid = (int32_t)pid, .ppid = me->pid, .pgid = me->pgid, .sid = me->sid,
 			       .state = PROC_RUNNING, .gen = gen, .sigcaught = me->sigcaught,
-			       .sigignored = me->sigignored, .sigblocked = me->sigblocked };
+			       .sigignored = me->sigignored, .sigblocked = me->sigblocked, .wakers = w };
 	h->nprocs++;
 	me->env_slot[index_of(c)] = (int16_t)env;
 	me->env_gen[index_of(c)] = gen;
@@ -134,8 +138,64 @@ struct sh_proc *proc_fork(int64_t env, int64_t pid)
 	return c;
 }
 
+void proc_waker_wake(struct sh_waker *w)
+{
+	w->word++;
+	volatile uint32_t *on = w->on;
+	if (on && on != &w->word)
+		(*on)++;
+	if (w->sleeping && on)
+		exo_call(EXO_SYS_FUTEX_WAKE, on, on == &w->word ? 1 : 0x7fffffff);
+}
+
+/* One thread of p that sleeps, thread tid when it is for that one: it
+ * takes the process's signals (proc_take_signals) and hands each to the
+ * thread it is for, waking that one in turn.  Waking only one also keeps
+ * threads that fork made copy-on-write from faulting at once. */
+static void wake_process(struct sh_proc *p, int32_t tid)
+{
+	for (struct sh_waker *w = p->wakers; w; w = w->next)
+		if (w->sleeping && (!tid || w->tid == tid)) {
+			proc_waker_wake(w);
+			return;
+		}
+}
+
+int proc_sleeper_on(const volatile uint32_t *word)
+{
+	struct sh_header *h = sh_seg();
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (h->procs[i].state == PROC_RUNNING)
+			for (struct sh_waker *w = h->procs[i].wakers; w; w = w->next)
+				if (w->sleeping && w->on == word)
+					return 1;
+	return 0;
+}
+
+struct sh_waker *proc_waker_new(void)
+{
+	struct sh_proc *me = proc_self();
+	struct sh_waker *w = sh_alloc(sizeof *w), **pp = &me->wakers;
+	while (w && *pp)
+		pp = &(*pp)->next;
+	if (w)
+		*pp = w;
+	return w;
+}
+
+static void wakers_free(struct sh_waker *w)
+{
+	while (w) {
+		struct sh_waker *next = w->next;
+		sh_free(w);
+		w = next;
+	}
+}
+
 static void entry_free(struct sh_proc *p)
 {
+	wakers_free(p->wakers);
+	p->wakers = 0;
 	p->state = PROC_FREE;
 	sh_seg()->nprocs--;
 	sh_seg()->reap_gen++;
@@ -147,11 +207,16 @@ void proc_fork_failed(struct sh_proc *c)
 	entry_free(c);
 }
 
+static void reap_detached(void);
+
 void proc_tidy(void)
 {
 	static uint32_t seen;
 	struct sh_header *h = sh_seg();
-	if (!lp.shared_pages || h->reap_gen == seen)
+	if (!lp.shared_pages)
+		return;
+	reap_detached();
+	if (h->reap_gen == seen)
 		return;
 	seen = h->reap_gen;
 	struct sh_proc *me = proc_self();
@@ -167,7 +232,7 @@ void proc_tidy(void)
 /* A signal for another process: ended at once when its default action is
  * fatal and it does not block it, else pending in its entry until it next
  * calls in (or wakes from a wait, which the wait word ends). */
-static void send_other(struct sh_proc *p, int sig, int code, int32_t sender)
+static void send_other(struct sh_proc *p, int sig, const struct lo_sigsrc *src, int32_t tid)
 {
 	uint64_t bit = BIT(sig);
 	if (sig != SIGKILL && (p->sigignored & bit))
@@ -179,38 +244,74 @@ static void send_other(struct sh_proc *p, int sig, int code, int32_t sender)
 		return;
 	}
 	p->sigpending |= bit;
-	p->sender[sig - 1] = sender;
-	p->code[sig - 1] = code;
-	p->wait_word++;
-	sh_wake(&p->wait_word);
+	p->info[sig - 1] = *src;
+	p->to_tid[sig - 1] = tid;
+	wake_process(p, tid);
 }
 
-static void send_from(struct sh_proc *p, int sig, int code, int32_t sender)
+/* p's thread tid exists (0: any thread does). */
+static int has_thread(const struct sh_proc *p, int32_t tid)
 {
-	if (p == proc_self())
-		lo_signal_process(sig, code, sender);
+	if (!tid)
+		return 1;
+	for (const struct sh_waker *w = p->wakers; w; w = w->next)
+		if (w->tid == tid)
+			return 1;
+	return 0;
+}
+
+struct sh_proc *proc_of_tid(int32_t tid)
+{
+	struct sh_header *h = sh_seg();
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (h->procs[i].state == PROC_RUNNING && has_thread(&h->procs[i], tid))
+			return &h->procs[i];
+	return 0;
+}
+
+int64_t proc_send_info(struct sh_proc *p, int sig, const struct lo_sigsrc *src, int32_t tid)
+{
+	if (p->state != PROC_RUNNING || !has_thread(p, tid))
+		return -ESRCH;
+	if (!sig)
+		return 0;
+	if (p != proc_self()) {
+		send_other(p, sig, src, tid);
+		return 0;
+	}
+	struct lo_thread *t = tid ? lo_thread_by_tid(tid) : 0;
+	if (t)
+		lo_signal_thread_info(t, sig, src);
 	else
-		send_other(p, sig, code, sender);
+		lo_signal_process_info(sig, src);
+	return 0;
 }
 
 int64_t proc_send(struct sh_proc *p, int sig, int code)
 {
+	struct lo_sigsrc src = { .code = code, .a = proc_self()->pid };
 	if (sig && p->state == PROC_RUNNING)
-		send_from(p, sig, code, proc_self()->pid);
+		proc_send_info(p, sig, &src, 0);
 	return 0;
 }
 
+/* A signal for one of our threads goes to it, or nowhere when it has
+ * exited meanwhile. */
 void proc_take_signals(void)
 {
 	struct sh_proc *me = proc_self();
 	while (me->sigpending) {
 		int sig = __builtin_ctzll(me->sigpending) + 1;
 		me->sigpending &= ~BIT(sig);
-		lo_signal_process(sig, me->code[sig - 1], me->sender[sig - 1]);
+		struct lo_thread *t = me->to_tid[sig - 1] ? lo_thread_by_tid(me->to_tid[sig - 1]) : 0;
+		if (t)
+			lo_signal_thread_info(t, sig, &me->info[sig - 1]);
+		else if (!me->to_tid[sig - 1])
+			lo_signal_process_info(sig, &me->info[sig - 1]);
 	}
 }
 
-void proc_publish_signals(uint64_t caught, uint64_t ignored, uint64_t blocked)
+void proc_publish_signals(uint64_t caught, uint64_t ignored, uint64_t blocked, int nocldwait)
 {
 	if (!lp.shared_pages)
 		return;
@@ -218,12 +319,20 @@ void proc_publish_signals(uint64_t caught, uint64_t ignored, uint64_t blocked)
 	me->sigcaught = caught;
 	me->sigignored = ignored;
 	me->sigblocked = blocked;
+	me->nocldwait = (uint32_t)nocldwait;
 }
 
 /* Tells a parent that its child p changed: SIGCHLD and its wait word. */
-static void tell_parent(struct sh_proc *parent, const struct sh_proc *p)
+static void tell_parent(struct sh_proc *parent, struct sh_proc *p)
 {
-	send_from(parent, SIGCHLD, (p->status & 0x7f) ? CLD_KILLED : CLD_EXITED, p->pid);
+	int sig = p->status & 0x7f;
+	struct lo_sigsrc src = { .code = sig ? CLD_KILLED : CLD_EXITED, .a = p->pid,
+				 .value = (uint64_t)(sig ? sig : (p->status >> 8) & 0xff) };
+	if (parent->nocldwait && !p->detached) {
+		p->detached = 1;		/* reaped by the parent at its next call */
+		parent->detached_children++;
+	}
+	proc_send_info(parent, SIGCHLD, &src, 0);
 	parent->wait_word++;
 	sh_wake(&parent->wait_word);
 }
@@ -368,7 +477,7 @@ int64_t fork_child_status(int64_t pid);		/* fork.c: ENV_STATUS, or -EAGAIN */
 
 static int wanted(const struct sh_proc *p, int idtype, int64_t id)
 {
-	if (p->state == PROC_FREE || p->ppid != proc_self()->pid || p == proc_self())
+	if (p->state == PROC_FREE || p->ppid != proc_self()->pid || p == proc_self() || p->detached)
 		return 0;
 	return idtype == P_ALL || (idtype == P_PID && p->pid == id) || (idtype == P_PGID && p->pgid == id);
 }
@@ -386,6 +495,19 @@ static void reap(struct sh_proc *p)
 	entry_free(p);
 }
 
+/* Children that ended while SIGCHLD was ignored: freed without a wait. */
+static void reap_detached(void)
+{
+	struct sh_proc *me = proc_self();
+	struct sh_header *h = sh_seg();
+	if (!me->detached_children)
+		return;
+	me->detached_children = 0;
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (h->procs[i].state == PROC_ZOMBIE && h->procs[i].detached && h->procs[i].ppid == me->pid)
+			reap(&h->procs[i]);
+}
+
 /* Waits for a child that idtype/id names to end: its entry (a zombie), or
  * NULL with *err (-ECHILD, -EINTR, or 0 for WNOHANG). */
 static struct sh_proc *wait_child(int idtype, int64_t id, int options, int64_t *err)
@@ -394,6 +516,7 @@ static struct sh_proc *wait_child(int idtype, int64_t id, int options, int64_t *
 	struct sh_proc *me = proc_self();
 	int interrupted = 0;
 	for (;;) {
+		reap_detached();
 		uint32_t seen = me->wait_word;
 		int any = 0;
 		for (int i = 0; i < MAX_PROCS; i++) {

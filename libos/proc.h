@@ -22,6 +22,28 @@
 
 enum { PROC_FREE, PROC_RUNNING, PROC_ZOMBIE };
 
+/* What a siginfo says besides the number: si_code, then (by code) the
+ * sender's pid and uid, a timer's id and overrun, or a child's pid, uid
+ * and status; then si_value. */
+struct lo_sigsrc {
+	int32_t code;
+	int32_t a, b;
+	uint64_t value;
+};
+
+/* Where one thread sleeps: every blocked wait of the library OS is a
+ * kernel FUTEX_WAIT on a word of the segment (libos/thread.c), either the
+ * thread's own `word` or the one sh_wait names (`on`).  Anyone holding the
+ * lock, in any process, wakes it by bumping `word` and, when it names
+ * another, `*on` (sh_wait's words are change counters), then FUTEX_WAKE. */
+struct sh_waker {
+	volatile uint32_t word;
+	volatile uint32_t sleeping;	/* between giving the lock up and taking it again */
+	volatile uint32_t *volatile on;	/* the word it waits on; 0: not waiting */
+	int32_t tid;			/* its thread's; 0: parked */
+	struct sh_waker *next;		/* the process's other threads */
+};
+
 /* One process.  The pid is its env id.  env_slot[j] is where this process
  * holds process j's env cap (with CONTROL, so it can end it), valid while
  * env_gen[j] equals process j's gen. */
@@ -34,8 +56,12 @@ struct sh_proc {
 	uint64_t sigcaught;		/* a handler is installed */
 	uint64_t sigignored;		/* discarded: SIG_IGN, or ignored by default */
 	uint64_t sigblocked;		/* blocked by every thread */
-	int32_t sender[64];		/* the pid that sent signal n+1 */
-	int32_t code[64];		/* its si_code */
+	struct lo_sigsrc info[64];	/* what the sender of signal n+1 said */
+	int32_t to_tid[64];		/* tgkill: the thread it is for; 0: any */
+	uint32_t nocldwait;		/* SIGCHLD is SIG_IGN (or SA_NOCLDWAIT): no zombies */
+	uint32_t detached;		/* a zombie nobody waits for: its parent frees it */
+	uint32_t detached_children;	/* how many of those this process has */
+	struct sh_waker *wakers;	/* one per thread; the first is the main thread's */
 	int16_t env_slot[MAX_PROCS];
 	uint32_t env_gen[MAX_PROCS];
 	struct lo_proc_files files;
@@ -97,9 +123,16 @@ void proc_take_signals(void);
 /* Under the lock at every entry: deletes env caps of reaped processes. */
 void proc_tidy(void);
 /* The calling process's dispositions and blocked set, for senders. */
-void proc_publish_signals(uint64_t caught, uint64_t ignored, uint64_t blocked);
+void proc_publish_signals(uint64_t caught, uint64_t ignored, uint64_t blocked, int nocldwait);
 /* Sends sig from the calling process to p (kill): 0. */
 int64_t proc_send(struct sh_proc *p, int sig, int code);
+/* Wakes w's thread wherever it waits (lock held). */
+void proc_waker_wake(struct sh_waker *w);
+/* Some thread of the machine sleeps on word (lock held). */
+int proc_sleeper_on(const volatile uint32_t *word);
+/* A waker for a new thread of ours, on our list; NULL when the segment is
+ * full. */
+struct sh_waker *proc_waker_new(void);
 /* More than one process shares the machine. */
 int proc_multi(void);
 /* execve: slot holds the segment or another process's env cap. */
@@ -117,7 +150,10 @@ LO_CALL(sys_wait4);
 LO_CALL(sys_waitid);
 int64_t proc_kill(int64_t pid, int sig);
 
-/* signal.c: a signal for the calling process from sender (a pid). */
-void lo_signal_process(int sig, int code, int32_t sender);
+/* The process with a thread tid, or NULL. */
+struct sh_proc *proc_of_tid(int32_t tid);
+/* Sends sig from the calling process to p with src, for its thread tid
+ * (0: any): 0, or -ESRCH when p has no such thread. */
+int64_t proc_send_info(struct sh_proc *p, int sig, const struct lo_sigsrc *src, int32_t tid);
 
 #endif

@@ -20,7 +20,6 @@
 #define PAGE 4096ull
 #define MIN_PAGES 2048ull			/* 8 MiB */
 #define MAX_PAGES (SH_MAX_CHUNKS * SH_CHUNK_PAGES)
-#define POLL_NS 1000000ull
 #define SH_RIGHTS (EXO_R_READ | EXO_R_WRITE | EXO_R_GRANT | EXO_R_DERIVE)
 
 /* EXO_SHARED_MB=N in the environment, in pages; 0 when absent. */
@@ -122,6 +121,11 @@ int shared_init(const char *const *envp, uint32_t envc)
 	p->state = PROC_RUNNING;
 	p->gen = 1;
 	p->files.umask = 022;
+	p->wakers = sh_alloc(sizeof *p->wakers);
+	if (!p->wakers)
+		return -ENOMEM;
+	p->wakers->tid = p->pid;
+	lo_thread0.waker = p->wakers;
 	return 0;
 }
 
@@ -148,6 +152,19 @@ int shared_adopt(void)
 	if (!me)
 		return -ESRCH;
 	lp.proc_index = (uint32_t)(me - h->procs);
+	/* the old image's threads are gone: the first waker is ours */
+	struct sh_waker *w = me->wakers;
+	if (!w && !(w = me->wakers = sh_alloc(sizeof *w)))
+		return -ENOMEM;
+	for (struct sh_waker *o = w->next, *n; o; o = n) {
+		n = o->next;
+		sh_free(o);
+	}
+	w->next = 0;
+	w->on = 0;
+	w->sleeping = 0;
+	w->tid = (int32_t)lp.self_pid;
+	lo_thread0.waker = w;
 	return 0;
 }
 
@@ -243,27 +260,21 @@ void *sh_realloc(void *p, size_t size)
 	return n;
 }
 
-/* Until the kernel can wait on a word of shared memory, a waiter looks at
- * the word every millisecond (sh_wake has nothing to do): switching to the
- * kernel's futex is this function's loop and sh_wake's body. */
+/* The kernel's futex on the word (the segment's frames are the same in
+ * every process, so is the physical word); lo_wait_word records it in our
+ * waker, so a signal from any process bumps it and wakes us. */
 int64_t sh_wait(const volatile uint32_t *word, uint32_t expected, uint64_t deadline_ns)
 {
-	while (*word == expected) {
-		uint64_t now = time_now_ns();
-		if (deadline_ns && now >= deadline_ns)
-			return -EXO_ETIMEDOUT;
-		uint64_t until = now + POLL_NS;
-		if (deadline_ns && deadline_ns < until)
-			until = deadline_ns;
-		if (lo_sleep_until(until) == -EINTR)
-			return -EINTR;
-	}
-	return 0;
+	if (*word != expected)
+		return 0;
+	return lo_wait_word(word, expected, deadline_ns);
 }
 
+/* A kernel call only when some thread of the machine sleeps on it. */
 void sh_wake(const volatile uint32_t *word)
 {
-	(void)word;
+	if (proc_sleeper_on(word))
+		exo_call(EXO_SYS_FUTEX_WAKE, word, 0x7fffffff);
 }
 
 struct lo_proc_files *proc_files(void)

@@ -1,8 +1,10 @@
 /*
  * Signals: rt_sigaction, rt_sigprocmask (per thread), rt_sigreturn,
  * rt_sigpending, kill (to any process: libos/proc.c carries signals
- * between processes and hands ours to lo_signal_process), tkill and tgkill
- * within the process, default actions, and hardware faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP)
+ * between processes and hands ours to lo_signal_process_info), tkill and
+ * tgkill (to a thread of any process), rt_sigsuspend, rt_sigtimedwait,
+ * rt_sigqueueinfo, sigaltstack (SA_ONSTACK), default actions, and
+ * hardware faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP)
  * delivered to the program's handler (libos_fault calls lo_signal_fault).
  *
  * A signal is delivered when its thread next leaves the library OS: at the
@@ -26,6 +28,14 @@
 #define SIG_DFL 0
 #define SIG_IGN 1
 #define SA_SIGINFO 4
+#define SA_NOCLDWAIT 2
+#define SA_ONSTACK 0x08000000
+#define SS_ONSTACK 1
+#define SS_DISABLE 2
+#define SS_AUTODISARM (1u << 31)
+#define MINSIGSTKSZ 2048
+#define SIGCHLD 17
+#define SI_QUEUE (-1)
 #define SA_RESTORER 0x04000000
 #define SA_RESTART 0x10000000
 #define SA_NODEFER 0x40000000
@@ -64,6 +74,7 @@ struct siginfo {
 	int32_t signo, errno_, code, pad;
 	union {
 		struct { int32_t pid; uint32_t uid; } kill;
+		struct { int32_t a, b; uint64_t value; } rt;	/* struct lo_sigsrc's */
 		uint64_t addr;
 		uint8_t bytes[112];
 	};
@@ -112,10 +123,11 @@ void lo_signal_publish(void)
 		else if (actions[sig].handler != SIG_DFL)
 			caught |= BIT(sig);
 	}
-	for (struct lo_thread *t = &lo_thread0; t; t = t->next)
+	for (struct lo_thread *t = lo_threads(); t; t = t->next)
 		if (t->state != LT_PARKED)
 			blocked &= t->sigmask;
-	proc_publish_signals(caught, ignored, blocked);
+	proc_publish_signals(caught, ignored, blocked, actions[SIGCHLD].handler == SIG_IGN ||
+			     (actions[SIGCHLD].flags & SA_NOCLDWAIT));
 }
 
 void lo_signal_thread(struct lo_thread *t, int sig)
@@ -123,8 +135,20 @@ void lo_signal_thread(struct lo_thread *t, int sig)
 	if (discarded(sig))
 		return;
 	t->sigpending |= BIT(sig);
-	if (t->notify > 0 && !(t->sigmask & BIT(sig)))
-		exo_call(EXO_SYS_NOTIFY_SIGNAL, t->notify, 2);
+	if (!(t->sigmask & BIT(sig)) || (t->waitset & BIT(sig)))
+		lo_thread_wake(t);
+}
+
+static void set_info(int sig, const struct lo_sigsrc *src)
+{
+	infos[sig] = (struct siginfo){ .signo = sig, .code = src->code,
+				       .rt = { src->a, src->b, src->value } };
+}
+
+void lo_signal_thread_info(struct lo_thread *t, int sig, const struct lo_sigsrc *src)
+{
+	set_info(sig, src);
+	lo_signal_thread(t, sig);
 }
 
 /* Ends the process as the signal's default action would. */
@@ -141,6 +165,10 @@ static int push_frame(struct lo_thread *t, struct exo_regs *r, int sig, const st
 	static uint8_t fx[512] __attribute__((aligned(16)));	/* under the lock */
 	const struct k_sigaction *a = &actions[sig];
 	uint64_t sp = r->rsp - 128;
+	int on_alt = t->ss_size && r->rsp - t->ss_sp <= t->ss_size;
+	if ((a->flags & SA_ONSTACK) && t->ss_size && !on_alt)
+		sp = t->ss_sp + t->ss_size;	/* the alternate stack's top */
+	uint64_t old_mask = t->mask_saved ? t->saved_mask : t->sigmask;
 	uint64_t fpstate = (sp - sizeof fx) & ~63ull;
 	uint64_t frame = ((fpstate - sizeof(struct rt_sigframe)) & ~15ull) - 8;
 	struct rt_sigframe f;
@@ -152,15 +180,19 @@ static int push_frame(struct lo_thread *t, struct exo_regs *r, int sig, const st
 		.r13 = r->r13, .r14 = r->r14, .r15 = r->r15, .rdi = r->rdi, .rsi = r->rsi,
 		.rbp = r->rbp, .rbx = r->rbx, .rdx = r->rdx, .rax = r->rax, .rcx = r->rcx,
 		.rsp = r->rsp, .rip = r->rip, .eflags = r->rflags, .cs = 0x33,
-		.err = 0, .trapno = 0, .oldmask = t->sigmask, .cr2 = info->addr, .fpstate = fpstate,
+		.err = 0, .trapno = 0, .oldmask = old_mask, .cr2 = info->addr, .fpstate = fpstate,
 	};
-	f.uc.sigmask = t->sigmask;
+	f.uc.sigmask = old_mask;
+	f.uc.ss_sp = t->ss_sp;
+	f.uc.ss_size = t->ss_size;
+	f.uc.ss_flags = !t->ss_size ? SS_DISABLE : on_alt ? SS_ONSTACK : 0;
 	f.info = *info;
 	__asm__ volatile("fxsave64 %0" : "=m"(fx));
 	if (lo_copy_out((void *)fpstate, fx, sizeof fx) || lo_copy_out((void *)frame, &f, sizeof f))
 		return -EFAULT;
 	t->sigmask |= a->mask | (a->flags & SA_NODEFER ? 0 : BIT(sig));
 	t->sigmask &= ~UNBLOCKABLE;
+	t->mask_saved = 0;		/* the frame restores it */
 	if (a->flags & SA_RESETHAND)
 		actions[sig].handler = SIG_DFL;
 	r->rsp = frame;
@@ -172,7 +204,19 @@ static int push_frame(struct lo_thread *t, struct exo_regs *r, int sig, const st
 	return 0;
 }
 
+/* After the call: rt_sigsuspend's mask goes unless a frame keeps it. */
+static void deliver_one(struct lo_thread *t, int64_t nr);
+
 void lo_signal_deliver(struct lo_thread *t, int64_t nr)
+{
+	deliver_one(t, nr);
+	if (t->mask_saved) {
+		t->sigmask = t->saved_mask;
+		t->mask_saved = 0;
+	}
+}
+
+static void deliver_one(struct lo_thread *t, int64_t nr)
 {
 	if (lp.shared_pages)
 		proc_take_signals();
@@ -230,7 +274,7 @@ LO_CALL(sys_rt_sigaction)
 		act.mask &= ~UNBLOCKABLE;
 		actions[sig] = act;
 		if (discarded(sig))		/* pending ones go, as on Linux */
-			for (struct lo_thread *t = &lo_thread0; t; t = t->next)
+			for (struct lo_thread *t = lo_threads(); t; t = t->next)
 				t->sigpending &= ~BIT(sig);
 	}
 	return 0;
@@ -303,30 +347,42 @@ LO_CALL(sys_rt_sigreturn)
 }
 
 /* Sends sig to the process: to the first thread that does not block it. */
-void lo_signal_process(int sig, int code, int32_t sender)
+void lo_signal_process_info(int sig, const struct lo_sigsrc *src)
 {
-	struct lo_thread *to = lo_thread_self();
+	struct lo_thread *to = lo_thread_self(), *waiting = 0;
 	if (to->sigmask & BIT(sig))
-		for (struct lo_thread *t = &lo_thread0; t; t = t->next)
-			if (t->state != LT_PARKED && !(t->sigmask & BIT(sig))) {
-				to = t;
+		for (struct lo_thread *t = lo_threads(); t; t = t->next) {
+			if (t->state == LT_PARKED)
+				continue;
+			if (!(t->sigmask & BIT(sig))) {
+				waiting = t;
 				break;
 			}
-	infos[sig] = (struct siginfo){ .signo = sig, .code = code, .kill = { sender, 0 } };
-	lo_signal_thread(to, sig);
+			if (!waiting && (t->waitset & BIT(sig)))
+				waiting = t;	/* in rt_sigtimedwait for it */
+		}
+	lo_signal_thread_info(waiting ? waiting : to, sig, src);
 }
 
-static int64_t signal_tid(int64_t tid, int sig)
+/* tkill (pid 0) and tgkill: a thread of ours, or of another process,
+ * found through the process table. */
+static int64_t signal_tid(int64_t pid, int64_t tid, int sig)
 {
-	struct lo_thread *t = lo_thread_by_tid(tid);
-	if (!t)
-		return -ESRCH;
-	if (sig == 0)
+	struct lo_sigsrc src = { .code = SI_TKILL, .a = (int32_t)libos_pid() };
+	if (!pid && lo_thread_by_tid(tid))
+		pid = libos_pid();
+	if (pid == libos_pid()) {
+		struct lo_thread *t = lo_thread_by_tid(tid);
+		if (!t)
+			return -ESRCH;
+		if (sig)
+			lo_signal_thread_info(t, sig, &src);
 		return 0;
-	infos[sig] = (struct siginfo){ .signo = sig, .code = SI_TKILL,
-				       .kill = { (int32_t)libos_pid(), 0 } };
-	lo_signal_thread(t, sig);
-	return 0;
+	}
+	if (!lp.shared_pages)
+		return -ESRCH;
+	struct sh_proc *p = pid ? proc_by_pid(pid) : proc_of_tid((int32_t)tid);
+	return p ? proc_send_info(p, sig, &src, (int32_t)tid) : -ESRCH;
 }
 
 /* kill: to processes of the table (libos/proc.c), this one included. */
@@ -346,7 +402,7 @@ LO_CALL(sys_tkill)
 	UNUSED_ARGS;
 	if ((int)a1 < 0 || (int)a1 > NSIG || (int64_t)a0 <= 0)
 		return -EINVAL;
-	return signal_tid((int64_t)a0, (int)a1);
+	return signal_tid(0, (int64_t)a0, (int)a1);
 }
 
 LO_CALL(sys_tgkill)
@@ -354,12 +410,32 @@ LO_CALL(sys_tgkill)
 	UNUSED_ARGS;
 	if ((int)a2 < 0 || (int)a2 > NSIG || (int64_t)a0 <= 0 || (int64_t)a1 <= 0)
 		return -EINVAL;
-	if ((int64_t)a0 != libos_pid())
-		return -ESRCH;
-	return signal_tid((int64_t)a1, (int)a2);
+	return signal_tid((int64_t)a0, (int64_t)a1, (int)a2);
 }
 
-/* pause and rt_sigsuspend: sleep until a signal is delivered (EINTR). */
+/* rt_sigqueueinfo(pid, sig, info): the caller's siginfo, but only a
+ * process signalling itself may claim a code the kernel would send
+ * (si_code >= 0, or SI_TKILL), as on Linux. */
+LO_CALL(sys_rt_sigqueueinfo)
+{
+	UNUSED_ARGS;
+	struct siginfo info;
+	int sig = (int)a1;
+	if (sig < 0 || sig > NSIG)
+		return -EINVAL;
+	if (lo_copy_in(&info, (const void *)a2, sizeof info))
+		return -EFAULT;
+	int64_t pid = (int64_t)(int32_t)a0;
+	if ((info.code >= 0 || info.code == SI_TKILL) && pid != libos_pid())
+		return -EPERM;
+	struct sh_proc *p = pid > 0 && lp.shared_pages ? proc_by_pid(pid) : 0;
+	if (!p)
+		return -ESRCH;
+	struct lo_sigsrc src = { .code = info.code, .a = info.rt.a, .b = info.rt.b, .value = info.rt.value };
+	return proc_send_info(p, sig, &src, 0);
+}
+
+/* pause: sleep until a signal is delivered (EINTR). */
 LO_CALL(sys_pause)
 {
 	UNUSED_ARGS;
@@ -367,6 +443,99 @@ LO_CALL(sys_pause)
 	while (lo_thread_wait(t, 0) != -EINTR)
 		;
 	return -EINTR;
+}
+
+/* rt_sigsuspend: pause with the given mask; the old one comes back once
+ * the handler returns (the frame keeps it) or, without a frame, at once. */
+LO_CALL(sys_rt_sigsuspend)
+{
+	UNUSED_ARGS;
+	struct lo_thread *t = lo_thread_self();
+	uint64_t set;
+	if (a1 != 8)
+		return -EINVAL;
+	if (lo_copy_in(&set, (const void *)a0, 8))
+		return -EFAULT;
+	t->saved_mask = t->sigmask;
+	t->mask_saved = 1;
+	t->sigmask = set & ~UNBLOCKABLE;
+	return sys_pause(0, 0, 0, 0, 0, 0);
+}
+
+/* Takes a pending signal of set from t (the process's first): its number,
+ * its siginfo in *info; 0 when none. */
+static int take_from(struct lo_thread *t, uint64_t set, struct siginfo *info)
+{
+	if (lp.shared_pages)
+		proc_take_signals();
+	uint64_t ready = t->sigpending & set;
+	if (!ready)
+		return 0;
+	int sig = __builtin_ctzll(ready) + 1;
+	t->sigpending &= ~BIT(sig);
+	*info = infos[sig];
+	return sig;
+}
+
+/* rt_sigtimedwait(set, info, timeout, size): waits for a signal of set
+ * (normally blocked) without running its handler; EAGAIN when the timeout
+ * passes (a zero timeout only looks), EINTR for another signal. */
+LO_CALL(sys_rt_sigtimedwait)
+{
+	UNUSED_ARGS;
+	struct lo_thread *t = lo_thread_self();
+	struct lx_timespec ts;
+	uint64_t set, deadline = 0;
+	struct siginfo info;
+	if (a3 != 8)
+		return -EINVAL;
+	if (lo_copy_in(&set, (const void *)a0, 8) || (a2 && lo_copy_in(&ts, (const void *)a2, sizeof ts)))
+		return -EFAULT;
+	if (a2 && (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1000000000))
+		return -EINVAL;
+	set &= ~UNBLOCKABLE;
+	if (a2)
+		deadline = time_now_ns() + (uint64_t)ts.sec * 1000000000u + (uint64_t)ts.nsec;
+	int sig;
+	int64_t r = 0;
+	t->waitset = set;
+	while (!(sig = take_from(t, set, &info)) && r != -EINTR && r != -EXO_ETIMEDOUT)
+		r = deadline && time_now_ns() >= deadline ? -EXO_ETIMEDOUT
+			: lo_thread_wait(t, deadline ? deadline : 0);
+	t->waitset = 0;
+	if (!sig)
+		return r == -EINTR ? -EINTR : -EAGAIN;
+	if (a1 && lo_copy_out((void *)a1, &info, sizeof info))
+		return -EFAULT;
+	return sig;
+}
+
+/* sigaltstack(ss, old): the calling thread's alternate stack for handlers
+ * with SA_ONSTACK; it cannot change while a handler runs on it (EPERM). */
+LO_CALL(sys_sigaltstack)
+{
+	UNUSED_ARGS;
+	struct lo_thread *t = lo_thread_self();
+	struct stack_lx { uint64_t sp; int32_t flags, pad; uint64_t size; } ss, old;
+	int on = t->ss_size && t->at_call.rsp - t->ss_sp <= t->ss_size;
+	old = (struct stack_lx){ t->ss_sp, !t->ss_size ? SS_DISABLE : on ? SS_ONSTACK : 0, 0, t->ss_size };
+	if (a0) {
+		if (lo_copy_in(&ss, (const void *)a0, sizeof ss))
+			return -EFAULT;
+		if (on)
+			return -EPERM;
+		uint32_t mode = (uint32_t)ss.flags & ~SS_AUTODISARM;
+		if (mode != 0 && mode != SS_ONSTACK && mode != SS_DISABLE)
+			return -EINVAL;
+		mode = mode == SS_DISABLE;
+		if (mode == 0 && ss.size < MINSIGSTKSZ)
+			return -ENOMEM;
+		t->ss_sp = mode ? 0 : ss.sp;
+		t->ss_size = mode ? 0 : ss.size;
+	}
+	if (a1 && lo_copy_out((void *)a1, &old, sizeof old))
+		return -EFAULT;
+	return 0;
 }
 
 /* execve: ignored signals stay ignored, handled ones go back to their

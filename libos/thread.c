@@ -6,7 +6,8 @@
  * the kernel's reflection slot for it (SET_PERSONALITY is per thread), the
  * registers at its last call, a handler stack of its own (so a thread that
  * unmapped its own stack, as musl's detached threads do before exiting,
- * can still make its exit call) and its notification, on which it sleeps.
+ * can still make its exit call) and its waker in the shared segment, on
+ * which every blocking wait sleeps (lo_wait_word, the kernel's futex).
  * A thread that exits parks in the library OS and is reused by the next
  * clone, so kernel threads and their quota are not used up by programs
  * that start threads in a loop.
@@ -28,9 +29,9 @@
 #define LX_CLONE_CHILD_CLEARTID 0x200000
 #define LX_CLONE_CHILD_SETTID 0x1000000
 #define LX_CLONE_FORK_TIDS (LX_CLONE_PARENT_SETTID | LX_CLONE_CHILD_CLEARTID | LX_CLONE_CHILD_SETTID)
-#define POLL_NS 10000000ull		/* a waiter looks for other processes' signals */
 
-struct lo_thread lo_thread0;
+static struct sh_waker early_waker;	/* until the shared segment exists */
+struct lo_thread lo_thread0 = { .waker = &early_waker };
 uint8_t lo_gsbase;
 static uint8_t stack0[HANDLER_STACK] __attribute__((aligned(16)));
 static struct lo_thread *threads = &lo_thread0;
@@ -82,6 +83,7 @@ void lo_threads_after_fork(struct lo_thread *t)
 	t->next = 0;
 	t->futex_queued = 0;
 	t->sigpending = 0;
+	t->waker = proc_self()->wakers;		/* proc_fork made it */
 	threads = t;
 	live = 1;
 	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &t->reflect);
@@ -97,8 +99,18 @@ void lo_threads_after_fork(struct lo_thread *t)
  * each thread's reflection slot, so every block gets its own page again. */
 void lo_threads_after_fork_parent(void)
 {
-	for (struct lo_thread *t = threads; t; t = t->next)
+	for (struct lo_thread *t = threads; t; t = t->next) {
 		mm_prepare_write((uint64_t)t, sizeof *t);
+		/* its fault frames go on its handler stack (lo_thread_begin):
+		 * copy-on-write there, the kernel could not write one */
+		if (t != &lo_thread0)
+			mm_prepare_write(t->stack_top + 16 - HANDLER_STACK, HANDLER_STACK - 16);
+	}
+}
+
+struct lo_thread *lo_threads(void)
+{
+	return threads;
 }
 
 struct lo_thread *lo_thread_by_tid(int64_t tid)
@@ -117,6 +129,7 @@ struct exo_regs *libos_syscall(struct lo_thread *t)
 	uint64_t nr = r->rax;
 	lo_lock();
 	proc_tidy();
+	lo_timers_run();
 	int64_t ret = libos_dispatch(nr, r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9);
 	if (t->regs_replaced) {		/* rt_sigreturn: exactly what was saved */
 		t->regs_replaced = 0;
@@ -138,32 +151,42 @@ static int64_t notify_of(struct lo_thread *t)
 	return t->notify;
 }
 
-int64_t lo_thread_wait(struct lo_thread *t, uint64_t deadline_ns)
+/* The waker records the word and that we sleep before the lock goes, so
+ * whoever changes our state afterwards (holding the lock) bumps the word we
+ * wait on and the kernel either finds us queued or fails our wait. */
+int64_t lo_wait_word(const volatile uint32_t *word, uint32_t expected, uint64_t deadline_ns)
 {
-	int64_t n = notify_of(t);
-	if (n < 0)
-		return n;
+	struct lo_thread *t = lo_thread_self();
+	struct sh_waker *w = t->waker;
+	lo_timers_run();
 	if (lo_signal_pending(t))
 		return -EINTR;
-	/* other processes cannot signal our notification: while there are
-	 * any, the wait ends every POLL_NS to look at our entry */
-	uint64_t until = deadline_ns;
-	int polling = proc_multi();
+	uint64_t until = deadline_ns, timer = lo_timer_next();
+	if (timer && (!until || timer < until))
+		until = timer;			/* a timer fires then: we wake for it */
+	w->on = (volatile uint32_t *)word;
+	w->sleeping = 1;
 	uint32_t depth = lo_unlock_all();
 	uint64_t now = time_now_ns();
-	if (polling && (!until || until > now + POLL_NS))
-		until = now + POLL_NS;
-	else
-		polling = 0;
-	int64_t r;
-	if (until && until <= now)
-		r = -EXO_ETIMEDOUT;
-	else
-		r = exo_call(EXO_SYS_NOTIFY_WAIT, n, until ? until - now : EXO_FOREVER);
+	if (!until || until > now)
+		exo_call(EXO_SYS_FUTEX_WAIT, word, expected, until ? until - now : EXO_FOREVER);
+	w->sleeping = 0;
 	lo_relock(depth);
+	w->on = 0;
+	lo_timers_run();
 	if (lo_signal_pending(t))
 		return -EINTR;
-	return r == -EXO_ETIMEDOUT && !polling ? -EXO_ETIMEDOUT : 0;
+	return deadline_ns && time_now_ns() >= deadline_ns ? -EXO_ETIMEDOUT : 0;
+}
+
+int64_t lo_thread_wait(struct lo_thread *t, uint64_t deadline_ns)
+{
+	return lo_wait_word(&t->waker->word, t->waker->word, deadline_ns);
+}
+
+void lo_thread_wake(struct lo_thread *t)
+{
+	proc_waker_wake(t->waker);
 }
 
 int64_t lo_sleep_until(uint64_t deadline_ns)
@@ -188,7 +211,7 @@ static struct lo_thread *thread_get(int *fresh)
 	uint8_t *stack = lo_alloc(HANDLER_STACK);
 	int64_t slot = exo_call(EXO_SYS_THREAD_CREATE, EXO_SLOT_SELF_ENV);
 	if (!t || !stack || slot < 0 || notify_of(t) < 0 ||
-	    mm_prepare_write((uint64_t)stack, HANDLER_STACK) < 0) {
+	    mm_prepare_write((uint64_t)stack, HANDLER_STACK) < 0 || !(t->waker = proc_waker_new())) {
 		if (slot >= 0)
 			exo_call(EXO_SYS_CAP_DELETE, slot);
 		if (t && t->notify > 0)
@@ -267,6 +290,10 @@ LO_CALL(sys_clone)
 	t->tid = (int64_t)__atomic_fetch_add(&sh_seg()->next_tid, 1, __ATOMIC_RELAXED);
 	t->sigmask = self->sigmask;
 	t->sigpending = 0;
+	t->waitset = 0;
+	t->mask_saved = 0;
+	t->ss_sp = t->ss_size = 0;	/* no alternate stack, as Linux */
+	t->waker->tid = (int32_t)t->tid;
 	t->robust_list = 0;
 	t->clear_tid = flags & LX_CLONE_CHILD_CLEARTID ? a3 : 0;
 	uint32_t tid = (uint32_t)t->tid;
@@ -316,6 +343,7 @@ LO_CALL(sys_thread_exit)
 	}
 	live--;
 	t->state = LT_PARKED;	/* its tid names the lock's holder until then */
+	t->waker->tid = 0;
 	lo_unlock_all();
 	while (t->state != LT_STARTING)
 		exo_call(EXO_SYS_NOTIFY_WAIT, notify_of(t), EXO_FOREVER);

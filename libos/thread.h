@@ -10,6 +10,7 @@
 
 #include "include/exo/abi.h"
 #include "libos/libos.h"
+#include "libos/proc.h"
 
 enum { LT_RUNNING, LT_PARKED, LT_STARTING };
 
@@ -33,6 +34,11 @@ struct lo_thread {
 	volatile int futex_queued;
 	struct lo_thread *futex_next;	/* waiters, in arrival order */
 	struct lo_thread *next;		/* every thread */
+	struct sh_waker *waker;		/* where it sleeps (libos/proc.h) */
+	uint64_t ss_sp, ss_size;	/* sigaltstack; size 0: disabled */
+	uint64_t saved_mask;		/* rt_sigsuspend: the mask to go back to */
+	int mask_saved;
+	uint64_t waitset;		/* rt_sigtimedwait: blocked signals that wake it */
 };
 _Static_assert(__builtin_offsetof(struct lo_thread, reflect) == 0, "entry.S uses +0");
 _Static_assert(__builtin_offsetof(struct lo_thread, at_call) == 16, "entry.S uses +16");
@@ -61,9 +67,19 @@ int64_t lo_thread_tid(struct lo_thread *t);
  * lock released: 0 when woken, -ETIMEDOUT, or -EINTR when a signal is
  * pending for it.  Wake-ups may be spurious; callers check their state. */
 int64_t lo_thread_wait(struct lo_thread *t, uint64_t deadline_ns);
+/* The wait under every blocking call: sleeps on word (in the shared
+ * segment, or the thread's own) while it holds expected, with the lock
+ * released, until a wake, deadline_ns (0: none) or the process's next timer
+ * deadline (libos/timer.c): 0 when woken or a timer fired (perhaps
+ * spuriously), -ETIMEDOUT, or -EINTR when a signal is pending for it. */
+int64_t lo_wait_word(const volatile uint32_t *word, uint32_t expected, uint64_t deadline_ns);
+/* Wakes t from lo_thread_wait or lo_wait_word (lock held). */
+void lo_thread_wake(struct lo_thread *t);
 /* Sleeps until deadline_ns: 0, or -EINTR. */
 int64_t lo_sleep_until(uint64_t deadline_ns);
 struct lo_thread *lo_thread_by_tid(int64_t tid);
+/* Every thread of the process: the list's first (newest) one. */
+struct lo_thread *lo_threads(void);
 void lo_threads_after_fork_parent(void);
 
 /* lock.c: one recursive lock for all of the libOS's shared state.  Every
@@ -83,6 +99,8 @@ int64_t lo_futex_wake(uint64_t uaddr, int64_t n, uint32_t bitset);
 /* signal.c */
 /* Makes signal sig pending for t and wakes it if it waits. */
 void lo_signal_thread(struct lo_thread *t, int sig);
+void lo_signal_thread_info(struct lo_thread *t, int sig, const struct lo_sigsrc *src);
+void lo_signal_process_info(int sig, const struct lo_sigsrc *src);
 /* Before a call returns to the program: runs the handler of a pending
  * unblocked signal by changing the registers it resumes with. */
 void lo_signal_deliver(struct lo_thread *t, int64_t nr);
@@ -107,5 +125,25 @@ LO_CALL(sys_tkill);
 LO_CALL(sys_tgkill);
 LO_CALL(sys_pause);
 int lo_signal_fault(struct exo_regs *r, int sig, uint64_t addr);
+LO_CALL(sys_rt_sigsuspend);
+LO_CALL(sys_rt_sigtimedwait);
+LO_CALL(sys_rt_sigqueueinfo);
+LO_CALL(sys_sigaltstack);
+
+/* timer.c: alarm, itimers, POSIX timers */
+/* The earliest deadline of an armed timer (time_now_ns's clock), 0: none. */
+uint64_t lo_timer_next(void);
+/* Fires the timers whose deadline has passed (lock held). */
+void lo_timers_run(void);
+/* A forked child has no timers. */
+void lo_timers_after_fork(void);
+LO_CALL(sys_alarm);
+LO_CALL(sys_getitimer);
+LO_CALL(sys_setitimer);
+LO_CALL(sys_timer_create);
+LO_CALL(sys_timer_settime);
+LO_CALL(sys_timer_gettime);
+LO_CALL(sys_timer_getoverrun);
+LO_CALL(sys_timer_delete);
 
 #endif

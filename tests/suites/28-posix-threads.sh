@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Threads and signals in the library OS: user/tests/threads.c (pthreads on
 # four CPUs: mutexes, condition variables, join, detach, TLS, barriers,
-# cancellation, pthread_kill, futexes) and user/tests/signals.c run in the
+# cancellation, pthread_kill, futexes), user/tests/signals.c and
+# user/tests/sigtimers.c (alarm, itimers, POSIX timers, sigsuspend,
+# sigaltstack, sigtimedwait, sigqueue, SIGCHLD
+# ignored) run in the
 # guest with tools/exo-run and, built with plain musl-gcc, on this Linux
 # host; their outputs must be the same line for line.  Then the exit
 # statuses of signals' default actions, which must also be Linux's.
@@ -12,7 +15,7 @@ trap 'rm -rf "$tmp"' EXIT
 export EXO_RUN_QEMU_ARGS="${EXO_RUN_QEMU_ARGS:-} -smp 4"
 
 . tests/compare-linux.sh
-for prog in threads signals; do
+for prog in threads signals sigtimers; do
 	EXO_RUN_TIMEOUT=180 compare_with_linux $prog "" ""
 done
 
@@ -26,3 +29,10 @@ for sig in 15 10 abort segv 17; do
 	if [ $hrc -eq $grc ]; then echo "PASS default-action-$sig-status-$grc"
 	else echo "FAIL default-action-$sig-status: linux $hrc, guest $grc"; tail -n 5 "$tmp/die.err"; fi
 done
+# alarm's SIGALRM ends a process blocked in pause (user/tests/sigtimers.c)
+(cd "$tmp" && "$OLDPWD/$B/host-musl/sigtimers" alarm-dies) >/dev/null 2>&1
+hrc=$?
+tools/exo-run "$B/user/sigtimers" alarm-dies >"$tmp/die.out" 2>"$tmp/die.err"
+grc=$?
+if [ $hrc -eq $grc ]; then echo "PASS alarm-default-action-status-$grc"
+else echo "FAIL alarm-default-action-status: linux $hrc, guest $grc"; tail -n 5 "$tmp/die.err"; fi

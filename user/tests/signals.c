@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "check.h"
 #include "show.h"
+#include "sigaction.h"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -48,24 +49,6 @@ static void nested(int sig)
 {
 	count[sig]++;
 	raise(SIGUSR1);		/* runs inside this handler */
-}
-
-static void on(int sig, void (*h)(int), int flags)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = h;
-	sa.sa_flags = flags;
-	sigaction(sig, &sa, 0);
-}
-
-static void on_info(int sig, void (*h)(int, siginfo_t *, void *))
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = h;
-	sa.sa_flags = SA_SIGINFO;
-	sigaction(sig, &sa, 0);
 }
 
 static void handlers(void)
