@@ -17,6 +17,7 @@
 #include "libos/libos.h"
 #include "libos/lx.h"
 #include "libos/thread.h"
+#include "libos/proc.h"
 #include "libos/tty.h"
 #include "libos/vfs.h"
 #include "include/exo/native.h"
@@ -215,12 +216,14 @@ static void flush_input(void)
 	tty.marks_head = tty.marks_tail;
 }
 
-/* The foreground process group gets sig.  Process groups and signals to
- * other processes are not there yet, so today that is the process that
- * reads the terminal; this is the one place to send it to the group. */
+/* The foreground process group gets sig: the one set by TIOCSPGRP, else
+ * the reading process's own group (kill(0, ...)).  The terminal's state is
+ * per process, so the group the shell set is known to the processes it
+ * forked after setting it. */
 static void signal_foreground(int sig)
 {
-	sys_kill((uint64_t)libos_pid(), (uint64_t)sig, 0, 0, 0, 0);
+	uint64_t to = tty.fg_pgrp ? (uint64_t)-tty.fg_pgrp : 0;
+	sys_kill(to, (uint64_t)sig, 0, 0, 0, 0);
 }
 
 /* A signal character: echo it, drop pending input, signal. */
@@ -375,7 +378,11 @@ static int64_t take(uint8_t *ubuf, uint64_t len, uint64_t avail)
 }
 
 /* Sleeps until input arrives, deadline_ns passes (0: none) or a signal
- * comes: 0, -ETIMEDOUT or -EINTR.  The libOS lock is given up meanwhile. */
+ * comes: 0, -ETIMEDOUT or -EINTR.  The libOS lock is given up meanwhile.
+ * Input signals the thread's notification, while signals and timers wake
+ * the thread's futex word (lo_wait_word), so the wait on the notification
+ * is cut into slices of SIGNAL_SLICE_NS with a look for them between. */
+#define SIGNAL_SLICE_NS 20000000ull
 static int64_t wait_input(uint64_t deadline_ns)
 {
 	struct lo_thread *t = lo_thread_self();
@@ -384,7 +391,21 @@ static int64_t wait_input(uint64_t deadline_ns)
 	if (t->notify < 0)
 		return -ENOMEM;
 	exo_call(EXO_SYS_CONSOLE_BIND, EXO_SLOT_CONSOLE, t->notify, INPUT_BADGE);
-	return lo_thread_wait(t, deadline_ns);
+	for (;;) {
+		lo_timers_run();
+		if (lo_signal_pending(t))
+			return -EINTR;
+		uint64_t now = time_now_ns(), slice = SIGNAL_SLICE_NS;
+		if (deadline_ns && now >= deadline_ns)
+			return -EXO_ETIMEDOUT;
+		if (deadline_ns && deadline_ns - now < slice)
+			slice = deadline_ns - now;
+		uint32_t depth = lo_unlock_all();
+		int64_t r = exo_call(EXO_SYS_NOTIFY_WAIT, t->notify, slice);
+		lo_relock(depth);
+		if (r > 0)
+			return 0;
+	}
 }
 
 /* VMIN (non-canonical): how many bytes satisfy a read of len.  VTIME, in
@@ -508,7 +529,7 @@ int64_t tty_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 		return 0;
 	}
 	case TIOCGPGRP:
-		return copy_out_int(arg, (int32_t)(tty.fg_pgrp ? tty.fg_pgrp : libos_pid()));
+		return copy_out_int(arg, (int32_t)(tty.fg_pgrp ? tty.fg_pgrp : sys_getpgid(0, 0, 0, 0, 0, 0)));
 	case TIOCSPGRP: {
 		int32_t pg;
 		if (lo_copy_in(&pg, (const void *)arg, sizeof pg))
@@ -519,7 +540,7 @@ int64_t tty_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 		return 0;
 	}
 	case TIOCGSID:
-		return copy_out_int(arg, (int32_t)libos_pid());
+		return copy_out_int(arg, (int32_t)sys_getsid(0, 0, 0, 0, 0, 0));
 	case TIOCSCTTY: case TIOCNOTTY:
 		return 0;	/* the console is every process's controlling terminal */
 	case FIONREAD: {
