@@ -42,3 +42,7 @@ $(BUILD)/fuzz/fuzz_netif: $(call NETIF_HOST_OBJS,$(BUILD)/fuzz,fuzz_objs) $(BUIL
 TEST_DEPS += $(BUILD)/tests/test_netif $(BUILD)/fuzz/fuzz_netif
 FUZZ_DEPS += $(BUILD)/fuzz/fuzz_netif
 FUZZ_CMDS += tests/fuzz/fuzz_netif_long.sh
+
+# make bench: 100 MiB between two guests (tests/tools/guest-to-guest-bench)
+BENCH_DEPS += $(BUILD)/user/nettest
+BENCH_CMDS += tests/tools/guest-to-guest-bench

@@ -6,22 +6,7 @@
 # host, arrive at the host's ::1, where tests/tools/netpeer serves; all of
 # it inside a network namespace this suite makes (loopback only).
 set -u
-if [ "${NETSUITE_INSIDE:-}" != 1 ]; then
-	export NETSUITE_INSIDE=1
-	if [ "$(id -u)" = 0 ]; then exec unshare -n "$0" "$@"; fi
-	exec unshare -rn "$0" "$@"
-fi
-ip link set lo up || { echo "FAIL net6-namespace: cannot bring up loopback"; exit 1; }
-
-B=${BUILD:-build}
-T=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in ${pids[@]+"${pids[@]}"}; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/../tools/netsuite.sh"
 export EXO_RUN_TIMEOUT=${EXO_RUN_TIMEOUT:-150}
 fail() { echo "FAIL $1: $2"; shift 2; for f in "$@"; do echo "--- $f"; tail -n 20 "$f"; done; }
 # guest NAME EXPECTED-STATUS EXO-RUN-ARGS...: runs a guest, reports its checks

@@ -8,16 +8,7 @@
 # each other only if the port programs the NIC's multicast filter
 # (EXO_NIC_JOIN); virtio-net passes every group.
 set -u
-if [ "${NETSUITE_INSIDE:-}" != 1 ]; then
-	export NETSUITE_INSIDE=1
-	if [ "$(id -u)" = 0 ]; then exec unshare -n "$0" "$@"; fi
-	exec unshare -rn "$0" "$@"
-fi
-ip link set lo up || { echo "FAIL mcast-namespace: cannot bring up loopback"; exit 1; }
-
-B=${BUILD:-build}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/../tools/netsuite.sh"
 export EXO_RUN_TIMEOUT=${EXO_RUN_TIMEOUT:-150}
 fail() { echo "FAIL $1: $2"; shift 2; for f in "$@"; do echo "--- $f"; tail -n 20 "$f"; done; }
 # results NAME FILE: the guest's checks as PASS/FAIL lines

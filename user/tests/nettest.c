@@ -8,7 +8,8 @@
  *   tcp-server PORT N      echoes N TCP connections (reached through -p)
  *   udp-server PORT N      echoes N datagrams
  *   tcp-client IP PORT B   sends B pseudo-random bytes to an echo server and
- *                          checks that the same bytes come back
+ *                          checks that the same bytes come back (retrying
+ *                          the connection for 60 s while a server boots)
  *   udp-client IP PORT     datagrams to an echo server and back
  *   resolve NAME           getaddrinfo, prints the IPv4 address
  */
@@ -129,10 +130,17 @@ static int udp_server(int port, int count)
  * which), then compares checksums of what went and what came back. */
 static int tcp_client(const char *ip, int port, uint64_t bytes)
 {
-	int s = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = sin_of(ip, port);
 	uint64_t t0 = now_ms();
-	EXPECT("tcp-client-connect", connect(s, (void *)&a, sizeof a) == 0);
+	/* a server in another guest may still be booting: retry for 60 s */
+	int s = socket(AF_INET, SOCK_STREAM, 0), r;
+	while ((r = connect(s, (void *)&a, sizeof a)) && now_ms() - t0 < 60000) {
+		close(s);
+		usleep(500000);
+		s = socket(AF_INET, SOCK_STREAM, 0);
+	}
+	EXPECT("tcp-client-connect", r == 0);
+	t0 = now_ms();
 	fcntl(s, F_SETFL, O_NONBLOCK);
 	static uint8_t out[32768], in[65536];
 	uint64_t sent = 0, got = 0, state = 0x9e3779b97f4a7c15ull, h_out = 0xcbf29ce484222325ull;
