@@ -1,7 +1,8 @@
 /*
  * BSD sockets over lwIP's raw API, as one more kind of file behind the
  * descriptor table (libos/vfs.h): TCP (SOCK_STREAM), UDP (SOCK_DGRAM) and
- * raw IPv4 (SOCK_RAW, e.g. ICMP for ping).  lwIP's callbacks queue what
+ * raw (SOCK_RAW, e.g. ICMP for ping), IPv4 (AF_INET) and IPv6 (AF_INET6,
+ * dual stack with v4-mapped addresses unless IPV6_V6ONLY).  lwIP's callbacks queue what
  * arrives on the socket; the calls take it from there, and a call that
  * must wait sleeps in netstack_wait (the NIC ring's notification) until
  * its condition holds, its timeout (SO_RCVTIMEO, SO_SNDTIMEO) passes, or,
@@ -1229,8 +1230,10 @@ static int set_ipv6_option(struct sock *s, int name, const void *uval, uint64_t 
 		if (s->state != S_NEW || !ip)
 			return -EINVAL;
 		s->v6only = v != 0;
-		IP_SET_TYPE_VAL(ip->local_ip, s->v6only ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY);
-		IP_SET_TYPE_VAL(ip->remote_ip, s->v6only ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY);
+		if (s->type != LX_SOCK_RAW) {	/* a raw pcb is IPv6 only anyway */
+			IP_SET_TYPE_VAL(ip->local_ip, s->v6only ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY);
+			IP_SET_TYPE_VAL(ip->remote_ip, s->v6only ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY);
+		}
 		return 0;
 	case LX_IPV6_UNICAST_HOPS:
 		if (v < -1 || v > 255)
