@@ -79,7 +79,7 @@ $(BUILD)/portable-musl.stamp: $(PORTABLE_SRCS) $(wildcard fs/*.h net/*.h crypto/
 TEST_DEPS += $(BUILD)/portable-musl.stamp
 
 # Programs for the in-guest tests, built the way users build theirs.
-USER_TESTS := hello posix_basic segv nx spin exotest fuzz forktest holes timetest smptest nictest blktest nettest cfstest futextest
+USER_TESTS := hello posix_basic segv nx spin exotest fuzz forktest holes timetest smptest nictest blktest nettest mcasttest net6test cfstest futextest
 $(BUILD)/user/hello: user/demos/hello.c $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)
 	$(Q)tools/exo-cc -O2 -g -o $@ $<
@@ -88,7 +88,7 @@ $(BUILD)/user/httpd: user/demos/httpd.c $(LIBOS_A) tools/exo-cc
 	$(Q)tools/exo-cc -O2 -g -o $@ $<
 TEST_DEPS += $(BUILD)/user/httpd
 # -fno-jump-tables: functions run in child envs that have only our text
-$(BUILD)/user/%: user/tests/%.c user/tests/check.h user/tests/exo.h include/exo/native.h include/exo/abi.h $(LIBOS_A) tools/exo-cc
+$(BUILD)/user/%: user/tests/%.c user/tests/check.h user/tests/netutil.h user/tests/exo.h include/exo/native.h include/exo/abi.h $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)
 	$(Q)tools/exo-cc -O2 -g -fno-jump-tables -o $@ $<
 $(BUILD)/user/flags: user/tests/flags.c user/tests/inc/answer.h $(LIBOS_A) tools/exo-cc

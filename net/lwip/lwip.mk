@@ -5,8 +5,10 @@ LWIP_SRC      ?= $(BUILD)/third_party/lwip
 LWIP_CORE     := core/def.c core/inet_chksum.c core/init.c core/ip.c core/mem.c core/memp.c \
                  core/netif.c core/pbuf.c core/raw.c core/stats.c core/sys.c core/tcp.c \
                  core/tcp_in.c core/tcp_out.c core/timeouts.c core/udp.c core/dns.c \
-                 core/ipv4/dhcp.c core/ipv4/etharp.c core/ipv4/icmp.c core/ipv4/ip4.c \
-                 core/ipv4/ip4_addr.c core/ipv4/ip4_frag.c netif/ethernet.c
+                 core/ipv4/dhcp.c core/ipv4/etharp.c core/ipv4/icmp.c core/ipv4/igmp.c core/ipv4/ip4.c \
+                 core/ipv4/ip4_addr.c core/ipv4/ip4_frag.c core/ipv6/ethip6.c core/ipv6/icmp6.c \
+                 core/ipv6/inet6.c core/ipv6/ip6.c core/ipv6/ip6_addr.c core/ipv6/ip6_frag.c \
+                 core/ipv6/mld6.c core/ipv6/nd6.c netif/ethernet.c
 LWIP_INC      := -Inet/lwip -I$(LWIP_SRC)/src/include
 LWIP_PORT     := $(wildcard net/lwip/*.c)
 LWIP_OBJS     := $(patsubst %.c,$(BUILD)/lwip/%.o,$(LWIP_CORE)) \
@@ -40,3 +42,7 @@ $(BUILD)/fuzz/fuzz_netif: $(call NETIF_HOST_OBJS,$(BUILD)/fuzz,fuzz_objs) $(BUIL
 TEST_DEPS += $(BUILD)/tests/test_netif $(BUILD)/fuzz/fuzz_netif
 FUZZ_DEPS += $(BUILD)/fuzz/fuzz_netif
 FUZZ_CMDS += tests/fuzz/fuzz_netif_long.sh
+
+# make bench: 100 MiB between two guests (tests/tools/guest-to-guest-bench)
+BENCH_DEPS += $(BUILD)/user/nettest
+BENCH_CMDS += tests/tools/guest-to-guest-bench

@@ -31,7 +31,13 @@ void lo_free(void *p);
 #define LWIP_ARP 1
 #define ARP_QUEUEING 1
 #define LWIP_IPV4 1
-#define LWIP_IPV6 0
+#define LWIP_IPV6 1			/* with ND, SLAAC (router advertisements) and MLD */
+#define LWIP_IPV6_AUTOCONFIG 1
+#define LWIP_IPV6_MLD 1
+#define LWIP_IPV6_FRAG 1
+#define LWIP_IPV6_REASS 1
+#define IPV6_FRAG_COPYHEADER 1		/* 64-bit pointers do not fit the fragment header */
+#define LWIP_IPV6_DHCP6 0
 #define LWIP_ICMP 1
 #define LWIP_RAW 1
 #define LWIP_UDP 1
@@ -39,7 +45,9 @@ void lo_free(void *p);
 #define LWIP_DHCP 1
 #define LWIP_DNS 1			/* only to keep the servers DHCP gives; musl resolves */
 #define DNS_MAX_SERVERS 2
-#define LWIP_IGMP 0
+#define LWIP_IGMP 1
+#define LWIP_MULTICAST_TX_OPTIONS 1
+#define SO_REUSE_RXTOALL 1		/* multicast to every socket on the port, as Linux */
 #define LWIP_AUTOIP 0
 #define IP_REASSEMBLY 1
 #define IP_FRAG 1

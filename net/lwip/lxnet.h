@@ -16,7 +16,7 @@ enum {
 	EADDRNOTAVAIL = 99, ENETDOWN = 100, ENETUNREACH = 101, ECONNABORTED = 103,
 	ECONNRESET = 104, ENOBUFS = 105, EISCONN = 106, ENOTCONN = 107, ESHUTDOWN = 108,
 	ETIMEDOUT = 110, ECONNREFUSED = 111, EHOSTUNREACH = 113, EALREADY = 114,
-	EINPROGRESS = 115,
+	EINPROGRESS = 115, EPROTO = 71,
 };
 
 #define LX_AF_UNSPEC 0
@@ -31,6 +31,15 @@ enum {
 #define LX_IPPROTO_ICMP 1
 #define LX_IPPROTO_TCP 6
 #define LX_IPPROTO_UDP 17
+#define LX_IPPROTO_IPV6 41
+#define LX_IPPROTO_ICMPV6 58
+#define LX_IPV6_UNICAST_HOPS 16
+#define LX_IPV6_MULTICAST_IF 17
+#define LX_IPV6_MULTICAST_HOPS 18
+#define LX_IPV6_MULTICAST_LOOP 19
+#define LX_IPV6_JOIN_GROUP 20		/* IPV6_ADD_MEMBERSHIP */
+#define LX_IPV6_LEAVE_GROUP 21		/* IPV6_DROP_MEMBERSHIP */
+#define LX_IPV6_V6ONLY 26
 
 #define LX_SOL_SOCKET 1
 #define LX_SO_REUSEADDR 2
@@ -55,6 +64,11 @@ enum {
 #define LX_TCP_KEEPCNT 6
 #define LX_IP_TOS 1
 #define LX_IP_TTL 2
+#define LX_IP_MULTICAST_IF 32
+#define LX_IP_MULTICAST_TTL 33
+#define LX_IP_MULTICAST_LOOP 34
+#define LX_IP_ADD_MEMBERSHIP 35
+#define LX_IP_DROP_MEMBERSHIP 36
 
 #define LX_MSG_OOB 0x1
 #define LX_MSG_PEEK 0x2
@@ -83,6 +97,29 @@ struct lx_sockaddr_in {
 	uint8_t zero[8];
 };
 _Static_assert(sizeof(struct lx_sockaddr_in) == 16, "struct sockaddr_in");
+
+/* struct ip_mreqn; struct ip_mreq is its first 8 bytes (the interface
+ * address in place of address) */
+struct lx_ip_mreqn {
+	uint32_t multiaddr, address;	/* network order */
+	int32_t ifindex;
+};
+_Static_assert(sizeof(struct lx_ip_mreqn) == 12, "struct ip_mreqn");
+
+struct lx_sockaddr_in6 {
+	uint16_t family;
+	uint16_t port;		/* network order */
+	uint32_t flowinfo;
+	uint8_t addr[16];
+	uint32_t scope_id;
+};
+_Static_assert(sizeof(struct lx_sockaddr_in6) == 28, "struct sockaddr_in6");
+
+struct lx_ipv6_mreq {
+	uint8_t multiaddr[16];
+	int32_t ifindex;
+};
+_Static_assert(sizeof(struct lx_ipv6_mreq) == 20, "struct ipv6_mreq");
 
 struct lx_msghdr {
 	uint64_t name;

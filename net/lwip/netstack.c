@@ -20,12 +20,15 @@
 #include "lwip/dhcp.h"
 #include "lwip/dns.h"
 #include "lwip/etharp.h"
+#include "lwip/ethip6.h"
+#include "lwip/nd6.h"
 #include "lwip/pbuf.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 
 #define MS 1000000ull
 #define DHCP_WAIT_NS (10000 * MS)
+#define SLAAC_WAIT_NS (6000 * MS)
 
 static int started;		/* lwIP initialised */
 static int64_t owner;		/* the process that owns the stack */
@@ -78,9 +81,33 @@ static err_t eth_linkoutput(struct netif *n, struct pbuf *p)
 	return ERR_OK;
 }
 
+/* A frame from the NIC into lwIP.  Our own frames that the link hands back
+ * (QEMU's multicast socket link does) are dropped: IPv6 would take its own
+ * duplicate address detection for another host's and give the address up. */
 static void eth_input(const uint8_t *frame, uint32_t len)
 {
+	if (len >= 12 && !lo_memcmp(frame + 6, eth.hwaddr, 6))
+		return;
 	ethif_input(&eth, frame, len);
+}
+
+/* lwIP's IGMP joins and leaves a group on the interface: the NIC's
+ * multicast filter follows (01:00:5e and the group's low 23 bits). */
+static err_t eth_igmp_filter(struct netif *n, const ip4_addr_t *group, enum netif_mac_filter_action act)
+{
+	(void)n;
+	uint32_t a = lwip_ntohl(ip4_addr_get_u32(group));
+	uint8_t mac[6] = { 0x01, 0x00, 0x5e, (uint8_t)(a >> 16 & 0x7f), (uint8_t)(a >> 8), (uint8_t)a };
+	return nicring_group(mac, act == NETIF_ADD_MAC_FILTER) ? ERR_IF : ERR_OK;
+}
+
+/* MLD's joins and leaves: 33:33 and the group's low 32 bits. */
+static err_t eth_mld_filter(struct netif *n, const ip6_addr_t *group, enum netif_mac_filter_action act)
+{
+	(void)n;
+	uint32_t a = lwip_ntohl(group->addr[3]);
+	uint8_t mac[6] = { 0x33, 0x33, (uint8_t)(a >> 24), (uint8_t)(a >> 16), (uint8_t)(a >> 8), (uint8_t)a };
+	return nicring_group(mac, act == NETIF_ADD_MAC_FILTER) ? ERR_IF : ERR_OK;
 }
 
 static err_t eth_init(struct netif *n)
@@ -89,8 +116,12 @@ static err_t eth_init(struct netif *n)
 	n->name[1] = 'n';
 	n->mtu = 1500;
 	n->hwaddr_len = 6;
-	n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
+	n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP |
+		   NETIF_FLAG_IGMP | NETIF_FLAG_MLD6;
+	netif_set_igmp_mac_filter(n, eth_igmp_filter);
+	netif_set_mld_mac_filter(n, eth_mld_filter);
 	n->output = etharp_output;
+	n->output_ip6 = ethip6_output;
 	n->linkoutput = eth_linkoutput;
 	netif_set_hostname(n, "exoswarm");
 	return ERR_OK;
@@ -155,6 +186,26 @@ static void write_resolv_conf(const ip4_addr_t *dns)
 		vops(v)->write(v, text, n, 0);
 }
 
+/* Whether the interface has a global IPv6 address ready for use. */
+static int have_global_ip6(void)
+{
+	for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++)
+		if (ip6_addr_ispreferred(netif_ip6_addr_state(&eth, i)) &&
+		    !ip6_addr_islinklocal(netif_ip6_addr(&eth, i)))
+			return 1;
+	return 0;
+}
+
+/* With a DHCP configuration, start-up also waits (at most SLAAC_WAIT_NS) for
+ * an IPv6 address from a router advertisement: QEMU's user network sends
+ * them (fec0::/64).  A static configuration does not wait. */
+static void wait_slaac(void)
+{
+	uint64_t deadline = netstack_deadline(SLAAC_WAIT_NS);
+	while (!have_global_ip6() && time_now_ns() < deadline)
+		netstack_wait(deadline);
+}
+
 int netstack_start(void)
 {
 	if (started)
@@ -182,6 +233,13 @@ void netstack_boot(const char *const *envp, uint32_t envc)
 	if (!netif_add(&eth, &conf.ip, &conf.mask, &conf.gw, 0, eth_init, ethernet_input))
 		return;
 	netif_set_default(&eth);
+	/* IPv6: the link-local address from the MAC, the all-nodes group
+	 * (router advertisements go there), SLAAC from them */
+	netif_create_ip6_linklocal_address(&eth, 1);
+	ip6_addr_t allnodes;
+	ip6_addr_set_allnodes_linklocal(&allnodes);
+	eth_mld_filter(&eth, &allnodes, NETIF_ADD_MAC_FILTER);
+	eth.ip6_autoconfig_enabled = 1;
 	netif_set_up(&eth);
 	eth_up = 1;
 	if (!conf.set && dhcp_start(&eth) == ERR_OK) {
@@ -191,6 +249,8 @@ void netstack_boot(const char *const *envp, uint32_t envc)
 		if (!dhcp_supplied_address(&eth))
 			lo_report("exoswarm: network: no DHCP lease within 10 s; still asking\n");
 	}
+	if (!conf.set)
+		wait_slaac();
 	const ip4_addr_t *dns = ip4_addr_isany_val(conf.dns) ? ip_2_ip4(dns_getserver(0)) : &conf.dns;
 	if (dns && !ip4_addr_isany(dns))
 		write_resolv_conf(dns);

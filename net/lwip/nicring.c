@@ -147,6 +147,16 @@ int nicring_receive(void (*deliver)(const uint8_t *frame, uint32_t len))
 	return (int)n;
 }
 
+int nicring_group(const uint8_t mac[6], int join)
+{
+	if (!nic)
+		return -ENODEV;
+	nicring_flush();	/* alone in its call: a refusal loses no buffer */
+	struct exo_nic_buf b = { .op = join ? EXO_NIC_JOIN : EXO_NIC_LEAVE, .cookie = EXO_NIC_MAC(mac) };
+	int64_t r = exo_call(EXO_SYS_NIC_POST, nic, &b, 1);
+	return r == 1 ? 0 : r < 0 ? (int)r : -EIO;
+}
+
 void nicring_wait(uint64_t ns)
 {
 	nicring_flush();

@@ -24,6 +24,9 @@ void nicring_flush(void);
 /* Hands each frame that arrived to deliver, then posts its buffer again:
  * the number of frames. */
 int nicring_receive(void (*deliver)(const uint8_t *frame, uint32_t len));
+/* Joins (join 1) or leaves the multicast group of Ethernet address mac in
+ * the NIC's filter (EXO_NIC_JOIN, EXO_NIC_LEAVE): 0 or -errno. */
+int nicring_group(const uint8_t mac[6], int join);
 /* Sleeps until a completion arrives or ns pass (EXO_FOREVER: no limit). */
 void nicring_wait(uint64_t ns);
 

@@ -1,7 +1,8 @@
 /*
  * BSD sockets over lwIP's raw API, as one more kind of file behind the
  * descriptor table (libos/vfs.h): TCP (SOCK_STREAM), UDP (SOCK_DGRAM) and
- * raw IPv4 (SOCK_RAW, e.g. ICMP for ping).  lwIP's callbacks queue what
+ * raw (SOCK_RAW, e.g. ICMP for ping), IPv4 (AF_INET) and IPv6 (AF_INET6,
+ * dual stack with v4-mapped addresses unless IPV6_V6ONLY).  lwIP's callbacks queue what
  * arrives on the socket; the calls take it from there, and a call that
  * must wait sleeps in netstack_wait (the NIC ring's notification) until
  * its condition holds, its timeout (SO_RCVTIMEO, SO_SNDTIMEO) passes, or,
@@ -9,6 +10,7 @@
  */
 #include "net/lwip/netstack.h"
 #include "net/lwip/lxnet.h"
+#include "net/lwip/mcast.h"
 
 #include "libos/sockcalls.h"
 #include "libos/vfs.h"
@@ -37,7 +39,8 @@ struct rxq {
 };
 
 struct sock {
-	int type, protocol, state;
+	int family, type, protocol, state;
+	int v6only;			/* AF_INET6: no IPv4 (IPV6_V6ONLY) */
 	union {
 		struct tcp_pcb *tcp;
 		struct udp_pcb *udp;
@@ -55,6 +58,11 @@ struct sock {
 	uint32_t rcvbuf, sndbuf;
 	int reuse, broadcast, keepalive, nodelay;
 	struct lx_linger linger;
+	/* multicast: what the socket joined, and how it sends */
+	struct mcast_set groups;
+	int mcast_ttl, mcast_loop;
+	u8_t mcast_if;			/* interface index, 0: the route's */
+	uint32_t mcast_addr;		/* IP_MULTICAST_IF's address, network order */
 };
 
 static uint8_t bounce[BOUNCE];
@@ -193,6 +201,8 @@ static err_t on_tcp_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 		tcp_abort(pcb);
 		return ERR_ABRT;
 	}
+	s->family = l->family;
+	s->v6only = l->v6only;
 	s->type = LX_SOCK_STREAM;
 	s->protocol = LX_IPPROTO_TCP;
 	s->state = S_CONNECTED;
@@ -238,6 +248,9 @@ static u8_t on_raw_recv(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip
 	(void)pcb;
 	if (s->rx_bytes + p->tot_len <= s->rcvbuf && !s->shut_rd) {
 		struct pbuf *c = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
+		/* IPv6 raw sockets get no IP header, as on Linux */
+		if (c && s->family == LX_AF_INET6)
+			pbuf_remove_header(c, ip_current_header_tot_len());
 		if (c)
 			rx_push(s, c, addr, 0);
 	}
@@ -288,7 +301,7 @@ static int take_err(struct sock *s)
 
 /* ----------------------------------------------------------- addresses */
 
-static int addr_in(const void *uaddr, uint64_t len, ip_addr_t *ip, u16_t *port)
+static int addr_in4(const void *uaddr, uint64_t len, ip_addr_t *ip, u16_t *port)
 {
 	struct lx_sockaddr_in sa;
 	if (len < sizeof sa || len > 128)
@@ -302,7 +315,54 @@ static int addr_in(const void *uaddr, uint64_t len, ip_addr_t *ip, u16_t *port)
 	return 0;
 }
 
-static int addr_out(void *uaddr, void *ulen, const ip_addr_t *ip, u16_t port)
+/* A socket address from the program: sockaddr_in for an AF_INET socket;
+ * for AF_INET6 a sockaddr_in6 (a v4-mapped ::ffff:a.b.c.d is that IPv4
+ * address, :: both families unless IPV6_V6ONLY), or, except to bind, a
+ * sockaddr_in, as Linux takes it. */
+static int addr_in(const struct sock *s, const void *uaddr, uint64_t len, ip_addr_t *ip, u16_t *port, int bind)
+{
+	if (s->family == LX_AF_INET)
+		return addr_in4(uaddr, len, ip, port);
+	uint16_t family = 0;
+	if (len >= 2 && lo_copy_in(&family, uaddr, 2))
+		return -EFAULT;
+	if (family == LX_AF_INET && !bind) {
+		int r = addr_in4(uaddr, len, ip, port);
+		return r ? r : s->v6only ? -ENETUNREACH : 0;
+	}
+	struct lx_sockaddr_in6 sa = { 0 };
+	if (len < 24 || len > 128)
+		return -EINVAL;
+	if (lo_copy_in(&sa, uaddr, len < sizeof sa ? 24 : sizeof sa))
+		return -EFAULT;
+	if (sa.family != LX_AF_INET6)
+		return bind ? -EAFNOSUPPORT : -EINVAL;
+	*port = lwip_ntohs(sa.port);
+	uint32_t w[4];
+	lo_memcpy(w, sa.addr, 16);
+	if (!w[0] && !w[1] && w[2] == PP_HTONL(0xffffu)) {
+		if (s->v6only)
+			return bind ? -EINVAL : -ENETUNREACH;
+		ip_addr_set_ip4_u32(ip, w[3]);
+		return 0;
+	}
+	if (!w[0] && !w[1] && !w[2] && !w[3] && !s->v6only) {
+		ip_addr_copy(*ip, *IP_ANY_TYPE);
+		return 0;
+	}
+	IP_ADDR6(ip, w[0], w[1], w[2], w[3]);
+	if (ip6_addr_islinklocal(ip_2_ip6(ip)) || ip6_addr_ismulticast_linklocal(ip_2_ip6(ip))) {
+		uint32_t zone = sa.scope_id ? sa.scope_id : netif_default ? netif_get_index(netif_default) : 0;
+		if (zone > 255 || !netif_get_by_index((u8_t)zone))
+			return -ENODEV;
+		ip6_addr_set_zone(ip_2_ip6(ip), (u8_t)zone);
+	}
+	return 0;
+}
+
+/* The socket address of (ip, port) for the program, in the socket's family
+ * (an IPv4 address on an AF_INET6 socket as ::ffff:a.b.c.d). */
+static int addr_out(const struct sock *s, void *uaddr, void *ulen, const ip_addr_t *ip, u16_t port)
 {
 	if (!uaddr)
 		return 0;
@@ -311,11 +371,28 @@ static int addr_out(void *uaddr, void *ulen, const ip_addr_t *ip, u16_t port)
 		return -EFAULT;
 	if ((int32_t)len < 0)
 		return -EINVAL;
-	struct lx_sockaddr_in sa = { .family = LX_AF_INET, .port = lwip_htons(port),
-				     .addr = ip ? ip4_addr_get_u32(ip_2_ip4(ip)) : 0 };
-	uint32_t n = len < sizeof sa ? len : (uint32_t)sizeof sa;
-	len = sizeof sa;
-	if (lo_copy_out(uaddr, &sa, n) || lo_copy_out(ulen, &len, sizeof len))
+	union { struct lx_sockaddr_in v4; struct lx_sockaddr_in6 v6; } sa = { 0 };
+	uint32_t size = sizeof sa.v4;
+	if (s->family == LX_AF_INET) {
+		sa.v4 = (struct lx_sockaddr_in){ .family = LX_AF_INET, .port = lwip_htons(port),
+						 .addr = ip && IP_IS_V4(ip) ? ip4_addr_get_u32(ip_2_ip4(ip)) : 0 };
+	} else {
+		size = sizeof sa.v6;
+		sa.v6.family = LX_AF_INET6;
+		sa.v6.port = lwip_htons(port);
+		uint32_t w[4] = { 0 };
+		if (ip && IP_IS_V6(ip)) {
+			lo_memcpy(w, ip_2_ip6(ip)->addr, 16);
+			if (ip6_addr_has_zone(ip_2_ip6(ip)))
+				sa.v6.scope_id = ip6_addr_zone(ip_2_ip6(ip));
+		} else if (ip && IP_IS_V4(ip) && !ip4_addr_isany(ip_2_ip4(ip))) {
+			w[2] = PP_HTONL(0xffffu);
+			w[3] = ip4_addr_get_u32(ip_2_ip4(ip));
+		}
+		lo_memcpy(sa.v6.addr, w, 16);
+	}
+	uint32_t n = len < size ? len : size;
+	if (lo_copy_out(uaddr, &sa, n) || lo_copy_out(ulen, &size, sizeof size))
 		return -EFAULT;
 	return 0;
 }
@@ -323,9 +400,19 @@ static int addr_out(void *uaddr, void *ulen, const ip_addr_t *ip, u16_t port)
 /* Whether ip is one of ours (or any), as bind needs. */
 static int local_addr(const ip_addr_t *ip)
 {
-	if (ip_addr_isany(ip) || ip4_addr_isloopback(ip_2_ip4(ip)))
+	if (ip_addr_isany(ip))
 		return 1;
 	struct netif *n;
+	if (IP_IS_V6(ip)) {
+		if (ip6_addr_isloopback(ip_2_ip6(ip)))
+			return 1;
+		NETIF_FOREACH(n)
+			if (netif_get_ip6_addr_match(n, ip_2_ip6(ip)) >= 0)
+				return 1;
+		return 0;
+	}
+	if (ip4_addr_isloopback(ip_2_ip4(ip)))
+		return 1;
 	NETIF_FOREACH(n)
 		if (ip4_addr_cmp(netif_ip4_addr(n), ip_2_ip4(ip)))
 			return 1;
@@ -340,6 +427,22 @@ static void apply_options(struct sock *s)
 	ip->so_options = (u8_t)((ip->so_options & ~(SOF_REUSEADDR | SOF_BROADCAST | SOF_KEEPALIVE)) |
 				(s->reuse ? SOF_REUSEADDR : 0) | (s->broadcast ? SOF_BROADCAST : 0) |
 				(s->keepalive ? SOF_KEEPALIVE : 0));
+}
+
+/* The socket's multicast sending options into its UDP or raw pcb. */
+static void apply_multicast(struct sock *s)
+{
+	if (s->type == LX_SOCK_DGRAM && s->pcb.udp) {
+		struct udp_pcb *u = s->pcb.udp;
+		udp_set_multicast_ttl(u, (u8_t)s->mcast_ttl);
+		udp_set_multicast_netif_index(u, s->mcast_if);
+		u->flags = (u8_t)((u->flags & ~UDP_FLAGS_MULTICAST_LOOP) | (s->mcast_loop ? UDP_FLAGS_MULTICAST_LOOP : 0));
+	} else if (s->type == LX_SOCK_RAW && s->pcb.raw) {
+		struct raw_pcb *r = s->pcb.raw;
+		raw_set_multicast_ttl(r, (u8_t)s->mcast_ttl);
+		raw_set_multicast_netif_index(r, s->mcast_if);
+		r->flags = (u8_t)((r->flags & ~RAW_FLAGS_MULTICAST_LOOP) | (s->mcast_loop ? RAW_FLAGS_MULTICAST_LOOP : 0));
+	}
 }
 
 /* -------------------------------------------------------------- create */
@@ -364,6 +467,8 @@ static struct sock *sock_new(int type, int protocol)
 	s->protocol = protocol;
 	s->rcvbuf = RCVBUF_DEFAULT;
 	s->sndbuf = SNDBUF_DEFAULT;
+	s->mcast_ttl = 1;		/* Linux's defaults */
+	s->mcast_loop = 1;
 	return s;
 }
 
@@ -373,7 +478,7 @@ LO_CALL(sys_socket)
 	int type = (int)(a1 & 0xf), protocol = (int)a2;
 	if (a1 & ~(uint64_t)(0xf | LX_SOCK_NONBLOCK | LX_SOCK_CLOEXEC))
 		return -EINVAL;
-	if (a0 != LX_AF_INET)
+	if (a0 != LX_AF_INET && a0 != LX_AF_INET6)
 		return -EAFNOSUPPORT;
 	if (type == LX_SOCK_STREAM ? protocol && protocol != LX_IPPROTO_TCP :
 	    type == LX_SOCK_DGRAM ? protocol && protocol != LX_IPPROTO_UDP :
@@ -389,23 +494,30 @@ LO_CALL(sys_socket)
 				  type == LX_SOCK_DGRAM ? LX_IPPROTO_UDP : protocol);
 	if (!s)
 		return -ENOMEM;
+	s->family = (int)a0;
+	/* an AF_INET6 socket serves both families until IPV6_V6ONLY */
+	u8_t ipt = a0 == LX_AF_INET ? IPADDR_TYPE_V4 : IPADDR_TYPE_ANY;
 	if (type == LX_SOCK_STREAM) {
-		struct tcp_pcb *pcb = tcp_new();
+		struct tcp_pcb *pcb = tcp_new_ip_type(ipt);
 		if (pcb)
 			tcp_attach(s, pcb);
 	} else if (type == LX_SOCK_DGRAM) {
-		s->pcb.udp = udp_new();
+		s->pcb.udp = udp_new_ip_type(ipt);
 		if (s->pcb.udp)
 			udp_recv(s->pcb.udp, on_udp_recv, s);
 	} else {
-		s->pcb.raw = raw_new((u8_t)protocol);
-		if (s->pcb.raw)
+		s->pcb.raw = raw_new_ip_type(a0 == LX_AF_INET ? IPADDR_TYPE_V4 : IPADDR_TYPE_V6, (u8_t)protocol);
+		if (s->pcb.raw) {
 			raw_recv(s->pcb.raw, on_raw_recv, s);
+			if (protocol == LX_IPPROTO_ICMPV6)
+				s->pcb.raw->chksum_reqd = 1, s->pcb.raw->chksum_offset = 2;	/* as Linux */
+		}
 	}
 	if (!s->pcb.any) {
 		lo_free(s);
 		return -ENOBUFS;
 	}
+	apply_multicast(s);
 	return sock_install(s, (uint32_t)a1);
 }
 
@@ -413,6 +525,7 @@ LO_CALL(sys_socket)
 static void sock_close(struct sock *s)
 {
 	rx_clear(s);
+	mcast_leave_all(&s->groups);
 	if (s->type == LX_SOCK_STREAM) {
 		while (s->acc) {
 			struct sock *a = s->acc;
@@ -460,9 +573,10 @@ LO_CALL(sys_bind)
 		return r;
 	ip_addr_t ip;
 	u16_t port;
-	if ((r = addr_in((const void *)a1, a2, &ip, &port)))
+	if ((r = addr_in(s, (const void *)a1, a2, &ip, &port, 1)))
 		return r;
-	if (!local_addr(&ip))
+	/* a datagram socket may bind a group's address, to get only its traffic */
+	if (!local_addr(&ip) && (s->type == LX_SOCK_STREAM || !ip_addr_ismulticast(&ip)))
 		return -EADDRNOTAVAIL;
 	if (s->state != S_NEW || !s->pcb.any)
 		return -EINVAL;
@@ -493,7 +607,8 @@ LO_CALL(sys_listen)
 	if ((s->state != S_NEW && s->state != S_BOUND) || !s->pcb.tcp)
 		return -EINVAL;
 	apply_options(s);
-	if (s->state == S_NEW && tcp_bind(s->pcb.tcp, IP4_ADDR_ANY, 0) != ERR_OK)
+	const ip_addr_t *any = s->family == LX_AF_INET ? IP4_ADDR_ANY : s->v6only ? IP6_ADDR_ANY : IP_ANY_TYPE;
+	if (s->state == S_NEW && tcp_bind(s->pcb.tcp, any, 0) != ERR_OK)
 		return -EADDRINUSE;
 	struct tcp_pcb *l = tcp_listen_with_backlog(s->pcb.tcp, 255);
 	if (!l)
@@ -545,7 +660,7 @@ LO_CALL(sys_connect)
 	}
 	ip_addr_t ip;
 	u16_t port;
-	if ((r = addr_in((const void *)a1, a2, &ip, &port)))
+	if ((r = addr_in(s, (const void *)a1, a2, &ip, &port, 0)))
 		return r;
 	if (s->type == LX_SOCK_STREAM)
 		return tcp_connect_to(f, s, &ip, port);
@@ -586,7 +701,7 @@ static int64_t do_accept(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t fl
 		tcp_backlog_accepted(s->pcb.tcp);
 	const ip_addr_t *peer = s->pcb.tcp ? &s->pcb.tcp->remote_ip : 0;
 	u16_t port = s->pcb.tcp ? s->pcb.tcp->remote_port : 0;
-	if ((r = addr_out((void *)uaddr, (void *)ulen, peer, port))) {
+	if ((r = addr_out(s, (void *)uaddr, (void *)ulen, peer, port))) {
 		sock_close(s);
 		lo_free(s);
 		return r;
@@ -677,7 +792,7 @@ static int64_t send_dgram(struct sock *s, const struct lx_iovec *iov, uint64_t n
 	u16_t port = 0;
 	int have = 0;
 	if (uaddr) {
-		int r = addr_in(uaddr, alen, &ip, &port);
+		int r = addr_in(s, uaddr, alen, &ip, &port, 0);
 		if (r)
 			return r;
 		have = 1;
@@ -847,7 +962,7 @@ static int64_t recv_dgram(struct file *f, struct sock *s, const struct lx_iovec 
 	pbuf_copy_partial(q->p, bounce, (u16_t)copy, 0);
 	if (iov_copy(iov, n, 0, copy, 1) < 0)
 		return -EFAULT;
-	if ((r = addr_out(uaddr, ulen, &q->addr, q->port)))
+	if ((r = addr_out(s, uaddr, ulen, &q->addr, q->port)))
 		return r;
 	if (len > total)
 		*msg_flags |= LX_MSG_TRUNC;
@@ -875,7 +990,7 @@ static int64_t do_recv(int fd, const struct lx_iovec *iov, uint64_t n, int flags
 	if (s->type == LX_SOCK_STREAM) {
 		int64_t got = total ? recv_tcp(f, s, iov, n, total, flags) : 0;
 		if (got >= 0 && uaddr && s->pcb.tcp)
-			r = addr_out(uaddr, ulen, &s->pcb.tcp->remote_ip, s->pcb.tcp->remote_port);
+			r = addr_out(s, uaddr, ulen, &s->pcb.tcp->remote_ip, s->pcb.tcp->remote_port);
 		return r < 0 && got >= 0 ? r : got;
 	}
 	return recv_dgram(f, s, iov, n, total, flags, uaddr, ulen, msg_flags);
@@ -975,9 +1090,10 @@ static int64_t sock_name(uint64_t fd, uint64_t uaddr, uint64_t ulen, int peer)
 		port = peer ? s->pcb.udp->remote_port : s->pcb.udp->local_port;
 		/* a connected socket reports the source address the route gives */
 		if (!peer && ip_addr_isany(ip) && (s->pcb.udp->flags & UDP_FLAGS_CONNECTED)) {
-			struct netif *n = ip4_route(ip_2_ip4(&s->pcb.udp->remote_ip));
+			const ip_addr_t *rem = &s->pcb.udp->remote_ip;
+			struct netif *n = ip_route(&s->pcb.udp->local_ip, rem);
 			if (n)
-				ip = &n->ip_addr;
+				ip = IP_IS_V6(rem) ? ip_netif_get_local_ip(n, rem) : &n->ip_addr;
 		}
 	} else if (s->pcb.raw) {
 		if (peer && !(s->pcb.raw->flags & RAW_FLAGS_CONNECTED))
@@ -986,7 +1102,7 @@ static int64_t sock_name(uint64_t fd, uint64_t uaddr, uint64_t ulen, int peer)
 	} else if (peer) {
 		return -ENOTCONN;
 	}
-	return addr_out((void *)uaddr, (void *)ulen, ip, port);
+	return addr_out(s, (void *)uaddr, (void *)ulen, ip, port);
 }
 
 LO_CALL(sys_getsockname) { UNUSED_ARGS; return sock_name(a0, a1, a2, 0); }
@@ -995,6 +1111,161 @@ LO_CALL(sys_getpeername) { UNUSED_ARGS; return sock_name(a0, a1, a2, 1); }
 static uint64_t timeval_ns(const struct lx_timeval *tv)
 {
 	return (uint64_t)tv->sec * 1000000000ull + (uint64_t)tv->usec * NS_PER_US;
+}
+
+/* Our interface with IPv4 address addr (network order), or NULL. */
+static struct netif *netif_with_ip4(uint32_t addr)
+{
+	struct netif *n;
+	NETIF_FOREACH(n)
+		if (ip4_addr_get_u32(netif_ip4_addr(n)) == addr)
+			return n;
+	return 0;
+}
+
+/* The interface an ip_mreqn names: by index, else by address, else the
+ * one the route to the group leaves by. */
+static struct netif *mreq_netif(const struct lx_ip_mreqn *m)
+{
+	if (m->ifindex)
+		return m->ifindex > 0 && m->ifindex < 256 ? netif_get_by_index((u8_t)m->ifindex) : 0;
+	if (m->address)
+		return netif_with_ip4(m->address);
+	ip4_addr_t g;
+	ip4_addr_set_u32(&g, m->multiaddr);
+	return ip4_route(&g);
+}
+
+/* IP_MULTICAST_TTL, _LOOP (an int or one byte), _IF (an address, ip_mreq or
+ * ip_mreqn), IP_ADD_MEMBERSHIP and IP_DROP_MEMBERSHIP (ip_mreq or
+ * ip_mreqn), with Linux's lengths and errors. */
+static int set_ip_multicast(struct sock *s, int name, const void *uval, uint64_t len)
+{
+	int byte = name == LX_IP_MULTICAST_TTL || name == LX_IP_MULTICAST_LOOP;
+	if (len < (byte ? 1u : name == LX_IP_MULTICAST_IF ? 4u : 8u))
+		return -EINVAL;
+	if (s->type == LX_SOCK_STREAM && name != LX_IP_MULTICAST_LOOP)
+		return -EINVAL;
+	if (byte) {
+		int32_t v = 0;
+		uint8_t c = 0;
+		if (len >= sizeof v ? lo_copy_in(&v, uval, sizeof v) : lo_copy_in(&c, uval, 1))
+			return -EFAULT;
+		if (len < sizeof v)
+			v = c;
+		if (name == LX_IP_MULTICAST_TTL && v == -1)
+			v = 1;
+		if (name == LX_IP_MULTICAST_TTL && (v < 0 || v > 255))
+			return -EINVAL;
+		*(name == LX_IP_MULTICAST_TTL ? &s->mcast_ttl : &s->mcast_loop) = name == LX_IP_MULTICAST_TTL ? v : v != 0;
+		apply_multicast(s);
+		return 0;
+	}
+	struct lx_ip_mreqn m = { 0 };
+	uint64_t n = len >= sizeof m ? sizeof m : len >= 8 ? 8 : 4;
+	if (lo_copy_in(n == 4 ? (void *)&m.address : (void *)&m, uval, n))
+		return -EFAULT;
+	if (name == LX_IP_MULTICAST_IF) {
+		struct netif *nif = m.ifindex || m.address ? mreq_netif(&m) : 0;
+		if ((m.ifindex || m.address) && !nif)
+			return -EADDRNOTAVAIL;
+		s->mcast_if = nif ? netif_get_index(nif) : 0;
+		s->mcast_addr = m.address;
+		apply_multicast(s);
+		return 0;
+	}
+	ip_addr_t group;
+	ip_addr_set_ip4_u32_val(group, m.multiaddr);
+	if (name == LX_IP_ADD_MEMBERSHIP)
+		return mcast_join(&s->groups, &group, mreq_netif(&m));
+	struct netif *nif = m.ifindex || m.address ? mreq_netif(&m) : 0;
+	if ((m.ifindex || m.address) && !nif)
+		return -ENODEV;
+	return mcast_leave(&s->groups, &group, nif ? netif_get_index(nif) : 0);
+}
+
+/* The group and interface of an ipv6_mreq: 0 or -errno. */
+static int ipv6_mreq_in(const void *uval, uint64_t len, ip_addr_t *group, struct netif **n)
+{
+	struct lx_ipv6_mreq m;
+	if (len < sizeof m)
+		return -EINVAL;
+	if (lo_copy_in(&m, uval, sizeof m))
+		return -EFAULT;
+	uint32_t w[4];
+	lo_memcpy(w, m.multiaddr, 16);
+	IP_ADDR6(group, w[0], w[1], w[2], w[3]);
+	*n = m.ifindex ? (m.ifindex > 0 && m.ifindex < 256 ? netif_get_by_index((u8_t)m.ifindex) : 0) : netif_default;
+	if (m.ifindex && !*n)
+		return -ENODEV;
+	if (*n && ip6_addr_ismulticast_linklocal(ip_2_ip6(group)))
+		ip6_addr_set_zone(ip_2_ip6(group), netif_get_index(*n));
+	return 0;
+}
+
+/* IPPROTO_IPV6 options of an AF_INET6 socket, with Linux's lengths and
+ * errors: IPV6_V6ONLY (before bind), IPV6_UNICAST_HOPS, the multicast
+ * hops, loop and interface, IPV6_JOIN_GROUP and IPV6_LEAVE_GROUP (MLD). */
+static int set_ipv6_option(struct sock *s, int name, const void *uval, uint64_t len)
+{
+	if (s->family != LX_AF_INET6)
+		return -ENOPROTOOPT;
+	if (name == LX_IPV6_JOIN_GROUP || name == LX_IPV6_LEAVE_GROUP) {
+		if (s->type == LX_SOCK_STREAM)
+			return -EPROTO;
+		ip_addr_t group;
+		struct netif *n;
+		int r = ipv6_mreq_in(uval, len, &group, &n);
+		if (r)
+			return r;
+		if (name == LX_IPV6_JOIN_GROUP)
+			return mcast_join(&s->groups, &group, n);
+		return mcast_leave(&s->groups, &group, n ? netif_get_index(n) : 0);
+	}
+	int32_t v = 0;
+	if (len < sizeof v)
+		return -EINVAL;
+	if (lo_copy_in(&v, uval, sizeof v))
+		return -EFAULT;
+	struct ip_pcb *ip = s->pcb.any;
+	switch (name) {
+	case LX_IPV6_V6ONLY:
+		if (s->state != S_NEW || !ip)
+			return -EINVAL;
+		s->v6only = v != 0;
+		if (s->type != LX_SOCK_RAW) {	/* a raw pcb is IPv6 only anyway */
+			IP_SET_TYPE_VAL(ip->local_ip, s->v6only ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY);
+			IP_SET_TYPE_VAL(ip->remote_ip, s->v6only ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY);
+		}
+		return 0;
+	case LX_IPV6_UNICAST_HOPS:
+		if (v < -1 || v > 255)
+			return -EINVAL;
+		if (ip)
+			ip->ttl = (u8_t)(v == -1 ? 64 : v);
+		return 0;
+	case LX_IPV6_MULTICAST_HOPS:
+	case LX_IPV6_MULTICAST_LOOP:
+	case LX_IPV6_MULTICAST_IF:
+		if (s->type == LX_SOCK_STREAM)
+			return -ENOPROTOOPT;
+		if (name == LX_IPV6_MULTICAST_HOPS && (v < -1 || v > 255))
+			return -EINVAL;
+		if (name == LX_IPV6_MULTICAST_LOOP && v != 0 && v != 1)
+			return -EINVAL;
+		if (name == LX_IPV6_MULTICAST_IF && v && (v < 0 || v > 255 || !netif_get_by_index((u8_t)v)))
+			return -ENODEV;
+		if (name == LX_IPV6_MULTICAST_HOPS)
+			s->mcast_ttl = v == -1 ? 1 : v;
+		else if (name == LX_IPV6_MULTICAST_LOOP)
+			s->mcast_loop = v;
+		else
+			s->mcast_if = (u8_t)v;
+		apply_multicast(s);
+		return 0;
+	default:
+		return -ENOPROTOOPT;
+	}
 }
 
 LO_CALL(sys_setsockopt)
@@ -1009,7 +1280,13 @@ LO_CALL(sys_setsockopt)
 	union { int32_t i; struct lx_timeval tv; struct lx_linger lg; } v = { 0 };
 	if (len > sizeof v)
 		len = sizeof v;
-	if ((int64_t)a4 < 0 || (a4 < sizeof(int32_t)))
+	if ((int64_t)a4 < 0)
+		return -EINVAL;
+	if (level == LX_IPPROTO_IP && name >= LX_IP_MULTICAST_IF && name <= LX_IP_DROP_MEMBERSHIP)
+		return set_ip_multicast(s, name, (const void *)a3, a4);
+	if (level == LX_IPPROTO_IPV6)
+		return set_ipv6_option(s, name, (const void *)a3, a4);
+	if (a4 < sizeof(int32_t))
 		return -EINVAL;
 	if (lo_copy_in(&v, (const void *)a3, len))
 		return -EFAULT;
@@ -1094,7 +1371,7 @@ LO_CALL(sys_getsockopt)
 		case LX_SO_ERROR: v.i = take_err(s); break;
 		case LX_SO_TYPE: v.i = s->type; break;
 		case LX_SO_PROTOCOL: v.i = s->protocol; break;
-		case LX_SO_DOMAIN: v.i = LX_AF_INET; break;
+		case LX_SO_DOMAIN: v.i = s->family; break;
 		case LX_SO_ACCEPTCONN: v.i = s->state == S_LISTEN; break;
 		case LX_SO_RCVLOWAT: v.i = 1; break;
 		case LX_SO_RCVTIMEO: case LX_SO_SNDTIMEO: {
@@ -1114,6 +1391,19 @@ LO_CALL(sys_getsockopt)
 			v.i = s->pcb.tcp && s->state != S_LISTEN ? tcp_mss(s->pcb.tcp) : TCP_MSS;
 		else
 			return -ENOPROTOOPT;
+	} else if (level == LX_IPPROTO_IPV6 && s->family == LX_AF_INET6 &&
+		   (name == LX_IPV6_V6ONLY || name == LX_IPV6_UNICAST_HOPS || name == LX_IPV6_MULTICAST_HOPS ||
+		    name == LX_IPV6_MULTICAST_LOOP || name == LX_IPV6_MULTICAST_IF)) {
+		struct ip_pcb *ip = s->pcb.any;
+		v.i = name == LX_IPV6_V6ONLY ? s->v6only : name == LX_IPV6_UNICAST_HOPS ? (ip ? ip->ttl : 64) :
+		      name == LX_IPV6_MULTICAST_HOPS ? s->mcast_ttl : name == LX_IPV6_MULTICAST_LOOP ? s->mcast_loop :
+		      s->mcast_if;
+	} else if (level == LX_IPPROTO_IP && name == LX_IP_MULTICAST_TTL) {
+		v.i = s->mcast_ttl;
+	} else if (level == LX_IPPROTO_IP && name == LX_IP_MULTICAST_LOOP) {
+		v.i = s->mcast_loop;
+	} else if (level == LX_IPPROTO_IP && name == LX_IP_MULTICAST_IF) {
+		v.i = (int32_t)s->mcast_addr;
 	} else if (level == LX_IPPROTO_IP && (name == LX_IP_TTL || name == LX_IP_TOS)) {
 		struct ip_pcb *ip = s->pcb.any;
 		v.i = !ip ? 64 : name == LX_IP_TTL ? ip->ttl : ip->tos;
@@ -1129,7 +1419,7 @@ LO_CALL(sys_getsockopt)
 LO_CALL(sys_socketpair)
 {
 	UNUSED_ARGS;
-	return a0 == LX_AF_INET ? -EOPNOTSUPP : -EAFNOSUPPORT;	/* no AF_UNIX yet */
+	return a0 == LX_AF_INET || a0 == LX_AF_INET6 ? -EOPNOTSUPP : -EAFNOSUPPORT;	/* no AF_UNIX yet */
 }
 
 /* Readiness for poll, select and epoll. */

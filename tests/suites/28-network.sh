@@ -6,22 +6,7 @@
 # only): the host-side peers (tests/tools/netpeer, curl) listen on its
 # 127.0.0.1, which the guest reaches as 10.0.2.2; nothing leaves the machine.
 set -u
-if [ "${NETSUITE_INSIDE:-}" != 1 ]; then
-	export NETSUITE_INSIDE=1
-	if [ "$(id -u)" = 0 ]; then exec unshare -n "$0" "$@"; fi
-	exec unshare -rn "$0" "$@"
-fi
-ip link set lo up || { echo "FAIL net-namespace: cannot bring up loopback"; exit 1; }
-
-B=${BUILD:-build}
-T=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in ${pids[@]+"${pids[@]}"}; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/../tools/netsuite.sh"
 export EXO_RUN_TIMEOUT=${EXO_RUN_TIMEOUT:-120}
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; shift 2; for f in "$@"; do echo "--- $f"; tail -n 20 "$f"; done; }
