@@ -17,7 +17,7 @@
 enum {
 	NR_mmap = 9, NR_mprotect = 10,
 	NR_munmap = 11, NR_brk = 12, NR_madvise = 28,
-	NR_nanosleep = 35, NR_getpid = 39, NR_exit = 60, NR_uname = 63,
+	NR_nanosleep = 35, NR_sendfile = 40, NR_sysinfo = 99, NR_prctl = 157, NR_getpid = 39, NR_exit = 60, NR_uname = 63,
 	NR_gettimeofday = 96, NR_getuid = 102, NR_getgid = 104, NR_geteuid = 107,
 	NR_getegid = 108, NR_getppid = 110, NR_arch_prctl = 158, NR_gettid = 186,
 	NR_time = 201, NR_set_tid_address = 218, NR_clock_gettime = 228,
@@ -142,6 +142,74 @@ HANDLER(sys_uname)
 		lo_memcpy(u + 65 * i, s, n < 64 ? n : 64);
 	}
 	return 0;
+}
+
+/* prctl: the thread's name (PR_SET_NAME, PR_GET_NAME: one per process
+ * here), and the options programs set without caring much (parent-death
+ * signal, dumpable), kept and read back; others EINVAL, as Linux answers
+ * an option it does not know. */
+HANDLER(sys_prctl)
+{
+	UNUSED_ARGS;
+	static char name[16] = "exoswarm";
+	static uint64_t pdeathsig, dumpable = 1;
+	switch (a0) {
+	case 1:			/* PR_SET_PDEATHSIG */
+		if (a1 > 64)
+			return -EINVAL;
+		pdeathsig = a1;
+		return 0;
+	case 2:			/* PR_GET_PDEATHSIG */
+		return lo_copy_out((void *)a1, &(int32_t){ (int32_t)pdeathsig }, 4) ? -EFAULT : 0;
+	case 3:			/* PR_GET_DUMPABLE */
+		return (int64_t)dumpable;
+	case 4:			/* PR_SET_DUMPABLE */
+		if (a1 > 1)
+			return -EINVAL;
+		dumpable = a1;
+		return 0;
+	case 15: {		/* PR_SET_NAME */
+		char n[16];
+		int64_t r = lo_strncpy_in(n, (const char *)a1, sizeof n - 1);
+		if (r < 0)
+			return r;
+		n[sizeof n - 1] = 0;
+		lo_memcpy(name, n, sizeof n);
+		return 0;
+	}
+	case 16:		/* PR_GET_NAME */
+		return lo_copy_out((void *)a1, name, sizeof name) ? -EFAULT : 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* sysinfo: uptime, memory as this process's budget sees it (what it may
+ * still allocate is free; total adds the shared segment), the number of
+ * processes. */
+struct lx_sysinfo {
+	int64_t uptime;
+	uint64_t loads[3], totalram, freeram, sharedram, bufferram, totalswap, freeswap;
+	uint16_t procs, pad;
+	uint64_t totalhigh, freehigh;
+	uint32_t mem_unit;
+	char reserved[4];
+};
+_Static_assert(sizeof(struct lx_sysinfo) == 112, "Linux's struct sysinfo on x86_64");
+HANDLER(sys_sysinfo)
+{
+	UNUSED_ARGS;
+	struct lx_sysinfo si;
+	struct exo_cap_info mem;
+	lo_memset(&si, 0, sizeof si);
+	si.uptime = (int64_t)(time_now_ns() / 1000000000ull);
+	if (lo_cap_inspect(EXO_SLOT_MEMORY, &mem) == 0)
+		si.freeram = mem.count * 4096;
+	si.sharedram = lp.shared_pages * 4096;
+	si.totalram = si.freeram + si.sharedram;
+	si.procs = (uint16_t)(lp.shared_pages ? sh_seg()->nprocs : 1);
+	si.mem_unit = 1;
+	return lo_copy_out((void *)a0, &si, sizeof si) ? -EFAULT : 0;
 }
 
 static int64_t clock_ns(uint64_t clock, uint64_t *ns)
@@ -308,7 +376,8 @@ static const handler table[NR_MAX] = {
 	[NR_mmap] = sys_mmap, [NR_mprotect] = sys_mprotect, [NR_munmap] = sys_munmap,
 	[NR_brk] = sys_brk,
 	[NR_madvise] = sys_madvise, [NR_nanosleep] = sys_nanosleep, [NR_getpid] = sys_getpid,
-	[NR_exit] = sys_thread_exit, [NR_uname] = sys_uname, [NR_gettimeofday] = sys_gettimeofday,
+	[NR_exit] = sys_thread_exit, [NR_uname] = sys_uname, [NR_prctl] = sys_prctl, [NR_sysinfo] = sys_sysinfo,
+	[NR_sendfile] = sys_sendfile, [NR_gettimeofday] = sys_gettimeofday,
 	[NR_getuid] = sys_getuid, [NR_getgid] = sys_getuid, [NR_geteuid] = sys_getuid,
 	[NR_getegid] = sys_getuid, [NR_getppid] = sys_getppid, [NR_arch_prctl] = sys_arch_prctl,
 	[NR_gettid] = sys_gettid, [NR_time] = sys_time, [NR_set_tid_address] = sys_set_tid_address,

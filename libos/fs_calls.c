@@ -137,6 +137,48 @@ static int64_t positional(uint64_t fd, uint64_t buf, uint64_t len, int64_t off, 
 LO_CALL(sys_pread64) { UNUSED_ARGS; return positional(a0, a1, a2, (int64_t)a3, 0); }
 LO_CALL(sys_pwrite64) { UNUSED_ARGS; return positional(a0, a1, a2, (int64_t)a3, 1); }
 
+/* sendfile: from in_fd, at *offset (left alone by the call, and moved in
+ * *offset) or at its position, to out_fd, through a buffer of the library
+ * OS, until count bytes, end of file or a short write. */
+#define SENDFILE_CHUNK 65536ull
+LO_CALL(sys_sendfile)
+{
+	UNUSED_ARGS;
+	int64_t off = 0;
+	if (a2 && lo_copy_in(&off, (const void *)a2, sizeof off))
+		return -EFAULT;
+	if (off < 0)
+		return -EINVAL;
+	uint8_t *buf = lo_alloc(SENDFILE_CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	uint64_t left = a3 > RW_MAX ? RW_MAX : a3;
+	int64_t done = 0, r = 0;
+	while (left) {
+		uint64_t want = left < SENDFILE_CHUNK ? left : SENDFILE_CHUNK;
+		r = a2 ? positional(a1, (uint64_t)buf, want, off, 0) : transfer(a1, (uint64_t)buf, want, 0);
+		if (r <= 0)
+			break;
+		int64_t w = transfer(a0, (uint64_t)buf, (uint64_t)r, 1);
+		if (w < 0) {
+			r = w;
+			break;
+		}
+		done += w;
+		off += w;
+		left -= (uint64_t)w;
+		if (w < r) {
+			if (!a2)	/* the input's position went past what was written */
+				sys_lseek(a1, (uint64_t)(w - r), 1, 0, 0, 0);
+			break;
+		}
+	}
+	lo_free(buf);
+	if (a2 && lo_copy_out((void *)a2, &off, sizeof off))
+		return -EFAULT;
+	return done ? done : r;
+}
+
 /* readv, writev, preadv, pwritev: element by element, stopping at the
  * first short transfer.  off < 0: at the file position. */
 static int64_t vectored(uint64_t fd, uint64_t uiov, uint64_t cnt, int64_t off, int writing)

@@ -192,6 +192,7 @@ LO_CALL(sys_fstatfs);
 LO_CALL(sys_pipe);
 LO_CALL(sys_pipe2);
 LO_CALL(sys_prlimit64);
+LO_CALL(sys_sendfile);
 
 /* dispatch.c */
 /* The process id (the env id). */

@@ -3,6 +3,9 @@
  * inheriting descriptors, and bad pointers.  Run in a fresh directory
  * (argv[1] is made and entered); the output is compared with the same
  * program built with musl-gcc and run on Linux. */
+#include <sys/sendfile.h>
+#include <sys/prctl.h>
+#include <sys/sysinfo.h>
 #include "check.h"
 #include "show.h"
 
@@ -385,6 +388,52 @@ static void fork_inherits(void)
 	SHOW(close(fd));
 }
 
+/* sendfile from a file, at an offset and at the position, to a file and
+ * a pipe; prctl's name; sysinfo answers. */
+static void sendfile_prctl_sysinfo(void)
+{
+	int in = SHOW(open("sf-in", O_CREAT | O_RDWR | O_TRUNC, 0644));
+	SHOW(write(in, "0123456789abcdef", 16));
+	int out = SHOW(open("sf-out", O_CREAT | O_RDWR | O_TRUNC, 0644));
+	off_t off = 4;
+	SHOW(sendfile(out, in, &off, 6));
+	SHOW(off);
+	SHOW(lseek(in, 0, SEEK_CUR));
+	SHOW(lseek(in, 10, SEEK_SET));
+	SHOW(sendfile(out, in, NULL, 100));
+	SHOW(lseek(in, 0, SEEK_CUR));
+	char buf[32] = { 0 };
+	SHOW(pread(out, buf, sizeof buf - 1, 0));
+	printf("sendfile copied '%s'\n", buf);
+	int p[2];
+	SHOW(pipe(p));
+	off = 0;
+	SHOW(sendfile(p[1], in, &off, 5));
+	memset(buf, 0, sizeof buf);
+	SHOW(read(p[0], buf, sizeof buf - 1));
+	printf("through the pipe '%s'\n", buf);
+	off = -1;
+	SHOW(sendfile(out, in, &off, 1));
+	SHOW(sendfile(out, 999, NULL, 1));
+	SHOW(sendfile(out, in, (off_t *)8, 1));
+	close(p[0]);
+	close(p[1]);
+	close(in);
+	close(out);
+
+	char name[16] = { 0 };
+	SHOW(prctl(PR_SET_NAME, "files-io-test"));
+	SHOW(prctl(PR_GET_NAME, name));
+	printf("name '%s'\n", name);
+	SHOW(prctl(PR_SET_DUMPABLE, 5));
+	SHOW(prctl(0x7fff, 0));
+	struct sysinfo si;
+	memset(&si, 0, sizeof si);
+	SHOW(sysinfo(&si));
+	printf("sysinfo sane %d\n", si.procs >= 1 && si.totalram >= si.freeram && si.freeram > 0 && si.mem_unit == 1);
+	SHOW(sysinfo((struct sysinfo *)8));
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -402,6 +451,7 @@ int main(int argc, char **argv)
 	bad_pointers();
 	reuse();
 	fork_inherits();
+	sendfile_prctl_sysinfo();
 	printf("%s\n", failures ? "SOME CHECKS FAILED" : "all checks passed");
 	return failures ? 1 : 0;
 }
