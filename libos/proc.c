@@ -105,10 +105,26 @@ static void give_env_cap(int64_t what, int64_t into, struct sh_proc *holder, con
 	holder->env_gen[index_of(of)] = of->gen;
 }
 
+/* Some process still records an env cap for entry i. */
+static int entry_still_held(int i)
+{
+	struct sh_header *h = sh_seg();
+	for (int k = 0; k < MAX_PROCS; k++)
+		if (h->procs[k].state != PROC_FREE && h->procs[k].env_slot[i])
+			return 1;
+	return 0;
+}
+
 struct sh_proc *proc_fork(int64_t env, int64_t pid)
 {
 	struct sh_header *h = sh_seg();
 	struct sh_proc *me = proc_self(), *c = 0;
+	/* a free entry that no process still holds an env cap for: the
+	 * holder drops that cap in proc_tidy, and a new process in the entry
+	 * would overwrite the record of it before then */
+	for (int i = 0; i < MAX_PROCS && !c; i++)
+		if (h->procs[i].state == PROC_FREE && !entry_still_held(i))
+			c = &h->procs[i];
 	for (int i = 0; i < MAX_PROCS && !c; i++)
 		if (h->procs[i].state == PROC_FREE)
 			c = &h->procs[i];
@@ -192,13 +208,24 @@ static void wakers_free(struct sh_waker *w)
 	}
 }
 
+static void wake_process(struct sh_proc *p, int32_t tid);
+
+/* Frees p's entry.  Other processes hold env caps on p (proc_fork hands
+ * them out), which keep its env, and with it its kernel quota, until each
+ * drops its cap in proc_tidy: a process blocked in a wait (init in wait4)
+ * would hold it for ever, so each is woken to tidy. */
 static void entry_free(struct sh_proc *p)
 {
+	struct sh_header *h = sh_seg();
 	wakers_free(p->wakers);
 	p->wakers = 0;
 	p->state = PROC_FREE;
-	sh_seg()->nprocs--;
-	sh_seg()->reap_gen++;
+	h->nprocs--;
+	h->reap_gen++;
+	struct sh_proc *me = proc_self();
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (h->procs[i].state == PROC_RUNNING && &h->procs[i] != me)
+			wake_process(&h->procs[i], 0);
 }
 
 void proc_fork_failed(struct sh_proc *c)

@@ -173,6 +173,7 @@ int64_t lo_wait_word(const volatile uint32_t *word, uint32_t expected, uint64_t 
 	w->sleeping = 0;
 	lo_relock(depth);
 	w->on = 0;
+	proc_tidy();			/* a process may have been freed meanwhile */
 	lo_timers_run();
 	if (lo_signal_pending(t))
 		return -EINTR;

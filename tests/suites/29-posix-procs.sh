@@ -16,3 +16,9 @@ for smp in 1 4; do
 	echo "info procs on -smp $smp"
 	EXO_RUN_QEMU_ARGS="$base -smp $smp" EXO_RUN_TIMEOUT=240 compare_with_linux procs "" ""
 done
+
+# Memory given back when a grandchild of the first process is reaped
+# (user/tests/forkloop.c prints its own PASS or FAIL line).
+out=$(EXO_RUN_TIMEOUT=240 tools/exo-run --file "$B/user/forkloop:/bin/forkloop" "$B/user/forkloop" 2>&1)
+rc=$?
+echo "$out" | grep -E '^(PASS|FAIL) forkloop' || echo "FAIL forkloop-grandchildren-give-memory-back: no result (status $rc)"

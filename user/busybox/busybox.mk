@@ -52,15 +52,10 @@ $(INITRAMFS): $(BUSYBOX) $(INIT_PROG) $(ROOTFS_FILES)
 	$(Q)(cd $(ROOTFS) && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > $@.tmp
 	$(Q)mv $@.tmp $@
 
-# Until execve lands, the first program is BusyBox's shell itself (as a
-# login shell: it reads /etc/profile); user/init/init.c takes its place then.
-$(BUILD)/iso-modules/sh: $(BUSYBOX)
-	$(Q)mkdir -p $(@D) && cp $< $@
-$(BUILD)/iso-modules/args: tools/mkargs user/busybox/busybox.mk
-	$(Q)mkdir -p $(@D)
-	$(Q)tools/mkargs -sh -- HOME=/root TERM=vt100 PATH=/bin:/sbin:/usr/bin:/usr/sbin > $@
-
-ISO_MODULES += $(BUILD)/iso-modules/sh $(BUILD)/iso-modules/args $(INITRAMFS)
+# The image's only module is the initramfs: the kernel starts its
+# /sbin/init (user/init/init.c), which starts /etc/inittab's login shell on
+# the console and starts it again when it ends.
+ISO_MODULES += $(INITRAMFS)
 $(ISO): $(ISO_MODULES)
 
 # BusyBox's own test suite (testsuite/ of the same source package), run by
