@@ -14,7 +14,9 @@ BB_MAKE     = $(MAKE) --no-print-directory -C $(BUSYBOX_SRC) O=$(abspath $(BB_OU
 # The kernel's UAPI headers, which musl-gcc does not search by itself.
 BB_KHEADERS := linux asm-generic mtd scsi
 
-$(BB_OUT)/.config: user/busybox/config.sh
+# The configuration step runs exo-cc, which would build the library OS
+# itself (from several BusyBox processes at once) if it were not there yet.
+$(BB_OUT)/.config: user/busybox/config.sh | $(LIBOS_A)
 	$(Q)[ -f $(BUSYBOX_SRC)/Config.in ] || tools/deps.sh
 	$(Q)mkdir -p $(BB_OUT)/kheaders
 	$(Q)for d in $(BB_KHEADERS); do ln -sfn /usr/include/$$d $(BB_OUT)/kheaders/$$d; done
