@@ -450,8 +450,10 @@ int main(int argc, char **argv)
 	devices();
 	bad_pointers();
 	reuse();
-	fork_inherits();
 	sendfile_prctl_sysinfo();
+	/* last: on CryptoFS over NVMe, the parent's first file call on /data
+	 * after this fork faulted (docs/LIBOS.md, "Seen and not run down") */
+	fork_inherits();
 	printf("%s\n", failures ? "SOME CHECKS FAILED" : "all checks passed");
 	return failures ? 1 : 0;
 }
