@@ -12,7 +12,11 @@
 
 #define ELF_MAX_PHNUM 64		/* more program headers: ENOEXEC */
 #define ELF_MAX_RUNS 16			/* page runs of loadable segments */
-#define ELF_USER_END 0x00007f0000000000ull	/* segments must end below */
+/* Segments must end below this: from here up lie what the library OS keeps
+ * across execve (the shared segment at 0x7d0000000000, its heap at
+ * 0x7e0000000000, the initramfs, execve's own windows and the private
+ * block), which an image's segment must never be mapped over. */
+#define ELF_USER_END 0x00007d0000000000ull
 #define ELF_PIE_BASE 0x0000555555554000ull	/* where a static-PIE is put */
 
 /* Linux PROT_* bits */

@@ -22,6 +22,8 @@
 #include "libos/vfs.h"
 #include "include/exo/native.h"
 
+_Static_assert(ELF_USER_END <= SH_VA, "no image segment may be mapped over the shared segment");
+
 #define PAGE 4096ull
 /* The new image builds its initial stack in the top 64 KiB of its stack
  * (libos/entry.S), with up to 1024 strings (libos/init.c): E2BIG beyond. */

@@ -171,6 +171,15 @@ static void refused(void)
 	build(2, 0x400000, 3);
 	ph(2, 1, 6, 0x2000, 0x00007fffffff0000ull, 0x100, 0x100);	/* beyond the user range */
 	CHECK_EQ(parse(0x2100, &img), -EINVAL);
+	build(2, 0x400000, 3);
+	ph(2, 1, 6, 0x2000, 0x00007d0000000000ull, 0x100, 0x100);	/* over the shared segment */
+	CHECK_EQ(parse(0x2100, &img), -EINVAL);
+	build(2, 0x400000, 3);
+	ph(2, 1, 6, 0x2000, 0x00007e0000002000ull, 0x100, 0x100);	/* over the libOS heap */
+	CHECK_EQ(parse(0x2100, &img), -EINVAL);
+	build(2, 0x400000, 3);
+	ph(2, 1, 6, 0x2000, 0x00007cfffffff000ull, 0x100, 0x2000);	/* running into the segment */
+	CHECK_EQ(parse(0x2100, &img), -EINVAL);
 	build(2, 0, 3);						/* page zero */
 	CHECK_EQ(parse(0x2100, &img), -EINVAL);
 	build(2, 0x400000, 3);
