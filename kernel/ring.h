@@ -12,8 +12,8 @@
 
 #include "kernel/object.h"
 
-#define RING_DONE_MAX 256	/* completions a port holds */
-#define NIC_RX_POSTED 64	/* receive buffers a port may have posted */
+#define RING_DONE_MAX 512	/* completions a port holds */
+#define NIC_RX_POSTED 256	/* receive buffers a port may have posted */
 #define RING_INFLIGHT 256	/* requests a device may hold */
 #define RING_MAX_DEVICES 4
 #define NIC_GROUPS 16		/* multicast groups a port may join */

@@ -1,9 +1,11 @@
 /*
  * The NIC capability as a frame device (nicring.h).  One frame cap holds
- * every buffer, mapped at a fixed address of the libOS: 64 receive buffers
- * (all the kernel lets a port post) and 128 transmit slots of 2 KiB.  The
- * kernel copies each received frame into a posted buffer and sends frames
- * from where they lie, so no buffer is touched while the device owns it.
+ * every buffer, mapped at a fixed address of the libOS: 256 receive buffers
+ * (all the kernel lets a port post: lwIP's 256 KiB window must fit, or a
+ * full window from one peer overruns them and costs retransmissions) and
+ * 128 transmit slots of 2 KiB.  The kernel copies each received frame
+ * into a posted buffer and sends frames from where they lie, so no buffer
+ * is touched while the device owns it.
  */
 #include "net/lwip/nicring.h"
 
@@ -14,7 +16,7 @@
 
 #define BUF_VA 0x00007ffc00000000ull
 #define SLOT_SIZE 2048u
-#define RX_SLOTS 64u
+#define RX_SLOTS 256u
 #define TX_SLOTS 128u
 #define PAGES ((RX_SLOTS + TX_SLOTS) * SLOT_SIZE / 4096u)
 #define TX_COOKIE 0x10000u		/* cookies: rx index, or TX_COOKIE + tx index */
@@ -66,7 +68,7 @@ int nicring_open(int64_t slot, uint8_t mac[6])
 	lo_memcpy(mac, info.mac, 6);
 	for (uint32_t i = 0; i < TX_SLOTS; i++)
 		tx_free[tx_nfree++] = (uint16_t)(RX_SLOTS + i);
-	for (uint32_t i = 0; i < RX_SLOTS; i++)
+	for (uint32_t i = 0; i < RX_SLOTS && i < info.rx_posted_max; i++)
 		queue(EXO_NIC_RX, i, SLOT_SIZE);
 	nicring_flush();
 	return 0;

@@ -246,7 +246,7 @@ int main(int argc, char **argv)
 	memcpy(mac, info.mac, 6);
 	EXPECT("nic-info-mac", mac[0] == 0x52 && mac[1] == 0x54 && mac[2] == 0x00);
 	EXPECT("nic-info-link-up", info.link_up == 1);
-	EXPECT("nic-info-queues", info.rx_queue >= 64 && info.tx_queue >= 32 && info.rx_posted_max == 64);
+	EXPECT("nic-info-queues", info.rx_queue >= 64 && info.tx_queue >= 32 && info.rx_posted_max == 256);
 	EXPECT("nic-info-model", !strcmp(info.model, model));
 
 	frames = map_new_frames(BUF_VA, BUF_PAGES);
