@@ -18,6 +18,9 @@ compare_with_linux() {
 	grep '^FAIL ' "$tmp/$prog.host" | sed "s/^FAIL /FAIL $prog-on-linux-/"
 	if [ $hrc -ne 0 ] || [ $grc -ne 0 ]; then
 		echo "FAIL $prog-status: linux $hrc, guest $grc"
+		echo "--- the guest's last output lines"
+		tail -n 10 "$tmp/$prog.guest"
+		echo "--- the guest's log"
 		tail -n 20 "$tmp/$prog.guest-err"
 	elif diff -u "$tmp/$prog.host" "$tmp/$prog.guest" >"$tmp/$prog.diff"; then
 		echo "PASS $prog-output-matches-linux"
