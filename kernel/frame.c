@@ -10,6 +10,18 @@ static int test_bit(const uint64_t *bm, uint64_t i) { return (bm[i / 64] >> (i %
 static void set_bit(uint64_t *bm, uint64_t i) { bm[i / 64] |= 1ull << (i % 64); }
 static void clear_bit(uint64_t *bm, uint64_t i) { bm[i / 64] &= ~(1ull << (i % 64)); }
 
+/* Clears bits [first, end): whole words at a time in the middle (one bit
+ * at a time, this was most of the boot's time with 512 MiB). */
+static void clear_range(uint64_t *bm, uint64_t first, uint64_t end)
+{
+	for (; first < end && first % 64; first++)
+		clear_bit(bm, first);
+	for (; first + 64 <= end; first += 64)
+		bm[first / 64] = 0;
+	for (; first < end; first++)
+		clear_bit(bm, first);
+}
+
 static size_t bitmap_only_bytes(uint64_t frames) { return (size_t)((frames + 63) / 64 * 8); }
 
 size_t frames_bitmap_bytes(const struct memmap *m)
@@ -29,10 +41,9 @@ void frames_init(struct frames *f, const struct memmap *m, uint64_t *bitmap)
 	memset(bitmap, 0xff, bitmap_only_bytes(f->nframes));
 	memset(f->refs, 0, (size_t)f->nframes * sizeof(uint16_t));
 	for (int i = 0; i < m->n; i++) {
-		for (uint64_t pa = m->r[i].start; pa < m->r[i].end; pa += FRAME) {
-			clear_bit(bitmap, pa / FRAME);
-			f->nfree++;
-		}
+		uint64_t first = m->r[i].start / FRAME, end = m->r[i].end / FRAME;
+		clear_range(bitmap, first, end);
+		f->nfree += end - first;
 	}
 	/* frame 0 is never handed out: 0 is the allocator's "none left" */
 	if (f->nframes && !test_bit(bitmap, 0)) {

@@ -15,6 +15,7 @@
 #include "kernel/env.h"
 #include "kernel/ring.h"
 #include "kernel/selftest.h"
+#include "kernel/smp.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
 #include "kernel/vm.h"
@@ -66,8 +67,6 @@ static const struct { uint32_t first, count; } legacy_ports[] = {
 static uint64_t kinfo_pa;
 static int onexit_poweroff;
 
-extern uint64_t tsc_base_value(void), tsc_mult_value(void);
-
 int loader_map_kinfo(struct env *e)
 {
 	return env_map(e, EXO_KINFO_VA, kinfo_pa, EXO_PROT_READ, NULL);
@@ -80,11 +79,9 @@ static void kinfo_init(void)
 		panic("loader: no memory for the kernel info page");
 	struct exo_kinfo *k = phys_to_virt(kinfo_pa);
 	k->magic = EXO_KINFO_MAGIC;
-	k->tsc_hz = tsc_hz;
-	k->tsc_base = tsc_base_value();
-	k->tsc_mult = tsc_mult_value();
 	k->page_size = PAGE_SIZE;
-	time_publish_realtime(&k->realtime_base_ns);
+	time_publish(k);
+	smp_publish(k);
 	memcpy(k->version, EXO_VERSION, sizeof EXO_VERSION < 16 ? sizeof EXO_VERSION : 15);
 }
 

@@ -128,7 +128,7 @@ void kmain(uint32_t magic, uint64_t info_phys)
 		     acpi.revision, acpi.oem, acpi.ncpus, acpi.nioapics,
 		     acpi.hpet_addr ? ", hpet" : "");
 	apic_init();
-	smp_send_init();	/* their 10 ms INIT wait overlaps calibration */
+	smp_send_init();	/* their 10 ms INIT wait overlaps the rest of boot */
 	time_init();
 	irq_enable();
 	pci_enumerate();
@@ -139,7 +139,7 @@ void kmain(uint32_t magic, uint64_t info_phys)
 	if (apic_mode)
 		percpus[0].apic_id = lapic_read(LAPIC_ID) >> 24;
 	int cpus = smp_start_aps();
-	klog(LOG_INFO, "smp: %d cpu(s) started, timer %s\n", cpus, timer_mode_name());
+	klog(LOG_INFO, "smp: %d cpu(s) starting, timer %s\n", cpus, timer_mode_name());
 	if (selftest_mode)
 		selftest_run(selftest_mode);
 	if (bi.nmodules == 0) {

@@ -13,15 +13,19 @@
  *
  * Other CPUs start through a real-mode trampoline copied to TRAMPOLINE_PA:
  * INIT, 10 ms, then two STARTUP IPIs, as the Intel and AMD manuals
- * prescribe; the INITs go to all of them early in boot (smp_send_init).
+ * prescribe; the INITs go to all of them early in boot (smp_send_init),
+ * the STARTUPs from the timer interrupt while the first program runs, so
+ * boot waits for none of it.  A CPU not up a second later is reported.
  */
 #include "kernel/smp.h"
+#include "include/exo/abi.h"
 #include "kernel/acpi.h"
 #include "kernel/apic.h"
 #include "kernel/console.h"
 #include "kernel/cpu.h"
 #include "kernel/env.h"
 #include "kernel/percpu.h"
+#include "kernel/selftest.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
 #include "kernel/trap.h"
@@ -145,6 +149,9 @@ void smp_kick(int id)
 /* ------------------------------------------------------------- start-up */
 
 #define TRAMPOLINE_PA 0x8000
+#define SMP_INIT_WAIT_NS 10000000ull	/* INIT to STARTUP */
+#define SMP_SIPI_GAP_NS 200000ull	/* STARTUP to the second STARTUP */
+#define SMP_START_WAIT_NS 1000000000ull	/* a CPU not up by then is reported */
 extern char trampoline_start[], trampoline_end[];
 extern char tramp_cr3[], tramp_efer[], tramp_entry[];
 void ap_entry64(void);
@@ -163,6 +170,49 @@ _Noreturn void sched_run_first(void);
 void lapic_init_cpu(void);
 void timer_init_cpu(void);
 
+static volatile struct exo_kinfo *smp_kinfo;
+volatile int smp_checked;
+static volatile uint32_t cpus_running = 1;
+
+/* Raises the info page's count of running CPUs to ours (a CPU arriving
+ * and smp_publish may race: the larger count wins). */
+static void publish_running(void)
+{
+	volatile struct exo_kinfo *k = __atomic_load_n(&smp_kinfo, __ATOMIC_SEQ_CST);
+	if (!k)
+		return;
+	uint32_t n = __atomic_load_n(&cpus_running, __ATOMIC_SEQ_CST);
+	uint32_t old = __atomic_load_n(&k->cpus_running, __ATOMIC_SEQ_CST);
+	while (old < n && !__atomic_compare_exchange_n(&k->cpus_running, &old, n, 0,
+						      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
+}
+
+void smp_publish(volatile struct exo_kinfo *k)
+{
+	k->cpus_listed = apic_mode && acpi.ncpus > 1 ? (uint32_t)acpi.ncpus : 1;
+	__atomic_store_n(&smp_kinfo, k, __ATOMIC_SEQ_CST);
+	publish_running();
+}
+
+/* A second after STARTUP: names every CPU the MADT lists that is not
+ * running, on the console (the info page counts them too). */
+static void smp_check_started(void)
+{
+	uint32_t me = percpus[0].apic_id;
+	smp_checked = 1;
+	for (int i = 0; i < acpi.ncpus; i++) {
+		uint32_t apic = acpi.cpu_apic_ids[i];
+		int up = apic == me;
+		for (int j = 1; j < ncpus && !up; j++)
+			up = percpus[j].apic_id == apic && __atomic_load_n(&percpus[j].online, __ATOMIC_ACQUIRE);
+		if (!up)
+			klog(LOG_WARN, "smp: the cpu with apic id %u did not start; running without it\n", apic);
+	}
+	klog(cpus_running < (uint32_t)acpi.ncpus ? LOG_WARN : LOG_INFO, "smp: %u of %d cpu(s) running\n",
+	     cpus_running, acpi.ncpus);
+}
+
 /* Where a started CPU arrives, in 64-bit mode on the kernel's page tables
  * and its own stack (kernel/trampoline.S). */
 _Noreturn void ap_main(struct percpu *c)
@@ -179,6 +229,8 @@ _Noreturn void ap_main(struct percpu *c)
 	if (cpu.rdtscp)
 		wrmsr(MSR_TSC_AUX, (uint64_t)c->id);
 	__atomic_store_n(&c->online, 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&cpus_running, 1, __ATOMIC_SEQ_CST);
+	publish_running();
 	bkl_lock();
 	sched_run_first();
 }
@@ -194,6 +246,11 @@ static void patch(char *sym, uint64_t v, int bytes)
 
 static uint64_t init_sent_tsc;		/* when the INITs went; 0: not yet */
 
+static uint64_t scale_tsc_to_ns(uint64_t d)
+{
+	return d / tsc_hz * 1000000000u + d % tsc_hz * 1000000000u / tsc_hz;
+}
+
 /* INIT to every other CPU the MADT lists, as early as the local APIC is
  * up: each must wait 10 ms before its STARTUP, and those 10 ms then pass
  * during clock calibration and the rest of boot, for all CPUs at once.
@@ -207,6 +264,21 @@ void smp_send_init(void)
 		if (acpi.cpu_apic_ids[i] != me)
 			send_ipi(acpi.cpu_apic_ids[i], 0x4500);		/* INIT, assert */
 	init_sent_tsc = rdtsc();
+}
+
+/* STARTUP to every CPU not up yet (from the timer interrupt, 10 ms after
+ * INIT), and once more 200 us later, as the manuals prescribe. */
+static void send_startup(void)
+{
+	static int sent;
+	/* test=smp-missing: the last CPU gets none, as if it were broken */
+	int last = selftest_mode && strcmp(selftest_mode, "smp-missing") == 0 ? ncpus - 1 : ncpus;
+
+	for (int i = 1; i < last; i++)
+		if (!__atomic_load_n(&percpus[i].online, __ATOMIC_ACQUIRE))
+			send_ipi(percpus[i].apic_id, 0x4600 | (TRAMPOLINE_PA >> 12));
+	if (!sent++)
+		time_call_at(time_ns() + SMP_SIPI_GAP_NS, send_startup);
 }
 
 /* Makes percpus[id] ready for the CPU with APIC id apic: stack, tables,
@@ -229,7 +301,8 @@ static int prepare_cpu(int id, uint32_t apic)
 /*
  * Starts the other CPUs without waiting for them: INIT (sent early by
  * smp_send_init), 10 ms, STARTUP, 200 us, STARTUP again to those not yet
- * up, as the Intel and AMD manuals prescribe, to all of them together.
+ * up, as the Intel and AMD manuals prescribe, to all of them together;
+ * the STARTUPs go from the timer interrupt (send_startup).
  * Each marks itself online when it arrives (ap_main); until then the
  * scheduler leaves it alone (it looks only at online CPUs).
  */
@@ -254,20 +327,15 @@ int smp_start_aps(void)
 		else
 			klog(LOG_WARN, "smp: no memory to start the cpu with apic id %u\n", acpi.cpu_apic_ids[i]);
 	}
+	ncpus = n;
+	uint64_t ago = 0;		/* since the INITs went, on the clock */
 	if (!init_sent_tsc) {
 		for (int i = 1; i < n; i++)
 			send_ipi(percpus[i].apic_id, 0x4500);
-		init_sent_tsc = rdtsc();
+	} else {
+		ago = scale_tsc_to_ns(rdtsc() - init_sent_tsc);
 	}
-	while (rdtsc() - init_sent_tsc < tsc_hz / 100)		/* 10 ms after INIT */
-		cpu_relax();
-	for (int sipi = 0; sipi < 2; sipi++) {
-		if (sipi)
-			time_delay_ns(200000);
-		for (int i = 1; i < n; i++)
-			if (!__atomic_load_n(&percpus[i].online, __ATOMIC_ACQUIRE))
-				send_ipi(percpus[i].apic_id, 0x4600 | (TRAMPOLINE_PA >> 12));	/* STARTUP */
-	}
-	ncpus = n;
+	time_call_at(time_ns() + (ago < SMP_INIT_WAIT_NS ? SMP_INIT_WAIT_NS - ago : 0), send_startup);
+	time_call_at(time_ns() + SMP_START_WAIT_NS, smp_check_started);
 	return ncpus;
 }

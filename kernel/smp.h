@@ -49,5 +49,12 @@ void smp_send_init(void);
 /* Starts the CPUs the MADT lists, without waiting for them to arrive;
  * returns how many were started, the boot CPU too. */
 int smp_start_aps(void);
+/* Fills the CPU counts of the kernel info page and keeps cpus_running up
+ * to date as CPUs arrive. */
+struct exo_kinfo;
+void smp_publish(volatile struct exo_kinfo *k);
+/* Set once the kernel has looked for CPUs that did not start (1 s after
+ * STARTUP; the self-test waits for it). */
+extern volatile int smp_checked;
 
 #endif

@@ -740,8 +740,9 @@ static const syscall_fn syscalls[EXO_SYS_END - EXO_SYS_BASE] = {
 };
 
 /* A Linux call: leave the return address and flags in the thread's slot
- * and continue at its personality entry. */
-static void reflect(struct trapframe *tf)
+ * and continue at its personality entry.  Not inlined: its stack frame
+ * would cost every native call two instructions. */
+static __attribute__((noinline)) void reflect(struct trapframe *tf)
 {
 	struct exo_reflect r = { tf->rip, tf->rflags };
 
@@ -769,18 +770,19 @@ int64_t syscall_native(struct trapframe *tf)
  * thread runs again (perhaps on another CPU). */
 int syscall_dispatch(struct trapframe *tf)
 {
-	uint64_t nr = tf->rax;
-
 	bkl_lock();
-	struct thread *t = current;
+	struct thread *t = this_cpu_cur();
 	if (t->state == T_DEAD)		/* killed from another CPU meanwhile */
 		schedule();
+	/* read under the lock, as the arguments are: nothing held in a
+	 * register across the lock (two pushes, two pops) */
+	uint64_t nr = tf->rax;
 	if (EXO_IS_NATIVE(nr))
 		tf->rax = (uint64_t)syscalls[nr - EXO_SYS_BASE](tf);
 	else
 		reflect(tf);
 	env_reap_orphans();
-	if (need_resched || t->state != T_RUNNABLE)
+	if (this_cpu_resched() || t->state != T_RUNNABLE)
 		schedule();
 	/* SYSRET to a non-canonical rip faults in ring 0 on Intel CPUs; no
 	 * page is mapped where a syscall could return there, and a thread's

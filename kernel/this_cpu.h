@@ -9,4 +9,21 @@ static inline struct percpu *this_cpu(void)
 	return p;
 }
 
+/* The running thread and the CPU's reschedule flag, each read with one
+ * %gs-relative instruction (no load of the self pointer first): every
+ * kernel entry reads both (syscall_dispatch). */
+static inline struct thread *this_cpu_cur(void)
+{
+	struct thread *t;
+	__asm__ volatile("movq %%gs:%c1, %0" : "=r"(t) : "i"(__builtin_offsetof(struct percpu, cur)));
+	return t;
+}
+
+static inline int this_cpu_resched(void)
+{
+	int r;
+	__asm__ volatile("movl %%gs:%c1, %0" : "=r"(r) : "i"(__builtin_offsetof(struct percpu, resched)));
+	return r;
+}
+
 #endif

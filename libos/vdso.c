@@ -8,18 +8,14 @@
  */
 #include <stdint.h>
 
-#include "include/exo/abi.h"
+#include "include/exo/native.h"
 
 struct vdso_timespec { int64_t sec, nsec; };
 struct vdso_timeval { int64_t sec, usec; };
 
 static uint64_t now_ns(void)
 {
-	const volatile struct exo_kinfo *k = (const volatile struct exo_kinfo *)EXO_KINFO_VA;
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	uint64_t tsc = ((uint64_t)hi << 32) | lo;
-	return (uint64_t)(((unsigned __int128)(tsc - k->tsc_base) * k->tsc_mult) >> 32);
+	return exo_kinfo_now_ns((const volatile struct exo_kinfo *)EXO_KINFO_VA);
 }
 
 static uint64_t realtime_ns(void)

@@ -187,8 +187,17 @@ struct exo_kinfo {
 					   and CLOCK_SET (0: unknown) */
 	uint64_t page_size;
 	char version[16];
+	uint64_t clock_seq;		/* odd while the kernel changes tsc_hz, tsc_base
+					   and tsc_mult (read them again then, and
+					   until clock_seq reads the same before and
+					   after): the boot's quick calibration is
+					   refined 5 ms and 100 ms later */
+	uint32_t cpus_listed;		/* CPUs the firmware lists (the MADT) */
+	uint32_t cpus_running;		/* of them, those that started; a CPU
+					   that has not within 1 s is reported */
 };
 #define EXO_KINFO_MAGIC 0x6f666e696f787845ull	/* "Exoinfo" */
+_Static_assert(sizeof(struct exo_kinfo) == 80, "struct exo_kinfo is ABI");
 
 /* Slots the first program finds filled in. */
 enum exo_root_slot {

@@ -26,4 +26,23 @@ static inline int64_t exo_call6(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t 
 	exo_call6((nr), (uint64_t)(a), (uint64_t)(b), (uint64_t)(c), (uint64_t)(d), (uint64_t)(e), (uint64_t)(f))
 #define exo_call0(nr) exo_call6((nr), 0, 0, 0, 0, 0, 0)
 
+/* CLOCK_MONOTONIC in ns from the kernel info page and the TSC, with no
+ * kernel entry; reads again while the kernel changes the scale
+ * (clock_seq odd, or changed meanwhile). */
+static inline uint64_t exo_kinfo_now_ns(const volatile struct exo_kinfo *k)
+{
+	uint64_t seq, base, mult;
+	uint32_t lo, hi;
+
+	do {
+		seq = k->clock_seq;
+		__asm__ volatile("" ::: "memory");
+		base = k->tsc_base;
+		mult = k->tsc_mult;
+		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+	} while ((seq & 1) || seq != k->clock_seq);
+	uint64_t tsc = ((uint64_t)hi << 32) | lo;
+	return (uint64_t)(((unsigned __int128)(tsc - base) * mult) >> 32);
+}
+
 #endif

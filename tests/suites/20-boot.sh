@@ -107,6 +107,18 @@ if grep -q '^irq: legacy 8259 PIC' "$logdir/bios-cd-legacy-pic.log"; then
 else
 	echo "FAIL legacy-pic-fallback-used: the kernel did not fall back to the PIC"
 fi
+# A CPU that never starts: test=smp-missing sends the last of three CPUs
+# no STARTUP; the kernel must name it on the console a second later and
+# count two of three running (the self-test checks the counts).
+if boot smp-missing-cpu smp-missing 33 60 --mem 128M -- -smp 3; then
+	if ! grep -q '^smp: the cpu with apic id 2 did not start' "$log"; then
+		fail smp-missing-cpu "no console line naming the cpu that did not start" "$raw"
+	elif ! grep -q '^selftest: [1-9][0-9]* passed, 0 failed$' "$log"; then
+		fail smp-missing-cpu "self-tests did not all pass" "$raw"
+	else
+		echo "PASS smp-missing-cpu-reported"
+	fi
+fi
 fault fault-pagefault pagefault '14 (#PF page fault)' 'fault address (cr2) 0x000000000dead000: page not present on write' selftest_page_fault
 fault fault-divide divide '0 (#DE divide error)' '' selftest_divide_fault
 fault fault-stack-overflow stack '8 (#DF double fault)' '' selftest_stack_overflow

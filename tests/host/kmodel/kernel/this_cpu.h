@@ -7,4 +7,7 @@ static inline struct percpu *this_cpu(void)
 	return &percpus[0];
 }
 
+static inline struct thread *this_cpu_cur(void) { return percpus[0].cur; }
+static inline int this_cpu_resched(void) { return percpus[0].resched; }
+
 #endif
