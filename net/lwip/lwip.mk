@@ -23,16 +23,16 @@ $(LIBOS_A): $(LWIP_OBJS)
 
 # The same lwIP and input path on the host: the bad-input unit test (with
 # the sanitizers) and the libFuzzer target over the netif input.
-NETIF_HOST_OBJS = $(patsubst %.c,$(1)/lwip/%.o,$(LWIP_CORE)) $(call $(2),net/lwip/ethif.c tests/fuzz/netif_harness.c)
+NETIF_HOST_OBJS = $(patsubst %.c,$(1)/lwip/%.o,$(LWIP_CORE)) $(call $(2),net/lwip/ethif.c net/lwip/tcpguard.c tests/fuzz/netif_harness.c)
 $(BUILD)/host/lwip/%.o: $(LWIP_SRC)/src/%.c net/lwip/lwipopts.h net/lwip/arch/cc.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(LWIP_INC) -c -o $@ $<
 $(BUILD)/fuzz/lwip/%.o: $(LWIP_SRC)/src/%.c net/lwip/lwipopts.h net/lwip/arch/cc.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-tautological-constant-out-of-range-compare $(LWIP_INC) -c -o $@ $<
-$(BUILD)/host/net/lwip/ethif.o $(BUILD)/host/tests/fuzz/netif_harness.o \
+$(BUILD)/host/net/lwip/ethif.o $(BUILD)/host/net/lwip/tcpguard.o $(BUILD)/host/tests/fuzz/netif_harness.o \
 $(BUILD)/host/tests/host/test_netif.o: HOST_CFLAGS += $(LWIP_INC)
-$(BUILD)/fuzz/net/lwip/ethif.o $(BUILD)/fuzz/tests/fuzz/netif_harness.o \
+$(BUILD)/fuzz/net/lwip/ethif.o $(BUILD)/fuzz/net/lwip/tcpguard.o $(BUILD)/fuzz/tests/fuzz/netif_harness.o \
 $(BUILD)/fuzz/tests/fuzz/fuzz_netif.o: FUZZ_CFLAGS += $(LWIP_INC)
 $(BUILD)/tests/test_netif: $(call NETIF_HOST_OBJS,$(BUILD)/host,host_objs) $(BUILD)/host/tests/host/test_netif.o
 	$(Q)mkdir -p $(@D)

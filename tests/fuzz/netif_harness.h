@@ -14,8 +14,8 @@ extern int harness_sent;			/* frames lwIP sent */
 extern uint8_t harness_last[1514];		/* the last one */
 extern uint32_t harness_last_len;
 
-/* Starts lwIP once: the interface, a TCP listener on port 80 and a UDP
- * echo on port 7. */
+/* Starts lwIP once: the interface, TCP listeners on port 80 (reads all)
+ * and 81 (never reads), and a UDP echo on port 7. */
 void harness_init(void);
 /* One frame in; lwIP's timers advance by ms first. */
 void harness_input(const uint8_t *frame, size_t len, uint32_t ms);
