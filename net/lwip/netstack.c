@@ -40,6 +40,10 @@ static struct {
 	ip4_addr_t ip, mask, gw, dns;
 } conf;
 
+/* A failed lwIP assertion is a broken invariant: going on would work on
+ * corrupt state, so the program stops (never the kernel).  Input a peer
+ * controls must never get here; where it could, the port filters it first
+ * (tcpguard.c; docs/NETWORK.md, "What a peer cannot do"). */
 void netstack_assert(const char *msg, const char *file, int line)
 {
 	lo_report("exoswarm: lwIP assertion failed: %s (%s:%d)\n", msg, file, (int64_t)line);
