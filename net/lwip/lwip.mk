@@ -43,6 +43,16 @@ TEST_DEPS += $(BUILD)/tests/test_netif $(BUILD)/fuzz/fuzz_netif
 FUZZ_DEPS += $(BUILD)/fuzz/fuzz_netif
 FUZZ_CMDS += tests/fuzz/fuzz_netif_long.sh
 
+# The socket layer on the host: random socket calls (tests/fuzz/fuzz_socket.c)
+# through a stand-in for the rest of the library OS (tests/fuzz/socket_shim.c).
+SOCKET_FUZZ_SRCS := net/lwip/socket.c net/lwip/mcast.c tests/fuzz/socket_shim.c tests/fuzz/fuzz_socket.c
+$(call fuzz_objs,$(SOCKET_FUZZ_SRCS)): FUZZ_CFLAGS += $(LWIP_INC)
+$(BUILD)/fuzz/fuzz_socket: $(call NETIF_HOST_OBJS,$(BUILD)/fuzz,fuzz_objs) $(call fuzz_objs,$(SOCKET_FUZZ_SRCS))
+	$(Q)$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^
+TEST_DEPS += $(BUILD)/fuzz/fuzz_socket
+FUZZ_DEPS += $(BUILD)/fuzz/fuzz_socket
+FUZZ_CMDS += tests/fuzz/fuzz_socket_long.sh
+
 # make bench: 100 MiB between two guests (tests/tools/guest-to-guest-bench)
 BENCH_DEPS += $(BUILD)/user/nettest
 BENCH_CMDS += tests/tools/guest-to-guest-bench

@@ -135,9 +135,24 @@ void harness_init(void)
 	udp_recv(u, echo, 0);
 }
 
-void harness_input(const uint8_t *frame, size_t len, uint32_t ms)
+void harness_set_default(int on)
+{
+	netif_set_default(on ? &nif : 0);
+}
+
+uint32_t harness_now(void)
+{
+	return now;
+}
+
+void harness_advance(uint32_t ms)
 {
 	now += ms;
 	sys_check_timeouts();
+}
+
+void harness_input(const uint8_t *frame, size_t len, uint32_t ms)
+{
+	harness_advance(ms);
 	ethif_input(&nif, frame, (uint32_t)(len > 0xffffffffu ? 0xffffffffu : len));
 }

@@ -37,6 +37,18 @@ if "$B/fuzz/fuzz_netif" -max_total_time=10 -seed=1 "$corpus" >"$T/fuzz.out" 2>&1
 else
 	fail fuzz-netif-input "a crash or sanitizer report" "$T/fuzz.out"
 fi
+# Random socket calls with random arguments into the socket layer on the
+# host (tests/fuzz/fuzz_socket.c), from a loopback TCP and UDP seed.
+corpus=$T/corpus-socket
+mkdir -p "$corpus"
+tests/fuzz/socket_seed.sh >"$corpus/seed-loopback"
+if "$B/fuzz/fuzz_socket" -max_total_time=10 -seed=1 "$corpus" >"$T/fuzz-socket.out" 2>&1 &&
+	! grep -q "runtime error" "$T/fuzz-socket.out"; then
+	pass "fuzz-socket-calls ($(grep -o 'Done [0-9]* runs' "$T/fuzz-socket.out"))"
+else
+	fail fuzz-socket-calls "a crash, sanitizer report or endless wait" "$T/fuzz-socket.out"
+	grep -m3 -A3 "runtime error" "$T/fuzz-socket.out"
+fi
 
 # The host-side servers the guests below reach at 10.0.2.2
 peer tcp-echo 6000
