@@ -23,16 +23,16 @@ $(LIBOS_A): $(LWIP_OBJS)
 
 # The same lwIP and input path on the host: the bad-input unit test (with
 # the sanitizers) and the libFuzzer target over the netif input.
-NETIF_HOST_OBJS = $(patsubst %.c,$(1)/lwip/%.o,$(LWIP_CORE)) $(call $(2),net/lwip/ethif.c tests/fuzz/netif_harness.c)
+NETIF_HOST_OBJS = $(patsubst %.c,$(1)/lwip/%.o,$(LWIP_CORE)) $(call $(2),net/lwip/ethif.c net/lwip/tcpguard.c tests/fuzz/netif_harness.c)
 $(BUILD)/host/lwip/%.o: $(LWIP_SRC)/src/%.c net/lwip/lwipopts.h net/lwip/arch/cc.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(LWIP_INC) -c -o $@ $<
 $(BUILD)/fuzz/lwip/%.o: $(LWIP_SRC)/src/%.c net/lwip/lwipopts.h net/lwip/arch/cc.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-tautological-constant-out-of-range-compare $(LWIP_INC) -c -o $@ $<
-$(BUILD)/host/net/lwip/ethif.o $(BUILD)/host/tests/fuzz/netif_harness.o \
+$(BUILD)/host/net/lwip/ethif.o $(BUILD)/host/net/lwip/tcpguard.o $(BUILD)/host/tests/fuzz/netif_harness.o \
 $(BUILD)/host/tests/host/test_netif.o: HOST_CFLAGS += $(LWIP_INC)
-$(BUILD)/fuzz/net/lwip/ethif.o $(BUILD)/fuzz/tests/fuzz/netif_harness.o \
+$(BUILD)/fuzz/net/lwip/ethif.o $(BUILD)/fuzz/net/lwip/tcpguard.o $(BUILD)/fuzz/tests/fuzz/netif_harness.o \
 $(BUILD)/fuzz/tests/fuzz/fuzz_netif.o: FUZZ_CFLAGS += $(LWIP_INC)
 $(BUILD)/tests/test_netif: $(call NETIF_HOST_OBJS,$(BUILD)/host,host_objs) $(BUILD)/host/tests/host/test_netif.o
 	$(Q)mkdir -p $(@D)
@@ -42,6 +42,16 @@ $(BUILD)/fuzz/fuzz_netif: $(call NETIF_HOST_OBJS,$(BUILD)/fuzz,fuzz_objs) $(BUIL
 TEST_DEPS += $(BUILD)/tests/test_netif $(BUILD)/fuzz/fuzz_netif
 FUZZ_DEPS += $(BUILD)/fuzz/fuzz_netif
 FUZZ_CMDS += tests/fuzz/fuzz_netif_long.sh
+
+# The socket layer on the host: random socket calls (tests/fuzz/fuzz_socket.c)
+# through a stand-in for the rest of the library OS (tests/fuzz/socket_shim.c).
+SOCKET_FUZZ_SRCS := net/lwip/socket.c net/lwip/mcast.c tests/fuzz/socket_shim.c tests/fuzz/fuzz_socket.c
+$(call fuzz_objs,$(SOCKET_FUZZ_SRCS)): FUZZ_CFLAGS += $(LWIP_INC)
+$(BUILD)/fuzz/fuzz_socket: $(call NETIF_HOST_OBJS,$(BUILD)/fuzz,fuzz_objs) $(call fuzz_objs,$(SOCKET_FUZZ_SRCS))
+	$(Q)$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^
+TEST_DEPS += $(BUILD)/fuzz/fuzz_socket
+FUZZ_DEPS += $(BUILD)/fuzz/fuzz_socket
+FUZZ_CMDS += tests/fuzz/fuzz_socket_long.sh
 
 # make bench: 100 MiB between two guests (tests/tools/guest-to-guest-bench)
 BENCH_DEPS += $(BUILD)/user/nettest

@@ -75,6 +75,11 @@ void lo_free(void *p);
 #define TCP_LISTEN_BACKLOG 1
 #define TCP_DEFAULT_LISTEN_BACKLOG 128
 #define LWIP_TCP_SACK_OUT 0
+/* drops out-of-order segments that reach past the receive window, which
+ * lwIP would queue untrimmed and then assert on (net/lwip/tcpguard.c) */
+#include "net/lwip/tcpguard.h"
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
+	((err_t)tcpguard_input((pcb), (hdr), (p)))
 #define MEMP_NUM_TCP_PCB 1024
 #define MEMP_NUM_UDP_PCB 256
 #define MEMP_NUM_RAW_PCB 64

@@ -29,6 +29,7 @@
 #define MS 1000000ull
 #define DHCP_WAIT_NS (10000 * MS)
 #define SLAAC_WAIT_NS (6000 * MS)
+#define DAD_WAIT_NS (3000 * MS)
 
 static int started;		/* lwIP initialised */
 static int64_t owner;		/* the process that owns the stack */
@@ -36,10 +37,15 @@ static struct netif eth;
 static int eth_up;
 static int64_t idle_note, idle_pid;	/* sleeps without a NIC */
 static struct {
-	int set, off;
+	int set, off, ip6_set;
 	ip4_addr_t ip, mask, gw, dns;
+	ip6_addr_t ip6;
 } conf;
 
+/* A failed lwIP assertion is a broken invariant: going on would work on
+ * corrupt state, so the program stops (never the kernel).  Input a peer
+ * controls must never get here; where it could, the port filters it first
+ * (tcpguard.c; docs/NETWORK.md, "What a peer cannot do"). */
 void netstack_assert(const char *msg, const char *file, int line)
 {
 	lo_report("exoswarm: lwIP assertion failed: %s (%s:%d)\n", msg, file, (int64_t)line);
@@ -127,16 +133,23 @@ static err_t eth_init(struct netif *n)
 	return ERR_OK;
 }
 
-/* "a.b.c.d" or "a.b.c.d/nn" from the environment. */
-static int parse_ip(const char *s, ip4_addr_t *ip, ip4_addr_t *mask)
+/* The address part of "addr" or "addr/nn" into buf: its length. */
+static size_t addr_part(const char *s, char *buf, size_t size)
 {
-	char buf[32];
 	size_t n = 0;
-	while (s[n] && s[n] != '/' && n < sizeof buf - 1) {
+	while (s[n] && s[n] != '/' && n < size - 1) {
 		buf[n] = s[n];
 		n++;
 	}
 	buf[n] = 0;
+	return n;
+}
+
+/* "a.b.c.d" or "a.b.c.d/nn" from the environment. */
+static int parse_ip(const char *s, ip4_addr_t *ip, ip4_addr_t *mask)
+{
+	char buf[32];
+	size_t n = addr_part(s, buf, sizeof buf);
 	if (!ip4addr_aton(buf, ip))
 		return -EINVAL;
 	if (mask) {
@@ -148,27 +161,61 @@ static int parse_ip(const char *s, ip4_addr_t *ip, ip4_addr_t *mask)
 	return 0;
 }
 
-/* Reads EXO_NET, EXO_IP, EXO_GW and EXO_DNS. */
-static void read_env(const char *const *envp, uint32_t envc)
+/* "x:y::z" or "x:y::z/64": lwIP's addresses carry no prefix length, and
+ * it takes a static address's /64 as on the link. */
+static int parse_ip6(const char *s, ip6_addr_t *ip)
 {
-	static const char *const names[] = { "EXO_NET=", "EXO_IP=", "EXO_GW=", "EXO_DNS=" };
-	for (uint32_t i = 0; i < envc; i++) {
-		for (int k = 0; k < 4; k++) {
-			size_t n = lo_strlen(names[k]);
-			if (netstack_strncmp(envp[i], names[k], n))
-				continue;
-			const char *v = envp[i] + n;
-			int bad = 0;
-			if (k == 0)
-				conf.off = !netstack_strncmp(v, "none", 5);
-			else if (k == 1)
-				bad = parse_ip(v, &conf.ip, &conf.mask), conf.set = !bad;
-			else
-				bad = parse_ip(v, k == 2 ? &conf.gw : &conf.dns, 0);
-			if (bad)
-				lo_report("exoswarm: network: ignoring %s (not an IPv4 address)\n", envp[i]);
-		}
+	char buf[48];
+	size_t n = addr_part(s, buf, sizeof buf);
+	if (!ip6addr_aton(buf, ip) || ip6_addr_ismulticast(ip) || ip6_addr_isany(ip) ||
+	    (s[n] == '/' && netstack_strncmp(s + n, "/64", 4)))
+		return -EINVAL;
+	return 0;
+}
+
+/* One setting, NAME=VALUE: EXO_NET, EXO_IP, EXO_GW, EXO_DNS, EXO_IP6. */
+static void read_setting(const char *entry)
+{
+	static const char *const names[] = { "EXO_NET=", "EXO_IP=", "EXO_GW=", "EXO_DNS=", "EXO_IP6=" };
+	for (int k = 0; k < 5; k++) {
+		size_t n = lo_strlen(names[k]);
+		if (netstack_strncmp(entry, names[k], n))
+			continue;
+		const char *v = entry + n;
+		int bad = 0;
+		if (k == 0)
+			conf.off = !netstack_strncmp(v, "none", 5);
+		else if (k == 1)
+			bad = parse_ip(v, &conf.ip, &conf.mask), conf.set = !bad;
+		else if (k == 4)
+			bad = parse_ip6(v, &conf.ip6), conf.ip6_set = !bad;
+		else
+			bad = parse_ip(v, k == 2 ? &conf.gw : &conf.dns, 0);
+		if (bad)
+			lo_report("exoswarm: network: ignoring %s (not an address)\n", entry);
 	}
+}
+
+/* The settings on the kernel command line (words NAME=VALUE among the
+ * kernel's own), then the environment's, which win. */
+static void read_config(const char *cmdline, const char *const *envp, uint32_t envc)
+{
+	char word[80];
+	for (const char *p = cmdline; p && *p;) {
+		size_t n = 0;
+		while (*p == ' ')
+			p++;
+		while (*p && *p != ' ') {
+			if (n < sizeof word - 1)
+				word[n++] = *p;
+			p++;
+		}
+		word[n] = 0;
+		if (n)
+			read_setting(word);
+	}
+	for (uint32_t i = 0; i < envc; i++)
+		read_setting(envp[i]);
 }
 
 /* /etc/resolv.conf naming the DNS server, unless the program brought one. */
@@ -206,6 +253,22 @@ static void wait_slaac(void)
 		netstack_wait(deadline);
 }
 
+/* A static IPv6 address (EXO_IP6) is usable once duplicate address
+ * detection passes (about a second): start-up waits at most DAD_WAIT_NS. */
+static void add_static_ip6(void)
+{
+	s8_t i;
+	if (netif_add_ip6_address(&eth, &conf.ip6, &i) != ERR_OK) {
+		lo_report("exoswarm: network: no room for the EXO_IP6 address\n");
+		return;
+	}
+	uint64_t deadline = netstack_deadline(DAD_WAIT_NS);
+	while (ip6_addr_istentative(netif_ip6_addr_state(&eth, i)) && time_now_ns() < deadline)
+		netstack_wait(deadline);
+	if (!ip6_addr_isvalid(netif_ip6_addr_state(&eth, i)))
+		lo_report("exoswarm: network: the EXO_IP6 address is not usable (taken on the link?)\n");
+}
+
 int netstack_start(void)
 {
 	if (started)
@@ -219,7 +282,7 @@ int netstack_start(void)
 void netstack_boot(const char *const *envp, uint32_t envc)
 {
 	const struct exo_start *st = libos_start_info;
-	read_env(envp, envc);
+	read_config(st ? st->cmdline : 0, envp, envc);
 	if (conf.off || !st || !st->nic_count)
 		return;
 	netstack_start();
@@ -242,6 +305,8 @@ void netstack_boot(const char *const *envp, uint32_t envc)
 	eth.ip6_autoconfig_enabled = 1;
 	netif_set_up(&eth);
 	eth_up = 1;
+	if (conf.ip6_set)
+		add_static_ip6();
 	if (!conf.set && dhcp_start(&eth) == ERR_OK) {
 		uint64_t deadline = netstack_deadline(DHCP_WAIT_NS);
 		while (!dhcp_supplied_address(&eth) && time_now_ns() < deadline)

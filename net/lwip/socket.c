@@ -8,6 +8,8 @@
  * its condition holds, its timeout (SO_RCVTIMEO, SO_SNDTIMEO) passes, or,
  * with O_NONBLOCK or MSG_DONTWAIT, fails at once with EAGAIN.
  */
+#include <stddef.h>
+
 #include "net/lwip/netstack.h"
 #include "net/lwip/lxnet.h"
 #include "net/lwip/mcast.h"
@@ -395,6 +397,19 @@ static int addr_out(const struct sock *s, void *uaddr, void *ulen, const ip_addr
 	if (lo_copy_out(uaddr, &sa, n) || lo_copy_out(ulen, &size, sizeof size))
 		return -EFAULT;
 	return 0;
+}
+
+/* Whether sending to dst needs SO_BROADCAST: the limited broadcast (and
+ * 0.0.0.0, as lwIP counts it), or the NIC's subnet broadcast.  Without a
+ * NIC there is no default interface for lwIP's test to look at. */
+static int is_broadcast(const ip_addr_t *dst)
+{
+	if (IP_IS_V6(dst))
+		return 0;
+	u32_t a = ip4_addr_get_u32(ip_2_ip4(dst));
+	if (a == IPADDR_BROADCAST || a == IPADDR_ANY)
+		return 1;
+	return netif_default && ip4_addr_isbroadcast_u32(a, netif_default);
 }
 
 /* Whether ip is one of ours (or any), as bind needs. */
@@ -812,7 +827,7 @@ static int64_t send_dgram(struct sock *s, const struct lx_iovec *iov, uint64_t n
 	}
 	const ip_addr_t *dst = have ? &ip : s->type == LX_SOCK_DGRAM ? &s->pcb.udp->remote_ip
 								      : &s->pcb.raw->remote_ip;
-	if (ip_addr_isbroadcast(dst, netif_default) && !s->broadcast)
+	if (is_broadcast(dst) && !s->broadcast)
 		return -EACCES;
 	int64_t got = iov_copy(iov, n, 0, total, 0);
 	if (got < 0)
@@ -1004,6 +1019,13 @@ LO_CALL(sys_recvfrom)
 	return do_recv((int)a0, &iov, 1, (int)a3, (void *)a4, (void *)a5, &mf);
 }
 
+/* A field of the program's message header, which may be unaligned (a
+ * struct pointer to it would be undefined behaviour). */
+static void *umsg_field(uint64_t umsg, size_t off)
+{
+	return (void *)(umsg + off);
+}
+
 LO_CALL(sys_recvmsg)
 {
 	UNUSED_ARGS;
@@ -1013,12 +1035,13 @@ LO_CALL(sys_recvmsg)
 	if (r)
 		return r;
 	int mf = 0;
-	struct lx_msghdr *um = (struct lx_msghdr *)a1;
-	r = do_recv((int)a0, iov, m.iovlen, (int)a2, m.name ? (void *)m.name : 0, &um->namelen, &mf);
+	r = do_recv((int)a0, iov, m.iovlen, (int)a2, m.name ? (void *)m.name : 0,
+		    umsg_field(a1, offsetof(struct lx_msghdr, namelen)), &mf);
 	lo_free(iov);
 	if (r >= 0) {
 		uint64_t zero = 0;
-		if (lo_copy_out(&um->flags, &mf, sizeof mf) || lo_copy_out(&um->controllen, &zero, sizeof zero))
+		if (lo_copy_out(umsg_field(a1, offsetof(struct lx_msghdr, flags)), &mf, sizeof mf) ||
+		    lo_copy_out(umsg_field(a1, offsetof(struct lx_msghdr, controllen)), &zero, sizeof zero))
 			return -EFAULT;
 	}
 	return r;

@@ -79,12 +79,32 @@ static err_t drop_data(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err
 	return ERR_OK;
 }
 
-static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+/* Port 81's program never reads: the data stays counted against the
+ * window, which only shrinks (a server busy elsewhere). */
+static err_t hold_data(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
 	(void)arg;
-	if (err == ERR_OK && pcb)
-		tcp_recv(pcb, drop_data);
+	(void)pcb;
+	(void)err;
+	if (p)
+		pbuf_free(p);
 	return ERR_OK;
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	if (err == ERR_OK && pcb)
+		tcp_recv(pcb, arg ? hold_data : drop_data);
+	return ERR_OK;
+}
+
+static void tcp_listener(u16_t port, void *arg)
+{
+	struct tcp_pcb *t = tcp_new();
+	tcp_bind(t, IP4_ADDR_ANY, port);
+	t = tcp_listen(t);
+	tcp_arg(t, arg);
+	tcp_accept(t, on_accept);
 }
 
 static void echo(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port)
@@ -108,18 +128,31 @@ void harness_init(void)
 	netif_add(&nif, &ip, &mask, &gw, 0, nif_init, ethernet_input);
 	netif_set_default(&nif);
 	netif_set_up(&nif);
-	struct tcp_pcb *t = tcp_new();
-	tcp_bind(t, IP4_ADDR_ANY, 80);
-	t = tcp_listen(t);
-	tcp_accept(t, on_accept);
+	tcp_listener(80, 0);
+	tcp_listener(81, &nif);
 	struct udp_pcb *u = udp_new();
 	udp_bind(u, IP4_ADDR_ANY, 7);
 	udp_recv(u, echo, 0);
 }
 
-void harness_input(const uint8_t *frame, size_t len, uint32_t ms)
+void harness_set_default(int on)
+{
+	netif_set_default(on ? &nif : 0);
+}
+
+uint32_t harness_now(void)
+{
+	return now;
+}
+
+void harness_advance(uint32_t ms)
 {
 	now += ms;
 	sys_check_timeouts();
+}
+
+void harness_input(const uint8_t *frame, size_t len, uint32_t ms)
+{
+	harness_advance(ms);
 	ethif_input(&nif, frame, (uint32_t)(len > 0xffffffffu ? 0xffffffffu : len));
 }

@@ -83,6 +83,43 @@ static size_t udp_to_echo(uint8_t *f)
 	return ip4(f, 17, 8 + sizeof msg);
 }
 
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v & 0xffff);
+}
+
+/* A TCP segment from the gateway's port sport to port dport: len bytes of
+ * data, no options, window 65535. */
+static size_t tcp_segment(uint8_t *f, unsigned sport, unsigned dport, uint32_t seq,
+			  uint32_t ack, unsigned flags, size_t len)
+{
+	uint8_t *t = f + 34;
+	memset(t, 0, 20);
+	put16(t, sport);
+	put16(t + 2, dport);
+	put32(t + 4, seq);
+	put32(t + 8, ack);
+	t[12] = 5 << 4;
+	t[13] = (uint8_t)flags;
+	put16(t + 14, 0xffff);
+	for (size_t i = 0; i < len; i++)
+		t[20 + i] = (uint8_t)('a' + (seq + i) % 26);
+	uint8_t pseudo[12];
+	memcpy(pseudo, gw, 4);
+	memcpy(pseudo + 4, me, 4);
+	pseudo[8] = 0;
+	pseudo[9] = 6;
+	put16(pseudo + 10, (unsigned)(20 + len));
+	put16(t + 16, fold(sum16(t, 20 + len, sum16(pseudo, 12, 0))));
+	return ip4(f, 6, 20 + len);
+}
+
 /* Frames sent in answer to one frame in. */
 static int answers(const uint8_t *f, size_t len)
 {
@@ -159,6 +196,48 @@ static void lying_lengths_dropped(void)
 	CHECK_EQ(answers(f, n), 0);
 }
 
+enum { TCP_FIN = 1, TCP_SYN = 2, TCP_RST = 4, TCP_ACK = 16 };
+
+/* The attack of an out-of-order segment that starts inside the receive
+ * window and ends beyond it, on a connection to port 81 whose program does
+ * not read (so the window's right edge stays put): then the hole before it
+ * is filled.  lwIP 2.1 queued it untrimmed and, once it came in order,
+ * ended the program on the assertion "tcp_receive: ooseq tcplen > rcv_wnd".
+ * over is how far it reaches past the edge; fin sets FIN on it (a peer
+ * that fills the window exactly and closes sends that innocently). */
+static void ooseq_beyond_window(unsigned sport, uint32_t over, unsigned fin)
+{
+	uint8_t f[1514];
+	uint32_t isn = 1000u * sport, seq = isn + 1;
+	CHECK_EQ(answers(f, tcp_segment(f, sport, 81, isn, 0, TCP_SYN, 0)), 1);
+	CHECK_EQ(harness_last[47], TCP_SYN | TCP_ACK);
+	CHECK_EQ(get32(harness_last + 42), seq);
+	uint32_t ours = get32(harness_last + 38) + 1;
+	uint32_t wnd = harness_last[48] << 8 | harness_last[49];	/* not scaled in a SYN */
+	CHECK(wnd > 4 * 1460);
+	harness_input(f, tcp_segment(f, sport, 81, seq, ours, TCP_ACK, 0), 1);
+	uint32_t edge = seq + wnd, start = edge - 10;
+	harness_input(f, tcp_segment(f, sport, 81, start, ours, TCP_ACK | fin, 10 + over), 1);
+	while (seq != start) {
+		uint32_t n = start - seq > 1460 ? 1460 : start - seq;
+		harness_input(f, tcp_segment(f, sport, 81, seq, ours, TCP_ACK, n), 1);
+		seq += n;
+	}
+	harness_input(f, tcp_segment(f, sport, 81, seq, ours, TCP_ACK | TCP_FIN, 10), 1);
+	harness_input(f, 0, 250);				/* the delayed ACK */
+	CHECK(harness_last[47] & TCP_ACK);
+	CHECK_EQ(get32(harness_last + 42), edge);		/* the last 10 bytes, no FIN */
+	CHECK_EQ(harness_last[48] << 8 | harness_last[49], 0);	/* window full */
+	harness_input(f, tcp_segment(f, sport, 81, edge, ours, TCP_RST, 0), 1);
+}
+
+static void ooseq_beyond_window_dropped(void)
+{
+	ooseq_beyond_window(5001, 90, 0);
+	ooseq_beyond_window(5002, 0, TCP_FIN);
+	ooseq_beyond_window(5003, 1400, TCP_FIN);
+}
+
 static void still_answers_after_bad_input(void)
 {
 	good_echo_answered();
@@ -172,6 +251,7 @@ int main(void)
 	RUN(truncated_frames_dropped);
 	RUN(bad_checksums_dropped);
 	RUN(lying_lengths_dropped);
+	RUN(ooseq_beyond_window_dropped);
 	RUN(still_answers_after_bad_input);
 	return CHECK_EXIT_STATUS();
 }

@@ -37,6 +37,18 @@ if "$B/fuzz/fuzz_netif" -max_total_time=10 -seed=1 "$corpus" >"$T/fuzz.out" 2>&1
 else
 	fail fuzz-netif-input "a crash or sanitizer report" "$T/fuzz.out"
 fi
+# Random socket calls with random arguments into the socket layer on the
+# host (tests/fuzz/fuzz_socket.c), from a loopback TCP and UDP seed.
+corpus=$T/corpus-socket
+mkdir -p "$corpus"
+tests/fuzz/socket_seed.sh >"$corpus/seed-loopback"
+if "$B/fuzz/fuzz_socket" -max_total_time=10 -seed=1 "$corpus" >"$T/fuzz-socket.out" 2>&1 &&
+	! grep -q "runtime error" "$T/fuzz-socket.out"; then
+	pass "fuzz-socket-calls ($(grep -o 'Done [0-9]* runs' "$T/fuzz-socket.out"))"
+else
+	fail fuzz-socket-calls "a crash, sanitizer report or endless wait" "$T/fuzz-socket.out"
+	grep -m3 -A3 "runtime error" "$T/fuzz-socket.out"
+fi
 
 # The host-side servers the guests below reach at 10.0.2.2
 peer tcp-echo 6000
@@ -142,3 +154,25 @@ nic_tests() {
 }
 EXO_RUN_NIC=virtio nic_tests
 EXO_RUN_NIC=e1000 nic_tests | sed -u 's/^\(PASS\|FAIL\) net-/\1 net-e1000-/'
+
+# Configuration from the kernel command line (EXO_RUN_CMDLINE adds words to
+# it), the environment winning over it; a static IPv6 address (EXO_IP6)
+# bound and looped back, and one with a prefix other than /64 refused.
+if EXO_RUN_CMDLINE="EXO_IP=10.0.2.78/24 EXO_GW=10.0.2.2 EXO_DNS=10.0.2.3" \
+	guest cmdline 0 --net user "$B/user/nettest" addr; then
+	grep -q '^address 10.0.2.78$' "$T/cmdline.out" && grep -q '^resolv.conf: nameserver 10.0.2.3$' "$T/cmdline.out" &&
+		pass net-cmdline-static-config || fail net-cmdline-static-config "address or DNS differs" "$T/cmdline.out"
+fi
+if EXO_RUN_CMDLINE="EXO_IP=10.0.2.78/24" guest cmdline-env 0 --net user -e EXO_IP=10.0.2.79/24 "$B/user/nettest" addr; then
+	grep -q '^address 10.0.2.79$' "$T/cmdline-env.out" && pass net-environment-over-cmdline ||
+		fail net-environment-over-cmdline "address differs" "$T/cmdline-env.out"
+fi
+EXO_RUN_CMDLINE="EXO_IP6=fd00:77::5/64" guest static6-cmdline 0 --net user "$B/user/nettest" self6 fd00:77::5
+guest static6-env 0 --net user -e EXO_IP6=fd00:77::6 "$B/user/nettest" self6 fd00:77::6
+tools/exo-run --net user -e EXO_IP6=fd00:77::5/48 "$B/user/nettest" self6 fd00:77::5 \
+	>"$T/static6-bad.out" 2>"$T/static6-bad.err"
+rc=$?
+[ $rc = 1 ] && grep -q 'ignoring EXO_IP6=fd00:77::5/48' "$T/static6-bad.err" &&
+	grep -q '^FAIL self6-bind' "$T/static6-bad.out" && pass net-static6-bad-prefix-ignored ||
+	fail net-static6-bad-prefix-ignored "exit $rc, no report, or the address was taken" \
+		"$T/static6-bad.out" "$T/static6-bad.err"

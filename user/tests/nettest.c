@@ -236,6 +236,24 @@ static int print_addr(void)
 	return 0;
 }
 
+/* A datagram from and to the static IPv6 address addr (EXO_IP6): bound
+ * to it (EADDRNOTAVAIL unless the interface has it) and looped back. */
+static int self6(const char *addr)
+{
+	int u = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(7997) };
+	char got[8] = "";
+	EXPECT("self6-address", inet_pton(AF_INET6, addr, &a.sin6_addr) == 1);
+	int bound = bind(u, (void *)&a, sizeof a) == 0;
+	EXPECT("self6-bind", bound);
+	if (!bound)
+		return 1;
+	EXPECT("self6-loop", sendto(u, "six", 3, 0, (void *)&a, sizeof a) == 3 &&
+			     recv(u, got, sizeof got, 0) == 3 && !memcmp(got, "six", 3));
+	close(u);
+	return failures ? 1 : 0;
+}
+
 /* ------------------------------------------------------- local checks */
 
 static void check_errors(void)
@@ -539,6 +557,8 @@ int main(int argc, char **argv)
 		return udp_client(argv[2], atoi(argv[3]));
 	if (!strcmp(mode, "resolve") && argc == 3)
 		return resolve(argv[2]);
+	if (!strcmp(mode, "self6") && argc == 3)
+		return self6(argv[2]);
 	if (!strcmp(mode, "addr"))
 		return print_addr();
 	check_errors();

@@ -1,0 +1,156 @@
+/*
+ * The library OS around net/lwip/socket.c on the host, for the socket
+ * fuzzer: a descriptor table, the program's memory as one arena (any
+ * pointer outside it is -EFAULT, as a bad pointer in the guest), and the
+ * network stack's start, poll and wait over the netif harness, whose clock
+ * a wait moves forward.  A wait that never ends is a bug: it aborts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>	/* before lwIP's headers rename the routines */
+
+#include "tests/fuzz/socket_shim.h"
+#include "tests/fuzz/netif_harness.h"
+
+#include "libos/sockcalls.h"
+#include "libos/vfs.h"
+#include "net/lwip/netstack.h"
+
+#include "lwip/netif.h"
+#include "lwip/timeouts.h"
+
+#undef memcpy
+#undef memset
+
+uint8_t shim_user[SHIM_USER_SIZE];
+static struct file *fds[SHIM_FDS];
+static unsigned waits;
+
+static int in_user(const void *p, size_t n)
+{
+	uintptr_t a = (uintptr_t)p, b = (uintptr_t)shim_user;
+	return a >= b && a - b <= SHIM_USER_SIZE && n <= SHIM_USER_SIZE - (a - b);
+}
+
+int64_t lo_copy_in(void *dst, const void *user_src, size_t n)
+{
+	if (!in_user(user_src, n))
+		return -EFAULT;
+	memcpy(dst, user_src, n);
+	return 0;
+}
+
+int64_t lo_copy_out(void *user_dst, const void *src, size_t n)
+{
+	if (!in_user(user_dst, n))
+		return -EFAULT;
+	memcpy(user_dst, src, n);
+	return 0;
+}
+
+const struct file_ops *const file_kinds[FK_COUNT] = { [FK_SOCKET] = &sock_fops };
+
+struct file *file_new(uint32_t kind, uint32_t flags)
+{
+	struct file *f = malloc(sizeof *f);
+	if (f)
+		*f = (struct file){ .kind = kind, .flags = flags, .refs = 1 };
+	return f;
+}
+
+void file_put(struct file *f)
+{
+	if (--f->refs)
+		return;
+	if (fops(f)->release)
+		fops(f)->release(f);
+	free(f);
+}
+
+struct file *fd_get(int fd)
+{
+	return fd >= 0 && fd < SHIM_FDS ? fds[fd] : 0;
+}
+
+int fd_available(void)
+{
+	for (int i = 0; i < SHIM_FDS; i++)
+		if (!fds[i])
+			return 0;
+	return -EMFILE;
+}
+
+int fd_install(struct file *f, int min, int cloexec)
+{
+	(void)cloexec;
+	for (int i = min < 0 ? 0 : min; i < SHIM_FDS; i++)
+		if (!fds[i]) {
+			fds[i] = f;
+			f->refs++;
+			return i;
+		}
+	return -EMFILE;
+}
+
+int shim_close(int fd)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	fds[fd] = 0;
+	file_put(f);
+	return 0;
+}
+
+int anon_stat(struct file *f, struct lx_stat *st, uint32_t mode)
+{
+	memset(st, 0, sizeof *st);
+	st->mode = mode;
+	st->ino = (uint64_t)(uintptr_t)f->priv >> 4;
+	st->nlink = 1;
+	return 0;
+}
+
+uint64_t time_now_ns(void)
+{
+	return (uint64_t)harness_now() * 1000000u;
+}
+
+int netstack_start(void)
+{
+	harness_init();
+	return 0;
+}
+
+void netstack_poll(void)
+{
+	harness_advance(0);
+	netif_poll_all();
+}
+
+/* Moves the clock to the deadline, or 100 ms on; every call's waits are
+ * counted from shim_call_begin. */
+void netstack_wait(uint64_t deadline_ns)
+{
+	if (++waits > SHIM_MAX_WAITS) {
+		fprintf(stderr, "socket call still waiting after %u waits (%u s): a wait without an end\n",
+			waits - 1, (waits - 1) / 10);
+		abort();
+	}
+	uint64_t now = time_now_ns(), step = 100000000u;
+	if (deadline_ns > now && deadline_ns - now < step)
+		step = deadline_ns - now;
+	harness_advance((uint32_t)((step + 999999u) / 1000000u));
+	netif_poll_all();
+}
+
+uint64_t netstack_deadline(uint64_t timeout_ns)
+{
+	uint64_t now = time_now_ns();
+	return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+}
+
+void shim_call_begin(void)
+{
+	waits = 0;
+}
