@@ -161,6 +161,7 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 		exo_call(EXO_SYS_EXIT, 127);
 	}
 	vfs_init();
+	procfs_note_start(argc, argv, envc, execfn, stack_top);
 	netstack_boot(argv + argc, envc);
 
 	/* strings and AT_RANDOM at the top, then the pointer arrays */
