@@ -70,6 +70,7 @@ struct pnode {
 	int32_t pid;			/* P_SELF: the reader's */
 	int32_t fd;
 	char *target;			/* symlinks: the last readlink's answer */
+	uint32_t held;			/* sweep: it or a node below it is open */
 	struct pnode *next;		/* every node of the procfs */
 };
 
@@ -443,12 +444,19 @@ static int node_stale(const struct pnode *n)
 	return n->type == P_FD && fd_next_open(&p->files, n->fd, &f) != n->fd;
 }
 
-/* Frees the nodes that are stale and unused.  Only from a lookup in the
- * root: a path walk never holds such a node (its lookup fails). */
+/* Frees the nodes that are stale and unused, keeping those above a node
+ * still open (its ".." and path lead through them).  Only from a lookup in
+ * the root: a path walk never holds such a node (its lookup fails). */
 static void sweep(struct proot *r)
 {
+	for (struct pnode *n = r->nodes; n; n = n->next)
+		n->held = 0;
+	for (struct pnode *n = r->nodes; n; n = n->next)
+		for (struct pnode *a = n->v.refs ? n : 0; a && a->type != P_ROOT && !a->held;
+		     a = (struct pnode *)a->v.parent)
+			a->held = 1;
 	for (struct pnode **pp = &r->nodes, *n; (n = *pp);) {
-		if (n->v.refs == 0 && node_stale(n)) {
+		if (!n->v.refs && !n->held && node_stale(n)) {
 			*pp = n->next;
 			sh_free(n->target);
 			sh_free(n);
@@ -1074,8 +1082,8 @@ int procfs_mount(const char *path)
 	return 0;
 }
 
-void procfs_note_start(int argc, const char *const *argv, uint32_t envc, const char *execfn,
-		       uint64_t stack_top)
+void procfs_note_start(int argc, const char *const *argv, const char *const *envp, uint32_t envc,
+		       const char *execfn, uint64_t stack_top)
 {
 	static char path[LX_PATH_MAX];
 	stack_top_seen = stack_top;
@@ -1089,7 +1097,7 @@ void procfs_note_start(int argc, const char *const *argv, uint32_t envc, const c
 	in->gen = me->gen;
 	in->start_ns = time_now_ns();
 	in->args_len = pack_strings(in->args, argv, (uint32_t)argc);
-	in->env_len = pack_strings(in->env, argv + argc, envc);
+	in->env_len = pack_strings(in->env, envp, envc);
 	const char *given = execfn ? execfn : argv[0], *exe = given, *base = given;
 	for (const char *s = given; *s; s++)	/* comm: the name as given, as Linux */
 		if (*s == '/')
@@ -1097,8 +1105,18 @@ void procfs_note_start(int argc, const char *const *argv, uint32_t envc, const c
 	size_t n = lo_strlen(base);
 	lo_memcpy(in->comm, base, n < 15 ? n : 15);
 	struct vnode *v;
-	if (vfs_lookup_k(vfs_cwd(), given, 1, &v) == 0 && path_of(v, path) == 0)
+	if (vfs_lookup_k(vfs_cwd(), given, 1, &v) == 0 && path_of(v, path) == 0) {
 		exe = path;			/* absolute, links resolved */
+	} else if (given[0] != '/' && up_path(vfs_cwd(), path) == 0) {
+		/* no such file here: still absolute, as glibc's start-up asserts */
+		size_t c = lo_strlen(path), g = lo_strlen(given);
+		c = c == 1 ? 0 : c;
+		if (c + 1 + g < sizeof path) {
+			path[c] = '/';
+			lo_memcpy(path + c + 1, given, g + 1);
+			exe = path;
+		}
+	}
 	n = lo_strlen(exe);
 	lo_memcpy(in->exe, exe, n < sizeof in->exe ? n : sizeof in->exe - 1);
 	refresh_self(r);

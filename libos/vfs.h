@@ -288,9 +288,10 @@ void devfs_open_stdio(void);
 /* procfs.c */
 /* Mounts the procfs on path (made if missing) and links /etc/mtab to it. */
 int procfs_mount(const char *path);
-/* Start-up of an image: what /proc/PID shows of the calling process. */
-void procfs_note_start(int argc, const char *const *argv, uint32_t envc, const char *execfn,
-		       uint64_t stack_top);
+/* Start-up of an image (and a program ld-exo runs): what /proc/PID shows
+ * of the calling process. */
+void procfs_note_start(int argc, const char *const *argv, const char *const *envp, uint32_t envc,
+		       const char *execfn, uint64_t stack_top);
 /* The open descriptor of pf (any process's) at fd or the first above it:
  * the number and *f, or -1 when there is none (fd.c). */
 int fd_next_open(const struct lo_proc_files *pf, int fd, struct file **f);

@@ -257,10 +257,13 @@ static void check_child(void)
 	waitid(P_PID, (id_t)c, &si, WEXITED | WNOWAIT);
 	s = slurp(path, 0);
 	EXPECT("zombie-state-Z", s && strrchr(s, ')') && strrchr(s, ')')[2] == 'Z');
+	int held = open(path, O_RDONLY);	/* kept open past the reaping */
 	waitpid(c, 0, 0);
 	snprintf(path, sizeof path, "/proc/%d", (int)c);
 	struct stat st;
 	EXPECT("reaped-child-is-gone", stat(path, &st) < 0 && errno == ENOENT);
+	EXPECT("reaped-child-open-file-esrch", held >= 0 && read(held, buf, sizeof buf) < 0 && errno == ESRCH);
+	EXPECT("proc-still-works", slurp("/proc/self/stat", 0) != 0 && close(held) == 0);
 }
 
 static void check_machine(void)
