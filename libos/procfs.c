@@ -60,8 +60,7 @@ struct pinfo {
 	uint32_t args_len, env_len;
 	char comm[16];
 	char exe[256];
-	char args[ARGS_MAX];		/* argv, NUL-separated */
-	char env[ARGS_MAX];
+	char *args, *env;		/* argv and envp, NUL-separated (shared segment) */
 };
 
 struct pnode {
@@ -190,6 +189,25 @@ static struct sh_proc *proc_entry(int32_t pid)
 	return p && p->state != PROC_FREE ? p : 0;
 }
 
+/* A copy of len bytes of src in the shared segment (len 0 if none). */
+static char *sh_dup(const char *src, uint32_t *len)
+{
+	char *d = *len ? sh_alloc(*len) : 0;
+	if (d)
+		lo_memcpy(d, src, *len);
+	else
+		*len = 0;
+	return d;
+}
+
+/* Forgets a record, an ended process's or one about to be replaced. */
+static void info_clear(struct pinfo *in)
+{
+	sh_free(in->args);
+	sh_free(in->env);
+	lo_memset(in, 0, sizeof *in);
+}
+
 /* p's published record; a forked child that has not run execve yet
  * takes its parent's (a copy, so it stays when the parent moves on). */
 static struct pinfo *info_of(struct proot *r, struct sh_proc *p)
@@ -202,9 +220,12 @@ static struct pinfo *info_of(struct proot *r, struct sh_proc *p)
 	for (int depth = 0; q && depth < MAX_PROCS; depth++) {
 		struct pinfo *qi = &r->info[q - h->procs];
 		if (qi->pid == q->pid && qi->gen == q->gen) {
+			info_clear(in);
 			lo_memcpy(in, qi, sizeof *in);
 			in->pid = p->pid;
 			in->gen = p->gen;
+			in->args = sh_dup(qi->args, &in->args_len);
+			in->env = sh_dup(qi->env, &in->env_len);
 			return in;
 		}
 		q = proc_entry(q->ppid);
@@ -239,20 +260,22 @@ static void refresh_self(struct proot *r)
 
 static uint64_t stack_top_seen;		/* this image's initial stack */
 
-/* Copies NUL-terminated strings into dst as one NUL-separated run. */
-static uint32_t pack_strings(char *dst, const char *const *s, uint32_t n)
+/* n NUL-terminated strings as one NUL-separated run in the shared segment
+ * (at most ARGS_MAX bytes; NULL with *len 0 when there is none). */
+static char *pack_strings(const char *const *s, uint32_t n, uint32_t *len)
 {
-	uint32_t len = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		size_t l = lo_strlen(s[i]) + 1;
-		if (len + l > ARGS_MAX)
-			break;
-		lo_memcpy(dst + len, s[i], l);
-		len += (uint32_t)l;
+	uint32_t total = 0, i;
+	for (i = 0; i < n && total + lo_strlen(s[i]) + 1 <= ARGS_MAX; i++)
+		total += (uint32_t)lo_strlen(s[i]) + 1;
+	char *d = total ? sh_alloc(total) : 0;
+	*len = d ? total : 0;
+	for (uint32_t j = 0, at = 0; d && j < i; j++) {
+		size_t l = lo_strlen(s[j]) + 1;
+		lo_memcpy(d + at, s[j], l);
+		at += (uint32_t)l;
 	}
-	return len;
+	return d;
 }
-
 
 /* ---------------------------------------------------------------- paths */
 
@@ -1092,12 +1115,12 @@ void procfs_note_start(int argc, const char *const *argv, const char *const *env
 		return;
 	struct sh_proc *me = proc_self();
 	struct pinfo *in = &r->info[me - sh_seg()->procs];
-	lo_memset(in, 0, sizeof *in);
+	info_clear(in);
 	in->pid = me->pid;
 	in->gen = me->gen;
 	in->start_ns = time_now_ns();
-	in->args_len = pack_strings(in->args, argv, (uint32_t)argc);
-	in->env_len = pack_strings(in->env, envp, envc);
+	in->args = pack_strings(argv, (uint32_t)argc, &in->args_len);
+	in->env = pack_strings(envp, envc, &in->env_len);
 	const char *given = execfn ? execfn : argv[0], *exe = given, *base = given;
 	for (const char *s = given; *s; s++)	/* comm: the name as given, as Linux */
 		if (*s == '/')
