@@ -418,3 +418,15 @@ void lo_proc_files_exit(struct lo_proc_files *files)
 {
 	files_release(files);
 }
+
+/* For the procfs: another process's descriptors, read in place. */
+int fd_next_open(const struct lo_proc_files *pf, int fd, struct file **f)
+{
+	const struct fdtab *t = pf->fdtab;
+	for (uint64_t i = fd < 0 ? 0 : (uint64_t)fd; t && i < t->len; i++)
+		if (t->slots[i].f) {
+			*f = t->slots[i].f;
+			return (int)i;
+		}
+	return -1;
+}

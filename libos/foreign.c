@@ -13,6 +13,7 @@
 #include "libos/exec.h"
 #include "libos/lx.h"
 #include "libos/thread.h"
+#include "libos/vfs.h"
 #include "include/exo/native.h"
 
 #define PAGE 4096ull
@@ -122,6 +123,13 @@ int exo_run_foreign(const char *path, int argc, char **argv, char **envp)
 		r = -ENOMEM;
 	if (r == 0 && !(sp = build_stack(&img, argc, argv, envp)))
 		r = -ENOMEM;
+	if (r == 0) {			/* /proc/self is the program's now */
+		uint32_t envc = 0;
+		while (envp[envc])
+			envc++;
+		procfs_note_start(argc, (const char *const *)argv, (const char *const *)envp, envc, path,
+				  STACK_TOP);
+	}
 	lo_unlock();
 	if (r)
 		return r;

@@ -898,8 +898,10 @@ static int64_t statfs_out(struct vnode *v, uint64_t ubuf)
 		s.type = 0x50495045;		/* PIPEFS_MAGIC */
 		s.bsize = s.frsize = 4096;
 		s.namelen = LX_NAME_MAX;
-	} else if (!vops(v)->statfs || vops(v)->statfs(v, &s)) {
-		return -ENOSYS;
+	} else {
+		int r = vops(v)->statfs ? vops(v)->statfs(v, &s) : -ENOSYS;
+		if (r)
+			return r;
 	}
 	return lo_copy_out((void *)ubuf, &s, sizeof s);
 }

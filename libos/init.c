@@ -151,6 +151,11 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 	const uint8_t *blob = exec ? exec_args(&size, &execfn) : map_args(&size);
 	int argc = parse_args(blob, size, strs, &envc);
 	if (argc < 0) {
+		/* no arguments: a program the kernel took from an initramfs is
+		 * its /sbin/init (docs/ABI.md), named so as Linux names it */
+		for (uint64_t i = 0; i < st->nmodules; i++)
+			if (lo_memcmp(st->modules[i].name, "initramfs", 10) == 0)
+				fallback[0] = "/sbin/init";
 		argv = fallback;
 		argc = 1;
 		envc = 0;
@@ -161,6 +166,7 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 		exo_call(EXO_SYS_EXIT, 127);
 	}
 	vfs_init();
+	procfs_note_start(argc, argv, argv + argc, envc, execfn, stack_top);
 	netstack_boot(argv + argc, envc);
 
 	/* strings and AT_RANDOM at the top, then the pointer arrays */

@@ -282,3 +282,17 @@ struct lo_proc_files *proc_files(void)
 	static struct lo_proc_files early = { .umask = 022 };
 	return lp.shared_pages ? &proc_self()->files : &early;
 }
+
+/* Bytes of the heap free now and in all, for statfs and /proc/meminfo. */
+void sh_usage(uint64_t *free_bytes, uint64_t *heap_bytes)
+{
+	struct sh_header *h = sh_seg();
+	uint64_t n = 0;
+	*free_bytes = *heap_bytes = 0;
+	if (!lp.shared_pages)
+		return;
+	for (const struct sh_block *b = (const struct sh_block *)h->free_list; b; b = b->next_free)
+		n += b->size & ~USED;
+	*free_bytes = n;
+	*heap_bytes = h->heap_end - h->heap_first;
+}

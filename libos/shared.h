@@ -27,6 +27,8 @@
 void *sh_alloc(size_t size);
 void *sh_realloc(void *p, size_t size);
 void sh_free(void *p);
+/* The heap's free bytes and its size. */
+void sh_usage(uint64_t *free_bytes, uint64_t *heap_bytes);
 
 /* Waits, with the libOS lock released, while *word == expected, until
  * sh_wake(word) in any process, or deadline_ns (time_now_ns's clock; 0:

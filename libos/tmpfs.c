@@ -122,6 +122,7 @@ static struct tnode *node_new(struct vnode *dir, uint32_t mode)
 	if (dir) {
 		t->v.mnt = dir->mnt;
 		t->v.ino = dir->mnt->next_ino++;
+		dir->mnt->used_nodes++;
 	}
 	if (LX_S_ISDIR(mode)) {
 		t->v.nlink = 2;
@@ -155,8 +156,8 @@ static uint8_t *page_make(struct tnode *t, uint64_t pi)
 	if (!t->leaves[li] && !(t->leaves[li] = sh_alloc(PAGE)))
 		return 0;
 	uint8_t **slot = &t->leaves[li][pi % LEAF];
-	if (!*slot)
-		*slot = sh_alloc(PAGE);
+	if (!*slot && (*slot = sh_alloc(PAGE)) != 0)
+		t->v.mnt->used_pages++;
 	return *slot;
 }
 
@@ -169,8 +170,10 @@ static void drop_pages(struct tnode *t, uint64_t first)
 			continue;
 		uint64_t from = li == first / LEAF ? first % LEAF : 0;
 		for (uint64_t i = from; i < LEAF; i++) {
-			if (leaf[i])
+			if (leaf[i]) {
 				sh_free(leaf[i]);
+				t->v.mnt->used_pages--;
+			}
 			leaf[i] = 0;
 		}
 		if (from == 0) {
@@ -184,6 +187,8 @@ static void t_destroy(struct vnode *v)
 {
 	struct tnode *t = tn(v);
 	drop_pages(t, 0);
+	if (v->mnt && v->mnt->used_nodes)
+		v->mnt->used_nodes--;
 	sh_free(t->leaves);
 	for (uint64_t i = 0; i < t->nents; i++)
 		sh_free(t->ents[i].name);
@@ -389,17 +394,20 @@ static int t_readlink(struct vnode *v, const char **target, size_t *len)
 	return 0;
 }
 
+/* Every tmpfs keeps its nodes and pages in the shared segment: a mount's
+ * size is what it uses plus what the segment has free (shared by all). */
 static int t_statfs(struct vnode *v, struct lx_statfs *out)
 {
-	struct exo_cap_info mem;
-	uint64_t free_pages = lo_cap_inspect(EXO_SLOT_MEMORY, &mem) == 0 ? mem.count : 0;
+	uint64_t free_bytes, heap_bytes;
+	sh_usage(&free_bytes, &heap_bytes);
+	uint64_t free_pages = free_bytes / PAGE;
 	lo_memset(out, 0, sizeof *out);
 	out->type = v->mnt->magic;
 	out->bsize = out->frsize = PAGE;
-	out->blocks = free_pages + v->mnt->next_ino;	/* memory is the only bound */
+	out->blocks = v->mnt->used_pages + free_pages;
 	out->bfree = out->bavail = free_pages;
-	out->files = out->blocks;
-	out->ffree = free_pages;
+	out->ffree = free_bytes / sizeof(struct tnode);
+	out->files = v->mnt->used_nodes + 1 + out->ffree;
 	out->fsid[0] = (int32_t)v->mnt->dev;
 	out->namelen = LX_NAME_MAX;
 	return 0;

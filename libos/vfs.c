@@ -14,6 +14,7 @@
 const struct vnode_ops *const vnode_kinds[VK_COUNT] = {
 	[VK_TMPFS] = &tmpfs_vnode_ops,
 	[VK_CFS] = &cfs_vnode_ops,
+	[VK_PROC] = &procfs_vnode_ops,
 };
 
 uint32_t vfs_umask(void)
@@ -496,8 +497,8 @@ int vfs_open_node(struct vnode *v, uint32_t flags, struct file **out)
 }
 
 /* The root tmpfs with /tmp and /dev mounted on it, the console as fds 0-2,
- * then the initramfs unpacked into the root.  A process that has files
- * already (a program started by execve) keeps them. */
+ * then the initramfs unpacked into the root and the procfs on /proc.  A
+ * process that has files already (a program started by execve) keeps them. */
 void vfs_init(void)
 {
 	if (proc_files()->fdtab)
@@ -523,5 +524,6 @@ void vfs_init(void)
 	devfs_mount("/dev");
 	devfs_open_stdio();
 	initramfs_load();
+	procfs_mount("/proc");
 	cfs_mount_prepare();		/* CryptoFS at /data, if exo-run asked */
 }

@@ -52,7 +52,7 @@ enum file_kind {
 };
 
 /* Kinds of file system: indexes of vnode_kinds (vfs.c). */
-enum vnode_kind { VK_TMPFS, VK_CFS, VK_COUNT };
+enum vnode_kind { VK_TMPFS, VK_CFS, VK_PROC, VK_COUNT };
 
 struct file_ops {
 	int64_t (*read)(struct file *f, void *ubuf, uint64_t len);		/* NULL: EINVAL */
@@ -84,7 +84,7 @@ extern const struct vnode_ops *const vnode_kinds[VK_COUNT];
 /* The kinds' ops, for the two tables. */
 extern const struct file_ops vfs_node_fops, stale_fops, pipe_fops;
 extern const struct file_ops devfs_fops[5], sock_fops, eventfd_fops, epoll_fops;
-extern const struct vnode_ops tmpfs_vnode_ops, cfs_vnode_ops;
+extern const struct vnode_ops tmpfs_vnode_ops, cfs_vnode_ops, procfs_vnode_ops;
 
 static inline const struct file_ops *fops(const struct file *f)
 {
@@ -170,6 +170,7 @@ struct mount {
 	uint64_t next_ino;
 	int64_t magic;			/* statfs f_type */
 	char type[16];			/* /proc/mounts' name, NUL-terminated */
+	uint64_t used_pages, used_nodes;	/* tmpfs: data pages and nodes, for statfs */
 	struct mount *next;
 };
 
@@ -283,6 +284,17 @@ int devfs_mount(const char *path);
 int devfs_open(struct vnode *v, struct file *f);
 /* Opens the console as stdin, stdout and stderr (fds 0-2). */
 void devfs_open_stdio(void);
+
+/* procfs.c */
+/* Mounts the procfs on path (made if missing) and links /etc/mtab to it. */
+int procfs_mount(const char *path);
+/* Start-up of an image (and a program ld-exo runs): what /proc/PID shows
+ * of the calling process. */
+void procfs_note_start(int argc, const char *const *argv, const char *const *envp, uint32_t envc,
+		       const char *execfn, uint64_t stack_top);
+/* The open descriptor of pf (any process's) at fd or the first above it:
+ * the number and *f, or -1 when there is none (fd.c). */
+int fd_next_open(const struct lo_proc_files *pf, int fd, struct file **f);
 
 /* initramfs.c: unpacks the "initramfs" module, if any, into the root. */
 void initramfs_load(void);
