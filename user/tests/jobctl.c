@@ -21,7 +21,8 @@
 #include <unistd.h>
 
 /* A child that sleeps in nanosleep for ever (its sleep goes on across a
- * stop), or ends with status 3 on SIGUSR1. */
+ * stop), or ends with status 3 on SIGUSR1; returned once its handler is
+ * in place. */
 static void on_usr1_exit(int sig)
 {
 	(void)sig;
@@ -30,14 +31,22 @@ static void on_usr1_exit(int sig)
 
 static pid_t sleeper(void)
 {
+	int ready[2];
+	char b = 0;
+	if (pipe(ready))
+		exit(1);
 	pid_t c = fork_or_die();
 	if (c == 0) {
 		signal(SIGUSR1, on_usr1_exit);
+		write(ready[1], &b, 1);	/* its handler is in place */
 		for (;;) {
 			struct timespec ts = { 1000, 0 };
 			nanosleep(&ts, 0);
 		}
 	}
+	read(ready[0], &b, 1);
+	close(ready[0]);
+	close(ready[1]);
 	return c;
 }
 
