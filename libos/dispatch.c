@@ -298,23 +298,33 @@ HANDLER(sys_settimeofday)
 }
 
 /* Sleeps on the thread's notification, without the libOS lock, until the
- * time has passed or a signal comes (EINTR). */
-static int64_t sleep_ns(uint64_t ns)
+ * time has passed or a signal comes (EINTR); *left is the time still to
+ * sleep then. */
+static int64_t sleep_ns(uint64_t ns, uint64_t *left)
 {
-	return ns ? lo_sleep_until(time_now_ns() + ns) : 0;
+	uint64_t deadline = time_now_ns() + ns;
+	int64_t r = ns ? lo_sleep_until(deadline) : 0;
+	uint64_t now = time_now_ns();
+	*left = r == -EINTR && now < deadline ? deadline - now : 0;
+	return r;
 }
 
+/* nanosleep: an interrupted sleep tells what was left in rem, so a
+ * program sleeping in a loop on EINTR (BusyBox's sleep) sleeps its time. */
 HANDLER(sys_nanosleep)
 {
 	UNUSED_ARGS;
 	const struct timespec_lx *req = (const void *)a0;
+	uint64_t left;
 	if (req->sec < 0 || req->nsec < 0 || req->nsec >= 1000000000)
 		return -EINVAL;
-	if (a1) {
+	int64_t r = sleep_ns((uint64_t)req->sec * 1000000000u + (uint64_t)req->nsec, &left);
+	if (a1 && r == -EINTR) {
 		struct timespec_lx *rem = (void *)a1;
-		rem->sec = rem->nsec = 0;
+		rem->sec = (int64_t)(left / 1000000000u);
+		rem->nsec = (int64_t)(left % 1000000000u);
 	}
-	return sleep_ns((uint64_t)req->sec * 1000000000u + (uint64_t)req->nsec);
+	return r;
 }
 
 HANDLER(sys_clock_nanosleep)
@@ -329,7 +339,14 @@ HANDLER(sys_clock_nanosleep)
 	uint64_t t = (uint64_t)req->sec * 1000000000u + (uint64_t)req->nsec;
 	if (a1 & 1)				/* TIMER_ABSTIME */
 		t = t > now ? t - now : 0;
-	return sleep_ns(t);
+	uint64_t left;
+	int64_t r = sleep_ns(t, &left);
+	if (a3 && r == -EINTR && !(a1 & 1)) {
+		struct timespec_lx *rem = (void *)a3;
+		rem->sec = (int64_t)(left / 1000000000u);
+		rem->nsec = (int64_t)(left % 1000000000u);
+	}
+	return r;
 }
 
 HANDLER(sys_getrandom)

@@ -19,6 +19,7 @@
 #include "libos/lx.h"
 #include "libos/proc.h"
 #include "libos/thread.h"
+#include "libos/tty.h"
 #include "include/exo/native.h"
 
 #define SIGKILL 9
@@ -28,6 +29,12 @@
 #define WNOWAIT 0x01000000
 #define CLD_EXITED 1
 #define CLD_KILLED 2
+#define CLD_STOPPED 5
+#define CLD_CONTINUED 6
+#define SIGCONT 18
+#define WUNTRACED 2
+#define WCONTINUED 8
+#define STOP_SIGS (BIT(19) | BIT(20) | BIT(21) | BIT(22))	/* STOP TSTP TTIN TTOU */
 #define P_ALL 0
 #define P_PID 1
 #define P_PGID 2
@@ -265,7 +272,7 @@ static void send_other(struct sh_proc *p, int sig, const struct lo_sigsrc *src, 
 	if (sig != SIGKILL && (p->sigignored & bit))
 		return;
 	int64_t slot = env_cap_of(p);
-	if (slot && (sig == SIGKILL || !((p->sigcaught | p->sigblocked) & bit))) {
+	if (slot && (sig == SIGKILL || !((p->sigcaught | p->sigblocked | STOP_SIGS) & bit))) {
 		exo_call(EXO_SYS_ENV_KILL, slot, EXO_STATUS_SIGNALED(sig));
 		proc_mark_dead(p, EXO_STATUS_SIGNALED(sig));
 		return;
@@ -302,6 +309,8 @@ int64_t proc_send_info(struct sh_proc *p, int sig, const struct lo_sigsrc *src, 
 		return -ESRCH;
 	if (!sig)
 		return 0;
+	if (sig == SIGCONT)
+		proc_continue(p);
 	if (p != proc_self()) {
 		send_other(p, sig, src, tid);
 		return 0;
@@ -396,6 +405,54 @@ _Noreturn void proc_end_self(int32_t status)
 	exo_call(EXO_SYS_EXIT, (status >> 8) & 0xff);
 	for (;;)
 		;
+}
+
+/* Tells p's parent that p stopped or went on: SIGCHLD with the code and
+ * the signal, and its wait word (wait4's WUNTRACED and WCONTINUED). */
+static void tell_parent_jc(struct sh_proc *p, int code, int sig)
+{
+	struct sh_proc *parent = proc_by_pid(p->ppid);
+	if (!parent || parent->state != PROC_RUNNING || parent == p)
+		return;
+	struct lo_sigsrc src = { .code = code, .a = p->pid, .value = (uint64_t)sig };
+	proc_send_info(parent, SIGCHLD, &src, 0);
+	parent->wait_word++;
+	sh_wake(&parent->wait_word);
+}
+
+/* The calling thread sleeps with every signal held back (they are taken
+ * once the process goes on); SIGKILL and other fatal signals from another
+ * process end it meanwhile (ENV_KILL).  The first process has nobody to
+ * continue it, so it does not stop (Linux discards stop signals for an
+ * orphaned group likewise). */
+void proc_stop_self(int sig)
+{
+	if (!lp.shared_pages)
+		return;
+	struct sh_proc *me = proc_self();
+	if (me->pid == sh_seg()->init_pid)
+		return;
+	struct lo_thread *t = lo_thread_self();
+	me->stopped = 1;
+	me->jc_status = (sig << 8) | 0x7f;
+	tell_parent_jc(me, CLD_STOPPED, sig);
+	uint64_t mask = t->sigmask;
+	t->sigmask = ~0ull;
+	while (me->stopped && me->state == PROC_RUNNING)
+		lo_wait_word(&me->wait_word, me->wait_word, 0);
+	t->sigmask = mask;
+}
+
+void proc_continue(struct sh_proc *p)
+{
+	if (!p->stopped)
+		return;
+	p->stopped = 0;
+	p->jc_status = 0xffff;
+	p->sigpending &= ~STOP_SIGS;
+	p->wait_word++;
+	sh_wake(&p->wait_word);
+	tell_parent_jc(p, CLD_CONTINUED, SIGCONT);
 }
 
 /* ---------------------------------------------------------------- ids */
@@ -535,8 +592,18 @@ static void reap_detached(void)
 			reap(&h->procs[i]);
 }
 
-/* Waits for a child that idtype/id names to end: its entry (a zombie), or
- * NULL with *err (-ECHILD, -EINTR, or 0 for WNOHANG). */
+/* A running child that stopped (options has WUNTRACED) or went on
+ * (WCONTINUED) and whose parent has not been told by a wait yet. */
+static int jc_wanted(const struct sh_proc *p, int options)
+{
+	if (p->state != PROC_RUNNING || !p->jc_status)
+		return 0;
+	return p->jc_status == 0xffff ? (options & WCONTINUED) != 0 : (options & WUNTRACED) != 0;
+}
+
+/* Waits for a child that idtype/id names to end, or to stop or go on
+ * (options): its entry (a zombie, or running with jc_status), or NULL with
+ * *err (-ECHILD, -EINTR, or 0 for WNOHANG). */
 static struct sh_proc *wait_child(int idtype, int64_t id, int options, int64_t *err)
 {
 	struct sh_header *h = sh_seg();
@@ -554,14 +621,16 @@ static struct sh_proc *wait_child(int idtype, int64_t id, int options, int64_t *
 			int64_t st = p->state == PROC_RUNNING ? fork_child_status(p->pid) : -EAGAIN;
 			if (st >= 0)
 				proc_mark_dead(p, (int32_t)st);	/* it ended without the libOS */
-			if (p->state == PROC_ZOMBIE)
+			if (p->state == PROC_ZOMBIE || jc_wanted(p, options))
 				return p;
 		}
 		*err = !any ? -ECHILD : interrupted ? -EINTR : 0;
 		if (*err || (options & WNOHANG))
 			return 0;
 		/* a signal ends the wait, but a child that ended meanwhile
-		 * is still reported first, as on Linux */
+		 * is still reported first, as on Linux; ^C and ^Z typed
+		 * meanwhile reach the foreground job */
+		tty_watch();
 		interrupted = sh_wait(&me->wait_word, seen, time_now_ns() + RESCAN_NS) == -EINTR;
 	}
 }
@@ -569,20 +638,23 @@ static struct sh_proc *wait_child(int idtype, int64_t id, int options, int64_t *
 int64_t proc_wait4(int64_t pid, uint64_t status_ptr, int options, uint64_t rusage)
 {
 	if (options & ~(WNOHANG | 2 | 8 | 0x20000000 | 0x40000000 | 0x80000000u))
-		return -EINVAL;		/* WUNTRACED, WCONTINUED and __W* are accepted */
+		return -EINVAL;		/* WUNTRACED, WCONTINUED; __W* are accepted */
 	int idtype = pid == -1 ? P_ALL : pid > 0 ? P_PID : P_PGID;
 	int64_t id = pid > 0 ? pid : pid == 0 ? proc_self()->pgid : -pid;
 	int64_t err;
 	struct sh_proc *p = wait_child(idtype, id, options, &err);
 	if (!p)
 		return err;
-	int32_t st = p->status;
+	int32_t st = p->state == PROC_ZOMBIE ? p->status : p->jc_status;
 	static const uint8_t zero[144];
 	if ((status_ptr && lo_copy_out((void *)status_ptr, &st, 4)) ||
 	    (rusage && lo_copy_out((void *)rusage, zero, sizeof zero)))
 		return -EFAULT;
 	int64_t found = p->pid;
-	reap(p);
+	if (p->state == PROC_ZOMBIE)
+		reap(p);
+	else
+		p->jc_status = 0;	/* told */
 	return found;
 }
 
@@ -613,10 +685,16 @@ LO_CALL(sys_waitid)
 		info[2] = sig ? CLD_KILLED : CLD_EXITED;
 		info[4] = p->pid;
 		info[6] = sig ? sig : (p->status >> 8) & 0xff;
+		if (p->state != PROC_ZOMBIE) {
+			info[2] = p->jc_status == 0xffff ? CLD_CONTINUED : CLD_STOPPED;
+			info[6] = p->jc_status == 0xffff ? SIGCONT : p->jc_status >> 8;
+		}
 	}
 	if (a2 && lo_copy_out((void *)a2, info, sizeof info))
 		return -EFAULT;
-	if (p && !(options & WNOWAIT))
+	if (p && !(options & WNOWAIT) && p->state == PROC_ZOMBIE)
 		reap(p);
+	else if (p && !(options & WNOWAIT))
+		p->jc_status = 0;
 	return 0;
 }

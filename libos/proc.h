@@ -61,6 +61,9 @@ struct sh_proc {
 	uint32_t nocldwait;		/* SIGCHLD is SIG_IGN (or SA_NOCLDWAIT): no zombies */
 	uint32_t detached;		/* a zombie nobody waits for: its parent frees it */
 	uint32_t detached_children;	/* how many of those this process has */
+	uint32_t stopped;		/* by a stop signal, until SIGCONT */
+	int32_t jc_status;		/* for WUNTRACED/WCONTINUED: a stop's wait status,
+					 * 0xffff (continued), 0: nothing to report */
 	struct sh_waker *wakers;	/* one per thread; the first is the main thread's */
 	int16_t env_slot[MAX_PROCS];
 	uint32_t env_gen[MAX_PROCS];
@@ -118,6 +121,11 @@ void proc_fork_failed(struct sh_proc *c);
 void proc_mark_dead(struct sh_proc *p, int32_t status);
 /* Ends the calling process with a wait status, its table entry first. */
 _Noreturn void proc_end_self(int32_t status);
+/* Job control: the calling thread stops the process for sig (its parent
+ * learns of it) and sleeps until SIGCONT; lock held. */
+void proc_stop_self(int sig);
+/* SIGCONT for p: a stopped p goes on (its parent learns of it). */
+void proc_continue(struct sh_proc *p);
 /* Signals other processes sent to this one, handed to its threads. */
 void proc_take_signals(void);
 /* Under the lock at every entry: deletes env caps of reaped processes. */

@@ -22,6 +22,7 @@
 #include "libos/thread.h"
 #include "libos/exec.h"
 #include "libos/vfs.h"
+#include "libos/tty.h"
 #include "include/exo/native.h"
 
 #define NSIG 64
@@ -90,12 +91,16 @@ struct rt_sigframe {
 static struct k_sigaction actions[NSIG + 1];
 static struct siginfo infos[NSIG + 1];		/* what the last sender said */
 
-/* Signals whose default action is to do nothing (the stop signals too:
- * there is no job control yet). */
+/* Signals whose default action is to do nothing. */
 static int ignored_by_default(int sig)
 {
-	return sig == 17 || sig == 18 || sig == 23 || sig == 28 ||	/* CHLD CONT URG WINCH */
-	       sig == 19 || sig == 20 || sig == 21 || sig == 22;
+	return sig == 17 || sig == 18 || sig == 23 || sig == 28;	/* CHLD CONT URG WINCH */
+}
+
+/* Signals whose default action stops the process (job control). */
+static int stops_by_default(int sig)
+{
+	return sig == 19 || sig == 20 || sig == 21 || sig == 22;	/* STOP TSTP TTIN TTOU */
 }
 
 static int discarded(int sig)
@@ -228,6 +233,15 @@ static void deliver_one(struct lo_thread *t, int64_t nr)
 	struct exo_regs *r = &t->at_call;
 	if (discarded(sig))
 		return;
+	if (actions[sig].handler == SIG_DFL && stops_by_default(sig)) {
+		if ((int64_t)r->rax == -EINTR) {
+			r->rax = (uint64_t)nr;	/* no handler ran: the call goes on */
+			r->rip -= 2;
+		}
+		lo_signal_publish();	/* senders must know our handlers while we stop */
+		proc_stop_self(sig);
+		return;
+	}
 	if (actions[sig].handler == SIG_DFL)
 		die_of(sig);
 	if ((int64_t)r->rax == -EINTR && (actions[sig].flags & SA_RESTART) &&
@@ -435,13 +449,15 @@ LO_CALL(sys_rt_sigqueueinfo)
 	return proc_send_info(p, sig, &src, 0);
 }
 
-/* pause: sleep until a signal is delivered (EINTR). */
+/* pause: sleep until a signal is delivered (EINTR).  A shell waits for
+ * its job here (sigsuspend, SIGCHLD), so the terminal's signal characters
+ * are looked for meanwhile (tty_watch). */
 LO_CALL(sys_pause)
 {
 	UNUSED_ARGS;
 	struct lo_thread *t = lo_thread_self();
-	while (lo_thread_wait(t, 0) != -EINTR)
-		;
+	while (lo_thread_wait(t, tty_watch_deadline()) != -EINTR)
+		tty_watch();
 	return -EINTR;
 }
 

@@ -17,6 +17,7 @@
 #include "libos/proc.h"
 #include "libos/thread.h"
 #include "libos/exec.h"
+#include "libos/tty.h"
 #include "include/exo/native.h"
 
 #define HANDLER_STACK (64 * 1024)
@@ -190,12 +191,17 @@ void lo_thread_wake(struct lo_thread *t)
 	proc_waker_wake(t->waker);
 }
 
+/* A sleeper also passes on the terminal's signal characters (a shell
+ * running sleep in its own process is the foreground job then). */
 int64_t lo_sleep_until(uint64_t deadline_ns)
 {
 	struct lo_thread *t = lo_thread_self();
-	while (time_now_ns() < deadline_ns)
-		if (lo_thread_wait(t, deadline_ns) == -EINTR)
+	while (time_now_ns() < deadline_ns) {
+		uint64_t until = tty_watch_deadline();
+		if (lo_thread_wait(t, until && until < deadline_ns ? until : deadline_ns) == -EINTR)
 			return -EINTR;
+		tty_watch();
+	}
 	return 0;
 }
 

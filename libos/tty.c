@@ -11,8 +11,8 @@
  * characters (^C SIGINT, ^\ SIGQUIT, ^Z SIGTSTP), then either the line being
  * edited (canonical mode: erase, kill, ^W, ^R, ^V, ^D, with echo) or straight
  * to the bytes a read can take (raw mode, VMIN and VTIME).  termios, window
- * size and foreground group are this process's own (a forked child starts
- * with a copy), as is typed-ahead input already taken from the kernel.
+ * size, foreground group and typed-ahead input already taken from the
+ * kernel are the machine's, in the shared segment (tty_state), as on Linux.
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
@@ -86,10 +86,10 @@ struct lx_winsize {
 };
 _Static_assert(sizeof(struct lx_winsize) == 8, "struct winsize");
 
-static struct {
+struct tty_state {
 	struct lx_termios tio;
 	struct lx_winsize ws;
-	int64_t fg_pgrp;		/* 0: this process */
+	int64_t fg_pgrp;		/* the foreground group; 0: the caller's own */
 	uint8_t line[LINE_MAX];		/* the line being edited (canonical mode) */
 	uint32_t line_len;
 	int lnext;			/* ^V: the next byte is taken literally */
@@ -100,7 +100,10 @@ static struct {
 	uint8_t typed[TYPED_MAX];	/* taken from the kernel, not yet processed */
 	uint64_t typed_head, typed_tail;
 	int polled;			/* poll saw a terminal in this round */
-} tty = {
+};
+
+/* A new terminal's settings: Linux's defaults. */
+static const struct tty_state tty_initial = {
 	.tio = {
 		.c_iflag = ICRNL | IXON | IUTF8,
 		.c_oflag = OPOST | ONLCR,
@@ -113,6 +116,30 @@ static struct {
 	},
 	.ws = { .rows = 24, .cols = 80 },
 };
+
+/* The machine's terminal, in the shared segment (its address is kept in
+ * the file system's namespace, which every process and image finds): one
+ * set of settings, one foreground group and one queue of typed input for
+ * all processes, as a Linux tty is one kernel object.  Made on first use. */
+static struct tty_state *tty_state(void)
+{
+	static struct tty_state fallback;	/* no namespace (yet): this process's */
+	struct vfs_ns *ns = vfs_ns();
+	if (!ns) {
+		if (!fallback.tio.c_lflag)
+			fallback = tty_initial;
+		return &fallback;
+	}
+	if (!ns->tty) {
+		struct tty_state *t = sh_alloc(sizeof *t);
+		if (!t)
+			return &fallback;
+		*t = tty_initial;
+		ns->tty = t;
+	}
+	return ns->tty;
+}
+#define tty (*tty_state())
 
 int tty_active(void)
 {
@@ -346,6 +373,42 @@ static void pump(uint64_t want)
 	}
 }
 
+/* Whether c, typed now, is one of the signal characters (ISIG). */
+static int is_signal_char(uint8_t c)
+{
+	const uint8_t *cc = tty.tio.c_cc;
+	if (!lflag(ISIG) || !c)
+		return 0;
+	if (tty.tio.c_iflag & ISTRIP)
+		c &= 0x7f;
+	return c == cc[VINTR] || c == cc[VQUIT] || c == cc[VSUSP];
+}
+
+#define WATCH_NS 50000000ull	/* how often a waiting process looks */
+
+/* For a process that waits without reading the terminal (a shell waiting
+ * for its foreground job): takes what was typed from the kernel and, when
+ * a signal character is among it, runs the input through the discipline up
+ * to that character, so ^C and ^Z reach the foreground group although
+ * nobody reads.  Other input stays queued, unprocessed, for the reader. */
+uint64_t tty_watch_deadline(void)
+{
+	return tty_active() ? time_now_ns() + WATCH_NS : 0;
+}
+
+void tty_watch(void)
+{
+	if (!tty_active())
+		return;
+	fetch();
+	uint64_t last = tty.typed_head;
+	for (uint64_t i = tty.typed_head; i != tty.typed_tail; i++)
+		if (is_signal_char(tty.typed[i % TYPED_MAX]))
+			last = i + 1;
+	while (tty.typed_head != last)
+		input_byte(tty.typed[tty.typed_head++ % TYPED_MAX]);
+}
+
 /* Bytes a read may take now: canonical mode up to the end of the first
  * finished line (0 with a line: end of file), raw mode all. -1: none yet. */
 static int64_t readable(void)
@@ -541,7 +604,10 @@ int64_t tty_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 	}
 	case TIOCGSID:
 		return copy_out_int(arg, (int32_t)sys_getsid(0, 0, 0, 0, 0, 0));
-	case TIOCSCTTY: case TIOCNOTTY:
+	case TIOCSCTTY:		/* a session takes the terminal: its group is in front */
+		tty.fg_pgrp = sys_getpgid(0, 0, 0, 0, 0, 0);
+		return 0;
+	case TIOCNOTTY:
 		return 0;	/* the console is every process's controlling terminal */
 	case FIONREAD: {
 		pump(UINT64_MAX);

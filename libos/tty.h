@@ -25,4 +25,10 @@ void tty_poll_round(void);
  * polled (the caller waits its own way), 0, or -EINTR. */
 int64_t tty_wait_ready(uint64_t deadline_ns, int others);
 
+/* Delivers the signal characters typed while nobody reads the terminal
+ * (wait4 calls it as it waits); other input stays for the reader. */
+void tty_watch(void);
+/* When a waiter should next call tty_watch: 0 (never) without a terminal. */
+uint64_t tty_watch_deadline(void);
+
 #endif

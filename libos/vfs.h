@@ -182,6 +182,7 @@ struct vfs_ns {
 	struct mount *mounts;
 	uint64_t next_dev, next_pipe_ino;
 	volatile uint32_t changes;
+	void *tty;			/* the terminal's state (libos/tty.c) */
 };
 
 /* vfs.c */

@@ -109,10 +109,13 @@ THREAD_TESTS := threads signals sigtimers
 $(foreach p,$(THREAD_TESTS),$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p)): user/tests/show.h user/tests/sigaction.h
 TEST_DEPS += $(foreach p,$(THREAD_TESTS),$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p))
 # processes sharing the machine (tests/suites/29-posix-procs.sh), the same way
-$(BUILD)/user/procs: user/tests/show.h
+$(BUILD)/user/procs: user/tests/show.h user/tests/fork_or_die.h
 TEST_DEPS += $(BUILD)/user/procs $(BUILD)/host-musl/procs
 # the procfs (tests/suites/29-procfs.sh), the same way
 TEST_DEPS += $(BUILD)/user/procfs $(BUILD)/host-musl/procfs
+# job control (tests/suites/29-posix-jobctl.sh), the same way
+$(BUILD)/user/jobctl: user/tests/show.h user/tests/fork_or_die.h
+TEST_DEPS += $(BUILD)/user/jobctl $(BUILD)/host-musl/jobctl
 
 # execve's ELF parser (libos/elf.c): host unit test and libFuzzer target
 # (tests/suites/16-fuzz-elf.sh runs a short fuzz, `make fuzz` the long one).

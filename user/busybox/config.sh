@@ -41,9 +41,8 @@ set_opt FEATURE_EDITING_HISTORY 255
 set_opt FEATURE_EDITING_SAVEHISTORY n	# no persistent home directory yet
 set_opt FEATURE_TAB_COMPLETION y
 set_opt FEATURE_EDITING_FANCY_PROMPT y
-# Job control needs process groups and signals across processes (being
-# built); until then ash runs without it and says nothing about the tty.
-set_opt ASH_JOB_CONTROL n
+# Job control: ^Z, jobs, fg and bg (docs/LIBOS.md, "Job control").
+set_opt ASH_JOB_CONTROL y
 # Our own /sbin/init (user/init/init.c) starts the shell; BusyBox's init,
 # linuxrc and the init-like supervisors stay off.
 set_opt INIT n

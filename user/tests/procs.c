@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "check.h"
 #include "show.h"
+#include "fork_or_die.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -31,17 +32,6 @@ static void sleep_ms(int ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
-}
-
-static pid_t fork_or_die(void)
-{
-	fflush(stdout);
-	pid_t p = fork();
-	if (p < 0) {
-		printf("FAIL fork: %s\n", errno_name(errno));
-		exit(1);
-	}
-	return p;
 }
 
 /* The status of child pid, or -1. */
