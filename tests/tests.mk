@@ -137,7 +137,7 @@ TEST_DEPS += $(BUILD)/user/ld-exo $(foreach v,glibc pie musl,$(BUILD)/foreign/he
 
 # The bench programs (user/bench/): `make bench` measures them against a
 # Linux guest (tools/bench-posix, tools/bench-net); tests/suites/
-# 29-bench-smoke.sh only checks that they run and report.
+# 29-bench-smoke.sh checks that posixbench runs and reports.
 BENCH_PROGS := posixbench tiny netbench
 $(foreach p,$(BENCH_PROGS),$(BUILD)/user/bench-$(p)): $(BUILD)/user/bench-%: user/bench/%.c user/bench/bench.h $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)

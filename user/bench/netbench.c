@@ -3,8 +3,9 @@
  *   udp-send IP PORT N     N 64-byte datagrams to IP:PORT, timed
  *   udp-recv PORT N        N datagrams of a host flood received, timed
  *   tcp-send IP PORT MIB   MIB MiB to IP:PORT, then close
- *   tcp-recv PORT          accept one connection, say "R", read to its
- *                          end, answer with the byte count
+ *   tcp-recv PORT          accept a connection, say "R", read to its
+ *                          end, answer with the byte count (a connection
+ *                          that brought nothing does not count)
  *   tcp-serve PORT         accept connections, say "R", read one line,
  *                          answer 64 bytes and close; "QUIT" ends it
  * The same source is an ExoSwarm program (tools/exo-cc) and, built with
@@ -113,20 +114,30 @@ static int tcp_send(const char *ip, const char *port, long mib)
 	return 0;
 }
 
+/* A connection that ends before any byte came is one the host gave up
+ * waiting for (it retries while the guest boots): the next one counts. */
 static int tcp_recv(const char *port)
 {
-	int l = bound(SOCK_STREAM, port), s = accept(l, NULL, NULL);
+	int l = bound(SOCK_STREAM, port);
 	long long total = 0;
-	ssize_t r;
+	ssize_t r = 0;
 	char line[32];
 
-	if (s < 0 || write(s, "R", 1) != 1)
-		return 1;
-	while ((r = read(s, buf, sizeof buf)) > 0)
-		total += r;
-	int len = snprintf(line, sizeof line, "%lld\n", total);
-	write_all(s, line, (size_t)len);
-	close(s);
+	while (total == 0) {
+		int s = accept(l, NULL, NULL);
+		if (s < 0)
+			return 1;
+		if (write(s, "R", 1) != 1) {
+			close(s);
+			continue;
+		}
+		while ((r = read(s, buf, sizeof buf)) > 0)
+			total += r;
+		int len = snprintf(line, sizeof line, "%lld\n", total);
+		if (total)
+			write_all(s, line, (size_t)len);
+		close(s);
+	}
 	printf("netbench: received %lld bytes\n", total);
 	return r < 0;
 }
