@@ -19,7 +19,11 @@
 lo_uaccess_begin:
 lo_copy_in:
 lo_copy_out:
+	movq %rdx, %rcx		/* 8-byte words, then the tail (lo_memcpy says why) */
+	shrq $3, %rcx
+	rep movsq
 	movq %rdx, %rcx
+	andq $7, %rcx
 	rep movsb
 	xorl %eax, %eax
 	ret

@@ -139,3 +139,13 @@ $(BUILD)/foreign/hello-pie: user/tests/foreign.c
 $(BUILD)/foreign/hello-musl: user/tests/foreign.c
 	$(Q)mkdir -p $(@D) && musl-gcc -static -O2 -o $@ $<
 TEST_DEPS += $(BUILD)/user/ld-exo $(foreach v,glibc pie musl,$(BUILD)/foreign/hello-$(v))
+
+# The bench programs (user/bench/): `make bench` measures them against a
+# Linux guest (tools/bench-posix, tools/bench-net); tests/suites/
+# 29-bench-smoke.sh checks that posixbench runs and reports.
+BENCH_PROGS := posixbench tiny netbench
+$(foreach p,$(BENCH_PROGS),$(BUILD)/user/bench-$(p)): $(BUILD)/user/bench-%: user/bench/%.c user/bench/bench.h $(LIBOS_A) tools/exo-cc
+	$(Q)mkdir -p $(@D)
+	$(Q)tools/exo-cc -O2 -o $@ $<
+TEST_DEPS += $(foreach p,$(BENCH_PROGS),$(BUILD)/user/bench-$(p))
+BENCH_CMDS += tools/bench-posix tools/bench-net

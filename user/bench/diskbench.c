@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 	return run(argv[1], argv[2]);
 }
 #else
-#include <dirent.h>
+#include "linuxinit.h"
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -147,28 +147,6 @@ struct fscrypt_policy_v2 {
 };
 #define FS_IOC_ADD_ENCRYPTION_KEY 0xc0506617u	/* _IOWR('f', 23, 80 bytes) */
 #define FS_IOC_SET_ENCRYPTION_POLICY 0x800c6613u	/* _IOR('f', 19, 12 bytes) */
-
-static int is_module(const struct dirent *e)
-{
-	size_t n = strlen(e->d_name);
-	return n > 3 && !strcmp(e->d_name + n - 3, ".ko");
-}
-
-/* Loads /modules/*.ko in name order (the script numbers them by need). */
-static void load_modules(void)
-{
-	struct dirent **names;
-	int n = scandir("/modules", &names, is_module, alphasort);
-	for (int i = 0; i < n; i++) {
-		char p[300];
-		snprintf(p, sizeof p, "/modules/%s", names[i]->d_name);
-		int fd = open(p, O_RDONLY);
-		if (fd >= 0 && syscall(SYS_finit_module, fd, "", 0) && errno != EEXIST)
-			fprintf(stderr, "linuxdisk: %s: %s\n", p, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	}
-}
 
 /* An fscrypt v2 policy (AES-256-XTS contents, AES-256-CTS names) on dir. */
 static int encrypt_dir(const char *mnt, const char *dir)
@@ -200,7 +178,7 @@ int main(void)
 	mount("proc", "/proc", "proc", 0, NULL);
 	mount("sysfs", "/sys", "sysfs", 0, NULL);
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
-	load_modules();
+	linuxinit_load_modules();
 	sleep(1);		/* the disks' probes */
 	mkdir("/plain", 0755);
 	mkdir("/enc", 0755);
