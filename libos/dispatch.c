@@ -33,6 +33,11 @@ enum {
 	NR_tgkill = 234, NR_set_robust_list = 273, NR_rt_sigtimedwait = 128,
 	NR_rt_sigqueueinfo = 129, NR_rt_sigsuspend = 130, NR_sigaltstack = 131,
 };
+/* resource limits and usage (libos/resource.c) */
+enum {
+	NR_getrlimit = 97, NR_getrusage = 98, NR_times = 100, NR_setrlimit = 160,
+	NR_sched_setaffinity = 203, NR_sched_getaffinity = 204,
+};
 /* timers (libos/timer.c) */
 enum {
 	NR_getitimer = 36, NR_alarm = 37, NR_setitimer = 38, NR_timer_create = 222,
@@ -385,6 +390,9 @@ static const handler table[NR_MAX] = {
 	[NR_clock_nanosleep] = sys_clock_nanosleep, [NR_exit_group] = sys_exit_group,
 	[NR_clock_settime] = sys_clock_settime, [NR_settimeofday] = sys_settimeofday,
 	[NR_getrandom] = sys_getrandom,
+	[NR_getrlimit] = sys_getrlimit, [NR_setrlimit] = sys_setrlimit, [NR_getrusage] = sys_getrusage,
+	[NR_times] = sys_times, [NR_sched_setaffinity] = sys_sched_setaffinity,
+	[NR_sched_getaffinity] = sys_sched_getaffinity,
 	/* files */
 	[NR_read] = sys_read, [NR_write] = sys_write, [NR_open] = sys_open, [NR_close] = sys_close,
 	[NR_stat] = sys_stat, [NR_fstat] = sys_fstat, [NR_lstat] = sys_lstat, [NR_lseek] = sys_lseek,

@@ -111,6 +111,8 @@ TEST_DEPS += $(foreach p,$(THREAD_TESTS),$(BUILD)/user/$(p) $(BUILD)/host-musl/$
 # processes sharing the machine (tests/suites/29-posix-procs.sh), the same way
 $(BUILD)/user/procs: user/tests/show.h
 TEST_DEPS += $(BUILD)/user/procs $(BUILD)/host-musl/procs
+# memory and resource limits (tests/suites/29-posix-limits.sh), the same way
+TEST_DEPS += $(BUILD)/user/limits $(BUILD)/host-musl/limits
 
 # execve's ELF parser (libos/elf.c): host unit test and libFuzzer target
 # (tests/suites/16-fuzz-elf.sh runs a short fuzz, `make fuzz` the long one).
