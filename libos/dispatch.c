@@ -38,6 +38,12 @@ enum {
 	NR_getrlimit = 97, NR_getrusage = 98, NR_times = 100, NR_setrlimit = 160,
 	NR_sched_setaffinity = 203, NR_sched_getaffinity = 204,
 };
+/* System V IPC (libos/sysvipc.c) */
+enum {
+	NR_shmget = 29, NR_shmat = 30, NR_shmctl = 31, NR_semget = 64, NR_semop = 65,
+	NR_semctl = 66, NR_shmdt = 67, NR_msgget = 68, NR_msgsnd = 69, NR_msgrcv = 70,
+	NR_msgctl = 71, NR_semtimedop = 220,
+};
 /* timers (libos/timer.c) */
 enum {
 	NR_getitimer = 36, NR_alarm = 37, NR_setitimer = 38, NR_timer_create = 222,
@@ -393,6 +399,10 @@ static const handler table[NR_MAX] = {
 	[NR_getrlimit] = sys_getrlimit, [NR_setrlimit] = sys_setrlimit, [NR_getrusage] = sys_getrusage,
 	[NR_times] = sys_times, [NR_sched_setaffinity] = sys_sched_setaffinity,
 	[NR_sched_getaffinity] = sys_sched_getaffinity,
+	[NR_shmget] = sys_shmget, [NR_shmat] = sys_shmat, [NR_shmdt] = sys_shmdt,
+	[NR_shmctl] = sys_shmctl, [NR_semget] = sys_semget, [NR_semop] = sys_semop,
+	[NR_semtimedop] = sys_semtimedop, [NR_semctl] = sys_semctl, [NR_msgget] = sys_msgget,
+	[NR_msgsnd] = sys_msgsnd, [NR_msgrcv] = sys_msgrcv, [NR_msgctl] = sys_msgctl,
 	/* files */
 	[NR_read] = sys_read, [NR_write] = sys_write, [NR_open] = sys_open, [NR_close] = sys_close,
 	[NR_stat] = sys_stat, [NR_fstat] = sys_fstat, [NR_lstat] = sys_lstat, [NR_lseek] = sys_lseek,

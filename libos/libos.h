@@ -37,8 +37,10 @@ void lo_report(const char *fmt, ...);
 #define RES_SHARED 2			/* another env may map the frame */
 
 struct region {
-	uint64_t start, end;	/* [start, end), page aligned; end == 0: unused */
+	uint64_t start, end;	/* [start, end), page aligned */
 	int prot;
+	uint64_t shoff;		/* 0: anonymous; else 1 + the shared segment's
+				   byte offset mapped at start (System V shm) */
 };
 
 struct chunk {
@@ -125,6 +127,14 @@ void mm_adopt_private(uint32_t c);
 int mm_prot_at(uint64_t va);
 /* How many regions the program has, and how many it may have. */
 uint32_t mm_region_count(void);
+
+/* Maps [addr, addr+len) onto the shared segment's pages from byte offset
+ * off (page aligned), shared with every process that maps them: addr 0
+ * chooses the place.  The address, or -errno. */
+int64_t mm_map_shared(uint64_t addr, uint64_t len, int prot, uint64_t off);
+/* The segment offset mapped at addr (a region start made by
+ * mm_map_shared) and its length; -EINVAL when there is none. */
+int64_t mm_shared_at(uint64_t addr, uint64_t *len);
 
 /* Reserves an anonymous region for the allocator: 0 or -errno. */
 int mm_reserve(uint64_t addr, uint64_t len, int prot);
@@ -237,6 +247,24 @@ int rlimit_fork_check(void);
 void rlimit_after_fork(void);
 /* execve: the limits the next image keeps (LO_RLIMITS entries). */
 void rlimit_exec_state(struct lo_rlimit *to);
+
+/* sysvipc.c: System V IPC */
+LO_CALL(sys_shmget);
+LO_CALL(sys_shmat);
+LO_CALL(sys_shmdt);
+LO_CALL(sys_shmctl);
+LO_CALL(sys_semget);
+LO_CALL(sys_semop);
+LO_CALL(sys_semtimedop);
+LO_CALL(sys_semctl);
+LO_CALL(sys_msgget);
+LO_CALL(sys_msgsnd);
+LO_CALL(sys_msgrcv);
+LO_CALL(sys_msgctl);
+/* fork: counts the child's attachments of shared memory segments. */
+void sysv_fork_attachments(void);
+/* An ending process or execve: its attachments are gone. */
+void sysv_detach_all(void);
 
 /* dispatch.c */
 /* The process id (the env id). */

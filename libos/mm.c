@@ -10,6 +10,8 @@
  * documented in docs/LIBOS.md.
  */
 #include "libos/libos.h"
+#include "libos/shared.h"
+#include "libos/proc.h"
 #include "include/exo/native.h"
 
 #define PAGE 4096ull
@@ -86,7 +88,8 @@ static int region_cut(uint64_t start, uint64_t end)
 		if (lp.nregions >= lp.max_regions)
 			return -LX_ENOMEM;
 		region_shift(i + 1, -1);
-		g[i + 1] = (struct region){ end, g[i].end, g[i].prot };
+		g[i + 1] = (struct region){ end, g[i].end, g[i].prot,
+					    g[i].shoff ? g[i].shoff + (end - g[i].start) : 0 };
 		g[i].end = start;
 		return 0;
 	}
@@ -95,8 +98,11 @@ static int region_cut(uint64_t start, uint64_t end)
 	uint32_t j = i;
 	while (j < lp.nregions && g[j].end <= end)
 		j++;
-	if (j < lp.nregions && g[j].start < end)
+	if (j < lp.nregions && g[j].start < end) {
+		if (g[j].shoff)
+			g[j].shoff += end - g[j].start;
 		g[j].start = end;
+	}
 	if (j > i)
 		region_shift(i, j - i);
 	return 0;
@@ -105,7 +111,7 @@ static int region_cut(uint64_t start, uint64_t end)
 /* Records [start, end) with prot, replacing what was there; joins a
  * neighbour with the same protection, as Linux merges mappings, so a
  * growing break stays one region.  -ENOMEM beyond the table's size. */
-static int region_add(uint64_t start, uint64_t end, int prot)
+static int region_add_at(uint64_t start, uint64_t end, int prot, uint64_t shoff)
 {
 	if (lp.nregions + 2 > lp.max_regions)
 		return -LX_ENOMEM;
@@ -113,8 +119,8 @@ static int region_add(uint64_t start, uint64_t end, int prot)
 		return -LX_ENOMEM;
 	struct region *g = lp.regions;
 	uint32_t i = region_index(start);
-	int join_prev = i > 0 && g[i - 1].end == start && g[i - 1].prot == prot;
-	int join_next = i < lp.nregions && g[i].start == end && g[i].prot == prot;
+	int join_prev = !shoff && i > 0 && g[i - 1].end == start && g[i - 1].prot == prot && !g[i - 1].shoff;
+	int join_next = !shoff && i < lp.nregions && g[i].start == end && g[i].prot == prot && !g[i].shoff;
 	if (join_prev && join_next) {
 		g[i - 1].end = g[i].end;
 		region_shift(i, 1);
@@ -124,9 +130,14 @@ static int region_add(uint64_t start, uint64_t end, int prot)
 		g[i].start = start;
 	} else {
 		region_shift(i, -1);
-		g[i] = (struct region){ start, end, prot };
+		g[i] = (struct region){ start, end, prot, shoff };
 	}
 	return 0;
+}
+
+static int region_add(uint64_t start, uint64_t end, int prot)
+{
+	return region_add_at(start, end, prot, 0);
 }
 
 static uint64_t hash(uint64_t va) { return (va >> 12) * 0x9e3779b97f4a7c15ull >> 20; }
@@ -243,6 +254,13 @@ int mm_fault_in(uint64_t va)
 	struct region *r = region_of(va);
 	if (!r || !(r->prot & (LX_PROT_READ | LX_PROT_WRITE | LX_PROT_EXEC)))
 		return -LX_EACCES;
+	if (r->shoff) {		/* the shared segment's page: no record, never copied */
+		uint64_t i = (r->shoff - 1 + (va - r->start)) / PAGE;
+		if (i >= lp.shared_pages)
+			return -LX_EACCES;
+		return exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, SH_SLOT0 + i / SH_CHUNK_PAGES,
+				i % SH_CHUNK_PAGES, exo_prot(r->prot)) ? -LX_EACCES : 0;
+	}
 	struct resident *slot = resident_find(va, 0);
 	if (slot)
 		return -LX_EACCES;	/* mapped already: a protection fault */
@@ -359,9 +377,18 @@ void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const int *prot_of_page
 	}
 }
 
-/* Unmaps every resident page in [start, end) and returns it to the pool. */
+/* Unmaps every resident page in [start, end) and returns it to the pool;
+ * pages of the shared segment there are only unmapped. */
 static void release_range(uint64_t start, uint64_t end)
 {
+	for (uint32_t i = region_index(start); i < lp.nregions && lp.regions[i].start < end; i++) {
+		if (!lp.regions[i].shoff)
+			continue;
+		uint64_t lo = lp.regions[i].start > start ? lp.regions[i].start : start;
+		uint64_t hi = lp.regions[i].end < end ? lp.regions[i].end : end;
+		for (uint64_t va = lo; va < hi; va += PAGE)
+			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
+	}
 	for (uint64_t va = start; va < end; va += PAGE) {
 		struct resident *r = resident_find(va, 0);
 		if (!r)
@@ -560,8 +587,17 @@ int64_t mm_mprotect(uint64_t addr, uint64_t len, int prot)
 	for (uint64_t va = addr; va < addr + len; va += PAGE)
 		if (!region_of(va))
 			return -LX_ENOMEM;
-	if (region_cut(addr, addr + len) || region_add(addr, addr + len, prot))
-		return -LX_ENOMEM;
+	/* region by region, so a shared one keeps its place in the segment
+	 * (its pages are unmapped and come back with the new protection) */
+	for (uint64_t va = addr, end; va < addr + len; va = end) {
+		struct region *r = region_of(va);
+		end = r->end < addr + len ? r->end : addr + len;
+		uint64_t shoff = r->shoff ? r->shoff + (va - r->start) : 0;
+		if (shoff)
+			release_range(va, end);
+		if (region_add_at(va, end, prot, shoff))
+			return -LX_ENOMEM;
+	}
 	/* resident pages keep their frames: PROT_NONE unmaps them, a later
 	 * mprotect maps the same frame again */
 	for (uint64_t va = addr; va < addr + len; va += PAGE) {
@@ -576,6 +612,34 @@ int64_t mm_mprotect(uint64_t addr, uint64_t len, int prot)
 						    : exo_prot(prot));
 	}
 	return 0;
+}
+
+int64_t mm_map_shared(uint64_t addr, uint64_t len, int prot, uint64_t off)
+{
+	len = (len + PAGE - 1) & ~(PAGE - 1);
+	if (off % PAGE || addr % PAGE || !len)
+		return -LX_EINVAL;
+	if (addr && (addr >= EXO_KINFO_VA || len > EXO_KINFO_VA - addr))
+		return -LX_EINVAL;
+	uint64_t at = addr ? addr : lp.mmap_next;
+	if (!as_allows(at, at + len))
+		return -LX_ENOMEM;
+	if (addr)
+		release_range(addr, addr + len);
+	if (region_add_at(at, at + len, prot, off + 1))
+		return -LX_ENOMEM;
+	if (!addr)
+		lp.mmap_next += len + PAGE;
+	return (int64_t)at;
+}
+
+int64_t mm_shared_at(uint64_t addr, uint64_t *len)
+{
+	struct region *r = region_of(addr);
+	if (!r || !r->shoff || r->start != addr)
+		return -LX_EINVAL;
+	*len = r->end - r->start;
+	return (int64_t)(r->shoff - 1);
 }
 
 /* Reserves [addr, addr+len) as an anonymous region for the library OS's

@@ -112,7 +112,7 @@ TEST_DEPS += $(foreach p,$(THREAD_TESTS),$(BUILD)/user/$(p) $(BUILD)/host-musl/$
 $(BUILD)/user/procs: user/tests/show.h
 TEST_DEPS += $(BUILD)/user/procs $(BUILD)/host-musl/procs
 # memory and resource limits (tests/suites/29-posix-limits.sh), the same way
-TEST_DEPS += $(BUILD)/user/limits $(BUILD)/host-musl/limits
+TEST_DEPS += $(foreach p,limits ipc,$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p))
 
 # execve's ELF parser (libos/elf.c): host unit test and libFuzzer target
 # (tests/suites/16-fuzz-elf.sh runs a short fuzz, `make fuzz` the long one).
