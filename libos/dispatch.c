@@ -30,7 +30,7 @@ enum {
 enum {
 	NR_rt_sigaction = 13, NR_rt_sigreturn = 15, NR_sched_yield = 24, NR_pause = 34,
 	NR_clone = 56, NR_kill = 62, NR_rt_sigpending = 127, NR_tkill = 200, NR_futex = 202,
-	NR_tgkill = 234, NR_set_robust_list = 273, NR_rt_sigtimedwait = 128,
+	NR_tgkill = 234, NR_set_robust_list = 273, NR_get_robust_list = 274, NR_rt_sigtimedwait = 128,
 	NR_rt_sigqueueinfo = 129, NR_rt_sigsuspend = 130, NR_sigaltstack = 131,
 };
 /* resource limits and usage (libos/resource.c) */
@@ -374,6 +374,7 @@ static const handler table[NR_MAX] = {
 	[NR_execve] = sys_execve, [NR_execveat] = sys_execveat,
 	/* threads, futexes and signals (libos/thread.c, futex.c, signal.c) */
 	[NR_clone] = sys_clone, [NR_futex] = sys_futex, [NR_set_robust_list] = sys_set_robust_list,
+	[NR_get_robust_list] = sys_get_robust_list,
 	[NR_sched_yield] = sys_sched_yield, [NR_rt_sigaction] = sys_rt_sigaction,
 	[NR_rt_sigprocmask] = sys_rt_sigprocmask, [NR_rt_sigreturn] = sys_rt_sigreturn,
 	[NR_rt_sigpending] = sys_rt_sigpending, [NR_kill] = sys_kill, [NR_tkill] = sys_tkill,

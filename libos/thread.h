@@ -115,6 +115,7 @@ LO_CALL(sys_thread_exit);
 LO_CALL(sys_set_tid_address);
 LO_CALL(sys_gettid);
 LO_CALL(sys_set_robust_list);
+LO_CALL(sys_get_robust_list);
 LO_CALL(sys_sched_yield);
 LO_CALL(sys_futex);
 LO_CALL(sys_rt_sigaction);
