@@ -30,6 +30,7 @@
 #define LX_ENODEV 19
 
 #define SCRATCH_VA 0x00007ffd00000000ull	/* a window for copying pages */
+#define COPY_VA 0x00007ff900000000ull		/* fork: the child's tables, 512 pages at a time */
 #define LIBOS_VA 0x00007d0000000000ull		/* above: the library OS's own, but the stack */
 #define RLIMIT_AS 9
 
@@ -401,7 +402,7 @@ static void release_range(uint64_t start, uint64_t end)
 
 /* Maps pages fresh frames at va in env (ours: EXO_SLOT_SELF_ENV), up to
  * 512 per frame cap, copying what is at src when src is not 0 (through
- * the scratch window).  For another env the caps are granted to it first,
+ * the copy window, unmapped when our cap is deleted: two calls a page).  For another env the caps are granted to it first,
  * in free slots of its own (it maps them by those), and our handles
  * deleted.  0 or -ENOMEM. */
 static int frames_map(int64_t env, uint64_t va, uint64_t pages, const uint8_t *src)
@@ -418,15 +419,12 @@ static int frames_map(int64_t env, uint64_t va, uint64_t pages, const uint8_t *s
 		}
 		for (uint64_t i = 0; i < n && !err; i++) {
 			uint64_t at = va + (done + i) * PAGE;
-			if (src) {
-				err = exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, SCRATCH_VA, slot, i,
+			if (src) {	/* the window's mappings go with our cap */
+				err = exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, COPY_VA + i * PAGE, slot, i,
 					       EXO_PROT_READ | EXO_PROT_WRITE);
 				if (!err)
-					lo_memcpy((void *)SCRATCH_VA, src + (done + i) * PAGE, PAGE);
-				exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, SCRATCH_VA);
+					lo_memcpy((void *)(COPY_VA + i * PAGE), src + (done + i) * PAGE, PAGE);
 			}
-			if (env == EXO_SLOT_SELF_ENV)
-				exo_call(EXO_SYS_PAGE_UNMAP, env, at);	/* a former image's */
 			if (!err)
 				err = exo_call(EXO_SYS_PAGE_MAP, env, at, there, i, EXO_PROT_READ | EXO_PROT_WRITE |
 					       (env == EXO_SLOT_SELF_ENV ? 0 : EXO_MAP_TARGET_CAP));
@@ -443,8 +441,9 @@ static int frames_map(int64_t env, uint64_t va, uint64_t pages, const uint8_t *s
 /*
  * The memory tables, sized from the memory budget the program starts
  * with: a resident record per page of it (the next power of two; the
- * shared segment takes a quarter, so the hash table stays sparse), and a region per four pages, at least 1,024
- * and at most Linux's default of 65,530 mappings.  They live in frames of
+ * shared segment takes a quarter, so the hash table stays sparse), and a
+ * region per 8 pages (32 KiB), at least 1,024 and at most Linux's default
+ * of 65,530 mappings.  They live in frames of
  * their own, mapped before anything can fault, because the fault handler
  * writes them; fork copies them for the child (mm_tables_fork).
  */
@@ -455,7 +454,7 @@ static void tables_init(void)
 	uint64_t slots = 16384, want = budget;
 	while (slots < want && slots < (1ull << 22))
 		slots *= 2;
-	uint64_t regions = budget / 4 < 1024 ? 1024 : budget / 4 > 65530 ? 65530 : budget / 4;
+	uint64_t regions = budget / 8 < 1024 ? 1024 : budget / 8 > 65530 ? 65530 : budget / 8;
 	uint64_t bytes = slots * sizeof(struct resident) + regions * sizeof(struct region);
 	lp.tables_pages = (bytes + PAGE - 1) / PAGE;
 	lp.resident_slots = slots;
