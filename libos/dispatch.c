@@ -30,8 +30,19 @@ enum {
 enum {
 	NR_rt_sigaction = 13, NR_rt_sigreturn = 15, NR_sched_yield = 24, NR_pause = 34,
 	NR_clone = 56, NR_kill = 62, NR_rt_sigpending = 127, NR_tkill = 200, NR_futex = 202,
-	NR_tgkill = 234, NR_set_robust_list = 273, NR_rt_sigtimedwait = 128,
+	NR_tgkill = 234, NR_set_robust_list = 273, NR_get_robust_list = 274, NR_rt_sigtimedwait = 128,
 	NR_rt_sigqueueinfo = 129, NR_rt_sigsuspend = 130, NR_sigaltstack = 131,
+};
+/* resource limits and usage (libos/resource.c) */
+enum {
+	NR_getrlimit = 97, NR_getrusage = 98, NR_times = 100, NR_setrlimit = 160,
+	NR_sched_setaffinity = 203, NR_sched_getaffinity = 204,
+};
+/* System V IPC (libos/sysvipc.c) */
+enum {
+	NR_shmget = 29, NR_shmat = 30, NR_shmctl = 31, NR_semget = 64, NR_semop = 65,
+	NR_semctl = 66, NR_shmdt = 67, NR_msgget = 68, NR_msgsnd = 69, NR_msgrcv = 70,
+	NR_msgctl = 71, NR_semtimedop = 220,
 };
 /* timers (libos/timer.c) */
 enum {
@@ -380,6 +391,7 @@ static const handler table[NR_MAX] = {
 	[NR_execve] = sys_execve, [NR_execveat] = sys_execveat,
 	/* threads, futexes and signals (libos/thread.c, futex.c, signal.c) */
 	[NR_clone] = sys_clone, [NR_futex] = sys_futex, [NR_set_robust_list] = sys_set_robust_list,
+	[NR_get_robust_list] = sys_get_robust_list,
 	[NR_sched_yield] = sys_sched_yield, [NR_rt_sigaction] = sys_rt_sigaction,
 	[NR_rt_sigprocmask] = sys_rt_sigprocmask, [NR_rt_sigreturn] = sys_rt_sigreturn,
 	[NR_rt_sigpending] = sys_rt_sigpending, [NR_kill] = sys_kill, [NR_tkill] = sys_tkill,
@@ -402,6 +414,13 @@ static const handler table[NR_MAX] = {
 	[NR_clock_nanosleep] = sys_clock_nanosleep, [NR_exit_group] = sys_exit_group,
 	[NR_clock_settime] = sys_clock_settime, [NR_settimeofday] = sys_settimeofday,
 	[NR_getrandom] = sys_getrandom,
+	[NR_getrlimit] = sys_getrlimit, [NR_setrlimit] = sys_setrlimit, [NR_getrusage] = sys_getrusage,
+	[NR_times] = sys_times, [NR_sched_setaffinity] = sys_sched_setaffinity,
+	[NR_sched_getaffinity] = sys_sched_getaffinity,
+	[NR_shmget] = sys_shmget, [NR_shmat] = sys_shmat, [NR_shmdt] = sys_shmdt,
+	[NR_shmctl] = sys_shmctl, [NR_semget] = sys_semget, [NR_semop] = sys_semop,
+	[NR_semtimedop] = sys_semtimedop, [NR_semctl] = sys_semctl, [NR_msgget] = sys_msgget,
+	[NR_msgsnd] = sys_msgsnd, [NR_msgrcv] = sys_msgrcv, [NR_msgctl] = sys_msgctl,
 	/* files */
 	[NR_read] = sys_read, [NR_write] = sys_write, [NR_open] = sys_open, [NR_close] = sys_close,
 	[NR_stat] = sys_stat, [NR_fstat] = sys_fstat, [NR_lstat] = sys_lstat, [NR_lseek] = sys_lseek,

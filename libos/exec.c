@@ -477,6 +477,8 @@ static void fill_record(struct exec_handover *h, const struct strs *s, const cha
 	lo_signal_exec_state(&h->sig_ignored, &h->sig_mask, &h->sig_pending);
 	h->proc_files = 0;	/* per image until the shared segment holds it */
 	lo_memcpy(h->children, lp.children, sizeof h->children);
+	rlimit_exec_state(h->rlim);
+	h->rlim_valid = 1;
 	handover_start(&h->start);
 	h->start.entry = img->entry;
 	h->start.phdr = img->phdr;
@@ -529,6 +531,7 @@ static int64_t do_exec(char *path, struct strs *s)
 	h->plan.rsp = EXO_STACK_TOP;
 	h->plan.record = EXEC_RECORD_VA;
 	fd_close_on_exec();
+	sysv_detach_all();
 	cfs_mount_at_exit();
 	if (vfork_notify > 0)			/* a vfork parent goes on */
 		exo_call(EXO_SYS_NOTIFY_SIGNAL, vfork_notify, 1);

@@ -61,6 +61,8 @@ struct exec_handover {
 	uint64_t strings_off, strings_len;
 	uint64_t execfn_off;		/* the path as given */
 	struct exec_plan plan;
+	struct lo_rlimit rlim[LO_RLIMITS];	/* the resource limits kept (libos/resource.c) */
+	uint64_t rlim_valid;
 };
 
 /* The record this image was started with (copied), or NULL after a boot

@@ -6,8 +6,8 @@
  * caps in the derivation tree and keep the frames alive if we end first.
  * Every page we have resident is mapped in the child read-only and marked
  * copy-on-write in both of us, except the private block (struct
- * libos_private: what the fault handler itself writes), which the child gets
- * copied at once into frames of its own.  The first write to a shared page
+ * libos_private) and the memory tables (what the fault handler itself
+ * writes), which the child gets copied at once into frames of its own.  The first write to a shared page
  * faults, and mm_cow_fault gives the writer a copy.  The child starts on
  * its exception stack in libos_fork_child, registers its entries, and
  * returns from fork with 0.  The shared segment (libos/shared.c) is not
@@ -81,7 +81,7 @@ static int64_t fork_env(void)
 	if (ci < 0 || lo_cap_inspect(EXO_SLOT_MEMORY, &mem))
 		return -EAGAIN;
 	uint64_t private_pages = sizeof lp / PAGE;
-	if (mem.count < CHILD_QUOTA + private_pages + 64)
+	if (mem.count < CHILD_QUOTA + private_pages + lp.tables_pages + 64)
 		return -ENOMEM;
 
 	/* the private block's copy: allocated while our budget is whole */
@@ -135,12 +135,25 @@ static int64_t fork_env(void)
 	int pc = 0;
 	while (pc < MAX_CHUNKS && cp->chunks[pc].slot)
 		pc++;
-	if (pc < MAX_CHUNKS)
-		cp->chunks[pc] = (struct chunk){ .slot = priv, .pages = (uint32_t)private_pages, .fixed = 1 };
+	if (pc == MAX_CHUNKS)
+		return fail_child(entry, env);
+	cp->chunks[pc] = (struct chunk){ .slot = priv, .pages = (uint32_t)private_pages, .fixed = 1 };
+	cp->private_chunk = (uint32_t)pc;
 
-	/* every resident page: shared read-only, copy-on-write in both */
+	/* every resident page: shared read-only, copy-on-write in both; the
+	 * child takes its private block's records over (mm_adopt_private).
+	 * The marks go first and the tables are copied with them, before any
+	 * page is made read-only here: a write of ours after that faults and
+	 * changes our record, which the child's copy must not see. */
 	uint64_t lo = (uint64_t)&lp, hi = lo + sizeof lp;
-	for (uint64_t i = 0; i < RESIDENT_SLOTS; i++) {
+	for (uint64_t i = 0; i < lp.resident_slots; i++) {
+		struct resident *r = &lp.resident[i];
+		if (r->va > 1 && (r->va < lo || r->va >= hi))
+			r->flags |= RES_COW | RES_SHARED;
+	}
+	if (mm_tables_fork(env))
+		return fail_child(entry, env);
+	for (uint64_t i = 0; i < lp.resident_slots; i++) {
 		struct resident *r = &lp.resident[i];
 		if (r->va <= 1)
 			continue;
@@ -148,16 +161,10 @@ static int64_t fork_env(void)
 			if (exo_call(EXO_SYS_PAGE_MAP, env, r->va, priv, (r->va - lo) / PAGE,
 				     EXO_PROT_READ | EXO_PROT_WRITE | EXO_MAP_TARGET_CAP))
 				return fail_child(entry, env);
-			cp->resident[i].chunk = (uint16_t)pc;
-			cp->resident[i].index = (uint16_t)((r->va - lo) / PAGE);
-			cp->resident[i].flags = 0;
 			continue;
 		}
-		int prot = 0;
-		for (int g = 0; g < MAX_REGIONS; g++)
-			if (lp.regions[g].end && r->va >= lp.regions[g].start && r->va < lp.regions[g].end)
-				prot = lp.regions[g].prot;
-		if (prot & 7) {
+		int prot = mm_prot_at(r->va);
+		if (prot > 0 && (prot & 7)) {
 			uint32_t p = EXO_PROT_READ | (prot & 4 ? EXO_PROT_EXEC : 0);
 			if (exo_call(EXO_SYS_PAGE_MAP, env, r->va, lp.chunks[r->chunk].slot, r->index,
 				     p | EXO_MAP_TARGET_CAP))
@@ -165,8 +172,6 @@ static int64_t fork_env(void)
 			if (prot & 2)
 				exo_call(EXO_SYS_PAGE_PROTECT, EXO_SLOT_SELF_ENV, r->va, p);
 		}
-		r->flags |= RES_COW | RES_SHARED;
-		cp->resident[i].flags |= RES_COW | RES_SHARED;
 	}
 	for (uint64_t i = 0; i < private_pages; i++)
 		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, PRIVATE_WINDOW + i * PAGE);
@@ -191,10 +196,14 @@ static int64_t fork_env(void)
  * so it finds the copy there (libos/fd.c). */
 int64_t libos_fork(void)
 {
+	if (rlimit_fork_check())
+		return -EAGAIN;
 	if (files_fork_prepare())
 		return -ENOMEM;
 	int64_t pid = fork_env();
 	files_fork_done(pid > 0);
+	if (pid > 0)
+		sysv_fork_attachments();
 	return pid;
 }
 
@@ -203,6 +212,8 @@ int64_t libos_fork(void)
  * at fork, with rax = 0. */
 struct exo_regs *libos_child_init(struct lo_thread *t)
 {
+	mm_adopt_private(lp.private_chunk);
+	rlimit_after_fork();
 	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry,
 		 lp.exception_stack + sizeof lp.exception_stack);
 	/* the block is still the parent's (copy-on-write) and names the

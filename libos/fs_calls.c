@@ -12,7 +12,6 @@
 #define UTIME_OMIT ((1l << 30) - 2)
 #define RENAME_NOREPLACE 1
 #define RENAME_EXCHANGE 2
-#define RLIMIT_NOFILE 7
 #define SETTABLE_FL (LX_O_APPEND | LX_O_NONBLOCK | LX_O_ASYNC | LX_O_DIRECT | LX_O_NOATIME)
 
 /* The open file behind fd, if it may be used for I/O (not O_PATH). */
@@ -950,31 +949,3 @@ LO_CALL(sys_pipe2)
 }
 
 LO_CALL(sys_pipe) { UNUSED_ARGS; return sys_pipe2(a0, 0, 0, 0, 0, 0); }
-
-/* prlimit64 for the calling process: RLIMIT_NOFILE is kept and enforced;
- * other resources read as unlimited and cannot be set yet. */
-LO_CALL(sys_prlimit64)
-{
-	UNUSED_ARGS;
-	uint64_t lim[2];
-	if (a0 && (int64_t)a0 != libos_pid())
-		return -ESRCH;
-	if (a1 >= 16)
-		return -EINVAL;
-	if (a2) {
-		if (lo_copy_in(lim, (const void *)a2, sizeof lim))
-			return -EFAULT;
-		if (a1 != RLIMIT_NOFILE)
-			return -EINVAL;
-	}
-	if (a3) {
-		uint64_t old[2] = { ~0ull, ~0ull };
-		if (a1 == RLIMIT_NOFILE) {
-			old[0] = fd_limit();
-			old[1] = fd_hard_limit();
-		}
-		if (lo_copy_out((void *)a3, old, sizeof old))
-			return -EFAULT;
-	}
-	return a2 ? fd_set_limit(lim[0], lim[1]) : 0;
-}

@@ -31,16 +31,16 @@ void lo_report(const char *fmt, ...);
 
 /* State the fault handler writes: one page-aligned block that fork copies
  * for the child at once instead of sharing it copy-on-write. */
-#define MAX_REGIONS 256
 #define MAX_CHUNKS 256
-#define RESIDENT_SLOTS 65536		/* power of two */
 #define MAX_CHILDREN 64
 #define RES_COW 1			/* shared at a fork: copy before writing */
 #define RES_SHARED 2			/* another env may map the frame */
 
 struct region {
-	uint64_t start, end;	/* [start, end), page aligned; end == 0: unused */
+	uint64_t start, end;	/* [start, end), page aligned */
 	int prot;
+	uint64_t shoff;		/* 0: anonymous; else 1 + the shared segment's
+				   byte offset mapped at start (System V shm) */
 };
 
 struct chunk {
@@ -61,10 +61,27 @@ struct child {
 	int64_t pid, env, thread, budget;	/* pid 0: unused */
 };
 
+/* A resource limit, as prlimit64 copies it (libos/resource.c). */
+struct lo_rlimit {
+	uint64_t cur, max;
+};
+#define LO_RLIMITS 16
+
 struct libos_private {
 	uint8_t exception_stack[32768] __attribute__((aligned(16)));
-	struct resident resident[RESIDENT_SLOTS];
-	struct region regions[MAX_REGIONS];
+	/* the memory tables (libos/mm.c), sized from the budget at start-up
+	 * and kept in frames of their own at MM_TABLES_VA */
+	struct resident *resident;		/* hash table, resident_slots entries */
+	struct region *regions;			/* sorted by start, no overlaps */
+	uint64_t resident_slots, tables_pages;	/* a power of two; pages at MM_TABLES_VA */
+	uint32_t nregions, max_regions;
+	uint32_t private_chunk;			/* a forked child's copy of this block */
+	uint64_t resident_now, resident_peak;	/* resident records; getrusage's maxrss */
+	uint64_t minflt;			/* page faults served */
+	struct lo_rlimit rlim[LO_RLIMITS];	/* libos/resource.c; RLIMIT_NOFILE is fd.c's */
+	int rlim_ready;
+	uint64_t start_ns;			/* when the process or this image started */
+	uint64_t cpus_online;			/* mask; 0: not asked yet */
 	struct chunk chunks[MAX_CHUNKS];
 	struct child children[MAX_CHILDREN];
 	uint64_t heap_start, heap_end, mmap_next;
@@ -97,6 +114,27 @@ int mm_cow_fault(uint64_t va);
 /* Takes over pages the kernel mapped (prot_of_page: Linux PROT_* per page,
  * 0 for none) as a fixed chunk of frame cap slot. */
 void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const int *prot_of_page);
+
+/* Where the memory tables live: mapped, never demand-zero or shared. */
+#define MM_TABLES_VA 0x00007ffa00000000ull
+/* fork: gives env a copy of the memory tables in frames of its own, at the
+ * same address: 0 or -ENOMEM. */
+int mm_tables_fork(int64_t env);
+/* The forked child's first step: the records of its private block's pages
+ * name its own copy (chunk c), not the parent's frames. */
+void mm_adopt_private(uint32_t c);
+/* The Linux PROT_* bits of the region holding va; -1 outside every region. */
+int mm_prot_at(uint64_t va);
+/* How many regions the program has, and how many it may have. */
+uint32_t mm_region_count(void);
+
+/* Maps [addr, addr+len) onto the shared segment's pages from byte offset
+ * off (page aligned), shared with every process that maps them: addr 0
+ * chooses the place.  The address, or -errno. */
+int64_t mm_map_shared(uint64_t addr, uint64_t len, int prot, uint64_t off);
+/* The segment offset mapped at addr (a region start made by
+ * mm_map_shared) and its length; -EINVAL when there is none. */
+int64_t mm_shared_at(uint64_t addr, uint64_t *len);
 
 /* Reserves an anonymous region for the allocator: 0 or -errno. */
 int mm_reserve(uint64_t addr, uint64_t len, int prot);
@@ -191,8 +229,42 @@ LO_CALL(sys_statfs);
 LO_CALL(sys_fstatfs);
 LO_CALL(sys_pipe);
 LO_CALL(sys_pipe2);
-LO_CALL(sys_prlimit64);
 LO_CALL(sys_sendfile);
+
+/* resource.c: resource limits and usage */
+LO_CALL(sys_prlimit64);
+LO_CALL(sys_getrlimit);
+LO_CALL(sys_setrlimit);
+LO_CALL(sys_getrusage);
+LO_CALL(sys_times);
+LO_CALL(sys_sched_getaffinity);
+LO_CALL(sys_sched_setaffinity);
+/* The soft limit of an RLIMIT_* resource. */
+uint64_t rlimit_cur(int resource);
+/* fork: 0, or -EAGAIN at RLIMIT_NPROC. */
+int rlimit_fork_check(void);
+/* A forked child's usage starts afresh. */
+void rlimit_after_fork(void);
+/* execve: the limits the next image keeps (LO_RLIMITS entries). */
+void rlimit_exec_state(struct lo_rlimit *to);
+
+/* sysvipc.c: System V IPC */
+LO_CALL(sys_shmget);
+LO_CALL(sys_shmat);
+LO_CALL(sys_shmdt);
+LO_CALL(sys_shmctl);
+LO_CALL(sys_semget);
+LO_CALL(sys_semop);
+LO_CALL(sys_semtimedop);
+LO_CALL(sys_semctl);
+LO_CALL(sys_msgget);
+LO_CALL(sys_msgsnd);
+LO_CALL(sys_msgrcv);
+LO_CALL(sys_msgctl);
+/* fork: counts the child's attachments of shared memory segments. */
+void sysv_fork_attachments(void);
+/* An ending process or execve: its attachments are gone. */
+void sysv_detach_all(void);
 
 /* dispatch.c */
 /* The process id (the env id). */

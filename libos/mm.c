@@ -5,10 +5,13 @@
  * allocated from the memory capability (up to 512 pages each); a page given
  * back by munmap is zeroed before it is used again.
  *
- * Limits (documented in docs/LIBOS.md): 256 regions, 256 pool chunks,
- * 65536 resident pages (256 MiB) per program.
+ * The region and resident tables are sized from the memory budget
+ * (tables_init); the pool has at most 256 chunks (512 MiB).  Limits are
+ * documented in docs/LIBOS.md.
  */
 #include "libos/libos.h"
+#include "libos/shared.h"
+#include "libos/proc.h"
 #include "include/exo/native.h"
 
 #define PAGE 4096ull
@@ -27,47 +30,124 @@
 #define LX_ENODEV 19
 
 #define SCRATCH_VA 0x00007ffd00000000ull	/* a window for copying pages */
+#define COPY_VA 0x00007ff900000000ull		/* fork: the child's tables, 512 pages at a time */
+#define LIBOS_VA 0x00007d0000000000ull		/* above: the library OS's own, but the stack */
+#define RLIMIT_AS 9
+
+/* The index of the first region that ends above va (nregions if none). */
+static uint32_t region_index(uint64_t va)
+{
+	uint32_t lo = 0, hi = lp.nregions;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (lp.regions[mid].end <= va)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
 
 static struct region *region_of(uint64_t va)
 {
-	for (int i = 0; i < MAX_REGIONS; i++)
-		if (lp.regions[i].end && va >= lp.regions[i].start && va < lp.regions[i].end)
-			return &lp.regions[i];
-	return 0;
+	uint32_t i = region_index(va);
+	return i < lp.nregions && lp.regions[i].start <= va ? &lp.regions[i] : 0;
 }
 
-static int region_add(uint64_t start, uint64_t end, int prot)
+int mm_prot_at(uint64_t va)
 {
-	for (int i = 0; i < MAX_REGIONS; i++)
-		if (!lp.regions[i].end) {
-			lp.regions[i] = (struct region){ start, end, prot };
-			return 0;
-		}
-	return -LX_ENOMEM;
+	struct region *r = region_of(va);
+	return r ? r->prot : -1;
+}
+
+uint32_t mm_region_count(void)
+{
+	return lp.nregions;
+}
+
+/* Removes the n regions at index i (n > 0) or opens a gap of -n there. */
+static void region_shift(uint32_t i, int64_t n)
+{
+	struct region *g = lp.regions;
+	if (n > 0) {
+		for (uint32_t k = i; k + (uint32_t)n < lp.nregions; k++)
+			g[k] = g[k + (uint32_t)n];
+		lp.nregions -= (uint32_t)n;
+	} else {
+		for (uint32_t k = lp.nregions; k > i; k--)
+			g[k - 1 + (uint32_t)-n] = g[k - 1];
+		lp.nregions += (uint32_t)-n;
+	}
 }
 
 /* Removes [start, end) from every region, splitting where needed. */
 static int region_cut(uint64_t start, uint64_t end)
 {
-	for (int i = 0; i < MAX_REGIONS; i++) {
-		struct region r = lp.regions[i];
-		if (!r.end || r.end <= start || r.start >= end)
-			continue;
-		lp.regions[i].end = 0;
-		if (r.start < start && region_add(r.start, start, r.prot))
+	struct region *g = lp.regions;
+	uint32_t i = region_index(start);
+	if (i < lp.nregions && g[i].start < start && g[i].end > end) {
+		if (lp.nregions >= lp.max_regions)
 			return -LX_ENOMEM;
-		if (r.end > end && region_add(end, r.end, r.prot))
-			return -LX_ENOMEM;
+		region_shift(i + 1, -1);
+		g[i + 1] = (struct region){ end, g[i].end, g[i].prot,
+					    g[i].shoff ? g[i].shoff + (end - g[i].start) : 0 };
+		g[i].end = start;
+		return 0;
+	}
+	if (i < lp.nregions && g[i].start < start)
+		g[i++].end = start;
+	uint32_t j = i;
+	while (j < lp.nregions && g[j].end <= end)
+		j++;
+	if (j < lp.nregions && g[j].start < end) {
+		if (g[j].shoff)
+			g[j].shoff += end - g[j].start;
+		g[j].start = end;
+	}
+	if (j > i)
+		region_shift(i, j - i);
+	return 0;
+}
+
+/* Records [start, end) with prot, replacing what was there; joins a
+ * neighbour with the same protection, as Linux merges mappings, so a
+ * growing break stays one region.  -ENOMEM beyond the table's size. */
+static int region_add_at(uint64_t start, uint64_t end, int prot, uint64_t shoff)
+{
+	if (lp.nregions + 2 > lp.max_regions)
+		return -LX_ENOMEM;
+	if (region_cut(start, end))
+		return -LX_ENOMEM;
+	struct region *g = lp.regions;
+	uint32_t i = region_index(start);
+	int join_prev = !shoff && i > 0 && g[i - 1].end == start && g[i - 1].prot == prot && !g[i - 1].shoff;
+	int join_next = !shoff && i < lp.nregions && g[i].start == end && g[i].prot == prot && !g[i].shoff;
+	if (join_prev && join_next) {
+		g[i - 1].end = g[i].end;
+		region_shift(i, 1);
+	} else if (join_prev) {
+		g[i - 1].end = end;
+	} else if (join_next) {
+		g[i].start = start;
+	} else {
+		region_shift(i, -1);
+		g[i] = (struct region){ start, end, prot, shoff };
 	}
 	return 0;
 }
 
-static uint64_t hash(uint64_t va) { return (va >> 12) * 0x9e3779b97f4a7c15ull >> 48; }
+static int region_add(uint64_t start, uint64_t end, int prot)
+{
+	return region_add_at(start, end, prot, 0);
+}
+
+static uint64_t hash(uint64_t va) { return (va >> 12) * 0x9e3779b97f4a7c15ull >> 20; }
 
 static struct resident *resident_find(uint64_t va, int for_insert)
 {
 	struct resident *tomb = 0;
-	for (uint64_t i = hash(va), n = 0; n < RESIDENT_SLOTS; i = (i + 1) & (RESIDENT_SLOTS - 1), n++) {
+	uint64_t mask = lp.resident_slots - 1;
+	for (uint64_t i = hash(va) & mask, n = 0; n < lp.resident_slots; i = (i + 1) & mask, n++) {
 		struct resident *r = &lp.resident[i];
 		if (r->va == va)
 			return r;
@@ -77,6 +157,35 @@ static struct resident *resident_find(uint64_t va, int for_insert)
 			return for_insert ? (tomb ? tomb : r) : 0;
 	}
 	return for_insert ? tomb : 0;
+}
+
+/* A new resident record (fault: a page fault served). */
+static void resident_counted(int fault)
+{
+	if (++lp.resident_now > lp.resident_peak)
+		lp.resident_peak = lp.resident_now;
+	lp.minflt += (uint64_t)fault;
+}
+
+/* Deletes a record, moving later records of its probe run back into the
+ * gap, so the table never fills with deleted marks: a lookup's run ends at
+ * the first empty slot however many pages came and went. */
+static void resident_delete(struct resident *r)
+{
+	uint64_t mask = lp.resident_slots - 1, i = (uint64_t)(r - lp.resident), j = i;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (lp.resident[j].va == 0)
+			break;
+		uint64_t k = hash(lp.resident[j].va) & mask;	/* where it wants to be */
+		int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+		if (!stays) {
+			lp.resident[i] = lp.resident[j];
+			i = j;
+		}
+	}
+	lp.resident[i] = (struct resident){ 0, 0, 0, 0 };
+	lp.resident_now--;
 }
 
 /* A free page from the pool: chunk and index, growing the pool if needed. */
@@ -146,6 +255,13 @@ int mm_fault_in(uint64_t va)
 	struct region *r = region_of(va);
 	if (!r || !(r->prot & (LX_PROT_READ | LX_PROT_WRITE | LX_PROT_EXEC)))
 		return -LX_EACCES;
+	if (r->shoff) {		/* the shared segment's page: no record, never copied */
+		uint64_t i = (r->shoff - 1 + (va - r->start)) / PAGE;
+		if (i >= lp.shared_pages)
+			return -LX_EACCES;
+		return exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, SH_SLOT0 + i / SH_CHUNK_PAGES,
+				i % SH_CHUNK_PAGES, exo_prot(r->prot)) ? -LX_EACCES : 0;
+	}
 	struct resident *slot = resident_find(va, 0);
 	if (slot)
 		return -LX_EACCES;	/* mapped already: a protection fault */
@@ -170,6 +286,7 @@ int mm_fault_in(uint64_t va)
 			exo_call(EXO_SYS_PAGE_PROTECT, EXO_SLOT_SELF_ENV, va, prot);
 	}
 	*slot = (struct resident){ va, ci, pi, 0 };
+	resident_counted(1);
 	return 0;
 }
 
@@ -201,6 +318,7 @@ int mm_cow_fault(uint64_t va)
 		return -LX_ENOMEM;
 	}
 	*res = (struct resident){ va, ci, pi, 0 };
+	lp.minflt++;
 	return 0;
 }
 
@@ -247,6 +365,8 @@ void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const int *prot_of_page
 	for (uint64_t i = 0; i <= pages; i++) {
 		if (i < pages && prot_of_page[i]) {
 			struct resident *res = resident_find(va + i * PAGE, 1);
+			if (res && res->va != va + i * PAGE)
+				resident_counted(0);
 			if (res)
 				*res = (struct resident){ va + i * PAGE, (uint16_t)c, (uint16_t)i, 0 };
 		}
@@ -258,26 +378,142 @@ void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const int *prot_of_page
 	}
 }
 
-/* Unmaps every resident page in [start, end) and returns it to the pool. */
+/* Unmaps every resident page in [start, end) and returns it to the pool;
+ * pages of the shared segment there are only unmapped. */
 static void release_range(uint64_t start, uint64_t end)
 {
+	for (uint32_t i = region_index(start); i < lp.nregions && lp.regions[i].start < end; i++) {
+		if (!lp.regions[i].shoff)
+			continue;
+		uint64_t lo = lp.regions[i].start > start ? lp.regions[i].start : start;
+		uint64_t hi = lp.regions[i].end < end ? lp.regions[i].end : end;
+		for (uint64_t va = lo; va < hi; va += PAGE)
+			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
+	}
 	for (uint64_t va = start; va < end; va += PAGE) {
 		struct resident *r = resident_find(va, 0);
 		if (!r)
 			continue;
 		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
 		page_give(r->chunk, r->index, r->flags);
-		r->va = 1;
+		resident_delete(r);
+	}
+}
+
+/* Maps pages fresh frames at va in env (ours: EXO_SLOT_SELF_ENV), up to
+ * 512 per frame cap, copying what is at src when src is not 0 (through
+ * the copy window, unmapped when our cap is deleted: two calls a page).  For another env the caps are granted to it first,
+ * in free slots of its own (it maps them by those), and our handles
+ * deleted.  0 or -ENOMEM. */
+static int frames_map(int64_t env, uint64_t va, uint64_t pages, const uint8_t *src)
+{
+	for (uint64_t done = 0; done < pages; ) {
+		uint64_t n = pages - done < 512 ? pages - done : 512;
+		int64_t slot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, n);
+		if (slot < 0)
+			return -LX_ENOMEM;
+		int64_t err = 0, there = slot;
+		if (env != EXO_SLOT_SELF_ENV) {	/* mapped there by its slot there */
+			there = exo_call(EXO_SYS_CAP_GRANT, slot, env, EXO_R_ALL, 0);
+			err = there < 0;
+		}
+		for (uint64_t i = 0; i < n && !err; i++) {
+			uint64_t at = va + (done + i) * PAGE;
+			if (src) {	/* the window's mappings go with our cap */
+				err = exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, COPY_VA + i * PAGE, slot, i,
+					       EXO_PROT_READ | EXO_PROT_WRITE);
+				if (!err)
+					lo_memcpy((void *)(COPY_VA + i * PAGE), src + (done + i) * PAGE, PAGE);
+			}
+			if (!err)
+				err = exo_call(EXO_SYS_PAGE_MAP, env, at, there, i, EXO_PROT_READ | EXO_PROT_WRITE |
+					       (env == EXO_SLOT_SELF_ENV ? 0 : EXO_MAP_TARGET_CAP));
+		}
+		if (err || env != EXO_SLOT_SELF_ENV)
+			exo_call(EXO_SYS_CAP_DELETE, slot);
+		if (err)
+			return -LX_ENOMEM;
+		done += n;
+	}
+	return 0;
+}
+
+/*
+ * The memory tables, sized from the memory budget the program starts
+ * with: a resident record per page of it (the next power of two; the
+ * shared segment takes a quarter, so the hash table stays sparse), and a
+ * region per 8 pages (32 KiB), at least 1,024 and at most Linux's default
+ * of 65,530 mappings.  They live in frames of
+ * their own, mapped before anything can fault, because the fault handler
+ * writes them; fork copies them for the child (mm_tables_fork).
+ */
+static void tables_init(void)
+{
+	static struct exo_cap_info mem;	/* resident: no region is known yet */
+	uint64_t budget = exo_call(EXO_SYS_CAP_INSPECT, EXO_SLOT_MEMORY, &mem) == 0 ? mem.count : 0;
+	uint64_t slots = 16384, want = budget;
+	while (slots < want && slots < (1ull << 22))
+		slots *= 2;
+	uint64_t regions = budget / 8 < 1024 ? 1024 : budget / 8 > 65530 ? 65530 : budget / 8;
+	uint64_t bytes = slots * sizeof(struct resident) + regions * sizeof(struct region);
+	lp.tables_pages = (bytes + PAGE - 1) / PAGE;
+	lp.resident_slots = slots;
+	lp.resident = (struct resident *)MM_TABLES_VA;
+	lp.regions = (struct region *)(MM_TABLES_VA + slots * sizeof(struct resident));
+	lp.nregions = 0;
+	lp.max_regions = (uint32_t)regions;
+	if (frames_map(EXO_SLOT_SELF_ENV, MM_TABLES_VA, lp.tables_pages, 0)) {
+		lo_report("exoswarm: no memory for the memory tables (%d pages)\n", (int64_t)lp.tables_pages);
+		exo_call(EXO_SYS_EXIT, 127);
+	}
+}
+
+int mm_tables_fork(int64_t env)
+{
+	return frames_map(env, MM_TABLES_VA, lp.tables_pages, (const uint8_t *)MM_TABLES_VA);
+}
+
+void mm_adopt_private(uint32_t c)
+{
+	uint64_t lo = (uint64_t)&lp;
+	for (uint64_t i = 0; i < sizeof lp / PAGE; i++) {
+		struct resident *r = resident_find(lo + i * PAGE, 0);
+		if (r)
+			*r = (struct resident){ lo + i * PAGE, (uint16_t)c, (uint16_t)i, 0 };
 	}
 }
 
 void mm_init(uint64_t image_end)
 {
+	tables_init();
+	lp.start_ns = time_now_ns();
+	lp.resident_now = lp.resident_peak = lp.minflt = 0;
 	lp.mmap_next = MMAP_BASE;
 	lp.next_chunk_pages = 64;
 	lp.heap_start = lp.heap_end = (image_end + PAGE - 1) & ~(PAGE - 1);
 	uint64_t mapped = EXO_STACK_TOP - EXO_STACK_PAGES * PAGE;
 	region_add(EXO_STACK_TOP - STACK_RESERVE, mapped, LX_PROT_READ | LX_PROT_WRITE);
+}
+
+/*
+ * RLIMIT_AS: whether the program's mappings, with [start, end) mapped
+ * anew, stay within the soft limit.  The library OS's own regions (its
+ * heap, above LIBOS_VA) do not count; the stack does.  The sum is taken
+ * only while a limit is set.
+ */
+static int as_allows(uint64_t start, uint64_t end)
+{
+	uint64_t lim = rlimit_cur(RLIMIT_AS), total = end - start;
+	if (lim == ~0ull)
+		return 1;
+	for (uint32_t i = 0; i < lp.nregions; i++) {
+		const struct region *r = &lp.regions[i];
+		if (r->start >= LIBOS_VA && r->start < EXO_STACK_TOP - STACK_RESERVE)
+			continue;
+		uint64_t lo = r->start > start ? r->start : start, hi = r->end < end ? r->end : end;
+		total += r->end - r->start - (lo < hi ? hi - lo : 0);
+	}
+	return total <= lim;
 }
 
 /* The break moves by adding or cutting exactly the pages between the old
@@ -290,7 +526,7 @@ int64_t mm_brk(uint64_t addr)
 	uint64_t old_top = (lp.heap_end + PAGE - 1) & ~(PAGE - 1);
 	uint64_t new_top = (addr + PAGE - 1) & ~(PAGE - 1);
 	if (new_top > old_top) {
-		if (region_add(old_top, new_top, LX_PROT_READ | LX_PROT_WRITE))
+		if (!as_allows(old_top, new_top) || region_add(old_top, new_top, LX_PROT_READ | LX_PROT_WRITE))
 			return (int64_t)lp.heap_end;
 	} else if (new_top < old_top) {
 		release_range(new_top, old_top);
@@ -315,10 +551,14 @@ int64_t mm_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, int64_
 	if (flags & LX_MAP_FIXED) {
 		if (addr % PAGE || addr >= EXO_KINFO_VA || len > EXO_KINFO_VA - addr)
 			return -LX_EINVAL;
+		if (!as_allows(addr, addr + len))
+			return -LX_ENOMEM;
 		release_range(addr, addr + len);
 		if (region_cut(addr, addr + len))
 			return -LX_ENOMEM;
 	} else {
+		if (!as_allows(lp.mmap_next, lp.mmap_next + len))
+			return -LX_ENOMEM;
 		addr = lp.mmap_next;
 		lp.mmap_next += len + PAGE;	/* a guard page between mappings */
 	}
@@ -346,8 +586,17 @@ int64_t mm_mprotect(uint64_t addr, uint64_t len, int prot)
 	for (uint64_t va = addr; va < addr + len; va += PAGE)
 		if (!region_of(va))
 			return -LX_ENOMEM;
-	if (region_cut(addr, addr + len) || region_add(addr, addr + len, prot))
-		return -LX_ENOMEM;
+	/* region by region, so a shared one keeps its place in the segment
+	 * (its pages are unmapped and come back with the new protection) */
+	for (uint64_t va = addr, end; va < addr + len; va = end) {
+		struct region *r = region_of(va);
+		end = r->end < addr + len ? r->end : addr + len;
+		uint64_t shoff = r->shoff ? r->shoff + (va - r->start) : 0;
+		if (shoff)
+			release_range(va, end);
+		if (region_add_at(va, end, prot, shoff))
+			return -LX_ENOMEM;
+	}
 	/* resident pages keep their frames: PROT_NONE unmaps them, a later
 	 * mprotect maps the same frame again */
 	for (uint64_t va = addr; va < addr + len; va += PAGE) {
@@ -362,6 +611,34 @@ int64_t mm_mprotect(uint64_t addr, uint64_t len, int prot)
 						    : exo_prot(prot));
 	}
 	return 0;
+}
+
+int64_t mm_map_shared(uint64_t addr, uint64_t len, int prot, uint64_t off)
+{
+	len = (len + PAGE - 1) & ~(PAGE - 1);
+	if (off % PAGE || addr % PAGE || !len)
+		return -LX_EINVAL;
+	if (addr && (addr >= EXO_KINFO_VA || len > EXO_KINFO_VA - addr))
+		return -LX_EINVAL;
+	uint64_t at = addr ? addr : lp.mmap_next;
+	if (!as_allows(at, at + len))
+		return -LX_ENOMEM;
+	if (addr)
+		release_range(addr, addr + len);
+	if (region_add_at(at, at + len, prot, off + 1))
+		return -LX_ENOMEM;
+	if (!addr)
+		lp.mmap_next += len + PAGE;
+	return (int64_t)at;
+}
+
+int64_t mm_shared_at(uint64_t addr, uint64_t *len)
+{
+	struct region *r = region_of(addr);
+	if (!r || !r->shoff || r->start != addr)
+		return -LX_EINVAL;
+	*len = r->end - r->start;
+	return (int64_t)(r->shoff - 1);
 }
 
 /* Reserves [addr, addr+len) as an anonymous region for the library OS's

@@ -397,6 +397,7 @@ void proc_mark_dead(struct sh_proc *p, int32_t status)
 _Noreturn void proc_end_self(int32_t status)
 {
 	lo_lock();
+	sysv_detach_all();
 	if (lp.shared_pages)
 		proc_mark_dead(proc_self(), status);
 	lo_unlock_all();

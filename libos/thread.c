@@ -385,6 +385,20 @@ LO_CALL(sys_set_robust_list)
 	return 0;
 }
 
+/* get_robust_list(tid, head, len): a thread of this process (0: the
+ * caller); musl asks it before it allows robust mutexes. */
+LO_CALL(sys_get_robust_list)
+{
+	UNUSED_ARGS;
+	struct lo_thread *t = a0 ? lo_thread_by_tid((int64_t)a0) : lo_thread_self();
+	uint64_t len = 24;
+	if (!t)
+		return -ESRCH;
+	if (lo_copy_out((void *)a1, &t->robust_list, 8) || lo_copy_out((void *)a2, &len, 8))
+		return -EFAULT;
+	return 0;
+}
+
 LO_CALL(sys_sched_yield)
 {
 	UNUSED_ARGS;

@@ -39,6 +39,7 @@ struct lo_thread {
 	uint64_t saved_mask;		/* rt_sigsuspend: the mask to go back to */
 	int mask_saved;
 	uint64_t waitset;		/* rt_sigtimedwait: blocked signals that wake it */
+	uint64_t cpu_mask;		/* sched_setaffinity's; 0: every CPU */
 };
 _Static_assert(__builtin_offsetof(struct lo_thread, reflect) == 0, "entry.S uses +0");
 _Static_assert(__builtin_offsetof(struct lo_thread, at_call) == 16, "entry.S uses +16");
@@ -114,6 +115,7 @@ LO_CALL(sys_thread_exit);
 LO_CALL(sys_set_tid_address);
 LO_CALL(sys_gettid);
 LO_CALL(sys_set_robust_list);
+LO_CALL(sys_get_robust_list);
 LO_CALL(sys_sched_yield);
 LO_CALL(sys_futex);
 LO_CALL(sys_rt_sigaction);
