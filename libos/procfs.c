@@ -246,13 +246,13 @@ static void refresh_self(struct proot *r)
 		return;
 	last_ns = now;
 	uint64_t rss = 0, libos = 0, vsz = 0;
-	for (uint64_t i = 0; i < RESIDENT_SLOTS; i++)
+	for (uint64_t i = 0; i < lp.resident_slots; i++)
 		if (lp.resident[i].va > 1) {
 			rss++;
 			libos += lp.resident[i].va >= LIBOS_VA;
 		}
-	for (int i = 0; i < MAX_REGIONS; i++)
-		if (lp.regions[i].end && lp.regions[i].start < LIBOS_VA)
+	for (uint32_t i = 0; i < lp.nregions; i++)
+		if (lp.regions[i].start < LIBOS_VA)
 			vsz += lp.regions[i].end - lp.regions[i].start;
 	in->rss_pages = rss;
 	in->vsz = vsz + libos * PAGE;
@@ -923,8 +923,8 @@ static void gen_status(struct sh_proc *p, struct pinfo *in, struct pbuf *b)
 /* The region of this image that holds va, or NULL. */
 static const struct region *region_at(uint64_t va)
 {
-	for (int i = 0; i < MAX_REGIONS; i++)
-		if (lp.regions[i].end && va >= lp.regions[i].start && va < lp.regions[i].end)
+	for (uint32_t i = 0; i < lp.nregions; i++)
+		if (va >= lp.regions[i].start && va < lp.regions[i].end)
 			return &lp.regions[i];
 	return 0;
 }
@@ -936,9 +936,9 @@ static void gen_maps(struct pinfo *in, struct pbuf *b)
 	const struct region *stack = region_at(stack_top_seen - 1), *heap = region_at(lp.heap_start);
 	uint64_t from = 0;
 	for (;;) {
-		const struct region *r = 0;
-		for (int i = 0; i < MAX_REGIONS; i++)
-			if (lp.regions[i].end && lp.regions[i].start >= from && (!r || lp.regions[i].start < r->start))
+		const struct region *r = 0;	/* the table is sorted by start */
+		for (uint32_t i = 0; i < lp.nregions && !r; i++)
+			if (lp.regions[i].start >= from)
 				r = &lp.regions[i];
 		if (!r)
 			return;
