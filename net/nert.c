@@ -1103,7 +1103,11 @@ static void release_messages(struct nert_session *s)
  * Loss detection: a segment is lost when three later segments are
  * acknowledged, or (as in RACK) when a segment sent more than a quarter
  * RTT after it was acknowledged, which also catches lost retransmissions;
- * and it must be older than one SRTT.
+ * and it must be older than one SRTT.  With no RTT sample yet (the first
+ * window was lost and Karn's rule takes none from retransmissions) a
+ * retransmission must be one RTO old: else every ACK of the restarted
+ * window re-declared the others lost and resent them within the same
+ * millisecond.
  */
 static void detect_losses(struct nert_session *s, uint32_t highest, uint64_t now)
 {
@@ -1112,9 +1116,10 @@ static void detect_losses(struct nert_session *s, uint32_t highest, uint64_t now
 	for (uint32_t seg = s->snd_una; seg != s->snd_nxt; seg++) {
 		struct nert_txseg *t = &s->txw[seg % NERT_WINDOW];
 		bool by_count = (int32_t)(highest - seg) >= DUP_THRESH;
+		uint64_t guard = s->rtt_valid ? s->srtt : (t->retries ? s->rto : 0);
 		bool by_time = t->sent_ms + reo < s->rack_ms;
 		if (t->sent && !t->acked && !t->lost && (by_count || by_time) &&
-		    now - t->sent_ms >= (s->rtt_valid ? s->srtt : 0)) {
+		    now - t->sent_ms >= guard) {
 			t->lost = true;
 			on_loss(s, seg);
 		}
