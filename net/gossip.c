@@ -177,6 +177,17 @@ bool gossip_seen(const struct gossip *g, uint64_t id)
 	return seen_in(g, sender_find((struct gossip *)g, (uint32_t)(id >> 32)), id);
 }
 
+/* See gossip.h: the replay rule of gossip_classify(), before any copy arrives. */
+bool gossip_wanted(const struct gossip *g, uint64_t id)
+{
+	const struct gossip_sender *s = sender_find((struct gossip *)g, (uint32_t)(id >> 32));
+	uint32_t seq = (uint32_t)id;
+
+	if (seen_in(g, s, id))
+		return false;
+	return !(s && seq <= s->max_seq && s->max_seq - seq >= GOSSIP_WINDOW);
+}
+
 /* Refill a token bucket (thousandths of a message) for the time since *last. */
 static void refill(uint32_t *tokens_milli, uint64_t *last, uint64_t now, uint32_t rate,
 		   uint32_t burst)

@@ -126,6 +126,13 @@ void gossip_mark(struct gossip *g, const struct pheromone *p, uint64_t now_ms);
 /* True when the identifier is known as seen. */
 bool gossip_seen(const struct gossip *g, uint64_t id);
 
+/*
+ * True when a copy of id would be taken: not seen, and its sequence
+ * number not behind the author's replay window (such a copy is refused as
+ * a replay, so asking for it only draws repairs that are thrown away).
+ */
+bool gossip_wanted(const struct gossip *g, uint64_t id);
+
 /* A duplicate of id was heard: lowers the chance of relaying it. */
 void gossip_note_duplicate(struct gossip *g, uint64_t id);
 

@@ -256,6 +256,7 @@ struct nert_session {
 	uint32_t fresh_samples;       /* RTT samples since a timeout last cut the window */
 	uint64_t probe_base_ms;       /* last segment sent or acknowledged */
 	uint64_t rack_ms;             /* send time of the latest acknowledged segment */
+	uint64_t progress_ms;         /* latest ACK of new data (restarts the RTO timer) */
 	bool rtt_valid;
 	uint32_t ack_echo;            /* receiver: newest DATA segment that arrived directly */
 	uint64_t ack_echo_ms;

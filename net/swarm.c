@@ -794,7 +794,7 @@ static void on_hello(struct swarm_node *n, uint32_t addr, const struct pheromone
 		n->sync_due_ms = now + 20 + swarm_random(n) % SYNC_BACKOFF_MS;
 	for (uint8_t i = 0; i < count; i++) {
 		ids[i] = get_u64(b + HELLO_FIXED + 8 * i);
-		if (!gossip_seen(&n->gossip, ids[i]) && (uint32_t)(ids[i] >> 32) != n->id)
+		if (gossip_wanted(&n->gossip, ids[i]) && (uint32_t)(ids[i] >> 32) != n->id)
 			want_note(n, ids[i], p->sender, now);
 	}
 }
@@ -818,7 +818,7 @@ static void send_pulls(struct swarm_node *n, uint64_t now)
 			struct want *x = &n->wants[j];
 			if (!x->id || x->due_ms > now || x->responder != w->responder)
 				continue;
-			if (gossip_seen(&n->gossip, x->id) || x->tries >= PULL_TRIES) {
+			if (!gossip_wanted(&n->gossip, x->id) || x->tries >= PULL_TRIES) {
 				x->id = 0;
 				continue;
 			}

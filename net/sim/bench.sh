@@ -108,7 +108,8 @@ echo "## NERT goodput over 100 seeds (min, median and mean of the per-seed ratio
 echo
 echo "| loss | bytes | intact | ratio min (seed) | ratio median | ratio mean |"
 echo "|---|---|---|---|---|---|"
-for set in "0.1 4194304" "0.1 1048576" "0.3 4194304" "0.3 1048576" "0.3 1048576 --reorder 0.1" "0.5 1048576"; do
+for set in "0.1 4194304" "0.1 1048576" "0.1 1048576 --reorder 0.1" "0.3 4194304" "0.3 1048576" \
+	   "0.3 1048576 --reorder 0.1" "0.5 1048576" "0.5 1048576 --reorder 0.1"; do
 	set -- $set
 	n=$("$SIM" --scenario nert --loss "$1" --bytes "$2" ${3:+"$3" "$4"} --seeds 100 | tail -n 1)
 	echo "| $1${3:+ reorder $4} | $2 | $(field "$n" intact_seeds)/100 | $(field "$n" goodput_ratio_min) ($(field "$n" worst_seed)) |" \

@@ -386,6 +386,26 @@ static void ghost_act(struct nsim *ns)
 		}
 }
 
+/*
+ * SIM_TRACE=1: one line per change of the sender's congestion state
+ * (window, ssthresh, timeouts, backoff, probes), to see where a slow seed
+ * loses its time.
+ */
+static void trace_sender(const struct nsim *ns, const struct nert_session *s)
+{
+	static uint64_t last[6];
+	uint64_t now[6] = { s->cwnd_milli / 1000, s->ssthresh, s->stats.timeouts, s->rto_backoff,
+			    s->stats.probes, s->snd_una / 64 };
+
+	if (!getenv("SIM_TRACE") || !memcmp(now, last, sizeof now))
+		return;
+	memcpy(last, now, sizeof now);
+	fprintf(stderr, "%8.3f ms una %u nxt %u cwnd %u ssthresh %u srtt %u min %u rto %u backoff %u timeouts %llu probes %llu retx %llu\n",
+		ns->now_us / 1000.0, s->snd_una, s->snd_nxt, s->cwnd_milli / 1000, s->ssthresh, s->srtt,
+		s->min_rtt, s->rto, s->rto_backoff, (unsigned long long)s->stats.timeouts,
+		(unsigned long long)s->stats.probes, (unsigned long long)s->stats.retransmits);
+}
+
 /* A session's next deadline in microseconds. */
 static uint64_t next_timer(struct side *sd)
 {
@@ -487,6 +507,7 @@ static struct nert_result transfer(const struct sim_opts *o, double loss, double
 		}
 		if (!established_us && sides[0].s.state == NERT_ESTABLISHED)
 			established_us = ns.now_us;
+		trace_sender(&ns, &sides[0].s);
 		while (queued < nmsg && nert_send(&sides[0].s, o->stop_and_wait ? NERT_RELIABLE : m_class(queued),
 						  payload + (size_t)queued * MSG_BYTES,
 						  sides[1].expect_len[queued], ns.now_us / 1000) == 0)
@@ -561,6 +582,7 @@ static int nert_many_seeds(const struct sim_opts *o, uint32_t bytes)
 {
 	struct sim_opts so = *o;
 	uint32_t intact = 0;
+	double clean_Bps = 0, lossy_Bps = 0;
 	double min = 1e9, sum = 0, *ratios = calloc(o->seeds, sizeof *ratios), median;
 	uint64_t worst = o->seed;
 
@@ -572,6 +594,8 @@ static int nert_many_seeds(const struct sim_opts *o, uint32_t bytes)
 			fprintf(stderr, "seed %llu ratio %.4f intact %d\n",
 				(unsigned long long)so.seed, r.ratio, r.intact);
 		ratios[i] = r.ratio;
+		clean_Bps += bytes / r.clean.seconds / o->seeds;
+		lossy_Bps += bytes / r.lossy.seconds / o->seeds;
 		intact += r.intact;
 		sum += r.ratio;
 		if (r.ratio < min) {
@@ -585,8 +609,10 @@ static int nert_many_seeds(const struct sim_opts *o, uint32_t bytes)
 	free(ratios);
 	printf("{\"scenario\":\"nert\",\"bytes\":%u,\"seeds\":%u,\"first_seed\":%llu,"
 	       "\"intact_seeds\":%u,\"goodput_ratio_min\":%.4f,\"goodput_ratio_median\":%.4f,"
-	       "\"goodput_ratio_mean\":%.4f,\"worst_seed\":%llu,\"delivered_intact\":%s}\n",
+	       "\"goodput_ratio_mean\":%.4f,\"goodput_mean_Bps\":%.0f,\"goodput_lossless_mean_Bps\":%.0f,"
+	       "\"worst_seed\":%llu,\"delivered_intact\":%s}\n",
 	       bytes, o->seeds, (unsigned long long)o->seed, intact, min, median, sum / o->seeds,
+	       lossy_Bps, clean_Bps,
 	       (unsigned long long)worst, intact == o->seeds ? "true" : "false");
 	return 0;
 }

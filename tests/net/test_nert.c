@@ -974,6 +974,63 @@ static int inject_ack(uint32_t cum, uint32_t echo, uint16_t delay, uint8_t flags
 }
 
 /*
+ * With no RTT sample (the first window and its ACKs lost), an ACK of the
+ * restarted window must not re-declare the other retransmissions lost at
+ * once: they were sent a moment ago.  Before the guard every such ACK
+ * resent them again within the same millisecond.
+ */
+static void test_no_instant_re_retransmission(void)
+{
+	uint8_t *data = pattern(20 * NERT_SEG_DATA, 9), pt[46], pkt[NERT_MAX_PACKET];
+	uint64_t resent;
+	int n;
+
+	established(0, 0, 0);
+	A.s.rtt_valid = false;                   /* as if the handshake gave no sample */
+	A.s.rto = 1000;
+	drop_all = true;
+	CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, data, 20 * NERT_SEG_DATA, now), 0);
+	now += 1000;
+	nert_on_timer(&A.s, now);                /* RTO: the window is resent */
+	resent = A.s.stats.retransmits;
+	CHECK(resent >= 10);
+	now += 20;
+	memset(pt, 0, sizeof pt);                /* ACK: nothing cumulative, segment 9 selectively */
+	pt[0] = 3;
+	pt[5 + 1] = 1;                           /* SACK bit 8: segment cum + 1 + 8 */
+	put_u16(pt + 37, NERT_WINDOW);
+	n = nert_seal(&B.s, pt, sizeof pt, pkt, sizeof pkt, now);
+	CHECK(n > 0);
+	CHECK_EQ(nert_receive(&A.s, pkt, (size_t)n, PEER_ADDR, now), 0);
+	CHECK(A.s.txw[9].acked);
+	CHECK_EQ(A.s.stats.retransmits, resent);
+	free(data);
+}
+
+/*
+ * The initiator's first RTT sample is the handshake's: RESP answering
+ * the only INIT sent measures the path (10-14 ms here), so the first
+ * data does not wait out the 1 s initial RTO.  After a lost INIT the
+ * RESP may answer either copy (Karn): no sample.
+ */
+static void test_rtt_from_handshake(void)
+{
+	established(0, 0, 0);
+	CHECK(A.s.rtt_valid);
+	CHECK(A.s.srtt >= 10 && A.s.srtt <= 15);
+	CHECK_EQ(A.s.rto, NERT_MIN_RTO_MS);
+	setup(0, 0, 0);
+	drop_all = true;
+	nert_connect(&A.s, now);
+	run(500);
+	drop_all = false;
+	run(1500);                               /* the INIT retried at 1 s is answered */
+	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	CHECK(A.s.hs_tries > 1);
+	CHECK(!A.s.rtt_valid);
+}
+
+/*
  * The exact bad cases, as crafted ACKs: a late ACK (no echo: its trigger
  * was not a fresh arrival), an echo of a retransmitted segment, of one
  * declared lost, and a duplicate of an ACK already taken give no sample;
@@ -985,6 +1042,7 @@ static void test_rtt_sample_rules(void)
 	uint8_t *data = pattern(20 * NERT_SEG_DATA, 7);
 
 	established(0, 0, 0);
+	A.s.rtt_valid = false;                   /* the handshake's sample: test_rtt_from_handshake */
 	drop_all = true;
 	CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, data, 20 * NERT_SEG_DATA, now), 0);
 	CHECK_EQ(A.s.snd_nxt, 10);               /* the initial window */
@@ -1352,6 +1410,8 @@ int main(void)
 	RUN(test_rehandshake_long_transfer);
 	RUN(test_rehandshake_forward_secrecy);
 	RUN(test_rtt_sample_rules);
+	RUN(test_rtt_from_handshake);
+	RUN(test_no_instant_re_retransmission);
 	RUN(test_rtt_no_late_samples);
 	RUN(test_tail_loss_probe);
 	RUN(test_rtt_fec_and_retransmit);

@@ -138,11 +138,15 @@ static void test_gossip_dedup_window_stale(void)
 	gossip_mark(&g, &p, 100000);
 	CHECK_EQ(gossip_admit(&g, &p, 100001), GV_DUP);
 	CHECK(gossip_seen(&g, pheromone_id(&p)));
-	/* a much older sequence number is a replay */
+	/* a much older sequence number is a replay, so not worth a PULL */
 	p.seq = 100 - GOSSIP_WINDOW;
 	CHECK_EQ(gossip_admit(&g, &p, 100002), GV_REPLAY);
-	p.seq = 99;            /* inside the window, not seen: new */
+	CHECK(!gossip_wanted(&g, pheromone_id(&p)));
+	p.seq = 99;            /* inside the window, not seen: new, and wanted */
 	CHECK_EQ(gossip_admit(&g, &p, 100002), GV_NEW);
+	CHECK(gossip_wanted(&g, pheromone_id(&p)));
+	p.seq = 100;           /* seen: not wanted */
+	CHECK(!gossip_wanted(&g, pheromone_id(&p)));
 	p.seq = 101;
 	p.timestamp_ms = 100000 - gp.ts_bound_ms - 1;
 	CHECK_EQ(gossip_admit(&g, &p, 100000), GV_STALE);

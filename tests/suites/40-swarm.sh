@@ -74,13 +74,15 @@ check sim_nert_intact_under_loss 'm["delivered_intact"] is True and m["fec_recov
 # 1 MiB intact on every seed at 30 % loss with and without reordering and
 # at 50 % loss; goodput over lossless, averaged over the seeds, >= 0.8 at
 # 10 % and >= 0.5 at 30 % loss (simulated time, so deterministic ratios).
-# The per-seed minimum at 30 % loss (0.29 without and 0.38 with
-# reordering over these seeds since tail-loss probes and the ssthresh
-# floor; 0.14 before) is held above 0.25 against regressions; the issue's
-# 0.5 per seed is not reached yet (docs/PROTOCOL.md).
-check sim_nert_1mib_30pct_reorder_every_seed 'm["intact_seeds"] == m["seeds"] == 50 and m["goodput_ratio_mean"] >= 0.5 and m["goodput_ratio_min"] >= 0.25' \
+# The per-seed minimum at 30 % loss (0.39 without and 0.52 with
+# reordering over these seeds since the RTO restart on SACK progress,
+# the slow-start exit, two-copy probes and the no-sample retransmission
+# guard; 0.29 and 0.38 before, 0.14 before tail-loss probes) is held
+# above 0.35 against regressions; the issue's 0.5 per seed is not
+# reached yet without reordering (docs/PROTOCOL.md).
+check sim_nert_1mib_30pct_reorder_every_seed 'm["intact_seeds"] == m["seeds"] == 50 and m["goodput_ratio_mean"] >= 0.5 and m["goodput_ratio_min"] >= 0.35' \
 	"$HOST_SIM" --scenario nert --loss 0.3 --reorder 0.1 --bytes 1048576 --seeds 50
-check sim_nert_1mib_30pct_every_seed 'm["intact_seeds"] == m["seeds"] == 50 and m["goodput_ratio_mean"] >= 0.5 and m["goodput_ratio_min"] >= 0.25' \
+check sim_nert_1mib_30pct_every_seed 'm["intact_seeds"] == m["seeds"] == 50 and m["goodput_ratio_mean"] >= 0.5 and m["goodput_ratio_min"] >= 0.35' \
 	"$HOST_SIM" --scenario nert --loss 0.3 --bytes 1048576 --seeds 50
 check sim_nert_1mib_50pct_every_seed 'm["intact_seeds"] == m["seeds"] == 40' \
 	"$HOST_SIM" --scenario nert --loss 0.5 --bytes 1048576 --seeds 40
