@@ -23,8 +23,12 @@
 #include "fs/cfs.h"
 #include "include/exo/native.h"
 
-#define MODULE_VA 0x00007ffd80000000ull
-#define DISK_VA 0x00007ffd00000000ull
+/* Windows of their own: no other fixed window of the library OS (mm.c's
+ * copy window at 0x7ffd00000000, fork's at 0x7ffc00000000, ...) may cover
+ * them, or its unmap takes the disk's DMA pages away (docs/LIBOS.md lists
+ * the windows). */
+#define MODULE_VA 0x00007ffa80000000ull
+#define DISK_VA 0x00007ffa00000000ull
 #define CFSM_FORMAT_BLANK 1u		/* format a disk that is all zeros */
 #define CFSM_FORMAT_ANY 2u		/* format whatever the disk holds */
 #define PROBE_BLOCKS 16			/* the first 64 KiB tell blank from used */

@@ -26,7 +26,7 @@
 #define LX_EACCES 13
 #define LX_ENODEV 19
 
-#define SCRATCH_VA 0x00007ffd00000000ull	/* a window for copying pages */
+#define SCRATCH_VA 0x00007ffd00000000ull	/* a window for copying pages: nothing else may live here */
 
 static struct region *region_of(uint64_t va)
 {
