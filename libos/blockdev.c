@@ -81,18 +81,10 @@ static int submit(struct blockdev *d, const struct exo_blk_req *req, uint32_t n)
 	return rc ? -EIO : 0;
 }
 
-/* Staging page i, mapped.  These pages live outside the regions the
- * library OS's memory code tracks (so fork does not share them), yet a
- * fork can leave the parent without them (seen after fork maps its pages
- * in the child; see docs/LIBOS.md); the frames still hold the data, so a
- * page found missing is mapped again. */
+/* Staging page i. */
 static uint8_t *page(struct blockdev *d, uint32_t i)
 {
-	uint8_t *p = d->mem + (uint64_t)i * BLOCK, probe;
-	if (lo_copy_in(&probe, p, 1))
-		exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, (uint64_t)p, d->frames, i,
-			 EXO_PROT_READ | EXO_PROT_WRITE);
-	return p;
+	return d->mem + (uint64_t)i * BLOCK;
 }
 
 static struct exo_blk_req request(struct blockdev *d, uint32_t op, uint32_t slot, uint64_t blkno,

@@ -23,8 +23,10 @@
 #include "fs/cfs.h"
 #include "include/exo/native.h"
 
-#define MODULE_VA 0x00007ffd80000000ull
-#define DISK_VA 0x00007ffd00000000ull
+/* Windows of their own: no other fixed window of the library OS (mm.c's
+ * copy window at 0x7ffd00000000, fork's at 0x7ffc00000000, ...) may cover
+ * them, or its unmap takes the disk's DMA pages away (docs/LIBOS.md lists
+ * the windows). */
 #define CFSM_FORMAT_BLANK 1u		/* format a disk that is all zeros */
 #define CFSM_FORMAT_ANY 2u		/* format whatever the disk holds */
 #define PROBE_BLOCKS 16			/* the first 64 KiB tell blank from used */
@@ -55,9 +57,9 @@ void cfs_mount_prepare(void)
 		if (lo_memcmp(m->name, "cfsmount", 9) != 0 || m->size < 24 || m->size > 8192)
 			continue;
 		for (uint64_t off = 0; off < m->size; off += 4096)
-			exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, MODULE_VA + off, m->slot, off / 4096,
+			exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, CFS_MODULE_VA + off, m->slot, off / 4096,
 				 EXO_PROT_READ);
-		const uint8_t *b = (const uint8_t *)MODULE_VA;
+		const uint8_t *b = (const uint8_t *)CFS_MODULE_VA;
 		if (lo_memcmp(b, "EXOCFS1\n", 8) == 0) {
 			lo_memcpy(&req.flags, b + 8, 16);
 			if (req.passlen <= MAX_PASS && 24 + req.passlen <= m->size &&
@@ -67,7 +69,7 @@ void cfs_mount_prepare(void)
 			}
 		}
 		for (uint64_t off = 0; off < m->size; off += 4096)
-			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, MODULE_VA + off);
+			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, CFS_MODULE_VA + off);
 		exo_call(EXO_SYS_CAP_DELETE, m->slot);
 		return;
 	}
@@ -184,7 +186,7 @@ __attribute__((constructor(101))) static void cfs_mount_run(void)
 		return;
 	const struct exo_start *st = libos_start_info;
 	struct vnode *at;
-	int rc = st->blk_count ? blockdev_open(&disk, (int64_t)st->blk_slot_first, DISK_VA) : -ENODEV;
+	int rc = st->blk_count ? blockdev_open(&disk, (int64_t)st->blk_slot_first, CFS_DISK_VA) : -ENODEV;
 	if (rc)
 		fail("no disk to mount (exo-run --disk IMAGE)", rc, EXIT_USAGE);
 	if ((rc = vec_init()) || (rc = cx_init()))

@@ -37,10 +37,13 @@ _exo_start:
  * are saved in the reflection slot.  Every register goes to at_call; the
  * call is served on the thread's handler stack, and libos_syscall returns
  * the registers to resume with: at_call with the result in rax, or a
- * signal handler's entry.
+ * signal handler's entry.  The direction flag is cleared for the C code
+ * (the ABI wants it clear at every call); the caller's comes back with
+ * its flags.
  */
 	.global libos_syscall_entry
 libos_syscall_entry:
+	cld
 	cmpb $0, lo_gsbase(%rip)
 	je 1f
 	rdgsbase %r11
@@ -79,8 +82,15 @@ lo_thread_entry:
 	movq %rax, %rdi
 	jmp libos_resume
 
+/*
+ * A fault can stop the program anywhere, also between musl memmove's std
+ * and cld: the handler's C code (rep movsb in lo_memcpy) needs the
+ * direction flag clear, and the interrupted code gets its own back from
+ * the saved rflags when it resumes.
+ */
 	.global libos_fault_entry
 libos_fault_entry:
+	cld
 	movq %rdi, %rbx			/* struct exo_fault, kept across the call */
 	andq $-16, %rsp
 	call libos_fault		/* returns only when the fault was handled */

@@ -20,9 +20,6 @@
 #include "libos/libos.h"
 
 #define EXEC_MAGIC 0x3163657845787845ull	/* "ExExec1" */
-#define EXEC_RECORD_VA 0x00007ff800000000ull
-#define EXEC_STUB_VA   0x00007ff700000000ull
-#define EXEC_WINDOW_VA 0x00007ff600000000ull	/* new pages, filled before the switch */
 #define EXEC_MAX_RUNS 32			/* image runs (512 pages at most each), the stack */
 #define EXEC_MAX_DELETE 512			/* every slot */
 

@@ -24,7 +24,6 @@
 #include "include/exo/native.h"
 
 #define PAGE 4096ull
-#define PRIVATE_WINDOW 0x00007ffc00000000ull	/* the child's private block, mapped here */
 #define CHILD_QUOTA 2048			/* kernel pages: page tables, records */
 #define ENOMEM 12
 #define EAGAIN 11
@@ -120,9 +119,9 @@ static int64_t fork_env(void)
 		return fail(env, -EAGAIN);
 
 	/* the child's private block: ours, then what differs for it */
-	struct libos_private *cp = (struct libos_private *)PRIVATE_WINDOW;
+	struct libos_private *cp = (struct libos_private *)FORK_PRIVATE_VA;
 	for (uint64_t i = 0; i < private_pages; i++)
-		if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, PRIVATE_WINDOW + i * PAGE, priv, i,
+		if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA + i * PAGE, priv, i,
 			     EXO_PROT_READ | EXO_PROT_WRITE))
 			return fail_child(entry, env);
 	lo_memcpy(cp, &lp, sizeof lp);
@@ -174,7 +173,7 @@ static int64_t fork_env(void)
 		}
 	}
 	for (uint64_t i = 0; i < private_pages; i++)
-		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, PRIVATE_WINDOW + i * PAGE);
+		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA + i * PAGE);
 	/* the frames of the child's private block are the child's alone */
 	exo_call(EXO_SYS_CAP_DELETE, priv);
 	lo_threads_after_fork_parent();

@@ -14,7 +14,6 @@
 #include "net/lwip/netstack.h"
 #include "include/exo/native.h"
 
-#define ARGS_VA 0x00007ffe00000000ull
 #define MAX_ARGS 1024
 #define AT_NULL 0
 #define AT_PHDR 3
@@ -51,11 +50,11 @@ static const uint8_t *map_args(uint64_t *size)
 		if (lo_memcmp(m->name, "args", 5) != 0)
 			continue;
 		for (uint64_t off = 0; off < m->size; off += 4096)
-			if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, ARGS_VA + off, m->slot,
+			if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, INIT_ARGS_VA + off, m->slot,
 				     off / 4096, EXO_PROT_READ))
 				return 0;
 		*size = m->size;
-		return (const uint8_t *)ARGS_VA;
+		return (const uint8_t *)INIT_ARGS_VA;
 	}
 	return 0;
 }

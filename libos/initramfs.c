@@ -12,7 +12,6 @@
 #include "libos/vfs.h"
 #include "include/exo/native.h"
 
-#define INITRAMFS_VA 0x00007ffb00000000ull
 #define HEADER 110
 
 enum { F_INO, F_MODE, F_UID, F_GID, F_NLINK, F_MTIME, F_FILESIZE, F_DEVMAJOR, F_DEVMINOR,

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "include/exo/abi.h"
+#include "libos/layout.h"
 
 extern const struct exo_start *libos_start_info;
 extern const volatile struct exo_kinfo *libos_kinfo;
@@ -116,7 +117,6 @@ int mm_cow_fault(uint64_t va);
 void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const int *prot_of_page);
 
 /* Where the memory tables live: mapped, never demand-zero or shared. */
-#define MM_TABLES_VA 0x00007ffa00000000ull
 /* fork: gives env a copy of the memory tables in frames of its own, at the
  * same address: 0 or -ENOMEM. */
 int mm_tables_fork(int64_t env);

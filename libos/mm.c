@@ -29,8 +29,6 @@
 #define LX_EACCES 13
 #define LX_ENODEV 19
 
-#define SCRATCH_VA 0x00007ffd00000000ull	/* a window for copying pages */
-#define COPY_VA 0x00007ff900000000ull		/* fork: the child's tables, 512 pages at a time */
 #define LIBOS_VA 0x00007d0000000000ull		/* above: the library OS's own, but the stack */
 #define RLIMIT_AS 9
 
@@ -306,13 +304,13 @@ int mm_cow_fault(uint64_t va)
 	int dirty;
 	if (page_take(&ci, &pi, &dirty))
 		return -LX_ENOMEM;
-	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, SCRATCH_VA, lp.chunks[ci].slot, pi,
+	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, MM_SCRATCH_VA, lp.chunks[ci].slot, pi,
 		     EXO_PROT_READ | EXO_PROT_WRITE)) {
 		page_give(ci, pi, 0);
 		return -LX_ENOMEM;
 	}
-	lo_memcpy((void *)SCRATCH_VA, (const void *)va, PAGE);
-	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, SCRATCH_VA);
+	lo_memcpy((void *)MM_SCRATCH_VA, (const void *)va, PAGE);
+	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, MM_SCRATCH_VA);
 	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, lp.chunks[ci].slot, pi, exo_prot(r->prot))) {
 		page_give(ci, pi, 0);
 		return -LX_ENOMEM;
@@ -420,10 +418,10 @@ static int frames_map(int64_t env, uint64_t va, uint64_t pages, const uint8_t *s
 		for (uint64_t i = 0; i < n && !err; i++) {
 			uint64_t at = va + (done + i) * PAGE;
 			if (src) {	/* the window's mappings go with our cap */
-				err = exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, COPY_VA + i * PAGE, slot, i,
+				err = exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, MM_COPY_VA + i * PAGE, slot, i,
 					       EXO_PROT_READ | EXO_PROT_WRITE);
 				if (!err)
-					lo_memcpy((void *)(COPY_VA + i * PAGE), src + (done + i) * PAGE, PAGE);
+					lo_memcpy((void *)(MM_COPY_VA + i * PAGE), src + (done + i) * PAGE, PAGE);
 			}
 			if (!err)
 				err = exo_call(EXO_SYS_PAGE_MAP, env, at, there, i, EXO_PROT_READ | EXO_PROT_WRITE |

@@ -14,7 +14,6 @@
 #include "include/exo/native.h"
 #include "libos/thread.h"
 
-#define BUF_VA 0x00007ffc00000000ull
 #define SLOT_SIZE 2048u
 #define RX_SLOTS 256u
 #define TX_SLOTS 128u
@@ -23,7 +22,7 @@
 #define SECOND 1000000000ull
 
 static int64_t nic, note, frames;
-static uint8_t *bufs = (uint8_t *)BUF_VA;
+static uint8_t *bufs = (uint8_t *)NIC_BUF_VA;
 static uint16_t tx_free[TX_SLOTS];
 static uint32_t tx_nfree;
 static struct exo_nic_buf batch[EXO_RING_BATCH];
@@ -58,7 +57,7 @@ int nicring_open(int64_t slot, uint8_t mac[6])
 	if (frames < 0)
 		return -ENOMEM;
 	for (uint64_t i = 0; i < PAGES; i++)
-		if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, BUF_VA + i * 4096, frames, i,
+		if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, NIC_BUF_VA + i * 4096, frames, i,
 			     EXO_PROT_READ | EXO_PROT_WRITE))
 			return -ENOMEM;
 	note = exo_call0(EXO_SYS_NOTIFY_CREATE);
