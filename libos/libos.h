@@ -133,8 +133,10 @@ uint32_t mm_region_count(void);
  * chooses the place.  The address, or -errno. */
 int64_t mm_map_shared(uint64_t addr, uint64_t len, int prot, uint64_t off);
 /* The segment offset mapped at addr (a region start made by
- * mm_map_shared) and its length; -EINVAL when there is none. */
-int64_t mm_shared_at(uint64_t addr, uint64_t *len);
+ * mm_map_shared) and the length mapped from there on, at most max
+ * (several regions when an mprotect split it); -EINVAL when there is
+ * none. */
+int64_t mm_shared_at(uint64_t addr, uint64_t max, uint64_t *len);
 
 /* Reserves an anonymous region for the allocator: 0 or -errno. */
 int mm_reserve(uint64_t addr, uint64_t len, int prot);

@@ -630,12 +630,18 @@ int64_t mm_map_shared(uint64_t addr, uint64_t len, int prot, uint64_t off)
 	return (int64_t)at;
 }
 
-int64_t mm_shared_at(uint64_t addr, uint64_t *len)
+int64_t mm_shared_at(uint64_t addr, uint64_t max, uint64_t *len)
 {
 	struct region *r = region_of(addr);
 	if (!r || !r->shoff || r->start != addr)
 		return -LX_EINVAL;
-	*len = r->end - r->start;
+	/* an mprotect inside the attachment split it into several regions:
+	 * the ones that go on where the last ended, in the segment too */
+	const struct region *end = lp.regions + lp.nregions, *k = r;
+	while (k + 1 < end && k[1].start == k->end && k[1].shoff == k->shoff + (k->end - k->start) &&
+	       k[1].end - addr <= max)
+		k++;
+	*len = k->end - addr;
 	return (int64_t)(r->shoff - 1);
 }
 

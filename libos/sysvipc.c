@@ -282,11 +282,16 @@ LO_CALL(sys_shmdt)
 {
 	UNUSED_ARGS;
 	uint64_t len;
-	int64_t off = mm_shared_at(a0, &len);
+	int64_t off = mm_shared_at(a0, UINT64_MAX, &len);
 	if (off < 0)
 		return -EINVAL;
-	mm_munmap(a0, len);
 	struct shm_seg *s = shm_by_off((uint64_t)off);
+	/* the whole attachment goes, every piece an mprotect split off: a
+	 * piece left mapped after IPC_RMID freed the segment would reach
+	 * whatever the shared segment gave those pages to next */
+	if (s)
+		mm_shared_at(a0, (s->size + PAGE - 1) & ~(PAGE - 1), &len);
+	mm_munmap(a0, len);
 	if (s) {
 		s->nattch--;
 		s->dtime = now_s();

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -100,6 +101,22 @@ static void shared_memory(void)
 	shmctl(k, IPC_RMID, 0);
 	EXPECT("shmget-missing-key-ENOENT", shmget(key, 4096, 0) == -1 && errno == ENOENT);
 	EXPECT("shmget-size-0-EINVAL", shmget(IPC_PRIVATE, 0, IPC_CREAT | 0600) == -1 && errno == EINVAL);
+
+	/* an mprotect splits an attachment in two; shmdt still detaches all
+	 * of it, so nothing stays mapped once IPC_RMID frees the segment
+	 * (the library OS once unmapped only the first piece) */
+	int split = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+	char *sp = shmat(split, 0, 0);
+	EXPECT("shm-split-attach", split >= 0 && sp != (char *)-1);
+	memset(sp, 's', 8192);
+	EXPECT("shm-split-mprotect", mprotect(sp + 4096, 4096, PROT_READ) == 0);
+	shmctl(split, IPC_RMID, 0);
+	EXPECT("shm-split-shmdt", shmdt(sp) == 0);
+	fflush(stdout);
+	pid_t probe = fork();
+	if (probe == 0)
+		_exit(sp[4096] == 's' ? 2 : 3);	/* must fault */
+	EXPECT("shm-split-shmdt-detaches-every-piece", child_status(probe) == 128 + SIGSEGV);
 }
 
 static void semaphores(void)
