@@ -55,7 +55,7 @@ struct env {
 	uint64_t peak_pages;		/* the most ever charged at once */
 	uint64_t nmappings;
 	struct cap *quota_source;	/* the MEMORY cap that paid for it */
-	uint64_t fault_entry, fault_stack;
+	uint64_t fault_entry, fault_stack, fault_stack_size;
 	uint8_t *iobitmap;		/* 8 KiB, NULL: no port access */
 	struct thread *threads;
 	int nthreads_alive;
@@ -86,6 +86,7 @@ struct thread {
 	uint8_t *xsave;			/* one page, 64-byte aligned */
 	uint64_t personality, reflect_slot;
 	uint64_t fault_stack;		/* its exception stack top (0: the env's) */
+	uint64_t fault_stack_size;	/* bytes below the top that are the stack */
 	int full_restore;		/* return with iretq (regs set from outside) */
 	/* blocking */
 	struct notify *waiting_on;

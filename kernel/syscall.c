@@ -510,15 +510,21 @@ static int64_t sys_ioport_enable(struct trapframe *tf)
 
 static int64_t sys_set_fault_handler(struct trapframe *tf)
 {
-	if (!user_address(A0) || !user_address(A1) || A1 % 16)
+	uint64_t size = A2 ? A2 : EXO_FAULT_STACK_DEFAULT;
+	if (!user_address(A0) || !user_address(A1) || A1 % 16 || size % 16 ||
+	    size > EXO_FAULT_STACK_MAX)
 		return -EXO_EINVAL;
 	/* the handler is the env's; the stack is the calling thread's (two
 	 * threads faulting at once on two CPUs need two), and the env's
-	 * default for threads that never set one */
+	 * default for threads that never set one.  Its size tells a fault
+	 * of the handler itself (nested below its frame) from any other */
 	self()->fault_entry = A0;
 	current->fault_stack = A1;
-	if (!self()->fault_stack)
+	current->fault_stack_size = size;
+	if (!self()->fault_stack) {
 		self()->fault_stack = A1;
+		self()->fault_stack_size = size;
+	}
 	return 0;
 }
 

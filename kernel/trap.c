@@ -146,8 +146,9 @@ static void user_exception(struct trapframe *tf)
 
 	if (e->fault_entry) {
 		uint64_t stack = current->fault_stack ? current->fault_stack : e->fault_stack;
+		uint64_t size = current->fault_stack ? current->fault_stack_size : e->fault_stack_size;
 		uint64_t sp = stack;
-		if (tf->rsp < stack && tf->rsp >= stack - 65536)
+		if (tf->rsp < stack && tf->rsp >= stack - size)
 			sp = tf->rsp - 128;
 		struct exo_fault f = { .addr = cr2, .error = tf->error, .vector = tf->vector,
 			.regs = { tf->rax, tf->rbx, tf->rcx, tf->rdx, tf->rsi, tf->rdi, tf->rbp, tf->rsp,

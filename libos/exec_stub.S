@@ -31,6 +31,7 @@ exec_stub_begin:
 	movl $SYS_SET_FAULT_HANDLER, %eax
 	xorl %edi, %edi
 	xorl %esi, %esi
+	xorl %edx, %edx
 	syscall
 	movq 0(%rbx), %r13		/* ndelete */
 	leaq 8(%rbx), %r12

@@ -214,7 +214,7 @@ struct exo_regs *libos_child_init(struct lo_thread *t)
 	mm_adopt_private(lp.private_chunk);
 	rlimit_after_fork();
 	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry,
-		 lp.exception_stack + sizeof lp.exception_stack);
+		 lp.exception_stack + sizeof lp.exception_stack, sizeof lp.exception_stack);
 	/* the block is still the parent's (copy-on-write) and names the
 	 * parent's thread as the lock's holder: it gets our own page and our
 	 * tid before anything here can take the lock */

@@ -138,7 +138,7 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 	libos_kinfo = (const volatile struct exo_kinfo *)EXO_KINFO_VA;
 	lo_threads_init();
 	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry,
-		 lp.exception_stack + sizeof lp.exception_stack);
+		 lp.exception_stack + sizeof lp.exception_stack, sizeof lp.exception_stack);
 	console_init();
 	mm_init(st->image_end);
 	if (exec)

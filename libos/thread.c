@@ -243,7 +243,7 @@ struct exo_regs *lo_thread_begin(struct lo_thread *t)
 	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &t->reflect);
 	/* faults of this thread are framed on its own handler stack: two
 	 * threads faulting at once on two CPUs must not share one */
-	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry, t->stack_top);
+	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry, t->stack_top, HANDLER_STACK - 16);
 	exo_call(EXO_SYS_SET_FSBASE, t->start.fsbase);
 	t->state = LT_RUNNING;
 	return &t->start;

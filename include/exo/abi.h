@@ -54,7 +54,7 @@ enum exo_sysno {
 	EXO_SYS_IRQ_BIND,		/* (irq slot, notification slot, badge) */
 	EXO_SYS_IRQ_ACK,		/* (irq slot) */
 	EXO_SYS_IOPORT_ENABLE,		/* (ioport slot): let this env use those ports */
-	EXO_SYS_SET_FAULT_HANDLER,	/* (entry, exception stack top) */
+	EXO_SYS_SET_FAULT_HANDLER,	/* (entry, exception stack top, its size) */
 	EXO_SYS_SET_PERSONALITY,	/* (entry, struct exo_reflect *): where Linux calls go */
 	EXO_SYS_SET_FSBASE,		/* (address) */
 	EXO_SYS_RANDOM,			/* (buffer, length <= 4096) */
@@ -145,8 +145,12 @@ _Static_assert(sizeof(struct exo_regs) == 19 * 8, "exo_regs");
  * A user-level fault: the kernel pushes this on the env's exception stack
  * (or below the current frame when the handler itself faults) and enters the
  * handler with rdi pointing at it.  The handler resumes the faulting code by
- * loading regs (it needs no kernel call).
+ * loading regs (it needs no kernel call).  SET_FAULT_HANDLER's size (0: the
+ * default) says how far below the top the stack reaches: a fault with rsp in
+ * there is the handler's own.
  */
+#define EXO_FAULT_STACK_DEFAULT (64 * 1024)
+#define EXO_FAULT_STACK_MAX (1ull << 30)
 struct exo_fault {
 	uint64_t addr;		/* cr2 for page faults */
 	uint64_t error;		/* the CPU's error code */
