@@ -29,9 +29,10 @@ packages=(
 
 # `tools/deps.sh bench` also installs what `make bench` compares against:
 # a Linux kernel for the peer guest, cpio for its initramfs, and mkfs.ext4
-# for its disks (tools/bench-disk).
+# for its disks (tools/bench-disk), and Go with HashiCorp's memberlist for
+# the membership comparison (bench/memberlist/).
 if [ "${1:-}" = bench ]; then
-	packages+=(linux-image-amd64 cpio e2fsprogs)
+	packages+=(linux-image-amd64 cpio e2fsprogs golang-go golang-github-hashicorp-memberlist-dev)
 fi
 
 say() { printf 'deps.sh: %s\n' "$*" >&2; }
