@@ -218,6 +218,12 @@ try:
     if t is not None:
         print(f"--- figure: page loaded and drew all {N} nodes {time.time() - t0:.1f} s after Chromium started")
     br.eval("window.__dashMarker = 'same-page'")
+    # every node's byte rates (columns tx B/s, rx B/s), from its counters
+    traffic = lambda p: len(p.get("rows", [])) == N and all(
+        r["cells"][7].isdigit() and r["cells"][8].isdigit() and int(r["cells"][8]) > 0
+        for r in p["rows"])
+    t = wait_until(lambda: traffic(page()), 30)
+    result("swarm_dash_shows_traffic", t is not None, str([r["cells"][7:9] for r in page().get("rows", [])]))
 
     ctl("command", K, "mark", "dash-1")
     ctl("command", K, "mark", "dash-forged", "--queen-key", f"{W}/forged/queen.key")
