@@ -18,7 +18,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/swarm-dash-test.XXXXXX")
 export B W
 python3 - <<'PY'
 import importlib.machinery, importlib.util, json, os, re, signal, shutil, subprocess, sys
-import threading, time, urllib.request
+import threading, time, urllib.error, urllib.request
 sys.dont_write_bytecode = True
 sys.path.insert(0, "tests/tools")
 from suitelib import Results, wait_until
@@ -193,6 +193,18 @@ try:
                 all(n["up"] and n["membership"] == "alive" and n["seen_alive"] == N - 1 for n in nodes))
     t = wait_until(lambda: all_alive(picture()), 60)
     result("swarm_dash_state_json", t is not None, json.dumps(picture())[:300])
+    # DNS rebinding: a page of another site whose name now resolves to
+    # 127.0.0.1 asks with its own name in Host; the swarm's picture must
+    # not be handed to it
+    codes = []
+    for host in ("rebind.example:7880", "rebind.example", "localhost.rebind.example:7880"):
+        req = urllib.request.Request(URL + "/state.json", headers={"Host": host})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as f:
+                codes.append(f.status)
+        except urllib.error.HTTPError as e:
+            codes.append(e.code)
+    result("swarm_dash_refuses_rebinding", codes == [403] * 3, f"answered {codes}")
 
     # ---------------------------------------------------------------- browser
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
