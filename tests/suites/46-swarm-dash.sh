@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The live web dashboard (tools/swarm-dash) in headless Chromium: a swarm of
-# 6 swarmd processes inside a network namespace this suite creates
-# (unshare -n; loopback only, so neither the nodes nor the browser can
-# reach any other address), the dashboard on 127.0.0.1, and Chromium
-# driven over the DevTools protocol on a pipe (--remote-debugging-pipe).
-# Checks: the page loads with Debian's d3 and draws every node and link;
-# a queen command's spread and a forged command's rejects appear; after a
-# kill -9 the same page (never reloaded) shows the node down and then
-# dead in the swarm's membership, each within a bound of elapsed time.
+# 6 swarmd processes relayed by swarm-hub inside a network namespace this
+# suite creates (unshare -n; loopback only, so neither the nodes nor the
+# browser can reach any other address), the dashboard on 127.0.0.1, and
+# Chromium driven over the DevTools protocol on a pipe
+# (--remote-debugging-pipe).  Checks: the page loads with Debian's d3 and
+# draws every node, link and byte rate; a queen command's spread and a
+# forged command's rejects appear; after a kill -9 the same page (never
+# reloaded) shows the node down and then dead; the hub's counters show,
+# and a partition and its healing show as links going and coming back,
+# each within a bound of elapsed time.  A DNS-rebound Host is refused.
 # Only the processes started here are ended, by PID.
 set -u
 B=${BUILD:-build}
@@ -25,7 +27,7 @@ from suitelib import Results, wait_until
 import suitelib
 
 B, W = os.environ["B"], os.environ["W"]
-CTL, SWARMD, DASH = f"{B}/host/swarm-ctl", f"{B}/host/swarmd", "tools/swarm-dash"
+CTL, SWARMD, HUB, DASH = f"{B}/host/swarm-ctl", f"{B}/host/swarmd", f"{B}/host/swarm-hub", "tools/swarm-dash"
 N = 6
 K, STATE = f"{W}/keys", f"{W}/state"
 URL = "http://127.0.0.1:7880"
@@ -135,6 +137,8 @@ PAGE = r"""JSON.stringify({
   links: document.querySelectorAll('#graph line').length,
   attacks: Array.from(document.querySelectorAll('#attacks tbody tr')).map(function (tr) {
     return Array.from(tr.cells).map(function (c) { return c.textContent; }); }),
+  hub: Array.from(document.querySelectorAll('#hub tbody tr')).map(function (tr) {
+    return Array.from(tr.cells).map(function (c) { return c.textContent; }); }),
   spread: Array.from(document.querySelectorAll('#spread tbody tr')).map(function (tr) {
     return Array.from(tr.cells).map(function (c) { return c.textContent; }); })
 })"""
@@ -171,13 +175,20 @@ try:
     ctl("init", K)
     ctl("init", f"{W}/forged")
     ids = {f"n{i}": ctl("node", K, f"n{i}").stdout.strip() for i in range(N)}
+    port = {n: 7600 + k for k, n in enumerate(ids)}
+    procs["hub"] = subprocess.Popen([HUB, "--listen", "127.0.0.1:7800", "--control", "127.0.0.1:7801",
+                                     "--duration", "300"], stdout=open(f"{W}/hub.log", "w"),
+                                    stderr=subprocess.STDOUT)
+    time.sleep(0.3)
     for n in ids:
         os.makedirs(f"{STATE}/{n}")
         procs[n] = subprocess.Popen([SWARMD, "--key", f"{K}/{n}.key", "--queen", f"{K}/queen.pub",
                                      "--swarm-key", f"{K}/swarm.key", "--state", f"{STATE}/{n}",
-                                     "--name", n, "--duration", "300"],
+                                     "--name", n, "--duration", "300", "--bind", f"127.0.0.1:{port[n]}",
+                                     "--hub", "127.0.0.1:7800"],
                                     stdout=open(f"{STATE}/{n}/log", "w"), stderr=subprocess.STDOUT)
-    procs["dash"] = subprocess.Popen([DASH, "--state", STATE, "--listen", "127.0.0.1:7880"],
+    procs["dash"] = subprocess.Popen([DASH, "--state", STATE, "--listen", "127.0.0.1:7880",
+                                      "--hub", "127.0.0.1:7801"],
                                      stdout=open(f"{W}/dash.log", "w"), stderr=subprocess.STDOUT)
 
     def picture():
@@ -237,8 +248,8 @@ try:
     t = wait_until(lambda: traffic(page()), 30)
     result("swarm_dash_shows_traffic", t is not None, str([r["cells"][7:9] for r in page().get("rows", [])]))
 
-    ctl("command", K, "mark", "dash-1")
-    ctl("command", K, "mark", "dash-forged", "--queen-key", f"{W}/forged/queen.key")
+    ctl("command", K, "mark", "dash-1", "--hub", "127.0.0.1:7800")
+    ctl("command", K, "mark", "dash-forged", "--queen-key", f"{W}/forged/queen.key", "--hub", "127.0.0.1:7800")
     spread_ok = lambda p: [f"{N} / {N}"] == [s[1] for s in p.get("spread", []) if s[0] == "dash-1"]
     forged_shown = lambda p: any(a[0] == "bad-cert" and int(a[1]) >= N for a in p.get("attacks", []))
     t = wait_until(lambda: spread_ok(page()), 30)
@@ -267,6 +278,25 @@ try:
     if down is not None and dead is not None:
         print(f"--- figure: after kill -9 the open page showed the node down within {down:.1f} s "
               f"and dead (no live node lists it) within {down + dead:.1f} s")
+
+    # ---------------------------------------------------------------- the hub
+    hub = lambda p: {r[0]: int(r[1]) for r in p.get("hub", []) if r[1].isdigit()}
+    p = page()
+    result("swarm_dash_shows_hub", hub(p).get("received", 0) > 0 and hub(p).get("delivered", 0) > 0,
+           str(p.get("hub")))
+    left, right = ["n0", "n1", "n3"], ["n4", "n5"]     # n2 is dead
+    t0 = time.time()
+    ctl("hub", "127.0.0.1:7801", "partition", *[str(port[n]) for n in left], "/", *[str(port[n]) for n in right])
+    t = wait_until(lambda: (lambda p: p["links"] == 3 + 1 and hub(p).get("cut", 0) > 0)(page()), 45)
+    p = page()
+    result("swarm_dash_shows_partition", t is not None, f"{p['links']} links, hub {p.get('hub')}")
+    if t is not None:
+        print(f"--- figure: partition 3 / 2: the page showed only the links within each half after {t:.1f} s")
+    ctl("hub", "127.0.0.1:7801", "heal")
+    t = wait_until(lambda: page()["links"] == 5 * 4 // 2, 45)
+    result("swarm_dash_shows_heal", t is not None, f"{page()['links']} links")
+    if t is not None:
+        print(f"--- figure: healed: all 10 links back on the page after {t:.1f} s")
     br.close()
 finally:
     for name in list(procs):

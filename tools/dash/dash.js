@@ -2,8 +2,9 @@
  * swarm-dash page: takes the swarm's picture from the server-sent event
  * stream /events (falling back to polling /state.json) and draws it with
  * d3 (Debian's libjs-d3, version 3): a force layout of nodes coloured by
- * role with their links, and tables of nodes, attacks, message spread and
- * recent events.  body[data-pictures] counts the pictures drawn.
+ * role with their links, and tables of nodes, attacks, swarm-hub's
+ * counters, message spread and recent events.  body[data-pictures]
+ * counts the pictures drawn.
  */
 (function () {
 	"use strict";
@@ -109,6 +110,10 @@
 			return { k: k, cells: [cell(k), cell(pic.attacks[k])] };
 		}).concat([{ k: "bans", cells: [cell("bans"), cell(pic.bans)] }]),
 			function (d) { return d.k; });
+		var hub = pic.hub || { "not watched": "" };
+		fillTable("#hub", d3.keys(hub).map(function (k) {
+			return { k: k, cells: [cell(k), cell(hub[k])] };
+		}), function (d) { return d.k; });
 		fillTable("#spread", pic.spread.map(function (s) {
 			return { k: s.mark, cells: [cell(s.mark), cell(s.nodes + " / " + s.of),
 				cell(s.all_after_s === null ? "" : s.all_after_s + " s")] };
