@@ -12,7 +12,9 @@ third="$top/build/third_party"
 # Debian packages: toolchain, emulator, firmware, boot loader, image tools,
 # musl, a PSF console font, host libraries for the portable cores, the
 # tools that build libsodium from its source package, and cpio for the
-# image's initramfs.
+# image's initramfs; tshark for the dissector, and for the swarm dashboard
+# (tools/swarm-dash) the d3 it serves and the headless browser its test
+# drives.
 packages=(
 	build-essential clang lld libclang-rt-14-dev llvm
 	qemu-system-x86 qemu-utils ovmf
@@ -22,14 +24,15 @@ packages=(
 	libsodium-dev libfuse3-dev fuse3 gocryptfs pkg-config
 	autoconf automake libtool dpkg-dev
 	gdb python3 busybox-static iproute2 cpio
-	tshark
+	tshark libjs-d3 chromium
 )
 
 # `tools/deps.sh bench` also installs what `make bench` compares against:
 # a Linux kernel for the peer guest, cpio for its initramfs, and mkfs.ext4
-# for its disks (tools/bench-disk).
+# for its disks (tools/bench-disk), and Go with HashiCorp's memberlist for
+# the membership comparison (bench/memberlist/).
 if [ "${1:-}" = bench ]; then
-	packages+=(linux-image-amd64 cpio e2fsprogs)
+	packages+=(linux-image-amd64 cpio e2fsprogs golang-go golang-github-hashicorp-memberlist-dev)
 fi
 
 say() { printf 'deps.sh: %s\n' "$*" >&2; }

@@ -13,23 +13,16 @@
 set -u
 B=${BUILD:-build}
 
-if [ "${1:-}" != "--inside" ]; then
-	if ! unshare -n true 2>/dev/null; then
-		echo "FAIL swarmd_netns: cannot create a network namespace here (unshare -n needs" \
-		     "root or unprivileged user namespaces); the swarmd tests cannot run"
-		exit 1
-	fi
-	exec unshare -n "$0" --inside
-fi
-
-ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo || {
-	echo "FAIL swarmd_netns: cannot set up loopback multicast in the namespace"
-	exit 1
-}
+. tests/tools/loopback-netns.sh
+loopback_netns swarmd "$@"
 W=$(mktemp -d "${TMPDIR:-/tmp}/swarmd-test.XXXXXX")
 export B W
 python3 - <<'PY'
 import collections, os, re, signal, struct, subprocess, sys, time
+sys.dont_write_bytecode = True
+sys.path.insert(0, "tests/tools")
+from suitelib import Results, wait_until
+import suitelib
 
 B, W = os.environ["B"], os.environ["W"]
 # the pheromone wire version, as net/pheromone.h has it (the first byte of
@@ -39,12 +32,7 @@ CTL, SWARMD, HUB = f"{B}/host/swarm-ctl", f"{B}/host/swarmd", f"{B}/host/swarm-h
 N, KILLED = 12, 4
 K = f"{W}/keys"
 procs = {}          # name -> Popen, every process this test started
-fails = 0
-
-def result(name, ok, why=""):
-    global fails
-    print(("PASS " if ok else "FAIL ") + name + (f": {why}" if why and not ok else ""), flush=True)
-    fails += 0 if ok else 1
+result = Results()
 
 def ctl(*args, timeout=20):
     r = subprocess.run([CTL, *args], capture_output=True, text=True, timeout=timeout)
@@ -71,14 +59,7 @@ def start(name, extra):
                                    stderr=log, stdout=log)
 
 def stop(name, sig=signal.SIGTERM):
-    p = procs.get(name)
-    if p and p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(timeout=10)
+    suitelib.stop(procs, name, sig)
 
 def status(name):
     try:
@@ -100,14 +81,6 @@ def status(name):
 
 def alive_view(name):
     return {i for i, s in status(name).get("view", {}).items() if s == "alive"}
-
-def wait_until(pred, limit):
-    t0 = time.time()
-    while time.time() - t0 < limit:
-        if pred():
-            return time.time() - t0
-        time.sleep(0.2)
-    return None
 
 def converged(names, expect=None):
     """Every node lists exactly the expected others, all alive (none suspect)."""
@@ -364,7 +337,7 @@ finally:
     for n in sorted(procs):
         if n != "hub":
             os.system(f"tail -n 5 {W}/{n}/log | sed 's/^/   {n}| /'")
-sys.exit(1 if fails else 0)
+sys.exit(1 if result.fails else 0)
 PY
 rc=$?
 [ $rc -eq 0 ] && rm -rf "$W"

@@ -51,7 +51,8 @@ struct daemon {
 	struct maze_world world;
 	uint8_t walls[MAZE_SIDE * MAZE_SIDE];
 	uint64_t start_ms, next_status_ms, next_bb_ms, maze_solved_ms;
-	uint64_t delivered, commands, rejects;
+	uint64_t delivered, commands, rejects, bans, deaths;
+	uint64_t rejects_by[SEC_KINDS];   /* per enum sec_event, for the status file */
 	char marks[MARKS][MARK_LEN];
 	uint32_t nmarks;
 	uint8_t reply[STATUS_MAX];
@@ -148,6 +149,8 @@ static void env_event(void *ctx, const struct swarm_event *ev)
 			logf_("command %#x from %08x", ev->code, ev->sender);
 		break;
 	case SE_REJECT:
+		if (ev->code < SEC_KINDS)
+			d->rejects_by[ev->code]++;
 		if (d->rejects++ < LOG_REJECTS)
 			logf_("reject %s about %08x", bb_sec_name((uint16_t)ev->code), ev->about);
 		break;
@@ -164,11 +167,16 @@ static void env_event(void *ctx, const struct swarm_event *ev)
 		}
 		break;
 	default:
+		d->bans += ev->kind == SE_BLACKLIST;
+		d->deaths += ev->kind == SE_DEAD;
 		logf_("%s %08x", bb_kind_name(ev->kind), ev->about);
 	}
 }
 
-/* The status text: identity, counters, marks and the neighbour table. */
+/*
+ * The status text: identity, counters, rejects by kind, marks and the
+ * neighbour table (tools/swarm-dash and the tests read it).
+ */
 static size_t status_text(struct daemon *d, char *out, size_t cap)
 {
 	uint64_t now = nl_wall_ms(), up = now - d->start_ms;
@@ -180,12 +188,17 @@ static size_t status_text(struct daemon *d, char *out, size_t cap)
 		"id %08x\nname %s\nrole %s\nincarnation %u\ngeneration %u\naddr %u.%u.%u.%u:%u\n"
 		"uptime_ms %" PRIu64 "\ntx_packets %" PRIu64 "\nrx_packets %" PRIu64 "\n"
 		"tx_bytes %" PRIu64 "\nrx_bytes %" PRIu64 "\ndelivered %" PRIu64 "\n"
-		"commands %" PRIu64 "\nrejects %" PRIu64 "\nmaze %s\nmembers %zu\n",
+		"commands %" PRIu64 "\nrejects %" PRIu64 "\nbans %" PRIu64 "\ndeaths %" PRIu64 "\n"
+		"maze %s\nmembers %zu\n",
 		d->node.id, d->o.name, role_names[d->node.role & 3], d->node.incarnation,
 		d->node.generation, l->self_ip >> 24, l->self_ip >> 16 & 255, l->self_ip >> 8 & 255,
 		l->self_ip & 255, l->self_port, up, l->tx_packets, l->rx_packets, l->tx_bytes,
-		l->rx_bytes, d->delivered, d->commands, d->rejects,
+		l->rx_bytes, d->delivered, d->commands, d->rejects, d->bans, d->deaths,
 		!d->o.maze ? "off" : d->maze_solved_ms ? "solved" : "exploring", n);
+	for (uint16_t k = 1; k < SEC_KINDS && at < cap; k++)
+		if (d->rejects_by[k])
+			at += (size_t)snprintf(out + at, cap - at, "reject %s %" PRIu64 "\n",
+					       bb_sec_name(k), d->rejects_by[k]);
 	for (uint32_t i = 0; i < MARKS && i < d->nmarks && at < cap; i++)
 		at += (size_t)snprintf(out + at, cap - at, "mark %s\n", d->marks[i]);
 	for (size_t i = 0; i < n && at < cap; i++) {

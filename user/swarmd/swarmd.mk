@@ -32,3 +32,15 @@ $(BUILD)/swarmd-musl.stamp: $(SWARMD_SRCS) user/swarmd/swarm-ctl.c user/swarmd/s
 	  musl-gcc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O2 -I. \
 	    -isystem $(MUSL_SODIUM_INC) -c -o $(BUILD)/swarmd-musl/$$(basename $$f .c).o $$f || exit 1; done
 	$(Q)touch $@
+
+# The membership comparison of `make bench` (tools/bench-membership):
+# bench/memberlist/, our Go program around HashiCorp memberlist, built
+# offline by Debian's golang-go against the Debian package's sources in
+# GOPATH mode (tools/deps.sh bench installs both).
+MEMBERLIST_GOPATH ?= /usr/share/gocode
+$(BUILD)/bench/memberlist-node: bench/memberlist/main.go
+	$(Q)mkdir -p $(@D)
+	$(Q)GOPATH=$(MEMBERLIST_GOPATH) GO111MODULE=off GOPROXY=off GOFLAGS= \
+	  GOCACHE=$(abspath $(BUILD))/go-cache go build -o $@ ./bench/memberlist
+BENCH_DEPS += $(BUILD)/bench/memberlist-node $(SWARMD_TOOLS)
+BENCH_CMDS += tools/bench-membership
