@@ -21,28 +21,13 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "child_wait.h"
 
 union semun {
 	int val;
 	struct semid_ds *buf;
 	unsigned short *array;
 };
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-/* A child's exit status, or 128 + its signal. */
-static int child_status(pid_t pid)
-{
-	int st = 0;
-	if (pid <= 0 || waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 static void shared_memory(void)
 {
