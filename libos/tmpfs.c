@@ -386,6 +386,22 @@ static void scrub(struct tnode *t, uint64_t from, uint64_t to)
 	}
 }
 
+/* Page pi for a copy to or from the program's memory (made if make, else
+ * NULL for a hole; *err -ENOMEM when memory is short).  While the file is
+ * mapped, a fault inside that copy may be on a mapping of this very page
+ * and carve it (tmpfs_map_page), freeing the block the copy works on: so
+ * it is carved first. */
+static uint8_t *page_for_copy(struct tnode *t, uint64_t pi, int make, int64_t *err)
+{
+	uint8_t *page = make ? page_make(t, pi) : page_at(t, pi);
+	if (page && t->maps && (uint64_t)page % PAGE) {
+		uint8_t **slot = page_slot(t, pi, 1);
+		page = slot ? page_ptr(*slot) : 0;
+	}
+	*err = page || (!make && !page_at(t, pi)) ? 0 : -ENOMEM;
+	return page;
+}
+
 static int64_t t_read(struct vnode *v, void *ubuf, uint64_t len, uint64_t off)
 {
 	struct tnode *t = tn(v);
@@ -399,9 +415,10 @@ static int64_t t_read(struct vnode *v, void *ubuf, uint64_t len, uint64_t off)
 		if (n > len - done)
 			n = len - done;
 		uint64_t pi = pos / PAGE;
-		const uint8_t *page = page_at(t, pi), *src = page ? page + in : zero_page;
-		if (lo_copy_out((uint8_t *)ubuf + done, src, n))
-			return done ? (int64_t)done : -EFAULT;
+		int64_t err;
+		const uint8_t *page = page_for_copy(t, pi, 0, &err), *src = page ? page + in : zero_page;
+		if (err || lo_copy_out((uint8_t *)ubuf + done, src, n))
+			return done ? (int64_t)done : err ? err : -EFAULT;
 		done += n;
 	}
 	return (int64_t)done;
@@ -426,7 +443,7 @@ static int64_t t_write(struct vnode *v, const void *ubuf, uint64_t len, uint64_t
 		uint64_t pos = off + done, in = pos % PAGE, n = PAGE - in, pi = pos / PAGE;
 		if (n > len - done)
 			n = len - done;
-		uint8_t *page = page_make(t, pi);
+		uint8_t *page = page_for_copy(t, pi, 1, &err);
 		if (!page) {
 			err = -ENOSPC;
 			break;

@@ -169,6 +169,33 @@ static void removed_while_mapped(void)
 	close(go[1]);
 }
 
+/* read and write between a file and a mapping of the same page of it,
+ * the page first touched by that copy. */
+static void copy_within_one_page(void)
+{
+	char pattern[PG], got[10];
+	for (int i = 0; i < PG; i++)
+		pattern[i] = (char)('a' + i % 26);
+	for (int round = 0; round < 2; round++) {
+		int fd = open("self.dat", O_RDWR | O_CREAT | O_TRUNC, 0600);
+		EXPECT("self-write", write(fd, pattern, PG) == PG);
+		char *p = mmap(0, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		EXPECT("self-mmap", p != MAP_FAILED);
+		if (round == 0) {	/* from the mapping into the file */
+			EXPECT("pwrite-from-own-mapping", pwrite(fd, p + 3, 10, 100) == 10);
+			EXPECT("pwrite-from-own-mapping-landed", pread(fd, got, 10, 100) == 10 &&
+			       memcmp(got, pattern + 3, 10) == 0 && memcmp(p + 100, pattern + 3, 10) == 0);
+		} else {		/* from the file into the mapping */
+			EXPECT("pread-into-own-mapping", pread(fd, p + 200, 10, 5) == 10);
+			EXPECT("pread-into-own-mapping-landed", memcmp(p + 200, pattern + 5, 10) == 0 &&
+			       pread(fd, got, 10, 200) == 10 && memcmp(got, pattern + 5, 10) == 0);
+		}
+		munmap(p, PG);
+		close(fd);
+		unlink("self.dat");
+	}
+}
+
 static void private_and_errors(void)
 {
 	int fd = open("private.dat", O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -405,6 +432,7 @@ int main(void)
 	setvbuf(stdout, 0, _IOLBF, 0);
 	shared_file();
 	removed_while_mapped();
+	copy_within_one_page();
 	private_and_errors();
 	shared_anonymous();
 	mincore_calls();
