@@ -680,10 +680,14 @@ int64_t mm_map_shared(uint64_t addr, uint64_t len, int prot, uint64_t off)
 	return off % PAGE ? -LX_EINVAL : map_segment_region(addr, &r);
 }
 
+/* A file mapping is at most the shared segment's size (its pages are the
+ * segment's): unmapping one walks its pages, so its length stays bounded. */
 int64_t mm_map_file(uint64_t addr, uint64_t len, int prot, void *v, uint64_t off)
 {
 	struct region r = { .end = len, .prot = prot, .file = v, .foff = off };
-	return off % PAGE || len > (1ull << 40) ? -LX_EINVAL : map_segment_region(addr, &r);
+	if (off % PAGE || len > (1ull << 40))
+		return -LX_EINVAL;
+	return len > lp.shared_pages * PAGE ? -LX_ENOMEM : map_segment_region(addr, &r);
 }
 
 void mm_file_truncated(void *v, uint64_t size)
@@ -711,8 +715,7 @@ void mm_files_detach(void)
 		struct region *r = &lp.regions[i];
 		if (!r->shoff && !r->file)
 			continue;
-		/* the segment's caps outlive an execve: its pages would stay
-		 * mapped in the next image */
+		/* unmapped before the count goes: at zero the pages may be freed */
 		for (uint64_t va = r->start; va < r->end; va += PAGE)
 			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
 		file_count(r, -1);

@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -427,8 +429,55 @@ static void named_semaphores(void)
 	EXPECT("sem-close", sem_close(s) == 0);
 }
 
-int main(void)
+#define EXEC_SHM_AT ((char *)0x200000000000)
+#define EXEC_FILE_AT ((char *)0x200000100000)
+
+/* The image execve started: at the places where the old image had a
+ * System V attachment and a shared file mapping, fresh anonymous memory
+ * must read zeros, and stores there must reach neither. */
+static int after_exec(void)
 {
+	char *a = mmap(EXEC_SHM_AT, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	char *b = mmap(EXEC_FILE_AT, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (a != EXEC_SHM_AT || b != EXEC_FILE_AT)
+		return 1;
+	if (a[0] || b[0])
+		return 2;
+	a[0] = 'n';
+	b[0] = 'n';
+	return 0;
+}
+
+/* Hostile: execve while a System V segment and a file are mapped. */
+static void mappings_across_execve(const char *self)
+{
+	int id = shmget(IPC_PRIVATE, PG, IPC_CREAT | 0600);
+	char *s = id < 0 ? (char *)-1 : shmat(id, EXEC_SHM_AT, 0);
+	int fd = open("exec.dat", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	char *f = fd < 0 || ftruncate(fd, PG) ? MAP_FAILED :
+		  mmap(EXEC_FILE_AT, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	EXPECT("exec-mappings", s == EXEC_SHM_AT && f == EXEC_FILE_AT);
+	s[0] = 'S';
+	f[0] = 'F';
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(self, self, "after-exec", (char *)0);
+		_exit(127);
+	}
+	EXPECT("exec-image-gets-fresh-memory", child_status(pid) == 0);
+	EXPECT("exec-old-mappings-untouched", s[0] == 'S' && f[0] == 'F');
+	shmdt(s);
+	shmctl(id, IPC_RMID, 0);
+	munmap(f, PG);
+	close(fd);
+	unlink("exec.dat");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "after-exec") == 0)
+		return after_exec();
 	setvbuf(stdout, 0, _IOLBF, 0);
 	shared_file();
 	removed_while_mapped();
@@ -439,6 +488,8 @@ int main(void)
 	memfd_calls();
 	posix_shm();
 	named_semaphores();
+	if (argc == 2)
+		mappings_across_execve(argv[1]);
 	printf("%s\n", failures ? "some checks failed" : "all checks passed");
 	return failures != 0;
 }
