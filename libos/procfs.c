@@ -1006,8 +1006,13 @@ static void gen_maps(struct pinfo *in, struct pbuf *b)
 		put_ch(b, r->prot & 1 ? 'r' : '-');
 		put_ch(b, r->prot & 2 ? 'w' : '-');
 		put_ch(b, r->prot & 4 ? 'x' : '-');
-		put_s(b, "p 00000000 00:00 0");
+		put_ch(b, r->shoff || r->file ? 's' : 'p');
+		put_ch(b, ' ');
+		put_num(b, r->file ? r->foff : 0, 16, 8, '0');
+		put_s(b, " 00:00 0");
+		static char fpath[LX_PATH_MAX];	/* a shared file's path, when it has one */
 		const char *name = r == stack ? "[stack]" : r == heap && lp.heap_end > lp.heap_start ? "[heap]" :
+				   r->file && path_of(r->file, fpath) == 0 ? fpath :
 				   r->end <= lp.heap_start && in ? in->exe : 0;
 		if (name && *name) {
 			while (b->len - start < 73 && !b->oom)

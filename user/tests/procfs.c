@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -220,6 +221,25 @@ static void check_maps(void)
 	}
 	EXPECT("maps-format", lines > 2 && format_ok);
 	EXPECT("maps-has-the-stack", stack_ok);
+
+	/* a shared file mapping: 's', its offset, its path */
+	int fd = open("mapped.dat", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	char *p = fd >= 0 && ftruncate(fd, 3 * 4096) == 0 ?
+		  mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 8192) : MAP_FAILED;
+	char want[600], cwd[512], line[64];
+	if (!getcwd(cwd, sizeof cwd) || strcmp(cwd, "/") == 0)
+		cwd[0] = 0;			/* the root: "/mapped.dat" */
+	snprintf(want, sizeof want, "%s/mapped.dat\n", cwd);
+	snprintf(line, sizeof line, "%08lx-%08lx rw-s 00002000 ", (unsigned long)p, (unsigned long)p + 4096);
+	s = slurp("/proc/self/maps", 0);
+	char *at = p != MAP_FAILED && s ? strstr(s, line) : 0, *nl = at ? strchr(at, '\n') : 0;
+	EXPECT("maps-shared-file-line", at != 0);
+	EXPECT("maps-shared-file-path", nl && nl - at >= (long)strlen(want) - 1 &&
+	       strncmp(nl + 1 - strlen(want), want, strlen(want)) == 0);
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
+	close(fd);
+	unlink("mapped.dat");
 }
 
 /* A child: listed while it runs, 'Z' once it ended, gone once reaped. */
