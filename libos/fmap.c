@@ -59,6 +59,8 @@ int64_t fmap_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, int6
 	if (!f || (f->flags & LX_O_PATH))
 		return -EBADF;
 	struct vnode *v = f->vn;
+	if (f->kind == FK_DEV_ZERO)	/* /dev/zero: anonymous memory, as on Linux */
+		return mm_mmap(addr, len, prot, flags | MAP_ANONYMOUS, -1, 0);
 	if (f->kind != FK_NODE || !v || !LX_S_ISREG(v->mode) || !fops(f)->pread)
 		return -ENODEV;
 	if ((f->flags & LX_O_ACCMODE) == LX_O_WRONLY)

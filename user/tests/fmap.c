@@ -228,6 +228,17 @@ static void private_and_errors(void)
 	EXPECT("bad-fd-ebadf", mmap(0, PG, PROT_READ, MAP_SHARED, 999, 0) == MAP_FAILED && errno == EBADF);
 	EXPECT("unaligned-offset-einval", mmap(0, PG, PROT_READ, MAP_SHARED, ro, 100) == MAP_FAILED && errno == EINVAL);
 	EXPECT("no-type-einval", mmap(0, PG, PROT_READ, 0, ro, 0) == MAP_FAILED && errno == EINVAL);
+	int zero = open("/dev/zero", O_RDWR);
+	char *z = mmap(0, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, zero, 0);
+	EXPECT("dev-zero-private", z != MAP_FAILED && z[PG] == 0 && (z[0] = 'z') == 'z' && munmap(z, 2 * PG) == 0);
+	int *zs = mmap(0, PG, PROT_READ | PROT_WRITE, MAP_SHARED, zero, 0);
+	pid_t zpid = zs == MAP_FAILED ? -1 : fork();
+	if (zpid == 0) {
+		zs[1] = 42;
+		_exit(0);
+	}
+	EXPECT("dev-zero-shared-across-fork", child_status(zpid) == 0 && zs[1] == 42 && munmap(zs, PG) == 0);
+	close(zero);
 	int dir = open(".", O_RDONLY | O_DIRECTORY), pp[2];
 	EXPECT("directory-enodev", mmap(0, PG, PROT_READ, MAP_SHARED, dir, 0) == MAP_FAILED && errno == ENODEV);
 	EXPECT("pipe-enodev", pipe(pp) == 0 && mmap(0, PG, PROT_READ, MAP_SHARED, pp[0], 0) == MAP_FAILED &&
