@@ -42,7 +42,7 @@ enum {
 enum {
 	NR_shmget = 29, NR_shmat = 30, NR_shmctl = 31, NR_semget = 64, NR_semop = 65,
 	NR_semctl = 66, NR_shmdt = 67, NR_msgget = 68, NR_msgsnd = 69, NR_msgrcv = 70,
-	NR_msgctl = 71, NR_semtimedop = 220,
+	NR_msgctl = 71, NR_semtimedop = 220, NR_msync = 26, NR_mincore = 27, NR_memfd_create = 319,
 };
 /* timers (libos/timer.c) */
 enum {
@@ -417,6 +417,7 @@ static const handler table[NR_MAX] = {
 	[NR_getrlimit] = sys_getrlimit, [NR_setrlimit] = sys_setrlimit, [NR_getrusage] = sys_getrusage,
 	[NR_times] = sys_times, [NR_sched_setaffinity] = sys_sched_setaffinity,
 	[NR_sched_getaffinity] = sys_sched_getaffinity,
+	[NR_msync] = sys_msync, [NR_mincore] = sys_mincore, [NR_memfd_create] = sys_memfd_create,
 	[NR_shmget] = sys_shmget, [NR_shmat] = sys_shmat, [NR_shmdt] = sys_shmdt,
 	[NR_shmctl] = sys_shmctl, [NR_semget] = sys_semget, [NR_semop] = sys_semop,
 	[NR_semtimedop] = sys_semtimedop, [NR_semctl] = sys_semctl, [NR_msgget] = sys_msgget,

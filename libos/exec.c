@@ -532,6 +532,7 @@ static int64_t do_exec(char *path, struct strs *s)
 	h->plan.record = EXEC_RECORD_VA;
 	fd_close_on_exec();
 	sysv_detach_all();
+	mm_files_detach();
 	cfs_mount_at_exit();
 	if (vfork_notify > 0)			/* a vfork parent goes on */
 		exo_call(EXO_SYS_NOTIFY_SIGNAL, vfork_notify, 1);

@@ -201,8 +201,10 @@ int64_t libos_fork(void)
 		return -ENOMEM;
 	int64_t pid = fork_env();
 	files_fork_done(pid > 0);
-	if (pid > 0)
+	if (pid > 0) {
 		sysv_fork_attachments();
+		mm_files_fork();
+	}
 	return pid;
 }
 

@@ -690,6 +690,22 @@ static int64_t do_dup3(uint64_t oldfd, uint64_t newfd, uint64_t flags, int dup2)
 LO_CALL(sys_dup2) { UNUSED_ARGS; return do_dup3(a0, a1, 0, 1); }
 LO_CALL(sys_dup3) { UNUSED_ARGS; return do_dup3(a0, a1, a2, 0); }
 
+/* F_ADD_SEALS and F_GET_SEALS: tmpfs files only (else EINVAL); adding
+ * needs the file open for writing (EPERM), as on Linux. */
+static int64_t fcntl_seals(struct file *f, int cmd, uint64_t seals)
+{
+	struct vnode *v = f->kind == FK_NODE && !(f->flags & LX_O_PATH) ? f->vn : 0;
+	if (!v || v->kind != VK_TMPFS || !LX_S_ISREG(v->mode))
+		return -EINVAL;
+	if (cmd == LX_F_GET_SEALS)
+		return tmpfs_seals(v);
+	if (seals & ~(uint64_t)LX_F_SEAL_ALL)
+		return -EINVAL;
+	if (!can_write(f))
+		return -EPERM;
+	return tmpfs_add_seals(v, (uint32_t)seals);
+}
+
 LO_CALL(sys_fcntl)
 {
 	UNUSED_ARGS;
@@ -719,6 +735,9 @@ LO_CALL(sys_fcntl)
 			return -EBADF;
 		f->flags = (f->flags & ~(uint32_t)SETTABLE_FL) | ((uint32_t)a2 & SETTABLE_FL);
 		return 0;
+	case LX_F_ADD_SEALS:
+	case LX_F_GET_SEALS:
+		return fcntl_seals(f, (int)a1, a2);
 	default:
 		return -EINVAL;
 	}

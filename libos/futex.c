@@ -4,12 +4,16 @@
  * itself (under the libOS lock, after checking the word) and sleeps on its
  * own waker's word with the lock released; a waker dequeues it and wakes
  * that word, so nobody spins while waiting.  A futex is named by
- * its address: one address space per process, so private and shared
- * futexes are the same thing until processes share memory.
+ * its address in the process.  A word in memory other processes map too
+ * (a MAP_SHARED file, System V memory: mm_shared_word) is named by where
+ * it lives in the shared segment instead, private flag or not, and waits
+ * there with sh_wait, so a waker in any process finds it (woken waiters
+ * of such a word all wake, and look again: spurious wakes are allowed).
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
 #include "libos/thread.h"
+#include "libos/shared.h"
 #include "include/exo/native.h"
 
 #define FUTEX_WAIT 0
@@ -48,6 +52,11 @@ static void enqueue(struct lo_thread *t)
 int64_t lo_futex_wake(uint64_t uaddr, int64_t n, uint32_t bitset)
 {
 	int64_t woken = 0;
+	uint64_t sword = mm_shared_word(uaddr);
+	if (sword) {
+		sh_wake((volatile uint32_t *)sword);
+		return n > 0;
+	}
 	struct lo_thread *t = waiters;
 	while (t && woken < n) {
 		struct lo_thread *next = t->futex_next;
@@ -83,6 +92,16 @@ static int64_t deadline_of(uint64_t uts, int absolute, int realtime, uint64_t *d
 	return 0;
 }
 
+/* A wait on a word of the shared segment (sword), its value checked. */
+static int64_t shared_wait(uint64_t sword, uint32_t val, uint64_t deadline)
+{
+	volatile uint32_t *w = (volatile uint32_t *)sword;
+	int64_t r = sh_wait(w, val, deadline);
+	if (r == -EINTR)
+		return -EINTR;
+	return r ? -ETIMEDOUT : 0;
+}
+
 static int64_t futex_wait(uint64_t uaddr, uint32_t val, uint64_t deadline, uint32_t bitset)
 {
 	struct lo_thread *t = lo_thread_self();
@@ -93,6 +112,9 @@ static int64_t futex_wait(uint64_t uaddr, uint32_t val, uint64_t deadline, uint3
 		return -EFAULT;
 	if (cur != val)
 		return -EAGAIN;
+	uint64_t sword = mm_shared_word(uaddr);
+	if (sword)
+		return shared_wait(sword, val, deadline);
 	t->futex_addr = uaddr;
 	t->futex_bitset = bitset;
 	enqueue(t);

@@ -229,7 +229,7 @@ void libos_fault(struct exo_fault *f)
 		return;
 	}
 	int sig = f->vector == 0 || f->vector == 16 || f->vector == 19 ? 8 :
-		  f->vector == 6 ? 4 : f->vector == 3 ? 5 : 11;
+		  f->vector == 6 ? 4 : f->vector == 3 ? 5 : err == MM_FAULT_SIGBUS ? 7 : 11;
 	if (err != -12 && lo_signal_fault(&f->regs, sig, f->addr) == 0) {
 		lo_unlock();
 		return;					/* on to the program's handler */

@@ -42,6 +42,9 @@ struct region {
 	int prot;
 	uint64_t shoff;		/* 0: anonymous; else 1 + the shared segment's
 				   byte offset mapped at start (System V shm) */
+	void *file;		/* MAP_SHARED of a tmpfs file: its vnode (shared
+				   segment), else NULL; foff: the file offset at start */
+	uint64_t foff;
 };
 
 struct chunk {
@@ -127,6 +130,27 @@ void mm_adopt_private(uint32_t c);
 int mm_prot_at(uint64_t va);
 /* How many regions the program has, and how many it may have. */
 uint32_t mm_region_count(void);
+/* A fault mm_fault_in answers with SIGBUS: a file page past the end. */
+#define MM_FAULT_SIGBUS (-1007)
+/* MAP_SHARED of the tmpfs file v from byte off (page-aligned) at addr
+ * (0: anywhere; else MAP_FIXED): the address or -errno. */
+int64_t mm_map_file(uint64_t addr, uint64_t len, int prot, void *v, uint64_t off);
+/* The file v was cut to size bytes: our pages of it past the end go, so a
+ * touch there faults (SIGBUS). */
+void mm_file_truncated(void *v, uint64_t size);
+/* fork (in the parent, the child exists): the child's regions count too.
+ * execve and the end of the process: every file and System V page is
+ * unmapped and the file regions no longer count. */
+void mm_files_fork(void);
+void mm_files_detach(void);
+/* Where the word at uaddr lives in the shared segment when a shared
+ * region (a file, System V memory) maps it: its address there, else 0. */
+uint64_t mm_shared_word(uint64_t uaddr);
+/* mincore: one byte per page of [addr, addr+len) into the program's uvec:
+ * 0, -ENOMEM outside every region, -EINVAL, -EFAULT. */
+int64_t mm_mincore(uint64_t addr, uint64_t len, uint8_t *uvec);
+/* 0 when every page of [addr, addr+len) is in some region, else -ENOMEM. */
+int mm_range_mapped(uint64_t addr, uint64_t len);
 
 /* Maps [addr, addr+len) onto the shared segment's pages from byte offset
  * off (page aligned), shared with every process that maps them: addr 0
@@ -249,6 +273,14 @@ int rlimit_fork_check(void);
 void rlimit_after_fork(void);
 /* execve: the limits the next image keeps (LO_RLIMITS entries). */
 void rlimit_exec_state(struct lo_rlimit *to);
+
+/* fmap.c: file mappings */
+int64_t fmap_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, int64_t off);
+/* MAP_SHARED|MAP_ANONYMOUS: a file with no name, mapped. */
+int64_t fmap_shared_anon(uint64_t addr, uint64_t len, int prot, int flags);
+LO_CALL(sys_msync);
+LO_CALL(sys_mincore);
+LO_CALL(sys_memfd_create);
 
 /* sysvipc.c: System V IPC */
 LO_CALL(sys_shmget);

@@ -12,6 +12,7 @@
 #include "libos/libos.h"
 #include "libos/shared.h"
 #include "libos/proc.h"
+#include "libos/vfs.h"
 #include "include/exo/native.h"
 
 #define PAGE 4096ull
@@ -78,7 +79,26 @@ static void region_shift(uint32_t i, int64_t n)
 	}
 }
 
-/* Removes [start, end) from every region, splitting where needed. */
+/* A region of a tmpfs file came (d = 1) or went (-1): the file counts
+ * the regions that map it in every process (tmpfs_map_ref). */
+static void file_count(const struct region *r, int d)
+{
+	if (r->file)
+		tmpfs_map_ref(r->file, d);
+}
+
+/* Moves r's start to va, keeping what it maps at each address. */
+static void region_move_start(struct region *r, uint64_t va)
+{
+	if (r->shoff)
+		r->shoff += va - r->start;
+	if (r->file)
+		r->foff += va - r->start;
+	r->start = va;
+}
+
+/* Removes [start, end) from every region, splitting where needed.  A file
+ * region's pages are unmapped by the callers first (release_range). */
 static int region_cut(uint64_t start, uint64_t end)
 {
 	struct region *g = lp.regions;
@@ -87,21 +107,19 @@ static int region_cut(uint64_t start, uint64_t end)
 		if (lp.nregions >= lp.max_regions)
 			return -LX_ENOMEM;
 		region_shift(i + 1, -1);
-		g[i + 1] = (struct region){ end, g[i].end, g[i].prot,
-					    g[i].shoff ? g[i].shoff + (end - g[i].start) : 0 };
+		g[i + 1] = g[i];
+		region_move_start(&g[i + 1], end);
 		g[i].end = start;
+		file_count(&g[i + 1], 1);
 		return 0;
 	}
 	if (i < lp.nregions && g[i].start < start)
 		g[i++].end = start;
 	uint32_t j = i;
 	while (j < lp.nregions && g[j].end <= end)
-		j++;
-	if (j < lp.nregions && g[j].start < end) {
-		if (g[j].shoff)
-			g[j].shoff += end - g[j].start;
-		g[j].start = end;
-	}
+		file_count(&g[j++], -1);
+	if (j < lp.nregions && g[j].start < end)
+		region_move_start(&g[j], end);
 	if (j > i)
 		region_shift(i, j - i);
 	return 0;
@@ -110,16 +128,24 @@ static int region_cut(uint64_t start, uint64_t end)
 /* Records [start, end) with prot, replacing what was there; joins a
  * neighbour with the same protection, as Linux merges mappings, so a
  * growing break stays one region.  -ENOMEM beyond the table's size. */
-static int region_add_at(uint64_t start, uint64_t end, int prot, uint64_t shoff)
+static int region_add_full(const struct region *nr)
 {
+	uint64_t start = nr->start, end = nr->end, shoff = nr->shoff;
+	int prot = nr->prot;
 	if (lp.nregions + 2 > lp.max_regions)
 		return -LX_ENOMEM;
-	if (region_cut(start, end))
+	file_count(nr, 1);		/* first: the cut may drop the last count */
+	if (region_cut(start, end)) {
+		file_count(nr, -1);
 		return -LX_ENOMEM;
+	}
 	struct region *g = lp.regions;
 	uint32_t i = region_index(start);
-	int join_prev = !shoff && i > 0 && g[i - 1].end == start && g[i - 1].prot == prot && !g[i - 1].shoff;
-	int join_next = !shoff && i < lp.nregions && g[i].start == end && g[i].prot == prot && !g[i].shoff;
+	int plain = !shoff && !nr->file;
+	int join_prev = plain && i > 0 && g[i - 1].end == start && g[i - 1].prot == prot &&
+			!g[i - 1].shoff && !g[i - 1].file;
+	int join_next = plain && i < lp.nregions && g[i].start == end && g[i].prot == prot &&
+			!g[i].shoff && !g[i].file;
 	if (join_prev && join_next) {
 		g[i - 1].end = g[i].end;
 		region_shift(i, 1);
@@ -129,9 +155,15 @@ static int region_add_at(uint64_t start, uint64_t end, int prot, uint64_t shoff)
 		g[i].start = start;
 	} else {
 		region_shift(i, -1);
-		g[i] = (struct region){ start, end, prot, shoff };
+		g[i] = *nr;
 	}
 	return 0;
+}
+
+static int region_add_at(uint64_t start, uint64_t end, int prot, uint64_t shoff)
+{
+	struct region r = { .start = start, .end = end, .prot = prot, .shoff = shoff };
+	return region_add_full(&r);
 }
 
 static int region_add(uint64_t start, uint64_t end, int prot)
@@ -253,9 +285,12 @@ int mm_fault_in(uint64_t va)
 	struct region *r = region_of(va);
 	if (!r || !(r->prot & (LX_PROT_READ | LX_PROT_WRITE | LX_PROT_EXEC)))
 		return -LX_EACCES;
-	if (r->shoff) {		/* the shared segment's page: no record, never copied */
-		uint64_t i = (r->shoff - 1 + (va - r->start)) / PAGE;
-		if (i >= lp.shared_pages)
+	if (r->shoff || r->file) {	/* the shared segment's page: no record, never copied */
+		int64_t i = r->file ? tmpfs_map_page(r->file, (r->foff + (va - r->start)) / PAGE)
+				    : (int64_t)((r->shoff - 1 + (va - r->start)) / PAGE);
+		if (i < 0)
+			return (int)i;
+		if ((uint64_t)i >= lp.shared_pages)
 			return -LX_EACCES;
 		return exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, SH_SLOT0 + i / SH_CHUNK_PAGES,
 				i % SH_CHUNK_PAGES, exo_prot(r->prot)) ? -LX_EACCES : 0;
@@ -381,7 +416,7 @@ void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const int *prot_of_page
 static void release_range(uint64_t start, uint64_t end)
 {
 	for (uint32_t i = region_index(start); i < lp.nregions && lp.regions[i].start < end; i++) {
-		if (!lp.regions[i].shoff)
+		if (!lp.regions[i].shoff && !lp.regions[i].file)
 			continue;
 		uint64_t lo = lp.regions[i].start > start ? lp.regions[i].start : start;
 		uint64_t hi = lp.regions[i].end < end ? lp.regions[i].end : end;
@@ -541,10 +576,12 @@ int64_t mm_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, int64_
 	(void)off;
 	if (len == 0 || len > (1ull << 40))
 		return -LX_EINVAL;
-	if (!(flags & LX_MAP_ANONYMOUS))
-		return -LX_ENODEV;		/* no files yet */
 	if ((prot & LX_PROT_WRITE) && (prot & LX_PROT_EXEC))
 		return -LX_EACCES;		/* W^X */
+	if (!(flags & LX_MAP_ANONYMOUS))
+		return fmap_mmap(addr, len, prot, flags, fd, off);	/* libos/fmap.c */
+	if ((flags & 0xf) == 1 || (flags & 0xf) == 3)
+		return fmap_shared_anon(addr, len, prot, flags);	/* MAP_SHARED */
 	len = (len + PAGE - 1) & ~(PAGE - 1);
 	if (flags & LX_MAP_FIXED) {
 		if (addr % PAGE || addr >= EXO_KINFO_VA || len > EXO_KINFO_VA - addr)
@@ -589,10 +626,13 @@ int64_t mm_mprotect(uint64_t addr, uint64_t len, int prot)
 	for (uint64_t va = addr, end; va < addr + len; va = end) {
 		struct region *r = region_of(va);
 		end = r->end < addr + len ? r->end : addr + len;
-		uint64_t shoff = r->shoff ? r->shoff + (va - r->start) : 0;
-		if (shoff)
+		struct region piece = *r;
+		region_move_start(&piece, va);
+		piece.end = end;
+		piece.prot = prot;
+		if (piece.shoff || piece.file)
 			release_range(va, end);
-		if (region_add_at(va, end, prot, shoff))
+		if (region_add_full(&piece))
 			return -LX_ENOMEM;
 	}
 	/* resident pages keep their frames: PROT_NONE unmaps them, a later
@@ -611,10 +651,12 @@ int64_t mm_mprotect(uint64_t addr, uint64_t len, int prot)
 	return 0;
 }
 
-int64_t mm_map_shared(uint64_t addr, uint64_t len, int prot, uint64_t off)
+/* Records r (a shared region: System V memory or a file; start and end
+ * relative to 0) at addr, or anywhere when addr is 0: the address. */
+static int64_t map_segment_region(uint64_t addr, struct region *r)
 {
-	len = (len + PAGE - 1) & ~(PAGE - 1);
-	if (off % PAGE || addr % PAGE || !len)
+	uint64_t len = (r->end + PAGE - 1) & ~(PAGE - 1);
+	if (addr % PAGE || !len)
 		return -LX_EINVAL;
 	if (addr && (addr >= EXO_KINFO_VA || len > EXO_KINFO_VA - addr))
 		return -LX_EINVAL;
@@ -623,11 +665,107 @@ int64_t mm_map_shared(uint64_t addr, uint64_t len, int prot, uint64_t off)
 		return -LX_ENOMEM;
 	if (addr)
 		release_range(addr, addr + len);
-	if (region_add_at(at, at + len, prot, off + 1))
+	r->start = at;
+	r->end = at + len;
+	if (region_add_full(r))
 		return -LX_ENOMEM;
 	if (!addr)
 		lp.mmap_next += len + PAGE;
 	return (int64_t)at;
+}
+
+int64_t mm_map_shared(uint64_t addr, uint64_t len, int prot, uint64_t off)
+{
+	struct region r = { .end = len, .prot = prot, .shoff = off + 1 };
+	return off % PAGE ? -LX_EINVAL : map_segment_region(addr, &r);
+}
+
+/* A file mapping is at most the shared segment's size (its pages are the
+ * segment's): unmapping one walks its pages, so its length stays bounded. */
+int64_t mm_map_file(uint64_t addr, uint64_t len, int prot, void *v, uint64_t off)
+{
+	struct region r = { .end = len, .prot = prot, .file = v, .foff = off };
+	if (off % PAGE || len > (1ull << 40))
+		return -LX_EINVAL;
+	return len > lp.shared_pages * PAGE ? -LX_ENOMEM : map_segment_region(addr, &r);
+}
+
+void mm_file_truncated(void *v, uint64_t size)
+{
+	uint64_t cut = (size + PAGE - 1) & ~(PAGE - 1);
+	for (uint32_t i = 0; i < lp.nregions; i++) {
+		const struct region *r = &lp.regions[i];
+		if (r->file != v || r->foff + (r->end - r->start) <= cut)
+			continue;
+		uint64_t va = r->foff >= cut ? r->start : r->start + (cut - r->foff);
+		for (; va < r->end; va += PAGE)
+			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
+	}
+}
+
+void mm_files_fork(void)
+{
+	for (uint32_t i = 0; i < lp.nregions; i++)
+		file_count(&lp.regions[i], 1);
+}
+
+void mm_files_detach(void)
+{
+	for (uint32_t i = 0; i < lp.nregions; i++) {
+		struct region *r = &lp.regions[i];
+		if (!r->shoff && !r->file)
+			continue;
+		/* unmapped before the count goes: at zero the pages may be freed */
+		for (uint64_t va = r->start; va < r->end; va += PAGE)
+			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
+		file_count(r, -1);
+		r->file = 0;
+	}
+}
+
+uint64_t mm_shared_word(uint64_t uaddr)
+{
+	const struct region *r = region_of(uaddr);
+	if (!r || !lp.shared_pages)
+		return 0;
+	if (r->shoff)
+		return SH_VA + r->shoff - 1 + (uaddr - r->start);
+	if (!r->file)
+		return 0;
+	int64_t i = tmpfs_map_page(r->file, (r->foff + (uaddr - r->start)) / PAGE);
+	return i < 0 ? 0 : SH_VA + (uint64_t)i * PAGE + uaddr % PAGE;
+}
+
+int mm_range_mapped(uint64_t addr, uint64_t len)
+{
+	uint64_t end = (addr + len + PAGE - 1) & ~(PAGE - 1);
+	for (uint64_t va = addr & ~(PAGE - 1); va < end; ) {
+		const struct region *r = region_of(va);
+		if (!r)
+			return -LX_ENOMEM;
+		va = r->end;
+	}
+	return 0;
+}
+
+int64_t mm_mincore(uint64_t addr, uint64_t len, uint8_t *uvec)
+{
+	if (addr % PAGE)
+		return -LX_EINVAL;
+	if (addr >= EXO_KINFO_VA || len > EXO_KINFO_VA - addr)
+		return -LX_ENOMEM;
+	uint64_t end = (addr + len + PAGE - 1) & ~(PAGE - 1);
+	for (uint64_t va = addr; va < end; va += PAGE) {
+		const struct region *r = region_of(va);
+		if (!r)
+			return -LX_ENOMEM;
+		/* a file's page is in memory while it is inside the file */
+		uint8_t in = r->file ? r->foff + (va - r->start) < ((struct vnode *)r->file)->size
+				     : r->shoff || resident_find(va, 0);
+		if (lo_copy_out(uvec + (va - addr) / PAGE, &in, 1))
+			return -14;
+	}
+	return 0;
 }
 
 int64_t mm_shared_at(uint64_t addr, uint64_t max, uint64_t *len)

@@ -398,6 +398,7 @@ _Noreturn void proc_end_self(int32_t status)
 {
 	lo_lock();
 	sysv_detach_all();
+	mm_files_detach();
 	if (lp.shared_pages)
 		proc_mark_dead(proc_self(), status);
 	lo_unlock_all();

@@ -23,12 +23,13 @@
 #define ARGS_MAX 4096			/* bytes of argv and of envp kept */
 #define LIBOS_VA 0x00007d0000000000ull	/* the shared segment and above: the library OS's */
 
-/* What a node is: a file of /proc, of /proc/PID, or /proc/PID/fd/N. */
+/* What a node is: a file of /proc, of /proc/PID, /proc/PID/fd/N, or of
+ * /proc/PID/task/TID (fd holds the tid there). */
 enum ptype {
 	P_ROOT, P_SELF, P_MEMINFO, P_CPUINFO, P_UPTIME, P_LOADAVG, P_STAT, P_MOUNTS,
 	P_FILESYSTEMS, P_VERSION,
 	P_PID, P_PSTAT, P_STATUS, P_CMDLINE, P_COMM, P_ENVIRON, P_MAPS, P_PMOUNTS, P_EXE,
-	P_CWD, P_FDDIR, P_FD, P_COUNT
+	P_CWD, P_FDDIR, P_TASKDIR, P_FD, P_TASK, P_TSTAT, P_TSTATUS, P_TCOMM, P_COUNT
 };
 
 struct pentry {
@@ -48,7 +49,10 @@ static const struct pentry entries[P_COUNT] = {
 	[P_COMM] = { "comm", LX_S_IFREG | 0644 }, [P_ENVIRON] = { "environ", LX_S_IFREG | 0400 },
 	[P_MAPS] = { "maps", LX_S_IFREG | 0444 }, [P_PMOUNTS] = { "mounts", LX_S_IFREG | 0444 },
 	[P_EXE] = { "exe", LX_S_IFLNK | 0777 }, [P_CWD] = { "cwd", LX_S_IFLNK | 0777 },
-	[P_FDDIR] = { "fd", LX_S_IFDIR | 0500 }, [P_FD] = { "", LX_S_IFLNK | 0700 },
+	[P_FDDIR] = { "fd", LX_S_IFDIR | 0500 }, [P_TASKDIR] = { "task", LX_S_IFDIR | 0555 },
+	[P_FD] = { "", LX_S_IFLNK | 0700 }, [P_TASK] = { "", LX_S_IFDIR | 0555 },
+	[P_TSTAT] = { "stat", LX_S_IFREG | 0444 }, [P_TSTATUS] = { "status", LX_S_IFREG | 0444 },
+	[P_TCOMM] = { "comm", LX_S_IFREG | 0644 },
 };
 
 /* What one process published of itself (indexed like the process table). */
@@ -455,6 +459,38 @@ static struct pnode *node_get(struct proot *r, struct pnode *parent, uint32_t ty
 	return n;
 }
 
+/* Whether tid is a thread of p (its first thread's tid is the pid; a
+ * zombie keeps that one). */
+static int task_alive(const struct sh_proc *p, int32_t tid)
+{
+	if (tid == p->pid)
+		return 1;
+	for (const struct sh_waker *w = p->wakers; w; w = w->next)
+		if (w->tid == tid)
+			return 1;
+	return 0;
+}
+
+/* The thread of p at or after place *pos of its list (the pid first): its
+ * tid, or 0 at the end; *pos moves past it. */
+static int32_t task_next(const struct sh_proc *p, uint64_t *pos)
+{
+	uint64_t i = 1;
+	if (*pos == 0) {
+		*pos = 1;
+		return p->pid;
+	}
+	for (const struct sh_waker *w = p->wakers; w; w = w->next) {
+		if (!w->tid || w->tid == p->pid)
+			continue;
+		if (i++ >= *pos) {
+			*pos = i;
+			return w->tid;
+		}
+	}
+	return 0;
+}
+
 /* Whether n names something gone: its process, or its descriptor. */
 static int node_stale(const struct pnode *n)
 {
@@ -464,6 +500,8 @@ static int node_stale(const struct pnode *n)
 		return 0;
 	if (!(p = proc_entry(n->pid)))
 		return 1;
+	if (n->type >= P_TASK)
+		return !task_alive(p, n->fd);
 	return n->type == P_FD && fd_next_open(&p->files, n->fd, &f) != n->fd;
 }
 
@@ -535,9 +573,17 @@ static int p_lookup(struct vnode *dir, const char *name, size_t len, struct vnod
 	} else if (!(p = proc_entry(d->pid))) {
 		return -ENOENT;
 	} else if (d->type == P_PID) {
-		if ((t = find_entry(P_PSTAT, P_FDDIR, name, len)) < 0)
+		if ((t = find_entry(P_PSTAT, P_TASKDIR, name, len)) < 0)
 			return -ENOENT;
 		n = node_get(r, d, (uint32_t)t, d->pid, -1);
+	} else if (d->type == P_TASKDIR) {
+		if (num <= 0 || !task_alive(p, (int32_t)num))
+			return -ENOENT;
+		n = node_get(r, d, P_TASK, d->pid, (int32_t)num);
+	} else if (d->type == P_TASK) {
+		if ((t = find_entry(P_TSTAT, P_TCOMM, name, len)) < 0)
+			return -ENOENT;
+		n = node_get(r, d, (uint32_t)t, d->pid, d->fd);
 	} else {
 		struct file *f;
 		if (num < 0 || fd_next_open(&p->files, (int)num, &f) != num)
@@ -579,13 +625,22 @@ static int p_readdir(struct vnode *dir, uint64_t *pos, struct vfs_dirent *out)
 	}
 	if (!(p = proc_entry(d->pid)))
 		return 0;
-	if (d->type == P_PID) {
-		uint32_t t = P_PSTAT + (uint32_t)*pos;
-		if (t > P_FDDIR)
+	if (d->type == P_PID || d->type == P_TASK) {
+		uint32_t first = d->type == P_PID ? P_PSTAT : P_TSTAT, t = first + (uint32_t)*pos;
+		if (t > (d->type == P_PID ? P_TASKDIR : P_TCOMM))
 			return 0;
-		*out = (struct vfs_dirent){ ino_of(t, d->pid, -1), (uint8_t)(entries[t].mode >> 12),
+		*out = (struct vfs_dirent){ ino_of(t, d->pid, d->fd), (uint8_t)(entries[t].mode >> 12),
 					    entries[t].name, lo_strlen(entries[t].name) };
 		++*pos;
+		return 1;
+	}
+	if (d->type == P_TASKDIR) {
+		int32_t tid = task_next(p, pos);
+		if (!tid)
+			return 0;
+		struct pbuf b = { num, 0, sizeof num, 0 };
+		put_u(&b, (uint64_t)tid);
+		*out = (struct vfs_dirent){ ino_of(P_TASK, d->pid, tid), 4, num, b.len };
 		return 1;
 	}
 	int fd = fd_next_open(&p->files, (int)*pos, &f);
@@ -831,10 +886,10 @@ static uint32_t tty_nr(void)
 	return console_is_kernel() ? (4u << 8) | 64u : 0;
 }
 
-static void gen_pid_stat(struct sh_proc *p, struct pinfo *in, struct pbuf *b)
+static void gen_pid_stat(struct sh_proc *p, struct pinfo *in, int32_t tid, struct pbuf *b)
 {
 	int zombie = p->state == PROC_ZOMBIE;
-	put_i(b, p->pid);
+	put_i(b, tid);
 	put_s(b, " (");
 	put_s(b, in ? in->comm : "?");
 	put_s(b, ") ");
@@ -878,7 +933,7 @@ static void put_sigset(struct pbuf *b, const char *name, uint64_t set)
 	put_ch(b, '\n');
 }
 
-static void gen_status(struct sh_proc *p, struct pinfo *in, struct pbuf *b)
+static void gen_status(struct sh_proc *p, struct pinfo *in, int32_t tid, struct pbuf *b)
 {
 	static const char *const states[] = { "R (running)", "S (sleeping)", "Z (zombie)" };
 	char st = state_of(p);
@@ -895,14 +950,14 @@ static void gen_status(struct sh_proc *p, struct pinfo *in, struct pbuf *b)
 	put_ch(b, '\n');
 	put_field(b, "Tgid", p->pid);
 	put_field(b, "Ngid", 0);
-	put_field(b, "Pid", p->pid);
+	put_field(b, "Pid", tid);
 	put_field(b, "PPid", p->ppid);
 	put_field(b, "TracerPid", 0);
 	put_s(b, "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n");
 	put_field(b, "FDSize", (int64_t)(fdsize < 64 ? 64 : (fdsize + 63) / 64 * 64));
 	put_s(b, "Groups:\t\n");
 	put_field(b, "NStgid", p->pid);
-	put_field(b, "NSpid", p->pid);
+	put_field(b, "NSpid", tid);
 	put_field(b, "NSpgid", p->pgid);
 	put_field(b, "NSsid", p->sid);
 	if (in && p->state != PROC_ZOMBIE) {
@@ -951,8 +1006,13 @@ static void gen_maps(struct pinfo *in, struct pbuf *b)
 		put_ch(b, r->prot & 1 ? 'r' : '-');
 		put_ch(b, r->prot & 2 ? 'w' : '-');
 		put_ch(b, r->prot & 4 ? 'x' : '-');
-		put_s(b, "p 00000000 00:00 0");
+		put_ch(b, r->shoff || r->file ? 's' : 'p');
+		put_ch(b, ' ');
+		put_num(b, r->file ? r->foff : 0, 16, 8, '0');
+		put_s(b, " 00:00 0");
+		static char fpath[LX_PATH_MAX];	/* a shared file's path, when it has one */
 		const char *name = r == stack ? "[stack]" : r == heap && lp.heap_end > lp.heap_start ? "[heap]" :
+				   r->file && path_of(r->file, fpath) == 0 ? fpath :
 				   r->end <= lp.heap_start && in ? in->exe : 0;
 		if (name && *name) {
 			while (b->len - start < 73 && !b->oom)
@@ -983,8 +1043,10 @@ static int generate(struct proot *r, struct pnode *n, struct pbuf *b)
 	struct pinfo *in = info_of(r, p);
 	int zombie = p->state == PROC_ZOMBIE;
 	switch (n->type) {
-	case P_PSTAT: gen_pid_stat(p, in, b); return 0;
-	case P_STATUS: gen_status(p, in, b); return 0;
+	case P_PSTAT: gen_pid_stat(p, in, p->pid, b); return 0;
+	case P_STATUS: gen_status(p, in, p->pid, b); return 0;
+	case P_TSTAT: gen_pid_stat(p, in, n->fd, b); return 0;
+	case P_TSTATUS: gen_status(p, in, n->fd, b); return 0;
 	case P_CMDLINE:
 		if (in && !zombie)
 			put_mem(b, in->args, in->args_len);
@@ -994,6 +1056,7 @@ static int generate(struct proot *r, struct pnode *n, struct pbuf *b)
 			put_mem(b, in->env, in->env_len);
 		return 0;
 	case P_COMM:
+	case P_TCOMM:
 		put_s(b, in ? in->comm : "?");
 		put_ch(b, '\n');
 		return 0;

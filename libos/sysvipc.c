@@ -7,6 +7,10 @@
  * memory of the shared segment, which shmat maps (libos/mm.c,
  * mm_map_shared), so every process sees the same frames.  A blocked semop,
  * msgsnd or msgrcv sleeps on its object's change counter (sh_wait).
+ * Everything System V IPC takes from the segment (segments, semaphore
+ * arrays, queued messages) is charged against one budget for the machine,
+ * a quarter of the segment's heap, so one process cannot take the memory
+ * every other process's files and pipes live in.
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
@@ -79,6 +83,8 @@ struct ipc_root {
 	struct shm_seg shm[IPC_MAX];
 	struct sem_set sem[IPC_MAX];
 	struct msq msq[IPC_MAX];
+	uint64_t charged;		/* bytes taken, against ipc_budget() */
+	volatile uint32_t freed;	/* bumped when queued messages go */
 };
 
 /* Linux's struct ipc64_perm, and the _ds structs IPC_STAT fills. */
@@ -126,6 +132,36 @@ static struct ipc_root *root(void)
 static int64_t now_s(void)
 {
 	return (int64_t)((libos_kinfo->realtime_base_ns + time_now_ns()) / 1000000000u);
+}
+
+/* The machine's budget for System V IPC: a quarter of the segment's heap. */
+static uint64_t ipc_budget(void)
+{
+	return (sh_seg()->heap_end - sh_seg()->heap_first) / 4;
+}
+
+/* Takes bytes from the budget: 0, or -ENOSPC when they do not fit. */
+static int ipc_charge(uint64_t bytes)
+{
+	struct ipc_root *r = root();
+	if (bytes > ipc_budget() - r->charged)
+		return -ENOSPC;
+	r->charged += bytes;
+	return 0;
+}
+
+static void ipc_uncharge(uint64_t bytes)
+{
+	root()->charged -= bytes;
+}
+
+/* Queued messages went (or a queue): senders waiting for the budget look
+ * again. */
+static void ipc_msgs_freed(uint64_t bytes)
+{
+	ipc_uncharge(bytes);
+	root()->freed++;
+	sh_wake(&root()->freed);
 }
 
 /* The header of entry i of a kind (0 shm, 1 sem, 2 msg). */
@@ -216,9 +252,15 @@ static int64_t ipc_wait(struct ipc_hdr *h, uint32_t seen, uint64_t deadline)
 
 /* ---- shared memory */
 
+static uint64_t shm_cost(uint64_t size)
+{
+	return ((size + PAGE - 1) & ~(PAGE - 1)) + PAGE;
+}
+
 static void shm_free(struct shm_seg *s)
 {
 	sh_free(s->raw);
+	ipc_uncharge(shm_cost(s->size));
 	uint32_t seq = s->h.seq;
 	lo_memset(s, 0, sizeof *s);
 	s->h.seq = seq;
@@ -228,8 +270,8 @@ LO_CALL(sys_shmget)
 {
 	UNUSED_ARGS;
 	int fresh;
-	if (a1 > SHMMAX)
-		return -EINVAL;
+	if (a1 > SHMMAX || (lp.shared_pages && a1 > ipc_budget()))
+		return -EINVAL;		/* SHMMAX: the whole budget */
 	int64_t i = ipc_get(0, (int32_t)a0, a2, &fresh);
 	if (i < 0)
 		return i;
@@ -237,9 +279,12 @@ LO_CALL(sys_shmget)
 	if (!fresh)
 		return a1 > s->size ? -EINVAL : ipc_id(0, i);
 	uint64_t len = (a1 + PAGE - 1) & ~(PAGE - 1);
-	if (a1 == 0 || !(s->raw = sh_alloc(len + PAGE))) {
+	int r = a1 == 0 ? -EINVAL : ipc_charge(shm_cost(a1));
+	if (r || !(s->raw = sh_alloc(len + PAGE))) {
+		if (!r)
+			ipc_uncharge(shm_cost(a1));
 		s->h.used = 0;
-		return a1 == 0 ? -EINVAL : -ENOMEM;
+		return r ? r : -ENOMEM;
 	}
 	s->size = a1;
 	s->off = (((uint64_t)s->raw + PAGE - 1) & ~(PAGE - 1)) - SH_VA;
@@ -378,9 +423,12 @@ LO_CALL(sys_semget)
 	struct sem_set *s = &root()->sem[i];
 	if (!fresh)
 		return a1 > s->nsems ? -EINVAL : ipc_id(1, i);
-	if (a1 == 0 || !(s->sems = sh_alloc(a1 * sizeof *s->sems))) {
+	int r = a1 == 0 ? -EINVAL : ipc_charge(a1 * sizeof *s->sems);
+	if (r || !(s->sems = sh_alloc(a1 * sizeof *s->sems))) {
+		if (!r)
+			ipc_uncharge(a1 * sizeof *s->sems);
 		s->h.used = 0;
-		return a1 == 0 ? -EINVAL : -ENOMEM;
+		return r ? r : -ENOMEM;
 	}
 	s->nsems = (uint32_t)a1;
 	return ipc_id(1, i);
@@ -522,6 +570,7 @@ LO_CALL(sys_semctl)
 		return perm_set(&s->h, a3);
 	case IPC_RMID:
 		sh_free(s->sems);
+		ipc_uncharge(s->nsems * sizeof *s->sems);
 		s->h.removed = 1;
 		s->h.used = 0;
 		ipc_changed(&s->h);		/* sleepers see EIDRM */
@@ -572,7 +621,9 @@ LO_CALL(sys_msgsnd)
 			return i;
 		}
 		struct msq *q = &root()->msq[i];
-		if (q->cbytes + a2 <= q->qbytes) {
+		int fits = q->cbytes + a2 <= q->qbytes && q->qnum < q->qbytes;
+		uint32_t freed = root()->freed;
+		if (fits && ipc_charge(sizeof *m + a2) == 0) {
 			struct msg **at = &q->head;
 			while (*at)
 				at = &(*at)->next;
@@ -584,7 +635,10 @@ LO_CALL(sys_msgsnd)
 			ipc_changed(&q->h);
 			return 0;
 		}
-		int64_t r = a3 & IPC_NOWAIT ? -EAGAIN : ipc_wait(&q->h, q->h.changes, 0);
+		/* a full queue waits for a receiver; a full budget for
+		 * messages to go from any queue */
+		int64_t r = a3 & IPC_NOWAIT ? -EAGAIN : fits ? sh_wait(&root()->freed, freed, 0)
+							     : ipc_wait(&q->h, q->h.changes, 0);
 		if (r) {
 			sh_free(m);
 			return r;
@@ -633,6 +687,7 @@ LO_CALL(sys_msgrcv)
 			q->qnum--;
 			q->lrpid = (int32_t)libos_pid();
 			q->rtime = now_s();
+			ipc_msgs_freed(sizeof *m + m->len);
 			sh_free(m);
 			ipc_changed(&q->h);
 			return (int64_t)n;
@@ -670,6 +725,8 @@ LO_CALL(sys_msgctl)
 		struct lx_msqid_ds d;
 		if (lo_copy_in(&d, (const void *)a2, sizeof d))
 			return -EFAULT;
+		if (d.qbytes > ipc_budget())
+			return -EPERM;		/* past what the machine gives IPC */
 		q->qbytes = d.qbytes;
 		ipc_changed(&q->h);
 		return perm_set(&q->h, a2);
@@ -678,8 +735,10 @@ LO_CALL(sys_msgctl)
 		while (q->head) {
 			struct msg *m = q->head;
 			q->head = m->next;
+			ipc_uncharge(sizeof *m + m->len);
 			sh_free(m);
 		}
+		ipc_msgs_freed(0);
 		q->h.removed = 1;
 		q->h.used = 0;
 		ipc_changed(&q->h);

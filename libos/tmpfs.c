@@ -6,11 +6,17 @@
  * two-level table of 4 KiB pages (leaves of 512 page pointers, so a huge
  * sparse file costs only the leaves it uses; a hole reads as zeros); a
  * symlink keeps its target.
+ * A page that MAP_SHARED maps must be page-aligned in the segment (the
+ * fault handler maps its frame): such a page is carved from a block of two
+ * pages (its leaf entry has bit 0 set, and the block's address is kept in
+ * the 8 bytes before the page); other pages are plain blocks, moved to a
+ * carved page when first mapped.
  * Sizes grow from memory, with no fixed table: the limits are the program's
  * memory budget and its 65,536 resident pages (docs/LIBOS.md).
  */
 #include "libos/libos.h"
 #include "libos/shared.h"
+#include "libos/proc.h"
 #include "libos/vfs.h"
 
 #define PAGE 4096ull
@@ -31,6 +37,9 @@ struct tnode {
 	uint8_t ***leaves;	/* regular files: leaf i / LEAF, or NULL */
 	uint64_t nleaves;
 	char *target;		/* symlinks, NUL-terminated */
+	uint64_t maps;		/* regions mapping it, in every process */
+	uint32_t seals;		/* LX_F_SEAL_* */
+	int tail_kept;		/* pages past the end kept for mappings */
 };
 
 static const uint8_t zero_page[PAGE];
@@ -117,6 +126,7 @@ static struct tnode *node_new(struct vnode *dir, uint32_t mode)
 	t->v.kind = VK_TMPFS;
 	t->v.mode = mode;
 	t->v.nlink = 1;
+	t->seals = LX_F_SEAL_SEAL;
 	struct lx_timespec now = vfs_now();
 	t->v.atime = t->v.mtime = t->v.ctime = now;
 	if (dir) {
@@ -132,15 +142,40 @@ static struct tnode *node_new(struct vnode *dir, uint32_t mode)
 	return t;
 }
 
+#define CARVED 1ull
+
+/* The page a leaf entry names (NULL stays NULL). */
+static uint8_t *page_ptr(uint8_t *e)
+{
+	return (uint8_t *)((uint64_t)e & ~CARVED);
+}
+
+static void page_free(uint8_t *e)
+{
+	sh_free((uint64_t)e & CARVED ? ((void **)page_ptr(e))[-1] : e);
+}
+
+/* A zeroed page-aligned page, as a leaf entry (CARVED), or NULL. */
+static uint8_t *page_alloc_aligned(void)
+{
+	uint8_t *raw = sh_alloc(2 * PAGE);
+	if (!raw)
+		return 0;
+	uint64_t a = ((uint64_t)raw + 16 + PAGE - 1) & ~(PAGE - 1);	/* <= raw + PAGE */
+	((void **)a)[-1] = raw;
+	return (uint8_t *)(a | CARVED);
+}
+
 /* Page pi of a file, or NULL for a hole. */
 static uint8_t *page_at(struct tnode *t, uint64_t pi)
 {
 	uint64_t li = pi / LEAF;
-	return li < t->nleaves && t->leaves[li] ? t->leaves[li][pi % LEAF] : 0;
+	return li < t->nleaves && t->leaves[li] ? page_ptr(t->leaves[li][pi % LEAF]) : 0;
 }
 
-/* Page pi, made (zeroed) if it is a hole: NULL when memory is short. */
-static uint8_t *page_make(struct tnode *t, uint64_t pi)
+/* The leaf entry of page pi, made (zeroed) if it is a hole, page-aligned
+ * when aligned is set: NULL when memory is short. */
+static uint8_t **page_slot(struct tnode *t, uint64_t pi, int aligned)
 {
 	uint64_t li = pi / LEAF;
 	if (li >= t->nleaves) {
@@ -156,9 +191,26 @@ static uint8_t *page_make(struct tnode *t, uint64_t pi)
 	if (!t->leaves[li] && !(t->leaves[li] = sh_alloc(PAGE)))
 		return 0;
 	uint8_t **slot = &t->leaves[li][pi % LEAF];
-	if (!*slot && (*slot = sh_alloc(PAGE)) != 0)
+	if (!*slot) {
+		if (!(*slot = aligned ? page_alloc_aligned() : sh_alloc(PAGE)))
+			return 0;
 		t->v.mnt->used_pages++;
-	return *slot;
+	}
+	if (aligned && (uint64_t)page_ptr(*slot) % PAGE) {	/* a plain block: move it */
+		uint8_t *e = page_alloc_aligned();
+		if (!e)
+			return 0;
+		lo_memcpy(page_ptr(e), *slot, PAGE);
+		page_free(*slot);
+		*slot = e;
+	}
+	return slot;
+}
+
+static uint8_t *page_make(struct tnode *t, uint64_t pi)
+{
+	uint8_t **slot = page_slot(t, pi, 0);
+	return slot ? page_ptr(*slot) : 0;
 }
 
 /* Frees every page from index first on, and the leaves left empty. */
@@ -171,7 +223,7 @@ static void drop_pages(struct tnode *t, uint64_t first)
 		uint64_t from = li == first / LEAF ? first % LEAF : 0;
 		for (uint64_t i = from; i < LEAF; i++) {
 			if (leaf[i]) {
-				sh_free(leaf[i]);
+				page_free(leaf[i]);
 				t->v.mnt->used_pages--;
 			}
 			leaf[i] = 0;
@@ -314,6 +366,42 @@ static int t_readdir(struct vnode *dir, uint64_t *pos, struct vfs_dirent *out)
 	return 0;
 }
 
+/* Zeroes the bytes of [from, to) that pages hold (past the end of a file
+ * whose cut-off pages were kept for its mappings). */
+static void scrub(struct tnode *t, uint64_t from, uint64_t to)
+{
+	uint64_t limit = t->nleaves * LEAF * PAGE;
+	to = to < limit ? to : limit;
+	for (uint64_t pos = from; pos < to; ) {
+		uint64_t pi = pos / PAGE, in = pos % PAGE, n = PAGE - in;
+		if (!t->leaves[pi / LEAF]) {
+			pos = (pi / LEAF + 1) * LEAF * PAGE;
+			continue;
+		}
+		n = n < to - pos ? n : to - pos;
+		uint8_t *page = page_at(t, pi);
+		if (page)
+			lo_memset(page + in, 0, n);
+		pos += n;
+	}
+}
+
+/* Page pi for a copy to or from the program's memory (made if make, else
+ * NULL for a hole; *err -ENOMEM when memory is short).  While the file is
+ * mapped, a fault inside that copy may be on a mapping of this very page
+ * and carve it (tmpfs_map_page), freeing the block the copy works on: so
+ * it is carved first. */
+static uint8_t *page_for_copy(struct tnode *t, uint64_t pi, int make, int64_t *err)
+{
+	uint8_t *page = make ? page_make(t, pi) : page_at(t, pi);
+	if (page && t->maps && (uint64_t)page % PAGE) {
+		uint8_t **slot = page_slot(t, pi, 1);
+		page = slot ? page_ptr(*slot) : 0;
+	}
+	*err = page || (!make && !page_at(t, pi)) ? 0 : -ENOMEM;
+	return page;
+}
+
 static int64_t t_read(struct vnode *v, void *ubuf, uint64_t len, uint64_t off)
 {
 	struct tnode *t = tn(v);
@@ -327,9 +415,10 @@ static int64_t t_read(struct vnode *v, void *ubuf, uint64_t len, uint64_t off)
 		if (n > len - done)
 			n = len - done;
 		uint64_t pi = pos / PAGE;
-		const uint8_t *page = page_at(t, pi), *src = page ? page + in : zero_page;
-		if (lo_copy_out((uint8_t *)ubuf + done, src, n))
-			return done ? (int64_t)done : -EFAULT;
+		int64_t err;
+		const uint8_t *page = page_for_copy(t, pi, 0, &err), *src = page ? page + in : zero_page;
+		if (err || lo_copy_out((uint8_t *)ubuf + done, src, n))
+			return done ? (int64_t)done : err ? err : -EFAULT;
 		done += n;
 	}
 	return (int64_t)done;
@@ -340,17 +429,21 @@ static int64_t t_write(struct vnode *v, const void *ubuf, uint64_t len, uint64_t
 	struct tnode *t = tn(v);
 	if (len == 0)
 		return 0;
+	if ((t->seals & LX_F_SEAL_WRITE) || ((t->seals & LX_F_SEAL_GROW) && off + len > v->size))
+		return -EPERM;
 	if (off >= MAX_FILE_SIZE)
 		return -EFBIG;
 	if (len > MAX_FILE_SIZE - off)
 		len = MAX_FILE_SIZE - off;
 	uint64_t done = 0;
 	int64_t err = 0;
+	if (t->tail_kept && off > v->size)
+		scrub(t, v->size, off);
 	while (done < len) {
 		uint64_t pos = off + done, in = pos % PAGE, n = PAGE - in, pi = pos / PAGE;
 		if (n > len - done)
 			n = len - done;
-		uint8_t *page = page_make(t, pi);
+		uint8_t *page = page_for_copy(t, pi, 1, &err);
 		if (!page) {
 			err = -ENOSPC;
 			break;
@@ -374,11 +467,20 @@ static int t_truncate(struct vnode *v, uint64_t len)
 	struct tnode *t = tn(v);
 	if (len > MAX_FILE_SIZE)
 		return -EFBIG;
-	if (len < v->size) {
+	if ((len < v->size && (t->seals & LX_F_SEAL_SHRINK)) || (len > v->size && (t->seals & LX_F_SEAL_GROW)))
+		return -EPERM;
+	if (len < v->size && t->maps) {
+		/* another process may map the pages: they stay, zeroed */
+		scrub(t, len, v->size);
+		t->tail_kept = 1;
+		mm_file_truncated(v, len);
+	} else if (len < v->size) {
 		uint8_t *last = page_at(t, len / PAGE);
 		drop_pages(t, (len + PAGE - 1) / PAGE);
 		if (len % PAGE && last)
 			lo_memset(last + len % PAGE, 0, PAGE - len % PAGE);
+	} else if (t->tail_kept) {
+		scrub(t, v->size, len);
 	}
 	v->size = len;
 	touch(v, 1);
@@ -418,6 +520,53 @@ const struct vnode_ops tmpfs_vnode_ops = {
 	.rename = t_rename, .exchange = t_exchange, .readdir = t_readdir, .read = t_read, .write = t_write,
 	.truncate = t_truncate, .readlink = t_readlink, .statfs = t_statfs, .destroy = t_destroy,
 };
+
+int64_t tmpfs_map_page(struct vnode *v, uint64_t pi)
+{
+	if (pi >= (v->size + PAGE - 1) / PAGE)
+		return MM_FAULT_SIGBUS;
+	uint8_t **slot = page_slot(tn(v), pi, 1);
+	return slot ? (int64_t)(((uint64_t)page_ptr(*slot) - SH_VA) / PAGE) : -ENOMEM;
+}
+
+void tmpfs_map_ref(struct vnode *v, int d)
+{
+	struct tnode *t = tn(v);
+	if (d > 0 && t->maps++ == 0)
+		vfs_ref(v);
+	if (d > 0 || --t->maps)
+		return;
+	if (t->tail_kept)
+		drop_pages(t, (v->size + PAGE - 1) / PAGE);
+	t->tail_kept = 0;
+	vfs_put(v);
+}
+
+uint32_t tmpfs_seals(struct vnode *v)
+{
+	return tn(v)->seals;
+}
+
+int tmpfs_add_seals(struct vnode *v, uint32_t seals)
+{
+	if (tn(v)->seals & LX_F_SEAL_SEAL)
+		return -EPERM;
+	tn(v)->seals |= seals;
+	return 0;
+}
+
+void tmpfs_unseal(struct vnode *v)
+{
+	tn(v)->seals = 0;
+}
+
+struct vnode *tmpfs_anon(struct vnode *dir, uint32_t mode)
+{
+	struct tnode *t = node_new(dir, LX_S_IFREG | (mode & 07777));
+	if (t)
+		t->v.nlink = 0;
+	return t ? &t->v : 0;
+}
 
 struct vnode *tmpfs_new(void)
 {

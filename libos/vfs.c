@@ -522,6 +522,11 @@ void vfs_init(void)
 	if (tmp && vfs_mount("/tmp", tmp, "tmpfs", 0x01021994) == 0)
 		tmp->mode = LX_S_IFDIR | 01777;
 	devfs_mount("/dev");
+	/* POSIX shared memory and named semaphores (musl's shm_open, sem_open) */
+	struct vnode *shm = tmpfs_new();
+	if (vfs_make_k("/dev/shm", LX_S_IFDIR | 01777, 0, 0, 0, &v) == 0 && shm &&
+	    vfs_mount("/dev/shm", shm, "tmpfs", 0x01021994) == 0)
+		shm->mode = LX_S_IFDIR | 01777;
 	devfs_open_stdio();
 	initramfs_load();
 	procfs_mount("/proc");

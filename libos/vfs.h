@@ -277,6 +277,30 @@ void lo_proc_files_exit(struct lo_proc_files *files);
 
 /* tmpfs.c */
 struct vnode *tmpfs_new(void);
+/* A regular file with no name on the mount of dir (memfd_create): it lives
+ * while something holds it. */
+struct vnode *tmpfs_anon(struct vnode *dir, uint32_t mode);
+/* MAP_SHARED: page pi of the file (made if a hole), page-aligned in the
+ * shared segment: its segment page index, MM_FAULT_SIGBUS past the end of
+ * the file, or -ENOMEM. */
+int64_t tmpfs_map_page(struct vnode *v, uint64_t pi);
+/* A region mapping v came (+1) or went (-1), in any process: while some
+ * do, the file holds a reference and pages cut off by truncate are kept
+ * (zeroed) rather than freed, since another process may still map them. */
+void tmpfs_map_ref(struct vnode *v, int d);
+/* File seals (fcntl F_ADD_SEALS, memfd_create): every tmpfs file starts
+ * with F_SEAL_SEAL, which memfd_create(MFD_ALLOW_SEALING) takes off. */
+#define LX_F_ADD_SEALS 1033
+#define LX_F_GET_SEALS 1034
+#define LX_F_SEAL_SEAL 1
+#define LX_F_SEAL_SHRINK 2
+#define LX_F_SEAL_GROW 4
+#define LX_F_SEAL_WRITE 8
+#define LX_F_SEAL_ALL 15
+uint32_t tmpfs_seals(struct vnode *v);
+/* 0, or -EPERM once F_SEAL_SEAL is set. */
+int tmpfs_add_seals(struct vnode *v, uint32_t seals);
+void tmpfs_unseal(struct vnode *v);
 
 /* devfs.c */
 /* Mounts a devfs on path and makes its device nodes. */

@@ -117,7 +117,8 @@ TEST_DEPS += $(BUILD)/user/procfs $(BUILD)/host-musl/procfs
 $(BUILD)/user/jobctl: user/tests/show.h user/tests/fork_or_die.h
 TEST_DEPS += $(BUILD)/user/jobctl $(BUILD)/host-musl/jobctl
 # memory and resource limits (tests/suites/29-posix-limits.sh), the same way
-TEST_DEPS += $(foreach p,limits ipc,$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p))
+$(foreach p,ipc fmap,$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p)): user/tests/child_wait.h
+TEST_DEPS += $(foreach p,limits ipc fmap,$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p))
 
 # execve's ELF parser (libos/elf.c): host unit test and libFuzzer target
 # (tests/suites/16-fuzz-elf.sh runs a short fuzz, `make fuzz` the long one).

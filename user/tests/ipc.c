@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,28 +22,13 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "child_wait.h"
 
 union semun {
 	int val;
 	struct semid_ds *buf;
 	unsigned short *array;
 };
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-/* A child's exit status, or 128 + its signal. */
-static int child_status(pid_t pid)
-{
-	int st = 0;
-	if (pid <= 0 || waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 static void shared_memory(void)
 {
@@ -230,12 +216,45 @@ static void message_queues(void)
 	EXPECT("msgsnd-after-rmid-EINVAL", msgsnd(id, &m, 1, 0) == -1 && errno == EINVAL);
 }
 
+/* Hostile: segments of 4 MiB until shmget refuses (or 64 of them, 256
+ * MiB: Linux takes them all, never touched); files and pipes must still
+ * get memory, and the refusal, if any, must be ENOSPC (the machine's
+ * System V budget), not the shared memory being gone. */
+static void shm_cannot_starve_files(void)
+{
+	int ids[64], n = 0, err = 0;
+	while (n < 64 && (ids[n] = shmget(IPC_PRIVATE, 4 << 20, IPC_CREAT | 0600)) >= 0)
+		n++;
+	if (n < 64)
+		err = errno;
+	EXPECT("shm-fill-refused-with-enospc-or-not-at-all", err == 0 || err == ENOSPC);
+	static char buf[1 << 20];
+	memset(buf, 'f', sizeof buf);
+	int fd = open("after-shm-fill", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	int wrote = 0;
+	for (int i = 0; fd >= 0 && i < 4; i++)	/* 4 MiB: more than a refused segment */
+		wrote += write(fd, buf, sizeof buf) == (ssize_t)sizeof buf;
+	EXPECT("file-write-after-shm-fill", wrote == 4);
+	int p[2];
+	char c = 0;
+	EXPECT("pipe-after-shm-fill", pipe(p) == 0 && write(p[1], "p", 1) == 1 && read(p[0], &c, 1) == 1 && c == 'p');
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+	unlink("after-shm-fill");
+	for (int i = 0; i < n; i++)
+		shmctl(ids[i], IPC_RMID, 0);
+	int id = shmget(IPC_PRIVATE, 4 << 20, IPC_CREAT | 0600);
+	EXPECT("shmget-after-removal", id >= 0 && shmctl(id, IPC_RMID, 0) == 0);
+}
+
 int main(void)
 {
 	setvbuf(stdout, 0, _IOLBF, 0);
 	shared_memory();
 	semaphores();
 	message_queues();
+	shm_cannot_starve_files();
 	if (failures)
 		return 1;
 	printf("all checks passed\n");

@@ -12,12 +12,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -218,6 +221,25 @@ static void check_maps(void)
 	}
 	EXPECT("maps-format", lines > 2 && format_ok);
 	EXPECT("maps-has-the-stack", stack_ok);
+
+	/* a shared file mapping: 's', its offset, its path */
+	int fd = open("mapped.dat", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	char *p = fd >= 0 && ftruncate(fd, 3 * 4096) == 0 ?
+		  mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 8192) : MAP_FAILED;
+	char want[600], cwd[512], line[64];
+	if (!getcwd(cwd, sizeof cwd) || strcmp(cwd, "/") == 0)
+		cwd[0] = 0;			/* the root: "/mapped.dat" */
+	snprintf(want, sizeof want, "%s/mapped.dat\n", cwd);
+	snprintf(line, sizeof line, "%08lx-%08lx rw-s 00002000 ", (unsigned long)p, (unsigned long)p + 4096);
+	s = slurp("/proc/self/maps", 0);
+	char *at = p != MAP_FAILED && s ? strstr(s, line) : 0, *nl = at ? strchr(at, '\n') : 0;
+	EXPECT("maps-shared-file-line", at != 0);
+	EXPECT("maps-shared-file-path", nl && nl - at >= (long)strlen(want) - 1 &&
+	       strncmp(nl + 1 - strlen(want), want, strlen(want)) == 0);
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
+	close(fd);
+	unlink("mapped.dat");
 }
 
 /* A child: listed while it runs, 'Z' once it ended, gone once reaped. */
@@ -310,6 +332,85 @@ static int exec_mode(const char *path)
 	return failures != 0;
 }
 
+static int task_ready[2], task_quit[2];
+static volatile long task_tid;
+
+static void *task_thread(void *arg)
+{
+	char c;
+	(void)arg;
+	task_tid = syscall(SYS_gettid);
+	if (write(task_ready[1], "r", 1) != 1 || read(task_quit[0], &c, 1) != 1)
+		return (void *)1;
+	return 0;
+}
+
+/* The tids /proc/self/task lists, in *a and *b (0 when absent): how many. */
+static int task_list(long *a, long *b)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+	*a = *b = 0;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			long v = strtol(e->d_name, 0, 10);
+			if (n == 0)
+				*a = v;
+			else if (n == 1)
+				*b = v;
+			n++;
+		}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* /proc/PID/task/TID: a directory per thread with stat, status, comm. */
+static void check_tasks(void)
+{
+	pthread_t th;
+	char c, path[64], comm[64];
+	long a, b;
+	EXPECT("task-pipes", pipe(task_ready) == 0 && pipe(task_quit) == 0);
+	EXPECT("task-thread-starts", pthread_create(&th, 0, task_thread, 0) == 0 &&
+	       read(task_ready[0], &c, 1) == 1);
+	long pid = getpid(), tid = task_tid;
+	EXPECT("task-lists-both-threads", task_list(&a, &b) == 2 &&
+	       ((a == pid && b == tid) || (a == tid && b == pid)));
+	snprintf(path, sizeof path, "/proc/self/task/%ld/stat", pid);
+	char *s = slurp(path, 0);
+	long first = s ? strtol(s, 0, 10) : 0;
+	EXPECT("task-main-stat", first == pid);
+	snprintf(comm, sizeof comm, "%s", s ? strchr(s, '(') : "");
+	snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+	s = slurp(path, 0);
+	EXPECT("task-thread-stat", s && strtol(s, 0, 10) == tid && strncmp(strchr(s, '('), comm, strcspn(comm, " ")) == 0);
+	snprintf(path, sizeof path, "/proc/self/task/%ld/status", tid);
+	s = slurp(path, 0);
+	EXPECT("task-thread-status", s && field(s, "Pid") == tid && field(s, "Tgid") == pid &&
+	       field(s, "Threads") == 2 && field(s, "PPid") == getppid());
+	snprintf(path, sizeof path, "/proc/self/task/%ld/comm", tid);
+	s = slurp(path, 0);
+	char self_comm[64];
+	snprintf(self_comm, sizeof self_comm, "%s", s ? s : "?");
+	s = slurp("/proc/self/comm", 0);
+	EXPECT("task-thread-comm", s && strcmp(self_comm, s) == 0);
+	struct stat st;
+	snprintf(path, sizeof path, "/proc/self/task/%ld", tid);
+	EXPECT("task-is-a-directory", stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+	EXPECT("task-of-no-thread-enoent", open("/proc/self/task/999999/stat", O_RDONLY) == -1 && errno == ENOENT);
+	void *ret = (void *)9;
+	EXPECT("task-thread-ends", write(task_quit[1], "q", 1) == 1 && pthread_join(th, &ret) == 0 && ret == 0);
+	EXPECT("task-lists-one-after-join", task_list(&a, &b) == 1 && a == pid);
+	snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+	EXPECT("task-gone-after-join", open(path, O_RDONLY) == -1 && errno == ENOENT);
+	close(task_ready[0]);
+	close(task_ready[1]);
+	close(task_quit[0]);
+	close(task_quit[1]);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "exec-child") == 0)
@@ -322,6 +423,7 @@ int main(int argc, char **argv)
 	check_maps();
 	check_child();
 	check_machine();
+	check_tasks();
 	if (argc == 3 && strcmp(argv[1], "exec") == 0) {
 		fflush(stdout);
 		pid_t c = fork();
