@@ -163,17 +163,24 @@ static void flush(struct env *e, uint64_t va)
 	smp_flush(e, va);
 }
 
+/* The masks may change before CR3 does: every other reader of them holds
+ * the kernel lock, or is a request the lock holder waits for.  Calls only
+ * for the kernel's own tables, last: a switch between envs (every switch
+ * of a ping-pong) saves no registers. */
 void env_load_address_space(struct env *e)
 {
 	struct percpu *c = this_cpu();
 	uint64_t me = 1ull << c->id;
 
-	write_cr3(e ? e->pml4_pa : vm_kernel_pml4());
 	if (c->loaded_env)
 		__atomic_fetch_and(&c->loaded_env->loaded_on, ~me, __ATOMIC_RELEASE);
-	if (e)
-		__atomic_fetch_or(&e->loaded_on, me, __ATOMIC_RELEASE);
 	c->loaded_env = e;
+	if (!e) {
+		write_cr3(vm_kernel_pml4());
+		return;
+	}
+	__atomic_fetch_or(&e->loaded_on, me, __ATOMIC_RELEASE);
+	write_cr3(e->pml4_pa);
 }
 
 /* Links m onto the list of the cap it was mapped through. */

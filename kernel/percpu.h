@@ -55,6 +55,7 @@ struct percpu {
 	volatile int online;
 	int resched;			/* need_resched */
 	uint64_t slice_end_ns;
+	uint64_t timer_due_ns;		/* the timer fires by then (0: not armed, or fired) */
 	struct thread *runq;		/* threads waiting for this CPU: circular */
 	int nrun;			/* how many */
 	struct thread idle;		/* runs when nothing else can */

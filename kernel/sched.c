@@ -30,6 +30,7 @@
 
 static struct thread *sleepers;		/* by deadline, through sleep_next */
 static struct thread *reap;		/* dead, waiting to be freed */
+static uint64_t idle_cpus;		/* the CPUs running their idle thread */
 static uint64_t next_thread_id = 1;
 static uint32_t xsave_size;
 static uint64_t xcr0;
@@ -83,7 +84,7 @@ static void fpu_restore(const uint8_t *area)
 }
 
 /* Appends t to CPU c's queue. */
-static void runq_add(struct percpu *c, struct thread *t)
+static inline __attribute__((always_inline)) void runq_add(struct percpu *c, struct thread *t)
 {
 	t->queue_cpu = c->id;
 	c->nrun++;
@@ -98,7 +99,7 @@ static void runq_add(struct percpu *c, struct thread *t)
 }
 
 /* Takes t off the queue it waits on. */
-static void runq_remove(struct thread *t)
+static inline __attribute__((always_inline)) void runq_remove(struct thread *t)
 {
 	struct percpu *c = &percpus[t->queue_cpu];
 
@@ -130,13 +131,10 @@ static struct thread *first_allowed(struct percpu *from, int cpu)
 	return NULL;
 }
 
-/* What this CPU runs next: the head of its queue, else a thread taken
- * from the longest queue that has one allowed here; NULL when none. */
-static struct thread *pick_next(void)
+/* A thread for CPU me, whose queue is empty, from the longest queue that
+ * has one allowed there; NULL when none. */
+static __attribute__((noinline)) struct thread *steal(struct percpu *me)
 {
-	struct percpu *me = this_cpu();
-	if (me->runq)
-		return me->runq;
 	struct thread *best = NULL;
 	int most = 0;
 	for (int i = 0; i < ncpus; i++) {
@@ -149,6 +147,14 @@ static struct thread *pick_next(void)
 		}
 	}
 	return best;
+}
+
+/* What this CPU runs next: the head of its queue, else a stolen thread.
+ * Inline: every switch asks. */
+static inline struct thread *pick_next(void)
+{
+	struct percpu *me = this_cpu();
+	return me->runq ? me->runq : steal(me);
 }
 
 static void sleepers_remove(struct thread *t)
@@ -177,13 +183,21 @@ static void waiters_remove(struct notify *n, struct thread *t)
  * waits for the CPU.  With nothing due the timer stays off and an idle CPU
  * stays halted.
  */
-static void rearm(struct thread *running)
+static inline __attribute__((always_inline)) void rearm(struct thread *running)
 {
+	struct percpu *c = this_cpu();
+
 	/* every CPU arms for the earliest sleeper (whichever takes the lock
 	 * first wakes it), and for its own slice */
 	uint64_t next = sleepers ? sleepers->deadline_ns : 0;
-	if (running != &idle_thread && this_cpu()->runq && (!next || slice_end_ns < next))
+	if (running != &c->idle && c->runq && (!next || slice_end_ns < next))
 		next = slice_end_ns;
+	/* A timer already due by then stays armed: it fires early and the
+	 * tick arms it again (at most once per deadline).  So does one due
+	 * while nothing is, except on an idle CPU, which stays halted. */
+	uint64_t due = c->timer_due_ns;
+	if (due && (next ? due <= next : running != &c->idle))
+		return;
 	timer_arm(next);
 }
 
@@ -194,10 +208,11 @@ static void make_runnable(struct thread *t)
 	struct percpu *target = NULL;
 
 	t->state = T_RUNNABLE;
-	for (int i = 0; i < ncpus && !target; i++)
-		if (percpus[i].online && allowed(t, i) && percpus[i].cur == &percpus[i].idle &&
-		    !percpus[i].nrun)
+	for (uint64_t idle = idle_cpus & t->affinity; idle && !target; idle &= idle - 1) {
+		int i = __builtin_ctzll(idle);
+		if (percpus[i].online && !percpus[i].nrun)
 			target = &percpus[i];
+	}
 	if (!target && t->last_cpu >= 0 && allowed(t, t->last_cpu))
 		target = &percpus[t->last_cpu];
 	for (int i = 0; i < ncpus && !target; i++)
@@ -267,6 +282,20 @@ void sched_reap_dead(void)
 	}
 }
 
+/* e's I/O ports on CPU c (kernel/env.c's env_load_ioports), with the
+ * cases of nearly every switch done here without a call: e has no ports
+ * (the TSS's bitmap goes off, as tss_set_iobitmap(0) does), or the TSS
+ * holds e's bitmap already. */
+static inline void load_ports(struct percpu *c, struct env *e)
+{
+	if (!e->iobitmap)
+		c->tss_io.tss.iomap_base = 0xffff;
+	else if (c->iobitmap_loaded == e)
+		c->tss_io.tss.iomap_base = sizeof(struct tss);
+	else
+		env_load_ioports(e);
+}
+
 static void switch_to(struct thread *next)
 {
 	struct thread *prev = current;
@@ -294,15 +323,20 @@ static void switch_to(struct thread *next)
 		c->kstack_top = next->kstack_top;
 		if (c->loaded_env != next->env)
 			env_load_address_space(next->env);
-		env_load_ioports(next->env);
+		load_ports(c, next->env);
 		fpu_restore(next->xsave);
 		wrmsr(MSR_FS_BASE, next->fsbase);
 		wrmsr(MSR_KERNEL_GS_BASE, next->gsbase);
 	} else if (c->loaded_env) {
 		env_load_address_space(NULL);	/* idle: keep no env's TLB entries */
 	}
+	if (next == &c->idle)
+		idle_cpus |= 1ull << c->id;
+	else if (prev == &c->idle)
+		idle_cpus &= ~(1ull << c->id);
 	swtch(&prev->ksp, next->ksp);
-	sched_reap_dead();
+	if (reap)
+		sched_reap_dead();
 }
 
 void schedule(void)
@@ -407,6 +441,8 @@ void sched_tick(void)
 
 uint64_t deadline_after(uint64_t timeout_ns)
 {
+	if (timeout_ns == UINT64_MAX)
+		return 0;		/* forever: no need to read the clock */
 	uint64_t now = time_ns();
 	return timeout_ns >= UINT64_MAX - now ? 0 : now + timeout_ns;
 }

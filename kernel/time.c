@@ -5,6 +5,7 @@
 #include "kernel/console.h"
 #include "kernel/acpi.h"
 #include "kernel/cpu.h"
+#include "kernel/percpu.h"
 #include "kernel/rtc.h"
 #include "kernel/trap.h"
 
@@ -345,6 +346,7 @@ void sched_tick(void);
 static void tick(struct trapframe *tf)
 {
 	(void)tf;
+	this_cpu()->timer_due_ns = 0;
 	__atomic_add_fetch(&ticks, 1, __ATOMIC_RELAXED);
 	irq_eoi(0);
 	run_later();
@@ -385,6 +387,7 @@ void timer_arm(uint64_t deadline_ns)
 		return;
 	if (later_due && (!deadline_ns || later_due < deadline_ns))
 		deadline_ns = later_due;
+	this_cpu()->timer_due_ns = deadline_ns;
 	if (!deadline_ns) {
 		if (timer_mode == TIMER_TSC_DEADLINE)
 			wrmsr(MSR_TSC_DEADLINE, 0);

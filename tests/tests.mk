@@ -25,7 +25,7 @@ TEST_DEPS += $(foreach t,$(KERNEL_HOST_TESTS),$(BUILD)/tests/test_kernel_$(t))
 # code built for the host over stand-ins for the CPU (tests/host/kmodel/
 # comes first on the include path), with the sanitizers, and once more
 # optimized without them for the long runs.
-KMODEL_SRCS := kernel/cap.c kernel/env.c kernel/sched.c kernel/syscall.c kernel/heap.c kernel/futex.c \
+KMODEL_SRCS := kernel/cap.c kernel/env.c kernel/sched.c kernel/syscall.c kernel/smp.c kernel/heap.c kernel/futex.c \
                kernel/ring.c kernel/nic.c kernel/blk.c \
                kernel/frame.c kernel/memmap.c kernel/bootinfo.c tests/host/kmodel/kshim.c \
                tests/host/test_kernel_model.c
@@ -43,10 +43,19 @@ $(BUILD)/tests/kernel_model: $(patsubst %.c,$(BUILD)/kmodel/%.o,$(KMODEL_SRCS))
 $(BUILD)/tests/kernel_model_fast: $(patsubst %.c,$(BUILD)/kmodel-fast/%.o,$(KMODEL_SRCS))
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) -o $@ $^
-TEST_DEPS += $(BUILD)/tests/kernel_model $(BUILD)/tests/kernel_model_fast
+# The same model on several CPUs at once (host threads), under ThreadSanitizer.
+$(BUILD)/kmodel-tsan/%.o: %.c
+	$(Q)mkdir -p $(@D)
+	$(Q)echo "  CC model $<"
+	$(Q)$(HOST_CC) -Itests/host/kmodel -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -fsanitize=thread -I. -MMD -MP -c -o $@ $<
+$(BUILD)/tests/kernel_model_tsan: $(patsubst %.c,$(BUILD)/kmodel-tsan/%.o,$(KMODEL_SRCS))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -fsanitize=thread -pthread -o $@ $^
+TEST_DEPS += $(BUILD)/tests/kernel_model $(BUILD)/tests/kernel_model_fast $(BUILD)/tests/kernel_model_tsan
 FUZZ_DEPS += $(BUILD)/tests/kernel_model_fast
 FUZZ_CMDS += tests/host/kernel_model_long.sh
--include $(patsubst %.c,$(BUILD)/kmodel/%.d,$(KMODEL_SRCS)) $(patsubst %.c,$(BUILD)/kmodel-fast/%.d,$(KMODEL_SRCS))
+-include $(patsubst %.c,$(BUILD)/kmodel/%.d,$(KMODEL_SRCS)) $(patsubst %.c,$(BUILD)/kmodel-fast/%.d,$(KMODEL_SRCS)) \
+	 $(patsubst %.c,$(BUILD)/kmodel-tsan/%.d,$(KMODEL_SRCS))
 
 # Images for the QEMU tests: the same kernel and grub.cfg as the release
 # image, with test=NAME on the default entry's command line.

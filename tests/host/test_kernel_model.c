@@ -12,7 +12,7 @@
  * checked on the kernel's own structures.  The issue-9 exploit runs first
  * as a script.
  *
- *   kernel_model [steps per seed] [seeds] [first seed] [check every N steps]
+ *   kernel_model [steps per seed] [seeds] [first seed] [check every N steps] [CPUs]
  *
  * Every step's result is always checked; with N > 1 (the long runs) the
  * whole-state comparison runs every N steps and at the end of each seed.
@@ -24,11 +24,15 @@
 #include "kernel/futex.h"
 #include "kernel/heap.h"
 #include "kernel/percpu.h"
+#include "kernel/smp.h"
 #include "kernel/trap.h"
 #include "kernel/vm.h"
 #include "tests/host/kmodel/kshim.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,10 +323,13 @@ static void model_reap(void)
 /* ---------------------------------------------------- driving the kernel */
 
 /* The thread env e's calls are made from: its first runnable one. */
+/* A thread of e that can make a call on this CPU: runnable, and not
+ * running on another CPU (with several CPUs, user code of a thread another
+ * CPU runs is out of this one's reach). */
 static struct thread *caller(int e)
 {
 	struct thread *t = envs[e].k->threads;
-	while (t && t->state != T_RUNNABLE)
+	while (t && (t->state != T_RUNNABLE || (t->on_cpu >= 0 && t->on_cpu != this_cpu()->id)))
 		t = t->env_next;
 	return t;
 }
@@ -337,7 +344,7 @@ static int64_t kcall(int e, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
 	if (!t)
 		fail("env %d has no runnable thread to call from", e);
 	if (!current)
-		current = &percpus[0].idle;	/* as after boot: nothing runs yet */
+		current = &this_cpu()->idle;	/* as after boot: nothing runs yet */
 	if (t != current)
 		sched_yield_to(t);
 	if (current != t)
@@ -733,13 +740,16 @@ static int has_thread(int e)
 	return caller(e) != NULL;
 }
 
+/* An env to call from; NONE when none has a thread this CPU can take
+ * (with several CPUs, the others may be running every one). */
 static int pick_env(void)
 {
-	int e;
-	do
-		e = chance(30) ? 0 : (int)below(MAX_ENVS);
-	while (!envs[e].alive || !has_thread(e));
-	return e;
+	for (int tries = 0; tries < 1000; tries++) {
+		int e = chance(30) ? 0 : (int)below(MAX_ENVS);
+		if (envs[e].alive && has_thread(e))
+			return e;
+	}
+	return NONE;
 }
 
 /* The caps made most recently: sequences of calls mostly work on these,
@@ -1496,11 +1506,43 @@ static void deep_chain_script(void)
 /* ------------------------------------------------------------ the run */
 
 static unsigned long check_every = 1;
+static uint64_t live_sum;
 
-static void run_seed(uint64_t seed, unsigned long steps)
+/* One random operation called from env e, then the model's bookkeeping
+ * and (every check_every steps) the whole comparison. */
+static void one_step(int e, unsigned long steps)
+{
+	op_no = (int)below(NOPS);
+	switch (op_no) {
+	case 0: case 1: case 2: op_derive(e); break;
+	case 3: case 4: op_grant(e); break;
+	case 5: case 6: op_delete_or_revoke(e, 0); break;
+	case 7: op_delete_or_revoke(e, 1); break;
+	case 8: case 9: op_mem_alloc(e); break;
+	case 10: case 11: case 12: op_page_map(e); break;
+	case 13: op_page_unmap(e); break;
+	case 14: op_page_protect(e); break;
+	case 15: op_env_create(e); break;
+	case 16: op_thread_create(e); break;
+	case 17: op_notify_create(e); break;
+	case 18: if (chance(30)) op_env_kill(e); else if (chance(30)) op_cross_link(e); else op_inspect(e); break;
+	case 19: op_inspect(e); break;
+	case 20: op_futex_wait(e); break;
+	case 21: op_futex_wake(e); break;
+	default: if (chance(25)) op_time_passes(); else op_futex_wake(e); break;
+	}
+	model_reap();
+	futex_settle();
+	if (step_no % check_every == 0 || step_no == steps)
+		compare_and_check();
+	for (int x = 0; x < MAX_ENVS; x++)
+		live_sum += envs[x].alive;
+}
+
+static void seed_start(uint64_t seed)
 {
 	seed_state = seed * 0x9e3779b97f4a7c15ull + 1;
-	uint64_t live_sum = 0;
+	live_sum = 0;
 	nobjs = 0;
 	nrecent = 0;
 	memset(waiters, 0, sizeof waiters);
@@ -1508,34 +1550,10 @@ static void run_seed(uint64_t seed, unsigned long steps)
 	n_ok = n_err = n_oom = 0;
 	boot_root();
 	compare_and_check();
-	for (step_no = 1; step_no <= steps; step_no++) {
-		int e = pick_env();
-		op_no = (int)below(NOPS);
-		switch (op_no) {
-		case 0: case 1: case 2: op_derive(e); break;
-		case 3: case 4: op_grant(e); break;
-		case 5: case 6: op_delete_or_revoke(e, 0); break;
-		case 7: op_delete_or_revoke(e, 1); break;
-		case 8: case 9: op_mem_alloc(e); break;
-		case 10: case 11: case 12: op_page_map(e); break;
-		case 13: op_page_unmap(e); break;
-		case 14: op_page_protect(e); break;
-		case 15: op_env_create(e); break;
-		case 16: op_thread_create(e); break;
-		case 17: op_notify_create(e); break;
-		case 18: if (chance(30)) op_env_kill(e); else if (chance(30)) op_cross_link(e); else op_inspect(e); break;
-		case 19: op_inspect(e); break;
-		case 20: op_futex_wait(e); break;
-		case 21: op_futex_wake(e); break;
-		default: if (chance(25)) op_time_passes(); else op_futex_wake(e); break;
-		}
-		model_reap();
-		futex_settle();
-		if (step_no % check_every == 0 || step_no == steps)
-			compare_and_check();
-		for (int x = 0; x < MAX_ENVS; x++)
-			live_sum += envs[x].alive;
-	}
+}
+
+static void seed_report(uint64_t seed, unsigned long steps)
+{
 	if (getenv("KMODEL_STATS"))
 		for (int o = 0; o < NOPS; o++) {
 			printf("op %2d:", o);
@@ -1548,6 +1566,84 @@ static void run_seed(uint64_t seed, unsigned long steps)
 	       "%lu futex waits blocked, woken %lu by a wake, %lu by the clock, %lu by an unmap\n",
 	       (unsigned long)seed, n_ok, n_err, n_oom, (double)live_sum / (double)steps, n_blocked, n_woken[0],
 	       n_woken[1], n_woken[2]);
+}
+
+static void run_seed(uint64_t seed, unsigned long steps)
+{
+	seed_start(seed);
+	for (step_no = 1; step_no <= steps; step_no++) {
+		int e = pick_env();
+		if (e == NONE)
+			fail("no env has a thread to call from");
+		one_step(e, steps);
+	}
+	seed_report(seed, steps);
+}
+
+/*
+ * Several CPUs at once: each host thread is a CPU (its own struct percpu,
+ * control registers and current thread) and makes the random calls of
+ * one shared sequence, each as a kernel entry does: under the kernel lock
+ * (kernel/smp.h's own bkl_lock, whose contended path serves requests from
+ * other CPUs while it spins).  Kernel objects are by design touched only
+ * under that lock, so the model's bookkeeping and checks run inside it
+ * too; between its calls a CPU is "in user mode" and serves requests as
+ * its IPI handler would (kernel/smp.c, unlocked).  Built with TSan
+ * (kernel_model_tsan), this checks that every access the kernel makes
+ * from several CPUs is ordered by the lock or by the request handshake.
+ */
+static unsigned long mt_steps, mt_steps_on[MAX_CPUS];
+
+static void *cpu_thread(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	kmodel_enter_cpu(id);
+	for (;;) {
+		smp_serve_request();
+		bkl_lock();
+		if (step_no > mt_steps) {
+			bkl_unlock();
+			return NULL;
+		}
+		int e = pick_env();
+		if (e != NONE) {
+			one_step(e, mt_steps);
+			step_no++;
+			mt_steps_on[id]++;
+		}
+		bkl_unlock();
+		sched_yield();		/* user mode for a while: the others get the lock */
+	}
+}
+
+static int mt_cpus = 1;
+
+static void run_seed_mt(uint64_t seed, unsigned long steps)
+{
+	pthread_t th[MAX_CPUS];
+
+	kmodel_set_cpus(mt_cpus);
+	seed_start(seed);
+	mt_steps = steps;
+	step_no = 1;
+	for (int i = 0; i < mt_cpus; i++)
+		if (pthread_create(&th[i], NULL, cpu_thread, (void *)(intptr_t)i))
+			fail("pthread_create");
+	for (int i = 0; i < mt_cpus; i++)
+		pthread_join(th[i], NULL);
+	step_no = steps;
+	compare_and_check();
+	seed_report(seed, steps);
+	printf("info seed %lu on %d CPUs: %lu requests between CPUs served (TLB, leave, ports), %lu reschedule IPIs; steps by CPU:",
+	       (unsigned long)seed, mt_cpus, kmodel_ipis[0], kmodel_ipis[1]);
+	for (int i = 0; i < mt_cpus; i++)
+		printf(" %lu", mt_steps_on[i]);
+	printf("\n");
+	if (!kmodel_ipis[0])
+		fail("no CPU ever asked another for anything: the run did not test the requests");
+	for (int i = 0; i < mt_cpus; i++)
+		if (!mt_steps_on[i])
+			fail("CPU %d made no call: the run was not concurrent", i);
 }
 
 /* Each seed runs in a child process: the kernel's globals start fresh. */
@@ -1576,7 +1672,22 @@ int main(int argc, char **argv)
 	check_every = argc > 4 ? strtoul(argv[4], NULL, 0) : 1;
 	if (!check_every)
 		check_every = 1;
+	mt_cpus = argc > 5 ? atoi(argv[5]) : 1;
+	if (mt_cpus < 1 || mt_cpus > MAX_CPUS)
+		mt_cpus = 1;
 	int passed = 0, failed = 0;
+	if (mt_cpus > 1) {
+		for (unsigned long s = first; s < first + seeds; s++) {
+			if (in_child(run_seed_mt, s, steps))
+				passed++;
+			else
+				printf("FAIL model-smp-seed-%lu (%lu steps on %d CPUs)\n", s, steps, mt_cpus), failed++;
+		}
+		if (!failed)
+			printf("PASS model-smp-random-sequences: %lu seeds x %lu steps on %d CPUs at once, state compared every %lu\n",
+			       seeds, steps, mt_cpus, check_every);
+		return failed != 0;
+	}
 
 	if (in_child(script_exploit, 0, 0))
 		printf("PASS model-exploit-script\n"), passed++;

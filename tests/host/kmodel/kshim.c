@@ -8,9 +8,12 @@
  */
 #include "tests/host/kmodel/kshim.h"
 #include "include/exo/abi.h"
+#include "kernel/acpi.h"
+#include "kernel/apic.h"
 #include "kernel/console.h"
 #include "kernel/cpu.h"
 #include "kernel/env.h"
+#include "kernel/selftest.h"
 #include "kernel/percpu.h"
 #include "kernel/smp.h"
 #include "kernel/time.h"
@@ -23,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint64_t kmodel_cr0, kmodel_cr3, kmodel_cr4, kmodel_msr[4];
+_Thread_local uint64_t kmodel_cr0, kmodel_cr3, kmodel_cr4, kmodel_msr[4];
 struct cpu_info cpu = { .nx = 1 };
 uint8_t *kmodel_phys;
 struct frames kframes;
@@ -32,8 +35,7 @@ volatile uint64_t ticks;
 uint64_t tsc_hz = 1000000000;
 int apic_mode = 1;
 char new_thread_entry[1];
-struct percpu percpus[MAX_CPUS];
-int ncpus = 1;
+_Thread_local struct percpu *kmodel_cpu = &percpus[0];
 static uint64_t kernel_pml4_pa, kinfo_pa, fake_now;
 
 void kprintf(const char *fmt, ...) { (void)fmt; }
@@ -65,8 +67,8 @@ _Noreturn void panic(const char *fmt, ...)
 
 _Noreturn void halt_forever(void) { abort(); }
 
-uint64_t time_ns(void) { return fake_now += 1000; }
-void kmodel_time_advance(uint64_t ns) { fake_now += ns; }
+uint64_t time_ns(void) { return __atomic_add_fetch(&fake_now, 1000, __ATOMIC_RELAXED); }
+void kmodel_time_advance(uint64_t ns) { __atomic_add_fetch(&fake_now, ns, __ATOMIC_RELAXED); }
 void random_bytes(void *buf, size_t len) { memset(buf, 0x5a, len); }
 void irq_route(int irq, int vector) { (void)irq; (void)vector; }
 void irq_mask(int irq) { (void)irq; }
@@ -75,19 +77,36 @@ void irq_eoi(int irq) { (void)irq; }
 void trap_set_handler(int vector, irq_handler h) { (void)vector; (void)h; }
 void tss_set_rsp0(uint64_t rsp0) { (void)rsp0; }
 void tss_set_iobitmap(int enabled) { (void)enabled; }
-uint8_t *tss_iobitmap(void) { return percpus[0].tss_io.bitmap; }
-volatile uint32_t bkl;
-void bkl_lock_contended(void) { abort(); }	/* one CPU: never contended */
-void smp_kick(int id) { (void)id; }
-void smp_reload_ioports(struct env *e) { (void)e; }
-void smp_flush(struct env *e, uint64_t va) { (void)e; (void)va; }
-
-void smp_leave(struct env *e)
-{
-	if (percpus[0].loaded_env == e)
-		env_load_address_space(NULL);
-}
+uint8_t *tss_iobitmap(void) { return this_cpu()->tss_io.bitmap; }
 void syscall_entry(void) { abort(); }
+
+/* kernel/smp.c is the kernel's own: the lock, and requests between CPUs
+ * (a host thread serves its CPU's request while it spins for the lock and
+ * between its calls, where an IPI would reach it).  The interrupt
+ * controller only carries IPIs, which need no delivery here: the request
+ * is the pending flag; a reschedule IPI only ends a time slice, which the
+ * model's calls do not depend on.  Starting CPUs is never reached. */
+struct acpi_info acpi;
+const char *selftest_mode = "";
+char trampoline_start[1], trampoline_end[1], tramp_cr3[4], tramp_efer[4], tramp_entry[8], boot_pml4[1];
+void ap_entry64(void) { abort(); }
+void apic_eoi(void) {}
+uint32_t lapic_read(uint32_t reg) { (void)reg; return 0; }
+unsigned long kmodel_ipis[2];
+
+/* Counts the IPIs kernel/smp.c sends (ICR low word): requests, reschedules. */
+void lapic_write(uint32_t reg, uint32_t v)
+{
+	if (reg == 0x300)
+		__atomic_add_fetch(&kmodel_ipis[(v & 0xff) == VEC_IPI_REQUEST ? 0 : 1], 1, __ATOMIC_RELAXED);
+}
+void lapic_init_cpu(void) { abort(); }
+void cpu_enable_protections(void) { abort(); }
+int gdt_prepare_ap(struct percpu *c) { (void)c; abort(); }
+void gdt_load(struct percpu *c) { (void)c; abort(); }
+void idt_load(void) { abort(); }
+void timer_init_cpu(void) { abort(); }
+void time_call_at(uint64_t due_ns, void (*fn)(void)) { (void)due_ns; (void)fn; abort(); }
 /* The model runs every thread's calls on the host's one stack: a switch
  * only changes which thread is current (kernel_model's kcall switches to
  * the caller with sched_yield_to; a blocking call returns at once, with
@@ -175,6 +194,9 @@ int copy_to_user(uint64_t user_dst, const void *src, size_t len)
 	return user_copy(user_dst, (void *)src, len, 1);
 }
 
+void kmodel_set_cpus(int n) { ncpus = n; }
+void kmodel_enter_cpu(int id) { kmodel_cpu = &percpus[id]; }
+
 void kmodel_boot(uint64_t phys_bytes)
 {
 	struct memmap m;
@@ -191,8 +213,15 @@ void kmodel_boot(uint64_t phys_bytes)
 	free(bitmap);
 	bitmap = malloc(frames_bitmap_bytes(&m));
 	frames_init(&kframes, &m, bitmap);
-	percpus[0].self = &percpus[0];
-	percpus[0].online = 1;
+	memset(percpus, 0, sizeof percpus);
+	for (int i = 0; i < ncpus; i++) {
+		percpus[i].self = &percpus[i];
+		percpus[i].id = i;
+		percpus[i].apic_id = (uint32_t)i;
+		percpus[i].online = 1;
+		percpus[i].idle.on_cpu = -1;
+		percpus[i].idle.state = T_RUNNABLE;
+	}
 	kernel_pml4_pa = page_alloc_zeroed();
 	kinfo_pa = page_alloc_zeroed();
 	kmodel_cr3 = kernel_pml4_pa;

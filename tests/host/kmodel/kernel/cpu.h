@@ -10,7 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-extern uint64_t kmodel_cr0, kmodel_cr3, kmodel_cr4, kmodel_msr[4];
+/* per CPU, as the registers are: each host thread is a CPU */
+extern _Thread_local uint64_t kmodel_cr0, kmodel_cr3, kmodel_cr4, kmodel_msr[4];
 
 static inline uint64_t *kmodel_msr_slot(uint32_t msr)
 {
@@ -43,6 +44,7 @@ static inline void invlpg(uintptr_t va) { (void)va; }
 static inline uint64_t irq_save(void) { return 0; }
 static inline void irq_restore(uint64_t flags) { (void)flags; }
 static inline void cpu_idle(void) { abort(); }
+void cpu_enable_protections(void);
 /* The model's threads share the host's FPU: nothing to switch. */
 static inline void fpu_save_area(uint8_t *area, uint64_t mask) { (void)area; (void)mask; }
 static inline void fpu_load_area(const uint8_t *area, uint64_t mask) { (void)area; (void)mask; }

@@ -17,6 +17,7 @@ extern struct frames kframes;
 extern uint8_t *kmodel_phys;		/* physical address 0 */
 
 static inline void *phys_to_virt(uint64_t pa) { return kmodel_phys + pa; }
+static inline uint64_t kernel_virt_to_phys(const void *va) { return (uint64_t)(uintptr_t)va; }
 static inline uint64_t virt_to_phys(const void *va) { return (uint64_t)((const uint8_t *)va - kmodel_phys); }
 
 uint64_t page_alloc_zeroed(void);
