@@ -53,6 +53,7 @@ int nicring_open(int64_t slot, uint8_t mac[6])
 	struct exo_nic_info info;
 	if (mm_prepare_write((uint64_t)&info, sizeof info) || exo_call(EXO_SYS_NIC_INFO, slot, &info))
 		return -ENODEV;
+	tx_nfree = nbatch = narrived = 0;	/* a forked child's copy named its parent's */
 	frames = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, PAGES);
 	if (frames < 0)
 		return -ENOMEM;
@@ -146,6 +147,11 @@ int nicring_receive(void (*deliver)(const uint8_t *frame, uint32_t len))
 		arrived[i - n] = arrived[i];
 	narrived -= n;
 	return (int)n;
+}
+
+int64_t nicring_slot(void)
+{
+	return nic;
 }
 
 int nicring_group(const uint8_t mac[6], int join)

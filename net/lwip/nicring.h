@@ -14,6 +14,8 @@
 
 /* Takes the NIC cap in slot: 0, or -errno (the cap stays unused then). */
 int nicring_open(int64_t slot, uint8_t mac[6]);
+/* The NIC cap in use (0: none). */
+int64_t nicring_slot(void);
 /* A transmit slot's buffer (NICRING_FRAME_MAX bytes), waiting a little for
  * the device to finish one when all are in flight; NULL when none frees. */
 uint8_t *nicring_tx_get(void);
