@@ -846,7 +846,9 @@ static int64_t send_dgram(struct sock *s, const struct lx_iovec *iov, uint64_t n
 	netstack_poll();
 	if (e == ERR_RTE)
 		return -ENETUNREACH;
-	return e == ERR_OK || e == ERR_MEM || e == ERR_BUF ? got : -errno_of(e);
+	if (e == ERR_MEM)
+		return -ENOBUFS;	/* no transmit slot came free: not sent (nicring.h) */
+	return e == ERR_OK || e == ERR_BUF ? got : -errno_of(e);
 }
 
 static int64_t do_send(int fd, const struct lx_iovec *iov, uint64_t n, int flags, const void *uaddr,
