@@ -401,6 +401,20 @@ void netstack_poll(void)
 		nicring_flush();
 }
 
+void netstack_sent(void)
+{
+	static uint64_t last_poll;
+	uint64_t now = time_now_ns();
+	if (now - last_poll >= MS) {
+		last_poll = now;
+		netstack_poll();
+	} else if (started && owner == libos_pid()) {
+		poll_loopback();
+		if (eth_up)
+			nicring_flush();
+	}
+}
+
 void netstack_wait(uint64_t deadline_ns)
 {
 	int mine = started && owner == libos_pid();
