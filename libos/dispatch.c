@@ -11,7 +11,9 @@
 #include "libos/sockcalls.h"
 #include "libos/exec.h"
 #include "libos/vfs.h"
+#include "net/lwip/netshare.h"
 #include "include/exo/native.h"
+#include "include/exo/net.h"
 #include "build/libos/syscall_names.h"
 
 enum {
@@ -188,6 +190,9 @@ HANDLER(sys_prctl)
 		lo_memcpy(name, n, sizeof n);
 		return 0;
 	}
+	case EXO_PR_NET_CHILD:	/* include/exo/net.h */
+	case EXO_PR_NET_REVOKE:
+		return netshare_prctl(a0, a1, a2);
 	case 16:		/* PR_GET_NAME */
 		return lo_copy_out((void *)a1, name, sizeof name) ? -EFAULT : 0;
 	default:

@@ -21,6 +21,7 @@
 #include "libos/thread.h"
 #include "libos/exec.h"
 #include "libos/vfs.h"
+#include "net/lwip/netshare.h"
 #include "include/exo/native.h"
 
 #define PAGE 4096ull
@@ -113,6 +114,9 @@ static int64_t fork_env(void)
 	struct exo_cap_info info;
 	if (shared_grant(env) || lo_cap_inspect(env, &info))
 		return fail(env, -ENOMEM);
+	int64_t nerr = netshare_fork_grant(env, (int64_t)info.object);	/* prctl EXO_PR_NET_CHILD */
+	if (nerr)
+		return fail(env, nerr);
 	/* its entry in the process table, and the caps to end every process */
 	struct sh_proc *entry = proc_fork(env, (int64_t)info.object);
 	if (!entry)
@@ -200,6 +204,7 @@ int64_t libos_fork(void)
 	if (files_fork_prepare())
 		return -ENOMEM;
 	int64_t pid = fork_env();
+	netshare_fork_done(pid);
 	files_fork_done(pid > 0);
 	if (pid > 0) {
 		sysv_fork_attachments();
@@ -261,5 +266,6 @@ void fork_reap_child(int64_t pid)
 	exo_call(EXO_SYS_CAP_DELETE, c->env);
 	exo_call(EXO_SYS_CAP_DELETE, c->thread);
 	exo_call(EXO_SYS_CAP_DELETE, c->budget);
+	netshare_child_gone(pid);
 	c->pid = 0;
 }

@@ -30,6 +30,8 @@ void lo_free(void *p);
 #define LWIP_ETHERNET 1
 #define LWIP_ARP 1
 #define ARP_QUEUEING 1
+#define ARP_QUEUE_LEN 64		/* datagrams held per address being resolved (lwIP: 3) */
+#define ETHARP_SUPPORT_STATIC_ENTRIES 1	/* what a child on a filtered NIC learns (netstack.c) */
 #define LWIP_IPV4 1
 #define LWIP_IPV6 1			/* with ND, SLAAC (router advertisements) and MLD */
 #define LWIP_IPV6_AUTOCONFIG 1

@@ -9,6 +9,7 @@
 #include "net/lwip/netstack.h"
 #include "net/lwip/nicring.h"
 #include "net/lwip/ethif.h"
+#include "net/lwip/netshare.h"
 
 #include "net/lwip/lxnet.h"
 #include "libos/vfs.h"
@@ -24,6 +25,8 @@
 #include "lwip/nd6.h"
 #include "lwip/pbuf.h"
 #include "lwip/timeouts.h"
+#include "lwip/udp.h"
+#include "lwip/priv/tcp_priv.h"
 #include "netif/ethernet.h"
 
 #define MS 1000000ull
@@ -35,6 +38,7 @@ static int started;		/* lwIP initialised */
 static int64_t owner;		/* the process that owns the stack */
 static struct netif eth;
 static int eth_up;
+static int learn_neighbours;	/* a child on a filtered NIC: no ARP of its own */
 static int64_t idle_note, idle_pid;	/* sleeps without a NIC */
 static struct {
 	int set, off, ip6_set;
@@ -87,6 +91,26 @@ static err_t eth_linkoutput(struct netif *n, struct pbuf *p)
 	return ERR_OK;
 }
 
+/* A child on a filtered NIC gets no ARP (its filter passes only its
+ * port's datagrams; ARP stays with the parent), so it learns the sender's
+ * Ethernet address from each IPv4 frame, as lwIP's ETHARP_TRUST_IP_MAC
+ * once did: for the sender's address on the link, else for the gateway. */
+static void learn_neighbour(const uint8_t *f, uint32_t len)
+{
+	if (len < 34 || f[12] != 0x08 || f[13] != 0x00)
+		return;
+	ip4_addr_t src;
+	lo_memcpy(&src, f + 26, 4);
+	if (!ip4_addr_netcmp(&src, netif_ip4_addr(&eth), netif_ip4_netmask(&eth)))
+		ip4_addr_copy(src, *netif_ip4_gw(&eth));
+	struct eth_addr *known;
+	const ip4_addr_t *ip;
+	if (ip4_addr_isany_val(src) ||
+	    (etharp_find_addr(&eth, &src, &known, &ip) >= 0 && !lo_memcmp(known, f + 6, 6)))
+		return;
+	etharp_add_static_entry(&src, (struct eth_addr *)(uintptr_t)(f + 6));
+}
+
 /* A frame from the NIC into lwIP.  Our own frames that the link hands back
  * (QEMU's multicast socket link does) are dropped: IPv6 would take its own
  * duplicate address detection for another host's and give the address up. */
@@ -94,6 +118,8 @@ static void eth_input(const uint8_t *frame, uint32_t len)
 {
 	if (len >= 12 && !lo_memcmp(frame + 6, eth.hwaddr, 6))
 		return;
+	if (learn_neighbours)
+		learn_neighbour(frame, len);
 	ethif_input(&eth, frame, len);
 }
 
@@ -269,10 +295,38 @@ static void add_static_ip6(void)
 		lo_report("exoswarm: network: the EXO_IP6 address is not usable (taken on the link?)\n");
 }
 
+/* A forked child: its copy of the parent's stack stays unused, unless the
+ * parent handed it a filtered NIC (netshare.c).  Then the child takes the
+ * copy over on that cap: the addresses stay, the parent's connections and
+ * bound ports are forgotten (never sent on), DHCP stays with the parent
+ * (the server's answers reach the parent's port), and IPv6 gets nothing
+ * (the filter is IPv4's). */
+static int adopt_handed_nic(void)
+{
+	int64_t slot = netshare_handed_slot();
+	if (!slot || !eth_up)
+		return -ENETDOWN;
+	tcp_active_pcbs = tcp_tw_pcbs = tcp_bound_pcbs = 0;
+	tcp_listen_pcbs.listen_pcbs = 0;
+	udp_pcbs = 0;
+	netif_set_client_data(&eth, LWIP_NETIF_CLIENT_DATA_INDEX_DHCP, 0);
+	eth.ip6_autoconfig_enabled = 0;
+	owner = libos_pid();
+	learn_neighbours = 1;
+	uint8_t mac[6];
+	int r = nicring_open(slot, mac);
+	if (r) {
+		lo_report("exoswarm: network: the NIC handed to this process cannot be used (error %d)\n",
+			  (int64_t)-r);
+		eth_up = 0;
+	}
+	return 0;
+}
+
 int netstack_start(void)
 {
 	if (started)
-		return owner == libos_pid() ? 0 : -ENETDOWN;
+		return owner == libos_pid() ? 0 : adopt_handed_nic();
 	started = 1;
 	owner = libos_pid();
 	lwip_init();
@@ -345,6 +399,20 @@ void netstack_poll(void)
 	poll_loopback();
 	if (eth_up)
 		nicring_flush();
+}
+
+void netstack_sent(void)
+{
+	static uint64_t last_poll;
+	uint64_t now = time_now_ns();
+	if (now - last_poll >= MS) {
+		last_poll = now;
+		netstack_poll();
+	} else if (started && owner == libos_pid()) {
+		poll_loopback();
+		if (eth_up)
+			nicring_flush();
+	}
 }
 
 void netstack_wait(uint64_t deadline_ns)

@@ -17,6 +17,11 @@ void netstack_boot(const char *const *envp, uint32_t envc);
 int netstack_start(void);
 /* Takes what arrived and runs lwIP's timers; never blocks. */
 void netstack_poll(void);
+/* After a datagram was queued to send: the device gets it at once (one
+ * doorbell) and loopback delivers it, but the NIC's completions and
+ * lwIP's timers are taken at most once a millisecond (netstack_poll), so
+ * a sender does not pay a reap per datagram. */
+void netstack_sent(void);
 /* Sleeps until something arrives, lwIP's next timer, or the deadline
  * (time_now_ns() clock; UINT64_MAX: none), then polls. */
 void netstack_wait(uint64_t deadline_ns);

@@ -10,7 +10,7 @@
 #include "net/lwip/nicring.h"
 
 #include "libos/libos.h"
-#include "libos/lx.h"
+#include "net/lwip/lxnet.h"
 #include "include/exo/native.h"
 #include "libos/thread.h"
 
@@ -20,13 +20,17 @@
 #define PAGES ((RX_SLOTS + TX_SLOTS) * SLOT_SIZE / 4096u)
 #define TX_COOKIE 0x10000u		/* cookies: rx index, or TX_COOKIE + tx index */
 #define SECOND 1000000000ull
+#define FLUSH_WAIT_NS SECOND		/* how long a full device is waited for */
 
 static int64_t nic, note, frames;
 static uint8_t *bufs = (uint8_t *)NIC_BUF_VA;
 static uint16_t tx_free[TX_SLOTS];
 static uint32_t tx_nfree;
-static struct exo_nic_buf batch[EXO_RING_BATCH];
-static uint32_t nbatch;
+/* entries not yet given to the device, oldest first (a ring): each buffer
+ * is pending at most once, so it never overflows, and a refusal loses none */
+#define PENDING_MAX (RX_SLOTS + TX_SLOTS)
+static struct exo_nic_buf pending[PENDING_MAX];
+static uint32_t phead, npending;
 /* receive completions reaped while the stack could not take them */
 static struct { uint32_t index, len; } arrived[RX_SLOTS];
 static uint32_t narrived;
@@ -36,16 +40,35 @@ static uint8_t *slot_buf(uint32_t i)
 	return bufs + (uint64_t)i * SLOT_SIZE;
 }
 
-/* Adds one entry to the batch, giving the device a full batch first. */
+/* Gives the device what is pending, one doorbell per batch of at most
+ * EXO_RING_BATCH, as far as it takes them: 0 when none is left, else the
+ * kernel's error (-EXO_EAGAIN: no room now). */
+static int64_t post_pending(void)
+{
+	while (npending) {
+		uint32_t n = npending < EXO_RING_BATCH ? npending : EXO_RING_BATCH;
+		if (n > PENDING_MAX - phead)
+			n = PENDING_MAX - phead;	/* up to the ring's end */
+		int64_t r = exo_call(EXO_SYS_NIC_POST, nic, pending + phead, n);
+		if (r < 0)
+			return r;
+		phead = (phead + n) % PENDING_MAX;
+		npending -= n;
+	}
+	return 0;
+}
+
+/* Adds one entry; a full batch goes to the device at once (what it
+ * refuses stays pending for the next flush). */
 static void queue(uint32_t op, uint32_t index, uint32_t len)
 {
-	if (nbatch == EXO_RING_BATCH)
-		nicring_flush();
-	batch[nbatch++] = (struct exo_nic_buf){
+	pending[(phead + npending++) % PENDING_MAX] = (struct exo_nic_buf){
 		.frame_slot = (uint32_t)frames, .op = op,
 		.offset = (uint64_t)index * SLOT_SIZE, .length = len,
 		.cookie = op == EXO_NIC_TX ? TX_COOKIE + index - RX_SLOTS : index,
 	};
+	if (npending >= EXO_RING_BATCH)
+		post_pending();
 }
 
 int nicring_open(int64_t slot, uint8_t mac[6])
@@ -53,6 +76,7 @@ int nicring_open(int64_t slot, uint8_t mac[6])
 	struct exo_nic_info info;
 	if (mm_prepare_write((uint64_t)&info, sizeof info) || exo_call(EXO_SYS_NIC_INFO, slot, &info))
 		return -ENODEV;
+	tx_nfree = phead = npending = narrived = 0;	/* a forked child's copy named its parent's */
 	frames = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, PAGES);
 	if (frames < 0)
 		return -ENOMEM;
@@ -94,35 +118,52 @@ static void reap(void)
 	} while (n == EXO_RING_BATCH);
 }
 
-void nicring_flush(void)
+/* The device refuses for good (taken out of service, or our cap was
+ * revoked): what is pending can never go, and its transmit slots return. */
+static void drop_pending(void)
 {
-	for (int tries = 0; nbatch && tries < 50; tries++) {
-		int64_t r = exo_call(EXO_SYS_NIC_POST, nic, batch, nbatch);
-		if (r == (int64_t)nbatch) {
-			nbatch = 0;
-			return;
+	for (; npending; npending--, phead = (phead + 1) % PENDING_MAX)
+		if (pending[phead].op == EXO_NIC_TX && tx_nfree < TX_SLOTS)
+			tx_free[tx_nfree++] = (uint16_t)(pending[phead].offset / SLOT_SIZE);
+}
+
+int nicring_flush(void)
+{
+	uint64_t deadline = 0;
+	for (;;) {
+		int64_t r = post_pending();
+		if (r == 0)
+			return 0;
+		if (r != -EXO_EAGAIN) {
+			drop_pending();
+			return r == -EXO_EIO ? -EIO : -ENETDOWN;
 		}
-		if (r != -EXO_EAGAIN)
-			break;
+		uint64_t now = time_now_ns();
+		if (!deadline)
+			deadline = now + FLUSH_WAIT_NS;
+		else if (now >= deadline)
+			return -EAGAIN;		/* still pending: a later flush sends them */
 		reap();				/* the device or our port is full */
 		exo_call(EXO_SYS_NOTIFY_WAIT, note, SECOND / 100);
 	}
-	/* the device refuses them: frames to send are lost (TCP sends again) */
-	for (uint32_t i = 0; i < nbatch; i++)
-		if (batch[i].op == EXO_NIC_TX && tx_nfree < TX_SLOTS)
-			tx_free[tx_nfree++] = (uint16_t)(batch[i].offset / SLOT_SIZE);
-	nbatch = 0;
 }
 
 uint8_t *nicring_tx_get(void)
 {
-	for (int tries = 0; !tx_nfree && tries < 100; tries++) {
+	uint64_t deadline = 0;
+	while (!tx_nfree) {
 		nicring_flush();
 		reap();
-		if (!tx_nfree)
-			exo_call(EXO_SYS_NOTIFY_WAIT, note, SECOND / 100);
+		if (tx_nfree)
+			break;
+		uint64_t now = time_now_ns();
+		if (!deadline)
+			deadline = now + FLUSH_WAIT_NS;
+		else if (now >= deadline)
+			return 0;
+		exo_call(EXO_SYS_NOTIFY_WAIT, note, SECOND / 100);
 	}
-	return tx_nfree ? slot_buf(tx_free[--tx_nfree]) : 0;
+	return slot_buf(tx_free[--tx_nfree]);
 }
 
 void nicring_tx_put(uint8_t *buf, uint32_t len)
@@ -148,11 +189,16 @@ int nicring_receive(void (*deliver)(const uint8_t *frame, uint32_t len))
 	return (int)n;
 }
 
+int64_t nicring_slot(void)
+{
+	return nic;
+}
+
 int nicring_group(const uint8_t mac[6], int join)
 {
 	if (!nic)
 		return -ENODEV;
-	nicring_flush();	/* alone in its call: a refusal loses no buffer */
+	nicring_flush();	/* alone in its call */
 	struct exo_nic_buf b = { .op = join ? EXO_NIC_JOIN : EXO_NIC_LEAVE, .cookie = EXO_NIC_MAC(mac) };
 	int64_t r = exo_call(EXO_SYS_NIC_POST, nic, &b, 1);
 	return r == 1 ? 0 : r < 0 ? (int)r : -EIO;

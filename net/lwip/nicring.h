@@ -14,13 +14,20 @@
 
 /* Takes the NIC cap in slot: 0, or -errno (the cap stays unused then). */
 int nicring_open(int64_t slot, uint8_t mac[6]);
-/* A transmit slot's buffer (NICRING_FRAME_MAX bytes), waiting a little for
- * the device to finish one when all are in flight; NULL when none frees. */
+/* The NIC cap in use (0: none). */
+int64_t nicring_slot(void);
+/* A transmit slot's buffer (NICRING_FRAME_MAX bytes), waiting up to a
+ * second for the device to finish one when all are in flight; NULL when
+ * none frees (the caller reports ENOBUFS). */
 uint8_t *nicring_tx_get(void);
 /* Queues the slot got last with len bytes to send. */
 void nicring_tx_put(uint8_t *buf, uint32_t len);
-/* Gives the device what is queued (sends and receive buffers). */
-void nicring_flush(void);
+/* Gives the device what is queued (sends and receive buffers), waiting up
+ * to a second while it has no room: 0; -EAGAIN when it still had none
+ * (nothing is lost: the rest stays queued for the next flush); -EIO or
+ * -ENETDOWN when the device or the cap is gone for good (what was queued
+ * is dropped then). */
+int nicring_flush(void);
 /* Hands each frame that arrived to deliver, then posts its buffer again:
  * the number of frames. */
 int nicring_receive(void (*deliver)(const uint8_t *frame, uint32_t len));

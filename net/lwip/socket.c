@@ -843,10 +843,12 @@ static int64_t send_dgram(struct sock *s, const struct lx_iovec *iov, uint64_t n
 	else
 		e = have ? raw_sendto(s->pcb.raw, p, &ip) : raw_send(s->pcb.raw, p);
 	pbuf_free(p);
-	netstack_poll();
+	netstack_sent();
 	if (e == ERR_RTE)
 		return -ENETUNREACH;
-	return e == ERR_OK || e == ERR_MEM || e == ERR_BUF ? got : -errno_of(e);
+	if (e == ERR_MEM)
+		return -ENOBUFS;	/* no transmit slot came free: not sent (nicring.h) */
+	return e == ERR_OK || e == ERR_BUF ? got : -errno_of(e);
 }
 
 static int64_t do_send(int fd, const struct lx_iovec *iov, uint64_t n, int flags, const void *uaddr,
@@ -967,7 +969,9 @@ static int64_t recv_dgram(struct file *f, struct sock *s, const struct lx_iovec 
 			  uint64_t total, int flags, void *uaddr, void *ulen, int *msg_flags)
 {
 	int nonblock = (f->flags & LX_O_NONBLOCK) || (flags & LX_MSG_DONTWAIT);
-	int r = sock_wait(s, can_read, nonblock, s->rcvtimeo);
+	/* what the socket holds is returned without polling the NIC first,
+	 * as Linux returns its queue: the poll is for an empty socket */
+	int r = s->rx ? 0 : sock_wait(s, can_read, nonblock, s->rcvtimeo);
 	if (r)
 		return r;
 	if (!s->rx)
