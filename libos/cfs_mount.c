@@ -227,6 +227,7 @@ void cfs_mount_at_exit(void)
 {
 	if (!volume || libos_pid() != owner)	/* not in a forked child */
 		return;
+	cfs_vfs_detach();
 	vec_enter();
 	int rc = cfs_unmount(volume);
 	vec_leave();

@@ -9,6 +9,9 @@ struct cfs;
 
 /* Mounts the volume on the directory at (a kernel path): 0 or -errno. */
 int cfs_vfs_mount(struct cfs *fs, const char *at);
+/* The mounting image ends (exit, execve): the server stops, and other
+ * processes' calls on the mount fail with EIO. */
+void cfs_vfs_detach(void);
 /* Start-up: notes whether tools/exo-run asked for a volume at /data (the
  * "cfsmount" module); the mount itself runs as the first constructor. */
 void cfs_mount_prepare(void);
