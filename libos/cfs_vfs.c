@@ -754,8 +754,10 @@ int cfs_vfs_mount(struct cfs *fs, const char *at)
 	root->fh = -1;
 	root->v.kind = VK_CFS;
 	/* without a server (no threads on this CPU) other processes get EIO */
-	if ((root->chan = server = chan_new()) && chan_serve_thread(server, serve))
+	if ((root->chan = server = chan_new()) && chan_serve_thread(server, serve)) {
+		chan_close(server);
 		lo_report("exoswarm: %s: no server thread: only this process reaches the volume\n", at);
+	}
 	vec_enter();
 	remove_orphans();
 	int r = cfs_stat(vol, "/", &st);

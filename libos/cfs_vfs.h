@@ -15,6 +15,8 @@ void cfs_vfs_detach(void);
 /* Start-up: notes whether tools/exo-run asked for a volume at /data (the
  * "cfsmount" module); the mount itself runs as the first constructor. */
 void cfs_mount_prepare(void);
+/* The boot unlock init calls (libos/cfs_mount.c): 0 or -errno. */
+int exo_cryptofs_mount(const char *data, size_t len);
 /* Commits the volume before the program's env ends (libos_exit). */
 void cfs_mount_at_exit(void);
 
