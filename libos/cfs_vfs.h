@@ -3,6 +3,7 @@
 #ifndef EXO_LIBOS_CFS_VFS_H
 #define EXO_LIBOS_CFS_VFS_H
 
+#include "libos/libos.h"
 #include "libos/vfs.h"
 
 struct cfs;
@@ -17,6 +18,8 @@ void cfs_vfs_detach(void);
 void cfs_mount_prepare(void);
 /* The boot unlock init calls (libos/cfs_mount.c): 0 or -errno. */
 int exo_cryptofs_mount(const char *data, size_t len);
+/* sync(2): commits the volume (through its server from another process). */
+LO_CALL(sys_sync);
 /* Commits the volume before the program's env ends (libos_exit). */
 void cfs_mount_at_exit(void);
 

@@ -3,11 +3,12 @@
 # "At boot"): build/exoswarm.iso booted with a disk, init's questions
 # answered on the serial console (tests/tools/disk-session).  A blank disk
 # is left alone when the operator does not confirm, formatted when they
-# do; the shell writes a file in /data (a command of its own, fork and
-# execve) and fsyncs it; the VM is powered off, a new one boots from the
-# same disk, refuses a wrong passphrase, takes the right one, and the
-# shell reads the file back.  A disk with a FAT on it is not formatted and
-# not written.  Transcripts in build/test-logs/terminal-disk/.
+# do; the shell writes files in /data and commits them with `fsync FILE`
+# and `sync` (commands of their own, fork and execve); the VM is powered
+# off, a new one boots from the same disk, refuses a wrong passphrase,
+# takes the right one, and `cat` reads the files back.  A disk with a FAT
+# on it is not formatted and not written.  Transcripts in
+# build/test-logs/terminal-disk/.
 set -u
 B=${BUILD:-build}
 logdir=$B/test-logs/terminal-disk
@@ -36,11 +37,11 @@ else echo "FAIL disk-declined-disk-untouched: the blank disk was written"; rc=1;
 session disk-format --disk "$img" pass:pw-one confirm:yes new:pw-one 'expect:init: /data is mounted' \
 	'sh:echo kept-across-reboots >/data/note=>' 'sh:fsync /data/note; echo rc=$?=>^rc=0' \
 	'sh:cat /data/note=>^kept-across-reboots' 'sh:df /data=>^cryptofs .* /data' \
-	'sh:echo scratch >/tmp/scratch=>' || rc=1
+	'sh:echo scratch >/tmp/scratch=>' 'sh:echo by-sync >/data/s=>' 'sh:sync; echo rc=$?=>^rc=0' || rc=1
 # 3. A new VM on the same disk: a wrong passphrase is refused, the right
 #    one mounts, the file is there and /tmp starts empty again.
 session disk-reboot --disk "$img" pass:wrong-one 'expect:init: wrong passphrase' pass:pw-one \
-	'expect:init: /data is mounted' 'sh:cat /data/note=>^kept-across-reboots' \
+	'expect:init: /data is mounted' 'sh:cat /data/note=>^kept-across-reboots' 'sh:cat /data/s=>^by-sync' \
 	'sh:ls -A /tmp; echo end=>echo end\s+end\s*$' || rc=1
 # 4. A disk with another file system on it is refused and left as it was.
 fat="$tmp/fat.img"
