@@ -89,12 +89,19 @@ $(ISO): $(KERNEL_ELF) boot/grub.cfg $(KBUILD)/cmdline.txt
 # ------------------------------------------------------------------ running
 QEMU_RUN := tools/qemu --accel $(ACCEL) --mem $(MEM) $(if $(filter 1,$(GUI)),--gui)
 
+# The node's disk, kept between runs (made blank on first use; init asks
+# before formatting it).  NODE_IMG= boots without a disk.
+NODE_IMG ?= $(BUILD)/node.img
+NODE_IMG_SIZE ?= 256M
+NODE_DISK = $(if $(NODE_IMG),--disk $(NODE_IMG))
+node-img:
+	$(Q)if [ -n "$(NODE_IMG)" ] && [ ! -e "$(NODE_IMG)" ]; then mkdir -p $(dir $(NODE_IMG)) && truncate -s $(NODE_IMG_SIZE) $(NODE_IMG); fi
 run: deps
-	$(Q)$(MAKE) --no-print-directory iso
-	$(Q)$(QEMU_RUN) --iso $(ISO)
+	$(Q)$(MAKE) --no-print-directory iso node-img
+	$(Q)$(QEMU_RUN) --iso $(ISO) $(NODE_DISK)
 run-uefi: deps
-	$(Q)$(MAKE) --no-print-directory iso
-	$(Q)$(QEMU_RUN) --uefi --iso $(ISO)
+	$(Q)$(MAKE) --no-print-directory iso node-img
+	$(Q)$(QEMU_RUN) --uefi --iso $(ISO) $(NODE_DISK)
 debug: deps
 	$(Q)$(MAKE) --no-print-directory iso
 	$(Q)echo "QEMU waits for gdb on 127.0.0.1:1234; in another terminal: gdb -x $(KBUILD)/gdbinit"

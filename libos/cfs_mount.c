@@ -29,6 +29,8 @@
  * the windows). */
 #define CFSM_FORMAT_BLANK 1u		/* format a disk that is all zeros */
 #define CFSM_FORMAT_ANY 2u		/* format whatever the disk holds */
+#define CFSM_EPHEMERAL 4u		/* init's "ephemeral": a fresh volume, key in RAM */
+#define CFSM_PROBE 8u			/* init's "probe": only say what the disk holds */
 #define PROBE_BLOCKS 16			/* the first 64 KiB tell blank from used */
 #define MAX_PASS 4096
 #define EXIT_USAGE 2			/* the same codes as tools/cryptofs */
@@ -39,6 +41,7 @@
 struct request {
 	uint32_t flags, argon2_ops, argon2_mib, passlen;
 	char *pass;			/* libOS memory, wiped after use */
+	uint8_t master[32];		/* ephemeral: the fresh volume's key, wiped after use */
 };
 
 static struct request req;
@@ -46,6 +49,7 @@ static int requested;
 static struct blockdev disk;
 static struct cfs *volume;
 static int64_t owner;			/* the env that mounted it (not a forked child) */
+static int lanes_checked;
 
 /* Copies the module's request into libOS memory and drops the module. */
 void cfs_mount_prepare(void)
@@ -154,44 +158,64 @@ static _Noreturn void fail(const char *why, int64_t err, int status)
 	libos_exit((uint64_t)status);
 }
 
-/* Formats the disk when the request allows it for what the disk holds. */
-static void format_if_asked(const struct cfs_config *cfg, enum disk_kind kind)
+/* Why a mount failed: the message and the host tool's exit code. */
+struct failure {
+	const char *why;
+	int status;
+};
+
+static int failed(struct failure *f, const char *why, int status, int rc)
 {
-	if (kind == DISK_CRYPTOFS && !(req.flags & CFSM_FORMAT_ANY))
-		return;
-	if (kind == DISK_BLANK && !(req.flags & (CFSM_FORMAT_BLANK | CFSM_FORMAT_ANY)))
-		fail("the disk is blank; not formatted without being told to (exo-run --format)", 0,
-		     EXIT_USAGE);
-	if (kind == DISK_OTHER && !(req.flags & CFSM_FORMAT_ANY))
-		fail("the disk holds something that is not CryptoFS; not formatted "
-		     "(exo-run --format=force formats it)", 0, EXIT_USAGE);
-	struct cfs_format_opts o = {
-		.key = { CFS_KEY_PASSPHRASE, req.pass, req.passlen },
-		.argon2_ops = req.argon2_ops, .argon2_mem_kib = req.argon2_mib << 10,
-		.version = cx_aegis_available() ? 0 : 1,
-	};
-	int rc = cfs_format(cfg, &o, 0);
-	if (rc)
-		fail("formatting failed", rc, EXIT_DAMAGE);
+	f->why = why;
+	f->status = status;
+	return rc;
 }
 
-/* The first constructor: formats if asked, mounts, or ends the program
- * with a clear message and the tool's exit code.  The disk is written only
- * by a format the request allowed, or after the mount succeeded. */
-__attribute__((constructor(101))) static void cfs_mount_run(void)
+/* Formats the disk when the request allows it for what the disk holds:
+ * 0, or -ENODATA (blank, not allowed), -EMEDIUMTYPE (another file system
+ * on it, not allowed), or the core's error. */
+static int format_if_asked(const struct cfs_config *cfg, enum disk_kind kind, struct request *r,
+			   struct failure *f)
+{
+	if (kind == DISK_CRYPTOFS && !(r->flags & (CFSM_FORMAT_ANY | CFSM_EPHEMERAL)))
+		return 0;
+	if (kind == DISK_BLANK && !(r->flags & (CFSM_FORMAT_BLANK | CFSM_FORMAT_ANY | CFSM_EPHEMERAL)))
+		return failed(f, "the disk is blank; not formatted without being told to (exo-run --format)",
+			      EXIT_USAGE, -ENODATA);
+	if (kind == DISK_OTHER && !(r->flags & CFSM_FORMAT_ANY))
+		return failed(f, "the disk holds something that is not CryptoFS; not formatted "
+			      "(exo-run --format=force formats it)", EXIT_USAGE, -EMEDIUMTYPE);
+	struct cfs_format_opts o = {
+		.key = { CFS_KEY_PASSPHRASE, r->pass, r->passlen },
+		.argon2_ops = r->argon2_ops, .argon2_mem_kib = r->argon2_mib << 10,
+		.version = cx_aegis_available() ? 0 : 1,
+	};
+	o.ephemeral = (r->flags & CFSM_EPHEMERAL) != 0;
+	int rc = cfs_format(cfg, &o, o.ephemeral ? r->master : 0);
+	return rc ? failed(f, "formatting failed", EXIT_DAMAGE, rc) : 0;
+}
+
+/* Formats if r allows it, mounts the volume at /data and starts its
+ * server: 0, or -errno with f saying why.  The disk is written only by a
+ * format r allowed, or after the mount succeeded. */
+static int mount_volume(struct request *r, struct failure *f)
 {
 	static struct cfs_config cfg;
-
-	if (!requested)
-		return;
 	const struct exo_start *st = libos_start_info;
 	struct vnode *at;
-	int rc = st->blk_count ? blockdev_open(&disk, (int64_t)st->blk_slot_first, CFS_DISK_VA) : -ENODEV;
-	if (rc)
-		fail("no disk to mount (exo-run --disk IMAGE)", rc, EXIT_USAGE);
+	int rc;
+
+	if (volume)
+		return failed(f, "a volume is mounted already", EXIT_USAGE, -EBUSY);
+	if (!disk.nblocks) {
+		rc = st->blk_count ? blockdev_open(&disk, (int64_t)st->blk_slot_first, CFS_DISK_VA) : -ENODEV;
+		if (rc)
+			return failed(f, "no disk to mount (exo-run --disk IMAGE)", EXIT_USAGE, rc);
+	}
 	if ((rc = vec_init()) || (rc = cx_init()))
-		fail("cannot start the crypto layer", rc, EXIT_USAGE);
-	check_aegis_lanes();
+		return failed(f, "cannot start the crypto layer", EXIT_USAGE, rc);
+	if (!lanes_checked++)
+		check_aegis_lanes();
 	cfg = (struct cfs_config){
 		.ctx = &disk, .nblocks = disk.nblocks, .read = blockdev_read, .write = blockdev_write,
 		.flush = blockdev_flush, .alloc = c_alloc, .free = c_free, .random = c_random,
@@ -199,26 +223,49 @@ __attribute__((constructor(101))) static void cfs_mount_run(void)
 	};
 	enum disk_kind kind = probe();
 	if (kind == DISK_UNREADABLE)
-		fail("cannot read the disk", -EIO, EXIT_DAMAGE);
-	format_if_asked(&cfg, kind);
-	struct cfs_key key = { CFS_KEY_PASSPHRASE, req.pass, req.passlen };
+		return failed(f, "cannot read the disk", EXIT_DAMAGE, -EIO);
+	if (r->flags & CFSM_PROBE)
+		return kind == DISK_CRYPTOFS ? 0 : kind == DISK_BLANK ? -ENODATA : -EMEDIUMTYPE;
+	if ((rc = format_if_asked(&cfg, kind, r, f)))
+		return rc;
+	struct cfs_key key = { CFS_KEY_PASSPHRASE, r->pass, r->passlen };
+	if (r->flags & CFSM_EPHEMERAL)
+		key = (struct cfs_key){ CFS_KEY_MASTER, r->master, sizeof r->master };
 	rc = cfs_mount(&volume, &cfg, &key);
+	cx_wipe(r->master, sizeof r->master);
+	if (rc == -EACCES)
+		return failed(f, "wrong passphrase, or not this volume's (CryptoFS refused to open it)",
+			      EXIT_KEY, rc);
+	if (rc == -EOPNOTSUPP)	/* ENOTSUP */
+		return failed(f, "this CPU has no AES instructions: use a format 1 volume", EXIT_USAGE, rc);
+	if (rc == -EINVAL && kind != DISK_CRYPTOFS)
+		return failed(f, "the disk holds no CryptoFS volume", EXIT_USAGE, rc);
+	if (rc)
+		return failed(f, "the volume is damaged: CryptoFS refused to mount it", EXIT_DAMAGE, rc);
+	if (vfs_lookup_k(vfs_root(), MOUNT_POINT, 1, &at) == -ENOENT)
+		vfs_make_k(MOUNT_POINT, LX_S_IFDIR | 0755, 0, 0, 0, &at);
+	if ((rc = cfs_vfs_mount(volume, MOUNT_POINT))) {
+		cfs_unmount(volume);
+		volume = 0;
+		return failed(f, "cannot mount the volume", EXIT_USAGE, rc);
+	}
+	owner = libos_pid();
+	return 0;
+}
+
+/* The first constructor: mounts what the "cfsmount" module asks for, or
+ * ends the program with a clear message and the tool's exit code. */
+__attribute__((constructor(101))) static void cfs_mount_run(void)
+{
+	struct failure f;
+	if (!requested)
+		return;
+	int rc = mount_volume(&req, &f);
 	cx_wipe(req.pass, req.passlen);
 	lo_free(req.pass);
 	req.pass = 0;
-	if (rc == -EACCES)
-		fail("wrong passphrase, or not this volume's (CryptoFS refused to open it)", rc, EXIT_KEY);
-	if (rc == -EOPNOTSUPP)	/* ENOTSUP */
-		fail("this CPU has no AES instructions: use a format 1 volume", rc, EXIT_USAGE);
-	if (rc == -EINVAL && kind != DISK_CRYPTOFS)
-		fail("the disk holds no CryptoFS volume", rc, EXIT_USAGE);
 	if (rc)
-		fail("the volume is damaged: CryptoFS refused to mount it", rc, EXIT_DAMAGE);
-	if (vfs_lookup_k(vfs_root(), MOUNT_POINT, 1, &at) == -ENOENT)
-		vfs_make_k(MOUNT_POINT, LX_S_IFDIR | 0755, 0, 0, 0, &at);
-	if ((rc = cfs_vfs_mount(volume, MOUNT_POINT)))
-		fail("cannot mount the volume", rc, EXIT_USAGE);
-	owner = libos_pid();
+		fail(f.why, rc, f.status);
 }
 
 /* Everything written reaches the disk when the program ends normally, as
@@ -227,6 +274,7 @@ void cfs_mount_at_exit(void)
 {
 	if (!volume || libos_pid() != owner)	/* not in a forked child */
 		return;
+	cfs_vfs_detach();
 	vec_enter();
 	int rc = cfs_unmount(volume);
 	vec_leave();
@@ -236,4 +284,69 @@ void cfs_mount_at_exit(void)
 	if (disk.silent_waits)		/* the disk's interrupt did not wake a wait */
 		lo_report("exoswarm: " MOUNT_POINT ": %d waits for the disk ended without its signal\n",
 			  (int)disk.silent_waits);
+}
+
+/* Parses mount(2)'s data for "cryptofs": comma-separated options
+ * ("format": a blank disk may be formatted; "format=force": whatever it
+ * holds; "ephemeral": a fresh volume whose key never leaves RAM), a
+ * newline, then the passphrase (the rest; none for ephemeral).  0 or
+ * -EINVAL. */
+static int parse_mount_data(char *d, size_t len, struct request *r)
+{
+	size_t nl = 0;
+	while (nl < len && d[nl] != '\n')
+		nl++;
+	for (size_t i = 0; i < nl;) {
+		size_t j = i;
+		while (j < nl && d[j] != ',')
+			j++;
+		if (j - i == 6 && !lo_memcmp(d + i, "format", 6))
+			r->flags |= CFSM_FORMAT_BLANK;
+		else if (j - i == 12 && !lo_memcmp(d + i, "format=force", 12))
+			r->flags |= CFSM_FORMAT_ANY;
+		else if (j - i == 9 && !lo_memcmp(d + i, "ephemeral", 9))
+			r->flags |= CFSM_EPHEMERAL;
+		else if (j - i == 5 && !lo_memcmp(d + i, "probe", 5))
+			r->flags |= CFSM_PROBE;
+		else if (j > i)
+			return -EINVAL;
+		i = j + 1;
+	}
+	r->pass = nl < len ? d + nl + 1 : d + len;
+	r->passlen = (uint32_t)(d + len - r->pass);
+	if (!(r->flags & (CFSM_EPHEMERAL | CFSM_PROBE)) && r->passlen == 0)
+		return -EINVAL;
+	r->argon2_ops = 3;		/* a volume formatted here: as exo-run's default */
+	r->argon2_mib = 64;
+	if (r->flags & CFSM_EPHEMERAL)
+		c_random(0, r->master, sizeof r->master);
+	return 0;
+}
+
+/* The boot unlock (docs/CRYPTOFS.md "At boot"), called by init as a
+ * plain function, in program context, before it starts any other process:
+ * Argon2id needs malloc and musl's errno, as the constructor above, so it
+ * cannot run inside a reflected call.  data: the options and passphrase of
+ * parse_mount_data (len bytes).  Mounts the disk (the first BLOCK
+ * capability) at /data; the calling process then serves it to every
+ * process until it ends.  0, or -ENODATA (the disk is blank, "format" not
+ * given), -EMEDIUMTYPE (it holds something that is not CryptoFS,
+ * "format=force" not given), -EACCES (wrong passphrase), -ENODEV (no
+ * disk), -EBUSY (mounted), -EINVAL (bad options) or another -errno. */
+int exo_cryptofs_mount(const char *data, size_t len)
+{
+	struct request r = { 0 };
+	struct failure f;
+	char *copy = len <= MAX_PASS + 64 ? lo_alloc(len + 1) : 0;
+	int rc = -EINVAL;
+
+	if (!copy)
+		return len <= MAX_PASS + 64 ? -ENOMEM : -EINVAL;
+	lo_memcpy(copy, data, len);
+	if (parse_mount_data(copy, len, &r) == 0)
+		rc = mount_volume(&r, &f);
+	cx_wipe(copy, len);
+	cx_wipe(&r, sizeof r);
+	lo_free(copy);
+	return rc;
 }

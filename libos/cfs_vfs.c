@@ -7,8 +7,18 @@
  * inode, so it survives renames), and rewrites cached paths when a
  * directory moves.  Every call into the core runs between vec_enter and
  * vec_leave (it uses vector registers; libos/vecstate.c).
+ *
+ * The core, its cache and this file's tables are the mounting process's
+ * own memory.  Every other process (a forked child, a program execve
+ * started, the shell's commands) sends its calls on the mount to a server
+ * thread of the mounting process through a channel (libos/chan.c): the
+ * ops below forward themselves when the caller is not the mounter, with
+ * names and data copied through the message, and the server runs the same
+ * op locally.  So one image alone ever touches the volume (the one-writer
+ * rule holds), and when the mounter ends the calls fail with EIO.
  */
 #include "libos/cfs_vfs.h"
+#include "libos/chan.h"
 #include "libos/libos.h"
 #include "libos/lx.h"
 #include "libos/shared.h"
@@ -28,10 +38,12 @@ struct cnode {
 	char *target;			/* symlinks: the target */
 	size_t tlen;
 	int orphan;			/* unlinked while open: lives in ORPHANS */
+	struct chan *chan;		/* the volume's server (shared segment) */
 	struct cnode *next;		/* the live nodes of its hash bucket */
 };
 
 static struct cfs *vol;
+static struct chan *server;		/* where other processes' calls arrive */
 static int64_t owner;			/* the env that mounted it */
 #define BUCKETS 1024			/* live nodes hashed by inode number */
 static struct cnode *live[BUCKETS];
@@ -44,6 +56,117 @@ static struct cnode *cn(struct vnode *v) { return (struct cnode *)v; }
  * program's own: another process, or the program execve starts in this
  * one (whose vol is not set), gets EIO. */
 static int mine(void) { return vol && libos_pid() == owner; }
+
+/* What another process asks the mounter (struct chan_msg's op). */
+enum remote_op {
+	R_LOOKUP, R_CREATE, R_UNLINK, R_RENAME, R_READDIR, R_READ, R_WRITE,
+	R_TRUNCATE, R_FSYNC, R_SETATTR, R_STATFS, R_DESTROY,
+};
+
+/* Sends op on v's volume with data (len bytes, copied) and up to four
+ * arguments: the server's result; m (if asked for) keeps the reply. */
+static int64_t remote(struct vnode *v, uint32_t op, const void *data, uint64_t len,
+		      const uint64_t *args, int nargs, struct chan_msg **keep)
+{
+	struct chan_msg *m = chan_msg_new(op, len);
+	if (!m)
+		return -ENOMEM;
+	lo_memcpy(m->data, data, len);
+	m->arg[0] = (uint64_t)v;
+	for (int i = 0; i < nargs; i++)
+		m->arg[1 + i] = args[i];
+	int64_t r = chan_call(cn(v)->chan, m);
+	if (keep)
+		*keep = m;
+	else
+		chan_msg_free(m);
+	return r;
+}
+
+/* The same for an op with a name (and perhaps a second one after it). */
+static int remote_names(struct vnode *dir, uint32_t op, const char *a, size_t alen, const char *b,
+			size_t blen, uint64_t x, uint64_t y, struct vnode **out)
+{
+	char *buf = lo_alloc(alen + blen + 1);
+	struct chan_msg *m = 0;
+	if (!buf)
+		return -ENOMEM;
+	lo_memcpy(buf, a, alen);
+	lo_memcpy(buf + alen, b, blen);
+	uint64_t args[4] = { alen, blen, x, y };
+	int r = (int)remote(dir, op, buf, alen + blen, args, 4, out ? &m : 0);
+	lo_free(buf);
+	if (m) {
+		*out = r == 0 ? (struct vnode *)m->arg[5] : 0;
+		chan_msg_free(m);
+	}
+	return r;
+}
+
+/* read and write from another process: a message per BOUNCE bytes, the
+ * data copied between the program's memory and the message. */
+static int64_t remote_io(struct vnode *v, uint32_t op, void *ubuf, uint64_t len, uint64_t off)
+{
+	uint64_t chunk = len < BOUNCE ? len : BOUNCE, done = 0;
+	int64_t r = 0;
+	struct chan_msg *m = chan_msg_new(op, chunk);
+	if (!m)
+		return -ENOMEM;
+	m->arg[0] = (uint64_t)v;
+	while (done < len) {
+		uint64_t n = len - done < chunk ? len - done : chunk;
+		if (op == R_WRITE && lo_copy_in(m->data, (const uint8_t *)ubuf + done, n)) {
+			r = -EFAULT;
+			break;
+		}
+		m->arg[1] = off + done;
+		m->arg[2] = n;
+		if ((r = chan_call(cn(v)->chan, m)) <= 0)
+			break;
+		if (op == R_READ && lo_copy_out((uint8_t *)ubuf + done, m->data, (size_t)r)) {
+			r = -EFAULT;
+			break;
+		}
+		done += (uint64_t)r;
+		if ((uint64_t)r < n)
+			break;
+	}
+	chan_msg_free(m);
+	return done ? (int64_t)done : r;
+}
+
+static char remote_name[CFS_NAME_MAX + 1];
+
+/* readdir from another process: the entry's name comes back in the
+ * message and is kept here until the next call. */
+static int remote_readdir(struct vnode *dir, uint64_t *pos, struct vfs_dirent *out)
+{
+	struct chan_msg *m = 0;
+	static const char room[CFS_NAME_MAX];
+	int r = (int)remote(dir, R_READDIR, room, CFS_NAME_MAX, pos, 1, &m);
+	if (r == 1 && m && m->arg[4] <= CFS_NAME_MAX && m->len >= m->arg[4]) {
+		lo_memcpy(remote_name, m->data, m->arg[4]);
+		*out = (struct vfs_dirent){ m->arg[2], (uint8_t)m->arg[3], remote_name, m->arg[4] };
+		*pos = m->arg[1];
+	} else {
+		r = 0;
+	}
+	chan_msg_free(m);
+	return r;
+}
+
+static int remote_statfs(struct vnode *v, struct lx_statfs *out)
+{
+	struct chan_msg *m = chan_msg_new(R_STATFS, sizeof *out);
+	if (!m)
+		return -ENOMEM;
+	m->arg[0] = (uint64_t)v;
+	int r = (int)chan_call(cn(v)->chan, m);
+	if (r == 0)
+		lo_memcpy(out, m->data, sizeof *out);
+	chan_msg_free(m);
+	return r;
+}
 
 static struct lx_timespec ts_of(uint64_t ns)
 {
@@ -122,6 +245,7 @@ static int node_for(char *path, size_t plen, struct vnode *parent, struct vnode 
 	c->plen = plen;
 	c->fh = -1;
 	c->v.kind = VK_CFS;
+	c->chan = cn(parent)->chan;
 	c->v.mnt = parent->mnt;
 	c->v.parent = parent;
 	set_attrs(c, &st);
@@ -154,7 +278,7 @@ static int hidden(struct vnode *dir, const char *name, size_t len)
 static int c_lookup(struct vnode *dir, const char *name, size_t len, struct vnode **out)
 {
 	if (!mine())
-		return -EIO;
+		return remote_names(dir, R_LOOKUP, name, len, 0, 0, 0, 0, out);
 	if (hidden(dir, name, len))
 		return -ENOENT;
 	size_t plen;
@@ -171,7 +295,7 @@ static int c_create(struct vnode *dir, const char *name, size_t len, uint32_t mo
 		    uint64_t rdev, const char *target, size_t tlen, struct vnode **out)
 {
 	if (!mine())
-		return -EIO;
+		return remote_names(dir, R_CREATE, name, len, target, tlen, mode, rdev, out);
 	size_t plen;
 	char *t = 0, *path;
 	int r;
@@ -255,7 +379,7 @@ static int orphan(struct cnode *c)
 static int c_unlink(struct vnode *dir, const char *name, size_t len)
 {
 	if (!mine())
-		return -EIO;
+		return remote_names(dir, R_UNLINK, name, len, 0, 0, 0, 0, 0);
 	size_t plen;
 	struct vnode *v;
 	char *path = join(cn(dir), name, len, &plen);
@@ -304,7 +428,7 @@ static int c_rename(struct vnode *odir, const char *oname, size_t olen,
 		    struct vnode *ndir, const char *nname, size_t nlen)
 {
 	if (!mine())
-		return -EIO;
+		return remote_names(odir, R_RENAME, oname, olen, nname, nlen, (uint64_t)ndir, 0, 0);
 	size_t fl, tl;
 	char *from = join(cn(odir), oname, olen, &fl), *to = join(cn(ndir), nname, nlen, &tl);
 	struct cfs_stat st;
@@ -359,7 +483,7 @@ static int take_one(void *ctx, const char *name, size_t len, const struct cfs_st
 static int c_readdir(struct vnode *dir, uint64_t *pos, struct vfs_dirent *out)
 {
 	if (!mine())
-		return 0;
+		return remote_readdir(dir, pos, out);
 	struct readdir_one o = { cn(dir)->plen == 1, 0, out, 0 };
 	vec_enter();
 	int r = cfs_readdir(vol, cn(dir)->path, *pos, take_one, &o);
@@ -385,7 +509,7 @@ static void report_damage(int64_t r)
 static int64_t c_read(struct vnode *v, void *ubuf, uint64_t len, uint64_t off)
 {
 	if (!mine())
-		return -EIO;
+		return remote_io(v, R_READ, ubuf, len, off);
 	uint64_t done = 0;
 	int64_t r = 0;
 
@@ -411,7 +535,7 @@ static int64_t c_read(struct vnode *v, void *ubuf, uint64_t len, uint64_t off)
 static int64_t c_write(struct vnode *v, const void *ubuf, uint64_t len, uint64_t off)
 {
 	if (!mine())
-		return -EIO;
+		return remote_io(v, R_WRITE, (void *)ubuf, len, off);
 	uint64_t done = 0;
 	int64_t r = 0;
 
@@ -439,7 +563,7 @@ static int64_t c_write(struct vnode *v, const void *ubuf, uint64_t len, uint64_t
 static int c_truncate(struct vnode *v, uint64_t len)
 {
 	if (!mine())
-		return -EIO;
+		return (int)remote(v, R_TRUNCATE, 0, 0, &len, 1, 0);
 	if (len > MAX_SIZE)
 		return -EFBIG;
 	struct cfs_stat st;
@@ -462,7 +586,7 @@ static int c_readlink(struct vnode *v, const char **target, size_t *len)
 static int c_fsync(struct vnode *v)
 {
 	if (!mine())
-		return -EIO;
+		return (int)remote(v, R_FSYNC, 0, 0, 0, 0, 0);
 	(void)v;
 	vec_enter();
 	int r = cfs_sync(vol);
@@ -475,7 +599,7 @@ static int c_fsync(struct vnode *v)
 static int c_setattr(struct vnode *v)
 {
 	if (!mine())
-		return -EIO;
+		return (int)remote(v, R_SETATTR, 0, 0, 0, 0, 0);
 	uint64_t ns = (uint64_t)v->mtime.sec * 1000000000u + (uint64_t)v->mtime.nsec;
 	vec_enter();
 	int r = cfs_chmod(vol, cn(v)->path, v->mode & 07777);
@@ -489,7 +613,7 @@ static int c_setattr(struct vnode *v)
 static int c_statfs(struct vnode *v, struct lx_statfs *out)
 {
 	if (!mine())
-		return -EIO;
+		return remote_statfs(v, out);
 	struct cfs_statfs s;
 	vec_enter();
 	int r = cfs_statfs(vol, &s);
@@ -511,6 +635,8 @@ static int c_statfs(struct vnode *v, struct lx_statfs *out)
 static void c_destroy(struct vnode *v)
 {
 	struct cnode *c = cn(v);
+	if (!mine() && remote(v, R_DESTROY, 0, 0, 0, 0, 0) != -EIO)
+		return;			/* the mounter freed it (else nobody holds it) */
 	if (c->orphan && mine()) {
 		vec_enter();
 		cfs_unlink(vol, c->path);
@@ -528,6 +654,63 @@ const struct vnode_ops cfs_vnode_ops = {
 	.truncate = c_truncate, .readlink = c_readlink, .statfs = c_statfs,
 	.destroy = c_destroy, .fsync = c_fsync, .setattr = c_setattr, .rename_replaces = 1,
 };
+
+/* The mounter's side of readdir: the entry and its name into m. */
+static int64_t serve_readdir(struct chan_msg *m)
+{
+	struct vfs_dirent d;
+	uint64_t pos = m->arg[1];
+	if (!c_readdir((struct vnode *)m->arg[0], &pos, &d))
+		return 0;
+	if (d.len > m->len)
+		return 0;
+	lo_memcpy(m->data, d.name, d.len);
+	m->arg[1] = pos;
+	m->arg[2] = d.ino;
+	m->arg[3] = d.type;
+	m->arg[4] = d.len;
+	return 1;
+}
+
+/* The server thread's handler (libos/chan.c): runs another process's call
+ * on the mounter's volume. */
+static int64_t serve(struct chan_msg *m)
+{
+	struct vnode *v = (struct vnode *)m->arg[0], *out = 0;
+	const char *a = (const char *)m->data;
+	uint64_t alen = m->arg[1], blen = m->arg[2];
+	int64_t r;
+
+	if (!mine())
+		return -EIO;
+	switch (m->op) {
+	case R_READ:
+	case R_WRITE:
+		if (m->arg[2] > m->len)
+			return -EINVAL;
+		return m->op == R_READ ? c_read(v, m->data, m->arg[2], m->arg[1])
+				       : c_write(v, m->data, m->arg[2], m->arg[1]);
+	case R_READDIR: return serve_readdir(m);
+	case R_TRUNCATE: return c_truncate(v, m->arg[1]);
+	case R_FSYNC: return c_fsync(v);
+	case R_SETATTR: return c_setattr(v);
+	case R_STATFS: return c_statfs(v, (struct lx_statfs *)m->data);
+	case R_DESTROY: c_destroy(v); return 0;
+	}
+	if (alen > m->len || blen > m->len - alen)
+		return -EINVAL;
+	switch (m->op) {
+	case R_LOOKUP: r = c_lookup(v, a, alen, &out); break;
+	case R_CREATE:
+		r = c_create(v, a, alen, (uint32_t)m->arg[3], m->arg[4], a + alen, blen, &out);
+		break;
+	case R_UNLINK: return c_unlink(v, a, alen);
+	case R_RENAME: return c_rename(v, a, alen, (struct vnode *)m->arg[3], a + alen, blen);
+	default: return -ENOSYS;
+	}
+	m->arg[5] = (uint64_t)out;
+	return r;
+}
 
 static char orphan_path[sizeof ORPHANS + CFS_NAME_MAX + 1];
 
@@ -570,6 +753,11 @@ int cfs_vfs_mount(struct cfs *fs, const char *at)
 	root->plen = 1;
 	root->fh = -1;
 	root->v.kind = VK_CFS;
+	/* without a server (no threads on this CPU) other processes get EIO */
+	if ((root->chan = server = chan_new()) && chan_serve_thread(server, serve)) {
+		chan_close(server);
+		lo_report("exoswarm: %s: no server thread: only this process reaches the volume\n", at);
+	}
 	vec_enter();
 	remove_orphans();
 	int r = cfs_stat(vol, "/", &st);
@@ -580,4 +768,27 @@ int cfs_vfs_mount(struct cfs *fs, const char *at)
 	r = vfs_mount(at, &root->v, "cryptofs", CFS_MAGIC);
 	enlist(root);
 	return r;
+}
+
+/* The mounter's image goes (exit, execve): other processes' calls fail
+ * with EIO from now on, and this image no longer serves them. */
+void cfs_vfs_detach(void)
+{
+	if (!mine())
+		return;
+	chan_close(server);
+	vol = 0;
+}
+
+/* sync(2): commits the CryptoFS volume (the only file system here whose
+ * data is not memory), through its server from another process.  Always
+ * 0, as sync cannot fail. */
+LO_CALL(sys_sync)
+{
+	UNUSED_ARGS;
+	struct vfs_ns *ns = vfs_ns();
+	for (struct mount *m = ns ? ns->mounts : 0; m; m = m->next)
+		if (m->root && m->root->kind == VK_CFS)
+			vops(m->root)->fsync(m->root);
+	return 0;
 }

@@ -3,15 +3,23 @@
 #ifndef EXO_LIBOS_CFS_VFS_H
 #define EXO_LIBOS_CFS_VFS_H
 
+#include "libos/libos.h"
 #include "libos/vfs.h"
 
 struct cfs;
 
 /* Mounts the volume on the directory at (a kernel path): 0 or -errno. */
 int cfs_vfs_mount(struct cfs *fs, const char *at);
+/* The mounting image ends (exit, execve): the server stops, and other
+ * processes' calls on the mount fail with EIO. */
+void cfs_vfs_detach(void);
 /* Start-up: notes whether tools/exo-run asked for a volume at /data (the
  * "cfsmount" module); the mount itself runs as the first constructor. */
 void cfs_mount_prepare(void);
+/* The boot unlock init calls (libos/cfs_mount.c): 0 or -errno. */
+int exo_cryptofs_mount(const char *data, size_t len);
+/* sync(2): commits the volume (through its server from another process). */
+LO_CALL(sys_sync);
 /* Commits the volume before the program's env ends (libos_exit). */
 void cfs_mount_at_exit(void);
 

@@ -249,6 +249,60 @@ struct exo_regs *lo_thread_begin(struct lo_thread *t)
 	return &t->start;
 }
 
+/* Sets t going at t->start: a fresh kernel thread through
+ * lo_thread_entry, a parked one by its notification.  0, or -EAGAIN (t is
+ * then unusable and never picked again). */
+static int thread_launch(struct lo_thread *t, int fresh)
+{
+	t->state = LT_STARTING;
+	if (!fresh) {
+		exo_call(EXO_SYS_NOTIFY_SIGNAL, t->notify, 1);
+		return 0;
+	}
+	struct exo_regs r;
+	lo_memset(&r, 0, sizeof r);
+	r.rip = (uint64_t)lo_thread_entry;
+	r.rsp = t->stack_top;
+	r.rdi = (uint64_t)t;
+	r.rflags = 0x202;
+	r.fsbase = t->fs_base;
+	if (exo_call(EXO_SYS_THREAD_SET_REGS, t->slot, &r) || exo_call(EXO_SYS_THREAD_START, t->slot)) {
+		t->state = LT_RUNNING;
+		t->tid = -1;
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* A thread of the library OS itself (a server loop, libos/chan.c): it
+ * runs fn(arg) on its own stack, never returns to the program, blocks every
+ * signal and is not counted among the program's threads, so the program's
+ * last thread still ends the process.  Its tid, or -EAGAIN. */
+int64_t lo_thread_spawn(void (*fn)(void *), void *arg, uint64_t stack_size)
+{
+	struct lo_thread *self = lo_thread_self(), *t;
+	int fresh;
+	uint8_t *stack;
+	if (!lo_gsbase || !(stack = lo_alloc(stack_size)) || mm_prepare_write((uint64_t)stack, stack_size))
+		return -EAGAIN;
+	if (!(t = thread_get(&fresh)))
+		return -EAGAIN;
+	lo_memset(&t->start, 0, sizeof t->start);
+	t->start.rip = t->start.rcx = (uint64_t)fn;
+	t->start.rdi = (uint64_t)arg;
+	t->start.rsp = (((uint64_t)stack + stack_size) & ~15ull) - 8;	/* as after a call */
+	t->start.rflags = t->start.r11 = 0x202;
+	t->start.fsbase = t->fs_base = self->fs_base;
+	t->tid = (int64_t)__atomic_fetch_add(&sh_seg()->next_tid, 1, __ATOMIC_RELAXED);
+	t->sigmask = ~0ull;
+	t->sigpending = t->waitset = 0;
+	t->mask_saved = 0;
+	t->ss_sp = t->ss_size = 0;
+	t->waker->tid = (int32_t)t->tid;
+	t->robust_list = t->clear_tid = 0;
+	return thread_launch(t, fresh) ? -EAGAIN : t->tid;
+}
+
 /* fork as glibc asks for it: clone with the child's tid stored in the
  * child (CLONE_CHILD_SETTID) and/or the parent (CLONE_PARENT_SETTID), and
  * cleared at the child's exit (CLONE_CHILD_CLEARTID). */
@@ -311,24 +365,9 @@ LO_CALL(sys_clone)
 	 * faults in the new thread (docs/LIBOS.md: Threads, limits) */
 	mm_prepare_write((a1 - 16384) & ~4095ull, 16384);
 	live++;
-	if (fresh) {
-		struct exo_regs r;
-		lo_memset(&r, 0, sizeof r);
-		r.rip = (uint64_t)lo_thread_entry;
-		r.rsp = t->stack_top;
-		r.rdi = (uint64_t)t;
-		r.rflags = 0x202;
-		r.fsbase = t->fs_base;
-		t->state = LT_STARTING;
-		if (exo_call(EXO_SYS_THREAD_SET_REGS, t->slot, &r) || exo_call(EXO_SYS_THREAD_START, t->slot)) {
-			t->state = LT_RUNNING;	/* unusable: never picked again */
-			t->tid = -1;
-			live--;
-			return -EAGAIN;
-		}
-	} else {
-		t->state = LT_STARTING;
-		exo_call(EXO_SYS_NOTIFY_SIGNAL, t->notify, 1);
+	if (thread_launch(t, fresh)) {
+		live--;
+		return -EAGAIN;
 	}
 	return (int64_t)tid;
 }

@@ -79,6 +79,9 @@ void lo_thread_wake(struct lo_thread *t);
 /* Sleeps until deadline_ns: 0, or -EINTR. */
 int64_t lo_sleep_until(uint64_t deadline_ns);
 struct lo_thread *lo_thread_by_tid(int64_t tid);
+/* Starts a thread of the library OS running fn(arg) on a stack of its
+ * own (lock not held): its tid, or -EAGAIN (no FSGSBASE, no memory). */
+int64_t lo_thread_spawn(void (*fn)(void *), void *arg, uint64_t stack_size);
 /* Every thread of the process: the list's first (newest) one. */
 struct lo_thread *lo_threads(void);
 void lo_threads_after_fork_parent(void);

@@ -12,6 +12,17 @@
  * skipped.  A program that ends within a second of its start waits a
  * little longer each time before it is started again (1 s, doubling up to
  * 30 s), so a broken one does not spin.
+ *
+ * Before any program, as process 1 of a node, init unlocks the node's
+ * disk when /etc/fstab (or the file named by FSTAB) has a line
+ *   disk /data cryptofs key=ask|key=ephemeral|key=file:PATH
+ * (docs/CRYPTOFS.md "At boot"): the passphrase is typed on the console
+ * (echo off; an empty one boots without /data), or is the contents of
+ * PATH on the boot medium, or (ephemeral) there is none: a fresh volume
+ * whose key never leaves RAM.  A blank disk is formatted only after the
+ * operator types "yes" and the passphrase twice; a disk with something
+ * else on it is never formatted.  init then serves /data to every program
+ * (the library OS's server thread in this process).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -23,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,6 +127,149 @@ static void take_console(void)
 		close(fd);
 }
 
+/* The library OS's boot unlock (libos/cfs_mount.c); absent on a host. */
+__attribute__((weak)) int exo_cryptofs_mount(const char *data, size_t len);
+
+#define ENODATA_ 61			/* Linux's numbers, as the library OS returns them */
+#define EMEDIUMTYPE_ 124
+#define MAX_PASS 512
+
+/* Reads a line from the console with echo off (prompt first): its length,
+ * or -1 at end of input. */
+static int ask(const char *prompt, char *buf, size_t size, int secret)
+{
+	struct termios old, quiet;
+	int tty = tcgetattr(0, &old) == 0;
+	fputs(prompt, stdout);
+	fflush(stdout);
+	if (tty && secret) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		quiet.c_lflag |= ECHONL;
+		tcsetattr(0, TCSANOW, &quiet);
+	}
+	ssize_t n = read(0, buf, size - 1);
+	if (tty && secret)
+		tcsetattr(0, TCSANOW, &old);
+	if (n < 0)
+		return -1;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = 0;
+	return (int)n;
+}
+
+/* exo_cryptofs_mount with options and a passphrase; wipes its copy. */
+static int unlock(const char *opts, const char *pass)
+{
+	char data[MAX_PASS + 32];
+	int n = snprintf(data, sizeof data, "%s\n%s", opts, pass);
+	int rc = exo_cryptofs_mount(data, (size_t)n);
+	memset(data, 0, sizeof data);
+	__asm__ volatile("" : : "r"(data) : "memory");
+	return rc;
+}
+
+/* The key option of /etc/fstab's cryptofs line for /data, or NULL. */
+static char *fstab_key(char *line, size_t size)
+{
+	const char *path = getenv("FSTAB");
+	FILE *f = fopen(path ? path : "/etc/fstab", "r");
+	char *key = NULL;
+	while (f && !key && fgets(line, (int)size, f)) {
+		char *src = strtok(line, " \t\n"), *dir = strtok(NULL, " \t\n");
+		char *type = strtok(NULL, " \t\n"), *opts = strtok(NULL, " \t\n");
+		if (src && *src != '#' && dir && !strcmp(dir, "/data") && type && !strcmp(type, "cryptofs") &&
+		    opts && !strncmp(opts, "key=", 4))
+			key = opts + 4;
+	}
+	if (f)
+		fclose(f);
+	return key;
+}
+
+/* Says why /data is not mounted. */
+static void unlock_failed(int rc)
+{
+	if (rc == -ENODATA_)
+		printf("init: the disk is blank; it is not formatted and /data is not mounted\n");
+	else if (rc == -ENODEV)
+		printf("init: no disk: /data is not mounted\n");
+	else if (rc == -EMEDIUMTYPE_)
+		printf("init: the disk holds something that is not CryptoFS; it is not formatted "
+		       "and /data is not mounted\n");
+	else
+		printf("init: /data: cannot mount the disk (%s)\n", strerror(-rc));
+}
+
+/* A blank disk: formatted once the operator confirms and types the new
+ * passphrase twice. */
+static int format_blank(void)
+{
+	char yes[16], a[MAX_PASS], b[MAX_PASS];
+	int rc = -EINVAL;
+	printf("init: the disk is blank.\n");
+	if (ask("Format it as an encrypted CryptoFS volume for /data? Type yes to format: ", yes,
+		sizeof yes, 0) < 0 || strcmp(yes, "yes")) {
+		printf("init: not formatted; /data is not mounted\n");
+		return -ENODATA_;
+	}
+	if (ask("New passphrase for /data: ", a, sizeof a, 1) > 0 &&
+	    ask("The same passphrase again: ", b, sizeof b, 1) >= 0 && !strcmp(a, b))
+		rc = unlock("format", a);
+	else
+		printf("init: the passphrases differ or are empty; not formatted\n");
+	memset(a, 0, sizeof a);
+	memset(b, 0, sizeof b);
+	if (rc && rc != -EINVAL)
+		unlock_failed(rc);
+	return rc;
+}
+
+/* The boot unlock of /data, as /etc/fstab asks (see the top). */
+static void mount_data(void)
+{
+	char line[LINE_MAX_LEN], pass[MAX_PASS];
+	char *key = exo_cryptofs_mount && getpid() == 1 ? fstab_key(line, sizeof line) : NULL;
+	int rc = -EACCES;
+
+	if (!key)
+		return;
+	int kind = exo_cryptofs_mount("probe\n", 6);	/* no disk: nothing to ask */
+	if (kind && kind != -ENODATA_) {
+		unlock_failed(kind);
+		return;
+	}
+	if (!strcmp(key, "ephemeral")) {
+		rc = exo_cryptofs_mount("ephemeral\n", 10);
+	} else if (!strncmp(key, "file:", 5)) {
+		FILE *f = fopen(key + 5, "r");
+		size_t n = f ? fread(pass, 1, sizeof pass - 1, f) : 0;
+		if (f)
+			fclose(f);
+		pass[n] = 0;
+		pass[strcspn(pass, "\n")] = 0;
+		rc = n ? unlock("", pass) : -ENOENT;
+	} else {
+		for (int tries = 0; tries < 3 && rc == -EACCES; tries++) {
+			if (ask("Passphrase for /data (empty: boot without /data): ", pass, sizeof pass, 1) <= 0) {
+				printf("init: /data is not mounted\n");
+				return;
+			}
+			if ((rc = unlock("", pass)) == -EACCES)
+				printf("init: wrong passphrase\n");
+		}
+		memset(pass, 0, sizeof pass);
+		if (rc == -ENODATA_ && (rc = format_blank()))
+			return;		/* it said why */
+	}
+	memset(pass, 0, sizeof pass);
+	if (rc == 0)
+		printf("init: /data is mounted\n");
+	else
+		unlock_failed(rc);
+}
+
 static void start(struct prog *p)
 {
 	pid_t pid = fork();
@@ -181,6 +336,7 @@ int main(void)
 
 	sigaction(SIGTERM, &sa, NULL);
 	take_console();
+	mount_data();
 	read_inittab(tab ? tab : "/etc/inittab");
 	if (!nprogs) {
 		fprintf(stderr, "init: no program to start\n");

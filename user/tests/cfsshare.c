@@ -1,0 +1,294 @@
+/*
+ * A CryptoFS volume at /data reached from processes other than the one
+ * that mounted it (libos/chan.c, libos/cfs_vfs.c; tests/suites/
+ * 32-cryptofs-guest.sh), run as the mounting program by tools/exo-run,
+ * with a copy of itself at /cfsshare (exo-run --file) to execve:
+ *   cfsshare share     a forked child and an execve'd program (this one,
+ *                      "peer") read what the mounter wrote, and the mounter
+ *                      reads what they wrote; every file call of the list
+ *                      in docs/CRYPTOFS.md is made from the other process;
+ *   cfsshare kill      a child killed in the middle of a long write does
+ *                      not wedge the server: the mounter and a new child
+ *                      go on using the volume;
+ *   cfsshare gone      the mounter execve's ("after"): its forked child's
+ *                      calls on /data then fail with EIO, promptly;
+ *   cfsshare cost N    N 4 KiB preads and pwrites from the mounter and from
+ *                      a forked child: prints the time of one of each.
+ */
+#include "check.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CFS_MAGIC 0x43465321
+#define KILL_BYTES (16 << 20)
+
+static const char *self = "/cfsshare";	/* this program in the guest (exo-run --file) */
+
+static int put(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	size_t n = strlen(text);
+	int ok = fd >= 0 && write(fd, text, n) == (ssize_t)n && fsync(fd) == 0;
+	return (fd >= 0 ? close(fd) : 0) == 0 && ok ? 0 : -1;
+}
+
+static int holds(const char *path, const char *want)
+{
+	char b[256];
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, b, sizeof b - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n < 0)
+		return 0;
+	b[n] = 0;
+	return strcmp(b, want) == 0;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Whether name is among dir's entries. */
+static int listed(const char *dir, const char *name)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+	while (d && (e = readdir(d)))
+		found |= strcmp(e->d_name, name) == 0;
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static const char *side;		/* "child", "peer", "late": names its checks */
+
+/* A check's name with the side that makes it. */
+static const char *T(const char *what)
+{
+	static char name[96];
+	snprintf(name, sizeof name, "%s-%s", side, what);
+	return name;
+}
+
+/* Every call of the list on /data/share, from a process that did not
+ * mount it (tag: "child" or "peer"). */
+static void other_side(const char *tag)
+{
+	side = tag;
+	char path[64], name[64], buf[8];
+	struct stat st;
+	struct statfs sf;
+
+	EXPECT(T("reads-what-the-mounter-wrote"), holds("/data/share/m.txt", "from the mounter\n"));
+	snprintf(path, sizeof path, "/data/share/%s.txt", tag);
+	EXPECT(T("writes-a-file"), put(path, tag) == 0 && holds(path, tag));
+	snprintf(path, sizeof path, "/data/share/%s.d", tag);
+	EXPECT(T("mkdir"), mkdir(path, 0755) == 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+	snprintf(name, sizeof name, "%s.d", tag);
+	EXPECT(T("getdents-lists-it"), listed("/data/share", name));
+	snprintf(path, sizeof path, "/data/share/%s.d/f", tag);
+	int fd = open(path, O_RDWR | O_CREAT, 0600);
+	EXPECT(T("open-creat"), fd >= 0);
+	EXPECT(T("pwrite"), pwrite(fd, "abcdefgh", 8, 4096) == 8);
+	EXPECT(T("fstat-size"), fstat(fd, &st) == 0 && st.st_size == 4104);
+	EXPECT(T("pread-hole-and-data"), pread(fd, buf, 4, 4094) == 4 && !memcmp(buf, "\0\0ab", 4));
+	EXPECT(T("lseek-read"), lseek(fd, 4100, SEEK_SET) == 4100 && read(fd, buf, 8) == 4 &&
+	       !memcmp(buf, "efgh", 4));
+	EXPECT(T("ftruncate"), ftruncate(fd, 4098) == 0 && fstat(fd, &st) == 0 && st.st_size == 4098);
+	EXPECT(T("fsync"), fsync(fd) == 0);
+	EXPECT(T("close"), close(fd) == 0);
+	EXPECT(T("statfs"), statfs("/data", &sf) == 0 && sf.f_type == CFS_MAGIC && sf.f_blocks > 0);
+	char to[64];
+	snprintf(to, sizeof to, "/data/share/%s.d/g", tag);
+	EXPECT(T("rename"), rename(path, to) == 0 && stat(path, &st) < 0 && errno == ENOENT &&
+	       stat(to, &st) == 0 && st.st_size == 4098);
+	EXPECT(T("unlink"), unlink(to) == 0 && stat(to, &st) < 0 && errno == ENOENT);
+	snprintf(path, sizeof path, "/data/share/%s.d", tag);
+	EXPECT(T("rmdir"), rmdir(path) == 0);
+}
+
+/* Runs fn's checks in a forked child: its exit status is its failures. */
+static int in_child(void (*fn)(const char *), const char *tag)
+{
+	int status;
+	pid_t pid = fork();
+	if (pid == 0) {
+		fn(tag);
+		fflush(stdout);
+		_exit(failures ? 1 : 0);
+	}
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int share(void)
+{
+	struct stat st;
+	EXPECT("mounter-writes", mkdir("/data/share", 0755) == 0 &&
+	       put("/data/share/m.txt", "from the mounter\n") == 0);
+	EXPECT("forked-child-checks-pass", in_child(other_side, "child") == 0);
+	EXPECT("mounter-reads-what-the-child-wrote", holds("/data/share/child.txt", "child"));
+	int status = -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(self, self, "peer", (char *)0);
+		_exit(127);
+	}
+	EXPECT("execved-program-checks-pass",
+	       waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT("mounter-reads-what-the-execved-program-wrote", holds("/data/share/peer.txt", "peer"));
+	EXPECT("mounter-sees-the-other-side-removed-its-dirs",
+	       stat("/data/share/child.d", &st) < 0 && stat("/data/share/peer.d", &st) < 0);
+	return failures ? 1 : 0;
+}
+
+/* A child writes KILL_BYTES in one call (many requests to the server);
+ * once its file has grown it is killed; then the volume still answers. */
+static int kill_client(void)
+{
+	struct stat st;
+	int status;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *b = malloc(KILL_BYTES);
+		int fd = open("/data/big", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (!b || fd < 0)
+			_exit(2);
+		memset(b, 0x5a, KILL_BYTES);
+		write(fd, b, KILL_BYTES);
+		_exit(0);
+	}
+	double deadline = now_s() + 120;
+	while (now_s() < deadline && (stat("/data/big", &st) < 0 || st.st_size == 0))
+		usleep(10000);
+	int grown = stat("/data/big", &st) == 0 && st.st_size > 0 && st.st_size < KILL_BYTES;
+	kill(pid, SIGKILL);
+	EXPECT("child-killed-mid-write", grown && waitpid(pid, &status, 0) == pid &&
+	       WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	EXPECT("mounter-writes-after-the-kill", put("/data/after.txt", "after\n") == 0);
+	EXPECT("new-child-makes-every-call-after-the-kill", in_child(other_side, "late") == 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(holds("/data/after.txt", "after\n") && put("/data/child-after.txt", "x") == 0 ? 0 : 1);
+	EXPECT("new-child-uses-the-volume-after-the-kill",
+	       waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT("the-killed-childs-file-is-readable",
+	       stat("/data/big", &st) == 0 && st.st_size > 0 && st.st_size <= KILL_BYTES);
+	return failures ? 1 : 0;
+}
+
+/* "gone": the child waits for the mounter's new image, then tries /data. */
+static int server_gone(void)
+{
+	int go[2], res[2];
+	EXPECT("mounter-writes", put("/data/gone.txt", "x") == 0);
+	if (pipe(go) || pipe(res))
+		return 1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char c;
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(1);
+		double t0 = now_s();
+		int fd = open("/data/gone.txt", O_RDONLY);
+		int e = errno;
+		c = fd < 0 && e == EIO && now_s() - t0 < 30 ? 'y' : 'n';
+		write(res[1], &c, 1);
+		_exit(0);
+	}
+	char a[16], b[16];
+	snprintf(a, sizeof a, "%d", go[1]);
+	snprintf(b, sizeof b, "%d", res[0]);
+	execl(self, self, "after", a, b, (char *)0);
+	return 1;
+}
+
+/* The mounter's new image: its own calls and its child's fail with EIO. */
+static int after_exec(int go, int res)
+{
+	char c = 'n';
+	EXPECT("new-image-gets-eio", open("/data/gone.txt", O_RDONLY) < 0 && errno == EIO);
+	write(go, "g", 1);
+	EXPECT("child-gets-eio-once-the-server-is-gone", read(res, &c, 1) == 1 && c == 'y');
+	int status;
+	wait(&status);
+	return failures ? 1 : 0;
+}
+
+/* Seconds per 4 KiB pread and per pwrite in the calling process. */
+static void time_io(int n, double *rd, double *wr)
+{
+	char b[4096];
+	int fd = open("/data/cost", O_RDWR | O_CREAT, 0644);
+	memset(b, 7, sizeof b);
+	pwrite(fd, b, sizeof b, 0);
+	double t0 = now_s();
+	for (int i = 0; i < n; i++)
+		pread(fd, b, sizeof b, 0);
+	double t1 = now_s();
+	for (int i = 0; i < n; i++)
+		pwrite(fd, b, sizeof b, 0);
+	*rd = (t1 - t0) / n;
+	*wr = (now_s() - t1) / n;
+	close(fd);
+}
+
+static int cost(int n)
+{
+	double r[2], w[2];
+	int p[2];
+	time_io(n, &r[0], &w[0]);
+	if (pipe(p))
+		return 1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		time_io(n, &r[1], &w[1]);
+		write(p[1], r + 1, sizeof r[1]);
+		write(p[1], w + 1, sizeof w[1]);
+		_exit(0);
+	}
+	int ok = read(p[0], r + 1, sizeof r[1]) == sizeof r[1] && read(p[0], w + 1, sizeof w[1]) == sizeof w[1];
+	waitpid(pid, 0, 0);
+	EXPECT("cost-measured", ok);
+	printf("cost 4KiB pread: mounter %.1f us, other process %.1f us (x%.2f); "
+	       "pwrite: mounter %.1f us, other process %.1f us (x%.2f)\n",
+	       r[0] * 1e6, r[1] * 1e6, r[1] / r[0], w[0] * 1e6, w[1] * 1e6, w[1] / w[0]);
+	return failures ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	int rc = 2;
+	if (argc == 2 && !strcmp(argv[1], "share"))
+		rc = share();
+	else if (argc == 2 && !strcmp(argv[1], "peer")) {
+		other_side("peer");
+		return failures ? 1 : 0;
+	} else if (argc == 2 && !strcmp(argv[1], "kill"))
+		rc = kill_client();
+	else if (argc == 2 && !strcmp(argv[1], "gone"))
+		rc = server_gone();
+	else if (argc == 4 && !strcmp(argv[1], "after"))
+		rc = after_exec(atoi(argv[2]), atoi(argv[3]));
+	else if (argc == 3 && !strcmp(argv[1], "cost"))
+		rc = cost(atoi(argv[2]));
+	if (rc == 0)
+		printf("all checks passed\n");
+	return rc;
+}
