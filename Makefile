@@ -5,7 +5,7 @@
 VERSION := 0.1.0
 BUILD   := build
 ACCEL   ?= tcg
-MEM     ?= 256M
+MEM     ?= 512M
 GUI     ?= 0
 Q       := @
 
