@@ -119,6 +119,11 @@ TEST_DEPS += $(BUILD)/user/jobctl $(BUILD)/host-musl/jobctl
 # memory and resource limits (tests/suites/29-posix-limits.sh), the same way
 TEST_DEPS += $(foreach p,limits ipc,$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p))
 
+# bad pointers and the in-guest Linux system-call fuzzer
+# (tests/suites/26-fuzz-syscalls.sh); efault compared with Linux
+$(BUILD)/user/efault $(BUILD)/host-musl/efault: user/tests/show.h
+TEST_DEPS += $(BUILD)/user/efault $(BUILD)/host-musl/efault
+
 # execve's ELF parser (libos/elf.c): host unit test and libFuzzer target
 # (tests/suites/16-fuzz-elf.sh runs a short fuzz, `make fuzz` the long one).
 $(BUILD)/tests/test_elf: $(call host_objs,tests/host/test_elf.c libos/elf.c)

@@ -2,11 +2,13 @@
 # A million random native and Linux-ABI calls from two envs while a third
 # keeps checking a checksum of its memory (user/tests/fuzz.c): the kernel
 # must neither panic nor hang, and the checksum must never change.  Run on
-# one CPU and on four.
+# one CPU and on four.  Then bad pointers to every call that takes one
+# (user/tests/efault.c, EFAULT as on Linux, compared with this host) and
+# random Linux system calls through the library OS (user/tests/lxfuzz.c).
 set -u
 B=${BUILD:-build}
-out=$(mktemp) err=$(mktemp)
-trap 'rm -f "$out" "$err"' EXIT
+out=$(mktemp) err=$(mktemp) tmp=$(mktemp -d)
+trap 'rm -rf "$out" "$err" "$tmp"' EXIT
 # once on one CPU, once on four (the fuzzers and the checker then run at
 # the same time on different CPUs)
 for smp in 1 4; do
@@ -19,3 +21,6 @@ for smp in 1 4; do
 		tail -n 30 "$err"
 	fi
 done
+
+. tests/compare-linux.sh
+EXO_RUN_TIMEOUT=120 compare_with_linux efault "" ""
