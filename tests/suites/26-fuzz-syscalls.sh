@@ -3,8 +3,9 @@
 # keeps checking a checksum of its memory (user/tests/fuzz.c): the kernel
 # must neither panic nor hang, and the checksum must never change.  Run on
 # one CPU and on four.  Then bad pointers to every call that takes one
-# (user/tests/efault.c, EFAULT as on Linux, compared with this host) and
-# random Linux system calls through the library OS (user/tests/lxfuzz.c).
+# (user/tests/efault.c, EFAULT as on Linux, compared with this host), and
+# the calls the Linux system-call fuzzer (user/tests/lxfuzz.c) found
+# crashing the library OS (user/tests/fuzzfound.c).
 set -u
 B=${BUILD:-build}
 out=$(mktemp) err=$(mktemp) tmp=$(mktemp -d)
@@ -24,3 +25,11 @@ done
 
 . tests/compare-linux.sh
 EXO_RUN_TIMEOUT=120 compare_with_linux efault "" ""
+
+EXO_RUN_TIMEOUT=120 tools/exo-run "$B/user/fuzzfound" >"$out" 2>"$err"
+rc=$?
+sed -n -e "s/^ok /PASS fuzzfound-/p" -e "s/^FAIL /FAIL fuzzfound-/p" "$out"
+if [ $rc -ne 0 ]; then
+	echo "FAIL fuzzfound: exit status $rc (139: a SIGSEGV in the library OS)"
+	tail -n 10 "$err"
+fi
