@@ -12,7 +12,7 @@ Q       := @
 .DEFAULT_GOAL := all
 .SUFFIXES:
 .DELETE_ON_ERROR:
-.PHONY: all iso run run-uefi debug test test-build bench fuzz clean deps tools
+.PHONY: all iso run run-uefi debug test test-build bench fuzz fuzz-lx clean deps tools
 
 # ---------------------------------------------------------------- host code
 # Portable cores, host tools and host tests.  Tests and tools are built with
@@ -97,6 +97,11 @@ bench:
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_DEPS)
 	$(Q)set -e; $(foreach c,$(FUZZ_CMDS),$(c);)
+
+# A million random Linux system calls in the guest (tests/fuzz/lxfuzz_long.sh)
+fuzz-lx: deps
+	$(Q)$(MAKE) --no-print-directory iso $(BUILD)/user/lxfuzz
+	$(Q)tests/fuzz/lxfuzz_long.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -91,6 +91,30 @@ typedef int64_t (*handler)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, u
 
 struct timespec_lx { int64_t sec, nsec; };
 
+/* A time in nanoseconds written to the program as a timespec (or, with
+ * micro set, a timeval): 0 or -EFAULT. */
+static int64_t time_out(uint64_t uaddr, uint64_t ns, int micro)
+{
+	struct timespec_lx t = { (int64_t)(ns / 1000000000u), (int64_t)(ns % 1000000000u) };
+	if (micro)
+		t.nsec /= 1000;
+	return lo_copy_out((void *)uaddr, &t, sizeof t) ? -EFAULT : 0;
+}
+
+/* A timespec (or timeval) read from the program and checked: 0, -EFAULT
+ * or -EINVAL. */
+static int64_t time_in(uint64_t uaddr, uint64_t *ns, int micro)
+{
+	struct timespec_lx t;
+	int64_t unit = micro ? 1000 : 1;
+	if (lo_copy_in(&t, (const void *)uaddr, sizeof t))
+		return -EFAULT;
+	if (t.sec < 0 || t.nsec < 0 || t.nsec >= 1000000000 / unit)
+		return -EINVAL;
+	*ns = (uint64_t)t.sec * 1000000000u + (uint64_t)(t.nsec * unit);
+	return 0;
+}
+
 _Noreturn void libos_exit(uint64_t status)
 {
 	files_exit();			/* pipes see their ends close; before the volume goes */
@@ -136,10 +160,8 @@ HANDLER(sys_arch_prctl)
 			lo_thread_self()->fs_base = a1;
 		return r;
 	}
-	if (a0 == 0x1003) {			/* ARCH_GET_FS */
-		*(uint64_t *)a1 = lo_thread_self()->fs_base;
-		return 0;
-	}
+	if (a0 == 0x1003)			/* ARCH_GET_FS */
+		return lo_copy_out((void *)a1, &lo_thread_self()->fs_base, 8) ? -EFAULT : 0;
 	return -EINVAL;
 }
 
@@ -147,14 +169,14 @@ HANDLER(sys_uname)
 {
 	UNUSED_ARGS;
 	static const char *const fields[6] = { "ExoSwarm", "exoswarm", 0, 0, "x86_64", "(none)" };
-	char *u = (char *)a0;
-	lo_memset(u, 0, 6 * 65);
+	char u[6 * 65];
+	lo_memset(u, 0, sizeof u);
 	for (int i = 0; i < 6; i++) {
 		const char *s = i == 2 || i == 3 ? (const char *)libos_kinfo->version : fields[i];
 		size_t n = lo_strlen(s);
 		lo_memcpy(u + 65 * i, s, n < 64 ? n : 64);
 	}
-	return 0;
+	return lo_copy_out((void *)a0, u, sizeof u) ? -EFAULT : 0;
 }
 
 /* prctl: the thread's name (PR_SET_NAME, PR_GET_NAME: one per process
@@ -250,10 +272,7 @@ HANDLER(sys_clock_gettime)
 	int64_t r = clock_ns(a0, &ns);
 	if (r)
 		return r;
-	struct timespec_lx *ts = (void *)a1;
-	ts->sec = (int64_t)(ns / 1000000000u);
-	ts->nsec = (int64_t)(ns % 1000000000u);
-	return 0;
+	return time_out(a1, ns, 0);
 }
 
 HANDLER(sys_clock_getres)
@@ -262,32 +281,21 @@ HANDLER(sys_clock_getres)
 	uint64_t ns;
 	if (clock_ns(a0, &ns))
 		return -EINVAL;
-	if (a1) {
-		struct timespec_lx *ts = (void *)a1;
-		ts->sec = 0;
-		ts->nsec = 1;
-	}
-	return 0;
+	return a1 ? time_out(a1, 1, 0) : 0;
 }
 
 HANDLER(sys_gettimeofday)
 {
 	UNUSED_ARGS;
-	if (a0) {
-		uint64_t ns = libos_kinfo->realtime_base_ns + time_now_ns();
-		int64_t *tv = (void *)a0;
-		tv[0] = (int64_t)(ns / 1000000000u);
-		tv[1] = (int64_t)(ns % 1000000000u / 1000);
-	}
-	return 0;
+	return a0 ? time_out(a0, libos_kinfo->realtime_base_ns + time_now_ns(), 1) : 0;
 }
 
 HANDLER(sys_time)
 {
 	UNUSED_ARGS;
 	int64_t t = (int64_t)((libos_kinfo->realtime_base_ns + time_now_ns()) / 1000000000u);
-	if (a0)
-		*(int64_t *)a0 = t;
+	if (a0 && lo_copy_out((void *)a0, &t, sizeof t))
+		return -EFAULT;
 	return t;
 }
 
@@ -296,10 +304,9 @@ HANDLER(sys_clock_settime)
 	UNUSED_ARGS;
 	if (a0 != 0)
 		return a0 == 1 || a0 == 4 || a0 == 7 ? -EPERM : -EINVAL;	/* only REALTIME is settable */
-	const struct timespec_lx *ts = (const void *)a1;
-	if (ts->nsec < 0 || ts->nsec >= 1000000000 || ts->sec < 0)
-		return -EINVAL;
-	return time_set_realtime_ns((uint64_t)ts->sec * 1000000000u + (uint64_t)ts->nsec);
+	uint64_t ns;
+	int64_t r = time_in(a1, &ns, 0);
+	return r ? r : time_set_realtime_ns(ns);
 }
 
 HANDLER(sys_settimeofday)
@@ -307,10 +314,9 @@ HANDLER(sys_settimeofday)
 	UNUSED_ARGS;
 	if (!a0)
 		return 0;		/* a time zone alone changes nothing */
-	const int64_t *tv = (const void *)a0;
-	if (tv[1] < 0 || tv[1] >= 1000000 || tv[0] < 0)
-		return -EINVAL;
-	return time_set_realtime_ns((uint64_t)tv[0] * 1000000000u + (uint64_t)tv[1] * 1000u);
+	uint64_t ns;
+	int64_t r = time_in(a0, &ns, 1);
+	return r ? r : time_set_realtime_ns(ns);
 }
 
 /* Sleeps on the thread's notification, without the libOS lock, until the
@@ -330,38 +336,30 @@ static int64_t sleep_ns(uint64_t ns, uint64_t *left)
 HANDLER(sys_nanosleep)
 {
 	UNUSED_ARGS;
-	const struct timespec_lx *req = (const void *)a0;
-	uint64_t left;
-	if (req->sec < 0 || req->nsec < 0 || req->nsec >= 1000000000)
-		return -EINVAL;
-	int64_t r = sleep_ns((uint64_t)req->sec * 1000000000u + (uint64_t)req->nsec, &left);
-	if (a1 && r == -EINTR) {
-		struct timespec_lx *rem = (void *)a1;
-		rem->sec = (int64_t)(left / 1000000000u);
-		rem->nsec = (int64_t)(left % 1000000000u);
-	}
+	uint64_t ns, left;
+	int64_t r = time_in(a0, &ns, 0);
+	if (r)
+		return r;
+	r = sleep_ns(ns, &left);
+	if (a1 && r == -EINTR && time_out(a1, left, 0))
+		return -EFAULT;
 	return r;
 }
 
 HANDLER(sys_clock_nanosleep)
 {
 	UNUSED_ARGS;
-	const struct timespec_lx *req = (const void *)a2;
-	uint64_t now;
+	uint64_t now, t, left;
 	if (clock_ns(a0, &now))
 		return -EINVAL;
-	if (req->sec < 0 || req->nsec < 0 || req->nsec >= 1000000000)
-		return -EINVAL;
-	uint64_t t = (uint64_t)req->sec * 1000000000u + (uint64_t)req->nsec;
+	int64_t r = time_in(a2, &t, 0);
+	if (r)
+		return r;
 	if (a1 & 1)				/* TIMER_ABSTIME */
 		t = t > now ? t - now : 0;
-	uint64_t left;
-	int64_t r = sleep_ns(t, &left);
-	if (a3 && r == -EINTR && !(a1 & 1)) {
-		struct timespec_lx *rem = (void *)a3;
-		rem->sec = (int64_t)(left / 1000000000u);
-		rem->nsec = (int64_t)(left % 1000000000u);
-	}
+	r = sleep_ns(t, &left);
+	if (a3 && r == -EINTR && !(a1 & 1) && time_out(a3, left, 0))
+		return -EFAULT;
 	return r;
 }
 

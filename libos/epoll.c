@@ -124,6 +124,9 @@ static struct epoll *epoll_of(uint64_t fd)
 LO_CALL(sys_epoll_ctl)
 {
 	UNUSED_ARGS;
+	struct lx_epoll_event ev = { 0, 0 };
+	if (a1 != EPOLL_CTL_DEL && lo_copy_in(&ev, (const void *)a3, sizeof ev))
+		return -EFAULT;			/* first, as Linux does */
 	struct file *ef = fd_get((int)a0), *f = fd_get((int)a2);
 	if (!ef || !f)
 		return -EBADF;
@@ -134,9 +137,6 @@ LO_CALL(sys_epoll_ctl)
 		return -EINVAL;
 	if (f->vn && (LX_S_ISREG(f->vn->mode) || LX_S_ISDIR(f->vn->mode)))
 		return -EPERM;
-	struct lx_epoll_event ev = { 0, 0 };
-	if (a1 != EPOLL_CTL_DEL && lo_copy_in(&ev, (const void *)a3, sizeof ev))
-		return -EFAULT;
 	uint32_t i = 0;
 	while (i < ep->n && (ep->items[i].fd != (int)a2 || ep->items[i].f != f))
 		i++;

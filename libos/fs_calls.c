@@ -42,6 +42,8 @@ static int is_dot(const struct vfs_parent *p)
 	       (p->len == 2 && p->name[0] == '.' && p->name[1] == '.');
 }
 
+static int64_t truncate_node(struct vnode *v, int64_t len);
+
 static int64_t do_open(int dirfd, const char *upath, uint64_t flags, uint32_t mode)
 {
 	struct vfs_parent p;
@@ -78,8 +80,8 @@ static int64_t do_open(int dirfd, const char *upath, uint64_t flags, uint32_t mo
 	if ((flags & LX_O_DIRECTORY) && !LX_S_ISDIR(v->mode))
 		return -ENOTDIR;
 	if ((flags & LX_O_TRUNC) && !created && LX_S_ISREG(v->mode) && acc != LX_O_RDONLY &&
-	    !(flags & LX_O_PATH) && (r = vops(v)->truncate(v, 0)))
-		return r;
+	    !(flags & LX_O_PATH) && (r = (int)truncate_node(v, 0)))
+		return r;		/* a file with no truncate (procfs): EINVAL, not a call through NULL */
 	uint32_t keep = LX_O_ACCMODE | SETTABLE_FL | LX_O_DSYNC | LX_O_PATH;
 	struct file *f;
 	r = vfs_open_node(v, (uint32_t)(flags & keep) | LX_O_LARGEFILE, &f);
@@ -743,6 +745,8 @@ LO_CALL(sys_fcntl)
 	}
 }
 
+/* truncate and open's O_TRUNC: a regular file whose file system can
+ * change its size. */
 static int64_t truncate_node(struct vnode *v, int64_t len)
 {
 	if (len < 0)

@@ -96,8 +96,9 @@ LO_CALL(sys_prlimit64)
 	return 0;
 }
 
-LO_CALL(sys_getrlimit) { UNUSED_ARGS; return sys_prlimit64(0, a0, 0, a1, 0, 0); }
-LO_CALL(sys_setrlimit) { UNUSED_ARGS; return sys_prlimit64(0, a0, a1, 0, 0, 0); }
+/* getrlimit and setrlimit: NULL is no "none" here, as it is for prlimit64 */
+LO_CALL(sys_getrlimit) { UNUSED_ARGS; return a1 ? sys_prlimit64(0, a0, 0, a1, 0, 0) : -EFAULT; }
+LO_CALL(sys_setrlimit) { UNUSED_ARGS; return a1 ? sys_prlimit64(0, a0, a1, 0, 0, 0) : -EFAULT; }
 
 /* Linux's struct rusage on x86_64. */
 struct lx_rusage {

@@ -129,6 +129,11 @@ TEST_DEPS += $(BUILD)/user/jobctl $(BUILD)/host-musl/jobctl
 $(foreach p,ipc fmap,$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p)): user/tests/child_wait.h
 TEST_DEPS += $(foreach p,limits ipc fmap,$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p))
 
+# bad pointers and the in-guest Linux system-call fuzzer
+# (tests/suites/26-fuzz-syscalls.sh); efault compared with Linux
+$(BUILD)/user/efault $(BUILD)/host-musl/efault: user/tests/show.h
+TEST_DEPS += $(BUILD)/user/efault $(BUILD)/host-musl/efault $(BUILD)/user/fuzzfound $(BUILD)/user/lxfuzz
+
 # execve's ELF parser (libos/elf.c): host unit test and libFuzzer target
 # (tests/suites/16-fuzz-elf.sh runs a short fuzz, `make fuzz` the long one).
 $(BUILD)/tests/test_elf: $(call host_objs,tests/host/test_elf.c libos/elf.c)
