@@ -81,6 +81,7 @@ void bkl_lock_contended(void) { abort(); }	/* one CPU: never contended */
 void smp_kick(int id) { (void)id; }
 void smp_reload_ioports(struct env *e) { (void)e; }
 void smp_flush(struct env *e, uint64_t va) { (void)e; (void)va; }
+void smp_flush_range(struct env *e, uint64_t va, uint64_t pages) { (void)e; (void)va; (void)pages; }
 
 void smp_leave(struct env *e)
 {
