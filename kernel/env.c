@@ -274,7 +274,8 @@ static void batch_add(struct flush_batch *b, struct env *e, uint64_t va)
 		b->hi = va + PAGE_SIZE;
 }
 
-/* Drops mapping m; its page's flush is left in the batch. */
+/* Drops mapping m; its page's flush is left in batch b, or done at once
+ * without one. */
 static void unmap_batched(struct mapping *m, struct flush_batch *b)
 {
 	struct env *e = m->env;
@@ -283,7 +284,10 @@ static void unmap_batched(struct mapping *m, struct flush_batch *b)
 	if (pte) {
 		futex_unmapped(e, m->va, *pte & PTE_ADDR);
 		*pte = 0;
-		batch_add(b, e, m->va);
+		if (b)
+			batch_add(b, e, m->va);
+		else
+			flush(e, m->va);
 	}
 	for (struct mapping **pp = bucket(e, m->va); *pp; pp = &(*pp)->hash_next)
 		if (*pp == m) {
@@ -298,10 +302,7 @@ static void unmap_batched(struct mapping *m, struct flush_batch *b)
 
 void env_unmap_mapping(struct mapping *m)
 {
-	struct flush_batch b = { 0 };
-
-	unmap_batched(m, &b);
-	batch_flush(&b);
+	unmap_batched(m, NULL);
 }
 
 void env_unmap_cap(struct cap *c)
@@ -327,6 +328,13 @@ int env_unmap(struct env *e, uint64_t va, uint64_t pages)
 
 	if (!range_ok(va, pages))
 		return -EXO_EINVAL;
+	if (pages == 1) {	/* the common case, without the batch's cost */
+		struct mapping *m = find_mapping(e, va);
+		if (!m)
+			return -EXO_ENOENT;
+		env_unmap_mapping(m);
+		return 0;
+	}
 	for (uint64_t i = 0; i < pages; i++) {
 		struct mapping *m = find_mapping(e, va + i * PAGE_SIZE);
 		if (m) {
