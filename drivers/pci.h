@@ -18,7 +18,8 @@ extern int pci_count;
 
 uint32_t pci_read32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off);
 void pci_write32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off, uint32_t v);
-/* Finds every function on every bus and lists it on the console. */
+/* Finds every function on bus 0 and on every bus behind a bridge (or
+ * another root bus of the host bridge), and lists it on the console. */
 void pci_enumerate(void);
 const char *pci_class_name(uint8_t class, uint8_t subclass);
 /* 1 when an I/O BAR of some function found may decode a port in

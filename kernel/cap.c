@@ -109,8 +109,7 @@ static void cap_release(struct cap *c)
 	case EXO_CAP_FRAME:
 		if (c->pinned)
 			ring_pin_release(c);	/* no DMA into the frames from here on */
-		while (c->maps)
-			env_unmap_mapping(c->maps);
+		env_unmap_cap(c);	/* before the frames can go */
 		if (c->counted) {
 			uint64_t freed = frame_unref(&kframes, c->first, c->count);
 			struct cap *m = c->parent;

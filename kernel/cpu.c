@@ -54,6 +54,12 @@ void cpu_detect(void)
 		cpuid(0x80000007, 0, r);
 		cpu.invariant_tsc = (r[3] >> 8) & 1;
 	}
+	cpu.phys_bits = 36;
+	if (maxext >= 0x80000008) {
+		cpuid(0x80000008, 0, r);
+		if ((r[0] & 0xff) >= 32 && (r[0] & 0xff) <= 52)
+			cpu.phys_bits = (int)(r[0] & 0xff);
+	}
 }
 
 void cpu_enable_protections(void)

@@ -19,6 +19,7 @@ struct cpu_info {
 	char model[49];
 	int nx, smep, smap, umip, rdrand, rdseed, fsgsbase;
 	int apic, x2apic, invariant_tsc, pdpe1gb, xsave, tsc_deadline, rdtscp;
+	int phys_bits;		/* physical address width (36 when not stated) */
 };
 extern struct cpu_info cpu;
 

@@ -248,7 +248,42 @@ int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *
 	return 0;
 }
 
-void env_unmap_mapping(struct mapping *m)
+/*
+ * Pages whose translations changed and are still to be flushed, of one env:
+ * a call that changes many pages flushes them with one request per CPU
+ * (one IPI round) before it returns, instead of one round per page.
+ */
+struct flush_batch {
+	struct env *e;
+	uint64_t lo, hi;		/* the span of the pages; hi == 0: none */
+};
+
+/* Flushes the batch's span on every CPU with its env loaded, and empties it. */
+static void batch_flush(struct flush_batch *b)
+{
+	if (b->hi)
+		smp_flush_range(b->e, b->lo, (b->hi - b->lo) / PAGE_SIZE);
+	b->hi = 0;
+}
+
+/* Adds page va of e to the batch (flushing it first when it holds another env's). */
+static void batch_add(struct flush_batch *b, struct env *e, uint64_t va)
+{
+	if (b->hi && b->e != e)
+		batch_flush(b);
+	if (!b->hi) {
+		*b = (struct flush_batch){ e, va, va + PAGE_SIZE };
+		return;
+	}
+	if (va < b->lo)
+		b->lo = va;
+	if (va + PAGE_SIZE > b->hi)
+		b->hi = va + PAGE_SIZE;
+}
+
+/* Drops mapping m; its page's flush is left in batch b, or done at once
+ * without one. */
+static void unmap_batched(struct mapping *m, struct flush_batch *b)
 {
 	struct env *e = m->env;
 	uint64_t *pte = pte_slot(e, m->va, 0);
@@ -256,7 +291,10 @@ void env_unmap_mapping(struct mapping *m)
 	if (pte) {
 		futex_unmapped(e, m->va, *pte & PTE_ADDR);
 		*pte = 0;
-		flush(e, m->va);
+		if (b)
+			batch_add(b, e, m->va);
+		else
+			flush(e, m->va);
 	}
 	for (struct mapping **pp = bucket(e, m->va); *pp; pp = &(*pp)->hash_next)
 		if (*pp == m) {
@@ -269,37 +307,93 @@ void env_unmap_mapping(struct mapping *m)
 		env_uncharge(e, 1);
 }
 
-int env_unmap(struct env *e, uint64_t va)
+void env_unmap_mapping(struct mapping *m)
 {
-	if (va % PAGE_SIZE || va >= EXO_USER_TOP)
-		return -EXO_EINVAL;
-	struct mapping *m = find_mapping(e, va);
-	if (!m)
-		return -EXO_ENOENT;
-	env_unmap_mapping(m);
-	return 0;
+	unmap_batched(m, NULL);
 }
 
-int env_protect(struct env *e, uint64_t va, uint32_t prot)
+void env_unmap_cap(struct cap *c)
 {
-	if (va % PAGE_SIZE || va >= EXO_USER_TOP || prot & ~7u ||
-	    ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC)))
+	struct flush_batch b = { 0 };
+
+	while (c->maps)
+		unmap_batched(c->maps, &b);
+	batch_flush(&b);
+}
+
+/* Whether [va, va + pages pages) is a valid range of user pages to change. */
+static int range_ok(uint64_t va, uint64_t pages)
+{
+	return va % PAGE_SIZE == 0 && va < EXO_USER_TOP && pages >= 1 &&
+	       pages <= EXO_PAGE_RANGE_MAX && pages <= (EXO_USER_TOP - va) / PAGE_SIZE;
+}
+
+int env_unmap(struct env *e, uint64_t va, uint64_t pages)
+{
+	struct flush_batch b = { 0 };
+	int found = 0;
+
+	if (!range_ok(va, pages))
 		return -EXO_EINVAL;
-	struct mapping *m = find_mapping(e, va);
-	uint64_t *pte = m ? pte_slot(e, va, 0) : NULL;
-	if (!pte)
-		return -EXO_ENOENT;
-	/* kernel pages (kinfo, start info) stay read-only: every env shares them */
-	if (!m->cap && prot != EXO_PROT_READ)
-		return -EXO_EACCES;
-	/* never more than the cap it was mapped through allows */
+	if (pages == 1) {	/* the common case, without the batch's cost */
+		struct mapping *m = find_mapping(e, va);
+		if (!m)
+			return -EXO_ENOENT;
+		env_unmap_mapping(m);
+		return 0;
+	}
+	for (uint64_t i = 0; i < pages; i++) {
+		struct mapping *m = find_mapping(e, va + i * PAGE_SIZE);
+		if (m) {
+			unmap_batched(m, &b);
+			found = 1;
+		}
+	}
+	batch_flush(&b);
+	return found ? 0 : -EXO_ENOENT;
+}
+
+/* Whether mapping m may get prot: kernel pages (kinfo, start info) stay
+ * read-only, since every env shares them, and no page gets more than the
+ * cap it was mapped through allows. */
+static int protect_allowed(const struct mapping *m, uint32_t prot)
+{
 	uint32_t need = (prot & EXO_PROT_READ ? EXO_R_READ : 0) |
 			(prot & EXO_PROT_WRITE ? EXO_R_WRITE : 0) |
 			(prot & EXO_PROT_EXEC ? EXO_R_EXEC : 0);
-	if (m->cap && (m->cap->rights & need) != need)
-		return -EXO_EACCES;
-	*pte = (*pte & PTE_ADDR) | prot_to_pte(prot);
-	flush(e, va);
+
+	if (!m->cap)
+		return prot == EXO_PROT_READ;
+	return (m->cap->rights & need) == need;
+}
+
+int env_protect(struct env *e, uint64_t va, uint32_t prot, uint64_t pages)
+{
+	struct flush_batch b = { 0 };
+	int found = 0;
+
+	if (!range_ok(va, pages) || prot & ~7u || ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC)))
+		return -EXO_EINVAL;
+	/* decode every page first: a refusal leaves the whole range as it was */
+	for (uint64_t i = 0; i < pages; i++) {
+		struct mapping *m = find_mapping(e, va + i * PAGE_SIZE);
+		if (m && pte_slot(e, m->va, 0)) {
+			if (!protect_allowed(m, prot))
+				return -EXO_EACCES;
+			found = 1;
+		}
+	}
+	if (!found)
+		return -EXO_ENOENT;
+	for (uint64_t i = 0; i < pages; i++) {
+		struct mapping *m = find_mapping(e, va + i * PAGE_SIZE);
+		uint64_t *pte = m ? pte_slot(e, m->va, 0) : NULL;
+		if (pte) {
+			*pte = (*pte & PTE_ADDR) | prot_to_pte(prot);
+			batch_add(&b, e, m->va);
+		}
+	}
+	batch_flush(&b);
 	return 0;
 }
 

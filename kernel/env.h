@@ -39,9 +39,16 @@ void env_uncharge(struct env *e, uint64_t pages);
 /* Maps frame pa at va in e with EXO_PROT_* perms, recording that it was
  * mapped through cap (NULL: a kernel page). */
 int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *cap);
-int env_unmap(struct env *e, uint64_t va);
-int env_protect(struct env *e, uint64_t va, uint32_t prot);
+/* Unmap, or change the permissions of, every mapped page of pages pages
+ * from va, with one TLB flush round for all of them; -EXO_ENOENT when
+ * none is mapped.  env_protect changes nothing when it refuses a page. */
+int env_unmap(struct env *e, uint64_t va, uint64_t pages);
+int env_protect(struct env *e, uint64_t va, uint32_t prot, uint64_t pages);
 void env_unmap_mapping(struct mapping *m);
+/* Unmaps every page mapped through frame cap c, in every env, with one
+ * TLB flush round per env; on return no CPU holds a translation of them. */
+struct cap;
+void env_unmap_cap(struct cap *c);
 /* The leaf PTE for va in e, or 0. */
 uint64_t env_pte(struct env *e, uint64_t va);
 

@@ -10,6 +10,7 @@
  * that every env sees read-only at EXO_KINFO_VA.
  */
 #include "include/exo/abi.h"
+#include "kernel/boottime.h"
 #include "kernel/cap.h"
 #include "kernel/console.h"
 #include "kernel/env.h"
@@ -142,6 +143,33 @@ static uint32_t page_prot(const struct elf64_phdr *ph, int n, uint64_t va)
 	return prot;
 }
 
+/* Zeroes the bytes of the image [lo, hi) at base that no segment's file
+ * bytes will cover (gaps, .bss, the ends of pages): the copy fills the
+ * rest, so nothing is written twice. */
+static void zero_uncovered(uint8_t *base, uint64_t lo, uint64_t hi, const struct elf64_phdr *ph, int n)
+{
+	uint64_t at = lo;
+
+	while (at < hi) {
+		uint64_t next = hi, covered_to = 0;
+		for (int i = 0; i < n; i++) {
+			if (ph[i].type != PT_LOAD || ph[i].filesz == 0)
+				continue;
+			uint64_t s = ph[i].vaddr, e = ph[i].vaddr + ph[i].filesz;
+			if (s <= at && at < e && e > covered_to)
+				covered_to = e;
+			else if (s > at && s < next)
+				next = s;
+		}
+		if (covered_to) {
+			at = covered_to;
+			continue;
+		}
+		memset(base + (at - lo), 0, next - at);
+		at = next;
+	}
+}
+
 static _Noreturn void refuse(const char *what)
 {
 	kprintf("exoswarm: cannot start the first program: %s\n", what);
@@ -222,44 +250,69 @@ void loader_env_ended(struct env *e)
 		qemu_exit(QEMU_EXIT_PROGRAM);
 }
 
-void loader_start_first(const struct boot_info *bi)
+/* The first program's image, copied into its frames by loader_load_image. */
+static struct {
+	int done, first_module;
+	const uint8_t *img;
+	const char *name;
+	uint64_t lo, hi, pages, image_pa, stack_pa;
+} ld;
+
+void loader_load_image(const struct boot_info *bi)
 {
 	const struct boot_module *mod = &bi->modules[0];
 	const uint8_t *img = phys_to_virt(mod->start);
-	uint64_t size = mod->end - mod->start, lo, hi;
-	const char *name = mod->cmdline ? mod->cmdline : "";
-	int err = 0, first_module = 1;
+	uint64_t size = mod->end - mod->start;
 
-	kinfo_init();
-	ring_probe_devices();
+	if (ld.done)
+		return;
+	ld.name = mod->cmdline ? mod->cmdline : "";
+	ld.first_module = 1;
 	if (size >= 6 && memcmp(img, "07070", 5) == 0) {
 		/* no program given, only an initramfs: its /sbin/init, and the
 		 * archive goes to the program like any other module */
 		img = cpio_find(img, size, "sbin/init", &size);
 		if (!img)
 			refuse("the first module is an initramfs without /sbin/init");
-		name = "/sbin/init";
-		first_module = 0;
+		ld.name = "/sbin/init";
+		ld.first_module = 0;
 	}
-	const char *bad = elf_check(img, size, &lo, &hi);
+	const char *bad = elf_check(img, size, &ld.lo, &ld.hi);
 	if (bad)
 		refuse(bad);
 	const struct elf64_ehdr *h = (const void *)img;
 	const struct elf64_phdr *ph = (const void *)(img + h->phoff);
-	uint64_t pages = (hi - lo) / PAGE_SIZE;
-
-	uint64_t image_pa = frame_alloc_contig(&kframes, pages, UINT64_MAX);
-	uint64_t stack_pa = frame_alloc_contig(&kframes, EXO_STACK_PAGES, UINT64_MAX);
-	uint64_t start_pa = page_alloc_zeroed();
-	if (!image_pa || !stack_pa || !start_pa)
+	ld.img = img;
+	ld.pages = (ld.hi - ld.lo) / PAGE_SIZE;
+	ld.image_pa = frame_alloc_contig(&kframes, ld.pages, UINT64_MAX);
+	ld.stack_pa = frame_alloc_contig(&kframes, EXO_STACK_PAGES, UINT64_MAX);
+	if (!ld.image_pa || !ld.stack_pa)
 		refuse("not enough memory for its image");
-	memset(phys_to_virt(image_pa), 0, pages * PAGE_SIZE);
-	memset(phys_to_virt(stack_pa), 0, EXO_STACK_PAGES * PAGE_SIZE);
+	zero_uncovered(phys_to_virt(ld.image_pa), ld.lo, ld.hi, ph, h->phnum);
+	memset(phys_to_virt(ld.stack_pa), 0, EXO_STACK_PAGES * PAGE_SIZE);
 	for (int i = 0; i < h->phnum; i++)
 		if (ph[i].type == PT_LOAD && ph[i].filesz)
-			memcpy((uint8_t *)phys_to_virt(image_pa) + (ph[i].vaddr - lo), img + ph[i].offset,
-			       ph[i].filesz);
+			memcpy((uint8_t *)phys_to_virt(ld.image_pa) + (ph[i].vaddr - ld.lo),
+			       img + ph[i].offset, ph[i].filesz);
+	ld.done = 1;
+}
 
+void loader_start_first(const struct boot_info *bi)
+{
+	int err = 0;
+
+	loader_load_image(bi);
+	kinfo_init();
+	ring_probe_devices();
+	boot_mark("drivers");
+	const struct elf64_ehdr *h = (const void *)ld.img;
+	const struct elf64_phdr *ph = (const void *)(ld.img + h->phoff);
+	uint64_t lo = ld.lo, hi = ld.hi, pages = ld.pages, image_pa = ld.image_pa, stack_pa = ld.stack_pa;
+	const char *name = ld.name;
+	int first_module = ld.first_module;
+	uint64_t start_pa = page_alloc_zeroed();
+	if (!start_pa)
+		refuse("not enough memory for its start page");
 	uint64_t quota = kframes.nfree / 32 > ROOT_QUOTA_MIN ? kframes.nfree / 32 : ROOT_QUOTA_MIN;
 	struct env *e = env_create(NULL, quota, &err);
 	if (!e)
@@ -345,6 +398,7 @@ void loader_start_first(const struct boot_info *bi)
 			memcpy(sm->name, m->cmdline, strlen(m->cmdline) < 47 ? strlen(m->cmdline) : 47);
 	}
 
+	boot_mark("caps");
 	for (uint64_t p = 0; p < pages; p++) {
 		uint32_t prot = page_prot(ph, h->phnum, lo + p * PAGE_SIZE);
 		if (prot && env_map(e, lo + p * PAGE_SIZE, image_pa + p * PAGE_SIZE, prot, imgcap))

@@ -6,6 +6,7 @@
 #include "kernel/acpi.h"
 #include "kernel/apic.h"
 #include "kernel/bootinfo.h"
+#include "kernel/boottime.h"
 #include "kernel/cmdline.h"
 #include "kernel/console.h"
 #include "kernel/cpu.h"
@@ -30,7 +31,27 @@ static struct kernel_options opts;
 
 void syscall_init(void);
 void loader_set_onexit(int poweroff);
+void loader_load_image(const struct boot_info *bi);
 void loader_start_first(const struct boot_info *bi);
+
+struct boot_mark { const char *what; uint64_t tsc; };
+static struct boot_mark marks[16];
+static int nmarks;
+
+void boot_mark(const char *what)
+{
+	if (nmarks < (int)(sizeof marks / sizeof marks[0]))
+		marks[nmarks++] = (struct boot_mark){ what, rdtsc() };
+}
+
+void boot_marks_print(void)
+{
+	if (log_level < LOG_DEBUG)
+		return;
+	for (int i = 1; i < nmarks; i++)
+		kprintf("boot: %-10s at tsc %lu, %lu ticks after '%s'\n", marks[i].what,
+			marks[i].tsc, marks[i].tsc - marks[i - 1].tsc, marks[i - 1].what);
+}
 
 static const char *yes(int v) { return v ? "yes" : "no"; }
 
@@ -71,6 +92,7 @@ void kmain(uint32_t magic, uint64_t info_phys)
 	char warnings[512];
 
 	/* this CPU's struct percpu, through the GS base, before anything */
+	boot_mark("kmain");
 	percpus[0].self = &percpus[0];
 	percpus[0].online = 1;
 	wrmsr(MSR_GS_BASE, (uint64_t)&percpus[0]);
@@ -96,7 +118,9 @@ void kmain(uint32_t magic, uint64_t info_phys)
 		selftest_mode = opts.test;
 
 	uint64_t usable = mm_init(&bi, info_phys);
+	boot_mark("frames");
 	vm_init(&bi);
+	boot_mark("pagetables");
 	cpu_enable_protections();
 	smap_enabled = cpu.smap != 0;
 	if (bi.fb.type != FB_NONE) {
@@ -120,6 +144,7 @@ void kmain(uint32_t magic, uint64_t info_phys)
 	if (opts.mbdump)
 		dump_bootinfo(info, bi.total_size);
 
+	boot_mark("banner");
 	int err = acpi_init(&bi);
 	if (err)
 		klog(LOG_WARN, "acpi: no usable MADT (%d); using legacy interrupt routing\n", err);
@@ -129,15 +154,24 @@ void kmain(uint32_t magic, uint64_t info_phys)
 		     acpi.hpet_addr ? ", hpet" : "");
 	apic_init();
 	smp_send_init();	/* their 10 ms INIT wait overlaps the rest of boot */
-	time_init();
-	irq_enable();
+	boot_mark("acpi+apic");
+	/* the calibration window runs beside work that needs no clock */
+	time_calibration_start();
 	pci_enumerate();
+	boot_mark("pci");
+	if (bi.nmodules && !selftest_mode)
+		loader_load_image(&bi);
+	boot_mark("image");
+	time_init();
+	boot_mark("clock");
+	irq_enable();
 	klog(LOG_INFO, "random: seeded from %s\n", random_init());
 
 	syscall_init();
 	sched_init();
 	if (apic_mode)
 		percpus[0].apic_id = lapic_read(LAPIC_ID) >> 24;
+	boot_mark("random+sched");
 	int cpus = smp_start_aps();
 	klog(LOG_INFO, "smp: %d cpu(s) starting, timer %s\n", cpus, timer_mode_name());
 	if (selftest_mode)
@@ -152,5 +186,7 @@ void kmain(uint32_t magic, uint64_t info_phys)
 	console_input_init();
 	loader_set_onexit(opts.onexit_poweroff);
 	loader_start_first(&bi);
+	boot_mark("loader");
+	boot_marks_print();
 	sched_run_first();
 }

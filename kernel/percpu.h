@@ -42,6 +42,7 @@ struct cpu_request {
 	volatile uint32_t pending;
 	struct env *env;
 	uint64_t va;			/* ~0: the whole address space */
+	uint64_t pages;			/* from va on */
 	int leave;			/* switch to the kernel's page tables */
 };
 

@@ -59,6 +59,17 @@ static void send_ipi(uint32_t apic_id, uint32_t icr)
 		cpu_relax();		/* delivery status: wait until sent */
 }
 
+/* Drops pages pages from va (va ~0: every page) from this CPU's TLB. */
+static void flush_local(uint64_t va, uint64_t pages)
+{
+	if (va == ~0ull) {
+		write_cr3(read_cr3());
+		return;
+	}
+	for (uint64_t i = 0; i < pages; i++)
+		invlpg(va + i * PAGE_SIZE);
+}
+
 void smp_serve_request(void)
 {
 	struct percpu *c = this_cpu();
@@ -77,7 +88,7 @@ void smp_serve_request(void)
 		if (c->cur && c->cur->env == r->env && c->cur->state != T_DEAD)
 			env_load_ioports(r->env);
 	} else if (c->loaded_env == r->env) {
-		invlpg(r->va);
+		flush_local(r->va, r->pages);
 	}
 	__atomic_store_n(&r->pending, 0, __ATOMIC_RELEASE);
 }
@@ -85,7 +96,7 @@ void smp_serve_request(void)
 /* Asks every other CPU with e loaded (those in e->loaded_on; or all, for
  * the I/O bitmap) to do what the arguments say, then waits until each
  * has.  No CPU loads e meanwhile: that needs the lock we hold. */
-static void request_all(struct env *e, uint64_t va, int leave, int everyone)
+static void request_all(struct env *e, uint64_t va, uint64_t pages, int leave, int everyone)
 {
 	struct percpu *me = this_cpu();
 	int asked[MAX_CPUS] = { 0 };
@@ -98,6 +109,7 @@ static void request_all(struct env *e, uint64_t va, int leave, int everyone)
 			continue;
 		c->req.env = e;
 		c->req.va = va;
+		c->req.pages = pages;
 		c->req.leave = leave;
 		__atomic_store_n(&c->req.pending, 1, __ATOMIC_RELEASE);
 		send_ipi(c->apic_id, VEC_IPI_REQUEST);
@@ -114,16 +126,19 @@ static int loaded_elsewhere(struct env *e)
 	return (__atomic_load_n(&e->loaded_on, __ATOMIC_ACQUIRE) & ~(1ull << this_cpu()->id)) != 0;
 }
 
+void smp_flush_range(struct env *e, uint64_t va, uint64_t pages)
+{
+	if (pages > SMP_FLUSH_PAGES_MAX)
+		va = ~0ull;	/* cheaper than that many invlpg, on every CPU */
+	if (this_cpu()->loaded_env == e)
+		flush_local(va, pages);
+	if (loaded_elsewhere(e))
+		request_all(e, va, pages, 0, 0);
+}
+
 void smp_flush(struct env *e, uint64_t va)
 {
-	if (this_cpu()->loaded_env == e) {
-		if (va == ~0ull)
-			write_cr3(read_cr3());
-		else
-			invlpg(va);
-	}
-	if (loaded_elsewhere(e))
-		request_all(e, va, 0, 0);
+	smp_flush_range(e, va, 1);
 }
 
 void smp_leave(struct env *e)
@@ -131,13 +146,13 @@ void smp_leave(struct env *e)
 	if (this_cpu()->loaded_env == e)
 		env_load_address_space(NULL);
 	if (loaded_elsewhere(e))
-		request_all(e, 0, 1, 0);
+		request_all(e, 0, 0, 1, 0);
 }
 
 void smp_reload_ioports(struct env *e)
 {
 	if (ncpus > 1)
-		request_all(e, ~0ull, 0, 1);
+		request_all(e, ~0ull, 0, 0, 1);
 }
 
 void smp_kick(int id)

@@ -34,6 +34,10 @@ static inline void bkl_unlock(void)
 /* Invalidates va (~0: everything) of e on every CPU that has e loaded,
  * waiting until each has; the calling CPU does its own at once. */
 void smp_flush(struct env *e, uint64_t va);
+/* The same for pages pages from va, in one request per CPU (one IPI);
+ * more than SMP_FLUSH_PAGES_MAX flush the whole address space instead. */
+#define SMP_FLUSH_PAGES_MAX 32
+void smp_flush_range(struct env *e, uint64_t va, uint64_t pages);
 /* Every CPU that has e loaded switches to the kernel's page tables, so e's
  * may be freed; waits until each has. */
 void smp_leave(struct env *e);

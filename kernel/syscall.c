@@ -232,7 +232,7 @@ static int64_t sys_page_unmap(struct trapframe *tf)
 {
 	int64_t err = 0;
 	struct env *e = env_arg(A0, EXO_R_MAP, &err);
-	return e ? env_unmap(e, A1) : err;
+	return e ? env_unmap(e, A1, A2 ? A2 : 1) : err;
 }
 
 static int64_t sys_page_protect(struct trapframe *tf)
@@ -243,7 +243,7 @@ static int64_t sys_page_protect(struct trapframe *tf)
 		return err;
 	if (A2 > 7 || !(A2 & EXO_PROT_READ))
 		return -EXO_EINVAL;
-	return env_protect(e, A1, (uint32_t)A2);
+	return env_protect(e, A1, (uint32_t)A2, A3 ? A3 : 1);
 }
 
 int loader_map_kinfo(struct env *e);

@@ -296,26 +296,6 @@ int time_calibrated(void) { return __atomic_load_n(&calibrated, __ATOMIC_ACQUIRE
  * (both fine-grained, so the ratio is exact to a few ns; it holds when
  * the refinement corrects the TSC's rate).
  */
-static uint64_t calibrate_quick(void)
-{
-	int found;
-
-	pit_start();
-	if (apic_mode) {
-		lapic_write(LAPIC_TIMER_DIV, 0x3);	/* divide by 16 */
-		lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
-	}
-	cal_first = window_open();
-	struct pit_sample p = window_close(&cal_first, CAL_QUICK_TICKS, &found);
-	if (!found)
-		klog(LOG_WARN, "time: no calibration window without a delay; the clock may be off\n");
-	if (apic_mode && p.after > cal_first.after)
-		lapic_per_tsc = scale(cal_first.lapic - p.lapic, 1ull << 32, p.after - cal_first.after);
-	if (apic_mode)
-		lapic_write(LAPIC_TIMER_INIT, 0);
-	return rate_over(&cal_first, &p, cal_first.count - p.count);
-}
-
 int time_sleep_check(uint64_t ns, struct sleep_check *r)
 {
 	if (!time_calibrated())
@@ -459,12 +439,67 @@ static uint64_t tsc_hz_from_cpuid(void)
 	return r[0] && r[1] && r[2] ? (uint64_t)r[2] * r[1] / r[0] : 0;
 }
 
-void time_init(void)
+static uint64_t stated_hz;		/* the rate CPUID states, or 0 */
+static int cal_open;			/* time_calibration_start opened the window */
+
+/* Starts PIT channel 2 and the LAPIC timer and takes the window's first read. */
+static void window_start(void)
+{
+	pit_start();
+	if (apic_mode) {
+		lapic_write(LAPIC_TIMER_DIV, 0x3);	/* divide by 16 */
+		lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
+	}
+	cal_first = window_open();
+}
+
+/* Ends the window begun at cal_first at the first read at least
+ * CAL_QUICK_TICKS on that is timed tightly; *found says whether one was
+ * (not after a stall that wrapped the count).  Returns the TSC's rate. */
+static uint64_t window_end(int *found)
+{
+	struct pit_sample p = window_close(&cal_first, CAL_QUICK_TICKS, found);
+
+	if (apic_mode && p.after > cal_first.after)
+		lapic_per_tsc = scale(cal_first.lapic - p.lapic, 1ull << 32, p.after - cal_first.after);
+	if (apic_mode)
+		lapic_write(LAPIC_TIMER_INIT, 0);
+	return rate_over(&cal_first, &p, cal_first.count - p.count);
+}
+
+void time_calibration_start(void)
 {
 	/* with the rate known and TSC-deadline timers, the LAPIC timer's
 	 * rate is never used: no calibration at all */
-	uint64_t stated = tsc_hz_from_cpuid();
-	if (!stated || !apic_mode || !cpu.tsc_deadline)
+	stated_hz = tsc_hz_from_cpuid();
+	if (stated_hz && apic_mode && cpu.tsc_deadline)
+		return;
+	window_start();
+	cal_open = 1;
+}
+
+/* The quick rates: the window opened by time_calibration_start ran beside
+ * boot work; one that cannot be closed well is taken again, waited for. */
+static uint64_t calibrate_quick(void)
+{
+	int found;
+	uint64_t hz = window_end(&found);
+
+	if (found)
+		return hz;
+	window_start();
+	hz = window_end(&found);
+	if (!found)
+		klog(LOG_WARN, "time: no calibration window without a delay; the clock may be off\n");
+	return hz;
+}
+
+void time_init(void)
+{
+	uint64_t stated = stated_hz;
+	if (!cal_open)
+		time_calibration_start();
+	if (cal_open)
 		quick_hz = calibrate_quick();
 	tsc_hz = stated ? stated : quick_hz;
 	if (tsc_hz < 1000000)

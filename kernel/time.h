@@ -1,6 +1,7 @@
 /*
  * Time: the TSC and the LAPIC timer are calibrated against the PIT, over
- * 0.3 ms at boot (right to 0.36%), then over 5 ms and 100 ms while the
+ * 0.3 ms at boot (right to 0.36%; the window runs beside boot work that
+ * needs no clock: PCI enumeration, copying the first program), then over 5 ms and 100 ms while the
  * first program runs (0.1%, 0.01%; time_ns() stays continuous when the
  * rate changes).  With
  * a local APIC the timer is one-shot, armed for the next deadline the
@@ -19,6 +20,11 @@
 extern volatile uint64_t ticks;
 extern uint64_t tsc_hz;
 
+/* Opens the quick calibration window (PIT channel 2 and the LAPIC timer
+ * start counting), so boot work that needs no clock runs inside it. */
+void time_calibration_start(void);
+/* Closes the window (opening it first if nobody did; waiting for the rest
+ * of its 0.3 ms if boot work was shorter) and starts the clock. */
 void time_init(void);
 /* Nanoseconds since time_init, from the TSC. */
 uint64_t time_ns(void);

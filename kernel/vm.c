@@ -72,6 +72,17 @@ static int is_guard(uintptr_t va)
 	return 0;
 }
 
+#define KSTACK_SLOT ((int)((KSTACK_REGION >> 39) & 511))
+
+/* One past the last PML4 slot of the direct map that physical addresses
+ * of this CPU can reach. */
+static int direct_slot_end(void)
+{
+	uint64_t slots = ((1ull << cpu.phys_bits) + (1ull << 39) - 1) >> 39;
+	uint64_t first = (DIRECT_BASE >> 39) & 511;
+	return first + slots < (uint64_t)KSTACK_SLOT ? (int)(first + slots) : KSTACK_SLOT;
+}
+
 /* The table entry for va at the given level (4 = PML4 .. 1 = PT), creating
  * intermediate tables; NULL when memory runs out. */
 static uint64_t *walk(uint64_t *pml4, uintptr_t va, int level)
@@ -81,6 +92,9 @@ static uint64_t *walk(uint64_t *pml4, uintptr_t va, int level)
 	for (int l = 4; l > level; l--) {
 		uint64_t *e = &table[(va >> (12 + 9 * (l - 1))) & 511];
 		if (!(*e & PTE_P)) {
+			/* address spaces copied the kernel's top level at creation */
+			if (pml4 == kernel_pml4 && l == 4)
+				panic("vm: %lx lies outside the kernel's shared top-level slots", va);
 			uint64_t pa = page_alloc_zeroed();
 			if (!pa)
 				return NULL;
@@ -165,10 +179,12 @@ void vm_init(const struct boot_info *bi)
 	map_kernel_section(pml4, __rodata_start, __rodata_end, PTE_P | PTE_G | nx_bit);
 	map_kernel_section(pml4, __data_start, __data_end, PTE_P | PTE_W | PTE_G | nx_bit);
 	map_kernel_section(pml4, __ksyms_start, __ksyms_end, PTE_P | PTE_G | nx_bit);
-	/* make the top-level kernel entries exist now, so later address
-	 * spaces can share them by copying the upper half of the PML4 */
+	/* make the top-level kernel entries that can ever be used exist now,
+	 * so later address spaces share them by copying the upper half of the
+	 * PML4: the direct map's up to the highest physical address the CPU
+	 * has (RAM or MMIO), the kernel stacks' and the image's */
 	for (int i = 256; i < 512; i++)
-		if (!(pml4[i] & PTE_P)) {
+		if (!(pml4[i] & PTE_P) && (i < direct_slot_end() || i >= KSTACK_SLOT)) {
 			uint64_t t = page_alloc_zeroed();
 			if (!t)
 				panic("vm: out of memory for page tables");

@@ -123,25 +123,35 @@ static int spinner_start(void)
 }
 
 /*
- * TLB shootdown: PAGE_UNMAP of a page this env had mapped and touched.
+ * TLB shootdown: PAGE_UNMAP of pages this env had mapped and touched.
  * With the spinner running on the other CPU the kernel must flush that
  * CPU's TLB too (an IPI, waiting for its answer); without it, only its own.
- * Each unmap is timed alone and counted as remote only when the spinner was
- * seen on another CPU before and after it and kept running.
+ * Each round is timed alone and counted as remote only when the spinner was
+ * seen on another CPU before and after it and kept running.  With more
+ * than one page, `ranged` says whether one PAGE_UNMAP names them all (one
+ * flush round) or each page has its own (a round each, as before the
+ * kernel took ranges).
  */
-static void unmap_rounds(const char *name, int remote)
+static void unmap_rounds(const char *name, int remote, int pages, int ranged)
 {
 	volatile uint8_t *page = (volatile uint8_t *)(SHARED_VA + 0x100000);
-	int64_t f = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 1);
+	int64_t f = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, pages);
 	struct bench_tally t = { 0 }, other = { 0 };
 
-	for (int i = 0; i < ROUNDS + 16; i++) {
-		exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, (uint64_t)page, f, 0, EXO_PROT_READ | EXO_PROT_WRITE);
-		*page = 1;
+	for (int i = 0; i < ROUNDS / pages + 16; i++) {
+		for (int p = 0; p < pages; p++) {
+			exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, (uint64_t)(page + p * 4096), f, p,
+				 EXO_PROT_READ | EXO_PROT_WRITE);
+			page[p * 4096] = 1;
+		}
 		unsigned me = bench_cpu();
 		uint64_t where = spin_where, count = spin_count;
 		uint64_t t0 = bench_ticks();
-		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, (uint64_t)page);
+		if (ranged)
+			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, (uint64_t)page, pages);
+		else
+			for (int p = 0; p < pages; p++)
+				exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, (uint64_t)(page + p * 4096));
 		uint64_t dt = bench_ticks() - t0;
 		if (i < 16)
 			continue;
@@ -197,7 +207,9 @@ int main(int argc, char **argv)
 
 	ping_pong("ping-pong", 0);
 	sleep_overshoot();
-	unmap_rounds("unmap-local", 0);
+	unmap_rounds("unmap-local", 0, 1, 0);
+	unmap_rounds("unmap16-one-by-one-local", 0, 16, 0);
+	unmap_rounds("unmap16-range-local", 0, 16, 1);
 	if (cpus < 2)
 		return 0;
 	/* with both sides blocking, the CPU that blocks takes the woken
@@ -208,7 +220,9 @@ int main(int argc, char **argv)
 		printf("bench: the spinner did not start on another CPU\n");
 		return 1;
 	}
-	unmap_rounds("unmap-remote", 1);
+	unmap_rounds("unmap-remote", 1, 1, 0);
+	unmap_rounds("unmap16-one-by-one-remote", 1, 16, 0);
+	unmap_rounds("unmap16-range-remote", 1, 16, 1);
 	/* a null call and getpid while another thread of ours runs elsewhere */
 	BENCH("null-call-busy", 20000, exo_call0(EXO_SYS_NULL));
 	BENCH("getpid-busy", 20000, syscall(SYS_getpid));

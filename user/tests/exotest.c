@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define E(x) (-(int64_t)(x))
 
@@ -287,6 +288,98 @@ static void revoke_reaches_other_env(void)
 	exo_call(EXO_SYS_CAP_DELETE, n);
 }
 
+/* Writes to each of RANGE_PAGES shared pages in turn, forever; dies at the
+ * first write the kernel no longer allows. */
+#define RANGE_PAGES 16
+static void body_range_writer(uint64_t shared_va, uint64_t a1, uint64_t a2)
+{
+	(void)a1; (void)a2;
+	volatile uint64_t *p = (volatile uint64_t *)shared_va;
+	for (;;)
+		for (int i = 0; i < RANGE_PAGES; i++)
+			p[i * 512]++;
+}
+
+/* Sums the first word of each shared page. */
+static uint64_t range_sum(void)
+{
+	volatile uint64_t *p = (volatile uint64_t *)SHARED_VA;
+	uint64_t sum = 0;
+	for (int i = 0; i < RANGE_PAGES; i++)
+		sum += p[i * 512];
+	return sum;
+}
+
+/*
+ * One PAGE_PROTECT or PAGE_UNMAP over a range, one TLB flush round for all
+ * of it: once the call returns, no CPU may write through an old
+ * translation.  A child writes to 16 shared pages in a loop (on -smp 4 on
+ * another CPU); the call over its range must stop its writes at once.
+ */
+static void range_calls(int unmap)
+{
+	int64_t thread;
+	int64_t env = child_create(256, 0, &thread, NULL);
+	int64_t f = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, RANGE_PAGES);
+	for (int i = 0; i < RANGE_PAGES; i++) {
+		call(EXO_SYS_PAGE_MAP, 0, SHARED_VA + i * 4096ull, f, i, EXO_PROT_READ);
+		call(EXO_SYS_PAGE_MAP, env, SHARED_VA + i * 4096ull, f, i, EXO_PROT_READ | EXO_PROT_WRITE);
+	}
+	/* on several CPUs, the writer runs on another CPU than this one
+	 * throughout, so only a shootdown can stop it */
+	int several = ((const struct exo_kinfo *)EXO_KINFO_VA)->cpus_running >= 2;
+	if (several) {
+		exo_call(EXO_SYS_THREAD_SET_AFFINITY, EXO_SLOT_SELF_THREAD, 1ull);
+		exo_call(EXO_SYS_THREAD_SET_AFFINITY, thread, 2ull);
+	}
+	child_start(thread, body_range_writer, SHARED_VA, 0, 0);
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (several)
+			__builtin_ia32_pause();
+		else
+			exo_call(EXO_SYS_YIELD, 0);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (range_sum() < 1000 * RANGE_PAGES && t.tv_sec - t0.tv_sec < 10);
+	EXPECT(unmap ? "range-unmap-child-writes" : "range-protect-child-writes",
+	       range_sum() >= 1000 * RANGE_PAGES);
+	int64_t r = unmap ? call(EXO_SYS_PAGE_UNMAP, env, SHARED_VA, RANGE_PAGES, 0, 0) :
+			    call(EXO_SYS_PAGE_PROTECT, env, SHARED_VA, EXO_PROT_READ, RANGE_PAGES, 0);
+	uint64_t at_return = range_sum();
+	EXPECT(unmap ? "range-unmap-call" : "range-protect-call", r == 0);
+	int64_t st = child_wait(env, 5000000000ull);
+	EXPECT(unmap ? "range-unmap-child-faults" : "range-protect-child-faults",
+	       st == EXO_STATUS_SIGNALED(11));
+	EXPECT(unmap ? "range-unmap-no-write-after-return" : "range-protect-no-write-after-return",
+	       range_sum() == at_return);
+	exo_call(EXO_SYS_THREAD_SET_AFFINITY, EXO_SLOT_SELF_THREAD, ~0ull);
+	exo_call(EXO_SYS_CAP_DELETE, env);
+	for (int i = 0; i < RANGE_PAGES; i++)
+		call(EXO_SYS_PAGE_UNMAP, 0, SHARED_VA + i * 4096ull, 0, 0, 0);
+	exo_call(EXO_SYS_CAP_DELETE, f);
+}
+
+/* Range arguments: refused ranges change nothing. */
+static void range_arguments(void)
+{
+	int64_t f = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 2);
+	int64_t ro = exo_call(EXO_SYS_CAP_DERIVE, f, EXO_R_READ | EXO_R_GRANT, inspect(f).first + 1, 1);
+	call(EXO_SYS_PAGE_MAP, 0, SHARED_VA, f, 0, EXO_PROT_READ | EXO_PROT_WRITE);
+	call(EXO_SYS_PAGE_MAP, 0, SHARED_VA + 4096, ro, 0, EXO_PROT_READ);
+	EXPECT("range-too-long", call(EXO_SYS_PAGE_UNMAP, 0, SHARED_VA, EXO_PAGE_RANGE_MAX + 1, 0, 0) == E(EXO_EINVAL));
+	EXPECT("range-past-user-top", call(EXO_SYS_PAGE_UNMAP, 0, 0x00007ffffffff000ull, 2, 0, 0) == E(EXO_EINVAL));
+	EXPECT("range-nothing-mapped", call(EXO_SYS_PAGE_UNMAP, 0, SHARED_VA + 0x100000, 8, 0, 0) == E(EXO_ENOENT));
+	/* the second page's cap has no write right: nothing changes */
+	EXPECT("range-protect-refused", call(EXO_SYS_PAGE_PROTECT, 0, SHARED_VA, EXO_PROT_READ | EXO_PROT_WRITE, 2, 0) == E(EXO_EACCES));
+	EXPECT("range-protect-read", call(EXO_SYS_PAGE_PROTECT, 0, SHARED_VA, EXO_PROT_READ, 2, 0) == 0);
+	EXPECT("range-unmap-both", call(EXO_SYS_PAGE_UNMAP, 0, SHARED_VA, 4, 0, 0) == 0);
+	EXPECT("range-unmap-gone", call(EXO_SYS_PAGE_UNMAP, 0, SHARED_VA, 0, 0, 0) == E(EXO_ENOENT) &&
+				   call(EXO_SYS_PAGE_UNMAP, 0, SHARED_VA + 4096, 0, 0, 0) == E(EXO_ENOENT));
+	exo_call(EXO_SYS_CAP_DELETE, ro);
+	exo_call(EXO_SYS_CAP_DELETE, f);
+}
+
 static void ping_pong(void)
 {
 	int64_t thread, mine = exo_call0(EXO_SYS_NOTIFY_CREATE), theirs = exo_call0(EXO_SYS_NOTIFY_CREATE);
@@ -431,6 +524,9 @@ int main(void)
 	isolation();
 	share_and_revoke();
 	revoke_reaches_other_env();
+	range_calls(0);
+	range_calls(1);
+	range_arguments();
 	ping_pong();
 	directed_yield_and_enosys();
 	preemption_and_quota();
