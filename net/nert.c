@@ -1191,11 +1191,17 @@ static struct nert_rxseg *rx_slot(struct nert_session *s, uint32_t seg)
 	return r->present && r->seg == seg ? r : NULL;
 }
 
-/* Acknowledge: cumulative point, 256-segment SACK bitmap, free buffer slots. */
+/*
+ * Acknowledge: cumulative point, 256-segment SACK bitmap, receive window.
+ * The window counts segments from the cumulative point (as TCP's does):
+ * the ring takes any segment in [rcv_nxt, rcv_nxt + NERT_WINDOW) and
+ * in-order data is delivered at once, so it is the whole ring.  Free
+ * slots (the ring minus the span held) would count a hole twice, since
+ * the sender reads the window from the cumulative point.
+ */
 static void send_ack(struct nert_session *s, uint64_t now)
 {
 	uint8_t pt[ACK_BYTES];
-	uint32_t used = s->rcv_max >= s->rcv_nxt ? s->rcv_max + 1 - s->rcv_nxt : 0;
 
 	memset(pt, 0, sizeof pt);
 	for (uint32_t i = 0; i < SACK_BITS; i++)
@@ -1203,7 +1209,7 @@ static void send_ack(struct nert_session *s, uint64_t now)
 			pt[5 + i / 8] |= (uint8_t)(1u << (i % 8));
 	pt[0] = K_ACK;
 	put_u32(pt + 1, s->rcv_nxt);
-	put_u16(pt + 5 + SACK_BITS / 8, (uint16_t)(used < NERT_WINDOW ? NERT_WINDOW - used : 0));
+	put_u16(pt + 5 + SACK_BITS / 8, NERT_WINDOW);
 	if (s->ack_echo_valid) {
 		uint64_t held = now - s->ack_echo_ms;
 		put_u32(pt + ACK_ECHO, s->ack_echo);
@@ -1250,8 +1256,6 @@ static void store_segment(struct nert_session *s, uint32_t seg, const uint8_t *b
 	r->seg = seg;
 	r->present = true;
 	memcpy(r->body, body, NERT_SEG_BODY);
-	if (seg > s->rcv_max || s->rcv_max < s->rcv_nxt)
-		s->rcv_max = seg;
 }
 
 /* Recover the single missing segment of a parity group, if exactly one is. */

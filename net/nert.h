@@ -272,7 +272,7 @@ struct nert_session {
 	uint64_t close_ms;            /* when CLOSE was last sent */
 	/* receiver */
 	struct nert_rxseg rxw[NERT_WINDOW];
-	uint32_t rcv_nxt, rcv_max;
+	uint32_t rcv_nxt;
 	uint32_t rx_msg_expect;       /* next offset in the message being reassembled */
 	struct nert_parity parity[NERT_PARITY_SLOTS];
 	uint32_t dgram_max;           /* highest datagram id delivered */

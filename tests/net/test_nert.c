@@ -44,6 +44,7 @@ static uint64_t now, seed;
 static double p_loss, p_dup, p_reorder, p_tamper;
 static bool drop_all, drop_to_a;       /* drop everything; drop only what B sends */
 static uint64_t a_last_data_ms, a_max_gap_ms;  /* A's DATA packets: latest send, longest silence */
+static int64_t held_seg = -1;          /* every copy of this segment A sends is lost */
 static const uint8_t *expect[MAXMSG];
 static uint32_t expect_len[MAXMSG];
 static uint32_t nexpect;
@@ -91,6 +92,21 @@ static void push(int to, const uint8_t *p, size_t len, uint64_t delay)
 	qn++;
 }
 
+/* Is p a DATA packet of A's (under its current keys) carrying segment held_seg? */
+static bool is_held_segment(const uint8_t *p, size_t len)
+{
+	uint8_t nonce[CX_NONCE_BYTES], pt[NERT_MAX_PACKET];
+
+	if (held_seg < 0 || p[1] != NP_DATA || len < NERT_HEADER_BYTES + CX_TAG_BYTES + 5)
+		return false;
+	memcpy(nonce, A.s.cur.tx_salt, 4);
+	put_u32(nonce + 4, get_u16(p + 2));
+	put_u32(nonce + 8, get_u32(p + 8));
+	return !cx_aead_open(pt, p + NERT_HEADER_BYTES, len - NERT_HEADER_BYTES - CX_TAG_BYTES,
+			     p, NERT_HEADER_BYTES, nonce, A.s.cur.tx) &&
+	       pt[0] == 1 && get_u32(pt + 1) == (uint32_t)held_seg;
+}
+
 /* nert_config.send: onto the bottleneck towards the peer. */
 static void cb_send(void *ctx, const uint8_t *p, size_t len)
 {
@@ -111,7 +127,8 @@ static void cb_send(void *ctx, const uint8_t *p, size_t len)
 			a_max_gap_ms = now - a_last_data_ms;
 		a_last_data_ms = now;
 	}
-	if (drop_all || (to == 0 && drop_to_a) || (p_loss > 0 && uni() < p_loss))
+	if (drop_all || (to == 0 && drop_to_a) || (sd == &A && is_held_segment(p, len)) ||
+	    (p_loss > 0 && uni() < p_loss))
 		return;
 	push(to, p, len, 5 + rnd() % 3 + (p_reorder > 0 && uni() < p_reorder ? rnd() % 40 : 0));
 	if (p_dup > 0 && uni() < p_dup)
@@ -229,6 +246,7 @@ static void setup(uint8_t fec_k, uint32_t rekey_packets, uint32_t idle_ms)
 	nexpect = 0;
 	ndg = 0;
 	drop_all = drop_to_a = false;
+	held_seg = -1;
 	a_last_data_ms = a_max_gap_ms = 0;
 	memset(&EA, 0, sizeof EA);
 	memset(&EB, 0, sizeof EB);
@@ -974,6 +992,40 @@ static int inject_ack(uint32_t cum, uint32_t echo, uint16_t delay, uint8_t flags
 }
 
 /*
+ * The receive window counts from the cumulative acknowledgement: the
+ * receiver's ring holds any segment in [rcv_nxt, rcv_nxt + 256), so a
+ * hole at the cumulative point (segment 0 lost again and again while the
+ * rest arrives) must not shrink what the sender may have outstanding.
+ * Before, the receiver advertised its free slots (256 minus the span it
+ * held) and the sender read that from the cumulative point: the flight
+ * stopped near 128 segments.
+ */
+static void test_window_counts_from_cumulative_point(void)
+{
+	enum { SEGS = 600 };
+	uint8_t *data = pattern(SEGS * NERT_SEG_DATA, 11);
+	uint32_t span = 0;
+
+	established(0, 0, 0);
+	expect_one(data, SEGS * NERT_SEG_DATA);
+	held_seg = 0;
+	CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, data, SEGS * NERT_SEG_DATA, now), 0);
+	while (now < 150) {                              /* about 15 round trips */
+		run(now + 1);
+		if (A.s.snd_nxt - A.s.snd_una > span)
+			span = A.s.snd_nxt - A.s.snd_una;
+	}
+	CHECK_EQ(A.s.snd_una, 0);
+	CHECK_EQ(span, NERT_WINDOW);
+	held_seg = -1;
+	run(now + 5000);
+	CHECK_EQ(B.got, 1);
+	CHECK(!B.bad);
+	CHECK(nert_send_idle(&A.s));
+	free(data);
+}
+
+/*
  * With no RTT sample (the first window and its ACKs lost), an ACK of the
  * restarted window must not re-declare the other retransmissions lost at
  * once: they were sent a moment ago.  Before the guard every such ACK
@@ -1414,6 +1466,7 @@ int main(void)
 	RUN(test_no_instant_re_retransmission);
 	RUN(test_rtt_no_late_samples);
 	RUN(test_tail_loss_probe);
+	RUN(test_window_counts_from_cumulative_point);
 	RUN(test_rtt_fec_and_retransmit);
 	RUN(test_idle_timeout);
 	RUN(test_delivery_classes);
