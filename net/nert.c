@@ -1039,13 +1039,22 @@ static void rtt_sample(struct nert_session *s, uint32_t r)
 
 static bool queue_building(const struct nert_session *s);
 
-/* Mark a segment acknowledged: RACK time, window growth. */
-static bool seg_acked(struct nert_session *s, struct nert_txseg *t)
+/*
+ * Mark a segment acknowledged: RACK time, window growth.  A
+ * retransmission's send time counts for RACK when the ACK came at least
+ * one SRTT after it (RFC 8985 6.2 uses the minimum RTT; a reordered
+ * original arriving late then moved RACK and made spurious losses):
+ * sooner, the ACK is likely for an earlier copy.  Without it the last
+ * holes of a transfer, which have no three later segments, waited for
+ * one tail-loss probe each.
+ */
+static bool seg_acked(struct nert_session *s, struct nert_txseg *t, uint64_t now)
 {
 	if (t->acked || !t->sent)
 		return false;
 	t->acked = true;
-	if (!t->retries && t->sent_ms > s->rack_ms)   /* unambiguous send times only */
+	if (t->sent_ms > s->rack_ms &&
+	    (!t->retries || (s->rtt_valid && now >= t->sent_ms + s->srtt)))
 		s->rack_ms = t->sent_ms;
 	if (cwnd(s) < s->ssthresh && queue_building(s))
 		s->ssthresh = cwnd(s);                          /* a queue: leave slow start */
@@ -1152,8 +1161,7 @@ static void ack_rtt_sample(struct nert_session *s, const uint8_t *pt, uint64_t n
 /* Process an ACK frame: cumulative and selective acknowledgements, then send more. */
 static void on_ack(struct nert_session *s, const uint8_t *pt, uint64_t now)
 {
-	uint32_t cum = get_u32(pt + 1), highest = 0;
-	bool any_sack = false;
+	uint32_t cum = get_u32(pt + 1), highest;
 
 	if (cum - s->snd_una > s->snd_nxt - s->snd_una)
 		return;                                 /* acknowledges what was never sent */
@@ -1164,20 +1172,19 @@ static void on_ack(struct nert_session *s, const uint8_t *pt, uint64_t now)
 		s->progress_ms = now;
 	}
 	for (; s->snd_una != cum; s->snd_una++)
-		seg_acked(s, &s->txw[s->snd_una % NERT_WINDOW]);
+		seg_acked(s, &s->txw[s->snd_una % NERT_WINDOW], now);
+	highest = cum - 1;
 	for (uint32_t i = 0; i < SACK_BITS; i++) {
 		uint32_t seg = cum + 1 + i;
 		if (!((pt[5 + i / 8] >> (i % 8)) & 1) || seg - s->snd_una >= s->snd_nxt - s->snd_una)
 			continue;
-		if (seg_acked(s, &s->txw[seg % NERT_WINDOW])) {
+		if (seg_acked(s, &s->txw[seg % NERT_WINDOW], now)) {
 			s->rto_backoff = 0;             /* selective progress is progress too */
 			s->progress_ms = now;
 		}
 		highest = seg;
-		any_sack = true;
 	}
-	if (any_sack)
-		detect_losses(s, highest, now);
+	detect_losses(s, highest, now);
 	release_messages(s);
 	pump(s, now);
 }

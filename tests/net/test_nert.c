@@ -44,7 +44,7 @@ static uint64_t now, seed;
 static double p_loss, p_dup, p_reorder, p_tamper;
 static bool drop_all, drop_to_a;       /* drop everything; drop only what B sends */
 static uint64_t a_last_data_ms, a_max_gap_ms;  /* A's DATA packets: latest send, longest silence */
-static int64_t held_seg = -1;          /* every copy of this segment A sends is lost */
+static struct { int64_t seg; uint32_t copies; } held[2];  /* A's copies of seg to lose (-1: none) */
 static const uint8_t *expect[MAXMSG];
 static uint32_t expect_len[MAXMSG];
 static uint32_t nexpect;
@@ -92,19 +92,43 @@ static void push(int to, const uint8_t *p, size_t len, uint64_t delay)
 	qn++;
 }
 
-/* Is p a DATA packet of A's (under its current keys) carrying segment held_seg? */
-static bool is_held_segment(const uint8_t *p, size_t len)
+/* The segment a DATA packet of A's carries (opened with its current keys), or -1. */
+static int64_t a_data_seg(const uint8_t *p, size_t len)
 {
 	uint8_t nonce[CX_NONCE_BYTES], pt[NERT_MAX_PACKET];
 
-	if (held_seg < 0 || p[1] != NP_DATA || len < NERT_HEADER_BYTES + CX_TAG_BYTES + 5)
-		return false;
+	if (p[1] != NP_DATA || len < NERT_HEADER_BYTES + CX_TAG_BYTES + 5)
+		return -1;
 	memcpy(nonce, A.s.cur.tx_salt, 4);
 	put_u32(nonce + 4, get_u16(p + 2));
 	put_u32(nonce + 8, get_u32(p + 8));
-	return !cx_aead_open(pt, p + NERT_HEADER_BYTES, len - NERT_HEADER_BYTES - CX_TAG_BYTES,
-			     p, NERT_HEADER_BYTES, nonce, A.s.cur.tx) &&
-	       pt[0] == 1 && get_u32(pt + 1) == (uint32_t)held_seg;
+	if (cx_aead_open(pt, p + NERT_HEADER_BYTES, len - NERT_HEADER_BYTES - CX_TAG_BYTES,
+			 p, NERT_HEADER_BYTES, nonce, A.s.cur.tx) || pt[0] != 1)
+		return -1;
+	return get_u32(pt + 1);
+}
+
+/* Is this packet of A's a copy of a held segment still to be lost? */
+static bool held_copy(const uint8_t *p, size_t len)
+{
+	int64_t seg;
+
+	if (held[0].seg < 0 && held[1].seg < 0)
+		return false;
+	seg = a_data_seg(p, len);
+	for (int i = 0; i < 2; i++)
+		if (seg >= 0 && seg == held[i].seg && held[i].copies) {
+			held[i].copies--;
+			return true;
+		}
+	return false;
+}
+
+/* Lose the first `copies` copies A sends of segment seg (slot i of two). */
+static void hold(int i, int64_t seg, uint32_t copies)
+{
+	held[i].seg = seg;
+	held[i].copies = copies;
 }
 
 /* nert_config.send: onto the bottleneck towards the peer. */
@@ -127,7 +151,7 @@ static void cb_send(void *ctx, const uint8_t *p, size_t len)
 			a_max_gap_ms = now - a_last_data_ms;
 		a_last_data_ms = now;
 	}
-	if (drop_all || (to == 0 && drop_to_a) || (sd == &A && is_held_segment(p, len)) ||
+	if (drop_all || (to == 0 && drop_to_a) || (sd == &A && held_copy(p, len)) ||
 	    (p_loss > 0 && uni() < p_loss))
 		return;
 	push(to, p, len, 5 + rnd() % 3 + (p_reorder > 0 && uni() < p_reorder ? rnd() % 40 : 0));
@@ -246,7 +270,8 @@ static void setup(uint8_t fec_k, uint32_t rekey_packets, uint32_t idle_ms)
 	nexpect = 0;
 	ndg = 0;
 	drop_all = drop_to_a = false;
-	held_seg = -1;
+	hold(0, -1, 0);
+	hold(1, -1, 0);
 	a_last_data_ms = a_max_gap_ms = 0;
 	memset(&EA, 0, sizeof EA);
 	memset(&EB, 0, sizeof EB);
@@ -974,6 +999,40 @@ static void test_tail_loss_probe(void)
 	free(data);
 }
 
+/*
+ * The last two segments of a message lost: a probe resends the first,
+ * and its ACK (a retransmission acknowledged more than an SRTT after it
+ * was sent) moves RACK's clock, so the other hole is found lost at once
+ * (RFC 8985 6.2) instead of waiting for a second probe.
+ */
+static void test_tail_holes_after_probe(void)
+{
+	uint8_t *data = pattern(12 * NERT_SEG_DATA, 10);
+	uint64_t t0, pto;
+
+	established(0, 0, 0);
+	expect_one(data, 3 * NERT_SEG_DATA);       /* a first message: RTT samples */
+	CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, data, 3 * NERT_SEG_DATA, now), 0);
+	run(now + 500);
+	CHECK_EQ(B.got, 1);
+	expect_one(data, 12 * NERT_SEG_DATA);
+	B.got = 0;
+	hold(0, A.s.snd_end + 10, 1);
+	hold(1, A.s.snd_end + 11, 1);
+	t0 = now;
+	pto = 2 * A.s.srtt + 10;
+	CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, data, 12 * NERT_SEG_DATA, now), 0);
+	CHECK_EQ(A.s.snd_nxt, A.s.snd_end);       /* the whole message in the first window */
+	while (!B.got && now < t0 + 1000)
+		run(now + 1);
+	printf("  srtt %u ms: two lost tail segments delivered after %llu ms, %llu probes\n",
+	       A.s.srtt, (unsigned long long)(now - t0), (unsigned long long)A.s.stats.probes);
+	CHECK_EQ(B.got, 1);
+	CHECK_EQ(A.s.stats.probes, 1);
+	CHECK(now - t0 < pto + 3 * A.s.srtt);
+	free(data);
+}
+
 /* Seal an ACK frame from B (cumulative point, no SACK, echo fields) and feed it to A. */
 static int inject_ack(uint32_t cum, uint32_t echo, uint16_t delay, uint8_t flags)
 {
@@ -1008,7 +1067,7 @@ static void test_window_counts_from_cumulative_point(void)
 
 	established(0, 0, 0);
 	expect_one(data, SEGS * NERT_SEG_DATA);
-	held_seg = 0;
+	hold(0, 0, UINT32_MAX);
 	CHECK_EQ(nert_send(&A.s, NERT_RELIABLE, data, SEGS * NERT_SEG_DATA, now), 0);
 	while (now < 150) {                              /* about 15 round trips */
 		run(now + 1);
@@ -1017,7 +1076,7 @@ static void test_window_counts_from_cumulative_point(void)
 	}
 	CHECK_EQ(A.s.snd_una, 0);
 	CHECK_EQ(span, NERT_WINDOW);
-	held_seg = -1;
+	hold(0, -1, 0);
 	run(now + 5000);
 	CHECK_EQ(B.got, 1);
 	CHECK(!B.bad);
@@ -1466,6 +1525,7 @@ int main(void)
 	RUN(test_no_instant_re_retransmission);
 	RUN(test_rtt_no_late_samples);
 	RUN(test_tail_loss_probe);
+	RUN(test_tail_holes_after_probe);
 	RUN(test_window_counts_from_cumulative_point);
 	RUN(test_rtt_fec_and_retransmit);
 	RUN(test_idle_timeout);
