@@ -286,14 +286,19 @@ static uint64_t init_timestamp(struct nert_session *s, uint64_t now)
 }
 
 /*
- * (Re)send our INIT: mac1 under the responder's static key, and mac2 under
- * the responder's cookie when we hold one younger than NERT_COOKIE_MS
- * (zeros otherwise).
+ * (Re)send our INIT: the copy number in the header's pn (RESP echoes it,
+ * so the handshake's RTT sample is unambiguous after a retry, as QUIC's
+ * packet numbers make it), mac1 under the responder's static key, and
+ * mac2 under the responder's cookie when we hold one younger than
+ * NERT_COOKIE_MS (zeros otherwise).
  */
 static void send_init(struct nert_session *s, uint64_t now)
 {
 	uint8_t *p = s->init_pkt;
 
+	s->init_copy++;
+	s->init_copy_ms[s->init_copy % NERT_INIT_COPIES] = now;
+	put_u32(p + 8, s->init_copy);
 	mac16(p + INIT_MAC1, s->mac1_out, CX_KEY_BYTES, p, NERT_INIT_BODY);
 	s->init_has_cookie = s->has_cookie && now - s->cookie_ms < NERT_COOKIE_MS;
 	if (s->init_has_cookie)
@@ -339,6 +344,7 @@ static int handshake_start(struct nert_session *s, bool rekey, uint64_t now)
 	s->rekeying = rekey;
 	s->hs_start_ms = now;
 	s->hs_tries = 1;
+	s->init_copy = 0;
 	send_init(s, now);
 out:
 	cx_wipe(k, sizeof k);
@@ -356,6 +362,17 @@ int nert_connect(struct nert_session *s, uint64_t now_ms)
 	if ((err = handshake_start(s, false, now_ms)))
 		s->state = NERT_IDLE;
 	return err;
+}
+
+/*
+ * Two copies of one handshake message: equal but for the header's pn
+ * (an INIT's copy number, a RESP's echo of it) and, for INITs, the MACs
+ * that cover it (mac1 is checked before this is asked).
+ */
+static bool same_copy(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	return !memcmp(a, b, 8) && !memcmp(a + NERT_HEADER_BYTES, b + NERT_HEADER_BYTES,
+					  len - NERT_HEADER_BYTES);
 }
 
 /*
@@ -504,12 +521,14 @@ static int init_precheck(struct nert_session *s, const uint8_t *p, const uint8_t
 		s->cfg.endpoint->mac1_failures++;
 		return -EBADMSG;
 	}
-	if (pd->active && !memcmp(p, pd->init_pkt, INIT_MAC2)) {
+	if (pd->active && same_copy(p, pd->init_pkt, NERT_INIT_BODY)) {
 		pd->init_ms = now;
+		put_u32(pd->resp_pkt + 8, get_u32(p + 8));      /* echo this copy's number */
 		emit(s, pd->resp_pkt, NERT_RESP_BYTES, now);   /* our RESP was lost */
 		return 1;
 	}
-	if (!s->initiator && s->state != NERT_IDLE && !memcmp(p, s->init_pkt, INIT_MAC2)) {
+	if (!s->initiator && s->state != NERT_IDLE && same_copy(p, s->init_pkt, NERT_INIT_BODY)) {
+		put_u32(s->resp_pkt + 8, get_u32(p + 8));
 		emit(s, s->resp_pkt, NERT_RESP_BYTES, now);     /* a late copy: answered already */
 		return 1;
 	}
@@ -557,7 +576,7 @@ static int on_init(struct nert_session *s, const uint8_t *p, const uint8_t *src,
 	s->cfg.random(s->cfg.ctx, pd->k.tx_salt, sizeof pd->k.tx_salt);
 	memcpy(pd->k.rx_salt, payload, 4);
 	s->cfg.random(s->cfg.ctx, e_sk, sizeof e_sk);
-	header_put(resp, NP_RESP, 0, pd->k.peer_sid, 0);
+	header_put(resp, NP_RESP, 0, pd->k.peer_sid, get_u32(p + 8));  /* echo the INIT copy */
 	count_dh(s);
 	if ((err = cx_dh_public(resp + 12, e_sk)))
 		goto out;
@@ -641,6 +660,22 @@ static void pending_install(struct nert_session *s, uint64_t now)
 }
 
 /*
+ * The initiator's first RTT sample: RESP echoes the copy number of the
+ * INIT it answers, so the sample is that copy's round trip even after
+ * retries (Karn's ambiguity does not arise).  An echo of 0 (a version 3
+ * responder) or of a copy too old to remember gives none.
+ */
+static void handshake_rtt_sample(struct nert_session *s, uint32_t copy, uint64_t now)
+{
+	uint64_t sent = s->init_copy_ms[copy % NERT_INIT_COPIES];
+
+	if (s->rtt_valid || !copy || copy > s->init_copy || s->init_copy - copy >= NERT_INIT_COPIES ||
+	    now < sent)
+		return;
+	rtt_sample(s, (uint32_t)(now - sent + 1));
+}
+
+/*
  * Initiator: finish a handshake from a RESP, then confirm the keys at
  * once.  A re-handshake the responder could not continue (it rebooted)
  * restarts the streams.
@@ -654,7 +689,7 @@ static int on_resp(struct nert_session *s, const uint8_t *p, uint64_t now)
 	uint64_t sent;
 	int err;
 
-	if (s->initiator && s->cur.valid && !memcmp(p, s->resp_pkt, NERT_RESP_BYTES))
+	if (s->initiator && s->cur.valid && same_copy(p, s->resp_pkt, NERT_RESP_BYTES))
 		return send_frame(s, &ping, 1, now);    /* our confirmation was lost */
 	if (!s->initiator || (s->state != NERT_HS_SENT && !s->rekeying) ||
 	    get_u32(p + 4) != s->hs_sid)
@@ -680,8 +715,7 @@ static int on_resp(struct nert_session *s, const uint8_t *p, uint64_t now)
 	cx_wipe(s->e_sk, sizeof s->e_sk);
 	s->rekeying = false;
 	keys_install(s, &nk, continues, now);
-	if (s->hs_tries == 1 && !s->rtt_valid && now >= s->hs_sent_ms)
-		rtt_sample(s, (uint32_t)(now - s->hs_sent_ms + 1));  /* one INIT: unambiguous (Karn) */
+	handshake_rtt_sample(s, get_u32(p + 8), now);
 	memcpy(s->resp_pkt, p, NERT_RESP_BYTES);
 	sent = s->stats.packets_sent;
 	pump(s, now);

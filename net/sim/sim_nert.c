@@ -131,7 +131,7 @@ struct ghost {
 	uint64_t inflight_copies;
 };
 
-/* Record what the responder received from the initiator: every distinct INIT, every 16th DATA packet. */
+/* Record what the responder received from the initiator: every distinct INIT (each copy), every 16th DATA packet. */
 static void ghost_record(struct ghost *g, const uint8_t *pkt, size_t len, uint64_t now_us)
 {
 	if (pkt[1] == NP_INIT && len == NERT_INIT_BYTES && g->ninit < GHOST_INITS &&
@@ -330,7 +330,9 @@ static void ghost_inject(struct nsim *ns, const uint8_t *pkt, size_t len, const 
 	bool loaded = ghost_loaded(&b->ep, now);
 	const struct nert_session *a = &ns->sides[0]->s;
 	bool inflight = pkt[1] == NP_INIT && (a->state == NERT_HS_SENT || a->rekeying) &&
-			!memcmp(pkt, a->init_pkt, NERT_INIT_BODY);
+			!memcmp(pkt, a->init_pkt, 8) &&        /* any copy (pn) of that INIT */
+			!memcmp(pkt + NERT_HEADER_BYTES, a->init_pkt + NERT_HEADER_BYTES,
+				NERT_INIT_BODY - NERT_HEADER_BYTES);
 
 	nert_receive(s, pkt, len, src, src_len, now);
 	g->dh_ops += b->ep.dh_ops - dh;
