@@ -286,14 +286,19 @@ static uint64_t init_timestamp(struct nert_session *s, uint64_t now)
 }
 
 /*
- * (Re)send our INIT: mac1 under the responder's static key, and mac2 under
- * the responder's cookie when we hold one younger than NERT_COOKIE_MS
- * (zeros otherwise).
+ * (Re)send our INIT: the copy number in the header's pn (RESP echoes it,
+ * so the handshake's RTT sample is unambiguous after a retry, as QUIC's
+ * packet numbers make it), mac1 under the responder's static key, and
+ * mac2 under the responder's cookie when we hold one younger than
+ * NERT_COOKIE_MS (zeros otherwise).
  */
 static void send_init(struct nert_session *s, uint64_t now)
 {
 	uint8_t *p = s->init_pkt;
 
+	s->init_copy++;
+	s->init_copy_ms[s->init_copy % NERT_INIT_COPIES] = now;
+	put_u32(p + 8, s->init_copy);
 	mac16(p + INIT_MAC1, s->mac1_out, CX_KEY_BYTES, p, NERT_INIT_BODY);
 	s->init_has_cookie = s->has_cookie && now - s->cookie_ms < NERT_COOKIE_MS;
 	if (s->init_has_cookie)
@@ -339,6 +344,7 @@ static int handshake_start(struct nert_session *s, bool rekey, uint64_t now)
 	s->rekeying = rekey;
 	s->hs_start_ms = now;
 	s->hs_tries = 1;
+	s->init_copy = 0;
 	send_init(s, now);
 out:
 	cx_wipe(k, sizeof k);
@@ -356,6 +362,17 @@ int nert_connect(struct nert_session *s, uint64_t now_ms)
 	if ((err = handshake_start(s, false, now_ms)))
 		s->state = NERT_IDLE;
 	return err;
+}
+
+/*
+ * Two copies of one handshake message: equal but for the header's pn
+ * (an INIT's copy number, a RESP's echo of it) and, for INITs, the MACs
+ * that cover it (mac1 is checked before this is asked).
+ */
+static bool same_copy(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	return !memcmp(a, b, 8) && !memcmp(a + NERT_HEADER_BYTES, b + NERT_HEADER_BYTES,
+					  len - NERT_HEADER_BYTES);
 }
 
 /*
@@ -504,12 +521,14 @@ static int init_precheck(struct nert_session *s, const uint8_t *p, const uint8_t
 		s->cfg.endpoint->mac1_failures++;
 		return -EBADMSG;
 	}
-	if (pd->active && !memcmp(p, pd->init_pkt, INIT_MAC2)) {
+	if (pd->active && same_copy(p, pd->init_pkt, NERT_INIT_BODY)) {
 		pd->init_ms = now;
+		put_u32(pd->resp_pkt + 8, get_u32(p + 8));      /* echo this copy's number */
 		emit(s, pd->resp_pkt, NERT_RESP_BYTES, now);   /* our RESP was lost */
 		return 1;
 	}
-	if (!s->initiator && s->state != NERT_IDLE && !memcmp(p, s->init_pkt, INIT_MAC2)) {
+	if (!s->initiator && s->state != NERT_IDLE && same_copy(p, s->init_pkt, NERT_INIT_BODY)) {
+		put_u32(s->resp_pkt + 8, get_u32(p + 8));
 		emit(s, s->resp_pkt, NERT_RESP_BYTES, now);     /* a late copy: answered already */
 		return 1;
 	}
@@ -557,7 +576,7 @@ static int on_init(struct nert_session *s, const uint8_t *p, const uint8_t *src,
 	s->cfg.random(s->cfg.ctx, pd->k.tx_salt, sizeof pd->k.tx_salt);
 	memcpy(pd->k.rx_salt, payload, 4);
 	s->cfg.random(s->cfg.ctx, e_sk, sizeof e_sk);
-	header_put(resp, NP_RESP, 0, pd->k.peer_sid, 0);
+	header_put(resp, NP_RESP, 0, pd->k.peer_sid, get_u32(p + 8));  /* echo the INIT copy */
 	count_dh(s);
 	if ((err = cx_dh_public(resp + 12, e_sk)))
 		goto out;
@@ -641,6 +660,22 @@ static void pending_install(struct nert_session *s, uint64_t now)
 }
 
 /*
+ * The initiator's first RTT sample: RESP echoes the copy number of the
+ * INIT it answers, so the sample is that copy's round trip even after
+ * retries (Karn's ambiguity does not arise).  An echo of 0 (a version 3
+ * responder) or of a copy too old to remember gives none.
+ */
+static void handshake_rtt_sample(struct nert_session *s, uint32_t copy, uint64_t now)
+{
+	uint64_t sent = s->init_copy_ms[copy % NERT_INIT_COPIES];
+
+	if (s->rtt_valid || !copy || copy > s->init_copy || s->init_copy - copy >= NERT_INIT_COPIES ||
+	    now < sent)
+		return;
+	rtt_sample(s, (uint32_t)(now - sent + 1));
+}
+
+/*
  * Initiator: finish a handshake from a RESP, then confirm the keys at
  * once.  A re-handshake the responder could not continue (it rebooted)
  * restarts the streams.
@@ -654,7 +689,7 @@ static int on_resp(struct nert_session *s, const uint8_t *p, uint64_t now)
 	uint64_t sent;
 	int err;
 
-	if (s->initiator && s->cur.valid && !memcmp(p, s->resp_pkt, NERT_RESP_BYTES))
+	if (s->initiator && s->cur.valid && same_copy(p, s->resp_pkt, NERT_RESP_BYTES))
 		return send_frame(s, &ping, 1, now);    /* our confirmation was lost */
 	if (!s->initiator || (s->state != NERT_HS_SENT && !s->rekeying) ||
 	    get_u32(p + 4) != s->hs_sid)
@@ -680,8 +715,7 @@ static int on_resp(struct nert_session *s, const uint8_t *p, uint64_t now)
 	cx_wipe(s->e_sk, sizeof s->e_sk);
 	s->rekeying = false;
 	keys_install(s, &nk, continues, now);
-	if (s->hs_tries == 1 && !s->rtt_valid && now >= s->hs_sent_ms)
-		rtt_sample(s, (uint32_t)(now - s->hs_sent_ms + 1));  /* one INIT: unambiguous (Karn) */
+	handshake_rtt_sample(s, get_u32(p + 8), now);
 	memcpy(s->resp_pkt, p, NERT_RESP_BYTES);
 	sent = s->stats.packets_sent;
 	pump(s, now);
@@ -1039,13 +1073,22 @@ static void rtt_sample(struct nert_session *s, uint32_t r)
 
 static bool queue_building(const struct nert_session *s);
 
-/* Mark a segment acknowledged: RACK time, window growth. */
-static bool seg_acked(struct nert_session *s, struct nert_txseg *t)
+/*
+ * Mark a segment acknowledged: RACK time, window growth.  A
+ * retransmission's send time counts for RACK when the ACK came at least
+ * one SRTT after it (RFC 8985 6.2 uses the minimum RTT; a reordered
+ * original arriving late then moved RACK and made spurious losses):
+ * sooner, the ACK is likely for an earlier copy.  Without it the last
+ * holes of a transfer, which have no three later segments, waited for
+ * one tail-loss probe each.
+ */
+static bool seg_acked(struct nert_session *s, struct nert_txseg *t, uint64_t now)
 {
 	if (t->acked || !t->sent)
 		return false;
 	t->acked = true;
-	if (!t->retries && t->sent_ms > s->rack_ms)   /* unambiguous send times only */
+	if (t->sent_ms > s->rack_ms &&
+	    (!t->retries || (s->rtt_valid && now >= t->sent_ms + s->srtt)))
 		s->rack_ms = t->sent_ms;
 	if (cwnd(s) < s->ssthresh && queue_building(s))
 		s->ssthresh = cwnd(s);                          /* a queue: leave slow start */
@@ -1152,8 +1195,7 @@ static void ack_rtt_sample(struct nert_session *s, const uint8_t *pt, uint64_t n
 /* Process an ACK frame: cumulative and selective acknowledgements, then send more. */
 static void on_ack(struct nert_session *s, const uint8_t *pt, uint64_t now)
 {
-	uint32_t cum = get_u32(pt + 1), highest = 0;
-	bool any_sack = false;
+	uint32_t cum = get_u32(pt + 1), highest;
 
 	if (cum - s->snd_una > s->snd_nxt - s->snd_una)
 		return;                                 /* acknowledges what was never sent */
@@ -1164,20 +1206,19 @@ static void on_ack(struct nert_session *s, const uint8_t *pt, uint64_t now)
 		s->progress_ms = now;
 	}
 	for (; s->snd_una != cum; s->snd_una++)
-		seg_acked(s, &s->txw[s->snd_una % NERT_WINDOW]);
+		seg_acked(s, &s->txw[s->snd_una % NERT_WINDOW], now);
+	highest = cum - 1;
 	for (uint32_t i = 0; i < SACK_BITS; i++) {
 		uint32_t seg = cum + 1 + i;
 		if (!((pt[5 + i / 8] >> (i % 8)) & 1) || seg - s->snd_una >= s->snd_nxt - s->snd_una)
 			continue;
-		if (seg_acked(s, &s->txw[seg % NERT_WINDOW])) {
+		if (seg_acked(s, &s->txw[seg % NERT_WINDOW], now)) {
 			s->rto_backoff = 0;             /* selective progress is progress too */
 			s->progress_ms = now;
 		}
 		highest = seg;
-		any_sack = true;
 	}
-	if (any_sack)
-		detect_losses(s, highest, now);
+	detect_losses(s, highest, now);
 	release_messages(s);
 	pump(s, now);
 }
@@ -1191,11 +1232,17 @@ static struct nert_rxseg *rx_slot(struct nert_session *s, uint32_t seg)
 	return r->present && r->seg == seg ? r : NULL;
 }
 
-/* Acknowledge: cumulative point, 256-segment SACK bitmap, free buffer slots. */
+/*
+ * Acknowledge: cumulative point, 256-segment SACK bitmap, receive window.
+ * The window counts segments from the cumulative point (as TCP's does):
+ * the ring takes any segment in [rcv_nxt, rcv_nxt + NERT_WINDOW) and
+ * in-order data is delivered at once, so it is the whole ring.  Free
+ * slots (the ring minus the span held) would count a hole twice, since
+ * the sender reads the window from the cumulative point.
+ */
 static void send_ack(struct nert_session *s, uint64_t now)
 {
 	uint8_t pt[ACK_BYTES];
-	uint32_t used = s->rcv_max >= s->rcv_nxt ? s->rcv_max + 1 - s->rcv_nxt : 0;
 
 	memset(pt, 0, sizeof pt);
 	for (uint32_t i = 0; i < SACK_BITS; i++)
@@ -1203,7 +1250,7 @@ static void send_ack(struct nert_session *s, uint64_t now)
 			pt[5 + i / 8] |= (uint8_t)(1u << (i % 8));
 	pt[0] = K_ACK;
 	put_u32(pt + 1, s->rcv_nxt);
-	put_u16(pt + 5 + SACK_BITS / 8, (uint16_t)(used < NERT_WINDOW ? NERT_WINDOW - used : 0));
+	put_u16(pt + 5 + SACK_BITS / 8, NERT_WINDOW);
 	if (s->ack_echo_valid) {
 		uint64_t held = now - s->ack_echo_ms;
 		put_u32(pt + ACK_ECHO, s->ack_echo);
@@ -1250,8 +1297,6 @@ static void store_segment(struct nert_session *s, uint32_t seg, const uint8_t *b
 	r->seg = seg;
 	r->present = true;
 	memcpy(r->body, body, NERT_SEG_BODY);
-	if (seg > s->rcv_max || s->rcv_max < s->rcv_nxt)
-		s->rcv_max = seg;
 }
 
 /* Recover the single missing segment of a parity group, if exactly one is. */

@@ -20,7 +20,7 @@
 #include "crypto/crypto.h"
 
 enum {
-	NERT_VERSION = 3,
+	NERT_VERSION = 4,
 	NERT_HEADER_BYTES = 12,      /* version, type, epoch u16, sid u32, pn u32 */
 	NERT_MAX_PACKET = 1200,
 	NERT_SEG_DATA = 1024,        /* message bytes per segment */
@@ -42,6 +42,7 @@ enum {
 	NERT_PROBES = 2,             /* tail-loss probes between two acknowledgements of progress */
 	NERT_MIN_PTO_MS = 10,
 	NERT_HS_GIVEUP_MS = 90000,   /* an initiator gives up a handshake unanswered this long */
+	NERT_INIT_COPIES = 4,        /* INIT copies whose send time the initiator keeps (RTT from RESP) */
 	NERT_INIT_BODY = NERT_HEADER_BYTES + 32 + 32 + 16 + 16 + 16,  /* what mac1 covers */
 	NERT_INIT_BYTES = NERT_INIT_BODY + 2 * CX_MAC_BYTES,          /* + mac1, mac2 */
 	NERT_PEERS = 256,            /* initiators whose latest INIT timestamp an endpoint remembers */
@@ -231,6 +232,8 @@ struct nert_session {
 	bool rekeying;               /* initiator: a re-handshake is in flight */
 	uint64_t hs_sent_ms;
 	uint8_t hs_tries;
+	uint32_t init_copy;          /* initiator: copies of this INIT sent (the header's pn) */
+	uint64_t init_copy_ms[NERT_INIT_COPIES];  /* ...and when, by copy number mod NERT_INIT_COPIES */
 	uint64_t hs_start_ms;
 	uint64_t own_ts;             /* initiator: timestamp of our latest INIT */
 	uint8_t cookie[CX_MAC_BYTES];  /* initiator: the responder's latest cookie */
@@ -272,7 +275,7 @@ struct nert_session {
 	uint64_t close_ms;            /* when CLOSE was last sent */
 	/* receiver */
 	struct nert_rxseg rxw[NERT_WINDOW];
-	uint32_t rcv_nxt, rcv_max;
+	uint32_t rcv_nxt;
 	uint32_t rx_msg_expect;       /* next offset in the message being reassembled */
 	struct nert_parity parity[NERT_PARITY_SLOTS];
 	uint32_t dgram_max;           /* highest datagram id delivered */

@@ -131,7 +131,7 @@ struct ghost {
 	uint64_t inflight_copies;
 };
 
-/* Record what the responder received from the initiator: every distinct INIT, every 16th DATA packet. */
+/* Record what the responder received from the initiator: every distinct INIT (each copy), every 16th DATA packet. */
 static void ghost_record(struct ghost *g, const uint8_t *pkt, size_t len, uint64_t now_us)
 {
 	if (pkt[1] == NP_INIT && len == NERT_INIT_BYTES && g->ninit < GHOST_INITS &&
@@ -330,7 +330,9 @@ static void ghost_inject(struct nsim *ns, const uint8_t *pkt, size_t len, const 
 	bool loaded = ghost_loaded(&b->ep, now);
 	const struct nert_session *a = &ns->sides[0]->s;
 	bool inflight = pkt[1] == NP_INIT && (a->state == NERT_HS_SENT || a->rekeying) &&
-			!memcmp(pkt, a->init_pkt, NERT_INIT_BODY);
+			!memcmp(pkt, a->init_pkt, 8) &&        /* any copy (pn) of that INIT */
+			!memcmp(pkt + NERT_HEADER_BYTES, a->init_pkt + NERT_HEADER_BYTES,
+				NERT_INIT_BODY - NERT_HEADER_BYTES);
 
 	nert_receive(s, pkt, len, src, src_len, now);
 	g->dh_ops += b->ep.dh_ops - dh;
@@ -384,6 +386,33 @@ static void ghost_act(struct nsim *ns)
 			ghost_inject(ns, g->init[i % g->ninit], NERT_INIT_BYTES, spoof, sizeof spoof, true);
 			g->replayed_inits++;
 		}
+}
+
+/*
+ * Where a transfer spent its time, for SIM_DEBUG's line per seed: window
+ * cuts, the smallest window after slow start, when the first RTT sample
+ * came, and how long the tail took (from the last new segment sent to
+ * the last byte delivered).
+ */
+struct sender_log {
+	uint32_t cuts, min_cwnd, last_ssthresh;
+	uint64_t first_sample_us, all_sent_us;
+};
+
+/* Note the sender's state after an event (SIM_DEBUG summary). */
+static void log_sender(struct sender_log *l, const struct nsim *ns, const struct nert_session *s)
+{
+	uint32_t c = s->cwnd_milli / 1000;
+
+	if (s->ssthresh < l->last_ssthresh && l->last_ssthresh != NERT_WINDOW)
+		l->cuts++;
+	if (s->ssthresh < NERT_WINDOW && c < l->min_cwnd)
+		l->min_cwnd = c;
+	l->last_ssthresh = s->ssthresh;
+	if (!l->first_sample_us && s->rtt_valid)
+		l->first_sample_us = ns->now_us;
+	if (!l->all_sent_us && s->snd_end && s->snd_nxt == s->snd_end)
+		l->all_sent_us = ns->now_us;
 }
 
 /*
@@ -442,6 +471,7 @@ static struct nert_result transfer(const struct sim_opts *o, double loss, double
 	struct sim_opts so = *o;
 	uint32_t nmsg = (bytes + MSG_BYTES - 1) / MSG_BYTES, queued = 0;
 	uint64_t established_us = 0;
+	struct sender_log slog = { .min_cwnd = UINT32_MAX, .last_ssthresh = NERT_WINDOW };
 
 	so.nodes = 2;
 	so.topology = "lan";
@@ -508,6 +538,7 @@ static struct nert_result transfer(const struct sim_opts *o, double loss, double
 		if (!established_us && sides[0].s.state == NERT_ESTABLISHED)
 			established_us = ns.now_us;
 		trace_sender(&ns, &sides[0].s);
+		log_sender(&slog, &ns, &sides[0].s);
 		while (queued < nmsg && nert_send(&sides[0].s, o->stop_and_wait ? NERT_RELIABLE : m_class(queued),
 						  payload + (size_t)queued * MSG_BYTES,
 						  sides[1].expect_len[queued], ns.now_us / 1000) == 0)
@@ -527,8 +558,17 @@ static struct nert_result transfer(const struct sim_opts *o, double loss, double
 	r.retransmits = sides[0].s.stats.retransmits;
 	r.fec_recovered = sides[1].s.stats.fec_recovered;
 	if (getenv("SIM_DEBUG"))
-		fprintf(stderr, "timeouts %llu cwnd %u ssthresh %u srtt %u min %u rto %u pkts %llu\n",
-			(unsigned long long)sides[0].s.stats.timeouts, sides[0].s.cwnd_milli, sides[0].s.ssthresh,
+		fprintf(stderr, "handshake %.0f ms (%u INITs) first sample +%.0f ms, %u cuts, min cwnd %u, "
+			"timeouts %llu probes %llu retx %llu fec %llu, tail %.0f ms of %.0f ms, "
+			"cwnd %u ssthresh %u srtt %u min %u rto %u pkts %llu\n",
+			r.handshake_s * 1000, sides[0].s.hs_tries,
+			slog.first_sample_us ? (slog.first_sample_us - established_us) / 1000.0 : -1.0,
+			slog.cuts, slog.min_cwnd == UINT32_MAX ? 0 : slog.min_cwnd,
+			(unsigned long long)sides[0].s.stats.timeouts,
+			(unsigned long long)sides[0].s.stats.probes, (unsigned long long)r.retransmits,
+			(unsigned long long)r.fec_recovered,
+			sides[1].done_us > slog.all_sent_us ? (sides[1].done_us - slog.all_sent_us) / 1000.0 : 0,
+			r.seconds * 1000, sides[0].s.cwnd_milli, sides[0].s.ssthresh,
 			sides[0].s.srtt, sides[0].s.min_rtt, sides[0].s.rto,
 			(unsigned long long)sides[0].s.stats.packets_sent);
 	while (ns.len)

@@ -1,13 +1,13 @@
 -- Wireshark dissector for the ExoSwarm wire formats (docs/PROTOCOL.md):
 -- pheromones (version 5: gossip, membership, store, queen commands), the
--- swarm-hub envelope in front of them, and NERT (version 3: handshake,
+-- swarm-hub envelope in front of them, and NERT (version 4: handshake,
 -- cookie reply, encrypted data).  Every multi-byte field is big-endian.
 -- Load it with: tshark -X lua_script:tools/wireshark/exoswarm.lua -r FILE
 -- Packets are recognised by their contents (a heuristic on UDP), since
 -- swarm ports are configurable.
 
 local PHEROMONE_VERSION = 5
-local NERT_VERSION = 3
+local NERT_VERSION = 4
 local CERT_BYTES = 112
 local SIG_BYTES = 64
 local MAC_BYTES = 16
