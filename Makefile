@@ -92,7 +92,8 @@ test-build: iso $(TEST_DEPS)
 bench:
 	$(Q)tools/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory iso libos $(BENCH_DEPS)
-	$(Q)set -e; tools/bench-kernel; $(foreach c,$(BENCH_CMDS),$(c);)
+	$(Q)failed=""; for c in tools/bench-kernel $(BENCH_CMDS); do $$c || failed="$$failed $$c"; done; \
+	  if [ -n "$$failed" ]; then echo "make bench: failed or missed a target:$$failed" >&2; exit 1; fi
 
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_DEPS)
