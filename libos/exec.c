@@ -600,13 +600,13 @@ const struct exo_start *exec_adopt(const struct exec_handover *rec)
  * their permissions, so fork shares them and the next execve frees them. */
 void exec_adopt_memory(void)
 {
-	static int prot[512];
+	static uint8_t prot[512];
 	lo_thread0.slot = (int64_t)adopted.thread_slot;
 	lo_signal_adopt(adopted.sig_ignored, adopted.sig_mask, adopted.sig_pending);
 	for (uint64_t i = 0; i < adopted.plan.nrun; i++) {
 		const struct exec_run *r = &adopted.plan.run[i];
 		for (uint64_t k = 0; k < r->pages; k++)
-			prot[k] = (int)r->prot;
+			prot[k] = (uint8_t)r->prot;
 		mm_adopt((int64_t)r->slot, r->va, r->pages, prot);
 	}
 }

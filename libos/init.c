@@ -97,7 +97,7 @@ static char *push_string(uint64_t *top, const char *s)
  * the permissions of their segments, so fork can share them. */
 static void adopt_image_and_stack(const struct exo_start *st)
 {
-	static int prot[65536];
+	static uint8_t prot[65536];	/* bytes: the loader gives bss frames at boot */
 	const struct { uint32_t type, flags; uint64_t offset, vaddr, paddr, filesz, memsz, align; } *ph =
 		(const void *)st->phdr;
 	uint64_t lo = ~0ull;

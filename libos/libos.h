@@ -117,7 +117,7 @@ int64_t lo_cap_inspect(int64_t slot, struct exo_cap_info *info);
 int mm_cow_fault(uint64_t va);
 /* Takes over pages the kernel mapped (prot_of_page: Linux PROT_* per page,
  * 0 for none) as a fixed chunk of frame cap slot. */
-void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const int *prot_of_page);
+void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const uint8_t *prot_of_page);
 
 /* Where the memory tables live: mapped, never demand-zero or shared. */
 /* fork: gives env a copy of the memory tables in frames of its own, at the

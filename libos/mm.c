@@ -386,7 +386,7 @@ int64_t lo_cap_inspect(int64_t slot, struct exo_cap_info *info)
 
 /* Registers a frame range the kernel mapped for us (image, stack) as a
  * fixed chunk, with a resident record and region per page. */
-void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const int *prot_of_page)
+void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const uint8_t *prot_of_page)
 {
 	int c = 0;
 	while (c < MAX_CHUNKS && lp.chunks[c].slot)

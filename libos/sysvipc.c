@@ -540,22 +540,31 @@ LO_CALL(sys_semctl)
 		ipc_changed(&s->h);
 		return 0;
 	case GETALL: case SETALL: {
-		static uint16_t v[SEMMSL];
+		/* the values pass through private memory taken for the call (a
+		 * static array for SEMMSL would cost every program 64 KiB) */
+		uint16_t *v = lo_alloc(s->nsems * 2ull + 2);
+		int64_t r = 0;
+		if (!v)
+			return -ENOMEM;
 		if (cmd == GETALL) {
 			for (uint32_t k = 0; k < s->nsems; k++)
 				v[k] = (uint16_t)s->sems[k].val;
-			return lo_copy_out((void *)a3, v, s->nsems * 2ull) ? -EFAULT : 0;
+			r = lo_copy_out((void *)a3, v, s->nsems * 2ull) ? -EFAULT : 0;
+		} else if (lo_copy_in(v, (const void *)a3, s->nsems * 2ull)) {
+			r = -EFAULT;
+		} else {
+			for (uint32_t k = 0; k < s->nsems && !r; k++)
+				if (v[k] > SEMVMX)
+					r = -ERANGE;
+			for (uint32_t k = 0; k < s->nsems && !r; k++)
+				s->sems[k] = (struct sem_one){ v[k], (int32_t)libos_pid(), s->sems[k].ncnt, s->sems[k].zcnt };
+			if (!r) {
+				s->h.ctime = now_s();
+				ipc_changed(&s->h);
+			}
 		}
-		if (lo_copy_in(v, (const void *)a3, s->nsems * 2ull))
-			return -EFAULT;
-		for (uint32_t k = 0; k < s->nsems; k++)
-			if (v[k] > SEMVMX)
-				return -ERANGE;
-		for (uint32_t k = 0; k < s->nsems; k++)
-			s->sems[k] = (struct sem_one){ v[k], (int32_t)libos_pid(), s->sems[k].ncnt, s->sems[k].zcnt };
-		s->h.ctime = now_s();
-		ipc_changed(&s->h);
-		return 0;
+		lo_free(v);
+		return r;
 	}
 	case IPC_STAT: {
 		struct lx_semid_ds d;
