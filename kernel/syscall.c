@@ -364,6 +364,12 @@ static int64_t sys_thread_set_regs(struct trapframe *tf)
 	t->full_restore = 1;
 	if (t == current)
 		wrmsr(MSR_FS_BASE, r.fsbase);
+	/* a thread blocked in a call leaves it at once for the new registers
+	 * (the call returns their rax): left waiting, it would sit in a futex
+	 * or notification queue taking wake-ups meant for others, and run
+	 * the new code only whenever some wake-up came */
+	if (t->state == T_BLOCKED && t != current)
+		thread_wake(t, r.rax);
 	return 0;
 }
 

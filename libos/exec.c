@@ -625,7 +625,11 @@ void exec_release_record(void)
 	for (uint64_t i = 0; i < pages; i++)
 		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, EXEC_RECORD_VA + i * PAGE);
 	exo_call(EXO_SYS_CAP_DELETE, adopted.record_slot);
-	exo_call(EXO_SYS_CAP_DELETE, adopted.stub_slot);	/* unmaps the stub */
+	/* threads the execve ended run the stub's resting loop whenever the
+	 * kernel next schedules them, which may be after this: their page
+	 * stays (the next execve's stub replaces it, once they rest) */
+	if (!adopted.tomb_slot)
+		exo_call(EXO_SYS_CAP_DELETE, adopted.stub_slot);	/* unmaps the stub */
 }
 
 /* fork: the child gets the initramfs module's cap in the same slot, so it

@@ -32,6 +32,19 @@ if [ $rc -ne 0 ]; then
 	tail -n 10 "$tmp/loop.err"
 fi
 
+# A thread calling the library OS in a loop while its image execs: the new
+# image lives on (it died of the ended thread's fault, 139, before the
+# stub's page stayed mapped and THREAD_SET_REGS took a blocked thread out
+# of its wait).
+EXO_RUN_TIMEOUT=120 tools/exo-run --file "$tmp/exectest:/bin/exectest" "$B/user/exectest" \
+	parked /bin/exectest >"$tmp/parked.out" 2>"$tmp/parked.err"
+rc=$?
+sed -n -e "s/^ok /PASS /p" -e "s/^FAIL /FAIL /p" "$tmp/parked.out"
+if [ $rc -ne 0 ] || ! grep -q '^ok parked-new-image-lives-on$' "$tmp/parked.out"; then
+	echo "FAIL exec-parked-thread-status: $rc"
+	tail -n 10 "$tmp/parked.err"
+fi
+
 # Programs not built with tools/exo-cc run under the personality image
 # (build/user/ld-exo): the same output and status as on this Linux host.
 for v in glibc pie musl; do

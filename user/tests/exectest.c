@@ -11,11 +11,15 @@
  *                     memory budget and the caps held are what they were
  *                     after the first execve (guest; the booted image's
  *                     frames were the kernel's, not the budget's)
+ *   parked SELF       a thread keeps calling the library OS while the
+ *                     image execs itself ("parked-after"): the new image
+ *                     must live on
  */
 #include "check.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -264,6 +268,41 @@ static void run(const char *self, const char *dir)
 	EXPECT("vfork-exec", WIFEXITED(st) && WEXITSTATUS(st) == 7);
 }
 
+/* The thread execve ends in "parked": library OS calls in a loop, so it
+ * is often waiting for the library OS's lock, which execve holds. */
+static void *caller(void *arg)
+{
+	(void)arg;
+	for (;;)
+		getppid();
+	return NULL;
+}
+
+/* A thread of this image keeps calling the library OS while the image
+ * execs itself.  execve ends the other threads by pointing them at a
+ * resting loop on the stub's page, but the kernel left a thread blocked
+ * (here: on the lock) in its wait with the new registers, and the new
+ * image's first unlock woke it on that page after the new image had freed
+ * it: the process died of the fault (status 139, every run). */
+static int parked(char **argv)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, caller, NULL))
+		return 1;
+	usleep(200000);
+	char *args[] = { argv[0], "parked-after", 0 };
+	execve(argv[2], args, environ);
+	printf("FAIL parked-execve: %s\n", ename(errno));
+	return 1;
+}
+
+static int parked_after(void)
+{
+	usleep(300000);		/* time for the ended thread to run */
+	EXPECT("parked-new-image-lives-on", getpid() > 0);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strncmp(argv[1], "show", 4) == 0)
@@ -272,6 +311,10 @@ int main(int argc, char **argv)
 		return fds();
 	if (argc >= 6 && strcmp(argv[1], "loop") == 0)
 		return loop(argv);
+	if (argc >= 3 && strcmp(argv[1], "parked") == 0)
+		return parked(argv);
+	if (argc >= 2 && strcmp(argv[1], "parked-after") == 0)
+		return parked_after();
 	if (argc >= 4 && strcmp(argv[1], "exec") == 0) {
 		execv(argv[2], argv + 3);
 		printf("exec %s: %s\n", argv[2], ename(errno));
