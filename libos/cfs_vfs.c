@@ -44,12 +44,55 @@ struct cnode {
 
 static struct cfs *vol;
 static struct chan *server;		/* where other processes' calls arrive */
+static struct vnode *server_root;	/* the volume's root: never freed by a message */
 static int64_t owner;			/* the env that mounted it */
 #define BUCKETS 1024			/* live nodes hashed by inode number */
 static struct cnode *live[BUCKETS];
 static uint8_t *bounce;
 
 static struct cnode *cn(struct vnode *v) { return (struct cnode *)v; }
+
+/* Every node of the volume by its address, in the mounter's own memory:
+ * the server acts only on a node it finds here, since a message's vnode
+ * pointer could be anything another process wrote. */
+struct known {
+	const struct cnode *c;
+	struct known *next;
+};
+static struct known *known[BUCKETS];
+
+static struct known **known_slot(uint64_t addr) { return &known[(addr >> 4) % BUCKETS]; }
+
+static int know(const struct cnode *c)
+{
+	struct known *k = lo_alloc(sizeof *k), **slot = known_slot((uint64_t)c);
+	if (!k)
+		return -ENOMEM;
+	k->c = c;
+	k->next = *slot;
+	*slot = k;
+	return 0;
+}
+
+static void unknow(const struct cnode *c)
+{
+	for (struct known **pp = known_slot((uint64_t)c); *pp; pp = &(*pp)->next)
+		if ((*pp)->c == c) {
+			struct known *k = *pp;
+			*pp = k->next;
+			lo_free(k);
+			return;
+		}
+}
+
+/* The live node at address addr (from a message), or NULL. */
+static struct vnode *known_node(uint64_t addr)
+{
+	for (struct known *k = *known_slot(addr); k; k = k->next)
+		if ((uint64_t)k->c == addr)
+			return (struct vnode *)k->c;
+	return 0;
+}
 
 /* The nodes live in the shared segment with the rest of the VFS, but the
  * volume's state (the core, its cache, this file's tables) is the mounting
@@ -68,18 +111,19 @@ enum remote_op {
 static int64_t remote(struct vnode *v, uint32_t op, const void *data, uint64_t len,
 		      const uint64_t *args, int nargs, struct chan_msg **keep)
 {
-	struct chan_msg *m = chan_msg_new(op, len);
+	struct chan *ch = cn(v)->chan;
+	struct chan_msg *m = chan_msg_new(ch, op, len);
 	if (!m)
 		return -ENOMEM;
 	lo_memcpy(m->data, data, len);
 	m->arg[0] = (uint64_t)v;
 	for (int i = 0; i < nargs; i++)
 		m->arg[1 + i] = args[i];
-	int64_t r = chan_call(cn(v)->chan, m);
+	int64_t r = chan_call(ch, m);
 	if (keep)
 		*keep = m;
 	else
-		chan_msg_free(m);
+		chan_msg_free(ch, m);
 	return r;
 }
 
@@ -98,7 +142,7 @@ static int remote_names(struct vnode *dir, uint32_t op, const char *a, size_t al
 	lo_free(buf);
 	if (m) {
 		*out = r == 0 ? (struct vnode *)m->arg[5] : 0;
-		chan_msg_free(m);
+		chan_msg_free(cn(dir)->chan, m);
 	}
 	return r;
 }
@@ -109,7 +153,8 @@ static int64_t remote_io(struct vnode *v, uint32_t op, void *ubuf, uint64_t len,
 {
 	uint64_t chunk = len < BOUNCE ? len : BOUNCE, done = 0;
 	int64_t r = 0;
-	struct chan_msg *m = chan_msg_new(op, chunk);
+	struct chan *ch = cn(v)->chan;
+	struct chan_msg *m = chan_msg_new(ch, op, chunk);
 	if (!m)
 		return -ENOMEM;
 	m->arg[0] = (uint64_t)v;
@@ -121,7 +166,7 @@ static int64_t remote_io(struct vnode *v, uint32_t op, void *ubuf, uint64_t len,
 		}
 		m->arg[1] = off + done;
 		m->arg[2] = n;
-		if ((r = chan_call(cn(v)->chan, m)) <= 0)
+		if ((r = chan_call(ch, m)) <= 0)
 			break;
 		if (op == R_READ && lo_copy_out((uint8_t *)ubuf + done, m->data, (size_t)r)) {
 			r = -EFAULT;
@@ -131,7 +176,7 @@ static int64_t remote_io(struct vnode *v, uint32_t op, void *ubuf, uint64_t len,
 		if ((uint64_t)r < n)
 			break;
 	}
-	chan_msg_free(m);
+	chan_msg_free(ch, m);
 	return done ? (int64_t)done : r;
 }
 
@@ -151,20 +196,21 @@ static int remote_readdir(struct vnode *dir, uint64_t *pos, struct vfs_dirent *o
 	} else {
 		r = 0;
 	}
-	chan_msg_free(m);
+	chan_msg_free(cn(dir)->chan, m);
 	return r;
 }
 
 static int remote_statfs(struct vnode *v, struct lx_statfs *out)
 {
-	struct chan_msg *m = chan_msg_new(R_STATFS, sizeof *out);
+	struct chan *ch = cn(v)->chan;
+	struct chan_msg *m = chan_msg_new(ch, R_STATFS, sizeof *out);
 	if (!m)
 		return -ENOMEM;
 	m->arg[0] = (uint64_t)v;
-	int r = (int)chan_call(cn(v)->chan, m);
+	int r = (int)chan_call(ch, m);
 	if (r == 0)
 		lo_memcpy(out, m->data, sizeof *out);
-	chan_msg_free(m);
+	chan_msg_free(ch, m);
 	return r;
 }
 
@@ -237,7 +283,8 @@ static int node_for(char *path, size_t plen, struct vnode *parent, struct vnode 
 		return r;
 	}
 	c = sh_alloc(sizeof *c);
-	if (!c) {
+	if (!c || know(c)) {
+		sh_free(c);
 		sh_free(path);
 		return -ENOMEM;
 	}
@@ -513,6 +560,9 @@ static int64_t c_read(struct vnode *v, void *ubuf, uint64_t len, uint64_t off)
 	uint64_t done = 0;
 	int64_t r = 0;
 
+	if (off >= MAX_SIZE)
+		return 0;			/* past the largest file */
+
 	vec_enter();
 	while (done < len) {
 		uint64_t n = len - done < BOUNCE ? len - done : BOUNCE;
@@ -642,6 +692,8 @@ static void c_destroy(struct vnode *v)
 		cfs_unlink(vol, c->path);
 		vec_leave();
 	}
+	if (mine())
+		unknow(c);
 	unlist(c);
 	sh_free(c->path);
 	sh_free(c->target);
@@ -656,11 +708,11 @@ const struct vnode_ops cfs_vnode_ops = {
 };
 
 /* The mounter's side of readdir: the entry and its name into m. */
-static int64_t serve_readdir(struct chan_msg *m)
+static int64_t serve_readdir(struct vnode *dir, struct chan_msg *m)
 {
 	struct vfs_dirent d;
 	uint64_t pos = m->arg[1];
-	if (!c_readdir((struct vnode *)m->arg[0], &pos, &d))
+	if (!c_readdir(dir, &pos, &d))
 		return 0;
 	if (d.len > m->len)
 		return 0;
@@ -672,30 +724,49 @@ static int64_t serve_readdir(struct chan_msg *m)
 	return 1;
 }
 
+/* The server's read or write: the bytes within the message's data. */
+static int64_t serve_io(struct vnode *v, struct chan_msg *m)
+{
+	if (!chan_msg_room(m, m->arg[2]))
+		return -EINVAL;
+	if (cn(v)->fh < 0)
+		return LX_S_ISDIR(v->mode) ? -EISDIR : -EBADF;
+	return m->op == R_READ ? c_read(v, m->data, m->arg[2], m->arg[1])
+			       : c_write(v, m->data, m->arg[2], m->arg[1]);
+}
+
 /* The server thread's handler (libos/chan.c): runs another process's call
- * on the mounter's volume. */
+ * on the mounter's volume.  Nothing in the message is trusted: its nodes
+ * must be live nodes of this volume (EBADF) and its lengths must lie
+ * within its data (EINVAL). */
 static int64_t serve(struct chan_msg *m)
 {
-	struct vnode *v = (struct vnode *)m->arg[0], *out = 0;
+	struct vnode *v = known_node(m->arg[0]), *out = 0;
 	const char *a = (const char *)m->data;
 	uint64_t alen = m->arg[1], blen = m->arg[2];
 	int64_t r;
 
 	if (!mine())
 		return -EIO;
+	if (!v)
+		return -EBADF;
+	if (!chan_msg_room(m, 0))
+		return -EINVAL;
 	switch (m->op) {
 	case R_READ:
-	case R_WRITE:
-		if (m->arg[2] > m->len)
-			return -EINVAL;
-		return m->op == R_READ ? c_read(v, m->data, m->arg[2], m->arg[1])
-				       : c_write(v, m->data, m->arg[2], m->arg[1]);
-	case R_READDIR: return serve_readdir(m);
-	case R_TRUNCATE: return c_truncate(v, m->arg[1]);
+	case R_WRITE: return serve_io(v, m);
+	case R_READDIR: return serve_readdir(v, m);
+	case R_TRUNCATE: return cn(v)->fh < 0 ? -EBADF : c_truncate(v, m->arg[1]);
 	case R_FSYNC: return c_fsync(v);
 	case R_SETATTR: return c_setattr(v);
-	case R_STATFS: return c_statfs(v, (struct lx_statfs *)m->data);
-	case R_DESTROY: c_destroy(v); return 0;
+	case R_STATFS:
+		return chan_msg_room(m, sizeof(struct lx_statfs)) ? c_statfs(v, (struct lx_statfs *)m->data)
+								  : -EINVAL;
+	case R_DESTROY:
+		if (v->refs || v->nlink || v == server_root)
+			return -EBUSY;		/* still in use: only its last holder frees it */
+		c_destroy(v);
+		return 0;
 	}
 	if (alen > m->len || blen > m->len - alen)
 		return -EINVAL;
@@ -705,7 +776,10 @@ static int64_t serve(struct chan_msg *m)
 		r = c_create(v, a, alen, (uint32_t)m->arg[3], m->arg[4], a + alen, blen, &out);
 		break;
 	case R_UNLINK: return c_unlink(v, a, alen);
-	case R_RENAME: return c_rename(v, a, alen, (struct vnode *)m->arg[3], a + alen, blen);
+	case R_RENAME:
+		if (!(out = known_node(m->arg[3])))
+			return -EBADF;
+		return c_rename(v, a, alen, out, a + alen, blen);
 	default: return -ENOSYS;
 	}
 	m->arg[5] = (uint64_t)out;
@@ -753,6 +827,9 @@ int cfs_vfs_mount(struct cfs *fs, const char *at)
 	root->plen = 1;
 	root->fh = -1;
 	root->v.kind = VK_CFS;
+	server_root = &root->v;
+	if (know(root))
+		return -ENOMEM;
 	/* without a server (no threads on this CPU) other processes get EIO */
 	if ((root->chan = server = chan_new()) && chan_serve_thread(server, serve)) {
 		chan_close(server);
@@ -778,6 +855,12 @@ void cfs_vfs_detach(void)
 		return;
 	chan_close(server);
 	vol = 0;
+}
+
+/* The channel v's volume is served on (a CryptoFS node), or NULL. */
+struct chan *cfs_vfs_channel(struct vnode *v)
+{
+	return v && v->kind == VK_CFS ? cn(v)->chan : 0;
 }
 
 /* sync(2): commits the CryptoFS volume (the only file system here whose

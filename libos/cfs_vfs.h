@@ -18,6 +18,8 @@ void cfs_vfs_detach(void);
 void cfs_mount_prepare(void);
 /* The boot unlock init calls (libos/cfs_mount.c): 0 or -errno. */
 int exo_cryptofs_mount(const char *data, size_t len);
+/* The channel v's volume is served on, or NULL (v is not on CryptoFS). */
+struct chan *cfs_vfs_channel(struct vnode *v);
 /* sync(2): commits the volume (through its server from another process). */
 LO_CALL(sys_sync);
 /* Commits the volume before the program's env ends (libos_exit). */

@@ -15,7 +15,9 @@
 #include "include/exo/native.h"
 
 #define SLICE_NS 50000000ull		/* a client looks at its server this often */
+#define REAP_NS 500000000ull		/* an idle server looks for killed clients' messages */
 #define SERVER_STACK (256 * 1024)
+#define PAGE 4096ull
 
 struct chan {
 	volatile uint32_t pending;	/* bumped (and woken) when a message is queued */
@@ -23,6 +25,7 @@ struct chan {
 	int32_t server_pid;
 	uint32_t server_gen;
 	struct chan_msg *head, *tail;	/* queued, oldest first */
+	struct chan_msg *all;		/* every message made on it, to free a dead client's */
 };
 
 /* Whether the process pid (entry generation gen) still runs. */
@@ -47,24 +50,58 @@ int chan_is_server(const struct chan *ch)
 	return ch && !ch->closed && ch->server_pid == (int32_t)libos_pid();
 }
 
-struct chan_msg *chan_msg_new(uint32_t op, uint64_t len)
+struct chan_msg *chan_msg_new(struct chan *ch, uint32_t op, uint64_t len)
 {
-	struct chan_msg *m = sh_alloc(sizeof *m);
+	struct chan_msg *m = ch ? sh_alloc(sizeof *m) : 0;
 	if (!m || !(m->data = sh_alloc(len + 1))) {
 		sh_free(m);
 		return 0;
 	}
 	m->op = op;
 	m->len = len;
+	m->client_pid = (int32_t)libos_pid();
+	m->client_gen = proc_self()->gen;
+	m->all_next = ch->all;
+	if (ch->all)
+		ch->all->all_prev = m;
+	ch->all = m;
 	return m;
 }
 
-void chan_msg_free(struct chan_msg *m)
+void chan_msg_free(struct chan *ch, struct chan_msg *m)
 {
-	if (m) {
-		sh_free(m->data);
-		sh_free(m);
-	}
+	if (!m)
+		return;
+	if (m->all_prev)
+		m->all_prev->all_next = m->all_next;
+	else if (ch->all == m)
+		ch->all = m->all_next;
+	if (m->all_next)
+		m->all_next->all_prev = m->all_prev;
+	sh_free(m->data);
+	sh_free(m);
+}
+
+/* Whether [p, p + len) lies inside the shared segment, by this process's
+ * own record of its size (the segment's header could be forged). */
+static int in_segment(const void *p, uint64_t len)
+{
+	uint64_t a = (uint64_t)p, end = SH_VA + lp.shared_pages * PAGE;
+	return a >= SH_VA && a <= end && len <= end - a;
+}
+
+int chan_msg_room(const struct chan_msg *m, uint64_t need)
+{
+	return need <= m->len && m->len < (1ull << 32) && in_segment(m->data, m->len + 1);
+}
+
+/* Whether m is a message made on ch (the queue's links could be forged). */
+static int listed(const struct chan *ch, const struct chan_msg *m)
+{
+	for (const struct chan_msg *q = ch->all; q; q = q->all_next)
+		if (q == m)
+			return 1;
+	return 0;
 }
 
 static int server_alive(const struct chan *ch)
@@ -105,10 +142,9 @@ int64_t chan_call(struct chan *ch, struct chan_msg *m)
 {
 	if (!ch || !server_alive(ch))
 		return -EIO;
-	m->client_pid = (int32_t)libos_pid();
-	m->client_gen = proc_self()->gen;
 	m->done = 0;
 	m->next = 0;
+	m->with_server = 1;
 	if (ch->tail)
 		ch->tail->next = m;
 	else
@@ -119,6 +155,7 @@ int64_t chan_call(struct chan *ch, struct chan_msg *m)
 	while (!m->done) {
 		if (!server_alive(ch)) {
 			dequeue(ch, m);
+			m->with_server = 0;
 			return -EIO;
 		}
 		wait_reply(m);
@@ -131,8 +168,9 @@ void chan_close(struct chan *ch)
 	if (!ch)
 		return;
 	ch->closed = 1;
-	for (struct chan_msg *m = ch->head; m; m = m->next) {
+	for (struct chan_msg *m = ch->head; m && listed(ch, m); m = m->next) {
 		m->result = -EIO;
+		m->with_server = 0;
 		m->done = 1;
 		sh_wake(&m->done);
 	}
@@ -144,9 +182,58 @@ struct server {
 	int64_t (*serve)(struct chan_msg *m);
 };
 
+/* Frees the messages whose makers have ended and that are theirs to free:
+ * replied to but not yet freed, or held between two calls, when the
+ * client was killed. */
+static void reap(struct chan *ch)
+{
+	struct chan_msg *m = ch->all;
+	while (m) {
+		struct chan_msg *next = m->all_next;
+		if (!m->with_server && !proc_alive(m->client_pid, m->client_gen))
+			chan_msg_free(ch, m);
+		m = next;
+	}
+}
+
+/* Answers every queued message of ch with -EIO (the queue's links were
+ * forged: what is queued can only be found through the channel's list). */
+static void fail_queued(struct chan *ch)
+{
+	ch->head = ch->tail = 0;
+	for (struct chan_msg *m = ch->all; m; m = m->all_next)
+		if (m->with_server) {
+			m->next = 0;
+			m->result = -EIO;
+			m->with_server = 0;
+			m->done = 1;
+			sh_wake(&m->done);
+		}
+}
+
+/* The next message of ch's queue, taken off it; NULL when none.  An entry
+ * that is not a message made on ch ends the queue: its links cannot be
+ * followed. */
+static struct chan_msg *take(struct chan *ch)
+{
+	struct chan_msg *m = ch->head;
+	if (!m)
+		return 0;
+	if (!listed(ch, m)) {
+		fail_queued(ch);
+		return 0;
+	}
+	ch->head = m->next;
+	if (!ch->head)
+		ch->tail = 0;
+	m->next = 0;
+	return m;
+}
+
 /* The server thread: serves one message at a time, oldest first.  A
  * message whose sender has ended meanwhile is served all the same (its
- * call had begun) and then freed here, since nobody else will. */
+ * call had begun) and then freed here, since nobody else will; when idle
+ * it frees what killed clients left. */
 static _Noreturn void serve_loop(void *arg)
 {
 	struct server *s = arg;
@@ -154,18 +241,16 @@ static _Noreturn void serve_loop(void *arg)
 
 	lo_lock();
 	for (;;) {
-		struct chan_msg *m = ch->head;
-		if (ch->closed || !m) {
-			sh_wait(&ch->pending, ch->pending, 0);
+		struct chan_msg *m = ch->closed ? 0 : take(ch);
+		if (!m) {
+			reap(ch);
+			sh_wait(&ch->pending, ch->pending, time_now_ns() + REAP_NS);
 			continue;
 		}
-		ch->head = m->next;
-		if (!ch->head)
-			ch->tail = 0;
-		m->next = 0;
 		m->result = s->serve(m);
+		m->with_server = 0;
 		if (!proc_alive(m->client_pid, m->client_gen)) {
-			chan_msg_free(m);
+			chan_msg_free(ch, m);
 			continue;
 		}
 		m->done = 1;

@@ -13,7 +13,13 @@
  * - a client whose server has ended (exited, execve'd, killed) gets -EIO,
  *   never a hang: it looks at the server's process entry between waits;
  * - a client that dies mid-request does not wedge the server: the server
- *   never waits for a client, and frees a message whose sender is gone.
+ *   never waits for a client, and frees a message whose sender is gone;
+ *   every message is listed on its channel with the process that made it,
+ *   so one a killed client left (replied to but not yet freed, or held
+ *   between two calls) is freed by the server too, within a second;
+ * - the server trusts nothing a message says: it takes from its queue only
+ *   messages listed on the channel, whose data lies inside the shared
+ *   segment, and the service checks the arguments (chan_msg_room helps).
  * Every function is called with the libOS lock held.
  */
 #ifndef EXO_LIBOS_CHAN_H
@@ -28,12 +34,15 @@ struct chan_msg {
 	uint32_t op;
 	volatile uint32_t done;		/* 1 once the server replied */
 	int32_t client_pid;
-	uint32_t client_gen;		/* the sender's process entry, to tell it ended */
+	uint32_t client_gen;		/* the maker's process entry, to tell it ended */
 	int64_t result;
 	uint64_t arg[8];
 	uint64_t len;			/* bytes of data */
 	uint8_t *data;			/* shared segment, len bytes (and a NUL) */
-	struct chan_msg *next;
+	struct chan_msg *next;		/* the queue */
+	struct chan_msg *all_prev, *all_next;	/* every message of the channel */
+	uint32_t with_server;		/* queued or being served: not the client's to free */
+	uint32_t pad;
 };
 
 /* A new channel served by the calling process; NULL when out of memory. */
@@ -47,11 +56,14 @@ void chan_close(struct chan *ch);
 /* Whether the calling process is ch's server. */
 int chan_is_server(const struct chan *ch);
 
-/* A message with room for len bytes of data; NULL when out of memory. */
-struct chan_msg *chan_msg_new(uint32_t op, uint64_t len);
+/* A message on ch with room for len bytes of data; NULL when out of memory. */
+struct chan_msg *chan_msg_new(struct chan *ch, uint32_t op, uint64_t len);
+/* The server's check of a message's data: whether its first need bytes
+ * are there (need <= len, and all of it inside the shared segment). */
+int chan_msg_room(const struct chan_msg *m, uint64_t need);
 /* Sends m and waits for the reply: the server's result, or -EIO when the
  * server has ended.  The caller frees m with chan_msg_free afterwards. */
 int64_t chan_call(struct chan *ch, struct chan_msg *m);
-void chan_msg_free(struct chan_msg *m);
+void chan_msg_free(struct chan *ch, struct chan_msg *m);
 
 #endif

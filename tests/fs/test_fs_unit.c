@@ -296,6 +296,36 @@ static void test_ephemeral(void)
 	ramdev_free(&d);
 }
 
+/* A mounted volume's master key (cfs_master_key) mounts it again as
+ * CFS_KEY_REMOUNT, even one with a recovery slot where CFS_KEY_MASTER is
+ * refused; a changed key does not. */
+static void test_remount_key(void)
+{
+	struct ramdev d;
+	struct cfs_config cfg;
+	struct cfs *fs;
+	uint8_t recovery[32], master[32];
+	struct cfs_format_opts o = { .key = pass, .argon2_ops = 1, .argon2_mem_kib = 8,
+				     .recovery_out = recovery };
+	const struct cfs_key again = { CFS_KEY_REMOUNT, master, 32 }, raw = { CFS_KEY_MASTER, master, 32 };
+
+	ramdev_init(&d, 128);
+	ramdev_config(&d, &cfg);
+	CHECK_EQ(cfs_format(&cfg, &o, 0), 0);
+	CHECK_EQ(cfs_mount(&fs, &cfg, &pass), 0);
+	CHECK(create(fs, "/kept") >= 0);
+	cfs_master_key(fs, master);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	CHECK_EQ(cfs_mount(&fs, &cfg, &raw), -EACCES);
+	CHECK_EQ(cfs_mount(&fs, &cfg, &again), 0);
+	CHECK_EQ(cfs_stat(fs, "/kept", &(struct cfs_stat){ 0 }), 0);
+	CHECK_EQ(cfs_unmount(fs), 0);
+	master[5] ^= 1;
+	CHECK(cfs_mount(&fs, &cfg, &again) < 0);
+	cx_wipe(master, sizeof master);
+	ramdev_free(&d);
+}
+
 /* Slots alternate, generations grow, and an old image is refused when the
  * reader remembers a newer generation. */
 static void test_generations_rollback(void)
@@ -662,6 +692,7 @@ int main(void)
 	RUN(test_namespace);
 	RUN(test_keys);
 	RUN(test_ephemeral);
+	RUN(test_remount_key);
 	RUN(test_generations_rollback);
 	RUN(test_full_volume);
 	RUN(test_cow_never_overwrites_committed);

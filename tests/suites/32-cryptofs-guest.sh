@@ -131,6 +131,13 @@ guest kill "$P" --disk "$shimg" "${self[@]}" "$sp" kill
 want_ok client-killed-mid-request-server-goes-on
 if CRYPTOFS_PASSPHRASE=$P "$cfs" fsck "$shimg" >"$tmp/fsck" 2>&1; then pass volume-clean-after-client-killed
 else fail volume-clean-after-client-killed "$(tail -n 3 "$tmp/fsck")"; fi
+# a hostile process forging messages in the shared segment (libos/chan.c
+# trusts none of them), and clients killed in a loop leave no messages
+guest forge "$P" --disk "$shimg" "$sp" forge
+want_ok forged-messages-refused-server-unharmed
+guest reap "$P" --disk "$shimg" "$sp" reap
+want_ok killed-clients-messages-freed
+grep '^shared free' "$tmp/out" | sed 's/^/# /'
 guest gone "$P" --disk "$shimg" "${self[@]}" "$sp" gone
 want_ok server-gone-clients-get-eio
 guest cost "$P" --disk "$shimg" "$sp" cost 200

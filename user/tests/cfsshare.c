@@ -13,9 +13,18 @@
  *   cfsshare gone      the mounter execve's ("after"): its forked child's
  *                      calls on /data then fail with EIO, promptly;
  *   cfsshare cost N    N 4 KiB preads and pwrites from the mounter and from
- *                      a forked child: prints the time of one of each.
+ *                      a forked child: prints the time of one of each;
+ *   cfsshare forge     a hostile child writes forged messages straight into
+ *                      the server's channel (bad vnode pointers, data
+ *                      pointing into the mounter's own memory, lengths past
+ *                      the data): each is refused, the mounter's memory and
+ *                      files are untouched and the server goes on;
+ *   cfsshare reap      clients killed again and again in the middle of
+ *                      their calls leave nothing behind: the shared
+ *                      segment's free space comes back.
  */
 #include "check.h"
+#include "../../libos/chan.h"	/* the forged messages' layout */
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,6 +43,17 @@
 #define KILL_BYTES (16 << 20)
 
 static const char *self = "/cfsshare";	/* this program in the guest (exo-run --file) */
+
+/* The library OS's own functions, which a hostile program linked with it
+ * can call as well as any other (libos/thread.h, vfs.h, cfs_vfs.h,
+ * shared.h). */
+struct vnode;
+void lo_lock(void);
+void lo_unlock(void);
+struct vnode *vfs_root(void);
+int vfs_lookup_k(struct vnode *start, const char *path, int follow, struct vnode **out);
+struct chan *cfs_vfs_channel(struct vnode *v);
+void sh_usage(uint64_t *free_bytes, uint64_t *heap_bytes);
 
 static int put(const char *path, const char *text)
 {
@@ -134,6 +154,13 @@ static int in_child(void (*fn)(const char *), const char *tag)
 		_exit(failures ? 1 : 0);
 	}
 	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* /data/share/m.txt, which other_side reads, on a volume of any age. */
+static int share_ready(void)
+{
+	return (mkdir("/data/share", 0755) == 0 || errno == EEXIST) &&
+	       put("/data/share/m.txt", "from the mounter\n") == 0;
 }
 
 static int share(void)
@@ -272,6 +299,147 @@ static int cost(int n)
 	return failures ? 1 : 0;
 }
 
+/* Ops of libos/cfs_vfs.c's enum remote_op. */
+enum { R_LOOKUP, R_CREATE, R_UNLINK, R_RENAME, R_READDIR, R_READ, R_WRITE,
+       R_TRUNCATE, R_FSYNC, R_SETATTR, R_STATFS, R_DESTROY };
+
+/* Memory of the mounter's image that a forged message points at: the
+ * child's copy sits at the same address as the mounter's. */
+static unsigned char canary[8192] __attribute__((aligned(4096)));
+
+/* Sends op on ch as a hostile program would: arguments as given and, when
+ * data is not NULL, the message's data pointer and length replaced by data
+ * and len.  The server's answer. */
+static int64_t forged(struct chan *ch, uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2,
+		      uint64_t a3, void *data, uint64_t len)
+{
+	struct chan_msg *m = chan_msg_new(ch, op, 64);
+	if (!m)
+		return -ENOMEM;
+	uint8_t *own = m->data;
+	uint64_t own_len = m->len;
+	m->arg[0] = a0, m->arg[1] = a1, m->arg[2] = a2, m->arg[3] = a3;
+	if (data) {
+		m->data = data;
+		m->len = len;
+	}
+	int64_t r = chan_call(ch, m);
+	m->data = own;
+	m->len = own_len;
+	chan_msg_free(ch, m);
+	return r;
+}
+
+/* The hostile child: finds the channel through its own library OS and
+ * writes messages the library OS would never send. */
+static void forge_child(const char *tag)
+{
+	struct vnode *root = 0, *file = 0;
+	side = tag;
+	lo_lock();
+	int ok = vfs_lookup_k(vfs_root(), "/data", 1, &root) == 0 &&
+		 vfs_lookup_k(vfs_root(), "/data/victim.txt", 1, &file) == 0;
+	struct chan *ch = ok ? cfs_vfs_channel(root) : 0;
+	struct chan_msg *zeros = ch ? chan_msg_new(ch, R_FSYNC, 4096) : 0;
+	int64_t r[9] = { 0 };
+	if (ch && zeros) {
+		/* a vnode at an unmapped address, and one made of zeros in the
+		 * segment (handle 0: the mounter's victim.txt) */
+		r[0] = forged(ch, R_READ, 8, 0, 16, 0, 0, 0);
+		r[1] = forged(ch, R_WRITE, (uint64_t)zeros->data, 0, 6, 0, 0, 0);
+		/* data pointing into the mounter's own memory */
+		r[2] = forged(ch, R_STATFS, (uint64_t)root, 0, 0, 0, canary, 0);
+		r[3] = forged(ch, R_READ, (uint64_t)file, 0, 4096, 0, canary, 4096);
+		/* lengths past the data */
+		r[4] = forged(ch, R_READ, (uint64_t)file, 0, 1 << 20, 0, 0, 0);
+		r[5] = forged(ch, R_LOOKUP, (uint64_t)root, 1000, 0, 0, 0, 0);
+		/* a second node that is not one, and freeing a live node */
+		r[6] = forged(ch, R_RENAME, (uint64_t)root, 0, 0, 0x1234568, 0, 0);
+		r[7] = forged(ch, R_DESTROY, (uint64_t)root, 0, 0, 0, 0, 0);
+		r[8] = forged(ch, R_READ, (uint64_t)canary, 0, 16, 0, 0, 0);
+		chan_msg_free(ch, zeros);
+	}
+	lo_unlock();
+	EXPECT(T("found-the-channel"), ch && zeros);
+	EXPECT(T("vnode-at-unmapped-address-is-ebadf"), r[0] == -EBADF);
+	EXPECT(T("vnode-of-zeros-is-ebadf"), r[1] == -EBADF);
+	EXPECT(T("statfs-into-mounter-memory-is-einval"), r[2] == -EINVAL);
+	EXPECT(T("read-into-mounter-memory-is-einval"), r[3] == -EINVAL);
+	EXPECT(T("read-past-the-data-is-einval"), r[4] == -EINVAL);
+	EXPECT(T("name-past-the-data-is-einval"), r[5] == -EINVAL);
+	EXPECT(T("rename-to-a-forged-dir-is-ebadf"), r[6] == -EBADF);
+	EXPECT(T("destroy-of-a-live-node-refused"), r[7] == -EBUSY);
+	EXPECT(T("vnode-in-mounter-memory-is-ebadf"), r[8] == -EBADF);
+}
+
+static int forge(void)
+{
+	memset(canary, 0x5a, sizeof canary);
+	EXPECT("mounter-writes-share", share_ready());
+	EXPECT("mounter-writes", put("/data/victim.txt", "victim\n") == 0);
+	int fd = open("/data/victim.txt", O_RDONLY);	/* the volume's first handle this boot */
+	EXPECT("forged-messages-refused", in_child(forge_child, "forger") == 0);
+	int intact = 1;
+	for (size_t i = 0; i < sizeof canary; i++)
+		intact &= canary[i] == 0x5a;
+	EXPECT("mounter-memory-untouched", intact);
+	EXPECT("mounter-file-untouched", holds("/data/victim.txt", "victim\n"));
+	EXPECT("server-goes-on-after-the-forgery", in_child(other_side, "after-forgery") == 0);
+	close(fd);
+	return failures ? 1 : 0;
+}
+
+/* The shared segment's free bytes. */
+static uint64_t shared_free(void)
+{
+	uint64_t f, h;
+	lo_lock();
+	sh_usage(&f, &h);
+	lo_unlock();
+	return f;
+}
+
+/* REAP_KILLS children read /data/reap 64 KiB at a time, each killed after a
+ * different short while; afterwards (the server frees what they left
+ * within a second or so) the segment's free space is back. */
+#define REAP_KILLS 40
+static int reap(void)
+{
+	static char b[65536];
+	int fd = open("/data/reap", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	EXPECT("mounter-writes-share", share_ready());
+	memset(b, 3, sizeof b);
+	EXPECT("mounter-writes", fd >= 0 && write(fd, b, sizeof b) == (ssize_t)sizeof b && close(fd) == 0);
+	if (in_child(other_side, "reap-warmup"))	/* the server's own first allocations */
+		return 1;
+	uint64_t before = shared_free();
+	int killed = 0;
+	for (int i = 0; i < REAP_KILLS; i++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			int f = open("/data/reap", O_RDONLY);
+			for (;;)
+				pread(f, b, sizeof b, 0);
+		}
+		usleep(20000 + 7000 * (i % 9));
+		int status;
+		kill(pid, SIGKILL);
+		killed += waitpid(pid, &status, 0) == pid && WIFSIGNALED(status);
+	}
+	EXPECT("clients-killed", killed == REAP_KILLS);
+	uint64_t after = shared_free();
+	double deadline = now_s() + 30;
+	while (before > after && before - after > 16384 && now_s() < deadline) {
+		usleep(100000);
+		after = shared_free();
+	}
+	printf("shared free before %llu, after %d kills %llu\n", (unsigned long long)before,
+	       REAP_KILLS, (unsigned long long)after);
+	EXPECT("shared-segment-free-space-returns", after >= before || before - after <= 16384);
+	EXPECT("server-goes-on-after-the-kills", in_child(other_side, "after-kills") == 0);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rc = 2;
@@ -286,6 +454,10 @@ int main(int argc, char **argv)
 		rc = server_gone();
 	else if (argc == 4 && !strcmp(argv[1], "after"))
 		rc = after_exec(atoi(argv[2]), atoi(argv[3]));
+	else if (argc == 2 && !strcmp(argv[1], "forge"))
+		rc = forge();
+	else if (argc == 2 && !strcmp(argv[1], "reap"))
+		rc = reap();
 	else if (argc == 3 && !strcmp(argv[1], "cost"))
 		rc = cost(atoi(argv[2]));
 	if (rc == 0)
