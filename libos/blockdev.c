@@ -118,6 +118,11 @@ static int drain(struct blockdev *d)
 
 int blockdev_open(struct blockdev *d, int64_t cap, uint64_t va)
 {
+	return blockdev_reopen(d, cap, va, 0);
+}
+
+int blockdev_reopen(struct blockdev *d, int64_t cap, uint64_t va, int64_t note)
+{
 	struct exo_blk_info info;
 	uint32_t pages = BLOCKDEV_PAGES;
 
@@ -133,7 +138,7 @@ int blockdev_open(struct blockdev *d, int64_t cap, uint64_t va)
 	d->can_flush = info.flush;
 	d->read_only = info.read_only;
 	d->batch = EXO_RING_BATCH;
-	d->note = exo_call0(EXO_SYS_NOTIFY_CREATE);
+	d->note = note > 0 ? note : exo_call0(EXO_SYS_NOTIFY_CREATE);
 	if (d->note < 0 || exo_call(EXO_SYS_RING_BIND, cap, d->note, 1) < 0)
 		return -ENODEV;
 	d->frames = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, pages);
@@ -145,6 +150,17 @@ int blockdev_open(struct blockdev *d, int64_t cap, uint64_t va)
 			return -ENOMEM;
 	d->mem = (uint8_t *)va;
 	return 0;
+}
+
+int64_t blockdev_close(struct blockdev *d)
+{
+	int64_t note = d->note;
+	for (uint32_t i = 0; d->mem && i < BLOCKDEV_PAGES; i++)
+		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, (uint64_t)d->mem + (uint64_t)i * BLOCK);
+	if (d->frames > 0)
+		exo_call(EXO_SYS_CAP_DELETE, d->frames);
+	lo_memset(d, 0, sizeof *d);
+	return note;
 }
 
 /* One block: from the stage when it is waiting there, else from the

@@ -36,6 +36,15 @@ struct blockdev {
 /* Takes the disk behind BLOCK cap slot; buffers live at va
  * (BLOCKDEV_PAGES pages the caller keeps free).  0 or -errno. */
 int blockdev_open(struct blockdev *d, int64_t cap, uint64_t va);
+/* Gives back what blockdev_open took but the BLOCK cap and the
+ * notification, whose slot it returns: an execve hands the disk to the
+ * next image, which opens it again with blockdev_reopen.  (A notification
+ * made and bound in the new image was never signalled there: every wait
+ * for the disk ran out its second.  Why was not run down.) */
+int64_t blockdev_close(struct blockdev *d);
+/* blockdev_open with the notification note the disk is bound to already
+ * (0: a new one). */
+int blockdev_reopen(struct blockdev *d, int64_t cap, uint64_t va, int64_t note);
 /* struct cfs_config callbacks: ctx is the struct blockdev. */
 int blockdev_read(void *ctx, uint64_t blkno, void *out);
 int blockdev_write(void *ctx, uint64_t blkno, const void *in);

@@ -18,6 +18,7 @@
 #include "libos/cfs_vfs.h"
 #include "libos/libos.h"
 #include "libos/lx.h"
+#include "libos/thread.h"
 #include "libos/vecstate.h"
 #include "crypto/crypto.h"
 #include "fs/cfs.h"
@@ -37,6 +38,15 @@
 #define EXIT_KEY 3
 #define EXIT_DAMAGE 4
 #define MOUNT_POINT "/data"
+#define HANDOVER_MAGIC "EXOCFSH1"	/* the frame an execve leaves the next image */
+
+/* What the mounter's old image leaves its next one (cfs_mount_at_exec), in
+ * a frame only this env's capabilities reach. */
+struct handover {
+	char magic[8];
+	uint8_t master[32];
+	int64_t note;			/* the disk's notification (blockdev_close) */
+};
 
 struct request {
 	uint32_t flags, argon2_ops, argon2_mib, passlen;
@@ -50,6 +60,8 @@ static struct blockdev disk;
 static struct cfs *volume;
 static int64_t owner;			/* the env that mounted it (not a forked child) */
 static int lanes_checked;
+static int64_t handover_slot, handover_note;	/* what cfs_mount_at_exec leaves (0: none) */
+static int64_t adopted_note;		/* the disk's notification the old image left */
 
 /* Copies the module's request into libOS memory and drops the module. */
 void cfs_mount_prepare(void)
@@ -195,20 +207,17 @@ static int format_if_asked(const struct cfs_config *cfg, enum disk_kind kind, st
 	return rc ? failed(f, "formatting failed", EXIT_DAMAGE, rc) : 0;
 }
 
-/* Formats if r allows it, mounts the volume at /data and starts its
- * server: 0, or -errno with f saying why.  The disk is written only by a
- * format r allowed, or after the mount succeeded. */
-static int mount_volume(struct request *r, struct failure *f)
+static struct cfs_config cfg;
+
+/* Opens the disk and the crypto layer and fills cfg: 0 or -errno. */
+static int open_disk(struct failure *f)
 {
-	static struct cfs_config cfg;
 	const struct exo_start *st = libos_start_info;
-	struct vnode *at;
 	int rc;
 
-	if (volume)
-		return failed(f, "a volume is mounted already", EXIT_USAGE, -EBUSY);
 	if (!disk.nblocks) {
-		rc = st->blk_count ? blockdev_open(&disk, (int64_t)st->blk_slot_first, CFS_DISK_VA) : -ENODEV;
+		rc = st->blk_count ? blockdev_reopen(&disk, (int64_t)st->blk_slot_first, CFS_DISK_VA,
+						     adopted_note) : -ENODEV;
 		if (rc)
 			return failed(f, "no disk to mount (exo-run --disk IMAGE)", EXIT_USAGE, rc);
 	}
@@ -221,6 +230,21 @@ static int mount_volume(struct request *r, struct failure *f)
 		.flush = blockdev_flush, .alloc = c_alloc, .free = c_free, .random = c_random,
 		.now_ns = c_now, .cache_blocks = 1024,
 	};
+	return 0;
+}
+
+/* Formats if r allows it, mounts the volume at /data and starts its
+ * server: 0, or -errno with f saying why.  The disk is written only by a
+ * format r allowed, or after the mount succeeded. */
+static int mount_volume(struct request *r, struct failure *f)
+{
+	struct vnode *at;
+	int rc;
+
+	if (volume)
+		return failed(f, "a volume is mounted already", EXIT_USAGE, -EBUSY);
+	if ((rc = open_disk(f)))
+		return rc;
 	enum disk_kind kind = probe();
 	if (kind == DISK_UNREADABLE)
 		return failed(f, "cannot read the disk", EXIT_DAMAGE, -EIO);
@@ -253,13 +277,64 @@ static int mount_volume(struct request *r, struct failure *f)
 	return 0;
 }
 
+/* The key the old image left in frame slot, wiped there and taken out of
+ * this env: 0 or -errno. */
+static int take_handover(int64_t slot, struct handover *h)
+{
+	int rc = -EINVAL;
+	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, CFS_MODULE_VA, slot, 0,
+		     EXO_PROT_READ | EXO_PROT_WRITE) == 0) {
+		struct handover *page = (struct handover *)CFS_MODULE_VA;
+		if (lo_memcmp(page->magic, HANDOVER_MAGIC, 8) == 0) {
+			lo_memcpy(h, page, sizeof *h);
+			rc = 0;
+		}
+		cx_wipe(page, sizeof *page);
+		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, CFS_MODULE_VA);
+	}
+	exo_call(EXO_SYS_CAP_DELETE, slot);
+	return rc;
+}
+
+/* After the mounter's execve: mounts the volume its old image handed over
+ * with the key it left (no passphrase, no Argon2id) and serves it, so
+ * /data goes on for this image and every other process; the calls that
+ * waited meanwhile are served now.  On failure they get EIO. */
+static void adopt_volume(void)
+{
+	uint64_t slot;
+	struct vnode *root = cfs_vfs_handed_over(&slot);
+	struct handover h;
+	struct failure f;
+	if (!root)
+		return;
+	int rc = take_handover((int64_t)slot, &h);
+	adopted_note = rc == 0 ? h.note : 0;
+	if (rc == 0 && (rc = open_disk(&f)) == 0) {
+		struct cfs_key key = { CFS_KEY_REMOUNT, h.master, sizeof h.master };
+		rc = cfs_mount(&volume, &cfg, &key);
+	}
+	cx_wipe(&h, sizeof h);
+	if (rc == 0 && (rc = cfs_vfs_adopt(volume, root)) == 0) {
+		owner = libos_pid();
+		return;
+	}
+	cfs_vfs_abandon(root);
+	lo_report("exoswarm: " MOUNT_POINT ": not mounted again after execve (error %d)\n", -rc);
+}
+
 /* The first constructor: mounts what the "cfsmount" module asks for, or
- * ends the program with a clear message and the tool's exit code. */
+ * ends the program with a clear message and the tool's exit code; or
+ * takes over the volume the program that execve'd this one served. */
 __attribute__((constructor(101))) static void cfs_mount_run(void)
 {
 	struct failure f;
-	if (!requested)
+	if (!requested) {
+		lo_lock();		/* other processes use the segment meanwhile */
+		adopt_volume();
+		lo_unlock();
 		return;
+	}
 	int rc = mount_volume(&req, &f);
 	cx_wipe(req.pass, req.passlen);
 	lo_free(req.pass);
@@ -268,13 +343,9 @@ __attribute__((constructor(101))) static void cfs_mount_run(void)
 		fail(f.why, rc, f.status);
 }
 
-/* Everything written reaches the disk when the program ends normally, as
- * a Linux file system's cache would before a clean power-off. */
-void cfs_mount_at_exit(void)
+/* Commits and unmounts (the image is going). */
+static void unmount_volume(void)
 {
-	if (!volume || libos_pid() != owner)	/* not in a forked child */
-		return;
-	cfs_vfs_detach();
 	vec_enter();
 	int rc = cfs_unmount(volume);
 	vec_leave();
@@ -284,6 +355,49 @@ void cfs_mount_at_exit(void)
 	if (disk.silent_waits)		/* the disk's interrupt did not wake a wait */
 		lo_report("exoswarm: " MOUNT_POINT ": %d waits for the disk ended without its signal\n",
 			  (int)disk.silent_waits);
+}
+
+/* Everything written reaches the disk when the program ends normally, as
+ * a Linux file system's cache would before a clean power-off. */
+void cfs_mount_at_exit(void)
+{
+	if (!volume || libos_pid() != owner)	/* not in a forked child */
+		return;
+	cfs_vfs_detach();
+	unmount_volume();
+}
+
+/* execve: the volume stays mounted.  This image commits it and leaves its
+ * master key to the next one (adopt_volume) in a frame of this env's own,
+ * which no other process can map (the shared segment, which the channel
+ * lives in, any process can read: it holds only the frame's slot number);
+ * other processes' calls wait meanwhile.  Without a frame: as at exit. */
+void cfs_mount_at_exec(void)
+{
+	if (!volume || libos_pid() != owner)
+		return;
+	int64_t slot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 1);
+	if (slot < 0 || exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, CFS_MODULE_VA, slot, 0,
+				 EXO_PROT_READ | EXO_PROT_WRITE)) {
+		if (slot >= 0)
+			exo_call(EXO_SYS_CAP_DELETE, slot);
+		cfs_mount_at_exit();
+		return;
+	}
+	struct handover *h = (struct handover *)CFS_MODULE_VA;
+	lo_memcpy(h->magic, HANDOVER_MAGIC, 8);
+	cfs_master_key(volume, h->master);
+	cfs_vfs_hand_over((uint64_t)slot);
+	handover_slot = slot;
+	unmount_volume();
+	h->note = handover_note = blockdev_close(&disk);
+	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, CFS_MODULE_VA);
+}
+
+int cfs_mount_keeps_slot(uint64_t slot)
+{
+	return (handover_slot > 0 && slot == (uint64_t)handover_slot) ||
+	       (handover_note > 0 && slot == (uint64_t)handover_note);
 }
 
 /* Parses mount(2)'s data for "cryptofs": comma-separated options

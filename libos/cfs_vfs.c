@@ -40,6 +40,7 @@ struct cnode {
 	int orphan;			/* unlinked while open: lives in ORPHANS */
 	struct chan *chan;		/* the volume's server (shared segment) */
 	struct cnode *next;		/* the live nodes of its hash bucket */
+	struct cnode *all_prev, *all_next;	/* every node, the root first: for the next image */
 };
 
 static struct cfs *vol;
@@ -293,6 +294,11 @@ static int node_for(char *path, size_t plen, struct vnode *parent, struct vnode 
 	c->fh = -1;
 	c->v.kind = VK_CFS;
 	c->chan = cn(parent)->chan;
+	c->all_prev = cn(server_root);
+	c->all_next = c->all_prev->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c;
+	c->all_prev->all_next = c;
 	c->v.mnt = parent->mnt;
 	c->v.parent = parent;
 	set_attrs(c, &st);
@@ -695,6 +701,10 @@ static void c_destroy(struct vnode *v)
 	if (mine())
 		unknow(c);
 	unlist(c);
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
 	sh_free(c->path);
 	sh_free(c->target);
 	sh_free(c);
@@ -855,6 +865,56 @@ void cfs_vfs_detach(void)
 		return;
 	chan_close(server);
 	vol = 0;
+}
+
+/* The mounter's image is replaced by execve: its next image serves the
+ * volume (cfs_vfs_adopt), and other processes' calls wait for it.  This
+ * image's handles and tables go with it; the nodes stay in the segment. */
+void cfs_vfs_hand_over(uint64_t note)
+{
+	if (!mine())
+		return;
+	chan_hand_over(server, note);
+	vol = 0;
+}
+
+struct vnode *cfs_vfs_handed_over(uint64_t *note)
+{
+	struct vfs_ns *ns = vfs_ns();
+	for (struct mount *m = ns ? ns->mounts : 0; m; m = m->next)
+		if (m->root && m->root->kind == VK_CFS && chan_handed_over(cn(m->root)->chan, note))
+			return m->root;
+	return 0;
+}
+
+int cfs_vfs_adopt(struct cfs *fs, struct vnode *root)
+{
+	int r = 0;
+	if (!bounce && !(bounce = lo_alloc(BOUNCE)))
+		return -ENOMEM;
+	vol = fs;
+	owner = libos_pid();
+	server = cn(root)->chan;
+	server_root = root;
+	vec_enter();
+	for (struct cnode *c = cn(root); c && r == 0; c = c->all_next) {
+		r = know(c);
+		if (c->v.nlink)
+			enlist(c);
+		if (c->fh >= 0)
+			c->fh = cfs_open(vol, c->path, 0, 0);
+	}
+	vec_leave();
+	if (r == 0)
+		r = chan_adopt(server, serve);
+	if (r)
+		vol = 0;
+	return r;
+}
+
+void cfs_vfs_abandon(struct vnode *root)
+{
+	chan_close(cn(root)->chan);
 }
 
 /* The channel v's volume is served on (a CryptoFS node), or NULL. */

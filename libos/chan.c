@@ -16,6 +16,7 @@
 
 #define SLICE_NS 50000000ull		/* a client looks at its server this often */
 #define REAP_NS 500000000ull		/* an idle server looks for killed clients' messages */
+#define HANDOVER_NS 30000000000ull	/* the longest an execve's hand-over may take */
 #define SERVER_STACK (256 * 1024)
 #define PAGE 4096ull
 
@@ -26,6 +27,8 @@ struct chan {
 	uint32_t server_gen;
 	struct chan_msg *head, *tail;	/* queued, oldest first */
 	struct chan_msg *all;		/* every message made on it, to free a dead client's */
+	uint64_t handover_until;	/* handed to the server's next image: until then (0: not) */
+	uint64_t note;			/* what the server's next image is told (chan_hand_over) */
 };
 
 /* Whether the process pid (entry generation gen) still runs. */
@@ -104,9 +107,35 @@ static int listed(const struct chan *ch, const struct chan_msg *m)
 	return 0;
 }
 
+/* Whether ch's server runs, or is being handed to its next image (which
+ * gets HANDOVER_NS to take it). */
 static int server_alive(const struct chan *ch)
 {
+	if (ch->handover_until && time_now_ns() > ch->handover_until)
+		return 0;
 	return !ch->closed && proc_alive(ch->server_pid, ch->server_gen);
+}
+
+void chan_hand_over(struct chan *ch, uint64_t note)
+{
+	ch->note = note;
+	ch->handover_until = time_now_ns() + HANDOVER_NS;
+}
+
+int chan_handed_over(const struct chan *ch, uint64_t *note)
+{
+	if (!ch || ch->closed || !ch->handover_until || ch->server_pid != (int32_t)libos_pid())
+		return 0;
+	*note = ch->note;
+	return 1;
+}
+
+int chan_adopt(struct chan *ch, int64_t (*serve)(struct chan_msg *m))
+{
+	ch->server_gen = proc_self()->gen;
+	ch->handover_until = 0;
+	ch->note = 0;
+	return chan_serve_thread(ch, serve);
 }
 
 /* Takes m off ch's queue, if it is still there. */

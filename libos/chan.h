@@ -51,6 +51,17 @@ struct chan *chan_new(void);
  * message, calls serve(m) (lock held) and replies with what it returns.
  * 0 or -errno (-EAGAIN: no threads on this CPU). */
 int chan_serve_thread(struct chan *ch, int64_t (*serve)(struct chan_msg *m));
+/* The serving process execve's and its next image will serve ch (its
+ * server thread ends with the old image): requests wait for it, queued,
+ * and fail with -EIO only if it has not taken over within 30 s.  note
+ * (not secret: every process reads the channel) is for the next image. */
+void chan_hand_over(struct chan *ch, uint64_t note);
+/* In the new image: whether ch was handed to the calling process, and
+ * its note. */
+int chan_handed_over(const struct chan *ch, uint64_t *note);
+/* The new image takes ch over: a server thread of its own (as
+ * chan_serve_thread) serves what is queued and what comes. */
+int chan_adopt(struct chan *ch, int64_t (*serve)(struct chan_msg *m));
 /* The server stops: every queued and later request fails with -EIO. */
 void chan_close(struct chan *ch);
 /* Whether the calling process is ch's server. */

@@ -382,7 +382,7 @@ static int kept(const struct exec_handover *h, uint64_t slot)
 	if (slot <= EXO_SLOT_CLOCK && slot != EXO_SLOT_IMAGE && slot != EXO_SLOT_STACK)
 		return slot != EXO_SLOT_SELF_THREAD || h->thread_slot == slot;
 	if (slot == h->thread_slot || slot == h->record_slot || slot == h->stub_slot ||
-	    proc_keeps_slot(slot))
+	    proc_keeps_slot(slot) || cfs_mount_keeps_slot(slot))
 		return 1;
 	for (uint64_t i = 0; i < h->plan.nrun; i++)
 		if (slot == h->plan.run[i].slot)
@@ -533,7 +533,7 @@ static int64_t do_exec(char *path, struct strs *s)
 	fd_close_on_exec();
 	sysv_detach_all();
 	mm_files_detach();
-	cfs_mount_at_exit();
+	cfs_mount_at_exec();
 	if (vfork_notify > 0)			/* a vfork parent goes on */
 		exo_call(EXO_SYS_NOTIFY_SIGNAL, vfork_notify, 1);
 	end_other_threads(h);

@@ -10,8 +10,11 @@
  *   cfsshare kill      a child killed in the middle of a long write does
  *                      not wedge the server: the mounter and a new child
  *                      go on using the volume;
- *   cfsshare gone      the mounter execve's ("after"): its forked child's
- *                      calls on /data then fail with EIO, promptly;
+ *   cfsshare exec      the mounter execve's ("after") while its forked
+ *                      child keeps calling on /data: the volume goes on in
+ *                      the new image, for it and the child, whose calls
+ *                      never fail; a descriptor kept across the execve
+ *                      still works;
  *   cfsshare cost N    N 4 KiB preads and pwrites from the mounter and from
  *                      a forked child: prints the time of one of each;
  *   cfsshare forge     a hostile child writes forged messages straight into
@@ -219,40 +222,75 @@ static int kill_client(void)
 	return failures ? 1 : 0;
 }
 
-/* "gone": the child waits for the mounter's new image, then tries /data. */
-static int server_gone(void)
+/* "exec": the mounter execve's ("after") while a forked child keeps
+ * calling on /data; the volume goes on in the mounter's new image. */
+static int across_exec(void)
 {
 	int go[2], res[2];
-	EXPECT("mounter-writes", put("/data/gone.txt", "x") == 0);
+	EXPECT("mounter-writes-share", share_ready());
+	EXPECT("mounter-writes", put("/data/gone.txt", "x") == 0 && put("/data/held.txt", "held") == 0);
+	int kept = open("/data/kept.txt", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	EXPECT("mounter-writes-without-fsync", kept >= 0 && write(kept, "kept", 4) == 4);
 	if (pipe(go) || pipe(res))
 		return 1;
 	pid_t pid = fork();
 	if (pid == 0) {
-		char c;
+		char c = 0, b[8], line[96];
+		int held = open("/data/held.txt", O_RDONLY), ok = 0, bad = 0, after = 0, err = 0;
 		close(go[1]);
-		if (read(go[0], &c, 1) != 1)
-			_exit(1);
-		double t0 = now_s();
-		int fd = open("/data/gone.txt", O_RDONLY);
-		int e = errno;
-		c = fd < 0 && e == EIO && now_s() - t0 < 30 ? 'y' : 'n';
-		write(res[1], &c, 1);
+		fcntl(go[0], F_SETFL, O_NONBLOCK);
+		while (c != 'g') {
+			int good = holds("/data/gone.txt", "x") && pread(held, b, 4, 0) == 4 && !memcmp(b, "held", 4);
+			if (!good)
+				err = errno;
+			ok += good, bad += !good, after += good && c == 'a';
+			if (ok == 1 && good)
+				write(res[1], "r", 1);	/* running: the mounter may execve */
+			char n;
+			if (read(go[0], &n, 1) == 1)
+				c = n;
+		}
+		snprintf(line, sizeof line, "%d %d %d %d", ok, bad, after, err);
+		write(res[1], line, strlen(line) + 1);
 		_exit(0);
 	}
-	char a[16], b[16];
+	char r, a[16], b[16], k[16];
+	EXPECT("child-calls-before-the-execve", read(res[0], &r, 1) == 1 && r == 'r');
 	snprintf(a, sizeof a, "%d", go[1]);
 	snprintf(b, sizeof b, "%d", res[0]);
-	execl(self, self, "after", a, b, (char *)0);
+	snprintf(k, sizeof k, "%d", kept);
+	execl(self, self, "after", a, b, k, (char *)0);
 	return 1;
 }
 
-/* The mounter's new image: its own calls and its child's fail with EIO. */
-static int after_exec(int go, int res)
+/* The mounter's new image: /data is still there for it and for the child,
+ * whose calls went on through the execve. */
+static int after_exec(int go, int res, int kept)
 {
-	char c = 'n';
-	EXPECT("new-image-gets-eio", open("/data/gone.txt", O_RDONLY) < 0 && errno == EIO);
+	char b[8], line[96] = "";
+	struct stat st;
+	EXPECT("new-image-reads-the-volume", holds("/data/gone.txt", "x"));
+	EXPECT("new-image-descriptor-kept", pread(kept, b, 4, 0) == 4 && !memcmp(b, "kept", 4) &&
+	       pwrite(kept, "KEPT", 4, 0) == 4 && fsync(kept) == 0 && close(kept) == 0);
+	EXPECT("new-image-writes", put("/data/after.txt", "after") == 0 && holds("/data/after.txt", "after"));
+	EXPECT("new-image-lists", listed("/data", "kept.txt") && stat("/data/kept.txt", &st) == 0 &&
+	       st.st_size == 4);
+	write(go, "a", 1);
+	double until = now_s() + 3;
+	while (now_s() < until)
+		usleep(100000);
 	write(go, "g", 1);
-	EXPECT("child-gets-eio-once-the-server-is-gone", read(res, &c, 1) == 1 && c == 'y');
+	ssize_t n = read(res, line, sizeof line - 1);
+	int ok = 0, bad = -1, after = 0, err = 0;
+	if (n > 0) {
+		line[n] = 0;
+		sscanf(line, "%d %d %d %d", &ok, &bad, &after, &err);
+	}
+	printf("child's calls across the execve: %d ok, %d failed (last errno %d), %d after it\n", ok, bad,
+	       err, after);
+	EXPECT("child-calls-never-fail-across-the-execve", ok > 0 && bad == 0);
+	EXPECT("child-calls-go-on-after-the-execve", after > 0);
+	EXPECT("forked-child-checks-pass-after-the-execve", in_child(other_side, "after-exec") == 0);
 	int status;
 	wait(&status);
 	return failures ? 1 : 0;
@@ -450,10 +488,10 @@ int main(int argc, char **argv)
 		return failures ? 1 : 0;
 	} else if (argc == 2 && !strcmp(argv[1], "kill"))
 		rc = kill_client();
-	else if (argc == 2 && !strcmp(argv[1], "gone"))
-		rc = server_gone();
-	else if (argc == 4 && !strcmp(argv[1], "after"))
-		rc = after_exec(atoi(argv[2]), atoi(argv[3]));
+	else if (argc == 2 && !strcmp(argv[1], "exec"))
+		rc = across_exec();
+	else if (argc == 5 && !strcmp(argv[1], "after"))
+		rc = after_exec(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	else if (argc == 2 && !strcmp(argv[1], "forge"))
 		rc = forge();
 	else if (argc == 2 && !strcmp(argv[1], "reap"))
