@@ -22,6 +22,12 @@
  *                      pointing into the mounter's own memory, lengths past
  *                      the data): each is refused, the mounter's memory and
  *                      files are untouched and the server goes on;
+ *   cfsshare boot CHECK NAME [TEXT]
+ *                      started by /sbin/init (exo-run runs init with an
+ *                      inittab and fstab of the test's): CHECK is "write"
+ *                      (NAME gets TEXT and is committed), "holds", "absent"
+ *                      (/data is mounted, NAME is not on it) or "unmounted";
+ *                      then ends init (SIGTERM to process 1), so the VM;
  *   cfsshare reap      clients killed again and again in the middle of
  *                      their calls leave nothing behind: the shared
  *                      segment's free space comes back.
@@ -478,6 +484,32 @@ static int reap(void)
 	return failures ? 1 : 0;
 }
 
+/* A program init started after it unlocked /data as /etc/fstab said. */
+static int boot(int argc, char **argv)
+{
+	char path[128];
+	struct statfs sf;
+	const char *check = argv[2], *text = argc > 4 ? argv[4] : "";
+	int mounted = statfs("/data", &sf) == 0 && sf.f_type == CFS_MAGIC;
+	snprintf(path, sizeof path, "/data/%s", argc > 3 ? argv[3] : "x");
+	if (!strcmp(check, "unmounted")) {
+		EXPECT("data-not-mounted", !mounted);
+	} else {
+		EXPECT("data-mounted-by-init", mounted);
+		if (!strcmp(check, "write"))
+			EXPECT("writes-and-commits", put(path, text) == 0 && holds(path, text));
+		else if (!strcmp(check, "holds"))
+			EXPECT("holds-what-was-written", holds(path, text));
+		else
+			EXPECT("absent", access(path, F_OK) < 0 && errno == ENOENT);
+	}
+	if (failures == 0)
+		printf("all checks passed\n");
+	fflush(stdout);
+	kill(1, SIGTERM);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rc = 2;
@@ -492,6 +524,8 @@ int main(int argc, char **argv)
 		rc = across_exec();
 	else if (argc == 5 && !strcmp(argv[1], "after"))
 		rc = after_exec(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+	else if (argc >= 3 && !strcmp(argv[1], "boot"))
+		return boot(argc, argv);
 	else if (argc == 2 && !strcmp(argv[1], "forge"))
 		rc = forge();
 	else if (argc == 2 && !strcmp(argv[1], "reap"))
