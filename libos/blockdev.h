@@ -38,9 +38,8 @@ struct blockdev {
 int blockdev_open(struct blockdev *d, int64_t cap, uint64_t va);
 /* Gives back what blockdev_open took but the BLOCK cap and the
  * notification, whose slot it returns: an execve hands the disk to the
- * next image, which opens it again with blockdev_reopen.  (A notification
- * made and bound in the new image was never signalled there: every wait
- * for the disk ran out its second.  Why was not run down.) */
+ * next image, which opens it again with blockdev_reopen on the same
+ * notification (nothing to rebind). */
 int64_t blockdev_close(struct blockdev *d);
 /* blockdev_open with the notification note the disk is bound to already
  * (0: a new one). */
