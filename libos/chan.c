@@ -142,7 +142,22 @@ void chan_close(struct chan *ch)
 struct server {
 	struct chan *ch;
 	int64_t (*serve)(struct chan_msg *m);
+	void (*tick)(void);		/* called between messages, or NULL */
+	uint64_t tick_ns;
 };
+
+/* Sleeps until a message is queued, or for one tick when the server has
+ * one: then calls it. */
+static void serve_idle(struct server *s)
+{
+	struct chan *ch = s->ch;
+	if (!s->tick) {
+		sh_wait(&ch->pending, ch->pending, 0);
+		return;
+	}
+	sh_wait(&ch->pending, ch->pending, time_now_ns() + s->tick_ns);
+	s->tick();
+}
 
 /* The server thread: serves one message at a time, oldest first.  A
  * message whose sender has ended meanwhile is served all the same (its
@@ -156,7 +171,7 @@ static _Noreturn void serve_loop(void *arg)
 	for (;;) {
 		struct chan_msg *m = ch->head;
 		if (ch->closed || !m) {
-			sh_wait(&ch->pending, ch->pending, 0);
+			serve_idle(s);
 			continue;
 		}
 		ch->head = m->next;
@@ -175,11 +190,19 @@ static _Noreturn void serve_loop(void *arg)
 
 int chan_serve_thread(struct chan *ch, int64_t (*serve)(struct chan_msg *m))
 {
+	return chan_serve_thread_tick(ch, serve, 0, 0);
+}
+
+int chan_serve_thread_tick(struct chan *ch, int64_t (*serve)(struct chan_msg *m),
+			   void (*tick)(void), uint64_t tick_ns)
+{
 	struct server *s = lo_alloc(sizeof *s);
 	if (!s)
 		return -ENOMEM;
 	s->ch = ch;
 	s->serve = serve;
+	s->tick = tick;
+	s->tick_ns = tick_ns;
 	int64_t tid = lo_thread_spawn((void (*)(void *))serve_loop, s, SERVER_STACK);
 	if (tid < 0) {
 		lo_free(s);
