@@ -142,21 +142,22 @@ void chan_close(struct chan *ch)
 struct server {
 	struct chan *ch;
 	int64_t (*serve)(struct chan_msg *m);
-	void (*tick)(void);		/* called between messages, or NULL */
+	int (*tick)(void);		/* called between messages, or NULL */
 	uint64_t tick_ns;
+	int ticking;			/* tick asked to be called again */
 };
 
-/* Sleeps until a message is queued, or for one tick when the server has
- * one: then calls it. */
+/* Sleeps until a message is queued, or for one tick while the server's
+ * tick wants to be called: then calls it. */
 static void serve_idle(struct server *s)
 {
 	struct chan *ch = s->ch;
-	if (!s->tick) {
+	if (!s->ticking) {
 		sh_wait(&ch->pending, ch->pending, 0);
 		return;
 	}
 	sh_wait(&ch->pending, ch->pending, time_now_ns() + s->tick_ns);
-	s->tick();
+	s->ticking = s->tick();
 }
 
 /* The server thread: serves one message at a time, oldest first.  A
@@ -179,6 +180,7 @@ static _Noreturn void serve_loop(void *arg)
 			ch->tail = 0;
 		m->next = 0;
 		m->result = s->serve(m);
+		s->ticking = s->tick != 0;
 		if (!proc_alive(m->client_pid, m->client_gen)) {
 			chan_msg_free(m);
 			continue;
@@ -194,7 +196,7 @@ int chan_serve_thread(struct chan *ch, int64_t (*serve)(struct chan_msg *m))
 }
 
 int chan_serve_thread_tick(struct chan *ch, int64_t (*serve)(struct chan_msg *m),
-			   void (*tick)(void), uint64_t tick_ns)
+			   int (*tick)(void), uint64_t tick_ns)
 {
 	struct server *s = lo_alloc(sizeof *s);
 	if (!s)

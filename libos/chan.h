@@ -42,11 +42,12 @@ struct chan *chan_new(void);
  * message, calls serve(m) (lock held) and replies with what it returns.
  * 0 or -errno (-EAGAIN: no threads on this CPU). */
 int chan_serve_thread(struct chan *ch, int64_t (*serve)(struct chan_msg *m));
-/* The same, and while no message is queued the thread calls tick() (lock
- * held) every tick_ns: a server whose state also moves by itself (a
- * network stack's timers and frames) keeps it moving. */
+/* The same, and after each message the thread calls tick() (lock held)
+ * every tick_ns while no message is queued, until tick returns 0: a server
+ * whose state also moves by itself (a network stack's timers and frames)
+ * keeps it moving while its clients are busy, and sleeps when they are not. */
 int chan_serve_thread_tick(struct chan *ch, int64_t (*serve)(struct chan_msg *m),
-			   void (*tick)(void), uint64_t tick_ns);
+			   int (*tick)(void), uint64_t tick_ns);
 /* The server stops: every queued and later request fails with -EIO. */
 void chan_close(struct chan *ch);
 /* Whether the calling process is ch's server. */

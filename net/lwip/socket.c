@@ -42,6 +42,7 @@ struct rxq {
 };
 
 struct sock {
+	struct sockref *ref;		/* its description's (sockshare.h) */
 	int family, type, protocol, state;
 	int v6only;			/* AF_INET6: no IPv4 (IPV6_V6ONLY) */
 	union {
@@ -132,6 +133,13 @@ static struct sock *sock_here(struct file *f)
 
 /* ---------------------------------------------------------------- queues */
 
+/* What arrived changed the socket: its holders in other processes look again. */
+static void sock_changed(struct sock *s)
+{
+	if (s && s->ref && s->ref->listed)
+		sockshare_note(s->ref);
+}
+
 static void rx_push(struct sock *s, struct pbuf *p, const ip_addr_t *addr, u16_t port)
 {
 	struct rxq *q = lo_alloc(sizeof *q);
@@ -149,6 +157,7 @@ static void rx_push(struct sock *s, struct pbuf *p, const ip_addr_t *addr, u16_t
 		s->rx = q;
 	s->rx_tail = q;
 	s->rx_bytes += p->tot_len;
+	sock_changed(s);
 }
 
 static void rx_pop(struct sock *s)
@@ -186,6 +195,7 @@ static err_t on_tcp_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t e
 		s->eof = 1;
 		if (p)
 			pbuf_free(p);
+		sock_changed(s);
 		return ERR_OK;
 	}
 	rx_push(s, p, 0, 0);
@@ -202,6 +212,7 @@ static void on_tcp_err(void *arg, err_t err)
 	s->pcb.tcp = 0;
 	s->state = S_CLOSED;
 	s->eof = 1;
+	sock_changed(s);
 }
 
 static err_t on_tcp_connected(void *arg, struct tcp_pcb *pcb, err_t err)
@@ -210,6 +221,7 @@ static err_t on_tcp_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 	(void)pcb;
 	if (s && err == ERR_OK)
 		s->state = S_CONNECTED;
+	sock_changed(s);
 	return ERR_OK;
 }
 
@@ -240,6 +252,7 @@ static err_t on_tcp_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 		l->acc = s;
 	l->acc_tail = s;
 	l->nacc++;
+	sock_changed(l);
 	return ERR_OK;
 }
 
@@ -492,6 +505,7 @@ static int sock_install(struct sock *s, uint32_t flags)
 		return -ENOMEM;
 	}
 	f->priv = r;
+	s->ref = r;
 	int fd = fd_install(f, 0, (flags & LX_SOCK_CLOEXEC) != 0);
 	file_put(f);		/* the descriptor holds it now, or it goes */
 	return fd;

@@ -70,6 +70,12 @@ int sockref_remote(const struct sockref *r)
 
 /* ------------------------------------------------------------- server */
 
+void sockshare_note(struct sockref *r)
+{
+	r->changes++;
+	sh_wake(&r->changes);
+}
+
 /* Every shared socket's readiness, told to its waiters where it changed. */
 static void look_all(void)
 {
@@ -85,16 +91,16 @@ static void look_all(void)
 
 /* Between messages: while holders are busy, frames and lwIP's timers are
  * taken even when the owner itself makes no network call, and waiters
- * hear of what they brought. */
-static void tick(void)
+ * hear of what they brought.  0 once they are not (no call for a second;
+ * a waiting holder calls again every SLICE_NS): the server then sleeps
+ * until the next message. */
+static int tick(void)
 {
-	int waiting = 0;
-	for (struct sockref *r = shared; r; r = r->next)
-		waiting |= r->waiters != 0;
-	if (!waiting && time_now_ns() - last_call_ns > BUSY_NS)
-		return;
+	if (time_now_ns() - last_call_ns > BUSY_NS)
+		return 0;
 	netstack_poll();
 	look_all();
+	return 1;
 }
 
 /* SK_ACCEPT's new connection: the descriptor the handler installed
@@ -170,6 +176,7 @@ static int64_t serve(struct chan_msg *m)
 	f->flags = (f->flags & ~(uint32_t)LX_O_NONBLOCK) | nonblock;
 	fd_close(fd);
 	look_all();
+	netstack_kick();		/* the owner's own waits may be over too */
 	return res;
 }
 
@@ -255,10 +262,7 @@ static int64_t call_blocking(struct file *f, struct chan_msg *m, int nonblock)
 		uint64_t until = now + SLICE_NS;
 		if (timeout && until > start + timeout)
 			until = start + timeout;
-		r->waiters++;
-		int64_t w = sh_wait(&r->changes, seen, until);
-		r->waiters--;
-		if (w == -EINTR)
+		if (sh_wait(&r->changes, seen, until) == -EINTR)
 			return -EINTR;
 	}
 }

@@ -24,7 +24,6 @@ struct sockref {
 	volatile uint32_t changes;	/* moved (and woken) when readiness changed */
 	int32_t last_ev;		/* readiness when last looked at */
 	int32_t listed;			/* on the owner's list of shared sockets */
-	uint32_t waiters;		/* other processes waiting on changes */
 	struct sockref *next;		/* the owner's list */
 };
 
@@ -63,6 +62,9 @@ void sockshare_release(struct sockref *r);
 
 /* socket.c, for the owner's server: closes the socket and frees r. */
 void sock_drop(struct sockref *r);
+/* socket.c, in the owner: something arrived for r's socket (lwIP's
+ * callbacks); its holders look again at once. */
+void sockshare_note(struct sockref *r);
 /* socket.c: the socket's readiness (LX_POLL* bits), in its owner. */
 int sock_events(struct sockref *r);
 /* socket.c: the socket's receive (send: 1) timeout in ns, 0: none. */

@@ -151,6 +151,7 @@ int64_t sockshare_write(struct file *f, const void *ubuf, uint64_t len) { (void)
 int sockshare_poll(struct file *f) { (void)f; not_shared(); }
 int64_t sockshare_ioctl(struct file *f, uint64_t cmd, uint64_t arg) { (void)f, (void)cmd, (void)arg; not_shared(); }
 void sockshare_release(struct sockref *r) { (void)r; not_shared(); }
+void sockshare_note(struct sockref *r) { (void)r; not_shared(); }
 
 uint64_t time_now_ns(void)
 {

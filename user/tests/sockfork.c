@@ -16,6 +16,10 @@
  *                 answers on it
  *   killed-holder a child killed while blocked in accept does not stop the
  *                 next child's accept
+ *   owner-exec    (last: it replaces this image) the owner execve's while a
+ *                 child is blocked in accept on its listener: the child's
+ *                 accept ends with ENXIO (the stack went with the image),
+ *                 it does not hang
  * Prints "ok NAME" or "FAIL NAME: why" per check; exits 0 when all passed.
  */
 #include <arpa/inet.h>
@@ -333,10 +337,49 @@ static void killed_holder(void)
 	close(l);
 }
 
+/* Whether the image before execve had a failure (argv[3]). */
+static int failed_before(char **argv)
+{
+	return argv[3] && atoi(argv[3]) != 0;
+}
+
+/* The image the owner execve'd: its child's status tells how the child's
+ * accept ended. */
+static int owner_after_exec(char **argv)
+{
+	pid_t pid = (pid_t)atoi(argv[2]);
+	failed = failed_before(argv);		/* the checks the first image made */
+	int st = child_status(pid);
+	check(st == 0, "owner-exec-holder-enxio", st == 2 ? "accept did not fail with ENXIO"
+						   : "the holder's status");
+	printf(failed ? "sockfork: FAILED\n" : "sockfork: all passed\n");
+	return failed;
+}
+
+static void owner_exec(void)
+{
+	int l = listener(7109, 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(60);
+		int a = accept(l, 0, 0);
+		_exit(a < 0 && errno == ENXIO ? 0 : 2);
+	}
+	usleep(300000);			/* the child waits in accept */
+	char ps[16];
+	snprintf(ps, sizeof ps, "%d", (int)pid);
+	char *args[] = { "/bin/sockfork", "owner-after-exec", ps, failed ? "1" : "0", 0 };
+	fflush(stdout);
+	execv(args[0], args);
+	check(0, "owner-exec", "execv");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 4 && !strcmp(argv[1], "exec-server"))
 		return exec_server(argv);
+	if (argc >= 3 && !strcmp(argv[1], "owner-after-exec"))
+		return owner_after_exec(argv);
 	setvbuf(stdout, 0, _IOLBF, 0);
 	const char *only = argc >= 2 ? argv[1] : "";	/* one test by name, else all */
 	if (!*only || !strcmp(only, "fork-echo"))
@@ -351,6 +394,8 @@ int main(int argc, char **argv)
 		udp();
 	if (!*only || !strcmp(only, "killed-holder"))
 		killed_holder();
+	if (!*only || !strcmp(only, "owner-exec"))
+		owner_exec();		/* returns only when execve failed */
 	printf(failed ? "sockfork: FAILED\n" : "sockfork: all passed\n");
 	return failed;
 }
