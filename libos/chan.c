@@ -209,6 +209,9 @@ void chan_close(struct chan *ch)
 struct server {
 	struct chan *ch;
 	int64_t (*serve)(struct chan_msg *m);
+	int (*tick)(void);		/* called between messages, or NULL */
+	uint64_t tick_ns;
+	int ticking;			/* tick asked to be called again */
 };
 
 /* Frees the messages whose makers have ended and that are theirs to free:
@@ -259,6 +262,19 @@ static struct chan_msg *take(struct chan *ch)
 	return m;
 }
 
+/* Frees what killed clients left, then sleeps until a message is queued,
+ * for at most REAP_NS, or one tick while the server's tick wants to be
+ * called: then calls it. */
+static void serve_idle(struct server *s)
+{
+	struct chan *ch = s->ch;
+	reap(ch);
+	uint64_t wait = s->ticking && s->tick_ns < REAP_NS ? s->tick_ns : REAP_NS;
+	sh_wait(&ch->pending, ch->pending, time_now_ns() + wait);
+	if (s->ticking)
+		s->ticking = s->tick();
+}
+
 /* The server thread: serves one message at a time, oldest first.  A
  * message whose sender has ended meanwhile is served all the same (its
  * call had begun) and then freed here, since nobody else will; when idle
@@ -272,12 +288,12 @@ static _Noreturn void serve_loop(void *arg)
 	for (;;) {
 		struct chan_msg *m = ch->closed ? 0 : take(ch);
 		if (!m) {
-			reap(ch);
-			sh_wait(&ch->pending, ch->pending, time_now_ns() + REAP_NS);
+			serve_idle(s);
 			continue;
 		}
 		m->result = s->serve(m);
 		m->with_server = 0;
+		s->ticking = s->tick != 0;
 		if (!proc_alive(m->client_pid, m->client_gen)) {
 			chan_msg_free(ch, m);
 			continue;
@@ -289,11 +305,19 @@ static _Noreturn void serve_loop(void *arg)
 
 int chan_serve_thread(struct chan *ch, int64_t (*serve)(struct chan_msg *m))
 {
+	return chan_serve_thread_tick(ch, serve, 0, 0);
+}
+
+int chan_serve_thread_tick(struct chan *ch, int64_t (*serve)(struct chan_msg *m),
+			   int (*tick)(void), uint64_t tick_ns)
+{
 	struct server *s = lo_alloc(sizeof *s);
 	if (!s)
 		return -ENOMEM;
 	s->ch = ch;
 	s->serve = serve;
+	s->tick = tick;
+	s->tick_ns = tick_ns;
 	int64_t tid = lo_thread_spawn((void (*)(void *))serve_loop, s, SERVER_STACK);
 	if (tid < 0) {
 		lo_free(s);

@@ -62,6 +62,12 @@ int chan_handed_over(const struct chan *ch, uint64_t *note);
 /* The new image takes ch over: a server thread of its own (as
  * chan_serve_thread) serves what is queued and what comes. */
 int chan_adopt(struct chan *ch, int64_t (*serve)(struct chan_msg *m));
+/* The same, and after each message the thread calls tick() (lock held)
+ * every tick_ns while no message is queued, until tick returns 0: a server
+ * whose state also moves by itself (a network stack's timers and frames)
+ * keeps it moving while its clients are busy, and sleeps when they are not. */
+int chan_serve_thread_tick(struct chan *ch, int64_t (*serve)(struct chan_msg *m),
+			   int (*tick)(void), uint64_t tick_ns);
 /* The server stops: every queued and later request fails with -EIO. */
 void chan_close(struct chan *ch);
 /* Whether the calling process is ch's server. */

@@ -10,6 +10,7 @@
 #include "libos/libos.h"
 #include "libos/shared.h"
 #include "libos/vfs.h"
+#include "net/lwip/sockshare.h"
 
 #define NOFILE_SOFT 1024
 #define NOFILE_HARD 4096
@@ -90,7 +91,7 @@ static void closed(struct fdtab *t, struct file *f)
  * process-local state went with its image. */
 static void file_put_foreign(struct file *f)
 {
-	if (!file_kind_local(f->kind)) {
+	if (!file_kind_local(f->kind) || f->kind == FK_SOCKET) {	/* its owner may live */
 		file_put(f);
 		return;
 	}
@@ -137,7 +138,7 @@ const struct file_ops stale_fops = {
 /* The description another process gets in place of f. */
 static struct file *for_other_process(struct file *f)
 {
-	if (!file_kind_local(f->kind)) {
+	if (!file_kind_local(f->kind) || (f->kind == FK_SOCKET && sockshare_share(f) == 0)) {
 		file_ref(f);
 		return f;
 	}
@@ -270,14 +271,15 @@ int fd_table_init(struct vfs_ns *ns)
 void fd_close_on_exec(void)
 {
 	struct fdtab *t = tab();
+	sockshare_at_exec();
 	for (uint64_t fd = 0; t && fd < t->len; fd++) {
 		struct file *f = t->slots[fd].f;
 		if (!f)
 			continue;
 		if (t->slots[fd].cloexec) {
 			fd_close((int)fd);
-		} else if (file_kind_local(f->kind)) {
-			struct file *stale = for_other_process(f);
+		} else if (file_kind_local(f->kind) && !(f->kind == FK_SOCKET && sockshare_keeps_on_exec(f))) {
+			struct file *stale = file_new(FK_STALE, f->flags);
 			if (stale) {
 				fd_install_at(stale, (int)fd, 0);
 				file_put(stale);

@@ -415,6 +415,16 @@ void netstack_sent(void)
 	}
 }
 
+void netstack_kick(void)
+{
+	if (!started || owner != libos_pid())
+		return;
+	if (eth_up)
+		nicring_kick();
+	else if (idle_pid == libos_pid())
+		exo_call(EXO_SYS_NOTIFY_SIGNAL, idle_note, 1);
+}
+
 void netstack_wait(uint64_t deadline_ns)
 {
 	int mine = started && owner == libos_pid();

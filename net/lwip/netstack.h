@@ -25,6 +25,10 @@ void netstack_sent(void);
 /* Sleeps until something arrives, lwIP's next timer, or the deadline
  * (time_now_ns() clock; UINT64_MAX: none), then polls. */
 void netstack_wait(uint64_t deadline_ns);
+/* Another thread changed the stack (a server of sockets held by other
+ * processes, net/lwip/sockshare.c): a thread of this program sleeping in
+ * netstack_wait wakes and looks again. */
+void netstack_kick(void);
 /* A deadline timeout_ns from now (UINT64_MAX for "never"). */
 uint64_t netstack_deadline(uint64_t timeout_ns);
 

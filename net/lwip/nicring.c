@@ -214,3 +214,9 @@ void nicring_wait(uint64_t ns)
 	exo_call(EXO_SYS_NOTIFY_WAIT, note, ns);
 	lo_relock(depth);
 }
+
+void nicring_kick(void)
+{
+	if (note > 0)
+		exo_call(EXO_SYS_NOTIFY_SIGNAL, note, 1);
+}

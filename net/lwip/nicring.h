@@ -36,5 +36,7 @@ int nicring_receive(void (*deliver)(const uint8_t *frame, uint32_t len));
 int nicring_group(const uint8_t mac[6], int join);
 /* Sleeps until a completion arrives or ns pass (EXO_FOREVER: no limit). */
 void nicring_wait(uint64_t ns);
+/* Ends a nicring_wait of another thread of the program now. */
+void nicring_kick(void);
 
 #endif

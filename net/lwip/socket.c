@@ -13,6 +13,7 @@
 #include "net/lwip/netstack.h"
 #include "net/lwip/lxnet.h"
 #include "net/lwip/mcast.h"
+#include "net/lwip/sockshare.h"
 
 #include "libos/sockcalls.h"
 #include "libos/vfs.h"
@@ -41,6 +42,7 @@ struct rxq {
 };
 
 struct sock {
+	struct sockref *ref;		/* its description's (sockshare.h) */
 	int family, type, protocol, state;
 	int v6only;			/* AF_INET6: no IPv4 (IPV6_V6ONLY) */
 	union {
@@ -107,10 +109,36 @@ static struct sock *sock_of(int fd, int *err)
 		*err = -ENOTSOCK;
 		return 0;
 	}
-	return f->priv;
+	if (sockref_remote(f->priv)) {
+		*err = -ENXIO;		/* its owner's stack is gone (sockshare.h) */
+		return 0;
+	}
+	return ((struct sockref *)f->priv)->sock;
+}
+
+/* The description of fd when its socket lives in another process's stack:
+ * the call goes there (sockshare.c).  Else NULL. */
+static struct file *remote_file(uint64_t fd)
+{
+	struct file *f = fd_get((int)fd);
+	return f && f->kind == FK_SOCKET && sockref_remote(f->priv) && ((struct sockref *)f->priv)->owner_pid
+	       ? f : 0;
+}
+
+/* The owner's socket behind a description. */
+static struct sock *sock_here(struct file *f)
+{
+	return ((struct sockref *)f->priv)->sock;
 }
 
 /* ---------------------------------------------------------------- queues */
+
+/* What arrived changed the socket: its holders in other processes look again. */
+static void sock_changed(struct sock *s)
+{
+	if (s && s->ref && s->ref->listed)
+		sockshare_note(s->ref);
+}
 
 static void rx_push(struct sock *s, struct pbuf *p, const ip_addr_t *addr, u16_t port)
 {
@@ -129,6 +157,7 @@ static void rx_push(struct sock *s, struct pbuf *p, const ip_addr_t *addr, u16_t
 		s->rx = q;
 	s->rx_tail = q;
 	s->rx_bytes += p->tot_len;
+	sock_changed(s);
 }
 
 static void rx_pop(struct sock *s)
@@ -166,6 +195,7 @@ static err_t on_tcp_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t e
 		s->eof = 1;
 		if (p)
 			pbuf_free(p);
+		sock_changed(s);
 		return ERR_OK;
 	}
 	rx_push(s, p, 0, 0);
@@ -182,6 +212,7 @@ static void on_tcp_err(void *arg, err_t err)
 	s->pcb.tcp = 0;
 	s->state = S_CLOSED;
 	s->eof = 1;
+	sock_changed(s);
 }
 
 static err_t on_tcp_connected(void *arg, struct tcp_pcb *pcb, err_t err)
@@ -190,6 +221,7 @@ static err_t on_tcp_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 	(void)pcb;
 	if (s && err == ERR_OK)
 		s->state = S_CONNECTED;
+	sock_changed(s);
 	return ERR_OK;
 }
 
@@ -220,6 +252,7 @@ static err_t on_tcp_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 		l->acc = s;
 	l->acc_tail = s;
 	l->nacc++;
+	sock_changed(l);
 	return ERR_OK;
 }
 
@@ -464,10 +497,15 @@ static void apply_multicast(struct sock *s)
 
 static int sock_install(struct sock *s, uint32_t flags)
 {
-	struct file *f = file_new(FK_SOCKET, LX_O_RDWR | (flags & LX_SOCK_NONBLOCK ? LX_O_NONBLOCK : 0));
-	if (!f)
+	struct sockref *r = sockref_new(s);
+	struct file *f = r ? file_new(FK_SOCKET, LX_O_RDWR | (flags & LX_SOCK_NONBLOCK ? LX_O_NONBLOCK : 0)) : 0;
+	if (!f) {
+		if (r)
+			sockref_free(r);
 		return -ENOMEM;
-	f->priv = s;
+	}
+	f->priv = r;
+	s->ref = r;
 	int fd = fd_install(f, 0, (flags & LX_SOCK_CLOEXEC) != 0);
 	file_put(f);		/* the descriptor holds it now, or it goes */
 	return fd;
@@ -568,13 +606,28 @@ static void sock_close(struct sock *s)
 	s->pcb.any = 0;
 }
 
-static void sock_release(struct file *f)
+void sock_drop(struct sockref *r)
 {
-	struct sock *s = f->priv;
+	struct sock *s = r->sock;
 	if (netstack_start() == 0)		/* a forked child leaves the pcbs alone */
 		sock_close(s);
 	netstack_poll();
 	lo_free(s);
+	sockref_free(r);
+}
+
+static void sock_release(struct file *f)
+{
+	if (sockref_remote(f->priv))
+		sockshare_release(f->priv);
+	else
+		sock_drop(f->priv);
+}
+
+uint64_t sock_timeout(void *sock, int send)
+{
+	struct sock *s = sock;
+	return send ? s->sndtimeo : s->rcvtimeo;
 }
 
 /* ---------------------------------------------------- bind and connect */
@@ -582,6 +635,9 @@ static void sock_release(struct file *f)
 LO_CALL(sys_bind)
 {
 	UNUSED_ARGS;
+	struct file *rf = remote_file(a0);
+	if (rf)
+		return sockshare_call(SK_BIND, rf, a1, a2, a3, a4, a5);
 	int r = 0;
 	struct sock *s = sock_of((int)a0, &r);
 	if (!s)
@@ -608,6 +664,9 @@ LO_CALL(sys_bind)
 LO_CALL(sys_listen)
 {
 	UNUSED_ARGS;
+	struct file *rf = remote_file(a0);
+	if (rf)
+		return sockshare_call(SK_LISTEN, rf, a1, a2, a3, a4, a5);
 	int r = 0;
 	struct sock *s = sock_of((int)a0, &r);
 	if (!s)
@@ -658,6 +717,9 @@ static int64_t tcp_connect_to(struct file *f, struct sock *s, const ip_addr_t *i
 LO_CALL(sys_connect)
 {
 	UNUSED_ARGS;
+	struct file *rf = remote_file(a0);
+	if (rf)
+		return sockshare_call(SK_CONNECT, rf, a1, a2, a3, a4, a5);
 	int r = 0;
 	struct sock *s = sock_of((int)a0, &r);
 	if (!s)
@@ -691,6 +753,9 @@ static int can_accept(struct sock *s)
 
 static int64_t do_accept(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t flags)
 {
+	struct file *rf = remote_file(fd);
+	if (rf)
+		return sockshare_call(SK_ACCEPT, rf, uaddr, ulen, flags, 0, 0);
 	int r = 0;
 	struct sock *l = sock_of((int)fd, &r);
 	if (!l)
@@ -893,6 +958,9 @@ static int64_t msg_in(uint64_t umsg, struct lx_msghdr *m, struct lx_iovec **out)
 LO_CALL(sys_sendto)
 {
 	UNUSED_ARGS;
+	struct file *rf = remote_file(a0);
+	if (rf)
+		return sockshare_call(SK_SEND, rf, a1, a2, a3, a4, a5);
 	struct lx_iovec iov = { a1, a2 };
 	return do_send((int)a0, &iov, 1, (int)a3, (const void *)a4, a5);
 }
@@ -900,6 +968,9 @@ LO_CALL(sys_sendto)
 LO_CALL(sys_sendmsg)
 {
 	UNUSED_ARGS;
+	struct file *rf = remote_file(a0);
+	if (rf)
+		return sockshare_call(SK_SENDMSG, rf, a1, a2, a3, a4, a5);
 	struct lx_msghdr m;
 	struct lx_iovec *iov;
 	int64_t r = msg_in(a1, &m, &iov);
@@ -1018,6 +1089,9 @@ static int64_t do_recv(int fd, const struct lx_iovec *iov, uint64_t n, int flags
 LO_CALL(sys_recvfrom)
 {
 	UNUSED_ARGS;
+	struct file *rf = remote_file(a0);
+	if (rf)
+		return sockshare_call(SK_RECV, rf, a1, a2, a3, a4, a5);
 	struct lx_iovec iov = { a1, a2 };
 	int mf = 0;
 	return do_recv((int)a0, &iov, 1, (int)a3, (void *)a4, (void *)a5, &mf);
@@ -1033,6 +1107,9 @@ static void *umsg_field(uint64_t umsg, size_t off)
 LO_CALL(sys_recvmsg)
 {
 	UNUSED_ARGS;
+	struct file *rf = remote_file(a0);
+	if (rf)
+		return sockshare_call(SK_RECVMSG, rf, a1, a2, a3, a4, a5);
 	struct lx_msghdr m;
 	struct lx_iovec *iov;
 	int64_t r = msg_in(a1, &m, &iov);
@@ -1053,9 +1130,11 @@ LO_CALL(sys_recvmsg)
 
 static int64_t sock_read(struct file *f, void *ubuf, uint64_t len)
 {
+	if (sockref_remote(f->priv))
+		return sockshare_read(f, ubuf, len);
 	struct lx_iovec iov = { (uint64_t)ubuf, len };
 	int mf = 0;
-	struct sock *s = f->priv;
+	struct sock *s = sock_here(f);
 	if (s->type == LX_SOCK_STREAM)
 		return len ? recv_tcp(f, s, &iov, 1, len, 0) : 0;
 	return recv_dgram(f, s, &iov, 1, len, 0, 0, 0, &mf);
@@ -1063,8 +1142,10 @@ static int64_t sock_read(struct file *f, void *ubuf, uint64_t len)
 
 static int64_t sock_write(struct file *f, const void *ubuf, uint64_t len)
 {
+	if (sockref_remote(f->priv))
+		return sockshare_write(f, ubuf, len);
 	struct lx_iovec iov = { (uint64_t)ubuf, len };
-	struct sock *s = f->priv;
+	struct sock *s = sock_here(f);
 	if (s->type == LX_SOCK_STREAM)
 		return len ? send_tcp(f, s, &iov, 1, len, 0) : 0;
 	return send_dgram(s, &iov, 1, len, 0, 0);
@@ -1075,6 +1156,9 @@ static int64_t sock_write(struct file *f, const void *ubuf, uint64_t len)
 LO_CALL(sys_shutdown)
 {
 	UNUSED_ARGS;
+	struct file *rf = remote_file(a0);
+	if (rf)
+		return sockshare_call(SK_SHUTDOWN, rf, a1, a2, a3, a4, a5);
 	int r = 0;
 	struct sock *s = sock_of((int)a0, &r);
 	if (!s)
@@ -1099,6 +1183,9 @@ LO_CALL(sys_shutdown)
 
 static int64_t sock_name(uint64_t fd, uint64_t uaddr, uint64_t ulen, int peer)
 {
+	struct file *rf = remote_file(fd);
+	if (rf)
+		return sockshare_call(SK_NAME, rf, uaddr, ulen, (uint64_t)peer, 0, 0);
 	int r = 0;
 	struct sock *s = sock_of((int)fd, &r);
 	if (!s)
@@ -1298,6 +1385,9 @@ static int set_ipv6_option(struct sock *s, int name, const void *uval, uint64_t 
 LO_CALL(sys_setsockopt)
 {
 	UNUSED_ARGS;
+	struct file *rf = remote_file(a0);
+	if (rf)
+		return sockshare_call(SK_SETOPT, rf, a1, a2, a3, a4, a5);
 	int r = 0;
 	struct sock *s = sock_of((int)a0, &r);
 	if (!s)
@@ -1376,6 +1466,9 @@ LO_CALL(sys_setsockopt)
 LO_CALL(sys_getsockopt)
 {
 	UNUSED_ARGS;
+	struct file *rf = remote_file(a0);
+	if (rf)
+		return sockshare_call(SK_GETOPT, rf, a1, a2, a3, a4, a5);
 	int r = 0;
 	struct sock *s = sock_of((int)a0, &r);
 	if (!s)
@@ -1452,7 +1545,12 @@ LO_CALL(sys_socketpair)
 /* Readiness for poll, select and epoll. */
 static int sock_poll(struct file *f)
 {
-	struct sock *s = f->priv;
+	return sockref_remote(f->priv) ? sockshare_poll(f) : sock_events(f->priv);
+}
+
+int sock_events(struct sockref *r)
+{
+	struct sock *s = r->sock;
 	int ev = 0;
 	if (s->err)
 		ev |= LX_POLLERR;
@@ -1478,7 +1576,9 @@ static int sock_poll(struct file *f)
 
 static int64_t sock_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 {
-	struct sock *s = f->priv;
+	if (sockref_remote(f->priv))
+		return sockshare_ioctl(f, cmd, arg);
+	struct sock *s = sock_here(f);
 	if (cmd == 0x541b) {				/* FIONREAD */
 		netstack_poll();
 		int32_t n = (int32_t)(s->type == LX_SOCK_STREAM || !s->rx ? s->rx_bytes : s->rx->p->tot_len);

@@ -15,6 +15,7 @@
 #include "libos/sockcalls.h"
 #include "libos/vfs.h"
 #include "net/lwip/netstack.h"
+#include "net/lwip/sockshare.h"
 
 #include "lwip/netif.h"
 #include "lwip/timeouts.h"
@@ -110,6 +111,47 @@ int anon_stat(struct file *f, struct lx_stat *st, uint32_t mode)
 	st->nlink = 1;
 	return 0;
 }
+
+/* One process: every socket is the caller's own, so the calls that serve
+ * another process's socket (net/lwip/sockshare.c) are never reached. */
+struct sockref *sockref_new(void *sock)
+{
+	struct sockref *r = calloc(1, sizeof *r);
+	if (r)
+		r->sock = sock;
+	return r;
+}
+
+void sockref_free(struct sockref *r)
+{
+	free(r);
+}
+
+int sockref_remote(const struct sockref *r)
+{
+	(void)r;
+	return 0;
+}
+
+static _Noreturn void not_shared(void)
+{
+	fprintf(stderr, "socket_shim: a socket of another process in a one-process harness\n");
+	abort();
+}
+
+int64_t sockshare_call(uint32_t op, struct file *f, uint64_t a1, uint64_t a2, uint64_t a3,
+		       uint64_t a4, uint64_t a5)
+{
+	(void)op, (void)f, (void)a1, (void)a2, (void)a3, (void)a4, (void)a5;
+	not_shared();
+}
+
+int64_t sockshare_read(struct file *f, void *ubuf, uint64_t len) { (void)f, (void)ubuf, (void)len; not_shared(); }
+int64_t sockshare_write(struct file *f, const void *ubuf, uint64_t len) { (void)f, (void)ubuf, (void)len; not_shared(); }
+int sockshare_poll(struct file *f) { (void)f; not_shared(); }
+int64_t sockshare_ioctl(struct file *f, uint64_t cmd, uint64_t arg) { (void)f, (void)cmd, (void)arg; not_shared(); }
+void sockshare_release(struct sockref *r) { (void)r; not_shared(); }
+void sockshare_note(struct sockref *r) { (void)r; not_shared(); }
 
 uint64_t time_now_ns(void)
 {

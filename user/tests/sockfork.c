@@ -1,0 +1,401 @@
+/*
+ * Sockets across fork and execve (docs/NETWORK.md, "Sockets across fork
+ * and execve"; tests/suites/29-network-sockfork.sh).  The parent owns the
+ * stack and plays the clients over loopback; its children use the sockets
+ * they inherited, served by the parent's stack:
+ *   fork-echo     inetd style: the parent accepts, forks, closes its copy;
+ *                 the child echoes the connection and closes it (the
+ *                 client sees end of file only then)
+ *   accept-turns  two children blocked in accept on one listening socket
+ *                 each take one connection
+ *   exec-keeps    a child execve's a server: the listening socket survives
+ *                 (it accepts and echoes), the O_CLOEXEC one is gone
+ *   poll          poll, select and epoll on an inherited socket: not ready,
+ *                 then ready when the parent writes; O_NONBLOCK gives EAGAIN
+ *   udp           a UDP socket shared across fork: the child receives and
+ *                 answers on it
+ *   killed-holder a child killed while blocked in accept does not stop the
+ *                 next child's accept
+ *   owner-exec    (last: it replaces this image) the owner execve's while a
+ *                 child is blocked in accept on its listener: the child's
+ *                 accept ends with ENXIO (the stack went with the image),
+ *                 it does not hang
+ * Prints "ok NAME" or "FAIL NAME: why" per check; exits 0 when all passed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int failed;
+
+static void check(int ok, const char *name, const char *why)
+{
+	if (ok) {
+		printf("ok %s\n", name);
+	} else {
+		printf("FAIL %s: %s (errno %s)\n", name, why, strerror(errno));
+		failed = 1;
+	}
+	fflush(stdout);
+}
+
+static struct sockaddr_in loopback(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return a;
+}
+
+static int listener(int port, int flags)
+{
+	int s = socket(AF_INET, SOCK_STREAM | flags, 0);
+	struct sockaddr_in a = loopback(port);
+	int one = 1;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 8))
+		return -1;
+	return s;
+}
+
+static int client(int port)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = loopback(port);
+	struct timeval tv = { 30, 0 };		/* a child that never answers fails the test */
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a))
+		return -1;
+	return s;
+}
+
+/* Reads exactly n bytes (or to end of file): the count. */
+static ssize_t read_full(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r <= 0)
+			return r < 0 && !got ? r : (ssize_t)got;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* Echoes fd until end of file, in upper case: 0, or 1 on an error. */
+static int echo_upper(int fd)
+{
+	char buf[4096];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n == 0)
+			return 0;
+		if (n < 0)
+			return 1;
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] >= 'a' && buf[i] <= 'z')
+				buf[i] -= 32;
+		if (write(fd, buf, (size_t)n) != n)
+			return 1;
+	}
+}
+
+static int child_status(pid_t pid)
+{
+	int st = 0;
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* A client's round: sends msg, expects it back in upper case. */
+static int round_trip(int c, const char *msg, const char *want)
+{
+	char buf[256] = { 0 };
+	size_t n = strlen(msg);
+	return write(c, msg, n) == (ssize_t)n && read_full(c, buf, n) == (ssize_t)n && !memcmp(buf, want, n);
+}
+
+static void fork_echo(void)
+{
+	int l = listener(7101, 0);
+	int c = client(7101);
+	int a = accept(l, 0, 0);
+	check(l >= 0 && c >= 0 && a >= 0, "fork-echo-setup", "listen, connect, accept");
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(60);
+		close(l);
+		_exit(echo_upper(a) ? 3 : 0);
+	}
+	close(a);			/* the parent's copy: the child keeps the connection */
+	check(round_trip(c, "hello, child", "HELLO, CHILD"), "fork-echo-round", "echo through the child");
+	/* a large transfer through the child, both ways */
+	static char big[200000], back[200000];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (char)('a' + i % 26);
+	pid_t w = fork();
+	if (w == 0) {
+		_exit(write(c, big, sizeof big) == (ssize_t)sizeof big ? 0 : 1);
+	}
+	ssize_t got = read_full(c, back, sizeof back);
+	int same = got == (ssize_t)sizeof back;
+	for (size_t i = 0; same && i < sizeof back; i++)
+		same = back[i] == big[i] - 32;
+	check(same && child_status(w) == 0, "fork-echo-200k", "200,000 bytes each way through the child");
+	shutdown(c, SHUT_WR);
+	char x;
+	check(read(c, &x, 1) == 0, "fork-echo-eof", "end of file once the child closed");
+	check(child_status(pid) == 0, "fork-echo-child-exit", "the child's status");
+	close(c);
+	close(l);
+}
+
+static void accept_turns(void)
+{
+	int l = listener(7102, 0);
+	pid_t kids[2];
+	for (int i = 0; i < 2; i++) {
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			alarm(60);
+			int a = accept(l, 0, 0);
+			if (a < 0)
+				_exit(2);
+			char msg[16];
+			snprintf(msg, sizeof msg, "%08d", (int)getpid());
+			_exit(write(a, msg, 8) == 8 && close(a) == 0 ? 0 : 1);
+		}
+	}
+	sleep(1);			/* both children wait in accept */
+	char p1[9] = { 0 }, p2[9] = { 0 };
+	int c1 = client(7102), c2 = client(7102);
+	int ok = c1 >= 0 && c2 >= 0 && read_full(c1, p1, 8) == 8 && read_full(c2, p2, 8) == 8;
+	check(ok && strcmp(p1, p2) != 0, "accept-turns", "two connections, each taken by another child");
+	int s0 = child_status(kids[0]), s1 = child_status(kids[1]);
+	check(s0 == 0 && s1 == 0, "accept-turns-exit", "both children exit 0");
+	close(c1);
+	close(c2);
+	close(l);
+}
+
+/* The image execve starts: argv[2] the inherited listener, argv[3] a
+ * descriptor that was O_CLOEXEC. */
+static int exec_server(char **argv)
+{
+	alarm(60);
+	int l = atoi(argv[2]), gone = atoi(argv[3]);
+	if (fcntl(gone, F_GETFD) != -1 || errno != EBADF) {
+		printf("FAIL exec-keeps-cloexec: descriptor %d still open after execve\n", gone);
+		return 4;
+	}
+	int type = 0;
+	socklen_t len = sizeof type;
+	if (getsockopt(l, SOL_SOCKET, SO_ACCEPTCONN, &type, &len) || !type)
+		return 5;
+	int a = accept(l, 0, 0);
+	if (a < 0)
+		return 6;
+	return echo_upper(a) ? 7 : 0;
+}
+
+static void exec_keeps(const char *self)
+{
+	int l = listener(7103, 0);
+	int gone = listener(7104, SOCK_CLOEXEC);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char ls[16], gs[16];
+		snprintf(ls, sizeof ls, "%d", l);
+		snprintf(gs, sizeof gs, "%d", gone);
+		char *args[] = { (char *)self, "exec-server", ls, gs, 0 };
+		execv(self, args);
+		fprintf(stderr, "exec-keeps: execv %s: %s\n", self, strerror(errno));
+		_exit(9);
+	}
+	int c = client(7103);
+	check(c >= 0 && round_trip(c, "after execve", "AFTER EXECVE"), "exec-keeps-listener",
+	      "a connection served by the image execve started");
+	close(c);
+	check(child_status(pid) == 0, "exec-keeps-exit", "the new image's status (4: the O_CLOEXEC socket stayed)");
+	close(l);
+	close(gone);
+}
+
+static void polls(void)
+{
+	int l = listener(7105, 0);
+	int c = client(7105);
+	int a = accept(l, 0, 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(60);
+		struct pollfd p = { .fd = a, .events = POLLIN };
+		if (poll(&p, 1, 300) != 0)
+			_exit(2);		/* nothing written yet */
+		if (write(a, "w", 1) != 1)	/* tells the parent to write */
+			_exit(3);
+		if (poll(&p, 1, 20000) != 1 || !(p.revents & POLLIN))
+			_exit(4);
+		char buf[8];
+		if (read(a, buf, 8) != 2)
+			_exit(5);
+		fd_set r;
+		FD_ZERO(&r);
+		FD_SET(a, &r);
+		struct timeval tv = { 0, 200000 };
+		if (select(a + 1, &r, 0, 0, &tv) != 0)
+			_exit(6);
+		int ep = epoll_create1(0);
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = a };
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev) || write(a, "x", 1) != 1)
+			_exit(7);
+		if (epoll_wait(ep, &ev, 1, 20000) != 1 || ev.data.fd != a)
+			_exit(8);
+		fcntl(a, F_SETFL, fcntl(a, F_GETFL) | O_NONBLOCK);
+		if (read(a, buf, 8) != 1 || read(a, buf, 8) != -1 || errno != EAGAIN)
+			_exit(9);
+		_exit(0);
+	}
+	close(a);
+	char b;
+	int ok = read(c, &b, 1) == 1 && b == 'w';
+	usleep(100000);
+	ok = ok && write(c, "hi", 2) == 2 && read(c, &b, 1) == 1 && b == 'x' && write(c, "y", 1) == 1;
+	check(ok, "poll-parent", "the parent's side of the exchange");
+	int st = child_status(pid);
+	char why[64];
+	snprintf(why, sizeof why, "child step %d failed (2 early, 4 poll, 6 select, 8 epoll, 9 EAGAIN)", st);
+	check(st == 0, "poll-select-epoll-nonblock", why);
+	close(c);
+	close(l);
+}
+
+static void udp(void)
+{
+	int u = socket(AF_INET, SOCK_DGRAM, 0), v = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in ua = loopback(7106), va = loopback(7107);
+	int ok = u >= 0 && v >= 0 && !bind(u, (struct sockaddr *)&ua, sizeof ua) &&
+		 !bind(v, (struct sockaddr *)&va, sizeof va);
+	check(ok, "udp-setup", "two bound UDP sockets");
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(60);
+		char buf[64];
+		struct sockaddr_in from;
+		socklen_t fl = sizeof from;
+		ssize_t n = recvfrom(u, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+		if (n != 4 || fl != sizeof from || ntohs(from.sin_port) != 7107)
+			_exit(2);
+		_exit(sendto(u, "pong", 4, 0, (struct sockaddr *)&from, fl) == 4 ? 0 : 3);
+	}
+	usleep(200000);
+	char buf[64];
+	struct sockaddr_in from;
+	socklen_t fl = sizeof from;
+	ok = sendto(v, "ping", 4, 0, (struct sockaddr *)&ua, sizeof ua) == 4 &&
+	     recvfrom(v, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl) == 4 && !memcmp(buf, "pong", 4) &&
+	     ntohs(from.sin_port) == 7106;
+	check(ok, "udp-shared", "the child received on the shared socket and answered from it");
+	check(child_status(pid) == 0, "udp-child-exit", "the child's status");
+	close(u);
+	close(v);
+}
+
+static void killed_holder(void)
+{
+	int l = listener(7108, 0);
+	pid_t victim = fork();
+	if (victim == 0) {
+		alarm(60);
+		accept(l, 0, 0);
+		_exit(1);
+	}
+	usleep(300000);
+	kill(victim, SIGKILL);
+	check(child_status(victim) == 128 + SIGKILL, "killed-holder-dies", "SIGKILL ends a child blocked in accept");
+	pid_t next = fork();
+	if (next == 0) {
+		alarm(60);
+		int a = accept(l, 0, 0);
+		_exit(a >= 0 && echo_upper(a) == 0 ? 0 : 1);
+	}
+	int c = client(7108);
+	check(c >= 0 && round_trip(c, "still", "STILL"), "killed-holder-next", "the next child accepts and echoes");
+	close(c);
+	check(child_status(next) == 0, "killed-holder-next-exit", "its status");
+	close(l);
+}
+
+/* Whether the image before execve had a failure (argv[3]). */
+static int failed_before(char **argv)
+{
+	return argv[3] && atoi(argv[3]) != 0;
+}
+
+/* The image the owner execve'd: its child's status tells how the child's
+ * accept ended. */
+static int owner_after_exec(char **argv)
+{
+	pid_t pid = (pid_t)atoi(argv[2]);
+	failed = failed_before(argv);		/* the checks the first image made */
+	int st = child_status(pid);
+	check(st == 0, "owner-exec-holder-enxio", st == 2 ? "accept did not fail with ENXIO"
+						   : "the holder's status");
+	printf(failed ? "sockfork: FAILED\n" : "sockfork: all passed\n");
+	return failed;
+}
+
+static void owner_exec(void)
+{
+	int l = listener(7109, 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(60);
+		int a = accept(l, 0, 0);
+		_exit(a < 0 && errno == ENXIO ? 0 : 2);
+	}
+	usleep(300000);			/* the child waits in accept */
+	char ps[16];
+	snprintf(ps, sizeof ps, "%d", (int)pid);
+	char *args[] = { "/bin/sockfork", "owner-after-exec", ps, failed ? "1" : "0", 0 };
+	fflush(stdout);
+	execv(args[0], args);
+	check(0, "owner-exec", "execv");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 4 && !strcmp(argv[1], "exec-server"))
+		return exec_server(argv);
+	if (argc >= 3 && !strcmp(argv[1], "owner-after-exec"))
+		return owner_after_exec(argv);
+	setvbuf(stdout, 0, _IOLBF, 0);
+	const char *only = argc >= 2 ? argv[1] : "";	/* one test by name, else all */
+	if (!*only || !strcmp(only, "fork-echo"))
+		fork_echo();
+	if (!*only || !strcmp(only, "accept-turns"))
+		accept_turns();
+	if (!*only || !strcmp(only, "exec-keeps"))
+		exec_keeps("/bin/sockfork");	/* the suite puts it there */
+	if (!*only || !strcmp(only, "poll"))
+		polls();
+	if (!*only || !strcmp(only, "udp"))
+		udp();
+	if (!*only || !strcmp(only, "killed-holder"))
+		killed_holder();
+	if (!*only || !strcmp(only, "owner-exec"))
+		owner_exec();		/* returns only when execve failed */
+	printf(failed ? "sockfork: FAILED\n" : "sockfork: all passed\n");
+	return failed;
+}
