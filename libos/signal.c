@@ -135,13 +135,20 @@ void lo_signal_publish(void)
 			     (actions[SIGCHLD].flags & SA_NOCLDWAIT));
 }
 
+/* A sleeping thread of ours that a signal wakes gets our CPU once our
+ * call is done (libos_syscall): the kernel's round robin would otherwise
+ * queue it behind every busy thread's whole slice. */
 void lo_signal_thread(struct lo_thread *t, int sig)
 {
 	if (discarded(sig))
 		return;
 	t->sigpending |= BIT(sig);
-	if (!(t->sigmask & BIT(sig)) || (t->waitset & BIT(sig)))
+	if (!(t->sigmask & BIT(sig)) || (t->waitset & BIT(sig))) {
+		struct lo_thread *self = lo_thread_self();
+		if (t != self && t->waker->sleeping)
+			self->hand_to = t;
 		lo_thread_wake(t);
+	}
 }
 
 static void set_info(int sig, const struct lo_sigsrc *src)
@@ -360,22 +367,45 @@ LO_CALL(sys_rt_sigreturn)
 	return (int64_t)m->rax;
 }
 
-/* Sends sig to the process: to the first thread that does not block it. */
+/* Whether t could take sig now, as Linux's wants_signal: it does not
+ * block it and is running (the caller) or has nothing else to handle. */
+static int wants(struct lo_thread *t, int sig)
+{
+	if (t->state == LT_PARKED || (t->sigmask & BIT(sig)))
+		return 0;
+	return t == lo_thread_self() || !(t->sigpending & ~t->sigmask);
+}
+
+/* Sends sig to the process, to the thread Linux would pick: the main
+ * thread when it wants it, else the caller, else the first thread that
+ * does not block it, else one waiting for it in rt_sigtimedwait; a
+ * standard signal the main thread has pending already merges with it, as
+ * Linux's process-wide pending set does.  The main
+ * thread first: a process signal found by whichever thread calls in (a
+ * timer's, fired by the next call of any thread) must not land on a busy
+ * thread while the main thread pauses for it. */
 void lo_signal_process_info(int sig, const struct lo_sigsrc *src)
 {
-	struct lo_thread *to = lo_thread_self(), *waiting = 0;
-	if (to->sigmask & BIT(sig))
-		for (struct lo_thread *t = lo_threads(); t; t = t->next) {
-			if (t->state == LT_PARKED)
-				continue;
-			if (!(t->sigmask & BIT(sig))) {
-				waiting = t;
-				break;
-			}
-			if (!waiting && (t->waitset & BIT(sig)))
-				waiting = t;	/* in rt_sigtimedwait for it */
-		}
-	lo_signal_thread_info(waiting ? waiting : to, sig, src);
+	struct lo_thread *self = lo_thread_self(), *to = 0, *waiting = 0;
+	for (struct lo_thread *t = lo_threads(); t && !to; t = t->next) {
+		if (t->state == LT_PARKED || lo_thread_tid(t) != libos_pid())
+			continue;
+		if (sig < 32 && (t->sigpending & ~t->sigmask & BIT(sig)))
+			return;		/* merged with the one it has not taken yet */
+		if (wants(t, sig))
+			to = t;
+	}
+	if (!to && !(self->sigmask & BIT(sig)))
+		to = self;
+	for (struct lo_thread *t = lo_threads(); t && !to; t = t->next) {
+		if (t->state == LT_PARKED)
+			continue;
+		if (!(t->sigmask & BIT(sig)))
+			to = t;
+		else if (!waiting && (t->waitset & BIT(sig)))
+			waiting = t;	/* in rt_sigtimedwait for it */
+	}
+	lo_signal_thread_info(to ? to : waiting ? waiting : self, sig, src);
 }
 
 /* tkill (pid 0) and tgkill: a thread of ours, or of another process,
