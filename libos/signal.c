@@ -116,28 +116,33 @@ int lo_signal_pending(struct lo_thread *t)
 	return (t->sigpending & ~t->sigmask) != 0;
 }
 
+static int actions_changed = 1;		/* caught_set and ignored_set are stale */
+static uint64_t caught_set, ignored_set;
+
 /* What another process must know to send us a signal: which signals have
  * a handler, which are discarded, and which every thread blocks (a fatal
- * signal that is neither ends us at once; libos/proc.c). */
+ * signal that is neither ends us at once; libos/proc.c).  Every call ends
+ * here, so the first two are summed up again only when an action changed. */
 void lo_signal_publish(void)
 {
-	uint64_t caught = 0, ignored = 0, blocked = ~0ull;
-	for (int sig = 1; sig <= NSIG; sig++) {
-		if (discarded(sig))
-			ignored |= BIT(sig);
-		else if (actions[sig].handler != SIG_DFL)
-			caught |= BIT(sig);
+	uint64_t blocked = ~0ull;
+	if (actions_changed) {
+		caught_set = ignored_set = 0;
+		for (int sig = 1; sig <= NSIG; sig++) {
+			if (discarded(sig))
+				ignored_set |= BIT(sig);
+			else if (actions[sig].handler != SIG_DFL)
+				caught_set |= BIT(sig);
+		}
+		actions_changed = 0;
 	}
 	for (struct lo_thread *t = lo_threads(); t; t = t->next)
 		if (t->state != LT_PARKED)
 			blocked &= t->sigmask;
-	proc_publish_signals(caught, ignored, blocked, actions[SIGCHLD].handler == SIG_IGN ||
+	proc_publish_signals(caught_set, ignored_set, blocked, actions[SIGCHLD].handler == SIG_IGN ||
 			     (actions[SIGCHLD].flags & SA_NOCLDWAIT));
 }
 
-/* A sleeping thread of ours that a signal wakes gets our CPU once our
- * call is done (libos_syscall): the kernel's round robin would otherwise
- * queue it behind every busy thread's whole slice. */
 void lo_signal_thread(struct lo_thread *t, int sig)
 {
 	if (discarded(sig))
@@ -205,8 +210,10 @@ static int push_frame(struct lo_thread *t, struct exo_regs *r, int sig, const st
 	t->sigmask |= a->mask | (a->flags & SA_NODEFER ? 0 : BIT(sig));
 	t->sigmask &= ~UNBLOCKABLE;
 	t->mask_saved = 0;		/* the frame restores it */
-	if (a->flags & SA_RESETHAND)
+	if (a->flags & SA_RESETHAND) {
 		actions[sig].handler = SIG_DFL;
+		actions_changed = 1;
+	}
 	r->rsp = frame;
 	r->rip = a->handler;
 	r->rdi = (uint64_t)sig;
@@ -294,6 +301,7 @@ LO_CALL(sys_rt_sigaction)
 	if (a1) {
 		act.mask &= ~UNBLOCKABLE;
 		actions[sig] = act;
+		actions_changed = 1;
 		if (discarded(sig))		/* pending ones go, as on Linux */
 			for (struct lo_thread *t = lo_threads(); t; t = t->next)
 				t->sigpending &= ~BIT(sig);
@@ -604,6 +612,7 @@ void lo_signal_adopt(uint64_t ignored, uint64_t mask, uint64_t pending)
 	for (int sig = 1; sig <= NSIG; sig++)
 		if ((ignored & BIT(sig)) && sig != SIGKILL && sig != SIGSTOP)
 			actions[sig].handler = SIG_IGN;
+	actions_changed = 1;
 	lo_thread0.sigmask = mask & ~UNBLOCKABLE;
 	lo_thread0.sigpending = pending & ~ignored;
 }
