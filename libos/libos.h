@@ -91,7 +91,7 @@ struct libos_private {
 	uint64_t heap_start, heap_end, mmap_next;
 	uint32_t next_chunk_pages;
 	int64_t uart_slot[3];			/* I/O-port caps of COM2, COM3 (by fd) */
-	struct { volatile uint64_t owner; uint32_t depth; } early_lock;	/* before the segment */
+	struct { volatile uint64_t owner; uint32_t depth, yields; } early_lock;	/* before the segment */
 	uint64_t shared_pages;			/* the shared segment (libos/proc.h); 0: none yet */
 	int64_t self_pid;			/* our env id, set before we first run */
 	uint32_t proc_index;			/* our entry in the process table */

@@ -12,6 +12,18 @@
  * memory may fault.  A waiter spins a little, then yields its CPU, since
  * the holder may have been preempted.
  *
+ * Each yield of a waiter is counted, and each release that finds the count
+ * above zero takes one off and yields too.  Without that, a thread woken
+ * from a sleep hardly ever got the lock beside threads that call in
+ * without pause (getpid in a loop, the fuzzer's threads): such a thread
+ * holds the lock most of its time, so it holds it whenever its slice ends,
+ * and the woken thread, when its turn came, found it held, yielded, and
+ * found it held again at its next turn (a pause under a 5 ms timer beside
+ * three such threads returned 31 times in 5 s; docs/LIBOS.md, "The lock
+ * and a woken thread").
+ * The count is of yields, not of waiters, so a waiter ended while it waits
+ * (its process killed) leaves at most one yield unanswered behind.
+ *
  * The holder is named by its tid, unique on the machine (a main thread's
  * is its pid, the others come from a counter in the segment).  A process
  * is only ever ended while its ender holds the lock (proc_end_self ends
@@ -24,6 +36,10 @@
 #include "libos/proc.h"
 #include "libos/thread.h"
 #include "include/exo/native.h"
+
+/* Yields counted at most: a long hold (a fork) must not leave hundreds
+ * of them for the releases after it to answer. */
+#define MAX_YIELDS 16
 
 static struct sh_lock *the_lock(void)
 {
@@ -56,22 +72,37 @@ void lo_lock(void)
 		l->depth++;
 		return;
 	}
-	for (uint32_t spins = 0;; spins++) {
+	for (uint32_t spins = 1;; spins++) {
 		if (l->owner == 0 && __sync_bool_compare_and_swap(&l->owner, 0, me))
 			break;
 		__asm__ volatile("pause");
-		if (spins >= 64)
+		if (spins % 64 == 0) {
+			if (l->yields < MAX_YIELDS)
+				__atomic_add_fetch(&l->yields, 1, __ATOMIC_RELAXED);
 			exo_call0(EXO_SYS_YIELD);
+		}
 	}
 	l->depth = 1;
 	stop_if_ending(l);
+}
+
+/* Frees the lock, and answers a waiter's yield with one of ours: the
+ * waiter may be queued behind us on this CPU. */
+static void release(struct sh_lock *l)
+{
+	__atomic_store_n(&l->owner, 0, __ATOMIC_RELEASE);
+	uint32_t n = __atomic_load_n(&l->yields, __ATOMIC_RELAXED);
+	while (n && !__atomic_compare_exchange_n(&l->yields, &n, n - 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	if (n)
+		exo_call0(EXO_SYS_YIELD);
 }
 
 void lo_unlock(void)
 {
 	struct sh_lock *l = the_lock();
 	if (--l->depth == 0)
-		__atomic_store_n(&l->owner, 0, __ATOMIC_RELEASE);
+		release(l);
 }
 
 /* Releases the lock however deep the caller holds it; returns the depth
@@ -85,7 +116,7 @@ uint32_t lo_unlock_all(void)
 		return 0;
 	uint32_t d = l->depth;
 	l->depth = 0;
-	__atomic_store_n(&l->owner, 0, __ATOMIC_RELEASE);
+	release(l);
 	return d;
 }
 

@@ -24,6 +24,7 @@
 
 #define SIGKILL 9
 #define SIGCHLD 17
+#define SIGSTOP 19
 #define WNOHANG 1
 #define WEXITED 4
 #define WNOWAIT 0x01000000
@@ -427,12 +428,29 @@ static void tell_parent_jc(struct sh_proc *p, int code, int sig)
  * process end it meanwhile (ENV_KILL).  The first process has nobody to
  * continue it, so it does not stop (Linux discards stop signals for an
  * orphaned group likewise). */
+/* Whether group pgid is orphaned: no member has a parent in another
+ * group of its session, which could continue it after a stop. */
+static int pgrp_orphaned(int32_t pgid)
+{
+	struct sh_header *h = sh_seg();
+	for (int i = 0; i < MAX_PROCS; i++) {
+		const struct sh_proc *p = &h->procs[i], *q;
+		if (p->state == PROC_RUNNING && p->pgid == pgid && (q = proc_by_pid(p->ppid)) &&
+		    q->state == PROC_RUNNING && q->pgid != pgid && q->sid == p->sid)
+			return 0;
+	}
+	return 1;
+}
+
+/* A stop signal other than SIGSTOP is discarded in an orphaned group, as
+ * on Linux: nobody would continue it (a fuzzer's batch, in a session of
+ * its own, sent itself SIGTSTP and stopped for good). */
 void proc_stop_self(int sig)
 {
 	if (!lp.shared_pages)
 		return;
 	struct sh_proc *me = proc_self();
-	if (me->pid == sh_seg()->init_pid)
+	if (me->pid == sh_seg()->init_pid || (sig != SIGSTOP && pgrp_orphaned(me->pgid)))
 		return;
 	struct lo_thread *t = lo_thread_self();
 	me->stopped = 1;

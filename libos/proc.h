@@ -73,6 +73,7 @@ struct sh_proc {
 struct sh_lock {
 	volatile uint64_t owner;	/* the holder's tid; 0: free */
 	uint32_t depth;
+	volatile uint32_t yields;	/* waiters' yields not yet answered (libos/lock.c) */
 };
 
 /* The segment's first bytes: a later image (execve) recognises the

@@ -116,22 +116,30 @@ int lo_signal_pending(struct lo_thread *t)
 	return (t->sigpending & ~t->sigmask) != 0;
 }
 
+static int actions_changed = 1;		/* caught_set and ignored_set are stale */
+static uint64_t caught_set, ignored_set;
+
 /* What another process must know to send us a signal: which signals have
  * a handler, which are discarded, and which every thread blocks (a fatal
- * signal that is neither ends us at once; libos/proc.c). */
+ * signal that is neither ends us at once; libos/proc.c).  Every call ends
+ * here, so the first two are summed up again only when an action changed. */
 void lo_signal_publish(void)
 {
-	uint64_t caught = 0, ignored = 0, blocked = ~0ull;
-	for (int sig = 1; sig <= NSIG; sig++) {
-		if (discarded(sig))
-			ignored |= BIT(sig);
-		else if (actions[sig].handler != SIG_DFL)
-			caught |= BIT(sig);
+	uint64_t blocked = ~0ull;
+	if (actions_changed) {
+		caught_set = ignored_set = 0;
+		for (int sig = 1; sig <= NSIG; sig++) {
+			if (discarded(sig))
+				ignored_set |= BIT(sig);
+			else if (actions[sig].handler != SIG_DFL)
+				caught_set |= BIT(sig);
+		}
+		actions_changed = 0;
 	}
 	for (struct lo_thread *t = lo_threads(); t; t = t->next)
 		if (t->state != LT_PARKED)
 			blocked &= t->sigmask;
-	proc_publish_signals(caught, ignored, blocked, actions[SIGCHLD].handler == SIG_IGN ||
+	proc_publish_signals(caught_set, ignored_set, blocked, actions[SIGCHLD].handler == SIG_IGN ||
 			     (actions[SIGCHLD].flags & SA_NOCLDWAIT));
 }
 
@@ -140,8 +148,12 @@ void lo_signal_thread(struct lo_thread *t, int sig)
 	if (discarded(sig))
 		return;
 	t->sigpending |= BIT(sig);
-	if (!(t->sigmask & BIT(sig)) || (t->waitset & BIT(sig)))
+	if (!(t->sigmask & BIT(sig)) || (t->waitset & BIT(sig))) {
+		struct lo_thread *self = lo_thread_self();
+		if (t != self && t->waker->sleeping)
+			self->hand_to = t;
 		lo_thread_wake(t);
+	}
 }
 
 static void set_info(int sig, const struct lo_sigsrc *src)
@@ -198,8 +210,10 @@ static int push_frame(struct lo_thread *t, struct exo_regs *r, int sig, const st
 	t->sigmask |= a->mask | (a->flags & SA_NODEFER ? 0 : BIT(sig));
 	t->sigmask &= ~UNBLOCKABLE;
 	t->mask_saved = 0;		/* the frame restores it */
-	if (a->flags & SA_RESETHAND)
+	if (a->flags & SA_RESETHAND) {
 		actions[sig].handler = SIG_DFL;
+		actions_changed = 1;
+	}
 	r->rsp = frame;
 	r->rip = a->handler;
 	r->rdi = (uint64_t)sig;
@@ -287,6 +301,7 @@ LO_CALL(sys_rt_sigaction)
 	if (a1) {
 		act.mask &= ~UNBLOCKABLE;
 		actions[sig] = act;
+		actions_changed = 1;
 		if (discarded(sig))		/* pending ones go, as on Linux */
 			for (struct lo_thread *t = lo_threads(); t; t = t->next)
 				t->sigpending &= ~BIT(sig);
@@ -360,22 +375,45 @@ LO_CALL(sys_rt_sigreturn)
 	return (int64_t)m->rax;
 }
 
-/* Sends sig to the process: to the first thread that does not block it. */
+/* Whether t could take sig now, as Linux's wants_signal: it does not
+ * block it and is running (the caller) or has nothing else to handle. */
+static int wants(struct lo_thread *t, int sig)
+{
+	if (t->state == LT_PARKED || (t->sigmask & BIT(sig)))
+		return 0;
+	return t == lo_thread_self() || !(t->sigpending & ~t->sigmask);
+}
+
+/* Sends sig to the process, to the thread Linux would pick: the main
+ * thread when it wants it, else the caller, else the first thread that
+ * does not block it, else one waiting for it in rt_sigtimedwait; a
+ * standard signal the main thread has pending already merges with it, as
+ * Linux's process-wide pending set does.  The main
+ * thread first: a process signal found by whichever thread calls in (a
+ * timer's, fired by the next call of any thread) must not land on a busy
+ * thread while the main thread pauses for it. */
 void lo_signal_process_info(int sig, const struct lo_sigsrc *src)
 {
-	struct lo_thread *to = lo_thread_self(), *waiting = 0;
-	if (to->sigmask & BIT(sig))
-		for (struct lo_thread *t = lo_threads(); t; t = t->next) {
-			if (t->state == LT_PARKED)
-				continue;
-			if (!(t->sigmask & BIT(sig))) {
-				waiting = t;
-				break;
-			}
-			if (!waiting && (t->waitset & BIT(sig)))
-				waiting = t;	/* in rt_sigtimedwait for it */
-		}
-	lo_signal_thread_info(waiting ? waiting : to, sig, src);
+	struct lo_thread *self = lo_thread_self(), *to = 0, *waiting = 0;
+	for (struct lo_thread *t = lo_threads(); t && !to; t = t->next) {
+		if (t->state == LT_PARKED || lo_thread_tid(t) != libos_pid())
+			continue;
+		if (sig < 32 && (t->sigpending & ~t->sigmask & BIT(sig)))
+			return;		/* merged with the one it has not taken yet */
+		if (wants(t, sig))
+			to = t;
+	}
+	if (!to && !(self->sigmask & BIT(sig)))
+		to = self;
+	for (struct lo_thread *t = lo_threads(); t && !to; t = t->next) {
+		if (t->state == LT_PARKED)
+			continue;
+		if (!(t->sigmask & BIT(sig)))
+			to = t;
+		else if (!waiting && (t->waitset & BIT(sig)))
+			waiting = t;	/* in rt_sigtimedwait for it */
+	}
+	lo_signal_thread_info(to ? to : waiting ? waiting : self, sig, src);
 }
 
 /* tkill (pid 0) and tgkill: a thread of ours, or of another process,
@@ -574,6 +612,7 @@ void lo_signal_adopt(uint64_t ignored, uint64_t mask, uint64_t pending)
 	for (int sig = 1; sig <= NSIG; sig++)
 		if ((ignored & BIT(sig)) && sig != SIGKILL && sig != SIGSTOP)
 			actions[sig].handler = SIG_IGN;
+	actions_changed = 1;
 	lo_thread0.sigmask = mask & ~UNBLOCKABLE;
 	lo_thread0.sigpending = pending & ~ignored;
 }

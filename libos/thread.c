@@ -142,6 +142,11 @@ struct exo_regs *libos_syscall(struct lo_thread *t)
 	lo_signal_deliver(t, (int64_t)nr);
 	lo_signal_publish();
 	lo_unlock();
+	if (t->hand_to) {		/* a thread our call signalled (libos/signal.c) */
+		int64_t slot = t->hand_to->slot;
+		t->hand_to = 0;
+		exo_call(EXO_SYS_YIELD_TO, slot);
+	}
 	return r;
 }
 

@@ -40,6 +40,7 @@ struct lo_thread {
 	int mask_saved;
 	uint64_t waitset;		/* rt_sigtimedwait: blocked signals that wake it */
 	uint64_t cpu_mask;		/* sched_setaffinity's; 0: every CPU */
+	struct lo_thread *hand_to;	/* woken by a signal from us: runs after our call */
 };
 _Static_assert(__builtin_offsetof(struct lo_thread, reflect) == 0, "entry.S uses +0");
 _Static_assert(__builtin_offsetof(struct lo_thread, at_call) == 16, "entry.S uses +16");

@@ -114,7 +114,7 @@ $(BUILD)/host-musl/%: user/tests/%.c user/tests/check.h user/tests/show.h
 	$(Q)musl-gcc -static -O2 -g -o $@ $<
 TEST_DEPS += $(foreach p,$(POSIX_TESTS),$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p))
 # threads and signals (tests/suites/28-posix-threads.sh), compared the same way
-THREAD_TESTS := threads signals sigtimers
+THREAD_TESTS := threads signals sigtimers pausefair
 $(foreach p,$(THREAD_TESTS),$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p)): user/tests/show.h user/tests/sigaction.h
 TEST_DEPS += $(foreach p,$(THREAD_TESTS),$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p))
 # processes sharing the machine (tests/suites/29-posix-procs.sh), the same way

@@ -354,6 +354,7 @@ static void note_result(uint16_t nr, int64_t r, uint64_t *s)
 
 static void *thread_body(void *seed);
 static void arm_tick(void);
+static void set_tick(void);
 static uint64_t skip_special;
 static int verbose;			/* LXFUZZ_VERBOSE: the supervisor's steps on stderr */
 static uint64_t table_lo, table_n = NCALLS;	/* LXFUZZ_TABLE=LO:N: only those entries */		/* LXFUZZ_SKIP: a mask of the tamed calls to leave out */
@@ -467,9 +468,13 @@ static int64_t special(uint64_t *s, int in_thread, uint64_t k)
 		return syscall(SYS_shmdt, pick(s, 2) ? (uint64_t)arena + 4096 * pick(s, ARENA_PAGES) : ptr(s) | 0x8000000000000000ull);
 	case 11:			/* the interval timers other than the tick's */
 		return syscall(SYS_setitimer, 1 + pick(s, 3) % 3, timespec(s), pick(s, 2) ? ptr(s) : 0);
-	case 12:			/* alarm shares the tick's timer: re-armed at once */
+	case 12:			/* alarm shares the tick's timer: re-armed at once, from a
+					 * thread too (its alarm(0) left the main thread's waits
+					 * without a tick: the batch stuck) */
 		r = syscall(SYS_alarm, pick(s, 2) ? 0 : 1);
-		if (!in_thread)
+		if (in_thread)
+			set_tick();
+		else
 			arm_tick();
 		return r;
 	case 13:			/* a timer made here, kept to be armed and deleted */
@@ -559,6 +564,13 @@ static void *thread_body(void *arg)
 	return 0;
 }
 
+/* The tick's timer, 5 ms at a 5 ms interval. */
+static void set_tick(void)
+{
+	struct itimerval it = { { 0, 5000 }, { 0, 5000 } };
+	setitimer(ITIMER_REAL, &it, 0);
+}
+
 /* The 5 ms tick that cuts blocking calls short (SIGALRM, no SA_RESTART). */
 static void arm_tick(void)
 {
@@ -566,8 +578,7 @@ static void arm_tick(void)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigaction(SIGALRM, &sa, 0);
-	struct itimerval it = { { 0, 5000 }, { 0, 5000 } };
-	setitimer(ITIMER_REAL, &it, 0);
+	set_tick();
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGALRM);
@@ -733,7 +744,11 @@ static int run_batch(uint64_t seed)
 			t0 = now_s();
 		} else if (now_s() - t0 > STUCK_S) {
 			if (verbose)
-				fprintf(stderr, "lxfuzz: batch stuck at call %llu: killing it\n", (unsigned long long)seen);
+				fprintf(stderr, "lxfuzz: batch stuck at call %llu (%llu: %llx %llx %llx %llx %llx %llx): killing it\n",
+					(unsigned long long)seen, (unsigned long long)trace->nr,
+					(unsigned long long)trace->a[0], (unsigned long long)trace->a[1],
+					(unsigned long long)trace->a[2], (unsigned long long)trace->a[3],
+					(unsigned long long)trace->a[4], (unsigned long long)trace->a[5]);
 			kill(c, SIGKILL);
 			waitpid(c, &st, 0);
 			if (verbose)
