@@ -239,6 +239,20 @@ for at in spoof-frame stale-frame rejoin; do
 done
 job check sim_small_kv-poison_loss30 'm["frozen"] == 0' \
 	"$HOST_SIM" --scenario attack --attack kv-poison --nodes 60 --topology mesh --loss 0.3 --seed 12
+# Clock skew and drift (issue 13, point 6): every node's clock starts up
+# to 4 s off and runs up to 200 ppm fast or slow; the frame attacks,
+# honest restarts, the store and membership hold as with exact clocks.
+skew="--skew 4000 --drift 200"
+for at in spoof-frame stale-frame rejoin; do
+	job check "sim_small_${at}_skewed_clocks" "$ok_frame" \
+		"$HOST_SIM" --scenario attack --attack "$at" --nodes 60 --topology mesh --loss 0.1 --seed 13 $skew
+done
+job check sim_small_kv-poison_skewed_clocks 'm["frozen"] == 0 and m["accepted"] == 0' \
+	"$HOST_SIM" --scenario attack --attack kv-poison --nodes 60 --topology mesh --loss 0.1 --seed 13 $skew
+job check sim100_membership_skewed_clocks 'm["false_dead"] == 0 and 0 < m["detect_ms"] < 4000 * 2 + 5000' \
+	"$HOST_SIM" --scenario membership --nodes 100 --topology mesh --degree 8 --loss 0.1 --duration 60 --seed 13 $skew
+job check sim100_gc_skewed_clocks 'm["collected"] is True and m["kept"] is True and m["accepted"] == 0' \
+	"$HOST_SIM" --scenario gc --nodes 100 --topology mesh --loss 0.1 --seed 13 $skew
 # Store garbage collection (issue 13, point 4): 4 writers killed and one
 # revoked at 5 s; grace 10 s, tombstones live 20 s.  Every live node drops
 # their entries, keeps the others', and no tombstone is left at 70 s.
