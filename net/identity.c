@@ -99,6 +99,21 @@ bool cert_cache_has(const struct cert_cache *cc, const uint8_t cert[CERT_BYTES],
 	return false;
 }
 
+/* See identity.h: a HELLO that left its certificate out is checked against this one. */
+const uint8_t *cert_cache_get(struct cert_cache *cc, uint32_t id, uint64_t now_ms)
+{
+	uint32_t h = cache_slot(id);
+
+	for (uint32_t i = 0; i < IDENT_CERT_PROBE; i++) {
+		uint32_t k = (h + i) % IDENT_CERT_CACHE;
+		if (id && cc->e[k].id == id) {
+			cc->e[k].used_ms = now_ms;
+			return cc->e[k].cert;
+		}
+	}
+	return NULL;
+}
+
 /* See identity.h: replaces the id's entry, a free one or the least recently used. */
 void cert_cache_put(struct cert_cache *cc, const uint8_t cert[CERT_BYTES], uint32_t id,
 		    uint64_t now_ms)

@@ -70,6 +70,8 @@ struct cert_cache {
 bool cert_cache_has(const struct cert_cache *cc, const uint8_t cert[CERT_BYTES], uint32_t id);
 void cert_cache_put(struct cert_cache *cc, const uint8_t cert[CERT_BYTES], uint32_t id,
 		    uint64_t now_ms);
+/* The cached certificate of id (marked used at now_ms), or NULL. */
+const uint8_t *cert_cache_get(struct cert_cache *cc, uint32_t id, uint64_t now_ms);
 /* How many certificates the cache holds (distinct authors heard, <= 256). */
 size_t cert_cache_count(const struct cert_cache *cc);
 

@@ -41,6 +41,7 @@ enum {
 	NERT_BACKOFF_CAP_MS = 1000,  /* a backed-off timer never waits longer (unless RTO does) */
 	NERT_PROBES = 2,             /* tail-loss probes between two acknowledgements of progress */
 	NERT_MIN_PTO_MS = 10,
+	NERT_RTT_RECENT = 8,         /* RTT samples whose minimum tells a queue from reordering */
 	NERT_HS_GIVEUP_MS = 90000,   /* an initiator gives up a handshake unanswered this long */
 	NERT_INIT_COPIES = 4,        /* INIT copies whose send time the initiator keeps (RTT from RESP) */
 	NERT_INIT_BODY = NERT_HEADER_BYTES + 32 + 32 + 16 + 16 + 16,  /* what mac1 covers */
@@ -254,6 +255,8 @@ struct nert_session {
 	uint32_t peer_rwnd;
 	uint32_t recover_seg;         /* no second decrease before this is acked */
 	uint32_t srtt, rttvar, rto, min_rtt;
+	uint32_t rtt_recent[NERT_RTT_RECENT]; /* the latest samples, for queue_building */
+	uint32_t rtt_recent_n;        /* samples taken (the ring's next slot, mod its size) */
 	uint8_t rto_backoff;          /* timer doublings since the last progress */
 	uint8_t probes;               /* tail-loss probes since the last progress */
 	uint32_t fresh_samples;       /* RTT samples since a timeout last cut the window */

@@ -53,8 +53,14 @@ static void header_write(uint8_t out[PHEROMONE_HEADER_BYTES], const struct phero
 	out[23] = 0;
 }
 
+/* Certificate and signature bytes on the wire after the payload. */
+static size_t auth_bytes(uint8_t flags)
+{
+	return flags & PHF_NO_CERT ? CX_SIGNATURE_BYTES : PHEROMONE_AUTH_BYTES;
+}
+
 /* MAC over the header with ttl and hops zeroed, then payload, certificate
- * and signature (contiguous after the payload). */
+ * (unless left out) and signature (contiguous after the payload). */
 static int compute_mac(uint8_t tag[CX_MAC_BYTES], const struct pheromone *h,
 		       const uint8_t *payload, const uint8_t key[CX_KEY_BYTES])
 {
@@ -64,7 +70,7 @@ static int compute_mac(uint8_t tag[CX_MAC_BYTES], const struct pheromone *h,
 	header_write(hdr, h, 0, 0);
 	if (cx_hash_init(&st, key, CX_KEY_BYTES, CX_MAC_BYTES) ||
 	    cx_hash_update(&st, hdr, sizeof hdr) ||
-	    cx_hash_update(&st, payload, h->payload_len + (size_t)PHEROMONE_AUTH_BYTES) ||
+	    cx_hash_update(&st, payload, h->payload_len + auth_bytes(h->flags)) ||
 	    cx_hash_final(&st, tag, CX_MAC_BYTES))
 		return -EINVAL;
 	return 0;
@@ -98,23 +104,28 @@ int pheromone_encode(uint8_t *buf, size_t cap, const struct pheromone *h,
 {
 	uint8_t msg[PHEROMONE_MAX_BYTES + 32];
 	struct pheromone w = *h;
-	size_t total = PHEROMONE_HEADER_BYTES + payload_len + PHEROMONE_TRAILER_BYTES;
-	uint8_t *cert = buf + PHEROMONE_HEADER_BYTES + payload_len;
+	size_t total = PHEROMONE_HEADER_BYTES + payload_len + auth_bytes(h->flags) +
+		       PHEROMONE_MAC_BYTES;
+	uint8_t *sig = buf + PHEROMONE_HEADER_BYTES + payload_len;
 
 	if (payload_len > PHEROMONE_MAX_PAYLOAD)
 		return -EMSGSIZE;
 	if (total > cap || h->type == 0 || h->type > PH_TYPE_MAX ||
-	    h->ttl == 0 || h->ttl > PHEROMONE_MAX_TTL)
+	    h->ttl == 0 || h->ttl > PHEROMONE_MAX_TTL || (h->flags & ~PHF_KNOWN) ||
+	    (h->type != PH_HELLO && (h->flags & (PHF_NO_CERT | PHF_CERT_WANTED))))
 		return -EINVAL;
 	w.version = PHEROMONE_VERSION;
 	w.payload_len = (uint16_t)payload_len;
 	header_write(buf, &w, w.ttl, w.hops);
 	if (payload_len)
 		memmove(buf + PHEROMONE_HEADER_BYTES, payload, payload_len);
-	memcpy(cert, author->cert, CERT_BYTES);
-	if (cx_sign(cert + CERT_BYTES, msg, signed_bytes(msg, &w, buf + PHEROMONE_HEADER_BYTES, cert),
+	if (!(h->flags & PHF_NO_CERT)) {
+		memcpy(sig, author->cert, CERT_BYTES);
+		sig += CERT_BYTES;
+	}
+	if (cx_sign(sig, msg, signed_bytes(msg, &w, buf + PHEROMONE_HEADER_BYTES, author->cert),
 		    author->sk) ||
-	    compute_mac(cert + PHEROMONE_AUTH_BYTES, &w, buf + PHEROMONE_HEADER_BYTES, mac_key))
+	    compute_mac(sig + CX_SIGNATURE_BYTES, &w, buf + PHEROMONE_HEADER_BYTES, mac_key))
 		return -EINVAL;
 	return (int)total;
 }
@@ -122,15 +133,18 @@ int pheromone_encode(uint8_t *buf, size_t cap, const struct pheromone *h,
 /* See pheromone.h: structural checks only, no MAC. */
 int pheromone_decode(struct pheromone *out, const uint8_t *buf, size_t len)
 {
-	size_t plen;
+	size_t plen, auth;
 
-	if (len < PHEROMONE_HEADER_BYTES + PHEROMONE_TRAILER_BYTES || len > PHEROMONE_MAX_BYTES)
+	if (len < PHEROMONE_HEADER_BYTES + CX_SIGNATURE_BYTES + PHEROMONE_MAC_BYTES ||
+	    len > PHEROMONE_MAX_BYTES)
 		return -EMSGSIZE;
 	if (buf[0] != PHEROMONE_VERSION || buf[1] == 0 || buf[1] > PH_TYPE_MAX ||
-	    buf[2] == 0 || buf[2] > PHEROMONE_MAX_TTL || buf[23] != 0)
+	    buf[2] == 0 || buf[2] > PHEROMONE_MAX_TTL || buf[23] != 0 || (buf[22] & ~PHF_KNOWN) ||
+	    (buf[1] != PH_HELLO && (buf[22] & (PHF_NO_CERT | PHF_CERT_WANTED))))
 		return -EPROTO;
 	plen = get_u16(buf + 20);
-	if (PHEROMONE_HEADER_BYTES + plen + PHEROMONE_TRAILER_BYTES != len)
+	auth = auth_bytes(buf[22]);
+	if (PHEROMONE_HEADER_BYTES + plen + auth + PHEROMONE_MAC_BYTES != len)
 		return -EPROTO;
 	out->version = buf[0];
 	out->type = buf[1];
@@ -142,8 +156,8 @@ int pheromone_decode(struct pheromone *out, const uint8_t *buf, size_t len)
 	out->payload_len = (uint16_t)plen;
 	out->flags = buf[22];
 	out->payload = buf + PHEROMONE_HEADER_BYTES;
-	out->cert = buf + PHEROMONE_HEADER_BYTES + plen;
-	out->sig = out->cert + CERT_BYTES;
+	out->cert = auth == PHEROMONE_AUTH_BYTES ? buf + PHEROMONE_HEADER_BYTES + plen : NULL;
+	out->sig = buf + PHEROMONE_HEADER_BYTES + plen + auth - CX_SIGNATURE_BYTES;
 	out->mac = out->sig + CX_SIGNATURE_BYTES;
 	if (out->sender == 0 || out->seq == 0)
 		return -EPROTO;

@@ -17,8 +17,9 @@
 #include "net/identity.h"
 
 enum {
-	PHEROMONE_VERSION = 5,     /* 5: writer-signed store entries; 4: anti-entropy digests
-				      of 16 IDs; 3: signed by the author */
+	PHEROMONE_VERSION = 6,     /* 6: HELLO may leave the certificate out; 5: writer-signed
+				      store entries; 4: anti-entropy digests of 16 IDs;
+				      3: signed by the author */
 	PHEROMONE_HEADER_BYTES = 24,
 	PHEROMONE_MAC_BYTES = CX_MAC_BYTES,
 	PHEROMONE_AUTH_BYTES = CERT_BYTES + CX_SIGNATURE_BYTES,   /* cert, author signature */
@@ -50,6 +51,11 @@ enum pheromone_type {
 /* Header flags. */
 enum {
 	PHF_SIGNED = 0x01, /* payload ends with a 64-byte queen signature */
+	PHF_NO_CERT = 0x02, /* HELLO only: the certificate is left out (still signed
+			       over); the receiver takes it from its cache by sender id */
+	PHF_CERT_WANTED = 0x04, /* HELLO only: "I skipped a HELLO whose certificate I
+				   lack: put yours in your next one" */
+	PHF_KNOWN = PHF_SIGNED | PHF_NO_CERT | PHF_CERT_WANTED,
 };
 
 struct pheromone {
@@ -63,7 +69,7 @@ struct pheromone {
 	uint16_t payload_len;
 	uint8_t flags;
 	const uint8_t *payload;   /* points into the decoded buffer */
-	const uint8_t *cert;      /* ditto: the author's certificate */
+	const uint8_t *cert;      /* ditto: the author's certificate (NULL: PHF_NO_CERT) */
 	const uint8_t *sig;       /* ditto: the author's signature */
 	const uint8_t *mac;       /* ditto */
 };
@@ -88,8 +94,9 @@ int pheromone_mac_key(uint8_t mac_key[CX_KEY_BYTES], const uint8_t swarm_key[CX_
 
 /*
  * Serialise header fields of h (pointers ignored) plus payload, append
- * the author's certificate and signature (by author->sk), then the MAC.
- * Returns the packet length or -EINVAL / -EMSGSIZE.
+ * the author's certificate (unless h->flags has PHF_NO_CERT: a HELLO) and
+ * signature (by author->sk, over the certificate either way), then the
+ * MAC.  Returns the packet length or -EINVAL / -EMSGSIZE.
  */
 int pheromone_encode(uint8_t *buf, size_t cap, const struct pheromone *h,
 		     const void *payload, size_t payload_len,
@@ -99,7 +106,9 @@ int pheromone_encode(uint8_t *buf, size_t cap, const struct pheromone *h,
  * hops zero, payload, certificate) into msg; returns its length. */
 size_t pheromone_signed_bytes(uint8_t msg[PHEROMONE_MAX_BYTES + 32], const struct pheromone *p);
 
-/* Parse a packet without checking MAC or signatures: 0, or -EPROTO / -EMSGSIZE. */
+/* Parse a packet without checking MAC or signatures: 0, or -EPROTO / -EMSGSIZE.
+ * With PHF_NO_CERT, out->cert is NULL: the caller supplies the sender's
+ * certificate before pheromone_signed_bytes(). */
 int pheromone_decode(struct pheromone *out, const uint8_t *buf, size_t len);
 
 /* 0 when the MAC of a decoded packet is right, -EBADMSG otherwise. */

@@ -94,6 +94,7 @@ static void begin_life(struct swarm_node *n, uint64_t now)
 	n->born_ms = now;
 	period = swarm_role_period(n->role);
 	n->next_hello_ms = now + swarm_random(n) % period;
+	n->hellos = 0;
 	n->sync_due_ms = UINT64_MAX;
 	n->flood_due_ms = UINT64_MAX;
 	n->sync_sent_ms = 0;
@@ -419,6 +420,30 @@ void swarm_apoptosis(struct swarm_node *n, uint8_t reason, uint64_t now_ms)
 
 /* ---------------------------------------------------------------- timers */
 
+/*
+ * Whether this HELLO carries our certificate: in the first ones of a
+ * life, every SWARM_HELLO_CERT_EVERY-th, and the next one after we
+ * admitted a neighbour or one asked (PHF_CERT_WANTED); otherwise the
+ * neighbours, which checked it once, take it from their caches.  Every
+ * node on a link hears every HELLO, so the certificate (112 of about 300
+ * bytes) was most of what a node received.  Also asks for the
+ * neighbours' certificates when we skipped a HELLO for want of one.
+ */
+static uint8_t hello_flags(struct swarm_node *n)
+{
+	uint8_t flags = 0;
+
+	if (n->hellos >= SWARM_HELLO_CERT_FIRST && n->hellos % SWARM_HELLO_CERT_EVERY &&
+	    !n->hello_cert_due)
+		flags |= PHF_NO_CERT;
+	if (n->cert_wanted)
+		flags |= PHF_CERT_WANTED;
+	n->hellos++;
+	n->hello_cert_due = false;
+	n->cert_wanted = false;
+	return flags;
+}
+
 static void send_hello(struct swarm_node *n, uint64_t now)
 {
 	uint8_t buf[HELLO_FIXED + 8 * GOSSIP_DIGEST_IDS + 2 + 4 * MEMBER_NBRS];
@@ -439,7 +464,9 @@ static void send_hello(struct swarm_node *n, uint64_t now)
 	p[1] = (uint8_t)total;
 	for (size_t i = 0; i < listed; i++)
 		put_u32(p + 2 + 4 * i, nbrs[i]);
-	send_plain(n, PH_HELLO, 1, SWARM_BROADCAST, buf, (size_t)(p + 2 + 4 * listed - buf), now);
+	if (!next_seq(n))
+		originate(n, PH_HELLO, 1, hello_flags(n), SWARM_BROADCAST, buf,
+			  (size_t)(p + 2 + 4 * listed - buf), now);
 }
 
 /* Send PING, ACK or PING_REQ to one link address. */
@@ -778,9 +805,13 @@ static void on_hello(struct swarm_node *n, uint32_t addr, const struct pheromone
 		return;   /* its HELLO, relayed from elsewhere: not our neighbour */
 	if (refuted)
 		swarm_emit(n, &(struct swarm_event){ .kind = SE_REFUTED, .about = p->sender });
-	if (!err && !known)
+	if (!err && !known) {
 		swarm_emit(n, &(struct swarm_event){ .kind = SE_ADMITTED, .about = p->sender,
 						     .addr = addr });
+		n->hello_cert_due = true;    /* a newcomer may not have our certificate */
+	}
+	if (p->flags & PHF_CERT_WANTED)
+		n->hello_cert_due = true;
 	if (!err) {
 		const uint8_t *nb = b + HELLO_FIXED + 8 * count;
 		membership_note_seq(&n->members, p->sender, p->seq);
@@ -1146,11 +1177,27 @@ static int check_cert(struct swarm_node *n, const uint8_t *cert, uint32_t id, ui
 	return 0;
 }
 
+/* The cached certificate of id copied into out, or NULL (and ask for it). */
+static const uint8_t *cached_cert(struct swarm_node *n, uint32_t id, uint8_t out[CERT_BYTES],
+				  uint64_t now)
+{
+	const uint8_t *c = cert_cache_get(&n->certs, id, now);
+
+	if (!c) {
+		n->certless_skipped++;
+		n->cert_wanted = true;
+		return NULL;
+	}
+	memcpy(out, c, CERT_BYTES);
+	return out;
+}
+
 /* See swarm.h and docs/PROTOCOL.md, "Receive pipeline". */
 void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, size_t len,
 		   uint64_t now_ms)
 {
 	struct pheromone p;
+	uint8_t cert[CERT_BYTES];
 	int v, fault;
 
 	n->rx_packets++;
@@ -1184,6 +1231,10 @@ void swarm_receive(struct swarm_node *n, uint32_t src_addr, const uint8_t *pkt, 
 		security(n, v == GV_STALE ? SEC_STALE : SEC_REPLAY, src_addr, false, 0, &p, now_ms);
 		return;
 	}
+	/* ignored, blamed on nobody: a HELLO without the certificate we lack
+	 * (we ask for it in our next HELLO) */
+	if (!p.cert && !(p.cert = cached_cert(n, p.sender, cert, now_ms)))
+		return;
 	/* rejected, blamed on nobody: the sender id is only a claim until here */
 	if ((fault = authenticate(n, &p, now_ms))) {
 		security(n, (enum sec_event)fault, src_addr, false, 0, &p, now_ms);

@@ -36,6 +36,8 @@ enum {
 	SWARM_WANTS = 32,
 	SWARM_KV_GC = 16,             /* dead writers awaiting collection */
 	SWARM_KV_GC_GRACE_MS = 60000,
+	SWARM_HELLO_CERT_FIRST = 3,   /* the first HELLOs of a life carry the certificate, */
+	SWARM_HELLO_CERT_EVERY = 8,   /* ... then every 8th, and the next after a neighbour asks */
 	MEMORY_APOPTOSIS_PERMILLE = 900,
 	SEQ_COUNTER_BITS = 20,        /* seq = incarnation << 20 | counter */
 	SWARM_MAX_INCARNATION = (1 << (32 - SEQ_COUNTER_BITS)) - 1,
@@ -159,6 +161,10 @@ struct swarm_node {
 	uint32_t generation;          /* rebirths so far */
 	uint64_t born_ms;
 	uint64_t next_hello_ms;
+	uint32_t hellos;              /* HELLOs sent this life */
+	bool hello_cert_due;          /* a neighbour may lack our certificate: send it */
+	bool cert_wanted;             /* we skipped a HELLO for want of its certificate */
+	uint64_t certless_skipped;    /* HELLOs skipped so (ignored, blamed on nobody) */
 	uint64_t sync_due_ms;         /* UINT64_MAX: no state sync scheduled */
 	uint64_t sync_sent_ms;
 	uint64_t flood_due_ms;        /* UINT64_MAX: no swarm-wide state flood due */

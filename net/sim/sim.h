@@ -31,6 +31,8 @@ struct sim_opts {
 	int echo_cap;             /* gossip tuning overrides, < 0: default */
 	double relay_prob, relay_decay;
 	int relay_window;
+	uint32_t skew_ms;         /* node clocks start up to this far apart */
+	uint32_t drift_ppm;       /* ... and run up to this fast or slow */
 };
 
 enum sim_event_kind { EV_DELIVER = 1, EV_DELIVER_ALL, EV_TIMER, EV_CALL };
@@ -67,6 +69,8 @@ struct sim_node {
 	uint32_t timer_gen;
 	uint32_t memory_permille;
 	uint32_t boots;           /* the node's incarnation at its next boot */
+	uint64_t clock_off;       /* its clock: clock_off + now * (1 + drift_ppm / 1e6) */
+	int32_t drift_ppm;
 	struct swarm_identity ident;  /* issued by the simulated queen at first boot */
 	struct swarm_node node;
 };
@@ -121,6 +125,8 @@ void sim_transmit_as(struct sim *s, uint32_t src, uint32_t addr, uint32_t dst,
 		     const uint8_t *p, size_t len);
 void sim_reschedule(struct sim *s, uint32_t i);
 bool sim_linked(const struct sim *s, uint32_t a, uint32_t b);
+/* Node i's own clock now (skewed and drifting): what its swarm_node is given. */
+uint64_t sim_clock(const struct sim *s, uint32_t i);
 
 /* Nodes reachable from src over live links (ignoring loss); marks reach[]. */
 uint32_t sim_component(const struct sim *s, uint32_t src, uint8_t *reach);

@@ -1,7 +1,8 @@
 /*
  * swarm-sim core: PRNG, event heap, packet pool, topologies, the network
  * model (loss, duplication, reordering, delay with jitter, partitions,
- * kill and restart) and the glue that drives swarm_node objects.
+ * kill and restart), per-node clocks with skew and drift, and the glue
+ * that drives swarm_node objects.
  */
 #include <errno.h>
 #include <math.h>
@@ -350,6 +351,8 @@ static void note_signed(struct sim *s, const struct sim_node *sn, const uint8_t 
 
 	if (pheromone_decode(&p, pkt, len) || p.sender != sn->node.id)
 		return;
+	if (!p.cert)
+		p.cert = sn->ident.cert;    /* a HELLO that left it out signed it all the same */
 	s->signed_count++;
 	v = verified_slot(s, p.sig, msg, pheromone_signed_bytes(msg, &p), sn->ident.pk, key);
 	memcpy(v->key, key, sizeof key);
@@ -398,6 +401,40 @@ void sim_issue_identity(struct sim *s, struct swarm_identity *out, uint8_t roles
 	}
 }
 
+/* Node sn's clock at simulated time t: offset plus t scaled by its drift (monotonic). */
+static uint64_t clock_at(const struct sim_node *sn, uint64_t t)
+{
+	return sn->clock_off + t + (uint64_t)((int64_t)t * sn->drift_ppm / 1000000);
+}
+
+/* See sim.h. */
+uint64_t sim_clock(const struct sim *s, uint32_t i)
+{
+	return clock_at(&s->nodes[i], s->now);
+}
+
+/*
+ * The earliest simulated time at which node i's clock reads at least
+ * local: an estimate from the inverse rate, corrected by stepping, so a
+ * timer never fires before the node's own deadline.
+ */
+static uint64_t global_time(const struct sim *s, uint32_t i, uint64_t local)
+{
+	const struct sim_node *sn = &s->nodes[i];
+	uint64_t g;
+
+	if (local == UINT64_MAX || (!sn->clock_off && !sn->drift_ppm))
+		return local;
+	if (local <= clock_at(sn, 0))
+		return 0;
+	g = (uint64_t)((double)(local - sn->clock_off) * 1e6 / (1e6 + sn->drift_ppm));
+	while (g && clock_at(sn, g - 1) >= local)
+		g--;
+	while (clock_at(sn, g) < local)
+		g++;
+	return g;
+}
+
 /* Make sure a timer event exists for node i's next deadline. */
 void sim_reschedule(struct sim *s, uint32_t i)
 {
@@ -406,7 +443,7 @@ void sim_reschedule(struct sim *s, uint32_t i)
 
 	if (!sn->alive || sn->adversary)
 		return;
-	t = swarm_next_deadline(&sn->node);
+	t = global_time(s, i, swarm_next_deadline(&sn->node));
 	if (t <= s->now)
 		t = s->now + 1;
 	if (t < sn->timer_at) {
@@ -436,7 +473,7 @@ void sim_boot(struct sim *s, uint32_t i)
 		cfg.role = ROLE_QUEEN;
 		cfg.queen_sk = s->queen_sk;
 	}
-	if (swarm_init(&sn->node, &cfg, &env, s->now)) {
+	if (swarm_init(&sn->node, &cfg, &env, sim_clock(s, i))) {
 		fprintf(stderr, "swarm-sim: swarm_init failed\n");
 		exit(2);
 	}
@@ -470,6 +507,11 @@ int sim_setup(struct sim *s, const struct sim_opts *o, uint32_t extra)
 		s->nodes[i].sim = s;
 		s->nodes[i].index = i;
 		s->nodes[i].adversary = i >= o->nodes;
+	}
+	for (uint32_t i = 0; i < s->n && (o->skew_ms || o->drift_ppm); i++) {
+		s->nodes[i].clock_off = o->skew_ms ? sim_rand(s) % (o->skew_ms + 1ull) : 0;
+		s->nodes[i].drift_ppm = o->drift_ppm ?
+			(int32_t)(sim_rand(s) % (2ull * o->drift_ppm + 1)) - (int32_t)o->drift_ppm : 0;
 	}
 	if (!s->lan)
 		build_mesh(s, s->n);
@@ -590,7 +632,7 @@ static void deliver_now(struct sim *s, uint32_t v, uint32_t idx)
 			s->on_adversary_rx(s, sn, copy, len);
 		return;
 	}
-	swarm_receive(&sn->node, addr, copy, len, s->now);
+	swarm_receive(&sn->node, addr, copy, len, sim_clock(s, v));
 	sim_reschedule(s, v);
 }
 
@@ -643,7 +685,7 @@ void sim_run_until(struct sim *s, uint64_t t_end)
 			if (!sn->alive || ev.arg != sn->timer_gen)
 				break;
 			sn->timer_at = UINT64_MAX;
-			swarm_tick(&sn->node, s->now);
+			swarm_tick(&sn->node, sim_clock(s, ev.node));
 			sim_reschedule(s, ev.node);
 			break;
 		case EV_CALL:

@@ -18,7 +18,7 @@ static void usage(void)
 		"  [--loss P] [--dup P] [--reorder P] [--topology lan|mesh] [--degree D]\n"
 		"  [--duration SECONDS] [--seed S] [--relay flood] [--fec K] [--bytes N] [--seeds N]\n"
 		"  [--baseline stop-and-wait] [--echo-cap C] [--relay-prob P]\n"
-		"  [--relay-decay P] [--relay-window MS]\n");
+		"  [--relay-decay P] [--relay-window MS] [--skew MS] [--drift PPM]\n");
 	exit(2);
 }
 
@@ -59,11 +59,14 @@ static int parse(struct sim_opts *o, int argc, char **argv)
 		else if (!strcmp(k, "--relay-prob")) o->relay_prob = prob(v);
 		else if (!strcmp(k, "--relay-decay")) o->relay_decay = prob(v);
 		else if (!strcmp(k, "--relay-window")) o->relay_window = atoi(v);
+		else if (!strcmp(k, "--skew")) o->skew_ms = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--drift")) o->drift_ppm = (uint32_t)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--baseline")) o->stop_and_wait = !strcmp(v, "stop-and-wait");
 		else usage();
 	}
 	if (!o->scenario || o->nodes < 2 || o->nodes > 100000 ||
-	    (strcmp(o->topology, "lan") && strcmp(o->topology, "mesh")) || o->degree <= 0)
+	    (strcmp(o->topology, "lan") && strcmp(o->topology, "mesh")) || o->degree <= 0 ||
+	    o->drift_ppm > 100000)
 		usage();
 	return 0;
 }

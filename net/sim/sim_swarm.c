@@ -137,7 +137,7 @@ static void acted(struct sim *s, struct sim_node *sn, const struct swarm_event *
 	struct scen *c = SC(s);
 	struct tracked *t = tracked_find(c, ev->sender, ev->seq);
 
-	if (s->now > ev->timestamp_ms + s->cfg.gossip.ts_bound_ms)
+	if (sim_clock(s, sn->index) > ev->timestamp_ms + s->cfg.gossip.ts_bound_ms)
 		c->stale_acted++;
 	if (!t && c->attack && !strcmp(c->attack, "flood-rotate") && ev->len >= sizeof adv_magic &&
 	    !memcmp(ev->data, adv_magic, sizeof adv_magic)) {
@@ -307,7 +307,7 @@ static void do_broadcast(struct sim *s, uint32_t arg)
 
 	for (size_t i = 0; i < sizeof payload; i++)
 		payload[i] = (uint8_t)sim_rand(s);
-	seq = swarm_broadcast(&s->nodes[src].node, PH_DATA, payload, sizeof payload, s->now);
+	seq = swarm_broadcast(&s->nodes[src].node, PH_DATA, payload, sizeof payload, sim_clock(s, src));
 	track(s, src, PH_DATA, seq);
 	sim_reschedule(s, src);
 }
@@ -323,7 +323,7 @@ static void do_queen_cmd(struct sim *s, uint32_t arg)
 	put_u32(a + 4, (uint32_t)sim_rand(s));
 	if (!s->nodes[q].alive)
 		return;
-	seq = swarm_queen_command(&s->nodes[q].node, QC_MARK, a, sizeof a, s->now);
+	seq = swarm_queen_command(&s->nodes[q].node, QC_MARK, a, sizeof a, sim_clock(s, q));
 	track(s, q, PH_QUEEN_CMD, seq);
 	sim_reschedule(s, q);
 }
@@ -766,7 +766,7 @@ static void do_poison_write(struct sim *s, uint32_t k)
 		c->poison_value[k][i] = (uint8_t)sim_rand(s);
 	c->poison_written[k] = true;
 	swarm_state_set(&s->nodes[w].node, (uint16_t)k, c->poison_value[k],
-			sizeof c->poison_value[k], s->now);
+			sizeof c->poison_value[k], sim_clock(s, w));
 	sim_reschedule(s, w);
 }
 
@@ -823,6 +823,13 @@ static uint32_t honest_banned(struct sim *s)
 /* The fields every swarm scenario's JSON line ends with. */
 static void print_common(struct sim *s, uint64_t accepted)
 {
+	uint64_t skipped = 0;
+
+	for (uint32_t i = 0; i < s->o.nodes; i++)
+		skipped += s->nodes[i].node.certless_skipped;
+	if (getenv("SIM_DEBUG"))
+		fprintf(stderr, "HELLOs skipped for want of a certificate %llu\n",
+			(unsigned long long)skipped);
 	if (getenv("SIM_DEBUG"))
 		fprintf(stderr, "signatures made %llu, checks %llu, distinct %llu, per node per s %.2f %.2f\n",
 			(unsigned long long)s->signed_count, (unsigned long long)s->verify_calls,
@@ -869,9 +876,9 @@ static void do_state_write(struct sim *s, uint32_t side)
 	while (s->nodes[w].group != side);
 	for (size_t i = 0; i < sizeof v; i++)
 		v[i] = (uint8_t)sim_rand(s);
-	if (swarm_state_set(&s->nodes[w].node, key, v, sizeof v, s->now) < 0)
+	if (swarm_state_set(&s->nodes[w].node, key, v, sizeof v, sim_clock(s, w)) < 0)
 		return;
-	kv_merge(&c->reference, key, &s->nodes[w].node.kv.e[key], s->now);
+	kv_merge(&c->reference, key, &s->nodes[w].node.kv.e[key], sim_clock(s, w));
 	sim_reschedule(s, w);
 	if (c->nwk < 64)
 		c->writers_killed[c->nwk++] = w;
@@ -1047,7 +1054,7 @@ static void do_gc_write(struct sim *s, uint32_t arg)
 
 	for (size_t i = 0; i < sizeof v; i++)
 		v[i] = (uint8_t)sim_rand(s);
-	swarm_state_set(&s->nodes[arg + 1].node, (uint16_t)arg, v, sizeof v, s->now);
+	swarm_state_set(&s->nodes[arg + 1].node, (uint16_t)arg, v, sizeof v, sim_clock(s, arg + 1));
 	sim_reschedule(s, arg + 1);
 }
 
@@ -1059,7 +1066,7 @@ static void do_gc_end_writers(struct sim *s, uint32_t arg)
 		sim_kill(s, k + 1);
 	track(s, 0, PH_QUEEN_CMD, swarm_queen_revoke(&s->nodes[0].node,
 						     s->nodes[GC_DEAD + 1].node.id, CERT_DAY_MS,
-						     s->now));
+						     sim_clock(s, 0)));
 	sim_reschedule(s, 0);
 	SC(s)->heal_t = s->now;
 }

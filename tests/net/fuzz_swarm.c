@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct swarm_identity *a = &authors[data[2] % 8];
 		struct pheromone h = { .type = (uint8_t)(1 + data[1] % PH_TYPE_MAX), .ttl = 2,
 				       .sender = node_id_from_pk(a->pk), .seq = ++seq,
-				       .timestamp_ms = now, .flags = data[0] >> 1 & PHF_SIGNED };
+				       .timestamp_ms = now, .flags = data[0] >> 1 & PHF_KNOWN };
 		int n = pheromone_encode(pkt, sizeof pkt, &h, data + 3, size - 3, a, mac_key);
 		if (n > 0)
 			swarm_receive(&node, data[2] % 8, pkt, (size_t)n, now);

@@ -669,6 +669,8 @@ struct tnet {
 	uint8_t last_type_capture;
 	int commands[NET_NODES], rebirths[NET_NODES], deliveries[NET_NODES], dead[NET_NODES];
 	int blacklists[NET_NODES];
+	int hellos_certless[NET_NODES], hellos_wanting[NET_NODES];
+	uint8_t last_hello_flags[NET_NODES];
 	uint32_t mem[NET_NODES];
 	bool blocked[NET_NODES][NET_NODES];   /* link src -> dst is down */
 };
@@ -697,6 +699,11 @@ static void t_send(void *ctx, uint32_t dst, const uint8_t *pkt, size_t len)
 	if (pkt[1] == net.last_type_capture) {
 		memcpy(net.last_pkt, pkt, len);
 		net.last_len = len;
+	}
+	if (pkt[1] == PH_HELLO) {
+		net.hellos_certless[src] += (pkt[22] & PHF_NO_CERT) != 0;
+		net.hellos_wanting[src] += (pkt[22] & PHF_CERT_WANTED) != 0;
+		net.last_hello_flags[src] = pkt[22];
 	}
 	if (net.qn < QMAX) {
 		net.q[net.qn].src = (uint32_t)src;
@@ -1038,6 +1045,64 @@ static void test_unauthenticated_faults_never_ban(void)
 	CHECK_EQ(net.blacklists[2], 0);
 }
 
+/*
+ * HELLOs leave the certificate out once neighbours hold it.  A certless
+ * HELLO whose certificate we lack is ignored (blamed on nobody) and asked
+ * for in our next HELLO; a neighbour asked puts it in its next one; a
+ * certless HELLO signed by another key under a cached id is rejected,
+ * and bans nobody.
+ */
+static void test_hello_certificate_left_out(void)
+{
+	uint8_t buf[PHEROMONE_MAX_BYTES], hello[14] = { 0 };
+	uint32_t id = node_id_from_pk(author.pk);
+	const struct member *m;
+	uint64_t t;
+	int n, asked;
+
+	t_setup();
+	t_run(0, 12000);
+	for (int i = 0; i < NET_NODES; i++) {
+		CHECK_EQ(membership_count(&net.node[i].members, MS_ALIVE), NET_NODES - 1);
+		CHECK(net.hellos_certless[i] > 0);
+		CHECK_EQ(net.node[i].certless_skipped, 0);
+	}
+	put_u16(hello + 2, 1000);
+	n = make_as(buf, &author, PH_HELLO, id, 1, 12000, hello, sizeof hello, PHF_NO_CERT);
+	CHECK_EQ(n, PHEROMONE_HEADER_BYTES + (int)sizeof hello + CX_SIGNATURE_BYTES +
+		    PHEROMONE_MAC_BYTES);
+	CHECK_EQ(make_as(buf + 600, &author, PH_DATA, id, 1, 12000, "x", 1, PHF_NO_CERT), -EINVAL);
+	swarm_receive(&net.node[2], 9, buf, (size_t)n, 12000);
+	CHECK(membership_find(&net.node[2].members, id) == NULL);
+	CHECK_EQ(net.node[2].certless_skipped, 1);
+	CHECK_EQ(net.node[2].sentinel.counts[SEC_BAD_CERT], 0);
+	asked = net.hellos_wanting[2];
+	t_run(12010, 15000);
+	CHECK(net.hellos_wanting[2] > asked);
+	/* its certificate once, in a full HELLO; then certless ones count */
+	n = make_as(buf, &author, PH_HELLO, id, 2, 15000, hello, sizeof hello, 0);
+	swarm_receive(&net.node[2], 9, buf, (size_t)n, 15000);
+	CHECK(net.node[2].hello_cert_due);          /* a newcomer: ours goes in the next one */
+	t = 15000;
+	while (t < 18000 && net.node[2].hello_cert_due)
+		t_run(t, t), t += 10;
+	CHECK_EQ(net.last_hello_flags[2] & PHF_NO_CERT, 0);
+	n = make_as(buf, &author, PH_HELLO, id, 3, t, hello, sizeof hello,
+		    PHF_NO_CERT | PHF_CERT_WANTED);
+	swarm_receive(&net.node[2], 9, buf, (size_t)n, t);
+	m = membership_find(&net.node[2].members, id);
+	CHECK(m != NULL);
+	CHECK_EQ(m ? m->last_seq : 0, 3);
+	CHECK_EQ(net.node[2].certless_skipped, 1);
+	CHECK(net.node[2].hello_cert_due);          /* asked for it */
+	/* another key's signature under the cached id: rejected, nobody banned */
+	n = make_as(buf, &node_ident[1], PH_HELLO, id, 4, t, hello, sizeof hello, PHF_NO_CERT);
+	swarm_receive(&net.node[2], 9, buf, (size_t)n, t);
+	CHECK_EQ(net.node[2].sentinel.counts[SEC_BAD_SIGNATURE], 1);
+	CHECK_EQ(m ? m->last_seq : 0, 3);
+	CHECK_EQ(net.blacklists[2], 0);
+}
+
 /* Die and apoptosis. */
 static void test_die_and_apoptosis(void)
 {
@@ -1342,6 +1407,7 @@ int main(void)
 	RUN(test_insider_cannot_forge_or_rotate_ids);
 	RUN(test_certificate_expiry_revocation_roles);
 	RUN(test_unauthenticated_faults_never_ban);
+	RUN(test_hello_certificate_left_out);
 	RUN(test_die_and_apoptosis);
 	RUN(test_state_spreads_and_survives);
 	RUN(test_state_forged_entry_refused);

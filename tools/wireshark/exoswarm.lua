@@ -1,12 +1,12 @@
 -- Wireshark dissector for the ExoSwarm wire formats (docs/PROTOCOL.md):
--- pheromones (version 5: gossip, membership, store, queen commands), the
+-- pheromones (version 6: gossip, membership, store, queen commands), the
 -- swarm-hub envelope in front of them, and NERT (version 4: handshake,
 -- cookie reply, encrypted data).  Every multi-byte field is big-endian.
 -- Load it with: tshark -X lua_script:tools/wireshark/exoswarm.lua -r FILE
 -- Packets are recognised by their contents (a heuristic on UDP), since
 -- swarm ports are configurable.
 
-local PHEROMONE_VERSION = 5
+local PHEROMONE_VERSION = 6
 local NERT_VERSION = 4
 local CERT_BYTES = 112
 local SIG_BYTES = 64
@@ -39,6 +39,8 @@ f.timestamp = ProtoField.uint64("exoswarm.timestamp_ms", "Timestamp (ms)")
 f.payload_len = ProtoField.uint16("exoswarm.payload_len", "Payload length")
 f.flags = ProtoField.uint8("exoswarm.flags", "Flags", base.HEX)
 f.signed = ProtoField.bool("exoswarm.flags.signed", "Queen-signed payload", 8, nil, 0x01)
+f.no_cert = ProtoField.bool("exoswarm.flags.no_cert", "Certificate left out (HELLO)", 8, nil, 0x02)
+f.cert_wanted = ProtoField.bool("exoswarm.flags.cert_wanted", "Certificates wanted (HELLO)", 8, nil, 0x04)
 f.reserved = ProtoField.uint8("exoswarm.reserved", "Reserved")
 f.payload = ProtoField.bytes("exoswarm.payload", "Payload")
 f.cert = ProtoField.bytes("exoswarm.cert", "Certificate")
@@ -218,12 +220,21 @@ local payloads = {
 	[11] = fixed("PING_REQ", 8, { { f.target, 0, 4 }, { f.nonce, 4, 4 } }),
 }
 
+-- Trailer bytes of a pheromone with these flags: a HELLO may leave the certificate out.
+local function ph_trailer(flags)
+	if math.floor(flags / 2) % 2 == 1 then return PH_TRAILER - CERT_BYTES end
+	return PH_TRAILER
+end
+
 -- True when tvb holds a whole pheromone of this version.
 local function is_pheromone(tvb)
 	local n = tvb:len()
-	if n < PH_HEADER + PH_TRAILER or tvb(0, 1):uint() ~= PHEROMONE_VERSION then return false end
-	local ty = tvb(1, 1):uint()
-	return ty >= 1 and ty <= 14 and PH_HEADER + tvb(20, 2):uint() + PH_TRAILER == n
+	if n < PH_HEADER + PH_TRAILER - CERT_BYTES or tvb(0, 1):uint() ~= PHEROMONE_VERSION then
+		return false
+	end
+	local ty, fl = tvb(1, 1):uint(), tvb(22, 1):uint()
+	if fl > 7 or (ty ~= 1 and fl > 1) then return false end
+	return ty >= 1 and ty <= 14 and PH_HEADER + tvb(20, 2):uint() + ph_trailer(fl) == n
 end
 
 local function dissect_pheromone(tvb, pinfo, root)
@@ -244,6 +255,8 @@ local function dissect_pheromone(tvb, pinfo, root)
 	t:add(f.payload_len, tvb(20, 2))
 	local fl = t:add(f.flags, tvb(22, 1))
 	fl:add(f.signed, tvb(22, 1))
+	fl:add(f.no_cert, tvb(22, 1))
+	fl:add(f.cert_wanted, tvb(22, 1))
 	t:add(f.reserved, tvb(23, 1))
 	if plen > 0 then
 		local pt = t:add(f.payload, tvb(PH_HEADER, plen))
@@ -252,8 +265,12 @@ local function dissect_pheromone(tvb, pinfo, root)
 	elseif payloads[ty] ~= payloads[2] and payloads[ty] ~= payloads[3] then
 		bad(t, tvb(20, 2), "empty payload")
 	end
-	add_cert(t, tvb(PH_HEADER + plen, CERT_BYTES))
-	t:add(f.sig, tvb(PH_HEADER + plen + CERT_BYTES, SIG_BYTES))
+	local o = PH_HEADER + plen
+	if ph_trailer(tvb(22, 1):uint()) == PH_TRAILER then
+		add_cert(t, tvb(o, CERT_BYTES))
+		o = o + CERT_BYTES
+	end
+	t:add(f.sig, tvb(o, SIG_BYTES))
 	t:add(f.mac, tvb(n - MAC_BYTES, MAC_BYTES))
 	pinfo.cols.info = string.format("%s from %08x seq %u ttl %d hops %d", ph_types[ty],
 					tvb(4, 4):uint(), tvb(8, 4):uint(), tvb(2, 1):uint(),
