@@ -281,8 +281,12 @@ static uint64_t chunk_free(const struct chunk *c)
 	if (!c->slot || c->fixed)
 		return 0;
 	uint64_t used = 0;
-	for (uint32_t w = 0; w * 64 < c->pages; w++)
-		used += (uint64_t)__builtin_popcountll(c->used[w]);
+	for (uint32_t w = 0; w * 64 < c->pages; w++) {
+		uint64_t bits = c->used[w];	/* a forked child marks whole words */
+		if (c->pages - w * 64 < 64)
+			bits &= (1ull << (c->pages - w * 64)) - 1;
+		used += (uint64_t)__builtin_popcountll(bits);
+	}
 	return c->pages - used;
 }
 
