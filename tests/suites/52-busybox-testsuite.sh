@@ -14,8 +14,8 @@
 # "BusyBox's test suite in the guest", keeps the figures).
 set -u
 B=${BUILD:-build}
-BB_APPLETS=${BB_APPLETS-"echo cat tr dirname basename wc head tail uniq xargs printf seq"}
-BB_PASS_MIN=${BB_PASS_MIN:-120}
+BB_APPLETS=${BB_APPLETS-"echo cat tr dirname basename wc head tail uniq xargs printf seq cut sort test"}
+BB_PASS_MIN=${BB_PASS_MIN:-186}
 logdir=$B/test-logs/busybox-guest
 mkdir -p "$logdir"
 cpio=$B/busybox-test/initramfs
