@@ -47,6 +47,13 @@ int cap_slot_of(const struct cap *c)
 	return (int)(c - c->owner->caps);
 }
 
+struct cap *mem_source(struct cap *c)
+{
+	while (c->first == EXO_MEM_DRAW && c->parent && c->parent->type == EXO_CAP_MEMORY)
+		c = c->parent;
+	return c;
+}
+
 int cap_copy_ok(const struct cap *parent, uint64_t first, uint64_t count)
 {
 	return parent->type != EXO_CAP_FRAME || !parent->counted ||
@@ -116,12 +123,12 @@ static void cap_release(struct cap *c)
 			while (m && m->type != EXO_CAP_MEMORY)
 				m = m->parent;
 			if (m)
-				m->count += freed;	/* budget back to who paid */
+				mem_source(m)->count += freed;	/* budget back to who paid */
 		}
 		break;
 	case EXO_CAP_MEMORY:
 		if (c->parent && c->parent->type == EXO_CAP_MEMORY)
-			c->parent->count += c->count;
+			mem_source(c->parent)->count += c->count;
 		/* quotas it paid for are refunded to its parent from now on */
 		env_quota_source_gone(c, c->parent && c->parent->type == EXO_CAP_MEMORY ? c->parent : NULL);
 		break;

@@ -17,6 +17,9 @@ struct cap *cap_install(struct env *e, int slot, struct cap *parent, int type,
 
 /* 0 when a copy of parent over [first, first + count) cannot be made (a
  * frame's reference count is full); check before cap_install. */
+/* The MEMORY cap whose pages c spends: c, or for a cap that draws on its
+ * parent (EXO_MEM_DRAW) the nearest ancestor that does not. */
+struct cap *mem_source(struct cap *c);
 int cap_copy_ok(const struct cap *parent, uint64_t first, uint64_t count);
 
 /* Makes the new FRAME cap c hold a reference on each of its frames (frames

@@ -490,7 +490,7 @@ void env_put(struct env *e)
 	/* give the quota back to the memory it came from (if that cap is
 	 * still the one it was: a deleted cap has type NONE) */
 	if (e->quota_source)
-		e->quota_source->count += e->quota_pages;
+		mem_source(e->quota_source)->count += e->quota_pages;
 	for (struct env **pp = &all_envs; *pp; pp = &(*pp)->next_all)
 		if (*pp == e) {
 			*pp = e->next_all;

@@ -71,7 +71,7 @@ static int64_t sys_cap_inspect(struct trapframe *tf)
 	if (!c)
 		return -EXO_EBADF;
 	struct exo_cap_info info = { .type = c->type, .rights = c->rights, .first = c->first,
-				     .count = c->count };
+				     .count = c->type == EXO_CAP_MEMORY ? mem_source(c)->count : c->count };
 	if (c->type == EXO_CAP_ENV)
 		info.object = ((struct env *)c->obj)->id;
 	else if (c->type == EXO_CAP_THREAD)
@@ -94,9 +94,10 @@ static int64_t sys_cap_derive(struct trapframe *tf)
 		    count > c->count - (first - c->first))
 			return -EXO_EINVAL;
 	} else if (c->type == EXO_CAP_MEMORY) {
-		if (count > c->count)
+		if (first > EXO_MEM_DRAW || (first == EXO_MEM_DRAW && count))
+			return -EXO_EINVAL;
+		if (count > mem_source(c)->count)
 			return -EXO_ENOMEM;
-		first = 0;
 	} else if (c->type == EXO_CAP_NIC || c->type == EXO_CAP_BLOCK) {
 		int err = ring_derive_check(c, first, count);
 		if (err)
@@ -121,7 +122,7 @@ static int64_t sys_cap_derive(struct trapframe *tf)
 			first = c->first;	/* a copy keeps the filter */
 	}
 	if (c->type == EXO_CAP_MEMORY)
-		c->count -= count;		/* the budget moves to the child */
+		mem_source(c)->count -= count;	/* the budget moves to the child */
 	cap_install(self(), s, c, c->type, rights, first, count, obj);
 	return s;
 }
@@ -150,7 +151,9 @@ static int64_t sys_cap_grant(struct trapframe *tf)
 	if (!cap_copy_ok(c, c->first, c->count))
 		return -EXO_ENOSPC;
 	uint64_t count = c->count;
-	if (c->type == EXO_CAP_MEMORY)
+	if (c->type == EXO_CAP_MEMORY && c->first == EXO_MEM_DRAW)
+		count = 0;			/* the copy draws on this cap */
+	else if (c->type == EXO_CAP_MEMORY)
 		c->count = 0;			/* a memory budget moves whole */
 	cap_install(to, s, c, c->type, (uint32_t)A2, c->first, count, c->obj);
 	return s;
@@ -183,7 +186,7 @@ static int64_t sys_mem_alloc(struct trapframe *tf)
 		return cap_error(A0, EXO_CAP_MEMORY);
 	if (pages == 0 || pages > 512)
 		return -EXO_EINVAL;
-	if (pages > m->count)
+	if (pages > mem_source(m)->count)
 		return -EXO_ENOMEM;
 	int s = cap_free_slot(self());
 	if (s < 0)
@@ -192,7 +195,7 @@ static int64_t sys_mem_alloc(struct trapframe *tf)
 	if (!pa)
 		return -EXO_ENOMEM;
 	memset(phys_to_virt(pa), 0, pages * PAGE_SIZE);	/* never leak old contents */
-	m->count -= pages;
+	mem_source(m)->count -= pages;
 	struct cap *f = cap_install(self(), s, m, EXO_CAP_FRAME,
 				    m->rights | EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE,
 				    pa / PAGE_SIZE, pages, NULL);
@@ -258,7 +261,7 @@ static int64_t sys_env_create(struct trapframe *tf)
 	int s = cap_free_slot(self());
 	if (s < 0)
 		return s;
-	struct env *e = env_create(m, A1, &err);
+	struct env *e = env_create(mem_source(m), A1, &err);
 	if (!e)
 		return err;
 	/* the new env knows itself (slot 0) and sees the kernel info page */

@@ -13,8 +13,9 @@
  * returns from fork with 0.  The shared segment (libos/shared.c) is not
  * copied: the child gets its caps and maps it as we do.
  *
- * Budgets: the child gets half of our remaining memory budget and a kernel
- * quota from it; both come back when it is reaped.
+ * Budgets: the child draws on our memory budget as it allocates, as every
+ * process on Linux uses the machine's free memory (child_budget), and gets
+ * a kernel quota from it; what it holds comes back as it frees or ends.
  */
 #include "libos/libos.h"
 #include "libos/proc.h"
@@ -73,6 +74,15 @@ static int free_child_index(void)
 	return -1;
 }
 
+/* The child's memory: a cap that draws on ours (EXO_MEM_DRAW), so it
+ * allocates from the same budget as we do, and our own forebears, instead
+ * of a share fixed at fork.  A bound would be a plain cap of that many
+ * pages to draw on; nothing sets one yet (RLIMIT_AS is the library OS's). */
+static int64_t child_budget(void)
+{
+	return exo_call(EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, EXO_MEM_DRAW, 0);
+}
+
 static int64_t fork_env(void)
 {
 	struct exo_cap_info mem;
@@ -93,8 +103,7 @@ static int64_t fork_env(void)
 		exo_call(EXO_SYS_CAP_DELETE, priv);
 		return -ENOMEM;
 	}
-	lo_cap_inspect(EXO_SLOT_MEMORY, &mem);
-	int64_t budget = exo_call(EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, 0, mem.count / 2);
+	int64_t budget = child_budget();
 	int64_t thread = exo_call(EXO_SYS_THREAD_CREATE, env);
 	if (budget < 0 || thread < 0 ||
 	    exo_call(EXO_SYS_CAP_GRANT, budget, env, EXO_R_ALL, EXO_SLOT_MEMORY + 1) < 0 ||

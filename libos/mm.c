@@ -268,6 +268,50 @@ static void page_give(uint16_t ci, uint16_t pi, uint8_t flags)
 	lp.chunks[ci].dirty[pi / 64] |= 1ull << (pi % 64);
 }
 
+/* Free pages the pool keeps for the next faults (hysteresis): it gives
+ * wholly free ranges back to the budget only above POOL_HIGH, down to about
+ * POOL_LOW, so a malloc/free loop does not allocate and free frames over
+ * and over, and memory a process frees goes to its siblings. */
+#define POOL_HIGH 1024ull			/* 4 MiB */
+#define POOL_LOW 256ull			/* 1 MiB */
+
+/* The pool's free pages in c (0 for a fixed range or an empty slot). */
+static uint64_t chunk_free(const struct chunk *c)
+{
+	if (!c->slot || c->fixed)
+		return 0;
+	uint64_t used = 0;
+	for (uint32_t w = 0; w * 64 < c->pages; w++) {
+		uint64_t bits = c->used[w];	/* a forked child marks whole words */
+		if (c->pages - w * 64 < 64)
+			bits &= (1ull << (c->pages - w * 64)) - 1;
+		used += (uint64_t)__builtin_popcountll(bits);
+	}
+	return c->pages - used;
+}
+
+/* Deletes the caps of wholly free ranges, newest first, while the pool
+ * holds more than POOL_HIGH free pages and keeps at least POOL_LOW; the
+ * kernel refunds their frames to the budget we draw on (or, for frames a
+ * forked child still holds, when it lets them go). */
+static void pool_trim(void)
+{
+	uint64_t free = 0;
+	for (int c = 0; c < MAX_CHUNKS; c++)
+		free += chunk_free(&lp.chunks[c]);
+	if (free <= POOL_HIGH)
+		return;
+	for (int c = MAX_CHUNKS - 1; c >= 0 && free > POOL_LOW; c--) {
+		struct chunk *ch = &lp.chunks[c];
+		uint64_t n = chunk_free(ch);
+		if (!n || n != ch->pages || free - n < POOL_LOW)
+			continue;
+		exo_call(EXO_SYS_CAP_DELETE, ch->slot);
+		*ch = (struct chunk){ 0 };
+		free -= n;
+	}
+}
+
 static uint32_t exo_prot(int prot)
 {
 	/* write implies read; W^X is refused earlier */
@@ -431,6 +475,7 @@ static void release_range(uint64_t start, uint64_t end)
 		page_give(r->chunk, r->index, r->flags);
 		resident_delete(r);
 	}
+	pool_trim();
 }
 
 /* Maps pages fresh frames at va in env (ours: EXO_SLOT_SELF_ENV), up to

@@ -128,6 +128,8 @@ TEST_DEPS += $(BUILD)/user/jobctl $(BUILD)/host-musl/jobctl
 # memory and resource limits (tests/suites/29-posix-limits.sh), the same way
 $(foreach p,ipc fmap,$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p)): user/tests/child_wait.h
 TEST_DEPS += $(foreach p,limits ipc fmap,$(BUILD)/user/$(p) $(BUILD)/host-musl/$(p))
+# memory budgets shared by the process tree (tests/suites/29-posix-memory.sh)
+TEST_DEPS += $(BUILD)/user/mempolicy
 
 # bad pointers and the in-guest Linux system-call fuzzer
 # (tests/suites/26-fuzz-syscalls.sh); efault compared with Linux

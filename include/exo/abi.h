@@ -88,6 +88,10 @@ enum exo_errno {
 };
 
 /* ------------------------------------------------------------ capabilities */
+/* CAP_DERIVE of a MEMORY cap with first = EXO_MEM_DRAW (and count 0) makes
+ * a cap that holds no pages of its own and draws on its parent's budget
+ * when it allocates; its `first` stays EXO_MEM_DRAW (docs/ABI.md). */
+#define EXO_MEM_DRAW 1
 enum exo_cap_type {
 	EXO_CAP_NONE = 0,
 	EXO_CAP_MEMORY,		/* the right to allocate frames: a page budget */

@@ -152,6 +152,16 @@ static int memory_ancestor(int key)
 	return p;
 }
 
+/* The MEMORY cap whose pages key spends: key, or for a cap that draws on
+ * its parent (EXO_MEM_DRAW) the nearest ancestor that does not. */
+static int msource(int key)
+{
+	while (caps[key].first == EXO_MEM_DRAW && caps[key].parent != NONE &&
+	       caps[caps[key].parent].type == EXO_CAP_MEMORY)
+		key = caps[key].parent;
+	return key;
+}
+
 static int model_env_of(const struct env *k)
 {
 	for (int i = 0; i < MAX_ENVS; i++)
@@ -182,12 +192,12 @@ static void release(int key)
 					freed++;
 			int m = memory_ancestor(key);
 			if (m != NONE)
-				caps[m].count += freed;	/* else lost with that MEMORY cap */
+				caps[msource(m)].count += freed;	/* else lost with that MEMORY cap */
 		}
 	} else if (c->type == EXO_CAP_MEMORY) {
 		int p = c->parent != NONE && caps[c->parent].type == EXO_CAP_MEMORY ? c->parent : NONE;
 		if (p != NONE)
-			caps[p].count += c->count;
+			caps[msource(p)].count += c->count;
 		else
 			budget_total -= c->count;
 		for (int e = 0; e < MAX_ENVS; e++)
@@ -314,7 +324,7 @@ static void model_reap(void)
 	for (int e = 1; e < MAX_ENVS; e++)
 		if (envs[e].exists && !envs[e].alive && !named[e]) {
 			if (envs[e].qsrc != NONE)
-				caps[envs[e].qsrc].count += envs[e].quota;
+				caps[msource(envs[e].qsrc)].count += envs[e].quota;
 			envs[e].exists = 0;
 			envs[e].k = NULL;
 		}
@@ -603,6 +613,11 @@ static void compare_and_check(void)
 				fail("env %d slot %d: names the wrong object", e, s);
 			if (c->type == EXO_CAP_MEMORY)
 				ksum += c->count;
+			/* invariant 4: a cap that draws on its parent holds no pages */
+			if (c->type == EXO_CAP_MEMORY && c->first == EXO_MEM_DRAW && c->count && c->parent &&
+			    c->parent->type == EXO_CAP_MEMORY)
+				fail("env %d slot %d: draws on its parent but holds %lu pages", e, s,
+				     (unsigned long)c->count);
 			if (c->type == EXO_CAP_FRAME && c->counted)
 				for (uint64_t f = c->first; f < c->first + c->count; f++)
 					kref[f]++;
@@ -803,7 +818,8 @@ static int pick_memory(int e)
 	if (chance(75))
 		for (int s = 0; s < CAP_SLOTS; s++) {
 			struct mcap *c = mc(KEY(e, s));
-			if (c->type == EXO_CAP_MEMORY && (best == NONE || c->count > mc(KEY(e, best))->count))
+			if (c->type == EXO_CAP_MEMORY &&
+			    (best == NONE || mc(msource(KEY(e, s)))->count > mc(msource(KEY(e, best)))->count))
 				best = s;
 		}
 	return best != NONE ? best : pick_slot(e, EXO_CAP_MEMORY);
@@ -866,8 +882,13 @@ static void op_derive(int e)
 	uint32_t rights = pick_rights(c && c->type ? c->rights : EXO_R_ALL);
 	uint64_t first = c ? c->first + below(c->count + 2) - (chance(10) ? 1 : 0) : rnd();
 	uint64_t count = c ? below(c->count + 2) : rnd();
-	if (c && c->type == EXO_CAP_MEMORY)
-		count = chance(90) ? below(c->count / 8 + 2) : below(c->count + 2);
+	if (c && c->type == EXO_CAP_MEMORY) {
+		uint64_t left = mc(msource(KEY(e, s)))->count;
+		count = chance(90) ? below(left / 8 + 2) : below(left + 2);
+		first = chance(40) ? EXO_MEM_DRAW : chance(95) ? 0 : below(4);
+		if (first == EXO_MEM_DRAW && chance(90))
+			count = 0;
+	}
 	step_desc = "derive";
 	int64_t want = lookup(e, (uint64_t)s, 0, 0);
 	if (!want && !(c->rights & EXO_R_DERIVE))
@@ -881,9 +902,10 @@ static void op_derive(int e)
 			    count > c->count - (first - c->first))
 				want = -EXO_EINVAL;
 		} else if (c->type == EXO_CAP_MEMORY) {
-			if (count > c->count)
+			if (first > EXO_MEM_DRAW || (first == EXO_MEM_DRAW && count))
+				want = -EXO_EINVAL;
+			else if (count > mc(msource(KEY(e, s)))->count)
 				want = -EXO_ENOMEM;
-			mfirst = 0;
 		} else {
 			mfirst = c->first, mcount = c->count;
 		}
@@ -898,7 +920,7 @@ static void op_derive(int e)
 	if (!expect(kcall(e, EXO_SYS_CAP_DERIVE, (uint64_t)s, rights, first, count, 0), want, 0))
 		return;
 	if (c->type == EXO_CAP_MEMORY)
-		c->count -= count;
+		mc(msource(KEY(e, s)))->count -= count;
 	install(KEY(e, ns), (struct mcap){ .type = c->type, .rights = rights, .first = mfirst, .count = mcount,
 					  .parent = KEY(e, s), .counted = c->counted, .obj = c->obj });
 }
@@ -939,7 +961,9 @@ static void op_grant(int e)
 	if (!expect(kcall(e, EXO_SYS_CAP_GRANT, (uint64_t)s, (uint64_t)es, rights, dest, 0), want, 0))
 		return;
 	uint64_t count = c->count;
-	if (c->type == EXO_CAP_MEMORY)
+	if (c->type == EXO_CAP_MEMORY && c->first == EXO_MEM_DRAW)
+		count = 0;	/* the copy draws on c */
+	else if (c->type == EXO_CAP_MEMORY)
 		c->count = 0;
 	install(KEY(to, ns), (struct mcap){ .type = c->type, .rights = rights, .first = c->first, .count = count,
 					   .parent = KEY(e, s), .counted = c->counted, .obj = c->obj });
@@ -972,6 +996,8 @@ static void op_mem_alloc(int e)
 	struct mcap *m = want ? NULL : mc(KEY(e, s));
 	if (!want && (pages == 0 || pages > 512))
 		want = -EXO_EINVAL;
+	if (!want)
+		m = mc(msource(KEY(e, s)));	/* the budget it spends */
 	if (!want && pages > m->count)
 		want = -EXO_ENOMEM;
 	int ns = want ? NONE : first_free_slot(e);
@@ -987,7 +1013,7 @@ static void op_mem_alloc(int e)
 			fail("MEM_ALLOC handed out frame %#lx that caps still cover", (unsigned long)f);
 	m->count -= pages;
 	install(KEY(e, ns), (struct mcap){ .type = EXO_CAP_FRAME,
-		.rights = m->rights | EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE,
+		.rights = mc(KEY(e, s))->rights | EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE,
 		.first = k->first, .count = pages, .parent = KEY(e, s), .counted = 1 });
 }
 
@@ -1116,14 +1142,15 @@ static void op_env_create(int e)
 		want = -EXO_ENOSPC;
 	if (!want && quota < env_fixed_pages() + 8)
 		want = -EXO_EINVAL;
-	if (!want && mc(KEY(e, s))->count < quota)
+	if (!want && mc(msource(KEY(e, s)))->count < quota)
 		want = -EXO_ENOMEM;
 	if (!want)
 		want = ns;
 	if (!expect(kcall(e, EXO_SYS_ENV_CREATE, (uint64_t)s, quota, 0, 0, 0), want, 1))
 		return;
-	mc(KEY(e, s))->count -= quota;
-	int n = adopt_env(envs[e].k->caps[ns].obj, quota, KEY(e, s));
+	int src = msource(KEY(e, s));
+	mc(src)->count -= quota;
+	int n = adopt_env(envs[e].k->caps[ns].obj, quota, src);
 	install(KEY(e, ns), (struct mcap){ .type = EXO_CAP_ENV, .rights = EXO_R_ALL, .parent = NONE, .obj = n });
 }
 
@@ -1249,7 +1276,8 @@ static void op_inspect(int e)
 		return;
 	memcpy(&info, p, sizeof info);
 	struct mcap *c = mc(KEY(e, s));
-	if (info.type != (uint32_t)c->type || info.rights != c->rights || info.first != c->first || info.count != c->count)
+	uint64_t count = c->type == EXO_CAP_MEMORY ? mc(msource(KEY(e, s)))->count : c->count;
+	if (info.type != (uint32_t)c->type || info.rights != c->rights || info.first != c->first || info.count != count)
 		fail("CAP_INSPECT wrote something else than the cap");
 }
 

@@ -99,6 +99,23 @@ static void body_late_signal(uint64_t notify, uint64_t a1, uint64_t a2)
 	exo_call(EXO_SYS_EXIT, 0);
 }
 
+/* Allocates one page at a time through the MEMORY cap in slot mem until
+ * the kernel refuses, then a whole run and a plain child of more than is
+ * left; reports the pages it got (plus 1) and bit 16 when both were
+ * refused, and keeps them. */
+static void body_overdraw(uint64_t mem, uint64_t notify, uint64_t a2)
+{
+	(void)a2;
+	uint64_t got = 0;
+	while (got < 4096 && exo_call(EXO_SYS_MEM_ALLOC, mem, 1) >= 0)
+		got++;
+	uint64_t refused = exo_call(EXO_SYS_MEM_ALLOC, mem, 2) == E(EXO_ENOMEM) &&
+			   exo_call(EXO_SYS_CAP_DERIVE, mem, EXO_R_ALL, 0, 1) == E(EXO_ENOMEM);
+	exo_call(EXO_SYS_NOTIFY_SIGNAL, notify, (got + 1) | refused << 16);
+	for (;;)		/* holding the pages until the parent ends it */
+		exo_call0(EXO_SYS_YIELD);
+}
+
 static void body_spin(uint64_t a0, uint64_t a1, uint64_t a2)
 {
 	(void)a0; (void)a1; (void)a2;
@@ -199,6 +216,45 @@ static void bad_arguments(void)
 	EXPECT("failed-calls-leave-state", inspect(EXO_SLOT_MEMORY).count == budget - 3 &&
 	       inspect(400).type == EXO_CAP_NONE);
 	exo_call(EXO_SYS_CAP_DELETE, d);
+	exo_call(EXO_SYS_CAP_DELETE, n);
+}
+
+/* A cap that draws on its parent's budget (EXO_MEM_DRAW): it holds no
+ * pages, allocates from the parent's, and frees back to it; a parent
+ * bounds it by making it draw on a plain cap of a fixed size, and a child
+ * env holding only the drawing cap gets exactly that many pages. */
+static void memory_draw(void)
+{
+	uint64_t budget = inspect(EXO_SLOT_MEMORY).count;
+	EXPECT("draw-with-pages", call(EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, EXO_MEM_DRAW, 1, 0) == E(EXO_EINVAL));
+	EXPECT("draw-bad-first", call(EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, 2, 0, 0) == E(EXO_EINVAL));
+	int64_t d = exo_call(EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, EXO_MEM_DRAW, 0);
+	EXPECT("draw-derive", d >= 0 && inspect(d).first == EXO_MEM_DRAW && inspect(d).count == inspect(EXO_SLOT_MEMORY).count);
+	/* no output between the counts: printing may grow our own pool */
+	budget = inspect(EXO_SLOT_MEMORY).count;
+	int64_t f = exo_call(EXO_SYS_MEM_ALLOC, d, 5);
+	int took = f >= 0 && inspect(EXO_SLOT_MEMORY).count == budget - 5;
+	exo_call(EXO_SYS_CAP_DELETE, f);
+	int back = inspect(EXO_SLOT_MEMORY).count == budget && inspect(d).count == budget;
+	EXPECT("draw-alloc-from-parent", took);
+	EXPECT("draw-free-to-parent", back);
+	exo_call(EXO_SYS_CAP_DELETE, d);
+
+	int64_t thread, n = exo_call0(EXO_SYS_NOTIFY_CREATE);
+	int64_t env = child_create(256, 0, &thread, NULL);
+	int64_t bound = exo_call(EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, 0, 8);
+	int64_t draw = exo_call(EXO_SYS_CAP_DERIVE, bound, EXO_R_ALL, EXO_MEM_DRAW, 0);
+	int64_t in_child = exo_call(EXO_SYS_CAP_GRANT, draw, env, EXO_R_ALL);
+	int64_t nn = exo_call(EXO_SYS_CAP_GRANT, n, env, EXO_R_WRITE);
+	EXPECT("draw-grant", bound >= 0 && draw >= 0 && in_child >= 0 && nn >= 0);
+	child_start(thread, body_overdraw, (uint64_t)in_child, (uint64_t)nn, 0);
+	int64_t bits = exo_call(EXO_SYS_NOTIFY_WAIT, n, 5000000000ull);
+	EXPECT("draw-child-gets-its-bound", bits > 0 && (bits & 0xffff) == 8 + 1 && (bits >> 16) == 1);
+	EXPECT("draw-bound-spent", inspect(bound).count == 0 && inspect(draw).count == 0);
+	child_destroy(env);
+	EXPECT("draw-frames-back-to-bound", inspect(bound).count == 8 && inspect(draw).count == 8);
+	exo_call(EXO_SYS_CAP_DELETE, draw);
+	exo_call(EXO_SYS_CAP_DELETE, bound);
 	exo_call(EXO_SYS_CAP_DELETE, n);
 }
 
@@ -521,6 +577,7 @@ int main(void)
 	root_caps();
 	derive_and_rights();
 	bad_arguments();
+	memory_draw();
 	isolation();
 	share_and_revoke();
 	revoke_reaches_other_env();
