@@ -25,6 +25,11 @@ void netstack_sent(void);
 /* Sleeps until something arrives, lwIP's next timer, or the deadline
  * (time_now_ns() clock; UINT64_MAX: none), then polls. */
 void netstack_wait(uint64_t deadline_ns);
+/* Asks the gateway's Ethernet address by ARP unless the table has it,
+ * waiting for the answer until deadline_ns: 0, or -errno (no gateway, no
+ * answer).  A child handed a filtered NIC has only its parent's ARP table
+ * (netshare.c), so the parent resolves its gateway first. */
+int netstack_resolve_gateway(uint64_t deadline_ns);
 /* A deadline timeout_ns from now (UINT64_MAX for "never"). */
 uint64_t netstack_deadline(uint64_t timeout_ns);
 
