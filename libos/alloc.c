@@ -30,12 +30,11 @@ static uint64_t arena_next;		/* 0: not reserved yet */
 static struct free_block *free_runs[MAX_ORDER + 1];
 static struct free_block *free_small[SMALL_MAX + 1];
 
+/* The smallest k with 2^k >= n, by the highest bit of n - 1 (a loop of
+ * shifts cost every small allocation some 30 instructions). */
 static int order_of(uint64_t n)
 {
-	int k = 0;
-	while ((1ull << k) < n)
-		k++;
-	return k;
+	return n <= 1 ? 0 : 64 - __builtin_clzll(n - 1);
 }
 
 static void *run_alloc(int order)

@@ -88,6 +88,9 @@ void lo_free(void *p);
 #define PBUF_POOL_BUFSIZE 1536
 
 #define LWIP_CHECKSUM_ON_COPY 1
+/* the Internet checksum eight bytes a step (net/lwip/ethif.c) */
+unsigned short netstack_chksum(const void *data, int len);
+#define LWIP_CHKSUM netstack_chksum
 #define LWIP_STATS 0
 #define LWIP_DEBUG 0
 

@@ -19,6 +19,7 @@
 #include "include/exo/net.h"
 
 #define MAX_SHARED 32
+#define GATEWAY_WAIT_NS 3000000000ull	/* an e1000's link takes a while to come up */
 
 /* one derived cap per child that got one; owner: the process holding it */
 static struct { int64_t owner, pid, slot; } given[MAX_SHARED];
@@ -61,6 +62,9 @@ int64_t netshare_prctl(uint64_t op, uint64_t a1, uint64_t a2)
 		return -ENETDOWN;
 	wanted = EXO_NIC_FILTER(0x0800, a1, a2);
 	wanted_by = libos_pid();
+	/* the child's ARP is this table as it is at the fork (netstack.c):
+	 * with the gateway in it, it reaches whoever is off the link */
+	netstack_resolve_gateway(netstack_deadline(GATEWAY_WAIT_NS));
 	return 0;
 }
 

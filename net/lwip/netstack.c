@@ -24,6 +24,7 @@
 #include "lwip/ethip6.h"
 #include "lwip/nd6.h"
 #include "lwip/pbuf.h"
+#include "lwip/raw.h"
 #include "lwip/timeouts.h"
 #include "lwip/udp.h"
 #include "lwip/priv/tcp_priv.h"
@@ -33,12 +34,12 @@
 #define DHCP_WAIT_NS (10000 * MS)
 #define SLAAC_WAIT_NS (6000 * MS)
 #define DAD_WAIT_NS (3000 * MS)
+#define ARP_RETRY_NS (250 * MS)
 
 static int started;		/* lwIP initialised */
 static int64_t owner;		/* the process that owns the stack */
 static struct netif eth;
 static int eth_up;
-static int learn_neighbours;	/* a child on a filtered NIC: no ARP of its own */
 static int64_t idle_note, idle_pid;	/* sleeps without a NIC */
 static struct {
 	int set, off, ip6_set;
@@ -91,26 +92,6 @@ static err_t eth_linkoutput(struct netif *n, struct pbuf *p)
 	return ERR_OK;
 }
 
-/* A child on a filtered NIC gets no ARP (its filter passes only its
- * port's datagrams; ARP stays with the parent), so it learns the sender's
- * Ethernet address from each IPv4 frame, as lwIP's ETHARP_TRUST_IP_MAC
- * once did: for the sender's address on the link, else for the gateway. */
-static void learn_neighbour(const uint8_t *f, uint32_t len)
-{
-	if (len < 34 || f[12] != 0x08 || f[13] != 0x00)
-		return;
-	ip4_addr_t src;
-	lo_memcpy(&src, f + 26, 4);
-	if (!ip4_addr_netcmp(&src, netif_ip4_addr(&eth), netif_ip4_netmask(&eth)))
-		ip4_addr_copy(src, *netif_ip4_gw(&eth));
-	struct eth_addr *known;
-	const ip4_addr_t *ip;
-	if (ip4_addr_isany_val(src) ||
-	    (etharp_find_addr(&eth, &src, &known, &ip) >= 0 && !lo_memcmp(known, f + 6, 6)))
-		return;
-	etharp_add_static_entry(&src, (struct eth_addr *)(uintptr_t)(f + 6));
-}
-
 /* A frame from the NIC into lwIP.  Our own frames that the link hands back
  * (QEMU's multicast socket link does) are dropped: IPv6 would take its own
  * duplicate address detection for another host's and give the address up. */
@@ -118,8 +99,6 @@ static void eth_input(const uint8_t *frame, uint32_t len)
 {
 	if (len >= 12 && !lo_memcmp(frame + 6, eth.hwaddr, 6))
 		return;
-	if (learn_neighbours)
-		learn_neighbour(frame, len);
 	ethif_input(&eth, frame, len);
 }
 
@@ -295,12 +274,45 @@ static void add_static_ip6(void)
 		lo_report("exoswarm: network: the EXO_IP6 address is not usable (taken on the link?)\n");
 }
 
+/* A child on a filtered NIC never sees an ARP reply (ARP stays with the
+ * parent), and learning Ethernet addresses from the frames that reach its
+ * port let any peer poison them: it keeps the parent's table as it was at
+ * the fork, made static so that no entry ages into a request nobody
+ * answers it. */
+static void keep_parents_arp(void)
+{
+	for (size_t i = 0; i < ARP_TABLE_SIZE; i++) {
+		ip4_addr_t *ip;
+		struct netif *n;
+		struct eth_addr *mac;
+		if (!etharp_get_entry(i, &ip, &n, &mac) || n != &eth)
+			continue;
+		ip4_addr_t at = *ip;
+		struct eth_addr hw = *mac;
+		etharp_add_static_entry(&at, &hw);
+	}
+}
+
+/* lwIP keeps its raw sockets in a list private to raw.c: a new pcb goes
+ * first, its next the rest; cutting it off there and removing it leaves
+ * the list empty (the parent's pcbs stay in the child's memory, unused). */
+static void forget_raw_pcbs(void)
+{
+	struct raw_pcb *first = raw_new(IP_PROTO_UDP);
+	if (first) {
+		first->next = 0;
+		raw_remove(first);
+	}
+}
+
 /* A forked child: its copy of the parent's stack stays unused, unless the
  * parent handed it a filtered NIC (netshare.c).  Then the child takes the
- * copy over on that cap: the addresses stay, the parent's connections and
- * bound ports are forgotten (never sent on), DHCP stays with the parent
- * (the server's answers reach the parent's port), and IPv6 gets nothing
- * (the filter is IPv4's). */
+ * copy over on that cap: the addresses stay, the parent's connections,
+ * bound ports and raw sockets are forgotten (never sent on; a raw one
+ * would queue a copy of every datagram of the child's port on a socket
+ * nobody reads), DHCP stays with the parent (the server's answers reach
+ * the parent's port), ARP is the parent's table at the fork, and IPv6
+ * gets nothing (the filter is IPv4's). */
 static int adopt_handed_nic(void)
 {
 	int64_t slot = netshare_handed_slot();
@@ -309,16 +321,38 @@ static int adopt_handed_nic(void)
 	tcp_active_pcbs = tcp_tw_pcbs = tcp_bound_pcbs = 0;
 	tcp_listen_pcbs.listen_pcbs = 0;
 	udp_pcbs = 0;
+	forget_raw_pcbs();
 	netif_set_client_data(&eth, LWIP_NETIF_CLIENT_DATA_INDEX_DHCP, 0);
 	eth.ip6_autoconfig_enabled = 0;
 	owner = libos_pid();
-	learn_neighbours = 1;
+	keep_parents_arp();
 	uint8_t mac[6];
 	int r = nicring_open(slot, mac);
 	if (r) {
 		lo_report("exoswarm: network: the NIC handed to this process cannot be used (error %d)\n",
 			  (int64_t)-r);
 		eth_up = 0;
+	}
+	return 0;
+}
+
+int netstack_resolve_gateway(uint64_t deadline_ns)
+{
+	const ip4_addr_t *gw = netif_ip4_gw(&eth);
+	struct eth_addr *mac;
+	const ip4_addr_t *ip;
+	if (!eth_up || owner != libos_pid() || ip4_addr_isany(gw))
+		return -ENETUNREACH;
+	uint64_t next = 0;
+	while (etharp_find_addr(&eth, gw, &mac, &ip) < 0) {
+		uint64_t now = time_now_ns();
+		if (now >= deadline_ns)
+			return -EHOSTUNREACH;
+		if (now >= next) {		/* again: a NIC whose link is still coming up drops it */
+			etharp_request(&eth, gw);
+			next = now + ARP_RETRY_NS;
+		}
+		netstack_wait(next < deadline_ns ? next : deadline_ns);
 	}
 	return 0;
 }

@@ -29,6 +29,11 @@ void netstack_wait(uint64_t deadline_ns);
  * processes, net/lwip/sockshare.c): a thread of this program sleeping in
  * netstack_wait wakes and looks again. */
 void netstack_kick(void);
+/* Asks the gateway's Ethernet address by ARP unless the table has it,
+ * waiting for the answer until deadline_ns: 0, or -errno (no gateway, no
+ * answer).  A child handed a filtered NIC has only its parent's ARP table
+ * (netshare.c), so the parent resolves its gateway first. */
+int netstack_resolve_gateway(uint64_t deadline_ns);
 /* A deadline timeout_ns from now (UINT64_MAX for "never"). */
 uint64_t netstack_deadline(uint64_t timeout_ns);
 

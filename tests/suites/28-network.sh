@@ -89,9 +89,14 @@ nic_tests() {
 	bytes=$((4 << 20))
 	tools/exo-run -p 5555:7 "$B/user/nettest" tcp-server 7 1 >"$T/tcp-server.out" 2>"$T/tcp-server.err" &
 	srv=$!
-	sleep 1
-	# -p listens on the host's 127.0.0.1 only
-	bound=$(ss -ltnH 'sport = :5555' | awk '{print $4}')
+	# -p listens on the host's 127.0.0.1 only (once QEMU is up: a loaded
+	# machine took more than the second this used to wait)
+	bound=
+	for _ in $(seq 60); do
+		bound=$(ss -ltnH 'sport = :5555' | awk '{print $4}')
+		[ -n "$bound" ] && break
+		sleep 1
+	done
 	[ "$bound" = 127.0.0.1:5555 ] && pass net-forward-on-loopback-only ||
 		fail net-forward-on-loopback-only "port 5555 is bound to '$bound'"
 	tests/tools/netpeer tcp-check 5555 $bytes >"$T/tcp-check.out" 2>&1

@@ -18,12 +18,17 @@
  * nothing overwrote them (the kernel took them off the device) and that
  * no datagram reached it.  Child B echoes TCP connections on 8001 as
  * "childB " and the data.
+ *
+ * "nicshare attack" is the other half of tests/tools/nicshare-arp-attack:
+ * a child on UDP 7001 whose ARP cache and stale raw sockets a peer attacks.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -195,6 +200,63 @@ static pid_t spawn(int protocol, int port, int (*fn)(int), int *ctl)
 	return pid;
 }
 
+/* Resident memory in KiB (/proc/self/status VmRSS), or -1. */
+static long vm_rss_kib(void)
+{
+	char text[2048];
+	FILE *f = fopen("/proc/self/status", "r");
+	size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+	if (f)
+		fclose(f);
+	text[n] = 0;
+	const char *v = strstr(text, "VmRSS:");
+	return v ? strtol(v + 6, 0, 10) : -1;
+}
+
+/* The attacked child (mode "attack"): echoes datagrams on 7001 to their
+ * sender; "mark" notes its resident memory, "rss" answers how much it grew
+ * since and how many datagrams came meanwhile, "end" ends it. */
+static int attacked_child(int ctl)
+{
+	(void)ctl;
+	int s = udp_bound(7001);
+	EXPECT("attack-child-socket", s >= 0);
+	static char buf[2048];
+	struct sockaddr_in from;
+	long base = 0, count = 0;
+	for (;;) {
+		if (recv_text(s, buf, sizeof buf, &from) <= 0)
+			continue;
+		count++;
+		if (!strcmp(buf, "mark")) {
+			base = vm_rss_kib(), count = 0;
+			reply(s, &from, "childA", "marked");
+		} else if (!strcmp(buf, "rss")) {
+			char out[64];
+			snprintf(out, sizeof out, "%ld %ld", vm_rss_kib() - base, count - 1);
+			reply(s, &from, "childA rss", out);
+		} else if (!strcmp(buf, "end")) {
+			reply(s, &from, "childA", "bye");
+			return failures;
+		} else if (strncmp(buf, "bulk ", 5)) {
+			reply(s, &from, "childA", buf);
+		}
+	}
+}
+
+/* Mode "attack" (tests/tools/nicshare-arp-attack on a socket link): a raw
+ * socket for UDP with a large receive buffer, which the child's stack must
+ * not keep, then a child on UDP 7001 that the peer attacks. */
+static int attack(void)
+{
+	int raw = socket(AF_INET, SOCK_RAW, IPPROTO_UDP), big = 4 << 20, ctl = -1, st = -1;
+	EXPECT("attack-raw-socket", raw >= 0 && !setsockopt(raw, SOL_SOCKET, SO_RCVBUF, &big, sizeof big));
+	pid_t a = spawn(17, 7001, attacked_child, &ctl);
+	EXPECT("attack-forked", a > 0);
+	EXPECT("attack-child-exit-0", a > 0 && waitpid(a, &st, 0) == a && st == 0);
+	return failures != 0;
+}
+
 /* The errors of the prctl calls themselves. */
 static void check_errors(void)
 {
@@ -203,9 +265,11 @@ static void check_errors(void)
 	EXPECT("net-revoke-not-a-child", prctl(EXO_PR_NET_REVOKE, 4242, 0, 0, 0) == -1 && errno == ESRCH);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, 0, _IOLBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "attack"))
+		return attack();
 	check_errors();
 	int srv = udp_bound(7000), leak_udp = udp_bound(7001), leak_tcp = tcp_listening(8001);
 	EXPECT("parent-sockets", srv >= 0 && leak_udp >= 0 && leak_tcp >= 0);
