@@ -209,6 +209,29 @@ static void cap_maps_unlink(struct mapping *m)
 	m->cap = NULL;
 }
 
+/* Points mapping m (at va, its pte at pte) at frame pa through cap. */
+static void remap(struct env *e, struct mapping *m, uint64_t *pte, uint64_t pa, uint32_t prot,
+		  struct cap *cap)
+{
+	if ((*pte & PTE_ADDR) != pa)
+		futex_unmapped(e, m->va, *pte & PTE_ADDR);
+	cap_maps_unlink(m);
+	cap_maps_link(m, cap);
+	*pte = pa | prot_to_pte(prot);
+}
+
+/* Hangs the new record m for va (its pte at pte) on e. */
+static void link_new(struct env *e, struct mapping *m, uint64_t va, uint64_t *pte, uint64_t pa,
+		     uint32_t prot, struct cap *cap)
+{
+	e->nmappings++;
+	*m = (struct mapping){ .env = e, .va = va };
+	m->hash_next = *bucket(e, va);
+	*bucket(e, va) = m;
+	cap_maps_link(m, cap);
+	*pte = pa | prot_to_pte(prot);
+}
+
 int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *cap)
 {
 	if (va % PAGE_SIZE || va >= EXO_USER_MAP_END || prot & ~7u ||
@@ -217,12 +240,7 @@ int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *
 	struct mapping *m = find_mapping(e, va);
 	if (m) {
 		/* replacing a page: the record and page tables are already paid */
-		uint64_t *pte = pte_slot(e, va, 0);
-		if ((*pte & PTE_ADDR) != pa)
-			futex_unmapped(e, va, *pte & PTE_ADDR);
-		cap_maps_unlink(m);
-		cap_maps_link(m, cap);
-		*pte = pa | prot_to_pte(prot);
+		remap(e, m, pte_slot(e, va, 0), pa, prot, cap);
 		flush(e, va);
 		return 0;
 	}
@@ -238,12 +256,7 @@ int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *
 			env_uncharge(e, 1);
 		return -EXO_ENOMEM;
 	}
-	e->nmappings++;
-	*m = (struct mapping){ .env = e, .va = va };
-	m->hash_next = *bucket(e, va);
-	*bucket(e, va) = m;
-	cap_maps_link(m, cap);
-	*pte = pa | prot_to_pte(prot);
+	link_new(e, m, va, pte, pa, prot, cap);
 	flush(e, va);
 	return 0;
 }
@@ -319,6 +332,72 @@ void env_unmap_cap(struct cap *c)
 	while (c->maps)
 		unmap_batched(c->maps, &b);
 	batch_flush(&b);
+}
+
+/* Pages that records per page of quota take for n records. */
+static uint64_t record_pages(uint64_t n)
+{
+	return (n + MAPS_PER_PAGE - 1) / MAPS_PER_PAGE;
+}
+
+/*
+ * Maps pages frames from pa on at va on, all through cap.  Whatever can
+ * run out (the records' quota, kernel memory for records and page tables)
+ * is taken for the whole run before any page changes, so -ENOMEM leaves
+ * every page of the range as it was (page tables made stay, as for one
+ * page); then the pages are mapped and flushed in one round.
+ */
+int env_map_run(struct env *e, uint64_t va, uint64_t pa, uint64_t pages, uint32_t prot, struct cap *cap)
+{
+	if (pages == 1)
+		return env_map(e, va, pa, prot, cap);
+	if (va % PAGE_SIZE || va >= EXO_USER_MAP_END || pages == 0 ||
+	    pages > (EXO_USER_MAP_END - va) / PAGE_SIZE || prot & ~7u ||
+	    ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC)))
+		return -EXO_EINVAL;
+	uint64_t fresh = 0;
+	for (uint64_t i = 0; i < pages; i++)
+		fresh += find_mapping(e, va + i * PAGE_SIZE) == NULL;
+	uint64_t charge = record_pages(e->nmappings + fresh) - record_pages(e->nmappings);
+	if (charge && env_charge(e, charge))
+		return -EXO_ENOMEM;
+	struct mapping *spare = NULL;	/* a record for each fresh page, chained */
+	int ok = 1;
+	for (uint64_t i = 0; i < pages && ok; i++) {
+		if (find_mapping(e, va + i * PAGE_SIZE))
+			continue;
+		struct mapping *m = kzalloc(sizeof *m);
+		ok = m && pte_slot(e, va + i * PAGE_SIZE, 1);
+		if (m) {
+			m->hash_next = spare;
+			spare = m;
+		}
+	}
+	if (!ok) {
+		while (spare) {
+			struct mapping *m = spare;
+			spare = m->hash_next;
+			kfree(m);
+		}
+		if (charge)
+			env_uncharge(e, charge);
+		return -EXO_ENOMEM;
+	}
+	struct flush_batch b = { 0 };
+	for (uint64_t i = 0; i < pages; i++) {
+		uint64_t at = va + i * PAGE_SIZE, *pte = pte_slot(e, at, 0);
+		struct mapping *m = find_mapping(e, at);
+		if (m) {
+			remap(e, m, pte, pa + i * PAGE_SIZE, prot, cap);
+		} else {
+			m = spare;
+			spare = m->hash_next;
+			link_new(e, m, at, pte, pa + i * PAGE_SIZE, prot, cap);
+		}
+		batch_add(&b, e, at);
+	}
+	batch_flush(&b);
+	return 0;
 }
 
 /* Whether [va, va + pages pages) is a valid range of user pages to change. */

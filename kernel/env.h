@@ -39,6 +39,8 @@ void env_uncharge(struct env *e, uint64_t pages);
 /* Maps frame pa at va in e with EXO_PROT_* perms, recording that it was
  * mapped through cap (NULL: a kernel page). */
 int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *cap);
+/* The same for pages frames in a row from pa at va on: all or none. */
+int env_map_run(struct env *e, uint64_t va, uint64_t pa, uint64_t pages, uint32_t prot, struct cap *cap);
 /* Unmap, or change the permissions of, every mapped page of pages pages
  * from va, with one TLB flush round for all of them; -EXO_ENOENT when
  * none is mapped.  env_protect changes nothing when it refuses a page. */

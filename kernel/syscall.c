@@ -209,10 +209,16 @@ static uint32_t prot_rights(uint64_t prot)
 	       (prot & EXO_PROT_EXEC ? EXO_R_EXEC : 0);
 }
 
+/* Maps pages frames of a FRAME cap, index on, at va on (A5 pages, 0 for
+ * one).  Every check comes first and covers the whole run: the cap (in
+ * our table or, with EXO_MAP_TARGET_CAP, the target's) grants the rights
+ * prot asks on every frame of the run, since a cap names one contiguous
+ * range; a refused call maps nothing (env_map_run: nor one that runs
+ * out of quota). */
 static int64_t sys_page_map(struct trapframe *tf)
 {
 	int64_t err = 0;
-	uint64_t va = A1, index = A3, prot = A4;
+	uint64_t va = A1, index = A3, prot = A4, pages = A5 ? A5 : 1;
 	struct env *e = env_arg(A0, EXO_R_MAP, &err);
 
 	if (!e)
@@ -220,15 +226,16 @@ static int64_t sys_page_map(struct trapframe *tf)
 	struct env *holder = prot & EXO_MAP_TARGET_CAP ? e : self();
 	prot &= ~(uint64_t)EXO_MAP_TARGET_CAP;
 	if (va % PAGE_SIZE || !mappable_address(va) || prot > 7 || !(prot & EXO_PROT_READ) ||
-	    ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC)))
+	    ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC)) || pages > EXO_PAGE_RANGE_MAX ||
+	    pages > (EXO_USER_MAP_END - va) / PAGE_SIZE)
 		return -EXO_EINVAL;
 	struct cap *f = cap_get(holder, A2, EXO_CAP_FRAME, prot_rights(prot));
 	if (!f)
 		return cap_get(holder, A2, EXO_CAP_NONE, 0) ?
 			(cap_get(holder, A2, EXO_CAP_FRAME, 0) ? -EXO_EACCES : -EXO_EINVAL) : -EXO_EBADF;
-	if (index >= f->count)
+	if (index >= f->count || pages > f->count - index)
 		return -EXO_EINVAL;
-	return env_map(e, va, (f->first + index) * PAGE_SIZE, (uint32_t)prot, f);
+	return env_map_run(e, va, (f->first + index) * PAGE_SIZE, pages, (uint32_t)prot, f);
 }
 
 static int64_t sys_page_unmap(struct trapframe *tf)

@@ -131,10 +131,34 @@ static int add_load(struct elf_image *img, const uint8_t *ph, uint64_t size)
 
 int elf_parse(const uint8_t *f, uint64_t size, struct elf_image *img)
 {
+	return elf_parse_head(f, size, size, img);
+}
+
+/* Whether the program headers and the notes lie inside the first head
+ * bytes (the rest is not looked at): else the caller reads more. */
+static int headers_inside(const uint8_t *f, uint64_t head, const struct elf_image *img)
+{
+	uint64_t phoff = rd(f + 32, 8);
+	if (!inside(phoff, (uint64_t)img->phnum * PH_SIZE, head))
+		return 0;
+	for (uint64_t i = 0; i < img->phnum; i++) {
+		const uint8_t *ph = f + phoff + i * PH_SIZE;
+		if (rd(ph, 4) == PT_NOTE && !inside(rd(ph + 8, 8), rd(ph + 32, 8), head))
+			return 0;
+	}
+	return 1;
+}
+
+int elf_parse_head(const uint8_t *f, uint64_t head, uint64_t size, struct elf_image *img)
+{
 	*img = (struct elf_image){ 0 };
+	if (head < size && head < EH_SIZE)
+		return ELF_NEED_WHOLE;
 	int err = check_header(f, size, img);
 	if (err)
 		return err;
+	if (!headers_inside(f, head, img))
+		return ELF_NEED_WHOLE;
 	uint64_t phoff = rd(f + 32, 8), phend = phoff + (uint64_t)img->phnum * PH_SIZE;
 	uint64_t phdr_va = 0;
 	for (uint64_t i = 0; i < img->phnum; i++) {

@@ -55,6 +55,11 @@ struct elf_image {
  * -EACCES (a page both writable and executable, refused as W^X).
  * ET_DYN images are placed at ELF_PIE_BASE. */
 int elf_parse(const uint8_t *file, uint64_t size, struct elf_image *img);
+/* The same from the first head bytes of a file of size bytes, when its
+ * program headers and notes lie there; else ELF_NEED_WHOLE (positive):
+ * parse the whole file. */
+#define ELF_NEED_WHOLE 1
+int elf_parse_head(const uint8_t *head_bytes, uint64_t head, uint64_t size, struct elf_image *img);
 
 /* The note tools/exo-cc's images carry (libos/exec_stub.S): name and type. */
 #define ELF_EXO_NOTE_NAME "ExoSwarm"

@@ -138,32 +138,93 @@ static const char *strs_at(const struct strs *s, uint32_t i)
 	return p;
 }
 
-/* Reads a whole regular file the program may execute: the bytes (libOS
- * heap) and size, or -ENOENT, -EACCES (not a regular file, no execute bit),
- * -ENOMEM. */
+/* A regular file the program may execute, by path: 0, -ENOENT, -EACCES
+ * (not a regular file, no execute bit), -ENOMEM (too large). */
+static int exe_lookup(const char *path, struct vnode **v)
+{
+	int r = vfs_lookup_k(vfs_cwd(), path, 1, v);
+	if (r)
+		return r;
+	if (!LX_S_ISREG((*v)->mode) || !((*v)->mode & 0111) || !vops(*v)->read)
+		return -EACCES;
+	return (*v)->size > FILE_MAX ? -ENOMEM : 0;
+}
+
+/* Reads len bytes of v from off into buf: 0, or -errno (-EIO when the
+ * file ends first). */
+static int exe_read(struct vnode *v, uint8_t *buf, uint64_t len, uint64_t off)
+{
+	for (uint64_t done = 0; done < len;) {
+		int64_t n = vops(v)->read(v, buf + done, len - done, off + done);
+		if (n <= 0)
+			return n < 0 ? (int)n : -EIO;
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
 int exec_read_exe(const char *path, uint8_t **out, uint64_t *size)
 {
 	struct vnode *v;
-	int r = vfs_lookup_k(vfs_cwd(), path, 1, &v);
+	int r = exe_lookup(path, &v);
 	if (r)
 		return r;
-	if (!LX_S_ISREG(v->mode) || !(v->mode & 0111) || !vops(v)->read)
-		return -EACCES;
-	if (v->size > FILE_MAX)
-		return -ENOMEM;
 	uint8_t *buf = lo_alloc(v->size ? v->size : 1);
 	if (!buf)
 		return -ENOMEM;
-	for (uint64_t off = 0; off < v->size;) {
-		int64_t n = vops(v)->read(v, buf + off, v->size - off, off);
-		if (n <= 0) {
-			lo_free(buf);
-			return n < 0 ? (int)n : -EIO;
-		}
-		off += (uint64_t)n;
+	if ((r = exe_read(v, buf, v->size, 0))) {
+		lo_free(buf);
+		return r;
 	}
 	*out = buf;
 	*size = v->size;
+	return 0;
+}
+
+/*
+ * The file execve loads: its first bytes (the ELF and program headers, a
+ * `#!` line), and the whole file only when its headers reach past them.
+ * The segments are read from the file straight into the new image's
+ * frames (build_image), not through a copy in the library OS's heap.
+ */
+#define EXE_HEAD 4096
+struct exe {
+	struct vnode *v;
+	uint64_t size, head_len;
+	uint8_t *whole;		/* lo_alloc'd, or 0 */
+	uint8_t head[EXE_HEAD];
+};
+
+static int exe_open(const char *path, struct exe *x)
+{
+	lo_free(x->whole);
+	x->whole = 0;
+	int r = exe_lookup(path, &x->v);
+	if (r)
+		return r;
+	x->size = x->v->size;
+	x->head_len = x->size < EXE_HEAD ? x->size : EXE_HEAD;
+	return exe_read(x->v, x->head, x->head_len, 0);
+}
+
+/* Parses x's ELF headers from its first bytes, or from the whole file. */
+static int exe_parse(struct exe *x, struct elf_image *img)
+{
+	int r = elf_parse_head(x->head, x->head_len, x->size, img);
+	if (r != ELF_NEED_WHOLE)
+		return r;
+	if (!(x->whole = lo_alloc(x->size)))
+		return -ENOMEM;
+	r = exe_read(x->v, x->whole, x->size, 0);
+	return r ? r : elf_parse(x->whole, x->size, img);
+}
+
+/* Copies [off, off + len) of x to dst. */
+static int exe_copy(const struct exe *x, uint8_t *dst, uint64_t len, uint64_t off)
+{
+	if (!x->whole)
+		return exe_read(x->v, dst, len, off);
+	lo_memcpy(dst, x->whole + off, len);
 	return 0;
 }
 
@@ -246,48 +307,39 @@ static int personality_argv(const char *path, struct strs *s)
 }
 
 /* Follows `#!` lines and foreign programs to the exo image to load:
- * its bytes, parsed, and the path it was found at (execfn stays the
+ * the file, parsed, and the path it was found at (execfn stays the
  * caller's). */
-static int resolve(char *path, struct strs *s, uint8_t **file, uint64_t *size, struct elf_image *img)
+static int resolve(char *path, struct strs *s, struct exe *x, struct elf_image *img)
 {
 	for (int depth = 0;; depth++) {
-		int r = exec_read_exe(path, file, size);
+		int r = exe_open(path, x);
 		if (r)
 			return r;
-		if (*size >= 2 && (*file)[0] == '#' && (*file)[1] == '!') {
+		if (x->head_len >= 2 && x->head[0] == '#' && x->head[1] == '!') {
 			if (depth == SCRIPT_DEPTH)
-				r = -ELOOP;
-			else
-				r = script_argv(*file, *size, path, s);
-			if (!r) {
-				uint64_t n = lo_strlen(s->buf);
-				if (n >= LX_PATH_MAX)
-					r = -ENAMETOOLONG;
-				else
-					lo_memcpy(path, s->buf, n + 1);
-			}
-			lo_free(*file);
-			if (r)
+				return -ELOOP;
+			if ((r = script_argv(x->head, x->head_len, path, s)))
 				return r;
+			uint64_t n = lo_strlen(s->buf);
+			if (n >= LX_PATH_MAX)
+				return -ENAMETOOLONG;
+			lo_memcpy(path, s->buf, n + 1);
 			continue;
 		}
-		r = elf_parse(*file, *size, img);
+		r = exe_parse(x, img);
 		if (r == 0 && !img->exo) {
-			lo_free(*file);
 			if (depth == SCRIPT_DEPTH + 1 || lo_memcmp(path, PERSONALITY_PATH, sizeof PERSONALITY_PATH) == 0)
 				return -ENOEXEC;
 			if ((r = personality_argv(path, s)))
 				return r;
 			lo_memcpy(path, PERSONALITY_PATH, sizeof PERSONALITY_PATH);
-			r = exec_read_exe(path, file, size);
+			r = exe_open(path, x);
 			if (r)
 				return r == -ENOENT ? -ENOEXEC : r;
-			r = elf_parse(*file, *size, img);
+			r = exe_parse(x, img);
 			if (r == 0 && !img->exo)
 				r = -ENOEXEC;
 		}
-		if (r)
-			lo_free(*file);
 		return r;
 	}
 }
@@ -314,24 +366,24 @@ static int alloc_run(struct exec_plan *p, uint64_t va, uint64_t pages, int prot)
 	return 0;
 }
 
-/* Maps or unmaps the image's runs at the window, lo at its start. */
+/* Maps or unmaps the image's runs at the window, lo at its start: one
+ * call a run. */
 static int window(const struct exec_plan *p, uint64_t nrun, uint64_t lo, int map)
 {
-	for (uint64_t i = 0; i < nrun; i++)
-		for (uint64_t k = 0; k < p->run[i].pages; k++) {
-			uint64_t va = EXEC_WINDOW_VA + p->run[i].va - lo + k * PAGE;
-			if (!map)
-				exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
-			else if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, p->run[i].slot, k,
-					  EXO_PROT_READ | EXO_PROT_WRITE))
-				return -ENOMEM;
-		}
+	for (uint64_t i = 0; i < nrun; i++) {
+		uint64_t va = EXEC_WINDOW_VA + p->run[i].va - lo;
+		if (!map)
+			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va, p->run[i].pages);
+		else if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, p->run[i].slot, 0,
+				  EXO_PROT_READ | EXO_PROT_WRITE, p->run[i].pages))
+			return -ENOMEM;
+	}
 	return 0;
 }
 
-/* The new image's pages with the file's bytes (frames come zeroed), and
- * its stack: plan runs. */
-static int build_image(struct exec_plan *p, const uint8_t *file, const struct elf_image *img)
+/* The new image's pages with the file's bytes, read into its frames
+ * (which come zeroed), and its stack: plan runs. */
+static int build_image(struct exec_plan *p, const struct exe *x, const struct elf_image *img)
 {
 	uint64_t lo = img->run[0].va;
 	if (img->end - lo > WINDOW_MAX)
@@ -343,10 +395,9 @@ static int build_image(struct exec_plan *p, const uint8_t *file, const struct el
 	}
 	uint64_t nimg = p->nrun;
 	int r = window(p, nimg, lo, 1);
-	if (r == 0)
-		for (int i = 0; i < img->nseg; i++)
-			lo_memcpy((void *)(EXEC_WINDOW_VA + img->seg[i].vaddr - lo), file + img->seg[i].offset,
-				  img->seg[i].filesz);
+	for (int i = 0; i < img->nseg && r == 0; i++)
+		r = exe_copy(x, (uint8_t *)(EXEC_WINDOW_VA + img->seg[i].vaddr - lo), img->seg[i].filesz,
+			     img->seg[i].offset);
 	window(p, nimg, lo, 0);
 	if (r)
 		return r;
@@ -363,10 +414,9 @@ static struct exec_handover *map_record(uint64_t strings, int64_t *rslot, int64_
 	*sslot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 1);
 	if (*rslot < 0 || *sslot < 0)
 		return 0;
-	for (uint64_t i = 0; i < pages; i++)
-		if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, EXEC_RECORD_VA + i * PAGE, *rslot, i,
-			     EXO_PROT_READ | EXO_PROT_WRITE))
-			return 0;
+	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, EXEC_RECORD_VA, *rslot, 0,
+		     EXO_PROT_READ | EXO_PROT_WRITE, pages))
+		return 0;
 	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, EXEC_STUB_VA, *sslot, 0, EXO_PROT_READ | EXO_PROT_WRITE))
 		return 0;
 	lo_memcpy((void *)EXEC_STUB_VA, exec_stub_begin, (size_t)(exec_stub_end - exec_stub_begin));
@@ -375,43 +425,62 @@ static struct exec_handover *map_record(uint64_t strings, int64_t *rslot, int64_
 	return (struct exec_handover *)EXEC_RECORD_VA;
 }
 
-/* Whether slot is one the process keeps across execve. */
-static int kept(const struct exec_handover *h, uint64_t slot)
+/* Marks slot (and the n - 1 after it) as one the process keeps. */
+static void keep_range(uint8_t *keep, uint64_t slot, uint64_t n)
+{
+	for (uint64_t i = 0; i < n && slot + i < EXEC_MAX_DELETE; i++)
+		keep[slot + i] = 1;
+}
+
+/* Marks the slots the process keeps across execve, but the shared
+ * segment's, the process table's (proc_keeps_slot) and a CryptoFS mount's
+ * handed to the next image (cfs_mount_keeps_slot): what the kernel
+ * gave the first program, the thread, the record and stub, the new image's
+ * frames, the UARTs, the children, the modules and device ranges. */
+static void mark_kept(const struct exec_handover *h, uint8_t *keep)
 {
 	const struct exo_start *st = &h->start;
-	if (slot <= EXO_SLOT_CLOCK && slot != EXO_SLOT_IMAGE && slot != EXO_SLOT_STACK)
-		return slot != EXO_SLOT_SELF_THREAD || h->thread_slot == slot;
-	if (slot == h->thread_slot || slot == h->record_slot || slot == h->stub_slot ||
-	    (h->tomb_slot && slot == h->tomb_slot) || proc_keeps_slot(slot) ||
-	    cfs_mount_keeps_slot(slot))
-		return 1;
+	lo_memset(keep, 0, EXEC_MAX_DELETE);
+	for (uint64_t slot = 0; slot <= EXO_SLOT_CLOCK; slot++)
+		keep[slot] = slot != EXO_SLOT_IMAGE && slot != EXO_SLOT_STACK && slot != EXO_SLOT_SELF_THREAD;
+	keep_range(keep, h->thread_slot, 1);
+	keep_range(keep, h->record_slot, 1);
+	keep_range(keep, h->stub_slot, 1);
+	if (h->tomb_slot)
+		keep_range(keep, h->tomb_slot, 1);
 	for (uint64_t i = 0; i < h->plan.nrun; i++)
-		if (slot == h->plan.run[i].slot)
-			return 1;
+		keep_range(keep, h->plan.run[i].slot, 1);
 	for (int i = 1; i <= 2; i++)
-		if (h->uart_slot[i] && slot == (uint64_t)h->uart_slot[i])
-			return 1;
+		if (h->uart_slot[i])
+			keep_range(keep, (uint64_t)h->uart_slot[i], 1);
 	for (int i = 0; i < MAX_CHILDREN; i++)
-		if (h->children[i].pid && (slot == (uint64_t)h->children[i].env ||
-		    slot == (uint64_t)h->children[i].thread || slot == (uint64_t)h->children[i].budget))
-			return 1;
+		if (h->children[i].pid) {
+			keep_range(keep, (uint64_t)h->children[i].env, 1);
+			keep_range(keep, (uint64_t)h->children[i].thread, 1);
+			keep_range(keep, (uint64_t)h->children[i].budget, 1);
+		}
 	for (uint64_t i = 0; i < st->nmodules; i++)
-		if (slot == st->modules[i].slot)
-			return 1;
-	return (slot >= st->irq_slot_first && slot - st->irq_slot_first < st->irq_count) ||
-	       (slot >= st->pci_slot_first && slot - st->pci_slot_first < st->pci_count) ||
-	       (slot >= st->ioport_slot_first && slot - st->ioport_slot_first < st->ioport_count) ||
-	       (slot >= st->nic_slot_first && slot - st->nic_slot_first < st->nic_count) ||
-	       (slot >= st->blk_slot_first && slot - st->blk_slot_first < st->blk_count);
+		keep_range(keep, st->modules[i].slot, 1);
+	keep_range(keep, st->irq_slot_first, st->irq_count);
+	keep_range(keep, st->pci_slot_first, st->pci_count);
+	keep_range(keep, st->ioport_slot_first, st->ioport_count);
+	keep_range(keep, st->nic_slot_first, st->nic_count);
+	keep_range(keep, st->blk_slot_first, st->blk_count);
 }
 
 /* Every cap of the old image goes: its frames (which unmaps its pages),
- * notifications, threads, device ports it derived. */
+ * notifications, threads, device ports it derived.  The slots kept are
+ * marked once, so the kernel is asked only about the others. */
 static void plan_deletes(struct exec_handover *h)
 {
-	struct exo_cap_info info;
+	static uint8_t keep[EXEC_MAX_DELETE];
+	static struct exo_cap_info info;
+	mark_kept(h, keep);
+	if (mm_prepare_write((uint64_t)&info, sizeof info))
+		return;
 	for (uint64_t slot = 0; slot < EXEC_MAX_DELETE; slot++)
-		if (!kept(h, slot) && lo_cap_inspect((int64_t)slot, &info) == 0)
+		if (!keep[slot] && exo_call(EXO_SYS_CAP_INSPECT, slot, &info) == 0 &&
+		    !proc_keeps_slot(slot) && !cfs_mount_keeps_slot(slot))
 			h->plan.delete[h->plan.ndelete++] = slot;
 }
 
@@ -504,19 +573,22 @@ static void fill_record(struct exec_handover *h, const struct strs *s, const cha
 static int64_t do_exec(char *path, struct strs *s)
 {
 	static char execfn[LX_PATH_MAX];
-	uint8_t *file;
-	uint64_t size;
+	static struct exe x;		/* under the libOS lock */
 	struct elf_image img;
 	lo_memcpy(execfn, path, lo_strlen(path) + 1);
-	int r = resolve(path, s, &file, &size, &img);
-	if (r)
+	int r = resolve(path, s, &x, &img);
+	if (r) {
+		lo_free(x.whole);
+		x.whole = 0;
 		return r;
+	}
 	static struct exec_plan plan;
 	lo_memset(&plan, 0, sizeof plan);
 	int64_t rslot = 0, sslot = 0;
 	struct exec_handover *h = 0;
-	r = build_image(&plan, file, &img);
-	lo_free(file);
+	r = build_image(&plan, &x, &img);
+	lo_free(x.whole);
+	x.whole = 0;
 	if (r == 0 && !(h = map_record(8 + s->len + lo_strlen(execfn) + 1, &rslot, &sslot)))
 		r = -ENOMEM;
 	if (r) {
@@ -623,8 +695,7 @@ const uint8_t *exec_args(uint64_t *size, const char **execfn)
 void exec_release_record(void)
 {
 	uint64_t pages = (adopted.size + PAGE - 1) / PAGE;
-	for (uint64_t i = 0; i < pages; i++)
-		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, EXEC_RECORD_VA + i * PAGE);
+	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, EXEC_RECORD_VA, pages);
 	exo_call(EXO_SYS_CAP_DELETE, adopted.record_slot);
 	/* threads the execve ended run the stub's resting loop whenever the
 	 * kernel next schedules them, which may be after this: their page

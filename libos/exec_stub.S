@@ -7,7 +7,7 @@
  *   exec_stub_begin(struct exec_plan *plan):
  *     removes the fault handler (the old one is going), deletes each cap in
  *     plan->delete, maps each run's frames at its address with its
- *     permissions, then jumps to plan->entry with rsp = plan->rsp and
+ *     permissions (one PAGE_MAP a run), then jumps to plan->entry with rsp = plan->rsp and
  *     rdi = plan->record (the hand-over record) and every other register 0.
  *   exec_stub_rest(notification slot): where the process's other threads
  *     are sent; they wait on a notification nobody signals, for ever.
@@ -47,21 +47,15 @@ exec_stub_begin:
 	leaq PLAN_RUN(%rbx), %r12
 3:	testq %r13, %r13
 	jz 6f
-	xorl %r14d, %r14d		/* page index in the run */
-4:	cmpq 8(%r12), %r14
-	jae 5f
-	movl $SYS_PAGE_MAP, %eax
+	movl $SYS_PAGE_MAP, %eax	/* the whole run in one call */
 	xorl %edi, %edi			/* our own env */
-	movq %r14, %rsi
-	shlq $12, %rsi
-	addq 0(%r12), %rsi		/* va */
+	movq 0(%r12), %rsi		/* va */
 	movq 16(%r12), %rdx		/* frame slot */
-	movq %r14, %r10			/* index */
+	xorl %r10d, %r10d		/* from its first frame */
 	movq 24(%r12), %r8		/* permissions */
+	movq 8(%r12), %r9		/* pages */
 	syscall
-	incq %r14
-	jmp 4b
-5:	addq $RUN_SIZE, %r12
+	addq $RUN_SIZE, %r12
 	decq %r13
 	jmp 3b
 6:	movq PLAN_ENTRY(%rbx), %rcx

@@ -91,7 +91,7 @@ static int64_t fork_env(void)
 	if (ci < 0 || lo_cap_inspect(EXO_SLOT_MEMORY, &mem))
 		return -EAGAIN;
 	uint64_t private_pages = sizeof lp / PAGE;
-	if (mem.count < CHILD_QUOTA + private_pages + lp.tables_pages + 64)
+	if (mem.count < CHILD_QUOTA + private_pages + mm_tables_pages() + 64)
 		return -ENOMEM;
 
 	/* the private block's copy: allocated while our budget is whole */
@@ -133,10 +133,9 @@ static int64_t fork_env(void)
 
 	/* the child's private block: ours, then what differs for it */
 	struct libos_private *cp = (struct libos_private *)FORK_PRIVATE_VA;
-	for (uint64_t i = 0; i < private_pages; i++)
-		if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA + i * PAGE, priv, i,
-			     EXO_PROT_READ | EXO_PROT_WRITE))
-			return fail_child(entry, env);
+	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA, priv, 0,
+		     EXO_PROT_READ | EXO_PROT_WRITE, private_pages))
+		return fail_child(entry, env);
 	lo_memcpy(cp, &lp, sizeof lp);
 	lo_memset(cp->children, 0, sizeof cp->children);
 	cp->self_pid = (int64_t)info.object;
@@ -157,36 +156,15 @@ static int64_t fork_env(void)
 	 * The marks go first and the tables are copied with them, before any
 	 * page is made read-only here: a write of ours after that faults and
 	 * changes our record, which the child's copy must not see. */
-	uint64_t lo = (uint64_t)&lp, hi = lo + sizeof lp;
-	for (uint64_t i = 0; i < lp.resident_slots; i++) {
-		struct resident *r = &lp.resident[i];
-		if (r->va > 1 && (r->va < lo || r->va >= hi))
-			r->flags |= RES_COW | RES_SHARED;
-	}
+	mm_fork_mark();
+	cp->nregions = lp.nregions;	/* as the tables are now: a fault may have grown them */
+	lo_memcpy(cp->tparts, lp.tparts, sizeof lp.tparts);
+	lo_memcpy(cp->res_root, lp.res_root, sizeof lp.res_root);
 	if (mm_tables_fork(env))
 		return fail_child(entry, env);
-	for (uint64_t i = 0; i < lp.resident_slots; i++) {
-		struct resident *r = &lp.resident[i];
-		if (r->va <= 1)
-			continue;
-		if (r->va >= lo && r->va < hi) {
-			if (exo_call(EXO_SYS_PAGE_MAP, env, r->va, priv, (r->va - lo) / PAGE,
-				     EXO_PROT_READ | EXO_PROT_WRITE | EXO_MAP_TARGET_CAP))
-				return fail_child(entry, env);
-			continue;
-		}
-		int prot = mm_prot_at(r->va);
-		if (prot > 0 && (prot & 7)) {
-			uint32_t p = EXO_PROT_READ | (prot & 4 ? EXO_PROT_EXEC : 0);
-			if (exo_call(EXO_SYS_PAGE_MAP, env, r->va, lp.chunks[r->chunk].slot, r->index,
-				     p | EXO_MAP_TARGET_CAP))
-				return fail_child(entry, env);
-			if (prot & 2)
-				exo_call(EXO_SYS_PAGE_PROTECT, EXO_SLOT_SELF_ENV, r->va, p);
-		}
-	}
-	for (uint64_t i = 0; i < private_pages; i++)
-		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA + i * PAGE);
+	if (mm_fork_share(env, priv))
+		return fail_child(entry, env);
+	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA, private_pages);
 	/* the frames of the child's private block are the child's alone */
 	exo_call(EXO_SYS_CAP_DELETE, priv);
 	lo_threads_after_fork_parent();

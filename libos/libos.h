@@ -56,7 +56,7 @@ struct chunk {
 };
 
 struct resident {
-	uint64_t va;		/* 0: empty, 1: deleted */
+	uint64_t va;		/* 0: empty */
 	uint16_t chunk, index;
 	uint8_t flags;		/* RES_* */
 };
@@ -73,12 +73,13 @@ struct lo_rlimit {
 
 struct libos_private {
 	uint8_t exception_stack[32768] __attribute__((aligned(16)));
-	/* the memory tables (libos/mm.c), sized from the budget at start-up
-	 * and kept in frames of their own at MM_TABLES_VA */
-	struct resident *resident;		/* hash table, resident_slots entries */
+	/* the memory tables (libos/mm.c), in frames of their own at
+	 * MM_TABLES_VA, mapped as they grow: the regions, then the resident
+	 * records in a radix tree (root here, nodes and leaves there) */
 	struct region *regions;			/* sorted by start, no overlaps */
-	uint64_t resident_slots, tables_pages;	/* a power of two; pages at MM_TABLES_VA */
-	uint32_t nregions, max_regions;
+	uint32_t nregions, max_regions;		/* max_regions: from the budget */
+	struct mm_part { uint64_t mapped, used; } tparts[3];	/* pages of each part */
+	uint32_t res_root[128];			/* node + 1 per 512 GiB; 0: none */
 	uint32_t private_chunk;			/* a forked child's copy of this block */
 	uint64_t resident_now, resident_peak;	/* resident records; getrusage's maxrss */
 	uint64_t minflt;			/* page faults served */
@@ -123,6 +124,19 @@ void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const uint8_t *prot_of_
 /* fork: gives env a copy of the memory tables in frames of its own, at the
  * same address: 0 or -ENOMEM. */
 int mm_tables_fork(int64_t env);
+/* Pages the memory tables take now (what mm_tables_fork copies). */
+uint64_t mm_tables_pages(void);
+/* fork, after mm_fork_mark and mm_tables_fork: every resident page of
+ * ours mapped in env, a run of pages a call; the private block's pages
+ * from priv (a frame cap env holds in the same slot), the rest read-only
+ * from our frame caps (env has copies in the same slots), ours made
+ * read-only too.  0 or -ENOMEM. */
+int mm_fork_share(int64_t env, int64_t priv);
+/* fork: marks every resident page but the private block's copy-on-write
+ * and shared, before the tables are copied for the child. */
+void mm_fork_mark(void);
+/* The resident pages, all and those of the library OS's own heap. */
+void mm_resident_counts(uint64_t *all, uint64_t *libos);
 /* The forked child's first step: the records of its private block's pages
  * name its own copy (chunk c), not the parent's frames. */
 void mm_adopt_private(uint32_t c);

@@ -97,6 +97,8 @@ static void region_move_start(struct region *r, uint64_t va)
 	r->start = va;
 }
 
+static int regions_room(uint32_t n);
+
 /* Removes [start, end) from every region, splitting where needed.  A file
  * region's pages are unmapped by the callers first (release_range). */
 static int region_cut(uint64_t start, uint64_t end)
@@ -104,7 +106,7 @@ static int region_cut(uint64_t start, uint64_t end)
 	struct region *g = lp.regions;
 	uint32_t i = region_index(start);
 	if (i < lp.nregions && g[i].start < start && g[i].end > end) {
-		if (lp.nregions >= lp.max_regions)
+		if (regions_room(lp.nregions + 1))
 			return -LX_ENOMEM;
 		region_shift(i + 1, -1);
 		g[i + 1] = g[i];
@@ -132,7 +134,7 @@ static int region_add_full(const struct region *nr)
 {
 	uint64_t start = nr->start, end = nr->end, shoff = nr->shoff;
 	int prot = nr->prot;
-	if (lp.nregions + 2 > lp.max_regions)
+	if (regions_room(lp.nregions + 2))
 		return -LX_ENOMEM;
 	file_count(nr, 1);		/* first: the cut may drop the last count */
 	if (region_cut(start, end)) {
@@ -171,22 +173,86 @@ static int region_add(uint64_t start, uint64_t end, int prot)
 	return region_add_at(start, end, prot, 0);
 }
 
-static uint64_t hash(uint64_t va) { return (va >> 12) * 0x9e3779b97f4a7c15ull >> 20; }
+static int page_take_at(uint64_t va, uint16_t *ci, uint16_t *pi, int *dirty);
 
+/*
+ * The memory tables' three parts, each at its own place in the tables'
+ * window and mapped from its start as far as it is used: the regions
+ * (65,530 at most: 3 MiB), the radix tree's inner nodes, its leaves.
+ */
+enum { PART_REGIONS, PART_NODES, PART_LEAVES };
+static const uint64_t part_base[3] = { MM_TABLES_VA, MM_TABLES_VA + (4ull << 20), MM_TABLES_VA + (512ull << 20) };
+static const uint64_t part_max[3] = { 1024, (508ull << 20) / PAGE, (3584ull << 20) / PAGE };
+_Static_assert(65530 * sizeof(struct region) <= 1024 * PAGE, "the regions fit their part");
+_Static_assert((3584ull << 20) + (512ull << 20) == 1ull << 32, "the parts fill the tables' 4 GiB");
+
+#define LEAF_RECORDS 256	/* a leaf: the records of 1 MiB, one page */
+#define NODE_REFS 1024		/* an inner node: 1 GiB or 1 TiB, one page */
+_Static_assert(LEAF_RECORDS * sizeof(struct resident) == PAGE, "a leaf is a page");
+
+/* Maps the first pages pages of part k (zeroed), with pages from the pool:
+ * the tables grow as they are used.  0 or -ENOMEM. */
+static int part_room(int k, uint64_t pages)
+{
+	struct mm_part *p = &lp.tparts[k];
+	if (pages > part_max[k])
+		return -LX_ENOMEM;
+	while (p->mapped < pages) {
+		uint16_t ci, pi;
+		int dirty;
+		uint64_t va = part_base[k] + p->mapped * PAGE;
+		if (page_take_at(va, &ci, &pi, &dirty))
+			return -LX_ENOMEM;
+		if (dirty)
+			lo_memset((void *)va, 0, PAGE);
+		p->mapped++;
+	}
+	return 0;
+}
+
+/* Room for n regions: 0, or -ENOMEM past the budget's limit or memory. */
+static int regions_room(uint32_t n)
+{
+	if (n > lp.max_regions)
+		return -LX_ENOMEM;
+	return part_room(PART_REGIONS, ((uint64_t)n * sizeof(struct region) + PAGE - 1) / PAGE);
+}
+
+/* Node or leaf ref (its number + 1) of part k. */
+static void *tnode(int k, uint32_t ref)
+{
+	return (void *)(part_base[k] + (uint64_t)(ref - 1) * PAGE);
+}
+
+/*
+ * The resident record for va: a radix tree over the page number (512 GiB
+ * in the root, 1 GiB in a node, 1 MiB in a leaf), so it costs what is
+ * used and a walk of the leaves meets the records in address order.  With
+ * for_insert the record's place (made if needed; its va tells whether it
+ * is in use), NULL without memory; else the record, NULL when va has none.
+ */
 static struct resident *resident_find(uint64_t va, int for_insert)
 {
-	struct resident *tomb = 0;
-	uint64_t mask = lp.resident_slots - 1;
-	for (uint64_t i = hash(va) & mask, n = 0; n < lp.resident_slots; i = (i + 1) & mask, n++) {
-		struct resident *r = &lp.resident[i];
-		if (r->va == va)
-			return r;
-		if (r->va == 1 && !tomb)
-			tomb = r;
-		if (r->va == 0)
-			return for_insert ? (tomb ? tomb : r) : 0;
+	uint32_t *ref = &lp.res_root[(va >> 40) & 127];
+	for (int level = 0;; level++) {
+		if (!*ref) {
+			int k = level < 2 ? PART_NODES : PART_LEAVES;
+			if (!for_insert || part_room(k, lp.tparts[k].used + 1))
+				return 0;
+			*ref = (uint32_t)++lp.tparts[k].used;	/* a fresh page: zeroed */
+		}
+		if (level == 2)
+			break;
+		ref = (uint32_t *)tnode(PART_NODES, *ref) + ((va >> (level ? 20 : 30)) & (NODE_REFS - 1));
 	}
-	return for_insert ? tomb : 0;
+	struct resident *r = (struct resident *)tnode(PART_LEAVES, *ref) + ((va >> 12) & (LEAF_RECORDS - 1));
+	return for_insert || r->va == va ? r : 0;
+}
+
+/* The i-th leaf's records (i < lp.tparts[PART_LEAVES].used). */
+static struct resident *leaf_at(uint64_t i)
+{
+	return tnode(PART_LEAVES, (uint32_t)i + 1);
 }
 
 /* A new resident record (fault: a page fault served). */
@@ -197,24 +263,9 @@ static void resident_counted(int fault)
 	lp.minflt += (uint64_t)fault;
 }
 
-/* Deletes a record, moving later records of its probe run back into the
- * gap, so the table never fills with deleted marks: a lookup's run ends at
- * the first empty slot however many pages came and went. */
 static void resident_delete(struct resident *r)
 {
-	uint64_t mask = lp.resident_slots - 1, i = (uint64_t)(r - lp.resident), j = i;
-	for (;;) {
-		j = (j + 1) & mask;
-		if (lp.resident[j].va == 0)
-			break;
-		uint64_t k = hash(lp.resident[j].va) & mask;	/* where it wants to be */
-		int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-		if (!stays) {
-			lp.resident[i] = lp.resident[j];
-			i = j;
-		}
-	}
-	lp.resident[i] = (struct resident){ 0, 0, 0, 0 };
+	*r = (struct resident){ 0, 0, 0, 0 };
 	lp.resident_now--;
 }
 
@@ -312,6 +363,19 @@ static void pool_trim(void)
 	}
 }
 
+/* A free page from the pool, mapped writable at va (ours). */
+static int page_take_at(uint64_t va, uint16_t *ci, uint16_t *pi, int *dirty)
+{
+	if (page_take(ci, pi, dirty))
+		return -LX_ENOMEM;
+	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, lp.chunks[*ci].slot, *pi,
+		     EXO_PROT_READ | EXO_PROT_WRITE)) {
+		page_give(*ci, *pi, 0);
+		return -LX_ENOMEM;
+	}
+	return 0;
+}
+
 static uint32_t exo_prot(int prot)
 {
 	/* write implies read; W^X is refused earlier */
@@ -381,13 +445,8 @@ int mm_cow_fault(uint64_t va)
 		return -LX_EACCES;
 	uint16_t ci, pi;
 	int dirty;
-	if (page_take(&ci, &pi, &dirty))
+	if (page_take_at(MM_SCRATCH_VA, &ci, &pi, &dirty))
 		return -LX_ENOMEM;
-	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, MM_SCRATCH_VA, lp.chunks[ci].slot, pi,
-		     EXO_PROT_READ | EXO_PROT_WRITE)) {
-		page_give(ci, pi, 0);
-		return -LX_ENOMEM;
-	}
 	lo_memcpy((void *)MM_SCRATCH_VA, (const void *)va, PAGE);
 	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, MM_SCRATCH_VA);
 	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, lp.chunks[ci].slot, pi, exo_prot(r->prot))) {
@@ -479,10 +538,11 @@ static void release_range(uint64_t start, uint64_t end)
 }
 
 /* Maps pages fresh frames at va in env (ours: EXO_SLOT_SELF_ENV), up to
- * 512 per frame cap, copying what is at src when src is not 0 (through
- * the copy window, unmapped when our cap is deleted: two calls a page).  For another env the caps are granted to it first,
- * in free slots of its own (it maps them by those), and our handles
- * deleted.  0 or -ENOMEM. */
+ * 512 per frame cap and one PAGE_MAP call each, copying what is at src
+ * when src is not 0 (through the copy window, unmapped when our cap is
+ * deleted).  For another env the caps are granted to it first, in free
+ * slots of its own (it maps them by those), and our handles deleted.  0 or
+ * -ENOMEM. */
 static int frames_map(int64_t env, uint64_t va, uint64_t pages, const uint8_t *src)
 {
 	for (uint64_t done = 0; done < pages; ) {
@@ -495,18 +555,15 @@ static int frames_map(int64_t env, uint64_t va, uint64_t pages, const uint8_t *s
 			there = exo_call(EXO_SYS_CAP_GRANT, slot, env, EXO_R_ALL, 0);
 			err = there < 0;
 		}
-		for (uint64_t i = 0; i < n && !err; i++) {
-			uint64_t at = va + (done + i) * PAGE;
-			if (src) {	/* the window's mappings go with our cap */
-				err = exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, MM_COPY_VA + i * PAGE, slot, i,
-					       EXO_PROT_READ | EXO_PROT_WRITE);
-				if (!err)
-					lo_memcpy((void *)(MM_COPY_VA + i * PAGE), src + (done + i) * PAGE, PAGE);
-			}
+		if (src && !err) {	/* the window's mappings go with our cap */
+			err = exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, MM_COPY_VA, slot, 0,
+				       EXO_PROT_READ | EXO_PROT_WRITE, n);
 			if (!err)
-				err = exo_call(EXO_SYS_PAGE_MAP, env, at, there, i, EXO_PROT_READ | EXO_PROT_WRITE |
-					       (env == EXO_SLOT_SELF_ENV ? 0 : EXO_MAP_TARGET_CAP));
+				lo_memcpy((void *)MM_COPY_VA, src + done * PAGE, n * PAGE);
 		}
+		if (!err)
+			err = exo_call(EXO_SYS_PAGE_MAP, env, va + done * PAGE, there, 0, EXO_PROT_READ | EXO_PROT_WRITE |
+				       (env == EXO_SLOT_SELF_ENV ? 0 : EXO_MAP_TARGET_CAP), n);
 		if (err || env != EXO_SLOT_SELF_ENV)
 			exo_call(EXO_SYS_CAP_DELETE, slot);
 		if (err)
@@ -517,38 +574,122 @@ static int frames_map(int64_t env, uint64_t va, uint64_t pages, const uint8_t *s
 }
 
 /*
- * The memory tables, sized from the memory budget the program starts
- * with: a resident record per page of it (the next power of two; the
- * shared segment takes a quarter, so the hash table stays sparse), and a
- * region per 8 pages (32 KiB), at least 1,024 and at most Linux's default
- * of 65,530 mappings.  They live in frames of
- * their own, mapped before anything can fault, because the fault handler
- * writes them; fork copies them for the child (mm_tables_fork).
+ * The memory tables start empty: the region table's limit comes from the
+ * memory budget the program starts with (a region per 8 pages, 32 KiB, at
+ * least 1,024 and at most Linux's default of 65,530 mappings); every part
+ * is mapped as it grows (part_room), in frames of its own, never
+ * demand-zero, because the fault handler writes them.  fork copies what is
+ * mapped (mm_tables_fork).
  */
 static void tables_init(void)
 {
 	static struct exo_cap_info mem;	/* resident: no region is known yet */
 	uint64_t budget = exo_call(EXO_SYS_CAP_INSPECT, EXO_SLOT_MEMORY, &mem) == 0 ? mem.count : 0;
-	uint64_t slots = 16384, want = budget;
-	while (slots < want && slots < (1ull << 22))
-		slots *= 2;
 	uint64_t regions = budget / 8 < 1024 ? 1024 : budget / 8 > 65530 ? 65530 : budget / 8;
-	uint64_t bytes = slots * sizeof(struct resident) + regions * sizeof(struct region);
-	lp.tables_pages = (bytes + PAGE - 1) / PAGE;
-	lp.resident_slots = slots;
-	lp.resident = (struct resident *)MM_TABLES_VA;
-	lp.regions = (struct region *)(MM_TABLES_VA + slots * sizeof(struct resident));
+	lp.regions = (struct region *)MM_TABLES_VA;
 	lp.nregions = 0;
 	lp.max_regions = (uint32_t)regions;
-	if (frames_map(EXO_SLOT_SELF_ENV, MM_TABLES_VA, lp.tables_pages, 0)) {
-		lo_report("exoswarm: no memory for the memory tables (%d pages)\n", (int64_t)lp.tables_pages);
-		exo_call(EXO_SYS_EXIT, 127);
-	}
+	lo_memset(lp.tparts, 0, sizeof lp.tparts);
+	lo_memset(lp.res_root, 0, sizeof lp.res_root);
 }
 
 int mm_tables_fork(int64_t env)
 {
-	return frames_map(env, MM_TABLES_VA, lp.tables_pages, (const uint8_t *)MM_TABLES_VA);
+	for (int k = 0; k < 3; k++)
+		if (lp.tparts[k].mapped &&
+		    frames_map(env, part_base[k], lp.tparts[k].mapped, (const uint8_t *)part_base[k]))
+			return -LX_ENOMEM;
+	return 0;
+}
+
+uint64_t mm_tables_pages(void)
+{
+	return lp.tparts[0].mapped + lp.tparts[1].mapped + lp.tparts[2].mapped;
+}
+
+void mm_fork_mark(void)
+{
+	uint64_t lo = (uint64_t)&lp, hi = lo + sizeof lp;
+	for (uint64_t n = 0; n < lp.tparts[PART_LEAVES].used; n++) {
+		struct resident *leaf = leaf_at(n);
+		for (int i = 0; i < LEAF_RECORDS; i++)
+			if (leaf[i].va && (leaf[i].va < lo || leaf[i].va >= hi))
+				leaf[i].flags |= RES_COW | RES_SHARED;
+	}
+}
+
+/* Pages in a row that fork maps in the child with one call: frames in a
+ * row of one cap, with one protection. */
+struct share_run {
+	uint64_t va, pages, index;
+	int64_t slot;
+	uint32_t prot;		/* EXO_PROT_*, and EXO_MAP_TARGET_CAP */
+	int ours_too;		/* ours was writable: made read-only as well */
+};
+
+static int share_flush(int64_t env, struct share_run *r)
+{
+	if (r->pages && exo_call(EXO_SYS_PAGE_MAP, env, r->va, r->slot, r->index, r->prot, r->pages))
+		return -LX_ENOMEM;
+	if (r->pages && r->ours_too)
+		exo_call(EXO_SYS_PAGE_PROTECT, EXO_SLOT_SELF_ENV, r->va, r->prot & 7, r->pages);
+	r->pages = 0;
+	return 0;
+}
+
+/* Adds page p to run r, or maps r and starts a new run with p. */
+static int share_page(int64_t env, struct share_run *r, const struct share_run *p)
+{
+	if (r->pages && p->va == r->va + r->pages * PAGE && p->slot == r->slot &&
+	    p->index == r->index + r->pages && p->prot == r->prot && p->ours_too == r->ours_too) {
+		r->pages++;
+		return 0;
+	}
+	int err = share_flush(env, r);
+	*r = *p;
+	return err;
+}
+
+int mm_fork_share(int64_t env, int64_t priv)
+{
+	uint64_t lo = (uint64_t)&lp, hi = lo + sizeof lp;
+	struct share_run run = { 0 };
+	for (uint64_t n = 0; n < lp.tparts[PART_LEAVES].used; n++) {
+		const struct resident *leaf = leaf_at(n);
+		for (int i = 0; i < LEAF_RECORDS; i++) {
+			const struct resident *r = &leaf[i];
+			struct share_run p = { r->va, 1, 0, priv, EXO_PROT_READ | EXO_PROT_WRITE | EXO_MAP_TARGET_CAP, 0 };
+			if (!r->va)
+				continue;
+			if (r->va >= lo && r->va < hi) {
+				p.index = (r->va - lo) / PAGE;
+			} else {
+				int prot = mm_prot_at(r->va);
+				if (prot <= 0 || !(prot & 7))
+					continue;
+				p.index = r->index;
+				p.slot = lp.chunks[r->chunk].slot;
+				p.prot = EXO_PROT_READ | (prot & 4 ? EXO_PROT_EXEC : 0) | EXO_MAP_TARGET_CAP;
+				p.ours_too = (prot & 2) != 0;
+			}
+			if (share_page(env, &run, &p))
+				return -LX_ENOMEM;
+		}
+	}
+	return share_flush(env, &run);
+}
+
+void mm_resident_counts(uint64_t *all, uint64_t *libos)
+{
+	*all = *libos = 0;
+	for (uint64_t n = 0; n < lp.tparts[PART_LEAVES].used; n++) {
+		const struct resident *leaf = leaf_at(n);
+		for (int i = 0; i < LEAF_RECORDS; i++)
+			if (leaf[i].va) {
+				++*all;
+				*libos += leaf[i].va >= LIBOS_VA;
+			}
+	}
 }
 
 void mm_adopt_private(uint32_t c)
@@ -563,11 +704,11 @@ void mm_adopt_private(uint32_t c)
 
 void mm_init(uint64_t image_end)
 {
+	lp.next_chunk_pages = 64;	/* the tables' first pages come from the pool */
 	tables_init();
 	lp.start_ns = time_now_ns();
 	lp.resident_now = lp.resident_peak = lp.minflt = 0;
 	lp.mmap_next = MMAP_BASE;
-	lp.next_chunk_pages = 64;
 	lp.heap_start = lp.heap_end = (image_end + PAGE - 1) & ~(PAGE - 1);
 	uint64_t mapped = EXO_STACK_TOP - EXO_STACK_PAGES * PAGE;
 	region_add(EXO_STACK_TOP - STACK_RESERVE, mapped, LX_PROT_READ | LX_PROT_WRITE);

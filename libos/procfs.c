@@ -239,8 +239,8 @@ static struct pinfo *info_of(struct proot *r, struct sh_proc *p)
 
 /* This image's memory: the pages it has mapped (rss) and its address
  * space, the library OS's reservations (its heap: 1 TiB of address space)
- * counted by their mapped pages only.  One pass over the resident table
- * (1 MiB), so it is redone at most every 100 ms. */
+ * counted by their mapped pages only.  One pass over the resident
+ * records, so it is redone at most every 100 ms. */
 static void refresh_self(struct proot *r)
 {
 	static uint64_t last_ns;
@@ -249,12 +249,8 @@ static void refresh_self(struct proot *r)
 	if (!in || (last_ns && now - last_ns < 100000000ull && in->rss_pages))
 		return;
 	last_ns = now;
-	uint64_t rss = 0, libos = 0, vsz = 0;
-	for (uint64_t i = 0; i < lp.resident_slots; i++)
-		if (lp.resident[i].va > 1) {
-			rss++;
-			libos += lp.resident[i].va >= LIBOS_VA;
-		}
+	uint64_t rss, libos, vsz = 0;
+	mm_resident_counts(&rss, &libos);
 	for (uint32_t i = 0; i < lp.nregions; i++)
 		if (lp.regions[i].start < LIBOS_VA)
 			vsz += lp.regions[i].end - lp.regions[i].start;

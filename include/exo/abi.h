@@ -34,7 +34,7 @@ enum exo_sysno {
 	EXO_SYS_CAP_REVOKE,		/* (slot): delete every cap derived from it */
 	EXO_SYS_CAP_DELETE,		/* (slot): free the slot; derived caps live on */
 	EXO_SYS_MEM_ALLOC,		/* (memory slot, pages) -> frame slot */
-	EXO_SYS_PAGE_MAP,		/* (env slot, va, frame slot, index, perms) */
+	EXO_SYS_PAGE_MAP,		/* (env slot, va, frame slot, index, perms, pages or 0 for 1) */
 	EXO_SYS_PAGE_UNMAP,		/* (env slot, va, pages or 0 for 1) */
 	EXO_SYS_PAGE_PROTECT,		/* (env slot, va, perms, pages or 0 for 1) */
 	EXO_SYS_ENV_CREATE,		/* (memory slot, quota pages) -> env slot */
@@ -179,7 +179,7 @@ _Static_assert(sizeof(struct exo_reflect) == 16, "exo_reflect");
 #define EXO_USER_TOP     0x0000800000000000ull	/* first non-user address */
 /* No page is mapped at or above this: a `syscall` at the very end of the
  * user range would return to a non-canonical address. */
-#define EXO_PAGE_RANGE_MAX 16384ull	/* pages one PAGE_UNMAP or PAGE_PROTECT may name */
+#define EXO_PAGE_RANGE_MAX 16384ull	/* pages one PAGE_MAP, PAGE_UNMAP or PAGE_PROTECT may name */
 #define EXO_USER_MAP_END 0x00007ffffffff000ull
 #define EXO_KINFO_VA     0x00007fff00000000ull	/* struct exo_kinfo, read-only */
 #define EXO_START_VA     0x00007fff00001000ull	/* struct exo_start, read-only */

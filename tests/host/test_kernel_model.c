@@ -347,8 +347,8 @@ static struct thread *caller(int e)
 /* Makes a call as e's caller thread would: it becomes the running thread
  * (as on a CPU: off the run queue), then the handler runs.  A call that
  * blocks returns at once here, leaving the thread blocked (kshim.c). */
-static int64_t kcall(int e, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
-		     uint64_t a3, uint64_t a4)
+static int64_t kcall6(int e, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
+		      uint64_t a3, uint64_t a4, uint64_t a5)
 {
 	struct thread *t = caller(e);
 	if (!t)
@@ -363,12 +363,18 @@ static int64_t kcall(int e, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
 	struct trapframe tf;
 	memset(&tf, 0, sizeof tf);
 	tf.rax = nr;
-	tf.rdi = a0, tf.rsi = a1, tf.rdx = a2, tf.r10 = a3, tf.r8 = a4;
+	tf.rdi = a0, tf.rsi = a1, tf.rdx = a2, tf.r10 = a3, tf.r8 = a4, tf.r9 = a5;
 	int64_t r = syscall_native(&tf);
 	env_reap_orphans();
 	sched_reap_dead();
 	need_resched = 0;
 	return r;
+}
+
+static int64_t kcall(int e, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
+		     uint64_t a3, uint64_t a4)
+{
+	return kcall6(e, nr, a0, a1, a2, a3, a4, 0);
 }
 
 /* The model's view of a new env the kernel made (slot 0 cap, kinfo page). */
@@ -1054,6 +1060,20 @@ static int env_named(int e, int slot)
 	return slot < CAP_SLOTS && mc(KEY(e, slot))->type == EXO_CAP_ENV ? mc(KEY(e, slot))->obj : NONE;
 }
 
+/* How many pages a PAGE_MAP at model page vi names (its last argument; 0
+ * means 1): mostly a run that stays among the model's pages, sometimes
+ * one past them, past the range limit or the user half. */
+static uint64_t pick_run(int vi)
+{
+	if (chance(40))
+		return below(2);
+	if (chance(5))
+		return chance(50) ? EXO_PAGE_RANGE_MAX + 1 : ~0ull / PAGE_SIZE;
+	if (vi == NONE || vi == NVAS)
+		return 1 + below(4);
+	return 1 + below((uint64_t)(NVAS - vi));
+}
+
 static void op_page_map(int e)
 {
 	int es = pick_env_slot(e, 80), vi;
@@ -1061,6 +1081,7 @@ static void op_page_map(int e)
 	uint64_t prot = EXO_PROT_READ | (chance(50) ? EXO_PROT_WRITE : 0) | (chance(20) ? EXO_PROT_EXEC : 0);
 	if (chance(5))
 		prot = below(16);
+	uint64_t run = pick_run(vi), pages = run ? run : 1;
 	int64_t err;
 	step_desc = "page_map";
 	int t = env_arg(e, (uint64_t)es, EXO_R_MAP, &err);
@@ -1071,15 +1092,21 @@ static void op_page_map(int e)
 	uint64_t index = f && f->type ? below(f->count + 1) : below(4);
 	uint64_t p = prot & ~(uint64_t)EXO_MAP_TARGET_CAP;
 	if (!want && (va % PAGE_SIZE || va >= EXO_USER_MAP_END || p > 7 || !(p & EXO_PROT_READ) ||
-		      ((p & EXO_PROT_WRITE) && (p & EXO_PROT_EXEC))))
+		      ((p & EXO_PROT_WRITE) && (p & EXO_PROT_EXEC)) || pages > EXO_PAGE_RANGE_MAX ||
+		      pages > (EXO_USER_MAP_END - va) / PAGE_SIZE))
 		want = -EXO_EINVAL;
 	if (!want)
 		want = lookup(holder, (uint64_t)fs, EXO_CAP_FRAME, prot_rights(p));
-	if (!want && index >= f->count)
+	if (!want && (index >= f->count || pages > f->count - index))
 		want = -EXO_EINVAL;
-	if (!expect(kcall(e, EXO_SYS_PAGE_MAP, (uint64_t)es, va, (uint64_t)fs, index, prot), want, 1))
+	/* a run the model cannot follow (past its pages, over the start
+	 * page after kinfo) is only tried where it must be refused */
+	if (!want && pages > 1 && (vi == NONE || vi == NVAS || vi + (int)pages > NVAS))
 		return;
-	envs[t].maps[vi] = (struct mmap_entry){ 1, KEY(holder, fs), f->first + index, (uint32_t)p };
+	if (!expect(kcall6(e, EXO_SYS_PAGE_MAP, (uint64_t)es, va, (uint64_t)fs, index, prot, run), want, 1))
+		return;
+	for (uint64_t i = 0; i < pages; i++)
+		envs[t].maps[vi + (int)i] = (struct mmap_entry){ 1, KEY(holder, fs), f->first + index + i, (uint32_t)p };
 }
 
 static void op_page_unmap(int e)
@@ -1511,6 +1538,87 @@ static void exploit_script(void)
 		fail("exploit: the budget did not come back whole");
 }
 
+/* Expects PAGE_MAP of a run (its last argument, pages) from env e to be
+ * refused with want, mapping nothing. */
+static void run_refused(int e, uint64_t es, uint64_t fs, uint64_t index, uint64_t prot, uint64_t pages,
+			int64_t want, const char *what)
+{
+	int64_t got = kcall6(e, EXO_SYS_PAGE_MAP, es, va_of(0), fs, index, prot, pages);
+	if (got != want)
+		fail("map run: %s returned %ld, not %ld", what, (long)got, (long)want);
+	compare_and_check();
+}
+
+/*
+ * PAGE_MAP of a run, as an attacker would use it: past the end of its
+ * cap (into frames it holds only through another cap, or into nobody's),
+ * with an index and count that wrap, with more rights than the cap has,
+ * into an env it may not map in, and into an env whose quota runs out
+ * half way.  Each is refused whole; the run the cap allows maps exactly
+ * its frames.
+ */
+static void map_run_script(void)
+{
+	seed_state = 3;
+	boot_root();
+	step_desc = "map run";
+	int64_t f = kcall(0, EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 8, 0, 0, 0);
+	struct cap *kf = &envs[0].k->caps[f];
+	uint64_t first = kf->first;
+	install(KEY(0, (int)f), (struct mcap){ .type = EXO_CAP_FRAME, .rights = kf->rights, .first = first,
+					       .count = 8, .parent = KEY(0, EXO_SLOT_MEMORY), .counted = 1 });
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= 8;
+	uint32_t ro_rights = EXO_R_READ | EXO_R_GRANT | EXO_R_DERIVE;
+	int64_t ro = kcall(0, EXO_SYS_CAP_DERIVE, (uint64_t)f, ro_rights, first, 4, 0);
+	install(KEY(0, (int)ro), (struct mcap){ .type = EXO_CAP_FRAME, .rights = ro_rights, .first = first,
+						.count = 4, .parent = KEY(0, (int)f), .counted = 1 });
+	compare_and_check();
+
+	run_refused(0, EXO_SLOT_SELF_ENV, (uint64_t)ro, 2, EXO_PROT_READ, 4, -EXO_EINVAL, "past the cap's end");
+	run_refused(0, EXO_SLOT_SELF_ENV, (uint64_t)ro, 0, EXO_PROT_READ, 5, -EXO_EINVAL, "one past the cap");
+	run_refused(0, EXO_SLOT_SELF_ENV, (uint64_t)ro, 1, EXO_PROT_READ, ~0ull, -EXO_EINVAL, "a wrapping count");
+	run_refused(0, EXO_SLOT_SELF_ENV, (uint64_t)ro, 3, EXO_PROT_READ, ~0ull - 2, -EXO_EINVAL, "index + count wraps");
+	run_refused(0, EXO_SLOT_SELF_ENV, (uint64_t)ro, 0, EXO_PROT_READ | EXO_PROT_WRITE, 4, -EXO_EACCES,
+		    "write through a read-only cap");
+	run_refused(0, EXO_SLOT_SELF_ENV, (uint64_t)ro, 0, EXO_PROT_READ | EXO_PROT_EXEC, 4, -EXO_EACCES,
+		    "execute through a read-only cap");
+
+	/* a child env, and a copy of its cap without MAP */
+	int64_t env = kcall(0, EXO_SYS_ENV_CREATE, EXO_SLOT_MEMORY, env_fixed_pages() + 8, 0, 0, 0);
+	int c = adopt_env(envs[0].k->caps[env].obj, env_fixed_pages() + 8, KEY(0, EXO_SLOT_MEMORY));
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= env_fixed_pages() + 8;
+	*mc(KEY(0, (int)env)) = (struct mcap){ .type = EXO_CAP_ENV, .rights = EXO_R_ALL, .parent = NONE, .obj = c };
+	uint32_t nomap = EXO_R_ALL & ~EXO_R_MAP;
+	int64_t weak = kcall(0, EXO_SYS_CAP_DERIVE, (uint64_t)env, nomap, 0, 0, 0);
+	install(KEY(0, (int)weak), (struct mcap){ .type = EXO_CAP_ENV, .rights = nomap, .parent = KEY(0, (int)env),
+						  .obj = c });
+	compare_and_check();
+	run_refused(0, (uint64_t)weak, (uint64_t)f, 0, EXO_PROT_READ, 8, -EXO_EACCES, "into an env without MAP");
+	/* the child's quota holds its page tables and a page of records:
+	 * 8 pages fit, 512 do not, and none of them is mapped */
+	int64_t big = kcall(0, EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 512, 0, 0, 0);
+	install(KEY(0, (int)big), (struct mcap){ .type = EXO_CAP_FRAME, .rights = envs[0].k->caps[big].rights,
+						 .first = envs[0].k->caps[big].first, .count = 512,
+						 .parent = KEY(0, EXO_SLOT_MEMORY), .counted = 1 });
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= 512;
+	int64_t got = kcall6(0, EXO_SYS_PAGE_MAP, (uint64_t)env, va_of(0), (uint64_t)big, 0, EXO_PROT_READ, 512);
+	if (got != -EXO_ENOMEM)
+		fail("map run: past the target's quota returned %ld", (long)got);
+	compare_and_check();
+
+	/* what the caps allow maps exactly their frames */
+	if (kcall6(0, EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va_of(0), (uint64_t)ro, 0, EXO_PROT_READ, 4))
+		fail("map run: the allowed run was refused");
+	for (int i = 0; i < 4; i++)
+		envs[0].maps[i] = (struct mmap_entry){ 1, KEY(0, (int)ro), first + (uint64_t)i, EXO_PROT_READ };
+	if (kcall6(0, EXO_SYS_PAGE_MAP, (uint64_t)env, va_of(0), (uint64_t)f, 0, EXO_PROT_READ | EXO_PROT_WRITE, 8))
+		fail("map run: the allowed run into the child was refused");
+	for (int i = 0; i < 8; i++)
+		envs[c].maps[i] = (struct mmap_entry){ 1, KEY(0, (int)f), first + (uint64_t)i,
+						       EXO_PROT_READ | EXO_PROT_WRITE };
+	compare_and_check();
+}
+
 /* A deep grant chain, revoked from its root: linear, and complete. */
 static void deep_chain_script(void)
 {
@@ -1691,6 +1799,7 @@ static int in_child(void (*fn)(uint64_t, unsigned long), uint64_t seed, unsigned
 
 static void script_exploit(uint64_t a, unsigned long b) { (void)a; (void)b; exploit_script(); }
 static void script_chain(uint64_t a, unsigned long b) { (void)a; (void)b; deep_chain_script(); }
+static void script_map_run(uint64_t a, unsigned long b) { (void)a; (void)b; map_run_script(); }
 
 int main(int argc, char **argv)
 {
@@ -1725,6 +1834,10 @@ int main(int argc, char **argv)
 		printf("PASS model-deep-revoke-chain\n"), passed++;
 	else
 		printf("FAIL model-deep-revoke-chain\n"), failed++;
+	if (in_child(script_map_run, 0, 0))
+		printf("PASS model-map-run-script\n"), passed++;
+	else
+		printf("FAIL model-map-run-script\n"), failed++;
 	for (unsigned long s = first; s < first + seeds; s++) {
 		if (in_child(run_seed, s, steps))
 			passed++;

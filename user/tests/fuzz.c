@@ -3,9 +3,10 @@
  * calls with random arguments (a mix of plausible slots, addresses of their
  * own memory, kernel addresses and noise), and half the time *sequences* of
  * related calls on the caps they made themselves (derive a range of what an
- * allocation returned, grant it to themselves, map, protect and unmap it,
- * delete or revoke it, allocate from a budget they derived, wait and wake
- * on words of what they mapped), as an attacker would chain them;
+ * allocation returned, grant it to themselves, map it (a page or a run),
+ * protect and unmap it, delete or revoke it, allocate from a budget they
+ * derived, wait and wake on words of what they mapped), as an attacker
+ * would chain them;
  * meanwhile a third env keeps re-computing a checksum of its private
  * memory.  The root restarts fuzzers that die or stall, until at least
  * CALLS calls were made.  Pass: the kernel never panics or hangs (exo-run
@@ -76,8 +77,11 @@ static int64_t related_call(uint64_t *s, uint64_t *made, uint64_t nmade, uint64_
 	case 1: return exo_call(EXO_SYS_CAP_GRANT, slot, EXO_SLOT_SELF_ENV, (x >> 8) & EXO_R_ALL, 0);
 	case 2: return exo_call(EXO_SYS_CAP_DELETE, slot);
 	case 3: return exo_call(EXO_SYS_CAP_REVOKE, slot);
-	case 4: case 5: return exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, slot, (x >> 16) % (n + 1), prot);
-	case 6: return exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
+	case 4: return exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, slot, (x >> 16) % (n + 1), prot);
+	case 5:		/* a run: often reaching past the cap's end */
+		return exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, slot, (x >> 16) % (n + 1), prot,
+				1 + (x >> 28) % (n + 1));
+	case 6: return exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va, (x >> 36) % 4);
 	case 7: return exo_call(EXO_SYS_PAGE_PROTECT, EXO_SLOT_SELF_ENV, va, prot);
 	case 8: return exo_call(EXO_SYS_MEM_ALLOC, (x & 1) ? mem : slot, 1 + (x >> 8) % 8);
 	case 9: return exo_call(EXO_SYS_FUTEX_WAIT, word, (x >> 8) % 2, (x >> 16) % 100000);
