@@ -382,7 +382,7 @@ static int kept(const struct exec_handover *h, uint64_t slot)
 	if (slot <= EXO_SLOT_CLOCK && slot != EXO_SLOT_IMAGE && slot != EXO_SLOT_STACK)
 		return slot != EXO_SLOT_SELF_THREAD || h->thread_slot == slot;
 	if (slot == h->thread_slot || slot == h->record_slot || slot == h->stub_slot ||
-	    proc_keeps_slot(slot))
+	    (h->tomb_slot && slot == h->tomb_slot) || proc_keeps_slot(slot))
 		return 1;
 	for (uint64_t i = 0; i < h->plan.nrun; i++)
 		if (slot == h->plan.run[i].slot)
