@@ -65,6 +65,13 @@ void env_load_address_space(struct env *e);
 struct thread *thread_create(struct env *e, int *err);
 void thread_put(struct thread *t);
 void thread_start(struct thread *t);
+/* Gives t (running on this CPU, or on none) the user registers r (checked
+ * by the caller): its frame and FS base.  in_entry: t is inside a kernel
+ * entry (a call, a wait, a fault, an interrupt), whose way back to user
+ * mode then leaves the frame as it is (no result, no reflection, no fault
+ * delivery), so the registers take effect exactly. */
+struct exo_regs;
+void thread_apply_regs(struct thread *t, const struct exo_regs *r, int in_entry);
 void thread_kill(struct thread *t);
 /* Lets t run only on the CPUs in mask (at least one running): 0 or -EINVAL. */
 int thread_set_affinity(struct thread *t, uint64_t mask);

@@ -88,6 +88,8 @@ struct thread {
 	uint64_t fault_stack;		/* its exception stack top (0: the env's) */
 	uint64_t fault_stack_size;	/* bytes below the top that are the stack */
 	int full_restore;		/* return with iretq (regs set from outside) */
+	int regs_replaced;		/* set from outside during a kernel entry:
+					 * that entry leaves its frame alone */
 	/* blocking */
 	struct notify *waiting_on;
 	int futex_waiting;		/* queued on futex_pa (kernel/futex.c) */

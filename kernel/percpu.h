@@ -37,9 +37,13 @@ struct tss_io {
 
 /* What another CPU asks of this one (kernel/smp.c), served without the
  * kernel lock: flush a page or everything of an address space, leave it,
- * reload the I/O bitmap. */
+ * reload the I/O bitmap, or give the thread running here new user
+ * registers. */
+struct exo_regs;
 struct cpu_request {
 	volatile uint32_t pending;
+	struct thread *thread;		/* non-NULL: set its registers to regs */
+	const struct exo_regs *regs;
 	struct env *env;
 	uint64_t va;			/* ~0: the whole address space */
 	uint64_t pages;			/* from va on */

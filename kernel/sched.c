@@ -15,6 +15,7 @@
  * waiter; wait takes them all, or blocks until a signal or a deadline.
  */
 #include "kernel/env.h"
+#include "include/exo/abi.h"
 #include "kernel/apic.h"
 #include "kernel/cap.h"
 #include "kernel/console.h"
@@ -519,6 +520,31 @@ struct thread *thread_create(struct env *e, int *err)
 	e->threads = t;
 	e->nthreads_alive++;
 	return t;
+}
+
+/* Only the arithmetic and direction flags are the user's to choose; IF is
+ * always set, IOPL always 0. */
+static uint64_t user_rflags(uint64_t f)
+{
+	return (f & 0xcd5) | 0x202;
+}
+
+void thread_apply_regs(struct thread *t, const struct exo_regs *r, int in_entry)
+{
+	struct trapframe *u = t->tf;
+
+	u->rax = r->rax; u->rbx = r->rbx; u->rcx = r->rcx; u->rdx = r->rdx;
+	u->rsi = r->rsi; u->rdi = r->rdi; u->rbp = r->rbp; u->rsp = r->rsp;
+	u->r8 = r->r8; u->r9 = r->r9; u->r10 = r->r10; u->r11 = r->r11;
+	u->r12 = r->r12; u->r13 = r->r13; u->r14 = r->r14; u->r15 = r->r15;
+	u->rip = r->rip;
+	u->rflags = user_rflags(r->rflags);
+	t->fsbase = r->fsbase;
+	if (t->on_cpu == this_cpu()->id)
+		wrmsr(MSR_FS_BASE, r->fsbase);	/* live in the MSR while it runs */
+	t->full_restore = 1;
+	if (in_entry)
+		t->regs_replaced = 1;
 }
 
 void thread_start(struct thread *t)

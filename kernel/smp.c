@@ -40,7 +40,7 @@ void bkl_lock_contended(void)
 {
 	do {
 		while (__atomic_load_n(&bkl, __ATOMIC_RELAXED)) {
-			smp_serve_request();
+			smp_serve_request(1);
 			cpu_relax();
 		}
 	} while (__atomic_exchange_n(&bkl, 1, __ATOMIC_ACQUIRE));
@@ -70,14 +70,20 @@ static void flush_local(uint64_t va, uint64_t pages)
 		invlpg(va + i * PAGE_SIZE);
 }
 
-void smp_serve_request(void)
+void smp_serve_request(int in_kernel)
 {
 	struct percpu *c = this_cpu();
 	struct cpu_request *r = &c->req;
 
 	if (!__atomic_load_n(&r->pending, __ATOMIC_ACQUIRE))
 		return;
-	if (r->leave) {
+	if (r->thread) {
+		/* the requester holds the lock, so the thread it saw here is
+		 * still ours; its user registers are in its frame */
+		if (c->cur == r->thread)
+			thread_apply_regs(r->thread, r->regs, in_kernel);
+		r->thread = NULL;
+	} else if (r->leave) {
 		if (c->loaded_env == r->env)
 			env_load_address_space(NULL);
 	} else if (r->va == ~0ull) {
@@ -91,6 +97,20 @@ void smp_serve_request(void)
 		flush_local(r->va, r->pages);
 	}
 	__atomic_store_n(&r->pending, 0, __ATOMIC_RELEASE);
+}
+
+/* Announces CPU c's filled-in request to it. */
+static void post_request(struct percpu *c)
+{
+	__atomic_store_n(&c->req.pending, 1, __ATOMIC_RELEASE);
+	send_ipi(c->apic_id, VEC_IPI_REQUEST);
+}
+
+/* Waits until CPU c has served its request. */
+static void wait_request(struct percpu *c)
+{
+	while (__atomic_load_n(&c->req.pending, __ATOMIC_ACQUIRE))
+		cpu_relax();
 }
 
 /* Asks every other CPU with e loaded (those in e->loaded_on; or all, for
@@ -111,13 +131,23 @@ static void request_all(struct env *e, uint64_t va, uint64_t pages, int leave, i
 		c->req.va = va;
 		c->req.pages = pages;
 		c->req.leave = leave;
-		__atomic_store_n(&c->req.pending, 1, __ATOMIC_RELEASE);
-		send_ipi(c->apic_id, VEC_IPI_REQUEST);
+		c->req.thread = NULL;
+		post_request(c);
 		asked[i] = 1;
 	}
 	for (int i = 0; which && i < ncpus; i++)
-		while (asked[i] && __atomic_load_n(&percpus[i].req.pending, __ATOMIC_ACQUIRE))
-			cpu_relax();
+		if (asked[i])
+			wait_request(&percpus[i]);
+}
+
+void smp_set_regs(struct thread *t, const struct exo_regs *r)
+{
+	struct percpu *c = &percpus[t->on_cpu];
+
+	c->req.thread = t;
+	c->req.regs = r;
+	post_request(c);
+	wait_request(c);
 }
 
 /* Whether a CPU other than this one may have e loaded. */
@@ -251,7 +281,7 @@ _Noreturn void ap_main(struct percpu *c)
 }
 
 static void handle_resched(struct trapframe *tf) { (void)tf; apic_eoi(); sched_ipi(); }
-static void handle_request(struct trapframe *tf) { (void)tf; smp_serve_request(); apic_eoi(); }
+static void handle_request(struct trapframe *tf) { smp_serve_request((tf->cs & 3) != 3); apic_eoi(); }
 
 static void patch(char *sym, uint64_t v, int bytes)
 {

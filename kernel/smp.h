@@ -45,8 +45,15 @@ void smp_leave(struct env *e);
 void smp_reload_ioports(struct env *e);
 /* Wakes CPU id if it is idle or running something else (reschedule IPI). */
 void smp_kick(int id);
-/* Serves this CPU's pending request (interrupt handler and lock spin). */
-void smp_serve_request(void);
+/* Serves this CPU's pending request: from the request IPI's handler
+ * (in_kernel 0 when it interrupted user mode) and from the lock spin
+ * (in_kernel 1: the running thread is inside a kernel entry). */
+void smp_serve_request(int in_kernel);
+/* Gives t, running on another CPU, the user registers r (checked), and
+ * waits until that CPU has: from then on t runs no instruction of the
+ * old ones (see thread_apply_regs). */
+struct exo_regs;
+void smp_set_regs(struct thread *t, const struct exo_regs *r);
 
 /* Sends INIT to the other CPUs the MADT lists (early in boot). */
 void smp_send_init(void);

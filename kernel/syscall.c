@@ -342,13 +342,6 @@ static int64_t sys_thread_create(struct trapframe *tf)
 	return s;
 }
 
-/* Only the arithmetic and direction flags are the user's to choose; IF is
- * always set, IOPL always 0. */
-static uint64_t user_rflags(uint64_t f)
-{
-	return (f & 0xcd5) | 0x202;
-}
-
 static int64_t sys_thread_set_regs(struct trapframe *tf)
 {
 	struct cap *c = cap_get(self(), A0, EXO_CAP_THREAD, EXO_R_CONTROL);
@@ -363,21 +356,18 @@ static int64_t sys_thread_set_regs(struct trapframe *tf)
 		return -EXO_EFAULT;
 	if (!user_address(r.rip) || !user_address(r.rsp) || !user_address(r.fsbase))
 		return -EXO_EINVAL;
-	struct trapframe *u = t->tf;
-	u->rax = r.rax; u->rbx = r.rbx; u->rcx = r.rcx; u->rdx = r.rdx;
-	u->rsi = r.rsi; u->rdi = r.rdi; u->rbp = r.rbp; u->rsp = r.rsp;
-	u->r8 = r.r8; u->r9 = r.r9; u->r10 = r.r10; u->r11 = r.r11;
-	u->r12 = r.r12; u->r13 = r.r13; u->r14 = r.r14; u->r15 = r.r15;
-	u->rip = r.rip;
-	u->rflags = user_rflags(r.rflags);
-	t->fsbase = r.fsbase;
-	t->full_restore = 1;
-	if (t == current)
-		wrmsr(MSR_FS_BASE, r.fsbase);
-	/* a thread blocked in a call leaves it at once for the new registers
-	 * (the call returns their rax): left waiting, it would sit in a futex
-	 * or notification queue taking wake-ups meant for others, and run
-	 * the new code only whenever some wake-up came */
+	if (t->on_cpu >= 0 && t != current) {
+		smp_set_regs(t, &r);	/* in user mode there: it must stop first */
+		return 0;
+	}
+	/* anything but a new thread is inside a kernel entry (a wait, a
+	 * preemption, this call) whose way out must not touch the frame */
+	thread_apply_regs(t, &r, t->state == T_BLOCKED || t == current ||
+			  (t->state == T_RUNNABLE && t->last_cpu >= 0));
+	/* a thread blocked in a call leaves it at once for the new registers:
+	 * left waiting, it would sit in a futex or notification queue taking
+	 * wake-ups meant for others, and run the new code only whenever some
+	 * wake-up came */
 	if (t->state == T_BLOCKED && t != current)
 		thread_wake(t, r.rax);
 	return 0;
@@ -799,10 +789,16 @@ int syscall_dispatch(struct trapframe *tf)
 	/* read under the lock, as the arguments are: nothing held in a
 	 * register across the lock (two pushes, two pops) */
 	uint64_t nr = tf->rax;
-	if (EXO_IS_NATIVE(nr))
-		tf->rax = (uint64_t)syscalls[nr - EXO_SYS_BASE](tf);
-	else
+	if (t->regs_replaced) {
+		/* replaced from another CPU while this call waited for the
+		 * lock: the call was the old code's, and is dropped */
+	} else if (EXO_IS_NATIVE(nr)) {
+		int64_t ret = syscalls[nr - EXO_SYS_BASE](tf);
+		if (!t->regs_replaced)		/* else replaced while it blocked */
+			tf->rax = (uint64_t)ret;
+	} else {
 		reflect(tf);
+	}
 	env_reap_orphans();
 	if (this_cpu_resched() || t->state != T_RUNNABLE)
 		schedule();
@@ -816,6 +812,7 @@ int syscall_dispatch(struct trapframe *tf)
 	}
 	int full = t->full_restore;
 	t->full_restore = 0;
+	t->regs_replaced = 0;
 	bkl_unlock();
 	return full;
 }

@@ -179,6 +179,8 @@ static void dispatch(struct trapframe *tf, int from_user)
 			schedule();
 			return;
 		}
+		if (current->regs_replaced)	/* the old code's fault: gone */
+			return;
 		user_exception(tf);
 		return;
 	}
@@ -213,13 +215,15 @@ void trap_dispatch(struct trapframe *tf)
 	int locked = tf->vector != VEC_IPI_REQUEST && (from_user || tf->vector >= 32);
 
 	if (tf->vector == VEC_IPI_REQUEST) {
-		smp_serve_request();
+		smp_serve_request(!from_user);
 		apic_eoi();
 		return;
 	}
 	if (locked)
 		bkl_lock();
 	dispatch(tf, from_user);
+	if (from_user)
+		current->regs_replaced = 0;	/* back to user mode, with its frame */
 	if (locked)
 		bkl_unlock();
 }

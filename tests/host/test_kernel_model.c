@@ -1735,7 +1735,7 @@ static void *cpu_thread(void *arg)
 	int id = (int)(intptr_t)arg;
 	kmodel_enter_cpu(id);
 	for (;;) {
-		smp_serve_request();
+		smp_serve_request(0);
 		bkl_lock();
 		if (step_no > mt_steps) {
 			bkl_unlock();

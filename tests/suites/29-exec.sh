@@ -45,6 +45,22 @@ if [ $rc -ne 0 ] || ! grep -q '^ok parked-new-image-lives-on$' "$tmp/parked.out"
 	tail -n 10 "$tmp/parked.err"
 fi
 
+# Threads spinning in user mode and threads looping on system calls, on
+# every CPU, while the image execs itself, round after round: each new image
+# starts and no old thread runs again (THREAD_SET_REGS did not redirect a
+# thread running on another CPU, and the resting threads' notification was
+# deleted by the execve: status 139 within two rounds, every run).
+for n in 2 4; do
+	EXO_RUN_QEMU_ARGS="-smp $n" EXO_RUN_TIMEOUT=600 tools/exo-run --file "$tmp/exectest:/bin/exectest" \
+		"$B/user/exectest" spinning /bin/exectest 6 >"$tmp/spin.out" 2>"$tmp/spin.err"
+	rc=$?
+	sed -n -e "s/^ok /PASS smp$n-/p" -e "s/^FAIL /FAIL smp$n-/p" "$tmp/spin.out"
+	if [ $rc -ne 0 ] || ! grep -q '^ok spinning-' "$tmp/spin.out"; then
+		echo "FAIL exec-spinning-smp$n-status: $rc"
+		tail -n 10 "$tmp/spin.err"
+	fi
+done
+
 # Programs not built with tools/exo-cc run under the personality image
 # (build/user/ld-exo): the same output and status as on this Linux host.
 for v in glibc pie musl; do

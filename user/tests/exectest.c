@@ -14,18 +14,24 @@
  *   parked SELF       a thread keeps calling the library OS while the
  *                     image execs itself ("parked-after"): the new image
  *                     must live on
+ *   spinning SELF N   threads spin in user mode and others loop on system
+ *                     calls, on every CPU, while the image execs itself,
+ *                     N times in a row: each new image must start, and no
+ *                     thread of an old one may run again
  */
 #include "check.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -303,6 +309,81 @@ static int parked_after(void)
 	return failures ? 1 : 0;
 }
 
+/* What the threads of "spinning" bump.  The image execs itself, so these
+ * sit at the same addresses in the next image: an old thread still running
+ * there bumps the new image's. */
+static volatile uint64_t spins, calls;
+static volatile int threads_up;
+
+/* Pure user mode: no call, so only an interrupt takes it off its CPU. */
+static void *spinner(void *arg)
+{
+	(void)arg;
+	__atomic_add_fetch(&threads_up, 1, __ATOMIC_SEQ_CST);
+	for (;;)
+		spins = spins + 1;
+	return NULL;
+}
+
+/* System calls in a loop: often inside the kernel or the library OS. */
+static void *syscaller(void *arg)
+{
+	__atomic_add_fetch(&threads_up, 1, __ATOMIC_SEQ_CST);
+	for (;;) {
+		if (arg)
+			sched_yield();
+		else
+			getppid();
+		calls = calls + 1;
+	}
+	return NULL;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* One round of "spinning": checks that no thread of the image before runs
+ * here, then (rounds left) starts two spinners and two callers, lets them
+ * run a while, and execs itself again. */
+static int spinning(char **argv, long round, long rounds)
+{
+	if (round > 0) {
+		usleep(200000);		/* time for an old thread to show itself */
+		if (spins || calls) {
+			printf("FAIL spinning-round-%ld: old threads ran on (%lu spins, %lu calls)\n",
+			       round, (unsigned long)spins, (unsigned long)calls);
+			return 1;
+		}
+	}
+	fprintf(stderr, "spinning: round %ld of %ld\n", round, rounds);
+	if (round == rounds) {
+		printf("ok spinning-%ld-execs-old-threads-never-ran-again\n", rounds);
+		return 0;
+	}
+	pthread_t t;
+	void *kinds[4] = { NULL, NULL, NULL, (void *)1 };
+	for (int i = 0; i < 4; i++)
+		if (pthread_create(&t, NULL, i < 2 ? spinner : syscaller, kinds[i])) {
+			printf("FAIL spinning-thread-create\n");
+			return 1;
+		}
+	uint64_t deadline = now_ms() + 30000;
+	while (__atomic_load_n(&threads_up, __ATOMIC_SEQ_CST) < 4 && now_ms() < deadline)
+		usleep(1000);
+	usleep(20000 + 10000 * (round % 4));	/* vary where the threads are */
+	char r[24], n[24];
+	snprintf(r, sizeof r, "%ld", round + 1);
+	snprintf(n, sizeof n, "%ld", rounds);
+	char *args[] = { argv[0], "spinning", argv[2], r, n, 0 };
+	execve(argv[2], args, environ);
+	printf("FAIL spinning-execve: %s\n", ename(errno));
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strncmp(argv[1], "show", 4) == 0)
@@ -315,6 +396,8 @@ int main(int argc, char **argv)
 		return parked(argv);
 	if (argc >= 2 && strcmp(argv[1], "parked-after") == 0)
 		return parked_after();
+	if (argc >= 4 && strcmp(argv[1], "spinning") == 0)
+		return spinning(argv, argc >= 5 ? atol(argv[3]) : 0, atol(argv[argc >= 5 ? 4 : 3]));
 	if (argc >= 4 && strcmp(argv[1], "exec") == 0) {
 		execv(argv[2], argv + 3);
 		printf("exec %s: %s\n", argv[2], ename(errno));

@@ -41,7 +41,11 @@ static int shell(const char *self)
 		}
 	}
 	unsigned long late = free_kib();
-	int ok = early && late + 1024 >= early;
+	/* Each process keeps up to 4 MiB of freed pages in its own pool before
+	 * it gives them back (libos/mm.c, POOL_HIGH), so the shell may hold a
+	 * 2 MiB range it took meanwhile; a child's env that lived on would
+	 * hold its 8 MiB of kernel quota. */
+	int ok = early && late + 4096 >= early;
 	printf("%s forkloop-grandchildren-give-memory-back: %lu KiB after 3 children, %lu after 30\n",
 	       ok ? "PASS" : "FAIL", early, late);
 	return !ok;
