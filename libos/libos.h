@@ -50,7 +50,8 @@ struct region {
 struct chunk {
 	int64_t slot;		/* frame cap; 0: unused */
 	uint32_t pages;
-	uint32_t fixed;		/* image or stack: never handed out */
+	uint16_t fixed;		/* image or stack: never handed out */
+	uint16_t tables;	/* holds the memory tables' pages only */
 	uint64_t used[8];	/* bit per page */
 	uint64_t dirty[8];	/* was used: zero before reuse */
 };
@@ -91,6 +92,7 @@ struct libos_private {
 	struct child children[MAX_CHILDREN];
 	uint64_t heap_start, heap_end, mmap_next;
 	uint32_t next_chunk_pages;
+	uint32_t next_table_pages;	/* the same for the tables' chunks */
 	int64_t uart_slot[3];			/* I/O-port caps of COM2, COM3 (by fd) */
 	struct { volatile uint64_t owner; uint32_t depth, yields; } early_lock;	/* before the segment */
 	uint64_t shared_pages;			/* the shared segment (libos/proc.h); 0: none yet */

@@ -173,7 +173,7 @@ static int region_add(uint64_t start, uint64_t end, int prot)
 	return region_add_at(start, end, prot, 0);
 }
 
-static int page_take_at(uint64_t va, uint16_t *ci, uint16_t *pi, int *dirty);
+static int page_take_kind_at(uint64_t va, uint16_t *ci, uint16_t *pi, int *dirty, int tables);
 
 /*
  * The memory tables' three parts, each at its own place in the tables'
@@ -201,7 +201,7 @@ static int part_room(int k, uint64_t pages)
 		uint16_t ci, pi;
 		int dirty;
 		uint64_t va = part_base[k] + p->mapped * PAGE;
-		if (page_take_at(va, &ci, &pi, &dirty))
+		if (page_take_kind_at(va, &ci, &pi, &dirty, 1))
 			return -LX_ENOMEM;
 		if (dirty)
 			lo_memset((void *)va, 0, PAGE);
@@ -269,12 +269,16 @@ static void resident_delete(struct resident *r)
 	lp.resident_now--;
 }
 
-/* A free page from the pool: chunk and index, growing the pool if needed. */
-static int page_take(uint16_t *ci, uint16_t *pi, int *dirty)
+/* A free page from the pool: chunk and index, growing the pool if needed.
+ * The memory tables' pages (tables set) come from chunks of their own:
+ * the tables only grow, and a table page in a chunk of the program's
+ * pages would keep that whole chunk from going back to the budget
+ * (pool_trim) after the program frees its memory. */
+static int page_take_kind(uint16_t *ci, uint16_t *pi, int *dirty, int tables)
 {
 	for (int c = 0; c < MAX_CHUNKS; c++) {
 		struct chunk *ch = &lp.chunks[c];
-		if (!ch->slot || ch->fixed)
+		if (!ch->slot || ch->fixed || ch->tables != tables)
 			continue;
 		for (uint32_t w = 0; w * 64 < ch->pages; w++) {
 			uint64_t freebits = ~ch->used[w];
@@ -290,23 +294,31 @@ static int page_take(uint16_t *ci, uint16_t *pi, int *dirty)
 			return 0;
 		}
 	}
+	uint32_t *next = tables ? &lp.next_table_pages : &lp.next_chunk_pages;
+	if (!*next)
+		*next = 1;
 	for (int c = 0; c < MAX_CHUNKS; c++) {
 		if (lp.chunks[c].slot)
 			continue;
-		int64_t slot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, lp.next_chunk_pages);
-		if (slot < 0 && lp.next_chunk_pages > 1)
+		int64_t slot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, *next);
+		if (slot < 0 && *next > 1)
 			slot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 1);
 		if (slot < 0)
 			return -LX_ENOMEM;
-		lp.chunks[c] = (struct chunk){ .slot = slot, .pages = slot >= 0 && lp.next_chunk_pages ? lp.next_chunk_pages : 1 };
+		lp.chunks[c] = (struct chunk){ .slot = slot, .pages = *next, .tables = (uint16_t)tables };
 		struct exo_cap_info info;
 		if (lo_cap_inspect(slot, &info) == 0)
 			lp.chunks[c].pages = (uint32_t)info.count;
-		if (lp.next_chunk_pages < 512)
-			lp.next_chunk_pages *= 2;
-		return page_take(ci, pi, dirty);
+		if (*next < 512)
+			*next *= 2;
+		return page_take_kind(ci, pi, dirty, tables);
 	}
 	return -LX_ENOMEM;
+}
+
+static int page_take(uint16_t *ci, uint16_t *pi, int *dirty)
+{
+	return page_take_kind(ci, pi, dirty, 0);
 }
 
 /* Returns a page to the pool, unless another env may still map it (it was
@@ -326,10 +338,10 @@ static void page_give(uint16_t ci, uint16_t pi, uint8_t flags)
 #define POOL_HIGH 1024ull			/* 4 MiB */
 #define POOL_LOW 256ull			/* 1 MiB */
 
-/* The pool's free pages in c (0 for a fixed range or an empty slot). */
+/* The pool's free pages in c (0 for a fixed range, the tables' or an empty slot). */
 static uint64_t chunk_free(const struct chunk *c)
 {
-	if (!c->slot || c->fixed)
+	if (!c->slot || c->fixed || c->tables)
 		return 0;
 	uint64_t used = 0;
 	for (uint32_t w = 0; w * 64 < c->pages; w++) {
@@ -363,10 +375,11 @@ static void pool_trim(void)
 	}
 }
 
-/* A free page from the pool, mapped writable at va (ours). */
-static int page_take_at(uint64_t va, uint16_t *ci, uint16_t *pi, int *dirty)
+/* A free page from the pool (a tables' chunk if tables), mapped writable
+ * at va (ours). */
+static int page_take_kind_at(uint64_t va, uint16_t *ci, uint16_t *pi, int *dirty, int tables)
 {
-	if (page_take(ci, pi, dirty))
+	if (page_take_kind(ci, pi, dirty, tables))
 		return -LX_ENOMEM;
 	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, lp.chunks[*ci].slot, *pi,
 		     EXO_PROT_READ | EXO_PROT_WRITE)) {
@@ -374,6 +387,11 @@ static int page_take_at(uint64_t va, uint16_t *ci, uint16_t *pi, int *dirty)
 		return -LX_ENOMEM;
 	}
 	return 0;
+}
+
+static int page_take_at(uint64_t va, uint16_t *ci, uint16_t *pi, int *dirty)
+{
+	return page_take_kind_at(va, ci, pi, dirty, 0);
 }
 
 static uint32_t exo_prot(int prot)
@@ -704,7 +722,8 @@ void mm_adopt_private(uint32_t c)
 
 void mm_init(uint64_t image_end)
 {
-	lp.next_chunk_pages = 64;	/* the tables' first pages come from the pool */
+	lp.next_chunk_pages = 64;
+	lp.next_table_pages = 8;	/* the tables' first pages come from the pool */
 	tables_init();
 	lp.start_ns = time_now_ns();
 	lp.resident_now = lp.resident_peak = lp.minflt = 0;
