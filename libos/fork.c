@@ -172,7 +172,9 @@ static int64_t fork_env(void)
 			if (exo_call(EXO_SYS_PAGE_MAP, env, r->va, lp.chunks[r->chunk].slot, r->index,
 				     p | EXO_MAP_TARGET_CAP))
 				return fail_child(entry, env);
-			if (prot & 2)
+			if ((prot & 2) && lo_thread_page_kept(r->va))
+				r->flags &= ~RES_COW;	/* ours alone to write: the child never reads it */
+			else if (prot & 2)
 				exo_call(EXO_SYS_PAGE_PROTECT, EXO_SLOT_SELF_ENV, r->va, p);
 		}
 	}
