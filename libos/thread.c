@@ -103,7 +103,7 @@ void lo_threads_after_fork(struct lo_thread *t)
 void lo_threads_after_fork_parent(void)
 {
 	for (struct lo_thread *t = threads; t; t = t->next)
-		mm_prepare_write((uint64_t)t, t == &lo_thread0 ? sizeof *t : HANDLER_STACK);
+		mm_prepare_write((uint64_t)t, t == &lo_thread0 ? sizeof *t : t->stack_top - (uint64_t)t);
 }
 
 /* 1 when the page at va holds the block or handler stack of a thread
@@ -117,7 +117,7 @@ int lo_thread_page_kept(uint64_t va)
 {
 	struct lo_thread *self = lo_thread_self();
 	for (struct lo_thread *t = threads; t; t = t->next)
-		if (t != self && t != &lo_thread0 && va + 4096 > (uint64_t)t && va < (uint64_t)t + HANDLER_STACK)
+		if (t != self && t != &lo_thread0 && va + 4096 > (uint64_t)t && va < t->stack_top)
 			return 1;
 	return 0;
 }
