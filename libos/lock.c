@@ -26,11 +26,22 @@
  *
  * The holder is named by its tid, unique on the machine (a main thread's
  * is its pid, the others come from a counter in the segment).  A process
- * is only ever ended while its ender holds the lock (proc_end_self ends
- * itself after giving the lock up; a killer ends another process while
- * holding it), so a dead process never holds it.  A thread of an ending
- * process that takes the lock finds its process no longer running and
- * gives it back at once, to wait for its end.
+ * is ended by the library OS only while its ender holds the lock
+ * (proc_end_self ends itself after giving the lock up; a killer ends
+ * another process while holding it).  A thread of an ending process that
+ * takes the lock finds its process no longer running and gives it back at
+ * once, to wait for its end.
+ *
+ * The kernel may still end an env holding the lock (a fault it cannot
+ * deliver, a kill through the native call), and then every process would
+ * wait for it for good.  So a waiter that has waited 50 ms asks the
+ * kernel for the holder's env status (ENV_STATUS, with the env cap every
+ * process keeps of every other); an ended holder's lock is taken over by
+ * that waiter, which marks its process dead with the kernel's status (its
+ * parent reaps it) and says so on the console.  What the dead holder left
+ * half done under the lock stays half done (docs/LIBOS.md, "A process
+ * that dies holding the lock").  A thread of a process that lives on
+ * cannot die holding it: a kernel thread ends only with its env.
  */
 #include "libos/libos.h"
 #include "libos/proc.h"
@@ -40,6 +51,10 @@
 /* Yields counted at most: a long hold (a fork) must not leave hundreds
  * of them for the releases after it to answer. */
 #define MAX_YIELDS 16
+/* How long a waiter waits between asking whether the holder still lives:
+ * far longer than any hold (a fork's is the longest), so the kernel call
+ * costs nothing while the lock works as it should. */
+#define HOLDER_CHECK_NS 50000000ull
 
 static struct sh_lock *the_lock(void)
 {
@@ -64,10 +79,30 @@ static void stop_if_ending(struct sh_lock *l)
 		exo_call0(EXO_SYS_YIELD);
 }
 
+/* Once a waiter has waited HOLDER_CHECK_NS since it last looked, it
+ * asks whether the holder's env still lives; if not, it takes the lock
+ * over from it (returns the holder's tid, *status its wait status), else
+ * returns 0.  The compare-and-swap on the holder's tid makes the take-over
+ * safe: a dead holder can no longer free the lock, and tids are unique. */
+static uint64_t take_over_dead(struct sh_lock *l, uint64_t me, uint64_t *since, int64_t *status)
+{
+	uint64_t now = time_now_ns();
+	if (!*since)
+		*since = now;
+	if (now - *since < HOLDER_CHECK_NS)
+		return 0;
+	*since = now;
+	uint64_t holder = l->owner;
+	if (!holder || (*status = proc_holder_ended(holder)) < 0)
+		return 0;
+	return __sync_bool_compare_and_swap(&l->owner, holder, me) ? holder : 0;
+}
+
 void lo_lock(void)
 {
 	struct sh_lock *l = the_lock();
-	uint64_t me = my_id();
+	uint64_t me = my_id(), dead = 0, since = 0;
+	int64_t status = 0;
 	if (l->owner == me) {
 		l->depth++;
 		return;
@@ -80,9 +115,13 @@ void lo_lock(void)
 			if (l->yields < MAX_YIELDS)
 				__atomic_add_fetch(&l->yields, 1, __ATOMIC_RELAXED);
 			exo_call0(EXO_SYS_YIELD);
+			if (lp.shared_pages && (dead = take_over_dead(l, me, &since, &status)))
+				break;
 		}
 	}
 	l->depth = 1;
+	if (dead)
+		proc_holder_dead(dead, status);
 	stop_if_ending(l);
 }
 

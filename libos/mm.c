@@ -10,6 +10,7 @@
  * documented in docs/LIBOS.md.
  */
 #include "libos/libos.h"
+#include "libos/thread.h"
 #include "libos/shared.h"
 #include "libos/proc.h"
 #include "libos/vfs.h"
@@ -673,9 +674,9 @@ int mm_fork_share(int64_t env, int64_t priv)
 	uint64_t lo = (uint64_t)&lp, hi = lo + sizeof lp;
 	struct share_run run = { 0 };
 	for (uint64_t n = 0; n < lp.tparts[PART_LEAVES].used; n++) {
-		const struct resident *leaf = leaf_at(n);
+		struct resident *leaf = leaf_at(n);
 		for (int i = 0; i < LEAF_RECORDS; i++) {
-			const struct resident *r = &leaf[i];
+			struct resident *r = &leaf[i];
 			struct share_run p = { r->va, 1, 0, priv, EXO_PROT_READ | EXO_PROT_WRITE | EXO_MAP_TARGET_CAP, 0 };
 			if (!r->va)
 				continue;
@@ -689,6 +690,14 @@ int mm_fork_share(int64_t env, int64_t priv)
 				p.slot = lp.chunks[r->chunk].slot;
 				p.prot = EXO_PROT_READ | (prot & 4 ? EXO_PROT_EXEC : 0) | EXO_MAP_TARGET_CAP;
 				p.ours_too = (prot & 2) != 0;
+				if (p.ours_too && lo_thread_page_kept(r->va)) {
+					/* a thread's block and handler stack stay
+					 * writable here: another thread's fault during
+					 * the fork is framed there; the child never
+					 * reads them */
+					p.ours_too = 0;
+					r->flags &= ~RES_COW;
+				}
 			}
 			if (share_page(env, &run, &p))
 				return -LX_ENOMEM;

@@ -395,6 +395,56 @@ void proc_mark_dead(struct sh_proc *p, int32_t status)
 		tell_parent(parent, p);
 }
 
+/* The process of thread tid, found without the lock (the holder may be
+ * alive and changing its list of threads): a main thread by its pid, any
+ * other by a walk that follows only pointers into the segment's heap and
+ * stops after MAX_WALK steps, so a list changed under it cannot make it
+ * fault or loop. */
+#define MAX_WALK 1024
+static struct sh_proc *holder_proc(uint64_t tid)
+{
+	struct sh_header *h = sh_seg();
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (h->procs[i].state == PROC_RUNNING && (uint64_t)h->procs[i].pid == tid)
+			return &h->procs[i];
+	for (int i = 0; i < MAX_PROCS; i++) {
+		const struct sh_waker *w = h->procs[i].wakers;
+		for (int n = 0; n < MAX_WALK && w; n++, w = w->next) {
+			if ((uint64_t)w < h->heap_first || (uint64_t)(w + 1) > h->heap_end)
+				break;
+			if ((uint64_t)w->tid == tid)
+				return h->procs[i].state == PROC_RUNNING ? &h->procs[i] : 0;
+		}
+	}
+	return 0;
+}
+
+/* The wait status of the process whose thread `tid` holds the lock, when
+ * its env has ended under it (the kernel ended it, or a kill that did not
+ * take the lock), else -EAGAIN: while it lives, when it is our own
+ * process, or when we hold no cap of its env to ask the kernel with. */
+int64_t proc_holder_ended(uint64_t tid)
+{
+	struct sh_proc *p = holder_proc(tid);
+	int64_t slot = p && p != proc_self() ? env_cap_of(p) : 0;
+	int64_t st = slot ? exo_call(EXO_SYS_ENV_STATUS, slot) : -EAGAIN;
+	return st < 0 ? -EAGAIN : st;
+}
+
+/* A waiter took the lock over from `tid`, whose env ended holding it
+ * (proc_holder_ended said `status`): its process is marked dead with that
+ * status, so its parent reaps it and its children go to the first
+ * process, and the console says so.  Called holding the lock. */
+void proc_holder_dead(uint64_t tid, int64_t status)
+{
+	struct sh_proc *p = holder_proc(tid);
+	lo_report("libos: pid %d ended holding the libOS lock (thread %d, status %x); "
+		  "pid %d took it over\n", (int64_t)(p ? p->pid : -1), (int64_t)tid,
+		  (uint64_t)status, (int64_t)proc_self()->pid);
+	if (p && p->state == PROC_RUNNING)
+		proc_mark_dead(p, (int32_t)status);
+}
+
 _Noreturn void proc_end_self(int32_t status)
 {
 	lo_lock();

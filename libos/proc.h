@@ -121,6 +121,9 @@ void proc_fork_failed(struct sh_proc *c);
 /* Marks p ended with a wait status: its children go to the first
  * process, its parent gets SIGCHLD, and its files are released. */
 void proc_mark_dead(struct sh_proc *p, int32_t status);
+/* The lock's take-over from a holder whose env ended (libos/lock.c). */
+int64_t proc_holder_ended(uint64_t tid);
+void proc_holder_dead(uint64_t tid, int64_t status);
 /* Ends the calling process with a wait status, its table entry first. */
 _Noreturn void proc_end_self(int32_t status);
 /* Job control: the calling thread stops the process for sig (its parent

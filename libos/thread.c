@@ -97,16 +97,29 @@ void lo_threads_after_fork(struct lo_thread *t)
 }
 
 /* The parent after a fork made its pages copy-on-write: the kernel writes
- * each thread's reflection slot, so every block gets its own page again. */
+ * the forking thread's reflection slot and fault frames (on its handler
+ * stack) and the first thread's reflection slot, so those get pages of
+ * their own again; the other threads' never were (lo_thread_page_kept). */
 void lo_threads_after_fork_parent(void)
 {
-	for (struct lo_thread *t = threads; t; t = t->next) {
-		mm_prepare_write((uint64_t)t, sizeof *t);
-		/* its fault frames go on its handler stack (lo_thread_begin):
-		 * copy-on-write there, the kernel could not write one */
-		if (t != &lo_thread0)
-			mm_prepare_write(t->stack_top + 16 - HANDLER_STACK, HANDLER_STACK - 16);
-	}
+	for (struct lo_thread *t = threads; t; t = t->next)
+		mm_prepare_write((uint64_t)t, t == &lo_thread0 ? sizeof *t : t->stack_top - (uint64_t)t);
+}
+
+/* 1 when the page at va holds the block or handler stack of a thread
+ * other than the first and the caller.  A fork leaves those pages
+ * writable in the parent: their threads run on while it forks, and the
+ * kernel writes their fault frames and reflection slots there; on a
+ * copy-on-write page it could not, and it ended the whole process, with
+ * the forking thread holding the lock.  The child never uses them: its
+ * only thread is the forking one. */
+int lo_thread_page_kept(uint64_t va)
+{
+	struct lo_thread *self = lo_thread_self();
+	for (struct lo_thread *t = threads; t; t = t->next)
+		if (t != self && t != &lo_thread0 && va + 4096 > (uint64_t)t && va < t->stack_top)
+			return 1;
+	return 0;
 }
 
 struct lo_thread *lo_threads(void)
@@ -219,21 +232,22 @@ static struct lo_thread *thread_get(int *fresh)
 			*fresh = 0;
 			return t;
 		}
-	struct lo_thread *t = lo_alloc(sizeof *t);
-	uint8_t *stack = lo_alloc(HANDLER_STACK);
+	/* the block at the foot of its handler stack, in pages of their own
+	 * (lo_thread_page_kept) */
+	uint8_t *run = lo_alloc(HANDLER_STACK);
+	struct lo_thread *t = (struct lo_thread *)run;
 	int64_t slot = exo_call(EXO_SYS_THREAD_CREATE, EXO_SLOT_SELF_ENV);
-	if (!t || !stack || slot < 0 || notify_of(t) < 0 ||
-	    mm_prepare_write((uint64_t)stack, HANDLER_STACK) < 0 || !(t->waker = proc_waker_new())) {
+	if (!run || slot < 0 || mm_prepare_write((uint64_t)run, HANDLER_STACK) < 0 || notify_of(t) < 0 ||
+	    !(t->waker = proc_waker_new())) {
 		if (slot >= 0)
 			exo_call(EXO_SYS_CAP_DELETE, slot);
-		if (t && t->notify > 0)
+		if (run && t->notify > 0)
 			exo_call(EXO_SYS_CAP_DELETE, t->notify);
-		lo_free(t);
-		lo_free(stack);
+		lo_free(run);
 		return 0;
 	}
 	t->slot = slot;
-	t->stack_top = ((uint64_t)stack + HANDLER_STACK - 16) & ~15ull;
+	t->stack_top = ((uint64_t)run + HANDLER_STACK - 16) & ~15ull;
 	t->state = LT_PARKED;
 	t->next = threads;
 	threads = t;
@@ -248,7 +262,7 @@ struct exo_regs *lo_thread_begin(struct lo_thread *t)
 	exo_call(EXO_SYS_SET_PERSONALITY, libos_syscall_entry, &t->reflect);
 	/* faults of this thread are framed on its own handler stack: two
 	 * threads faulting at once on two CPUs must not share one */
-	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry, t->stack_top, HANDLER_STACK - 16);
+	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry, t->stack_top, t->stack_top - (uint64_t)(t + 1));
 	exo_call(EXO_SYS_SET_FSBASE, t->start.fsbase);
 	t->state = LT_RUNNING;
 	return &t->start;

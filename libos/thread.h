@@ -86,6 +86,9 @@ int64_t lo_thread_spawn(void (*fn)(void *), void *arg, uint64_t stack_size);
 /* Every thread of the process: the list's first (newest) one. */
 struct lo_thread *lo_threads(void);
 void lo_threads_after_fork_parent(void);
+/* fork: a page of another thread's block or handler stack, kept
+ * writable in the parent (libos/thread.c). */
+int lo_thread_page_kept(uint64_t va);
 
 /* lock.c: one recursive lock for all of the libOS's shared state.  Every
  * reflected call and the fault handler run under it; a call that blocks

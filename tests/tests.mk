@@ -88,7 +88,7 @@ $(BUILD)/portable-musl.stamp: $(PORTABLE_SRCS) $(wildcard fs/*.h net/*.h crypto/
 TEST_DEPS += $(BUILD)/portable-musl.stamp
 
 # Programs for the in-guest tests, built the way users build theirs.
-USER_TESTS := hello posix_basic segv nx spin exotest fuzz forktest holes timetest smptest nictest blktest nettest nicshare mcasttest net6test cfstest cfsshare futextest forkloop sockfuzz sockfork
+USER_TESTS := hello posix_basic segv nx spin exotest fuzz forktest holes timetest smptest nictest blktest nettest nicshare mcasttest net6test cfstest cfsshare futextest forkloop sockfuzz sockfork lockdead
 $(BUILD)/user/hello: user/demos/hello.c $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)
 	$(Q)tools/exo-cc -O2 -g -o $@ $<

@@ -5,7 +5,8 @@
 # one CPU and on four.  Then bad pointers to every call that takes one
 # (user/tests/efault.c, EFAULT as on Linux, compared with this host), and
 # the calls the Linux system-call fuzzer (user/tests/lxfuzz.c) found
-# crashing the library OS (user/tests/fuzzfound.c), and a short run of
+# crashing the library OS (user/tests/fuzzfound.c), processes dying with
+# the library OS's lock held (user/tests/lockdead.c), and a short run of
 # that fuzzer: 20,000 calls, with its threads, no batch may die, nothing
 # outside its process may change.  `make fuzz-lx` runs a million.
 set -u
@@ -28,13 +29,24 @@ done
 . tests/compare-linux.sh
 EXO_RUN_TIMEOUT=120 compare_with_linux efault "" ""
 
-EXO_RUN_TIMEOUT=120 tools/exo-run "$B/user/fuzzfound" >"$out" 2>"$err"
-rc=$?
-sed -n -e "s/^ok /PASS fuzzfound-/p" -e "s/^FAIL /FAIL fuzzfound-/p" "$out"
-if [ $rc -ne 0 ]; then
-	echo "FAIL fuzzfound: exit status $rc (139: a SIGSEGV in the library OS)"
-	tail -n 10 "$err"
-fi
+# A regression program: its checks as PASS/FAIL NAME-..., and a FAIL with
+# what its exit status means when it is not 0.
+run_regression() {
+	local name=$1 why=$2
+	EXO_RUN_TIMEOUT=120 tools/exo-run "$B/user/$name" >"$out" 2>"$err"
+	rc=$?
+	sed -n -e "s/^ok /PASS $name-/p" -e "s/^FAIL /FAIL $name-/p" "$out"
+	if [ $rc -ne 0 ]; then
+		echo "FAIL $name: exit status $rc ($why)"
+		tail -n 10 "$err"
+	fi
+}
+
+run_regression fuzzfound "139: a SIGSEGV in the library OS"
+# processes that die holding the library OS's lock (user/tests/lockdead.c):
+# a waiter takes it over, the others go on (before: the VM hung)
+run_regression lockdead "125: the VM hung: the lock stayed held"
+grep -c 'ended holding the libOS lock' "$err" | sed 's/^/info lockdead: take-overs logged: /'
 
 EXO_RUN_TIMEOUT=300 tools/exo-run "$B/user/lxfuzz" 20000 >"$out" 2>"$err"
 rc=$?

@@ -2,15 +2,73 @@
  * What the Linux system-call fuzzer (user/tests/lxfuzz.c) found, one call
  * each, as it crashed the library OS (tests/suites/26-fuzz-syscalls.sh):
  * each call must return, with a result or an error, instead of ending
- * the program with SIGSEGV inside the library OS.
+ * the program with SIGSEGV inside the library OS; and the sequence of its
+ * threaded runs that ended a batch inside fork (fork_beside_threads).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
+
+static volatile int stop_busy;
+
+/* Seconds since an arbitrary start. */
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A thread of the fuzzer's kind: writes its stack (a copy-on-write fault
+ * after each fork) and calls in, without pause. */
+static void *busy(void *arg)
+{
+	volatile char frame[8192];
+	unsigned long n = 0;
+	(void)arg;
+	while (!stop_busy) {
+		for (unsigned i = 0; i < sizeof frame; i += 512)
+			frame[i] = (char)n;
+		if (n++ % 4 == 0)
+			syscall(SYS_getppid);
+	}
+	return 0;
+}
+
+/* fork beside threads that fault and call in: the kernel framed their
+ * faults on handler stacks, and wrote their reflection slots, that fork
+ * had just made copy-on-write; it could not, and it ended the whole
+ * process in the middle of the fork, holding the library OS's lock (the
+ * threaded fuzzer's million-call runs stopped so).  For `secs` seconds:
+ * every fork and wait must work. */
+static void fork_beside_threads(double secs)
+{
+	pthread_t t[3];
+	int started = 0, forks = 0, bad = 0;
+	for (int i = 0; i < 3; i++)
+		started += pthread_create(&t[i], 0, busy, 0) == 0;
+	for (double t0 = now(); now() - t0 < secs; forks++) {
+		pid_t c = fork();
+		if (c == 0)
+			_exit(3);
+		int st = 0;
+		if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 3)
+			bad++;
+	}
+	stop_busy = 1;
+	for (int i = 0; i < started; i++)
+		pthread_join(t[i], 0);
+	printf("info fuzzfound: %d forks beside 3 busy threads in %.0f s\n", forks, secs);
+	EXPECT("fork-beside-busy-threads", started == 3 && forks > 0 && bad == 0);
+}
 
 int main(void)
 {
@@ -20,5 +78,6 @@ int main(void)
 	EXPECT("creat-proc-self-maps-returns", r < 0 ? errno == EINVAL : 1);
 	r = syscall(SYS_open, "/proc/self/status", O_WRONLY | O_TRUNC);
 	EXPECT("open-trunc-proc-self-status-returns", r < 0 ? errno == EINVAL : 1);
+	fork_beside_threads(3.0);
 	return failures ? 1 : 0;
 }
