@@ -134,16 +134,6 @@ int frame_is_free(const struct frames *f, uint64_t pa)
 	return pa % FRAME == 0 && i < f->nframes && !test_bit(f->bitmap, i);
 }
 
-int frame_ref_ok(const struct frames *f, uint64_t first_pfn, uint64_t count)
-{
-	if (first_pfn >= f->nframes || count > f->nframes - first_pfn)
-		return 0;
-	for (uint64_t i = first_pfn; i < first_pfn + count; i++)
-		if (!test_bit(f->bitmap, i) || f->refs[i] == FRAME_REFS_MAX)
-			return 0;
-	return 1;
-}
-
 void frame_ref(struct frames *f, uint64_t first_pfn, uint64_t count)
 {
 	for (uint64_t i = first_pfn; i < first_pfn + count; i++)

@@ -44,12 +44,8 @@ int frame_free(struct frames *f, uint64_t pa);
 
 int frame_is_free(const struct frames *f, uint64_t pa);
 
-#define FRAME_REFS_MAX 0xffffffffu
-
-/* 1 when every frame of [first_pfn, first_pfn + count) is allocated and can
- * take one more reference, 0 otherwise. */
-int frame_ref_ok(const struct frames *f, uint64_t first_pfn, uint64_t count);
-/* Adds a reference to each frame of the range (frame_ref_ok must hold). */
+/* Adds a reference to each allocated frame of the range (one per holding
+ * cap, so the 32-bit count cannot fill). */
 void frame_ref(struct frames *f, uint64_t first_pfn, uint64_t count);
 /* Drops a reference from each frame of the range and frees those that
  * reach none; returns how many were freed. */
