@@ -295,10 +295,10 @@ static int64_t serve_op(struct chan_msg *m, int fd, struct slot *s)
 
 /* The server: a call of a holder still running, on the socket the message
  * names (arg[0]: an entry of the table and its generation).  Nothing in
- * the message is trusted: the entry must be in use and shared, and its
- * description still the socket's (EBADF); a close must come from its last
- * holder (the description's references gone: EBUSY); lengths must lie in
- * the data (EINVAL). */
+ * the message is trusted: the entry must be in use and shared, its
+ * description still the socket's, and one the sender has a descriptor of
+ * (EBADF); a close must come from its last holder (the description's
+ * references gone: EBUSY); lengths must lie in the data (EINVAL). */
 static int64_t serve(struct chan_msg *m)
 {
 	struct sh_proc *p = proc_by_pid(m->client_pid);
@@ -317,6 +317,8 @@ static int64_t serve(struct chan_msg *m)
 		sock_drop(s->ref);
 		return 0;
 	}
+	if (!fd_table_holds(&p->files, f))
+		return -EBADF;			/* a socket the sender has no descriptor of */
 	int fd = fd_install(f, 0, 0);
 	if (fd < 0)
 		return fd;

@@ -17,10 +17,10 @@
  *   killed-holder a child killed while blocked in accept does not stop the
  *                 next child's accept
  *   forge         a hostile child writes the shared segment itself: messages
- *                 naming no socket, a stale or another socket, lengths past
- *                 their data, a receive header pointing into the owner's
- *                 memory, ioctls a holder never sends, a close of a socket
- *                 still held; and a socket record or description rewritten
+ *                 naming no socket, a stale socket, one the forger has
+ *                 no descriptor of, lengths past their data, a receive
+ *                 header pointing into the owner's memory, ioctls a holder
+ *                 never sends, a close of a socket still held; and a socket record or description rewritten
  *                 under the owner's own calls: each is refused, the owner
  *                 lives, its memory is not written, and the honest holder's
  *                 and the owner's calls go on
@@ -419,16 +419,16 @@ struct recv_forgery {
 static void tell(int fd, char c) { (void)!write(fd, &c, 1); }
 static int heard(int fd, char want) { char c = 0; return read(fd, &c, 1) == 1 && c == want; }
 
-#define FORGERIES 14
+#define FORGERIES 15
 
-/* The forger's messages on the socket u's channel (x: a socket the owner
- * closes meanwhile; to, from: the pipes to and from the owner).  r gets
+/* The forger's messages on the socket u's channel (w: a socket the forger
+ * lets go of, which the owner keeps; x: a socket the owner closes meanwhile; to, from: the pipes to and from the owner).  r gets
  * each answer; got whether the bent receive delivered into the message. */
-static void forge_messages(int u, int x, int to, int from, int64_t r[FORGERIES], int *got)
+static void forge_messages(int u, int w, int x, int to, int from, int64_t r[FORGERIES], int *got)
 {
 	lo_lock();
 	struct chan *ch = record_of(u)->ch;
-	uint64_t hu = handle_of(u), hx = handle_of(x);
+	uint64_t hu = handle_of(u), hw = handle_of(w), hx = handle_of(x);
 	struct recv_forgery bent = { .iov = { canary, 64 } };
 	bent.h.msg_name = canary + 4096;
 	bent.h.msg_namelen = 128;
@@ -456,6 +456,11 @@ static void forge_messages(int u, int x, int to, int from, int64_t r[FORGERIES],
 	r[11] = forged(ch, SK_IOCTL, 0, &small, 0, (uint64_t[4]){ hu, FIONREAD }, 0, 0);
 	/* closing a socket still held */
 	r[12] = forged(ch, SK_CLOSE, 64, 0, 0, (uint64_t[4]){ hu }, 0, 0);
+	lo_unlock();
+	/* a live socket this process holds no descriptor of */
+	close(w);
+	lo_lock();
+	r[14] = forged(ch, SK_POLL, 64, 0, 0, (uint64_t[4]){ hw }, 0, 0);
 	lo_unlock();
 	/* a socket the owner closed: this holder lets it go first, then the owner */
 	close(x);
@@ -507,25 +512,25 @@ static void owner_under_forgery(int u, int to, int from)
 static void forge(void)
 {
 	int u = socket(AF_INET, SOCK_DGRAM, 0), v = socket(AF_INET, SOCK_DGRAM, 0);
-	int x = socket(AF_INET, SOCK_DGRAM, 0);
+	int w = socket(AF_INET, SOCK_DGRAM, 0), x = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in ua = loopback(7110), va = loopback(7111);
 	int down[2], up[2];
 	memset(canary, 0x5a, sizeof canary);
-	int ok = u >= 0 && v >= 0 && x >= 0 && !bind(u, (struct sockaddr *)&ua, sizeof ua) &&
+	int ok = u >= 0 && v >= 0 && w >= 0 && x >= 0 && !bind(u, (struct sockaddr *)&ua, sizeof ua) &&
 		 !bind(v, (struct sockaddr *)&va, sizeof va) && !pipe(down) && !pipe(up) &&
 		 sendto(v, "secret-bytes", 12, 0, (struct sockaddr *)&ua, sizeof ua) == 12 &&
 		 sendto(v, "secret-bytes", 12, 0, (struct sockaddr *)&ua, sizeof ua) == 12;
-	check(ok, "forge-setup", "three UDP sockets, two datagrams queued, two pipes");
+	check(ok, "forge-setup", "four UDP sockets, two datagrams queued, two pipes");
 	pid_t pid = fork();
 	if (pid == 0) {
 		alarm(120);
 		int64_t r[FORGERIES];
 		int got = 0;
-		forge_messages(u, x, up[1], down[0], r, &got);
+		forge_messages(u, w, x, up[1], down[0], r, &got);
 		int bad = 0;
 		static const int64_t want[FORGERIES] = {
 			-EBADF, -EBADF, -EINVAL, -EINVAL, -EINVAL, -EINVAL, -EINVAL, -EINVAL,
-			12, -EINVAL, -ENOTTY, -EINVAL, -EBUSY, -EBADF };
+			12, -EINVAL, -ENOTTY, -EINVAL, -EBUSY, -EBADF, -EBADF };
 		for (int i = 0; i < FORGERIES; i++)
 			if (r[i] != want[i]) {
 				printf("FAIL forge-message-%d: answer %lld, not %lld\n", i, (long long)r[i],
@@ -570,6 +575,7 @@ static void forge(void)
 	check(intact, "forge-owner-memory-untouched", "the canary the forged receive pointed at");
 	close(u);
 	close(v);
+	close(w);
 	close(down[0]), close(down[1]), close(up[0]), close(up[1]);
 }
 
