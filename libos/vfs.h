@@ -320,6 +320,9 @@ void procfs_note_start(int argc, const char *const *argv, const char *const *env
 /* The open descriptor of pf (any process's) at fd or the first above it:
  * the number and *f, or -1 when there is none (fd.c). */
 int fd_next_open(const struct lo_proc_files *pf, int fd, struct file **f);
+/* For a server: whether another process's descriptors (pf, read in place,
+ * where they lie inside the shared segment) name f. */
+int fd_table_holds(const struct lo_proc_files *pf, const struct file *f);
 
 /* initramfs.c: unpacks the "initramfs" module, if any, into the root. */
 void initramfs_load(void);
