@@ -4,6 +4,9 @@
  * each call must return, with a result or an error, instead of ending
  * the program with SIGSEGV inside the library OS; and the sequence of its
  * threaded runs that ended a batch inside fork (fork_beside_threads).
+ * And one a review found: a process rewriting the kind of a description
+ * it shares, so that another process's call indexed past the table of
+ * kinds' ops and called through what lay there (forged_kind).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -70,6 +73,39 @@ static void fork_beside_threads(double secs)
 	EXPECT("fork-beside-busy-threads", started == 3 && forks > 0 && bad == 0);
 }
 
+/* The library OS's own functions, which a hostile program linked with it
+ * can call as well as any other (libos/thread.h, libos/vfs.h). */
+void lo_lock(void);
+void lo_unlock(void);
+void *fd_get(int fd);
+
+/* A forked child rewrites the kind (the first word of libos/vfs.h's struct
+ * file, in the shared segment) of the pipe description it shares with us;
+ * our read must fail with ENXIO, as on a description no longer usable. */
+static void forged_kind(void)
+{
+	int p[2];
+	if (pipe(p) != 0) {
+		EXPECT("forged-kind-pipe", 0);
+		return;
+	}
+	pid_t c = fork();
+	if (c == 0) {
+		lo_lock();
+		unsigned *kind = fd_get(p[0]);
+		if (kind)
+			*kind = 0x40000000u;
+		lo_unlock();
+		_exit(kind ? 0 : 1);
+	}
+	int st = 0;
+	int forged = c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	char b;
+	errno = 0;
+	ssize_t n = read(p[0], &b, 1);
+	EXPECT("forged-kind-read-enxio", forged && n < 0 && errno == ENXIO);
+}
+
 int main(void)
 {
 	/* O_TRUNC on a procfs file called the file system's truncate
@@ -79,5 +115,6 @@ int main(void)
 	r = syscall(SYS_open, "/proc/self/status", O_WRONLY | O_TRUNC);
 	EXPECT("open-trunc-proc-self-status-returns", r < 0 ? errno == EINVAL : 1);
 	fork_beside_threads(3.0);
+	forged_kind();
 	return failures ? 1 : 0;
 }
