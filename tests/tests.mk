@@ -176,3 +176,6 @@ $(foreach p,$(BENCH_PROGS),$(BUILD)/user/bench-$(p)): $(BUILD)/user/bench-%: use
 	$(Q)tools/exo-cc -O2 -o $@ $<
 TEST_DEPS += $(foreach p,$(BENCH_PROGS),$(BUILD)/user/bench-$(p))
 BENCH_CMDS += tools/bench-posix tools/bench-net
+# Boot to the shell prompt of build/exoswarm.iso against the Linux guest's
+# to its /init (docs/PERFORMANCE.md, "Boot to a shell prompt").
+BENCH_CMDS += tools/bench-boot
