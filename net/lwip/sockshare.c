@@ -13,6 +13,7 @@
  * the server moves when the socket's readiness changes, and tries again.
  */
 #include "net/lwip/sockshare.h"
+#include "net/lwip/sockkeep.h"
 #include "net/lwip/lxnet.h"
 #include "net/lwip/netstack.h"
 
@@ -103,9 +104,9 @@ static int tick(void)
 	return 1;
 }
 
-/* SK_ACCEPT's new connection: the descriptor the handler installed
- * becomes a description handed to the holder (arg[1]). */
-static int64_t hand_accepted(struct chan_msg *m, int64_t fd)
+/* SK_ACCEPT's new connection (SK_SOCKET's new socket): the descriptor the
+ * handler installed becomes a description handed to the holder (arg[1]). */
+int64_t sockshare_hand_fd(struct chan_msg *m, int64_t fd)
 {
 	if (fd < 0)
 		return fd;
@@ -134,7 +135,7 @@ static int64_t serve_op(struct chan_msg *m, int fd, struct file *f)
 	case SK_SHUTDOWN: return sys_shutdown((uint64_t)fd, a[1], 0, 0, 0, 0);
 	case SK_ACCEPT:
 		a[7] = sock_timeout(r->sock, 0);
-		return hand_accepted(m, sys_accept4((uint64_t)fd, a[2] ? (uint64_t)(d + 8) : 0,
+		return sockshare_hand_fd(m, sys_accept4((uint64_t)fd, a[2] ? (uint64_t)(d + 8) : 0,
 						    a[2] ? (uint64_t)d : 0, a[1], 0, 0));
 	case SK_SEND:
 		a[7] = sock_timeout(r->sock, 1);
@@ -166,6 +167,8 @@ static int64_t serve(struct chan_msg *m)
 		sock_drop((struct sockref *)m->arg[0]);
 		return 0;
 	}
+	if (m->op == SK_SOCKET)
+		return sockkeep_serve_socket(m);
 	struct file *f = (struct file *)m->arg[0];
 	int fd = fd_install(f, 0, 0);
 	if (fd < 0)
@@ -180,23 +183,34 @@ static int64_t serve(struct chan_msg *m)
 	return res;
 }
 
+struct chan *sockshare_serve(int *err)
+{
+	if (chan_is_server(service))
+		return service;
+	struct chan *ch = chan_new();
+	if (!ch) {
+		*err = -ENOMEM;
+		return 0;
+	}
+	int e = chan_serve_thread_tick(ch, serve, tick, TICK_NS);
+	if (e) {
+		chan_close(ch);
+		*err = e;
+		return 0;
+	}
+	service = ch;
+	shared = 0;			/* a forked copy's list was the parent's */
+	return ch;
+}
+
 int sockshare_share(struct file *f)
 {
 	struct sockref *r = f->priv;
 	if (sockref_remote(r))
 		return r->owner_pid ? 0 : -ENXIO;
-	if (!chan_is_server(service)) {
-		struct chan *ch = chan_new();
-		if (!ch)
-			return -ENOMEM;
-		int e = chan_serve_thread_tick(ch, serve, tick, TICK_NS);
-		if (e) {
-			chan_close(ch);
-			return e;
-		}
-		service = ch;
-		shared = 0;			/* a forked copy's list was the parent's */
-	}
+	int e = 0;
+	if (!sockshare_serve(&e))
+		return e;
 	r->ch = service;
 	if (!r->listed) {
 		r->listed = 1;
@@ -244,6 +258,8 @@ static int64_t call(struct file *f, struct chan_msg *m)
 	m->arg[0] = (uint64_t)f;
 	file_ref(f);
 	int64_t res = chan_call(r->ch, m);
+	if (res == -EIO && !r->owner_pid)
+		res = -ENXIO;		/* the owner execve'd while we called (sockshare_at_exec) */
 	file_put(f);
 	return res;
 }
@@ -620,6 +636,8 @@ int64_t sockshare_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 void sockshare_release(struct sockref *r)
 {
 	struct chan *ch = r->ch;
+	if (proc_self()->state != PROC_RUNNING)
+		return;		/* ending by a fatal signal: the server would free the message under our wait */
 	struct chan_msg *m = r->owner_pid ? chan_msg_new(ch, SK_CLOSE, 0) : 0;
 	if (m) {
 		m->arg[0] = (uint64_t)r;
