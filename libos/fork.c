@@ -23,6 +23,7 @@
 #include "libos/exec.h"
 #include "libos/vfs.h"
 #include "net/lwip/netshare.h"
+#include "net/lwip/sockkeep.h"
 #include "include/exo/native.h"
 
 #define PAGE 4096ull
@@ -194,6 +195,7 @@ int64_t libos_fork(void)
 	netshare_fork_done(pid);
 	files_fork_done(pid > 0);
 	if (pid > 0) {
+		sockkeep_at_fork();
 		sysv_fork_attachments();
 		mm_files_fork();
 	}

@@ -91,6 +91,7 @@ struct sh_header {
 	uint64_t free_list;		/* sh_alloc's free blocks (struct sh_block *) */
 	struct sh_proc procs[MAX_PROCS];
 	void *sysv_ipc;			/* System V IPC's tables (libos/sysvipc.c); 0: none yet */
+	void *netsvc;			/* the machine's socket service (net/lwip/sockkeep.c); 0: none yet */
 };
 
 /* The segment (mapped once lp.shared_pages is set). */

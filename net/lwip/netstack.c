@@ -357,6 +357,16 @@ int netstack_resolve_gateway(uint64_t deadline_ns)
 	return 0;
 }
 
+int netstack_running(void)
+{
+	return started && owner == libos_pid();
+}
+
+int netstack_own_nic(void)
+{
+	return (started && owner == libos_pid() && eth_up) || netshare_handed_slot();
+}
+
 int netstack_start(void)
 {
 	if (started)

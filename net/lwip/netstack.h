@@ -34,6 +34,12 @@ void netstack_kick(void);
  * answer).  A child handed a filtered NIC has only its parent's ARP table
  * (netshare.c), so the parent resolves its gateway first. */
 int netstack_resolve_gateway(uint64_t deadline_ns);
+/* Whether this process's own lwIP runs: started here (at boot for the
+ * NIC, or by a socket) and not a forked copy of another's. */
+int netstack_running(void);
+/* Whether this process drives a NIC of its own: the first program's, or
+ * one handed to it at fork (net/lwip/netshare.c). */
+int netstack_own_nic(void);
 /* A deadline timeout_ns from now (UINT64_MAX for "never"). */
 uint64_t netstack_deadline(uint64_t timeout_ns);
 

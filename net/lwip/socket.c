@@ -13,6 +13,7 @@
 #include "net/lwip/netstack.h"
 #include "net/lwip/lxnet.h"
 #include "net/lwip/mcast.h"
+#include "net/lwip/sockkeep.h"
 #include "net/lwip/sockshare.h"
 
 #include "libos/sockcalls.h"
@@ -545,6 +546,8 @@ LO_CALL(sys_socket)
 	int r = fd_available();
 	if (r)
 		return r;
+	if (sockkeep_remote() && (r = (int)sockkeep_socket(a0, a1, a2)) != -EIO)
+		return r;		/* served by the machine's stack (sockkeep.c) */
 	if ((r = netstack_start()))
 		return r;
 	struct sock *s = sock_new(type, type == LX_SOCK_STREAM ? LX_IPPROTO_TCP :

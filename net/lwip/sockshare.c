@@ -13,6 +13,7 @@
  * the server moves when the socket's readiness changes, and tries again.
  */
 #include "net/lwip/sockshare.h"
+#include "net/lwip/sockkeep.h"
 #include "net/lwip/lxnet.h"
 #include "net/lwip/netstack.h"
 
@@ -176,9 +177,9 @@ static int tick(void)
 	return 1;
 }
 
-/* SK_ACCEPT's new connection: the descriptor the handler installed
- * becomes a description handed to the holder (arg[1]). */
-static int64_t hand_accepted(struct chan_msg *m, int64_t fd)
+/* SK_ACCEPT's new connection (SK_SOCKET's new socket): the descriptor the
+ * handler installed becomes a description handed to the holder (arg[1]). */
+int64_t sockshare_hand_fd(struct chan_msg *m, int64_t fd)
 {
 	if (fd < 0)
 		return fd;
@@ -240,7 +241,7 @@ static int64_t serve_value(struct chan_msg *m, int fd, struct slot *s)
 	switch (m->op) {
 	case SK_ACCEPT:
 		a[7] = sock_timeout(s->sock, 0);
-		r = hand_accepted(m, sys_accept4((uint64_t)fd, a[2] ? v : 0, a[2] ? l : 0, a[1], 0, 0));
+		r = sockshare_hand_fd(m, sys_accept4((uint64_t)fd, a[2] ? v : 0, a[2] ? l : 0, a[1], 0, 0));
 		break;
 	case SK_NAME:
 		r = a[1] ? sys_getpeername((uint64_t)fd, v, l, 0, 0, 0) : sys_getsockname((uint64_t)fd, v, l, 0, 0, 0);
@@ -305,6 +306,8 @@ static int64_t serve(struct chan_msg *m)
 	if (!p || p->state != PROC_RUNNING || p->gen != m->client_gen)
 		return -EIO;			/* its description may be gone */
 	last_call_ns = time_now_ns();
+	if (m->op == SK_SOCKET)
+		return sockkeep_serve_socket(m);	/* names no socket yet */
 	struct slot *s = slot_at(m->arg[0]);
 	if (!s || !s->listed || s->file->kind != FK_SOCKET || s->file->priv != s->ref)
 		return -EBADF;
@@ -332,6 +335,25 @@ static int64_t serve(struct chan_msg *m)
 	return res;
 }
 
+struct chan *sockshare_serve(int *err)
+{
+	if (chan_is_server(service))
+		return service;
+	struct chan *ch = chan_new();
+	if (!ch) {
+		*err = -ENOMEM;
+		return 0;
+	}
+	int e = chan_serve_thread_tick(ch, serve, tick, TICK_NS);
+	if (e) {
+		chan_close(ch);
+		*err = e;
+		return 0;
+	}
+	service = ch;
+	return ch;
+}
+
 int sockshare_share(struct file *f)
 {
 	struct sockref *r = f->priv;
@@ -340,17 +362,9 @@ int sockshare_share(struct file *f)
 	struct slot *s = slot_of(r);
 	if (!s)
 		return -EBADF;
-	if (!chan_is_server(service)) {
-		struct chan *ch = chan_new();
-		if (!ch)
-			return -ENOMEM;
-		int e = chan_serve_thread_tick(ch, serve, tick, TICK_NS);
-		if (e) {
-			chan_close(ch);
-			return e;
-		}
-		service = ch;
-	}
+	int e = 0;
+	if (!sockshare_serve(&e))
+		return e;
 	r->ch = service;
 	if (!s->listed) {
 		s->listed = 1;
@@ -398,6 +412,8 @@ static int64_t call(struct file *f, struct chan_msg *m)
 	m->arg[0] = handle_of(r);
 	file_ref(f);
 	int64_t res = chan_call(r->ch, m);
+	if (res == -EIO && !r->owner_pid)
+		res = -ENXIO;		/* the owner execve'd while we called (sockshare_at_exec) */
 	file_put(f);
 	return res;
 }
@@ -765,6 +781,8 @@ int64_t sockshare_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 void sockshare_release(struct sockref *r)
 {
 	struct chan *ch = r->ch;
+	if (proc_self()->state != PROC_RUNNING)
+		return;		/* ending by a fatal signal: the server would free the message under our wait */
 	struct chan_msg *m = r->owner_pid ? chan_msg_new(ch, SK_CLOSE, 0) : 0;
 	if (m) {
 		m->arg[0] = handle_of(r);

@@ -14,6 +14,7 @@
 
 struct file;
 struct chan;
+struct chan_msg;
 
 /* A socket description's priv, in the shared segment.  It holds no
  * pointer the owner follows: the owner's socket is entry slot of a table
@@ -34,6 +35,7 @@ struct sockref {
 enum {
 	SK_BIND = 1, SK_LISTEN, SK_ACCEPT, SK_CONNECT, SK_SEND, SK_RECV, SK_SHUTDOWN,
 	SK_NAME, SK_SETOPT, SK_GETOPT, SK_POLL, SK_IOCTL, SK_CLOSE,
+	SK_SOCKET,			/* a new socket for a process without a stack (sockkeep.c) */
 	SK_SENDMSG, SK_RECVMSG		/* the holder's calls only: sent as SK_SEND, SK_RECV */
 };
 
@@ -46,6 +48,14 @@ int sockref_remote(const struct sockref *r);
 /* In the owner: r's socket (a struct sock), from its own table; NULL when
  * r names none (a forged or stale record). */
 void *sockref_sock(const struct sockref *r);
+
+/* This process's service of its sockets to other processes, started on
+ * first use: the channel, or NULL (*err: -errno). */
+struct chan *sockshare_serve(int *err);
+/* A server's reply carrying a socket made for a holder: the socket
+ * installed at descriptor fd (or fd < 0, an error) becomes a description
+ * handed to the holder in m->arg[1]: 0 or -errno. */
+int64_t sockshare_hand_fd(struct chan_msg *m, int64_t fd);
 
 /* fork: lets another process hold f (starts the owner's service): 0, or
  * -errno when it cannot (the child then gets a stale descriptor). */

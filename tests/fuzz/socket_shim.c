@@ -163,6 +163,13 @@ int sockshare_poll(struct file *f) { (void)f; not_shared(); }
 int64_t sockshare_ioctl(struct file *f, uint64_t cmd, uint64_t arg) { (void)f, (void)cmd, (void)arg; not_shared(); }
 void sockshare_release(struct sockref *r) { (void)r; not_shared(); }
 void sockshare_note(struct sockref *r) { (void)r; not_shared(); }
+/* One process: no machine's service to make sockets in (net/lwip/sockkeep.c). */
+int sockkeep_remote(void) { return 0; }
+int64_t sockkeep_socket(uint64_t domain, uint64_t type, uint64_t protocol)
+{
+	(void)domain, (void)type, (void)protocol;
+	not_shared();
+}
 
 uint64_t time_now_ns(void)
 {

@@ -6,7 +6,11 @@
 # one listener, a server started by execve, poll/select/epoll and
 # O_NONBLOCK, a shared UDP socket, a holder killed in accept, a holder
 # forging the owner's messages and records, refused with the owner's memory
-# untouched, the owner's execve ending a holder's accept with ENXIO).  Once
+# untouched, socket() in processes without a stack (served by the owner's:
+# a child's listener and connect, an execve'd image's UDP, a child's execve
+# keeping the listener it made, the daemon pattern, on the user network a
+# child's ping of the gateway), the owner's execve ending a holder's
+# accept with ENXIO).  Once
 # without a NIC and once on QEMU's restricted user network (the owner's
 # stack then also has the NIC to poll).  Then BusyBox httpd, which forks a
 # child per connection that answers on the accepted socket while the parent
@@ -16,11 +20,13 @@ set -u
 . "$(dirname "$0")/../tools/netsuite.sh"
 # one boot per network: none, then QEMU's restricted user network
 run() {
-	EXO_RUN_TIMEOUT=300 tools/exo-run "$@" --file "$B/user/sockfork:/bin/sockfork" "$B/user/sockfork" \
+	local arg=$1
+	shift
+	EXO_RUN_TIMEOUT=300 tools/exo-run "$@" --file "$B/user/sockfork:/bin/sockfork" "$B/user/sockfork" $arg \
 		>"$T/out" 2>"$T/err"
 }
 for net in none user; do
-	if [ $net = user ]; then run --net user; else run; fi
+	if [ $net = user ]; then run net --net user; else run ""; fi
 	rc=$?
 	out=$T/out err=$T/err
 	sed -n -e "s/^ok /PASS sockfork-$net-/p" -e "s/^FAIL /FAIL sockfork-$net-/p" "$out"

@@ -499,17 +499,6 @@ static void check_eventfd(void)
 }
 
 /* ICMP echo to the gateway over a raw socket. */
-static uint16_t csum(const uint8_t *p, int n)
-{
-	uint32_t s = 0;
-	for (int i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		s += (uint32_t)(p[n - 1] << 8);
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
 
 static void check_ping(void)
 {
@@ -520,7 +509,7 @@ static void check_ping(void)
 	for (int seq = 1; seq <= 3; seq++) {
 		uint8_t pkt[64] = { 8, 0, 0, 0, 0x12, 0x34, 0, (uint8_t)seq };
 		memcpy(pkt + 8, "exoswarm ping payload", 21);
-		uint16_t c = csum(pkt, 29);
+		uint16_t c = inet_csum(pkt, 29);
 		pkt[2] = (uint8_t)(c >> 8);
 		pkt[3] = (uint8_t)c;
 		sendto(s, pkt, 29, 0, (void *)&gw, sizeof gw);

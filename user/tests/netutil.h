@@ -1,5 +1,5 @@
-/* Helpers the network test programs share: a millisecond clock and IPv4
- * socket addresses from text. */
+/* Helpers the network test programs share: a millisecond clock, IPv4
+ * socket addresses from text and the Internet checksum (ICMP echo). */
 #ifndef EXO_USER_TESTS_NETUTIL_H
 #define EXO_USER_TESTS_NETUTIL_H
 
@@ -20,6 +20,19 @@ static struct sockaddr_in sin_of(const char *ip, int port)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	inet_pton(AF_INET, ip, &a.sin_addr);
 	return a;
+}
+
+/* The Internet checksum of n bytes at p (RFC 1071), to put in a header. */
+static inline uint16_t inet_csum(const uint8_t *p, int n)
+{
+	uint32_t s = 0;
+	for (int i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)(p[n - 1] << 8);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
 }
 
 #endif

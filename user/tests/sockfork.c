@@ -24,6 +24,15 @@
  *                 under the owner's own calls: each is refused, the owner
  *                 lives, its memory is not written, and the honest holder's
  *                 and the owner's calls go on
+ *   stackless     socket() in processes without a stack of their own, served
+ *                 by the owner's stack: a forked child listens, accepts and
+ *                 connects; an image it execve'd sends and receives UDP;
+ *                 a child execve's a server on a listener it made
+ *   stackless-net (with "net": QEMU's user network) a forked child's raw
+ *                 ICMP socket pings the gateway through the owner's NIC
+ *   daemon        a child makes a listener, forks and exits while its child
+ *                 serves a connection; the grandchild goes on serving it
+ *                 and accepts a new one
  *   owner-exec    (last: it replaces this image) the owner execve's while a
  *                 child is blocked in accept on its listener: the child's
  *                 accept ends with ENXIO (the stack went with the image),
@@ -49,6 +58,7 @@
 
 #include "../../libos/chan.h"		/* the forged messages' layout */
 #include "../../net/lwip/sockshare.h"
+#include "netutil.h"
 
 static int failed;
 
@@ -579,6 +589,198 @@ static void forge(void)
 	close(down[0]), close(down[1]), close(up[0]), close(up[1]);
 }
 
+/* A connection to port on loopback, tried for up to 10 s (a child's
+ * listener may not be there yet). */
+static int client_when_up(int port)
+{
+	int c = -1;
+	for (int i = 0; i < 100 && c < 0; i++) {
+		c = client(port);
+		if (c < 0)
+			usleep(100000);
+	}
+	return c;
+}
+
+/* The image a stackless child execve's: a UDP socket of its own making
+ * (in the first program's stack) sends "ping" to argv[2]'s port on
+ * loopback and must hear "pong": 0, or the step that failed. */
+static int stackless_exec(char **argv)
+{
+	alarm(60);
+	int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { 20, 0 };		/* no answer fails, never hangs */
+	if (u < 0 || setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv))
+		return 2;
+	struct sockaddr_in to = loopback(atoi(argv[2]));
+	char buf[16];
+	if (sendto(u, "ping", 4, 0, (struct sockaddr *)&to, sizeof to) != 4)
+		return 3;
+	if (recv(u, buf, sizeof buf, 0) != 4 || memcmp(buf, "pong", 4))
+		return 4;
+	return close(u) ? 5 : 0;
+}
+
+/* socket() in a forked child (which has no stack: it got ENETDOWN) and in
+ * an image it execve'd (whose stack of its own reached only itself). */
+static void stackless(void)
+{
+	int l = listener(7111, 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(60);
+		int own = listener(7110, 0);	/* a listener of the child's making */
+		if (own < 0)
+			_exit(2);
+		int a = accept(own, 0, 0);
+		if (a < 0 || echo_upper(a))
+			_exit(3);
+		int c = client(7111);		/* and a connection out */
+		_exit(c >= 0 && write(c, "from the child", 14) == 14 && close(c) == 0 && close(own) == 0 ? 0 : 4);
+	}
+	int c = client_when_up(7110);
+	check(c >= 0 && round_trip(c, "stackless", "STACKLESS"), "stackless-listen",
+	      "a listener the forked child made accepts and echoes");
+	close(c);
+	struct pollfd pl = { .fd = l, .events = POLLIN };
+	int a = poll(&pl, 1, 30000) == 1 ? accept(l, 0, 0) : -1;	/* no hang when the child failed */
+	char buf[32] = { 0 };
+	check(a >= 0 && read_full(a, buf, 14) == 14 && !strcmp(buf, "from the child"), "stackless-connect",
+	      "the forked child's own socket connects out");
+	close(a);
+	check(child_status(pid) == 0, "stackless-exit", "the child's status (2: socket, 3: accept, 4: connect)");
+	close(l);
+
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in ua = loopback(7112);
+	check(u >= 0 && !bind(u, (struct sockaddr *)&ua, sizeof ua), "stackless-udp-setup", "a bound UDP socket");
+	pid = fork();
+	if (pid == 0) {
+		char *args[] = { "/bin/sockfork", "stackless-exec", "7112", 0 };
+		execv(args[0], args);
+		_exit(9);
+	}
+	struct timeval tv = { 30, 0 };
+	setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	struct sockaddr_in from;
+	socklen_t fl = sizeof from;
+	int ok = recvfrom(u, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl) == 4 && !memcmp(buf, "ping", 4) &&
+		 sendto(u, "pong", 4, 0, (struct sockaddr *)&from, fl) == 4;
+	check(ok, "stackless-exec-udp", "a datagram from the execve'd image's own socket, answered");
+	check(child_status(pid) == 0, "stackless-exec-exit", "its status (2: socket, 4: no answer)");
+	close(u);
+
+	pid = fork();
+	if (pid == 0) {		/* a listener of its own making, kept across execve */
+		int ls = listener(7114, 0), gone = listener(7115, SOCK_CLOEXEC);
+		char lb[16], gb[16];
+		snprintf(lb, sizeof lb, "%d", ls);
+		snprintf(gb, sizeof gb, "%d", gone);
+		char *args[] = { "/bin/sockfork", "exec-server", lb, gb, 0 };
+		if (ls >= 0 && gone >= 0)
+			execv(args[0], args);
+		_exit(9);
+	}
+	c = client_when_up(7114);
+	check(c >= 0 && round_trip(c, "made, then execve", "MADE, THEN EXECVE"), "stackless-exec-keeps",
+	      "the image a child execve'd serves the listener the child made");
+	close(c);
+	check(child_status(pid) == 0, "stackless-exec-keeps-exit", "its status (9: no listener, 4: O_CLOEXEC kept)");
+}
+
+/* One ICMP echo to the gateway from a raw socket: 1 when answered
+ * within 2 s. */
+static int ping_gateway(int seq)
+{
+	int s = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	struct sockaddr_in gw = sin_of("10.0.2.2", 0);
+	uint8_t pkt[29] = { 8, 0, 0, 0, 0x51, 0x0c, 0, (uint8_t)seq };
+	memcpy(pkt + 8, "sockfork stackless ping", 21);
+	uint16_t c = inet_csum(pkt, sizeof pkt);
+	pkt[2] = (uint8_t)(c >> 8);
+	pkt[3] = (uint8_t)c;
+	int got = 0;
+	if (s >= 0 && sendto(s, pkt, sizeof pkt, 0, (struct sockaddr *)&gw, sizeof gw) == (ssize_t)sizeof pkt) {
+		uint64_t t0 = now_ms();
+		struct pollfd p = { s, POLLIN, 0 };
+		while (!got && now_ms() - t0 < 2000 && poll(&p, 1, 2000) == 1) {
+			uint8_t in[256];
+			ssize_t n = recv(s, in, sizeof in, 0);
+			int hl = (in[0] & 15) * 4;
+			got = n >= hl + 8 && in[hl] == 0 && in[hl + 4] == 0x51 && in[hl + 7] == seq;
+		}
+	}
+	close(s);
+	return got;
+}
+
+/* A forked child (no stack of its own) reaches the network through the
+ * owner's NIC: its raw socket's echo request is answered. */
+static void stackless_net(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(60);
+		int ok = 0;
+		for (int seq = 1; seq <= 5 && !ok; seq++)	/* the link may still be coming up */
+			ok = ping_gateway(seq);
+		_exit(ok ? 0 : 2);
+	}
+	check(child_status(pid) == 0, "stackless-net-ping", "the child's ping of the gateway (2: no answer)");
+}
+
+/* daemon(3)'s pattern: the socket's maker exits, its child keeps it. */
+static void daemon_style(void)
+{
+	int go[2];
+	if (pipe(go)) {
+		check(0, "daemon-setup", "pipe");
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(60);
+		int l = listener(7116, 0);
+		if (l < 0)
+			_exit(2);
+		pid_t c = fork();
+		if (c == 0) {
+			alarm(60);
+			for (int i = 0; i < 2; i++) {
+				int a = accept(l, 0, 0);
+				if (a < 0 || echo_upper(a) || close(a))
+					_exit(2);
+			}
+			_exit(close(l) ? 3 : 0);
+		}
+		char x;
+		_exit(c > 0 && read(go[0], &x, 1) == 1 ? 0 : 3);	/* exits when told */
+	}
+	close(go[0]);
+	int c = client_when_up(7116);
+	check(c >= 0 && round_trip(c, "before", "BEFORE"), "daemon-served", "the grandchild echoes");
+	check(write(go[1], "x", 1) == 1 && child_status(pid) == 0, "daemon-parent-exit",
+	      "the listener's maker exits 0 and is reaped");
+	check(round_trip(c, "after exit", "AFTER EXIT"), "daemon-served-after-exit",
+	      "the connection is still served after its maker exited");
+	close(c);
+	c = client(7116);
+	check(c >= 0 && round_trip(c, "new one", "NEW ONE"), "daemon-accepts-after-exit",
+	      "a new connection accepted and served after the maker exited");
+	close(c);
+	int st = 0;
+	check(waitpid(-1, &st, 0) > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "daemon-grandchild-exit",
+	      "the grandchild, now our child, exits 0");
+	close(go[1]);
+	/* its last close closed the listener in our stack: the port is free
+	 * (a listener leaves no TIME_WAIT), without SO_REUSEADDR */
+	int again = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = loopback(7116);
+	check(again >= 0 && !bind(again, (struct sockaddr *)&a, sizeof a) && !listen(again, 1), "daemon-closed",
+	      "the port is free again once the grandchild closed the listener");
+	close(again);
+}
+
 /* Whether the image before execve had a failure (argv[3]). */
 static int failed_before(char **argv)
 {
@@ -622,8 +824,11 @@ int main(int argc, char **argv)
 		return exec_server(argv);
 	if (argc >= 3 && !strcmp(argv[1], "owner-after-exec"))
 		return owner_after_exec(argv);
+	if (argc >= 3 && !strcmp(argv[1], "stackless-exec"))
+		return stackless_exec(argv);
 	setvbuf(stdout, 0, _IOLBF, 0);
-	const char *only = argc >= 2 ? argv[1] : "";	/* one test by name, else all */
+	int net = argc >= 2 && !strcmp(argv[1], "net");	/* QEMU's user network: the NIC tests too */
+	const char *only = argc >= 2 && !net ? argv[1] : "";	/* one test by name, else all */
 	if (!*only || !strcmp(only, "fork-echo"))
 		fork_echo();
 	if (!*only || !strcmp(only, "accept-turns"))
@@ -638,6 +843,12 @@ int main(int argc, char **argv)
 		killed_holder();
 	if (!*only || !strcmp(only, "forge"))
 		forge();
+	if (!*only || !strcmp(only, "stackless"))
+		stackless();
+	if (net)
+		stackless_net();
+	if (!*only || !strcmp(only, "daemon"))
+		daemon_style();
 	if (!*only || !strcmp(only, "owner-exec"))
 		owner_exec();		/* returns only when execve failed */
 	printf(failed ? "sockfork: FAILED\n" : "sockfork: all passed\n");
