@@ -211,6 +211,20 @@ void membership_touch(struct membership *ms, uint32_t id, uint64_t now_ms)
 	}
 }
 
+/* See membership.h: Lifeguard's successful probe. */
+void membership_probe_answered(struct membership *ms, uint32_t id, uint32_t nonce, uint64_t now_ms)
+{
+	struct member *m = find(ms, id);
+
+	if (!m || m->state == MS_DEAD || !nonce || nonce != m->probe_nonce)
+		return;
+	if (ms->lhm)
+		ms->lhm--;
+	m->state = MS_ALIVE;
+	m->confirms = 0;
+	m->last_heard_ms = now_ms;
+}
+
 /* See membership.h. */
 void membership_note_seq(struct membership *ms, uint32_t id, uint32_t seq)
 {
@@ -225,7 +239,7 @@ void membership_confirm_suspicion(struct membership *ms, uint32_t target, uint32
 {
 	struct member *m = find(ms, target);
 
-	if (!m || m->state != MS_SUSPECT || m->confirms >= MEMBER_CONFIRM_K)
+	if (!m || m->state == MS_DEAD || m->confirms >= MEMBER_CONFIRM_K)
 		return;
 	for (int i = 0; i < m->confirms; i++)
 		if (m->confirmers[i] == by)
@@ -315,7 +329,6 @@ static size_t step(struct membership *ms, struct member *m, uint64_t now, uint64
 			return 0;
 		m->state = MS_SUSPECT;
 		m->suspect_ms = now;
-		m->confirms = 0;
 		if (m->confirmed)   /* disseminate: the suspect may refute it */
 			out[n++] = (struct member_action){ MA_SUSPECT, m->addr, m->id, m->last_seq };
 		n += probe(ms, m, now, rnd, out + n, max - n);

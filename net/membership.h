@@ -108,6 +108,13 @@ void membership_touch(struct membership *ms, uint32_t id, uint64_t now_ms);
 /* The swarm size the suspicion timeout scales with (log10). */
 void membership_set_nodes(struct membership *ms, uint32_t nodes);
 
+/*
+ * An ACK to our probe of id (its nonce) came back, directly or through a
+ * helper: a sign of life that also lowers the local health multiplier
+ * (Lifeguard's successful probe); a suspicion it ends is not counted wrong.
+ */
+void membership_probe_answered(struct membership *ms, uint32_t id, uint32_t nonce, uint64_t now_ms);
+
 /* Record the newest sequence number (incarnation) heard from id. */
 void membership_note_seq(struct membership *ms, uint32_t id, uint32_t seq);
 

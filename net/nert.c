@@ -28,6 +28,7 @@ enum {
 	CLOSE_TRIES = 16,
 	MIN_SSTHRESH = 8,               /* slow start always reaches this after a cut */
 	MIN_QUEUE_CWND = 4,             /* below this window a high SRTT is not a queue */
+	NERT_TAIL_SEGS = 8,             /* the last segments, whose holes no later data reveals */
 	FLAT_TIMEOUTS = 2,              /* timeouts in a row before a flat-RTT path halves cwnd */
 	INITIAL_CWND = 10,
 	INIT_PAYLOAD = 16,              /* salt, timestamp, responder sid of the session re-keyed */
@@ -1023,7 +1024,7 @@ static void pump(struct nert_session *s, uint64_t now)
 				return;
 			}
 			send_segment(s, t, false, now);
-			if (t->retries >= 2 && s->snd_nxt == s->snd_end && s->snd_end - seg <= 2)
+			if (t->retries >= 1 && s->snd_nxt == s->snd_end && s->snd_end - seg <= NERT_TAIL_SEGS)
 				send_segment(s, t, false, now);  /* a tail hole lost twice: two copies */
 			flight++;
 		}
@@ -1133,9 +1134,25 @@ static bool queue_building(const struct nert_session *s)
 }
 
 /*
+ * The window after a congestion cut: what the path holds without the
+ * queue (cwnd x min RTT / the recent RTT floor, which the queue lifted),
+ * but at least half of it.  Halving alone went below the path's size when
+ * the queue was short (a cut from 41 to 20 segments on a 25-segment path
+ * left it a fifth idle until additive increase refilled it).
+ */
+static uint32_t cut_window(const struct nert_session *s)
+{
+	uint32_t w = cwnd(s), rtt = recent_min_rtt(s);
+	uint64_t pipe = rtt ? (uint64_t)w * s->min_rtt / rtt : 0;
+	uint32_t cut = pipe > w / 2 ? (uint32_t)pipe : w / 2;
+
+	return cut > MIN_SSTHRESH ? cut : MIN_SSTHRESH;
+}
+
+/*
  * A loss was detected.  Random loss on a radio link is not congestion, so
- * the multiplicative decrease happens only when the smoothed RTT shows a
- * queue building (srtt above 1.25 x the minimum), at most once per window.
+ * the multiplicative decrease happens only when the RTT shows a queue
+ * building, at most once per window, and down to the path's size.
  */
 static void on_loss(struct nert_session *s, uint32_t seg)
 {
@@ -1143,7 +1160,7 @@ static void on_loss(struct nert_session *s, uint32_t seg)
 		return;
 	s->recover_seg = s->snd_nxt;
 	if (queue_building(s)) {
-		s->ssthresh = cwnd(s) / 2 > MIN_SSTHRESH ? cwnd(s) / 2 : MIN_SSTHRESH;
+		s->ssthresh = cut_window(s);
 		s->cwnd_milli = s->ssthresh * 1000;
 	}
 }

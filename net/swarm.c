@@ -919,6 +919,7 @@ static void on_probe(struct swarm_node *n, uint32_t addr, const struct pheromone
 		if (target != p->sender)
 			break;
 		if (reply_to == 0 || reply_to == n->id) {
+			membership_probe_answered(&n->members, p->sender, nonce, now);
 			membership_touch(&n->members, p->sender, now);
 			if (p->hops == 0)
 				membership_confirm(&n->members, p->sender, addr, nonce);

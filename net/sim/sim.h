@@ -33,6 +33,7 @@ struct sim_opts {
 	int relay_window;
 	uint32_t skew_ms;         /* node clocks start up to this far apart */
 	uint32_t drift_ppm;       /* ... and run up to this fast or slow */
+	uint32_t lan_kbps;        /* lan: shared medium of this bit rate, CSMA with collisions; 0 = ideal */
 };
 
 enum sim_event_kind { EV_DELIVER = 1, EV_DELIVER_ALL, EV_TIMER, EV_CALL };
@@ -50,10 +51,14 @@ struct sim_packet {
 	uint32_t src;             /* transmitting node: where the signal comes from */
 	uint32_t addr;            /* link source address the receivers see */
 	uint16_t len;
+	bool collided;            /* lan medium: overlapped another transmission, heard by nobody */
+	uint64_t txno;            /* which transmission holds the slot (it is reused) */
 	uint8_t data[PHEROMONE_MAX_BYTES];
 };
 
 struct sim;
+
+enum { SIM_AIR_SLOTS = 256 };   /* lan medium: transmissions tracked at once */
 
 /* Per-node state of the simulated machine around its swarm_node. */
 struct sim_node {
@@ -105,6 +110,10 @@ struct sim {
 	void (*on_adversary_rx)(struct sim *s, struct sim_node *sn, const uint8_t *p, size_t len);
 	void *scenario;
 	uint64_t deliveries, transmissions;
+	/* lan medium (--lan-kbps): the transmissions on air or scheduled */
+	struct sim_airtime { uint64_t start_us, end_us, txno; uint32_t idx; } air[SIM_AIR_SLOTS];
+	uint32_t nair;
+	uint64_t lan_collisions, lan_dropped;
 };
 
 /* The simulated queen: a key pair and certificate for a compromised or new node. */

@@ -18,6 +18,9 @@ enum {
 	BASE_DELAY_MS = 1,
 	JITTER_MS = 4,
 	REORDER_MIN_MS = 5,
+	LAN_SLOT_US = 320,        /* --lan-kbps: CSMA backoff slot (802.15.4's) */
+	LAN_CW_SLOTS = 16,        /* backoff drawn from 0..15 slots */
+	LAN_QUEUE_US = 500000,    /* a packet that would wait longer is dropped */
 	REORDER_SPAN_MS = 45,
 };
 
@@ -143,6 +146,8 @@ static uint32_t pkt_alloc(struct sim *s, uint32_t src, const uint8_t *p, size_t 
 	s->pool[idx].src = src;
 	s->pool[idx].addr = src;
 	s->pool[idx].len = (uint16_t)len;
+	s->pool[idx].collided = false;
+	s->pool[idx].txno = s->transmissions + 1;
 	memcpy(s->pool[idx].data, p, len);
 	return idx;
 }
@@ -561,8 +566,80 @@ void sim_at(struct sim *s, uint64_t t, sim_call_fn fn, uint32_t arg)
 	heap_push(s, (struct sim_event){ .t = t, .kind = EV_CALL, .node = k, .arg = arg });
 }
 
+/* Drop the airtime records that ended before now_us. */
+static void air_expire(struct sim *s, uint64_t now_us)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < s->nair; i++)
+		if (s->air[i].end_us > now_us)
+			s->air[k++] = s->air[i];
+	s->nair = k;
+}
+
+/*
+ * The start of a transmission of air_us that wants the medium at t:
+ * CSMA defers past every transmission it would sense (on air for more
+ * than a slot, or already scheduled by an earlier sender), then backs off
+ * 0..LAN_CW_SLOTS-1 slots again.
+ */
+static uint64_t air_start(struct sim *s, uint64_t t, uint64_t air_us)
+{
+	bool moved = true;
+
+	for (int round = 0; moved && round < SIM_AIR_SLOTS; round++) {
+		moved = false;
+		for (uint32_t i = 0; i < s->nair; i++) {
+			const struct sim_airtime *a = &s->air[i];
+			bool sensed = a->start_us + LAN_SLOT_US <= t && t < a->end_us;
+			bool cuts_in = t + LAN_SLOT_US <= a->start_us && a->start_us < t + air_us;
+			if (sensed || cuts_in) {
+				t = a->end_us + (sim_rand(s) % LAN_CW_SLOTS) * LAN_SLOT_US;
+				moved = true;
+			}
+		}
+	}
+	return t;
+}
+
+/*
+ * --lan-kbps: the lan is one shared medium of that bit rate.  A sender
+ * backs off 0..LAN_CW_SLOTS-1 slots and defers while it senses the medium
+ * busy (CSMA); transmissions that start within one slot of each other
+ * cannot sense each other, collide, and nobody hears either; a packet
+ * that would wait more than LAN_QUEUE_US, or find SIM_AIR_SLOTS others
+ * pending, is dropped.  Returns the delay in ms until the end of its
+ * airtime, or -1 when it is dropped.
+ */
+static int64_t lan_medium(struct sim *s, uint32_t idx)
+{
+	uint64_t now_us = s->now * 1000, air_us, start;
+
+	air_expire(s, now_us);
+	air_us = (uint64_t)s->pool[idx].len * 8000 / s->o.lan_kbps;
+	start = air_start(s, now_us + (sim_rand(s) % LAN_CW_SLOTS) * LAN_SLOT_US, air_us);
+	if (start - now_us > LAN_QUEUE_US || s->nair == SIM_AIR_SLOTS) {
+		s->lan_dropped++;
+		return -1;
+	}
+	for (uint32_t i = 0; i < s->nair; i++) {
+		struct sim_airtime *a = &s->air[i];
+		struct sim_packet *other = &s->pool[a->idx];
+		if (start < a->start_us + LAN_SLOT_US && a->start_us < start + LAN_SLOT_US) {
+			s->lan_collisions += !s->pool[idx].collided;
+			s->pool[idx].collided = true;
+			if (other->txno == a->txno && !other->collided) {
+				s->lan_collisions++;
+				other->collided = true;
+			}
+		}
+	}
+	s->air[s->nair++] = (struct sim_airtime){ start, start + air_us, s->pool[idx].txno, idx };
+	return (int64_t)((start + air_us + 999) / 1000 - s->now);
+}
+
 /* Schedule delivery of packet idx to dst through the loss/dup/reorder model. */
-static void deliver_later(struct sim *s, uint32_t idx, uint32_t dst)
+static void deliver_later(struct sim *s, uint32_t idx, uint32_t dst, uint64_t extra)
 {
 	int copies = 1;
 
@@ -571,7 +648,7 @@ static void deliver_later(struct sim *s, uint32_t idx, uint32_t dst)
 	if (s->o.dup > 0 && sim_uniform(s) < s->o.dup)
 		copies = 2;
 	for (int c = 0; c < copies; c++) {
-		uint64_t d = BASE_DELAY_MS + sim_rand(s) % (JITTER_MS + 1);
+		uint64_t d = extra + BASE_DELAY_MS + sim_rand(s) % (JITTER_MS + 1);
 		if (s->o.reorder > 0 && sim_uniform(s) < s->o.reorder)
 			d += REORDER_MIN_MS + sim_rand(s) % REORDER_SPAN_MS;
 		s->pool[idx].refs++;
@@ -591,6 +668,7 @@ void sim_transmit_as(struct sim *s, uint32_t src, uint32_t addr, uint32_t dst,
 		     const uint8_t *p, size_t len)
 {
 	uint32_t idx = pkt_alloc(s, src, p, len);
+	int64_t extra = 0;
 
 	s->pool[idx].addr = addr;
 
@@ -598,19 +676,24 @@ void sim_transmit_as(struct sim *s, uint32_t src, uint32_t addr, uint32_t dst,
 	if (s->on_transmit)
 		s->on_transmit(s, src, dst, p, len);
 	s->pool[idx].refs = 1;          /* held while fanning out */
-	if (dst != SWARM_BROADCAST) {
+	if (s->lan && s->o.lan_kbps)
+		extra = lan_medium(s, idx);
+	if (extra < 0) {
+		/* dropped at the sender: the medium's queue is full */
+	} else if (dst != SWARM_BROADCAST) {
 		if (dst < s->n && sim_linked(s, src, dst))
-			deliver_later(s, idx, dst);
+			deliver_later(s, idx, dst, (uint64_t)extra);
 	} else if (s->lan) {
 		/* one shared-medium event; per-receiver fates are drawn when it fires */
 		s->pool[idx].refs++;
-		heap_push(s, (struct sim_event){ .t = s->now + BASE_DELAY_MS + sim_rand(s) % (JITTER_MS + 1),
+		heap_push(s, (struct sim_event){ .t = s->now + (uint64_t)extra + BASE_DELAY_MS +
+							 sim_rand(s) % (JITTER_MS + 1),
 						 .kind = EV_DELIVER_ALL, .node = src, .arg = idx });
 	} else {
 		for (uint32_t k = 0; k < s->nodes[src].nnbr; k++) {
 			uint32_t v = s->nodes[src].nbrs[k];
 			if (sim_linked(s, src, v))
-				deliver_later(s, idx, v);
+				deliver_later(s, idx, v, 0);
 		}
 	}
 	pkt_release(s, idx);
@@ -624,6 +707,8 @@ static void deliver_now(struct sim *s, uint32_t v, uint32_t idx)
 	uint32_t addr = s->pool[idx].addr;
 	uint16_t len = s->pool[idx].len;
 
+	if (s->pool[idx].collided)
+		return;
 	/* a copy: the receiver may transmit while it reads, which can grow the pool */
 	memcpy(copy, s->pool[idx].data, len);
 	s->deliveries++;
@@ -642,6 +727,8 @@ static void deliver_all(struct sim *s, uint32_t idx)
 {
 	uint32_t src = s->pool[idx].src;
 
+	if (s->pool[idx].collided)
+		return;
 	for (uint32_t v = 0; v < s->n; v++) {
 		if (v == src || !s->nodes[v].alive || !sim_linked(s, src, v))
 			continue;

@@ -18,7 +18,8 @@ static void usage(void)
 		"  [--loss P] [--dup P] [--reorder P] [--topology lan|mesh] [--degree D]\n"
 		"  [--duration SECONDS] [--seed S] [--relay flood] [--fec K] [--bytes N] [--seeds N]\n"
 		"  [--baseline stop-and-wait] [--echo-cap C] [--relay-prob P]\n"
-		"  [--relay-decay P] [--relay-window MS] [--skew MS] [--drift PPM]\n");
+		"  [--relay-decay P] [--relay-window MS] [--skew MS] [--drift PPM]\n"
+		"  [--lan-kbps K]\n");
 	exit(2);
 }
 
@@ -61,6 +62,7 @@ static int parse(struct sim_opts *o, int argc, char **argv)
 		else if (!strcmp(k, "--relay-window")) o->relay_window = atoi(v);
 		else if (!strcmp(k, "--skew")) o->skew_ms = (uint32_t)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--drift")) o->drift_ppm = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--lan-kbps")) o->lan_kbps = (uint32_t)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--baseline")) o->stop_and_wait = !strcmp(v, "stop-and-wait");
 		else usage();
 	}

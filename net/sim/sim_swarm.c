@@ -836,6 +836,12 @@ static void print_common(struct sim *s, uint64_t accepted)
 			(unsigned long long)s->verify_computed,
 			(double)s->signed_count * 1000.0 / ((double)s->o.nodes * (double)s->now),
 			(double)s->verify_calls * 1000.0 / ((double)s->o.nodes * (double)s->now));
+	if (getenv("SIM_DEBUG"))
+		fprintf(stderr, "transmissions %llu deliveries %llu\n", (unsigned long long)s->transmissions,
+			(unsigned long long)s->deliveries);
+	if (s->o.lan_kbps)
+		printf(",\"lan_collisions\":%llu,\"lan_dropped\":%llu",
+		       (unsigned long long)s->lan_collisions, (unsigned long long)s->lan_dropped);
 	printf(",\"accepted\":%llu,\"honest_banned\":%u,\"false_dead\":%llu}\n",
 	       (unsigned long long)accepted, honest_banned(s),
 	       (unsigned long long)SC(s)->false_dead);

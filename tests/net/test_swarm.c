@@ -438,6 +438,41 @@ static void test_membership_lifeguard(void)
 	CHECK_EQ(ms.lhm, 0);
 }
 
+/*
+ * A neighbour's SUSPECT that arrives before our own silence timer fires
+ * still counts once we suspect too, unless the suspect spoke in between;
+ * an answered probe lowers the local health multiplier instead of raising it.
+ */
+static void test_membership_early_confirmation(void)
+{
+	struct member_action act[16];
+	bool refuted;
+
+	membership_init(&ms);
+	membership_set_nodes(&ms, 1000);
+	for (uint32_t id = 10; id < 15; id++)
+		CHECK_EQ(membership_heard(&ms, id, id, ROLE_WORKER, 1000, 0, &refuted), 0);
+	membership_confirm(&ms, 10, 10, membership_challenge(&ms, 10, 77));
+	membership_confirm_suspicion(&ms, 10, 11);         /* 11 suspects first */
+	membership_heard(&ms, 10, 10, ROLE_WORKER, 1000, 500, &refuted);   /* 10 spoke since */
+	for (uint32_t by = 12; by < 15; by++)
+		membership_confirm_suspicion(&ms, 10, by);
+	for (uint32_t id = 11; id < 15; id++)
+		membership_heard(&ms, id, id, ROLE_WORKER, 1000, 2800, &refuted);
+	CHECK(membership_tick(&ms, 2800, 3, act, 16) > 0);
+	CHECK_EQ(membership_find(&ms, 10)->state, MS_SUSPECT);
+	CHECK_EQ(membership_find(&ms, 10)->confirms, 3);   /* 12, 13, 14; not 11 */
+	CHECK_EQ(membership_suspicion_ms(&ms, membership_find(&ms, 10)), 6000);
+	ms.lhm = 4;
+	membership_probe_answered(&ms, 10, membership_find(&ms, 10)->probe_nonce ^ 2, 2900);
+	CHECK_EQ(membership_find(&ms, 10)->state, MS_SUSPECT);   /* not our nonce */
+	membership_probe_answered(&ms, 10, membership_find(&ms, 10)->probe_nonce, 2900);
+	membership_touch(&ms, 10, 2900);
+	CHECK_EQ(membership_find(&ms, 10)->state, MS_ALIVE);
+	CHECK_EQ(ms.lhm, 3);                               /* a successful probe */
+	CHECK_EQ(membership_find(&ms, 10)->confirms, 0);
+}
+
 /* Membership binding and bounds. */
 static void test_membership_binding_and_bounds(void)
 {
@@ -1394,6 +1429,7 @@ int main(void)
 	RUN(test_gossip_classify_takes_no_tokens);
 	RUN(test_membership_suspect_probe_dead);
 	RUN(test_membership_lifeguard);
+	RUN(test_membership_early_confirmation);
 	RUN(test_membership_binding_and_bounds);
 	RUN(test_membership_relocated_hello);
 	RUN(test_sentinel_blacklist_decay_blackbox);
