@@ -18,10 +18,9 @@ rc=$?
 if [ $rc = 0 ] && grep -q '^markloop done' "$tmp/out.txt"; then echo "PASS insncount-guest-ran"
 else echo "FAIL insncount-guest-ran: status $rc"; tail -n 15 "$tmp/out.txt"; fi
 
-# windows FIRST SECOND: the counts between each FIRST mark and the next SECOND
-windows() { awk -v a="$1" -v b="$2" '$1 == "mark" && $2 == a { s = $3 } $1 == "mark" && $2 == b && s != "" { print $3 - s; s = "" }' "$marks"; }
-small=$(windows 1 2 | tr '\n' ' ')
-large=$(windows 3 4)
+. tools/insncount/marks.sh
+small=$(insn_windows "$marks" 1 | tr '\n' ' ')
+large=$(insn_windows "$marks" 3)
 echo "small windows: $small; large window: $large (expected 2002 and 20000002)"
 if [ "$(wc -w <<< "$small")" = 5 ] && awk -v l="$small" 'BEGIN { n = split(l, v, " "); m = v[1];
 	for (i = 1; i <= n; i++) { if (v[i] < 2002) exit 1; if (v[i] < m) m = v[i] } exit m != 2002 }'; then

@@ -10,7 +10,7 @@ insncount_qemu_args() { echo "-plugin ${BUILD:-build}/tools/insncount.so,out=$1"
 # the next marker ID + 1, one a line, in the order they ran
 insn_windows() {
 	awk -v a="$2" '$1 == "mark" && $2 == a { s = $3 }
-		$1 == "mark" && $2 == a + 1 && s != "" { print $3 - s; s = "" }' "$1"
+		$1 == "mark" && $2 == a + 1 && s != "" { printf "%.0f\n", $3 - s; s = "" }' "$1"
 }
 
 # insn_median_diff FILE A B PER: the median over rounds of (window A -
