@@ -72,6 +72,7 @@ include libos/libos.mk
 -include user/swarmd/swarmd.mk
 -include user/init/init.mk
 -include user/busybox/busybox.mk
+-include tools/insncount/insncount.mk
 include tests/tests.mk
 
 # ------------------------------------------------------------------ targets

@@ -6,7 +6,10 @@
  * initrd carries, mounts ext4 on the first disk and ext4 with fscrypt on
  * the second, and runs the same workloads on each.  Prints "bench
  * disk-WORKLOAD-LABEL VALUE" lines: MiB/s for the sequential ones,
- * operations per second for the random ones (guest wall clock).
+ * operations per second for the random ones (guest wall clock).  Each
+ * workload lies between two markers (tools/insncount/insnmark.h), so
+ * tools/insncount/insncount.so can count its instructions from outside
+ * (the ids below; the Linux guest runs them on ext4, then on fscrypt).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../../tools/insncount/insnmark.h"
 
 #define FILE_MIB 256
 #define CHUNK (256u << 10)
@@ -54,6 +59,9 @@ static void drop_caches(void)
 	}
 }
 
+/* Marker ids of the workloads; each one's end is its id + 1. */
+enum { MARK_SEQ_WRITE = 0x40, MARK_SEQ_READ = 0x42, MARK_RAND_WRITE = 0x44, MARK_RAND_READ = 0x46 };
+
 static void report(const char *what, const char *label, double value)
 {
 	printf("bench disk-%s-%s %.1f\n", what, label, value);
@@ -71,15 +79,18 @@ static int run(const char *dir, const char *label)
 	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
 	if (fd < 0)
 		return perror(path), 1;
+	INSNMARK(MARK_SEQ_WRITE);
 	double t0 = now();
 	for (unsigned i = 0; i < FILE_MIB * (1u << 20) / CHUNK; i++)
 		if (write(fd, buf, CHUNK) != (ssize_t)CHUNK)
 			return perror("write"), 1;
 	if (fsync(fd) || close(fd))
 		return perror("fsync"), 1;
+	INSNMARK(MARK_SEQ_WRITE + 1);
 	report("seq-write-mibps", label, FILE_MIB / (now() - t0));
 
 	drop_caches();
+	INSNMARK(MARK_SEQ_READ);
 	fd = open(path, O_RDONLY);
 	t0 = now();
 	uint64_t sum = 0;
@@ -91,21 +102,25 @@ static int run(const char *dir, const char *label)
 			break;
 		sum += buf[n - 1];
 	}
+	INSNMARK(MARK_SEQ_READ + 1);
 	report("seq-read-mibps", label, FILE_MIB / (now() - t0));
 	close(fd);
 
 	fd = open(path, O_RDWR);
 	uint64_t blocks = FILE_MIB * (1ull << 20) / 4096;
+	INSNMARK(MARK_RAND_WRITE);
 	t0 = now();
 	for (int i = 0; i < RAND_WRITES; i++) {
 		buf[0] = (uint8_t)i;
 		if (pwrite(fd, buf, 4096, (off_t)(next_rand() % blocks * 4096)) != 4096 || fsync(fd))
 			return perror("pwrite+fsync"), 1;
 	}
+	INSNMARK(MARK_RAND_WRITE + 1);
 	report("rand-write-fsync-ops", label, RAND_WRITES / (now() - t0));
 	close(fd);
 
 	drop_caches();
+	INSNMARK(MARK_RAND_READ);
 	fd = open(path, O_RDONLY);
 	t0 = now();
 	for (int i = 0; i < RAND_READS; i++) {
@@ -113,6 +128,7 @@ static int run(const char *dir, const char *label)
 			return perror("pread"), 1;
 		sum += buf[1];
 	}
+	INSNMARK(MARK_RAND_READ + 1);
 	report("rand-read-ops", label, RAND_READS / (now() - t0));
 	close(fd);
 	unlink(path);

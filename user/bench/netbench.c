@@ -14,11 +14,16 @@
  * musl-gcc -static -DLINUX_INIT, /init of the Linux guest, which brings
  * up its NIC with QEMU's user network's addresses and takes the mode from
  * the kernel command line.  Timed modes print "bench NAME TICKS" lines
- * (bench.h); under -icount shift=0 a tick is an instruction.  The host's
- * side is tools/bench-netpeer, which times the TCP modes by wall clock.
+ * (bench.h); under -icount shift=0 a tick is an instruction.  The UDP
+ * modes also put markers (tools/insncount/insnmark.h) around whole rounds,
+ * which tools/insncount/insncount.so counts from outside the guest: every
+ * instruction, interrupts and all, but none while the guest idles.  The
+ * host's side is tools/bench-netpeer, which times the TCP modes by wall
+ * clock.
  */
 #define _GNU_SOURCE
 #include "bench.h"
+#include "../../tools/insncount/insnmark.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -30,6 +35,14 @@
 #include <unistd.h>
 
 static char buf[64 << 10];
+
+/* Marker ids (tools/bench-net reads them): each window's end is its id + 1.
+ * A send batch and then an idle round, a received burst and then an empty
+ * round: the difference of the two is the batch's or the burst's work. */
+enum {
+	MARK_SEND_BATCH = 0x20, MARK_SEND_IDLE = 0x22,
+	MARK_RECV_BURST = 0x30, MARK_RECV_EMPTY = 0x32,
+};
 
 static struct sockaddr_in addr_of(const char *ip, const char *port)
 {
@@ -70,12 +83,17 @@ static int udp_send(const char *ip, const char *port, long n)
 		bad += sendto(s, buf, 64, 0, (struct sockaddr *)&a, sizeof a) != 64;
 	usleep(20000);
 	while (sent < n) {
+		INSNMARK(MARK_SEND_BATCH);
 		uint64_t t0 = bench_ticks();
 		for (int i = 0; i < UDP_BATCH; i++)
 			bad += sendto(s, buf, 64, 0, (struct sockaddr *)&a, sizeof a) != 64;
 		ticks += bench_ticks() - t0;
 		sent += UDP_BATCH;
 		usleep(20000);
+		INSNMARK(MARK_SEND_BATCH + 1);
+		INSNMARK(MARK_SEND_IDLE);
+		usleep(20000);
+		INSNMARK(MARK_SEND_IDLE + 1);
 	}
 	printf("bench udp-send %llu\n", (unsigned long long)(ticks / (uint64_t)sent));
 	printf("netbench: %ld sends failed\n", bad);
@@ -91,6 +109,40 @@ static uint64_t median(uint64_t *v, long n)
 			v[j] = v[j - 1], v[j - 1] = t;
 		}
 	return n ? v[n / 2] : 0;
+}
+
+/* Some 20 million instructions in which a burst the host was asked for
+ * reaches the NIC (long enough in real time). */
+static void spin(void)
+{
+	for (volatile long i = 0; i < 4000000; i++)
+		;
+}
+
+/* The whole receive path, counted by tools/insncount: ROUNDS rounds of a
+ * burst (ask the host at A for UDP_BATCH datagrams, spin while they arrive,
+ * receive them) each followed by an empty round (ask for none, spin).  On
+ * both systems the input path (Linux's interrupts, NAPI, IP and UDP as the
+ * frames arrive; ExoSwarm's interrupt, ring and lwIP input) runs inside the
+ * burst's window, so the difference of the windows is all of a burst's
+ * work.  Gives the number of datagrams missing or of a wrong size. */
+static long udp_recv_counted(int s, const struct sockaddr_in *a, long rounds)
+{
+	long bad = 0;
+
+	for (long r = 0; r < rounds; r++) {
+		INSNMARK(MARK_RECV_BURST);
+		sendto(s, "go", 2, 0, (const struct sockaddr *)a, sizeof *a);
+		spin();
+		for (int i = 0; i < UDP_BATCH; i++)
+			bad += recv(s, buf, sizeof buf, 0) != 64;
+		INSNMARK(MARK_RECV_BURST + 1);
+		INSNMARK(MARK_RECV_EMPTY);
+		sendto(s, "no", 2, 0, (const struct sockaddr *)a, sizeof *a);
+		spin();
+		INSNMARK(MARK_RECV_EMPTY + 1);
+	}
+	return bad;
 }
 
 /* Bursts of UDP_BATCH datagrams that the host (bench-netpeer udp-burst at
@@ -118,8 +170,7 @@ static int udp_recv(const char *ip, const char *port, long n)
 		rounds = 4096;
 	for (r = -2; r < 2 * rounds; r++) {	/* two rounds to warm up */
 		sendto(s, "go", 2, 0, (struct sockaddr *)&a, sizeof a);
-		for (volatile long spin = 0; spin < 4000000; spin++)
-			;
+		spin();
 		int calls = r & 1;
 		if (calls) {
 			struct pollfd p = { s, POLLIN, 0 };
@@ -131,6 +182,7 @@ static int udp_recv(const char *ip, const char *port, long n)
 		if (r >= 0)
 			per[calls][k[calls]++] = (bench_ticks() - t0) / UDP_BATCH;
 	}
+	bad += udp_recv_counted(s, &a, rounds);
 	printf("bench udp-recv %llu\n", (unsigned long long)median(per[0], k[0]));
 	printf("bench udp-recv-calls %llu\n", (unsigned long long)median(per[1], k[1]));
 	printf("netbench: %ld datagrams missing or of a wrong size\n", bad);
