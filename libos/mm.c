@@ -32,6 +32,7 @@
 #define LX_ENODEV 19
 
 #define LIBOS_VA 0x00007d0000000000ull		/* above: the library OS's own, but the stack */
+#define LIBOS_HEAP_END 0x00007f0000000000ull	/* the end of its heap (libos/alloc.c) */
 #define RLIMIT_AS 9
 
 /* The index of the first region that ends above va (nregions if none). */
@@ -835,6 +836,33 @@ int64_t mm_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, int64_
 	if (region_add(addr, addr + len, prot))
 		return -LX_ENOMEM;
 	return (int64_t)addr;
+}
+
+/*
+ * 1 when [addr, addr+len) (page-aligned addr) overlaps memory the library
+ * OS runs on: the program image, where its code, data and .bss are linked
+ * in among the program's; the shared segment and the library OS's heap
+ * (thread blocks, handler stacks); its fixed windows (libos/layout.h).
+ * The program's own munmap, mprotect, MAP_FIXED mmap, discarding madvise
+ * and shmat there are refused, as Linux refuses them on a sealed mapping:
+ * unmapping the code that serves its faults would end it inside the
+ * library OS, or worse, in the middle of a change to shared state.
+ */
+int mm_sealed(uint64_t addr, uint64_t len)
+{
+	extern const char __executable_start[];
+	const uint64_t ranges[3][2] = {
+		{ (uint64_t)__executable_start & ~(PAGE - 1), lp.heap_start },
+		{ LIBOS_VA, LIBOS_HEAP_END },
+		{ NIC_BUF_VA, EXO_STACK_TOP - STACK_RESERVE },
+	};
+	if (addr % PAGE || len == 0)
+		return 0;
+	uint64_t end = addr >= EXO_KINFO_VA || len > EXO_KINFO_VA - addr ? EXO_KINFO_VA : addr + len;
+	for (int i = 0; i < 3; i++)
+		if (addr < ranges[i][1] && end > ranges[i][0])
+			return 1;
+	return 0;
 }
 
 int64_t mm_munmap(uint64_t addr, uint64_t len)

@@ -4,7 +4,9 @@
  * each call must return, with a result or an error, instead of ending
  * the program with SIGSEGV inside the library OS; and the sequence of its
  * threaded runs that ended a batch inside fork (fork_beside_threads),
- * and threads faulting on the same page at once (same_page_faults).
+ * threads faulting on the same page at once (same_page_faults), and
+ * calls on the library OS's own memory (sealed_regions), and fork
+ * from a thread other than the first (fork_from_thread).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -107,6 +110,7 @@ static void same_page_faults(double secs)
 {
 	pthread_t t[SP_THREADS];
 	int started = 0, rounds = 0, bad = 0;
+	double slowest = 0;
 	for (long i = 0; i < SP_THREADS; i++)
 		started += pthread_create(&t[i], 0, sp_writer, (void *)i) == 0;
 	for (double t0 = now(); now() - t0 < secs; rounds++) {
@@ -129,7 +133,8 @@ static void same_page_faults(double secs)
 			sp_area = (volatile unsigned char *)sp_bss;
 		}
 		int round = ++sp_round;
-		for (double t1 = now(); now() - t1 < 10.0;) {
+		double t1 = now();
+		while (now() - t1 < 60.0) {
 			int all = 1;
 			for (int i = 0; i < started; i++)
 				all &= sp_done[i] == round;
@@ -137,6 +142,8 @@ static void same_page_faults(double secs)
 				break;
 			sched_yield();
 		}
+		if (now() - t1 > slowest)
+			slowest = now() - t1;
 		for (int i = 0; i < started; i++)
 			bad += sp_done[i] != round;
 		if (m)
@@ -145,9 +152,111 @@ static void same_page_faults(double secs)
 	sp_stop = 1;
 	for (int i = 0; i < started; i++)
 		pthread_join(t[i], 0);
-	printf("info fuzzfound: %d rounds of %d threads writing %d pages at once in %.0f s\n",
-	       rounds, SP_THREADS, SP_PAGES, secs);
+	printf("info fuzzfound: %d rounds of %d threads writing %d pages at once in %.0f s "
+	       "(slowest %.1f s), %d bad\n", rounds, SP_THREADS, SP_PAGES, secs, slowest, bad);
 	EXPECT("same-page-faults", started == SP_THREADS && rounds > 0 && bad == 0);
+}
+
+static int sealed_bss_word;
+
+/* The call's result as "ok" when it failed with err, else what it did. */
+static int refused(long r, int err)
+{
+	return r == -1 && errno == err;
+}
+
+/* The library OS's own memory: its code and data (linked into the
+ * program image), the shared segment, its heap, a fixed window.  Each
+ * call that would unmap it, remap it or change its protection is refused
+ * with EPERM (shmat with EINVAL), as Linux refuses them on a sealed
+ * mapping; before, an munmap of the text ended the program inside the
+ * library OS's fault handler.  The program must go on working after. */
+static void sealed_regions(void)
+{
+	const struct { const char *name; unsigned long va; } at[] = {
+		{ "text", (unsigned long)&sealed_regions & ~4095ul },
+		{ "bss", (unsigned long)&sealed_bss_word & ~4095ul },
+		{ "shared-segment", 0x7d0000000000ul },
+		{ "libos-heap", 0x7e0000000000ul },
+		{ "tables-window", 0x7ffa00000000ul },
+	};
+	int shm = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	for (unsigned i = 0; i < sizeof at / sizeof at[0]; i++) {
+		char name[64];
+		void *p = (void *)at[i].va;
+		snprintf(name, sizeof name, "sealed-munmap-%s-EPERM", at[i].name);
+		EXPECT(name, refused(syscall(SYS_munmap, p, 4096), EPERM));
+		snprintf(name, sizeof name, "sealed-mprotect-%s-EPERM", at[i].name);
+		EXPECT(name, refused(syscall(SYS_mprotect, p, 4096, PROT_NONE), EPERM));
+		snprintf(name, sizeof name, "sealed-mmap-fixed-%s-EPERM", at[i].name);
+		EXPECT(name, refused(syscall(SYS_mmap, p, 4096, PROT_READ | PROT_WRITE,
+					     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), EPERM));
+		snprintf(name, sizeof name, "sealed-madvise-dontneed-%s-EPERM", at[i].name);
+		EXPECT(name, refused(syscall(SYS_madvise, p, 4096, MADV_DONTNEED), EPERM));
+		snprintf(name, sizeof name, "sealed-madvise-willneed-%s-ok", at[i].name);
+		EXPECT(name, syscall(SYS_madvise, p, 4096, MADV_WILLNEED) == 0);
+		snprintf(name, sizeof name, "sealed-shmat-%s-EINVAL", at[i].name);
+		EXPECT(name, shm >= 0 && refused(syscall(SYS_shmat, shm, p, 0), EINVAL));
+	}
+	/* a range that only runs into the library OS's memory */
+	EXPECT("sealed-munmap-overlapping-EPERM",
+	       refused(syscall(SYS_munmap, 0x7cfffffff000ul, 2 * 4096), EPERM));
+	if (shm >= 0)
+		shmctl(shm, IPC_RMID, 0);
+	/* still alive: the image's data written, memory mapped and unmapped,
+	 * and a fork served by the fault handler */
+	sealed_bss_word = 7;
+	char *m = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ok = m != MAP_FAILED && (m[0] = 1) == 1 && munmap(m, 4096) == 0;
+	pid_t c = fork();
+	if (c == 0)
+		_exit(sealed_bss_word == 7 ? 3 : 4);
+	int st = 0;
+	EXPECT("sealed-program-goes-on", ok && c > 0 && waitpid(c, &st, 0) == c &&
+	       WIFEXITED(st) && WEXITSTATUS(st) == 3);
+}
+
+static volatile int ft_bss = 1;
+
+/* A thread that forks: the child must start (with this thread's
+ * registers, as its only thread), write memory, call in and end with
+ * its status; the parent thread goes on and reaps it, while a busy
+ * thread writes its stack and calls in. */
+static void *ft_forker(void *arg)
+{
+	int *bad = arg, forks = 0;
+	for (double t0 = now(); now() - t0 < 2.0 || forks < 3; forks++) {
+		int local = forks;
+		pid_t c = fork();
+		if (c == 0) {
+			ft_bss = 40 + local;	/* a copy-on-write fault in the child */
+			_exit(syscall(SYS_getpid) > 1 && ft_bss == 40 + local ? local % 100 : 200);
+		}
+		int st = 0;
+		if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != local % 100)
+			++*bad;
+		ft_bss = local;			/* and one in the parent */
+		if (ft_bss != local || local != forks)
+			++*bad;
+	}
+	return (void *)(long)forks;
+}
+
+/* fork from a thread other than the first (its own handler stack, on
+ * which the call is served, is shared copy-on-write by the fork) */
+static void fork_from_thread(void)
+{
+	pthread_t f, b;
+	int bad = 0;
+	void *forks = 0;
+	stop_busy = 0;
+	int busy_ok = pthread_create(&b, 0, busy, 0) == 0;
+	int ok = pthread_create(&f, 0, ft_forker, &bad) == 0 && pthread_join(f, &forks) == 0;
+	stop_busy = 1;
+	if (busy_ok)
+		pthread_join(b, 0);
+	printf("info fuzzfound: %ld forks from a second thread, %d bad\n", (long)forks, bad);
+	EXPECT("fork-from-thread", ok && busy_ok && (long)forks >= 3 && bad == 0);
 }
 
 int main(void)
@@ -160,5 +269,7 @@ int main(void)
 	EXPECT("open-trunc-proc-self-status-returns", r < 0 ? errno == EINVAL : 1);
 	fork_beside_threads(3.0);
 	same_page_faults(5.0);
+	sealed_regions();
+	fork_from_thread();
 	return failures ? 1 : 0;
 }
