@@ -841,8 +841,9 @@ int64_t mm_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, int64_
 /*
  * 1 when [addr, addr+len) (page-aligned addr) overlaps memory the library
  * OS runs on: the program image, where its code, data and .bss are linked
- * in among the program's; the shared segment and the library OS's heap
- * (thread blocks, handler stacks); its fixed windows (libos/layout.h).
+ * in among the program's (ld-exo's image, under a foreign program); the
+ * shared segment and the library OS's heap (thread blocks, handler
+ * stacks); its fixed windows (libos/layout.h).
  * The program's own munmap, mprotect, MAP_FIXED mmap, discarding madvise
  * and shmat there are refused, as Linux refuses them on a sealed mapping:
  * unmapping the code that serves its faults would end it inside the
@@ -850,9 +851,9 @@ int64_t mm_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, int64_
  */
 int mm_sealed(uint64_t addr, uint64_t len)
 {
-	extern const char __executable_start[];
+	extern const char __executable_start[], _end[];
 	const uint64_t ranges[3][2] = {
-		{ (uint64_t)__executable_start & ~(PAGE - 1), lp.heap_start },
+		{ (uint64_t)__executable_start & ~(PAGE - 1), ((uint64_t)_end + PAGE - 1) & ~(PAGE - 1) },
 		{ LIBOS_VA, LIBOS_HEAP_END },
 		{ NIC_BUF_VA, EXO_STACK_TOP - STACK_RESERVE },
 	};
