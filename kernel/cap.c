@@ -5,12 +5,20 @@
  * without recursion, leaf first, in time linear in the caps it deletes.
  *
  * Frames handed to user space are kept by reference counts, not by one
- * owning cap: every counted FRAME cap (from MEM_ALLOC, the first program's
- * image and stack, and every copy of those) holds one reference on each
- * frame it covers, and a frame is freed, and its page refunded to the
- * nearest MEMORY ancestor, only when the last cap covering it goes.  Since
- * every user mapping is recorded on the cap it was made through and removed
- * with it, a freed frame is never still mapped.
+ * owning cap.  Every counted FRAME cap (from MEM_ALLOC, the first program's
+ * image and stack, and every copy of those) keeps its frames, but only a
+ * holder counts: a counted cap whose parent is not a counted FRAME cap
+ * holds one reference on each frame it covers.  A copy (derived or
+ * granted from a counted cap) holds none: it lies within its parent's
+ * range, and its parent, or the nearest holder above it, keeps the frames
+ * while it exists.  When a holder is deleted, its children move up to its
+ * parent, which is no counted FRAME cap, so they become holders and take
+ * their references then (cap_delete); a revoke removes them first.  So
+ * copying a cap of any size, and deleting a copy, costs the same, and fork
+ * does not touch every frame of what it shares.  A frame is freed, and its
+ * page refunded to the nearest MEMORY ancestor, only when the last holder
+ * covering it goes.  Since every user mapping is recorded on the cap it was
+ * made through and removed with it, a freed frame is never still mapped.
  */
 #include "kernel/cap.h"
 #include "kernel/console.h"
@@ -54,16 +62,19 @@ struct cap *mem_source(struct cap *c)
 	return c;
 }
 
-int cap_copy_ok(const struct cap *parent, uint64_t first, uint64_t count)
+/* 1 when c holds references on its frames: counted, and no copy of a
+ * counted FRAME cap. */
+static int cap_holds_refs(const struct cap *c)
 {
-	return parent->type != EXO_CAP_FRAME || !parent->counted ||
-	       frame_ref_ok(&kframes, first, count);
+	return c->type == EXO_CAP_FRAME && c->counted &&
+	       !(c->parent && c->parent->type == EXO_CAP_FRAME && c->parent->counted);
 }
 
 void cap_count_frames(struct cap *c)
 {
 	c->counted = 1;
-	frame_ref(&kframes, c->first, c->count);
+	if (cap_holds_refs(c))
+		frame_ref(&kframes, c->first, c->count);
 }
 
 /* Links c under parent (NULL: a root). */
@@ -85,9 +96,9 @@ struct cap *cap_install(struct env *e, int slot, struct cap *parent, int type,
 
 	*c = (struct cap){ .type = (uint8_t)type, .rights = rights, .first = first,
 			   .count = count, .obj = obj, .owner = e };
-	if (type == EXO_CAP_FRAME && parent && parent->type == EXO_CAP_FRAME && parent->counted)
-		cap_count_frames(c);
 	cap_link(c, parent);
+	if (type == EXO_CAP_FRAME && parent && parent->type == EXO_CAP_FRAME && parent->counted)
+		c->counted = 1;		/* a copy: its parent keeps the frames */
 	if (type == EXO_CAP_ENV && obj != e)	/* an env's cap to itself is no reference */
 		((struct env *)obj)->refs++;
 	else if (type == EXO_CAP_THREAD)
@@ -103,9 +114,8 @@ void cap_pin(struct cap *pin, struct cap *frame, uint64_t first, uint64_t count,
 {
 	*pin = (struct cap){ .type = EXO_CAP_FRAME, .pinned = 1, .rights = EXO_R_READ | EXO_R_WRITE,
 			     .first = first, .count = count, .obj = req };
-	if (frame->counted)
-		cap_count_frames(pin);
 	cap_link(pin, frame);
+	pin->counted = frame->counted;	/* a copy: it holds references once frame goes */
 }
 
 /* Drops what the cap holds, unlinks it from the tree and frees its slot.
@@ -117,7 +127,7 @@ static void cap_release(struct cap *c)
 		if (c->pinned)
 			ring_pin_release(c);	/* no DMA into the frames from here on */
 		env_unmap_cap(c);	/* before the frames can go */
-		if (c->counted) {
+		if (cap_holds_refs(c)) {
 			uint64_t freed = frame_unref(&kframes, c->first, c->count);
 			struct cap *m = c->parent;
 			while (m && m->type != EXO_CAP_MEMORY)
@@ -209,7 +219,13 @@ static void reparent(struct cap *k, struct cap *newparent)
  */
 void cap_delete(struct cap *c)
 {
-	while (c->child)
-		reparent(c->child, c->parent);
+	int holder = cap_holds_refs(c);
+
+	while (c->child) {
+		struct cap *k = c->child;
+		reparent(k, c->parent);
+		if (holder && k->type == EXO_CAP_FRAME && k->counted)
+			frame_ref(&kframes, k->first, k->count);	/* now a holder itself */
+	}
 	cap_release(c);
 }

@@ -15,21 +15,19 @@ int cap_free_slot(struct env *e);
 struct cap *cap_install(struct env *e, int slot, struct cap *parent, int type,
 			uint32_t rights, uint64_t first, uint64_t count, void *obj);
 
-/* 0 when a copy of parent over [first, first + count) cannot be made (a
- * frame's reference count is full); check before cap_install. */
 /* The MEMORY cap whose pages c spends: c, or for a cap that draws on its
  * parent (EXO_MEM_DRAW) the nearest ancestor that does not. */
 struct cap *mem_source(struct cap *c);
-int cap_copy_ok(const struct cap *parent, uint64_t first, uint64_t count);
 
-/* Makes the new FRAME cap c hold a reference on each of its frames (frames
- * just allocated for it); copies of it then do so too. */
+/* Makes the new FRAME cap c (installed under a MEMORY cap or none, over
+ * frames just allocated for it) hold a reference on each of its frames;
+ * copies of it are counted too and kept by it (cap.c). */
 void cap_count_frames(struct cap *c);
 
-/* Makes *pin (storage in no table) a counted FRAME child of frame over
- * [first, first + count), so the frames outlive frame's deletion while a
- * device may use them; req is the ring request it belongs to (ring.h).
- * cap_copy_ok must hold.  Released by cap_delete, or by revoking an
+/* Makes *pin (storage in no table) a FRAME child of frame over
+ * [first, first + count), counted when frame is, so the frames outlive
+ * frame's deletion while a device may use them; req is the ring request
+ * it belongs to (ring.h).  Released by cap_delete, or by revoking an
  * ancestor, which first stops the device (ring_pin_release). */
 void cap_pin(struct cap *pin, struct cap *frame, uint64_t first, uint64_t count, void *req);
 

@@ -76,6 +76,8 @@ static struct {
 	uint64_t badge;
 } input;
 
+uint64_t console_first_wait_tsc;
+
 /* Takes a typed byte; a full ring drops it, as a UART's FIFO would. */
 static void input_put(uint8_t c)
 {
@@ -141,6 +143,8 @@ void console_input_bind(struct notify *n, uint64_t badge)
 {
 	struct notify *old = input.n;
 
+	if (n && !console_first_wait_tsc)
+		console_first_wait_tsc = rdtsc();
 	if (n)
 		n->refs++;		/* before the old one goes: it may be n */
 	if (old)

@@ -27,6 +27,11 @@ size_t console_input_read(uint8_t *buf, size_t max);
 /* n (NULL: none) is signalled with badge when input arrives, and at once if
  * some is waiting; it replaces the previous reader's notification. */
 void console_input_bind(struct notify *n, uint64_t badge);
+/* The TSC when a program first bound a notification for input, i.e. first
+ * waited for a key: on the image `make run` boots without a disk, the
+ * shell at its first prompt.  0 until then; tools/bench-boot reads it
+ * through the debugger (docs/PERFORMANCE.md, "Boot to a shell prompt"). */
+extern uint64_t console_first_wait_tsc;
 _Noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Stops the CPU for good: interrupts off, halt forever. */
 _Noreturn void halt_forever(void);

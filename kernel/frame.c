@@ -27,7 +27,7 @@ static size_t bitmap_only_bytes(uint64_t frames) { return (size_t)((frames + 63)
 size_t frames_bitmap_bytes(const struct memmap *m)
 {
 	uint64_t frames = memmap_highest(m) / FRAME;
-	return bitmap_only_bytes(frames) + (size_t)frames * sizeof(uint16_t);
+	return bitmap_only_bytes(frames) + (size_t)frames * sizeof(uint32_t);
 }
 
 void frames_init(struct frames *f, const struct memmap *m, uint64_t *bitmap)
@@ -37,9 +37,9 @@ void frames_init(struct frames *f, const struct memmap *m, uint64_t *bitmap)
 	f->nfree = 0;
 	f->hint = 0;
 	f->usable = *m;
-	f->refs = (uint16_t *)((uint8_t *)bitmap + bitmap_only_bytes(f->nframes));
+	f->refs = (uint32_t *)((uint8_t *)bitmap + bitmap_only_bytes(f->nframes));
 	memset(bitmap, 0xff, bitmap_only_bytes(f->nframes));
-	memset(f->refs, 0, (size_t)f->nframes * sizeof(uint16_t));
+	memset(f->refs, 0, (size_t)f->nframes * sizeof(uint32_t));
 	for (int i = 0; i < m->n; i++) {
 		uint64_t first = m->r[i].start / FRAME, end = m->r[i].end / FRAME;
 		clear_range(bitmap, first, end);
@@ -134,16 +134,6 @@ int frame_is_free(const struct frames *f, uint64_t pa)
 	return pa % FRAME == 0 && i < f->nframes && !test_bit(f->bitmap, i);
 }
 
-int frame_ref_ok(const struct frames *f, uint64_t first_pfn, uint64_t count)
-{
-	if (first_pfn >= f->nframes || count > f->nframes - first_pfn)
-		return 0;
-	for (uint64_t i = first_pfn; i < first_pfn + count; i++)
-		if (!test_bit(f->bitmap, i) || f->refs[i] == FRAME_REFS_MAX)
-			return 0;
-	return 1;
-}
-
 void frame_ref(struct frames *f, uint64_t first_pfn, uint64_t count)
 {
 	for (uint64_t i = first_pfn; i < first_pfn + count; i++)
@@ -160,7 +150,7 @@ uint64_t frame_unref(struct frames *f, uint64_t first_pfn, uint64_t count)
 	return freed;
 }
 
-uint16_t frame_refs(const struct frames *f, uint64_t pfn)
+uint32_t frame_refs(const struct frames *f, uint64_t pfn)
 {
 	return pfn < f->nframes ? f->refs[pfn] : 0;
 }

@@ -2,8 +2,10 @@
  * The physical frame allocator: one bit per 4 KiB frame from address 0 to
  * the top of usable memory (1 = in use), so holes and reserved areas simply
  * stay marked.  Searches start at a moving hint and skip full 64-frame words.
- * Beside the bitmap, a 16-bit count per frame of the capabilities that keep
- * it allocated: a frame handed to user space is freed when its last one goes.
+ * Beside the bitmap, a 32-bit count per frame of the capabilities that keep
+ * it allocated (kernel/cap.c says which do): a frame handed to user space is
+ * freed when its last one goes.  32 bits, so that no number of caps the
+ * kernel's memory can hold overflows it.
  * Portable: the kernel gives it a bitmap in the direct map, tests a buffer.
  */
 #ifndef EXO_KERNEL_FRAME_H
@@ -19,7 +21,7 @@ struct frames {
 	uint64_t nframes;	/* frames covered: [0, nframes * 4096) */
 	uint64_t nfree;
 	uint64_t hint;		/* word index to search from */
-	uint16_t *refs;		/* per frame: capabilities keeping it (after the bitmap) */
+	uint32_t *refs;		/* per frame: capabilities keeping it (after the bitmap) */
 	struct memmap usable;	/* what may ever be freed */
 };
 
@@ -42,16 +44,12 @@ int frame_free(struct frames *f, uint64_t pa);
 
 int frame_is_free(const struct frames *f, uint64_t pa);
 
-#define FRAME_REFS_MAX 0xffffu
-
-/* 1 when every frame of [first_pfn, first_pfn + count) is allocated and can
- * take one more reference, 0 otherwise. */
-int frame_ref_ok(const struct frames *f, uint64_t first_pfn, uint64_t count);
-/* Adds a reference to each frame of the range (frame_ref_ok must hold). */
+/* Adds a reference to each allocated frame of the range (one per holding
+ * cap, so the 32-bit count cannot fill). */
 void frame_ref(struct frames *f, uint64_t first_pfn, uint64_t count);
 /* Drops a reference from each frame of the range and frees those that
  * reach none; returns how many were freed. */
 uint64_t frame_unref(struct frames *f, uint64_t first_pfn, uint64_t count);
-uint16_t frame_refs(const struct frames *f, uint64_t pfn);
+uint32_t frame_refs(const struct frames *f, uint64_t pfn);
 
 #endif

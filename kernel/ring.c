@@ -126,14 +126,6 @@ int ring_buffer_check(struct env *e, uint32_t slot, uint32_t rights, uint64_t of
 	uint64_t bytes = f->count * PAGE_SIZE;
 	if (len == 0 || offset >= bytes || len > bytes - offset)
 		return -EXO_EINVAL;
-	uint64_t first = f->first + offset / PAGE_SIZE;
-	uint64_t count = (offset % PAGE_SIZE + len + PAGE_SIZE - 1) / PAGE_SIZE;
-	if (!cap_copy_ok(f, first, count))
-		return -EXO_ENOSPC;
-	/* a batch may pin one frame up to EXO_RING_BATCH times */
-	for (uint64_t i = 0; f->counted && i < count; i++)
-		if (frame_refs(&kframes, first + i) > FRAME_REFS_MAX - EXO_RING_BATCH)
-			return -EXO_ENOSPC;
 	*pa = f->first * PAGE_SIZE + offset;
 	*frame = f;
 	return 0;

@@ -108,8 +108,6 @@ static int64_t sys_cap_derive(struct trapframe *tf)
 		first = c->first;
 		count = c->count;
 	}
-	if (!cap_copy_ok(c, first, count))
-		return -EXO_ENOSPC;
 	int s = cap_free_slot(self());
 	if (s < 0)
 		return s;
@@ -148,8 +146,6 @@ static int64_t sys_cap_grant(struct trapframe *tf)
 	} else if ((s = cap_free_slot(to)) < 0) {
 		return s;
 	}
-	if (!cap_copy_ok(c, c->first, c->count))
-		return -EXO_ENOSPC;
 	uint64_t count = c->count;
 	if (c->type == EXO_CAP_MEMORY && c->first == EXO_MEM_DRAW)
 		count = 0;			/* the copy draws on this cap */

@@ -85,9 +85,7 @@ void chan_msg_free(struct chan *ch, struct chan_msg *m)
 	sh_free(m);
 }
 
-/* Whether [p, p + len) lies inside the shared segment, by this process's
- * own record of its size (the segment's header could be forged). */
-static int in_segment(const void *p, uint64_t len)
+int chan_in_segment(const void *p, uint64_t len)
 {
 	uint64_t a = (uint64_t)p, end = SH_VA + lp.shared_pages * PAGE;
 	return a >= SH_VA && a <= end && len <= end - a;
@@ -95,7 +93,7 @@ static int in_segment(const void *p, uint64_t len)
 
 int chan_msg_room(const struct chan_msg *m, uint64_t need)
 {
-	return need <= m->len && m->len < (1ull << 32) && in_segment(m->data, m->len + 1);
+	return need <= m->len && m->len < (1ull << 32) && chan_in_segment(m->data, m->len + 1);
 }
 
 /* Whether m is a message made on ch (the queue's links could be forged). */

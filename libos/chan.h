@@ -78,6 +78,10 @@ struct chan_msg *chan_msg_new(struct chan *ch, uint32_t op, uint64_t len);
 /* The server's check of a message's data: whether its first need bytes
  * are there (need <= len, and all of it inside the shared segment). */
 int chan_msg_room(const struct chan_msg *m, uint64_t need);
+/* Whether [p, p + len) lies inside the shared segment, by this process's
+ * own record of its size (the segment's header could be forged): a
+ * service's check of a record a message leads to. */
+int chan_in_segment(const void *p, uint64_t len);
 /* Sends m and waits for the reply: the server's result, or -EIO when the
  * server has ended.  The caller frees m with chan_msg_free afterwards. */
 int64_t chan_call(struct chan *ch, struct chan_msg *m);

@@ -11,6 +11,7 @@
 #include "libos/shared.h"
 #include "libos/vfs.h"
 #include "net/lwip/sockshare.h"
+#include "libos/chan.h"
 
 #define NOFILE_SOFT 1024
 #define NOFILE_HARD 4096
@@ -419,6 +420,21 @@ void files_exit(void)
 void lo_proc_files_exit(struct lo_proc_files *files)
 {
 	files_release(files);
+}
+
+int fd_table_holds(const struct lo_proc_files *pf, const struct file *f)
+{
+	const struct fdtab *t = pf->fdtab;
+	if (!chan_in_segment(t, sizeof *t))
+		return 0;
+	struct fd_slot *slots = t->slots;
+	uint64_t len = t->len;		/* read once: the table could be rewritten meanwhile */
+	if (len > NOFILE_CEILING || !chan_in_segment(slots, len * sizeof *slots))
+		return 0;
+	for (uint64_t i = 0; i < len; i++)
+		if (slots[i].f == f)
+			return 1;
+	return 0;
 }
 
 /* For the procfs: another process's descriptors, read in place. */

@@ -21,6 +21,8 @@
 #define MIN_PAGES 2048ull			/* 8 MiB */
 #define MAX_PAGES (SH_MAX_CHUNKS * SH_CHUNK_PAGES)
 #define SH_RIGHTS (EXO_R_READ | EXO_R_WRITE | EXO_R_GRANT | EXO_R_DERIVE)
+#define SH_AROUND 16ull				/* pages mapped per fault (shared_fault) */
+_Static_assert(SH_CHUNK_PAGES % SH_AROUND == 0, "a group of pages never spans two chunks");
 
 /* EXO_SHARED_MB=N in the environment, in pages; 0 when absent. */
 static uint64_t pages_from_env(const char *const *envp, uint32_t envc)
@@ -168,15 +170,23 @@ int shared_adopt(void)
 	return 0;
 }
 
+/* Maps the aligned group of SH_AROUND pages around the faulting one with
+ * one call, as Linux maps a file's pages around a fault: a process that
+ * reads a file of tmpfs (execve does, from a fresh child) or walks the
+ * process table takes a sixteenth of the faults.  When the kernel's quota
+ * for the records runs short, the page alone. */
 int shared_fault(uint64_t va)
 {
 	if (va < SH_VA || va >= SH_VA + lp.shared_pages * PAGE)
 		return 0;
-	uint64_t i = (va - SH_VA) / PAGE;
-	/* another thread may have mapped it meanwhile: then this fails and
-	 * the access is simply retried */
-	exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, SH_VA + i * PAGE, SH_SLOT0 + i / SH_CHUNK_PAGES,
-		 i % SH_CHUNK_PAGES, EXO_PROT_READ | EXO_PROT_WRITE);
+	uint64_t i = (va - SH_VA) / PAGE, first = i & ~(SH_AROUND - 1);
+	uint64_t n = lp.shared_pages - first < SH_AROUND ? lp.shared_pages - first : SH_AROUND;
+	/* another thread may have mapped them meanwhile: the same frames are
+	 * mapped again, or this fails and the access is simply retried */
+	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, SH_VA + first * PAGE, SH_SLOT0 + first / SH_CHUNK_PAGES,
+		     first % SH_CHUNK_PAGES, EXO_PROT_READ | EXO_PROT_WRITE, n))
+		exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, SH_VA + i * PAGE, SH_SLOT0 + i / SH_CHUNK_PAGES,
+			 i % SH_CHUNK_PAGES, EXO_PROT_READ | EXO_PROT_WRITE);
 	return 1;
 }
 

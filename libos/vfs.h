@@ -86,9 +86,15 @@ extern const struct file_ops vfs_node_fops, stale_fops, pipe_fops;
 extern const struct file_ops devfs_fops[5], sock_fops, eventfd_fops, epoll_fops;
 extern const struct vnode_ops tmpfs_vnode_ops, cfs_vnode_ops, procfs_vnode_ops;
 
+/* The description's ops.  Descriptions live in the shared segment, which
+ * every process of the VM can write, so the kind is read once and a kind
+ * out of range reads as FK_STALE (ENXIO) rather than indexing past the
+ * table into a function pointer. */
 static inline const struct file_ops *fops(const struct file *f)
 {
-	return file_kinds[f->kind];
+	uint32_t kind = *(const volatile uint32_t *)&f->kind;
+
+	return file_kinds[kind < FK_COUNT ? kind : FK_STALE];
 }
 
 /* Whether a kind's state lives in one process's private memory. */
@@ -320,6 +326,9 @@ void procfs_note_start(int argc, const char *const *argv, const char *const *env
 /* The open descriptor of pf (any process's) at fd or the first above it:
  * the number and *f, or -1 when there is none (fd.c). */
 int fd_next_open(const struct lo_proc_files *pf, int fd, struct file **f);
+/* For a server: whether another process's descriptors (pf, read in place,
+ * where they lie inside the shared segment) name f. */
+int fd_table_holds(const struct lo_proc_files *pf, const struct file *f);
 
 /* initramfs.c: unpacks the "initramfs" module, if any, into the root. */
 void initramfs_load(void);

@@ -96,6 +96,14 @@ $(BUILD)/user/httpd: user/demos/httpd.c $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)
 	$(Q)tools/exo-cc -O2 -g -o $@ $<
 TEST_DEPS += $(BUILD)/user/httpd
+# the README's first program with files and threads, also built for the host
+$(BUILD)/user/wordcount: user/demos/wordcount.c $(LIBOS_A) tools/exo-cc
+	$(Q)mkdir -p $(@D)
+	$(Q)tools/exo-cc -O2 -g -o $@ $<
+$(BUILD)/host-musl/wordcount: user/demos/wordcount.c
+	$(Q)mkdir -p $(@D)
+	$(Q)musl-gcc -static -O2 -g -o $@ $<
+TEST_DEPS += $(BUILD)/user/wordcount $(BUILD)/host-musl/wordcount
 # -fno-jump-tables: functions run in child envs that have only our text
 $(BUILD)/user/%: user/tests/%.c user/tests/check.h user/tests/netutil.h user/tests/exo.h include/exo/native.h include/exo/abi.h $(LIBOS_A) tools/exo-cc
 	$(Q)mkdir -p $(@D)
@@ -168,3 +176,6 @@ $(foreach p,$(BENCH_PROGS),$(BUILD)/user/bench-$(p)): $(BUILD)/user/bench-%: use
 	$(Q)tools/exo-cc -O2 -o $@ $<
 TEST_DEPS += $(foreach p,$(BENCH_PROGS),$(BUILD)/user/bench-$(p))
 BENCH_CMDS += tools/bench-posix tools/bench-net
+# Boot to the shell prompt of build/exoswarm.iso against the Linux guest's
+# to its /init (docs/PERFORMANCE.md, "Boot to a shell prompt").
+BENCH_CMDS += tools/bench-boot

@@ -113,7 +113,10 @@ static struct sock *sock_of(int fd, int *err)
 		*err = -ENXIO;		/* its owner's stack is gone (sockshare.h) */
 		return 0;
 	}
-	return ((struct sockref *)f->priv)->sock;
+	struct sock *s = sockref_sock(f->priv);
+	if (!s)
+		*err = -EBADF;		/* a record naming no socket of ours */
+	return s;
 }
 
 /* The description of fd when its socket lives in another process's stack:
@@ -125,10 +128,11 @@ static struct file *remote_file(uint64_t fd)
 	       ? f : 0;
 }
 
-/* The owner's socket behind a description. */
+/* The owner's socket behind a description; NULL when its record names
+ * none of ours (sockshare.h). */
 static struct sock *sock_here(struct file *f)
 {
-	return ((struct sockref *)f->priv)->sock;
+	return sockref_sock(f->priv);
 }
 
 /* ---------------------------------------------------------------- queues */
@@ -608,7 +612,9 @@ static void sock_close(struct sock *s)
 
 void sock_drop(struct sockref *r)
 {
-	struct sock *s = r->sock;
+	struct sock *s = sockref_sock(r);
+	if (!s)
+		return;			/* not a record of ours: nothing to close */
 	if (netstack_start() == 0)		/* a forked child leaves the pcbs alone */
 		sock_close(s);
 	netstack_poll();
@@ -1160,6 +1166,8 @@ static int64_t sock_read(struct file *f, void *ubuf, uint64_t len)
 	struct lx_iovec iov = { (uint64_t)ubuf, len };
 	int mf = 0;
 	struct sock *s = sock_here(f);
+	if (!s)
+		return -EBADF;
 	if (s->type == LX_SOCK_STREAM)
 		return len ? recv_tcp(f, s, &iov, 1, len, 0) : 0;
 	return recv_dgram(f, s, &iov, 1, len, 0, 0, 0, &mf);
@@ -1171,6 +1179,8 @@ static int64_t sock_write(struct file *f, const void *ubuf, uint64_t len)
 		return sockshare_write(f, ubuf, len);
 	struct lx_iovec iov = { (uint64_t)ubuf, len };
 	struct sock *s = sock_here(f);
+	if (!s)
+		return -EBADF;
 	if (s->type == LX_SOCK_STREAM)
 		return len ? send_tcp(f, s, &iov, 1, len, 0) : 0;
 	return send_dgram(s, &iov, 1, len, 0, 0);
@@ -1575,8 +1585,10 @@ static int sock_poll(struct file *f)
 
 int sock_events(struct sockref *r)
 {
-	struct sock *s = r->sock;
+	struct sock *s = sockref_sock(r);
 	int ev = 0;
+	if (!s)
+		return LX_POLLERR | LX_POLLHUP;
 	if (s->err)
 		ev |= LX_POLLERR;
 	if (s->type == LX_SOCK_STREAM) {
@@ -1604,6 +1616,8 @@ static int64_t sock_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 	if (sockref_remote(f->priv))
 		return sockshare_ioctl(f, cmd, arg);
 	struct sock *s = sock_here(f);
+	if (!s)
+		return -EBADF;
 	if (cmd == 0x541b) {				/* FIONREAD */
 		netstack_poll();
 		int32_t n = (int32_t)(s->type == LX_SOCK_STREAM || !s->rx ? s->rx_bytes : s->rx->p->tot_len);

@@ -30,41 +30,112 @@
 #define SLICE_NS 20000000ull		/* a waiting holder tries again this often */
 #define TICK_NS 10000000ull		/* the server looks at its sockets this often */
 #define BUSY_NS 1000000000ull		/* ... while a holder called within this */
+#define FIONREAD 0x541bu		/* the one ioctl served: bytes to read */
 
 static struct chan *service;		/* this process's, once shared */
-static struct sockref *shared;		/* this process's shared sockets */
 static uint64_t last_call_ns;
+
+/* The owner's table of its sockets, in its own memory: what a record or a
+ * message names by index is checked here, so nothing in the shared segment
+ * leads the owner to memory of its own it did not choose. */
+struct slot {
+	void *sock;			/* the socket (socket.c's struct sock) */
+	struct sockref *ref;		/* the record made for it */
+	struct file *file;		/* its description, once shared */
+	uint32_t gen;			/* moved each time the entry is freed */
+	uint8_t used, listed;		/* listed: shared, served, looked at */
+	int32_t last_ev;		/* readiness when last looked at */
+};
+static struct slot *slots;
+static uint32_t nslots;
+static int32_t slots_pid;		/* whose: a forked child's copy is its parent's */
+static uint32_t slots_gen;
+
+/* The table, emptied when it is a copy fork left of the parent's. */
+static struct slot *table(void)
+{
+	if (slots_pid != (int32_t)libos_pid() || slots_gen != proc_self()->gen) {
+		lo_free(slots);
+		slots = 0;
+		nslots = 0;
+		slots_pid = (int32_t)libos_pid();
+		slots_gen = proc_self()->gen;
+	}
+	return slots;
+}
+
+/* A free entry of the table (grown when full): its index, or -ENOMEM. */
+static int64_t slot_new(void)
+{
+	table();
+	for (uint32_t i = 0; i < nslots; i++)
+		if (!slots[i].used)
+			return i;
+	uint32_t first = nslots, n = nslots ? 2 * nslots : 16;
+	struct slot *t = lo_realloc(slots, n * sizeof *t);
+	if (!t)
+		return -ENOMEM;
+	lo_memset(t + first, 0, (n - first) * sizeof *t);
+	slots = t;
+	nslots = n;
+	return first;
+}
+
+/* The entry a message names (index, generation << 32), or NULL. */
+static struct slot *slot_at(uint64_t handle)
+{
+	uint32_t i = (uint32_t)handle, gen = (uint32_t)(handle >> 32);
+	struct slot *t = table();
+	return i < nslots && t[i].used && t[i].gen == gen ? &t[i] : 0;
+}
+
+/* What a message names r's socket by. */
+static uint64_t handle_of(const struct sockref *r)
+{
+	return r->slot | (uint64_t)r->slot_gen << 32;
+}
+
+/* r's entry, if r is a record the owner made and lies in the segment. */
+static struct slot *slot_of(const struct sockref *r)
+{
+	if (!chan_in_segment(r, sizeof *r))
+		return 0;
+	struct slot *s = slot_at(handle_of(r));
+	return s && s->ref == r ? s : 0;
+}
 
 struct sockref *sockref_new(void *sock)
 {
-	struct sockref *r = sh_alloc(sizeof *r);
+	int64_t i = slot_new();
+	struct sockref *r = i < 0 ? 0 : sh_alloc(sizeof *r);
 	if (r) {
 		r->owner_pid = (int32_t)libos_pid();
 		r->owner_gen = proc_self()->gen;
-		r->sock = sock;
+		r->slot = (uint32_t)i;
+		r->slot_gen = slots[i].gen;
+		slots[i] = (struct slot){ .sock = sock, .ref = r, .gen = slots[i].gen, .used = 1 };
 	}
 	return r;
 }
 
-/* Takes r off the owner's list of shared sockets. */
-static void unlist(struct sockref *r)
-{
-	for (struct sockref **p = &shared; *p; p = &(*p)->next)
-		if (*p == r) {
-			*p = r->next;
-			return;
-		}
-}
-
 void sockref_free(struct sockref *r)
 {
-	if (r->listed && !sockref_remote(r))
-		unlist(r);
+	struct slot *s = sockref_remote(r) ? 0 : slot_of(r);
+	if (s)
+		*s = (struct slot){ .gen = s->gen + 1 };
 	sh_free(r);
+}
+
+void *sockref_sock(const struct sockref *r)
+{
+	struct slot *s = slot_of(r);
+	return s ? s->sock : 0;
 }
 
 int sockref_remote(const struct sockref *r)
 {
+	if (!chan_in_segment(r, sizeof *r))
+		return 0;
 	return r->owner_pid != (int32_t)libos_pid() || r->owner_gen != proc_self()->gen;
 }
 
@@ -79,12 +150,14 @@ void sockshare_note(struct sockref *r)
 /* Every shared socket's readiness, told to its waiters where it changed. */
 static void look_all(void)
 {
-	for (struct sockref *r = shared; r; r = r->next) {
-		int ev = sock_events(r);
-		if (ev != r->last_ev) {
-			r->last_ev = ev;
-			r->changes++;
-			sh_wake(&r->changes);
+	struct slot *t = table();
+	for (uint32_t i = 0; i < nslots; i++) {
+		if (!t[i].listed)
+			continue;
+		int ev = sock_events(t[i].ref);
+		if (ev != t[i].last_ev) {
+			t[i].last_ev = ev;
+			sockshare_note(t[i].ref);
 		}
 	}
 }
@@ -121,58 +194,137 @@ static int64_t hand_accepted(struct chan_msg *m, int64_t fd)
 	return 0;
 }
 
-/* One call on descriptor fd (the holder's description, installed here). */
-static int64_t serve_op(struct chan_msg *m, int fd, struct file *f)
+/* The start of SK_RECV's data: the name and what the owner's recvmsg
+ * said of it; the bytes follow. */
+struct recv_layout {
+	struct lx_msghdr h;		/* the server's answer: namelen, flags */
+	uint8_t name[ADDR_MAX];
+};
+
+/* SK_RECV: into the message's data after the layout, a[2] bytes (which
+ * must fit), through a header the server builds itself, in its own memory
+ * (the one in the data is never followed); the name's length and the
+ * flags go back in the data's header. */
+static int64_t serve_recv(struct chan_msg *m, int fd)
+{
+	struct recv_layout *l = (struct recv_layout *)m->data;
+	uint64_t len = m->arg[2];
+	if (!chan_msg_room(m, sizeof *l) || len > m->len - sizeof *l)
+		return -EINVAL;
+	struct lx_iovec iov = { (uint64_t)(l + 1), len };
+	struct lx_msghdr h = { .name = m->arg[3] ? (uint64_t)l->name : 0, .namelen = ADDR_MAX,
+			       .iov = (uint64_t)&iov, .iovlen = 1 };
+	int64_t r = sys_recvmsg((uint64_t)fd, (uint64_t)&h, m->arg[1] | LX_MSG_DONTWAIT, 0, 0, 0);
+	l->h.namelen = h.namelen;
+	l->h.flags = h.flags;
+	return r;
+}
+
+/* A call giving a value back through a length word (accept, the names,
+ * getsockopt): the word at data is the server's own copy, which must fit
+ * the data after byte 8, where the value goes. */
+static int64_t serve_value(struct chan_msg *m, int fd, struct slot *s)
 {
 	uint8_t *d = m->data;
 	uint64_t *a = m->arg;
-	struct sockref *r = f->priv;
+	uint32_t len = 0;
+	if (m->op != SK_ACCEPT || a[2]) {
+		if (!chan_msg_room(m, 8))
+			return -EINVAL;
+		lo_memcpy(&len, d, sizeof len);
+		if (len > m->len - 8)
+			return -EINVAL;
+	}
+	uint64_t v = (uint64_t)(d + 8), l = (uint64_t)&len;
+	int64_t r;
 	switch (m->op) {
-	case SK_BIND: return sys_bind((uint64_t)fd, (uint64_t)d, a[1], 0, 0, 0);
-	case SK_CONNECT: return sys_connect((uint64_t)fd, (uint64_t)d, a[1], 0, 0, 0);
+	case SK_ACCEPT:
+		a[7] = sock_timeout(s->sock, 0);
+		r = hand_accepted(m, sys_accept4((uint64_t)fd, a[2] ? v : 0, a[2] ? l : 0, a[1], 0, 0));
+		break;
+	case SK_NAME:
+		r = a[1] ? sys_getpeername((uint64_t)fd, v, l, 0, 0, 0) : sys_getsockname((uint64_t)fd, v, l, 0, 0, 0);
+		break;
+	default: r = sys_getsockopt((uint64_t)fd, a[1], a[2], v, l, 0);
+	}
+	if (m->op != SK_ACCEPT || a[2])
+		lo_memcpy(d, &len, sizeof len);
+	return r;
+}
+
+/* One call on descriptor fd (the socket's description, installed here).
+ * Every length is bounded by the message's data. */
+static int64_t serve_op(struct chan_msg *m, int fd, struct slot *s)
+{
+	uint8_t *d = m->data;
+	uint64_t *a = m->arg;
+	switch (m->op) {
+	case SK_BIND:
+	case SK_CONNECT:
+		if (!chan_msg_room(m, a[1]))
+			return -EINVAL;
+		return (m->op == SK_BIND ? sys_bind : sys_connect)((uint64_t)fd, (uint64_t)d, a[1], 0, 0, 0);
 	case SK_LISTEN: return sys_listen((uint64_t)fd, a[1], 0, 0, 0, 0);
 	case SK_SHUTDOWN: return sys_shutdown((uint64_t)fd, a[1], 0, 0, 0, 0);
 	case SK_ACCEPT:
-		a[7] = sock_timeout(r->sock, 0);
-		return hand_accepted(m, sys_accept4((uint64_t)fd, a[2] ? (uint64_t)(d + 8) : 0,
-						    a[2] ? (uint64_t)d : 0, a[1], 0, 0));
+	case SK_NAME:
+	case SK_GETOPT: return serve_value(m, fd, s);
 	case SK_SEND:
-		a[7] = sock_timeout(r->sock, 1);
+		if (a[1] > CHUNK || !chan_msg_room(m, ADDR_MAX + a[1]) || a[3] > ADDR_MAX)
+			return -EINVAL;
+		a[7] = sock_timeout(s->sock, 1);
 		return sys_sendto((uint64_t)fd, (uint64_t)(d + ADDR_MAX), a[1], a[2] | LX_MSG_DONTWAIT,
 				  a[3] ? (uint64_t)d : 0, a[3]);
 	case SK_RECV:
-		a[7] = sock_timeout(r->sock, 0);
-		return sys_recvmsg((uint64_t)fd, (uint64_t)d, a[1] | LX_MSG_DONTWAIT, 0, 0, 0);
-	case SK_NAME:
-		return a[1] ? sys_getpeername((uint64_t)fd, (uint64_t)(d + 8), (uint64_t)d, 0, 0, 0)
-			    : sys_getsockname((uint64_t)fd, (uint64_t)(d + 8), (uint64_t)d, 0, 0, 0);
-	case SK_SETOPT: return sys_setsockopt((uint64_t)fd, a[1], a[2], (uint64_t)d, a[3], 0);
-	case SK_GETOPT: return sys_getsockopt((uint64_t)fd, a[1], a[2], (uint64_t)(d + 8), (uint64_t)d, 0);
-	case SK_POLL: netstack_poll(); return sock_events(r);
-	case SK_IOCTL: return fops(f)->ioctl(f, a[1], (uint64_t)d);
+		a[7] = sock_timeout(s->sock, 0);
+		return serve_recv(m, fd);
+	case SK_SETOPT:
+		if (!chan_msg_room(m, a[3]))
+			return -EINVAL;
+		return sys_setsockopt((uint64_t)fd, a[1], a[2], (uint64_t)d, a[3], 0);
+	case SK_POLL: netstack_poll(); return sock_events(s->ref);
+	case SK_IOCTL:
+		if (a[1] != FIONREAD)
+			return -ENOTTY;		/* the only one a holder sends */
+		if (!chan_msg_room(m, sizeof(int32_t)))
+			return -EINVAL;
+		return fops(s->file)->ioctl(s->file, a[1], (uint64_t)d);
 	default: return -EINVAL;
 	}
 }
 
-/* The server: a call of a holder still running, on its description
- * (arg[0], which the holder keeps a reference to for the call's length). */
+/* The server: a call of a holder still running, on the socket the message
+ * names (arg[0]: an entry of the table and its generation).  Nothing in
+ * the message is trusted: the entry must be in use and shared, its
+ * description still the socket's, and one the sender has a descriptor of
+ * (EBADF); a close must come from its last holder (the description's
+ * references gone: EBUSY); lengths must lie in the data (EINVAL). */
 static int64_t serve(struct chan_msg *m)
 {
 	struct sh_proc *p = proc_by_pid(m->client_pid);
 	if (!p || p->state != PROC_RUNNING || p->gen != m->client_gen)
 		return -EIO;			/* its description may be gone */
 	last_call_ns = time_now_ns();
+	struct slot *s = slot_at(m->arg[0]);
+	if (!s || !s->listed || s->file->kind != FK_SOCKET || s->file->priv != s->ref)
+		return -EBADF;
+	if (!chan_msg_room(m, 0))
+		return -EINVAL;
+	struct file *f = s->file;
 	if (m->op == SK_CLOSE) {
-		sock_drop((struct sockref *)m->arg[0]);
+		if (f->refs)
+			return -EBUSY;
+		sock_drop(s->ref);
 		return 0;
 	}
-	struct file *f = (struct file *)m->arg[0];
+	if (!fd_table_holds(&p->files, f))
+		return -EBADF;			/* a socket the sender has no descriptor of */
 	int fd = fd_install(f, 0, 0);
 	if (fd < 0)
 		return fd;
 	uint32_t nonblock = f->flags & LX_O_NONBLOCK;
 	f->flags |= LX_O_NONBLOCK;
-	int64_t res = serve_op(m, fd, f);
+	int64_t res = serve_op(m, fd, s);
 	f->flags = (f->flags & ~(uint32_t)LX_O_NONBLOCK) | nonblock;
 	fd_close(fd);
 	look_all();
@@ -185,6 +337,9 @@ int sockshare_share(struct file *f)
 	struct sockref *r = f->priv;
 	if (sockref_remote(r))
 		return r->owner_pid ? 0 : -ENXIO;
+	struct slot *s = slot_of(r);
+	if (!s)
+		return -EBADF;
 	if (!chan_is_server(service)) {
 		struct chan *ch = chan_new();
 		if (!ch)
@@ -195,14 +350,13 @@ int sockshare_share(struct file *f)
 			return e;
 		}
 		service = ch;
-		shared = 0;			/* a forked copy's list was the parent's */
 	}
 	r->ch = service;
-	if (!r->listed) {
+	if (!s->listed) {
+		s->listed = 1;
+		s->file = f;
+		s->last_ev = sock_events(r);
 		r->listed = 1;
-		r->last_ev = sock_events(r);
-		r->next = shared;
-		shared = r;
 	}
 	return 0;
 }
@@ -216,12 +370,12 @@ void sockshare_at_exec(void)
 {
 	if (!chan_is_server(service))
 		return;
-	for (struct sockref *r = shared; r; r = r->next) {
-		r->owner_pid = 0;
-		r->changes++;
-		sh_wake(&r->changes);
-	}
-	shared = 0;
+	struct slot *t = table();
+	for (uint32_t i = 0; i < nslots; i++)
+		if (t[i].listed) {
+			t[i].ref->owner_pid = 0;
+			sockshare_note(t[i].ref);
+		}
 	chan_close(service);
 	service = 0;
 }
@@ -241,7 +395,7 @@ static int64_t call(struct file *f, struct chan_msg *m)
 	struct sockref *r = f->priv;
 	if (!r->owner_pid)
 		return -ENXIO;
-	m->arg[0] = (uint64_t)f;
+	m->arg[0] = handle_of(r);
 	file_ref(f);
 	int64_t res = chan_call(r->ch, m);
 	file_put(f);
@@ -437,14 +591,6 @@ static int64_t remote_send(struct file *f, const struct lx_iovec *iov, uint64_t 
 	return sent ? (int64_t)sent : r;
 }
 
-/* The message header SK_RECV hands the owner's recvmsg: one iovec and
- * the name, all in the message's data. */
-struct recv_layout {
-	struct lx_msghdr h;
-	struct lx_iovec iov;
-	uint8_t name[ADDR_MAX];
-};
-
 /* recv, recvfrom, recvmsg and read: one chunk (MSG_WAITALL: until full). */
 static int64_t remote_recv(struct file *f, const struct lx_iovec *iov, uint64_t n, uint64_t flags,
 			   uint64_t uname, uint64_t unamelen, int32_t *msg_flags)
@@ -467,10 +613,9 @@ static int64_t remote_recv(struct file *f, const struct lx_iovec *iov, uint64_t 
 	int64_t r;
 	for (;;) {
 		uint64_t len = total - got < CHUNK ? total - got : CHUNK;
-		l->iov = (struct lx_iovec){ (uint64_t)(l + 1), len };
-		l->h = (struct lx_msghdr){ .name = uname ? (uint64_t)l->name : 0,
-					   .namelen = ADDR_MAX, .iov = (uint64_t)&l->iov, .iovlen = 1 };
 		m->arg[1] = flags & ~(uint64_t)LX_MSG_DONTWAIT;
+		m->arg[2] = len;
+		m->arg[3] = uname != 0;
 		r = call_blocking(f, m, nonblocking(f, flags));
 		if (r <= 0)
 			break;
@@ -604,7 +749,7 @@ int sockshare_poll(struct file *f)
 
 int64_t sockshare_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 {
-	if (cmd != 0x541b)				/* FIONREAD */
+	if (cmd != FIONREAD)
 		return -ENOTTY;
 	struct chan_msg *m = chan_msg_new(chan_of(f), SK_IOCTL, 8);
 	if (!m)
@@ -622,7 +767,7 @@ void sockshare_release(struct sockref *r)
 	struct chan *ch = r->ch;
 	struct chan_msg *m = r->owner_pid ? chan_msg_new(ch, SK_CLOSE, 0) : 0;
 	if (m) {
-		m->arg[0] = (uint64_t)r;
+		m->arg[0] = handle_of(r);
 		if (chan_call(ch, m) == 0)
 			r = 0;			/* the owner freed it */
 		chan_msg_free(ch, m);

@@ -15,16 +15,19 @@
 struct file;
 struct chan;
 
-/* A socket description's priv, in the shared segment. */
+/* A socket description's priv, in the shared segment.  It holds no
+ * pointer the owner follows: the owner's socket is entry slot of a table
+ * in the owner's own memory, which the owner checks on every use (in
+ * range, in use, of generation slot_gen, made for this very record), for
+ * its own calls as for the ones it serves. */
 struct sockref {
 	int32_t owner_pid;		/* the process whose lwIP holds it; 0: gone */
 	uint32_t owner_gen;
-	void *sock;			/* the owner's struct sock (its image only) */
+	uint32_t slot;			/* the owner's table entry of its socket */
+	uint32_t slot_gen;		/* ... and the entry's generation */
 	struct chan *ch;		/* the owner's service, once shared */
 	volatile uint32_t changes;	/* moved (and woken) when readiness changed */
-	int32_t last_ev;		/* readiness when last looked at */
-	int32_t listed;			/* on the owner's list of shared sockets */
-	struct sockref *next;		/* the owner's list */
+	int32_t listed;			/* shared: its holders hear of changes */
 };
 
 /* What a holder asks the owner (struct chan_msg's op). */
@@ -37,8 +40,12 @@ enum {
 /* A reference for a new socket of the calling process: NULL when out of memory. */
 struct sockref *sockref_new(void *sock);
 void sockref_free(struct sockref *r);
-/* Whether the socket lives in another process's stack (or in none). */
+/* Whether the socket lives in another process's stack (or in none).  A
+ * record outside the shared segment is not: the owner's checks refuse it. */
 int sockref_remote(const struct sockref *r);
+/* In the owner: r's socket (a struct sock), from its own table; NULL when
+ * r names none (a forged or stale record). */
+void *sockref_sock(const struct sockref *r);
 
 /* fork: lets another process hold f (starts the owner's service): 0, or
  * -errno when it cannot (the child then gets a stale descriptor). */

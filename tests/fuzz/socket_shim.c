@@ -114,17 +114,28 @@ int anon_stat(struct file *f, struct lx_stat *st, uint32_t mode)
 
 /* One process: every socket is the caller's own, so the calls that serve
  * another process's socket (net/lwip/sockshare.c) are never reached. */
+struct ref_here {
+	struct sockref r;		/* first: the record is the whole's address */
+	void *sock;
+};
+
 struct sockref *sockref_new(void *sock)
 {
-	struct sockref *r = calloc(1, sizeof *r);
-	if (r)
-		r->sock = sock;
-	return r;
+	struct ref_here *h = calloc(1, sizeof *h);
+	if (!h)
+		return 0;
+	h->sock = sock;
+	return &h->r;
 }
 
 void sockref_free(struct sockref *r)
 {
 	free(r);
+}
+
+void *sockref_sock(const struct sockref *r)
+{
+	return ((const struct ref_here *)r)->sock;
 }
 
 int sockref_remote(const struct sockref *r)

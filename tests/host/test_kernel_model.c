@@ -97,7 +97,7 @@ static unsigned long n_blocked, n_woken[3];	/* by a wake, the clock, an unmap */
 static void futex_settle(void);
 static struct mcap caps[MAX_ENVS * CAP_SLOTS];
 static struct menv envs[MAX_ENVS];
-static uint16_t *refs;			/* per frame, as the model counts them */
+static uint32_t *refs;			/* per frame, as the model counts them */
 static void *objs[MAX_OBJS];		/* model object id -> kernel object */
 static int nobjs;
 static uint64_t budget_total;		/* pages in existence for user budgets */
@@ -179,13 +179,28 @@ static void unmap_through(int key)
 				envs[e].maps[v].used = 0;
 }
 
+/* A counted FRAME cap that counts references: its parent is no counted
+ * FRAME cap (a copy of one is kept by it instead). */
+static int holder(int key)
+{
+	const struct mcap *c = mc(key);
+	return c->type == EXO_CAP_FRAME && c->counted &&
+	       !(c->parent != NONE && caps[c->parent].type == EXO_CAP_FRAME && caps[c->parent].counted);
+}
+
+static void count_refs(const struct mcap *c)
+{
+	for (uint64_t f = c->first; f < c->first + c->count; f++)
+		refs[f]++;
+}
+
 static void release(int key)
 {
 	struct mcap *c = mc(key);
 
 	if (c->type == EXO_CAP_FRAME) {
 		unmap_through(key);
-		if (c->counted) {
+		if (holder(key)) {
 			uint64_t freed = 0;
 			for (uint64_t f = c->first; f < c->first + c->count; f++)
 				if (--refs[f] == 0)
@@ -234,9 +249,13 @@ static void model_delete(int key)
 	if (caps[key].type == EXO_CAP_MEMORY &&
 	    (caps[key].parent == NONE || caps[caps[key].parent].type != EXO_CAP_MEMORY))
 		budget_total -= frames_paid_by(key);
+	int held = holder(key);
 	for (int k = 0; k < MAX_ENVS * CAP_SLOTS; k++)
-		if (caps[k].type != EXO_CAP_NONE && caps[k].parent == key)
+		if (caps[k].type != EXO_CAP_NONE && caps[k].parent == key) {
 			caps[k].parent = caps[key].parent;
+			if (held && caps[k].type == EXO_CAP_FRAME && caps[k].counted)
+				count_refs(&caps[k]);	/* a holder from now on */
+		}
 	release(key);
 }
 
@@ -547,15 +566,17 @@ static void check_futex_waiters(void)
 static void compare_and_check(void)
 {
 	static uint64_t *use;
-	static uint32_t *kref;
+	static uint32_t *kref, *cover;
 	uint64_t kenvs = 0, menvs = 0, ksum = 0;
 
 	if (!use) {
 		use = calloc(nframes, sizeof *use);
 		kref = calloc(nframes, sizeof *kref);
+		cover = calloc(nframes, sizeof *cover);
 	}
 	memset(use, 0, nframes * sizeof *use);
 	memset(kref, 0, nframes * sizeof *kref);
+	memset(cover, 0, nframes * sizeof *cover);
 	use[kmodel_kinfo_pa() / PAGE_SIZE]++;
 	use[vm_kernel_pml4() / PAGE_SIZE]++;
 
@@ -624,9 +645,17 @@ static void compare_and_check(void)
 			    c->parent->type == EXO_CAP_MEMORY)
 				fail("env %d slot %d: draws on its parent but holds %lu pages", e, s,
 				     (unsigned long)c->count);
-			if (c->type == EXO_CAP_FRAME && c->counted)
+			/* invariant 3: holders count; a copy lies within its parent */
+			int copy = c->parent && c->parent->type == EXO_CAP_FRAME && c->parent->counted;
+			if (c->type == EXO_CAP_FRAME && c->counted && !copy)
 				for (uint64_t f = c->first; f < c->first + c->count; f++)
 					kref[f]++;
+			if (c->type == EXO_CAP_FRAME && c->counted)
+				for (uint64_t f = c->first; f < c->first + c->count; f++)
+					cover[f]++;
+			if (c->type == EXO_CAP_FRAME && c->counted && copy &&
+			    (c->first < c->parent->first || c->first + c->count > c->parent->first + c->parent->count))
+				fail("env %d slot %d: a copy outside its holder's range", e, s);
 			if (c->type == EXO_CAP_THREAD) {
 				struct thread *t = c->obj;
 				if (t->state != T_DEAD && t->env->state == ENV_DEAD)
@@ -703,11 +732,13 @@ static void compare_and_check(void)
 	/* invariants 1 and 3: frames */
 	for (uint64_t f = 0; f < nframes; f++) {
 		if (kref[f] != frame_refs(&kframes, f) || kref[f] != refs[f])
-			fail("frame %#lx: %u caps cover it, kernel count %u, model %u", (unsigned long)f, kref[f],
+			fail("frame %#lx: %u holders cover it, kernel count %u, model %u", (unsigned long)f, kref[f],
 			     frame_refs(&kframes, f), refs[f]);
-		if (frame_is_free(&kframes, f * PAGE_SIZE) && (kref[f] || use[f]))
-			fail("frame %#lx is free but %s", (unsigned long)f, kref[f] ? "a cap covers it" : "in use");
-		if (kref[f] && use[f])
+		if (cover[f] && !kref[f])
+			fail("frame %#lx: %u counted caps cover it, no holder", (unsigned long)f, cover[f]);
+		if (frame_is_free(&kframes, f * PAGE_SIZE) && (cover[f] || use[f]))
+			fail("frame %#lx is free but %s", (unsigned long)f, cover[f] ? "a cap covers it" : "in use");
+		if (cover[f] && use[f])
 			fail("frame %#lx is both a user frame and a kernel object", (unsigned long)f);
 	}
 	check_futex_waiters();
@@ -864,21 +895,12 @@ static int env_arg(int e, uint64_t slot, uint32_t rights, int64_t *err)
 	return t;
 }
 
-static int refs_ok(uint64_t first, uint64_t count)
-{
-	for (uint64_t f = first; f < first + count; f++)
-		if (refs[f] == FRAME_REFS_MAX)
-			return 0;
-	return 1;
-}
-
 static void install(int key, struct mcap c)
 {
 	*mc(key) = c;
 	remember(key);
-	if (c.type == EXO_CAP_FRAME && c.counted)
-		for (uint64_t f = c.first; f < c.first + c.count; f++)
-			refs[f]++;
+	if (holder(key))
+		count_refs(&c);
 }
 
 static void op_derive(int e)
@@ -916,8 +938,6 @@ static void op_derive(int e)
 			mfirst = c->first, mcount = c->count;
 		}
 	}
-	if (!want && c->type == EXO_CAP_FRAME && c->counted && !refs_ok(first, count))
-		want = -EXO_ENOSPC;
 	int ns = want ? NONE : first_free_slot(e);
 	if (!want && ns == NONE)
 		want = -EXO_ENOSPC;
@@ -960,8 +980,6 @@ static void op_grant(int e)
 		if (ns == NONE)
 			want = -EXO_ENOSPC;
 	}
-	if (!want && c->type == EXO_CAP_FRAME && c->counted && !refs_ok(c->first, c->count))
-		want = -EXO_ENOSPC;
 	if (!want)
 		want = ns;
 	if (!expect(kcall(e, EXO_SYS_CAP_GRANT, (uint64_t)s, (uint64_t)es, rights, dest, 0), want, 0))
@@ -1629,7 +1647,8 @@ static void deep_chain_script(void)
 	int64_t s = f;
 	for (int i = 0; i < 400; i++)
 		s = kcall(0, EXO_SYS_CAP_DERIVE, (uint64_t)s, EXO_R_ALL, envs[0].k->caps[f].first, 1, 0);
-	if (s < 0 || frame_refs(&kframes, envs[0].k->caps[f].first) != 401)
+	/* the copies are kept by the allocating cap and count nothing */
+	if (s < 0 || frame_refs(&kframes, envs[0].k->caps[f].first) != 1)
 		fail("deep chain: %ld, %u refs", (long)s, frame_refs(&kframes, envs[0].k->caps[f].first));
 	kcall(0, EXO_SYS_CAP_REVOKE, (uint64_t)f, 0, 0, 0, 0);
 	int left = 0;
@@ -1637,6 +1656,127 @@ static void deep_chain_script(void)
 		left += envs[0].k->caps[i].type == EXO_CAP_FRAME;
 	if (left != 1 || frame_refs(&kframes, envs[0].k->caps[f].first) != 1)
 		fail("deep chain: %d frame caps left after revoke", left);
+}
+
+/* Expects the frames [first, first + n) to have want references each and
+ * be allocated (want > 0) or free (want 0). */
+static void refs_are(uint64_t first, uint64_t n, uint32_t want, const char *what)
+{
+	for (uint64_t f = first; f < first + n; f++)
+		if (frame_refs(&kframes, f) != want || frame_is_free(&kframes, f * PAGE_SIZE) != !want)
+			fail("copy refs: %s: frame %#lx has %u references%s, not %u", what, (unsigned long)f,
+			     frame_refs(&kframes, f), frame_is_free(&kframes, f * PAGE_SIZE) ? " and is free" : "",
+			     want);
+}
+
+/* A FRAME cap derived or granted in the script, installed in the model
+ * as a copy of parent (key). */
+static int64_t copy_cap(int e, int64_t got, int parent, uint64_t first, uint64_t count)
+{
+	if (got < 0)
+		fail("copy refs: a copy was refused (%ld)", (long)got);
+	install(KEY(e, (int)got), (struct mcap){ .type = EXO_CAP_FRAME, .rights = EXO_R_ALL, .first = first,
+						 .count = count, .parent = parent, .counted = 1 });
+	compare_and_check();
+	return got;
+}
+
+/*
+ * Copies count no references; the holder above them keeps their frames
+ * (docs/ABI.md, "Reference counts").  An attacker's ways to a freed frame
+ * still mapped: delete the holder while copies live (in another env, of a
+ * part of the range, a copy of a copy), then allocate; delete a copy in
+ * the middle of a chain; revoke.  No frame a cap covers is ever free or
+ * handed out again, and the budget comes back whole at the end.
+ */
+static void copy_refs_script(void)
+{
+	seed_state = 4;
+	boot_root();
+	step_desc = "copy refs";
+	int64_t env = kcall(0, EXO_SYS_ENV_CREATE, EXO_SLOT_MEMORY, env_fixed_pages() + 64, 0, 0, 0);
+	int c = adopt_env(envs[0].k->caps[env].obj, env_fixed_pages() + 64, KEY(0, EXO_SLOT_MEMORY));
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= env_fixed_pages() + 64;
+	*mc(KEY(0, (int)env)) = (struct mcap){ .type = EXO_CAP_ENV, .rights = EXO_R_ALL, .parent = NONE, .obj = c };
+	int64_t th = kcall(0, EXO_SYS_THREAD_CREATE, (uint64_t)env, 0, 0, 0, 0);
+	thread_start(envs[0].k->caps[th].obj);
+	envs[c].threads_charged = 1;
+	*mc(KEY(0, (int)th)) = (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL, .parent = NONE,
+					      .obj = new_obj(envs[0].k->caps[th].obj) };
+	compare_and_check();
+	uint64_t budget = mc(KEY(0, EXO_SLOT_MEMORY))->count;
+
+	int64_t f = kcall(0, EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 512, 0, 0, 0);
+	uint64_t first = envs[0].k->caps[f].first;
+	install(KEY(0, (int)f), (struct mcap){ .type = EXO_CAP_FRAME, .rights = envs[0].k->caps[f].rights,
+					       .first = first, .count = 512, .parent = KEY(0, EXO_SLOT_MEMORY),
+					       .counted = 1 });
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= 512;
+	memset(phys_to_virt(first * PAGE_SIZE), 0x5a, PAGE_SIZE);	/* a secret */
+	/* a part of it here, the whole in the child, a copy of that copy */
+	int64_t part = copy_cap(0, kcall(0, EXO_SYS_CAP_DERIVE, (uint64_t)f, EXO_R_ALL, first + 100, 100, 0),
+				KEY(0, (int)f), first + 100, 100);
+	int64_t g = copy_cap(c, kcall(0, EXO_SYS_CAP_GRANT, (uint64_t)f, (uint64_t)env, EXO_R_ALL, 0, 0),
+			     KEY(0, (int)f), first, 512);
+	int64_t gg = copy_cap(c, kcall(c, EXO_SYS_CAP_DERIVE, (uint64_t)g, EXO_R_ALL, first, 1, 0), KEY(c, (int)g),
+			      first, 1);
+	refs_are(first, 512, 1, "copies made");
+	if (kcall6(c, EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va_of(0), (uint64_t)gg, 0, EXO_PROT_READ, 1))
+		fail("copy refs: the child could not map its copy");
+	envs[c].maps[0] = (struct mmap_entry){ 1, KEY(c, (int)gg), first, EXO_PROT_READ };
+	compare_and_check();
+
+	/* the holder goes: its children hold the frames now */
+	kcall(0, EXO_SYS_CAP_DELETE, (uint64_t)f, 0, 0, 0, 0);
+	model_delete(KEY(0, (int)f));
+	compare_and_check();
+	refs_are(first, 100, 1, "holder deleted");
+	refs_are(first + 100, 100, 2, "holder deleted");
+	refs_are(first + 200, 312, 1, "holder deleted");
+	/* allocating cannot get them back while the child maps one */
+	for (int i = 0; i < 4; i++) {
+		int64_t a = kcall(0, EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 128, 0, 0, 0);
+		if (a < 0)
+			break;
+		struct cap *ka = &envs[0].k->caps[a];
+		if (ka->first < first + 512 && ka->first + 128 > first)
+			fail("copy refs: MEM_ALLOC handed out frames a copy still covers");
+		install(KEY(0, (int)a), (struct mcap){ .type = EXO_CAP_FRAME, .rights = ka->rights, .first = ka->first,
+						       .count = 128, .parent = KEY(0, EXO_SLOT_MEMORY), .counted = 1 });
+		mc(KEY(0, EXO_SLOT_MEMORY))->count -= 128;
+		compare_and_check();
+		kcall(0, EXO_SYS_CAP_DELETE, (uint64_t)a, 0, 0, 0, 0);
+		model_delete(KEY(0, (int)a));
+		compare_and_check();
+	}
+	if (*(volatile uint8_t *)phys_to_virt(first * PAGE_SIZE) != 0x5a)
+		fail("copy refs: the mapped frame changed under the child");
+
+	/* a copy in the middle of a chain goes: its child stays a copy */
+	int64_t g3 = copy_cap(c, kcall(c, EXO_SYS_CAP_DERIVE, (uint64_t)gg, EXO_R_ALL, first, 1, 0), KEY(c, (int)gg),
+			      first, 1);
+	kcall(c, EXO_SYS_CAP_DELETE, (uint64_t)gg, 0, 0, 0, 0);
+	model_delete(KEY(c, (int)gg));
+	compare_and_check();
+	refs_are(first, 1, 1, "middle copy deleted");
+	/* revoking the child's holder takes the copy under it too */
+	kcall(c, EXO_SYS_CAP_REVOKE, (uint64_t)g, 0, 0, 0, 0);
+	model_revoke(KEY(c, (int)g));
+	compare_and_check();
+	if (mc(KEY(c, (int)g3))->type != EXO_CAP_NONE)
+		fail("copy refs: revoke left a copy");
+	kcall(c, EXO_SYS_CAP_DELETE, (uint64_t)g, 0, 0, 0, 0);
+	model_delete(KEY(c, (int)g));
+	compare_and_check();
+	refs_are(first, 100, 0, "child's holder deleted");
+	refs_are(first + 100, 100, 1, "child's holder deleted");
+	refs_are(first + 200, 312, 0, "child's holder deleted");
+	kcall(0, EXO_SYS_CAP_DELETE, (uint64_t)part, 0, 0, 0, 0);
+	model_delete(KEY(0, (int)part));
+	compare_and_check();
+	refs_are(first, 512, 0, "every cap deleted");
+	if (mc(KEY(0, EXO_SLOT_MEMORY))->count != budget)
+		fail("copy refs: the budget did not come back whole");
 }
 
 /* ------------------------------------------------------------ the run */
@@ -1800,6 +1940,7 @@ static int in_child(void (*fn)(uint64_t, unsigned long), uint64_t seed, unsigned
 static void script_exploit(uint64_t a, unsigned long b) { (void)a; (void)b; exploit_script(); }
 static void script_chain(uint64_t a, unsigned long b) { (void)a; (void)b; deep_chain_script(); }
 static void script_map_run(uint64_t a, unsigned long b) { (void)a; (void)b; map_run_script(); }
+static void script_copy_refs(uint64_t a, unsigned long b) { (void)a; (void)b; copy_refs_script(); }
 
 int main(int argc, char **argv)
 {
@@ -1838,6 +1979,10 @@ int main(int argc, char **argv)
 		printf("PASS model-map-run-script\n"), passed++;
 	else
 		printf("FAIL model-map-run-script\n"), failed++;
+	if (in_child(script_copy_refs, 0, 0))
+		printf("PASS model-copy-refs-script\n"), passed++;
+	else
+		printf("FAIL model-copy-refs-script\n"), failed++;
 	for (unsigned long s = first; s < first + seeds; s++) {
 		if (in_child(run_seed, s, steps))
 			passed++;

@@ -33,6 +33,23 @@ if run hello 7 -e FOO=bar -e "SPACED=a b" "$B/user/hello" 7 "two words" "" "*"; 
 	else pass hello-args-env-stdout-stderr-status; fi
 fi
 run hello-exit-0 0 "$B/user/hello" && pass hello-exit-0
+# the README's program with files and threads: one thread per file, a report
+# written, renamed and read back; the same output as on the host (paths
+# aside), a missing file reported and giving status 1, the counts wc's
+wcdir=$(mktemp -d)
+seq 1 5000 | sed 's/$/ words on a line/' >"$wcdir/a.txt"
+cp README.md "$wcdir/b.txt"
+if run wordcount 1 --file "$wcdir/a.txt:/a.txt" --file "$wcdir/b.txt:/b.txt" \
+	"$B/user/wordcount" /a.txt /b.txt /missing; then
+	hostwc=$(realpath "$B/host-musl/wordcount")
+	(cd "$wcdir" && "$hostwc" a.txt b.txt missing) >"$wcdir/host" 2>&1
+	sed 's#/\(a.txt\|b.txt\|missing\)#\1#' "$out" >"$wcdir/guest"
+	want=$(cd "$wcdir" && cat a.txt b.txt | wc -lwc | awk '{ printf "%8d %8d %8d total", $1, $2, $3 }')
+	if ! cmp -s "$wcdir/guest" "$wcdir/host"; then fail wordcount-as-on-host "$(diff "$wcdir/guest" "$wcdir/host" | head -n 8)"
+	elif ! grep -qx -- "$want" "$out"; then fail wordcount-totals "totals are not wc's: $want"
+	else pass wordcount-threads-files-as-on-host; fi
+fi
+rm -rf "$wcdir"
 # issue 9's memory floor: hello world (stripped, as GRUB must hold the whole
 # file) runs in an 8 MiB VM; the loader pays for all of its bss at boot
 small=$(mktemp) && strip -o "$small" "$B/user/hello" &&

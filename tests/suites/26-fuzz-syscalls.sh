@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A million random native and Linux-ABI calls from two envs while a third
 # keeps checking a checksum of its memory (user/tests/fuzz.c): the kernel
-# must neither panic nor hang, and the checksum must never change.  Run on
+# must neither panic nor hang, the checksum must never change, and a frame
+# cap's copy must keep its frames after the cap it came from is deleted.  Run on
 # one CPU and on four.  Then bad pointers to every call that takes one
 # (user/tests/efault.c, EFAULT as on Linux, compared with this host), and
 # the calls the Linux system-call fuzzer (user/tests/lxfuzz.c) found

@@ -4,8 +4,9 @@
 # stack and is the client over loopback; its children serve the sockets
 # they inherited (an inetd-style echo, two children accepting in turn on
 # one listener, a server started by execve, poll/select/epoll and
-# O_NONBLOCK, a shared UDP socket, a holder killed in accept, the owner's
-# execve ending a holder's accept with ENXIO).  Once
+# O_NONBLOCK, a shared UDP socket, a holder killed in accept, a holder
+# forging the owner's messages and records, refused with the owner's memory
+# untouched, the owner's execve ending a holder's accept with ENXIO).  Once
 # without a NIC and once on QEMU's restricted user network (the owner's
 # stack then also has the NIC to poll).  Then BusyBox httpd, which forks a
 # child per connection that answers on the accepted socket while the parent

@@ -6,11 +6,13 @@
  * allocation returned, grant it to themselves, map it (a page or a run),
  * protect and unmap it, delete or revoke it, allocate from a budget they
  * derived, wait and wake on words of what they mapped), as an attacker
- * would chain them;
- * meanwhile a third env keeps re-computing a checksum of its private
+ * would chain them, and now and then checks that a copy of a frame cap
+ * keeps its frames, and what was written in them, after the cap it was
+ * made from is deleted; meanwhile a third env keeps re-computing a checksum of its private
  * memory.  The root restarts fuzzers that die or stall, until at least
  * CALLS calls were made.  Pass: the kernel never panics or hangs (exo-run
- * would time out), and the checksum never changes.
+ * would time out), the checksum never changes, and every copy kept its
+ * frames.
  */
 #include "check.h"
 #include "exo.h"
@@ -58,7 +60,42 @@ static uint64_t arg(uint64_t *s)
 }
 
 #define SEQ_VA 0x0000630000000000ull	/* where sequences map what they made */
+#define COPY_VA 0x0000640000000000ull	/* copy_outlives_holder's page */
 #define MADE 16
+
+/* A frame cap's copy outlives the cap it was made from (the holder of
+ * the frames' references, docs/ABI.md): what was written through the copy
+ * stays, and no allocation after the holder's deletion gets its frames.
+ * Returns 1 when the kernel broke that; 0 otherwise, or when there was
+ * no budget for it. */
+static int copy_outlives_holder(uint64_t *s, uint64_t mem)
+{
+	uint64_t pages = 1 + next(s) % 8, pattern = next(s) | 1;
+	int64_t holder = exo_call(EXO_SYS_MEM_ALLOC, mem, pages);
+	if (holder < 0)
+		return 0;
+	int64_t copy = exo_call(EXO_SYS_CAP_GRANT, holder, EXO_SLOT_SELF_ENV, EXO_R_ALL, 0);
+	struct exo_cap_info ci, ni;
+	int bad = 0;
+	if (copy >= 0 && exo_call(EXO_SYS_CAP_INSPECT, copy, &ci) == 0 &&
+	    exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, COPY_VA, copy, pages - 1,
+		     EXO_PROT_READ | EXO_PROT_WRITE) == 0) {
+		*(volatile uint64_t *)COPY_VA = pattern;
+		exo_call(EXO_SYS_CAP_DELETE, holder);
+		holder = -1;
+		int64_t again = exo_call(EXO_SYS_MEM_ALLOC, mem, 8);
+		if (again >= 0 && exo_call(EXO_SYS_CAP_INSPECT, again, &ni) == 0)
+			bad |= ni.first < ci.first + ci.count && ci.first < ni.first + ni.count;
+		if (again >= 0)
+			exo_call(EXO_SYS_CAP_DELETE, again);
+		bad |= *(volatile uint64_t *)COPY_VA != pattern;
+	}
+	if (holder >= 0)
+		exo_call(EXO_SYS_CAP_DELETE, holder);
+	if (copy >= 0)
+		exo_call(EXO_SYS_CAP_DELETE, copy);	/* unmaps COPY_VA */
+	return bad;
+}
 
 /* One call related to the caps made so far (made[], on the stack: a child
  * env has no globals); returns the result. */
@@ -97,6 +134,12 @@ static void body_fuzz(uint64_t id, uint64_t seed, uint64_t mem)
 	uint64_t s = seed | 1, made[MADE], nmade = 0;
 	for (;;) {
 		uint64_t r = next(&s), nr;
+		if (r % 64 == 1) {
+			if (copy_outlives_holder(&s, mem))
+				count[1] = 1;		/* the root reports it */
+			++*count;
+			continue;
+		}
 		if (r % 2) {
 			int64_t res = related_call(&s, made, nmade, mem);
 			if (res >= EXO_SLOT_FIRST_FREE && res < 512)	/* a new slot: remember it */
@@ -219,6 +262,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)sh->rounds);
 	EXPECT("million-calls", *calls[0] + *calls[1] >= target && target >= CALLS);
 	EXPECT("checksum-never-changed", !sh->bad && sh->sum != 0);
+	EXPECT("copies-kept-their-frames", !calls[0][1] && !calls[1][1]);
 	EXPECT("checker-kept-running", sh->rounds > rounds && exo_call(EXO_SYS_ENV_STATUS, checker) == -EXO_EAGAIN);
 	return failures ? 1 : 0;
 }

@@ -4,9 +4,12 @@
  * each call must return, with a result or an error, instead of ending
  * the program with SIGSEGV inside the library OS; and the sequence of its
  * threaded runs that ended a batch inside fork (fork_beside_threads),
- * threads faulting on the same page at once (same_page_faults), and
- * calls on the library OS's own memory (sealed_regions), and fork
- * from a thread other than the first (fork_from_thread).
+ * threads faulting on the same page at once (same_page_faults), calls
+ * on the library OS's own memory (sealed_regions), and fork from a
+ * thread other than the first (fork_from_thread).  And one a review
+ * found: a process rewriting the kind of a description it shares, so
+ * that another process's call indexed past the table of kinds' ops and
+ * called through what lay there (forged_kind).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -259,6 +262,39 @@ static void fork_from_thread(void)
 	EXPECT("fork-from-thread", ok && busy_ok && (long)forks >= 3 && bad == 0);
 }
 
+/* The library OS's own functions, which a hostile program linked with it
+ * can call as well as any other (libos/thread.h, libos/vfs.h). */
+void lo_lock(void);
+void lo_unlock(void);
+void *fd_get(int fd);
+
+/* A forked child rewrites the kind (the first word of libos/vfs.h's struct
+ * file, in the shared segment) of the pipe description it shares with us;
+ * our read must fail with ENXIO, as on a description no longer usable. */
+static void forged_kind(void)
+{
+	int p[2];
+	if (pipe(p) != 0) {
+		EXPECT("forged-kind-pipe", 0);
+		return;
+	}
+	pid_t c = fork();
+	if (c == 0) {
+		lo_lock();
+		unsigned *kind = fd_get(p[0]);
+		if (kind)
+			*kind = 0x40000000u;
+		lo_unlock();
+		_exit(kind ? 0 : 1);
+	}
+	int st = 0;
+	int forged = c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	char b;
+	errno = 0;
+	ssize_t n = read(p[0], &b, 1);
+	EXPECT("forged-kind-read-enxio", forged && n < 0 && errno == ENXIO);
+}
+
 int main(void)
 {
 	/* O_TRUNC on a procfs file called the file system's truncate
@@ -271,5 +307,6 @@ int main(void)
 	same_page_faults(5.0);
 	sealed_regions();
 	fork_from_thread();
+	forged_kind();
 	return failures ? 1 : 0;
 }

@@ -16,12 +16,21 @@
  *                 answers on it
  *   killed-holder a child killed while blocked in accept does not stop the
  *                 next child's accept
+ *   forge         a hostile child writes the shared segment itself: messages
+ *                 naming no socket, a stale socket, one the forger has
+ *                 no descriptor of, lengths past their data, a receive
+ *                 header pointing into the owner's memory, ioctls a holder
+ *                 never sends, a close of a socket still held; and a socket record or description rewritten
+ *                 under the owner's own calls: each is refused, the owner
+ *                 lives, its memory is not written, and the honest holder's
+ *                 and the owner's calls go on
  *   owner-exec    (last: it replaces this image) the owner execve's while a
  *                 child is blocked in accept on its listener: the child's
  *                 accept ends with ENXIO (the stack went with the image),
  *                 it does not hang
  * Prints "ok NAME" or "FAIL NAME: why" per check; exits 0 when all passed.
  */
+#define _GNU_SOURCE			/* memmem */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,10 +41,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "../../libos/chan.h"		/* the forged messages' layout */
+#include "../../net/lwip/sockshare.h"
 
 static int failed;
 
@@ -337,6 +350,235 @@ static void killed_holder(void)
 	close(l);
 }
 
+/* The library OS's own functions, which a hostile program linked with it
+ * can call as well as any other (libos/thread.h, libos/vfs.h). */
+void lo_lock(void);
+void lo_unlock(void);
+void *fd_get(int fd);
+
+/* The head of an open file description (libos/vfs.h's struct file). */
+struct description {
+	uint32_t kind, refs, flags;
+	uint64_t pos;
+	void *vn;
+	struct sockref *priv;
+};
+
+/* The owner's memory a forged receive header points at: the forking
+ * child's copy sits at the same address as the owner's. */
+static unsigned char canary[8192] __attribute__((aligned(4096)));
+
+/* The record of descriptor fd's socket. */
+static struct sockref *record_of(int fd)
+{
+	struct description *d = fd_get(fd);
+	return d ? d->priv : 0;
+}
+
+/* What a message names the socket of descriptor fd by. */
+static uint64_t handle_of(int fd)
+{
+	struct sockref *r = record_of(fd);
+	return (uint64_t)r->slot | (uint64_t)r->slot_gen << 32;
+}
+
+/* Sends op on ch as a hostile program would: size bytes of data (first
+ * lay bytes of them from lay), arguments a[0..3] as given, and when data
+ * is not NULL, the message's data pointer replaced by it.  The answer;
+ * the reply's data into back (size bytes) when asked. */
+static int64_t forged(struct chan *ch, uint32_t op, uint64_t size, const void *lay, size_t lay_len,
+		      const uint64_t a[4], void *data, void *back)
+{
+	struct chan_msg *m = chan_msg_new(ch, op, size);
+	if (!m)
+		return -ENOMEM;
+	uint8_t *own = m->data;
+	if (lay)
+		memcpy(m->data, lay, lay_len);
+	for (int i = 0; i < 4; i++)
+		m->arg[i] = a[i];
+	if (data)
+		m->data = data;
+	int64_t r = chan_call(ch, m);
+	m->data = own;
+	if (back)
+		memcpy(back, m->data, size);
+	chan_msg_free(ch, m);
+	return r;
+}
+
+/* The header a holder's receive sends (sockshare.c's struct recv_layout),
+ * aimed here at the owner's canary. */
+struct recv_forgery {
+	struct msghdr h;
+	struct iovec iov;
+	uint8_t name[128];
+};
+
+/* One byte each way between the forger and the owner. */
+static void tell(int fd, char c) { (void)!write(fd, &c, 1); }
+static int heard(int fd, char want) { char c = 0; return read(fd, &c, 1) == 1 && c == want; }
+
+#define FORGERIES 15
+
+/* The forger's messages on the socket u's channel (w: a socket the forger
+ * lets go of, which the owner keeps; x: a socket the owner closes meanwhile; to, from: the pipes to and from the owner).  r gets
+ * each answer; got whether the bent receive delivered into the message. */
+static void forge_messages(int u, int w, int x, int to, int from, int64_t r[FORGERIES], int *got)
+{
+	lo_lock();
+	struct chan *ch = record_of(u)->ch;
+	uint64_t hu = handle_of(u), hw = handle_of(w), hx = handle_of(x);
+	struct recv_forgery bent = { .iov = { canary, 64 } };
+	bent.h.msg_name = canary + 4096;
+	bent.h.msg_namelen = 128;
+	bent.h.msg_iov = &bent.iov;
+	bent.h.msg_iovlen = 1;
+	uint32_t word = 4096, small = 4;
+	char back[sizeof bent + 64];
+	/* no socket, another generation of u's entry */
+	r[0] = forged(ch, SK_POLL, 64, 0, 0, (uint64_t[4]){ 0x12345678 }, 0, 0);
+	r[1] = forged(ch, SK_POLL, 64, 0, 0, (uint64_t[4]){ hu + (1ull << 32) }, 0, 0);
+	/* lengths past the data */
+	r[2] = forged(ch, SK_SEND, 64, 0, 0, (uint64_t[4]){ hu, 1 << 20 }, 0, 0);
+	r[3] = forged(ch, SK_SEND, 256, 0, 0, (uint64_t[4]){ hu, 4, 0, 4096 }, 0, 0);
+	r[4] = forged(ch, SK_BIND, 16, 0, 0, (uint64_t[4]){ hu, 4096 }, 0, 0);
+	r[5] = forged(ch, SK_NAME, 16, &word, sizeof word, (uint64_t[4]){ hu }, 0, 0);
+	r[6] = forged(ch, SK_GETOPT, 16, &word, sizeof word, (uint64_t[4]){ hu, SOL_SOCKET, SO_TYPE }, 0, 0);
+	r[7] = forged(ch, SK_RECV, sizeof bent + 64, &bent, sizeof bent, (uint64_t[4]){ hu, 0, 1 << 20 }, 0, 0);
+	/* a receive whose header points into the owner's memory, then one whose
+	 * data does: the first delivers into the message after all */
+	r[8] = forged(ch, SK_RECV, sizeof bent + 64, &bent, sizeof bent, (uint64_t[4]){ hu, 0, 64 }, 0, back);
+	*got = memmem(back, sizeof back, "secret-bytes", 12) != 0;
+	r[9] = forged(ch, SK_RECV, sizeof bent + 64, &bent, sizeof bent, (uint64_t[4]){ hu, 0, 64 }, canary, 0);
+	/* ioctls a holder never sends, and FIONREAD without room for its answer */
+	r[10] = forged(ch, SK_IOCTL, 64, 0, 0, (uint64_t[4]){ hu, FIONBIO }, 0, 0);
+	r[11] = forged(ch, SK_IOCTL, 0, &small, 0, (uint64_t[4]){ hu, FIONREAD }, 0, 0);
+	/* closing a socket still held */
+	r[12] = forged(ch, SK_CLOSE, 64, 0, 0, (uint64_t[4]){ hu }, 0, 0);
+	lo_unlock();
+	/* a live socket this process holds no descriptor of */
+	close(w);
+	lo_lock();
+	r[14] = forged(ch, SK_POLL, 64, 0, 0, (uint64_t[4]){ hw }, 0, 0);
+	lo_unlock();
+	/* a socket the owner closed: this holder lets it go first, then the owner */
+	close(x);
+	tell(to, 'x');
+	lo_lock();
+	r[13] = heard(from, 'X') ? forged(ch, SK_POLL, 64, 0, 0, (uint64_t[4]){ hx }, 0, 0) : 1;
+	lo_unlock();
+}
+
+/* The forger rewrites the record and the description of u under the
+ * owner's own calls (which the owner makes between tell and heard). */
+static int forge_records(int u, int v, int to, int from)
+{
+	lo_lock();
+	struct description *d = fd_get(u);
+	struct sockref *ru = d->priv, saved = *ru;
+	*ru = *record_of(v);			/* u's record names v's socket */
+	lo_unlock();
+	tell(to, 'r');
+	int ok = heard(from, 'R');
+	lo_lock();
+	*ru = saved;
+	d->priv = (struct sockref *)canary;	/* u's description, a record in the owner's memory */
+	lo_unlock();
+	tell(to, 'p');
+	ok &= heard(from, 'P');
+	lo_lock();
+	d->priv = ru;
+	lo_unlock();
+	tell(to, 'q');
+	return ok;
+}
+
+/* The owner's side of forge_records: its own calls on u while forged. */
+static void owner_under_forgery(int u, int to, int from)
+{
+	int n = -1;
+	int ok = heard(from, 'r');
+	check(ok && ioctl(u, FIONREAD, &n) < 0 && errno == EBADF, "forge-record-other-socket-ebadf",
+	      "the owner's FIONREAD on a record rewritten to name another socket");
+	tell(to, 'R');
+	ok = heard(from, 'p');
+	check(ok && ioctl(u, FIONREAD, &n) < 0 && errno == EBADF, "forge-record-in-owner-memory-ebadf",
+	      "the owner's FIONREAD on a description whose record points into its memory");
+	tell(to, 'P');
+	check(heard(from, 'q'), "forge-record-restored", "the forger put the record back");
+}
+
+static void forge(void)
+{
+	int u = socket(AF_INET, SOCK_DGRAM, 0), v = socket(AF_INET, SOCK_DGRAM, 0);
+	int w = socket(AF_INET, SOCK_DGRAM, 0), x = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in ua = loopback(7110), va = loopback(7111);
+	int down[2], up[2];
+	memset(canary, 0x5a, sizeof canary);
+	int ok = u >= 0 && v >= 0 && w >= 0 && x >= 0 && !bind(u, (struct sockaddr *)&ua, sizeof ua) &&
+		 !bind(v, (struct sockaddr *)&va, sizeof va) && !pipe(down) && !pipe(up) &&
+		 sendto(v, "secret-bytes", 12, 0, (struct sockaddr *)&ua, sizeof ua) == 12 &&
+		 sendto(v, "secret-bytes", 12, 0, (struct sockaddr *)&ua, sizeof ua) == 12;
+	check(ok, "forge-setup", "four UDP sockets, two datagrams queued, two pipes");
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(120);
+		int64_t r[FORGERIES];
+		int got = 0;
+		forge_messages(u, w, x, up[1], down[0], r, &got);
+		int bad = 0;
+		static const int64_t want[FORGERIES] = {
+			-EBADF, -EBADF, -EINVAL, -EINVAL, -EINVAL, -EINVAL, -EINVAL, -EINVAL,
+			12, -EINVAL, -ENOTTY, -EINVAL, -EBUSY, -EBADF, -EBADF };
+		for (int i = 0; i < FORGERIES; i++)
+			if (r[i] != want[i]) {
+				printf("FAIL forge-message-%d: answer %lld, not %lld\n", i, (long long)r[i],
+				       (long long)want[i]);
+				bad = 1;
+			}
+		if (!got) {
+			printf("FAIL forge-bent-receive-into-message: the datagram did not land in the message\n");
+			bad = 1;
+		}
+		if (!forge_records(u, v, up[1], down[0]))
+			_exit(4);
+		/* the honest holder goes on: receives the datagram the refused
+		 * receive left, then the owner's, and answers */
+		char buf[64];
+		struct sockaddr_in from;
+		socklen_t fl = sizeof from;
+		if (recv(u, buf, sizeof buf, MSG_DONTWAIT) != 12 || memcmp(buf, "secret-bytes", 12))
+			_exit(5);
+		ssize_t n = recvfrom(u, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+		if (n != 6 || memcmp(buf, "honest", 6) || sendto(u, "answer", 6, 0, (struct sockaddr *)&from, fl) != 6)
+			_exit(3);
+		_exit(bad ? 2 : 0);
+	}
+	ok = heard(up[0], 'x');
+	close(x);			/* the last reference: the owner frees its entry */
+	tell(down[1], 'X');
+	check(ok, "forge-stale-socket-closed", "the forger let go of the socket the owner then closed");
+	owner_under_forgery(u, down[1], up[0]);
+	int n = -1;
+	check(ioctl(u, FIONREAD, &n) == 0, "forge-owner-goes-on", "the owner's own call once the record is back");
+	char buf[64];
+	ok = sendto(v, "honest", 6, 0, (struct sockaddr *)&ua, sizeof ua) == 6 &&
+	     recv(v, buf, sizeof buf, 0) == 6 && !memcmp(buf, "answer", 6);
+	check(ok, "forge-holder-goes-on", "the honest holder received and answered after the forgeries");
+	int st = child_status(pid);
+	check(st == 0, "forge-messages-refused", st == 2 ? "a forged message was not refused as it should be"
+							 : "the forger's status");
+	int intact = 1;
+	for (size_t i = 0; i < sizeof canary; i++)
+		intact &= canary[i] == 0x5a;
+	check(intact, "forge-owner-memory-untouched", "the canary the forged receive pointed at");
+	close(u);
+	close(v);
+	close(w);
+	close(down[0]), close(down[1]), close(up[0]), close(up[1]);
+}
+
 /* Whether the image before execve had a failure (argv[3]). */
 static int failed_before(char **argv)
 {
@@ -394,6 +636,8 @@ int main(int argc, char **argv)
 		udp();
 	if (!*only || !strcmp(only, "killed-holder"))
 		killed_holder();
+	if (!*only || !strcmp(only, "forge"))
+		forge();
 	if (!*only || !strcmp(only, "owner-exec"))
 		owner_exec();		/* returns only when execve failed */
 	printf(failed ? "sockfork: FAILED\n" : "sockfork: all passed\n");
