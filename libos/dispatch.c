@@ -125,10 +125,27 @@ _Noreturn void libos_exit(uint64_t status)
 HANDLER(sys_exit_group) { UNUSED_ARGS; libos_exit(a0); }
 
 HANDLER(sys_brk) { UNUSED_ARGS; return mm_brk(a0); }
-HANDLER(sys_mmap) { UNUSED_ARGS; return mm_mmap(a0, a1, (int)a2, (int)a3, (int)a4, (int64_t)a5); }
-HANDLER(sys_munmap) { UNUSED_ARGS; return mm_munmap(a0, a1); }
-HANDLER(sys_mprotect) { UNUSED_ARGS; return mm_mprotect(a0, a1, (int)a2); }
-HANDLER(sys_madvise) { UNUSED_ARGS; return 0; }		/* advice may be ignored */
+/* The library OS's own memory is sealed against the program (mm_sealed):
+ * EPERM, as Linux answers for a sealed mapping. */
+HANDLER(sys_mmap)
+{
+	UNUSED_ARGS;
+	if ((a3 & 0x10 /* MAP_FIXED */) && mm_sealed(a0, a1))
+		return -EPERM;
+	return mm_mmap(a0, a1, (int)a2, (int)a3, (int)a4, (int64_t)a5);
+}
+HANDLER(sys_munmap) { UNUSED_ARGS; return mm_sealed(a0, a1) ? -EPERM : mm_munmap(a0, a1); }
+HANDLER(sys_mprotect) { UNUSED_ARGS; return mm_sealed(a0, a1) ? -EPERM : mm_mprotect(a0, a1, (int)a2); }
+
+/* Advice may be ignored; advice that discards is refused on the library
+ * OS's own memory, as on a sealed mapping (DONTNEED, FREE, REMOVE,
+ * DONTFORK, WIPEONFORK, DONTNEED_LOCKED). */
+HANDLER(sys_madvise)
+{
+	UNUSED_ARGS;
+	int discards = a2 == 4 || a2 == 8 || a2 == 9 || a2 == 10 || a2 == 18 || a2 == 24;
+	return discards && mm_sealed(a0, a1) ? -EPERM : 0;
+}
 
 static uint64_t pid;		/* cached env id */
 int64_t libos_pid(void)

@@ -108,6 +108,7 @@ void mm_init(uint64_t image_end);
 int64_t mm_brk(uint64_t addr);
 int64_t mm_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, int64_t off);
 int64_t mm_munmap(uint64_t addr, uint64_t len);
+int mm_sealed(uint64_t addr, uint64_t len);	/* the library OS's own memory */
 int64_t mm_mprotect(uint64_t addr, uint64_t len, int prot);
 /* Maps a fresh zeroed page at va with Linux PROT_* bits: 0 or -errno. */
 int mm_fault_in(uint64_t va);

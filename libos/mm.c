@@ -32,6 +32,7 @@
 #define LX_ENODEV 19
 
 #define LIBOS_VA 0x00007d0000000000ull		/* above: the library OS's own, but the stack */
+#define LIBOS_HEAP_END 0x00007f0000000000ull	/* the end of its heap (libos/alloc.c) */
 #define RLIMIT_AS 9
 
 /* The index of the first region that ends above va (nregions if none). */
@@ -406,6 +407,22 @@ static uint32_t exo_prot(int prot)
 	return p;
 }
 
+/* Maps a resident page's own frame at va again, with its region's
+ * protection (read-only while copy-on-write). */
+static int resident_remap(uint64_t va, const struct resident *res, int prot)
+{
+	return exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, lp.chunks[res->chunk].slot, res->index,
+			res->flags & RES_COW ? EXO_PROT_READ | (exo_prot(prot) & EXO_PROT_EXEC)
+					     : exo_prot(prot)) ? -LX_EACCES : 0;
+}
+
+/*
+ * A fault on a page that is not there: demand-zero, or a page of the
+ * shared segment.  A page already resident was made so by another
+ * thread's fault while this one waited for the lock: it is mapped again
+ * as it is (at worst a no-op) and the write retried, instead of ending
+ * the program.
+ */
 int mm_fault_in(uint64_t va)
 {
 	va &= ~(PAGE - 1);
@@ -424,7 +441,7 @@ int mm_fault_in(uint64_t va)
 	}
 	struct resident *slot = resident_find(va, 0);
 	if (slot)
-		return -LX_EACCES;	/* mapped already: a protection fault */
+		return resident_remap(va, slot, r->prot);
 	slot = resident_find(va, 1);
 	if (!slot)
 		return -LX_ENOMEM;
@@ -453,15 +470,20 @@ int mm_fault_in(uint64_t va)
 /*
  * A write to a copy-on-write page: the contents go to a page of our own,
  * which replaces the shared one at va.  The shared frame is never given
- * back to the pool (the other env may still map it).
+ * back to the pool (the other env may still map it).  A page of a
+ * writable region that is no longer copy-on-write was copied by another
+ * thread's fault while this one waited for the lock: mapped again as it
+ * is, and the write retried.
  */
 int mm_cow_fault(uint64_t va)
 {
 	va &= ~(PAGE - 1);
 	struct region *r = region_of(va);
 	struct resident *res = resident_find(va, 0);
-	if (!r || !res || !(res->flags & RES_COW) || !(r->prot & LX_PROT_WRITE))
+	if (!r || !res || !(r->prot & LX_PROT_WRITE))
 		return -LX_EACCES;
+	if (!(res->flags & RES_COW))
+		return resident_remap(va, res, r->prot);
 	uint16_t ci, pi;
 	int dirty;
 	if (page_take_at(MM_SCRATCH_VA, &ci, &pi, &dirty))
@@ -816,6 +838,34 @@ int64_t mm_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, int64_
 	return (int64_t)addr;
 }
 
+/*
+ * 1 when [addr, addr+len) (page-aligned addr) overlaps memory the library
+ * OS runs on: the program image, where its code, data and .bss are linked
+ * in among the program's (ld-exo's image, under a foreign program); the
+ * shared segment and the library OS's heap (thread blocks, handler
+ * stacks); its fixed windows (libos/layout.h).
+ * The program's own munmap, mprotect, MAP_FIXED mmap, discarding madvise
+ * and shmat there are refused, as Linux refuses them on a sealed mapping:
+ * unmapping the code that serves its faults would end it inside the
+ * library OS, or worse, in the middle of a change to shared state.
+ */
+int mm_sealed(uint64_t addr, uint64_t len)
+{
+	extern const char __executable_start[], _end[];
+	const uint64_t ranges[3][2] = {
+		{ (uint64_t)__executable_start & ~(PAGE - 1), ((uint64_t)_end + PAGE - 1) & ~(PAGE - 1) },
+		{ LIBOS_VA, LIBOS_HEAP_END },
+		{ NIC_BUF_VA, EXO_STACK_TOP - STACK_RESERVE },
+	};
+	if (addr % PAGE || len == 0)
+		return 0;
+	uint64_t end = addr >= EXO_KINFO_VA || len > EXO_KINFO_VA - addr ? EXO_KINFO_VA : addr + len;
+	for (int i = 0; i < 3; i++)
+		if (addr < ranges[i][1] && end > ranges[i][0])
+			return 1;
+	return 0;
+}
+
 int64_t mm_munmap(uint64_t addr, uint64_t len)
 {
 	if (addr % PAGE || len == 0 || addr >= EXO_KINFO_VA || len > EXO_KINFO_VA - addr)
@@ -858,9 +908,7 @@ int64_t mm_mprotect(uint64_t addr, uint64_t len, int prot)
 		if (!(prot & (LX_PROT_READ | LX_PROT_WRITE | LX_PROT_EXEC)))
 			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
 		else
-			exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, lp.chunks[r->chunk].slot, r->index,
-				 r->flags & RES_COW ? EXO_PROT_READ | (exo_prot(prot) & EXO_PROT_EXEC)
-						    : exo_prot(prot));
+			resident_remap(va, r, prot);
 	}
 	return 0;
 }

@@ -300,8 +300,8 @@ LO_CALL(sys_shmat)
 	uint64_t addr = a1;
 	if (a2 & SHM_RND)
 		addr &= ~(PAGE - 1);
-	if (addr % PAGE)
-		return -EINVAL;
+	if (addr % PAGE || mm_sealed(addr, root()->shm[i].size))
+		return -EINVAL;		/* the library OS's own memory, too */
 	struct shm_seg *s = &root()->shm[i];
 	int prot = a2 & SHM_RDONLY ? 1 : 3;
 	int64_t at = mm_map_shared(addr, s->size, prot, s->off);
@@ -328,7 +328,7 @@ LO_CALL(sys_shmdt)
 	UNUSED_ARGS;
 	uint64_t len;
 	int64_t off = mm_shared_at(a0, UINT64_MAX, &len);
-	if (off < 0)
+	if (off < 0 || mm_sealed(a0, len))
 		return -EINVAL;
 	struct shm_seg *s = shm_by_off((uint64_t)off);
 	/* the whole attachment goes, every piece an mprotect split off: a

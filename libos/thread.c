@@ -112,13 +112,20 @@ void lo_threads_after_fork_parent(void)
  * kernel writes their fault frames and reflection slots there; on a
  * copy-on-write page it could not, and it ended the whole process, with
  * the forking thread holding the lock.  The child never uses them: its
- * only thread is the forking one. */
+ * only thread is the forking one.  The caller's handler stack above the
+ * pages of its block is kept too when it is not the first thread: the
+ * fork is served on it and the kernel frames its faults there (the
+ * first thread's go to the private block's stack), and the child only
+ * starts new frames on it; its block stays copy-on-write, for the child
+ * starts from what it holds at the fork. */
 int lo_thread_page_kept(uint64_t va)
 {
 	struct lo_thread *self = lo_thread_self();
-	for (struct lo_thread *t = threads; t; t = t->next)
-		if (t != self && t != &lo_thread0 && va + 4096 > (uint64_t)t && va < t->stack_top)
+	for (struct lo_thread *t = threads; t; t = t->next) {
+		uint64_t from = t != self ? (uint64_t)t : ((uint64_t)(t + 1) + 4095) & ~4095ull;
+		if (t != &lo_thread0 && va + 4096 > from && va < t->stack_top)
 			return 1;
+	}
 	return 0;
 }
 

@@ -3,16 +3,22 @@
  * each, as it crashed the library OS (tests/suites/26-fuzz-syscalls.sh):
  * each call must return, with a result or an error, instead of ending
  * the program with SIGSEGV inside the library OS; and the sequence of its
- * threaded runs that ended a batch inside fork (fork_beside_threads).
- * And one a review found: a process rewriting the kind of a description
- * it shares, so that another process's call indexed past the table of
- * kinds' ops and called through what lay there (forged_kind).
+ * threaded runs that ended a batch inside fork (fork_beside_threads),
+ * threads faulting on the same page at once (same_page_faults), calls
+ * on the library OS's own memory (sealed_regions), and fork from a
+ * thread other than the first (fork_from_thread).  And one a review
+ * found: a process rewriting the kind of a description it shares, so
+ * that another process's call indexed past the table of kinds' ops and
+ * called through what lay there (forged_kind).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -73,6 +79,189 @@ static void fork_beside_threads(double secs)
 	EXPECT("fork-beside-busy-threads", started == 3 && forks > 0 && bad == 0);
 }
 
+#define SP_PAGES 512
+#define SP_THREADS 3
+static volatile unsigned char *sp_area;	/* the pages the threads write */
+static volatile int sp_round, sp_done[SP_THREADS], sp_stop;
+static char sp_bss[SP_PAGES * 4096];	/* copy-on-write after each fork */
+
+/* A writer of same_page_faults: each round, every page of sp_area, in
+ * the same order as the other writers, so they fault on one page at once. */
+static void *sp_writer(void *arg)
+{
+	int me = (int)(long)arg, seen = 0;
+	while (!sp_stop) {
+		if (sp_round == seen) {
+			syscall(SYS_getppid);	/* holds the lock a while: faults queue */
+			continue;
+		}
+		seen = sp_round;
+		for (unsigned i = 0; i < SP_PAGES * 4096; i += 4096)
+			sp_area[i] = (unsigned char)(me + 1);
+		sp_done[me] = seen;
+	}
+	return 0;
+}
+
+/* Threads faulting on the same page at once: the first one's fault
+ * mapped it (demand-zero) or copied it (copy-on-write) while the others
+ * waited for the lock; their faults then found the page there and were
+ * taken for bad writes, ending the program with SIGSEGV (the threaded
+ * fuzzer's batches died so, most right after a fork).  For `secs`
+ * seconds: rounds of fresh mappings and of a .bss area just forked. */
+static void same_page_faults(double secs)
+{
+	pthread_t t[SP_THREADS];
+	int started = 0, rounds = 0, bad = 0;
+	double slowest = 0;
+	for (long i = 0; i < SP_THREADS; i++)
+		started += pthread_create(&t[i], 0, sp_writer, (void *)i) == 0;
+	for (double t0 = now(); now() - t0 < secs; rounds++) {
+		void *m = 0;
+		if (rounds % 2 == 0) {		/* demand-zero pages */
+			m = mmap(0, SP_PAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (m == MAP_FAILED) {
+				bad++;
+				break;
+			}
+			sp_area = m;
+		} else {			/* copy-on-write pages */
+			sp_bss[rounds % 4096] = 1;
+			pid_t c = fork();
+			if (c == 0)
+				_exit(sp_bss[rounds % 4096] == 1 ? 3 : 4);
+			int st = 0;
+			if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 3)
+				bad++;
+			sp_area = (volatile unsigned char *)sp_bss;
+		}
+		int round = ++sp_round;
+		double t1 = now();
+		while (now() - t1 < 60.0) {
+			int all = 1;
+			for (int i = 0; i < started; i++)
+				all &= sp_done[i] == round;
+			if (all)
+				break;
+			sched_yield();
+		}
+		if (now() - t1 > slowest)
+			slowest = now() - t1;
+		for (int i = 0; i < started; i++)
+			bad += sp_done[i] != round;
+		if (m)
+			munmap(m, SP_PAGES * 4096);
+	}
+	sp_stop = 1;
+	for (int i = 0; i < started; i++)
+		pthread_join(t[i], 0);
+	printf("info fuzzfound: %d rounds of %d threads writing %d pages at once in %.0f s "
+	       "(slowest %.1f s), %d bad\n", rounds, SP_THREADS, SP_PAGES, secs, slowest, bad);
+	EXPECT("same-page-faults", started == SP_THREADS && rounds > 0 && bad == 0);
+}
+
+static int sealed_bss_word;
+
+/* The call's result as "ok" when it failed with err, else what it did. */
+static int refused(long r, int err)
+{
+	return r == -1 && errno == err;
+}
+
+/* The library OS's own memory: its code and data (linked into the
+ * program image), the shared segment, its heap, a fixed window.  Each
+ * call that would unmap it, remap it or change its protection is refused
+ * with EPERM (shmat with EINVAL), as Linux refuses them on a sealed
+ * mapping; before, an munmap of the text ended the program inside the
+ * library OS's fault handler.  The program must go on working after. */
+static void sealed_regions(void)
+{
+	const struct { const char *name; unsigned long va; } at[] = {
+		{ "text", (unsigned long)&sealed_regions & ~4095ul },
+		{ "bss", (unsigned long)&sealed_bss_word & ~4095ul },
+		{ "shared-segment", 0x7d0000000000ul },
+		{ "libos-heap", 0x7e0000000000ul },
+		{ "tables-window", 0x7ffa00000000ul },
+	};
+	int shm = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	for (unsigned i = 0; i < sizeof at / sizeof at[0]; i++) {
+		char name[64];
+		void *p = (void *)at[i].va;
+		snprintf(name, sizeof name, "sealed-munmap-%s-EPERM", at[i].name);
+		EXPECT(name, refused(syscall(SYS_munmap, p, 4096), EPERM));
+		snprintf(name, sizeof name, "sealed-mprotect-%s-EPERM", at[i].name);
+		EXPECT(name, refused(syscall(SYS_mprotect, p, 4096, PROT_NONE), EPERM));
+		snprintf(name, sizeof name, "sealed-mmap-fixed-%s-EPERM", at[i].name);
+		EXPECT(name, refused(syscall(SYS_mmap, p, 4096, PROT_READ | PROT_WRITE,
+					     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), EPERM));
+		snprintf(name, sizeof name, "sealed-madvise-dontneed-%s-EPERM", at[i].name);
+		EXPECT(name, refused(syscall(SYS_madvise, p, 4096, MADV_DONTNEED), EPERM));
+		snprintf(name, sizeof name, "sealed-madvise-willneed-%s-ok", at[i].name);
+		EXPECT(name, syscall(SYS_madvise, p, 4096, MADV_WILLNEED) == 0);
+		snprintf(name, sizeof name, "sealed-shmat-%s-EINVAL", at[i].name);
+		EXPECT(name, shm >= 0 && refused(syscall(SYS_shmat, shm, p, 0), EINVAL));
+	}
+	/* a range that only runs into the library OS's memory */
+	EXPECT("sealed-munmap-overlapping-EPERM",
+	       refused(syscall(SYS_munmap, 0x7cfffffff000ul, 2 * 4096), EPERM));
+	if (shm >= 0)
+		shmctl(shm, IPC_RMID, 0);
+	/* still alive: the image's data written, memory mapped and unmapped,
+	 * and a fork served by the fault handler */
+	sealed_bss_word = 7;
+	char *m = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ok = m != MAP_FAILED && (m[0] = 1) == 1 && munmap(m, 4096) == 0;
+	pid_t c = fork();
+	if (c == 0)
+		_exit(sealed_bss_word == 7 ? 3 : 4);
+	int st = 0;
+	EXPECT("sealed-program-goes-on", ok && c > 0 && waitpid(c, &st, 0) == c &&
+	       WIFEXITED(st) && WEXITSTATUS(st) == 3);
+}
+
+static volatile int ft_bss = 1;
+
+/* A thread that forks: the child must start (with this thread's
+ * registers, as its only thread), write memory, call in and end with
+ * its status; the parent thread goes on and reaps it, while a busy
+ * thread writes its stack and calls in. */
+static void *ft_forker(void *arg)
+{
+	int *bad = arg, forks = 0;
+	for (double t0 = now(); now() - t0 < 2.0 || forks < 3; forks++) {
+		int local = forks;
+		pid_t c = fork();
+		if (c == 0) {
+			ft_bss = 40 + local;	/* a copy-on-write fault in the child */
+			_exit(syscall(SYS_getpid) > 1 && ft_bss == 40 + local ? local % 100 : 200);
+		}
+		int st = 0;
+		if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != local % 100)
+			++*bad;
+		ft_bss = local;			/* and one in the parent */
+		if (ft_bss != local || local != forks)
+			++*bad;
+	}
+	return (void *)(long)forks;
+}
+
+/* fork from a thread other than the first (its own handler stack, on
+ * which the call is served, is shared copy-on-write by the fork) */
+static void fork_from_thread(void)
+{
+	pthread_t f, b;
+	int bad = 0;
+	void *forks = 0;
+	stop_busy = 0;
+	int busy_ok = pthread_create(&b, 0, busy, 0) == 0;
+	int ok = pthread_create(&f, 0, ft_forker, &bad) == 0 && pthread_join(f, &forks) == 0;
+	stop_busy = 1;
+	if (busy_ok)
+		pthread_join(b, 0);
+	printf("info fuzzfound: %ld forks from a second thread, %d bad\n", (long)forks, bad);
+	EXPECT("fork-from-thread", ok && busy_ok && (long)forks >= 3 && bad == 0);
+}
+
 /* The library OS's own functions, which a hostile program linked with it
  * can call as well as any other (libos/thread.h, libos/vfs.h). */
 void lo_lock(void);
@@ -115,6 +304,9 @@ int main(void)
 	r = syscall(SYS_open, "/proc/self/status", O_WRONLY | O_TRUNC);
 	EXPECT("open-trunc-proc-self-status-returns", r < 0 ? errno == EINVAL : 1);
 	fork_beside_threads(3.0);
+	same_page_faults(5.0);
+	sealed_regions();
+	fork_from_thread();
 	forged_kind();
 	return failures ? 1 : 0;
 }

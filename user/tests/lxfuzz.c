@@ -13,7 +13,9 @@
  * Only calls that would legitimately end the fuzzer are left out or tamed:
  * exit and exit_group, rt_sigreturn, raw clone and vfork (fork and
  * pthread_create make processes and threads), fatal signals to itself,
- * mappings over its own text, data or stack, a kill of another process
+ * mappings over its stack (its text and data the library OS refuses
+ * to change, being its own too: aimed at with the rest of the library
+ * OS's memory), a kill of another process
  * than its own, and setting the machine's clock.  Blocking calls are cut
  * short by a 5 ms SIGALRM tick the main thread never blocks.
  */
@@ -445,6 +447,15 @@ static int64_t special(uint64_t *s, int in_thread, uint64_t k)
 		uint64_t at = (uint64_t)arena + 4096 * pick(s, ARENA_PAGES), n = 4096 * (1 + pick(s, 8));
 		if (at + n > (uint64_t)arena + ARENA_PAGES * 4096)
 			n = (uint64_t)arena + ARENA_PAGES * 4096 - at;
+		if (pick(s, 8) == 0) {
+			/* or the library OS's own memory, which must refuse
+			 * (EPERM): its code and data in the image, the shared
+			 * segment, its heap, the memory tables' window */
+			const uint64_t sealed[] = { (uint64_t)&special & ~4095ull, (uint64_t)&calls & ~4095ull,
+						    0x7d0000000000ull, 0x7e0000000000ull, 0x7ffa00000000ull };
+			uint64_t i = pick(s, 5);
+			at = i < 2 ? sealed[i] - 4096 * pick(s, 4) : sealed[i] + 4096 * pick(s, 4);
+		}
 		uint64_t flags = pick(s, 2) ? 0x22 : 0x21;	/* private or shared, anonymous */
 		int64_t f = pick(s, 3) ? -1 : (int64_t)fd(s);
 		if (f >= 0)
