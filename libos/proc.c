@@ -185,15 +185,30 @@ static void wake_process(struct sh_proc *p, int32_t tid)
 		}
 }
 
+/* The bucket of sh_header.waiting that word counts in. */
+static uint32_t *waiting_of(const volatile uint32_t *word)
+{
+	uint64_t a = (uint64_t)word * 0x9e3779b97f4a7c15ull;
+	return &sh_seg()->waiting[a >> 58];
+}
+
+void proc_waker_sleep(struct sh_waker *w, const volatile uint32_t *word)
+{
+	w->on = (volatile uint32_t *)word;
+	if (lp.shared_pages)
+		(*waiting_of(word))++;
+}
+
+void proc_waker_awake(struct sh_waker *w)
+{
+	if (w->on && lp.shared_pages)
+		(*waiting_of(w->on))--;
+	w->on = 0;
+}
+
 int proc_sleeper_on(const volatile uint32_t *word)
 {
-	struct sh_header *h = sh_seg();
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (h->procs[i].state == PROC_RUNNING)
-			for (struct sh_waker *w = h->procs[i].wakers; w; w = w->next)
-				if (w->sleeping && w->on == word)
-					return 1;
-	return 0;
+	return *waiting_of(word) != 0;
 }
 
 struct sh_waker *proc_waker_new(void)
@@ -211,6 +226,7 @@ static void wakers_free(struct sh_waker *w)
 {
 	while (w) {
 		struct sh_waker *next = w->next;
+		proc_waker_awake(w);	/* a thread killed in its sleep */
 		sh_free(w);
 		w = next;
 	}
