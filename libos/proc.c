@@ -192,16 +192,24 @@ static uint32_t *waiting_of(const volatile uint32_t *word)
 	return &sh_seg()->waiting[a >> 58];
 }
 
+/* Only sh_wake reads the counts, and it is never called on a waker's own
+ * word (that one's wakers call proc_waker_wake), so a sleep there (a
+ * futex, pause, nanosleep) is not counted. */
+static int counted(const struct sh_waker *w, const volatile uint32_t *word)
+{
+	return word && word != &w->word && lp.shared_pages;
+}
+
 void proc_waker_sleep(struct sh_waker *w, const volatile uint32_t *word)
 {
 	w->on = (volatile uint32_t *)word;
-	if (lp.shared_pages)
+	if (counted(w, word))
 		(*waiting_of(word))++;
 }
 
 void proc_waker_awake(struct sh_waker *w)
 {
-	if (w->on && lp.shared_pages)
+	if (counted(w, w->on))
 		(*waiting_of(w->on))--;
 	w->on = 0;
 }
