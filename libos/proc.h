@@ -88,11 +88,11 @@ struct sh_header {
 	uint32_t reap_gen;		/* bumped when a process entry is freed */
 	int32_t init_pid;		/* the first process: orphans' new parent */
 	uint32_t nprocs;		/* entries not free */
+	uint32_t waiting[SH_WAIT_BUCKETS];	/* wakers whose `on` hashes here (proc_waker_sleep) */
 	uint64_t heap_first, heap_end;	/* sh_alloc's blocks: [first, end) */
 	uint64_t free_list;		/* sh_alloc's free blocks (struct sh_block *) */
 	struct sh_proc procs[MAX_PROCS];
 	void *sysv_ipc;			/* System V IPC's tables (libos/sysvipc.c); 0: none yet */
-	uint32_t waiting[SH_WAIT_BUCKETS];	/* wakers whose `on` hashes here (proc_waker_sleep) */
 };
 
 /* The segment (mapped once lp.shared_pages is set). */
