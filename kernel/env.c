@@ -679,6 +679,13 @@ int env_ioport_enable(struct env *e, uint64_t first, uint64_t count)
 	}
 	for (uint64_t p = first; p < first + count; p++)
 		e->iobitmap[p / 8] &= (uint8_t)~(1u << (p % 8));
+	if (count) {
+		uint32_t lo = (uint32_t)(first / 8), hi = (uint32_t)((first + count - 1) / 8 + 1);
+		if (e->io_lo == e->io_hi || lo < e->io_lo)
+			e->io_lo = lo;
+		if (hi > e->io_hi)
+			e->io_hi = hi;
+	}
 	ioports_changed(e);
 	return 0;
 }
@@ -701,7 +708,14 @@ void env_load_ioports(struct env *e)
 		return;
 	}
 	if (c->iobitmap_loaded != e) {
-		memcpy(tss_iobitmap(), e->iobitmap, 8192);
+		/* only the bytes that allow a port differ from all ones: a
+		 * switch between two envs with a few ports each copies those,
+		 * not 8 KiB (1,024 instructions a switch under -icount) */
+		uint8_t *b = tss_iobitmap();
+		memset(b + c->io_lo, 0xff, c->io_hi - c->io_lo);
+		memcpy(b + e->io_lo, e->iobitmap + e->io_lo, e->io_hi - e->io_lo);
+		c->io_lo = e->io_lo;
+		c->io_hi = e->io_hi;
 		c->iobitmap_loaded = e;
 	}
 	tss_set_iobitmap(1);

@@ -32,6 +32,8 @@ void gdt_load(struct percpu *c)
 	gdt[4] = 0x00cff2000000ffff;	/* 0x20 user data */
 	gdt[5] = 0x00affa000000ffff;	/* 0x28 user code 64 */
 	c->tss_io.tss.iomap_base = 0xffff;	/* beyond the limit: no port for ring 3 */
+	memset(c->tss_io.bitmap, 0xff, sizeof c->tss_io.bitmap);	/* env_load_ioports keeps it so */
+	c->io_lo = c->io_hi = 0;
 	c->tss_io.end = 0xff;
 
 	uint64_t base = (uint64_t)&c->tss_io, limit = sizeof c->tss_io - 1;

@@ -57,6 +57,7 @@ struct env {
 	struct cap *quota_source;	/* the MEMORY cap that paid for it */
 	uint64_t fault_entry, fault_stack, fault_stack_size;
 	uint8_t *iobitmap;		/* 8 KiB, NULL: no port access */
+	uint32_t io_lo, io_hi;		/* iobitmap's bytes [lo, hi) may differ from 0xff */
 	struct thread *threads;
 	int nthreads_alive;
 	struct notify *watch;		/* signalled with watch_badge on death */

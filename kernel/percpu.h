@@ -28,7 +28,8 @@ struct tss {
 _Static_assert(sizeof(struct tss) == 104, "TSS size");
 
 /* The TSS is followed by the I/O permission bitmap of the running env
- * (env_load_ioports copies it in) and the terminating 0xff byte. */
+ * (env_load_ioports copies in the part of it that allows ports; the rest
+ * stays all ones) and the terminating 0xff byte. */
 struct tss_io {
 	struct tss tss;
 	uint8_t bitmap[8192];
@@ -66,6 +67,7 @@ struct percpu {
 	struct thread idle;		/* runs when nothing else can */
 	struct env *loaded_env;		/* whose page tables CR3 holds (NULL: the kernel's) */
 	struct env *iobitmap_loaded;	/* whose ports the TSS bitmap holds */
+	uint32_t io_lo, io_hi;		/* the TSS bitmap's bytes [lo, hi) may differ from 0xff */
 	struct cpu_request req;
 	uint64_t gdt[8];
 	struct tss_io tss_io;

@@ -185,15 +185,38 @@ static void wake_process(struct sh_proc *p, int32_t tid)
 		}
 }
 
+/* The bucket of sh_header.waiting that word counts in. */
+static uint32_t *waiting_of(const volatile uint32_t *word)
+{
+	uint64_t a = (uint64_t)word * 0x9e3779b97f4a7c15ull;
+	return &sh_seg()->waiting[a >> 58];
+}
+
+/* Only sh_wake reads the counts, and it is never called on a waker's own
+ * word (that one's wakers call proc_waker_wake), so a sleep there (a
+ * futex, pause, nanosleep) is not counted. */
+static int counted(const struct sh_waker *w, const volatile uint32_t *word)
+{
+	return word && word != &w->word && lp.shared_pages;
+}
+
+void proc_waker_sleep(struct sh_waker *w, const volatile uint32_t *word)
+{
+	w->on = (volatile uint32_t *)word;
+	if (counted(w, word))
+		(*waiting_of(word))++;
+}
+
+void proc_waker_awake(struct sh_waker *w)
+{
+	if (counted(w, w->on))
+		(*waiting_of(w->on))--;
+	w->on = 0;
+}
+
 int proc_sleeper_on(const volatile uint32_t *word)
 {
-	struct sh_header *h = sh_seg();
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (h->procs[i].state == PROC_RUNNING)
-			for (struct sh_waker *w = h->procs[i].wakers; w; w = w->next)
-				if (w->sleeping && w->on == word)
-					return 1;
-	return 0;
+	return *waiting_of(word) != 0;
 }
 
 struct sh_waker *proc_waker_new(void)
@@ -211,6 +234,7 @@ static void wakers_free(struct sh_waker *w)
 {
 	while (w) {
 		struct sh_waker *next = w->next;
+		proc_waker_awake(w);	/* a thread killed in its sleep */
 		sh_free(w);
 		w = next;
 	}

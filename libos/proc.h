@@ -17,8 +17,9 @@
 #define SH_MAX_CHUNKS 128		/* 256 MiB */
 #define SH_SLOT0 256			/* cap slots 256..383 hold the chunks in every process */
 #define SH_MAGIC 0x6d67655368737845ull	/* "ExshSegm" */
-#define SH_VERSION 1
+#define SH_VERSION 2
 #define MAX_PROCS 64
+#define SH_WAIT_BUCKETS 64		/* sh_header.waiting: counts of sleepers by word */
 
 enum { PROC_FREE, PROC_RUNNING, PROC_ZOMBIE };
 
@@ -87,6 +88,7 @@ struct sh_header {
 	uint32_t reap_gen;		/* bumped when a process entry is freed */
 	int32_t init_pid;		/* the first process: orphans' new parent */
 	uint32_t nprocs;		/* entries not free */
+	uint32_t waiting[SH_WAIT_BUCKETS];	/* wakers whose `on` hashes here (proc_waker_sleep) */
 	uint64_t heap_first, heap_end;	/* sh_alloc's blocks: [first, end) */
 	uint64_t free_list;		/* sh_alloc's free blocks (struct sh_block *) */
 	struct sh_proc procs[MAX_PROCS];
@@ -142,7 +144,14 @@ void proc_publish_signals(uint64_t caught, uint64_t ignored, uint64_t blocked, i
 int64_t proc_send(struct sh_proc *p, int sig, int code);
 /* Wakes w's thread wherever it waits (lock held). */
 void proc_waker_wake(struct sh_waker *w);
-/* Some thread of the machine sleeps on word (lock held). */
+/* w's thread is about to sleep on word (lock held): wakers of word will
+ * find it from now until proc_waker_awake. */
+void proc_waker_sleep(struct sh_waker *w, const volatile uint32_t *word);
+/* w's thread has taken the lock back after its sleep (or ended in it). */
+void proc_waker_awake(struct sh_waker *w);
+/* Some thread of the machine may sleep on word (lock held): one load, not
+ * a search; a thread sleeping on another word with the same hash also
+ * says yes, which costs the caller a kernel call and nothing else. */
 int proc_sleeper_on(const volatile uint32_t *word);
 /* A waker for a new thread of ours, on our list; NULL when the segment is
  * full. */

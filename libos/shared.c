@@ -160,10 +160,11 @@ int shared_adopt(void)
 		return -ENOMEM;
 	for (struct sh_waker *o = w->next, *n; o; o = n) {
 		n = o->next;
+		proc_waker_awake(o);	/* ended in its sleep by execve */
 		sh_free(o);
 	}
 	w->next = 0;
-	w->on = 0;
+	proc_waker_awake(w);
 	w->sleeping = 0;
 	w->tid = (int32_t)lp.self_pid;
 	lo_thread0.waker = w;

@@ -190,7 +190,7 @@ int64_t lo_wait_word(const volatile uint32_t *word, uint32_t expected, uint64_t 
 	uint64_t until = deadline_ns, timer = lo_timer_next();
 	if (timer && (!until || timer < until))
 		until = timer;			/* a timer fires then: we wake for it */
-	w->on = (volatile uint32_t *)word;
+	proc_waker_sleep(w, word);
 	w->sleeping = 1;
 	uint32_t depth = lo_unlock_all();
 	uint64_t now = time_now_ns();
@@ -198,7 +198,7 @@ int64_t lo_wait_word(const volatile uint32_t *word, uint32_t expected, uint64_t 
 		exo_call(EXO_SYS_FUTEX_WAIT, word, expected, until ? until - now : EXO_FOREVER);
 	w->sleeping = 0;
 	lo_relock(depth);
-	w->on = 0;
+	proc_waker_awake(w);
 	proc_tidy();			/* a process may have been freed meanwhile */
 	lo_timers_run();
 	if (lo_signal_pending(t))

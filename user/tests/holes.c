@@ -7,6 +7,9 @@
  *   last-user-page       a syscall at the top of user space returning to a
  *                        non-canonical address (SYSRET #GP in ring 0)
  *   pci-config-ports     port access to PCI configuration space (DMA escape)
+ *   ports-per-env        another env's ports left allowed in the TSS bitmap
+ *                        after a switch (the switch copies only the part of
+ *                        an env's bitmap that allows ports)
  *   kinfo-read-only      the shared kernel-info page made writable
  *   gs-base              GS base leaking from one env to the next
  *   fault-fs-base        the fault frame's FS base stale after wrfsbase
@@ -152,6 +155,17 @@ static void body_pci_config(uint64_t notify, uint64_t first, uint64_t n)
 	exo_call(EXO_SYS_EXIT, 0);
 }
 
+/* Enables the port cap at slot, then reads port: reports the byte + 1
+ * if it got through (a port the env may not use kills it instead). */
+static void body_port_read(uint64_t notify, uint64_t slot, uint64_t port)
+{
+	uint8_t v;
+	exo_call(EXO_SYS_IOPORT_ENABLE, slot);
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"((uint16_t)port));
+	exo_call(EXO_SYS_NOTIFY_SIGNAL, notify, (uint64_t)v + 1);
+	exo_call(EXO_SYS_EXIT, 0);
+}
+
 /* ------------------------------------------------------------- checks */
 
 /* A child env able to run one body, with notify granted into it. */
@@ -252,6 +266,33 @@ static void pci_config_ports(void)
 	EXPECT("pci-config-port-access-killed", st2 == EXO_STATUS_SIGNALED(11) && got == 0);
 	child_destroy(env);
 	exo_call(EXO_SYS_CAP_DELETE, n);
+}
+
+/* We enable our first legacy port cap; a child given only the second
+ * reads that one's port, and is killed reading ours, though the TSS
+ * bitmap held ours until the child ran. */
+static void ports_per_env(void)
+{
+	const struct exo_start *st = (const struct exo_start *)EXO_START_VA;
+	if (st->ioport_count < 2)
+		return;				/* legacy-port-caps-listed fails then */
+	int64_t ours = (int64_t)st->ioport_slot_first, theirs = ours + 1;
+	uint64_t our_port = inspect(ours).first, their_port = inspect(theirs).first;
+	EXPECT("ports-per-env-setup", exo_call(EXO_SYS_IOPORT_ENABLE, ours) == 0 && our_port / 8 != their_port / 8);
+	for (int own = 1; own >= 0; own--) {
+		int64_t thread, nn, n = exo_call0(EXO_SYS_NOTIFY_CREATE);
+		int64_t env = child_with_notify(n, &thread, &nn);
+		int64_t g = exo_call(EXO_SYS_CAP_GRANT, theirs, env, EXO_R_READ | EXO_R_WRITE);
+		child_start(thread, body_port_read, (uint64_t)nn, (uint64_t)g, own ? their_port : our_port);
+		int64_t status = child_wait(env, 5000000000ull);
+		int64_t got = exo_call(EXO_SYS_NOTIFY_POLL, n);
+		if (own)
+			EXPECT("ports-per-env-own-port-readable", status == 0 && got != 0);
+		else
+			EXPECT("ports-per-env-other-port-killed", status == EXO_STATUS_SIGNALED(11) && got == 0);
+		child_destroy(env);
+		exo_call(EXO_SYS_CAP_DELETE, n);
+	}
 }
 
 static void kinfo_read_only(void)
@@ -383,6 +424,7 @@ int main(int argc, char **argv)
 	freed_while_mapped();
 	last_user_page();
 	pci_config_ports();
+	ports_per_env();
 	kinfo_read_only();
 	gs_and_fs_base();
 	console_cap();
