@@ -95,6 +95,30 @@ static int errno_of(err_t e)
 	}
 }
 
+/*
+ * The calls that can sleep (connect, accept, send, recv) release the lock
+ * while they wait, and another thread may close the descriptor meanwhile.
+ * Each holds a reference on the description for its whole length, so the
+ * socket is released only once the call has returned, as on Linux, where
+ * the file stays open under a call blocked on it.  (Before, the close
+ * freed the socket under the sleeping call, which then read and wrote
+ * freed memory: found by the threaded Linux-call fuzzer.)
+ */
+static struct file *hold(int fd)
+{
+	struct file *f = fd_get(fd);
+	if (f)
+		file_ref(f);
+	return f;
+}
+
+static int64_t let_go(struct file *held, int64_t r)
+{
+	if (held)
+		file_put(held);
+	return r;
+}
+
 static struct sock *sock_of(int fd, int *err)
 {
 	struct file *f = fd_get(fd);
@@ -723,7 +747,7 @@ static int64_t tcp_connect_to(struct file *f, struct sock *s, const ip_addr_t *i
 	return s->state == S_CONNECTED ? 0 : -(s->err ? take_err(s) : ECONNREFUSED);
 }
 
-LO_CALL(sys_connect)
+static int64_t connect_held(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 {
 	UNUSED_ARGS;
 	struct file *rf = remote_file(a0);
@@ -760,7 +784,13 @@ static int can_accept(struct sock *s)
 	return s->acc || s->state != S_LISTEN;
 }
 
-static int64_t do_accept(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t flags)
+LO_CALL(sys_connect)
+{
+	struct file *f = hold((int)a0);
+	return let_go(f, connect_held(a0, a1, a2, a3, a4, a5));
+}
+
+static int64_t accept_held(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t flags)
 {
 	struct file *rf = remote_file(fd);
 	if (rf)
@@ -801,6 +831,12 @@ static int64_t do_accept(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t fl
 		lo_free(s);
 	}
 	return nfd;
+}
+
+static int64_t do_accept(uint64_t fd, uint64_t uaddr, uint64_t ulen, uint64_t flags)
+{
+	struct file *f = hold((int)fd);
+	return let_go(f, accept_held(fd, uaddr, ulen, flags));
 }
 
 LO_CALL(sys_accept) { UNUSED_ARGS; return do_accept(a0, a1, a2, 0); }
@@ -925,8 +961,8 @@ static int64_t send_dgram(struct sock *s, const struct lx_iovec *iov, uint64_t n
 	return e == ERR_OK || e == ERR_BUF ? got : -errno_of(e);
 }
 
-static int64_t do_send(int fd, const struct lx_iovec *iov, uint64_t n, int flags, const void *uaddr,
-		       uint64_t alen)
+static int64_t send_held(int fd, const struct lx_iovec *iov, uint64_t n, int flags, const void *uaddr,
+			 uint64_t alen)
 {
 	int r = 0;
 	struct sock *s = sock_of(fd, &r);
@@ -962,6 +998,13 @@ static int64_t msg_in(uint64_t umsg, struct lx_msghdr *m, struct lx_iovec **out)
 	}
 	*out = iov;
 	return 0;
+}
+
+static int64_t do_send(int fd, const struct lx_iovec *iov, uint64_t n, int flags, const void *uaddr,
+		       uint64_t alen)
+{
+	struct file *f = hold(fd);
+	return let_go(f, send_held(fd, iov, n, flags, uaddr, alen));
 }
 
 LO_CALL(sys_sendto)
@@ -1095,8 +1138,8 @@ static int64_t recv_dgram(struct file *f, struct sock *s, const struct lx_iovec 
 	return (int64_t)(flags & LX_MSG_TRUNC ? len : copy);
 }
 
-static int64_t do_recv(int fd, const struct lx_iovec *iov, uint64_t n, int flags, void *uaddr,
-		       void *ulen, int *msg_flags)
+static int64_t recv_held(int fd, const struct lx_iovec *iov, uint64_t n, int flags, void *uaddr,
+			 void *ulen, int *msg_flags)
 {
 	int r = 0;
 	struct sock *s = sock_of(fd, &r);
@@ -1118,6 +1161,13 @@ static int64_t do_recv(int fd, const struct lx_iovec *iov, uint64_t n, int flags
 		return r < 0 && got >= 0 ? r : got;
 	}
 	return recv_dgram(f, s, iov, n, total, flags, uaddr, ulen, msg_flags);
+}
+
+static int64_t do_recv(int fd, const struct lx_iovec *iov, uint64_t n, int flags, void *uaddr,
+		       void *ulen, int *msg_flags)
+{
+	struct file *f = hold(fd);
+	return let_go(f, recv_held(fd, iov, n, flags, uaddr, ulen, msg_flags));
 }
 
 LO_CALL(sys_recvfrom)

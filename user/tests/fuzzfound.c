@@ -17,7 +17,10 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <netinet/in.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -295,6 +298,48 @@ static void forged_kind(void)
 	EXPECT("forged-kind-read-enxio", forged && n < 0 && errno == ENXIO);
 }
 
+/* closed_under_recv's sleeper: a receive with a 1 s timeout on fd. */
+static void *recv_sleeper(void *arg)
+{
+	int fd = *(int *)arg;
+	char b[64];
+	errno = 0;
+	ssize_t n = recv(fd, b, sizeof b, 0);
+	*(int *)arg = n < 0 ? -errno : (int)n;
+	return 0;
+}
+
+/* One thread sleeps in recv on a UDP socket, another closes its
+ * descriptor and opens a new socket that gets a datagram: the sleeper
+ * must go on waiting on its own socket and time out (EAGAIN), as on
+ * Linux; the close used to free the socket under it, which then read a
+ * socket made later in the same memory (the threaded fuzzer's batches
+ * died in recv, then in the shared segment's allocator). */
+static void closed_under_recv(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct timeval tv = { 1, 0 };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int ok = fd >= 0 && !setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) &&
+		 !bind(fd, (struct sockaddr *)&a, sizeof a);
+	int arg = fd;
+	pthread_t t;
+	if (!ok || pthread_create(&t, 0, recv_sleeper, &arg)) {
+		EXPECT("closed-under-recv-setup", 0);
+		return;
+	}
+	usleep(200000);
+	close(fd);
+	int n = socket(AF_INET, SOCK_DGRAM, 0);
+	socklen_t al = sizeof a;
+	a.sin_port = 0;
+	ok = n >= 0 && !bind(n, (struct sockaddr *)&a, sizeof a) && !getsockname(n, (struct sockaddr *)&a, &al) &&
+	     sendto(n, "not-yours", 9, 0, (struct sockaddr *)&a, sizeof a) == 9;
+	pthread_join(t, 0);
+	EXPECT("closed-under-recv-times-out", ok && arg == -EAGAIN);
+	close(n);
+}
+
 int main(void)
 {
 	/* O_TRUNC on a procfs file called the file system's truncate
@@ -308,5 +353,6 @@ int main(void)
 	sealed_regions();
 	fork_from_thread();
 	forged_kind();
+	closed_under_recv();
 	return failures ? 1 : 0;
 }
