@@ -59,6 +59,11 @@ struct file *file_new(uint32_t kind, uint32_t flags)
 	return f;
 }
 
+void file_ref(struct file *f)
+{
+	f->refs++;
+}
+
 void file_put(struct file *f)
 {
 	if (--f->refs)
