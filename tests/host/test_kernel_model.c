@@ -4,7 +4,8 @@
  * built for the host (tests/host/kmodel/ stands in for the CPU and the rest
  * of the machine) and driven through the real system-call handlers with
  * long random sequences of *related* calls: derive, grant, delete and
- * revoke of caps the sequence made, mapping them, protecting and unmapping
+ * revoke of caps the sequence made, mapping them, copying from them into
+ * new frames (MEM_ALLOC_COPY), protecting and unmapping
  * pages, making, killing and cross-linking envs, threads, notifications.
  * A small model (plain arrays, the rules of docs/ABI.md written again as
  * simply as possible) predicts each result; after every step the kernel's
@@ -1594,6 +1595,21 @@ static void futex_settle(void)
 
 /* ------------------------------------------------------------- scripts */
 
+/* Gives child c (ENV cap in the root's slot env) a budget of its own of
+ * pages, derived from the root's and granted whole: its slot in c. */
+static int64_t give_budget(int c, int64_t env, uint64_t pages)
+{
+	int64_t budget = kcall(0, EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, 0, pages, 0);
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= pages;
+	install(KEY(0, (int)budget), (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL, .count = pages,
+						   .parent = KEY(0, EXO_SLOT_MEMORY) });
+	int64_t mem = kcall(0, EXO_SYS_CAP_GRANT, (uint64_t)budget, (uint64_t)env, EXO_R_ALL, 0, 0);
+	install(KEY(c, (int)mem), (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL, .count = pages,
+						.parent = KEY(0, (int)budget) });
+	mc(KEY(0, (int)budget))->count = 0;
+	return mem;
+}
+
 /* The issue-9 exploit, step by step, against the model: a child env with a
  * 64-page budget, two copies of a fresh frame cap, one mapped, the
  * allocating cap and the other copy deleted, then kernel allocations. */
@@ -1611,14 +1627,7 @@ static void exploit_script(void)
 	envs[c].threads_charged = 1;
 	*mc(KEY(0, (int)th)) = (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL, .parent = NONE,
 					      .obj = new_obj(envs[0].k->caps[th].obj) };
-	int64_t budget = kcall(0, EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, 0, 64, 0);
-	mc(KEY(0, EXO_SLOT_MEMORY))->count -= 64;
-	install(KEY(0, (int)budget), (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL, .count = 64,
-						   .parent = KEY(0, EXO_SLOT_MEMORY) });
-	int64_t mem = kcall(0, EXO_SYS_CAP_GRANT, (uint64_t)budget, (uint64_t)env, EXO_R_ALL, 0, 0);
-	install(KEY(c, (int)mem), (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL, .count = 64,
-						.parent = KEY(0, (int)budget) });
-	mc(KEY(0, (int)budget))->count = 0;
+	int64_t mem = give_budget(c, env, 64);
 	compare_and_check();
 
 	int64_t f = kcall(c, EXO_SYS_MEM_ALLOC, (uint64_t)mem, 64, 0, 0, 0);
@@ -1936,14 +1945,7 @@ static void alloc_copy_script(void)
 	step_desc = "alloc copy";
 	int64_t env;
 	int c = child_with_thread(&env);
-	int64_t budget = kcall(0, EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, 0, 32, 0);
-	mc(KEY(0, EXO_SLOT_MEMORY))->count -= 32;
-	install(KEY(0, (int)budget), (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL, .count = 32,
-						   .parent = KEY(0, EXO_SLOT_MEMORY) });
-	int64_t mem = kcall(0, EXO_SYS_CAP_GRANT, (uint64_t)budget, (uint64_t)env, EXO_R_ALL, 0, 0);
-	install(KEY(c, (int)mem), (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL, .count = 32,
-						.parent = KEY(0, (int)budget) });
-	mc(KEY(0, (int)budget))->count = 0;
+	int64_t mem = give_budget(c, env, 32);
 	/* the root's 4 frames, a secret in each byte; the child's copies */
 	int64_t f = kcall(0, EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 4, 0, 0, 0);
 	uint64_t first = envs[0].k->caps[f].first;
