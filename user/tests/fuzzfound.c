@@ -22,6 +22,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -377,6 +378,30 @@ static void closed_under_epoll_wait(void)
 	close(p[1]);
 }
 
+/* A System V segment attached, a page in the middle of the attachment
+ * unmapped, the segment removed and detached: shmdt must take the pieces
+ * past the hole too, as Linux does, so that nothing maps the segment's
+ * pages once they are freed.  It took only the pieces that go on from
+ * the first without a gap, and the last page stayed mapped to freed
+ * shared-segment memory, which the library OS then gave to its own
+ * records: writes there corrupted the segment's free list (the threaded
+ * fuzzer's million-call runs: batches, then the supervisor, died in
+ * sh_usage and sh_free). */
+static void shmdt_past_a_hole(void)
+{
+	int id = shmget(IPC_PRIVATE, 3 * 4096, 0600), p[2];
+	char *a = id < 0 ? (char *)-1 : shmat(id, 0, 0);
+	int ok = a != (char *)-1 && pipe(p) == 0 && munmap(a + 4096, 4096) == 0 &&
+		 shmctl(id, IPC_RMID, 0) == 0 && shmdt(a) == 0;
+	errno = 0;
+	ssize_t n = ok ? write(p[1], a + 8192, 1) : -2;	/* from the last page: gone */
+	EXPECT("shmdt-past-a-hole-unmaps-the-rest", ok && n < 0 && errno == EFAULT);
+	if (ok) {
+		close(p[0]);
+		close(p[1]);
+	}
+}
+
 int main(void)
 {
 	/* O_TRUNC on a procfs file called the file system's truncate
@@ -392,5 +417,6 @@ int main(void)
 	forged_kind();
 	closed_under_recv();
 	closed_under_epoll_wait();
+	shmdt_past_a_hole();
 	return failures ? 1 : 0;
 }
