@@ -165,10 +165,9 @@ static void wait_reply(struct chan_msg *m)
 	}
 }
 
-int64_t chan_call(struct chan *ch, struct chan_msg *m)
+/* Queues m for ch's server and wakes it. */
+static void enqueue(struct chan *ch, struct chan_msg *m)
 {
-	if (!ch || !server_alive(ch))
-		return -EIO;
 	m->done = 0;
 	m->next = 0;
 	m->with_server = 1;
@@ -179,6 +178,23 @@ int64_t chan_call(struct chan *ch, struct chan_msg *m)
 	ch->tail = m;
 	ch->pending++;
 	sh_wake(&ch->pending);
+}
+
+int64_t chan_post(struct chan *ch, struct chan_msg *m)
+{
+	if (!ch || !server_alive(ch))
+		return -EIO;
+	if (proc_alive(m->client_pid, m->client_gen))
+		return -EINVAL;		/* nobody would free it once served */
+	enqueue(ch, m);
+	return 0;
+}
+
+int64_t chan_call(struct chan *ch, struct chan_msg *m)
+{
+	if (!ch || !server_alive(ch))
+		return -EIO;
+	enqueue(ch, m);
 	while (!m->done) {
 		if (!server_alive(ch)) {
 			dequeue(ch, m);

@@ -86,5 +86,11 @@ int chan_in_segment(const void *p, uint64_t len);
  * server has ended.  The caller frees m with chan_msg_free afterwards. */
 int64_t chan_call(struct chan *ch, struct chan_msg *m);
 void chan_msg_free(struct chan *ch, struct chan_msg *m);
+/* Queues m without waiting, for a sender that has ended (a process ending
+ * by a fatal signal of its own, whose reply nobody would read): the server
+ * serves m and frees it, as it frees every ended sender's message.  0,
+ * -EIO when the server has ended, -EINVAL when the sender still runs (m
+ * is then still the caller's to free). */
+int64_t chan_post(struct chan *ch, struct chan_msg *m);
 
 #endif

@@ -4,11 +4,15 @@
  * as poll does (poll_sleep: pipes, the network, the terminal) when
  * nothing is ready.  EPOLLONESHOT disarms an
  * entry once reported; EPOLLET reports an event only when it was not
- * ready at the previous look.  An entry whose descriptor was closed (or
- * now names another file) is dropped when next looked at.
+ * ready at the previous look.  An entry is keyed by (descriptor, file) and
+ * lasts as long as the file (the open file description) is open in this
+ * process, as on Linux (epoll(7)): a dup keeps it after the registered
+ * number closes, and once the last descriptor closes it is dropped when
+ * next looked at, never reported for a new file given the old number.
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
+#include "libos/shared.h"
 #include "libos/tty.h"
 #include "libos/vfs.h"
 #include "libos/sockcalls.h"
@@ -31,7 +35,8 @@ _Static_assert(sizeof(struct lx_epoll_event) == 12, "x86_64 struct epoll_event")
 
 struct epitem {
 	int fd;
-	struct file *f;		/* compared, never used after its descriptor went */
+	struct file *f;		/* followed only while a descriptor of ours names it */
+	uint64_t serial;	/* f's: a new description in f's memory has another */
 	uint32_t events;
 	uint64_t data;
 	int last, armed;
@@ -43,18 +48,34 @@ struct epoll {
 };
 
 
-/* Ready events of one entry, or 0 (dropping it when its file went). */
+/* The entry's file while this process still has a descriptor of it (the
+ * registered number, else a dup of it), or NULL once its last one closed. */
+static struct file *item_file(const struct epitem *it)
+{
+	struct file *f = fd_get(it->fd);
+	if (f != it->f && !fd_table_holds(proc_files(), it->f))
+		return 0;
+	return it->f->serial == it->serial ? it->f : 0;
+}
+
+/* Ready events of one entry, or 0 (dropping it when its file went:
+ * UINT32_MAX, and item i is another one now). */
 static uint32_t item_ready(struct epoll *ep, uint32_t i)
 {
 	struct epitem *it = &ep->items[i];
-	if (fd_get(it->fd) != it->f) {
+	if (!item_file(it)) {
 		ep->items[i] = ep->items[--ep->n];
 		return UINT32_MAX;
 	}
 	if (!it->armed)
 		return 0;
-	int ev = poll_file(it->f);
-	uint32_t r = (uint32_t)ev & (it->events | LX_POLLERR | LX_POLLHUP);
+	struct file *f = it->f;
+	uint32_t events = it->events;
+	int ev = poll_file(f);			/* another process's socket: the lock is let go */
+	if (i >= ep->n || ep->items[i].f != f)
+		return 0;			/* another thread's epoll_ctl moved the entries */
+	it = &ep->items[i];
+	uint32_t r = (uint32_t)ev & (events | LX_POLLERR | LX_POLLHUP);
 	if (it->events & EPOLLET) {
 		uint32_t fresh = r & ~(uint32_t)it->last;
 		it->last = (int)r;
@@ -67,9 +88,8 @@ static int ep_poll(struct file *f)
 {
 	struct epoll *ep = f->priv;
 	for (uint32_t i = 0; i < ep->n; i++) {
-		struct epitem *it = &ep->items[i];
-		if (it->armed && fd_get(it->fd) == it->f &&
-		    (poll_file(it->f) & (int)(it->events | LX_POLLERR | LX_POLLHUP)))
+		struct epitem it = ep->items[i];
+		if (it.armed && item_file(&it) && (poll_file(it.f) & (int)(it.events | LX_POLLERR | LX_POLLHUP)))
 			return LX_POLLIN;
 	}
 	return 0;
@@ -138,7 +158,8 @@ LO_CALL(sys_epoll_ctl)
 	if (f->vn && (LX_S_ISREG(f->vn->mode) || LX_S_ISDIR(f->vn->mode)))
 		return -EPERM;
 	uint32_t i = 0;
-	while (i < ep->n && (ep->items[i].fd != (int)a2 || ep->items[i].f != f))
+	while (i < ep->n && (ep->items[i].fd != (int)a2 || ep->items[i].f != f ||
+			     ep->items[i].serial != f->serial))
 		i++;
 	int found = i < ep->n;
 	switch (a1) {
@@ -153,14 +174,14 @@ LO_CALL(sys_epoll_ctl)
 			ep->items = items;
 			ep->cap = cap;
 		}
-		ep->items[ep->n++] = (struct epitem){ (int)a2, f, ev.events, ev.data, 0, 1 };
+		ep->items[ep->n++] = (struct epitem){ (int)a2, f, f->serial, ev.events, ev.data, 0, 1 };
 		return 0;
 	case EPOLL_CTL_MOD:
 		if (!found)
 			return -ENOENT;
 		if (ev.events & EPOLLEXCLUSIVE)
 			return -EINVAL;
-		ep->items[i] = (struct epitem){ (int)a2, f, ev.events, ev.data, 0, 1 };
+		ep->items[i] = (struct epitem){ (int)a2, f, f->serial, ev.events, ev.data, 0, 1 };
 		return 0;
 	case EPOLL_CTL_DEL:
 		if (!found)
@@ -172,24 +193,17 @@ LO_CALL(sys_epoll_ctl)
 	}
 }
 
-static int64_t do_epoll_wait(uint64_t epfd, uint64_t uevents, int64_t max, int64_t timeout_ms)
+/* epoll_wait on ep until an event or timeout_ms. */
+static int64_t wait_events(struct epoll *ep, uint64_t uevents, int64_t max, int64_t timeout_ms)
 {
-	struct file *ef = fd_get((int)epfd);
-	if (!ef)
-		return -EBADF;
-	struct epoll *ep = epoll_of(epfd);
-	if (ef->kind == FK_STALE)
-		return -ENXIO;
-	if (!ep || max <= 0 || max > EPOLL_MAXEVENTS)
-		return -EINVAL;
 	uint64_t deadline = netstack_deadline(timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * 1000000ull);
 	for (;;) {
 		netstack_poll();
 		uint32_t seen = vfs_ns()->changes;
 		int local = 0;
 		for (uint32_t i = 0; i < ep->n; i++) {
-			struct file *f = fd_get(ep->items[i].fd);
-			local |= f == ep->items[i].f && file_kind_local(f->kind);
+			struct file *f = item_file(&ep->items[i]);
+			local |= f && file_kind_local(f->kind);
 		}
 		tty_poll_round();
 		int64_t got = 0;
@@ -213,6 +227,25 @@ static int64_t do_epoll_wait(uint64_t epfd, uint64_t uevents, int64_t max, int64
 		if (r)
 			return r;
 	}
+}
+
+/* The instance is held for the whole wait, as Linux holds the file: a
+ * close by another thread meanwhile no longer frees it under the waiter
+ * (the threaded fuzzer's batches died reading the freed entries). */
+static int64_t do_epoll_wait(uint64_t epfd, uint64_t uevents, int64_t max, int64_t timeout_ms)
+{
+	struct file *ef = fd_get((int)epfd);
+	if (!ef)
+		return -EBADF;
+	struct epoll *ep = epoll_of(epfd);
+	if (ef->kind == FK_STALE)
+		return -ENXIO;
+	if (!ep || max <= 0 || max > EPOLL_MAXEVENTS)
+		return -EINVAL;
+	file_ref(ef);
+	int64_t r = wait_events(ep, uevents, max, timeout_ms);
+	file_put(ef);
+	return r;
 }
 
 LO_CALL(sys_epoll_wait) { UNUSED_ARGS; return do_epoll_wait(a0, a1, (int32_t)a2, (int32_t)a3); }

@@ -59,6 +59,8 @@ struct file *file_new(uint32_t kind, uint32_t flags)
 	f->kind = kind;
 	f->flags = flags;
 	f->refs = 1;
+	struct vfs_ns *ns = vfs_ns();
+	f->serial = ns ? ++ns->next_file_serial : 0;
 	return f;
 }
 

@@ -323,6 +323,22 @@ static struct shm_seg *shm_by_off(uint64_t off)
 	return 0;
 }
 
+/* Unmaps what is left of the attachment at addr past a gap (a munmap or
+ * mmap over part of it): every region in [addr, addr + size) that maps
+ * the segment at off at its own place in it, as Linux's shmdt does.  A
+ * piece left mapped after IPC_RMID freed the segment would reach
+ * whatever the shared segment gave those pages to next. */
+static void unmap_pieces(uint64_t addr, uint64_t size, uint64_t off)
+{
+	for (uint32_t i = 0; i < lp.nregions; i++) {
+		const struct region *r = &lp.regions[i];
+		if (r->shoff && r->start > addr && r->start < addr + size && r->shoff - 1 == off + (r->start - addr)) {
+			mm_munmap(r->start, r->end - r->start);
+			i = (uint32_t)-1;	/* the table moved: from the start again */
+		}
+	}
+}
+
 LO_CALL(sys_shmdt)
 {
 	UNUSED_ARGS;
@@ -331,12 +347,13 @@ LO_CALL(sys_shmdt)
 	if (off < 0 || mm_sealed(a0, len))
 		return -EINVAL;
 	struct shm_seg *s = shm_by_off((uint64_t)off);
-	/* the whole attachment goes, every piece an mprotect split off: a
-	 * piece left mapped after IPC_RMID freed the segment would reach
-	 * whatever the shared segment gave those pages to next */
+	/* the whole attachment goes, every piece an mprotect split off, and
+	 * those past a gap */
 	if (s)
 		mm_shared_at(a0, (s->size + PAGE - 1) & ~(PAGE - 1), &len);
 	mm_munmap(a0, len);
+	if (s)
+		unmap_pieces(a0, (s->size + PAGE - 1) & ~(PAGE - 1), (uint64_t)off);
 	if (s) {
 		s->nattch--;
 		s->dtime = now_s();

@@ -77,6 +77,7 @@ struct file {
 	uint64_t pos;
 	struct vnode *vn;	/* the node it was opened from; NULL for pipes, sockets */
 	void *priv;		/* the kind's own state (shared, or private for local kinds) */
+	uint64_t serial;	/* no other description of the machine has it (epoll's key) */
 };
 
 extern const struct file_ops *const file_kinds[FK_COUNT];
@@ -189,6 +190,7 @@ struct vfs_ns {
 	uint64_t next_dev, next_pipe_ino;
 	volatile uint32_t changes;
 	void *tty;			/* the terminal's state (libos/tty.c) */
+	uint64_t next_file_serial;	/* struct file's serial */
 };
 
 /* vfs.c */

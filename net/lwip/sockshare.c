@@ -300,10 +300,35 @@ static int64_t serve_op(struct chan_msg *m, int fd, struct slot *s)
  * description still the socket's, and one the sender has a descriptor of
  * (EBADF); a close must come from its last holder (the description's
  * references gone: EBUSY); lengths must lie in the data (EINVAL). */
+/* SK_CLOSE: the last descriptor of a shared socket went in the sender.
+ * A sender still running waits for the reply, its description still the
+ * socket's; one ending by a fatal signal of its own posted it and may have
+ * freed its description since (the owner only reads that segment memory):
+ * served once the description the owner recorded is no longer open. */
+static int64_t serve_close(struct chan_msg *m, int running)
+{
+	struct slot *s = slot_at(m->arg[0]);
+	if (!s || !s->listed)
+		return -EBADF;
+	const struct file *f = s->file;
+	int same = f->kind == FK_SOCKET && f->priv == s->ref;
+	if (!same && running)
+		return -EBADF;
+	if (!chan_msg_room(m, 0))
+		return -EINVAL;
+	if (same && f->refs)
+		return -EBUSY;
+	sock_drop(s->ref);
+	return 0;
+}
+
 static int64_t serve(struct chan_msg *m)
 {
 	struct sh_proc *p = proc_by_pid(m->client_pid);
-	if (!p || p->state != PROC_RUNNING || p->gen != m->client_gen)
+	int running = p && p->state == PROC_RUNNING && p->gen == m->client_gen;
+	if (m->op == SK_CLOSE)
+		return serve_close(m, running);
+	if (!running)
 		return -EIO;			/* its description may be gone */
 	last_call_ns = time_now_ns();
 	if (m->op == SK_SOCKET)
@@ -314,12 +339,6 @@ static int64_t serve(struct chan_msg *m)
 	if (!chan_msg_room(m, 0))
 		return -EINVAL;
 	struct file *f = s->file;
-	if (m->op == SK_CLOSE) {
-		if (f->refs)
-			return -EBUSY;
-		sock_drop(s->ref);
-		return 0;
-	}
 	if (!fd_table_holds(&p->files, f))
 		return -EBADF;			/* a socket the sender has no descriptor of */
 	int fd = fd_install(f, 0, 0);
@@ -778,15 +797,19 @@ int64_t sockshare_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 	return r;
 }
 
+/* A process ending by a fatal signal of its own (a fault) releases its
+ * files after it is marked ended: it cannot wait for a reply (the server
+ * frees an ended sender's message), so it posts the close, and the owner
+ * closes the socket and frees r when it serves it. */
 void sockshare_release(struct sockref *r)
 {
 	struct chan *ch = r->ch;
-	if (proc_self()->state != PROC_RUNNING)
-		return;		/* ending by a fatal signal: the server would free the message under our wait */
 	struct chan_msg *m = r->owner_pid ? chan_msg_new(ch, SK_CLOSE, 0) : 0;
 	if (m) {
 		m->arg[0] = handle_of(r);
-		if (chan_call(ch, m) == 0)
+		if (proc_self()->state != PROC_RUNNING && chan_post(ch, m) == 0)
+			return;
+		if (proc_self()->state == PROC_RUNNING && chan_call(ch, m) == 0)
 			r = 0;			/* the owner freed it */
 		chan_msg_free(ch, m);
 	}

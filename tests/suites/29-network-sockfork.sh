@@ -4,7 +4,8 @@
 # stack and is the client over loopback; its children serve the sockets
 # they inherited (an inetd-style echo, two children accepting in turn on
 # one listener, a server started by execve, poll/select/epoll and
-# O_NONBLOCK, a shared UDP socket, a holder killed in accept, a holder
+# O_NONBLOCK, a shared UDP socket, a holder killed in accept, one dying of
+# its own fault holding the last descriptor (the owner closes it), a holder
 # forging the owner's messages and records, refused with the owner's memory
 # untouched, socket() in processes without a stack (served by the owner's:
 # a child's listener and connect, an execve'd image's UDP, a child's execve

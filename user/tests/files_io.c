@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -368,6 +370,41 @@ static void reuse(void)
 	SHOW(unlink("sparse"));
 }
 
+/* An epoll registration belongs to the open file description (epoll(7)):
+ * a dup keeps it after the registered number closes, and the last close
+ * drops it, so a new file given the old number is not reported. */
+static void epoll_lifetimes(void)
+{
+	int ep = epoll_create1(0), p[2], q[2], r[2];
+	struct epoll_event one = { EPOLLIN, { .u64 = 1 } }, two = { EPOLLIN, { .u64 = 2 } }, got[4];
+	SHOW(pipe(p));
+	SHOW(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &one));
+	SHOW(close(p[0]));
+	SHOW(eventfd(1, 0) == p[0]);			/* the number back, on a ready file */
+	long stale = SHOW(epoll_wait(ep, got, 4, 0));
+	SHOW(close(p[0]));
+	SHOW(pipe(q) == 0 && q[0] == p[0]);		/* and on a new pipe */
+	SHOW(write(q[1], "x", 1));
+	SHOW(epoll_wait(ep, got, 4, 0));
+	SHOW(epoll_ctl(ep, EPOLL_CTL_DEL, q[0], 0));
+	SHOW(epoll_ctl(ep, EPOLL_CTL_ADD, q[0], &two));
+	int d = SHOW(dup(q[0]));
+	SHOW(close(q[0]));
+	long n = SHOW(epoll_wait(ep, got, 4, 0));
+	SHOW(n == 1 ? (long)got[0].data.u64 : -1);
+	SHOW(epoll_ctl(ep, EPOLL_CTL_DEL, d, 0));	/* the key is (file, old number) */
+	SHOW(close(d));
+	SHOW(pipe(r) == 0 && r[0] == q[0]);
+	SHOW(write(r[1], "y", 1));
+	stale += SHOW(epoll_wait(ep, got, 4, 0));
+	EXPECT("epoll-dup-keeps-last-close-drops", stale == 0 && n == 1);
+	close(p[1]);
+	close(q[1]);
+	close(r[0]);
+	close(r[1]);
+	close(ep);
+}
+
 /* A forked child inherits the descriptors; its closes are its own. */
 static void fork_inherits(void)
 {
@@ -456,6 +493,7 @@ int main(int argc, char **argv)
 	basic_io();
 	dups_and_fcntl();
 	pipes();
+	epoll_lifetimes();
 	devices();
 	bad_pointers();
 	reuse();

@@ -19,8 +19,10 @@
 #include <stdio.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -340,6 +342,66 @@ static void closed_under_recv(void)
 	close(n);
 }
 
+/* closed_under_epoll_wait's sleeper: a 1 s wait on an empty epoll set. */
+static void *epoll_sleeper(void *arg)
+{
+	struct epoll_event ev[4];
+	int n = epoll_wait(*(int *)arg, ev, 4, 1000);
+	*(int *)arg = n < 0 ? -errno : n;
+	return 0;
+}
+
+/* One thread sleeps in epoll_wait on an empty set, another closes the
+ * epoll descriptor and makes a new set with a ready pipe in it: the
+ * sleeper must go on waiting on its own set and time out with nothing,
+ * as on Linux; the close used to free the set under it, which then
+ * reported the new set's entry or faulted reading freed entries (the
+ * threaded fuzzer's million-call run: batches died in epoll_pwait). */
+static void closed_under_epoll_wait(void)
+{
+	int ep = epoll_create1(0), arg = ep, p[2];
+	pthread_t t;
+	if (ep < 0 || pipe(p) || pthread_create(&t, 0, epoll_sleeper, &arg)) {
+		EXPECT("closed-under-epoll-wait-setup", 0);
+		return;
+	}
+	usleep(200000);
+	close(ep);
+	int ep2 = epoll_create1(0);
+	struct epoll_event ev = { EPOLLIN, { .u64 = 0x77 } };
+	int ok = ep2 >= 0 && write(p[1], "x", 1) == 1 && !epoll_ctl(ep2, EPOLL_CTL_ADD, p[0], &ev) &&
+		 write(p[1], "y", 1) == 1;
+	pthread_join(t, 0);
+	EXPECT("closed-under-epoll-wait-times-out", ok && arg == 0);
+	close(ep2);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A System V segment attached, a page in the middle of the attachment
+ * unmapped, the segment removed and detached: shmdt must take the pieces
+ * past the hole too, as Linux does, so that nothing maps the segment's
+ * pages once they are freed.  It took only the pieces that go on from
+ * the first without a gap, and the last page stayed mapped to freed
+ * shared-segment memory, which the library OS then gave to its own
+ * records: writes there corrupted the segment's free list (the threaded
+ * fuzzer's million-call runs: batches, then the supervisor, died in
+ * sh_usage and sh_free). */
+static void shmdt_past_a_hole(void)
+{
+	int id = shmget(IPC_PRIVATE, 3 * 4096, 0600), p[2];
+	char *a = id < 0 ? (char *)-1 : shmat(id, 0, 0);
+	int ok = a != (char *)-1 && pipe(p) == 0 && munmap(a + 4096, 4096) == 0 &&
+		 shmctl(id, IPC_RMID, 0) == 0 && shmdt(a) == 0;
+	errno = 0;
+	ssize_t n = ok ? write(p[1], a + 8192, 1) : -2;	/* from the last page: gone */
+	EXPECT("shmdt-past-a-hole-unmaps-the-rest", ok && n < 0 && errno == EFAULT);
+	if (ok) {
+		close(p[0]);
+		close(p[1]);
+	}
+}
+
 int main(void)
 {
 	/* O_TRUNC on a procfs file called the file system's truncate
@@ -354,5 +416,7 @@ int main(void)
 	fork_from_thread();
 	forged_kind();
 	closed_under_recv();
+	closed_under_epoll_wait();
+	shmdt_past_a_hole();
 	return failures ? 1 : 0;
 }

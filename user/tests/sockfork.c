@@ -16,6 +16,8 @@
  *                 answers on it
  *   killed-holder a child killed while blocked in accept does not stop the
  *                 next child's accept
+ *   faulted-holder a child that dies of its own fault holding the last
+ *                 descriptor of a socket: the owner closes the socket
  *   forge         a hostile child writes the shared segment itself: messages
  *                 naming no socket, a stale socket, one the forger has
  *                 no descriptor of, lengths past their data, a receive
@@ -358,6 +360,37 @@ static void killed_holder(void)
 	close(c);
 	check(child_status(next) == 0, "killed-holder-next-exit", "its status");
 	close(l);
+}
+
+/* A holder that dies of a fault of its own while it holds the last
+ * descriptor of a socket: the owner closes the socket (its port is free
+ * again within 5 s), as for a holder killed from outside; before, the
+ * dying holder sent no close and the socket stayed open until the owner
+ * ended. */
+static void faulted_holder(void)
+{
+	int u = socket(AF_INET, SOCK_DGRAM, 0), go[2];
+	struct sockaddr_in a = loopback(7118);
+	int ok = u >= 0 && !bind(u, (struct sockaddr *)&a, sizeof a) && !pipe(go);
+	check(ok, "faulted-holder-setup", "a bound UDP socket and a pipe");
+	pid_t pid = fork();
+	if (pid == 0) {
+		char c;
+		alarm(60);
+		if (read(go[0], &c, 1) == 1)	/* the owner has let go of its copy */
+			*(volatile int *)0 = 1;
+		_exit(1);
+	}
+	close(u);
+	(void)!write(go[1], "g", 1);
+	check(child_status(pid) == 128 + SIGSEGV, "faulted-holder-dies", "the holder's fault ends it");
+	int v = socket(AF_INET, SOCK_DGRAM, 0), bound = 0;
+	for (uint64_t t0 = now_ms(); v >= 0 && !bound && now_ms() - t0 < 5000; usleep(20000))
+		bound = !bind(v, (struct sockaddr *)&a, sizeof a);
+	check(bound, "faulted-holder-socket-closed", "the dead holder's socket still holds its port");
+	close(v);
+	close(go[0]);
+	close(go[1]);
 }
 
 /* The library OS's own functions, which a hostile program linked with it
@@ -841,6 +874,8 @@ int main(int argc, char **argv)
 		udp();
 	if (!*only || !strcmp(only, "killed-holder"))
 		killed_holder();
+	if (!*only || !strcmp(only, "faulted-holder"))
+		faulted_holder();
 	if (!*only || !strcmp(only, "forge"))
 		forge();
 	if (!*only || !strcmp(only, "stackless"))
