@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "net/bytes.h"
@@ -55,6 +56,7 @@ struct daemon {
 	uint64_t rejects_by[SEC_KINDS];   /* per enum sec_event, for the status file */
 	char marks[MARKS][MARK_LEN];
 	uint32_t nmarks;
+	uint32_t write_failed;    /* bit 0 status, bit 1 black box: last write failed */
 	uint8_t reply[STATUS_MAX];
 };
 
@@ -211,6 +213,15 @@ static size_t status_text(struct daemon *d, char *out, size_t cap)
 	return at < cap ? at : cap - 1;
 }
 
+/* A state file could not be written: say so once per file, not every time. */
+static int note_write(struct daemon *d, int which, const char *name, int err)
+{
+	if (err && !(d->write_failed & 1u << which))
+		logf_("cannot write %s: %s", state_path(name), strerror(-err));
+	d->write_failed = err ? d->write_failed | 1u << which : d->write_failed & ~(1u << which);
+	return err;
+}
+
 /* Write the status file (often) and the black box (when it changed). */
 static void write_files(struct daemon *d, uint64_t now, bool force)
 {
@@ -220,12 +231,14 @@ static void write_files(struct daemon *d, uint64_t now, bool force)
 	if (force || now >= d->next_status_ms) {
 		d->next_status_ms = now + STATUS_MS;
 		status_text(d, text, sizeof text);
-		kf_write_bytes(state_path("status"), text, strlen(text), 0644, 0);
+		note_write(d, 0, "status",
+			   kf_write_bytes(state_path("status"), text, strlen(text), 0644, 0));
 	}
 	if ((force || now >= d->next_bb_ms) && d->bb.dirty) {
 		int k = bb_encode(&d->bb, now, img, sizeof img);
 		d->next_bb_ms = now + BLACKBOX_MS;
-		if (k > 0 && !kf_write_bytes(state_path("blackbox"), img, (size_t)k, 0644, 0))
+		if (k > 0 && !note_write(d, 1, "blackbox",
+					 kf_write_bytes(state_path("blackbox"), img, (size_t)k, 0644, 0)))
 			d->bb.dirty = false;
 	}
 }
@@ -378,6 +391,31 @@ static void parse(int argc, char **argv, struct opts *o)
 		usage();
 }
 
+/*
+ * mkdir -p: the state directory and its parents, made on first use (0700),
+ * so a fresh VM whose root holds only the key files needs no setup.
+ */
+static int make_dirs(const char *path)
+{
+	char p[512];
+	size_t n = strlen(path);
+
+	if (n == 0)
+		return -EINVAL;
+	if (n >= sizeof p)
+		return -ENAMETOOLONG;
+	memcpy(p, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (p[i] != '/' && p[i] != 0)
+			continue;
+		p[i] = 0;
+		if (mkdir(p, 0700) && errno != EEXIST)
+			return -errno;
+		p[i] = i < n ? '/' : 0;
+	}
+	return 0;
+}
+
 /* Keys, incarnation, sockets and the swarm node: 0 or an exit status. */
 static int setup(struct daemon *d)
 {
@@ -393,6 +431,10 @@ static int setup(struct daemon *d)
 	    (err = kf_load(d->o.swarm_key, "key", cfg.swarm_key, sizeof cfg.swarm_key)) ||
 	    (d->o.ctl_pub && (err = kf_load(d->o.ctl_pub, "nert_pk", ctl_pk, sizeof ctl_pk)))) {
 		fprintf(stderr, "swarmd: cannot read keys: %s\n", strerror(-err));
+		return 1;
+	}
+	if ((err = make_dirs(d->o.state_dir))) {
+		fprintf(stderr, "swarmd: %s: %s\n", d->o.state_dir, strerror(-err));
 		return 1;
 	}
 	/* every boot takes a larger incarnation, persisted before first use */
