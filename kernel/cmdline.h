@@ -2,7 +2,8 @@
  * The kernel command line (set in grub.cfg, editable in the GRUB menu):
  *   console=serial|screen|both   where kernel messages go (default both)
  *   loglevel=0..7                 messages above this level are dropped (6)
- *   test=NAME                     run in-kernel self-tests (self) or a
+ *   test=NAME                     run in-kernel self-tests (self,
+ *                                 smp-missing, clock-stall) or a
  *                                 deliberate fault (pagefault, divide), then
  *                                 power QEMU off through isa-debug-exit
  *   mbdump                        print the Multiboot2 information in hex

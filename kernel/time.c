@@ -7,6 +7,8 @@
 #include "kernel/cpu.h"
 #include "kernel/percpu.h"
 #include "kernel/rtc.h"
+#include "kernel/selftest.h"
+#include "kernel/string.h"
 #include "kernel/trap.h"
 
 #define PIT_HZ 1193182u
@@ -25,6 +27,7 @@
 #define CAL_PIT_GIVE_UP 60000u		/* the counter starts at 0xffff */
 #define CAL_RETRY_NS 1000000u		/* a refinement sample too wide: again in 1 ms */
 #define CAL_RETRIES 100
+#define CAL_UNWRAP_MAX_TICKS (4u * PIT_HZ)	/* wraps counted right to 4 s */
 
 volatile uint64_t ticks;		/* timer interrupts taken */
 uint64_t tsc_hz;
@@ -453,9 +456,39 @@ static void window_start(void)
 	cal_first = window_open();
 }
 
+/*
+ * The PIT ticks from a to b, whose counts differ by raw: the 16-bit count
+ * may have wrapped any number of times unseen in between (boot work or a
+ * host stall longer than its 55 ms period; a count found above a's only
+ * shows one of them).  A short window polled now gives the rate to
+ * 0.5 %, enough to count the wraps of a window up to CAL_UNWRAP_MAX_TICKS;
+ * the long window's rate must then agree with it within 2 %, else *found
+ * is cleared (a stall inside the short window too).
+ */
+static uint64_t unwrap(const struct pit_sample *a, const struct pit_sample *b, uint64_t raw, int *found)
+{
+	int ok;
+	struct pit_sample c = window_open();
+	struct pit_sample d = window_close(&c, CAL_QUICK_TICKS, &ok);
+	uint64_t local = ok ? rate_over(&c, &d, c.count - d.count) : 0;
+
+	if (!local) {
+		*found = 0;
+		return raw;
+	}
+	uint64_t est = scale(mid(b) - mid(a), PIT_HZ, local), pit = raw;
+	if (est + 32768 >= raw)
+		pit += (est + 32768 - raw) / 65536 * 65536;
+	uint64_t hz = rate_over(a, b, pit), diff = hz > local ? hz - local : local - hz;
+	if (est > CAL_UNWRAP_MAX_TICKS || diff > local / 50)
+		*found = 0;
+	return pit;
+}
+
 /* Ends the window begun at cal_first at the first read at least
  * CAL_QUICK_TICKS on that is timed tightly; *found says whether one was
- * (not after a stall that wrapped the count).  Returns the TSC's rate. */
+ * (not after a stall that wrapped the count above its first read, nor one
+ * unwrap cannot count).  Returns the TSC's rate. */
 static uint64_t window_end(int *found)
 {
 	struct pit_sample p = window_close(&cal_first, CAL_QUICK_TICKS, found);
@@ -464,7 +497,10 @@ static uint64_t window_end(int *found)
 		lapic_per_tsc = scale(cal_first.lapic - p.lapic, 1ull << 32, p.after - cal_first.after);
 	if (apic_mode)
 		lapic_write(LAPIC_TIMER_INIT, 0);
-	return rate_over(&cal_first, &p, cal_first.count - p.count);
+	uint64_t pit = cal_first.count - p.count;
+	if (*found)
+		pit = unwrap(&cal_first, &p, pit, found);
+	return rate_over(&cal_first, &p, pit);
 }
 
 void time_calibration_start(void)
@@ -494,11 +530,27 @@ static uint64_t calibrate_quick(void)
 	return hz;
 }
 
+/* test=clock-stall: the calibration window is made to last over three
+ * PIT periods, the count wrapping unseen, as boot work longer than 55 ms
+ * or a host that stops the CPU makes it (tests/suites/20-boot.sh). */
+static void stall_window(void)
+{
+	uint32_t last = pit_sample().count;
+
+	for (int wraps = 0; wraps < 3;) {
+		uint32_t c = pit_sample().count;
+		wraps += c > last;
+		last = c;
+	}
+}
+
 void time_init(void)
 {
 	uint64_t stated = stated_hz;
 	if (!cal_open)
 		time_calibration_start();
+	if (cal_open && selftest_mode && strcmp(selftest_mode, "clock-stall") == 0)
+		stall_window();
 	if (cal_open)
 		quick_hz = calibrate_quick();
 	tsc_hz = stated ? stated : quick_hz;

@@ -59,7 +59,7 @@ FUZZ_CMDS += tests/host/kernel_model_long.sh
 
 # Images for the QEMU tests: the same kernel and grub.cfg as the release
 # image, with test=NAME on the default entry's command line.
-QEMU_TESTS := self smp-missing pagefault divide stack
+QEMU_TESTS := self smp-missing pagefault divide stack clock-stall
 TEST_ISOS := $(foreach t,$(QEMU_TESTS),$(BUILD)/test-iso/$(t).iso)
 $(BUILD)/test-iso/%.iso: $(KERNEL_ELF) boot/grub.cfg
 	$(Q)mkdir -p $(@D)

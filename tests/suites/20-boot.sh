@@ -119,6 +119,16 @@ if boot smp-missing-cpu smp-missing 33 60 --mem 128M -- -smp 3; then
 		echo "PASS smp-missing-cpu-reported"
 	fi
 fi
+# A calibration window stretched over three PIT wraps (test=clock-stall:
+# boot work or a host stall longer than the PIT's 55 ms period): the
+# clock must still run at the HPET's rate, within 2 %.
+if boot clock-stall clock-stall 33 60 --mem 128M; then
+	if grep -q '^selftest: [1-9][0-9]* passed, 0 failed$' "$log"; then
+		echo "PASS clock-rate-after-stalled-calibration"
+	else
+		fail clock-stall "self-tests did not all pass" "$raw"
+	fi
+fi
 fault fault-pagefault pagefault '14 (#PF page fault)' 'fault address (cr2) 0x000000000dead000: page not present on write' selftest_page_fault
 fault fault-divide divide '0 (#DE divide error)' '' selftest_divide_fault
 fault fault-stack-overflow stack '8 (#DF double fault)' '' selftest_stack_overflow
