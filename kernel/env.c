@@ -476,6 +476,14 @@ int env_protect(struct env *e, uint64_t va, uint32_t prot, uint64_t pages)
 	return 0;
 }
 
+/* Whether the 8 entries of table from i on are all empty: a user table
+ * entry is either present or 0, so absent ones are skipped 8 at a time. */
+static int eight_empty(const uint64_t *table, int i)
+{
+	return !(table[i] | table[i + 1] | table[i + 2] | table[i + 3] | table[i + 4] | table[i + 5] |
+		 table[i + 6] | table[i + 7]);
+}
+
 /* Frees the user page tables below level's table (no recursion: the three
  * lower levels are walked with nested loops). */
 static void free_user_tables(struct env *e)
@@ -487,12 +495,19 @@ static void free_user_tables(struct env *e)
 			continue;
 		uint64_t *pdpt = phys_to_virt(pml4[i] & PTE_ADDR);
 		for (int j = 0; j < 512; j++) {
+			if (j % 8 == 0 && eight_empty(pdpt, j)) {
+				j += 7;
+				continue;
+			}
 			if (!(pdpt[j] & PTE_P))
 				continue;
 			uint64_t *pd = phys_to_virt(pdpt[j] & PTE_ADDR);
-			for (int k = 0; k < 512; k++)
-				if (pd[k] & PTE_P)
+			for (int k = 0; k < 512; k++) {
+				if (k % 8 == 0 && eight_empty(pd, k))
+					k += 7;
+				else if (pd[k] & PTE_P)
 					env_page_free(e, pd[k] & PTE_ADDR);
+			}
 			env_page_free(e, pdpt[j] & PTE_ADDR);
 		}
 		env_page_free(e, pml4[i] & PTE_ADDR);
