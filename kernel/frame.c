@@ -97,8 +97,8 @@ uint64_t frame_alloc_contig(struct frames *f, uint64_t n, uint64_t limit)
 	return 0;
 }
 
-/* Binary search of the usable ranges. */
-static int is_usable(const struct frames *f, uint64_t pa)
+/* Whether [pa, pa + len) lies inside one usable range (a binary search). */
+static int run_usable(const struct frames *f, uint64_t pa, uint64_t len)
 {
 	int lo = 0, hi = f->usable.n;
 
@@ -109,7 +109,7 @@ static int is_usable(const struct frames *f, uint64_t pa)
 		else if (pa >= f->usable.r[mid].end)
 			lo = mid + 1;
 		else
-			return 1;
+			return len <= f->usable.r[mid].end - pa;
 	}
 	return 0;
 }
@@ -118,7 +118,7 @@ int frame_free(struct frames *f, uint64_t pa)
 {
 	uint64_t i = pa / FRAME;
 
-	if (pa % FRAME || pa == 0 || i >= f->nframes || !is_usable(f, pa) ||
+	if (pa % FRAME || pa == 0 || i >= f->nframes || !run_usable(f, pa, 1) ||
 	    !test_bit(f->bitmap, i) || f->refs[i])
 		return -EINVAL;
 	clear_bit(f->bitmap, i);
@@ -138,23 +138,6 @@ void frame_ref(struct frames *f, uint64_t first_pfn, uint64_t count)
 {
 	for (uint64_t i = first_pfn; i < first_pfn + count; i++)
 		f->refs[i]++;
-}
-
-/* Whether [pa, pa + len) lies inside one usable range. */
-static int run_usable(const struct frames *f, uint64_t pa, uint64_t len)
-{
-	int lo = 0, hi = f->usable.n;
-
-	while (lo < hi) {
-		int mid = (lo + hi) / 2;
-		if (pa < f->usable.r[mid].start)
-			hi = mid;
-		else if (pa >= f->usable.r[mid].end)
-			lo = mid + 1;
-		else
-			return len <= f->usable.r[mid].end - pa;
-	}
-	return 0;
 }
 
 /* Bits set in w (no popcnt instruction is assumed). */
