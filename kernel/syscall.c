@@ -9,6 +9,7 @@
 #include "kernel/cpu.h"
 #include "kernel/env.h"
 #include "kernel/futex.h"
+#include "kernel/heap.h"
 #include "kernel/smp.h"
 #include "kernel/random.h"
 #include "kernel/ring.h"
@@ -220,30 +221,129 @@ static int64_t sys_cap_delete_list(struct trapframe *tf)
 	return 0;
 }
 
-static int64_t sys_mem_alloc(struct trapframe *tf)
+/* The MEMORY cap in slot with room for pages (1..512) and a free slot
+ * for the FRAME cap: the cap, or NULL and *err. */
+static struct cap *mem_alloc_check(uint64_t slot, uint64_t pages, int *s, int64_t *err)
 {
-	uint64_t pages = A1;
-	struct cap *m = cap_get(self(), A0, EXO_CAP_MEMORY, 0);
+	struct cap *m = cap_get(self(), slot, EXO_CAP_MEMORY, 0);
 
 	if (!m)
-		return cap_error(A0, EXO_CAP_MEMORY);
-	if (pages == 0 || pages > 512)
-		return -EXO_EINVAL;
-	if (pages > mem_source(m)->count)
-		return -EXO_ENOMEM;
-	int s = cap_free_slot(self());
-	if (s < 0)
-		return s;
-	uint64_t pa = pages == 1 ? frame_alloc(&kframes) : frame_alloc_contig(&kframes, pages, UINT64_MAX);
-	if (!pa)
-		return -EXO_ENOMEM;
-	memset(phys_to_virt(pa), 0, pages * PAGE_SIZE);	/* never leak old contents */
+		*err = cap_error(slot, EXO_CAP_MEMORY);
+	else if (pages == 0 || pages > 512)
+		*err = -EXO_EINVAL;
+	else if (pages > mem_source(m)->count)
+		*err = -EXO_ENOMEM;
+	else if ((*s = cap_free_slot(self())) < 0)
+		*err = *s;
+	else
+		return m;
+	return NULL;
+}
+
+/* Contiguous frames for pages, their contents not yet set: 0 when none. */
+static uint64_t frames_take(uint64_t pages)
+{
+	return pages == 1 ? frame_alloc(&kframes) : frame_alloc_contig(&kframes, pages, UINT64_MAX);
+}
+
+/* Charges m for the frames at pa and installs their FRAME cap in slot s. */
+static int64_t frames_install(struct cap *m, int s, uint64_t pa, uint64_t pages)
+{
 	mem_source(m)->count -= pages;
 	struct cap *f = cap_install(self(), s, m, EXO_CAP_FRAME,
 				    m->rights | EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE,
 				    pa / PAGE_SIZE, pages, NULL);
 	cap_count_frames(f);
 	return s;
+}
+
+static int64_t sys_mem_alloc(struct trapframe *tf)
+{
+	int64_t err = 0;
+	int s = 0;
+	struct cap *m = mem_alloc_check(A0, A1, &s, &err);
+
+	if (!m)
+		return err;
+	uint64_t pa = frames_take(A1);
+	if (!pa)
+		return -EXO_ENOMEM;
+	memset(phys_to_virt(pa), 0, A1 * PAGE_SIZE);	/* never leak old contents */
+	return frames_install(m, s, pa, A1);
+}
+
+/* The error for a FRAME cap of holder in slot that lacks the rights asked:
+ * -EBADF (empty), -EINVAL (another type) or -EACCES. */
+static int64_t frame_error(struct env *holder, uint64_t slot)
+{
+	return cap_get(holder, slot, EXO_CAP_NONE, 0) ?
+		(cap_get(holder, slot, EXO_CAP_FRAME, 0) ? -EXO_EACCES : -EXO_EINVAL) : -EXO_EBADF;
+}
+
+/* Checks MEM_ALLOC_COPY's pieces for new frames of bytes bytes: each names
+ * a FRAME cap of ours with READ, lies inside its range and inside the new
+ * frames, after the piece before it.  0 or -errno. */
+static int64_t copy_pieces_check(const struct exo_mem_copy *p, uint64_t n, uint64_t bytes)
+{
+	uint64_t end = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct cap *f = cap_get(self(), p[i].slot, EXO_CAP_FRAME, EXO_R_READ);
+		if (!f)
+			return frame_error(self(), p[i].slot);
+		uint64_t size = f->count * PAGE_SIZE;
+		if (p[i].length == 0 || p[i].offset > size || p[i].length > size - p[i].offset ||
+		    p[i].dest < end || p[i].dest > bytes || p[i].length > bytes - p[i].dest)
+			return -EXO_EINVAL;
+		end = p[i].dest + p[i].length;
+	}
+	return 0;
+}
+
+/* Fills the frames at pa: each piece copied from its cap's frames, every
+ * byte between and after them zeroed. */
+static void copy_pieces(uint8_t *dst, const struct exo_mem_copy *p, uint64_t n, uint64_t bytes)
+{
+	uint64_t at = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct cap *f = cap_get(self(), p[i].slot, EXO_CAP_FRAME, EXO_R_READ);
+		memset(dst + at, 0, p[i].dest - at);
+		memcpy(dst + p[i].dest, (uint8_t *)phys_to_virt(f->first * PAGE_SIZE) + p[i].offset, p[i].length);
+		at = p[i].dest + p[i].length;
+	}
+	memset(dst + at, 0, bytes - at);
+}
+
+/* MEM_ALLOC whose frames come filled from frames the caller may read (an
+ * executable's pages, for execve), so nothing is zeroed that is then
+ * overwritten and the caller maps nothing to copy.  The pieces are copied
+ * in and checked whole before any frame is taken. */
+static int64_t sys_mem_alloc_copy(struct trapframe *tf)
+{
+	int64_t err = 0;
+	int s = 0;
+	uint64_t pages = A1, n = A3;
+	struct cap *m = mem_alloc_check(A0, pages, &s, &err);
+
+	if (!m)
+		return err;
+	if (n > EXO_MEM_COPY_MAX)
+		return -EXO_EINVAL;
+	struct exo_mem_copy *p = n ? kmalloc(n * sizeof *p) : NULL;
+	if (n && !p)
+		return -EXO_ENOMEM;
+	if (n && copy_from_user(p, A2, n * sizeof *p))
+		err = -EXO_EFAULT;
+	if (!err)
+		err = copy_pieces_check(p, n, pages * PAGE_SIZE);
+	uint64_t pa = err ? 0 : frames_take(pages);
+	if (!err && !pa)
+		err = -EXO_ENOMEM;
+	if (!err)
+		copy_pieces(phys_to_virt(pa), p, n, pages * PAGE_SIZE);
+	kfree(p);
+	return err ? err : frames_install(m, s, pa, pages);
 }
 
 static uint32_t prot_rights(uint64_t prot)
@@ -274,8 +374,7 @@ static int64_t sys_page_map(struct trapframe *tf)
 		return -EXO_EINVAL;
 	struct cap *f = cap_get(holder, A2, EXO_CAP_FRAME, prot_rights(prot));
 	if (!f)
-		return cap_get(holder, A2, EXO_CAP_NONE, 0) ?
-			(cap_get(holder, A2, EXO_CAP_FRAME, 0) ? -EXO_EACCES : -EXO_EINVAL) : -EXO_EBADF;
+		return frame_error(holder, A2);
 	if (index >= f->count || pages > f->count - index)
 		return -EXO_EINVAL;
 	return env_map_run(e, va, (f->first + index) * PAGE_SIZE, pages, (uint32_t)prot, f);
@@ -816,6 +915,7 @@ static const syscall_fn syscalls[EXO_SYS_END - EXO_SYS_BASE] = {
 	[EXO_SYS_FUTEX_WAKE - EXO_SYS_BASE] = sys_futex_wake,
 	[EXO_SYS_CONSOLE_READ - EXO_SYS_BASE] = sys_console_read,
 	[EXO_SYS_CONSOLE_BIND - EXO_SYS_BASE] = sys_console_bind,
+	[EXO_SYS_MEM_ALLOC_COPY - EXO_SYS_BASE] = sys_mem_alloc_copy,
 	[EXO_SYS_THREAD_END - EXO_SYS_BASE] = sys_thread_end,
 	[EXO_SYS_CAP_LIST - EXO_SYS_BASE] = sys_cap_list,
 	[EXO_SYS_CAP_DELETE_LIST - EXO_SYS_BASE] = sys_cap_delete_list,

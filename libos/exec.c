@@ -38,7 +38,7 @@ _Static_assert(ELF_USER_END <= SH_VA, "no image segment may be mapped over the s
 #define E2BIG 7
 #define PERSONALITY_PATH "/lib/exo/ld-exo"
 
-_Static_assert(EXO_SYS_CAP_DELETE_LIST == 0x4578 + 46 && EXO_SYS_PAGE_MAP == 0x4578 + 7 &&
+_Static_assert(EXO_SYS_CAP_DELETE_LIST == 0x4578 + 47 && EXO_SYS_PAGE_MAP == 0x4578 + 7 &&
 	       EXO_SYS_SET_FAULT_HANDLER == 0x4578 + 27,
 	       "exec_stub.S uses these numbers");
 _Static_assert(__builtin_offsetof(struct exec_plan, nrun) == 4104 &&
@@ -382,8 +382,8 @@ static int window(const struct exec_plan *p, uint64_t nrun, uint64_t lo, int map
 }
 
 /* The new image's pages with the file's bytes, read into its frames
- * (which come zeroed), and its stack: plan runs. */
-static int build_image(struct exec_plan *p, const struct exe *x, const struct elf_image *img)
+ * (which come zeroed) through the window: files not in tmpfs. */
+static int build_by_window(struct exec_plan *p, const struct exe *x, const struct elf_image *img)
 {
 	uint64_t lo = img->run[0].va;
 	if (img->end - lo > WINDOW_MAX)
@@ -399,6 +399,100 @@ static int build_image(struct exec_plan *p, const struct exe *x, const struct el
 		r = exe_copy(x, (uint8_t *)(EXEC_WINDOW_VA + img->seg[i].vaddr - lo), img->seg[i].filesz,
 			     img->seg[i].offset);
 	window(p, nimg, lo, 0);
+	return r;
+}
+
+/* MEM_ALLOC_COPY's pieces for one run of frames (libOS memory, under the
+ * libOS lock). */
+static struct exo_mem_copy pieces[EXO_MEM_COPY_MAX];
+static uint64_t npieces;
+
+/* Adds len bytes of the shared segment at a as the piece for dest, split
+ * where a chunk's cap ends and joined to the piece before when they run on
+ * in one cap: 0, or -ENOMEM past EXO_MEM_COPY_MAX pieces. */
+static int piece_add(uint64_t a, uint64_t len, uint64_t dest)
+{
+	const uint64_t chunk = SH_CHUNK_PAGES * PAGE;
+	while (len) {
+		uint64_t slot = SH_SLOT0 + (a - SH_VA) / chunk, off = (a - SH_VA) % chunk;
+		uint64_t n = chunk - off < len ? chunk - off : len;
+		struct exo_mem_copy *last = npieces ? &pieces[npieces - 1] : 0;
+		if (last && last->slot == slot && last->offset + last->length == off &&
+		    last->dest + last->length == dest) {
+			last->length += n;
+		} else {
+			if (npieces == EXO_MEM_COPY_MAX)
+				return -ENOMEM;
+			pieces[npieces++] = (struct exo_mem_copy){ slot, off, n, dest };
+		}
+		a += n;
+		dest += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* The pieces of [va, va + bytes) of the image: the segments' file bytes
+ * there, page by page of the tmpfs file (a hole adds none: it is zeroed). */
+static int run_pieces(const struct exe *x, const struct elf_image *img, uint64_t va, uint64_t bytes)
+{
+	npieces = 0;
+	for (int i = 0; i < img->nseg; i++) {
+		const struct elf_seg *g = &img->seg[i];
+		uint64_t lo = g->vaddr > va ? g->vaddr : va;
+		uint64_t hi = g->vaddr + g->filesz < va + bytes ? g->vaddr + g->filesz : va + bytes;
+		for (uint64_t at = lo; at < hi;) {
+			uint64_t off = g->offset + (at - g->vaddr), n = PAGE - off % PAGE;
+			n = n < hi - at ? n : hi - at;
+			const uint8_t *page = tmpfs_file_page(x->v, off / PAGE);
+			int r = page ? piece_add((uint64_t)page + off % PAGE, n, at - va) : 0;
+			if (r)
+				return r;
+			at += n;
+		}
+	}
+	return 0;
+}
+
+/* Whether the segments' file bytes come in order of address, apart: what
+ * MEM_ALLOC_COPY's pieces must be (else the window copies them). */
+static int segments_apart(const struct elf_image *img)
+{
+	for (int i = 1; i < img->nseg; i++)
+		if (img->seg[i].vaddr < img->seg[i - 1].vaddr + img->seg[i - 1].filesz)
+			return 0;
+	return 1;
+}
+
+/* The new image's pages from a tmpfs file: each run's frames come from the
+ * kernel filled with the file's bytes, copied from the shared segment's
+ * frames, and zeroed only where no byte of the file goes (bss, the page
+ * tails): nothing zeroed is overwritten, nothing is mapped to copy. */
+static int build_by_copy(struct exec_plan *p, const struct exe *x, const struct elf_image *img)
+{
+	for (int i = 0; i < img->nrun; i++)
+		for (uint64_t va = img->run[i].va, left = img->run[i].pages; left;) {
+			uint64_t n = left < 512 ? left : 512;
+			if (p->nrun == EXEC_MAX_RUNS)
+				return -ENOMEM;
+			int r = run_pieces(x, img, va, n * PAGE);
+			if (r)
+				return r;
+			int64_t slot = exo_call(EXO_SYS_MEM_ALLOC_COPY, EXO_SLOT_MEMORY, n, pieces, npieces);
+			if (slot < 0)
+				return slot == -EXO_ENOMEM ? -ENOMEM : -EIO;
+			p->run[p->nrun++] = (struct exec_run){ va, n, (uint64_t)slot, exo_prot(img->run[i].prot) };
+			va += n * PAGE;
+			left -= n;
+		}
+	return 0;
+}
+
+/* The new image's pages with the file's bytes, and its stack: plan runs. */
+static int build_image(struct exec_plan *p, const struct exe *x, const struct elf_image *img)
+{
+	int r = !x->whole && x->v->kind == VK_TMPFS && segments_apart(img) ? build_by_copy(p, x, img)
+									  : build_by_window(p, x, img);
 	if (r)
 		return r;
 	return alloc_run(p, EXO_STACK_TOP - EXO_STACK_PAGES * PAGE, EXO_STACK_PAGES,

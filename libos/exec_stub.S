@@ -14,7 +14,7 @@
  *
  * Offsets into struct exec_plan are checked by _Static_assert in exec.c.
  */
-#define SYS_CAP_DELETE_LIST	(0x4578 + 46)
+#define SYS_CAP_DELETE_LIST	(0x4578 + 47)
 #define SYS_PAGE_MAP		(0x4578 + 7)
 #define SYS_SET_FAULT_HANDLER	(0x4578 + 27)
 #define PLAN_NRUN		4104

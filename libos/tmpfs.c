@@ -529,6 +529,11 @@ int64_t tmpfs_map_page(struct vnode *v, uint64_t pi)
 	return slot ? (int64_t)(((uint64_t)page_ptr(*slot) - SH_VA) / PAGE) : -ENOMEM;
 }
 
+const uint8_t *tmpfs_file_page(struct vnode *v, uint64_t pi)
+{
+	return page_at(tn(v), pi);
+}
+
 void tmpfs_map_ref(struct vnode *v, int d)
 {
 	struct tnode *t = tn(v);

@@ -290,6 +290,9 @@ struct vnode *tmpfs_anon(struct vnode *dir, uint32_t mode);
  * shared segment: its segment page index, MM_FAULT_SIGBUS past the end of
  * the file, or -ENOMEM. */
 int64_t tmpfs_map_page(struct vnode *v, uint64_t pi);
+/* Page pi of regular file v where the shared segment holds it (execve
+ * copies from its frames), or NULL for a hole. */
+const uint8_t *tmpfs_file_page(struct vnode *v, uint64_t pi);
 /* A region mapping v came (+1) or went (-1), in any process: while some
  * do, the file holds a reference and pages cut off by truncate are kept
  * (zeroed) rather than freed, since another process may still map them. */

@@ -12,7 +12,7 @@ icount="-icount shift=0,sleep=off"
 linux_qemu() {
 	local secs=$1 initrd=$2 out=$3 args=$4; shift 4
 	timeout "$secs" qemu-system-x86_64 -machine q35 -accel tcg -cpu max -no-reboot \
-		-display none -monitor none -m 512M -smp 1 -kernel "$kernel" -initrd "$initrd" \
+		-display none -monitor none -nic none -m 512M -smp 1 -kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0 quiet panic=-1 -- $args" -serial "file:$out" "$@" </dev/null || true
 }
 

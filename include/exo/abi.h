@@ -71,6 +71,7 @@ enum exo_sysno {
 	EXO_SYS_FUTEX_WAKE,		/* (va, n) -> threads woken */
 	EXO_SYS_CONSOLE_READ,		/* (console slot, buffer, length): typed bytes, 0 when none */
 	EXO_SYS_CONSOLE_BIND,		/* (console slot, notification slot, badge): wake on input */
+	EXO_SYS_MEM_ALLOC_COPY,		/* (memory slot, pages, const struct exo_mem_copy *, n) -> frame slot */
 	EXO_SYS_THREAD_END,		/* (thread slot): end another thread of the caller's own env */
 	EXO_SYS_CAP_LIST,		/* (uint64_t used[CAP_SLOTS / 64]) -> slots in use */
 	EXO_SYS_CAP_DELETE_LIST,	/* (const uint64_t *slots, n): CAP_DELETE of each */
@@ -130,6 +131,19 @@ enum exo_cap_type {
 /* PAGE_MAP only: the frame slot is in the target env's table, not the
  * caller's (the caller needs MAP on the target). */
 #define EXO_MAP_TARGET_CAP 8u
+
+/* One piece of EXO_SYS_MEM_ALLOC_COPY: length bytes of the FRAME cap in
+ * slot (READ), from offset bytes into its range, to dest bytes into the
+ * new frames.  Pieces come in order of dest and do not overlap; every byte
+ * of the new frames no piece fills is zeroed. */
+struct exo_mem_copy {
+	uint64_t slot;
+	uint64_t offset;
+	uint64_t length;	/* 1 or more */
+	uint64_t dest;
+};
+_Static_assert(sizeof(struct exo_mem_copy) == 32, "exo_mem_copy");
+#define EXO_MEM_COPY_MAX 1024u	/* pieces one MEM_ALLOC_COPY may name */
 
 struct exo_cap_info {
 	uint32_t type;		/* enum exo_cap_type */

@@ -4,7 +4,8 @@
  * built for the host (tests/host/kmodel/ stands in for the CPU and the rest
  * of the machine) and driven through the real system-call handlers with
  * long random sequences of *related* calls: derive, grant, delete and
- * revoke of caps the sequence made, mapping them, protecting and unmapping
+ * revoke of caps the sequence made, mapping them, copying from them into
+ * new frames (MEM_ALLOC_COPY), protecting and unmapping
  * pages, making, killing and cross-linking envs, threads, notifications.
  * A small model (plain arrays, the rules of docs/ABI.md written again as
  * simply as possible) predicts each result; after every step the kernel's
@@ -786,7 +787,7 @@ static void compare_and_check(void)
 
 /* ------------------------------------------------------------ operations */
 
-#define NOPS 26
+#define NOPS 27
 static unsigned long n_ok, n_err, n_oom;
 static unsigned long hist[NOPS][40];	/* KMODEL_STATS: results by operation */
 static int op_no;
@@ -1033,34 +1034,43 @@ static void op_delete_or_revoke(int e, int revoke)
 		model_delete(KEY(e, s));
 }
 
-static void op_mem_alloc(int e)
+/* MEM_ALLOC's checks (MEM_ALLOC_COPY's first ones) as the model makes
+ * them: 0 and the slot the cap goes to in *ns, or the error. */
+static int64_t alloc_want(int e, int s, uint64_t pages, int *ns)
 {
-	int s = pick_memory(e);
-	uint64_t pages = chance(80) ? 1 + below(16) : below(600);
-	step_desc = "mem_alloc";
 	int64_t want = lookup(e, (uint64_t)s, EXO_CAP_MEMORY, 0);
-	struct mcap *m = want ? NULL : mc(KEY(e, s));
 	if (!want && (pages == 0 || pages > 512))
 		want = -EXO_EINVAL;
-	if (!want)
-		m = mc(msource(KEY(e, s)));	/* the budget it spends */
-	if (!want && pages > m->count)
+	if (!want && pages > mc(msource(KEY(e, s)))->count)	/* the budget it spends */
 		want = -EXO_ENOMEM;
-	int ns = want ? NONE : first_free_slot(e);
-	if (!want && ns == NONE)
+	*ns = want ? NONE : first_free_slot(e);
+	if (!want && *ns == NONE)
 		want = -EXO_ENOSPC;
-	if (!want)
-		want = ns;
-	if (!expect(kcall(e, EXO_SYS_MEM_ALLOC, (uint64_t)s, pages, 0, 0, 0), want, 1))
-		return;
+	return want;
+}
+
+/* The model's side of the FRAME cap a MEM_ALLOC(_COPY) made in slot ns,
+ * after checking its frames were free of every cap. */
+static void alloc_done(int e, int s, int ns, uint64_t pages)
+{
 	struct cap *k = &envs[e].k->caps[ns];
 	for (uint64_t f = k->first; f < k->first + pages; f++)
 		if (refs[f])
-			fail("MEM_ALLOC handed out frame %#lx that caps still cover", (unsigned long)f);
-	m->count -= pages;
+			fail("%s handed out frame %#lx that caps still cover", step_desc, (unsigned long)f);
+	mc(msource(KEY(e, s)))->count -= pages;
 	install(KEY(e, ns), (struct mcap){ .type = EXO_CAP_FRAME,
 		.rights = mc(KEY(e, s))->rights | EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE,
 		.first = k->first, .count = pages, .parent = KEY(e, s), .counted = 1 });
+}
+
+static void op_mem_alloc(int e)
+{
+	int s = pick_memory(e), ns;
+	uint64_t pages = chance(80) ? 1 + below(16) : below(600);
+	step_desc = "mem_alloc";
+	int64_t want = alloc_want(e, s, pages, &ns);
+	if (expect(kcall(e, EXO_SYS_MEM_ALLOC, (uint64_t)s, pages, 0, 0, 0), want ? want : ns, 1))
+		alloc_done(e, s, ns, pages);
 }
 
 static uint32_t prot_rights(uint64_t prot)
@@ -1147,6 +1157,102 @@ static void op_page_map(int e)
 		return;
 	for (uint64_t i = 0; i < pages; i++)
 		envs[t].maps[vi + (int)i] = (struct mmap_entry){ 1, KEY(holder, fs), f->first + index + i, (uint32_t)p };
+}
+
+/* MEM_ALLOC_COPY's pieces as the model checks them, in the kernel's order
+ * of checks: 0 or the error. */
+static int64_t model_pieces(int e, const struct exo_mem_copy *p, uint64_t n, uint64_t bytes)
+{
+	uint64_t end = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		int64_t err = lookup(e, p[i].slot, EXO_CAP_FRAME, EXO_R_READ);
+		if (err)
+			return err;
+		uint64_t size = mc(KEY(e, (int)p[i].slot))->count * PAGE_SIZE;
+		if (p[i].length == 0 || p[i].offset > size || p[i].length > size - p[i].offset ||
+		    p[i].dest < end || p[i].dest > bytes || p[i].length > bytes - p[i].dest)
+			return -EXO_EINVAL;
+		end = p[i].dest + p[i].length;
+	}
+	return 0;
+}
+
+/* Checks the frames from pfn on hold exactly the pieces' bytes (src: the
+ * sources as they were before the call) and zeros elsewhere. */
+static void check_filled(uint64_t pfn, uint64_t bytes, const struct exo_mem_copy *p, uint64_t n,
+			 uint8_t *const *src)
+{
+	const uint8_t *d = phys_to_virt(pfn * PAGE_SIZE);
+	uint64_t at = 0;
+	for (uint64_t i = 0; i <= n; i++) {
+		uint64_t to = i < n ? p[i].dest : bytes;
+		for (; at < to; at++)
+			if (d[at])
+				fail("MEM_ALLOC_COPY left byte %#lx %#x, not zero", (unsigned long)at, d[at]);
+		if (i < n && memcmp(d + p[i].dest, src[i], p[i].length))
+			fail("MEM_ALLOC_COPY: piece %lu's bytes differ from its source", (unsigned long)i);
+		at = i < n ? p[i].dest + p[i].length : at;
+	}
+}
+
+/* A piece's source bytes as they are now (the model's copy). */
+static uint8_t *source_bytes(int e, const struct exo_mem_copy *p)
+{
+	const struct mcap *f = mc(KEY(e, (int)p->slot));
+	uint8_t *b = malloc(p->length);
+	if (!b)
+		fail("out of host memory");
+	memcpy(b, (uint8_t *)phys_to_virt(f->first * PAGE_SIZE) + p->offset, p->length);
+	return b;
+}
+
+#define COPY_PIECES 4
+
+/* MEM_ALLOC_COPY, pieces written in a page e maps (or at a bad address):
+ * mostly pieces of e's frame caps in order, sometimes past a cap's end or
+ * the new frames', out of order, of a cap without READ, or no cap. */
+static void op_mem_alloc_copy(int e)
+{
+	int s = pick_memory(e), vi, ns;
+	uint64_t pages = chance(80) ? 1 + below(8) : below(600);
+	uint64_t n = chance(90) ? below(COPY_PIECES + 1) : chance(50) ? EXO_MEM_COPY_MAX + 1 : rnd();
+	uint64_t va = pick_mapped_va(e, &vi);
+	if (vi == NONE || vi == NVAS) {		/* never the kernel's info page: the model has not its bytes */
+		vi = NONE;
+		va = chance(50) ? EXO_USER_TOP - 8 : 0xffff800000001000ull;
+	}
+	struct exo_mem_copy p[COPY_PIECES];
+	uint64_t dest = 0;
+	for (int i = 0; i < COPY_PIECES; i++) {
+		int fs = pick_slot(e, EXO_CAP_FRAME);
+		uint64_t size = fs < CAP_SLOTS ? mc(KEY(e, fs))->count * PAGE_SIZE : PAGE_SIZE;
+		uint64_t off = chance(95) ? below(size + 1) : rnd();
+		uint64_t len = chance(95) ? below(size - (off < size ? off : size) + 2) : rnd();
+		dest = chance(95) ? dest + below(PAGE_SIZE) : rnd();
+		p[i] = (struct exo_mem_copy){ (uint64_t)fs, off, len, dest };
+		dest += chance(95) ? len : 0;
+	}
+	int in_page = vi != NONE && envs[e].maps[vi].used;
+	if (in_page)
+		memcpy(phys_to_virt(envs[e].maps[vi].pfn * PAGE_SIZE), p, sizeof p);
+	step_desc = "mem_alloc_copy";
+	int64_t want = alloc_want(e, s, pages, &ns);
+	if (!want && n > EXO_MEM_COPY_MAX)
+		want = -EXO_EINVAL;
+	if (!want && n && !in_page)
+		want = -EXO_EFAULT;
+	if (!want)
+		want = model_pieces(e, p, n, pages * PAGE_SIZE);
+	uint8_t *src[COPY_PIECES] = { 0 };
+	for (uint64_t i = 0; !want && i < n; i++)
+		src[i] = source_bytes(e, &p[i]);
+	int64_t got = kcall(e, EXO_SYS_MEM_ALLOC_COPY, (uint64_t)s, pages, va, n, 0);
+	if (expect(got, want ? want : ns, 1)) {
+		check_filled(envs[e].k->caps[ns].first, pages * PAGE_SIZE, p, n, src);
+		alloc_done(e, s, ns, pages);
+	}
+	for (int i = 0; i < COPY_PIECES; i++)
+		free(src[i]);
 }
 
 static void op_page_unmap(int e)
@@ -1662,6 +1768,21 @@ static void op_cap_delete_list(int e)
 
 /* ------------------------------------------------------------- scripts */
 
+/* Gives child c (ENV cap in the root's slot env) a budget of its own of
+ * pages, derived from the root's and granted whole: its slot in c. */
+static int64_t give_budget(int c, int64_t env, uint64_t pages)
+{
+	int64_t budget = kcall(0, EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, 0, pages, 0);
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= pages;
+	install(KEY(0, (int)budget), (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL, .count = pages,
+						   .parent = KEY(0, EXO_SLOT_MEMORY) });
+	int64_t mem = kcall(0, EXO_SYS_CAP_GRANT, (uint64_t)budget, (uint64_t)env, EXO_R_ALL, 0, 0);
+	install(KEY(c, (int)mem), (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL, .count = pages,
+						.parent = KEY(0, (int)budget) });
+	mc(KEY(0, (int)budget))->count = 0;
+	return mem;
+}
+
 /* The issue-9 exploit, step by step, against the model: a child env with a
  * 64-page budget, two copies of a fresh frame cap, one mapped, the
  * allocating cap and the other copy deleted, then kernel allocations. */
@@ -1679,14 +1800,7 @@ static void exploit_script(void)
 	envs[c].threads_charged = 1;
 	*mc(KEY(0, (int)th)) = (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL, .parent = NONE,
 					      .obj = new_thread_obj(envs[0].k->caps[th].obj, c) };
-	int64_t budget = kcall(0, EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, 0, 64, 0);
-	mc(KEY(0, EXO_SLOT_MEMORY))->count -= 64;
-	install(KEY(0, (int)budget), (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL, .count = 64,
-						   .parent = KEY(0, EXO_SLOT_MEMORY) });
-	int64_t mem = kcall(0, EXO_SYS_CAP_GRANT, (uint64_t)budget, (uint64_t)env, EXO_R_ALL, 0, 0);
-	install(KEY(c, (int)mem), (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL, .count = 64,
-						.parent = KEY(0, (int)budget) });
-	mc(KEY(0, (int)budget))->count = 0;
+	int64_t mem = give_budget(c, env, 64);
 	compare_and_check();
 
 	int64_t f = kcall(c, EXO_SYS_MEM_ALLOC, (uint64_t)mem, 64, 0, 0, 0);
@@ -1854,6 +1968,22 @@ static int64_t copy_cap(int e, int64_t got, int parent, uint64_t first, uint64_t
 	return got;
 }
 
+/* A child of the root with room for 64 pages of records and tables and
+ * a started thread: its model env, its ENV cap's slot in *env. */
+static int child_with_thread(int64_t *env)
+{
+	*env = kcall(0, EXO_SYS_ENV_CREATE, EXO_SLOT_MEMORY, env_fixed_pages() + 64, 0, 0, 0);
+	int c = adopt_env(envs[0].k->caps[*env].obj, env_fixed_pages() + 64, KEY(0, EXO_SLOT_MEMORY));
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= env_fixed_pages() + 64;
+	*mc(KEY(0, (int)*env)) = (struct mcap){ .type = EXO_CAP_ENV, .rights = EXO_R_ALL, .parent = NONE, .obj = c };
+	int64_t th = kcall(0, EXO_SYS_THREAD_CREATE, (uint64_t)*env, 0, 0, 0, 0);
+	thread_start(envs[0].k->caps[th].obj);
+	envs[c].threads_charged = 1;
+	*mc(KEY(0, (int)th)) = (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL, .parent = NONE,
+					      .obj = new_thread_obj(envs[0].k->caps[th].obj, c) };
+	return c;
+}
+
 /*
  * Copies count no references; the holder above them keeps their frames
  * (docs/ABI.md, "Reference counts").  An attacker's ways to a freed frame
@@ -1867,15 +1997,8 @@ static void copy_refs_script(void)
 	seed_state = 4;
 	boot_root();
 	step_desc = "copy refs";
-	int64_t env = kcall(0, EXO_SYS_ENV_CREATE, EXO_SLOT_MEMORY, env_fixed_pages() + 64, 0, 0, 0);
-	int c = adopt_env(envs[0].k->caps[env].obj, env_fixed_pages() + 64, KEY(0, EXO_SLOT_MEMORY));
-	mc(KEY(0, EXO_SLOT_MEMORY))->count -= env_fixed_pages() + 64;
-	*mc(KEY(0, (int)env)) = (struct mcap){ .type = EXO_CAP_ENV, .rights = EXO_R_ALL, .parent = NONE, .obj = c };
-	int64_t th = kcall(0, EXO_SYS_THREAD_CREATE, (uint64_t)env, 0, 0, 0, 0);
-	thread_start(envs[0].k->caps[th].obj);
-	envs[c].threads_charged = 1;
-	*mc(KEY(0, (int)th)) = (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL, .parent = NONE,
-					      .obj = new_thread_obj(envs[0].k->caps[th].obj, c) };
+	int64_t env;
+	int c = child_with_thread(&env);
 	compare_and_check();
 	uint64_t budget = mc(KEY(0, EXO_SLOT_MEMORY))->count;
 
@@ -2089,6 +2212,141 @@ static void thread_end_script(void)
 	compare_and_check();
 }
 
+/* MEM_ALLOC_COPY from env c with the pieces at va_of(0) (which c maps):
+ * the result, after checking the state against the model. */
+static int64_t copy_call(int c, int64_t mem, uint64_t pages, const struct exo_mem_copy *p, uint64_t n,
+			 uint64_t at)
+{
+	memcpy(phys_to_virt(envs[c].maps[0].pfn * PAGE_SIZE), p, (n <= 3 ? n : 1) * sizeof *p);
+	int64_t got = kcall(c, EXO_SYS_MEM_ALLOC_COPY, (uint64_t)mem, pages, at, n, 0);
+	if (got < 0)
+		compare_and_check();
+	return got;
+}
+
+/* Expects MEM_ALLOC_COPY to be refused with want, changing nothing. */
+static void copy_refused(int c, int64_t mem, uint64_t pages, const struct exo_mem_copy *p, uint64_t n,
+			 int64_t want, const char *what)
+{
+	uint64_t left = mc(msource(KEY(c, (int)mem)))->count;
+	int64_t got = copy_call(c, mem, pages, p, n, va_of(0));
+	if (got != want)
+		fail("alloc copy: %s returned %ld, not %ld", what, (long)got, (long)want);
+	if (envs[c].k->caps[mem].count != left)
+		fail("alloc copy: %s spent budget", what);
+}
+
+/*
+ * MEM_ALLOC_COPY as an attacker would use it, from a child env holding a
+ * read-only copy of two pages of the root's frames, a write-only copy,
+ * and its own budget: read past the copy's end (into frames only the root
+ * holds), with offsets and lengths that wrap, through the write-only cap,
+ * an ENV cap, an empty or out-of-range slot, write past the new frames or
+ * over an earlier piece, pieces at a bad address; each is refused whole.
+ * Then, with every free frame of the machine filled with another env's
+ * secret, the pieces it may read come back exactly and every other byte
+ * is zero; the copy is new frames (writing it leaves the source alone),
+ * and the read-only cap still maps nothing writable.
+ */
+static void alloc_copy_script(void)
+{
+	seed_state = 5;
+	boot_root();
+	step_desc = "alloc copy";
+	int64_t env;
+	int c = child_with_thread(&env);
+	int64_t mem = give_budget(c, env, 32);
+	/* the root's 4 frames, a secret in each byte; the child's copies */
+	int64_t f = kcall(0, EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 4, 0, 0, 0);
+	uint64_t first = envs[0].k->caps[f].first;
+	alloc_done(0, EXO_SLOT_MEMORY, (int)f, 4);
+	uint8_t *root = phys_to_virt(first * PAGE_SIZE);
+	for (int i = 0; i < 4 * PAGE_SIZE; i++)
+		root[i] = (uint8_t)(i * 7 + 1);
+	int64_t ro = kcall(0, EXO_SYS_CAP_DERIVE, (uint64_t)f, EXO_R_READ | EXO_R_GRANT, first + 1, 2, 0);
+	install(KEY(0, (int)ro), (struct mcap){ .type = EXO_CAP_FRAME, .rights = EXO_R_READ | EXO_R_GRANT,
+						.first = first + 1, .count = 2, .parent = KEY(0, (int)f), .counted = 1 });
+	int64_t cro = kcall(0, EXO_SYS_CAP_GRANT, (uint64_t)ro, (uint64_t)env, EXO_R_READ, 0, 0);
+	install(KEY(c, (int)cro), (struct mcap){ .type = EXO_CAP_FRAME, .rights = EXO_R_READ, .first = first + 1,
+						 .count = 2, .parent = KEY(0, (int)ro), .counted = 1 });
+	int64_t cwo = kcall(0, EXO_SYS_CAP_GRANT, (uint64_t)f, (uint64_t)env, EXO_R_WRITE, 0, 0);
+	install(KEY(c, (int)cwo), (struct mcap){ .type = EXO_CAP_FRAME, .rights = EXO_R_WRITE, .first = first,
+						 .count = 4, .parent = KEY(0, (int)f), .counted = 1 });
+	/* the child's page for the pieces, at va_of(0) */
+	int64_t pg = kcall(c, EXO_SYS_MEM_ALLOC, (uint64_t)mem, 1, 0, 0, 0);
+	alloc_done(c, (int)mem, (int)pg, 1);
+	if (kcall(c, EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va_of(0), (uint64_t)pg, 0, EXO_PROT_READ | EXO_PROT_WRITE))
+		fail("alloc copy: the child could not map its page");
+	envs[c].maps[0] = (struct mmap_entry){ 1, KEY(c, (int)pg), envs[c].k->caps[pg].first,
+					       EXO_PROT_READ | EXO_PROT_WRITE };
+	compare_and_check();
+
+	const uint64_t P = PAGE_SIZE, R = (uint64_t)cro;
+	struct exo_mem_copy bad[][2] = {
+		{ { R, 0, 2 * P + 1, 0 } },		/* one byte past the copy: the root's third frame */
+		{ { R, P, P + 1, 0 } },
+		{ { R, 2 * P + 1, 1, 0 } },		/* starts past it */
+		{ { R, ~0ull, 2, 0 } },			/* offset + length wraps */
+		{ { R, 8, ~0ull - 4, 0 } },
+		{ { R, 0, 0, 0 } },			/* nothing */
+		{ { R, 0, 16, 4 * P - 8 } },		/* past the new frames */
+		{ { R, 0, 16, ~0ull - 8 } },		/* dest + length wraps */
+		{ { R, 0, 64, 0 }, { R, 0, 64, 32 } },	/* over the piece before */
+		{ { R, 0, 64, 128 }, { R, 0, 64, 0 } },	/* out of order */
+	};
+	for (uint64_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		copy_refused(c, mem, 4, bad[i], bad[i][1].length ? 2 : 1, -EXO_EINVAL, "a piece out of range");
+	struct exo_mem_copy wo = { (uint64_t)cwo, 0, 16, 0 }, envcap = { EXO_SLOT_SELF_ENV, 0, 16, 0 };
+	struct exo_mem_copy empty = { 200, 0, 16, 0 }, far = { CAP_SLOTS + 3, 0, 16, 0 }, huge = { ~0ull, 0, 16, 0 };
+	copy_refused(c, mem, 4, &wo, 1, -EXO_EACCES, "through a cap without READ");
+	copy_refused(c, mem, 4, &envcap, 1, -EXO_EINVAL, "through an ENV cap");
+	copy_refused(c, mem, 4, &empty, 1, -EXO_EBADF, "through an empty slot");
+	copy_refused(c, mem, 4, &far, 1, -EXO_EBADF, "through a slot past the table");
+	copy_refused(c, mem, 4, &huge, 1, -EXO_EBADF, "through slot ~0");
+	copy_refused(c, mem, 4, bad[0], EXO_MEM_COPY_MAX + 1, -EXO_EINVAL, "too many pieces");
+	copy_refused(c, mem, 33, bad[0], 1, -EXO_ENOMEM, "past the budget");
+	copy_refused(c, mem, 0, bad[0], 1, -EXO_EINVAL, "no pages");
+	struct exo_mem_copy one = { R, 0, 16, 0 };
+	uint64_t left = mc(KEY(c, (int)mem))->count;
+	memcpy(phys_to_virt(envs[c].maps[0].pfn * PAGE_SIZE), &one, sizeof one);
+	uint64_t bad_at[] = { va_of(1), va_of(0) + P - 8, 0xffff800000001000ull, EXO_USER_TOP - 8 };
+	for (int i = 0; i < 4; i++)
+		if (kcall(c, EXO_SYS_MEM_ALLOC_COPY, (uint64_t)mem, 1, bad_at[i], 1, 0) != -EXO_EFAULT ||
+		    mc(KEY(c, (int)mem))->count != left)
+			fail("alloc copy: pieces at %#lx were read", (unsigned long)bad_at[i]);
+	compare_and_check();
+
+	/* another env's secret in every free frame: none of it may show */
+	for (uint64_t fr = 256; fr < nframes; fr++)
+		if (frame_is_free(&kframes, fr * PAGE_SIZE))
+			memset(phys_to_virt(fr * PAGE_SIZE), 0xa5, PAGE_SIZE);
+	struct exo_mem_copy ok[] = { { R, 5, 100, 3 }, { R, P - 7, P + 7, P + 200 }, { R, 2 * P - 1, 1, 3 * P + 9 } };
+	int64_t got = copy_call(c, mem, 4, ok, 3, va_of(0));
+	if (got < 0)
+		fail("alloc copy: the allowed pieces were refused (%ld)", (long)got);
+	uint8_t *src[3];
+	for (int i = 0; i < 3; i++) {
+		src[i] = malloc(ok[i].length);
+		memcpy(src[i], root + P + ok[i].offset, ok[i].length);
+	}
+	check_filled(envs[c].k->caps[got].first, 4 * P, ok, 3, src);
+	alloc_done(c, (int)mem, (int)got, 4);
+	compare_and_check();
+	uint64_t cf = envs[c].k->caps[got].first;
+	if (cf < first + 4 && first < cf + 4)
+		fail("alloc copy: the copy's frames are the source's");
+	memset(phys_to_virt(cf * PAGE_SIZE), 0x77, 4 * P);
+	for (int i = 0; i < 3; i++)
+		if (memcmp(root + P + ok[i].offset, src[i], ok[i].length))
+			fail("alloc copy: writing the copy changed the source");
+	for (int i = 0; i < 3; i++)
+		free(src[i]);
+	if (kcall6(c, EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va_of(2), R, 0, EXO_PROT_READ | EXO_PROT_WRITE, 1) !=
+	    -EXO_EACCES)
+		fail("alloc copy: the read-only cap mapped writable");
+	compare_and_check();
+}
+
 /* ------------------------------------------------------------ the run */
 
 static unsigned long check_every = 1;
@@ -2115,6 +2373,7 @@ static void one_step(int e, unsigned long steps)
 	case 19: op_inspect(e); break;
 	case 20: op_futex_wait(e); break;
 	case 21: op_futex_wake(e); break;
+	case 22: op_mem_alloc_copy(e); break;
 	case 23: op_thread_end(e); break;
 	case 24: op_cap_list(e); break;
 	case 25: op_cap_delete_list(e); break;
@@ -2255,6 +2514,7 @@ static void script_chain(uint64_t a, unsigned long b) { (void)a; (void)b; deep_c
 static void script_map_run(uint64_t a, unsigned long b) { (void)a; (void)b; map_run_script(); }
 static void script_copy_refs(uint64_t a, unsigned long b) { (void)a; (void)b; copy_refs_script(); }
 static void script_thread_end(uint64_t a, unsigned long b) { (void)a; (void)b; thread_end_script(); }
+static void script_alloc_copy(uint64_t a, unsigned long b) { (void)a; (void)b; alloc_copy_script(); }
 
 int main(int argc, char **argv)
 {
@@ -2301,6 +2561,10 @@ int main(int argc, char **argv)
 		printf("PASS model-thread-end-script\n"), passed++;
 	else
 		printf("FAIL model-thread-end-script\n"), failed++;
+	if (in_child(script_alloc_copy, 0, 0))
+		printf("PASS model-alloc-copy-script\n"), passed++;
+	else
+		printf("FAIL model-alloc-copy-script\n"), failed++;
 	for (unsigned long s = first; s < first + seeds; s++) {
 		if (in_child(run_seed, s, steps))
 			passed++;

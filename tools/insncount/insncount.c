@@ -8,7 +8,10 @@
  * FILE gets one line "mark ID COUNT" per marker executed, in order, COUNT
  * being the instructions executed since the start up to and including the
  * marker, and "total COUNT" when QEMU exits.  Without out= the lines go to
- * QEMU's plugin log (stderr, or -D FILE with -d plugin).
+ * QEMU's plugin log (stderr, or -D FILE with -d plugin).  At most max=N
+ * mark lines are written (default 1,000,000, about 20 MB): a guest looping
+ * on a marker must not fill the host's disk; past the limit one line
+ * "dropped" says so and "total" still ends the file.
  *
  * Counting is an inline add of each translation block's length when the
  * block starts, so an idle CPU (hlt) counts nothing, whatever the clock
@@ -28,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,6 +77,7 @@ EXPORTED int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, i
 
 static uint64_t count;		/* instructions executed, all vCPUs */
 static FILE *out;		/* NULL: qemu_plugin_outs */
+static uint64_t marks_left = 1000000;	/* mark lines still allowed (max=) */
 
 /* Writes one line to the output. */
 static void emit(const char *line)
@@ -93,6 +98,12 @@ static void on_mark(unsigned int vcpu, void *userdata)
 	char line[64];
 
 	(void)vcpu;
+	if (marks_left == 0)
+		return;
+	if (--marks_left == 0) {
+		emit("dropped: max= mark lines written, the rest not recorded\n");
+		return;
+	}
 	snprintf(line, sizeof line, "mark %u %" PRIu64 "\n", (unsigned)(u & 0xffff), count - (u >> 16));
 	emit(line);
 }
@@ -137,7 +148,7 @@ static void on_qemu_exit(qemu_plugin_id_t id, void *userdata)
 	out = NULL;
 }
 
-/* Arguments: out=FILE (written from the start). */
+/* Arguments: out=FILE (written from the start), max=N (mark lines). */
 int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv)
 {
 	if (!info->system_emulation || strcmp(info->target_name, "x86_64")) {
@@ -151,8 +162,15 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, 
 				perror(argv[i] + 4);
 				return -1;
 			}
+		} else if (!strncmp(argv[i], "max=", 4) && argv[i][4]) {
+			char *end;
+			marks_left = strtoull(argv[i] + 4, &end, 10) + 1;	/* +1: the "dropped" line's turn */
+			if (*end) {
+				fprintf(stderr, "insncount: max= takes a number\n");
+				return -1;
+			}
 		} else {
-			fprintf(stderr, "insncount: unknown argument '%s' (takes out=FILE)\n", argv[i]);
+			fprintf(stderr, "insncount: unknown argument '%s' (takes out=FILE, max=N)\n", argv[i]);
 			return -1;
 		}
 	}

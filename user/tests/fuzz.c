@@ -9,11 +9,12 @@
  * threads of their own, list their slots and delete lists of them), as an attacker
  * would chain them, and now and then checks that a copy of a frame cap
  * keeps its frames, and what was written in them, after the cap it was
- * made from is deleted; meanwhile a third env keeps re-computing a checksum of its private
+ * made from is deleted, and that MEM_ALLOC_COPY's frames hold exactly the
+ * bytes asked and zeros; meanwhile a third env keeps re-computing a checksum of its private
  * memory.  The root restarts fuzzers that die or stall, until at least
  * CALLS calls were made.  Pass: the kernel never panics or hangs (exo-run
- * would time out), the checksum never changes, and every copy kept its
- * frames.
+ * would time out), the checksum never changes, every copy kept its
+ * frames and every MEM_ALLOC_COPY was exact.
  */
 #include "check.h"
 #include "exo.h"
@@ -98,6 +99,40 @@ static int copy_outlives_holder(uint64_t *s, uint64_t mem)
 	return bad;
 }
 
+/* MEM_ALLOC_COPY fills its frames with exactly the bytes asked, from a
+ * frame cap read through a read-only copy, and zeroes every other byte
+ * (what the frames held before, another env's data, must not show).
+ * Returns 1 when the kernel broke that; 0 otherwise, or when there was
+ * no budget for it. */
+static int alloc_copy_exact(uint64_t *s, uint64_t mem)
+{
+	uint64_t off = next(s) % 8192, len = 1 + next(s) % (8192 - off), dest = next(s) % (12288 - len);
+	uint8_t fill = (uint8_t)(next(s) | 1);
+	int64_t src = exo_call(EXO_SYS_MEM_ALLOC, mem, 2), ro = -1, dst = -1;
+	int bad = 0;
+	if (src >= 0 && exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, COPY_VA, src, 0,
+				 EXO_PROT_READ | EXO_PROT_WRITE, 2) == 0) {
+		for (uint64_t i = 0; i < 8192; i++)
+			((volatile uint8_t *)COPY_VA)[i] = (uint8_t)(fill + i);
+		struct exo_cap_info ci;
+		if (exo_call(EXO_SYS_CAP_INSPECT, src, &ci) == 0)
+			ro = exo_call(EXO_SYS_CAP_DERIVE, src, EXO_R_READ, ci.first, 2);
+		struct exo_mem_copy p = { (uint64_t)ro, off, len, dest };
+		if (ro >= 0)
+			dst = exo_call(EXO_SYS_MEM_ALLOC_COPY, mem, 3, &p, 1);
+	}
+	if (dst >= 0 && exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, COPY_VA + 2 * 4096, dst, 0, EXO_PROT_READ, 3) == 0)
+		for (uint64_t i = 0; i < 12288; i++) {
+			uint8_t b = ((volatile uint8_t *)(COPY_VA + 2 * 4096))[i];
+			bad |= b != (i >= dest && i < dest + len ? (uint8_t)(fill + off + i - dest) : 0);
+		}
+	int64_t made[3] = { dst, ro, src };
+	for (int c = 0; c < 3; c++)
+		if (made[c] >= 0)
+			exo_call(EXO_SYS_CAP_DELETE, made[c]);	/* unmaps COPY_VA */
+	return bad;
+}
+
 /* One call related to the caps made so far (made[], on the stack: a child
  * env has no globals); returns the result. */
 static int64_t related_call(uint64_t *s, uint64_t *made, uint64_t nmade, uint64_t mem)
@@ -109,9 +144,10 @@ static int64_t related_call(uint64_t *s, uint64_t *made, uint64_t nmade, uint64_
 	uint64_t n = info.count ? info.count : 1, x = next(s), va = SEQ_VA + ((x >> 4) % 16) * 4096;
 	uint64_t prot = 1 | (x & 2) | ((x & 2) ? 0 : (x & 4));
 	uint64_t word = va + ((x >> 40) % 1024) * 4;	/* fresh frames hold 0: a wait blocks */
+	struct exo_mem_copy p[3];
 	/* slots for CAP_DELETE_LIST, with room for CAP_LIST's 64 bytes */
 	uint64_t list[8] = { slot, nmade ? made[(x >> 12) % nmade] : mem, (x >> 20) % 520, slot };
-	switch ((r >> 16) % 16) {
+	switch ((r >> 16) % 17) {
 	case 0: return exo_call(EXO_SYS_CAP_DERIVE, slot, (x >> 8) & EXO_R_ALL, info.first + (x >> 16) % n,
 				1 + (x >> 32) % n);
 	case 1: return exo_call(EXO_SYS_CAP_GRANT, slot, EXO_SLOT_SELF_ENV, (x >> 8) & EXO_R_ALL, 0);
@@ -126,12 +162,18 @@ static int64_t related_call(uint64_t *s, uint64_t *made, uint64_t nmade, uint64_
 	case 8: return exo_call(EXO_SYS_MEM_ALLOC, (x & 1) ? mem : slot, 1 + (x >> 8) % 8);
 	case 9: return exo_call(EXO_SYS_FUTEX_WAIT, word, (x >> 8) % 2, (x >> 16) % 100000);
 	case 10: return exo_call(EXO_SYS_FUTEX_WAKE, word, (x >> 8) % 4);
+	case 11:	/* pieces of what was made: often past a cap's end, out of order, not ours */
+		for (int i = 0; i < 3; i++)
+			p[i] = (struct exo_mem_copy){ nmade ? made[(x >> (8 * i)) % nmade] : slot, next(s) % (n * 4096 + 2),
+						      1 + next(s) % 8192, (uint64_t)i * 4096 + next(s) % 4200 };
+		return exo_call(EXO_SYS_MEM_ALLOC_COPY, (x & 1) ? mem : slot, 1 + (x >> 8) % 8,
+				(x & 6) ? (uint64_t)p : arg(s), (x >> 40) % 4);
 	/* the teardown calls: a thread of its own (never started, or the
 	 * caller), the used slots, a list of slots (some bad, some twice) */
-	case 11: return exo_call(EXO_SYS_THREAD_CREATE, EXO_SLOT_SELF_ENV);
-	case 12: return exo_call(EXO_SYS_THREAD_END, (x & 1) ? EXO_SLOT_SELF_THREAD : slot);
-	case 13: return exo_call(EXO_SYS_CAP_LIST, (x & 1) ? va : (uint64_t)list);
-	case 14: return exo_call(EXO_SYS_CAP_DELETE_LIST, (x & 2) ? (uint64_t)list : va, (x >> 4) % 5);
+	case 12: return exo_call(EXO_SYS_THREAD_CREATE, EXO_SLOT_SELF_ENV);
+	case 13: return exo_call(EXO_SYS_THREAD_END, (x & 1) ? EXO_SLOT_SELF_THREAD : slot);
+	case 14: return exo_call(EXO_SYS_CAP_LIST, (x & 1) ? va : (uint64_t)list);
+	case 15: return exo_call(EXO_SYS_CAP_DELETE_LIST, (x & 2) ? (uint64_t)list : va, (x >> 4) % 5);
 	default: return exo_call(EXO_SYS_CAP_DERIVE, (x & 1) ? mem : slot, EXO_R_ALL, 0, 1 + (x >> 8) % 16);
 	}
 }
@@ -146,6 +188,12 @@ static void body_fuzz(uint64_t id, uint64_t seed, uint64_t mem)
 		if (r % 64 == 1) {
 			if (copy_outlives_holder(&s, mem))
 				count[1] = 1;		/* the root reports it */
+			++*count;
+			continue;
+		}
+		if (r % 64 == 2) {
+			if (alloc_copy_exact(&s, mem))
+				count[2] = 1;		/* the root reports it */
 			++*count;
 			continue;
 		}
@@ -272,6 +320,7 @@ int main(int argc, char **argv)
 	EXPECT("million-calls", *calls[0] + *calls[1] >= target && target >= CALLS);
 	EXPECT("checksum-never-changed", !sh->bad && sh->sum != 0);
 	EXPECT("copies-kept-their-frames", !calls[0][1] && !calls[1][1]);
+	EXPECT("alloc-copy-exact", !calls[0][2] && !calls[1][2]);
 	EXPECT("checker-kept-running", sh->rounds > rounds && exo_call(EXO_SYS_ENV_STATUS, checker) == -EXO_EAGAIN);
 	return failures ? 1 : 0;
 }
