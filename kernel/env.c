@@ -476,6 +476,14 @@ int env_protect(struct env *e, uint64_t va, uint32_t prot, uint64_t pages)
 	return 0;
 }
 
+/* Whether the 8 entries of table from i on are all empty: a user table
+ * entry is either present or 0, so absent ones are skipped 8 at a time. */
+static int eight_empty(const uint64_t *table, int i)
+{
+	return !(table[i] | table[i + 1] | table[i + 2] | table[i + 3] | table[i + 4] | table[i + 5] |
+		 table[i + 6] | table[i + 7]);
+}
+
 /* Frees the user page tables below level's table (no recursion: the three
  * lower levels are walked with nested loops). */
 static void free_user_tables(struct env *e)
@@ -487,17 +495,49 @@ static void free_user_tables(struct env *e)
 			continue;
 		uint64_t *pdpt = phys_to_virt(pml4[i] & PTE_ADDR);
 		for (int j = 0; j < 512; j++) {
+			if (j % 8 == 0 && eight_empty(pdpt, j)) {
+				j += 7;
+				continue;
+			}
 			if (!(pdpt[j] & PTE_P))
 				continue;
 			uint64_t *pd = phys_to_virt(pdpt[j] & PTE_ADDR);
-			for (int k = 0; k < 512; k++)
-				if (pd[k] & PTE_P)
+			for (int k = 0; k < 512; k++) {
+				if (k % 8 == 0 && eight_empty(pd, k))
+					k += 7;
+				else if (pd[k] & PTE_P)
 					env_page_free(e, pd[k] & PTE_ADDR);
+			}
 			env_page_free(e, pdpt[j] & PTE_ADDR);
 		}
 		env_page_free(e, pml4[i] & PTE_ADDR);
 		pml4[i] = 0;
 	}
+}
+
+/*
+ * Frees every mapping record of e, which no CPU has loaded any more and
+ * whose threads are all dead (so none waits on a futex through its pages):
+ * its page tables go whole right after, so no PTE is cleared and no TLB
+ * flushed page by page, and the records are taken off their caps' lists
+ * before those caps are deleted (each delete then finds only other envs'
+ * pages to unmap).  Before, each page cost a table walk, a hash-chain
+ * search and a flush.
+ */
+static void drop_all_mappings(struct env *e)
+{
+	for (int b = 0; b < MAP_BUCKETS; b++) {
+		struct mapping *m = e->maps[b];
+		e->maps[b] = NULL;
+		while (m) {
+			struct mapping *next = m->hash_next;
+			cap_maps_unlink(m);
+			kfree(m);
+			m = next;
+		}
+	}
+	env_uncharge(e, record_pages(e->nmappings));
+	e->nmappings = 0;
 }
 
 void env_kill(struct env *e, uint64_t status)
@@ -515,13 +555,11 @@ void env_kill(struct env *e, uint64_t status)
 	 * where one of e's threads waited for the kernel lock: killing a
 	 * process on -smp 4 took minutes under TCG. */
 	smp_leave(e);
+	drop_all_mappings(e);
+	free_user_tables(e);
 	for (int i = 0; i < CAP_SLOTS; i++)
 		if (e->caps[i].type != EXO_CAP_NONE)
 			cap_delete(&e->caps[i]);
-	for (int b = 0; b < MAP_BUCKETS; b++)
-		while (e->maps[b])
-			env_unmap_mapping(e->maps[b]);
-	free_user_tables(e);
 	if (e->iobitmap) {
 		kfree(e->iobitmap);
 		e->iobitmap = NULL;

@@ -73,6 +73,10 @@ void thread_start(struct thread *t);
 struct exo_regs;
 void thread_apply_regs(struct thread *t, const struct exo_regs *r, int in_entry);
 void thread_kill(struct thread *t);
+/* Kills t, a thread of a live env, for good (THREAD_END): off its env's
+ * list, which then never names it once freed, and its stack's and XSAVE
+ * page's charge back to the env; the record's page stays charged. */
+void thread_end(struct thread *t);
 /* Lets t run only on the CPUs in mask (at least one running): 0 or -EINVAL. */
 int thread_set_affinity(struct thread *t, uint64_t mask);
 void sched_init(void);

@@ -97,8 +97,8 @@ uint64_t frame_alloc_contig(struct frames *f, uint64_t n, uint64_t limit)
 	return 0;
 }
 
-/* Binary search of the usable ranges. */
-static int is_usable(const struct frames *f, uint64_t pa)
+/* Whether [pa, pa + len) lies inside one usable range (a binary search). */
+static int run_usable(const struct frames *f, uint64_t pa, uint64_t len)
 {
 	int lo = 0, hi = f->usable.n;
 
@@ -109,7 +109,7 @@ static int is_usable(const struct frames *f, uint64_t pa)
 		else if (pa >= f->usable.r[mid].end)
 			lo = mid + 1;
 		else
-			return 1;
+			return len <= f->usable.r[mid].end - pa;
 	}
 	return 0;
 }
@@ -118,7 +118,7 @@ int frame_free(struct frames *f, uint64_t pa)
 {
 	uint64_t i = pa / FRAME;
 
-	if (pa % FRAME || pa == 0 || i >= f->nframes || !is_usable(f, pa) ||
+	if (pa % FRAME || pa == 0 || i >= f->nframes || !run_usable(f, pa, 1) ||
 	    !test_bit(f->bitmap, i) || f->refs[i])
 		return -EINVAL;
 	clear_bit(f->bitmap, i);
@@ -140,13 +140,60 @@ void frame_ref(struct frames *f, uint64_t first_pfn, uint64_t count)
 		f->refs[i]++;
 }
 
-uint64_t frame_unref(struct frames *f, uint64_t first_pfn, uint64_t count)
+/* Bits set in w (no popcnt instruction is assumed). */
+static uint64_t bits_set(uint64_t w)
+{
+	w = w - ((w >> 1) & 0x5555555555555555ull);
+	w = (w & 0x3333333333333333ull) + ((w >> 2) & 0x3333333333333333ull);
+	w = (w + (w >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (w * 0x0101010101010101ull) >> 56;
+}
+
+/* Frees the n frames from pfn on, whose counts just reached zero: a word
+ * of the bitmap at a time when they lie in one usable range (a frame not
+ * in use stays as it is and is not counted), else frame by frame.  The
+ * number freed. */
+static uint64_t free_run(struct frames *f, uint64_t pfn, uint64_t n)
 {
 	uint64_t freed = 0;
 
-	for (uint64_t i = first_pfn; i < first_pfn + count; i++)
-		if (f->refs[i] && --f->refs[i] == 0 && frame_free(f, i * FRAME) == 0)
-			freed++;
+	if (pfn == 0 || !run_usable(f, pfn * FRAME, n * FRAME)) {
+		for (uint64_t i = pfn; i < pfn + n; i++)
+			freed += frame_free(f, i * FRAME) == 0;
+		return freed;
+	}
+	for (uint64_t i = pfn; i < pfn + n;) {
+		uint64_t bit = i % 64, take = 64 - bit < pfn + n - i ? 64 - bit : pfn + n - i;
+		uint64_t mask = (take == 64 ? ~0ull : (1ull << take) - 1) << bit;
+		freed += bits_set(f->bitmap[i / 64] & mask);
+		f->bitmap[i / 64] &= ~mask;
+		i += take;
+	}
+	f->nfree += freed;
+	if (pfn / 64 < f->hint)
+		f->hint = pfn / 64;
+	return freed;
+}
+
+/* Frames whose count reaches zero are freed by runs: a cap's frames are
+ * contiguous, so deleting the only holder of 512 of them is a few bitmap
+ * words, not 512 searches of the usable ranges (execve's and an env's
+ * teardown free hundreds at a time). */
+uint64_t frame_unref(struct frames *f, uint64_t first_pfn, uint64_t count)
+{
+	uint64_t freed = 0, run = 0;
+
+	for (uint64_t i = first_pfn; i < first_pfn + count; i++) {
+		if (f->refs[i] && --f->refs[i] == 0) {
+			run++;
+			continue;
+		}
+		if (run)
+			freed += free_run(f, i - run, run);
+		run = 0;
+	}
+	if (run)
+		freed += free_run(f, first_pfn + count - run, run);
 	return freed;
 }
 

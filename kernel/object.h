@@ -12,7 +12,7 @@
 #include "include/exo/abi.h"
 #include "kernel/trap.h"
 
-#define CAP_SLOTS 512
+#define CAP_SLOTS EXO_CAP_SLOTS
 #define MAP_BUCKETS 512
 
 struct env;

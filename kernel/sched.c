@@ -581,6 +581,20 @@ void thread_kill(struct thread *t)
 	t->env->nthreads_alive--;
 }
 
+void thread_end(struct thread *t)
+{
+	struct env *e = t->env;
+
+	thread_kill(t);
+	for (struct thread **pp = &e->threads; *pp; pp = &(*pp)->env_next)
+		if (*pp == t) {
+			*pp = t->env_next;
+			break;
+		}
+	t->env_next = NULL;
+	env_uncharge(e, 1 + KSTACK_SIZE / PAGE_SIZE);	/* its stack and XSAVE page */
+}
+
 /* This CPU's idle thread, on a stack of its own; 0 or -1. */
 int sched_prepare_cpu(struct percpu *c)
 {

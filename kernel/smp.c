@@ -80,7 +80,7 @@ void smp_serve_request(int in_kernel)
 	if (r->thread) {
 		/* the requester holds the lock, so the thread it saw here is
 		 * still ours; its user registers are in its frame */
-		if (c->cur == r->thread)
+		if (c->cur == r->thread && r->regs)	/* none: a stop (smp_stop_thread) */
 			thread_apply_regs(r->thread, r->regs, in_kernel);
 		r->thread = NULL;
 	} else if (r->leave) {
@@ -146,6 +146,18 @@ void smp_set_regs(struct thread *t, const struct exo_regs *r)
 
 	c->req.thread = t;
 	c->req.regs = r;
+	post_request(c);
+	wait_request(c);
+}
+
+void smp_stop_thread(struct thread *t, int cpu)
+{
+	struct percpu *c = &percpus[cpu];
+
+	if (!c->online)
+		return;
+	c->req.thread = t;
+	c->req.regs = NULL;
 	post_request(c);
 	wait_request(c);
 }

@@ -54,6 +54,11 @@ void smp_serve_request(int in_kernel);
  * old ones (see thread_apply_regs). */
 struct exo_regs;
 void smp_set_regs(struct thread *t, const struct exo_regs *r);
+/* t, just killed, was on CPU cpu (another one): waits until that CPU has
+ * served a request, after which it runs no user instruction of t (a
+ * request that interrupts a dead thread's user mode schedules away,
+ * kernel/trap.c). */
+void smp_stop_thread(struct thread *t, int cpu);
 
 /* Sends INIT to the other CPUs the MADT lists (early in boot). */
 void smp_send_init(void);

@@ -73,8 +73,10 @@ static int64_t sys_cap_inspect(struct trapframe *tf)
 		return -EXO_EBADF;
 	struct exo_cap_info info = { .type = c->type, .rights = c->rights, .first = c->first,
 				     .count = c->type == EXO_CAP_MEMORY ? mem_source(c)->count : c->count };
-	if (c->type == EXO_CAP_ENV)
+	if (c->type == EXO_CAP_ENV) {
 		info.object = ((struct env *)c->obj)->id;
+		info.count = (uint64_t)((struct env *)c->obj)->nthreads_alive;
+	}
 	else if (c->type == EXO_CAP_THREAD)
 		info.object = ((struct thread *)c->obj)->id;
 	return copy_to_user(A1, &info, sizeof info);
@@ -171,6 +173,51 @@ static int64_t sys_cap_delete(struct trapframe *tf)
 	if (!c)
 		return -EXO_EBADF;
 	cap_delete(c);
+	return 0;
+}
+
+/* The caller's used slots as a bitmap (bit i of word i / 64: slot i), so
+ * execve finds the caps to delete with one call instead of a CAP_INSPECT
+ * per slot; the number of slots in use. */
+static int64_t sys_cap_list(struct trapframe *tf)
+{
+	uint64_t used[CAP_SLOTS / 64] = { 0 };
+	int64_t n = 0;
+
+	for (int i = 0; i < CAP_SLOTS; i++)
+		if (self()->caps[i].type != EXO_CAP_NONE) {
+			used[i / 64] |= 1ull << (i % 64);
+			n++;
+		}
+	if (copy_to_user(A0, used, sizeof used))
+		return -EXO_EFAULT;
+	return n;
+}
+
+/* CAP_DELETE of each of n slots of the caller, in one entry: every slot is
+ * checked (in range, used, named once) before any cap goes.  The list is
+ * read into a buffer that the kernel lock guards. */
+static int64_t sys_cap_delete_list(struct trapframe *tf)
+{
+	static uint64_t slots[CAP_SLOTS];
+	uint64_t seen[CAP_SLOTS / 64] = { 0 }, n = A1;
+
+	if (n > CAP_SLOTS)
+		return -EXO_EINVAL;
+	if (copy_from_user(slots, A0, n * sizeof slots[0]))
+		return -EXO_EFAULT;
+	for (uint64_t i = 0; i < n; i++) {
+		if (!cap_get(self(), slots[i], EXO_CAP_NONE, 0))
+			return -EXO_EBADF;
+		if (seen[slots[i] / 64] & (1ull << (slots[i] % 64)))
+			return -EXO_EINVAL;
+		seen[slots[i] / 64] |= 1ull << (slots[i] % 64);
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		struct cap *c = &self()->caps[slots[i]];
+		if (c->type != EXO_CAP_NONE)	/* no delete empties another slot; checked anyway */
+			cap_delete(c);
+	}
 	return 0;
 }
 
@@ -488,6 +535,30 @@ static int64_t sys_thread_start(struct trapframe *tf)
 	if (t->state != T_NEW)
 		return -EXO_EBUSY;
 	thread_start(t);
+	return 0;
+}
+
+/* Ends a thread of the caller's own env other than the caller: execve
+ * ends the old image's threads with it (an env's other threads cannot be
+ * reached through a cap some other env holds, and the caller uses EXIT to
+ * end itself).  A thread running on another CPU has left user mode when
+ * the call returns. */
+static int64_t sys_thread_end(struct trapframe *tf)
+{
+	struct cap *c = cap_get(self(), A0, EXO_CAP_THREAD, EXO_R_CONTROL);
+	if (!c)
+		return cap_error(A0, EXO_CAP_THREAD);
+	struct thread *t = c->obj;
+	if (t->env != self())
+		return -EXO_EPERM;
+	if (t == current)
+		return -EXO_EINVAL;
+	if (t->state == T_DEAD)
+		return -EXO_ESRCH;
+	int cpu = t->on_cpu;
+	thread_end(t);
+	if (cpu >= 0 && cpu != this_cpu()->id)
+		smp_stop_thread(t, cpu);
 	return 0;
 }
 
@@ -845,6 +916,9 @@ static const syscall_fn syscalls[EXO_SYS_END - EXO_SYS_BASE] = {
 	[EXO_SYS_CONSOLE_READ - EXO_SYS_BASE] = sys_console_read,
 	[EXO_SYS_CONSOLE_BIND - EXO_SYS_BASE] = sys_console_bind,
 	[EXO_SYS_MEM_ALLOC_COPY - EXO_SYS_BASE] = sys_mem_alloc_copy,
+	[EXO_SYS_THREAD_END - EXO_SYS_BASE] = sys_thread_end,
+	[EXO_SYS_CAP_LIST - EXO_SYS_BASE] = sys_cap_list,
+	[EXO_SYS_CAP_DELETE_LIST - EXO_SYS_BASE] = sys_cap_delete_list,
 };
 
 /* A Linux call: leave the return address and flags in the thread's slot

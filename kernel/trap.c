@@ -217,6 +217,14 @@ void trap_dispatch(struct trapframe *tf)
 	if (tf->vector == VEC_IPI_REQUEST) {
 		smp_serve_request(!from_user);
 		apic_eoi();
+		if (!from_user || !current || current->state != T_DEAD)
+			return;
+		/* its thread was ended from another CPU (THREAD_END), which
+		 * waits for this: no instruction of it runs again */
+		bkl_lock();
+		schedule();
+		current->regs_replaced = 0;
+		bkl_unlock();
 		return;
 	}
 	if (locked)

@@ -38,8 +38,8 @@ _Static_assert(ELF_USER_END <= SH_VA, "no image segment may be mapped over the s
 #define E2BIG 7
 #define PERSONALITY_PATH "/lib/exo/ld-exo"
 
-_Static_assert(EXO_SYS_CAP_DELETE == 0x4578 + 5 && EXO_SYS_PAGE_MAP == 0x4578 + 7 &&
-	       EXO_SYS_NOTIFY_WAIT == 0x4578 + 22 && EXO_SYS_SET_FAULT_HANDLER == 0x4578 + 27,
+_Static_assert(EXO_SYS_CAP_DELETE_LIST == 0x4578 + 47 && EXO_SYS_PAGE_MAP == 0x4578 + 7 &&
+	       EXO_SYS_SET_FAULT_HANDLER == 0x4578 + 27,
 	       "exec_stub.S uses these numbers");
 _Static_assert(__builtin_offsetof(struct exec_plan, nrun) == 4104 &&
 	       __builtin_offsetof(struct exec_plan, run) == 4112 && sizeof(struct exec_run) == 32 &&
@@ -540,8 +540,6 @@ static void mark_kept(const struct exec_handover *h, uint8_t *keep)
 	keep_range(keep, h->thread_slot, 1);
 	keep_range(keep, h->record_slot, 1);
 	keep_range(keep, h->stub_slot, 1);
-	if (h->tomb_slot)
-		keep_range(keep, h->tomb_slot, 1);
 	for (uint64_t i = 0; i < h->plan.nrun; i++)
 		keep_range(keep, h->plan.run[i].slot, 1);
 	for (int i = 1; i <= 2; i++)
@@ -564,17 +562,18 @@ static void mark_kept(const struct exec_handover *h, uint8_t *keep)
 
 /* Every cap of the old image goes: its frames (which unmaps its pages),
  * notifications, threads, device ports it derived.  The slots kept are
- * marked once, so the kernel is asked only about the others. */
+ * marked once, and one CAP_LIST tells which slots are used at all. */
 static void plan_deletes(struct exec_handover *h)
 {
 	static uint8_t keep[EXEC_MAX_DELETE];
-	static struct exo_cap_info info;
+	static uint64_t used[EXO_CAP_SLOTS / 64];
+	_Static_assert(EXEC_MAX_DELETE == EXO_CAP_SLOTS, "the plan names every slot");
 	mark_kept(h, keep);
-	if (mm_prepare_write((uint64_t)&info, sizeof info))
+	if (mm_prepare_write((uint64_t)used, sizeof used) || exo_call(EXO_SYS_CAP_LIST, used) < 0)
 		return;
 	for (uint64_t slot = 0; slot < EXEC_MAX_DELETE; slot++)
-		if (!keep[slot] && exo_call(EXO_SYS_CAP_INSPECT, slot, &info) == 0 &&
-		    !proc_keeps_slot(slot) && !cfs_mount_keeps_slot(slot))
+		if (!keep[slot] && (used[slot / 64] >> (slot % 64) & 1) && !proc_keeps_slot(slot) &&
+		    !cfs_mount_keeps_slot(slot))
 			h->plan.delete[h->plan.ndelete++] = slot;
 }
 
@@ -594,28 +593,15 @@ static void handover_start(struct exo_start *st)
 	st->nmodules = n;
 }
 
-static int64_t tomb;		/* where ended threads rest (kept across execs) */
-
-/* Other threads end: each is sent to the stub's resting loop, blocked on a
- * notification nobody signals (the kernel has no call that ends one thread
- * of an env). */
+/* Other threads end, in the kernel (THREAD_END): the caller is the only
+ * thread of the env the new image starts with, and the ended threads'
+ * kernel stacks and quota go back when the stub deletes their caps. */
 static void end_other_threads(struct exec_handover *h)
 {
 	struct lo_thread *self = lo_thread_self();
-	for (struct lo_thread *t = lo_threads(); t; t = t->next) {
-		if (t == self || !t->slot || t->slot == (int64_t)h->thread_slot)
-			continue;
-		if (!tomb)
-			tomb = exo_call0(EXO_SYS_NOTIFY_CREATE);
-		struct exo_regs r;
-		lo_memset(&r, 0, sizeof r);
-		r.rip = EXEC_STUB_VA + (uint64_t)(exec_stub_rest - exec_stub_begin);
-		r.rsp = EXEC_STUB_VA + PAGE;
-		r.rdi = (uint64_t)tomb;
-		r.rflags = 0x202;
-		exo_call(EXO_SYS_THREAD_SET_REGS, t->slot, &r);
-	}
-	h->tomb_slot = tomb > 0 ? (uint64_t)tomb : 0;
+	for (struct lo_thread *t = lo_threads(); t; t = t->next)
+		if (t != self && t->slot && t->slot != (int64_t)h->thread_slot)
+			exo_call(EXO_SYS_THREAD_END, t->slot);
 }
 
 /* Gives back what an execve that failed before the switch allocated. */
@@ -755,7 +741,6 @@ const struct exo_start *exec_adopt(const struct exec_handover *rec)
 {
 	lo_memcpy(&adopted, rec, sizeof adopted);
 	exec_started = 1;
-	tomb = (int64_t)adopted.tomb_slot;
 	lp.uart_slot[1] = adopted.uart_slot[1];
 	lp.uart_slot[2] = adopted.uart_slot[2];
 	lo_memcpy(lp.children, adopted.children, sizeof lp.children);
@@ -791,11 +776,7 @@ void exec_release_record(void)
 	uint64_t pages = (adopted.size + PAGE - 1) / PAGE;
 	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, EXEC_RECORD_VA, pages);
 	exo_call(EXO_SYS_CAP_DELETE, adopted.record_slot);
-	/* threads the execve ended run the stub's resting loop whenever the
-	 * kernel next schedules them, which may be after this: their page
-	 * stays (the next execve's stub replaces it, once they rest) */
-	if (!adopted.tomb_slot)
-		exo_call(EXO_SYS_CAP_DELETE, adopted.stub_slot);	/* unmaps the stub */
+	exo_call(EXO_SYS_CAP_DELETE, adopted.stub_slot);	/* unmaps the stub */
 }
 
 /* fork: the child gets the initramfs module's cap in the same slot, so it

@@ -29,7 +29,8 @@ struct exec_run {
 	int64_t prot;
 };
 
-/* What the stub does, in this order: delete caps, map runs, jump. */
+/* What the stub does, in this order: delete caps (one CAP_DELETE_LIST),
+ * map runs, jump. */
 struct exec_plan {
 	uint64_t ndelete;
 	uint64_t delete[EXEC_MAX_DELETE];
@@ -48,7 +49,6 @@ struct exec_handover {
 	int64_t uart_slot[3];		/* COM2, COM3 caps for fds 1, 2 */
 	uint64_t sig_ignored;		/* SIG_IGN dispositions kept (bit n-1: signal n) */
 	uint64_t sig_mask, sig_pending;
-	uint64_t tomb_slot;		/* where threads ended by an execve rest */
 	uint64_t proc_files;		/* the process's struct lo_proc_files in the shared
 					   segment; 0 while the segment is per image */
 	struct child children[MAX_CHILDREN];
@@ -85,9 +85,8 @@ int exec_read_exe(const char *path, uint8_t **out, uint64_t *size);
 /* fork.c: the child gets the initramfs module's cap in the same slot */
 int exec_fork_grant(int64_t env);
 
-/* libos/exec_stub.S: position-independent, copied to EXEC_STUB_VA;
- * exec_stub_rest is where ended threads wait forever (rdi: a notification). */
-extern const uint8_t exec_stub_begin[], exec_stub_rest[], exec_stub_end[];
+/* libos/exec_stub.S: position-independent, copied to EXEC_STUB_VA. */
+extern const uint8_t exec_stub_begin[], exec_stub_end[];
 
 /* The file layer closes O_CLOEXEC descriptors before the switch (weak
  * default here until it provides its own). */

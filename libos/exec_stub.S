@@ -5,18 +5,17 @@
  * position independent, uses no stack and makes only native calls:
  *
  *   exec_stub_begin(struct exec_plan *plan):
- *     removes the fault handler (the old one is going), deletes each cap in
- *     plan->delete, maps each run's frames at its address with its
- *     permissions (one PAGE_MAP a run), then jumps to plan->entry with rsp = plan->rsp and
- *     rdi = plan->record (the hand-over record) and every other register 0.
- *   exec_stub_rest(notification slot): where the process's other threads
- *     are sent; they wait on a notification nobody signals, for ever.
+ *     removes the fault handler (the old one is going), deletes the caps in
+ *     plan->delete (one CAP_DELETE_LIST), maps each run's frames at its
+ *     address with its permissions (one PAGE_MAP a run), then jumps to
+ *     plan->entry with rsp = plan->rsp and rdi = plan->record (the
+ *     hand-over record) and every other register 0.  execve has ended the
+ *     process's other threads (THREAD_END) before.
  *
  * Offsets into struct exec_plan are checked by _Static_assert in exec.c.
  */
-#define SYS_CAP_DELETE		(0x4578 + 5)
+#define SYS_CAP_DELETE_LIST	(0x4578 + 47)
 #define SYS_PAGE_MAP		(0x4578 + 7)
-#define SYS_NOTIFY_WAIT		(0x4578 + 22)
 #define SYS_SET_FAULT_HANDLER	(0x4578 + 27)
 #define PLAN_NRUN		4104
 #define PLAN_RUN		4112
@@ -24,7 +23,7 @@
 #define RUN_SIZE		32
 
 	.text
-	.global exec_stub_begin, exec_stub_rest, exec_stub_end
+	.global exec_stub_begin, exec_stub_end
 	.balign 16
 exec_stub_begin:
 	movq %rdi, %rbx
@@ -33,17 +32,11 @@ exec_stub_begin:
 	xorl %esi, %esi
 	xorl %edx, %edx
 	syscall
-	movq 0(%rbx), %r13		/* ndelete */
-	leaq 8(%rbx), %r12
-1:	testq %r13, %r13
-	jz 2f
-	movl $SYS_CAP_DELETE, %eax
-	movq (%r12), %rdi
+	movl $SYS_CAP_DELETE_LIST, %eax
+	leaq 8(%rbx), %rdi		/* plan->delete */
+	movq 0(%rbx), %rsi		/* ndelete */
 	syscall
-	addq $8, %r12
-	decq %r13
-	jmp 1b
-2:	movq PLAN_NRUN(%rbx), %r13
+	movq PLAN_NRUN(%rbx), %r13
 	leaq PLAN_RUN(%rbx), %r12
 3:	testq %r13, %r13
 	jz 6f
@@ -75,14 +68,6 @@ exec_stub_begin:
 	xorl %r14d, %r14d
 	xorl %r15d, %r15d
 	jmp *%rcx
-
-exec_stub_rest:
-	movq %rdi, %rbx
-7:	movl $SYS_NOTIFY_WAIT, %eax
-	movq %rbx, %rdi
-	movq $-1, %rsi
-	syscall
-	jmp 7b
 exec_stub_end:
 
 /* The note that marks an image built by tools/exo-cc (libos/elf.h): an

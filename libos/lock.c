@@ -41,7 +41,8 @@
  * parent reaps it) and says so on the console.  What the dead holder left
  * half done under the lock stays half done (docs/LIBOS.md, "A process
  * that dies holding the lock").  A thread of a process that lives on
- * cannot die holding it: a kernel thread ends only with its env.
+ * cannot die holding it: a kernel thread ends only with its env, or by
+ * THREAD_END from its own process's execve, whose caller holds the lock.
  */
 #include "libos/libos.h"
 #include "libos/proc.h"

@@ -72,10 +72,14 @@ enum exo_sysno {
 	EXO_SYS_CONSOLE_READ,		/* (console slot, buffer, length): typed bytes, 0 when none */
 	EXO_SYS_CONSOLE_BIND,		/* (console slot, notification slot, badge): wake on input */
 	EXO_SYS_MEM_ALLOC_COPY,		/* (memory slot, pages, const struct exo_mem_copy *, n) -> frame slot */
+	EXO_SYS_THREAD_END,		/* (thread slot): end another thread of the caller's own env */
+	EXO_SYS_CAP_LIST,		/* (uint64_t used[CAP_SLOTS / 64]) -> slots in use */
+	EXO_SYS_CAP_DELETE_LIST,	/* (const uint64_t *slots, n): CAP_DELETE of each */
 	EXO_SYS_END
 };
 #define EXO_IS_NATIVE(n) ((n) >= EXO_SYS_BASE && (n) < EXO_SYS_END)
 #define EXO_FOREVER UINT64_MAX
+#define EXO_CAP_SLOTS 512		/* slots of every env's table (CAP_LIST's bitmap) */
 
 /* ------------------------------------------------------------ error codes
  * The Linux errno values, negated on return, so the library OS passes them

@@ -78,6 +78,8 @@ struct menv {
 	uint64_t quota;
 	int qsrc;		/* KEY of the MEMORY cap refunded at free, or NONE */
 	uint64_t threads_charged, notifies_charged;
+	uint64_t threads_ended;		/* by THREAD_END: their stacks' charge came back */
+	unsigned gen;			/* which env has used this record (adopt_env) */
 	struct mmap_entry maps[NVAS + 1];	/* NVAS: the kinfo page */
 };
 
@@ -101,6 +103,10 @@ static struct menv envs[MAX_ENVS];
 static uint32_t *refs;			/* per frame, as the model counts them */
 static void *objs[MAX_OBJS];		/* model object id -> kernel object */
 static int nobjs;
+/* Threads: the env (model index and generation) each belongs to, and
+ * whether it lives; thread_env NONE for other objects. */
+static int thread_env[MAX_OBJS], thread_alive[MAX_OBJS];
+static unsigned thread_gen[MAX_OBJS], env_gen;
 static uint64_t budget_total;		/* pages in existence for user budgets */
 static uint64_t nframes;
 
@@ -293,6 +299,9 @@ static void model_kill(int e)
 	if (!envs[e].alive)
 		return;
 	envs[e].alive = 0;
+	for (int o = 0; o < nobjs; o++)
+		if (thread_env[o] == e && thread_gen[o] == envs[e].gen)
+			thread_alive[o] = 0;
 	for (int s = 0; s < CAP_SLOTS; s++)
 		if (caps[KEY(e, s)].type != EXO_CAP_NONE)
 			model_delete(KEY(e, s));
@@ -411,6 +420,7 @@ static int adopt_env(struct env *k, uint64_t quota, int qsrc)
 	envs[e].k = k;
 	envs[e].quota = quota;
 	envs[e].qsrc = qsrc;
+	envs[e].gen = ++env_gen;
 	for (int s = 0; s < CAP_SLOTS; s++) {
 		memset(mc(KEY(e, s)), 0, sizeof(struct mcap));
 		mc(KEY(e, s))->parent = NONE;
@@ -425,7 +435,18 @@ static int new_obj(void *p)
 	if (nobjs == MAX_OBJS)
 		fail("model out of object records");
 	objs[nobjs] = p;
+	thread_env[nobjs] = NONE;
 	return nobjs++;
+}
+
+/* A new, started thread of model env e. */
+static int new_thread_obj(void *p, int e)
+{
+	int o = new_obj(p);
+	thread_env[o] = e;
+	thread_gen[o] = envs[e].gen;
+	thread_alive[o] = 1;
+	return o;
 }
 
 /* The root env, as the loader makes it: self, a thread, all memory. */
@@ -453,7 +474,7 @@ static void boot_root(void)
 	*mc(KEY(e, EXO_SLOT_MEMORY)) = (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL,
 						    .count = budget, .parent = NONE };
 	*mc(KEY(e, EXO_SLOT_SELF_THREAD)) = (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL,
-							 .parent = NONE, .obj = new_obj(t) };
+							 .parent = NONE, .obj = new_thread_obj(t, e) };
 	budget_total = budget;
 }
 
@@ -719,7 +740,8 @@ static void compare_and_check(void)
 		if (me->alive) {
 			uint64_t fixed = block_pages(k) + block_pages(k->caps) + block_pages(k->maps) + 1;
 			uint64_t want = fixed + tables +
-					(k->nmappings + 63) / 64 + me->threads_charged * (2 + KSTACK_SIZE / PAGE_SIZE) +
+					(k->nmappings + 63) / 64 + me->threads_charged * (2 + KSTACK_SIZE / PAGE_SIZE) -
+					me->threads_ended * (1 + KSTACK_SIZE / PAGE_SIZE) +
 					me->notifies_charged;
 			if (k->used_pages != want)
 				fail("env %d: charged %lu pages, its objects take %lu", e,
@@ -765,7 +787,7 @@ static void compare_and_check(void)
 
 /* ------------------------------------------------------------ operations */
 
-#define NOPS 24
+#define NOPS 27
 static unsigned long n_ok, n_err, n_oom;
 static unsigned long hist[NOPS][40];	/* KMODEL_STATS: results by operation */
 static int op_no;
@@ -1325,7 +1347,7 @@ static void op_thread_create(int e)
 	struct thread *th = envs[e].k->caps[ns].obj;
 	thread_start(th);
 	install(KEY(e, ns), (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL, .parent = NONE,
-					  .obj = new_obj(th) });
+					  .obj = new_thread_obj(th, t) });
 }
 
 static void op_notify_create(int e)
@@ -1399,6 +1421,15 @@ static void op_cross_link(int e)
 	}
 }
 
+/* The threads of model env e that live (CAP_INSPECT's count for an env). */
+static uint64_t threads_alive(int e)
+{
+	uint64_t n = 0;
+	for (int o = 0; o < nobjs; o++)
+		n += thread_env[o] == e && thread_gen[o] == envs[e].gen && thread_alive[o];
+	return n;
+}
+
 /* CAP_INSPECT into a page of the caller: the kernel writes user memory
  * only through a writable mapping, and what it writes is the cap. */
 static void op_inspect(int e)
@@ -1428,6 +1459,8 @@ static void op_inspect(int e)
 	memcpy(&info, p, sizeof info);
 	struct mcap *c = mc(KEY(e, s));
 	uint64_t count = c->type == EXO_CAP_MEMORY ? mc(msource(KEY(e, s)))->count : c->count;
+	if (c->type == EXO_CAP_ENV)
+		count = threads_alive(c->obj);
 	if (info.type != (uint32_t)c->type || info.rights != c->rights || info.first != c->first || info.count != count)
 		fail("CAP_INSPECT wrote something else than the cap");
 }
@@ -1593,6 +1626,146 @@ static void futex_settle(void)
 	}
 }
 
+/* ------------------------------------------------ teardown calls (execve) */
+
+/* THREAD_END: only a thread of the caller's own env, never the caller;
+ * a waiter it ends leaves no futex record, and its stack's charge goes
+ * back to its env. */
+static void op_thread_end(int e)
+{
+	int s = pick_slot(e, EXO_CAP_THREAD);
+	step_desc = "thread_end";
+	int64_t want = lookup(e, (uint64_t)s, EXO_CAP_THREAD, EXO_R_CONTROL);
+	struct thread *self_t = caller(e);
+	int o = want ? NONE : mc(KEY(e, s))->obj;
+	if (!want && (thread_env[o] != e || thread_gen[o] != envs[e].gen))
+		want = -EXO_EPERM;
+	else if (!want && objs[o] == self_t)
+		want = -EXO_EINVAL;
+	else if (!want && !thread_alive[o])
+		want = -EXO_ESRCH;
+	if (!expect(kcall(e, EXO_SYS_THREAD_END, (uint64_t)s, 0, 0, 0, 0), want, 0))
+		return;
+	struct thread *t = objs[o];
+	if (t->state != T_DEAD)
+		fail("THREAD_END left the thread %d", t->state);
+	thread_alive[o] = 0;
+	envs[e].threads_ended++;
+	for (int i = 0; i < MAX_WAITERS; i++)
+		if (waiters[i].used && waiters[i].t == t)
+			waiters[i].used = 0;	/* gone with it: no record, no wake */
+}
+
+/* A user address for n bytes the kernel writes (or reads): mostly inside
+ * one page e maps, sometimes across the end of one, or outside the user
+ * half; *vi is the page (NONE: none of the model's). */
+static uint64_t pick_buffer(int e, uint64_t n, int *vi)
+{
+	uint64_t va = pick_mapped_va(e, vi);
+	if (*vi == NONE)
+		*vi = 0, va = va_of(0);
+	if (chance(4)) {
+		*vi = NONE;
+		return EXO_USER_TOP - 8;
+	}
+	return va + (chance(80) ? 64 : PAGE_SIZE - n / 2);
+}
+
+/* Whether the model lets the kernel write (or read) [va, va + n) of e. */
+static int buffer_ok(int e, uint64_t va, uint64_t n, int vi, int write)
+{
+	if (vi == NONE)
+		return 0;
+	for (uint64_t a = va & ~(uint64_t)(PAGE_SIZE - 1); a < va + n; a += PAGE_SIZE) {
+		int v = vi_of(a);
+		if (v == NONE || !envs[e].maps[v].used ||
+		    (write && !(envs[e].maps[v].prot & EXO_PROT_WRITE)))
+			return 0;
+	}
+	return 1;
+}
+
+/* Copies [va, va + n) of e to or from host memory through the model's
+ * frames (the buffer is known to be mapped). */
+static void user_bytes(int e, uint64_t va, void *buf, uint64_t n, int to_user)
+{
+	for (uint64_t done = 0; done < n;) {
+		uint64_t a = va + done, chunk = PAGE_SIZE - a % PAGE_SIZE;
+		if (chunk > n - done)
+			chunk = n - done;
+		uint8_t *p = (uint8_t *)phys_to_virt(envs[e].maps[vi_of(a)].pfn * PAGE_SIZE) + a % PAGE_SIZE;
+		if (to_user)
+			memcpy(p, (uint8_t *)buf + done, chunk);
+		else
+			memcpy((uint8_t *)buf + done, p, chunk);
+		done += chunk;
+	}
+}
+
+/* CAP_LIST: the bitmap of e's own used slots, written only through a
+ * writable mapping of e; nothing about any other table. */
+static void op_cap_list(int e)
+{
+	uint64_t used[CAP_SLOTS / 64] = { 0 }, got[CAP_SLOTS / 64];
+	int vi, n = 0;
+	uint64_t va = pick_buffer(e, sizeof used, &vi);
+	step_desc = "cap_list";
+	for (int s = 0; s < CAP_SLOTS; s++)
+		if (mc(KEY(e, s))->type) {
+			used[s / 64] |= 1ull << (s % 64);
+			n++;
+		}
+	int64_t want = buffer_ok(e, va, sizeof used, vi, 1) ? n : -EXO_EFAULT;
+	if (!expect(kcall(e, EXO_SYS_CAP_LIST, va, 0, 0, 0, 0), want, 0))
+		return;
+	user_bytes(e, va, got, sizeof got, 0);
+	if (memcmp(got, used, sizeof used))
+		fail("CAP_LIST wrote another table than the caller's");
+}
+
+/* CAP_DELETE_LIST: a list of e's slots, mostly used ones, sometimes one
+ * empty, out of range or named twice; any such refuses the whole list
+ * before a cap goes. */
+static void op_cap_delete_list(int e)
+{
+	uint64_t slots[8];
+	uint64_t n = below(6);
+	for (uint64_t i = 0; i < n; i++) {
+		int s = pick_slot(e, 0);
+		if (s < CAP_SLOTS && mc(KEY(e, s))->type == EXO_CAP_ENV && chance(90))
+			s = pick_slot(e, 0);	/* envs should live a while */
+		slots[i] = (uint64_t)s;
+		if (i && chance(5))
+			slots[i] = slots[below(i)];
+	}
+	int vi;
+	uint64_t va = pick_buffer(e, n * 8, &vi);
+	if (vi == NVAS)		/* readable, but the list cannot be put there */
+		vi = NONE, va = EXO_USER_TOP - 8;
+	uint64_t count = chance(3) ? CAP_SLOTS + 1 + below(4) : n;
+	step_desc = "cap_delete_list";
+	int64_t want = 0;
+	if (count > CAP_SLOTS)
+		want = -EXO_EINVAL;
+	else if (n && !buffer_ok(e, va, n * 8, vi, 0))
+		want = -EXO_EFAULT;
+	if (!want && n)
+		user_bytes(e, va, slots, n * 8, 1);
+	uint64_t seen[CAP_SLOTS / 64] = { 0 };
+	for (uint64_t i = 0; !want && i < n; i++) {
+		if (slots[i] >= CAP_SLOTS || !mc(KEY(e, (int)slots[i]))->type)
+			want = -EXO_EBADF;
+		else if (seen[slots[i] / 64] >> (slots[i] % 64) & 1)
+			want = -EXO_EINVAL;
+		else
+			seen[slots[i] / 64] |= 1ull << (slots[i] % 64);
+	}
+	if (!expect(kcall(e, EXO_SYS_CAP_DELETE_LIST, va, count, 0, 0, 0), want, 0))
+		return;
+	for (uint64_t i = 0; i < n; i++)
+		model_delete(KEY(e, (int)slots[i]));
+}
+
 /* ------------------------------------------------------------- scripts */
 
 /* Gives child c (ENV cap in the root's slot env) a budget of its own of
@@ -1626,7 +1799,7 @@ static void exploit_script(void)
 	thread_start(envs[0].k->caps[th].obj);
 	envs[c].threads_charged = 1;
 	*mc(KEY(0, (int)th)) = (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL, .parent = NONE,
-					      .obj = new_obj(envs[0].k->caps[th].obj) };
+					      .obj = new_thread_obj(envs[0].k->caps[th].obj, c) };
 	int64_t mem = give_budget(c, env, 64);
 	compare_and_check();
 
@@ -1660,7 +1833,7 @@ static void exploit_script(void)
 			break;
 		envs[c].threads_charged++;
 		install(KEY(c, (int)t), (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL, .parent = NONE,
-						       .obj = new_obj(envs[c].k->caps[t].obj) });
+						       .obj = new_thread_obj(envs[c].k->caps[t].obj, c) });
 		compare_and_check();
 	}
 	kcall(c, EXO_SYS_CAP_DELETE, (uint64_t)b, 0, 0, 0, 0);
@@ -1807,7 +1980,7 @@ static int child_with_thread(int64_t *env)
 	thread_start(envs[0].k->caps[th].obj);
 	envs[c].threads_charged = 1;
 	*mc(KEY(0, (int)th)) = (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL, .parent = NONE,
-					      .obj = new_obj(envs[0].k->caps[th].obj) };
+					      .obj = new_thread_obj(envs[0].k->caps[th].obj, c) };
 	return c;
 }
 
@@ -1900,6 +2073,143 @@ static void copy_refs_script(void)
 	refs_are(first, 512, 0, "every cap deleted");
 	if (mc(KEY(0, EXO_SLOT_MEMORY))->count != budget)
 		fail("copy refs: the budget did not come back whole");
+}
+
+
+/* Makes a started thread in model env c (its cap in the root's table)
+ * and returns the root's slot for it. */
+static int64_t script_thread(int c, int64_t env_slot)
+{
+	int64_t th = kcall(0, EXO_SYS_THREAD_CREATE, (uint64_t)env_slot, 0, 0, 0, 0);
+	if (th < 0)
+		fail("thread end: no thread");
+	thread_start(envs[0].k->caps[th].obj);
+	envs[c].threads_charged++;
+	install(KEY(0, (int)th), (struct mcap){ .type = EXO_CAP_THREAD, .rights = EXO_R_ALL, .parent = NONE,
+						.obj = new_thread_obj(envs[0].k->caps[th].obj, c) });
+	return th;
+}
+
+/* Grants the root's cap in slot to model env c: its slot there. */
+static int64_t script_grant(int c, int64_t env_slot, int64_t slot, uint32_t rights)
+{
+	int64_t g = kcall(0, EXO_SYS_CAP_GRANT, (uint64_t)slot, (uint64_t)env_slot, rights, 0, 0);
+	if (g < 0)
+		fail("thread end: grant failed");
+	struct mcap m = *mc(KEY(0, (int)slot));
+	m.rights = rights;
+	m.parent = KEY(0, (int)slot);
+	install(KEY(c, (int)g), m);
+	return g;
+}
+
+/*
+ * The calls execve's teardown uses, attacked: THREAD_END on another env's
+ * thread (with a cap to it, all rights) and on the caller; a thread ended
+ * in a futex wait leaves no record; CAP_LIST into a read-only page or the
+ * kernel's; CAP_DELETE_LIST with a bad slot after good ones deletes none.
+ */
+static void thread_end_script(void)
+{
+	seed_state = 5;
+	boot_root();
+	step_desc = "thread end";
+	uint64_t quota = env_fixed_pages() + 64;
+	int64_t env = kcall(0, EXO_SYS_ENV_CREATE, EXO_SLOT_MEMORY, quota, 0, 0, 0);
+	int c = adopt_env(envs[0].k->caps[env].obj, quota, KEY(0, EXO_SLOT_MEMORY));
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= quota;
+	*mc(KEY(0, (int)env)) = (struct mcap){ .type = EXO_CAP_ENV, .rights = EXO_R_ALL, .parent = NONE, .obj = c };
+	int64_t t1 = script_thread(c, env), t2 = script_thread(c, env);
+	struct thread *k1 = envs[0].k->caps[t1].obj, *k2 = envs[0].k->caps[t2].obj;
+	compare_and_check();
+	/* the root holds caps to the child's threads: they are not its own */
+	if (kcall(0, EXO_SYS_THREAD_END, (uint64_t)t1, 0, 0, 0, 0) != -EXO_EPERM || k1->state == T_DEAD)
+		fail("thread end: ended another env's thread");
+	/* the child, given caps to both of its threads and to the root's */
+	int64_t c1 = script_grant(c, env, t1, EXO_R_ALL), c2 = script_grant(c, env, t2, EXO_R_ALL);
+	int64_t croot = script_grant(c, env, EXO_SLOT_SELF_THREAD, EXO_R_ALL);
+	if (kcall(c, EXO_SYS_THREAD_END, (uint64_t)croot, 0, 0, 0, 0) != -EXO_EPERM)
+		fail("thread end: the child ended the root's thread");
+	if (caller(c) != k1 && caller(c) != k2)
+		fail("thread end: the child calls from neither thread");
+	int64_t self_slot = caller(c) == k1 ? c1 : c2;
+	if (kcall(c, EXO_SYS_THREAD_END, (uint64_t)self_slot, 0, 0, 0, 0) != -EXO_EINVAL)
+		fail("thread end: the caller ended itself");
+	/* the other thread waits on a futex in a page of the child's */
+	int64_t mem = kcall(0, EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, 0, 4, 0);
+	install(KEY(0, (int)mem), (struct mcap){ .type = EXO_CAP_MEMORY, .rights = EXO_R_ALL, .count = 4,
+						 .parent = KEY(0, EXO_SLOT_MEMORY) });
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= 4;
+	int64_t f = kcall(0, EXO_SYS_MEM_ALLOC, (uint64_t)mem, 1, 0, 0, 0);
+	struct cap *kf = &envs[0].k->caps[f];
+	install(KEY(0, (int)f), (struct mcap){ .type = EXO_CAP_FRAME, .rights = kf->rights, .first = kf->first,
+					       .count = 1, .parent = KEY(0, (int)mem), .counted = 1 });
+	mc(KEY(0, (int)mem))->count -= 1;
+	if (kcall6(0, EXO_SYS_PAGE_MAP, (uint64_t)env, va_of(0), (uint64_t)f, 0, EXO_PROT_READ, 1))
+		fail("thread end: map failed");
+	envs[c].maps[0] = (struct mmap_entry){ 1, KEY(0, (int)f), kf->first, EXO_PROT_READ };
+	struct thread *waiter = caller(c);
+	kcall(c, EXO_SYS_FUTEX_WAIT, va_of(0), 0, EXO_FOREVER, 0, 0);
+	if (waiter->state != T_BLOCKED || futex_waiting_count() != 1)
+		fail("thread end: the futex wait did not block");
+	int64_t other = waiter == k1 ? c1 : c2;	/* ended from the thread still running */
+	if (kcall(c, EXO_SYS_THREAD_END, (uint64_t)other, 0, 0, 0, 0) != 0)
+		fail("thread end: the child could not end its own other thread");
+	thread_alive[mc(KEY(c, (int)other))->obj] = 0;
+	envs[c].threads_ended++;
+	if (waiter->state != T_DEAD || futex_waiting_count() != 0)
+		fail("thread end: the ended waiter left a record");
+	compare_and_check();
+	if (kcall(c, EXO_SYS_THREAD_END, (uint64_t)other, 0, 0, 0, 0) != -EXO_ESRCH)
+		fail("thread end: a dead thread ended twice");
+	/* unmapping the page wakes nobody: the record went with the thread */
+	kcall(0, EXO_SYS_PAGE_UNMAP, (uint64_t)env, va_of(0), 1, 0, 0);
+	envs[c].maps[0].used = 0;
+	compare_and_check();
+
+	/* CAP_LIST writes only through a writable mapping of the caller */
+	int64_t g = kcall(0, EXO_SYS_MEM_ALLOC, (uint64_t)mem, 1, 0, 0, 0);
+	struct cap *kg = &envs[0].k->caps[g];
+	install(KEY(0, (int)g), (struct mcap){ .type = EXO_CAP_FRAME, .rights = kg->rights, .first = kg->first,
+					       .count = 1, .parent = KEY(0, (int)mem), .counted = 1 });
+	mc(KEY(0, (int)mem))->count -= 1;
+	memset(phys_to_virt(kg->first * PAGE_SIZE), 0x77, PAGE_SIZE);
+	if (kcall6(0, EXO_SYS_PAGE_MAP, (uint64_t)env, va_of(1), (uint64_t)g, 0, EXO_PROT_READ, 1))
+		fail("thread end: map failed");
+	envs[c].maps[1] = (struct mmap_entry){ 1, KEY(0, (int)g), kg->first, EXO_PROT_READ };
+	if (kcall(c, EXO_SYS_CAP_LIST, va_of(1), 0, 0, 0, 0) != -EXO_EFAULT ||
+	    *(uint8_t *)phys_to_virt(kg->first * PAGE_SIZE) != 0x77)
+		fail("thread end: CAP_LIST wrote a read-only page");
+	if (kcall(c, EXO_SYS_CAP_LIST, EXO_KINFO_VA, 0, 0, 0, 0) != -EXO_EFAULT)
+		fail("thread end: CAP_LIST wrote the kernel's info page");
+	compare_and_check();
+
+	/* CAP_DELETE_LIST: decode every slot first */
+	uint64_t *list = phys_to_virt(kg->first * PAGE_SIZE);
+	list[0] = (uint64_t)c1;
+	list[1] = (uint64_t)c2;
+	list[2] = CAP_SLOTS;	/* out of range, after two good ones */
+	if (kcall(c, EXO_SYS_CAP_DELETE_LIST, va_of(1), 3, 0, 0, 0) != -EXO_EBADF ||
+	    mc(KEY(c, (int)c1))->type != EXO_CAP_THREAD || envs[c].k->caps[c1].type != EXO_CAP_THREAD)
+		fail("thread end: a refused list deleted a cap");
+	list[2] = (uint64_t)c1;	/* named twice */
+	if (kcall(c, EXO_SYS_CAP_DELETE_LIST, va_of(1), 3, 0, 0, 0) != -EXO_EINVAL ||
+	    envs[c].k->caps[c2].type != EXO_CAP_THREAD)
+		fail("thread end: a list naming a slot twice deleted a cap");
+	if (kcall(c, EXO_SYS_CAP_DELETE_LIST, va_of(1), CAP_SLOTS + 1, 0, 0, 0) != -EXO_EINVAL)
+		fail("thread end: a list longer than the table was taken");
+	if (kcall(c, EXO_SYS_CAP_DELETE_LIST, va_of(1), 2, 0, 0, 0) != 0)
+		fail("thread end: the child could not delete its caps");
+	model_delete(KEY(c, (int)c1));
+	model_delete(KEY(c, (int)c2));
+	compare_and_check();
+	/* the root's thread lives on */
+	if (((struct thread *)envs[0].k->caps[EXO_SLOT_SELF_THREAD].obj)->state == T_DEAD)
+		fail("thread end: the root's thread died");
+	kcall(0, EXO_SYS_ENV_KILL, (uint64_t)env, 9, 0, 0, 0);
+	model_kill(c);
+	model_reap();
+	compare_and_check();
 }
 
 /* MEM_ALLOC_COPY from env c with the pieces at va_of(0) (which c maps):
@@ -2064,6 +2374,9 @@ static void one_step(int e, unsigned long steps)
 	case 20: op_futex_wait(e); break;
 	case 21: op_futex_wake(e); break;
 	case 22: op_mem_alloc_copy(e); break;
+	case 23: op_thread_end(e); break;
+	case 24: op_cap_list(e); break;
+	case 25: op_cap_delete_list(e); break;
 	default: if (chance(25)) op_time_passes(); else op_futex_wake(e); break;
 	}
 	model_reap();
@@ -2200,6 +2513,7 @@ static void script_exploit(uint64_t a, unsigned long b) { (void)a; (void)b; expl
 static void script_chain(uint64_t a, unsigned long b) { (void)a; (void)b; deep_chain_script(); }
 static void script_map_run(uint64_t a, unsigned long b) { (void)a; (void)b; map_run_script(); }
 static void script_copy_refs(uint64_t a, unsigned long b) { (void)a; (void)b; copy_refs_script(); }
+static void script_thread_end(uint64_t a, unsigned long b) { (void)a; (void)b; thread_end_script(); }
 static void script_alloc_copy(uint64_t a, unsigned long b) { (void)a; (void)b; alloc_copy_script(); }
 
 int main(int argc, char **argv)
@@ -2243,6 +2557,10 @@ int main(int argc, char **argv)
 		printf("PASS model-copy-refs-script\n"), passed++;
 	else
 		printf("FAIL model-copy-refs-script\n"), failed++;
+	if (in_child(script_thread_end, 0, 0))
+		printf("PASS model-thread-end-script\n"), passed++;
+	else
+		printf("FAIL model-thread-end-script\n"), failed++;
 	if (in_child(script_alloc_copy, 0, 0))
 		printf("PASS model-alloc-copy-script\n"), passed++;
 	else

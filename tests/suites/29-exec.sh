@@ -45,6 +45,22 @@ if [ $rc -ne 0 ] || ! grep -q '^ok parked-new-image-lives-on$' "$tmp/parked.out"
 	tail -n 10 "$tmp/parked.err"
 fi
 
+# Threads sleeping in the kernel, spinning in user mode and exited (parked
+# in the library OS) when the image execs itself: afterwards the kernel
+# counts one thread of the env alive (they stayed alive, resting on the
+# stub's page, before THREAD_END), on one CPU and on two.
+for n in 1 2; do
+	EXO_RUN_QEMU_ARGS="-smp $n" EXO_RUN_TIMEOUT=120 tools/exo-run --file "$tmp/exectest:/bin/exectest" \
+		"$B/user/exectest" ended /bin/exectest >"$tmp/ended.out" 2>"$tmp/ended.err"
+	rc=$?
+	grep '^info' "$tmp/ended.out"
+	sed -n -e "s/^ok /PASS smp$n-/p" -e "s/^FAIL /FAIL smp$n-/p" "$tmp/ended.out"
+	if [ $rc -ne 0 ] || ! grep -q '^ok ended-one-kernel-thread-left-after-execve$' "$tmp/ended.out"; then
+		echo "FAIL exec-ended-threads-smp$n-status: $rc"
+		tail -n 10 "$tmp/ended.err"
+	fi
+done
+
 # Threads spinning in user mode and threads looping on system calls, on
 # every CPU, while the image execs itself, round after round: each new image
 # starts and no old thread runs again (THREAD_SET_REGS did not redirect a

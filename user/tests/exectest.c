@@ -18,6 +18,10 @@
  *                     calls, on every CPU, while the image execs itself,
  *                     N times in a row: each new image must start, and no
  *                     thread of an old one may run again
+ *   ended SELF        threads sleeping, spinning and exited (parked in the
+ *                     library OS) when the image execs itself ("ended-
+ *                     after"): the kernel must then count one thread of
+ *                     the env alive, the caller (guest)
  */
 #include "check.h"
 
@@ -73,6 +77,16 @@ static void budget(long *pages, long *caps)
 	for (long s = 0; s < 512; s++)
 		if (syscall(0x4578 + 1, s, &info) == 0)
 			(*caps)++;
+}
+
+/* The kernel's count of this env's threads alive (CAP_INSPECT of its own
+ * env cap), or -1 (Linux, or the call failed). */
+static long kernel_threads(void)
+{
+	struct { uint32_t type, rights; uint64_t first, count, object; } info;
+	if (!on_exoswarm() || syscall(0x4578 + 1, 0, &info) != 0)
+		return -1;
+	return (long)info.count;
 }
 
 static int show(int argc, char **argv)
@@ -306,6 +320,56 @@ static int parked_after(void)
 {
 	usleep(300000);		/* time for the ended thread to run */
 	EXPECT("parked-new-image-lives-on", getpid() > 0);
+	EXPECT("parked-one-kernel-thread-left", kernel_threads() == 1);
+	return failures ? 1 : 0;
+}
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	sleep(1000);		/* blocked in the kernel, on its futex */
+	return NULL;
+}
+
+static void *exiter(void *arg)
+{
+	return arg;		/* its kernel thread parks in the library OS */
+}
+
+static void *spin_on(void *arg)
+{
+	(void)arg;
+	for (volatile uint64_t n = 0;; n++)
+		;
+	return NULL;
+}
+
+/* execve ends the image's other threads in the kernel: before the kernel
+ * had a call to end one thread of an env, they were only sent to rest on
+ * the stub's page, alive, and piled up across execs (4 threads counted
+ * after the execve below, every run). */
+static int ended(char **argv)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, sleeper, NULL) || pthread_create(&t, NULL, spin_on, NULL) ||
+	    pthread_create(&t, NULL, exiter, NULL) || pthread_join(t, NULL))
+		return 1;
+	usleep(100000);
+	long n = kernel_threads();
+	printf("info kernel threads before execve: %ld\n", n);
+	EXPECT("ended-kernel-counts-4-threads-before", n == 4);
+	char *args[] = { argv[0], "ended-after", 0 };
+	execve(argv[2], args, environ);
+	printf("FAIL ended-execve: %s\n", ename(errno));
+	return 1;
+}
+
+static int ended_after(void)
+{
+	usleep(100000);
+	long n = kernel_threads();
+	printf("info kernel threads after execve: %ld\n", n);
+	EXPECT("ended-one-kernel-thread-left-after-execve", n == 1);
 	return failures ? 1 : 0;
 }
 
@@ -353,6 +417,11 @@ static int spinning(char **argv, long round, long rounds)
 {
 	if (round > 0) {
 		usleep(200000);		/* time for an old thread to show itself */
+		if (kernel_threads() != 1) {
+			printf("FAIL spinning-round-%ld: %ld kernel threads alive after execve\n", round,
+			       kernel_threads());
+			return 1;
+		}
 		if (spins || calls) {
 			printf("FAIL spinning-round-%ld: old threads ran on (%lu spins, %lu calls)\n",
 			       round, (unsigned long)spins, (unsigned long)calls);
@@ -396,6 +465,10 @@ int main(int argc, char **argv)
 		return parked(argv);
 	if (argc >= 2 && strcmp(argv[1], "parked-after") == 0)
 		return parked_after();
+	if (argc >= 3 && strcmp(argv[1], "ended") == 0)
+		return ended(argv);
+	if (argc >= 2 && strcmp(argv[1], "ended-after") == 0)
+		return ended_after();
 	if (argc >= 4 && strcmp(argv[1], "spinning") == 0)
 		return spinning(argv, argc >= 5 ? atol(argv[3]) : 0, atol(argv[argc >= 5 ? 4 : 3]));
 	if (argc >= 4 && strcmp(argv[1], "exec") == 0) {

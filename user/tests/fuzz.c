@@ -5,7 +5,8 @@
  * related calls on the caps they made themselves (derive a range of what an
  * allocation returned, grant it to themselves, map it (a page or a run),
  * protect and unmap it, delete or revoke it, allocate from a budget they
- * derived, wait and wake on words of what they mapped), as an attacker
+ * derived, wait and wake on words of what they mapped, make and end
+ * threads of their own, list their slots and delete lists of them), as an attacker
  * would chain them, and now and then checks that a copy of a frame cap
  * keeps its frames, and what was written in them, after the cap it was
  * made from is deleted, and that MEM_ALLOC_COPY's frames hold exactly the
@@ -144,7 +145,9 @@ static int64_t related_call(uint64_t *s, uint64_t *made, uint64_t nmade, uint64_
 	uint64_t prot = 1 | (x & 2) | ((x & 2) ? 0 : (x & 4));
 	uint64_t word = va + ((x >> 40) % 1024) * 4;	/* fresh frames hold 0: a wait blocks */
 	struct exo_mem_copy p[3];
-	switch ((r >> 16) % 13) {
+	/* slots for CAP_DELETE_LIST, with room for CAP_LIST's 64 bytes */
+	uint64_t list[8] = { slot, nmade ? made[(x >> 12) % nmade] : mem, (x >> 20) % 520, slot };
+	switch ((r >> 16) % 17) {
 	case 0: return exo_call(EXO_SYS_CAP_DERIVE, slot, (x >> 8) & EXO_R_ALL, info.first + (x >> 16) % n,
 				1 + (x >> 32) % n);
 	case 1: return exo_call(EXO_SYS_CAP_GRANT, slot, EXO_SLOT_SELF_ENV, (x >> 8) & EXO_R_ALL, 0);
@@ -165,6 +168,12 @@ static int64_t related_call(uint64_t *s, uint64_t *made, uint64_t nmade, uint64_
 						      1 + next(s) % 8192, (uint64_t)i * 4096 + next(s) % 4200 };
 		return exo_call(EXO_SYS_MEM_ALLOC_COPY, (x & 1) ? mem : slot, 1 + (x >> 8) % 8,
 				(x & 6) ? (uint64_t)p : arg(s), (x >> 40) % 4);
+	/* the teardown calls: a thread of its own (never started, or the
+	 * caller), the used slots, a list of slots (some bad, some twice) */
+	case 12: return exo_call(EXO_SYS_THREAD_CREATE, EXO_SLOT_SELF_ENV);
+	case 13: return exo_call(EXO_SYS_THREAD_END, (x & 1) ? EXO_SLOT_SELF_THREAD : slot);
+	case 14: return exo_call(EXO_SYS_CAP_LIST, (x & 1) ? va : (uint64_t)list);
+	case 15: return exo_call(EXO_SYS_CAP_DELETE_LIST, (x & 2) ? (uint64_t)list : va, (x >> 4) % 5);
 	default: return exo_call(EXO_SYS_CAP_DERIVE, (x & 1) ? mem : slot, EXO_R_ALL, 0, 1 + (x >> 8) % 16);
 	}
 }
