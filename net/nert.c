@@ -1013,9 +1013,10 @@ static uint32_t inflight(const struct nert_session *s)
  * reveals a hole again: a lost retransmission, or its lost ACK, costs a
  * tail-loss probe or a backed-off timeout.  So the last NERT_TAIL_SEGS
  * segments get two copies from their first retransmission, and any other
- * hole from its second: a single copy of a hole 23 segments from the end,
- * lost six times in a row, held 30 % loss with reordering at 0.498 of
- * lossless (seed 173), one lost eight times at 0.334 (seed 830).
+ * hole from its second.  Before, a hole 23 segments from the end was
+ * retransmitted six times, four of them as single copies, and held a
+ * transfer at 30 % loss with reordering to 0.498 of lossless (seed 173);
+ * one 39 from the end, nine times, to 0.334 (seed 830).
  */
 static bool resend_twice(const struct nert_session *s, const struct nert_txseg *t)
 {
