@@ -1007,6 +1007,24 @@ static uint32_t inflight(const struct nert_session *s)
 	return n;
 }
 
+/*
+ * Whether a retransmission (already sent, retries counted) goes out as
+ * two copies.  Once every queued segment has been sent, no later data
+ * reveals a hole again: a lost retransmission, or its lost ACK, costs a
+ * tail-loss probe or a backed-off timeout.  So the last NERT_TAIL_SEGS
+ * segments get two copies from their first retransmission, and any other
+ * hole from its second.  Before, a hole 23 segments from the end was
+ * retransmitted six times, four of them as single copies, and held a
+ * transfer at 30 % loss with reordering to 0.498 of lossless (seed 173);
+ * one 39 from the end, nine times, to 0.334 (seed 830).
+ */
+static bool resend_twice(const struct nert_session *s, const struct nert_txseg *t)
+{
+	if (s->snd_nxt != s->snd_end)
+		return false;
+	return s->snd_end - t->seg <= NERT_TAIL_SEGS || t->retries >= 2;
+}
+
 /* Send what the windows allow: retransmissions first, then new segments. */
 static void pump(struct nert_session *s, uint64_t now)
 {
@@ -1024,8 +1042,8 @@ static void pump(struct nert_session *s, uint64_t now)
 				return;
 			}
 			send_segment(s, t, false, now);
-			if (t->retries >= 1 && s->snd_nxt == s->snd_end && s->snd_end - seg <= NERT_TAIL_SEGS)
-				send_segment(s, t, false, now);  /* a tail hole lost twice: two copies */
+			if (resend_twice(s, t))
+				send_segment(s, t, false, now);
 			flight++;
 		}
 	}

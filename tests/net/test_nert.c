@@ -570,6 +570,39 @@ static void test_rehandshake_forward_secrecy(void)
 	CHECK_EQ(B.dgrams, got + 1);
 }
 
+/*
+ * The default re-handshake period: with no rekey_ms configured the
+ * initiator starts a handshake with fresh ephemeral keys once the keys
+ * are NERT_REKEY_MS (2 minutes) old, not before, and again 2 minutes
+ * later; an idle session (keepalives only) re-keys just the same.
+ */
+static void test_rehandshake_default_period(void)
+{
+	uint8_t e_first[CX_DH_BYTES], tx_first[32];
+	uint64_t t0;
+
+	established(0, 0, 0);
+	CHECK_EQ(A.s.cfg.rekey_ms, NERT_REKEY_MS);
+	CHECK_EQ(NERT_REKEY_MS, 120000);
+	CHECK_EQ(A.s.cfg.rekey_packets, NERT_REKEY_PACKETS);
+	t0 = A.s.cur.born_ms;
+	memcpy(tx_first, A.s.cur.tx, sizeof tx_first);
+	run(t0 + NERT_REKEY_MS - 1000);
+	CHECK_EQ(A.s.stats.rekeys, 0);
+	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	run(t0 + NERT_REKEY_MS + 100);
+	CHECK_EQ(A.s.stats.rekeys, 1);
+	CHECK_EQ(B.s.stats.rekeys, 1);
+	CHECK(memcmp(A.s.cur.tx, tx_first, sizeof tx_first));
+	memcpy(e_first, A.s.e_pk, sizeof e_first);
+	run(t0 + 2 * NERT_REKEY_MS + 100);
+	CHECK_EQ(A.s.stats.rekeys, 2);
+	CHECK(memcmp(A.s.e_pk, e_first, sizeof e_first));     /* a fresh ephemeral key each time */
+	CHECK_EQ(A.s.state, NERT_ESTABLISHED);
+	CHECK_EQ(B.s.state, NERT_ESTABLISHED);
+	CHECK_EQ(A.s.stats.restarts + B.s.stats.restarts, 0);
+}
+
 /* Idle timeout. */
 static void test_idle_timeout(void)
 {
@@ -1157,7 +1190,8 @@ static void test_rtt_from_handshake(void)
  * was not a fresh arrival), an echo of a retransmitted segment, of one
  * declared lost, and a duplicate of an ACK already taken give no sample;
  * an echo of a segment sent once gives elapsed time minus the receiver's
- * holding delay.
+ * holding delay.  Later samples update SRTT, RTTVAR and RTO exactly as
+ * RFC 6298 2.2-2.5 say (RTO clamped to [NERT_MIN_RTO_MS, NERT_MAX_RTO_MS]).
  */
 static void test_rtt_sample_rules(void)
 {
@@ -1186,6 +1220,16 @@ static void test_rtt_sample_rules(void)
 	CHECK_EQ(inject_ack(8, 7, 0, 1), 0);     /* the same ACK again: no second sample */
 	CHECK_EQ(A.s.srtt, 10);
 	CHECK_EQ(A.s.rttvar, 5);
+	CHECK_EQ(A.s.rto, NERT_MIN_RTO_MS);      /* 10 + 4 x 5 = 30, clamped up */
+	/* RFC 6298 2.3: RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R|, then SRTT = 7/8 SRTT + 1/8 R */
+	CHECK_EQ(inject_ack(9, 8, 7970, 1), 0);  /* R = 30 */
+	CHECK_EQ(A.s.rttvar, (3 * 5 + 20) / 4);
+	CHECK_EQ(A.s.srtt, (7 * 10 + 30) / 8);
+	now += 52000;                            /* R = 60 s: RTO = SRTT + 4 RTTVAR, clamped down */
+	CHECK_EQ(inject_ack(10, 9, 0, 1), 0);
+	CHECK_EQ(A.s.rttvar, (3 * 8 + (60000 - 12)) / 4);
+	CHECK_EQ(A.s.srtt, (7 * 12 + 60000) / 8);
+	CHECK_EQ(A.s.rto, NERT_MAX_RTO_MS);
 	free(data);
 }
 
@@ -1537,6 +1581,7 @@ int main(void)
 	RUN(test_replay_window_and_tamper);
 	RUN(test_rehandshake_long_transfer);
 	RUN(test_rehandshake_forward_secrecy);
+	RUN(test_rehandshake_default_period);
 	RUN(test_rtt_sample_rules);
 	RUN(test_rtt_from_handshake);
 	RUN(test_no_instant_re_retransmission);
