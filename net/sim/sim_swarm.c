@@ -64,6 +64,8 @@ struct scen {
 	uint8_t *blacklisted;    /* honest node banned the adversary */
 	uint8_t *honest_banned;  /* honest node's id banned by an honest node */
 	uint32_t *attacker_delivered;   /* [node * ADV_IDS + identity]: insider deliveries per author */
+	uint8_t *banned_adv;            /* [node * ADV_IDS + identity]: that node banned it */
+	uint64_t ban_escapes;           /* taken from an adversary identity its taker had banned */
 
 	/* adversary */
 	const char *attack;
@@ -196,11 +198,27 @@ static void acted(struct sim *s, struct sim_node *sn, const struct swarm_event *
 	t->last_t = s->now;
 }
 
+/*
+ * A node took something (a delivery, a command, an admission) from an
+ * adversary identity it had banned: a moved adversary escaped its ban.
+ */
+static void note_ban_escape(struct scen *c, struct sim_node *sn, uint32_t id)
+{
+	int k = adv_identity(c, id);
+
+	if (k >= 0 && c->banned_adv[sn->index * ADV_IDS + (uint32_t)k])
+		c->ban_escapes++;
+}
+
 /* Collect the metrics from node events. */
 static void on_event(struct sim *s, struct sim_node *sn, const struct swarm_event *ev)
 {
 	struct scen *c = SC(s);
 
+	if (ev->kind == SE_DELIVER || ev->kind == SE_COMMAND)
+		note_ban_escape(c, sn, ev->sender);
+	else if (ev->kind == SE_ADMITTED)
+		note_ban_escape(c, sn, ev->about);
 	switch (ev->kind) {
 	case SE_DELIVER:
 		if (ev->type == PH_DATA)
@@ -233,6 +251,8 @@ static void on_event(struct sim *s, struct sim_node *sn, const struct swarm_even
 				c->honest_banned[i] = 1;
 		if (c->attack && adversary_id(c, ev->about))
 			c->blacklisted[sn->index] = 1;
+		if (adv_identity(c, ev->about) >= 0)
+			c->banned_adv[sn->index * ADV_IDS + (uint32_t)adv_identity(c, ev->about)] = 1;
 		break;
 	case SE_MODULE:
 		if (ev->code == MAZE_SOLVED_EVENT && c->solved_t && !c->solved_t[sn->index])
@@ -1322,7 +1342,7 @@ static int run_attack(struct sim *s, const struct sim_opts *o)
 	}
 	frozen = frozen_keys(s);
 	accepted = c->untracked_acted + c->die_acted + c->replay_acted + c->stale_acted +
-		   c->sybil_admitted + excess + forged_entries(s);
+		   c->sybil_admitted + excess + forged_entries(s) + c->ban_escapes;
 	printf("{\"scenario\":\"attack\",\"attack\":\"%s\",\"nodes\":%u,"
 	       "\"coverage\":%.4f,\"blacklisted\":%llu,\"frozen\":%llu,\"flood_max\":%llu,"
 	       "\"budget\":%.0f", a, o->nodes, cov,
@@ -1332,7 +1352,8 @@ static int run_attack(struct sim *s, const struct sim_opts *o)
 		uint32_t moves = 0;
 		for (uint32_t k = 0; k < c->nadv; k++)
 			moves += c->adv[k].moves;
-		printf(",\"adversaries\":%u,\"moves\":%u,\"identities\":%u", c->nadv, moves, c->nids);
+		printf(",\"adversaries\":%u,\"moves\":%u,\"identities\":%u,\"ban_escapes\":%llu",
+		       c->nadv, moves, c->nids, (unsigned long long)c->ban_escapes);
 	}
 	print_common(s, accepted);
 	return 0;
@@ -1387,6 +1408,7 @@ int sim_scenario_swarm(struct sim *s, const struct sim_opts *o)
 	c->blacklisted = calloc(s->n, 1);
 	c->honest_banned = calloc(s->n, 1);
 	c->attacker_delivered = calloc((size_t)s->n * ADV_IDS, sizeof *c->attacker_delivered);
+	c->banned_adv = calloc((size_t)s->n * ADV_IDS, 1);
 	if (!strcmp(o->scenario, "broadcast"))
 		rc = run_broadcast(s, o);
 	else if (!strcmp(o->scenario, "membership"))
@@ -1413,6 +1435,7 @@ int sim_scenario_swarm(struct sim *s, const struct sim_opts *o)
 	free(c->blacklisted);
 	free(c->honest_banned);
 	free(c->attacker_delivered);
+	free(c->banned_adv);
 	free(c);
 	sim_free(s);
 	return rc;
