@@ -161,6 +161,15 @@ static bool adversary_id(struct scen *c, uint32_t id)
 	return false;
 }
 
+/* Count a delivery of an insider's message at sn, per author (sybil
+ * identities together with the first adversary's). */
+static void count_insider(struct scen *c, const struct sim_node *sn, uint32_t id)
+{
+	int k = adv_identity(c, id);
+
+	c->attacker_delivered[sn->index * ADV_IDS + (uint32_t)(k >= 0 ? k : 0)]++;
+}
+
 /* A node acted on a message: delivered DATA or executed a command. */
 static void acted(struct sim *s, struct sim_node *sn, const struct swarm_event *ev)
 {
@@ -172,7 +181,7 @@ static void acted(struct sim *s, struct sim_node *sn, const struct swarm_event *
 	if (!t && c->attack && !strcmp(c->attack, "flood-rotate") && ev->len >= sizeof adv_magic &&
 	    !memcmp(ev->data, adv_magic, sizeof adv_magic)) {
 		if (adv_identity(c, ev->sender) >= 0)   /* authentic insider traffic, rate-checked */
-			c->attacker_delivered[sn->index * ADV_IDS + (uint32_t)adv_identity(c, ev->sender)]++;
+			count_insider(c, sn, ev->sender);
 		else
 			c->untracked_acted++;                 /* a rotated id got through */
 		return;
@@ -182,9 +191,7 @@ static void acted(struct sim *s, struct sim_node *sn, const struct swarm_event *
 		 * sybil/eclipse their admissions, below */
 		if (c->attack && adversary_id(c, ev->sender) && (!strcmp(c->attack, "flood") ||
 		    !strcmp(c->attack, "sybil") || !strcmp(c->attack, "eclipse")))
-			c->attacker_delivered[sn->index * ADV_IDS +
-					      (uint32_t)(adv_identity(c, ev->sender) >= 0 ?
-							 adv_identity(c, ev->sender) : 0)]++;
+			count_insider(c, sn, ev->sender);
 		else
 			c->untracked_acted++;
 		return;
