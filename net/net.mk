@@ -50,3 +50,4 @@ FUZZ_CMDS += tests/net/fuzz-long.sh
 # make bench: simulator figures against flooding and stop-and-wait baselines.
 BENCH_DEPS += $(BUILD)/bench/swarm-sim
 BENCH_CMDS += net/sim/bench.sh
+BENCH_CMDS += net/sim/bench-adversaries.sh

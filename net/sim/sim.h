@@ -34,6 +34,8 @@ struct sim_opts {
 	uint32_t skew_ms;         /* node clocks start up to this far apart */
 	uint32_t drift_ppm;       /* ... and run up to this fast or slow */
 	uint32_t lan_kbps;        /* lan: shared medium of this bit rate, CSMA with collisions; 0 = ideal */
+	uint32_t adversaries;     /* attack: adversary nodes, 0 = the classic single one */
+	double adversary_move_s;  /* attack: each adversary moves this often, 0 = never */
 };
 
 enum sim_event_kind { EV_DELIVER = 1, EV_DELIVER_ALL, EV_TIMER, EV_CALL };
@@ -96,6 +98,7 @@ struct sim {
 	uint32_t n;               /* nodes including any adversary */
 	bool lan;
 	bool partitioned;
+	double mesh_r;            /* mesh: link radius the topology was built with */
 	sim_call_fn calls[64];
 	uint32_t ncalls;
 	struct swarm_config cfg;  /* template for every honest node */
@@ -133,6 +136,8 @@ void sim_transmit(struct sim *s, uint32_t src, uint32_t dst, const uint8_t *p, s
 void sim_transmit_as(struct sim *s, uint32_t src, uint32_t addr, uint32_t dst,
 		     const uint8_t *p, size_t len);
 void sim_reschedule(struct sim *s, uint32_t i);
+/* Detach node i and re-attach it at a random new place (mesh; lan: no-op). */
+void sim_relocate(struct sim *s, uint32_t i);
 bool sim_linked(const struct sim *s, uint32_t a, uint32_t b);
 /* Node i's own clock now (skewed and drifting): what its swarm_node is given. */
 uint64_t sim_clock(const struct sim *s, uint32_t i);

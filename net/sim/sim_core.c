@@ -236,9 +236,58 @@ static void build_mesh(struct sim *s, uint32_t n)
 		free(start);
 		free(order);
 		double mean = (double)edges / n;
+		s->mesh_r = r;
 		if (fabs(mean - s->o.degree) < 0.05 * s->o.degree || mean == 0)
 			break;
 		r *= sqrt(s->o.degree / mean);   /* edge effects lower the mean */
+	}
+}
+
+/* Remove b from a's sorted neighbour list, or add it in order. */
+static void nbr_set(struct sim_node *a, uint32_t b, bool linked)
+{
+	uint32_t k = 0;
+
+	while (k < a->nnbr && a->nbrs[k] < b)
+		k++;
+	if (!linked) {
+		if (k < a->nnbr && a->nbrs[k] == b)
+			memmove(&a->nbrs[k], &a->nbrs[k + 1], (--a->nnbr - k) * sizeof *a->nbrs);
+		return;
+	}
+	if (k < a->nnbr && a->nbrs[k] == b)
+		return;
+	a->nbrs = realloc(a->nbrs, (a->nnbr + 1) * sizeof *a->nbrs);
+	if (!a->nbrs)
+		exit(2);
+	memmove(&a->nbrs[k + 1], &a->nbrs[k], (a->nnbr - k) * sizeof *a->nbrs);
+	a->nbrs[k] = b;
+	a->nnbr++;
+}
+
+/*
+ * See sim.h: a moving node leaves every link it had and links, at a new
+ * uniformly random place in the unit square, with every node within the
+ * mesh's radius.  Packets in flight to or from it are dropped on arrival
+ * when the link is gone (sim_run_until checks the link at delivery).
+ */
+void sim_relocate(struct sim *s, uint32_t i)
+{
+	struct sim_node *a = &s->nodes[i];
+
+	if (s->lan)
+		return;
+	for (uint32_t k = 0; k < a->nnbr; k++)
+		nbr_set(&s->nodes[a->nbrs[k]], i, false);
+	a->nnbr = 0;
+	a->x = sim_uniform(s);
+	a->y = sim_uniform(s);
+	for (uint32_t j = 0; j < s->n; j++) {
+		double dx = a->x - s->nodes[j].x, dy = a->y - s->nodes[j].y;
+		if (j == i || dx * dx + dy * dy > s->mesh_r * s->mesh_r)
+			continue;
+		nbr_set(a, j, true);
+		nbr_set(&s->nodes[j], i, true);
 	}
 }
 
@@ -712,8 +761,8 @@ static void deliver_now(struct sim *s, uint32_t v, uint32_t idx)
 	/* a copy: the receiver may transmit while it reads, which can grow the pool */
 	memcpy(copy, s->pool[idx].data, len);
 	s->deliveries++;
-	if (sn->adversary) {
-		if (s->on_adversary_rx)
+	if (sn->adversary) {   /* adversaries collude out of band, not by echoing each other */
+		if (s->on_adversary_rx && !s->nodes[s->pool[idx].src].adversary)
 			s->on_adversary_rx(s, sn, copy, len);
 		return;
 	}

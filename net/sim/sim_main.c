@@ -19,7 +19,7 @@ static void usage(void)
 		"  [--duration SECONDS] [--seed S] [--relay flood] [--fec K] [--bytes N] [--seeds N]\n"
 		"  [--baseline stop-and-wait] [--echo-cap C] [--relay-prob P]\n"
 		"  [--relay-decay P] [--relay-window MS] [--skew MS] [--drift PPM]\n"
-		"  [--lan-kbps K]\n");
+		"  [--lan-kbps K] [--adversaries K] [--adversary-move SECONDS]\n");
 	exit(2);
 }
 
@@ -63,12 +63,14 @@ static int parse(struct sim_opts *o, int argc, char **argv)
 		else if (!strcmp(k, "--skew")) o->skew_ms = (uint32_t)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--drift")) o->drift_ppm = (uint32_t)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--lan-kbps")) o->lan_kbps = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--adversaries")) o->adversaries = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--adversary-move")) o->adversary_move_s = strtod(v, NULL);
 		else if (!strcmp(k, "--baseline")) o->stop_and_wait = !strcmp(v, "stop-and-wait");
 		else usage();
 	}
 	if (!o->scenario || o->nodes < 2 || o->nodes > 100000 ||
 	    (strcmp(o->topology, "lan") && strcmp(o->topology, "mesh")) || o->degree <= 0 ||
-	    o->drift_ppm > 100000)
+	    o->drift_ppm > 100000 || o->adversaries > 8 || o->adversary_move_s < 0)
 		usage();
 	return 0;
 }

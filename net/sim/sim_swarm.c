@@ -13,7 +13,7 @@
 
 enum { MAX_TRACKED = 64, MAX_CAPTURE = 512, MAX_KILLED = 64, SYBIL_IDS = 4096,
        REJOINS = 10, POISON_KEYS = 8, GC_KEYS = 8, GC_DEAD = 4,
-       CERT_DAY_MS = 86400000 };
+       CERT_DAY_MS = 86400000, MAX_ADV = 8, ADV_IDS = 64, ADV_ADDR_BASE = 0x40000000 };
 
 /* Payloads of the flood-rotate adversary start with this, to count them. */
 static const uint8_t adv_magic[4] = { 'A', 'D', 'V', '!' };
@@ -44,6 +44,16 @@ struct killed {
 	uint64_t last_detect;
 };
 
+/* One adversary node: where it is, what it is called on the link, and
+ * which certified identity (insiders) it now uses. */
+struct adversary {
+	uint32_t node;           /* its sim_node: position and links */
+	uint32_t addr;           /* link source address it sends under */
+	uint32_t id, seq;
+	struct swarm_identity ident;
+	uint32_t moves;
+};
+
 struct scen {
 	struct tracked tr[MAX_TRACKED];
 	uint32_t ntr;
@@ -53,15 +63,20 @@ struct scen {
 	uint64_t tx_pull;
 	uint8_t *blacklisted;    /* honest node banned the adversary */
 	uint8_t *honest_banned;  /* honest node's id banned by an honest node */
-	uint32_t *attacker_delivered;
+	uint32_t *attacker_delivered;   /* [node * ADV_IDS + identity]: insider deliveries per author */
+	uint8_t *banned_adv;            /* [node * ADV_IDS + identity]: that node banned it */
+	uint64_t ban_escapes;           /* taken from an adversary identity its taker had banned */
 
 	/* adversary */
 	const char *attack;
 	uint8_t adv_mac[CX_KEY_BYTES];
 	uint8_t adv_sign_sk[CX_SIGN_SECRET_BYTES];
-	struct swarm_identity adv_ident;   /* the compromised node's certified key */
+	struct adversary adv[MAX_ADV];     /* --adversaries (at least one) */
+	uint32_t nadv, cur;                /* adversaries, the one acting now */
+	uint32_t ids[ADV_IDS];             /* every certified identity an adversary used */
+	uint32_t nids, fresh_addr;
+	bool moving;                       /* --adversaries or --adversary-move given */
 	struct swarm_identity outsider;    /* a key pair with a certificate the queen never signed */
-	uint32_t adv_id, adv_seq;
 	uint32_t sybil_ids[SYBIL_IDS];
 	uint32_t nsybil;
 	uint64_t sybil_admitted;
@@ -89,6 +104,21 @@ struct scen {
 static struct scen *SC(struct sim *s)
 {
 	return s->scenario;
+}
+
+/* The adversary acting now. */
+static struct adversary *ADV(struct scen *c)
+{
+	return &c->adv[c->cur];
+}
+
+/* Which of the adversaries' certified identities id is, or -1. */
+static int adv_identity(const struct scen *c, uint32_t id)
+{
+	for (uint32_t i = 0; i < c->nids; i++)
+		if (c->ids[i] == id)
+			return (int)i;
+	return -1;
 }
 
 /* The tracked message with this identifier, or NULL. */
@@ -123,12 +153,21 @@ static void track(struct sim *s, uint32_t src, uint8_t type, int seq)
 /* True for the adversary's identity and its sybils. */
 static bool adversary_id(struct scen *c, uint32_t id)
 {
-	if (id == c->adv_id)
+	if (adv_identity(c, id) >= 0)
 		return true;
 	for (uint32_t i = 0; i < c->nsybil; i++)
 		if (c->sybil_ids[i] == id)
 			return true;
 	return false;
+}
+
+/* Count a delivery of an insider's message at sn, per author (sybil
+ * identities together with the first adversary's). */
+static void count_insider(struct scen *c, const struct sim_node *sn, uint32_t id)
+{
+	int k = adv_identity(c, id);
+
+	c->attacker_delivered[sn->index * ADV_IDS + (uint32_t)(k >= 0 ? k : 0)]++;
 }
 
 /* A node acted on a message: delivered DATA or executed a command. */
@@ -141,8 +180,8 @@ static void acted(struct sim *s, struct sim_node *sn, const struct swarm_event *
 		c->stale_acted++;
 	if (!t && c->attack && !strcmp(c->attack, "flood-rotate") && ev->len >= sizeof adv_magic &&
 	    !memcmp(ev->data, adv_magic, sizeof adv_magic)) {
-		if (ev->sender == c->adv_id)
-			c->attacker_delivered[sn->index]++;   /* authentic insider traffic, rate-checked */
+		if (adv_identity(c, ev->sender) >= 0)   /* authentic insider traffic, rate-checked */
+			count_insider(c, sn, ev->sender);
 		else
 			c->untracked_acted++;                 /* a rotated id got through */
 		return;
@@ -152,7 +191,7 @@ static void acted(struct sim *s, struct sim_node *sn, const struct swarm_event *
 		 * sybil/eclipse their admissions, below */
 		if (c->attack && adversary_id(c, ev->sender) && (!strcmp(c->attack, "flood") ||
 		    !strcmp(c->attack, "sybil") || !strcmp(c->attack, "eclipse")))
-			c->attacker_delivered[sn->index]++;
+			count_insider(c, sn, ev->sender);
 		else
 			c->untracked_acted++;
 		return;
@@ -166,11 +205,27 @@ static void acted(struct sim *s, struct sim_node *sn, const struct swarm_event *
 	t->last_t = s->now;
 }
 
+/*
+ * A node took something (a delivery, a command, an admission) from an
+ * adversary identity it had banned: a moved adversary escaped its ban.
+ */
+static void note_ban_escape(struct scen *c, struct sim_node *sn, uint32_t id)
+{
+	int k = adv_identity(c, id);
+
+	if (k >= 0 && c->banned_adv[sn->index * ADV_IDS + (uint32_t)k])
+		c->ban_escapes++;
+}
+
 /* Collect the metrics from node events. */
 static void on_event(struct sim *s, struct sim_node *sn, const struct swarm_event *ev)
 {
 	struct scen *c = SC(s);
 
+	if (ev->kind == SE_DELIVER || ev->kind == SE_COMMAND)
+		note_ban_escape(c, sn, ev->sender);
+	else if (ev->kind == SE_ADMITTED)
+		note_ban_escape(c, sn, ev->about);
 	switch (ev->kind) {
 	case SE_DELIVER:
 		if (ev->type == PH_DATA)
@@ -203,13 +258,15 @@ static void on_event(struct sim *s, struct sim_node *sn, const struct swarm_even
 				c->honest_banned[i] = 1;
 		if (c->attack && adversary_id(c, ev->about))
 			c->blacklisted[sn->index] = 1;
+		if (adv_identity(c, ev->about) >= 0)
+			c->banned_adv[sn->index * ADV_IDS + (uint32_t)adv_identity(c, ev->about)] = 1;
 		break;
 	case SE_MODULE:
 		if (ev->code == MAZE_SOLVED_EVENT && c->solved_t && !c->solved_t[sn->index])
 			c->solved_t[sn->index] = s->now;
 		break;
 	case SE_ADMITTED:
-		if (c->attack && ev->about != c->adv_id && adversary_id(c, ev->about)) {
+		if (c->attack && adv_identity(c, ev->about) < 0 && adversary_id(c, ev->about)) {
 			c->sybil_admitted++;
 		}
 		break;
@@ -366,17 +423,19 @@ static size_t adv_encode(struct scen *c, uint8_t *buf, uint8_t type, uint8_t ttl
 {
 	struct pheromone h = { .type = type, .ttl = ttl, .sender = sender, .seq = seq,
 			       .timestamp_ms = now, .flags = flags };
-	int k = pheromone_encode(buf, PHEROMONE_MAX_BYTES, &h, payload, len, &c->adv_ident,
+	int k = pheromone_encode(buf, PHEROMONE_MAX_BYTES, &h, payload, len, &ADV(c)->ident,
 				 c->adv_mac);
 
 	return k > 0 ? (size_t)k : 0;
 }
 
-/* The adversary broadcasts a packet. */
+/* The adversary acting now broadcasts a packet from where it is, under its link address. */
 static void adv_send(struct sim *s, const uint8_t *p, size_t len)
 {
+	struct adversary *a = ADV(SC(s));
+
 	if (len)
-		sim_transmit(s, s->o.nodes, SWARM_BROADCAST, p, len);
+		sim_transmit_as(s, a->node, a->addr, SWARM_BROADCAST, p, len);
 }
 
 /* The adversary hears a packet: capture it, or echo it (eclipse). */
@@ -385,7 +444,7 @@ static void adversary_rx(struct sim *s, struct sim_node *sn, const uint8_t *p, s
 	struct scen *c = SC(s);
 	struct capture *cp;
 
-	(void)sn;
+	c->cur = sn->index - s->o.nodes;   /* adversaries share what they hear */
 	if (len < PHEROMONE_HEADER_BYTES || p[1] == PH_PULL || c->ncap == MAX_CAPTURE)
 		return;
 	if (!strcmp(c->attack, "eclipse") && pheromone_type_relayed(p[1])) {
@@ -411,7 +470,7 @@ static void replay_step(struct sim *s)
 	struct scen *c = SC(s);
 	static const uint64_t stage_age[4] = { 0, 2000, 5000, 35000 };
 
-	for (uint32_t i = 0; i < c->ncap; i++) {
+	for (uint32_t i = c->cur; i < c->ncap; i += c->nadv) {   /* each adversary its share */
 		struct capture *cp = &c->cap[i];
 		if (cp->stage < 4 && s->now - cp->t >= stage_age[cp->stage]) {
 			pheromone_set_route(cp->pkt, PHEROMONE_MAX_TTL, 0);
@@ -451,6 +510,8 @@ static void forge_step(struct sim *s)
 	}
 	if (c->ncap) {
 		struct capture *cp = &c->cap[sim_rand(s) % c->ncap];
+		if (cp->len <= PHEROMONE_HEADER_BYTES)   /* e.g. another adversary's garbage */
+			return;
 		memcpy(buf, cp->pkt, cp->len);
 		buf[PHEROMONE_HEADER_BYTES + sim_rand(s) % (cp->len - PHEROMONE_HEADER_BYTES)] ^=
 			(uint8_t)(1u << (sim_rand(s) % 8));
@@ -464,24 +525,24 @@ static void fake_queen_step(struct sim *s)
 	struct scen *c = SC(s);
 	uint8_t buf[PHEROMONE_MAX_BYTES], payload[16 + CX_SIGNATURE_BYTES];
 	uint32_t victim = s->nodes[random_live_honest(s)].node.id;
-	uint32_t qid = s->queen_index >= 0 ? s->nodes[s->queen_index].node.id : c->adv_id;
-	struct pheromone h = { .type = PH_QUEEN_CMD, .ttl = 8, .sender = c->adv_id,
-			       .seq = ++c->adv_seq, .timestamp_ms = s->now, .flags = PHF_SIGNED };
+	uint32_t qid = s->queen_index >= 0 ? s->nodes[s->queen_index].node.id : ADV(c)->id;
+	struct pheromone h = { .type = PH_QUEEN_CMD, .ttl = 8, .sender = ADV(c)->id,
+			       .seq = ++ADV(c)->seq, .timestamp_ms = s->now, .flags = PHF_SIGNED };
 	size_t k;
 
 	put_u16(payload, QC_MARK);
 	put_u16(payload + 2, 8);
 	memset(payload + 4, 0xee, 8);
 	pheromone_queen_sign(payload + 12, &h, payload, 12, c->adv_sign_sk);
-	k = adv_encode(c, buf, PH_QUEEN_CMD, 8, c->adv_id, h.seq, s->now, payload, 12 + 64, PHF_SIGNED);
+	k = adv_encode(c, buf, PH_QUEEN_CMD, 8, ADV(c)->id, h.seq, s->now, payload, 12 + 64, PHF_SIGNED);
 	adv_send(s, buf, k);
 	/* a DIE for an honest node, signed with the wrong key */
 	h.type = PH_DIE;
-	h.seq = ++c->adv_seq;
+	h.seq = ++ADV(c)->seq;
 	put_u32(payload, victim);
 	payload[4] = DIE_ORDERED;
 	pheromone_queen_sign(payload + 5, &h, payload, 5, c->adv_sign_sk);
-	k = adv_encode(c, buf, PH_DIE, 8, c->adv_id, h.seq, s->now, payload, 5 + 64, PHF_SIGNED);
+	k = adv_encode(c, buf, PH_DIE, 8, ADV(c)->id, h.seq, s->now, payload, 5 + 64, PHF_SIGNED);
 	adv_send(s, buf, k);
 	/* posing as the queen's identity with a garbage signature */
 	memset(payload + 12, 0x5a, 64);
@@ -498,7 +559,7 @@ static void flood_step(struct sim *s)
 	struct scen *c = SC(s);
 	uint8_t buf[PHEROMONE_MAX_BYTES], payload[32] = { 0 };
 
-	adv_send(s, buf, adv_encode(c, buf, PH_DATA, 8, c->adv_id, ++c->adv_seq, s->now,
+	adv_send(s, buf, adv_encode(c, buf, PH_DATA, 8, ADV(c)->id, ++ADV(c)->seq, s->now,
 				    payload, sizeof payload, 0));
 }
 
@@ -513,7 +574,7 @@ static void sybil_step(struct sim *s)
 		return;
 	put_u16(hello + 2, 1000);
 	if (s->now < 1500) {   /* first a member like any other */
-		adv_send(s, buf, adv_encode(c, buf, PH_HELLO, 1, c->adv_id, ++c->adv_seq, s->now,
+		adv_send(s, buf, adv_encode(c, buf, PH_HELLO, 1, ADV(c)->id, ++ADV(c)->seq, s->now,
 					    hello, sizeof hello, 0));
 		return;
 	}
@@ -521,10 +582,32 @@ static void sybil_step(struct sim *s)
 	c->sybil_ids[c->nsybil++] = id;
 	put_u16(hello + 2, 1000);
 	/* the compromised node's own identity keeps its place first */
-	adv_send(s, buf, adv_encode(c, buf, PH_HELLO, 1, c->adv_id, ++c->adv_seq, s->now, hello,
+	adv_send(s, buf, adv_encode(c, buf, PH_HELLO, 1, ADV(c)->id, ++ADV(c)->seq, s->now, hello,
 				    sizeof hello, 0));
 	adv_send(s, buf, adv_encode(c, buf, PH_HELLO, 1, id, 1, s->now, hello, sizeof hello, 0));
 	adv_send(s, buf, adv_encode(c, buf, PH_DATA, 8, id, 2, s->now, payload, sizeof payload, 0));
+}
+
+/*
+ * A moving outsider sends from where it is now, under the link address of
+ * one of the honest nodes around it (on lan: of anyone), or under its own
+ * spoofed one when none is around.
+ */
+static void moving_spoof_send(struct sim *s, const uint8_t *p, size_t len)
+{
+	struct adversary *a = ADV(SC(s));
+	const struct sim_node *sn = &s->nodes[a->node];
+	uint32_t addr = a->addr;
+
+	if (s->lan)
+		addr = (uint32_t)(sim_rand(s) % s->o.nodes);
+	else if (sn->nnbr) {
+		uint32_t k = sn->nbrs[sim_rand(s) % sn->nnbr];
+		if (k < s->o.nodes)   /* not another adversary */
+			addr = k;
+	}
+	if (len)
+		sim_transmit_as(s, a->node, addr, SWARM_BROADCAST, p, len);
 }
 
 /*
@@ -534,7 +617,13 @@ static void sybil_step(struct sim *s)
  */
 static void spoof_send(struct sim *s, const uint8_t *p, size_t len)
 {
-	uint32_t v = random_live_honest(s), a = v;
+	uint32_t v, a;
+
+	if (SC(s)->moving) {
+		moving_spoof_send(s, p, len);
+		return;
+	}
+	v = a = random_live_honest(s);
 
 	if (s->lan)
 		a = (uint32_t)(sim_rand(s) % s->o.nodes);
@@ -609,8 +698,8 @@ static void flood_rotate_step(struct sim *s)
 
 	memcpy(payload, adv_magic, sizeof adv_magic);
 	put_u32(payload + 4, c->rotate_id);
-	adv_send(s, buf, adv_encode(c, buf, PH_DATA, 8, own ? c->adv_id : (uint32_t)sim_rand(s) | 1,
-				    own ? ++c->adv_seq : 1, s->now, payload, sizeof payload, 0));
+	adv_send(s, buf, adv_encode(c, buf, PH_DATA, 8, own ? ADV(c)->id : (uint32_t)sim_rand(s) | 1,
+				    own ? ++ADV(c)->seq : 1, s->now, payload, sizeof payload, 0));
 }
 
 /* Sign a made-up store entry with the adversary's own key. */
@@ -625,7 +714,7 @@ static void poison_entry(struct scen *c, struct kvstore *kv, uint16_t key, uint6
 	e->writer = writer;
 	e->len = 4;
 	memcpy(e->value, value, 4);
-	cx_sign(e->sig, msg, kv_signed_bytes(msg, key, e), c->adv_ident.sk);
+	cx_sign(e->sig, msg, kv_signed_bytes(msg, key, e), ADV(c)->ident.sk);
 	memcpy(e->cert, cert, CERT_BYTES);
 }
 
@@ -637,9 +726,9 @@ static void poison_send(struct sim *s, const struct kvstore *kv)
 	uint16_t from = 0;
 	int k;
 
-	while (from < KV_KEYS && (k = kv_encode_sync(kv, &from, c->adv_id, payload,
+	while (from < KV_KEYS && (k = kv_encode_sync(kv, &from, ADV(c)->id, payload,
 						     sizeof payload)) > 0)
-		adv_send(s, buf, adv_encode(c, buf, PH_STATE, 8, c->adv_id, ++c->adv_seq, s->now,
+		adv_send(s, buf, adv_encode(c, buf, PH_STATE, 8, ADV(c)->id, ++ADV(c)->seq, s->now,
 					    payload, (size_t)k, 0));
 }
 
@@ -659,7 +748,7 @@ static void kv_poison_step(struct sim *s)
 	kv_init(&kv);
 	if (s->now <= 2000) {
 		for (uint16_t key = 0; key < KV_KEYS; key++)
-			poison_entry(c, &kv, key, UINT64_MAX, c->adv_id, c->adv_ident.cert, "PSN!");
+			poison_entry(c, &kv, key, UINT64_MAX, ADV(c)->id, ADV(c)->ident.cert, "PSN!");
 	} else {
 		for (uint16_t key = 0; key < POISON_KEYS; key++)
 			poison_entry(c, &kv, key, s->now + KV_FUTURE_MS - 1000, s->nodes[v].node.id,
@@ -668,8 +757,8 @@ static void kv_poison_step(struct sim *s)
 	poison_send(s, &kv);
 }
 
-/* One step of the chosen attack, then reschedule. */
-static void adversary_tick(struct sim *s, uint32_t period)
+/* One step of the chosen attack by the adversary acting now. */
+static void adversary_step(struct sim *s)
 {
 	struct scen *c = SC(s);
 	const char *a = c->attack;
@@ -692,7 +781,65 @@ static void adversary_tick(struct sim *s, uint32_t period)
 		flood_rotate_step(s);
 	if (!strcmp(a, "kv-poison"))
 		kv_poison_step(s);
+}
+
+/* One step of every adversary, then reschedule. */
+static void adversary_tick(struct sim *s, uint32_t period)
+{
+	struct scen *c = SC(s);
+
+	for (c->cur = 0; c->cur < c->nadv; c->cur++)
+		adversary_step(s);
+	c->cur = 0;
 	sim_at(s, s->now + period, adversary_tick, period);
+}
+
+/* Outsiders hold no key; the other attacks are an insider's (or mixed). */
+static bool outsider_attack(const char *a)
+{
+	return !strcmp(a, "replay") || !strcmp(a, "forge") || !strcmp(a, "spoof-frame") ||
+	       !strcmp(a, "stale-frame");
+}
+
+/* Give the adversary acting now a certified identity from the attacker's
+ * stock of compromised nodes (the last one again once the stock is used). */
+static void adversary_identity(struct sim *s)
+{
+	struct scen *c = SC(s);
+	struct adversary *a = ADV(c);
+
+	if (c->nids == ADV_IDS)
+		return;
+	sim_issue_identity(s, &a->ident, 1u << ROLE_WORKER);   /* a member like any other */
+	a->id = node_id_from_pk(a->ident.pk);
+	a->seq = 0;
+	c->ids[c->nids++] = a->id;
+}
+
+/*
+ * --adversary-move: every adversary detaches and re-attaches at a random
+ * new place.  An outsider comes back under a spoofed address (a random
+ * honest node's); an insider alternates: odd moves under a fresh address
+ * of its own and the same identity (its bans must follow it), even moves
+ * under a random honest node's address and a fresh certified identity.
+ */
+static void adversary_move(struct sim *s, uint32_t period)
+{
+	struct scen *c = SC(s);
+
+	for (c->cur = 0; c->cur < c->nadv; c->cur++) {
+		struct adversary *a = ADV(c);
+		sim_relocate(s, a->node);
+		a->moves++;
+		if (outsider_attack(c->attack) || !(a->moves & 1))
+			a->addr = (uint32_t)(sim_rand(s) % s->o.nodes);
+		else
+			a->addr = ADV_ADDR_BASE + c->fresh_addr++;
+		if (!outsider_attack(c->attack) && !(a->moves & 1))
+			adversary_identity(s);
+	}
+	c->cur = 0;
+	sim_at(s, s->now + period, adversary_move, period);
 }
 
 /* Give the adversary its (compromised) keys and start the attack. */
@@ -708,14 +855,24 @@ static void adversary_setup(struct sim *s, const char *attack)
 	for (int i = 0; i < CX_SIGN_SEED_BYTES; i++)
 		seed[i] = (uint8_t)sim_rand(s);
 	cx_sign_keypair(pk, c->adv_sign_sk, seed);
-	sim_issue_identity(s, &c->adv_ident, 1u << ROLE_WORKER);   /* a member like any other */
-	c->adv_id = node_id_from_pk(c->adv_ident.pk);
+	c->nadv = s->n - s->o.nodes;
+	adversary_identity(s);
 	/* an outsider's key pair, with a certificate signed by a key of its own */
 	for (int i = 0; i < CX_SIGN_SEED_BYTES; i++)
 		seed[i] = (uint8_t)sim_rand(s);
 	identity_issue(&c->outsider, seed, ROLES_ALL, UINT64_MAX / 2, c->adv_sign_sk);
 	s->on_adversary_rx = adversary_rx;
-	sim_boot(s, s->o.nodes);
+	for (c->cur = 0; c->cur < c->nadv; c->cur++) {
+		ADV(c)->node = ADV(c)->addr = s->o.nodes + c->cur;
+		if (c->cur)
+			adversary_identity(s);
+		sim_boot(s, ADV(c)->node);
+	}
+	c->cur = 0;
+	if (s->o.adversary_move_s > 0) {
+		uint32_t move = (uint32_t)(s->o.adversary_move_s * 1000.0);
+		sim_at(s, 1000 + (move ? move : 1), adversary_move, move ? move : 1);
+	}
 	if (!strcmp(attack, "flood") || !strcmp(attack, "flood-rotate"))
 		period = 2;
 	else if (!strcmp(attack, "kv-poison"))
@@ -805,7 +962,7 @@ static uint64_t forged_entries(struct sim *s)
 	for (uint32_t i = 0; i < s->o.nodes; i++)
 		for (int k = 0; s->nodes[i].alive && k < KV_KEYS; k++) {
 			const struct kv_entry *e = &s->nodes[i].node.kv.e[k];
-			n += e->stamp && e->writer != SC(s)->adv_id && !memcmp(e->value, "FRG!", 4);
+			n += e->stamp && adv_identity(SC(s), e->writer) < 0 && !memcmp(e->value, "FRG!", 4);
 		}
 	return n;
 }
@@ -1180,21 +1337,31 @@ static int run_attack(struct sim *s, const struct sim_opts *o)
 	allowed = s->cfg.gossip.rate_burst + s->cfg.gossip.rate_per_s * secs;
 	for (uint32_t i = 0; i < o->nodes; i++) {
 		blacklisted += c->blacklisted[i];
-		if (c->attacker_delivered[i] > flood_max)
-			flood_max = c->attacker_delivered[i];
-		/* flood and flood-rotate: at most the budget per node, relays included */
-		if ((!strcmp(a, "flood") || !strcmp(a, "flood-rotate")) &&
-		    c->attacker_delivered[i] > allowed)
-			excess += (uint64_t)(c->attacker_delivered[i] - allowed);
+		for (uint32_t k = 0; k < c->nids; k++) {
+			uint32_t got = c->attacker_delivered[i * ADV_IDS + k];
+			if (got > flood_max)
+				flood_max = got;
+			/* flood and flood-rotate: at most the budget per author and node,
+			 * relays included */
+			if ((!strcmp(a, "flood") || !strcmp(a, "flood-rotate")) && got > allowed)
+				excess += (uint64_t)(got - allowed);
+		}
 	}
 	frozen = frozen_keys(s);
 	accepted = c->untracked_acted + c->die_acted + c->replay_acted + c->stale_acted +
-		   c->sybil_admitted + excess + forged_entries(s);
+		   c->sybil_admitted + excess + forged_entries(s) + c->ban_escapes;
 	printf("{\"scenario\":\"attack\",\"attack\":\"%s\",\"nodes\":%u,"
 	       "\"coverage\":%.4f,\"blacklisted\":%llu,\"frozen\":%llu,\"flood_max\":%llu,"
 	       "\"budget\":%.0f", a, o->nodes, cov,
 	       (unsigned long long)blacklisted, (unsigned long long)frozen,
 	       (unsigned long long)flood_max, allowed);
+	if (c->moving) {
+		uint32_t moves = 0;
+		for (uint32_t k = 0; k < c->nadv; k++)
+			moves += c->adv[k].moves;
+		printf(",\"adversaries\":%u,\"moves\":%u,\"identities\":%u,\"ban_escapes\":%llu",
+		       c->nadv, moves, c->nids, (unsigned long long)c->ban_escapes);
+	}
 	print_common(s, accepted);
 	return 0;
 }
@@ -1240,13 +1407,15 @@ int sim_scenario_swarm(struct sim *s, const struct sim_opts *o)
 	int rc;
 	bool adversary = !strcmp(o->scenario, "queen") || !strcmp(o->scenario, "attack");
 
-	sim_setup(s, o, adversary ? 1 : 0);
+	sim_setup(s, o, adversary ? (o->adversaries ? o->adversaries : 1) : 0);
 	s->scenario = c;
+	c->moving = o->adversaries || o->adversary_move_s > 0;
 	s->on_event = on_event;
 	s->on_transmit = on_transmit;
 	c->blacklisted = calloc(s->n, 1);
 	c->honest_banned = calloc(s->n, 1);
-	c->attacker_delivered = calloc(s->n, sizeof *c->attacker_delivered);
+	c->attacker_delivered = calloc((size_t)s->n * ADV_IDS, sizeof *c->attacker_delivered);
+	c->banned_adv = calloc((size_t)s->n * ADV_IDS, 1);
 	if (!strcmp(o->scenario, "broadcast"))
 		rc = run_broadcast(s, o);
 	else if (!strcmp(o->scenario, "membership"))
@@ -1273,6 +1442,7 @@ int sim_scenario_swarm(struct sim *s, const struct sim_opts *o)
 	free(c->blacklisted);
 	free(c->honest_banned);
 	free(c->attacker_delivered);
+	free(c->banned_adv);
 	free(c);
 	sim_free(s);
 	return rc;
