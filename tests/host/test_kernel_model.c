@@ -2541,30 +2541,23 @@ int main(int argc, char **argv)
 		return failed != 0;
 	}
 
-	if (in_child(script_exploit, 0, 0))
-		printf("PASS model-exploit-script\n"), passed++;
-	else
-		printf("FAIL model-exploit-script\n"), failed++;
-	if (in_child(script_chain, 0, 0))
-		printf("PASS model-deep-revoke-chain\n"), passed++;
-	else
-		printf("FAIL model-deep-revoke-chain\n"), failed++;
-	if (in_child(script_map_run, 0, 0))
-		printf("PASS model-map-run-script\n"), passed++;
-	else
-		printf("FAIL model-map-run-script\n"), failed++;
-	if (in_child(script_copy_refs, 0, 0))
-		printf("PASS model-copy-refs-script\n"), passed++;
-	else
-		printf("FAIL model-copy-refs-script\n"), failed++;
-	if (in_child(script_thread_end, 0, 0))
-		printf("PASS model-thread-end-script\n"), passed++;
-	else
-		printf("FAIL model-thread-end-script\n"), failed++;
-	if (in_child(script_alloc_copy, 0, 0))
-		printf("PASS model-alloc-copy-script\n"), passed++;
-	else
-		printf("FAIL model-alloc-copy-script\n"), failed++;
+	/* the attack scripts, each a short deliberate sequence in a child */
+	static const struct { const char *name; void (*fn)(uint64_t, unsigned long); } scripts[] = {
+		{ "model-exploit-script", script_exploit },
+		{ "model-deep-revoke-chain", script_chain },
+		{ "model-map-run-script", script_map_run },
+		{ "model-copy-refs-script", script_copy_refs },
+		{ "model-thread-end-script", script_thread_end },
+		{ "model-alloc-copy-script", script_alloc_copy },
+	};
+	for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
+		int ok = in_child(scripts[i].fn, 0, 0);
+		printf("%s %s\n", ok ? "PASS" : "FAIL", scripts[i].name);
+		if (ok)
+			passed++;
+		else
+			failed++;
+	}
 	for (unsigned long s = first; s < first + seeds; s++) {
 		if (in_child(run_seed, s, steps))
 			passed++;

@@ -499,6 +499,17 @@ static void forge_messages(int u, int w, int x, int to, int from, int64_t r[FORG
 	r[11] = forged(ch, SK_IOCTL, 0, &small, 0, (uint64_t[4]){ hu, FIONREAD }, 0, 0);
 	/* closing a socket still held */
 	r[12] = forged(ch, SK_CLOSE, 64, 0, 0, (uint64_t[4]){ hu }, 0, 0);
+	/* the same close posed as an ended sender's (a generation of this
+	 * process that never ran), which the server serves without a sender
+	 * to check: still refused while the description is held, so u keeps
+	 * working below (the server takes messages in order) */
+	struct chan_msg *ghost = chan_msg_new(ch, SK_CLOSE, 64);
+	if (ghost) {
+		ghost->arg[0] = hu;
+		ghost->client_gen++;
+		if (chan_post(ch, ghost))
+			chan_msg_free(ch, ghost);
+	}
 	lo_unlock();
 	/* a live socket this process holds no descriptor of */
 	close(w);
