@@ -18,10 +18,27 @@
  * interrupted code resumes with every register as it was, without a kernel
  * call.
  */
+#define EXEC_MAGIC		0x3163657845787845	/* libos/exec.h */
+#define EXEC_BOOT_STACK		8192
+#define SYS_SET_FAULT_HANDLER	(0x4578 + 27)
+
 	.text
 	.global _exo_start
 _exo_start:
-	movq %rsp, %rbx
+	movabsq $EXEC_MAGIC, %rax	/* started by execve: its bss and stack */
+	cmpq %rax, (%rdi)		/* are demand-zero from here on */
+	jne 1f
+	movq %rdi, %r12
+	movq 8(%rdi), %rsi		/* the record's size: its boot stack follows */
+	addq $(4095 + EXEC_BOOT_STACK), %rsi
+	andq $-4096, %rsi
+	addq %rdi, %rsi
+	movl $EXEC_BOOT_STACK, %edx
+	leaq exec_boot_fault_entry(%rip), %rdi
+	movl $SYS_SET_FAULT_HANDLER, %eax
+	syscall
+	movq %r12, %rdi
+1:	movq %rsp, %rbx
 	subq $65536, %rsp		/* room for the initial stack image above us */
 	andq $-16, %rsp
 	movq %rbx, %rsi
@@ -160,5 +177,31 @@ libos_resume:
 	RESTORE_BUT_RBX_RSP
 	movq lo_thread0+184(%rip), %rsp
 	jmp *lo_thread0+176(%rip)
+
+/*
+ * exec_boot_fault_entry: an exec'd image's fault handler until its memory
+ * tables exist (libos/exec.c exec_boot_fault, which returns only when it
+ * mapped the page).  It resumes as libos_resume does, but through a block
+ * in .data, which is never demand-zero, instead of the thread's.
+ */
+	.global exec_boot_fault_entry
+exec_boot_fault_entry:
+	cld
+	movq %rdi, %rbx
+	andq $-16, %rsp
+	call exec_boot_fault
+	leaq 32(%rbx), %rbx
+	movq 16*8(%rbx), %rcx
+	movq %rcx, boot_jump(%rip)	/* rip */
+	movq 7*8(%rbx), %rcx
+	movq %rcx, boot_jump+8(%rip)	/* rsp */
+	RESTORE_BUT_RBX_RSP
+	movq boot_jump+8(%rip), %rsp
+	jmp *boot_jump(%rip)
+
+	.data
+	.balign 16
+boot_jump:
+	.quad 0, 0
 
 	.section .note.GNU-stack, "", @progbits

@@ -36,6 +36,9 @@ _Static_assert(ELF_USER_END <= SH_VA, "no image segment may be mapped over the s
 #define WINDOW_MAX (4ull << 30)		/* an image spans at most this */
 #define ENOEXEC 8
 #define E2BIG 7
+#define RLIMIT_AS 9
+#define SIGBUS_NR 7
+#define SIGSEGV_NR 11
 #define PERSONALITY_PATH "/lib/exo/ld-exo"
 
 _Static_assert(EXO_SYS_CAP_DELETE_LIST == 0x4578 + 47 && EXO_SYS_PAGE_MAP == 0x4578 + 7 &&
@@ -366,6 +369,22 @@ static int alloc_run(struct exec_plan *p, uint64_t va, uint64_t pages, int prot)
 	return 0;
 }
 
+/* The pages of run i execve fills: up to the one holding the last byte
+ * the file gives its segments (that page's tail is zeroed).  The pages
+ * after it are bss, demand-zero in the new image (plan_zero). */
+static uint64_t run_file_pages(const struct elf_image *img, int i)
+{
+	const struct elf_run *r = &img->run[i];
+	uint64_t end = r->va, run_end = r->va + r->pages * PAGE;
+	for (int k = 0; k < img->nseg; k++) {
+		const struct elf_seg *g = &img->seg[k];
+		uint64_t hi = g->vaddr + g->filesz;
+		if (g->filesz && g->vaddr < run_end && hi > r->va && hi > end)
+			end = hi < run_end ? hi : run_end;
+	}
+	return (end - r->va + PAGE - 1) / PAGE;
+}
+
 /* Maps or unmaps the image's runs at the window, lo at its start: one
  * call a run. */
 static int window(const struct exec_plan *p, uint64_t nrun, uint64_t lo, int map)
@@ -389,7 +408,7 @@ static int build_by_window(struct exec_plan *p, const struct exe *x, const struc
 	if (img->end - lo > WINDOW_MAX)
 		return -ENOMEM;
 	for (int i = 0; i < img->nrun; i++) {
-		int r = alloc_run(p, img->run[i].va, img->run[i].pages, img->run[i].prot);
+		int r = alloc_run(p, img->run[i].va, run_file_pages(img, i), img->run[i].prot);
 		if (r)
 			return r;
 	}
@@ -471,7 +490,7 @@ static int segments_apart(const struct elf_image *img)
 static int build_by_copy(struct exec_plan *p, const struct exe *x, const struct elf_image *img)
 {
 	for (int i = 0; i < img->nrun; i++)
-		for (uint64_t va = img->run[i].va, left = img->run[i].pages; left;) {
+		for (uint64_t va = img->run[i].va, left = run_file_pages(img, i); left;) {
 			uint64_t n = left < 512 ? left : 512;
 			if (p->nrun == EXEC_MAX_RUNS)
 				return -ENOMEM;
@@ -488,22 +507,70 @@ static int build_by_copy(struct exec_plan *p, const struct exe *x, const struct 
 	return 0;
 }
 
-/* The new image's pages with the file's bytes, and its stack: plan runs. */
+/*
+ * The pages no byte of the file fills (bss past the page holding the
+ * file's last byte) and the whole stack: not allocated here but planned
+ * as demand-zero runs, which the new image records as anonymous memory
+ * with the segment's protection, as Linux maps them.  As Linux, the
+ * image and stack must fit RLIMIT_AS, and, as its overcommit heuristic
+ * refuses a mapping larger than memory, the demand-zero pages must not
+ * exceed what the memory budget holds: -ENOMEM, before the switch.
+ */
+static int plan_zero(struct exec_plan *p, const struct elf_image *img)
+{
+	uint64_t zero = EXO_STACK_PAGES, all = EXO_STACK_PAGES;
+	for (int i = 0; i < img->nrun; i++) {
+		uint64_t f = run_file_pages(img, i), n = img->run[i].pages - f;
+		all += img->run[i].pages;
+		zero += n;
+		if (n)
+			p->zero[p->nzero++] = (struct exec_run){ img->run[i].va + f * PAGE, n, 0, img->run[i].prot };
+	}
+	p->zero[p->nzero++] = (struct exec_run){ EXO_STACK_TOP - EXO_STACK_PAGES * PAGE, EXO_STACK_PAGES, 0,
+						 ELF_PROT_R | ELF_PROT_W };
+	struct exo_cap_info mem;
+	uint64_t as = rlimit_cur(RLIMIT_AS);
+	if ((as != ~0ull && all > as / PAGE) || lo_cap_inspect(EXO_SLOT_MEMORY, &mem) || zero > mem.count)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The frames the new image's first touches of demand-zero pages take
+ * before its memory tables exist (exec_boot_fault): later its pool's. */
+static int plan_reserve(struct exec_plan *p)
+{
+	int64_t slot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, EXEC_RESERVE_PAGES);
+	if (slot < 0)
+		return -ENOMEM;
+	p->reserve_slot = (uint64_t)slot;
+	p->reserve_pages = EXEC_RESERVE_PAGES;
+	return 0;
+}
+
+/* The new image's pages with the file's bytes (plan runs), its
+ * demand-zero bss and stack (plan zero runs) and the reserve. */
 static int build_image(struct exec_plan *p, const struct exe *x, const struct elf_image *img)
 {
-	int r = !x->whole && x->v->kind == VK_TMPFS && segments_apart(img) ? build_by_copy(p, x, img)
-									  : build_by_window(p, x, img);
+	int r = plan_zero(p, img);
 	if (r)
 		return r;
-	return alloc_run(p, EXO_STACK_TOP - EXO_STACK_PAGES * PAGE, EXO_STACK_PAGES,
-			 ELF_PROT_R | ELF_PROT_W);
+	r = !x->whole && x->v->kind == VK_TMPFS && segments_apart(img) ? build_by_copy(p, x, img)
+								      : build_by_window(p, x, img);
+	return r ? r : plan_reserve(p);
+}
+
+/* The record's pages for its size in bytes: the record, then the new
+ * image's first fault handler's stack (libos/entry.S finds it so). */
+static uint64_t record_pages(uint64_t size)
+{
+	return (size + PAGE - 1) / PAGE + EXEC_BOOT_STACK / PAGE;
 }
 
 /* The record's frames, mapped at EXEC_RECORD_VA, and the stub's page at
  * EXEC_STUB_VA: the record, or NULL. */
 static struct exec_handover *map_record(uint64_t strings, int64_t *rslot, int64_t *sslot)
 {
-	uint64_t pages = (sizeof(struct exec_handover) + strings + PAGE - 1) / PAGE;
+	uint64_t pages = record_pages(sizeof(struct exec_handover) + strings);
 	*rslot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, pages);
 	*sslot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 1);
 	if (*rslot < 0 || *sslot < 0)
@@ -542,6 +609,7 @@ static void mark_kept(const struct exec_handover *h, uint8_t *keep)
 	keep_range(keep, h->stub_slot, 1);
 	for (uint64_t i = 0; i < h->plan.nrun; i++)
 		keep_range(keep, h->plan.run[i].slot, 1);
+	keep_range(keep, h->plan.reserve_slot, 1);
 	for (int i = 1; i <= 2; i++)
 		if (h->uart_slot[i])
 			keep_range(keep, (uint64_t)h->uart_slot[i], 1);
@@ -609,6 +677,8 @@ static void undo(struct exec_plan *p, int64_t rslot, int64_t sslot)
 {
 	for (uint64_t i = 0; i < p->nrun; i++)
 		exo_call(EXO_SYS_CAP_DELETE, p->run[i].slot);
+	if (p->reserve_slot)
+		exo_call(EXO_SYS_CAP_DELETE, p->reserve_slot);
 	if (rslot > 0)
 		exo_call(EXO_SYS_CAP_DELETE, rslot);
 	if (sslot > 0)
@@ -761,6 +831,83 @@ void exec_adopt_memory(void)
 			prot[k] = (uint8_t)r->prot;
 		mm_adopt((int64_t)r->slot, r->va, r->pages, prot);
 	}
+	for (uint64_t i = 0; i < adopted.plan.nzero; i++) {
+		const struct exec_run *z = &adopted.plan.zero[i];
+		mm_reserve(z->va, z->pages * PAGE, (int)z->prot);
+	}
+}
+
+/* The live record: what the first fault handler has taken from the
+ * reserve since exec_adopt copied it. */
+static struct exec_plan *boot_plan(void)
+{
+	return &((struct exec_handover *)EXEC_RECORD_VA)->plan;
+}
+
+void exec_adopt_reserve(void)
+{
+	const struct exec_plan *p = boot_plan();
+	mm_adopt_pool((int64_t)p->reserve_slot, p->reserve_pages, p->reserve_va, p->reserve_used);
+}
+
+/* The demand-zero run's Linux protection at va, or -1 outside them. */
+static int boot_zero_prot(const struct exec_plan *p, uint64_t va)
+{
+	for (uint64_t i = 0; i < p->nzero && i < EXEC_MAX_ZERO; i++)
+		if (va >= p->zero[i].va && va - p->zero[i].va < p->zero[i].pages * PAGE)
+			return (int)p->zero[i].prot;
+	return -1;
+}
+
+/* Maps the next n pages of the reserve at va: 0, or -1 when it is spent. */
+static int boot_take(struct exec_plan *p, uint64_t va, uint64_t n, int prot)
+{
+	if (p->reserve_used > p->reserve_pages || n > p->reserve_pages - p->reserve_used ||
+	    exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, p->reserve_slot, p->reserve_used, exo_prot(prot), n))
+		return -1;
+	for (uint64_t i = 0; i < n; i++)
+		p->reserve_va[p->reserve_used++] = va + i * PAGE;
+	return 0;
+}
+
+/* Whether the first fault handler has mapped va already. */
+static int boot_mapped(const struct exec_plan *p, uint64_t va)
+{
+	for (uint64_t i = 0; i < p->reserve_used && i < EXEC_RESERVE_PAGES; i++)
+		if (p->reserve_va[i] == va)
+			return 1;
+	return 0;
+}
+
+void exec_boot_map(uint64_t va, uint64_t len)
+{
+	struct exec_plan *p = boot_plan();
+	uint64_t end = (va + len + PAGE - 1) & ~(PAGE - 1);
+	for (va &= ~(PAGE - 1); va < end;) {
+		uint64_t n = 0;
+		while (va + n * PAGE < end && !boot_mapped(p, va + n * PAGE))
+			n++;
+		if (n && boot_take(p, va, n, ELF_PROT_R | ELF_PROT_W))
+			exo_call(EXO_SYS_EXIT, EXO_STATUS_SIGNALED(SIGBUS_NR));
+		va += (n ? n : 1) * PAGE;
+	}
+}
+
+/*
+ * The new image's fault handler from its first instruction until its
+ * memory tables exist (libos/entry.S registers it, on a stack in the
+ * record's last pages): the first touch of a demand-zero page gets the
+ * reserve's next frame.  It reads and writes only the record, which is
+ * mapped, so it never faults itself.  Any other fault, or a spent
+ * reserve, ends the program with SIGSEGV, as nothing can report it yet.
+ */
+void exec_boot_fault(struct exo_fault *f)
+{
+	struct exec_plan *p = boot_plan();
+	uint64_t va = f->addr & ~(PAGE - 1);
+	int prot = f->vector == 14 && !(f->error & 1) ? boot_zero_prot(p, va) : -1;
+	if (prot < 0 || boot_take(p, va, 1, prot))
+		exo_call(EXO_SYS_EXIT, EXO_STATUS_SIGNALED(SIGSEGV_NR));
 }
 
 /* The arguments, in the args module's format, and the path given. */
@@ -773,7 +920,7 @@ const uint8_t *exec_args(uint64_t *size, const char **execfn)
 
 void exec_release_record(void)
 {
-	uint64_t pages = (adopted.size + PAGE - 1) / PAGE;
+	uint64_t pages = record_pages(adopted.size);
 	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, EXEC_RECORD_VA, pages);
 	exo_call(EXO_SYS_CAP_DELETE, adopted.record_slot);
 	exo_call(EXO_SYS_CAP_DELETE, adopted.stub_slot);	/* unmaps the stub */

@@ -22,6 +22,9 @@
 #define EXEC_MAGIC 0x3163657845787845ull	/* "ExExec1" */
 #define EXEC_MAX_RUNS 32			/* image runs (512 pages at most each), the stack */
 #define EXEC_MAX_DELETE 512			/* every slot */
+#define EXEC_MAX_ZERO 24			/* demand-zero runs: bss past the file, the stack */
+#define EXEC_RESERVE_PAGES 40			/* frames for the new image's first touches */
+#define EXEC_BOOT_STACK 8192			/* its first fault handler's stack, in the record */
 
 /* Frames of the new image: pages at va with Linux PROT_* bits. */
 struct exec_run {
@@ -37,6 +40,15 @@ struct exec_plan {
 	uint64_t nrun;
 	struct exec_run run[EXEC_MAX_RUNS];
 	uint64_t entry, rsp, record;
+	/* not read by the stub: pages execve does not allocate (va, pages,
+	 * slot 0, Linux PROT_* bits), which the new image records as
+	 * anonymous demand-zero memory, and the reserve its start draws on
+	 * for their first touches before its memory tables exist (the pages
+	 * used, at reserve_va[0..reserve_used)) */
+	uint64_t nzero;
+	struct exec_run zero[EXEC_MAX_ZERO];
+	uint64_t reserve_slot, reserve_pages, reserve_used;
+	uint64_t reserve_va[EXEC_RESERVE_PAGES];
 };
 
 struct exec_handover {
@@ -71,8 +83,19 @@ const struct exec_handover *exec_handover(void);
 void exec_note_start(const struct exo_start *st);
 /* an exec'd image copies the record: the start information to use */
 const struct exo_start *exec_adopt(const struct exec_handover *rec);
-/* after mm_init: its frames, thread slot and signal dispositions */
+/* first (libos/entry.S registers exec_boot_fault_entry): maps the pages
+ * of [va, va + len) from execve's reserve at once (the private block, which
+ * the fault handler itself uses) */
+void exec_boot_map(uint64_t va, uint64_t len);
+/* until then its fault handler (from libos/entry.S): maps a demand-zero
+ * page's first touch from the reserve, or ends the program */
+void exec_boot_fault(struct exo_fault *f);
+/* after mm_init: its frames, demand-zero regions, thread slot and signal
+ * dispositions */
 void exec_adopt_memory(void);
+/* once the library OS's own fault handler is registered: the reserve's
+ * frames join the pool, those touched as resident pages */
+void exec_adopt_reserve(void);
 /* the arguments (the args module's format) and the path execve was given */
 const uint8_t *exec_args(uint64_t *size, const char **execfn);
 /* once the initial stack is built: the record's frames go */

@@ -121,6 +121,13 @@ static void adopt_image_and_stack(const struct exo_start *st)
 	mm_adopt(EXO_SLOT_STACK, EXO_STACK_TOP - EXO_STACK_PAGES * 4096ull, EXO_STACK_PAGES, prot);
 }
 
+/* The library OS's fault handler, on the private block's stack. */
+static void fault_handler_set(void)
+{
+	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry,
+		 lp.exception_stack + sizeof lp.exception_stack, sizeof lp.exception_stack);
+}
+
 uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 {
 	static const char *strs[MAX_ARGS];
@@ -130,21 +137,30 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 	const char *execfn = 0;
 	int exec = ((const struct exec_handover *)st)->magic == EXEC_MAGIC;
 
-	if (exec)
+	if (exec) {
+		/* first the block the fault handler works in, at once */
+		exec_boot_map((uint64_t)&lp, sizeof lp);
 		st = exec_adopt((const struct exec_handover *)st);	/* execve's record */
-	else
+	} else {
 		exec_note_start(st);
+	}
 	libos_start_info = st;
 	libos_kinfo = (const volatile struct exo_kinfo *)EXO_KINFO_VA;
 	lo_threads_init();
-	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry,
-		 lp.exception_stack + sizeof lp.exception_stack, sizeof lp.exception_stack);
+	if (!exec)
+		fault_handler_set();
 	console_init();
 	mm_init(st->image_end);
-	if (exec)
+	if (exec) {
+		/* execve's first fault handler served the demand-zero pages
+		 * touched so far (libos/entry.S): ours takes over once the
+		 * tables know them, and its frames join the pool */
 		exec_adopt_memory();
-	else
+		fault_handler_set();
+		exec_adopt_reserve();
+	} else {
 		adopt_image_and_stack(st);
+	}
 
 	const char **argv = strs;
 	const uint8_t *blob = exec ? exec_args(&size, &execfn) : map_args(&size);

@@ -122,6 +122,10 @@ int mm_cow_fault(uint64_t va);
 /* Takes over pages the kernel mapped (prot_of_page: Linux PROT_* per page,
  * 0 for none) as a fixed chunk of frame cap slot. */
 void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const uint8_t *prot_of_page);
+/* Registers frames mapped before the memory tables existed (an exec'd
+ * image's first touches, libos/exec.c): a chunk of the pool whose first
+ * used pages are resident at va[0..used), the rest free. */
+void mm_adopt_pool(int64_t slot, uint64_t pages, const uint64_t *va, uint64_t used);
 
 /* Where the memory tables live: mapped, never demand-zero or shared. */
 /* fork: gives env a copy of the memory tables in frames of its own, at the

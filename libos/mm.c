@@ -555,6 +555,25 @@ void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const uint8_t *prot_of_
 	}
 }
 
+void mm_adopt_pool(int64_t slot, uint64_t pages, const uint64_t *va, uint64_t used)
+{
+	int c = 0;
+	while (c < MAX_CHUNKS && lp.chunks[c].slot)
+		c++;
+	if (c == MAX_CHUNKS || pages > 512 || used > pages)
+		return;
+	lp.chunks[c] = (struct chunk){ .slot = slot, .pages = (uint32_t)pages };
+	for (uint64_t i = 0; i < used; i++) {
+		struct resident *res = resident_find(va[i], 1);
+		lp.chunks[c].used[i / 64] |= 1ull << (i % 64);
+		if (!res)
+			continue;
+		if (res->va != va[i])
+			resident_counted(1);
+		*res = (struct resident){ va[i], (uint16_t)c, (uint16_t)i, 0 };
+	}
+}
+
 /* Unmaps every resident page in [start, end) and returns it to the pool;
  * pages of the shared segment there are only unmapped. */
 static void release_range(uint64_t start, uint64_t end)
