@@ -535,6 +535,11 @@ static int plan_zero(struct exec_plan *p, const struct elf_image *img)
 	return 0;
 }
 
+/* The new image's start-up maps its private block from the reserve and
+ * touches about 10 more pages before its own fault handler takes over. */
+_Static_assert(sizeof(struct libos_private) / PAGE + 16 <= EXEC_RESERVE_PAGES,
+	       "the reserve holds the private block and the start-up's first touches");
+
 /* The frames the new image's first touches of demand-zero pages take
  * before its memory tables exist (exec_boot_fault): later its pool's. */
 static int plan_reserve(struct exec_plan *p)
