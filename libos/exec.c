@@ -838,7 +838,10 @@ void exec_adopt_memory(void)
 	}
 	for (uint64_t i = 0; i < adopted.plan.nzero; i++) {
 		const struct exec_run *z = &adopted.plan.zero[i];
-		mm_reserve(z->va, z->pages * PAGE, (int)z->prot);
+		if (z->va + z->pages * PAGE == EXO_STACK_TOP)
+			mm_reserve(z->va, z->pages * PAGE, (int)z->prot);	/* joins the stack's */
+		else
+			mm_add_bss(z->va, z->pages * PAGE, (int)z->prot);
 	}
 }
 

@@ -40,6 +40,8 @@ void lo_report(const char *fmt, ...);
 struct region {
 	uint64_t start, end;	/* [start, end), page aligned */
 	int prot;
+	uint32_t bss;		/* an exec'd image's demand-zero bss: kept apart
+				   from its file's pages, unnamed in the maps */
 	uint64_t shoff;		/* 0: anonymous; else 1 + the shared segment's
 				   byte offset mapped at start (System V shm) */
 	void *file;		/* MAP_SHARED of a tmpfs file: its vnode (shared
@@ -185,6 +187,9 @@ int64_t mm_shared_at(uint64_t addr, uint64_t max, uint64_t *len);
 
 /* Reserves an anonymous region for the allocator: 0 or -errno. */
 int mm_reserve(uint64_t addr, uint64_t len, int prot);
+/* Records an exec'd image's bss past its file's pages: demand-zero, as
+ * mm_reserve, but a region of its own, as Linux maps it. */
+int mm_add_bss(uint64_t addr, uint64_t len, int prot);
 /* Gives the resident pages of a range back to the pool; the region stays. */
 void mm_discard(uint64_t addr, uint64_t len);
 

@@ -147,9 +147,9 @@ static int region_add_full(const struct region *nr)
 	uint32_t i = region_index(start);
 	int plain = !shoff && !nr->file;
 	int join_prev = plain && i > 0 && g[i - 1].end == start && g[i - 1].prot == prot &&
-			!g[i - 1].shoff && !g[i - 1].file;
+			!g[i - 1].shoff && !g[i - 1].file && g[i - 1].bss == nr->bss;
 	int join_next = plain && i < lp.nregions && g[i].start == end && g[i].prot == prot &&
-			!g[i].shoff && !g[i].file;
+			!g[i].shoff && !g[i].file && g[i].bss == nr->bss;
 	if (join_prev && join_next) {
 		g[i - 1].end = g[i].end;
 		region_shift(i, 1);
@@ -1071,6 +1071,12 @@ int mm_reserve(uint64_t addr, uint64_t len, int prot)
 	if (addr % PAGE || len % PAGE || addr >= EXO_KINFO_VA || len > EXO_KINFO_VA - addr)
 		return -LX_EINVAL;
 	return region_add(addr, addr + len, prot);
+}
+
+int mm_add_bss(uint64_t addr, uint64_t len, int prot)
+{
+	struct region r = { .start = addr, .end = addr + len, .prot = prot, .bss = 1 };
+	return region_add_full(&r);
 }
 
 /* Gives the resident pages of [addr, addr+len) back to the pool; the

@@ -1009,7 +1009,7 @@ static void gen_maps(struct pinfo *in, struct pbuf *b)
 		static char fpath[LX_PATH_MAX];	/* a shared file's path, when it has one */
 		const char *name = r == stack ? "[stack]" : r == heap && lp.heap_end > lp.heap_start ? "[heap]" :
 				   r->file && path_of(r->file, fpath) == 0 ? fpath :
-				   r->end <= lp.heap_start && in ? in->exe : 0;
+				   r->end <= lp.heap_start && in && !r->bss ? in->exe : 0;
 		if (name && *name) {
 			while (b->len - start < 73 && !b->oom)
 				put_ch(b, ' ');

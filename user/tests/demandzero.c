@@ -9,8 +9,9 @@
  *     the stack's top), keeps what was written;
  *   - a forked child sees the parent's written bss, zeros in untouched
  *     bss, and its writes stay its own (and the parent's its own);
- *   - /proc/self/maps has a writable private mapping over bss and the
- *     stack named [stack];
+ *   - /proc/self/maps shows bss past the file's pages as an unnamed
+ *     writable private line after the data's line (named by the
+ *     program's path), and the stack named [stack];
  *   - a MAP_FIXED mapping over bss gives a zeroed page where Linux allows
  *     it; where the library OS seals the image (docs/LIBOS.md "Memory")
  *     it is refused with EPERM and the bss there keeps its bytes.
@@ -111,8 +112,8 @@ static void check_fork(void)
 	EXPECT("fork-parent-keeps-its-bss", big_bss[10000] == 7 && big_bss[200000] == 0);
 }
 
-/* The maps line holding va: its permissions and name. */
-static int maps_line(uintptr_t va, char *perm, char *name, size_t nlen)
+/* The maps line holding va: its start, permissions and name. */
+static int maps_line(uintptr_t va, unsigned long *start, char *perm, char *name, size_t nlen)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
 	char line[512];
@@ -126,6 +127,7 @@ static int maps_line(uintptr_t va, char *perm, char *name, size_t nlen)
 		while (*n == ' ')
 			n++;
 		snprintf(name, nlen, "%s", n);
+		*start = lo;
 		name[strcspn(name, "\n")] = 0;
 		found = 1;
 	}
@@ -137,9 +139,14 @@ static int maps_line(uintptr_t va, char *perm, char *name, size_t nlen)
 static void check_maps(void)
 {
 	char perm[8], name[256];
+	unsigned long bss_start = 0, data_start = 0, at;
 	int local;
-	EXPECT("maps-bss-rw-private", maps_line((uintptr_t)(big_bss + BIG / 2), perm, name, sizeof name) && strcmp(perm, "rw-p") == 0);
-	EXPECT("maps-stack-named", maps_line((uintptr_t)&local, perm, name, sizeof name) && strcmp(perm, "rw-p") == 0 &&
+	EXPECT("maps-bss-rw-private-anonymous",
+	       maps_line((uintptr_t)(big_bss + BIG / 2), &bss_start, perm, name, sizeof name) &&
+	       strcmp(perm, "rw-p") == 0 && name[0] == 0);
+	EXPECT("maps-data-a-line-of-its-own", maps_line((uintptr_t)&data_word, &data_start, perm, name, sizeof name) &&
+	       strcmp(perm, "rw-p") == 0 && name[0] == '/' && data_start < bss_start);
+	EXPECT("maps-stack-named", maps_line((uintptr_t)&local, &at, perm, name, sizeof name) && strcmp(perm, "rw-p") == 0 &&
 	      strcmp(name, "[stack]") == 0);
 }
 
