@@ -7,7 +7,9 @@
  * Every page we have resident is mapped in the child read-only and marked
  * copy-on-write in both of us, except the private block (struct
  * libos_private) and the memory tables (what the fault handler itself
- * writes), which the child gets copied at once into frames of its own.  The first write to a shared page
+ * writes), which the child gets copied at once into frames of its own,
+ * and the few pages both of us are sure to write at once (mm_fork_mark),
+ * which it gets copies of too.  The first write to a shared page
  * faults, and mm_cow_fault gives the writer a copy.  The child starts on
  * its exception stack in libos_fork_child, registers its entries, and
  * returns from fork with 0.  The shared segment (libos/shared.c) is not
