@@ -10,6 +10,7 @@
 #include "libos/thread.h"
 #include "libos/sockcalls.h"
 #include "libos/exec.h"
+#include "libos/spawn.h"
 #include "libos/vfs.h"
 #include "net/lwip/netshare.h"
 #include "include/exo/native.h"
@@ -399,7 +400,8 @@ HANDLER(sys_getrandom)
 	return (int64_t)a1;
 }
 
-HANDLER(sys_fork) { UNUSED_ARGS; return libos_fork(); }
+/* A vfork child on its parent's memory may not fork (libos/spawn.c). */
+HANDLER(sys_fork) { UNUSED_ARGS; return spawn_child_active() ? -EAGAIN : libos_fork(); }
 HANDLER(sys_vfork) { UNUSED_ARGS; return libos_vfork(0); }
 
 /* A forked child must not use its parent's kernel objects by slot. */

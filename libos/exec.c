@@ -818,6 +818,8 @@ int exec_fork_grant(int64_t env)
  */
 int64_t libos_vfork(uint64_t stack)
 {
+	if (spawn_child_active())
+		return -EAGAIN;			/* a vfork child on our memory */
 	if (spawn_can_share())
 		return spawn_vfork(stack);	/* no fork: libos/spawn.c */
 	struct lo_thread *self = lo_thread_self();
