@@ -160,6 +160,8 @@ EXEC_TESTS := exectest minish
 TEST_DEPS += $(foreach p,$(EXEC_TESTS),$(BUILD)/user/$(p)) $(BUILD)/host-musl/exectest
 # demand-zero bss and stack of an exec'd image (tests/suites/29-exec-demandzero.sh)
 TEST_DEPS += $(BUILD)/user/demandzero $(BUILD)/host-musl/demandzero $(BUILD)/user/demandzero_huge
+# posix_spawn and vfork on the parent's memory (tests/suites/29-posix-spawn.sh)
+TEST_DEPS += $(BUILD)/user/spawntest $(BUILD)/host-musl/spawntest
 # Programs not built with tools/exo-cc, for the personality (same suite).
 $(BUILD)/foreign/hello-glibc: user/tests/foreign.c
 	$(Q)mkdir -p $(@D) && gcc -static -O2 -o $@ $<
