@@ -2150,6 +2150,51 @@ static void split_quota_script(void)
 		fail("split at quota: the split left %lu records", (unsigned long)k->nmappings);
 }
 
+/* Checks that va of root is page i of a record of pages pages at start. */
+static void check_piece(uint64_t va, uint64_t start, uint64_t pages)
+{
+	struct mapping *m = env_mapping_at(envs[0].k, va);
+	if (!m || m->va != start || m->pages != pages)
+		fail("%s: %#lx in a record at %#lx of %lu pages, not %#lx of %lu", step_desc, (unsigned long)va,
+		     m ? (unsigned long)m->va : 0ul, m ? (unsigned long)m->pages : 0ul, (unsigned long)start,
+		     (unsigned long)pages);
+}
+
+/*
+ * A run across a 2 MiB boundary (two leaf tables) makes a record in each;
+ * unmapping across the boundary cuts both; deleting the cap clears the
+ * rest.  Away from the model's pages, so checked here directly, then the
+ * whole state once nothing is left there.
+ */
+static void span_run_script(void)
+{
+	seed_state = 7;
+	boot_root();
+	step_desc = "run across a span";
+	int64_t f = root_frames(8);
+	uint64_t first = mc(KEY(0, (int)f))->first, va = VA_BASE + (4ull << 20) - 3 * PAGE_SIZE, n0 = envs[0].k->nmappings;
+	if (kcall6(0, EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, (uint64_t)f, 0, EXO_PROT_READ, 8))
+		fail("run across a span: the map was refused");
+	check_piece(va + 2 * PAGE_SIZE, va, 3);
+	check_piece(va + 3 * PAGE_SIZE, va + 3 * PAGE_SIZE, 5);
+	for (uint64_t i = 0; i < 8; i++)
+		if ((env_pte(envs[0].k, va + i * PAGE_SIZE) & PTE_ADDR) != (first + i) * PAGE_SIZE)
+			fail("run across a span: page %lu maps the wrong frame", (unsigned long)i);
+	if (kcall(0, EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va + 2 * PAGE_SIZE, 3, 0, 0))
+		fail("run across a span: the unmap across the boundary failed");
+	check_piece(va + PAGE_SIZE, va, 2);
+	check_piece(va + 5 * PAGE_SIZE, va + 5 * PAGE_SIZE, 3);
+	for (uint64_t i = 2; i < 5; i++)
+		if (env_pte(envs[0].k, va + i * PAGE_SIZE) || env_mapping_at(envs[0].k, va + i * PAGE_SIZE))
+			fail("run across a span: page %lu still mapped", (unsigned long)i);
+	if (envs[0].k->nmappings != n0 + 2)
+		fail("run across a span: %lu records", (unsigned long)envs[0].k->nmappings);
+	if (kcall(0, EXO_SYS_CAP_DELETE, (uint64_t)f, 0, 0, 0, 0))
+		fail("run across a span: CAP_DELETE failed");
+	model_delete(KEY(0, (int)f));
+	compare_and_check();
+}
+
 /*
  * A cap revoked while runs of its frames are mapped in two envs, one of
  * them cut in the middle by a run through another cap: every page
@@ -2785,6 +2830,7 @@ static void script_thread_end(uint64_t a, unsigned long b) { (void)a; (void)b; t
 static void script_alloc_copy(uint64_t a, unsigned long b) { (void)a; (void)b; alloc_copy_script(); }
 static void script_split_quota(uint64_t a, unsigned long b) { (void)a; (void)b; split_quota_script(); }
 static void script_revoke_run(uint64_t a, unsigned long b) { (void)a; (void)b; revoke_run_script(); }
+static void script_span_run(uint64_t a, unsigned long b) { (void)a; (void)b; span_run_script(); }
 
 int main(int argc, char **argv)
 {
@@ -2821,6 +2867,7 @@ int main(int argc, char **argv)
 		{ "model-alloc-copy-script", script_alloc_copy },
 		{ "model-split-at-quota-script", script_split_quota },
 		{ "model-revoke-mid-run-script", script_revoke_run },
+		{ "model-run-across-a-span-script", script_span_run },
 	};
 	for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
 		int ok = in_child(scripts[i].fn, 0, 0);
