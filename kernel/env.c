@@ -1,9 +1,10 @@
 /*
  * Environments: an address space (its own PML4, whose upper half is the
- * kernel's), a capability table, and a quota of kernel memory.  Every page a
- * user maps is recorded twice: in the env's hash of mappings (to find it by
- * address) and on the frame cap it was mapped through (so deleting or
- * revoking that cap unmaps it everywhere at once).
+ * kernel's), a capability table, and a quota of kernel memory.  Every run
+ * of pages a user maps is recorded twice: in the env's hash of mappings (to
+ * find it by address, through the page's PTE) and on the frame cap it was
+ * mapped through (so deleting or revoking that cap unmaps it everywhere at
+ * once).
  */
 #include "kernel/env.h"
 #include "kernel/cap.h"
