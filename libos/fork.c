@@ -7,7 +7,9 @@
  * Every page we have resident is mapped in the child read-only and marked
  * copy-on-write in both of us, except the private block (struct
  * libos_private) and the memory tables (what the fault handler itself
- * writes), which the child gets copied at once into frames of its own.  The first write to a shared page
+ * writes), which the child gets copied at once into frames of its own,
+ * and the few pages both of us are sure to write at once (mm_fork_mark),
+ * which it gets copies of too.  The first write to a shared page
  * faults, and mm_cow_fault gives the writer a copy.  The child starts on
  * its exception stack in libos_fork_child, registers its entries, and
  * returns from fork with 0.  The shared segment (libos/shared.c) is not
@@ -28,6 +30,7 @@
 
 #define PAGE 4096ull
 #define CHILD_QUOTA 2048			/* kernel pages: page tables, records */
+#define TABLES_SLACK 4				/* pages the tables may grow by during a fork */
 #define ENOMEM 12
 #define EAGAIN 11
 #define ENOENT 2
@@ -67,6 +70,17 @@ static int64_t fail_child(struct sh_proc *entry, int64_t env)
 	return fail(env, -ENOMEM);
 }
 
+/* The same once the child's private block is being made: our window on
+ * it and our caps on its frames and its copied pages' go too. */
+static int64_t fail_memory(struct sh_proc *entry, int64_t env, int64_t priv, int64_t copies)
+{
+	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA, sizeof lp / PAGE + mm_tables_pages() + TABLES_SLACK);
+	exo_call(EXO_SYS_CAP_DELETE, priv);
+	if (copies)
+		exo_call(EXO_SYS_CAP_DELETE, copies);
+	return fail_child(entry, env);
+}
+
 static int free_child_index(void)
 {
 	for (int i = 0; i < MAX_CHILDREN; i++)
@@ -95,8 +109,10 @@ static int64_t fork_env(void)
 	if (mem.count < CHILD_QUOTA + private_pages + mm_tables_pages() + 64)
 		return -ENOMEM;
 
-	/* the private block's copy: allocated while our budget is whole */
-	int64_t priv = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, private_pages);
+	/* the private block's copy and the tables', after it: allocated
+	 * while our budget is whole */
+	uint64_t room = mm_tables_pages() + TABLES_SLACK;
+	int64_t priv = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, private_pages + room);
 	if (priv < 0)
 		return -ENOMEM;
 	int64_t env = exo_call(EXO_SYS_ENV_CREATE, EXO_SLOT_MEMORY, CHILD_QUOTA);
@@ -135,8 +151,8 @@ static int64_t fork_env(void)
 	/* the child's private block: ours, then what differs for it */
 	struct libos_private *cp = (struct libos_private *)FORK_PRIVATE_VA;
 	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA, priv, 0,
-		     EXO_PROT_READ | EXO_PROT_WRITE, private_pages))
-		return fail_child(entry, env);
+		     EXO_PROT_READ | EXO_PROT_WRITE, private_pages + room))
+		return fail_memory(entry, env, priv, 0);
 	lo_memcpy(cp, &lp, sizeof lp);
 	lo_memset(cp->children, 0, sizeof cp->children);
 	cp->self_pid = (int64_t)info.object;
@@ -148,26 +164,31 @@ static int64_t fork_env(void)
 	while (pc < MAX_CHUNKS && cp->chunks[pc].slot)
 		pc++;
 	if (pc == MAX_CHUNKS)
-		return fail_child(entry, env);
+		return fail_memory(entry, env, priv, 0);
 	cp->chunks[pc] = (struct chunk){ .slot = priv, .pages = (uint32_t)private_pages, .fixed = 1 };
 	cp->private_chunk = (uint32_t)pc;
 
-	/* every resident page: shared read-only, copy-on-write in both; the
-	 * child takes its private block's records over (mm_adopt_private).
-	 * The marks go first and the tables are copied with them, before any
-	 * page is made read-only here: a write of ours after that faults and
-	 * changes our record, which the child's copy must not see. */
-	mm_fork_mark();
+	/* every resident page: shared read-only, copy-on-write in both, or
+	 * for the few we wrote since our last fork, copied for the child
+	 * now; the child takes its private block's and its copies' records
+	 * over (mm_adopt_private).  The marks go first and the tables are
+	 * copied with them, before any page is made read-only here: a write
+	 * of ours after that faults and changes our record, which the
+	 * child's copy must not see. */
+	mm_fork_mark(env, cp);
+	int64_t copies = cp->ncopied ? cp->chunks[cp->copied_chunk].slot : 0;
 	cp->nregions = lp.nregions;	/* as the tables are now: a fault may have grown them */
 	lo_memcpy(cp->tparts, lp.tparts, sizeof lp.tparts);
 	lo_memcpy(cp->res_root, lp.res_root, sizeof lp.res_root);
-	if (mm_tables_fork(env))
-		return fail_child(entry, env);
-	if (mm_fork_share(env, priv))
-		return fail_child(entry, env);
-	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA, private_pages);
-	/* the frames of the child's private block are the child's alone */
+	if (mm_tables_fork(env, priv, private_pages, room) || mm_fork_share(env, priv, cp)) {
+		mm_fork_unmark();
+		return fail_memory(entry, env, priv, copies);
+	}
+	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA, private_pages + room);
+	/* the frames of the child's private block and copies are the child's alone */
 	exo_call(EXO_SYS_CAP_DELETE, priv);
+	if (copies)
+		exo_call(EXO_SYS_CAP_DELETE, copies);
 	lo_threads_after_fork_parent();
 
 	struct exo_regs regs;
@@ -211,11 +232,12 @@ struct exo_regs *libos_child_init(struct lo_thread *t)
 	rlimit_after_fork();
 	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry,
 		 lp.exception_stack + sizeof lp.exception_stack, sizeof lp.exception_stack);
-	/* the block is still the parent's (copy-on-write) and names the
-	 * parent's thread as the lock's holder: it gets our own page and our
-	 * tid before anything here can take the lock */
+	/* the block, unless copied for us at the fork, is still the
+	 * parent's (copy-on-write) and names the parent's thread as the
+	 * lock's holder: it gets our own page and our tid before anything
+	 * here can take the lock */
 	for (uint64_t va = (uint64_t)t & ~(PAGE - 1); va < (uint64_t)(t + 1); va += PAGE)
-		mm_cow_fault(va);
+		mm_own_page(va);
 	t->tid = lp.self_pid;
 	lo_threads_after_fork(t);
 	libos_forget_caches();

@@ -36,6 +36,11 @@ void lo_report(const char *fmt, ...);
 #define MAX_CHILDREN 64
 #define RES_COW 1			/* shared at a fork: copy before writing */
 #define RES_SHARED 2			/* another env may map the frame */
+#define RES_COPIED 4			/* fork: copied for the child, not shared */
+#define RES_FRESH 8			/* fork: writable here until this fork */
+#define RES_CLEAN 16			/* copied at the last fork, not shared */
+#define FORK_COPY_MAX 32		/* pages a fork copies for the child at once */
+#define FORK_COPY_SPARE 16		/* free pages the child's copy cap brings */
 
 struct region {
 	uint64_t start, end;	/* [start, end), page aligned */
@@ -98,6 +103,10 @@ struct libos_private {
 	uint64_t shared_pages;			/* the shared segment (libos/proc.h); 0: none yet */
 	int64_t self_pid;			/* our env id, set before we first run */
 	uint32_t proc_index;			/* our entry in the process table */
+	/* a forked child's pages copied for it at the fork (mm_fork_mark),
+	 * in this order in chunk copied_chunk */
+	uint64_t copied_va[FORK_COPY_MAX];
+	uint32_t ncopied, copied_chunk;
 } __attribute__((aligned(4096)));
 _Static_assert(sizeof(struct exo_regs) == 152, "entry.S stores exo_regs by offset");
 
@@ -119,29 +128,40 @@ int mm_prepare_write(uint64_t addr, uint64_t len);
 int64_t lo_cap_inspect(int64_t slot, struct exo_cap_info *info);
 /* Gives a copy-on-write page at va a frame of its own: 0 or -errno. */
 int mm_cow_fault(uint64_t va);
+/* The page at va made our own if it is still copy-on-write (no kernel
+ * call when it is not). */
+void mm_own_page(uint64_t va);
 /* Takes over pages the kernel mapped (prot_of_page: Linux PROT_* per page,
  * 0 for none) as a fixed chunk of frame cap slot. */
 void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const uint8_t *prot_of_page);
 
 /* Where the memory tables live: mapped, never demand-zero or shared. */
-/* fork: gives env a copy of the memory tables in frames of its own, at the
- * same address: 0 or -ENOMEM. */
-int mm_tables_fork(int64_t env);
+/* fork: gives env a copy of the memory tables at the same address, in
+ * the frames of priv from index first on (room pages) where they fit:
+ * 0 or -ENOMEM. */
+int mm_tables_fork(int64_t env, int64_t priv, uint64_t first, uint64_t room);
 /* Pages the memory tables take now (what mm_tables_fork copies). */
 uint64_t mm_tables_pages(void);
 /* fork, after mm_fork_mark and mm_tables_fork: every resident page of
  * ours mapped in env, a run of pages a call; the private block's pages
- * from priv (a frame cap env holds in the same slot), the rest read-only
+ * from priv (a frame cap env holds in the same slot), the pages copied
+ * for it from its copies' cap (named in its private block cp), the rest read-only
  * from our frame caps (env has copies in the same slots), ours made
  * read-only too.  0 or -ENOMEM. */
-int mm_fork_share(int64_t env, int64_t priv);
+int mm_fork_share(int64_t env, int64_t priv, const struct libos_private *cp);
+/* A fork that failed after mm_fork_mark: the pages it had not made
+ * read-only here yet are no longer taken for copy-on-write. */
+void mm_fork_unmark(void);
 /* fork: marks every resident page but the private block's copy-on-write
- * and shared, before the tables are copied for the child. */
-void mm_fork_mark(void);
+ * and shared, before the tables are copied for the child, except the few
+ * written since our last fork, which env (whose private block is cp) gets
+ * copies of at once instead. */
+void mm_fork_mark(int64_t env, struct libos_private *cp);
 /* The resident pages, all and those of the library OS's own heap. */
 void mm_resident_counts(uint64_t *all, uint64_t *libos);
 /* The forked child's first step: the records of its private block's pages
- * name its own copy (chunk c), not the parent's frames. */
+ * name its own copy (chunk c), not the parent's frames, and so do those of
+ * the pages copied for it at the fork. */
 void mm_adopt_private(uint32_t c);
 /* The Linux PROT_* bits of the region holding va; -1 outside every region. */
 int mm_prot_at(uint64_t va);

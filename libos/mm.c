@@ -499,6 +499,13 @@ int mm_cow_fault(uint64_t va)
 	return 0;
 }
 
+void mm_own_page(uint64_t va)
+{
+	struct resident *res = resident_find(va & ~(PAGE - 1), 0);
+	if (res && (res->flags & RES_COW))
+		mm_cow_fault(va);
+}
+
 /*
  * Makes [addr, addr+len) ready for the kernel to write into: the kernel
  * does not take our page faults, so a page that is not there yet
@@ -634,12 +641,29 @@ static void tables_init(void)
 	lo_memset(lp.res_root, 0, sizeof lp.res_root);
 }
 
-int mm_tables_fork(int64_t env)
+/* Gives env a copy of the tables at the same address: in the frames of
+ * priv from index first on (a cap env holds in the same slot, mapped here
+ * at FORK_PRIVATE_VA with the child's private block) when they fit its
+ * room pages, a PAGE_MAP for each part, else in frames of their own (the
+ * tables grew during the fork). */
+int mm_tables_fork(int64_t env, int64_t priv, uint64_t first, uint64_t room)
 {
-	for (int k = 0; k < 3; k++)
-		if (lp.tparts[k].mapped &&
-		    frames_map(env, part_base[k], lp.tparts[k].mapped, (const uint8_t *)part_base[k]))
+	uint64_t at = first;
+	for (int k = 0; k < 3; k++) {
+		uint64_t n = lp.tparts[k].mapped;
+		if (!n)
+			continue;
+		if (mm_tables_pages() > room) {
+			if (frames_map(env, part_base[k], n, (const uint8_t *)part_base[k]))
+				return -LX_ENOMEM;
+			continue;
+		}
+		lo_memcpy((void *)(FORK_PRIVATE_VA + at * PAGE), (const void *)part_base[k], n * PAGE);
+		if (exo_call(EXO_SYS_PAGE_MAP, env, part_base[k], priv, at,
+			     EXO_PROT_READ | EXO_PROT_WRITE | EXO_MAP_TARGET_CAP, n))
 			return -LX_ENOMEM;
+		at += n;
+	}
 	return 0;
 }
 
@@ -648,14 +672,112 @@ uint64_t mm_tables_pages(void)
 	return lp.tparts[0].mapped + lp.tparts[1].mapped + lp.tparts[2].mapped;
 }
 
-void mm_fork_mark(void)
+/* What the forking thread is sure to write at once, in both processes:
+ * its block, the part of its handler stack in use (only the first
+ * thread's: another's stays ours, lo_thread_page_kept) and the top of its
+ * program stack, the 1 KiB below the stack pointer at the call. */
+struct fork_hot {
+	uint64_t lo[3], hi[3];
+};
+
+static void fork_hot_now(struct fork_hot *h)
 {
+	struct lo_thread *t = lo_thread_self();
+	uint64_t sp = (uint64_t)__builtin_frame_address(0);
+	h->lo[0] = (uint64_t)t;
+	h->hi[0] = (uint64_t)(t + 1);
+	h->lo[1] = t == &lo_thread0 ? sp : 0;
+	h->hi[1] = t == &lo_thread0 ? t->stack_top : 0;
+	h->lo[2] = t->at_call.rsp - 1024;
+	h->hi[2] = t->at_call.rsp;
+}
+
+/*
+ * A page fork copies for the child instead of sharing it, in a writable
+ * region and not another thread's block or handler stack (those the
+ * child never uses): one the forking thread is sure to write (h), or one
+ * we wrote since our last fork (no RES_SHARED: a fresh page or a
+ * copy-on-write copy), likely written again by both of us, unless it was
+ * copied at the last fork (RES_CLEAN: we cannot tell whether it was
+ * written since, so it is shared this time; our next write shows it).
+ */
+static int fork_copies(const struct resident *r, const struct fork_hot *h)
+{
+	int hot = 0;
+	for (int k = 0; k < 3; k++)
+		hot |= r->va + PAGE > h->lo[k] && r->va < h->hi[k];
+	if (!hot && (r->flags & (RES_SHARED | RES_CLEAN)))
+		return 0;
+	int prot = mm_prot_at(r->va);
+	return prot > 0 && (prot & LX_PROT_WRITE) && !lo_thread_page_kept(r->va);
+}
+
+/* The frames of the pages fork copies (n pieces), and FORK_COPY_SPARE
+ * free ones for the child's first faults, in one cap granted to env in
+ * the same slot and recorded in its private block cp.  0, or -ENOMEM
+ * when the budget or the child's table has no room. */
+static int fork_copy_cap(int64_t env, struct libos_private *cp, const struct exo_mem_copy *piece, uint32_t n)
+{
+	int c = 0;
+	while (c < MAX_CHUNKS && cp->chunks[c].slot)
+		c++;
+	if (c == MAX_CHUNKS)
+		return -LX_ENOMEM;
+	int64_t slot = exo_call(EXO_SYS_MEM_ALLOC_COPY, EXO_SLOT_MEMORY, n + FORK_COPY_SPARE, piece, n);
+	if (slot < 0)
+		return -LX_ENOMEM;
+	if (exo_call(EXO_SYS_CAP_GRANT, slot, env, EXO_R_ALL, slot + 1) < 0) {
+		exo_call(EXO_SYS_CAP_DELETE, slot);
+		return -LX_ENOMEM;
+	}
+	cp->chunks[c] = (struct chunk){ .slot = slot, .pages = n + FORK_COPY_SPARE };
+	cp->chunks[c].used[0] = (1ull << n) - 1;	/* n <= 32 */
+	cp->copied_chunk = (uint32_t)c;
+	return 0;
+}
+
+/*
+ * Marks every resident page for the fork but the private block's: shared
+ * copy-on-write in both (RES_FRESH when it was writable here until now,
+ * so mm_fork_share makes it read-only here too; one still copy-on-write
+ * from an earlier fork is read-only already), or, for the first
+ * FORK_COPY_MAX pages written since our last fork (fork_copies), copied
+ * for the child at once (RES_COPIED): a copy is one piece of a kernel
+ * call, where sharing costs a protect here and a fault in each of us.
+ * Without the memory for the copies, those pages are shared too.
+ */
+void mm_fork_mark(int64_t env, struct libos_private *cp)
+{
+	_Static_assert(FORK_COPY_MAX <= 64, "the copies' used bits fit one word");
 	uint64_t lo = (uint64_t)&lp, hi = lo + sizeof lp;
-	for (uint64_t n = 0; n < lp.tparts[PART_LEAVES].used; n++) {
-		struct resident *leaf = leaf_at(n);
-		for (int i = 0; i < LEAF_RECORDS; i++)
-			if (leaf[i].va && (leaf[i].va < lo || leaf[i].va >= hi))
-				leaf[i].flags |= RES_COW | RES_SHARED;
+	struct exo_mem_copy piece[FORK_COPY_MAX];
+	struct fork_hot hot;
+	uint32_t n = 0;
+	fork_hot_now(&hot);
+	for (uint64_t l = 0; l < lp.tparts[PART_LEAVES].used; l++) {
+		struct resident *leaf = leaf_at(l);
+		for (int i = 0; i < LEAF_RECORDS; i++) {
+			struct resident *r = &leaf[i];
+			if (!r->va || (r->va >= lo && r->va < hi))
+				continue;
+			if (n < FORK_COPY_MAX && fork_copies(r, &hot)) {
+				piece[n] = (struct exo_mem_copy){ (uint64_t)lp.chunks[r->chunk].slot,
+								   r->index * PAGE, PAGE, n * PAGE };
+				cp->copied_va[n++] = r->va;
+				r->flags |= RES_COPIED;
+				continue;
+			}
+			r->flags = RES_COW | RES_SHARED | (r->flags & RES_COW ? 0 : RES_FRESH);
+		}
+	}
+	cp->ncopied = 0;
+	if (!n || fork_copy_cap(env, cp, piece, n) == 0) {
+		cp->ncopied = n;
+		return;
+	}
+	for (uint32_t k = 0; k < n; k++) {	/* no room: shared after all */
+		struct resident *r = resident_find(cp->copied_va[k], 0);
+		r->flags = RES_COW | RES_SHARED | RES_FRESH;
 	}
 }
 
@@ -691,10 +813,11 @@ static int share_page(int64_t env, struct share_run *r, const struct share_run *
 	return err;
 }
 
-int mm_fork_share(int64_t env, int64_t priv)
+int mm_fork_share(int64_t env, int64_t priv, const struct libos_private *cp)
 {
 	uint64_t lo = (uint64_t)&lp, hi = lo + sizeof lp;
 	struct share_run run = { 0 };
+	uint64_t copied = 0;
 	for (uint64_t n = 0; n < lp.tparts[PART_LEAVES].used; n++) {
 		struct resident *leaf = leaf_at(n);
 		for (int i = 0; i < LEAF_RECORDS; i++) {
@@ -704,6 +827,10 @@ int mm_fork_share(int64_t env, int64_t priv)
 				continue;
 			if (r->va >= lo && r->va < hi) {
 				p.index = (r->va - lo) / PAGE;
+			} else if (r->flags & RES_COPIED) {	/* the child's own copy; ours stays as it is */
+				r->flags = (uint8_t)((r->flags & ~RES_COPIED) | RES_CLEAN);
+				p.index = copied++;
+				p.slot = cp->chunks[cp->copied_chunk].slot;
 			} else {
 				int prot = mm_prot_at(r->va);
 				if (prot <= 0 || !(prot & 7))
@@ -711,8 +838,9 @@ int mm_fork_share(int64_t env, int64_t priv)
 				p.index = r->index;
 				p.slot = lp.chunks[r->chunk].slot;
 				p.prot = EXO_PROT_READ | (prot & 4 ? EXO_PROT_EXEC : 0) | EXO_MAP_TARGET_CAP;
-				p.ours_too = (prot & 2) != 0;
-				if (p.ours_too && lo_thread_page_kept(r->va)) {
+				p.ours_too = (prot & 2) && (r->flags & RES_FRESH);
+				r->flags &= ~RES_FRESH;
+				if ((prot & 2) && lo_thread_page_kept(r->va)) {
 					/* a thread's block and handler stack stay
 					 * writable here: another thread's fault during
 					 * the fork is framed there; the child never
@@ -726,6 +854,24 @@ int mm_fork_share(int64_t env, int64_t priv)
 		}
 	}
 	return share_flush(env, &run);
+}
+
+/* Takes a failed fork's marks back.  A page it marked but had not made
+ * read-only here yet must not pass for copy-on-write (the next fork
+ * would then leave it writable here), so every page still marked fresh
+ * is ours alone again; a write to one that was made read-only maps it
+ * writable again (mm_cow_fault).  Each stays marked shared: the frame may
+ * have been mapped in the child, so it never goes back to the pool. */
+void mm_fork_unmark(void)
+{
+	for (uint64_t n = 0; n < lp.tparts[PART_LEAVES].used; n++) {
+		struct resident *leaf = leaf_at(n);
+		for (int i = 0; i < LEAF_RECORDS; i++) {
+			if (leaf[i].flags & RES_FRESH)
+				leaf[i].flags &= (uint8_t)~(RES_COW | RES_FRESH);
+			leaf[i].flags &= (uint8_t)~(RES_COPIED | RES_CLEAN);
+		}
+	}
 }
 
 void mm_resident_counts(uint64_t *all, uint64_t *libos)
@@ -749,6 +895,12 @@ void mm_adopt_private(uint32_t c)
 		if (r)
 			*r = (struct resident){ lo + i * PAGE, (uint16_t)c, (uint16_t)i, 0 };
 	}
+	for (uint32_t k = 0; k < lp.ncopied; k++) {
+		struct resident *r = resident_find(lp.copied_va[k], 0);
+		if (r)
+			*r = (struct resident){ lp.copied_va[k], (uint16_t)lp.copied_chunk, (uint16_t)k, 0 };
+	}
+	lp.ncopied = 0;
 }
 
 void mm_init(uint64_t image_end)

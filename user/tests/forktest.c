@@ -11,6 +11,51 @@
 static int global = 1;
 static char big[3 * 4096];
 
+/* More pages than a fork copies for the child at once (FORK_COPY_MAX in
+ * libos/libos.h, 32): some are copied, the rest shared. */
+#define ROUND_PAGES 48
+static unsigned char rounds_area[ROUND_PAGES][4096];
+
+/* Fork after fork, the parent writing every page between them: pages it
+ * wrote since its last fork are copied for the child at the fork, those
+ * copied at the last one are shared again, and the rest shared
+ * copy-on-write as before.  After each fork the parent writes every page
+ * again before the child looks (a pipe orders them) and the child writes
+ * every page; each must still see its own contents, whichever way a page
+ * went.  Returns the rounds that went wrong. */
+static int fork_rounds(int rounds)
+{
+	int bad = 0;
+	for (int r = 1; r <= rounds; r++) {
+		for (int i = 0; i < ROUND_PAGES; i++)
+			rounds_area[i][i * 7 % 4096] = (unsigned char)(r * 2);
+		int go[2];
+		if (pipe(go))
+			return rounds;
+		pid_t c = fork();
+		if (c == 0) {
+			char b;
+			close(go[1]);
+			int ok = read(go[0], &b, 1) == 1;
+			for (int i = 0; i < ROUND_PAGES; i++)
+				ok &= rounds_area[i][i * 7 % 4096] == (unsigned char)(r * 2);
+			for (int i = 0; i < ROUND_PAGES; i++)
+				rounds_area[i][i * 7 % 4096] = 0xee;
+			_exit(ok ? 0 : 1);
+		}
+		close(go[0]);
+		for (int i = 0; i < ROUND_PAGES; i++)
+			rounds_area[i][i * 7 % 4096] = (unsigned char)(r * 2 + 1);
+		int status = -1, ok = c > 0 && write(go[1], "g", 1) == 1;
+		close(go[1]);
+		ok &= c > 0 && waitpid(c, &status, 0) == c && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		for (int i = 0; i < ROUND_PAGES; i++)
+			ok &= rounds_area[i][i * 7 % 4096] == (unsigned char)(r * 2 + 1);
+		bad += !ok;
+	}
+	return bad;
+}
+
 int main(void)
 {
 	int local = 10;
@@ -60,6 +105,7 @@ int main(void)
 		return *null;
 	}
 	EXPECT("second-child-segv", waitpid(p2, &status, 0) == p2 && WIFSIGNALED(status) && WTERMSIG(status) == 11);
+	EXPECT("fork-rounds-copied-and-shared-pages", fork_rounds(6) == 0);
 	printf("%s\n", failures ? "SOME CHECKS FAILED" : "all checks passed");
 	return failures ? 1 : 0;
 }
