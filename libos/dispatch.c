@@ -10,6 +10,7 @@
 #include "libos/thread.h"
 #include "libos/sockcalls.h"
 #include "libos/exec.h"
+#include "libos/spawn.h"
 #include "libos/vfs.h"
 #include "net/lwip/netshare.h"
 #include "include/exo/native.h"
@@ -21,6 +22,7 @@ enum {
 	NR_munmap = 11, NR_brk = 12, NR_madvise = 28,
 	NR_nanosleep = 35, NR_sendfile = 40, NR_sysinfo = 99, NR_prctl = 157, NR_getpid = 39, NR_exit = 60, NR_uname = 63,
 	NR_gettimeofday = 96, NR_getuid = 102, NR_getgid = 104, NR_geteuid = 107,
+	NR_setuid = 105, NR_setgid = 106,
 	NR_getegid = 108, NR_getppid = 110, NR_arch_prctl = 158, NR_gettid = 186,
 	NR_time = 201, NR_set_tid_address = 218, NR_clock_gettime = 228,
 	NR_clock_getres = 229, NR_clock_nanosleep = 230, NR_exit_group = 231,
@@ -150,8 +152,8 @@ HANDLER(sys_madvise)
 static uint64_t pid;		/* cached env id */
 int64_t libos_pid(void)
 {
-	if (!pid && lp.self_pid)
-		pid = (uint64_t)lp.self_pid;
+	if (lp.self_pid)		/* a vfork child on our memory has its own */
+		return lp.self_pid;
 	if (!pid) {
 		struct exo_cap_info info;
 		pid = lo_cap_inspect(EXO_SLOT_SELF_ENV, &info) == 0 ? info.object : 1;
@@ -160,6 +162,9 @@ int64_t libos_pid(void)
 }
 HANDLER(sys_getpid) { UNUSED_ARGS; return libos_pid(); }
 HANDLER(sys_getuid) { UNUSED_ARGS; return 0; }
+/* setuid, setgid: every process is root and stays root (posix_spawn's
+ * POSIX_SPAWN_RESETIDS sets the ids it has); another id: EPERM. */
+HANDLER(sys_setuid) { UNUSED_ARGS; return (uint32_t)a0 == 0 ? 0 : -EPERM; }
 
 /* The calling thread's FS base (TLS pointer), as set through arch_prctl
  * or clone. */
@@ -395,7 +400,8 @@ HANDLER(sys_getrandom)
 	return (int64_t)a1;
 }
 
-HANDLER(sys_fork) { UNUSED_ARGS; return libos_fork(); }
+/* A vfork child on its parent's memory may not fork (libos/spawn.c). */
+HANDLER(sys_fork) { UNUSED_ARGS; return spawn_child_active() ? -EAGAIN : libos_fork(); }
 HANDLER(sys_vfork) { UNUSED_ARGS; return libos_vfork(0); }
 
 /* A forked child must not use its parent's kernel objects by slot. */
@@ -428,6 +434,7 @@ static const handler table[NR_MAX] = {
 	[NR_exit] = sys_thread_exit, [NR_uname] = sys_uname, [NR_prctl] = sys_prctl, [NR_sysinfo] = sys_sysinfo,
 	[NR_sendfile] = sys_sendfile, [NR_gettimeofday] = sys_gettimeofday,
 	[NR_getuid] = sys_getuid, [NR_getgid] = sys_getuid, [NR_geteuid] = sys_getuid,
+	[NR_setuid] = sys_setuid, [NR_setgid] = sys_setuid,
 	[NR_getegid] = sys_getuid, [NR_getppid] = sys_getppid, [NR_arch_prctl] = sys_arch_prctl,
 	[NR_gettid] = sys_gettid, [NR_time] = sys_time, [NR_set_tid_address] = sys_set_tid_address,
 	[NR_clock_gettime] = sys_clock_gettime, [NR_clock_getres] = sys_clock_getres,

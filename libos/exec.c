@@ -18,6 +18,7 @@
 #include "libos/lx.h"
 #include "libos/proc.h"
 #include "libos/shared.h"
+#include "libos/spawn.h"
 #include "libos/thread.h"
 #include "libos/vfs.h"
 #include "include/exo/native.h"
@@ -500,16 +501,19 @@ static int build_image(struct exec_plan *p, const struct exe *x, const struct el
 }
 
 /* The record's frames, mapped at EXEC_RECORD_VA, and the stub's page at
- * EXEC_STUB_VA: the record, or NULL. */
-static struct exec_handover *map_record(uint64_t strings, int64_t *rslot, int64_t *sslot)
+ * EXEC_STUB_VA (none for a vfork child's image, which starts in an env of
+ * its own: libos/spawn.c): the record, or NULL. */
+static struct exec_handover *map_record(uint64_t pages, int64_t *rslot, int64_t *sslot)
 {
-	uint64_t pages = (sizeof(struct exec_handover) + strings + PAGE - 1) / PAGE;
 	*rslot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, pages);
-	*sslot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 1);
-	if (*rslot < 0 || *sslot < 0)
+	if (*rslot < 0)
 		return 0;
 	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, EXEC_RECORD_VA, *rslot, 0,
 		     EXO_PROT_READ | EXO_PROT_WRITE, pages))
+		return 0;
+	if (!sslot)
+		return (struct exec_handover *)EXEC_RECORD_VA;
+	if ((*sslot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 1)) < 0)
 		return 0;
 	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, EXEC_STUB_VA, *sslot, 0, EXO_PROT_READ | EXO_PROT_WRITE))
 		return 0;
@@ -669,13 +673,14 @@ static int64_t do_exec(char *path, struct strs *s)
 	r = build_image(&plan, &x, &img);
 	lo_free(x.whole);
 	x.whole = 0;
-	if (r == 0 && !(h = map_record(8 + s->len + lo_strlen(execfn) + 1, &rslot, &sslot)))
+	int vforked = spawn_child_active();
+	uint64_t pages = (sizeof(struct exec_handover) + 8 + s->len + lo_strlen(execfn) + 1 + PAGE - 1) / PAGE;
+	if (r == 0 && !(h = map_record(pages, &rslot, vforked ? 0 : &sslot)))
 		r = -ENOMEM;
 	if (r) {
 		undo(&plan, rslot, sslot);
 		return r;
 	}
-	/* the point of no return */
 	fill_record(h, s, execfn, &img);
 	h->record_slot = (uint64_t)rslot;
 	h->stub_slot = (uint64_t)sslot;
@@ -683,6 +688,12 @@ static int64_t do_exec(char *path, struct strs *s)
 	h->plan.entry = img.entry;
 	h->plan.rsp = EXO_STACK_TOP;
 	h->plan.record = EXEC_RECORD_VA;
+	if (vforked) {			/* into the child's fresh env */
+		if ((r = spawn_child_exec(h, rslot, pages)))
+			undo(&plan, rslot, 0);
+		return r;
+	}
+	/* the point of no return */
 	fd_close_on_exec();
 	sysv_detach_all();
 	mm_files_detach();
@@ -696,10 +707,10 @@ static int64_t do_exec(char *path, struct strs *s)
 	__builtin_unreachable();
 }
 
-/* execve(path, argv, envp).  A vfork child whose execve fails ends with
- * status 127: posix_spawn's child would report the
- * error through a pipe and then do so, but pipes do not cross processes
- * yet, and musl's child retries its write for ever. */
+/* execve(path, argv, envp).  A vfork child on its parent's memory gets
+ * the error back (libos/spawn.c); a forked vfork child whose execve fails
+ * ends with status 127, as musl's posix_spawn child would after reporting
+ * the error through its pipe. */
 LO_CALL(sys_execve)
 {
 	UNUSED_ARGS;
@@ -776,7 +787,8 @@ void exec_release_record(void)
 	uint64_t pages = (adopted.size + PAGE - 1) / PAGE;
 	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, EXEC_RECORD_VA, pages);
 	exo_call(EXO_SYS_CAP_DELETE, adopted.record_slot);
-	exo_call(EXO_SYS_CAP_DELETE, adopted.stub_slot);	/* unmaps the stub */
+	if (adopted.stub_slot)		/* none for a vfork child's image */
+		exo_call(EXO_SYS_CAP_DELETE, adopted.stub_slot);	/* unmaps the stub */
 }
 
 /* fork: the child gets the initramfs module's cap in the same slot, so it
@@ -798,14 +810,18 @@ int exec_fork_grant(int64_t env)
 
 /*
  * vfork, and clone with CLONE_VFORK as musl's posix_spawn uses it (with
- * CLONE_VM and a stack of its own): a fork, the child on the given stack
- * (0: the caller's), and the parent waits until the child has called
- * execve or ended.  The child runs on a copy of the parent's memory, not
- * on the memory itself: what it writes there before execve is not seen by
- * the parent (musl's posix_spawn and system write nothing).
+ * CLONE_VM and a stack of its own), the child on the given stack (0: the
+ * caller's): on the parent's memory when the caller has no other thread
+ * (libos/spawn.c).  Else a fork, and the parent waits until the child has
+ * called execve or ended; the child then runs on a copy of the parent's
+ * memory: what it writes there before execve is not seen by the parent.
  */
 int64_t libos_vfork(uint64_t stack)
 {
+	if (spawn_child_active())
+		return -EAGAIN;			/* a vfork child on our memory */
+	if (spawn_can_share())
+		return spawn_vfork(stack);	/* no fork: libos/spawn.c */
 	struct lo_thread *self = lo_thread_self();
 	int64_t notify = exo_call0(EXO_SYS_NOTIFY_CREATE);
 	if (notify < 0)

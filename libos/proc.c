@@ -20,6 +20,7 @@
 #include "libos/proc.h"
 #include "libos/thread.h"
 #include "libos/tty.h"
+#include "libos/spawn.h"
 #include "include/exo/native.h"
 
 #define SIGKILL 9
@@ -123,7 +124,7 @@ static int entry_still_held(int i)
 	return 0;
 }
 
-struct sh_proc *proc_fork(int64_t env, int64_t pid)
+struct sh_proc *proc_entry_new(int64_t env, int64_t pid)
 {
 	struct sh_header *h = sh_seg();
 	struct sh_proc *me = proc_self(), *c = 0;
@@ -150,6 +151,13 @@ struct sh_proc *proc_fork(int64_t env, int64_t pid)
 	h->nprocs++;
 	me->env_slot[index_of(c)] = (int16_t)env;
 	me->env_gen[index_of(c)] = gen;
+	return c;
+}
+
+void proc_give_env_caps(struct sh_proc *c, int64_t env)
+{
+	struct sh_header *h = sh_seg();
+	struct sh_proc *me = proc_self();
 	give_env_cap(EXO_SLOT_SELF_ENV, env, c, me);
 	for (int i = 0; i < MAX_PROCS; i++) {
 		struct sh_proc *o = &h->procs[i];
@@ -159,6 +167,13 @@ struct sh_proc *proc_fork(int64_t env, int64_t pid)
 		give_env_cap(slot, env, c, o);
 		give_env_cap(env, slot, o, c);
 	}
+}
+
+struct sh_proc *proc_fork(int64_t env, int64_t pid)
+{
+	struct sh_proc *c = proc_entry_new(env, pid);
+	if (c)
+		proc_give_env_caps(c, env);
 	return c;
 }
 
@@ -405,6 +420,13 @@ void proc_mark_dead(struct sh_proc *p, int32_t status)
 	p->status = status;
 	p->sigpending = 0;
 	lo_proc_files_exit(&p->files);
+	for (int i = 0; i < MAX_PROCS; i++) {	/* a vfork child on its thread dies with it */
+		struct sh_proc *q = &h->procs[i];
+		if (q->state == PROC_RUNNING && q->vfork_host == p->pid) {
+			q->vfork_host = 0;
+			proc_mark_dead(q, EXO_STATUS_SIGNALED(9));
+		}
+	}
 	struct sh_proc *init = proc_by_pid(h->init_pid);
 	for (int i = 0; i < MAX_PROCS; i++) {
 		struct sh_proc *q = &h->procs[i];
@@ -472,6 +494,8 @@ void proc_holder_dead(uint64_t tid, int64_t status)
 _Noreturn void proc_end_self(int32_t status)
 {
 	lo_lock();
+	if (spawn_child_active())
+		spawn_child_exit(status);	/* a vfork child on our memory: the parent goes on */
 	sysv_detach_all();
 	mm_files_detach();
 	if (lp.shared_pages)

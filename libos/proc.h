@@ -66,6 +66,8 @@ struct sh_proc {
 	int32_t jc_status;		/* for WUNTRACED/WCONTINUED: a stop's wait status,
 					 * 0xffff (continued), 0: nothing to report */
 	struct sh_waker *wakers;	/* one per thread; the first is the main thread's */
+	int32_t vfork_host;		/* a vfork child running on this pid's thread
+					 * (libos/spawn.c): it ends with it; 0: none */
 	int16_t env_slot[MAX_PROCS];
 	uint32_t env_gen[MAX_PROCS];
 	struct lo_proc_files files;
@@ -119,6 +121,11 @@ struct sh_proc *proc_by_pid(int64_t pid);
 /* Fork: a table entry for the child env (pid) the caller holds at slot env,
  * with the caps to end every process; NULL when none is left. */
 struct sh_proc *proc_fork(int64_t env, int64_t pid);
+/* proc_fork in two steps (libos/spawn.c gives the caps only at execve):
+ * the entry, with our cap on the child; then the caps between the child
+ * and every other process. */
+struct sh_proc *proc_entry_new(int64_t env, int64_t pid);
+void proc_give_env_caps(struct sh_proc *c, int64_t env);
 /* Undoes proc_fork for a child that never ran. */
 void proc_fork_failed(struct sh_proc *c);
 /* Marks p ended with a wait status: its children go to the first

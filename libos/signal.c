@@ -616,3 +616,18 @@ void lo_signal_adopt(uint64_t ignored, uint64_t mask, uint64_t pending)
 	lo_thread0.sigmask = mask & ~UNBLOCKABLE;
 	lo_thread0.sigpending = pending & ~ignored;
 }
+
+/* vfork on the parent's memory (libos/spawn.c): the child's sigaction
+ * calls must not reach the parent, which gets its dispositions back. */
+static struct k_sigaction parent_actions[NSIG + 1];
+
+void lo_signal_vfork_save(void)
+{
+	lo_memcpy(parent_actions, actions, sizeof actions);
+}
+
+void lo_signal_vfork_restore(void)
+{
+	lo_memcpy(actions, parent_actions, sizeof actions);
+	actions_changed = 1;
+}

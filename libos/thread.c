@@ -17,6 +17,7 @@
 #include "libos/proc.h"
 #include "libos/thread.h"
 #include "libos/exec.h"
+#include "libos/spawn.h"
 #include "libos/tty.h"
 #include "include/exo/native.h"
 
@@ -334,6 +335,8 @@ int64_t lo_thread_spawn(void (*fn)(void *), void *arg, uint64_t stack_size)
  * cleared at the child's exit (CLONE_CHILD_CLEARTID). */
 static int64_t fork_with_tids(uint64_t flags, uint64_t ptid, uint64_t ctid)
 {
+	if (spawn_child_active())
+		return -EAGAIN;		/* a vfork child on our memory (libos/spawn.c) */
 	fork_child_settid = flags & LX_CLONE_CHILD_SETTID ? ctid : 0;
 	fork_child_cleartid = flags & LX_CLONE_CHILD_CLEARTID ? ctid : 0;
 	int64_t pid = libos_fork();

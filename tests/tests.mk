@@ -158,6 +158,8 @@ FUZZ_CMDS += tests/fuzz/fuzz_elf_long.sh
 # the same way; minish is the guest's /bin/sh there.
 EXEC_TESTS := exectest minish
 TEST_DEPS += $(foreach p,$(EXEC_TESTS),$(BUILD)/user/$(p)) $(BUILD)/host-musl/exectest
+# posix_spawn and vfork on the parent's memory (tests/suites/29-posix-spawn.sh)
+TEST_DEPS += $(BUILD)/user/spawntest $(BUILD)/host-musl/spawntest
 # Programs not built with tools/exo-cc, for the personality (same suite).
 $(BUILD)/foreign/hello-glibc: user/tests/foreign.c
 	$(Q)mkdir -p $(@D) && gcc -static -O2 -o $@ $<
