@@ -1,9 +1,10 @@
 /*
  * Environments: an address space (its own PML4, whose upper half is the
- * kernel's), a capability table, and a quota of kernel memory.  Every page a
- * user maps is recorded twice: in the env's hash of mappings (to find it by
- * address) and on the frame cap it was mapped through (so deleting or
- * revoking that cap unmaps it everywhere at once).
+ * kernel's), a capability table, and a quota of kernel memory.  Every run
+ * of pages a user maps is recorded twice: in the env's hash of mappings (to
+ * find it by address, through the page's PTE) and on the frame cap it was
+ * mapped through (so deleting or revoking that cap unmaps it everywhere at
+ * once).
  */
 #include "kernel/env.h"
 #include "kernel/cap.h"
@@ -144,25 +145,6 @@ uint64_t env_pte(struct env *e, uint64_t va)
 	return p ? *p : 0;
 }
 
-static struct mapping **bucket(struct env *e, uint64_t va)
-{
-	return &e->maps[(va >> 12) % MAP_BUCKETS];
-}
-
-static struct mapping *find_mapping(struct env *e, uint64_t va)
-{
-	for (struct mapping *m = *bucket(e, va); m; m = m->hash_next)
-		if (m->va == va)
-			return m;
-	return NULL;
-}
-
-/* Drops va of e from every CPU's TLB. */
-static void flush(struct env *e, uint64_t va)
-{
-	smp_flush(e, va);
-}
-
 /* The masks may change before CR3 does: every other reader of them holds
  * the kernel lock, or is a request the lock holder waits for.  Calls only
  * for the kernel's own tables, last: a switch between envs (every switch
@@ -181,6 +163,160 @@ void env_load_address_space(struct env *e)
 	}
 	__atomic_fetch_or(&e->loaded_on, me, __ATOMIC_RELEASE);
 	write_cr3(e->pml4_pa);
+}
+
+/*
+ * Mapping records.  A record covers a run of pages in a row of one env,
+ * mapped through one cap (or none: a kernel page), within one leaf page
+ * table (a 2 MiB-aligned span), and every page of it is present.  Each
+ * present user PTE carries, in bits the MMU ignores, its page's index in
+ * its record, so the record of a page is found from its PTE: the record
+ * starting index pages below is looked up in the env's hash, keyed on a
+ * record's first page.  The page protection lives in the PTEs only.
+ */
+#define SPAN_PAGES 512ull		/* pages one leaf table maps */
+#define PTE_RUN_MASK ((0x7full << 52) | (3ull << 9))
+_Static_assert(SPAN_PAGES <= 512, "a record's index fits 9 PTE bits");
+
+/* The PTE bits that say a page is index pages into its record. */
+static uint64_t run_bits(uint64_t index)
+{
+	return ((index & 0x7f) << 52) | ((index >> 7) << 9);
+}
+
+static uint64_t run_index(uint64_t pte)
+{
+	return ((pte >> 52) & 0x7f) | (((pte >> 9) & 3) << 7);
+}
+
+/* The end of the leaf table's span that va lies in. */
+static uint64_t span_end(uint64_t va)
+{
+	return (va | (SPAN_PAGES * PAGE_SIZE - 1)) + 1;
+}
+
+static uint64_t record_end(const struct mapping *m)
+{
+	return m->va + m->pages * PAGE_SIZE;
+}
+
+static struct mapping **bucket(struct env *e, uint64_t va)
+{
+	return &e->maps[(va >> 12) % MAP_BUCKETS];
+}
+
+/* The record whose first page is va. */
+static struct mapping *record_at(struct env *e, uint64_t va)
+{
+	for (struct mapping *m = *bucket(e, va); m; m = m->hash_next)
+		if (m->va == va)
+			return m;
+	panic("vm: env %lu maps %lx without its record", e->id, va);
+}
+
+/* The record covering va, whose PTE is at pte. */
+static struct mapping *record_of(struct env *e, uint64_t va, uint64_t pte)
+{
+	return record_at(e, va - run_index(pte) * PAGE_SIZE);
+}
+
+/* The record covering va in e, or NULL when va is not mapped. */
+static struct mapping *find_mapping(struct env *e, uint64_t va)
+{
+	uint64_t *pte = pte_slot(e, va, 0);
+
+	return pte && (*pte & PTE_P) ? record_of(e, va, *pte) : NULL;
+}
+
+struct mapping *env_mapping_at(struct env *e, uint64_t va)
+{
+	return va < EXO_USER_TOP && va % PAGE_SIZE == 0 ? find_mapping(e, va) : NULL;
+}
+
+/*
+ * The next piece of [*at, end) that one record maps: *at moves to its
+ * first page, *ptep to that page's PTE and *hi past its last page (within
+ * the record, one leaf table and end); the record, or NULL when no page
+ * is left mapped.  Absent page tables are skipped a span at a time.
+ */
+static struct mapping *next_piece(struct env *e, uint64_t *at, uint64_t end, uint64_t **ptep,
+				  uint64_t *hi)
+{
+	while (*at < end) {
+		uint64_t stop = span_end(*at) < end ? span_end(*at) : end;
+		uint64_t *pte = pte_slot(e, *at, 0);
+		for (; pte && *at < stop; *at += PAGE_SIZE, pte++) {
+			if (!(*pte & PTE_P))
+				continue;
+			struct mapping *m = record_of(e, *at, *pte);
+			*hi = record_end(m) < stop ? record_end(m) : stop;
+			*ptep = pte;
+			return m;
+		}
+		*at = stop;
+	}
+	return NULL;
+}
+
+/* Pages that records per page of quota take for n records. */
+static uint64_t record_pages(uint64_t n)
+{
+	return (n + MAPS_PER_PAGE - 1) / MAPS_PER_PAGE;
+}
+
+/* Returns what e's records no longer need of their charge. */
+static void records_settle(struct env *e)
+{
+	uint64_t want = record_pages(e->nmappings);
+
+	if (want < e->map_charged) {
+		env_uncharge(e, e->map_charged - want);
+		e->map_charged = want;
+	}
+}
+
+/* Frees the records left in list and settles e's charge. */
+static void spares_free(struct env *e, struct mapping *list)
+{
+	while (list) {
+		struct mapping *m = list;
+		list = m->hash_next;
+		kfree(m);
+	}
+	records_settle(e);
+}
+
+/* n new records for e, chained through hash_next, charged first (as if
+ * all were added to the records e has); 0, or -ENOMEM having changed
+ * nothing. */
+static int spares_take(struct env *e, uint64_t n, struct mapping **list)
+{
+	uint64_t need = record_pages(e->nmappings + n);
+
+	*list = NULL;
+	if (need > e->map_charged) {
+		if (env_charge(e, need - e->map_charged))
+			return -EXO_ENOMEM;
+		e->map_charged = need;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		struct mapping *m = kzalloc(sizeof *m);
+		if (!m) {
+			spares_free(e, *list);
+			return -EXO_ENOMEM;
+		}
+		m->hash_next = *list;
+		*list = m;
+	}
+	return 0;
+}
+
+static struct mapping *spare_pop(struct mapping **list)
+{
+	struct mapping *m = *list;
+
+	*list = m->hash_next;
+	return m;
 }
 
 /* Links m onto the list of the cap it was mapped through. */
@@ -209,56 +345,85 @@ static void cap_maps_unlink(struct mapping *m)
 	m->cap = NULL;
 }
 
-/* Points mapping m (at va, its pte at pte) at frame pa through cap. */
-static void remap(struct env *e, struct mapping *m, uint64_t *pte, uint64_t pa, uint32_t prot,
-		  struct cap *cap)
+static void hash_link(struct env *e, struct mapping *m)
 {
-	if ((*pte & PTE_ADDR) != pa)
-		futex_unmapped(e, m->va, *pte & PTE_ADDR);
-	cap_maps_unlink(m);
-	cap_maps_link(m, cap);
-	*pte = pa | prot_to_pte(prot);
+	m->hash_next = *bucket(e, m->va);
+	*bucket(e, m->va) = m;
 }
 
-/* Hangs the new record m for va (its pte at pte) on e. */
-static void link_new(struct env *e, struct mapping *m, uint64_t va, uint64_t *pte, uint64_t pa,
-		     uint32_t prot, struct cap *cap)
+static void hash_unlink(struct env *e, struct mapping *m)
 {
+	for (struct mapping **pp = bucket(e, m->va); *pp; pp = &(*pp)->hash_next)
+		if (*pp == m) {
+			*pp = m->hash_next;
+			return;
+		}
+}
+
+/* Makes m (taken from the spares) the record of pages pages at va of e
+ * through cap; their PTEs are the caller's. */
+static void record_link(struct env *e, struct mapping *m, uint64_t va, uint64_t pages, struct cap *cap)
+{
+	*m = (struct mapping){ .env = e, .va = va, .pages = pages };
+	hash_link(e, m);
+	cap_maps_link(m, cap);
 	e->nmappings++;
-	*m = (struct mapping){ .env = e, .va = va };
-	m->hash_next = *bucket(e, va);
-	*bucket(e, va) = m;
-	cap_maps_link(m, cap);
-	*pte = pa | prot_to_pte(prot);
 }
 
-int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *cap)
+/* Frees record m (its PTEs are the caller's; its charge is settled by
+ * the caller). */
+static void record_free(struct mapping *m)
 {
-	if (va % PAGE_SIZE || va >= EXO_USER_MAP_END || prot & ~7u ||
-	    ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC)))
-		return -EXO_EINVAL;
+	hash_unlink(m->env, m);
+	cap_maps_unlink(m);
+	m->env->nmappings--;
+	kfree(m);
+}
+
+/* Writes each of m's PTEs its index in m. */
+static void record_number(struct mapping *m)
+{
+	uint64_t *pte = pte_slot(m->env, m->va, 0);
+
+	for (uint64_t i = 0; i < m->pages; i++)
+		pte[i] = (pte[i] & ~PTE_RUN_MASK) | run_bits(i);
+}
+
+/*
+ * Takes [lo, hi) out of record m (which covers it): m shrinks, moves up,
+ * goes, or splits in two, the upper part taking a record from spares.
+ * The PTEs of [lo, hi) are the caller's to clear or replace.
+ */
+static void record_cut(struct mapping *m, uint64_t lo, uint64_t hi, struct mapping **spares)
+{
+	struct env *e = m->env;
+	uint64_t a = m->va, b = record_end(m);
+
+	if (lo == a && hi == b) {
+		record_free(m);
+	} else if (lo == a) {
+		hash_unlink(e, m);
+		m->va = hi;
+		m->pages = (b - hi) / PAGE_SIZE;
+		hash_link(e, m);
+		record_number(m);
+	} else {
+		m->pages = (lo - a) / PAGE_SIZE;
+		if (hi < b) {
+			struct mapping *up = spare_pop(spares);
+			record_link(e, up, hi, (b - hi) / PAGE_SIZE, m->cap);
+			record_number(up);
+		}
+	}
+}
+
+/* Whether changing [va, end) of e splits a record in two (one record
+ * maps pages on both sides of it): at most one can. */
+static int splits_record(struct env *e, uint64_t va, uint64_t end)
+{
 	struct mapping *m = find_mapping(e, va);
-	if (m) {
-		/* replacing a page: the record and page tables are already paid */
-		remap(e, m, pte_slot(e, va, 0), pa, prot, cap);
-		flush(e, va);
-		return 0;
-	}
-	/* records are charged a page per MAPS_PER_PAGE */
-	int new_page = e->nmappings % MAPS_PER_PAGE == 0;
-	if (new_page && env_charge(e, 1))
-		return -EXO_ENOMEM;
-	m = kzalloc(sizeof *m);
-	uint64_t *pte = m ? pte_slot(e, va, 1) : NULL;
-	if (!pte) {
-		kfree(m);
-		if (new_page)
-			env_uncharge(e, 1);
-		return -EXO_ENOMEM;
-	}
-	link_new(e, m, va, pte, pa, prot, cap);
-	flush(e, va);
-	return 0;
+
+	return m && m->va < va && record_end(m) > end;
 }
 
 /*
@@ -279,125 +444,126 @@ static void batch_flush(struct flush_batch *b)
 	b->hi = 0;
 }
 
-/* Adds page va of e to the batch (flushing it first when it holds another env's). */
-static void batch_add(struct flush_batch *b, struct env *e, uint64_t va)
+/* Adds pages [lo, hi) of e to the batch (flushing it first when it holds
+ * another env's). */
+static void batch_add(struct flush_batch *b, struct env *e, uint64_t lo, uint64_t hi)
 {
 	if (b->hi && b->e != e)
 		batch_flush(b);
 	if (!b->hi) {
-		*b = (struct flush_batch){ e, va, va + PAGE_SIZE };
+		*b = (struct flush_batch){ e, lo, hi };
 		return;
 	}
-	if (va < b->lo)
-		b->lo = va;
-	if (va + PAGE_SIZE > b->hi)
-		b->hi = va + PAGE_SIZE;
+	if (lo < b->lo)
+		b->lo = lo;
+	if (hi > b->hi)
+		b->hi = hi;
 }
 
-/* Drops mapping m; its page's flush is left in batch b, or done at once
- * without one. */
-static void unmap_batched(struct mapping *m, struct flush_batch *b)
+/* Clears the PTEs of [lo, hi) of e from pte on, waking futex waiters on
+ * them, and adds them to the batch. */
+static void clear_ptes(struct env *e, uint64_t *pte, uint64_t lo, uint64_t hi, struct flush_batch *b)
 {
-	struct env *e = m->env;
-	uint64_t *pte = pte_slot(e, m->va, 0);
-
-	if (pte) {
-		futex_unmapped(e, m->va, *pte & PTE_ADDR);
+	for (uint64_t va = lo; va < hi; va += PAGE_SIZE, pte++) {
+		futex_unmapped(e, va, *pte & PTE_ADDR);
 		*pte = 0;
-		if (b)
-			batch_add(b, e, m->va);
-		else
-			flush(e, m->va);
 	}
-	for (struct mapping **pp = bucket(e, m->va); *pp; pp = &(*pp)->hash_next)
-		if (*pp == m) {
-			*pp = m->hash_next;
-			break;
-		}
-	cap_maps_unlink(m);
-	kfree(m);
-	if (--e->nmappings % MAPS_PER_PAGE == 0)
-		env_uncharge(e, 1);
+	batch_add(b, e, lo, hi);
 }
 
-void env_unmap_mapping(struct mapping *m)
+/* Unmaps every page mapped in [va, end) of e, one piece of a record at a
+ * time, taking a record from spares for a split; 1 when one was mapped. */
+static int unmap_range(struct env *e, uint64_t va, uint64_t end, struct mapping **spares,
+		       struct flush_batch *b)
 {
-	unmap_batched(m, NULL);
+	uint64_t at = va, hi, *pte;
+	struct mapping *m;
+	int found = 0;
+
+	while ((m = next_piece(e, &at, end, &pte, &hi))) {
+		uint64_t lo = at;
+		clear_ptes(e, pte, lo, hi, b);
+		record_cut(m, lo, hi, spares);
+		at = hi;
+		found = 1;
+	}
+	return found;
 }
 
 void env_unmap_cap(struct cap *c)
 {
 	struct flush_batch b = { 0 };
 
-	while (c->maps)
-		unmap_batched(c->maps, &b);
+	while (c->maps) {
+		struct mapping *m = c->maps;
+		struct env *e = m->env;
+		clear_ptes(e, pte_slot(e, m->va, 0), m->va, record_end(m), &b);
+		record_free(m);
+		records_settle(e);
+	}
 	batch_flush(&b);
 }
 
-/* Pages that records per page of quota take for n records. */
-static uint64_t record_pages(uint64_t n)
+/* Records pages frames from pa on at [va, end) of e (within one leaf
+ * table, whose PTEs are at pte) through cap, replacing whatever mapped
+ * them; a page whose frame changes wakes its futex waiters. */
+static void map_span(struct env *e, uint64_t va, uint64_t end, uint64_t pa, uint32_t prot,
+		     struct cap *cap, struct mapping **spares)
 {
-	return (n + MAPS_PER_PAGE - 1) / MAPS_PER_PAGE;
+	uint64_t at = va, hi, *pte;
+	struct mapping *m;
+
+	while ((m = next_piece(e, &at, end, &pte, &hi))) {
+		uint64_t lo = at;
+		for (; at < hi; at += PAGE_SIZE, pte++)
+			if ((*pte & PTE_ADDR) != pa + (at - va))
+				futex_unmapped(e, at, *pte & PTE_ADDR);
+		record_cut(m, lo, hi, spares);
+	}
+	pte = pte_slot(e, va, 0);
+	for (uint64_t i = 0; i < (end - va) / PAGE_SIZE; i++)
+		pte[i] = (pa + i * PAGE_SIZE) | prot_to_pte(prot) | run_bits(i);
+	record_link(e, spare_pop(spares), va, (end - va) / PAGE_SIZE, cap);
 }
 
 /*
- * Maps pages frames from pa on at va on, all through cap.  Whatever can
- * run out (the records' quota, kernel memory for records and page tables)
- * is taken for the whole run before any page changes, so -ENOMEM leaves
- * every page of the range as it was (page tables made stay, as for one
- * page); then the pages are mapped and flushed in one round.
+ * Maps pages frames from pa on at va on, all through cap: one record per
+ * leaf table the run touches.  Whatever can run out (the records' quota,
+ * kernel memory for records and page tables) is taken for the whole run
+ * before any page changes, so -ENOMEM leaves every page of the range as
+ * it was (page tables made stay); then the pages are mapped, replacing
+ * (and cutting) the records that mapped them, and flushed in one round.
  */
 int env_map_run(struct env *e, uint64_t va, uint64_t pa, uint64_t pages, uint32_t prot, struct cap *cap)
 {
-	if (pages == 1)
-		return env_map(e, va, pa, prot, cap);
 	if (va % PAGE_SIZE || va >= EXO_USER_MAP_END || pages == 0 ||
 	    pages > (EXO_USER_MAP_END - va) / PAGE_SIZE || prot & ~7u ||
 	    ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC)))
 		return -EXO_EINVAL;
-	uint64_t fresh = 0;
-	for (uint64_t i = 0; i < pages; i++)
-		fresh += find_mapping(e, va + i * PAGE_SIZE) == NULL;
-	uint64_t charge = record_pages(e->nmappings + fresh) - record_pages(e->nmappings);
-	if (charge && env_charge(e, charge))
+	uint64_t end = va + pages * PAGE_SIZE;
+	uint64_t spans = ((end - 1) >> 21) - (va >> 21) + 1;
+	struct mapping *spares;
+	if (spares_take(e, spans + (uint64_t)splits_record(e, va, end), &spares))
 		return -EXO_ENOMEM;
-	struct mapping *spare = NULL;	/* a record for each fresh page, chained */
-	int ok = 1;
-	for (uint64_t i = 0; i < pages && ok; i++) {
-		if (find_mapping(e, va + i * PAGE_SIZE))
-			continue;
-		struct mapping *m = kzalloc(sizeof *m);
-		ok = m && pte_slot(e, va + i * PAGE_SIZE, 1);
-		if (m) {
-			m->hash_next = spare;
-			spare = m;
+	for (uint64_t at = va; at < end; at = span_end(at))
+		if (!pte_slot(e, at, 1)) {
+			spares_free(e, spares);
+			return -EXO_ENOMEM;
 		}
-	}
-	if (!ok) {
-		while (spare) {
-			struct mapping *m = spare;
-			spare = m->hash_next;
-			kfree(m);
-		}
-		if (charge)
-			env_uncharge(e, charge);
-		return -EXO_ENOMEM;
-	}
 	struct flush_batch b = { 0 };
-	for (uint64_t i = 0; i < pages; i++) {
-		uint64_t at = va + i * PAGE_SIZE, *pte = pte_slot(e, at, 0);
-		struct mapping *m = find_mapping(e, at);
-		if (m) {
-			remap(e, m, pte, pa + i * PAGE_SIZE, prot, cap);
-		} else {
-			m = spare;
-			spare = m->hash_next;
-			link_new(e, m, at, pte, pa + i * PAGE_SIZE, prot, cap);
-		}
-		batch_add(&b, e, at);
+	for (uint64_t at = va; at < end; at = span_end(at)) {
+		uint64_t stop = span_end(at) < end ? span_end(at) : end;
+		map_span(e, at, stop, pa + (at - va), prot, cap, &spares);
 	}
+	batch_add(&b, e, va, end);
 	batch_flush(&b);
+	spares_free(e, spares);
 	return 0;
+}
+
+int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *cap)
+{
+	return env_map_run(e, va, pa, 1, prot, cap);
 }
 
 /* Whether [va, va + pages pages) is a valid range of user pages to change. */
@@ -407,28 +573,22 @@ static int range_ok(uint64_t va, uint64_t pages)
 	       pages <= EXO_PAGE_RANGE_MAX && pages <= (EXO_USER_TOP - va) / PAGE_SIZE;
 }
 
+/* Unmapping part of a record splits it when the range lies strictly
+ * inside: the new record is taken (and charged) first, so -ENOMEM leaves
+ * everything as it was. */
 int env_unmap(struct env *e, uint64_t va, uint64_t pages)
 {
 	struct flush_batch b = { 0 };
-	int found = 0;
+	struct mapping *spares;
 
 	if (!range_ok(va, pages))
 		return -EXO_EINVAL;
-	if (pages == 1) {	/* the common case, without the batch's cost */
-		struct mapping *m = find_mapping(e, va);
-		if (!m)
-			return -EXO_ENOENT;
-		env_unmap_mapping(m);
-		return 0;
-	}
-	for (uint64_t i = 0; i < pages; i++) {
-		struct mapping *m = find_mapping(e, va + i * PAGE_SIZE);
-		if (m) {
-			unmap_batched(m, &b);
-			found = 1;
-		}
-	}
+	uint64_t end = va + pages * PAGE_SIZE;
+	if (spares_take(e, (uint64_t)splits_record(e, va, end), &spares))
+		return -EXO_ENOMEM;
+	int found = unmap_range(e, va, end, &spares, &b);
 	batch_flush(&b);
+	spares_free(e, spares);
 	return found ? 0 : -EXO_ENOENT;
 }
 
@@ -446,31 +606,31 @@ static int protect_allowed(const struct mapping *m, uint32_t prot)
 	return (m->cap->rights & need) == need;
 }
 
+/* The protection is the PTEs', not the records': changing it for part of
+ * a record changes no record and allocates nothing. */
 int env_protect(struct env *e, uint64_t va, uint32_t prot, uint64_t pages)
 {
 	struct flush_batch b = { 0 };
+	uint64_t at, hi, *pte;
+	struct mapping *m;
 	int found = 0;
 
 	if (!range_ok(va, pages) || prot & ~7u || ((prot & EXO_PROT_WRITE) && (prot & EXO_PROT_EXEC)))
 		return -EXO_EINVAL;
+	uint64_t end = va + pages * PAGE_SIZE;
 	/* decode every page first: a refusal leaves the whole range as it was */
-	for (uint64_t i = 0; i < pages; i++) {
-		struct mapping *m = find_mapping(e, va + i * PAGE_SIZE);
-		if (m && pte_slot(e, m->va, 0)) {
-			if (!protect_allowed(m, prot))
-				return -EXO_EACCES;
-			found = 1;
-		}
+	for (at = va; (m = next_piece(e, &at, end, &pte, &hi)); at = hi) {
+		if (!protect_allowed(m, prot))
+			return -EXO_EACCES;
+		found = 1;
 	}
 	if (!found)
 		return -EXO_ENOENT;
-	for (uint64_t i = 0; i < pages; i++) {
-		struct mapping *m = find_mapping(e, va + i * PAGE_SIZE);
-		uint64_t *pte = m ? pte_slot(e, m->va, 0) : NULL;
-		if (pte) {
-			*pte = (*pte & PTE_ADDR) | prot_to_pte(prot);
-			batch_add(&b, e, m->va);
-		}
+	for (at = va; next_piece(e, &at, end, &pte, &hi);) {
+		uint64_t lo = at;
+		for (; at < hi; at += PAGE_SIZE, pte++)
+			*pte = (*pte & (PTE_ADDR | PTE_RUN_MASK)) | prot_to_pte(prot);
+		batch_add(&b, e, lo, hi);
 	}
 	batch_flush(&b);
 	return 0;
@@ -524,6 +684,14 @@ static void free_user_tables(struct env *e)
  * pages to unmap).  Before, each page cost a table walk, a hash-chain
  * search and a flush.
  */
+/*
+ * Frees every mapping record of e, which no CPU has loaded any more and
+ * whose threads are all dead (so none waits on a futex through its pages):
+ * its page tables go whole right after, so no PTE is cleared and no TLB
+ * flushed, and the records are taken off their caps' lists before those
+ * caps are deleted (each delete then finds only other envs' pages to
+ * unmap).  One record per run, not per page.
+ */
 static void drop_all_mappings(struct env *e)
 {
 	for (int b = 0; b < MAP_BUCKETS; b++) {
@@ -536,7 +704,8 @@ static void drop_all_mappings(struct env *e)
 			m = next;
 		}
 	}
-	env_uncharge(e, record_pages(e->nmappings));
+	env_uncharge(e, e->map_charged);
+	e->map_charged = 0;
 	e->nmappings = 0;
 }
 

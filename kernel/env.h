@@ -37,16 +37,21 @@ int env_charge(struct env *e, uint64_t pages);
 void env_uncharge(struct env *e, uint64_t pages);
 
 /* Maps frame pa at va in e with EXO_PROT_* perms, recording that it was
- * mapped through cap (NULL: a kernel page). */
+ * mapped through cap (NULL: a kernel page); -ENOMEM when the records or
+ * page tables it needs do not fit e's quota (nothing changed). */
 int env_map(struct env *e, uint64_t va, uint64_t pa, uint32_t prot, struct cap *cap);
-/* The same for pages frames in a row from pa at va on: all or none. */
+/* The same for pages frames in a row from pa at va on: all or none, one
+ * record per leaf page table the run touches. */
 int env_map_run(struct env *e, uint64_t va, uint64_t pa, uint64_t pages, uint32_t prot, struct cap *cap);
 /* Unmap, or change the permissions of, every mapped page of pages pages
  * from va, with one TLB flush round for all of them; -EXO_ENOENT when
- * none is mapped.  env_protect changes nothing when it refuses a page. */
+ * none is mapped.  env_protect changes nothing when it refuses a page;
+ * env_unmap nothing when the record it would split (a range strictly
+ * inside one run) does not fit e's quota (-EXO_ENOMEM). */
 int env_unmap(struct env *e, uint64_t va, uint64_t pages);
 int env_protect(struct env *e, uint64_t va, uint32_t prot, uint64_t pages);
-void env_unmap_mapping(struct mapping *m);
+/* The record of the page at va of e, or NULL when it is not mapped. */
+struct mapping *env_mapping_at(struct env *e, uint64_t va);
 /* Unmaps every page mapped through frame cap c, in every env, with one
  * TLB flush round per env; on return no CPU holds a translation of them. */
 struct cap;

@@ -29,12 +29,15 @@ struct cap {
 	struct env *owner;		/* whose table holds this slot */
 	/* derivation tree: revoking a cap deletes all of its descendants */
 	struct cap *parent, *child, *next, *prev;
-	struct mapping *maps;		/* FRAME: pages mapped through this cap */
+	struct mapping *maps;		/* FRAME: runs mapped through this cap */
 };
 
+/* A run of pages in a row of one env, all present, mapped through one cap
+ * to frames in a row, within one leaf page table (kernel/env.c). */
 struct mapping {
 	struct env *env;
-	uint64_t va;
+	uint64_t va;			/* its first page */
+	uint64_t pages;
 	struct cap *cap;		/* NULL for kernel pages (kinfo, start info) */
 	struct mapping *cap_next, *cap_prev;
 	struct mapping *hash_next;
@@ -50,10 +53,11 @@ struct env {
 	uint64_t pml4_pa;
 	volatile uint64_t loaded_on;	/* CPUs whose CR3 holds it, a bit each */
 	struct cap *caps;		/* CAP_SLOTS entries */
-	struct mapping **maps;		/* MAP_BUCKETS hash chains by va */
+	struct mapping **maps;		/* MAP_BUCKETS hash chains by first va */
 	uint64_t quota_pages, used_pages;	/* kernel memory charged */
 	uint64_t peak_pages;		/* the most ever charged at once */
-	uint64_t nmappings;
+	uint64_t nmappings;		/* records (runs), not pages */
+	uint64_t map_charged;		/* pages of quota charged for them */
 	struct cap *quota_source;	/* the MEMORY cap that paid for it */
 	uint64_t fault_entry, fault_stack, fault_stack_size;
 	uint8_t *iobitmap;		/* 8 KiB, NULL: no port access */

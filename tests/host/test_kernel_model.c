@@ -490,12 +490,74 @@ static int key_of_kcap(const struct cap *c)
 	return KEY(e, (int)(c - c->owner->caps));
 }
 
-static struct mapping *kmapping(struct env *k, uint64_t va)
+static void heap_use(const void *p, size_t size, uint64_t *use);
+
+/* The model page at va, or NONE. */
+static int model_page_of(uint64_t va)
 {
-	for (struct mapping *m = k->maps[(va >> 12) % MAP_BUCKETS]; m; m = m->hash_next)
-		if (m->va == va)
-			return m;
-	return NULL;
+	if (va == EXO_KINFO_VA)
+		return NVAS;
+	if (va < VA_BASE || va >= VA_BASE + NVAS * PAGE_SIZE)
+		return NONE;
+	return (int)((va - VA_BASE) / PAGE_SIZE);
+}
+
+/* Whether record m is on the list of the cap it names. */
+static int on_cap_list(const struct mapping *m)
+{
+	for (const struct mapping *x = m->cap->maps; x; x = x->cap_next)
+		if (x == m)
+			return 1;
+	return 0;
+}
+
+/*
+ * The records of k, checked on their own: each is a run within one leaf
+ * table whose every page is present, numbered in its PTEs, maps frames in
+ * a row, and lies within a live FRAME cap on whose list it is and whose
+ * rights allow each PTE's permissions (a kernel page: read-only kinfo).
+ * Adds 1 to covered[v] for each model page a record covers; returns the
+ * records' pages, and the count of records in *n.
+ */
+static uint64_t check_records(int e, struct env *k, int *covered, uint64_t *n, uint64_t *use)
+{
+	uint64_t pages = 0;
+	*n = 0;
+	for (int b = 0; b < MAP_BUCKETS; b++)
+		for (struct mapping *m = k->maps[b]; m; m = m->hash_next) {
+			++*n;
+			heap_use(m, sizeof *m, use);
+			uint64_t first = env_pte(k, m->va) & PTE_ADDR;
+			if (m->env != k || (m->va >> 12) % MAP_BUCKETS != (uint64_t)b || !m->pages ||
+			    (m->va >> 21) != ((m->va + m->pages * PAGE_SIZE - 1) >> 21))
+				fail("env %d: record at %#lx (%lu pages) misplaced", e, (unsigned long)m->va,
+				     (unsigned long)m->pages);
+			if (m->cap && (m->cap->type != EXO_CAP_FRAME || !on_cap_list(m)))
+				fail("env %d: record at %#lx through a cap that is no live FRAME cap listing it", e,
+				     (unsigned long)m->va);
+			for (uint64_t i = 0; i < m->pages; i++) {
+				uint64_t va = m->va + i * PAGE_SIZE, pte = env_pte(k, va), pfn = (pte & PTE_ADDR) / PAGE_SIZE;
+				int v = model_page_of(va);
+				if (v == NONE)
+					fail("env %d: a record maps %#lx, outside the model's pages", e, (unsigned long)va);
+				covered[v]++;
+				if (!(pte & PTE_P) || !(pte & PTE_U) || (pte & PTE_ADDR) != first + i * PAGE_SIZE ||
+				    (((pte >> 52) & 0x7f) | (((pte >> 9) & 3) << 7)) != i)
+					fail("env %d va %#lx: page %lu of a record, pte %#lx", e, (unsigned long)va,
+					     (unsigned long)i, (unsigned long)pte);
+				if (env_mapping_at(k, va) != m)
+					fail("env %d va %#lx: the lookup finds another record", e, (unsigned long)va);
+				struct cap *c = m->cap;
+				if (c ? pfn < c->first || pfn >= c->first + c->count || !(c->rights & EXO_R_READ) ||
+					    ((pte & PTE_W) && !(c->rights & EXO_R_WRITE)) ||
+					    (!(pte & PTE_NX) && !(c->rights & EXO_R_EXEC))
+				      : pfn != kmodel_kinfo_pa() / PAGE_SIZE || (pte & PTE_W))
+					fail("env %d va %#lx: its record's cap does not allow pte %#lx", e,
+					     (unsigned long)va, (unsigned long)pte);
+			}
+			pages += m->pages;
+		}
+	return pages;
 }
 
 /* Counts the user page-table pages below e's PML4 (not the PML4). */
@@ -689,42 +751,38 @@ static void compare_and_check(void)
 		heap_use(k, sizeof *k, use);
 		heap_use(k->caps, CAP_SLOTS * sizeof(struct cap), use);
 		heap_use(k->maps, MAP_BUCKETS * sizeof(struct mapping *), use);
-		/* mappings: model, records and page tables agree */
-		uint64_t nmodel = 0;
+		/* mappings: model, records and page tables agree; every present
+		 * user PTE has exactly one record covering it */
+		int covered[NVAS + 1] = { 0 };
+		uint64_t nmodel = 0, nrec, rpages = check_records(e, k, covered, &nrec, use);
 		for (int v = 0; v <= NVAS; v++) {
 			struct mmap_entry *mm = &me->maps[v];
-			struct mapping *rec = kmapping(k, va_of(v));
+			struct mapping *rec = env_mapping_at(k, va_of(v));
 			uint64_t pte = env_pte(k, va_of(v));
 			if (!mm->used) {
-				if (rec || (pte & PTE_P))
+				if (rec || (pte & PTE_P) || covered[v])
 					fail("env %d va %#lx: mapped in the kernel, not in the model", e,
 					     (unsigned long)va_of(v));
 				continue;
 			}
 			nmodel++;
-			if (!rec || !(pte & PTE_P))
-				fail("env %d va %#lx: mapped in the model, not in the kernel", e, (unsigned long)va_of(v));
+			if (!rec || !(pte & PTE_P) || covered[v] != 1)
+				fail("env %d va %#lx: mapped in the model, %d records in the kernel", e,
+				     (unsigned long)va_of(v), covered[v]);
 			if ((pte & PTE_ADDR) / PAGE_SIZE != mm->pfn || !!(pte & PTE_W) != !!(mm->prot & EXO_PROT_WRITE) ||
 			    !(pte & PTE_NX) != !!(mm->prot & EXO_PROT_EXEC) || !(pte & PTE_U))
 				fail("env %d va %#lx: pte %#lx, model frame %#lx prot %u", e, (unsigned long)va_of(v),
 				     (unsigned long)pte, (unsigned long)mm->pfn, mm->prot);
 			if (key_of_kcap(rec->cap) != mm->holder)
 				fail("env %d va %#lx: mapped through another cap", e, (unsigned long)va_of(v));
-			/* invariant 2: a live frame cap covers it with the rights it grants */
-			if (rec->cap) {
-				struct cap *c = rec->cap;
-				if (c->type != EXO_CAP_FRAME || mm->pfn < c->first || mm->pfn >= c->first + c->count ||
-				    ((pte & PTE_W) && !(c->rights & EXO_R_WRITE)) ||
-				    (!(pte & PTE_NX) && !(c->rights & EXO_R_EXEC)))
-					fail("env %d va %#lx: its cap does not allow it", e, (unsigned long)va_of(v));
-			} else if (mm->pfn != kmodel_kinfo_pa() / PAGE_SIZE || (pte & PTE_W)) {
-				fail("env %d va %#lx: a kernel page writable or foreign", e, (unsigned long)va_of(v));
-			}
-			heap_use(rec, sizeof *rec, use);
 		}
-		if (k->nmappings != nmodel || count_user_ptes(k) != nmodel)
-			fail("env %d: %lu mapping records, %lu user ptes, model %lu", e,
-			     (unsigned long)k->nmappings, (unsigned long)count_user_ptes(k), (unsigned long)nmodel);
+		if (k->nmappings != nrec || rpages != nmodel || count_user_ptes(k) != nmodel)
+			fail("env %d: %lu mapping records (%lu hashed) of %lu pages, %lu user ptes, model %lu", e,
+			     (unsigned long)k->nmappings, (unsigned long)nrec, (unsigned long)rpages,
+			     (unsigned long)count_user_ptes(k), (unsigned long)nmodel);
+		if (k->map_charged != (k->nmappings + 63) / 64)
+			fail("env %d: %lu pages charged for %lu records", e, (unsigned long)k->map_charged,
+			     (unsigned long)k->nmappings);
 		/* invariant 4: the env's charge is what its objects take */
 		uint64_t tables = table_pages(k, use);
 		/* a dead env's thread list may name freed threads: only the
@@ -1255,21 +1313,63 @@ static void op_mem_alloc_copy(int e)
 		free(src[i]);
 }
 
+/* Whether unmapping [va, va + pages pages) of t splits one of the
+ * kernel's records in two (it maps pages on both sides of the range):
+ * only then may the unmap run out of quota. */
+static int splits_record(int t, uint64_t va, uint64_t pages)
+{
+	struct mapping *m = t == NONE ? NULL : env_mapping_at(envs[t].k, va);
+	return m && m->va < va && m->va + m->pages * PAGE_SIZE > va + pages * PAGE_SIZE;
+}
+
+static unsigned long n_splits;
+
+/* A page of t strictly inside one of the kernel's records (so unmapping
+ * it splits the record), or NONE. */
+static int pick_inside_record(int t)
+{
+	int start = (int)below(NVAS);
+	for (int i = 0; t != NONE && envs[t].exists && i < NVAS; i++) {
+		int v = (start + i) % NVAS;
+		if (splits_record(t, va_of(v), 1))
+			return v;
+	}
+	return NONE;
+}
+
+/* PAGE_UNMAP of one page or a run of the model's pages: inside a run
+ * mapped by one PAGE_MAP it splits the kernel's record. */
 static void op_page_unmap(int e)
 {
 	int es = pick_env_slot(e, 85), vi;
 	uint64_t va = pick_mapped_va(env_named(e, es), &vi);
+	int inside = chance(30) ? pick_inside_record(env_named(e, es)) : NONE;
+	if (inside != NONE)
+		va = va_of(vi = inside);
+	uint64_t run = chance(50) ? 0 : pick_run(vi), pages = run ? run : 1;
+	if (pages > 1 && pages <= EXO_PAGE_RANGE_MAX && (vi == NONE || vi == NVAS || vi + (int)pages > NVAS))
+		run = 0, pages = 1;	/* a run the model cannot follow */
 	int64_t err;
 	step_desc = "page_unmap";
 	int t = env_arg(e, (uint64_t)es, EXO_R_MAP, &err);
 	int64_t want = err;
-	if (!want && (va % PAGE_SIZE || va >= EXO_USER_TOP))
+	if (!want && (va % PAGE_SIZE || va >= EXO_USER_TOP || pages > EXO_PAGE_RANGE_MAX ||
+		      pages > (EXO_USER_TOP - va) / PAGE_SIZE))
 		want = -EXO_EINVAL;
-	if (!want && (vi == NONE || !envs[t].maps[vi].used))
+	int any = 0;
+	for (uint64_t i = 0; !want && vi != NONE && i < pages; i++)
+		any |= envs[t].maps[vi + (int)i].used;
+	if (!want && !any)
 		want = -EXO_ENOENT;
-	if (!expect(kcall(e, EXO_SYS_PAGE_UNMAP, (uint64_t)es, va, 0, 0, 0), want, 0))
+	int split = !want && splits_record(t, va, pages);
+	uint64_t before = t == NONE ? 0 : envs[t].k->nmappings;
+	if (!expect(kcall(e, EXO_SYS_PAGE_UNMAP, (uint64_t)es, va, run, 0, 0), want, split))
 		return;
-	envs[t].maps[vi].used = 0;
+	if (split && envs[t].k->nmappings != before + 1)
+		fail("a split left %lu records of %lu", (unsigned long)envs[t].k->nmappings, (unsigned long)before);
+	n_splits += split;
+	for (uint64_t i = 0; i < pages; i++)
+		envs[t].maps[vi + (int)i].used = 0;
 }
 
 static void op_page_protect(int e)
@@ -1862,6 +1962,8 @@ static void run_refused(int e, uint64_t es, uint64_t fs, uint64_t index, uint64_
  * half way.  Each is refused whole; the run the cap allows maps exactly
  * its frames.
  */
+static void spend_quota(int t, uint64_t es, uint64_t fs, uint64_t leave);
+
 static void map_run_script(void)
 {
 	seed_state = 3;
@@ -1899,17 +2001,6 @@ static void map_run_script(void)
 						  .obj = c });
 	compare_and_check();
 	run_refused(0, (uint64_t)weak, (uint64_t)f, 0, EXO_PROT_READ, 8, -EXO_EACCES, "into an env without MAP");
-	/* the child's quota holds its page tables and a page of records:
-	 * 8 pages fit, 512 do not, and none of them is mapped */
-	int64_t big = kcall(0, EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 512, 0, 0, 0);
-	install(KEY(0, (int)big), (struct mcap){ .type = EXO_CAP_FRAME, .rights = envs[0].k->caps[big].rights,
-						 .first = envs[0].k->caps[big].first, .count = 512,
-						 .parent = KEY(0, EXO_SLOT_MEMORY), .counted = 1 });
-	mc(KEY(0, EXO_SLOT_MEMORY))->count -= 512;
-	int64_t got = kcall6(0, EXO_SYS_PAGE_MAP, (uint64_t)env, va_of(0), (uint64_t)big, 0, EXO_PROT_READ, 512);
-	if (got != -EXO_ENOMEM)
-		fail("map run: past the target's quota returned %ld", (long)got);
-	compare_and_check();
 
 	/* what the caps allow maps exactly their frames */
 	if (kcall6(0, EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va_of(0), (uint64_t)ro, 0, EXO_PROT_READ, 4))
@@ -1922,6 +2013,226 @@ static void map_run_script(void)
 		envs[c].maps[i] = (struct mmap_entry){ 1, KEY(0, (int)f), first + (uint64_t)i,
 						       EXO_PROT_READ | EXO_PROT_WRITE };
 	compare_and_check();
+
+	/* with the child's quota spent, a run of 512 that needs a page
+	 * table more is refused and maps none of its pages */
+	int64_t big = kcall(0, EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 512, 0, 0, 0);
+	install(KEY(0, (int)big), (struct mcap){ .type = EXO_CAP_FRAME, .rights = envs[0].k->caps[big].rights,
+						 .first = envs[0].k->caps[big].first, .count = 512,
+						 .parent = KEY(0, EXO_SLOT_MEMORY), .counted = 1 });
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= 512;
+	spend_quota(c, (uint64_t)env, (uint64_t)f, 0);
+	int64_t got = kcall6(0, EXO_SYS_PAGE_MAP, (uint64_t)env, VA_BASE + (2ull << 20), (uint64_t)big, 0,
+			     EXO_PROT_READ, 512);
+	if (got != -EXO_ENOMEM)
+		fail("map run: past the target's quota returned %ld", (long)got);
+	compare_and_check();
+}
+
+/* Maps pages frames of root's frame cap fs (index on) at model pages vi
+ * on of model env t (named by root's slot es), as the model expects. */
+static void root_maps(uint64_t es, int t, int vi, uint64_t fs, uint64_t index, uint64_t pages)
+{
+	uint32_t prot = EXO_PROT_READ | EXO_PROT_WRITE;
+	int64_t got = kcall6(0, EXO_SYS_PAGE_MAP, es, va_of(vi), fs, index, prot, pages);
+	if (got)
+		fail("%s: mapping %lu pages at page %d returned %ld", step_desc, (unsigned long)pages, vi, (long)got);
+	for (uint64_t i = 0; i < pages; i++)
+		envs[t].maps[vi + (int)i] = (struct mmap_entry){ 1, KEY(0, (int)fs), mc(KEY(0, (int)fs))->first + index + i,
+								  prot };
+}
+
+/* Unmaps pages model pages from vi of model env t (root's slot es),
+ * expecting want; the model follows a success. */
+static void root_unmaps(uint64_t es, int t, int vi, uint64_t pages, int64_t want)
+{
+	int64_t got = kcall(0, EXO_SYS_PAGE_UNMAP, es, va_of(vi), pages, 0, 0);
+	if (got != want)
+		fail("%s: unmapping %lu pages at page %d returned %ld, not %ld", step_desc, (unsigned long)pages, vi,
+		     (long)got, (long)want);
+	for (uint64_t i = 0; !got && i < pages; i++)
+		envs[t].maps[vi + (int)i].used = 0;
+	compare_and_check();
+}
+
+/*
+ * Spends model env t's kernel-memory quota (root's slot es names it)
+ * down to leave pages, honestly: root maps a page of frame cap fs at a
+ * new 2 MiB span far from the model's pages (a page table more each)
+ * and unmaps it again, so only the page tables stay charged.
+ */
+static void spend_quota(int t, uint64_t es, uint64_t fs, uint64_t leave)
+{
+	struct env *k = envs[t].k;
+	for (uint64_t n = 0; k->quota_pages - k->used_pages > leave; n++) {
+		uint64_t va = 0x0000200000000000ull + (n << 21);
+		if (n > 1000)
+			fail("%s: the quota would not run down", step_desc);
+		if (!kcall6(0, EXO_SYS_PAGE_MAP, es, va, fs, 0, EXO_PROT_READ, 1) &&
+		    kcall(0, EXO_SYS_PAGE_UNMAP, es, va, 1, 0, 0))
+			fail("%s: unmapping a page just mapped failed", step_desc);
+	}
+	compare_and_check();
+}
+
+/* Root's new env (its slot, the model env in *t) of quota extra pages
+ * above what every env takes. */
+static int64_t root_env(uint64_t extra, int *t)
+{
+	uint64_t quota = env_fixed_pages() + extra;
+	int64_t env = kcall(0, EXO_SYS_ENV_CREATE, EXO_SLOT_MEMORY, quota, 0, 0, 0);
+	if (env < 0)
+		fail("%s: ENV_CREATE returned %ld", step_desc, (long)env);
+	*t = adopt_env(envs[0].k->caps[env].obj, quota, KEY(0, EXO_SLOT_MEMORY));
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= quota;
+	*mc(KEY(0, (int)env)) = (struct mcap){ .type = EXO_CAP_ENV, .rights = EXO_R_ALL, .parent = NONE, .obj = *t };
+	return env;
+}
+
+/* Root's new frame cap of pages frames. */
+static int64_t root_frames(uint64_t pages)
+{
+	int64_t f = kcall(0, EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, pages, 0, 0, 0);
+	if (f < 0)
+		fail("%s: MEM_ALLOC returned %ld", step_desc, (long)f);
+	struct cap *kf = &envs[0].k->caps[f];
+	install(KEY(0, (int)f), (struct mcap){ .type = EXO_CAP_FRAME, .rights = kf->rights, .first = kf->first,
+					       .count = pages, .parent = KEY(0, EXO_SLOT_MEMORY), .counted = 1 });
+	mc(KEY(0, EXO_SLOT_MEMORY))->count -= pages;
+	return f;
+}
+
+/*
+ * Splitting a mapping record where its env's quota has no room for one
+ * more: a child holds a run of 8 pages and 63 other records, its quota
+ * spent to the last page of records.  Unmapping one page or four inside
+ * the run, or mapping another frame over its middle, needs a record
+ * more, so each is refused with -ENOMEM and changes nothing; unmapping at
+ * either edge of the run (it shrinks) and across two runs (one shrinks,
+ * two go) needs none; once records went, the split in the middle works
+ * and leaves two records on each side of the hole.
+ */
+static void split_quota_script(void)
+{
+	seed_state = 5;
+	boot_root();
+	step_desc = "split at quota";
+	int64_t f = root_frames(80);
+	int t;
+	int64_t env = root_env(24, &t);
+	struct env *k = envs[t].k;
+	root_maps((uint64_t)env, t, 0, (uint64_t)f, 0, 8);
+	for (int v = 8; v < 69; v++)
+		root_maps((uint64_t)env, t, v, (uint64_t)f, (uint64_t)v, 1);
+	if (k->nmappings != 63)
+		fail("split at quota: %lu records before the last", (unsigned long)k->nmappings);
+	spend_quota(t, (uint64_t)env, (uint64_t)f, 0);
+	root_maps((uint64_t)env, t, 69, (uint64_t)f, 69, 1);
+	compare_and_check();
+	if (k->nmappings != 64 || k->used_pages != k->quota_pages)
+		fail("split at quota: %lu records, %lu of %lu pages charged", (unsigned long)k->nmappings,
+		     (unsigned long)k->used_pages, (unsigned long)k->quota_pages);
+	root_unmaps((uint64_t)env, t, 3, 1, -EXO_ENOMEM);
+	root_unmaps((uint64_t)env, t, 2, 4, -EXO_ENOMEM);
+	int64_t got = kcall6(0, EXO_SYS_PAGE_MAP, (uint64_t)env, va_of(4), (uint64_t)f, 70, EXO_PROT_READ, 1);
+	if (got != -EXO_ENOMEM)
+		fail("split at quota: mapping over the run's middle returned %ld", (long)got);
+	compare_and_check();
+	root_unmaps((uint64_t)env, t, 0, 1, 0);		/* the first edge */
+	root_unmaps((uint64_t)env, t, 7, 1, 0);		/* the last edge */
+	root_unmaps((uint64_t)env, t, 6, 4, 0);		/* across the run's end and two more */
+	if (k->nmappings != 62)
+		fail("split at quota: %lu records after the edges", (unsigned long)k->nmappings);
+	root_unmaps((uint64_t)env, t, 3, 1, 0);
+	struct mapping *lo = env_mapping_at(k, va_of(1)), *hi = env_mapping_at(k, va_of(4));
+	if (k->nmappings != 63 || !lo || !hi || lo == hi || lo->va != va_of(1) || lo->pages != 2 ||
+	    hi->va != va_of(4) || hi->pages != 2)
+		fail("split at quota: the split left %lu records", (unsigned long)k->nmappings);
+}
+
+/* Checks that va of root is page i of a record of pages pages at start. */
+static void check_piece(uint64_t va, uint64_t start, uint64_t pages)
+{
+	struct mapping *m = env_mapping_at(envs[0].k, va);
+	if (!m || m->va != start || m->pages != pages)
+		fail("%s: %#lx in a record at %#lx of %lu pages, not %#lx of %lu", step_desc, (unsigned long)va,
+		     m ? (unsigned long)m->va : 0ul, m ? (unsigned long)m->pages : 0ul, (unsigned long)start,
+		     (unsigned long)pages);
+}
+
+/*
+ * A run across a 2 MiB boundary (two leaf tables) makes a record in each;
+ * unmapping across the boundary cuts both; deleting the cap clears the
+ * rest.  Away from the model's pages, so checked here directly, then the
+ * whole state once nothing is left there.
+ */
+static void span_run_script(void)
+{
+	seed_state = 7;
+	boot_root();
+	step_desc = "run across a span";
+	int64_t f = root_frames(8);
+	uint64_t first = mc(KEY(0, (int)f))->first, va = VA_BASE + (4ull << 20) - 3 * PAGE_SIZE, n0 = envs[0].k->nmappings;
+	if (kcall6(0, EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, (uint64_t)f, 0, EXO_PROT_READ, 8))
+		fail("run across a span: the map was refused");
+	check_piece(va + 2 * PAGE_SIZE, va, 3);
+	check_piece(va + 3 * PAGE_SIZE, va + 3 * PAGE_SIZE, 5);
+	for (uint64_t i = 0; i < 8; i++)
+		if ((env_pte(envs[0].k, va + i * PAGE_SIZE) & PTE_ADDR) != (first + i) * PAGE_SIZE)
+			fail("run across a span: page %lu maps the wrong frame", (unsigned long)i);
+	if (kcall(0, EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va + 2 * PAGE_SIZE, 3, 0, 0))
+		fail("run across a span: the unmap across the boundary failed");
+	check_piece(va + PAGE_SIZE, va, 2);
+	check_piece(va + 5 * PAGE_SIZE, va + 5 * PAGE_SIZE, 3);
+	for (uint64_t i = 2; i < 5; i++)
+		if (env_pte(envs[0].k, va + i * PAGE_SIZE) || env_mapping_at(envs[0].k, va + i * PAGE_SIZE))
+			fail("run across a span: page %lu still mapped", (unsigned long)i);
+	if (envs[0].k->nmappings != n0 + 2)
+		fail("run across a span: %lu records", (unsigned long)envs[0].k->nmappings);
+	if (kcall(0, EXO_SYS_CAP_DELETE, (uint64_t)f, 0, 0, 0, 0))
+		fail("run across a span: CAP_DELETE failed");
+	model_delete(KEY(0, (int)f));
+	compare_and_check();
+}
+
+/*
+ * A cap revoked while runs of its frames are mapped in two envs, one of
+ * them cut in the middle by a run through another cap: every page
+ * mapped through the revoked caps goes from both envs, in one record
+ * each, and the pages mapped through the surviving cap stay.
+ */
+static void revoke_run_script(void)
+{
+	seed_state = 6;
+	boot_root();
+	step_desc = "revoke mid-run";
+	int64_t f = root_frames(16);
+	uint64_t first = mc(KEY(0, (int)f))->first;
+	uint32_t rights = EXO_R_READ | EXO_R_WRITE | EXO_R_GRANT | EXO_R_DERIVE;
+	int64_t r = kcall(0, EXO_SYS_CAP_DERIVE, (uint64_t)f, rights, first + 4, 8, 0);
+	if (r < 0)
+		fail("revoke mid-run: CAP_DERIVE returned %ld", (long)r);
+	install(KEY(0, (int)r), (struct mcap){ .type = EXO_CAP_FRAME, .rights = rights, .first = first + 4,
+					       .count = 8, .parent = KEY(0, (int)f), .counted = 1 });
+	int t;
+	int64_t env = root_env(24, &t);
+	root_maps(EXO_SLOT_SELF_ENV, 0, 0, (uint64_t)r, 0, 8);
+	root_maps((uint64_t)env, t, 10, (uint64_t)r, 0, 8);
+	root_maps((uint64_t)env, t, 20, (uint64_t)f, 0, 4);
+	root_maps(EXO_SLOT_SELF_ENV, 0, 20, (uint64_t)f, 0, 4);
+	root_maps((uint64_t)env, t, 12, (uint64_t)f, 12, 2);	/* over the run's middle */
+	compare_and_check();
+	if (envs[t].k->nmappings != 5)	/* kinfo, f's run, r's two pieces and f's middle */
+		fail("revoke mid-run: %lu records in the child", (unsigned long)envs[t].k->nmappings);
+	if (kcall(0, EXO_SYS_CAP_REVOKE, (uint64_t)f, 0, 0, 0, 0))
+		fail("revoke mid-run: CAP_REVOKE failed");
+	model_revoke(KEY(0, (int)f));
+	compare_and_check();
+	for (int v = 10; v < 18; v++)
+		if ((v < 12 || v > 13) && env_pte(envs[t].k, va_of(v)))
+			fail("revoke mid-run: page %d still mapped after the revoke", v);
+	if (!env_pte(envs[t].k, va_of(12)) || envs[t].k->nmappings != 3)
+		fail("revoke mid-run: the other cap's pages went too, or records stayed");
 }
 
 /* A deep grant chain, revoked from its root: linear, and complete. */
@@ -2395,7 +2706,7 @@ static void seed_start(uint64_t seed)
 	nrecent = 0;
 	memset(waiters, 0, sizeof waiters);
 	n_blocked = n_woken[0] = n_woken[1] = n_woken[2] = 0;
-	n_ok = n_err = n_oom = 0;
+	n_ok = n_err = n_oom = n_splits = 0;
 	boot_root();
 	compare_and_check();
 }
@@ -2411,9 +2722,11 @@ static void seed_report(uint64_t seed, unsigned long steps)
 			printf("\n");
 		}
 	printf("info seed %lu: %lu calls succeeded, %lu failed as predicted, %lu ran out of kernel memory; %.1f envs alive on average; "
-	       "%lu futex waits blocked, woken %lu by a wake, %lu by the clock, %lu by an unmap\n",
+	       "%lu futex waits blocked, woken %lu by a wake, %lu by the clock, %lu by an unmap; %lu records split\n",
 	       (unsigned long)seed, n_ok, n_err, n_oom, (double)live_sum / (double)steps, n_blocked, n_woken[0],
-	       n_woken[1], n_woken[2]);
+	       n_woken[1], n_woken[2], n_splits);
+	if (steps >= 2000 && !n_splits)
+		fail("no unmap split a record: the run did not test splits");
 }
 
 static void run_seed(uint64_t seed, unsigned long steps)
@@ -2515,6 +2828,9 @@ static void script_map_run(uint64_t a, unsigned long b) { (void)a; (void)b; map_
 static void script_copy_refs(uint64_t a, unsigned long b) { (void)a; (void)b; copy_refs_script(); }
 static void script_thread_end(uint64_t a, unsigned long b) { (void)a; (void)b; thread_end_script(); }
 static void script_alloc_copy(uint64_t a, unsigned long b) { (void)a; (void)b; alloc_copy_script(); }
+static void script_split_quota(uint64_t a, unsigned long b) { (void)a; (void)b; split_quota_script(); }
+static void script_revoke_run(uint64_t a, unsigned long b) { (void)a; (void)b; revoke_run_script(); }
+static void script_span_run(uint64_t a, unsigned long b) { (void)a; (void)b; span_run_script(); }
 
 int main(int argc, char **argv)
 {
@@ -2549,6 +2865,9 @@ int main(int argc, char **argv)
 		{ "model-copy-refs-script", script_copy_refs },
 		{ "model-thread-end-script", script_thread_end },
 		{ "model-alloc-copy-script", script_alloc_copy },
+		{ "model-split-at-quota-script", script_split_quota },
+		{ "model-revoke-mid-run-script", script_revoke_run },
+		{ "model-run-across-a-span-script", script_span_run },
 	};
 	for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
 		int ok = in_child(scripts[i].fn, 0, 0);
