@@ -294,6 +294,11 @@ struct lo_proc_files *proc_files(void)
 	return lp.shared_pages ? &proc_self()->files : &early;
 }
 
+struct lo_proc_files *proc_forking_files(void)
+{
+	return lp.shared_pages ? &proc_self()->forking : 0;
+}
+
 /* Bytes of the heap free now and in all, for statfs and /proc/meminfo. */
 void sh_usage(uint64_t *free_bytes, uint64_t *heap_bytes)
 {
