@@ -76,6 +76,7 @@ struct sh_proc {
 	 * to undo; nothing else names them. */
 	struct lo_proc_files forking;
 	uint32_t half_made;
+	uint32_t image_gen;		/* bumped by each execve (libos/chan.c's clients) */
 };
 
 struct sh_lock {

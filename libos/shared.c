@@ -154,6 +154,7 @@ int shared_adopt(void)
 	if (!me)
 		return -ESRCH;
 	lp.proc_index = (uint32_t)(me - h->procs);
+	me->image_gen++;		/* the old image's channel messages are no one's now */
 	/* the old image's threads are gone: the first waker is ours */
 	struct sh_waker *w = me->wakers;
 	if (!w && !(w = me->wakers = sh_alloc(sizeof *w)))
