@@ -64,7 +64,7 @@ static char *scratch;			/* 1 MiB, an unmapped page after it */
 static volatile sig_atomic_t caught;
 /* The main thread's last call, in System V shared memory the supervisor
  * reads when a batch dies or sticks. */
-struct trace { uint64_t nr, a[6], n; };
+struct trace { uint64_t nr, a[6], n, ticks; };
 static volatile struct trace *trace;
 
 static uint64_t next(uint64_t *s)
@@ -82,8 +82,9 @@ static uint64_t pick(uint64_t *s, uint64_t n)
 
 static void on_signal(int sig)
 {
-	(void)sig;
 	caught++;
+	if (sig == SIGALRM && trace)
+		trace->ticks++;		/* the supervisor tells a blocked call the tick ends from a lost tick */
 }
 
 /* Signals whose default would end the fuzzer or that a fault raises are
@@ -735,6 +736,7 @@ static double now_s(void)
 /* Runs one batch; 0 when it ended by itself, 1 when it made no call for
  * STUCK_S seconds and was killed (a wait nothing ended), else the signal it
  * died of (negative: some other status). */
+static uint64_t stuck_ticks;		/* ticks the stuck batch handled in the second before its kill */
 static int run_batch(uint64_t seed)
 {
 	pid_t c = fork();
@@ -754,6 +756,11 @@ static int run_batch(uint64_t seed)
 			seen = trace->n;
 			t0 = now_s();
 		} else if (now_s() - t0 > STUCK_S) {
+			uint64_t k0 = trace->ticks;	/* does the tick still reach it? */
+			usleep(1000000);
+			stuck_ticks = trace->ticks - k0;
+			if (trace->n != seen)
+				continue;	/* it went on after all */
 			if (verbose)
 				fprintf(stderr, "lxfuzz: batch stuck at call %llu (%llu: %llx %llx %llx %llx %llx %llx): killing it\n",
 					(unsigned long long)seen, (unsigned long long)trace->nr,
@@ -807,6 +814,9 @@ int main(int argc, char **argv)
 		sscanf(getenv("LXFUZZ_TABLE"), "%llu:%llu", (unsigned long long *)&table_lo, (unsigned long long *)&table_n);
 	if (getenv("LXFUZZ_SKIP"))
 		skip_special = strtoull(getenv("LXFUZZ_SKIP"), 0, 0);
+	/* LXFUZZ_FIRST=N: start at batch N of the seed's sequence (to replay one) */
+	for (uint64_t i = 1, first = getenv("LXFUZZ_FIRST") ? strtoull(getenv("LXFUZZ_FIRST"), 0, 10) : 1; i < first; i++)
+		next(&seed);
 	/* the bystander and the shared file system's part to keep */
 	int to[2], from[2];
 	EXPECT("setup-pipes", pipe(to) == 0 && pipe(from) == 0);
@@ -852,10 +862,12 @@ int main(int argc, char **argv)
 				break;
 		}
 		if (r)
-			fprintf(stderr, "lxfuzz: batch %llu: status %d after %llu calls; last call %llu (%llx %llx %llx %llx %llx %llx)\n",
+			fprintf(stderr, "lxfuzz: batch %llu: status %d after %llu calls; last call %llu (%llx %llx %llx %llx %llx %llx); "
+				"%llu ticks in its last second\n",
 				(unsigned long long)batches, r, (unsigned long long)trace->n, (unsigned long long)trace->nr,
 				(unsigned long long)trace->a[0], (unsigned long long)trace->a[1], (unsigned long long)trace->a[2],
-				(unsigned long long)trace->a[3], (unsigned long long)trace->a[4], (unsigned long long)trace->a[5]);
+				(unsigned long long)trace->a[3], (unsigned long long)trace->a[4], (unsigned long long)trace->a[5],
+				(unsigned long long)(r == 1 ? stuck_ticks : 0));
 		reap_orphans(by, &by_status);
 		if (verbose)
 			fprintf(stderr, "lxfuzz: wiping\n");
