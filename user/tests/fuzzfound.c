@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -410,6 +411,46 @@ static void shmdt_past_a_hole(void)
 	}
 }
 
+static volatile long storm_hits;
+static void storm_handler(int sig)
+{
+	(void)sig;
+	storm_hits++;
+}
+
+/* A POSIX timer of a 1 ns interval: the program must still make calls
+ * beside its signals (Linux: thousands in a second).  The library OS
+ * fired the timer again at each handler's rt_sigreturn, so the program
+ * never ran on (the threaded fuzzer's batches stuck after timer_settime
+ * or an rt_sigprocmask that unblocked such a signal).  In a child, which
+ * we end if it has not finished in 10 s. */
+static void timer_storm(void)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		struct sigaction sa = { .sa_handler = storm_handler };
+		struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1 };
+		timer_t tm;
+		if (sigaction(SIGUSR1, &sa, 0) || timer_create(CLOCK_MONOTONIC, &ev, &tm))
+			_exit(2);
+		struct itimerspec its = { { 0, 1 }, { 0, 1 } };
+		timer_settime(tm, 0, &its, 0);
+		long calls = 0;
+		for (double t0 = now(); now() - t0 < 1.0; calls++)
+			syscall(SYS_getppid);
+		_exit(calls >= 100 && storm_hits > 0 ? 0 : 3);
+	}
+	int st = 0, done = 0;
+	for (double t0 = now(); c > 0 && !done && now() - t0 < 10.0;)
+		if (!(done = waitpid(c, &st, WNOHANG) == c))
+			usleep(50000);
+	if (c > 0 && !done) {
+		kill(c, SIGKILL);
+		waitpid(c, &st, 0);
+	}
+	EXPECT("timer-storm-makes-progress", done && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(void)
 {
 	/* O_TRUNC on a procfs file called the file system's truncate
@@ -427,5 +468,6 @@ int main(void)
 	closed_under_recv(1);
 	closed_under_epoll_wait();
 	shmdt_past_a_hole();
+	timer_storm();
 	return failures ? 1 : 0;
 }
