@@ -494,3 +494,19 @@ void netstack_wait(uint64_t deadline_ns)
 	}
 	netstack_poll();
 }
+
+#define SIGNAL_LOOK_NS 50000000ull
+
+int netstack_wait_intr(uint64_t deadline_ns)
+{
+	struct lo_thread *self = lo_thread_self();
+	lo_timers_run();
+	if (lo_signal_pending(self))
+		return -EINTR;
+	uint64_t until = time_now_ns() + SIGNAL_LOOK_NS, timer = lo_timer_next();
+	if (timer && timer < until)
+		until = timer;
+	netstack_wait(until < deadline_ns ? until : deadline_ns);
+	lo_timers_run();
+	return lo_signal_pending(self) ? -EINTR : 0;
+}
