@@ -494,6 +494,49 @@ static void signal_ends_stack_waits(void)
 	close(fd);
 }
 
+static int spin_efd = -1;
+
+/* A thread that blocks every signal and reads an empty eventfd. */
+static void *efd_reader(void *arg)
+{
+	sigset_t all;
+	uint64_t v;
+	(void)arg;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, 0);
+	return (void *)(long)read(spin_efd, &v, sizeof v);
+}
+
+/* A thread blocked on an eventfd beside a 1 ns timer whose signal it
+ * blocks: its wait must still give the lock up, so the other thread's
+ * write ends it.  The wait took the timer, always due, as its deadline
+ * and spun holding the lock: the machine stopped (a million-call run
+ * did so).  In a child, ended if it has not finished in 10 s. */
+static void blocked_timer_beside_wait(void)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		sigset_t usr;
+		sigemptyset(&usr);
+		sigaddset(&usr, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr, 0);
+		struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1 };
+		struct itimerspec its = { { 0, 1 }, { 0, 1 } };
+		timer_t tm;
+		pthread_t t;
+		spin_efd = (int)syscall(SYS_eventfd2, 0, 0);
+		if (spin_efd < 0 || timer_create(CLOCK_MONOTONIC, &ev, &tm) || timer_settime(tm, 0, &its, 0) ||
+		    pthread_create(&t, 0, efd_reader, 0))
+			_exit(2);
+		usleep(200000);
+		uint64_t one = 1;
+		void *r = 0;
+		_exit(write(spin_efd, &one, sizeof one) == 8 && !pthread_join(t, &r) && (long)r == 8 ? 0 : 3);
+	}
+	int st = child_within(c, 10.0);
+	EXPECT("blocked-timer-beside-wait-gives-lock-up", st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(void)
 {
 	/* O_TRUNC on a procfs file called the file system's truncate
@@ -512,6 +555,7 @@ int main(void)
 	closed_under_epoll_wait();
 	shmdt_past_a_hole();
 	timer_storm();
+	blocked_timer_beside_wait();
 	signal_ends_stack_waits();
 	return failures ? 1 : 0;
 }
