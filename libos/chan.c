@@ -38,6 +38,14 @@ static int proc_alive(int32_t pid, uint32_t gen)
 	return p && p->state == PROC_RUNNING && p->gen == gen;
 }
 
+/* Whether m's maker still runs the image that made it: a message of an
+ * image an execve replaced has no client left to free it. */
+static int client_alive(const struct chan_msg *m)
+{
+	struct sh_proc *p = proc_by_pid(m->client_pid);
+	return proc_alive(m->client_pid, m->client_gen) && p->image_gen == m->client_image;
+}
+
 struct chan *chan_new(void)
 {
 	struct chan *ch = sh_alloc(sizeof *ch);
@@ -64,6 +72,7 @@ struct chan_msg *chan_msg_new(struct chan *ch, uint32_t op, uint64_t len)
 	m->len = len;
 	m->client_pid = (int32_t)libos_pid();
 	m->client_gen = proc_self()->gen;
+	m->client_image = proc_self()->image_gen;
 	m->all_next = ch->all;
 	if (ch->all)
 		ch->all->all_prev = m;
@@ -184,7 +193,7 @@ int64_t chan_post(struct chan *ch, struct chan_msg *m)
 {
 	if (!ch || !server_alive(ch))
 		return -EIO;
-	if (proc_alive(m->client_pid, m->client_gen))
+	if (client_alive(m))
 		return -EINVAL;		/* nobody would free it once served */
 	enqueue(ch, m);
 	return 0;
@@ -236,7 +245,7 @@ static void reap(struct chan *ch)
 	struct chan_msg *m = ch->all;
 	while (m) {
 		struct chan_msg *next = m->all_next;
-		if (!m->with_server && !proc_alive(m->client_pid, m->client_gen))
+		if (!m->with_server && !client_alive(m))
 			chan_msg_free(ch, m);
 		m = next;
 	}
@@ -308,7 +317,7 @@ static _Noreturn void serve_loop(void *arg)
 		m->result = s->serve(m);
 		m->with_server = 0;
 		s->ticking = s->tick != 0;
-		if (!proc_alive(m->client_pid, m->client_gen)) {
+		if (!client_alive(m)) {
 			chan_msg_free(ch, m);
 			continue;
 		}

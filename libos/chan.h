@@ -13,7 +13,9 @@
  * - a client whose server has ended (exited, execve'd, killed) gets -EIO,
  *   never a hang: it looks at the server's process entry between waits;
  * - a client that dies mid-request does not wedge the server: the server
- *   never waits for a client, and frees a message whose sender is gone;
+ *   never waits for a client, and frees a message whose sender is gone
+ *   (ended, or its image replaced by an execve, whose other threads end
+ *   wherever they were: their messages are no one's then);
  *   every message is listed on its channel with the process that made it,
  *   so one a killed client left (replied to but not yet freed, or held
  *   between two calls) is freed by the server too, within a second;
@@ -42,7 +44,8 @@ struct chan_msg {
 	struct chan_msg *next;		/* the queue */
 	struct chan_msg *all_prev, *all_next;	/* every message of the channel */
 	uint32_t with_server;		/* queued or being served: not the client's to free */
-	uint32_t pad;
+	uint32_t client_image;		/* the maker's image (sh_proc.image_gen): an execve ends
+					 * the maker as a client, though its pid and entry live on */
 };
 
 /* A new channel served by the calling process; NULL when out of memory. */

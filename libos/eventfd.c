@@ -2,7 +2,8 @@
  * eventfd: a 64-bit counter behind a descriptor.  write adds, read takes
  * the whole count (or one with EFD_SEMAPHORE); a read of zero and a write
  * that would pass the maximum wait in the network stack's wait, or fail
- * with EAGAIN under O_NONBLOCK.
+ * with EAGAIN under O_NONBLOCK; a signal ends the wait with EINTR (before,
+ * nothing did: the fuzzer's batches stuck in read under their tick).
  */
 #include "libos/libos.h"
 #include "libos/lx.h"
@@ -26,7 +27,8 @@ static int64_t efd_read(struct file *f, void *ubuf, uint64_t len)
 	while (!e->count) {
 		if (f->flags & LX_O_NONBLOCK)
 			return -EAGAIN;
-		netstack_wait(UINT64_MAX);
+		if (netstack_wait_intr(UINT64_MAX))
+			return -EINTR;
 	}
 	uint64_t v = e->semaphore ? 1 : e->count;
 	if (lo_copy_out(ubuf, &v, 8))
@@ -48,7 +50,8 @@ static int64_t efd_write(struct file *f, const void *ubuf, uint64_t len)
 	while (v > COUNT_MAX - e->count) {
 		if (f->flags & LX_O_NONBLOCK)
 			return -EAGAIN;
-		netstack_wait(UINT64_MAX);
+		if (netstack_wait_intr(UINT64_MAX))
+			return -EINTR;
 	}
 	e->count += v;
 	return 8;

@@ -364,6 +364,9 @@ int files_fork_prepare(void)
 	forked.umask = pf->umask;
 	if (forked.cwd)
 		vfs_ref(forked.cwd);
+	struct lo_proc_files *rec = proc_forking_files();
+	if (rec)			/* undone by proc_mark_dead if we die forking */
+		*rec = (struct lo_proc_files){ forked.table, forked.cwd, forked.umask };
 	return 0;
 }
 
@@ -380,6 +383,9 @@ static void drop_forked(void)
 
 void files_fork_done(int ok)
 {
+	struct lo_proc_files *rec = proc_forking_files();
+	if (rec)
+		*rec = (struct lo_proc_files){ 0 };
 	if (!ok || memory_is_private())
 		drop_forked();
 	forked.table = 0;

@@ -200,6 +200,7 @@ static int64_t fork_env(void)
 	regs.fsbase = libos_fs_base();	/* no rdfsbase: not every CPU has it */
 	if (exo_call(EXO_SYS_THREAD_SET_REGS, thread, &regs) || exo_call(EXO_SYS_THREAD_START, thread))
 		return fail_child(entry, env);
+	proc_fork_started(entry);
 	lp.children[ci] = (struct child){ (int64_t)info.object, env, thread, budget };
 	return (int64_t)info.object;
 }

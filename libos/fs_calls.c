@@ -101,6 +101,22 @@ LO_CALL(sys_creat)
 }
 LO_CALL(sys_close) { UNUSED_ARGS; return fd_close((int)a0); }
 
+/* The kind's read or write (off < 0: at the file position), holding a
+ * reference on the description for the call's length: a call that sleeps
+ * (a socket's, a pipe's) gives the lock up, and another thread's close
+ * meanwhile must not free what it works on, as on Linux, where the file
+ * stays open under a call blocked on it (before, a socket's read went on
+ * in freed memory: the million-call fuzzer's batches died in recv_dgram). */
+static int64_t io_held(struct file *f, uint64_t buf, uint64_t len, int64_t off, int writing)
+{
+	file_ref(f);
+	int64_t r = off < 0 ? (writing ? fops(f)->write(f, (const void *)buf, len) : fops(f)->read(f, (void *)buf, len))
+			    : (writing ? fops(f)->pwrite(f, (const void *)buf, len, (uint64_t)off)
+				       : fops(f)->pread(f, (void *)buf, len, (uint64_t)off));
+	file_put(f);
+	return r;
+}
+
 /* read and write at the file position. */
 static int64_t transfer(uint64_t fd, uint64_t buf, uint64_t len, int writing)
 {
@@ -112,7 +128,7 @@ static int64_t transfer(uint64_t fd, uint64_t buf, uint64_t len, int writing)
 		return -EINVAL;
 	if (len > RW_MAX)
 		len = RW_MAX;
-	return writing ? fops(f)->write(f, (const void *)buf, len) : fops(f)->read(f, (void *)buf, len);
+	return io_held(f, buf, len, -1, writing);
 }
 
 LO_CALL(sys_read) { UNUSED_ARGS; return transfer(a0, a1, a2, 0); }
@@ -131,8 +147,7 @@ static int64_t positional(uint64_t fd, uint64_t buf, uint64_t len, int64_t off, 
 		return -ESPIPE;
 	if (len > RW_MAX)
 		len = RW_MAX;
-	return writing ? fops(f)->pwrite(f, (const void *)buf, len, (uint64_t)off)
-		       : fops(f)->pread(f, (void *)buf, len, (uint64_t)off);
+	return io_held(f, buf, len, off, writing);
 }
 
 LO_CALL(sys_pread64) { UNUSED_ARGS; return positional(a0, a1, a2, (int64_t)a3, 0); }

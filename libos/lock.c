@@ -39,8 +39,8 @@
  * process keeps of every other); an ended holder's lock is taken over by
  * that waiter, which marks its process dead with the kernel's status (its
  * parent reaps it) and says so on the console.  What the dead holder left
- * half done under the lock stays half done (docs/LIBOS.md, "A process
- * that dies holding the lock").  A thread of a process that lives on
+ * half done under the lock stays half done, but for a fork's half-made
+ * child (docs/LIBOS.md, "A process that dies holding the lock").  A thread of a process that lives on
  * cannot die holding it: a kernel thread ends only with its env, or by
  * THREAD_END from its own process's execve, whose caller holds the lock.
  */

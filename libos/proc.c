@@ -147,7 +147,8 @@ struct sh_proc *proc_entry_new(int64_t env, int64_t pid)
 	lo_memset(c, 0, sizeof *c);
 	*c = (struct sh_proc){ .pid = (int32_t)pid, .ppid = me->pid, .pgid = me->pgid, .sid = me->sid,
 			       .state = PROC_RUNNING, .gen = gen, .sigcaught = me->sigcaught,
-			       .sigignored = me->sigignored, .sigblocked = me->sigblocked, .wakers = w };
+			       .sigignored = me->sigignored, .sigblocked = me->sigblocked, .wakers = w,
+			       .half_made = 1 };
 	h->nprocs++;
 	me->env_slot[index_of(c)] = (int16_t)env;
 	me->env_gen[index_of(c)] = gen;
@@ -279,6 +280,12 @@ void proc_fork_failed(struct sh_proc *c)
 {
 	proc_self()->env_slot[index_of(c)] = 0;
 	entry_free(c);
+}
+
+void proc_fork_started(struct sh_proc *c)
+{
+	c->half_made = 0;
+	proc_self()->forking = (struct lo_proc_files){ 0 };
 }
 
 static void reap_detached(void);
@@ -413,6 +420,27 @@ static void tell_parent(struct sh_proc *parent, struct sh_proc *p)
 	sh_wake(&parent->wait_word);
 }
 
+/* p died in the middle of a fork: the child whose thread never started
+ * is ended (it would hold its entry, env and quota for good, nobody
+ * waiting for it), and the copy of the files made for it, which only p's
+ * private memory named, is dropped (a pipe's writer would never close). */
+static void undo_half_fork(struct sh_proc *p)
+{
+	struct sh_header *h = sh_seg();
+	lo_proc_files_exit(&p->forking);
+	for (int i = 0; i < MAX_PROCS; i++) {
+		struct sh_proc *q = &h->procs[i];
+		if (q->state != PROC_RUNNING || q->ppid != p->pid || !q->half_made)
+			continue;
+		int64_t slot = env_cap_of(q);
+		if (slot)
+			exo_call(EXO_SYS_ENV_KILL, slot, EXO_STATUS_SIGNALED(SIGKILL));
+		q->half_made = 0;
+		q->ppid = h->init_pid;		/* an orphan: the first process reaps it */
+		proc_mark_dead(q, EXO_STATUS_SIGNALED(SIGKILL));
+	}
+}
+
 void proc_mark_dead(struct sh_proc *p, int32_t status)
 {
 	struct sh_header *h = sh_seg();
@@ -487,8 +515,10 @@ void proc_holder_dead(uint64_t tid, int64_t status)
 	lo_report("libos: pid %d ended holding the libOS lock (thread %d, status %x); "
 		  "pid %d took it over\n", (int64_t)(p ? p->pid : -1), (int64_t)tid,
 		  (uint64_t)status, (int64_t)proc_self()->pid);
-	if (p && p->state == PROC_RUNNING)
+	if (p && p->state == PROC_RUNNING) {
+		undo_half_fork(p);
 		proc_mark_dead(p, (int32_t)status);
+	}
 }
 
 _Noreturn void proc_end_self(int32_t status)

@@ -71,6 +71,14 @@ struct sh_proc {
 	int16_t env_slot[MAX_PROCS];
 	uint32_t env_gen[MAX_PROCS];
 	struct lo_proc_files files;
+	/* fork, while it runs: the child's copy of the files (taken before
+	 * the child's entry exists), and in the child's entry, that its
+	 * thread has not started.  A parent that dies in the middle (the
+	 * kernel ended it holding the lock) leaves them for proc_mark_dead
+	 * to undo; nothing else names them. */
+	struct lo_proc_files forking;
+	uint32_t half_made;
+	uint32_t image_gen;		/* bumped by each execve (libos/chan.c's clients) */
 };
 
 struct sh_lock {
@@ -128,6 +136,9 @@ struct sh_proc *proc_entry_new(int64_t env, int64_t pid);
 void proc_give_env_caps(struct sh_proc *c, int64_t env);
 /* Undoes proc_fork for a child that never ran. */
 void proc_fork_failed(struct sh_proc *c);
+/* The child of proc_fork has its thread started: it owns its entry and
+ * its copy of the files from now on. */
+void proc_fork_started(struct sh_proc *c);
 /* Marks p ended with a wait status: its children go to the first
  * process, its parent gets SIGCHLD, and its files are released. */
 void proc_mark_dead(struct sh_proc *p, int32_t status);

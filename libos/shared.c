@@ -154,6 +154,7 @@ int shared_adopt(void)
 	if (!me)
 		return -ESRCH;
 	lp.proc_index = (uint32_t)(me - h->procs);
+	me->image_gen++;		/* the old image's channel messages are no one's now */
 	/* the old image's threads are gone: the first waker is ours */
 	struct sh_waker *w = me->wakers;
 	if (!w && !(w = me->wakers = sh_alloc(sizeof *w)))
@@ -292,6 +293,11 @@ struct lo_proc_files *proc_files(void)
 {
 	static struct lo_proc_files early = { .umask = 022 };
 	return lp.shared_pages ? &proc_self()->files : &early;
+}
+
+struct lo_proc_files *proc_forking_files(void)
+{
+	return lp.shared_pages ? &proc_self()->forking : 0;
 }
 
 /* Bytes of the heap free now and in all, for statfs and /proc/meminfo. */

@@ -48,6 +48,9 @@ struct lo_proc_files {
 	uint32_t umask;
 };
 struct lo_proc_files *proc_files(void);
+/* Where fork records the child's copy of the files while it runs
+ * (libos/proc.h, `forking`); 0 before the shared segment exists. */
+struct lo_proc_files *proc_forking_files(void);
 /* Called with the lock held when a process has ended (by itself, or
  * killed by another process, which then calls it on the victim's behalf):
  * the file layer drops what files holds.  The process layer's weak default

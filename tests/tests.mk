@@ -142,7 +142,7 @@ TEST_DEPS += $(BUILD)/user/mempolicy
 # bad pointers and the in-guest Linux system-call fuzzer
 # (tests/suites/26-fuzz-syscalls.sh); efault compared with Linux
 $(BUILD)/user/efault $(BUILD)/host-musl/efault: user/tests/show.h
-TEST_DEPS += $(BUILD)/user/efault $(BUILD)/host-musl/efault $(BUILD)/user/fuzzfound $(BUILD)/user/lxfuzz
+TEST_DEPS += $(BUILD)/user/efault $(BUILD)/host-musl/efault $(BUILD)/user/fuzzfound $(BUILD)/user/lxfuzz $(BUILD)/user/execmsg
 
 # execve's ELF parser (libos/elf.c): host unit test and libFuzzer target
 # (tests/suites/16-fuzz-elf.sh runs a short fuzz, `make fuzz` the long one).

@@ -494,3 +494,22 @@ void netstack_wait(uint64_t deadline_ns)
 	}
 	netstack_poll();
 }
+
+#define SIGNAL_LOOK_NS 50000000ull
+#define MIN_SLEEP_NS 1000000ull		/* a timer due at once (a 1 ns interval whose
+					 * signal is blocked) must not make the sleeper
+					 * spin holding the lock: the machine stopped */
+
+int netstack_wait_intr(uint64_t deadline_ns)
+{
+	struct lo_thread *self = lo_thread_self();
+	lo_timers_run();
+	if (lo_signal_pending(self))
+		return -EINTR;
+	uint64_t now = time_now_ns(), until = now + SIGNAL_LOOK_NS, timer = lo_timer_next();
+	if (timer && timer < until)
+		until = timer > now + MIN_SLEEP_NS ? timer : now + MIN_SLEEP_NS;
+	netstack_wait(until < deadline_ns ? until : deadline_ns);
+	lo_timers_run();
+	return lo_signal_pending(self) ? -EINTR : 0;
+}

@@ -25,6 +25,13 @@ void netstack_sent(void);
 /* Sleeps until something arrives, lwIP's next timer, or the deadline
  * (time_now_ns() clock; UINT64_MAX: none), then polls. */
 void netstack_wait(uint64_t deadline_ns);
+/* netstack_wait for a blocked call that a signal must end (EINTR, as on
+ * Linux): the stack's notification does not wake for signals, so the
+ * sleep ends at the process's next timer (whose signal then comes on
+ * time) and at least every 50 ms (other threads' and processes'
+ * signals).  -EINTR when a signal is pending for the calling thread,
+ * else 0. */
+int netstack_wait_intr(uint64_t deadline_ns);
 /* Another thread changed the stack (a server of sockets held by other
  * processes, net/lwip/sockshare.c): a thread of this program sleeping in
  * netstack_wait wakes and looks again. */

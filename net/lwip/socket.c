@@ -323,7 +323,10 @@ static u8_t on_raw_recv(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip
 
 /* ------------------------------------------------------------- waiting */
 
-/* Waits until ready(s) holds: 0; -EAGAIN when nonblocking or timed out. */
+/* Waits until ready(s) holds: 0; -EAGAIN when nonblocking or timed out;
+ * -EINTR when a signal came (before, a blocked socket call of the
+ * process's own stack saw no signal: the fuzzer's batches stuck in read
+ * and recvfrom under their 5 ms tick). */
 static int sock_wait(struct sock *s, int (*ready)(struct sock *), int nonblock, uint64_t timeout)
 {
 	netstack_poll();
@@ -335,7 +338,8 @@ static int sock_wait(struct sock *s, int (*ready)(struct sock *), int nonblock, 
 	while (!ready(s)) {
 		if (time_now_ns() >= deadline)
 			return -EAGAIN;
-		netstack_wait(deadline);
+		if (netstack_wait_intr(deadline))
+			return -EINTR;
 	}
 	return 0;
 }

@@ -199,6 +199,13 @@ void netstack_sent(void)
 	netstack_poll();
 }
 
+/* The harness has no signals: the interruptible wait is the plain one. */
+int netstack_wait_intr(uint64_t deadline_ns)
+{
+	netstack_wait(deadline_ns);
+	return 0;
+}
+
 /* Moves the clock to the deadline, or 100 ms on; every call's waits are
  * counted from shim_call_begin. */
 void netstack_wait(uint64_t deadline_ns)

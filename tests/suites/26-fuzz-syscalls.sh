@@ -7,7 +7,8 @@
 # (user/tests/efault.c, EFAULT as on Linux, compared with this host), and
 # the calls the Linux system-call fuzzer (user/tests/lxfuzz.c) found
 # crashing the library OS (user/tests/fuzzfound.c), processes dying with
-# the library OS's lock held (user/tests/lockdead.c), and a short run of
+# the library OS's lock held (user/tests/lockdead.c), a thread ended by
+# an execve in a channel call (user/tests/execmsg.c), and a short run of
 # that fuzzer: 20,000 calls, with its threads, no batch may die, nothing
 # outside its process may change.  `make fuzz-lx` runs a million.
 set -u
@@ -48,6 +49,13 @@ run_regression fuzzfound "139: a SIGSEGV in the library OS"
 # a waiter takes it over, the others go on (before: the VM hung)
 run_regression lockdead "125: the VM hung: the lock stayed held"
 grep -c 'ended holding the libOS lock' "$err" | sed 's/^/info lockdead: take-overs logged: /'
+# a thread ended by another's execve in the middle of a channel call
+# (user/tests/execmsg.c): its message must not stay in the shared segment
+EXO_RUN_TIMEOUT=120 tools/exo-run --file "$B/user/execmsg:/bin/execmsg" "$B/user/execmsg" >"$out" 2>"$err"
+rc=$?
+grep '^info' "$out"
+sed -n -e "s/^ok /PASS execmsg-/p" -e "s/^FAIL /FAIL execmsg-/p" "$out"
+[ $rc -eq 0 ] || { echo "FAIL execmsg: exit status $rc"; tail -n 10 "$err"; }
 
 EXO_RUN_TIMEOUT=300 tools/exo-run "$B/user/lxfuzz" 20000 >"$out" 2>"$err"
 rc=$?

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -300,13 +302,15 @@ static void forged_kind(void)
 	EXPECT("forged-kind-read-enxio", forged && n < 0 && errno == ENXIO);
 }
 
-/* closed_under_recv's sleeper: a receive with a 1 s timeout on fd. */
+/* closed_under_recv's sleeper: a receive (recv, or read when
+ * sleeper_reads) with a 1 s timeout on fd. */
+static int sleeper_reads;
 static void *recv_sleeper(void *arg)
 {
 	int fd = *(int *)arg;
 	char b[64];
 	errno = 0;
-	ssize_t n = recv(fd, b, sizeof b, 0);
+	ssize_t n = sleeper_reads ? read(fd, b, sizeof b) : recv(fd, b, sizeof b, 0);
 	*(int *)arg = n < 0 ? -errno : (int)n;
 	return 0;
 }
@@ -316,9 +320,12 @@ static void *recv_sleeper(void *arg)
  * must go on waiting on its own socket and time out (EAGAIN), as on
  * Linux; the close used to free the socket under it, which then read a
  * socket made later in the same memory (the threaded fuzzer's batches
- * died in recv, then in the shared segment's allocator). */
-static void closed_under_recv(void)
+ * died in recv, then in the shared segment's allocator).  The same with
+ * read, which held no reference (the million-call runs' batches died in
+ * recv_dgram under read, 11 times in two runs). */
+static void closed_under_recv(int by_read)
 {
+	sleeper_reads = by_read;
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct timeval tv = { 1, 0 };
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -338,7 +345,10 @@ static void closed_under_recv(void)
 	ok = n >= 0 && !bind(n, (struct sockaddr *)&a, sizeof a) && !getsockname(n, (struct sockaddr *)&a, &al) &&
 	     sendto(n, "not-yours", 9, 0, (struct sockaddr *)&a, sizeof a) == 9;
 	pthread_join(t, 0);
-	EXPECT("closed-under-recv-times-out", ok && arg == -EAGAIN);
+	if (by_read)
+		EXPECT("closed-under-read-times-out", ok && arg == -EAGAIN);
+	else
+		EXPECT("closed-under-recv-times-out", ok && arg == -EAGAIN);
 	close(n);
 }
 
@@ -402,6 +412,131 @@ static void shmdt_past_a_hole(void)
 	}
 }
 
+static volatile long storm_hits;
+static void storm_handler(int sig)
+{
+	(void)sig;
+	storm_hits++;
+}
+
+/* Waits up to secs for child c; ends it if it has not finished then.
+ * Its wait status, or -1 when it had to be ended. */
+static int child_within(pid_t c, double secs)
+{
+	int st = 0, done = 0;
+	for (double t0 = now(); c > 0 && !done && now() - t0 < secs;)
+		if (!(done = waitpid(c, &st, WNOHANG) == c))
+			usleep(50000);
+	if (c > 0 && !done) {
+		kill(c, SIGKILL);
+		waitpid(c, &st, 0);
+	}
+	return done ? st : -1;
+}
+
+/* A POSIX timer of a 1 ns interval: the program must still make calls
+ * beside its signals (Linux: thousands in a second).  The library OS
+ * fired the timer again at each handler's rt_sigreturn, so the program
+ * never ran on (the threaded fuzzer's batches stuck after timer_settime
+ * or an rt_sigprocmask that unblocked such a signal).  In a child, which
+ * we end if it has not finished in 10 s. */
+static void timer_storm(void)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		struct sigaction sa = { .sa_handler = storm_handler };
+		struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1 };
+		timer_t tm;
+		if (sigaction(SIGUSR1, &sa, 0) || timer_create(CLOCK_MONOTONIC, &ev, &tm))
+			_exit(2);
+		struct itimerspec its = { { 0, 1 }, { 0, 1 } };
+		timer_settime(tm, 0, &its, 0);
+		long calls = 0;
+		for (double t0 = now(); now() - t0 < 1.0; calls++)
+			syscall(SYS_getppid);
+		_exit(calls >= 100 && storm_hits > 0 ? 0 : 3);
+	}
+	int st = child_within(c, 10.0);
+	EXPECT("timer-storm-makes-progress", st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* One read on fd that a 100 ms SIGALRM (no SA_RESTART) must end with
+ * EINTR, as on Linux: 1 when it did. */
+static int read_ended_by_alarm(int fd)
+{
+	struct sigaction sa = { .sa_handler = storm_handler };
+	struct itimerval it = { { 0, 0 }, { 0, 100000 } };
+	char b[16];
+	if (sigaction(SIGALRM, &sa, 0) || setitimer(ITIMER_REAL, &it, 0))
+		return 0;
+	errno = 0;
+	return read(fd, b, sizeof b) < 0 && errno == EINTR;
+}
+
+/* A signal must end a read of an empty eventfd and of an empty socket of
+ * the process's own network stack: they slept on the stack's
+ * notification, which no signal wakes, and never looked (the fuzzer's
+ * batches stuck there under their 5 ms tick).  The eventfd in a child,
+ * ended if it has not finished in 10 s; the socket here, the first
+ * program's (those of its children go through its socket service), so
+ * before the fix this program hung there. */
+static void signal_ends_stack_waits(void)
+{
+	pid_t c = fork();
+	if (c == 0)
+		_exit(read_ended_by_alarm((int)syscall(SYS_eventfd2, 0, 0)) ? 0 : 3);
+	int st = child_within(c, 10.0);
+	EXPECT("signal-ends-eventfd-read-EINTR", st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	EXPECT("signal-ends-socket-read-EINTR", fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof a) &&
+	       read_ended_by_alarm(fd));
+	close(fd);
+}
+
+static int spin_efd = -1;
+
+/* A thread that blocks every signal and reads an empty eventfd. */
+static void *efd_reader(void *arg)
+{
+	sigset_t all;
+	uint64_t v;
+	(void)arg;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, 0);
+	return (void *)(long)read(spin_efd, &v, sizeof v);
+}
+
+/* A thread blocked on an eventfd beside a 1 ns timer whose signal it
+ * blocks: its wait must still give the lock up, so the other thread's
+ * write ends it.  The wait took the timer, always due, as its deadline
+ * and spun holding the lock: the machine stopped (a million-call run
+ * did so).  In a child, ended if it has not finished in 10 s. */
+static void blocked_timer_beside_wait(void)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		sigset_t usr;
+		sigemptyset(&usr);
+		sigaddset(&usr, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr, 0);
+		struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1 };
+		struct itimerspec its = { { 0, 1 }, { 0, 1 } };
+		timer_t tm;
+		pthread_t t;
+		spin_efd = (int)syscall(SYS_eventfd2, 0, 0);
+		if (spin_efd < 0 || timer_create(CLOCK_MONOTONIC, &ev, &tm) || timer_settime(tm, 0, &its, 0) ||
+		    pthread_create(&t, 0, efd_reader, 0))
+			_exit(2);
+		usleep(200000);
+		uint64_t one = 1;
+		void *r = 0;
+		_exit(write(spin_efd, &one, sizeof one) == 8 && !pthread_join(t, &r) && (long)r == 8 ? 0 : 3);
+	}
+	int st = child_within(c, 10.0);
+	EXPECT("blocked-timer-beside-wait-gives-lock-up", st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(void)
 {
 	/* O_TRUNC on a procfs file called the file system's truncate
@@ -415,8 +550,12 @@ int main(void)
 	sealed_regions();
 	fork_from_thread();
 	forged_kind();
-	closed_under_recv();
+	closed_under_recv(0);
+	closed_under_recv(1);
 	closed_under_epoll_wait();
 	shmdt_past_a_hole();
+	timer_storm();
+	blocked_timer_beside_wait();
+	signal_ends_stack_waits();
 	return failures ? 1 : 0;
 }

@@ -64,7 +64,7 @@ static char *scratch;			/* 1 MiB, an unmapped page after it */
 static volatile sig_atomic_t caught;
 /* The main thread's last call, in System V shared memory the supervisor
  * reads when a batch dies or sticks. */
-struct trace { uint64_t nr, a[6], n; };
+struct trace { uint64_t nr, a[6], n, ticks, sigs[65]; };
 static volatile struct trace *trace;
 
 static uint64_t next(uint64_t *s)
@@ -82,8 +82,11 @@ static uint64_t pick(uint64_t *s, uint64_t n)
 
 static void on_signal(int sig)
 {
-	(void)sig;
 	caught++;
+	if (trace && sig > 0 && sig < 65)
+		trace->sigs[sig]++;
+	if (sig == SIGALRM && trace)
+		trace->ticks++;		/* the supervisor tells a blocked call the tick ends from a lost tick */
 }
 
 /* Signals whose default would end the fuzzer or that a fault raises are
@@ -649,13 +652,18 @@ static _Noreturn void fuzz_batch(uint64_t seed)
 	mkfifo("p", 0644);
 	fds[nfds++] = open("d", O_RDONLY | O_DIRECTORY);
 	for (uint64_t i = 0;; i++) {
-		if (i % 32 == 0)
+		if (i % 32 == 0) {
+			if (!is_child)
+				trace->nr = 2000000;	/* the trace names the fuzzer's own calls too */
 			arm_tick();
+		}
 		one_call(&s, 0);
 		if (is_child && calls >= CHILD_CALLS)
 			_exit(0);
 		if (calls >= BATCH)
 			end_batch(0);
+		if (i % 16 == 0 && !is_child)
+			trace->nr = 2000001;
 		if (i % 16 == 0)
 			while (nkids && waitpid(-1, 0, WNOHANG) > 0)
 				;		/* kids[] keeps their pids: a kill then gets ESRCH */
@@ -735,6 +743,27 @@ static double now_s(void)
 /* Runs one batch; 0 when it ended by itself, 1 when it made no call for
  * STUCK_S seconds and was killed (a wait nothing ended), else the signal it
  * died of (negative: some other status). */
+/* A stuck batch's signal state (/proc/PID/status: SigBlk is what every
+ * thread blocks), to stderr: whether its tick could still reach it. */
+static void show_signals(pid_t c)
+{
+	char p[64], line[128];
+	snprintf(p, sizeof p, "/proc/%d/status", (int)c);
+	FILE *f = fopen(p, "r");
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "Sig", 3) || !strncmp(line, "State", 5))
+			fprintf(stderr, "lxfuzz: stuck %s", line);
+	if (f)
+		fclose(f);
+	if (trace->a[0] < 1024) {	/* what its first argument names, when a descriptor */
+		char fdp[64], to[128];
+		snprintf(fdp, sizeof fdp, "/proc/%d/fd/%d", (int)c, (int)trace->a[0]);
+		ssize_t n = readlink(fdp, to, sizeof to - 1);
+		fprintf(stderr, "lxfuzz: stuck fd %d is %s\n", (int)trace->a[0], n > 0 ? (to[n] = 0, to) : "?");
+	}
+}
+
+static uint64_t stuck_ticks;		/* ticks the stuck batch handled in the second before its kill */
 static int run_batch(uint64_t seed)
 {
 	pid_t c = fork();
@@ -754,6 +783,19 @@ static int run_batch(uint64_t seed)
 			seen = trace->n;
 			t0 = now_s();
 		} else if (now_s() - t0 > STUCK_S) {
+			uint64_t k0 = trace->ticks, s0[65];	/* does the tick still reach it? */
+			for (int i = 0; i < 65; i++)
+				s0[i] = trace->sigs[i];
+			usleep(1000000);
+			stuck_ticks = trace->ticks - k0;
+			if (verbose)
+				for (int i = 0; i < 65; i++)
+					if (trace->sigs[i] != s0[i])
+						fprintf(stderr, "lxfuzz: stuck batch handled signal %d %llu times in 1 s\n", i,
+							(unsigned long long)(trace->sigs[i] - s0[i]));
+			if (trace->n != seen)
+				continue;	/* it went on after all */
+			show_signals(c);
 			if (verbose)
 				fprintf(stderr, "lxfuzz: batch stuck at call %llu (%llu: %llx %llx %llx %llx %llx %llx): killing it\n",
 					(unsigned long long)seen, (unsigned long long)trace->nr,
@@ -807,6 +849,9 @@ int main(int argc, char **argv)
 		sscanf(getenv("LXFUZZ_TABLE"), "%llu:%llu", (unsigned long long *)&table_lo, (unsigned long long *)&table_n);
 	if (getenv("LXFUZZ_SKIP"))
 		skip_special = strtoull(getenv("LXFUZZ_SKIP"), 0, 0);
+	/* LXFUZZ_FIRST=N: start at batch N of the seed's sequence (to replay one) */
+	for (uint64_t i = 1, first = getenv("LXFUZZ_FIRST") ? strtoull(getenv("LXFUZZ_FIRST"), 0, 10) : 1; i < first; i++)
+		next(&seed);
 	/* the bystander and the shared file system's part to keep */
 	int to[2], from[2];
 	EXPECT("setup-pipes", pipe(to) == 0 && pipe(from) == 0);
@@ -852,10 +897,12 @@ int main(int argc, char **argv)
 				break;
 		}
 		if (r)
-			fprintf(stderr, "lxfuzz: batch %llu: status %d after %llu calls; last call %llu (%llx %llx %llx %llx %llx %llx)\n",
+			fprintf(stderr, "lxfuzz: batch %llu: status %d after %llu calls; last call %llu (%llx %llx %llx %llx %llx %llx); "
+				"%llu ticks in its last second\n",
 				(unsigned long long)batches, r, (unsigned long long)trace->n, (unsigned long long)trace->nr,
 				(unsigned long long)trace->a[0], (unsigned long long)trace->a[1], (unsigned long long)trace->a[2],
-				(unsigned long long)trace->a[3], (unsigned long long)trace->a[4], (unsigned long long)trace->a[5]);
+				(unsigned long long)trace->a[3], (unsigned long long)trace->a[4], (unsigned long long)trace->a[5],
+				(unsigned long long)(r == 1 ? stuck_ticks : 0));
 		reap_orphans(by, &by_status);
 		if (verbose)
 			fprintf(stderr, "lxfuzz: wiping\n");
