@@ -581,6 +581,20 @@ void mm_adopt_pool(int64_t slot, uint64_t pages, const uint64_t *va, uint64_t us
 	}
 }
 
+/* Unmaps pages that must not stay mapped: what is given back to the pool
+ * or to a file's count could otherwise be reached through the old address
+ * once it is someone else's.  The kernel refuses an unmap only when it
+ * would split a run's record and the env's kernel-memory quota is spent
+ * (docs/ABI.md, PAGE_UNMAP); the process then ends, as a fault out of
+ * memory does, rather than go on with the page still mapped. */
+static void unmap_sure(uint64_t va, uint64_t pages)
+{
+	if (exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va, pages) != -12)
+		return;
+	lo_report("exoswarm: program: out of kernel memory to unmap %p\n", va);
+	proc_end_self(EXO_STATUS_SIGNALED(9));
+}
+
 /* Unmaps every resident page in [start, end) and returns it to the pool;
  * pages of the shared segment there are only unmapped. */
 static void release_range(uint64_t start, uint64_t end)
@@ -591,13 +605,13 @@ static void release_range(uint64_t start, uint64_t end)
 		uint64_t lo = lp.regions[i].start > start ? lp.regions[i].start : start;
 		uint64_t hi = lp.regions[i].end < end ? lp.regions[i].end : end;
 		for (uint64_t va = lo; va < hi; va += PAGE)
-			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
+			unmap_sure(va, 1);
 	}
 	for (uint64_t va = start; va < end; va += PAGE) {
 		struct resident *r = resident_find(va, 0);
 		if (!r)
 			continue;
-		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
+		unmap_sure(va, 1);
 		page_give(r->chunk, r->index, r->flags);
 		resident_delete(r);
 	}
@@ -1077,7 +1091,7 @@ int64_t mm_mprotect(uint64_t addr, uint64_t len, int prot)
 		if (!r)
 			continue;
 		if (!(prot & (LX_PROT_READ | LX_PROT_WRITE | LX_PROT_EXEC)))
-			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
+			unmap_sure(va, 1);
 		else
 			resident_remap(va, r, prot);
 	}
@@ -1132,7 +1146,7 @@ void mm_file_truncated(void *v, uint64_t size)
 			continue;
 		uint64_t va = r->foff >= cut ? r->start : r->start + (cut - r->foff);
 		for (; va < r->end; va += PAGE)
-			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
+			unmap_sure(va, 1);
 	}
 }
 
@@ -1150,7 +1164,7 @@ void mm_files_detach(void)
 			continue;
 		/* unmapped before the count goes: at zero the pages may be freed */
 		for (uint64_t va = r->start; va < r->end; va += PAGE)
-			exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va);
+			unmap_sure(va, 1);
 		file_count(r, -1);
 		r->file = 0;
 	}

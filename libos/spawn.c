@@ -214,6 +214,9 @@ int64_t spawn_vfork(uint64_t stack)
 	}
 	become_child(lo_thread_self(), c, stack);
 	files_fork_child();		/* the copy is the child's table */
+	/* its entry names the copy now: the parent's record of it must not,
+	 * or a parent dying with the lock would drop it a second time */
+	sh_seg()->procs[host.index].forking = (struct lo_proc_files){ 0 };
 	return 0;
 }
 
@@ -311,6 +314,7 @@ int spawn_child_exec(struct exec_handover *h, int64_t rslot, uint64_t pages)
 		parent_back(self);
 		return 0;
 	}
+	c->half_made = 0;		/* it runs on its own: a dying parent leaves it be */
 	parent_back(self);
 	lo_relock(depth);		/* once the new image's start-up gives it up */
 	return 0;
