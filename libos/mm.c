@@ -589,7 +589,7 @@ void mm_adopt_pool(int64_t slot, uint64_t pages, const uint64_t *va, uint64_t us
  * memory does, rather than go on with the page still mapped. */
 static void unmap_sure(uint64_t va, uint64_t pages)
 {
-	if (exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va, pages) != -12)
+	if (exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, va, pages) != -EXO_ENOMEM)
 		return;
 	lo_report("exoswarm: program: out of kernel memory to unmap %p\n", va);
 	proc_end_self(EXO_STATUS_SIGNALED(9));

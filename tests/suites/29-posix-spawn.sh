@@ -5,7 +5,10 @@
 # actions, dup2/close/open/chdir actions and the SETPGROUP, SETSID,
 # SETSIGMASK, SETSIGDEF and RESETIDS attributes seen by the child only,
 # vfork's shared memory and private process state, a signal for the
-# parent while it waits and the parent killed while it waits; in the
+# parent while it waits and the parent killed while it waits; children
+# that go wrong on the parent's memory (a clone onto an unmapped stack, a
+# write to address 0, execve of a bad pointer) and one killed by another
+# process, each alone dying or failing while the parent goes on; in the
 # guest and, built with musl-gcc, on Linux; the outputs must be the same
 # line for line.
 set -u

@@ -1,5 +1,5 @@
 /*
- * posix_spawn and vfork on the parent's memory (tests/suites/29-spawn.sh).
+ * posix_spawn and vfork on the parent's memory (tests/suites/29-posix-spawn.sh).
  * Run as `spawntest run SELF DIR` (SELF: this program's path, DIR: a
  * scratch directory); the suite runs it in the guest and, built with
  * musl-gcc, on Linux, and compares the outputs.  The other modes are the
@@ -10,17 +10,22 @@
  *   fds               exit status: a bit per open descriptor 0..7
  *   interp ARGS...    a #! interpreter: exits 40 + its argument count
  */
+#define _GNU_SOURCE
 #include "check.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -327,6 +332,78 @@ static void parent_killed(void)
 	close(ready[1]);
 }
 
+/* A vfork child that goes wrong on the parent's memory, on purpose: a
+ * clone(CLONE_VM|CLONE_VFORK) onto a stack that is not mapped (the child
+ * faults at its first return), a write to address 0, and an execve of a
+ * path at an unmapped address.  Each child alone must die (SIGSEGV) or
+ * get EFAULT; the parent must go on and reap it as on Linux. */
+static void hostile_children(void)
+{
+	int st = 0;
+	long pid = syscall(SYS_clone, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)0x1000, 0, 0, 0);
+	if (pid == 0)
+		for (;;)
+			;		/* not reached: the stack faults first */
+	long w = waitpid((pid_t)pid, &st, 0);
+	printf("vfork onto an unmapped stack: %s\n", WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "not signalled");
+	EXPECT("vfork-bad-stack-child-dies", pid > 0 && w == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+	pid_t c = vfork();
+	if (c == 0) {
+		*(volatile int *)0 = 1;
+		_exit(1);
+	}
+	st = 0;
+	EXPECT("vfork-child-fault-reaped", waitpid(c, &st, 0) == c);
+	printf("vfork child writing address 0: %s\n", WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "not signalled");
+	EXPECT("vfork-child-fault-sigsegv", WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+	static volatile int err;
+	c = vfork();
+	if (c == 0) {
+		const char *volatile bad = (const char *)(uintptr_t)0x10;
+		execve(bad, 0, 0);
+		err = errno;
+		_exit(42);
+	}
+	st = 0;
+	waitpid(c, &st, 0);
+	printf("vfork child's execve of a bad pointer: %s, exit %d\n", strerror(err), WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	EXPECT("vfork-execve-bad-pointer-efault", err == EFAULT && WIFEXITED(st) && WEXITSTATUS(st) == 42);
+}
+
+/* A vfork child killed by a third process while it sleeps on its
+ * parent's thread: it dies of SIGKILL at once and the parent goes on. */
+static void child_killed(void)
+{
+	int p[2];
+	pipe(p);
+	pid_t killer = fork();
+	if (killer == 0) {
+		pid_t v;
+		if (read(p[0], &v, sizeof v) != sizeof v)
+			_exit(2);
+		usleep(300000);
+		_exit(kill(v, SIGKILL) == 0 ? 0 : 3);
+	}
+	time_t t0 = time(0);
+	pid_t c = vfork();
+	if (c == 0) {
+		pid_t me = getpid();
+		write(p[1], &me, sizeof me);
+		for (int i = 0; i < 300; i++)
+			usleep(100000);	/* 30 s unless killed */
+		_exit(7);
+	}
+	int st = 0;
+	pid_t w = waitpid(c, &st, 0);
+	int fast = time(0) - t0 < 20;
+	printf("vfork child killed by another process: %s\n", WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "not signalled");
+	EXPECT("vfork-child-killed", w == c && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && fast);
+	st = -1;
+	EXPECT("vfork-child-killer-done", waitpid(killer, &st, 0) == killer && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "ids") == 0)
@@ -347,5 +424,7 @@ int main(int argc, char **argv)
 	attributes(argv[2]);
 	plain_vfork();
 	parent_killed();
+	hostile_children();
+	child_killed();
 	return failures ? 1 : 0;
 }
