@@ -64,16 +64,10 @@ struct file *file_new(uint32_t kind, uint32_t flags)
 	return f;
 }
 
-void file_ref(struct file *f)
+/* Drops the last reference: releases the kind's state and the node. */
+void file_release(struct file *f)
 {
-	f->refs++;
-}
-
-/* Drops a reference; the last one releases the kind's state and the node. */
-void file_put(struct file *f)
-{
-	if (--f->refs)
-		return;
+	f->refs = 0;
 	if (f->vn)
 		flock_release(f);
 	if (fops(f)->release)

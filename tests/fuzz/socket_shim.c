@@ -59,15 +59,9 @@ struct file *file_new(uint32_t kind, uint32_t flags)
 	return f;
 }
 
-void file_ref(struct file *f)
+void file_release(struct file *f)
 {
-	f->refs++;
-}
-
-void file_put(struct file *f)
-{
-	if (--f->refs)
-		return;
+	f->refs = 0;
 	if (fops(f)->release)
 		fops(f)->release(f);
 	free(f);
