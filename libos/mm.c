@@ -101,13 +101,21 @@ static void region_move_start(struct region *r, uint64_t va)
 
 static int regions_room(uint32_t n);
 
+/* Whether [start, end) lies strictly inside one region, so taking it out
+ * leaves two pieces of that region: a region more. */
+static int region_splits(uint64_t start, uint64_t end)
+{
+	uint32_t i = region_index(start);
+	return i < lp.nregions && lp.regions[i].start < start && lp.regions[i].end > end;
+}
+
 /* Removes [start, end) from every region, splitting where needed.  A file
  * region's pages are unmapped by the callers first (release_range). */
 static int region_cut(uint64_t start, uint64_t end)
 {
 	struct region *g = lp.regions;
 	uint32_t i = region_index(start);
-	if (i < lp.nregions && g[i].start < start && g[i].end > end) {
+	if (region_splits(start, end)) {
 		if (regions_room(lp.nregions + 1))
 			return -LX_ENOMEM;
 		region_shift(i + 1, -1);
@@ -136,7 +144,10 @@ static int region_add_full(const struct region *nr)
 {
 	uint64_t start = nr->start, end = nr->end, shoff = nr->shoff;
 	int prot = nr->prot;
-	if (regions_room(lp.nregions + 2))
+	/* the region itself, and the piece past it when it splits one: so at
+	 * the table's end a split is refused where a new mapping was not, as
+	 * Linux refuses splits at vm.max_map_count */
+	if (regions_room(lp.nregions + 1 + region_splits(start, end)))
 		return -LX_ENOMEM;
 	file_count(nr, 1);		/* first: the cut may drop the last count */
 	if (region_cut(start, end)) {
@@ -409,11 +420,32 @@ static uint32_t exo_prot(int prot)
 
 /* Maps a resident page's own frame at va again, with its region's
  * protection (read-only while copy-on-write). */
+static uint32_t resident_prot(const struct resident *res, int prot)
+{
+	return res->flags & RES_COW ? EXO_PROT_READ | (exo_prot(prot) & EXO_PROT_EXEC) : exo_prot(prot);
+}
+
 static int resident_remap(uint64_t va, const struct resident *res, int prot)
 {
 	return exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, va, lp.chunks[res->chunk].slot, res->index,
-			res->flags & RES_COW ? EXO_PROT_READ | (exo_prot(prot) & EXO_PROT_EXEC)
-					     : exo_prot(prot)) ? -LX_EACCES : 0;
+			resident_prot(res, prot)) ? -LX_EACCES : 0;
+}
+
+static void unmap_sure(uint64_t va, uint64_t pages);
+
+/* mprotect's change to a resident page that stays accessible: its mapping
+ * changed in place (PAGE_PROTECT takes no kernel memory, so the quota
+ * cannot refuse it, where a PAGE_MAP over the old page could); a page not
+ * mapped (PROT_NONE until now) is mapped again, or left to its next fault
+ * if that is refused; one the kernel will not protect so is unmapped: no
+ * page keeps its old protection. */
+static void resident_reprotect(uint64_t va, const struct resident *res, int prot)
+{
+	int64_t r = exo_call(EXO_SYS_PAGE_PROTECT, EXO_SLOT_SELF_ENV, va, resident_prot(res, prot), 1);
+	if (r == -EXO_ENOENT)
+		resident_remap(va, res, prot);
+	else if (r)
+		unmap_sure(va, 1);
 }
 
 /*
@@ -1056,8 +1088,18 @@ int64_t mm_munmap(uint64_t addr, uint64_t len)
 	if (addr % PAGE || len == 0 || addr >= EXO_KINFO_VA || len > EXO_KINFO_VA - addr)
 		return -LX_EINVAL;
 	len = (len + PAGE - 1) & ~(PAGE - 1);
-	release_range(addr, addr + len);
-	return region_cut(addr, addr + len);
+	uint64_t end = addr + len;
+	/* every refusal before anything changes, as on Linux: no room in the
+	 * region table for the piece past the hole, or no kernel quota for
+	 * the second record of a run the hole splits (a range inside one run,
+	 * so shorter than a run's 512 pages: unmapped here first, the pages'
+	 * unmaps in release_range then find nothing) */
+	if (region_splits(addr, end) && regions_room(lp.nregions + 1))
+		return -LX_ENOMEM;
+	if (len / PAGE < 512 && exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, addr, len / PAGE) == -EXO_ENOMEM)
+		return -LX_ENOMEM;
+	release_range(addr, end);
+	return region_cut(addr, end);
 }
 
 int64_t mm_mprotect(uint64_t addr, uint64_t len, int prot)
@@ -1093,7 +1135,7 @@ int64_t mm_mprotect(uint64_t addr, uint64_t len, int prot)
 		if (!(prot & (LX_PROT_READ | LX_PROT_WRITE | LX_PROT_EXEC)))
 			unmap_sure(va, 1);
 		else
-			resident_remap(va, r, prot);
+			resident_reprotect(va, r, prot);
 	}
 	return 0;
 }

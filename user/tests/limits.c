@@ -150,6 +150,41 @@ static void many_mappings(void)
 	EXPECT("munmap-unaligned-EINVAL", munmap(again + 1, 4096) == -1 && errno == EINVAL);
 }
 
+/* At the map limit (Linux's vm.max_map_count, the library OS's region
+ * table) a munmap or an mprotect that would split a mapping in two fails
+ * with ENOMEM and changes nothing: the pages keep what they held. */
+static void map_limit(void)
+{
+	enum { MOST = 70000 };
+	static char *fill[MOST];
+	char *three = mmap(0, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (three == MAP_FAILED) {
+		EXPECT("map-limit-set-up", 0);
+		return;
+	}
+	three[0] = 1;
+	three[4096] = 2;
+	three[8192] = 3;
+	int n = 0;
+	while (n < MOST) {
+		char *p = mmap(0, 4096, n % 2 ? PROT_READ : PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			break;
+		fill[n++] = p;
+	}
+	int full = n < MOST && errno == ENOMEM;
+	int unmap_refused = munmap(three + 4096, 4096) == -1 && errno == ENOMEM;
+	int protect_refused = mprotect(three + 4096, 4096, PROT_READ) == -1 && errno == ENOMEM;
+	int intact = unmap_refused && three[0] == 1 && three[4096] == 2 && three[8192] == 3;
+	while (n > 0)			/* the last first: the table shrinks at its end */
+		munmap(fill[--n], 4096);
+	munmap(three, 3 * 4096);
+	EXPECT("mmap-at-the-map-limit-ENOMEM", full);
+	EXPECT("munmap-splitting-a-mapping-at-the-map-limit-ENOMEM", unmap_refused);
+	EXPECT("mprotect-splitting-a-mapping-at-the-map-limit-ENOMEM", protect_refused);
+	EXPECT("refused-munmap-and-mprotect-change-nothing", intact);
+}
+
 /* RLIMIT_NOFILE: EMFILE at the soft limit, dup2 and F_DUPFD beyond it. */
 static void nofile(void)
 {
@@ -315,6 +350,7 @@ int main(int argc, char **argv)
 	mixed_mallocs();
 	large_live();
 	many_mappings();
+	map_limit();
 	if (failures)
 		return 1;
 	printf("all checks passed\n");
