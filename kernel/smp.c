@@ -178,11 +178,6 @@ void smp_flush_range(struct env *e, uint64_t va, uint64_t pages)
 		request_all(e, va, pages, 0, 0);
 }
 
-void smp_flush(struct env *e, uint64_t va)
-{
-	smp_flush_range(e, va, 1);
-}
-
 void smp_leave(struct env *e)
 {
 	if (this_cpu()->loaded_env == e)

@@ -31,11 +31,10 @@ static inline void bkl_unlock(void)
 	__atomic_store_n(&bkl, 0, __ATOMIC_RELEASE);
 }
 
-/* Invalidates va (~0: everything) of e on every CPU that has e loaded,
- * waiting until each has; the calling CPU does its own at once. */
-void smp_flush(struct env *e, uint64_t va);
-/* The same for pages pages from va, in one request per CPU (one IPI);
- * more than SMP_FLUSH_PAGES_MAX flush the whole address space instead. */
+/* Invalidates pages pages of e from va (~0: everything) on every CPU that
+ * has e loaded, in one request per CPU (one IPI), waiting until each has;
+ * the calling CPU does its own at once. More than SMP_FLUSH_PAGES_MAX
+ * flush the whole address space instead. */
 #define SMP_FLUSH_PAGES_MAX 32
 void smp_flush_range(struct env *e, uint64_t va, uint64_t pages);
 /* Every CPU that has e loaded switches to the kernel's page tables, so e's
