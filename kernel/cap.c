@@ -70,6 +70,20 @@ static int cap_holds_refs(const struct cap *c)
 	       !(c->parent && c->parent->type == EXO_CAP_FRAME && c->parent->counted);
 }
 
+int cap_frames_shared(const struct cap *c)
+{
+	if (c->child || (c->parent && c->parent->type == EXO_CAP_FRAME))
+		return 1;
+	for (const struct mapping *m = c->maps; m; m = m->cap_next)
+		if (m->env != c->owner)
+			return 1;
+	if (cap_holds_refs(c))
+		for (uint64_t f = c->first; f < c->first + c->count; f++)
+			if (frame_refs(&kframes, f) > 1)
+				return 1;
+	return 0;
+}
+
 void cap_count_frames(struct cap *c)
 {
 	c->counted = 1;

@@ -23,6 +23,12 @@ struct cap *mem_source(struct cap *c);
  * frames just allocated for it) hold a reference on each of its frames;
  * copies of it are counted too and kept by it (cap.c). */
 void cap_count_frames(struct cap *c);
+/* Whether anything but FRAME cap c can reach one of its frames: a copy of
+ * it (a child), the cap it is a copy of, another holder of the same frames
+ * (copies that became holders when theirs was deleted), or a mapping made
+ * through it in another env. CAP_INSPECT reports it, so the library OS
+ * knows when a page it shared at a fork is its own again. */
+int cap_frames_shared(const struct cap *c);
 
 /* Makes *pin (storage in no table) a FRAME child of frame over
  * [first, first + count), counted when frame is, so the frames outlive

@@ -79,6 +79,8 @@ static int64_t sys_cap_inspect(struct trapframe *tf)
 	}
 	else if (c->type == EXO_CAP_THREAD)
 		info.object = ((struct thread *)c->obj)->id;
+	else if (c->type == EXO_CAP_FRAME)
+		info.object = (uint64_t)cap_frames_shared(c);
 	return copy_to_user(A1, &info, sizeof info);
 }
 

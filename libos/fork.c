@@ -157,9 +157,16 @@ static int64_t fork_env(void)
 	lo_memset(cp->children, 0, sizeof cp->children);
 	cp->self_pid = (int64_t)info.object;
 	cp->proc_index = (uint32_t)(entry - sh_seg()->procs);
-	for (int c = 0; c < MAX_CHUNKS; c++)
-		for (int w = 0; w < 8; w++)
-			cp->chunks[c].used[w] = ~0ull;	/* the free pages stay ours */
+	for (int c = 0; c < MAX_CHUNKS; c++) {
+		for (int w = 0; w < 8; w++) {
+			/* the free pages stay ours: the child's stranded ones,
+			 * its own once nobody else holds the chunk (mm.c) */
+			cp->chunks[c].dirty[w] |= ~cp->chunks[c].used[w];
+			cp->chunks[c].used[w] = ~0ull;
+		}
+		cp->chunks[c].shared = CHUNK_COPY;
+		cp->chunks[c].asked = (uint8_t)cp->share_epoch;	/* shared: ours holds it */
+	}
 	int pc = 0;
 	while (pc < MAX_CHUNKS && cp->chunks[pc].slot)
 		pc++;
@@ -280,4 +287,5 @@ void fork_reap_child(int64_t pid)
 	exo_call(EXO_SYS_CAP_DELETE, c->budget);
 	netshare_child_gone(pid);
 	c->pid = 0;
+	lp.share_epoch++;	/* its copies of our chunks are gone: ask again (mm.c) */
 }

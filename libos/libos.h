@@ -57,11 +57,19 @@ struct region {
 struct chunk {
 	int64_t slot;		/* frame cap; 0: unused */
 	uint32_t pages;
-	uint16_t fixed;		/* image or stack: never handed out */
-	uint16_t tables;	/* holds the memory tables' pages only */
+	uint8_t fixed;		/* image or stack: never handed out */
+	uint8_t asked;		/* share_epoch when the kernel last said shared */
+	uint8_t tables;		/* holds the memory tables' pages only */
+	uint8_t shared;		/* CHUNK_* below: another env may hold its frames */
 	uint64_t used[8];	/* bit per page */
-	uint64_t dirty[8];	/* was used: zero before reuse */
+	uint64_t dirty[8];	/* free: was used, zero before reuse; used: stranded
+				   (let go by us while shared, freed once it is not) */
 };
+
+/* struct chunk's shared: not shared; shared at a fork by us (asked at each
+ * copy-on-write fault whether it still is); a forked child's copy of its
+ * parent's chunk (asked only when the pool runs dry). */
+enum { CHUNK_OWN, CHUNK_FORKED, CHUNK_COPY };
 
 struct resident {
 	uint64_t va;		/* 0: empty */
@@ -100,6 +108,7 @@ struct libos_private {
 	uint64_t heap_start, heap_end, mmap_next;
 	uint32_t next_chunk_pages;
 	uint32_t next_table_pages;	/* the same for the tables' chunks */
+	uint32_t share_epoch;		/* bumped when a child is reaped (chunk asked) */
 	int64_t uart_slot[3];			/* I/O-port caps of COM2, COM3 (by fd) */
 	struct { volatile uint64_t owner; uint32_t depth, yields; } early_lock;	/* before the segment */
 	uint64_t shared_pages;			/* the shared segment (libos/proc.h); 0: none yet */

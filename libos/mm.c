@@ -287,6 +287,52 @@ static void resident_delete(struct resident *r)
  * the tables only grow, and a table page in a chunk of the program's
  * pages would keep that whole chunk from going back to the budget
  * (pool_trim) after the program frees its memory. */
+/*
+ * Pages shared at a fork are the frames of a chunk whose cap the child got
+ * a copy of. While anyone else may reach them (the kernel tells:
+ * CAP_INSPECT's object for a FRAME cap, docs/ABI.md), a page we let go
+ * (written, so copied; unmapped) stays allocated, stranded (used and
+ * dirty); once nobody else can (the child exec'd or ended, with every
+ * copy made from it), the chunk is ours alone: its stranded pages go back
+ * to the pool and its copy-on-write pages are written in place. Without
+ * this each fork leaked the pages the parent wrote after it.
+ */
+static int chunk_still_shared(uint16_t ci, int ask_copy)
+{
+	struct chunk *ch = &lp.chunks[ci];
+	struct exo_cap_info info;
+	if (ch->shared == CHUNK_OWN)
+		return 0;
+	if ((ch->shared == CHUNK_COPY && !ask_copy) || ch->asked == (uint8_t)lp.share_epoch)
+		return 1;	/* still, as far as we know: no child of ours was reaped since */
+	if (lo_cap_inspect(ch->slot, &info) || info.object) {
+		ch->asked = (uint8_t)lp.share_epoch;
+		return 1;
+	}
+	for (uint32_t w = 0; !ch->fixed && w * 64 < ch->pages; w++)
+		ch->used[w] &= ~ch->dirty[w];	/* the stranded go back, to be zeroed */
+	ch->shared = CHUNK_OWN;
+	return 0;
+}
+
+/* Every chunk shared until now that is ours alone again, back in the pool
+ * with its stranded pages: 1 when a page came back. */
+static int chunks_reclaim(void)
+{
+	int freed = 0;
+	for (uint16_t c = 0; c < MAX_CHUNKS; c++) {
+		struct chunk *ch = &lp.chunks[c];
+		if (!ch->slot || ch->fixed || ch->tables || ch->shared == CHUNK_OWN)
+			continue;
+		uint64_t stranded = 0;
+		for (uint32_t w = 0; w * 64 < ch->pages; w++)
+			stranded |= ch->used[w] & ch->dirty[w];
+		if (stranded && !chunk_still_shared(c, 1))	/* one without frees nothing */
+			freed = 1;
+	}
+	return freed;
+}
+
 static int page_take_kind(uint16_t *ci, uint16_t *pi, int *dirty, int tables)
 {
 	for (int c = 0; c < MAX_CHUNKS; c++) {
@@ -302,11 +348,14 @@ static int page_take_kind(uint16_t *ci, uint16_t *pi, int *dirty, int tables)
 			uint32_t b = (uint32_t)__builtin_ctzll(freebits);
 			ch->used[w] |= 1ull << b;
 			*dirty = (ch->dirty[w] >> b) & 1;
+			ch->dirty[w] &= ~(1ull << b);	/* in use: not stranded */
 			*ci = (uint16_t)c;
 			*pi = (uint16_t)(w * 64 + b);
 			return 0;
 		}
 	}
+	if (!tables && chunks_reclaim())
+		return page_take_kind(ci, pi, dirty, tables);
 	uint32_t *next = tables ? &lp.next_table_pages : &lp.next_chunk_pages;
 	if (!*next)
 		*next = 1;
@@ -318,7 +367,7 @@ static int page_take_kind(uint16_t *ci, uint16_t *pi, int *dirty, int tables)
 			slot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 1);
 		if (slot < 0)
 			return -LX_ENOMEM;
-		lp.chunks[c] = (struct chunk){ .slot = slot, .pages = *next, .tables = (uint16_t)tables };
+		lp.chunks[c] = (struct chunk){ .slot = slot, .pages = *next, .tables = (uint8_t)tables };
 		struct exo_cap_info info;
 		if (lo_cap_inspect(slot, &info) == 0)
 			lp.chunks[c].pages = (uint32_t)info.count;
@@ -334,14 +383,16 @@ static int page_take(uint16_t *ci, uint16_t *pi, int *dirty)
 	return page_take_kind(ci, pi, dirty, 0);
 }
 
-/* Returns a page to the pool, unless another env may still map it (it was
- * shared at a fork) or it belongs to a fixed range (image, stack). */
+/* Returns a page to the pool, unless it belongs to a fixed range (image,
+ * stack); one shared at a fork stays allocated, stranded, while its chunk
+ * may still be (chunk_still_shared gives it back once it is not). */
 static void page_give(uint16_t ci, uint16_t pi, uint8_t flags)
 {
-	if (lp.chunks[ci].fixed || (flags & RES_SHARED))
+	if (lp.chunks[ci].fixed)
 		return;
-	lp.chunks[ci].used[pi / 64] &= ~(1ull << (pi % 64));
 	lp.chunks[ci].dirty[pi / 64] |= 1ull << (pi % 64);
+	if (!(flags & RES_SHARED) || lp.chunks[ci].shared == CHUNK_OWN)
+		lp.chunks[ci].used[pi / 64] &= ~(1ull << (pi % 64));
 }
 
 /* Free pages the pool keeps for the next faults (hysteresis): it gives
@@ -514,6 +565,8 @@ int mm_cow_fault(uint64_t va)
 	struct resident *res = resident_find(va, 0);
 	if (!r || !res || !(r->prot & LX_PROT_WRITE))
 		return -LX_EACCES;
+	if ((res->flags & RES_COW) && !chunk_still_shared(res->chunk, 0))
+		res->flags = 0;		/* ours alone again: written in place */
 	if (!(res->flags & RES_COW))
 		return resident_remap(va, res, r->prot);
 	uint16_t ci, pi;
@@ -526,6 +579,7 @@ int mm_cow_fault(uint64_t va)
 		page_give(ci, pi, 0);
 		return -LX_ENOMEM;
 	}
+	page_give(res->chunk, res->index, res->flags);	/* stranded while shared */
 	*res = (struct resident){ va, ci, pi, 0 };
 	lp.minflt++;
 	return 0;
@@ -819,6 +873,10 @@ void mm_fork_mark(int64_t env, struct libos_private *cp)
 	struct fork_hot hot;
 	uint32_t n = 0;
 	fork_hot_now(&hot);
+	lp.share_epoch++;
+	for (int c = 0; c < MAX_CHUNKS; c++)	/* the child gets a copy of each */
+		if (lp.chunks[c].slot && !lp.chunks[c].tables && lp.chunks[c].shared == CHUNK_OWN)
+			lp.chunks[c].shared = CHUNK_FORKED;
 	for (uint64_t l = 0; l < lp.tparts[PART_LEAVES].used; l++) {
 		struct resident *leaf = leaf_at(l);
 		for (int i = 0; i < LEAF_RECORDS; i++) {

@@ -151,7 +151,7 @@ struct exo_cap_info {
 	uint64_t first;		/* frames: first physical frame number; ports: first port;
 				   irq: line; pci: bus << 8 | dev << 3 | fn; memory: 0 */
 	uint64_t count;		/* frames/ports: how many; memory: pages left */
-	uint64_t object;	/* env/thread: id; otherwise 0 */
+	uint64_t object;	/* env/thread: id; frames: 1 when shared (docs/ABI.md); otherwise 0 */
 };
 _Static_assert(sizeof(struct exo_cap_info) == 32, "exo_cap_info");
 

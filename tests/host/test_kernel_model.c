@@ -1530,6 +1530,23 @@ static uint64_t threads_alive(int e)
 	return n;
 }
 
+/* Whether anything but FRAME cap k reaches one of its frames, found by
+ * brute force: another FRAME cap, in any env, over one of the same frames,
+ * or a page mapped through k in another env. */
+static int frames_shared(int k)
+{
+	const struct mcap *c = mc(k);
+	for (int o = 0; o < MAX_ENVS * CAP_SLOTS; o++)
+		if (o != k && caps[o].type == EXO_CAP_FRAME && caps[o].first < c->first + c->count &&
+		    c->first < caps[o].first + caps[o].count)
+			return 1;
+	for (int e = 0; e < MAX_ENVS; e++)
+		for (int vi = 0; e != KEY_ENV(k) && envs[e].exists && vi < NVAS; vi++)
+			if (envs[e].maps[vi].used && envs[e].maps[vi].holder == k)
+				return 1;
+	return 0;
+}
+
 /* CAP_INSPECT into a page of the caller: the kernel writes user memory
  * only through a writable mapping, and what it writes is the cap. */
 static void op_inspect(int e)
@@ -1563,6 +1580,8 @@ static void op_inspect(int e)
 		count = threads_alive(c->obj);
 	if (info.type != (uint32_t)c->type || info.rights != c->rights || info.first != c->first || info.count != count)
 		fail("CAP_INSPECT wrote something else than the cap");
+	if (c->type == EXO_CAP_FRAME && info.object != (uint64_t)frames_shared(KEY(e, s)))
+		fail("CAP_INSPECT says the frames of slot %d are %sshared", s, info.object ? "" : "not ");
 }
 
 
