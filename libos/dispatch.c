@@ -204,8 +204,9 @@ HANDLER(sys_uname)
 
 /* prctl: the thread's name (PR_SET_NAME, PR_GET_NAME: one per process
  * here), and the options programs set without caring much (parent-death
- * signal, dumpable), kept and read back; others EINVAL, as Linux answers
- * an option it does not know. */
+ * signal, dumpable), kept and read back; the library OS's own (the NIC of
+ * a child, a test's die point); others EINVAL, as Linux answers an
+ * option it does not know. */
 HANDLER(sys_prctl)
 {
 	UNUSED_ARGS;
