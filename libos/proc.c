@@ -22,6 +22,7 @@
 #include "libos/tty.h"
 #include "libos/spawn.h"
 #include "include/exo/native.h"
+#include "include/exo/diepoint.h"
 
 #define SIGKILL 9
 #define SIGCHLD 17
@@ -553,6 +554,7 @@ _Noreturn void proc_end_self(int32_t status)
 	mm_files_detach();
 	if (lp.shared_pages)
 		proc_mark_dead(proc_self(), status);
+	die_point(EXO_DIE_EXIT);
 	lo_unlock_all();
 	if (status & 0x7f)
 		exo_call(EXO_SYS_ENV_KILL, EXO_SLOT_SELF_ENV, status);

@@ -1,5 +1,6 @@
 /*
- * A test's way to end its own process at a chosen point of fork or vfork
+ * A test's way to end its own process at a chosen point of fork, vfork or
+ * exit
  * (docs/LIBOS.md, "A process that dies holding the lock"):
  * prctl(EXO_PR_DIE_AT, point) makes the process's next pass through that
  * point end its env through the kernel, holding the library OS's lock, as
@@ -31,6 +32,8 @@
 #define EXO_DIE_VFORK_CAPS	14	/* its execve: env caps given, not started */
 #define EXO_DIE_VFORK_STARTED	15	/* its execve: the image started */
 #define EXO_DIE_VFORK_EXIT	16	/* its exit: marked dead, parent not back */
-#define EXO_DIE_LAST		16
+/* exit (libos/proc.c) */
+#define EXO_DIE_EXIT		17	/* our entry a zombie, the lock not given up */
+#define EXO_DIE_LAST		17
 
 #endif

@@ -180,6 +180,7 @@ static const char *const point_names[] = {
 	[EXO_DIE_VFORK_ENTRY] = "spawn-entry", [EXO_DIE_VFORK_CHILD] = "spawn-child",
 	[EXO_DIE_VFORK_IMAGE] = "spawn-image", [EXO_DIE_VFORK_CAPS] = "spawn-caps",
 	[EXO_DIE_VFORK_STARTED] = "spawn-started", [EXO_DIE_VFORK_EXIT] = "vfork-exit",
+	[EXO_DIE_EXIT] = "exit",
 	[VFORK_CHILD_ENDS_ENV] = "vfork-child-ends-env",
 };
 
@@ -196,13 +197,16 @@ static void point_check(int point, const char *what, int cond)
 
 /* The victim: holds the pipe's write end and makes a child the way the
  * point lies on (fork, posix_spawn of this program with "exit0", vfork),
- * dying at the point.  A child it makes exits 0 at once.  Exits 6 when
- * it passed no such point. */
+ * dying at the point; or for exit's point, exits 3 and dies on the way.
+ * A child it makes exits 0 at once.  Exits 6 when it passed no such
+ * point. */
 static _Noreturn void victim(int point)
 {
 	if (point <= EXO_DIE_LAST && prctl(EXO_PR_DIE_AT, point, 0, 0, 0))
 		_exit(7);
 	pid_t c;
+	if (point == EXO_DIE_EXIT)
+		_exit(3);		/* its status is in its entry before it dies */
 	if (point <= EXO_DIE_FORK_DONE) {
 		c = fork();
 		if (c == 0)
@@ -229,7 +233,7 @@ static uint64_t budget_now(void)
 }
 
 /* One point: the victim must be reaped with SIGKILL's status by us, its
- * parent; the pipe's write end, which it and the child it was making
+ * parent (at exit's point, with the status it exited with); the pipe's write end, which it and the child it was making
  * held, must reach EOF; every orphan (the first process is us) must end
  * by itself (0) or be ended (SIGKILL), never of a fault; and no entry
  * of the process table or page of our memory budget may stay taken. */
@@ -261,8 +265,9 @@ static void die_at(int point)
 	int reaped = w == v;
 	if (!reaped)
 		printf("info lockdead: %s: spawn %d, waitpid %d (%s)\n", point_names[point], v, w, strerror(errno));
-	point_check(point, "victim-killed", reaped && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-	if (reaped && !(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+	int want = point == EXO_DIE_EXIT ? 3 << 8 : SIGKILL;
+	point_check(point, "victim-status", reaped && st == want);
+	if (reaped && st != want)
 		printf("info lockdead: %s: the victim ended with status %#x\n", point_names[point], st);
 	struct pollfd pf = { .fd = p[0], .events = POLLIN };
 	char b;
@@ -375,6 +380,8 @@ int main(int argc, char **argv)
 	int st = -1;
 	EXPECT("bystander-reaped", waitpid(by, &st, 0) == by);
 	EXPECT("bystander-kept-going", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		printf("info lockdead: the bystander ended with status %#x\n", st);
 	/* a fork after the take-overs works as before */
 	fflush(stdout);
 	pid_t c = fork();
