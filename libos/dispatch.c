@@ -15,6 +15,7 @@
 #include "net/lwip/netshare.h"
 #include "include/exo/native.h"
 #include "include/exo/net.h"
+#include "include/exo/diepoint.h"
 #include "build/libos/syscall_names.h"
 
 enum {
@@ -203,8 +204,9 @@ HANDLER(sys_uname)
 
 /* prctl: the thread's name (PR_SET_NAME, PR_GET_NAME: one per process
  * here), and the options programs set without caring much (parent-death
- * signal, dumpable), kept and read back; others EINVAL, as Linux answers
- * an option it does not know. */
+ * signal, dumpable), kept and read back; the library OS's own (the NIC of
+ * a child, a test's die point); others EINVAL, as Linux answers an
+ * option it does not know. */
 HANDLER(sys_prctl)
 {
 	UNUSED_ARGS;
@@ -237,6 +239,8 @@ HANDLER(sys_prctl)
 	case EXO_PR_NET_CHILD:	/* include/exo/net.h */
 	case EXO_PR_NET_REVOKE:
 		return netshare_prctl(a0, a1, a2);
+	case EXO_PR_DIE_AT:	/* include/exo/diepoint.h */
+		return die_point_choose(a1);
 	case 16:		/* PR_GET_NAME */
 		return lo_copy_out((void *)a1, name, sizeof name) ? -EFAULT : 0;
 	default:

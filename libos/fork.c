@@ -27,6 +27,7 @@
 #include "net/lwip/netshare.h"
 #include "net/lwip/sockkeep.h"
 #include "include/exo/native.h"
+#include "include/exo/diepoint.h"
 
 #define PAGE 4096ull
 #define CHILD_QUOTA 2048			/* kernel pages: page tables, records */
@@ -120,6 +121,7 @@ static int64_t fork_env(void)
 		exo_call(EXO_SYS_CAP_DELETE, priv);
 		return -ENOMEM;
 	}
+	die_point(EXO_DIE_FORK_ENV);
 	int64_t budget = child_budget();
 	int64_t thread = exo_call(EXO_SYS_THREAD_CREATE, env);
 	if (budget < 0 || thread < 0 ||
@@ -143,10 +145,12 @@ static int64_t fork_env(void)
 	int64_t nerr = netshare_fork_grant(env, (int64_t)info.object);	/* prctl EXO_PR_NET_CHILD */
 	if (nerr)
 		return fail(env, nerr);
+	die_point(EXO_DIE_FORK_GRANTS);
 	/* its entry in the process table, and the caps to end every process */
 	struct sh_proc *entry = proc_fork(env, (int64_t)info.object);
 	if (!entry)
 		return fail(env, -EAGAIN);
+	die_point(EXO_DIE_FORK_ENTRY);
 
 	/* the child's private block: ours, then what differs for it */
 	struct libos_private *cp = (struct libos_private *)FORK_PRIVATE_VA;
@@ -191,6 +195,7 @@ static int64_t fork_env(void)
 		mm_fork_unmark();
 		return fail_memory(entry, env, priv, copies);
 	}
+	die_point(EXO_DIE_FORK_MAPPINGS);
 	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA, private_pages + room);
 	/* the frames of the child's private block and copies are the child's alone */
 	exo_call(EXO_SYS_CAP_DELETE, priv);
@@ -205,8 +210,12 @@ static int64_t fork_env(void)
 	regs.rdi = (uint64_t)lo_thread_self();	/* the child's only thread */
 	regs.rflags = 0x202;
 	regs.fsbase = libos_fs_base();	/* no rdfsbase: not every CPU has it */
-	if (exo_call(EXO_SYS_THREAD_SET_REGS, thread, &regs) || exo_call(EXO_SYS_THREAD_START, thread))
+	if (exo_call(EXO_SYS_THREAD_SET_REGS, thread, &regs))
 		return fail_child(entry, env);
+	die_point(EXO_DIE_FORK_START);
+	if (exo_call(EXO_SYS_THREAD_START, thread))
+		return fail_child(entry, env);
+	die_point(EXO_DIE_FORK_STARTED);
 	proc_fork_started(entry);
 	lp.children[ci] = (struct child){ (int64_t)info.object, env, thread, budget };
 	return (int64_t)info.object;
@@ -220,7 +229,10 @@ int64_t libos_fork(void)
 		return -EAGAIN;
 	if (files_fork_prepare())
 		return -ENOMEM;
+	die_point(EXO_DIE_FORK_FILES);
 	int64_t pid = fork_env();
+	if (pid > 0)
+		die_point(EXO_DIE_FORK_DONE);
 	netshare_fork_done(pid);
 	files_fork_done(pid > 0);
 	if (pid > 0) {
@@ -240,6 +252,7 @@ struct exo_regs *libos_child_init(struct lo_thread *t)
 	rlimit_after_fork();
 	exo_call(EXO_SYS_SET_FAULT_HANDLER, libos_fault_entry,
 		 lp.exception_stack + sizeof lp.exception_stack, sizeof lp.exception_stack);
+	die_point_after_fork();
 	/* the block, unless copied for us at the fork, is still the
 	 * parent's (copy-on-write) and names the parent's thread as the
 	 * lock's holder: it gets our own page and our tid before anything
@@ -251,8 +264,14 @@ struct exo_regs *libos_child_init(struct lo_thread *t)
 	libos_forget_caches();
 	libos_start_info = 0;		/* the start page is the first program's */
 	lo_timers_after_fork();
-	console_init();
+	console_init();			/* before a take-over's report */
+	/* the files wait for the parent's fork to end: should the parent
+	 * die in it, the lock's take-over decides first whether we live on
+	 * (and take the copy made for us) or are ended (docs/LIBOS.md, "A
+	 * process that dies holding the lock") */
+	lo_lock();
 	files_fork_child();
+	lo_unlock();
 	t->at_call.rax = 0;		/* fork returns 0 in the child */
 	t->at_call.rip = t->reflect.rip;
 	t->at_call.rflags = t->reflect.rflags;

@@ -329,6 +329,13 @@ void rlimit_after_fork(void);
 /* execve: the limits the next image keeps (LO_RLIMITS entries). */
 void rlimit_exec_state(struct lo_rlimit *to);
 
+/* diepoint.c: a test's chosen point of fork or vfork to end at
+ * (include/exo/diepoint.h): prctl EXO_PR_DIE_AT; each point, which ends
+ * the process there when it is the chosen one; a forked child's start. */
+int64_t die_point_choose(uint64_t point);
+void die_point(uint32_t point);
+void die_point_after_fork(void);
+
 /* fmap.c: file mappings */
 int64_t fmap_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, int64_t off);
 /* MAP_SHARED|MAP_ANONYMOUS: a file with no name, mapped. */

@@ -35,12 +35,15 @@
  * The kernel may still end an env holding the lock (a fault it cannot
  * deliver, a kill through the native call), and then every process would
  * wait for it for good.  So a waiter that has waited 50 ms asks the
- * kernel for the holder's env status (ENV_STATUS, with the env cap every
- * process keeps of every other); an ended holder's lock is taken over by
- * that waiter, which marks its process dead with the kernel's status (its
- * parent reaps it) and says so on the console.  What the dead holder left
- * half done under the lock stays half done, but for a fork's half-made
- * child (docs/LIBOS.md, "A process that dies holding the lock").  A thread of a process that lives on
+ * kernel for the status of the env the holder runs in (ENV_STATUS, with
+ * the env cap every process keeps of every other; a vfork child runs in
+ * its parent's); an ended holder's lock is taken over by that waiter,
+ * which marks its process dead with the kernel's status (its parent reaps
+ * it) and says so on the console.  What the dead holder left half done
+ * under the lock stays half done, but for a fork's or vfork's half-made
+ * child (docs/LIBOS.md, "A process that dies holding the lock";
+ * user/tests/lockdead.c ends a process at each step of them on purpose,
+ * include/exo/diepoint.h).  A thread of a process that lives on
  * cannot die holding it: a kernel thread ends only with its env, or by
  * THREAD_END from its own process's execve, whose caller holds the lock.
  */

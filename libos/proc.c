@@ -22,6 +22,7 @@
 #include "libos/tty.h"
 #include "libos/spawn.h"
 #include "include/exo/native.h"
+#include "include/exo/diepoint.h"
 
 #define SIGKILL 9
 #define SIGCHLD 17
@@ -420,25 +421,36 @@ static void tell_parent(struct sh_proc *parent, struct sh_proc *p)
 	sh_wake(&parent->wait_word);
 }
 
-/* p died in the middle of a fork: the child whose thread never started
- * is ended (it would hold its entry, env and quota for good, nobody
- * waiting for it), and the copy of the files made for it, which only p's
- * private memory named, is dropped (a pipe's writer would never close). */
+/* p died in the middle of a fork or vfork: its half-made child is ended
+ * (it would hold its entry, env and quota for good, nobody waiting for
+ * it), and the copy of the files made for it, which only p's private
+ * memory named, is dropped (a pipe's writer would never close).  Unless
+ * we are that child: our thread started, so the fork was whole but for
+ * the parent's bookkeeping, and we live on as the first process's orphan
+ * with the files made for us (libos_child_init takes them once we give
+ * the lock up). */
 static void undo_half_fork(struct sh_proc *p)
 {
 	struct sh_header *h = sh_seg();
-	lo_proc_files_exit(&p->forking);
+	int ours = 0;
 	for (int i = 0; i < MAX_PROCS; i++) {
 		struct sh_proc *q = &h->procs[i];
 		if (q->state != PROC_RUNNING || q->ppid != p->pid || !q->half_made)
 			continue;
+		q->half_made = 0;
+		q->ppid = h->init_pid;		/* an orphan: the first process reaps it */
+		if (q == proc_self()) {
+			ours = 1;
+			continue;
+		}
 		int64_t slot = env_cap_of(q);
 		if (slot)
 			exo_call(EXO_SYS_ENV_KILL, slot, EXO_STATUS_SIGNALED(SIGKILL));
-		q->half_made = 0;
-		q->ppid = h->init_pid;		/* an orphan: the first process reaps it */
 		proc_mark_dead(q, EXO_STATUS_SIGNALED(SIGKILL));
 	}
+	if (!ours)
+		lo_proc_files_exit(&p->forking);
+	p->forking = (struct lo_proc_files){ 0 };
 }
 
 void proc_mark_dead(struct sh_proc *p, int32_t status)
@@ -473,13 +485,14 @@ void proc_mark_dead(struct sh_proc *p, int32_t status)
  * alive and changing its list of threads): a main thread by its pid, any
  * other by a walk that follows only pointers into the segment's heap and
  * stops after MAX_WALK steps, so a list changed under it cannot make it
- * fault or loop. */
+ * fault or loop.  A zombie too: a process ending itself holds the lock
+ * between marking its entry and giving the lock up. */
 #define MAX_WALK 1024
-static struct sh_proc *holder_proc(uint64_t tid)
+static struct sh_proc *tid_proc(uint64_t tid)
 {
 	struct sh_header *h = sh_seg();
 	for (int i = 0; i < MAX_PROCS; i++)
-		if (h->procs[i].state == PROC_RUNNING && (uint64_t)h->procs[i].pid == tid)
+		if (h->procs[i].state != PROC_FREE && (uint64_t)h->procs[i].pid == tid)
 			return &h->procs[i];
 	for (int i = 0; i < MAX_PROCS; i++) {
 		const struct sh_waker *w = h->procs[i].wakers;
@@ -487,10 +500,20 @@ static struct sh_proc *holder_proc(uint64_t tid)
 			if ((uint64_t)w < h->heap_first || (uint64_t)(w + 1) > h->heap_end)
 				break;
 			if ((uint64_t)w->tid == tid)
-				return h->procs[i].state == PROC_RUNNING ? &h->procs[i] : 0;
+				return h->procs[i].state != PROC_FREE ? &h->procs[i] : 0;
 		}
 	}
 	return 0;
+}
+
+/* The process whose env the lock's holder runs in: the holder's own, but
+ * for a vfork child, which runs on its parent's thread in its parent's
+ * env (libos/spawn.c) until its image starts in its own or it is gone. */
+static struct sh_proc *holder_proc(uint64_t tid)
+{
+	struct sh_proc *p = tid_proc(tid);
+	struct sh_proc *host = p && p->vfork_host ? proc_by_pid(p->vfork_host) : 0;
+	return host ? host : p;
 }
 
 /* The wait status of the process whose thread `tid` holds the lock, when
@@ -508,7 +531,8 @@ int64_t proc_holder_ended(uint64_t tid)
 /* A waiter took the lock over from `tid`, whose env ended holding it
  * (proc_holder_ended said `status`): its process is marked dead with that
  * status, so its parent reaps it and its children go to the first
- * process, and the console says so.  Called holding the lock. */
+ * process, a fork or vfork it was making is undone, and the console says
+ * so.  Called holding the lock. */
 void proc_holder_dead(uint64_t tid, int64_t status)
 {
 	struct sh_proc *p = holder_proc(tid);
@@ -530,6 +554,7 @@ _Noreturn void proc_end_self(int32_t status)
 	mm_files_detach();
 	if (lp.shared_pages)
 		proc_mark_dead(proc_self(), status);
+	die_point(EXO_DIE_EXIT);
 	lo_unlock_all();
 	if (status & 0x7f)
 		exo_call(EXO_SYS_ENV_KILL, EXO_SLOT_SELF_ENV, status);

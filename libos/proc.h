@@ -67,15 +67,17 @@ struct sh_proc {
 					 * 0xffff (continued), 0: nothing to report */
 	struct sh_waker *wakers;	/* one per thread; the first is the main thread's */
 	int32_t vfork_host;		/* a vfork child running on this pid's thread
-					 * (libos/spawn.c): it ends with it; 0: none */
+					 * (libos/spawn.c): it ends with it, and holds
+					 * the lock in its env; 0: none */
 	int16_t env_slot[MAX_PROCS];
 	uint32_t env_gen[MAX_PROCS];
 	struct lo_proc_files files;
 	/* fork, while it runs: the child's copy of the files (taken before
 	 * the child's entry exists), and in the child's entry, that its
-	 * thread has not started.  A parent that dies in the middle (the
-	 * kernel ended it holding the lock) leaves them for proc_mark_dead
-	 * to undo; nothing else names them. */
+	 * thread (or for vfork, its image) has not started.  A parent that
+	 * dies in the middle (the kernel ended it holding the lock) leaves
+	 * them for the lock's take-over to undo (undo_half_fork); nothing
+	 * else names them. */
 	struct lo_proc_files forking;
 	uint32_t half_made;
 	uint32_t image_gen;		/* bumped by each execve (libos/chan.c's clients) */

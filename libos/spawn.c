@@ -25,6 +25,7 @@
 #include "net/lwip/netshare.h"
 #include "net/lwip/sockkeep.h"
 #include "include/exo/native.h"
+#include "include/exo/diepoint.h"
 
 #define CHILD_QUOTA 2048		/* kernel pages, as fork gives */
 #define EAGAIN 11
@@ -199,10 +200,12 @@ int64_t spawn_vfork(uint64_t stack)
 	int r = env_make(&host.child);
 	if (r)
 		return r;
+	die_point(EXO_DIE_VFORK_ENV);
 	if (files_fork_prepare()) {
 		env_drop(&host.child);
 		return -ENOMEM;
 	}
+	die_point(EXO_DIE_VFORK_FILES);
 	int64_t pid = host.child.pid;
 	int64_t nerr = netshare_fork_grant(host.child.env, pid);	/* prctl EXO_PR_NET_CHILD */
 	struct sh_proc *c = nerr ? 0 : proc_entry_new(host.child.env, pid);
@@ -212,11 +215,13 @@ int64_t spawn_vfork(uint64_t stack)
 		env_drop(&host.child);
 		return nerr ? nerr : -EAGAIN;
 	}
+	die_point(EXO_DIE_VFORK_ENTRY);
 	become_child(lo_thread_self(), c, stack);
 	files_fork_child();		/* the copy is the child's table */
 	/* its entry names the copy now: the parent's record of it must not,
 	 * or a parent dying with the lock would drop it a second time */
 	sh_seg()->procs[host.index].forking = (struct lo_proc_files){ 0 };
+	die_point(EXO_DIE_VFORK_CHILD);
 	return 0;
 }
 
@@ -225,11 +230,14 @@ _Noreturn void spawn_child_exit(int32_t status)
 	struct lo_thread *self = lo_thread_self();
 	struct sh_proc *c = proc_self();
 	files_exit();
-	c->vfork_host = 0;
 	caps_back(&sh_seg()->procs[host.index], c);
 	proc_mark_dead(c, status);		/* SIGCHLD to the parent */
 	exo_call(EXO_SYS_ENV_KILL, host.child.env, status);
+	die_point(EXO_DIE_VFORK_EXIT);
+	/* it runs on our env until the lock is ours again (a take-over
+	 * from a holder that dies here asks our env: lock.c) */
 	lo_lock_hand_over((uint64_t)host.pid);
+	c->vfork_host = 0;
 	parent_back(self);
 	self->regs_replaced = 0;	/* resumed here, not by a call's return */
 	lo_signal_publish();
@@ -278,6 +286,7 @@ int spawn_child_exec(struct exec_handover *h, int64_t rslot, uint64_t pages)
 		h->plan.reserve_slot = reserve;
 		return -ENOMEM;
 	}
+	die_point(EXO_DIE_VFORK_IMAGE);
 	/* the record as the new image reads it in its env: no stub, one
 	 * thread, no devices (a fresh env holds none) */
 	h->stub_slot = 0;
@@ -299,21 +308,25 @@ int spawn_child_exec(struct exec_handover *h, int64_t rslot, uint64_t pages)
 	exo_call(EXO_SYS_CAP_DELETE, reserve);
 
 	/* the child's caps on every process and theirs on it, given as the
-	 * parent, then the new image starts holding the lock we hold */
-	c->vfork_host = 0;
+	 * parent, then the new image starts holding the lock we hold; the
+	 * lock's holder runs on our env until that image starts */
 	caps_back(me, c);
 	lp.self_pid = host.pid;
 	lp.proc_index = host.index;
 	proc_give_env_caps(c, host.child.env);
 	uint32_t depth = sh_seg()->lock.depth;
+	die_point(EXO_DIE_VFORK_CAPS);
 	if (exo_call(EXO_SYS_THREAD_SET_REGS, host.child.thread, &regs) ||
 	    exo_call(EXO_SYS_THREAD_START, host.child.thread)) {
 		proc_mark_dead(c, EXO_STATUS_SIGNALED(9));
 		exo_call(EXO_SYS_ENV_KILL, host.child.env, EXO_STATUS_SIGNALED(9));
 		lo_lock_hand_over((uint64_t)host.pid);
+		c->vfork_host = 0;
 		parent_back(self);
 		return 0;
 	}
+	c->vfork_host = 0;
+	die_point(EXO_DIE_VFORK_STARTED);
 	c->half_made = 0;		/* it runs on its own: a dying parent leaves it be */
 	parent_back(self);
 	lo_relock(depth);		/* once the new image's start-up gives it up */
