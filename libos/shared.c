@@ -200,12 +200,12 @@ int shared_fault(uint64_t va)
 	return 1;
 }
 
+/* The segment's chunks into the same slots of a forked child, with one
+ * CAP_GRANT_RANGE (all or none) instead of a CAP_GRANT per chunk. */
 int shared_grant(int64_t env)
 {
-	for (uint64_t c = 0; c < lp.shared_pages / SH_CHUNK_PAGES; c++)
-		if (exo_call(EXO_SYS_CAP_GRANT, SH_SLOT0 + c, env, SH_RIGHTS, SH_SLOT0 + c + 1) < 0)
-			return -1;
-	return 0;
+	uint64_t chunks = lp.shared_pages / SH_CHUNK_PAGES;
+	return chunks && exo_call(EXO_SYS_CAP_GRANT_RANGE, SH_SLOT0, env, SH_RIGHTS, SH_SLOT0 + 1, chunks) ? -1 : 0;
 }
 
 /* First fit over one free list, with boundary tags so a freed block

@@ -845,7 +845,7 @@ static void compare_and_check(void)
 
 /* ------------------------------------------------------------ operations */
 
-#define NOPS 27
+#define NOPS 28
 static unsigned long n_ok, n_err, n_oom;
 static unsigned long hist[NOPS][40];	/* KMODEL_STATS: results by operation */
 static int op_no;
@@ -1072,6 +1072,66 @@ static void op_grant(int e)
 		c->count = 0;
 	install(KEY(to, ns), (struct mcap){ .type = c->type, .rights = rights, .first = c->first, .count = count,
 					   .parent = KEY(e, s), .counted = c->counted, .obj = c->obj });
+}
+
+/* CAP_GRANT_RANGE: all or none.  Ranges that run past the table or wrap
+ * (a huge n), a destination past the table, a source slot empty, a
+ * budget or without GRANT or the rights asked, a destination slot taken:
+ * each must leave every table as it was, which the comparison after the
+ * step checks.  A grant takes no kernel memory, so no quota can run out
+ * in its middle. */
+static void op_grant_range(int e)
+{
+	int s = pick_slot(e, 0), es = pick_env_slot(e, 10);
+	uint64_t first = (uint64_t)s, n = chance(80) ? 1 + below(6) : below(CAP_SLOTS + 2);
+	if (chance(3))
+		n = chance(50) ? UINT64_MAX - below(4) : (uint64_t)CAP_SLOTS - first + 1 + below(2);
+	if (chance(30) && first >= 3 && first < CAP_SLOTS)
+		first -= below(3);	/* a run that starts before a cap we hold */
+	struct mcap *c = first < CAP_SLOTS ? mc(KEY(e, (int)first)) : NULL;
+	uint32_t rights = pick_rights(c && c->type ? c->rights : EXO_R_ALL);
+	if (chance(60) && first < CAP_SLOTS && n <= CAP_SLOTS - first) {
+		uint32_t all = EXO_R_ALL;	/* what every cap of the run grants */
+		for (uint64_t i = 0; i < n; i++)
+			all &= mc(KEY(e, (int)(first + i)))->rights;
+		rights = all & (uint32_t)rnd();
+	}
+	uint64_t dest = chance(10) ? below(CAP_SLOTS + 3) : CAP_SLOTS - below(64) - (n < 64 ? n : 0);
+	if (chance(5))
+		dest = UINT64_MAX - below(2);
+	int64_t err, want = 0;
+	int to = NONE;
+	step_desc = "grant_range";
+	if (n == 0 || n > CAP_SLOTS || first >= CAP_SLOTS || n > CAP_SLOTS - first)
+		want = -EXO_EINVAL;
+	if (!want) {
+		to = env_arg(e, (uint64_t)es, EXO_R_CONTROL, &err);
+		want = err;
+	}
+	if (!want && rights > EXO_R_ALL)
+		want = -EXO_EACCES;
+	if (!want && (dest == 0 || dest > CAP_SLOTS || n > CAP_SLOTS - (dest - 1)))
+		want = -EXO_EINVAL;
+	for (uint64_t i = 0; !want && i < n; i++) {
+		struct mcap *k = mc(KEY(e, (int)(first + i)));
+		if (!k->type)
+			want = -EXO_EBADF;
+		else if (k->type == EXO_CAP_MEMORY)
+			want = -EXO_EINVAL;
+		else if (!(k->rights & EXO_R_GRANT) || (rights & ~k->rights))
+			want = -EXO_EACCES;
+	}
+	for (uint64_t i = 0; !want && i < n; i++)
+		if (mc(KEY(to, (int)(dest - 1 + i)))->type)
+			want = -EXO_EEXIST;
+	if (!expect(kcall(e, EXO_SYS_CAP_GRANT_RANGE, first, (uint64_t)es, rights, dest, n), want, 0))
+		return;
+	for (uint64_t i = 0; i < n; i++) {
+		int from = KEY(e, (int)(first + i));
+		struct mcap *k = mc(from);
+		install(KEY(to, (int)(dest - 1 + i)), (struct mcap){ .type = k->type, .rights = rights, .first = k->first,
+			.count = k->count, .parent = from, .counted = k->counted, .obj = k->obj });
+	}
 }
 
 static void op_delete_or_revoke(int e, int revoke)
@@ -2688,6 +2748,7 @@ static void one_step(int e, unsigned long steps)
 	case 23: op_thread_end(e); break;
 	case 24: op_cap_list(e); break;
 	case 25: op_cap_delete_list(e); break;
+	case 26: op_grant_range(e); break;
 	default: if (chance(25)) op_time_passes(); else op_futex_wake(e); break;
 	}
 	model_reap();
