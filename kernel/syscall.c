@@ -160,6 +160,44 @@ static int64_t sys_cap_grant(struct trapframe *tf)
 	return s;
 }
 
+/* CAP_GRANT of the n caps in slots A0.. to the same-sized run of slots
+ * A3 - 1.. of env A1, all or none: every source and destination is
+ * checked before any cap moves.  A budget (MEMORY) moves only by
+ * CAP_GRANT, one at a time.  fork grants the shared segment's chunks
+ * with one call instead of one each. */
+static int64_t sys_cap_grant_range(struct trapframe *tf)
+{
+	int64_t err = 0;
+	uint64_t first = A0, dest = A3, n = A4;
+
+	if (n == 0 || n > CAP_SLOTS || first >= CAP_SLOTS || n > CAP_SLOTS - first)
+		return -EXO_EINVAL;
+	struct env *to = env_arg(A1, EXO_R_CONTROL, &err);
+	if (!to)
+		return err;
+	if (A2 > EXO_R_ALL)
+		return -EXO_EACCES;
+	if (dest == 0 || dest > CAP_SLOTS || n > CAP_SLOTS - (dest - 1))
+		return -EXO_EINVAL;
+	for (uint64_t i = 0; i < n; i++) {
+		struct cap *c = cap_get(self(), first + i, EXO_CAP_NONE, 0);
+		if (!c)
+			return -EXO_EBADF;
+		if (c->type == EXO_CAP_MEMORY)
+			return -EXO_EINVAL;
+		if (!(c->rights & EXO_R_GRANT) || ((uint32_t)A2 & ~c->rights))
+			return -EXO_EACCES;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		if (to->caps[dest - 1 + i].type != EXO_CAP_NONE)
+			return -EXO_EEXIST;
+	for (uint64_t i = 0; i < n; i++) {
+		struct cap *c = &self()->caps[first + i];
+		cap_install(to, (int)(dest - 1 + i), c, c->type, (uint32_t)A2, c->first, c->count, c->obj);
+	}
+	return 0;
+}
+
 static int64_t sys_cap_revoke(struct trapframe *tf)
 {
 	struct cap *c = cap_get(self(), A0, EXO_CAP_NONE, 0);
@@ -921,6 +959,7 @@ static const syscall_fn syscalls[EXO_SYS_END - EXO_SYS_BASE] = {
 	[EXO_SYS_THREAD_END - EXO_SYS_BASE] = sys_thread_end,
 	[EXO_SYS_CAP_LIST - EXO_SYS_BASE] = sys_cap_list,
 	[EXO_SYS_CAP_DELETE_LIST - EXO_SYS_BASE] = sys_cap_delete_list,
+	[EXO_SYS_CAP_GRANT_RANGE - EXO_SYS_BASE] = sys_cap_grant_range,
 };
 
 /* A Linux call: leave the return address and flags in the thread's slot

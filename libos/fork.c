@@ -161,6 +161,8 @@ static int64_t fork_env(void)
 	lo_memset(cp->children, 0, sizeof cp->children);
 	cp->self_pid = (int64_t)info.object;
 	cp->proc_index = (uint32_t)(entry - sh_seg()->procs);
+	cp->hint_index = lp.proc_index;	/* its faults until execve hint our next fork */
+	cp->hint_pid = lp.self_pid;
 	for (int c = 0; c < MAX_CHUNKS; c++) {
 		for (int w = 0; w < 8; w++) {
 			/* the free pages stay ours: the child's stranded ones,

@@ -39,6 +39,7 @@ void lo_report(const char *fmt, ...);
 #define RES_COPIED 4			/* fork: copied for the child, not shared */
 #define RES_FRESH 8			/* fork: writable here until this fork */
 #define RES_CLEAN 16			/* copied at the last fork, not shared */
+#define RES_HINTED 32			/* fork, while it marks: a fork hint names it */
 #define FORK_COPY_MAX 32		/* pages a fork copies for the child at once */
 #define FORK_COPY_SPARE 16		/* free pages the child's copy cap brings */
 
@@ -118,6 +119,11 @@ struct libos_private {
 	 * in this order in chunk copied_chunk */
 	uint64_t copied_va[FORK_COPY_MAX];
 	uint32_t ncopied, copied_chunk;
+	/* the entry whose fork hints our copy-on-write faults go to (ours;
+	 * a forked child's, its parent's until it execs) and that entry's
+	 * pid then (mm_cow_fault) */
+	uint32_t hint_index;
+	int64_t hint_pid;
 } __attribute__((aligned(4096)));
 _Static_assert(sizeof(struct exo_regs) == 152, "entry.S stores exo_regs by offset");
 

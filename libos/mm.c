@@ -550,6 +550,8 @@ int mm_fault_in(uint64_t va)
 	return 0;
 }
 
+static void fork_hint_note(uint64_t va);
+
 /*
  * A write to a copy-on-write page: the contents go to a page of our own,
  * which replaces the shared one at va.  The shared frame is never given
@@ -582,6 +584,7 @@ int mm_cow_fault(uint64_t va)
 	page_give(res->chunk, res->index, res->flags);	/* stranded while shared */
 	*res = (struct resident){ va, ci, pi, 0 };
 	lp.minflt++;
+	fork_hint_note(va);
 	return 0;
 }
 
@@ -812,9 +815,54 @@ static void fork_hot_now(struct fork_hot *h)
 }
 
 /*
+ * Fork hints: a page that takes a copy-on-write fault after a fork, in
+ * the parent or in the child before its execve, is likely to take one
+ * after the next forks too (the child's path to execve writes the same
+ * library OS and libc variables each time; the parent the same ones of
+ * its loop), where a copy at the fork costs a piece of the kernel call
+ * that makes the child's copies instead of a fault (a few thousand
+ * instructions).  So the fault names the page in the forker's entry in
+ * the process table, and its forks copy the pages named (the newest
+ * FORK_HINTS; a stale name costs a page's copy, or nothing if the page
+ * is gone; execve forgets them).
+ */
+static void fork_hint_note(uint64_t va)
+{
+	if (!lp.shared_pages || lp.hint_index >= MAX_PROCS)
+		return;
+	struct sh_proc *p = &sh_seg()->procs[lp.hint_index];
+	if (p->pid != lp.hint_pid)
+		return;
+	for (uint32_t i = 0; i < p->nfork_hints && i < FORK_HINTS; i++)
+		if (p->fork_hint[i] == va)
+			return;
+	if (p->nfork_hints < FORK_HINTS)
+		p->fork_hint[p->nfork_hints++] = va;
+	else
+		p->fork_hint[p->fork_hint_next++ % FORK_HINTS] = va;
+}
+
+/* Marks the records our entry's hints name (RES_HINTED, cleared again as
+ * mm_fork_mark passes them).  The hints stay: a page copied at this fork
+ * takes no fault to name it again, and without it the next fork would
+ * share it again (a fault every other fork). */
+static void fork_hints_take(void)
+{
+	struct sh_proc *me = lp.shared_pages ? proc_self() : 0;
+	if (!me)
+		return;
+	for (uint32_t i = 0; i < me->nfork_hints && i < FORK_HINTS; i++) {
+		struct resident *r = resident_find(me->fork_hint[i], 0);
+		if (r)
+			r->flags |= RES_HINTED;
+	}
+}
+
+/*
  * A page fork copies for the child instead of sharing it, in a writable
  * region and not another thread's block or handler stack (those the
  * child never uses): one the forking thread is sure to write (h), or one
+ * a copy-on-write fault hinted since our last fork (mm_fork_hints), or one
  * we wrote since our last fork (no RES_SHARED: a fresh page or a
  * copy-on-write copy), likely written again by both of us, unless it was
  * copied at the last fork (RES_CLEAN: we cannot tell whether it was
@@ -822,13 +870,26 @@ static void fork_hot_now(struct fork_hot *h)
  */
 static int fork_copies(const struct resident *r, const struct fork_hot *h)
 {
-	int hot = 0;
+	int hot = r->flags & RES_HINTED;
 	for (int k = 0; k < 3; k++)
 		hot |= r->va + PAGE > h->lo[k] && r->va < h->hi[k];
 	if (!hot && (r->flags & (RES_SHARED | RES_CLEAN)))
 		return 0;
 	int prot = mm_prot_at(r->va);
 	return prot > 0 && (prot & LX_PROT_WRITE) && !lo_thread_page_kept(r->va);
+}
+
+/* The protection of the region holding va (-1: none), for a walk of one
+ * leaf's records, which come in address order: *i is where the walk's
+ * last look-up ended (UINT32_MAX at the leaf's first record), so a leaf
+ * costs one search and a step per region, not a search per page. */
+static int prot_walk(uint32_t *i, uint64_t va)
+{
+	if (*i == UINT32_MAX)
+		*i = region_index(va);
+	while (*i < lp.nregions && lp.regions[*i].end <= va)
+		++*i;
+	return *i < lp.nregions && lp.regions[*i].start <= va ? lp.regions[*i].prot : -1;
 }
 
 /* The frames of the pages fork copies (n pieces), and FORK_COPY_SPARE
@@ -873,6 +934,7 @@ void mm_fork_mark(int64_t env, struct libos_private *cp)
 	struct fork_hot hot;
 	uint32_t n = 0;
 	fork_hot_now(&hot);
+	fork_hints_take();
 	lp.share_epoch++;
 	for (int c = 0; c < MAX_CHUNKS; c++)	/* the child gets a copy of each */
 		if (lp.chunks[c].slot && !lp.chunks[c].tables && lp.chunks[c].shared == CHUNK_OWN)
@@ -881,9 +943,15 @@ void mm_fork_mark(int64_t env, struct libos_private *cp)
 		struct resident *leaf = leaf_at(l);
 		for (int i = 0; i < LEAF_RECORDS; i++) {
 			struct resident *r = &leaf[i];
-			if (!r->va || (r->va >= lo && r->va < hi))
+			if (!r->va)
 				continue;
-			if (n < FORK_COPY_MAX && fork_copies(r, &hot)) {
+			if (r->va >= lo && r->va < hi) {
+				r->flags &= (uint8_t)~RES_HINTED;
+				continue;
+			}
+			int copy = n < FORK_COPY_MAX && fork_copies(r, &hot);
+			r->flags &= (uint8_t)~RES_HINTED;
+			if (copy) {
 				piece[n] = (struct exo_mem_copy){ (uint64_t)lp.chunks[r->chunk].slot,
 								   r->index * PAGE, PAGE, n * PAGE };
 				cp->copied_va[n++] = r->va;
@@ -943,11 +1011,12 @@ int mm_fork_share(int64_t env, int64_t priv, const struct libos_private *cp)
 	uint64_t copied = 0;
 	for (uint64_t n = 0; n < lp.tparts[PART_LEAVES].used; n++) {
 		struct resident *leaf = leaf_at(n);
+		uint32_t ri = UINT32_MAX;
 		for (int i = 0; i < LEAF_RECORDS; i++) {
 			struct resident *r = &leaf[i];
-			struct share_run p = { r->va, 1, 0, priv, EXO_PROT_READ | EXO_PROT_WRITE | EXO_MAP_TARGET_CAP, 0 };
 			if (!r->va)
 				continue;
+			struct share_run p = { r->va, 1, 0, priv, EXO_PROT_READ | EXO_PROT_WRITE | EXO_MAP_TARGET_CAP, 0 };
 			if (r->va >= lo && r->va < hi) {
 				p.index = (r->va - lo) / PAGE;
 			} else if (r->flags & RES_COPIED) {	/* the child's own copy; ours stays as it is */
@@ -955,7 +1024,7 @@ int mm_fork_share(int64_t env, int64_t priv, const struct libos_private *cp)
 				p.index = copied++;
 				p.slot = cp->chunks[cp->copied_chunk].slot;
 			} else {
-				int prot = mm_prot_at(r->va);
+				int prot = prot_walk(&ri, r->va);
 				if (prot <= 0 || !(prot & 7))
 					continue;
 				p.index = r->index;

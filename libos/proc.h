@@ -17,8 +17,9 @@
 #define SH_MAX_CHUNKS 128		/* 256 MiB */
 #define SH_SLOT0 256			/* cap slots 256..383 hold the chunks in every process */
 #define SH_MAGIC 0x6d67655368737845ull	/* "ExshSegm" */
-#define SH_VERSION 2
+#define SH_VERSION 3
 #define MAX_PROCS 64
+#define FORK_HINTS 16			/* pages a process's next fork copies by hint */
 #define SH_WAIT_BUCKETS 64		/* sh_header.waiting: counts of sleepers by word */
 
 enum { PROC_FREE, PROC_RUNNING, PROC_ZOMBIE };
@@ -81,6 +82,12 @@ struct sh_proc {
 	struct lo_proc_files forking;
 	uint32_t half_made;
 	uint32_t image_gen;		/* bumped by each execve (libos/chan.c's clients) */
+	/* pages that took a copy-on-write fault after a fork of this
+	 * image, in it or in a child before its execve: its forks copy them
+	 * for the child at once (mm_fork_mark); the newest FORK_HINTS, the
+	 * oldest replaced first (fork_hint_next) */
+	uint64_t fork_hint[FORK_HINTS];
+	uint32_t nfork_hints, fork_hint_next;
 };
 
 struct sh_lock {

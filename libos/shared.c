@@ -103,6 +103,8 @@ int shared_init(const char *const *envp, uint32_t envc)
 	lp.shared_pages = c * SH_CHUNK_PAGES;
 	lp.self_pid = libos_pid();
 	lp.proc_index = 0;
+	lp.hint_index = 0;
+	lp.hint_pid = lp.self_pid;
 	lo_thread0.tid = lp.self_pid;
 
 	struct sh_header *h = sh_seg();
@@ -132,14 +134,17 @@ int shared_init(const char *const *envp, uint32_t envc)
 }
 
 /* An exec'd image: the segment is still in slots SH_SLOT0 and up (execve
- * keeps them), its header says how big it is, and our entry is the one
- * with our pid.  execve handed the lock to our pid (lo_lock_hand_over),
- * so once our tid is the pid we hold it. */
+ * keeps them; one CAP_LIST finds how many, not a CAP_INSPECT per chunk),
+ * its header says how big it is, and our entry is the one with our pid.
+ * execve handed the lock to our pid (lo_lock_hand_over), so once our tid
+ * is the pid we hold it. */
 int shared_adopt(void)
 {
-	struct exo_cap_info info;
+	uint64_t used[EXO_CAP_SLOTS / 64];
 	uint64_t c = 0;
-	while (c < SH_MAX_CHUNKS && lo_cap_inspect((int64_t)(SH_SLOT0 + c), &info) == 0)
+	if (mm_prepare_write((uint64_t)used, sizeof used) || exo_call(EXO_SYS_CAP_LIST, used) < 0)
+		return -ENOMEM;
+	while (c < SH_MAX_CHUNKS && (used[(SH_SLOT0 + c) / 64] >> ((SH_SLOT0 + c) % 64) & 1))
 		c++;
 	if (c == 0)
 		return -ENOMEM;
@@ -155,6 +160,9 @@ int shared_adopt(void)
 		return -ESRCH;
 	lp.proc_index = (uint32_t)(me - h->procs);
 	me->image_gen++;		/* the old image's channel messages are no one's now */
+	me->nfork_hints = me->fork_hint_next = 0;	/* they named the old image's pages */
+	lp.hint_index = lp.proc_index;
+	lp.hint_pid = lp.self_pid;
 	/* the old image's threads are gone: the first waker is ours */
 	struct sh_waker *w = me->wakers;
 	if (!w && !(w = me->wakers = sh_alloc(sizeof *w)))
@@ -192,12 +200,12 @@ int shared_fault(uint64_t va)
 	return 1;
 }
 
+/* The segment's chunks into the same slots of a forked child, with one
+ * CAP_GRANT_RANGE (all or none) instead of a CAP_GRANT per chunk. */
 int shared_grant(int64_t env)
 {
-	for (uint64_t c = 0; c < lp.shared_pages / SH_CHUNK_PAGES; c++)
-		if (exo_call(EXO_SYS_CAP_GRANT, SH_SLOT0 + c, env, SH_RIGHTS, SH_SLOT0 + c + 1) < 0)
-			return -1;
-	return 0;
+	uint64_t chunks = lp.shared_pages / SH_CHUNK_PAGES;
+	return chunks && exo_call(EXO_SYS_CAP_GRANT_RANGE, SH_SLOT0, env, SH_RIGHTS, SH_SLOT0 + 1, chunks) ? -1 : 0;
 }
 
 /* First fit over one free list, with boundary tags so a freed block

@@ -75,6 +75,7 @@ enum exo_sysno {
 	EXO_SYS_THREAD_END,		/* (thread slot): end another thread of the caller's own env */
 	EXO_SYS_CAP_LIST,		/* (uint64_t used[CAP_SLOTS / 64]) -> slots in use */
 	EXO_SYS_CAP_DELETE_LIST,	/* (const uint64_t *slots, n): CAP_DELETE of each */
+	EXO_SYS_CAP_GRANT_RANGE,	/* (first slot, env slot, rights, dest slot + 1, n): CAP_GRANT of each */
 	EXO_SYS_END
 };
 #define EXO_IS_NATIVE(n) ((n) >= EXO_SYS_BASE && (n) < EXO_SYS_END)

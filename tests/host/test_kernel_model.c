@@ -845,7 +845,7 @@ static void compare_and_check(void)
 
 /* ------------------------------------------------------------ operations */
 
-#define NOPS 27
+#define NOPS 28
 static unsigned long n_ok, n_err, n_oom;
 static unsigned long hist[NOPS][40];	/* KMODEL_STATS: results by operation */
 static int op_no;
@@ -1072,6 +1072,66 @@ static void op_grant(int e)
 		c->count = 0;
 	install(KEY(to, ns), (struct mcap){ .type = c->type, .rights = rights, .first = c->first, .count = count,
 					   .parent = KEY(e, s), .counted = c->counted, .obj = c->obj });
+}
+
+/* CAP_GRANT_RANGE: all or none.  Ranges that run past the table or wrap
+ * (a huge n), a destination past the table, a source slot empty, a
+ * budget or without GRANT or the rights asked, a destination slot taken:
+ * each must leave every table as it was, which the comparison after the
+ * step checks.  A grant takes no kernel memory, so no quota can run out
+ * in its middle. */
+static void op_grant_range(int e)
+{
+	int s = pick_slot(e, 0), es = pick_env_slot(e, 10);
+	uint64_t first = (uint64_t)s, n = chance(80) ? 1 + below(6) : below(CAP_SLOTS + 2);
+	if (chance(3))
+		n = chance(50) ? UINT64_MAX - below(4) : (uint64_t)CAP_SLOTS - first + 1 + below(2);
+	if (chance(30) && first >= 3 && first < CAP_SLOTS)
+		first -= below(3);	/* a run that starts before a cap we hold */
+	struct mcap *c = first < CAP_SLOTS ? mc(KEY(e, (int)first)) : NULL;
+	uint32_t rights = pick_rights(c && c->type ? c->rights : EXO_R_ALL);
+	if (chance(60) && first < CAP_SLOTS && n <= CAP_SLOTS - first) {
+		uint32_t all = EXO_R_ALL;	/* what every cap of the run grants */
+		for (uint64_t i = 0; i < n; i++)
+			all &= mc(KEY(e, (int)(first + i)))->rights;
+		rights = all & (uint32_t)rnd();
+	}
+	uint64_t dest = chance(10) ? below(CAP_SLOTS + 3) : CAP_SLOTS - below(64) - (n < 64 ? n : 0);
+	if (chance(5))
+		dest = UINT64_MAX - below(2);
+	int64_t err, want = 0;
+	int to = NONE;
+	step_desc = "grant_range";
+	if (n == 0 || n > CAP_SLOTS || first >= CAP_SLOTS || n > CAP_SLOTS - first)
+		want = -EXO_EINVAL;
+	if (!want) {
+		to = env_arg(e, (uint64_t)es, EXO_R_CONTROL, &err);
+		want = err;
+	}
+	if (!want && rights > EXO_R_ALL)
+		want = -EXO_EACCES;
+	if (!want && (dest == 0 || dest > CAP_SLOTS || n > CAP_SLOTS - (dest - 1)))
+		want = -EXO_EINVAL;
+	for (uint64_t i = 0; !want && i < n; i++) {
+		struct mcap *k = mc(KEY(e, (int)(first + i)));
+		if (!k->type)
+			want = -EXO_EBADF;
+		else if (k->type == EXO_CAP_MEMORY)
+			want = -EXO_EINVAL;
+		else if (!(k->rights & EXO_R_GRANT) || (rights & ~k->rights))
+			want = -EXO_EACCES;
+	}
+	for (uint64_t i = 0; !want && i < n; i++)
+		if (mc(KEY(to, (int)(dest - 1 + i)))->type)
+			want = -EXO_EEXIST;
+	if (!expect(kcall(e, EXO_SYS_CAP_GRANT_RANGE, first, (uint64_t)es, rights, dest, n), want, 0))
+		return;
+	for (uint64_t i = 0; i < n; i++) {
+		int from = KEY(e, (int)(first + i));
+		struct mcap *k = mc(from);
+		install(KEY(to, (int)(dest - 1 + i)), (struct mcap){ .type = k->type, .rights = rights, .first = k->first,
+			.count = k->count, .parent = from, .counted = k->counted, .obj = k->obj });
+	}
 }
 
 static void op_delete_or_revoke(int e, int revoke)
@@ -2254,6 +2314,73 @@ static void revoke_run_script(void)
 		fail("revoke mid-run: the other cap's pages went too, or records stayed");
 }
 
+/* Root's copy of frame cap f in slot s of its own table, with rights. */
+static void self_grant(int64_t f, int s, uint32_t rights)
+{
+	if (kcall(0, EXO_SYS_CAP_GRANT, (uint64_t)f, EXO_SLOT_SELF_ENV, rights, (uint64_t)s + 1, 0) != s)
+		fail("%s: CAP_GRANT to slot %d failed", step_desc, s);
+	struct mcap *k = mc(KEY(0, (int)f));
+	install(KEY(0, s), (struct mcap){ .type = EXO_CAP_FRAME, .rights = rights, .first = k->first,
+					  .count = k->count, .parent = KEY(0, (int)f), .counted = k->counted });
+}
+
+/* CAP_GRANT_RANGE's attacks, each refused whole: a run through a cap
+ * without GRANT, through an empty slot, through the budget, past the
+ * table or wrapping, onto a taken slot; then the run granted whole, each
+ * copy a child of its own source. */
+static void grant_range_script(void)
+{
+	seed_state = 7;
+	boot_root();
+	step_desc = "grant range";
+	const uint32_t rw = EXO_R_READ | EXO_R_WRITE | EXO_R_GRANT | EXO_R_DERIVE;
+	int64_t f = root_frames(4);
+	int t;
+	int64_t env = root_env(24, &t);
+	self_grant(f, 400, rw);
+	self_grant(f, 401, EXO_R_READ);		/* no GRANT */
+	self_grant(f, 402, rw);
+	compare_and_check();
+	struct { uint64_t first, rights, dest, n; int64_t want; const char *what; } refused[] = {
+		{ 400, EXO_R_READ, 301, 3, -EXO_EACCES, "a cap without GRANT" },
+		{ 402, EXO_R_READ, 301, 2, -EXO_EBADF, "an empty slot" },
+		{ EXO_SLOT_MEMORY, EXO_R_READ, 301, 1, -EXO_EINVAL, "the budget" },
+		{ 400, EXO_R_READ, 301, UINT64_MAX, -EXO_EINVAL, "a wrapping count" },
+		{ 400, EXO_R_READ, 301, CAP_SLOTS - 400 + 1, -EXO_EINVAL, "a run past the table" },
+		{ 402, EXO_R_READ, CAP_SLOTS, 2, -EXO_EINVAL, "a destination past the table" },
+		{ 402, EXO_R_READ, UINT64_MAX, 1, -EXO_EINVAL, "a wrapping destination" },
+		{ 402, EXO_R_READ, 0, 1, -EXO_EINVAL, "no destination" },
+		{ 402, EXO_R_ALL, 301, 1, -EXO_EACCES, "rights the cap lacks" },
+	};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		int64_t r = kcall(0, EXO_SYS_CAP_GRANT_RANGE, refused[i].first, (uint64_t)env, refused[i].rights,
+				  refused[i].dest, refused[i].n);
+		if (r != refused[i].want)
+			fail("grant range: %s gave %ld, not %ld", refused[i].what, (long)r, (long)refused[i].want);
+		compare_and_check();	/* nothing moved, in either table */
+	}
+	/* 401 grantable now; the child's middle slot of the run taken */
+	model_delete(KEY(0, 401));
+	kcall(0, EXO_SYS_CAP_DELETE, 401, 0, 0, 0, 0);
+	self_grant(f, 401, rw);
+	if (kcall(0, EXO_SYS_CAP_GRANT, 402, (uint64_t)env, EXO_R_READ, 302, 0) != 301)
+		fail("grant range: CAP_GRANT into the child failed");
+	install(KEY(t, 301), (struct mcap){ .type = EXO_CAP_FRAME, .rights = EXO_R_READ, .first = mc(KEY(0, 402))->first,
+					    .count = 4, .parent = KEY(0, 402), .counted = 1 });
+	if (kcall(0, EXO_SYS_CAP_GRANT_RANGE, 400, (uint64_t)env, EXO_R_READ, 301, 3) != -EXO_EEXIST)
+		fail("grant range: a taken destination was not refused");
+	compare_and_check();
+	if (kcall(0, EXO_SYS_CAP_GRANT_RANGE, 400, (uint64_t)env, EXO_R_READ | EXO_R_WRITE, 201, 3) != 0)
+		fail("grant range: the whole run was refused");
+	for (int i = 0; i < 3; i++) {
+		install(KEY(t, 200 + i), (struct mcap){ .type = EXO_CAP_FRAME, .rights = EXO_R_READ | EXO_R_WRITE,
+			.first = mc(KEY(0, 400 + i))->first, .count = 4, .parent = KEY(0, 400 + i), .counted = 1 });
+		if (envs[t].k->caps[200 + i].parent != &envs[0].k->caps[400 + i])
+			fail("grant range: copy %d is not a child of its own source", i);
+	}
+	compare_and_check();
+}
+
 /* A deep grant chain, revoked from its root: linear, and complete. */
 static void deep_chain_script(void)
 {
@@ -2707,6 +2834,7 @@ static void one_step(int e, unsigned long steps)
 	case 23: op_thread_end(e); break;
 	case 24: op_cap_list(e); break;
 	case 25: op_cap_delete_list(e); break;
+	case 26: op_grant_range(e); break;
 	default: if (chance(25)) op_time_passes(); else op_futex_wake(e); break;
 	}
 	model_reap();
@@ -2850,6 +2978,7 @@ static void script_alloc_copy(uint64_t a, unsigned long b) { (void)a; (void)b; a
 static void script_split_quota(uint64_t a, unsigned long b) { (void)a; (void)b; split_quota_script(); }
 static void script_revoke_run(uint64_t a, unsigned long b) { (void)a; (void)b; revoke_run_script(); }
 static void script_span_run(uint64_t a, unsigned long b) { (void)a; (void)b; span_run_script(); }
+static void script_grant_range(uint64_t a, unsigned long b) { (void)a; (void)b; grant_range_script(); }
 
 int main(int argc, char **argv)
 {
@@ -2883,6 +3012,7 @@ int main(int argc, char **argv)
 		{ "model-map-run-script", script_map_run },
 		{ "model-copy-refs-script", script_copy_refs },
 		{ "model-thread-end-script", script_thread_end },
+		{ "model-grant-range-script", script_grant_range },
 		{ "model-alloc-copy-script", script_alloc_copy },
 		{ "model-split-at-quota-script", script_split_quota },
 		{ "model-revoke-mid-run-script", script_revoke_run },
