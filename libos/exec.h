@@ -105,6 +105,13 @@ void exec_release_record(void);
  * memory, from the working directory): its bytes in the libOS heap. */
 int exec_read_exe(const char *path, uint8_t **out, uint64_t *size);
 
+_Static_assert(EXO_PROT_WRITE == 2 && EXO_PROT_EXEC == 4, "Linux's PROT_* bits and the kernel's agree");
+/* The rights a cap on frames of an image run with protection prot (Linux's
+ * or the kernel's bits) is granted with (fork, posix_spawn): a run not writable may map the
+ * copy of its file that every image of it shares, whose caps have no
+ * WRITE (libos/exec.c). */
+uint32_t exec_run_rights(int64_t prot);
+
 /* fork.c: the child gets the initramfs module's cap in the same slot */
 int exec_fork_grant(int64_t env);
 

@@ -59,6 +59,7 @@ struct chunk {
 	uint32_t pages;
 	uint16_t fixed;		/* image or stack: never handed out */
 	uint16_t tables;	/* holds the memory tables' pages only */
+	uint32_t grant;		/* the rights fork grants its cap with; 0: all */
 	uint64_t used[8];	/* bit per page */
 	uint64_t dirty[8];	/* was used: zero before reuse */
 };

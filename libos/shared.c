@@ -20,7 +20,7 @@
 #define PAGE 4096ull
 #define MIN_PAGES 2048ull			/* 8 MiB */
 #define MAX_PAGES (SH_MAX_CHUNKS * SH_CHUNK_PAGES)
-#define SH_RIGHTS (EXO_R_READ | EXO_R_WRITE | EXO_R_GRANT | EXO_R_DERIVE)
+#define SH_RIGHTS (EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE)
 #define SH_AROUND 16ull				/* pages mapped per fault (shared_fault) */
 _Static_assert(SH_CHUNK_PAGES % SH_AROUND == 0, "a group of pages never spans two chunks");
 
