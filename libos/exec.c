@@ -794,6 +794,7 @@ static void fill_record(struct exec_handover *h, const struct strs *s, const cha
 	lo_memcpy(h->children, lp.children, sizeof h->children);
 	rlimit_exec_state(h->rlim);
 	h->rlim_valid = 1;
+	h->shared_chunks = (lp.shared_pages + SH_CHUNK_PAGES - 1) / SH_CHUNK_PAGES;
 	handover_start(&h->start);
 	h->start.entry = img->entry;
 	h->start.phdr = img->phdr;

@@ -12,6 +12,7 @@
  * is sh_alloc's heap.
  */
 #include "libos/libos.h"
+#include "libos/exec.h"
 #include "libos/lx.h"
 #include "libos/proc.h"
 #include "libos/thread.h"
@@ -138,9 +139,12 @@ int shared_init(const char *const *envp, uint32_t envc)
 int shared_adopt(void)
 {
 	struct exo_cap_info info;
-	uint64_t c = 0;
-	while (c < SH_MAX_CHUNKS && lo_cap_inspect((int64_t)(SH_SLOT0 + c), &info) == 0)
-		c++;
+	const struct exec_handover *rec = exec_handover();
+	uint64_t c = rec ? rec->shared_chunks : 0;
+	/* the record says how many caps: one look at the last, not one each */
+	if (c == 0 || c > SH_MAX_CHUNKS || lo_cap_inspect((int64_t)(SH_SLOT0 + c - 1), &info))
+		for (c = 0; c < SH_MAX_CHUNKS && lo_cap_inspect((int64_t)(SH_SLOT0 + c), &info) == 0;)
+			c++;
 	if (c == 0)
 		return -ENOMEM;
 	lp.self_pid = libos_pid();
