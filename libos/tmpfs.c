@@ -62,6 +62,15 @@ struct tmpfs_image {
 static const uint8_t zero_page[PAGE];
 
 static void image_detach(struct tnode *t);
+static int images_drop_idle(void);
+
+/* A block for a file's pages: when the segment is full, the copies of
+ * executables no process runs make room first. */
+static void *file_alloc(size_t size)
+{
+	void *p = sh_alloc(size);
+	return p || !images_drop_idle() ? p : sh_alloc(size);
+}
 
 static struct tnode *tn(struct vnode *v)
 {
@@ -177,7 +186,7 @@ static void page_free(uint8_t *e)
 /* A zeroed page-aligned page, as a leaf entry (CARVED), or NULL. */
 static uint8_t *page_alloc_aligned(void)
 {
-	uint8_t *raw = sh_alloc(2 * PAGE);
+	uint8_t *raw = file_alloc(2 * PAGE);
 	if (!raw)
 		return 0;
 	uint64_t a = ((uint64_t)raw + 16 + PAGE - 1) & ~(PAGE - 1);	/* <= raw + PAGE */
@@ -207,11 +216,11 @@ static uint8_t **page_slot(struct tnode *t, uint64_t pi, int aligned)
 		t->leaves = l;
 		t->nleaves = n;
 	}
-	if (!t->leaves[li] && !(t->leaves[li] = sh_alloc(PAGE)))
+	if (!t->leaves[li] && !(t->leaves[li] = file_alloc(PAGE)))
 		return 0;
 	uint8_t **slot = &t->leaves[li][pi % LEAF];
 	if (!*slot) {
-		if (!(*slot = aligned ? page_alloc_aligned() : sh_alloc(PAGE)))
+		if (!(*slot = aligned ? page_alloc_aligned() : file_alloc(PAGE)))
 			return 0;
 		t->v.mnt->used_pages++;
 	}
@@ -639,18 +648,37 @@ static void image_detach(struct tnode *t)
 	tmpfs_image_put(img);
 }
 
-/* Whether pages more fit the images' share of the segment, after the
- * images no process maps (only their file holds them) have gone. */
+/* Drops the images no process maps (only their file holds them) until
+ * at most keep pages of images are left: whether any went. */
+static int images_trim(uint64_t keep)
+{
+	struct sh_header *h = sh_seg();
+	struct tmpfs_image *next;
+	int dropped = 0;
+	for (struct tmpfs_image *i = h->exec_images; i && h->exec_image_pages > keep; i = next) {
+		next = i->next;
+		if (i->refs == 1 && i->node) {
+			image_detach(i->node);
+			dropped = 1;
+		}
+	}
+	return dropped;
+}
+
+static int images_drop_idle(void)
+{
+	return images_trim(0);
+}
+
+/* Whether pages more fit the images' share of the segment, once the
+ * images no process maps have made room. */
 static int image_room(uint64_t pages)
 {
 	struct sh_header *h = sh_seg();
 	uint64_t budget = h->layout_size / PAGE / IMAGE_SHARE;
-	struct tmpfs_image *next;
-	for (struct tmpfs_image *i = h->exec_images; i && h->exec_image_pages + pages > budget; i = next) {
-		next = i->next;
-		if (i->refs == 1 && i->node)
-			image_detach(i->node);
-	}
+	if (pages > budget)
+		return 0;
+	images_trim(budget - pages);
 	return h->exec_image_pages + pages <= budget;
 }
 
