@@ -859,10 +859,7 @@ static int64_t do_exec(char *path, struct strs *s)
 		}
 		return r;
 	}
-	/* the point of no return: the old image's copy goes, under the lock
-	 * we hold until the stub has unmapped it */
-	proc_set_image(proc_self(), image_copy);
-	image_copy = 0;
+	/* the point of no return */
 	fd_close_on_exec();
 	sysv_detach_all();
 	mm_files_detach();
@@ -871,6 +868,11 @@ static int64_t do_exec(char *path, struct strs *s)
 		exo_call(EXO_SYS_NOTIFY_SIGNAL, vfork_notify, 1);
 	end_other_threads(h);
 	plan_deletes(h);
+	/* the old image's copy goes last, when no other thread runs on it and
+	 * nothing here allocates: the lock we hold until the stub has unmapped
+	 * it keeps anyone from reusing its pages */
+	proc_set_image(proc_self(), image_copy);
+	image_copy = 0;
 	lo_lock_hand_over((uint64_t)h->pid);	/* the new image's first thread */
 	((void (*)(struct exec_plan *))EXEC_STUB_VA)(&h->plan);
 	__builtin_unreachable();

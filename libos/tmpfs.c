@@ -716,6 +716,14 @@ struct tmpfs_image *tmpfs_image_get(struct vnode *v, uint64_t pages)
 	return img;
 }
 
+uint64_t tmpfs_image_bytes(void)
+{
+	uint64_t n = 0;
+	for (const struct tmpfs_image *i = sh_seg()->exec_images; i; i = i->next)
+		n += (i->pages + 1) * PAGE + sizeof *i;
+	return n;
+}
+
 const uint8_t *tmpfs_image_page(const struct tmpfs_image *img, uint64_t pi)
 {
 	return pi < img->pages ? img->at + pi * PAGE : 0;

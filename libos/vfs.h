@@ -311,6 +311,8 @@ const uint8_t *tmpfs_image_page(const struct tmpfs_image *img, uint64_t pi);
 void tmpfs_image_ref(struct tmpfs_image *img);
 /* Drops a reference: the last frees the copy. */
 void tmpfs_image_put(struct tmpfs_image *img);
+/* About the bytes of the segment the copies take (/proc/meminfo). */
+uint64_t tmpfs_image_bytes(void);
 /* File seals (fcntl F_ADD_SEALS, memfd_create): every tmpfs file starts
  * with F_SEAL_SEAL, which memfd_create(MFD_ALLOW_SEALING) takes off. */
 #define LX_F_ADD_SEALS 1033
