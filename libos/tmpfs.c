@@ -719,6 +719,8 @@ struct tmpfs_image *tmpfs_image_get(struct vnode *v, uint64_t pages)
 uint64_t tmpfs_image_bytes(void)
 {
 	uint64_t n = 0;
+	if (!lp.shared_pages)
+		return 0;
 	for (const struct tmpfs_image *i = sh_seg()->exec_images; i; i = i->next)
 		n += (i->pages + 1) * PAGE + sizeof *i;
 	return n;
