@@ -921,6 +921,7 @@ LO_CALL(sys_execveat)
 
 const struct exo_start *exec_adopt(const struct exec_handover *rec)
 {
+	exec_boot_map((uint64_t)&adopted, sizeof adopted);	/* one call, not a fault a page */
 	lo_memcpy(&adopted, rec, sizeof adopted);
 	exec_started = 1;
 	lp.uart_slot[1] = adopted.uart_slot[1];
@@ -999,10 +1000,12 @@ void exec_boot_map(uint64_t va, uint64_t len)
 	struct exec_plan *p = boot_plan();
 	uint64_t end = (va + len + PAGE - 1) & ~(PAGE - 1);
 	for (va &= ~(PAGE - 1); va < end;) {
+		int prot = boot_zero_prot(p, va);
 		uint64_t n = 0;
-		while (va + n * PAGE < end && !boot_mapped(p, va + n * PAGE))
+		while (prot >= 0 && va + n * PAGE < end && !boot_mapped(p, va + n * PAGE) &&
+		       boot_zero_prot(p, va + n * PAGE) == prot)
 			n++;
-		if (n && boot_take(p, va, n, ELF_PROT_R | ELF_PROT_W))
+		if (n && boot_take(p, va, n, prot))
 			exo_call(EXO_SYS_EXIT, EXO_STATUS_SIGNALED(SIGBUS_NR));
 		va += (n ? n : 1) * PAGE;
 	}

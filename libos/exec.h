@@ -85,8 +85,10 @@ void exec_note_start(const struct exo_start *st);
 /* an exec'd image copies the record: the start information to use */
 const struct exo_start *exec_adopt(const struct exec_handover *rec);
 /* first (libos/entry.S registers exec_boot_fault_entry): maps the pages
- * of [va, va + len) from execve's reserve at once (the private block, which
- * the fault handler itself uses) */
+ * of [va, va + len) that lie in the image's demand-zero runs and are not
+ * mapped yet from execve's reserve at once, with one call a run (the
+ * private block, which the fault handler itself uses; what start-up is
+ * sure to touch, instead of a fault a page) */
 void exec_boot_map(uint64_t va, uint64_t len);
 /* until then its fault handler (from libos/entry.S): maps a demand-zero
  * page's first touch from the reserve, or ends the program */
