@@ -484,27 +484,111 @@ static int segments_apart(const struct elf_image *img)
 	return 1;
 }
 
-/* The new image's pages from a tmpfs file: each run's frames come from the
- * kernel filled with the file's bytes, copied from the shared segment's
- * frames, and zeroed only where no byte of the file goes (bss, the page
- * tails): nothing zeroed is overwritten, nothing is mapped to copy. */
+/* Run i's pages [va, va + left pages) from a tmpfs file: each 512 pages'
+ * frames come from the kernel filled with the file's bytes, copied from
+ * the shared segment's frames, and zeroed only where no byte of the file
+ * goes (bss, the page tails): nothing zeroed is overwritten, nothing is
+ * mapped to copy. */
+static int copy_run(struct exec_plan *p, const struct exe *x, const struct elf_image *img, int i)
+{
+	for (uint64_t va = img->run[i].va, left = run_file_pages(img, i); left;) {
+		uint64_t n = left < 512 ? left : 512;
+		if (p->nrun == EXEC_MAX_RUNS)
+			return -ENOMEM;
+		int r = run_pieces(x, img, va, n * PAGE);
+		if (r)
+			return r;
+		int64_t slot = exo_call(EXO_SYS_MEM_ALLOC_COPY, EXO_SLOT_MEMORY, n, pieces, npieces);
+		if (slot < 0)
+			return slot == -EXO_ENOMEM ? -ENOMEM : -EIO;
+		p->run[p->nrun++] = (struct exec_run){ va, n, (uint64_t)slot, exo_prot(img->run[i].prot) };
+		va += n * PAGE;
+		left -= n;
+	}
+	return 0;
+}
+
+/* The copy of the executable this execve maps (libos/tmpfs.c), with our
+ * reference, until the process's entry takes it (under the libOS lock). */
+static struct tmpfs_image *image_copy;
+
+/*
+ * Whether run i maps the file's pages as they are, as Linux maps them
+ * (the bytes around the segments in their first and last pages
+ * included): it is not writable, and every segment in it has no bss and
+ * lies at one distance from its file offset, so its pages are the file's
+ * pages [*first, *first + pages).
+ */
+static int run_shareable(const struct elf_image *img, int i, uint64_t size, uint64_t *first)
+{
+	const struct elf_run *r = &img->run[i];
+	uint64_t end = r->va + r->pages * PAGE, delta = 0;
+	int found = 0;
+	if (r->prot & ELF_PROT_W)
+		return 0;
+	for (int k = 0; k < img->nseg; k++) {
+		const struct elf_seg *g = &img->seg[k];
+		if (g->vaddr >= end || g->vaddr + g->memsz <= r->va)
+			continue;
+		if (g->memsz != g->filesz || g->offset > g->vaddr || (found && g->vaddr - g->offset != delta))
+			return 0;
+		delta = g->vaddr - g->offset;
+		found = 1;
+	}
+	if (!found || delta % PAGE || r->va < delta || run_file_pages(img, i) != r->pages)
+		return 0;
+	*first = (r->va - delta) / PAGE;
+	return *first + r->pages <= (size + PAGE - 1) / PAGE;
+}
+
+uint32_t exec_run_rights(int64_t prot)
+{
+	if (prot & ELF_PROT_W)
+		return EXO_R_ALL;
+	return EXO_R_READ | EXO_R_GRANT | (prot & ELF_PROT_X ? EXO_R_EXEC : 0);
+}
+
+/* Plan runs for run i from the copy's pages [first, first + pages): one
+ * cap per chunk of the shared segment they lie in, derived without
+ * WRITE, so no mapping through it can change them; the stub maps it as
+ * any run, and deleting it (the next execve, the end of the env) unmaps
+ * it. */
+static int share_run(struct exec_plan *p, const struct elf_run *run, uint64_t first)
+{
+	for (uint64_t k = 0; k < run->pages;) {
+		uint64_t page = ((uint64_t)tmpfs_image_page(image_copy, first + k) - SH_VA) / PAGE;
+		uint64_t slot = SH_SLOT0 + page / SH_CHUNK_PAGES, at = page % SH_CHUNK_PAGES;
+		uint64_t n = run->pages - k < SH_CHUNK_PAGES - at ? run->pages - k : SH_CHUNK_PAGES - at;
+		struct exo_cap_info chunk;
+		if (p->nrun == EXEC_MAX_RUNS || lo_cap_inspect((int64_t)slot, &chunk))
+			return -ENOMEM;
+		int64_t s = exo_call(EXO_SYS_CAP_DERIVE, slot, exec_run_rights(run->prot), chunk.first + at, n);
+		if (s < 0)
+			return -ENOMEM;
+		p->run[p->nrun++] = (struct exec_run){ run->va + k * PAGE, n, (uint64_t)s, exo_prot(run->prot) };
+		k += n;
+	}
+	return 0;
+}
+
+/* The new image's pages from a tmpfs file: the runs that map the file's
+ * pages as they are (text, read-only data) from the file's copy, made at
+ * its first execve and kept while it is unchanged; the others copied. */
 static int build_by_copy(struct exec_plan *p, const struct exe *x, const struct elf_image *img)
 {
-	for (int i = 0; i < img->nrun; i++)
-		for (uint64_t va = img->run[i].va, left = run_file_pages(img, i); left;) {
-			uint64_t n = left < 512 ? left : 512;
-			if (p->nrun == EXEC_MAX_RUNS)
-				return -ENOMEM;
-			int r = run_pieces(x, img, va, n * PAGE);
-			if (r)
-				return r;
-			int64_t slot = exo_call(EXO_SYS_MEM_ALLOC_COPY, EXO_SLOT_MEMORY, n, pieces, npieces);
-			if (slot < 0)
-				return slot == -EXO_ENOMEM ? -ENOMEM : -EIO;
-			p->run[p->nrun++] = (struct exec_run){ va, n, (uint64_t)slot, exo_prot(img->run[i].prot) };
-			va += n * PAGE;
-			left -= n;
-		}
+	uint64_t first[ELF_MAX_RUNS], want = 0;
+	int share[ELF_MAX_RUNS];
+	for (int i = 0; i < img->nrun; i++) {
+		share[i] = run_shareable(img, i, x->size, &first[i]);
+		if (share[i] && first[i] + img->run[i].pages > want)
+			want = first[i] + img->run[i].pages;
+	}
+	image_copy = want ? tmpfs_image_get(x->v, want) : 0;
+	for (int i = 0; i < img->nrun; i++) {
+		int r = share[i] && image_copy ? share_run(p, &img->run[i], first[i]) : copy_run(p, x, img, i);
+		if (r)
+			return r;
+	}
 	return 0;
 }
 
@@ -684,6 +768,8 @@ static void end_other_threads(struct exec_handover *h)
 /* Gives back what an execve that failed before the switch allocated. */
 static void undo(struct exec_plan *p, int64_t rslot, int64_t sslot)
 {
+	tmpfs_image_put(image_copy);
+	image_copy = 0;
 	for (uint64_t i = 0; i < p->nrun; i++)
 		exo_call(EXO_SYS_CAP_DELETE, p->run[i].slot);
 	if (p->reserve_slot)
@@ -708,6 +794,7 @@ static void fill_record(struct exec_handover *h, const struct strs *s, const cha
 	lo_memcpy(h->children, lp.children, sizeof h->children);
 	rlimit_exec_state(h->rlim);
 	h->rlim_valid = 1;
+	h->shared_chunks = (lp.shared_pages + SH_CHUNK_PAGES - 1) / SH_CHUNK_PAGES;
 	handover_start(&h->start);
 	h->start.entry = img->entry;
 	h->start.phdr = img->phdr;
@@ -764,8 +851,12 @@ static int64_t do_exec(char *path, struct strs *s)
 	h->plan.rsp = EXO_STACK_TOP;
 	h->plan.record = EXEC_RECORD_VA;
 	if (vforked) {			/* into the child's fresh env */
-		if ((r = spawn_child_exec(h, rslot, pages)))
+		proc_set_image(proc_self(), image_copy);	/* the child's entry */
+		image_copy = 0;
+		if ((r = spawn_child_exec(h, rslot, pages))) {
+			proc_set_image(proc_self(), 0);
 			undo(&plan, rslot, 0);
+		}
 		return r;
 	}
 	/* the point of no return */
@@ -777,6 +868,11 @@ static int64_t do_exec(char *path, struct strs *s)
 		exo_call(EXO_SYS_NOTIFY_SIGNAL, vfork_notify, 1);
 	end_other_threads(h);
 	plan_deletes(h);
+	/* the old image's copy goes last, when no other thread runs on it and
+	 * nothing here allocates: the lock we hold until the stub has unmapped
+	 * it keeps anyone from reusing its pages */
+	proc_set_image(proc_self(), image_copy);
+	image_copy = 0;
 	lo_lock_hand_over((uint64_t)h->pid);	/* the new image's first thread */
 	((void (*)(struct exec_plan *))EXEC_STUB_VA)(&h->plan);
 	__builtin_unreachable();
@@ -825,6 +921,7 @@ LO_CALL(sys_execveat)
 
 const struct exo_start *exec_adopt(const struct exec_handover *rec)
 {
+	exec_boot_map((uint64_t)&adopted, sizeof adopted);	/* one call, not a fault a page */
 	lo_memcpy(&adopted, rec, sizeof adopted);
 	exec_started = 1;
 	lp.uart_slot[1] = adopted.uart_slot[1];
@@ -903,10 +1000,12 @@ void exec_boot_map(uint64_t va, uint64_t len)
 	struct exec_plan *p = boot_plan();
 	uint64_t end = (va + len + PAGE - 1) & ~(PAGE - 1);
 	for (va &= ~(PAGE - 1); va < end;) {
+		int prot = boot_zero_prot(p, va);
 		uint64_t n = 0;
-		while (va + n * PAGE < end && !boot_mapped(p, va + n * PAGE))
+		while (prot >= 0 && va + n * PAGE < end && !boot_mapped(p, va + n * PAGE) &&
+		       boot_zero_prot(p, va + n * PAGE) == prot)
 			n++;
-		if (n && boot_take(p, va, n, ELF_PROT_R | ELF_PROT_W))
+		if (n && boot_take(p, va, n, prot))
 			exo_call(EXO_SYS_EXIT, EXO_STATUS_SIGNALED(SIGBUS_NR));
 		va += (n ? n : 1) * PAGE;
 	}

@@ -72,6 +72,7 @@ struct exec_handover {
 	struct exec_plan plan;
 	struct lo_rlimit rlim[LO_RLIMITS];	/* the resource limits kept (libos/resource.c) */
 	uint64_t rlim_valid;
+	uint64_t shared_chunks;		/* the shared segment's caps, from SH_SLOT0 */
 };
 
 /* The record this image was started with (copied), or NULL after a boot
@@ -84,8 +85,10 @@ void exec_note_start(const struct exo_start *st);
 /* an exec'd image copies the record: the start information to use */
 const struct exo_start *exec_adopt(const struct exec_handover *rec);
 /* first (libos/entry.S registers exec_boot_fault_entry): maps the pages
- * of [va, va + len) from execve's reserve at once (the private block, which
- * the fault handler itself uses) */
+ * of [va, va + len) that lie in the image's demand-zero runs and are not
+ * mapped yet from execve's reserve at once, with one call a run (the
+ * private block, which the fault handler itself uses; what start-up is
+ * sure to touch, instead of a fault a page) */
 void exec_boot_map(uint64_t va, uint64_t len);
 /* until then its fault handler (from libos/entry.S): maps a demand-zero
  * page's first touch from the reserve, or ends the program */
@@ -104,6 +107,13 @@ void exec_release_record(void);
 /* Reads a whole regular file the program may execute (path in libOS
  * memory, from the working directory): its bytes in the libOS heap. */
 int exec_read_exe(const char *path, uint8_t **out, uint64_t *size);
+
+_Static_assert(EXO_PROT_WRITE == 2 && EXO_PROT_EXEC == 4, "Linux's PROT_* bits and the kernel's agree");
+/* The rights a cap on frames of an image run with protection prot (Linux's
+ * or the kernel's bits) is granted with (fork, posix_spawn): a run not writable may map the
+ * copy of its file that every image of it shares, whose caps have no
+ * WRITE (libos/exec.c). */
+uint32_t exec_run_rights(int64_t prot);
 
 /* fork.c: the child gets the initramfs module's cap in the same slot */
 int exec_fork_grant(int64_t env);

@@ -99,6 +99,13 @@ static int64_t child_budget(void)
 	return exo_call(EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, EXO_MEM_DRAW, 0);
 }
 
+/* The rights the child gets on a chunk's frames: those of an image run
+ * not writable are read-only (exec_run_rights). */
+static uint32_t chunk_rights(const struct chunk *c)
+{
+	return c->grant ? c->grant : EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE;
+}
+
 static int64_t fork_env(void)
 {
 	struct exo_cap_info mem;
@@ -136,7 +143,7 @@ static int64_t fork_env(void)
 	}
 	for (int c = 0; c < MAX_CHUNKS; c++)
 		if (lp.chunks[c].slot &&
-		    exo_call(EXO_SYS_CAP_GRANT, lp.chunks[c].slot, env, EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE,
+		    exo_call(EXO_SYS_CAP_GRANT, lp.chunks[c].slot, env, chunk_rights(&lp.chunks[c]),
 			     lp.chunks[c].slot + 1) < 0)
 			return fail(env, -ENOMEM);
 	struct exo_cap_info info;

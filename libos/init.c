@@ -128,6 +128,10 @@ static void fault_handler_set(void)
 		 lp.exception_stack + sizeof lp.exception_stack, sizeof lp.exception_stack);
 }
 
+/* The stack start-up writes below its top (the strings, this frame's
+ * pointer array, the calls it makes): an exec'd image maps it at once. */
+#define BOOT_STACK_TOUCHED 16384ull
+
 uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 {
 	static const char *strs[MAX_ARGS];
@@ -140,6 +144,7 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 	if (exec) {
 		/* first the block the fault handler works in, at once */
 		exec_boot_map((uint64_t)&lp, sizeof lp);
+		exec_boot_map(stack_top - BOOT_STACK_TOUCHED, BOOT_STACK_TOUCHED);
 		st = exec_adopt((const struct exec_handover *)st);	/* execve's record */
 	} else {
 		exec_note_start(st);

@@ -62,6 +62,7 @@ struct chunk {
 	uint8_t asked;		/* share_epoch when the kernel last said shared */
 	uint8_t tables;		/* holds the memory tables' pages only */
 	uint8_t shared;		/* CHUNK_* below: another env may hold its frames */
+	uint32_t grant;		/* the rights fork grants its cap with; 0: all */
 	uint64_t used[8];	/* bit per page */
 	uint64_t dirty[8];	/* free: was used, zero before reuse; used: stranded
 				   (let go by us while shared, freed once it is not) */

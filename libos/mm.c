@@ -10,6 +10,7 @@
  * documented in docs/LIBOS.md.
  */
 #include "libos/libos.h"
+#include "libos/exec.h"
 #include "libos/thread.h"
 #include "libos/shared.h"
 #include "libos/proc.h"
@@ -633,15 +634,25 @@ void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const uint8_t *prot_of_
 		c++;
 	if (c == MAX_CHUNKS)
 		return;
-	lp.chunks[c] = (struct chunk){ .slot = slot, .pages = (uint32_t)pages, .fixed = 1 };
+	int prot = 0;
+	for (uint64_t i = 0; i < pages; i++)
+		prot |= prot_of_page[i];
+	/* an image run not writable may be the executable's shared copy */
+	lp.chunks[c] = (struct chunk){ .slot = slot, .pages = (uint32_t)pages, .fixed = 1,
+				       .grant = prot & LX_PROT_WRITE ? 0 : exec_run_rights(prot) };
 	uint64_t run = 0;	/* pages in [run, i) have prot_of_page[run] */
+	struct resident *res = 0;	/* page i - 1's record, when it has one */
 	for (uint64_t i = 0; i <= pages; i++) {
 		if (i < pages && prot_of_page[i]) {
-			struct resident *res = resident_find(va + i * PAGE, 1);
+			/* the next page's record is the next in the leaf, within one */
+			uint64_t a = va + i * PAGE;
+			res = res && a % (LEAF_RECORDS * PAGE) ? res + 1 : resident_find(a, 1);
 			if (res && res->va != va + i * PAGE)
 				resident_counted(0);
 			if (res)
 				*res = (struct resident){ va + i * PAGE, (uint16_t)c, (uint16_t)i, 0 };
+		} else {
+			res = 0;
 		}
 		if (i == pages || prot_of_page[i] != prot_of_page[run]) {
 			if (i > run && prot_of_page[run])

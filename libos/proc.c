@@ -21,6 +21,7 @@
 #include "libos/thread.h"
 #include "libos/tty.h"
 #include "libos/spawn.h"
+#include "libos/vfs.h"
 #include "include/exo/native.h"
 #include "include/exo/diepoint.h"
 
@@ -174,9 +175,18 @@ void proc_give_env_caps(struct sh_proc *c, int64_t env)
 struct sh_proc *proc_fork(int64_t env, int64_t pid)
 {
 	struct sh_proc *c = proc_entry_new(env, pid);
-	if (c)
+	if (c) {
 		proc_give_env_caps(c, env);
+		c->image = proc_self()->image;	/* the child maps it too */
+		tmpfs_image_ref(c->image);
+	}
 	return c;
+}
+
+void proc_set_image(struct sh_proc *p, struct tmpfs_image *img)
+{
+	tmpfs_image_put(p->image);
+	p->image = img;
 }
 
 void proc_waker_wake(struct sh_waker *w)
@@ -279,6 +289,7 @@ static void entry_free(struct sh_proc *p)
 
 void proc_fork_failed(struct sh_proc *c)
 {
+	proc_set_image(c, 0);		/* its thread never ran */
 	proc_self()->env_slot[index_of(c)] = 0;
 	entry_free(c);
 }
@@ -739,11 +750,29 @@ static int wanted(const struct sh_proc *p, int idtype, int64_t id)
 	return idtype == P_ALL || (idtype == P_PID && p->pid == id) || (idtype == P_PGID && p->pgid == id);
 }
 
+/*
+ * A zombie's image copy goes once nothing can run on it: a process marks
+ * itself a zombie and gives the lock up before its last call, so its env
+ * is ended here if it has not ended yet.  Without a cap on it the
+ * reference stays: the copy is never freed, rather than reused under
+ * code that may still run.
+ */
+static void image_release(struct sh_proc *p)
+{
+	int64_t slot = p->image ? env_cap_of(p) : 0;
+	if (!slot)
+		return;
+	if (exo_call(EXO_SYS_ENV_STATUS, slot) < 0)
+		exo_call(EXO_SYS_ENV_KILL, slot, EXO_STATUS_SIGNALED(SIGKILL));
+	proc_set_image(p, 0);
+}
+
 /* Frees a zombie child's entry and the caps we kept for it. */
 static void reap(struct sh_proc *p)
 {
 	struct sh_proc *me = proc_self();
 	int i = index_of(p);
+	image_release(p);
 	if (fork_child_status(p->pid) != -ENOENT)
 		fork_reap_child(p->pid);	/* deletes the env cap too */
 	else if (me->env_slot[i])

@@ -49,6 +49,8 @@ struct sh_waker {
 /* One process.  The pid is its env id.  env_slot[j] is where this process
  * holds process j's env cap (with CONTROL, so it can end it), valid while
  * env_gen[j] equals process j's gen. */
+struct tmpfs_image;
+
 struct sh_proc {
 	int32_t pid, ppid, pgid, sid;
 	uint32_t state, gen;
@@ -88,6 +90,9 @@ struct sh_proc {
 	 * oldest replaced first (fork_hint_next) */
 	uint64_t fork_hint[FORK_HINTS];
 	uint32_t nfork_hints, fork_hint_next;
+	struct tmpfs_image *image;	/* the copy of the executable its image maps
+					 * (libos/tmpfs.c): a reference, dropped once
+					 * its env has ended (reap) */
 };
 
 struct sh_lock {
@@ -113,6 +118,8 @@ struct sh_header {
 	struct sh_proc procs[MAX_PROCS];
 	void *sysv_ipc;			/* System V IPC's tables (libos/sysvipc.c); 0: none yet */
 	void *netsvc;			/* the machine's socket service (net/lwip/sockkeep.c); 0: none yet */
+	void *exec_images;		/* execve's copies of executables (libos/tmpfs.c) */
+	uint64_t exec_image_pages;	/* their pages */
 };
 
 /* The segment (mapped once lp.shared_pages is set). */
@@ -143,6 +150,10 @@ struct sh_proc *proc_fork(int64_t env, int64_t pid);
  * and every other process. */
 struct sh_proc *proc_entry_new(int64_t env, int64_t pid);
 void proc_give_env_caps(struct sh_proc *c, int64_t env);
+/* p's image maps img now (execve): it holds the reference the caller
+ * took, and drops the one it held, under the lock, before its old image
+ * is unmapped but while nothing else can free or reuse those pages. */
+void proc_set_image(struct sh_proc *p, struct tmpfs_image *img);
 /* Undoes proc_fork for a child that never ran. */
 void proc_fork_failed(struct sh_proc *c);
 /* The child of proc_fork has its thread started: it owns its entry and

@@ -703,12 +703,15 @@ static void gen_meminfo(struct proot *r, struct pbuf *b)
 {
 	uint64_t free_bytes, heap_bytes;
 	sh_usage(&free_bytes, &heap_bytes);
-	uint64_t free_kb = machine_free_pages() * 4, shmem_kb = (heap_bytes - free_bytes) / 1024;
+	/* execve's copies of executables count as cache, not Shmem, as
+	 * Linux counts the page cache its programs run from */
+	uint64_t used = heap_bytes - free_bytes, images = tmpfs_image_bytes();
+	uint64_t free_kb = machine_free_pages() * 4, shmem_kb = (used - (images < used ? images : used)) / 1024;
 	put_kb(b, "MemTotal", r->total_pages * 4);
 	put_kb(b, "MemFree", free_kb);
 	put_kb(b, "MemAvailable", free_kb);
 	put_kb(b, "Buffers", 0);
-	put_kb(b, "Cached", shmem_kb);
+	put_kb(b, "Cached", used / 1024);
 	put_kb(b, "SwapCached", 0);
 	put_kb(b, "SwapTotal", 0);
 	put_kb(b, "SwapFree", 0);

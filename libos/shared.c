@@ -12,6 +12,7 @@
  * is sh_alloc's heap.
  */
 #include "libos/libos.h"
+#include "libos/exec.h"
 #include "libos/lx.h"
 #include "libos/proc.h"
 #include "libos/thread.h"
@@ -20,7 +21,7 @@
 #define PAGE 4096ull
 #define MIN_PAGES 2048ull			/* 8 MiB */
 #define MAX_PAGES (SH_MAX_CHUNKS * SH_CHUNK_PAGES)
-#define SH_RIGHTS (EXO_R_READ | EXO_R_WRITE | EXO_R_GRANT | EXO_R_DERIVE)
+#define SH_RIGHTS (EXO_R_READ | EXO_R_WRITE | EXO_R_EXEC | EXO_R_GRANT | EXO_R_DERIVE)
 #define SH_AROUND 16ull				/* pages mapped per fault (shared_fault) */
 _Static_assert(SH_CHUNK_PAGES % SH_AROUND == 0, "a group of pages never spans two chunks");
 
@@ -134,18 +135,19 @@ int shared_init(const char *const *envp, uint32_t envc)
 }
 
 /* An exec'd image: the segment is still in slots SH_SLOT0 and up (execve
- * keeps them; one CAP_LIST finds how many, not a CAP_INSPECT per chunk),
- * its header says how big it is, and our entry is the one with our pid.
+ * keeps them; the handover record says how many, checked with one
+ * CAP_INSPECT of the last), its header says how big it is, and our entry is the one with our pid.
  * execve handed the lock to our pid (lo_lock_hand_over), so once our tid
  * is the pid we hold it. */
 int shared_adopt(void)
 {
-	uint64_t used[EXO_CAP_SLOTS / 64];
-	uint64_t c = 0;
-	if (mm_prepare_write((uint64_t)used, sizeof used) || exo_call(EXO_SYS_CAP_LIST, used) < 0)
-		return -ENOMEM;
-	while (c < SH_MAX_CHUNKS && (used[(SH_SLOT0 + c) / 64] >> ((SH_SLOT0 + c) % 64) & 1))
-		c++;
+	struct exo_cap_info info;
+	const struct exec_handover *rec = exec_handover();
+	uint64_t c = rec ? rec->shared_chunks : 0;
+	/* the record says how many caps: one look at the last, not one each */
+	if (c == 0 || c > SH_MAX_CHUNKS || lo_cap_inspect((int64_t)(SH_SLOT0 + c - 1), &info))
+		for (c = 0; c < SH_MAX_CHUNKS && lo_cap_inspect((int64_t)(SH_SLOT0 + c), &info) == 0;)
+			c++;
 	if (c == 0)
 		return -ENOMEM;
 	lp.self_pid = libos_pid();

@@ -253,7 +253,7 @@ static int image_to_child(struct exec_handover *h, int64_t rslot, uint64_t pages
 	int64_t env = host.child.env;
 	for (uint64_t i = 0; i < h->plan.nrun; i++) {
 		struct exec_run *run = &h->plan.run[i];
-		int64_t s = exo_call(EXO_SYS_CAP_GRANT, run->slot, env, EXO_R_ALL, 0);
+		int64_t s = exo_call(EXO_SYS_CAP_GRANT, run->slot, env, exec_run_rights(run->prot), 0);
 		if (s < 0 || exo_call(EXO_SYS_PAGE_MAP, env, run->va, s, 0,
 				      (uint64_t)run->prot | EXO_MAP_TARGET_CAP, run->pages))
 			return -ENOMEM;

@@ -40,9 +40,37 @@ struct tnode {
 	uint64_t maps;		/* regions mapping it, in every process */
 	uint32_t seals;		/* LX_F_SEAL_* */
 	int tail_kept;		/* pages past the end kept for mappings */
+	struct tmpfs_image *image;	/* execve's copy of its first pages, or NULL */
+};
+
+/* A copy of a regular file's pages [0, pages), page-aligned in the shared
+ * segment, that execve maps read-only into every image of the file
+ * (libos/exec.c), so text and read-only data are copied once, not at
+ * every execve.  The file holds a reference while it is unchanged, each
+ * process whose image maps it holds one (its process-table entry's
+ * `image`); a write, truncate or shared mapping of the file detaches it,
+ * so the running images keep what they were started with and the next
+ * execve copies the file anew. */
+struct tmpfs_image {
+	uint64_t refs, pages;
+	uint8_t *raw;			/* the sh_alloc'd block */
+	uint8_t *at;			/* its first page-aligned byte: file page 0 */
+	struct tnode *node;		/* the file it copies, while unchanged */
+	struct tmpfs_image *next;	/* every image of the machine */
 };
 
 static const uint8_t zero_page[PAGE];
+
+static void image_detach(struct tnode *t);
+static int images_drop_idle(void);
+
+/* A block for a file's pages: when the segment is full, the copies of
+ * executables no process runs make room first. */
+static void *file_alloc(size_t size)
+{
+	void *p = sh_alloc(size);
+	return p || !images_drop_idle() ? p : sh_alloc(size);
+}
 
 static struct tnode *tn(struct vnode *v)
 {
@@ -158,7 +186,7 @@ static void page_free(uint8_t *e)
 /* A zeroed page-aligned page, as a leaf entry (CARVED), or NULL. */
 static uint8_t *page_alloc_aligned(void)
 {
-	uint8_t *raw = sh_alloc(2 * PAGE);
+	uint8_t *raw = file_alloc(2 * PAGE);
 	if (!raw)
 		return 0;
 	uint64_t a = ((uint64_t)raw + 16 + PAGE - 1) & ~(PAGE - 1);	/* <= raw + PAGE */
@@ -188,11 +216,11 @@ static uint8_t **page_slot(struct tnode *t, uint64_t pi, int aligned)
 		t->leaves = l;
 		t->nleaves = n;
 	}
-	if (!t->leaves[li] && !(t->leaves[li] = sh_alloc(PAGE)))
+	if (!t->leaves[li] && !(t->leaves[li] = file_alloc(PAGE)))
 		return 0;
 	uint8_t **slot = &t->leaves[li][pi % LEAF];
 	if (!*slot) {
-		if (!(*slot = aligned ? page_alloc_aligned() : sh_alloc(PAGE)))
+		if (!(*slot = aligned ? page_alloc_aligned() : file_alloc(PAGE)))
 			return 0;
 		t->v.mnt->used_pages++;
 	}
@@ -238,6 +266,7 @@ static void drop_pages(struct tnode *t, uint64_t first)
 static void t_destroy(struct vnode *v)
 {
 	struct tnode *t = tn(v);
+	image_detach(t);
 	drop_pages(t, 0);
 	if (v->mnt && v->mnt->used_nodes)
 		v->mnt->used_nodes--;
@@ -435,6 +464,7 @@ static int64_t t_write(struct vnode *v, const void *ubuf, uint64_t len, uint64_t
 		return -EFBIG;
 	if (len > MAX_FILE_SIZE - off)
 		len = MAX_FILE_SIZE - off;
+	image_detach(t);
 	uint64_t done = 0;
 	int64_t err = 0;
 	if (t->tail_kept && off > v->size)
@@ -469,6 +499,7 @@ static int t_truncate(struct vnode *v, uint64_t len)
 		return -EFBIG;
 	if ((len < v->size && (t->seals & LX_F_SEAL_SHRINK)) || (len > v->size && (t->seals & LX_F_SEAL_GROW)))
 		return -EPERM;
+	image_detach(t);
 	if (len < v->size && t->maps) {
 		/* another process may map the pages: they stay, zeroed */
 		scrub(t, len, v->size);
@@ -537,6 +568,8 @@ const uint8_t *tmpfs_file_page(struct vnode *v, uint64_t pi)
 void tmpfs_map_ref(struct vnode *v, int d)
 {
 	struct tnode *t = tn(v);
+	if (d > 0)
+		image_detach(t);	/* a shared mapping may write the file */
 	if (d > 0 && t->maps++ == 0)
 		vfs_ref(v);
 	if (d > 0 || --t->maps)
@@ -577,4 +610,123 @@ struct vnode *tmpfs_new(void)
 {
 	struct tnode *t = node_new(0, LX_S_IFDIR | 0755);
 	return t ? &t->v : 0;
+}
+
+/* ---- execve's copies of executables (struct tmpfs_image, above) */
+
+#define IMAGE_SHARE 8	/* images take at most this fraction of the segment */
+
+void tmpfs_image_ref(struct tmpfs_image *img)
+{
+	if (img)
+		img->refs++;
+}
+
+void tmpfs_image_put(struct tmpfs_image *img)
+{
+	if (!img || --img->refs)
+		return;
+	struct sh_header *h = sh_seg();
+	struct tmpfs_image **pp = (struct tmpfs_image **)&h->exec_images;
+	while (*pp && *pp != img)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = img->next;
+	h->exec_image_pages -= img->pages;
+	sh_free(img->raw);
+	sh_free(img);
+}
+
+/* The file lets its image go; the processes that map it keep it. */
+static void image_detach(struct tnode *t)
+{
+	struct tmpfs_image *img = t->image;
+	if (!img)
+		return;
+	t->image = 0;
+	img->node = 0;
+	tmpfs_image_put(img);
+}
+
+/* Drops the images no process maps (only their file holds them) until
+ * at most keep pages of images are left: whether any went. */
+static int images_trim(uint64_t keep)
+{
+	struct sh_header *h = sh_seg();
+	struct tmpfs_image *next;
+	int dropped = 0;
+	for (struct tmpfs_image *i = h->exec_images; i && h->exec_image_pages > keep; i = next) {
+		next = i->next;
+		if (i->refs == 1 && i->node) {
+			image_detach(i->node);
+			dropped = 1;
+		}
+	}
+	return dropped;
+}
+
+static int images_drop_idle(void)
+{
+	return images_trim(0);
+}
+
+/* Whether pages more fit the images' share of the segment, once the
+ * images no process maps have made room. */
+static int image_room(uint64_t pages)
+{
+	struct sh_header *h = sh_seg();
+	uint64_t budget = h->layout_size / PAGE / IMAGE_SHARE;
+	if (pages > budget)
+		return 0;
+	images_trim(budget - pages);
+	return h->exec_image_pages + pages <= budget;
+}
+
+struct tmpfs_image *tmpfs_image_get(struct vnode *v, uint64_t pages)
+{
+	struct tnode *t = tn(v);
+	if (t->maps || pages == 0 || pages > (v->size + PAGE - 1) / PAGE)
+		return 0;
+	if (t->image && t->image->pages >= pages) {
+		t->image->refs++;
+		return t->image;
+	}
+	image_detach(t);
+	if (!image_room(pages))
+		return 0;
+	struct tmpfs_image *img = sh_alloc(sizeof *img);
+	uint8_t *raw = img ? sh_alloc((pages + 1) * PAGE) : 0;	/* zeroed */
+	if (!raw) {
+		sh_free(img);
+		return 0;
+	}
+	uint8_t *at = (uint8_t *)(((uint64_t)raw + PAGE - 1) & ~(PAGE - 1));
+	for (uint64_t pi = 0; pi < pages; pi++) {
+		const uint8_t *page = page_at(t, pi);
+		uint64_t n = v->size - pi * PAGE < PAGE ? v->size - pi * PAGE : PAGE;
+		if (page)
+			lo_memcpy(at + pi * PAGE, page, n);
+	}
+	struct sh_header *h = sh_seg();
+	*img = (struct tmpfs_image){ .refs = 2, .pages = pages, .raw = raw, .at = at, .node = t,
+				     .next = h->exec_images };
+	h->exec_images = img;
+	h->exec_image_pages += pages;
+	t->image = img;
+	return img;
+}
+
+uint64_t tmpfs_image_bytes(void)
+{
+	uint64_t n = 0;
+	if (!lp.shared_pages)
+		return 0;
+	for (const struct tmpfs_image *i = sh_seg()->exec_images; i; i = i->next)
+		n += (i->pages + 1) * PAGE + sizeof *i;
+	return n;
+}
+
+const uint8_t *tmpfs_image_page(const struct tmpfs_image *img, uint64_t pi)
+{
+	return pi < img->pages ? img->at + pi * PAGE : 0;
 }

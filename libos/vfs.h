@@ -309,6 +309,20 @@ const uint8_t *tmpfs_file_page(struct vnode *v, uint64_t pi);
  * do, the file holds a reference and pages cut off by truncate are kept
  * (zeroed) rather than freed, since another process may still map them. */
 void tmpfs_map_ref(struct vnode *v, int d);
+/* execve's copy of file pages [0, pages) of v, page-aligned in the shared
+ * segment, with a reference for the caller: the one the file keeps while
+ * it is unchanged, else a new one (which the file keeps too).  NULL when
+ * v is mapped shared (a store there could change it unseen), pages pass
+ * its end, or the images' share of the segment (an eighth) or the segment
+ * is full.  tmpfs_image_page gives page pi's address (NULL past it). */
+struct tmpfs_image;
+struct tmpfs_image *tmpfs_image_get(struct vnode *v, uint64_t pages);
+const uint8_t *tmpfs_image_page(const struct tmpfs_image *img, uint64_t pi);
+void tmpfs_image_ref(struct tmpfs_image *img);
+/* Drops a reference: the last frees the copy. */
+void tmpfs_image_put(struct tmpfs_image *img);
+/* About the bytes of the segment the copies take (/proc/meminfo). */
+uint64_t tmpfs_image_bytes(void);
 /* File seals (fcntl F_ADD_SEALS, memfd_create): every tmpfs file starts
  * with F_SEAL_SEAL, which memfd_create(MFD_ALLOW_SEALING) takes off. */
 #define LX_F_ADD_SEALS 1033

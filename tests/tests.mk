@@ -162,6 +162,8 @@ TEST_DEPS += $(foreach p,$(EXEC_TESTS),$(BUILD)/user/$(p)) $(BUILD)/host-musl/ex
 TEST_DEPS += $(BUILD)/user/demandzero $(BUILD)/host-musl/demandzero $(BUILD)/user/demandzero_huge
 # posix_spawn and vfork on the parent's memory (tests/suites/29-posix-spawn.sh)
 TEST_DEPS += $(BUILD)/user/spawntest $(BUILD)/host-musl/spawntest
+# execve's shared copy of an executable (tests/suites/29-exec-image.sh)
+TEST_DEPS += $(BUILD)/user/execimg $(BUILD)/host-musl/execimg
 # Programs not built with tools/exo-cc, for the personality (same suite).
 $(BUILD)/foreign/hello-glibc: user/tests/foreign.c
 	$(Q)mkdir -p $(@D) && gcc -static -O2 -o $@ $<
