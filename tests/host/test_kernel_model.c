@@ -1601,7 +1601,7 @@ static int frames_shared(int k)
 		    c->first < caps[o].first + caps[o].count)
 			return 1;
 	for (int e = 0; e < MAX_ENVS; e++)
-		for (int vi = 0; e != KEY_ENV(k) && envs[e].exists && vi < NVAS; vi++)
+		for (int vi = 0; e != KEY_ENV(k) && envs[e].exists && vi <= NVAS; vi++)	/* NVAS: kinfo's place */
 			if (envs[e].maps[vi].used && envs[e].maps[vi].holder == k)
 				return 1;
 	return 0;
