@@ -17,7 +17,7 @@
 #define SH_MAX_CHUNKS 128		/* 256 MiB */
 #define SH_SLOT0 256			/* cap slots 256..383 hold the chunks in every process */
 #define SH_MAGIC 0x6d67655368737845ull	/* "ExshSegm" */
-#define SH_VERSION 2
+#define SH_VERSION 3
 #define MAX_PROCS 64
 #define SH_WAIT_BUCKETS 64		/* sh_header.waiting: counts of sleepers by word */
 
@@ -79,6 +79,8 @@ struct sh_proc {
 	struct lo_proc_files forking;
 	uint32_t half_made;
 	uint32_t image_gen;		/* bumped by each execve (libos/chan.c's clients) */
+	uint64_t cpu_mask;		/* its main thread's sched_setaffinity mask, for
+					 * other processes to read; 0: every CPU */
 };
 
 struct sh_lock {

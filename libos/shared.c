@@ -155,6 +155,7 @@ int shared_adopt(void)
 		return -ESRCH;
 	lp.proc_index = (uint32_t)(me - h->procs);
 	me->image_gen++;		/* the old image's channel messages are no one's now */
+	me->cpu_mask = lo_thread0.cpu_mask;	/* execve's caller is our main thread now */
 	/* the old image's threads are gone: the first waker is ours */
 	struct sh_waker *w = me->wakers;
 	if (!w && !(w = me->wakers = sh_alloc(sizeof *w)))
