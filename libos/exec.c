@@ -787,6 +787,7 @@ static void fill_record(struct exec_handover *h, const struct strs *s, const cha
 	h->magic = EXEC_MAGIC;
 	h->pid = libos_pid();
 	h->thread_slot = (uint64_t)lo_thread_self()->slot;
+	h->cpu_mask = lo_thread_self()->cpu_mask;
 	h->uart_slot[1] = lp.uart_slot[1];
 	h->uart_slot[2] = lp.uart_slot[2];
 	lo_signal_exec_state(&h->sig_ignored, &h->sig_mask, &h->sig_pending);
@@ -937,6 +938,7 @@ void exec_adopt_memory(void)
 {
 	static uint8_t prot[512];
 	lo_thread0.slot = (int64_t)adopted.thread_slot;
+	lo_thread0.cpu_mask = adopted.cpu_mask;
 	lo_signal_adopt(adopted.sig_ignored, adopted.sig_mask, adopted.sig_pending);
 	for (uint64_t i = 0; i < adopted.plan.nrun; i++) {
 		const struct exec_run *r = &adopted.plan.run[i];

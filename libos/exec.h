@@ -73,6 +73,7 @@ struct exec_handover {
 	struct lo_rlimit rlim[LO_RLIMITS];	/* the resource limits kept (libos/resource.c) */
 	uint64_t rlim_valid;
 	uint64_t shared_chunks;		/* the shared segment's caps, from SH_SLOT0 */
+	uint64_t cpu_mask;		/* the calling thread's affinity, kept (0: every CPU) */
 };
 
 /* The record this image was started with (copied), or NULL after a boot

@@ -131,6 +131,8 @@ static int64_t fork_env(void)
 	die_point(EXO_DIE_FORK_ENV);
 	int64_t budget = child_budget();
 	int64_t thread = exo_call(EXO_SYS_THREAD_CREATE, env);
+	if (thread >= 0)
+		affinity_inherit(thread, 0);
 	if (budget < 0 || thread < 0 ||
 	    exo_call(EXO_SYS_CAP_GRANT, budget, env, EXO_R_ALL, EXO_SLOT_MEMORY + 1) < 0 ||
 	    grant_console(env) < 0 || exec_fork_grant(env) < 0 ||

@@ -327,6 +327,10 @@ LO_CALL(sys_getrusage);
 LO_CALL(sys_times);
 LO_CALL(sys_sched_getaffinity);
 LO_CALL(sys_sched_setaffinity);
+/* A new kernel thread (slot) runs on the CPUs of the calling thread, as a
+ * Linux thread or child inherits them; had is the mask it has now (0:
+ * every CPU), so a fresh one costs no call.  Returns the mask given. */
+uint64_t affinity_inherit(int64_t slot, uint64_t had);
 /* The soft limit of an RLIMIT_* resource. */
 uint64_t rlimit_cur(int resource);
 /* fork: 0, or -EAGAIN at RLIMIT_NPROC. */

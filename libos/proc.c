@@ -150,7 +150,7 @@ struct sh_proc *proc_entry_new(int64_t env, int64_t pid)
 	*c = (struct sh_proc){ .pid = (int32_t)pid, .ppid = me->pid, .pgid = me->pgid, .sid = me->sid,
 			       .state = PROC_RUNNING, .gen = gen, .sigcaught = me->sigcaught,
 			       .sigignored = me->sigignored, .sigblocked = me->sigblocked, .wakers = w,
-			       .half_made = 1 };
+			       .half_made = 1, .cpu_mask = lo_thread_self()->cpu_mask };
 	h->nprocs++;
 	me->env_slot[index_of(c)] = (int16_t)env;
 	me->env_gen[index_of(c)] = gen;

@@ -17,7 +17,7 @@
 #define SH_MAX_CHUNKS 128		/* 256 MiB */
 #define SH_SLOT0 256			/* cap slots 256..383 hold the chunks in every process */
 #define SH_MAGIC 0x6d67655368737845ull	/* "ExshSegm" */
-#define SH_VERSION 3
+#define SH_VERSION 4
 #define MAX_PROCS 64
 #define FORK_HINTS 16			/* pages a process's next fork copies by hint */
 #define SH_WAIT_BUCKETS 64		/* sh_header.waiting: counts of sleepers by word */
@@ -93,6 +93,8 @@ struct sh_proc {
 	struct tmpfs_image *image;	/* the copy of the executable its image maps
 					 * (libos/tmpfs.c): a reference, dropped once
 					 * its env has ended (reap) */
+	uint64_t cpu_mask;		/* its main thread's sched_setaffinity mask, for
+					 * other processes to read; 0: every CPU */
 };
 
 struct sh_lock {

@@ -172,29 +172,50 @@ static struct lo_thread *affinity_thread(uint64_t pid)
 	return pid == 0 ? lo_thread_self() : lo_thread_by_tid((int64_t)pid);
 }
 
+/* The CPUs a mask of 0 ("every CPU") or a set one leaves. */
+static uint64_t mask_online(uint64_t m)
+{
+	return cpus_online() & (m ? m : ~0ull);
+}
+
+uint64_t affinity_inherit(int64_t slot, uint64_t had)
+{
+	uint64_t m = lo_thread_self()->cpu_mask;
+	if (m != had)
+		exo_call(EXO_SYS_THREAD_SET_AFFINITY, slot, mask_online(m));
+	return m;
+}
+
 /* sched_getaffinity(pid, len, mask): 8 bytes of mask (64 CPUs at most);
- * EINVAL when len is shorter, as Linux answers. */
+ * EINVAL when len is shorter, as Linux answers.  pid names a thread of
+ * this process or another process, whose main thread's mask its table
+ * entry keeps. */
 LO_CALL(sys_sched_getaffinity)
 {
 	UNUSED_ARGS;
 	struct lo_thread *t = affinity_thread(a0);
-	if (!t)
+	struct sh_proc *p = t || !lp.shared_pages ? 0 : proc_by_pid((int64_t)a0);
+	if (!t && (!p || p->state != PROC_RUNNING))
 		return -ESRCH;
 	if (a1 < 8 || a1 % 8)
 		return -EINVAL;
-	uint64_t m = cpus_online() & (t->cpu_mask ? t->cpu_mask : ~0ull);
+	uint64_t m = mask_online(t ? t->cpu_mask : p->cpu_mask);
 	return lo_copy_out((void *)a2, &m, 8) ? -EFAULT : 8;
 }
 
 /* sched_setaffinity(pid, len, mask): a thread of this process; EINVAL for
- * a mask with no online CPU. */
+ * a mask with no online CPU.  Another process's threads are not ours to
+ * move (we hold no cap on them): EPERM, as Linux answers a caller
+ * without CAP_SYS_NICE. */
 LO_CALL(sys_sched_setaffinity)
 {
 	UNUSED_ARGS;
 	struct lo_thread *t = affinity_thread(a0);
 	uint64_t m = 0;
-	if (!t)
-		return -ESRCH;
+	if (!t) {
+		struct sh_proc *p = lp.shared_pages ? proc_by_pid((int64_t)a0) : 0;
+		return p && p->state == PROC_RUNNING ? -EPERM : -ESRCH;
+	}
 	if (lo_copy_in(&m, (const void *)a2, a1 < 8 ? a1 : 8))
 		return -EFAULT;
 	m &= cpus_online();
@@ -203,5 +224,7 @@ LO_CALL(sys_sched_setaffinity)
 	if (t->slot && exo_call(EXO_SYS_THREAD_SET_AFFINITY, t->slot, m))
 		return -EINVAL;
 	t->cpu_mask = m;
+	if (t->tid == lp.self_pid && lp.shared_pages)
+		proc_self()->cpu_mask = m;	/* the main thread's, for others */
 	return 0;
 }

@@ -165,6 +165,7 @@ int shared_adopt(void)
 	me->nfork_hints = me->fork_hint_next = 0;	/* they named the old image's pages */
 	lp.hint_index = lp.proc_index;
 	lp.hint_pid = lp.self_pid;
+	me->cpu_mask = lo_thread0.cpu_mask;	/* execve's caller is our main thread now */
 	/* the old image's threads are gone: the first waker is ours */
 	struct sh_waker *w = me->wakers;
 	if (!w && !(w = me->wakers = sh_alloc(sizeof *w)))

@@ -90,6 +90,8 @@ static int env_make(struct child *c)
 		return -ENOMEM;
 	c->budget = exo_call(EXO_SYS_CAP_DERIVE, EXO_SLOT_MEMORY, EXO_R_ALL, EXO_MEM_DRAW, 0);
 	c->thread = exo_call(EXO_SYS_THREAD_CREATE, c->env);
+	if (c->thread >= 0)
+		affinity_inherit(c->thread, 0);
 	int bad = c->budget < 0 || c->thread < 0 ||
 		  exo_call(EXO_SYS_CAP_GRANT, c->budget, c->env, EXO_R_ALL, EXO_SLOT_MEMORY + 1) < 0 ||
 		  exo_call(EXO_SYS_CAP_GRANT, c->thread, c->env, EXO_R_ALL, EXO_SLOT_SELF_THREAD + 1) < 0 ||

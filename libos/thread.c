@@ -379,6 +379,7 @@ LO_CALL(sys_clone)
 	int fresh;
 	if (!(t = thread_get(&fresh)))
 		return -EAGAIN;
+	t->cpu_mask = affinity_inherit(t->slot, t->cpu_mask);
 	t->start = self->at_call;
 	t->start.rax = 0;
 	t->start.rsp = a1;

@@ -13,5 +13,6 @@ set -eu
 cp -pPR /src/testsuite /tmp/testsuite
 cd /tmp/testsuite
 ln -sfn /bb/busybox /tmp/echo
-export ECHO=/tmp/echo SKIP_INTERNET_TESTS=1 bindir=/bb srcdir=/tmp/testsuite
+# SHELL as a login session has it (the taskset tests start $SHELL)
+export ECHO=/tmp/echo SKIP_INTERNET_TESTS=1 bindir=/bb srcdir=/tmp/testsuite SHELL=/bin/sh
 /bb/busybox sh ./runtest "$@"

@@ -334,6 +334,63 @@ static void usage(void)
 	       syscall(SYS_get_robust_list, 0, (void *)8, &hlen) == -1 && errno == EFAULT);
 }
 
+/* The calling thread runs on exactly CPU cpu. */
+static int on_one_cpu(pid_t pid, int cpu)
+{
+	cpu_set_t s;
+	return sched_getaffinity(pid, sizeof s, &s) == 0 && CPU_COUNT(&s) == 1 && CPU_ISSET(cpu, &s);
+}
+
+static void *thread_on_one_cpu(void *cpu)
+{
+	return (void *)(intptr_t)on_one_cpu(0, *(int *)cpu);
+}
+
+/* Affinity between processes, as taskset -p PID reads it: another
+ * process's mask is readable by its pid, and a forked child, a thread and
+ * an execve'd image keep the mask of the thread that made them (self:
+ * this program's path, run again as "affinity-exec CPU").  The
+ * inheritance checks tell something only on a machine of two CPUs or
+ * more; the reads by pid on any. */
+static void affinity_between(const char *self)
+{
+	cpu_set_t all, one;
+	int first = 0, fds[2];
+	char arg[16];
+	if (sched_getaffinity(0, sizeof all, &all) != 0 || pipe(fds) != 0)
+		return;
+	while (!CPU_ISSET(first, &all))
+		first++;
+	CPU_ZERO(&one);
+	CPU_SET(first, &one);
+	EXPECT("affinity-set-one-cpu", sched_setaffinity(0, sizeof one, &one) == 0);
+	pthread_t th;
+	void *thread_ok = 0;
+	EXPECT("affinity-new-thread-keeps-it", pthread_create(&th, 0, thread_on_one_cpu, &first) == 0 &&
+	       pthread_join(th, &thread_ok) == 0 && thread_ok);
+	pid_t parent = getpid(), pid = fork();
+	if (pid == 0) {
+		char c;
+		close(fds[1]);
+		read(fds[0], &c, 1);		/* until the parent has read ours */
+		EXPECT("affinity-forked-child-keeps-it", on_one_cpu(0, first));
+		EXPECT("affinity-child-reads-parents-by-pid", on_one_cpu(parent, first));
+		EXPECT("affinity-child-reads-own-by-pid", on_one_cpu(getpid(), first));
+		snprintf(arg, sizeof arg, "%d", first);
+		execl(self, self, "affinity-exec", arg, (char *)0);
+		_exit(99);
+	}
+	close(fds[0]);
+	EXPECT("affinity-parent-reads-childs-by-pid", pid > 0 && on_one_cpu(pid, first));
+	close(fds[1]);
+	expect_child("affinity-child-status", pid);
+	EXPECT("affinity-back-to-all", sched_setaffinity(0, sizeof all, &all) == 0);
+	cpu_set_t back;
+	EXPECT("affinity-parent-reads-all-again", sched_getaffinity(parent, sizeof back, &back) == 0 &&
+	       CPU_EQUAL(&back, &all));
+	EXPECT("affinity-reaped-child-ESRCH", sched_getaffinity(pid, sizeof back, &back) == -1 && errno == ESRCH);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, 0, _IOLBF, 0);
@@ -341,9 +398,16 @@ int main(int argc, char **argv)
 		as_checks("exec");
 		return failures != 0;
 	}
+	if (argc > 2 && strcmp(argv[1], "affinity-exec") == 0) {
+		EXPECT("affinity-kept-across-execve", on_one_cpu(0, atoi(argv[2])));
+		EXPECT("affinity-execd-reads-own-by-pid", on_one_cpu(getpid(), atoi(argv[2])));
+		return failures != 0;
+	}
 	nofile();
-	if (argc > 1)
+	if (argc > 1) {
 		address_space(argv[1]);
+		affinity_between(argv[1]);
+	}
 	nproc();
 	usage();
 	small_mallocs();
