@@ -9,6 +9,8 @@
  */
 #include "libos/libos.h"
 #include "libos/shared.h"
+#include "libos/proc.h"
+#include "libos/thread.h"
 #include "libos/vfs.h"
 #include "net/lwip/sockshare.h"
 #include "libos/chan.h"
@@ -81,6 +83,38 @@ void file_put(struct file *f)
 	if (f->vn)
 		vfs_put(f->vn);
 	sh_free(f);
+}
+
+static struct sh_waker *my_waker(void)
+{
+	return lp.shared_pages ? lo_thread_self()->waker : 0;
+}
+
+void file_hold(struct file *f)
+{
+	struct sh_waker *w = my_waker();
+	file_ref(f);
+	for (int i = 0; w && i < SH_WAKER_HELD; i++)
+		if (!w->held[i]) {
+			w->held[i] = f;
+			return;
+		}
+}
+
+void file_unhold(struct file *f)
+{
+	struct sh_waker *w = my_waker();
+	for (int i = SH_WAKER_HELD - 1; w && i >= 0; i--)
+		if (w->held[i] == f) {
+			w->held[i] = 0;
+			return;
+		}
+}
+
+void file_let_go(struct file *f)
+{
+	file_unhold(f);
+	file_put(f);
 }
 
 /* A descriptor of t's process closed: its record locks on the file go. */
@@ -428,6 +462,16 @@ void files_exit(void)
 void lo_proc_files_exit(struct lo_proc_files *files)
 {
 	files_release(files);
+}
+
+void lo_waker_holds_drop(struct sh_waker *w, int foreign)
+{
+	for (int i = 0; i < SH_WAKER_HELD; i++) {
+		struct file *f = w->held[i];
+		w->held[i] = 0;
+		if (f)
+			foreign ? file_put_foreign(f) : file_put(f);
+	}
 }
 
 int fd_table_holds(const struct lo_proc_files *pf, const struct file *f)

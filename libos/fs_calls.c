@@ -109,11 +109,11 @@ LO_CALL(sys_close) { UNUSED_ARGS; return fd_close((int)a0); }
  * in freed memory: the million-call fuzzer's batches died in recv_dgram). */
 static int64_t io_held(struct file *f, uint64_t buf, uint64_t len, int64_t off, int writing)
 {
-	file_ref(f);
+	file_hold(f);
 	int64_t r = off < 0 ? (writing ? fops(f)->write(f, (const void *)buf, len) : fops(f)->read(f, (void *)buf, len))
 			    : (writing ? fops(f)->pwrite(f, (const void *)buf, len, (uint64_t)off)
 				       : fops(f)->pread(f, (void *)buf, len, (uint64_t)off));
-	file_put(f);
+	file_let_go(f);
 	return r;
 }
 

@@ -69,8 +69,9 @@ static void changed(struct pipe *p)
 static int64_t wait_change(struct file *f)
 {
 	struct pipe *p = f->priv;
-	file_ref(f);
+	file_hold(f);
 	int64_t r = sh_wait(&p->changes, p->changes, 0);
+	file_unhold(f);
 	if (f->refs == 1) {
 		file_put(f);
 		return -EBADF;

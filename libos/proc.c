@@ -51,6 +51,12 @@ __attribute__((weak)) void lo_proc_files_exit(struct lo_proc_files *files)
 	(void)files;
 }
 
+/* And the descriptions a thread's call held (weak: nothing held). */
+__attribute__((weak)) void lo_waker_holds_drop(struct sh_waker *w, int foreign)
+{
+	(void)w, (void)foreign;
+}
+
 struct sh_proc *proc_self(void)
 {
 	return &sh_seg()->procs[lp.proc_index];
@@ -447,6 +453,8 @@ void proc_mark_dead(struct sh_proc *p, int32_t status)
 	p->state = PROC_ZOMBIE;
 	p->status = status;
 	p->sigpending = 0;
+	for (struct sh_waker *w = p->wakers; w; w = w->next)
+		lo_waker_holds_drop(w, p != proc_self());	/* calls its threads slept in */
 	lo_proc_files_exit(&p->files);
 	for (int i = 0; i < MAX_PROCS; i++) {	/* a vfork child on its thread dies with it */
 		struct sh_proc *q = &h->procs[i];

@@ -37,12 +37,17 @@ struct lo_sigsrc {
  * thread's own `word` or the one sh_wait names (`on`).  Anyone holding the
  * lock, in any process, wakes it by bumping `word` and, when it names
  * another, `*on` (sh_wait's words are change counters), then FUTEX_WAKE. */
+#define SH_WAKER_HELD 4
 struct sh_waker {
 	volatile uint32_t word;
 	volatile uint32_t sleeping;	/* between giving the lock up and taking it again */
 	volatile uint32_t *volatile on;	/* the word it waits on; 0: not waiting */
 	int32_t tid;			/* its thread's; 0: parked */
 	struct sh_waker *next;		/* the process's other threads */
+	/* descriptions its call holds while it may sleep (the file layer's
+	 * file_hold): dropped for it when it never comes back, its process
+	 * ended or its thread ended by an execve (lo_waker_holds_drop) */
+	void *held[SH_WAKER_HELD];
 };
 
 /* One process.  The pid is its env id.  env_slot[j] is where this process
