@@ -162,12 +162,10 @@ int shared_adopt(void)
 	for (struct sh_waker *o = w->next, *n; o; o = n) {
 		n = o->next;
 		proc_waker_awake(o);	/* ended in its sleep by execve */
-		lo_waker_holds_drop(o, 1);	/* and the descriptions its call held */
 		sh_free(o);
 	}
 	w->next = 0;
 	proc_waker_awake(w);
-	lo_waker_holds_drop(w, 1);
 	w->sleeping = 0;
 	w->tid = (int32_t)lp.self_pid;
 	lo_thread0.waker = w;

@@ -59,7 +59,7 @@ void lo_proc_files_exit(struct lo_proc_files *files);
 /* Called with the lock held for a thread that will not return to its
  * call (its process ended, or an execve ended it), with its waker
  * (libos/proc.h): the file layer drops the descriptions the call held.
- * foreign: the thread's image is gone (another process or image calls). */
+ * foreign: the thread's process is another (a killer drops a victim's). */
 struct sh_waker;
 void lo_waker_holds_drop(struct sh_waker *w, int foreign);
 
