@@ -90,25 +90,24 @@ static struct sh_waker *my_waker(void)
 	return lp.shared_pages ? lo_thread_self()->waker : 0;
 }
 
+/* The holds nest (a read's around its pipe's wait): a stack, and a
+ * hold past its room is only counted, not noted. */
 void file_hold(struct file *f)
 {
 	struct sh_waker *w = my_waker();
 	file_ref(f);
-	for (int i = 0; w && i < SH_WAKER_HELD; i++)
-		if (!w->held[i]) {
-			w->held[i] = f;
-			return;
-		}
+	if (w && w->nheld < SH_WAKER_HELD)
+		w->held[w->nheld] = f;
+	if (w)
+		w->nheld++;
 }
 
 void file_unhold(struct file *f)
 {
 	struct sh_waker *w = my_waker();
-	for (int i = SH_WAKER_HELD - 1; w && i >= 0; i--)
-		if (w->held[i] == f) {
-			w->held[i] = 0;
-			return;
-		}
+	(void)f;
+	if (w && w->nheld && --w->nheld < SH_WAKER_HELD)
+		w->held[w->nheld] = 0;
 }
 
 void file_let_go(struct file *f)
@@ -472,6 +471,7 @@ void lo_waker_holds_drop(struct sh_waker *w, int foreign)
 		if (f)
 			foreign ? file_put_foreign(f) : file_put(f);
 	}
+	w->nheld = 0;
 }
 
 int fd_table_holds(const struct lo_proc_files *pf, const struct file *f)

@@ -48,6 +48,7 @@ struct sh_waker {
 	 * file_hold): dropped for it when it never comes back, its process
 	 * ended or its thread ended by an execve (lo_waker_holds_drop) */
 	void *held[SH_WAKER_HELD];
+	uint32_t nheld;			/* holds now, noted or not (past the room) */
 };
 
 /* One process.  The pid is its env id.  env_slot[j] is where this process
