@@ -49,8 +49,9 @@ run_regression fuzzfound "139: a SIGSEGV in the library OS"
 # a waiter takes it over, the others go on (before: the VM hung)
 run_regression lockdead "125: the VM hung: the lock stayed held"
 grep -c 'ended holding the libOS lock' "$err" | sed 's/^/info lockdead: take-overs logged: /'
-# a thread ended by another's execve in the middle of a channel call
-# (user/tests/execmsg.c): its message must not stay in the shared segment
+# a thread ended by another's execve in the middle of a channel call or
+# a pipe read (user/tests/execmsg.c): its message must not stay in the
+# shared segment, nor its hold on the pipe's end
 EXO_RUN_TIMEOUT=120 tools/exo-run --file "$B/user/execmsg:/bin/execmsg" "$B/user/execmsg" >"$out" 2>"$err"
 rc=$?
 grep '^info' "$out"
