@@ -242,9 +242,9 @@ static int64_t do_epoll_wait(uint64_t epfd, uint64_t uevents, int64_t max, int64
 		return -ENXIO;
 	if (!ep || max <= 0 || max > EPOLL_MAXEVENTS)
 		return -EINVAL;
-	file_ref(ef);
+	file_hold(ef);
 	int64_t r = wait_events(ep, uevents, max, timeout_ms);
-	file_put(ef);
+	file_let_go(ef);
 	return r;
 }
 

@@ -761,8 +761,13 @@ static void end_other_threads(struct exec_handover *h)
 {
 	struct lo_thread *self = lo_thread_self();
 	for (struct lo_thread *t = lo_threads(); t; t = t->next)
-		if (t != self && t->slot && t->slot != (int64_t)h->thread_slot)
+		if (t != self && t->slot && t->slot != (int64_t)h->thread_slot) {
 			exo_call(EXO_SYS_THREAD_END, t->slot);
+			/* what its call held goes now, while this image can
+			 * still release it (a socket of its own stack) */
+			if (t->waker)
+				lo_waker_holds_drop(t->waker, 0);
+		}
 }
 
 /* Gives back what an execve that failed before the switch allocated. */

@@ -9,7 +9,10 @@
  */
 #include "libos/libos.h"
 #include "libos/shared.h"
+#include "libos/proc.h"
+#include "libos/thread.h"
 #include "libos/vfs.h"
+#include "libos/hold.h"
 #include "net/lwip/sockshare.h"
 #include "libos/chan.h"
 
@@ -75,6 +78,24 @@ void file_release(struct file *f)
 	if (f->vn)
 		vfs_put(f->vn);
 	sh_free(f);
+}
+
+void file_hold(struct file *f)
+{
+	file_ref(f);
+	hold_note(hold_waker(), f);
+}
+
+void file_unhold(struct file *f)
+{
+	(void)f;
+	hold_unnote(hold_waker());
+}
+
+void file_let_go(struct file *f)
+{
+	file_unhold(f);
+	file_put(f);
 }
 
 /* A descriptor of t's process closed: its record locks on the file go. */
@@ -422,6 +443,17 @@ void files_exit(void)
 void lo_proc_files_exit(struct lo_proc_files *files)
 {
 	files_release(files);
+}
+
+void lo_waker_holds_drop(struct sh_waker *w, int foreign)
+{
+	for (int i = 0; i < SH_WAKER_HELD; i++) {
+		struct file *f = w->held[i];
+		w->held[i] = 0;
+		if (f)
+			foreign ? file_put_foreign(f) : file_put(f);
+	}
+	w->nheld = 0;
 }
 
 int fd_table_holds(const struct lo_proc_files *pf, const struct file *f)

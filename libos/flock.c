@@ -137,8 +137,9 @@ static int set_lock(struct file *f, uint64_t start, uint64_t end, int64_t owner,
 	while (first_conflict(v, start, end, owner, type, whole)) {
 		if (!wait)
 			return -EAGAIN;
-		file_ref(f);			/* a close meanwhile must not free v */
+		file_hold(f);			/* a close meanwhile must not free v */
 		int64_t w = sh_wait(&v->lock_changes, v->lock_changes, 0);
+		file_unhold(f);
 		if (f->refs == 1) {		/* it did: the lock is moot */
 			file_put(f);
 			return -EBADF;

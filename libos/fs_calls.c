@@ -5,6 +5,7 @@
  */
 #include "libos/libos.h"
 #include "libos/vfs.h"
+#include "libos/hold.h"
 
 #define RW_MAX 0x7ffff000ull		/* Linux caps one transfer so */
 #define IOV_MAX 1024
@@ -109,10 +110,13 @@ LO_CALL(sys_close) { UNUSED_ARGS; return fd_close((int)a0); }
  * in freed memory: the million-call fuzzer's batches died in recv_dgram). */
 static int64_t io_held(struct file *f, uint64_t buf, uint64_t len, int64_t off, int writing)
 {
-	file_ref(f);
+	struct sh_waker *w = hold_waker();
+	file_ref(f);			/* file_hold, inline */
+	hold_note(w, f);
 	int64_t r = off < 0 ? (writing ? fops(f)->write(f, (const void *)buf, len) : fops(f)->read(f, (void *)buf, len))
 			    : (writing ? fops(f)->pwrite(f, (const void *)buf, len, (uint64_t)off)
 				       : fops(f)->pread(f, (void *)buf, len, (uint64_t)off));
+	hold_unnote(w);			/* file_let_go */
 	file_put(f);
 	return r;
 }

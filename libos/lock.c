@@ -72,10 +72,13 @@ static uint64_t my_id(void)
 }
 
 /* A thread of a process that is ending (another thread or process marked
- * it dead) must not go on under the lock: it waits to be ended. */
+ * it dead, or its parent reaped it already) must not go on under the
+ * lock: it waits to be ended. */
 static void stop_if_ending(struct sh_lock *l)
 {
-	if (!lp.shared_pages || proc_self()->state == PROC_RUNNING)
+	const struct sh_proc *me = lp.shared_pages ? proc_self() : 0;
+	/* reaped, its entry may be another process's already */
+	if (!me || (me->state == PROC_RUNNING && me->pid == (int32_t)lp.self_pid))
 		return;
 	l->depth = 0;
 	__atomic_store_n(&l->owner, 0, __ATOMIC_RELEASE);

@@ -20,6 +20,7 @@
 #include "libos/shared.h"
 #include "libos/thread.h"
 #include "libos/vfs.h"
+#include "libos/hold.h"
 
 #define PIPE_PAGES 16
 #define PIPE_CAP (PIPE_PAGES * 4096u)
@@ -63,20 +64,16 @@ static void changed(struct pipe *p)
 	vfs_changed(p->ns);
 }
 
-/* Waits for the next change of f's pipe, holding a reference so that a
- * close by another thread meanwhile does not free it: 0, -EINTR for a
- * signal, or -EBADF when that close was the last. */
+/* Waits for the next change of f's pipe: 0, or -EINTR for a signal. The
+ * caller holds a reference on f, noted in its thread's waker (a read's or
+ * write's, io_held; a FIFO open's, fifo_wait), so a close by another
+ * thread meanwhile does not free it, as on Linux, where the file stays
+ * open under a call blocked on it, and the reference is dropped for the
+ * thread should it never come back. */
 static int64_t wait_change(struct file *f)
 {
 	struct pipe *p = f->priv;
-	file_ref(f);
-	int64_t r = sh_wait(&p->changes, p->changes, 0);
-	if (f->refs == 1) {
-		file_put(f);
-		return -EBADF;
-	}
-	f->refs--;
-	return r == -EINTR ? -EINTR : 0;
+	return sh_wait(&p->changes, p->changes, 0) == -EINTR ? -EINTR : 0;
 }
 
 static int64_t pipe_read(struct file *f, void *ubuf, uint64_t len)
@@ -225,12 +222,13 @@ static struct pipe *pipe_new(void)
 static int fifo_wait(struct file *f, uint32_t *others, uint32_t *opens)
 {
 	uint32_t seen = *opens;
-	while (!*others && *opens == seen) {
-		int64_t r = wait_change(f);
-		if (r)
-			return (int)r;
-	}
-	return 0;
+	int64_t r = 0;
+	struct sh_waker *w = hold_waker();
+	hold_note(w, f);		/* the open's own reference */
+	while (!r && !*others && *opens == seen)
+		r = wait_change(f);
+	hold_unnote(w);
+	return (int)r;
 }
 
 int fifo_open(struct vnode *v, struct file *f)

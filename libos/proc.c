@@ -53,6 +53,12 @@ __attribute__((weak)) void lo_proc_files_exit(struct lo_proc_files *files)
 	(void)files;
 }
 
+/* And the descriptions a thread's call held (weak: nothing held). */
+__attribute__((weak)) void lo_waker_holds_drop(struct sh_waker *w, int foreign)
+{
+	(void)w, (void)foreign;
+}
+
 struct sh_proc *proc_self(void)
 {
 	return &sh_seg()->procs[lp.proc_index];
@@ -212,12 +218,6 @@ static void wake_process(struct sh_proc *p, int32_t tid)
 		}
 }
 
-/* The bucket of sh_header.waiting that word counts in. */
-static uint32_t *waiting_of(const volatile uint32_t *word)
-{
-	uint64_t a = (uint64_t)word * 0x9e3779b97f4a7c15ull;
-	return &sh_seg()->waiting[a >> 58];
-}
 
 /* Only sh_wake reads the counts, and it is never called on a waker's own
  * word (that one's wakers call proc_waker_wake), so a sleep there (a
@@ -231,19 +231,14 @@ void proc_waker_sleep(struct sh_waker *w, const volatile uint32_t *word)
 {
 	w->on = (volatile uint32_t *)word;
 	if (counted(w, word))
-		(*waiting_of(word))++;
+		(*proc_waiting_of(word))++;
 }
 
 void proc_waker_awake(struct sh_waker *w)
 {
 	if (counted(w, w->on))
-		(*waiting_of(w->on))--;
+		(*proc_waiting_of(w->on))--;
 	w->on = 0;
-}
-
-int proc_sleeper_on(const volatile uint32_t *word)
-{
-	return *waiting_of(word) != 0;
 }
 
 struct sh_waker *proc_waker_new(void)
@@ -470,6 +465,8 @@ void proc_mark_dead(struct sh_proc *p, int32_t status)
 	p->state = PROC_ZOMBIE;
 	p->status = status;
 	p->sigpending = 0;
+	for (struct sh_waker *w = p->wakers; w; w = w->next)
+		lo_waker_holds_drop(w, p != proc_self());	/* calls its threads slept in */
 	lo_proc_files_exit(&p->files);
 	for (int i = 0; i < MAX_PROCS; i++) {	/* a vfork child on its thread dies with it */
 		struct sh_proc *q = &h->procs[i];

@@ -38,12 +38,18 @@ struct lo_sigsrc {
  * thread's own `word` or the one sh_wait names (`on`).  Anyone holding the
  * lock, in any process, wakes it by bumping `word` and, when it names
  * another, `*on` (sh_wait's words are change counters), then FUTEX_WAKE. */
+#define SH_WAKER_HELD 4
 struct sh_waker {
 	volatile uint32_t word;
 	volatile uint32_t sleeping;	/* between giving the lock up and taking it again */
 	volatile uint32_t *volatile on;	/* the word it waits on; 0: not waiting */
 	int32_t tid;			/* its thread's; 0: parked */
 	struct sh_waker *next;		/* the process's other threads */
+	/* descriptions its call holds while it may sleep (the file layer's
+	 * file_hold): dropped for it when it never comes back, its process
+	 * ended or its thread ended by an execve (lo_waker_holds_drop) */
+	void *held[SH_WAKER_HELD];
+	uint32_t nheld;			/* holds now, noted or not (past the room) */
 };
 
 /* One process.  The pid is its env id.  env_slot[j] is where this process
@@ -189,10 +195,20 @@ void proc_waker_wake(struct sh_waker *w);
 void proc_waker_sleep(struct sh_waker *w, const volatile uint32_t *word);
 /* w's thread has taken the lock back after its sleep (or ended in it). */
 void proc_waker_awake(struct sh_waker *w);
+/* The bucket of sh_header.waiting that word counts in. */
+static inline uint32_t *proc_waiting_of(const volatile uint32_t *word)
+{
+	_Static_assert(SH_WAIT_BUCKETS == 64, "the hash's top 6 bits pick the bucket");
+	return &sh_seg()->waiting[((uint64_t)word * 0x9e3779b97f4a7c15ull) >> 58];
+}
 /* Some thread of the machine may sleep on word (lock held): one load, not
  * a search; a thread sleeping on another word with the same hash also
- * says yes, which costs the caller a kernel call and nothing else. */
-int proc_sleeper_on(const volatile uint32_t *word);
+ * says yes, which costs the caller a kernel call and nothing else.
+ * Inline: every pipe read and write asks twice. */
+static inline int proc_sleeper_on(const volatile uint32_t *word)
+{
+	return *proc_waiting_of(word) != 0;
+}
 /* A waker for a new thread of ours, on our list; NULL when the segment is
  * full. */
 struct sh_waker *proc_waker_new(void);

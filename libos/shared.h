@@ -56,5 +56,11 @@ struct lo_proc_files *proc_forking_files(void);
  * the file layer drops what files holds.  The process layer's weak default
  * does nothing; the file layer defines it once its state is shared. */
 void lo_proc_files_exit(struct lo_proc_files *files);
+/* Called with the lock held for a thread that will not return to its
+ * call (its process ended, or an execve ended it), with its waker
+ * (libos/proc.h): the file layer drops the descriptions the call held.
+ * foreign: the thread's process is another (a killer drops a victim's). */
+struct sh_waker;
+void lo_waker_holds_drop(struct sh_waker *w, int foreign);
 
 #endif

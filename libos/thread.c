@@ -205,8 +205,14 @@ int64_t lo_wait_word(const volatile uint32_t *word, uint32_t expected, uint64_t 
 	uint64_t now = time_now_ns();
 	if (!until || until > now)
 		exo_call(EXO_SYS_FUTEX_WAIT, word, expected, until ? until - now : EXO_FOREVER);
-	w->sleeping = 0;
+	/* the waker is touched again only under the lock, which a thread of a
+	 * process that ended meanwhile never gets back (lo_lock): its parent
+	 * may have freed the entry and its wakers by now, and a write here
+	 * went into whatever the segment gave that memory to next */
+	if (!depth)
+		w->sleeping = 0;
 	lo_relock(depth);
+	w->sleeping = 0;
 	proc_waker_awake(w);
 	proc_tidy();			/* a process may have been freed meanwhile */
 	lo_timers_run();

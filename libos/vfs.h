@@ -253,6 +253,15 @@ static inline void file_put(struct file *f)
 	else
 		file_release(f);
 }
+/* A reference for a call that may sleep with the lock given up: noted in
+ * the calling thread's waker, so that if the thread never comes back
+ * (its process ends, an execve ends it) the reference is dropped for it
+ * (lo_waker_holds_drop) instead of keeping the description open for good.
+ * file_unhold forgets the note (the reference stays the caller's);
+ * file_let_go forgets it and drops the reference. */
+void file_hold(struct file *f);
+void file_unhold(struct file *f);
+void file_let_go(struct file *f);
 /* The file behind fd, or NULL. */
 struct file *fd_get(int fd);
 /* Installs f at the lowest free descriptor >= min: the descriptor, or

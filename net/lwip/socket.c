@@ -108,14 +108,14 @@ static struct file *hold(int fd)
 {
 	struct file *f = fd_get(fd);
 	if (f)
-		file_ref(f);
+		file_hold(f);
 	return f;
 }
 
 static int64_t let_go(struct file *held, int64_t r)
 {
 	if (held)
-		file_put(held);
+		file_let_go(held);
 	return r;
 }
 

@@ -429,11 +429,11 @@ static int64_t call(struct file *f, struct chan_msg *m)
 	if (!r->owner_pid)
 		return -ENXIO;
 	m->arg[0] = handle_of(r);
-	file_ref(f);
+	file_hold(f);
 	int64_t res = chan_call(r->ch, m);
 	if (res == -EIO && !r->owner_pid)
 		res = -ENXIO;		/* the owner execve'd while we called (sockshare_at_exec) */
-	file_put(f);
+	file_let_go(f);
 	return res;
 }
 

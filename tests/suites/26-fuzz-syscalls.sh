@@ -69,8 +69,9 @@ for smp in 1 2; do
 	fi
 	grep -c 'ended holding the libOS lock' "$err" | sed "s/^/info lockdead-smp$smp: take-overs logged: /"
 done
-# a thread ended by another's execve in the middle of a channel call
-# (user/tests/execmsg.c): its message must not stay in the shared segment
+# a thread ended by another's execve in the middle of a channel call or
+# a pipe read (user/tests/execmsg.c): its message must not stay in the
+# shared segment, nor its hold on the pipe's end
 EXO_RUN_TIMEOUT=120 tools/exo-run --file "$B/user/execmsg:/bin/execmsg" "$B/user/execmsg" >"$out" 2>"$err"
 rc=$?
 grep '^info' "$out"

@@ -6,11 +6,17 @@
  * room), and its first thread execve's this program again.  The segment's
  * usage (Shmem in /proc/meminfo) must fall back by the message's size
  * within a few seconds, while the new image still runs; before the fix
- * the message stayed until the process ended
+ * the message stayed until the process ended.  A third thread sleeps in
+ * read on a pipe whose read end only it holds (the descriptor is
+ * close-on-exec): once the execve ended it, the pipe has no reader, so
+ * our write fails with EPIPE; before, the reference its call held stayed
+ * until the process ended, and the write went into the pipe
  * (tests/suites/26-fuzz-syscalls.sh; run with --file to /bin/execmsg).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -48,7 +54,15 @@ static long shmem_kib(void)
 	return kib;
 }
 
-static int sock = -1;
+static int sock = -1, pipe_in = -1;
+
+static void *pipe_reader(void *arg)
+{
+	char b;
+	(void)arg;
+	read(pipe_in, &b, 1);		/* nobody writes before the execve */
+	return 0;
+}
 
 static void *receiver(void *arg)
 {
@@ -63,8 +77,9 @@ static void *receiver(void *arg)
  * on for `secs` seconds. */
 static _Noreturn void child(int out)
 {
-	pthread_t t;
-	if (pthread_create(&t, 0, receiver, 0))
+	pthread_t t, u;
+	if (pthread_create(&t, 0, receiver, 0) || fcntl(pipe_in, F_SETFD, FD_CLOEXEC) ||
+	    pthread_create(&u, 0, pipe_reader, 0))
 		_exit(2);
 	usleep(300000);
 	char fd[16];
@@ -85,15 +100,19 @@ int main(int argc, char **argv)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sock = socket(AF_INET, SOCK_DGRAM, 0);
-	int p[2];
-	EXPECT("setup", sock >= 0 && bind(sock, (struct sockaddr *)&a, sizeof a) == 0 && pipe(p) == 0);
+	int p[2], q[2];
+	EXPECT("setup", sock >= 0 && bind(sock, (struct sockaddr *)&a, sizeof a) == 0 && pipe(p) == 0 &&
+	       pipe(q) == 0 && signal(SIGPIPE, SIG_IGN) != SIG_ERR);
 	long before = shmem_kib();
 	pid_t c = fork();
 	if (c == 0) {
 		close(p[0]);
+		close(q[1]);
+		pipe_in = q[0];
 		child(p[1]);
 	}
 	close(p[1]);
+	close(q[0]);
 	/* the receiver's message is there while it sleeps */
 	usleep(200000);
 	long sleeping = shmem_kib();
@@ -109,6 +128,10 @@ int main(int argc, char **argv)
 	       before, sleeping, after);
 	EXPECT("child-execd", execd);
 	EXPECT("execve-frees-ended-threads-messages", execd && after >= 0 && after <= sleeping - 48);
+	/* the reader's end went with the thread the execve ended */
+	errno = 0;
+	ssize_t w = write(q[1], "y", 1);
+	EXPECT("execve-closes-pipe-end-ended-thread-read", execd && w < 0 && errno == EPIPE);
 	kill(c, SIGKILL);
 	int st;
 	EXPECT("child-reaped", waitpid(c, &st, 0) == c);

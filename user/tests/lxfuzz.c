@@ -833,6 +833,35 @@ static void reap_orphans(pid_t by, int *by_status)
 	}
 }
 
+/* Sends b to the bystander and reads its answer into *got, within 10 s:
+ * NULL, or the step that failed (errno says why).  A signal to us
+ * meanwhile (SIGCHLD from a batch's orphan ending: we are its parent now)
+ * ends poll with EINTR whatever SA_RESTART says, as on Linux: the step
+ * is tried again, in the time left. */
+static const char *ask_bystander(int to, int from, uint8_t b, uint8_t *got)
+{
+	ssize_t n;
+	while ((n = write(to, &b, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		return "write";
+	double t0 = now_s();
+	for (;;) {
+		struct pollfd p = { .fd = from, .events = POLLIN };
+		int left = 10000 - (int)((now_s() - t0) * 1000), r = poll(&p, 1, left > 0 ? left : 0);
+		if (r == 1)
+			break;
+		if (r == 0 || errno != EINTR || left <= 0) {
+			if (r == 0)
+				errno = ETIMEDOUT;
+			return "poll";
+		}
+	}
+	while ((n = read(from, got, 1)) < 0 && errno == EINTR)
+		;
+	return n == 1 ? 0 : "read";
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t target = argc > 1 ? strtoull(argv[1], 0, 10) : 100000, seed = argc > 2 ? strtoull(argv[2], 0, 0) : 0x9e3779b97f4a7c15ull;
@@ -911,15 +940,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "lxfuzz: asking the bystander\n");
 		/* the bystander answers, within 10 s */
 		uint8_t b = (uint8_t)batches, got = 0;
-		struct pollfd p = { .fd = from[0], .events = POLLIN };
-		bystander_ok = write(to[1], &b, 1) == 1 && poll(&p, 1, 10000) == 1 && read(from[0], &got, 1) == 1 &&
-			       got == (uint8_t)(b + 1);
+		const char *step = ask_bystander(to[1], from[0], b, &got);
+		bystander_ok = !step && got == (uint8_t)(b + 1);
 		if (!bystander_ok) {
 			if (by_status < 0 && waitpid(by, &by_status, WNOHANG) != by)
 				by_status = -1;
-			printf("FAIL bystander-after-batch-%llu: answered %d to %d; %s %d\n", (unsigned long long)batches,
-			       got, b, by_status >= 0 ? "it ended with status" : "it is alive",
-			       by_status >= 0 ? by_status : 0);
+			printf("FAIL bystander-after-batch-%llu: answered %d to %d (%s%s%s); %s %d\n", (unsigned long long)batches,
+			       got, b, step ? step : "a wrong answer", step ? ": " : "", step ? strerror(errno) : "",
+			       by_status >= 0 ? "it ended with status" : "it is alive", by_status >= 0 ? by_status : 0);
 		}
 		keep_ok = keep_intact();
 		if (stray_sig) {
