@@ -192,6 +192,8 @@ LO_CALL(sys_sendfile)
 				sys_lseek(a1, (uint64_t)(w - r), 1, 0, 0, 0);
 			break;
 		}
+		if (left && lo_lock_breather())
+			break;		/* a signal: what is done so far */
 	}
 	lo_free(buf);
 	if (a2 && lo_copy_out((void *)a2, &off, sizeof off))

@@ -242,6 +242,7 @@ void lo_page_free(void *p);
 int64_t lo_copy_in(void *dst, const void *user_src, size_t n);
 int64_t lo_copy_out(void *user_dst, const void *src, size_t n);
 int64_t lo_strncpy_in(char *dst, const char *user_src, size_t max);
+int64_t lo_touch_write(void *user);
 extern const char lo_uaccess_begin[], lo_uaccess_end[], lo_uaccess_fault[];
 
 /* time.c */

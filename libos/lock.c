@@ -174,6 +174,14 @@ void lo_relock(uint32_t d)
 	the_lock()->depth = d;
 }
 
+int lo_lock_breather(void)
+{
+	uint32_t depth = lo_unlock_all();
+	exo_call0(EXO_SYS_YIELD);	/* a thread made runnable meanwhile runs now, */
+	lo_relock(depth);		/* not at our next sleep: no tick may come */
+	return lo_signal_pending(lo_thread_self());
+}
+
 /* The hold stays held across execve (the new image takes it up at start
  * and gives it up once its start-up is done), under the tid its first
  * thread will have: the pid. */

@@ -613,8 +613,10 @@ int mm_prepare_write(uint64_t addr, uint64_t len)
 		struct region *r = region_of(va);
 		if (!r || !(r->prot & LX_PROT_WRITE))
 			return -14;
-		volatile uint8_t *p = (volatile uint8_t *)(va < addr ? addr : va);
-		*p = *p;
+		/* with fault recovery: a page past the end of a mapped file
+		 * (SIGBUS for the program) is EFAULT for a call, as on Linux */
+		if (lo_touch_write((void *)(va < addr ? addr : va)))
+			return -14;
 	}
 	return 0;
 }

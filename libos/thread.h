@@ -97,6 +97,11 @@ void lo_lock(void);
 void lo_unlock(void);
 uint32_t lo_unlock_all(void);
 void lo_relock(uint32_t depth);
+/* A long call's pause between pieces (a console write, sendfile): the
+ * lock goes for a moment to whoever waits for it, so one process's long
+ * call does not stop every other; 1 when a signal is pending, and the
+ * call then returns what it has done, as Linux's do. */
+int lo_lock_breather(void);
 /* execve: the caller's hold passes to tid, the new image's first thread. */
 void lo_lock_hand_over(uint64_t tid);
 

@@ -12,10 +12,13 @@
  *   int64_t lo_strncpy_in(char *dst, const char *user_src, size_t max);
  *       the length without the NUL, max when no NUL came within max bytes,
  *       or -EFAULT
+ *   int64_t lo_touch_write(void *user);  0 or -EFAULT: the byte written with
+ *       itself (a locked add of 0: atomic, so a thread writing it meanwhile
+ *       loses nothing), which makes the page real and writable
  */
 	.text
 	.global lo_uaccess_begin, lo_uaccess_end, lo_uaccess_fault
-	.global lo_copy_in, lo_copy_out, lo_strncpy_in
+	.global lo_copy_in, lo_copy_out, lo_strncpy_in, lo_touch_write
 lo_uaccess_begin:
 lo_copy_in:
 lo_copy_out:
@@ -39,6 +42,11 @@ lo_strncpy_in:
 	incq %rax
 	jmp 1b
 2:	ret
+
+lo_touch_write:
+	lock addb $0, (%rdi)
+	xorl %eax, %eax
+	ret
 lo_uaccess_end:
 
 lo_uaccess_fault:
