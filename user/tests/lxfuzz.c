@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sysmacros.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -628,8 +629,14 @@ static _Noreturn void fuzz_batch(uint64_t seed)
 	for (int i = 3; i < 64; i++)		/* the supervisor's pipes are not its to touch */
 		close(i);
 	int null = open("/dev/null", O_RDWR);
-	for (int i = 0; i < 3; i++)
-		dup2(null, i);
+	if (null < 0 && mknod("/dev/null", S_IFCHR | 0666, makedev(1, 3)) == 0)
+		null = open("/dev/null", O_RDWR);	/* an earlier batch removed it */
+	for (int i = 0; i < 3; i++) {		/* never the supervisor's console */
+		if (null >= 0)
+			dup2(null, i);
+		else
+			close(i);
+	}
 	if (null > 2)
 		close(null);
 	if (chdir("/tmp/fz"))
