@@ -5,7 +5,8 @@
  * it (running threads are on none).  A thread made runnable goes to an idle
  * CPU it may run on (which an IPI wakes), else back to the CPU it last ran
  * on, else to the allowed CPU with the shortest queue; a CPU whose queue is
- * empty takes a thread from the longest queue it may (work stealing).  A
+ * empty takes a thread from the longest queue it may (work stealing), and
+ * a thread that waits behind a running one wakes an idle CPU to take it.  A
  * thread's affinity (a mask of CPUs) bounds all of this.  Switches go
  * directly from one thread to the next; with nothing to run, a CPU's idle
  * thread halts it.  FPU/SSE/AVX
@@ -89,6 +90,7 @@ static inline __attribute__((always_inline)) void runq_add(struct percpu *c, str
 {
 	t->queue_cpu = c->id;
 	c->nrun++;
+	c->runq_aff |= t->affinity;
 	if (!c->runq) {
 		c->runq = t->run_next = t->run_prev = t;
 		return;
@@ -97,6 +99,19 @@ static inline __attribute__((always_inline)) void runq_add(struct percpu *c, str
 	t->run_prev = c->runq->run_prev;
 	c->runq->run_prev->run_next = t;
 	c->runq->run_prev = t;
+}
+
+/* c->runq_aff exactly, from c's queue (short: the threads waiting for
+ * one CPU).  Exact, not a superset: an idle CPU wakes to steal only
+ * when a queue holds a thread it may run (work_here), and a stale bit
+ * would have it take the lock over and over for nothing. */
+static inline __attribute__((always_inline)) void runq_aff_recount(struct percpu *c)
+{
+	uint64_t aff = 0;
+	struct thread *t = c->runq;
+	for (int i = 0; t && i < c->nrun; i++, t = t->run_next)
+		aff |= t->affinity;
+	c->runq_aff = aff;
 }
 
 /* Takes t off the queue it waits on. */
@@ -115,6 +130,7 @@ static inline __attribute__((always_inline)) void runq_remove(struct thread *t)
 	c->nrun--;
 	t->run_next = t->run_prev = NULL;
 	t->queue_cpu = -1;
+	runq_aff_recount(c);
 }
 
 static int allowed(const struct thread *t, int cpu)
@@ -200,6 +216,22 @@ static inline __attribute__((always_inline)) void rearm(struct thread *running)
 	if (due && (next ? due <= next : running != &c->idle))
 		return;
 	timer_arm(next);
+}
+
+/* t has just been queued on c, behind a thread that runs there: wakes an
+ * idle CPU with nothing queued that t may run on, which steals it
+ * (work_here, steal).  A halted CPU looks at the other queues only when
+ * something wakes it, so without this a thread could wait its turn on a
+ * busy CPU while another CPU it may use stays halted. */
+static inline __attribute__((always_inline)) void call_thief(struct percpu *c, struct thread *t)
+{
+	for (uint64_t idle = idle_cpus & t->affinity & ~(1ull << c->id); idle; idle &= idle - 1) {
+		int i = __builtin_ctzll(idle);
+		if (percpus[i].online && !percpus[i].nrun) {
+			smp_kick(i);
+			return;
+		}
+	}
 }
 
 /* Queues t where it will run soonest (see the top of this file) and wakes
@@ -354,9 +386,10 @@ void schedule(void)
 		return;
 	}
 	if (prev->state == T_RUNNABLE && prev != &idle_thread) {
-		if (stay)
+		if (stay) {
 			runq_add(c, prev);		/* its turn is over: last */
-		else
+			call_thief(c, prev);
+		} else
 			make_runnable(prev);		/* its affinity moved it */
 	}
 	if (!next)
@@ -373,9 +406,11 @@ static int work_here(void)
 	struct percpu *me = this_cpu();
 	if (me->runq)
 		return 1;
+	/* a thread waiting on another CPU's queue that may run here:
+	 * steal() takes it (runq_aff is exact, so this never wakes a CPU
+	 * for threads pinned elsewhere) */
 	for (int i = 0; i < ncpus; i++)
-		if (percpus[i].nrun > 1 || (percpus[i].nrun == 1 && percpus[i].cur == &percpus[i].idle &&
-					    &percpus[i] != me))
+		if (&percpus[i] != me && percpus[i].nrun && ((percpus[i].runq_aff >> me->id) & 1))
 			return 1;
 	return 0;
 }
@@ -414,6 +449,7 @@ void sched_yield_to(struct thread *t)
 		/* current goes first in line after t */
 		runq_add(c, current);
 		c->runq = current;
+		call_thief(c, current);
 	}
 	slice_end_ns = time_ns() + SLICE_NS;
 	rearm(t);
@@ -760,6 +796,10 @@ int thread_set_affinity(struct thread *t, uint64_t mask)
 	if (t->state == T_RUNNABLE && t->on_cpu < 0 && !allowed(t, t->queue_cpu)) {
 		runq_remove(t);
 		make_runnable(t);
+	} else if (t->state == T_RUNNABLE && t->on_cpu < 0 && t->queue_cpu >= 0) {
+		/* it may wait where it is, or now somewhere idle */
+		runq_aff_recount(&percpus[t->queue_cpu]);
+		call_thief(&percpus[t->queue_cpu], t);
 	} else if (t->on_cpu >= 0 && !allowed(t, t->on_cpu)) {
 		if (t->on_cpu == this_cpu()->id)
 			need_resched = 1;

@@ -140,6 +140,24 @@ int main(int argc, char **argv)
 		printf("info two threads on cpu 1: both moved %d, seen elsewhere %d\n", moved == 2, away);
 		int shared_ok = moved == 2 && away == 0;
 		EXPECT("affinity-two-threads-share-a-cpu", shared_ok);
+
+		/* thread 2 let go anywhere again: it waits its turn behind
+		 * thread 1 on CPU 1 while CPU 2 idles, so an idle CPU must
+		 * take it (before, a halted CPU never looked at a queue with
+		 * one thread waiting behind a running one, and the two kept
+		 * sharing CPU 1 for good) */
+		exo_call(EXO_SYS_THREAD_SET_AFFINITY, thread_slot[2], (1ull << want) - 1);
+		int apart = 0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
+			c1 = count[1], c2 = count[2];
+			for (volatile int k = 0; k < 20000; k++)
+				;
+			apart = count[1] != c1 && count[2] != c2 && where[1] == 1 && where[2] != 1;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+		} while (!apart && now.tv_sec - t0.tv_sec < 20);
+		printf("info thread 2 let go: seen apart from thread 1 %d\n", apart);
+		EXPECT("unpinned-thread-taken-by-an-idle-cpu", apart);
 	}
 	printf("%s\n", failures ? "SOME CHECKS FAILED" : "all checks passed");
 	fflush(stdout);
