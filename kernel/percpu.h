@@ -64,7 +64,7 @@ struct percpu {
 	uint64_t timer_due_ns;		/* the timer fires by then (0: not armed, or fired) */
 	struct thread *runq;		/* threads waiting for this CPU: circular */
 	int nrun;			/* how many */
-	uint64_t runq_aff;		/* the CPUs any of them may run on */
+	uint64_t runq_aff;		/* the CPUs they may run on (a superset) */
 	struct thread idle;		/* runs when nothing else can */
 	struct env *loaded_env;		/* whose page tables CR3 holds (NULL: the kernel's) */
 	struct env *iobitmap_loaded;	/* whose ports the TSS bitmap holds */

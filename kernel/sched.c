@@ -102,10 +102,11 @@ static inline __attribute__((always_inline)) void runq_add(struct percpu *c, str
 }
 
 /* c->runq_aff exactly, from c's queue (short: the threads waiting for
- * one CPU).  Exact, not a superset: an idle CPU wakes to steal only
- * when a queue holds a thread it may run (work_here), and a stale bit
- * would have it take the lock over and over for nothing. */
-static inline __attribute__((always_inline)) void runq_aff_recount(struct percpu *c)
+ * one CPU).  Kept a superset on the switch path (a thread leaving a queue
+ * others still wait on leaves its bits), made exact by an idle CPU that
+ * woke for it and found nothing to take: else that CPU would take the
+ * lock over and over for nothing (idle_loop). */
+static void runq_aff_recount(struct percpu *c)
 {
 	uint64_t aff = 0;
 	struct thread *t = c->runq;
@@ -121,6 +122,7 @@ static inline __attribute__((always_inline)) void runq_remove(struct thread *t)
 
 	if (t->run_next == t) {
 		c->runq = NULL;
+		c->runq_aff = 0;
 	} else {
 		t->run_prev->run_next = t->run_next;
 		t->run_next->run_prev = t->run_prev;
@@ -130,7 +132,6 @@ static inline __attribute__((always_inline)) void runq_remove(struct thread *t)
 	c->nrun--;
 	t->run_next = t->run_prev = NULL;
 	t->queue_cpu = -1;
-	runq_aff_recount(c);
 }
 
 static int allowed(const struct thread *t, int cpu)
@@ -407,8 +408,8 @@ static int work_here(void)
 	if (me->runq)
 		return 1;
 	/* a thread waiting on another CPU's queue that may run here:
-	 * steal() takes it (runq_aff is exact, so this never wakes a CPU
-	 * for threads pinned elsewhere) */
+	 * steal() takes it (runq_aff may say so wrongly only until this
+	 * CPU has looked once: idle_loop) */
 	for (int i = 0; i < ncpus; i++)
 		if (&percpus[i] != me && percpus[i].nrun && ((percpus[i].runq_aff >> me->id) & 1))
 			return 1;
@@ -433,8 +434,14 @@ static void idle_loop(void)
 			cpu_idle();		/* sti; hlt */
 		}
 		bkl_lock();
-		if (pick_next())
+		if (pick_next()) {
 			schedule();
+		} else {
+			/* woken for a queue whose mask said so wrongly: make
+			 * every mask exact, or work_here says so again */
+			for (int i = 0; i < ncpus; i++)
+				runq_aff_recount(&percpus[i]);
+		}
 	}
 }
 
@@ -798,7 +805,7 @@ int thread_set_affinity(struct thread *t, uint64_t mask)
 		make_runnable(t);
 	} else if (t->state == T_RUNNABLE && t->on_cpu < 0 && t->queue_cpu >= 0) {
 		/* it may wait where it is, or now somewhere idle */
-		runq_aff_recount(&percpus[t->queue_cpu]);
+		percpus[t->queue_cpu].runq_aff |= mask;
 		call_thief(&percpus[t->queue_cpu], t);
 	} else if (t->on_cpu >= 0 && !allowed(t, t->on_cpu)) {
 		if (t->on_cpu == this_cpu()->id)

@@ -3,7 +3,11 @@
  * (tools/exo-run gives the VM both), written directly through their I/O-port
  * capabilities, byte for byte; otherwise both go to the kernel console
  * through the console capability.  The first program finds the port caps in
- * its start information; a forked child inherits them in the same slots.
+ * its start information and sets the UARTs up; a forked child and an exec'd
+ * image keep the caps in the same slots and only enable the ports in their
+ * own env (setting a UART up again would drop the bytes others left in its
+ * FIFO).  Until a process has enabled them, it writes through the kernel:
+ * a forked child inherits its parent's memory, not its parent's ports.
  */
 #include "libos/libos.h"
 #include "include/exo/native.h"
@@ -11,7 +15,6 @@
 #include <stdarg.h>
 
 static const uint16_t uart_base[3] = { 0, 0x2f8, 0x3e8 };
-static int uart_ok[3];
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
@@ -31,32 +34,43 @@ static int64_t port_slot(uint16_t base)
 	return 0;
 }
 
+/* Whether a UART answers at b; if so, sets it up: 115200 8N1, FIFOs on. */
+static int uart_setup(uint16_t b)
+{
+	outb(b + 7, 0xa5);		/* scratch register: is a UART there? */
+	if (inb(b + 7) != 0xa5)
+		return 0;
+	outb(b + 1, 0);
+	outb(b + 3, 0x80);
+	outb(b + 0, 1);
+	outb(b + 1, 0);
+	outb(b + 3, 3);
+	outb(b + 2, 0xc7);
+	return 1;
+}
+
 void console_init(void)
 {
-	if (libos_start_info && libos_start_info->ioport_count) {	/* else kept (fork, execve) */
+	int first = libos_start_info && libos_start_info->ioport_count;	/* else kept (fork, execve) */
+	if (first) {
 		lp.uart_slot[1] = port_slot(uart_base[1]);
 		lp.uart_slot[2] = port_slot(uart_base[2]);
 	}
 	for (int fd = 1; fd <= 2; fd++) {
-		uint16_t b = uart_base[fd];
+		lp.uart_on[fd] = 0;
 		if (!lp.uart_slot[fd] || exo_call(EXO_SYS_IOPORT_ENABLE, lp.uart_slot[fd]) != 0)
 			continue;
-		outb(b + 7, 0xa5);		/* scratch register: is a UART there? */
-		if (inb(b + 7) != 0xa5)
+		if (first && !uart_setup(uart_base[fd])) {
+			lp.uart_slot[fd] = 0;	/* no UART: neither here nor in children */
 			continue;
-		outb(b + 1, 0);
-		outb(b + 3, 0x80);
-		outb(b + 0, 1);
-		outb(b + 1, 0);
-		outb(b + 3, 3);
-		outb(b + 2, 0xc7);
-		uart_ok[fd] = 1;
+		}
+		lp.uart_on[fd] = 1;
 	}
 }
 
 int console_is_kernel(void)
 {
-	return !uart_ok[1];
+	return !lp.uart_on[1];
 }
 
 int64_t console_write(int fd, const void *buf, size_t len)
@@ -65,7 +79,7 @@ int64_t console_write(int fd, const void *buf, size_t len)
 
 	if (fd < 1 || fd > 2)
 		return -EXO_EBADF;
-	if (!uart_ok[fd]) {
+	if (!lp.uart_on[fd]) {
 		size_t done = 0;
 		while (done < len) {
 			size_t n = len - done > 4096 ? 4096 : len - done;

@@ -169,6 +169,10 @@ static int64_t fork_env(void)
 	lo_memcpy(cp, &lp, sizeof lp);
 	lo_memset(cp->children, 0, sizeof cp->children);
 	cp->self_pid = (int64_t)info.object;
+	/* the ports are ours until the child enables them in its own env:
+	 * a report it makes before that (a take-over of the lock from a
+	 * process that died holding it) goes to the kernel's console */
+	lo_memset(cp->uart_on, 0, sizeof cp->uart_on);
 	cp->proc_index = (uint32_t)(entry - sh_seg()->procs);
 	cp->hint_index = lp.proc_index;	/* its faults until execve hint our next fork */
 	cp->hint_pid = lp.self_pid;

@@ -111,7 +111,8 @@ struct libos_private {
 	uint32_t next_chunk_pages;
 	uint32_t next_table_pages;	/* the same for the tables' chunks */
 	uint32_t share_epoch;		/* bumped when a child is reaped (chunk asked) */
-	int64_t uart_slot[3];			/* I/O-port caps of COM2, COM3 (by fd) */
+	int64_t uart_slot[3];			/* I/O-port caps of COM2, COM3 (by fd); 0: no UART */
+	uint8_t uart_on[3];			/* this env may use them (console_init enabled them) */
 	struct { volatile uint64_t owner; uint32_t depth, yields; } early_lock;	/* before the segment */
 	uint64_t shared_pages;			/* the shared segment (libos/proc.h); 0: none yet */
 	int64_t self_pid;			/* our env id, set before we first run */

@@ -21,8 +21,10 @@
  * found it held again at its next turn (a pause under a 5 ms timer beside
  * three such threads returned 31 times in 5 s; docs/LIBOS.md, "The lock
  * and a woken thread").
- * The count is of yields, not of waiters, so a waiter ended while it waits
- * (its process killed) leaves at most one yield unanswered behind.
+ * A waiter that gets the lock takes back the yields it counted itself
+ * (none is left to answer: it was the one waiting); the count is of
+ * yields, not of waiters, so a waiter ended while it waits (its process
+ * killed) leaves at most MAX_YIELDS unanswered behind.
  *
  * The holder is named by its tid, unique on the machine (a main thread's
  * is its pid, the others come from a counter in the segment).  A process
@@ -105,11 +107,25 @@ static uint64_t take_over_dead(struct sh_lock *l, uint64_t me, uint64_t *since, 
 	return __sync_bool_compare_and_swap(&l->owner, holder, me) ? holder : 0;
 }
 
+/* Takes back up to n of the yields counted, a waiter's own once it has
+ * the lock: left, they made its own releases yield to the thread it had
+ * waited for.  A process calling in while another held the lock for long
+ * stretches (a 2 MiB console write giving it up every 64 KiB) then made
+ * one call per stretch instead of a slice's worth. */
+static void uncount_yields(struct sh_lock *l, uint32_t n)
+{
+	uint32_t y = __atomic_load_n(&l->yields, __ATOMIC_RELAXED);
+	while (y && !__atomic_compare_exchange_n(&l->yields, &y, y > n ? y - n : 0, 0,
+						 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 void lo_lock(void)
 {
 	struct sh_lock *l = the_lock();
 	uint64_t me = my_id(), dead = 0, since = 0;
 	int64_t status = 0;
+	uint32_t counted = 0;
 	if (l->owner == me) {
 		l->depth++;
 		return;
@@ -119,14 +135,18 @@ void lo_lock(void)
 			break;
 		__asm__ volatile("pause");
 		if (spins % 64 == 0) {
-			if (l->yields < MAX_YIELDS)
+			if (l->yields < MAX_YIELDS) {
 				__atomic_add_fetch(&l->yields, 1, __ATOMIC_RELAXED);
+				counted++;
+			}
 			exo_call0(EXO_SYS_YIELD);
 			if (lp.shared_pages && (dead = take_over_dead(l, me, &since, &status)))
 				break;
 		}
 	}
 	l->depth = 1;
+	if (counted)
+		uncount_yields(l, counted);
 	if (dead)
 		proc_holder_dead(dead, status);
 	stop_if_ending(l);

@@ -333,7 +333,11 @@ static void unmap_pieces(uint64_t addr, uint64_t size, uint64_t off)
 	for (uint32_t i = 0; i < lp.nregions; i++) {
 		const struct region *r = &lp.regions[i];
 		if (r->shoff && r->start > addr && r->start < addr + size && r->shoff - 1 == off + (r->start - addr)) {
-			mm_munmap(r->start, r->end - r->start);
+			/* a refusal (no room to split: cannot happen for a
+			 * whole region today) leaves the piece: stop, rather
+			 * than find it again for good */
+			if (mm_munmap(r->start, r->end - r->start) < 0)
+				return;
 			i = (uint32_t)-1;	/* the table moved: from the start again */
 		}
 	}
