@@ -146,7 +146,8 @@ static void cap_release(struct cap *c)
 	case EXO_CAP_FRAME:
 		if (c->pinned)
 			ring_pin_release(c);	/* no DMA into the frames from here on */
-		env_unmap_cap(c);	/* before the frames can go */
+		if (c->maps)
+			env_unmap_cap(c);	/* before the frames can go */
 		if (cap_holds_refs(c)) {
 			uint64_t freed = frame_unref(&kframes, c->first, c->count);
 			struct cap *m = c->parent;

@@ -528,7 +528,7 @@ static uint64_t check_records(int e, struct env *k, int *covered, uint64_t *n, u
 			++*n;
 			heap_use(m, sizeof *m, use);
 			uint64_t first = env_pte(k, m->va) & PTE_ADDR;
-			if (m->env != k || (m->va >> 12) % MAP_BUCKETS != (uint64_t)b || !m->pages ||
+			if (m->env != k || ((m->va >> 12) ^ (m->va >> 21)) % MAP_BUCKETS != (uint64_t)b || !m->pages ||
 			    (m->va >> 21) != ((m->va + m->pages * PAGE_SIZE - 1) >> 21))
 				fail("env %d: record at %#lx (%lu pages) misplaced", e, (unsigned long)m->va,
 				     (unsigned long)m->pages);
