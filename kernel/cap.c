@@ -29,7 +29,7 @@
 
 struct cap *cap_get(struct env *e, uint64_t slot, int type, uint32_t rights)
 {
-	if (!e || slot >= CAP_SLOTS)
+	if (!e || slot >= (uint64_t)e->cap_top)
 		return NULL;
 	struct cap *c = &e->caps[slot];
 	if (c->type == EXO_CAP_NONE || (type != EXO_CAP_NONE && c->type != type))
@@ -39,11 +39,15 @@ struct cap *cap_get(struct env *e, uint64_t slot, int type, uint32_t rights)
 	return c;
 }
 
+/* The lowest free slot from EXO_SLOT_FIRST_FREE on (every slot from
+ * cap_top on is free), else the lowest below it. */
 int cap_free_slot(struct env *e)
 {
-	for (int i = EXO_SLOT_FIRST_FREE; i < CAP_SLOTS; i++)
+	for (int i = EXO_SLOT_FIRST_FREE; i < e->cap_top; i++)
 		if (e->caps[i].type == EXO_CAP_NONE)
 			return i;
+	if (e->cap_top < CAP_SLOTS)
+		return e->cap_top > EXO_SLOT_FIRST_FREE ? e->cap_top : EXO_SLOT_FIRST_FREE;
 	for (int i = 0; i < EXO_SLOT_FIRST_FREE; i++)
 		if (e->caps[i].type == EXO_CAP_NONE)
 			return i;
@@ -108,6 +112,8 @@ struct cap *cap_install(struct env *e, int slot, struct cap *parent, int type,
 {
 	struct cap *c = &e->caps[slot];
 
+	if (slot >= e->cap_top)
+		e->cap_top = slot + 1;
 	*c = (struct cap){ .type = (uint8_t)type, .rights = rights, .first = first,
 			   .count = count, .obj = obj, .owner = e };
 	cap_link(c, parent);
@@ -140,7 +146,8 @@ static void cap_release(struct cap *c)
 	case EXO_CAP_FRAME:
 		if (c->pinned)
 			ring_pin_release(c);	/* no DMA into the frames from here on */
-		env_unmap_cap(c);	/* before the frames can go */
+		if (c->maps)
+			env_unmap_cap(c);	/* before the frames can go */
 		if (cap_holds_refs(c)) {
 			uint64_t freed = frame_unref(&kframes, c->first, c->count);
 			struct cap *m = c->parent;

@@ -65,6 +65,77 @@ uint64_t env_fixed_pages(void)
 	       kheap_pages(MAP_BUCKETS * sizeof(struct mapping *)) + 1;
 }
 
+/*
+ * Envs whose parts are clean again, kept for the next env_create: the cap
+ * table (40 KiB) and the mapping hash all zero, the PML4's user half
+ * empty.  A teardown leaves them so (env_kill deletes every cap and record
+ * and frees the user tables), so taking one allocates and zeroes nothing;
+ * before, the cap table's contiguous allocation and zeroing were most of
+ * ENV_CREATE.  Bounded: at most ENV_SPARES * env_fixed_pages() pages of
+ * kernel memory wait here.
+ */
+#define ENV_SPARES 4
+static struct env *spare_envs[ENV_SPARES];
+static int nspare_envs;
+
+static int eight_empty(const uint64_t *table, int i);
+
+/* Whether the freed env e is clean enough to be handed out again. */
+static int env_clean(const struct env *e)
+{
+	const uint64_t *u = phys_to_virt(e->pml4_pa);
+
+	if (e->nmappings || e->ntables)
+		return 0;
+	for (int i = 0; i < e->cap_top; i++)
+		if (e->caps[i].type != EXO_CAP_NONE)
+			return 0;
+	for (int i = 0; i < 256; i += 8)
+		if (!eight_empty(u, i))
+			return 0;
+	return 1;
+}
+
+/* A zeroed env with its cap table, mapping hash and PML4 (user half
+ * empty): a spare, or new; NULL when kernel memory ran out. */
+static struct env *env_shell(void)
+{
+	if (nspare_envs) {
+		struct env *e = spare_envs[--nspare_envs];
+		*e = (struct env){ .caps = e->caps, .maps = e->maps, .pml4_pa = e->pml4_pa };
+		return e;
+	}
+	struct env *e = kzalloc(sizeof *e);
+	struct cap *caps = kzalloc(CAP_SLOTS * sizeof(struct cap));
+	struct mapping **maps = kzalloc(MAP_BUCKETS * sizeof(void *));
+	uint64_t pml4 = page_alloc_zeroed();
+	if (!e || !caps || !maps || !pml4) {
+		kfree(e); kfree(caps); kfree(maps);
+		if (pml4)
+			frame_free(&kframes, pml4);
+		return NULL;
+	}
+	e->caps = caps;
+	e->maps = maps;
+	e->pml4_pa = pml4;
+	return e;
+}
+
+/* Frees the parts of e, whose last reference went, or keeps them as a
+ * spare when they are clean (checked: a teardown that left anything
+ * behind frees them instead). */
+static void env_shell_free(struct env *e)
+{
+	if (nspare_envs < ENV_SPARES && env_clean(e)) {
+		spare_envs[nspare_envs++] = e;
+		return;
+	}
+	frame_free(&kframes, e->pml4_pa);
+	kfree(e->caps);
+	kfree(e->maps);
+	kfree(e);
+}
+
 struct env *env_create(struct cap *src, uint64_t quota_pages, int *err)
 {
 	/* the env struct, cap table, mapping hash and PML4 come out of the quota */
@@ -77,14 +148,8 @@ struct env *env_create(struct cap *src, uint64_t quota_pages, int *err)
 		*err = -EXO_ENOMEM;
 		return NULL;
 	}
-	struct env *e = kzalloc(sizeof *e);
-	struct cap *caps = kzalloc(CAP_SLOTS * sizeof(struct cap));
-	struct mapping **maps = kzalloc(MAP_BUCKETS * sizeof(void *));
-	uint64_t pml4 = page_alloc_zeroed();
-	if (!e || !caps || !maps || !pml4) {
-		kfree(e); kfree(caps); kfree(maps);
-		if (pml4)
-			frame_free(&kframes, pml4);
+	struct env *e = env_shell();
+	if (!e) {
 		*err = -EXO_ENOMEM;
 		return NULL;
 	}
@@ -92,16 +157,12 @@ struct env *env_create(struct cap *src, uint64_t quota_pages, int *err)
 		src->count -= quota_pages;
 	e->id = next_env_id++;
 	e->refs = 1;
-	e->caps = caps;
-	e->maps = maps;
-	e->pml4_pa = pml4;
 	e->quota_pages = quota_pages;
 	e->used_pages = e->peak_pages = fixed;
 	e->quota_source = src;
 	/* share the kernel half */
-	uint64_t *k = phys_to_virt(read_cr3() & PTE_ADDR), *u = phys_to_virt(pml4);
-	for (int i = 256; i < 512; i++)
-		u[i] = k[i];
+	uint64_t *k = phys_to_virt(read_cr3() & PTE_ADDR), *u = phys_to_virt(e->pml4_pa);
+	memcpy(u + 256, k + 256, 256 * sizeof *u);
 	e->next_all = all_envs;
 	all_envs = e;
 	return e;
@@ -133,6 +194,9 @@ static uint64_t *pte_slot(struct env *e, uint64_t va, int create)
 			if (!pa)
 				return NULL;
 			*ent = pa | PTE_P | PTE_W | PTE_U;
+			if (e->ntables < ENV_TABLES_LISTED)
+				e->tables[e->ntables] = pa;
+			e->ntables++;
 		}
 		table = phys_to_virt(*ent & PTE_ADDR);
 	}
@@ -200,9 +264,12 @@ static uint64_t record_end(const struct mapping *m)
 	return m->va + m->pages * PAGE_SIZE;
 }
 
+/* Records start at 2 MiB boundaries as often as not (a run is cut at
+ * each leaf table), so the 2 MiB number is mixed in: on the page number
+ * alone, the shared segment's 60 chunks all hashed to one chain. */
 static struct mapping **bucket(struct env *e, uint64_t va)
 {
-	return &e->maps[(va >> 12) % MAP_BUCKETS];
+	return &e->maps[((va >> 12) ^ (va >> 21)) % MAP_BUCKETS];
 }
 
 /* The record whose first page is va. */
@@ -644,12 +711,23 @@ static int eight_empty(const uint64_t *table, int i)
 		 table[i + 6] | table[i + 7]);
 }
 
-/* Frees the user page tables below level's table (no recursion: the three
- * lower levels are walked with nested loops). */
+/* Frees the user page tables below e's PML4 and empties its user half:
+ * those it listed as it made them, without a walk (which took about a
+ * thousand instructions a table, most of them skipping empty entries),
+ * else by a walk (no recursion: the three lower levels are walked with
+ * nested loops). */
 static void free_user_tables(struct env *e)
 {
 	uint64_t *pml4 = phys_to_virt(e->pml4_pa);
 
+	if (e->ntables <= ENV_TABLES_LISTED) {
+		for (int i = 0; i < e->ntables; i++)
+			env_page_free(e, e->tables[i]);
+		memset(pml4, 0, 256 * sizeof *pml4);
+		e->ntables = 0;
+		return;
+	}
+	e->ntables = 0;
 	for (int i = 0; i < 256; i++) {
 		if (!(pml4[i] & PTE_P))
 			continue;
@@ -679,25 +757,23 @@ static void free_user_tables(struct env *e)
  * Frees every mapping record of e, which no CPU has loaded any more and
  * whose threads are all dead (so none waits on a futex through its pages):
  * its page tables go whole right after, so no PTE is cleared and no TLB
- * flushed page by page, and the records are taken off their caps' lists
- * before those caps are deleted (each delete then finds only other envs'
- * pages to unmap).  Before, each page cost a table walk, a hash-chain
- * search and a flush.
- */
-/*
- * Frees every mapping record of e, which no CPU has loaded any more and
- * whose threads are all dead (so none waits on a futex through its pages):
- * its page tables go whole right after, so no PTE is cleared and no TLB
  * flushed, and the records are taken off their caps' lists before those
  * caps are deleted (each delete then finds only other envs' pages to
  * unmap).  One record per run, not per page.
  */
 static void drop_all_mappings(struct env *e)
 {
-	for (int b = 0; b < MAP_BUCKETS; b++) {
+	uint64_t left = e->nmappings;	/* the buckets after the last record are empty */
+
+	for (int b = 0; left && b < MAP_BUCKETS; b++) {
+		if (b % 8 == 0 && !(e->maps[b] || e->maps[b + 1] || e->maps[b + 2] || e->maps[b + 3] ||
+				    e->maps[b + 4] || e->maps[b + 5] || e->maps[b + 6] || e->maps[b + 7])) {
+			b += 7;		/* eight empty buckets */
+			continue;
+		}
 		struct mapping *m = e->maps[b];
 		e->maps[b] = NULL;
-		while (m) {
+		for (; m; left--) {
 			struct mapping *next = m->hash_next;
 			cap_maps_unlink(m);
 			kfree(m);
@@ -726,7 +802,7 @@ void env_kill(struct env *e, uint64_t status)
 	smp_leave(e);
 	drop_all_mappings(e);
 	free_user_tables(e);
-	for (int i = 0; i < CAP_SLOTS; i++)
+	for (int i = 0; i < e->cap_top; i++)
 		if (e->caps[i].type != EXO_CAP_NONE)
 			cap_delete(&e->caps[i]);
 	if (e->iobitmap) {
@@ -782,10 +858,7 @@ void env_put(struct env *e)
 			*pp = e->next_all;
 			break;
 		}
-	frame_free(&kframes, e->pml4_pa);
-	kfree(e->caps);
-	kfree(e->maps);
-	kfree(e);
+	env_shell_free(e);
 }
 
 void env_quota_source_gone(struct cap *gone, struct cap *heir)
@@ -819,7 +892,7 @@ static void collect_cycles(void)
 	while (work) {
 		struct env *e = work;
 		work = e->mark_next;
-		for (int i = 0; i < CAP_SLOTS; i++) {
+		for (int i = 0; i < e->cap_top; i++) {
 			struct cap *c = &e->caps[i];
 			struct env *t = c->type == EXO_CAP_ENV ? c->obj : NULL;
 			if (t && !t->marked) {

@@ -35,7 +35,8 @@ void frames_init(struct frames *f, const struct memmap *m, uint64_t *bitmap);
 /* Returns the physical address of a free frame, or 0 when none is left. */
 uint64_t frame_alloc(struct frames *f);
 
-/* n physically contiguous frames, all below limit; 0 when not available. */
+/* The lowest run of n physically contiguous free frames, all below limit;
+ * 0 when there is none. */
 uint64_t frame_alloc_contig(struct frames *f, uint64_t n, uint64_t limit);
 
 /* Frees the frame at pa: 0, or -EINVAL if pa is unaligned, not in a usable

@@ -14,6 +14,9 @@
 
 #define CAP_SLOTS EXO_CAP_SLOTS
 #define MAP_BUCKETS 512
+/* An env lists this many of its page-table pages, so its teardown frees
+ * them without walking its tables (a process takes about 20). */
+#define ENV_TABLES_LISTED 64
 
 struct env;
 struct thread;
@@ -53,6 +56,7 @@ struct env {
 	uint64_t pml4_pa;
 	volatile uint64_t loaded_on;	/* CPUs whose CR3 holds it, a bit each */
 	struct cap *caps;		/* CAP_SLOTS entries */
+	int cap_top;			/* slots from here on were never used: zero */
 	struct mapping **maps;		/* MAP_BUCKETS hash chains by first va */
 	uint64_t quota_pages, used_pages;	/* kernel memory charged */
 	uint64_t peak_pages;		/* the most ever charged at once */
@@ -60,6 +64,8 @@ struct env {
 	uint64_t map_charged;		/* pages of quota charged for them */
 	struct cap *quota_source;	/* the MEMORY cap that paid for it */
 	uint64_t fault_entry, fault_stack, fault_stack_size;
+	int ntables;			/* user page-table pages made (below the PML4) */
+	uint64_t tables[ENV_TABLES_LISTED];	/* the first ENV_TABLES_LISTED of them */
 	uint8_t *iobitmap;		/* 8 KiB, NULL: no port access */
 	uint32_t io_lo, io_hi;		/* iobitmap's bytes [lo, hi) may differ from 0xff */
 	struct thread *threads;

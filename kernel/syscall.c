@@ -224,7 +224,7 @@ static int64_t sys_cap_list(struct trapframe *tf)
 	uint64_t used[CAP_SLOTS / 64] = { 0 };
 	int64_t n = 0;
 
-	for (int i = 0; i < CAP_SLOTS; i++)
+	for (int i = 0; i < self()->cap_top; i++)
 		if (self()->caps[i].type != EXO_CAP_NONE) {
 			used[i / 64] |= 1ull << (i % 64);
 			n++;

@@ -206,6 +206,68 @@ static void frame_allocator(void)
 	free(bitmap);
 }
 
+/* The lowest run of n free frames below top, by testing every frame. */
+static uint64_t lowest_run(const struct frames *f, uint64_t n, uint64_t top)
+{
+	uint64_t run = 0;
+
+	for (uint64_t i = 0; i < top && i < f->nframes; i++) {
+		run = frame_is_free(f, i * 4096) ? run + 1 : 0;
+		if (run == n)
+			return (i + 1 - n) * 4096;
+	}
+	return 0;
+}
+
+/* frame_alloc_contig, which starts at the hint and skips a word at a
+ * time, finds the lowest run, as a search of every frame does, over a
+ * bitmap fragmented by random single and contiguous allocations and
+ * frees (runs across word boundaries, at the limit, none left). */
+static void contiguous_runs_are_lowest(void)
+{
+	static const uint64_t ents[][3] = {
+		{ 0, 0xa0000, 1 },
+		{ 0x100000, 0x700000, 1 },		/* 1..8 MiB */
+		{ 0x900000, 0x100000, 1 },		/* a hole, then 1 MiB */
+	};
+	_Alignas(8) uint8_t blob[512];
+	size_t len = make_e820_blob(blob, ents, 3);
+	struct boot_info bi;
+	struct memmap m;
+	static uint64_t held[4096][2];
+	int nheld = 0;
+
+	bootinfo_parse(&bi, blob, len);
+	memmap_from_boot(&m, &bi);
+	struct frames f;
+	uint64_t *bitmap = calloc(1, frames_bitmap_bytes(&m));
+	frames_init(&f, &m, bitmap);
+	srand(12);
+	for (int step = 0; step < 20000; step++) {
+		int r = rand() % 8;
+		if (r < 3 && nheld < 4096) {
+			uint64_t pa = frame_alloc(&f);
+			if (pa)
+				held[nheld][0] = pa, held[nheld++][1] = 1;
+		} else if (r < 5 && nheld < 4096) {
+			uint64_t n = 1 + (uint64_t)(rand() % 3 ? rand() % 8 : rand() % 200);
+			uint64_t limit = rand() % 4 ? UINT64_MAX : (uint64_t)(1 + rand() % 10) * 0x100000;
+			uint64_t want = lowest_run(&f, n, limit / 4096);
+			uint64_t pa = frame_alloc_contig(&f, n, limit);
+			CHECK_EQ(pa, want);
+			if (pa)
+				held[nheld][0] = pa, held[nheld++][1] = n;
+		} else if (nheld) {
+			int k = rand() % nheld;
+			for (uint64_t i = 0; i < held[k][1]; i++)
+				CHECK_EQ(frame_free(&f, held[k][0] + i * 4096), 0);
+			held[k][0] = held[--nheld][0];
+			held[k][1] = held[nheld][1];
+		}
+	}
+	free(bitmap);
+}
+
 static void malformed_bootinfo(void)
 {
 	_Alignas(8) uint8_t blob[64] = {0};
@@ -253,6 +315,7 @@ int main(void)
 	RUN(uefi_6g);
 	RUN(holes_overlaps_and_high_memory);
 	RUN(frame_allocator);
+	RUN(contiguous_runs_are_lowest);
 	RUN(malformed_bootinfo);
 	RUN(command_line);
 	return CHECK_EXIT_STATUS();

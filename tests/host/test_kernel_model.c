@@ -528,7 +528,7 @@ static uint64_t check_records(int e, struct env *k, int *covered, uint64_t *n, u
 			++*n;
 			heap_use(m, sizeof *m, use);
 			uint64_t first = env_pte(k, m->va) & PTE_ADDR;
-			if (m->env != k || (m->va >> 12) % MAP_BUCKETS != (uint64_t)b || !m->pages ||
+			if (m->env != k || ((m->va >> 12) ^ (m->va >> 21)) % MAP_BUCKETS != (uint64_t)b || !m->pages ||
 			    (m->va >> 21) != ((m->va + m->pages * PAGE_SIZE - 1) >> 21))
 				fail("env %d: record at %#lx (%lu pages) misplaced", e, (unsigned long)m->va,
 				     (unsigned long)m->pages);
@@ -748,6 +748,15 @@ static void compare_and_check(void)
 			if (c->type == EXO_CAP_NOTIFY)
 				heap_use(c->obj, sizeof(struct notify), use);
 		}
+		/* every slot from the high-water mark on was never used: all
+		 * zero, in a table new or taken back from a freed env */
+		if (k->cap_top < 0 || k->cap_top > CAP_SLOTS)
+			fail("env %d: cap_top %d", e, k->cap_top);
+		for (int s = k->cap_top; s < CAP_SLOTS; s++) {
+			static const struct cap zero;
+			if (memcmp(&k->caps[s], &zero, sizeof zero))
+				fail("env %d slot %d: above cap_top %d but not zero", e, s, k->cap_top);
+		}
 		heap_use(k, sizeof *k, use);
 		heap_use(k->caps, CAP_SLOTS * sizeof(struct cap), use);
 		heap_use(k->maps, MAP_BUCKETS * sizeof(struct mapping *), use);
@@ -785,6 +794,13 @@ static void compare_and_check(void)
 			     (unsigned long)k->nmappings);
 		/* invariant 4: the env's charge is what its objects take */
 		uint64_t tables = table_pages(k, use);
+		/* the list its teardown frees the tables from, without a walk */
+		if (me->alive && (uint64_t)k->ntables != tables)
+			fail("env %d: %d page-table pages listed, %lu made", e, k->ntables, (unsigned long)tables);
+		for (int i = 0; me->alive && i < k->ntables && i < ENV_TABLES_LISTED; i++)
+			if (use[k->tables[i] / PAGE_SIZE] != 1)
+				fail("env %d: listed table page %#lx is no table of its own", e,
+				     (unsigned long)k->tables[i]);
 		/* a dead env's thread list may name freed threads: only the
 		 * kernel's env_kill walks it, and only while the env lives */
 		for (struct thread *t = me->alive ? k->threads : NULL; t; t = t->env_next) {
