@@ -79,7 +79,9 @@ uint64_t frame_alloc_contig(struct frames *f, uint64_t n, uint64_t limit)
 
 	if (n == 0)
 		return 0;
-	for (uint64_t i = 0; i < top; i++) {
+	/* every word below the hint is full (frame_alloc moves it up only past
+	 * full words, a free moves it down): no run starts there */
+	for (uint64_t i = f->hint * 64; i < top; i++) {
 		if (i % 64 == 0 && f->bitmap[i / 64] == ~0ull) {
 			run = 0;		/* a full word: skip it whole */
 			i += 63;
