@@ -4,8 +4,6 @@
  * capabilities, byte for byte; otherwise both go to the kernel console
  * through the console capability.  The first program finds the port caps in
  * its start information; a forked child inherits them in the same slots.
- * A UART is enabled for the env and set up at the first write to it, not
- * at start-up: most images started by fork or execve never write there.
  */
 #include "libos/libos.h"
 #include "include/exo/native.h"
@@ -13,8 +11,7 @@
 #include <stdarg.h>
 
 static const uint16_t uart_base[3] = { 0, 0x2f8, 0x3e8 };
-enum { UART_UNKNOWN, UART_OK, UART_NONE };
-static int uart_state[3];
+static int uart_ok[3];
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
@@ -40,38 +37,26 @@ void console_init(void)
 		lp.uart_slot[1] = port_slot(uart_base[1]);
 		lp.uart_slot[2] = port_slot(uart_base[2]);
 	}
-	uart_state[1] = uart_state[2] = UART_UNKNOWN;	/* a forked child's env enables its own */
-}
-
-/* Whether fd's UART can be written: at the first look, its ports are
- * enabled for this env and the UART is found and set up. */
-static int uart_usable(int fd)
-{
-	if (uart_state[fd] != UART_UNKNOWN)
-		return uart_state[fd] == UART_OK;
-	uint16_t b = uart_base[fd];
-	if (!lp.uart_slot[fd] || exo_call(EXO_SYS_IOPORT_ENABLE, lp.uart_slot[fd]) != 0) {
-		uart_state[fd] = UART_NONE;
-		return 0;
+	for (int fd = 1; fd <= 2; fd++) {
+		uint16_t b = uart_base[fd];
+		if (!lp.uart_slot[fd] || exo_call(EXO_SYS_IOPORT_ENABLE, lp.uart_slot[fd]) != 0)
+			continue;
+		outb(b + 7, 0xa5);		/* scratch register: is a UART there? */
+		if (inb(b + 7) != 0xa5)
+			continue;
+		outb(b + 1, 0);
+		outb(b + 3, 0x80);
+		outb(b + 0, 1);
+		outb(b + 1, 0);
+		outb(b + 3, 3);
+		outb(b + 2, 0xc7);
+		uart_ok[fd] = 1;
 	}
-	outb(b + 7, 0xa5);		/* scratch register: is a UART there? */
-	if (inb(b + 7) != 0xa5) {
-		uart_state[fd] = UART_NONE;
-		return 0;
-	}
-	outb(b + 1, 0);
-	outb(b + 3, 0x80);
-	outb(b + 0, 1);
-	outb(b + 1, 0);
-	outb(b + 3, 3);
-	outb(b + 2, 0xc7);
-	uart_state[fd] = UART_OK;
-	return 1;
 }
 
 int console_is_kernel(void)
 {
-	return !uart_usable(1);
+	return !uart_ok[1];
 }
 
 int64_t console_write(int fd, const void *buf, size_t len)
@@ -80,7 +65,7 @@ int64_t console_write(int fd, const void *buf, size_t len)
 
 	if (fd < 1 || fd > 2)
 		return -EXO_EBADF;
-	if (!uart_usable(fd)) {
+	if (!uart_ok[fd]) {
 		size_t done = 0;
 		while (done < len) {
 			size_t n = len - done > 4096 ? 4096 : len - done;
