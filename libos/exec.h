@@ -23,7 +23,7 @@
 #define EXEC_MAX_RUNS 32			/* image runs (512 pages at most each), the stack */
 #define EXEC_MAX_DELETE 512			/* every slot */
 #define EXEC_MAX_ZERO 24			/* demand-zero runs: bss past the file, the stack */
-#define EXEC_RESERVE_PAGES 40			/* frames for the new image's first touches */
+#define EXEC_RESERVE_PAGES 48			/* frames for the new image's first touches */
 #define EXEC_BOOT_STACK 8192			/* its first fault handler's stack, in the record */
 
 /* Frames of the new image: pages at va with Linux PROT_* bits. */

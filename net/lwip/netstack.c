@@ -380,8 +380,10 @@ int netstack_start(void)
 void netstack_boot(const char *const *envp, uint32_t envc)
 {
 	const struct exo_start *st = libos_start_info;
-	read_config(st ? st->cmdline : 0, envp, envc);
-	if (conf.off || !st || !st->nic_count)
+	if (!st || !st->nic_count)
+		return;		/* no NIC: the settings would configure nothing */
+	read_config(st->cmdline, envp, envc);
+	if (conf.off)
 		return;
 	netstack_start();
 	uint8_t mac[6];

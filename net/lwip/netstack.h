@@ -10,7 +10,8 @@
 #include "libos/libos.h"
 
 /* At start-up, with the program's environment: brings the network up
- * (DHCP or EXO_IP/EXO_GW/EXO_DNS) unless EXO_NET=none or there is no NIC. */
+ * (DHCP or EXO_IP/EXO_GW/EXO_DNS) unless EXO_NET=none or there is no NIC
+ * (an image without one reads no settings, and warns of no bad one). */
 void netstack_boot(const char *const *envp, uint32_t envc);
 /* lwIP itself (with loopback), started on first use: 0 or -errno; a forked
  * child has no network (-ENETDOWN). */

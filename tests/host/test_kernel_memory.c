@@ -202,6 +202,18 @@ static void frame_allocator(void)
 	CHECK(run >= 0x201000 || run + 256 * 4096 <= 0x200000);
 	CHECK_EQ(frame_alloc_contig(&f, 1024, 4 * GiB), 0);	/* no such run */
 	CHECK_EQ(f.nfree, usable - 1 - 256);
+	/* the search starts at the hint: single frames taken until one lies
+	 * past the run move it up, and a run freed below it is found again */
+	uint64_t below = 0, one;
+	while ((one = frame_alloc(&f)) != 0 && one < run)
+		got[below++] = one;
+	CHECK(one > run);
+	for (uint64_t i = 0; i < 256; i++)
+		CHECK_EQ(frame_free(&f, run + i * 4096), 0);
+	CHECK_EQ(frame_alloc_contig(&f, 256, 4 * GiB), run);
+	CHECK_EQ(frame_free(&f, one), 0);
+	for (uint64_t i = 0; i < below; i++)
+		CHECK_EQ(frame_free(&f, got[i]), 0);
 	free(got);
 	free(bitmap);
 }
