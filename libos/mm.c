@@ -907,15 +907,9 @@ static int prot_walk(uint32_t *i, uint64_t va)
 
 /* The frames of the pages fork copies (n pieces), and FORK_COPY_SPARE
  * free ones for the child's first faults, in one cap granted to env in
- * the same slot and recorded in its private block cp.  0, or -ENOMEM
- * when the budget or the child's table has no room. */
-static int fork_copy_cap(int64_t env, struct libos_private *cp, const struct exo_mem_copy *piece, uint32_t n)
+ * the same slot: the slot, or -ENOMEM when the budget has no room. */
+static int64_t fork_copy_cap(int64_t env, const struct exo_mem_copy *piece, uint32_t n)
 {
-	int c = 0;
-	while (c < MAX_CHUNKS && cp->chunks[c].slot)
-		c++;
-	if (c == MAX_CHUNKS)
-		return -LX_ENOMEM;
 	int64_t slot = exo_call(EXO_SYS_MEM_ALLOC_COPY, EXO_SLOT_MEMORY, n + FORK_COPY_SPARE, piece, n);
 	if (slot < 0)
 		return -LX_ENOMEM;
@@ -923,10 +917,7 @@ static int fork_copy_cap(int64_t env, struct libos_private *cp, const struct exo
 		exo_call(EXO_SYS_CAP_DELETE, slot);
 		return -LX_ENOMEM;
 	}
-	cp->chunks[c] = (struct chunk){ .slot = slot, .pages = n + FORK_COPY_SPARE };
-	cp->chunks[c].used[0] = (1ull << n) - 1;	/* n <= 32 */
-	cp->copied_chunk = (uint32_t)c;
-	return 0;
+	return slot;
 }
 
 /*
@@ -937,9 +928,12 @@ static int fork_copy_cap(int64_t env, struct libos_private *cp, const struct exo
  * FORK_COPY_MAX pages written since our last fork (fork_copies), copied
  * for the child at once (RES_COPIED): a copy is one piece of a kernel
  * call, where sharing costs a protect here and a fault in each of us.
- * Without the memory for the copies, those pages are shared too.
+ * Without the memory for the copies, or with may_copy 0 (no room in the
+ * child's chunk table), those pages are shared too.  The copies' addresses
+ * go to our lp.copied_va (only a forked child reads them, from its copy
+ * of this block: mm_fork_private copies it after the marks).
  */
-void mm_fork_mark(int64_t env, struct libos_private *cp)
+int64_t mm_fork_mark(int64_t env, int may_copy)
 {
 	_Static_assert(FORK_COPY_MAX <= 64, "the copies' used bits fit one word");
 	uint64_t lo = (uint64_t)&lp, hi = lo + sizeof lp;
@@ -962,27 +956,62 @@ void mm_fork_mark(int64_t env, struct libos_private *cp)
 				r->flags &= (uint8_t)~RES_HINTED;
 				continue;
 			}
-			int copy = n < FORK_COPY_MAX && fork_copies(r, &hot);
+			int copy = may_copy && n < FORK_COPY_MAX && fork_copies(r, &hot);
 			r->flags &= (uint8_t)~RES_HINTED;
 			if (copy) {
 				piece[n] = (struct exo_mem_copy){ (uint64_t)lp.chunks[r->chunk].slot,
 								   r->index * PAGE, PAGE, n * PAGE };
-				cp->copied_va[n++] = r->va;
+				lp.copied_va[n++] = r->va;
 				r->flags |= RES_COPIED;
 				continue;
 			}
 			r->flags = RES_COW | RES_SHARED | (r->flags & RES_COW ? 0 : RES_FRESH);
 		}
 	}
-	cp->ncopied = 0;
-	if (!n || fork_copy_cap(env, cp, piece, n) == 0) {
-		cp->ncopied = n;
-		return;
-	}
+	lp.ncopied = n;
+	int64_t copies = n ? fork_copy_cap(env, piece, n) : 0;
+	if (copies >= 0)
+		return copies;
 	for (uint32_t k = 0; k < n; k++) {	/* no room: shared after all */
-		struct resident *r = resident_find(cp->copied_va[k], 0);
+		struct resident *r = resident_find(lp.copied_va[k], 0);
 		r->flags = RES_COW | RES_SHARED | RES_FRESH;
 	}
+	lp.ncopied = 0;
+	return 0;
+}
+
+/*
+ * The child's private block, a copy of ours made by the kernel from our
+ * block's frames (one piece per run of them), so its frames are neither
+ * zeroed first nor copied through a mapping here; room more pages after
+ * it come zeroed (the tables' copy, mm_tables_fork).  A page of the block
+ * without a record (none is known) comes zeroed as well, its bit set in
+ * *missing for the caller to copy.  The frame slot, or -ENOMEM.
+ */
+int64_t mm_fork_private(uint64_t room, uint64_t *missing)
+{
+	_Static_assert(sizeof lp / PAGE <= 64, "the block's pages fit the missing mask");
+	uint64_t lo = (uint64_t)&lp, pages = sizeof lp / PAGE;
+	struct exo_mem_copy piece[sizeof lp / PAGE];
+	uint32_t n = 0;
+	*missing = 0;
+	for (uint64_t i = 0; i < pages; i++) {
+		const struct resident *r = resident_find(lo + i * PAGE, 0);
+		if (!r) {
+			*missing |= 1ull << i;
+			continue;
+		}
+		uint64_t slot = (uint64_t)lp.chunks[r->chunk].slot, from = r->index * PAGE;
+		struct exo_mem_copy *last = n ? &piece[n - 1] : 0;
+		if (last && last->slot == slot && last->offset + last->length == from &&
+		    last->dest + last->length == i * PAGE) {
+			last->length += PAGE;
+			continue;
+		}
+		piece[n++] = (struct exo_mem_copy){ slot, from, PAGE, i * PAGE };
+	}
+	int64_t priv = exo_call(EXO_SYS_MEM_ALLOC_COPY, EXO_SLOT_MEMORY, pages + room, piece, n);
+	return priv < 0 ? -LX_ENOMEM : priv;
 }
 
 /* Pages in a row that fork maps in the child with one call: frames in a
@@ -1017,7 +1046,7 @@ static int share_page(int64_t env, struct share_run *r, const struct share_run *
 	return err;
 }
 
-int mm_fork_share(int64_t env, int64_t priv, const struct libos_private *cp)
+int mm_fork_share(int64_t env, int64_t priv, int64_t copies)
 {
 	uint64_t lo = (uint64_t)&lp, hi = lo + sizeof lp;
 	struct share_run run = { 0 };
@@ -1035,7 +1064,7 @@ int mm_fork_share(int64_t env, int64_t priv, const struct libos_private *cp)
 			} else if (r->flags & RES_COPIED) {	/* the child's own copy; ours stays as it is */
 				r->flags = (uint8_t)((r->flags & ~RES_COPIED) | RES_CLEAN);
 				p.index = copied++;
-				p.slot = cp->chunks[cp->copied_chunk].slot;
+				p.slot = copies;
 			} else {
 				int prot = prot_walk(&ri, r->va);
 				if (prot <= 0 || !(prot & 7))
