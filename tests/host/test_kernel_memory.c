@@ -206,6 +206,75 @@ static void frame_allocator(void)
 	free(bitmap);
 }
 
+/* The lowest run of n clear bits of bm below top, by bits: what
+ * frame_alloc_contig must find (0: none). */
+static uint64_t first_fit(const uint64_t *bm, uint64_t n, uint64_t top)
+{
+	for (uint64_t i = 0, run = 0; i < top; i++) {
+		run = (bm[i / 64] >> (i % 64)) & 1 ? 0 : run + 1;
+		if (run == n)
+			return (i + 1 - n) * 4096;
+	}
+	return 0;
+}
+
+/* frame_alloc_contig, which searches a word at a time from the hint,
+ * finds the run a search bit by bit from frame 0 finds, on a bitmap made
+ * ragged by single frames allocated and freed at random, for runs of
+ * every length up to past a whole word, with and without a limit. */
+static void frame_contig_first_fit(void)
+{
+	static const uint64_t ents[][3] = { { 0x100000, 0x1000000, 1 } };	/* 1..17 MiB */
+	_Alignas(8) uint8_t blob[512];
+	size_t len = make_e820_blob(blob, ents, 1);
+	struct boot_info bi;
+	struct memmap m;
+	struct frames f;
+
+	bootinfo_parse(&bi, blob, len);
+	memmap_from_boot(&m, &bi);
+	uint64_t *bitmap = malloc(frames_bitmap_bytes(&m));
+	frames_init(&f, &m, bitmap);
+	uint64_t total = f.nfree, *held = malloc(total * sizeof *held), nheld = 0;
+	uint64_t words = (f.nframes + 63) / 64, *copy = malloc(words * 8);
+	uint32_t seed = 12345;
+	int found = 0;
+	for (int round = 0; round < 400; round++) {
+		for (int k = 0; k < 200; k++) {
+			seed = seed * 1103515245u + 12345u;
+			if ((seed >> 16) % 3 && nheld < total * 3 / 4) {
+				uint64_t pa = frame_alloc(&f);
+				if (pa)
+					held[nheld++] = pa;
+			} else if (nheld) {
+				uint64_t at = (seed >> 8) % nheld;
+				CHECK_EQ(frame_free(&f, held[at]), 0);
+				held[at] = held[--nheld];
+			}
+		}
+		seed = seed * 1103515245u + 12345u;
+		uint64_t n = 1 + (seed >> 16) % 80;
+		uint64_t limit = round % 4 ? UINT64_MAX : 0x100000 + (seed >> 4) % 0x1000000;
+		uint64_t top = limit / 4096 < f.nframes ? limit / 4096 : f.nframes;
+		memcpy(copy, f.bitmap, words * 8);
+		uint64_t want = first_fit(copy, n, top), nfree = f.nfree;
+		uint64_t got = frame_alloc_contig(&f, n, limit);
+		CHECK_EQ(got, want);
+		if (!got)
+			continue;
+		found++;
+		CHECK_EQ(f.nfree, nfree - n);
+		for (uint64_t i = 0; i < n; i++)
+			CHECK(!frame_is_free(&f, got + i * 4096));
+		for (uint64_t i = 0; i < n; i++)
+			CHECK_EQ(frame_free(&f, got + i * 4096), 0);
+	}
+	CHECK(found > 100 && found < 400);	/* runs found and not found */
+	free(copy);
+	free(held);
+	free(bitmap);
+}
+
 static void malformed_bootinfo(void)
 {
 	_Alignas(8) uint8_t blob[64] = {0};
@@ -253,6 +322,7 @@ int main(void)
 	RUN(uefi_6g);
 	RUN(holes_overlaps_and_high_memory);
 	RUN(frame_allocator);
+	RUN(frame_contig_first_fit);
 	RUN(malformed_bootinfo);
 	RUN(command_line);
 	return CHECK_EXIT_STATUS();
