@@ -855,12 +855,23 @@ static void fork_hint_note(uint64_t va)
 		p->fork_hint[p->fork_hint_next++ % FORK_HINTS] = va;
 }
 
-/* Marks the records our entry's hints name (RES_HINTED, cleared again as
- * mm_fork_mark passes them).  The hints stay: a page copied at this fork
- * takes no fault to name it again, and without it the next fork would
- * share it again (a fault every other fork). */
-static void fork_hints_take(void)
+/* Marks the records of the pages the forking thread is sure to write (h)
+ * and of those our entry's hints name (RES_HINTED, cleared again as
+ * mm_fork_mark passes them), so its walk asks a record's flags, not the
+ * ranges (no more than FORK_COPY_MAX pages of a range: no more are
+ * copied).  The hints stay: a page copied at this fork takes no fault to
+ * name it again, and without it the next fork would share it again (a
+ * fault every other fork). */
+static void fork_hints_take(const struct fork_hot *h)
 {
+	for (int k = 0; k < 3; k++) {
+		uint64_t va = h->lo[k] & ~(PAGE - 1);
+		for (int i = 0; i < FORK_COPY_MAX && va < h->hi[k]; i++, va += PAGE) {
+			struct resident *r = resident_find(va, 0);
+			if (r)
+				r->flags |= RES_HINTED;
+		}
+	}
 	struct sh_proc *me = lp.shared_pages ? proc_self() : 0;
 	if (!me)
 		return;
@@ -871,25 +882,31 @@ static void fork_hints_take(void)
 	}
 }
 
+/* 1 when a thread other than the first runs: only then can a page be
+ * kept writable at a fork (lo_thread_page_kept). */
+static int fork_pages_kept(void)
+{
+	const struct lo_thread *t = lo_threads();
+	return t && (t != &lo_thread0 || t->next);
+}
+
 /*
  * A page fork copies for the child instead of sharing it, in a writable
  * region and not another thread's block or handler stack (those the
- * child never uses): one the forking thread is sure to write (h), or one
- * a copy-on-write fault hinted since our last fork (mm_fork_hints), or one
- * we wrote since our last fork (no RES_SHARED: a fresh page or a
- * copy-on-write copy), likely written again by both of us, unless it was
- * copied at the last fork (RES_CLEAN: we cannot tell whether it was
- * written since, so it is shared this time; our next write shows it).
+ * child never uses, and only with kept set can there be any): one the
+ * forking thread is sure to write or one a copy-on-write fault hinted
+ * since our last fork (both RES_HINTED: fork_hints_take), or one we wrote
+ * since our last fork (no RES_SHARED: a fresh page or a copy-on-write
+ * copy), likely written again by both of us, unless it was copied at the
+ * last fork (RES_CLEAN: we cannot tell whether it was written since, so
+ * it is shared this time; our next write shows it).
  */
-static int fork_copies(const struct resident *r, const struct fork_hot *h)
+static int fork_copies(const struct resident *r, int kept)
 {
-	int hot = r->flags & RES_HINTED;
-	for (int k = 0; k < 3; k++)
-		hot |= r->va + PAGE > h->lo[k] && r->va < h->hi[k];
-	if (!hot && (r->flags & (RES_SHARED | RES_CLEAN)))
+	if (!(r->flags & RES_HINTED) && (r->flags & (RES_SHARED | RES_CLEAN)))
 		return 0;
 	int prot = mm_prot_at(r->va);
-	return prot > 0 && (prot & LX_PROT_WRITE) && !lo_thread_page_kept(r->va);
+	return prot > 0 && (prot & LX_PROT_WRITE) && !(kept && lo_thread_page_kept(r->va));
 }
 
 /* The protection of the region holding va (-1: none), for a walk of one
@@ -940,8 +957,9 @@ int64_t mm_fork_mark(int64_t env, int may_copy)
 	struct exo_mem_copy piece[FORK_COPY_MAX];
 	struct fork_hot hot;
 	uint32_t n = 0;
+	int kept = fork_pages_kept();
 	fork_hot_now(&hot);
-	fork_hints_take();
+	fork_hints_take(&hot);
 	lp.share_epoch++;
 	for (int c = 0; c < MAX_CHUNKS; c++)	/* the child gets a copy of each */
 		if (lp.chunks[c].slot && !lp.chunks[c].tables && lp.chunks[c].shared == CHUNK_OWN)
@@ -956,7 +974,7 @@ int64_t mm_fork_mark(int64_t env, int may_copy)
 				r->flags &= (uint8_t)~RES_HINTED;
 				continue;
 			}
-			int copy = may_copy && n < FORK_COPY_MAX && fork_copies(r, &hot);
+			int copy = may_copy && n < FORK_COPY_MAX && fork_copies(r, kept);
 			r->flags &= (uint8_t)~RES_HINTED;
 			if (copy) {
 				piece[n] = (struct exo_mem_copy){ (uint64_t)lp.chunks[r->chunk].slot,
@@ -1051,6 +1069,7 @@ int mm_fork_share(int64_t env, int64_t priv, int64_t copies)
 	uint64_t lo = (uint64_t)&lp, hi = lo + sizeof lp;
 	struct share_run run = { 0 };
 	uint64_t copied = 0;
+	int kept = fork_pages_kept();
 	for (uint64_t n = 0; n < lp.tparts[PART_LEAVES].used; n++) {
 		struct resident *leaf = leaf_at(n);
 		uint32_t ri = UINT32_MAX;
@@ -1074,7 +1093,7 @@ int mm_fork_share(int64_t env, int64_t priv, int64_t copies)
 				p.prot = EXO_PROT_READ | (prot & 4 ? EXO_PROT_EXEC : 0) | EXO_MAP_TARGET_CAP;
 				p.ours_too = (prot & 2) && (r->flags & RES_FRESH);
 				r->flags &= ~RES_FRESH;
-				if ((prot & 2) && lo_thread_page_kept(r->va)) {
+				if ((prot & 2) && kept && lo_thread_page_kept(r->va)) {
 					/* a thread's block and handler stack stay
 					 * writable here: another thread's fault during
 					 * the fork is framed there; the child never
