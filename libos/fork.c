@@ -105,6 +105,7 @@ static void child_private(struct libos_private *cp, const struct sh_proc *entry,
 	cp->proc_index = (uint32_t)(entry - sh_seg()->procs);
 	cp->hint_index = lp.proc_index;	/* its faults until execve hint our next fork */
 	cp->hint_pid = lp.self_pid;
+	cp->next_chunk_pages = FORK_CHILD_CHUNK;	/* most children exec first */
 	for (int c = 0; c < MAX_CHUNKS; c++) {
 		if (!cp->chunks[c].slot)
 			continue;	/* a chunk is made whole when it is taken */

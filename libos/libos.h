@@ -41,7 +41,8 @@ void lo_report(const char *fmt, ...);
 #define RES_CLEAN 16			/* copied at the last fork, not shared */
 #define RES_HINTED 32			/* fork, while it marks: a fork hint names it */
 #define FORK_COPY_MAX 32		/* pages a fork copies for the child at once */
-#define FORK_COPY_SPARE 16		/* free pages the child's copy cap brings */
+#define FORK_COPY_SPARE 4		/* free pages the child's copy cap brings */
+#define FORK_CHILD_CHUNK 16		/* pages of a forked child's first new chunk */
 
 struct region {
 	uint64_t start, end;	/* [start, end), page aligned */
