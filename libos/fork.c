@@ -76,6 +76,7 @@ static int64_t fail_child(struct sh_proc *entry, int64_t env)
 static int64_t fail_memory(struct sh_proc *entry, int64_t env, int64_t priv, int64_t copies, uint64_t pages)
 {
 	mm_fork_unmark();
+	lp.ncopied = 0;
 	if (priv > 0) {
 		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA, pages);
 		exo_call(EXO_SYS_CAP_DELETE, priv);
@@ -214,7 +215,6 @@ static int64_t fork_env(void)
 	uint64_t room = mm_tables_pages(), missing;
 	uint64_t window = private_pages + room;
 	int64_t priv = mm_fork_private(room, &missing);
-	lp.ncopied = 0;		/* the child's, in its copy; ours holds none */
 	if (priv < 0)
 		return fail_memory(entry, env, 0, copies, 0);
 	struct libos_private *cp = (struct libos_private *)FORK_PRIVATE_VA;
@@ -225,6 +225,7 @@ static int64_t fork_env(void)
 	for (uint64_t i = 0; i < private_pages; i++)
 		if (missing >> i & 1)
 			lo_memcpy((uint8_t *)cp + i * PAGE, (const uint8_t *)&lp + i * PAGE, PAGE);
+	lp.ncopied = 0;		/* the child's, in its copy; ours holds none */
 	child_private(cp, entry, (int64_t)info.object, priv, pc, copies, cc);
 	if (mm_tables_fork(env, priv, private_pages, room) || mm_fork_share(env, priv, copies))
 		return fail_memory(entry, env, priv, copies, window);
