@@ -20,7 +20,7 @@ struct frames {
 	uint64_t *bitmap;
 	uint64_t nframes;	/* frames covered: [0, nframes * 4096) */
 	uint64_t nfree;
-	uint64_t hint;		/* word index to search from */
+	uint64_t hint;		/* word index to search from: every word below is full */
 	uint32_t *refs;		/* per frame: capabilities keeping it (after the bitmap) */
 	struct memmap usable;	/* what may ever be freed */
 };

@@ -31,7 +31,6 @@
 
 #define PAGE 4096ull
 #define CHILD_QUOTA 2048			/* kernel pages: page tables, records */
-#define TABLES_SLACK 4				/* pages the tables may grow by during a fork */
 #define ENOMEM 12
 #define EAGAIN 11
 #define ENOENT 2
@@ -71,15 +70,66 @@ static int64_t fail_child(struct sh_proc *entry, int64_t env)
 	return fail(env, -ENOMEM);
 }
 
-/* The same once the child's private block is being made: our window on
- * it and our caps on its frames and its copied pages' go too. */
-static int64_t fail_memory(struct sh_proc *entry, int64_t env, int64_t priv, int64_t copies)
+/* The same once the pages are marked for the child: the marks taken
+ * back, our window on its private block (pages long) and our caps on its
+ * frames and its copied pages' go too. */
+static int64_t fail_memory(struct sh_proc *entry, int64_t env, int64_t priv, int64_t copies, uint64_t pages)
 {
-	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA, sizeof lp / PAGE + mm_tables_pages() + TABLES_SLACK);
-	exo_call(EXO_SYS_CAP_DELETE, priv);
+	mm_fork_unmark();
+	lp.ncopied = 0;
+	if (priv > 0) {
+		exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA, pages);
+		exo_call(EXO_SYS_CAP_DELETE, priv);
+	}
 	if (copies)
 		exo_call(EXO_SYS_CAP_DELETE, copies);
 	return fail_child(entry, env);
+}
+
+/* The first free entry of a chunk table from c on (MAX_CHUNKS: none). */
+static int free_chunk_from(const struct chunk *chunks, int c)
+{
+	while (c < MAX_CHUNKS && chunks[c].slot)
+		c++;
+	return c;
+}
+
+/* What differs in the child's private block cp from our copy of it:
+ * its pid and entry, no children, every chunk of ours shared, its own
+ * private block in chunk pc, and its copied pages (if copies) in chunk
+ * cc with free pages after them. */
+static void child_private(struct libos_private *cp, const struct sh_proc *entry, int64_t pid,
+			  int64_t priv, int pc, int64_t copies, int cc)
+{
+	lo_memset(cp->children, 0, sizeof cp->children);
+	cp->self_pid = pid;
+	/* the ports are ours until the child enables them in its own env:
+	 * a report it makes before that (a take-over of the lock from a
+	 * process that died holding it) goes to the kernel's console */
+	lo_memset(cp->uart_on, 0, sizeof cp->uart_on);
+	cp->proc_index = (uint32_t)(entry - sh_seg()->procs);
+	cp->hint_index = lp.proc_index;	/* its faults until execve hint our next fork */
+	cp->hint_pid = lp.self_pid;
+	cp->next_chunk_pages = FORK_CHILD_CHUNK;	/* most children exec first */
+	for (int c = 0; c < MAX_CHUNKS; c++) {
+		if (!cp->chunks[c].slot)
+			continue;	/* a chunk is made whole when it is taken */
+		for (int w = 0; w < 8; w++) {
+			/* the free pages stay ours: the child's stranded ones,
+			 * its own once nobody else holds the chunk (mm.c) */
+			cp->chunks[c].dirty[w] |= ~cp->chunks[c].used[w];
+			cp->chunks[c].used[w] = ~0ull;
+		}
+		cp->chunks[c].shared = CHUNK_COPY;
+		cp->chunks[c].asked = (uint8_t)cp->share_epoch;	/* shared: ours holds it */
+	}
+	cp->chunks[pc] = (struct chunk){ .slot = priv, .pages = (uint32_t)(sizeof lp / PAGE), .fixed = 1 };
+	cp->private_chunk = (uint32_t)pc;
+	if (copies) {
+		cp->chunks[cc] = (struct chunk){ .slot = copies, .pages = cp->ncopied + FORK_COPY_SPARE };
+		cp->chunks[cc].used[0] = (1ull << cp->ncopied) - 1;	/* at most FORK_COPY_MAX, 32 */
+		cp->copied_chunk = (uint32_t)cc;
+	}
 }
 
 static int free_child_index(void)
@@ -117,17 +167,9 @@ static int64_t fork_env(void)
 	if (mem.count < CHILD_QUOTA + private_pages + mm_tables_pages() + 64)
 		return -ENOMEM;
 
-	/* the private block's copy and the tables', after it: allocated
-	 * while our budget is whole */
-	uint64_t room = mm_tables_pages() + TABLES_SLACK;
-	int64_t priv = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, private_pages + room);
-	if (priv < 0)
-		return -ENOMEM;
 	int64_t env = exo_call(EXO_SYS_ENV_CREATE, EXO_SLOT_MEMORY, CHILD_QUOTA);
-	if (env < 0) {
-		exo_call(EXO_SYS_CAP_DELETE, priv);
+	if (env < 0)
 		return -ENOMEM;
-	}
 	die_point(EXO_DIE_FORK_ENV);
 	int64_t budget = child_budget();
 	int64_t thread = exo_call(EXO_SYS_THREAD_CREATE, env);
@@ -136,9 +178,7 @@ static int64_t fork_env(void)
 	if (budget < 0 || thread < 0 ||
 	    exo_call(EXO_SYS_CAP_GRANT, budget, env, EXO_R_ALL, EXO_SLOT_MEMORY + 1) < 0 ||
 	    grant_console(env) < 0 || exec_fork_grant(env) < 0 ||
-	    exo_call(EXO_SYS_CAP_GRANT, thread, env, EXO_R_ALL, EXO_SLOT_SELF_THREAD + 1) < 0 ||
-	    exo_call(EXO_SYS_CAP_GRANT, priv, env, EXO_R_ALL, priv + 1) < 0) {
-		exo_call(EXO_SYS_CAP_DELETE, priv);
+	    exo_call(EXO_SYS_CAP_GRANT, thread, env, EXO_R_ALL, EXO_SLOT_SELF_THREAD + 1) < 0) {
 		if (budget >= 0)
 			exo_call(EXO_SYS_CAP_DELETE, budget);
 		return fail(env, -ENOMEM);
@@ -161,57 +201,40 @@ static int64_t fork_env(void)
 		return fail(env, -EAGAIN);
 	die_point(EXO_DIE_FORK_ENTRY);
 
-	/* the child's private block: ours, then what differs for it */
-	struct libos_private *cp = (struct libos_private *)FORK_PRIVATE_VA;
-	if (exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA, priv, 0,
-		     EXO_PROT_READ | EXO_PROT_WRITE, private_pages + room))
-		return fail_memory(entry, env, priv, 0);
-	lo_memcpy(cp, &lp, sizeof lp);
-	lo_memset(cp->children, 0, sizeof cp->children);
-	cp->self_pid = (int64_t)info.object;
-	/* the ports are ours until the child enables them in its own env:
-	 * a report it makes before that (a take-over of the lock from a
-	 * process that died holding it) goes to the kernel's console */
-	lo_memset(cp->uart_on, 0, sizeof cp->uart_on);
-	cp->proc_index = (uint32_t)(entry - sh_seg()->procs);
-	cp->hint_index = lp.proc_index;	/* its faults until execve hint our next fork */
-	cp->hint_pid = lp.self_pid;
-	for (int c = 0; c < MAX_CHUNKS; c++) {
-		for (int w = 0; w < 8; w++) {
-			/* the free pages stay ours: the child's stranded ones,
-			 * its own once nobody else holds the chunk (mm.c) */
-			cp->chunks[c].dirty[w] |= ~cp->chunks[c].used[w];
-			cp->chunks[c].used[w] = ~0ull;
-		}
-		cp->chunks[c].shared = CHUNK_COPY;
-		cp->chunks[c].asked = (uint8_t)cp->share_epoch;	/* shared: ours holds it */
-	}
-	int pc = 0;
-	while (pc < MAX_CHUNKS && cp->chunks[pc].slot)
-		pc++;
-	if (pc == MAX_CHUNKS)
-		return fail_memory(entry, env, priv, 0);
-	cp->chunks[pc] = (struct chunk){ .slot = priv, .pages = (uint32_t)private_pages, .fixed = 1 };
-	cp->private_chunk = (uint32_t)pc;
-
 	/* every resident page: shared read-only, copy-on-write in both, or
 	 * for the few we wrote since our last fork, copied for the child
 	 * now; the child takes its private block's and its copies' records
-	 * over (mm_adopt_private).  The marks go first and the tables are
-	 * copied with them, before any page is made read-only here: a write
-	 * of ours after that faults and changes our record, which the
-	 * child's copy must not see. */
-	mm_fork_mark(env, cp);
-	int64_t copies = cp->ncopied ? cp->chunks[cp->copied_chunk].slot : 0;
-	cp->nregions = lp.nregions;	/* as the tables are now: a fault may have grown them */
-	lo_memcpy(cp->tparts, lp.tparts, sizeof lp.tparts);
-	lo_memcpy(cp->res_root, lp.res_root, sizeof lp.res_root);
-	if (mm_tables_fork(env, priv, private_pages, room) || mm_fork_share(env, priv, cp)) {
-		mm_fork_unmark();
-		return fail_memory(entry, env, priv, copies);
-	}
+	 * over (mm_adopt_private).  The marks go first, and the private
+	 * block and the tables are copied after them, before any page is
+	 * made read-only here: a write of ours after that faults and changes
+	 * our record, which the child's copy must not see. */
+	int pc = free_chunk_from(lp.chunks, 0);
+	int cc = pc < MAX_CHUNKS ? free_chunk_from(lp.chunks, pc + 1) : MAX_CHUNKS;
+	if (pc == MAX_CHUNKS)
+		return fail_child(entry, env);
+	int64_t copies = mm_fork_mark(env, cc < MAX_CHUNKS);
+
+	/* the child's private block: ours, copied by the kernel, then what
+	 * differs for it; the tables' copy after it */
+	uint64_t room = mm_tables_pages(), missing;
+	uint64_t window = private_pages + room;
+	int64_t priv = mm_fork_private(room, &missing);
+	if (priv < 0)
+		return fail_memory(entry, env, 0, copies, 0);
+	struct libos_private *cp = (struct libos_private *)FORK_PRIVATE_VA;
+	if (exo_call(EXO_SYS_CAP_GRANT, priv, env, EXO_R_ALL, priv + 1) < 0 ||
+	    exo_call(EXO_SYS_PAGE_MAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA, priv, 0,
+		     EXO_PROT_READ | EXO_PROT_WRITE, window))
+		return fail_memory(entry, env, priv, copies, window);
+	for (uint64_t i = 0; i < private_pages; i++)
+		if (missing >> i & 1)
+			lo_memcpy((uint8_t *)cp + i * PAGE, (const uint8_t *)&lp + i * PAGE, PAGE);
+	lp.ncopied = 0;		/* the child's, in its copy; ours holds none */
+	child_private(cp, entry, (int64_t)info.object, priv, pc, copies, cc);
+	if (mm_tables_fork(env, priv, private_pages, room) || mm_fork_share(env, priv, copies))
+		return fail_memory(entry, env, priv, copies, window);
 	die_point(EXO_DIE_FORK_MAPPINGS);
-	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA, private_pages + room);
+	exo_call(EXO_SYS_PAGE_UNMAP, EXO_SLOT_SELF_ENV, FORK_PRIVATE_VA, window);
 	/* the frames of the child's private block and copies are the child's alone */
 	exo_call(EXO_SYS_CAP_DELETE, priv);
 	if (copies)

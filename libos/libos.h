@@ -41,7 +41,8 @@ void lo_report(const char *fmt, ...);
 #define RES_CLEAN 16			/* copied at the last fork, not shared */
 #define RES_HINTED 32			/* fork, while it marks: a fork hint names it */
 #define FORK_COPY_MAX 32		/* pages a fork copies for the child at once */
-#define FORK_COPY_SPARE 16		/* free pages the child's copy cap brings */
+#define FORK_COPY_SPARE 4		/* free pages the child's copy cap brings */
+#define FORK_CHILD_CHUNK 16		/* pages of a forked child's first new chunk */
 
 struct region {
 	uint64_t start, end;	/* [start, end), page aligned */
@@ -168,18 +169,24 @@ uint64_t mm_tables_pages(void);
 /* fork, after mm_fork_mark and mm_tables_fork: every resident page of
  * ours mapped in env, a run of pages a call; the private block's pages
  * from priv (a frame cap env holds in the same slot), the pages copied
- * for it from its copies' cap (named in its private block cp), the rest read-only
- * from our frame caps (env has copies in the same slots), ours made
- * read-only too.  0 or -ENOMEM. */
-int mm_fork_share(int64_t env, int64_t priv, const struct libos_private *cp);
+ * for it from copies (mm_fork_mark's cap, which env holds in the same
+ * slot), the rest read-only from our frame caps (env has copies in the
+ * same slots), ours made read-only too.  0 or -ENOMEM. */
+int mm_fork_share(int64_t env, int64_t priv, int64_t copies);
 /* A fork that failed after mm_fork_mark: the pages it had not made
  * read-only here yet are no longer taken for copy-on-write. */
 void mm_fork_unmark(void);
 /* fork: marks every resident page but the private block's copy-on-write
- * and shared, before the tables are copied for the child, except the few
- * written since our last fork, which env (whose private block is cp) gets
- * copies of at once instead. */
-void mm_fork_mark(int64_t env, struct libos_private *cp);
+ * and shared, before the tables are copied for the child, except (when
+ * may_copy) the few written since our last fork, which env gets copies of
+ * at once instead: the cap of those copies (in the same slot in env; their
+ * addresses in lp.copied_va, lp.ncopied), or 0 when there are none. */
+int64_t mm_fork_mark(int64_t env, int may_copy);
+/* fork, after mm_fork_mark: a new frame cap holding a copy of our private
+ * block, and room zeroed pages after it; the pages of the block it could
+ * not copy (no record) are zeroed too and set in *missing.  The slot or
+ * -ENOMEM. */
+int64_t mm_fork_private(uint64_t room, uint64_t *missing);
 /* The resident pages, all and those of the library OS's own heap. */
 void mm_resident_counts(uint64_t *all, uint64_t *libos);
 /* The forked child's first step: the records of its private block's pages

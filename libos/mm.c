@@ -855,12 +855,23 @@ static void fork_hint_note(uint64_t va)
 		p->fork_hint[p->fork_hint_next++ % FORK_HINTS] = va;
 }
 
-/* Marks the records our entry's hints name (RES_HINTED, cleared again as
- * mm_fork_mark passes them).  The hints stay: a page copied at this fork
- * takes no fault to name it again, and without it the next fork would
- * share it again (a fault every other fork). */
-static void fork_hints_take(void)
+/* Marks the records of the pages the forking thread is sure to write (h)
+ * and of those our entry's hints name (RES_HINTED, cleared again as
+ * mm_fork_mark passes them), so its walk asks a record's flags, not the
+ * ranges (no more than FORK_COPY_MAX pages of a range: no more are
+ * copied).  The hints stay: a page copied at this fork takes no fault to
+ * name it again, and without it the next fork would share it again (a
+ * fault every other fork). */
+static void fork_hints_take(const struct fork_hot *h)
 {
+	for (int k = 0; k < 3; k++) {
+		uint64_t va = h->lo[k] & ~(PAGE - 1);
+		for (int i = 0; i < FORK_COPY_MAX && va < h->hi[k]; i++, va += PAGE) {
+			struct resident *r = resident_find(va, 0);
+			if (r)
+				r->flags |= RES_HINTED;
+		}
+	}
 	struct sh_proc *me = lp.shared_pages ? proc_self() : 0;
 	if (!me)
 		return;
@@ -871,25 +882,31 @@ static void fork_hints_take(void)
 	}
 }
 
+/* 1 when a thread other than the first runs: only then can a page be
+ * kept writable at a fork (lo_thread_page_kept). */
+static int fork_pages_kept(void)
+{
+	const struct lo_thread *t = lo_threads();
+	return t && (t != &lo_thread0 || t->next);
+}
+
 /*
  * A page fork copies for the child instead of sharing it, in a writable
  * region and not another thread's block or handler stack (those the
- * child never uses): one the forking thread is sure to write (h), or one
- * a copy-on-write fault hinted since our last fork (mm_fork_hints), or one
- * we wrote since our last fork (no RES_SHARED: a fresh page or a
- * copy-on-write copy), likely written again by both of us, unless it was
- * copied at the last fork (RES_CLEAN: we cannot tell whether it was
- * written since, so it is shared this time; our next write shows it).
+ * child never uses, and only with kept set can there be any): one the
+ * forking thread is sure to write or one a copy-on-write fault hinted
+ * since our last fork (both RES_HINTED: fork_hints_take), or one we wrote
+ * since our last fork (no RES_SHARED: a fresh page or a copy-on-write
+ * copy), likely written again by both of us, unless it was copied at the
+ * last fork (RES_CLEAN: we cannot tell whether it was written since, so
+ * it is shared this time; our next write shows it).
  */
-static int fork_copies(const struct resident *r, const struct fork_hot *h)
+static int fork_copies(const struct resident *r, int kept)
 {
-	int hot = r->flags & RES_HINTED;
-	for (int k = 0; k < 3; k++)
-		hot |= r->va + PAGE > h->lo[k] && r->va < h->hi[k];
-	if (!hot && (r->flags & (RES_SHARED | RES_CLEAN)))
+	if (!(r->flags & RES_HINTED) && (r->flags & (RES_SHARED | RES_CLEAN)))
 		return 0;
 	int prot = mm_prot_at(r->va);
-	return prot > 0 && (prot & LX_PROT_WRITE) && !lo_thread_page_kept(r->va);
+	return prot > 0 && (prot & LX_PROT_WRITE) && !(kept && lo_thread_page_kept(r->va));
 }
 
 /* The protection of the region holding va (-1: none), for a walk of one
@@ -907,15 +924,9 @@ static int prot_walk(uint32_t *i, uint64_t va)
 
 /* The frames of the pages fork copies (n pieces), and FORK_COPY_SPARE
  * free ones for the child's first faults, in one cap granted to env in
- * the same slot and recorded in its private block cp.  0, or -ENOMEM
- * when the budget or the child's table has no room. */
-static int fork_copy_cap(int64_t env, struct libos_private *cp, const struct exo_mem_copy *piece, uint32_t n)
+ * the same slot: the slot, or -ENOMEM when the budget has no room. */
+static int64_t fork_copy_cap(int64_t env, const struct exo_mem_copy *piece, uint32_t n)
 {
-	int c = 0;
-	while (c < MAX_CHUNKS && cp->chunks[c].slot)
-		c++;
-	if (c == MAX_CHUNKS)
-		return -LX_ENOMEM;
 	int64_t slot = exo_call(EXO_SYS_MEM_ALLOC_COPY, EXO_SLOT_MEMORY, n + FORK_COPY_SPARE, piece, n);
 	if (slot < 0)
 		return -LX_ENOMEM;
@@ -923,10 +934,7 @@ static int fork_copy_cap(int64_t env, struct libos_private *cp, const struct exo
 		exo_call(EXO_SYS_CAP_DELETE, slot);
 		return -LX_ENOMEM;
 	}
-	cp->chunks[c] = (struct chunk){ .slot = slot, .pages = n + FORK_COPY_SPARE };
-	cp->chunks[c].used[0] = (1ull << n) - 1;	/* n <= 32 */
-	cp->copied_chunk = (uint32_t)c;
-	return 0;
+	return slot;
 }
 
 /*
@@ -937,17 +945,21 @@ static int fork_copy_cap(int64_t env, struct libos_private *cp, const struct exo
  * FORK_COPY_MAX pages written since our last fork (fork_copies), copied
  * for the child at once (RES_COPIED): a copy is one piece of a kernel
  * call, where sharing costs a protect here and a fault in each of us.
- * Without the memory for the copies, those pages are shared too.
+ * Without the memory for the copies, or with may_copy 0 (no room in the
+ * child's chunk table), those pages are shared too.  The copies' addresses
+ * go to our lp.copied_va (only a forked child reads them, from its copy
+ * of this block: mm_fork_private copies it after the marks).
  */
-void mm_fork_mark(int64_t env, struct libos_private *cp)
+int64_t mm_fork_mark(int64_t env, int may_copy)
 {
 	_Static_assert(FORK_COPY_MAX <= 64, "the copies' used bits fit one word");
 	uint64_t lo = (uint64_t)&lp, hi = lo + sizeof lp;
 	struct exo_mem_copy piece[FORK_COPY_MAX];
 	struct fork_hot hot;
 	uint32_t n = 0;
+	int kept = fork_pages_kept();
 	fork_hot_now(&hot);
-	fork_hints_take();
+	fork_hints_take(&hot);
 	lp.share_epoch++;
 	for (int c = 0; c < MAX_CHUNKS; c++)	/* the child gets a copy of each */
 		if (lp.chunks[c].slot && !lp.chunks[c].tables && lp.chunks[c].shared == CHUNK_OWN)
@@ -962,27 +974,62 @@ void mm_fork_mark(int64_t env, struct libos_private *cp)
 				r->flags &= (uint8_t)~RES_HINTED;
 				continue;
 			}
-			int copy = n < FORK_COPY_MAX && fork_copies(r, &hot);
+			int copy = may_copy && n < FORK_COPY_MAX && fork_copies(r, kept);
 			r->flags &= (uint8_t)~RES_HINTED;
 			if (copy) {
 				piece[n] = (struct exo_mem_copy){ (uint64_t)lp.chunks[r->chunk].slot,
 								   r->index * PAGE, PAGE, n * PAGE };
-				cp->copied_va[n++] = r->va;
+				lp.copied_va[n++] = r->va;
 				r->flags |= RES_COPIED;
 				continue;
 			}
 			r->flags = RES_COW | RES_SHARED | (r->flags & RES_COW ? 0 : RES_FRESH);
 		}
 	}
-	cp->ncopied = 0;
-	if (!n || fork_copy_cap(env, cp, piece, n) == 0) {
-		cp->ncopied = n;
-		return;
-	}
+	lp.ncopied = n;
+	int64_t copies = n ? fork_copy_cap(env, piece, n) : 0;
+	if (copies >= 0)
+		return copies;
 	for (uint32_t k = 0; k < n; k++) {	/* no room: shared after all */
-		struct resident *r = resident_find(cp->copied_va[k], 0);
+		struct resident *r = resident_find(lp.copied_va[k], 0);
 		r->flags = RES_COW | RES_SHARED | RES_FRESH;
 	}
+	lp.ncopied = 0;
+	return 0;
+}
+
+/*
+ * The child's private block, a copy of ours made by the kernel from our
+ * block's frames (one piece per run of them), so its frames are neither
+ * zeroed first nor copied through a mapping here; room more pages after
+ * it come zeroed (the tables' copy, mm_tables_fork).  A page of the block
+ * without a record (none is known) comes zeroed as well, its bit set in
+ * *missing for the caller to copy.  The frame slot, or -ENOMEM.
+ */
+int64_t mm_fork_private(uint64_t room, uint64_t *missing)
+{
+	_Static_assert(sizeof lp / PAGE <= 64, "the block's pages fit the missing mask");
+	uint64_t lo = (uint64_t)&lp, pages = sizeof lp / PAGE;
+	struct exo_mem_copy piece[sizeof lp / PAGE];
+	uint32_t n = 0;
+	*missing = 0;
+	for (uint64_t i = 0; i < pages; i++) {
+		const struct resident *r = resident_find(lo + i * PAGE, 0);
+		if (!r) {
+			*missing |= 1ull << i;
+			continue;
+		}
+		uint64_t slot = (uint64_t)lp.chunks[r->chunk].slot, from = r->index * PAGE;
+		struct exo_mem_copy *last = n ? &piece[n - 1] : 0;
+		if (last && last->slot == slot && last->offset + last->length == from &&
+		    last->dest + last->length == i * PAGE) {
+			last->length += PAGE;
+			continue;
+		}
+		piece[n++] = (struct exo_mem_copy){ slot, from, PAGE, i * PAGE };
+	}
+	int64_t priv = exo_call(EXO_SYS_MEM_ALLOC_COPY, EXO_SLOT_MEMORY, pages + room, piece, n);
+	return priv < 0 ? -LX_ENOMEM : priv;
 }
 
 /* Pages in a row that fork maps in the child with one call: frames in a
@@ -1017,11 +1064,12 @@ static int share_page(int64_t env, struct share_run *r, const struct share_run *
 	return err;
 }
 
-int mm_fork_share(int64_t env, int64_t priv, const struct libos_private *cp)
+int mm_fork_share(int64_t env, int64_t priv, int64_t copies)
 {
 	uint64_t lo = (uint64_t)&lp, hi = lo + sizeof lp;
 	struct share_run run = { 0 };
 	uint64_t copied = 0;
+	int kept = fork_pages_kept();
 	for (uint64_t n = 0; n < lp.tparts[PART_LEAVES].used; n++) {
 		struct resident *leaf = leaf_at(n);
 		uint32_t ri = UINT32_MAX;
@@ -1035,7 +1083,7 @@ int mm_fork_share(int64_t env, int64_t priv, const struct libos_private *cp)
 			} else if (r->flags & RES_COPIED) {	/* the child's own copy; ours stays as it is */
 				r->flags = (uint8_t)((r->flags & ~RES_COPIED) | RES_CLEAN);
 				p.index = copied++;
-				p.slot = cp->chunks[cp->copied_chunk].slot;
+				p.slot = copies;
 			} else {
 				int prot = prot_walk(&ri, r->va);
 				if (prot <= 0 || !(prot & 7))
@@ -1045,7 +1093,7 @@ int mm_fork_share(int64_t env, int64_t priv, const struct libos_private *cp)
 				p.prot = EXO_PROT_READ | (prot & 4 ? EXO_PROT_EXEC : 0) | EXO_MAP_TARGET_CAP;
 				p.ours_too = (prot & 2) && (r->flags & RES_FRESH);
 				r->flags &= ~RES_FRESH;
-				if ((prot & 2) && lo_thread_page_kept(r->va)) {
+				if ((prot & 2) && kept && lo_thread_page_kept(r->va)) {
 					/* a thread's block and handler stack stay
 					 * writable here: another thread's fault during
 					 * the fork is framed there; the child never
