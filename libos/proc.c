@@ -59,6 +59,16 @@ __attribute__((weak)) void lo_waker_holds_drop(struct sh_waker *w, int foreign)
 	(void)w, (void)foreign;
 }
 
+/* One past the highest entry ever used: the entries above it are free and
+ * no process ever held a cap for them, so a scan of the table stops there.
+ * A scan of all MAX_PROCS entries touches pages of the segment a new image
+ * has not mapped yet, a fault for each 16 of them (shared_fault). */
+static int procs_top(void)
+{
+	uint32_t n = sh_seg()->procs_top;	/* only grows: read without the lock too */
+	return n < MAX_PROCS ? (int)n : MAX_PROCS;
+}
+
 struct sh_proc *proc_self(void)
 {
 	return &sh_seg()->procs[lp.proc_index];
@@ -72,7 +82,7 @@ static int index_of(const struct sh_proc *p)
 struct sh_proc *proc_by_pid(int64_t pid)
 {
 	struct sh_header *h = sh_seg();
-	for (int i = 0; i < MAX_PROCS; i++)
+	for (int i = 0, top = procs_top(); i < top; i++)
 		if (h->procs[i].state != PROC_FREE && h->procs[i].pid == pid)
 			return &h->procs[i];
 	return 0;
@@ -126,7 +136,7 @@ static void give_env_cap(int64_t what, int64_t into, struct sh_proc *holder, con
 static int entry_still_held(int i)
 {
 	struct sh_header *h = sh_seg();
-	for (int k = 0; k < MAX_PROCS; k++)
+	for (int k = 0, top = procs_top(); k < top; k++)
 		if (h->procs[k].state != PROC_FREE && h->procs[k].env_slot[i])
 			return 1;
 	return 0;
@@ -139,10 +149,13 @@ struct sh_proc *proc_entry_new(int64_t env, int64_t pid)
 	/* a free entry that no process still holds an env cap for: the
 	 * holder drops that cap in proc_tidy, and a new process in the entry
 	 * would overwrite the record of it before then */
-	for (int i = 0; i < MAX_PROCS && !c; i++)
+	int top = procs_top();
+	for (int i = 0; i < top && !c; i++)
 		if (h->procs[i].state == PROC_FREE && !entry_still_held(i))
 			c = &h->procs[i];
-	for (int i = 0; i < MAX_PROCS && !c; i++)
+	if (!c && top < MAX_PROCS)
+		c = &h->procs[top];		/* never used, so held by nobody */
+	for (int i = 0; i < top && !c; i++)
 		if (h->procs[i].state == PROC_FREE)
 			c = &h->procs[i];
 	if (!c)
@@ -158,6 +171,8 @@ struct sh_proc *proc_entry_new(int64_t env, int64_t pid)
 			       .sigignored = me->sigignored, .sigblocked = me->sigblocked, .wakers = w,
 			       .half_made = 1, .cpu_mask = lo_thread_self()->cpu_mask };
 	h->nprocs++;
+	if (index_of(c) >= top)
+		h->procs_top = (uint32_t)index_of(c) + 1;
 	me->env_slot[index_of(c)] = (int16_t)env;
 	me->env_gen[index_of(c)] = gen;
 	return c;
@@ -168,7 +183,7 @@ void proc_give_env_caps(struct sh_proc *c, int64_t env)
 	struct sh_header *h = sh_seg();
 	struct sh_proc *me = proc_self();
 	give_env_cap(EXO_SLOT_SELF_ENV, env, c, me);
-	for (int i = 0; i < MAX_PROCS; i++) {
+	for (int i = 0, top = procs_top(); i < top; i++) {
 		struct sh_proc *o = &h->procs[i];
 		int64_t slot = o != me && o != c && o->state == PROC_RUNNING ? env_cap_of(o) : 0;
 		if (!slot)
@@ -277,7 +292,7 @@ static void entry_free(struct sh_proc *p)
 	h->nprocs--;
 	h->reap_gen++;
 	struct sh_proc *me = proc_self();
-	for (int i = 0; i < MAX_PROCS; i++)
+	for (int i = 0, top = procs_top(); i < top; i++)
 		if (h->procs[i].state == PROC_RUNNING && &h->procs[i] != me)
 			wake_process(&h->procs[i], 0);
 }
@@ -308,7 +323,7 @@ void proc_tidy(void)
 		return;
 	seen = h->reap_gen;
 	struct sh_proc *me = proc_self();
-	for (int i = 0; i < MAX_PROCS; i++) {
+	for (int i = 0, top = procs_top(); i < top; i++) {
 		struct sh_proc *o = &h->procs[i];
 		if (!me->env_slot[i] || (o->state != PROC_FREE && o->gen == me->env_gen[i]))
 			continue;
@@ -351,7 +366,7 @@ static int has_thread(const struct sh_proc *p, int32_t tid)
 struct sh_proc *proc_of_tid(int32_t tid)
 {
 	struct sh_header *h = sh_seg();
-	for (int i = 0; i < MAX_PROCS; i++)
+	for (int i = 0, top = procs_top(); i < top; i++)
 		if (h->procs[i].state == PROC_RUNNING && has_thread(&h->procs[i], tid))
 			return &h->procs[i];
 	return 0;
@@ -439,7 +454,7 @@ static void undo_half_fork(struct sh_proc *p)
 {
 	struct sh_header *h = sh_seg();
 	int ours = 0;
-	for (int i = 0; i < MAX_PROCS; i++) {
+	for (int i = 0, top = procs_top(); i < top; i++) {
 		struct sh_proc *q = &h->procs[i];
 		if (q->state != PROC_RUNNING || q->ppid != p->pid || !q->half_made)
 			continue;
@@ -468,7 +483,7 @@ void proc_mark_dead(struct sh_proc *p, int32_t status)
 	for (struct sh_waker *w = p->wakers; w; w = w->next)
 		lo_waker_holds_drop(w, p != proc_self());	/* calls its threads slept in */
 	lo_proc_files_exit(&p->files);
-	for (int i = 0; i < MAX_PROCS; i++) {	/* a vfork child on its thread dies with it */
+	for (int i = 0, top = procs_top(); i < top; i++) {	/* a vfork child on its thread dies with it */
 		struct sh_proc *q = &h->procs[i];
 		if (q->state == PROC_RUNNING && q->vfork_host == p->pid) {
 			q->vfork_host = 0;
@@ -476,7 +491,7 @@ void proc_mark_dead(struct sh_proc *p, int32_t status)
 		}
 	}
 	struct sh_proc *init = proc_by_pid(h->init_pid);
-	for (int i = 0; i < MAX_PROCS; i++) {
+	for (int i = 0, top = procs_top(); i < top; i++) {
 		struct sh_proc *q = &h->procs[i];
 		if (q->state == PROC_FREE || q->ppid != p->pid || q == p)
 			continue;
@@ -499,10 +514,10 @@ void proc_mark_dead(struct sh_proc *p, int32_t status)
 static struct sh_proc *tid_proc(uint64_t tid)
 {
 	struct sh_header *h = sh_seg();
-	for (int i = 0; i < MAX_PROCS; i++)
+	for (int i = 0, top = procs_top(); i < top; i++)
 		if (h->procs[i].state != PROC_FREE && (uint64_t)h->procs[i].pid == tid)
 			return &h->procs[i];
-	for (int i = 0; i < MAX_PROCS; i++) {
+	for (int i = 0, top = procs_top(); i < top; i++) {
 		const struct sh_waker *w = h->procs[i].wakers;
 		for (int n = 0; n < MAX_WALK && w; n++, w = w->next) {
 			if ((uint64_t)w < h->heap_first || (uint64_t)(w + 1) > h->heap_end)
@@ -594,7 +609,7 @@ static void tell_parent_jc(struct sh_proc *p, int code, int sig)
 static int pgrp_orphaned(int32_t pgid)
 {
 	struct sh_header *h = sh_seg();
-	for (int i = 0; i < MAX_PROCS; i++) {
+	for (int i = 0, top = procs_top(); i < top; i++) {
 		const struct sh_proc *p = &h->procs[i], *q;
 		if (p->state == PROC_RUNNING && p->pgid == pgid && (q = proc_by_pid(p->ppid)) &&
 		    q->state == PROC_RUNNING && q->pgid != pgid && q->sid == p->sid)
@@ -675,7 +690,7 @@ LO_CALL(sys_setsid)
 	UNUSED_ARGS;
 	struct sh_proc *me = proc_self();
 	struct sh_header *h = sh_seg();
-	for (int i = 0; i < MAX_PROCS; i++)
+	for (int i = 0, top = procs_top(); i < top; i++)
 		if (h->procs[i].state != PROC_FREE && h->procs[i].pgid == me->pid)
 			return -EPERM;		/* a group with our pid exists */
 	me->sid = me->pgid = me->pid;
@@ -701,7 +716,7 @@ LO_CALL(sys_setpgid)
 	if (pgid != p->pid) {
 		struct sh_header *h = sh_seg();
 		int found = 0;
-		for (int i = 0; i < MAX_PROCS; i++)
+		for (int i = 0, top = procs_top(); i < top; i++)
 			found |= h->procs[i].state != PROC_FREE && h->procs[i].pgid == pgid &&
 				 h->procs[i].sid == me->sid;
 		if (!found)
@@ -723,7 +738,7 @@ int64_t proc_kill(int64_t pid, int sig)
 	}
 	int32_t group = pid == 0 ? me->pgid : (int32_t)-pid;
 	int n = 0;
-	for (int i = 0; i < MAX_PROCS; i++) {
+	for (int i = 0, top = procs_top(); i < top; i++) {
 		struct sh_proc *p = &h->procs[i];
 		if (p->state != PROC_RUNNING)
 			continue;
@@ -786,7 +801,7 @@ static void reap_detached(void)
 	if (!me->detached_children)
 		return;
 	me->detached_children = 0;
-	for (int i = 0; i < MAX_PROCS; i++)
+	for (int i = 0, top = procs_top(); i < top; i++)
 		if (h->procs[i].state == PROC_ZOMBIE && h->procs[i].detached && h->procs[i].ppid == me->pid)
 			reap(&h->procs[i]);
 }
@@ -812,7 +827,7 @@ static struct sh_proc *wait_child(int idtype, int64_t id, int options, int64_t *
 		reap_detached();
 		uint32_t seen = me->wait_word;
 		int any = 0;
-		for (int i = 0; i < MAX_PROCS; i++) {
+		for (int i = 0, top = procs_top(); i < top; i++) {
 			struct sh_proc *p = &h->procs[i];
 			if (!wanted(p, idtype, id))
 				continue;

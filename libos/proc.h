@@ -17,7 +17,7 @@
 #define SH_MAX_CHUNKS 128		/* 256 MiB */
 #define SH_SLOT0 256			/* cap slots 256..383 hold the chunks in every process */
 #define SH_MAGIC 0x6d67655368737845ull	/* "ExshSegm" */
-#define SH_VERSION 4
+#define SH_VERSION 5
 #define MAX_PROCS 64
 #define FORK_HINTS 16			/* pages a process's next fork copies by hint */
 #define SH_WAIT_BUCKETS 64		/* sh_header.waiting: counts of sleepers by word */
@@ -120,6 +120,7 @@ struct sh_header {
 	uint32_t reap_gen;		/* bumped when a process entry is freed */
 	int32_t init_pid;		/* the first process: orphans' new parent */
 	uint32_t nprocs;		/* entries not free */
+	uint32_t procs_top;		/* one past the highest entry ever used */
 	uint32_t waiting[SH_WAIT_BUCKETS];	/* wakers whose `on` hashes here (proc_waker_sleep) */
 	uint64_t heap_first, heap_end;	/* sh_alloc's blocks: [first, end) */
 	uint64_t free_list;		/* sh_alloc's free blocks (struct sh_block *) */

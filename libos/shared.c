@@ -116,6 +116,7 @@ int shared_init(const char *const *envp, uint32_t envc)
 	h->next_tid = 0x100000;
 	h->init_pid = (int32_t)lp.self_pid;
 	h->nprocs = 1;
+	h->procs_top = 1;
 	h->heap_first = (SH_VA + sizeof *h + PAGE - 1) & ~(PAGE - 1);
 	h->heap_end = SH_VA + h->layout_size;
 	struct sh_block *b = (struct sh_block *)h->heap_first;
