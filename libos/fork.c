@@ -333,16 +333,17 @@ int64_t fork_child_status(int64_t pid)
 }
 
 /* Removes a child: its env (which ends if it has not), thread and budget,
- * which comes back to us. */
-void fork_reap_child(int64_t pid)
+ * which comes back to us.  0 when pid is not a child we forked. */
+int fork_reap_child(int64_t pid)
 {
 	struct child *c = child_of(pid);
 	if (!c)
-		return;
+		return 0;
 	exo_call(EXO_SYS_CAP_DELETE, c->env);
 	exo_call(EXO_SYS_CAP_DELETE, c->thread);
 	exo_call(EXO_SYS_CAP_DELETE, c->budget);
 	netshare_child_gone(pid);
 	c->pid = 0;
 	lp.share_epoch++;	/* its copies of our chunks are gone: ask again (mm.c) */
+	return 1;
 }

@@ -752,7 +752,7 @@ int64_t proc_kill(int64_t pid, int sig)
 
 /* --------------------------------------------------------------- wait */
 
-void fork_reap_child(int64_t pid);		/* fork.c: its env, thread and budget */
+int fork_reap_child(int64_t pid);		/* fork.c: its env, thread and budget; 0: not ours */
 int64_t fork_child_status(int64_t pid);		/* fork.c: ENV_STATUS, or -EAGAIN */
 
 static int wanted(const struct sh_proc *p, int idtype, int64_t id)
@@ -785,9 +785,7 @@ static void reap(struct sh_proc *p)
 	struct sh_proc *me = proc_self();
 	int i = index_of(p);
 	image_release(p);
-	if (fork_child_status(p->pid) != -ENOENT)
-		fork_reap_child(p->pid);	/* deletes the env cap too */
-	else if (me->env_slot[i])
+	if (!fork_reap_child(p->pid) && me->env_slot[i])	/* ours: it deletes the env cap too */
 		exo_call(EXO_SYS_CAP_DELETE, me->env_slot[i]);
 	me->env_slot[i] = 0;
 	entry_free(p);
