@@ -2,7 +2,7 @@
 # not run): the Linux guest peer under the same QEMU flags as ExoSwarm's
 # (tools/qemu: q35, TCG, -cpu max, no NIC unless asked), its initrd, and
 # reading "bench NAME VALUE" lines.  The caller sets B (its build folder).
-kernel=${BENCH_LINUX:-$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)}
+kernel=${BENCH_LINUX:-$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)}
 [ -n "$kernel" ] || { echo "bench: no Linux kernel in /boot (tools/deps.sh bench installs one)" >&2; exit 1; }
 moddir=/lib/modules/${kernel##*/vmlinuz-}
 icount="-icount shift=0,sleep=off"
@@ -41,10 +41,14 @@ pack() { (cd "$1" && find . | cpio -o -H newc --quiet | gzip -1) > "$2"; }
 
 # val FILE NAME: the last "bench NAME VALUE" in FILE
 val() { tr -d '\r' < "$1" | sed -n "s/^bench $2 \([0-9.]*\).*/\1/p" | tail -n 1; }
-# ratio A B: A / B to two places, or - when either is missing
-ratio() { awk -v a="${1:--}" -v b="${2:--}" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
-# verdict RATIO OP TARGET: "met" or "not met" (OP is <= or >=)
+# ratio A B: A / B to three places, or - when either is missing
+ratio() { awk -v a="${1:--}" -v b="${2:--}" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.3f", a / b }'; }
+# verdict A B OP TARGET: "met" or "not met" for A / B OP TARGET (OP is <=
+# or >=), on the exact quotient: a ratio rounded for the table first
+# would call 0.503 met against 0.5
 verdict() {
-	awk -v r="$1" -v op="$2" -v t="$3" 'BEGIN { if (r == "-") print "no figure";
-		else if ((op == "<=" && r <= t) || (op == ">=" && r >= t)) print "met"; else print "not met" }'
+	awk -v a="${1:--}" -v b="${2:--}" -v op="$3" -v t="$4" 'BEGIN {
+		if (a == "-" || b == "-" || b == 0) { print "no figure"; exit }
+		r = a / b
+		if ((op == "<=" && r <= t) || (op == ">=" && r >= t)) print "met"; else print "not met" }'
 }
