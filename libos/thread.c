@@ -202,9 +202,13 @@ int64_t lo_wait_word(const volatile uint32_t *word, uint32_t expected, uint64_t 
 	proc_waker_sleep(w, word);
 	w->sleeping = 1;
 	uint32_t depth = lo_unlock_all();
-	uint64_t now = time_now_ns();
-	if (!until || until > now)
-		exo_call(EXO_SYS_FUTEX_WAIT, word, expected, until ? until - now : EXO_FOREVER);
+	if (!until) {
+		exo_call(EXO_SYS_FUTEX_WAIT, word, expected, EXO_FOREVER);	/* no clock read */
+	} else {
+		uint64_t now = time_now_ns();
+		if (until > now)
+			exo_call(EXO_SYS_FUTEX_WAIT, word, expected, until - now);
+	}
 	/* the waker is touched again only under the lock, which a thread of a
 	 * process that ended meanwhile never gets back (lo_lock): its parent
 	 * may have freed the entry and its wakers by now, and a write here
