@@ -64,6 +64,17 @@ want_ok guest-vector-registers-kept
 if CRYPTOFS_PASSPHRASE=$P "$cfs" fsck "$img" >"$tmp/fsck" 2>&1; then pass guest-volume-fsck-clean-on-host
 else fail guest-volume-fsck-clean-on-host "$(tail -n 3 "$tmp/fsck")"; fi
 
+# Programs run from /data: execve reads the file from CryptoFS, a rewrite
+# and a truncate while a copy runs leave that copy as it started, fork and
+# posix_spawn inside a run, 60 runs (user/tests/execimg.c, as 29-exec-image
+# runs it on tmpfs; MAP_SHARED of a CryptoFS file is refused: ENODEV).
+strip -o "$tmp/execimg" "$B/user/execimg"
+guest exec-from-data "$P" --disk "$img" --file "$tmp/execimg:/bin/execimg" "$B/user/execimg" \
+	run /bin/execimg /data no-shared-maps
+if [ "$rc" -eq 0 ] && [ "$(grep -c '^run mark EXECIMG-MARK-' "$tmp/out")" -ge 7 ]; then
+	pass exec-from-data-runs
+else fail exec-from-data-runs "status $rc"; tail -n 5 "$tmp/out"; tail -n 10 "$tmp/err"; fi
+
 # 2. A host-made image in the guest; a guest-written file on the host.
 head -c 300000 /dev/urandom >"$tmp/host.bin"
 head -c 200001 /dev/urandom >"$tmp/in.bin"

@@ -17,7 +17,8 @@
  *   - fork and posix_spawn inside a run (the child shares the pages);
  *   - 60 runs in a row, by posix_spawn and by fork and execve.
  * The suite runs it in the guest and, built with musl-gcc, on Linux, and
- * compares the outputs.  `execimg full SELF DIR` (guest) fills the
+ * compares the outputs; tests/suites/32-cryptofs-guest.sh runs it on
+ * CryptoFS's /data too, where MAP_SHARED is refused (`no-shared-maps`).  `execimg full SELF DIR` (guest) fills the
  * shared segment (tmpfs) first: the copy cannot be kept, and the program
  * still runs, copied into frames of its own, and runs again once the
  * segment has room.
@@ -42,6 +43,7 @@ static const char mark[] = "EXECIMG-MARK-0";
 static const char *volatile mark_at = mark;
 
 static char prog[512];
+static int no_shared_maps;	/* DIR's file system refuses MAP_SHARED (ENODEV) */
 
 static void show(const char *who)
 {
@@ -220,7 +222,10 @@ static void run(const char *self, const char *dir)
 	/* a store through a shared mapping of the file */
 	int fd = open(prog, O_RDWR);
 	char *m = fd < 0 ? MAP_FAILED : mmap(NULL, (size_t)at + 1, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	EXPECT("map-shared", m != MAP_FAILED);
+	if (no_shared_maps)	/* CryptoFS: no shared pages, a clear error */
+		EXPECT("map-shared-refused-enodev", m == MAP_FAILED && errno == ENODEV);
+	else
+		EXPECT("map-shared", m != MAP_FAILED);
 	if (m != MAP_FAILED) {
 		m[at] = '4';
 		munmap(m, (size_t)at + 1);
@@ -284,12 +289,14 @@ int main(int argc, char **argv)
 		return child_wait();
 	if (argc >= 2 && strcmp(argv[1], "fork") == 0)
 		return child_fork();
-	if (argc >= 4 && strcmp(argv[1], "run") == 0)
+	if (argc >= 4 && strcmp(argv[1], "run") == 0) {
+		no_shared_maps = argc >= 5 && strcmp(argv[4], "no-shared-maps") == 0;
 		run(argv[2], argv[3]);
+	}
 	else if (argc >= 4 && strcmp(argv[1], "full") == 0)
 		full(argv[2], argv[3]);
 	else {
-		fprintf(stderr, "usage: execimg run|full SELF DIR\n");
+		fprintf(stderr, "usage: execimg run SELF DIR [no-shared-maps] | full SELF DIR\n");
 		return 2;
 	}
 	return failures ? 1 : 0;
