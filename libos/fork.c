@@ -183,11 +183,15 @@ static int64_t fork_env(void)
 			exo_call(EXO_SYS_CAP_DELETE, budget);
 		return fail(env, -ENOMEM);
 	}
-	for (int c = 0; c < MAX_CHUNKS; c++)
-		if (lp.chunks[c].slot &&
-		    exo_call(EXO_SYS_CAP_GRANT, lp.chunks[c].slot, env, chunk_rights(&lp.chunks[c]),
+	uint64_t granted[MAX_CHUNKS / 64] = { 0 };
+	for (int c = 0; c < MAX_CHUNKS; c++) {
+		if (!lp.chunks[c].slot)
+			continue;
+		if (exo_call(EXO_SYS_CAP_GRANT, lp.chunks[c].slot, env, chunk_rights(&lp.chunks[c]),
 			     lp.chunks[c].slot + 1) < 0)
 			return fail(env, -ENOMEM);
+		granted[c / 64] |= 1ull << (c % 64);
+	}
 	struct exo_cap_info info;
 	if (shared_grant(env) || lo_cap_inspect(env, &info))
 		return fail(env, -ENOMEM);
@@ -230,6 +234,22 @@ static int64_t fork_env(void)
 		if (missing >> i & 1)
 			lo_memcpy((uint8_t *)cp + i * PAGE, (const uint8_t *)&lp + i * PAGE, PAGE);
 	lp.ncopied = 0;		/* the child's, in its copy; ours holds none */
+	/* our pool may have grown since the grants (a fault of ours in
+	 * proc_fork, the marks or the copy: a new chunk); the child's copy
+	 * of the block names such a chunk, so it gets its cap too, in the
+	 * same slot (without it, the child took the slot as free, put a cap
+	 * of its own there, and later used that cap as the chunk's: a
+	 * PAGE_MAP of a MEMORY cap, "out of memory" in BusyBox's suite).
+	 * Its own two chunks go where its copy has room. */
+	for (int c = 0; c < MAX_CHUNKS; c++)
+		if (cp->chunks[c].slot && !(granted[c / 64] >> (c % 64) & 1) &&
+		    exo_call(EXO_SYS_CAP_GRANT, cp->chunks[c].slot, env, chunk_rights(&cp->chunks[c]),
+			     cp->chunks[c].slot + 1) < 0)
+			return fail_memory(entry, env, priv, copies, window);
+	pc = free_chunk_from(cp->chunks, 0);
+	cc = pc < MAX_CHUNKS ? free_chunk_from(cp->chunks, pc + 1) : MAX_CHUNKS;
+	if (pc == MAX_CHUNKS || (copies && cc == MAX_CHUNKS))
+		return fail_memory(entry, env, priv, copies, window);
 	child_private(cp, entry, (int64_t)info.object, priv, pc, copies, cc);
 	if (mm_tables_fork(env, priv, private_pages, room) || mm_fork_share(env, priv, copies))
 		return fail_memory(entry, env, priv, copies, window);
