@@ -4,7 +4,7 @@
 # (they run before musl sets up TLS).
 LIBOS_CC     ?= musl-gcc
 LIBOS_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -I. -fno-pic -fno-pie \
-                -fno-stack-protector -mgeneral-regs-only -fno-omit-frame-pointer \
+                -fno-stack-protector -mgeneral-regs-only -fomit-frame-pointer \
                 -fno-builtin -MMD -MP
 LIBOS_A      := $(BUILD)/libos/libos.a
 LIBOS_OBJS   := $(patsubst %.c,$(BUILD)/libos/%.o,$(filter-out libos/vdso.c,$(wildcard libos/*.c))) \
