@@ -1,10 +1,12 @@
 # libos.a: the library OS linked into every program by tools/exo-cc, built
 # with Debian's musl-gcc.  Handlers use no SSE registers (a reflected call
 # must leave the caller's vector registers alone) and no stack protector
-# (they run before musl sets up TLS).
+# (they run before musl sets up TLS).  No frame pointers: nothing walks the
+# library OS's frames (debuggers unwind by the -g call frame information),
+# and a reflected call passes through a dozen functions.
 LIBOS_CC     ?= musl-gcc
 LIBOS_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -I. -fno-pic -fno-pie \
-                -fno-stack-protector -mgeneral-regs-only -fno-omit-frame-pointer \
+                -fno-stack-protector -mgeneral-regs-only -fomit-frame-pointer \
                 -fno-builtin -MMD -MP
 LIBOS_A      := $(BUILD)/libos/libos.a
 LIBOS_OBJS   := $(patsubst %.c,$(BUILD)/libos/%.o,$(filter-out libos/vdso.c,$(wildcard libos/*.c))) \

@@ -38,8 +38,10 @@ struct pipe {
 	volatile uint32_t changes;	/* bumped and woken at every change */
 };
 
-/* Copies n bytes between the ring at offset at and the program's buffer. */
-static int ring_copy(struct pipe *p, uint32_t at, uint8_t *ubuf, uint32_t n, int to_user)
+/* Copies n bytes between the ring at offset at and the program's buffer,
+ * a page at a time, allocating the ring's pages as they are first needed. */
+static __attribute__((noinline)) int ring_copy_pages(struct pipe *p, uint32_t at, uint8_t *ubuf, uint32_t n,
+						     int to_user)
 {
 	while (n) {
 		uint32_t pi = at / 4096 % PIPE_PAGES, in = at % 4096, k = 4096 - in;
@@ -53,6 +55,19 @@ static int ring_copy(struct pipe *p, uint32_t at, uint8_t *ubuf, uint32_t n, int
 		at += k;
 		n -= k;
 	}
+	return 0;
+}
+
+/* The same; inline for what one page already there holds, as a pipe's
+ * short messages are. */
+static inline int ring_copy(struct pipe *p, uint32_t at, uint8_t *ubuf, uint32_t n, int to_user)
+{
+	uint8_t *page = p->pages[at / 4096 % PIPE_PAGES];
+	uint32_t in = at % 4096;
+	if (!page || in + n > 4096)
+		return ring_copy_pages(p, at, ubuf, n, to_user);
+	if (to_user ? lo_copy_out(ubuf, page + in, n) : lo_copy_in(page + in, ubuf, n))
+		return -EFAULT;
 	return 0;
 }
 

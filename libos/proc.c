@@ -69,11 +69,6 @@ static int procs_top(void)
 	return n < MAX_PROCS ? (int)n : MAX_PROCS;
 }
 
-struct sh_proc *proc_self(void)
-{
-	return &sh_seg()->procs[lp.proc_index];
-}
-
 static int index_of(const struct sh_proc *p)
 {
 	return (int)(p - sh_seg()->procs);
@@ -312,16 +307,11 @@ void proc_fork_started(struct sh_proc *c)
 
 static void reap_detached(void);
 
-void proc_tidy(void)
+/* Drops our caps on the envs of entries freed or reused since we last
+ * looked. */
+static __attribute__((noinline)) void drop_freed_caps(void)
 {
-	static uint32_t seen;
 	struct sh_header *h = sh_seg();
-	if (!lp.shared_pages)
-		return;
-	reap_detached();
-	if (h->reap_gen == seen)
-		return;
-	seen = h->reap_gen;
 	struct sh_proc *me = proc_self();
 	for (int i = 0, top = procs_top(); i < top; i++) {
 		struct sh_proc *o = &h->procs[i];
@@ -330,6 +320,22 @@ void proc_tidy(void)
 		exo_call(EXO_SYS_CAP_DELETE, me->env_slot[i]);
 		me->env_slot[i] = 0;
 	}
+}
+
+/* Every call runs this: what it finds to do is rare, so the common case
+ * is two loads and compares and no register saved. */
+void proc_tidy(void)
+{
+	static uint32_t seen;
+	if (!lp.shared_pages)
+		return;
+	if (proc_self()->detached_children)
+		reap_detached();
+	uint32_t gen = sh_seg()->reap_gen;
+	if (gen == seen)
+		return;
+	seen = gen;
+	drop_freed_caps();
 }
 
 /* A signal for another process: ended at once when its default action is

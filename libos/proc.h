@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "libos/libos.h"
 #include "libos/shared.h"
 
 #define SH_VA 0x00007d0000000000ull	/* below the libOS heap (0x7e0000000000) */
@@ -149,7 +150,11 @@ int shared_fault(uint64_t va);
 int shared_grant(int64_t env);
 
 /* proc.c */
-struct sh_proc *proc_self(void);
+/* Our entry in the process table.  Inline: every call asks for it. */
+static inline struct sh_proc *proc_self(void)
+{
+	return &sh_seg()->procs[lp.proc_index];
+}
 struct sh_proc *proc_by_pid(int64_t pid);
 /* Fork: a table entry for the child env (pid) the caller holds at slot env,
  * with the caps to end every process; NULL when none is left. */

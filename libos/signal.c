@@ -109,10 +109,17 @@ static int discarded(int sig)
 	       (actions[sig].handler == SIG_DFL && ignored_by_default(sig));
 }
 
+/* Moves signals other processes left in our entry to their threads;
+ * the entry is looked at inline, for there rarely is one. */
+static inline void take_process_signals(void)
+{
+	if (lp.shared_pages && proc_self()->sigpending)
+		proc_take_signals();
+}
+
 int lo_signal_pending(struct lo_thread *t)
 {
-	if (lp.shared_pages)
-		proc_take_signals();
+	take_process_signals();
 	return (t->sigpending & ~t->sigmask) != 0;
 }
 
@@ -228,17 +235,17 @@ static void deliver_one(struct lo_thread *t, int64_t nr);
 
 void lo_signal_deliver(struct lo_thread *t, int64_t nr)
 {
-	deliver_one(t, nr);
+	take_process_signals();
+	if (t->sigpending & ~t->sigmask)
+		deliver_one(t, nr);
 	if (t->mask_saved) {
 		t->sigmask = t->saved_mask;
 		t->mask_saved = 0;
 	}
 }
 
-static void deliver_one(struct lo_thread *t, int64_t nr)
+static __attribute__((noinline)) void deliver_one(struct lo_thread *t, int64_t nr)
 {
-	if (lp.shared_pages)
-		proc_take_signals();
 	uint64_t ready = t->sigpending & ~t->sigmask;
 	if (!ready)
 		return;
@@ -520,8 +527,7 @@ LO_CALL(sys_rt_sigsuspend)
  * its siginfo in *info; 0 when none. */
 static int take_from(struct lo_thread *t, uint64_t set, struct siginfo *info)
 {
-	if (lp.shared_pages)
-		proc_take_signals();
+	take_process_signals();
 	uint64_t ready = t->sigpending & set;
 	if (!ready)
 		return 0;
