@@ -269,16 +269,20 @@ static struct resident *leaf_at(uint64_t i)
 	return tnode(PART_LEAVES, (uint32_t)i + 1);
 }
 
-/* A new resident record (fault: a page fault served). */
-static void resident_counted(int fault)
+/* A new resident record for va (fault: a page fault served).  The counts
+ * are kept as records come and go, so procfs's memory figures need no walk
+ * of the records. */
+static void resident_counted(uint64_t va, int fault)
 {
 	if (++lp.resident_now > lp.resident_peak)
 		lp.resident_peak = lp.resident_now;
+	lp.resident_libos += va >= LIBOS_VA;
 	lp.minflt += (uint64_t)fault;
 }
 
 static void resident_delete(struct resident *r)
 {
+	lp.resident_libos -= r->va >= LIBOS_VA;
 	*r = (struct resident){ 0, 0, 0, 0 };
 	lp.resident_now--;
 }
@@ -547,7 +551,7 @@ int mm_fault_in(uint64_t va)
 			exo_call(EXO_SYS_PAGE_PROTECT, EXO_SLOT_SELF_ENV, va, prot);
 	}
 	*slot = (struct resident){ va, ci, pi, 0 };
-	resident_counted(1);
+	resident_counted(va, 1);
 	return 0;
 }
 
@@ -650,7 +654,7 @@ void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const uint8_t *prot_of_
 			uint64_t a = va + i * PAGE;
 			res = res && a % (LEAF_RECORDS * PAGE) ? res + 1 : resident_find(a, 1);
 			if (res && res->va != va + i * PAGE)
-				resident_counted(0);
+				resident_counted(va + i * PAGE, 0);
 			if (res)
 				*res = (struct resident){ va + i * PAGE, (uint16_t)c, (uint16_t)i, 0 };
 		} else {
@@ -678,7 +682,7 @@ void mm_adopt_pool(int64_t slot, uint64_t pages, const uint64_t *va, uint64_t us
 		if (!res)
 			continue;
 		if (res->va != va[i])
-			resident_counted(1);
+			resident_counted(va[i], 1);
 		*res = (struct resident){ va[i], (uint16_t)c, (uint16_t)i, 0 };
 	}
 }
@@ -1127,19 +1131,6 @@ void mm_fork_unmark(void)
 	}
 }
 
-void mm_resident_counts(uint64_t *all, uint64_t *libos)
-{
-	*all = *libos = 0;
-	for (uint64_t n = 0; n < lp.tparts[PART_LEAVES].used; n++) {
-		const struct resident *leaf = leaf_at(n);
-		for (int i = 0; i < LEAF_RECORDS; i++)
-			if (leaf[i].va) {
-				++*all;
-				*libos += leaf[i].va >= LIBOS_VA;
-			}
-	}
-}
-
 void mm_adopt_private(uint32_t c)
 {
 	uint64_t lo = (uint64_t)&lp;
@@ -1162,7 +1153,7 @@ void mm_init(uint64_t image_end)
 	lp.next_table_pages = 8;	/* the tables' first pages come from the pool */
 	tables_init();
 	lp.start_ns = time_now_ns();
-	lp.resident_now = lp.resident_peak = lp.minflt = 0;
+	lp.resident_now = lp.resident_peak = lp.resident_libos = lp.minflt = 0;
 	lp.mmap_next = MMAP_BASE;
 	lp.heap_start = lp.heap_end = (image_end + PAGE - 1) & ~(PAGE - 1);
 	uint64_t mapped = EXO_STACK_TOP - EXO_STACK_PAGES * PAGE;
