@@ -134,7 +134,8 @@ static void fault_handler_set(void)
 
 uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 {
-	const char *argv[MAX_ARGS + 1];	/* on this stack: a static would fault */
+	static const char *strs[MAX_ARGS];
+	static const char *fallback[1] = { "program" };
 	uint64_t size = 0;
 	uint32_t envc = 0;
 	const char *execfn = 0;
@@ -166,23 +167,19 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 		adopt_image_and_stack(st);
 	}
 
+	const char **argv = strs;
 	const uint8_t *blob = exec ? exec_args(&size, &execfn) : map_args(&size);
-	int argc = parse_args(blob, size, argv, &envc);
+	int argc = parse_args(blob, size, strs, &envc);
 	if (argc < 0) {
 		/* no arguments: a program the kernel took from an initramfs is
 		 * its /sbin/init (docs/ABI.md), named so as Linux names it */
-		argv[0] = "program";
 		for (uint64_t i = 0; i < st->nmodules; i++)
 			if (lo_memcmp(st->modules[i].name, "initramfs", 10) == 0)
-				argv[0] = "/sbin/init";
+				fallback[0] = "/sbin/init";
+		argv = fallback;
 		argc = 1;
 		envc = 0;
 	}
-	/* the strings at the top of the stack, where the program finds them,
-	 * and the pointers to them in place */
-	uint64_t top = stack_top;
-	for (int i = 0; i < argc + (int)envc; i++)
-		argv[i] = push_string(&top, argv[i]);
 	/* an exec'd image finds the segment and holds the lock execve held */
 	if (exec ? shared_adopt() : shared_init(argv + argc, envc)) {
 		lo_report("exoswarm: no shared segment\n");
@@ -192,8 +189,12 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 	procfs_note_start(argc, argv, argv + argc, envc, execfn, stack_top);
 	netstack_boot(argv + argc, envc);
 
-	/* execfn and AT_RANDOM below the strings, then the pointer arrays */
-	const char *sexecfn = execfn ? push_string(&top, execfn) : argv[0];
+	/* strings and AT_RANDOM at the top, then the pointer arrays */
+	uint64_t top = stack_top;
+	char *sargv[MAX_ARGS + 1];
+	for (int i = 0; i < argc + (int)envc; i++)
+		sargv[i] = push_string(&top, argv[i]);
+	char *sexecfn = execfn ? push_string(&top, execfn) : sargv[0];
 	top -= 16;
 	uint8_t *random = (uint8_t *)top;
 	exo_call(EXO_SYS_RANDOM, random, 16);
@@ -213,10 +214,10 @@ uint64_t libos_init(const struct exo_start *st, uint64_t stack_top)
 	uint64_t *sp = (uint64_t *)top;
 	*sp++ = (uint64_t)argc;
 	for (int i = 0; i < argc; i++)
-		*sp++ = (uint64_t)argv[i];
+		*sp++ = (uint64_t)sargv[i];
 	*sp++ = 0;
 	for (uint32_t i = 0; i < envc; i++)
-		*sp++ = (uint64_t)argv[argc + (int)i];
+		*sp++ = (uint64_t)sargv[argc + (int)i];
 	*sp++ = 0;
 	lo_memcpy(sp, auxv, sizeof auxv);
 	if (exec)
