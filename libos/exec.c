@@ -932,6 +932,10 @@ LO_CALL(sys_execveat)
 const struct exo_start *exec_adopt(const struct exec_handover *rec)
 {
 	exec_boot_map((uint64_t)&adopted, sizeof adopted);	/* one call, not a fault a page */
+	/* the image's last page, where the C library's exit-time state lies
+	 * (it is linked last: stdio's list of open files and its lock, the
+	 * thread list's lock), which a program touches first at its exit */
+	exec_boot_map(rec->start.image_end - 1, 1);
 	lo_memcpy(&adopted, rec, sizeof adopted);
 	exec_started = 1;
 	lp.uart_slot[1] = adopted.uart_slot[1];

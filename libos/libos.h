@@ -101,6 +101,7 @@ struct libos_private {
 	uint32_t res_root[128];			/* node + 1 per 512 GiB; 0: none */
 	uint32_t private_chunk;			/* a forked child's copy of this block */
 	uint64_t resident_now, resident_peak;	/* resident records; getrusage's maxrss */
+	uint64_t resident_libos;		/* of them, the library OS's own heap's */
 	uint64_t minflt;			/* page faults served */
 	struct lo_rlimit rlim[LO_RLIMITS];	/* libos/resource.c; RLIMIT_NOFILE is fd.c's */
 	int rlim_ready;
@@ -187,8 +188,6 @@ int64_t mm_fork_mark(int64_t env, int may_copy);
  * not copy (no record) are zeroed too and set in *missing.  The slot or
  * -ENOMEM. */
 int64_t mm_fork_private(uint64_t room, uint64_t *missing);
-/* The resident pages, all and those of the library OS's own heap. */
-void mm_resident_counts(uint64_t *all, uint64_t *libos);
 /* The forked child's first step: the records of its private block's pages
  * name its own copy (chunk c), not the parent's frames, and so do those of
  * the pages copied for it at the fork. */

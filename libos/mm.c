@@ -269,16 +269,21 @@ static struct resident *leaf_at(uint64_t i)
 	return tnode(PART_LEAVES, (uint32_t)i + 1);
 }
 
-/* A new resident record (fault: a page fault served). */
-static void resident_counted(int fault)
+/* n new resident records from va on, within one leaf (fault: each a page
+ * fault served).  The counts are kept as records come and go, so procfs's
+ * memory figures need no walk of the records. */
+static void resident_counted(uint64_t va, uint64_t n, int fault)
 {
-	if (++lp.resident_now > lp.resident_peak)
+	lp.resident_now += n;
+	if (lp.resident_now > lp.resident_peak)
 		lp.resident_peak = lp.resident_now;
-	lp.minflt += (uint64_t)fault;
+	lp.resident_libos += va >= LIBOS_VA ? n : 0;
+	lp.minflt += fault ? n : 0;
 }
 
 static void resident_delete(struct resident *r)
 {
+	lp.resident_libos -= r->va >= LIBOS_VA;
 	*r = (struct resident){ 0, 0, 0, 0 };
 	lp.resident_now--;
 }
@@ -547,7 +552,7 @@ int mm_fault_in(uint64_t va)
 			exo_call(EXO_SYS_PAGE_PROTECT, EXO_SLOT_SELF_ENV, va, prot);
 	}
 	*slot = (struct resident){ va, ci, pi, 0 };
-	resident_counted(1);
+	resident_counted(va, 1, 1);
 	return 0;
 }
 
@@ -627,8 +632,26 @@ int64_t lo_cap_inspect(int64_t slot, struct exo_cap_info *info)
 	return err ? err : exo_call(EXO_SYS_CAP_INSPECT, slot, info);
 }
 
+/* Records pages [from, to) of chunk c, mapped from base on: a leaf's
+ * records at a time (no leaf, no memory: those pages stay unrecorded). */
+static void adopt_records(uint16_t c, uint64_t base, uint64_t from, uint64_t to)
+{
+	for (uint64_t i = from; i < to;) {
+		uint64_t a = base + i * PAGE, n = LEAF_RECORDS - (a / PAGE) % LEAF_RECORDS, fresh = 0;
+		struct resident *res = resident_find(a, 1);
+		n = n < to - i ? n : to - i;
+		for (uint64_t k = 0; res && k < n; k++) {
+			fresh += res[k].va != a + k * PAGE;
+			res[k] = (struct resident){ a + k * PAGE, c, (uint16_t)(i + k), 0 };
+		}
+		resident_counted(a, res ? fresh : 0, 0);
+		i += n;
+	}
+}
+
 /* Registers a frame range the kernel mapped for us (image, stack) as a
- * fixed chunk, with a resident record and region per page. */
+ * fixed chunk, with a resident record per page and a region per run of
+ * pages with one protection. */
 void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const uint8_t *prot_of_page)
 {
 	int c = 0;
@@ -642,24 +665,12 @@ void mm_adopt(int64_t slot, uint64_t va, uint64_t pages, const uint8_t *prot_of_
 	/* an image run not writable may be the executable's shared copy */
 	lp.chunks[c] = (struct chunk){ .slot = slot, .pages = (uint32_t)pages, .fixed = 1,
 				       .grant = prot & LX_PROT_WRITE ? 0 : exec_run_rights(prot) };
-	uint64_t run = 0;	/* pages in [run, i) have prot_of_page[run] */
-	struct resident *res = 0;	/* page i - 1's record, when it has one */
-	for (uint64_t i = 0; i <= pages; i++) {
-		if (i < pages && prot_of_page[i]) {
-			/* the next page's record is the next in the leaf, within one */
-			uint64_t a = va + i * PAGE;
-			res = res && a % (LEAF_RECORDS * PAGE) ? res + 1 : resident_find(a, 1);
-			if (res && res->va != va + i * PAGE)
-				resident_counted(0);
-			if (res)
-				*res = (struct resident){ va + i * PAGE, (uint16_t)c, (uint16_t)i, 0 };
-		} else {
-			res = 0;
-		}
-		if (i == pages || prot_of_page[i] != prot_of_page[run]) {
-			if (i > run && prot_of_page[run])
-				region_add(va + run * PAGE, va + i * PAGE, prot_of_page[run]);
-			run = i;
+	for (uint64_t run = 0, i; run < pages; run = i) {
+		for (i = run + 1; i < pages && prot_of_page[i] == prot_of_page[run]; i++)
+			;
+		if (prot_of_page[run]) {
+			adopt_records((uint16_t)c, va, run, i);
+			region_add(va + run * PAGE, va + i * PAGE, prot_of_page[run]);
 		}
 	}
 }
@@ -672,13 +683,17 @@ void mm_adopt_pool(int64_t slot, uint64_t pages, const uint64_t *va, uint64_t us
 	if (c == MAX_CHUNKS || pages > 512 || used > pages)
 		return;
 	lp.chunks[c] = (struct chunk){ .slot = slot, .pages = (uint32_t)pages };
+	struct resident *res = 0;
 	for (uint64_t i = 0; i < used; i++) {
-		struct resident *res = resident_find(va[i], 1);
+		/* the boot handler maps runs: the next page's record is most
+		 * often the next in the leaf */
+		int next = res && va[i] == va[i - 1] + PAGE && va[i] % (LEAF_RECORDS * PAGE);
+		res = next ? res + 1 : resident_find(va[i], 1);
 		lp.chunks[c].used[i / 64] |= 1ull << (i % 64);
 		if (!res)
 			continue;
 		if (res->va != va[i])
-			resident_counted(1);
+			resident_counted(va[i], 1, 1);
 		*res = (struct resident){ va[i], (uint16_t)c, (uint16_t)i, 0 };
 	}
 }
@@ -1127,19 +1142,6 @@ void mm_fork_unmark(void)
 	}
 }
 
-void mm_resident_counts(uint64_t *all, uint64_t *libos)
-{
-	*all = *libos = 0;
-	for (uint64_t n = 0; n < lp.tparts[PART_LEAVES].used; n++) {
-		const struct resident *leaf = leaf_at(n);
-		for (int i = 0; i < LEAF_RECORDS; i++)
-			if (leaf[i].va) {
-				++*all;
-				*libos += leaf[i].va >= LIBOS_VA;
-			}
-	}
-}
-
 void mm_adopt_private(uint32_t c)
 {
 	uint64_t lo = (uint64_t)&lp;
@@ -1162,7 +1164,7 @@ void mm_init(uint64_t image_end)
 	lp.next_table_pages = 8;	/* the tables' first pages come from the pool */
 	tables_init();
 	lp.start_ns = time_now_ns();
-	lp.resident_now = lp.resident_peak = lp.minflt = 0;
+	lp.resident_now = lp.resident_peak = lp.resident_libos = lp.minflt = 0;
 	lp.mmap_next = MMAP_BASE;
 	lp.heap_start = lp.heap_end = (image_end + PAGE - 1) & ~(PAGE - 1);
 	uint64_t mapped = EXO_STACK_TOP - EXO_STACK_PAGES * PAGE;

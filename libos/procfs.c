@@ -237,25 +237,20 @@ static struct pinfo *info_of(struct proot *r, struct sh_proc *p)
 	return 0;
 }
 
-/* This image's memory: the pages it has mapped (rss) and its address
- * space, the library OS's reservations (its heap: 1 TiB of address space)
- * counted by their mapped pages only.  One pass over the resident
- * records, so it is redone at most every 100 ms. */
+/* This image's memory: the pages it has mapped (rss: the memory tables'
+ * running counts) and its address space, the library OS's reservations
+ * (its heap: 1 TiB of address space) counted by their mapped pages only. */
 static void refresh_self(struct proot *r)
 {
-	static uint64_t last_ns;
-	uint64_t now = time_now_ns();
 	struct pinfo *in = info_of(r, proc_self());
-	if (!in || (last_ns && now - last_ns < 100000000ull && in->rss_pages))
+	if (!in)
 		return;
-	last_ns = now;
-	uint64_t rss, libos, vsz = 0;
-	mm_resident_counts(&rss, &libos);
+	uint64_t vsz = 0;
 	for (uint32_t i = 0; i < lp.nregions; i++)
 		if (lp.regions[i].start < LIBOS_VA)
 			vsz += lp.regions[i].end - lp.regions[i].start;
-	in->rss_pages = rss;
-	in->vsz = vsz + libos * PAGE;
+	in->rss_pages = lp.resident_now;
+	in->vsz = vsz + lp.resident_libos * PAGE;
 }
 
 static uint64_t stack_top_seen;		/* this image's initial stack */
