@@ -13,7 +13,7 @@
 #define EINVAL 22
 #define SIGKILL 9
 
-static uint32_t die_at;
+static uint32_t die_at, grow_at;
 
 int64_t die_point_choose(uint64_t point)
 {
@@ -23,8 +23,20 @@ int64_t die_point_choose(uint64_t point)
 	return 0;
 }
 
+int64_t grow_point_choose(uint64_t point)
+{
+	if (point > EXO_DIE_LAST)
+		return -EINVAL;
+	grow_at = (uint32_t)point;
+	return 0;
+}
+
 void die_point(uint32_t point)
 {
+	if (grow_at && grow_at == point) {
+		grow_at = 0;
+		mm_pool_grow();
+	}
 	if (!die_at || die_at != point)
 		return;
 	exo_call(EXO_SYS_ENV_KILL, EXO_SLOT_SELF_ENV, EXO_STATUS_SIGNALED(SIGKILL));
@@ -36,4 +48,6 @@ void die_point_after_fork(void)
 {
 	if (die_at)
 		die_at = 0;
+	if (grow_at)
+		grow_at = 0;
 }

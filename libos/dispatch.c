@@ -241,6 +241,10 @@ HANDLER(sys_prctl)
 		return netshare_prctl(a0, a1, a2);
 	case EXO_PR_DIE_AT:	/* include/exo/diepoint.h */
 		return die_point_choose(a1);
+	case EXO_PR_GROW_AT:
+		return grow_point_choose(a1);
+	case EXO_PR_MM_CHECK:
+		return mm_pool_check();
 	case 16:		/* PR_GET_NAME */
 		return lo_copy_out((void *)a1, name, sizeof name) ? -EFAULT : 0;
 	default:

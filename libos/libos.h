@@ -352,6 +352,11 @@ void rlimit_exec_state(struct lo_rlimit *to);
  * (include/exo/diepoint.h): prctl EXO_PR_DIE_AT; each point, which ends
  * the process there when it is the chosen one; a forked child's start. */
 int64_t die_point_choose(uint64_t point);
+int64_t grow_point_choose(uint64_t point);
+/* Tests: a new chunk in the pool now (0 or -ENOMEM); whether every chunk
+ * is a FRAME cap we hold with its pages (0, or -EIO). */
+int64_t mm_pool_grow(void);
+int64_t mm_pool_check(void);
 void die_point(uint32_t point);
 void die_point_after_fork(void);
 

@@ -384,6 +384,31 @@ static int page_take_kind(uint16_t *ci, uint16_t *pi, int *dirty, int tables)
 	return -LX_ENOMEM;
 }
 
+int64_t mm_pool_grow(void)
+{
+	for (int c = 0; c < MAX_CHUNKS; c++) {
+		if (lp.chunks[c].slot)
+			continue;
+		int64_t slot = exo_call(EXO_SYS_MEM_ALLOC, EXO_SLOT_MEMORY, 16);
+		if (slot < 0)
+			return -LX_ENOMEM;
+		lp.chunks[c] = (struct chunk){ .slot = slot, .pages = 16 };
+		return 0;
+	}
+	return -LX_ENOMEM;
+}
+
+int64_t mm_pool_check(void)
+{
+	for (int c = 0; c < MAX_CHUNKS; c++) {
+		struct exo_cap_info info;
+		if (lp.chunks[c].slot && (lo_cap_inspect(lp.chunks[c].slot, &info) ||
+					  info.type != EXO_CAP_FRAME || info.count < lp.chunks[c].pages))
+			return -5;	/* EIO */
+	}
+	return 0;
+}
+
 static int page_take(uint16_t *ci, uint16_t *pi, int *dirty)
 {
 	return page_take_kind(ci, pi, dirty, 0);

@@ -13,6 +13,14 @@
 #define EXO_DIEPOINT_H
 
 #define EXO_PR_DIE_AT 0x45784401
+/* prctl(EXO_PR_GROW_AT, point): the process's next pass through a fork
+ * point grows its memory pool by a chunk there instead (as a fault of the
+ * library OS in the middle of a fork would); prctl(EXO_PR_MM_CHECK, 0):
+ * 0 when every chunk of the pool is a FRAME cap the process holds with
+ * at least the chunk's pages, else -1 with errno EIO.  Tests only
+ * (user/tests/lockdead.c's pool_grows_in_fork). */
+#define EXO_PR_GROW_AT 0x45784402
+#define EXO_PR_MM_CHECK 0x45784403
 
 /* fork (libos/fork.c), in the order it passes them */
 #define EXO_DIE_FORK_FILES	1	/* the child's descriptor table copied */

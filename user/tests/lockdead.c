@@ -312,6 +312,39 @@ static void warm_up(void)
 }
 
 /* Every point, once each, and a fork after them all. */
+/* A fork during which our memory pool gains a chunk (a fault of the
+ * library OS after the child's caps were granted, as an exec'd image's
+ * first fork had): the child's copy of the pool names that chunk, and the
+ * child must hold its cap.  Before, it did not: it took the slot as free,
+ * put a cap of its own there, and used that as the chunk (BusyBox's
+ * pipelines died "out of memory").  At each fork point from the grants to
+ * the mappings; the child checks its pool (EXO_PR_MM_CHECK), forks again
+ * (a budget cap of its own goes to its lowest free slot) and checks again. */
+static void pool_grows_in_fork(void)
+{
+	static const int at[] = { EXO_DIE_FORK_GRANTS, EXO_DIE_FORK_ENTRY };
+	for (unsigned i = 0; i < sizeof at / sizeof at[0]; i++) {
+		int ok = prctl(EXO_PR_GROW_AT, at[i], 0, 0, 0) == 0;
+		fflush(stdout);
+		pid_t c = fork();
+		if (c == 0) {
+			int bad = prctl(EXO_PR_MM_CHECK, 0, 0, 0, 0) != 0;
+			pid_t g = fork();
+			if (g == 0)
+				_exit(prctl(EXO_PR_MM_CHECK, 0, 0, 0, 0) != 0);
+			int st = -1;
+			bad |= g < 0 || waitpid(g, &st, 0) != g || st != 0;
+			bad |= prctl(EXO_PR_MM_CHECK, 0, 0, 0, 0) != 0;
+			_exit(bad);
+		}
+		int st = -1;
+		ok &= c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		ok &= prctl(EXO_PR_MM_CHECK, 0, 0, 0, 0) == 0;
+		EXPECT(at[i] == EXO_DIE_FORK_GRANTS ? "pool-grows-after-grants-child-holds-it"
+						    : "pool-grows-after-entry-child-holds-it", ok);
+	}
+}
+
 static void die_at_points(void)
 {
 	EXPECT("segment-layout", SEG_MAGIC == 0x6d67655368737845ull);
@@ -359,6 +392,11 @@ int main(int argc, char **argv)
 		die_at_points();
 		return failures ? 1 : 0;
 	}
+	if (argc > 1 && strcmp(argv[1], "grow") == 0) {
+		pool_grows_in_fork();
+		return failures ? 1 : 0;
+	}
+	pool_grows_in_fork();
 	fflush(stdout);
 	pid_t by = fork();
 	if (by == 0)
