@@ -406,7 +406,18 @@ int64_t mm_pool_check(void)
 					  info.type != EXO_CAP_FRAME || info.count < lp.chunks[c].pages))
 			return -5;	/* EIO */
 	}
-	return 0;
+	/* the running counts /proc shows (resident_counted, resident_delete)
+	 * against a walk of every record */
+	uint64_t all = 0, libos = 0;
+	for (uint64_t n = 0; n < lp.tparts[PART_LEAVES].used; n++) {
+		const struct resident *leaf = leaf_at(n);
+		for (int i = 0; i < LEAF_RECORDS; i++)
+			if (leaf[i].va) {
+				all++;
+				libos += leaf[i].va >= LIBOS_VA;
+			}
+	}
+	return all == lp.resident_now && libos == lp.resident_libos ? 0 : -5;
 }
 
 static int page_take(uint16_t *ci, uint16_t *pi, int *dirty)

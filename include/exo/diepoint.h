@@ -17,7 +17,8 @@
  * point grows its memory pool by a chunk there instead (as a fault of the
  * library OS in the middle of a fork would); prctl(EXO_PR_MM_CHECK, 0):
  * 0 when every chunk of the pool is a FRAME cap the process holds with
- * at least the chunk's pages, else -1 with errno EIO.  Tests only
+ * at least the chunk's pages and the resident-page counts /proc shows
+ * match the memory tables' records, else -1 with errno EIO.  Tests only
  * (user/tests/lockdead.c's pool_grows_in_fork). */
 #define EXO_PR_GROW_AT 0x45784402
 #define EXO_PR_MM_CHECK 0x45784403

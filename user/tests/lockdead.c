@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/sysinfo.h>
 #include <sys/wait.h>
@@ -319,7 +320,9 @@ static void warm_up(void)
  * put a cap of its own there, and used that as the chunk (BusyBox's
  * pipelines died "out of memory").  At each fork point from the grants to
  * the mappings; the child checks its pool (EXO_PR_MM_CHECK), forks again
- * (a budget cap of its own goes to its lowest free slot) and checks again. */
+ * (a budget cap of its own goes to its lowest free slot) and checks again;
+ * the checks also compare /proc's resident counts with the tables, after
+ * an mmap, writes and munmaps, and in an image the child spawns. */
 static void pool_grows_in_fork(void)
 {
 	static const int at[] = { EXO_DIE_FORK_GRANTS, EXO_DIE_FORK_ENTRY };
@@ -329,6 +332,20 @@ static void pool_grows_in_fork(void)
 		pid_t c = fork();
 		if (c == 0) {
 			int bad = prctl(EXO_PR_MM_CHECK, 0, 0, 0, 0) != 0;
+			/* memory comes and goes: the counts follow */
+			char *m = mmap(0, 64 << 12, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (m != MAP_FAILED) {
+				memset(m, 1, 64 << 12);
+				munmap(m + (8 << 12), 16 << 12);
+				bad |= prctl(EXO_PR_MM_CHECK, 0, 0, 0, 0) != 0;
+				munmap(m, 64 << 12);
+			}
+			bad |= m == MAP_FAILED;
+			/* an exec'd image's counts (its start-up adopts its pages) */
+			char *argv[] = { SELF, "mmcheck", NULL };
+			pid_t s;
+			int sst = -1;
+			bad |= posix_spawn(&s, SELF, NULL, NULL, argv, NULL) != 0 || waitpid(s, &sst, 0) != s || sst != 0;
 			pid_t g = fork();
 			if (g == 0)
 				_exit(prctl(EXO_PR_MM_CHECK, 0, 0, 0, 0) != 0);
@@ -379,6 +396,8 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "exit0") == 0)
 		return 0;		/* a spawned child (victim) */
+	if (argc > 1 && strcmp(argv[1], "mmcheck") == 0)
+		return prctl(EXO_PR_MM_CHECK, 0, 0, 0, 0) != 0;	/* pool_grows_in_fork's */
 	if (argc > 2 && strcmp(argv[1], "victim") == 0)
 		victim(atoi(argv[2]));	/* die_at's */
 	if (argc > 2 && strcmp(argv[1], "points") == 0) {
