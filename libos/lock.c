@@ -109,7 +109,9 @@ static uint64_t take_over_dead(struct sh_lock *l, uint64_t me, uint64_t *since, 
 
 /* Takes back up to n of the yields counted, a waiter's own once it has
  * the lock: left, they made its own releases yield to the thread it had
- * waited for.  A process calling in while another held the lock for long
+ * waited for.  Some of its yields may have been answered already, so this
+ * can take back another waiter's too; that waiter counts again at its next
+ * yield (at most 64 spins later).  A process calling in while another held the lock for long
  * stretches (a 2 MiB console write giving it up every 64 KiB) then made
  * one call per stretch instead of a slice's worth. */
 static void uncount_yields(struct sh_lock *l, uint32_t n)
